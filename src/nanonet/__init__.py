@@ -1,0 +1,44 @@
+"""nanonet: WebAssembly nano-services connected by zero-syscall memory tunnels.
+
+The public API is what this module exports; everything else is private.
+"""
+
+from .errors import (
+    EndpointTaken,
+    Frame,
+    GuestTrap,
+    LoadError,
+    MessageTooBig,
+    NanonetError,
+    TunnelClosed,
+    TunnelCorrupt,
+)
+from .mesh import Mesh, Tunnel
+from .ring.endpoint import TunnelReader, TunnelWriter
+from .ring.layout import Geometry, Status
+from .ring.stats import TunnelStats
+from .runtime.lifecycle import State
+from .runtime.service import Service
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EndpointTaken",
+    "Frame",
+    "Geometry",
+    "GuestTrap",
+    "LoadError",
+    "Mesh",
+    "MessageTooBig",
+    "NanonetError",
+    "Service",
+    "State",
+    "Status",
+    "Tunnel",
+    "TunnelClosed",
+    "TunnelCorrupt",
+    "TunnelReader",
+    "TunnelStats",
+    "TunnelWriter",
+    "__version__",
+]

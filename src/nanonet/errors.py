@@ -1,0 +1,59 @@
+"""nanonet's exceptions: a small set, each with one meaning.
+
+``TunnelClosed`` means the tunnel was closed (by either end, or by stop) and,
+for a reader, everything before the close has been read. ``TunnelCorrupt``
+means the ring failed a check and is quarantined. ``GuestTrap`` carries the
+service name, the trap message and the Wasm frames. ``LoadError`` is raised
+before anything runs and names what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NanonetError(Exception):
+    """Base class of every error nanonet raises on purpose."""
+
+
+class TunnelClosed(NanonetError):
+    """The tunnel is closed; a reader sees this only after draining it."""
+
+
+class TunnelCorrupt(NanonetError):
+    """The ring failed a consistency check and was quarantined."""
+
+
+class MessageTooBig(NanonetError, ValueError):
+    """A message does not fit one slot; raise the tunnel's max_payload."""
+
+
+class EndpointTaken(NanonetError):
+    """A tunnel end was handed out twice: each end has exactly one owner."""
+
+
+class LoadError(NanonetError):
+    """A service cannot be loaded: a missing export, an unknown import..."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One Wasm frame of a trap's backtrace."""
+
+    module: str | None
+    function: str | None
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.module or '?'}!{self.function or '?'}+{self.offset:#x}"
+
+
+class GuestTrap(NanonetError):
+    """A service trapped; only that service stopped."""
+
+    def __init__(self, service: str, message: str, frames: tuple[Frame, ...] = ()) -> None:
+        self.service = service
+        self.message = message
+        self.frames = frames
+        where = "\n".join(f"  at {f}" for f in frames)
+        super().__init__(f"service {service!r} trapped: {message}" + (f"\n{where}" if where else ""))

@@ -1,0 +1,193 @@
+"""The Python API: a mesh of services connected by tunnels.
+
+    with Mesh() as mesh:
+        mesh.tunnel("raw", slots=1024, max_payload=120)
+        mesh.service("ingress", "ingress.wasm", writes=["raw"])
+        out = mesh.reader("raw")          # or a service that reads it
+        mesh.start()
+        for msg in out: ...
+
+The mesh owns everything it creates: rings, services, their threads. Each
+tunnel end has exactly one owner (a service or the host), handed out once.
+``stop`` closes every tunnel (services see ``CLOSED`` and return), waits a
+grace period, then interrupts whatever still runs through its epoch deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from .errors import EndpointTaken, GuestTrap, NanonetError
+from .ring.adapter import Direction, EndSpec
+from .ring.control import RingControl
+from .ring.endpoint import TunnelReader, TunnelWriter
+from .ring.layout import Geometry
+from .ring.memory import RingMemory
+from .ring.stats import TunnelStats, snapshot
+from .runtime.engine import Runtime, runtime
+from .runtime.lifecycle import State
+from .runtime.linking import GRANTS
+from .runtime.service import Service, ServiceSpec
+
+DEFAULT_SLOTS = 1024
+DEFAULT_MAX_PAYLOAD = 248
+
+
+@dataclass
+class Tunnel:
+    """One ring and who holds each of its ends."""
+
+    name: str
+    geometry: Geometry
+    ring: RingMemory
+    control: RingControl
+    writer: str | None = None  # owner name, "<host>" for a host endpoint
+    reader: str | None = None
+
+    def statistics(self) -> TunnelStats:
+        return snapshot(self.ring)
+
+    def take(self, direction: Direction, owner: str) -> None:
+        held = self.writer if direction is Direction.WRITE else self.reader
+        if held is not None:
+            raise EndpointTaken(f"the {direction.value} end of tunnel {self.name!r} is already "
+                                f"held by {held!r}; a tunnel has one writer and one reader")
+        if direction is Direction.WRITE:
+            self.writer = owner
+        else:
+            self.reader = owner
+
+
+HOST = "<host>"
+
+
+def _read_wasm(wasm: bytes | str | Path) -> bytes | str:
+    if isinstance(wasm, Path):
+        return wasm.read_bytes()
+    if isinstance(wasm, str) and "(module" not in wasm:
+        return Path(wasm).read_bytes()
+    return wasm
+
+
+class Mesh:
+    """Services and the tunnels between them, owned by one Python object."""
+
+    def __init__(self, rt: Runtime | None = None) -> None:
+        self.rt = rt or runtime()
+        self.tunnels: dict[str, Tunnel] = {}
+        self.services: dict[str, Service] = {}
+        self._started = False
+
+    # -- building --------------------------------------------------------
+    def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
+               max_payload: int = DEFAULT_MAX_PAYLOAD) -> Tunnel:
+        """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes."""
+        if name in self.tunnels:
+            raise NanonetError(f"tunnel {name!r} already exists in this mesh")
+        geometry = Geometry.for_payload(slots, max_payload)
+        ring = RingMemory(self.rt.engine, geometry)
+        tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring))
+        self.tunnels[name] = tunnel
+        return tunnel
+
+    def _get_tunnel(self, name: str) -> Tunnel:
+        try:
+            return self.tunnels[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tunnels)) or "none"
+            raise NanonetError(f"no tunnel named {name!r} (tunnels: {known}); "
+                               "create it with mesh.tunnel() first") from None
+
+    def service(self, name: str, wasm: bytes | str | Path, *, reads: Iterable[str] = (),
+                writes: Iterable[str] = (), entry: str | None = None,
+                grants: Iterable[str] = ()) -> Service:
+        """Load a service (bytes, WAT text or a path) holding the given tunnel ends.
+
+        ``grants`` names extra capabilities (today: ``"clock"``, WASI's clocks);
+        nothing else is reachable from the guest.
+        """
+        if name in self.services:
+            raise NanonetError(f"service {name!r} already exists in this mesh")
+        unknown = set(grants) - set(GRANTS)
+        if unknown:
+            raise NanonetError(f"unknown grant(s) {sorted(unknown)} for service {name!r}; "
+                               f"known grants: {sorted(GRANTS)}")
+        ends, rings = [], []
+        for direction, names in ((Direction.READ, reads), (Direction.WRITE, writes)):
+            for tname in names:
+                tunnel = self._get_tunnel(tname)
+                tunnel.take(direction, name)
+                ends.append(EndSpec(tname, direction, tunnel.geometry))
+                rings.append(tunnel.ring)
+        code = _read_wasm(wasm)
+        spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
+                           frozenset(grants))
+        svc = Service(self.rt, spec, rings)
+        self.services[name] = svc
+        if self._started:
+            svc.start()
+        return svc
+
+    def writer(self, tunnel: str) -> TunnelWriter:
+        """The host's write end of ``tunnel``."""
+        t = self._get_tunnel(tunnel)
+        t.take(Direction.WRITE, HOST)
+        return TunnelWriter(t.ring, t.control)
+
+    def reader(self, tunnel: str) -> TunnelReader:
+        """The host's read end of ``tunnel``."""
+        t = self._get_tunnel(tunnel)
+        t.take(Direction.READ, HOST)
+        return TunnelReader(t.ring, t.control)
+
+    # -- running ---------------------------------------------------------
+    def start(self) -> None:
+        """Start every service not yet started."""
+        self._started = True
+        for svc in self.services.values():
+            if svc.state is State.CREATED:
+                svc.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every service has ended; True if all did in time."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for svc in self.services.values():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not svc.join(left):
+                return False
+        return True
+
+    def close_tunnels(self) -> None:
+        for t in self.tunnels.values():
+            t.control.close()
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Close every tunnel, wait ``grace`` seconds, then interrupt the rest."""
+        self.close_tunnels()
+        if self.wait(grace):
+            return
+        for svc in self.services.values():
+            if svc.running:
+                svc.request_stop()
+        self.rt.engine.increment_epoch()
+        self.wait(None)
+
+    @property
+    def traps(self) -> list[GuestTrap]:
+        """Every trap so far, one per trapped service."""
+        return [s.error for s in self.services.values() if s.error is not None]
+
+    def statistics(self) -> dict[str, TunnelStats]:
+        return {name: t.statistics() for name, t in self.tunnels.items()}
+
+    def __enter__(self) -> Mesh:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,419 @@
+"""The tunnel adapter: all ring logic, in Wasm, generated from ``layout``.
+
+A service's adapter is one small core module instantiated in the service's
+own store. Memory 0 is the guest's linear memory; memories 1..K are the
+shared ring memories of the service's K tunnel ends. Wasm names memories by a
+static index, so the code of each tunnel end is generated from one template
+with its memory index and geometry baked in as constants, and the exported
+guest ABI dispatches on the handle with a ``br_table``. Every offset comes
+from ``layout``; nothing here is written by hand twice.
+
+Memory-ordering notes: Wasm atomics are sequentially consistent. The writer
+fills a slot with plain stores, then publishes ``head`` with an atomic store
+(release); the reader acquires ``head`` with an atomic load before reading the
+slot. The waiter handshake is Dekker-style: a parker stores its waiting flag,
+then re-reads the counter; a publisher stores the counter, then reads the
+flag. With SC atomics at least one of them sees the other, so a wake-up is
+never lost; waits also carry a finite timeout and re-check ``closed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from . import layout as L
+from .layout import Geometry, Quarantine, Status
+
+
+class Direction(Enum):
+    """Which end of a tunnel a service holds."""
+
+    WRITE = "write"
+    READ = "read"
+
+
+@dataclass(frozen=True)
+class EndSpec:
+    """One tunnel end as the adapter sees it: name, direction, geometry."""
+
+    name: str
+    direction: Direction
+    geometry: Geometry
+
+
+SPIN_INIT = 2048
+SPIN_MIN = 64
+SPIN_MAX = 1 << 16
+PARK_TIMEOUT_NS = 50_000_000  # a park never outlives this; closed is re-checked
+
+# name, params (after the handle), result; the guest ABI of docs/abi.md
+ABI = {
+    "send": ("(param i32 i32)", "write"),
+    "try_send": ("(param i32 i32)", "write"),
+    "send_batch": ("(param i32 i32)", "write"),
+    "try_send_batch": ("(param i32 i32)", "write"),
+    "recv": ("(param i32 i32)", "read"),
+    "try_recv": ("(param i32 i32)", "read"),
+    "recv_batch": ("(param i32 i32 i32)", "read"),
+    "try_recv_batch": ("(param i32 i32 i32)", "read"),
+    "close": ("", "any"),
+}
+ABI_PARAM_COUNT = {"send": 2, "try_send": 2, "send_batch": 2, "try_send_batch": 2,
+                   "recv": 2, "try_recv": 2, "recv_batch": 3, "try_recv_batch": 3,
+                   "close": 0}
+
+
+def abi_type(name: str) -> str:
+    """The WAT function type of one ABI export: handle first, i32 result."""
+    return f"(param i32) {ABI[name][0]} (result i32)"
+
+
+def _consts(m: int, g: Geometry) -> dict[str, int]:
+    return dict(
+        m=m, N=g.slot_count, MASK=g.mask, SZ=g.slot_size, PMAX=g.max_payload,
+        HDR=L.HEADER_SIZE, SH=L.SLOT_HEADER, MAGIC=L.MAGIC, VERSION=L.VERSION,
+        O_MAGIC=L.OFF_MAGIC, O_VERSION=L.OFF_VERSION, O_COUNT=L.OFF_SLOT_COUNT,
+        O_SIZE=L.OFF_SLOT_SIZE, O_CLOSED=L.OFF_CLOSED, O_Q=L.OFF_QUARANTINE,
+        O_HSIZE=L.OFF_HEADER_SIZE, O_HEAD=L.OFF_HEAD, O_TAIL=L.OFF_TAIL,
+        O_BIN=L.OFF_BYTES_IN, O_BOUT=L.OFF_BYTES_OUT, O_FULL=L.OFF_FULL,
+        O_EMPTY=L.OFF_EMPTY, O_WPARK=L.OFF_WRITER_PARKS, O_RPARK=L.OFF_READER_PARKS,
+        O_WWAKE=L.OFF_WRITER_WAKES, O_RWAKE=L.OFF_READER_WAKES,
+        O_RWAIT=L.OFF_READER_WAITING, O_WWAIT=L.OFF_WRITER_WAITING,
+        CLOSED=Status.CLOSED, AGAIN=Status.AGAIN, TOO_BIG=Status.TOO_BIG,
+        CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED,
+        Q_HDR=Quarantine.BAD_HEADER, Q_CNT=Quarantine.BAD_COUNTERS,
+        Q_LEN=Quarantine.BAD_LENGTH,
+        SPIN_INIT=SPIN_INIT, SPIN_MIN=SPIN_MIN, SPIN_MAX=SPIN_MAX,
+        TIMEOUT=PARK_TIMEOUT_NS,
+    )
+
+
+# Shared by both directions: state globals, attach (validate the header once,
+# then load the counters), quarantine, and the parking loop.
+_COMMON = """
+  (global $pos{m} (mut i64) (i64.const 0))   ;; my counter (head or tail), private copy
+  (global $peer{m} (mut i64) (i64.const 0))  ;; cached copy of the other side's counter
+  (global $ok{m} (mut i32) (i32.const 0))    ;; 0 unattached, 1 attached, 2 quarantined
+  (global $spin{m} (mut i32) (i32.const {SPIN_INIT}))
+
+  (func $quarantine{m} (param $why i32) (result i32)
+    (i32.atomic.store {m} offset={O_Q} (i32.const 0) (local.get $why))
+    (global.set $ok{m} (i32.const 2))
+    ;; wake both sides so that nobody sleeps on a ring that will not move
+    (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const -1)))
+    (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const -1)))
+    (i32.const {CORRUPT}))
+
+  ;; validate magic, version and geometry against what this adapter was built for
+  (func $attach{m} (result i32)
+    (if (i32.eq (global.get $ok{m}) (i32.const 2)) (then (return (i32.const {CORRUPT}))))
+    (if (i32.or (i32.or
+          (i32.ne (i32.atomic.load {m} offset={O_MAGIC} (i32.const 0)) (i32.const {MAGIC}))
+          (i32.ne (i32.atomic.load {m} offset={O_VERSION} (i32.const 0)) (i32.const {VERSION})))
+        (i32.or (i32.or
+          (i32.ne (i32.atomic.load {m} offset={O_COUNT} (i32.const 0)) (i32.const {N}))
+          (i32.ne (i32.atomic.load {m} offset={O_SIZE} (i32.const 0)) (i32.const {SZ})))
+          (i32.ne (i32.atomic.load {m} offset={O_HSIZE} (i32.const 0)) (i32.const {HDR}))))
+      (then (return (call $quarantine{m} (i32.const {Q_HDR})))))
+    (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
+      (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
+    (global.set $pos{m} (i64.atomic.load {m} offset={OWN} (i32.const 0)))   ;; acquire
+    (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
+    (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
+      (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
+    (global.set $ok{m} (i32.const 1))
+    (i32.const 0))
+
+  ;; the slow path: re-read the other side's counter, check it, check the flags.
+  ;; returns 1 if I can proceed, 0 if not yet, or a negative status
+  (func $refresh{m} (result i32) (local $v i64)
+    (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
+      (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
+    (local.set $v (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
+    (global.set $peer{m} (local.get $v))
+    (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
+      (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
+    (if (call $ready{m}) (then (return (i32.const 1))))
+    ;; closed is set after the last publish: re-read the counter once it is seen
+    (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0))
+      (then
+        (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))
+        (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
+          (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
+        (if (call $ready{m}) (then (return (i32.const 1))))
+        (return (i32.const {CLOSED}))))
+    (i32.const 0))
+
+  ;; spin, then announce and park with a finite timeout; adapt the spin budget
+  (func $wait{m} (result i32) (local $r i32) (local $i i32) (local $seen i64)
+    (local.set $i (global.get $spin{m}))
+    (loop $spin
+      (local.set $r (call $refresh{m}))
+      (if (local.get $r) (then (return (local.get $r))))
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (br_if $spin (local.get $i)))
+    (loop $park
+      (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 1))  ;; announce (SC)
+      (local.set $r (call $refresh{m}))                                       ;; then re-check
+      (if (local.get $r) (then
+        (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))
+        (return (local.get $r))))
+      (local.set $seen (global.get $peer{m}))
+      (i64.store {m} offset={O_MYPARK} (i32.const 0)
+        (i64.add (i64.load {m} offset={O_MYPARK} (i32.const 0)) (i64.const 1)))
+      (local.set $r (memory.atomic.wait32 {m} offset={OTHER} (i32.const 0)
+        (i32.wrap_i64 (local.get $seen)) (i64.const {TIMEOUT})))
+      (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))
+      (if (i32.eq (local.get $r) (i32.const 2))
+        (then (global.set $spin{m} (select (i32.const {SPIN_MIN})
+                (i32.shr_u (global.get $spin{m}) (i32.const 1))
+                (i32.lt_u (global.get $spin{m}) (i32.const {SPIN_MIN2})))))
+        (else (global.set $spin{m} (select (i32.const {SPIN_MAX})
+                (i32.shl (global.get $spin{m}) (i32.const 1))
+                (i32.gt_u (global.get $spin{m}) (i32.const {SPIN_MAX2}))))))
+      (br $park))
+    (unreachable))
+
+  (func $close{m} (result i32)
+    (i32.atomic.store {m} offset={O_CLOSED} (i32.const 0) (i32.const 1))
+    (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const -1)))
+    (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const -1)))
+    (i32.const 0))
+"""
+
+_WRITER = """
+  (func $ready{m} (result i32)  ;; a free slot
+    (i64.lt_u (i64.sub (global.get $pos{m}) (global.get $peer{m})) (i64.const {N})))
+
+  ;; publish head (release), then wake the reader only if it announced a park
+  (func $publish{m} (param $bytes i64)
+    (i64.atomic.store {m} offset={O_HEAD} (i32.const 0) (global.get $pos{m}))
+    (i64.store {m} offset={O_BIN} (i32.const 0)
+      (i64.add (i64.load {m} offset={O_BIN} (i32.const 0)) (local.get $bytes)))
+    (if (i32.atomic.load {m} offset={O_RWAIT} (i32.const 0))
+      (then
+        (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const 1)))
+        (i64.store {m} offset={O_WWAKE} (i32.const 0)
+          (i64.add (i64.load {m} offset={O_WWAKE} (i32.const 0)) (i64.const 1))))))
+
+  ;; copy one message into the next slot; the caller checked room and size
+  (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
+    (local.set $slot (i32.add (i32.const {HDR}) (i32.mul (i32.const {SZ})
+      (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
+    (i32.store {m} (local.get $slot) (local.get $len))
+    (i32.store {m} offset=4 (local.get $slot) (i32.const 0))
+    (memory.copy {m} 0 (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
+    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
+
+  (func $room{m} (param $block i32) (result i32) (local $r i32)
+    (if (i32.ne (global.get $ok{m}) (i32.const 1))
+      (then (local.set $r (call $attach{m})) (if (local.get $r) (then (return (local.get $r))))))
+    (if (call $ready{m}) (then
+      (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0)) (then (return (i32.const {CLOSED}))))
+      (return (i32.const 1))))
+    (local.set $r (call $refresh{m}))
+    (if (i32.eq (local.get $r) (i32.const 0)) (then
+      (i64.store {m} offset={O_FULL} (i32.const 0)
+        (i64.add (i64.load {m} offset={O_FULL} (i32.const 0)) (i64.const 1)))
+      (if (i32.eqz (local.get $block)) (then (return (i32.const {AGAIN}))))
+      (local.set $r (call $wait{m}))))
+    (if (i32.and (i32.eq (local.get $r) (i32.const 1))
+                 (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0)))
+      (then (return (i32.const {CLOSED}))))
+    (local.get $r))
+
+  (func $send{m} (param $block i32) (param $ptr i32) (param $len i32) (result i32) (local $r i32)
+    (if (i32.gt_u (local.get $len) (i32.const {PMAX})) (then (return (i32.const {TOO_BIG}))))
+    (local.set $r (call $room{m} (local.get $block)))
+    (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
+    (call $put{m} (local.get $ptr) (local.get $len))
+    (call $publish{m} (i64.extend_i32_u (local.get $len)))
+    (i32.const 0))
+
+  ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
+  (func $send_batch{m} (param $block i32) (param $ptr i32) (param $count i32) (result i32)
+    (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $n) (local.get $count)))
+      (local.set $len (i32.load (local.get $ptr)))
+      (if (i32.gt_u (local.get $len) (i32.const {PMAX})) (then
+        (local.set $r (i32.const {TOO_BIG})) (br $done)))
+      (if (i32.eqz (call $ready{m})) (then
+        (if (local.get $pend) (then
+          (call $publish{m} (local.get $bytes))
+          (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
+        (local.set $r (call $room{m} (local.get $block)))
+        (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
+      (call $put{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
+      (local.set $ptr (i32.add (local.get $ptr)
+        (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (local.set $pend (i32.add (local.get $pend) (i32.const 1)))
+      (br $next)))
+    (if (local.get $pend) (then (call $publish{m} (local.get $bytes))))
+    (if (i32.and (i32.eqz (local.get $n)) (i32.lt_s (local.get $r) (i32.const 0)))
+      (then (return (local.get $r))))
+    (local.get $n))
+"""
+
+_READER = """
+  (func $ready{m} (result i32)  ;; a message waiting
+    (i64.ne (global.get $pos{m}) (global.get $peer{m})))
+
+  ;; commit: publish tail (release), then wake the writer only if it parked
+  (func $commit{m} (param $bytes i64)
+    (i64.atomic.store {m} offset={O_TAIL} (i32.const 0) (global.get $pos{m}))
+    (i64.store {m} offset={O_BOUT} (i32.const 0)
+      (i64.add (i64.load {m} offset={O_BOUT} (i32.const 0)) (local.get $bytes)))
+    (if (i32.atomic.load {m} offset={O_WWAIT} (i32.const 0))
+      (then
+        (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const 1)))
+        (i64.store {m} offset={O_RWAKE} (i32.const 0)
+          (i64.add (i64.load {m} offset={O_RWAKE} (i32.const 0)) (i64.const 1))))))
+
+  (func $avail{m} (param $block i32) (result i32) (local $r i32)
+    (if (i32.ne (global.get $ok{m}) (i32.const 1))
+      (then (local.set $r (call $attach{m})) (if (local.get $r) (then (return (local.get $r))))))
+    (if (call $ready{m}) (then (return (i32.const 1))))
+    (local.set $r (call $refresh{m}))
+    (if (i32.eqz (local.get $r)) (then
+      (i64.store {m} offset={O_EMPTY} (i32.const 0)
+        (i64.add (i64.load {m} offset={O_EMPTY} (i32.const 0)) (i64.const 1)))
+      (if (i32.eqz (local.get $block)) (then (return (i32.const {AGAIN}))))
+      (local.set $r (call $wait{m}))))
+    (local.get $r))
+
+  ;; the length of the next message, checked against the slot; or a status
+  (func $peek{m} (result i32) (local $len i32)
+    (local.set $len (i32.load {m} (i32.add (i32.const {HDR}) (i32.mul (i32.const {SZ})
+      (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK}))))))
+    (if (i32.gt_u (local.get $len) (i32.const {PMAX}))
+      (then (return (call $quarantine{m} (i32.const {Q_LEN})))))
+    (local.get $len))
+
+  (func $take{m} (param $ptr i32) (param $len i32)
+    (memory.copy 0 {m} (local.get $ptr)
+      (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
+        (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK}))))
+      (local.get $len))
+    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
+
+  (func $recv{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
+    (local.set $r (call $avail{m} (local.get $block)))
+    (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
+    (local.set $r (call $peek{m}))
+    (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+    (if (i32.gt_u (local.get $r) (local.get $cap)) (then (return (i32.const {TRUNC}))))
+    (call $take{m} (local.get $ptr) (local.get $r))
+    (call $commit{m} (i64.extend_i32_u (local.get $r)))
+    (local.get $r))
+
+  ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
+  (func $recv_batch{m} (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
+    (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local.set $r (call $avail{m} (local.get $block)))
+    (if (i32.ne (local.get $r) (i32.const 1)) (then
+      (if (i32.eq (local.get $r) (i32.const {AGAIN})) (then (return (i32.const 0))))
+      (return (local.get $r))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
+      (if (i32.eqz (call $ready{m})) (then
+        (br_if $done (i32.ne (call $refresh{m}) (i32.const 1)))))
+      (local.set $len (call $peek{m}))
+      (if (i32.lt_s (local.get $len) (i32.const 0)) (then (local.set $r (local.get $len)) (br $done)))
+      (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
+      (if (i32.gt_u (local.get $need) (local.get $cap)) (then
+        (local.set $r (i32.const {TRUNC})) (br $done)))
+      (i32.store (local.get $ptr) (local.get $len))
+      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
+      (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
+      (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $next)))
+    (if (local.get $n) (then (call $commit{m} (local.get $bytes)) (return (local.get $n))))
+    (local.get $r))
+"""
+
+
+def _tunnel_code(m: int, end: EndSpec) -> str:
+    c = _consts(m, end.geometry)
+    writer = end.direction is Direction.WRITE
+    c.update(
+        OWN=L.OFF_HEAD if writer else L.OFF_TAIL,
+        OTHER=L.OFF_TAIL if writer else L.OFF_HEAD,
+        O_MYWAIT=L.OFF_WRITER_WAITING if writer else L.OFF_READER_WAITING,
+        O_MYPARK=L.OFF_WRITER_PARKS if writer else L.OFF_READER_PARKS,
+        SPIN_MIN2=SPIN_MIN * 2, SPIN_MAX2=SPIN_MAX // 2,
+    )
+    head, tail = (f"$pos{m}", f"$peer{m}") if writer else (f"$peer{m}", f"$pos{m}")
+    c.update(HEADG=head, TAILG=tail)
+    body = _COMMON + (_WRITER if writer else _READER)
+    return _fill(body, c)
+
+
+def _fill(template: str, values: dict[str, object]) -> str:
+    out = template
+    for key in sorted(values, key=len, reverse=True):
+        out = out.replace("{" + key + "}", str(values[key]))
+    return out
+
+
+def _call_for(op: str, m: int) -> str:
+    """The body of dispatch arm ``m`` for ABI function ``op``."""
+    if op == "close":
+        return f"(call $close{m})"
+    args = " ".join(f"(local.get {i + 1})" for i in range(ABI_PARAM_COUNT[op]))
+    base = op.removeprefix("try_")
+    block = "0" if op.startswith("try_") else "1"
+    return f"(call ${base}{m} (i32.const {block}) {args})"
+
+
+def _dispatch(op: str, ends: list[EndSpec]) -> str:
+    """Exported ABI function ``op``: a br_table over the handle."""
+    want = ABI[op][1]
+    labels = [f"$h{i}" for i in range(len(ends))]
+    inner = f"(br_table {' '.join(labels)} $bad (local.get 0))"
+    code = f"(block $bad {inner})" if not ends else ""
+    if ends:
+        code = f"(block $h0 {inner})"
+        for i, end in enumerate(ends):
+            ok = want == "any" or want == end.direction.value
+            arm = f"(return {_call_for(op, i + 1)})" if ok else "(br $bad)"
+            wrap = f"$h{i + 1}" if i + 1 < len(ends) else "$bad"
+            code = f"(block {wrap} {code} {arm})"
+    return (f'  (func (export "{op}") {abi_type(op)}\n    {code}\n'
+            f"    (i32.const {Status.BAD_HANDLE}))\n")
+
+
+def _lookup(ends: list[EndSpec]) -> str:
+    """Exported ``tunnel(name_ptr, name_len) -> handle``: names baked in."""
+    arms = []
+    for i, end in enumerate(ends):
+        raw = end.name.encode()
+        checks = [f"(i32.eq (local.get 1) (i32.const {len(raw)}))"]
+        checks += [f"(i32.eq (i32.load8_u offset={j} (local.get 0)) (i32.const {b}))"
+                   for j, b in enumerate(raw)]
+        cond = checks[0]
+        for chk in checks[1:]:
+            cond = f"(i32.and {cond} {chk})"
+        arms.append(f"    (if {cond} (then (return (i32.const {i}))))\n")
+    return ('  (func (export "tunnel") (param i32 i32) (result i32)\n'
+            + "".join(arms) + f"    (i32.const {Status.BAD_HANDLE}))\n")
+
+
+def adapter_wat(ends: list[EndSpec]) -> str:
+    """The WAT text of the adapter for a service holding ``ends``."""
+    parts = ["(module\n", '  (import "guest" "memory" (memory 0))\n']
+    for i, end in enumerate(ends):
+        p = end.geometry.pages
+        parts.append(f'  (import "t{i}" "ring" (memory {p} {p} shared))\n')
+    for i, end in enumerate(ends):
+        parts.append(_tunnel_code(i + 1, end))
+    for op in ABI:
+        parts.append(_dispatch(op, ends))
+    parts.append(_lookup(ends))
+    parts.append(")\n")
+    return "".join(parts)

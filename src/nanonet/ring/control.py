@@ -1,0 +1,115 @@
+"""The host's hands on a ring: publish, park, wake and close, in Wasm.
+
+The wasmtime C API cannot notify or wait on a shared memory, and a plain
+Python store cannot give the ordering the waiter handshake needs (store the
+counter, then read the waiting flag). So the host keeps, per ring, one tiny
+module instance in a store of its own, and calls it through ``FastFunc``.
+Everything here is generated from ``layout``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import wasmtime
+
+from ..runtime.engine import Runtime
+from ..runtime.fastcall import FastFunc
+from . import layout as L
+from .adapter import PARK_TIMEOUT_NS
+from .memory import RingMemory
+
+_CONTROL_WAT = """
+(module
+  (import "t" "ring" (memory {P} {P} shared))
+  ;; store a counter (SC), then wake the other side only if it announced a park
+  (func $publish (param $off i32) (param $v i64) (param $flag i32) (param $wake i32)
+    (i64.atomic.store (local.get $off) (local.get $v))
+    (if (i32.atomic.load (local.get $flag))
+      (then (drop (memory.atomic.notify (local.get $wake) (i32.const 1))))))
+  (func (export "publish_head") (param i64)
+    (call $publish (i32.const {O_HEAD}) (local.get 0) (i32.const {O_RWAIT}) (i32.const {O_HEAD})))
+  (func (export "publish_tail") (param i64)
+    (call $publish (i32.const {O_TAIL}) (local.get 0) (i32.const {O_WWAIT}) (i32.const {O_TAIL})))
+  ;; announce, re-check, wait: 1 if the counter moved, 0 on timeout
+  (func $park (param $flag i32) (param $addr i32) (param $seen i64) (param $ns i64) (result i32)
+    (local $r i32)
+    (i32.atomic.store (local.get $flag) (i32.const 1))
+    (if (i64.ne (i64.atomic.load (local.get $addr)) (local.get $seen))
+      (then (i32.atomic.store (local.get $flag) (i32.const 0)) (return (i32.const 1))))
+    (if (i32.atomic.load offset={O_CLOSED} (i32.const 0))
+      (then (i32.atomic.store (local.get $flag) (i32.const 0)) (return (i32.const 1))))
+    (local.set $r (memory.atomic.wait32 (local.get $addr) (i32.wrap_i64 (local.get $seen))
+                                        (local.get $ns)))
+    (i32.atomic.store (local.get $flag) (i32.const 0))
+    (i32.ne (local.get $r) (i32.const 2)))
+  (func (export "park_reader") (param i64 i64) (result i32)
+    (call $park (i32.const {O_RWAIT}) (i32.const {O_HEAD}) (local.get 0) (local.get 1)))
+  (func (export "park_writer") (param i64 i64) (result i32)
+    (call $park (i32.const {O_WWAIT}) (i32.const {O_TAIL}) (local.get 0) (local.get 1)))
+  (func (export "close")
+    (i32.atomic.store offset={O_CLOSED} (i32.const 0) (i32.const 1))
+    (drop (memory.atomic.notify (i32.const {O_HEAD}) (i32.const -1)))
+    (drop (memory.atomic.notify (i32.const {O_TAIL}) (i32.const -1))))
+)
+"""
+
+
+def control_wat(pages: int) -> str:
+    values = dict(P=pages, O_HEAD=L.OFF_HEAD, O_TAIL=L.OFF_TAIL, O_RWAIT=L.OFF_READER_WAITING,
+                  O_WWAIT=L.OFF_WRITER_WAITING, O_CLOSED=L.OFF_CLOSED)
+    return _CONTROL_WAT.format(**values)
+
+
+def _instance(rt: Runtime, ring: RingMemory) -> dict[str, FastFunc]:
+    """A fresh store with the control module instantiated on ``ring``."""
+    store = wasmtime.Store(rt.engine)
+    store.set_epoch_deadline(1 << 62)  # the host's calls never time out
+    module = rt.module(control_wat(ring.geometry.pages))
+    inst = wasmtime.Instance(store, module, [ring.shared])
+    funcs = {}
+    for name, func in inst.exports(store).items():
+        assert isinstance(func, wasmtime.Func)
+        funcs[name] = FastFunc(store, func)
+    return funcs
+
+
+class RingControl:
+    """Publish/park/close for one ring.
+
+    Publishing and parking are the endpoint owner's (one thread at a time);
+    closing may come from any thread, even while the owner is parked, so it
+    runs in a store of its own.
+    """
+
+    def __init__(self, rt: Runtime, ring: RingMemory) -> None:
+        self.ring = ring
+        self._rt = rt
+        self._ops = _instance(rt, ring)
+        self._lock = threading.Lock()
+        self._closer: dict[str, FastFunc] | None = None
+        self._close_lock = threading.Lock()
+
+    def publish_head(self, head: int) -> None:
+        with self._lock:
+            self._ops["publish_head"](head)
+
+    def publish_tail(self, tail: int) -> None:
+        with self._lock:
+            self._ops["publish_tail"](tail)
+
+    def park_reader(self, seen_head: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
+        """Sleep until head moves from ``seen_head`` (True) or the timeout (False)."""
+        with self._lock:
+            return bool(self._ops["park_reader"](seen_head, timeout_ns))
+
+    def park_writer(self, seen_tail: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
+        with self._lock:
+            return bool(self._ops["park_writer"](seen_tail, timeout_ns))
+
+    def close(self) -> None:
+        """Set the closed flag and wake every waiter on both sides."""
+        with self._close_lock:
+            if self._closer is None:
+                self._closer = _instance(self._rt, self.ring)
+            self._closer["close"]()

@@ -1,0 +1,265 @@
+"""Host endpoints: Python writes into, and reads from, a tunnel.
+
+A host endpoint copies slots through the ring's ``memoryview`` and publishes
+its counter once per batch through the ring's control module (one Wasm call
+of a few microseconds), so Python pays per batch, not per message, for the
+ordering and the wake-up. Blocking forms spin briefly, then park in Wasm
+(``memory.atomic.wait32``, GIL released); asyncio forms park in a worker
+thread. Like a trio memory channel: ``send``/``try_send``, ``recv``/
+``try_recv``, batch forms, ``close``, iteration and ``statistics()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt
+from . import layout as L
+from .control import RingControl
+from .memory import RingMemory
+from .stats import TunnelStats, snapshot
+
+_SLOT_HEAD = struct.Struct("<II")
+SPINS = 200  # polls before parking: each is a ctypes read of ~0.1 us
+PARK_NS = 20_000_000
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+class _End:
+    def __init__(self, ring: RingMemory, control: RingControl) -> None:
+        self.ring = ring
+        self.control = control
+        self.geometry = ring.geometry
+        self._view = ring.view
+
+    def statistics(self) -> TunnelStats:
+        return snapshot(self.ring)
+
+    def close(self) -> None:
+        """Close the tunnel for both ends; the reader still drains what was sent."""
+        self.control.close()
+
+    def _quarantine(self, reason: int, what: str) -> TunnelCorrupt:
+        self.ring.put_u32(L.OFF_QUARANTINE, reason)
+        return TunnelCorrupt(f"tunnel ring quarantined: {what}")
+
+    def _check_health(self) -> None:
+        if self.ring.quarantine:
+            raise TunnelCorrupt(f"tunnel ring quarantined (reason {self.ring.quarantine})")
+
+
+class TunnelWriter(_End):
+    """The write end of a tunnel, held by Python."""
+
+    def __init__(self, ring: RingMemory, control: RingControl) -> None:
+        super().__init__(ring, control)
+        self._head = ring.u64(L.OFF_HEAD)
+        self._tail = ring.u64(L.OFF_TAIL)
+        self._bytes = 0
+
+    def _room(self) -> int:
+        """Free slots, re-reading the reader's tail only when needed."""
+        n = self.geometry.slot_count
+        free = n - (self._head - self._tail)
+        if free > 0:
+            return free
+        tail = self.ring.u64(L.OFF_TAIL)
+        if not 0 <= self._head - tail <= n:
+            raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"tail={tail} head={self._head}")
+        self._tail = tail
+        return n - (self._head - tail)
+
+    def _put(self, data: bytes) -> None:
+        size = len(data)
+        if size > self.geometry.max_payload:
+            raise MessageTooBig(
+                f"message of {size} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
+                "slot payload: create the tunnel with a larger max_payload")
+        off = self.geometry.slot_offset(self._head)
+        _SLOT_HEAD.pack_into(self._view, off, size, 0)
+        self._view[off + 8: off + 8 + size] = data
+        self._head += 1
+        self._bytes += size
+
+    def _publish(self) -> None:
+        self.ring.put_u64(L.OFF_BYTES_IN, self.ring.u64(L.OFF_BYTES_IN) + self._bytes)
+        self._bytes = 0
+        self.control.publish_head(self._head)
+
+    def _check_open(self) -> None:
+        if self.ring.closed:
+            raise TunnelClosed("tunnel is closed")
+        self._check_health()
+
+    def try_send(self, data: bytes) -> bool:
+        """Send one message if a slot is free; False if the ring is full."""
+        return self.try_send_many((data,)) == 1
+
+    def try_send_many(self, messages: Iterable[bytes]) -> int:
+        """Send as many as fit now, with one publish; returns how many."""
+        self._check_open()
+        sent = 0
+        room = self._room()
+        for data in messages:
+            if room == 0:
+                room = self._room()
+                if room == 0:
+                    break
+            self._put(data)
+            room -= 1
+            sent += 1
+        if sent:
+            self._publish()
+        return sent
+
+    def send(self, data: bytes, timeout: float | None = None) -> None:
+        """Send one message, waiting for a free slot."""
+        self.send_many((data,), timeout)
+
+    def send_many(self, messages: Iterable[bytes], timeout: float | None = None) -> int:
+        """Send every message, publishing whenever the ring fills; returns the count."""
+        deadline = _deadline(timeout)
+        self._check_open()
+        sent = pending = 0
+        for data in messages:
+            if self._room() == 0:
+                if pending:
+                    self._publish()
+                    pending = 0
+                self._wait_room(deadline)
+            self._put(data)
+            sent += 1
+            pending += 1
+        if pending:
+            self._publish()
+        return sent
+
+    def _wait_room(self, deadline: float | None) -> None:
+        spins = 0
+        while self._room() == 0:
+            self._check_open()
+            if _expired(deadline):
+                raise TimeoutError("tunnel stayed full until the timeout")
+            spins += 1
+            if spins > SPINS:
+                self.control.park_writer(self._tail, PARK_NS)
+
+    async def asend(self, data: bytes) -> None:
+        await self.asend_many((data,))
+
+    async def asend_many(self, messages: Iterable[bytes]) -> int:
+        """Like send_many, but waits for room without blocking the event loop."""
+        pending = list(messages)
+        sent = 0
+        while pending:
+            n = self.try_send_many(pending)
+            sent += n
+            pending = pending[n:]
+            if pending:
+                await asyncio.to_thread(self.control.park_writer, self._tail, PARK_NS)
+        return sent
+
+
+class TunnelReader(_End):
+    """The read end of a tunnel, held by Python."""
+
+    def __init__(self, ring: RingMemory, control: RingControl) -> None:
+        super().__init__(ring, control)
+        self._tail = ring.u64(L.OFF_TAIL)
+        self._head = ring.u64(L.OFF_HEAD)
+
+    def _available(self) -> int:
+        if self._head != self._tail:
+            return self._head - self._tail
+        self._check_health()
+        head = self.ring.u64(L.OFF_HEAD)
+        if not 0 <= head - self._tail <= self.geometry.slot_count:
+            raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"head={head} tail={self._tail}")
+        self._head = head
+        return head - self._tail
+
+    def _take(self) -> bytes:
+        off = self.geometry.slot_offset(self._tail)
+        size, _flags = _SLOT_HEAD.unpack_from(self._view, off)
+        if size > self.geometry.max_payload:
+            raise self._quarantine(L.Quarantine.BAD_LENGTH, f"slot length {size}")
+        self._tail += 1
+        return bytes(self._view[off + 8: off + 8 + size])
+
+    def _commit(self, count: int, nbytes: int) -> None:
+        self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + nbytes)
+        self.control.publish_tail(self._tail)
+
+    def _drained_and_closed(self) -> bool:
+        if not self.ring.closed:
+            return False
+        return self._available() == 0  # closed is set after the last publish
+
+    def try_recv_many(self, limit: int = 1 << 30) -> list[bytes]:
+        """Up to ``limit`` waiting messages (maybe none), with one commit."""
+        n = min(self._available(), limit)
+        if n == 0:
+            if self._drained_and_closed():
+                raise TunnelClosed("tunnel is closed and drained")
+            return []
+        out = [self._take() for _ in range(n)]
+        self._commit(n, sum(map(len, out)))
+        return out
+
+    def try_recv(self) -> bytes | None:
+        """The next message, or None if the ring is empty."""
+        got = self.try_recv_many(1)
+        return got[0] if got else None
+
+    def recv_many(self, limit: int = 1 << 30, timeout: float | None = None) -> list[bytes]:
+        """At least one message (waiting for it), at most ``limit``."""
+        deadline = _deadline(timeout)
+        spins = 0
+        while True:
+            got = self.try_recv_many(limit)
+            if got:
+                return got
+            if _expired(deadline):
+                raise TimeoutError("no message before the timeout")
+            spins += 1
+            if spins > SPINS:
+                self.control.park_reader(self._head, PARK_NS)
+
+    def recv(self, timeout: float | None = None) -> bytes:
+        return self.recv_many(1, timeout)[0]
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Every message until the tunnel is closed and drained."""
+        while True:
+            try:
+                yield from self.recv_many(4096)
+            except TunnelClosed:
+                return
+
+    async def arecv_many(self, limit: int = 1 << 30) -> list[bytes]:
+        while True:
+            got = self.try_recv_many(limit)
+            if got:
+                return got
+            await asyncio.to_thread(self.control.park_reader, self._head, PARK_NS)
+
+    async def arecv(self) -> bytes:
+        return (await self.arecv_many(1))[0]
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                for msg in await self.arecv_many(4096):
+                    yield msg
+            except TunnelClosed:
+                return

@@ -1,0 +1,149 @@
+"""The tunnel ring, specified like a wire format.
+
+One tunnel is one single-producer single-consumer ring in its own shared
+linear memory. This module is the single source of truth for its layout: the
+WAT adapter (``adapter.py``), the host endpoints (``endpoint.py``) and the docs
+(``docs/ring.md``) all take their offsets from here.
+
+Counters only grow (unsigned 64-bit, wrap-around arithmetic); the slot of
+counter ``n`` is ``n & (slot_count - 1)``. Every field lives at a fixed byte
+offset, never an address, so the ring means the same in every process and
+every instance that maps it.
+
+Header (256 bytes, four 64-byte cache lines)::
+
+    line 0, read-mostly         line 1, writer-owned      line 2, reader-owned
+    0   magic      u32          64  head        u64       128 tail        u64
+    4   version    u32          72  bytes_in    u64       136 bytes_out   u64
+    8   slot_count u32          80  full_count  u64       144 empty_count u64
+    12  slot_size  u32          88  writer_parks u64      152 reader_parks u64
+    16  closed     u32          96  writer_wakes u64      160 reader_wakes u64
+    20  quarantine u32
+    24  header_size u32         line 3, waiter flags (change rarely)
+                                192 reader_waiting u32
+                                196 writer_waiting u32
+
+Slot ``i`` starts at ``HEADER_SIZE + i * slot_size`` and holds
+``[length u32][flags u32][payload ...]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAGIC = 0x4E4E5452  # "RTNN" in memory: little-endian b"RTNN"
+VERSION = 1
+CACHE_LINE = 64
+HEADER_SIZE = 4 * CACHE_LINE
+SLOT_HEADER = 8  # [length u32][flags u32]
+PAGE = 65536
+
+# line 0: geometry and state, written once at creation or rarely
+OFF_MAGIC = 0
+OFF_VERSION = 4
+OFF_SLOT_COUNT = 8
+OFF_SLOT_SIZE = 12
+OFF_CLOSED = 16  # 0 open, 1 closed; set once, never cleared
+OFF_QUARANTINE = 20  # 0 healthy, else a Quarantine reason code
+OFF_HEADER_SIZE = 24
+
+# line 1: written only by the writer
+OFF_HEAD = 64  # messages ever published; the reader acquires it
+OFF_BYTES_IN = 72
+OFF_FULL = 80  # times a writer found the ring full
+OFF_WRITER_PARKS = 88
+OFF_WRITER_WAKES = 96  # notifies issued by the writer to a parked reader
+
+# line 2: written only by the reader
+OFF_TAIL = 128  # messages ever consumed; the writer acquires it
+OFF_BYTES_OUT = 136
+OFF_EMPTY = 144  # times a reader found the ring empty
+OFF_READER_PARKS = 152
+OFF_READER_WAKES = 160  # notifies issued by the reader to a parked writer
+
+# line 3: waiter flags, announced before parking (Dekker-style with head/tail)
+OFF_READER_WAITING = 192
+OFF_WRITER_WAITING = 196
+
+# slot header fields
+SLOT_OFF_LENGTH = 0
+SLOT_OFF_FLAGS = 4
+
+MIN_SLOT_SIZE = 16
+MAX_SLOT_COUNT = 1 << 24
+MAX_RING_BYTES = 1 << 30
+
+
+class Status:
+    """Return codes of the guest ABI (negative i32); >= 0 means success."""
+
+    OK = 0
+    CLOSED = -1  # the tunnel is closed and, for a reader, drained
+    AGAIN = -2  # try_* only: the ring is full (send) or empty (recv)
+    TOO_BIG = -3  # the message is larger than a slot's payload
+    CORRUPT = -4  # the ring failed a check: quarantined
+    BAD_HANDLE = -5  # no such tunnel handle, or wrong direction
+    TRUNCATED = -6  # the receive buffer is smaller than the message; it stays
+
+
+class Quarantine:
+    """Why a ring was quarantined (the value stored at OFF_QUARANTINE)."""
+
+    NONE = 0
+    BAD_HEADER = 1  # magic, version or geometry differ from what was attached
+    BAD_COUNTERS = 2  # head - tail outside [0, slot_count]
+    BAD_LENGTH = 3  # a slot length larger than the slot's payload
+
+
+STATUS_NAMES = {
+    Status.CLOSED: "closed",
+    Status.AGAIN: "would block",
+    Status.TOO_BIG: "message larger than the slot payload",
+    Status.CORRUPT: "ring corrupt (quarantined)",
+    Status.BAD_HANDLE: "bad tunnel handle or direction",
+    Status.TRUNCATED: "receive buffer too small",
+}
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The shape of one ring: how many slots and how big each is."""
+
+    slot_count: int
+    slot_size: int
+
+    def __post_init__(self) -> None:
+        n, s = self.slot_count, self.slot_size
+        if n < 2 or n > MAX_SLOT_COUNT or n & (n - 1):
+            raise ValueError(
+                f"slot_count={n}: must be a power of two between 2 and {MAX_SLOT_COUNT}"
+            )
+        if s < MIN_SLOT_SIZE or s % 8:
+            raise ValueError(f"slot_size={s}: must be a multiple of 8, at least {MIN_SLOT_SIZE}")
+        if self.ring_bytes > MAX_RING_BYTES:
+            raise ValueError(f"ring of {self.ring_bytes} bytes exceeds {MAX_RING_BYTES}")
+
+    @classmethod
+    def for_payload(cls, slot_count: int, max_payload: int) -> Geometry:
+        """The geometry whose slots carry ``max_payload`` bytes."""
+        size = max(MIN_SLOT_SIZE, (SLOT_HEADER + max_payload + 7) // 8 * 8)
+        return cls(slot_count, size)
+
+    @property
+    def max_payload(self) -> int:
+        return self.slot_size - SLOT_HEADER
+
+    @property
+    def mask(self) -> int:
+        return self.slot_count - 1
+
+    @property
+    def ring_bytes(self) -> int:
+        return HEADER_SIZE + self.slot_count * self.slot_size
+
+    @property
+    def pages(self) -> int:
+        return (self.ring_bytes + PAGE - 1) // PAGE
+
+    def slot_offset(self, counter: int) -> int:
+        return HEADER_SIZE + (counter & self.mask) * self.slot_size

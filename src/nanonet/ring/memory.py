@@ -1,0 +1,66 @@
+"""Host-side access to a ring's shared memory: the only raw access in Python.
+
+A ``RingMemory`` owns one ``wasmtime.SharedMemory`` sized for a geometry,
+writes its header once (rings carry no data segment: a data segment in shared
+memory is re-applied at every instantiation and would reset the counters), and
+exposes the bytes as a ``memoryview`` plus aligned counter reads. Aligned
+8-byte loads and stores through ctypes are single instructions on x86-64; the
+host publishes counters through the control module (``control.py``), which
+uses Wasm's sequentially consistent atomics, never with a plain store here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+
+import wasmtime
+
+from . import layout as L
+from .layout import Geometry
+
+
+class RingMemory:
+    """One tunnel's shared linear memory, initialised as an empty ring."""
+
+    def __init__(self, engine: wasmtime.Engine, geometry: Geometry) -> None:
+        self.geometry = geometry
+        pages = geometry.pages
+        ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
+        self.shared = wasmtime.SharedMemory(engine, ty)
+        self.size = self.shared.data_len()
+        self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
+        buf = (ctypes.c_ubyte * self.size).from_address(self.base)
+        self.view = memoryview(buf).cast("B")
+        self._init_header()
+
+    def _init_header(self) -> None:
+        g = self.geometry
+        struct.pack_into("<IIIIIII", self.view, 0, L.MAGIC, L.VERSION, g.slot_count,
+                         g.slot_size, 0, 0, L.HEADER_SIZE)
+
+    def u32(self, offset: int) -> int:
+        return ctypes.c_uint32.from_address(self.base + offset).value
+
+    def u64(self, offset: int) -> int:
+        return ctypes.c_uint64.from_address(self.base + offset).value
+
+    def put_u32(self, offset: int, value: int) -> None:
+        """A plain store: for fields no one races on (tests, initialisation)."""
+        ctypes.c_uint32.from_address(self.base + offset).value = value
+
+    def put_u64(self, offset: int, value: int) -> None:
+        ctypes.c_uint64.from_address(self.base + offset).value = value
+
+    @property
+    def closed(self) -> bool:
+        return self.u32(L.OFF_CLOSED) != 0
+
+    @property
+    def quarantine(self) -> int:
+        return self.u32(L.OFF_QUARANTINE)
+
+    def close(self) -> None:
+        """Release the memory; only once no store uses it any more."""
+        self.view.release()
+        self.shared.close()

@@ -1,0 +1,104 @@
+"""One configured wasmtime Engine and a disk cache of compiled modules.
+
+Every service, tunnel and host endpoint of a process shares one Engine: shared
+memories and compiled modules belong to an engine. Compiling even a small
+module costs milliseconds, so compiled code is serialized to disk under a key
+made of the Wasm bytes, the engine settings and the wasmtime version, and kept
+deserialized in memory for the life of the process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from importlib.metadata import version
+from pathlib import Path
+
+import wasmtime
+
+from . import wasmfix
+
+SETTINGS = (
+    "threads", "shared_memory", "multi_memory", "epoch_interruption", "opt=speed",
+)
+MAX_WASM_STACK = 512 * 1024
+
+
+def _config() -> wasmtime.Config:
+    cfg = wasmtime.Config()
+    cfg.wasm_threads = True
+    cfg.shared_memory = True
+    cfg.wasm_multi_memory = True
+    cfg.wasm_bulk_memory = True
+    cfg.epoch_interruption = True
+    cfg.cranelift_opt_level = "speed"
+    cfg.max_wasm_stack = MAX_WASM_STACK
+    return cfg
+
+
+def cache_dir() -> Path:
+    """Where compiled modules live: $NANONET_CACHE, else ~/.cache/nanonet."""
+    env = os.environ.get("NANONET_CACHE")
+    base = Path(env) if env else Path.home() / ".cache" / "nanonet"
+    return base / "modules"
+
+
+class Runtime:
+    """The process-wide engine plus its compiled-module cache."""
+
+    def __init__(self) -> None:
+        self.engine = wasmtime.Engine(_config())
+        self.patched = wasmfix.apply(self.engine)
+        self._fingerprint = "|".join(SETTINGS) + f"|wasmtime-{version('wasmtime')}"
+        self._modules: dict[str, wasmtime.Module] = {}
+        self._lock = threading.Lock()
+
+    def key(self, wasm: bytes) -> str:
+        """The cache key of a module: content plus engine settings."""
+        h = hashlib.sha256(self._fingerprint.encode())
+        h.update(wasm)
+        return h.hexdigest()[:32]
+
+    def module(self, wasm_or_wat: bytes | str) -> wasmtime.Module:
+        """The compiled module for these bytes (or WAT text), from cache if possible."""
+        wasm = wasmtime.wat2wasm(wasm_or_wat) if isinstance(wasm_or_wat, str) else wasm_or_wat
+        key = self.key(wasm)
+        with self._lock:
+            mod = self._modules.get(key)
+            if mod is None:
+                mod = self._load_or_compile(key, wasm)
+                self._modules[key] = mod
+        return mod
+
+    def _load_or_compile(self, key: str, wasm: bytes) -> wasmtime.Module:
+        path = cache_dir() / f"{key}.cwasm"
+        if path.exists():
+            try:
+                return wasmtime.Module.deserialize_file(self.engine, str(path))
+            except wasmtime.WasmtimeError:
+                path.unlink(missing_ok=True)  # stale or truncated: rebuild below
+        mod = wasmtime.Module(self.engine, wasm)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(mod.serialize())
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+        return mod
+
+    def drop_memory_cache(self) -> None:
+        """Forget in-memory modules (the disk cache stays): for cold-start runs."""
+        with self._lock:
+            self._modules.clear()
+
+
+_RUNTIME: Runtime | None = None
+_RUNTIME_LOCK = threading.Lock()
+
+
+def runtime() -> Runtime:
+    """The process-wide Runtime, created on first use."""
+    global _RUNTIME
+    with _RUNTIME_LOCK:
+        if _RUNTIME is None:
+            _RUNTIME = Runtime()
+        return _RUNTIME

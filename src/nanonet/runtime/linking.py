@@ -1,0 +1,150 @@
+"""Linking a guest to its adapter, whichever way the guest holds its memory.
+
+A guest that *imports* its memory gets one the host creates from the type it
+asks for; the adapter is instantiated first on that memory and its exports
+satisfy the guest's ``nanonet`` imports. A guest that *exports* its memory
+(the usual toolchain default) cannot be given the adapter before it exists,
+and the adapter cannot exist before the guest's memory does; so the guest is
+linked to a shim whose functions ``call_indirect`` through a table, and the
+table is filled with the adapter's functions once the adapter exists (the
+trick the Component Model's own tooling uses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import wasmtime
+
+from ..errors import LoadError
+from ..ring.adapter import ABI, abi_type
+from .engine import Runtime
+
+ABI_MODULE = "nanonet"
+_OPS = list(ABI) + ["tunnel"]
+WASI_MODULE = "wasi_snapshot_preview1"
+# what each grant lets a guest import from WASI; nothing is granted by default
+GRANTS: dict[str, frozenset[str]] = {
+    "clock": frozenset({"clock_time_get", "clock_res_get"}),
+}
+
+
+def _op_type(op: str) -> str:
+    return "(param i32 i32) (result i32)" if op == "tunnel" else abi_type(op)
+
+
+def shim_wat() -> str:
+    """The table-based shim: every ABI function forwards through slot i."""
+    lines = ["(module", f'  (table (export "slots") {len(_OPS)} funcref)']
+    for i, op in enumerate(_OPS):
+        lines.append(f"  (type $t{i} (func {_op_type(op)}))")
+    for i, op in enumerate(_OPS):
+        nparams = _op_type(op).count("i32") - 1
+        args = " ".join(f"(local.get {j})" for j in range(nparams))
+        lines.append(f'  (func (export "{op}") (type $t{i}) '
+                     f"(call_indirect (type $t{i}) {args} (i32.const {i})))")
+    lines.append(")")
+    return "\n".join(lines)
+
+
+@dataclass
+class Linked:
+    """A guest and its adapter, instantiated in one store."""
+
+    guest: wasmtime.Instance
+    adapter: wasmtime.Instance
+    memory: wasmtime.Memory
+    style: str  # "imports-memory" or "exports-memory"
+
+
+def _memory_import(module: wasmtime.Module) -> wasmtime.ImportType | None:
+    mems = [imp for imp in module.imports if isinstance(imp.type, wasmtime.MemoryType)]
+    if len(mems) > 1:
+        raise LoadError("the guest imports more than one memory; nanonet provides exactly one")
+    return mems[0] if mems else None
+
+
+def _grant_for(imp: wasmtime.ImportType) -> str | None:
+    if imp.module != WASI_MODULE:
+        return None
+    return next((g for g, names in GRANTS.items() if imp.name in names), None)
+
+
+def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str]) -> bool:
+    """Refuse, before anything runs, any import not provided or not granted.
+
+    Returns True if the guest needs WASI (some granted WASI import).
+    """
+    wasi = False
+    for imp in module.imports:
+        if isinstance(imp.type, wasmtime.MemoryType):
+            continue
+        if imp.module == ABI_MODULE and imp.name in _OPS:
+            continue
+        grant = _grant_for(imp)
+        if grant in grants:
+            wasi = True
+            continue
+        if grant is not None:
+            raise LoadError(f"service {name!r} imports {imp.module}.{imp.name}, which needs "
+                            f"the {grant!r} grant: add grants=[{grant!r}] to the service")
+        raise LoadError(
+            f"service {name!r} imports {imp.module}.{imp.name}, which nanonet does not "
+            f"provide: a guest may import only its memory and the {ABI_MODULE!r} functions "
+            f"({', '.join(_OPS)}); see docs/abi.md")
+    return wasi
+
+
+def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
+                 memory: wasmtime.Memory | None) -> list[wasmtime.AsExtern]:
+    out: list[wasmtime.AsExtern] = []
+    for imp in module.imports:
+        if isinstance(imp.type, wasmtime.MemoryType):
+            assert memory is not None
+            out.append(memory)
+        elif imp.module == ABI_MODULE:
+            out.append(funcs[imp.name or ""])
+    return out
+
+
+def _instantiate(store: wasmtime.Store, module: wasmtime.Module,
+                 imports: list[wasmtime.AsExtern], wasi: bool) -> wasmtime.Instance:
+    """Instantiate with a plain import list, or through a WASI linker if granted."""
+    if not wasi:
+        return wasmtime.Instance(store, module, imports)
+    store.set_wasi(wasmtime.WasiConfig())  # no args, env, files or stdio
+    linker = wasmtime.Linker(store.engine)
+    linker.define_wasi()
+    linker.allow_shadowing = True
+    for imp, item in zip((i for i in module.imports if i.module != WASI_MODULE),
+                         imports, strict=True):
+        linker.define(store, imp.module, imp.name or "", item)
+    return linker.instantiate(store, module)
+
+
+def _funcs(store: wasmtime.Store, inst: wasmtime.Instance) -> dict[str, wasmtime.Func]:
+    return {k: v for k, v in inst.exports(store).items() if isinstance(v, wasmtime.Func)}
+
+
+def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wasmtime.Module,
+         rings: list[wasmtime.SharedMemory], wasi: bool = False) -> Linked:
+    """Instantiate ``guest`` and ``adapter`` in ``store``, wired together."""
+    mem_import = _memory_import(guest)
+    if mem_import is not None:
+        assert isinstance(mem_import.type, wasmtime.MemoryType)
+        memory = wasmtime.Memory(store, mem_import.type)
+        ad = wasmtime.Instance(store, adapter, [memory, *rings])
+        inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, ad), memory), wasi)
+        return Linked(inst, ad, memory, "imports-memory")
+    shim = wasmtime.Instance(store, rt.module(shim_wat()), [])
+    inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, shim), None), wasi)
+    exported = inst.exports(store).get("memory")
+    if not isinstance(exported, wasmtime.Memory):
+        raise LoadError("the guest neither imports nor exports a memory named 'memory'")
+    ad = wasmtime.Instance(store, adapter, [exported, *rings])
+    table = shim.exports(store)["slots"]
+    assert isinstance(table, wasmtime.Table)
+    ad_funcs = _funcs(store, ad)
+    for i, op in enumerate(_OPS):
+        table.set(store, i, ad_funcs[op])
+    return Linked(inst, ad, exported, "exports-memory")
