@@ -56,4 +56,5 @@ class GuestTrap(NanonetError):
         self.message = message
         self.frames = frames
         where = "\n".join(f"  at {f}" for f in frames)
-        super().__init__(f"service {service!r} trapped: {message}" + (f"\n{where}" if where else ""))
+        tail = f"\n{where}" if where else ""
+        super().__init__(f"service {service!r} trapped: {message}{tail}")

@@ -52,6 +52,10 @@ class Tunnel:
 
     def take(self, direction: Direction, owner: str) -> None:
         held = self.writer if direction is Direction.WRITE else self.reader
+        other = self.reader if direction is Direction.WRITE else self.writer
+        if owner != HOST and other == owner:
+            raise EndpointTaken(f"{owner!r} already holds the other end of tunnel {self.name!r}; "
+                                "a service cannot hold both ends of one tunnel")
         if held is not None:
             raise EndpointTaken(f"the {direction.value} end of tunnel {self.name!r} is already "
                                 f"held by {held!r}; a tunnel has one writer and one reader")
@@ -88,7 +92,7 @@ class Mesh:
         if name in self.tunnels:
             raise NanonetError(f"tunnel {name!r} already exists in this mesh")
         geometry = Geometry.for_payload(slots, max_payload)
-        ring = RingMemory(self.rt.engine, geometry)
+        ring = RingMemory(self.rt.engine, geometry, name)
         tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring))
         self.tunnels[name] = tunnel
         return tunnel

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from . import layout as L
 from .layout import Geometry, Quarantine, Status
@@ -69,7 +70,7 @@ def abi_type(name: str) -> str:
     return f"(param i32) {ABI[name][0]} (result i32)"
 
 
-def _consts(m: int, g: Geometry) -> dict[str, int]:
+def _consts(m: int, g: Geometry) -> dict[str, object]:
     return dict(
         m=m, N=g.slot_count, MASK=g.mask, SZ=g.slot_size, PMAX=g.max_payload,
         HDR=L.HEADER_SIZE, SH=L.SLOT_HEADER, MAGIC=L.MAGIC, VERSION=L.VERSION,
@@ -203,14 +204,16 @@ _WRITER = """
       (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
     (i32.store {m} (local.get $slot) (local.get $len))
     (i32.store {m} offset=4 (local.get $slot) (i32.const 0))
-    (memory.copy {m} 0 (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
+    (memory.copy {m} 0
+      (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
     (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $room{m} (param $block i32) (result i32) (local $r i32)
     (if (i32.ne (global.get $ok{m}) (i32.const 1))
       (then (local.set $r (call $attach{m})) (if (local.get $r) (then (return (local.get $r))))))
     (if (call $ready{m}) (then
-      (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0)) (then (return (i32.const {CLOSED}))))
+      (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0))
+        (then (return (i32.const {CLOSED}))))
       (return (i32.const 1))))
     (local.set $r (call $refresh{m}))
     (if (i32.eq (local.get $r) (i32.const 0)) (then
@@ -322,7 +325,8 @@ _READER = """
       (if (i32.eqz (call $ready{m})) (then
         (br_if $done (i32.ne (call $refresh{m}) (i32.const 1)))))
       (local.set $len (call $peek{m}))
-      (if (i32.lt_s (local.get $len) (i32.const 0)) (then (local.set $r (local.get $len)) (br $done)))
+      (if (i32.lt_s (local.get $len) (i32.const 0))
+        (then (local.set $r (local.get $len)) (br $done)))
       (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const {TRUNC})) (br $done)))
@@ -350,7 +354,8 @@ def _tunnel_code(m: int, end: EndSpec) -> str:
     )
     head, tail = (f"$pos{m}", f"$peer{m}") if writer else (f"$peer{m}", f"$pos{m}")
     c.update(HEADG=head, TAILG=tail)
-    body = _COMMON + (_WRITER if writer else _READER)
+    c.update(O_NLEN=L.OFF_NAME_LEN, O_NAME=L.OFF_NAME, MAX_NAME=L.MAX_NAME)
+    body = _COMMON + _NAME_IS + (_WRITER if writer else _READER)
     return _fill(body, c)
 
 
@@ -389,23 +394,51 @@ def _dispatch(op: str, ends: list[EndSpec]) -> str:
 
 
 def _lookup(ends: list[EndSpec]) -> str:
-    """Exported ``tunnel(name_ptr, name_len) -> handle``: names baked in."""
-    arms = []
-    for i, end in enumerate(ends):
-        raw = end.name.encode()
-        checks = [f"(i32.eq (local.get 1) (i32.const {len(raw)}))"]
-        checks += [f"(i32.eq (i32.load8_u offset={j} (local.get 0)) (i32.const {b}))"
-                   for j, b in enumerate(raw)]
-        cond = checks[0]
-        for chk in checks[1:]:
-            cond = f"(i32.and {cond} {chk})"
-        arms.append(f"    (if {cond} (then (return (i32.const {i}))))\n")
+    """Exported ``tunnel(name_ptr, name_len) -> handle``.
+
+    Names live in each ring's header, not in this code, so one adapter serves
+    every service with the same shape of tunnel ends.
+    """
+    arms = "".join(
+        f"    (if (call $name_is{i + 1} (local.get 0) (local.get 1)) "
+        f"(then (return (i32.const {i}))))\n" for i in range(len(ends)))
     return ('  (func (export "tunnel") (param i32 i32) (result i32)\n'
-            + "".join(arms) + f"    (i32.const {Status.BAD_HANDLE}))\n")
+            + arms + f"    (i32.const {Status.BAD_HANDLE}))\n")
+
+
+_NAME_IS = """
+  ;; does the guest's name at $ptr equal the name in this ring's header?
+  (func $name_is{m} (param $ptr i32) (param $len i32) (result i32) (local $i i32)
+    (if (i32.ne (local.get $len) (i32.load {m} offset={O_NLEN} (i32.const 0)))
+      (then (return (i32.const 0))))
+    (if (i32.gt_u (local.get $len) (i32.const {MAX_NAME})) (then (return (i32.const 0))))
+    (block $differ (loop $each
+      (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
+      (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
+                             (i32.load8_u {m} offset={O_NAME} (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $each)))
+    (i32.const 0))
+"""
+
+
+def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry], ...]:
+    """What the adapter's code depends on: direction and geometry of each end."""
+    return tuple((e.direction, e.geometry) for e in ends)
 
 
 def adapter_wat(ends: list[EndSpec]) -> str:
-    """The WAT text of the adapter for a service holding ``ends``."""
+    """The WAT text of the adapter for a service holding ``ends``.
+
+    Only the shape of the ends (direction, geometry) shapes the code: names
+    are read from the rings, so services of the same shape share one module.
+    """
+    return _adapter_wat(shape(ends))
+
+
+@lru_cache(maxsize=256)
+def _adapter_wat(shapes: tuple[tuple[Direction, Geometry], ...]) -> str:
+    ends = [EndSpec("", d, g) for d, g in shapes]
     parts = ["(module\n", '  (import "guest" "memory" (memory 0))\n']
     for i, end in enumerate(ends):
         p = end.geometry.pages
@@ -413,7 +446,7 @@ def adapter_wat(ends: list[EndSpec]) -> str:
     for i, end in enumerate(ends):
         parts.append(_tunnel_code(i + 1, end))
     for op in ABI:
-        parts.append(_dispatch(op, ends))
-    parts.append(_lookup(ends))
+        parts.append(_dispatch(op, list(ends)))
+    parts.append(_lookup(list(ends)))
     parts.append(")\n")
     return "".join(parts)

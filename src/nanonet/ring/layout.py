@@ -20,8 +20,8 @@ Header (256 bytes, four 64-byte cache lines)::
     16  closed     u32          96  writer_wakes u64      160 reader_wakes u64
     20  quarantine u32
     24  header_size u32         line 3, waiter flags (change rarely)
-                                192 reader_waiting u32
-                                196 writer_waiting u32
+    28  name_len   u32          192 reader_waiting u32
+    32  name       32 bytes     196 writer_waiting u32
 
 Slot ``i`` starts at ``HEADER_SIZE + i * slot_size`` and holds
 ``[length u32][flags u32][payload ...]``.
@@ -46,6 +46,9 @@ OFF_SLOT_SIZE = 12
 OFF_CLOSED = 16  # 0 open, 1 closed; set once, never cleared
 OFF_QUARANTINE = 20  # 0 healthy, else a Quarantine reason code
 OFF_HEADER_SIZE = 24
+OFF_NAME_LEN = 28  # the tunnel's name: how the adapter resolves tunnel(name)
+OFF_NAME = 32
+MAX_NAME = 32
 
 # line 1: written only by the writer
 OFF_HEAD = 64  # messages ever published; the reader acquires it

@@ -23,8 +23,12 @@ from .layout import Geometry
 class RingMemory:
     """One tunnel's shared linear memory, initialised as an empty ring."""
 
-    def __init__(self, engine: wasmtime.Engine, geometry: Geometry) -> None:
+    def __init__(self, engine: wasmtime.Engine, geometry: Geometry, name: str = "") -> None:
+        raw = name.encode()
+        if len(raw) > L.MAX_NAME:
+            raise ValueError(f"tunnel name {name!r} is {len(raw)} bytes; the limit is {L.MAX_NAME}")
         self.geometry = geometry
+        self.name = name
         pages = geometry.pages
         ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
         self.shared = wasmtime.SharedMemory(engine, ty)
@@ -36,8 +40,10 @@ class RingMemory:
 
     def _init_header(self) -> None:
         g = self.geometry
-        struct.pack_into("<IIIIIII", self.view, 0, L.MAGIC, L.VERSION, g.slot_count,
-                         g.slot_size, 0, 0, L.HEADER_SIZE)
+        raw = self.name.encode()
+        struct.pack_into("<IIIIIIII", self.view, 0, L.MAGIC, L.VERSION, g.slot_count,
+                         g.slot_size, 0, 0, L.HEADER_SIZE, len(raw))
+        self.view[L.OFF_NAME: L.OFF_NAME + len(raw)] = raw
 
     def u32(self, offset: int) -> int:
         return ctypes.c_uint32.from_address(self.base + offset).value

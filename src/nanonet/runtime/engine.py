@@ -49,30 +49,38 @@ class Runtime:
 
     def __init__(self) -> None:
         self.engine = wasmtime.Engine(_config())
+        self.cache = cache_dir()
         self.patched = wasmfix.apply(self.engine)
         self._fingerprint = "|".join(SETTINGS) + f"|wasmtime-{version('wasmtime')}"
         self._modules: dict[str, wasmtime.Module] = {}
         self._lock = threading.Lock()
 
-    def key(self, wasm: bytes) -> str:
-        """The cache key of a module: content plus engine settings."""
+    def key(self, source: bytes) -> str:
+        """The cache key of a module: its source (Wasm or WAT) plus engine settings."""
         h = hashlib.sha256(self._fingerprint.encode())
-        h.update(wasm)
+        h.update(source)
         return h.hexdigest()[:32]
 
-    def module(self, wasm_or_wat: bytes | str) -> wasmtime.Module:
-        """The compiled module for these bytes (or WAT text), from cache if possible."""
-        wasm = wasmtime.wat2wasm(wasm_or_wat) if isinstance(wasm_or_wat, str) else wasm_or_wat
-        key = self.key(wasm)
+    def module(self, source: bytes | str) -> wasmtime.Module:
+        """The compiled module for Wasm bytes or WAT text, from cache if possible.
+
+        Keyed by the source as given, so WAT text is parsed only on a miss.
+        """
+        raw = source.encode() if isinstance(source, str) else bytes(source)
+        key = self.key(raw)
+        mod = self._modules.get(key)  # lock-free hit: dict reads are atomic
+        if mod is not None:
+            return mod
         with self._lock:
             mod = self._modules.get(key)
             if mod is None:
+                wasm = raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
                 mod = self._load_or_compile(key, wasm)
                 self._modules[key] = mod
         return mod
 
     def _load_or_compile(self, key: str, wasm: bytes) -> wasmtime.Module:
-        path = cache_dir() / f"{key}.cwasm"
+        path = self.cache / f"{key}.cwasm"
         if path.exists():
             try:
                 return wasmtime.Module.deserialize_file(self.engine, str(path))

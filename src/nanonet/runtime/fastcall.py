@@ -38,7 +38,7 @@ class FastFunc:
         self._params = (ffi.wasmtime_val_t * max(1, self._nparams))()
         self._kinds = [_kind(t) for t in ty.params]
         for i, k in enumerate(self._kinds):
-            self._params[i].kind = k
+            self._params[i].kind = k  # type: ignore[assignment]
         self._results = (ffi.wasmtime_val_t * max(1, self._nresults))()
         self._result_kind = _kind(ty.results[0]) if self._nresults else None
 

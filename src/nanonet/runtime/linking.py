@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import wasmtime
+from wasmtime._exportable import AsExtern
 
 from ..errors import LoadError
 from ..ring.adapter import ABI, abi_type
 from .engine import Runtime
 
 ABI_MODULE = "nanonet"
-_OPS = list(ABI) + ["tunnel"]
+OPS = [*list(ABI), "tunnel"]
 WASI_MODULE = "wasi_snapshot_preview1"
 # what each grant lets a guest import from WASI; nothing is granted by default
 GRANTS: dict[str, frozenset[str]] = {
@@ -35,10 +36,10 @@ def _op_type(op: str) -> str:
 
 def shim_wat() -> str:
     """The table-based shim: every ABI function forwards through slot i."""
-    lines = ["(module", f'  (table (export "slots") {len(_OPS)} funcref)']
-    for i, op in enumerate(_OPS):
+    lines = ["(module", f'  (table (export "slots") {len(OPS)} funcref)']
+    for i, op in enumerate(OPS):
         lines.append(f"  (type $t{i} (func {_op_type(op)}))")
-    for i, op in enumerate(_OPS):
+    for i, op in enumerate(OPS):
         nparams = _op_type(op).count("i32") - 1
         args = " ".join(f"(local.get {j})" for j in range(nparams))
         lines.append(f'  (func (export "{op}") (type $t{i}) '
@@ -79,7 +80,7 @@ def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str]) ->
     for imp in module.imports:
         if isinstance(imp.type, wasmtime.MemoryType):
             continue
-        if imp.module == ABI_MODULE and imp.name in _OPS:
+        if imp.module == ABI_MODULE and imp.name in OPS:
             continue
         grant = _grant_for(imp)
         if grant in grants:
@@ -91,13 +92,13 @@ def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str]) ->
         raise LoadError(
             f"service {name!r} imports {imp.module}.{imp.name}, which nanonet does not "
             f"provide: a guest may import only its memory and the {ABI_MODULE!r} functions "
-            f"({', '.join(_OPS)}); see docs/abi.md")
+            f"({', '.join(OPS)}); see docs/abi.md")
     return wasi
 
 
 def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
-                 memory: wasmtime.Memory | None) -> list[wasmtime.AsExtern]:
-    out: list[wasmtime.AsExtern] = []
+                 memory: wasmtime.Memory | None) -> list[AsExtern]:
+    out: list[AsExtern] = []
     for imp in module.imports:
         if isinstance(imp.type, wasmtime.MemoryType):
             assert memory is not None
@@ -108,7 +109,7 @@ def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
 
 
 def _instantiate(store: wasmtime.Store, module: wasmtime.Module,
-                 imports: list[wasmtime.AsExtern], wasi: bool) -> wasmtime.Instance:
+                 imports: list[AsExtern], wasi: bool) -> wasmtime.Instance:
     """Instantiate with a plain import list, or through a WASI linker if granted."""
     if not wasi:
         return wasmtime.Instance(store, module, imports)
@@ -145,6 +146,6 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
     table = shim.exports(store)["slots"]
     assert isinstance(table, wasmtime.Table)
     ad_funcs = _funcs(store, ad)
-    for i, op in enumerate(_OPS):
+    for i, op in enumerate(OPS):
         table.set(store, i, ad_funcs[op])
     return Linked(inst, ad, exported, "exports-memory")

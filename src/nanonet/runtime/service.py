@@ -18,17 +18,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import wasmtime
-from wasmtime import _bindings, _ffi as ffi
+from wasmtime import _bindings
+from wasmtime import _ffi as ffi
 
 from ..errors import Frame, GuestTrap, LoadError
-from ..ring.adapter import EndSpec, adapter_wat
+from ..ring.adapter import EndSpec, adapter_wat, shape
 from ..ring.memory import RingMemory
 from .engine import Runtime
+from .fastlink import LinkPlan
 from .lifecycle import Event, State, next_state
-from .linking import Linked, check_imports, link
+from .linking import Linked, check_imports, link, shim_wat
 
 ENTRY_POINTS = ("run", "_start")
 STOP_MESSAGE = b"nanonet: service stopped by the host"
+
+# link plans per (guest module, adapter module, grants); modules live as long
+# as the Runtime's cache, so their ids are stable keys
+_PLANS: dict[tuple[int, int, frozenset[str]], LinkPlan] = {}
+_ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
+
+
+def adapter_module(rt: Runtime, ends: list[EndSpec]) -> wasmtime.Module:
+    """The compiled adapter for this shape of tunnel ends."""
+    key = (id(rt), *shape(ends))
+    mod = _ADAPTERS.get(key)
+    if mod is None:
+        mod = _ADAPTERS[key] = rt.module(adapter_wat(ends))
+    return mod
+
 
 _CALLBACK_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
 _FINALIZER_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
@@ -71,15 +88,14 @@ class Service:
     def _load(self) -> Linked:
         t0 = time.perf_counter()
         guest = self._compile()
-        wasi = check_imports(self.name, guest, self.spec.grants)
-        adapter = self._rt.module(adapter_wat(self.spec.ends))
+        adapter = adapter_module(self._rt, self.spec.ends)
         self.store = wasmtime.Store(self._rt.engine)
         self.store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(
             self.store.ptr(), self._callback, None, _FINALIZER_T())
+        rings = [r.shared for r in self._rings]
         try:
-            linked = link(self._rt, self.store, guest, adapter, [r.shared for r in self._rings],
-                          wasi)
+            linked = self._link(guest, adapter, rings)
         except wasmtime.Trap as trap:
             raise LoadError(f"service {self.name!r} trapped while instantiating: {trap}") from trap
         except wasmtime.WasmtimeError as err:
@@ -87,6 +103,19 @@ class Service:
         self._entry = self._find_entry(linked)
         self.load_seconds = time.perf_counter() - t0
         return linked
+
+    def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
+              rings: list[wasmtime.SharedMemory]) -> Linked:
+        """The fast raw path when no WASI is granted, else the Linker path."""
+        key = (id(guest), id(adapter), self.spec.grants)
+        plan = _PLANS.get(key)
+        if plan is None:
+            wasi = check_imports(self.name, guest, self.spec.grants)
+            if wasi:
+                return link(self._rt, self.store, guest, adapter, rings, wasi=True)
+            plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()))
+            _PLANS[key] = plan
+        return plan.instantiate(self.store, rings)
 
     def _compile(self) -> wasmtime.Module:
         try:

@@ -1,0 +1,47 @@
+"""The ``nanonet`` command.
+
+Each subcommand lives in its own module, which exposes
+``register(subparsers)``: it adds its parser and sets ``func`` to a
+function taking the parsed arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+# subcommand modules, in the order `nanonet --help` lists them
+COMMANDS = ("nanonet.demo", "nanonet.bench.cli", "nanonet.cache_cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nanonet",
+        description="Run WebAssembly nano-services connected by zero-syscall memory tunnels.",
+    )
+    parser.add_argument("--version", action="version", version=f"nanonet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
