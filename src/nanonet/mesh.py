@@ -68,7 +68,9 @@ class Tunnel:
 HOST = "<host>"
 
 
-def _read_wasm(wasm: bytes | str | Path) -> bytes | str:
+def _read_wasm(wasm: bytes | bytearray | memoryview | str | Path) -> bytes | str:
+    if isinstance(wasm, bytearray | memoryview):
+        return bytes(wasm)
     if isinstance(wasm, Path):
         return wasm.read_bytes()
     if isinstance(wasm, str) and "(module" not in wasm:
@@ -105,7 +107,7 @@ class Mesh:
             raise NanonetError(f"no tunnel named {name!r} (tunnels: {known}); "
                                "create it with mesh.tunnel() first") from None
 
-    def service(self, name: str, wasm: bytes | str | Path, *, reads: Iterable[str] = (),
+    def service(self, name: str, wasm: bytes | bytearray | memoryview | str | Path, *, reads: Iterable[str] = (),
                 writes: Iterable[str] = (), entry: str | None = None,
                 grants: Iterable[str] = ()) -> Service:
         """Load a service (bytes, WAT text or a path) holding the given tunnel ends.

@@ -1,0 +1,110 @@
+"""``nanonet bench``: run the side-by-side suite, show it, optionally save JSON.
+
+The figures are keyed ``result[workload][transport][statistic]`` (workloads
+``w1``, ``w2_64``, ``w2_4096``, ``w3``, ``w4``), next to ``machine``,
+``versions``, ``meta`` (mode, syscall counter, method notes) and ``targets``.
+With ``--json -`` the JSON goes to stdout and everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import native, report, syscalls
+from .machine import machine, versions
+from .plan import TRANSPORTS, WORKLOADS, parse_list
+from .suite import Suite
+from .targets import evaluate
+
+NOTES = {
+    "w1": "one-way = RTT/2, HDR histogram (3 digits); py/c sockets run client and echo "
+          "in two processes (py) or two threads (c)",
+    "w2": "socket streams write 64 messages per send, as the Wasm producer hands 64 per "
+          "send_batch; c-ring publishes per message",
+    "w3": "loaded W2 64 B run minus the same run with zero messages, child processes included",
+    "w4": "one mesh, tunnel and service per sample; RSS delta includes each service's "
+          "tunnel and thread",
+}
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def _run_suite(suite: Suite, console: Console) -> None:
+    steps = suite.steps()
+    with _progress(console) as bar:
+        task = bar.add_task("building native peers", total=len(steps) + 1)
+        if suite.needs_native():
+            suite.build_native()
+        bar.advance(task)
+        for step in steps:
+            bar.update(task, description=step.label)
+            suite.run_step(step)
+            bar.advance(task)
+
+
+def _zig() -> str:
+    try:
+        return native.zig_version()
+    except Exception:  # only a version string: never fail the run for it
+        return "unknown"
+
+
+def _finish(suite: Suite, quick: bool, host: dict[str, object]) -> dict[str, Any]:
+    result: dict[str, Any] = {"machine": host, "versions": versions(_zig()),
+                              "meta": {"mode": "quick" if quick else "full",
+                                       "syscall_counter": syscalls.describe(syscalls.counter()),
+                                       "notes": NOTES}}
+    result.update(suite.result)
+    result["targets"] = evaluate(result)
+    return result
+
+
+def _write_json(result: dict[str, Any], path: str) -> None:
+    text = json.dumps(result, indent=2, sort_keys=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def _run(args: argparse.Namespace) -> int:
+    console = Console(stderr=args.json == "-")
+    try:
+        workloads = parse_list(args.only, WORKLOADS, "workload")
+        transports = parse_list(args.transports, TRANSPORTS, "transport")
+    except ValueError as err:
+        console.print(f"[red]{err}[/red]")
+        return 2
+    host = machine()  # before the run: its load is the other work, not ours
+    suite = Suite(workloads, transports, args.quick)
+    _run_suite(suite, console)
+    result = _finish(suite, args.quick, host)
+    report.show(console, result)
+    for failure in suite.failures():
+        console.print(f"[red]failed:[/red] {failure}", markup=True, highlight=False)
+    if args.json:
+        _write_json(result, args.json)
+    return 1 if suite.failures() else 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure tunnels side by side with sockets and a C ring",
+                       description="W1 ping-pong latency, W2 stream throughput, W3 syscalls "
+                       "per message, W4 cold start and idle memory; nanonet against Python "
+                       "and C sockets and a C shared-memory ring, in one run.")
+    p.add_argument("--quick", action="store_true", help="small counts (tests, CI)")
+    p.add_argument("--only", metavar="W1,W2", help=f"workloads to run ({','.join(WORKLOADS)})")
+    p.add_argument("--transports", metavar="T1,T2",
+                   help=f"transports to run ({','.join(TRANSPORTS)})")
+    p.add_argument("--json", metavar="PATH", help="write every figure as JSON ('-': stdout)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,77 @@
+"""W4: how long creating a service takes, and what an idle one costs in memory.
+
+Runs in a child process of its own. One service is created first so that
+every module is compiled and cached (on disk and in the process); then each
+timed creation is what a warm runtime pays: a new store, the guest and its
+adapter instantiated and linked. Each service gets its own mesh and tunnel
+(same tunnel name, so the adapter module is the same). Then every service is
+started and left parked on its empty tunnel, and the growth of VmRSS divided
+by their number is the memory one idle service costs, tunnel and thread
+included.
+"""
+
+from __future__ import annotations
+
+import time
+
+import wasmtime
+
+from ..mesh import Mesh
+from ..runtime.engine import runtime
+from .wasm_runs import guest
+
+PARK_TIMEOUT = 20.0
+
+
+def vmrss_kb() -> int:
+    """This process's resident set, from /proc/self/status."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS line in /proc/self/status")
+
+
+def _new(wasm: bytes) -> tuple[Mesh, int]:
+    """A mesh with one idle service; returns it and the creation time in ns."""
+    mesh = Mesh(runtime())
+    mesh.tunnel("stream", slots=16, max_payload=64)
+    t0 = time.perf_counter_ns()
+    mesh.service("idle", wasm, reads=["stream"])
+    return mesh, time.perf_counter_ns() - t0
+
+
+def _wait_parked(meshes: list[Mesh]) -> None:
+    """Until every service has parked at least once (bounded)."""
+    deadline = time.monotonic() + PARK_TIMEOUT
+    for mesh in meshes:
+        while mesh.statistics()["stream"].reader_parks == 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("idle services did not park in time")
+            time.sleep(0.001)
+
+
+def run(count: int) -> tuple[dict[str, float], list[int]]:
+    """Create ``count`` services (timed), start them idle, measure RSS."""
+    wasm = bytes(wasmtime.wat2wasm(guest("checker.wat").read_text()))
+    first, first_ns = _new(wasm)
+    first.stop()
+    rss0 = vmrss_kb()
+    meshes: list[Mesh] = []
+    samples: list[int] = []
+    try:
+        for _ in range(count):
+            mesh, ns = _new(wasm)
+            meshes.append(mesh)
+            samples.append(ns)
+        for mesh in meshes:
+            mesh.start()
+        _wait_parked(meshes)
+        rss1 = vmrss_kb()
+    finally:
+        for mesh in meshes:
+            mesh.close_tunnels()
+        for mesh in meshes:
+            mesh.stop()
+    return {"count": count, "first_service_ns": first_ns, "rss_before_kb": rss0,
+            "rss_after_kb": rss1}, samples

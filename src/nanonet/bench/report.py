@@ -1,0 +1,122 @@
+"""The terminal view of a result: one rich table per workload, then the targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+Result = dict[str, Any]
+
+
+def ns(value: float) -> str:
+    """A duration in ns, in the unit that reads best."""
+    if value < 1e3:
+        return f"{value:.0f} ns"
+    if value < 1e6:
+        return f"{value / 1e3:.1f} µs"
+    return f"{value / 1e6:.2f} ms"
+
+
+def whole(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def us(value: float) -> str:
+    return f"{value:.1f} µs"
+
+
+def kb(value: float) -> str:
+    return f"{value:.1f} KB"
+
+
+def rate(value: float) -> str:
+    return f"{value / 1e6:.2f} M" if value >= 1e5 else f"{value / 1e3:.1f} k"
+
+
+def _cell(figures: dict[str, Any] | None, stat: str, fmt: Callable[[float], str]) -> str:
+    if not figures:
+        return "-"
+    if "error" in figures:
+        return "[red]error[/red]"
+    value = figures.get(stat)
+    return "-" if value is None else fmt(value)
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(columns[0])
+    for col in columns[1:]:
+        table.add_column(col, justify="right")
+    return table
+
+
+def w1_table(result: Result) -> Table:
+    table = _table("W1 ping-pong 64 B: one-way latency (RTT/2)",
+                   ["transport", "p50", "p99", "p99.9", "max", "rounds"])
+    for t, f in result.get("w1", {}).items():
+        table.add_row(t, *(_cell(f, s, ns) for s in ("p50_ns", "p99_ns", "p999_ns", "max_ns")),
+                      _cell(f, "rounds", whole))
+    return table
+
+
+def w2_table(result: Result) -> Table:
+    table = _table("W2 stream, every sequence number checked",
+                   ["transport", "64 B msgs/s", "64 B MB/s", "4 KiB msgs/s", "4 KiB MB/s"])
+    small, big = result.get("w2_64", {}), result.get("w2_4096", {})
+    for t in dict.fromkeys([*small, *big]):
+        table.add_row(t, _cell(small.get(t), "msgs_per_s", rate),
+                      _cell(small.get(t), "mb_per_s", whole),
+                      _cell(big.get(t), "msgs_per_s", rate),
+                      _cell(big.get(t), "mb_per_s", whole))
+    return table
+
+
+def w3_table(result: Result) -> Table:
+    counter = result.get("meta", {}).get("syscall_counter", "?")
+    table = _table(f"W3 syscalls per 64 B message under load ({counter}, minus an empty run)",
+                   ["transport", "syscalls/msg", "loaded run", "empty run", "messages"])
+    for t, f in result.get("w3", {}).items():
+        table.add_row(t, _cell(f, "syscalls_per_msg", lambda v: f"{v:.5f}"),
+                      _cell(f, "syscalls_loaded", whole), _cell(f, "syscalls_empty", whole),
+                      _cell(f, "messages", whole))
+    return table
+
+
+def w4_table(result: Result) -> Table:
+    table = _table("W4 cold start (modules cached) and idle memory", ["figure", "nanonet"])
+    f = result.get("w4", {}).get("nanonet", {})
+    for label, stat, fmt in (("cold start p50", "cold_start_p50_us", us),
+                             ("cold start p99", "cold_start_p99_us", us),
+                             ("first service (disk cache)", "first_service_us", us),
+                             ("RSS per idle service", "rss_per_service_kb", kb),
+                             ("services", "services", whole)):
+        table.add_row(label, _cell(f, stat, fmt))
+    return table
+
+
+def targets_table(result: Result) -> Table:
+    table = _table("Targets", ["target", "measured", "met"])
+    for t in result.get("targets", []):
+        value = "not measured" if t["value"] is None else f"{t['value']:.4g} {t['unit']}"
+        met = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "-"}[t["met"]]
+        table.add_row(t["target"], value, met)
+    return table
+
+
+def show(console: Console, result: Result) -> None:
+    m = result.get("machine", {})
+    console.print(f"machine: {m.get('cores')} cores, {m.get('cpu_model')}, "
+                  f"kernel {m.get('kernel')}; {m.get('busy_cpus_at_start', 0):.2f} CPUs busy "
+                  f"with other work at start; {result.get('meta', {}).get('mode')} run")
+    if m.get("busy_cpus_at_start", 0) > 0.25:
+        console.print("[yellow]other work was running: latency and throughput figures "
+                      "suffer (spinning peers most)[/yellow]")
+    tables = ((("w1",), w1_table), (("w2_64", "w2_4096"), w2_table), (("w3",), w3_table),
+              (("w4",), w4_table))
+    for keys, build in tables:
+        if any(k in result for k in keys):
+            console.print(build(result))
+    console.print(targets_table(result))

@@ -1,0 +1,63 @@
+"""The targets nanonet is held to, checked against one run's figures.
+
+Each target compares figures from the same run (latency floors move by a
+factor of ten within minutes on a VM, so nothing is compared across runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Result = dict[str, Any]
+
+
+def _get(result: Result, workload: str, transport: str, stat: str) -> float | None:
+    value = result.get(workload, {}).get(transport, {}).get(stat)
+    return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measure: Callable[[Result], float | None]  # the figure shown
+    met: Callable[[float], bool]
+    unit: str
+
+
+def _ratio(result: Result, a: tuple[str, str, str], b: tuple[str, str, str]) -> float | None:
+    x, y = _get(result, *a), _get(result, *b)
+    return None if x is None or y is None or y == 0 else x / y
+
+
+W1_NANO = ("w1", "nanonet", "p50_ns")
+TARGETS = (
+    Target("W1 nanonet p50 within 1.5x of c-ring",
+           lambda r: _ratio(r, W1_NANO, ("w1", "c-ring", "p50_ns")), lambda v: v <= 1.5, "x"),
+    Target("W1 nanonet p50 >= 100x faster than py-tcp",
+           lambda r: _ratio(r, ("w1", "py-tcp", "p50_ns"), W1_NANO), lambda v: v >= 100, "x"),
+    Target("W2 64 B nanonet >= 50 M msgs/s",
+           lambda r: _div(_get(r, "w2_64", "nanonet", "msgs_per_s"), 1e6),
+           lambda v: v >= 50, "M msgs/s"),
+    Target("W3 nanonet <= 0.001 syscalls/msg",
+           lambda r: _get(r, "w3", "nanonet", "syscalls_per_msg"), lambda v: v <= 0.001, ""),
+    Target("W4 cold start p50 <= 100 us",
+           lambda r: _get(r, "w4", "nanonet", "cold_start_p50_us"), lambda v: v <= 100, "us"),
+    Target("W4 <= 1 MB RSS per idle service",
+           lambda r: _get(r, "w4", "nanonet", "rss_per_service_kb"), lambda v: v <= 1024, "KB"),
+)
+
+
+def _div(value: float | None, by: float) -> float | None:
+    return None if value is None else value / by
+
+
+def evaluate(result: Result) -> list[dict[str, Any]]:
+    """Each target with its measured figure and whether it is met (None: not measured)."""
+    out = []
+    for t in TARGETS:
+        value = t.measure(result)
+        out.append({"target": t.name, "value": value, "unit": t.unit,
+                    "met": None if value is None else t.met(value)})
+    return out

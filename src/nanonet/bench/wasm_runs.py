@@ -1,0 +1,131 @@
+"""W1 and W2 over nanonet tunnels: Wasm to Wasm, and Python host to Wasm.
+
+The Wasm-to-Wasm runs never enter Python per message: the pinger records
+each round trip in its own memory (WASI clock grant) and the checker counts
+and checks sequence numbers in Wasm; Python reads the figures afterwards.
+The host runs put Python on one side, so they measure the host endpoint.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from ..mesh import Mesh
+from ..runtime.service import Service
+
+GUESTS = Path(__file__).resolve().parent.parent / "guests"
+RUN_TIMEOUT = 120.0
+Outcome = tuple[dict[str, float], list[int]]
+
+
+def guest(name: str) -> Path:
+    """The path of a bundled WAT guest."""
+    return GUESTS / name
+
+
+def _exports(svc: Service) -> Any:
+    return svc.linked.guest.exports(svc.store)
+
+
+def _finish(mesh: Mesh, t0: float, *services: Service) -> float:
+    """Wait for the services; fail loudly on a timeout, a trap or an error code."""
+    if not mesh.wait(RUN_TIMEOUT):
+        raise RuntimeError(f"services still running after {RUN_TIMEOUT:.0f} s")
+    seconds = time.perf_counter() - t0
+    if mesh.traps:
+        raise RuntimeError(f"guest trapped: {mesh.traps[0]}")
+    for svc in services:
+        if svc.exit_code != 0:
+            raise RuntimeError(f"service {svc.name!r} returned {svc.exit_code}")
+    return seconds
+
+
+def _stream_tunnel(mesh: Mesh, size: int) -> None:
+    mesh.tunnel("stream", slots=4096 if size <= 256 else 512, max_payload=max(size, 64))
+
+
+def _pingpong_tunnels(mesh: Mesh, size: int) -> None:
+    for name in ("ping", "pong"):
+        mesh.tunnel(name, slots=64, max_payload=max(size, 64))
+
+
+def w1_nanonet(rounds: int, size: int, warmup: int) -> Outcome:
+    """Wasm pinger <-> Wasm echo; RTTs come from the pinger's memory."""
+    with Mesh() as mesh:
+        _pingpong_tunnels(mesh, size)
+        pinger = mesh.service("pinger", guest("pinger.wat"), writes=["ping"], reads=["pong"],
+                              grants=["clock"])
+        mesh.service("echo", guest("echo.wat"), reads=["ping"], writes=["pong"])
+        ex = _exports(pinger)
+        ex["configure"](pinger.store, rounds, size, warmup)
+        t0 = time.perf_counter()
+        mesh.start()
+        seconds = _finish(mesh, t0, pinger)
+        base = ex["rtt_base"](pinger.store)
+        raw = pinger.linked.memory.read(pinger.store, base, base + 4 * rounds)
+    return {"count": rounds, "seconds": seconds}, list(struct.unpack(f"<{rounds}I", raw))
+
+
+def w2_nanonet(count: int, size: int) -> Outcome:
+    """Wasm producer -> Wasm checker, 64 messages per send_batch."""
+    with Mesh() as mesh:
+        _stream_tunnel(mesh, size)
+        prod = mesh.service("producer", guest("producer.wat"), writes=["stream"])
+        check = mesh.service("checker", guest("checker.wat"), reads=["stream"])
+        _exports(prod)["configure"](prod.store, count, size)
+        _exports(check)["configure"](check.store, size)
+        t0 = time.perf_counter()
+        mesh.start()
+        seconds = _finish(mesh, t0, prod, check)
+        received = _exports(check)["received"](check.store)
+    return {"count": count, "received": received, "seconds": seconds}, []
+
+
+def _message(seq: int, size: int) -> bytes:
+    return struct.pack("<q", seq) + bytes(size - 8)
+
+
+def w1_host(rounds: int, size: int, warmup: int) -> Outcome:
+    """Python host endpoints <-> Wasm echo: the host pays Python per message."""
+    samples: list[int] = []
+    with Mesh() as mesh:
+        _pingpong_tunnels(mesh, size)
+        mesh.service("echo", guest("echo.wat"), reads=["ping"], writes=["pong"])
+        out, back = mesh.writer("ping"), mesh.reader("pong")
+        mesh.start()
+        t0 = time.perf_counter()
+        for i in range(-warmup, rounds):
+            msg = _message(i, size)
+            start = time.perf_counter_ns()
+            out.send(msg, timeout=10)
+            got = back.recv(timeout=10)
+            if i >= 0:
+                samples.append(time.perf_counter_ns() - start)
+            if got[:8] != msg[:8]:
+                raise RuntimeError(f"echo returned the wrong message at round {i}")
+        seconds = time.perf_counter() - t0
+        out.close()
+        _finish(mesh, t0)
+    return {"count": rounds, "seconds": seconds}, samples
+
+
+def w2_host(count: int, size: int) -> Outcome:
+    """Python host writer -> Wasm checker, in batches of 64 messages."""
+    with Mesh() as mesh:
+        _stream_tunnel(mesh, size)
+        check = mesh.service("checker", guest("checker.wat"), reads=["stream"])
+        _exports(check)["configure"](check.store, size)
+        out = mesh.writer("stream")
+        pad = bytes(size - 8)
+        mesh.start()
+        t0 = time.perf_counter()
+        for first in range(0, count, 64):
+            batch = [struct.pack("<q", s) + pad for s in range(first, min(first + 64, count))]
+            out.send_many(batch, timeout=30)
+        out.close()
+        seconds = _finish(mesh, t0, check)
+        received = _exports(check)["received"](check.store)
+    return {"count": count, "received": received, "seconds": seconds}, []

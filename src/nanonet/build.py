@@ -1,0 +1,137 @@
+"""Building C guests: ``zig cc`` from PyPI, cached by content.
+
+nanonet ships its own C toolchain through the ``ziglang`` wheel, so building a
+guest needs no system compiler and gives the same bytes on every machine:
+
+    from nanonet.build import build
+    wasm = build("ingress.c", memory="import", exports=["configure"])
+
+Outputs are cached under ``<nanonet cache>/build/``, keyed by the source, the
+headers it can include (``nanonet.h`` and the ``*.h`` beside the source), the
+flags and the zig version; an unchanged guest is never recompiled. zig's own
+object cache lives there too, so the whole build state is in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Literal
+
+from .errors import NanonetError
+from .runtime.engine import cache_dir
+
+INCLUDE_DIR = Path(__file__).parent / "include"
+BASE_FLAGS = ("--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry",
+              "-Wl,--strip-debug")  # keeps the name section, for trap backtraces
+MemoryStyle = Literal["export", "import"]
+
+
+class BuildError(NanonetError):
+    """A guest failed to compile or link; the message holds the compiler's words."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """One build: where the module is, whether it came from the cache, how long it took."""
+
+    path: Path
+    cached: bool
+    seconds: float
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def build_dir() -> Path:
+    """Where built guests live: beside the compiled-module cache."""
+    return cache_dir().parent / "build"
+
+
+def zig_version() -> str:
+    """The zig version of the ``ziglang`` wheel (its version is zig's)."""
+    return version("ziglang")
+
+
+def flags_for(memory: MemoryStyle, exports: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """Compiler flags for one guest: the base, its memory style, its exports."""
+    if memory not in ("export", "import"):
+        raise BuildError(f"memory={memory!r}: use 'export' (the default) or 'import'")
+    flags = [*BASE_FLAGS, f"-I{INCLUDE_DIR}"]
+    # WASI writes its results through the caller's *exported* memory, so an
+    # importing guest re-exports it too (harmless, and the clock grant needs it)
+    flags += ["-Wl,--import-memory", "-Wl,--export-memory"] if memory == "import" else []
+    flags += [f"-Wl,--export={name}" for name in ("run", *exports)]
+    return flags + list(extra)
+
+
+def _headers(source: Path) -> list[Path]:
+    """Headers whose change must rebuild the guest."""
+    local = sorted(source.parent.glob("*.h"))
+    return [*sorted(INCLUDE_DIR.glob("*.h")), *local]
+
+
+def cache_key(source: Path, flags: Sequence[str]) -> str:
+    """Content of source and headers, the flags (minus paths) and zig's version."""
+    h = hashlib.sha256(f"zig-{zig_version()}\0".encode())
+    for flag in flags:
+        h.update(b"-I<nanonet>" if flag == f"-I{INCLUDE_DIR}" else flag.encode())
+        h.update(b"\0")
+    for path in (source, *_headers(source)):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:24]
+
+
+def _zig_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ZIG_GLOBAL_CACHE_DIR"] = str(root / "zig")
+    env["ZIG_LOCAL_CACHE_DIR"] = str(root / "zig")
+    return env
+
+
+def _compile(source: Path, flags: Sequence[str], out: Path) -> None:
+    tmp = out.with_suffix(f".{os.getpid()}.tmp.wasm")
+    cmd = [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(tmp)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_zig_env(out.parent))
+    if proc.returncode != 0 or not tmp.exists():
+        tmp.unlink(missing_ok=True)
+        words = (proc.stderr or proc.stdout).strip() or f"exit status {proc.returncode}"
+        raise BuildError(f"building {source} failed:\n{words}\ncommand: {' '.join(cmd)}")
+    os.replace(tmp, out)  # atomic: a concurrent build never sees half a file
+
+
+def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
+              exports: Sequence[str] = (), flags: Sequence[str] = ()) -> Built:
+    """Build ``source`` unless an identical build is cached; say which happened."""
+    t0 = time.perf_counter()
+    src = Path(source).resolve()
+    if not src.is_file():
+        raise BuildError(f"no C source at {src}")
+    all_flags = flags_for(memory, exports, flags)
+    root = build_dir()
+    out = root / f"{src.stem}-{cache_key(src, all_flags)}.wasm"
+    cached = out.exists()
+    if not cached:
+        root.mkdir(parents=True, exist_ok=True)
+        _compile(src, all_flags, out)
+    return Built(out, cached, time.perf_counter() - t0)
+
+
+def build(source: str | Path, *, memory: MemoryStyle = "export",
+          exports: Sequence[str] = (), flags: Sequence[str] = ()) -> Path:
+    """The path of the ``.wasm`` built from C ``source``.
+
+    ``memory="export"`` (the toolchain default) makes the guest define and
+    export its memory; ``"import"`` makes it import ``env.memory``. ``run`` is
+    always exported; ``exports`` adds more (``NN_EXPORT`` in the source works
+    too). ``flags`` go to the compiler as they are (``-DNAME=1``...).
+    """
+    return compile_c(source, memory=memory, exports=exports, flags=flags).path

@@ -1,0 +1,119 @@
+/*
+ * nanonet.h: the guest ABI of nanonet, for C guests (see docs/abi.md).
+ *
+ * Freestanding: needs only the compiler's own <stdint.h> and <stddef.h>.
+ * Every function here is an import from the "nanonet" module, provided by
+ * the tunnel adapter the host links into the service's store; a tunnel is
+ * named in the service's manifest and reached through a small integer handle.
+ *
+ * Build with nanonet.build (zig cc, wasm32-freestanding):
+ *     from nanonet.build import build
+ *     wasm = build("guest.c")                    # exports its memory
+ *     wasm = build("guest.c", memory="import")   # imports env.memory
+ */
+#ifndef NANONET_H
+#define NANONET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes: every call returns >= 0 on success ------------------- */
+#define NN_OK 0
+#define NN_CLOSED (-1)     /* closed; a reader sees it only once drained     */
+#define NN_AGAIN (-2)      /* try_* only: full (send) or empty (recv)        */
+#define NN_TOO_BIG (-3)    /* larger than the tunnel's max payload           */
+#define NN_CORRUPT (-4)    /* the ring failed a check and is quarantined     */
+#define NN_BAD_HANDLE (-5) /* unknown name/handle, or the wrong direction    */
+#define NN_TRUNCATED (-6)  /* buffer too small; the message stays queued     */
+
+#define NN_IMPORT(name) __attribute__((import_module("nanonet"), import_name(name)))
+/* Export a function under a fixed name, e.g. NN_EXPORT("configure"). */
+#define NN_EXPORT(name) __attribute__((export_name(name)))
+
+/* ---- tunnels -------------------------------------------------------------- */
+/* The handle (>= 0) of the tunnel end this service holds, or NN_BAD_HANDLE. */
+NN_IMPORT("tunnel") int32_t nn_tunnel(const char *name, size_t name_len);
+/* Close the tunnel for both ends; the reader still drains, then gets NN_CLOSED. */
+NN_IMPORT("close") int32_t nn_close(int32_t h);
+
+/* ---- one message at a time ------------------------------------------------ */
+/* Send len bytes; blocks while the ring is full. 0 or a negative status. */
+NN_IMPORT("send") int32_t nn_send(int32_t h, const void *ptr, size_t len);
+NN_IMPORT("try_send") int32_t nn_try_send(int32_t h, const void *ptr, size_t len);
+/* Receive into buf; blocks while empty. The message length, or a status. */
+NN_IMPORT("recv") int32_t nn_recv(int32_t h, void *buf, size_t cap);
+NN_IMPORT("try_recv") int32_t nn_try_recv(int32_t h, void *buf, size_t cap);
+
+/* ---- batches of records: [len u32][payload padded to 4 bytes] ------------- */
+/* Send count records laid out at ptr; blocks until all are sent.
+ * Returns how many were sent, or a negative status if none was. */
+NN_IMPORT("send_batch") int32_t nn_send_batch(int32_t h, const void *ptr, uint32_t count);
+/* Send what fits now: how many, or NN_AGAIN if none fits. */
+NN_IMPORT("try_send_batch") int32_t nn_try_send_batch(int32_t h, const void *ptr, uint32_t count);
+/* Receive up to max records into cap bytes at buf; blocks until >= 1. */
+NN_IMPORT("recv_batch") int32_t nn_recv_batch(int32_t h, void *buf, size_t cap, uint32_t max);
+/* As recv_batch, but returns 0 at once when the ring is empty. */
+NN_IMPORT("try_recv_batch")
+int32_t nn_try_recv_batch(int32_t h, void *buf, size_t cap, uint32_t max);
+
+/* The handle of a tunnel named by a string literal: NN_TUNNEL("raw"). */
+#define NN_TUNNEL(literal) nn_tunnel("" literal, sizeof(literal) - 1)
+
+/* Bytes one record of a payload of len bytes takes in a batch buffer. */
+static inline uint32_t nn_record_size(uint32_t len) {
+    return 4u + ((len + 3u) & ~3u);
+}
+
+/* The payload length of the record at rec. */
+static inline uint32_t nn_record_len(const void *rec) {
+    return *(const uint32_t *)rec;
+}
+
+/* The payload of the record at rec. */
+static inline void *nn_record_data(const void *rec) {
+    return (uint8_t *)rec + 4;
+}
+
+/* The record after the one at rec. */
+static inline void *nn_record_next(const void *rec) {
+    return (uint8_t *)rec + nn_record_size(nn_record_len(rec));
+}
+
+/* Write one record at at; returns where the next one goes. */
+static inline void *nn_record_put(void *at, const void *data, uint32_t len) {
+    *(uint32_t *)at = len;
+    __builtin_memcpy((uint8_t *)at + 4, data, len);
+    return (uint8_t *)at + nn_record_size(len);
+}
+
+/* ---- the clock (needs grants=["clock"]) ------------------------------------ */
+#define NN_CLOCK_REALTIME 0
+#define NN_CLOCK_MONOTONIC 1
+
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("clock_time_get")))
+int32_t nn_wasi_clock_time_get(uint32_t clock_id, uint64_t precision, uint64_t *time_ns);
+
+static inline uint64_t nn_clock_ns(uint32_t clock_id) {
+    uint64_t t = 0;
+    nn_wasi_clock_time_get(clock_id, 1, &t);
+    return t;
+}
+
+/* Monotonic nanoseconds, for intervals within one service: each service's
+ * monotonic clock starts near 0 when the service is loaded, so two services'
+ * readings cannot be compared. */
+static inline uint64_t nn_monotonic_ns(void) { return nn_clock_ns(NN_CLOCK_MONOTONIC); }
+
+/* Wall-clock nanoseconds since 1970: the same time base in every service of a
+ * process (and across machines, to the accuracy of their clock sync). */
+static inline uint64_t nn_realtime_ns(void) { return nn_clock_ns(NN_CLOCK_REALTIME); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NANONET_H */
