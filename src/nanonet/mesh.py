@@ -68,7 +68,10 @@ class Tunnel:
 HOST = "<host>"
 
 
-def _read_wasm(wasm: bytes | bytearray | memoryview | str | Path) -> bytes | str:
+WasmSource = bytes | bytearray | memoryview | str | Path
+
+
+def _read_wasm(wasm: WasmSource) -> bytes | str:
     if isinstance(wasm, bytearray | memoryview):
         return bytes(wasm)
     if isinstance(wasm, Path):
@@ -107,7 +110,7 @@ class Mesh:
             raise NanonetError(f"no tunnel named {name!r} (tunnels: {known}); "
                                "create it with mesh.tunnel() first") from None
 
-    def service(self, name: str, wasm: bytes | bytearray | memoryview | str | Path, *, reads: Iterable[str] = (),
+    def service(self, name: str, wasm: WasmSource, *, reads: Iterable[str] = (),
                 writes: Iterable[str] = (), entry: str | None = None,
                 grants: Iterable[str] = ()) -> Service:
         """Load a service (bytes, WAT text or a path) holding the given tunnel ends.

@@ -43,9 +43,19 @@ class EndSpec:
     geometry: Geometry
 
 
+# Spin budgets, in polls of the other side's counter. A reader waiting on an
+# empty ring is on the latency path (ping-pong, request/response): it spins up
+# to about the cost of a futex wake-up (~50 us here) so that two services
+# answering each other never both fall asleep, and adapts down when parks
+# time out (an idle tunnel). A writer waiting on a full ring is on the
+# throughput path: the reader is the bottleneck, spinning would steal its CPU
+# when services outnumber cores, so the writer parks soon and the reader wakes
+# it only once the ring is half empty (see $commit).
 SPIN_INIT = 2048
 SPIN_MIN = 64
 SPIN_MAX = 1 << 16
+WRITER_SPIN = 128
+INLINE_COPY = 256  # messages up to this size are copied inline, not by memory.copy
 PARK_TIMEOUT_NS = 50_000_000  # a park never outlives this; closed is re-checked
 
 # name, params (after the handle), result; the guest ABI of docs/abi.md
@@ -72,7 +82,8 @@ def abi_type(name: str) -> str:
 
 def _consts(m: int, g: Geometry) -> dict[str, object]:
     return dict(
-        m=m, N=g.slot_count, MASK=g.mask, SZ=g.slot_size, PMAX=g.max_payload,
+        m=m, N=g.slot_count, HALF=g.slot_count // 2, MASK=g.mask, SZ=g.slot_size,
+        PMAX=g.max_payload,
         HDR=L.HEADER_SIZE, SH=L.SLOT_HEADER, MAGIC=L.MAGIC, VERSION=L.VERSION,
         O_MAGIC=L.OFF_MAGIC, O_VERSION=L.OFF_VERSION, O_COUNT=L.OFF_SLOT_COUNT,
         O_SIZE=L.OFF_SLOT_SIZE, O_CLOSED=L.OFF_CLOSED, O_Q=L.OFF_QUARANTINE,
@@ -85,8 +96,7 @@ def _consts(m: int, g: Geometry) -> dict[str, object]:
         CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED,
         Q_HDR=Quarantine.BAD_HEADER, Q_CNT=Quarantine.BAD_COUNTERS,
         Q_LEN=Quarantine.BAD_LENGTH,
-        SPIN_INIT=SPIN_INIT, SPIN_MIN=SPIN_MIN, SPIN_MAX=SPIN_MAX,
-        TIMEOUT=PARK_TIMEOUT_NS,
+        TIMEOUT=PARK_TIMEOUT_NS, INLINE=INLINE_COPY,
     )
 
 
@@ -184,6 +194,26 @@ _COMMON = """
 """
 
 _WRITER = """
+  ;; small messages are copied with inline 8-byte moves: memory.copy between
+  ;; two memories is a call into the runtime, which costs more than the copy
+  (func $copy_in{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
+    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
+                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
+      (then (memory.copy {m} 0 (local.get $dst) (local.get $src) (local.get $len)) (return)))
+    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
+    (block $words (loop $word
+      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
+      (i64.store {m} (local.get $dst) (i64.load 0 (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 8)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (br $word)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
+    (block $bytes (loop $byte
+      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
+      (i32.store8 {m} (local.get $dst) (i32.load8_u 0 (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 1)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+      (br $byte))))
   (func $ready{m} (result i32)  ;; a free slot
     (i64.lt_u (i64.sub (global.get $pos{m}) (global.get $peer{m})) (i64.const {N})))
 
@@ -204,7 +234,7 @@ _WRITER = """
       (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
     (i32.store {m} (local.get $slot) (local.get $len))
     (i32.store {m} offset=4 (local.get $slot) (i32.const 0))
-    (memory.copy {m} 0
+    (call $copy_in{m}
       (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
     (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
@@ -237,6 +267,10 @@ _WRITER = """
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch{m} (param $block i32) (param $ptr i32) (param $count i32) (result i32)
     (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
+    ;; attach and check closed before the first record, as send does
+    (if (local.get $count) (then
+      (local.set $r (call $room{m} (local.get $block)))
+      (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $count)))
       (local.set $len (i32.load (local.get $ptr)))
@@ -262,15 +296,38 @@ _WRITER = """
 """
 
 _READER = """
+  ;; small messages are copied with inline 8-byte moves: memory.copy between
+  ;; two memories is a call into the runtime, which costs more than the copy
+  (func $copy_out{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
+    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
+                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
+      (then (memory.copy 0 {m} (local.get $dst) (local.get $src) (local.get $len)) (return)))
+    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
+    (block $words (loop $word
+      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
+      (i64.store 0 (local.get $dst) (i64.load {m} (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 8)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (br $word)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
+    (block $bytes (loop $byte
+      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
+      (i32.store8 0 (local.get $dst) (i32.load8_u {m} (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 1)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+      (br $byte))))
   (func $ready{m} (result i32)  ;; a message waiting
     (i64.ne (global.get $pos{m}) (global.get $peer{m})))
 
-  ;; commit: publish tail (release), then wake the writer only if it parked
+  ;; commit: publish tail (release), then wake the writer only if it parked,
+  ;; and only once the ring is at most half full: a writer woken for every
+  ;; freed slot would park again at once (hysteresis; its wait has a timeout)
   (func $commit{m} (param $bytes i64)
     (i64.atomic.store {m} offset={O_TAIL} (i32.const 0) (global.get $pos{m}))
     (i64.store {m} offset={O_BOUT} (i32.const 0)
       (i64.add (i64.load {m} offset={O_BOUT} (i32.const 0)) (local.get $bytes)))
-    (if (i32.atomic.load {m} offset={O_WWAIT} (i32.const 0))
+    (if (i32.and (i32.atomic.load {m} offset={O_WWAIT} (i32.const 0))
+          (i64.le_u (i64.sub (global.get $peer{m}) (global.get $pos{m})) (i64.const {HALF})))
       (then
         (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const 1)))
         (i64.store {m} offset={O_RWAKE} (i32.const 0)
@@ -297,7 +354,7 @@ _READER = """
     (local.get $len))
 
   (func $take{m} (param $ptr i32) (param $len i32)
-    (memory.copy 0 {m} (local.get $ptr)
+    (call $copy_out{m} (local.get $ptr)
       (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
         (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK}))))
       (local.get $len))
@@ -350,7 +407,11 @@ def _tunnel_code(m: int, end: EndSpec) -> str:
         OTHER=L.OFF_TAIL if writer else L.OFF_HEAD,
         O_MYWAIT=L.OFF_WRITER_WAITING if writer else L.OFF_READER_WAITING,
         O_MYPARK=L.OFF_WRITER_PARKS if writer else L.OFF_READER_PARKS,
-        SPIN_MIN2=SPIN_MIN * 2, SPIN_MAX2=SPIN_MAX // 2,
+    )
+    lo, hi = (WRITER_SPIN, WRITER_SPIN) if writer else (SPIN_MIN, SPIN_MAX)
+    c.update(
+        SPIN_INIT=WRITER_SPIN if writer else SPIN_INIT,
+        SPIN_MIN=lo, SPIN_MAX=hi, SPIN_MIN2=lo * 2, SPIN_MAX2=hi // 2,
     )
     head, tail = (f"$pos{m}", f"$peer{m}") if writer else (f"$peer{m}", f"$pos{m}")
     c.update(HEADG=head, TAILG=tail)

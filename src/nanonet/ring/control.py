@@ -77,35 +77,39 @@ def _instance(rt: Runtime, ring: RingMemory) -> dict[str, FastFunc]:
 class RingControl:
     """Publish/park/close for one ring.
 
-    Publishing and parking are the endpoint owner's (one thread at a time);
-    closing may come from any thread, even while the owner is parked, so it
-    runs in a store of its own.
+    The writer's calls (publish head, park writer) and the reader's (publish
+    tail, park reader) run in two stores of their own: when the host holds
+    both ends, a parked writer must not keep the reader from publishing the
+    tail that would wake it. Closing may come from any thread, even while an
+    owner is parked, so it runs in a third store.
     """
 
     def __init__(self, rt: Runtime, ring: RingMemory) -> None:
         self.ring = ring
         self._rt = rt
-        self._ops = _instance(rt, ring)
-        self._lock = threading.Lock()
+        self._writer_ops = _instance(rt, ring)
+        self._reader_ops = _instance(rt, ring)
+        self._writer_lock = threading.Lock()
+        self._reader_lock = threading.Lock()
         self._closer: dict[str, FastFunc] | None = None
         self._close_lock = threading.Lock()
 
     def publish_head(self, head: int) -> None:
-        with self._lock:
-            self._ops["publish_head"](head)
+        with self._writer_lock:
+            self._writer_ops["publish_head"](head)
 
     def publish_tail(self, tail: int) -> None:
-        with self._lock:
-            self._ops["publish_tail"](tail)
+        with self._reader_lock:
+            self._reader_ops["publish_tail"](tail)
 
     def park_reader(self, seen_head: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
         """Sleep until head moves from ``seen_head`` (True) or the timeout (False)."""
-        with self._lock:
-            return bool(self._ops["park_reader"](seen_head, timeout_ns))
+        with self._reader_lock:
+            return bool(self._reader_ops["park_reader"](seen_head, timeout_ns))
 
     def park_writer(self, seen_tail: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
-        with self._lock:
-            return bool(self._ops["park_writer"](seen_tail, timeout_ns))
+        with self._writer_lock:
+            return bool(self._writer_ops["park_writer"](seen_tail, timeout_ns))
 
     def close(self) -> None:
         """Set the closed flag and wake every waiter on both sides."""

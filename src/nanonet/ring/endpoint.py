@@ -23,6 +23,7 @@ from .memory import RingMemory
 from .stats import TunnelStats, snapshot
 
 _SLOT_HEAD = struct.Struct("<II")
+U64 = (1 << 64) - 1  # counters wrap as u64: differences are taken modulo 2**64
 SPINS = 200  # polls before parking: each is a ctypes read of ~0.1 us
 PARK_NS = 20_000_000
 
@@ -70,14 +71,15 @@ class TunnelWriter(_End):
     def _room(self) -> int:
         """Free slots, re-reading the reader's tail only when needed."""
         n = self.geometry.slot_count
-        free = n - (self._head - self._tail)
+        free = n - ((self._head - self._tail) & U64)
         if free > 0:
             return free
         tail = self.ring.u64(L.OFF_TAIL)
-        if not 0 <= self._head - tail <= n:
+        used = (self._head - tail) & U64
+        if used > n:
             raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"tail={tail} head={self._head}")
         self._tail = tail
-        return n - (self._head - tail)
+        return n - used
 
     def _put(self, data: bytes) -> None:
         size = len(data)
@@ -176,17 +178,19 @@ class TunnelReader(_End):
     def __init__(self, ring: RingMemory, control: RingControl) -> None:
         super().__init__(ring, control)
         self._tail = ring.u64(L.OFF_TAIL)
-        self._head = ring.u64(L.OFF_HEAD)
+        self._head = self._tail  # not trusted yet: the first _available reads and checks it
 
     def _available(self) -> int:
-        if self._head != self._tail:
-            return self._head - self._tail
+        avail = (self._head - self._tail) & U64
+        if avail:
+            return avail
         self._check_health()
         head = self.ring.u64(L.OFF_HEAD)
-        if not 0 <= head - self._tail <= self.geometry.slot_count:
+        avail = (head - self._tail) & U64
+        if avail > self.geometry.slot_count:
             raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"head={head} tail={self._tail}")
         self._head = head
-        return head - self._tail
+        return avail
 
     def _take(self) -> bytes:
         off = self.geometry.slot_offset(self._tail)

@@ -1,0 +1,72 @@
+"""Shared helpers: the WAT test guests, their message format, bounded waits."""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from nanonet import Mesh, Service
+
+GUESTS = Path(__file__).parent / "guests"
+IMPORTED = '(import "env" "memory" (memory 2))'
+EXPORTED = '(memory (export "memory") 2)'
+
+# compiled modules go to a private cache, never the user's
+os.environ["NANONET_CACHE"] = tempfile.mkdtemp(prefix="nanonet-test-cache-")
+
+
+def guest(name: str, memory: str | None = None) -> str:
+    """The WAT text of tests/guests/<name>.wat; ``memory`` = "import" or "export"
+    rewrites its memory declaration into that linking style."""
+    text = (GUESTS / f"{name}.wat").read_text()
+    if memory == "import":
+        text = text.replace(EXPORTED, IMPORTED)
+        assert IMPORTED in text, name
+    elif memory == "export":
+        text = text.replace(IMPORTED, EXPORTED)
+        assert EXPORTED in text, name
+    return text
+
+
+def call(svc: Service, name: str, *args: int) -> object:
+    """Call a guest export from the test thread (before start, or after the end)."""
+    func = svc.linked.guest.exports(svc.store)[name]
+    return func(svc.store, *args)  # type: ignore[operator]
+
+
+def message_length(i: int, size: int) -> int:
+    return size or 8 + i % 25
+
+
+def message(i: int, size: int = 0) -> bytes:
+    """Message ``i`` as sender.wat builds it: u64 i, then bytes (i & 0xff)."""
+    return struct.pack("<Q", i) + bytes([i & 0xFF]) * (message_length(i, size) - 8)
+
+
+def check_messages(msgs: list[bytes], first: int, size: int = 0) -> int:
+    """Assert ``msgs`` are messages first, first+1, ...; returns the next number."""
+    for i, msg in enumerate(msgs, first):
+        if msg != message(i, size):
+            raise AssertionError(f"message {i}: got {msg[:16]!r}... ({len(msg)} bytes)")
+    return first + len(msgs)
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until true; fail (never hang) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.0005)
+
+
+@pytest.fixture
+def mesh() -> Iterator[Mesh]:
+    with Mesh() as m:
+        yield m

@@ -1,0 +1,23 @@
+;; Waits for one message on "go", then traps in $boom. `kind`: 0 unreachable,
+;; 1 out-of-bounds load, 2 integer divide by zero, 3 stack overflow.
+(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
+  (import "env" "memory" (memory 1))
+  (data (i32.const 0) "go")
+  (global $kind (mut i32) (i32.const 0))
+  (func (export "configure") (param i32) (global.set $kind (local.get 0)))
+  (func $deeper (param $n i32) (result i32)
+    (i32.add (call $deeper (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
+  (func $boom (result i32)
+    (if (i32.eqz (global.get $kind)) (then unreachable))
+    (if (i32.eq (global.get $kind) (i32.const 1))
+      (then (return (i32.load (i32.const 0xfffffff0)))))
+    (if (i32.eq (global.get $kind) (i32.const 2))
+      (then (return (i32.div_u (i32.const 1) (i32.sub (global.get $kind) (i32.const 2))))))
+    (call $deeper (i32.const 0)))
+  (func (export "run") (result i32) (local $r i32)
+    (local.set $r (call $recv (call $tunnel (i32.const 0) (i32.const 2)) (i32.const 64)
+                              (i32.const 256)))
+    (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+    (call $boom)))
