@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import tempfile
 import time
@@ -21,10 +22,38 @@ EXPORTED = '(memory (export "memory") 2)'
 os.environ["NANONET_CACHE"] = tempfile.mkdtemp(prefix="nanonet-test-cache-")
 
 
-def guest(name: str, memory: str | None = None) -> str:
+_ABI_IMPORT = re.compile(
+    r'  \(import "nanonet" "(\w+)" \(func (\$\w+) (\(param[^)]*\)) \(result i32\)\)\)\n')
+_SIDE_OPS = {"write": {"send", "try_send", "send_batch", "try_send_batch"},
+             "read": {"recv", "try_recv", "recv_batch", "try_recv_batch", "commit"}}
+
+
+def _stub_other_side(text: str, side: str) -> str:
+    """Replace imports of the functions of the side a service does not hold
+    with local stubs returning BAD_HANDLE: nanonet offers a service only the
+    functions of the directions it holds, and refuses the others at load."""
+    other = _SIDE_OPS["read" if side == "write" else "write"]
+    stubs = []
+
+    def strip(m: re.Match[str]) -> str:
+        if m.group(1) not in other:
+            return m.group(0)
+        stubs.append(f"  (func {m.group(2)} {m.group(3)} (result i32) (i32.const -5))\n")
+        return ""
+
+    text = _ABI_IMPORT.sub(strip, text)
+    body, _, _ = text.rstrip().rpartition(")")
+    return body + "".join(stubs) + ")\n"
+
+
+def guest(name: str, memory: str | None = None, side: str | None = None) -> str:
     """The WAT text of tests/guests/<name>.wat; ``memory`` = "import" or "export"
-    rewrites its memory declaration into that linking style."""
+    rewrites its memory declaration into that linking style; ``side`` = "read"
+    or "write" (the only direction of tunnel end the service will hold) stubs
+    out the imports of the other direction."""
     text = (GUESTS / f"{name}.wat").read_text()
+    if side is not None:
+        text = _stub_other_side(text, side)
     if memory == "import":
         text = text.replace(EXPORTED, IMPORTED)
         assert IMPORTED in text, name

@@ -32,7 +32,7 @@ def test_asend_many_to_wasm_checker(mesh: Mesh) -> None:
 
 def test_arecv_many_and_async_iteration_from_wasm_producer(mesh: Mesh) -> None:
     mesh.tunnel("t", slots=64, max_payload=40)
-    producer = mesh.service("p", guest("sender", "export"), writes=["t"])
+    producer = mesh.service("p", guest("sender", "export", side="write"), writes=["t"])
     call(producer, "configure", N, 0, BATCH, -1)
     reader = mesh.reader("t")
     mesh.start()

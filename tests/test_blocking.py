@@ -41,7 +41,7 @@ def _drain(reader, first: int = 0) -> int:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("form", [SINGLE, BATCH], ids=["send", "send_batch"])
 def test_wasm_writer_blocks_on_full_ring_until_host_reader_drains(mesh: Mesh, form: int) -> None:
     mesh.tunnel("t", slots=8, max_payload=40)
-    producer = mesh.service("p", guest("sender"), writes=["t"])
+    producer = mesh.service("p", guest("sender", side="write"), writes=["t"])
     call(producer, "configure", 100, 0, form, -1)
     reader = mesh.reader("t")
     mesh.start()
@@ -113,7 +113,7 @@ def test_host_reader_blocks_on_empty_ring_until_wasm_writer_starts(mesh: Mesh) -
     thread.start()
     wait_until(lambda: _flag(mesh, L.OFF_READER_WAITING), "the host reader parks")
     assert thread.is_alive()
-    producer = mesh.service("p", guest("sender"), writes=["t"])  # starts at once
+    producer = mesh.service("p", guest("sender", side="write"), writes=["t"])  # starts at once
     thread.join(30)
     assert not thread.is_alive() and errors == []
     assert got == [1000]  # sender.wat's default count
@@ -127,7 +127,7 @@ def test_host_reader_blocks_on_empty_ring_until_wasm_writer_starts(mesh: Mesh) -
 def test_wasm_try_send_on_full_ring_is_again(mesh: Mesh, mode: int, calls: int,
                                              agains: int) -> None:
     mesh.tunnel("t", slots=4, max_payload=40)
-    prober = mesh.service("w", guest("prober"), writes=["t"])
+    prober = mesh.service("w", guest("prober", side="write"), writes=["t"])
     call(prober, "configure", mode, calls)
     mesh.start()
     assert mesh.wait(30) and prober.exit_code == 0
@@ -142,7 +142,7 @@ def test_wasm_try_send_on_full_ring_is_again(mesh: Mesh, mode: int, calls: int,
                          ids=["try_recv", "try_recv_batch"])
 def test_wasm_try_recv_on_empty_ring(mesh: Mesh, mode: int, empty: str) -> None:
     mesh.tunnel("t", slots=4, max_payload=40)
-    prober = mesh.service("r", guest("prober"), reads=["t"])
+    prober = mesh.service("r", guest("prober", side="read"), reads=["t"])
     call(prober, "configure", mode, 5)
     mesh.start()
     assert mesh.wait(30) and prober.exit_code == 0
@@ -177,7 +177,7 @@ def test_host_try_forms_do_not_block(mesh: Mesh) -> None:
 @pytest.mark.parametrize("op", [RECV, RECV_BATCH], ids=["recv", "recv_batch"])
 def test_close_wakes_service_parked_in_recv(mesh: Mesh, op: int) -> None:
     mesh.tunnel("t", slots=4, max_payload=40)
-    svc = mesh.service("s", guest("until_status"), reads=["t"])
+    svc = mesh.service("s", guest("until_status", side="read"), reads=["t"])
     call(svc, "configure", op)
     mesh.start()
     wait_until(lambda: _flag(mesh, L.OFF_READER_WAITING), "the service parks in recv")
@@ -189,7 +189,7 @@ def test_close_wakes_service_parked_in_recv(mesh: Mesh, op: int) -> None:
 @pytest.mark.parametrize("op", [SEND, SEND_BATCH], ids=["send", "send_batch"])
 def test_close_wakes_service_parked_in_send(mesh: Mesh, op: int) -> None:
     mesh.tunnel("t", slots=4, max_payload=40)
-    svc = mesh.service("s", guest("until_status"), writes=["t"])
+    svc = mesh.service("s", guest("until_status", side="write"), writes=["t"])
     call(svc, "configure", op)
     mesh.start()
     wait_until(lambda: _flag(mesh, L.OFF_WRITER_WAITING), "the service parks in send")
@@ -201,7 +201,7 @@ def test_close_wakes_service_parked_in_send(mesh: Mesh, op: int) -> None:
 @pytest.mark.parametrize("op", [SEND, SEND_BATCH], ids=["send", "send_batch"])
 def test_send_on_closed_tunnel_is_closed(mesh: Mesh, op: int) -> None:
     mesh.tunnel("t", slots=4, max_payload=40)
-    svc = mesh.service("s", guest("until_status"), writes=["t"])
+    svc = mesh.service("s", guest("until_status", side="write"), writes=["t"])
     call(svc, "configure", op)
     mesh.tunnels["t"].control.close()
     mesh.start()
@@ -228,7 +228,7 @@ def test_wasm_reader_drains_before_closed(mesh: Mesh, form: int) -> None:
 
 def test_host_reader_drains_before_closed(mesh: Mesh) -> None:
     mesh.tunnel("t", slots=16, max_payload=40)
-    producer = mesh.service("p", guest("sender"), writes=["t"])
+    producer = mesh.service("p", guest("sender", side="write"), writes=["t"])
     call(producer, "configure", 16, 0, SINGLE, -1)  # sends 16, then closes
     reader = mesh.reader("t")
     mesh.start()

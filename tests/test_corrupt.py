@@ -77,7 +77,8 @@ def _probe(mode: int, reads: bool, setup: tuple[int, int, list[tuple[int, bytes]
     with Mesh() as mesh:
         mesh.tunnel("t", slots=SLOTS, max_payload=PAYLOAD)
         ends = {"reads": ["t"]} if reads else {"writes": ["t"]}
-        prober = mesh.service("prober", guest("prober"), **ends)
+        prober = mesh.service("prober", guest("prober", side="read" if reads else "write"),
+                              **ends)
         call(prober, "configure", mode, 3 * SLOTS)
         assert call(prober, "lookup") == 0  # before the damage: names live in the header
         ring = _setup(mesh, *setup, closed=closed)
@@ -162,7 +163,7 @@ def test_valid_ring_near_counter_wrap(host: bool) -> None:
             got = [struct.unpack_from("<Q", m)[0] for m in mesh.reader("t")]
             assert got == list(range(SLOTS))
         else:
-            prober = mesh.service("prober", guest("prober"), reads=["t"])
+            prober = mesh.service("prober", guest("prober", side="read"), reads=["t"])
             call(prober, "configure", READ_MODES["recv"], SLOTS + 1)
             mesh.start()
             assert mesh.wait(30)

@@ -17,7 +17,8 @@ def _gated_pair(mesh: Mesh, count: int, gate_at: int) -> tuple:  # type: ignore[
     messages, waits for one message on "gate" (returned: the host's writer)."""
     mesh.tunnel("gate", slots=2, max_payload=8)
     mesh.tunnel("t", slots=64, max_payload=40)
-    producer = mesh.service("producer", guest("sender"), writes=["t"], reads=["gate"])
+    producer = mesh.service("producer", guest("sender"), writes=["t"],
+                            reads=["gate"])
     checker = mesh.service("checker", guest("receiver"), reads=["t"])
     call(producer, "configure", count, 0, BATCH, gate_at)
     call(checker, "configure", 0, BATCH)
@@ -51,7 +52,7 @@ def test_stop_ends_a_spinning_guest_and_another_mesh_keeps_working() -> None:
 def test_stop_closes_tunnels_of_parked_services() -> None:
     with Mesh() as mesh:
         mesh.tunnel("t", slots=4, max_payload=40)
-        svc = mesh.service("s", guest("until_status"), reads=["t"])
+        svc = mesh.service("s", guest("until_status", side="read"), reads=["t"])
         mesh.start()
         ring = mesh.tunnels["t"].ring
         wait_until(lambda: ring.u32(L.OFF_READER_WAITING) == 1, "the service parks")

@@ -27,7 +27,8 @@ def test_wasm_to_wasm(producer_memory: str, form: int) -> None:
     checker_memory = "export" if producer_memory == "import" else "import"
     with Mesh() as mesh:
         mesh.tunnel("t", slots=256, max_payload=40)
-        producer = mesh.service("producer", guest("sender", producer_memory), writes=["t"])
+        producer = mesh.service("producer", guest("sender", producer_memory, side="write"),
+                                writes=["t"])
         checker = mesh.service("checker", guest("receiver", checker_memory),
                                reads=["t"])
         assert producer.linked.style == f"{producer_memory}s-memory"
@@ -72,8 +73,8 @@ def test_host_writer_to_wasm(form: int) -> None:
 def test_wasm_to_host_reader(form: int) -> None:
     with Mesh() as mesh:
         mesh.tunnel("t", slots=256, max_payload=40)
-        producer = mesh.service("producer", guest("sender", "export" if form else "import"),
-                                writes=["t"])
+        producer = mesh.service("producer", guest("sender", "export" if form else "import",
+                                                          side="write"), writes=["t"])
         call(producer, "configure", N, 0, form, -1)
         reader = mesh.reader("t")
         mesh.start()

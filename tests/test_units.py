@@ -103,7 +103,25 @@ def test_adapter_name_lookup_and_bad_handles() -> None:
 def test_adapter_with_no_tunnels_answers_bad_handle() -> None:
     store, _memory, ex = _bare_adapter([])
     assert ex["tunnel"](store, 0, 1) == L.Status.BAD_HANDLE  # type: ignore[operator]
-    assert ex["recv"](store, 0, 0, 8) == L.Status.BAD_HANDLE  # type: ignore[operator]
+    assert ex["close"](store, 0) == L.Status.BAD_HANDLE  # type: ignore[operator]
+    # no end held in either direction: no send or recv function at all
+    assert "recv" not in ex and "send" not in ex and "commit" not in ex
+
+
+def test_adapter_exports_only_the_functions_of_the_directions_held() -> None:
+    _s, _m, reader = _bare_adapter([("r", Direction.READ)])
+    _s, _m, writer = _bare_adapter([("w", Direction.WRITE)])
+    reads = {"recv", "try_recv", "recv_batch", "try_recv_batch", "commit"}
+    writes = {"send", "try_send", "send_batch", "try_send_batch"}
+    assert reads <= set(reader) and not writes & set(reader)
+    assert writes <= set(writer) and not reads & set(writer)
+
+
+def test_a_guest_importing_functions_of_a_direction_it_does_not_hold_is_refused() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=8, max_payload=8)
+        with pytest.raises(LoadError, match=r"imports nanonet.recv but holds no read end"):
+            mesh.service("s", guest("until_status"), writes=["t"])
 
 
 # -- wasmfix -----------------------------------------------------------------
@@ -210,7 +228,7 @@ def test_each_tunnel_end_is_handed_out_once(mesh: Mesh) -> None:
     with pytest.raises(EndpointTaken, match="write end of tunnel 't' is already held"):
         mesh.writer("t")
     with pytest.raises(EndpointTaken):
-        mesh.service("p", guest("sender"), writes=["t"])
+        mesh.service("p", guest("sender", side="write"), writes=["t"])
     mesh.service("c", guest("receiver"), reads=["t"])
     with pytest.raises(EndpointTaken, match="read end of tunnel 't' is already held by 'c'"):
         mesh.reader("t")
@@ -247,3 +265,33 @@ def test_public_api_is_pinned() -> None:
     ])
     for name in nanonet.__all__:
         assert getattr(nanonet, name) is not None
+
+
+# -- two-phase receive ---------------------------------------------------------
+
+TAKE_THEN_TRAP = """(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
+  (import "env" "memory" (memory 1))
+  (data (i32.const 0) "t")
+  (func (export "run") (result i32) (local $h i32) (local $i i32)
+    (local.set $h (call $tunnel (i32.const 0) (i32.const 1)))
+    (loop $more
+      (drop (call $recv (local.get $h) (i32.const 64) (i32.const 64)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 5))))
+    unreachable))"""
+
+
+def test_a_reader_that_traps_leaves_its_last_receive_uncommitted() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=16, max_payload=8)
+        writer = mesh.writer("t")
+        writer.send_many([bytes([i]) for i in range(10)])
+        svc = mesh.service("r", TAKE_THEN_TRAP, reads=["t"])
+        mesh.start()
+        assert mesh.wait(10)
+        assert svc.state is State.TRAPPED
+        stats = mesh.tunnels["t"].statistics()
+        # five received; the first four were committed by the receives after them
+        assert (stats.sent, stats.received) == (10, 4)

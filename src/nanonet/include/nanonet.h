@@ -39,6 +39,10 @@ extern "C" {
 NN_IMPORT("tunnel") int32_t nn_tunnel(const char *name, size_t name_len);
 /* Close the tunnel for both ends; the reader still drains, then gets NN_CLOSED. */
 NN_IMPORT("close") int32_t nn_close(int32_t h);
+/* Give back the slots of what the last receive on h returned (read ends).
+ * Receiving is two-phase: the next receive, a park and a normal return commit
+ * too; a service that traps before committing gets those messages again. */
+NN_IMPORT("commit") int32_t nn_commit(int32_t h);
 
 /* ---- one message at a time ------------------------------------------------ */
 /* Send len bytes; blocks while the ring is full. 0 or a negative status. */

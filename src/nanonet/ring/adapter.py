@@ -68,11 +68,12 @@ ABI = {
     "try_recv": ("(param i32 i32)", "read"),
     "recv_batch": ("(param i32 i32 i32)", "read"),
     "try_recv_batch": ("(param i32 i32 i32)", "read"),
+    "commit": ("", "read"),
     "close": ("", "any"),
 }
 ABI_PARAM_COUNT = {"send": 2, "try_send": 2, "send_batch": 2, "try_send_batch": 2,
                    "recv": 2, "try_recv": 2, "recv_batch": 3, "try_recv_batch": 3,
-                   "close": 0}
+                   "commit": 0, "close": 0}
 
 
 def abi_type(name: str) -> str:
@@ -107,6 +108,8 @@ _COMMON = """
   (global $peer{m} (mut i64) (i64.const 0))  ;; cached copy of the other side's counter
   (global $ok{m} (mut i32) (i32.const 0))    ;; 0 unattached, 1 attached, 2 quarantined
   (global $spin{m} (mut i32) (i32.const {SPIN_INIT}))
+  (global $done{m} (mut i64) (i64.const 0))    ;; reader: the tail last committed
+  (global $unbytes{m} (mut i64) (i64.const 0)) ;; reader: bytes received, not committed
 
   (func $quarantine{m} (param $why i32) (result i32)
     (i32.atomic.store {m} offset={O_Q} (i32.const 0) (local.get $why))
@@ -130,6 +133,7 @@ _COMMON = """
     (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
       (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
     (global.set $pos{m} (i64.atomic.load {m} offset={OWN} (i32.const 0)))   ;; acquire
+    (global.set $done{m} (global.get $pos{m}))
     (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
     (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
       (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
@@ -256,6 +260,8 @@ _WRITER = """
       (then (return (i32.const {CLOSED}))))
     (local.get $r))
 
+  (func $close_end{m} (result i32) (call $close{m}))
+
   (func $send{m} (param $block i32) (param $ptr i32) (param $len i32) (result i32) (local $r i32)
     (if (i32.gt_u (local.get $len) (i32.const {PMAX})) (then (return (i32.const {TOO_BIG}))))
     (local.set $r (call $room{m} (local.get $block)))
@@ -319,13 +325,20 @@ _READER = """
   (func $ready{m} (result i32)  ;; a message waiting
     (i64.ne (global.get $pos{m}) (global.get $peer{m})))
 
-  ;; commit: publish tail (release), then wake the writer only if it parked,
+  ;; Reading is two-phase: a message received stays uncommitted (its slot is
+  ;; not given back) until the next receive, an explicit commit, or a park.
+  ;; A reader that traps before committing gets the message again after its
+  ;; restart, since a new adapter attaches at the committed tail.
+  ;; Commit publishes tail (release), then wakes the writer only if it parked,
   ;; and only once the ring is at most half full: a writer woken for every
-  ;; freed slot would park again at once (hysteresis; its wait has a timeout)
-  (func $commit{m} (param $bytes i64)
+  ;; freed slot would park again at once (hysteresis; its wait has a timeout).
+  (func $commit{m}
+    (if (i64.eq (global.get $pos{m}) (global.get $done{m})) (then (return)))
+    (global.set $done{m} (global.get $pos{m}))
     (i64.atomic.store {m} offset={O_TAIL} (i32.const 0) (global.get $pos{m}))
     (i64.store {m} offset={O_BOUT} (i32.const 0)
-      (i64.add (i64.load {m} offset={O_BOUT} (i32.const 0)) (local.get $bytes)))
+      (i64.add (i64.load {m} offset={O_BOUT} (i32.const 0)) (global.get $unbytes{m})))
+    (global.set $unbytes{m} (i64.const 0))
     (if (i32.and (i32.atomic.load {m} offset={O_WWAIT} (i32.const 0))
           (i64.le_u (i64.sub (global.get $peer{m}) (global.get $pos{m})) (i64.const {HALF})))
       (then
@@ -333,9 +346,18 @@ _READER = """
         (i64.store {m} offset={O_RWAKE} (i32.const 0)
           (i64.add (i64.load {m} offset={O_RWAKE} (i32.const 0)) (i64.const 1))))))
 
+  (func $commit_op{m} (result i32)
+    (if (i32.eq (global.get $ok{m}) (i32.const 1)) (then (call $commit{m})))
+    (i32.const 0))
+
+  (func $close_end{m} (result i32)
+    (drop (call $commit_op{m}))
+    (call $close{m}))
+
   (func $avail{m} (param $block i32) (result i32) (local $r i32)
     (if (i32.ne (global.get $ok{m}) (i32.const 1))
       (then (local.set $r (call $attach{m})) (if (local.get $r) (then (return (local.get $r))))))
+    (call $commit{m})  ;; phase two for whatever the previous receive returned
     (if (call $ready{m}) (then (return (i32.const 1))))
     (local.set $r (call $refresh{m}))
     (if (i32.eqz (local.get $r)) (then
@@ -367,7 +389,7 @@ _READER = """
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
     (if (i32.gt_u (local.get $r) (local.get $cap)) (then (return (i32.const {TRUNC}))))
     (call $take{m} (local.get $ptr) (local.get $r))
-    (call $commit{m} (i64.extend_i32_u (local.get $r)))
+    (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
     (local.get $r))
 
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
@@ -394,7 +416,9 @@ _READER = """
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $next)))
-    (if (local.get $n) (then (call $commit{m} (local.get $bytes)) (return (local.get $n))))
+    (if (local.get $n) (then
+      (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (local.get $bytes)))
+      (return (local.get $n))))
     (local.get $r))
 """
 
@@ -429,8 +453,8 @@ def _fill(template: str, values: dict[str, object]) -> str:
 
 def _call_for(op: str, m: int) -> str:
     """The body of dispatch arm ``m`` for ABI function ``op``."""
-    if op == "close":
-        return f"(call $close{m})"
+    if op in ("close", "commit"):
+        return f"(call ${op}_{'end' if op == 'close' else 'op'}{m})"
     args = " ".join(f"(local.get {i + 1})" for i in range(ABI_PARAM_COUNT[op]))
     base = op.removeprefix("try_")
     block = "0" if op.startswith("try_") else "1"
@@ -483,6 +507,22 @@ _NAME_IS = """
 """
 
 
+def available_ops(ends: list[EndSpec]) -> list[str]:
+    """The ABI functions an adapter exports: none for a direction not held.
+
+    A service holding only read ends has no ``send`` to import at all.
+    """
+    held = {e.direction.value for e in ends} | {"any"}
+    return [op for op in ABI if ABI[op][1] in held]
+
+
+def _commit_all(ends: list[EndSpec]) -> str:
+    """``commit_all()``: the host calls it when a service returns normally."""
+    calls = "".join(f"    (drop (call $commit_op{i + 1}))\n" for i, e in enumerate(ends)
+                    if e.direction is Direction.READ)
+    return '  (func (export "commit_all")\n' + calls + "  )\n"
+
+
 def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry], ...]:
     """What the adapter's code depends on: direction and geometry of each end."""
     return tuple((e.direction, e.geometry) for e in ends)
@@ -506,8 +546,9 @@ def _adapter_wat(shapes: tuple[tuple[Direction, Geometry], ...]) -> str:
         parts.append(f'  (import "t{i}" "ring" (memory {p} {p} shared))\n')
     for i, end in enumerate(ends):
         parts.append(_tunnel_code(i + 1, end))
-    for op in ABI:
+    for op in available_ops(list(ends)):
         parts.append(_dispatch(op, list(ends)))
+    parts.append(_commit_all(list(ends)))
     parts.append(_lookup(list(ends)))
     parts.append(")\n")
     return "".join(parts)

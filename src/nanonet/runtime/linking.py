@@ -71,7 +71,8 @@ def _grant_for(imp: wasmtime.ImportType) -> str | None:
     return next((g for g, names in GRANTS.items() if imp.name in names), None)
 
 
-def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str]) -> bool:
+def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str],
+                  available: frozenset[str] = frozenset(OPS)) -> bool:
     """Refuse, before anything runs, any import not provided or not granted.
 
     Returns True if the guest needs WASI (some granted WASI import).
@@ -80,8 +81,12 @@ def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str]) ->
     for imp in module.imports:
         if isinstance(imp.type, wasmtime.MemoryType):
             continue
-        if imp.module == ABI_MODULE and imp.name in OPS:
+        if imp.module == ABI_MODULE and imp.name in available:
             continue
+        if imp.module == ABI_MODULE and imp.name in OPS:
+            side = "write" if ABI[imp.name][1] == "write" else "read"
+            raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but holds no "
+                            f"{side} end of any tunnel: give it one, or drop the import")
         grant = _grant_for(imp)
         if grant in grants:
             wasi = True
@@ -147,5 +152,6 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
     assert isinstance(table, wasmtime.Table)
     ad_funcs = _funcs(store, ad)
     for i, op in enumerate(OPS):
-        table.set(store, i, ad_funcs[op])
+        if op in ad_funcs:
+            table.set(store, i, ad_funcs[op])
     return Linked(inst, ad, exported, "exports-memory")

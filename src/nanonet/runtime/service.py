@@ -22,7 +22,7 @@ from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
 from ..errors import Frame, GuestTrap, LoadError
-from ..ring.adapter import EndSpec, adapter_wat, shape
+from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .engine import Runtime
 from .fastlink import LinkPlan
@@ -110,7 +110,8 @@ class Service:
         key = (id(guest), id(adapter), self.spec.grants)
         plan = _PLANS.get(key)
         if plan is None:
-            wasi = check_imports(self.name, guest, self.spec.grants)
+            ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
+            wasi = check_imports(self.name, guest, self.spec.grants, ops)
             if wasi:
                 return link(self._rt, self.store, guest, adapter, rings, wasi=True)
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()))
@@ -158,9 +159,16 @@ class Service:
         try:
             result = self._entry(self.store)
             self.exit_code = result if isinstance(result, int) else 0
+            self._commit_all()
             self._event(Event.RETURN)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             self._on_trap(exc)
+
+    def _commit_all(self) -> None:
+        """A service that returned has finished with what it received: commit it."""
+        commit = self.linked.adapter.exports(self.store).get("commit_all")
+        if isinstance(commit, wasmtime.Func):
+            commit(self.store)
 
     def _on_trap(self, exc: Exception) -> None:
         if self._stop_requested:
