@@ -6,6 +6,7 @@ machine and its load, so no figure is compared with a threshold here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -13,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hdrh.histogram import HdrHistogram
+from rich.console import Console
 
-from nanonet.bench.plan import parse_list
+from nanonet.bench import avail, claims, report
+from nanonet.bench.plan import PIPELINE_COUNT, RATE_PER_S, parse_list
+from nanonet.bench.suite import Suite
 from nanonet.bench.targets import evaluate
 
 TRANSPORTS = ("nanonet", "py-tcp", "c-ring")
@@ -31,7 +36,7 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _bench(tmp_path_factory.mktemp("bench"), "--only", "w1,w2,w3,w4",
+    return _bench(tmp_path_factory.mktemp("bench"), "--only", "w1,w2,w3,w4,scale",
                   "--transports", ",".join(TRANSPORTS))
 
 
@@ -46,7 +51,7 @@ def test_machine_and_versions(result: dict[str, Any]) -> None:
     assert result["meta"]["mode"] == "quick"
 
 
-@pytest.mark.parametrize("workload", ["w1", "w2_64", "w2_4096"])
+@pytest.mark.parametrize("workload", ["w1", "w2_64", "w2_1024", "w2_4096"])
 def test_every_transport_has_positive_figures(result: dict[str, Any], workload: str) -> None:
     assert set(result[workload]) == set(TRANSPORTS)
     for transport, figures in result[workload].items():
@@ -60,7 +65,7 @@ def test_w1_statistics(result: dict[str, Any]) -> None:
 
 
 def test_w2_checked_every_message(result: dict[str, Any]) -> None:
-    for by_transport in (result["w2_64"], result["w2_4096"]):
+    for by_transport in (result["w2_64"], result["w2_1024"], result["w2_4096"]):
         for figures in by_transport.values():
             assert figures["checked"] == figures["messages"]
 
@@ -91,3 +96,103 @@ def test_targets_not_measured_are_none() -> None:
 def test_unknown_transport_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown transport nope"):
         parse_list("nanonet,nope", ("nanonet",), "transport")
+
+
+def test_scale_rows(result: dict[str, Any]) -> None:
+    rows = result["scale"]
+    assert set(rows) == {"idle-100", "idle-1000", "pipelines-8", "python-process"}
+    for figures in rows.values():
+        assert "error" not in figures, figures
+        assert all(_number(v) and v > 0 for v in figures.values()), figures
+    assert rows["pipelines-8"]["messages"] == 8 * PIPELINE_COUNT["quick"]
+
+
+def test_versions_name_every_peer(result: dict[str, Any]) -> None:
+    for name in ("pyzmq", "libzmq", "iceoryx2", "nats-py", "nats-server", "matplotlib"):
+        assert result["versions"][name]
+
+
+# -- the library peers, the fixed-rate workload and the report page ----------
+
+PEERS = ("nanonet", "nanonet-py", "mp-pipe", "zmq-inproc", "iceoryx2", "nats")
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    if any(avail.missing(t) for t in PEERS):
+        pytest.skip("the bench extra is not installed: pip install '.[bench]'")
+    tmp = tmp_path_factory.mktemp("peers")
+    page = tmp / "docs" / "performance.md"
+    result = _bench(tmp, "--only", "w1,rate,w2", "--transports", ",".join(PEERS),
+                    "--report", str(page))
+    return result, page
+
+
+def test_peers_have_figures(peers: tuple[dict[str, Any], Path]) -> None:
+    result, _ = peers
+    assert "skipped" not in result
+    for workload in ("w1", "rate", "w2_64", "w2_1024", "w2_4096"):
+        assert set(result[workload]) == set(PEERS)
+        for transport, figures in result[workload].items():
+            assert "error" not in figures, (workload, transport, figures)
+    for figures in result["w2_64"].values():
+        assert figures["checked"] == figures["messages"]
+
+
+def test_rate_counts_from_intended_send_time(peers: tuple[dict[str, Any], Path]) -> None:
+    result, _ = peers
+    for figures in result["rate"].values():
+        assert figures["offered_per_s"] == RATE_PER_S
+        assert figures["achieved_per_s"] > 0
+        assert figures["p50_ns"] <= figures["p99_ns"] <= figures["max_ns"]
+
+
+def test_histograms_decode(peers: tuple[dict[str, Any], Path]) -> None:
+    result, _ = peers
+    for workload in ("w1", "rate"):
+        for transport, encoded in result["histograms"][workload].items():
+            hist = HdrHistogram.decode(encoded)
+            assert hist.get_total_count() == result[workload][transport]["samples"]
+
+
+def test_report_page_and_plots_written(peers: tuple[dict[str, Any], Path]) -> None:
+    _, page = peers
+    text = page.read_text()
+    for heading in ("The seed article's claims", "Where nanonet is not ahead",
+                    "Method and caveats", "GIL"):
+        assert heading in text
+    for png in ("performance-w1-cdf.png", "performance-rate-cdf.png",
+                "performance-w2-throughput.png"):
+        path = page.parent / png
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({png})" in text
+
+
+# -- skipping, and the verdicts ------------------------------------------------
+
+def test_missing_peer_is_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(avail.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "zmq" else real(name, *a))
+    monkeypatch.setenv("NANONET_NATS_SERVER", "/nonexistent/nats-server")
+    suite = Suite(("w1",), ("zmq-ipc", "nats", "py-tcp"), quick=True)
+    assert "pyzmq" in suite.result["skipped"]["zmq-ipc"]
+    assert "nats-server" in suite.result["skipped"]["nats"]
+    assert [s.transport for s in suite.steps()] == ["py-tcp"]
+    console = Console(record=True, width=200)
+    report.show(console, suite.result)
+    assert "skipped zmq-ipc: Python package pyzmq is not installed" in console.export_text()
+
+
+def test_claims_not_measured_without_figures() -> None:
+    assert all(row["verdict"] == "not measured" for row in claims.rows({}))
+
+
+def test_claim_verdicts_follow_the_numbers() -> None:
+    assert claims.versus(3000, 2500, 2500) == "as claimed"
+    assert claims.versus(50_000, 2500, 2500) == "20.0x higher than claimed"
+    assert claims.versus(100, 2048, 5120) == "20.5x lower than claimed"
+    fast = {"w1": {"c-tcp": {"p50_ns": 5000.0}, "nanonet": {"p50_ns": 10.0}}}
+    slow = {"w1": {"c-tcp": {"p50_ns": 5000.0}, "nanonet": {"p50_ns": 10_000.0}}}
+    assert "speed-up holds: 500x" in claims.latency(fast)["verdict"]
+    assert "does not hold" in claims.latency(slow)["verdict"]

@@ -10,6 +10,7 @@ import wasmtime
 from conftest import GUESTS
 from nanonet import LoadError, Mesh
 from nanonet.build import BuildError, build, compile_c
+from nanonet.caps.policy import Grants
 from nanonet.runtime.linking import check_imports
 from nanonet.telemetry import sources
 
@@ -117,7 +118,7 @@ def test_built_guests_import_only_the_abi(source: Path, memory: str,
                                           grants: frozenset[str]) -> None:
     wasm = build(source, memory=memory)  # type: ignore[arg-type]
     module = wasmtime.Module(wasmtime.Engine(), wasm.read_bytes())
-    check_imports(source.stem, module, grants)  # raises LoadError on anything else
+    check_imports(source.stem, module, Grants.of(grants))  # raises LoadError otherwise
     for mod, name in _imports(wasm):
         assert mod in {"nanonet", "wasi_snapshot_preview1"} or name == "memory"
 

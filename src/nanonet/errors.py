@@ -51,10 +51,13 @@ class Frame:
 class GuestTrap(NanonetError):
     """A service trapped; only that service stopped."""
 
-    def __init__(self, service: str, message: str, frames: tuple[Frame, ...] = ()) -> None:
+    def __init__(self, service: str, message: str, frames: tuple[Frame, ...] = (),
+                 cause: str = "") -> None:
         self.service = service
         self.message = message
         self.frames = frames
+        self.cause = cause or message
         where = "\n".join(f"  at {f}" for f in frames)
         tail = f"\n{where}" if where else ""
-        super().__init__(f"service {service!r} trapped: {message}{tail}")
+        why = f" ({cause})" if cause and cause not in message else ""
+        super().__init__(f"service {service!r} trapped: {message}{why}{tail}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
 from .errors import EndpointTaken, GuestTrap, NanonetError
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
@@ -27,9 +28,8 @@ from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
 from .ring.stats import TunnelStats, snapshot
-from .runtime.engine import Runtime, runtime
+from .runtime.engine import MAX_WASM_STACK, Runtime, runtime
 from .runtime.lifecycle import State
-from .runtime.linking import GRANTS
 from .runtime.service import Service, ServiceSpec
 
 DEFAULT_SLOTS = 1024
@@ -84,11 +84,16 @@ def _read_wasm(wasm: WasmSource) -> bytes | str:
 class Mesh:
     """Services and the tunnels between them, owned by one Python object."""
 
-    def __init__(self, rt: Runtime | None = None) -> None:
-        self.rt = rt or runtime()
+    def __init__(self, rt: Runtime | None = None, *, fuel: bool = False,
+                 max_stack: int | None = None) -> None:
+        """``fuel=True`` meters every service's instructions (needed for fuel
+        limits; it costs some speed); ``max_stack`` caps the Wasm stack of every
+        service of the mesh (a wasmtime engine setting, so it is per mesh)."""
+        self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK)
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
         self._started = False
+        self._ticking = False
 
     # -- building --------------------------------------------------------
     def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
@@ -112,18 +117,24 @@ class Mesh:
 
     def service(self, name: str, wasm: WasmSource, *, reads: Iterable[str] = (),
                 writes: Iterable[str] = (), entry: str | None = None,
-                grants: Iterable[str] = ()) -> Service:
+                grants: Grants | Iterable[str] = (), limits: Limits | None = None,
+                restart: RestartPolicy | None = None) -> Service:
         """Load a service (bytes, WAT text or a path) holding the given tunnel ends.
 
-        ``grants`` names extra capabilities (today: ``"clock"``, WASI's clocks);
-        nothing else is reachable from the guest.
+        Nothing else is reachable from the guest unless ``grants`` says so
+        (``["clock"]``, or a ``Grants`` with files, env, args...). ``limits``
+        bounds what it may use; ``restart`` says whether a trap restarts it.
         """
         if name in self.services:
             raise NanonetError(f"service {name!r} already exists in this mesh")
-        unknown = set(grants) - set(GRANTS)
-        if unknown:
-            raise NanonetError(f"unknown grant(s) {sorted(unknown)} for service {name!r}; "
-                               f"known grants: {sorted(GRANTS)}")
+        try:
+            policy = ServicePolicy(Grants.of(grants), limits or Limits(),
+                                   restart or RestartPolicy())
+        except ValueError as err:
+            raise NanonetError(f"service {name!r}: {err}") from None
+        if policy.limits.fuel_per_tick is not None and not self.rt.fuel:
+            raise NanonetError(f"service {name!r} has a fuel limit, but this mesh does not "
+                               "meter fuel: create it with Mesh(fuel=True)")
         ends, rings = [], []
         for direction, names in ((Direction.READ, reads), (Direction.WRITE, writes)):
             for tname in names:
@@ -133,10 +144,11 @@ class Mesh:
                 rings.append(tunnel.ring)
         code = _read_wasm(wasm)
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
-                           frozenset(grants))
+                           policy)
         svc = Service(self.rt, spec, rings)
         self.services[name] = svc
         if self._started:
+            self._hold_ticker()
             svc.start()
         return svc
 
@@ -153,9 +165,19 @@ class Mesh:
         return TunnelReader(t.ring, t.control)
 
     # -- running ---------------------------------------------------------
+    def _hold_ticker(self) -> None:
+        """Deadlines and fuel budgets count epoch ticks: tick while they exist."""
+        limited = any(s.spec.policy.limits.deadline_ms is not None
+                      or s.spec.policy.limits.fuel_per_tick is not None
+                      for s in self.services.values())
+        if limited and not self._ticking:
+            self.rt.ticker.hold()
+            self._ticking = True
+
     def start(self) -> None:
         """Start every service not yet started."""
         self._started = True
+        self._hold_ticker()
         for svc in self.services.values():
             if svc.state is State.CREATED:
                 svc.start()
@@ -177,14 +199,18 @@ class Mesh:
 
     def stop(self, grace: float = 1.0) -> None:
         """Close every tunnel, wait ``grace`` seconds, then interrupt the rest."""
-        self.close_tunnels()
-        if self.wait(grace):
-            return
         for svc in self.services.values():
-            if svc.running:
-                svc.request_stop()
-        self.rt.engine.increment_epoch()
-        self.wait(None)
+            svc.stop_restarting()
+        self.close_tunnels()
+        if not self.wait(grace):
+            for svc in self.services.values():
+                if svc.running:
+                    svc.request_stop()
+            self.rt.engine.increment_epoch()
+            self.wait(None)
+        if self._ticking:
+            self._ticking = False
+            self.rt.ticker.release()
 
     @property
     def traps(self) -> list[GuestTrap]:

@@ -1,8 +1,12 @@
 """``nanonet bench``: run the side-by-side suite, show it, optionally save JSON.
 
 The figures are keyed ``result[workload][transport][statistic]`` (workloads
-``w1``, ``w2_64``, ``w2_4096``, ``w3``, ``w4``), next to ``machine``,
-``versions``, ``meta`` (mode, syscall counter, method notes) and ``targets``.
+``w1``, ``rate``, ``w2_64``, ``w2_1024``, ``w2_4096``, ``w3``, ``w4``, and
+``scale`` whose rows are named, not transports), next to ``machine``,
+``versions``, ``meta`` (mode, syscall counter, method notes), ``targets``,
+``skipped`` (peers that cannot run here, and why) and ``histograms``
+(encoded HDR histograms of the latency runs). ``--report`` writes the
+performance page from the same result.
 With ``--json -`` the JSON goes to stdout and everything else to stderr.
 """
 
@@ -11,25 +15,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import native, report, syscalls
+from . import native, page, report, syscalls
+from .avail import peer_versions
 from .machine import machine, versions
 from .plan import TRANSPORTS, WORKLOADS, parse_list
 from .suite import Suite
 from .targets import evaluate
 
 NOTES = {
-    "w1": "one-way = RTT/2, HDR histogram (3 digits); py/c sockets run client and echo "
-          "in two processes (py) or two threads (c)",
-    "w2": "socket streams write 64 messages per send, as the Wasm producer hands 64 per "
-          "send_batch; c-ring publishes per message",
-    "w3": "loaded W2 64 B run minus the same run with zero messages, child processes included",
+    "w1": "one-way = RTT/2, HDR histogram (3 digits); py sockets, mp-pipe, zmq-ipc, iceoryx2 "
+          "and nats run their two ends in two processes, c sockets, c-ring, zmq-inproc and "
+          "nanonet-py in two threads, nanonet in two Wasm services on two threads",
+    "rate": "W1 paced at a fixed offered rate; latency is the whole round trip counted from "
+            "each message's intended send time, so stalls are not hidden (coordinated "
+            "omission); a transport slower than the rate queues up and its figures grow",
+    "w2": "socket streams, nanonet-host and nanonet-py hand 64 messages per call, as the Wasm "
+          "producer's send_batch; mp-pipe, zmq, iceoryx2 and nats send one per call, as "
+          "their docs show; c-ring publishes per message; nats waits for the subscriber "
+          "every 4096 messages (core NATS drops for slow consumers), iceoryx2 is made "
+          "lossless (no safe overflow, RetryUntilDelivered)",
+    "w3": "loaded W2 64 B run minus the same run with zero messages, child processes "
+          "included (nats: the nats-server too)",
     "w4": "one mesh, tunnel and service per sample; RSS delta includes each service's "
           "tunnel and thread",
+    "nanonet-py": "two Python threads on one process: the GIL serialises them, so this row "
+                  "measures Python and its GIL as much as the tunnel",
 }
 
 
@@ -59,7 +75,8 @@ def _zig() -> str:
 
 
 def _finish(suite: Suite, quick: bool, host: dict[str, object]) -> dict[str, Any]:
-    result: dict[str, Any] = {"machine": host, "versions": versions(_zig()),
+    result: dict[str, Any] = {"machine": host,
+                              "versions": {**versions(_zig()), **peer_versions()},
                               "meta": {"mode": "quick" if quick else "full",
                                        "syscall_counter": syscalls.describe(syscalls.counter()),
                                        "notes": NOTES}}
@@ -73,6 +90,7 @@ def _write_json(result: dict[str, Any], path: str) -> None:
     if path == "-":
         sys.stdout.write(text)
     else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
 
@@ -94,17 +112,24 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"[red]failed:[/red] {failure}", markup=True, highlight=False)
     if args.json:
         _write_json(result, args.json)
+    if args.report:
+        written = page.write(result, Path(args.report))
+        console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
     return 1 if suite.failures() else 0
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bench", help="measure tunnels side by side with sockets and a C ring",
-                       description="W1 ping-pong latency, W2 stream throughput, W3 syscalls "
-                       "per message, W4 cold start and idle memory; nanonet against Python "
-                       "and C sockets and a C shared-memory ring, in one run.")
+    p = sub.add_parser("bench", help="measure tunnels side by side with what you would use "
+                       "instead", description="W1 ping-pong latency (closed loop and at a "
+                       "fixed rate), W2 stream throughput, W3 syscalls per message, W4 cold "
+                       "start and idle memory, scale rows; nanonet against Python and C "
+                       "sockets, a C shared-memory ring, multiprocessing pipes, ZeroMQ, "
+                       "iceoryx2 and NATS, in one run.")
     p.add_argument("--quick", action="store_true", help="small counts (tests, CI)")
     p.add_argument("--only", metavar="W1,W2", help=f"workloads to run ({','.join(WORKLOADS)})")
     p.add_argument("--transports", metavar="T1,T2",
                    help=f"transports to run ({','.join(TRANSPORTS)})")
     p.add_argument("--json", metavar="PATH", help="write every figure as JSON ('-': stdout)")
+    p.add_argument("--report", metavar="PATH.md",
+                   help="write the performance page (markdown, PNG plots beside it)")
     p.set_defaults(func=_run)

@@ -1,8 +1,10 @@
 """Running one job in a child process and turning its output into figures.
 
 Every child is started with a timeout and reaped whatever happens. Latency
-samples go into an HDR histogram (3 significant digits); a W1 figure is half
-a round trip, the usual one-way estimate for a symmetric ping-pong.
+samples go into an HDR histogram (3 significant digits), kept encoded with
+the figures so the report can draw its CDF; a closed-loop W1 figure is half a
+round trip, the usual one-way estimate for a symmetric ping-pong, and a
+fixed-rate one the whole round trip counted from its intended send time.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -19,7 +23,7 @@ from .plan import NATIVE, Job
 
 CHILD_TIMEOUT = 300.0
 HDR_MAX_NS = 60_000_000_000
-Figures = dict[str, float]
+Figures = dict[str, Any]  # numbers, and "hdr": an encoded histogram
 
 
 def command(job: Job, peers: Path | None) -> list[str]:
@@ -31,7 +35,8 @@ def command(job: Job, peers: Path | None) -> list[str]:
     return [sys.executable, "-m", "nanonet.bench.child", *job.args()]
 
 
-def run_child(argv: list[str], timeout: float = CHILD_TIMEOUT) -> tuple[Figures, list[int]]:
+def run_child(argv: list[str],
+              timeout: float = CHILD_TIMEOUT) -> tuple[dict[str, float], list[int]]:
     """Run a child to the end (killed at ``timeout``); its summary and samples."""
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -41,32 +46,43 @@ def run_child(argv: list[str], timeout: float = CHILD_TIMEOUT) -> tuple[Figures,
     return json.loads(lines[0]), [int(x) for x in lines[1:]]
 
 
-def _checked(summary: Figures) -> None:
+def _checked(summary: dict[str, float]) -> None:
     if summary.get("errors"):
         raise RuntimeError(f"{summary['errors']:.0f} messages out of sequence")
     if "received" in summary and summary["received"] != summary["count"]:
         raise RuntimeError(f"sent {summary['count']:.0f} but {summary['received']:.0f} checked")
 
 
-def latency(samples: list[int], halve: bool) -> Figures:
-    """p50/p99/p99.9/max/mean of ``samples`` (ns), halved for one-way figures."""
+def histogram(samples: list[int], halve: bool) -> HdrHistogram:
+    """An HDR histogram of ``samples`` (ns), halved first for one-way figures."""
     hist = HdrHistogram(1, HDR_MAX_NS, 3)
-    for s in samples:
-        hist.record_value(max(1, min(s, HDR_MAX_NS)))
     div = 2 if halve else 1
-    out = {f"p{name}_ns": hist.get_value_at_percentile(p) / div
-           for name, p in (("50", 50.0), ("99", 99.0), ("999", 99.9))}
-    out.update(max_ns=hist.get_max_value() / div, mean_ns=hist.get_mean_value() / div,
-               samples=float(len(samples)))
+    for s in samples:
+        hist.record_value(max(1, min(s // div, HDR_MAX_NS)))
+    return hist
+
+
+def latency(samples: list[int], halve: bool) -> Figures:
+    """p50/p99/p99.9/max/mean of ``samples`` (ns), and the histogram, encoded."""
+    hist = histogram(samples, halve)
+    out: Figures = {f"p{name}_ns": float(hist.get_value_at_percentile(p))
+                    for name, p in (("50", 50.0), ("99", 99.0), ("999", 99.9))}
+    out.update(max_ns=float(hist.get_max_value()), mean_ns=hist.get_mean_value(),
+               samples=float(len(samples)), hdr=hist.encode().decode("ascii"))
     return out
 
 
 def w1(job: Job, peers: Path | None) -> Figures:
+    """Closed loop: one-way = RTT/2. Paced: the whole round trip from its intended start."""
     summary, samples = run_child(command(job, peers))
     _checked(summary)
     if len(samples) != job.count:
         raise RuntimeError(f"expected {job.count} round trips, got {len(samples)}")
-    return {**latency(samples, halve=True), "rounds": float(job.count)}
+    out = {**latency(samples, halve=job.interval_ns == 0), "rounds": float(job.count)}
+    if job.interval_ns:
+        out.update(offered_per_s=1e9 / job.interval_ns,
+                   achieved_per_s=job.count / summary["seconds"])
+    return out
 
 
 def w2(job: Job, peers: Path | None) -> Figures:
@@ -96,3 +112,37 @@ def w4(services: int) -> Figures:
             "cold_start_max_us": lat["max_ns"] / 1e3,
             "first_service_us": summary["first_service_ns"] / 1e3,
             "rss_per_service_kb": grown / services, "services": float(services)}
+
+
+def _child(*args: object) -> dict[str, float]:
+    argv = [sys.executable, "-m", "nanonet.bench.child", *map(str, args)]
+    summary, _ = run_child(argv)
+    return summary
+
+
+def idle(services: int) -> Figures:
+    """N idle services in one process: total time to have them parked, RSS each."""
+    s = _child("idle", "nanonet", services, 0, 0)
+    return {"services": float(services), "start_total_ms": s["seconds"] * 1e3,
+            "rss_per_service_kb": (s["rss_after_kb"] - s["rss_before_kb"]) / services}
+
+
+def pipelines(lanes: int, per_lane: int, size: int) -> Figures:
+    """``lanes`` producer -> consumer Wasm pairs at once: total messages/s."""
+    s = _child("pipelines", "nanonet", per_lane, size, lanes)
+    _checked(s)
+    return {"pipelines": float(lanes), "messages": s["count"],
+            "msgs_per_s": s["count"] / s["seconds"], "seconds": s["seconds"]}
+
+
+def python_process(samples: int = 5) -> Figures:
+    """A bare Python process: median start time and RSS, the floor under one per service."""
+    code = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmRSS')))"
+    times, rss = [], []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=30, check=True)
+        times.append((time.perf_counter() - t0) * 1e3)
+        rss.append(float(out.stdout.strip()))
+    return {"start_ms": sorted(times)[samples // 2], "rss_kb": sorted(rss)[samples // 2]}

@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .pace import Pacer
+
 SOCKET_TIMEOUT = 10.0
 BATCH = 64  # stream messages per sendall, as the Wasm producer's batch
 _REPLY = struct.Struct("<qq")  # received, errors
@@ -121,14 +123,15 @@ def _connect(kind: str, addr: str) -> socket.socket:
     return sock
 
 
-def w1(kind: str, rounds: int, size: int, warmup: int) -> Outcome:
+def w1(kind: str, rounds: int, size: int, warmup: int, interval_ns: int = 0) -> Outcome:
     samples: list[int] = []
+    pacer = Pacer(interval_ns)
     with _server("w1", kind, size) as sock, sock:
         back = memoryview(bytearray(size))
         t0 = time.perf_counter()
         for i in range(-warmup, rounds):
             msg = struct.pack("<q", i) + bytes(size - 8)
-            start = time.perf_counter_ns()
+            start = pacer.begin(i)
             sock.sendall(msg)
             _recv_exact(sock, back)
             if i >= 0:

@@ -1,4 +1,4 @@
-"""The terminal view of a result: one rich table per workload, then the targets."""
+"""The terminal view of a result: one rich table per workload, the targets, notes, skips."""
 
 from __future__ import annotations
 
@@ -62,15 +62,45 @@ def w1_table(result: Result) -> Table:
     return table
 
 
+def rate_table(result: Result) -> Table:
+    table = _table("W1 at a fixed offered rate: round trip from the intended send time",
+                   ["transport", "offered/s", "achieved/s", "p50", "p99", "p99.9", "max"])
+    for t, f in result.get("rate", {}).items():
+        table.add_row(t, _cell(f, "offered_per_s", whole), _cell(f, "achieved_per_s", whole),
+                      *(_cell(f, s, ns) for s in ("p50_ns", "p99_ns", "p999_ns", "max_ns")))
+    return table
+
+
 def w2_table(result: Result) -> Table:
-    table = _table("W2 stream, every sequence number checked",
-                   ["transport", "64 B msgs/s", "64 B MB/s", "4 KiB msgs/s", "4 KiB MB/s"])
-    small, big = result.get("w2_64", {}), result.get("w2_4096", {})
-    for t in dict.fromkeys([*small, *big]):
-        table.add_row(t, _cell(small.get(t), "msgs_per_s", rate),
-                      _cell(small.get(t), "mb_per_s", whole),
-                      _cell(big.get(t), "msgs_per_s", rate),
-                      _cell(big.get(t), "mb_per_s", whole))
+    sizes = [k for k in ("w2_64", "w2_1024", "w2_4096") if k in result]
+    names = {"w2_64": "64 B", "w2_1024": "1 KiB", "w2_4096": "4 KiB"}
+    table = _table("W2 stream, every sequence number checked: messages/s (MB/s)",
+                   ["transport", *(names[k] for k in sizes)])
+    for t in dict.fromkeys(t for k in sizes for t in result[k]):
+        cells = []
+        for k in sizes:
+            f = result[k].get(t)
+            mb = _cell(f, "mb_per_s", whole)
+            cells.append(_cell(f, "msgs_per_s", rate) + ("" if mb in ("-", "[red]error[/red]")
+                                                          else f" ({mb})"))
+        table.add_row(t, *cells)
+    return table
+
+
+def scale_table(result: Result) -> Table:
+    table = _table("Scale (nanonet, one process)", ["row", "figure"])
+    rows = result.get("scale", {})
+    for name, f in rows.items():
+        if "error" in f:
+            table.add_row(name, "[red]error[/red]")
+        elif name.startswith("idle-"):
+            table.add_row(name, f"{f['start_total_ms']:.1f} ms to start all, "
+                                f"{f['rss_per_service_kb']:.1f} KB RSS per service")
+        elif name.startswith("pipelines-"):
+            table.add_row(name, f"{rate(f['msgs_per_s'])} msgs/s in total")
+        else:
+            table.add_row(name, f"starts in {f['start_ms']:.1f} ms, "
+                                f"{f['rss_kb'] / 1024:.1f} MB RSS")
     return table
 
 
@@ -114,9 +144,16 @@ def show(console: Console, result: Result) -> None:
     if m.get("busy_cpus_at_start", 0) > 0.25:
         console.print("[yellow]other work was running: latency and throughput figures "
                       "suffer (spinning peers most)[/yellow]")
-    tables = ((("w1",), w1_table), (("w2_64", "w2_4096"), w2_table), (("w3",), w3_table),
-              (("w4",), w4_table))
+    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in
+                                           result.get("versions", {}).items()), highlight=False)
+    tables = ((("w1",), w1_table), (("rate",), rate_table),
+              (("w2_64", "w2_1024", "w2_4096"), w2_table), (("w3",), w3_table),
+              (("w4",), w4_table), (("scale",), scale_table))
     for keys, build in tables:
         if any(k in result for k in keys):
             console.print(build(result))
     console.print(targets_table(result))
+    for key, note in result.get("meta", {}).get("notes", {}).items():
+        console.print(f"[dim]{key}: {note}[/dim]", highlight=False)
+    for transport, why in result.get("skipped", {}).items():
+        console.print(f"[yellow]skipped {transport}:[/yellow] {why}", highlight=False)

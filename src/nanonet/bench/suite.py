@@ -2,26 +2,41 @@
 
 ``result[workload][transport][statistic]``; a step that fails records
 ``{"error": message}`` in its place and the run goes on, so one broken peer
-never hides the others' figures.
+never hides the others' figures. A peer that cannot run here (its library or
+binary is missing) gets no step at all and is listed in ``result["skipped"]``
+with the reason. Latency histograms go to ``result["histograms"][workload]``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import measure, native, syscalls
-from .plan import NATIVE, SIZES, Job, w1_job, w2_job, w3_job, w4_services
+from . import avail, measure, native, syscalls
+from .plan import (
+    NATIVE,
+    PIPELINE_COUNT,
+    PIPELINES,
+    SCALE_SERVICES,
+    SIZES,
+    Job,
+    rate_job,
+    w1_job,
+    w2_job,
+    w3_job,
+    w4_services,
+)
 
 Result = dict[str, Any]
 
 
 @dataclass
 class Step:
-    workload: str  # result key: w1, w2_64, w2_4096, w3, w4
-    transport: str
+    workload: str  # result key: w1, rate, w2_64, w2_1024, w2_4096, w3, w4, scale
+    transport: str  # or, for scale, the row's name
     run: Callable[[], measure.Figures]
 
     @property
@@ -35,13 +50,17 @@ class Suite:
     def __init__(self, workloads: tuple[str, ...], transports: tuple[str, ...],
                  quick: bool) -> None:
         self.workloads = workloads
-        self.transports = transports
         self.quick = quick
         self.peers: Path | None = None
         self.result: Result = {}
+        skipped = {t: why for t in transports if (why := avail.missing(t))}
+        if skipped:
+            self.result["skipped"] = skipped
+        self.transports = tuple(t for t in transports if t not in skipped)
 
     def needs_native(self) -> bool:
-        return any(t in NATIVE for t in self.transports) and self.workloads != ("w4",)
+        timed = {"w1", "rate", "w2", "w3"}
+        return any(t in NATIVE for t in self.transports) and bool(timed & set(self.workloads))
 
     def build_native(self) -> None:
         try:
@@ -50,19 +69,31 @@ class Suite:
             self.result.setdefault("errors", []).append(f"native peers: {err}")
 
     def steps(self) -> list[Step]:
-        q, out = self.quick, []
-        for t in self.transports:
-            if "w1" in self.workloads:
-                out.append(Step("w1", t, self._bind(measure.w1, w1_job(t, q))))
-        for size in SIZES:
-            for t in self.transports:
-                if "w2" in self.workloads:
-                    out.append(Step(f"w2_{size}", t, self._bind(measure.w2, w2_job(t, size, q))))
+        q, ts, out = self.quick, self.transports, []
+        if "w1" in self.workloads:
+            out += [Step("w1", t, self._bind(measure.w1, w1_job(t, q))) for t in ts]
+        if "rate" in self.workloads:
+            out += [Step("rate", t, self._bind(measure.w1, rate_job(t, q))) for t in ts]
+        if "w2" in self.workloads:
+            out += [Step(f"w2_{size}", t, self._bind(measure.w2, w2_job(t, size, q)))
+                    for size in SIZES for t in ts]
         if "w3" in self.workloads and syscalls.counter():
-            for t in self.transports:
-                out.append(Step("w3", t, self._bind(measure.w3, w3_job(t, q))))
-        if "w4" in self.workloads and "nanonet" in self.transports:
-            out.append(Step("w4", "nanonet", lambda: measure.w4(w4_services(q))))
+            out += [Step("w3", t, self._bind(measure.w3, w3_job(t, q))) for t in ts]
+        if "nanonet" in ts:
+            out += self._nanonet_only()
+        return out
+
+    def _nanonet_only(self) -> list[Step]:
+        out = []
+        if "w4" in self.workloads:
+            out.append(Step("w4", "nanonet", lambda: measure.w4(w4_services(self.quick))))
+        if "scale" in self.workloads:
+            for n in SCALE_SERVICES:
+                out.append(Step("scale", f"idle-{n}", functools.partial(measure.idle, n)))
+            per_lane = PIPELINE_COUNT["quick" if self.quick else "full"]
+            out.append(Step("scale", f"pipelines-{PIPELINES}",
+                            lambda: measure.pipelines(PIPELINES, per_lane, 64)))
+            out.append(Step("scale", "python-process", measure.python_process))
         return out
 
     def _bind(self, fn: Callable[[Job, Path | None], measure.Figures],
@@ -74,12 +105,16 @@ class Suite:
             figures: dict[str, Any] = dict(step.run())
         except Exception as err:  # recorded, shown, and the run goes on
             figures = {"error": f"{type(err).__name__}: {err}"}
+        hdr = figures.pop("hdr", None)
+        if hdr is not None:
+            self.result.setdefault("histograms", {}).setdefault(step.workload, {})[
+                step.transport] = hdr
         self.result.setdefault(step.workload, {})[step.transport] = figures
 
     def failures(self) -> list[str]:
         out = list(self.result.get("errors", []))
         for workload, by_transport in self.result.items():
-            if isinstance(by_transport, dict):
+            if isinstance(by_transport, dict) and workload not in ("skipped", "histograms"):
                 for transport, figures in by_transport.items():
                     if isinstance(figures, dict) and "error" in figures:
                         out.append(f"{workload} {transport}: {figures['error']}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..mesh import Mesh
 from ..runtime.service import Service
+from .pace import Pacer
 
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
 RUN_TIMEOUT = 120.0
@@ -52,8 +53,8 @@ def _pingpong_tunnels(mesh: Mesh, size: int) -> None:
         mesh.tunnel(name, slots=64, max_payload=max(size, 64))
 
 
-def w1_nanonet(rounds: int, size: int, warmup: int) -> Outcome:
-    """Wasm pinger <-> Wasm echo; RTTs come from the pinger's memory."""
+def w1_nanonet(rounds: int, size: int, warmup: int, interval_ns: int = 0) -> Outcome:
+    """Wasm pinger <-> Wasm echo; RTTs come from the pinger's memory (paced in Wasm)."""
     with Mesh() as mesh:
         _pingpong_tunnels(mesh, size)
         pinger = mesh.service("pinger", guest("pinger.wat"), writes=["ping"], reads=["pong"],
@@ -61,6 +62,7 @@ def w1_nanonet(rounds: int, size: int, warmup: int) -> Outcome:
         mesh.service("echo", guest("echo.wat"), reads=["ping"], writes=["pong"])
         ex = _exports(pinger)
         ex["configure"](pinger.store, rounds, size, warmup)
+        ex["pace"](pinger.store, interval_ns)
         t0 = time.perf_counter()
         mesh.start()
         seconds = _finish(mesh, t0, pinger)
@@ -88,9 +90,10 @@ def _message(seq: int, size: int) -> bytes:
     return struct.pack("<q", seq) + bytes(size - 8)
 
 
-def w1_host(rounds: int, size: int, warmup: int) -> Outcome:
+def w1_host(rounds: int, size: int, warmup: int, interval_ns: int = 0) -> Outcome:
     """Python host endpoints <-> Wasm echo: the host pays Python per message."""
     samples: list[int] = []
+    pacer = Pacer(interval_ns)
     with Mesh() as mesh:
         _pingpong_tunnels(mesh, size)
         mesh.service("echo", guest("echo.wat"), reads=["ping"], writes=["pong"])
@@ -99,7 +102,7 @@ def w1_host(rounds: int, size: int, warmup: int) -> Outcome:
         t0 = time.perf_counter()
         for i in range(-warmup, rounds):
             msg = _message(i, size)
-            start = time.perf_counter_ns()
+            start = pacer.begin(i)
             out.send(msg, timeout=10)
             got = back.recv(timeout=10)
             if i >= 0:

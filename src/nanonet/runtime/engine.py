@@ -18,6 +18,7 @@ from pathlib import Path
 import wasmtime
 
 from . import wasmfix
+from .ticker import Ticker
 
 SETTINGS = (
     "threads", "shared_memory", "multi_memory", "epoch_interruption", "opt=speed",
@@ -25,15 +26,16 @@ SETTINGS = (
 MAX_WASM_STACK = 512 * 1024
 
 
-def _config() -> wasmtime.Config:
+def _config(fuel: bool = False, max_stack: int = MAX_WASM_STACK) -> wasmtime.Config:
     cfg = wasmtime.Config()
+    cfg.consume_fuel = fuel
     cfg.wasm_threads = True
     cfg.shared_memory = True
     cfg.wasm_multi_memory = True
     cfg.wasm_bulk_memory = True
     cfg.epoch_interruption = True
     cfg.cranelift_opt_level = "speed"
-    cfg.max_wasm_stack = MAX_WASM_STACK
+    cfg.max_wasm_stack = max_stack
     return cfg
 
 
@@ -45,13 +47,22 @@ def cache_dir() -> Path:
 
 
 class Runtime:
-    """The process-wide engine plus its compiled-module cache."""
+    """An engine plus its compiled-module cache and its epoch ticker.
 
-    def __init__(self) -> None:
-        self.engine = wasmtime.Engine(_config())
+    Fuel metering and the Wasm stack cap are engine settings, and a mesh's
+    services share one engine (shared memories belong to an engine), so they
+    are chosen per mesh: ``runtime(fuel=True, max_stack=...)``.
+    """
+
+    def __init__(self, fuel: bool = False, max_stack: int = MAX_WASM_STACK) -> None:
+        self.fuel = fuel
+        self.max_stack = max_stack
+        self.engine = wasmtime.Engine(_config(fuel, max_stack))
+        self.ticker = Ticker(self.engine)
         self.cache = cache_dir()
         self.patched = wasmfix.apply(self.engine)
-        self._fingerprint = "|".join(SETTINGS) + f"|wasmtime-{version('wasmtime')}"
+        self._fingerprint = ("|".join(SETTINGS) + f"|fuel={fuel}|stack={max_stack}"
+                             f"|wasmtime-{version('wasmtime')}")
         self._modules: dict[str, wasmtime.Module] = {}
         self._lock = threading.Lock()
 
@@ -99,14 +110,23 @@ class Runtime:
             self._modules.clear()
 
 
-_RUNTIME: Runtime | None = None
+    def new_store(self) -> wasmtime.Store:
+        """A store for the host's own calls: never interrupted, never out of fuel."""
+        store = wasmtime.Store(self.engine)
+        store.set_epoch_deadline(1 << 62)
+        if self.fuel:
+            store.set_fuel((1 << 63) - 1)
+        return store
+
+
+_RUNTIMES: dict[tuple[bool, int], Runtime] = {}
 _RUNTIME_LOCK = threading.Lock()
 
 
-def runtime() -> Runtime:
-    """The process-wide Runtime, created on first use."""
-    global _RUNTIME
+def runtime(fuel: bool = False, max_stack: int = MAX_WASM_STACK) -> Runtime:
+    """The process-wide Runtime for these engine settings, created on first use."""
     with _RUNTIME_LOCK:
-        if _RUNTIME is None:
-            _RUNTIME = Runtime()
-        return _RUNTIME
+        key = (fuel, max_stack)
+        if key not in _RUNTIMES:
+            _RUNTIMES[key] = Runtime(fuel, max_stack)
+        return _RUNTIMES[key]

@@ -17,17 +17,15 @@ from dataclasses import dataclass
 import wasmtime
 from wasmtime._exportable import AsExtern
 
+from ..caps import wasi as wasi_caps
+from ..caps.policy import Grants
+from ..caps.wasi import WASI_MODULE
 from ..errors import LoadError
 from ..ring.adapter import ABI, abi_type
 from .engine import Runtime
 
 ABI_MODULE = "nanonet"
 OPS = [*list(ABI), "tunnel"]
-WASI_MODULE = "wasi_snapshot_preview1"
-# what each grant lets a guest import from WASI; nothing is granted by default
-GRANTS: dict[str, frozenset[str]] = {
-    "clock": frozenset({"clock_time_get", "clock_res_get"}),
-}
 
 
 def _op_type(op: str) -> str:
@@ -65,13 +63,7 @@ def _memory_import(module: wasmtime.Module) -> wasmtime.ImportType | None:
     return mems[0] if mems else None
 
 
-def _grant_for(imp: wasmtime.ImportType) -> str | None:
-    if imp.module != WASI_MODULE:
-        return None
-    return next((g for g, names in GRANTS.items() if imp.name in names), None)
-
-
-def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str],
+def check_imports(name: str, module: wasmtime.Module, grants: Grants,
                   available: frozenset[str] = frozenset(OPS)) -> bool:
     """Refuse, before anything runs, any import not provided or not granted.
 
@@ -87,13 +79,12 @@ def check_imports(name: str, module: wasmtime.Module, grants: frozenset[str],
             side = "write" if ABI[imp.name][1] == "write" else "read"
             raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but holds no "
                             f"{side} end of any tunnel: give it one, or drop the import")
-        grant = _grant_for(imp)
-        if grant in grants:
+        if imp.module == WASI_MODULE:
+            refusal = wasi_caps.check(name, imp.name or "", grants)
+            if refusal:
+                raise LoadError(refusal)
             wasi = True
             continue
-        if grant is not None:
-            raise LoadError(f"service {name!r} imports {imp.module}.{imp.name}, which needs "
-                            f"the {grant!r} grant: add grants=[{grant!r}] to the service")
         raise LoadError(
             f"service {name!r} imports {imp.module}.{imp.name}, which nanonet does not "
             f"provide: a guest may import only its memory and the {ABI_MODULE!r} functions "
@@ -114,11 +105,11 @@ def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
 
 
 def _instantiate(store: wasmtime.Store, module: wasmtime.Module,
-                 imports: list[AsExtern], wasi: bool) -> wasmtime.Instance:
+                 imports: list[AsExtern], wasi: Grants | None) -> wasmtime.Instance:
     """Instantiate with a plain import list, or through a WASI linker if granted."""
-    if not wasi:
+    if wasi is None:
         return wasmtime.Instance(store, module, imports)
-    store.set_wasi(wasmtime.WasiConfig())  # no args, env, files or stdio
+    store.set_wasi(wasi_caps.config(wasi))  # exactly what was granted
     linker = wasmtime.Linker(store.engine)
     linker.define_wasi()
     linker.allow_shadowing = True
@@ -133,7 +124,7 @@ def _funcs(store: wasmtime.Store, inst: wasmtime.Instance) -> dict[str, wasmtime
 
 
 def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wasmtime.Module,
-         rings: list[wasmtime.SharedMemory], wasi: bool = False) -> Linked:
+         rings: list[wasmtime.SharedMemory], wasi: Grants | None = None) -> Linked:
     """Instantiate ``guest`` and ``adapter`` in ``store``, wired together."""
     mem_import = _memory_import(guest)
     if mem_import is not None:

@@ -11,16 +11,15 @@ asked to stop, so one mesh's stop never touches another's services.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import wasmtime
-from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
+from ..caps.policy import Grants, ServicePolicy
 from ..errors import Frame, GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
@@ -28,13 +27,16 @@ from .engine import Runtime
 from .fastlink import LinkPlan
 from .lifecycle import Event, State, next_state
 from .linking import Linked, check_imports, link, shim_wat
+from .traps import trap_cause
+from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
-STOP_MESSAGE = b"nanonet: service stopped by the host"
+INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
+PAGE = 65536
 
 # link plans per (guest module, adapter module, grants); modules live as long
 # as the Runtime's cache, so their ids are stable keys
-_PLANS: dict[tuple[int, int, frozenset[str]], LinkPlan] = {}
+_PLANS: dict[tuple[int, int, Grants], LinkPlan] = {}
 _ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
 
 
@@ -47,19 +49,15 @@ def adapter_module(rt: Runtime, ends: list[EndSpec]) -> wasmtime.Module:
     return mod
 
 
-_CALLBACK_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
-_FINALIZER_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
-
-
 @dataclass
 class ServiceSpec:
-    """What a service is: its name, its code and the tunnel ends it holds."""
+    """What a service is: its name, its code, its tunnel ends and its policy."""
 
     name: str
     wasm: bytes
     ends: list[EndSpec] = field(default_factory=list)
     entry: str | None = None
-    grants: frozenset[str] = frozenset()
+    policy: ServicePolicy = field(default_factory=ServicePolicy)
 
 
 def _frames(trap: wasmtime.Trap) -> tuple[Frame, ...]:
@@ -67,21 +65,31 @@ def _frames(trap: wasmtime.Trap) -> tuple[Frame, ...]:
 
 
 class Service:
-    """A loaded service: instantiated on ``load``, run on ``start``."""
+    """A loaded service: instantiated at creation, run on ``start``.
+
+    After a trap, a service whose restart policy allows it waits its back-off,
+    is instantiated afresh in a new store on the same rings (its reader ends
+    re-attach at the committed tail, its writer ends at the published head),
+    and runs again; the other services never stop.
+    """
 
     def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory]) -> None:
         self.spec = spec
         self.name = spec.name
         self.state = State.CREATED
         self.error: GuestTrap | None = None
+        self.traps: list[GuestTrap] = []
+        self.restarts = 0
         self.exit_code: int | None = None
         self.load_seconds = 0.0
         self._rt = rt
         self._rings = list(rings)
-        self._stop_requested = False
+        limits = spec.policy.limits
+        self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._callback = _CALLBACK_T(self._on_epoch)  # kept alive with the service
+        self._wake = threading.Event()
+        self._stopping = False
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
@@ -89,10 +97,7 @@ class Service:
         t0 = time.perf_counter()
         guest = self._compile()
         adapter = adapter_module(self._rt, self.spec.ends)
-        self.store = wasmtime.Store(self._rt.engine)
-        self.store.set_epoch_deadline(1)
-        ffi.wasmtime_store_epoch_deadline_callback(
-            self.store.ptr(), self._callback, None, _FINALIZER_T())
+        self.store = self._new_store()
         rings = [r.shared for r in self._rings]
         try:
             linked = self._link(guest, adapter, rings)
@@ -104,16 +109,31 @@ class Service:
         self.load_seconds = time.perf_counter() - t0
         return linked
 
+    def _new_store(self) -> wasmtime.Store:
+        """A store with this service's limits, fuel and epoch callback."""
+        store = wasmtime.Store(self._rt.engine)
+        limits = self.spec.policy.limits
+        if limits.memory_bytes is not None or limits.instances is not None:
+            instances = -1 if limits.instances is None else limits.instances + INTERNAL_INSTANCES
+            memory = -1 if limits.memory_bytes is None else limits.memory_bytes
+            store.set_limits(memory_size=memory, instances=instances)
+        if self._rt.fuel:
+            store.set_fuel(limits.fuel_per_tick or UNLIMITED_FUEL)
+        store.set_epoch_deadline(1)
+        ffi.wasmtime_store_epoch_deadline_callback(
+            store.ptr(), self.watchdog.callback, None, FINALIZER_T())
+        return store
+
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
               rings: list[wasmtime.SharedMemory]) -> Linked:
         """The fast raw path when no WASI is granted, else the Linker path."""
-        key = (id(guest), id(adapter), self.spec.grants)
+        grants = self.spec.policy.grants
+        key = (id(guest), id(adapter), grants)
         plan = _PLANS.get(key)
         if plan is None:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
-            wasi = check_imports(self.name, guest, self.spec.grants, ops)
-            if wasi:
-                return link(self._rt, self.store, guest, adapter, rings, wasi=True)
+            if check_imports(self.name, guest, grants, ops):
+                return link(self._rt, self.store, guest, adapter, rings, wasi=grants)
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()))
             _PLANS[key] = plan
         return plan.instantiate(self.store, rings)
@@ -135,16 +155,6 @@ class Service:
                         f"(looked for {', '.join(names)}): export one, or set entry=")
 
     # -- running ---------------------------------------------------------
-    def _on_epoch(self, _ctx: object, _data: object, delta: ctypes._Pointer[ctypes.c_uint64],
-                  kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
-        """Epoch deadline reached: trap if this service must stop, else go on."""
-        if self._stop_requested:
-            err = ffi.wasmtime_error_new(STOP_MESSAGE)
-            return ctypes.cast(err, ctypes.c_void_p).value or 0
-        delta[0] = 1
-        kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
-        return 0
-
     def _event(self, event: Event) -> None:
         with self._lock:
             self.state = next_state(self.state, event)
@@ -152,17 +162,24 @@ class Service:
     def start(self) -> None:
         """Run the entry function on a thread of the service's own."""
         self._event(Event.START)
+        self.watchdog.rearm()
         self._thread = threading.Thread(target=self._run, name=f"nanonet:{self.name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        while self._run_once() and self._restart():
+            pass
+
+    def _run_once(self) -> bool:
+        """Run the entry once; True if it trapped (and may be restarted)."""
         try:
             result = self._entry(self.store)
-            self.exit_code = result if isinstance(result, int) else 0
-            self._commit_all()
-            self._event(Event.RETURN)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            self._on_trap(exc)
+            return self._on_trap(exc)
+        self.exit_code = result if isinstance(result, int) else 0
+        self._commit_all()
+        self._event(Event.RETURN)
+        return False
 
     def _commit_all(self) -> None:
         """A service that returned has finished with what it received: commit it."""
@@ -170,18 +187,52 @@ class Service:
         if isinstance(commit, wasmtime.Func):
             commit(self.store)
 
-    def _on_trap(self, exc: Exception) -> None:
-        if self._stop_requested:
+    def _on_trap(self, exc: Exception) -> bool:
+        if self.watchdog.stop_requested:
             self._event(Event.STOP)
-            return
+            return False
         frames = _frames(exc) if isinstance(exc, wasmtime.Trap) else ()
         message = exc.message if isinstance(exc, wasmtime.Trap) else str(exc)
-        self.error = GuestTrap(self.name, message, frames)
+        cause = trap_cause(exc, self.watchdog.cause, self._memory_at_cap())
+        self.error = GuestTrap(self.name, message, frames, cause)
+        self.traps.append(self.error)
         self._event(Event.TRAP)
+        return True
+
+    def _memory_at_cap(self) -> bool:
+        cap = self.spec.policy.limits.memory_bytes
+        if cap is None:
+            return False
+        return int(self.linked.memory.data_len(self.store)) + PAGE > cap
+
+    def _restart(self) -> bool:
+        """Wait the back-off and reload; False if the policy (or a stop) says no."""
+        policy = self.spec.policy.restart
+        if not policy.restarts:
+            return False  # it stays TRAPPED
+        if self.restarts >= policy.max_restarts:
+            self._event(Event.GIVE_UP)
+            return False
+        self._event(Event.RESTART)
+        if (self._stopping or self._wake.wait(policy.delay(self.restarts))
+                or self.watchdog.stop_requested):
+            self._event(Event.STOP)
+            return False
+        self.restarts += 1
+        self.linked = self._load()
+        self.watchdog.rearm()
+        self._event(Event.RESUME)
+        return True
+
+    def stop_restarting(self) -> None:
+        """No restart from now on (the mesh is stopping); cut a back-off short."""
+        self._stopping = True
+        self._wake.set()
 
     def request_stop(self) -> None:
         """Ask the epoch callback to end this service at its next check."""
-        self._stop_requested = True
+        self.watchdog.stop_requested = True
+        self._wake.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True if it has ended."""
@@ -193,6 +244,12 @@ class Service:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def refresh_state(self) -> State:
+        """RUNNING or PARKED, from the waiting flags of its rings; else as is."""
+        if self.state in (State.RUNNING, State.PARKED):
+            self._event(Event.PARK if self.watchdog.parked() else Event.WAKE)
+        return self.state
 
     def memory_bytes(self) -> int:
         return int(self.linked.memory.data_len(self.store))

@@ -2,7 +2,9 @@
  * over loopback TCP, a Unix socket, and a shared-memory SPSC ring between two
  * threads (the machine's floor).
  *
- * usage: peers w1|w2 tcp|unix|ring COUNT SIZE WARMUP
+ * usage: peers w1|w2 tcp|unix|ring COUNT SIZE WARMUP [INTERVAL_NS]
+ * INTERVAL_NS > 0 paces W1 at a fixed rate: round i is sent at start + i *
+ * interval and its latency counts from then (coordinated omission shows).
  * prints one JSON line {"count","received","errors","seconds"}; for w1 then
  * one round-trip time in ns per line. Every wait is bounded: sockets carry a
  * receive timeout, spin loops check a deadline. */
@@ -54,12 +56,27 @@ static void spun(uint64_t *spins) {
 /* ---- configuration and results shared by both sides ---- */
 typedef struct {
     int w1, tcp, unix_, count, size, warmup;
+    uint64_t interval, start;
     uint64_t *rtt;
     long received, errors;
     int listen_fd;
     char path[108];
     void *ring_a, *ring_b;
 } job_t;
+
+/* When round i's latency starts: now (closed loop, warm-up), or its intended
+ * send time at a fixed rate, spinning until that time comes. */
+static uint64_t round_start(job_t *j, int64_t i) {
+    uint64_t now = now_ns();
+    if (j->interval == 0 || i < 0) return now;
+    if (i == 0) j->start = now;
+    uint64_t due = j->start + (uint64_t)i * j->interval;
+    while (now < due) {
+        sched_yield(); /* the peer may need this core more than we do */
+        now = now_ns();
+    }
+    return due;
+}
 
 /* ---- sockets ---- */
 static void set_timeout(int fd) {
@@ -166,7 +183,7 @@ static void sock_client(job_t *j, int fd) {
     char *buf = calloc(1, cap);
     if (j->w1) {
         for (int64_t i = -j->warmup; i < j->count; i++) {
-            uint64_t t0 = now_ns();
+            uint64_t t0 = round_start(j, i);
             memcpy(buf, &i, 8);
             write_n(fd, buf, (size_t)j->size);
             if (read_n(fd, buf, (size_t)j->size) != 1) die("echo read");
@@ -300,7 +317,7 @@ static void run_ring(job_t *j) {
     char *buf = calloc(1, (size_t)j->size + 8);
     if (j->w1) {
         for (int64_t i = -j->warmup; i < j->count; i++) {
-            uint64_t t0 = now_ns();
+            uint64_t t0 = round_start(j, i);
             memcpy(buf, &i, 8);
             ring_put(a, &ca, buf, (uint32_t)j->size, 1);
             if (ring_get(b, &cb, buf, 1) == 0 || memcmp(buf, &i, 8) != 0) j->errors++;
@@ -320,8 +337,8 @@ static void run_ring(job_t *j) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: peers w1|w2 tcp|unix|ring COUNT SIZE WARMUP\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: peers w1|w2 tcp|unix|ring COUNT SIZE WARMUP [INTERVAL_NS]\n");
         return 64;
     }
     job_t j;
@@ -332,6 +349,7 @@ int main(int argc, char **argv) {
     j.count = atoi(argv[3]);
     j.size = atoi(argv[4]);
     j.warmup = j.w1 ? atoi(argv[5]) : 0;
+    j.interval = (j.w1 && argc == 7) ? strtoull(argv[6], NULL, 10) : 0;
     if (j.size < 8 || j.count < 0 || j.warmup < 0) {
         fprintf(stderr, "peers: SIZE must be >= 8, COUNT and WARMUP >= 0\n");
         return 64;

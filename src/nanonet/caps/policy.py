@@ -1,0 +1,132 @@
+"""What a service may reach and use: grants, limits and its restart policy.
+
+Nothing is granted by default. Each grant names one capability; the linker
+resolves a guest's imports only from what its grants allow, and the WASI
+context of its store is built from the grants alone (no inherited
+environment, arguments, stdio or files). The manifest (``nanonet.toml``) and
+the Python API (``Mesh.service``) both produce these objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Preopen:
+    """A host directory made visible to the guest at ``guest_path``."""
+
+    host_path: Path
+    guest_path: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class Grants:
+    """Capabilities beyond the service's tunnel ends; all off by default."""
+
+    clock: bool = False
+    random: bool = False
+    stdout: bool = False
+    stderr: bool = False
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    dirs: tuple[Preopen, ...] = ()
+    network: bool = False
+    raw: tuple[str, ...] = ()  # tunnels the guest may map read-only (zero-copy)
+
+    @classmethod
+    def of(cls, value: Grants | Iterable[str] | None) -> Grants:
+        """Accept a Grants, or names of boolean grants (``["clock", "random"]``)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Grants):
+            return value
+        names = list(value)
+        flags = set(FLAG_GRANTS)
+        unknown = sorted(set(names) - flags)
+        if unknown:
+            raise ValueError(f"unknown grant(s) {unknown}; known: {sorted(flags)} "
+                             "(args, env, dirs and raw take values: pass a Grants)")
+        return cls(clock="clock" in names, random="random" in names, stdout="stdout" in names,
+                   stderr="stderr" in names, network="network" in names)
+
+    @property
+    def wasi(self) -> bool:
+        """True if any grant is served by WASI."""
+        return bool(self.clock or self.random or self.stdout or self.stderr or self.args
+                    or self.env or self.dirs or self.network)
+
+    def names(self) -> list[str]:
+        """The grants that are on, for messages and ``nanonet check``."""
+        on = [f for f in FLAG_GRANTS if getattr(self, f)]
+        on += [k for k in ("args", "env", "dirs", "raw") if getattr(self, k)]
+        return on
+
+
+FLAG_GRANTS = ("clock", "random", "stdout", "stderr", "network")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-service limits; None means unlimited.
+
+    ``fuel_per_tick``: Wasm instructions (fuel units) a service may use per
+    scheduler tick (10 ms); more traps it with "fuel exhausted". Needs a mesh
+    created with ``fuel=True`` (fuel metering costs every service some speed).
+    ``deadline_ms``: the longest a service may run without touching any of its
+    tunnels (an infinite loop); more traps it with "deadline exceeded".
+    ``memory_bytes``: the cap on its linear memory (all its memories counted);
+    growth past it fails, and a guest that then traps is reported as over its
+    memory cap. ``instances``: the most Wasm instances its store may hold.
+    """
+
+    fuel_per_tick: int | None = None
+    deadline_ms: int | None = None
+    memory_bytes: int | None = None
+    instances: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.fuel_per_tick, self.deadline_ms,
+                                            self.memory_bytes, self.instances))
+
+
+class Restart(Enum):
+    NEVER = "never"
+    ON_FAILURE = "on-failure"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a trapped service is started again, and how long to wait first.
+
+    The delay before restart n (from 0) is ``min(initial_ms * factor**n,
+    max_ms)``; after ``max_restarts`` restarts the service is FAILED.
+    """
+
+    mode: Restart = Restart.NEVER
+    max_restarts: int = 5
+    initial_ms: float = 10.0
+    factor: float = 2.0
+    max_ms: float = 1000.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before restart ``attempt``."""
+        return min(self.initial_ms * self.factor ** attempt, self.max_ms) / 1000.0
+
+    @property
+    def restarts(self) -> bool:
+        return self.mode is Restart.ON_FAILURE
+
+
+@dataclass(frozen=True)
+class ServicePolicy:
+    """Everything about a service besides its code and its tunnel ends."""
+
+    grants: Grants = field(default_factory=Grants)
+    limits: Limits = field(default_factory=Limits)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)

@@ -1,0 +1,73 @@
+"""WASI, granted piece by piece.
+
+Each WASI preview-1 function a guest may import belongs to the grants that
+allow it; an import no grant of the service allows is refused at load, naming
+the grant that would. The store's WASI context is then built from the grants
+alone: no inherited arguments, environment, stdio or directories, so even an
+allowed ``fd_write`` reaches only what was granted (stdout, stderr, or files
+under a granted directory).
+"""
+
+from __future__ import annotations
+
+import wasmtime
+
+from .policy import Grants
+
+WASI_MODULE = "wasi_snapshot_preview1"
+
+_FD_IO = ("fd_write", "fd_read", "fd_close", "fd_fdstat_get", "fd_seek", "fd_tell",
+          "fd_sync", "fd_datasync", "fd_pwrite", "fd_pread")
+_FILES = ("fd_prestat_get", "fd_prestat_dir_name", "fd_filestat_get", "fd_filestat_set_size",
+          "fd_filestat_set_times", "fd_readdir", "fd_renumber", "fd_advise", "fd_allocate",
+          "fd_fdstat_set_flags", "fd_fdstat_set_rights", "path_open", "path_create_directory",
+          "path_remove_directory", "path_unlink_file", "path_rename", "path_filestat_get",
+          "path_filestat_set_times", "path_readlink", "path_symlink", "path_link")
+
+# WASI function -> the grants that allow it (any one suffices)
+ALLOWED_BY: dict[str, tuple[str, ...]] = {
+    "clock_time_get": ("clock",), "clock_res_get": ("clock",), "poll_oneoff": ("clock",),
+    "random_get": ("random",),
+    "args_get": ("args",), "args_sizes_get": ("args",),
+    "environ_get": ("env",), "environ_sizes_get": ("env",),
+    **{name: ("stdout", "stderr", "dirs") for name in _FD_IO},
+    **{name: ("dirs",) for name in _FILES},
+    "sock_accept": ("network",), "sock_recv": ("network",), "sock_send": ("network",),
+    "sock_shutdown": ("network",),
+    # ending or yielding one's own thread reaches nothing
+    "proc_exit": (), "sched_yield": (),
+}
+
+
+def _granted(grants: Grants, name: str) -> bool:
+    value = getattr(grants, name)
+    return bool(value)
+
+
+def check(service: str, function: str, grants: Grants) -> str | None:
+    """None if ``function`` may be imported, else the refusal message."""
+    if function not in ALLOWED_BY:
+        return (f"service {service!r} imports {WASI_MODULE}.{function}, which nanonet never "
+                "grants; remove the import")
+    needs = ALLOWED_BY[function]
+    if not needs or any(_granted(grants, g) for g in needs):
+        return None
+    which = " or ".join(repr(g) for g in needs)
+    return (f"service {service!r} imports {WASI_MODULE}.{function}, which needs the {which} "
+            "grant: grant it in the manifest (or Mesh.service(grants=...)), or remove the import")
+
+
+def config(grants: Grants) -> wasmtime.WasiConfig:
+    """A WASI context holding exactly what ``grants`` allow, nothing inherited."""
+    cfg = wasmtime.WasiConfig()
+    if grants.args:
+        cfg.argv = list(grants.args)
+    if grants.env:
+        cfg.env = [list(pair) for pair in grants.env]
+    if grants.stdout:
+        cfg.inherit_stdout()
+    if grants.stderr:
+        cfg.inherit_stderr()
+    for d in grants.dirs:
+        cfg.preopen_dir(str(d.host_path), d.guest_path, d.writable)
+    return cfg

@@ -1,0 +1,90 @@
+"""A service's epoch callback: stop requests, deadlines and fuel refills.
+
+Wasmtime calls it on the service's own thread whenever the engine's epoch
+passes the store's deadline (one tick ahead). It answers "go on for one more
+tick" unless the host asked the service to stop, or the service has run for
+its deadline without touching any of its tunnels (no counter it owns moved,
+and it never waited), in which case it traps the store with that cause. With
+a fuel budget it also refills the store's fuel: a budget per tick.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Sequence
+
+from wasmtime import _bindings
+from wasmtime import _ffi as ffi
+
+from ..ring import layout as L
+from ..ring.adapter import Direction, EndSpec
+from ..ring.memory import RingMemory
+
+CALLBACK_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
+FINALIZER_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
+UNLIMITED_FUEL = (1 << 63) - 1
+
+# what a service's end moves when it works or waits
+_WRITER_MARKS = (L.OFF_HEAD, L.OFF_FULL, L.OFF_WRITER_PARKS)
+_READER_MARKS = (L.OFF_TAIL, L.OFF_EMPTY, L.OFF_READER_PARKS)
+
+
+class Watchdog:
+    """The decisions behind one store's epoch callback."""
+
+    def __init__(self, ends: Sequence[EndSpec], rings: Sequence[RingMemory],
+                 deadline_ms: int | None, fuel_per_tick: int | None) -> None:
+        self._marks = [(ring, _WRITER_MARKS if end.direction is Direction.WRITE
+                        else _READER_MARKS) for end, ring in zip(ends, rings, strict=True)]
+        self._deadline = None if deadline_ms is None else deadline_ms / 1000.0
+        self._fuel = fuel_per_tick
+        self.stop_requested = False
+        self.cause: str | None = None
+        self._last = self._progress()
+        self._since = time.monotonic()
+        self.callback = CALLBACK_T(self._on_epoch)  # kept alive with the watchdog
+
+    def _progress(self) -> tuple[int, ...]:
+        return tuple(ring.u64(off) for ring, offs in self._marks for off in offs)
+
+    def parked(self) -> bool:
+        """True if the service is asleep on one of its tunnels right now."""
+        return any(ring.u32(L.OFF_WRITER_WAITING if offs is _WRITER_MARKS
+                            else L.OFF_READER_WAITING) for ring, offs in self._marks)
+
+    def rearm(self) -> None:
+        """Start the deadline afresh (at start and after a restart)."""
+        self._last = self._progress()
+        self._since = time.monotonic()
+        self.cause = None
+
+    def _expired(self) -> bool:
+        if self._deadline is None:
+            return False
+        now, seen = time.monotonic(), self._progress()
+        if seen != self._last:
+            self._last, self._since = seen, now
+            return False
+        return now - self._since >= self._deadline
+
+    def _trap(self, cause: str) -> int:
+        self.cause = cause
+        err = ffi.wasmtime_error_new(f"nanonet: {cause}".encode())
+        return ctypes.cast(err, ctypes.c_void_p).value or 0
+
+    def _on_epoch(self, ctx: object, _data: object, delta: ctypes._Pointer[ctypes.c_uint64],
+                  kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
+        if self.stop_requested:
+            return self._trap("stopped by the host")
+        if self._expired():
+            return self._trap(f"deadline exceeded: ran {self._deadline_ms()} ms "
+                              "without touching a tunnel")
+        if self._fuel is not None:
+            ffi.wasmtime_context_set_fuel(ctx, self._fuel)
+        delta[0] = 1
+        kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+        return 0
+
+    def _deadline_ms(self) -> int:
+        return int((self._deadline or 0) * 1000)
