@@ -18,6 +18,8 @@ FIELDS = {
     "tail": L.OFF_TAIL, "bytes_out": L.OFF_BYTES_OUT, "empty_count": L.OFF_EMPTY,
     "reader_parks": L.OFF_READER_PARKS, "reader_wakes": L.OFF_READER_WAKES,
     "reader_waiting": L.OFF_READER_WAITING, "writer_waiting": L.OFF_WRITER_WAITING,
+    "tap_mode": L.OFF_TAP_MODE, "tap_tail": L.OFF_TAP_TAIL, "stamps": L.OFF_STAMPS,
+    "latencies": L.OFF_LATENCIES,
 }
 
 

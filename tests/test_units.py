@@ -265,7 +265,8 @@ def test_public_api_is_pinned() -> None:
         "EndpointTaken", "Frame", "Geometry", "GuestTrap", "LoadError", "Mesh",
         "MessageTooBig", "NanonetError", "Service", "State", "Status", "Tunnel",
         "TunnelClosed", "TunnelCorrupt", "TunnelReader", "TunnelStats", "TunnelWriter",
-        "__version__",
+        "Grants", "Limits", "Preopen", "Restart", "RestartPolicy", "__version__",
+        "Manifest", "ManifestError", "load_manifest",
     ])
     for name in nanonet.__all__:
         assert getattr(nanonet, name) is not None

@@ -3,11 +3,14 @@
 The public API is what this module exports; everything else is private.
 """
 
+from .caps.manifest import Manifest, load_manifest
+from .caps.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .errors import (
     EndpointTaken,
     Frame,
     GuestTrap,
     LoadError,
+    ManifestError,
     MessageTooBig,
     NanonetError,
     TunnelClosed,
@@ -26,11 +29,18 @@ __all__ = [
     "EndpointTaken",
     "Frame",
     "Geometry",
+    "Grants",
     "GuestTrap",
+    "Limits",
     "LoadError",
+    "Manifest",
+    "ManifestError",
     "Mesh",
     "MessageTooBig",
     "NanonetError",
+    "Preopen",
+    "Restart",
+    "RestartPolicy",
     "Service",
     "State",
     "Status",
@@ -41,4 +51,5 @@ __all__ = [
     "TunnelStats",
     "TunnelWriter",
     "__version__",
+    "load_manifest",
 ]

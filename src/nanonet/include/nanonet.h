@@ -51,6 +51,13 @@ NN_IMPORT("try_send") int32_t nn_try_send(int32_t h, const void *ptr, size_t len
 /* Receive into buf; blocks while empty. The message length, or a status. */
 NN_IMPORT("recv") int32_t nn_recv(int32_t h, void *buf, size_t cap);
 NN_IMPORT("try_recv") int32_t nn_try_recv(int32_t h, void *buf, size_t cap);
+/* Zero-copy receive, for a guest that maps the ring with a raw grant: the
+ * message stays in its slot until committed; *offset gets its payload's byte
+ * offset in the ring memory (import "nanonet:raw" "<tunnel>"). The length,
+ * or a status. Plain C cannot address a second memory: use WAT or a
+ * toolchain with multi-memory support to read it. See docs/abi.md. */
+NN_IMPORT("recv_raw") int32_t nn_recv_raw(int32_t h, uint32_t *offset);
+NN_IMPORT("try_recv_raw") int32_t nn_try_recv_raw(int32_t h, uint32_t *offset);
 
 /* ---- batches of records: [len u32][payload padded to 4 bytes] ------------- */
 /* Send count records laid out at ptr; blocks until all are sent.

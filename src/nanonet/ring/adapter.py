@@ -70,10 +70,12 @@ ABI = {
     "try_recv_batch": ("(param i32 i32 i32)", "read"),
     "commit": ("", "read"),
     "close": ("", "any"),
+    "recv_raw": ("(param i32)", "read"),
+    "try_recv_raw": ("(param i32)", "read"),
 }
 ABI_PARAM_COUNT = {"send": 2, "try_send": 2, "send_batch": 2, "try_send_batch": 2,
                    "recv": 2, "try_recv": 2, "recv_batch": 3, "try_recv_batch": 3,
-                   "commit": 0, "close": 0}
+                   "commit": 0, "close": 0, "recv_raw": 1, "try_recv_raw": 1}
 
 
 def abi_type(name: str) -> str:
@@ -389,6 +391,22 @@ _READER = """
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
     (if (i32.gt_u (local.get $r) (local.get $cap)) (then (return (i32.const {TRUNC}))))
     (call $take{m} (local.get $ptr) (local.get $r))
+    (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
+    (local.get $r))
+
+  ;; zero-copy receive, for a guest that maps the ring raw: the message stays
+  ;; in its slot (received, not committed, so the writer cannot reuse the slot);
+  ;; the u32 at $at gets its payload's offset in the ring memory, the result is
+  ;; its length, checked against the slot as recv checks it
+  (func $recv_raw{m} (param $block i32) (param $at i32) (result i32) (local $r i32)
+    (local.set $r (call $avail{m} (local.get $block)))
+    (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
+    (local.set $r (call $peek{m}))
+    (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+    (i32.store (local.get $at)
+      (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
+        (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
+    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1)))
     (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
     (local.get $r))
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 MAGIC = 0x4E4E5452  # "RTNN" in memory: little-endian b"RTNN"
 VERSION = 1
 CACHE_LINE = 64
-HEADER_SIZE = 4 * CACHE_LINE
+HEADER_SIZE = 16 * CACHE_LINE  # lines 0-3 ring, 4 tap, 5-12 latency samples, rest spare
 SLOT_HEADER = 8  # [length u32][flags u32]
 PAGE = 65536
 
@@ -67,6 +67,22 @@ OFF_READER_WAKES = 160  # notifies issued by the reader to a parked writer
 # line 3: waiter flags, announced before parking (Dekker-style with head/tail)
 OFF_READER_WAITING = 192
 OFF_WRITER_WAITING = 196
+
+# line 4: the tap (observability), written by the host's tap only
+OFF_TAP_MODE = 256  # 0 off, 1 lossless: the writer also waits for tap_tail
+OFF_TAP_TAIL = 264  # messages the tap has copied out (a second reader cursor)
+
+# lines 5-12: latency samples. Every message whose counter n has
+# n & SAMPLE_MASK == 0 is sampled: the writer stores (n, t_write) in stamp
+# entry (n >> SAMPLE_SHIFT) & (SAMPLE_ENTRIES - 1); the reader, consuming n,
+# stores (n, t_read - t_write) in the latency entry of the same index. The
+# clock is WASI's realtime clock, read only by adapters built with sampling.
+SAMPLE_SHIFT = 10
+SAMPLE_MASK = (1 << SAMPLE_SHIFT) - 1
+SAMPLE_ENTRIES = 16
+SAMPLE_ENTRY = 16  # [counter u64][nanoseconds u64]
+OFF_STAMPS = 320  # written by the writer
+OFF_LATENCIES = OFF_STAMPS + SAMPLE_ENTRIES * SAMPLE_ENTRY  # 576, written by the reader
 
 # slot header fields
 SLOT_OFF_LENGTH = 0

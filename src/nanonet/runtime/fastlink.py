@@ -6,18 +6,22 @@ cold start. A ``LinkPlan`` does that reflection once per (guest, adapter)
 pair; ``instantiate`` then only makes raw C API calls with prebuilt ctypes
 arrays: new memory, two instances, a few export look-ups (and, for a guest
 that exports its memory, the shim and its table). It covers guests without
-WASI grants; those go through the Linker path in ``linking.py``.
+WASI grants; those go through the Linker path in ``linking.py``. A guest's
+``nanonet:raw`` imports (checked and verified before a plan is built) get
+the service's ring of that tunnel.
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
 
+from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
 from .linking import ABI_MODULE, OPS, Linked
 
@@ -55,15 +59,19 @@ class LinkPlan:
     adapter: wasmtime.Module
     shim: wasmtime.Module
     memory_type: wasmtime.MemoryType | None  # set if the guest imports its memory
-    guest_imports: list[bytes | None]  # ABI op name, or None for the memory
+    # ABI op name, None for the guest's memory, or the index of a raw-mapped ring
+    guest_imports: list[bytes | int | None]
 
     @classmethod
     def build(cls, guest: wasmtime.Module, adapter: wasmtime.Module,
-              shim: wasmtime.Module) -> LinkPlan:
-        memory_type = None
-        names: list[bytes | None] = []
+              shim: wasmtime.Module, raw: Mapping[str, int] | None = None) -> LinkPlan:
+        """``raw`` maps each tunnel the guest may import raw to its index in ``rings``."""
+        memory_type, raw = None, raw or {}
+        names: list[bytes | int | None] = []
         for imp in guest.imports:
-            if isinstance(imp.type, wasmtime.MemoryType):
+            if imp.module == RAW_MODULE and (imp.name or "") in raw:
+                names.append(raw[imp.name or ""])
+            elif isinstance(imp.type, wasmtime.MemoryType) and imp.module != RAW_MODULE:
                 memory_type = imp.type
                 names.append(None)
             elif imp.module == ABI_MODULE and imp.name in OPS:
@@ -89,12 +97,16 @@ class LinkPlan:
         return _raw_instance(ctx, self.adapter, imports)
 
     def _guest(self, ctx: object, funcs_from: ffi.wasmtime_instance_t,
-               memory: ffi.wasmtime_extern_t | None) -> ffi.wasmtime_instance_t:
+               memory: ffi.wasmtime_extern_t | None,
+               rings: list[wasmtime.SharedMemory]) -> ffi.wasmtime_instance_t:
         imports = (ffi.wasmtime_extern_t * len(self.guest_imports))()
         for i, name in enumerate(self.guest_imports):
             if name is None:
                 assert memory is not None
                 imports[i] = memory
+            elif isinstance(name, int):
+                imports[i].kind = _EXTERN_SHARED
+                imports[i].of.sharedmemory = rings[name].ptr()
             else:
                 imports[i] = _export(ctx, funcs_from, name)
         return _raw_instance(ctx, self.guest, imports)
@@ -109,13 +121,13 @@ class LinkPlan:
         extern.kind = _EXTERN_MEMORY
         extern.of.memory = mem
         adapter = self._adapter(ctx, extern, rings)
-        guest = self._guest(ctx, adapter, extern)
+        guest = self._guest(ctx, adapter, extern, rings)
         return Linked(wasmtime.Instance._from_raw(guest), wasmtime.Instance._from_raw(adapter),
                       wasmtime.Memory._from_raw(mem), "imports-memory")
 
     def _exports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory]) -> Linked:
         shim = _raw_instance(ctx, self.shim, (ffi.wasmtime_extern_t * 0)())
-        guest = self._guest(ctx, shim, None)
+        guest = self._guest(ctx, shim, None, rings)
         try:
             memory = _export(ctx, guest, b"memory")
         except LoadError:
@@ -135,7 +147,7 @@ class LinkPlan:
         val = ffi.wasmtime_val_t()
         val.kind = _FUNCREF
         for name in self.guest_imports:
-            if name is None:
+            if not isinstance(name, bytes):
                 continue
             val.of.funcref = _export(ctx, adapter, name).of.func
             err = ffi.wasmtime_table_set(ctx, ctypes.byref(table.of.table),

@@ -8,10 +8,15 @@ and the adapter cannot exist before the guest's memory does; so the guest is
 linked to a shim whose functions ``call_indirect`` through a table, and the
 table is filled with the adapter's functions once the adapter exists (the
 trick the Component Model's own tooling uses).
+
+A reader granted raw access to a tunnel also imports that tunnel's ring
+memory (``nanonet:raw``); it gets the ring's own ``SharedMemory``, once the
+verifier (``caps/verify.py``) has shown that no code of it can write there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import wasmtime
@@ -19,9 +24,11 @@ from wasmtime._exportable import AsExtern
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import Grants
+from ..caps.verify import verify
 from ..caps.wasi import WASI_MODULE
+from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
-from ..ring.adapter import ABI, abi_type
+from ..ring.adapter import ABI, Direction, EndSpec, abi_type
 from .engine import Runtime
 
 ABI_MODULE = "nanonet"
@@ -57,46 +64,107 @@ class Linked:
 
 
 def _memory_import(module: wasmtime.Module) -> wasmtime.ImportType | None:
-    mems = [imp for imp in module.imports if isinstance(imp.type, wasmtime.MemoryType)]
+    mems = [imp for imp in module.imports
+            if isinstance(imp.type, wasmtime.MemoryType) and imp.module != RAW_MODULE]
     if len(mems) > 1:
         raise LoadError("the guest imports more than one memory; nanonet provides exactly one")
     return mems[0] if mems else None
 
 
 def check_imports(name: str, module: wasmtime.Module, grants: Grants,
-                  available: frozenset[str] = frozenset(OPS)) -> bool:
+                  available: frozenset[str] = frozenset(OPS),
+                  reads: Mapping[str, int] | None = None, wasm: bytes | None = None) -> bool:
     """Refuse, before anything runs, any import not provided or not granted.
 
+    ``reads`` maps the tunnels whose read end the service holds to their ring
+    pages; ``wasm`` (binary or WAT) is what the raw-access verifier decodes.
     Returns True if the guest needs WASI (some granted WASI import).
     """
-    wasi = False
+    wasi = raw = False
     for imp in module.imports:
-        if isinstance(imp.type, wasmtime.MemoryType):
-            continue
-        if imp.module == ABI_MODULE and imp.name in available:
-            continue
-        if imp.module == ABI_MODULE and imp.name in OPS:
-            side = "write" if ABI[imp.name][1] == "write" else "read"
-            raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but holds no "
-                            f"{side} end of any tunnel: give it one, or drop the import")
-        if imp.module == WASI_MODULE:
-            refusal = wasi_caps.check(name, imp.name or "", grants)
-            if refusal:
-                raise LoadError(refusal)
-            wasi = True
-            continue
-        raise LoadError(
-            f"service {name!r} imports {imp.module}.{imp.name}, which nanonet does not "
-            f"provide: a guest may import only its memory and the {ABI_MODULE!r} functions "
-            f"({', '.join(OPS)}); see docs/abi.md")
+        if imp.module == RAW_MODULE:
+            check_raw(name, imp, grants, reads or {})
+            raw = True
+        elif not isinstance(imp.type, wasmtime.MemoryType):
+            wasi = _check_import(name, imp, grants, available) or wasi
+    if raw:
+        verify(name, _binary(wasm))
     return wasi
 
 
+def _check_import(name: str, imp: wasmtime.ImportType, grants: Grants,
+                  available: frozenset[str]) -> bool:
+    """Refuse one function import not offered; True if it is a granted WASI one."""
+    if imp.module == ABI_MODULE and imp.name in available:
+        return False
+    if imp.module == ABI_MODULE and imp.name in OPS:
+        side = "write" if ABI[imp.name][1] == "write" else "read"
+        raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but holds no "
+                        f"{side} end of any tunnel: give it one, or drop the import")
+    if imp.module == WASI_MODULE:
+        refusal = wasi_caps.check(name, imp.name or "", grants)
+        if refusal:
+            raise LoadError(refusal)
+        return True
+    raise LoadError(
+        f"service {name!r} imports {imp.module}.{imp.name}, which nanonet does not "
+        f"provide: a guest may import only its memory and the {ABI_MODULE!r} functions "
+        f"({', '.join(OPS)}); see docs/abi.md")
+
+
+def check_raw(name: str, imp: wasmtime.ImportType, grants: Grants,
+              reads: Mapping[str, int]) -> None:
+    """A ``nanonet:raw`` import needs the raw grant, the read end and the ring's size."""
+    tunnel = imp.name or ""
+    what = f"service {name!r} imports {RAW_MODULE}.{tunnel} (the ring memory of tunnel {tunnel!r})"
+    if tunnel not in grants.raw:
+        raise LoadError(f"{what} without the raw grant for it: grant it with raw = "
+                        f'["{tunnel}"] in the manifest, or Grants(raw=("{tunnel}",)) in '
+                        f"Python; the service must also hold the read end of {tunnel!r}")
+    if tunnel not in reads:
+        raise LoadError(f"{what} but holds no read end of it: raw access is read access for "
+                        f"the tunnel's reader; give it reads=[{tunnel!r}], or drop the import")
+    ty, pages = imp.type, reads[tunnel]
+    if not isinstance(ty, wasmtime.MemoryType):
+        raise LoadError(f"{what} as a {type(ty).__name__}: import it as a memory, "
+                        f"(memory {pages} {pages} shared)")
+    hi = ty.limits.max
+    if not ty.is_shared or ty.is_64 or ty.limits.min > pages or hi is None or hi < pages:
+        raise LoadError(f"{what} with limits that do not fit the ring's {pages} page(s): "
+                        f"import it as (memory {pages} {pages} shared)")
+
+
+def read_pages(ends: list[EndSpec]) -> dict[str, int]:
+    """The tunnels a service reads, with the pages of each ring."""
+    return {e.name: e.geometry.pages for e in ends if e.direction is Direction.READ}
+
+
+def raw_rings(ends: list[EndSpec], grants: Grants) -> dict[str, int]:
+    """Tunnels granted raw that the service reads, with their index among its rings."""
+    return {e.name: i for i, e in enumerate(ends)
+            if e.direction is Direction.READ and e.name in grants.raw}
+
+
+def _binary(wasm: bytes | None) -> bytes:
+    """Module bytes for the verifier: WAT text is assembled first."""
+    if wasm is None:
+        raise LoadError("raw access cannot be verified without the module's bytes")
+    if wasm[:4] == b"\0asm":
+        return wasm
+    try:
+        return bytes(wasmtime.wat2wasm(wasm.decode()))
+    except (UnicodeDecodeError, wasmtime.WasmtimeError) as err:
+        raise LoadError(f"raw access cannot be verified: {err}") from err
+
+
 def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
-                 memory: wasmtime.Memory | None) -> list[AsExtern]:
+                 memory: wasmtime.Memory | None,
+                 raw: Mapping[str, wasmtime.SharedMemory]) -> list[AsExtern]:
     out: list[AsExtern] = []
     for imp in module.imports:
-        if isinstance(imp.type, wasmtime.MemoryType):
+        if imp.module == RAW_MODULE:
+            out.append(raw[imp.name or ""])
+        elif isinstance(imp.type, wasmtime.MemoryType):
             assert memory is not None
             out.append(memory)
         elif imp.module == ABI_MODULE:
@@ -124,17 +192,23 @@ def _funcs(store: wasmtime.Store, inst: wasmtime.Instance) -> dict[str, wasmtime
 
 
 def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wasmtime.Module,
-         rings: list[wasmtime.SharedMemory], wasi: Grants | None = None) -> Linked:
-    """Instantiate ``guest`` and ``adapter`` in ``store``, wired together."""
+         rings: list[wasmtime.SharedMemory], wasi: Grants | None = None,
+         raw: Mapping[str, wasmtime.SharedMemory] | None = None) -> Linked:
+    """Instantiate ``guest`` and ``adapter`` in ``store``, wired together.
+
+    ``raw`` maps each tunnel the guest imports raw (already checked) to its ring.
+    """
+    raw = raw or {}
     mem_import = _memory_import(guest)
     if mem_import is not None:
         assert isinstance(mem_import.type, wasmtime.MemoryType)
         memory = wasmtime.Memory(store, mem_import.type)
         ad = wasmtime.Instance(store, adapter, [memory, *rings])
-        inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, ad), memory), wasi)
+        inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, ad), memory, raw),
+                            wasi)
         return Linked(inst, ad, memory, "imports-memory")
     shim = wasmtime.Instance(store, rt.module(shim_wat()), [])
-    inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, shim), None), wasi)
+    inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, shim), None, raw), wasi)
     exported = inst.exports(store).get("memory")
     if not isinstance(exported, wasmtime.Memory):
         raise LoadError("the guest neither imports nor exports a memory named 'memory'")

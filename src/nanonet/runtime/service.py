@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from ..caps.policy import Grants, ServicePolicy
-from ..errors import Frame, GuestTrap, LoadError
+from ..caps.policy import ServicePolicy
+from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .engine import Runtime
 from .fastlink import LinkPlan
 from .lifecycle import Event, State, next_state
-from .linking import Linked, check_imports, link, shim_wat
-from .traps import trap_cause
+from .linking import Linked, check_imports, link, raw_rings, read_pages, shim_wat
+from .traps import trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
@@ -36,7 +36,7 @@ PAGE = 65536
 
 # link plans per (guest module, adapter module, grants); modules live as long
 # as the Runtime's cache, so their ids are stable keys
-_PLANS: dict[tuple[int, int, Grants], LinkPlan] = {}
+_PLANS: dict[tuple[object, ...], LinkPlan] = {}
 _ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
 
 
@@ -58,10 +58,6 @@ class ServiceSpec:
     ends: list[EndSpec] = field(default_factory=list)
     entry: str | None = None
     policy: ServicePolicy = field(default_factory=ServicePolicy)
-
-
-def _frames(trap: wasmtime.Trap) -> tuple[Frame, ...]:
-    return tuple(Frame(f.module_name, f.func_name, f.module_offset) for f in trap.frames or [])
 
 
 class Service:
@@ -128,13 +124,16 @@ class Service:
               rings: list[wasmtime.SharedMemory]) -> Linked:
         """The fast raw path when no WASI is granted, else the Linker path."""
         grants = self.spec.policy.grants
-        key = (id(guest), id(adapter), grants)
+        raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
+        key = (id(guest), id(adapter), grants, tuple(raw.items()))
         plan = _PLANS.get(key)
         if plan is None:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
-            if check_imports(self.name, guest, grants, ops):
-                return link(self._rt, self.store, guest, adapter, rings, wasi=grants)
-            plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()))
+            if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
+                             self.spec.wasm):
+                return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
+                            raw={t: rings[i] for t, i in raw.items()})
+            plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
             _PLANS[key] = plan
         return plan.instantiate(self.store, rings)
 
@@ -191,10 +190,8 @@ class Service:
         if self.watchdog.stop_requested:
             self._event(Event.STOP)
             return False
-        frames = _frames(exc) if isinstance(exc, wasmtime.Trap) else ()
-        message = exc.message if isinstance(exc, wasmtime.Trap) else str(exc)
         cause = trap_cause(exc, self.watchdog.cause, self._memory_at_cap())
-        self.error = GuestTrap(self.name, message, frames, cause)
+        self.error = GuestTrap(self.name, trap_message(exc), trap_frames(exc), cause)
         self.traps.append(self.error)
         self._event(Event.TRAP)
         return True

@@ -1,8 +1,34 @@
-"""Naming why a service trapped, for reports and for the fault matrix."""
+"""Naming why a service trapped, and where, for reports and the fault matrix."""
 
 from __future__ import annotations
 
+import re
+
 import wasmtime
+
+from ..errors import Frame
+
+# "    0:     0xb1 - <unknown>!fault" in the text of a host-raised error
+_FRAME_LINE = re.compile(r"^\s*\d+:\s+0x([0-9a-f]+) - (.*?)!(.*)$", re.M)
+
+
+def trap_frames(exc: Exception) -> tuple[Frame, ...]:
+    """The Wasm frames of a trap; for an error our epoch callback raised
+    (a deadline, a stop), wasmtime gives them only as text, so parse that."""
+    if isinstance(exc, wasmtime.Trap):
+        return tuple(Frame(f.module_name, f.func_name, f.module_offset)
+                     for f in exc.frames or [])
+    return tuple(Frame(None if mod == "<unknown>" else mod, func, int(off, 16))
+                 for off, mod, func in _FRAME_LINE.findall(str(exc)))
+
+
+def trap_message(exc: Exception) -> str:
+    """The trap's own words: a Trap's message, or the cause of a host error."""
+    if isinstance(exc, wasmtime.Trap):
+        return str(exc.message)
+    text = str(exc)
+    _, sep, cause = text.partition("Caused by:")
+    return cause.strip() if sep else text.strip()
 
 CAUSES = {
     "STACK_OVERFLOW": "stack overflow",
