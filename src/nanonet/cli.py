@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from . import __version__
 
 # subcommand modules, in the order `nanonet --help` lists them
-COMMANDS = ("nanonet.demo", "nanonet.bench.cli", "nanonet.cache_cli")
+COMMANDS = ("nanonet.demo", "nanonet.manifest_cli", "nanonet.bench.cli", "nanonet.cache_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@
 for a reader, everything before the close has been read. ``TunnelCorrupt``
 means the ring failed a check and is quarantined. ``GuestTrap`` carries the
 service name, the trap message and the Wasm frames. ``LoadError`` is raised
-before anything runs and names what to change.
+before anything runs and names what to change. ``ManifestError`` points at
+the file, line and key of a ``nanonet.toml`` that cannot be used.
 """
 
 from __future__ import annotations
@@ -61,3 +62,22 @@ class GuestTrap(NanonetError):
         tail = f"\n{where}" if where else ""
         why = f" ({cause})" if cause and cause not in message else ""
         super().__init__(f"service {service!r} trapped: {message}{why}{tail}")
+
+
+class ManifestError(NanonetError):
+    """A manifest is invalid; the message names the file, the line and the fix.
+
+    The format is ``FILE:LINE[:COLUMN]: KEY: PROBLEM; FIX`` so that editors and
+    terminals can jump to the spot; ``key`` is the dotted path of the key at
+    fault (empty for a syntax error, which has no key yet).
+    """
+
+    def __init__(self, path: str, line: int, problem: str, *, key: str = "",
+                 column: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.key = key
+        self.problem = problem
+        where = f"{path}:{line}" + (f":{column}" if column else "")
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")

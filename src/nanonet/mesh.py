@@ -85,10 +85,13 @@ class Mesh:
     """Services and the tunnels between them, owned by one Python object."""
 
     def __init__(self, rt: Runtime | None = None, *, fuel: bool = False,
-                 max_stack: int | None = None) -> None:
+                 max_stack: int | None = None, latency: bool = False) -> None:
         """``fuel=True`` meters every service's instructions (needed for fuel
         limits; it costs some speed); ``max_stack`` caps the Wasm stack of every
-        service of the mesh (a wasmtime engine setting, so it is per mesh)."""
+        service of the mesh (a wasmtime engine setting, so it is per mesh);
+        ``latency=True`` has the adapters stamp one message in 1024 so that each
+        tunnel's latency can be read from its ring (see docs/ring.md)."""
+        self.latency = latency
         self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK)
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
@@ -144,7 +147,7 @@ class Mesh:
                 rings.append(tunnel.ring)
         code = _read_wasm(wasm)
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
-                           policy)
+                           policy, self.latency)
         svc = Service(self.rt, spec, rings)
         self.services[name] = svc
         if self._started:

@@ -110,6 +110,7 @@ _COMMON = """
   (global $peer{m} (mut i64) (i64.const 0))  ;; cached copy of the other side's counter
   (global $ok{m} (mut i32) (i32.const 0))    ;; 0 unattached, 1 attached, 2 quarantined
   (global $spin{m} (mut i32) (i32.const {SPIN_INIT}))
+  (global $waitat{m} (mut i32) (i32.const {OTHER}))  ;; the counter a park waits on
   (global $done{m} (mut i64) (i64.const 0))    ;; reader: the tail last committed
   (global $unbytes{m} (mut i64) (i64.const 0)) ;; reader: bytes received, not committed
 
@@ -144,11 +145,11 @@ _COMMON = """
 
   ;; the slow path: re-read the other side's counter, check it, check the flags.
   ;; returns 1 if I can proceed, 0 if not yet, or a negative status
-  (func $refresh{m} (result i32) (local $v i64)
+  (func $refresh{m} (result i32) (local $v i64) (local $t i64)
     (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
       (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
     (local.set $v (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
-    (global.set $peer{m} (local.get $v))
+{TAP_HOLD}    (global.set $peer{m} (local.get $v))
     (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
       (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
     (if (call $ready{m}) (then (return (i32.const 1))))
@@ -179,7 +180,7 @@ _COMMON = """
       (local.set $seen (global.get $peer{m}))
       (i64.store {m} offset={O_MYPARK} (i32.const 0)
         (i64.add (i64.load {m} offset={O_MYPARK} (i32.const 0)) (i64.const 1)))
-      (local.set $r (memory.atomic.wait32 {m} offset={OTHER} (i32.const 0)
+      (local.set $r (memory.atomic.wait32 {m} (global.get $waitat{m})
         (i32.wrap_i64 (local.get $seen)) (i64.const {TIMEOUT})))
       (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))
       (if (i32.eq (local.get $r) (i32.const 2))
@@ -242,7 +243,7 @@ _WRITER = """
     (i32.store {m} offset=4 (local.get $slot) (i32.const 0))
     (call $copy_in{m}
       (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
-    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
+{SAMPLE}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $room{m} (param $block i32) (result i32) (local $r i32)
     (if (i32.ne (global.get $ok{m}) (i32.const 1))
@@ -382,7 +383,7 @@ _READER = """
       (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
         (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK}))))
       (local.get $len))
-    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
+{SAMPLE}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $recv{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
     (local.set $r (call $avail{m} (local.get $block)))
@@ -406,7 +407,7 @@ _READER = """
     (i32.store (local.get $at)
       (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
         (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
-    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1)))
+{SAMPLE}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1)))
     (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
     (local.get $r))
 
@@ -441,7 +442,49 @@ _READER = """
 """
 
 
-def _tunnel_code(m: int, end: EndSpec) -> str:
+# the writer also waits for the host's tap while one is attached losslessly:
+# the peer it uses is whichever of tail and tap_tail is further behind
+_TAP_HOLD = """    (global.set $waitat{m} (i32.const {OTHER}))
+    (if (i32.atomic.load {m} offset={O_TAPMODE} (i32.const 0)) (then
+      (local.set $t (i64.atomic.load {m} offset={O_TAPTAIL} (i32.const 0)))  ;; acquire
+      (if (i64.gt_u (i64.sub (global.get $pos{m}) (local.get $t))
+                    (i64.sub (global.get $pos{m}) (local.get $v)))
+        (then (local.set $v (local.get $t))
+              (global.set $waitat{m} (i32.const {O_TAPTAIL}))))))  ;; park on the tap
+"""
+
+# one message in 2^SAMPLE_SHIFT: the writer stamps its send time, the reader
+# turns a matching stamp into a latency; both with WASI's realtime clock
+_SAMPLING = """
+  (func $now (result i64)
+    (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 0)))
+    (i64.load {OWNMEM} (i32.const 0)))
+"""
+_STAMP = """
+  (func $sample{m} (local $e i32)
+    (local.set $e (i32.add (i32.const {O_STAMPS}) (i32.shl (i32.and
+      (i32.wrap_i64 (i64.shr_u (global.get $pos{m}) (i64.const {SSHIFT}))) (i32.const {SLOTS1}))
+      (i32.const 4))))
+    (i64.store {m} offset=8 (local.get $e) (call $now))
+    (i64.store {m} (local.get $e) (global.get $pos{m})))
+"""
+_MEASURE = """
+  (func $sample{m} (local $e i32) (local $t i64)
+    (local.set $e (i32.shl (i32.and (i32.wrap_i64
+      (i64.shr_u (global.get $pos{m}) (i64.const {SSHIFT}))) (i32.const {SLOTS1})) (i32.const 4)))
+    (if (i64.ne (i64.load {m} offset={O_STAMPS} (local.get $e)) (global.get $pos{m}))
+      (then (return)))  ;; no stamp for this message (yet, or any more): no sample
+    (local.set $t (i64.load {m} offset={O_STAMPS_8} (local.get $e)))
+    (i64.store {m} offset={O_LAT_8} (local.get $e) (i64.sub (call $now) (local.get $t)))
+    (i64.store {m} offset={O_LAT} (local.get $e) (global.get $pos{m})))
+"""
+_SAMPLE_CALL = """    (if (i32.eqz (i32.and (i32.wrap_i64 (global.get $pos{m}))
+                          (i32.const {SMASK})))
+      (then (call $sample{m})))
+"""
+
+
+def _tunnel_code(m: int, end: EndSpec, sampling: bool = False) -> str:
     c = _consts(m, end.geometry)
     writer = end.direction is Direction.WRITE
     c.update(
@@ -457,9 +500,16 @@ def _tunnel_code(m: int, end: EndSpec) -> str:
     )
     head, tail = (f"$pos{m}", f"$peer{m}") if writer else (f"$peer{m}", f"$pos{m}")
     c.update(HEADG=head, TAILG=tail)
-    c.update(O_NLEN=L.OFF_NAME_LEN, O_NAME=L.OFF_NAME, MAX_NAME=L.MAX_NAME)
+    c.update(O_NLEN=L.OFF_NAME_LEN, O_NAME=L.OFF_NAME, MAX_NAME=L.MAX_NAME,
+             O_TAPMODE=L.OFF_TAP_MODE, O_TAPTAIL=L.OFF_TAP_TAIL, O_STAMPS=L.OFF_STAMPS,
+             O_STAMPS_8=L.OFF_STAMPS + 8, O_LAT=L.OFF_LATENCIES, O_LAT_8=L.OFF_LATENCIES + 8,
+             SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
+             TAP_HOLD=_TAP_HOLD if writer else "",
+             SAMPLE=_SAMPLE_CALL if sampling else "")
     body = _COMMON + _NAME_IS + (_WRITER if writer else _READER)
-    return _fill(body, c)
+    if sampling:
+        body += _STAMP if writer else _MEASURE
+    return _fill(_fill(body, {"TAP_HOLD": c.pop("TAP_HOLD"), "SAMPLE": c.pop("SAMPLE")}), c)
 
 
 def _fill(template: str, values: dict[str, object]) -> str:
@@ -546,24 +596,31 @@ def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry], ...]:
     return tuple((e.direction, e.geometry) for e in ends)
 
 
-def adapter_wat(ends: list[EndSpec]) -> str:
+def adapter_wat(ends: list[EndSpec], sampling: bool = False) -> str:
     """The WAT text of the adapter for a service holding ``ends``.
 
     Only the shape of the ends (direction, geometry) shapes the code: names
     are read from the rings, so services of the same shape share one module.
     """
-    return _adapter_wat(shape(ends))
+    return _adapter_wat(shape(ends), sampling)
 
 
 @lru_cache(maxsize=256)
-def _adapter_wat(shapes: tuple[tuple[Direction, Geometry], ...]) -> str:
+def _adapter_wat(shapes: tuple[tuple[Direction, Geometry], ...], sampling: bool) -> str:
     ends = [EndSpec("", d, g) for d, g in shapes]
     parts = ["(module\n", '  (import "guest" "memory" (memory 0))\n']
     for i, end in enumerate(ends):
         p = end.geometry.pages
         parts.append(f'  (import "t{i}" "ring" (memory {p} {p} shared))\n')
+    if sampling:
+        # after the memories, so their indices stay put; WASI writes the time
+        # through the caller's exported "memory": the adapter's own, not the guest's
+        parts.append('  (import "wasi_snapshot_preview1" "clock_time_get" '
+                     "(func $clock (param i32 i64 i32) (result i32)))\n")
+        parts.append('  (memory $own (export "memory") 1 1)\n')
+        parts.append(_fill(_SAMPLING, {"OWNMEM": len(ends) + 1}))
     for i, end in enumerate(ends):
-        parts.append(_tunnel_code(i + 1, end))
+        parts.append(_tunnel_code(i + 1, end, sampling))
     for op in available_ops(list(ends)):
         parts.append(_dispatch(op, list(ends)))
     parts.append(_commit_all(list(ends)))

@@ -47,6 +47,10 @@ _CONTROL_WAT = """
     (call $park (i32.const {O_RWAIT}) (i32.const {O_HEAD}) (local.get 0) (local.get 1)))
   (func (export "park_writer") (param i64 i64) (result i32)
     (call $park (i32.const {O_WWAIT}) (i32.const {O_TAIL}) (local.get 0) (local.get 1)))
+  ;; wake a writer parked on a full ring because of the tap (it parks on tap_tail)
+  (func (export "notify_tail")
+    (if (i32.atomic.load (i32.const {O_WWAIT}))
+      (then (drop (memory.atomic.notify (i32.const {O_TAPTAIL}) (i32.const 1))))))
   (func (export "close")
     (i32.atomic.store offset={O_CLOSED} (i32.const 0) (i32.const 1))
     (drop (memory.atomic.notify (i32.const {O_HEAD}) (i32.const -1)))
@@ -57,7 +61,7 @@ _CONTROL_WAT = """
 
 def control_wat(pages: int) -> str:
     values = dict(P=pages, O_HEAD=L.OFF_HEAD, O_TAIL=L.OFF_TAIL, O_RWAIT=L.OFF_READER_WAITING,
-                  O_WWAIT=L.OFF_WRITER_WAITING, O_CLOSED=L.OFF_CLOSED)
+                  O_WWAIT=L.OFF_WRITER_WAITING, O_CLOSED=L.OFF_CLOSED, O_TAPTAIL=L.OFF_TAP_TAIL)
     return _CONTROL_WAT.format(**values)
 
 
@@ -79,40 +83,42 @@ class RingControl:
     The writer's calls (publish head, park writer) and the reader's (publish
     tail, park reader) run in two stores of their own: when the host holds
     both ends, a parked writer must not keep the reader from publishing the
-    tail that would wake it. Closing may come from any thread, even while an
-    owner is parked, so it runs in a third store.
+    tail that would wake it. Closing and waking may come from any thread,
+    even while an owner is parked, so they run in a third store. Each store
+    is made on first use: a tunnel between two services never needs the
+    first two.
     """
 
     def __init__(self, rt: Runtime, ring: RingMemory) -> None:
         self.ring = ring
         self._rt = rt
-        self._writer_ops = _instance(rt, ring)
-        self._reader_ops = _instance(rt, ring)
-        self._writer_lock = threading.Lock()
-        self._reader_lock = threading.Lock()
-        self._closer: dict[str, FastFunc] | None = None
-        self._close_lock = threading.Lock()
+        self._stores: dict[str, dict[str, FastFunc]] = {}
+        self._locks = {side: threading.Lock() for side in ("writer", "reader", "any")}
+
+    def _call(self, side: str, name: str, *args: int) -> int | None:
+        with self._locks[side]:
+            funcs = self._stores.get(side)
+            if funcs is None:
+                funcs = self._stores[side] = _instance(self._rt, self.ring)
+            return funcs[name](*args)
 
     def publish_head(self, head: int) -> None:
-        with self._writer_lock:
-            self._writer_ops["publish_head"](head)
+        self._call("writer", "publish_head", head)
 
     def publish_tail(self, tail: int) -> None:
-        with self._reader_lock:
-            self._reader_ops["publish_tail"](tail)
+        self._call("reader", "publish_tail", tail)
 
     def park_reader(self, seen_head: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
         """Sleep until head moves from ``seen_head`` (True) or the timeout (False)."""
-        with self._reader_lock:
-            return bool(self._reader_ops["park_reader"](seen_head, timeout_ns))
+        return bool(self._call("reader", "park_reader", seen_head, timeout_ns))
 
     def park_writer(self, seen_tail: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
-        with self._writer_lock:
-            return bool(self._writer_ops["park_writer"](seen_tail, timeout_ns))
+        return bool(self._call("writer", "park_writer", seen_tail, timeout_ns))
+
+    def notify_tail(self) -> None:
+        """Wake the writer if it parked: the host's tap freed slots."""
+        self._call("any", "notify_tail")
 
     def close(self) -> None:
         """Set the closed flag and wake every waiter on both sides."""
-        with self._close_lock:
-            if self._closer is None:
-                self._closer = _instance(self._rt, self.ring)
-            self._closer["close"]()
+        self._call("any", "close")

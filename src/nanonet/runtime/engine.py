@@ -64,6 +64,7 @@ class Runtime:
         self._fingerprint = ("|".join(SETTINGS) + f"|fuel={fuel}|stack={max_stack}"
                              f"|wasmtime-{version('wasmtime')}")
         self._modules: dict[str, wasmtime.Module] = {}
+        self._wasi_linker: wasmtime.Linker | None = None
         self._lock = threading.Lock()
 
     def key(self, source: bytes) -> str:
@@ -109,6 +110,17 @@ class Runtime:
         with self._lock:
             self._modules.clear()
 
+
+    def wasi_clock(self, store: wasmtime.Store) -> wasmtime.Func:
+        """WASI's clock_time_get bound to ``store`` (which must have a WASI context)."""
+        with self._lock:
+            if self._wasi_linker is None:
+                self._wasi_linker = wasmtime.Linker(self.engine)
+                self._wasi_linker.define_wasi()
+            linker = self._wasi_linker
+        func = linker.get(store, "wasi_snapshot_preview1", "clock_time_get")
+        assert isinstance(func, wasmtime.Func)
+        return func
 
     def new_store(self) -> wasmtime.Store:
         """A store for the host's own calls: never interrupted, never out of fuel."""

@@ -25,6 +25,7 @@ from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
 from .linking import ABI_MODULE, OPS, Linked
 
+_EXTERN_FUNC: Any = 0
 _EXTERN_MEMORY: Any = 3  # ctypes fields typed as c_ubyte accept plain ints
 _EXTERN_SHARED: Any = 4
 _FUNCREF: Any = 5
@@ -80,20 +81,25 @@ class LinkPlan:
                 raise LoadError(f"import {imp.module}.{imp.name} needs the Linker path")
         return cls(guest, adapter, shim, memory_type, names)
 
-    def instantiate(self, store: wasmtime.Store,
-                    rings: list[wasmtime.SharedMemory]) -> Linked:
+    def instantiate(self, store: wasmtime.Store, rings: list[wasmtime.SharedMemory],
+                    clock: wasmtime.Func | None = None) -> Linked:
+        """``clock`` is WASI's clock_time_get, for an adapter built with sampling."""
         ctx = store._context()
         if self.memory_type is not None:
-            return self._imports_memory(ctx, rings)
-        return self._exports_memory(ctx, rings)
+            return self._imports_memory(ctx, rings, clock)
+        return self._exports_memory(ctx, rings, clock)
 
     def _adapter(self, ctx: object, memory: ffi.wasmtime_extern_t,
-                 rings: list[wasmtime.SharedMemory]) -> ffi.wasmtime_instance_t:
-        imports = (ffi.wasmtime_extern_t * (1 + len(rings)))()
+                 rings: list[wasmtime.SharedMemory],
+                 clock: wasmtime.Func | None) -> ffi.wasmtime_instance_t:
+        imports = (ffi.wasmtime_extern_t * (1 + len(rings) + (clock is not None)))()
         imports[0] = memory
         for i, ring in enumerate(rings):
             imports[i + 1].kind = _EXTERN_SHARED
             imports[i + 1].of.sharedmemory = ring.ptr()
+        if clock is not None:
+            imports[len(rings) + 1].kind = _EXTERN_FUNC
+            imports[len(rings) + 1].of.func = clock._func
         return _raw_instance(ctx, self.adapter, imports)
 
     def _guest(self, ctx: object, funcs_from: ffi.wasmtime_instance_t,
@@ -111,7 +117,8 @@ class LinkPlan:
                 imports[i] = _export(ctx, funcs_from, name)
         return _raw_instance(ctx, self.guest, imports)
 
-    def _imports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory]) -> Linked:
+    def _imports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
+                        clock: wasmtime.Func | None) -> Linked:
         assert self.memory_type is not None
         mem = ffi.wasmtime_memory_t()
         err = ffi.wasmtime_memory_new(ctx, self.memory_type.ptr(), ctypes.byref(mem))
@@ -120,12 +127,13 @@ class LinkPlan:
         extern = ffi.wasmtime_extern_t()
         extern.kind = _EXTERN_MEMORY
         extern.of.memory = mem
-        adapter = self._adapter(ctx, extern, rings)
+        adapter = self._adapter(ctx, extern, rings, clock)
         guest = self._guest(ctx, adapter, extern, rings)
         return Linked(wasmtime.Instance._from_raw(guest), wasmtime.Instance._from_raw(adapter),
                       wasmtime.Memory._from_raw(mem), "imports-memory")
 
-    def _exports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory]) -> Linked:
+    def _exports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
+                        clock: wasmtime.Func | None) -> Linked:
         shim = _raw_instance(ctx, self.shim, (ffi.wasmtime_extern_t * 0)())
         guest = self._guest(ctx, shim, None, rings)
         try:
@@ -135,7 +143,7 @@ class LinkPlan:
                             "'memory'") from None
         if int(memory.kind) != 3:
             raise LoadError("the guest's export 'memory' is not a memory")
-        adapter = self._adapter(ctx, memory, rings)
+        adapter = self._adapter(ctx, memory, rings, clock)
         self._fill_table(ctx, shim, adapter)
         return Linked(wasmtime.Instance._from_raw(guest), wasmtime.Instance._from_raw(adapter),
                       wasmtime.Memory._from_raw(memory.of.memory), "exports-memory")

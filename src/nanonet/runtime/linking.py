@@ -187,13 +187,18 @@ def _instantiate(store: wasmtime.Store, module: wasmtime.Module,
     return linker.instantiate(store, module)
 
 
+def _opt(item: AsExtern | None) -> list[AsExtern]:
+    return [] if item is None else [item]
+
+
 def _funcs(store: wasmtime.Store, inst: wasmtime.Instance) -> dict[str, wasmtime.Func]:
     return {k: v for k, v in inst.exports(store).items() if isinstance(v, wasmtime.Func)}
 
 
 def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wasmtime.Module,
          rings: list[wasmtime.SharedMemory], wasi: Grants | None = None,
-         raw: Mapping[str, wasmtime.SharedMemory] | None = None) -> Linked:
+         raw: Mapping[str, wasmtime.SharedMemory] | None = None,
+         clock: wasmtime.Func | None = None) -> Linked:
     """Instantiate ``guest`` and ``adapter`` in ``store``, wired together.
 
     ``raw`` maps each tunnel the guest imports raw (already checked) to its ring.
@@ -203,7 +208,7 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
     if mem_import is not None:
         assert isinstance(mem_import.type, wasmtime.MemoryType)
         memory = wasmtime.Memory(store, mem_import.type)
-        ad = wasmtime.Instance(store, adapter, [memory, *rings])
+        ad = wasmtime.Instance(store, adapter, [memory, *rings, *_opt(clock)])
         inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, ad), memory, raw),
                             wasi)
         return Linked(inst, ad, memory, "imports-memory")
@@ -212,7 +217,7 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
     exported = inst.exports(store).get("memory")
     if not isinstance(exported, wasmtime.Memory):
         raise LoadError("the guest neither imports nor exports a memory named 'memory'")
-    ad = wasmtime.Instance(store, adapter, [exported, *rings])
+    ad = wasmtime.Instance(store, adapter, [exported, *rings, *_opt(clock)])
     table = shim.exports(store)["slots"]
     assert isinstance(table, wasmtime.Table)
     ad_funcs = _funcs(store, ad)

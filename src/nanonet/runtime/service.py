@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import wasmtime
 from wasmtime import _ffi as ffi
 
+from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
@@ -40,12 +41,12 @@ _PLANS: dict[tuple[object, ...], LinkPlan] = {}
 _ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
 
 
-def adapter_module(rt: Runtime, ends: list[EndSpec]) -> wasmtime.Module:
+def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
     """The compiled adapter for this shape of tunnel ends."""
-    key = (id(rt), *shape(ends))
+    key = (id(rt), sampling, *shape(ends))
     mod = _ADAPTERS.get(key)
     if mod is None:
-        mod = _ADAPTERS[key] = rt.module(adapter_wat(ends))
+        mod = _ADAPTERS[key] = rt.module(adapter_wat(ends, sampling))
     return mod
 
 
@@ -58,6 +59,7 @@ class ServiceSpec:
     ends: list[EndSpec] = field(default_factory=list)
     entry: str | None = None
     policy: ServicePolicy = field(default_factory=ServicePolicy)
+    sampling: bool = False  # adapters stamp 1 message in 1024 for latency histograms
 
 
 class Service:
@@ -92,7 +94,7 @@ class Service:
     def _load(self) -> Linked:
         t0 = time.perf_counter()
         guest = self._compile()
-        adapter = adapter_module(self._rt, self.spec.ends)
+        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling)
         self.store = self._new_store()
         rings = [r.shared for r in self._rings]
         try:
@@ -132,10 +134,18 @@ class Service:
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
                 return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
-                            raw={t: rings[i] for t, i in raw.items()})
+                            raw={t: rings[i] for t, i in raw.items()}, clock=self._clock())
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
             _PLANS[key] = plan
-        return plan.instantiate(self.store, rings)
+        return plan.instantiate(self.store, rings, self._clock())
+
+    def _clock(self) -> wasmtime.Func | None:
+        """WASI's clock for a sampling adapter; the store's WASI context holds
+        only what the grants say (the adapter's clock is not the guest's)."""
+        if not self.spec.sampling:
+            return None
+        self.store.set_wasi(wasi_caps.config(self.spec.policy.grants))
+        return self._rt.wasi_clock(self.store)
 
     def _compile(self) -> wasmtime.Module:
         try:

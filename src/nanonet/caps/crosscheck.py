@@ -1,0 +1,91 @@
+"""Checks that need more than one table of a manifest at once.
+
+Each table can be valid alone while the whole still cannot run: a tunnel
+whose writer names no service, a service that holds no tunnel end, a file
+that is not there, a raw grant on a tunnel the service does not read, a fuel
+limit in a mesh that meters no fuel. Each check raises the first problem it
+finds as a ManifestError at the key that must change, with the fix.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ring.layout import MAX_NAME
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
+
+HOST = "host"
+
+
+def crosscheck(m: Manifest) -> None:
+    """Raise the first problem that spans tables, in the order a reader meets them."""
+    if not m.table.services:
+        raise m.error(("services",), "no services; add a [services.NAME] table with "
+                      "wasm = \"x.wasm\" or source = \"x.c\"")
+    _names(m)
+    _tunnel_ends(m)
+    for name in m.table.services:
+        _service(m, name)
+
+
+def _names(m: Manifest) -> None:
+    for name in m.table.tunnels:
+        size = len(name.encode())
+        if not 1 <= size <= MAX_NAME:
+            raise m.error(("tunnels", name), f"a tunnel name takes 1 to {MAX_NAME} bytes "
+                          f"(this one takes {size}); rename the tunnel")
+    for name in m.table.services:
+        if name == HOST or not name:
+            raise m.error(("services", name), f"{name!r} cannot name a service (\"host\" "
+                          "means the host in writer/reader); rename the service")
+
+
+def _owner(m: Manifest, tunnel: str, side: str, owner: str) -> None:
+    if owner != HOST and owner not in m.table.services:
+        known = ", ".join(sorted(m.table.services))
+        raise m.error(("tunnels", tunnel, side), f"no service named {owner!r} (services: "
+                      f"{known}); name one of them, or \"host\"")
+
+
+def _tunnel_ends(m: Manifest) -> None:
+    for name, t in m.table.tunnels.items():
+        _owner(m, name, "writer", t.writer)
+        _owner(m, name, "reader", t.reader)
+        if t.writer == t.reader != HOST:
+            raise m.error(("tunnels", name, "reader"), f"{t.reader!r} is both writer and "
+                          "reader; a service cannot hold both ends of one tunnel: give one "
+                          "end to another service or to \"host\"")
+
+
+def _service(m: Manifest, name: str) -> None:
+    svc = m.services[name]
+    if not svc.reads and not svc.writes:
+        raise m.error(("services", name), "holds no tunnel end; name it as writer or "
+                      "reader of a [tunnels.NAME] table, or remove the service")
+    _files(m, name)
+    for i, tunnel in enumerate(svc.table.grants.raw):
+        if tunnel not in svc.reads:
+            reads = ", ".join(svc.reads) or "none"
+            raise m.error(("services", name, "grants", "raw", i), f"{tunnel!r} is not a "
+                          f"tunnel {name!r} reads (it reads: {reads}); raw access is "
+                          "read-only: name a tunnel it reads, or remove it")
+    if svc.table.limits.fuel_per_tick is not None and not m.table.mesh.fuel:
+        raise m.error(("services", name, "limits", "fuel_per_tick"), "needs fuel metering, "
+                      "which is off; set fuel = true under [mesh], or remove fuel_per_tick")
+
+
+def _files(m: Manifest, name: str) -> None:
+    t = m.table.services[name]
+    if t.source is not None and not m.file(t.source).is_file():
+        raise m.error(("services", name, "source"), f"no file {m.file(t.source)}; fix the "
+                      "path (it is relative to the manifest)")
+    if t.wasm is not None and t.build is None and not m.file(t.wasm).is_file():
+        raise m.error(("services", name, "wasm"), f"no file {m.file(t.wasm)}; fix the path "
+                      "(relative to the manifest), or add a build command that makes it")
+    for i, d in enumerate(t.grants.dirs):
+        if not m.file(d.host).is_dir():
+            raise m.error(("services", name, "grants", "dirs", i, "host"), f"no directory "
+                          f"{m.file(d.host)}; create it, or fix the path (relative to the "
+                          "manifest)")

@@ -1,0 +1,168 @@
+"""``nanonet.toml``: read, check, and turn into the objects a Mesh takes.
+
+    manifest = load_manifest("nanonet.toml")   # ManifestError if anything is off
+    mesh = manifest.build_mesh()               # tunnels and loaded services
+    out = mesh.reader("summary")               # host ends: manifest.host_reads
+
+Loading runs three stages, each failing with one ``ManifestError`` that names
+the file, the line and the fix: the TOML syntax (tomllib), each table on its
+own (``schema``), then what needs several tables at once (``crosscheck``).
+The CLI (``nanonet check``, ``nanonet run``) goes through this same path.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import ManifestError, NanonetError
+from ..mesh import Mesh
+from .crosscheck import crosscheck
+from .explain import explain, key_path
+from .locate import Locator
+from .policy import Grants, Limits, Preopen, Restart, RestartPolicy, ServicePolicy
+from .schema import ManifestTable, ServiceTable
+
+HOST = "host"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One service as the manifest defines it: its table, its ends, its policy."""
+
+    name: str
+    table: ServiceTable
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    policy: ServicePolicy
+
+
+class Manifest:
+    """A checked manifest: what to build, which ends go where, and the policies."""
+
+    def __init__(self, path: Path, text: str, table: ManifestTable) -> None:
+        self.path = path
+        self.root = path.parent
+        self.table = table
+        self.locator = Locator(text)
+        self.services = {name: self._service(name, t) for name, t in table.services.items()}
+        tunnels = table.tunnels
+        self.host_reads = tuple(n for n, t in tunnels.items() if t.reader == HOST)
+        self.host_writes = tuple(n for n, t in tunnels.items() if t.writer == HOST)
+
+    def error(self, loc: Sequence[str | int], problem: str) -> ManifestError:
+        """A ManifestError pointing at where ``loc`` is written."""
+        line, column = self.locator.find(loc)
+        return ManifestError(str(self.path), line, problem, key=key_path(loc), column=column)
+
+    def file(self, relative: str) -> Path:
+        """A path written in the manifest, relative to the manifest's directory."""
+        return Path(os.path.normpath(self.root.absolute() / relative))
+
+    def _service(self, name: str, t: ServiceTable) -> ServiceDef:
+        tunnels = self.table.tunnels.items()
+        reads = tuple(n for n, tt in tunnels if tt.reader == name)
+        writes = tuple(n for n, tt in tunnels if tt.writer == name)
+        return ServiceDef(name, t, reads, writes, self._policy(t))
+
+    def _policy(self, t: ServiceTable) -> ServicePolicy:
+        g, lim, r = t.grants, t.limits, t.restart
+        dirs = tuple(Preopen(self.file(d.host), d.guest, d.write) for d in g.dirs)
+        grants = Grants(clock=g.clock, random=g.random, stdout=g.stdout, stderr=g.stderr,
+                        args=tuple(g.args), env=tuple(g.env.items()), dirs=dirs,
+                        network=g.network, raw=tuple(g.raw))
+        limits = Limits(lim.fuel_per_tick, lim.deadline_ms, lim.memory, lim.instances)
+        restart = RestartPolicy(Restart(r.policy), r.max_restarts, r.initial_ms, r.factor,
+                                r.max_ms)
+        return ServicePolicy(grants, limits, restart)
+
+    def build_mesh(self, progress: Progress | None = None) -> Mesh:
+        """A Mesh with every tunnel and every service loaded (built first if needed).
+
+        The host ends (``host_reads``, ``host_writes``) are left for the
+        caller to take with ``mesh.reader`` / ``mesh.writer``. A service that
+        fails to build or load is a ManifestError at that service's table.
+        """
+        from .guests import guest_code  # builds need zig: import only when used
+
+        mesh = Mesh(fuel=self.table.mesh.fuel,
+                    max_stack=(self.table.mesh.max_stack_kb or 0) * 1024 or None)
+        try:
+            for name, t in self.table.tunnels.items():
+                g = t.geometry()
+                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
+            for svc in self.services.values():
+                self._load(mesh, svc, guest_code(self, svc, progress or _quiet))
+        except BaseException:
+            mesh.stop(grace=0)
+            raise
+        return mesh
+
+    def _load(self, mesh: Mesh, svc: ServiceDef, code: bytes | str | Path) -> None:
+        p = svc.policy
+        try:
+            mesh.service(svc.name, code, reads=svc.reads, writes=svc.writes,
+                         entry=svc.table.entry, grants=p.grants, limits=p.limits,
+                         restart=p.restart)
+        except NanonetError as err:
+            raise self.error(("services", svc.name), f"cannot be loaded: {err}") from err
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ManifestError(str(path), 1, f"cannot be read ({err.strerror or err}); "
+                            "check the path") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ManifestError(str(path), line, f"is not UTF-8 text (byte {data[err.start]:#04x}"
+                            "); save it as UTF-8") from None
+
+
+def _syntax(path: Path, text: str, err: tomllib.TOMLDecodeError) -> ManifestError:
+    """tomllib's message carries ``(at line L, column C)``: move it to the front."""
+    head, _, where = str(err).partition(" (at ")
+    nums = [int(w) for w in where.replace(",", " ").replace(")", " ").split() if w.isdigit()]
+    line = nums[0] if nums else max(1, len(text.splitlines()))  # "at end of document"
+    column = nums[1] if len(nums) > 1 else None
+    return ManifestError(str(path), line, f"TOML syntax: {head}; fix the TOML at this spot "
+                         "(https://toml.io)", column=column)
+
+
+def parse(path: Path, text: str) -> Manifest:
+    """A Manifest from text already read (tests and fuzzers call this directly)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise _syntax(path, text, err) from None
+    locator = Locator(text)
+    try:
+        table = ManifestTable.model_validate(raw)
+    except ValidationError as err:
+        errors = [explain(e) for e in err.errors()]
+        loc, problem = min(errors, key=lambda e: locator.find(e[0])[0])
+        line, column = locator.find(loc)
+        raise ManifestError(str(path), line, problem, key=key_path(loc),
+                            column=column) from None
+    manifest = Manifest(path, text, table)
+    crosscheck(manifest)
+    return manifest
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and check ``path``; every problem is a ManifestError naming file and line."""
+    p = Path(path)
+    return parse(p, _read(p))

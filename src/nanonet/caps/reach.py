@@ -1,0 +1,101 @@
+"""What each service of a manifest can reach, in words (``nanonet check``).
+
+A manifest is a security statement: the answer to "what can this service
+touch?" must be readable without knowing the schema. Every capability is
+listed for every service, and one not granted says "none", so that an absent
+line never has to be interpreted.
+"""
+
+from __future__ import annotations
+
+from .manifest import HOST, Manifest, ServiceDef
+from .policy import Limits, RestartPolicy
+
+
+def _geometry(m: Manifest, tunnel: str) -> str:
+    g = m.table.tunnels[tunnel].geometry()
+    return f"{g.slot_count} slots × {g.max_payload} bytes"
+
+
+def _ends(m: Manifest, svc: ServiceDef) -> list[str]:
+    ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
+            for t in svc.reads]
+    ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
+             for t in svc.writes]
+    return ends
+
+
+def _code(svc: ServiceDef) -> str:
+    t = svc.table
+    if t.build is not None:
+        how = f"wasm {t.wasm}, built by: {' '.join(t.build)}"
+    elif t.source is not None and t.source.endswith(".c"):
+        how = f"source {t.source}, built by nanonet.build ({t.memory or 'export'}s its memory)"
+    else:
+        how = f"{'source' if t.source else 'wasm'} {t.source or t.wasm}"
+    return f"{how}; entry {t.entry or 'run'}"
+
+
+def _limits(lim: Limits) -> str:
+    parts = []
+    if lim.fuel_per_tick is not None:
+        parts.append(f"fuel {lim.fuel_per_tick:,} per tick")
+    if lim.deadline_ms is not None:
+        parts.append(f"deadline {lim.deadline_ms} ms")
+    if lim.memory_bytes is not None:
+        parts.append(f"memory {lim.memory_bytes / (1 << 20):g} MiB")
+    if lim.instances is not None:
+        parts.append(f"instances {lim.instances}")
+    return ", ".join(parts) or "none"
+
+
+def _restart(r: RestartPolicy) -> str:
+    if not r.restarts:
+        return "never (a trap leaves it trapped)"
+    return (f"on failure, up to {r.max_restarts} times; back-off {r.initial_ms:g} ms "
+            f"× {r.factor:g}, at most {r.max_ms:g} ms")
+
+
+def _flag(on: bool, what: str) -> str:
+    return what if on else "none"
+
+
+def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
+    """One line per capability of ``svc``; "none" where nothing is granted."""
+    g = svc.policy.grants
+    files = [f"{d.host_path} → {d.guest_path} ({'rw' if d.writable else 'ro'})"
+             for d in g.dirs]
+    rows = [
+        ("tunnels", _ends(m, svc) or ["none"]),
+        ("files", files or ["none"]),
+        ("env", [f"{k}={v}" for k, v in g.env] or ["none"]),
+        ("args", [" ".join(repr(a) for a in g.args)] if g.args else ["none"]),
+        ("clock", [_flag(g.clock, "realtime and monotonic")]),
+        ("random", [_flag(g.random, "random_get")]),
+        ("stdout", [_flag(g.stdout, "the host's stdout")]),
+        ("stderr", [_flag(g.stderr, "the host's stderr")]),
+        ("network", [_flag(g.network, "WASI sockets")]),
+        ("raw", [f"zero-copy read of {t}" for t in g.raw] or ["none"]),
+        ("limits", [_limits(svc.policy.limits)]),
+        ("restart", [_restart(svc.policy.restart)]),
+    ]
+    lines = [f"service {svc.name}: {_code(svc)}"]
+    for label, values in rows:
+        lines += [f"  {label if i == 0 else '':<8} {v}" for i, v in enumerate(values)]
+    return lines
+
+
+def describe(m: Manifest) -> list[str]:
+    """The whole manifest: the mesh, the host's ends, then every service."""
+    mesh = m.table.mesh
+    stack = f"{mesh.max_stack_kb} KiB" if mesh.max_stack_kb else "default"
+    lines = [f"{m.path}: valid: {len(m.services)} services, {len(m.table.tunnels)} tunnels; "
+             f"fuel metering {'on' if mesh.fuel else 'off'}, Wasm stack {stack}"]
+    host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
+            for t in m.host_reads]
+    host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
+             for t in m.host_writes]
+    lines += [f"{HOST}:", *(f"  {h}" for h in host or ["no tunnel ends"])]
+    for svc in m.services.values():
+        lines += ["", *describe_service(m, svc)]
+    return lines

@@ -1,0 +1,168 @@
+"""The shape of ``nanonet.toml``: one pydantic model per table.
+
+Every table forbids unknown keys and every value is strict (``"5"`` is not
+``5``, ``1`` is not ``true``): a typo in a manifest that grants capabilities
+must fail loudly, never silently mean "nothing" or "something else". Checks
+that need more than one table (does the writer name a service? does the file
+exist?) live in ``manifest.py``; this module checks each table on its own.
+Validator messages are written as ``problem; fix``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..ring.layout import MAX_SLOT_COUNT, MIN_SLOT_SIZE, SLOT_HEADER, Geometry
+
+DEFAULT_SLOTS = 1024
+DEFAULT_MAX_PAYLOAD = 248
+BIG = 1 << 62  # keeps every count inside the i64 wasmtime takes
+
+
+class Table(BaseModel):
+    """Strict, frozen, no unknown keys, no NaN or infinity."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class MeshTable(Table):
+    fuel: bool = False
+    max_stack_kb: int | None = Field(default=None, ge=16, le=4096)
+
+
+class TunnelTable(Table):
+    slots: int = Field(default=DEFAULT_SLOTS, ge=2, le=MAX_SLOT_COUNT)
+    max_payload: int | None = Field(default=None, ge=1, le=1 << 30)
+    slot_size: int | None = Field(default=None, ge=MIN_SLOT_SIZE, le=1 << 30)
+    writer: str = Field(min_length=1)
+    reader: str = Field(min_length=1)
+
+    @field_validator("slots")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            low = 1 << (v.bit_length() - 1)
+            raise ValueError(f"must be a power of two (got {v}); use {low} or {low * 2}")
+        return v
+
+    @field_validator("slot_size")
+    @classmethod
+    def _multiple_of_8(cls, v: int | None) -> int | None:
+        if v is not None and v % 8:
+            raise ValueError(f"must be a multiple of 8 (got {v}); use {(v + 7) // 8 * 8}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_size(self) -> TunnelTable:
+        if self.max_payload is not None and self.slot_size is not None:
+            raise ValueError("sets both max_payload and slot_size; keep one of them "
+                             f"(slot_size is max_payload + {SLOT_HEADER}, rounded up to 8)")
+        try:
+            self.geometry()
+        except ValueError as err:
+            raise ValueError(f"{err}; use fewer slots or smaller ones") from None
+        return self
+
+    def geometry(self) -> Geometry:
+        """The ring's shape; ``max_payload`` defaults to 248 bytes."""
+        if self.slot_size is not None:
+            return Geometry(self.slots, self.slot_size)
+        return Geometry.for_payload(self.slots, self.max_payload or DEFAULT_MAX_PAYLOAD)
+
+
+class DirGrant(Table):
+    host: str = Field(min_length=1)
+    guest: str = Field(min_length=1)
+    write: bool = False
+
+    @field_validator("guest")
+    @classmethod
+    def _absolute(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError(f"must be an absolute guest path (got {v!r}); write '/{v}'")
+        return v
+
+
+class GrantsTable(Table):
+    clock: bool = False
+    random: bool = False
+    stdout: bool = False
+    stderr: bool = False
+    network: bool = False
+    args: list[str] = []
+    env: dict[str, str] = {}
+    dirs: list[DirGrant] = []
+    raw: list[str] = []
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not name or "=" in name or "\0" in name:
+                raise ValueError(f"{name!r} is not a variable name; use letters, digits and _")
+        return v
+
+
+class LimitsTable(Table):
+    fuel_per_tick: int | None = Field(default=None, ge=1, le=BIG)
+    deadline_ms: int | None = Field(default=None, ge=1, le=1 << 40)
+    memory_mb: int | None = Field(default=None, ge=1, le=1 << 26)
+    memory_bytes: int | None = Field(default=None, ge=1, le=1 << 46)
+    instances: int | None = Field(default=None, ge=1, le=1 << 20)
+
+    @model_validator(mode="after")
+    def _one_memory(self) -> LimitsTable:
+        if self.memory_mb is not None and self.memory_bytes is not None:
+            raise ValueError("sets both memory_mb and memory_bytes; keep one of them")
+        return self
+
+    @property
+    def memory(self) -> int | None:
+        """The memory cap in bytes, from whichever key set it."""
+        return self.memory_bytes if self.memory_mb is None else self.memory_mb << 20
+
+
+class RestartTable(Table):
+    policy: Literal["never", "on-failure"] = "never"
+    max_restarts: int = Field(default=5, ge=0, le=1 << 20)
+    initial_ms: float = Field(default=10.0, ge=0, le=1e9)
+    factor: float = Field(default=2.0, ge=1, le=1e3)
+    max_ms: float = Field(default=1000.0, ge=0, le=1e9)
+
+
+class ServiceTable(Table):
+    wasm: str | None = Field(default=None, min_length=1)
+    source: str | None = Field(default=None, min_length=1)
+    build: list[str] | None = Field(default=None, min_length=1)
+    memory: Literal["import", "export"] | None = None
+    entry: str | None = Field(default=None, min_length=1)
+    exports: list[str] = []
+    grants: GrantsTable = GrantsTable()
+    limits: LimitsTable = LimitsTable()
+    restart: RestartTable = RestartTable()
+
+    @model_validator(mode="after")
+    def _code(self) -> ServiceTable:
+        if self.build is not None:
+            if self.wasm is None:
+                raise ValueError("has a build command but no wasm; set wasm = \"the .wasm "
+                                 "it produces\"")
+        elif (self.wasm is None) == (self.source is None):
+            raise ValueError("needs exactly one of wasm = \"x.wasm\" or source = \"x.c\" "
+                             "(or \"x.wat\"); set one")
+        elif self.source is not None and not self.source.endswith((".c", ".wat")):
+            raise ValueError(f"source {self.source!r} is neither .c nor .wat; add a build "
+                             "command and wasm, or point source at a .c or .wat file")
+        c_build = self.build is None and (self.source or "").endswith(".c")
+        if not c_build and (self.memory is not None or self.exports):
+            raise ValueError("memory and exports apply only to source = \"x.c\" built by "
+                             "nanonet; remove them")
+        return self
+
+
+class ManifestTable(Table):
+    mesh: MeshTable = MeshTable()
+    tunnels: dict[str, TunnelTable] = {}
+    services: dict[str, ServiceTable] = {}

@@ -1,0 +1,102 @@
+"""``nanonet check`` and ``nanonet run``: a mesh from its ``nanonet.toml``.
+
+Both go through ``load_manifest`` and ``Manifest.build_mesh``, the same path
+as the Python API, so that what ``check`` accepts is exactly what ``run``
+runs. ``check`` prints what every service can reach; it also builds and loads
+every service (unless ``--no-load``), because an import no grant allows is
+only visible in the compiled module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from .caps.manifest import Manifest, load_manifest
+from .caps.reach import describe
+from .errors import ManifestError
+from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
+
+
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
+def _load_all(m: Manifest) -> None:
+    """Build and instantiate every service, then release everything."""
+    print("\nloading every service (--no-load skips this):")
+    mesh = m.build_mesh(_progress)
+    mesh.stop(grace=0)
+    print(f"all {len(m.services)} services load: every import is granted")
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        m = load_manifest(args.manifest)
+        print("\n".join(describe(m)))
+        if not args.no_load:
+            _load_all(m)
+    except ManifestError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
+    try:
+        m = load_manifest(args.manifest)
+        print(f"building and loading {len(m.services)} services from {m.path}")
+        mesh = m.build_mesh(_progress)
+    except ManifestError as err:
+        print(err, file=sys.stderr)
+        return 1
+    for name in m.host_writes:
+        mesh.writer(name).close()
+        print(f"host: closed its write end of {name} (it sends nothing from the command line)")
+    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts, _progress)
+    limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
+    print(f"running (Ctrl-C stops{limit})")
+    t0 = time.perf_counter()
+    why = run_mesh(mesh, host, opts)
+    print(f"{why} after {time.perf_counter() - t0:.3f} s")
+    print("\n".join(summary(mesh, host)))
+    if why == "stopped by Ctrl-C":
+        return 130
+    return 1 if failed(mesh, why) else 0
+
+
+MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("check", help="validate a nanonet.toml and show what each service "
+                       "can reach", description="Check a manifest: its TOML, every key, "
+                       "the references between tables and the files it names, then build and "
+                       "load every service so that an import nobody granted is caught. Prints, "
+                       "per service, its tunnel ends, files, env, args, clock, random, stdio, "
+                       "network, raw access, limits and restart policy. Exit status 0 if the "
+                       "manifest is valid, 1 with FILE:LINE: KEY: PROBLEM; FIX otherwise.")
+    p.add_argument("manifest", help=MANIFEST_HELP)
+    p.add_argument("--no-load", action="store_true",
+                   help="check the file only: do not build or load the services")
+    p.set_defaults(func=_check)
+
+    r = sub.add_parser("run", help="build and run the mesh of a nanonet.toml",
+                       description="Build what the manifest needs, load every service with "
+                       "its grants and limits, and run the mesh until every service ends, "
+                       "the --timeout, or Ctrl-C (a clean stop). What arrives on the tunnels "
+                       "the host reads (reader = \"host\") is printed; a summary of every "
+                       "service and tunnel follows. Exit status 0 if no service failed.")
+    r.add_argument("manifest", help=MANIFEST_HELP)
+    r.add_argument("--timeout", type=float, default=None,
+                   help="stop the mesh after this many seconds")
+    r.add_argument("--quiet", action="store_true",
+                   help="count what the host receives instead of printing it")
+    r.add_argument("--format", choices=("auto", "hex", "text"), default="auto",
+                   help="how to print received messages (auto: text if printable UTF-8)")
+    r.add_argument("--max-bytes", type=int, default=64,
+                   help="print at most this many bytes of each message (default 64)")
+    r.set_defaults(func=_run)

@@ -1,0 +1,144 @@
+"""Running a manifest's mesh from the command line: host ends, stop, summary.
+
+The host holds the ends whose writer or reader is ``"host"``. It prints (or
+only counts) what arrives on its read ends, and closes its write ends at the
+start (the command line has nothing to send; the Python API's
+``mesh.writer`` does). The run ends when every service has ended, at the
+timeout, or on Ctrl-C; all three stop the mesh the same way (close every
+tunnel, then interrupt what still runs) and print the same summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .errors import NanonetError, TunnelClosed
+from .mesh import Mesh
+from .ring.endpoint import TunnelReader
+from .runtime.lifecycle import State
+
+WAIT_SECONDS = 0.05  # how long the host waits on a read end before looking around
+Print = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: for how long, and how to show what the host receives."""
+
+    timeout: float | None = None
+    quiet: bool = False
+    form: str = "auto"  # auto, hex or text
+    max_bytes: int = 64
+
+
+def show(data: bytes, form: str, max_bytes: int) -> str:
+    """A message as text (if it is printable UTF-8, or asked) or as hex."""
+    cut, rest = data[:max_bytes], len(data) - max_bytes
+    tail = f" … (+{rest} bytes)" if rest > 0 else ""
+    if form != "hex":
+        try:
+            text = cut.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and (form == "text" or text.isprintable()):
+            return repr(text) + tail
+    return cut.hex(" ") + tail
+
+
+@dataclass
+class HostReads:
+    """The host's read ends: drained in turn until each is closed and empty."""
+
+    readers: dict[str, TunnelReader]
+    opts: RunOptions
+    out: Print
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def drain(self) -> bool:
+        """Take what waits on every open end; True if anything came."""
+        got = False
+        for name, reader in list(self.readers.items()):
+            try:
+                messages = reader.try_recv_many(4096)
+            except TunnelClosed:
+                del self.readers[name]
+                continue
+            except NanonetError as err:
+                self.out(f"host: {name}: {err}")
+                del self.readers[name]
+                continue
+            got = got or bool(messages)
+            self._take(name, messages)
+        return got
+
+    def _take(self, name: str, messages: list[bytes]) -> None:
+        for data in messages:
+            n = self.counts[name] = self.counts.get(name, 0) + 1
+            if not self.opts.quiet:
+                self.out(f"host ← {name} #{n} ({len(data)} bytes): "
+                         f"{show(data, self.opts.form, self.opts.max_bytes)}")
+
+    def wait(self, mesh: Mesh) -> None:
+        """Sleep in a tunnel wait (not a Python poll) until something may have changed."""
+        if not self.readers:
+            mesh.wait(WAIT_SECONDS)
+            return
+        name, reader = next(iter(self.readers.items()))
+        with contextlib.suppress(TimeoutError, TunnelClosed):  # closed: drain() sees it
+            self._take(name, reader.recv_many(4096, timeout=WAIT_SECONDS))
+
+
+def _all_ended(mesh: Mesh) -> bool:
+    return not any(s.running for s in mesh.services.values())
+
+
+def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions) -> str:
+    """Start ``mesh``, serve the host's ends, stop; says why the run ended."""
+    deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
+    mesh.start()
+    why = "every service ended"
+    try:
+        while not _all_ended(mesh):
+            if deadline is not None and time.monotonic() >= deadline:
+                why = f"stopped at the timeout ({opts.timeout:g} s)"
+                break
+            if not host.drain():
+                host.wait(mesh)
+    except KeyboardInterrupt:
+        why = "stopped by Ctrl-C"
+    mesh.stop()
+    host.drain()
+    return why
+
+
+def summary(mesh: Mesh, host: HostReads) -> list[str]:
+    """Per service: state, exit code, restarts, traps; per tunnel: its counters."""
+    lines = [f"  {'service':<12} {'state':<10} {'exit':>5} {'restarts':>8}  traps"]
+    for s in mesh.services.values():
+        code = "-" if s.exit_code is None else str(s.exit_code)
+        traps = "; ".join(f"{t.message} ({t.cause})" if t.cause != t.message else t.message
+                          for t in s.traps) or "none"
+        lines.append(f"  {s.name:<12} {s.state.value:<10} {code:>5} {s.restarts:>8}  {traps}")
+    lines.append(f"  {'tunnel':<12} {'sent':>9} {'received':>9} {'bytes':>11} {'full':>6} "
+                 f"{'empty':>6} {'parks w/r':>10}  state")
+    for name, st in mesh.statistics().items():
+        state = "quarantined" if st.quarantine else "closed" if st.closed else "open"
+        parks = f"{st.writer_parks}/{st.reader_parks}"
+        lines.append(f"  {name:<12} {st.sent:>9,} {st.received:>9,} {st.bytes_in:>11,} "
+                     f"{st.times_full:>6,} {st.times_empty:>6,} {parks:>10}  {state}")
+    for name, n in host.counts.items():
+        lines.append(f"  host received {n:,} message(s) on {name}")
+    return lines
+
+
+def failed(mesh: Mesh, why: str) -> bool:
+    """A service left trapped or failed, or (when the services ended on their
+    own) a non-zero exit code; a trap its restart recovered from is no failure."""
+    if any(s.state in (State.TRAPPED, State.FAILED) for s in mesh.services.values()):
+        return True
+    if why != "every service ended":
+        return False
+    return any(s.exit_code not in (None, 0) for s in mesh.services.values())
