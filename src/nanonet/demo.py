@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .build import MemoryStyle, compile_c
+from .caps.policy import Limits
 from .errors import NanonetError, TunnelClosed
 from .mesh import Mesh
 from .ring.endpoint import TunnelReader
@@ -52,6 +53,12 @@ class DemoConfig:
     hi: int = DEFAULT_HI
     timeout: float = 120.0
     slots: int = 4096  # per ring: deeper rings, more readings queued, higher latency
+    limits: bool = False  # fuel metering, a fuel budget, a deadline and a memory cap on all
+
+
+# what "limits on" means for every service of the demo: generous enough never
+# to trip on this work, so the run measures only what enforcing them costs
+DEMO_LIMITS = Limits(fuel_per_tick=1_000_000_000, deadline_ms=1000, memory_bytes=16 << 20)
 
 
 @dataclass
@@ -81,14 +88,17 @@ def build_guests(progress: Progress) -> dict[str, Path]:
 
 
 def _mesh(cfg: DemoConfig, wasm: dict[str, Path]) -> Mesh:
-    mesh = Mesh()
+    mesh = Mesh(fuel=cfg.limits)
+    lim = DEMO_LIMITS if cfg.limits else None
     mesh.tunnel("raw", slots=cfg.slots, max_payload=READING.size)
     mesh.tunnel("filtered", slots=cfg.slots, max_payload=READING.size)
     mesh.tunnel("summary", slots=2, max_payload=SUMMARY_MAX)
-    ingress = mesh.service("ingress", wasm["ingress"], writes=["raw"], grants=["clock"])
-    filt = mesh.service("filter", wasm["filter"].read_text(), reads=["raw"], writes=["filtered"])
+    ingress = mesh.service("ingress", wasm["ingress"], writes=["raw"], grants=["clock"],
+                           limits=lim)
+    filt = mesh.service("filter", wasm["filter"].read_text(), reads=["raw"], writes=["filtered"],
+                        limits=lim)
     mesh.service("aggregate", wasm["aggregate"], reads=["filtered"], writes=["summary"],
-                 grants=["clock"])
+                 grants=["clock"], limits=lim)
     _call(ingress, "configure", cfg.count, cfg.sensors, cfg.seed)
     _call(filt, "configure", cfg.lo, cfg.hi)
     return mesh
@@ -160,17 +170,31 @@ def report(cfg: DemoConfig, result: DemoResult) -> str:
 def _run(args: argparse.Namespace) -> int:
     cfg = DemoConfig(args.count, args.sensors, args.seed, args.lo, args.hi, args.timeout,
                      args.slots)
-    try:
-        result = run_demo(cfg)
-    except NanonetError as err:
-        print(f"demo failed: {err}")
-        return 1
-    print(report(cfg, result))
-    if not result.ok:
-        print("summary is WRONG:\n  " + "\n  ".join(result.problems))
-        return 1
-    print("summary matches the Python model of the same readings")
+    runs = [(cfg, "")]
+    if args.compare_limits:
+        runs = [(cfg, "limits off: "), (replace(cfg, limits=True), "limits on: ")]
+    for one, label in runs:
+        if label:
+            print(f"{label}{_describe(one)}")
+        try:
+            result = run_demo(one)
+        except NanonetError as err:
+            print(f"demo failed: {err}")
+            return 1
+        print(report(one, result))
+        if not result.ok:
+            print("summary is WRONG:\n  " + "\n  ".join(result.problems))
+            return 1
+        print("summary matches the Python model of the same readings")
     return 0
+
+
+def _describe(cfg: DemoConfig) -> str:
+    if not cfg.limits:
+        return "no fuel metering, no deadline, no memory cap"
+    lim = DEMO_LIMITS
+    return (f"fuel metered, {lim.fuel_per_tick:,} per 10 ms tick; deadline "
+            f"{lim.deadline_ms} ms; memory cap {(lim.memory_bytes or 0) >> 20} MiB")
 
 
 def register(sub: Any) -> None:
@@ -188,4 +212,7 @@ def register(sub: Any) -> None:
                    help="slots per ring (a power of two); latency grows with depth")
     p.add_argument("--timeout", type=float, default=DemoConfig.timeout,
                    help="seconds before giving up")
+    p.add_argument("--compare-limits", action="store_true",
+                   help="run twice in one go, limits off then on (fuel, deadline, memory "
+                   "cap), to show what enforcing them costs")
     p.set_defaults(func=_run)

@@ -77,6 +77,9 @@ class Limits:
     ``fuel_per_tick``: Wasm instructions (fuel units) a service may use per
     scheduler tick (10 ms); more traps it with "fuel exhausted". Needs a mesh
     created with ``fuel=True`` (fuel metering costs every service some speed).
+    Waiting in a tunnel spins before it parks, and spinning burns fuel too: a
+    tight loop here burns about 1e8 fuel per 10 ms, so a budget below that
+    caps a service's CPU share, and one of 1e9 only stops runaway code.
     ``deadline_ms``: the longest a service may run without touching any of its
     tunnels (an infinite loop); more traps it with "deadline exceeded".
     ``memory_bytes``: the cap on its linear memory (all its memories counted);
