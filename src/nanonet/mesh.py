@@ -217,8 +217,8 @@ class Mesh:
 
     @property
     def traps(self) -> list[GuestTrap]:
-        """Every trap so far, one per trapped service."""
-        return [s.error for s in self.services.values() if s.error is not None]
+        """Every trap so far, in service order (a restarted service may have several)."""
+        return [t for s in self.services.values() for t in s.traps]
 
     def statistics(self) -> dict[str, TunnelStats]:
         return {name: t.statistics() for name, t in self.tunnels.items()}

@@ -24,7 +24,12 @@ from .stats import TunnelStats, snapshot
 
 _SLOT_HEAD = struct.Struct("<II")
 U64 = (1 << 64) - 1  # counters wrap as u64: differences are taken modulo 2**64
-SPINS = 200  # polls before parking: each is a ctypes read of ~0.1 us
+# How long a blocked host end polls before it parks in Wasm. A park and its
+# wake-up cost ~50 us here: a reader polls about that long (a reply in a
+# request/response exchange arrives sooner), a writer waiting for room less
+# (the reader is the bottleneck; it wakes the writer when the ring drains).
+READER_SPIN_NS = 100_000
+WRITER_SPIN_NS = 10_000
 PARK_NS = 20_000_000
 
 
@@ -147,13 +152,12 @@ class TunnelWriter(_End):
         return sent
 
     def _wait_room(self, deadline: float | None) -> None:
-        spins = 0
+        park_after = time.perf_counter_ns() + WRITER_SPIN_NS
         while self._room() == 0:
             self._check_open()
             if _expired(deadline):
                 raise TimeoutError("tunnel stayed full until the timeout")
-            spins += 1
-            if spins > SPINS:
+            if time.perf_counter_ns() > park_after:
                 self.control.park_writer(self._tail, PARK_NS)
 
     async def asend(self, data: bytes) -> None:
@@ -228,15 +232,14 @@ class TunnelReader(_End):
     def recv_many(self, limit: int = 1 << 30, timeout: float | None = None) -> list[bytes]:
         """At least one message (waiting for it), at most ``limit``."""
         deadline = _deadline(timeout)
-        spins = 0
+        park_after = time.perf_counter_ns() + READER_SPIN_NS
         while True:
             got = self.try_recv_many(limit)
             if got:
                 return got
             if _expired(deadline):
                 raise TimeoutError("no message before the timeout")
-            spins += 1
-            if spins > SPINS:
+            if time.perf_counter_ns() > park_after:
                 self.control.park_reader(self._head, PARK_NS)
 
     def recv(self, timeout: float | None = None) -> bytes:
