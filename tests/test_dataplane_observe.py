@@ -78,3 +78,36 @@ def test_a_lossless_tap_holds_the_writer_back_until_it_moves() -> None:
         while len(got) < 100:
             got += reader.recv_many(timeout=10)
         assert mesh.wait(10) and producer.exit_code == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_lossless_tap_holds_a_host_writer_back_too() -> None:
+    with Mesh() as mesh:
+        tunnel = mesh.tunnel("t", slots=8, max_payload=8)
+        ring = tunnel.ring
+        ring.put_u64(L.OFF_TAP_TAIL, 0)
+        ring.put_u32(L.OFF_TAP_MODE, 1)
+        writer, reader = mesh.writer("t"), mesh.reader("t")
+        assert writer.try_send_many([b"x"] * 20) == 8
+        assert len(reader.try_recv_many()) == 8  # the reader is done with them...
+        assert writer.try_send_many([b"y"]) == 0  # ...but the tap is not
+        ring.put_u64(L.OFF_TAP_TAIL, 8)
+        assert writer.try_send_many([b"y"] * 20) == 8
+
+
+@pytest.mark.timeout(60)
+def test_latency_samples_reach_the_observer_s_histogram() -> None:
+    from nanonet.observe.latency import LatencySampler
+
+    with Mesh(latency=True) as mesh:
+        mesh.tunnel("t", slots=256, max_payload=32)
+        producer = mesh.service("p", guest("sender", side="write"), writes=["t"])
+        call(producer, "configure", COUNT, 16, 1, -1)
+        checker = mesh.service("c", guest("receiver"), reads=["t"])
+        call(checker, "configure", 16, 1)
+        sampler = LatencySampler(mesh.tunnels["t"].ring)
+        mesh.start()
+        assert mesh.wait(30)
+        sampler.poll()
+        assert sampler.samples >= 1
+        assert (sampler.percentile(50) or 0) > 0

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from . import __version__
 
 # subcommand modules, in the order `nanonet --help` lists them
-COMMANDS = ("nanonet.demo", "nanonet.manifest_cli", "nanonet.bench.cli", "nanonet.cache_cli")
+COMMANDS = ("nanonet.demo", "nanonet.manifest_cli", "nanonet.bench.cli", "nanonet.cache_cli",
+            "nanonet.observe.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ from .caps.manifest import Manifest, load_manifest
 from .caps.reach import describe
 from .errors import ManifestError
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
+from .mesh import Mesh
+from .observe.hook import Attached, add_arguments, attach
 
 
 def _progress(line: str) -> None:
@@ -49,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         m = load_manifest(args.manifest)
         print(f"building and loading {len(m.services)} services from {m.path}")
-        mesh = m.build_mesh(_progress)
+        mesh = m.build_mesh(_progress, latency=args.dashboard or args.top)
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
@@ -60,12 +63,27 @@ def _run(args: argparse.Namespace) -> int:
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     print(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
-    why = run_mesh(mesh, host, opts)
+    with attach(mesh, args) as seen:
+        why = _run_watched(mesh, host, opts, seen) if args.top else run_mesh(mesh, host, opts)
     print(f"{why} after {time.perf_counter() - t0:.3f} s")
     print("\n".join(summary(mesh, host)))
     if why == "stopped by Ctrl-C":
         return 130
     return 1 if failed(mesh, why) else 0
+
+
+def _run_watched(mesh: Mesh, host: HostReads, opts: RunOptions, seen: Attached) -> str:
+    """Run the mesh on a worker thread while ``nanonet top`` draws it here."""
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(run_mesh(mesh, host, opts)),
+                              name="nanonet:run", daemon=True)
+    worker.start()
+    try:
+        seen.top(until=lambda: not worker.is_alive())
+    except KeyboardInterrupt:
+        mesh.stop()
+    worker.join()
+    return outcome[0] if outcome else "stopped by Ctrl-C"
 
 
 MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
@@ -99,4 +117,5 @@ def register(sub: Any) -> None:
                    help="how to print received messages (auto: text if printable UTF-8)")
     r.add_argument("--max-bytes", type=int, default=64,
                    help="print at most this many bytes of each message (default 64)")
+    add_arguments(r)
     r.set_defaults(func=_run)

@@ -9,6 +9,7 @@ fixed-rate one the whole round trip counted from its intended send time.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -133,6 +134,25 @@ def pipelines(lanes: int, per_lane: int, size: int) -> Figures:
     _checked(s)
     return {"pipelines": float(lanes), "messages": s["count"],
             "msgs_per_s": s["count"] / s["seconds"], "seconds": s["seconds"]}
+
+
+def observe(count: int, rounds: int, repeats: int) -> list[tuple[str, Any]]:
+    """The cost of observing: one child runs every mode; each mode is one row."""
+    cache: dict[str, Any] = {}
+
+    def row(mode: str) -> Figures:
+        if not cache:
+            argv = [sys.executable, "-m", "nanonet.observe.benchrun", str(count), str(rounds),
+                    str(repeats)]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT * 3)
+            if done.returncode != 0:
+                raise RuntimeError(f"observe bench exited {done.returncode}: "
+                                   f"{done.stderr[-1500:]}")
+            cache.update(json.loads(done.stdout.splitlines()[-1]))
+        figures: Figures = {**cache[mode], "repeats": float(cache["repeats"])}
+        return figures
+
+    return [(mode, functools.partial(row, mode)) for mode in ("off", "counters", "tap")]
 
 
 def python_process(samples: int = 5) -> Figures:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 TRANSPORTS = ("nanonet", "nanonet-host", "nanonet-py", "py-tcp", "py-unix", "c-tcp", "c-unix",
               "c-ring", "mp-pipe", "zmq-ipc", "zmq-inproc", "iceoryx2", "nats")
-WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale")
+WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale", "observe")
 NATIVE = {"c-tcp": "tcp", "c-unix": "unix", "c-ring": "ring"}
 SIZES = (64, 1024, 4096)
 W1_SIZE = 64
@@ -37,6 +37,8 @@ W4_SERVICES = (200, 20)
 SCALE_SERVICES = (100, 1_000)
 PIPELINES = 8
 PIPELINE_COUNT = {"full": 2_000_000, "quick": 50_000}
+# observe: (stream messages, ping-pong rounds, repeats of each mode), full and quick
+OBSERVE = {"full": (40_000_000, 200_000, 5), "quick": (400_000, 2_000, 1)}
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,16 @@ def w4_table(result: Result) -> Table:
     return table
 
 
+def observe_table(result: Result) -> Table:
+    table = _table("Observing a Wasm stream (64 B) and ping-pong: cost of each mode (medians)",
+                   ["mode", "msgs/s", "overhead", "p50 one-way", "p99 one-way"])
+    for mode, f in result.get("observe", {}).items():
+        table.add_row(mode, _cell(f, "msgs_per_s", rate),
+                      _cell(f, "overhead_pct", lambda v: f"{v:+.1f} %"),
+                      _cell(f, "p50_ns", ns), _cell(f, "p99_ns", ns))
+    return table
+
+
 def targets_table(result: Result) -> Table:
     table = _table("Targets", ["target", "measured", "met"])
     for t in result.get("targets", []):
@@ -148,7 +158,8 @@ def show(console: Console, result: Result) -> None:
                                            result.get("versions", {}).items()), highlight=False)
     tables = ((("w1",), w1_table), (("rate",), rate_table),
               (("w2_64", "w2_1024", "w2_4096"), w2_table), (("w3",), w3_table),
-              (("w4",), w4_table), (("scale",), scale_table))
+              (("w4",), w4_table), (("scale",), scale_table),
+              (("observe",), observe_table))
     for keys, build in tables:
         if any(k in result for k in keys):
             console.print(build(result))

@@ -18,6 +18,7 @@ from typing import Any
 from . import avail, measure, native, syscalls
 from .plan import (
     NATIVE,
+    OBSERVE,
     PIPELINE_COUNT,
     PIPELINES,
     SCALE_SERVICES,
@@ -87,6 +88,9 @@ class Suite:
         out = []
         if "w4" in self.workloads:
             out.append(Step("w4", "nanonet", lambda: measure.w4(w4_services(self.quick))))
+        if "observe" in self.workloads:
+            args = OBSERVE["quick" if self.quick else "full"]
+            out += [Step("observe", mode, step) for mode, step in measure.observe(*args)]
         if "scale" in self.workloads:
             for n in SCALE_SERVICES:
                 out.append(Step("scale", f"idle-{n}", functools.partial(measure.idle, n)))

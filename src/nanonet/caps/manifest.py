@@ -82,7 +82,7 @@ class Manifest:
                                 r.max_ms)
         return ServicePolicy(grants, limits, restart)
 
-    def build_mesh(self, progress: Progress | None = None) -> Mesh:
+    def build_mesh(self, progress: Progress | None = None, latency: bool = False) -> Mesh:
         """A Mesh with every tunnel and every service loaded (built first if needed).
 
         The host ends (``host_reads``, ``host_writes``) are left for the
@@ -92,7 +92,8 @@ class Manifest:
         from .guests import guest_code  # builds need zig: import only when used
 
         mesh = Mesh(fuel=self.table.mesh.fuel,
-                    max_stack=(self.table.mesh.max_stack_kb or 0) * 1024 or None)
+                    max_stack=(self.table.mesh.max_stack_kb or 0) * 1024 or None,
+                    latency=latency)
         try:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()

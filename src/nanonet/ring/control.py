@@ -45,6 +45,9 @@ _CONTROL_WAT = """
     (i32.ne (local.get $r) (i32.const 2)))
   (func (export "park_reader") (param i64 i64) (result i32)
     (call $park (i32.const {O_RWAIT}) (i32.const {O_HEAD}) (local.get 0) (local.get 1)))
+  ;; a writer held back by the host's tap parks on the tap's cursor
+  (func (export "park_writer_on_tap") (param i64 i64) (result i32)
+    (call $park (i32.const {O_WWAIT}) (i32.const {O_TAPTAIL}) (local.get 0) (local.get 1)))
   (func (export "park_writer") (param i64 i64) (result i32)
     (call $park (i32.const {O_WWAIT}) (i32.const {O_TAIL}) (local.get 0) (local.get 1)))
   ;; wake a writer parked on a full ring because of the tap (it parks on tap_tail)
@@ -112,8 +115,12 @@ class RingControl:
         """Sleep until head moves from ``seen_head`` (True) or the timeout (False)."""
         return bool(self._call("reader", "park_reader", seen_head, timeout_ns))
 
-    def park_writer(self, seen_tail: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
-        return bool(self._call("writer", "park_writer", seen_tail, timeout_ns))
+    def park_writer(self, seen_tail: int, timeout_ns: int = PARK_TIMEOUT_NS,
+                    on_tap: bool = False) -> bool:
+        """Sleep until the tail (or, when the tap holds the writer, the tap's
+        cursor) moves from ``seen_tail`` (True) or the timeout (False)."""
+        name = "park_writer_on_tap" if on_tap else "park_writer"
+        return bool(self._call("writer", name, seen_tail, timeout_ns))
 
     def notify_tail(self) -> None:
         """Wake the writer if it parked: the host's tap freed slots."""

@@ -72,6 +72,7 @@ class TunnelWriter(_End):
         self._head = ring.u64(L.OFF_HEAD)
         self._tail = ring.u64(L.OFF_TAIL)
         self._bytes = 0
+        self._on_tap = False  # the tap, not the reader, is what the writer waits for
 
     def _room(self) -> int:
         """Free slots, re-reading the reader's tail only when needed."""
@@ -79,7 +80,11 @@ class TunnelWriter(_End):
         free = n - ((self._head - self._tail) & U64)
         if free > 0:
             return free
-        tail = self.ring.u64(L.OFF_TAIL)
+        tail, self._on_tap = self.ring.u64(L.OFF_TAIL), False
+        if self.ring.u32(L.OFF_TAP_MODE):  # a lossless tap: wait for it too
+            tap = self.ring.u64(L.OFF_TAP_TAIL)
+            if (self._head - tap) & U64 > (self._head - tail) & U64:
+                tail, self._on_tap = tap, True
         used = (self._head - tail) & U64
         if used > n:
             raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"tail={tail} head={self._head}")
@@ -158,7 +163,7 @@ class TunnelWriter(_End):
             if _expired(deadline):
                 raise TimeoutError("tunnel stayed full until the timeout")
             if time.perf_counter_ns() > park_after:
-                self.control.park_writer(self._tail, PARK_NS)
+                self.control.park_writer(self._tail, PARK_NS, self._on_tap)
 
     async def asend(self, data: bytes) -> None:
         await self.asend_many((data,))
@@ -172,7 +177,8 @@ class TunnelWriter(_End):
             sent += n
             pending = pending[n:]
             if pending:
-                await asyncio.to_thread(self.control.park_writer, self._tail, PARK_NS)
+                await asyncio.to_thread(self.control.park_writer, self._tail, PARK_NS,
+                                        self._on_tap)
         return sent
 
 

@@ -1,0 +1,134 @@
+"""The ``observe`` bench workload, run in a child: what observing costs.
+
+One Wasm producer -> Wasm checker stream (64 B, throughput) and one Wasm
+pinger <-> echo ping-pong (one-way latency, RTT/2), each run with
+observability off, with counters (the Observer's 4 Hz poll plus a Prometheus
+scrape 4 times a second) and with a lossless tap (counters too) writing pcapng
+to the null device. Runs interleave (off, counters, tap, off, ...) and each
+figure is the median of its repeats, so drift on a noisy VM hits every mode.
+Prints one JSON line.
+
+    python -m nanonet.observe.benchrun COUNT ROUNDS REPEATS
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..bench.wasm_runs import _exports as exports
+from ..bench.wasm_runs import guest
+from ..mesh import Mesh
+from .observer import Observer
+
+MODES = ("off", "counters", "tap")
+SIZE = 64
+TAP_SHARE = 10  # a tap copies each message in Python: it runs 1/10 of the messages
+
+
+@contextmanager
+def observing(mesh: Mesh, mode: str, tunnel: str) -> Iterator[None]:
+    """``mode`` applied to ``mesh`` for the block; scrapes run on a thread of their own."""
+    if mode == "off":
+        yield
+        return
+    stop = threading.Event()
+    with Observer(mesh) as obs, open(os.devnull, "wb") as null:
+        scraper = threading.Thread(target=_scrape, args=(obs, stop), daemon=True)
+        scraper.start()
+        if mode == "tap":
+            obs.tap(tunnel, null)
+        try:
+            yield
+        finally:
+            stop.set()
+            scraper.join(5)
+
+
+def _scrape(obs: Observer, stop: threading.Event) -> None:
+    while not stop.wait(0.25):
+        obs.metrics()
+
+
+def _wait(mesh: Mesh) -> None:
+    if not mesh.wait(300) or mesh.traps:
+        raise RuntimeError(f"run failed: {mesh.traps or 'timeout'}")
+
+
+def stream(mode: str, count: int) -> float:
+    """Messages per second through producer -> checker, every sequence checked."""
+    with Mesh() as mesh:
+        mesh.tunnel("stream", slots=4096, max_payload=SIZE)
+        prod = mesh.service("producer", guest("producer.wat"), writes=["stream"])
+        check = mesh.service("checker", guest("checker.wat"), reads=["stream"])
+        exports(prod)["configure"](prod.store, count, SIZE)
+        exports(check)["configure"](check.store, SIZE)
+        with observing(mesh, mode, "stream"):
+            t0 = time.perf_counter()
+            mesh.start()
+            _wait(mesh)
+            seconds = time.perf_counter() - t0
+        got = exports(check)["received"](check.store)
+    if got != count:
+        raise RuntimeError(f"checker saw {got} of {count} messages")
+    return count / seconds
+
+
+def pingpong(mode: str, rounds: int) -> tuple[float, float]:
+    """p50 and p99 one-way latency (ns) of a Wasm ping-pong."""
+    with Mesh() as mesh:
+        for name in ("ping", "pong"):
+            mesh.tunnel(name, slots=64, max_payload=SIZE)
+        pinger = mesh.service("pinger", guest("pinger.wat"), writes=["ping"], reads=["pong"],
+                              grants=["clock"])
+        mesh.service("echo", guest("echo.wat"), reads=["ping"], writes=["pong"])
+        ex = exports(pinger)
+        ex["configure"](pinger.store, rounds, SIZE, rounds // 10)
+        ex["pace"](pinger.store, 0)
+        with observing(mesh, mode, "ping"):
+            mesh.start()
+            _wait(mesh)
+        base = ex["rtt_base"](pinger.store)
+        raw = pinger.linked.memory.read(pinger.store, base, base + 4 * rounds)
+    rtts = sorted(struct.unpack(f"<{rounds}I", raw))
+    return rtts[len(rtts) // 2] / 2, rtts[len(rtts) * 99 // 100] / 2
+
+
+def measure(count: int, rounds: int, repeats: int) -> dict[str, Any]:
+    runs: dict[str, dict[str, list[float]]] = {m: {"msgs": [], "p50": [], "p99": []}
+                                               for m in MODES}
+    stream("off", count // 10)  # warm-up: compile and cache every module first
+    pingpong("off", rounds // 10)
+    for _ in range(repeats):
+        for mode in MODES:
+            n = count // TAP_SHARE if mode == "tap" else count
+            runs[mode]["msgs"].append(stream(mode, n))
+            p50, p99 = pingpong(mode, rounds)
+            runs[mode]["p50"].append(p50)
+            runs[mode]["p99"].append(p99)
+    med: Callable[[list[float]], float] = statistics.median
+    out: dict[str, Any] = {m: {"msgs_per_s": med(r["msgs"]), "p50_ns": med(r["p50"]),
+                               "p99_ns": med(r["p99"])} for m, r in runs.items()}
+    base = out["off"]["msgs_per_s"]
+    for m in MODES[1:]:
+        out[m]["overhead_pct"] = 100.0 * (1 - out[m]["msgs_per_s"] / base)
+    out["repeats"] = repeats
+    return out
+
+
+def main(argv: list[str]) -> int:
+    count, rounds, repeats = (int(x) for x in argv[:3])
+    print(json.dumps(measure(count, rounds, repeats)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

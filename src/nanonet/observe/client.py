@@ -1,0 +1,74 @@
+"""Talking to a control endpoint from another process: find it, read, act.
+
+A server started with a token file writes ``{"url", "token"}`` there (mode
+0600); the CLI reads the same file unless told ``--connect`` and ``--token``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any, BinaryIO
+
+TIMEOUT = 10.0
+
+
+def default_control_file() -> Path:
+    """``$NANONET_CONTROL_FILE``, else a per-user file under the cache directory."""
+    env = os.environ.get("NANONET_CONTROL_FILE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nanonet" / "control.json"
+
+
+class Endpoint:
+    """The URL and (maybe) token of one control endpoint."""
+
+    def __init__(self, connect: str | None, token: str | None,
+                 control_file: Path | None = None) -> None:
+        saved: dict[str, str] = {}
+        path = control_file or default_control_file()
+        if path.exists():
+            saved = json.loads(path.read_text())
+        url = f"http://{connect}" if connect and "://" not in connect else connect
+        self.url = (url or saved.get("url") or "").rstrip("/")
+        if not self.url:
+            raise ValueError(f"no control endpoint: pass --connect HOST:PORT, or start the mesh "
+                             f"with a token file at {path}")
+        self.token = token or (saved.get("token") if not connect or saved.get("url") == self.url
+                               else None)
+
+    def _request(self, path: str, data: bytes | None = None) -> urllib.request.Request:
+        req = urllib.request.Request(self.url + path, data=data,
+                                     method="POST" if data is not None else "GET")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        return req
+
+    def snapshot(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self._request("/api/snapshot"), timeout=TIMEOUT) as resp:
+            data: dict[str, Any] = json.load(resp)
+        return data
+
+    def tap(self, query: str, out: BinaryIO) -> int:
+        """Stream a capture into ``out`` until the server ends it; bytes written."""
+        with urllib.request.urlopen(self._request(f"/api/tap?{query}", b""), timeout=None) as r:
+            return _copy(r, out)
+
+    def replay(self, tunnel: str, pcapng: bytes) -> int:
+        req = self._request(f"/api/replay?tunnel={tunnel}", pcapng)
+        req.add_header("Content-Type", "application/x-pcapng")
+        with urllib.request.urlopen(req, timeout=TIMEOUT * 6) as resp:
+            return int(json.load(resp)["sent"])
+
+
+def _copy(src: Any, out: BinaryIO) -> int:
+    total = 0
+    while chunk := src.read1(65536) if hasattr(src, "read1") else src.read(65536):
+        out.write(chunk)
+        out.flush()
+        total += len(chunk)
+    return total

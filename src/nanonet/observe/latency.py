@@ -1,0 +1,61 @@
+"""Per-tunnel latency from the samples the reader adapter leaves in the header.
+
+The reader adapter writes one entry per 1024 messages (``layout``: lines 5-12),
+nanoseconds first, then the message counter. The host polls the entries,
+remembers the last counter it took from each so nothing is counted twice, and
+records new ones into one HDR histogram per tunnel. It trusts nothing: an
+entry whose counter does not belong to its index, or that changed while it
+was read, is left for the next poll.
+"""
+
+from __future__ import annotations
+
+from hdrh.histogram import HdrHistogram
+
+from ..ring import layout as L
+from ..ring.memory import RingMemory
+
+HDR_MAX_NS = 60_000_000_000  # a minute
+HDR_DIGITS = 3
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(1, HDR_MAX_NS, HDR_DIGITS)
+
+
+class LatencySampler:
+    """Polls one ring's latency entries into a histogram; one poller at a time."""
+
+    def __init__(self, ring: RingMemory) -> None:
+        self.ring = ring
+        self.histogram = new_histogram()
+        self.samples = 0
+        self._last: list[int | None] = [None] * L.SAMPLE_ENTRIES
+
+    def _entry(self, index: int) -> tuple[int, int] | None:
+        """(counter, ns) of entry ``index`` if it is whole and plausible."""
+        off = L.OFF_LATENCIES + index * L.SAMPLE_ENTRY
+        counter = self.ring.u64(off)
+        ns = self.ring.u64(off + 8)
+        if self.ring.u64(off) != counter or ns == 0:
+            return None  # being rewritten, or never written
+        if counter & L.SAMPLE_MASK or (counter >> L.SAMPLE_SHIFT) % L.SAMPLE_ENTRIES != index:
+            return None  # not a sample this entry can hold: a broken or hostile reader
+        return counter, ns
+
+    def poll(self) -> list[tuple[int, int]]:
+        """Record every entry new since the last poll; returns them (counter, ns)."""
+        new = []
+        for i in range(L.SAMPLE_ENTRIES):
+            got = self._entry(i)
+            if got is None or got[0] == self._last[i]:
+                continue
+            self._last[i] = got[0]
+            if got[1] <= HDR_MAX_NS:  # larger: the clock stepped back; not a latency
+                self.histogram.record_value(got[1])
+                new.append(got)
+        self.samples += len(new)
+        return new
+
+    def percentile(self, p: float) -> int | None:
+        return int(self.histogram.get_value_at_percentile(p)) if self.samples else None

@@ -1,0 +1,171 @@
+"""The Observer: one owner for everything that watches a mesh.
+
+It owns one poll thread (every ``interval`` seconds: latency samples into
+histograms, one snapshot with rates, lifecycle spans), the taps, the host
+writers used by replay, and the control endpoint. The data plane never waits
+for any of it: the poll thread only reads the ring headers and the service
+objects. ``close`` (or leaving the ``with`` block) stops it all and waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO
+
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import generate_latest
+
+from ..errors import NanonetError
+from ..mesh import Mesh, Tunnel
+from ..ring.endpoint import TunnelWriter
+from .latency import LatencySampler
+from .metrics import registry
+from .pcapng import PcapngWriter, Sink, read_packets
+from .snapshot import MeshSnapshot, take, with_rates
+from .tap import EVERY, Tap, TapFilter
+from .traces import LifecycleTracer, provider
+
+if TYPE_CHECKING:
+    from .server import ControlServer
+
+INTERVAL = 0.25  # four snapshots a second: what the dashboard and top show
+
+
+class Observer:
+    """Counters, latency, spans, taps and replay for one mesh."""
+
+    def __init__(self, mesh: Mesh, *, interval: float = INTERVAL,
+                 tracer_provider: TracerProvider | None = None, traces: str = "none") -> None:
+        self.mesh = mesh
+        self.interval = interval
+        self.provider = tracer_provider or provider(traces)
+        self.tracer = LifecycleTracer(self.provider)
+        self.samplers = {name: LatencySampler(t.ring) for name, t in mesh.tunnels.items()}
+        self.registry = registry(self.fresh)
+        self.taps: dict[str, Tap] = {}
+        self._writers: dict[str, TunnelWriter] = {}
+        self._lock = threading.Lock()
+        self._latest: MeshSnapshot | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._servers: list[ControlServer] = []
+
+    # -- polling -----------------------------------------------------------
+    def start(self) -> Observer:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="nanonet-observer",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> MeshSnapshot:
+        """Take latency samples and one snapshot now; emit spans for what changed."""
+        with self._lock:
+            for name, sampler in list(self.samplers.items()):
+                for counter, ns in sampler.poll():
+                    self.tracer.message(name, counter, ns)
+            snap = with_rates(take(self.mesh, self.samplers), self._latest)
+            self._latest = snap
+            self.tracer.update(snap)
+        return snap
+
+    def snapshot(self) -> MeshSnapshot:
+        """The latest polled snapshot (with rates); polls once if there is none."""
+        return self._latest or self.poll()
+
+    def fresh(self) -> MeshSnapshot:
+        """Counters read now (Prometheus scrapes want exact counts, rates are theirs)."""
+        return take(self.mesh, self.samplers)
+
+    def metrics(self) -> bytes:
+        """The Prometheus text exposition of the mesh now."""
+        return generate_latest(self.registry)
+
+    # -- taps and replay ----------------------------------------------------
+    def tap(self, tunnel: str, out: Sink | str | Path, flt: TapFilter = EVERY,
+            limit: int | None = None) -> Tap:
+        """Mirror ``tunnel`` into a pcapng file (path) or stream; returns the started tap."""
+        t = self._tunnel(tunnel)
+        owned = isinstance(out, str | Path)
+        old = self.taps.get(tunnel)
+        if old is not None and not old.done:
+            raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
+        stream = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
+
+        def writer(first: int) -> PcapngWriter:
+            note = (f"nanonet tunnel {tunnel!r} from message {first}, sample 1/{flt.sample}"
+                    + (f", stream {flt.stream}" if flt.stream is not None else ""))
+            return PcapngWriter(stream, tunnel, note)
+
+        tap = Tap(self.mesh.rt, t, writer, flt, limit,
+                  on_end=stream.close if owned and hasattr(stream, "close") else None).start()
+        self.taps[tunnel] = tap
+        return tap
+
+    def stop_tap(self, tunnel: str) -> Tap:
+        tap = self.taps.pop(tunnel, None)
+        if tap is None:
+            raise NanonetError(f"tunnel {tunnel!r} has no tap")
+        tap.stop()
+        return tap
+
+    def replay(self, source: BinaryIO | str | Path, tunnel: str, timeout: float = 30.0) -> int:
+        """Send every packet of a pcapng capture into ``tunnel`` through a host writer."""
+        writer = self._writer(tunnel)
+        if isinstance(source, str | Path):
+            with open(source, "rb") as f:
+                messages = [p.data for p in read_packets(f)]
+        else:
+            messages = [p.data for p in read_packets(source)]
+        return writer.send_many(messages, timeout)
+
+    def _writer(self, tunnel: str) -> TunnelWriter:
+        """The host's write end, taken once and kept: a tunnel has one writer."""
+        if tunnel not in self._writers:
+            self._tunnel(tunnel)
+            self._writers[tunnel] = self.mesh.writer(tunnel)
+        return self._writers[tunnel]
+
+    def _tunnel(self, name: str) -> Tunnel:
+        try:
+            return self.mesh.tunnels[name]
+        except KeyError:
+            known = ", ".join(sorted(self.mesh.tunnels)) or "none"
+            raise NanonetError(f"no tunnel named {name!r} (tunnels: {known})") from None
+
+    # -- serving -------------------------------------------------------------
+    def serve(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+              token_file: str | Path | None = None) -> ControlServer:
+        """Start the control endpoint (HTTP + WebSocket) and the poll thread."""
+        from .server import ControlServer
+
+        self.start()
+        server = ControlServer(self, host, port, token, token_file).start()
+        self._servers.append(server)
+        return server
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        for name in list(self.taps):
+            self.stop_tap(name)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+        self.tracer.close()
+        self.provider.shutdown()
+
+    def __enter__(self) -> Observer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+

@@ -1,0 +1,186 @@
+"""pcapng, the file format Wireshark and tshark open: a small writer and reader.
+
+A tunnel has no link layer, so each capture declares one interface of link
+type ``LINKTYPE_USER0`` (147) whose name is the tunnel's; each message is one
+Enhanced Packet Block whose data is the payload exactly as it sat in the ring.
+Timestamps are nanoseconds since the epoch (``if_tsresol`` = 9). Only what a
+tap needs is written; the reader accepts any well-formed little- or
+big-endian section and skips block types it does not know, because a file
+may come from elsewhere (an edited capture) and is untrusted input.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+LINKTYPE_USER0 = 147
+SHB, IDB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+OPT_END, OPT_COMMENT, IF_NAME, IF_TSRESOL = 0, 1, 2, 9
+MAX_BLOCK = 1 << 24  # a tunnel slot is far smaller; anything larger is corrupt
+
+
+class Sink(Protocol):
+    """Where a writer puts its bytes: a file, or an HTTP response."""
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def flush(self) -> None: ...
+
+
+class PcapngError(ValueError):
+    """The file is not a pcapng capture this reader can trust."""
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + _pad(value)
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    total = 12 + len(body)
+    return struct.pack("<II", kind, total) + body + struct.pack("<I", total)
+
+
+def section_header(comment: str = "") -> bytes:
+    opts = (_option(OPT_COMMENT, comment.encode()) if comment else b"") + _option(OPT_END, b"")
+    return _block(SHB, struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + opts)
+
+
+def interface(name: str, comment: str) -> bytes:
+    opts = (_option(IF_NAME, name.encode()) + _option(OPT_COMMENT, comment.encode())
+            + _option(IF_TSRESOL, bytes([9])) + _option(OPT_END, b""))
+    return _block(IDB, struct.pack("<HHI", LINKTYPE_USER0, 0, 0) + opts)
+
+
+_EPB_HEAD = struct.Struct("<IIIIIII")
+
+
+def packet(data: bytes, ts_ns: int, iface: int = 0) -> bytes:
+    """One Enhanced Packet Block: the tap's per-message cost, so built in one go."""
+    n = len(data)
+    pad = -n % 4
+    total = 32 + n + pad
+    return b"".join((_EPB_HEAD.pack(EPB, total, iface, (ts_ns >> 32) & 0xFFFFFFFF,
+                                    ts_ns & 0xFFFFFFFF, n, n),
+                     data, b"\0" * pad, total.to_bytes(4, "little")))
+
+
+class PcapngWriter:
+    """Writes one section with one interface (the tunnel) to a binary stream."""
+
+    def __init__(self, out: Sink, tunnel: str, comment: str = "") -> None:
+        self.out = out
+        self.count = 0
+        note = comment or f"nanonet tunnel {tunnel!r}: one packet per message, payload only"
+        out.write(section_header("nanonet tap") + interface(tunnel, note))
+
+    def write(self, data: bytes, ts_ns: int) -> None:
+        self.out.write(packet(data, ts_ns))
+        self.count += 1
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One captured message: its interface's name, its time (ns) and its bytes."""
+
+    interface: str
+    ts_ns: int
+    data: bytes
+
+
+class _Section:
+    def __init__(self, endian: str) -> None:
+        self.endian = endian
+        self.ifaces: list[tuple[str, int]] = []  # (name, ticks per second)
+
+
+def _options(body: bytes, endian: str) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    pos = 0
+    while pos + 4 <= len(body):
+        code, length = struct.unpack_from(endian + "HH", body, pos)
+        if code == OPT_END:
+            break
+        value = body[pos + 4: pos + 4 + length]
+        if len(value) != length:
+            raise PcapngError("option runs past the end of its block")
+        out.setdefault(code, value)
+        pos += 4 + length + (-length % 4)
+    return out
+
+
+def _resolution(raw: bytes | None) -> int:
+    if not raw:
+        return 10**6
+    v = raw[0]
+    return int(2 ** (v & 0x7F) if v & 0x80 else 10 ** v)
+
+
+def _interface(sec: _Section, body: bytes) -> None:
+    if len(body) < 8:
+        raise PcapngError("interface block too short")
+    opts = _options(body[8:], sec.endian)
+    name = opts.get(IF_NAME, b"").decode("utf-8", "replace")
+    sec.ifaces.append((name, _resolution(opts.get(IF_TSRESOL))))
+
+
+def _packet(sec: _Section, body: bytes) -> Packet:
+    if len(body) < 20:
+        raise PcapngError("packet block too short")
+    iface, hi, lo, caplen, _orig = struct.unpack_from(sec.endian + "IIIII", body)
+    if iface >= len(sec.ifaces) or caplen > len(body) - 20:
+        raise PcapngError("packet names an unknown interface or overruns its block")
+    name, per_s = sec.ifaces[iface]
+    ticks = (hi << 32) | lo
+    return Packet(name, int(ticks * 10**9 // per_s), bytes(body[20: 20 + caplen]))
+
+
+def _read_exact(src: BinaryIO, n: int) -> bytes:
+    data = src.read(n)
+    if len(data) != n:
+        raise PcapngError("file ends inside a block")
+    return data
+
+
+def _section(head: bytes, src: BinaryIO) -> tuple[_Section, bytes]:
+    magic = _read_exact(src, 4)
+    endian = {BYTE_ORDER_MAGIC.to_bytes(4, "little"): "<",
+              BYTE_ORDER_MAGIC.to_bytes(4, "big"): ">"}.get(magic)
+    if endian is None:
+        raise PcapngError("bad byte-order magic: not a pcapng file")
+    (total,) = struct.unpack(endian + "I", head[4:8])
+    if total < 28 or total > MAX_BLOCK or total % 4:
+        raise PcapngError(f"section header length {total} is invalid")
+    rest = _read_exact(src, total - 12)
+    return _Section(endian), rest
+
+
+def read_packets(src: BinaryIO) -> Iterator[Packet]:
+    """Every packet of every section, in file order."""
+    sec: _Section | None = None
+    while head := src.read(8):
+        if len(head) != 8:
+            raise PcapngError("file ends inside a block header")
+        if int.from_bytes(head[:4], "little") == SHB:
+            sec, _ = _section(head, src)
+            continue
+        if sec is None:
+            raise PcapngError("no section header block at the start: not a pcapng file")
+        kind, total = struct.unpack(sec.endian + "II", head)
+        if total < 12 or total > MAX_BLOCK or total % 4:
+            raise PcapngError(f"block length {total} is invalid")
+        body = _read_exact(src, total - 8)[:-4]
+        if kind == IDB:
+            _interface(sec, body)
+        elif kind == EPB:
+            yield _packet(sec, body)

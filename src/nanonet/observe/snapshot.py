@@ -1,0 +1,127 @@
+"""Counters of a whole mesh at one instant, read without stopping anything.
+
+Tunnel counters come from the ring headers (a few aligned loads each). Service
+counters come from the ``Service`` objects the supervisor keeps anyway: state
+(``refresh_state`` reads the rings' waiting flags), restarts, traps by cause
+and the size of the guest's memory. Fuel is not read: wasmtime's
+``Store.get_fuel`` is only safe on the service's own thread, and that thread is
+inside Wasm. A snapshot is plain data (``to_json``), so the same rendering
+serves a mesh in this process and one behind a control endpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from ..mesh import Mesh
+from ..ring import layout as L
+from ..runtime.service import Service
+from .latency import LatencySampler
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    name: str
+    state: str
+    restarts: int
+    traps: dict[str, int]  # cause -> count
+    memory_bytes: int | None
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class TunnelSnapshot:
+    name: str
+    writer: str | None
+    reader: str | None
+    slots: int
+    max_payload: int
+    sent: int
+    received: int
+    bytes_in: int
+    bytes_out: int
+    times_full: int
+    times_empty: int
+    writer_parks: int
+    reader_parks: int
+    writer_wakes: int
+    reader_wakes: int
+    fill: int
+    closed: bool
+    quarantine: int
+    tap: bool
+    latency_samples: int = 0
+    p50_ns: int | None = None
+    p99_ns: int | None = None
+    # filled by ``with_rates`` from the previous snapshot
+    msgs_per_s: float = 0.0
+    mb_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class MeshSnapshot:
+    time_ns: int  # monotonic: differences only
+    services: list[ServiceSnapshot] = field(default_factory=list)
+    tunnels: list[TunnelSnapshot] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _memory(svc: Service) -> int | None:
+    """The guest memory's size; None while a restart swaps its store."""
+    try:
+        return svc.memory_bytes()
+    except Exception:  # a store being replaced mid-read: report nothing this time
+        return None
+
+
+def service_snapshot(svc: Service) -> ServiceSnapshot:
+    causes = Counter(t.cause or "unknown" for t in list(svc.traps))
+    return ServiceSnapshot(svc.name, svc.refresh_state().value, svc.restarts, dict(causes),
+                           _memory(svc), svc.exit_code)
+
+
+def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> TunnelSnapshot:
+    t = mesh.tunnels[name]
+    s = t.statistics()
+    lat: dict[str, Any] = {}
+    if sampler is not None and sampler.samples:
+        lat = dict(latency_samples=sampler.samples, p50_ns=sampler.percentile(50.0),
+                   p99_ns=sampler.percentile(99.0))
+    return TunnelSnapshot(
+        name, t.writer, t.reader, s.slots, t.geometry.max_payload, s.sent, s.received,
+        s.bytes_in, s.bytes_out, s.times_full, s.times_empty, s.writer_parks, s.reader_parks,
+        s.writer_wakes, s.reader_wakes, s.fill, s.closed, s.quarantine,
+        t.ring.u32(L.OFF_TAP_MODE) != 0, **lat)
+
+
+def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None) -> MeshSnapshot:
+    """Every service's and tunnel's counters now."""
+    samplers = samplers or {}
+    return MeshSnapshot(
+        time.monotonic_ns(),
+        [service_snapshot(s) for s in list(mesh.services.values())],
+        [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)])
+
+
+def with_rates(cur: MeshSnapshot, prev: MeshSnapshot | None) -> MeshSnapshot:
+    """``cur`` with messages/s and MB/s since ``prev`` (received side)."""
+    if prev is None or cur.time_ns <= prev.time_ns:
+        return cur
+    seconds = (cur.time_ns - prev.time_ns) / 1e9
+    before = {t.name: t for t in prev.tunnels}
+    tunnels = []
+    for t in cur.tunnels:
+        p = before.get(t.name)
+        if p is None:
+            tunnels.append(t)
+            continue
+        msgs = max(0, t.received - p.received) / seconds
+        mb = max(0, t.bytes_out - p.bytes_out) / seconds / 1e6
+        tunnels.append(replace(t, msgs_per_s=msgs, mb_per_s=mb))
+    return MeshSnapshot(cur.time_ns, cur.services, tunnels)
+

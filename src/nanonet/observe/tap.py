@@ -1,0 +1,160 @@
+"""The tap: a second read cursor that mirrors a tunnel's messages to pcapng.
+
+While a tap is attached (``tap_mode = 1``) the writer adapter treats a slot as
+free only once both the reader and the tap are past it, so the tap sees every
+message, and a slow tap slows the writer (never the reader). The tap thread
+copies the slots in ``[tap_tail, head)``, checks every length and counter like
+a reader does (a broken writer ends the tap with an error, never a bad read),
+filters, writes pcapng records, and publishes its new cursor once per batch.
+Python touches each message here, which is why a tap is opt-in and measured
+(``nanonet bench --only observe``).
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..mesh import Tunnel
+from ..ring import layout as L
+from ..runtime.engine import Runtime
+from .pcapng import PcapngWriter
+from .tapctl import TapControl
+
+U64 = (1 << 64) - 1
+IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
+IDLE_SLEEP = 0.001
+_SLOT = struct.Struct("<II")
+
+
+@dataclass(frozen=True)
+class TapFilter:
+    """Which messages to keep: every ``sample``-th, and/or one stream id."""
+
+    sample: int = 1
+    stream: int | None = None
+
+    def keep(self, counter: int, data: bytes) -> bool:
+        if self.sample > 1 and counter % self.sample:
+            return False
+        if self.stream is None:
+            return True
+        return len(data) >= 4 and int.from_bytes(data[:4], "little") == self.stream
+
+
+EVERY = TapFilter()
+
+
+class TapError(RuntimeError):
+    """The tap stopped because the ring broke its rules (the writer is suspect)."""
+
+
+class Tap:
+    """Mirrors one tunnel into a ``PcapngWriter`` on a thread of its own."""
+
+    def __init__(self, rt: Runtime, tunnel: Tunnel,
+                 out: PcapngWriter | Callable[[int], PcapngWriter], flt: TapFilter | None = None,
+                 limit: int | None = None, on_end: Callable[[], object] | None = None) -> None:
+        self.tunnel = tunnel
+        self.filter = flt or EVERY
+        self.limit = limit
+        self._on_end = on_end  # closes the file the tap owns
+        self.seen = self.kept = 0
+        self.error: BaseException | None = None
+        self._ring = tunnel.ring
+        self._ctl = TapControl(rt, tunnel.ring)
+        self._make = out if callable(out) else (lambda _first: out)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cursor = 0
+        self.writer: PcapngWriter | None = None
+
+    def start(self) -> Tap:
+        if self._ring.u32(L.OFF_TAP_MODE):
+            raise TapError(f"tunnel {self.tunnel.name!r} already has a tap attached")
+        self._cursor = self._ctl.attach()
+        self.writer = self._make(self._cursor)
+        self._thread = threading.Thread(target=self._run, name=f"nanonet-tap:{self.tunnel.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Copy what is already published, then detach (the writer runs free)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the tap ends by itself (its limit, or the tunnel closed)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.done
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # kept for the owner: a thread must not die silently
+            self.error = err
+        finally:
+            self._ctl.detach()
+            self.tunnel.control.notify_tail()
+            if self._on_end is not None:
+                self._on_end()
+
+    def _loop(self) -> None:
+        idle = 0
+        while not self._full():
+            if self._batch():
+                idle = 0
+                continue
+            if self._stop.is_set() or self._ended():
+                return
+            idle += 1
+            if idle > IDLE_SPINS:
+                time.sleep(IDLE_SLEEP)
+
+    def _full(self) -> bool:
+        return self.limit is not None and self.kept >= self.limit
+
+    def _ended(self) -> bool:
+        """Closed, and nothing published past the cursor (closed is stored last)."""
+        return self._ring.closed and self._ring.u64(L.OFF_HEAD) == self._cursor
+
+    def _batch(self) -> int:
+        head = self._ring.u64(L.OFF_HEAD)
+        n = (head - self._cursor) & U64
+        if n > self._ring.geometry.slot_count:
+            raise TapError(f"tunnel {self.tunnel.name!r}: head={head} is more than a ring "
+                           f"ahead of the tap at {self._cursor}; the writer ignored the tap")
+        if n == 0:
+            return 0
+        self._copy(self._cursor, n)
+        self._cursor = (self._cursor + n) & U64
+        self._ctl.advance(self._cursor)
+        self.tunnel.control.notify_tail()
+        return n
+
+    def _copy(self, first: int, n: int) -> None:
+        geo, view = self._ring.geometry, self._ring.view
+        assert self.writer is not None
+        ts = time.time_ns()
+        for counter in range(first, first + n):
+            off = geo.slot_offset(counter)
+            size, _flags = _SLOT.unpack_from(view, off)
+            if size > geo.max_payload:
+                raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds the "
+                               f"{geo.max_payload}-byte payload")
+            data = bytes(view[off + 8: off + 8 + size])
+            self.seen += 1
+            if self.filter.keep(counter, data) and not self._full():
+                self.writer.write(data, ts)
+                self.kept += 1
+        self.writer.flush()

@@ -1,0 +1,66 @@
+"""The tap's hands on a ring: attach, advance and detach, in Wasm atomics.
+
+Attaching must be ordered against the writer: the tap stores ``tap_tail``,
+then ``tap_mode = 1``, then reads ``head``; a plain Python store could be
+reordered after that load (x86 allows store-load reordering), and the writer
+might then reuse a slot the tap believes is held. Wasm's sequentially
+consistent atomics give the order, so, like ``ring/control.py``, the tap keeps
+one tiny module instance on the ring in a store of its own. Waking a writer
+parked on the tap is ``RingControl.notify_tail``'s job (it knows which
+address the writer waits on); the tap calls it after each batch.
+"""
+
+from __future__ import annotations
+
+import wasmtime
+
+from ..ring import layout as L
+from ..ring.memory import RingMemory
+from ..runtime.engine import Runtime
+from ..runtime.fastcall import FastFunc
+
+_TAP_WAT = """
+(module
+  (import "t" "ring" (memory {P} {P} shared))
+  ;; start at the current head; the writer honours tap_tail from its next check
+  (func (export "attach") (result i64)
+    (i64.atomic.store offset={O_TAPTAIL} (i32.const 0) (i64.atomic.load offset={O_HEAD}
+                                                       (i32.const 0)))
+    (i32.atomic.store offset={O_TAPMODE} (i32.const 0) (i32.const 1))  ;; SC: before the load
+    (i64.atomic.load offset={O_HEAD} (i32.const 0)))
+  ;; publish the tap's cursor (release); RingControl.notify_tail then wakes the writer
+  (func (export "advance") (param i64)
+    (i64.atomic.store offset={O_TAPTAIL} (i32.const 0) (local.get 0)))
+  (func (export "detach")
+    (i32.atomic.store offset={O_TAPMODE} (i32.const 0) (i32.const 0)))
+)
+"""
+
+
+def tap_wat(pages: int) -> str:
+    return _TAP_WAT.format(P=pages, O_HEAD=L.OFF_HEAD, O_TAPTAIL=L.OFF_TAP_TAIL,
+                           O_TAPMODE=L.OFF_TAP_MODE)
+
+
+class TapControl:
+    """attach / advance / detach for one ring; used by the tap's thread only."""
+
+    def __init__(self, rt: Runtime, ring: RingMemory) -> None:
+        store = rt.new_store()
+        inst = wasmtime.Instance(store, rt.module(tap_wat(ring.geometry.pages)), [ring.shared])
+        funcs = {}
+        for name, func in inst.exports(store).items():
+            assert isinstance(func, wasmtime.Func)
+            funcs[name] = FastFunc(store, func)
+        self._attach, self._advance, self._detach = (
+            funcs["attach"], funcs["advance"], funcs["detach"])
+
+    def attach(self) -> int:
+        """Hold the writer from now on; the counter of the first message the tap sees."""
+        return int(self._attach() or 0)
+
+    def advance(self, counter: int) -> None:
+        self._advance(counter)
+
+    def detach(self) -> None:
+        self._detach()

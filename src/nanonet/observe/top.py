@@ -1,0 +1,81 @@
+"""``nanonet top``: an htop-style live view of a mesh, from its snapshots.
+
+It renders plain snapshot dicts (``MeshSnapshot.to_json``), so the same view
+shows a mesh in this process (``live_top(observer.snapshot)``) or one behind a
+control endpoint (``--connect``). Rates come with the snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+Snap = dict[str, Any]
+STATE_STYLE = {"running": "green", "parked": "cyan", "trapped": "red", "failed": "bold red",
+               "restarting": "yellow", "stopped": "dim", "created": "dim"}
+
+
+def _rate(v: float) -> str:
+    return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
+
+
+def _ns(v: int | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v} ns" if v < 1e3 else f"{v / 1e3:.1f} µs" if v < 1e6 else f"{v / 1e6:.2f} ms"
+
+
+def _bar(fill: int, slots: int, width: int = 10) -> Text:
+    n = round(width * min(1.0, fill / slots)) if slots else 0
+    return Text("█" * n + "·" * (width - n), style="yellow" if n > width // 2 else "green")
+
+
+def services_table(snap: Snap) -> Table:
+    table = Table(title="services", title_justify="left", expand=True)
+    for col in ("service", "state", "restarts", "traps", "memory"):
+        table.add_column(col, justify="left" if col in ("service", "state", "traps") else "right")
+    for s in snap["services"]:
+        traps = ", ".join(f"{c}×{n}" for c, n in s["traps"].items()) or "0"
+        mem = "-" if s["memory_bytes"] is None else f"{s['memory_bytes'] // 1024} KiB"
+        table.add_row(s["name"], Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
+                      str(s["restarts"]), traps, mem)
+    return table
+
+
+def tunnels_table(snap: Snap) -> Table:
+    table = Table(title="tunnels", title_justify="left", expand=True)
+    cols = ("tunnel", "writer → reader", "msgs/s", "MB/s", "received", "fill", "full",
+            "parks w/r", "p50", "p99")
+    for col in cols:
+        table.add_column(col, justify="left" if col in cols[:2] or col == "fill" else "right")
+    for t in snap["tunnels"]:
+        ends = f"{t['writer'] or '-'} → {t['reader'] or '-'}" + (" [tap]" if t["tap"] else "")
+        table.add_row(t["name"], ends, _rate(t["msgs_per_s"]), f"{t['mb_per_s']:.2f}",
+                      f"{t['received']:,}", _bar(t["fill"], t["slots"]), f"{t['times_full']:,}",
+                      f"{t['writer_parks']:,}/{t['reader_parks']:,}", _ns(t["p50_ns"]),
+                      _ns(t["p99_ns"]))
+    return table
+
+
+def render(snap: Snap, source: str = "") -> Group:
+    head = Text(f"nanonet top  {source}  ", style="bold")
+    head.append(f"{len(snap['services'])} services, {len(snap['tunnels'])} tunnels",
+                style="dim")
+    return Group(head, services_table(snap), tunnels_table(snap))
+
+
+def live_top(fetch: Callable[[], Snap], source: str = "", period: float = 0.25,
+             frames: int | None = None, until: Callable[[], bool] | None = None) -> None:
+    """Redraw every ``period`` seconds until Ctrl-C, ``frames`` redraws, or ``until()``."""
+    with Live(render(fetch(), source), refresh_per_second=8, screen=frames is None) as live:
+        shown = 1
+        while (frames is None or shown < frames) and not (until and until()):
+            time.sleep(period)
+            live.update(render(fetch(), source))
+            shown += 1

@@ -1,0 +1,71 @@
+"""A push-only WebSocket on a socket the HTTP server already accepted.
+
+The control endpoint is one port: the stdlib HTTP server parses the request,
+and for ``/ws`` this module hands the handshake and the framing to the
+``websockets`` package's sans-I/O protocol (no second server, no event loop).
+The client is only read to notice a close.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Callable, Mapping
+
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+
+class PushSocket:
+    """Sends text messages to one WebSocket client until it or we close."""
+
+    def __init__(self, sock: socket.socket, path: str, headers: Mapping[str, str]) -> None:
+        self.sock = sock
+        self.proto = ServerProtocol()
+        request = Request(path, Headers(list(headers.items())))
+        response = self.proto.accept(request)
+        self.proto.send_response(response)
+        self._flush()
+        self.open = response.status_code == 101
+
+    def _flush(self) -> None:
+        data = b"".join(self.proto.data_to_send())
+        if data:
+            self.sock.sendall(data)
+
+    def send(self, text: str) -> None:
+        self.proto.send_text(text.encode())
+        self._flush()
+
+    def poll(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the client; False once it has closed."""
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if ready:
+            data = self.sock.recv(65536)
+            if not data:
+                self.proto.receive_eof()
+            else:
+                self.proto.receive_data(data)
+            self.proto.events_received()
+            self._flush()  # the close handshake's reply, pongs
+        return self.proto.state is State.OPEN
+
+    def close(self) -> None:
+        if self.proto.state is State.OPEN:
+            self.proto.send_close(1001, "server stopping")
+            self._flush()
+
+
+def pump(ws: PushSocket, next_text: Callable[[], str], period: float,
+         stopping: Callable[[], bool]) -> None:
+    """Push ``next_text()`` every ``period`` seconds until the client or server stops."""
+    try:
+        while ws.open and not stopping():
+            ws.send(next_text())
+            if not ws.poll(period):
+                return
+        ws.close()
+    except OSError:
+        return  # the client went away mid-frame

@@ -1,0 +1,197 @@
+"""Observability: exact counters, latency samples, spans, the tap, replay, metrics."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from conftest import guest
+from nanonet import Mesh
+from nanonet.caps.policy import Restart, RestartPolicy
+from nanonet.observe import Observer, PcapngWriter, TapFilter, read_packets
+from nanonet.observe.latency import LatencySampler
+from nanonet.observe.pcapng import PcapngError
+from nanonet.observe.traces import provider
+from nanonet.ring import layout as L
+from nanonet.runtime.lifecycle import State
+
+SRC_GUESTS = Path(__file__).resolve().parent.parent / "src" / "nanonet" / "guests"
+SIZE = 64
+
+
+def _expected(i: int, size: int = SIZE) -> bytes:
+    return struct.pack("<Q", i) + bytes(size - 8)
+
+
+def _stream_mesh(count: int, slots: int = 256) -> Mesh:
+    mesh = Mesh()
+    mesh.tunnel("stream", slots=slots, max_payload=SIZE)
+    prod = mesh.service("producer", SRC_GUESTS / "producer.wat", writes=["stream"])
+    check = mesh.service("checker", SRC_GUESTS / "checker.wat", reads=["stream"])
+    prod.linked.guest.exports(prod.store)["configure"](prod.store, count, SIZE)
+    check.linked.guest.exports(check.store)["configure"](check.store, SIZE)
+    return mesh
+
+
+def test_counters_match_exactly_what_was_sent() -> None:
+    count = 30_000
+    with _stream_mesh(count) as mesh, Observer(mesh) as obs:
+        mesh.start()
+        assert mesh.wait(60)
+        snap = obs.fresh()
+    (t,) = snap.tunnels
+    assert (t.sent, t.received, t.bytes_in, t.bytes_out) == (count, count, count * SIZE,
+                                                             count * SIZE)
+    assert t.fill == 0 and t.closed and t.writer == "producer" and t.reader == "checker"
+    states = {s.name: (s.state, s.restarts, s.traps) for s in snap.services}
+    assert states == {"producer": ("stopped", 0, {}), "checker": ("stopped", 0, {})}
+    assert all(s.memory_bytes and s.memory_bytes % 65536 == 0 for s in snap.services)
+
+
+def test_rates_come_from_successive_polls() -> None:
+    with Mesh() as mesh, Observer(mesh) as obs:
+        mesh.tunnel("t", slots=64, max_payload=16)
+        w, r = mesh.writer("t"), mesh.reader("t")
+        obs.poll()
+        w.send_many([b"x" * 10] * 50)
+        assert len(r.recv_many(100, timeout=10)) == 50
+        (t,) = obs.poll().tunnels
+    assert t.received == 50 and t.msgs_per_s > 0 and t.mb_per_s > 0
+
+
+def _put_sample(ring, index: int, counter: int, ns: int) -> None:  # type: ignore[no-untyped-def]
+    off = L.OFF_LATENCIES + index * L.SAMPLE_ENTRY
+    ring.put_u64(off + 8, ns)
+    ring.put_u64(off, counter)
+
+
+def test_latency_samples_are_counted_once_and_checked() -> None:
+    with Mesh() as mesh:
+        ring = mesh.tunnel("t", slots=64, max_payload=16).ring
+        sampler = LatencySampler(ring)
+        assert sampler.poll() == [] and sampler.percentile(50) is None
+        _put_sample(ring, 0, 0, 1_000)
+        _put_sample(ring, 1, 1024, 3_000)
+        assert sampler.poll() == [(0, 1_000), (1024, 3_000)]
+        assert sampler.poll() == []  # nothing new: nothing counted twice
+        _put_sample(ring, 0, 16 * 1024, 2_000)  # entry 0 reused by a later sample
+        _put_sample(ring, 2, 1024, 9_999)  # a counter that does not belong to entry 2
+        _put_sample(ring, 3, 3 * 1024 + 1, 9_999)  # not a sampled counter
+        assert sampler.poll() == [(16 * 1024, 2_000)]
+        assert sampler.samples == 3
+        assert sampler.percentile(50) == 2_000
+        obs = Observer(mesh)
+        obs.samplers["t"] = sampler
+        (t,) = obs.fresh().tunnels
+        obs.close()
+    assert t.latency_samples == 3 and t.p50_ns == 2_000
+    assert t.p99_ns is not None and abs(t.p99_ns - 3_000) <= 3  # 3 significant digits
+
+
+def test_lifecycle_spans_for_start_trap_restart_and_failure() -> None:
+    spans = InMemorySpanExporter()
+    with Mesh() as mesh:
+        mesh.tunnel("go", slots=4, max_payload=16)
+        policy = RestartPolicy(Restart.ON_FAILURE, max_restarts=2, initial_ms=1, max_ms=2)
+        svc = mesh.service("boom", guest("trapper"), reads=["go"], restart=policy)
+        obs = Observer(mesh, tracer_provider=provider(spans))
+        w = mesh.writer("go")
+        mesh.start()
+        obs.poll()
+        w.send(b"now", timeout=10)
+        assert svc.join(20)
+        obs.poll()
+        obs.close()
+    assert svc.state is State.FAILED
+    by_name: dict[str, list] = {}  # type: ignore[type-arg]
+    for s in spans.get_finished_spans():
+        by_name.setdefault(s.name, []).append(s)
+    assert len(by_name["trap"]) == 3 and len(by_name["restart"]) == 2
+    (root,) = by_name["service boom"]
+    assert root.attributes["nanonet.final_state"] == "failed"
+    assert all(s.parent.span_id == root.context.span_id for s in by_name["trap"])
+    assert by_name["trap"][0].attributes["nanonet.trap.cause"] == "unreachable executed"
+
+
+# -- pcapng -------------------------------------------------------------------
+def test_pcapng_round_trip_and_refuses_garbage() -> None:
+    buf = io.BytesIO()
+    w = PcapngWriter(buf, "raw")
+    msgs = [b"", b"a", b"abcd", bytes(range(255))]
+    for i, m in enumerate(msgs):
+        w.write(m, 1_700_000_000_123_456_789 + i)
+    got = list(read_packets(io.BytesIO(buf.getvalue())))
+    assert [p.data for p in got] == msgs and {p.interface for p in got} == {"raw"}
+    assert got[0].ts_ns == 1_700_000_000_123_456_789
+    data = buf.getvalue()
+    for bad in (data[:-3], b"\0" * 32, data[:8] + b"\xff\xff\xff\xff" + data[12:]):
+        with pytest.raises(PcapngError):
+            list(read_packets(io.BytesIO(bad)))
+
+
+def _tshark() -> str:
+    path = shutil.which("tshark")
+    if path is None:
+        pytest.skip("tshark is not installed (scripts/setup installs it from Debian)")
+    return path
+
+
+def _tshark_payloads(path: Path) -> list[bytes]:
+    out = subprocess.run([_tshark(), "-r", str(path), "-T", "fields", "-e", "data.data"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return [bytes.fromhex(line.replace(":", "")) for line in out.stdout.splitlines()]
+
+
+# -- the tap ---------------------------------------------------------------------
+def test_tap_captures_exactly_what_passed_and_tshark_reads_it(tmp_path: Path) -> None:
+    count, out = 20_000, tmp_path / "stream.pcapng"
+    with _stream_mesh(count, slots=64) as mesh, Observer(mesh) as obs:
+        tap = obs.tap("stream", out)  # attached before the producer starts: it sees all
+        mesh.start()
+        assert mesh.wait(60)
+        assert tap.wait(30) and tap.error is None
+        (t,) = obs.fresh().tunnels
+    with open(out, "rb") as f:
+        got = [p.data for p in read_packets(f)]
+    assert t.received == count and len(got) == count
+    for i, data in enumerate(got):
+        assert data == _expected(i), f"message {i} differs"
+    assert _tshark_payloads(out)[:100] == got[:100]
+    info = subprocess.run([_tshark(), "-r", str(out), "-c", "1", "-T", "fields", "-e",
+                           "frame.interface_name", "-e", "frame.len"], capture_output=True,
+                          text=True, timeout=60, check=True).stdout.split()
+    assert info == ["stream", str(SIZE)]
+
+
+def test_tap_sample_and_stream_filters(tmp_path: Path) -> None:
+    count = 5_000
+    for flt, want in ((TapFilter(sample=100), [i for i in range(count) if i % 100 == 0]),
+                      (TapFilter(stream=7), [7])):
+        buf = io.BytesIO()
+        with _stream_mesh(count) as mesh, Observer(mesh) as obs:
+            tap = obs.tap("stream", buf, flt)
+            mesh.start()
+            assert mesh.wait(60) and tap.wait(30)
+        got = [p.data for p in read_packets(io.BytesIO(buf.getvalue()))]
+        assert got == [_expected(i) for i in want]
+
+
+def test_replay_delivers_the_same_bytes(tmp_path: Path) -> None:
+    cap = tmp_path / "cap.pcapng"
+    msgs = [struct.pack("<I", i % 3) + bytes([i % 251]) * (i % 40) for i in range(300)]
+    with open(cap, "wb") as f:
+        w = PcapngWriter(f, "in")
+        for i, m in enumerate(msgs):
+            w.write(m, time.time_ns() + i)
+    with Mesh() as mesh, Observer(mesh) as obs:
+        mesh.tunnel("in", slots=512, max_payload=64)
+        reader = mesh.reader("in")
+        assert obs.replay(cap, "in") == len(msgs)
+        assert reader.recv_many(1000, timeout=10) == msgs
