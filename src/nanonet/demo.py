@@ -54,6 +54,7 @@ class DemoConfig:
     timeout: float = 120.0
     slots: int = 4096  # per ring: deeper rings, more readings queued, higher latency
     limits: bool = False  # fuel metering, a fuel budget, a deadline and a memory cap on all
+    latency: bool = False  # sampling adapters: per-tunnel latency histograms for observers
 
 
 # what "limits on" means for every service of the demo: generous enough never
@@ -87,8 +88,13 @@ def build_guests(progress: Progress) -> dict[str, Path]:
     return out
 
 
+def demo_mesh(cfg: DemoConfig, wasm: dict[str, Path]) -> Mesh:
+    """The telemetry mesh, configured, not started (for observers and tests)."""
+    return _mesh(cfg, wasm)
+
+
 def _mesh(cfg: DemoConfig, wasm: dict[str, Path]) -> Mesh:
-    mesh = Mesh(fuel=cfg.limits)
+    mesh = Mesh(fuel=cfg.limits, latency=cfg.latency)
     lim = DEMO_LIMITS if cfg.limits else None
     mesh.tunnel("raw", slots=cfg.slots, max_payload=READING.size)
     mesh.tunnel("filtered", slots=cfg.slots, max_payload=READING.size)
