@@ -1,0 +1,7 @@
+"""Component-model services: WIT-typed calls over ``wasmtime.component``."""
+
+from .host import Instance, Loaded, load
+from .shapes import Shape, Signature
+from .values import Err, Ok, Some, Variant
+
+__all__ = ["Err", "Instance", "Loaded", "Ok", "Shape", "Signature", "Some", "Variant", "load"]

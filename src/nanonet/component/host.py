@@ -1,0 +1,190 @@
+"""Loading a component, wiring its imports, calling its exports.
+
+    comp = load(rt, "auth.wasm")                 # compiled once, cached on disk
+    inst = comp.instantiate(store, {"access-logs": {"log-attempt": log}})
+    inst.call("authenticate", token)             # Ok({...}) or Err("...")
+
+Every import the component declares must be given, or instantiating is a
+``LoadError`` that names it: nothing is defined by default (no WASI, no
+stubs that trap), so what a component can reach is exactly what was passed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from wasmtime import component as wc
+
+from ..caps import wasi as wasi_caps
+from ..caps.policy import Grants
+from ..errors import LoadError
+from ..runtime.engine import Runtime
+from . import calls
+from .shapes import Signature
+
+Provided = Mapping[str, Any]  # import name -> host function, or interface -> {func: fn}
+
+
+def short(name: str) -> str:
+    """``pkg:ns/iface@1.0`` -> ``iface``: the name a user writes."""
+    return name.split("/")[-1].split("@")[0]
+
+
+def _funcs(item: Any, engine: wasmtime.Engine) -> dict[str, Signature] | None:
+    ty = item.ty
+    if isinstance(ty, wc.ComponentInstanceType):
+        return {n: Signature.of(t) for n, e in ty.exports(engine).items()
+                if isinstance(t := e.ty, wc.FuncType)}
+    return None
+
+
+@dataclass
+class Loaded:
+    """A compiled component and the signatures of what it imports and exports.
+
+    ``imports`` maps each imported interface to its functions' signatures
+    (a world-level function import is its own entry, with ``funcs`` None);
+    ``exports`` maps ``name`` or ``interface#name`` to a signature.
+    """
+
+    component: wc.Component
+    engine: wasmtime.Engine
+    imports: dict[str, dict[str, Signature] | Signature] = field(default_factory=dict)
+    exports: dict[str, Signature] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ty = self.component.type
+        for name, item in ty.imports(self.engine).items():
+            funcs = _funcs(item, self.engine)
+            if funcs is not None:
+                self.imports[name] = funcs
+            elif isinstance(fty := item.ty, wc.FuncType):
+                self.imports[name] = Signature.of(fty)
+        for name, item in ty.exports(self.engine).items():
+            funcs = _funcs(item, self.engine)
+            if funcs is not None:
+                self.exports.update({f"{name}#{f}": s for f, s in funcs.items()})
+            elif isinstance(fty := item.ty, wc.FuncType):
+                self.exports[name] = Signature.of(fty)
+
+    def instantiate(self, store: wasmtime.Store, provided: Provided,
+                    who: str = "component", trap: tuple[str, ...] = (),
+                    wasi: Grants | None = None) -> Instance:
+        """An instance whose imports are exactly ``provided``, or a LoadError.
+
+        Imports whose name starts with one of ``trap`` (say ``"wasi:"``, for a
+        toolchain that imports all of WASI but never calls it after start-up)
+        are linked to functions that trap when called: present, but no
+        capability. ``wasi`` links WASIp2 over a context holding only what
+        those grants say (an empty ``Grants()``: no files, environment,
+        arguments, stdio or network), for toolchains whose runtime needs it.
+        """
+        linker = wc.Linker(self.engine)
+        if wasi is not None:
+            linker.add_wasip2()
+            store.set_wasi(wasi_caps.config(wasi))
+
+        with linker.root() as root:
+            for name, want in self.imports.items():
+                given = _lookup(provided, name)
+                linked = name.startswith("wasi:") and wasi is not None
+                if want == {} or linked or (given is None and name.startswith((*trap, "\0"))):
+                    continue  # an interface of types only needs nothing
+                if given is None:
+                    raise LoadError(f"{who} imports {name!r}, which was not granted: grant it "
+                                    f"(imports={{{short(name)!r}: ...}}), or rebuild the "
+                                    "component without that import")
+                _define(root, name, want, given, who)
+        if trap:
+            linker.define_unknown_imports_as_traps(self.component)
+        try:
+            inst = linker.instantiate(store, self.component)
+        except wasmtime.WasmtimeError as err:
+            raise LoadError(f"{who} cannot be instantiated: {err}") from err
+        return Instance(self, inst, store)
+
+
+def _lookup(provided: Provided, name: str) -> Any:
+    for key in (name, name.split("@")[0], short(name)):
+        if key in provided:
+            return provided[key]
+    return None
+
+
+def _define(root: wc.LinkerInstance, name: str, want: dict[str, Signature] | Signature,
+            given: Any, who: str) -> None:
+    if isinstance(want, Signature):
+        calls.define(root, name, given, want)
+        return
+    with root.add_instance(name) as inst:
+        for fname, sig in want.items():
+            func = given.get(fname) if isinstance(given, Mapping) else getattr(
+                given, fname.replace("-", "_"), None)
+            if func is None:
+                raise LoadError(f"{who} imports {name}#{fname}, which the host gave no "
+                                f"function for: add {fname!r} to what imports= gives it")
+            calls.define(inst, fname, func, sig)
+
+
+class Instance:
+    """An instantiated component: call its exports by name."""
+
+    def __init__(self, loaded: Loaded, inst: wc.Instance, store: wasmtime.Store) -> None:
+        self.loaded = loaded
+        self.store = store
+        self._inst = inst
+        self._funcs: dict[str, tuple[wc.Func, Signature]] = {}
+
+    def func(self, name: str) -> tuple[wc.Func, Signature]:
+        """The export ``name`` (or ``interface#name``) and its signature."""
+        if name not in self._funcs:
+            sig = self.loaded.exports.get(name)
+            if sig is None:
+                known = ", ".join(sorted(self.loaded.exports)) or "none"
+                raise LoadError(f"no export named {name!r} (exports: {known})")
+            self._funcs[name] = (self._lookup(name), sig)
+        return self._funcs[name]
+
+    def _lookup(self, name: str) -> wc.Func:
+        iface, _, fname = name.rpartition("#")
+        parent = self._inst.get_export_index(self.store, iface) if iface else None
+        index = self._inst.get_export_index(self.store, fname, parent)
+        func = None if index is None else self._inst.get_func(self.store, index)
+        assert func is not None, name
+        return func
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call export ``name`` with Python values; its result as a Python value."""
+        func, sig = self.func(name)
+        return calls.call(self.store, func, sig, args)
+
+
+def load(rt: Runtime, source: bytes | str | Path) -> Loaded:
+    """A compiled component from bytes, WAT text or a path, through the disk cache."""
+    if isinstance(source, Path) or (isinstance(source, str) and "(component" not in source):
+        source = Path(source).read_bytes()
+    raw = source.encode() if isinstance(source, str) else bytes(source)
+    key = rt.key(b"component\0" + raw)
+    path = rt.cache / f"{key}.ccwasm"
+    try:
+        component = wc.Component.deserialize_file(rt.engine, str(path))
+    except wasmtime.WasmtimeError:
+        component = _compile(rt, raw, path)
+    return Loaded(component, rt.engine)
+
+
+def _compile(rt: Runtime, raw: bytes, path: Path) -> wc.Component:
+    try:
+        component = wc.Component(rt.engine, raw if raw[:4] == b"\0asm" else raw.decode())
+    except wasmtime.WasmtimeError as err:
+        raise LoadError(f"not a valid component: {err}") from err
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(component.serialize())
+    os.replace(tmp, path)
+    return component

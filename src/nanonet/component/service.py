@@ -1,0 +1,123 @@
+"""A component service: one component, in its own Store, on its own thread.
+
+    auth = ComponentService("auth", "auth.wasm", rt=mesh.rt,
+                            imports={"access-logs": {"log-attempt": to_tunnel(w, enc)}})
+    auth.call("authenticate", token)      # from any thread
+
+A Store is not thread-safe, so the store is created, instantiated and used
+only by the service's own thread; other threads hand it calls through a
+queue and wait for the answer. Its imports are wired only to what
+``imports`` gives: a Python function, another service's export
+(``other.export("name")``) or a tunnel end (``to_tunnel``). An import that
+nothing is given for is a ``LoadError`` naming it, raised by the
+constructor, before anything runs.
+
+A call into a component from Python, and each host function it calls, costs
+tens of µs (see docs/components.md): these are control-plane paths. Bulk
+data goes through tunnels, whose data plane never enters Python.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..caps.policy import Grants
+from ..errors import NanonetError
+from ..ring.endpoint import TunnelWriter
+from ..runtime.engine import Runtime, runtime
+from .host import Instance, Loaded, load
+
+_Call = tuple[str, tuple[Any, ...], Future[Any]] | None
+
+
+class ComponentService:
+    """A loaded component answering calls on a thread of its own."""
+
+    def __init__(self, name: str, source: bytes | str | Path, *,
+                 imports: Mapping[str, Any] | None = None, rt: Runtime | None = None,
+                 wasi: bool = False, grants: Grants | Iterable[str] = ()) -> None:
+        """``wasi=True`` links WASIp2 over a context holding only ``grants``
+        (nothing by default: no files, env, args, stdio or network), for
+        toolchains whose runtime imports it (componentize-py's does)."""
+        self.name = name
+        self.rt = rt or runtime()
+        self.loaded: Loaded = load(self.rt, source)
+        self._imports = dict(imports or {})
+        self._wasi = Grants.of(grants) if wasi else None
+        self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._instance: Instance | None = None
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(target=self._serve, args=(ready,),
+                                        name=f"nanonet:{name}", daemon=True)
+        self._thread.start()
+        ready.result()  # a LoadError from the thread is raised here
+
+    def _serve(self, ready: Future[None]) -> None:
+        try:
+            store = self.rt.new_store()
+            self._instance = self.loaded.instantiate(store, self._imports,
+                                                     f"component {self.name!r}", wasi=self._wasi)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        while (item := self._queue.get()) is not None:
+            fname, args, fut = item
+            self._answer(fname, args, fut)
+
+    def _answer(self, fname: str, args: tuple[Any, ...], fut: Future[Any]) -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        assert self._instance is not None
+        try:
+            fut.set_result(self._instance.call(fname, *args))
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    def call(self, fname: str, *args: Any, timeout: float | None = None) -> Any:
+        """Call export ``fname`` on the service's thread; its Python result."""
+        if threading.current_thread() is self._thread:
+            assert self._instance is not None
+            return self._instance.call(fname, *args)  # from one of its own imports
+        if not self._thread.is_alive():
+            raise NanonetError(f"component service {self.name!r} is closed")
+        fut: Future[Any] = Future()
+        self._queue.put((fname, args, fut))
+        return fut.result(timeout)
+
+    def export(self, fname: str) -> Callable[..., Any]:
+        """A function calling export ``fname``: what another service's import is wired to."""
+        self.loaded_export(fname)
+        return lambda *args: self.call(fname, *args)
+
+    def loaded_export(self, fname: str) -> None:
+        if fname not in self.loaded.exports:
+            known = ", ".join(sorted(self.loaded.exports)) or "none"
+            raise NanonetError(f"component service {self.name!r} exports no {fname!r} "
+                               f"(exports: {known})")
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Finish the calls already queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> ComponentService:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def to_tunnel(writer: TunnelWriter, encode: Callable[..., bytes]) -> Callable[..., None]:
+    """A host function that sends ``encode(*args)`` down a tunnel: an import
+    wired to whatever service reads that tunnel."""
+    def send(*args: Any) -> None:
+        writer.send(encode(*args))
+    return send

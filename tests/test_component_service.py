@@ -1,0 +1,100 @@
+"""Component services: imports wired only to what is granted, one thread each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nanonet.cli import main as cli_main
+from nanonet.component.service import ComponentService
+from nanonet.errors import LoadError
+from nanonet.wit import PACKAGES
+
+DOUBLE = """(component
+  (core module $m (func (export "double") (param i32) (result i32)
+    (i32.mul (local.get 0) (i32.const 2))))
+  (core instance $i (instantiate $m))
+  (func (export "double") (param "x" u32) (result u32) (canon lift (core func $i "double"))))"""
+
+QUAD = """(component
+  (import "double" (func $d (param "x" u32) (result u32)))
+  (core func $dl (canon lower (func $d)))
+  (core module $m (import "h" "double" (func $double (param i32) (result i32)))
+    (func (export "quad") (param i32) (result i32) (call $double (call $double (local.get 0)))))
+  (core instance $i (instantiate $m (with "h" (instance (export "double" (func $dl))))))
+  (func (export "quad") (param "x" u32) (result u32) (canon lift (core func $i "quad"))))"""
+
+
+def test_wit_command_prints_both_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["wit"]) == 0
+    out = capsys.readouterr().out
+    assert "package nanonet:tunnel@0.1.0;" in out and "package nanonet:auth@0.1.0;" in out
+    assert "export transmit-packet: func(data: packet) -> result<string, string>;" in out
+
+
+@pytest.mark.parametrize(("package", "world"), [("tunnel", "bridge"), ("auth", "auth-service")])
+def test_wit_parses_with_a_real_toolchain(tmp_path: Path, package: str, world: str) -> None:
+    tool = Path(sys.executable).with_name("componentize-py")
+    if not tool.exists():
+        pytest.skip("componentize-py is not installed (pip install 'nanonet[components]')")
+    proc = subprocess.run([str(tool), "-d", str(PACKAGES[package]), "-w", world, "bindings",
+                           str(tmp_path / "b")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_an_import_wired_to_another_service() -> None:
+    with ComponentService("double", DOUBLE) as double, \
+            ComponentService("quad", QUAD, imports={"double": double.export("double")}) as quad:
+        assert quad.call("quad", 5) == 20
+
+
+def test_an_ungranted_import_is_a_load_error_naming_it() -> None:
+    with pytest.raises(LoadError, match=r"component 'quad' imports 'double', which was not "
+                                        r"granted"):
+        ComponentService("quad", QUAD)
+
+
+def test_host_function_errors_reach_the_caller_with_their_type() -> None:
+    def broken(x: int) -> int:
+        raise KeyError(f"no {x}")
+
+    with ComponentService("quad", QUAD, imports={"double": broken}) as quad, \
+            pytest.raises(KeyError, match="no 5"):
+        quad.call("quad", 5)
+
+
+def test_calls_from_many_threads_run_on_the_service_thread() -> None:
+    seen: set[str] = set()
+
+    def double(x: int) -> int:
+        seen.add(threading.current_thread().name)
+        return 2 * x
+
+    results: list[Any] = []
+    with ComponentService("quad", QUAD, imports={"double": double}) as quad:
+        threads = [threading.Thread(target=lambda i=i: results.append(quad.call("quad", i)))
+                   for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert sorted(results) == [4 * i for i in range(8)]
+    assert seen == {"nanonet:quad"}
+
+
+def test_an_unknown_export_is_named() -> None:
+    with ComponentService("double", DOUBLE) as double, \
+            pytest.raises(Exception, match="exports no 'triple'"):
+        double.export("triple")
+
+
+def test_the_measurement_runs_and_the_stream_is_complete() -> None:
+    from nanonet.component.measure import calls, component_stream
+
+    assert component_stream(300, 64) > 0  # the checker saw every sequence number
+    assert set(calls(20)) == {"call_in_us", "call_out_us", "bytes_roundtrip_MBps"}
