@@ -12,6 +12,7 @@ thread. Like a trio memory channel: ``send``/``try_send``, ``recv``/
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -164,6 +165,8 @@ class TunnelWriter(_End):
                 raise TimeoutError("tunnel stayed full until the timeout")
             if time.perf_counter_ns() > park_after:
                 self.control.park_writer(self._tail, PARK_NS, self._on_tap)
+            else:
+                os.sched_yield()
 
     async def asend(self, data: bytes) -> None:
         await self.asend_many((data,))
@@ -247,6 +250,8 @@ class TunnelReader(_End):
                 raise TimeoutError("no message before the timeout")
             if time.perf_counter_ns() > park_after:
                 self.control.park_reader(self._head, PARK_NS)
+            else:
+                os.sched_yield()  # lets go of the GIL: the sender may be a Python thread
 
     def recv(self, timeout: float | None = None) -> bytes:
         return self.recv_many(1, timeout)[0]
