@@ -104,3 +104,58 @@ def test_restarts_give_up_after_the_policy_s_maximum() -> None:
         assert relay.join(20)
         assert relay.state is State.FAILED and relay.restarts == 2
         assert len(relay.traps) == 3
+
+
+HALF_BATCH = """(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "send_batch" (func $send_batch (param i32 i32 i32) (result i32)))
+  (import "env" "memory" (memory 1 1))
+  (data (i32.const 0) "b")
+  ;; three records at 1024; the third claims 65000 bytes, which run past
+  ;; the end of this 64 KiB memory: the copy of that record traps mid-batch
+  (data (i32.const 1024) "\\08\\00\\00\\00first...\\08\\00\\00\\00second..\\e8\\fd\\00\\00")
+  (func (export "run") (result i32)
+    (call $send_batch (call $tunnel (i32.const 0) (i32.const 1))
+                      (i32.const 1024) (i32.const 3))))"""
+
+
+def test_a_writer_that_dies_mid_batch_leaves_nothing_half_written() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("b", slots=8, max_payload=65_000)
+        writer = mesh.service("w", HALF_BATCH, writes=["b"])
+        reader = mesh.reader("b")
+        mesh.start()
+        assert writer.join(20) and writer.state is State.TRAPPED
+        stats = mesh.tunnels["b"].statistics()
+        assert (stats.sent, stats.quarantine) == (0, 0)  # nothing of the batch was published
+        assert reader.try_recv() is None
+
+
+BUSY = """(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "try_recv" (func $try_recv (param i32 i32 i32) (result i32)))
+  (import "env" "memory" (memory 1))
+  (data (i32.const 0) "go")
+  ;; polls without ever parking until a message arrives: burns fuel all along
+  (func (export "run") (result i32) (local $h i32)
+    (local.set $h (call $tunnel (i32.const 0) (i32.const 2)))
+    (loop $poll
+      (br_if $poll (i32.eq (call $try_recv (local.get $h) (i32.const 64) (i32.const 64))
+                           (i32.const -2))))
+    (i32.const 0)))"""
+
+
+@pytest.mark.timeout(60)
+def test_fuel_burnt_under_a_budget_is_counted_for_observers() -> None:
+    from conftest import wait_until
+    from nanonet.observe.snapshot import service_snapshot
+
+    with Mesh(fuel=True) as mesh:
+        mesh.tunnel("go", slots=2, max_payload=8)
+        busy = mesh.service("busy", BUSY, reads=["go"], limits=Limits(fuel_per_tick=10**10))
+        go = mesh.writer("go")
+        mesh.start()
+        wait_until(lambda: busy.watchdog.fuel_used > 0, "a tick to count the fuel burnt")
+        go.send(b"stop")
+        assert busy.join(20) and busy.exit_code == 0
+        assert (service_snapshot(busy).fuel_used or 0) > 0

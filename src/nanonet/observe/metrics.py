@@ -80,7 +80,11 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
                                 labels=["service", "cause"])
     memory = GaugeMetricFamily("nanonet_service_memory_bytes", "the guest's linear memory",
                                labels=["service"])
+    fuel = CounterMetricFamily("nanonet_service_fuel_used", "fuel burnt (services with a budget)",
+                               labels=["service"])
     for s in snap.services:
+        if s.fuel_used is not None:
+            fuel.add_metric([s.name], s.fuel_used)
         for st in State:
             state.add_metric([s.name, st.value], int(s.state == st.value))
         restarts.add_metric([s.name], s.restarts)
@@ -88,7 +92,7 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
             traps.add_metric([s.name, cause], n)
         if s.memory_bytes is not None:
             memory.add_metric([s.name], s.memory_bytes)
-    yield from (state, restarts, traps, memory)
+    yield from (state, restarts, traps, memory, fuel)
 
 
 class MeshCollector(Collector):

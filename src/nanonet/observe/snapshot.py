@@ -30,6 +30,7 @@ class ServiceSnapshot:
     traps: dict[str, int]  # cause -> count
     memory_bytes: int | None
     exit_code: int | None
+    fuel_used: int | None = None  # with a fuel budget: counted at each tick
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ def _memory(svc: Service) -> int | None:
 
 def service_snapshot(svc: Service) -> ServiceSnapshot:
     causes = Counter(t.cause or "unknown" for t in list(svc.traps))
+    metered = svc.spec.policy.limits.fuel_per_tick is not None
     return ServiceSnapshot(svc.name, svc.refresh_state().value, svc.restarts, dict(causes),
-                           _memory(svc), svc.exit_code)
+                           _memory(svc), svc.exit_code,
+                           svc.watchdog.fuel_used if metered else None)
 
 
 def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> TunnelSnapshot:

@@ -114,7 +114,10 @@ class Service:
         if limits.memory_bytes is not None or limits.instances is not None:
             instances = -1 if limits.instances is None else limits.instances + INTERNAL_INSTANCES
             memory = -1 if limits.memory_bytes is None else limits.memory_bytes
-            store.set_limits(memory_size=memory, instances=instances)
+            # the cap is per linear memory: allow the guest one (and a sampling
+            # adapter its own), so that the cap bounds all of them together
+            memories = -1 if limits.memory_bytes is None else 1 + int(self.spec.sampling)
+            store.set_limits(memory_size=memory, instances=instances, memories=memories)
         if self._rt.fuel:
             store.set_fuel(limits.fuel_per_tick or UNLIMITED_FUEL)
         store.set_epoch_deadline(1)

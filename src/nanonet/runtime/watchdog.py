@@ -41,6 +41,7 @@ class Watchdog:
         self._fuel = fuel_per_tick
         self.stop_requested = False
         self.cause: str | None = None
+        self.fuel_used = 0  # counted at each tick; only with a fuel budget
         self._last = self._progress()
         self._since = time.monotonic()
         self.callback = CALLBACK_T(self._on_epoch)  # kept alive with the watchdog
@@ -81,10 +82,18 @@ class Watchdog:
             return self._trap(f"deadline exceeded: ran {self._deadline_ms()} ms "
                               "without touching a tunnel")
         if self._fuel is not None:
+            self._count_fuel(ctx)
             ffi.wasmtime_context_set_fuel(ctx, self._fuel)
         delta[0] = 1
         kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
         return 0
+
+    def _count_fuel(self, ctx: object) -> None:
+        """Add what was burnt since the last refill: read on the service's own
+        thread, the only place a store's fuel may be read while it runs."""
+        left = ctypes.c_uint64(0)
+        if not ffi.wasmtime_context_get_fuel(ctx, ctypes.byref(left)):
+            self.fuel_used += max(0, (self._fuel or 0) - left.value)
 
     def _deadline_ms(self) -> int:
         return int((self._deadline or 0) * 1000)
