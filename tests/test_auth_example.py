@@ -57,3 +57,51 @@ def test_auth_without_wasi_is_refused_naming_the_first_wasi_import(auth_wasm: Pa
 def test_build_is_cached(auth_wasm: Path) -> None:
     again = build_auth()
     assert again.cached and again.path == auth_wasm
+
+
+MANIFEST = Path(__file__).parents[1] / "src/nanonet/examples/auth/nanonet.toml"
+
+
+def test_the_manifest_checks_and_says_what_auth_reaches(
+        auth_wasm: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nanonet.cli import main as cli_main
+
+    assert cli_main(["check", str(MANIFEST)]) == 0  # auth_wasm: the build is cached
+    out = capsys.readouterr().out
+    assert ("imports  access-logs → writes access-log (256 slots × 120 bytes) to logger, "
+            "one message per call") in out
+    assert "all 2 services load: every import is granted" in out
+
+
+def test_the_manifest_runs_and_its_mesh_routes_requests(
+        auth_wasm: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nanonet.caps.manifest import load_manifest
+    from nanonet.cli import main as cli_main
+    from nanonet.examples.auth.example import decode_attempt, route
+
+    assert cli_main(["run", str(MANIFEST), "--timeout", "0.2"]) == 0
+    assert "(component: answers calls)" in capsys.readouterr().out
+    with load_manifest(MANIFEST).build_mesh() as mesh:
+        audit = mesh.reader("audit")
+        mesh.start()
+        decisions = route(mesh.components["auth"], [("/a", token(1, "user")), ("/b", "x")])
+        mesh.components["auth"].close()
+        assert [decode_attempt(r) for r in audit] == [(1, "ok"), (0, "malformed")]
+    assert [d.allowed for d in decisions] == [True, False]
+
+
+def test_a_component_table_refuses_core_keys_and_ungranted_tunnels(tmp_path: Path) -> None:
+    from nanonet.caps.manifest import parse
+    from nanonet.errors import ManifestError
+
+    head = ('[tunnels.log]\nwriter = "auth"\nreader = "host"\n\n'
+            '[services.auth]\ncomponent = "a.wasm"\n')
+    with pytest.raises(ManifestError, match=r"x.toml:5:1: services.auth: is a component, so "
+                                            r"entry does not apply; remove it"):
+        parse(tmp_path / "x.toml", head + 'entry = "run"\n')
+    with pytest.raises(ManifestError, match=r"x.toml:2:1: tunnels.log.writer: component "
+                                            r"'auth' writes 'log' only through an import"):
+        parse(tmp_path / "x.toml", head)
+    with pytest.raises(ManifestError, match=r"x.toml:7: services.auth.imports.logs: 'nope' "
+                                            r"is not a tunnel 'auth' writes"):
+        parse(tmp_path / "x.toml", head + 'imports = { logs = "tunnel:nope", l = "tunnel:log" }\n')

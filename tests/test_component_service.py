@@ -98,3 +98,71 @@ def test_the_measurement_runs_and_the_stream_is_complete() -> None:
 
     assert component_stream(300, 64) > 0  # the checker saw every sequence number
     assert set(calls(20)) == {"call_in_us", "call_out_us", "bytes_roundtrip_MBps"}
+
+
+def test_a_mesh_owns_its_components_and_starts_them_with_its_services() -> None:
+    from nanonet.mesh import Mesh
+
+    with Mesh() as mesh:
+        mesh.component("double", DOUBLE)
+        quad = mesh.component("quad", QUAD, imports={"double": "service:double"})
+        with pytest.raises(Exception, match="'quad' is not started: start the mesh first"):
+            quad.call("quad", 1)
+        mesh.start()
+        assert quad.call("quad", 5) == 20
+        late = mesh.component("late", QUAD, imports={"double": "service:double"})
+        assert late.call("quad", 1) == 4  # added to a running mesh: started at once
+    assert not quad.running and mesh.wait(0)
+
+
+def test_a_mesh_refuses_an_ungranted_import_and_an_unknown_service() -> None:
+    from nanonet.mesh import Mesh
+
+    with Mesh() as mesh:
+        with pytest.raises(LoadError, match="component 'quad' imports 'double', which was not "
+                                            "granted"):
+            mesh.component("quad", QUAD)
+        with pytest.raises(LoadError, match="names service 'nope', which is not a component "
+                                            "service of this mesh"):
+            mesh.component("quad", QUAD, imports={"double": "service:nope"})
+        assert mesh.components == {}
+
+
+def test_a_tunnel_import_sends_each_call_as_one_message() -> None:
+    import struct
+
+    from nanonet.component.measure import STREAMER
+    from nanonet.mesh import Mesh
+
+    with Mesh() as mesh:
+        mesh.tunnel("stream", slots=64, max_payload=64)
+        out = mesh.reader("stream")
+        comp = mesh.component("streamer", STREAMER, imports={"send": "tunnel:stream"})
+        assert mesh.tunnels["stream"].writer == "streamer"
+        mesh.start()
+        comp.call("run", 5, 16)
+        comp.close()  # closes its end: the reader ends after the five
+        got = list(out)
+    assert [struct.unpack_from("<IQ", m) for m in got] == [(16, i) for i in range(5)]
+
+
+def test_the_fast_path_runs_a_components_data_plane_as_a_core_service() -> None:
+    from nanonet.caps.wasmmod import import_modules
+    from nanonet.component.measure import fast_path_stream, producer_component
+    from nanonet.component.split import data_plane
+
+    core = data_plane(producer_component())
+    assert import_modules(core) == ["env", "nanonet", "nanonet", "nanonet"]
+    assert fast_path_stream(300, 64) > 0  # the checker saw every sequence number
+
+
+def test_a_component_without_one_data_plane_is_refused() -> None:
+    import wasmtime
+
+    from nanonet.component.measure import STREAMER
+    from nanonet.component.split import data_plane
+
+    with pytest.raises(LoadError, match="embeds 0 core modules importing 'nanonet'"):
+        data_plane(bytes(wasmtime.wat2wasm(STREAMER)))
+    with pytest.raises(LoadError, match="not a component binary"):
+        data_plane(b"\0asm\x01\0\0\0")

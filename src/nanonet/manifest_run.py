@@ -122,6 +122,9 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
         traps = "; ".join(f"{t.message} ({t.cause})" if t.cause != t.message else t.message
                           for t in s.traps) or "none"
         lines.append(f"  {s.name:<12} {s.state.value:<10} {code:>5} {s.restarts:>8}  {traps}")
+    for c in mesh.components.values():
+        state = "running" if c.running else "stopped"
+        lines.append(f"  {c.name:<12} {state:<10} {'-':>5} {'-':>8}  (component: answers calls)")
     lines.append(f"  {'tunnel':<12} {'sent':>9} {'received':>9} {'bytes':>11} {'full':>6} "
                  f"{'empty':>6} {'parks w/r':>10}  state")
     for name, st in mesh.statistics().items():

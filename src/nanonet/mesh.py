@@ -15,10 +15,11 @@ grace period, then interrupts whatever still runs through its epoch deadline.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
 from .errors import EndpointTaken, GuestTrap, NanonetError
@@ -31,6 +32,9 @@ from .ring.stats import TunnelStats, snapshot
 from .runtime.engine import MAX_WASM_STACK, Runtime, runtime
 from .runtime.lifecycle import State
 from .runtime.service import Service, ServiceSpec
+
+if TYPE_CHECKING:
+    from .component.service import ComponentService
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
@@ -95,6 +99,7 @@ class Mesh:
         self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK)
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
+        self.components: dict[str, ComponentService] = {}
         self._started = False
         self._ticking = False
 
@@ -128,7 +133,7 @@ class Mesh:
         (``["clock"]``, or a ``Grants`` with files, env, args...). ``limits``
         bounds what it may use; ``restart`` says whether a trap restarts it.
         """
-        if name in self.services:
+        if name in self.services or name in self.components:
             raise NanonetError(f"service {name!r} already exists in this mesh")
         try:
             policy = ServicePolicy(Grants.of(grants), limits or Limits(),
@@ -155,10 +160,34 @@ class Mesh:
             svc.start()
         return svc
 
-    def writer(self, tunnel: str) -> TunnelWriter:
-        """The host's write end of ``tunnel``."""
+    def component(self, name: str, source: WasmSource, *,
+                  imports: Mapping[str, Any] | None = None, wasi: bool = False,
+                  grants: Grants | Iterable[str] = ()) -> ComponentService:
+        """Load a component service, started with the mesh; see docs/components.md.
+
+        ``imports`` maps each import to what it may reach: a Python function
+        (or a mapping of them), ``"tunnel:NAME"`` (the component holds that
+        tunnel's write end) or ``"service:NAME"`` (another component's exports).
+        An import given nothing is a LoadError naming it.
+        """
+        from .component.host import load  # wasmtime.component only when used
+        from .component.service import ComponentService
+        from .component.wiring import resolve
+
+        if name in self.services or name in self.components:
+            raise NanonetError(f"service {name!r} already exists in this mesh")
+        loaded = load(self.rt, bytes(source) if isinstance(source, bytearray | memoryview)
+                      else source)
+        given, ends = resolve(self, name, loaded, imports or {})
+        comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
+                                grants=grants, start=self._started, owns=ends)
+        self.components[name] = comp
+        return comp
+
+    def writer(self, tunnel: str, owner: str = HOST) -> TunnelWriter:
+        """The host's write end of ``tunnel`` (``owner``: the component calling it)."""
         t = self._get_tunnel(tunnel)
-        t.take(Direction.WRITE, HOST)
+        t.take(Direction.WRITE, owner)
         return TunnelWriter(t.ring, t.control)
 
     def reader(self, tunnel: str) -> TunnelReader:
@@ -184,13 +213,18 @@ class Mesh:
         for svc in self.services.values():
             if svc.state is State.CREATED:
                 svc.start()
+        for comp in self.components.values():
+            comp.start()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until every service has ended; True if all did in time."""
+        """Wait until every service has ended (a component service ends when
+        closed); True if all did in time."""
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        for svc in self.services.values():
+        ending: list[Service | ComponentService] = [*self.services.values(),
+                                                     *self.components.values()]
+        for svc in ending:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not svc.join(left):
                 return False
@@ -205,6 +239,8 @@ class Mesh:
         for svc in self.services.values():
             svc.stop_restarting()
         self.close_tunnels()
+        for comp in self.components.values():
+            comp.close(timeout=0)  # finishes its queued calls; wait() joins it
         if not self.wait(grace):
             for svc in self.services.values():
                 if svc.running:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ring.layout import MAX_NAME
+from ..wit import PACKAGES
 
 if TYPE_CHECKING:
     from .manifest import Manifest
@@ -61,6 +62,9 @@ def _tunnel_ends(m: Manifest) -> None:
 
 def _service(m: Manifest, name: str) -> None:
     svc = m.services[name]
+    if svc.table.component is not None:
+        _component(m, name)
+        return
     if not svc.reads and not svc.writes:
         raise m.error(("services", name), "holds no tunnel end; name it as writer or "
                       "reader of a [tunnels.NAME] table, or remove the service")
@@ -74,6 +78,54 @@ def _service(m: Manifest, name: str) -> None:
     if svc.table.limits.fuel_per_tick is not None and not m.table.mesh.fuel:
         raise m.error(("services", name, "limits", "fuel_per_tick"), "needs fuel metering, "
                       "which is off; set fuel = true under [mesh], or remove fuel_per_tick")
+
+
+def _component(m: Manifest, name: str) -> None:
+    """A component writes only the tunnels its imports name, reads none, and
+    calls only components defined above it (so that they are loaded first)."""
+    svc, t = m.services[name], m.table.services[name]
+    if svc.reads:
+        raise m.error(("tunnels", svc.reads[0], "reader"), f"{name!r} is a component, which "
+                      "cannot read a tunnel (its calls come from the host or other "
+                      "components); give this end to a core service or to \"host\"")
+    targets = {v.partition(":")[2]: k for k, v in t.imports.items()
+               if v.startswith("tunnel:")}
+    for tunnel in svc.writes:
+        if tunnel not in targets:
+            raise m.error(("tunnels", tunnel, "writer"), f"component {name!r} writes "
+                          f"{tunnel!r} only through an import: add imports = {{ NAME = "
+                          f"\"tunnel:{tunnel}\" }} to it, or give this end to another service")
+    above = list(m.table.services)[:list(m.table.services).index(name)]
+    for key, value in t.imports.items():
+        _import(m, name, key, value, above)
+    _component_file(m, name)
+
+
+def _import(m: Manifest, name: str, key: str, value: str, above: list[str]) -> None:
+    kind, _, target = value.partition(":")
+    where = ("services", name, "imports", key)
+    if kind == "tunnel":
+        t = m.table.tunnels.get(target)
+        if t is None or t.writer != name:
+            raise m.error(where, f"{target!r} is not a tunnel {name!r} writes; add "
+                          f"[tunnels.{target}] with writer = \"{name}\", or fix the name")
+    elif target not in above or m.table.services[target].component is None:
+        comps = [s for s in above if m.table.services[s].component is not None]
+        raise m.error(where, f"{target!r} is not a component service defined above {name!r} "
+                      f"(above: {', '.join(comps) or 'none'}); define it first, or fix "
+                      "the name")
+
+
+def _component_file(m: Manifest, name: str) -> None:
+    t = m.table.services[name]
+    path = m.file(t.component or "")
+    if not path.is_file():
+        raise m.error(("services", name, "component"), f"no file {path}; fix the path "
+                      "(relative to the manifest)")
+    if t.wit is not None and t.wit not in PACKAGES and not m.file(t.wit).is_dir():
+        raise m.error(("services", name, "wit"), f"{t.wit!r} is neither a nanonet WIT "
+                      f"package ({', '.join(PACKAGES)}) nor a directory ({m.file(t.wit)}); "
+                      "fix it (a path is relative to the manifest)")
 
 
 def _files(m: Manifest, name: str) -> None:

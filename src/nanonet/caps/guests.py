@@ -32,6 +32,8 @@ Code = bytes | str | Path
 def guest_code(m: Manifest, svc: ServiceDef, progress: Progress) -> Code:
     """The service's module, built first if the manifest says so."""
     t = svc.table
+    if t.component is not None:
+        return _component(m, svc, progress)
     if t.build is not None:
         return _command(m, svc, progress)
     if t.source is not None and t.source.endswith(".c"):
@@ -51,6 +53,27 @@ def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
     how = "cached" if built.cached else f"compiled in {built.seconds * 1e3:.0f} ms"
     progress(f"  {svc.name}: {t.source} ({t.memory or 'export'}s its memory), "
              f"{built.size} bytes, {how}")
+    return built.path
+
+
+def _component(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
+    """A component file, or a Python one built with componentize-py (cached)."""
+    from ..component.pybuild import build_python
+    from ..wit import PACKAGES
+
+    t = svc.table
+    path = m.file(t.component or "")
+    if path.suffix != ".py":
+        progress(f"  {svc.name}: component {path.name} ({path.stat().st_size:,} bytes)")
+        return path
+    wit = PACKAGES.get(t.wit or "") or m.file(t.wit or "")
+    try:
+        built = build_python(path.parent, path.stem, wit, t.world or "")
+    except BuildError as err:
+        raise m.error(("services", svc.name, "component"), f"does not build: {err}") from None
+    how = "cached" if built.cached else f"built in {built.seconds:.1f} s"
+    progress(f"  {svc.name}: {t.component} with componentize-py (world {t.world}), "
+             f"{built.path.stat().st_size:,} bytes, {how}")
     return built.path
 
 

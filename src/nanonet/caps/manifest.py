@@ -98,7 +98,9 @@ class Manifest:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()
                 mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
-            for svc in self.services.values():
+            cores = [s for s in self.services.values() if s.table.component is None]
+            comps = [s for s in self.services.values() if s.table.component is not None]
+            for svc in cores + comps:  # components last: they take their tunnel ends
                 self._load(mesh, svc, guest_code(self, svc, progress or _quiet))
         except BaseException:
             mesh.stop(grace=0)
@@ -106,8 +108,12 @@ class Manifest:
         return mesh
 
     def _load(self, mesh: Mesh, svc: ServiceDef, code: bytes | str | Path) -> None:
-        p = svc.policy
+        p, t = svc.policy, svc.table
         try:
+            if t.component is not None:
+                mesh.component(svc.name, code, imports=t.imports, wasi=t.wasi,
+                               grants=p.grants)
+                return
             mesh.service(svc.name, code, reads=svc.reads, writes=svc.writes,
                          entry=svc.table.entry, grants=p.grants, limits=p.limits,
                          restart=p.restart)

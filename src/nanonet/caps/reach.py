@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .manifest import HOST, Manifest, ServiceDef
 from .policy import Limits, RestartPolicy
+from .schema import ServiceTable
 
 
 def _geometry(m: Manifest, tunnel: str) -> str:
@@ -60,8 +61,58 @@ def _flag(on: bool, what: str) -> str:
     return what if on else "none"
 
 
+def _component_code(t: ServiceTable) -> str:
+    if t.world is not None:
+        return (f"component {t.component}, built by componentize-py (world {t.world} of "
+                f"{t.wit})")
+    return f"component {t.component}"
+
+
+def _imports(m: Manifest, svc: ServiceDef) -> list[str]:
+    out = []
+    for key, value in svc.table.imports.items():
+        kind, _, target = value.partition(":")
+        if kind == "tunnel":
+            out.append(f"{key} → writes {target} ({_geometry(m, target)}) to "
+                       f"{m.table.tunnels[target].reader}, one message per call")
+        else:
+            out.append(f"{key} → calls the exports of component {target}")
+    return out or ["none (any import it declares is refused when it loads)"]
+
+
+def _wasi(svc: ServiceDef) -> list[str]:
+    if not svc.table.wasi:
+        return ["none (not linked)"]
+    return ["WASIp2 linked over the grants below (WASIp2 always offers clocks and "
+            "random numbers)"]
+
+
+def describe_component(m: Manifest, svc: ServiceDef) -> list[str]:
+    """A component's reach: its imports, WASI, and the WASI context's grants."""
+    g = svc.policy.grants
+    files = [f"{d.host_path} → {d.guest_path} ({'rw' if d.writable else 'ro'})"
+             for d in g.dirs]
+    rows = [
+        ("imports", _imports(m, svc)),
+        ("wasi", _wasi(svc)),
+        ("files", files or ["none"]),
+        ("env", [f"{k}={v}" for k, v in g.env] or ["none"]),
+        ("args", [" ".join(repr(a) for a in g.args)] if g.args else ["none"]),
+        ("stdout", [_flag(g.stdout, "the host's stdout")]),
+        ("stderr", [_flag(g.stderr, "the host's stderr")]),
+        ("network", ["none"]),
+        ("calls", ["from the host (Python) and components whose imports name it"]),
+    ]
+    lines = [f"service {svc.name}: {_component_code(svc.table)}"]
+    for label, values in rows:
+        lines += [f"  {label if i == 0 else '':<8} {v}" for i, v in enumerate(values)]
+    return lines
+
+
 def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
     """One line per capability of ``svc``; "none" where nothing is granted."""
+    if svc.table.component is not None:
+        return describe_component(m, svc)
     g = svc.policy.grants
     files = [f"{d.host_path} → {d.guest_path} ({'rw' if d.writable else 'ro'})"
              for d in g.dirs]

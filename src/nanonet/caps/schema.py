@@ -132,7 +132,15 @@ class RestartTable(Table):
     max_ms: float = Field(default=1000.0, ge=0, le=1e9)
 
 
+IMPORT_TARGETS = ("tunnel:", "service:")
+
+
 class ServiceTable(Table):
+    component: str | None = Field(default=None, min_length=1)
+    imports: dict[str, str] = {}
+    wasi: bool = False
+    wit: str | None = Field(default=None, min_length=1)
+    world: str | None = Field(default=None, min_length=1)
     wasm: str | None = Field(default=None, min_length=1)
     source: str | None = Field(default=None, min_length=1)
     build: list[str] | None = Field(default=None, min_length=1)
@@ -143,8 +151,24 @@ class ServiceTable(Table):
     limits: LimitsTable = LimitsTable()
     restart: RestartTable = RestartTable()
 
+    @field_validator("imports")
+    @classmethod
+    def _targets(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, target in v.items():
+            kind, _, what = target.partition(":")
+            if f"{kind}:" not in IMPORT_TARGETS or not what:
+                raise ValueError(f"{name} = {target!r} names nothing nanonet can wire; write "
+                                 "\"tunnel:NAME\" (a tunnel it writes) or \"service:NAME\" "
+                                 "(a component service's exports)")
+        return v
+
     @model_validator(mode="after")
     def _code(self) -> ServiceTable:
+        if self.component is not None:
+            return self._component()
+        if self.imports or self.wasi or self.wit or self.world:
+            raise ValueError("imports, wasi, wit and world apply only to component = "
+                             "\"x.wasm\" (or \"x.py\"); remove them, or set component")
         if self.build is not None:
             if self.wasm is None:
                 raise ValueError("has a build command but no wasm; set wasm = \"the .wasm "
@@ -159,6 +183,32 @@ class ServiceTable(Table):
         if not c_build and (self.memory is not None or self.exports):
             raise ValueError("memory and exports apply only to source = \"x.c\" built by "
                              "nanonet; remove them")
+        return self
+
+
+    def _component(self) -> ServiceTable:
+        core = [k for k in ("wasm", "source", "build", "memory", "entry")
+                if getattr(self, k) is not None] + (["exports"] if self.exports else [])
+        core += [k for k in ("limits", "restart")
+                 if getattr(self, k) != type(getattr(self, k))()]
+        if core:
+            raise ValueError(f"is a component, so {', '.join(core)} "
+                             f"{'does' if len(core) == 1 else 'do'} not apply; remove "
+                             f"{'it' if len(core) == 1 else 'them'}")
+        py = self.component is not None and self.component.endswith(".py")
+        if py and (self.wit is None or self.world is None or not self.wasi):
+            raise ValueError("a Python component needs wit (\"auth\", \"tunnel\" or a "
+                             "folder), world, and wasi = true (its runtime reads its "
+                             "environment at start-up); set all three")
+        if not py and (self.wit is not None or self.world is not None):
+            raise ValueError("wit and world apply only to a Python component "
+                             "(component = \"x.py\"); remove them")
+        if self.grants.network or self.grants.raw:
+            raise ValueError("a component is given no network and no raw tunnel access; "
+                             "remove grants.network and grants.raw")
+        if not self.wasi and self.grants != GrantsTable():
+            raise ValueError("a component's grants make its WASI context, so they need "
+                             "wasi = true; set it, or remove the grants")
         return self
 
 

@@ -125,3 +125,19 @@ def scan(wasm: bytes) -> Shape:
             if not body.done:
                 raise body.fail(f"section {section} has trailing bytes")
     return shape
+
+
+def import_modules(wasm: bytes) -> list[str]:
+    """The module name of every import of a core module, in order (``nanonet``,
+    ``env``, ...): what tells a data-plane module inside a component apart."""
+    r, out = Reader(wasm, 8), []
+    while not r.done:
+        section, body = r.byte(), r.sub(r.u32())
+        if section != 2:
+            continue
+        for _ in range(body.u32()):
+            at = body.pos
+            out.append(body.name())
+            body.pos = at
+            _import(body, Shape())
+    return out

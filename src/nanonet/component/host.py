@@ -72,6 +72,29 @@ class Loaded:
             elif isinstance(fty := item.ty, wc.FuncType):
                 self.exports[name] = Signature.of(fty)
 
+    def _needed(self, provided: Provided, trap: tuple[str, ...], wasi: bool,
+                ) -> list[tuple[str, dict[str, Signature] | Signature]]:
+        """The imports the host must define: not types-only, not WASI when it
+        is linked, not trapped-and-ungiven."""
+        out = []
+        for name, want in self.imports.items():
+            given = lookup(provided, name)
+            linked = name.startswith("wasi:") and wasi
+            if want == {} or linked or (given is None and name.startswith((*trap, "\0"))):
+                continue  # an interface of types only needs nothing
+            out.append((name, want))
+        return out
+
+    def check(self, provided: Provided, who: str = "component", trap: tuple[str, ...] = (),
+              wasi: bool = False) -> None:
+        """A LoadError naming the first import ``provided`` does not grant, before
+        anything is instantiated (so a mesh refuses it when it is added)."""
+        for name, _ in self._needed(provided, trap, wasi):
+            if lookup(provided, name) is None:
+                raise LoadError(f"{who} imports {name!r}, which was not granted: grant it "
+                                f"(imports={{{short(name)!r}: ...}}), or rebuild the "
+                                "component without that import")
+
     def instantiate(self, store: wasmtime.Store, provided: Provided,
                     who: str = "component", trap: tuple[str, ...] = (),
                     wasi: Grants | None = None) -> Instance:
@@ -89,17 +112,10 @@ class Loaded:
             linker.add_wasip2()
             store.set_wasi(wasi_caps.config(wasi))
 
+        self.check(provided, who, trap, wasi is not None)
         with linker.root() as root:
-            for name, want in self.imports.items():
-                given = _lookup(provided, name)
-                linked = name.startswith("wasi:") and wasi is not None
-                if want == {} or linked or (given is None and name.startswith((*trap, "\0"))):
-                    continue  # an interface of types only needs nothing
-                if given is None:
-                    raise LoadError(f"{who} imports {name!r}, which was not granted: grant it "
-                                    f"(imports={{{short(name)!r}: ...}}), or rebuild the "
-                                    "component without that import")
-                _define(root, name, want, given, who)
+            for name, want in self._needed(provided, trap, wasi is not None):
+                _define(root, name, want, lookup(provided, name), who)
         if trap:
             linker.define_unknown_imports_as_traps(self.component)
         try:
@@ -109,7 +125,8 @@ class Loaded:
         return Instance(self, inst, store)
 
 
-def _lookup(provided: Provided, name: str) -> Any:
+def lookup(provided: Provided, name: str) -> Any:
+    """What ``provided`` gives import ``name``, by full name, unversioned or short."""
     for key in (name, name.split("@")[0], short(name)):
         if key in provided:
             return provided[key]
@@ -164,8 +181,10 @@ class Instance:
         return calls.call(self.store, func, sig, args)
 
 
-def load(rt: Runtime, source: bytes | str | Path) -> Loaded:
+def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
     """A compiled component from bytes, WAT text or a path, through the disk cache."""
+    if isinstance(source, Loaded):
+        return source
     if isinstance(source, Path) or (isinstance(source, str) and "(component" not in source):
         source = Path(source).read_bytes()
     raw = source.encode() if isinstance(source, str) else bytes(source)

@@ -5,8 +5,10 @@
 Prints: a host call into a component, a component's call out to a host
 function, ``list<u8>`` crossing between Python and a component, a component
 streaming into a tunnel through a host function (Python in the per-message
-path), and the core-module path (Wasm producer -> Wasm checker through a
-tunnel, no Python). Figures vary from run to run: compare within one run.
+path), the fast path (the same producer as a tunnel component, its data
+plane taken out by ``split.data_plane`` and run as a core service), and the
+core-module path (Wasm producer -> Wasm checker through a tunnel, no
+Python). Figures vary from run to run: compare within one run.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import wasmtime
+
 from ..bench.wasm_runs import guest, w2_nanonet
 from ..mesh import Mesh
 from .echo import echo_wat
 from .host import load
 from .service import ComponentService, to_tunnel
+from .split import data_plane
 
 STREAMER = """(component
   (import "send" (func $send (param "data" (list u8))))
@@ -48,6 +53,36 @@ QUAD = """(component
     (func (export "quad") (param i32) (result i32) (call $double (local.get 0))))
   (core instance $i (instantiate $m (with "h" (instance (export "double" (func $dl))))))
   (func (export "quad") (param "x" u32) (result u32) (canon lift (core func $i "quad"))))"""
+
+
+TUNNEL_COMPONENT = """(component
+  (import "ring" (instance $ring
+    (export "tunnel" (func (param "name" string) (result s32)))
+    (export "send-batch" (func (param "h" s32) (param "records" u32) (param "count" u32)
+                                (result s32)))
+    (export "close" (func (param "h" s32) (result s32)))))
+  (core module $mm (memory (export "memory") 8))
+  (core instance $mi (instantiate $mm))
+  (core func $tunnel (canon lower (func $ring "tunnel") (memory (core memory $mi "memory"))))
+  (core func $send_batch (canon lower (func $ring "send-batch")))
+  (core func $close (canon lower (func $ring "close")))
+  DATA_PLANE
+  (core instance $p (instantiate $data
+    (with "env" (instance $mi))
+    (with "nanonet" (instance (export "tunnel" (func $tunnel))
+      (export "send_batch" (func $send_batch)) (export "close" (func $close))))))
+  (func (export "configure") (param "count" u64) (param "size" u32)
+    (canon lift (core func $p "configure"))))"""
+
+
+def producer_component() -> bytes:
+    """The W2 producer packaged as a tunnel component: its ``nanonet`` imports
+    are lowered from a WIT ``ring`` interface, its control plane (``configure``)
+    lifted; ``split.data_plane`` gets the producer back out."""
+    text = guest("producer.wat").read_text()
+    core = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(";;"))
+    wat = TUNNEL_COMPONENT.replace("DATA_PLANE", core.replace("(module", "(core module $data", 1))
+    return bytes(wasmtime.wat2wasm(wat))
 
 
 def _per_call(fn: Callable[[], object], n: int) -> float:
@@ -92,6 +127,26 @@ def component_stream(count: int, size: int) -> float:
     return count / seconds
 
 
+def fast_path_stream(count: int, size: int) -> float:
+    """Messages/s from a tunnel component's data plane (run as a core service with
+    the adapter) to the Wasm checker: no Python per message."""
+    with Mesh() as mesh:
+        mesh.tunnel("stream", slots=4096, max_payload=max(size, 64))
+        prod = mesh.service("producer", data_plane(producer_component()), writes=["stream"])
+        check = mesh.service("checker", guest("checker.wat"), reads=["stream"])
+        for svc, args in ((prod, (count, size)), (check, (size,))):
+            exports: Any = svc.linked.guest.exports(svc.store)
+            exports["configure"](svc.store, *args)
+        t0 = time.perf_counter()
+        mesh.start()
+        if not mesh.wait(600) or mesh.traps or prod.exit_code != 0:
+            raise RuntimeError(f"fast path failed: {mesh.traps or prod.exit_code}")
+        seconds = time.perf_counter() - t0
+        got = exports["received"](check.store)  # the checker's, configured last
+    assert got == count, f"checker saw {got} of {count}"
+    return count / seconds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20000)
@@ -101,10 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     comp = component_stream(args.count, args.size)
     outcome, _ = w2_nanonet(args.count * 10, args.size)
     core = outcome["count"] / outcome["seconds"]
+    fast = fast_path_stream(args.count * 10, args.size)
     print(f"host -> component call        {figures['call_in_us']:8.1f} µs")
     print(f"component -> host import call {figures['call_out_us']:8.1f} µs (incl. the call in)")
     print(f"list<u8> 64 KiB round trip    {figures['bytes_roundtrip_MBps']:8.2f} MB/s")
     print(f"component -> tunnel (host fn) {comp:10.0f} msg/s  {1e9 / comp:9.0f} ns/msg")
+    print(f"component data plane (split)  {fast:10.0f} msg/s  {1e9 / fast:9.0f} ns/msg")
     print(f"core module -> tunnel (Wasm)  {core:10.0f} msg/s  {1e9 / core:9.0f} ns/msg")
     print(f"core path is {core / comp:.0f}x the component host-function path "
           f"({args.size}-byte messages)")

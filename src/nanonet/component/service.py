@@ -39,37 +39,70 @@ _Call = tuple[str, tuple[Any, ...], Future[Any]] | None
 class ComponentService:
     """A loaded component answering calls on a thread of its own."""
 
-    def __init__(self, name: str, source: bytes | str | Path, *,
+    def __init__(self, name: str, source: Loaded | bytes | str | Path, *,
                  imports: Mapping[str, Any] | None = None, rt: Runtime | None = None,
-                 wasi: bool = False, grants: Grants | Iterable[str] = ()) -> None:
+                 wasi: bool = False, grants: Grants | Iterable[str] = (),
+                 start: bool = True, owns: Iterable[TunnelWriter] = ()) -> None:
         """``wasi=True`` links WASIp2 over a context holding only ``grants``
         (nothing by default: no files, env, args, stdio or network), for
-        toolchains whose runtime imports it (componentize-py's does)."""
+        toolchains whose runtime imports it (componentize-py's does).
+        ``start=False`` checks the imports now and waits for ``start()`` (a
+        mesh starts its components with its services). The tunnel ends in
+        ``owns`` are closed when the service ends, so their readers finish."""
         self.name = name
         self.rt = rt or runtime()
         self.loaded: Loaded = load(self.rt, source)
         self._imports = dict(imports or {})
+        self._owns = list(owns)
         self._wasi = Grants.of(grants) if wasi else None
+        self.loaded.check(self._imports, f"component {name!r}", wasi=wasi)
         self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._instance: Instance | None = None
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._serve, args=(ready,),
-                                        name=f"nanonet:{name}", daemon=True)
-        self._thread.start()
-        ready.result()  # a LoadError from the thread is raised here
+        self._thread = threading.Thread(target=self._serve, name=f"nanonet:{name}",
+                                        daemon=True)
+        self._ready: Future[None] = Future()
+        if start:
+            self.start()
 
-    def _serve(self, ready: Future[None]) -> None:
+    def start(self) -> None:
+        """Instantiate on the service's own thread; a LoadError from it is raised here."""
+        if not self._thread.is_alive() and not self._ready.done():
+            self._thread.start()
+        self._ready.result()
+
+    @property
+    def started(self) -> bool:
+        return self._ready.done()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end (after ``close``); True if it has, or never began."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _serve(self) -> None:
+        ready = self._ready
         try:
             store = self.rt.new_store()
             self._instance = self.loaded.instantiate(store, self._imports,
                                                      f"component {self.name!r}", wasi=self._wasi)
         except BaseException as exc:
             ready.set_exception(exc)
+            self._close_ends()
             return
         ready.set_result(None)
         while (item := self._queue.get()) is not None:
             fname, args, fut = item
             self._answer(fname, args, fut)
+        self._close_ends()
+
+    def _close_ends(self) -> None:
+        for end in self._owns:
+            end.close()
 
     def _answer(self, fname: str, args: tuple[Any, ...], fut: Future[Any]) -> None:
         if not fut.set_running_or_notify_cancel():
@@ -86,7 +119,8 @@ class ComponentService:
             assert self._instance is not None
             return self._instance.call(fname, *args)  # from one of its own imports
         if not self._thread.is_alive():
-            raise NanonetError(f"component service {self.name!r} is closed")
+            state = "closed" if self.started else "not started: start the mesh first"
+            raise NanonetError(f"component service {self.name!r} is {state}")
         fut: Future[Any] = Future()
         self._queue.put((fname, args, fut))
         return fut.result(timeout)
@@ -105,7 +139,7 @@ class ComponentService:
     def close(self, timeout: float | None = 5.0) -> None:
         """Finish the calls already queued, then end the thread."""
         self._queue.put(None)
-        self._thread.join(timeout)
+        self.join(timeout)
 
     def __enter__(self) -> ComponentService:
         return self

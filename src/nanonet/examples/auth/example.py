@@ -3,10 +3,11 @@
     auth (component, Python)  --access-logs.log-attempt-->  tunnel "access-log"
         --> logger (core service)  --> tunnel "audit" --> the host's audit trail
 
-The auth component's one capability is its ``access-logs`` import, which the
-host wires to the ``access-log`` tunnel; the logger service forwards each
-record to ``audit``. The router (``route``) calls ``authenticate`` once per
-request and lets through only what it accepts.
+The auth component's one capability is its ``access-logs`` import, wired to
+the ``access-log`` tunnel (``"tunnel:access-log"``: each ``log-attempt`` call
+is one message); the logger service forwards each record to ``audit``. The
+router (``route``) calls ``authenticate`` once per request and lets through
+only what it accepts. ``nanonet.toml`` here is the same mesh as a manifest.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from ...build import Built
 from ...component import Err, Ok
 from ...component.pybuild import build_python
-from ...component.service import ComponentService, to_tunnel
+from ...component.service import ComponentService
 from ...mesh import Mesh
 from ...wit import PACKAGES
 
@@ -35,13 +36,11 @@ def token(user_id: int, role: str, key: bytes = KEY) -> str:
     return f"{body}.{hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:16]}"
 
 
-def encode_attempt(user_id: int, result: str) -> bytes:
-    """One access-log record: u64 user id, little-endian, then the result text."""
-    return struct.pack("<Q", user_id) + result.encode()
-
-
 def decode_attempt(record: bytes) -> tuple[int, str]:
-    return struct.unpack_from("<Q", record)[0], record[8:].decode()
+    """One access-log record, as a tunnel import encodes ``log-attempt(user-id:
+    u64, result: string)``: the u64, then the string's u32 length and bytes."""
+    user_id, size = struct.unpack_from("<QI", record)
+    return user_id, record[12:12 + size].decode()
 
 
 def build_auth() -> Built:
@@ -78,14 +77,12 @@ def run(requests: Iterable[tuple[str, str]], wasm: Path | None = None,
         mesh.tunnel("audit", slots=256, max_payload=120)
         mesh.service("logger", (HERE / "logger.wat").read_text(),
                      reads=["access-log"], writes=["audit"])
-        writer = mesh.writer("access-log")
+        auth = mesh.component("auth", wasm or build_auth().path, wasi=True,
+                              imports={"access-logs": "tunnel:access-log"})
         audit = mesh.reader("audit")
         mesh.start()
-        with ComponentService("auth", wasm or build_auth().path, rt=mesh.rt, wasi=True,
-                              imports={"access-logs": {"log-attempt": to_tunnel(
-                                  writer, encode_attempt)}}) as auth:
-            decisions = route(auth, requests)
-        writer.close()  # the logger drains access-log, then closes audit
+        decisions = route(auth, requests)
+        auth.close()  # closes access-log: the logger drains it, then closes audit
         trail = [decode_attempt(r) for r in audit]
     return decisions, trail
 
