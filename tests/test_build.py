@@ -71,7 +71,7 @@ def test_cache_hit_returns_same_path_without_compiling(
     def no_compiler(*args: object) -> None:
         raise AssertionError("recompiled a cached guest")
 
-    monkeypatch.setattr("nanonet.build._compile", no_compiler)
+    monkeypatch.setattr("nanonet.build.zig_cc", no_compiler)
     warm = compile_c(tmp_path / "tiny.c")
     assert warm.cached and warm.path == cold.path
 

@@ -37,7 +37,8 @@ def test_wit_command_prints_both_packages(capsys: pytest.CaptureFixture[str]) ->
     assert "export transmit-packet: func(data: packet) -> result<string, string>;" in out
 
 
-@pytest.mark.parametrize(("package", "world"), [("tunnel", "bridge"), ("auth", "auth-service")])
+@pytest.mark.parametrize(("package", "world"), [("tunnel", "bridge"), ("tunnel", "relay"),
+                                                    ("auth", "auth-service")])
 def test_wit_parses_with_a_real_toolchain(tmp_path: Path, package: str, world: str) -> None:
     tool = Path(sys.executable).with_name("componentize-py")
     if not tool.exists():

@@ -97,7 +97,8 @@ def _zig_env(root: Path) -> dict[str, str]:
     return env
 
 
-def _compile(source: Path, flags: Sequence[str], out: Path) -> None:
+def zig_cc(source: Path, flags: Sequence[str], out: Path) -> None:
+    """Compile ``source`` to ``out`` with zig cc; a failure is a BuildError with its words."""
     tmp = out.with_suffix(f".{os.getpid()}.tmp.wasm")
     cmd = [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_zig_env(out.parent))
@@ -121,7 +122,7 @@ def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
     cached = out.exists()
     if not cached:
         root.mkdir(parents=True, exist_ok=True)
-        _compile(src, all_flags, out)
+        zig_cc(src, all_flags, out)
     return Built(out, cached, time.perf_counter() - t0)
 
 

@@ -1,0 +1,32 @@
+"""One contract in every guest language: the relay world of ``nanonet:tunnel``.
+
+``guest_c/relay.c``, ``guest_js/relay.js`` and ``guest_py/relay.py`` each
+implement ``world relay`` (src/nanonet/wit/tunnel/tunnel.wit);
+``tests/test_component_conformance.py`` runs the same tests on all of them.
+``build(language)`` builds one (cached after the first build).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...build import Built
+from ...component.guestbuild import build_c, build_js
+from ...component.pybuild import build_python
+from ...wit import PACKAGES
+
+HERE = Path(__file__).parent
+WORLD = "relay"
+LANGUAGES = ("c", "python", "javascript")
+
+
+def build(language: str) -> Built:
+    """The relay component written in ``language`` (one of ``LANGUAGES``)."""
+    wit = PACKAGES["tunnel"]
+    if language == "c":
+        return build_c(HERE / "guest_c" / "relay.c", wit, WORLD)
+    if language == "javascript":
+        return build_js(HERE / "guest_js" / "relay.js", wit, WORLD)
+    if language == "python":
+        return build_python(HERE / "guest_py", "relay", wit, WORLD)
+    raise ValueError(f"no relay guest in {language!r}; languages: {', '.join(LANGUAGES)}")
