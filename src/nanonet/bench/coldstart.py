@@ -41,7 +41,7 @@ def _new(wasm: bytes) -> tuple[Mesh, int]:
     return mesh, time.perf_counter_ns() - t0
 
 
-def _wait_parked(meshes: list[Mesh]) -> None:
+def wait_parked(meshes: list[Mesh]) -> None:
     """Until every service has parked at least once (bounded)."""
     deadline = time.monotonic() + PARK_TIMEOUT
     for mesh in meshes:
@@ -49,6 +49,21 @@ def _wait_parked(meshes: list[Mesh]) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError("idle services did not park in time")
             time.sleep(0.001)
+
+
+def start_parked(meshes: list[Mesh]) -> None:
+    """Start every mesh and wait until each idle service sleeps on its tunnel."""
+    for mesh in meshes:
+        mesh.start()
+    wait_parked(meshes)
+
+
+def stop_all(meshes: list[Mesh]) -> None:
+    """Close every tunnel first (all parked services wake at once), then stop."""
+    for mesh in meshes:
+        mesh.close_tunnels()
+    for mesh in meshes:
+        mesh.stop()
 
 
 def run(count: int) -> tuple[dict[str, float], list[int]]:
@@ -64,14 +79,9 @@ def run(count: int) -> tuple[dict[str, float], list[int]]:
             mesh, ns = _new(wasm)
             meshes.append(mesh)
             samples.append(ns)
-        for mesh in meshes:
-            mesh.start()
-        _wait_parked(meshes)
+        start_parked(meshes)
         rss1 = vmrss_kb()
     finally:
-        for mesh in meshes:
-            mesh.close_tunnels()
-        for mesh in meshes:
-            mesh.stop()
+        stop_all(meshes)
     return {"count": count, "first_service_ns": first_ns, "rss_before_kb": rss0,
             "rss_after_kb": rss1}, samples

@@ -17,7 +17,7 @@ import wasmtime
 from ..mesh import Mesh
 from ..runtime.engine import runtime
 from ..runtime.service import Service
-from .coldstart import _wait_parked, vmrss_kb
+from .coldstart import start_parked, stop_all, vmrss_kb
 from .wasm_runs import RUN_TIMEOUT, _exports, guest
 
 Outcome = tuple[dict[str, float], list[int]]
@@ -38,15 +38,10 @@ def idle(count: int) -> Outcome:
             mesh.tunnel("stream", slots=16, max_payload=64)
             mesh.service("idle", wasm, reads=["stream"])
             meshes.append(mesh)
-        for mesh in meshes:
-            mesh.start()
-        _wait_parked(meshes)
+        start_parked(meshes)
         seconds, rss1 = time.perf_counter() - t0, vmrss_kb()
     finally:
-        for mesh in meshes:
-            mesh.close_tunnels()
-        for mesh in meshes:
-            mesh.stop()
+        stop_all(meshes)
     return {"count": count, "seconds": seconds, "rss_before_kb": rss0,
             "rss_after_kb": rss1}, []
 
