@@ -99,7 +99,7 @@ def _consts(m: int, g: Geometry) -> dict[str, object]:
         CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED,
         Q_HDR=Quarantine.BAD_HEADER, Q_CNT=Quarantine.BAD_COUNTERS,
         Q_LEN=Quarantine.BAD_LENGTH,
-        TIMEOUT=PARK_TIMEOUT_NS, INLINE=INLINE_COPY,
+        TIMEOUT=PARK_TIMEOUT_NS, INLINE=INLINE_COPY, LAG=min(32, g.slot_count // 4),
     )
 
 
@@ -418,6 +418,18 @@ _READER = """
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const {AGAIN})) (then (return (i32.const 0))))
       (return (local.get $r))))
+    ;; a batch reader right behind the writer would fetch each slot line while
+    ;; the writer still owns it: if few messages wait, let the writer get ahead
+    (local.set $n (i32.const 64))
+    (block $ahead (loop $lag
+      (br_if $ahead (i64.ge_u (i64.sub (global.get $peer{m}) (global.get $pos{m}))
+                              (i64.const {LAG})))
+      (br_if $ahead (i32.eqz (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (local.set $r (call $refresh{m}))  ;; re-reads head, with every check
+      (br_if $lag (i32.eq (local.get $r) (i32.const 1)))
+      (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))))
+    (local.set $n (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
       (if (i32.eqz (call $ready{m})) (then
