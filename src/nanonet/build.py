@@ -50,6 +50,14 @@ class Built:
     def size(self) -> int:
         return self.path.stat().st_size
 
+    @property
+    def how(self) -> str:
+        """For progress lines: "cached", or how long the build took."""
+        if self.cached:
+            return "cached"
+        took = self.seconds
+        return f"built in {took * 1e3:.0f} ms" if took < 1 else f"built in {took:.1f} s"
+
 
 def build_dir() -> Path:
     """Where built guests live: beside the compiled-module cache."""

@@ -82,8 +82,7 @@ def build_guests(progress: Progress) -> dict[str, Path]:
     out = {"filter": src / "filter.wat"}
     for name, memory, exports in C_GUESTS:
         built = compile_c(src / f"{name}.c", memory=memory, exports=exports)
-        how = "cached" if built.cached else f"compiled in {built.seconds * 1e3:.0f} ms"
-        progress(f"  {name}.c ({memory}s its memory): {built.size} bytes, {how}")
+        progress(f"  {name}.c ({memory}s its memory): {built.size} bytes, {built.how}")
         out[name] = built.path
     return out
 

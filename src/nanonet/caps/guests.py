@@ -50,9 +50,8 @@ def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
                           exports=t.exports)
     except BuildError as err:
         raise m.error(("services", svc.name, "source"), f"does not build: {err}") from None
-    how = "cached" if built.cached else f"compiled in {built.seconds * 1e3:.0f} ms"
     progress(f"  {svc.name}: {t.source} ({t.memory or 'export'}s its memory), "
-             f"{built.size} bytes, {how}")
+             f"{built.size} bytes, {built.how}")
     return built.path
 
 
@@ -71,9 +70,8 @@ def _component(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
         built = build_python(path.parent, path.stem, wit, t.world or "")
     except BuildError as err:
         raise m.error(("services", svc.name, "component"), f"does not build: {err}") from None
-    how = "cached" if built.cached else f"built in {built.seconds:.1f} s"
     progress(f"  {svc.name}: {t.component} with componentize-py (world {t.world}), "
-             f"{built.path.stat().st_size:,} bytes, {how}")
+             f"{built.size:,} bytes, {built.how}")
     return built.path
 
 

@@ -95,11 +95,10 @@ def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> Tu
     if sampler is not None and sampler.samples:
         lat = dict(latency_samples=sampler.samples, p50_ns=sampler.percentile(50.0),
                    p99_ns=sampler.percentile(99.0))
-    return TunnelSnapshot(
-        name, t.writer, t.reader, s.slots, t.geometry.max_payload, s.sent, s.received,
-        s.bytes_in, s.bytes_out, s.times_full, s.times_empty, s.writer_parks, s.reader_parks,
-        s.writer_wakes, s.reader_wakes, s.fill, s.closed, s.quarantine,
-        t.ring.u32(L.OFF_TAP_MODE) != 0, **lat)
+    # the ring's counters as TunnelStats reads them, flattened, plus what only the mesh knows
+    return TunnelSnapshot(name=name, writer=t.writer, reader=t.reader,
+                          max_payload=t.geometry.max_payload, fill=s.fill,
+                          tap=t.ring.u32(L.OFF_TAP_MODE) != 0, **asdict(s), **lat)
 
 
 def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None) -> MeshSnapshot:

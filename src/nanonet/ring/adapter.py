@@ -201,26 +201,6 @@ _COMMON = """
 """
 
 _WRITER = """
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_in{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy {m} 0 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store {m} (local.get $dst) (i64.load 0 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 {m} (local.get $dst) (i32.load8_u 0 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
   (func $ready{m} (result i32)  ;; a free slot
     (i64.lt_u (i64.sub (global.get $pos{m}) (global.get $peer{m})) (i64.const {N})))
 
@@ -307,24 +287,6 @@ _WRITER = """
 _READER = """
   ;; small messages are copied with inline 8-byte moves: memory.copy between
   ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_out{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 0 {m} (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 0 (local.get $dst) (i64.load {m} (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 0 (local.get $dst) (i32.load8_u {m} (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
   (func $ready{m} (result i32)  ;; a message waiting
     (i64.ne (global.get $pos{m}) (global.get $peer{m})))
 
@@ -454,6 +416,31 @@ _READER = """
 """
 
 
+# one copy routine, instantiated per direction: $copy_in{m} (guest memory 0
+# into the ring) for writers, $copy_out{m} (ring into memory 0) for readers
+_COPY = """
+  ;; small messages are copied with inline 8-byte moves: memory.copy between
+  ;; two memories is a call into the runtime, which costs more than the copy
+  (func $copy_{DIR}{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
+    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
+                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
+      (then (memory.copy {DST} {SRC} (local.get $dst) (local.get $src) (local.get $len)) (return)))
+    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
+    (block $words (loop $word
+      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
+      (i64.store {DST} (local.get $dst) (i64.load {SRC} (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 8)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (br $word)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
+    (block $bytes (loop $byte
+      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
+      (i32.store8 {DST} (local.get $dst) (i32.load8_u {SRC} (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 1)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+      (br $byte))))
+"""
+
 # the writer also waits for the host's tap while one is attached losslessly:
 # the peer it uses is whichever of tail and tap_tail is further behind
 _TAP_HOLD = """    (global.set $waitat{m} (i32.const {OTHER}))
@@ -518,7 +505,9 @@ def _tunnel_code(m: int, end: EndSpec, sampling: bool = False) -> str:
              SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
              TAP_HOLD=_TAP_HOLD if writer else "",
              SAMPLE=_SAMPLE_CALL if sampling else "")
-    body = _COMMON + _NAME_IS + (_WRITER if writer else _READER)
+    copy = _fill(_COPY, {"DIR": "in", "DST": "{m}", "SRC": "0"} if writer
+                 else {"DIR": "out", "DST": "0", "SRC": "{m}"})
+    body = _COMMON + _NAME_IS + copy + (_WRITER if writer else _READER)
     if sampling:
         body += _STAMP if writer else _MEASURE
     return _fill(_fill(body, {"TAP_HOLD": c.pop("TAP_HOLD"), "SAMPLE": c.pop("SAMPLE")}), c)
