@@ -10,11 +10,20 @@ Validator messages are written as ``problem; fix``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from ..ring.layout import MAX_SLOT_COUNT, MIN_SLOT_SIZE, SLOT_HEADER, Geometry
+from .names import name_problem
+from .policy import env_name_problem, nul_problem
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
@@ -25,6 +34,29 @@ class Table(BaseModel):
     """Strict, frozen, no unknown keys, no NaN or infinity."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def _rule(problem: str | None, value: str) -> str:
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _c_string(value: str) -> str:
+    return _rule(nul_problem("the value", value), value)
+
+
+def _service_name(name: str) -> str:
+    return _rule(name_problem("service", name), name)
+
+
+def _tunnel_name(name: str) -> str:
+    return _rule(name_problem("tunnel", name), name)
+
+
+CString = Annotated[str, AfterValidator(_c_string)]
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+TunnelName = Annotated[str, AfterValidator(_tunnel_name)]
 
 
 class MeshTable(Table):
@@ -82,7 +114,7 @@ class DirGrant(Table):
     def _absolute(cls, v: str) -> str:
         if not v.startswith("/"):
             raise ValueError(f"must be an absolute guest path (got {v!r}); write '/{v}'")
-        return v
+        return _c_string(v)
 
 
 class GrantsTable(Table):
@@ -91,8 +123,8 @@ class GrantsTable(Table):
     stdout: bool = False
     stderr: bool = False
     network: bool = False
-    args: list[str] = []
-    env: dict[str, str] = {}
+    args: list[CString] = []
+    env: dict[str, CString] = {}
     dirs: list[DirGrant] = []
     raw: list[str] = []
 
@@ -100,8 +132,7 @@ class GrantsTable(Table):
     @classmethod
     def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not name or "=" in name or "\0" in name:
-                raise ValueError(f"{name!r} is not a variable name; use letters, digits and _")
+            _rule(env_name_problem(name), name)
         return v
 
 
@@ -147,9 +178,9 @@ class ServiceTable(Table):
     memory: Literal["import", "export"] | None = None
     entry: str | None = Field(default=None, min_length=1)
     exports: list[str] = []
-    grants: GrantsTable = GrantsTable()
-    limits: LimitsTable = LimitsTable()
-    restart: RestartTable = RestartTable()
+    grants: GrantsTable = Field(default_factory=GrantsTable)
+    limits: LimitsTable = Field(default_factory=LimitsTable)
+    restart: RestartTable = Field(default_factory=RestartTable)
 
     @field_validator("imports")
     @classmethod
@@ -214,5 +245,5 @@ class ServiceTable(Table):
 
 class ManifestTable(Table):
     mesh: MeshTable = MeshTable()
-    tunnels: dict[str, TunnelTable] = {}
-    services: dict[str, ServiceTable] = {}
+    tunnels: dict[TunnelName, TunnelTable] = {}
+    services: dict[ServiceName, ServiceTable] = {}
