@@ -40,7 +40,22 @@ def guest_code(m: Manifest, svc: ServiceDef, progress: Progress) -> Code:
         return _c_build(m, svc, progress)
     path = m.file(t.source or t.wasm or "")
     progress(f"  {svc.name}: {path.name} ({path.stat().st_size} bytes)")
-    return path.read_text() if path.suffix == ".wat" else path
+    return _wat(m, svc, path) if path.suffix == ".wat" else path
+
+
+def _wat(m: Manifest, svc: ServiceDef, path: Path) -> str:
+    """A .wat file's text; a binary or non-UTF-8 file is a ManifestError at its key."""
+    data = path.read_bytes()
+    key = "source" if svc.table.source is not None else "wasm"
+    if data[:4] == b"\0asm":
+        raise m.error(("services", svc.name, key), f"{path} is binary Wasm, not WAT text; "
+                      f"rename it to {path.stem}.wasm and write {key} = \"{path.stem}.wasm\"")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise m.error(("services", svc.name, key), f"{path} is not UTF-8 WAT text (byte "
+                      f"{data[err.start]:#04x} at offset {err.start}); save it as UTF-8 "
+                      "text, or point wasm at a .wasm module") from None
 
 
 def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
