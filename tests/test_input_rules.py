@@ -78,6 +78,7 @@ DEEP = {
     "inline tables": "x = " + "{ a = " * 3000 + "1" + " }" * 3000 + "\n",
     "dotted header": "[" + ".".join(["a"] * 5000) + "]\nx = 1\n",
     "dotted key": ".".join(["a"] * 5000) + " = 1\n",
+    "behind a string ending in quotes": 'x = [ """a"""", ' + "[" * 3000 + "]" * 3000 + "]\n",
     "a value spread over lines": "x = [\n" + "[\n" * 2000 + "]\n" * 2000 + "]\n",
 }
 

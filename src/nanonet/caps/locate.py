@@ -79,7 +79,7 @@ class _Scanner:
                 i = found.end() + 1  # an escape: skip the escaped character
             elif text.startswith(quote, found.start()):
                 self.quote = None
-                return found.start() + len(quote)
+                return _closed(text, found.start(), quote)
             else:
                 i = found.end()  # a lone " inside a """string"""
 
@@ -95,6 +95,16 @@ class _Scanner:
         elif c in "]}":
             self.depth = max(0, self.depth - 1)
         return i + 1
+
+
+def _closed(text: str, at: int, quote: str) -> int:
+    """Past the delimiter at ``at``: a multi-line string may end with one or two
+    more quotes of its kind (five quotes are two of content, then the end)."""
+    end = at + len(quote)
+    if len(quote) == 3:
+        while end < at + 5 and text.startswith(quote[0], end):
+            end += 1
+    return end
 
 
 class Locator:

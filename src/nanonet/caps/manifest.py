@@ -172,6 +172,9 @@ def parse(path: Path, text: str) -> Manifest:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise _syntax(path, text, err) from None
+    except RecursionError:  # too_deep should have caught it: say so without a traceback
+        raise ManifestError(str(path), 1, "nests values too deep for the TOML reader; "
+                            "flatten it") from None
     try:
         table = ManifestTable.model_validate(raw)
     except ValidationError as err:
