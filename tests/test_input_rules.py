@@ -190,6 +190,17 @@ def test_each_service_gets_its_own_ends_in_tunnel_order(tmp_path: Path) -> None:
     assert (m.host_reads, m.host_writes) == (("a",), ("c",))
 
 
+def test_a_component_calls_only_components_defined_above_it(tmp_path: Path) -> None:
+    (tmp_path / "c.wat").write_text("(component)")
+    caller = '[services.a]\ncomponent = "c.wat"\nimports = { x = "service:b" }\n'
+    callee = '[services.b]\ncomponent = "c.wat"\n'
+    core = '[tunnels.t]\nwriter = "host"\nreader = "r"\n[services.r]\nwasm = "c.wat"\n'
+    parse(tmp_path / "nanonet.toml", core + callee + caller)
+    with pytest.raises(ManifestError, match="'b' is not a component service defined above 'a' "
+                       r"\(above: none\); define it first"):
+        parse(tmp_path / "nanonet.toml", core + caller + callee)
+
+
 # -- NUL in what the guest gets as C strings --------------------------------------
 
 @pytest.mark.parametrize(("grants", "words"), [
