@@ -134,6 +134,8 @@ def test_the_api_refuses_a_module_that_is_neither_wasm_nor_utf8(
         mesh.service("s", bad)
     with pytest.raises(LoadError, match=r"module is neither binary Wasm"):
         mesh.service("s", b"\xc3(")
+    with pytest.raises(LoadError, match=rf"file {bad} is neither binary Wasm"):
+        mesh.component("c", bad)
     with pytest.raises(LoadError, match=rf"cannot read {tmp_path / 'nope.wasm'} \(No such"):
         mesh.service("s", str(tmp_path / "nope.wasm"))
     mesh.tunnel("t")

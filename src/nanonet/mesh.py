@@ -76,10 +76,11 @@ HOST = HOST_OWNER
 WasmSource = bytes | bytearray | memoryview | str | Path
 
 
-def _read_wasm(wasm: WasmSource) -> bytes | str:
-    """The module as bytes (binary Wasm or UTF-8 WAT) or WAT text; a LoadError
-    names the file when it cannot be read or is neither."""
-    if isinstance(wasm, str) and "(module" in wasm:
+def _read_wasm(wasm: WasmSource, text: str = "(module") -> bytes | str:
+    """The module (or component) as bytes, binary Wasm or UTF-8 WAT, or as WAT
+    text (a string holding ``text``); a LoadError names the file when it cannot
+    be read or is neither."""
+    if isinstance(wasm, str) and text in wasm:
         return wasm
     if isinstance(wasm, str | Path):
         try:
@@ -196,8 +197,10 @@ class Mesh:
         check_name("service", name)
         if name in self.services or name in self.components:
             raise NanonetError(f"service {name!r} already exists in this mesh")
-        loaded = load(self.rt, bytes(source) if isinstance(source, bytearray | memoryview)
-                      else source)
+        code = source
+        if isinstance(source, bytes | bytearray | memoryview | str | Path):
+            code = _read_wasm(source, "(component")
+        loaded = load(self.rt, code)
         given, ends = resolve(self, name, loaded, imports or {})
         comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
                                 grants=grants, start=self._started, owns=ends)
