@@ -125,6 +125,14 @@ def test_binary_wasm_named_wat_says_to_rename_it(tmp_path: Path) -> None:
         nanonet.load_manifest(path).build_mesh().stop(grace=0)
 
 
+def test_a_module_file_gone_before_the_build_is_a_manifest_error(tmp_path: Path) -> None:
+    manifest = nanonet.load_manifest(_manifest(tmp_path, GOOD))
+    (tmp_path / "ingress.wat").unlink()
+    with pytest.raises(ManifestError, match=r"nanonet.toml:7:1: services.ingress.wasm: cannot "
+                       r"read .*ingress.wat \(No such file or directory\); check the file"):
+        manifest.build_mesh()
+
+
 def test_the_api_refuses_a_module_that_is_neither_wasm_nor_utf8(
         tmp_path: Path, mesh: Mesh) -> None:
     bad = tmp_path / "bad.wat"
