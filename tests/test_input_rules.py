@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 
 import nanonet
-from nanonet import Geometry, Grants, InvalidValue, LoadError, ManifestError, Mesh, NanonetError
+from nanonet import (
+    Geometry,
+    Grants,
+    InvalidValue,
+    LoadError,
+    ManifestError,
+    Mesh,
+    NanonetError,
+    Preopen,
+)
 from nanonet.caps.crosscheck import crosscheck
 from nanonet.caps.locate import MAX_DEPTH, too_deep
 from nanonet.caps.manifest import Manifest, parse
@@ -218,6 +227,8 @@ def test_a_component_calls_only_components_defined_above_it(tmp_path: Path) -> N
     (dict(env=(("A", "x\0y"),)), "grants: env 'A' holds a NUL character at index 1"),
     (dict(env=(("A\0B", "x"),)), "grants: 'A\\x00B' is not a variable name"),
     (dict(env=(("", "x"),)), "grants: '' is not a variable name"),
+    (dict(dirs=(Preopen(Path("."), "/a\0"),)), "grants: the guest path of a dir holds a NUL"),
+    (dict(dirs=(Preopen(Path("a\0"), "/a"),)), "grants: the host path of a dir holds a NUL"),
 ])
 def test_grants_refuse_a_nul_in_args_and_env(grants: dict[str, Any], words: str) -> None:
     with pytest.raises(InvalidValue, match=re.escape(words)) as info:
@@ -236,6 +247,18 @@ def test_a_nul_in_a_manifest_grant_points_at_its_line(tmp_path: Path) -> None:
     assert (err.line, err.column, err.key) == (12, 1, "services.ingress.grants.env.B")
     err = _error(tmp_path, head + 'dirs = [{ host = ".", guest = "/a\\u0000" }]\n')
     assert err.key == "services.ingress.grants.dirs[0].guest" and "NUL" in str(err)
+
+
+@pytest.mark.parametrize("key", ["wasm", "entry", "build"])
+def test_a_nul_in_a_path_command_or_export_is_refused_at_its_line(
+        tmp_path: Path, key: str) -> None:
+    written = {"wasm": 'wasm = "x\\u0000"',
+               "entry": 'wasm = "ingress.wat"\nentry = "x\\u0000"',
+               "build": 'wasm = "ingress.wat"\nbuild = ["make\\u0000"]'}[key]
+    err = _error(tmp_path, GOOD.replace('wasm = "ingress.wat"', written))
+    assert err.line == 7 + (key != "wasm")
+    assert err.key == f"services.ingress.{key}" + ("[0]" if key == "build" else "")
+    assert "holds a NUL character at index" in str(err) and "remove it" in str(err)
 
 
 # -- names -------------------------------------------------------------------------

@@ -45,7 +45,9 @@ class Grants:
         problems = [nul_problem(f"args[{i}]", a) for i, a in enumerate(self.args)]
         for name, value in dict(self.env).items():
             problems += [env_name_problem(name), nul_problem(f"env {name!r}", value)]
-        problems += [nul_problem("the guest path of a dir", d.guest_path) for d in self.dirs]
+        for d in self.dirs:
+            problems += [nul_problem("the guest path of a dir", d.guest_path),
+                         nul_problem("the host path of a dir", str(d.host_path))]
         problem = next((p for p in problems if p is not None), None)
         if problem is not None:
             raise InvalidValue(f"grants: {problem}")

@@ -54,7 +54,15 @@ def _tunnel_name(name: str) -> str:
     return _rule(name_problem("tunnel", name), name)
 
 
-CString = Annotated[str, AfterValidator(_c_string)]
+def _plain(value: str) -> str:
+    if "\0" in value:
+        raise ValueError(f"holds a NUL character at index {value.index(chr(0))}, which no "
+                         "path, command or name may hold; remove it")
+    return value
+
+
+CString = Annotated[str, AfterValidator(_c_string)]  # handed to the guest as a C string
+Plain = Annotated[str, AfterValidator(_plain)]  # a path, a command or an export name
 ServiceName = Annotated[str, AfterValidator(_service_name)]
 TunnelName = Annotated[str, AfterValidator(_tunnel_name)]
 
@@ -105,7 +113,7 @@ class TunnelTable(Table):
 
 
 class DirGrant(Table):
-    host: str = Field(min_length=1)
+    host: Plain = Field(min_length=1)
     guest: str = Field(min_length=1)
     write: bool = False
 
@@ -126,7 +134,7 @@ class GrantsTable(Table):
     args: list[CString] = []
     env: dict[str, CString] = {}
     dirs: list[DirGrant] = []
-    raw: list[str] = []
+    raw: list[Plain] = []
 
     @field_validator("env")
     @classmethod
@@ -167,17 +175,17 @@ IMPORT_TARGETS = ("tunnel:", "service:")
 
 
 class ServiceTable(Table):
-    component: str | None = Field(default=None, min_length=1)
+    component: Plain | None = Field(default=None, min_length=1)
     imports: dict[str, str] = {}
     wasi: bool = False
-    wit: str | None = Field(default=None, min_length=1)
-    world: str | None = Field(default=None, min_length=1)
-    wasm: str | None = Field(default=None, min_length=1)
-    source: str | None = Field(default=None, min_length=1)
-    build: list[str] | None = Field(default=None, min_length=1)
+    wit: Plain | None = Field(default=None, min_length=1)
+    world: Plain | None = Field(default=None, min_length=1)
+    wasm: Plain | None = Field(default=None, min_length=1)
+    source: Plain | None = Field(default=None, min_length=1)
+    build: list[Plain] | None = Field(default=None, min_length=1)
     memory: Literal["import", "export"] | None = None
-    entry: str | None = Field(default=None, min_length=1)
-    exports: list[str] = []
+    entry: Plain | None = Field(default=None, min_length=1)
+    exports: list[Plain] = []
     grants: GrantsTable = Field(default_factory=GrantsTable)
     limits: LimitsTable = Field(default_factory=LimitsTable)
     restart: RestartTable = Field(default_factory=RestartTable)
