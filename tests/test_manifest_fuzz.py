@@ -32,7 +32,8 @@ KEYS = ["mesh", "fuel", "max_stack_kb", "tunnels", "slots", "max_payload", "slot
         "env", "dirs", "host", "guest", "write", "raw", "limits", "fuel_per_tick",
         "deadline_ms", "memory_mb", "memory_bytes", "instances", "restart", "policy",
         "max_restarts", "initial_ms", "factor", "max_ms", "bogus", "a", "ingress", "raw"]
-NAMES = st.sampled_from(["ingress", "filter", "host", "raw", "a", "", "x" * 40, "é"])
+NAMES = st.sampled_from(["ingress", "filter", "host", "raw", "a", "", "x" * 40, "é", "<host>",
+                         "a\0b", "\x1b[2J", "two\nlines", "del\x7f", "zero\u200bwidth"])
 SCALARS = st.one_of(
     st.booleans(), st.integers(-(2 ** 70), 2 ** 70), st.sampled_from([0, 1, 2, 16, 1024, -1]),
     st.floats(allow_nan=True, allow_infinity=True), NAMES,
@@ -144,6 +145,24 @@ def test_random_bytes_fail_only_with_manifest_errors(data: bytes) -> None:
             load_manifest(path)
         except ManifestError as err:
             assert err.line >= 1
+
+
+NESTS = {"arrays": lambda n: "x = " + "[" * n + "]" * n,
+         "inline tables": lambda n: "x = " + "{ a = " * n + "1" + " }" * n,
+         "dotted keys": lambda n: ".".join(["k"] * n) + " = 1",
+         "a header": lambda n: "[" + ".".join(["k"] * n) + "]"}
+
+
+@FUZZ
+@given(st.sampled_from(sorted(NESTS)), st.integers(33, 4000), st.integers(0, 30))
+def test_deep_nesting_fails_with_a_manifest_error_at_its_line(
+        how: str, depth: int, above: int) -> None:
+    lines = EXAMPLE.read_text().splitlines()[:above]
+    text = "\n".join([*lines, "[deep]", NESTS[how](depth)]) + "\n"
+    with pytest.raises(ManifestError) as info:
+        parse(EXAMPLE, text)
+    assert "flatten it" in str(info.value)
+    assert info.value.line == len(lines) + 2
 
 
 def test_the_generators_reach_deep_errors() -> None:

@@ -42,7 +42,7 @@ def test_geometry_for_payload() -> None:
     assert (g.slot_size, g.max_payload, g.mask) == (48, 40, 63)
     assert g.ring_bytes == L.HEADER_SIZE + 64 * 48 and g.pages == 1
     assert g.slot_offset(64 + 3) == L.HEADER_SIZE + 3 * 48
-    assert Geometry.for_payload(2, 0).slot_size == L.MIN_SLOT_SIZE
+    assert Geometry.for_payload(2, 1).slot_size == L.MIN_SLOT_SIZE
 
 
 # -- the adapter -------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_lifecycle_table_shape() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(nanonet.__all__) == sorted([
-        "EndpointTaken", "Frame", "Geometry", "GuestTrap", "LoadError", "Mesh",
+        "EndpointTaken", "Frame", "Geometry", "GuestTrap", "InvalidValue", "LoadError", "Mesh",
         "MessageTooBig", "NanonetError", "Service", "State", "Status", "Tunnel",
         "TunnelClosed", "TunnelCorrupt", "TunnelReader", "TunnelStats", "TunnelWriter",
         "Grants", "Limits", "Preopen", "Restart", "RestartPolicy", "__version__",

@@ -29,6 +29,11 @@ class MessageTooBig(NanonetError, ValueError):
     """A message does not fit one slot; raise the tunnel's max_payload."""
 
 
+class InvalidValue(NanonetError, ValueError):
+    """A value given to build a mesh (a name, a ring's shape, a grant) is outside
+    what nanonet accepts; the message names the allowed form."""
+
+
 class EndpointTaken(NanonetError):
     """A tunnel end was handed out twice: each end has exactly one owner."""
 

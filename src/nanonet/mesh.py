@@ -21,8 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .caps.names import HOST_OWNER, check_name
 from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
-from .errors import EndpointTaken, GuestTrap, NanonetError
+from .errors import EndpointTaken, GuestTrap, LoadError, NanonetError
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
@@ -69,20 +70,37 @@ class Tunnel:
             self.reader = owner
 
 
-HOST = "<host>"
+HOST = HOST_OWNER
 
 
 WasmSource = bytes | bytearray | memoryview | str | Path
 
 
-def _read_wasm(wasm: WasmSource) -> bytes | str:
-    if isinstance(wasm, bytearray | memoryview):
-        return bytes(wasm)
-    if isinstance(wasm, Path):
-        return wasm.read_bytes()
-    if isinstance(wasm, str) and "(module" not in wasm:
-        return Path(wasm).read_bytes()
-    return wasm
+def _read_wasm(wasm: WasmSource, text: str = "(module") -> bytes | str:
+    """The module (or component) as bytes, binary Wasm or UTF-8 WAT, or as WAT
+    text (a string holding ``text``); a LoadError names the file when it cannot
+    be read or is neither."""
+    if isinstance(wasm, str) and text in wasm:
+        return wasm
+    if isinstance(wasm, str | Path):
+        try:
+            data = Path(wasm).read_bytes()
+        except OSError as err:
+            raise LoadError(f"cannot read {wasm} ({err.strerror or err}); fix the path") from None
+        return _wasm_or_wat(data, f"file {wasm}")
+    return _wasm_or_wat(bytes(wasm), "module")
+
+
+def _wasm_or_wat(data: bytes, what: str) -> bytes:
+    if data[:4] == b"\0asm":
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise LoadError(f"{what} is neither binary Wasm (it does not start with \\0asm) nor "
+                        f"UTF-8 WAT text (byte {data[err.start]:#04x} at offset {err.start}); "
+                        "give a .wasm module, or save the WAT text as UTF-8") from None
+    return data
 
 
 class Mesh:
@@ -107,6 +125,7 @@ class Mesh:
     def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
                max_payload: int = DEFAULT_MAX_PAYLOAD) -> Tunnel:
         """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes."""
+        check_name("tunnel", name)
         if name in self.tunnels:
             raise NanonetError(f"tunnel {name!r} already exists in this mesh")
         geometry = Geometry.for_payload(slots, max_payload)
@@ -133,6 +152,7 @@ class Mesh:
         (``["clock"]``, or a ``Grants`` with files, env, args...). ``limits``
         bounds what it may use; ``restart`` says whether a trap restarts it.
         """
+        check_name("service", name)
         if name in self.services or name in self.components:
             raise NanonetError(f"service {name!r} already exists in this mesh")
         try:
@@ -143,6 +163,7 @@ class Mesh:
         if policy.limits.fuel_per_tick is not None and not self.rt.fuel:
             raise NanonetError(f"service {name!r} has a fuel limit, but this mesh does not "
                                "meter fuel: create it with Mesh(fuel=True)")
+        code = _read_wasm(wasm)
         ends, rings = [], []
         for direction, names in ((Direction.READ, reads), (Direction.WRITE, writes)):
             for tname in names:
@@ -150,7 +171,6 @@ class Mesh:
                 tunnel.take(direction, name)
                 ends.append(EndSpec(tname, direction, tunnel.geometry))
                 rings.append(tunnel.ring)
-        code = _read_wasm(wasm)
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
                            policy, self.latency)
         svc = Service(self.rt, spec, rings)
@@ -174,10 +194,13 @@ class Mesh:
         from .component.service import ComponentService
         from .component.wiring import resolve
 
+        check_name("service", name)
         if name in self.services or name in self.components:
             raise NanonetError(f"service {name!r} already exists in this mesh")
-        loaded = load(self.rt, bytes(source) if isinstance(source, bytearray | memoryview)
-                      else source)
+        code = source
+        if isinstance(source, bytes | bytearray | memoryview | str | Path):
+            code = _read_wasm(source, "(component")
+        loaded = load(self.rt, code)
         given, ends = resolve(self, name, loaded, imports or {})
         comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
                                 grants=grants, start=self._started, owns=ends)

@@ -27,8 +27,9 @@ def crosscheck(m: Manifest) -> None:
                       "wasm = \"x.wasm\" or source = \"x.c\"")
     _names(m)
     _tunnel_ends(m)
+    order = {name: i for i, name in enumerate(m.table.services)}  # for "defined above"
     for name in m.table.services:
-        _service(m, name)
+        _service(m, name, order)
 
 
 def _names(m: Manifest) -> None:
@@ -60,10 +61,10 @@ def _tunnel_ends(m: Manifest) -> None:
                           "end to another service or to \"host\"")
 
 
-def _service(m: Manifest, name: str) -> None:
+def _service(m: Manifest, name: str, order: dict[str, int]) -> None:
     svc = m.services[name]
     if svc.table.component is not None:
-        _component(m, name)
+        _component(m, name, order)
         return
     if not svc.reads and not svc.writes:
         raise m.error(("services", name), "holds no tunnel end; name it as writer or "
@@ -80,7 +81,7 @@ def _service(m: Manifest, name: str) -> None:
                       "which is off; set fuel = true under [mesh], or remove fuel_per_tick")
 
 
-def _component(m: Manifest, name: str) -> None:
+def _component(m: Manifest, name: str, order: dict[str, int]) -> None:
     """A component writes only the tunnels its imports name, reads none, and
     calls only components defined above it (so that they are loaded first)."""
     svc, t = m.services[name], m.table.services[name]
@@ -95,13 +96,12 @@ def _component(m: Manifest, name: str) -> None:
             raise m.error(("tunnels", tunnel, "writer"), f"component {name!r} writes "
                           f"{tunnel!r} only through an import: add imports = {{ NAME = "
                           f"\"tunnel:{tunnel}\" }} to it, or give this end to another service")
-    above = list(m.table.services)[:list(m.table.services).index(name)]
     for key, value in t.imports.items():
-        _import(m, name, key, value, above)
+        _import(m, name, key, value, order)
     _component_file(m, name)
 
 
-def _import(m: Manifest, name: str, key: str, value: str, above: list[str]) -> None:
+def _import(m: Manifest, name: str, key: str, value: str, order: dict[str, int]) -> None:
     kind, _, target = value.partition(":")
     where = ("services", name, "imports", key)
     if kind == "tunnel":
@@ -109,8 +109,8 @@ def _import(m: Manifest, name: str, key: str, value: str, above: list[str]) -> N
         if t is None or t.writer != name:
             raise m.error(where, f"{target!r} is not a tunnel {name!r} writes; add "
                           f"[tunnels.{target}] with writer = \"{name}\", or fix the name")
-    elif target not in above or m.table.services[target].component is None:
-        comps = [s for s in above if m.table.services[s].component is not None]
+    elif order.get(target, len(order)) >= order[name] or m.table.services[target].component is None:
+        comps = [s for s in list(order)[:order[name]] if m.table.services[s].component is not None]
         raise m.error(where, f"{target!r} is not a component service defined above {name!r} "
                       f"(above: {', '.join(comps) or 'none'}); define it first, or fix "
                       "the name")

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from .schema import ManifestTable
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+KEY_MARK = "[key]"  # pydantic's last loc item when a dict key, not its value, is at fault
 
 
 def key_path(loc: Sequence[str | int]) -> str:
@@ -29,9 +30,22 @@ def key_path(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            text = part if _BARE.match(part) else '"' + part.replace('"', '\\"') + '"'
+            text = part if _BARE.match(part) else _quoted(part)
             out += f".{text}" if out else text
     return out
+
+
+def _quoted(key: str) -> str:
+    """A TOML basic string: a control character is shown as its escape, never raw."""
+    return '"' + "".join(_escape(c) for c in key) + '"'
+
+
+def _escape(c: str) -> str:
+    if c in '"\\':
+        return "\\" + c
+    if c.isprintable():
+        return c
+    return f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
 
 
 def shown(value: Any) -> str:
@@ -39,7 +53,7 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str):
-        text = '"' + value.replace('"', '\\"') + '"'
+        text = _quoted(value)
     elif isinstance(value, dict):
         text = "a table"
     elif isinstance(value, list):
@@ -113,6 +127,8 @@ def explain(error: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
         known = ", ".join(known_keys(loc)) or "none"
         return loc, f"unknown key; remove it, or use one of: {known}"
     if kind == "value_error":
+        if loc[-1:] == (KEY_MARK,):  # a key's own validator (a service or tunnel name)
+            loc = loc[:-1]
         return loc, str(ctx.get("error", error["msg"]))
     if kind == "missing":
         return loc[:-1], _SAY[kind](ctx, got, loc)

@@ -38,9 +38,36 @@ def guest_code(m: Manifest, svc: ServiceDef, progress: Progress) -> Code:
         return _command(m, svc, progress)
     if t.source is not None and t.source.endswith(".c"):
         return _c_build(m, svc, progress)
-    path = m.file(t.source or t.wasm or "")
-    progress(f"  {svc.name}: {path.name} ({path.stat().st_size} bytes)")
-    return path.read_text() if path.suffix == ".wat" else path
+    return _file(m, svc, progress)
+
+
+def _file(m: Manifest, svc: ServiceDef, progress: Progress) -> Code:
+    """A prebuilt module's path, or a .wat file's text; a file that cannot be
+    read, or a .wat that is binary or not UTF-8, is a ManifestError at its key."""
+    key = "source" if svc.table.source is not None else "wasm"
+    path = m.file(svc.table.source or svc.table.wasm or "")
+    try:
+        data = path.read_bytes() if path.suffix == ".wat" else None
+        size = path.stat().st_size
+    except OSError as err:
+        raise m.error(("services", svc.name, key), f"cannot read {path} "
+                      f"({err.strerror or err}); check the file and its permissions") from None
+    progress(f"  {svc.name}: {path.name} ({size} bytes)")
+    return path if data is None else _wat(m, (svc.name, key), path, data)
+
+
+def _wat(m: Manifest, where: tuple[str, str], path: Path, data: bytes) -> str:
+    loc = ("services", *where)
+    if data[:4] == b"\0asm":
+        stem = path.stem
+        raise m.error(loc, f"{path} is binary Wasm, not WAT text; rename it to {stem}.wasm "
+                      f"and write {where[1]} = \"{stem}.wasm\"")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise m.error(loc, f"{path} is not UTF-8 WAT text (byte {data[err.start]:#04x} at "
+                      f"offset {err.start}); save it as UTF-8 text, or point wasm at a .wasm "
+                      "module") from None
 
 
 def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:

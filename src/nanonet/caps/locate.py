@@ -22,8 +22,13 @@ _HEADER = re.compile(rf"^[ \t]*(\[\[?)[ \t]*({_DOTTED})[ \t]*\]")
 _ASSIGN = re.compile(rf"^[ \t]*({_DOTTED})[ \t]*=")
 _TOKEN = re.compile(_KEY)
 
+_SIGNIFICANT = re.compile(r"""[#"'\[\]{}]""")  # what changes the scanner's state
+_BASIC = re.compile(r'[\\"]')  # inside a "string": an escape or a quote
+_LITERAL = re.compile(r"'")  # inside a 'literal string': no escapes
+
 Path = tuple[str | int, ...]
 Spot = tuple[int, int | None]
+MAX_DEPTH = 32  # keys, arrays and inline tables nested in one another; a manifest needs 6
 
 
 def _keys(dotted: str) -> tuple[str, ...]:
@@ -45,22 +50,38 @@ class _Scanner:
     def open(self) -> bool:
         return self.depth > 0 or self.quote is not None
 
-    def feed(self, text: str) -> None:
-        i = 0
+    def feed(self, text: str) -> int:
+        """Feed one line; the deepest bracket nesting seen on it.
+
+        Jumps from one character that matters to the next with a regex, so
+        that a long line costs C time, not a Python step per character."""
+        i, deepest = 0, self.depth
         while i < len(text):
             if self.quote is not None:
-                if text[i] == "\\" and self.quote[0] == '"':
-                    i += 2
-                    continue
-                if text.startswith(self.quote, i):
-                    i += len(self.quote)
-                    self.quote = None
-                    continue
-                i += 1
+                i = self._inside(text, i, self.quote)
                 continue
-            i = self._outside(text, i)
+            found = _SIGNIFICANT.search(text, i)
+            if found is None:
+                break
+            i = self._outside(text, found.start())
+            deepest = max(deepest, self.depth)
         if self.quote in ('"', "'"):
             self.quote = None  # single-line strings end with their line
+        return deepest
+
+    def _inside(self, text: str, i: int, quote: str) -> int:
+        """Past the closing ``quote`` (and the escapes before it), or the line's end."""
+        while True:
+            found = (_LITERAL if quote[0] == "'" else _BASIC).search(text, i)
+            if found is None:
+                return len(text)
+            if found.group() == "\\":
+                i = found.end() + 1  # an escape: skip the escaped character
+            elif text.startswith(quote, found.start()):
+                self.quote = None
+                return _closed(text, found.start(), quote)
+            else:
+                i = found.end()  # a lone " inside a """string"""
 
     def _outside(self, text: str, i: int) -> int:
         c = text[i]
@@ -74,6 +95,16 @@ class _Scanner:
         elif c in "]}":
             self.depth = max(0, self.depth - 1)
         return i + 1
+
+
+def _closed(text: str, at: int, quote: str) -> int:
+    """Past the delimiter at ``at``: a multi-line string may end with one or two
+    more quotes of its kind (five quotes are two of content, then the end)."""
+    end = at + len(quote)
+    if len(quote) == 3:
+        while end < at + 5 and text.startswith(quote[0], end):
+            end += 1
+    return end
 
 
 class Locator:
@@ -117,3 +148,30 @@ class Locator:
                 line, column = self.spots[key[:end]]
                 return line, column if end == len(key) else None
         return 1, None
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
+    """The first line (1-based) nesting more than ``limit`` keys, arrays and
+    inline tables in one another, or None.
+
+    tomllib parses nested values by recursion (a few thousand ``[`` exhaust
+    Python's stack) and long dotted keys in quadratic time, so this scan runs
+    before it, over the text as written: a header's keys count, an
+    assignment adds its dotted keys to its table's, and each open bracket or
+    brace of a value adds one.
+    """
+    table = keys = 0  # keys of the current table; those of the current assignment
+    scan = _Scanner()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if scan.open:
+            depth = keys + scan.feed(line)
+        elif header := _HEADER.match(line):
+            depth = table = len(_TOKEN.findall(header.group(2)))
+        elif assign := _ASSIGN.match(line):
+            keys = table + len(_TOKEN.findall(assign.group(1)))
+            depth = keys + scan.feed(line[assign.end():])
+        else:
+            depth = 0
+        if depth > limit:
+            return number
+    return None

@@ -24,7 +24,7 @@ from ..errors import ManifestError, NanonetError
 from ..mesh import Mesh
 from .crosscheck import crosscheck
 from .explain import explain, key_path
-from .locate import Locator
+from .locate import MAX_DEPTH, Locator, too_deep
 from .policy import Grants, Limits, Preopen, Restart, RestartPolicy, ServicePolicy
 from .schema import ManifestTable, ServiceTable
 
@@ -51,7 +51,9 @@ class Manifest:
         self.root = path.parent
         self.table = table
         self.locator = Locator(text)
-        self.services = {name: self._service(name, t) for name, t in table.services.items()}
+        ends = _ends_by_owner(table)
+        self.services = {name: self._service(name, t, ends)
+                         for name, t in table.services.items()}
         tunnels = table.tunnels
         self.host_reads = tuple(n for n, t in tunnels.items() if t.reader == HOST)
         self.host_writes = tuple(n for n, t in tunnels.items() if t.writer == HOST)
@@ -65,11 +67,9 @@ class Manifest:
         """A path written in the manifest, relative to the manifest's directory."""
         return Path(os.path.normpath(self.root.absolute() / relative))
 
-    def _service(self, name: str, t: ServiceTable) -> ServiceDef:
-        tunnels = self.table.tunnels.items()
-        reads = tuple(n for n, tt in tunnels if tt.reader == name)
-        writes = tuple(n for n, tt in tunnels if tt.writer == name)
-        return ServiceDef(name, t, reads, writes, self._policy(t))
+    def _service(self, name: str, t: ServiceTable, ends: Ends) -> ServiceDef:
+        reads, writes = ends.get(name, ([], []))
+        return ServiceDef(name, t, tuple(reads), tuple(writes), self._policy(t))
 
     def _policy(self, t: ServiceTable) -> ServicePolicy:
         g, lim, r = t.grants, t.limits, t.restart
@@ -121,6 +121,19 @@ class Manifest:
             raise self.error(("services", svc.name), f"cannot be loaded: {err}") from err
 
 
+Ends = dict[str, tuple[list[str], list[str]]]
+
+
+def _ends_by_owner(table: ManifestTable) -> Ends:
+    """Each owner's (reads, writes) in tunnel order, from one pass over the
+    tunnels (a pass per service made checking quadratic in the services)."""
+    ends: Ends = {}
+    for name, t in table.tunnels.items():
+        ends.setdefault(t.reader, ([], []))[0].append(name)
+        ends.setdefault(t.writer, ([], []))[1].append(name)
+    return ends
+
+
 def _quiet(_: str) -> None:
     pass
 
@@ -151,14 +164,21 @@ def _syntax(path: Path, text: str, err: tomllib.TOMLDecodeError) -> ManifestErro
 
 def parse(path: Path, text: str) -> Manifest:
     """A Manifest from text already read (tests and fuzzers call this directly)."""
+    deep = too_deep(text)
+    if deep is not None:
+        raise ManifestError(str(path), deep, f"nests keys, arrays and inline tables more than "
+                            f"{MAX_DEPTH} deep; flatten it (a manifest needs 6 levels at most)")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise _syntax(path, text, err) from None
-    locator = Locator(text)
+    except RecursionError:  # too_deep should have caught it: say so without a traceback
+        raise ManifestError(str(path), 1, "nests values too deep for the TOML reader; "
+                            "flatten it") from None
     try:
         table = ManifestTable.model_validate(raw)
     except ValidationError as err:
+        locator = Locator(text)
         errors = [explain(e) for e in err.errors()]
         loc, problem = min(errors, key=lambda e: locator.find(e[0])[0])
         line, column = locator.find(loc)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from ..errors import InvalidValue
+
 
 @dataclass(frozen=True)
 class Preopen:
@@ -37,6 +39,18 @@ class Grants:
     dirs: tuple[Preopen, ...] = ()
     network: bool = False
     raw: tuple[str, ...] = ()  # tunnels the guest may map read-only (zero-copy)
+
+    def __post_init__(self) -> None:
+        """WASI hands args and env to the guest as C strings: a NUL would cut one short."""
+        problems = [nul_problem(f"args[{i}]", a) for i, a in enumerate(self.args)]
+        for name, value in dict(self.env).items():
+            problems += [env_name_problem(name), nul_problem(f"env {name!r}", value)]
+        for d in self.dirs:
+            problems += [nul_problem("the guest path of a dir", d.guest_path),
+                         nul_problem("the host path of a dir", str(d.host_path))]
+        problem = next((p for p in problems if p is not None), None)
+        if problem is not None:
+            raise InvalidValue(f"grants: {problem}")
 
     @classmethod
     def of(cls, value: Grants | Iterable[str] | None) -> Grants:
@@ -68,6 +82,21 @@ class Grants:
 
 
 FLAG_GRANTS = ("clock", "random", "stdout", "stderr", "network")
+
+
+def nul_problem(what: str, text: str) -> str | None:
+    """Why ``text`` cannot be handed to a guest as a C string, or None."""
+    if "\0" not in text:
+        return None
+    return (f"{what} holds a NUL character at index {text.index(chr(0))}, where the guest "
+            "would see it end; remove the NUL")
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an environment variable, or None."""
+    if name and "=" not in name and "\0" not in name:
+        return None
+    return f"{name!r} is not a variable name; use letters, digits and _"
 
 
 @dataclass(frozen=True)

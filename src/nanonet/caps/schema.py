@@ -10,11 +10,20 @@ Validator messages are written as ``problem; fix``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from ..ring.layout import MAX_SLOT_COUNT, MIN_SLOT_SIZE, SLOT_HEADER, Geometry
+from .names import name_problem
+from .policy import env_name_problem, nul_problem
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
@@ -25,6 +34,37 @@ class Table(BaseModel):
     """Strict, frozen, no unknown keys, no NaN or infinity."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def _rule(problem: str | None, value: str) -> str:
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _c_string(value: str) -> str:
+    return _rule(nul_problem("the value", value), value)
+
+
+def _service_name(name: str) -> str:
+    return _rule(name_problem("service", name), name)
+
+
+def _tunnel_name(name: str) -> str:
+    return _rule(name_problem("tunnel", name), name)
+
+
+def _plain(value: str) -> str:
+    if "\0" in value:
+        raise ValueError(f"holds a NUL character at index {value.index(chr(0))}, which no "
+                         "path, command or name may hold; remove it")
+    return value
+
+
+CString = Annotated[str, AfterValidator(_c_string)]  # handed to the guest as a C string
+Plain = Annotated[str, AfterValidator(_plain)]  # a path, a command or an export name
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+TunnelName = Annotated[str, AfterValidator(_tunnel_name)]
 
 
 class MeshTable(Table):
@@ -73,7 +113,7 @@ class TunnelTable(Table):
 
 
 class DirGrant(Table):
-    host: str = Field(min_length=1)
+    host: Plain = Field(min_length=1)
     guest: str = Field(min_length=1)
     write: bool = False
 
@@ -82,7 +122,7 @@ class DirGrant(Table):
     def _absolute(cls, v: str) -> str:
         if not v.startswith("/"):
             raise ValueError(f"must be an absolute guest path (got {v!r}); write '/{v}'")
-        return v
+        return _c_string(v)
 
 
 class GrantsTable(Table):
@@ -91,17 +131,16 @@ class GrantsTable(Table):
     stdout: bool = False
     stderr: bool = False
     network: bool = False
-    args: list[str] = []
-    env: dict[str, str] = {}
+    args: list[CString] = []
+    env: dict[str, CString] = {}
     dirs: list[DirGrant] = []
-    raw: list[str] = []
+    raw: list[Plain] = []
 
     @field_validator("env")
     @classmethod
     def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not name or "=" in name or "\0" in name:
-                raise ValueError(f"{name!r} is not a variable name; use letters, digits and _")
+            _rule(env_name_problem(name), name)
         return v
 
 
@@ -136,20 +175,20 @@ IMPORT_TARGETS = ("tunnel:", "service:")
 
 
 class ServiceTable(Table):
-    component: str | None = Field(default=None, min_length=1)
+    component: Plain | None = Field(default=None, min_length=1)
     imports: dict[str, str] = {}
     wasi: bool = False
-    wit: str | None = Field(default=None, min_length=1)
-    world: str | None = Field(default=None, min_length=1)
-    wasm: str | None = Field(default=None, min_length=1)
-    source: str | None = Field(default=None, min_length=1)
-    build: list[str] | None = Field(default=None, min_length=1)
+    wit: Plain | None = Field(default=None, min_length=1)
+    world: Plain | None = Field(default=None, min_length=1)
+    wasm: Plain | None = Field(default=None, min_length=1)
+    source: Plain | None = Field(default=None, min_length=1)
+    build: list[Plain] | None = Field(default=None, min_length=1)
     memory: Literal["import", "export"] | None = None
-    entry: str | None = Field(default=None, min_length=1)
-    exports: list[str] = []
-    grants: GrantsTable = GrantsTable()
-    limits: LimitsTable = LimitsTable()
-    restart: RestartTable = RestartTable()
+    entry: Plain | None = Field(default=None, min_length=1)
+    exports: list[Plain] = []
+    grants: GrantsTable = Field(default_factory=GrantsTable)
+    limits: LimitsTable = Field(default_factory=LimitsTable)
+    restart: RestartTable = Field(default_factory=RestartTable)
 
     @field_validator("imports")
     @classmethod
@@ -214,5 +253,5 @@ class ServiceTable(Table):
 
 class ManifestTable(Table):
     mesh: MeshTable = MeshTable()
-    tunnels: dict[str, TunnelTable] = {}
-    services: dict[str, ServiceTable] = {}
+    tunnels: dict[TunnelName, TunnelTable] = {}
+    services: dict[ServiceName, ServiceTable] = {}

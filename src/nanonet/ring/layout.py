@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InvalidValue
+
 MAGIC = 0x4E4E5452  # "RTNN" in memory: little-endian b"RTNN"
 VERSION = 1
 CACHE_LINE = 64
@@ -91,6 +93,7 @@ SLOT_OFF_FLAGS = 4
 MIN_SLOT_SIZE = 16
 MAX_SLOT_COUNT = 1 << 24
 MAX_RING_BYTES = 1 << 30
+MAX_PAYLOAD = MAX_RING_BYTES  # the ring-size check below is the tighter bound
 
 
 class Status:
@@ -133,18 +136,25 @@ class Geometry:
 
     def __post_init__(self) -> None:
         n, s = self.slot_count, self.slot_size
+        _integer("slot_count", n)
+        _integer("slot_size", s)
         if n < 2 or n > MAX_SLOT_COUNT or n & (n - 1):
-            raise ValueError(
+            raise InvalidValue(
                 f"slot_count={n}: must be a power of two between 2 and {MAX_SLOT_COUNT}"
             )
         if s < MIN_SLOT_SIZE or s % 8:
-            raise ValueError(f"slot_size={s}: must be a multiple of 8, at least {MIN_SLOT_SIZE}")
+            raise InvalidValue(f"slot_size={s}: must be a multiple of 8, at least "
+                               f"{MIN_SLOT_SIZE}")
         if self.ring_bytes > MAX_RING_BYTES:
-            raise ValueError(f"ring of {self.ring_bytes} bytes exceeds {MAX_RING_BYTES}")
+            raise InvalidValue(f"ring of {self.ring_bytes} bytes exceeds {MAX_RING_BYTES}")
 
     @classmethod
     def for_payload(cls, slot_count: int, max_payload: int) -> Geometry:
-        """The geometry whose slots carry ``max_payload`` bytes."""
+        """The geometry whose slots carry ``max_payload`` bytes (1 or more)."""
+        _integer("max_payload", max_payload)
+        if not 1 <= max_payload <= MAX_PAYLOAD:
+            raise InvalidValue(f"max_payload={max_payload}: must be an integer from 1 to "
+                               f"{MAX_PAYLOAD} (bytes per message)")
         size = max(MIN_SLOT_SIZE, (SLOT_HEADER + max_payload + 7) // 8 * 8)
         return cls(slot_count, size)
 
@@ -166,3 +176,10 @@ class Geometry:
 
     def slot_offset(self, counter: int) -> int:
         return HEADER_SIZE + (counter & self.mask) * self.slot_size
+
+
+def _integer(what: str, value: object) -> None:
+    """Refuse a float, a string or a bool where the ring needs a count of slots or bytes."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidValue(f"{what}={value!r}: must be an integer (got a "
+                           f"{type(value).__name__}); pass an int")
