@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import secrets
-import socket
 import sys
 import threading
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..errors import NanonetError
+from .busy import Refuser
 from .controlfile import write_control_file
 from .gate import SUBPROTOCOL, Gate, Refusal, header_map
 from .pcapng import PcapngError
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 WS_PERIOD = 0.25
 MAX_REPLAY = 64 << 20  # bytes of pcapng a replay request may carry
 MAX_CONNECTIONS = 32  # served at once, each on its own thread; the next gets 503
-IDLE_TIMEOUT = 30.0  # seconds a connection may wait for a request, or a read take
+IDLE_TIMEOUT = 30.0  # seconds a read or a write may wait on the client (not a tap's writes)
 _HANGUPS = (ConnectionError, TimeoutError)  # the client left: BrokenPipe, reset, aborted
 
 
@@ -74,8 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": message})
 
     def _refuse(self, refusal: Refusal) -> None:
-        if refusal.status == HTTPStatus.UNAUTHORIZED:
-            self.close_connection = True
+        self.close_connection = True  # a body we did not read must not pass for a request
         self._error(refusal.status, refusal.message)
 
     def _admitted(self, needs_token: bool, websocket: bool = False) -> bool:
@@ -108,7 +107,6 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _websocket(self) -> None:
-        self.connection.settimeout(None)  # the pump waits on the client with select
         ws = PushSocket(self.connection, self.path, dict(self.headers.items()), SUBPROTOCOL)
         obs = self.server.observer
         pump(ws, lambda: json.dumps(obs.snapshot().to_json()), WS_PERIOD,
@@ -188,11 +186,11 @@ class _Server(ThreadingHTTPServer):
     stopping: threading.Event
     gate: Gate
     slots: threading.BoundedSemaphore
+    refuser: Refuser
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
-            _busy(request)
-            self.shutdown_request(request)
+            self.refuser.refuse(request)
             return
         thread = threading.Thread(target=self._serve_one, args=(request, client_address),
                                   name="nanonet-control-conn", daemon=True)
@@ -213,19 +211,6 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], _HANGUPS):
             return
         super().handle_error(request, client_address)
-
-
-def _busy(sock: socket.socket) -> None:
-    """Answer 503 without a thread: a short write that a full client cannot block."""
-    body = b'{"error": "too many connections to the control endpoint: close a dashboard ' \
-           b'tab or a tap, or try again"}'
-    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
-    try:
-        sock.setblocking(False)
-        sock.send(head.encode() + body)
-    except OSError:
-        pass  # the client is gone or not reading: closing is all that is left
 
 
 def _page() -> bytes:
@@ -250,6 +235,7 @@ class ControlServer:
         srv.observer, srv.page = observer, _page()
         srv.stopping = threading.Event()
         srv.slots = threading.BoundedSemaphore(max_connections)
+        srv.refuser = Refuser()
         self.token_file = Path(token_file) if token_file else None
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="nanonet-control", daemon=True)
@@ -269,6 +255,7 @@ class ControlServer:
                 write_control_file(self.token_file, self.url, self.token)
             except BaseException:
                 self._srv.server_close()
+                self._srv.refuser.close()
                 raise
         self._thread.start()
         return self
@@ -277,4 +264,5 @@ class ControlServer:
         self._srv.stopping.set()
         self._srv.shutdown()
         self._srv.server_close()
+        self._srv.refuser.close()
         self._thread.join(5.0)
