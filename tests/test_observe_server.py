@@ -17,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from nanonet import Mesh
+from nanonet.errors import NanonetError
 from nanonet.observe import Observer, PcapngWriter, read_packets
 from nanonet.observe.client import Endpoint
 from nanonet.observe.server import ControlServer
@@ -171,3 +172,11 @@ def test_configured_origins_are_admitted() -> None:
         server = obs.serve(port=0, origins=["http://127.0.0.1:8888/"])
         assert _status(server.url + "/api/snapshot", {"Origin": "http://127.0.0.1:8888"})[0] == 200
         assert _status(server.url + "/api/snapshot", {"Origin": "http://127.0.0.1:8889"})[0] == 403
+
+
+def test_a_token_or_origin_that_cannot_work_is_refused_at_start() -> None:
+    with Mesh() as mesh, Observer(mesh) as obs:
+        with pytest.raises(NanonetError, match=r"unusable control token 'a b'.*at least 8"):
+            obs.serve(port=0, token="a b")
+        with pytest.raises(NanonetError, match=r"not an origin: '127\.0\.0\.1:8888'.*scheme://"):
+            obs.serve(port=0, origins=["127.0.0.1:8888"])

@@ -1,6 +1,6 @@
 """The control endpoint: the one place the CLI, the dashboard and Prometheus read.
 
-An HTTP server (stdlib, one thread per request) on 127.0.0.1 by default:
+An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
 
 - ``GET /`` the dashboard; ``GET /api/snapshot`` JSON; ``GET /metrics``
   Prometheus text; ``GET /ws`` a WebSocket pushing a snapshot 4 times a second;
@@ -11,8 +11,9 @@ An HTTP server (stdlib, one thread per request) on 127.0.0.1 by default:
 ``gate.py`` says who may ask: a foreign ``Host`` or ``Origin`` is refused on
 every route, and the WebSocket and anything that changes the mesh need the
 token. At most ``max_connections`` are served at once (each has a thread);
-the next is answered ``503`` at once. A client that hangs up mid-answer is
-not an error worth a traceback; anything else still prints one.
+one more is answered ``503`` by ``busy.py``'s single thread. A client that
+hangs up mid-answer is not an error worth a traceback; anything else still
+prints one.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ..errors import NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
-from .gate import SUBPROTOCOL, Gate, Refusal, header_map
+from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, normal_origin
 from .pcapng import PcapngError
 from .tap import TapFilter
 from .websocket import PushSocket, pump
@@ -223,15 +224,13 @@ class ControlServer:
     def __init__(self, observer: Observer, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, token_file: str | Path | None = None,
                  origins: Iterable[str] = (), max_connections: int = MAX_CONNECTIONS) -> None:
-        self.token = token or secrets.token_urlsafe(24)
+        self.token = check_token(token) if token else secrets.token_urlsafe(24)
+        origins = [normal_origin(o) for o in origins]  # a bad one fails before the bind
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         srv = self._srv = _Server((host, port), _Handler)
         self.host, self.port = host, int(srv.server_address[1])
-        try:
-            srv.gate = Gate({host, "127.0.0.1", "localhost", "::1"}, self.port, self.token,
-                            origins)
-        except NanonetError:
-            srv.server_close()
-            raise
+        srv.gate = Gate({host, "127.0.0.1", "localhost", "::1"}, self.port, self.token, origins)
         srv.observer, srv.page = observer, _page()
         srv.stopping = threading.Event()
         srv.slots = threading.BoundedSemaphore(max_connections)
