@@ -42,7 +42,7 @@ def main() -> None:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
                 page = browser.new_page(viewport={"width": 1300, "height": 560})
-                page.goto(server.url + "/")
+                page.goto(server.dashboard_url)
                 page.wait_for_selector("#edge-filtered")
                 time.sleep(1.5)
                 page.screenshot(path=str(ROOT / "docs" / "observe-dashboard.png"))

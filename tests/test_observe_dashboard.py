@@ -1,5 +1,6 @@
-"""The dashboard in headless Chromium (Debian's, driven by Playwright): it shows the mesh
-and its counters move."""
+"""The dashboard in headless Chromium (Debian's, driven by Playwright): opened at the URL
+the server prints (the token in the fragment) it shows the mesh and its counters move;
+with a token that is not the server's it says so."""
 
 from __future__ import annotations
 
@@ -57,8 +58,9 @@ def test_dashboard_shows_the_mesh_and_its_counters_move(live_mesh: ControlServer
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 560})
-            page.goto(live_mesh.url + "/", timeout=30_000)
+            page.goto(live_mesh.dashboard_url, timeout=30_000)
             page.wait_for_selector("#node-checker", timeout=30_000)
+            assert live_mesh.token not in page.url  # out of the address bar once read
             page.wait_for_selector("#edge-stream", timeout=30_000)
             first = int(page.inner_text("#t-stream-received"))
             page.wait_for_function(
@@ -69,3 +71,18 @@ def test_dashboard_shows_the_mesh_and_its_counters_move(live_mesh: ControlServer
         finally:
             browser.close()
     assert (tmp_path / "dashboard.png").stat().st_size > 1000
+
+
+def test_dashboard_with_a_wrong_token_says_it_was_refused(live_mesh: ControlServer) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(live_mesh.url + "/#token=not-this-servers-token", timeout=30_000)
+            page.wait_for_function(
+                "document.querySelector('#status').className === 'refused'", timeout=30_000)
+            assert "refused" in page.inner_text("#status")
+            assert page.query_selector("#node-checker") is None
+        finally:
+            browser.close()

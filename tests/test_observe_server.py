@@ -1,4 +1,5 @@
-"""The control endpoint: snapshot, /metrics, WebSocket, the token, tap and replay over HTTP."""
+"""The control endpoint: snapshot, /metrics, WebSocket, the token, the Origin check, tap and
+replay over HTTP."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from nanonet import Mesh
+from nanonet.errors import NanonetError
 from nanonet.observe import Observer, PcapngWriter, read_packets
 from nanonet.observe.client import Endpoint
 from nanonet.observe.server import ControlServer
 from nanonet.ring import layout as L
+
+TOKEN = "s3cret-token"
 
 
 @pytest.fixture
@@ -27,7 +32,7 @@ def served() -> Iterator[tuple[Mesh, Observer, ControlServer]]:
         mesh.tunnel("in", slots=64, max_payload=32)
         mesh.tunnel("out", slots=64, max_payload=32)
         with Observer(mesh) as obs:
-            yield mesh, obs, obs.serve(port=0, token="s3cret")
+            yield mesh, obs, obs.serve(port=0, token=TOKEN)
 
 
 def _get(url: str) -> bytes:
@@ -79,7 +84,7 @@ def test_replay_then_tap_over_http(served: tuple[Mesh, Observer, ControlServer])
     w = PcapngWriter(buf, "in")
     for i, m in enumerate(msgs):
         w.write(m, i)
-    ep = Endpoint(server.url, "s3cret")
+    ep = Endpoint(server.url, TOKEN)
     assert ep.replay("in", buf.getvalue()) == 20
     assert mesh.reader("in").recv_many(100, timeout=10) == msgs
     # a tap over HTTP: stream 3 of what a host writer sends on "out"
@@ -101,7 +106,77 @@ def test_replay_then_tap_over_http(served: tuple[Mesh, Observer, ControlServer])
 
 def test_websocket_pushes_snapshots(served: tuple[Mesh, Observer, ControlServer]) -> None:
     _mesh, _obs, server = served
-    with connect(f"ws://127.0.0.1:{server.port}/ws", open_timeout=10) as ws:
+    with connect(f"ws://127.0.0.1:{server.port}/ws", open_timeout=10,
+                 additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
         first = json.loads(ws.recv(timeout=10))
         second = json.loads(ws.recv(timeout=10))
     assert first["tunnels"][0]["name"] == "in" and second["time_ns"] >= first["time_ns"]
+
+
+def _ws_refusal(url: str, **kwargs: object) -> tuple[int, str]:
+    with pytest.raises(InvalidStatus) as err:
+        connect(url, open_timeout=10, **kwargs)  # type: ignore[arg-type]
+    return err.value.response.status_code, err.value.response.body.decode()
+
+
+def test_websocket_needs_the_token(served: tuple[Mesh, Observer, ControlServer]) -> None:
+    _mesh, _obs, server = served
+    url = f"ws://127.0.0.1:{server.port}/ws"
+    for kwargs in ({}, {"subprotocols": ["nanonet.v1", "nanonet.token.wrong-token"]},
+                   {"additional_headers": {"Authorization": "Bearer wrong-token"}}):
+        status, body = _ws_refusal(url, **kwargs)
+        assert status == 401 and "needs the control token" in body
+    # the page's way: the token as a subprotocol beside nanonet.v1, which the server picks
+    with connect(url, open_timeout=10, origin=server.url,  # type: ignore[arg-type]
+                 subprotocols=["nanonet.v1", f"nanonet.token.{TOKEN}"]) as ws:
+        assert ws.subprotocol == "nanonet.v1"
+        assert json.loads(ws.recv(timeout=10))["tunnels"][0]["name"] == "in"
+
+
+def _status(url: str, headers: dict[str, str], data: bytes | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(url, headers=headers, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err.read().decode()
+
+
+def test_a_foreign_origin_is_refused_on_every_route(
+        served: tuple[Mesh, Observer, ControlServer]) -> None:
+    _mesh, _obs, server = served
+    foreign = "http://127.0.0.1:1"
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    status, body = _ws_refusal(f"ws://127.0.0.1:{server.port}/ws", origin=foreign,
+                               additional_headers=bearer)
+    assert status == 403 and foreign in body
+    for path in ("/", "/api/snapshot", "/metrics"):
+        for origin in (foreign, "null", "http://localhost:1", "https://127.0.0.1:"
+                       f"{server.port}"):
+            status, body = _status(server.url + path, {"Origin": origin})
+            assert (status, json.loads(body)["error"].split(" are ")[0]) == (
+                403, f"requests from pages of origin {origin!r}")
+    status, _ = _status(server.url + "/api/tap?tunnel=in&count=1", {"Origin": foreign, **bearer},
+                        b"")
+    assert status == 403
+    # no Origin (Prometheus, curl, the CLI) or the server's own: served as before
+    for headers in ({}, {"Origin": server.url},
+                    {"Origin": f"http://localhost:{server.port}"}):
+        assert _status(server.url + "/metrics", headers)[0] == 200
+        assert _status(server.url + "/api/snapshot", headers)[0] == 200
+
+
+def test_configured_origins_are_admitted() -> None:
+    with Mesh() as mesh, Observer(mesh) as obs:
+        server = obs.serve(port=0, origins=["http://127.0.0.1:8888/"])
+        assert _status(server.url + "/api/snapshot", {"Origin": "http://127.0.0.1:8888"})[0] == 200
+        assert _status(server.url + "/api/snapshot", {"Origin": "http://127.0.0.1:8889"})[0] == 403
+
+
+def test_a_token_or_origin_that_cannot_work_is_refused_at_start() -> None:
+    with Mesh() as mesh, Observer(mesh) as obs:
+        with pytest.raises(NanonetError, match=r"unusable control token 'a b'.*at least 8"):
+            obs.serve(port=0, token="a b")
+        with pytest.raises(NanonetError, match=r"not an origin: '127\.0\.0\.1:8888'.*scheme://"):
+            obs.serve(port=0, origins=["127.0.0.1:8888"])

@@ -86,3 +86,7 @@ class ManifestError(NanonetError):
         self.problem = problem
         where = f"{path}:{line}" + (f":{column}" if column else "")
         super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+class ControlFileError(NanonetError, ValueError):
+    """The control file (a running mesh's URL and token) cannot be written or trusted."""

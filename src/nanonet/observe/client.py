@@ -1,7 +1,9 @@
 """Talking to a control endpoint from another process: find it, read, act.
 
 A server started with a token file writes ``{"url", "token"}`` there (mode
-0600); the CLI reads the same file unless told ``--connect`` and ``--token``.
+0600); the CLI reads the same file unless told ``--connect`` and ``--token``,
+and only if it is a regular file of the user's own, not a symbolic link
+(``controlfile.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from .controlfile import read_control_file
 
 TIMEOUT = 10.0
 
@@ -29,10 +33,8 @@ class Endpoint:
 
     def __init__(self, connect: str | None, token: str | None,
                  control_file: Path | None = None) -> None:
-        saved: dict[str, str] = {}
         path = control_file or default_control_file()
-        if path.exists():
-            saved = json.loads(path.read_text())
+        saved = read_control_file(path)
         url = f"http://{connect}" if connect and "://" not in connect else connect
         self.url = (url or saved.get("url") or "").rstrip("/")
         if not self.url:

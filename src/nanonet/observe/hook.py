@@ -5,8 +5,10 @@
         mesh.start(); ...
 
 ``attach`` starts an Observer; with ``--dashboard`` it serves the control
-endpoint and prints its URL and token (and writes the control file, so
-``nanonet top`` / ``tap`` / ``replay`` in another shell find it); with
+endpoint and prints the dashboard's URL, the token in its fragment (and writes
+the control file, so ``nanonet top`` / ``tap`` / ``replay`` in another shell
+find it; a control file that cannot be written safely is skipped with a
+warning, and those commands then need ``--connect`` and ``--token``); with
 ``--top`` the caller may run ``obs.top()`` in place of its own wait loop.
 """
 
@@ -17,8 +19,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from ..errors import ControlFileError
 from ..mesh import Mesh
 from .client import default_control_file
+from .controlfile import write_control_file
 from .observer import Observer
 from .top import live_top
 from .traces import EXPORTERS
@@ -55,9 +59,19 @@ def attach(mesh: Mesh, args: argparse.Namespace) -> Iterator[Attached]:
     url = None
     with obs:
         if getattr(args, "dashboard", False):
-            server = obs.serve(port=getattr(args, "observe_port", 0),
-                               token_file=default_control_file())
+            server = obs.serve(port=getattr(args, "observe_port", 0))
             url = server.url
-            print(f"dashboard: {url}/  metrics: {url}/metrics  token: {server.token}",
-                  file=sys.stderr)
+            print(f"dashboard: {server.dashboard_url}  metrics: {url}/metrics", file=sys.stderr)
+            _leave_control_file(url, server.token)
         yield Attached(obs, url)
+
+
+def _leave_control_file(url: str, token: str) -> None:
+    """Tell other shells where the mesh is; without a safe place, say how to reach it."""
+    path = default_control_file()
+    try:
+        write_control_file(path, url, token)
+    except (ControlFileError, OSError) as err:
+        print(f"dashboard: not writing the control file: {err}; nanonet top, tap and "
+              f"replay need --connect {url.split('://', 1)[1]} --token {token}",
+              file=sys.stderr)

@@ -10,6 +10,7 @@ objects. ``close`` (or leaving the ``with`` block) stops it all and waits.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
@@ -141,12 +142,16 @@ class Observer:
 
     # -- serving -------------------------------------------------------------
     def serve(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-              token_file: str | Path | None = None) -> ControlServer:
-        """Start the control endpoint (HTTP + WebSocket) and the poll thread."""
+              token_file: str | Path | None = None,
+              origins: Iterable[str] = ()) -> ControlServer:
+        """Start the control endpoint (HTTP + WebSocket) and the poll thread.
+
+        ``origins`` are web origins besides the server's own whose pages may
+        use it (with the token), e.g. ``["http://127.0.0.1:8888"]``."""
         from .server import ControlServer
 
         self.start()
-        server = ControlServer(self, host, port, token, token_file).start()
+        server = ControlServer(self, host, port, token, token_file, origins).start()
         self._servers.append(server)
         return server
 

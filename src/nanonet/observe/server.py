@@ -1,6 +1,6 @@
 """The control endpoint: the one place the CLI, the dashboard and Prometheus read.
 
-An HTTP server (stdlib, one thread per request) on 127.0.0.1 by default:
+An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
 
 - ``GET /`` the dashboard; ``GET /api/snapshot`` JSON; ``GET /metrics``
   Prometheus text; ``GET /ws`` a WebSocket pushing a snapshot 4 times a second;
@@ -8,18 +8,22 @@ An HTTP server (stdlib, one thread per request) on 127.0.0.1 by default:
   capture back until the count, the tunnel's close or the client's hang-up;
 - ``POST /api/replay?tunnel=T`` with a pcapng body sends its packets into T.
 
-Reads need no token; anything that changes the mesh needs
-``Authorization: Bearer <token>``. Requests whose ``Host`` is not the address
-served are refused, so a web page elsewhere cannot reach it by DNS rebinding.
+``gate.py`` says who may ask: a foreign ``Host`` or ``Origin`` is refused on
+every route, and the WebSocket and anything that changes the mesh need the
+token. At most ``max_connections`` are served at once (each has a thread);
+one more is answered ``503`` by ``busy.py``'s single thread. A client that
+hangs up mid-answer is not an error worth a traceback; anything else still
+prints one.
 """
 
 from __future__ import annotations
 
-import hmac
 import io
 import json
 import secrets
+import sys
 import threading
+from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -30,6 +34,9 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..errors import NanonetError
+from .busy import Refuser
+from .controlfile import write_control_file
+from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, normal_origin
 from .pcapng import PcapngError
 from .tap import TapFilter
 from .websocket import PushSocket, pump
@@ -39,11 +46,15 @@ if TYPE_CHECKING:
 
 WS_PERIOD = 0.25
 MAX_REPLAY = 64 << 20  # bytes of pcapng a replay request may carry
+MAX_CONNECTIONS = 32  # served at once, each on its own thread; the next gets 503
+IDLE_TIMEOUT = 30.0  # seconds a read or a write may wait on the client (not a tap's writes)
+_HANGUPS = (ConnectionError, TimeoutError)  # the client left: BrokenPipe, reset, aborted
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT  # an idle or stalled client frees its slot
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a dashboard polls four times a second."""
@@ -54,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")  # JSON is never a script
         self.end_headers()
         self.wfile.write(body)
 
@@ -63,20 +75,26 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
 
-    def _host_ok(self) -> bool:
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        return host in self.server.allowed_hosts
+    def _refuse(self, refusal: Refusal) -> None:
+        self.close_connection = True  # a body we did not read must not pass for a request
+        self._error(refusal.status, refusal.message)
 
-    def _authorised(self) -> bool:
-        got = self.headers.get("Authorization", "")
-        want = f"Bearer {self.server.token}"
-        return hmac.compare_digest(got.encode(), want.encode())
+    def _admitted(self, needs_token: bool, websocket: bool = False) -> bool:
+        """The gate's checks; False once the refusal has been sent."""
+        headers = header_map(self.headers.items())
+        gate = self.server.gate
+        refusal = gate.refuse_request(headers)
+        if refusal is None and needs_token:
+            refusal = gate.refuse_unauthorised(headers, websocket)
+        if refusal is not None:
+            self._refuse(refusal)
+        return refusal is None
 
     # -- routes -------------------------------------------------------------
     def do_GET(self) -> None:
-        if not self._host_ok():
-            return self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
         path = urlsplit(self.path).path
+        if not self._admitted(needs_token=path == "/ws", websocket=path == "/ws"):
+            return None
         obs = self.server.observer
         if path == "/":
             self._send(200, self.server.page, "text/html; charset=utf-8")
@@ -88,20 +106,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._websocket()
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such page {path}")
+        return None
 
     def _websocket(self) -> None:
-        ws = PushSocket(self.connection, self.path, dict(self.headers.items()))
+        ws = PushSocket(self.connection, self.path, dict(self.headers.items()), SUBPROTOCOL)
         obs = self.server.observer
         pump(ws, lambda: json.dumps(obs.snapshot().to_json()), WS_PERIOD,
              self.server.stopping.is_set)
         self.close_connection = True
 
     def do_POST(self) -> None:
-        if not self._host_ok():
-            return self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
-        if not self._authorised():
-            return self._error(HTTPStatus.UNAUTHORIZED, "this changes the mesh: send "
-                               "'Authorization: Bearer <token>' (the token the server printed)")
+        if not self._admitted(needs_token=True):
+            return None
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
@@ -120,6 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError("sample must be at least 1")
         count = int(query["count"]) if "count" in query else None
         out = _Streamer(self)
+        self.connection.settimeout(None)  # a lossless tap may hold the stream for long
         tap = self.server.observer.tap(query.get("tunnel", ""), out, flt, count)
         self.close_connection = True
         while not tap.wait(0.2):
@@ -163,12 +180,39 @@ class _Streamer(io.RawIOBase):
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``slots`` of them at once."""
+
     daemon_threads = True
     observer: Observer
-    token: str
     page: bytes
     stopping: threading.Event
-    allowed_hosts: set[str]
+    gate: Gate
+    slots: threading.BoundedSemaphore
+    refuser: Refuser
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.refuser.refuse(request)
+            return
+        thread = threading.Thread(target=self._serve_one, args=(request, client_address),
+                                  name="nanonet-control-conn", daemon=True)
+        try:
+            thread.start()
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def _serve_one(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up is no error of ours; anything else keeps its traceback."""
+        if isinstance(sys.exc_info()[1], _HANGUPS):
+            return
+        super().handle_error(request, client_address)
 
 
 def _page() -> bytes:
@@ -179,13 +223,19 @@ class ControlServer:
     """One observer's HTTP + WebSocket endpoint, on its own thread."""
 
     def __init__(self, observer: Observer, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, token_file: str | Path | None = None) -> None:
-        self.token = token or secrets.token_urlsafe(24)
+                 token: str | None = None, token_file: str | Path | None = None,
+                 origins: Iterable[str] = (), max_connections: int = MAX_CONNECTIONS) -> None:
+        self.token = check_token(token) if token else secrets.token_urlsafe(24)
+        origins = [normal_origin(o) for o in origins]  # a bad one fails before the bind
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         srv = self._srv = _Server((host, port), _Handler)
-        srv.observer, srv.token, srv.page = observer, self.token, _page()
-        srv.stopping = threading.Event()
-        srv.allowed_hosts = {host, "127.0.0.1", "localhost", "::1"}
         self.host, self.port = host, int(srv.server_address[1])
+        srv.gate = Gate({host, "127.0.0.1", "localhost", "::1"}, self.port, self.token, origins)
+        srv.observer, srv.page = observer, _page()
+        srv.stopping = threading.Event()
+        srv.slots = threading.BoundedSemaphore(max_connections)
+        srv.refuser = Refuser()
         self.token_file = Path(token_file) if token_file else None
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="nanonet-control", daemon=True)
@@ -194,9 +244,19 @@ class ControlServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def dashboard_url(self) -> str:
+        """The page with the token in the fragment: a browser keeps it, never sends it."""
+        return f"{self.url}/#token={self.token}"
+
     def start(self) -> ControlServer:
         if self.token_file is not None:
-            write_control_file(self.token_file, self.url, self.token)
+            try:
+                write_control_file(self.token_file, self.url, self.token)
+            except BaseException:
+                self._srv.server_close()
+                self._srv.refuser.close()
+                raise
         self._thread.start()
         return self
 
@@ -204,12 +264,5 @@ class ControlServer:
         self._srv.stopping.set()
         self._srv.shutdown()
         self._srv.server_close()
+        self._srv.refuser.close()
         self._thread.join(5.0)
-
-
-def write_control_file(path: Path, url: str, token: str) -> None:
-    """``{"url", "token"}`` readable by the owner only: how the CLI finds the mesh."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(json.dumps({"url": url, "token": token}) + "\n")

@@ -3,7 +3,9 @@
 The control endpoint is one port: the stdlib HTTP server parses the request,
 and for ``/ws`` this module hands the handshake and the framing to the
 ``websockets`` package's sans-I/O protocol (no second server, no event loop).
-The client is only read to notice a close.
+The client is only read to notice a close. A client that offers the server's
+subprotocol gets it back (a browser fails a handshake whose answer names
+none of the subprotocols it offered); one that offers none gets none.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 
 class PushSocket:
     """Sends text messages to one WebSocket client until it or we close."""
 
-    def __init__(self, sock: socket.socket, path: str, headers: Mapping[str, str]) -> None:
+    def __init__(self, sock: socket.socket, path: str, headers: Mapping[str, str],
+                 subprotocol: str | None = None) -> None:
         self.sock = sock
-        self.proto = ServerProtocol()
+        want = Subprotocol(subprotocol) if subprotocol else None
+        self.proto = ServerProtocol(
+            select_subprotocol=lambda _proto, offered: want if want in offered else None)
         request = Request(path, Headers(list(headers.items())))
         response = self.proto.accept(request)
         self.proto.send_response(response)
