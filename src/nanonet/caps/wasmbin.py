@@ -190,7 +190,7 @@ def _atomic_names() -> dict[int, str]:
     widths = ["i32.atomic.{}", "i64.atomic.{}", "i32.atomic.{}8_u", "i32.atomic.{}16_u",
               "i64.atomic.{}8_u", "i64.atomic.{}16_u", "i64.atomic.{}32_u"]
     names = {0x10 + i: w.format("load") for i, w in enumerate(widths)}
-    names |= {0x17 + i: w.format("store") for i, w in enumerate(widths)}
+    names |= {0x17 + i: w.format("store").removesuffix("_u") for i, w in enumerate(widths)}
     rmw = ["add", "sub", "and", "or", "xor", "xchg", "cmpxchg"]
     rmw_widths = ["i32.atomic.rmw.{}", "i64.atomic.rmw.{}", "i32.atomic.rmw8.{}_u",
                   "i32.atomic.rmw16.{}_u", "i64.atomic.rmw8.{}_u", "i64.atomic.rmw16.{}_u",
@@ -339,13 +339,18 @@ def instruction(r: Reader) -> Instr:
 
 def walk(r: Reader) -> Iterator[Instr]:
     """Every instruction of one expression, through its final ``end``."""
-    depth = 0
+    frames: list[str] = []  # each open block, loop or if (an if with its else: "else")
     while True:
         ins = instruction(r)
         if ins.name in ("block", "loop", "if"):
-            depth += 1
+            frames.append(ins.name)
+        elif ins.name == "else":
+            if not frames or frames[-1] != "if":
+                raise WasmFormatError(ins.offset, "else outside an if")
+            frames[-1] = "else"
         elif ins.name == "end":
-            depth -= 1
-        yield Instr(ins.offset, ins.name, ins.writes, depth)
-        if depth < 0:
-            return
+            if not frames:
+                yield Instr(ins.offset, ins.name, ins.writes, -1)
+                return
+            frames.pop()
+        yield Instr(ins.offset, ins.name, ins.writes, len(frames))

@@ -183,6 +183,8 @@ def _memory(r: Reader, shape: Shape) -> None:
 def _export(r: Reader, shape: Shape) -> None:
     at = r.pos
     name, kind, index = r.name(), r.byte(), r.u32()
+    if kind > TAG:
+        raise WasmFormatError(at, f"export kind {kind:#x}")
     shape.exports.append((name, kind, index, at))
 
 

@@ -113,23 +113,29 @@ def writes(data: bytes, start: int, end: int, watch: Watch = None) -> Iterator[I
         r.u32()
         skip_valtype(r)
     run = _runs(watch).match
-    pos, depth = r.pos, 0
+    pos, frames = r.pos, bytearray()  # the opcode of each open block, loop or if
     while True:
         pos = run(data, pos, end).end()  # type: ignore[union-attr]  # a star always matches
         op = data[pos] if pos < end else -1
         if op == 0x0B:
-            pos, depth = pos + 1, depth - 1
-            if depth < 0:
+            pos += 1
+            if not frames:
                 break
+            frames.pop()
         elif op in BLOCK_OPS and pos + 1 < end and data[pos + 1] in SIMPLE_BLOCKTYPES:
-            pos, depth = pos + 2, depth + 1
+            frames.append(op)
+            pos += 2
         elif op == 0x05:
+            if not frames or frames[-1] != 0x04:
+                raise Reader(data, pos, end).fail("else outside an if")
+            frames[-1] = 0x05
             pos += 1
         else:
             r.pos = pos
             ins = instruction(r)
+            if ins.name in OPENERS:
+                frames.append(data[pos])
             pos = r.pos
-            depth += ins.name in OPENERS
             if ins.writes is not None and (watch is None or ins.writes in watch):
                 yield ins
     if pos != end:
