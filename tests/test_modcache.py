@@ -134,6 +134,21 @@ def test_a_cache_directory_others_can_write_is_not_used(cache: Path, which: str)
     assert not (cache.parent / KEY_NAME).exists()
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a directory away needs root")
+def test_a_cache_directory_of_another_user_is_not_used(cache: Path) -> None:
+    planted = _plant(cache, REAL, _compiled(OTHER))
+    os.chown(cache, 65534, 65534)
+    with pytest.warns(CacheWarning, match="not a directory of this user"):
+        assert _f(Runtime(), REAL) == 42
+    assert planted.read_bytes() == _compiled(OTHER)
+
+
+def test_an_entry_in_the_way_of_the_cache_does_not_stop_the_module(cache: Path) -> None:
+    cache.mkdir(mode=0o700, parents=True)
+    (cache / f"{Runtime().key(REAL.encode())}.cwasm").mkdir()  # a directory, not a file
+    assert _f(Runtime(), REAL) == 42
+
+
 def test_a_key_others_can_read_is_not_used(cache: Path) -> None:
     assert _f(Runtime(), REAL) == 42
     os.chmod(cache.parent / KEY_NAME, 0o644)

@@ -63,15 +63,10 @@ class DiskCache:
         key = self._secret()
         if key is None:
             return None
-        try:
-            fd = os.open(self.root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
+        read = _read_private(self.root / name, _OTHERS_WRITE)
+        if read is None:
             return None
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode) or not _owned_and_private(st):
-                return None
-            header, compiled = f.read(HEADER), f.read()
+        header, compiled = read[:HEADER], read[HEADER:]
         if header[:len(MAGIC)] != MAGIC:
             return None
         if not hmac.compare_digest(header[len(MAGIC):], _mac(key, digest, compiled)):
@@ -85,11 +80,14 @@ class DiskCache:
             return
         path = self.root / name
         tmp = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + _mac(key, digest, compiled))
-            f.write(compiled)
-        os.replace(tmp, path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + _mac(key, digest, compiled))
+                f.write(compiled)
+            os.replace(tmp, path)
+        except OSError:  # a full disk, a directory in the way: the module still runs
+            tmp.unlink(missing_ok=True)
 
     def forget(self, name: str) -> None:
         """Remove entry ``name`` if it is there (a stale entry is rebuilt)."""
@@ -117,7 +115,7 @@ class DiskCache:
         """Why the directory cannot be trusted, or None; creates it 0700 if missing."""
         for d in (self.root.parent, self.root):
             try:
-                d.mkdir(mode=0o700, exist_ok=True)
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
                 st = os.stat(d)
             except OSError as err:
                 return (f"{d} cannot be used ({err.strerror}); set NANONET_CACHE to a "
@@ -148,18 +146,27 @@ class DiskCache:
         return _read_key(path)
 
 
-def _read_key(path: Path) -> bytes | None:
-    """The key at ``path`` if it is a regular file only this user can read or write."""
+def _read_private(path: Path, mode_mask: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of this user that no one
+    else can write (nor, with ``mode_mask`` 0o077, read); else None."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or not _owned_and_private(st, 0o077):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not _owned_and_private(st, mode_mask):
             return None
-        key = f.read()
-    return key if len(key) == KEY_SIZE else None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The key at ``path`` if it is a regular file only this user can read or write."""
+    key = _read_private(path, 0o077)
+    return key if key is not None and len(key) == KEY_SIZE else None
 
 
 def _warn_once(root: Path, problem: str) -> None:
