@@ -31,6 +31,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("cache", help="show or clear nanonet's caches",
                        description="Compiled Wasm is cached on disk, keyed by the module's "
                        "bytes, the engine settings and the wasmtime version; built guests by "
-                       "their sources, flags and compiler version. $NANONET_CACHE moves it.")
+                       "their sources, flags and compiler version. $NANONET_CACHE moves it. "
+                       "A compiled module is used only if this user's key (modules.key) "
+                       "binds it to its source; the directory must be private (chmod 700).")
     p.add_argument("--clear", action="store_true", help="delete every cached file")
     p.set_defaults(func=_run)

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import LoadError
-from .wasmbin import Reader, UnknownOpcode, WasmFormatError, skip_valtype, walk
+from .wasmbin import UnknownOpcode, WasmFormatError
 from .wasmmod import MEMORY, Shape, scan
+from .wasmscan import writes
 
 
 @dataclass(frozen=True)
@@ -57,24 +58,20 @@ def _function(shape: Shape, index: int) -> str:
 
 def _check_body(shape: Shape, wasm: bytes, index: int) -> Refusal | None:
     start, end = shape.bodies[index]
-    r = Reader(wasm, start, end)
-    for _ in range(r.u32()):
-        r.u32()
-        skip_valtype(r)
     where = _function(shape, index)
     try:
-        for ins in walk(r):
-            if ins.writes in shape.raw:
-                tunnel = shape.raw[ins.writes]
-                return Refusal(f"{where} writes the ring memory of tunnel {tunnel!r} "
-                               f"(memory {ins.writes}) with {ins.name}", ins.offset, tunnel)
+        ins = next(writes(wasm, start, end, frozenset(shape.raw)), None)
     except UnknownOpcode as err:
         return Refusal(f"{where} uses an instruction the verifier does not know "
                        f"({err.what}), so it cannot verify that function", err.offset,
                        fix="build the guest without that feature")
-    if not r.done:
-        raise r.fail(f"{where} has bytes after its final end")
-    return None
+    except WasmFormatError as err:
+        raise WasmFormatError(err.offset, f"{where}: {err.what}") from None
+    if ins is None:
+        return None
+    tunnel = shape.raw[ins.writes or 0]
+    return Refusal(f"{where} writes the ring memory of tunnel {tunnel!r} "
+                   f"(memory {ins.writes}) with {ins.name}", ins.offset, tunnel)
 
 
 def _check_module(shape: Shape) -> Refusal | None:

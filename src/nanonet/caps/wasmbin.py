@@ -55,25 +55,39 @@ class Reader:
         self.pos += n
         return self.data[self.pos - n: self.pos]
 
+    def peek(self) -> int | None:
+        """The next byte, not consumed (None at the end)."""
+        return self.data[self.pos] if self.pos < self.end else None
+
     def leb(self, bits: int, signed: bool = False) -> int:
-        """An LEB128 integer of at most ``bits`` bits (as the engine reads it)."""
+        """An LEB128 integer of at most ``bits`` bits, read as strictly as the
+        engine: the unused bits of a last byte must be zero (or, signed, copies
+        of the sign bit)."""
         result = shift = 0
-        for _ in range((bits + 6) // 7):
+        while True:
             b = self.byte()
+            if shift + 7 >= bits:  # the last byte this width allows
+                used = bits - shift
+                if b & 0x80 or (b >> (used - (1 if signed else 0))) not in (
+                        (0, 0x7F >> (used - 1)) if signed else (0,)):
+                    raise self.fail(f"LEB128 integer too large for {bits} bits")
             result |= (b & 0x7F) << shift
             shift += 7
             if not b & 0x80:
                 if signed and b & 0x40:
                     result -= 1 << shift
                 return result
-        raise self.fail(f"LEB128 integer longer than {bits} bits")
 
     def u32(self) -> int:
         return self.leb(32)
 
     def name(self) -> str:
+        at = self.pos
         raw = self.take(self.u32())
-        return raw.decode("utf-8", errors="replace")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WasmFormatError(at, "a name that is not UTF-8") from None
 
     def sub(self, size: int) -> Reader:
         """A reader over the next ``size`` bytes; this one skips past them."""
@@ -87,11 +101,26 @@ class Reader:
 # -- types ----------------------------------------------------------------
 
 REF_PREFIXES = (0x63, 0x64)  # (ref null ht), (ref ht): a heap type follows
+NUM_TYPES = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B})  # i32 i64 f32 f64 v128
+# abstract heap types, also the one-byte reference types (funcref 0x70, externref
+# 0x6f, anyref, eqref, i31ref, structref, arrayref, exnref and the null types)
+ABSTRACT_HEAP = frozenset(range(0x69, 0x75))
+
+
+def skip_heaptype(r: Reader) -> None:
+    """An abstract heap type (one byte) or a type index (a non-negative s33)."""
+    if r.peek() in ABSTRACT_HEAP:
+        r.pos += 1
+    elif r.leb(33, signed=True) < 0:
+        raise WasmFormatError(r.pos - 1, "invalid heap type")
 
 
 def skip_valtype(r: Reader) -> None:
-    if r.byte() in REF_PREFIXES:
-        r.leb(33, signed=True)
+    b = r.byte()
+    if b in REF_PREFIXES:
+        skip_heaptype(r)
+    elif b not in NUM_TYPES and b not in ABSTRACT_HEAP:
+        raise WasmFormatError(r.pos - 1, f"invalid value type {b:#x}")
 
 
 def skip_limits(r: Reader) -> tuple[int, int | None, bool]:
@@ -99,18 +128,23 @@ def skip_limits(r: Reader) -> tuple[int, int | None, bool]:
     flags = r.byte()
     if flags & ~0x0F:
         raise r.fail(f"limits flags {flags:#x}")
-    lo = r.leb(64)
-    hi = r.leb(64) if flags & 1 else None
+    wide = 64 if flags & 4 else 32  # memory64 / table64 limits are u64
+    lo = r.leb(wide)
+    hi = r.leb(wide) if flags & 1 else None
     if flags & 8:
         r.u32()  # custom page size (log2)
     return lo, hi, bool(flags & 2)
 
 
 def skip_blocktype(r: Reader) -> None:
-    if r.data[r.pos: r.pos + 1] and r.data[r.pos] in REF_PREFIXES:
+    """Empty (0x40), one value type, or a type index (a non-negative s33)."""
+    b = r.peek()
+    if b == 0x40:
+        r.pos += 1
+    elif b is not None and 0x40 <= b < 0x80:  # one byte with bit 6 set: a value type
         skip_valtype(r)
-    else:
-        r.leb(33, signed=True)  # 0x40, a value type, or a type index
+    elif r.leb(33, signed=True) < 0:
+        raise WasmFormatError(r.pos - 1, "invalid block type")
 
 
 # -- instructions -----------------------------------------------------------
@@ -146,6 +180,8 @@ def memarg(r: Reader) -> int:
     """Read a memarg; returns its memory index (bit 6 of the flags: one follows)."""
     flags = r.u32()
     mem = r.u32() if flags & 0x40 else 0
+    if flags & ~0x7F:
+        raise r.fail("memory alignment flags too large")
     r.leb(64)  # offset
     return mem
 
@@ -154,7 +190,7 @@ def _atomic_names() -> dict[int, str]:
     widths = ["i32.atomic.{}", "i64.atomic.{}", "i32.atomic.{}8_u", "i32.atomic.{}16_u",
               "i64.atomic.{}8_u", "i64.atomic.{}16_u", "i64.atomic.{}32_u"]
     names = {0x10 + i: w.format("load") for i, w in enumerate(widths)}
-    names |= {0x17 + i: w.format("store") for i, w in enumerate(widths)}
+    names |= {0x17 + i: w.format("store").removesuffix("_u") for i, w in enumerate(widths)}
     rmw = ["add", "sub", "and", "or", "xor", "xchg", "cmpxchg"]
     rmw_widths = ["i32.atomic.rmw.{}", "i64.atomic.rmw.{}", "i32.atomic.rmw8.{}_u",
                   "i32.atomic.rmw16.{}_u", "i64.atomic.rmw8.{}_u", "i64.atomic.rmw16.{}_u",
@@ -284,7 +320,7 @@ def _other(r: Reader, op: int, at: int) -> Instr:
             skip_valtype(r)
         return Instr(at, "select")
     if op == 0xD0:
-        r.leb(33, signed=True)
+        skip_heaptype(r)
         return Instr(at, "ref.null")
     raise UnknownOpcode(at, f"unknown instruction {op:#x}")
 
@@ -303,13 +339,18 @@ def instruction(r: Reader) -> Instr:
 
 def walk(r: Reader) -> Iterator[Instr]:
     """Every instruction of one expression, through its final ``end``."""
-    depth = 0
+    frames: list[str] = []  # each open block, loop or if (an if with its else: "else")
     while True:
         ins = instruction(r)
         if ins.name in ("block", "loop", "if"):
-            depth += 1
+            frames.append(ins.name)
+        elif ins.name == "else":
+            if not frames or frames[-1] != "if":
+                raise WasmFormatError(ins.offset, "else outside an if")
+            frames[-1] = "else"
         elif ins.name == "end":
-            depth -= 1
-        yield Instr(ins.offset, ins.name, ins.writes, depth)
-        if depth < 0:
-            return
+            if not frames:
+                yield Instr(ins.offset, ins.name, ins.writes, -1)
+                return
+            frames.pop()
+        yield Instr(ins.offset, ins.name, ins.writes, len(frames))

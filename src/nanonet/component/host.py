@@ -11,7 +11,6 @@ stubs that trap), so what a component can reach is exactly what was passed.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,22 +187,21 @@ def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
     if isinstance(source, Path) or (isinstance(source, str) and "(component" not in source):
         source = Path(source).read_bytes()
     raw = source.encode() if isinstance(source, str) else bytes(source)
-    key = rt.key(b"component\0" + raw)
-    path = rt.cache / f"{key}.ccwasm"
+    digest = rt.digest(b"component\0" + raw)
+    name = f"{digest.hex()[:32]}.ccwasm"
+    compiled = rt.disk.load(name, digest)  # only an entry bound to these bytes
     try:
-        component = wc.Component.deserialize_file(rt.engine, str(path))
+        if compiled is not None:
+            return Loaded(wc.Component.deserialize(rt.engine, compiled), rt.engine)
     except wasmtime.WasmtimeError:
-        component = _compile(rt, raw, path)
-    return Loaded(component, rt.engine)
+        pass
+    return Loaded(_compile(rt, raw, name, digest), rt.engine)
 
 
-def _compile(rt: Runtime, raw: bytes, path: Path) -> wc.Component:
+def _compile(rt: Runtime, raw: bytes, name: str, digest: bytes) -> wc.Component:
     try:
         component = wc.Component(rt.engine, raw if raw[:4] == b"\0asm" else raw.decode())
     except wasmtime.WasmtimeError as err:
         raise LoadError(f"not a valid component: {err}") from err
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(component.serialize())
-    os.replace(tmp, path)
+    rt.disk.save(name, digest, component.serialize())
     return component

@@ -4,7 +4,8 @@ Every service, tunnel and host endpoint of a process shares one Engine: shared
 memories and compiled modules belong to an engine. Compiling even a small
 module costs milliseconds, so compiled code is serialized to disk under a key
 made of the Wasm bytes, the engine settings and the wasmtime version, and kept
-deserialized in memory for the life of the process.
+deserialized in memory for the life of the process. A disk entry is used only
+if this user's keyed hash binds it to those exact bytes (``modcache.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import wasmtime
 
 from . import wasmfix
+from .modcache import DiskCache
 from .ticker import Ticker
 
 SETTINGS = (
@@ -60,6 +62,7 @@ class Runtime:
         self.engine = wasmtime.Engine(_config(fuel, max_stack))
         self.ticker = Ticker(self.engine)
         self.cache = cache_dir()
+        self.disk = DiskCache(self.cache)
         self.patched = wasmfix.apply(self.engine)
         self._fingerprint = ("|".join(SETTINGS) + f"|fuel={fuel}|stack={max_stack}"
                              f"|wasmtime-{version('wasmtime')}")
@@ -67,11 +70,15 @@ class Runtime:
         self._wasi_linker: wasmtime.Linker | None = None
         self._lock = threading.Lock()
 
-    def key(self, source: bytes) -> str:
-        """The cache key of a module: its source (Wasm or WAT) plus engine settings."""
+    def digest(self, source: bytes) -> bytes:
+        """SHA-256 of a module's source (Wasm or WAT) and the engine settings."""
         h = hashlib.sha256(self._fingerprint.encode())
         h.update(source)
-        return h.hexdigest()[:32]
+        return h.digest()
+
+    def key(self, source: bytes) -> str:
+        """The cache key of a module: its source (Wasm or WAT) plus engine settings."""
+        return self.digest(source).hex()[:32]
 
     def module(self, source: bytes | str) -> wasmtime.Module:
         """The compiled module for Wasm bytes or WAT text, from cache if possible.
@@ -79,30 +86,30 @@ class Runtime:
         Keyed by the source as given, so WAT text is parsed only on a miss.
         """
         raw = source.encode() if isinstance(source, str) else bytes(source)
-        key = self.key(raw)
+        digest = self.digest(raw)
+        key = digest.hex()[:32]
         mod = self._modules.get(key)  # lock-free hit: dict reads are atomic
         if mod is not None:
             return mod
         with self._lock:
             mod = self._modules.get(key)
             if mod is None:
-                wasm = raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
-                mod = self._load_or_compile(key, wasm)
+                mod = self._load_or_compile(key, digest, raw)
                 self._modules[key] = mod
         return mod
 
-    def _load_or_compile(self, key: str, wasm: bytes) -> wasmtime.Module:
-        path = self.cache / f"{key}.cwasm"
-        if path.exists():
+    def _load_or_compile(self, key: str, digest: bytes, raw: bytes) -> wasmtime.Module:
+        """Deserialize the entry bound to ``digest``, else compile ``raw`` and store it."""
+        name = f"{key}.cwasm"
+        compiled = self.disk.load(name, digest)
+        if compiled is not None:
             try:
-                return wasmtime.Module.deserialize_file(self.engine, str(path))
+                return wasmtime.Module.deserialize(self.engine, compiled)
             except wasmtime.WasmtimeError:
-                path.unlink(missing_ok=True)  # stale or truncated: rebuild below
+                self.disk.forget(name)  # ours, but from another wasmtime build: rebuild
+        wasm = raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
         mod = wasmtime.Module(self.engine, wasm)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(mod.serialize())
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+        self.disk.save(name, digest, mod.serialize())
         return mod
 
     def drop_memory_cache(self) -> None:
