@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from nanonet.cli import main
 from nanonet import Limits, LoadError, Mesh, Restart, RestartPolicy
+from nanonet.cli import main
 from nanonet.runtime.startfn import START_EXPORT, prepare, sections
 
 HANG = 120  # seconds a subprocess may take before the test calls it hung
@@ -89,7 +89,10 @@ def test_a_module_without_a_start_section_is_compiled_as_it_is() -> None:
 
 
 def test_the_start_section_becomes_an_export() -> None:
-    for wat in (LOOPING_START, '(module (func $f) (start $f))'):  # with and without exports
+    big = "x" * 300  # a section size of two LEB128 bytes
+    for wat in (LOOPING_START, '(module (func $f) (start $f))',  # with and without exports
+                f'(module (table 1 funcref) (memory 1) (func $f) (elem (i32.const 0) $f) '
+                f'(start $f) (data (i32.const 0) "{big}") (export "t" (table 0)))'):
         done = prepare(wat.encode())
         assert done.has_start
         assert 8 not in [sid for sid, *_ in sections(done.wasm)]

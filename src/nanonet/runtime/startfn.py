@@ -19,7 +19,7 @@ has one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import wasmtime
 
@@ -28,6 +28,7 @@ from ..errors import LoadError
 START_EXPORT = "nanonet:start"  # reserved: no guest may export this name itself
 MAGIC = b"\0asm"
 EXPORT_SECTION, START_SECTION = 7, 8
+AFTER_START = frozenset({9, 10, 11, 12})  # element, code, data, data count
 HEADER = 8  # magic and version
 
 # "(start" in WAT text, allowing whitespace and comments after the parenthesis
@@ -36,8 +37,7 @@ MAX_ASSEMBLED = 256
 _ASSEMBLED: dict[bytes, Prepared] = {}  # WAT text with a start field -> its rewrite
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """The bytes to compile, and whether they export a moved start function."""
 
     wasm: bytes
@@ -51,8 +51,8 @@ def prepare(source: bytes) -> Prepared:
     so the compiled-module cache sees exactly what it saw before.
     """
     if source[:4] == MAGIC:
-        return _rewrite(source)
-    if _WAT_START.search(source) is None:
+        return _rewrite(source) if has_start_section(source) else Prepared(source, False)
+    if b"start" not in source or _WAT_START.search(source) is None:
         return Prepared(source, False)
     done = _ASSEMBLED.get(source)
     if done is None:
@@ -133,6 +133,29 @@ def _export_names(wasm: bytes, pos: int, count: int) -> list[str]:
         names.append(wasm[pos:pos + size].decode("utf-8", "replace"))
         _, pos = _leb(wasm, pos + size + 1)  # the kind byte, then the index
     return names
+
+
+def has_start_section(wasm: bytes) -> bool:
+    """True if ``wasm`` has a start section: section headers only, and only up
+    to the first section that must follow it (a valid module keeps the order;
+    an invalid one is refused by the compiler anyway)."""
+    pos, end = HEADER, len(wasm)
+    while pos < end:
+        sid = wasm[pos]
+        if sid == START_SECTION:
+            return True
+        if sid in AFTER_START:
+            return False
+        size = shift = 0
+        pos += 1
+        while pos < end:  # the section's size, LEB128
+            byte = wasm[pos]
+            size |= (byte & 0x7F) << shift
+            pos, shift = pos + 1, shift + 7
+            if byte < 0x80:
+                break
+        pos += size
+    return False
 
 
 def _rewrite(wasm: bytes) -> Prepared:
