@@ -41,6 +41,21 @@ SENDING_START = """(module
   (func (export "run") (result i32) (i32.const 0)))
 """
 
+# waits in recv on "in" during its start, then sends what it got on "out"
+RECEIVING_START = """(module
+  (import "env" "memory" (memory 1))
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
+  (import "nanonet" "send" (func $send (param i32 i32 i32) (result i32)))
+  (data (i32.const 0) "in")
+  (data (i32.const 8) "out")
+  (func $echo_one
+    (drop (call $send (call $tunnel (i32.const 8) (i32.const 3)) (i32.const 64)
+      (call $recv (call $tunnel (i32.const 0) (i32.const 2)) (i32.const 64) (i32.const 64)))))
+  (start $echo_one)
+  (func (export "run") (result i32) (i32.const 0)))
+"""
+
 WRITING_START = """(module
   (import "wasi_snapshot_preview1" "path_open" (func $open
     (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
@@ -123,6 +138,38 @@ def test_a_looping_start_function_neither_hangs_the_load_nor_escapes_the_deadlin
     assert done.returncode == 0, done.stderr
     assert "loaded" in done.stdout
     assert "cause: deadline exceeded: ran 100 ms without touching a tunnel" in done.stdout
+
+
+def test_a_start_function_blocked_in_recv_does_not_hang_the_load() -> None:
+    done = _python("""
+        import sys
+        from nanonet import Mesh
+        with Mesh() as mesh:
+            mesh.tunnel("in"); mesh.tunnel("out")
+            feed, out = mesh.writer("in"), mesh.reader("out")
+            mesh.service("waits", sys.argv[1], reads=["in"], writes=["out"])
+            print("loaded", flush=True)
+            mesh.start()
+            feed.send(b"ping")
+            print("echoed:", out.recv(timeout=60))
+    """, RECEIVING_START)
+    assert done.returncode == 0, done.stderr
+    assert "loaded\nechoed: b'ping'" in done.stdout
+
+
+def test_a_looping_start_function_runs_out_of_fuel() -> None:
+    done = _python("""
+        import sys
+        from nanonet import Limits, Mesh
+        with Mesh(fuel=True) as mesh:
+            mesh.tunnel("t")
+            mesh.service("spin", sys.argv[1], writes=["t"], limits=Limits(fuel_per_tick=10_000))
+            mesh.start()
+            assert mesh.wait(60)
+            print("cause:", mesh.traps[0].cause)
+    """, LOOPING_START)
+    assert done.returncode == 0, done.stderr
+    assert "cause: fuel exhausted" in done.stdout
 
 
 def test_stop_ends_a_looping_start_function() -> None:
