@@ -115,6 +115,14 @@ def test_the_start_section_becomes_an_export() -> None:
         assert START_EXPORT in [e.name for e in module.exports]
 
 
+def test_a_component_is_never_rewritten() -> None:
+    text = (b'(component (core module $m (func $f (export "f")) (start $f)) '
+            b'(core instance $i (instantiate $m)) '
+            b'(func (export "f") (canon lift (core func $i "f"))))')  # its section 8: canon
+    component = bytes(wasmtime.wat2wasm(text.decode()))
+    assert prepare(component).wasm is component and not prepare(text).has_start
+
+
 def test_the_reserved_export_name_is_refused() -> None:
     wat = f'(module (func $f) (start $f) (export "{START_EXPORT}" (func $f)))'
     with pytest.raises(LoadError, match="reserves for its start function: rename"):

@@ -27,6 +27,7 @@ from ..errors import LoadError
 
 START_EXPORT = "nanonet:start"  # reserved: no guest may export this name itself
 MAGIC = b"\0asm"
+CORE_VERSION = b"\x01\x00\x00\x00"  # a core module; components have another
 EXPORT_SECTION, START_SECTION = 7, 8
 AFTER_START = frozenset({9, 10, 11, 12})  # element, code, data, data count
 HEADER = 8  # magic and version
@@ -51,15 +52,19 @@ def prepare(source: bytes) -> Prepared:
     so the compiled-module cache sees exactly what it saw before.
     """
     if source[:4] == MAGIC:
-        return _rewrite(source) if has_start_section(source) else Prepared(source, False)
+        return _binary(source)
     if b"start" not in source or _WAT_START.search(source) is None:
         return Prepared(source, False)
     done = _ASSEMBLED.get(source)
     if done is None:
         if len(_ASSEMBLED) >= MAX_ASSEMBLED:
             _ASSEMBLED.clear()
-        done = _ASSEMBLED[source] = _rewrite(_assemble(source))
+        done = _ASSEMBLED[source] = _binary(_assemble(source))
     return done
+
+
+def _binary(wasm: bytes) -> Prepared:
+    return _rewrite(wasm) if has_start_section(wasm) else Prepared(wasm, False)
 
 
 def _assemble(text: bytes) -> bytes:
@@ -139,6 +144,8 @@ def has_start_section(wasm: bytes) -> bool:
     """True if ``wasm`` has a start section: section headers only, and only up
     to the first section that must follow it (a valid module keeps the order;
     an invalid one is refused by the compiler anyway)."""
+    if wasm[4:HEADER] != CORE_VERSION:
+        return False  # a component (its section 8 is not a start section) or not Wasm
     pos, end = HEADER, len(wasm)
     while pos < end:
         sid = wasm[pos]
