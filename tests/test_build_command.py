@@ -3,6 +3,10 @@ bounded by its timeout, after which its whole process group is killed."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +81,20 @@ def test_build_timeout_belongs_to_a_build_command(tmp_path: Path) -> None:
                     '[services.guest]\nwasm = "guest.wat"\nbuild_timeout = 5\n')
     with pytest.raises(ManifestError, match="build_timeout applies only to a build command"):
         load_manifest(path)
+
+
+def test_ctrl_c_during_a_build_kills_the_build_and_its_children(tmp_path: Path) -> None:
+    build = '["sh", "-c", "sleep 600 & echo $! > child.pid; wait"]'
+    cmd = [sys.executable, "-m", "nanonet.cli", "check", "--build", str(_manifest(tmp_path, build))]
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            wait_until(lambda: (tmp_path / "child.pid").is_file() and
+                       (tmp_path / "child.pid").read_text().strip() != "",
+                       "the build wrote its child's pid", timeout=60)
+            os.kill(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=60) == 130
+        finally:
+            proc.kill()
+    child = int((tmp_path / "child.pid").read_text())
+    wait_until(lambda: _gone(child), "the build's child is gone", timeout=30)

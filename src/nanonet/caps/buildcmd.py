@@ -14,8 +14,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,23 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.communicate(timeout=5)
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives while the command is being started (inside
+    Popen, which would lose the child) until Popen has returned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread gets KeyboardInterrupt
+        return
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: seen.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if seen and callable(previous):
+            previous(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
+
+
 def run_build(cmd: list[str], cwd: Path, timeout: float, progress: Progress,
               who: str) -> Finished:
     """Run ``cmd`` in ``cwd`` for at most ``timeout`` s; BuildTimeout past it.
@@ -52,9 +70,12 @@ def run_build(cmd: list[str], cwd: Path, timeout: float, progress: Progress,
     Raises OSError if the command cannot be started at all.
     """
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc: subprocess.Popen[str] | None = None
     try:
+        with _ctrl_c_deferred():  # so that a Ctrl-C always finds ``proc`` to kill
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    text=True, start_new_session=True)
         while True:
             left = timeout - (time.monotonic() - t0)
             if left <= 0:
@@ -67,6 +88,7 @@ def run_build(cmd: list[str], cwd: Path, timeout: float, progress: Progress,
                 progress(f"  {who}: still building after {time.monotonic() - t0:.0f} s "
                          f"(timeout {timeout:g} s)")
     except BaseException:  # Ctrl-C and the timeout alike: nothing of it survives
-        _kill_group(proc)
+        if proc is not None:
+            _kill_group(proc)
         raise
     return Finished(proc.returncode, out or "", time.monotonic() - t0)
