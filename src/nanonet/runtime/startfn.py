@@ -13,7 +13,8 @@ starts, under the store's limits, before its entry function.
 Only section headers are read (id and size of each), so a binary without a
 start section costs one pass over a dozen headers and is returned as it is.
 WAT text is searched for a ``start`` field first and assembled only if it
-has one.
+has one. A rewrite is kept per source, so reloading the same module (a
+restart, a thousand services of one guest) rewrites it once.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ HEADER = 8  # magic and version
 
 # "(start" in WAT text, allowing whitespace and comments after the parenthesis
 _WAT_START = re.compile(rb"\((?:\s|;;[^\n]*\n|\(;.*?;\))*start(?![0-9A-Za-z_.$])", re.S)
-MAX_ASSEMBLED = 256
-_ASSEMBLED: dict[bytes, Prepared] = {}  # WAT text with a start field -> its rewrite
+MAX_PREPARED = 256
+_PREPARED: dict[bytes, Prepared] = {}  # a source with a start function -> its rewrite
 
 
 class Prepared(NamedTuple):
@@ -51,16 +52,34 @@ def prepare(source: bytes) -> Prepared:
     Without a start section the source is returned unchanged (same object),
     so the compiled-module cache sees exactly what it saw before.
     """
-    if source[:4] == MAGIC:
-        return _binary(source)
-    if b"start" not in source or _WAT_START.search(source) is None:
+    binary = source[:4] == MAGIC
+    if binary and not has_start_section(source):
         return Prepared(source, False)
-    done = _ASSEMBLED.get(source)
+    if not binary and not _may_name_start(source):
+        return Prepared(source, False)
+    done = _PREPARED.get(source)
     if done is None:
-        if len(_ASSEMBLED) >= MAX_ASSEMBLED:
-            _ASSEMBLED.clear()
-        done = _ASSEMBLED[source] = _binary(_assemble(source))
+        if len(_PREPARED) >= MAX_PREPARED:
+            _PREPARED.clear()
+        done = _PREPARED[source] = _binary(source if binary else _assemble(source))
     return done
+
+
+def _may_name_start(text: bytes) -> bool:
+    """False if no ``start`` in ``text`` can be a start field: each one follows
+    a character that no field name follows (``"_start"``, ``$start``). True
+    after ``(``; after a comment or a line break, the full pattern decides."""
+    at = text.find(b"start")
+    while at >= 0:
+        before = at - 1
+        while before >= 0 and text[before] in b" \t":
+            before -= 1
+        if before >= 0 and text[before] == 0x28:  # "("
+            return True
+        if before < 0 or text[before] in b")\r\n;":
+            return _WAT_START.search(text) is not None
+        at = text.find(b"start", at + 5)
+    return False
 
 
 def _binary(wasm: bytes) -> Prepared:
