@@ -123,6 +123,14 @@ def test_a_component_is_never_rewritten() -> None:
     assert prepare(component).wasm is component and not prepare(text).has_start
 
 
+@pytest.mark.parametrize("tail", [b"\x08\xff", b"\x08\x05\x00", b"\x08\x01\x80",
+                                  b"\x07\x02\x05\x00\x08\x01\x00",
+                                  b"\x03\x02\x01\x00\x08\x01\x00\x08\x01\x00"])
+def test_a_broken_binary_is_a_load_error(tail: bytes) -> None:
+    with pytest.raises(LoadError, match="service 'broken': not a valid Wasm module"):
+        Mesh().service("broken", b"\0asm\x01\x00\x00\x00" + tail)
+
+
 def test_the_reserved_export_name_is_refused() -> None:
     wat = f'(module (func $f) (start $f) (export "{START_EXPORT}" (func $f)))'
     with pytest.raises(LoadError, match="reserves for its start function: rename"):

@@ -144,7 +144,7 @@ def _with_export(wasm: bytes, found: tuple[int, int, int, int] | None, func: int
         return _section(EXPORT_SECTION, b"\x01" + _export_entry(func))
     _, _, body, end = found
     count, first = _leb(wasm, body)
-    if START_EXPORT in _export_names(wasm, first, count):
+    if START_EXPORT in _export_names(wasm[:end], first, count):
         raise LoadError(f"the module exports {START_EXPORT!r}, a name nanonet reserves for "
                         "its start function: rename that export")
     return _section(EXPORT_SECTION, _encode(count + 1) + wasm[first:end] + _export_entry(func))
@@ -187,11 +187,14 @@ def has_start_section(wasm: bytes) -> bool:
 def _rewrite(wasm: bytes) -> Prepared:
     """Drop the start section; export its function under ``START_EXPORT``."""
     table = sections(wasm)
-    start = next((s for s in table if s[0] == START_SECTION), None)
-    if start is None:
+    starts = [s for s in table if s[0] == START_SECTION]
+    exported = [s for s in table if s[0] == EXPORT_SECTION]
+    if not starts:
         return Prepared(wasm, False)
-    func, _ = _leb(wasm, start[2])
-    exports = next((s for s in table if s[0] == EXPORT_SECTION), None)
+    if len(starts) > 1 or len(exported) > 1:
+        raise LoadError("not a valid Wasm module: more than one start or export section")
+    func, _ = _leb(wasm[:starts[0][3]], starts[0][2])
+    exports = exported[0] if exported else None
     new_exports = _with_export(wasm, exports, func)
     out = bytearray(wasm[:HEADER])
     for sid, head, _, end in table:
