@@ -2,9 +2,11 @@
 
 Both go through ``load_manifest`` and ``Manifest.build_mesh``, the same path
 as the Python API, so that what ``check`` accepts is exactly what ``run``
-runs. ``check`` prints what every service can reach; it also builds and loads
-every service (unless ``--no-load``), because an import no grant allows is
-only visible in the compiled module.
+runs. ``check`` prints what every service can reach (from the manifest alone);
+it also loads every service (unless ``--no-load``), because an import no
+grant allows is only visible in the compiled module. Loading runs no guest
+code (start functions run only when a mesh starts), and ``check`` runs no
+build command unless ``--build`` asks it to.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ def _progress(line: str) -> None:
     print(line, flush=True)
 
 
-def _load_all(m: Manifest) -> None:
-    """Build and instantiate every service, then release everything."""
-    print("\nloading every service (--no-load skips this):")
-    mesh = m.build_mesh(_progress)
+def _load_all(m: Manifest, build: bool) -> None:
+    """Compile, check and instantiate every service (no guest code runs), then
+    release everything; build commands run only with ``build``."""
+    runs = "running build commands" if build else "no build command runs without --build"
+    print(f"\nloading every service ({runs}; --no-load skips this):")
+    mesh = m.build_mesh(_progress, build=build)
     mesh.stop(grace=0)
     print(f"all {len(m.services)} services load: every import is granted")
 
@@ -40,7 +44,7 @@ def _check(args: argparse.Namespace) -> int:
         m = load_manifest(args.manifest)
         print("\n".join(describe(m)))
         if not args.no_load:
-            _load_all(m)
+            _load_all(m, args.build)
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
@@ -92,14 +96,19 @@ MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
 def register(sub: Any) -> None:
     p = sub.add_parser("check", help="validate a nanonet.toml and show what each service "
                        "can reach", description="Check a manifest: its TOML, every key, "
-                       "the references between tables and the files it names, then build and "
-                       "load every service so that an import nobody granted is caught. Prints, "
+                       "the references between tables and the files it names, then load every "
+                       "service (compiled, imports checked, instantiated; no guest code runs) "
+                       "so that an import nobody granted is caught. Build commands run only "
+                       "with --build. Prints, "
                        "per service, its tunnel ends, files, env, args, clock, random, stdio, "
                        "network, raw access, limits and restart policy. Exit status 0 if the "
                        "manifest is valid, 1 with FILE:LINE: KEY: PROBLEM; FIX otherwise.")
     p.add_argument("manifest", help=MANIFEST_HELP)
     p.add_argument("--no-load", action="store_true",
                    help="check the file only: do not build or load the services")
+    p.add_argument("--build", action="store_true",
+                   help="run the services' build commands (and componentize-py builds) "
+                   "first, as `nanonet run` does; without it, what is not built is an error")
     p.set_defaults(func=_check)
 
     r = sub.add_parser("run", help="build and run the mesh of a nanonet.toml",

@@ -7,20 +7,26 @@ Three ways to say where a service's code comes from, as in spin.toml:
   with ``memory`` and ``exports``; ``source = "x.wat"`` is loaded as text;
 - ``build = [cmd, ...]`` + ``wasm``: the command runs in the manifest's
   directory when ``wasm`` is missing or older than ``source`` (or always,
-  without ``source``), and must produce ``wasm``.
+  without ``source``), and must produce ``wasm``; it is bounded by
+  ``build_timeout`` (``caps/buildcmd.py``).
+
+With ``build=False`` (``nanonet check`` without ``--build``) no build command
+and no componentize-py build runs (both run code the manifest brings): what is
+already built is loaded, and what is missing is a ManifestError saying how to
+build it. A C source is still compiled by nanonet's own zig, which runs no
+code of the manifest's.
 
 Every failure becomes a ManifestError at the service's key that caused it.
 """
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..build import BuildError, compile_c
+from .buildcmd import DEFAULT_TIMEOUT, BuildTimeout, run_build
 
 if TYPE_CHECKING:
     from .manifest import Manifest, ServiceDef
@@ -29,13 +35,17 @@ Progress = Callable[[str], None]
 Code = bytes | str | Path
 
 
-def guest_code(m: Manifest, svc: ServiceDef, progress: Progress) -> Code:
-    """The service's module, built first if the manifest says so."""
+ASK_BUILD = ("run `nanonet check --build` (or `nanonet run`), which builds it, or build "
+             "it yourself")
+
+
+def guest_code(m: Manifest, svc: ServiceDef, progress: Progress, build: bool = True) -> Code:
+    """The service's module, built first if the manifest says so (and ``build``)."""
     t = svc.table
     if t.component is not None:
-        return _component(m, svc, progress)
+        return _component(m, svc, progress, build)
     if t.build is not None:
-        return _command(m, svc, progress)
+        return _command(m, svc, progress) if build else _prebuilt(m, svc, progress)
     if t.source is not None and t.source.endswith(".c"):
         return _c_build(m, svc, progress)
     return _file(m, svc, progress)
@@ -82,9 +92,9 @@ def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
     return built.path
 
 
-def _component(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
+def _component(m: Manifest, svc: ServiceDef, progress: Progress, build: bool) -> Path:
     """A component file, or a Python one built with componentize-py (cached)."""
-    from ..component.pybuild import build_python
+    from ..component.pybuild import build_python, built_path
     from ..wit import PACKAGES
 
     t = svc.table
@@ -93,6 +103,9 @@ def _component(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
         progress(f"  {svc.name}: component {path.name} ({path.stat().st_size:,} bytes)")
         return path
     wit = PACKAGES.get(t.wit or "") or m.file(t.wit or "")
+    if not build and not built_path(path.parent, path.stem, wit, t.world or "").is_file():
+        raise m.error(("services", svc.name, "component"), f"{t.component} is not built "
+                      f"yet (componentize-py runs its top-level code to build it): {ASK_BUILD}")
     try:
         built = build_python(path.parent, path.stem, wit, t.world or "")
     except BuildError as err:
@@ -110,24 +123,43 @@ def _stale(m: Manifest, svc: ServiceDef) -> bool:
     return m.file(svc.table.source).stat().st_mtime > out.stat().st_mtime
 
 
+def _prebuilt(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
+    """The build command's output as it is now, without running the command."""
+    out = m.file(svc.table.wasm or "")
+    if not out.is_file():
+        raise m.error(("services", svc.name, "wasm"), f"{svc.table.wasm} is not built, and "
+                      f"`nanonet check` runs no build command unless asked: {ASK_BUILD}")
+    stale = " (older than its source: --build rebuilds it)" if _stale(m, svc) else ""
+    progress(f"  {svc.name}: {out.name} ({out.stat().st_size} bytes), not rebuilt{stale}")
+    return out
+
+
 def _command(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
     cmd = list(svc.table.build or ())
     out = m.file(svc.table.wasm or "")
-    where = ("services", svc.name, "build")
     if _stale(m, svc):
-        progress(f"  {svc.name}: running {' '.join(cmd)}")
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, cwd=m.root, capture_output=True, text=True)
-        except OSError as err:
-            raise m.error(where, f"cannot run {cmd[0]!r} ({err.strerror or err}); "
-                          "fix the command") from None
-        if proc.returncode != 0:
-            words = (proc.stderr or proc.stdout).strip()[-2000:]
-            raise m.error(where, f"failed with exit status {proc.returncode}; fix the build:"
-                          f"\n{words}")
-        progress(f"  {svc.name}: built in {(time.perf_counter() - t0) * 1e3:.0f} ms")
+        _run_command(m, svc, cmd, progress)
     if not out.is_file():
         raise m.error(("services", svc.name, "wasm"), f"the build command made no {out}; "
                       "make the command write it, or fix wasm")
     return out
+
+
+def _run_command(m: Manifest, svc: ServiceDef, cmd: list[str], progress: Progress) -> None:
+    """Run the build command under its timeout; any failure names the fix."""
+    where = ("services", svc.name, "build")
+    timeout = svc.table.build_timeout or DEFAULT_TIMEOUT
+    progress(f"  {svc.name}: running {' '.join(cmd)} (timeout {timeout:g} s)")
+    try:
+        done = run_build(cmd, m.root, timeout, progress, svc.name)
+    except OSError as err:
+        raise m.error(where, f"cannot run {cmd[0]!r} ({err.strerror or err}); "
+                      "fix the command") from None
+    except BuildTimeout as err:
+        raise m.error(where, f"{err}, so it was stopped (its whole process group); make the "
+                      f"build finish sooner, or raise build_timeout = <seconds> in "
+                      f"[services.{svc.name}] (default {DEFAULT_TIMEOUT:g})") from None
+    if done.returncode != 0:
+        raise m.error(where, f"failed with exit status {done.returncode}; fix the build:"
+                      f"\n{done.output.strip()[-2000:]}")
+    progress(f"  {svc.name}: built in {done.seconds * 1e3:.0f} ms")

@@ -82,8 +82,14 @@ class Manifest:
                                 r.max_ms)
         return ServicePolicy(grants, limits, restart)
 
-    def build_mesh(self, progress: Progress | None = None, latency: bool = False) -> Mesh:
+    def build_mesh(self, progress: Progress | None = None, latency: bool = False,
+                   build: bool = True) -> Mesh:
         """A Mesh with every tunnel and every service loaded (built first if needed).
+
+        ``build=False`` runs no build command and no componentize-py build
+        (``nanonet check`` without ``--build``): a service not built yet is a
+        ManifestError saying how to build it. Loading runs no guest code: a
+        module's start function runs when the mesh starts (docs/runtime.md).
 
         The host ends (``host_reads``, ``host_writes``) are left for the
         caller to take with ``mesh.reader`` / ``mesh.writer``. A service that
@@ -101,7 +107,7 @@ class Manifest:
             cores = [s for s in self.services.values() if s.table.component is None]
             comps = [s for s in self.services.values() if s.table.component is not None]
             for svc in cores + comps:  # components last: they take their tunnel ends
-                self._load(mesh, svc, guest_code(self, svc, progress or _quiet))
+                self._load(mesh, svc, guest_code(self, svc, progress or _quiet, build))
         except BaseException:
             mesh.stop(grace=0)
             raise

@@ -183,6 +183,7 @@ class ServiceTable(Table):
     wasm: Plain | None = Field(default=None, min_length=1)
     source: Plain | None = Field(default=None, min_length=1)
     build: list[Plain] | None = Field(default=None, min_length=1)
+    build_timeout: float | None = Field(default=None, gt=0, le=86400)
     memory: Literal["import", "export"] | None = None
     entry: Plain | None = Field(default=None, min_length=1)
     exports: list[Plain] = []
@@ -218,6 +219,9 @@ class ServiceTable(Table):
         elif self.source is not None and not self.source.endswith((".c", ".wat")):
             raise ValueError(f"source {self.source!r} is neither .c nor .wat; add a build "
                              "command and wasm, or point source at a .c or .wat file")
+        if self.build is None and self.build_timeout is not None:
+            raise ValueError("build_timeout applies only to a build command; remove it, or "
+                             "add build = [...]")
         c_build = self.build is None and (self.source or "").endswith(".c")
         if not c_build and (self.memory is not None or self.exports):
             raise ValueError("memory and exports apply only to source = \"x.c\" built by "
@@ -226,7 +230,7 @@ class ServiceTable(Table):
 
 
     def _component(self) -> ServiceTable:
-        core = [k for k in ("wasm", "source", "build", "memory", "entry")
+        core = [k for k in ("wasm", "source", "build", "build_timeout", "memory", "entry")
                 if getattr(self, k) is not None] + (["exports"] if self.exports else [])
         core += [k for k in ("limits", "restart")
                  if getattr(self, k) != type(getattr(self, k))()]

@@ -35,11 +35,18 @@ def cache_key(app: Path, module: str, wit: Path, world: str) -> str:
     return h.hexdigest()[:24]
 
 
+def built_path(app: str | Path, module: str, wit: str | Path, world: str) -> Path:
+    """Where the build of ``module`` is cached (it may not exist yet)."""
+    app_dir, wit_dir = Path(app).resolve(), Path(wit).resolve()
+    key = cache_key(app_dir, module, wit_dir, world)
+    return build_dir() / "components" / f"{module}-{key}.wasm"
+
+
 def build_python(app: str | Path, module: str, wit: str | Path, world: str) -> Built:
     """The component built from ``module`` in folder ``app`` for ``world`` of ``wit``."""
     t0 = time.perf_counter()
     app_dir, wit_dir = Path(app).resolve(), Path(wit).resolve()
-    out = build_dir() / "components" / f"{module}-{cache_key(app_dir, module, wit_dir, world)}.wasm"
+    out = built_path(app_dir, module, wit_dir, world)
     cached = out.exists()
     if not cached:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from .engine import Runtime
 from .fastlink import LinkPlan
 from .lifecycle import Event, State, next_state
 from .linking import Linked, check_imports, link, raw_rings, read_pages, shim_wat
+from .startfn import START_EXPORT, prepare
 from .traps import trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
@@ -88,6 +89,8 @@ class Service:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
+        self._has_start = False  # the guest had a start section (now an export)
+        self._start: wasmtime.Func | None = None
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
@@ -151,13 +154,21 @@ class Service:
         return self._rt.wasi_clock(self.store)
 
     def _compile(self) -> wasmtime.Module:
+        """The guest compiled with its start function moved to an export
+        (runtime/startfn.py), so that instantiating it runs no guest code."""
         try:
-            return self._rt.module(self.spec.wasm)
+            prepared = prepare(self.spec.wasm)
+            self._has_start = prepared.has_start
+            return self._rt.module(prepared.wasm)
+        except LoadError as err:
+            raise LoadError(f"service {self.name!r}: {err}") from err
         except wasmtime.WasmtimeError as err:
             raise LoadError(f"service {self.name!r}: not a valid Wasm module: {err}") from err
 
     def _find_entry(self, linked: Linked) -> wasmtime.Func:
         exports = linked.guest.exports(self.store)
+        start = exports.get(START_EXPORT) if self._has_start else None
+        self._start = start if isinstance(start, wasmtime.Func) else None
         names = (self.spec.entry,) if self.spec.entry else ENTRY_POINTS
         for name in names:
             func = exports.get(name)
@@ -183,8 +194,11 @@ class Service:
             pass
 
     def _run_once(self) -> bool:
-        """Run the entry once; True if it trapped (and may be restarted)."""
+        """Run the start function (if any), then the entry; True if either
+        trapped (and the service may be restarted)."""
         try:
+            if self._start is not None:
+                self._start(self.store)
             result = self._entry(self.store)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             return self._on_trap(exc)
