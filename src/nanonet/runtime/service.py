@@ -28,7 +28,7 @@ from .engine import Runtime
 from .fastlink import LinkPlan
 from .lifecycle import Event, State, next_state
 from .linking import Linked, check_imports, link, raw_rings, read_pages, shim_wat
-from .traps import trap_cause, trap_frames, trap_message
+from .traps import TrapLog, trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
@@ -76,7 +76,7 @@ class Service:
         self.name = spec.name
         self.state = State.CREATED
         self.error: GuestTrap | None = None
-        self.traps: list[GuestTrap] = []
+        self.trap_log = TrapLog()
         self.restarts = 0
         self.exit_code: int | None = None
         self.load_seconds = 0.0
@@ -205,7 +205,7 @@ class Service:
             return False
         cause = trap_cause(exc, self.watchdog.cause, self._memory_at_cap())
         self.error = GuestTrap(self.name, trap_message(exc), trap_frames(exc), cause)
-        self.traps.append(self.error)
+        self.trap_log.append(self.error)
         self._event(Event.TRAP)
         return True
 
@@ -260,6 +260,16 @@ class Service:
         if self.state in (State.RUNNING, State.PARKED):
             self._event(Event.PARK if self.watchdog.parked() else Event.WAKE)
         return self.state
+
+    @property
+    def traps(self) -> list[GuestTrap]:
+        """The most recent traps (the last ``KEEP_TRAPS``), oldest first."""
+        return self.trap_log.recent()
+
+    @property
+    def trap_counts(self) -> dict[str, int]:
+        """Traps per cause since the service was created, none forgotten."""
+        return self.trap_log.counts()
 
     def memory_bytes(self) -> int:
         return int(self.linked.memory.data_len(self.store))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter, deque
 
 import wasmtime
 
-from ..errors import Frame
+from ..errors import Frame, GuestTrap
 
 # "    0:     0xb1 - <unknown>!fault" in the text of a host-raised error
 _FRAME_LINE = re.compile(r"^\s*\d+:\s+0x([0-9a-f]+) - (.*?)!(.*)$", re.M)
@@ -56,3 +58,42 @@ def trap_cause(exc: Exception, watchdog_cause: str | None, memory_at_cap: bool) 
     if name in CAUSES:
         return CAUSES[name]
     return name.lower().replace("_", " ") if name else "host error"
+
+
+KEEP_TRAPS = 64  # the most recent traps a service keeps in full
+
+
+class TrapLog:
+    """A service's traps: the last ``keep`` in full, and a count per cause of all.
+
+    A service in a restart storm (a zero back-off, a guest that traps at once)
+    traps over a thousand times a second; keeping every report would grow
+    without bound, so older reports are dropped while the counts stay exact.
+    The service's own thread appends; observers read from other threads, so
+    both go through one lock (a deque mutated while copied raises).
+    """
+
+    def __init__(self, keep: int = KEEP_TRAPS) -> None:
+        self._recent: deque[GuestTrap] = deque(maxlen=keep)
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def append(self, trap: GuestTrap) -> None:
+        with self._lock:
+            self._recent.append(trap)
+            self._counts[trap.cause or "unknown"] += 1
+
+    def recent(self) -> list[GuestTrap]:
+        """The kept traps, oldest first."""
+        with self._lock:
+            return list(self._recent)
+
+    def counts(self) -> dict[str, int]:
+        """How many traps of each cause, since the service was created."""
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())

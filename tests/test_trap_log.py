@@ -1,0 +1,28 @@
+"""A restart storm keeps a bounded trap list and exact counts per cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanonet import Mesh, RestartPolicy, State
+from nanonet.caps.policy import Restart
+from nanonet.observe.snapshot import service_snapshot
+from nanonet.runtime.traps import KEEP_TRAPS
+
+TRAPS_AT_ONCE = """(module (memory (export "memory") 1)
+  (func (export "run") (result i32) unreachable))"""
+RESTARTS = 3 * KEEP_TRAPS
+
+
+@pytest.mark.timeout(120)
+def test_a_restart_storm_keeps_the_last_traps_and_counts_them_all() -> None:
+    storm = RestartPolicy(Restart.ON_FAILURE, max_restarts=RESTARTS, initial_ms=0, max_ms=0)
+    with Mesh() as mesh:
+        svc = mesh.service("storm", TRAPS_AT_ONCE, restart=storm)
+        mesh.start()
+        assert svc.join(100)
+        assert svc.state is State.FAILED and svc.restarts == RESTARTS
+        assert len(svc.traps) == KEEP_TRAPS  # bounded, however many restarts
+        assert svc.trap_counts == {"unreachable executed": RESTARTS + 1}
+        assert service_snapshot(svc).traps == {"unreachable executed": RESTARTS + 1}
+        assert len(mesh.traps) == KEEP_TRAPS and mesh.traps[-1] is svc.traps[-1]
