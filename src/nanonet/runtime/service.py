@@ -24,21 +24,31 @@ from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
+from .budget import PAGE, TABLE_ELEMENT_BYTES, Budget, GuestShape, budget, guest_shape
 from .engine import Runtime
 from .fastlink import LinkPlan
 from .lifecycle import Event, State, next_state
-from .linking import Linked, check_imports, link, raw_rings, read_pages, shim_wat
+from .linking import (
+    OPS,
+    Linked,
+    check_imports,
+    link,
+    memory_import,
+    raw_rings,
+    read_pages,
+    shim_wat,
+)
 from .traps import TrapLog, trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
-PAGE = 65536
 
 # link plans per (guest module, adapter module, grants); modules live as long
 # as the Runtime's cache, so their ids are stable keys
 _PLANS: dict[tuple[object, ...], LinkPlan] = {}
 _ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
+_SHAPES: dict[int, GuestShape] = {}  # guest module id -> its memories and tables
 
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
@@ -95,7 +105,8 @@ class Service:
         t0 = time.perf_counter()
         guest = self._compile()
         adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling)
-        self.store = self._new_store()
+        self.shape = self._shape(guest)
+        self.store = self._new_store(guest)
         rings = [r.shared for r in self._rings]
         try:
             linked = self._link(guest, adapter, rings)
@@ -107,23 +118,36 @@ class Service:
         self.load_seconds = time.perf_counter() - t0
         return linked
 
-    def _new_store(self) -> wasmtime.Store:
+    def _new_store(self, guest: wasmtime.Module) -> wasmtime.Store:
         """A store with this service's limits, fuel and epoch callback."""
         store = wasmtime.Store(self._rt.engine)
         limits = self.spec.policy.limits
-        if limits.memory_bytes is not None or limits.instances is not None:
+        self.budget = self._budget(guest)
+        if self.budget is not None or limits.instances is not None:
             instances = -1 if limits.instances is None else limits.instances + INTERNAL_INSTANCES
-            memory = -1 if limits.memory_bytes is None else limits.memory_bytes
-            # the cap is per linear memory: allow the guest one (and a sampling
-            # adapter its own), so that the cap bounds all of them together
-            memories = -1 if limits.memory_bytes is None else 1 + int(self.spec.sampling)
-            store.set_limits(memory_size=memory, instances=instances, memories=memories)
+            b = self.budget or Budget(-1, -1, -1, -1)
+            store.set_limits(memory_size=b.memory, table_elements=b.per_table,
+                             instances=instances, tables=b.tables, memories=b.memories)
         if self._rt.fuel:
             store.set_fuel(limits.fuel_per_tick or UNLIMITED_FUEL)
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(
             store.ptr(), self.watchdog.callback, None, FINALIZER_T())
         return store
+
+    def _shape(self, guest: wasmtime.Module) -> GuestShape:
+        shape = _SHAPES.get(id(guest))
+        if shape is None:
+            shape = _SHAPES[id(guest)] = guest_shape(self.spec.wasm)
+        return shape
+
+    def _budget(self, guest: wasmtime.Module) -> Budget | None:
+        """The store limits under which the cap bounds memory and tables together."""
+        cap = self.spec.policy.limits.memory_bytes
+        if cap is None:
+            return None
+        shim = () if memory_import(self.name, guest) else (len(OPS),)
+        return budget(self.name, cap, self.shape, shim, int(self.spec.sampling))
 
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
               rings: list[wasmtime.SharedMemory]) -> Linked:
@@ -272,4 +296,29 @@ class Service:
         return self.trap_log.counts()
 
     def memory_bytes(self) -> int:
-        return int(self.linked.memory.data_len(self.store))
+        """What the service holds: its memory, a sampling adapter's page, and its
+        tables at wasmtime's cost per element. A table the guest does not
+        export cannot be read: it counts at the most it may hold (its declared
+        size when it cannot grow, else its limit under a cap, else its minimum)."""
+        store, linked = self.store, self.linked
+        held = int(linked.memory.data_len(store))
+        if self.spec.sampling:
+            own = linked.adapter.exports(store).get("memory")
+            held += int(own.data_len(store)) if isinstance(own, wasmtime.Memory) else 0
+        if linked.style == "exports-memory":
+            held += len(OPS) * TABLE_ELEMENT_BYTES  # the shim's table, never grown
+        return held + self._table_bytes()
+
+    def _table_bytes(self) -> int:
+        exports = self.linked.guest.exports(self.store) if self.shape.tables else {}
+        held = 0
+        for table in self.shape.tables:
+            item = exports.get(table.export) if table.export else None
+            if isinstance(item, wasmtime.Table):
+                held += int(item.size(self.store)) * TABLE_ELEMENT_BYTES
+            elif self.budget is not None:
+                held += self.budget.table_bytes(table)
+            else:
+                held += (table.maximum if table.maximum == table.minimum else table.minimum
+                         ) * TABLE_ELEMENT_BYTES
+        return held

@@ -1,0 +1,158 @@
+"""One memory cap over everything a guest holds: its memory and its tables.
+
+wasmtime's store limiter (the only one the C API offers) caps each linear
+memory and each table on its own; there is no sum. So nanonet makes the sum
+hold by construction:
+
+- under a cap, a guest may have one linear memory of its own (imported or
+  defined; the ``nanonet:raw`` rings are the host's). A second one is refused
+  at load, since each would get the whole cap;
+- tables cost what wasmtime stores per element (a pointer, 8 bytes). Each
+  table may grow to ``per_table`` elements: its declared size, or a share of
+  a sixteenth of the cap split over the store's tables, whichever is larger;
+  the most the tables can then hold is taken off the memory's limit;
+- a sampling adapter's own page is fixed in size and taken off as well.
+
+So memory + tables + the adapter's page never exceed the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import wasmtime
+
+from ..caps.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
+from ..caps.wasmmod import MAGIC, RAW_MODULE
+from ..errors import LoadError
+
+PAGE = 65536
+TABLE_ELEMENT_BYTES = 8  # wasmtime keeps one pointer per table element
+TABLE_SHARE = 16  # tables may take up to 1/16 of the cap beyond their declared sizes
+_TABLE, _MEMORY = 1, 2  # import/export kinds
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table the guest defines: declared limits and whether it is exported."""
+
+    minimum: int
+    maximum: int | None
+    export: str | None = None
+
+
+@dataclass(frozen=True)
+class GuestShape:
+    """The memories and tables of a guest module, read from its sections."""
+
+    memories: int = 0  # its own: imported (raw rings aside) and defined
+    tables: tuple[Table, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The store limits that make one cap bound a service's memory and tables."""
+
+    memory: int  # bytes, per linear memory
+    per_table: int  # elements, per table
+    tables: int  # how many tables the store may hold
+    memories: int  # how many linear memories the store may create
+
+    def table_bytes(self, table: Table) -> int:
+        """The most ``table`` can hold under this budget, in bytes."""
+        most = self.per_table if table.maximum is None else min(table.maximum, self.per_table)
+        return max(most, table.minimum) * TABLE_ELEMENT_BYTES
+
+
+def _imports(r: Reader) -> int:
+    """Count the memory imports that are the guest's own (not raw rings)."""
+    own = 0
+    for _ in range(r.u32()):
+        module, _name, kind = r.name(), r.name(), r.byte()
+        if kind == 0:
+            r.u32()
+        elif kind == _TABLE:
+            skip_valtype(r)
+            skip_limits(r)
+        elif kind == _MEMORY:
+            skip_limits(r)
+            own += module != RAW_MODULE
+        elif kind == 3:
+            skip_valtype(r)
+            r.byte()
+        else:
+            r.byte()
+            r.u32()
+    return own
+
+
+def _tables(r: Reader) -> list[tuple[int, int | None]]:
+    out = []
+    for _ in range(r.u32()):
+        init = r.data[r.pos] == 0x40 if r.pos < r.end else False
+        if init:  # a table with an initial value: 0x40 0x00 reftype limits expr
+            r.take(2)
+        skip_valtype(r)
+        lo, hi, _ = skip_limits(r)
+        if init:
+            for _ins in walk(r):
+                pass
+        out.append((lo, hi))
+    return out
+
+
+def _exports(r: Reader) -> dict[int, str]:
+    """Exported table index -> export name."""
+    out: dict[int, str] = {}
+    for _ in range(r.u32()):
+        name, kind, index = r.name(), r.byte(), r.u32()
+        if kind == _TABLE:
+            out.setdefault(index, name)
+    return out
+
+
+def guest_shape(source: bytes) -> GuestShape:
+    """Read the memories and tables of a module (binary, or WAT text that
+    wasmtime has already compiled, so it assembles)."""
+    wasm = source if source[:4] == MAGIC else bytes(wasmtime.wat2wasm(source.decode()))
+    r = Reader(wasm, 8)
+    memories, tables, exports = 0, [], {}
+    try:
+        while not r.done:
+            section, body = r.byte(), r.sub(r.u32())
+            if section == 2:
+                memories += _imports(body)
+            elif section == 4:
+                tables = _tables(body)
+            elif section == 5:
+                memories += body.u32()
+            elif section == 7:
+                exports = _exports(body)
+    except WasmFormatError as err:
+        raise LoadError(f"the module's sections cannot be read: {err}") from err
+    return GuestShape(memories, tuple(Table(lo, hi, exports.get(i))
+                                      for i, (lo, hi) in enumerate(tables)))
+
+
+def budget(service: str, cap: int, shape: GuestShape, fixed_tables: tuple[int, ...] = (),
+           fixed_memories: int = 0) -> Budget:
+    """The store limits for ``cap``; ``fixed_tables`` are the sizes of nanonet's
+    own tables (the shim's), ``fixed_memories`` the pages of fixed-size
+    memories of its own (a sampling adapter's)."""
+    if shape.memories > 1:
+        raise LoadError(
+            f"service {service!r} has {shape.memories} linear memories and a memory cap "
+            f"(memory_bytes): under a cap a guest may have one memory of its own, since "
+            f"wasmtime caps each memory separately; build it with one memory, or drop the cap")
+    count = len(shape.tables) + len(fixed_tables)
+    declared = max([t.minimum for t in shape.tables] + list(fixed_tables) + [0])
+    share = cap // TABLE_SHARE // (TABLE_ELEMENT_BYTES * max(count, 1))
+    limits = Budget(0, max(declared, share), count, 1 + (fixed_memories > 0))
+    tables = (sum(limits.table_bytes(t) for t in shape.tables)
+              + sum(fixed_tables) * TABLE_ELEMENT_BYTES)
+    memory = cap - tables - fixed_memories * PAGE
+    if memory < 0:
+        raise LoadError(
+            f"service {service!r}: its tables alone hold {tables} bytes, more than its "
+            f"memory cap of {cap} bytes: raise memory_bytes, or shrink the tables")
+    return Budget(memory, limits.per_table, limits.tables, limits.memories)
