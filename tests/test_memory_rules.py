@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nanonet import LoadError, Mesh
+from nanonet import Limits, LoadError, Mesh, Service
+from nanonet.runtime.linking import OPS
 
 TWO_IMPORTS = """(module
   {wasi}
@@ -23,3 +24,87 @@ def test_two_memory_imports_are_refused_on_either_load_path(path: str) -> None:
             LoadError, match=r"service 's' imports 2 memories \(env.memory, env.scratch\); "
                              r"nanonet gives a guest one memory of its own: import one"):
         mesh.service("s", wat, grants=["clock"])
+
+
+CAP = 1 << 20
+PAGE = 65536
+TABLE_ELEMENT_BYTES = 8  # what wasmtime keeps per element: a pointer
+CAPPED = Limits(memory_bytes=CAP)
+GROW_TABLE = """(module (memory (export "memory") 1) (table {export} 10 funcref)
+  (func (export "run") (result i32) (table.grow (ref.null func) (i32.const {n}))))"""
+
+
+def _run(mesh: Mesh, name: str, wat: str, limits: Limits = CAPPED) -> Service:
+    svc = mesh.service(name, wat, limits=limits)
+    mesh.start()
+    assert svc.join(30)
+    return svc
+
+
+@pytest.mark.timeout(30)
+def test_a_table_cannot_grow_past_the_memory_cap() -> None:
+    with Mesh() as mesh:  # a million elements would hold 8 MiB
+        svc = _run(mesh, "s", GROW_TABLE.format(export="", n=1_000_000))
+        assert svc.exit_code == -1 and svc.memory_bytes() <= CAP
+
+
+@pytest.mark.timeout(30)
+def test_memory_and_tables_grown_to_the_most_stay_under_the_cap_together() -> None:
+    fill = """(module (memory (export "memory") 1) (table $t (export "t") 10 funcref)
+      (func (export "run") (result i32)
+        (loop $m (br_if $m (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+        (loop $e (br_if $e (i32.ne (table.grow $t (ref.null func) (i32.const 64))
+                                   (i32.const -1))))
+        (i32.const 0)))"""
+    with Mesh() as mesh:
+        svc = _run(mesh, "s", fill)
+        assert svc.exit_code == 0
+        held = svc.memory_bytes()
+        assert CAP - 2 * PAGE < held <= CAP, held
+
+
+@pytest.mark.timeout(30)
+def test_memory_bytes_counts_the_tables_at_their_element_cost() -> None:
+    with Mesh() as mesh:
+        svc = _run(mesh, "s", GROW_TABLE.format(export='(export "t")', n=1_000))
+        assert svc.exit_code == 10  # table.grow returns the old size
+        shim = len(OPS) * TABLE_ELEMENT_BYTES  # the table the exported memory links through
+        assert svc.memory_bytes() == PAGE + 1_010 * TABLE_ELEMENT_BYTES + shim
+
+
+@pytest.mark.timeout(30)
+def test_a_second_memory_under_a_cap_is_refused_at_load() -> None:
+    wat = """(module (import "env" "memory" (memory 1)) (memory $b 1)
+      (func (export "run") (result i32) (memory.grow $b (i32.const 15))))"""
+    with Mesh() as mesh, pytest.raises(
+            LoadError, match=r"service 's' has 2 linear memories and a memory cap \(memory_bytes\)"
+                             r": under a cap a guest may have one memory of its own"):
+        mesh.service("s", wat, limits=CAPPED)
+
+
+BIG_GROW = """(module (memory (export "memory") 1)
+  (func $alloc (export "run") (result i32)
+    (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1)) (then unreachable))
+    {after}
+    (i32.const 0)))"""
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_growth_of_many_pages_is_named_a_memory_cap_trap() -> None:
+    with Mesh() as mesh:  # 100 pages at once, from 1: far below the cap when refused
+        svc = _run(mesh, "s", BIG_GROW.format(after=""))
+        (trap,) = svc.traps
+        assert trap.cause == "memory cap reached (memory.grow refused past the limit)"
+        assert svc.memory_bytes() == PAGE + len(OPS) * TABLE_ELEMENT_BYTES
+
+
+@pytest.mark.timeout(30)
+def test_frames_of_a_watched_guest_keep_the_offsets_of_the_module_as_given() -> None:
+    wat = BIG_GROW.format(after="unreachable")  # it traps with or without a cap
+    with Mesh() as mesh:
+        free = _run(mesh, "free", wat, Limits())
+    with Mesh() as mesh:  # 100 pages fit in this cap: the growth succeeds, then it traps
+        capped = _run(mesh, "capped", wat, Limits(memory_bytes=8 << 20))
+    (a,), (b,) = free.traps, capped.traps
+    assert a.frames == b.frames and a.frames[0].function == "alloc"
+    assert a.message == b.message and b.cause == "unreachable executed"

@@ -24,9 +24,10 @@ from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
-from .budget import PAGE, TABLE_ELEMENT_BYTES, Budget, GuestShape, budget, guest_shape
+from .budget import TABLE_ELEMENT_BYTES, Budget, GuestShape, budget, guest_shape
 from .engine import Runtime
 from .fastlink import LinkPlan
+from .growwatch import REFUSED, OffsetMap, watched
 from .lifecycle import Event, State, next_state
 from .linking import (
     OPS,
@@ -90,6 +91,7 @@ class Service:
         self.restarts = 0
         self.exit_code: int | None = None
         self.load_seconds = 0.0
+        self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
         self._rings = list(rings)
         limits = spec.policy.limits
@@ -175,8 +177,13 @@ class Service:
         return self._rt.wasi_clock(self.store)
 
     def _compile(self) -> wasmtime.Module:
+        """The guest's module; under a memory cap, with its growths watched."""
+        source, self.watched = self.spec.wasm, None
         try:
-            return self._rt.module(self.spec.wasm)
+            if self.spec.policy.limits.memory_bytes is not None:
+                self.watched = watched(source)
+                source = self.watched[0] if self.watched else source
+            return self._rt.module(source)
         except wasmtime.WasmtimeError as err:
             raise LoadError(f"service {self.name!r}: not a valid Wasm module: {err}") from err
 
@@ -227,17 +234,20 @@ class Service:
         if self.watchdog.stop_requested:
             self._event(Event.STOP)
             return False
-        cause = trap_cause(exc, self.watchdog.cause, self._memory_at_cap())
-        self.error = GuestTrap(self.name, trap_message(exc), trap_frames(exc), cause)
+        offsets = self.watched[1] if self.watched else None
+        cause = trap_cause(exc, self.watchdog.cause, self._grow_refused())
+        self.error = GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
+                               cause)
         self.trap_log.append(self.error)
         self._event(Event.TRAP)
         return True
 
-    def _memory_at_cap(self) -> bool:
-        cap = self.spec.policy.limits.memory_bytes
-        if cap is None:
+    def _grow_refused(self) -> bool:
+        """Whether this instance of a watched guest had a memory.grow refused."""
+        if not self.watched:
             return False
-        return int(self.linked.memory.data_len(self.store)) + PAGE > cap
+        flag = self.linked.guest.exports(self.store).get(REFUSED)
+        return isinstance(flag, wasmtime.Global) and flag.value(self.store) == 1
 
     def _restart(self) -> bool:
         """Wait the back-off and reload; False if the policy (or a stop) says no."""
