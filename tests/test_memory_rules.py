@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nanonet import Limits, LoadError, Mesh, Service
+from nanonet.runtime import growwatch
+from nanonet.runtime.engine import cache_dir
 from nanonet.runtime.linking import OPS
 
 TWO_IMPORTS = """(module
@@ -108,3 +110,17 @@ def test_frames_of_a_watched_guest_keep_the_offsets_of_the_module_as_given() -> 
     (a,), (b,) = free.traps, capped.traps
     assert a.frames == b.frames and a.frames[0].function == "alloc"
     assert a.message == b.message and b.cause == "unreachable executed"
+
+
+def test_the_rewrite_of_a_watched_guest_is_kept_on_disk_for_the_next_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    source = BIG_GROW.format(after="(nop)").encode()
+    first = growwatch._cached(source)
+    assert first is not None and list(cache_dir().parent.glob("watched/*.wasm"))
+
+    def no_rewrite(wasm: bytes) -> None:
+        raise AssertionError("rewritten again instead of read from the disk cache")
+
+    monkeypatch.setattr(growwatch, "watch", no_rewrite)
+    again = growwatch._cached(source)
+    assert again is not None and again[0] == first[0] and again[1] == first[1]

@@ -19,12 +19,17 @@ with GC type groups) is run as it is, and its traps keep their trap code.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import wasmtime
 
 from ..caps.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
 from ..caps.wasmmod import MAGIC
+from .engine import cache_dir
 
 REFUSED = "nanonet:grow-refused"  # the exported global: 1 once a growth was refused
 MARK = "nanonet:watched"  # the module name frames carry if the guest had none
@@ -238,7 +243,7 @@ def _names(customs: Customs, module: str) -> tuple[Customs, str | None]:
 def watch(wasm: bytes) -> tuple[bytes, OffsetMap] | None:
     """``wasm`` with its memory growths watched, and the offset map; None if
     it has no ``memory.grow`` or cannot be rewritten."""
-    if wasm[:4] != MAGIC:
+    if wasm[:8] != MAGIC + b"\x01\0\0\0":  # a core module, not a component
         return None
     try:
         return _watch(wasm)
@@ -302,12 +307,43 @@ def _rebuild(wasm: bytes, mod: _Module, sites: _Sites) -> tuple[bytes, OffsetMap
 
 
 _WATCHED: dict[bytes, tuple[bytes, OffsetMap] | None] = {}
+_FORMAT = "growwatch-1"  # part of the disk cache key: bump when the rewrite changes
 
 
 def watched(source: bytes) -> tuple[bytes, OffsetMap] | None:
     """``watch`` for a service's module (binary, or WAT text that already
-    compiled), once per source: restarts reuse it."""
+    compiled), once per source: decoding every instruction in Python takes
+    seconds for a module of megabytes, so the result is kept in memory for
+    restarts and on disk (beside the compiled modules) for the next process."""
     if source not in _WATCHED:
-        wasm = source if source[:4] == MAGIC else bytes(wasmtime.wat2wasm(source.decode()))
-        _WATCHED[source] = watch(wasm)
+        _WATCHED[source] = _cached(source)
     return _WATCHED[source]
+
+
+def _cached(source: bytes) -> tuple[bytes, OffsetMap] | None:
+    key = hashlib.sha256(_FORMAT.encode() + source).hexdigest()[:32]
+    meta, body = (cache_dir().parent / "watched" / f"{key}.{ext}" for ext in ("json", "wasm"))
+    try:
+        saved = json.loads(meta.read_text())
+        if saved is None:
+            return None
+        return body.read_bytes(), OffsetMap(**saved)
+    except (OSError, ValueError, TypeError):
+        pass  # not cached yet, or damaged: rewrite below
+    wasm = source if source[:4] == MAGIC else bytes(wasmtime.wat2wasm(source.decode()))
+    result = watch(wasm)
+    if result is not None:
+        _save(body, result[0])  # the body first: meta is what says "cached"
+    _save(meta, json.dumps(None if result is None else asdict(result[1])).encode())
+    return result
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Write atomically: a reader never sees half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the rewrite next time
