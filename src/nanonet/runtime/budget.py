@@ -115,6 +115,8 @@ def guest_shape(source: bytes) -> GuestShape:
     """Read the memories and tables of a module (binary, or WAT text that
     wasmtime has already compiled, so it assembles)."""
     wasm = source if source[:4] == MAGIC else bytes(wasmtime.wat2wasm(source.decode()))
+    if wasm[4:8] != b"\x01\0\0\0":
+        raise LoadError("not a core WebAssembly module (a component?)")
     r = Reader(wasm, 8)
     memories, tables, exports = 0, [], {}
     try:

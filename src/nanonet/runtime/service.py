@@ -49,7 +49,7 @@ INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the sh
 # as the Runtime's cache, so their ids are stable keys
 _PLANS: dict[tuple[object, ...], LinkPlan] = {}
 _ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
-_SHAPES: dict[int, GuestShape] = {}  # guest module id -> its memories and tables
+_SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
 
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
@@ -138,9 +138,16 @@ class Service:
         return store
 
     def _shape(self, guest: wasmtime.Module) -> GuestShape:
-        shape = _SHAPES.get(id(guest))
+        """Its memories and tables; unread, only a cap needs them to load."""
+        shape = _SHAPES.get(guest)
         if shape is None:
-            shape = _SHAPES[id(guest)] = guest_shape(self.spec.wasm)
+            try:
+                shape = guest_shape(self.spec.wasm)
+            except LoadError:
+                if self.spec.policy.limits.memory_bytes is not None:
+                    raise
+                shape = GuestShape()  # memory_bytes() then counts no guest table
+            _SHAPES[guest] = shape
         return shape
 
     def _budget(self, guest: wasmtime.Module) -> Budget | None:
