@@ -26,3 +26,9 @@ def test_a_restart_storm_keeps_the_last_traps_and_counts_them_all() -> None:
         assert svc.trap_counts == {"unreachable executed": RESTARTS + 1}
         assert service_snapshot(svc).traps == {"unreachable executed": RESTARTS + 1}
         assert len(mesh.traps) == KEEP_TRAPS and mesh.traps[-1] is svc.traps[-1]
+
+
+def test_the_back_off_stays_at_its_maximum_past_a_thousand_restarts() -> None:
+    policy = RestartPolicy(Restart.ON_FAILURE, max_restarts=10_000, initial_ms=0, max_ms=0)
+    assert policy.delay(5_000) == 0.0  # 2.0 ** 5000 overflows a float
+    assert RestartPolicy(Restart.ON_FAILURE, initial_ms=1, max_ms=50).delay(2_000) == 0.05

@@ -119,7 +119,11 @@ class RestartPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before restart ``attempt``."""
-        return min(self.initial_ms * self.factor ** attempt, self.max_ms) / 1000.0
+        try:
+            grown = self.initial_ms * self.factor ** attempt
+        except OverflowError:  # 2.0 ** 1024: long past max_ms
+            grown = self.max_ms
+        return min(grown, self.max_ms) / 1000.0
 
     @property
     def restarts(self) -> bool:
