@@ -124,3 +124,14 @@ def test_the_rewrite_of_a_watched_guest_is_kept_on_disk_for_the_next_process(
     monkeypatch.setattr(growwatch, "watch", no_rewrite)
     again = growwatch._cached(source)
     assert again is not None and again[0] == first[0] and again[1] == first[1]
+
+
+@pytest.mark.timeout(30)
+def test_memory_bytes_counts_every_memory_of_an_uncapped_guest() -> None:
+    wat = """(module (import "env" "memory" (memory 1)) (memory $big (export "big") 1)
+      (memory $private 3)
+      (func (export "run") (result i32) (memory.grow $big (i32.const 10))))"""
+    with Mesh() as mesh:
+        svc = _run(mesh, "s", wat, Limits())
+        assert svc.exit_code == 1  # the old size of $big
+        assert svc.memory_bytes() == (1 + 11 + 3) * PAGE

@@ -42,11 +42,33 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """One linear memory of the guest's own (not a raw ring)."""
+
+    minimum: int  # pages
+    maximum: int | None
+    imported: bool
+    export: str | None = None
+
+
+@dataclass(frozen=True)
 class GuestShape:
     """The memories and tables of a guest module, read from its sections."""
 
-    memories: int = 0  # its own: imported (raw rings aside) and defined
+    memory_list: tuple[Memory, ...] = field(default_factory=tuple)
     tables: tuple[Table, ...] = field(default_factory=tuple)
+
+    @property
+    def memories(self) -> int:
+        """How many of its own: imported (raw rings aside) and defined."""
+        return len(self.memory_list)
+
+    def others(self, linked: str | None) -> tuple[Memory, ...]:
+        """Its memories but the one the adapter is linked to (the imported one
+        when ``linked`` is None, else the one exported under that name)."""
+        first = next((m for m in self.memory_list
+                      if (m.imported if linked is None else m.export == linked)), None)
+        return tuple(m for m in self.memory_list if m is not first)
 
 
 @dataclass(frozen=True)
@@ -64,9 +86,9 @@ class Budget:
         return max(most, table.minimum) * TABLE_ELEMENT_BYTES
 
 
-def _imports(r: Reader) -> int:
-    """Count the memory imports that are the guest's own (not raw rings)."""
-    own = 0
+def _imports(r: Reader) -> list[tuple[int, int | None, bool] | None]:
+    """Every imported memory, in index order: (min, max, True), or None for a raw ring."""
+    out: list[tuple[int, int | None, bool] | None] = []
     for _ in range(r.u32()):
         module, _name, kind = r.name(), r.name(), r.byte()
         if kind == 0:
@@ -75,15 +97,23 @@ def _imports(r: Reader) -> int:
             skip_valtype(r)
             skip_limits(r)
         elif kind == _MEMORY:
-            skip_limits(r)
-            own += module != RAW_MODULE
+            lo, hi, _ = skip_limits(r)
+            out.append(None if module == RAW_MODULE else (lo, hi, True))
         elif kind == 3:
             skip_valtype(r)
             r.byte()
         else:
             r.byte()
             r.u32()
-    return own
+    return out
+
+
+def _memories(r: Reader) -> list[tuple[int, int | None, bool] | None]:
+    out: list[tuple[int, int | None, bool] | None] = []
+    for _ in range(r.u32()):
+        lo, hi, _ = skip_limits(r)
+        out.append((lo, hi, False))
+    return out
 
 
 def _tables(r: Reader) -> list[tuple[int, int | None]]:
@@ -101,13 +131,13 @@ def _tables(r: Reader) -> list[tuple[int, int | None]]:
     return out
 
 
-def _exports(r: Reader) -> dict[int, str]:
-    """Exported table index -> export name."""
-    out: dict[int, str] = {}
+def _exports(r: Reader) -> dict[tuple[int, int], str]:
+    """(kind, index) of each exported table and memory -> an export name of it."""
+    out: dict[tuple[int, int], str] = {}
     for _ in range(r.u32()):
         name, kind, index = r.name(), r.byte(), r.u32()
-        if kind == _TABLE:
-            out.setdefault(index, name)
+        if kind in (_TABLE, _MEMORY) and ((kind, index) not in out or name == "memory"):
+            out[(kind, index)] = name  # "memory" is the name the adapter links by
     return out
 
 
@@ -118,22 +148,26 @@ def guest_shape(source: bytes) -> GuestShape:
     if wasm[4:8] != b"\x01\0\0\0":
         raise LoadError("not a core WebAssembly module (a component?)")
     r = Reader(wasm, 8)
-    memories, tables, exports = 0, [], {}
+    mems: list[tuple[int, int | None, bool] | None] = []
+    tables: list[tuple[int, int | None]] = []
+    exports: dict[tuple[int, int], str] = {}
     try:
         while not r.done:
             section, body = r.byte(), r.sub(r.u32())
             if section == 2:
-                memories += _imports(body)
+                mems = _imports(body) + mems
             elif section == 4:
                 tables = _tables(body)
             elif section == 5:
-                memories += body.u32()
+                mems += _memories(body)
             elif section == 7:
                 exports = _exports(body)
     except WasmFormatError as err:
         raise LoadError(f"the module's sections cannot be read: {err}") from err
-    return GuestShape(memories, tuple(Table(lo, hi, exports.get(i))
-                                      for i, (lo, hi) in enumerate(tables)))
+    own = tuple(Memory(m[0], m[1], m[2], exports.get((_MEMORY, i)))
+                for i, m in enumerate(mems) if m is not None)
+    return GuestShape(own, tuple(Table(lo, hi, exports.get((_TABLE, i)))
+                                 for i, (lo, hi) in enumerate(tables)))
 
 
 def budget(service: str, cap: int, shape: GuestShape, fixed_tables: tuple[int, ...] = (),

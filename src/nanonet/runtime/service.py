@@ -24,7 +24,7 @@ from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
-from .budget import TABLE_ELEMENT_BYTES, Budget, GuestShape, budget, guest_shape
+from .budget import PAGE, TABLE_ELEMENT_BYTES, Budget, GuestShape, budget, guest_shape
 from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
@@ -324,7 +324,22 @@ class Service:
             held += int(own.data_len(store)) if isinstance(own, wasmtime.Memory) else 0
         if linked.style == "exports-memory":
             held += len(OPS) * TABLE_ELEMENT_BYTES  # the shim's table, never grown
-        return held + self._table_bytes()
+        return held + self._other_memory_bytes() + self._table_bytes()
+
+    def _other_memory_bytes(self) -> int:
+        """Memories beyond the linked one (only without a cap): an exported one
+        as it is, a private one at its declared size (it cannot be read)."""
+        linked = "memory" if self.linked.style == "exports-memory" else None
+        others = self.shape.others(linked)
+        exports = self.linked.guest.exports(self.store) if others else {}
+        held = 0
+        for mem in others:
+            item = exports.get(mem.export) if mem.export else None
+            if isinstance(item, wasmtime.Memory):
+                held += int(item.data_len(self.store))
+            else:
+                held += mem.minimum * PAGE
+        return held
 
     def _table_bytes(self) -> int:
         exports = self.linked.guest.exports(self.store) if self.shape.tables else {}
