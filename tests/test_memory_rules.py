@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nanonet import Limits, LoadError, Mesh, Service
+from nanonet.caps.policy import Grants
+from nanonet.ring.layout import Geometry
 from nanonet.runtime import growwatch
 from nanonet.runtime.engine import cache_dir
 from nanonet.runtime.linking import OPS
@@ -135,3 +137,20 @@ def test_memory_bytes_counts_every_memory_of_an_uncapped_guest() -> None:
         svc = _run(mesh, "s", wat, Limits())
         assert svc.exit_code == 1  # the old size of $big
         assert svc.memory_bytes() == (1 + 11 + 3) * PAGE
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_growth_of_a_memory_after_a_raw_ring_is_seen_too() -> None:
+    pages = Geometry.for_payload(16, 64).pages
+    wat = f"""(module (import "nanonet:raw" "t" (memory {pages} {pages} shared))
+      (memory (export "memory") 1)
+      (func (export "run") (result i32)
+        (if (i32.eq (memory.grow 1 (i32.const 100)) (i32.const -1)) (then unreachable))
+        (i32.const 0)))"""
+    with Mesh() as mesh:  # the guest's own memory is memory 1 here
+        mesh.tunnel("t", slots=16, max_payload=64)
+        svc = mesh.service("s", wat, reads=["t"], grants=Grants(raw=("t",)), limits=CAPPED)
+        mesh.start()
+        assert svc.join(30)
+        (trap,) = svc.traps
+        assert trap.cause == "memory cap reached (memory.grow refused past the limit)"
