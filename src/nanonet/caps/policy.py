@@ -82,9 +82,10 @@ class Limits:
     caps a service's CPU share, and one of 1e9 only stops runaway code.
     ``deadline_ms``: the longest a service may run without touching any of its
     tunnels (an infinite loop); more traps it with "deadline exceeded".
-    ``memory_bytes``: the cap on its linear memory (all its memories counted);
-    growth past it fails, and a guest that then traps is reported as over its
-    memory cap. ``instances``: the most Wasm instances its store may hold.
+    ``memory_bytes``: the cap on its memory and tables together (under a cap
+    a guest may have one memory of its own; see docs/runtime.md); growth past
+    it fails, and a guest that traps after a refused growth is reported as
+    over its memory cap. ``instances``: the most Wasm instances its store may hold.
     """
 
     fuel_per_tick: int | None = None
