@@ -18,6 +18,7 @@ So memory + tables + the adapter's page never exceed the cap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import wasmtime
@@ -192,3 +193,44 @@ def budget(service: str, cap: int, shape: GuestShape, fixed_tables: tuple[int, .
             f"service {service!r}: its tables alone hold {tables} bytes, more than its "
             f"memory cap of {cap} bytes: raise memory_bytes, or shrink the tables")
     return Budget(memory, limits.per_table, limits.tables, limits.memories)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What a service holds, as handles taken once at load on its own thread
+    (observers then only read sizes) plus what no handle can show."""
+
+    memories: tuple[wasmtime.Memory, ...]
+    tables: tuple[wasmtime.Table, ...]
+    fixed: int  # bytes: private memories and tables at their bounds, the shim's table
+
+    def held(self, store: wasmtime.Store) -> int:
+        return (sum(int(m.data_len(store)) for m in self.memories) + self.fixed
+                + sum(int(t.size(store)) for t in self.tables) * TABLE_ELEMENT_BYTES)
+
+
+def holdings(shape: GuestShape, limits: Budget | None, linked: wasmtime.Memory,
+             exports: Mapping[str, object], own: wasmtime.Memory | None,
+             shim_elements: int) -> Holdings:
+    """Everything a service holds: ``linked`` (the memory the adapter uses),
+    the guest's other memories and its tables (read through ``exports`` when
+    exported, else at the most they can hold), a sampling adapter's ``own``
+    page and the shim's table of ``shim_elements``."""
+    memories, tables, fixed = [linked, *([own] if own else [])], [], shim_elements
+    fixed *= TABLE_ELEMENT_BYTES
+    for mem in shape.others("memory" if shim_elements else None):
+        item = exports.get(mem.export) if mem.export else None
+        if isinstance(item, wasmtime.Memory):
+            memories.append(item)
+        else:
+            fixed += mem.minimum * PAGE
+    for table in shape.tables:
+        item = exports.get(table.export) if table.export else None
+        if isinstance(item, wasmtime.Table):
+            tables.append(item)
+        elif limits is not None:
+            fixed += limits.table_bytes(table)
+        else:
+            size = table.maximum if table.maximum == table.minimum else table.minimum
+            fixed += (size or 0) * TABLE_ELEMENT_BYTES
+    return Holdings(tuple(memories), tuple(tables), fixed)

@@ -24,7 +24,7 @@ from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
-from .budget import PAGE, TABLE_ELEMENT_BYTES, Budget, GuestShape, budget, guest_shape
+from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
@@ -117,6 +117,7 @@ class Service:
         except wasmtime.WasmtimeError as err:
             raise LoadError(f"service {self.name!r} cannot be linked: {err}") from err
         self._entry = self._find_entry(linked)
+        self.holdings = self._holdings(linked)
         self.load_seconds = time.perf_counter() - t0
         return linked
 
@@ -138,7 +139,8 @@ class Service:
         return store
 
     def _shape(self, guest: wasmtime.Module) -> GuestShape:
-        """Its memories and tables; unread, only a cap needs them to load."""
+        """Its memories and tables, read once per module; without a cap, a module
+        whose sections cannot be read still loads (its tables then go uncounted)."""
         shape = _SHAPES.get(guest)
         if shape is None:
             try:
@@ -157,6 +159,12 @@ class Service:
             return None
         shim = () if memory_import(self.name, guest) else (len(OPS),)
         return budget(self.name, cap, self.shape, shim, int(self.spec.sampling))
+
+    def _holdings(self, linked: Linked) -> Holdings:
+        own = linked.adapter.exports(self.store).get("memory") if self.spec.sampling else None
+        shim = len(OPS) if linked.style == "exports-memory" else 0
+        return holdings(self.shape, self.budget, linked.memory, linked.guest.exports(self.store),
+                        own if isinstance(own, wasmtime.Memory) else None, shim)
 
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
               rings: list[wasmtime.SharedMemory]) -> Linked:
@@ -313,44 +321,6 @@ class Service:
         return self.trap_log.counts()
 
     def memory_bytes(self) -> int:
-        """What the service holds: its memory, a sampling adapter's page, and its
-        tables at wasmtime's cost per element. A table the guest does not
-        export cannot be read: it counts at the most it may hold (its declared
-        size when it cannot grow, else its limit under a cap, else its minimum)."""
-        store, linked = self.store, self.linked
-        held = int(linked.memory.data_len(store))
-        if self.spec.sampling:
-            own = linked.adapter.exports(store).get("memory")
-            held += int(own.data_len(store)) if isinstance(own, wasmtime.Memory) else 0
-        if linked.style == "exports-memory":
-            held += len(OPS) * TABLE_ELEMENT_BYTES  # the shim's table, never grown
-        return held + self._other_memory_bytes() + self._table_bytes()
-
-    def _other_memory_bytes(self) -> int:
-        """Memories beyond the linked one (only without a cap): an exported one
-        as it is, a private one at its declared size (it cannot be read)."""
-        linked = "memory" if self.linked.style == "exports-memory" else None
-        others = self.shape.others(linked)
-        exports = self.linked.guest.exports(self.store) if others else {}
-        held = 0
-        for mem in others:
-            item = exports.get(mem.export) if mem.export else None
-            if isinstance(item, wasmtime.Memory):
-                held += int(item.data_len(self.store))
-            else:
-                held += mem.minimum * PAGE
-        return held
-
-    def _table_bytes(self) -> int:
-        exports = self.linked.guest.exports(self.store) if self.shape.tables else {}
-        held = 0
-        for table in self.shape.tables:
-            item = exports.get(table.export) if table.export else None
-            if isinstance(item, wasmtime.Table):
-                held += int(item.size(self.store)) * TABLE_ELEMENT_BYTES
-            elif self.budget is not None:
-                held += self.budget.table_bytes(table)
-            else:
-                held += (table.maximum if table.maximum == table.minimum else table.minimum
-                         ) * TABLE_ELEMENT_BYTES
-        return held
+        """What the service holds: its memories, a sampling adapter's page, its
+        tables at wasmtime's cost per element (``budget.holdings``)."""
+        return self.holdings.held(self.store)
