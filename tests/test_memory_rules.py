@@ -6,6 +6,7 @@ import pytest
 
 from nanonet import Limits, LoadError, Mesh, Service
 from nanonet.caps.policy import Grants
+from nanonet.errors import Frame
 from nanonet.ring.layout import Geometry
 from nanonet.runtime import growwatch
 from nanonet.runtime.engine import cache_dir
@@ -154,3 +155,18 @@ def test_a_refused_growth_of_a_memory_after_a_raw_ring_is_seen_too() -> None:
         assert svc.join(30)
         (trap,) = svc.traps
         assert trap.cause == "memory cap reached (memory.grow refused past the limit)"
+
+
+@pytest.mark.timeout(60)
+def test_a_deadline_trap_of_a_watched_guest_keeps_its_frames_too() -> None:
+    spin = """(module (memory (export "memory") 1)
+      (func $spin (export "run") (result i32)
+        (drop (memory.grow (i32.const 1)))
+        (loop $l (br $l)) (i32.const 0)))"""
+    frames: list[tuple[tuple[Frame, ...], str]] = []
+    for limits in (Limits(deadline_ms=50), Limits(deadline_ms=50, memory_bytes=CAP)):
+        with Mesh() as mesh:
+            (trap,) = _run(mesh, "s", spin, limits).traps
+            assert trap.cause.startswith("deadline exceeded")
+            frames.append((trap.frames, trap.message))
+    assert frames[0] == frames[1] and frames[0][0][0].function == "spin"
