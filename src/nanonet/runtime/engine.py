@@ -34,7 +34,7 @@ class MemoryLayout:
     wasmtime applies one layout to every memory of an engine, rings and guest
     memories alike, and compiles code for it. Its default (4 GiB reserved plus
     32 MiB guards before and after) lets every 32-bit access skip its bounds
-    check, at 4 GiB of address space per tunnel: about 31,000 tunnels fill the
+    check, at 4 GiB of address space per tunnel: near 32,000 tunnels fill the
     47-bit address space. ``COMPACT`` reserves 1 MiB (rings up to 1 MiB fit
     it; a larger ring reserves its size plus ``growth``), but then every
     access to any memory is bounds-checked in code (a memory-bound guest loop
