@@ -52,7 +52,8 @@ def test_counters_match_exactly_what_was_sent() -> None:
     assert t.fill == 0 and t.closed and t.writer == "producer" and t.reader == "checker"
     states = {s.name: (s.state, s.restarts, s.traps) for s in snap.services}
     assert states == {"producer": ("stopped", 0, {}), "checker": ("stopped", 0, {})}
-    assert all(s.memory_bytes and s.memory_bytes % 65536 == 0 for s in snap.services)
+    # a page of memory at least, plus the tables at their cost per element
+    assert all(s.memory_bytes and s.memory_bytes >= 65536 for s in snap.services)
 
 
 def test_rates_come_from_successive_polls() -> None:

@@ -111,9 +111,10 @@ class Limits:
     caps a service's CPU share, and one of 1e9 only stops runaway code.
     ``deadline_ms``: the longest a service may run without touching any of its
     tunnels (an infinite loop); more traps it with "deadline exceeded".
-    ``memory_bytes``: the cap on its linear memory (all its memories counted);
-    growth past it fails, and a guest that then traps is reported as over its
-    memory cap. ``instances``: the most Wasm instances its store may hold.
+    ``memory_bytes``: the cap on its memory and tables together (under a cap
+    a guest may have one memory of its own; see docs/runtime.md); growth past
+    it fails, and a guest that traps after a refused growth is reported as
+    over its memory cap. ``instances``: the most Wasm instances its store may hold.
     """
 
     fuel_per_tick: int | None = None
@@ -148,7 +149,11 @@ class RestartPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before restart ``attempt``."""
-        return min(self.initial_ms * self.factor ** attempt, self.max_ms) / 1000.0
+        try:
+            grown = self.initial_ms * self.factor ** attempt
+        except OverflowError:  # 2.0 ** 1024: long past max_ms
+            grown = self.max_ms
+        return min(grown, self.max_ms) / 1000.0
 
     @property
     def restarts(self) -> bool:

@@ -12,7 +12,6 @@ serves a mesh in this process and one behind a control endpoint.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -81,9 +80,9 @@ def _memory(svc: Service) -> int | None:
 
 
 def service_snapshot(svc: Service) -> ServiceSnapshot:
-    causes = Counter(t.cause or "unknown" for t in list(svc.traps))
+    causes = svc.trap_counts
     metered = svc.spec.policy.limits.fuel_per_tick is not None
-    return ServiceSnapshot(svc.name, svc.refresh_state().value, svc.restarts, dict(causes),
+    return ServiceSnapshot(svc.name, svc.refresh_state().value, svc.restarts, causes,
                            _memory(svc), svc.exit_code,
                            svc.watchdog.fuel_used if metered else None)
 

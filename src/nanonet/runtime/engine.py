@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -28,8 +29,41 @@ SETTINGS = (
 MAX_WASM_STACK = 512 * 1024
 
 
-def _config(fuel: bool = False, max_stack: int = MAX_WASM_STACK) -> wasmtime.Config:
+@dataclass(frozen=True)
+class MemoryLayout:
+    """How much address space wasmtime reserves per linear memory.
+
+    wasmtime applies one layout to every memory of an engine, rings and guest
+    memories alike, and compiles code for it. Its default (4 GiB reserved plus
+    32 MiB guards before and after) lets every 32-bit access skip its bounds
+    check, at 4 GiB of address space per tunnel: near 32,000 tunnels fill the
+    47-bit address space. ``COMPACT`` reserves 1 MiB (rings up to 1 MiB fit
+    it; a larger ring reserves its size plus ``growth``), but then every
+    access to any memory is bounds-checked in code (a memory-bound guest loop
+    ran about 1.7x slower here), so it is a choice per mesh, not the default.
+    """
+
+    reservation: int
+    guard: int
+    growth: int  # extra reserved when a memory outgrows its reservation and moves
+
+    def apply(self, cfg: wasmtime.Config) -> None:
+        cfg.memory_reservation = self.reservation
+        cfg.memory_guard_size = self.guard
+        cfg.memory_reservation_for_growth = self.growth
+
+    def fingerprint(self) -> str:
+        return f"reserve={self.reservation},guard={self.guard},growth={self.growth}"
+
+
+COMPACT = MemoryLayout(reservation=1 << 20, guard=1 << 16, growth=16 << 20)
+
+
+def _config(fuel: bool = False, max_stack: int = MAX_WASM_STACK,
+            layout: MemoryLayout | None = None) -> wasmtime.Config:
     cfg = wasmtime.Config()
+    if layout is not None:
+        layout.apply(cfg)
     cfg.consume_fuel = fuel
     cfg.wasm_threads = True
     cfg.shared_memory = True
@@ -56,15 +90,19 @@ class Runtime:
     are chosen per mesh: ``runtime(fuel=True, max_stack=...)``.
     """
 
-    def __init__(self, fuel: bool = False, max_stack: int = MAX_WASM_STACK) -> None:
+    def __init__(self, fuel: bool = False, max_stack: int = MAX_WASM_STACK,
+                 compact: bool = False) -> None:
         self.fuel = fuel
         self.max_stack = max_stack
-        self.engine = wasmtime.Engine(_config(fuel, max_stack))
+        self.compact = compact
+        layout = COMPACT if compact else None
+        self.engine = wasmtime.Engine(_config(fuel, max_stack, layout))
         self.ticker = Ticker(self.engine)
         self.cache = cache_dir()
         self.disk = DiskCache(self.cache)
         self.patched = wasmfix.apply(self.engine)
-        self._fingerprint = ("|".join(SETTINGS) + f"|fuel={fuel}|stack={max_stack}"
+        memory = layout.fingerprint() if layout else "memory=default"
+        self._fingerprint = ("|".join(SETTINGS) + f"|fuel={fuel}|stack={max_stack}|{memory}"
                              f"|wasmtime-{version('wasmtime')}")
         self._modules: dict[str, wasmtime.Module] = {}
         self._wasi_linker: wasmtime.Linker | None = None
@@ -138,14 +176,19 @@ class Runtime:
         return store
 
 
-_RUNTIMES: dict[tuple[bool, int], Runtime] = {}
+_RUNTIMES: dict[tuple[bool, int, bool], Runtime] = {}
 _RUNTIME_LOCK = threading.Lock()
 
 
-def runtime(fuel: bool = False, max_stack: int = MAX_WASM_STACK) -> Runtime:
-    """The process-wide Runtime for these engine settings, created on first use."""
+def runtime(fuel: bool = False, max_stack: int = MAX_WASM_STACK,
+            compact: bool = False) -> Runtime:
+    """The process-wide Runtime for these engine settings, created on first use.
+
+    ``compact=True`` reserves about 1 MiB of address space per memory instead
+    of 4 GiB (``MemoryLayout``): for meshes of many thousand tunnels, at the
+    price of a bounds check on every memory access."""
     with _RUNTIME_LOCK:
-        key = (fuel, max_stack)
+        key = (fuel, max_stack, compact)
         if key not in _RUNTIMES:
-            _RUNTIMES[key] = Runtime(fuel, max_stack)
+            _RUNTIMES[key] = Runtime(fuel, max_stack, compact)
         return _RUNTIMES[key]

@@ -23,7 +23,7 @@ from wasmtime import _ffi as ffi
 
 from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
-from .linking import ABI_MODULE, OPS, Linked
+from .linking import ABI_MODULE, OPS, Linked, memory_import
 
 _EXTERN_FUNC: Any = 0
 _EXTERN_MEMORY: Any = 3  # ctypes fields typed as c_ubyte accept plain ints
@@ -68,6 +68,7 @@ class LinkPlan:
               shim: wasmtime.Module, raw: Mapping[str, int] | None = None) -> LinkPlan:
         """``raw`` maps each tunnel the guest may import raw to its index in ``rings``."""
         memory_type, raw = None, raw or {}
+        memory_import("guest", guest)  # one memory of its own, never two aliased
         names: list[bytes | int | None] = []
         for imp in guest.imports:
             if imp.module == RAW_MODULE and (imp.name or "") in raw:

@@ -63,11 +63,20 @@ class Linked:
     style: str  # "imports-memory" or "exports-memory"
 
 
-def _memory_import(module: wasmtime.Module) -> wasmtime.ImportType | None:
+def memory_import(name: str, module: wasmtime.Module) -> wasmtime.ImportType | None:
+    """The guest's one memory import (``nanonet:raw`` rings aside), if any.
+
+    One rule for both load paths: nanonet gives a guest exactly one memory of
+    its own, so a second import is refused rather than aliased to the first.
+    """
     mems = [imp for imp in module.imports
             if isinstance(imp.type, wasmtime.MemoryType) and imp.module != RAW_MODULE]
     if len(mems) > 1:
-        raise LoadError("the guest imports more than one memory; nanonet provides exactly one")
+        names = ", ".join(f"{imp.module}.{imp.name}" for imp in mems)
+        raise LoadError(f"service {name!r} imports {len(mems)} memories ({names}); nanonet "
+                        "gives a guest one memory of its own: import one and define any "
+                        "other in the module (or read a tunnel's ring with a nanonet:raw "
+                        "import)")
     return mems[0] if mems else None
 
 
@@ -81,6 +90,7 @@ def check_imports(name: str, module: wasmtime.Module, grants: Grants,
     Returns True if the guest needs WASI (some granted WASI import).
     """
     wasi = raw = False
+    memory_import(name, module)
     for imp in module.imports:
         if imp.module == RAW_MODULE:
             check_raw(name, imp, grants, reads or {})
@@ -204,7 +214,7 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
     ``raw`` maps each tunnel the guest imports raw (already checked) to its ring.
     """
     raw = raw or {}
-    mem_import = _memory_import(guest)
+    mem_import = memory_import("guest", guest)
     if mem_import is not None:
         assert isinstance(mem_import.type, wasmtime.MemoryType)
         memory = wasmtime.Memory(store, mem_import.type)

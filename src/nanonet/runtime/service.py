@@ -24,22 +24,33 @@ from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
+from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .engine import Runtime
 from .fastlink import LinkPlan
+from .growwatch import REFUSED, OffsetMap, watched
 from .lifecycle import Event, State, next_state
-from .linking import Linked, check_imports, link, raw_rings, read_pages, shim_wat
+from .linking import (
+    OPS,
+    Linked,
+    check_imports,
+    link,
+    memory_import,
+    raw_rings,
+    read_pages,
+    shim_wat,
+)
 from .startfn import START_EXPORT, prepare
-from .traps import trap_cause, trap_frames, trap_message
+from .traps import TrapLog, trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
-PAGE = 65536
 
 # link plans per (guest module, adapter module, grants); modules live as long
 # as the Runtime's cache, so their ids are stable keys
 _PLANS: dict[tuple[object, ...], LinkPlan] = {}
 _ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
+_SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
 
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
@@ -77,10 +88,11 @@ class Service:
         self.name = spec.name
         self.state = State.CREATED
         self.error: GuestTrap | None = None
-        self.traps: list[GuestTrap] = []
+        self.trap_log = TrapLog()
         self.restarts = 0
         self.exit_code: int | None = None
         self.load_seconds = 0.0
+        self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
         self._rings = list(rings)
         limits = spec.policy.limits
@@ -98,7 +110,8 @@ class Service:
         t0 = time.perf_counter()
         guest = self._compile()
         adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling)
-        self.store = self._new_store()
+        self.shape = self._shape(guest)
+        self.store = self._new_store(guest)
         rings = [r.shared for r in self._rings]
         try:
             linked = self._link(guest, adapter, rings)
@@ -107,26 +120,54 @@ class Service:
         except wasmtime.WasmtimeError as err:
             raise LoadError(f"service {self.name!r} cannot be linked: {err}") from err
         self._entry = self._find_entry(linked)
+        self.holdings = self._holdings(linked)
         self.load_seconds = time.perf_counter() - t0
         return linked
 
-    def _new_store(self) -> wasmtime.Store:
+    def _new_store(self, guest: wasmtime.Module) -> wasmtime.Store:
         """A store with this service's limits, fuel and epoch callback."""
         store = wasmtime.Store(self._rt.engine)
         limits = self.spec.policy.limits
-        if limits.memory_bytes is not None or limits.instances is not None:
+        self.budget = self._budget(guest)
+        if self.budget is not None or limits.instances is not None:
             instances = -1 if limits.instances is None else limits.instances + INTERNAL_INSTANCES
-            memory = -1 if limits.memory_bytes is None else limits.memory_bytes
-            # the cap is per linear memory: allow the guest one (and a sampling
-            # adapter its own), so that the cap bounds all of them together
-            memories = -1 if limits.memory_bytes is None else 1 + int(self.spec.sampling)
-            store.set_limits(memory_size=memory, instances=instances, memories=memories)
+            b = self.budget or Budget(-1, -1, -1, -1)
+            store.set_limits(memory_size=b.memory, table_elements=b.per_table,
+                             instances=instances, tables=b.tables, memories=b.memories)
         if self._rt.fuel:
             store.set_fuel(limits.fuel_per_tick or UNLIMITED_FUEL)
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(
             store.ptr(), self.watchdog.callback, None, FINALIZER_T())
         return store
+
+    def _shape(self, guest: wasmtime.Module) -> GuestShape:
+        """Its memories and tables, read once per module; without a cap, a module
+        whose sections cannot be read still loads (its tables then go uncounted)."""
+        shape = _SHAPES.get(guest)
+        if shape is None:
+            try:
+                shape = guest_shape(self.spec.wasm)
+            except LoadError:
+                if self.spec.policy.limits.memory_bytes is not None:
+                    raise
+                shape = GuestShape()  # memory_bytes() then counts no guest table
+            _SHAPES[guest] = shape
+        return shape
+
+    def _budget(self, guest: wasmtime.Module) -> Budget | None:
+        """The store limits under which the cap bounds memory and tables together."""
+        cap = self.spec.policy.limits.memory_bytes
+        if cap is None:
+            return None
+        shim = () if memory_import(self.name, guest) else (len(OPS),)
+        return budget(self.name, cap, self.shape, shim, int(self.spec.sampling))
+
+    def _holdings(self, linked: Linked) -> Holdings:
+        own = linked.adapter.exports(self.store).get("memory") if self.spec.sampling else None
+        shim = len(OPS) if linked.style == "exports-memory" else 0
+        return holdings(self.shape, self.budget, linked.memory, linked.guest.exports(self.store),
+                        own if isinstance(own, wasmtime.Memory) else None, shim)
 
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
               rings: list[wasmtime.SharedMemory]) -> Linked:
@@ -155,11 +196,17 @@ class Service:
 
     def _compile(self) -> wasmtime.Module:
         """The guest compiled with its start function moved to an export
-        (runtime/startfn.py), so that instantiating it runs no guest code."""
+        (runtime/startfn.py), so that instantiating it runs no guest code;
+        under a memory cap, with its growths watched (runtime/growwatch.py)."""
+        self.watched = None
         try:
             prepared = prepare(self.spec.wasm)
             self._has_start = prepared.has_start
-            return self._rt.module(prepared.wasm)
+            source = prepared.wasm
+            if self.spec.policy.limits.memory_bytes is not None:
+                self.watched = watched(source)
+                source = self.watched[0] if self.watched else source
+            return self._rt.module(source)
         except LoadError as err:
             raise LoadError(f"service {self.name!r}: {err}") from err
         except wasmtime.WasmtimeError as err:
@@ -217,17 +264,20 @@ class Service:
         if self.watchdog.stop_requested:
             self._event(Event.STOP)
             return False
-        cause = trap_cause(exc, self.watchdog.cause, self._memory_at_cap())
-        self.error = GuestTrap(self.name, trap_message(exc), trap_frames(exc), cause)
-        self.traps.append(self.error)
+        offsets = self.watched[1] if self.watched else None
+        cause = trap_cause(exc, self.watchdog.cause, self._grow_refused())
+        self.error = GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
+                               cause)
+        self.trap_log.append(self.error)
         self._event(Event.TRAP)
         return True
 
-    def _memory_at_cap(self) -> bool:
-        cap = self.spec.policy.limits.memory_bytes
-        if cap is None:
+    def _grow_refused(self) -> bool:
+        """Whether this instance of a watched guest had a memory.grow refused."""
+        if not self.watched:
             return False
-        return int(self.linked.memory.data_len(self.store)) + PAGE > cap
+        flag = self.linked.guest.exports(self.store).get(REFUSED)
+        return isinstance(flag, wasmtime.Global) and flag.value(self.store) == 1
 
     def _restart(self) -> bool:
         """Wait the back-off and reload; False if the policy (or a stop) says no."""
@@ -275,5 +325,17 @@ class Service:
             self._event(Event.PARK if self.watchdog.parked() else Event.WAKE)
         return self.state
 
+    @property
+    def traps(self) -> list[GuestTrap]:
+        """The most recent traps (the last ``KEEP_TRAPS``), oldest first."""
+        return self.trap_log.recent()
+
+    @property
+    def trap_counts(self) -> dict[str, int]:
+        """Traps per cause since the service was created, none forgotten."""
+        return self.trap_log.counts()
+
     def memory_bytes(self) -> int:
-        return int(self.linked.memory.data_len(self.store))
+        """What the service holds: its memories, a sampling adapter's page, its
+        tables at wasmtime's cost per element (``budget.holdings``)."""
+        return self.holdings.held(self.store)

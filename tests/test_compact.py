@@ -1,0 +1,48 @@
+"""A compact runtime reserves about what its rings need, not 4 GiB each."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import call, guest
+from nanonet import Mesh
+from nanonet.runtime.engine import runtime
+
+TUNNELS = 2_000
+BOUND_KIB = 8 * 1024  # generous: a 2-page ring reserves about 1.1 MiB here
+
+
+def _vm_size_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmSize in /proc/self/status")
+
+
+@pytest.mark.timeout(120)
+def test_many_tunnels_add_little_address_space_each() -> None:
+    mesh = Mesh(runtime(compact=True))
+    mesh.tunnel("first", slots=64, max_payload=64)  # the engine's own mappings come first
+    before = _vm_size_kib()
+    for i in range(TUNNELS):
+        mesh.tunnel(f"t{i}", slots=64, max_payload=64)
+    per_tunnel = (_vm_size_kib() - before) / TUNNELS
+    mesh.stop()
+    assert per_tunnel < BOUND_KIB, f"{per_tunnel:.0f} KiB of address space per tunnel"
+
+
+@pytest.mark.timeout(60)
+def test_services_on_a_compact_runtime_move_every_message() -> None:
+    with Mesh(runtime(compact=True)) as mesh:
+        mesh.tunnel("t", slots=64, max_payload=64)
+        sender = mesh.service("send", guest("sender", side="write"), writes=["t"])
+        call(sender, "configure", 5_000, 16, 1, -1)
+        checker = mesh.service("check", guest("dedup_checker"), reads=["t"])
+        mesh.start()
+        assert mesh.wait(30), "services did not end"
+        assert call(checker, "next") == 5_000 and mesh.traps == []
+
+
+def test_the_memory_layout_is_part_of_the_module_cache_key() -> None:
+    assert runtime(compact=True).key(b"(module)") != runtime().key(b"(module)")
