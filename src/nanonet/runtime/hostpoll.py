@@ -83,7 +83,7 @@ class BoundedPoll:
             results[0].kind = 0  # WASMTIME_I32
             results[0].of.i32 = outcome
             return 0
-        except Exception as exc:  # never out of a host call: see the module docstring
+        except BaseException as exc:  # never out of a host call: see the module docstring
             return self._trap(f"poll_oneoff failed in the host: {exc}")
 
     def _trap(self, cause: str) -> int:
