@@ -61,7 +61,7 @@ INLINE_COPY = 256  # messages up to this size are copied inline, not by memory.c
 # notify reaches can last: the epoch (a forced stop, a deadline) reaches a
 # parked service only when its park ends. A reader waiting on an empty ring
 # doubles its timeout after each park that timed out, up to READER_PARK_MAX_NS,
-# so an idle service wakes a few times a minute, not twenty times a second;
+# so an idle service wakes once every few seconds, not twenty times a second;
 # any wake-up with news starts the next wait afresh. Its wake-ups never
 # depend on the timeout: a writer notifies it on every publish once it has
 # announced its park. A writer's timeout stays PARK_TIMEOUT_NS: a reader
