@@ -12,7 +12,7 @@ import pytest
 
 from nanonet.cli import main as cli_main
 from nanonet.component.service import ComponentService
-from nanonet.errors import LoadError
+from nanonet.errors import LoadError, NanonetError
 from nanonet.wit import PACKAGES
 
 DOUBLE = """(component
@@ -167,3 +167,35 @@ def test_a_component_without_one_data_plane_is_refused() -> None:
         data_plane(bytes(wasmtime.wat2wasm(STREAMER)))
     with pytest.raises(LoadError, match="not a component binary"):
         data_plane(b"\0asm\x01\0\0\0")
+
+
+def test_a_call_queued_behind_a_close_fails_instead_of_waiting_for_ever() -> None:
+    entered, gate = threading.Event(), threading.Event()
+
+    def slow_double(x: int) -> int:
+        entered.set()
+        gate.wait(30)
+        return 2 * x
+
+    comp = ComponentService("quad", QUAD, imports={"double": slow_double})
+    first: list[Any] = []
+    busy = threading.Thread(target=lambda: first.append(comp.call("quad", 1)), daemon=True)
+    busy.start()
+    assert entered.wait(30)
+    comp.close(timeout=0)  # queued behind the call in progress
+    late: list[BaseException] = []
+
+    def call_late() -> None:
+        try:
+            comp.call("quad", 2, timeout=20)
+        except BaseException as exc:
+            late.append(exc)
+
+    caller = threading.Thread(target=call_late, daemon=True)
+    caller.start()
+    gate.set()
+    busy.join(30)
+    caller.join(30)
+    assert first == [4]
+    assert len(late) == 1 and isinstance(late[0], NanonetError), late
+    assert "closed" in str(late[0])

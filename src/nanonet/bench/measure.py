@@ -122,10 +122,12 @@ def _child(*args: object) -> dict[str, float]:
 
 
 def idle(services: int) -> Figures:
-    """N idle services in one process: total time to have them parked, RSS each."""
+    """N idle services in one process: total time to have them parked, RSS
+    each, CPU seconds burnt per wall second while they sit parked."""
     s = _child("idle", "nanonet", services, 0, 0)
     return {"services": float(services), "start_total_ms": s["seconds"] * 1e3,
-            "rss_per_service_kb": (s["rss_after_kb"] - s["rss_before_kb"]) / services}
+            "rss_per_service_kb": (s["rss_after_kb"] - s["rss_before_kb"]) / services,
+            "idle_cpu_per_s": s["idle_cpu_per_s"]}
 
 
 def pipelines(lanes: int, per_lane: int, size: int) -> Figures:

@@ -95,7 +95,8 @@ def scale_table(result: Result) -> Table:
             table.add_row(name, "[red]error[/red]")
         elif name.startswith("idle-"):
             table.add_row(name, f"{f['start_total_ms']:.1f} ms to start all, "
-                                f"{f['rss_per_service_kb']:.1f} KB RSS per service")
+                                f"{f['rss_per_service_kb']:.1f} KB RSS per service, "
+                                f"{f.get('idle_cpu_per_s', 0.0):.1%} of a core while idle")
         elif name.startswith("pipelines-"):
             table.add_row(name, f"{rate(f['msgs_per_s'])} msgs/s in total")
         else:

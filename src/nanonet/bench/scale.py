@@ -2,14 +2,16 @@
 
 ``idle``: N idle services in one process (each with its own mesh and tunnel,
 as W4, since the bundled guest names its tunnel ``stream``), created,
-started and parked; the total time that takes and the growth of RSS per
-service. ``pipelines``: P producer -> checker Wasm pairs running at once,
+started and parked; the total time that takes, the growth of RSS per
+service, and the CPU time the process burns per second of wall time while
+they all sit parked. ``pipelines``: P producer -> checker Wasm pairs running at once,
 every sequence number checked; the total messages per second of all of them
 (16 service threads on however many cores there are).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import wasmtime
@@ -21,6 +23,19 @@ from .coldstart import start_parked, stop_all, vmrss_kb
 from .wasm_runs import RUN_TIMEOUT, _exports, guest
 
 Outcome = tuple[dict[str, float], list[int]]
+IDLE_WINDOW_S = 5.0  # wall time over which idle CPU is counted
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def idle_cpu(window: float = IDLE_WINDOW_S) -> float:
+    """CPU seconds this process burns per wall second over ``window``."""
+    cpu0, wall0 = _cpu_seconds(), time.monotonic()
+    time.sleep(window)
+    return (_cpu_seconds() - cpu0) / (time.monotonic() - wall0)
 
 
 def idle(count: int) -> Outcome:
@@ -40,10 +55,11 @@ def idle(count: int) -> Outcome:
             meshes.append(mesh)
         start_parked(meshes)
         seconds, rss1 = time.perf_counter() - t0, vmrss_kb()
+        cpu = idle_cpu()
     finally:
         stop_all(meshes)
     return {"count": count, "seconds": seconds, "rss_before_kb": rss0,
-            "rss_after_kb": rss1}, []
+            "rss_after_kb": rss1, "idle_cpu_per_s": cpu}, []
 
 
 def _pipeline(count: int, size: int) -> tuple[Mesh, Service]:

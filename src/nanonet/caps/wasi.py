@@ -10,6 +10,8 @@ under a granted directory).
 
 from __future__ import annotations
 
+import time
+
 import wasmtime
 
 from .policy import Grants
@@ -57,9 +59,24 @@ def check(service: str, function: str, grants: Grants) -> str | None:
             "grant: grant it in the manifest (or Mesh.service(grants=...)), or remove the import")
 
 
-def config(grants: Grants) -> wasmtime.WasiConfig:
+class WasiContext(wasmtime.WasiConfig):
+    """A WASI configuration that knows when its monotonic clock started.
+
+    wasmtime starts a context's monotonic clock when the configuration is
+    made, and reads it as the time elapsed since; ``origin_ns`` is the host's
+    ``time.monotonic_ns()`` taken just after, so nanonet's ``poll_oneoff`` can
+    place a guest's absolute monotonic timeouts (late by microseconds at
+    most, never early).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origin_ns = time.monotonic_ns()
+
+
+def config(grants: Grants) -> WasiContext:
     """A WASI context holding exactly what ``grants`` allow, nothing inherited."""
-    cfg = wasmtime.WasiConfig()
+    cfg = WasiContext()
     if grants.args:
         cfg.argv = list(grants.args)
     if grants.env:

@@ -61,6 +61,8 @@ class ComponentService:
         self._thread = threading.Thread(target=self._serve, name=f"nanonet:{name}",
                                         daemon=True)
         self._ready: Future[None] = Future()
+        self._ended = False  # no call is queued once set (under _lock)
+        self._lock = threading.Lock()
         if start:
             self.start()
 
@@ -92,12 +94,27 @@ class ComponentService:
                                                      f"component {self.name!r}", wasi=self._wasi)
         except BaseException as exc:
             ready.set_exception(exc)
-            self._close_ends()
+            self._end()
             return
         ready.set_result(None)
         while (item := self._queue.get()) is not None:
             fname, args, fut = item
             self._answer(fname, args, fut)
+        self._end()
+
+    def _end(self) -> None:
+        """Refuse new calls, and fail those queued behind the close: nobody
+        waits for an answer that will never come."""
+        with self._lock:
+            self._ended = True
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None and item[2].set_running_or_notify_cancel():
+                item[2].set_exception(NanonetError(
+                    f"component service {self.name!r} closed before answering {item[0]!r}"))
         self._close_ends()
 
     def _close_ends(self) -> None:
@@ -122,7 +139,10 @@ class ComponentService:
             state = "closed" if self.started else "not started: start the mesh first"
             raise NanonetError(f"component service {self.name!r} is {state}")
         fut: Future[Any] = Future()
-        self._queue.put((fname, args, fut))
+        with self._lock:
+            if self._ended:
+                raise NanonetError(f"component service {self.name!r} is closed")
+            self._queue.put((fname, args, fut))
         return fut.result(timeout)
 
     def export(self, fname: str) -> Callable[..., Any]:

@@ -56,7 +56,19 @@ SPIN_MIN = 64
 SPIN_MAX = 1 << 16
 WRITER_SPIN = 128
 INLINE_COPY = 256  # messages up to this size are copied inline, not by memory.copy
-PARK_TIMEOUT_NS = 50_000_000  # a park never outlives this; closed is re-checked
+# A park's timeout. Every wake-up is re-checked (closed included), and close
+# notifies every waiter, so the timeout only bounds how long a park that no
+# notify reaches can last: the epoch (a forced stop, a deadline) reaches a
+# parked service only when its park ends. A reader waiting on an empty ring
+# doubles its timeout after each park that timed out, up to READER_PARK_MAX_NS,
+# so an idle service wakes once every few seconds, not twenty times a second;
+# any wake-up with news starts the next wait afresh. Its wake-ups never
+# depend on the timeout: a writer notifies it on every publish once it has
+# announced its park. A writer's timeout stays PARK_TIMEOUT_NS: a reader
+# wakes a parked writer only once the ring is half empty (see $commit), so a
+# writer behind a reader that stopped short of that relies on the timeout.
+PARK_TIMEOUT_NS = 50_000_000
+READER_PARK_MAX_NS = 3_200_000_000  # 50 ms doubled six times
 
 # name, params (after the handle), result; the guest ABI of docs/abi.md
 ABI = {
@@ -163,8 +175,10 @@ _COMMON = """
         (return (i32.const {CLOSED}))))
     (i32.const 0))
 
-  ;; spin, then announce and park with a finite timeout; adapt the spin budget
-  (func $wait{m} (result i32) (local $r i32) (local $i i32) (local $seen i64)
+  ;; spin, then announce and park with a finite timeout; adapt the spin budget,
+  ;; and back the timeout off while parks time out (one wait = one idle spell)
+  (func $wait{m} (result i32) (local $r i32) (local $i i32) (local $seen i64) (local $pt i64)
+    (local.set $pt (i64.const {TIMEOUT}))
     (local.set $i (global.get $spin{m}))
     (loop $spin
       (local.set $r (call $refresh{m}))
@@ -181,10 +195,13 @@ _COMMON = """
       (i64.store {m} offset={O_MYPARK} (i32.const 0)
         (i64.add (i64.load {m} offset={O_MYPARK} (i32.const 0)) (i64.const 1)))
       (local.set $r (memory.atomic.wait32 {m} (global.get $waitat{m})
-        (i32.wrap_i64 (local.get $seen)) (i64.const {TIMEOUT})))
+        (i32.wrap_i64 (local.get $seen)) (local.get $pt)))
       (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))
       (if (i32.eq (local.get $r) (i32.const 2))
-        (then (global.set $spin{m} (select (i32.const {SPIN_MIN})
+        (then
+          (local.set $pt (select (i64.const {PARK_MAX}) (i64.shl (local.get $pt) (i64.const 1))
+                                 (i64.gt_u (local.get $pt) (i64.const {PARK_MAX2}))))
+          (global.set $spin{m} (select (i32.const {SPIN_MIN})
                 (i32.shr_u (global.get $spin{m}) (i32.const 1))
                 (i32.lt_u (global.get $spin{m}) (i32.const {SPIN_MIN2})))))
         (else (global.set $spin{m} (select (i32.const {SPIN_MAX})
@@ -493,9 +510,11 @@ def _tunnel_code(m: int, end: EndSpec, sampling: bool = False) -> str:
         O_MYPARK=L.OFF_WRITER_PARKS if writer else L.OFF_READER_PARKS,
     )
     lo, hi = (WRITER_SPIN, WRITER_SPIN) if writer else (SPIN_MIN, SPIN_MAX)
+    park_max = PARK_TIMEOUT_NS if writer else READER_PARK_MAX_NS
     c.update(
         SPIN_INIT=WRITER_SPIN if writer else SPIN_INIT,
         SPIN_MIN=lo, SPIN_MAX=hi, SPIN_MIN2=lo * 2, SPIN_MAX2=hi // 2,
+        PARK_MAX=park_max, PARK_MAX2=park_max // 2,
     )
     head, tail = (f"$pos{m}", f"$peer{m}") if writer else (f"$peer{m}", f"$pos{m}")
     c.update(HEADG=head, TAILG=tail)

@@ -30,6 +30,7 @@ from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
 from ..ring.adapter import ABI, Direction, EndSpec, abi_type
 from .engine import Runtime
+from .hostpoll import BoundedPoll
 
 ABI_MODULE = "nanonet"
 OPS = [*list(ABI), "tunnel"]
@@ -183,14 +184,18 @@ def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
 
 
 def _instantiate(store: wasmtime.Store, module: wasmtime.Module,
-                 imports: list[AsExtern], wasi: Grants | None) -> wasmtime.Instance:
+                 imports: list[AsExtern], wasi: Grants | None,
+                 poll: BoundedPoll | None = None) -> wasmtime.Instance:
     """Instantiate with a plain import list, or through a WASI linker if granted."""
     if wasi is None:
         return wasmtime.Instance(store, module, imports)
-    store.set_wasi(wasi_caps.config(wasi))  # exactly what was granted
+    cfg = wasi_caps.config(wasi)
+    store.set_wasi(cfg)  # exactly what was granted
     linker = wasmtime.Linker(store.engine)
     linker.define_wasi()
     linker.allow_shadowing = True
+    if poll is not None:  # in place of wasmtime's, which no deadline or stop can end
+        linker.define(store, WASI_MODULE, "poll_oneoff", poll.func(store, cfg.origin_ns))
     for imp, item in zip((i for i in module.imports if i.module != WASI_MODULE),
                          imports, strict=True):
         linker.define(store, imp.module, imp.name or "", item)
@@ -208,10 +213,11 @@ def _funcs(store: wasmtime.Store, inst: wasmtime.Instance) -> dict[str, wasmtime
 def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wasmtime.Module,
          rings: list[wasmtime.SharedMemory], wasi: Grants | None = None,
          raw: Mapping[str, wasmtime.SharedMemory] | None = None,
-         clock: wasmtime.Func | None = None) -> Linked:
+         clock: wasmtime.Func | None = None, poll: BoundedPoll | None = None) -> Linked:
     """Instantiate ``guest`` and ``adapter`` in ``store``, wired together.
 
-    ``raw`` maps each tunnel the guest imports raw (already checked) to its ring.
+    ``raw`` maps each tunnel the guest imports raw (already checked) to its ring;
+    ``poll`` answers the guest's WASI ``poll_oneoff``.
     """
     raw = raw or {}
     mem_import = memory_import("guest", guest)
@@ -220,10 +226,11 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
         memory = wasmtime.Memory(store, mem_import.type)
         ad = wasmtime.Instance(store, adapter, [memory, *rings, *_opt(clock)])
         inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, ad), memory, raw),
-                            wasi)
+                            wasi, poll)
         return Linked(inst, ad, memory, "imports-memory")
     shim = wasmtime.Instance(store, rt.module(shim_wat()), [])
-    inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, shim), None, raw), wasi)
+    inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, shim), None, raw), wasi,
+                        poll)
     exported = inst.exports(store).get("memory")
     if not isinstance(exported, wasmtime.Memory):
         raise LoadError("the guest neither imports nor exports a memory named 'memory'")

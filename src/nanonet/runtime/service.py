@@ -28,6 +28,7 @@ from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
+from .hostpoll import BoundedPoll
 from .lifecycle import Event, State, next_state
 from .linking import (
     OPS,
@@ -97,6 +98,7 @@ class Service:
         self._rings = list(rings)
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick)
+        self._poll = BoundedPoll(self.watchdog)  # WASI poll_oneoff, ended by deadline and stop
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -181,7 +183,8 @@ class Service:
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
                 return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
-                            raw={t: rings[i] for t, i in raw.items()}, clock=self._clock())
+                            raw={t: rings[i] for t, i in raw.items()}, clock=self._clock(),
+                            poll=self._poll)
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
             _PLANS[key] = plan
         return plan.instantiate(self.store, rings, self._clock())

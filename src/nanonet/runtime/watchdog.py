@@ -11,6 +11,7 @@ a fuel budget it also refills the store's fuel: a budget per tick.
 from __future__ import annotations
 
 import ctypes
+import threading
 import time
 from collections.abc import Sequence
 
@@ -31,7 +32,14 @@ _READER_MARKS = (L.OFF_TAIL, L.OFF_EMPTY, L.OFF_READER_PARKS)
 
 
 class Watchdog:
-    """The decisions behind one store's epoch callback."""
+    """The decisions behind one store's epoch callback.
+
+    Host calls that wait (``hostpoll.py``) ask it the same two questions the
+    callback asks: has the host asked for a stop (``wait_stop`` sleeps on
+    that), and when does the deadline fire (``deadline_at``).
+    """
+
+    STOPPED = "stopped by the host"
 
     def __init__(self, ends: Sequence[EndSpec], rings: Sequence[RingMemory],
                  deadline_ms: int | None, fuel_per_tick: int | None) -> None:
@@ -39,12 +47,39 @@ class Watchdog:
                         else _READER_MARKS) for end, ring in zip(ends, rings, strict=True)]
         self._deadline = None if deadline_ms is None else deadline_ms / 1000.0
         self._fuel = fuel_per_tick
-        self.stop_requested = False
+        self._stop = threading.Event()
         self.cause: str | None = None
         self.fuel_used = 0  # counted at each tick; only with a fuel budget
         self._last = self._progress()
         self._since = time.monotonic()
         self.callback = CALLBACK_T(self._on_epoch)  # kept alive with the watchdog
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        """Setting it wakes a host call waiting in ``wait_stop`` at once."""
+        if value:
+            self._stop.set()
+        else:
+            self._stop.clear()
+
+    def wait_stop(self, seconds: float) -> bool:
+        """Sleep up to ``seconds`` or until a stop is asked; True if it was."""
+        return self._stop.wait(seconds)
+
+    def deadline_at(self) -> float | None:
+        """The ``time.monotonic()`` at which the deadline fires if no counter
+        of the service moves from now on; None without a deadline."""
+        if self._deadline is None:
+            return None
+        self._expired()  # takes in any progress since the last look
+        return self._since + self._deadline
+
+    def deadline_cause(self) -> str:
+        return f"deadline exceeded: ran {self._deadline_ms()} ms without touching a tunnel"
 
     def _progress(self) -> tuple[int, ...]:
         return tuple(ring.u64(off) for ring, offs in self._marks for off in offs)
@@ -77,10 +112,9 @@ class Watchdog:
     def _on_epoch(self, ctx: object, _data: object, delta: ctypes._Pointer[ctypes.c_uint64],
                   kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
         if self.stop_requested:
-            return self._trap("stopped by the host")
+            return self._trap(self.STOPPED)
         if self._expired():
-            return self._trap(f"deadline exceeded: ran {self._deadline_ms()} ms "
-                              "without touching a tunnel")
+            return self._trap(self.deadline_cause())
         if self._fuel is not None:
             self._count_fuel(ctx)
             ffi.wasmtime_context_set_fuel(ctx, self._fuel)
