@@ -35,18 +35,13 @@ ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
 PAGE = 65536
 
-# link plans per (guest module, adapter module, grants); modules live as long
-# as the Runtime's cache, so their ids are stable keys
-_PLANS: dict[tuple[object, ...], LinkPlan] = {}
-_ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
-
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
     """The compiled adapter for this shape of tunnel ends."""
-    key = (id(rt), sampling, *shape(ends))
-    mod = _ADAPTERS.get(key)
+    key = (sampling, *shape(ends))
+    mod = rt.adapters.get(key)
     if mod is None:
-        mod = _ADAPTERS[key] = rt.module(adapter_wat(ends, sampling))
+        mod = rt.adapters[key] = rt.module(adapter_wat(ends, sampling))
     return mod
 
 
@@ -130,8 +125,9 @@ class Service:
         """The fast raw path when no WASI is granted, else the Linker path."""
         grants = self.spec.policy.grants
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
-        key = (id(guest), id(adapter), grants, tuple(raw.items()))
-        plan = _PLANS.get(key)
+        key = (self._rt.key(self.spec.wasm), self.spec.sampling, *shape(self.spec.ends),
+               grants, tuple(raw.items()))
+        plan = self._rt.plans.get(key)
         if plan is None:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
@@ -139,7 +135,7 @@ class Service:
                 return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
                             raw={t: rings[i] for t, i in raw.items()}, clock=self._clock())
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
-            _PLANS[key] = plan
+            self._rt.plans[key] = plan
         return plan.instantiate(self.store, rings, self._clock())
 
     def _clock(self) -> wasmtime.Func | None:
