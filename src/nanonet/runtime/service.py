@@ -21,7 +21,7 @@ from wasmtime import _ffi as ffi
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
-from ..errors import GuestTrap, LoadError
+from ..errors import GuestTrap, LoadError, NanonetError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .engine import Runtime
@@ -83,6 +83,7 @@ class Service:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
+        self._closed = False
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
@@ -259,3 +260,36 @@ class Service:
 
     def memory_bytes(self) -> int:
         return int(self.linked.memory.data_len(self.store))
+
+    def call(self, export: str, *args: int) -> object:
+        """Call the guest's function ``export`` from the host: before ``start``,
+        or once the service has ended (a Store is not thread-safe, so never
+        while its thread runs). A trap is a GuestTrap; the store stays usable."""
+        if self.running:
+            raise NanonetError(f"service {self.name!r} is running: call its exports before "
+                               "mesh.start() or after it has ended (mesh.wait or mesh.stop)")
+        if self._closed:
+            raise NanonetError(f"service {self.name!r} is closed (its mesh was closed): "
+                               "call its exports before mesh.close()")
+        func = self.linked.guest.exports(self.store).get(export)
+        if not isinstance(func, wasmtime.Func):
+            raise LoadError(f"service {self.name!r} exports no function {export!r}: export "
+                            "it from the guest, or call one it has")
+        params = len(func.type(self.store).params)
+        try:
+            if len(args) != params:
+                raise TypeError(f"it takes {params} argument(s), not {len(args)}")
+            return func(self.store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise GuestTrap(self.name, trap_message(exc), trap_frames(exc),
+                            trap_cause(exc, None, self._memory_at_cap())) from exc
+        except TypeError as err:
+            raise NanonetError(f"service {self.name!r}: {export}{tuple(args)} does not fit "
+                               f"its Wasm signature: {err}") from None
+
+    def close(self) -> None:
+        """Release the store (and so the rings it links) once the thread has ended."""
+        if self.running:
+            raise NanonetError(f"service {self.name!r} is still running: stop it first")
+        self._closed = True
+        self.store.close()
