@@ -65,3 +65,10 @@ def test_a_missing_export_and_wrong_arguments_are_named() -> None:
         with pytest.raises(NanonetError, match=r"bump\('x',\) does not fit"):
             svc.call("bump", "x")  # type: ignore[arg-type]
 
+
+def test_a_closed_service_refuses_calls() -> None:
+    mesh = Mesh()
+    svc = mesh.service("t", TRAPS)
+    mesh.close()
+    with pytest.raises(NanonetError, match="service 't' is closed"):
+        svc.call("run")

@@ -91,9 +91,8 @@ class ComponentService:
             self._instance = self.loaded.instantiate(store, self._imports,
                                                      f"component {self.name!r}", wasi=self._wasi)
         except BaseException as exc:
-            ready.set_exception(exc)
-            self._close_ends()
-            return
+            ready.set_exception(exc)  # its ends stay open: nothing went through them,
+            return  # and Mesh.component gives them back for a corrected call
         ready.set_result(None)
         while (item := self._queue.get()) is not None:
             fname, args, fut = item
@@ -140,6 +139,15 @@ class ComponentService:
         """Finish the calls already queued, then end the thread."""
         self._queue.put(None)
         self.join(timeout)
+
+    def release(self) -> None:
+        """Close the store once the thread has ended (its mesh is closing)."""
+        if self._thread.is_alive():
+            raise NanonetError(f"component service {self.name!r} is still running: "
+                               "close it first")
+        if self._instance is not None:
+            self._instance.store.close()
+            self._instance = None
 
     def __enter__(self) -> ComponentService:
         return self
