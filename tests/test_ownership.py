@@ -18,6 +18,11 @@ CLOCK_IMPORT = ('(module\n  (import "wasi_snapshot_preview1" "clock_time_get" '
 TWO_IMPORTS = """(component
   (import "send" (func (param "x" u32)))
   (import "double" (func (param "x" u32) (result u32))))"""
+# a component that traps while it is instantiated (its core module's start function)
+TRAPS_AT_START = """(component
+  (import "send" (func (param "x" u32)))
+  (core module $m (func $boom unreachable) (start $boom))
+  (core instance $i (instantiate $m)))"""
 
 
 def _clock_receiver() -> str:
@@ -75,6 +80,17 @@ def test_a_component_that_fails_to_load_gives_its_tunnel_end_back() -> None:
         mesh.component("c", TWO_IMPORTS, imports={"send": "tunnel:stream",
                                                   "double": lambda x: 2 * x})
         assert tunnel.writer == "c"
+
+
+def test_a_component_that_traps_while_starting_leaves_its_tunnel_as_it_was() -> None:
+    with Mesh() as mesh:
+        tunnel = mesh.tunnel("stream", slots=8, max_payload=16)
+        mesh.start()
+        with pytest.raises(LoadError, match="component 'c' cannot be instantiated"):
+            mesh.component("c", TRAPS_AT_START, imports={"send": "tunnel:stream"})
+        assert tunnel.writer is None and not tunnel.ring.closed
+        with mesh.writer("stream") as writer:
+            writer.send(b"still open")
 
 
 def _vm_kib() -> int:
