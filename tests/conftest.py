@@ -65,8 +65,7 @@ def guest(name: str, memory: str | None = None, side: str | None = None) -> str:
 
 def call(svc: Service, name: str, *args: int) -> object:
     """Call a guest export from the test thread (before start, or after the end)."""
-    func = svc.linked.guest.exports(svc.store)[name]
-    return func(svc.store, *args)  # type: ignore[operator]
+    return svc.call(name, *args)
 
 
 def message_length(i: int, size: int) -> int:

@@ -7,15 +7,19 @@ guest needs no system compiler and gives the same bytes on every machine:
     wasm = build("ingress.c", memory="import", exports=["configure"])
 
 Outputs are cached under ``<nanonet cache>/build/``, keyed by the source, the
-headers it can include (``nanonet.h`` and the ``*.h`` beside the source), the
-flags and the zig version; an unchanged guest is never recompiled. zig's own
-object cache lives there too, so the whole build state is in one place.
+flags and the zig version, and by every file the compiler read for it: zig cc
+writes a depfile (``-MD -MF``), whose files and their SHA-256 are kept beside
+the output (``.deps``), so editing any header it included (``sub/x.h`` too)
+rebuilds it, and an unchanged guest is never recompiled. zig's own object
+cache lives there too, so the whole build state is in one place.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -98,6 +102,57 @@ def cache_key(source: Path, flags: Sequence[str]) -> str:
     return h.hexdigest()[:24]
 
 
+def read_depfile(text: str, base: Path) -> list[Path]:
+    """The prerequisites of the Make rule clang writes for ``-MD -MF`` (paths
+    relative to ``base``, the compiler's working directory)."""
+    _, _, deps = text.replace("\\\n", " ").partition(": ")
+    tokens = re.findall(r"(?:\\.|[^\s\\])+", deps)
+    return [base / re.sub(r"\\(.)", r"\1", t).replace("$$", "$") for t in tokens]
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None  # gone: whatever was built from it is stale
+
+
+def _inputs_tag(files: list[tuple[str, str | None]]) -> str:
+    """A short name for one set of inputs and their contents."""
+    h = hashlib.sha256()
+    for path, digest in sorted(files):
+        h.update(f"{path}\0{digest}\0".encode())
+    return h.hexdigest()[:12]
+
+
+def _cached(root: Path, base: str) -> Path | None:
+    """The output built from the files ``base.deps`` lists, as they are now, if any."""
+    try:
+        listed = json.loads((root / f"{base}.deps").read_text())["files"]
+        files = [(str(path), _digest(Path(path))) for path, _ in listed]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if any(digest is None for _, digest in files):
+        return None
+    out = root / f"{base}-{_inputs_tag(files)}.wasm"
+    return out if out.exists() else None
+
+
+def _keep(root: Path, base: str, scratch: Path, depfile: Path) -> Path:
+    """Name the fresh build after what it read, and list that beside it."""
+    try:
+        deps = read_depfile(depfile.read_text(), Path.cwd())
+    finally:
+        depfile.unlink(missing_ok=True)
+    files = [(str(path.resolve()), _digest(path)) for path in deps]
+    out = root / f"{base}-{_inputs_tag(files)}.wasm"
+    os.replace(scratch, out)
+    listing = root / f"{base}.{os.getpid()}.tmp.deps"
+    listing.write_text(json.dumps({"files": files}, indent=1))
+    os.replace(listing, root / f"{base}.deps")  # atomic, like the output
+    return out
+
+
 def _zig_env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["ZIG_GLOBAL_CACHE_DIR"] = str(root / "zig")
@@ -126,12 +181,22 @@ def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
         raise BuildError(f"no C source at {src}")
     all_flags = flags_for(memory, exports, flags)
     root = build_dir()
-    out = root / f"{src.stem}-{cache_key(src, all_flags)}.wasm"
-    cached = out.exists()
-    if not cached:
-        root.mkdir(parents=True, exist_ok=True)
-        zig_cc(src, all_flags, out)
-    return Built(out, cached, time.perf_counter() - t0)
+    # the listing of what it read belongs to this source file: one of the same
+    # bytes elsewhere includes its own neighbours
+    where = hashlib.sha256(str(src).encode()).hexdigest()[:8]
+    base = f"{src.stem}-{cache_key(src, all_flags)}-{where}"
+    out = _cached(root, base)
+    if out is not None:
+        return Built(out, True, time.perf_counter() - t0)
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = root / f"{base}.{os.getpid()}.build.wasm"
+    depfile = root / f"{base}.{os.getpid()}.d"
+    try:
+        zig_cc(src, [*all_flags, "-MD", "-MF", str(depfile)], scratch)
+    except BaseException:
+        depfile.unlink(missing_ok=True)
+        raise
+    return Built(_keep(root, base, scratch, depfile), False, time.perf_counter() - t0)
 
 
 def build(source: str | Path, *, memory: MemoryStyle = "export",

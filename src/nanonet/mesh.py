@@ -8,15 +8,17 @@
         for msg in out: ...
 
 The mesh owns everything it creates: rings, services, their threads. Each
-tunnel end has exactly one owner (a service or the host), handed out once.
-``stop`` closes every tunnel (services see ``CLOSED`` and return), waits a
-grace period, then interrupts whatever still runs through its epoch deadline.
+tunnel end has exactly one owner (a service or the host), handed out once,
+and only when the service that takes it has loaded. ``stop`` closes every
+tunnel (services see ``CLOSED`` and return), waits a grace period, then
+interrupts whatever still runs through its epoch deadline. ``close`` (and
+leaving the ``with`` block) then releases the stores and ring memories.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -69,6 +71,16 @@ class Tunnel:
         else:
             self.reader = owner
 
+    def release(self, owner: str) -> None:
+        """Give back every end ``owner`` holds (its load failed)."""
+        self.writer = None if self.writer == owner else self.writer
+        self.reader = None if self.reader == owner else self.reader
+
+    def close(self) -> None:
+        """Release the ring and its control stores (no store may use it any more)."""
+        self.control.release()
+        self.ring.close()
+
 
 HOST = HOST_OWNER
 
@@ -120,11 +132,18 @@ class Mesh:
         self.components: dict[str, ComponentService] = {}
         self._started = False
         self._ticking = False
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise NanonetError("this mesh is closed (its rings and stores are released): "
+                               "build a new Mesh")
 
     # -- building --------------------------------------------------------
     def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
                max_payload: int = DEFAULT_MAX_PAYLOAD) -> Tunnel:
         """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes."""
+        self._check_open()
         check_name("tunnel", name)
         if name in self.tunnels:
             raise NanonetError(f"tunnel {name!r} already exists in this mesh")
@@ -152,6 +171,7 @@ class Mesh:
         (``["clock"]``, or a ``Grants`` with files, env, args...). ``limits``
         bounds what it may use; ``restart`` says whether a trap restarts it.
         """
+        self._check_open()
         check_name("service", name)
         if name in self.services or name in self.components:
             raise NanonetError(f"service {name!r} already exists in this mesh")
@@ -164,16 +184,15 @@ class Mesh:
             raise NanonetError(f"service {name!r} has a fuel limit, but this mesh does not "
                                "meter fuel: create it with Mesh(fuel=True)")
         code = _read_wasm(wasm)
-        ends, rings = [], []
-        for direction, names in ((Direction.READ, reads), (Direction.WRITE, writes)):
-            for tname in names:
-                tunnel = self._get_tunnel(tname)
-                tunnel.take(direction, name)
-                ends.append(EndSpec(tname, direction, tunnel.geometry))
-                rings.append(tunnel.ring)
+        claims = [(self._get_tunnel(t), d) for d, names in
+                  ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
+        _check_claims(name, claims)
+        ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
                            policy, self.latency)
-        svc = Service(self.rt, spec, rings)
+        svc = Service(self.rt, spec, [t.ring for t, _ in claims])
+        for tunnel, direction in claims:  # loaded: now the ends are its own
+            tunnel.take(direction, name)
         self.services[name] = svc
         if self._started:
             self._hold_ticker()
@@ -194,6 +213,7 @@ class Mesh:
         from .component.service import ComponentService
         from .component.wiring import resolve
 
+        self._check_open()
         check_name("service", name)
         if name in self.services or name in self.components:
             raise NanonetError(f"service {name!r} already exists in this mesh")
@@ -201,20 +221,27 @@ class Mesh:
         if isinstance(source, bytes | bytearray | memoryview | str | Path):
             code = _read_wasm(source, "(component")
         loaded = load(self.rt, code)
-        given, ends = resolve(self, name, loaded, imports or {})
-        comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
-                                grants=grants, start=self._started, owns=ends)
+        try:  # resolving takes its tunnel ends: give them back if it fails to load
+            given, ends = resolve(self, name, loaded, imports or {})
+            comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
+                                    grants=grants, start=self._started, owns=ends)
+        except BaseException:
+            for tunnel in self.tunnels.values():
+                tunnel.release(name)
+            raise
         self.components[name] = comp
         return comp
 
     def writer(self, tunnel: str, owner: str = HOST) -> TunnelWriter:
         """The host's write end of ``tunnel`` (``owner``: the component calling it)."""
+        self._check_open()
         t = self._get_tunnel(tunnel)
         t.take(Direction.WRITE, owner)
         return TunnelWriter(t.ring, t.control)
 
     def reader(self, tunnel: str) -> TunnelReader:
         """The host's read end of ``tunnel``."""
+        self._check_open()
         t = self._get_tunnel(tunnel)
         t.take(Direction.READ, HOST)
         return TunnelReader(t.ring, t.control)
@@ -231,6 +258,7 @@ class Mesh:
 
     def start(self) -> None:
         """Start every service not yet started."""
+        self._check_open()
         self._started = True
         self._hold_ticker()
         for svc in self.services.values():
@@ -280,11 +308,36 @@ class Mesh:
         return [t for s in self.services.values() for t in s.traps]
 
     def statistics(self) -> dict[str, TunnelStats]:
+        self._check_open()
         return {name: t.statistics() for name, t in self.tunnels.items()}
+
+    def close(self) -> None:
+        """Stop, then release every store and ring memory the mesh holds.
+
+        Host ends handed out read a closed tunnel from then on; finish with
+        them (or close them) first. A closed mesh refuses further use."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        for svc in self.services.values():
+            svc.close()
+        for comp in self.components.values():
+            comp.release()
+        for tunnel in self.tunnels.values():
+            tunnel.close()
 
     def __enter__(self) -> Mesh:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.stop()
+        self.close()
+
+
+def _check_claims(owner: str, claims: list[tuple[Tunnel, Direction]]) -> None:
+    """Raise EndpointTaken, as taking them would, if ``owner`` cannot take
+    every one of ``claims``; takes nothing (its load comes first)."""
+    trial: dict[str, Tunnel] = {}
+    for tunnel, direction in claims:
+        trial.setdefault(tunnel.name, replace(tunnel)).take(direction, owner)

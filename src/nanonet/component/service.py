@@ -93,16 +93,16 @@ class ComponentService:
             self._instance = self.loaded.instantiate(store, self._imports,
                                                      f"component {self.name!r}", wasi=self._wasi)
         except BaseException as exc:
-            ready.set_exception(exc)
-            self._end()
-            return
+            ready.set_exception(exc)  # its ends stay open: nothing went through them,
+            self._end(close_ends=False)  # and Mesh.component gives them back for a
+            return  # corrected call
         ready.set_result(None)
         while (item := self._queue.get()) is not None:
             fname, args, fut = item
             self._answer(fname, args, fut)
         self._end()
 
-    def _end(self) -> None:
+    def _end(self, close_ends: bool = True) -> None:
         """Refuse new calls, and fail those queued behind the close: nobody
         waits for an answer that will never come."""
         with self._lock:
@@ -115,7 +115,8 @@ class ComponentService:
             if item is not None and item[2].set_running_or_notify_cancel():
                 item[2].set_exception(NanonetError(
                     f"component service {self.name!r} closed before answering {item[0]!r}"))
-        self._close_ends()
+        if close_ends:
+            self._close_ends()
 
     def _close_ends(self) -> None:
         for end in self._owns:
@@ -160,6 +161,15 @@ class ComponentService:
         """Finish the calls already queued, then end the thread."""
         self._queue.put(None)
         self.join(timeout)
+
+    def release(self) -> None:
+        """Close the store once the thread has ended (its mesh is closing)."""
+        if self._thread.is_alive():
+            raise NanonetError(f"component service {self.name!r} is still running: "
+                               "close it first")
+        if self._instance is not None:
+            self._instance.store.close()
+            self._instance = None
 
     def __enter__(self) -> ComponentService:
         return self

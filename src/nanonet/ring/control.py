@@ -13,6 +13,7 @@ import threading
 
 import wasmtime
 
+from ..errors import TunnelClosed
 from ..runtime.engine import Runtime
 from ..runtime.fastcall import FastFunc
 from . import layout as L
@@ -68,7 +69,7 @@ def control_wat(pages: int) -> str:
     return _CONTROL_WAT.format(**values)
 
 
-def _instance(rt: Runtime, ring: RingMemory) -> dict[str, FastFunc]:
+def _instance(rt: Runtime, ring: RingMemory) -> tuple[wasmtime.Store, dict[str, FastFunc]]:
     """A fresh store with the control module instantiated on ``ring``."""
     store = rt.new_store()  # the host's calls never time out
     module = rt.module(control_wat(ring.geometry.pages))
@@ -77,7 +78,7 @@ def _instance(rt: Runtime, ring: RingMemory) -> dict[str, FastFunc]:
     for name, func in inst.exports(store).items():
         assert isinstance(func, wasmtime.Func)
         funcs[name] = FastFunc(store, func)
-    return funcs
+    return store, funcs
 
 
 class RingControl:
@@ -96,14 +97,33 @@ class RingControl:
         self.ring = ring
         self._rt = rt
         self._stores: dict[str, dict[str, FastFunc]] = {}
+        self._held: list[wasmtime.Store] = []  # closed by release()
+        self._released = False
         self._locks = {side: threading.Lock() for side in ("writer", "reader", "any")}
 
     def _call(self, side: str, name: str, *args: int) -> int | None:
         with self._locks[side]:
             funcs = self._stores.get(side)
             if funcs is None:
-                funcs = self._stores[side] = _instance(self._rt, self.ring)
+                if self._released:  # its stores are gone: no call reaches Wasm
+                    if name == "close":
+                        return None  # a released ring is closed already
+                    raise TunnelClosed("tunnel is closed: its mesh was closed")
+                store, funcs = _instance(self._rt, self.ring)
+                self._held.append(store)
+                self._stores[side] = funcs
             return funcs[name](*args)
+
+    def release(self) -> None:
+        """Close the control stores (each waits for a call in progress on its
+        side); from then on only ``close`` is accepted, and does nothing."""
+        for side, lock in self._locks.items():
+            with lock:
+                self._released = True
+                self._stores.pop(side, None)
+        for store in self._held:  # no call can reach them any more
+            store.close()
+        self._held.clear()
 
     def publish_head(self, head: int) -> None:
         self._call("writer", "publish_head", head)

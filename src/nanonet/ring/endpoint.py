@@ -16,6 +16,7 @@ import os
 import struct
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Self
 
 from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt
 from . import layout as L
@@ -55,6 +56,12 @@ class _End:
     def close(self) -> None:
         """Close the tunnel for both ends; the reader still drains what was sent."""
         self.control.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _quarantine(self, reason: int, what: str) -> TunnelCorrupt:
         self.ring.put_u32(L.OFF_QUARANTINE, reason)

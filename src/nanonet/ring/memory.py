@@ -67,6 +67,10 @@ class RingMemory:
         return self.u32(L.OFF_QUARANTINE)
 
     def close(self) -> None:
-        """Release the memory; only once no store uses it any more."""
+        """Release the memory; only once no store uses it any more. Header
+        reads from then on see a closed, empty ring, never freed memory."""
+        self._closed_header = (ctypes.c_ubyte * L.HEADER_SIZE)()
+        self._closed_header[L.OFF_CLOSED] = 1
+        self.base = ctypes.addressof(self._closed_header)
         self.view.release()
         self.shared.close()

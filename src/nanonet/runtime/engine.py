@@ -16,12 +16,16 @@ import threading
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 
 from . import wasmfix
 from .modcache import DiskCache
 from .ticker import Ticker
+
+if TYPE_CHECKING:
+    from .fastlink import LinkPlan
 
 SETTINGS = (
     "threads", "shared_memory", "multi_memory", "epoch_interruption", "opt=speed",
@@ -107,6 +111,10 @@ class Runtime:
         self._modules: dict[str, wasmtime.Module] = {}
         self._wasi_linker: wasmtime.Linker | None = None
         self._lock = threading.Lock()
+        # adapters by shape and link plans by (guest key, shape, grants, raw map):
+        # keyed by value and owned here, so a collected Runtime takes them along
+        self.adapters: dict[tuple[object, ...], wasmtime.Module] = {}
+        self.plans: dict[tuple[object, ...], LinkPlan] = {}
 
     def digest(self, source: bytes) -> bytes:
         """SHA-256 of a module's source (Wasm or WAT) and the engine settings."""

@@ -21,7 +21,7 @@ from wasmtime import _ffi as ffi
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
-from ..errors import GuestTrap, LoadError
+from ..errors import GuestTrap, LoadError, NanonetError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
@@ -47,19 +47,15 @@ from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
 
-# link plans per (guest module, adapter module, grants); modules live as long
-# as the Runtime's cache, so their ids are stable keys
-_PLANS: dict[tuple[object, ...], LinkPlan] = {}
-_ADAPTERS: dict[tuple[object, ...], wasmtime.Module] = {}
 _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
 
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
     """The compiled adapter for this shape of tunnel ends."""
-    key = (id(rt), sampling, *shape(ends))
-    mod = _ADAPTERS.get(key)
+    key = (sampling, *shape(ends))
+    mod = rt.adapters.get(key)
     if mod is None:
-        mod = _ADAPTERS[key] = rt.module(adapter_wat(ends, sampling))
+        mod = rt.adapters[key] = rt.module(adapter_wat(ends, sampling))
     return mod
 
 
@@ -105,6 +101,7 @@ class Service:
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
         self._start: wasmtime.Func | None = None
+        self._closed = False
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
@@ -176,8 +173,9 @@ class Service:
         """The fast raw path when no WASI is granted, else the Linker path."""
         grants = self.spec.policy.grants
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
-        key = (id(guest), id(adapter), grants, tuple(raw.items()))
-        plan = _PLANS.get(key)
+        key = (self._rt.key(self.spec.wasm), self.spec.sampling, *shape(self.spec.ends),
+               grants, tuple(raw.items()))
+        plan = self._rt.plans.get(key)
         if plan is None:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
@@ -186,7 +184,7 @@ class Service:
                             raw={t: rings[i] for t, i in raw.items()}, clock=self._clock(),
                             poll=self._poll)
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
-            _PLANS[key] = plan
+            self._rt.plans[key] = plan
         return plan.instantiate(self.store, rings, self._clock())
 
     def _clock(self) -> wasmtime.Func | None:
@@ -342,3 +340,37 @@ class Service:
         """What the service holds: its memories, a sampling adapter's page, its
         tables at wasmtime's cost per element (``budget.holdings``)."""
         return self.holdings.held(self.store)
+
+    def call(self, export: str, *args: int) -> object:
+        """Call the guest's function ``export`` from the host: before ``start``,
+        or once the service has ended (a Store is not thread-safe, so never
+        while its thread runs). A trap is a GuestTrap; the store stays usable."""
+        if self.running:
+            raise NanonetError(f"service {self.name!r} is running: call its exports before "
+                               "mesh.start() or after it has ended (mesh.wait or mesh.stop)")
+        if self._closed:
+            raise NanonetError(f"service {self.name!r} is closed (its mesh was closed): "
+                               "call its exports before mesh.close()")
+        func = self.linked.guest.exports(self.store).get(export)
+        if not isinstance(func, wasmtime.Func):
+            raise LoadError(f"service {self.name!r} exports no function {export!r}: export "
+                            "it from the guest, or call one it has")
+        params = len(func.type(self.store).params)
+        try:
+            if len(args) != params:
+                raise TypeError(f"it takes {params} argument(s), not {len(args)}")
+            return func(self.store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            offsets = self.watched[1] if self.watched else None
+            raise GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
+                            trap_cause(exc, None, self._grow_refused())) from exc
+        except TypeError as err:
+            raise NanonetError(f"service {self.name!r}: {export}{tuple(args)} does not fit "
+                               f"its Wasm signature: {err}") from None
+
+    def close(self) -> None:
+        """Release the store (and so the rings it links) once the thread has ended."""
+        if self.running:
+            raise NanonetError(f"service {self.name!r} is still running: stop it first")
+        self._closed = True
+        self.store.close()
