@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..errors import NanonetError
+from ..errors import MessageTooBig, NanonetError
 from .pcapng import PcapngError
 from .tap import TapFilter
 from .websocket import PushSocket, pump
@@ -132,7 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not 0 < length <= MAX_REPLAY:
             raise ValueError(f"send the pcapng file as the body (1 to {MAX_REPLAY} bytes)")
         body = io.BytesIO(self.rfile.read(length))
-        sent = self.server.observer.replay(body, query.get("tunnel", ""))
+        try:
+            sent = self.server.observer.replay(body, query.get("tunnel", ""))
+        except MessageTooBig as err:  # the messages before it went: say how many
+            return self._json(HTTPStatus.BAD_REQUEST, {"error": str(err), "sent": err.sent})
         self._json(200, {"sent": sent})
 
 
