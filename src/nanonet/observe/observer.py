@@ -31,15 +31,18 @@ if TYPE_CHECKING:
     from .server import ControlServer
 
 INTERVAL = 0.25  # four snapshots a second: what the dashboard and top show
+TAP_STALL = 5.0  # seconds an HTTP tap client may stop reading before its tap is detached
 
 
 class Observer:
     """Counters, latency, spans, taps and replay for one mesh."""
 
     def __init__(self, mesh: Mesh, *, interval: float = INTERVAL,
-                 tracer_provider: TracerProvider | None = None, traces: str = "none") -> None:
+                 tracer_provider: TracerProvider | None = None, traces: str = "none",
+                 tap_stall: float = TAP_STALL) -> None:
         self.mesh = mesh
         self.interval = interval
+        self.tap_stall = tap_stall
         self.provider = tracer_provider or provider(traces)
         self.tracer = LifecycleTracer(self.provider)
         self.samplers = {name: LatencySampler(t.ring) for name, t in mesh.tunnels.items()}
@@ -94,7 +97,7 @@ class Observer:
         t = self._tunnel(tunnel)
         owned = isinstance(out, str | Path)
         old = self.taps.get(tunnel)
-        if old is not None and not old.done:
+        if old is not None and old.attached:
             raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
         stream = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
 
@@ -104,16 +107,28 @@ class Observer:
             return PcapngWriter(stream, tunnel, note)
 
         tap = Tap(self.mesh.rt, t, writer, flt, limit,
-                  on_end=stream.close if owned and hasattr(stream, "close") else None).start()
+                  on_end=stream.close if owned and hasattr(stream, "close") else None,
+                  abort=None if owned else getattr(out, "abort", None)).start()
         self.taps[tunnel] = tap
         return tap
 
-    def stop_tap(self, tunnel: str) -> Tap:
-        tap = self.taps.pop(tunnel, None)
+    def stop_tap(self, tunnel: str | Tap) -> Tap:
+        """Stop the tap on ``tunnel`` (or this very tap); on return it is detached."""
+        tap = tunnel if isinstance(tunnel, Tap) else self.taps.get(tunnel)
         if tap is None:
             raise NanonetError(f"tunnel {tunnel!r} has no tap")
-        tap.stop()
+        self._end_tap(tap)
         return tap
+
+    def _end_tap(self, tap: Tap) -> None:
+        """Stop ``tap`` and forget it, unless a newer tap took its place meanwhile.
+
+        It stays listed until it is detached, so a ``close`` running beside a
+        server thread that stops the same tap still waits for it."""
+        tap.stop()
+        name = tap.tunnel.name
+        if self.taps.get(name) is tap:
+            del self.taps[name]
 
     def replay(self, source: BinaryIO | str | Path, tunnel: str, timeout: float = 30.0) -> int:
         """Send every packet of a pcapng capture into ``tunnel`` through a host writer."""
@@ -154,8 +169,8 @@ class Observer:
         for server in self._servers:
             server.close()
         self._servers.clear()
-        for name in list(self.taps):
-            self.stop_tap(name)
+        for tap in list(self.taps.values()):
+            self._end_tap(tap)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)

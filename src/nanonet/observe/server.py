@@ -15,10 +15,12 @@ served are refused, so a web page elsewhere cannot reach it by DNS rebinding.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import io
 import json
 import secrets
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..errors import MessageTooBig, NanonetError
 from .pcapng import PcapngError
-from .tap import TapFilter
+from .tap import TapFilter, TapStalled
 from .websocket import PushSocket, pump
 
 if TYPE_CHECKING:
@@ -119,13 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
         if flt.sample < 1:
             raise ValueError("sample must be at least 1")
         count = int(query["count"]) if "count" in query else None
-        out = _Streamer(self)
-        tap = self.server.observer.tap(query.get("tunnel", ""), out, flt, count)
+        obs = self.server.observer
+        out = _Streamer(self, obs.tap_stall)
+        tap = obs.tap(query.get("tunnel", ""), out, flt, count)
         self.close_connection = True
         while not tap.wait(0.2):
             if self.server.stopping.is_set() or out.broken:
                 break
-        self.server.observer.stop_tap(tap.tunnel.name)
+        obs.stop_tap(tap)
 
     def _replay(self, query: dict[str, str]) -> None:
         length = int(self.headers.get("Content-Length", "0"))
@@ -140,12 +143,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Streamer(io.RawIOBase):
-    """The tap's output: the HTTP response body, sent as it is written."""
+    """The tap's output: the HTTP response body, sent as it is written.
 
-    def __init__(self, handler: _Handler) -> None:
+    A client that takes no bytes for ``stall`` seconds makes the send time
+    out, and the write raises ``TapStalled``: the tap detaches rather than
+    hold the tunnel's writer at the pace of a client that went away.
+    """
+
+    def __init__(self, handler: _Handler, stall: float) -> None:
         self.handler = handler
+        self.stall = stall
         self.started = False
         self.broken = False
+        handler.connection.settimeout(stall)  # bounds each send of the response body
 
     def writable(self) -> bool:
         return True
@@ -160,9 +170,18 @@ class _Streamer(io.RawIOBase):
             h.end_headers()
         try:
             self.handler.wfile.write(bytes(data))
+        except TimeoutError:
+            self.broken = True
+            raise TapStalled(f"the HTTP client stopped reading for {self.stall:g} s") from None
         except OSError:
             self.broken = True
         return len(data)
+
+    def abort(self) -> None:
+        """Unblock a send stuck on a client that stopped reading (``Tap.stop``)."""
+        self.broken = True
+        with contextlib.suppress(OSError):
+            self.handler.connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Server(ThreadingHTTPServer):
