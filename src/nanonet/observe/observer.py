@@ -22,7 +22,7 @@ from ..mesh import Mesh, Tunnel
 from ..ring.endpoint import TunnelWriter
 from .latency import LatencySampler
 from .metrics import registry
-from .pcapng import PcapngWriter, Sink, read_packets
+from .pcapng import PcapngWriter, Sink, replay_messages
 from .snapshot import MeshSnapshot, take, with_rates
 from .tap import EVERY, Tap, TapFilter
 from .traces import LifecycleTracer, provider
@@ -131,13 +131,20 @@ class Observer:
             del self.taps[name]
 
     def replay(self, source: BinaryIO | str | Path, tunnel: str, timeout: float = 30.0) -> int:
-        """Send every packet of a pcapng capture into ``tunnel`` through a host writer."""
+        """Send every packet of a pcapng capture into ``tunnel`` through a host writer.
+
+        The whole capture is read and checked first (a file that is not a
+        tap's capture raises ``PcapngError`` and sends nothing); then it is one
+        ``send_many``, stopped the same way: a message too big for the tunnel's
+        slots raises ``MessageTooBig`` whose ``sent`` counts those delivered.
+        Returns how many were sent (0 for a capture with no packets).
+        """
         writer = self._writer(tunnel)
         if isinstance(source, str | Path):
             with open(source, "rb") as f:
-                messages = [p.data for p in read_packets(f)]
+                messages = replay_messages(f)
         else:
-            messages = [p.data for p in read_packets(source)]
+            messages = replay_messages(source)
         return writer.send_many(messages, timeout)
 
     def _writer(self, tunnel: str) -> TunnelWriter:
