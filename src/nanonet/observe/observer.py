@@ -48,6 +48,7 @@ class Observer:
         self.samplers = {name: LatencySampler(t.ring) for name, t in mesh.tunnels.items()}
         self.registry = registry(self.fresh)
         self.taps: dict[str, Tap] = {}
+        self._taps_lock = threading.Lock()  # request threads and close change taps at once
         self._writers: dict[str, TunnelWriter] = {}
         self._lock = threading.Lock()
         self._latest: MeshSnapshot | None = None
@@ -95,10 +96,18 @@ class Observer:
             limit: int | None = None) -> Tap:
         """Mirror ``tunnel`` into a pcapng file (path) or stream; returns the started tap."""
         t = self._tunnel(tunnel)
+        with self._taps_lock:
+            old = self.taps.get(tunnel)
+            if old is not None and old.attached:
+                raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
+            tap = self._start_tap(t, out, flt, limit)
+            self.taps[tunnel] = tap
+        return tap
+
+    def _start_tap(self, t: Tunnel, out: Sink | str | Path, flt: TapFilter,
+                   limit: int | None) -> Tap:
+        tunnel = t.name
         owned = isinstance(out, str | Path)
-        old = self.taps.get(tunnel)
-        if old is not None and old.attached:
-            raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
         stream = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
 
         def writer(first: int) -> PcapngWriter:
@@ -106,11 +115,9 @@ class Observer:
                     + (f", stream {flt.stream}" if flt.stream is not None else ""))
             return PcapngWriter(stream, tunnel, note)
 
-        tap = Tap(self.mesh.rt, t, writer, flt, limit,
-                  on_end=stream.close if owned and hasattr(stream, "close") else None,
-                  abort=None if owned else getattr(out, "abort", None)).start()
-        self.taps[tunnel] = tap
-        return tap
+        return Tap(self.mesh.rt, t, writer, flt, limit,
+                   on_end=stream.close if owned and hasattr(stream, "close") else None,
+                   abort=None if owned else getattr(out, "abort", None)).start()
 
     def stop_tap(self, tunnel: str | Tap) -> Tap:
         """Stop the tap on ``tunnel`` (or this very tap); on return it is detached."""
@@ -126,9 +133,9 @@ class Observer:
         It stays listed until it is detached, so a ``close`` running beside a
         server thread that stops the same tap still waits for it."""
         tap.stop()
-        name = tap.tunnel.name
-        if self.taps.get(name) is tap:
-            del self.taps[name]
+        with self._taps_lock:
+            if self.taps.get(tap.tunnel.name) is tap:
+                del self.taps[tap.tunnel.name]
 
     def replay(self, source: BinaryIO | str | Path, tunnel: str, timeout: float = 30.0) -> int:
         """Send every packet of a pcapng capture into ``tunnel`` through a host writer.
