@@ -109,7 +109,7 @@ def test_a_client_that_stops_reading_is_detached_and_the_writer_runs_again(
         assert isinstance(tap.error, TapStalled)
         assert mesh.tunnels["t"].ring.u32(L.OFF_TAP_MODE) == 0
         assert not obs.fresh().tunnels[0].tap
-        assert any("stopped reading" in r.getMessage() for r in caplog.records)
+        assert any("tap on tunnel 't' detached" in r.getMessage() for r in caplog.records)
         client.close()
 
 
@@ -171,3 +171,19 @@ def test_stop_detaches_even_when_the_output_cannot_be_unblocked(mesh: Mesh) -> N
 def _writer_parked(mesh: Mesh) -> bool:
     ring = mesh.tunnels["t"].ring
     return ring.u32(L.OFF_WRITER_WAITING) == 1 and ring.u64(L.OFF_TAIL) == ring.u64(L.OFF_HEAD)
+
+
+def test_the_poll_thread_detaches_a_tap_whose_output_blocks(
+        mesh: Mesh, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="nanonet.observe")
+    sink = _StuckSink()
+    with Observer(mesh, interval=0.05, tap_stall=0.5) as obs:
+        tap = obs.tap("t", sink)
+        pump = _Pump(mesh, timeout=30)
+        assert pump.join(60), "the writer is still held by a tap whose output blocks"
+        assert pump.error is None and pump.received == COUNT
+        assert isinstance(tap.error, TapStalled) and not tap.attached
+        assert mesh.tunnels["t"].ring.u32(L.OFF_TAP_MODE) == 0
+        assert any("for one batch" in r.getMessage() for r in caplog.records)
+        sink.release.set()
+        assert tap.wait(30)

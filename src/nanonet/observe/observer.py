@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .server import ControlServer
 
 INTERVAL = 0.25  # four snapshots a second: what the dashboard and top show
-TAP_STALL = 5.0  # seconds an HTTP tap client may stop reading before its tap is detached
+TAP_STALL = 5.0  # seconds a tap's output (an HTTP client) may take no bytes before it is detached
 
 
 class Observer:
@@ -67,6 +67,8 @@ class Observer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
+            for tap in list(self.taps.values()):  # no output may hold a writer for good
+                tap.check_stall(self.tap_stall)
 
     def poll(self) -> MeshSnapshot:
         """Take latency samples and one snapshot now; emit spans for what changed."""

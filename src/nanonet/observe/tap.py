@@ -11,9 +11,11 @@ Python touches each message here, which is why a tap is opt-in and measured
 
 A tap must never hold the writer for good: an output that refuses bytes for
 longer than its bound raises ``TapStalled`` (the HTTP tap sets a send timeout),
-which ends the tap; and ``stop`` detaches within its grace even when the
-output blocks, aborting the output if it can and detaching from the caller's
-thread if it must. One lock orders the tap thread's ``advance`` against such
+which ends the tap; the observer's poll thread detaches a tap whose batch has
+been in its output for longer than that bound (``check_stall``), whatever the
+output; and ``stop`` detaches within its grace even when the output blocks,
+aborting the output if it can and detaching from the caller's thread if it
+must. One lock orders the tap thread's ``advance`` against such
 a detach, so a detached tap never moves ``tap_tail`` again.
 """
 
@@ -80,6 +82,7 @@ class Tap:
         self._abort = abort  # unblocks an output stuck in a write (an HTTP client's socket)
         self._gate = threading.Lock()  # orders advance against a detach from another thread
         self._attached = False
+        self._busy_since: float | None = None  # when the batch being written began
         self.seen = self.kept = 0
         self.error: BaseException | None = None
         self._ring = tunnel.ring
@@ -130,6 +133,21 @@ class Tap:
         if self._release():
             log.warning("tap on tunnel %r detached while its output was still blocked",
                         self.tunnel.name)
+
+    def check_stall(self, bound: float) -> bool:
+        """Detach (``TapStalled``) if one batch's output has taken over ``bound``
+        seconds; the observer's poll thread asks, so any output is bounded."""
+        since = self._busy_since
+        if since is None or not self._attached or time.monotonic() - since <= bound:
+            return False
+        self.error = TapStalled(f"its output took over {bound:g} s for one batch")
+        self._stop.set()
+        if self._abort is not None:
+            self._abort()
+        if not self._release():
+            return False
+        log.warning("tap on tunnel %r detached: %s", self.tunnel.name, self.error)
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the tap ends by itself (its limit, or the tunnel closed)."""
@@ -188,7 +206,9 @@ class Tap:
                            f"ahead of the tap at {self._cursor}; the writer ignored the tap")
         if n == 0:
             return 0
+        self._busy_since = time.monotonic()
         self._copy(self._cursor, n)
+        self._busy_since = None
         self._cursor = (self._cursor + n) & U64
         with self._gate:
             if not self._attached:  # detached by stop while the output blocked
