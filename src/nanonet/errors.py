@@ -26,7 +26,23 @@ class TunnelCorrupt(NanonetError):
 
 
 class MessageTooBig(NanonetError, ValueError):
-    """A message does not fit one slot; raise the tunnel's max_payload."""
+    """A message does not fit one slot; raise the tunnel's max_payload.
+
+    Raised from a batch, it stops the batch at that message: the ones before
+    it are sent and published, none after it; ``sent`` counts them.
+    """
+
+    def __init__(self, message: str, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if not self.sent:
+            return base
+        n = self.sent
+        went = "1 message before it was" if n == 1 else f"{n} messages before it were"
+        return f"{base} ({went} sent, none after it)"
 
 
 class InvalidValue(NanonetError, ValueError):

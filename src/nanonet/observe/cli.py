@@ -8,13 +8,16 @@ change the mesh, so they send its token.
 from __future__ import annotations
 
 import argparse
+import http.client
+import io
+import json
 import sys
 import urllib.error
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from .client import Endpoint
+from .pcapng import PcapngError, replay_messages
 from .top import live_top
 
 
@@ -23,13 +26,22 @@ def _endpoint(args: argparse.Namespace) -> Endpoint:
                     else None)
 
 
+def _refusal(err: urllib.error.HTTPError) -> str:
+    """The server's own words: the ``error`` of its JSON answer, else the raw body."""
+    body = err.read().decode("utf-8", "replace")
+    err.close()
+    try:
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"the server refused: {err.code} {body.strip()}"
+
+
 def _guarded(run: Any, args: argparse.Namespace) -> int:
     try:
         return int(run(args))
     except urllib.error.HTTPError as err:
-        print(f"{args.command}: the server refused: {err.code} {err.read().decode()}",
-              file=sys.stderr)
-    except (urllib.error.URLError, OSError, ValueError) as err:
+        print(f"{args.command}: {_refusal(err)}", file=sys.stderr)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         print(f"{args.command}: {err}", file=sys.stderr)
     return 1
 
@@ -46,14 +58,29 @@ def _tap(args: argparse.Namespace) -> int:
         query["stream"] = args.stream
     if args.count is not None:
         query["count"] = args.count
-    with open(args.write, "wb") as out:
-        size = _endpoint(args).tap(urlencode(query), out)
+    ep, path = _endpoint(args), Path(args.write)
+    try:
+        with open(path, "wb") as out:
+            size = ep.tap(query, out)
+    except BaseException:
+        if path.exists() and path.stat().st_size == 0:
+            path.unlink()  # refused before the first byte: leave no empty capture behind
+        raise
     print(f"wrote {size:,} bytes of pcapng to {args.write}", file=sys.stderr)
     return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
-    sent = _endpoint(args).replay(args.into, Path(args.file).read_bytes())
+    data = Path(args.file).read_bytes()
+    try:
+        count = len(replay_messages(io.BytesIO(data)))  # refused here, before the network
+    except PcapngError as err:
+        raise PcapngError(f"{args.file}: {err}") from None
+    sent = _endpoint(args).replay(args.into, data) if count else 0
+    if not sent:
+        print(f"replay: {args.file} holds no packets: nothing was sent into {args.into!r}",
+              file=sys.stderr)
+        return 1
     print(f"sent {sent:,} messages into {args.into!r}", file=sys.stderr)
     return 0
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlencode
 
 from .controlfile import read_control_file
 
@@ -55,13 +57,18 @@ class Endpoint:
             data: dict[str, Any] = json.load(resp)
         return data
 
-    def tap(self, query: str, out: BinaryIO) -> int:
-        """Stream a capture into ``out`` until the server ends it; bytes written."""
-        with urllib.request.urlopen(self._request(f"/api/tap?{query}", b""), timeout=None) as r:
+    def tap(self, query: Mapping[str, object] | str, out: BinaryIO) -> int:
+        """Stream a capture into ``out`` until the server ends it; bytes written.
+
+        ``query`` is the parameters (encoded here) or a query string already encoded.
+        """
+        qs = query if isinstance(query, str) else urlencode(query)
+        with urllib.request.urlopen(self._request(f"/api/tap?{qs}", b""), timeout=None) as r:
             return _copy(r, out)
 
     def replay(self, tunnel: str, pcapng: bytes) -> int:
-        req = self._request(f"/api/replay?tunnel={tunnel}", pcapng)
+        """Send a capture's packets into ``tunnel``; how many the server sent."""
+        req = self._request(f"/api/replay?{urlencode({'tunnel': tunnel})}", pcapng)
         req.add_header("Content-Type", "application/x-pcapng")
         with urllib.request.urlopen(req, timeout=TIMEOUT * 6) as resp:
             return int(json.load(resp)["sent"])

@@ -23,7 +23,7 @@ from ..mesh import Mesh, Tunnel
 from ..ring.endpoint import TunnelWriter
 from .latency import LatencySampler
 from .metrics import registry
-from .pcapng import PcapngWriter, Sink, read_packets
+from .pcapng import PcapngWriter, Sink, replay_messages
 from .snapshot import MeshSnapshot, take, with_rates
 from .tap import EVERY, Tap, TapFilter
 from .traces import LifecycleTracer, provider
@@ -32,20 +32,24 @@ if TYPE_CHECKING:
     from .server import ControlServer
 
 INTERVAL = 0.25  # four snapshots a second: what the dashboard and top show
+TAP_STALL = 5.0  # seconds a tap's output (an HTTP client) may take no bytes before it is detached
 
 
 class Observer:
     """Counters, latency, spans, taps and replay for one mesh."""
 
     def __init__(self, mesh: Mesh, *, interval: float = INTERVAL,
-                 tracer_provider: TracerProvider | None = None, traces: str = "none") -> None:
+                 tracer_provider: TracerProvider | None = None, traces: str = "none",
+                 tap_stall: float = TAP_STALL) -> None:
         self.mesh = mesh
         self.interval = interval
+        self.tap_stall = tap_stall
         self.provider = tracer_provider or provider(traces)
         self.tracer = LifecycleTracer(self.provider)
         self.samplers = {name: LatencySampler(t.ring) for name, t in mesh.tunnels.items()}
         self.registry = registry(self.fresh)
         self.taps: dict[str, Tap] = {}
+        self._taps_lock = threading.Lock()  # request threads and close change taps at once
         self._writers: dict[str, TunnelWriter] = {}
         self._lock = threading.Lock()
         self._latest: MeshSnapshot | None = None
@@ -64,6 +68,8 @@ class Observer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
+            for tap in list(self.taps.values()):  # no output may hold a writer for good
+                tap.check_stall(self.tap_stall)
 
     def poll(self) -> MeshSnapshot:
         """Take latency samples and one snapshot now; emit spans for what changed."""
@@ -93,10 +99,18 @@ class Observer:
             limit: int | None = None) -> Tap:
         """Mirror ``tunnel`` into a pcapng file (path) or stream; returns the started tap."""
         t = self._tunnel(tunnel)
+        with self._taps_lock:
+            old = self.taps.get(tunnel)
+            if old is not None and old.attached:
+                raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
+            tap = self._start_tap(t, out, flt, limit)
+            self.taps[tunnel] = tap
+        return tap
+
+    def _start_tap(self, t: Tunnel, out: Sink | str | Path, flt: TapFilter,
+                   limit: int | None) -> Tap:
+        tunnel = t.name
         owned = isinstance(out, str | Path)
-        old = self.taps.get(tunnel)
-        if old is not None and not old.done:
-            raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
         stream = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
 
         def writer(first: int) -> PcapngWriter:
@@ -104,26 +118,43 @@ class Observer:
                     + (f", stream {flt.stream}" if flt.stream is not None else ""))
             return PcapngWriter(stream, tunnel, note)
 
-        tap = Tap(self.mesh.rt, t, writer, flt, limit,
-                  on_end=stream.close if owned and hasattr(stream, "close") else None).start()
-        self.taps[tunnel] = tap
-        return tap
+        return Tap(self.mesh.rt, t, writer, flt, limit,
+                   on_end=stream.close if owned and hasattr(stream, "close") else None,
+                   abort=None if owned else getattr(out, "abort", None)).start()
 
-    def stop_tap(self, tunnel: str) -> Tap:
-        tap = self.taps.pop(tunnel, None)
+    def stop_tap(self, tunnel: str | Tap) -> Tap:
+        """Stop the tap on ``tunnel`` (or this very tap); on return it is detached."""
+        tap = tunnel if isinstance(tunnel, Tap) else self.taps.get(tunnel)
         if tap is None:
             raise NanonetError(f"tunnel {tunnel!r} has no tap")
-        tap.stop()
+        self._end_tap(tap)
         return tap
 
+    def _end_tap(self, tap: Tap) -> None:
+        """Stop ``tap`` and forget it, unless a newer tap took its place meanwhile.
+
+        It stays listed until it is detached, so a ``close`` running beside a
+        server thread that stops the same tap still waits for it."""
+        tap.stop()
+        with self._taps_lock:
+            if self.taps.get(tap.tunnel.name) is tap:
+                del self.taps[tap.tunnel.name]
+
     def replay(self, source: BinaryIO | str | Path, tunnel: str, timeout: float = 30.0) -> int:
-        """Send every packet of a pcapng capture into ``tunnel`` through a host writer."""
+        """Send every packet of a pcapng capture into ``tunnel`` through a host writer.
+
+        The whole capture is read and checked first (a file that is not a
+        tap's capture raises ``PcapngError`` and sends nothing); then it is one
+        ``send_many``, stopped the same way: a message too big for the tunnel's
+        slots raises ``MessageTooBig`` whose ``sent`` counts those delivered.
+        Returns how many were sent (0 for a capture with no packets).
+        """
         writer = self._writer(tunnel)
         if isinstance(source, str | Path):
             with open(source, "rb") as f:
-                messages = [p.data for p in read_packets(f)]
+                messages = replay_messages(f)
         else:
-            messages = [p.data for p in read_packets(source)]
+            messages = replay_messages(source)
         return writer.send_many(messages, timeout)
 
     def _writer(self, tunnel: str) -> TunnelWriter:
@@ -159,8 +190,8 @@ class Observer:
         for server in self._servers:
             server.close()
         self._servers.clear()
-        for name in list(self.taps):
-            self.stop_tap(name)
+        for tap in list(self.taps.values()):
+            self._end_tap(tap)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)

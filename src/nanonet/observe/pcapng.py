@@ -5,8 +5,10 @@ type ``LINKTYPE_USER0`` (147) whose name is the tunnel's; each message is one
 Enhanced Packet Block whose data is the payload exactly as it sat in the ring.
 Timestamps are nanoseconds since the epoch (``if_tsresol`` = 9). Only what a
 tap needs is written; the reader accepts any well-formed little- or
-big-endian section and skips block types it does not know, because a file
-may come from elsewhere (an edited capture) and is untrusted input.
+big-endian section, reads Enhanced and Simple Packet Blocks, and skips block
+types it does not know, because a file may come from elsewhere (an edited
+capture) and is untrusted input. ``replay_messages`` is stricter: it takes
+only packets of link type 147, the one a tap writes, and names any other.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 LINKTYPE_USER0 = 147
-SHB, IDB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
+SHB, IDB, SPB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000003, 0x00000006
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 OPT_END, OPT_COMMENT, IF_NAME, IF_TSRESOL = 0, 1, 2, 9
 MAX_BLOCK = 1 << 24  # a tunnel slot is far smaller; anything larger is corrupt
+# names of the link types a capture from elsewhere most likely has (tcpdump's LINKTYPE_*)
+LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "Ethernet", 101: "raw IP", 105: "IEEE 802.11",
+                  113: "Linux cooked (SLL)", 228: "IPv4", 229: "IPv6", 276: "Linux cooked v2",
+                  LINKTYPE_USER0: "USER0 (nanonet tunnel)"}
 
 
 class Sink(Protocol):
@@ -91,17 +97,27 @@ class PcapngWriter:
 
 @dataclass(frozen=True)
 class Packet:
-    """One captured message: its interface's name, its time (ns) and its bytes."""
+    """One captured message: its interface's name, its time (ns), its bytes,
+    and its interface's link type (147 for what a tap wrote)."""
 
     interface: str
     ts_ns: int
     data: bytes
+    linktype: int = LINKTYPE_USER0
+
+
+@dataclass(frozen=True)
+class _Iface:
+    name: str
+    per_s: int  # timestamp ticks per second
+    linktype: int
+    snaplen: int  # 0: no limit
 
 
 class _Section:
     def __init__(self, endian: str) -> None:
         self.endian = endian
-        self.ifaces: list[tuple[str, int]] = []  # (name, ticks per second)
+        self.ifaces: list[_Iface] = []
 
 
 def _options(body: bytes, endian: str) -> dict[int, bytes]:
@@ -129,9 +145,10 @@ def _resolution(raw: bytes | None) -> int:
 def _interface(sec: _Section, body: bytes) -> None:
     if len(body) < 8:
         raise PcapngError("interface block too short")
+    linktype, _reserved, snaplen = struct.unpack_from(sec.endian + "HHI", body)
     opts = _options(body[8:], sec.endian)
     name = opts.get(IF_NAME, b"").decode("utf-8", "replace")
-    sec.ifaces.append((name, _resolution(opts.get(IF_TSRESOL))))
+    sec.ifaces.append(_Iface(name, _resolution(opts.get(IF_TSRESOL)), linktype, snaplen))
 
 
 def _packet(sec: _Section, body: bytes) -> Packet:
@@ -140,9 +157,21 @@ def _packet(sec: _Section, body: bytes) -> Packet:
     iface, hi, lo, caplen, _orig = struct.unpack_from(sec.endian + "IIIII", body)
     if iface >= len(sec.ifaces) or caplen > len(body) - 20:
         raise PcapngError("packet names an unknown interface or overruns its block")
-    name, per_s = sec.ifaces[iface]
+    i = sec.ifaces[iface]
     ticks = (hi << 32) | lo
-    return Packet(name, int(ticks * 10**9 // per_s), bytes(body[20: 20 + caplen]))
+    return Packet(i.name, int(ticks * 10**9 // i.per_s), bytes(body[20: 20 + caplen]), i.linktype)
+
+
+def _simple_packet(sec: _Section, body: bytes) -> Packet:
+    """A Simple Packet Block: interface 0, no timestamp (0), data cut at its snaplen."""
+    if len(body) < 4 or not sec.ifaces:
+        raise PcapngError("simple packet block too short, or before any interface block")
+    (orig,) = struct.unpack_from(sec.endian + "I", body)
+    i = sec.ifaces[0]
+    size = min(orig, i.snaplen) if i.snaplen else orig
+    if size > len(body) - 4:
+        raise PcapngError("simple packet overruns its block")
+    return Packet(i.name, 0, bytes(body[4: 4 + size]), i.linktype)
 
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:
@@ -184,3 +213,28 @@ def read_packets(src: BinaryIO) -> Iterator[Packet]:
             _interface(sec, body)
         elif kind == EPB:
             yield _packet(sec, body)
+        elif kind == SPB:
+            yield _simple_packet(sec, body)
+
+
+def linktype_name(linktype: int) -> str:
+    """``1 (Ethernet)``: the number, and its name when it is a common one."""
+    name = LINKTYPE_NAMES.get(linktype)
+    return f"{linktype} ({name})" if name else str(linktype)
+
+
+def replay_messages(src: BinaryIO) -> list[bytes]:
+    """Every message of a capture a tap wrote, in file order; anything else is refused.
+
+    A packet of another link type (an Ethernet capture, say) holds a frame,
+    not a tunnel message, so the whole file is refused before anything is sent.
+    """
+    out = []
+    for p in read_packets(src):
+        if p.linktype != LINKTYPE_USER0:
+            raise PcapngError(
+                f"the capture's interface {p.interface!r} has link type "
+                f"{linktype_name(p.linktype)}, not {linktype_name(LINKTYPE_USER0)}: nanonet "
+                "replays only captures of a tunnel (what nanonet tap writes)")
+        out.append(p.data)
+    return out

@@ -18,9 +18,11 @@ prints one.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import secrets
+import socket
 import sys
 import threading
 from collections.abc import Iterable
@@ -33,12 +35,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..errors import NanonetError
+from ..errors import MessageTooBig, NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
 from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, normal_origin
 from .pcapng import PcapngError
-from .tap import TapFilter
+from .tap import TapFilter, TapStalled
 from .websocket import PushSocket, pump
 
 if TYPE_CHECKING:
@@ -135,31 +137,41 @@ class _Handler(BaseHTTPRequestHandler):
         if flt.sample < 1:
             raise ValueError("sample must be at least 1")
         count = int(query["count"]) if "count" in query else None
-        out = _Streamer(self)
-        self.connection.settimeout(None)  # a lossless tap may hold the stream for long
-        tap = self.server.observer.tap(query.get("tunnel", ""), out, flt, count)
+        obs = self.server.observer
+        out = _Streamer(self, obs.tap_stall)  # its send timeout replaces the idle one
+        tap = obs.tap(query.get("tunnel", ""), out, flt, count)
         self.close_connection = True
         while not tap.wait(0.2):
             if self.server.stopping.is_set() or out.broken:
                 break
-        self.server.observer.stop_tap(tap.tunnel.name)
+        obs.stop_tap(tap)
 
     def _replay(self, query: dict[str, str]) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         if not 0 < length <= MAX_REPLAY:
             raise ValueError(f"send the pcapng file as the body (1 to {MAX_REPLAY} bytes)")
         body = io.BytesIO(self.rfile.read(length))
-        sent = self.server.observer.replay(body, query.get("tunnel", ""))
+        try:
+            sent = self.server.observer.replay(body, query.get("tunnel", ""))
+        except MessageTooBig as err:  # the messages before it went: say how many
+            return self._json(HTTPStatus.BAD_REQUEST, {"error": str(err), "sent": err.sent})
         self._json(200, {"sent": sent})
 
 
 class _Streamer(io.RawIOBase):
-    """The tap's output: the HTTP response body, sent as it is written."""
+    """The tap's output: the HTTP response body, sent as it is written.
 
-    def __init__(self, handler: _Handler) -> None:
+    A client that takes no bytes for ``stall`` seconds makes the send time
+    out, and the write raises ``TapStalled``: the tap detaches rather than
+    hold the tunnel's writer at the pace of a client that went away.
+    """
+
+    def __init__(self, handler: _Handler, stall: float) -> None:
         self.handler = handler
+        self.stall = stall
         self.started = False
         self.broken = False
+        handler.connection.settimeout(stall)  # bounds each send of the response body
 
     def writable(self) -> bool:
         return True
@@ -174,9 +186,18 @@ class _Streamer(io.RawIOBase):
             h.end_headers()
         try:
             self.handler.wfile.write(bytes(data))
+        except TimeoutError:
+            self.broken = True
+            raise TapStalled(f"the HTTP client stopped reading for {self.stall:g} s") from None
         except OSError:
             self.broken = True
         return len(data)
+
+    def abort(self) -> None:
+        """Unblock a send stuck on a client that stopped reading (``Tap.stop``)."""
+        self.broken = True
+        with contextlib.suppress(OSError):
+            self.handler.connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Server(ThreadingHTTPServer):

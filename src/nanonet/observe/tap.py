@@ -8,10 +8,20 @@ a reader does (a broken writer ends the tap with an error, never a bad read),
 filters, writes pcapng records, and publishes its new cursor once per batch.
 Python touches each message here, which is why a tap is opt-in and measured
 (``nanonet bench --only observe``).
+
+A tap must never hold the writer for good: an output that refuses bytes for
+longer than its bound raises ``TapStalled`` (the HTTP tap sets a send timeout),
+which ends the tap; the observer's poll thread detaches a tap whose batch has
+been in its output for longer than that bound (``check_stall``), whatever the
+output; and ``stop`` detaches within its grace even when the output blocks,
+aborting the output if it can and detaching from the caller's thread if it
+must. One lock orders the tap thread's ``advance`` against such
+a detach, so a detached tap never moves ``tap_tail`` again.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
 import time
@@ -27,7 +37,9 @@ from .tapctl import TapControl
 U64 = (1 << 64) - 1
 IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
 IDLE_SLEEP = 0.001
+STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 _SLOT = struct.Struct("<II")
+log = logging.getLogger("nanonet.observe")
 
 
 @dataclass(frozen=True)
@@ -52,16 +64,25 @@ class TapError(RuntimeError):
     """The tap stopped because the ring broke its rules (the writer is suspect)."""
 
 
+class TapStalled(TapError):
+    """The tap's output took no bytes for longer than its bound: the tap let go."""
+
+
 class Tap:
     """Mirrors one tunnel into a ``PcapngWriter`` on a thread of its own."""
 
     def __init__(self, rt: Runtime, tunnel: Tunnel,
                  out: PcapngWriter | Callable[[int], PcapngWriter], flt: TapFilter | None = None,
-                 limit: int | None = None, on_end: Callable[[], object] | None = None) -> None:
+                 limit: int | None = None, on_end: Callable[[], object] | None = None,
+                 abort: Callable[[], object] | None = None) -> None:
         self.tunnel = tunnel
         self.filter = flt or EVERY
         self.limit = limit
         self._on_end = on_end  # closes the file the tap owns
+        self._abort = abort  # unblocks an output stuck in a write (an HTTP client's socket)
+        self._gate = threading.Lock()  # orders advance against a detach from another thread
+        self._attached = False
+        self._busy_since: float | None = None  # when the batch being written began
         self.seen = self.kept = 0
         self.error: BaseException | None = None
         self._ring = tunnel.ring
@@ -76,7 +97,12 @@ class Tap:
         if self._ring.u32(L.OFF_TAP_MODE):
             raise TapError(f"tunnel {self.tunnel.name!r} already has a tap attached")
         self._cursor = self._ctl.attach()
-        self.writer = self._make(self._cursor)
+        self._attached = True
+        try:
+            self.writer = self._make(self._cursor)
+        except BaseException:
+            self._release()
+            raise
         self._thread = threading.Thread(target=self._run, name=f"nanonet-tap:{self.tunnel.name}",
                                         daemon=True)
         self._thread.start()
@@ -86,11 +112,42 @@ class Tap:
     def done(self) -> bool:
         return self._thread is not None and not self._thread.is_alive()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Copy what is already published, then detach (the writer runs free)."""
+    @property
+    def attached(self) -> bool:
+        """The writer still honours this tap's cursor."""
+        return self._attached
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Copy what is already published, then detach (the writer runs free).
+
+        An output still blocked after ``grace`` seconds is aborted, and the tap
+        is detached whatever the output does: on return the writer is free.
+        """
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._thread is None:
+            return
+        self._thread.join(grace)
+        if self._thread.is_alive() and self._abort is not None:
+            self._abort()
+            self._thread.join(grace)
+        if self._release():
+            log.warning("tap on tunnel %r detached while its output was still blocked",
+                        self.tunnel.name)
+
+    def check_stall(self, bound: float) -> bool:
+        """Detach (``TapStalled``) if one batch's output has taken over ``bound``
+        seconds; the observer's poll thread asks, so any output is bounded."""
+        since = self._busy_since
+        if since is None or not self._attached or time.monotonic() - since <= bound:
+            return False
+        self.error = TapStalled(f"its output took over {bound:g} s for one batch")
+        self._stop.set()
+        if self._abort is not None:
+            self._abort()
+        if not self._release():
+            return False
+        log.warning("tap on tunnel %r detached: %s", self.tunnel.name, self.error)
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the tap ends by itself (its limit, or the tunnel closed)."""
@@ -103,15 +160,26 @@ class Tap:
             self._loop()
         except BaseException as err:  # kept for the owner: a thread must not die silently
             self.error = err
+            if isinstance(err, TapStalled):
+                log.warning("tap on tunnel %r detached: %s", self.tunnel.name, err)
         finally:
-            self._ctl.detach()
-            self.tunnel.control.notify_tail()
+            self._release()
             if self._on_end is not None:
                 self._on_end()
 
+    def _release(self) -> bool:
+        """Detach once, from whichever thread comes first; False if already done."""
+        with self._gate:
+            if not self._attached:
+                return False
+            self._attached = False
+            self._ctl.detach()
+        self.tunnel.control.notify_tail()  # a writer parked on the tap re-reads tap_mode
+        return True
+
     def _loop(self) -> None:
         idle = 0
-        while not self._full():
+        while self._attached and not self._full():
             if self._batch():
                 idle = 0
                 continue
@@ -129,6 +197,8 @@ class Tap:
         return self._ring.closed and self._ring.u64(L.OFF_HEAD) == self._cursor
 
     def _batch(self) -> int:
+        if not self._attached:  # detached by stop: the writer may reuse every slot now
+            return 0
         head = self._ring.u64(L.OFF_HEAD)
         n = (head - self._cursor) & U64
         if n > self._ring.geometry.slot_count:
@@ -136,9 +206,14 @@ class Tap:
                            f"ahead of the tap at {self._cursor}; the writer ignored the tap")
         if n == 0:
             return 0
+        self._busy_since = time.monotonic()
         self._copy(self._cursor, n)
+        self._busy_since = None
         self._cursor = (self._cursor + n) & U64
-        self._ctl.advance(self._cursor)
+        with self._gate:
+            if not self._attached:  # detached by stop while the output blocked
+                return 0
+            self._ctl.advance(self._cursor)
         self.tunnel.control.notify_tail()
         return n
 

@@ -126,20 +126,29 @@ class TunnelWriter(_End):
         return self.try_send_many((data,)) == 1
 
     def try_send_many(self, messages: Iterable[bytes]) -> int:
-        """Send as many as fit now, with one publish; returns how many."""
+        """Send as many as fit now, with one publish; returns how many.
+
+        A message too big for a slot stops the batch: the ones before it are
+        published, and the ``MessageTooBig`` raised counts them (``sent``).
+        """
         self._check_open()
         sent = 0
         room = self._room()
-        for data in messages:
-            if room == 0:
-                room = self._room()
+        try:
+            for data in messages:
                 if room == 0:
-                    break
-            self._put(data)
-            room -= 1
-            sent += 1
-        if sent:
-            self._publish()
+                    room = self._room()
+                    if room == 0:
+                        break
+                self._put(data)
+                room -= 1
+                sent += 1
+        except MessageTooBig as err:
+            err.sent = sent
+            raise
+        finally:  # what was written is published, whatever stopped the loop
+            if sent:
+                self._publish()
         return sent
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
@@ -147,21 +156,31 @@ class TunnelWriter(_End):
         self.send_many((data,), timeout)
 
     def send_many(self, messages: Iterable[bytes], timeout: float | None = None) -> int:
-        """Send every message, publishing whenever the ring fills; returns the count."""
+        """Send every message, publishing whenever the ring fills; returns the count.
+
+        Whatever stops the batch (a message too big for a slot, the timeout,
+        a close), every message before it is published and none after it;
+        ``MessageTooBig.sent`` counts the ones that went.
+        """
         deadline = _deadline(timeout)
         self._check_open()
         sent = pending = 0
-        for data in messages:
-            if self._room() == 0:
-                if pending:
-                    self._publish()
-                    pending = 0
-                self._wait_room(deadline)
-            self._put(data)
-            sent += 1
-            pending += 1
-        if pending:
-            self._publish()
+        try:
+            for data in messages:
+                if self._room() == 0:
+                    if pending:
+                        self._publish()
+                        pending = 0
+                    self._wait_room(deadline)
+                self._put(data)
+                sent += 1
+                pending += 1
+        except MessageTooBig as err:
+            err.sent = sent
+            raise
+        finally:
+            if pending:
+                self._publish()
         return sent
 
     def _wait_room(self, deadline: float | None) -> None:
@@ -179,11 +198,16 @@ class TunnelWriter(_End):
         await self.asend_many((data,))
 
     async def asend_many(self, messages: Iterable[bytes]) -> int:
-        """Like send_many, but waits for room without blocking the event loop."""
+        """Like send_many (and stopped the same way), but waits for room
+        without blocking the event loop."""
         pending = list(messages)
         sent = 0
         while pending:
-            n = self.try_send_many(pending)
+            try:
+                n = self.try_send_many(pending)
+            except MessageTooBig as err:
+                err.sent += sent
+                raise
             sent += n
             pending = pending[n:]
             if pending:
