@@ -92,7 +92,7 @@ def test_http_replay_reports_what_it_sent_and_the_next_is_exact() -> None:
 
     with _mesh() as mesh, Observer(mesh) as obs:
         reader = mesh.reader("t")
-        ep = Endpoint(obs.serve(port=0, token="tok").url, "tok")
+        ep = Endpoint(obs.serve(port=0, token="replay-token").url, "replay-token")
         with pytest.raises(urllib.error.HTTPError) as err:
             ep.replay("t", capture([*_batch(4), BIG]))
         assert err.value.code == 400

@@ -21,7 +21,7 @@ from nanonet.observe.server import ControlServer
 from nanonet.ring import layout as L
 
 pytestmark = pytest.mark.timeout(120)
-TOKEN = "s3cret"
+TOKEN = "s3cret-token"
 NAMES = ("a+b", "a b", "in")
 MSGS = [struct.pack("<I", i) + b"payload" for i in range(5)]
 

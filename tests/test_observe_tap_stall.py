@@ -20,7 +20,7 @@ from nanonet.observe.tap import Tap, TapStalled
 from nanonet.ring import layout as L
 
 pytestmark = pytest.mark.timeout(120)
-TOKEN = "s3cret"
+TOKEN = "s3cret-token"
 SLOTS, SIZE = 16, 4096
 COUNT = 20_000  # 80 MB: far more than the socket buffers hold
 
