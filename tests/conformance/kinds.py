@@ -35,6 +35,11 @@ class Kind:
     name: str
     make: Callable[[Mesh, Tunnel], Any]
     lacks: dict[str, str] = field(default_factory=dict)
+    holds: str = ""  # what a two-phase receive holds until the next: "message" or "batch"
+
+    def held(self, received: int) -> int:
+        """How many of the ``received`` messages a call of recv_many still holds."""
+        return {"": 0, "message": 1, "batch": received}[self.holds]
 
 
 WRITERS = [
@@ -48,10 +53,13 @@ READERS = [
          {BUFFER: NO_BUFFER_WHY, TWO_PHASE: ONE_PHASE_WHY}),
     Kind("host-async", lambda m, t: AsyncHostReader(m.reader(t.name)),
          {BUFFER: NO_BUFFER_WHY, TWO_PHASE: ONE_PHASE_WHY}),
-    Kind("guest-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload)),
-    Kind("guest-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload)),
+    Kind("guest-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload),
+         holds="message"),
+    Kind("guest-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload),
+         holds="batch"),
     Kind("guest-raw", lambda m, t: GuestReader(m, RAW, t.geometry.max_payload),
-         {BUFFER: "reads in place: the message is never copied into a buffer"}),
+         {BUFFER: "reads in place: the message is never copied into a buffer"},
+         holds="message"),
     Kind("tap", TapReader,
          {TRY: "a tap is an observer: it has no receive call, only its capture",
           BUFFER: "a tap copies whole slots: it has no buffer",

@@ -77,10 +77,8 @@ class TapReader:
         return self.tap.done and self.sink.blocks.empty()
 
     def _step(self, limit: int) -> None:
-        """One bounded wait, on whichever of the two is behind."""
-        tap_behind = len(self._read) > len(self._tapped) or self._closed \
-            or len(self._read) >= limit
-        if tap_behind and not self._tap_over():
+        """One bounded wait: on the tap while it is behind the reader, else on the reader."""
+        if (self._read or self._closed) and not self._tap_over():
             self._tapped.extend(self.sink.take(POLL))
         else:
             self._pull_reader(limit)
@@ -88,8 +86,8 @@ class TapReader:
     def recv_many(self, limit: int) -> list[bytes]:
         deadline = time.monotonic() + WATCHDOG
         while time.monotonic() < deadline:
-            n = min(len(self._read), len(self._tapped), limit)
-            if n:
+            n = min(len(self._read), limit)
+            if n and len(self._tapped) >= n:  # the tap has caught up with what the reader got
                 return [self._pair() for _ in range(n)]
             if self._tap_over() and (self._closed or len(self._read) > len(self._tapped)):
                 self._check_end()
