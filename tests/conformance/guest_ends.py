@@ -79,10 +79,9 @@ class Agent:
         for name in (cmd, res):
             mesh.tunnel(name, slots=2, max_payload=CONTROL_PAYLOAD)
         grants = Grants(raw=("t",)) if mode == RAW else Grants()
-        tested = {"writes": ["t", res], "reads": [cmd]} if role == "w" else \
-            {"writes": [res], "reads": ["t", cmd]}
+        writes, reads = (["t", res], [cmd]) if role == "w" else ([res], ["t", cmd])
         self.service: Service = mesh.service(f"{role}-agent", agent_text(role, mode),
-                                             grants=grants, **tested)
+                                             reads=reads, writes=writes, grants=grants)
         call(self.service, "configure", mode)
         self._cmd: TunnelWriter = mesh.writer(cmd)
         self._res: TunnelReader = mesh.reader(res)
@@ -101,7 +100,8 @@ class Agent:
                 return self._res.recv(timeout=0.2)
             except TimeoutError:
                 if not self.service.running:
-                    raise AssertionError(f"the agent ended with {self.service.exit_code}")
+                    raise AssertionError(
+                        f"the agent ended with {self.service.exit_code}") from None
         raise AssertionError("watchdog: the agent never answered")
 
     def shutdown(self) -> None:
@@ -121,23 +121,30 @@ class GuestWriter:
     def try_send(self, data: bytes) -> bool:
         return self.try_send_many([data]) == 1
 
-    def send_many(self, messages: Sequence[bytes]) -> int:
+    def _send(self, op: int, part: Sequence[bytes]) -> int:
+        """Send ``part``; a batch that stops short is retried from where it stopped,
+        which is how a guest learns why (TOO_BIG, CLOSED, ...: none of those was sent)."""
         sent = 0
-        for part in chunks(messages):
-            status, count, _ = self.agent.op(SEND, len(part), 0, records(part))
+        while sent < len(part):
+            status, count, _ = self.agent.op(op, len(part) - sent, 0, records(part[sent:]))
             sent += count
+            if status == AGAIN and op == TRY_SEND:
+                break
             if status:
                 raise_status(status)
+            if count == 0:
+                raise AssertionError("a send sent nothing and gave no status")
         return sent
+
+    def send_many(self, messages: Sequence[bytes]) -> int:
+        return sum(self._send(SEND, part) for part in chunks(messages))
 
     def try_send_many(self, messages: Sequence[bytes]) -> int:
         sent = 0
         for part in chunks(messages):
-            status, count, _ = self.agent.op(TRY_SEND, len(part), 0, records(part))
-            sent += count
-            if status not in (0, AGAIN) and sent == 0:
-                raise_status(status)
-            if count < len(part):
+            n = self._send(TRY_SEND, part)
+            sent += n
+            if n < len(part):
                 break
         return sent
 

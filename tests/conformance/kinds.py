@@ -24,9 +24,7 @@ from .tap_end import TapReader
 TRY = "try forms"
 BUFFER = "a receive buffer of the caller's size"
 CLOSE = "closing from this end"
-TWO_PHASE = "two-phase receive"
 
-ONE_PHASE_WHY = "commits at once (one-phase): its receive gives the slots back"
 NO_BUFFER_WHY = "returns new bytes objects: there is no caller's buffer to be too small"
 
 
@@ -35,7 +33,9 @@ class Kind:
     name: str
     make: Callable[[Mesh, Tunnel], Any]
     lacks: dict[str, str] = field(default_factory=dict)
-    holds: str = ""  # what a two-phase receive holds until the next: "message" or "batch"
+    # what a receive holds until the next one (two-phase): "message", "batch", or
+    # nothing ("": the receive commits at once, one-phase)
+    holds: str = ""
 
     def held(self, received: int) -> int:
         """How many of the ``received`` messages a call of recv_many still holds."""
@@ -50,9 +50,9 @@ WRITERS = [
 ]
 READERS = [
     Kind("host", lambda m, t: HostReader(m.reader(t.name)),
-         {BUFFER: NO_BUFFER_WHY, TWO_PHASE: ONE_PHASE_WHY}),
+         {BUFFER: NO_BUFFER_WHY}),
     Kind("host-async", lambda m, t: AsyncHostReader(m.reader(t.name)),
-         {BUFFER: NO_BUFFER_WHY, TWO_PHASE: ONE_PHASE_WHY}),
+         {BUFFER: NO_BUFFER_WHY}),
     Kind("guest-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload),
          holds="message"),
     Kind("guest-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload),
@@ -63,8 +63,7 @@ READERS = [
     Kind("tap", TapReader,
          {TRY: "a tap is an observer: it has no receive call, only its capture",
           BUFFER: "a tap copies whole slots: it has no buffer",
-          CLOSE: "a tap only observes: it cannot close the tunnel",
-          TWO_PHASE: "its reader commits at once, and the tap publishes its cursor per batch"}),
+          CLOSE: "a tap only observes: it cannot close the tunnel"}),
 ]
 HOST_WRITER, HOST_READER = WRITERS[0], READERS[0]
 

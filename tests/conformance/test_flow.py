@@ -14,7 +14,7 @@ from nanonet import MessageTooBig, TunnelClosed
 
 from .conftest import MAX_PAYLOAD, SLOTS, MakeLink
 from .ends import Background, Reader
-from .kinds import CLOSE, TRY, TWO_PHASE, Kind, reader_pairs, sides, writer_pairs
+from .kinds import CLOSE, TRY, Kind, reader_pairs, sides, writer_pairs
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -107,6 +107,20 @@ def test_a_message_over_max_payload_is_refused_and_the_ring_stays_usable(
     assert lnk.writer.send_many([b"", b"y" * MAX_PAYLOAD]) == 2
     assert receive(lnk.reader, 2, 2) == [b"", b"y" * MAX_PAYLOAD]
     assert lnk.tunnel.statistics().quarantine == 0
+
+
+@pytest.mark.parametrize("form", ["send_many", "try_send_many"])
+@pytest.mark.parametrize(("writer", "reader"), writer_pairs())
+def test_a_batch_sends_what_precedes_an_oversized_message_and_refuses_the_rest(
+        link: MakeLink, writer: Kind, reader: Kind, form: str) -> None:
+    lnk = link(writer, reader)
+    batch = [b"before", b"x" * (MAX_PAYLOAD + 1), b"after"]
+    with pytest.raises(MessageTooBig):
+        getattr(lnk.writer, form)(batch)
+    assert lnk.tunnel.statistics().sent == 1
+    assert lnk.reader.try_recv_many(10) == [b"before"]  # published at once, not later
+    lnk.writer.send(b"next")
+    assert lnk.reader.recv_many(10) == [b"next"]
 
 
 @pytest.mark.parametrize(("writer", "reader"), sides())
