@@ -47,6 +47,8 @@ def test_a_blocking_send_waits_for_room_and_completes_when_the_reader_drains(
     lnk.reader.commit()  # two-phase readers give the slots back here
     sending.result()
     assert lnk.reader.recv() == b"one more"
+    stats = lnk.tunnel.statistics()  # every kind keeps the counters of its side
+    assert stats.times_full >= 1 and stats.writer_parks >= 1, stats
 
 
 @pytest.mark.parametrize(("writer", "reader"), reader_pairs())
@@ -149,6 +151,8 @@ def test_close_wakes_a_blocked_reader(link: MakeLink, writer: Kind, reader: Kind
     lnk.writer.close()
     with pytest.raises(TunnelClosed):
         receiving.result()
+    stats = lnk.tunnel.statistics()  # every kind keeps the counters of its side
+    assert stats.times_empty >= 1 and stats.reader_parks >= 1, stats
 
 
 @pytest.mark.parametrize(("writer", "reader"), sides(CLOSE))
@@ -161,3 +165,5 @@ def test_close_wakes_a_blocked_writer(link: MakeLink, writer: Kind, reader: Kind
     with pytest.raises(TunnelClosed):
         sending.result()
     assert lnk.reader.drain() == msgs(SLOTS)  # what was sent before the close still drains
+    assert lnk.tunnel.statistics().writer_parks >= 1
+
