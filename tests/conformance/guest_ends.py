@@ -171,7 +171,7 @@ class GuestReader:
         return payload
 
     def _receive(self, op: int, limit: int, payload: int) -> list[bytes]:
-        limit = min(limit, CHUNK)
+        limit = min(limit, CHUNK)  # fewer than asked is within the contract of a receive
         status, count, body = self.agent.op(op, limit, self._capacity(limit, payload))
         if status == AGAIN and op == TRY_RECV:
             return []
