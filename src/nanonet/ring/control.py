@@ -33,24 +33,29 @@ _CONTROL_WAT = """
   (func (export "publish_tail") (param i64)
     (call $publish (i32.const {O_TAIL}) (local.get 0) (i32.const {O_WWAIT}) (i32.const {O_TAIL})))
   ;; announce, re-check, wait: 1 if the counter moved, 0 on timeout
-  (func $park (param $flag i32) (param $addr i32) (param $seen i64) (param $ns i64) (result i32)
-    (local $r i32)
+  (func $park (param $flag i32) (param $addr i32) (param $seen i64) (param $ns i64)
+    (param $parks i32) (result i32) (local $r i32)
     (i32.atomic.store (local.get $flag) (i32.const 1))
     (if (i64.ne (i64.atomic.load (local.get $addr)) (local.get $seen))
       (then (i32.atomic.store (local.get $flag) (i32.const 0)) (return (i32.const 1))))
     (if (i32.atomic.load offset={O_CLOSED} (i32.const 0))
       (then (i32.atomic.store (local.get $flag) (i32.const 0)) (return (i32.const 1))))
+    ;; counted like an adapter's park (only this side writes its counter)
+    (i64.store (local.get $parks) (i64.add (i64.load (local.get $parks)) (i64.const 1)))
     (local.set $r (memory.atomic.wait32 (local.get $addr) (i32.wrap_i64 (local.get $seen))
                                         (local.get $ns)))
     (i32.atomic.store (local.get $flag) (i32.const 0))
     (i32.ne (local.get $r) (i32.const 2)))
   (func (export "park_reader") (param i64 i64) (result i32)
-    (call $park (i32.const {O_RWAIT}) (i32.const {O_HEAD}) (local.get 0) (local.get 1)))
+    (call $park (i32.const {O_RWAIT}) (i32.const {O_HEAD}) (local.get 0) (local.get 1)
+                (i32.const {O_RPARK})))
   ;; a writer held back by the host's tap parks on the tap's cursor
   (func (export "park_writer_on_tap") (param i64 i64) (result i32)
-    (call $park (i32.const {O_WWAIT}) (i32.const {O_TAPTAIL}) (local.get 0) (local.get 1)))
+    (call $park (i32.const {O_WWAIT}) (i32.const {O_TAPTAIL}) (local.get 0) (local.get 1)
+                (i32.const {O_WPARK})))
   (func (export "park_writer") (param i64 i64) (result i32)
-    (call $park (i32.const {O_WWAIT}) (i32.const {O_TAIL}) (local.get 0) (local.get 1)))
+    (call $park (i32.const {O_WWAIT}) (i32.const {O_TAIL}) (local.get 0) (local.get 1)
+                (i32.const {O_WPARK})))
   ;; wake a writer parked on a full ring because of the tap (it parks on tap_tail)
   (func (export "notify_tail")
     (if (i32.atomic.load (i32.const {O_WWAIT}))
@@ -65,7 +70,8 @@ _CONTROL_WAT = """
 
 def control_wat(pages: int) -> str:
     values = dict(P=pages, O_HEAD=L.OFF_HEAD, O_TAIL=L.OFF_TAIL, O_RWAIT=L.OFF_READER_WAITING,
-                  O_WWAIT=L.OFF_WRITER_WAITING, O_CLOSED=L.OFF_CLOSED, O_TAPTAIL=L.OFF_TAP_TAIL)
+                  O_WWAIT=L.OFF_WRITER_WAITING, O_CLOSED=L.OFF_CLOSED, O_TAPTAIL=L.OFF_TAP_TAIL,
+                  O_RPARK=L.OFF_READER_PARKS, O_WPARK=L.OFF_WRITER_PARKS)
     return _CONTROL_WAT.format(**values)
 
 

@@ -67,6 +67,13 @@ class _End:
         self.ring.put_u32(L.OFF_QUARANTINE, reason)
         return TunnelCorrupt(f"tunnel ring quarantined: {what}")
 
+    def _found(self, off: int, now: bool, before: bool) -> bool:
+        """Count a full (or empty) ring once per stretch of re-reads that find it so,
+        in the header counter an adapter keeps for its side; returns ``now``."""
+        if now and not before:
+            self.ring.put_u64(off, self.ring.u64(off) + 1)
+        return now
+
     def _check_health(self) -> None:
         if self.ring.quarantine:
             raise TunnelCorrupt(f"tunnel ring quarantined (reason {self.ring.quarantine})")
@@ -81,6 +88,7 @@ class TunnelWriter(_End):
         self._tail = ring.u64(L.OFF_TAIL)
         self._bytes = 0
         self._on_tap = False  # the tap, not the reader, is what the writer waits for
+        self._full = False  # the last re-read of the tail found the ring full
 
     def _room(self) -> int:
         """Free slots, re-reading the reader's tail only when needed."""
@@ -97,11 +105,14 @@ class TunnelWriter(_End):
         if used > n:
             raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"tail={tail} head={self._head}")
         self._tail = tail
+        self._full = self._found(L.OFF_FULL, used == n, self._full)
         return n - used
 
     def _put(self, data: bytes) -> None:
         size = len(data)
         if size > self.geometry.max_payload:
+            if self.ring.u64(L.OFF_HEAD) != self._head:  # the batch's messages before it
+                self._publish()  # are sent, and at once, not with some later call
             raise MessageTooBig(
                 f"message of {size} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
                 "slot payload: create the tunnel with a larger max_payload")
@@ -223,6 +234,7 @@ class TunnelReader(_End):
         super().__init__(ring, control)
         self._tail = ring.u64(L.OFF_TAIL)
         self._head = self._tail  # not trusted yet: the first _available reads and checks it
+        self._empty = False  # the last re-read of the head found the ring empty
 
     def _available(self) -> int:
         avail = (self._head - self._tail) & U64
@@ -234,6 +246,7 @@ class TunnelReader(_End):
         if avail > self.geometry.slot_count:
             raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"head={head} tail={self._tail}")
         self._head = head
+        self._empty = self._found(L.OFF_EMPTY, avail == 0, self._empty)
         return avail
 
     def _take(self) -> bytes:

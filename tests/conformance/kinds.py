@@ -1,0 +1,106 @@
+"""Every kind of tunnel end nanonet has, and what each one lacks by design.
+
+A kind is a name, a factory that attaches it to tunnel "t" of a mesh before
+the mesh starts, and the contract items that do not apply to it, each with
+the reason (the tests skip those pairs, saying why). A new transport joins
+the suite by adding its kinds here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from nanonet import Mesh, Tunnel
+
+from .ends import AsyncHostReader, AsyncHostWriter, HostReader, HostWriter, Reader, Writer
+from .guest_ends import BATCH, RAW, SINGLE, GuestReader, GuestWriter
+from .tap_end import TapReader
+
+# contract items a kind may lack
+TRY = "try forms"
+BUFFER = "a receive buffer of the caller's size"
+CLOSE = "closing from this end"
+
+NO_BUFFER_WHY = "returns new bytes objects: there is no caller's buffer to be too small"
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    make: Callable[[Mesh, Tunnel], Any]
+    lacks: dict[str, str] = field(default_factory=dict)
+    # what a receive holds until the next one (two-phase): "message", "batch", or
+    # nothing ("": the receive commits at once, one-phase)
+    holds: str = ""
+
+    def held(self, received: int) -> int:
+        """How many of the ``received`` messages a call of recv_many still holds."""
+        return {"": 0, "message": 1, "batch": received}[self.holds]
+
+
+WRITERS = [
+    Kind("host", lambda m, t: HostWriter(m.writer(t.name))),
+    Kind("host-async", lambda m, t: AsyncHostWriter(m.writer(t.name))),
+    Kind("guest-send", lambda m, t: GuestWriter(m, SINGLE)),
+    Kind("guest-batch", lambda m, t: GuestWriter(m, BATCH)),
+]
+READERS = [
+    Kind("host", lambda m, t: HostReader(m.reader(t.name)),
+         {BUFFER: NO_BUFFER_WHY}),
+    Kind("host-async", lambda m, t: AsyncHostReader(m.reader(t.name)),
+         {BUFFER: NO_BUFFER_WHY}),
+    Kind("guest-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload),
+         holds="message"),
+    Kind("guest-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload),
+         holds="batch"),
+    Kind("guest-raw", lambda m, t: GuestReader(m, RAW, t.geometry.max_payload),
+         {BUFFER: "reads in place: the message is never copied into a buffer"},
+         holds="message"),
+    Kind("tap", TapReader,
+         {TRY: "a tap is an observer: it has no receive call, only its capture",
+          BUFFER: "a tap copies whole slots: it has no buffer",
+          CLOSE: "a tap only observes: it cannot close the tunnel"}),
+]
+HOST_WRITER, HOST_READER = WRITERS[0], READERS[0]
+
+
+def _param(writer: Kind, reader: Kind, needs: Sequence[str], side: str) -> Any:
+    tested = writer if side == "writer" else reader
+    why = [f"{tested.name} {side}: {tested.lacks[n]}" for n in needs if n in tested.lacks]
+    marks = [pytest.mark.skip(reason="; ".join(why))] if why else []
+    return pytest.param(writer, reader, id=f"{writer.name}>{reader.name}", marks=marks)
+
+
+def writer_pairs(*needs: str) -> list[Any]:
+    """Every writer kind, each read by a host reader."""
+    return [_param(w, HOST_READER, needs, "writer") for w in WRITERS]
+
+
+def reader_pairs(*needs: str) -> list[Any]:
+    """Every reader kind, each fed by a host writer."""
+    return [_param(HOST_WRITER, r, needs, "reader") for r in READERS]
+
+
+def sides(*needs: str) -> list[Any]:
+    """Every writer kind against a host reader, then every other reader kind
+    against a host writer: each kind once on the side it implements."""
+    return writer_pairs(*needs) + reader_pairs(*needs)[1:]
+
+
+def every_pair() -> list[Any]:
+    """The whole matrix: every writer kind against every reader kind."""
+    return [_param(w, r, (), "writer") for w in WRITERS for r in READERS]
+
+
+def make_writer(kind: Kind, mesh: Mesh, tunnel: Tunnel) -> Writer:
+    end: Writer = kind.make(mesh, tunnel)
+    return end
+
+
+def make_reader(kind: Kind, mesh: Mesh, tunnel: Tunnel) -> Reader:
+    end: Reader = kind.make(mesh, tunnel)
+    return end
