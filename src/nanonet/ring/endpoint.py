@@ -111,8 +111,6 @@ class TunnelWriter(_End):
     def _put(self, data: bytes) -> None:
         size = len(data)
         if size > self.geometry.max_payload:
-            if self.ring.u64(L.OFF_HEAD) != self._head:  # the batch's messages before it
-                self._publish()  # are sent, and at once, not with some later call
             raise MessageTooBig(
                 f"message of {size} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
                 "slot payload: create the tunnel with a larger max_payload")
