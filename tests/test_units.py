@@ -300,3 +300,13 @@ def test_a_reader_that_traps_leaves_its_last_receive_uncommitted() -> None:
         stats = mesh.tunnels["t"].statistics()
         # five received; the first four were committed by the receives after them
         assert (stats.sent, stats.received) == (10, 4)
+
+
+def test_closing_rings_nobody_waits_on_makes_no_control_store() -> None:
+    """A mesh's stop closes every ring: a ring with no parked side is closed
+    from the host without a Wasm call (so without a store of its own)."""
+    with Mesh() as mesh:
+        tunnels = [mesh.tunnel(f"t{i}", slots=16, max_payload=56) for i in range(50)]
+        mesh.stop()
+        assert all(t.ring.closed for t in tunnels)
+        assert not any(t.control._stores for t in tunnels)

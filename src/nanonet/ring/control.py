@@ -63,7 +63,9 @@ _CONTROL_WAT = """
   (func (export "close")
     (i32.atomic.store offset={O_CLOSED} (i32.const 0) (i32.const 1))
     (drop (memory.atomic.notify (i32.const {O_HEAD}) (i32.const -1)))
-    (drop (memory.atomic.notify (i32.const {O_TAIL}) (i32.const -1))))
+    (drop (memory.atomic.notify (i32.const {O_TAIL}) (i32.const -1)))
+    ;; a writer held back by the host's tap parks on the tap's cursor
+    (drop (memory.atomic.notify (i32.const {O_TAPTAIL}) (i32.const -1))))
 )
 """
 
@@ -153,5 +155,16 @@ class RingControl:
         self._call("any", "notify_tail")
 
     def close(self) -> None:
-        """Set the closed flag and wake every waiter on both sides."""
-        self._call("any", "close")
+        """Set the closed flag and wake every waiter on both sides.
+
+        Most rings have nobody parked when they close (a mesh's stop closes
+        thousands at once), and waking needs a Wasm call in a store of its
+        own, so the flag is set from Python and Wasm is called only if a
+        side announced a park.
+        """
+        # SYNC POINT with the park handshakes (adapter $wait, $park above): a
+        # parker stores its waiting flag, then re-reads closed; the closer
+        # stores closed, fences, then reads the flags. One of them sees the
+        # other, so a parker either sees closed or is woken here.
+        if self.ring.set_closed_and_fence():
+            self._call("any", "close")

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
 
 import wasmtime
 
 from . import layout as L
 from .layout import Geometry
+
+_FENCE = threading.Lock()  # taken only for the full fence it implies
 
 
 class RingMemory:
@@ -57,6 +60,20 @@ class RingMemory:
 
     def put_u64(self, offset: int, value: int) -> None:
         ctypes.c_uint64.from_address(self.base + offset).value = value
+
+    def set_closed_and_fence(self) -> bool:
+        """Set the closed flag, then read the waiting flags behind a full
+        fence; True if either side has announced a park (it must be woken).
+
+        The store is a plain aligned store (atomic on x86-64); the fence is
+        the locked instruction with which an uncontended ``threading.Lock``
+        is taken, which on x86-64 orders the store before the loads that
+        follow, as the waiter handshake needs (docs/ring.md).
+        """
+        self.put_u32(L.OFF_CLOSED, 1)
+        with _FENCE:
+            pass
+        return bool(self.u32(L.OFF_READER_WAITING) or self.u32(L.OFF_WRITER_WAITING))
 
     @property
     def closed(self) -> bool:
