@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import call, guest
-from nanonet import Mesh
+from nanonet import Mesh, load_manifest
 from nanonet.runtime.engine import runtime
 
 TUNNELS = 2_000
@@ -46,3 +48,13 @@ def test_services_on_a_compact_runtime_move_every_message() -> None:
 
 def test_the_memory_layout_is_part_of_the_module_cache_key() -> None:
     assert runtime(compact=True).key(b"(module)") != runtime().key(b"(module)")
+
+
+def test_a_mesh_or_a_manifest_asks_for_a_compact_runtime(tmp_path: Path) -> None:
+    assert Mesh(compact=True).rt.compact and not Mesh().rt.compact
+    (tmp_path / "relay.wat").write_text(guest("relay").replace("FAULT_BODY", "(nop)").replace("TRIGGER", "1000000"))
+    (tmp_path / "nanonet.toml").write_text(
+        '[mesh]\ncompact = true\n[tunnels.a]\nwriter = "host"\nreader = "relay"\n'
+        '[tunnels.b]\nwriter = "relay"\nreader = "host"\n[services.relay]\nwasm = "relay.wat"\n')
+    with load_manifest(tmp_path / "nanonet.toml").build_mesh() as mesh:
+        assert mesh.rt.compact

@@ -119,14 +119,18 @@ class Mesh:
     """Services and the tunnels between them, owned by one Python object."""
 
     def __init__(self, rt: Runtime | None = None, *, fuel: bool = False,
-                 max_stack: int | None = None, latency: bool = False) -> None:
+                 max_stack: int | None = None, latency: bool = False,
+                 compact: bool = False) -> None:
         """``fuel=True`` meters every service's instructions (needed for fuel
         limits; it costs some speed); ``max_stack`` caps the Wasm stack of every
         service of the mesh (a wasmtime engine setting, so it is per mesh);
         ``latency=True`` has the adapters stamp one message in 1024 so that each
-        tunnel's latency can be read from its ring (see docs/ring.md)."""
+        tunnel's latency can be read from its ring (see docs/ring.md);
+        ``compact=True`` reserves about 1 MiB of address space per memory
+        instead of 4 GiB, for meshes of many thousand tunnels, at the price of
+        a bounds check on every memory access (see docs/runtime.md)."""
         self.latency = latency
-        self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK)
+        self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK, compact)
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}

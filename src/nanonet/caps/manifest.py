@@ -99,7 +99,7 @@ class Manifest:
 
         mesh = Mesh(fuel=self.table.mesh.fuel,
                     max_stack=(self.table.mesh.max_stack_kb or 0) * 1024 or None,
-                    latency=latency)
+                    latency=latency, compact=self.table.mesh.compact)
         try:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()

@@ -70,6 +70,7 @@ TunnelName = Annotated[str, AfterValidator(_tunnel_name)]
 class MeshTable(Table):
     fuel: bool = False
     max_stack_kb: int | None = Field(default=None, ge=16, le=4096)
+    compact: bool = False
 
 
 class TunnelTable(Table):
