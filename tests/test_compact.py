@@ -52,7 +52,8 @@ def test_the_memory_layout_is_part_of_the_module_cache_key() -> None:
 
 def test_a_mesh_or_a_manifest_asks_for_a_compact_runtime(tmp_path: Path) -> None:
     assert Mesh(compact=True).rt.compact and not Mesh().rt.compact
-    (tmp_path / "relay.wat").write_text(guest("relay").replace("FAULT_BODY", "(nop)").replace("TRIGGER", "1000000"))
+    relay = guest("relay").replace("FAULT_BODY", "(nop)").replace("TRIGGER", "1000000")
+    (tmp_path / "relay.wat").write_text(relay)
     (tmp_path / "nanonet.toml").write_text(
         '[mesh]\ncompact = true\n[tunnels.a]\nwriter = "host"\nreader = "relay"\n'
         '[tunnels.b]\nwriter = "relay"\nreader = "host"\n[services.relay]\nwasm = "relay.wat"\n')
