@@ -111,7 +111,7 @@ def _mesh(cfg: DemoConfig, wasm: dict[str, Path]) -> Mesh:
 
 def _call(svc: Any, export: str, *args: int) -> Any:
     """Call a guest export from the host: control plane only, before start."""
-    return svc.linked.guest.exports(svc.store)[export](svc.store, *args)
+    return svc.call(export, *args)
 
 
 def _failure(mesh: Mesh) -> str | None:

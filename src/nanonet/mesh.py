@@ -23,22 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 from .caps.names import HOST_OWNER, check_name
 from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
-from .errors import EndpointTaken, GuestTrap, LoadError, NanonetError
+from .errors import EndpointTaken, GuestTrap, InternalError, LoadError, NanonetError, StopTimeout
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
 from .ring.stats import TunnelStats, snapshot
+from .runtime.clock import Clock
 from .runtime.engine import MAX_WASM_STACK, Runtime, runtime
-from .runtime.lifecycle import State
 from .runtime.service import Service, ServiceSpec
+from .runtime.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from .component.service import ComponentService
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
+STOP_SECONDS = 10.0  # how long stop waits for what it interrupted before it reports it
 
 
 @dataclass
@@ -107,13 +109,17 @@ class Mesh:
     """Services and the tunnels between them, owned by one Python object."""
 
     def __init__(self, rt: Runtime | None = None, *, fuel: bool = False,
-                 max_stack: int | None = None, latency: bool = False) -> None:
+                 max_stack: int | None = None, latency: bool = False,
+                 clock: Clock | None = None) -> None:
         """``fuel=True`` meters every service's instructions (needed for fuel
         limits; it costs some speed); ``max_stack`` caps the Wasm stack of every
         service of the mesh (a wasmtime engine setting, so it is per mesh);
         ``latency=True`` has the adapters stamp one message in 1024 so that each
-        tunnel's latency can be read from its ring (see docs/ring.md)."""
+        tunnel's latency can be read from its ring (see docs/ring.md);
+        ``clock`` is what restart back-offs, restart windows and deadlines
+        read (``runtime/clock.py``; a test's own clock)."""
         self.latency = latency
+        self.supervisor = Supervisor(clock)
         self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK)
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
@@ -173,7 +179,7 @@ class Mesh:
                 rings.append(tunnel.ring)
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
                            policy, self.latency)
-        svc = Service(self.rt, spec, rings)
+        svc = Service(self.rt, spec, rings, self.supervisor)
         self.services[name] = svc
         if self._started:
             self._hold_ticker()
@@ -203,7 +209,8 @@ class Mesh:
         loaded = load(self.rt, code)
         given, ends = resolve(self, name, loaded, imports or {})
         comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
-                                grants=grants, start=self._started, owns=ends)
+                                grants=grants, start=self._started, owns=ends,
+                                supervisor=self.supervisor)
         self.components[name] = comp
         return comp
 
@@ -234,22 +241,27 @@ class Mesh:
         self._started = True
         self._hold_ticker()
         for svc in self.services.values():
-            if svc.state is State.CREATED:
+            if not svc.started:
                 svc.start()
         for comp in self.components.values():
             comp.start()
 
+    def _children(self) -> list[Service | ComponentService]:
+        return [*self.services.values(), *self.components.values()]
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every service has ended (a component service ends when
-        closed); True if all did in time."""
+        closed); True if all did in time. A service whose thread ended on an
+        internal error (nanonet's own fault) raises it here, as InternalError."""
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        ending: list[Service | ComponentService] = [*self.services.values(),
-                                                     *self.components.values()]
-        for svc in ending:
+        for svc in self._children():
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not svc.join(left):
+            ended = svc.join(left)
+            if svc.internal_error is not None:
+                raise svc.internal_error
+            if not ended:
                 return False
         return True
 
@@ -257,22 +269,49 @@ class Mesh:
         for t in self.tunnels.values():
             t.control.close()
 
-    def stop(self, grace: float = 1.0) -> None:
-        """Close every tunnel, wait ``grace`` seconds, then interrupt the rest."""
+    def stop(self, grace: float = 1.0, timeout: float = STOP_SECONDS) -> None:
+        """Close every tunnel, wait ``grace`` seconds, then interrupt the rest.
+
+        What still runs ``timeout`` seconds after the interrupt (a host
+        function that never returns) is reported as StopTimeout naming it; an
+        internal error of any service is raised as InternalError."""
         for svc in self.services.values():
             svc.stop_restarting()
         self.close_tunnels()
         for comp in self.components.values():
             comp.close(timeout=0)  # finishes its queued calls; wait() joins it
-        if not self.wait(grace):
-            for svc in self.services.values():
-                if svc.running:
-                    svc.request_stop()
-            self.rt.engine.increment_epoch()
-            self.wait(None)
-        if self._ticking:
-            self._ticking = False
-            self.rt.ticker.release()
+        try:
+            if not self._wait_all(grace):
+                for svc in self.services.values():
+                    if svc.running:
+                        svc.request_stop()
+                self.rt.engine.increment_epoch()
+                self._wait_all(timeout)
+        finally:
+            if self._ticking:
+                self._ticking = False
+                self.rt.ticker.release()
+            self.supervisor.bus.flush()
+        self._report()
+
+    def _wait_all(self, timeout: float) -> bool:
+        """Join every thread within ``timeout`` seconds in all; True if all ended."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        return all([svc.join(max(0.0, deadline - time.monotonic())) for svc in self._children()])
+
+    def _report(self) -> None:
+        """Raise what stop must not hide: threads still running, internal errors."""
+        alive = [svc.name for svc in self._children() if svc.running]
+        if alive:
+            raise StopTimeout(f"service(s) {', '.join(map(repr, alive))} still run after stop "
+                              "interrupted them (a host function that does not return?); "
+                              "their threads are left running: end what they wait on")
+        crashed: list[InternalError] = [svc.internal_error for svc in self._children()
+                                        if svc.internal_error is not None]
+        if crashed:
+            raise crashed[0]
 
     @property
     def traps(self) -> list[GuestTrap]:

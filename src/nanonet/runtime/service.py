@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
-from ..errors import GuestTrap, LoadError
+from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
@@ -29,7 +31,7 @@ from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
 from .hostpoll import BoundedPoll
-from .lifecycle import Event, State, next_state
+from .lifecycle import Event, State, next_state, observed
 from .linking import (
     OPS,
     Linked,
@@ -41,6 +43,7 @@ from .linking import (
     shim_wat,
 )
 from .startfn import START_EXPORT, prepare
+from .supervisor import Outcome, Supervisor
 from .traps import TrapLog, trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
@@ -84,10 +87,16 @@ class Service:
     and runs again; the other services never stop.
     """
 
-    def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory]) -> None:
+    def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
+                 supervisor: Supervisor | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        self.state = State.CREATED
+        self.supervisor = supervisor or Supervisor()
+        self.clock = self.supervisor.clock
+        self.state = State.CREATED  # written only by the service's own thread
+        self.cause: str | None = None  # why it trapped or failed, last first
+        self.outcome: Outcome | None = None  # how its thread ended
+        self.internal_error: InternalError | None = None
         self.error: GuestTrap | None = None
         self.trap_log = TrapLog()
         self.restarts = 0
@@ -97,10 +106,14 @@ class Service:
         self._rt = rt
         self._rings = list(rings)
         limits = spec.policy.limits
-        self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick)
+        self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
+                                 self.clock)
         self._poll = BoundedPoll(self.watchdog)  # WASI poll_oneoff, ended by deadline and stop
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
+        self._recent: deque[float] = deque()  # when each restart within the window began
+        self._burst = 0  # restarts since it last ran healthy: the back-off's exponent
+        self._ran_since = 0.0
         self._wake = threading.Event()
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
@@ -227,21 +240,84 @@ class Service:
         raise LoadError(f"service {self.name!r} exports no entry function "
                         f"(looked for {', '.join(names)}): export one, or set entry=")
 
+    # -- host calls ------------------------------------------------------
+    def call(self, name: str, *args: Any) -> Any:
+        """Call the guest's export ``name`` from the host (control plane, e.g.
+        ``configure``) before the service starts or after it ended (never while
+        its thread runs: one store, one thread); a trap is a GuestTrap.
+
+        Each call made before start is recorded and made again, with the same
+        arguments and in the same order, on every new instance after a
+        restart, before its start function and entry run.
+        """
+        if self.running and threading.current_thread() is not self._thread:
+            raise NanonetError(f"service {self.name!r} is running: the host calls its exports "
+                               "before mesh.start() or after it ended (one store, one thread)")
+        result = self._call_export(name, args)
+        if self._thread is None:
+            self._calls.append((name, args))
+        return result
+
+    def _call_export(self, name: str, args: tuple[Any, ...]) -> Any:
+        func = self.linked.guest.exports(self.store).get(name)
+        if not isinstance(func, wasmtime.Func):
+            raise NanonetError(f"service {self.name!r} exports no function {name!r}; "
+                               "check the export's name")
+        try:
+            return func(self.store, *args)
+        except wasmtime.Trap as trap:
+            offsets = self.watched[1] if self.watched else None
+            raise GuestTrap(self.name, trap_message(trap, offsets),
+                            trap_frames(trap, offsets)) from trap
+
+    def _replay(self) -> None:
+        """The recorded host calls, on the new instance after a restart."""
+        for name, args in self._calls:
+            self._call_export(name, args)
+
     # -- running ---------------------------------------------------------
-    def _event(self, event: Event) -> None:
-        with self._lock:
-            self.state = next_state(self.state, event)
+    def _event(self, event: Event, cause: str | None = None) -> None:
+        """Apply one transition; only the service's own thread may."""
+        if threading.current_thread() is not self._thread:
+            raise LifecycleError(f"service {self.name!r}: {event.value} applied from thread "
+                                 f"{threading.current_thread().name!r}, not the service's own")
+        before = self.state
+        self.state = next_state(before, event)
+        if cause is not None:
+            self.cause = cause
+        self.supervisor.emit(self.name, before, self.state, event, cause)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
-        """Run the entry function on a thread of the service's own."""
-        self._event(Event.START)
+        """Run the entry function on a thread of the service's own (once)."""
+        if self._thread is not None:
+            raise NanonetError(f"service {self.name!r} is already started: a service runs on "
+                               "one thread in one store; start it once")
         self.watchdog.rearm()
         self._thread = threading.Thread(target=self._run, name=f"nanonet:{self.name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while self._run_once() and self._restart():
-            pass
+        """The thread's body: every way it ends is recorded in ``outcome``."""
+        try:
+            self._event(Event.START)
+            self._ran_since = self.clock.monotonic()
+            while self._run_once() and self._restart():
+                pass
+        except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
+            self._crash(exc)
+
+    def _crash(self, exc: BaseException) -> None:
+        err = InternalError(f"nanonet failed while running service {self.name!r}: "
+                            f"{type(exc).__name__}: {exc}")
+        err.__cause__ = exc
+        self.internal_error = err
+        self.outcome = Outcome("internal", str(err))
+        before, self.state, self.cause = self.state, State.FAILED, str(err)
+        self.supervisor.emit(self.name, before, State.FAILED, Event.FAIL, str(err))
 
     def _run_once(self) -> bool:
         """Run the start function (if any), then the entry; True if either
@@ -254,6 +330,7 @@ class Service:
             return self._on_trap(exc)
         self.exit_code = result if isinstance(result, int) else 0
         self._commit_all()
+        self.outcome = Outcome("result", f"returned {self.exit_code}", self.exit_code)
         self._event(Event.RETURN)
         return False
 
@@ -265,15 +342,20 @@ class Service:
 
     def _on_trap(self, exc: Exception) -> bool:
         if self.watchdog.stop_requested:
-            self._event(Event.STOP)
+            self._stopped()
             return False
         offsets = self.watched[1] if self.watched else None
         cause = trap_cause(exc, self.watchdog.cause, self._grow_refused())
         self.error = GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
                                cause)
         self.trap_log.append(self.error)
-        self._event(Event.TRAP)
+        self.outcome = Outcome("trap", self.error.cause)
+        self._event(Event.TRAP, self.error.cause)
         return True
+
+    def _stopped(self) -> None:
+        self.outcome = Outcome("stopped", "stopped by the host")
+        self._event(Event.STOP)
 
     def _grow_refused(self) -> bool:
         """Whether this instance of a watched guest had a memory.grow refused."""
@@ -287,19 +369,42 @@ class Service:
         policy = self.spec.policy.restart
         if not policy.restarts:
             return False  # it stays TRAPPED
-        if self.restarts >= policy.max_restarts:
-            self._event(Event.GIVE_UP)
+        now = self.clock.monotonic()
+        if now - self._ran_since >= policy.healthy_s:
+            self._burst = 0  # it ran healthy: the back-off starts afresh
+        while self._recent and self._recent[0] <= now - policy.window_s:
+            self._recent.popleft()
+        if len(self._recent) >= policy.max_restarts:
+            self._fail(Event.GIVE_UP, f"out of restarts: {len(self._recent)} within "
+                       f"{policy.window_s:g} s (max_restarts = {policy.max_restarts})")
             return False
         self._event(Event.RESTART)
-        if (self._stopping or self._wake.wait(policy.delay(self.restarts))
+        if (self._stopping or self.clock.wait(self._wake, policy.delay(self._burst))
                 or self.watchdog.stop_requested):
-            self._event(Event.STOP)
+            self._stopped()
             return False
+        self._burst += 1
         self.restarts += 1
-        self.linked = self._load()
+        self._recent.append(now)
+        return self._reload()
+
+    def _reload(self) -> bool:
+        """A new instance with the recorded host calls re-applied; FAILED,
+        with the cause, if it cannot be made."""
+        try:
+            self.linked = self._load()
+            self._replay()
+        except (NanonetError, wasmtime.WasmtimeError) as err:
+            self._fail(Event.FAIL, f"restart failed: {err}")
+            return False
         self.watchdog.rearm()
+        self._ran_since = self.clock.monotonic()
         self._event(Event.RESUME)
         return True
+
+    def _fail(self, event: Event, cause: str) -> None:
+        self.outcome = Outcome("failed", cause)
+        self._event(event, cause)
 
     def stop_restarting(self) -> None:
         """No restart from now on (the mesh is stopping); cut a back-off short."""
@@ -322,11 +427,16 @@ class Service:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def refresh_state(self) -> State:
-        """RUNNING or PARKED, from the waiting flags of its rings; else as is."""
-        if self.state in (State.RUNNING, State.PARKED):
-            self._event(Event.PARK if self.watchdog.parked() else Event.WAKE)
-        return self.state
+    @property
+    def parked(self) -> bool:
+        """Asleep on one of its tunnels right now (read from the rings' waiting
+        flags; nothing is written)."""
+        return self.watchdog.parked()
+
+    def observed_state(self) -> State:
+        """The state as an observer shows it: PARKED while RUNNING and parked."""
+        state = self.state
+        return observed(state, state is State.RUNNING and self.parked)
 
     @property
     def traps(self) -> list[GuestTrap]:
