@@ -307,3 +307,39 @@ def test_stop_reports_a_service_that_did_not_end(tmp_path: Path) -> None:
         release.set()
         caller.join(30)
     assert comp.join(30) and comp.state is State.STOPPED
+
+
+def test_no_thread_outlives_a_stopped_mesh_and_its_observer() -> None:
+    spans = InMemorySpanExporter()
+    with Mesh() as mesh:
+        mesh.component("double", DOUBLE)
+        mesh.service("quick", RETURNS_AT_ONCE)
+        obs = Observer(mesh, interval=3600, tracer_provider=provider(spans)).start()
+        mesh.start()
+        assert mesh.wait(0) is False  # the component runs until closed
+    obs.close()  # after the mesh: the events of its stop still reach the tracer
+    names = sorted(s.name for s in spans.get_finished_spans())
+    assert names == ["service double", "service quick"]
+
+    def ours() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("nanonet")]
+
+    wait_until(lambda: not ours(), f"every nanonet thread has ended ({ours()})")
+
+
+def test_the_bus_delivers_everything_and_leaves_no_dispatcher_behind() -> None:
+    from nanonet.runtime.supervisor import Supervisor
+
+    sups = [Supervisor() for _ in range(200)]
+    for sup in sups:
+        publishers = [threading.Thread(target=lambda s=sup: [
+            s.emit("x", State.CREATED, State.RUNNING, Event.START) for _ in range(3)])
+            for _ in range(3)]
+        for t in publishers:
+            t.start()
+        for t in publishers:
+            t.join(10)
+        assert sup.bus.flush()
+        assert len(sup.bus.history()) == 9
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "nanonet-events"],
+               "every dispatcher has ended")

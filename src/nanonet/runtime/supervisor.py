@@ -9,7 +9,10 @@ the dashboard read these events instead of comparing polled states, so a
 service that starts and ends between two polls still leaves its span.
 
 A subscriber added late first receives the events it missed (the last
-``KEEP`` of them), then the new ones, in order.
+``KEEP`` of them), then the new ones, in order. The dispatcher lives only
+while there is something to deliver or someone to deliver to: once the last
+subscriber leaves and the queue is empty it ends, and the next event starts
+another.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class _Leave:
     fn: Subscriber
 
 
-_Item = Transition | _Join | _Leave | threading.Event | None
+_Item = Transition | _Join | _Leave | threading.Event
 
 
 class EventBus:
@@ -90,21 +93,12 @@ class EventBus:
         return lambda: self._queue.put(_Leave(fn))
 
     def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
-        """Wait until every event queued so far was delivered; True if it was."""
+        """Wait until every event queued so far was delivered; True if it was
+        (not from a subscriber: it would wait for itself)."""
         done = threading.Event()
         self._queue.put(done)
         self._ensure_thread()
         return done.wait(timeout)
-
-    def close(self, timeout: float = FLUSH_SECONDS) -> bool:
-        """Deliver what is queued, then end the dispatcher; True if it ended."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            if thread is None:
-                return True
-            self._queue.put(None)
-        thread.join(timeout)
-        return not thread.is_alive()
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -114,20 +108,37 @@ class EventBus:
                 self._thread.start()
 
     def _dispatch(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, Transition):
+        while not self._idle():
+            self._handle(self._queue.get())  # this thread is the only one taking
+
+    def _idle(self) -> bool:
+        """End here if nothing waits and nobody listens. Under the lock: every
+        put is followed by ``_ensure_thread``, so an item put after this look
+        gets a new dispatcher, and at most one dispatcher takes from the queue."""
+        with self._lock:
+            if self._subscribers or not self._queue.empty():
+                return False
+            self._thread = None
+            return True
+
+    def _handle(self, item: _Item) -> None:
+        if isinstance(item, Transition):
+            with self._lock:
                 self._history.append(item)
-                for fn in list(self._subscribers):
-                    self._deliver(fn, item)
-            elif isinstance(item, _Join):
-                for past in list(self._history):
-                    self._deliver(item.fn, past)
+                listeners = list(self._subscribers)
+            for fn in listeners:
+                self._deliver(fn, item)
+        elif isinstance(item, _Join):
+            for past in self.history():
+                self._deliver(item.fn, past)
+            with self._lock:
                 self._subscribers.append(item.fn)
-            elif isinstance(item, _Leave):
+        elif isinstance(item, _Leave):
+            with self._lock:
                 if item.fn in self._subscribers:
                     self._subscribers.remove(item.fn)
-            else:
-                item.set()
+        else:
+            item.set()
 
     def _deliver(self, fn: Subscriber, event: Transition) -> None:
         try:
@@ -137,7 +148,8 @@ class EventBus:
 
     def history(self) -> list[Transition]:
         """The events delivered so far (the last ``KEEP``)."""
-        return list(self._history)
+        with self._lock:
+            return list(self._history)
 
 
 class Supervisor:
