@@ -343,3 +343,24 @@ def test_the_bus_delivers_everything_and_leaves_no_dispatcher_behind() -> None:
         assert len(sup.bus.history()) == 9
     wait_until(lambda: not [t for t in threading.enumerate() if t.name == "nanonet-events"],
                "every dispatcher has ended")
+
+
+def test_top_shows_a_component_and_the_cause_of_a_failure() -> None:
+    from rich.console import Console
+
+    from nanonet.observe.top import render
+
+    with Mesh() as mesh:
+        mesh.component("double", DOUBLE)
+        svc = _trapper(mesh, RestartPolicy(Restart.ON_FAILURE, max_restarts=0))
+        mesh.writer("go").send(b"now", timeout=10)
+        obs = Observer(mesh, interval=3600)
+        mesh.start()
+        assert svc.join(20)
+        snap = obs.fresh().to_json()
+        obs.close()
+    console = Console(record=True, width=200)
+    console.print(render(snap))
+    text = console.export_text()
+    assert "double" in text and "component" in text and "running" in text
+    assert "out of restarts: 0 within 60 s" in text
