@@ -364,3 +364,24 @@ def test_top_shows_a_component_and_the_cause_of_a_failure() -> None:
     text = console.export_text()
     assert "double" in text and "component" in text and "running" in text
     assert "out of restarts: 0 within 60 s" in text
+
+
+def test_the_restart_budget_forgets_old_restarts_and_resets_its_back_off() -> None:
+    from nanonet.runtime.restarts import RestartBudget
+
+    clock = HandClock()
+    budget = RestartBudget(RestartPolicy(Restart.ON_FAILURE, max_restarts=3, initial_ms=100,
+                                         factor=10, max_ms=5000, window_s=60, healthy_s=30),
+                           clock)
+    delays = []
+    for _ in range(3):
+        delays.append(budget.after_trap())
+        budget.running()  # restarted: it runs again, and traps at once
+    assert delays == [0.1, 1.0, 5.0]  # a burst grows
+    assert budget.after_trap() is None and "3 within 60 s" in budget.why
+    clock.advance(61)  # the window has passed; restarted, it traps at once: not healthy
+    budget.running()
+    assert budget.after_trap() == 5.0
+    budget.running()
+    clock.advance(30)  # healthy: the next burst starts at initial_ms
+    assert budget.after_trap() == 0.1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +41,7 @@ from .linking import (
     read_pages,
     shim_wat,
 )
+from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
 from .traps import TrapLog, trap_cause, trap_frames, trap_message
@@ -111,9 +111,7 @@ class Service:
         self._poll = BoundedPoll(self.watchdog)  # WASI poll_oneoff, ended by deadline and stop
         self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
-        self._recent: deque[float] = deque()  # when each restart within the window began
-        self._burst = 0  # restarts since it last ran healthy: the back-off's exponent
-        self._ran_since = 0.0
+        self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
         self._wake = threading.Event()
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
@@ -304,7 +302,7 @@ class Service:
         """The thread's body: every way it ends is recorded in ``outcome``."""
         try:
             self._event(Event.START)
-            self._ran_since = self.clock.monotonic()
+            self._restart_budget.running()
             while self._run_once() and self._restart():
                 pass
         except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
@@ -366,26 +364,18 @@ class Service:
 
     def _restart(self) -> bool:
         """Wait the back-off and reload; False if the policy (or a stop) says no."""
-        policy = self.spec.policy.restart
-        if not policy.restarts:
+        if not self.spec.policy.restart.restarts:
             return False  # it stays TRAPPED
-        now = self.clock.monotonic()
-        if now - self._ran_since >= policy.healthy_s:
-            self._burst = 0  # it ran healthy: the back-off starts afresh
-        while self._recent and self._recent[0] <= now - policy.window_s:
-            self._recent.popleft()
-        if len(self._recent) >= policy.max_restarts:
-            self._fail(Event.GIVE_UP, f"out of restarts: {len(self._recent)} within "
-                       f"{policy.window_s:g} s (max_restarts = {policy.max_restarts})")
+        delay = self._restart_budget.after_trap()
+        if delay is None:
+            self._fail(Event.GIVE_UP, self._restart_budget.why)
             return False
         self._event(Event.RESTART)
-        if (self._stopping or self.clock.wait(self._wake, policy.delay(self._burst))
+        if (self._stopping or self.clock.wait(self._wake, delay)
                 or self.watchdog.stop_requested):
             self._stopped()
             return False
-        self._burst += 1
         self.restarts += 1
-        self._recent.append(now)
         return self._reload()
 
     def _reload(self) -> bool:
@@ -398,7 +388,7 @@ class Service:
             self._fail(Event.FAIL, f"restart failed: {err}")
             return False
         self.watchdog.rearm()
-        self._ran_since = self.clock.monotonic()
+        self._restart_budget.running()
         self._event(Event.RESUME)
         return True
 
