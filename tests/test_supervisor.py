@@ -255,7 +255,9 @@ def test_calls_made_before_start_are_reapplied_after_a_restart() -> None:
 def test_a_call_while_the_service_runs_is_refused() -> None:
     with Mesh() as mesh:
         svc = _trapper(mesh, RestartPolicy())
+        comp = mesh.component("double", DOUBLE)
         mesh.start()
+        assert (svc.state, comp.state) == (State.RUNNING, State.RUNNING)  # on return
         wait_until(lambda: svc.parked, "it parks on its tunnel")
         assert svc.observed_state() is State.PARKED and svc.state is State.RUNNING
         with pytest.raises(NanonetError, match="'boom' is running"):

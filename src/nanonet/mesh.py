@@ -240,9 +240,11 @@ class Mesh:
         """Start every service not yet started."""
         self._started = True
         self._hold_ticker()
-        for svc in self.services.values():
-            if not svc.started:
-                svc.start()
+        starting = [svc for svc in self.services.values() if not svc.started]
+        for svc in starting:
+            svc.start(wait=False)
+        for svc in starting:  # all threads start at once; each is RUNNING on return
+            svc.wait_started()
         for comp in self.components.values():
             comp.start()
 

@@ -113,7 +113,6 @@ class ComponentService:
         it ends is recorded in ``outcome``."""
         try:
             if self._instantiate():
-                self._event(Event.START)
                 while (item := self._queue.get()) is not None:
                     self._answer(*item)
                 self.outcome = Outcome("stopped", "closed")
@@ -130,10 +129,11 @@ class ComponentService:
             self._instance = self.loaded.instantiate(store, self._imports,
                                                      f"component {self.name!r}", wasi=self._wasi)
         except Exception as exc:
-            ready.set_exception(exc)
             self.outcome = Outcome("failed", str(exc))
             self._event(Event.FAIL, f"could not be instantiated: {exc}")
+            ready.set_exception(exc)  # after the event: FAILED once start() raises
             return False
+        self._event(Event.START)  # before start() returns: it is running by then
         ready.set_result(None)
         return True
 

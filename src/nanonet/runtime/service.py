@@ -112,6 +112,7 @@ class Service:
         self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
         self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
+        self._started = threading.Event()  # set once the thread applied START
         self._wake = threading.Event()
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
@@ -289,24 +290,34 @@ class Service:
     def started(self) -> bool:
         return self._thread is not None
 
-    def start(self) -> None:
-        """Run the entry function on a thread of the service's own (once)."""
+    def start(self, wait: bool = True) -> None:
+        """Run the entry function on a thread of the service's own (once);
+        ``wait``: return once that thread has applied START (RUNNING)."""
         if self._thread is not None:
             raise NanonetError(f"service {self.name!r} is already started: a service runs on "
                                "one thread in one store; start it once")
         self.watchdog.rearm()
         self._thread = threading.Thread(target=self._run, name=f"nanonet:{self.name}", daemon=True)
         self._thread.start()
+        if wait:
+            self.wait_started()
+
+    def wait_started(self) -> None:
+        """Wait until the thread has left CREATED (it does so first of all)."""
+        self._started.wait()
 
     def _run(self) -> None:
         """The thread's body: every way it ends is recorded in ``outcome``."""
         try:
             self._event(Event.START)
+            self._started.set()
             self._restart_budget.running()
             while self._run_once() and self._restart():
                 pass
         except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
             self._crash(exc)
+        finally:
+            self._started.set()
 
     def _crash(self, exc: BaseException) -> None:
         err = InternalError(f"nanonet failed while running service {self.name!r}: "
