@@ -82,7 +82,12 @@ class EventBus:
         self.errors: list[BaseException] = []  # what subscribers raised (kept, not re-raised)
 
     def publish(self, event: Transition) -> None:
-        """Queue ``event``; never blocks and runs no subscriber."""
+        """Queue ``event``; never blocks and runs no subscriber. With nobody
+        listening and nothing queued it only joins the history (no thread)."""
+        with self._lock:
+            if self._thread is None and not self._subscribers:
+                self._history.append(event)
+                return
         self._queue.put(event)
         self._ensure_thread()
 
@@ -95,6 +100,9 @@ class EventBus:
     def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
         """Wait until every event queued so far was delivered; True if it was
         (not from a subscriber: it would wait for itself)."""
+        with self._lock:
+            if self._thread is None:
+                return True  # no dispatcher: nothing is queued
         done = threading.Event()
         self._queue.put(done)
         self._ensure_thread()
