@@ -387,3 +387,23 @@ def test_the_restart_budget_forgets_old_restarts_and_resets_its_back_off() -> No
     budget.running()
     clock.advance(30)  # healthy: the next burst starts at initial_ms
     assert budget.after_trap() == 0.1
+
+
+def test_a_subscriber_that_blocks_never_holds_a_service_back() -> None:
+    release, seen = threading.Event(), []
+
+    def slow(ev: Transition) -> None:
+        seen.append(threading.current_thread().name)
+        release.wait(30)
+
+    with Mesh() as mesh:
+        svc = mesh.service("quick", RETURNS_AT_ONCE)
+        unsubscribe = mesh.supervisor.bus.subscribe(slow)
+        mesh.start()
+        try:
+            assert mesh.wait(20) and (svc.state, svc.exit_code) == (State.STOPPED, 0)
+        finally:
+            release.set()
+        assert mesh.supervisor.bus.flush()
+        unsubscribe()
+    assert seen == ["nanonet-events", "nanonet-events"]  # START and RETURN, on the bus's thread
