@@ -7,7 +7,6 @@ import pytest
 from conftest import guest, message, wait_until
 from nanonet import Mesh
 from nanonet.errors import GuestTrap, LoadError, NanonetError
-from nanonet.runtime.lifecycle import State
 
 TRAPS = """(module
   (memory (export "memory") 1)
@@ -34,9 +33,9 @@ def test_a_call_while_the_service_runs_is_refused() -> None:
         mesh.tunnel("t")
         rx = mesh.service("rx", guest("receiver"), reads=["t"])
         mesh.start()
-        wait_until(lambda: rx.refresh_state() is State.PARKED, "the receiver waits")
-        with pytest.raises(NanonetError, match=r"service 'rx' is running: call its exports "
-                                               r"before mesh\.start"):
+        wait_until(lambda: rx.parked, "the receiver waits")
+        with pytest.raises(NanonetError, match=r"service 'rx' is running: the host calls "
+                                               r"its exports before mesh\.start"):
             rx.call("received")
         mesh.stop()
         assert rx.call("received") == 0

@@ -149,7 +149,7 @@ def run_demo(cfg: DemoConfig, progress: Progress = print) -> DemoResult:
         if not mesh.wait(cfg.timeout):
             mesh.stop()  # a guest's exports are called only once its thread has ended
         problems = [why] if (why := _failure(mesh)) else []
-        dropped = int(mesh.services["filter"].call("dropped"))  # type: ignore[call-overload]
+        dropped = int(mesh.services["filter"].call("dropped"))
     got = parse_summary(data)
     want = expected(cfg.count, cfg.sensors, cfg.seed, cfg.lo, cfg.hi)
     return DemoResult(got, seconds, dropped, problems + differences(got, want))

@@ -70,6 +70,20 @@ class Frame:
         return f"{self.module or '?'}!{self.function or '?'}+{self.offset:#x}"
 
 
+class LifecycleError(NanonetError):
+    """nanonet drove a lifecycle (state, event) pair its table lacks: a bug in
+    nanonet, recorded as the service's internal error."""
+
+
+class InternalError(NanonetError):
+    """nanonet itself failed while running a service (a Python exception on
+    the service's thread); the original exception is chained as the cause."""
+
+
+class StopTimeout(NanonetError):
+    """Services still ran after stop interrupted them; the message names them."""
+
+
 class GuestTrap(NanonetError):
     """A service trapped; only that service stopped."""
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import NanonetError, TunnelClosed
+from .errors import InternalError, NanonetError, TunnelClosed
 from .mesh import Mesh
 from .ring.endpoint import TunnelReader
 from .runtime.lifecycle import State
@@ -109,7 +109,12 @@ def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions) -> str:
                 host.wait(mesh)
     except KeyboardInterrupt:
         why = "stopped by Ctrl-C"
-    mesh.stop()
+    except InternalError as err:
+        why = f"nanonet failed: {err}"
+    try:
+        mesh.stop()
+    except InternalError as err:  # the summary shows that service FAILED with the cause
+        why = f"nanonet failed: {err}"
     host.drain()
     return why
 
@@ -121,10 +126,12 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
         code = "-" if s.exit_code is None else str(s.exit_code)
         traps = "; ".join(f"{t.message} ({t.cause})" if t.cause != t.message else t.message
                           for t in s.traps) or "none"
+        if s.state is State.FAILED and s.cause:
+            traps += f"; failed: {s.cause}"
         lines.append(f"  {s.name:<12} {s.state.value:<10} {code:>5} {s.restarts:>8}  {traps}")
     for c in mesh.components.values():
-        state = "running" if c.running else "stopped"
-        lines.append(f"  {c.name:<12} {state:<10} {'-':>5} {'-':>8}  (component: answers calls)")
+        lines.append(f"  {c.name:<12} {c.state.value:<10} {'-':>5} {'-':>8}  "
+                     f"{c.cause or '(component: answers calls)'}")
     lines.append(f"  {'tunnel':<12} {'sent':>9} {'received':>9} {'bytes':>11} {'full':>6} "
                  f"{'empty':>6} {'parks w/r':>10}  state")
     for name, st in mesh.statistics().items():
@@ -137,10 +144,16 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
     return lines
 
 
+BAD_ENDS = (State.TRAPPED, State.FAILED, State.RESTARTING)
+
+
 def failed(mesh: Mesh, why: str) -> bool:
-    """A service left trapped or failed, or (when the services ended on their
-    own) a non-zero exit code; a trap its restart recovered from is no failure."""
-    if any(s.state in (State.TRAPPED, State.FAILED) for s in mesh.services.values()):
+    """A service (or component) left trapped, failed or mid-restart, or (when
+    the services ended on their own) a non-zero exit code; a trap its restart
+    recovered from is no failure."""
+    ends = [(s.state, s.internal_error) for s in mesh.services.values()]
+    ends += [(c.state, c.internal_error) for c in mesh.components.values()]
+    if any(state in BAD_ENDS or crash is not None for state, crash in ends):
         return True
     if why != "every service ended":
         return False

@@ -25,22 +25,24 @@ from typing import TYPE_CHECKING, Any
 
 from .caps.names import HOST_OWNER, check_name
 from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
-from .errors import EndpointTaken, GuestTrap, LoadError, NanonetError
+from .errors import EndpointTaken, GuestTrap, InternalError, LoadError, NanonetError, StopTimeout
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
 from .ring.stats import TunnelStats, snapshot
+from .runtime.clock import Clock
 from .runtime.engine import MAX_WASM_STACK, Runtime, runtime
-from .runtime.lifecycle import State
 from .runtime.service import Service, ServiceSpec
+from .runtime.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from .component.service import ComponentService
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
+STOP_SECONDS = 10.0  # how long stop waits for what it interrupted before it reports it
 
 
 @dataclass
@@ -120,7 +122,7 @@ class Mesh:
 
     def __init__(self, rt: Runtime | None = None, *, fuel: bool = False,
                  max_stack: int | None = None, latency: bool = False,
-                 compact: bool = False) -> None:
+                 compact: bool = False, clock: Clock | None = None) -> None:
         """``fuel=True`` meters every service's instructions (needed for fuel
         limits; it costs some speed); ``max_stack`` caps the Wasm stack of every
         service of the mesh (a wasmtime engine setting, so it is per mesh);
@@ -128,8 +130,11 @@ class Mesh:
         tunnel's latency can be read from its ring (see docs/ring.md);
         ``compact=True`` reserves about 1 MiB of address space per memory
         instead of 4 GiB, for meshes of many thousand tunnels, at the price of
-        a bounds check on every memory access (see docs/runtime.md)."""
+        a bounds check on every memory access (see docs/runtime.md);
+        ``clock`` is what restart back-offs, restart windows and deadlines
+        read (``runtime/clock.py``; a test's own clock)."""
         self.latency = latency
+        self.supervisor = Supervisor(clock)
         self.rt = rt or runtime(fuel, max_stack or MAX_WASM_STACK, compact)
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
@@ -194,7 +199,7 @@ class Mesh:
         ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
                            policy, self.latency)
-        svc = Service(self.rt, spec, [t.ring for t, _ in claims])
+        svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor)
         for tunnel, direction in claims:  # loaded: now the ends are its own
             tunnel.take(direction, name)
         self.services[name] = svc
@@ -228,7 +233,8 @@ class Mesh:
         try:  # resolving takes its tunnel ends: give them back if it fails to load
             given, ends = resolve(self, name, loaded, imports or {})
             comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
-                                    grants=grants, start=self._started, owns=ends)
+                                    grants=grants, start=self._started, owns=ends,
+                                    supervisor=self.supervisor)
         except BaseException:
             for tunnel in self.tunnels.values():
                 tunnel.release(name)
@@ -265,23 +271,30 @@ class Mesh:
         self._check_open()
         self._started = True
         self._hold_ticker()
-        for svc in self.services.values():
-            if svc.state is State.CREATED:
-                svc.start()
+        starting = [svc for svc in self.services.values() if not svc.started]
+        for svc in starting:
+            svc.start(wait=False)
+        for svc in starting:  # all threads start at once; each is RUNNING on return
+            svc.wait_started()
         for comp in self.components.values():
             comp.start()
 
+    def _children(self) -> list[Service | ComponentService]:
+        return [*self.services.values(), *self.components.values()]
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every service has ended (a component service ends when
-        closed); True if all did in time."""
+        closed); True if all did in time. A service whose thread ended on an
+        internal error (nanonet's own fault) raises it here, as InternalError."""
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        ending: list[Service | ComponentService] = [*self.services.values(),
-                                                     *self.components.values()]
-        for svc in ending:
+        for svc in self._children():
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not svc.join(left):
+            ended = svc.join(left)
+            if svc.internal_error is not None:
+                raise svc.internal_error
+            if not ended:
                 return False
         return True
 
@@ -289,22 +302,49 @@ class Mesh:
         for t in self.tunnels.values():
             t.control.close()
 
-    def stop(self, grace: float = 1.0) -> None:
-        """Close every tunnel, wait ``grace`` seconds, then interrupt the rest."""
+    def stop(self, grace: float = 1.0, timeout: float = STOP_SECONDS) -> None:
+        """Close every tunnel, wait ``grace`` seconds, then interrupt the rest.
+
+        What still runs ``timeout`` seconds after the interrupt (a host
+        function that never returns) is reported as StopTimeout naming it; an
+        internal error of any service is raised as InternalError."""
         for svc in self.services.values():
             svc.stop_restarting()
         self.close_tunnels()
         for comp in self.components.values():
             comp.close(timeout=0)  # finishes its queued calls; wait() joins it
-        if not self.wait(grace):
-            for svc in self.services.values():
-                if svc.running:
-                    svc.request_stop()
-            self.rt.engine.increment_epoch()
-            self.wait(None)
-        if self._ticking:
-            self._ticking = False
-            self.rt.ticker.release()
+        try:
+            if not self._wait_all(grace):
+                for svc in self.services.values():
+                    if svc.running:
+                        svc.request_stop()
+                self.rt.engine.increment_epoch()
+                self._wait_all(timeout)
+        finally:
+            if self._ticking:
+                self._ticking = False
+                self.rt.ticker.release()
+            self.supervisor.bus.flush()
+        self._report()
+
+    def _wait_all(self, timeout: float) -> bool:
+        """Join every thread within ``timeout`` seconds in all; True if all ended."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        return all([svc.join(max(0.0, deadline - time.monotonic())) for svc in self._children()])
+
+    def _report(self) -> None:
+        """Raise what stop must not hide: threads still running, internal errors."""
+        alive = [svc.name for svc in self._children() if svc.running]
+        if alive:
+            raise StopTimeout(f"service(s) {', '.join(map(repr, alive))} still run after stop "
+                              "interrupted them (a host function that does not return?); "
+                              "their threads are left running: end what they wait on")
+        crashed: list[InternalError] = [svc.internal_error for svc in self._children()
+                                        if svc.internal_error is not None]
+        if crashed:
+            raise crashed[0]
 
     @property
     def traps(self) -> list[GuestTrap]:

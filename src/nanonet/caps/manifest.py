@@ -79,7 +79,7 @@ class Manifest:
                         network=g.network, raw=tuple(g.raw))
         limits = Limits(lim.fuel_per_tick, lim.deadline_ms, lim.memory, lim.instances)
         restart = RestartPolicy(Restart(r.policy), r.max_restarts, r.initial_ms, r.factor,
-                                r.max_ms)
+                                r.max_ms, r.window_s, r.healthy_s)
         return ServicePolicy(grants, limits, restart)
 
     def build_mesh(self, progress: Progress | None = None, latency: bool = False,

@@ -137,8 +137,14 @@ class Restart(Enum):
 class RestartPolicy:
     """When a trapped service is started again, and how long to wait first.
 
-    The delay before restart n (from 0) is ``min(initial_ms * factor**n,
-    max_ms)``; after ``max_restarts`` restarts the service is FAILED.
+    Like an OTP supervisor's intensity and period: at most ``max_restarts``
+    restarts within any ``window_s`` seconds; one more trap inside the window
+    and the service is FAILED. Restarts older than the window are forgotten,
+    so a service that traps once a day runs for ever.
+
+    The delay before the n-th restart of a burst (from 0) is
+    ``min(initial_ms * factor**n, max_ms)``; a service that ran ``healthy_s``
+    seconds without trapping starts the next burst at ``initial_ms`` again.
     """
 
     mode: Restart = Restart.NEVER
@@ -146,9 +152,16 @@ class RestartPolicy:
     initial_ms: float = 10.0
     factor: float = 2.0
     max_ms: float = 1000.0
+    window_s: float = 60.0
+    healthy_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.healthy_s < 0:
+            raise ValueError(f"restart: window_s must be > 0 and healthy_s >= 0 (got "
+                             f"{self.window_s:g} and {self.healthy_s:g}); give positive seconds")
 
     def delay(self, attempt: int) -> float:
-        """Seconds to wait before restart ``attempt``."""
+        """Seconds to wait before restart ``attempt`` of a burst."""
         try:
             grown = self.initial_ms * self.factor ** attempt
         except OverflowError:  # 2.0 ** 1024: long past max_ms

@@ -53,8 +53,8 @@ def _limits(lim: Limits) -> str:
 def _restart(r: RestartPolicy) -> str:
     if not r.restarts:
         return "never (a trap leaves it trapped)"
-    return (f"on failure, up to {r.max_restarts} times; back-off {r.initial_ms:g} ms "
-            f"× {r.factor:g}, at most {r.max_ms:g} ms")
+    return (f"on failure, up to {r.max_restarts} times within {r.window_s:g} s; back-off "
+            f"{r.initial_ms:g} ms × {r.factor:g}, at most {r.max_ms:g} ms")
 
 
 def _flag(on: bool, what: str) -> str:

@@ -170,6 +170,8 @@ class RestartTable(Table):
     initial_ms: float = Field(default=10.0, ge=0, le=1e9)
     factor: float = Field(default=2.0, ge=1, le=1e3)
     max_ms: float = Field(default=1000.0, ge=0, le=1e9)
+    window_s: float = Field(default=60.0, gt=0, le=1e9)
+    healthy_s: float = Field(default=10.0, ge=0, le=1e9)
 
 
 IMPORT_TARGETS = ("tunnel:", "service:")

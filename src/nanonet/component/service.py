@@ -28,9 +28,11 @@ from types import TracebackType
 from typing import Any
 
 from ..caps.policy import Grants
-from ..errors import NanonetError
+from ..errors import InternalError, LifecycleError, NanonetError
 from ..ring.endpoint import TunnelWriter
 from ..runtime.engine import Runtime, runtime
+from ..runtime.lifecycle import Event, State, next_state
+from ..runtime.supervisor import Outcome, Supervisor
 from .host import Instance, Loaded, load
 
 _Call = tuple[str, tuple[Any, ...], Future[Any]] | None
@@ -42,7 +44,8 @@ class ComponentService:
     def __init__(self, name: str, source: Loaded | bytes | str | Path, *,
                  imports: Mapping[str, Any] | None = None, rt: Runtime | None = None,
                  wasi: bool = False, grants: Grants | Iterable[str] = (),
-                 start: bool = True, owns: Iterable[TunnelWriter] = ()) -> None:
+                 start: bool = True, owns: Iterable[TunnelWriter] = (),
+                 supervisor: Supervisor | None = None) -> None:
         """``wasi=True`` links WASIp2 over a context holding only ``grants``
         (nothing by default: no files, env, args, stdio or network), for
         toolchains whose runtime imports it (componentize-py's does).
@@ -50,6 +53,13 @@ class ComponentService:
         mesh starts its components with its services). The tunnel ends in
         ``owns`` are closed when the service ends, so their readers finish."""
         self.name = name
+        self.supervisor = supervisor or Supervisor()
+        self.state = State.CREATED  # the module services' table; written by its own thread
+        self.cause: str | None = None
+        self.outcome: Outcome | None = None
+        self.internal_error: InternalError | None = None
+        self.restarts = 0  # a component is not restarted
+        self.exit_code: int | None = None
         self.rt = rt or runtime()
         self.loaded: Loaded = load(self.rt, source)
         self._imports = dict(imports or {})
@@ -67,9 +77,11 @@ class ComponentService:
             self.start()
 
     def start(self) -> None:
-        """Instantiate on the service's own thread; a LoadError from it is raised here."""
-        if not self._thread.is_alive() and not self._ready.done():
-            self._thread.start()
+        """Instantiate on the service's own thread; a LoadError from it is raised
+        here. Starting again is harmless: the thread is started once."""
+        with self._lock:
+            if self._thread.ident is None:
+                self._thread.start()
         self._ready.result()
 
     @property
@@ -86,21 +98,58 @@ class ComponentService:
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def _event(self, event: Event, cause: str | None = None) -> None:
+        """Apply one transition; only the service's own thread may."""
+        if threading.current_thread() is not self._thread:
+            raise LifecycleError(f"component {self.name!r}: {event.value} applied from another "
+                                 "thread than its own")
+        before = self.state
+        self.state = next_state(before, event)
+        self.cause = cause or self.cause
+        self.supervisor.emit(self.name, before, self.state, event, cause)
+
     def _serve(self) -> None:
+        """The thread's body: instantiate, answer calls until closed; every way
+        it ends is recorded in ``outcome``."""
+        running = False
+        try:
+            running = self._instantiate()
+            if running:
+                while (item := self._queue.get()) is not None:
+                    self._answer(*item)
+                self.outcome = Outcome("stopped", "closed")
+                self._event(Event.STOP)
+        except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
+            self._crash(exc)
+        finally:
+            # a component that never ran leaves its ends open: nothing went
+            # through them, and Mesh.component gives them back for a corrected call
+            self._end(close_ends=running)
+
+    def _instantiate(self) -> bool:
         ready = self._ready
         try:
             store = self.rt.new_store()
             self._instance = self.loaded.instantiate(store, self._imports,
                                                      f"component {self.name!r}", wasi=self._wasi)
-        except BaseException as exc:
-            ready.set_exception(exc)  # its ends stay open: nothing went through them,
-            self._end(close_ends=False)  # and Mesh.component gives them back for a
-            return  # corrected call
+        except Exception as exc:
+            self.outcome = Outcome("failed", str(exc))
+            self._event(Event.FAIL, f"could not be instantiated: {exc}")
+            ready.set_exception(exc)  # after the event: FAILED once start() raises
+            return False
+        self._event(Event.START)  # before start() returns: it is running by then
         ready.set_result(None)
-        while (item := self._queue.get()) is not None:
-            fname, args, fut = item
-            self._answer(fname, args, fut)
-        self._end()
+        return True
+
+    def _crash(self, exc: BaseException) -> None:
+        err = InternalError(f"nanonet failed while running component {self.name!r}: "
+                            f"{type(exc).__name__}: {exc}")
+        err.__cause__ = exc
+        self.internal_error, self.outcome = err, Outcome("internal", str(err))
+        before, self.state, self.cause = self.state, State.FAILED, str(err)
+        self.supervisor.emit(self.name, before, State.FAILED, Event.FAIL, str(err))
+        if not self._ready.done():
+            self._ready.set_exception(err)
 
     def _end(self, close_ends: bool = True) -> None:
         """Refuse new calls, and fail those queued behind the close: nobody

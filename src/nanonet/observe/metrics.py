@@ -3,7 +3,10 @@
 Nothing is counted twice: the data plane already counts in the ring headers,
 and the collector only turns one snapshot into metric families when scraped.
 Families are ``nanonet_tunnel_*`` (label ``tunnel``, and ``side`` for the
-writer/reader pairs) and ``nanonet_service_*`` (label ``service``).
+writer/reader pairs) and ``nanonet_service_*`` (label ``service``; module and
+component services alike). ``nanonet_service_transitions`` counts lifecycle
+events as the supervisor's bus delivered them, so a state held for less than
+a scrape still counts.
 """
 
 from __future__ import annotations
@@ -82,6 +85,9 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
                                labels=["service"])
     fuel = CounterMetricFamily("nanonet_service_fuel_used", "fuel burnt (services with a budget)",
                                labels=["service"])
+    moves = CounterMetricFamily("nanonet_service_transitions",
+                                "lifecycle events, from the supervisor's event bus",
+                                labels=["service", "event"])
     for s in snap.services:
         if s.fuel_used is not None:
             fuel.add_metric([s.name], s.fuel_used)
@@ -92,7 +98,9 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
             traps.add_metric([s.name, cause], n)
         if s.memory_bytes is not None:
             memory.add_metric([s.name], s.memory_bytes)
-    yield from (state, restarts, traps, memory, fuel)
+        for event, n in s.transitions.items():
+            moves.add_metric([s.name, event], n)
+    yield from (state, restarts, traps, memory, fuel, moves)
 
 
 class MeshCollector(Collector):

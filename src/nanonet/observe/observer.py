@@ -1,7 +1,8 @@
 """The Observer: one owner for everything that watches a mesh.
 
 It owns one poll thread (every ``interval`` seconds: latency samples into
-histograms, one snapshot with rates, lifecycle spans), the taps, the host
+histograms, one snapshot with rates), a subscription to the supervisor's
+lifecycle events (spans, and transition counts for metrics), the taps, the host
 writers used by replay, and the control endpoint. The data plane never waits
 for any of it: the poll thread only reads the ring headers and the service
 objects. ``close`` (or leaving the ``with`` block) stops it all and waits.
@@ -21,10 +22,11 @@ from prometheus_client import generate_latest
 from ..errors import NanonetError
 from ..mesh import Mesh, Tunnel
 from ..ring.endpoint import TunnelWriter
+from ..runtime.supervisor import Transition
 from .latency import LatencySampler
 from .metrics import registry
 from .pcapng import PcapngWriter, Sink, replay_messages
-from .snapshot import MeshSnapshot, take, with_rates
+from .snapshot import Counts, MeshSnapshot, take, with_rates
 from .tap import EVERY, Tap, TapFilter
 from .traces import LifecycleTracer, provider
 
@@ -56,6 +58,16 @@ class Observer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._servers: list[ControlServer] = []
+        self.counts: Counts = {}  # lifecycle events per service, from the bus
+        self._unsubscribe = mesh.supervisor.bus.subscribe(self._on_event)
+
+    def _on_event(self, ev: Transition) -> None:
+        """A lifecycle event (on the bus's thread): a span, and one more count."""
+        self.tracer.on_event(ev)
+        with self._lock:
+            per = dict(self.counts.get(ev.service, {}))
+            per[ev.event.value] = per.get(ev.event.value, 0) + 1
+            self.counts[ev.service] = per
 
     # -- polling -----------------------------------------------------------
     def start(self) -> Observer:
@@ -72,14 +84,13 @@ class Observer:
                 tap.check_stall(self.tap_stall)
 
     def poll(self) -> MeshSnapshot:
-        """Take latency samples and one snapshot now; emit spans for what changed."""
+        """Take latency samples (message spans) and one snapshot now."""
         with self._lock:
             for name, sampler in list(self.samplers.items()):
                 for counter, ns in sampler.poll():
                     self.tracer.message(name, counter, ns)
-            snap = with_rates(take(self.mesh, self.samplers), self._latest)
+            snap = with_rates(take(self.mesh, self.samplers, self.counts), self._latest)
             self._latest = snap
-            self.tracer.update(snap)
         return snap
 
     def snapshot(self) -> MeshSnapshot:
@@ -88,7 +99,9 @@ class Observer:
 
     def fresh(self) -> MeshSnapshot:
         """Counters read now (Prometheus scrapes want exact counts, rates are theirs)."""
-        return take(self.mesh, self.samplers)
+        with self._lock:
+            counts = dict(self.counts)
+        return take(self.mesh, self.samplers, counts)
 
     def metrics(self) -> bytes:
         """The Prometheus text exposition of the mesh now."""
@@ -194,7 +207,9 @@ class Observer:
             self._end_tap(tap)
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5.0)
+            self._thread.join()  # a poll only reads counters: it ends
+        self.mesh.supervisor.bus.flush()  # the events so far reach the tracer first
+        self._unsubscribe()
         self.tracer.close()
         self.provider.shutdown()
 

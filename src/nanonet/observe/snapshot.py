@@ -1,9 +1,10 @@
 """Counters of a whole mesh at one instant, read without stopping anything.
 
 Tunnel counters come from the ring headers (a few aligned loads each). Service
-counters come from the ``Service`` objects the supervisor keeps anyway: state
-(``refresh_state`` reads the rings' waiting flags), restarts, traps by cause
-and the size of the guest's memory. Fuel is not read: wasmtime's
+counters come from the ``Service`` and ``ComponentService`` objects: the state
+their own threads wrote (PARKED is read from the rings' waiting flags, never
+written), the cause of the last trap or failure, restarts, traps by cause and
+the size of the guest's memory. Fuel is not read: wasmtime's
 ``Store.get_fuel`` is only safe on the service's own thread, and that thread is
 inside Wasm. A snapshot is plain data (``to_json``), so the same rendering
 serves a mesh in this process and one behind a control endpoint.
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..mesh import Mesh
 from ..ring import layout as L
 from ..runtime.service import Service
 from .latency import LatencySampler
+
+if TYPE_CHECKING:
+    from ..component.service import ComponentService
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class ServiceSnapshot:
     memory_bytes: int | None
     exit_code: int | None
     fuel_used: int | None = None  # with a fuel budget: counted at each tick
+    kind: str = "module"  # or "component"
+    cause: str | None = None  # why it last trapped or failed
+    transitions: dict[str, int] = field(default_factory=dict)  # event -> count, from the bus
 
 
 @dataclass(frozen=True)
@@ -79,12 +86,22 @@ def _memory(svc: Service) -> int | None:
         return None
 
 
-def service_snapshot(svc: Service) -> ServiceSnapshot:
+Counts = dict[str, dict[str, int]]  # service -> lifecycle event -> how many
+
+
+def service_snapshot(svc: Service, counts: Counts | None = None) -> ServiceSnapshot:
     causes = svc.trap_counts
     metered = svc.spec.policy.limits.fuel_per_tick is not None
-    return ServiceSnapshot(svc.name, svc.refresh_state().value, svc.restarts, causes,
+    return ServiceSnapshot(svc.name, svc.observed_state().value, svc.restarts, causes,
                            _memory(svc), svc.exit_code,
-                           svc.watchdog.fuel_used if metered else None)
+                           svc.watchdog.fuel_used if metered else None, cause=svc.cause,
+                           transitions=dict((counts or {}).get(svc.name, {})))
+
+
+def component_snapshot(comp: ComponentService, counts: Counts | None = None) -> ServiceSnapshot:
+    return ServiceSnapshot(comp.name, comp.state.value, comp.restarts, {}, None, None,
+                           kind="component", cause=comp.cause,
+                           transitions=dict((counts or {}).get(comp.name, {})))
 
 
 def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> TunnelSnapshot:
@@ -100,12 +117,15 @@ def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> Tu
                           tap=t.ring.u32(L.OFF_TAP_MODE) != 0, **asdict(s), **lat)
 
 
-def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None) -> MeshSnapshot:
-    """Every service's and tunnel's counters now."""
+def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
+         counts: Counts | None = None) -> MeshSnapshot:
+    """Every service's and tunnel's counters now (``counts``: lifecycle events
+    counted from the supervisor's bus)."""
     samplers = samplers or {}
     return MeshSnapshot(
         time.monotonic_ns(),
-        [service_snapshot(s) for s in list(mesh.services.values())],
+        [*(service_snapshot(s, counts) for s in list(mesh.services.values())),
+         *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)])
 
 

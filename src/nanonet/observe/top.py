@@ -38,13 +38,15 @@ def _bar(fill: int, slots: int, width: int = 10) -> Text:
 
 def services_table(snap: Snap) -> Table:
     table = Table(title="services", title_justify="left", expand=True)
-    for col in ("service", "state", "restarts", "traps", "memory"):
-        table.add_column(col, justify="left" if col in ("service", "state", "traps") else "right")
+    left = ("service", "kind", "state", "traps", "cause")
+    for col in ("service", "kind", "state", "restarts", "traps", "memory", "cause"):
+        table.add_column(col, justify="left" if col in left else "right")
     for s in snap["services"]:
         traps = ", ".join(f"{c}×{n}" for c, n in s["traps"].items()) or "0"
         mem = "-" if s["memory_bytes"] is None else f"{s['memory_bytes'] // 1024} KiB"
-        table.add_row(s["name"], Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
-                      str(s["restarts"]), traps, mem)
+        table.add_row(s["name"], s.get("kind", "module"),
+                      Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
+                      str(s["restarts"]), traps, mem, s.get("cause") or "")
     return table
 
 

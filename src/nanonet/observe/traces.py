@@ -1,16 +1,18 @@
 """OpenTelemetry spans for service lifecycles and sampled messages.
 
-The runtime has no lifecycle hook (yet), so the tracer compares successive
-snapshots: a service seen running opens a span named after it; each new trap
-and each restart is a child span; reaching STOPPED or FAILED ends it. A state
-held for less than one poll (250 ms) can be missed, traps and restarts cannot
-(they are counted). Each new latency sample becomes a ``message`` span whose
-duration is the measured latency, ending when the host saw it.
+The tracer subscribes to the supervisor's lifecycle events
+(``runtime/supervisor.py``): a service's START opens a span named after it,
+each TRAP and each RESTART is a child span, and reaching STOPPED or FAILED
+ends it, each at the time the transition happened. Nothing is polled, so a
+service that starts and returns at once still leaves its span. Each new
+latency sample becomes a ``message`` span whose duration is the measured
+latency, ending when the host saw it.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from opentelemetry import trace
@@ -18,10 +20,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
-from .snapshot import MeshSnapshot, ServiceSnapshot
+from ..runtime.lifecycle import ENDED, Event, State
+from ..runtime.supervisor import Transition
 
-ENDED = ("stopped", "failed")
-LIVE = ("running", "parked", "trapped", "restarting")
 EXPORTERS = ("none", "console", "otlp")
 
 
@@ -54,45 +55,47 @@ def provider(exporter: str | SpanExporter = "none") -> TracerProvider:
 
 
 class LifecycleTracer:
-    """Turns changes between snapshots into spans."""
+    """Turns lifecycle events into spans (``on_event`` is a bus subscriber)."""
 
     def __init__(self, prov: trace.TracerProvider) -> None:
         self.tracer = prov.get_tracer("nanonet")
         self._open: dict[str, Span] = {}
-        self._seen: dict[str, ServiceSnapshot] = {}
+        self._restarts: dict[str, int] = {}
+        self._lock = threading.Lock()
 
-    def update(self, snap: MeshSnapshot) -> None:
-        for svc in snap.services:
-            self._service(svc, self._seen.get(svc.name))
-            self._seen[svc.name] = svc
+    def on_event(self, ev: Transition) -> None:
+        with self._lock:
+            span = self._open.get(ev.service)
+            if ev.event is Event.START:
+                span = self._open[ev.service] = self.tracer.start_span(
+                    f"service {ev.service}", attributes={"nanonet.service": ev.service},
+                    start_time=ev.wall_ns)
+                span.add_event("start", timestamp=ev.wall_ns)
+            if span is None:
+                return
+            self._child(span, ev)
+            if ev.to_state in ENDED:
+                self._end(span, ev)
 
-    def _service(self, svc: ServiceSnapshot, before: ServiceSnapshot | None) -> None:
-        span = self._open.get(svc.name)
-        if span is None and svc.state in LIVE and (before is None or before.state not in LIVE):
-            span = self._open[svc.name] = self.tracer.start_span(
-                f"service {svc.name}", attributes={"nanonet.service": svc.name})
-            span.add_event("start")
-        if span is None:
-            return
-        self._children(span, svc, before)
-        if svc.state in ENDED:
-            if svc.state == "failed":
-                span.set_status(Status(StatusCode.ERROR, "out of restarts"))
-            span.set_attribute("nanonet.final_state", svc.state)
-            span.end()
-            del self._open[svc.name]
-
-    def _children(self, parent: Span, svc: ServiceSnapshot, before: ServiceSnapshot | None) -> None:
+    def _child(self, parent: Span, ev: Transition) -> None:
         ctx = trace.set_span_in_context(parent)
-        old = before.traps if before else {}
-        for cause, n in svc.traps.items():
-            for _ in range(n - old.get(cause, 0)):
-                with self.tracer.start_as_current_span("trap", context=ctx) as s:
-                    s.set_attribute("nanonet.trap.cause", cause)
-                    s.set_status(Status(StatusCode.ERROR, cause))
-        for i in range(before.restarts if before else 0, svc.restarts):
-            with self.tracer.start_as_current_span("restart", context=ctx) as s:
-                s.set_attribute("nanonet.restart", i + 1)
+        if ev.event is Event.TRAP:
+            s = self.tracer.start_span("trap", context=ctx, start_time=ev.wall_ns,
+                                       attributes={"nanonet.trap.cause": ev.cause or ""})
+            s.set_status(Status(StatusCode.ERROR, ev.cause))
+            s.end(end_time=ev.wall_ns)
+        elif ev.event is Event.RESTART:
+            n = self._restarts[ev.service] = self._restarts.get(ev.service, 0) + 1
+            s = self.tracer.start_span("restart", context=ctx, start_time=ev.wall_ns,
+                                       attributes={"nanonet.restart": n})
+            s.end(end_time=ev.wall_ns)
+
+    def _end(self, span: Span, ev: Transition) -> None:
+        if ev.to_state is State.FAILED:
+            span.set_status(Status(StatusCode.ERROR, ev.cause or "failed"))
+        span.set_attribute("nanonet.final_state", ev.to_state.value)
+        span.end(end_time=ev.wall_ns)
+        del self._open[ev.service]
 
     def message(self, tunnel: str, counter: int, latency_ns: int) -> None:
         """One sampled message: a span as long as its measured latency."""
@@ -104,6 +107,7 @@ class LifecycleTracer:
         span.end(end_time=end)
 
     def close(self) -> None:
-        for span in self._open.values():
-            span.end()
-        self._open.clear()
+        with self._lock:
+            for span in self._open.values():
+                span.end()
+            self._open.clear()

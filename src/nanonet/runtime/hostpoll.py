@@ -122,16 +122,17 @@ class BoundedPoll:
 
     def _wait(self, wake_ns: int | None) -> str | None:
         """Sleep until ``wake_ns``, the deadline or a stop; the trap cause if
-        the service must end."""
-        fires = self.watchdog.deadline_at()
-        now = time.monotonic()
-        until = now + MAX_WAIT_SECONDS
+        the service must end. The guest's clock is the host's; the deadline
+        is on the watchdog's clock."""
+        seconds = MAX_WAIT_SECONDS
         if wake_ns is not None:
-            until = min(until, wake_ns / 1e9)
+            seconds = min(seconds, wake_ns / 1e9 - time.monotonic())
+        fires = self.watchdog.deadline_at()
         if fires is not None:
-            if now >= fires:
+            left = fires - self.watchdog.now()
+            if left <= 0:
                 return self.watchdog.deadline_cause()
-            until = min(until, fires)
-        if self.watchdog.wait_stop(max(0.0, until - now)):
+            seconds = min(seconds, left)
+        if self.watchdog.wait_stop(max(0.0, seconds)):
             return Watchdog.STOPPED
         return None

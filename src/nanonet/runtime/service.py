@@ -15,13 +15,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
-from ..errors import GuestTrap, LoadError, NanonetError
+from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
@@ -29,7 +30,7 @@ from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
 from .hostpoll import BoundedPoll
-from .lifecycle import Event, State, next_state
+from .lifecycle import Event, State, next_state, observed
 from .linking import (
     OPS,
     Linked,
@@ -40,7 +41,9 @@ from .linking import (
     read_pages,
     shim_wat,
 )
+from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
+from .supervisor import Outcome, Supervisor
 from .traps import TrapLog, trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
@@ -80,10 +83,16 @@ class Service:
     and runs again; the other services never stop.
     """
 
-    def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory]) -> None:
+    def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
+                 supervisor: Supervisor | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        self.state = State.CREATED
+        self.supervisor = supervisor or Supervisor()
+        self.clock = self.supervisor.clock
+        self.state = State.CREATED  # written only by the service's own thread
+        self.cause: str | None = None  # why it trapped or failed, last first
+        self.outcome: Outcome | None = None  # how its thread ended
+        self.internal_error: InternalError | None = None
         self.error: GuestTrap | None = None
         self.trap_log = TrapLog()
         self.restarts = 0
@@ -93,10 +102,13 @@ class Service:
         self._rt = rt
         self._rings = list(rings)
         limits = spec.policy.limits
-        self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick)
+        self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
+                                 self.clock)
         self._poll = BoundedPoll(self.watchdog)  # WASI poll_oneoff, ended by deadline and stop
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
+        self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
+        self._started = threading.Event()  # set once the thread applied START
         self._wake = threading.Event()
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
@@ -225,21 +237,103 @@ class Service:
         raise LoadError(f"service {self.name!r} exports no entry function "
                         f"(looked for {', '.join(names)}): export one, or set entry=")
 
-    # -- running ---------------------------------------------------------
-    def _event(self, event: Event) -> None:
-        with self._lock:
-            self.state = next_state(self.state, event)
+    # -- host calls ------------------------------------------------------
+    def call(self, name: str, *args: Any) -> Any:
+        """Call the guest's export ``name`` from the host (control plane, e.g.
+        ``configure``) before the service starts or after it ended (never while
+        its thread runs: one store, one thread); a trap is a GuestTrap.
 
-    def start(self) -> None:
-        """Run the entry function on a thread of the service's own."""
-        self._event(Event.START)
+        Each call made before start is recorded and made again, with the same
+        arguments and in the same order, on every new instance after a
+        restart, before its start function and entry run.
+        """
+        if self.running and threading.current_thread() is not self._thread:
+            raise NanonetError(f"service {self.name!r} is running: the host calls its exports "
+                               "before mesh.start() or after it ended (one store, one thread)")
+        result = self._call_export(name, args)
+        if self._thread is None:
+            self._calls.append((name, args))
+        return result
+
+    def _call_export(self, export: str, args: tuple[Any, ...]) -> Any:
+        if self._closed:
+            raise NanonetError(f"service {self.name!r} is closed (its mesh was closed): "
+                               "call its exports before mesh.close()")
+        func = self.linked.guest.exports(self.store).get(export)
+        if not isinstance(func, wasmtime.Func):
+            raise LoadError(f"service {self.name!r} exports no function {export!r}: export "
+                            "it from the guest, or call one it has")
+        params = len(func.type(self.store).params)
+        try:
+            if len(args) != params:
+                raise TypeError(f"it takes {params} argument(s), not {len(args)}")
+            return func(self.store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            offsets = self.watched[1] if self.watched else None
+            raise GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
+                            trap_cause(exc, None, self._grow_refused())) from exc
+        except TypeError as err:
+            raise NanonetError(f"service {self.name!r}: {export}{tuple(args)} does not fit "
+                               f"its Wasm signature: {err}") from None
+
+    def _replay(self) -> None:
+        """The recorded host calls, on the new instance after a restart."""
+        for name, args in self._calls:
+            self._call_export(name, args)
+
+    # -- running ---------------------------------------------------------
+    def _event(self, event: Event, cause: str | None = None) -> None:
+        """Apply one transition; only the service's own thread may."""
+        if threading.current_thread() is not self._thread:
+            raise LifecycleError(f"service {self.name!r}: {event.value} applied from thread "
+                                 f"{threading.current_thread().name!r}, not the service's own")
+        before = self.state
+        self.state = next_state(before, event)
+        if cause is not None:
+            self.cause = cause
+        self.supervisor.emit(self.name, before, self.state, event, cause)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self, wait: bool = True) -> None:
+        """Run the entry function on a thread of the service's own (once);
+        ``wait``: return once that thread has applied START (RUNNING)."""
+        if self._thread is not None:
+            raise NanonetError(f"service {self.name!r} is already started: a service runs on "
+                               "one thread in one store; start it once")
         self.watchdog.rearm()
         self._thread = threading.Thread(target=self._run, name=f"nanonet:{self.name}", daemon=True)
         self._thread.start()
+        if wait:
+            self.wait_started()
+
+    def wait_started(self) -> None:
+        """Wait until the thread has left CREATED (it does so first of all)."""
+        self._started.wait()
 
     def _run(self) -> None:
-        while self._run_once() and self._restart():
-            pass
+        """The thread's body: every way it ends is recorded in ``outcome``."""
+        try:
+            self._event(Event.START)
+            self._started.set()
+            self._restart_budget.running()
+            while self._run_once() and self._restart():
+                pass
+        except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
+            self._crash(exc)
+        finally:
+            self._started.set()
+
+    def _crash(self, exc: BaseException) -> None:
+        err = InternalError(f"nanonet failed while running service {self.name!r}: "
+                            f"{type(exc).__name__}: {exc}")
+        err.__cause__ = exc
+        self.internal_error = err
+        self.outcome = Outcome("internal", str(err))
+        before, self.state, self.cause = self.state, State.FAILED, str(err)
+        self.supervisor.emit(self.name, before, State.FAILED, Event.FAIL, str(err))
 
     def _run_once(self) -> bool:
         """Run the start function (if any), then the entry; True if either
@@ -252,6 +346,7 @@ class Service:
             return self._on_trap(exc)
         self.exit_code = result if isinstance(result, int) else 0
         self._commit_all()
+        self.outcome = Outcome("result", f"returned {self.exit_code}", self.exit_code)
         self._event(Event.RETURN)
         return False
 
@@ -263,15 +358,20 @@ class Service:
 
     def _on_trap(self, exc: Exception) -> bool:
         if self.watchdog.stop_requested:
-            self._event(Event.STOP)
+            self._stopped()
             return False
         offsets = self.watched[1] if self.watched else None
         cause = trap_cause(exc, self.watchdog.cause, self._grow_refused())
         self.error = GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
                                cause)
         self.trap_log.append(self.error)
-        self._event(Event.TRAP)
+        self.outcome = Outcome("trap", self.error.cause)
+        self._event(Event.TRAP, self.error.cause)
         return True
+
+    def _stopped(self) -> None:
+        self.outcome = Outcome("stopped", "stopped by the host")
+        self._event(Event.STOP)
 
     def _grow_refused(self) -> bool:
         """Whether this instance of a watched guest had a memory.grow refused."""
@@ -282,22 +382,37 @@ class Service:
 
     def _restart(self) -> bool:
         """Wait the back-off and reload; False if the policy (or a stop) says no."""
-        policy = self.spec.policy.restart
-        if not policy.restarts:
+        if not self.spec.policy.restart.restarts:
             return False  # it stays TRAPPED
-        if self.restarts >= policy.max_restarts:
-            self._event(Event.GIVE_UP)
+        delay = self._restart_budget.after_trap()
+        if delay is None:
+            self._fail(Event.GIVE_UP, self._restart_budget.why)
             return False
         self._event(Event.RESTART)
-        if (self._stopping or self._wake.wait(policy.delay(self.restarts))
+        if (self._stopping or self.clock.wait(self._wake, delay)
                 or self.watchdog.stop_requested):
-            self._event(Event.STOP)
+            self._stopped()
             return False
         self.restarts += 1
-        self.linked = self._load()
+        return self._reload()
+
+    def _reload(self) -> bool:
+        """A new instance with the recorded host calls re-applied; FAILED,
+        with the cause, if it cannot be made."""
+        try:
+            self.linked = self._load()
+            self._replay()
+        except (NanonetError, wasmtime.WasmtimeError) as err:
+            self._fail(Event.FAIL, f"restart failed: {err}")
+            return False
         self.watchdog.rearm()
+        self._restart_budget.running()
         self._event(Event.RESUME)
         return True
+
+    def _fail(self, event: Event, cause: str) -> None:
+        self.outcome = Outcome("failed", cause)
+        self._event(event, cause)
 
     def stop_restarting(self) -> None:
         """No restart from now on (the mesh is stopping); cut a back-off short."""
@@ -320,11 +435,16 @@ class Service:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def refresh_state(self) -> State:
-        """RUNNING or PARKED, from the waiting flags of its rings; else as is."""
-        if self.state in (State.RUNNING, State.PARKED):
-            self._event(Event.PARK if self.watchdog.parked() else Event.WAKE)
-        return self.state
+    @property
+    def parked(self) -> bool:
+        """Asleep on one of its tunnels right now (read from the rings' waiting
+        flags; nothing is written)."""
+        return self.watchdog.parked()
+
+    def observed_state(self) -> State:
+        """The state as an observer shows it: PARKED while RUNNING and parked."""
+        state = self.state
+        return observed(state, state is State.RUNNING and self.parked)
 
     @property
     def traps(self) -> list[GuestTrap]:
@@ -340,33 +460,6 @@ class Service:
         """What the service holds: its memories, a sampling adapter's page, its
         tables at wasmtime's cost per element (``budget.holdings``)."""
         return self.holdings.held(self.store)
-
-    def call(self, export: str, *args: int) -> object:
-        """Call the guest's function ``export`` from the host: before ``start``,
-        or once the service has ended (a Store is not thread-safe, so never
-        while its thread runs). A trap is a GuestTrap; the store stays usable."""
-        if self.running:
-            raise NanonetError(f"service {self.name!r} is running: call its exports before "
-                               "mesh.start() or after it has ended (mesh.wait or mesh.stop)")
-        if self._closed:
-            raise NanonetError(f"service {self.name!r} is closed (its mesh was closed): "
-                               "call its exports before mesh.close()")
-        func = self.linked.guest.exports(self.store).get(export)
-        if not isinstance(func, wasmtime.Func):
-            raise LoadError(f"service {self.name!r} exports no function {export!r}: export "
-                            "it from the guest, or call one it has")
-        params = len(func.type(self.store).params)
-        try:
-            if len(args) != params:
-                raise TypeError(f"it takes {params} argument(s), not {len(args)}")
-            return func(self.store, *args)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            offsets = self.watched[1] if self.watched else None
-            raise GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
-                            trap_cause(exc, None, self._grow_refused())) from exc
-        except TypeError as err:
-            raise NanonetError(f"service {self.name!r}: {export}{tuple(args)} does not fit "
-                               f"its Wasm signature: {err}") from None
 
     def close(self) -> None:
         """Release the store (and so the rings it links) once the thread has ended."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import threading
-import time
 from collections.abc import Sequence
 
 from wasmtime import _bindings
@@ -21,6 +20,7 @@ from wasmtime import _ffi as ffi
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
+from .clock import SYSTEM, Clock
 
 CALLBACK_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
 FINALIZER_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
@@ -42,16 +42,18 @@ class Watchdog:
     STOPPED = "stopped by the host"
 
     def __init__(self, ends: Sequence[EndSpec], rings: Sequence[RingMemory],
-                 deadline_ms: int | None, fuel_per_tick: int | None) -> None:
+                 deadline_ms: int | None, fuel_per_tick: int | None,
+                 clock: Clock = SYSTEM) -> None:
         self._marks = [(ring, _WRITER_MARKS if end.direction is Direction.WRITE
                         else _READER_MARKS) for end, ring in zip(ends, rings, strict=True)]
         self._deadline = None if deadline_ms is None else deadline_ms / 1000.0
         self._fuel = fuel_per_tick
+        self.clock = clock
         self._stop = threading.Event()
         self.cause: str | None = None
         self.fuel_used = 0  # counted at each tick; only with a fuel budget
         self._last = self._progress()
-        self._since = time.monotonic()
+        self._since = clock.monotonic()
         self.callback = CALLBACK_T(self._on_epoch)  # kept alive with the watchdog
 
     @property
@@ -68,10 +70,14 @@ class Watchdog:
 
     def wait_stop(self, seconds: float) -> bool:
         """Sleep up to ``seconds`` or until a stop is asked; True if it was."""
-        return self._stop.wait(seconds)
+        return self.clock.wait(self._stop, seconds)
+
+    def now(self) -> float:
+        """The clock that ``deadline_at`` is measured on."""
+        return self.clock.monotonic()
 
     def deadline_at(self) -> float | None:
-        """The ``time.monotonic()`` at which the deadline fires if no counter
+        """The ``clock.monotonic()`` at which the deadline fires if no counter
         of the service moves from now on; None without a deadline."""
         if self._deadline is None:
             return None
@@ -92,13 +98,13 @@ class Watchdog:
     def rearm(self) -> None:
         """Start the deadline afresh (at start and after a restart)."""
         self._last = self._progress()
-        self._since = time.monotonic()
+        self._since = self.clock.monotonic()
         self.cause = None
 
     def _expired(self) -> bool:
         if self._deadline is None:
             return False
-        now, seen = time.monotonic(), self._progress()
+        now, seen = self.clock.monotonic(), self._progress()
         if seen != self._last:
             self._last, self._since = seen, now
             return False
