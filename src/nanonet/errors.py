@@ -86,3 +86,8 @@ class ManifestError(NanonetError):
         self.problem = problem
         where = f"{path}:{line}" + (f":{column}" if column else "")
         super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+class InternalError(NanonetError):
+    """nanonet itself went wrong (a generated adapter that does not fill or
+    compile): never the user's input; the message names the part at fault."""

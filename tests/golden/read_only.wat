@@ -11,50 +11,47 @@
   (global $unbytes1 (mut i64) (i64.const 0)) ;; reader: bytes received, not committed
 
   (func $quarantine1 (param $why i32) (result i32)
-    (i32.atomic.store 1 offset=20 (i32.const 0) (local.get $why))
+    (i32.atomic.store 1 offset=20 (i32.const 0) (local.get $why)) ;; quarantine
     (global.set $ok1 (i32.const 2))
     ;; wake both sides so that nobody sleeps on a ring that will not move
-    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1)))
-    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1)))
+    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1))) ;; head
+    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1))) ;; tail
     (i32.const -4))
 
   ;; validate magic, version and geometry against what this adapter was built for
   (func $attach1 (result i32)
     (if (i32.eq (global.get $ok1) (i32.const 2)) (then (return (i32.const -4))))
     (if (i32.or (i32.or
-          (i32.ne (i32.atomic.load 1 offset=0 (i32.const 0)) (i32.const 1313756242))
-          (i32.ne (i32.atomic.load 1 offset=4 (i32.const 0)) (i32.const 1)))
+          (i32.ne (i32.atomic.load 1 offset=0 (i32.const 0)) (i32.const 1313756242)) ;; magic
+          (i32.ne (i32.atomic.load 1 offset=4 (i32.const 0)) (i32.const 1))) ;; version
         (i32.or (i32.or
-          (i32.ne (i32.atomic.load 1 offset=8 (i32.const 0)) (i32.const 4))
-          (i32.ne (i32.atomic.load 1 offset=12 (i32.const 0)) (i32.const 16)))
-          (i32.ne (i32.atomic.load 1 offset=24 (i32.const 0)) (i32.const 1024))))
+          (i32.ne (i32.atomic.load 1 offset=8 (i32.const 0)) (i32.const 4)) ;; slot_count
+          (i32.ne (i32.atomic.load 1 offset=12 (i32.const 0)) (i32.const 16))) ;; slot_size
+          (i32.ne (i32.atomic.load 1 offset=24 (i32.const 0)) (i32.const 1024)))) ;; header_size
       (then (return (call $quarantine1 (i32.const 1)))))
-    (if (i32.atomic.load 1 offset=20 (i32.const 0))
+    (if (i32.atomic.load 1 offset=20 (i32.const 0)) ;; quarantine
       (then (global.set $ok1 (i32.const 2)) (return (i32.const -4))))
-    (global.set $pos1 (i64.atomic.load 1 offset=128 (i32.const 0)))   ;; acquire
+    (global.set $pos1 (i64.atomic.load 1 offset=128 (i32.const 0)))   ;; tail: acquire
     (global.set $done1 (global.get $pos1))
-    (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; acquire
-    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))
-      (then (return (call $quarantine1 (i32.const 2)))))
+    (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; head: acquire
+    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
     (global.set $ok1 (i32.const 1))
     (i32.const 0))
 
   ;; the slow path: re-read the other side's counter, check it, check the flags.
   ;; returns 1 if I can proceed, 0 if not yet, or a negative status
   (func $refresh1 (result i32) (local $v i64) (local $t i64)
-    (if (i32.atomic.load 1 offset=20 (i32.const 0))
+    (if (i32.atomic.load 1 offset=20 (i32.const 0)) ;; quarantine
       (then (global.set $ok1 (i32.const 2)) (return (i32.const -4))))
-    (local.set $v (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; acquire
+    (local.set $v (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; head: acquire
     (global.set $peer1 (local.get $v))
-    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))
-      (then (return (call $quarantine1 (i32.const 2)))))
+    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
     (if (call $ready1) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
-    (if (i32.atomic.load 1 offset=16 (i32.const 0))
+    (if (i32.atomic.load 1 offset=16 (i32.const 0)) ;; closed
       (then
-        (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0)))
-        (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))
-          (then (return (call $quarantine1 (i32.const 2)))))
+        (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0))) ;; head
+        (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
         (if (call $ready1) (then (return (i32.const 1))))
         (return (i32.const -1))))
     (i32.const 0))
@@ -68,17 +65,17 @@
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
-      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 1))  ;; announce (SC)
+      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 1))  ;; reader_waiting: announce (SC)
       (local.set $r (call $refresh1))                                       ;; then re-check
       (if (local.get $r) (then
-        (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0))
+        (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0)) ;; reader_waiting
         (return (local.get $r))))
       (local.set $seen (global.get $peer1))
-      (i64.store 1 offset=152 (i32.const 0)
-        (i64.add (i64.load 1 offset=152 (i32.const 0)) (i64.const 1)))
+      (i64.store 1 offset=152 (i32.const 0) ;; reader_parks
+        (i64.add (i64.load 1 offset=152 (i32.const 0)) (i64.const 1))) ;; reader_parks
       (local.set $r (memory.atomic.wait32 1 (global.get $waitat1)
         (i32.wrap_i64 (local.get $seen)) (i64.const 50000000)))
-      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0))
+      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0)) ;; reader_waiting
       (if (i32.eq (local.get $r) (i32.const 2))
         (then (global.set $spin1 (select (i32.const 64)
                 (i32.shr_u (global.get $spin1) (i32.const 1))
@@ -90,20 +87,20 @@
     (unreachable))
 
   (func $close1 (result i32)
-    (i32.atomic.store 1 offset=16 (i32.const 0) (i32.const 1))
-    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1)))
-    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1)))
+    (i32.atomic.store 1 offset=16 (i32.const 0) (i32.const 1)) ;; closed
+    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1))) ;; head
+    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1))) ;; tail
     (i32.const 0))
 
   ;; does the guest's name at $ptr equal the name in this ring's header?
   (func $name_is1 (param $ptr i32) (param $len i32) (result i32) (local $i i32)
-    (if (i32.ne (local.get $len) (i32.load 1 offset=28 (i32.const 0)))
+    (if (i32.ne (local.get $len) (i32.load 1 offset=28 (i32.const 0))) ;; name_len
       (then (return (i32.const 0))))
     (if (i32.gt_u (local.get $len) (i32.const 32)) (then (return (i32.const 0))))
     (block $differ (loop $each
       (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
       (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
-                             (i32.load8_u 1 offset=32 (local.get $i))))
+                             (i32.load8_u 1 offset=32 (local.get $i)))) ;; name
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each)))
     (i32.const 0))
@@ -144,16 +141,14 @@
   (func $commit1
     (if (i64.eq (global.get $pos1) (global.get $done1)) (then (return)))
     (global.set $done1 (global.get $pos1))
-    (i64.atomic.store 1 offset=128 (i32.const 0) (global.get $pos1))
-    (i64.store 1 offset=136 (i32.const 0)
-      (i64.add (i64.load 1 offset=136 (i32.const 0)) (global.get $unbytes1)))
+    (i64.atomic.store 1 offset=128 (i32.const 0) (global.get $pos1)) ;; tail
+    (i64.store 1 offset=136 (i32.const 0) (i64.add (i64.load 1 offset=136 (i32.const 0)) (global.get $unbytes1))) ;; bytes_out
     (global.set $unbytes1 (i64.const 0))
-    (if (i32.and (i32.atomic.load 1 offset=196 (i32.const 0))
+    (if (i32.and (i32.atomic.load 1 offset=196 (i32.const 0)) ;; writer_waiting
           (i64.le_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 2)))
       (then
-        (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const 1)))
-        (i64.store 1 offset=160 (i32.const 0)
-          (i64.add (i64.load 1 offset=160 (i32.const 0)) (i64.const 1))))))
+        (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const 1))) ;; tail
+        (i64.store 1 offset=160 (i32.const 0) (i64.add (i64.load 1 offset=160 (i32.const 0)) (i64.const 1)))))) ;; reader_wakes
 
   (func $commit_op1 (result i32)
     (if (i32.eq (global.get $ok1) (i32.const 1)) (then (call $commit1)))
@@ -170,25 +165,19 @@
     (if (call $ready1) (then (return (i32.const 1))))
     (local.set $r (call $refresh1))
     (if (i32.eqz (local.get $r)) (then
-      (i64.store 1 offset=144 (i32.const 0)
-        (i64.add (i64.load 1 offset=144 (i32.const 0)) (i64.const 1)))
+      (i64.store 1 offset=144 (i32.const 0) (i64.add (i64.load 1 offset=144 (i32.const 0)) (i64.const 1))) ;; empty_count
       (if (i32.eqz (local.get $block)) (then (return (i32.const -2))))
       (local.set $r (call $wait1))))
     (local.get $r))
 
   ;; the length of the next message, checked against the slot; or a status
   (func $peek1 (result i32) (local $len i32)
-    (local.set $len (i32.load 1 (i32.add (i32.const 1024) (i32.mul (i32.const 16)
-      (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))))
-    (if (i32.gt_u (local.get $len) (i32.const 8))
-      (then (return (call $quarantine1 (i32.const 3)))))
+    (local.set $len (i32.load 1 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))))
+    (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine1 (i32.const 3)))))
     (local.get $len))
 
   (func $take1 (param $ptr i32) (param $len i32)
-    (call $copy_out1 (local.get $ptr)
-      (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16)
-        (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))
-      (local.get $len))
+    (call $copy_out1 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))) (local.get $len))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1))))
 
   (func $recv1 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -210,9 +199,7 @@
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (local.set $r (call $peek1))
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
-    (i32.store (local.get $at)
-      (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16)
-        (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
+    (i32.store (local.get $at) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1)))
     (global.set $unbytes1 (i64.add (global.get $unbytes1) (i64.extend_i32_u (local.get $r))))
     (local.get $r))

@@ -18,50 +18,47 @@
   (global $unbytes1 (mut i64) (i64.const 0)) ;; reader: bytes received, not committed
 
   (func $quarantine1 (param $why i32) (result i32)
-    (i32.atomic.store 1 offset=20 (i32.const 0) (local.get $why))
+    (i32.atomic.store 1 offset=20 (i32.const 0) (local.get $why)) ;; quarantine
     (global.set $ok1 (i32.const 2))
     ;; wake both sides so that nobody sleeps on a ring that will not move
-    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1)))
-    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1)))
+    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1))) ;; head
+    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1))) ;; tail
     (i32.const -4))
 
   ;; validate magic, version and geometry against what this adapter was built for
   (func $attach1 (result i32)
     (if (i32.eq (global.get $ok1) (i32.const 2)) (then (return (i32.const -4))))
     (if (i32.or (i32.or
-          (i32.ne (i32.atomic.load 1 offset=0 (i32.const 0)) (i32.const 1313756242))
-          (i32.ne (i32.atomic.load 1 offset=4 (i32.const 0)) (i32.const 1)))
+          (i32.ne (i32.atomic.load 1 offset=0 (i32.const 0)) (i32.const 1313756242)) ;; magic
+          (i32.ne (i32.atomic.load 1 offset=4 (i32.const 0)) (i32.const 1))) ;; version
         (i32.or (i32.or
-          (i32.ne (i32.atomic.load 1 offset=8 (i32.const 0)) (i32.const 4))
-          (i32.ne (i32.atomic.load 1 offset=12 (i32.const 0)) (i32.const 16)))
-          (i32.ne (i32.atomic.load 1 offset=24 (i32.const 0)) (i32.const 1024))))
+          (i32.ne (i32.atomic.load 1 offset=8 (i32.const 0)) (i32.const 4)) ;; slot_count
+          (i32.ne (i32.atomic.load 1 offset=12 (i32.const 0)) (i32.const 16))) ;; slot_size
+          (i32.ne (i32.atomic.load 1 offset=24 (i32.const 0)) (i32.const 1024)))) ;; header_size
       (then (return (call $quarantine1 (i32.const 1)))))
-    (if (i32.atomic.load 1 offset=20 (i32.const 0))
+    (if (i32.atomic.load 1 offset=20 (i32.const 0)) ;; quarantine
       (then (global.set $ok1 (i32.const 2)) (return (i32.const -4))))
-    (global.set $pos1 (i64.atomic.load 1 offset=128 (i32.const 0)))   ;; acquire
+    (global.set $pos1 (i64.atomic.load 1 offset=128 (i32.const 0)))   ;; tail: acquire
     (global.set $done1 (global.get $pos1))
-    (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; acquire
-    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))
-      (then (return (call $quarantine1 (i32.const 2)))))
+    (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; head: acquire
+    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
     (global.set $ok1 (i32.const 1))
     (i32.const 0))
 
   ;; the slow path: re-read the other side's counter, check it, check the flags.
   ;; returns 1 if I can proceed, 0 if not yet, or a negative status
   (func $refresh1 (result i32) (local $v i64) (local $t i64)
-    (if (i32.atomic.load 1 offset=20 (i32.const 0))
+    (if (i32.atomic.load 1 offset=20 (i32.const 0)) ;; quarantine
       (then (global.set $ok1 (i32.const 2)) (return (i32.const -4))))
-    (local.set $v (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; acquire
+    (local.set $v (i64.atomic.load 1 offset=64 (i32.const 0)))  ;; head: acquire
     (global.set $peer1 (local.get $v))
-    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))
-      (then (return (call $quarantine1 (i32.const 2)))))
+    (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
     (if (call $ready1) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
-    (if (i32.atomic.load 1 offset=16 (i32.const 0))
+    (if (i32.atomic.load 1 offset=16 (i32.const 0)) ;; closed
       (then
-        (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0)))
-        (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))
-          (then (return (call $quarantine1 (i32.const 2)))))
+        (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0))) ;; head
+        (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
         (if (call $ready1) (then (return (i32.const 1))))
         (return (i32.const -1))))
     (i32.const 0))
@@ -75,17 +72,17 @@
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
-      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 1))  ;; announce (SC)
+      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 1))  ;; reader_waiting: announce (SC)
       (local.set $r (call $refresh1))                                       ;; then re-check
       (if (local.get $r) (then
-        (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0))
+        (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0)) ;; reader_waiting
         (return (local.get $r))))
       (local.set $seen (global.get $peer1))
-      (i64.store 1 offset=152 (i32.const 0)
-        (i64.add (i64.load 1 offset=152 (i32.const 0)) (i64.const 1)))
+      (i64.store 1 offset=152 (i32.const 0) ;; reader_parks
+        (i64.add (i64.load 1 offset=152 (i32.const 0)) (i64.const 1))) ;; reader_parks
       (local.set $r (memory.atomic.wait32 1 (global.get $waitat1)
         (i32.wrap_i64 (local.get $seen)) (i64.const 50000000)))
-      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0))
+      (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 0)) ;; reader_waiting
       (if (i32.eq (local.get $r) (i32.const 2))
         (then (global.set $spin1 (select (i32.const 64)
                 (i32.shr_u (global.get $spin1) (i32.const 1))
@@ -97,20 +94,20 @@
     (unreachable))
 
   (func $close1 (result i32)
-    (i32.atomic.store 1 offset=16 (i32.const 0) (i32.const 1))
-    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1)))
-    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1)))
+    (i32.atomic.store 1 offset=16 (i32.const 0) (i32.const 1)) ;; closed
+    (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1))) ;; head
+    (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const -1))) ;; tail
     (i32.const 0))
 
   ;; does the guest's name at $ptr equal the name in this ring's header?
   (func $name_is1 (param $ptr i32) (param $len i32) (result i32) (local $i i32)
-    (if (i32.ne (local.get $len) (i32.load 1 offset=28 (i32.const 0)))
+    (if (i32.ne (local.get $len) (i32.load 1 offset=28 (i32.const 0))) ;; name_len
       (then (return (i32.const 0))))
     (if (i32.gt_u (local.get $len) (i32.const 32)) (then (return (i32.const 0))))
     (block $differ (loop $each
       (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
       (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
-                             (i32.load8_u 1 offset=32 (local.get $i))))
+                             (i32.load8_u 1 offset=32 (local.get $i)))) ;; name
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each)))
     (i32.const 0))
@@ -151,16 +148,14 @@
   (func $commit1
     (if (i64.eq (global.get $pos1) (global.get $done1)) (then (return)))
     (global.set $done1 (global.get $pos1))
-    (i64.atomic.store 1 offset=128 (i32.const 0) (global.get $pos1))
-    (i64.store 1 offset=136 (i32.const 0)
-      (i64.add (i64.load 1 offset=136 (i32.const 0)) (global.get $unbytes1)))
+    (i64.atomic.store 1 offset=128 (i32.const 0) (global.get $pos1)) ;; tail
+    (i64.store 1 offset=136 (i32.const 0) (i64.add (i64.load 1 offset=136 (i32.const 0)) (global.get $unbytes1))) ;; bytes_out
     (global.set $unbytes1 (i64.const 0))
-    (if (i32.and (i32.atomic.load 1 offset=196 (i32.const 0))
+    (if (i32.and (i32.atomic.load 1 offset=196 (i32.const 0)) ;; writer_waiting
           (i64.le_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 2)))
       (then
-        (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const 1)))
-        (i64.store 1 offset=160 (i32.const 0)
-          (i64.add (i64.load 1 offset=160 (i32.const 0)) (i64.const 1))))))
+        (drop (memory.atomic.notify 1 offset=128 (i32.const 0) (i32.const 1))) ;; tail
+        (i64.store 1 offset=160 (i32.const 0) (i64.add (i64.load 1 offset=160 (i32.const 0)) (i64.const 1)))))) ;; reader_wakes
 
   (func $commit_op1 (result i32)
     (if (i32.eq (global.get $ok1) (i32.const 1)) (then (call $commit1)))
@@ -177,25 +172,19 @@
     (if (call $ready1) (then (return (i32.const 1))))
     (local.set $r (call $refresh1))
     (if (i32.eqz (local.get $r)) (then
-      (i64.store 1 offset=144 (i32.const 0)
-        (i64.add (i64.load 1 offset=144 (i32.const 0)) (i64.const 1)))
+      (i64.store 1 offset=144 (i32.const 0) (i64.add (i64.load 1 offset=144 (i32.const 0)) (i64.const 1))) ;; empty_count
       (if (i32.eqz (local.get $block)) (then (return (i32.const -2))))
       (local.set $r (call $wait1))))
     (local.get $r))
 
   ;; the length of the next message, checked against the slot; or a status
   (func $peek1 (result i32) (local $len i32)
-    (local.set $len (i32.load 1 (i32.add (i32.const 1024) (i32.mul (i32.const 16)
-      (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))))
-    (if (i32.gt_u (local.get $len) (i32.const 8))
-      (then (return (call $quarantine1 (i32.const 3)))))
+    (local.set $len (i32.load 1 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))))
+    (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine1 (i32.const 3)))))
     (local.get $len))
 
   (func $take1 (param $ptr i32) (param $len i32)
-    (call $copy_out1 (local.get $ptr)
-      (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16)
-        (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))
-      (local.get $len))
+    (call $copy_out1 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))) (local.get $len))
     (if (i32.eqz (i32.and (i32.wrap_i64 (global.get $pos1))
                           (i32.const 1023)))
       (then (call $sample1)))
@@ -220,9 +209,7 @@
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (local.set $r (call $peek1))
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
-    (i32.store (local.get $at)
-      (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16)
-        (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
+    (i32.store (local.get $at) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
     (if (i32.eqz (i32.and (i32.wrap_i64 (global.get $pos1))
                           (i32.const 1023)))
       (then (call $sample1)))
@@ -274,11 +261,11 @@
   (func $sample1 (local $e i32) (local $t i64)
     (local.set $e (i32.shl (i32.and (i32.wrap_i64
       (i64.shr_u (global.get $pos1) (i64.const 10))) (i32.const 15)) (i32.const 4)))
-    (if (i64.ne (i64.load 1 offset=320 (local.get $e)) (global.get $pos1))
+    (if (i64.ne (i64.load 1 offset=320 (local.get $e)) (global.get $pos1)) ;; stamps
       (then (return)))  ;; no stamp for this message (yet, or any more): no sample
-    (local.set $t (i64.load 1 offset=328 (local.get $e)))
-    (i64.store 1 offset=584 (local.get $e) (i64.sub (call $now) (local.get $t)))
-    (i64.store 1 offset=576 (local.get $e) (global.get $pos1)))
+    (local.set $t (i64.load 1 offset=328 (local.get $e))) ;; stamps ns
+    (i64.store 1 offset=584 (local.get $e) (i64.sub (call $now) (local.get $t))) ;; latencies ns
+    (i64.store 1 offset=576 (local.get $e) (global.get $pos1))) ;; latencies
 
   (global $pos2 (mut i64) (i64.const 0))   ;; my counter (head or tail), private copy
   (global $peer2 (mut i64) (i64.const 0))  ;; cached copy of the other side's counter
@@ -289,57 +276,54 @@
   (global $unbytes2 (mut i64) (i64.const 0)) ;; reader: bytes received, not committed
 
   (func $quarantine2 (param $why i32) (result i32)
-    (i32.atomic.store 2 offset=20 (i32.const 0) (local.get $why))
+    (i32.atomic.store 2 offset=20 (i32.const 0) (local.get $why)) ;; quarantine
     (global.set $ok2 (i32.const 2))
     ;; wake both sides so that nobody sleeps on a ring that will not move
-    (drop (memory.atomic.notify 2 offset=64 (i32.const 0) (i32.const -1)))
-    (drop (memory.atomic.notify 2 offset=128 (i32.const 0) (i32.const -1)))
+    (drop (memory.atomic.notify 2 offset=64 (i32.const 0) (i32.const -1))) ;; head
+    (drop (memory.atomic.notify 2 offset=128 (i32.const 0) (i32.const -1))) ;; tail
     (i32.const -4))
 
   ;; validate magic, version and geometry against what this adapter was built for
   (func $attach2 (result i32)
     (if (i32.eq (global.get $ok2) (i32.const 2)) (then (return (i32.const -4))))
     (if (i32.or (i32.or
-          (i32.ne (i32.atomic.load 2 offset=0 (i32.const 0)) (i32.const 1313756242))
-          (i32.ne (i32.atomic.load 2 offset=4 (i32.const 0)) (i32.const 1)))
+          (i32.ne (i32.atomic.load 2 offset=0 (i32.const 0)) (i32.const 1313756242)) ;; magic
+          (i32.ne (i32.atomic.load 2 offset=4 (i32.const 0)) (i32.const 1))) ;; version
         (i32.or (i32.or
-          (i32.ne (i32.atomic.load 2 offset=8 (i32.const 0)) (i32.const 64))
-          (i32.ne (i32.atomic.load 2 offset=12 (i32.const 0)) (i32.const 1008)))
-          (i32.ne (i32.atomic.load 2 offset=24 (i32.const 0)) (i32.const 1024))))
+          (i32.ne (i32.atomic.load 2 offset=8 (i32.const 0)) (i32.const 64)) ;; slot_count
+          (i32.ne (i32.atomic.load 2 offset=12 (i32.const 0)) (i32.const 1008))) ;; slot_size
+          (i32.ne (i32.atomic.load 2 offset=24 (i32.const 0)) (i32.const 1024)))) ;; header_size
       (then (return (call $quarantine2 (i32.const 1)))))
-    (if (i32.atomic.load 2 offset=20 (i32.const 0))
+    (if (i32.atomic.load 2 offset=20 (i32.const 0)) ;; quarantine
       (then (global.set $ok2 (i32.const 2)) (return (i32.const -4))))
-    (global.set $pos2 (i64.atomic.load 2 offset=64 (i32.const 0)))   ;; acquire
+    (global.set $pos2 (i64.atomic.load 2 offset=64 (i32.const 0)))   ;; head: acquire
     (global.set $done2 (global.get $pos2))
-    (global.set $peer2 (i64.atomic.load 2 offset=128 (i32.const 0)))  ;; acquire
-    (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64))
-      (then (return (call $quarantine2 (i32.const 2)))))
+    (global.set $peer2 (i64.atomic.load 2 offset=128 (i32.const 0)))  ;; tail: acquire
+    (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64)) (then (return (call $quarantine2 (i32.const 2)))))
     (global.set $ok2 (i32.const 1))
     (i32.const 0))
 
   ;; the slow path: re-read the other side's counter, check it, check the flags.
   ;; returns 1 if I can proceed, 0 if not yet, or a negative status
   (func $refresh2 (result i32) (local $v i64) (local $t i64)
-    (if (i32.atomic.load 2 offset=20 (i32.const 0))
+    (if (i32.atomic.load 2 offset=20 (i32.const 0)) ;; quarantine
       (then (global.set $ok2 (i32.const 2)) (return (i32.const -4))))
-    (local.set $v (i64.atomic.load 2 offset=128 (i32.const 0)))  ;; acquire
+    (local.set $v (i64.atomic.load 2 offset=128 (i32.const 0)))  ;; tail: acquire
     (global.set $waitat2 (i32.const 128))
-    (if (i32.atomic.load 2 offset=256 (i32.const 0)) (then
-      (local.set $t (i64.atomic.load 2 offset=264 (i32.const 0)))  ;; acquire
+    (if (i32.atomic.load 2 offset=256 (i32.const 0)) (then ;; tap_mode
+      (local.set $t (i64.atomic.load 2 offset=264 (i32.const 0)))  ;; tap_tail: acquire
       (if (i64.gt_u (i64.sub (global.get $pos2) (local.get $t))
                     (i64.sub (global.get $pos2) (local.get $v)))
         (then (local.set $v (local.get $t))
               (global.set $waitat2 (i32.const 264))))))  ;; park on the tap
     (global.set $peer2 (local.get $v))
-    (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64))
-      (then (return (call $quarantine2 (i32.const 2)))))
+    (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64)) (then (return (call $quarantine2 (i32.const 2)))))
     (if (call $ready2) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
-    (if (i32.atomic.load 2 offset=16 (i32.const 0))
+    (if (i32.atomic.load 2 offset=16 (i32.const 0)) ;; closed
       (then
-        (global.set $peer2 (i64.atomic.load 2 offset=128 (i32.const 0)))
-        (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64))
-          (then (return (call $quarantine2 (i32.const 2)))))
+        (global.set $peer2 (i64.atomic.load 2 offset=128 (i32.const 0))) ;; tail
+        (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64)) (then (return (call $quarantine2 (i32.const 2)))))
         (if (call $ready2) (then (return (i32.const 1))))
         (return (i32.const -1))))
     (i32.const 0))
@@ -353,17 +337,17 @@
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
-      (i32.atomic.store 2 offset=196 (i32.const 0) (i32.const 1))  ;; announce (SC)
+      (i32.atomic.store 2 offset=196 (i32.const 0) (i32.const 1))  ;; writer_waiting: announce (SC)
       (local.set $r (call $refresh2))                                       ;; then re-check
       (if (local.get $r) (then
-        (i32.atomic.store 2 offset=196 (i32.const 0) (i32.const 0))
+        (i32.atomic.store 2 offset=196 (i32.const 0) (i32.const 0)) ;; writer_waiting
         (return (local.get $r))))
       (local.set $seen (global.get $peer2))
-      (i64.store 2 offset=88 (i32.const 0)
-        (i64.add (i64.load 2 offset=88 (i32.const 0)) (i64.const 1)))
+      (i64.store 2 offset=88 (i32.const 0) ;; writer_parks
+        (i64.add (i64.load 2 offset=88 (i32.const 0)) (i64.const 1))) ;; writer_parks
       (local.set $r (memory.atomic.wait32 2 (global.get $waitat2)
         (i32.wrap_i64 (local.get $seen)) (i64.const 50000000)))
-      (i32.atomic.store 2 offset=196 (i32.const 0) (i32.const 0))
+      (i32.atomic.store 2 offset=196 (i32.const 0) (i32.const 0)) ;; writer_waiting
       (if (i32.eq (local.get $r) (i32.const 2))
         (then (global.set $spin2 (select (i32.const 128)
                 (i32.shr_u (global.get $spin2) (i32.const 1))
@@ -375,20 +359,20 @@
     (unreachable))
 
   (func $close2 (result i32)
-    (i32.atomic.store 2 offset=16 (i32.const 0) (i32.const 1))
-    (drop (memory.atomic.notify 2 offset=64 (i32.const 0) (i32.const -1)))
-    (drop (memory.atomic.notify 2 offset=128 (i32.const 0) (i32.const -1)))
+    (i32.atomic.store 2 offset=16 (i32.const 0) (i32.const 1)) ;; closed
+    (drop (memory.atomic.notify 2 offset=64 (i32.const 0) (i32.const -1))) ;; head
+    (drop (memory.atomic.notify 2 offset=128 (i32.const 0) (i32.const -1))) ;; tail
     (i32.const 0))
 
   ;; does the guest's name at $ptr equal the name in this ring's header?
   (func $name_is2 (param $ptr i32) (param $len i32) (result i32) (local $i i32)
-    (if (i32.ne (local.get $len) (i32.load 2 offset=28 (i32.const 0)))
+    (if (i32.ne (local.get $len) (i32.load 2 offset=28 (i32.const 0))) ;; name_len
       (then (return (i32.const 0))))
     (if (i32.gt_u (local.get $len) (i32.const 32)) (then (return (i32.const 0))))
     (block $differ (loop $each
       (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
       (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
-                             (i32.load8_u 2 offset=32 (local.get $i))))
+                             (i32.load8_u 2 offset=32 (local.get $i)))) ;; name
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each)))
     (i32.const 0))
@@ -419,21 +403,18 @@
 
   ;; publish head (release), then wake the reader only if it announced a park
   (func $publish2 (param $bytes i64)
-    (i64.atomic.store 2 offset=64 (i32.const 0) (global.get $pos2))
-    (i64.store 2 offset=72 (i32.const 0)
-      (i64.add (i64.load 2 offset=72 (i32.const 0)) (local.get $bytes)))
-    (if (i32.atomic.load 2 offset=192 (i32.const 0))
+    (i64.atomic.store 2 offset=64 (i32.const 0) (global.get $pos2)) ;; head
+    (i64.store 2 offset=72 (i32.const 0) (i64.add (i64.load 2 offset=72 (i32.const 0)) (local.get $bytes))) ;; bytes_in
+    (if (i32.atomic.load 2 offset=192 (i32.const 0)) ;; reader_waiting
       (then
-        (drop (memory.atomic.notify 2 offset=64 (i32.const 0) (i32.const 1)))
-        (i64.store 2 offset=96 (i32.const 0)
-          (i64.add (i64.load 2 offset=96 (i32.const 0)) (i64.const 1))))))
+        (drop (memory.atomic.notify 2 offset=64 (i32.const 0) (i32.const 1))) ;; head
+        (i64.store 2 offset=96 (i32.const 0) (i64.add (i64.load 2 offset=96 (i32.const 0)) (i64.const 1)))))) ;; writer_wakes
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put2 (param $ptr i32) (param $len i32) (local $slot i32)
-    (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 1008)
-      (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 63)))))
+    (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 1008) (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 63)))))
     (i32.store 2 (local.get $slot) (local.get $len))
-    (i32.store 2 offset=4 (local.get $slot) (i32.const 0))
+    (i32.store 2 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
     (call $copy_in2
       (i32.add (local.get $slot) (i32.const 8)) (local.get $ptr) (local.get $len))
     (if (i32.eqz (i32.and (i32.wrap_i64 (global.get $pos2))
@@ -445,17 +426,16 @@
     (if (i32.ne (global.get $ok2) (i32.const 1))
       (then (local.set $r (call $attach2)) (if (local.get $r) (then (return (local.get $r))))))
     (if (call $ready2) (then
-      (if (i32.atomic.load 2 offset=16 (i32.const 0))
+      (if (i32.atomic.load 2 offset=16 (i32.const 0)) ;; closed
         (then (return (i32.const -1))))
       (return (i32.const 1))))
     (local.set $r (call $refresh2))
     (if (i32.eq (local.get $r) (i32.const 0)) (then
-      (i64.store 2 offset=80 (i32.const 0)
-        (i64.add (i64.load 2 offset=80 (i32.const 0)) (i64.const 1)))
+      (i64.store 2 offset=80 (i32.const 0) (i64.add (i64.load 2 offset=80 (i32.const 0)) (i64.const 1))) ;; full_count
       (if (i32.eqz (local.get $block)) (then (return (i32.const -2))))
       (local.set $r (call $wait2))))
     (if (i32.and (i32.eq (local.get $r) (i32.const 1))
-                 (i32.atomic.load 2 offset=16 (i32.const 0)))
+                 (i32.atomic.load 2 offset=16 (i32.const 0))) ;; closed
       (then (return (i32.const -1))))
     (local.get $r))
 

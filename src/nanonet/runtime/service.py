@@ -22,7 +22,7 @@ from wasmtime import _ffi as ffi
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, LoadError
-from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
+from ..ring.adapter import EndSpec, available_ops, compile_adapter, shape
 from ..ring.memory import RingMemory
 from .engine import Runtime
 from .fastlink import LinkPlan
@@ -46,7 +46,7 @@ def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> 
     key = (id(rt), sampling, *shape(ends))
     mod = _ADAPTERS.get(key)
     if mod is None:
-        mod = _ADAPTERS[key] = rt.module(adapter_wat(ends, sampling))
+        mod = _ADAPTERS[key] = compile_adapter(rt, ends, sampling)
     return mod
 
 
