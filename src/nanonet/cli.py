@@ -16,7 +16,7 @@ from . import __version__
 
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.demo", "nanonet.manifest_cli", "nanonet.bench.cli", "nanonet.cache_cli",
-            "nanonet.observe.cli", "nanonet.wit_cli")
+            "nanonet.observe.cli", "nanonet.wit_cli", "nanonet.debug_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

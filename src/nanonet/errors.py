@@ -76,8 +76,9 @@ class LifecycleError(NanonetError):
 
 
 class InternalError(NanonetError):
-    """nanonet itself failed while running a service (a Python exception on
-    the service's thread); the original exception is chained as the cause."""
+    """nanonet itself went wrong, never the user's input: a Python exception on
+    a service's thread (chained as the cause), or a generated adapter that does
+    not fill or compile; the message names the part at fault."""
 
 
 class StopTimeout(NanonetError):

@@ -19,12 +19,22 @@ never lost; waits also carry a finite timeout and re-check ``closed``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
+import wasmtime
+
+from ..errors import InternalError
 from . import layout as L
 from .layout import Geometry, Quarantine, Status
+from .protocol import FIELD_NAMES
+from .template import Helper, fill
+
+if TYPE_CHECKING:
+    from ..runtime.engine import Runtime
 
 
 class Direction(Enum):
@@ -150,8 +160,7 @@ _COMMON = """
     (global.set $pos{m} (i64.atomic.load {m} offset={OWN} (i32.const 0)))   ;; acquire
     (global.set $done{m} (global.get $pos{m}))
     (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
-    (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
-      (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
+    {@check_counters}
     (global.set $ok{m} (i32.const 1))
     (i32.const 0))
 
@@ -161,16 +170,14 @@ _COMMON = """
     (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
       (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
     (local.set $v (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
-{TAP_HOLD}    (global.set $peer{m} (local.get $v))
-    (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
-      (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
+{@tap_hold}    (global.set $peer{m} (local.get $v))
+    {@check_counters}
     (if (call $ready{m}) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
     (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0))
       (then
         (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))
-        (if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N}))
-          (then (return (call $quarantine{m} (i32.const {Q_CNT})))))
+        {@check_counters}
         (if (call $ready{m}) (then (return (i32.const 1))))
         (return (i32.const {CLOSED}))))
     (i32.const 0))
@@ -224,23 +231,20 @@ _WRITER = """
   ;; publish head (release), then wake the reader only if it announced a park
   (func $publish{m} (param $bytes i64)
     (i64.atomic.store {m} offset={O_HEAD} (i32.const 0) (global.get $pos{m}))
-    (i64.store {m} offset={O_BIN} (i32.const 0)
-      (i64.add (i64.load {m} offset={O_BIN} (i32.const 0)) (local.get $bytes)))
+    {@bump O_BIN local $bytes}
     (if (i32.atomic.load {m} offset={O_RWAIT} (i32.const 0))
       (then
         (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const 1)))
-        (i64.store {m} offset={O_WWAKE} (i32.const 0)
-          (i64.add (i64.load {m} offset={O_WWAKE} (i32.const 0)) (i64.const 1))))))
+        {@bump O_WWAKE})))
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
-    (local.set $slot (i32.add (i32.const {HDR}) (i32.mul (i32.const {SZ})
-      (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
+    (local.set $slot {@slot_addr})
     (i32.store {m} (local.get $slot) (local.get $len))
-    (i32.store {m} offset=4 (local.get $slot) (i32.const 0))
+    (i32.store {m} offset={SLOT_FLAGS} (local.get $slot) (i32.const 0))
     (call $copy_in{m}
       (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
-{SAMPLE}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
+{@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $room{m} (param $block i32) (result i32) (local $r i32)
     (if (i32.ne (global.get $ok{m}) (i32.const 1))
@@ -251,8 +255,7 @@ _WRITER = """
       (return (i32.const 1))))
     (local.set $r (call $refresh{m}))
     (if (i32.eq (local.get $r) (i32.const 0)) (then
-      (i64.store {m} offset={O_FULL} (i32.const 0)
-        (i64.add (i64.load {m} offset={O_FULL} (i32.const 0)) (i64.const 1)))
+      {@bump O_FULL}
       (if (i32.eqz (local.get $block)) (then (return (i32.const {AGAIN}))))
       (local.set $r (call $wait{m}))))
     (if (i32.and (i32.eq (local.get $r) (i32.const 1))
@@ -318,15 +321,13 @@ _READER = """
     (if (i64.eq (global.get $pos{m}) (global.get $done{m})) (then (return)))
     (global.set $done{m} (global.get $pos{m}))
     (i64.atomic.store {m} offset={O_TAIL} (i32.const 0) (global.get $pos{m}))
-    (i64.store {m} offset={O_BOUT} (i32.const 0)
-      (i64.add (i64.load {m} offset={O_BOUT} (i32.const 0)) (global.get $unbytes{m})))
+    {@bump O_BOUT global $unbytes}
     (global.set $unbytes{m} (i64.const 0))
     (if (i32.and (i32.atomic.load {m} offset={O_WWAIT} (i32.const 0))
           (i64.le_u (i64.sub (global.get $peer{m}) (global.get $pos{m})) (i64.const {HALF})))
       (then
         (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const 1)))
-        (i64.store {m} offset={O_RWAKE} (i32.const 0)
-          (i64.add (i64.load {m} offset={O_RWAKE} (i32.const 0)) (i64.const 1))))))
+        {@bump O_RWAKE})))
 
   (func $commit_op{m} (result i32)
     (if (i32.eq (global.get $ok{m}) (i32.const 1)) (then (call $commit{m})))
@@ -343,26 +344,20 @@ _READER = """
     (if (call $ready{m}) (then (return (i32.const 1))))
     (local.set $r (call $refresh{m}))
     (if (i32.eqz (local.get $r)) (then
-      (i64.store {m} offset={O_EMPTY} (i32.const 0)
-        (i64.add (i64.load {m} offset={O_EMPTY} (i32.const 0)) (i64.const 1)))
+      {@bump O_EMPTY}
       (if (i32.eqz (local.get $block)) (then (return (i32.const {AGAIN}))))
       (local.set $r (call $wait{m}))))
     (local.get $r))
 
   ;; the length of the next message, checked against the slot; or a status
   (func $peek{m} (result i32) (local $len i32)
-    (local.set $len (i32.load {m} (i32.add (i32.const {HDR}) (i32.mul (i32.const {SZ})
-      (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK}))))))
-    (if (i32.gt_u (local.get $len) (i32.const {PMAX}))
-      (then (return (call $quarantine{m} (i32.const {Q_LEN})))))
+    (local.set $len (i32.load {m} {@slot_addr}))
+    {@check_length $len}
     (local.get $len))
 
   (func $take{m} (param $ptr i32) (param $len i32)
-    (call $copy_out{m} (local.get $ptr)
-      (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
-        (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK}))))
-      (local.get $len))
-{SAMPLE}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
+    (call $copy_out{m} (local.get $ptr) {@payload_addr} (local.get $len))
+{@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $recv{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
     (local.set $r (call $avail{m} (local.get $block)))
@@ -383,10 +378,8 @@ _READER = """
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (local.set $r (call $peek{m}))
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
-    (i32.store (local.get $at)
-      (i32.add (i32.add (i32.const {HDR}) (i32.const {SH})) (i32.mul (i32.const {SZ})
-        (i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))))
-{SAMPLE}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1)))
+    (i32.store (local.get $at) {@payload_addr})
+{@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1)))
     (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
     (local.get $r))
 
@@ -500,7 +493,9 @@ _SAMPLE_CALL = """    (if (i32.eqz (i32.and (i32.wrap_i64 (global.get $pos{m}))
 """
 
 
-def _tunnel_code(m: int, end: EndSpec, sampling: bool = False) -> str:
+def _end_values(m: int, end: EndSpec) -> dict[str, object]:
+    """Every placeholder's value for tunnel end ``m``: layout constants and
+    the direction's own counter, peer, flags and spin budget."""
     c = _consts(m, end.geometry)
     writer = end.direction is Direction.WRITE
     c.update(
@@ -522,21 +517,91 @@ def _tunnel_code(m: int, end: EndSpec, sampling: bool = False) -> str:
              O_TAPMODE=L.OFF_TAP_MODE, O_TAPTAIL=L.OFF_TAP_TAIL, O_STAMPS=L.OFF_STAMPS,
              O_STAMPS_8=L.OFF_STAMPS + 8, O_LAT=L.OFF_LATENCIES, O_LAT_8=L.OFF_LATENCIES + 8,
              SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
-             TAP_HOLD=_TAP_HOLD if writer else "",
-             SAMPLE=_SAMPLE_CALL if sampling else "")
-    copy = _fill(_COPY, {"DIR": "in", "DST": "{m}", "SRC": "0"} if writer
-                 else {"DIR": "out", "DST": "0", "SRC": "{m}"})
-    body = _COMMON + _NAME_IS + copy + (_WRITER if writer else _READER)
+             SLOT_FLAGS=L.SLOT_OFF_FLAGS,
+             DIR="in" if writer else "out", DST=m if writer else 0, SRC=0 if writer else m)
+    return c
+
+
+def _end_templates(end: EndSpec, sampling: bool) -> list[tuple[str, str]]:
+    """The named templates one tunnel end's code is made of, in order."""
+    writer = end.direction is Direction.WRITE
+    parts = [("common", _COMMON), ("name_is", _NAME_IS),
+             ("copy_in" if writer else "copy_out", _COPY),
+             ("writer", _WRITER) if writer else ("reader", _READER)]
     if sampling:
-        body += _STAMP if writer else _MEASURE
-    return _fill(_fill(body, {"TAP_HOLD": c.pop("TAP_HOLD"), "SAMPLE": c.pop("SAMPLE")}), c)
+        parts.append(("stamp", _STAMP) if writer else ("measure", _MEASURE))
+    return parts
 
 
-def _fill(template: str, values: dict[str, object]) -> str:
-    out = template
-    for key in sorted(values, key=len, reverse=True):
-        out = out.replace("{" + key + "}", str(values[key]))
-    return out
+# the named helpers a template calls as {@name args}; each returns template text
+def _slot_bytes() -> str:
+    """Byte offset of my counter's slot from the first slot: (pos & mask) * size."""
+    return ("(i32.mul (i32.const {SZ}) "
+            "(i32.and (i32.wrap_i64 (global.get $pos{m})) (i32.const {MASK})))")
+
+
+def _slot_addr() -> str:
+    """Address of my counter's slot: header_size + (pos & mask) * slot_size."""
+    return f"(i32.add (i32.const {{HDR}}) {_slot_bytes()})"
+
+
+def _payload_addr() -> str:
+    """Address of the payload in my counter's slot, past its [length][flags]."""
+    return f"(i32.add (i32.add (i32.const {{HDR}}) (i32.const {{SH}})) {_slot_bytes()})"
+
+
+def _bump(field: str, kind: str = "", name: str = "") -> str:
+    """Add 1 (or a local's, or a global's, value) to a u64 statistics counter.
+
+    A plain load and store: only the counter's own side writes it."""
+    by = {"": "(i64.const 1)", "local": f"(local.get {name})",
+          "global": f"(global.get {name}{{m}})"}[kind]
+    return (f"(i64.store {{m}} offset={{{field}}} (i32.const 0) "
+            f"(i64.add (i64.load {{m}} offset={{{field}}} (i32.const 0)) {by}))")
+
+
+def _check_counters() -> str:
+    """The range check on every counter read from the ring: head - tail (u64)
+    at most slot_count, else quarantine BAD_COUNTERS."""
+    return ("(if (i64.gt_u (i64.sub (global.get {HEADG}) (global.get {TAILG})) (i64.const {N})) "
+            "(then (return (call $quarantine{m} (i32.const {Q_CNT})))))")
+
+
+def _check_length(local: str) -> str:
+    """A slot length read from the ring at most the slot payload, else BAD_LENGTH."""
+    return (f"(if (i32.gt_u (local.get {local}) (i32.const {{PMAX}})) "
+            "(then (return (call $quarantine{m} (i32.const {Q_LEN})))))")
+
+
+_HELPERS: dict[str, Helper] = {
+    "slot_addr": _slot_addr, "payload_addr": _payload_addr, "bump": _bump,
+    "check_counters": _check_counters, "check_length": _check_length}
+
+
+def _helpers(writer: bool, sampling: bool) -> dict[str, Helper]:
+    """The helpers plus the two fragments that depend on the end's kind."""
+    tap = _TAP_HOLD if writer else ""
+    sample = _SAMPLE_CALL if sampling else ""
+    return {**_HELPERS, "tap_hold": lambda: tap, "sample": lambda: sample}
+
+
+def _offset_names(values: dict[str, object]) -> dict[str, str]:
+    """Placeholder key -> header field name, for the ``;; head`` comments."""
+    names = {k: FIELD_NAMES[v] for k, v in values.items()
+             if k.startswith("O_") or k in ("OWN", "OTHER")
+             if isinstance(v, int) and v in FIELD_NAMES}
+    names.update(O_STAMPS_8="stamps ns", O_LAT_8="latencies ns", SLOT_FLAGS="slot flags")
+    return names
+
+
+def _end_parts(m: int, end: EndSpec, sampling: bool = False) -> list[tuple[str, str]]:
+    """Tunnel end ``m``'s code, as (template label, filled text) pieces."""
+    values = _end_values(m, end)
+    helpers = _helpers(end.direction is Direction.WRITE, sampling)
+    names = _offset_names(values)
+    return [(f"{label} (tunnel end {m})", fill(f"{label} (tunnel end {m})", text, values,
+                                                helpers, names))
+            for label, text in _end_templates(end, sampling)]
 
 
 def _call_for(op: str, m: int) -> str:
@@ -622,28 +687,66 @@ def adapter_wat(ends: list[EndSpec], sampling: bool = False) -> str:
     Only the shape of the ends (direction, geometry) shapes the code: names
     are read from the rings, so services of the same shape share one module.
     """
-    return _adapter_wat(shape(ends), sampling)
+    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling))
+
+
+def compile_adapter(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
+    """The compiled adapter; a failure is nanonet's own ``InternalError``.
+
+    The generated text is nanonet's, never the user's: an error in it names
+    the template and the line of the template it came from, not a line of
+    text nobody wrote by hand.
+    """
+    parts = _adapter_parts(shape(ends), sampling)
+    try:
+        return rt.module("".join(text for _label, text in parts))
+    except wasmtime.WasmtimeError as err:
+        raise InternalError(f"the generated adapter for {_describe(ends, sampling)} does not "
+                            f"compile: {_locate(parts, str(err))}; this is a fault in nanonet "
+                            "(ring/adapter.py), not in the service") from err
+
+
+def _describe(ends: list[EndSpec], sampling: bool) -> str:
+    kinds = ", ".join(f"{e.direction.value} {e.geometry.slot_count}x{e.geometry.slot_size}"
+                      for e in ends) or "no tunnel ends"
+    return f"[{kinds}]" + (" with sampling" if sampling else "")
+
+
+def _locate(parts: list[tuple[str, str]], message: str) -> str:
+    """The template and template line an assembler error points at."""
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    where = re.search(r"<anon>:(\d+):\d+", message)
+    if where is None:
+        return first
+    line = int(where.group(1))
+    for label, text in parts:
+        count = text.count("\n")
+        if line <= count:
+            return f"{first} in template {label!r} at its line {line}"
+        line -= count
+    return first
 
 
 @lru_cache(maxsize=256)
-def _adapter_wat(shapes: tuple[tuple[Direction, Geometry], ...], sampling: bool) -> str:
+def _adapter_parts(shapes: tuple[tuple[Direction, Geometry], ...],
+                   sampling: bool) -> list[tuple[str, str]]:
+    """The adapter's text as (template label, text) pieces, in order."""
     ends = [EndSpec("", d, g) for d, g in shapes]
-    parts = ["(module\n", '  (import "guest" "memory" (memory 0))\n']
+    parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages
-        parts.append(f'  (import "t{i}" "ring" (memory {p} {p} shared))\n')
+        parts.append(("ring imports", f'  (import "t{i}" "ring" (memory {p} {p} shared))\n'))
     if sampling:
         # after the memories, so their indices stay put; WASI writes the time
         # through the caller's exported "memory": the adapter's own, not the guest's
-        parts.append('  (import "wasi_snapshot_preview1" "clock_time_get" '
-                     "(func $clock (param i32 i64 i32) (result i32)))\n")
-        parts.append('  (memory $own (export "memory") 1 1)\n')
-        parts.append(_fill(_SAMPLING, {"OWNMEM": len(ends) + 1}))
+        parts.append(("sampling clock", '  (import "wasi_snapshot_preview1" "clock_time_get" '
+                      "(func $clock (param i32 i64 i32) (result i32)))\n"
+                      '  (memory $own (export "memory") 1 1)\n'
+                      + fill("sampling clock", _SAMPLING, {"OWNMEM": len(ends) + 1})))
     for i, end in enumerate(ends):
-        parts.append(_tunnel_code(i + 1, end, sampling))
+        parts.extend(_end_parts(i + 1, end, sampling))
     for op in available_ops(list(ends)):
-        parts.append(_dispatch(op, list(ends)))
-    parts.append(_commit_all(list(ends)))
-    parts.append(_lookup(list(ends)))
-    parts.append(")\n")
-    return "".join(parts)
+        parts.append((f"dispatch {op}", _dispatch(op, list(ends))))
+    parts.append(("commit_all", _commit_all(list(ends))))
+    parts.append(("tunnel lookup", _lookup(list(ends)) + ")\n"))
+    return parts

@@ -23,7 +23,7 @@ from wasmtime import _ffi as ffi
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError
-from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
+from ..ring.adapter import EndSpec, available_ops, compile_adapter, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .engine import Runtime
@@ -58,7 +58,7 @@ def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> 
     key = (sampling, *shape(ends))
     mod = rt.adapters.get(key)
     if mod is None:
-        mod = rt.adapters[key] = rt.module(adapter_wat(ends, sampling))
+        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling)
     return mod
 
 
