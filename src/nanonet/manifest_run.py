@@ -124,7 +124,7 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
     lines = [f"  {'service':<12} {'state':<10} {'exit':>5} {'restarts':>8}  traps"]
     for s in mesh.services.values():
         code = "-" if s.exit_code is None else str(s.exit_code)
-        traps = "; ".join(f"{t.message} ({t.cause})" if t.cause != t.message else t.message
+        traps = "; ".join(f"{t.message} ({t.cause})" if t.cause not in t.message else t.message
                           for t in s.traps) or "none"
         if s.state is State.FAILED and s.cause:
             traps += f"; failed: {s.cause}"
