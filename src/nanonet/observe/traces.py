@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
+from ..errors import InvalidValue, MissingTool
 from .snapshot import MeshSnapshot, ServiceSnapshot
 
 ENDED = ("stopped", "failed")
@@ -31,8 +32,8 @@ def _otlp() -> SpanExporter:
             OTLPSpanExporter,
         )
     except ImportError:
-        raise RuntimeError("OTLP export needs opentelemetry-exporter-otlp-proto-http: "
-                           "pip install it, or choose --traces console") from None
+        raise MissingTool("OTLP export needs opentelemetry-exporter-otlp-proto-http: "
+                          "pip install it, or choose --traces console") from None
     exporter: SpanExporter = OTLPSpanExporter()
     return exporter
 
@@ -49,7 +50,7 @@ def provider(exporter: str | SpanExporter = "none") -> TracerProvider:
 
         prov.add_span_processor(BatchSpanProcessor(_otlp()))
     elif exporter != "none":
-        raise ValueError(f"unknown trace exporter {exporter!r}: choose from {EXPORTERS}")
+        raise InvalidValue(f"unknown trace exporter {exporter!r}: choose from {EXPORTERS}")
     return prov
 
 

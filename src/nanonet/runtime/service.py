@@ -21,7 +21,7 @@ from wasmtime import _ffi as ffi
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
-from ..errors import GuestTrap, LoadError, NanonetError
+from ..errors import GuestTrap, LoadError, NanonetError, WrongType
 from ..ring.adapter import EndSpec, adapter_wat, available_ops, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
@@ -365,8 +365,8 @@ class Service:
             raise GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
                             trap_cause(exc, None, self._grow_refused())) from exc
         except TypeError as err:
-            raise NanonetError(f"service {self.name!r}: {export}{tuple(args)} does not fit "
-                               f"its Wasm signature: {err}") from None
+            raise WrongType(f"service {self.name!r}: {export}{tuple(args)} does not fit "
+                            f"its Wasm signature: {err}") from None
 
     def close(self) -> None:
         """Release the store (and so the rings it links) once the thread has ended."""
