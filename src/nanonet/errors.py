@@ -182,8 +182,11 @@ class PcapngError(NanonetError, ValueError):
     code: ClassVar[str] = "pcapng-invalid"
 
 
-class BuildTimeout(NanonetError, TimeoutError):
-    """A manifest's build command ran past its timeout; its process group was killed."""
+class BuildTimeout(NanonetError):
+    """A manifest's build command ran past its timeout; its process group was killed.
+
+    Not a ``TimeoutError``: that is an ``OSError``, which means the command
+    could not be started at all."""
 
     code: ClassVar[str] = "build-timeout"
 
