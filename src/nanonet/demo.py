@@ -130,7 +130,7 @@ def _await_summary(mesh: Mesh, reader: TunnelReader, timeout: float) -> bytes:
         why = _failure(mesh)
         if why:
             raise NanonetError(f"the mesh failed: {why}")
-    raise TunnelTimeout(f"no summary within {timeout} s")
+    raise TunnelTimeout(f"no summary within {timeout} s: pass a longer --timeout")
 
 
 def run_demo(cfg: DemoConfig, progress: Progress = print) -> DemoResult:
