@@ -6,6 +6,7 @@ The public API is what this module exports; everything else is private.
 from .caps.manifest import Manifest, load_manifest
 from .caps.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .errors import (
+    CallTimeout,
     EndpointTaken,
     Frame,
     GuestTrap,
@@ -14,8 +15,14 @@ from .errors import (
     ManifestError,
     MessageTooBig,
     NanonetError,
+    NotFound,
+    PcapngError,
+    TapError,
+    TapStalled,
     TunnelClosed,
     TunnelCorrupt,
+    TunnelTimeout,
+    WrongType,
 )
 from .mesh import Mesh, Tunnel
 from .ring.endpoint import TunnelReader, TunnelWriter
@@ -27,6 +34,7 @@ from .runtime.service import Service
 __version__ = "0.1.0"
 
 __all__ = [
+    "CallTimeout",
     "EndpointTaken",
     "Frame",
     "Geometry",
@@ -40,18 +48,24 @@ __all__ = [
     "Mesh",
     "MessageTooBig",
     "NanonetError",
+    "NotFound",
+    "PcapngError",
     "Preopen",
     "Restart",
     "RestartPolicy",
     "Service",
     "State",
     "Status",
+    "TapError",
+    "TapStalled",
     "Tunnel",
     "TunnelClosed",
     "TunnelCorrupt",
     "TunnelReader",
     "TunnelStats",
+    "TunnelTimeout",
     "TunnelWriter",
+    "WrongType",
     "__version__",
     "load_manifest",
 ]

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .errors import NanonetError
 from .runtime.engine import cache_dir
@@ -40,6 +40,8 @@ MemoryStyle = Literal["export", "import"]
 
 class BuildError(NanonetError):
     """A guest failed to compile or link; the message holds the compiler's words."""
+
+    code: ClassVar[str] = "build-failed"
 
 
 @dataclass(frozen=True)

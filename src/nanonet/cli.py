@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module, which exposes
 ``register(subparsers)``: it adds its parser and sets ``func`` to a
-function taking the parsed arguments and returning an exit code.
+function taking the parsed arguments and returning an exit code. A
+``NanonetError`` that escapes a subcommand is printed as one line,
+``nanonet: CODE: MESSAGE`` (docs/errors.md lists the codes), with exit code 1.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .errors import NanonetError
 
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.demo", "nanonet.manifest_cli", "nanonet.bench.cli", "nanonet.cache_cli",
@@ -39,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except NanonetError as err:  # bad input or a refused action: one line, no traceback
+        print(f"nanonet: {err.code}: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

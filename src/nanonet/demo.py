@@ -17,7 +17,7 @@ from typing import Any
 
 from .build import MemoryStyle, compile_c
 from .caps.policy import Limits
-from .errors import NanonetError, TunnelClosed
+from .errors import InvalidValue, NanonetError, TunnelClosed, TunnelTimeout
 from .mesh import Mesh
 from .ring.endpoint import TunnelReader
 from .telemetry import (
@@ -126,17 +126,17 @@ def _await_summary(mesh: Mesh, reader: TunnelReader, timeout: float) -> bytes:
         except TimeoutError:
             pass
         except TunnelClosed:
-            raise NanonetError("aggregate closed 'summary' without a summary") from None
+            raise TunnelClosed("aggregate closed 'summary' without a summary") from None
         why = _failure(mesh)
         if why:
             raise NanonetError(f"the mesh failed: {why}")
-    raise NanonetError(f"no summary within {timeout} s")
+    raise TunnelTimeout(f"no summary within {timeout} s: pass a longer --timeout")
 
 
 def run_demo(cfg: DemoConfig, progress: Progress = print) -> DemoResult:
     """Build, run and check the telemetry mesh once."""
     if not 1 <= cfg.sensors <= MAX_SENSORS:
-        raise NanonetError(f"--sensors {cfg.sensors}: use 1 to {MAX_SENSORS}")
+        raise InvalidValue(f"--sensors {cfg.sensors}: use 1 to {MAX_SENSORS}")
     progress("building the guests")
     wasm = build_guests(progress)
     with _mesh(cfg, wasm) as mesh:

@@ -11,18 +11,30 @@ the file, line and key of a ``nanonet.toml`` that cannot be used.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class NanonetError(Exception):
-    """Base class of every error nanonet raises on purpose."""
+    """Base class of every error nanonet raises on purpose.
+
+    ``code`` is a short stable name for the class (docs/errors.md lists them
+    all); the CLI prints ``nanonet: CODE: MESSAGE``. A code never changes once
+    published, so scripts may match it.
+    """
+
+    code: ClassVar[str] = "error"
 
 
 class TunnelClosed(NanonetError):
     """The tunnel is closed; a reader sees this only after draining it."""
 
+    code: ClassVar[str] = "tunnel-closed"
+
 
 class TunnelCorrupt(NanonetError):
     """The ring failed a consistency check and was quarantined."""
+
+    code: ClassVar[str] = "tunnel-corrupt"
 
 
 class MessageTooBig(NanonetError, ValueError):
@@ -31,6 +43,8 @@ class MessageTooBig(NanonetError, ValueError):
     Raised from a batch, it stops the batch at that message: the ones before
     it are sent and published, none after it; ``sent`` counts them.
     """
+
+    code: ClassVar[str] = "message-too-big"
 
     def __init__(self, message: str, sent: int = 0) -> None:
         super().__init__(message)
@@ -49,13 +63,19 @@ class InvalidValue(NanonetError, ValueError):
     """A value given to build a mesh (a name, a ring's shape, a grant) is outside
     what nanonet accepts; the message names the allowed form."""
 
+    code: ClassVar[str] = "invalid-value"
+
 
 class EndpointTaken(NanonetError):
     """A tunnel end was handed out twice: each end has exactly one owner."""
 
+    code: ClassVar[str] = "endpoint-taken"
+
 
 class LoadError(NanonetError):
     """A service cannot be loaded: a missing export, an unknown import..."""
+
+    code: ClassVar[str] = "load-failed"
 
 
 @dataclass(frozen=True)
@@ -74,19 +94,27 @@ class LifecycleError(NanonetError):
     """nanonet drove a lifecycle (state, event) pair its table lacks: a bug in
     nanonet, recorded as the service's internal error."""
 
+    code = "lifecycle"
+
 
 class InternalError(NanonetError):
     """nanonet itself went wrong, never the user's input: a Python exception on
     a service's thread (chained as the cause), or a generated adapter that does
     not fill or compile; the message names the part at fault."""
 
+    code = "internal"
+
 
 class StopTimeout(NanonetError):
     """Services still ran after stop interrupted them; the message names them."""
 
+    code = "stop-timeout"
+
 
 class GuestTrap(NanonetError):
     """A service trapped; only that service stopped."""
+
+    code: ClassVar[str] = "guest-trap"
 
     def __init__(self, service: str, message: str, frames: tuple[Frame, ...] = (),
                  cause: str = "") -> None:
@@ -108,6 +136,8 @@ class ManifestError(NanonetError):
     fault (empty for a syntax error, which has no key yet).
     """
 
+    code: ClassVar[str] = "manifest-invalid"
+
     def __init__(self, path: str, line: int, problem: str, *, key: str = "",
                  column: int | None = None) -> None:
         self.path = path
@@ -121,3 +151,74 @@ class ManifestError(NanonetError):
 
 class ControlFileError(NanonetError, ValueError):
     """The control file (a running mesh's URL and token) cannot be written or trusted."""
+
+    code: ClassVar[str] = "control-file"
+
+
+# The classes below complete the vocabulary: each replaces a builtin exception
+# nanonet used to raise, and keeps that builtin as a second base so that code
+# written against the old behaviour (``except TimeoutError``) still works.
+
+
+class TunnelTimeout(NanonetError, TimeoutError):
+    """A host end waited its whole timeout: no message came, or no room did."""
+
+    code: ClassVar[str] = "tunnel-timeout"
+
+
+class CallTimeout(NanonetError, TimeoutError):
+    """A component service did not answer a call within the caller's timeout."""
+
+    code: ClassVar[str] = "call-timeout"
+
+
+class NotFound(NanonetError, LookupError):
+    """A name this mesh does not have: a tunnel, a service's export, an example."""
+
+    code: ClassVar[str] = "not-found"
+
+
+class WrongType(NanonetError, TypeError):
+    """A Python value does not fit where it is passed: the WIT type of a component
+    call, or the Wasm signature of a service's export."""
+
+    code: ClassVar[str] = "wrong-type"
+
+
+class TapError(NanonetError, RuntimeError):
+    """A tap cannot start, or it stopped because the ring broke its rules."""
+
+    code: ClassVar[str] = "tap-failed"
+
+
+class TapStalled(TapError):
+    """The tap's output took no bytes for longer than its bound: the tap let go."""
+
+    code: ClassVar[str] = "tap-stalled"
+
+
+class PcapngError(NanonetError, ValueError):
+    """The file is not a pcapng capture nanonet can trust or replay."""
+
+    code: ClassVar[str] = "pcapng-invalid"
+
+
+class BuildTimeout(NanonetError):
+    """A manifest's build command ran past its timeout; its process group was killed.
+
+    Not a ``TimeoutError``: that is an ``OSError``, which means the command
+    could not be started at all."""
+
+    code: ClassVar[str] = "build-timeout"
+
+
+class MissingTool(NanonetError, RuntimeError):
+    """An optional package or program a feature needs is not installed."""
+
+    code: ClassVar[str] = "missing-tool"
+
+
+class BenchError(NanonetError, RuntimeError):
+    """A benchmark run did not complete or its peers disagreed on what was sent."""
+
+    code: ClassVar[str] = "bench-failed"

@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from .caps.names import HOST_OWNER, check_name
 from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
-from .errors import EndpointTaken, GuestTrap, InternalError, LoadError, NanonetError, StopTimeout
+from .errors import (
+    EndpointTaken,
+    GuestTrap,
+    InternalError,
+    InvalidValue,
+    LoadError,
+    NanonetError,
+    NotFound,
+    StopTimeout,
+)
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
@@ -155,7 +164,7 @@ class Mesh:
         self._check_open()
         check_name("tunnel", name)
         if name in self.tunnels:
-            raise NanonetError(f"tunnel {name!r} already exists in this mesh")
+            raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
         geometry = Geometry.for_payload(slots, max_payload)
         ring = RingMemory(self.rt.engine, geometry, name)
         tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring))
@@ -167,8 +176,8 @@ class Mesh:
             return self.tunnels[name]
         except KeyError:
             known = ", ".join(sorted(self.tunnels)) or "none"
-            raise NanonetError(f"no tunnel named {name!r} (tunnels: {known}); "
-                               "create it with mesh.tunnel() first") from None
+            raise NotFound(f"no tunnel named {name!r} (tunnels: {known}); "
+                           "create it with mesh.tunnel() first") from None
 
     def service(self, name: str, wasm: WasmSource, *, reads: Iterable[str] = (),
                 writes: Iterable[str] = (), entry: str | None = None,
@@ -183,15 +192,15 @@ class Mesh:
         self._check_open()
         check_name("service", name)
         if name in self.services or name in self.components:
-            raise NanonetError(f"service {name!r} already exists in this mesh")
+            raise InvalidValue(f"service {name!r} already exists in this mesh")
         try:
             policy = ServicePolicy(Grants.of(grants), limits or Limits(),
                                    restart or RestartPolicy())
         except ValueError as err:
-            raise NanonetError(f"service {name!r}: {err}") from None
+            raise InvalidValue(f"service {name!r}: {err}") from None
         if policy.limits.fuel_per_tick is not None and not self.rt.fuel:
-            raise NanonetError(f"service {name!r} has a fuel limit, but this mesh does not "
-                               "meter fuel: create it with Mesh(fuel=True)")
+            raise LoadError(f"service {name!r} has a fuel limit, but this mesh does not "
+                            "meter fuel: create it with Mesh(fuel=True)")
         code = _read_wasm(wasm)
         claims = [(self._get_tunnel(t), d) for d, names in
                   ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
@@ -225,7 +234,7 @@ class Mesh:
         self._check_open()
         check_name("service", name)
         if name in self.services or name in self.components:
-            raise NanonetError(f"service {name!r} already exists in this mesh")
+            raise InvalidValue(f"service {name!r} already exists in this mesh")
         code = source
         if isinstance(source, bytes | bytearray | memoryview | str | Path):
             code = _read_wasm(source, "(component")

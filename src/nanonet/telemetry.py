@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InvalidValue
+
 READING = struct.Struct("<IIiIQ")  # sensor, seq, value, reserved, t_ns
 HEAD = struct.Struct("<IIQIIII")  # magic, sensors, readings, p50, p99, max, samples
 SENSOR = struct.Struct("<qIiiI")  # sum, count, min, max, reserved
@@ -84,11 +86,11 @@ def expected(count: int, sensors: int, seed: int, lo: int = DEFAULT_LO,
 def parse_summary(data: bytes) -> Summary:
     """Decode the summary message; ValueError if it is malformed."""
     if len(data) < HEAD.size:
-        raise ValueError(f"summary of {len(data)} bytes is shorter than its header")
+        raise InvalidValue(f"summary of {len(data)} bytes is shorter than its header")
     magic, width, total, p50, p99, top, samples = HEAD.unpack_from(data)
     if magic != SUMMARY_MAGIC or len(data) != HEAD.size + width * SENSOR.size:
-        raise ValueError(f"malformed summary: magic {magic:#x}, {width} sensors, "
-                         f"{len(data)} bytes")
+        raise InvalidValue(f"malformed summary: magic {magic:#x}, {width} sensors, "
+                           f"{len(data)} bytes")
     stats = []
     for i in range(width):
         total_i, count, low, high, _ = SENSOR.unpack_from(data, HEAD.size + i * SENSOR.size)

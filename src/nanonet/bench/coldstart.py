@@ -16,6 +16,7 @@ import time
 
 import wasmtime
 
+from ..errors import BenchError
 from ..mesh import Mesh
 from ..runtime.engine import runtime
 from .wasm_runs import guest
@@ -29,7 +30,7 @@ def vmrss_kb() -> int:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    raise RuntimeError("no VmRSS line in /proc/self/status")
+    raise BenchError("no VmRSS line in /proc/self/status")
 
 
 def _new(wasm: bytes) -> tuple[Mesh, int]:
@@ -47,7 +48,7 @@ def wait_parked(meshes: list[Mesh]) -> None:
     for mesh in meshes:
         while mesh.statistics()["stream"].reader_parks == 0:
             if time.monotonic() > deadline:
-                raise RuntimeError("idle services did not park in time")
+                raise BenchError("idle services did not park in time")
             time.sleep(0.001)
 
 

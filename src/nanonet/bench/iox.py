@@ -20,6 +20,7 @@ from typing import Any
 
 import iceoryx2 as iox2
 
+from ..errors import BenchError
 from .pace import Checker, Pacer
 from .procs import server
 
@@ -67,7 +68,7 @@ class Ends:
             if polls % YIELD_EVERY == 0:  # give the core away now and then, as c-ring
                 os.sched_yield()
                 if time.monotonic() > deadline:
-                    raise RuntimeError("no iceoryx2 sample before the deadline")
+                    raise BenchError("no iceoryx2 sample before the deadline")
         return int(sample.payload().contents.seq)
 
 
@@ -98,7 +99,7 @@ def w1(count: int, size: int, warmup: int, interval_ns: int) -> Outcome:
             start = pacer.begin(i)
             ends.send(i)
             if ends.recv() != i:
-                raise RuntimeError(f"echo returned the wrong message at round {i}")
+                raise BenchError(f"echo returned the wrong message at round {i}")
             if i >= 0:
                 samples.append(time.perf_counter_ns() - start)
         seconds = time.perf_counter() - t0

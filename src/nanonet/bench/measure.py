@@ -19,6 +19,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from ..errors import BenchError
 from . import syscalls
 from .plan import NATIVE, Job
 
@@ -31,7 +32,7 @@ def command(job: Job, peers: Path | None) -> list[str]:
     """The argv that runs ``job``: the native peers, or the Python child."""
     if job.transport in NATIVE:
         if peers is None:
-            raise RuntimeError("the native peers are not built")
+            raise BenchError("the native peers are not built")
         return [str(peers), job.workload, NATIVE[job.transport], *job.args()[2:]]
     return [sys.executable, "-m", "nanonet.bench.child", *job.args()]
 
@@ -42,16 +43,16 @@ def run_child(argv: list[str],
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout)[-1500:]
-        raise RuntimeError(f"{Path(argv[0]).name} exited with {done.returncode}: {tail}")
+        raise BenchError(f"{Path(argv[0]).name} exited with {done.returncode}: {tail}")
     lines = done.stdout.splitlines()
     return json.loads(lines[0]), [int(x) for x in lines[1:]]
 
 
 def _checked(summary: dict[str, float]) -> None:
     if summary.get("errors"):
-        raise RuntimeError(f"{summary['errors']:.0f} messages out of sequence")
+        raise BenchError(f"{summary['errors']:.0f} messages out of sequence")
     if "received" in summary and summary["received"] != summary["count"]:
-        raise RuntimeError(f"sent {summary['count']:.0f} but {summary['received']:.0f} checked")
+        raise BenchError(f"sent {summary['count']:.0f} but {summary['received']:.0f} checked")
 
 
 def histogram(samples: list[int], halve: bool) -> HdrHistogram:
@@ -78,7 +79,7 @@ def w1(job: Job, peers: Path | None) -> Figures:
     summary, samples = run_child(command(job, peers))
     _checked(summary)
     if len(samples) != job.count:
-        raise RuntimeError(f"expected {job.count} round trips, got {len(samples)}")
+        raise BenchError(f"expected {job.count} round trips, got {len(samples)}")
     out = {**latency(samples, halve=job.interval_ns == 0), "rounds": float(job.count)}
     if job.interval_ns:
         out.update(offered_per_s=1e9 / job.interval_ns,
@@ -148,8 +149,8 @@ def observe(count: int, rounds: int, repeats: int) -> list[tuple[str, Any]]:
                     str(repeats)]
             done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT * 3)
             if done.returncode != 0:
-                raise RuntimeError(f"observe bench exited {done.returncode}: "
-                                   f"{done.stderr[-1500:]}")
+                raise BenchError(f"observe bench exited {done.returncode}: "
+                                 f"{done.stderr[-1500:]}")
             cache.update(json.loads(done.stdout.splitlines()[-1]))
         figures: Figures = {**cache[mode], "repeats": float(cache["repeats"])}
         return figures

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
+from ..errors import BenchError
 from .pace import Checker, Pacer, message, seq_of
 
 JOIN_TIMEOUT = 30.0
@@ -61,7 +62,7 @@ def w1(count: int, size: int, warmup: int, interval_ns: int) -> Outcome:
             if i >= 0:
                 samples.append(time.perf_counter_ns() - start)
             if seq_of(back) != i:
-                raise RuntimeError(f"echo returned the wrong message at round {i}")
+                raise BenchError(f"echo returned the wrong message at round {i}")
         seconds = time.perf_counter() - t0
         conn.send_bytes(b"")
     finally:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import BenchError
 from ..runtime.engine import cache_dir
 
 SOURCE = Path(__file__).resolve().parent / "c" / "peers.c"
@@ -44,7 +45,7 @@ def peers_binary() -> Path:
     cmd = [sys.executable, "-m", "ziglang", "cc", *FLAGS, "-o", str(tmp), str(SOURCE)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     if done.returncode != 0:
-        raise RuntimeError(f"building the native peers failed:\n{done.stderr}")
+        raise BenchError(f"building the native peers failed:\n{done.stderr}")
     os.replace(tmp, out)
     for stale in out.parent.glob("peers-*"):  # older sources or compilers
         if stale != out and not stale.name.endswith(".tmp"):

@@ -19,6 +19,7 @@ from typing import Any
 
 import nats
 
+from ..errors import BenchError
 from . import natsserver
 from .pace import Checker, Pacer, message, seq_of
 from .procs import server
@@ -68,7 +69,7 @@ async def _w1(url: str, count: int, size: int, warmup: int, interval_ns: int) ->
         if i >= 0:
             samples.append(time.perf_counter_ns() - start)
         if seq_of(reply.data) != i:
-            raise RuntimeError(f"the responder returned the wrong message at round {i}")
+            raise BenchError(f"the responder returned the wrong message at round {i}")
     seconds = time.perf_counter() - t0
     await nc.request(SUBJECT, b"", timeout=TIMEOUT)
     await nc.drain()

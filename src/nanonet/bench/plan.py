@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InvalidValue
+
 TRANSPORTS = ("nanonet", "nanonet-host", "nanonet-py", "py-tcp", "py-unix", "c-tcp", "c-unix",
               "c-ring", "mp-pipe", "zmq-ipc", "zmq-inproc", "iceoryx2", "nats")
 WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale", "observe")
@@ -95,5 +97,5 @@ def parse_list(text: str | None, known: tuple[str, ...], what: str) -> tuple[str
     items = tuple(x.strip().lower() for x in text.split(",") if x.strip())
     bad = [x for x in items if x not in known]
     if bad:
-        raise ValueError(f"unknown {what} {', '.join(bad)}: choose from {', '.join(known)}")
+        raise InvalidValue(f"unknown {what} {', '.join(bad)}: choose from {', '.join(known)}")
     return items

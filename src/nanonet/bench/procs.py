@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..errors import BenchError
+
 LINE_TIMEOUT = 30.0
 
 
@@ -31,10 +33,10 @@ class Server:
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             if not sel.select(timeout):
-                raise RuntimeError(f"the server printed nothing for {timeout:.0f} s")
+                raise BenchError(f"the server printed nothing for {timeout:.0f} s")
         text = self.proc.stdout.readline()
         if not text:
-            raise RuntimeError(f"the server exited early (code {self.proc.poll()})")
+            raise BenchError(f"the server exited early (code {self.proc.poll()})")
         return text.strip()
 
     def counts(self) -> tuple[int, int]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..errors import BenchError
 from .pace import Pacer
 
 SOCKET_TIMEOUT = 10.0
@@ -103,7 +104,7 @@ def _server(workload: str, kind: str, size: int) -> Iterator[socket.socket]:
             assert proc.stdout is not None
             addr = proc.stdout.readline().strip()
             if not addr:
-                raise RuntimeError("the socket server did not start")
+                raise BenchError("the socket server did not start")
             yield _connect(kind, addr)
             proc.wait(timeout=SOCKET_TIMEOUT)
         finally:
@@ -137,7 +138,7 @@ def w1(kind: str, rounds: int, size: int, warmup: int, interval_ns: int = 0) -> 
             if i >= 0:
                 samples.append(time.perf_counter_ns() - start)
             if back[:8] != msg[:8]:
-                raise RuntimeError(f"echo returned the wrong message at round {i}")
+                raise BenchError(f"echo returned the wrong message at round {i}")
         seconds = time.perf_counter() - t0
         sock.shutdown(socket.SHUT_WR)
     return {"count": rounds, "seconds": seconds}, samples
@@ -153,7 +154,7 @@ def w2(kind: str, count: int, size: int) -> Outcome:
         sock.shutdown(socket.SHUT_WR)
         reply = memoryview(bytearray(_REPLY.size))
         if not _recv_exact(sock, reply):
-            raise RuntimeError("the stream server closed without its counts")
+            raise BenchError("the stream server closed without its counts")
         seconds = time.perf_counter() - t0
         received, errors = _REPLY.unpack(reply)
     return {"count": count, "received": received, "errors": errors, "seconds": seconds}, []

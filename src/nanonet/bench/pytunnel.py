@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..errors import BenchError
 from ..mesh import Mesh
 from .pace import Checker, Pacer, message, seq_of
 
@@ -39,9 +40,9 @@ class _Thread(threading.Thread):
     def finish(self) -> None:
         self.join(JOIN_TIMEOUT)
         if self.is_alive():
-            raise RuntimeError("the far thread did not finish in time")
+            raise BenchError("the far thread did not finish in time")
         if self.error is not None:
-            raise RuntimeError(f"the far thread failed: {self.error!r}") from self.error
+            raise BenchError(f"the far thread failed: {self.error!r}") from self.error
 
 
 def w1(count: int, size: int, warmup: int, interval_ns: int) -> Outcome:
@@ -67,7 +68,7 @@ def w1(count: int, size: int, warmup: int, interval_ns: int) -> Outcome:
             if i >= 0:
                 samples.append(time.perf_counter_ns() - start)
             if seq_of(got) != i:
-                raise RuntimeError(f"echo returned the wrong message at round {i}")
+                raise BenchError(f"echo returned the wrong message at round {i}")
         seconds = time.perf_counter() - t0
         out.close()
         far.finish()

@@ -16,6 +16,7 @@ import time
 
 import wasmtime
 
+from ..errors import BenchError
 from ..mesh import Mesh
 from ..runtime.engine import runtime
 from ..runtime.service import Service
@@ -81,12 +82,12 @@ def pipelines(count: int, size: int, lanes: int) -> Outcome:
             mesh.start()
         for mesh, _ in built:
             if not mesh.wait(RUN_TIMEOUT):
-                raise RuntimeError(f"pipelines still running after {RUN_TIMEOUT:.0f} s")
+                raise BenchError(f"pipelines still running after {RUN_TIMEOUT:.0f} s")
         seconds = time.perf_counter() - t0
         received = 0
         for mesh, check in built:
             if mesh.traps or check.exit_code != 0:
-                raise RuntimeError(f"a pipeline failed: {mesh.traps or check.exit_code}")
+                raise BenchError(f"a pipeline failed: {mesh.traps or check.exit_code}")
             received += _exports(check)["received"](check.store)
     finally:
         for mesh, _ in built:

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import tempfile
 
+from ..errors import BenchError, MissingTool
+
 PERF_EVENT = "raw_syscalls:sys_enter"
 PROBE_TIMEOUT = 30
 
@@ -32,7 +34,7 @@ def _parse_perf(text: str) -> int:
         fields = line.split(",")
         if len(fields) > 2 and fields[2] == PERF_EVENT and fields[0].isdigit():
             return int(fields[0])
-    raise RuntimeError(f"perf stat printed no {PERF_EVENT} count:\n{text}")
+    raise BenchError(f"perf stat printed no {PERF_EVENT} count:\n{text}")
 
 
 def _parse_strace(text: str) -> int:
@@ -40,7 +42,7 @@ def _parse_strace(text: str) -> int:
         fields = line.split()
         if fields and fields[-1] == "total":
             return int(fields[3])  # % time, seconds, usecs/call, calls, [errors,] total
-    raise RuntimeError(f"strace -c printed no total line:\n{text}")
+    raise BenchError(f"strace -c printed no total line:\n{text}")
 
 
 def _run(tool: str, argv: list[str], timeout: float) -> int:
@@ -50,7 +52,7 @@ def _run(tool: str, argv: list[str], timeout: float) -> int:
         done = subprocess.run(wrap + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, timeout=timeout)
         if done.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed under {tool}: {done.stderr[-2000:]}")
+            raise BenchError(f"{argv[0]} failed under {tool}: {done.stderr[-2000:]}")
         with open(out) as f:
             text = f.read()
     return _parse_perf(text) if tool == "perf" else _parse_strace(text)
@@ -78,6 +80,6 @@ def count(argv: list[str], timeout: float) -> int:
     """System calls made by ``argv`` and everything it starts."""
     tool = counter()
     if not tool:
-        raise RuntimeError("neither perf nor strace can count system calls here: install "
-                           "linux-perf (or strace) and allow perf_event_paranoid <= 1")
+        raise MissingTool("neither perf nor strace can count system calls here: install "
+                          "linux-perf (or strace) and allow perf_event_paranoid <= 1")
     return _run(tool, argv, timeout)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import BenchError
 from ..mesh import Mesh
 from ..runtime.service import Service
 from .pace import Pacer
@@ -34,13 +35,13 @@ def _exports(svc: Service) -> Any:
 def _finish(mesh: Mesh, t0: float, *services: Service) -> float:
     """Wait for the services; fail loudly on a timeout, a trap or an error code."""
     if not mesh.wait(RUN_TIMEOUT):
-        raise RuntimeError(f"services still running after {RUN_TIMEOUT:.0f} s")
+        raise BenchError(f"services still running after {RUN_TIMEOUT:.0f} s")
     seconds = time.perf_counter() - t0
     if mesh.traps:
-        raise RuntimeError(f"guest trapped: {mesh.traps[0]}")
+        raise BenchError(f"guest trapped: {mesh.traps[0]}")
     for svc in services:
         if svc.exit_code != 0:
-            raise RuntimeError(f"service {svc.name!r} returned {svc.exit_code}")
+            raise BenchError(f"service {svc.name!r} returned {svc.exit_code}")
     return seconds
 
 
@@ -108,7 +109,7 @@ def w1_host(rounds: int, size: int, warmup: int, interval_ns: int = 0) -> Outcom
             if i >= 0:
                 samples.append(time.perf_counter_ns() - start)
             if got[:8] != msg[:8]:
-                raise RuntimeError(f"echo returned the wrong message at round {i}")
+                raise BenchError(f"echo returned the wrong message at round {i}")
         seconds = time.perf_counter() - t0
         out.close()
         _finish(mesh, t0)

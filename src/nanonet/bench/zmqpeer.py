@@ -18,6 +18,7 @@ from typing import Any
 
 import zmq
 
+from ..errors import BenchError
 from .pace import Checker, Pacer, message, seq_of
 from .procs import server
 
@@ -73,7 +74,7 @@ def _pingpong(sock: zmq.Socket[Any], count: int, size: int, warmup: int,
         if i >= 0:
             samples.append(time.perf_counter_ns() - start)
         if seq_of(back) != i:
-            raise RuntimeError(f"echo returned the wrong message at round {i}")
+            raise BenchError(f"echo returned the wrong message at round {i}")
     seconds = time.perf_counter() - t0
     sock.send(b"")
     sock.recv()

@@ -20,13 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BuildTimeout as BuildTimeout  # re-exported from its first home
+
 DEFAULT_TIMEOUT = 600.0  # seconds: generous for a compiler, finite for a hung script
 PROGRESS_EVERY = 10.0
 Progress = Callable[[str], None]
-
-
-class BuildTimeout(Exception):
-    """The command ran past its timeout; its process group was killed."""
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,8 @@ class Grants:
         flags = set(FLAG_GRANTS)
         unknown = sorted(set(names) - flags)
         if unknown:
-            raise ValueError(f"unknown grant(s) {unknown}; known: {sorted(flags)} "
-                             "(args, env, dirs and raw take values: pass a Grants)")
+            raise InvalidValue(f"unknown grant(s) {unknown}; known: {sorted(flags)} "
+                               "(args, env, dirs and raw take values: pass a Grants)")
         return cls(clock="clock" in names, random="random" in names, stdout="stdout" in names,
                    stderr="stderr" in names, network="network" in names)
 

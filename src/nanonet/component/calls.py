@@ -20,6 +20,7 @@ from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 from wasmtime._slab import Slab
 
+from ..errors import WrongType
 from .lift import lift
 from .shapes import Signature
 from .values import lower
@@ -51,7 +52,7 @@ def call(store: wasmtime.Store, func: wc.Func, sig: Signature, args: tuple[Any, 
     """Call ``func`` with Python ``args``; the Python value of its result."""
     if len(args) != len(sig.params):
         names = ", ".join(n for n, _ in sig.params)
-        raise TypeError(f"expected {len(sig.params)} argument(s) ({names}), got {len(args)}")
+        raise WrongType(f"expected {len(sig.params)} argument(s) ({names}), got {len(args)}")
     params = (ffi.wasmtime_component_val_t * max(1, len(args)))()
     for i, ((_, shape), arg) in enumerate(zip(sig.params, args, strict=True)):
         lower(store, shape, arg, ctypes.pointer(params[i]))

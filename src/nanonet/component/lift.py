@@ -13,6 +13,7 @@ from typing import Any
 
 from wasmtime import _ffi as ffi
 
+from ..errors import WrongType
 from .shapes import Shape
 from .values import Err, Ok, Some, Variant
 
@@ -40,7 +41,7 @@ def lift(shape: Shape, c: Any) -> Any:
         return shape.prim.convert_from_c(c)
     reader = _READERS.get(shape.kind)
     if reader is None:
-        raise TypeError(f"nanonet does not convert {shape.kind} values (resources, streams "
+        raise WrongType(f"nanonet does not convert {shape.kind} values (resources, streams "
                         "and futures are not supported)")
     return reader(shape, c)
 

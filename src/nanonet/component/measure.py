@@ -21,6 +21,7 @@ from typing import Any
 import wasmtime
 
 from ..bench.wasm_runs import guest, w2_nanonet
+from ..errors import BenchError
 from ..mesh import Mesh
 from .echo import echo_wat
 from .host import load
@@ -140,7 +141,7 @@ def fast_path_stream(count: int, size: int) -> float:
         t0 = time.perf_counter()
         mesh.start()
         if not mesh.wait(600) or mesh.traps or prod.exit_code != 0:
-            raise RuntimeError(f"fast path failed: {mesh.traps or prod.exit_code}")
+            raise BenchError(f"fast path failed: {mesh.traps or prod.exit_code}")
         seconds = time.perf_counter() - t0
         got = exports["received"](check.store)  # the checker's, configured last
     assert got == count, f"checker saw {got} of {count}"

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from ..caps.policy import Grants
-from ..errors import InternalError, LifecycleError, NanonetError
+from ..errors import CallTimeout, InternalError, LifecycleError, NanonetError, NotFound
 from ..ring.endpoint import TunnelWriter
 from ..runtime.engine import Runtime, runtime
 from ..runtime.lifecycle import Event, State, next_state
@@ -193,7 +193,14 @@ class ComponentService:
             if self._ended:
                 raise NanonetError(f"component service {self.name!r} is closed")
             self._queue.put((fname, args, fut))
-        return fut.result(timeout)
+        try:
+            return fut.result(timeout)
+        except TimeoutError:
+            if fut.done():  # it finished just now, or the call itself raised TimeoutError
+                return fut.result()
+            raise CallTimeout(f"component service {self.name!r} did not answer {fname!r} within "
+                              f"{timeout} s: pass a longer timeout, or look at what its imports "
+                              "wait for") from None
 
     def export(self, fname: str) -> Callable[..., Any]:
         """A function calling export ``fname``: what another service's import is wired to."""
@@ -203,8 +210,8 @@ class ComponentService:
     def loaded_export(self, fname: str) -> None:
         if fname not in self.loaded.exports:
             known = ", ".join(sorted(self.loaded.exports)) or "none"
-            raise NanonetError(f"component service {self.name!r} exports no {fname!r} "
-                               f"(exports: {known})")
+            raise NotFound(f"component service {self.name!r} exports no {fname!r} "
+                           f"(exports: {known})")
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Finish the calls already queued, then end the thread."""

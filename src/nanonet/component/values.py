@@ -29,6 +29,7 @@ from typing import Any
 
 from wasmtime import _ffi as ffi
 
+from ..errors import WrongType
 from .shapes import Shape
 
 ValPtr = Any  # ctypes pointer to wasmtime_component_val_t
@@ -77,10 +78,10 @@ def _case(shape: Shape, value: Any) -> tuple[int, Any]:
     """The case index and payload of a variant, option or result value."""
     if shape.kind == "result":
         if not isinstance(value, Ok | Err):
-            raise TypeError(f"expected Ok(...) or Err(...) for {shape.wit()}, got {value!r}")
+            raise WrongType(f"expected Ok(...) or Err(...) for {shape.wit()}, got {value!r}")
         return (0 if isinstance(value, Ok) else 1), value.value
     if not isinstance(value, Variant) or value.case not in shape.names:
-        raise TypeError(f"expected Variant(case, payload) with case in {list(shape.names)}, "
+        raise WrongType(f"expected Variant(case, payload) with case in {list(shape.names)}, "
                         f"got {value!r}")
     return shape.names.index(value.case), value.payload
 
@@ -107,19 +108,19 @@ def lower(store: Storelike, shape: Shape, value: Any, ptr: ValPtr) -> None:
         _lower_variant(store, shape, value, c)
     elif kind == "enum":
         if value not in shape.names:
-            raise TypeError(f"expected one of {list(shape.names)}, got {value!r}")
+            raise WrongType(f"expected one of {list(shape.names)}, got {value!r}")
         c.kind = ffi.WASMTIME_COMPONENT_ENUM
         c.of.enumeration = ffi.str_to_capi(value)
     elif kind == "flags":
         _lower_flags(shape, value, c)
     else:
-        raise TypeError(f"nanonet does not convert {kind} values (resources, streams and "
+        raise WrongType(f"nanonet does not convert {kind} values (resources, streams and "
                         "futures are not supported)")
 
 
 def _lower_list(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     if shape.is_bytes and not isinstance(value, bytes | bytearray | memoryview):
-        raise TypeError(f"expected bytes for list<u8>, got {type(value).__name__}")
+        raise WrongType(f"expected bytes for list<u8>, got {type(value).__name__}")
     items = list(value)
     raw = ffi.wasmtime_component_vallist_t()
     ffi.wasmtime_component_vallist_new_uninit(raw, len(items))
@@ -133,7 +134,7 @@ def _lower_list(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
 def _lower_tuple(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     items = list(value)
     if len(items) != len(shape.items):
-        raise TypeError(f"expected a tuple of {len(shape.items)}, got {len(items)} values")
+        raise WrongType(f"expected a tuple of {len(shape.items)}, got {len(items)} values")
     raw = ffi.wasmtime_component_valtuple_t()
     ffi.wasmtime_component_valtuple_new_uninit(raw, len(items))
     _lower_seq(store, [s for s in shape.items if s is not None], items, raw)
@@ -158,7 +159,7 @@ def _lower_option(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     present = value is not None
     if inner.kind == "option" and present:
         if not isinstance(value, Some):
-            raise TypeError(f"a present {shape.wit()} is written Some(value), got {value!r}")
+            raise WrongType(f"a present {shape.wit()} is written Some(value), got {value!r}")
         value = value.value
     c.kind = ffi.WASMTIME_COMPONENT_OPTION
     c.of.option = _box(store, inner, value) if present else None
@@ -181,7 +182,7 @@ def _lower_flags(shape: Shape, value: Any, c: Any) -> None:
     names = set(value)
     unknown = names - set(shape.names)
     if unknown:
-        raise TypeError(f"unknown flag(s) {sorted(unknown)}; known: {list(shape.names)}")
+        raise WrongType(f"unknown flag(s) {sorted(unknown)}; known: {list(shape.names)}")
     raw = ffi.wasmtime_component_valflags_t()
     ffi.wasmtime_component_valflags_new_uninit(raw, len(names))
     for i, name in enumerate(sorted(names)):

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..bench.wasm_runs import _exports as exports
 from ..bench.wasm_runs import guest
+from ..errors import BenchError
 from ..mesh import Mesh
 from .observer import Observer
 
@@ -60,7 +61,7 @@ def _scrape(obs: Observer, stop: threading.Event) -> None:
 
 def _wait(mesh: Mesh) -> None:
     if not mesh.wait(300) or mesh.traps:
-        raise RuntimeError(f"run failed: {mesh.traps or 'timeout'}")
+        raise BenchError(f"run failed: {mesh.traps or 'timeout'}")
 
 
 def stream(mode: str, count: int) -> float:
@@ -78,7 +79,7 @@ def stream(mode: str, count: int) -> float:
             seconds = time.perf_counter() - t0
         got = exports(check)["received"](check.store)
     if got != count:
-        raise RuntimeError(f"checker saw {got} of {count} messages")
+        raise BenchError(f"checker saw {got} of {count} messages")
     return count / seconds
 
 

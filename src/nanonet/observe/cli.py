@@ -16,6 +16,7 @@ import urllib.error
 from pathlib import Path
 from typing import Any
 
+from ..errors import NanonetError
 from .client import Endpoint
 from .pcapng import PcapngError, replay_messages
 from .top import live_top
@@ -41,6 +42,8 @@ def _guarded(run: Any, args: argparse.Namespace) -> int:
         return int(run(args))
     except urllib.error.HTTPError as err:
         print(f"{args.command}: {_refusal(err)}", file=sys.stderr)
+    except NanonetError:
+        raise  # the top-level handler prints it with its code
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         print(f"{args.command}: {err}", file=sys.stderr)
     return 1

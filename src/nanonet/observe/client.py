@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
+from ..errors import ControlFileError
 from .controlfile import read_control_file
 
 TIMEOUT = 10.0
@@ -40,8 +41,8 @@ class Endpoint:
         url = f"http://{connect}" if connect and "://" not in connect else connect
         self.url = (url or saved.get("url") or "").rstrip("/")
         if not self.url:
-            raise ValueError(f"no control endpoint: pass --connect HOST:PORT, or start the mesh "
-                             f"with a token file at {path}")
+            raise ControlFileError(f"no control endpoint: pass --connect HOST:PORT, or start "
+                                   f"the mesh with a token file at {path}")
         self.token = token or (saved.get("token") if not connect or saved.get("url") == self.url
                                else None)
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from ..errors import NanonetError
+from ..errors import InvalidValue, NanonetError
 
 SUBPROTOCOL = "nanonet.v1"
 TOKEN_PREFIX = "nanonet.token."
@@ -33,7 +33,7 @@ _ORIGIN = re.compile(r"(https?)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d+))?
 def check_token(token: str) -> str:
     """A token must fit in a WebSocket subprotocol name and not be guessable at once."""
     if not _TOKEN_CHARS.fullmatch(token):
-        raise NanonetError(f"unusable control token {token!r}: use at least 8 letters, digits, "
+        raise InvalidValue(f"unusable control token {token!r}: use at least 8 letters, digits, "
                            "'-' or '_' (or pass none and let the server make one)")
     return token
 
@@ -42,7 +42,7 @@ def normal_origin(origin: str) -> str:
     """``scheme://host[:port]`` in lower case, the default port left out, as browsers send it."""
     m = _ORIGIN.fullmatch(origin.strip().rstrip("/"))
     if m is None:
-        raise NanonetError(f"not an origin: {origin!r}: write it as scheme://host[:port], "
+        raise InvalidValue(f"not an origin: {origin!r}: write it as scheme://host[:port], "
                            "e.g. http://127.0.0.1:9000")
     scheme, host, port = m.group(1).lower(), m.group(2).lower(), m.group(3)
     default = "80" if scheme == "http" else "443"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import generate_latest
 
-from ..errors import NanonetError
+from ..errors import NotFound, TapError
 from ..mesh import Mesh, Tunnel
 from ..ring.endpoint import TunnelWriter
 from ..runtime.supervisor import Transition
@@ -115,7 +115,7 @@ class Observer:
         with self._taps_lock:
             old = self.taps.get(tunnel)
             if old is not None and old.attached:
-                raise NanonetError(f"tunnel {tunnel!r} already has a tap: stop it first")
+                raise TapError(f"tunnel {tunnel!r} already has a tap: stop it first")
             tap = self._start_tap(t, out, flt, limit)
             self.taps[tunnel] = tap
         return tap
@@ -139,7 +139,7 @@ class Observer:
         """Stop the tap on ``tunnel`` (or this very tap); on return it is detached."""
         tap = tunnel if isinstance(tunnel, Tap) else self.taps.get(tunnel)
         if tap is None:
-            raise NanonetError(f"tunnel {tunnel!r} has no tap")
+            raise TapError(f"tunnel {tunnel!r} has no tap")
         self._end_tap(tap)
         return tap
 
@@ -182,7 +182,7 @@ class Observer:
             return self.mesh.tunnels[name]
         except KeyError:
             known = ", ".join(sorted(self.mesh.tunnels)) or "none"
-            raise NanonetError(f"no tunnel named {name!r} (tunnels: {known})") from None
+            raise NotFound(f"no tunnel named {name!r} (tunnels: {known})") from None
 
     # -- serving -------------------------------------------------------------
     def serve(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None,

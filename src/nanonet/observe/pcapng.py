@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from ..errors import PcapngError as PcapngError  # re-exported from its first home
+
 LINKTYPE_USER0 = 147
 SHB, IDB, SPB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000003, 0x00000006
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -35,10 +37,6 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> int | None: ...
 
     def flush(self) -> None: ...
-
-
-class PcapngError(ValueError):
-    """The file is not a pcapng capture this reader can trust."""
 
 
 def _pad(data: bytes) -> bytes:

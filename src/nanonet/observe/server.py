@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..errors import MessageTooBig, NanonetError
+from ..errors import InvalidValue, MessageTooBig, NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
 from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, normal_origin
@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         flt = TapFilter(int(query.get("sample", "1")),
                         int(query["stream"]) if "stream" in query else None)
         if flt.sample < 1:
-            raise ValueError("sample must be at least 1")
+            raise InvalidValue("sample must be at least 1")
         count = int(query["count"]) if "count" in query else None
         obs = self.server.observer
         out = _Streamer(self, obs.tap_stall)  # its send timeout replaces the idle one
@@ -149,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _replay(self, query: dict[str, str]) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         if not 0 < length <= MAX_REPLAY:
-            raise ValueError(f"send the pcapng file as the body (1 to {MAX_REPLAY} bytes)")
+            raise InvalidValue(f"send the pcapng file as the body (1 to {MAX_REPLAY} bytes)")
         body = io.BytesIO(self.rfile.read(length))
         try:
             sent = self.server.observer.replay(body, query.get("tunnel", ""))
@@ -249,7 +249,7 @@ class ControlServer:
         self.token = check_token(token) if token else secrets.token_urlsafe(24)
         origins = [normal_origin(o) for o in origins]  # a bad one fails before the bind
         if max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+            raise InvalidValue(f"max_connections must be at least 1, not {max_connections}")
         srv = self._srv = _Server((host, port), _Handler)
         self.host, self.port = host, int(srv.server_address[1])
         srv.gate = Gate({host, "127.0.0.1", "localhost", "::1"}, self.port, self.token, origins)

@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import TapError as TapError  # re-exported from its first home
+from ..errors import TapStalled as TapStalled
 from ..mesh import Tunnel
 from ..ring import layout as L
 from ..runtime.engine import Runtime
@@ -58,14 +60,6 @@ class TapFilter:
 
 
 EVERY = TapFilter()
-
-
-class TapError(RuntimeError):
-    """The tap stopped because the ring broke its rules (the writer is suspect)."""
-
-
-class TapStalled(TapError):
-    """The tap's output took no bytes for longer than its bound: the tap let go."""
 
 
 class Tap:

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
+from ..errors import InvalidValue, MissingTool
 from ..runtime.lifecycle import ENDED, Event, State
 from ..runtime.supervisor import Transition
 
@@ -32,8 +33,8 @@ def _otlp() -> SpanExporter:
             OTLPSpanExporter,
         )
     except ImportError:
-        raise RuntimeError("OTLP export needs opentelemetry-exporter-otlp-proto-http: "
-                           "pip install it, or choose --traces console") from None
+        raise MissingTool("OTLP export needs opentelemetry-exporter-otlp-proto-http: "
+                          "pip install it, or choose --traces console") from None
     exporter: SpanExporter = OTLPSpanExporter()
     return exporter
 
@@ -50,7 +51,7 @@ def provider(exporter: str | SpanExporter = "none") -> TracerProvider:
 
         prov.add_span_processor(BatchSpanProcessor(_otlp()))
     elif exporter != "none":
-        raise ValueError(f"unknown trace exporter {exporter!r}: choose from {EXPORTERS}")
+        raise InvalidValue(f"unknown trace exporter {exporter!r}: choose from {EXPORTERS}")
     return prov
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Self
 
-from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt
+from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt, TunnelTimeout
 from . import layout as L
 from .control import RingControl
 from .memory import RingMemory
@@ -197,7 +197,8 @@ class TunnelWriter(_End):
         while self._room() == 0:
             self._check_open()
             if _expired(deadline):
-                raise TimeoutError("tunnel stayed full until the timeout")
+                raise TunnelTimeout("tunnel stayed full until the timeout: its reader is not "
+                                    "keeping up; pass a longer timeout, or give it more slots")
             if time.perf_counter_ns() > park_after:
                 self.control.park_writer(self._tail, PARK_NS, self._on_tap)
             else:
@@ -289,7 +290,8 @@ class TunnelReader(_End):
             if got:
                 return got
             if _expired(deadline):
-                raise TimeoutError("no message before the timeout")
+                raise TunnelTimeout("no message before the timeout; pass a longer timeout, "
+                                    "or None to wait until one comes")
             if time.perf_counter_ns() > park_after:
                 self.control.park_reader(self._head, PARK_NS)
             else:

@@ -17,6 +17,7 @@ import threading
 
 import wasmtime
 
+from ..errors import InvalidValue
 from . import layout as L
 from .layout import Geometry
 
@@ -29,7 +30,8 @@ class RingMemory:
     def __init__(self, engine: wasmtime.Engine, geometry: Geometry, name: str = "") -> None:
         raw = name.encode()
         if len(raw) > L.MAX_NAME:
-            raise ValueError(f"tunnel name {name!r} is {len(raw)} bytes; the limit is {L.MAX_NAME}")
+            raise InvalidValue(f"tunnel name {name!r} is {len(raw)} bytes; the limit is "
+                               f"{L.MAX_NAME}: use a shorter name")
         self.geometry = geometry
         self.name = name
         pages = geometry.pages

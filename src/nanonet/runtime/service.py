@@ -22,7 +22,7 @@ from wasmtime import _ffi as ffi
 
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
-from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError
+from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
 from ..ring.adapter import EndSpec, available_ops, compile_adapter, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
@@ -273,8 +273,8 @@ class Service:
             raise GuestTrap(self.name, trap_message(exc, offsets), trap_frames(exc, offsets),
                             trap_cause(exc, None, self._grow_refused())) from exc
         except TypeError as err:
-            raise NanonetError(f"service {self.name!r}: {export}{tuple(args)} does not fit "
-                               f"its Wasm signature: {err}") from None
+            raise WrongType(f"service {self.name!r}: {export}{tuple(args)} does not fit "
+                            f"its Wasm signature: {err}") from None
 
     def _replay(self) -> None:
         """The recorded host calls, on the new instance after a restart."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from ...build import Built
 from ...component.guestbuild import build_c, build_js
 from ...component.pybuild import build_python
+from ...errors import InvalidValue
 from ...wit import PACKAGES
 
 HERE = Path(__file__).parent
@@ -29,4 +30,4 @@ def build(language: str) -> Built:
         return build_js(HERE / "guest_js" / "relay.js", wit, WORLD)
     if language == "python":
         return build_python(HERE / "guest_py", "relay", wit, WORLD)
-    raise ValueError(f"no relay guest in {language!r}; languages: {', '.join(LANGUAGES)}")
+    raise InvalidValue(f"no relay guest in {language!r}; languages: {', '.join(LANGUAGES)}")
