@@ -7,10 +7,12 @@ import re
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import wasmtime
+from wasmtime._exportable import AsExtern
 
 from nanonet import Mesh, Service
 
@@ -66,6 +68,13 @@ def guest(name: str, memory: str | None = None, side: str | None = None) -> str:
 def call(svc: Service, name: str, *args: int) -> object:
     """Call a guest export from the test thread (before start, or after the end)."""
     return svc.call(name, *args)
+
+
+def export_func(exports: Mapping[str, AsExtern], name: str) -> wasmtime.Func:
+    """The exported function ``name`` of an instance made by the test itself."""
+    func = exports[name]
+    assert isinstance(func, wasmtime.Func), f"export {name!r} is a {type(func).__name__}"
+    return func
 
 
 def message_length(i: int, size: int) -> int:

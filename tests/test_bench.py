@@ -174,7 +174,7 @@ def test_report_page_and_plots_written(peers: tuple[dict[str, Any], Path]) -> No
 
 def test_missing_peer_is_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(avail.importlib.util, "find_spec",
+    monkeypatch.setattr(importlib.util, "find_spec",  # the module avail.py calls
                         lambda name, *a: None if name == "zmq" else real(name, *a))
     monkeypatch.setenv("NANONET_NATS_SERVER", "/nonexistent/nats-server")
     suite = Suite(("w1",), ("zmq-ipc", "nats", "py-tcp"), quick=True)

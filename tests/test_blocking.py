@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from conftest import call, check_messages, guest, message, wait_until
-from nanonet import Mesh, State, TunnelClosed
+from nanonet import Mesh, Service, State, TunnelClosed, TunnelReader
 from nanonet.ring import layout as L
 
 pytestmark = pytest.mark.timeout(60)
@@ -22,12 +22,12 @@ def _flag(mesh: Mesh, offset: int) -> bool:
     return mesh.tunnels["t"].ring.u32(offset) == 1
 
 
-def _tally(svc, count: int = 11) -> list[int]:  # type: ignore[no-untyped-def]
+def _tally(svc: Service, count: int = 11) -> list[int]:
     raw = svc.linked.memory.read(svc.store, 256, 256 + 4 * count)
     return list(struct.unpack(f"<{count}I", raw))
 
 
-def _drain(reader, first: int = 0) -> int:  # type: ignore[no-untyped-def]
+def _drain(reader: TunnelReader, first: int = 0) -> int:
     got = first
     while True:
         try:

@@ -9,7 +9,7 @@ import wasmtime
 
 from conftest import GUESTS
 from nanonet import LoadError, Mesh
-from nanonet.build import BuildError, build, compile_c
+from nanonet.build import BuildError, MemoryStyle, build, compile_c
 from nanonet.caps.policy import Grants
 from nanonet.runtime.linking import check_imports
 from nanonet.telemetry import sources
@@ -52,10 +52,10 @@ def test_imported_memory(cache: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("memory", ["export", "import"])
-def test_both_styles_run(memory: str, tmp_path: Path) -> None:
+def test_both_styles_run(memory: MemoryStyle, tmp_path: Path) -> None:
     (tmp_path / "tiny.c").write_text(TINY)
     with Mesh() as mesh:
-        svc = mesh.service("tiny", build(tmp_path / "tiny.c", memory=memory))  # type: ignore[arg-type]
+        svc = mesh.service("tiny", build(tmp_path / "tiny.c", memory=memory))
         mesh.start()
         assert mesh.wait(60)
     assert svc.exit_code == 7
@@ -114,9 +114,9 @@ def test_unknown_memory_style(tmp_path: Path) -> None:
     (sources() / "ingress.c", "import", frozenset({"clock"})),
     (sources() / "aggregate.c", "export", frozenset({"clock"})),
 ])
-def test_built_guests_import_only_the_abi(source: Path, memory: str,
+def test_built_guests_import_only_the_abi(source: Path, memory: MemoryStyle,
                                           grants: frozenset[str]) -> None:
-    wasm = build(source, memory=memory)  # type: ignore[arg-type]
+    wasm = build(source, memory=memory)
     module = wasmtime.Module(wasmtime.Engine(), wasm.read_bytes())
     check_imports(source.stem, module, Grants.of(grants))  # raises LoadError otherwise
     for mod, name in _imports(wasm):

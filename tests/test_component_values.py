@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nanonet.component import Err, Ok, Some, Variant, load
+from nanonet.component import Err, Instance, Ok, Some, Variant, load
 from nanonet.component.echo import PAD, echo_wat
 from nanonet.runtime.engine import runtime
 
@@ -17,12 +17,12 @@ PADDING = tuple(range(16))
 
 
 @pytest.fixture(scope="module")
-def echo() -> Any:
+def echo() -> Instance:
     rt = runtime()
     return load(rt, echo_wat()).instantiate(rt.new_store(), {})
 
 
-def roundtrip(echo: Any, name: str, value: Any) -> Any:
+def roundtrip(echo: Instance, name: str, value: Any) -> Any:
     out, pad = echo.call(f"echo-{name}", value, PADDING)
     assert pad == PADDING
     return out
@@ -47,22 +47,22 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "value"), CASES, ids=[f"{n}-{i}" for i, (n, _) in
                                                          enumerate(CASES)])
-def test_roundtrip(echo: Any, name: str, value: Any) -> None:
+def test_roundtrip(echo: Instance, name: str, value: Any) -> None:
     assert roundtrip(echo, name, value) == value
 
 
-def test_nan_roundtrips(echo: Any) -> None:
+def test_nan_roundtrips(echo: Instance) -> None:
     assert math.isnan(roundtrip(echo, "f64", math.nan))
 
 
-def test_record_accepts_attributes(echo: Any) -> None:
+def test_record_accepts_attributes(echo: Instance) -> None:
     class Rec:
         id, name, tags = 5, "obj", ["t"]
 
     assert roundtrip(echo, "rec", Rec()) == {"id": 5, "name": "obj", "tags": ["t"]}
 
 
-def test_error_result_is_not_a_plain_string(echo: Any) -> None:
+def test_error_result_is_not_a_plain_string(echo: Instance) -> None:
     """wasmtime-py alone returns both cases of result<string, string> as str."""
     out = roundtrip(echo, "res", Err("nope"))
     assert isinstance(out, Err) and out.value == "nope"
@@ -73,13 +73,14 @@ def test_error_result_is_not_a_plain_string(echo: Any) -> None:
     ("color", "mauve", "one of"), ("perm", {"sudo"}, "unknown flag"),
     ("bytes", [1, 2], "expected bytes"), ("optopt", 3, "Some(value)"),
 ])
-def test_wrong_values_are_refused_by_name(echo: Any, name: str, value: Any, words: str) -> None:
+def test_wrong_values_are_refused_by_name(echo: Instance, name: str, value: Any,
+                                          words: str) -> None:
     with pytest.raises(TypeError, match=words.replace("(", r"\(").replace(")", r"\)")
                        .replace(".", r"\.")):
         roundtrip(echo, name, value)
 
 
-def test_signatures_read_from_the_component(echo: Any) -> None:
+def test_signatures_read_from_the_component(echo: Instance) -> None:
     sig = echo.loaded.exports["echo-res"]
     assert sig.wit() == f"func(x: result<string, string>, pad: tuple<{', '.join(['u8'] * 16)}>)" \
         f" -> tuple<result<string, string>, tuple<{', '.join(['u8'] * 16)}>>"
@@ -91,12 +92,12 @@ def test_signatures_read_from_the_component(echo: Any) -> None:
     st.builds(Variant, st.sampled_from(["a", "b"]), st.text()),
     st.just(Variant("none")),
     st.builds(Variant, st.just("n"), st.integers(0, 2**32 - 1)))))
-def test_list_of_variants_any(echo: Any, value: list[Variant]) -> None:
+def test_list_of_variants_any(echo: Instance, value: list[Variant]) -> None:
     assert roundtrip(echo, "vars", value) == value
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.fixed_dictionaries({"id": st.integers(0, 2**64 - 1), "name": st.text(),
                               "tags": st.lists(st.text(), max_size=4)}))
-def test_records_any(echo: Any, value: dict[str, Any]) -> None:
+def test_records_any(echo: Instance, value: dict[str, Any]) -> None:
     assert roundtrip(echo, "rec", value) == value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from conftest import call, guest, wait_until
@@ -12,12 +14,12 @@ from nanonet.ring import layout as L
 COUNT = 50_000
 
 
-def _latencies(ring_u64: object) -> list[tuple[int, int]]:
-    u64 = ring_u64  # RingMemory.u64
+def _latencies(u64: Callable[[int], int]) -> list[tuple[int, int]]:
+    """The latency sample table, read through ``RingMemory.u64``."""
     out = []
     for i in range(L.SAMPLE_ENTRIES):
         base = L.OFF_LATENCIES + i * L.SAMPLE_ENTRY
-        out.append((u64(base), u64(base + 8)))  # type: ignore[operator]
+        out.append((u64(base), u64(base + 8)))
     return out
 
 
@@ -65,7 +67,7 @@ def test_a_lossless_tap_holds_the_writer_back_until_it_moves() -> None:
         call(producer, "configure", 100, 16, 0, -1)
         reader = mesh.reader("t")
         mesh.start()
-        got = []
+        got: list[bytes] = []
         while len(got) < 16:  # the reader drains; the tap has not moved
             got += reader.recv_many(timeout=10)
         wait_until(lambda: ring.u64(L.OFF_HEAD) == 16, "the writer to fill the ring")

@@ -42,7 +42,10 @@ def test_documented_constants_match() -> None:
 def test_counters_of_each_side_share_no_cache_line() -> None:
     writer = {L.OFF_HEAD, L.OFF_BYTES_IN, L.OFF_FULL, L.OFF_WRITER_PARKS, L.OFF_WRITER_WAKES}
     reader = {L.OFF_TAIL, L.OFF_BYTES_OUT, L.OFF_EMPTY, L.OFF_READER_PARKS, L.OFF_READER_WAKES}
-    lines = lambda offs: {o // L.CACHE_LINE for o in offs}  # noqa: E731
+
+    def lines(offs: set[int]) -> set[int]:
+        return {o // L.CACHE_LINE for o in offs}
+
     assert lines(writer) == {1}
     assert lines(reader) == {2}
     assert L.OFF_READER_WAITING // L.CACHE_LINE == L.OFF_WRITER_WAITING // L.CACHE_LINE == 3

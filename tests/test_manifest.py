@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import nanonet
 from nanonet.cli import main
@@ -121,8 +122,9 @@ def test_every_key_of_the_schema_is_documented() -> None:
     from nanonet.caps import schema
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "manifest.md").read_text()
-    tables = [schema.MeshTable, schema.TunnelTable, schema.ServiceTable, schema.DirGrant,
-              schema.GrantsTable, schema.LimitsTable, schema.RestartTable]
+    tables: list[type[BaseModel]] = [schema.MeshTable, schema.TunnelTable, schema.ServiceTable,
+                                     schema.DirGrant, schema.GrantsTable, schema.LimitsTable,
+                                     schema.RestartTable]
     missing = [f"{t.__name__}.{key}" for t in tables for key in t.model_fields
                if f"`{key}`" not in doc and f".{key}]`" not in doc]
     assert not missing

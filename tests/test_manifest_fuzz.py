@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,10 +148,11 @@ def test_random_bytes_fail_only_with_manifest_errors(data: bytes) -> None:
             assert err.line >= 1
 
 
-NESTS = {"arrays": lambda n: "x = " + "[" * n + "]" * n,
-         "inline tables": lambda n: "x = " + "{ a = " * n + "1" + " }" * n,
-         "dotted keys": lambda n: ".".join(["k"] * n) + " = 1",
-         "a header": lambda n: "[" + ".".join(["k"] * n) + "]"}
+NESTS: dict[str, Callable[[int], str]] = {
+    "arrays": lambda n: "x = " + "[" * n + "]" * n,
+    "inline tables": lambda n: "x = " + "{ a = " * n + "1" + " }" * n,
+    "dotted keys": lambda n: ".".join(["k"] * n) + " = 1",
+    "a header": lambda n: "[" + ".".join(["k"] * n) + "]"}
 
 
 @FUZZ

@@ -143,7 +143,12 @@ def test_a_planted_rewrite_is_not_used_in_place_of_the_guest(
     entry.write_bytes(entry.read_bytes()[:-1] + b"\0")  # forged: the MAC no longer holds
     made: list[bytes] = []
     real = growwatch.watch
-    monkeypatch.setattr(growwatch, "watch", lambda wasm: made.append(wasm) or real(wasm))
+
+    def recording(wasm: bytes) -> tuple[bytes, growwatch.OffsetMap] | None:
+        made.append(wasm)
+        return real(wasm)
+
+    monkeypatch.setattr(growwatch, "watch", recording)
     again = growwatch._cached(source)
     assert made and again is not None and again[0] == first[0]
 

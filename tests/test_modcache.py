@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from conftest import call, guest
+from conftest import call, export_func, guest
 from nanonet import Mesh
 from nanonet.caps.policy import Grants
 from nanonet.runtime.engine import Runtime
@@ -49,7 +49,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _f(rt: Runtime, source: str) -> int:
     store = rt.new_store()
     inst = wasmtime.Instance(store, rt.module(source), [])
-    return inst.exports(store)["f"](store)  # type: ignore[operator,no-any-return]
+    return int(export_func(inst.exports(store), "f")(store))
 
 
 def _compiled(source: str) -> bytes:

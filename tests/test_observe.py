@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import guest
+from conftest import call, guest
 from nanonet import Mesh
 from nanonet.caps.policy import Restart, RestartPolicy
 from nanonet.observe import Observer, PcapngWriter, TapFilter, read_packets
@@ -20,6 +21,7 @@ from nanonet.observe.latency import LatencySampler
 from nanonet.observe.pcapng import PcapngError
 from nanonet.observe.traces import provider
 from nanonet.ring import layout as L
+from nanonet.ring.memory import RingMemory
 from nanonet.runtime.lifecycle import State
 
 SRC_GUESTS = Path(__file__).resolve().parent.parent / "src" / "nanonet" / "guests"
@@ -35,8 +37,8 @@ def _stream_mesh(count: int, slots: int = 256) -> Mesh:
     mesh.tunnel("stream", slots=slots, max_payload=SIZE)
     prod = mesh.service("producer", SRC_GUESTS / "producer.wat", writes=["stream"])
     check = mesh.service("checker", SRC_GUESTS / "checker.wat", reads=["stream"])
-    prod.linked.guest.exports(prod.store)["configure"](prod.store, count, SIZE)
-    check.linked.guest.exports(check.store)["configure"](check.store, SIZE)
+    call(prod, "configure", count, SIZE)
+    call(check, "configure", SIZE)
     return mesh
 
 
@@ -67,7 +69,7 @@ def test_rates_come_from_successive_polls() -> None:
     assert t.received == 50 and t.msgs_per_s > 0 and t.mb_per_s > 0
 
 
-def _put_sample(ring, index: int, counter: int, ns: int) -> None:  # type: ignore[no-untyped-def]
+def _put_sample(ring: RingMemory, index: int, counter: int, ns: int) -> None:
     off = L.OFF_LATENCIES + index * L.SAMPLE_ENTRY
     ring.put_u64(off + 8, ns)
     ring.put_u64(off, counter)
@@ -111,14 +113,16 @@ def test_lifecycle_spans_for_start_trap_restart_and_failure() -> None:
         obs.poll()
         obs.close()
     assert svc.state is State.FAILED
-    by_name: dict[str, list] = {}  # type: ignore[type-arg]
+    by_name: dict[str, list[ReadableSpan]] = {}
     for s in spans.get_finished_spans():
         by_name.setdefault(s.name, []).append(s)
     assert len(by_name["trap"]) == 3 and len(by_name["restart"]) == 2
     (root,) = by_name["service boom"]
-    assert root.attributes["nanonet.final_state"] == "failed"
-    assert all(s.parent.span_id == root.context.span_id for s in by_name["trap"])
-    assert by_name["trap"][0].attributes["nanonet.trap.cause"] == "unreachable executed"
+    assert root.attributes is not None and root.attributes["nanonet.final_state"] == "failed"
+    assert all(s.parent is not None and s.parent.span_id == root.context.span_id
+               for s in by_name["trap"])
+    first_trap = by_name["trap"][0].attributes
+    assert first_trap is not None and first_trap["nanonet.trap.cause"] == "unreachable executed"
 
 
 # -- pcapng -------------------------------------------------------------------

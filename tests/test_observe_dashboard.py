@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import call
 from nanonet import Mesh
 from nanonet.observe import Observer
 from nanonet.observe.server import ControlServer
@@ -41,7 +42,7 @@ def live_mesh() -> Iterator[ControlServer]:
     with Mesh() as mesh:
         mesh.tunnel("stream", slots=1024, max_payload=64)
         check = mesh.service("checker", CHECKER, reads=["stream"])
-        check.linked.guest.exports(check.store)["configure"](check.store, 64)
+        call(check, "configure", 64)
         mesh.start()
         feeder = threading.Thread(target=_feed, args=(mesh, stop), daemon=True)
         feeder.start()

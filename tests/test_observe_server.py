@@ -10,11 +10,13 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from nanonet import Mesh
 from nanonet.errors import NanonetError
@@ -113,9 +115,10 @@ def test_websocket_pushes_snapshots(served: tuple[Mesh, Observer, ControlServer]
     assert first["tunnels"][0]["name"] == "in" and second["time_ns"] >= first["time_ns"]
 
 
-def _ws_refusal(url: str, **kwargs: object) -> tuple[int, str]:
+def _ws_refusal(url: str, **kwargs: Any) -> tuple[int, str]:
+    """``kwargs``: those of websockets' ``connect``."""
     with pytest.raises(InvalidStatus) as err:
-        connect(url, open_timeout=10, **kwargs)  # type: ignore[arg-type]
+        connect(url, open_timeout=10, **kwargs)
     return err.value.response.status_code, err.value.response.body.decode()
 
 
@@ -127,8 +130,9 @@ def test_websocket_needs_the_token(served: tuple[Mesh, Observer, ControlServer])
         status, body = _ws_refusal(url, **kwargs)
         assert status == 401 and "needs the control token" in body
     # the page's way: the token as a subprotocol beside nanonet.v1, which the server picks
-    with connect(url, open_timeout=10, origin=server.url,  # type: ignore[arg-type]
-                 subprotocols=["nanonet.v1", f"nanonet.token.{TOKEN}"]) as ws:
+    with connect(url, open_timeout=10, origin=Origin(server.url),
+                 subprotocols=[Subprotocol("nanonet.v1"), Subprotocol(f"nanonet.token.{TOKEN}")],
+                 ) as ws:
         assert ws.subprotocol == "nanonet.v1"
         assert json.loads(ws.recv(timeout=10))["tunnels"][0]["name"] == "in"
 

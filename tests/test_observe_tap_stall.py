@@ -8,7 +8,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -59,9 +59,9 @@ class _Pump:
         for t in self.threads:
             t.start()
 
-    def _guard(self, run: object) -> None:
+    def _guard(self, run: Callable[[], object]) -> None:
         try:
-            run()  # type: ignore[operator]
+            run()
         except BaseException as err:  # the test reads it
             self.error = err
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import wasmtime
 
-from conftest import GUESTS, call, guest
+from conftest import GUESTS, call, export_func, guest
 from nanonet import LoadError, Mesh
 from nanonet.caps.policy import Grants
 from nanonet.caps.verify import verify
@@ -65,7 +65,9 @@ def test_a_plain_store_into_the_ring_is_refused_with_function_and_offset(mesh: M
     text = str(err.value)
     assert "function 2 ($sneak) writes the ring memory of tunnel 't'" in text
     assert "with i32.store" in text and "drop the raw grant" in text
-    offset = int(re.search(r"byte (0x[0-9a-f]+)", text).group(1), 16)  # type: ignore[union-attr]
+    where = re.search(r"byte (0x[0-9a-f]+)", text)
+    assert where is not None, text
+    offset = int(where.group(1), 16)
     assert offset == _trap_offset(wat), "the offset must be the store's, as wasmtime sees it"
 
 
@@ -79,7 +81,7 @@ def _trap_offset(wat: str) -> int:
                                                     [wasmtime.ValType.i32()]), lambda a, b: 0)
     inst = wasmtime.Instance(store, rt.module(wat), [lookup, ring])
     with pytest.raises(wasmtime.Trap) as trap:
-        inst.exports(store)["sneak"](store)  # type: ignore[operator]
+        export_func(inst.exports(store), "sneak")(store)
     frames = trap.value.frames or []
     return frames[0].module_offset
 

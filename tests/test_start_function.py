@@ -256,8 +256,12 @@ def test_ctrl_c_stops_a_run_whose_start_function_loops(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "nanonet.cli", "run", str(_manifest(tmp_path, LOOPING_START))]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()],
-                              daemon=True)
+
+    def pump() -> None:
+        for line in proc.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     try:
         while not lines.get(timeout=HANG).startswith("running (Ctrl-C stops"):

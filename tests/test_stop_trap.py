@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from conftest import call, guest, wait_until
-from nanonet import GuestTrap, Mesh, State
+from nanonet import GuestTrap, Mesh, Service, State, TunnelWriter
 from nanonet.ring import layout as L
 
 pytestmark = pytest.mark.timeout(60)
 BATCH = 1
 
 
-def _gated_pair(mesh: Mesh, count: int, gate_at: int) -> tuple:  # type: ignore[type-arg]
+def _gated_pair(mesh: Mesh, count: int,
+                gate_at: int) -> tuple[Service, Service, TunnelWriter]:
     """A producer -> checker pair on "t" whose producer, after ``gate_at``
     messages, waits for one message on "gate" (returned: the host's writer)."""
     mesh.tunnel("gate", slots=2, max_payload=8)

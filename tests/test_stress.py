@@ -9,11 +9,12 @@ styles, host writer to Wasm, Wasm to host reader, and host to host.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from conftest import call, check_messages, guest, message
-from nanonet import Mesh, State
+from nanonet import Mesh, State, TunnelReader
 
 N = 10**6
 SINGLE, BATCH = 0, 1  # the guests' ABI-form modes
@@ -129,7 +130,7 @@ def test_host_to_host(form: int) -> None:
         assert (stats.sent, stats.received) == (N, N)
 
 
-def _batches(reader):  # type: ignore[no-untyped-def]
+def _batches(reader: TunnelReader) -> Iterator[list[bytes]]:
     from nanonet import TunnelClosed
 
     while True:

@@ -5,6 +5,7 @@ public API."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import wasmtime
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nanonet
-from conftest import guest
+from conftest import export_func, guest
 from nanonet import EndpointTaken, LoadError, Mesh, NanonetError
 from nanonet.errors import LifecycleError
 from nanonet.ring import layout as L
@@ -55,7 +56,7 @@ MIXES = [[], [("a", Direction.READ, G1)], [("a", Direction.WRITE, G2)],
 
 
 @pytest.mark.parametrize("mix", MIXES, ids=lambda m: "+".join(f"{d.value}" for _, d, _g in m))
-def test_adapter_compiles_for_each_shape(mix: list) -> None:  # type: ignore[type-arg]
+def test_adapter_compiles_for_each_shape(mix: list[tuple[str, Direction, Geometry]]) -> None:
     wat = adapter_wat([EndSpec(*end) for end in mix])
     wasmtime.Module(runtime().engine, wat)  # valid Wasm
     for offset in (L.OFF_HEAD, L.OFF_TAIL, L.OFF_CLOSED, L.OFF_QUARANTINE):
@@ -64,8 +65,9 @@ def test_adapter_compiles_for_each_shape(mix: list) -> None:  # type: ignore[typ
         assert f"(i32.const {g.slot_size})" in wat and f"(i32.const {g.mask})" in wat
 
 
-def _bare_adapter(names: list[tuple[str, Direction]]):  # type: ignore[no-untyped-def]
-    """The adapter alone in a store, on a plain memory and fresh rings."""
+def _bare_adapter(names: list[tuple[str, Direction]],
+                  ) -> tuple[wasmtime.Store, wasmtime.Memory, dict[str, wasmtime.Func]]:
+    """The adapter alone in a store, on a plain memory and fresh rings; its functions."""
     rt = runtime()
     geometry = Geometry(4, 16)
     rings = [RingMemory(rt.engine, geometry, name) for name, _ in names]
@@ -74,7 +76,8 @@ def _bare_adapter(names: list[tuple[str, Direction]]):  # type: ignore[no-untype
     memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(1, 1)))
     module = rt.module(adapter_wat([EndSpec(n, d, geometry) for n, d in names]))
     inst = wasmtime.Instance(store, module, [memory, *(r.shared for r in rings)])
-    return store, memory, inst.exports(store)
+    return store, memory, {k: v for k, v in inst.exports(store).items()
+                           if isinstance(v, wasmtime.Func)}
 
 
 def test_adapter_name_lookup_and_bad_handles() -> None:
@@ -83,28 +86,28 @@ def test_adapter_name_lookup_and_bad_handles() -> None:
 
     def lookup(name: bytes, at: int = 100) -> int:
         memory.write(store, name, at)
-        return ex["tunnel"](store, at, len(name))  # type: ignore[no-any-return,operator]
+        return int(ex["tunnel"](store, at, len(name)))
 
     assert [lookup(b"a"), lookup(b"ab"), lookup(b"b")] == [0, 1, 2]
     for other in (b"", b"abc", b"ba", b"A", b"c"):
         assert lookup(other) == L.Status.BAD_HANDLE
     assert lookup(b"b", at=65535) == 2  # a name on the last byte of memory
     bad = L.Status.BAD_HANDLE
-    assert ex["send"](store, 0, 0, 8) == bad  # a read end  # type: ignore[operator]
-    assert ex["try_send_batch"](store, 2, 0, 1) == bad  # type: ignore[operator]
-    assert ex["recv"](store, 1, 0, 64) == bad  # a write end  # type: ignore[operator]
-    assert ex["recv_batch"](store, 1, 0, 64, 4) == bad  # type: ignore[operator]
+    assert ex["send"](store, 0, 0, 8) == bad  # a read end
+    assert ex["try_send_batch"](store, 2, 0, 1) == bad
+    assert ex["recv"](store, 1, 0, 64) == bad  # a write end
+    assert ex["recv_batch"](store, 1, 0, 64, 4) == bad
     for handle in (3, 99, -1):
-        assert ex["try_recv"](store, handle, 0, 64) == bad  # type: ignore[operator]
-        assert ex["close"](store, handle) == bad  # type: ignore[operator]
-    assert ex["try_send"](store, 1, 0, 8) == 0  # type: ignore[operator]
-    assert ex["try_send"](store, 1, 0, 9) == L.Status.TOO_BIG  # type: ignore[operator]
+        assert ex["try_recv"](store, handle, 0, 64) == bad
+        assert ex["close"](store, handle) == bad
+    assert ex["try_send"](store, 1, 0, 8) == 0
+    assert ex["try_send"](store, 1, 0, 9) == L.Status.TOO_BIG
 
 
 def test_adapter_with_no_tunnels_answers_bad_handle() -> None:
     store, _memory, ex = _bare_adapter([])
-    assert ex["tunnel"](store, 0, 1) == L.Status.BAD_HANDLE  # type: ignore[operator]
-    assert ex["close"](store, 0) == L.Status.BAD_HANDLE  # type: ignore[operator]
+    assert ex["tunnel"](store, 0, 1) == L.Status.BAD_HANDLE
+    assert ex["close"](store, 0) == L.Status.BAD_HANDLE
     # no end held in either direction: no send or recv function at all
     assert "recv" not in ex and "send" not in ex and "commit" not in ex
 
@@ -138,7 +141,7 @@ def test_wasmfix_is_idempotent_and_shared_memory_imports_work() -> None:
         (func (export "poke") (i32.atomic.store (i32.const 8) (i32.const 7))))""")
     store = wasmtime.Store(engine)
     store.set_epoch_deadline(1 << 62)
-    wasmtime.Instance(store, module, [mem]).exports(store)["poke"](store)  # type: ignore[operator]
+    export_func(wasmtime.Instance(store, module, [mem]).exports(store), "poke")(store)
     assert mem.data_ptr()[8] == 7
 
 
@@ -150,7 +153,7 @@ WAT = '(module (func (export "f") (result i32) (i32.const 42)))'
 def _f(rt: Runtime, module: wasmtime.Module) -> int:
     store = wasmtime.Store(rt.engine)
     store.set_epoch_deadline(1 << 62)
-    return wasmtime.Instance(store, module, []).exports(store)["f"](store)  # type: ignore
+    return int(export_func(wasmtime.Instance(store, module, []).exports(store), "f")(store))
 
 
 def test_cache_key_depends_on_the_bytes_only() -> None:
@@ -159,7 +162,8 @@ def test_cache_key_depends_on_the_bytes_only() -> None:
     assert rt.key(b"abc") != rt.key(b"abd")
 
 
-def test_cached_module_is_deserialized_from_disk(tmp_path, monkeypatch) -> None:  # type: ignore
+def test_cached_module_is_deserialized_from_disk(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NANONET_CACHE", str(tmp_path))
     first = Runtime()
     assert _f(first, first.module(WAT)) == 42
@@ -171,7 +175,7 @@ def test_cached_module_is_deserialized_from_disk(tmp_path, monkeypatch) -> None:
     assert fresh.module(WAT) is fresh.module(WAT)
 
 
-def test_corrupt_cache_file_is_rebuilt(tmp_path, monkeypatch) -> None:  # type: ignore
+def test_corrupt_cache_file_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NANONET_CACHE", str(tmp_path))
     Runtime().module(WAT)
     [path] = (tmp_path / "modules").glob("*.cwasm")
