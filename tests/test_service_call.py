@@ -62,7 +62,7 @@ def test_a_missing_export_and_wrong_arguments_are_named() -> None:
                                                r"signature: it takes 1 argument\(s\), not 0"):
             svc.call("bump")
         with pytest.raises(NanonetError, match=r"bump\('x',\) does not fit"):
-            svc.call("bump", "x")  # type: ignore[arg-type]
+            svc.call("bump", "x")
 
 
 def test_a_closed_service_refuses_calls() -> None:

@@ -217,8 +217,11 @@ def test_restarts_are_counted_within_a_window_not_a_lifetime() -> None:
         for n in range(1, 5):  # one trap a "day": never two in the window
             clock.advance(86_400)
             w.send(b"now", timeout=10)
-            wait_until(lambda n=n: svc.restarts == n and svc.state is State.RUNNING,
-                       f"restart {n}")
+
+            def restarted(n: int = n) -> bool:
+                return svc.restarts == n and svc.state is State.RUNNING
+
+            wait_until(restarted, f"restart {n}")
         assert clock.waits == [1.0, 1.0, 1.0, 1.0]  # each after a healthy day: back-off reset
         w.send(b"now", timeout=10)  # two more at once: the window is full
         wait_until(lambda: svc.restarts == 5, "restart 5")
