@@ -223,7 +223,7 @@ class RingAndModel(RuleBasedStateMachine):
         assert self.tap.attach() & P.U64 == self.mtap.attach(self.state)
 
     @precondition(lambda self: self.state.load(P.Field.TAP_MODE))
-    @rule(count=st.integers(1, 16))
+    @rule(count=st.integers(1, 2))  # a tap that lags: the writer waits for it
     def tap_advance(self, count: int) -> None:
         ahead = self.mtap.available(self.state)
         if ahead < 0:  # overrun (see the xfail below): the tap stops and detaches
