@@ -32,8 +32,11 @@ from nanonet.runtime.engine import runtime
 
 pytestmark = pytest.mark.timeout(120)
 
+# mostly messages that fit, some that do not (the largest payload is 8 or 24)
+LENGTHS = st.one_of(st.integers(0, 8), st.integers(0, 26))
 RARE = 5  # close and corrupt one step in RARE + 1: a ring lives a while first
 IN, OUT = 1024, 32768  # where the guests' messages are built and received
+HANG_TICKS = 50  # epoch ticks (10 ms each) before a call that parked for ever traps
 COMPARED = (P.Field.HEAD, P.Field.TAIL, P.Field.BYTES_IN, P.Field.BYTES_OUT,
             P.Field.FULL_COUNT, P.Field.EMPTY_COUNT, P.Field.WRITER_WAKES,
             P.Field.READER_WAKES, P.Field.CLOSED, P.Field.QUARANTINE, P.Field.TAP_MODE,
@@ -58,6 +61,9 @@ class Guest:
         self.exports = inst.exports(store)
 
     def call(self, op: str, *args: int) -> int:
+        """Call an export; a call that would hang (the model said it would not
+        park, the adapter did) traps at the epoch deadline instead."""
+        self.store.set_epoch_deadline(HANG_TICKS)
         func: Any = self.exports[op]
         return int(func(self.store, 0, *args))
 
@@ -75,14 +81,14 @@ class RingAndModel(RuleBasedStateMachine):
         super().__init__()
         self.ring: RingMemory | None = None
 
-    @initialize(slots=st.sampled_from([2, 4, 8, 16]), max_payload=st.sampled_from([8, 20]),
+    @initialize(slots=st.sampled_from([2, 4, 8]), max_payload=st.sampled_from([8, 20]),
                 start=st.sampled_from([0, P.U64 - 5]))
     def build(self, slots: int, max_payload: int, start: int = 0) -> None:
         rt = runtime()
+        rt.ticker.hold()  # the epoch moves, so a call that parks for ever traps
         self.geo = Geometry.for_payload(slots, max_payload)
         self.ring = RingMemory(rt.engine, self.geo, "t")
         self.store = wasmtime.Store(rt.engine)
-        self.store.set_epoch_deadline(1 << 62)
         self.writer = Guest(self.store, self.ring, Direction.WRITE)
         self.reader = Guest(self.store, self.ring, Direction.READ)
         self.tap = TapControl(rt, self.ring)
@@ -97,6 +103,7 @@ class RingAndModel(RuleBasedStateMachine):
         if self.ring is not None:
             del self.writer, self.reader, self.tap, self.store
             self.ring.close()
+            runtime().ticker.release()
 
     # -- the two sides of each step ------------------------------------------
 
@@ -128,7 +135,7 @@ class RingAndModel(RuleBasedStateMachine):
 
     # -- writer ---------------------------------------------------------------
 
-    @rule(length=st.integers(0, 22), block=st.booleans())
+    @rule(length=LENGTHS, block=st.booleans())
     def send(self, length: int, block: bool) -> None:
         if block and self._parks(lambda s, w, _r: w.send(s, length, True)):
             return
@@ -136,7 +143,7 @@ class RingAndModel(RuleBasedStateMachine):
         want = self.mw.send(self.state, length, block)
         assert self.writer.call("send" if block else "try_send", IN, length) == want
 
-    @rule(lengths=st.lists(st.integers(0, 22), max_size=6), block=st.booleans())
+    @rule(lengths=st.lists(LENGTHS, max_size=6), block=st.booleans())
     def send_batch(self, lengths: list[int], block: bool) -> None:
         if block and self._parks(lambda s, w, _r: w.send_batch(s, lengths, True)):
             return
@@ -159,7 +166,7 @@ class RingAndModel(RuleBasedStateMachine):
 
     # -- reader ---------------------------------------------------------------
 
-    @rule(cap=st.integers(0, 22), block=st.booleans())
+    @rule(cap=LENGTHS, block=st.booleans())
     def recv(self, cap: int, block: bool) -> None:
         if block and self._parks(lambda s, _w, r: r.recv(s, cap, True)):
             return
@@ -216,7 +223,7 @@ class RingAndModel(RuleBasedStateMachine):
         assert self.tap.attach() & P.U64 == self.mtap.attach(self.state)
 
     @precondition(lambda self: self.state.load(P.Field.TAP_MODE))
-    @rule(count=st.integers(1, 16))
+    @rule(count=st.integers(1, 2))  # a tap that lags: the writer waits for it
     def tap_advance(self, count: int) -> None:
         ahead = self.mtap.available(self.state)
         if ahead < 0:  # overrun (see the xfail below): the tap stops and detaches
@@ -226,8 +233,10 @@ class RingAndModel(RuleBasedStateMachine):
             self.mtap.advance(self.state, min(count, ahead))
 
     @precondition(lambda self: self.state.load(P.Field.TAP_MODE))
-    @rule()
-    def tap_detach(self) -> None:
+    @rule(now=st.integers(0, RARE))
+    def tap_detach(self, now: int = 0) -> None:
+        if now:
+            return
         self.tap.detach()
         self.mtap.detach(self.state)
 
@@ -267,7 +276,7 @@ class RingAndModel(RuleBasedStateMachine):
 
 
 RingAndModel.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=50, deadline=None,
+    max_examples=200, stateful_step_count=50, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow])
 test_adapter_and_model_agree = RingAndModel.TestCase
 

@@ -48,6 +48,8 @@
     (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
     (if (call $ready1) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
+    ;; SYNC POINT with $close in the other side's adapter, RingControl.close in
+    ;; ring/control.py: closed load here, then the counter re-read below
     (if (i32.atomic.load 1 offset=16 (i32.const 0)) ;; closed
       (then
         (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0))) ;; head
@@ -67,6 +69,9 @@
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
+      ;; SYNC POINT with $publish in the writer adapter / $commit in the reader adapter
+      ;; and ring/control.py $publish: my waiting flag is stored before my refresh
+      ;; re-reads the other side's counter; they store the counter, then read the flag
       (i32.atomic.store 1 offset=192 (i32.const 0) (i32.const 1))  ;; reader_waiting: announce (SC)
       (local.set $r (call $refresh1))                                       ;; then re-check
       (if (local.get $r) (then
@@ -91,6 +96,8 @@
       (br $park))
     (unreachable))
 
+  ;; SYNC POINT with $refresh's closed branch in the other side's adapter: closed is
+  ;; stored after this side's last publish, so a reader that sees it re-reads head
   (func $close1 (result i32)
     (i32.atomic.store 1 offset=16 (i32.const 0) (i32.const 1)) ;; closed
     (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1))) ;; head
@@ -143,6 +150,8 @@
   ;; Commit publishes tail (release), then wakes the writer only if it parked,
   ;; and only once the ring is at most half full: a writer woken for every
   ;; freed slot would park again at once (hysteresis; its wait has a timeout).
+  ;; SYNC POINT with $wait in the writer adapter and park_writer in ring/control.py:
+  ;; tail is stored before writer_waiting is read; they store the flag, then re-read tail
   (func $commit1
     (if (i64.eq (global.get $pos1) (global.get $done1)) (then (return)))
     (global.set $done1 (global.get $pos1))

@@ -45,6 +45,8 @@
       (then (global.set $ok1 (i32.const 2)) (return (i32.const -4))))
     (local.set $v (i64.atomic.load 1 offset=128 (i32.const 0)))  ;; tail: acquire
     (global.set $waitat1 (i32.const 128))
+    ;; SYNC POINT with attach in observe/tapctl.py: tap_mode is read before tap_tail;
+    ;; the tap stores tap_tail, then tap_mode, then reads head
     (if (i32.atomic.load 1 offset=256 (i32.const 0)) (then ;; tap_mode
       (local.set $t (i64.atomic.load 1 offset=264 (i32.const 0)))  ;; tap_tail: acquire
       (if (i64.gt_u (i64.sub (global.get $pos1) (local.get $t))
@@ -55,6 +57,8 @@
     (if (i64.gt_u (i64.sub (global.get $pos1) (global.get $peer1)) (i64.const 256)) (then (return (call $quarantine1 (i32.const 2)))))
     (if (call $ready1) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
+    ;; SYNC POINT with $close in the other side's adapter, RingControl.close in
+    ;; ring/control.py: closed load here, then the counter re-read below
     (if (i32.atomic.load 1 offset=16 (i32.const 0)) ;; closed
       (then
         (global.set $peer1 (i64.atomic.load 1 offset=128 (i32.const 0))) ;; tail
@@ -74,6 +78,9 @@
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
+      ;; SYNC POINT with $publish in the writer adapter / $commit in the reader adapter
+      ;; and ring/control.py $publish: my waiting flag is stored before my refresh
+      ;; re-reads the other side's counter; they store the counter, then read the flag
       (i32.atomic.store 1 offset=196 (i32.const 0) (i32.const 1))  ;; writer_waiting: announce (SC)
       (local.set $r (call $refresh1))                                       ;; then re-check
       (if (local.get $r) (then
@@ -98,6 +105,8 @@
       (br $park))
     (unreachable))
 
+  ;; SYNC POINT with $refresh's closed branch in the other side's adapter: closed is
+  ;; stored after this side's last publish, so a reader that sees it re-reads head
   (func $close1 (result i32)
     (i32.atomic.store 1 offset=16 (i32.const 0) (i32.const 1)) ;; closed
     (drop (memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const -1))) ;; head
@@ -142,6 +151,8 @@
     (i64.lt_u (i64.sub (global.get $pos1) (global.get $peer1)) (i64.const 256)))
 
   ;; publish head (release), then wake the reader only if it announced a park
+  ;; SYNC POINT with $wait in the reader adapter and park_reader in ring/control.py:
+  ;; head is stored before reader_waiting is read; they store the flag, then re-read head
   (func $publish1 (param $bytes i64)
     (i64.atomic.store 1 offset=64 (i32.const 0) (global.get $pos1)) ;; head
     (i64.store 1 offset=72 (i32.const 0) (i64.add (i64.load 1 offset=72 (i32.const 0)) (local.get $bytes))) ;; bytes_in

@@ -188,6 +188,8 @@ class Tap:
 
     def _ended(self) -> bool:
         """Closed, and nothing published past the cursor (closed is stored last)."""
+        # SYNC POINT with $close in ring/adapter.py and close in ring/control.py:
+        # closed is read before head, as closed is stored after the last publish
         return self._ring.closed and self._ring.u64(L.OFF_HEAD) == self._cursor
 
     def _batch(self) -> int:

@@ -26,6 +26,8 @@ _TAP_WAT = """
   (func (export "attach") (result i64)
     (i64.atomic.store offset={O_TAPTAIL} (i32.const 0) (i64.atomic.load offset={O_HEAD}
                                                        (i32.const 0)))
+    ;; SYNC POINT with the writer's tap hold in ring/adapter.py ($refresh): tap_tail,
+    ;; then tap_mode, are stored before head is read; the writer reads tap_mode, then tap_tail
     (i32.atomic.store offset={O_TAPMODE} (i32.const 0) (i32.const 1))  ;; SC: before the load
     (i64.atomic.load offset={O_HEAD} (i32.const 0)))
   ;; publish the tap's cursor (release); RingControl.notify_tail then wakes the writer

@@ -174,6 +174,8 @@ _COMMON = """
     {@check_counters}
     (if (call $ready{m}) (then (return (i32.const 1))))
     ;; closed is set after the last publish: re-read the counter once it is seen
+    ;; SYNC POINT with $close in the other side's adapter, RingControl.close in
+    ;; ring/control.py: closed load here, then the counter re-read below
     (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0))
       (then
         (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))
@@ -193,6 +195,9 @@ _COMMON = """
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
+      ;; SYNC POINT with $publish in the writer adapter / $commit in the reader adapter
+      ;; and ring/control.py $publish: my waiting flag is stored before my refresh
+      ;; re-reads the other side's counter; they store the counter, then read the flag
       (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 1))  ;; announce (SC)
       (local.set $r (call $refresh{m}))                                       ;; then re-check
       (if (local.get $r) (then
@@ -217,6 +222,8 @@ _COMMON = """
       (br $park))
     (unreachable))
 
+  ;; SYNC POINT with $refresh's closed branch in the other side's adapter: closed is
+  ;; stored after this side's last publish, so a reader that sees it re-reads head
   (func $close{m} (result i32)
     (i32.atomic.store {m} offset={O_CLOSED} (i32.const 0) (i32.const 1))
     (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const -1)))
@@ -229,6 +236,8 @@ _WRITER = """
     (i64.lt_u (i64.sub (global.get $pos{m}) (global.get $peer{m})) (i64.const {N})))
 
   ;; publish head (release), then wake the reader only if it announced a park
+  ;; SYNC POINT with $wait in the reader adapter and park_reader in ring/control.py:
+  ;; head is stored before reader_waiting is read; they store the flag, then re-read head
   (func $publish{m} (param $bytes i64)
     (i64.atomic.store {m} offset={O_HEAD} (i32.const 0) (global.get $pos{m}))
     {@bump O_BIN local $bytes}
@@ -317,6 +326,8 @@ _READER = """
   ;; Commit publishes tail (release), then wakes the writer only if it parked,
   ;; and only once the ring is at most half full: a writer woken for every
   ;; freed slot would park again at once (hysteresis; its wait has a timeout).
+  ;; SYNC POINT with $wait in the writer adapter and park_writer in ring/control.py:
+  ;; tail is stored before writer_waiting is read; they store the flag, then re-read tail
   (func $commit{m}
     (if (i64.eq (global.get $pos{m}) (global.get $done{m})) (then (return)))
     (global.set $done{m} (global.get $pos{m}))
@@ -454,6 +465,8 @@ _COPY = """
 # the writer also waits for the host's tap while one is attached losslessly:
 # the peer it uses is whichever of tail and tap_tail is further behind
 _TAP_HOLD = """    (global.set $waitat{m} (i32.const {OTHER}))
+    ;; SYNC POINT with attach in observe/tapctl.py: tap_mode is read before tap_tail;
+    ;; the tap stores tap_tail, then tap_mode, then reads head
     (if (i32.atomic.load {m} offset={O_TAPMODE} (i32.const 0)) (then
       (local.set $t (i64.atomic.load {m} offset={O_TAPTAIL} (i32.const 0)))  ;; acquire
       (if (i64.gt_u (i64.sub (global.get $pos{m}) (local.get $t))

@@ -24,6 +24,8 @@ _CONTROL_WAT = """
 (module
   (import "t" "ring" (memory {P} {P} shared))
   ;; store a counter (SC), then wake the other side only if it announced a park
+  ;; SYNC POINT with $wait in the adapter (and $park below): the counter is stored
+  ;; before the waiting flag is read; a parker stores the flag, then re-reads the counter
   (func $publish (param $off i32) (param $v i64) (param $flag i32) (param $wake i32)
     (i64.atomic.store (local.get $off) (local.get $v))
     (if (i32.atomic.load (local.get $flag))
@@ -33,6 +35,8 @@ _CONTROL_WAT = """
   (func (export "publish_tail") (param i64)
     (call $publish (i32.const {O_TAIL}) (local.get 0) (i32.const {O_WWAIT}) (i32.const {O_TAIL})))
   ;; announce, re-check, wait: 1 if the counter moved, 0 on timeout
+  ;; SYNC POINT with $publish in the adapter (and above): the flag is stored before
+  ;; the counter is re-read; a publisher stores the counter, then reads the flag
   (func $park (param $flag i32) (param $addr i32) (param $seen i64) (param $ns i64)
     (param $parks i32) (result i32) (local $r i32)
     (i32.atomic.store (local.get $flag) (i32.const 1))
@@ -60,6 +64,8 @@ _CONTROL_WAT = """
   (func (export "notify_tail")
     (if (i32.atomic.load (i32.const {O_WWAIT}))
       (then (drop (memory.atomic.notify (i32.const {O_TAPTAIL}) (i32.const 1))))))
+  ;; SYNC POINT with $refresh's closed branch in the adapter and TunnelReader
+  ;; in ring/endpoint.py: closed is stored after the last publish of head
   (func (export "close")
     (i32.atomic.store offset={O_CLOSED} (i32.const 0) (i32.const 1))
     (drop (memory.atomic.notify (i32.const {O_HEAD}) (i32.const -1)))

@@ -121,6 +121,8 @@ class TunnelWriter(_End):
         self._bytes += size
 
     def _publish(self) -> None:
+        # SYNC POINT with $wait in the reader adapter: the slots are filled before
+        # publish_head stores head, which then reads reader_waiting (ring/control.py)
         self.ring.put_u64(L.OFF_BYTES_IN, self.ring.u64(L.OFF_BYTES_IN) + self._bytes)
         self._bytes = 0
         self.control.publish_head(self._head)
@@ -257,12 +259,16 @@ class TunnelReader(_End):
         return bytes(self._view[off + 8: off + 8 + size])
 
     def _commit(self, count: int, nbytes: int) -> None:
+        # SYNC POINT with $wait in the writer adapter: the payload is copied out before
+        # publish_tail stores tail, which then reads writer_waiting (ring/control.py)
         self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + nbytes)
         self.control.publish_tail(self._tail)
 
     def _drained_and_closed(self) -> bool:
         if not self.ring.closed:
             return False
+        # SYNC POINT with close in ring/control.py and $close in the adapter: closed is
+        # read before head is re-read, as closed is stored after the last publish
         return self._available() == 0  # closed is set after the last publish
 
     def try_recv_many(self, limit: int = 1 << 30) -> list[bytes]:

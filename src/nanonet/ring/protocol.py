@@ -247,6 +247,7 @@ class _Cursor:
 
     def _closed(self, ring: Ring) -> int:
         """Closed is stored after the last publish: re-read the counter once more."""
+        # SYNC POINT with close: closed was read (in refresh) before this re-read
         self.peer = ring.load(self.OTHER)
         if self._check_counters(ring):
             return Status.CORRUPT
@@ -258,6 +259,7 @@ class _Cursor:
     @staticmethod
     def close(ring: Ring) -> int:
         """Set the closed flag (the adapter then wakes every waiter)."""
+        # SYNC POINT with _closed: closed is stored after this side's last publish
         ring.store(Field.CLOSED, 1)
         return Status.OK
 
