@@ -21,6 +21,12 @@ class TunnelClosed(NanonetError):
     """The tunnel is closed; a reader sees this only after draining it."""
 
 
+class TunnelBroken(NanonetError):
+    """The service at the other end is gone for good (it trapped with no
+    restart policy, or failed); the cause is chained. A reader sees this only
+    after draining what was sent before the break."""
+
+
 class TunnelCorrupt(NanonetError):
     """The ring failed a consistency check and was quarantined."""
 
