@@ -4,11 +4,15 @@ once it has drained what was sent before the break."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from conftest import guest, wait_until
 from nanonet import Mesh, RestartPolicy, State
 from nanonet.caps.policy import Restart
+from nanonet.cli import main
 from nanonet.errors import GuestTrap, TunnelBroken, TunnelClosed
 from nanonet.ring import layout as L
 
@@ -116,3 +120,34 @@ def test_a_service_out_of_restarts_breaks_its_tunnels_as_failed() -> None:
         assert mesh.services["source"].exit_code == L.Status.BROKEN
         assert mesh.services["filter"].state is State.FAILED
         assert mesh.statistics()["u"].broken == L.Broken.FAILED
+
+
+# sends 8-byte messages on "t" until a send fails, and returns that status
+SOURCE = """(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "send" (func $send (param i32 i32 i32) (result i32)))
+  (import "env" "memory" (memory 1))
+  (data (i32.const 0) "t")
+  (func (export "run") (result i32) (local $h i32) (local $r i32)
+    (local.set $h (call $tunnel (i32.const 0) (i32.const 1)))
+    (loop $more
+      (local.set $r (call $send (local.get $h) (i32.const 64) (i32.const 8)))
+      (br_if $more (i32.ge_s (local.get $r) (i32.const 0))))
+    (local.get $r)))"""
+
+
+def test_run_ends_when_nothing_can_move_and_exits_non_zero(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "source.wat").write_text(SOURCE)
+    (tmp_path / "filter.wat").write_text(FILTER.replace("TRAP_AT", "5"))
+    (tmp_path / "nanonet.toml").write_text(
+        '[tunnels.t]\nwriter = "source"\nreader = "filter"\nslots = 8\nmax_payload = 16\n'
+        '[tunnels.u]\nwriter = "filter"\nreader = "host"\nmax_payload = 16\n'
+        '[services.source]\nsource = "source.wat"\n[services.filter]\nsource = "filter.wat"\n')
+    assert main(["run", str(tmp_path / "nanonet.toml"), "--timeout", "120"]) != 0
+    out = capsys.readouterr().out
+    assert "every service ended" in out  # not the timeout
+    assert ("host: u: tunnel 'u' is broken: its writer 'filter' trapped "
+            "(unreachable executed) and will not restart") in out
+    assert re.search(r"source\s+stopped\s+-7", out)
+    assert re.search(r"filter\s+trapped", out)

@@ -14,6 +14,7 @@ from .errors import (
     ManifestError,
     MessageTooBig,
     NanonetError,
+    TunnelBroken,
     TunnelClosed,
     TunnelCorrupt,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "State",
     "Status",
     "Tunnel",
+    "TunnelBroken",
     "TunnelClosed",
     "TunnelCorrupt",
     "TunnelReader",
