@@ -356,8 +356,11 @@ class Service:
         else:
             return
         error: BaseException | None = self.internal_error or self.error
-        for end, control in zip(self.spec.ends, self._controls, strict=False):
-            side = "writer" if end.direction is Direction.WRITE else "reader"
+        held = [("writer" if end.direction is Direction.WRITE else "reader", control)
+                for end, control in zip(self.spec.ends, self._controls, strict=False)]
+        sink = self.redeliveries.sink  # its supervisor wrote the dead letters: gone too
+        held += [("writer", sink.control)] if sink is not None else []
+        for side, control in held:
             with contextlib.suppress(NanonetError):  # its mesh released the ring already
                 control.break_(BreakInfo(side, self.name, reason, cause, error))
 
