@@ -151,3 +151,16 @@ def test_run_ends_when_nothing_can_move_and_exits_non_zero(
             "(unreachable executed) and will not restart") in out
     assert re.search(r"source\s+stopped\s+-7", out)
     assert re.search(r"filter\s+trapped", out)
+
+
+def test_a_stop_closes_and_breaks_nothing() -> None:
+    with Mesh() as mesh:
+        _pipeline(mesh, trap_at=1 << 30)  # the filter never traps
+        out = mesh.reader("u")
+        mesh.start()
+        mesh.stop()
+        assert not any(st.broken for st in mesh.statistics().values())
+        assert mesh.services["source"].exit_code == L.Status.CLOSED
+        with pytest.raises(TunnelClosed):
+            while True:
+                out.recv(timeout=20)
