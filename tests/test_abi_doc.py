@@ -15,7 +15,7 @@ from nanonet.ring.layout import Status
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "abi.md"
 HEADER = INCLUDE_DIR / "nanonet.h"
-NAMES = ("OK", "CLOSED", "AGAIN", "TOO_BIG", "CORRUPT", "BAD_HANDLE", "TRUNCATED")
+NAMES = ("OK", "CLOSED", "AGAIN", "TOO_BIG", "CORRUPT", "BAD_HANDLE", "TRUNCATED", "BROKEN")
 
 
 def test_header_status_codes_match_the_layout() -> None:

@@ -19,7 +19,8 @@ FIELDS = {
     "reader_parks": L.OFF_READER_PARKS, "reader_wakes": L.OFF_READER_WAKES,
     "reader_waiting": L.OFF_READER_WAITING, "writer_waiting": L.OFF_WRITER_WAITING,
     "tap_mode": L.OFF_TAP_MODE, "tap_tail": L.OFF_TAP_TAIL, "stamps": L.OFF_STAMPS,
-    "latencies": L.OFF_LATENCIES,
+    "latencies": L.OFF_LATENCIES, "dead_letters": L.OFF_DEAD_LETTERS,
+    "broken": L.OFF_BROKEN,
 }
 
 

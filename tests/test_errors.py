@@ -49,6 +49,7 @@ DOC = ROOT / "docs" / "errors.md"
 # Published codes: a code never changes once it is here.
 PUBLISHED = {
     "NanonetError": "error", "TunnelClosed": "tunnel-closed", "TunnelCorrupt": "tunnel-corrupt",
+    "TunnelBroken": "tunnel-broken",
     "TunnelTimeout": "tunnel-timeout", "MessageTooBig": "message-too-big",
     "InvalidValue": "invalid-value", "EndpointTaken": "endpoint-taken", "NotFound": "not-found",
     "WrongType": "wrong-type", "CallTimeout": "call-timeout", "LoadError": "load-failed",

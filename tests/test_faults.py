@@ -16,6 +16,7 @@ import pytest
 from conftest import GUESTS, call, guest
 from nanonet import Limits, Mesh, RestartPolicy, State
 from nanonet.caps.policy import Restart
+from nanonet.errors import TunnelBroken
 
 COUNT = 12_000
 TRIGGER = 3_000
@@ -128,7 +129,8 @@ def test_a_writer_that_dies_mid_batch_leaves_nothing_half_written() -> None:
         assert writer.join(20) and writer.state is State.TRAPPED
         stats = mesh.tunnels["b"].statistics()
         assert (stats.sent, stats.quarantine) == (0, 0)  # nothing of the batch was published
-        assert reader.try_recv() is None
+        with pytest.raises(TunnelBroken):  # no message, half or whole: the writer is gone
+            reader.try_recv()
 
 
 BUSY = """(module

@@ -26,6 +26,7 @@ from nanonet.observe.tapctl import TapControl
 from nanonet.ring import layout as L
 from nanonet.ring import protocol as P
 from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
+from nanonet.ring.control import BreakInfo, RingControl
 from nanonet.ring.layout import Geometry
 from nanonet.ring.memory import RingMemory
 from nanonet.runtime.engine import runtime
@@ -40,8 +41,9 @@ HANG_TICKS = 50  # epoch ticks (10 ms each) before a call that parked for ever t
 COMPARED = (P.Field.HEAD, P.Field.TAIL, P.Field.BYTES_IN, P.Field.BYTES_OUT,
             P.Field.FULL_COUNT, P.Field.EMPTY_COUNT, P.Field.WRITER_WAKES,
             P.Field.READER_WAKES, P.Field.CLOSED, P.Field.QUARANTINE, P.Field.TAP_MODE,
-            P.Field.TAP_TAIL, P.Field.MAGIC)
-U32_FIELDS = {P.Field.CLOSED, P.Field.QUARANTINE, P.Field.TAP_MODE, P.Field.MAGIC}
+            P.Field.TAP_TAIL, P.Field.MAGIC, P.Field.BROKEN, P.Field.DEAD_LETTERS)
+U32_FIELDS = {P.Field.CLOSED, P.Field.QUARANTINE, P.Field.TAP_MODE, P.Field.MAGIC,
+              P.Field.BROKEN}
 
 
 def payload(counter: int, length: int) -> bytes:
@@ -92,6 +94,7 @@ class RingAndModel(RuleBasedStateMachine):
         self.writer = Guest(self.store, self.ring, Direction.WRITE)
         self.reader = Guest(self.store, self.ring, Direction.READ)
         self.tap = TapControl(rt, self.ring)
+        self.control = RingControl(rt, self.ring)
         self.state = P.RingState(self.geo)
         for counter in (P.Field.HEAD, P.Field.TAIL):  # counters wrap at 2**64
             self.ring.put_u64(counter, start)
@@ -101,7 +104,8 @@ class RingAndModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         if self.ring is not None:
-            del self.writer, self.reader, self.tap, self.store
+            self.control.release()
+            del self.writer, self.reader, self.tap, self.store, self.control
             self.ring.close()
             runtime().ticker.release()
 
@@ -213,6 +217,28 @@ class RingAndModel(RuleBasedStateMachine):
         """The reader traps and restarts: a fresh instance at the committed tail."""
         self.reader = Guest(self.store, self._ring(), Direction.READ)
         self.mr = P.ReaderCursor(self.geo)
+
+    @rule()
+    def dead_letter_and_restart_reader(self) -> None:
+        """The reader trapped on the message at its committed tail once too
+        often: its supervisor moves that message aside, then restarts it."""
+        length = self.state.slot_length(self.state.load(P.Field.TAIL))
+        want = P.dead_letter(self.state, self.geo)
+        got = self.control.dead_letter()
+        assert (None if got is None else got.sequence) == want
+        if got is not None:
+            assert got.data == payload(got.sequence, length)
+        self.restart_reader()
+
+    # -- the host breaks it ---------------------------------------------------
+
+    @rule(now=st.integers(0, RARE), reason=st.sampled_from([L.Broken.TRAPPED, L.Broken.FAILED]))
+    def break_ring(self, now: int, reason: int) -> None:
+        """The service at one end is gone for good: the host breaks the ring."""
+        if now:
+            return
+        self.control.break_(BreakInfo("writer", "w", reason, "trapped"))
+        P.break_ring(self.state, reason)
 
     # -- the tap --------------------------------------------------------------
 

@@ -270,8 +270,8 @@ def test_public_api_is_pinned() -> None:
     assert sorted(nanonet.__all__) == sorted([
         "EndpointTaken", "Frame", "Geometry", "GuestTrap", "InvalidValue", "LoadError", "Mesh",
         "MessageTooBig", "NanonetError", "Service", "State", "Status", "Tunnel",
-        "TunnelClosed", "TunnelCorrupt", "TunnelReader", "TunnelStats", "TunnelWriter",
-        "Grants", "Limits", "Preopen", "Restart", "RestartPolicy", "__version__",
+        "TunnelBroken", "TunnelClosed", "TunnelCorrupt", "TunnelReader", "TunnelStats",
+        "TunnelWriter", "Grants", "Limits", "Preopen", "Restart", "RestartPolicy", "__version__",
         "Manifest", "ManifestError", "load_manifest",
         "CallTimeout", "NotFound", "PcapngError", "TapError", "TapStalled", "TunnelTimeout",
         "WrongType",

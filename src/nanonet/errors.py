@@ -31,6 +31,14 @@ class TunnelClosed(NanonetError):
     code: ClassVar[str] = "tunnel-closed"
 
 
+class TunnelBroken(NanonetError):
+    """The service at the other end is gone for good (it trapped with no
+    restart policy, or failed); the cause is chained. A reader sees this only
+    after draining what was sent before the break."""
+
+    code: ClassVar[str] = "tunnel-broken"
+
+
 class TunnelCorrupt(NanonetError):
     """The ring failed a consistency check and was quarantined."""
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import InternalError, NanonetError, TunnelClosed
+from .errors import InternalError, NanonetError, TunnelBroken, TunnelClosed
 from .mesh import Mesh
 from .ring.endpoint import TunnelReader
 from .runtime.lifecycle import State
@@ -87,7 +87,8 @@ class HostReads:
             mesh.wait(WAIT_SECONDS)
             return
         name, reader = next(iter(self.readers.items()))
-        with contextlib.suppress(TimeoutError, TunnelClosed):  # closed: drain() sees it
+        # closed or broken: drain() sees it, reports a break and lets go of the end
+        with contextlib.suppress(TimeoutError, TunnelClosed, TunnelBroken):
             self._take(name, reader.recv_many(4096, timeout=WAIT_SECONDS))
 
 
@@ -135,7 +136,10 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
     lines.append(f"  {'tunnel':<12} {'sent':>9} {'received':>9} {'bytes':>11} {'full':>6} "
                  f"{'empty':>6} {'parks w/r':>10}  state")
     for name, st in mesh.statistics().items():
-        state = "quarantined" if st.quarantine else "closed" if st.closed else "open"
+        state = ("quarantined" if st.quarantine else "broken" if st.broken
+                 else "closed" if st.closed else "open")
+        if st.dead_letters:
+            state += f", {st.dead_letters:,} dead letter(s)"
         parks = f"{st.writer_parks}/{st.reader_parks}"
         lines.append(f"  {name:<12} {st.sent:>9,} {st.received:>9,} {st.bytes_in:>11,} "
                      f"{st.times_full:>6,} {st.times_empty:>6,} {parks:>10}  {state}")

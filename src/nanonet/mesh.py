@@ -208,14 +208,33 @@ class Mesh:
         ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
                            policy, self.latency)
-        svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor)
+        sink = self._dead_letter_sink(name, policy.restart, claims)
+        svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor,
+                      controls=[t.control for t, _ in claims],
+                      dead_letter=None if sink is None else TunnelWriter(sink.ring, sink.control))
         for tunnel, direction in claims:  # loaded: now the ends are its own
             tunnel.take(direction, name)
+        if sink is not None:  # its supervisor writes what it moves aside
+            sink.take(Direction.WRITE, name)
         self.services[name] = svc
         if self._started:
             self._hold_ticker()
             svc.start()
         return svc
+
+    def _dead_letter_sink(self, name: str, restart: RestartPolicy,
+                          claims: list[tuple[Tunnel, Direction]]) -> Tunnel | None:
+        """The dead-letter tunnel the restart policy names (its write end goes
+        to the service's supervisor), checked as a claim; None if none."""
+        if restart.dead_letter is None:
+            return None
+        sink = self._get_tunnel(restart.dead_letter)
+        if any(t is sink for t, _ in claims):
+            raise NanonetError(f"service {name!r}: its dead-letter tunnel "
+                               f"{sink.name!r} is one of its own tunnels; name a tunnel of "
+                               "its own for dead letters")
+        _check_claims(name, [(sink, Direction.WRITE)])
+        return sink
 
     def component(self, name: str, source: WasmSource, *,
                   imports: Mapping[str, Any] | None = None, wasi: bool = False,

@@ -14,9 +14,16 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from nanonet import MessageTooBig, TunnelClosed, TunnelCorrupt, TunnelReader, TunnelWriter
+from nanonet import (
+    MessageTooBig,
+    TunnelBroken,
+    TunnelClosed,
+    TunnelCorrupt,
+    TunnelReader,
+    TunnelWriter,
+)
 
-CLOSED, AGAIN, TOO_BIG, CORRUPT, TRUNCATED = -1, -2, -3, -4, -6  # the guest ABI's statuses
+CLOSED, AGAIN, TOO_BIG, CORRUPT, TRUNCATED, BROKEN = -1, -2, -3, -4, -6, -7  # the guest ABI's
 WATCHDOG = 30.0  # a bound on any blocking wait: reaching it is a hang, never a speed check
 T = TypeVar("T")
 
@@ -73,6 +80,8 @@ def raise_status(status: int) -> None:
     """A guest status as the exception a host end raises for it."""
     if status == CLOSED:
         raise TunnelClosed("tunnel is closed")
+    if status == BROKEN:
+        raise TunnelBroken("tunnel is broken")
     if status == TOO_BIG:
         raise MessageTooBig("message exceeds the tunnel's slot payload")
     if status == CORRUPT:

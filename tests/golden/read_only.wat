@@ -55,8 +55,15 @@
         (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0))) ;; head
         (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
         (if (call $ready1) (then (return (i32.const 1))))
-        (return (i32.const -1))))
+        (return (call $ended1))))
     (i32.const 0))
+
+  ;; what a closed ring says: BROKEN if the host broke it (the service at the
+  ;; other end is gone for good; broken is stored before closed), else CLOSED.
+  ;; Only ever called once closed was seen: never on the per-message path
+  (func $ended1 (result i32)
+    (select (i32.const -7) (i32.const -1)
+            (i32.atomic.load 1 offset=832 (i32.const 0)))) ;; broken
 
   ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)

@@ -62,8 +62,15 @@
         (global.set $peer1 (i64.atomic.load 1 offset=64 (i32.const 0))) ;; head
         (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
         (if (call $ready1) (then (return (i32.const 1))))
-        (return (i32.const -1))))
+        (return (call $ended1))))
     (i32.const 0))
+
+  ;; what a closed ring says: BROKEN if the host broke it (the service at the
+  ;; other end is gone for good; broken is stored before closed), else CLOSED.
+  ;; Only ever called once closed was seen: never on the per-message path
+  (func $ended1 (result i32)
+    (select (i32.const -7) (i32.const -1)
+            (i32.atomic.load 1 offset=832 (i32.const 0)))) ;; broken
 
   ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)
@@ -343,8 +350,15 @@
         (global.set $peer2 (i64.atomic.load 2 offset=128 (i32.const 0))) ;; tail
         (if (i64.gt_u (i64.sub (global.get $pos2) (global.get $peer2)) (i64.const 64)) (then (return (call $quarantine2 (i32.const 2)))))
         (if (call $ready2) (then (return (i32.const 1))))
-        (return (i32.const -1))))
+        (return (call $ended2))))
     (i32.const 0))
+
+  ;; what a closed ring says: BROKEN if the host broke it (the service at the
+  ;; other end is gone for good; broken is stored before closed), else CLOSED.
+  ;; Only ever called once closed was seen: never on the per-message path
+  (func $ended2 (result i32)
+    (select (i32.const -7) (i32.const -1)
+            (i32.atomic.load 2 offset=832 (i32.const 0)))) ;; broken
 
   ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)
@@ -457,7 +471,7 @@
       (then (local.set $r (call $attach2)) (if (local.get $r) (then (return (local.get $r))))))
     (if (call $ready2) (then
       (if (i32.atomic.load 2 offset=16 (i32.const 0)) ;; closed
-        (then (return (i32.const -1))))
+        (then (return (call $ended2))))
       (return (i32.const 1))))
     (local.set $r (call $refresh2))
     (if (i32.eq (local.get $r) (i32.const 0)) (then
@@ -466,7 +480,7 @@
       (local.set $r (call $wait2))))
     (if (i32.and (i32.eq (local.get $r) (i32.const 1))
                  (i32.atomic.load 2 offset=16 (i32.const 0))) ;; closed
-      (then (return (i32.const -1))))
+      (then (return (call $ended2))))
     (local.get $r))
 
   (func $close_end2 (result i32) (call $close2))

@@ -64,8 +64,15 @@
         (global.set $peer1 (i64.atomic.load 1 offset=128 (i32.const 0))) ;; tail
         (if (i64.gt_u (i64.sub (global.get $pos1) (global.get $peer1)) (i64.const 256)) (then (return (call $quarantine1 (i32.const 2)))))
         (if (call $ready1) (then (return (i32.const 1))))
-        (return (i32.const -1))))
+        (return (call $ended1))))
     (i32.const 0))
+
+  ;; what a closed ring says: BROKEN if the host broke it (the service at the
+  ;; other end is gone for good; broken is stored before closed), else CLOSED.
+  ;; Only ever called once closed was seen: never on the per-message path
+  (func $ended1 (result i32)
+    (select (i32.const -7) (i32.const -1)
+            (i32.atomic.load 1 offset=832 (i32.const 0)))) ;; broken
 
   ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)
@@ -175,7 +182,7 @@
       (then (local.set $r (call $attach1)) (if (local.get $r) (then (return (local.get $r))))))
     (if (call $ready1) (then
       (if (i32.atomic.load 1 offset=16 (i32.const 0)) ;; closed
-        (then (return (i32.const -1))))
+        (then (return (call $ended1))))
       (return (i32.const 1))))
     (local.set $r (call $refresh1))
     (if (i32.eq (local.get $r) (i32.const 0)) (then
@@ -184,7 +191,7 @@
       (local.set $r (call $wait1))))
     (if (i32.and (i32.eq (local.get $r) (i32.const 1))
                  (i32.atomic.load 1 offset=16 (i32.const 0))) ;; closed
-      (then (return (i32.const -1))))
+      (then (return (call $ended1))))
     (local.get $r))
 
   (func $close_end1 (result i32) (call $close1))

@@ -69,7 +69,23 @@ class Manifest:
 
     def _service(self, name: str, t: ServiceTable, ends: Ends) -> ServiceDef:
         reads, writes = ends.get(name, ([], []))
+        sink = self._dead_letter(name, t)
+        writes = [w for w in writes if w != sink]  # its supervisor writes it, not its guest
         return ServiceDef(name, t, tuple(reads), tuple(writes), self._policy(t))
+
+    def _dead_letter(self, name: str, t: ServiceTable) -> str | None:
+        """The dead-letter tunnel ``restart.dead_letter`` names: one the manifest
+        has, whose writer is this service (its supervisor writes it)."""
+        sink = t.restart.dead_letter
+        if sink is None:
+            return None
+        tunnel = self.table.tunnels.get(sink)
+        if tunnel is None or tunnel.writer != name:
+            raise self.error(("services", name, "restart", "dead_letter"),
+                             f"names tunnel {sink!r}, which is not a tunnel this service "
+                             f"writes; add [tunnels.{sink}] with writer = {name!r} (its "
+                             "supervisor writes the dead letters there)")
+        return sink
 
     def _policy(self, t: ServiceTable) -> ServicePolicy:
         g, lim, r = t.grants, t.limits, t.restart
@@ -79,7 +95,8 @@ class Manifest:
                         network=g.network, raw=tuple(g.raw))
         limits = Limits(lim.fuel_per_tick, lim.deadline_ms, lim.memory, lim.instances)
         restart = RestartPolicy(Restart(r.policy), r.max_restarts, r.initial_ms, r.factor,
-                                r.max_ms, r.window_s, r.healthy_s)
+                                r.max_ms, r.window_s, r.healthy_s, r.dead_letter_after,
+                                r.dead_letter)
         return ServicePolicy(grants, limits, restart)
 
     def build_mesh(self, progress: Progress | None = None, latency: bool = False,

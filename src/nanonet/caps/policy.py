@@ -154,11 +154,22 @@ class RestartPolicy:
     max_ms: float = 1000.0
     window_s: float = 60.0
     healthy_s: float = 10.0
+    # a message whose redelivery trapped the reader this many times (after the
+    # trap of its first delivery) is moved to the ``dead_letter`` tunnel, or
+    # dropped and counted if none is named; None: never
+    dead_letter_after: int | None = None
+    dead_letter: str | None = None
 
     def __post_init__(self) -> None:
         if self.window_s <= 0 or self.healthy_s < 0:
             raise ValueError(f"restart: window_s must be > 0 and healthy_s >= 0 (got "
                              f"{self.window_s:g} and {self.healthy_s:g}); give positive seconds")
+        if self.dead_letter_after is not None and self.dead_letter_after < 1:
+            raise ValueError(f"restart: dead_letter_after must be at least 1 (got "
+                             f"{self.dead_letter_after}); give how many redeliveries may trap")
+        if self.dead_letter is not None and self.dead_letter_after is None:
+            raise ValueError(f"restart: dead_letter = {self.dead_letter!r} needs "
+                             "dead_letter_after: say after how many redeliveries")
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before restart ``attempt`` of a burst."""

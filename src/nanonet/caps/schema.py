@@ -172,6 +172,15 @@ class RestartTable(Table):
     max_ms: float = Field(default=1000.0, ge=0, le=1e9)
     window_s: float = Field(default=60.0, gt=0, le=1e9)
     healthy_s: float = Field(default=10.0, ge=0, le=1e9)
+    dead_letter_after: int | None = Field(default=None, ge=1, le=1 << 20)
+    dead_letter: TunnelName | None = None
+
+    @model_validator(mode="after")
+    def _dead_letter_needs_a_count(self) -> RestartTable:
+        if self.dead_letter is not None and self.dead_letter_after is None:
+            raise ValueError(f"dead_letter = {self.dead_letter!r} needs dead_letter_after "
+                             "(after how many redeliveries that trapped); set it")
+        return self
 
 
 IMPORT_TARGETS = ("tunnel:", "service:")

@@ -37,6 +37,8 @@ class ServiceSnapshot:
     kind: str = "module"  # or "component"
     cause: str | None = None  # why it last trapped or failed
     transitions: dict[str, int] = field(default_factory=dict)  # event -> count, from the bus
+    # the messages its supervisor moved aside (the last few): tunnel, sequence, where to
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class TunnelSnapshot:
     closed: bool
     quarantine: int
     tap: bool
+    broken: int = 0  # 0 intact, else why its other end's service is gone (layout.Broken)
+    dead_letters: int = 0  # messages moved aside at the reader's committed tail
     latency_samples: int = 0
     p50_ns: int | None = None
     p99_ns: int | None = None
@@ -95,7 +99,8 @@ def service_snapshot(svc: Service, counts: Counts | None = None) -> ServiceSnaps
     return ServiceSnapshot(svc.name, svc.observed_state().value, svc.restarts, causes,
                            _memory(svc), svc.exit_code,
                            svc.watchdog.fuel_used if metered else None, cause=svc.cause,
-                           transitions=dict((counts or {}).get(svc.name, {})))
+                           transitions=dict((counts or {}).get(svc.name, {})),
+                           dead_letters=[asdict(r) for r in svc.dead_letters])
 
 
 def component_snapshot(comp: ComponentService, counts: Counts | None = None) -> ServiceSnapshot:

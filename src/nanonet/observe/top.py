@@ -53,16 +53,26 @@ def services_table(snap: Snap) -> Table:
 def tunnels_table(snap: Snap) -> Table:
     table = Table(title="tunnels", title_justify="left", expand=True)
     cols = ("tunnel", "writer → reader", "msgs/s", "MB/s", "received", "fill", "full",
-            "parks w/r", "p50", "p99")
+            "parks w/r", "p50", "p99", "dead", "state")
     for col in cols:
-        table.add_column(col, justify="left" if col in cols[:2] or col == "fill" else "right")
+        left = col in cols[:2] or col in ("fill", "state")
+        table.add_column(col, justify="left" if left else "right")
     for t in snap["tunnels"]:
         ends = f"{t['writer'] or '-'} → {t['reader'] or '-'}" + (" [tap]" if t["tap"] else "")
         table.add_row(t["name"], ends, _rate(t["msgs_per_s"]), f"{t['mb_per_s']:.2f}",
                       f"{t['received']:,}", _bar(t["fill"], t["slots"]), f"{t['times_full']:,}",
                       f"{t['writer_parks']:,}/{t['reader_parks']:,}", _ns(t["p50_ns"]),
-                      _ns(t["p99_ns"]))
+                      _ns(t["p99_ns"]), f"{t.get('dead_letters', 0):,}", _tunnel_state(t))
     return table
+
+
+def _tunnel_state(t: Snap) -> Text:
+    """Open, closed, broken (its other end's service is gone) or quarantined."""
+    if t.get("quarantine"):
+        return Text("quarantined", style="bold red")
+    if t.get("broken"):
+        return Text("broken", style="bold red")
+    return Text("closed", style="dim") if t.get("closed") else Text("open", style="green")
 
 
 def render(snap: Snap, source: str = "") -> Group:

@@ -118,7 +118,8 @@ def _consts(m: int, g: Geometry) -> dict[str, object]:
         O_WWAKE=L.OFF_WRITER_WAKES, O_RWAKE=L.OFF_READER_WAKES,
         O_RWAIT=L.OFF_READER_WAITING, O_WWAIT=L.OFF_WRITER_WAITING,
         CLOSED=Status.CLOSED, AGAIN=Status.AGAIN, TOO_BIG=Status.TOO_BIG,
-        CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED,
+        CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED, BROKEN=Status.BROKEN,
+        O_BROKEN=L.OFF_BROKEN,
         Q_HDR=Quarantine.BAD_HEADER, Q_CNT=Quarantine.BAD_COUNTERS,
         Q_LEN=Quarantine.BAD_LENGTH,
         TIMEOUT=PARK_TIMEOUT_NS, INLINE=INLINE_COPY, LAG=min(32, g.slot_count // 4),
@@ -181,8 +182,15 @@ _COMMON = """
         (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))
         {@check_counters}
         (if (call $ready{m}) (then (return (i32.const 1))))
-        (return (i32.const {CLOSED}))))
+        (return (call $ended{m}))))
     (i32.const 0))
+
+  ;; what a closed ring says: BROKEN if the host broke it (the service at the
+  ;; other end is gone for good; broken is stored before closed), else CLOSED.
+  ;; Only ever called once closed was seen: never on the per-message path
+  (func $ended{m} (result i32)
+    (select (i32.const {BROKEN}) (i32.const {CLOSED})
+            (i32.atomic.load {m} offset={O_BROKEN} (i32.const 0))))
 
   ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)
@@ -260,7 +268,7 @@ _WRITER = """
       (then (local.set $r (call $attach{m})) (if (local.get $r) (then (return (local.get $r))))))
     (if (call $ready{m}) (then
       (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0))
-        (then (return (i32.const {CLOSED}))))
+        (then (return (call $ended{m}))))
       (return (i32.const 1))))
     (local.set $r (call $refresh{m}))
     (if (i32.eq (local.get $r) (i32.const 0)) (then
@@ -269,7 +277,7 @@ _WRITER = """
       (local.set $r (call $wait{m}))))
     (if (i32.and (i32.eq (local.get $r) (i32.const 1))
                  (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0)))
-      (then (return (i32.const {CLOSED}))))
+      (then (return (call $ended{m}))))
     (local.get $r))
 
   (func $close_end{m} (result i32) (call $close{m}))

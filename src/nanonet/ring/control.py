@@ -9,16 +9,44 @@ Everything here is generated from ``layout``.
 
 from __future__ import annotations
 
+import struct
 import threading
+from dataclasses import dataclass
 
 import wasmtime
 
-from ..errors import TunnelClosed
+from ..errors import TunnelBroken, TunnelClosed
 from ..runtime.engine import Runtime
 from ..runtime.fastcall import FastFunc
 from . import layout as L
 from .adapter import PARK_TIMEOUT_NS
 from .memory import RingMemory
+from .protocol import counters_ok, length_ok, used
+
+
+@dataclass(frozen=True)
+class BreakInfo:
+    """Who broke a tunnel and why: what a host end's TunnelBroken says."""
+
+    side: str  # "writer" or "reader": the end whose service is gone
+    service: str
+    reason: int  # a layout.Broken code
+    cause: str
+    error: BaseException | None = None  # the trap (or failure) to chain
+
+    def describe(self, tunnel: str) -> str:
+        how = "trapped" if self.reason == L.Broken.TRAPPED else "failed"
+        return (f"tunnel {tunnel!r} is broken: its {self.side} {self.service!r} {how} "
+                f"({self.cause}) and will not restart")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message moved aside at the reader's committed tail."""
+
+    tunnel: str
+    sequence: int  # the ring counter of the message
+    data: bytes
 
 _CONTROL_WAT = """
 (module
@@ -114,6 +142,7 @@ class RingControl:
         self._held: list[wasmtime.Store] = []  # closed by release()
         self._released = False
         self._locks = {side: threading.Lock() for side in ("writer", "reader", "any")}
+        self.broken_by: BreakInfo | None = None
 
     def _call(self, side: str, name: str, *args: int) -> int | None:
         with self._locks[side]:
@@ -174,3 +203,49 @@ class RingControl:
         # other, so a parker either sees closed or is woken here.
         if self.ring.set_closed_and_fence():
             self._call("any", "close")
+
+    def break_(self, info: BreakInfo) -> None:
+        """Break the tunnel: the service at one end is gone for good.
+
+        The flag is set once (a second break keeps the first reason); every
+        parked end is woken as by a close, and sees BROKEN on its slow path
+        (a reader once it has drained what was published)."""
+        if self.broken_by is None:
+            self.broken_by = info
+        reason = self.ring.broken or info.reason  # the first break's reason stays
+        # SYNC POINT with the park handshakes, as close(): broken, closed, fence, flags
+        if self.ring.set_broken_and_fence(reason):
+            self._call("any", "close")
+
+    def broken_error(self) -> TunnelBroken:
+        """The host end's exception for this broken ring, its cause chained."""
+        info = self.broken_by
+        if info is None:  # broken by a host this process does not know of
+            return TunnelBroken(f"tunnel {self.ring.name!r} is broken (reason "
+                                f"{self.ring.broken}): the service at its other end is gone")
+        err = TunnelBroken(info.describe(self.ring.name))
+        err.__cause__ = info.error
+        return err
+
+    def dead_letter(self) -> DeadLetter | None:
+        """Move the message at the committed tail aside (``protocol.dead_letter``).
+
+        Only the reader's side moves tail: call this only while the reader's
+        service is not running (its supervisor, between a trap and the
+        reload). The tail is published as a commit publishes it, waking a
+        parked writer. None if no message waits there (or the ring's counters
+        or the slot's length would not pass the reader's own checks)."""
+        ring, g = self.ring, self.ring.geometry
+        tail, head = ring.u64(L.OFF_TAIL), ring.u64(L.OFF_HEAD)
+        if used(head, tail) == 0 or not counters_ok(head, tail, g):
+            return None
+        off = g.slot_offset(tail)
+        (length,) = struct.unpack_from("<I", ring.view, off)
+        if not length_ok(length, g):
+            return None
+        data = bytes(ring.view[off + L.SLOT_HEADER: off + L.SLOT_HEADER + length])
+        ring.put_u64(L.OFF_BYTES_OUT, ring.u64(L.OFF_BYTES_OUT) + length)
+        ring.put_u64(L.OFF_DEAD_LETTERS, ring.u64(L.OFF_DEAD_LETTERS) + 1)
+        self.publish_tail((tail + 1) & ((1 << 64) - 1))
+        return DeadLetter(ring.name, tail, data)
+

@@ -129,6 +129,8 @@ class TunnelWriter(_End):
 
     def _check_open(self) -> None:
         if self.ring.closed:
+            if self.ring.broken:
+                raise self.control.broken_error()
             raise TunnelClosed("tunnel is closed")
         self._check_health()
 
@@ -276,6 +278,8 @@ class TunnelReader(_End):
         n = min(self._available(), limit)
         if n == 0:
             if self._drained_and_closed():
+                if self.ring.broken:  # stored before closed: seen once closed is
+                    raise self.control.broken_error()
                 raise TunnelClosed("tunnel is closed and drained")
             return []
         out = [self._take() for _ in range(n)]

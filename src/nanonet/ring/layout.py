@@ -18,10 +18,13 @@ Header (256 bytes, four 64-byte cache lines)::
     8   slot_count u32          80  full_count  u64       144 empty_count u64
     12  slot_size  u32          88  writer_parks u64      152 reader_parks u64
     16  closed     u32          96  writer_wakes u64      160 reader_wakes u64
+                                                          168 dead_letters u64
     20  quarantine u32
     24  header_size u32         line 3, waiter flags (change rarely)
     28  name_len   u32          192 reader_waiting u32
     32  name       32 bytes     196 writer_waiting u32
+
+    line 13: 832 broken u32 (set once, with closed, when an end's service is gone)
 
 Slot ``i`` starts at ``HEADER_SIZE + i * slot_size`` and holds
 ``[length u32][flags u32][payload ...]``.
@@ -65,6 +68,7 @@ OFF_BYTES_OUT = 136
 OFF_EMPTY = 144  # times a reader found the ring empty
 OFF_READER_PARKS = 152
 OFF_READER_WAKES = 160  # notifies issued by the reader to a parked writer
+OFF_DEAD_LETTERS = 168  # messages the reader's supervisor moved aside (dead letters)
 
 # line 3: waiter flags, announced before parking (Dekker-style with head/tail)
 OFF_READER_WAITING = 192
@@ -86,6 +90,12 @@ SAMPLE_ENTRY = 16  # [counter u64][nanoseconds u64]
 OFF_STAMPS = 320  # written by the writer
 OFF_LATENCIES = OFF_STAMPS + SAMPLE_ENTRIES * SAMPLE_ENTRY  # 576, written by the reader
 
+# line 13: the break, written once by the host when a service holding an end
+# is gone for good (never cleared). Line 0 is full (the name takes its last 32
+# bytes); a line written once stays shared in every core's cache, so reading
+# it on the slow path costs what reading closed costs.
+OFF_BROKEN = 13 * CACHE_LINE  # 832: 0 intact, else a Broken reason code
+
 # slot header fields
 SLOT_OFF_LENGTH = 0
 SLOT_OFF_FLAGS = 4
@@ -106,6 +116,15 @@ class Status:
     CORRUPT = -4  # the ring failed a check: quarantined
     BAD_HANDLE = -5  # no such tunnel handle, or wrong direction
     TRUNCATED = -6  # the receive buffer is smaller than the message; it stays
+    BROKEN = -7  # the service at the other end is gone for good (a reader: once drained)
+
+
+class Broken:
+    """Why a tunnel is broken (the value stored at OFF_BROKEN)."""
+
+    NONE = 0
+    TRAPPED = 1  # the other end's service trapped and has no restart policy
+    FAILED = 2  # the other end's service failed: out of restarts, restart failed, internal
 
 
 class Quarantine:
@@ -124,6 +143,7 @@ STATUS_NAMES = {
     Status.CORRUPT: "ring corrupt (quarantined)",
     Status.BAD_HANDLE: "bad tunnel handle or direction",
     Status.TRUNCATED: "receive buffer too small",
+    Status.BROKEN: "broken: the other end is gone for good",
 }
 
 

@@ -77,6 +77,17 @@ class RingMemory:
             pass
         return bool(self.u32(L.OFF_READER_WAITING) or self.u32(L.OFF_WRITER_WAITING))
 
+    def set_broken_and_fence(self, reason: int) -> bool:
+        """Store the broken reason, then close (so an end that sees closed
+        reads broken after it: x86-64 keeps stores in order); True if a side
+        is parked and must be woken (see ``set_closed_and_fence``)."""
+        self.put_u32(L.OFF_BROKEN, reason)
+        return self.set_closed_and_fence()
+
+    @property
+    def broken(self) -> int:
+        return self.u32(L.OFF_BROKEN)
+
     @property
     def closed(self) -> bool:
         return self.u32(L.OFF_CLOSED) != 0

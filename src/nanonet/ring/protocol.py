@@ -58,12 +58,14 @@ class Field(IntEnum):
     EMPTY_COUNT = L.OFF_EMPTY
     READER_PARKS = L.OFF_READER_PARKS
     READER_WAKES = L.OFF_READER_WAKES
+    DEAD_LETTERS = L.OFF_DEAD_LETTERS
     READER_WAITING = L.OFF_READER_WAITING
     WRITER_WAITING = L.OFF_WRITER_WAITING
     TAP_MODE = L.OFF_TAP_MODE
     TAP_TAIL = L.OFF_TAP_TAIL
     STAMPS = L.OFF_STAMPS
     LATENCIES = L.OFF_LATENCIES
+    BROKEN = L.OFF_BROKEN
 
 
 FIELD_NAMES = {int(f): f.name.lower() for f in Field}
@@ -170,6 +172,42 @@ def bump(ring: Ring, name: Field, by: int = 1) -> None:
     ring.store(name, ring.load(name) + by)
 
 
+def ended(ring: Ring) -> int:
+    """What a closed ring says to an end: BROKEN if the host broke it, else CLOSED."""
+    return Status.BROKEN if ring.load(Field.BROKEN) else Status.CLOSED
+
+
+def break_ring(ring: Ring, reason: int) -> int:
+    """The host breaks a ring whose other end's service is gone for good.
+
+    Broken is stored before closed, so an end that sees closed (where it
+    already looks on its slow path) reads broken after it: a reader drains
+    what was published, then gets BROKEN; a writer gets BROKEN at once. The
+    host then wakes every waiter, as a close does."""
+    ring.store(Field.BROKEN, ring.load(Field.BROKEN) or reason)  # the first reason stays
+    ring.store(Field.CLOSED, 1)
+    return Status.OK
+
+
+def dead_letter(ring: Ring, geometry: Geometry) -> int | None:
+    """Move the message at the committed tail aside, on the reader's side.
+
+    The reader's service is not running (its supervisor does this between a
+    trap and the reload): the tail is advanced by one, as a commit would,
+    and ``dead_letters`` counted. Returns the message's counter (its
+    sequence number), or None if nothing waits at the tail."""
+    tail, head = ring.load(Field.TAIL), ring.load(Field.HEAD)
+    if used(head, tail) == 0 or not counters_ok(head, tail, geometry):
+        return None  # nothing there, or counters the restarted reader will refuse
+    length = ring.slot_length(tail)
+    if not length_ok(length, geometry):
+        return None  # a length the restarted reader will refuse (quarantine)
+    bump(ring, Field.BYTES_OUT, length)
+    bump(ring, Field.DEAD_LETTERS)
+    ring.store(Field.TAIL, tail + 1)
+    return tail
+
+
 # -- the two ends ------------------------------------------------------------
 
 class Attach(Enum):
@@ -251,7 +289,7 @@ class _Cursor:
         self.peer = ring.load(self.OTHER)
         if self._check_counters(ring):
             return Status.CORRUPT
-        return PROCEED if self.ready() else Status.CLOSED
+        return PROCEED if self.ready() else ended(ring)
 
     def _ensure_attached(self, ring: Ring) -> int:
         return Status.OK if self.state is Attach.ATTACHED else self.attach(ring)
@@ -290,7 +328,7 @@ class WriterCursor(_Cursor):
         if r:
             return r
         if self.ready():
-            return Status.CLOSED if ring.load(Field.CLOSED) else PROCEED
+            return ended(ring) if ring.load(Field.CLOSED) else PROCEED
         r = self.refresh(ring)
         if r == NOT_YET:
             bump(ring, Field.FULL_COUNT)
@@ -298,7 +336,7 @@ class WriterCursor(_Cursor):
                 return Status.AGAIN
             raise WouldPark("the writer would park on a full ring")
         if r == PROCEED and ring.load(Field.CLOSED):
-            return Status.CLOSED
+            return ended(ring)
         return r
 
     def _put(self, ring: Ring, length: int) -> int:

@@ -29,6 +29,8 @@ class TunnelStats:
     slots: int
     closed: bool
     quarantine: int
+    broken: int = 0  # 0 intact, else why its other end is gone (layout.Broken)
+    dead_letters: int = 0  # messages moved aside at the reader's tail
 
     @property
     def fill(self) -> int:
@@ -45,4 +47,5 @@ def snapshot(ring: RingMemory) -> TunnelStats:
         writer_parks=u64(L.OFF_WRITER_PARKS), reader_parks=u64(L.OFF_READER_PARKS),
         writer_wakes=u64(L.OFF_WRITER_WAKES), reader_wakes=u64(L.OFF_READER_WAKES),
         slots=ring.geometry.slot_count, closed=ring.closed, quarantine=ring.quarantine,
+        broken=ring.broken, dead_letters=u64(L.OFF_DEAD_LETTERS),
     )

@@ -11,6 +11,7 @@ asked to stop, so one mesh's stop never touches another's services.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -23,9 +24,13 @@ from wasmtime import _ffi as ffi
 from ..caps import wasi as wasi_caps
 from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
-from ..ring.adapter import EndSpec, available_ops, compile_adapter, shape
+from ..ring import layout as L
+from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
+from ..ring.control import BreakInfo, RingControl
+from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
+from .deadletter import DeadLetterReport, Redeliveries
 from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
@@ -84,7 +89,13 @@ class Service:
     """
 
     def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
-                 supervisor: Supervisor | None = None) -> None:
+                 supervisor: Supervisor | None = None, *,
+                 controls: Sequence[RingControl] = (),
+                 dead_letter: TunnelWriter | None = None) -> None:
+        """``controls``: the rings' control modules, in the order of ``rings``
+        (a service gone for good breaks its tunnels through them, and moves
+        poison messages aside); ``dead_letter``: the write end of the
+        restart policy's dead-letter tunnel."""
         self.spec = spec
         self.name = spec.name
         self.supervisor = supervisor or Supervisor()
@@ -114,6 +125,11 @@ class Service:
         self._has_start = False  # the guest had a start section (now an export)
         self._start: wasmtime.Func | None = None
         self._closed = False
+        self._controls = list(controls)
+        reads = [c for c, e in zip(self._controls, spec.ends, strict=False)
+                 if e.direction is Direction.READ]
+        self.redeliveries = Redeliveries(spec.policy.restart.dead_letter_after, reads,
+                                         dead_letter, spec.policy.restart.dead_letter)
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
@@ -325,6 +341,28 @@ class Service:
             self._crash(exc)
         finally:
             self._started.set()
+            self._break_if_gone()
+
+    def _break_if_gone(self) -> None:
+        """A service gone for good (TRAPPED with no restart policy, or FAILED)
+        breaks every tunnel it held, so that its peers wake and see BROKEN
+        instead of waiting for ever; a stop (the mesh closes them) breaks none."""
+        if self._stopping or self.watchdog.stop_requested:
+            return
+        if self.state is State.TRAPPED:
+            reason, cause = L.Broken.TRAPPED, self.error.cause if self.error else "trapped"
+        elif self.state is State.FAILED:
+            reason, cause = L.Broken.FAILED, self.cause or "failed"
+        else:
+            return
+        error: BaseException | None = self.internal_error or self.error
+        held = [("writer" if end.direction is Direction.WRITE else "reader", control)
+                for end, control in zip(self.spec.ends, self._controls, strict=False)]
+        sink = self.redeliveries.sink  # its supervisor wrote the dead letters: gone too
+        held += [("writer", sink.control)] if sink is not None else []
+        for side, control in held:
+            with contextlib.suppress(NanonetError):  # its mesh released the ring already
+                control.break_(BreakInfo(side, self.name, reason, cause, error))
 
     def _crash(self, exc: BaseException) -> None:
         err = InternalError(f"nanonet failed while running service {self.name!r}: "
@@ -394,6 +432,7 @@ class Service:
             self._stopped()
             return False
         self.restarts += 1
+        self.redeliveries.after_trap()  # no instance runs now: the reader's side is ours
         return self._reload()
 
     def _reload(self) -> bool:
@@ -445,6 +484,11 @@ class Service:
         """The state as an observer shows it: PARKED while RUNNING and parked."""
         state = self.state
         return observed(state, state is State.RUNNING and self.parked)
+
+    @property
+    def dead_letters(self) -> list[DeadLetterReport]:
+        """The messages moved aside (the last ``KEEP_REPORTS``), oldest first."""
+        return list(self.redeliveries.reports)
 
     @property
     def traps(self) -> list[GuestTrap]:
