@@ -116,7 +116,8 @@ def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions) -> str:
         mesh.stop()
     except InternalError as err:  # the summary shows that service FAILED with the cause
         why = f"nanonet failed: {err}"
-    host.drain()
+    while host.drain():  # until every end is empty: the last call sees a close or a break
+        pass
     return why
 
 

@@ -19,7 +19,7 @@
     (i32.const -4))
 
   ;; validate magic, version and geometry against what this adapter was built for
-  (func $attach1 (result i32)
+  (func $attach1 (result i32) (local $v i64) (local $t i64)
     (if (i32.eq (global.get $ok1) (i32.const 2)) (then (return (i32.const -4))))
     (if (i32.or (i32.or
           (i32.ne (i32.atomic.load 1 offset=0 (i32.const 0)) (i32.const 1313756242)) ;; magic
@@ -33,7 +33,18 @@
       (then (global.set $ok1 (i32.const 2)) (return (i32.const -4))))
     (global.set $pos1 (i64.atomic.load 1 offset=64 (i32.const 0)))   ;; head: acquire
     (global.set $done1 (global.get $pos1))
-    (global.set $peer1 (i64.atomic.load 1 offset=128 (i32.const 0)))  ;; tail: acquire
+    (local.set $v (i64.atomic.load 1 offset=128 (i32.const 0)))  ;; tail: acquire
+    ;; a writer attaching while a lossless tap lags holds back for it at once
+    (global.set $waitat1 (i32.const 128))
+    ;; SYNC POINT with attach in observe/tapctl.py: tap_mode is read before tap_tail;
+    ;; the tap stores tap_tail, then tap_mode, then reads head
+    (if (i32.atomic.load 1 offset=256 (i32.const 0)) (then ;; tap_mode
+      (local.set $t (i64.atomic.load 1 offset=264 (i32.const 0)))  ;; tap_tail: acquire
+      (if (i64.gt_u (i64.sub (global.get $pos1) (local.get $t))
+                    (i64.sub (global.get $pos1) (local.get $v)))
+        (then (local.set $v (local.get $t))
+              (global.set $waitat1 (i32.const 264))))))  ;; park on the tap
+    (global.set $peer1 (local.get $v))
     (if (i64.gt_u (i64.sub (global.get $pos1) (global.get $peer1)) (i64.const 256)) (then (return (call $quarantine1 (i32.const 2)))))
     (global.set $ok1 (i32.const 1))
     (i32.const 0))

@@ -146,7 +146,7 @@ _COMMON = """
     (i32.const {CORRUPT}))
 
   ;; validate magic, version and geometry against what this adapter was built for
-  (func $attach{m} (result i32)
+  (func $attach{m} (result i32) (local $v i64) (local $t i64)
     (if (i32.eq (global.get $ok{m}) (i32.const 2)) (then (return (i32.const {CORRUPT}))))
     (if (i32.or (i32.or
           (i32.ne (i32.atomic.load {m} offset={O_MAGIC} (i32.const 0)) (i32.const {MAGIC}))
@@ -160,7 +160,9 @@ _COMMON = """
       (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
     (global.set $pos{m} (i64.atomic.load {m} offset={OWN} (i32.const 0)))   ;; acquire
     (global.set $done{m} (global.get $pos{m}))
-    (global.set $peer{m} (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
+    (local.set $v (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
+    ;; a writer attaching while a lossless tap lags holds back for it at once
+{@tap_hold}    (global.set $peer{m} (local.get $v))
     {@check_counters}
     (global.set $ok{m} (i32.const 1))
     (i32.const 0))

@@ -263,7 +263,7 @@ class _Cursor:
             self.state = Attach.QUARANTINED
             return Status.CORRUPT
         self.pos = self.done = ring.load(self.OWN)
-        self.peer = ring.load(self.OTHER)
+        self.peer = self._peer_from(ring, ring.load(self.OTHER))
         if self._check_counters(ring):
             return Status.CORRUPT
         self.state = Attach.ATTACHED
