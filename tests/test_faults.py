@@ -15,7 +15,7 @@ import pytest
 
 from conftest import GUESTS, call, guest
 from nanonet import Limits, Mesh, RestartPolicy, State
-from nanonet.caps.policy import Restart
+from nanonet.policy.policy import Restart
 
 COUNT = 12_000
 TRIGGER = 3_000

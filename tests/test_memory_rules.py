@@ -7,11 +7,11 @@ import hashlib
 import pytest
 
 from nanonet import Limits, LoadError, Mesh, Service
-from nanonet.caps.policy import Grants
 from nanonet.errors import Frame
+from nanonet.host.engine import cache_dir
+from nanonet.policy.policy import Grants
 from nanonet.ring.layout import Geometry
 from nanonet.runtime import growwatch
-from nanonet.runtime.engine import cache_dir
 from nanonet.runtime.linking import OPS
 
 TWO_IMPORTS = """(module

@@ -21,8 +21,8 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
+from ..policy.wasmmod import RAW_MODULE
 from .linking import ABI_MODULE, OPS, Linked, memory_import
 
 _EXTERN_FUNC: Any = 0

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 
 import wasmtime
 
-from ..caps.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
-from ..caps.wasmmod import MAGIC
-from .engine import cache_dir
-from .modcache import DiskCache
+from ..host.engine import cache_dir
+from ..host.modcache import DiskCache
+from ..policy.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
+from ..policy.wasmmod import MAGIC
 
 REFUSED = "nanonet:grow-refused"  # the exported global: 1 once a growth was refused
 MARK = "nanonet:watched"  # the module name frames carry if the guest had none

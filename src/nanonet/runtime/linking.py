@@ -22,14 +22,14 @@ from dataclasses import dataclass
 import wasmtime
 from wasmtime._exportable import AsExtern
 
-from ..caps import wasi as wasi_caps
-from ..caps.policy import Grants
-from ..caps.verify import verify
-from ..caps.wasi import WASI_MODULE
-from ..caps.wasmmod import RAW_MODULE
 from ..errors import LoadError
+from ..host.engine import Runtime
+from ..policy import wasi as wasi_caps
+from ..policy.policy import Grants
+from ..policy.verify import verify
+from ..policy.wasi import WASI_MODULE
+from ..policy.wasmmod import RAW_MODULE
 from ..ring.adapter import ABI, Direction, EndSpec, abi_type
-from .engine import Runtime
 from .hostpoll import BoundedPoll
 
 ABI_MODULE = "nanonet"

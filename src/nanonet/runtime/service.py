@@ -20,13 +20,14 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from ..caps import wasi as wasi_caps
-from ..caps.policy import ServicePolicy
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
+from ..host.engine import Runtime
+from ..host.traps import TrapLog, trap_cause, trap_frames, trap_message
+from ..policy import wasi as wasi_caps
+from ..policy.policy import ServicePolicy
 from ..ring.adapter import EndSpec, available_ops, compile_adapter, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
-from .engine import Runtime
 from .fastlink import LinkPlan
 from .growwatch import REFUSED, OffsetMap, watched
 from .hostpoll import BoundedPoll
@@ -44,7 +45,6 @@ from .linking import (
 from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
-from .traps import TrapLog, trap_cause, trap_frames, trap_message
 from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
+from ..host.clock import SYSTEM, Clock
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
-from .clock import SYSTEM, Clock
 
 CALLBACK_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
 FINALIZER_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]

@@ -9,7 +9,7 @@ from collections import Counter, deque
 import wasmtime
 
 from ..errors import Frame, GuestTrap
-from .growwatch import OffsetMap
+from ..runtime.growwatch import OffsetMap
 
 # "    0:     0xb1 - <unknown>!fault" in the text of a host-raised error
 _FRAME_LINE = re.compile(r"^\s*\d+:\s+0x([0-9a-f]+) - (.*?)!(.*)$", re.M)
