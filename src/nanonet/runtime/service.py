@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
+from ..capi import epoch as ffi
+from ..capi.epoch import FINALIZER_T
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
 from ..host.engine import Runtime
 from ..host.traps import TrapLog, trap_cause, trap_frames, trap_message
@@ -45,7 +46,7 @@ from .linking import (
 from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
-from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
+from .watchdog import UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
