@@ -9,6 +9,7 @@ import pytest
 from nanonet import Limits, LoadError, Mesh, Service
 from nanonet.errors import Frame
 from nanonet.host.engine import cache_dir
+from nanonet.host.traps import OffsetMap
 from nanonet.policy.policy import Grants
 from nanonet.ring.layout import Geometry
 from nanonet.runtime import growwatch
@@ -144,7 +145,7 @@ def test_a_planted_rewrite_is_not_used_in_place_of_the_guest(
     made: list[bytes] = []
     real = growwatch.watch
 
-    def recording(wasm: bytes) -> tuple[bytes, growwatch.OffsetMap] | None:
+    def recording(wasm: bytes) -> tuple[bytes, OffsetMap] | None:
         made.append(wasm)
         return real(wasm)
 

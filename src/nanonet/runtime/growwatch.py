@@ -18,7 +18,6 @@ with GC type groups) is run as it is, and its traps keep their trap code.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ import wasmtime
 
 from ..host.engine import cache_dir
 from ..host.modcache import DiskCache
+from ..host.traps import OffsetMap
 from ..policy.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
 from ..policy.wasmmod import MAGIC
 
@@ -52,24 +52,6 @@ def _vec(items: list[bytes]) -> bytes:
 def _name(text: str) -> bytes:
     raw = text.encode()
     return _leb(len(raw)) + raw
-
-
-@dataclass
-class OffsetMap:
-    """Code offsets of the rewritten module back to those of the original."""
-
-    module: str  # the module name trap frames of the rewritten guest carry
-    original_name: str | None
-    new: list[int] = field(default_factory=list)  # sorted breakpoints in the new module
-    old: list[int] = field(default_factory=list)  # the same points in the original
-
-    def point(self, new: int, old: int) -> None:
-        self.new.append(new)
-        self.old.append(old)
-
-    def original(self, offset: int) -> int:
-        i = bisect.bisect_right(self.new, offset) - 1
-        return offset if i < 0 else self.old[i] + (offset - self.new[i])
 
 
 @dataclass

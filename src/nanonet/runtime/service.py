@@ -23,14 +23,14 @@ from ..capi import epoch as ffi
 from ..capi.epoch import FINALIZER_T
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
 from ..host.engine import Runtime
-from ..host.traps import TrapLog, trap_cause, trap_frames, trap_message
+from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_message
 from ..policy import wasi as wasi_caps
 from ..policy.policy import ServicePolicy
 from ..ring.adapter import EndSpec, available_ops, compile_adapter, shape
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .fastlink import LinkPlan
-from .growwatch import REFUSED, OffsetMap, watched
+from .growwatch import REFUSED, watched
 from .hostpoll import BoundedPoll
 from .lifecycle import Event, State, next_state, observed
 from .linking import (
