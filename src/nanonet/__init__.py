@@ -30,8 +30,7 @@ from .ring.layout import Geometry, Status
 from .ring.stats import TunnelStats
 from .runtime.lifecycle import State
 from .runtime.service import Service
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "CallTimeout",

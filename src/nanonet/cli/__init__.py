@@ -14,8 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..errors import NanonetError
+from ..version import __version__
 
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.demo", "nanonet.cli.manifest_cli", "nanonet.bench.cli",
