@@ -15,6 +15,7 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
+from wasmtime._slab import Slab as Slab  # host functions' table, as wasmtime-py keeps it
 
 Val = ffi.wasmtime_component_val_t
 BOOL = ffi.WASMTIME_COMPONENT_BOOL
@@ -102,10 +103,17 @@ def free_flags(raw: Any) -> None:
 
 
 def call_func(func: wc.Func, store: wasmtime.Store, params: ctypes.Array[Any], nparams: int,
-              result: Any, nresults: int) -> Any:
-    """Call the component function ``func``; the error pointer (NULL: it returned)."""
-    return ffi.wasmtime_component_func_call(ctypes.byref(func._func), store._context(),
-                                            params, nparams, ctypes.byref(result), nresults)
+              result: Any, nresults: int) -> wasmtime.WasmtimeError | None:
+    """Call the component function ``func``; the error it ended with, if any."""
+    err = ffi.wasmtime_component_func_call(ctypes.byref(func._func), store._context(),
+                                           params, nparams, ctypes.byref(result), nresults)
+    return wasmtime.WasmtimeError._from_ptr(err) if err else None
+
+
+def error_address(error: wasmtime.WasmtimeError) -> int:
+    """The address of ``error``'s C error, handed over to wasmtime (a raw host
+    function returns it to fail its call)."""
+    return ctypes.cast(error._consume(), ctypes.c_void_p).value or 0
 
 
 def add_func(parent: wc.LinkerInstance, name: str, callback: Any, data: int,

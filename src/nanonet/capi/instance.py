@@ -12,6 +12,7 @@ from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
+from wasmtime._exportable import AsExtern as AsExtern  # what a Linker or Instance takes
 
 from ..errors import LoadError
 
@@ -21,6 +22,11 @@ _EXTERN_FUNC: Any = 0
 _EXTERN_MEMORY: Any = 3  # ctypes fields typed as c_ubyte accept plain ints
 _EXTERN_SHARED: Any = 4
 _FUNCREF: Any = 5
+
+
+def context(store: wasmtime.Store) -> Any:
+    """The store's C context, which the raw calls here take."""
+    return store._context()
 
 
 def externs(count: int) -> ctypes.Array[Extern]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import wasmtime
 from wasmtime import component as wc
-from wasmtime._slab import Slab
 
 from ..capi import component as cc
 from ..errors import WrongType
@@ -34,7 +33,7 @@ class _Pending(threading.local):
 
 
 _PENDING = _Pending()
-_HOST: Slab[tuple[HostFunc, Signature]] = Slab()
+_HOST: cc.Slab[tuple[HostFunc, Signature]] = cc.Slab()
 
 
 class HostFuncError(wasmtime.WasmtimeError):
@@ -63,8 +62,8 @@ def call(store: wasmtime.Store, func: wc.Func, sig: Signature, args: tuple[Any, 
     finally:
         for i in range(len(args)):
             cc.free_val(params[i])
-    if err:
-        _raise_pending(wasmtime.WasmtimeError._from_ptr(err))
+    if err is not None:
+        _raise_pending(err)
     return None if sig.result is None else lift(sig.result, result)
 
 
@@ -84,7 +83,7 @@ def _trampoline(idx: int | None, context: Any, ty: Any, args: Any, nargs: int, r
     except BaseException as exc:
         _PENDING.error = exc
         error = HostFuncError(f"host function raised {type(exc).__name__}: {exc}")
-        return ctypes.cast(error._consume(), ctypes.c_void_p).value or 0
+        return cc.error_address(error)
     return 0
 
 

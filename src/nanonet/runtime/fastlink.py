@@ -57,7 +57,7 @@ class LinkPlan:
     def instantiate(self, store: wasmtime.Store, rings: list[wasmtime.SharedMemory],
                     clock: wasmtime.Func | None = None) -> Linked:
         """``clock`` is WASI's clock_time_get, for an adapter built with sampling."""
-        ctx = store._context()
+        ctx = raw.context(store)
         if self.memory_type is not None:
             return self._imports_memory(ctx, rings, clock)
         return self._exports_memory(ctx, rings, clock)

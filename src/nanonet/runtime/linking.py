@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import wasmtime
-from wasmtime._exportable import AsExtern
 
+from ..capi.instance import AsExtern
 from ..errors import LoadError
 from ..host.engine import Runtime
 from ..policy import wasi as wasi_caps
