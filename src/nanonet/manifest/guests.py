@@ -8,7 +8,7 @@ Three ways to say where a service's code comes from, as in spin.toml:
 - ``build = [cmd, ...]`` + ``wasm``: the command runs in the manifest's
   directory when ``wasm`` is missing or older than ``source`` (or always,
   without ``source``), and must produce ``wasm``; it is bounded by
-  ``build_timeout`` (``caps/buildcmd.py``).
+  ``build_timeout`` (``manifest/buildcmd.py``).
 
 With ``build=False`` (``nanonet check`` without ``--build``) no build command
 and no componentize-py build runs (both run code the manifest brings): what is

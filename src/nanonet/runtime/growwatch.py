@@ -304,7 +304,7 @@ def watched(source: bytes) -> tuple[bytes, OffsetMap] | None:
 def _cached(source: bytes) -> tuple[bytes, OffsetMap] | None:
     """The rewrite from disk if this user's key vouches for it (the rewritten
     bytes replace the guest's code, so a planted entry must never be used:
-    runtime/modcache.py), else made now and saved."""
+    host/modcache.py), else made now and saved."""
     digest = hashlib.sha256(_FORMAT.encode() + source).digest()
     name, disk = f"{digest.hex()[:32]}.rewrite", DiskCache(cache_dir().parent / "watched")
     saved = disk.load(name, digest)

@@ -11,7 +11,7 @@ trick the Component Model's own tooling uses).
 
 A reader granted raw access to a tunnel also imports that tunnel's ring
 memory (``nanonet:raw``); it gets the ring's own ``SharedMemory``, once the
-verifier (``caps/verify.py``) has shown that no code of it can write there.
+verifier (``policy/verify.py``) has shown that no code of it can write there.
 """
 
 from __future__ import annotations
