@@ -22,7 +22,9 @@ UPDATE_DEADLINE_CONTINUE = 0  # the kind an epoch callback answers to go on
 def wasmtime_store_epoch_deadline_callback(store_ptr: Any, callback: Any, data: Any,
                                            finalizer: Any) -> None:
     """Install ``callback`` (a ``CALLBACK_T``) as the store's epoch callback;
-    the caller keeps it alive for as long as the store runs."""
+    the caller keeps it alive for as long as the store runs. Named like the
+    C function it calls: ``runtime/service.py`` calls it as ``ffi.<name>``
+    with this module imported as ``ffi``."""
     ffi.wasmtime_store_epoch_deadline_callback(store_ptr, callback, data, finalizer)
 
 
