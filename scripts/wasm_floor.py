@@ -18,7 +18,7 @@ import threading
 
 import wasmtime
 
-from nanonet.runtime.engine import runtime
+from nanonet.host.engine import runtime
 
 WAT = """(module
   (import "env" "m" (memory 1 1 shared))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from nanonet.build import INCLUDE_DIR
 from nanonet.ring.adapter import ABI
 from nanonet.ring.layout import Status
+from nanonet.toolchain.build import INCLUDE_DIR
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "abi.md"
 HEADER = INCLUDE_DIR / "nanonet.h"

@@ -14,12 +14,12 @@ import wasmtime
 
 from nanonet import Mesh
 from nanonet.errors import InternalError
+from nanonet.host.engine import runtime
 from nanonet.ring import adapter
 from nanonet.ring import layout as L
 from nanonet.ring.adapter import Direction, EndSpec, adapter_wat, compile_adapter
 from nanonet.ring.layout import Geometry
 from nanonet.ring.template import fill
-from nanonet.runtime.engine import runtime
 
 pytestmark = pytest.mark.timeout(60)
 

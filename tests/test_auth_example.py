@@ -16,7 +16,7 @@ from nanonet.component import load
 from nanonet.component.service import ComponentService
 from nanonet.errors import LoadError
 from nanonet.examples.auth.example import build_auth, run, token
-from nanonet.runtime.engine import runtime
+from nanonet.host.engine import runtime
 
 pytestmark = pytest.mark.skipif(
     not Path(sys.executable).with_name("componentize-py").exists(),
@@ -75,9 +75,9 @@ def test_the_manifest_checks_and_says_what_auth_reaches(
 
 def test_the_manifest_runs_and_its_mesh_routes_requests(
         auth_wasm: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from nanonet.caps.manifest import load_manifest
     from nanonet.cli import main as cli_main
     from nanonet.examples.auth.example import decode_attempt, route
+    from nanonet.manifest.manifest import load_manifest
 
     assert cli_main(["run", str(MANIFEST), "--timeout", "0.2"]) == 0
     assert "(component: answers calls)" in capsys.readouterr().out
@@ -91,8 +91,8 @@ def test_the_manifest_runs_and_its_mesh_routes_requests(
 
 
 def test_a_component_table_refuses_core_keys_and_ungranted_tunnels(tmp_path: Path) -> None:
-    from nanonet.caps.manifest import parse
     from nanonet.errors import ManifestError
+    from nanonet.manifest.manifest import parse
 
     head = ('[tunnels.log]\nwriter = "auth"\nreader = "host"\n\n'
             '[services.auth]\ncomponent = "a.wasm"\n')

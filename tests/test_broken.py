@@ -11,9 +11,9 @@ import pytest
 
 from conftest import guest, wait_until
 from nanonet import Mesh, RestartPolicy, State
-from nanonet.caps.policy import Restart
 from nanonet.cli import main
 from nanonet.errors import GuestTrap, TunnelBroken, TunnelClosed
+from nanonet.policy.policy import Restart
 from nanonet.ring import layout as L
 
 pytestmark = pytest.mark.timeout(60)

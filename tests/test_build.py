@@ -1,4 +1,4 @@
-"""nanonet.build: both memory styles, the cache, clear errors, allowed imports."""
+"""nanonet.toolchain.build: both memory styles, the cache, clear errors, allowed imports."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import wasmtime
 
 from conftest import GUESTS
 from nanonet import LoadError, Mesh
-from nanonet.build import BuildError, MemoryStyle, build, compile_c
-from nanonet.caps.policy import Grants
+from nanonet.policy.policy import Grants
 from nanonet.runtime.linking import check_imports
 from nanonet.telemetry import sources
+from nanonet.toolchain.build import BuildError, MemoryStyle, build, compile_c
 
 TINY = """#include <nanonet.h>
 int run(void) { return NN_TUNNEL("t") == NN_BAD_HANDLE ? 7 : 1; }
@@ -71,7 +71,7 @@ def test_cache_hit_returns_same_path_without_compiling(
     def no_compiler(*args: object) -> None:
         raise AssertionError("recompiled a cached guest")
 
-    monkeypatch.setattr("nanonet.build.zig_cc", no_compiler)
+    monkeypatch.setattr("nanonet.toolchain.build.zig_cc", no_compiler)
     warm = compile_c(tmp_path / "tiny.c")
     assert warm.cached and warm.path == cold.path
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nanonet import Mesh
-from nanonet.build import compile_c, read_depfile
+from nanonet.toolchain.build import compile_c, read_depfile
 
 GUEST = '#include <nanonet.h>\n#include "sub/x.h"\nint run(void) { return X; }\n'
 

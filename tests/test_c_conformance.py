@@ -12,7 +12,7 @@ import pytest
 
 from conftest import GUESTS, call
 from nanonet import Mesh, Service, TunnelReader
-from nanonet.build import MemoryStyle, build
+from nanonet.toolchain.build import MemoryStyle, build
 
 SLOTS, MAX_PAYLOAD = 4, 32
 WATCHDOG = 60.0  # a bound on a hang, never a speed check

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import call, guest
 from nanonet import Mesh, load_manifest
-from nanonet.runtime.engine import runtime
+from nanonet.host.engine import runtime
 
 TUNNELS = 2_000
 BOUND_KIB = 8 * 1024  # generous: a 2-page ring reserves about 1.1 MiB here

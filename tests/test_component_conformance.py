@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from nanonet.build import BuildError
 from nanonet.component import Err, Ok
-from nanonet.component.guestbuild import node_modules
 from nanonet.examples.relay import LANGUAGES, build
 from nanonet.mesh import Mesh
+from nanonet.toolchain.build import BuildError
+from nanonet.toolchain.guestbuild import node_modules
 
 
 def _missing(language: str) -> str | None:
@@ -133,7 +133,7 @@ def test_many_calls_reuse_the_guests_memory(relay: Relay) -> None:
 
 def test_each_guest_imports_only_its_world(relay_wasm: tuple[str, Path]) -> None:
     from nanonet.component import load
-    from nanonet.runtime.engine import runtime
+    from nanonet.host.engine import runtime
 
     language, wasm = relay_wasm
     own = {n for n in load(runtime(), wasm).imports if not n.startswith("wasi:")}

@@ -95,7 +95,7 @@ def test_an_unknown_export_is_named() -> None:
 
 
 def test_the_measurement_runs_and_the_stream_is_complete() -> None:
-    from nanonet.component.measure import calls, component_stream
+    from nanonet.bench.component_cost import calls, component_stream
 
     assert component_stream(300, 64) > 0  # the checker saw every sequence number
     assert set(calls(20)) == {"call_in_us", "call_out_us", "bytes_roundtrip_MBps"}
@@ -132,7 +132,7 @@ def test_a_mesh_refuses_an_ungranted_import_and_an_unknown_service() -> None:
 def test_a_tunnel_import_sends_each_call_as_one_message() -> None:
     import struct
 
-    from nanonet.component.measure import STREAMER
+    from nanonet.bench.component_cost import STREAMER
     from nanonet.mesh import Mesh
 
     with Mesh() as mesh:
@@ -148,9 +148,9 @@ def test_a_tunnel_import_sends_each_call_as_one_message() -> None:
 
 
 def test_the_fast_path_runs_a_components_data_plane_as_a_core_service() -> None:
-    from nanonet.caps.wasmmod import import_modules
-    from nanonet.component.measure import fast_path_stream, producer_component
+    from nanonet.bench.component_cost import fast_path_stream, producer_component
     from nanonet.component.split import data_plane
+    from nanonet.policy.wasmmod import import_modules
 
     core = data_plane(producer_component())
     assert import_modules(core) == ["env", "nanonet", "nanonet", "nanonet"]
@@ -160,7 +160,7 @@ def test_the_fast_path_runs_a_components_data_plane_as_a_core_service() -> None:
 def test_a_component_without_one_data_plane_is_refused() -> None:
     import wasmtime
 
-    from nanonet.component.measure import STREAMER
+    from nanonet.bench.component_cost import STREAMER
     from nanonet.component.split import data_plane
 
     with pytest.raises(LoadError, match="embeds 0 core modules importing 'nanonet'"):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from nanonet.component import Err, Instance, Ok, Some, Variant, load
 from nanonet.component.echo import PAD, echo_wat
-from nanonet.runtime.engine import runtime
+from nanonet.host.engine import runtime
 
 PADDING = tuple(range(16))
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from nanonet import Mesh, RestartPolicy, State
-from nanonet.caps.manifest import load_manifest
-from nanonet.caps.policy import Restart
 from nanonet.errors import ManifestError
+from nanonet.manifest.manifest import load_manifest
 from nanonet.observe.snapshot import take
+from nanonet.policy.policy import Restart
 from nanonet.ring.endpoint import TunnelReader, TunnelWriter
 
 pytestmark = pytest.mark.timeout(120)

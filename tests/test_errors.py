@@ -32,15 +32,15 @@ from nanonet import (
     TunnelTimeout,
     WrongType,
 )
-from nanonet.caps.buildcmd import run_build
-from nanonet.caps.verify import verify
-from nanonet.caps.wasmbin import WasmFormatError
-from nanonet.caps.wasmmod import scan
 from nanonet.component.service import ComponentService
 from nanonet.component.split import data_plane
 from nanonet.errors import BuildTimeout
+from nanonet.manifest.buildcmd import run_build
 from nanonet.observe import Observer
 from nanonet.observe.pcapng import read_packets
+from nanonet.policy.verify import verify
+from nanonet.policy.wasmbin import WasmFormatError
+from nanonet.policy.wasmmod import scan
 from nanonet.runtime.budget import guest_shape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +61,8 @@ PUBLISHED = {
 }
 # Defined in nanonet, never raised to a user: each is named in the doc's last section.
 INTERNAL = {
-    "nanonet.caps.wasmbin.WasmFormatError", "nanonet.caps.wasmbin.UnknownOpcode",
-    "nanonet.component.calls.HostFuncError", "nanonet.runtime.modcache.CacheWarning",
+    "nanonet.policy.wasmbin.WasmFormatError", "nanonet.policy.wasmbin.UnknownOpcode",
+    "nanonet.component.calls.HostFuncError", "nanonet.host.modcache.CacheWarning",
     "nanonet.ring.protocol.WouldPark",
 }
 

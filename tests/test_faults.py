@@ -15,8 +15,8 @@ import pytest
 
 from conftest import GUESTS, call, guest
 from nanonet import Limits, Mesh, RestartPolicy, State
-from nanonet.caps.policy import Restart
 from nanonet.errors import TunnelBroken
+from nanonet.policy.policy import Restart
 
 COUNT = 12_000
 TRIGGER = 3_000

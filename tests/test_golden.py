@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import wasmtime
 
+from nanonet.host.engine import runtime
 from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
 from nanonet.ring.layout import Geometry
-from nanonet.runtime.engine import runtime
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("NANONET_UPDATE_GOLDEN") == "1"

@@ -24,11 +24,11 @@ from nanonet import (
     NanonetError,
     Preopen,
 )
-from nanonet.caps.crosscheck import crosscheck
-from nanonet.caps.locate import MAX_DEPTH, too_deep
-from nanonet.caps.manifest import Manifest, parse
-from nanonet.caps.names import NAME_RULE
-from nanonet.caps.reach import describe
+from nanonet.manifest.crosscheck import crosscheck
+from nanonet.manifest.locate import MAX_DEPTH, too_deep
+from nanonet.manifest.manifest import Manifest, parse
+from nanonet.manifest.reach import describe
+from nanonet.policy.names import NAME_RULE
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -119,7 +119,7 @@ def test_help_names_every_option(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_every_key_of_the_schema_is_documented() -> None:
-    from nanonet.caps import schema
+    from nanonet.manifest import schema
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "manifest.md").read_text()
     tables: list[type[BaseModel]] = [schema.MeshTable, schema.TunnelTable, schema.ServiceTable,

@@ -9,8 +9,8 @@ import pytest
 
 import nanonet
 from nanonet import ManifestError
-from nanonet.caps.locate import Locator
 from nanonet.cli import main
+from nanonet.manifest.locate import Locator
 
 GOOD = """\
 [mesh]

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nanonet import ManifestError
-from nanonet.caps.manifest import load_manifest, parse
+from nanonet.manifest.manifest import load_manifest, parse
 from nanonet.telemetry import sources
 
 EXAMPLE = sources() / "nanonet.toml"

@@ -7,11 +7,12 @@ import hashlib
 import pytest
 
 from nanonet import Limits, LoadError, Mesh, Service
-from nanonet.caps.policy import Grants
 from nanonet.errors import Frame
+from nanonet.host.engine import cache_dir
+from nanonet.host.traps import OffsetMap
+from nanonet.policy.policy import Grants
 from nanonet.ring.layout import Geometry
 from nanonet.runtime import growwatch
-from nanonet.runtime.engine import cache_dir
 from nanonet.runtime.linking import OPS
 
 TWO_IMPORTS = """(module
@@ -144,7 +145,7 @@ def test_a_planted_rewrite_is_not_used_in_place_of_the_guest(
     made: list[bytes] = []
     real = growwatch.watch
 
-    def recording(wasm: bytes) -> tuple[bytes, growwatch.OffsetMap] | None:
+    def recording(wasm: bytes) -> tuple[bytes, OffsetMap] | None:
         made.append(wasm)
         return real(wasm)
 

@@ -18,9 +18,9 @@ import wasmtime
 
 from conftest import call, export_func, guest
 from nanonet import Mesh
-from nanonet.caps.policy import Grants
-from nanonet.runtime.engine import Runtime
-from nanonet.runtime.modcache import HEADER, KEY_NAME, MAGIC, CacheWarning
+from nanonet.host.engine import Runtime
+from nanonet.host.modcache import HEADER, KEY_NAME, MAGIC, CacheWarning
+from nanonet.policy.policy import Grants
 
 REAL = '(module (func (export "f") (result i32) (i32.const 42)))'
 OTHER = '(module (func (export "f") (result i32) (i32.const 666)))'

@@ -15,11 +15,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from conftest import call, guest
 from nanonet import Mesh
-from nanonet.caps.policy import Restart, RestartPolicy
 from nanonet.observe import Observer, PcapngWriter, TapFilter, read_packets
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.pcapng import PcapngError
 from nanonet.observe.traces import provider
+from nanonet.policy.policy import Restart, RestartPolicy
 from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
 from nanonet.runtime.lifecycle import State

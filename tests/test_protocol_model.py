@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from nanonet.host.engine import runtime
 from nanonet.observe.tapctl import TapControl
 from nanonet.ring import layout as L
 from nanonet.ring import protocol as P
@@ -29,7 +30,6 @@ from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
 from nanonet.ring.control import BreakInfo, RingControl
 from nanonet.ring.layout import Geometry
 from nanonet.ring.memory import RingMemory
-from nanonet.runtime.engine import runtime
 
 pytestmark = pytest.mark.timeout(120)
 

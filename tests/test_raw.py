@@ -9,9 +9,9 @@ import wasmtime
 
 from conftest import GUESTS, call, export_func, guest
 from nanonet import LoadError, Mesh
-from nanonet.caps.policy import Grants
-from nanonet.caps.verify import verify
-from nanonet.runtime.engine import runtime
+from nanonet.host.engine import runtime
+from nanonet.policy.policy import Grants
+from nanonet.policy.verify import verify
 
 RAW = Grants(raw=("t",))
 SNEAK = (GUESTS / "raw_sneak.wat").read_text()

@@ -7,7 +7,7 @@ import gc
 
 from conftest import guest, message
 from nanonet import Mesh
-from nanonet.runtime.engine import Runtime
+from nanonet.host.engine import Runtime
 
 
 def test_fifty_fresh_runtimes_in_a_row_each_run_a_service() -> None:

@@ -13,12 +13,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from conftest import guest, wait_until
 from nanonet import LoadError, Mesh, NanonetError, RestartPolicy, State
-from nanonet.caps.policy import Restart
+from nanonet.cli.manifest_run import HostReads, RunOptions, failed, run_mesh
 from nanonet.errors import InternalError, StopTimeout
-from nanonet.manifest_run import HostReads, RunOptions, failed, run_mesh
 from nanonet.observe import Observer
 from nanonet.observe.snapshot import take
 from nanonet.observe.traces import provider
+from nanonet.policy.policy import Restart
 from nanonet.runtime.lifecycle import Event
 from nanonet.runtime.service import Service
 from nanonet.runtime.supervisor import Transition

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nanonet import Mesh
-from nanonet.component.measure import STREAMER
+from nanonet.bench.component_cost import STREAMER
 from nanonet.observe import Observer
 from nanonet.observe.server import ControlServer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nanonet import Mesh, RestartPolicy, State
-from nanonet.caps.policy import Restart
+from nanonet.host.traps import KEEP_TRAPS
 from nanonet.observe.snapshot import service_snapshot
-from nanonet.runtime.traps import KEEP_TRAPS
+from nanonet.policy.policy import Restart
 
 TRAPS_AT_ONCE = """(module (memory (export "memory") 1)
   (func (export "run") (result i32) unreachable))"""

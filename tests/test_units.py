@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 import nanonet
 from conftest import export_func, guest
 from nanonet import EndpointTaken, LoadError, Mesh, NanonetError
+from nanonet.capi import wasmfix
 from nanonet.errors import LifecycleError
+from nanonet.host.engine import Runtime, runtime
 from nanonet.ring import layout as L
 from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
 from nanonet.ring.layout import Geometry
 from nanonet.ring.memory import RingMemory
-from nanonet.runtime import wasmfix
-from nanonet.runtime.engine import Runtime, runtime
 from nanonet.runtime.lifecycle import TRANSITIONS, Event, State, next_state
 
 pytestmark = pytest.mark.timeout(60)

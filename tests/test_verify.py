@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from conftest import GUESTS
 from nanonet import LoadError
-from nanonet.caps.verify import inspect, verify
-from nanonet.caps.wasmbin import Instr, Reader, WasmFormatError, skip_valtype, walk
-from nanonet.caps.wasmmod import scan
-from nanonet.caps.wasmscan import writes
+from nanonet.host.engine import runtime
+from nanonet.policy.verify import inspect, verify
+from nanonet.policy.wasmbin import Instr, Reader, WasmFormatError, skip_valtype, walk
+from nanonet.policy.wasmmod import scan
+from nanonet.policy.wasmscan import writes
 from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
 from nanonet.ring.layout import Geometry
-from nanonet.runtime.engine import runtime
 from nanonet.runtime.linking import shim_wat
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "nanonet"

@@ -32,12 +32,12 @@ import wasmtime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nanonet.caps.verify import inspect
-from nanonet.caps.wasmbin import WasmFormatError
-from nanonet.caps.wasmmod import scan
-from nanonet.caps.wasmscan import writes
-from nanonet.component import guestbuild
 from nanonet.errors import NanonetError
+from nanonet.policy.verify import inspect
+from nanonet.policy.wasmbin import WasmFormatError
+from nanonet.policy.wasmmod import scan
+from nanonet.policy.wasmscan import writes
+from nanonet.toolchain import guestbuild
 from test_verify import _sources
 
 SCRIPT = Path(__file__).with_name("wasm_tools_print.mjs")

@@ -3,8 +3,6 @@
 The public API is what this module exports; everything else is private.
 """
 
-from .caps.manifest import Manifest, load_manifest
-from .caps.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .errors import (
     CallTimeout,
     EndpointTaken,
@@ -25,14 +23,15 @@ from .errors import (
     TunnelTimeout,
     WrongType,
 )
+from .manifest.manifest import Manifest, load_manifest
 from .mesh import Mesh, Tunnel
+from .policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry, Status
 from .ring.stats import TunnelStats
 from .runtime.lifecycle import State
 from .runtime.service import Service
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "CallTimeout",

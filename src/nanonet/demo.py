@@ -1,7 +1,7 @@
 """``nanonet demo``: the telemetry example, built, run and checked.
 
 ingress (C) → "raw" → filter (WAT) → "filtered" → aggregate (C) → "summary"
-→ the host. The demo builds the C guests with ``nanonet.build`` (cached),
+→ the host. The demo builds the C guests with ``nanonet.toolchain.build`` (cached),
 runs the mesh, and checks aggregate's summary against ``telemetry.expected``:
 a demo that only printed a speed would not show that nothing was lost.
 """
@@ -15,10 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .build import MemoryStyle, compile_c
-from .caps.policy import Limits
 from .errors import InvalidValue, NanonetError, TunnelClosed, TunnelTimeout
 from .mesh import Mesh
+from .policy.policy import Limits
 from .ring.endpoint import TunnelReader
 from .telemetry import (
     DEFAULT_HI,
@@ -32,6 +31,7 @@ from .telemetry import (
     parse_summary,
     sources,
 )
+from .toolchain.build import MemoryStyle, compile_c
 
 # name, memory style, extra exports: both styles appear, filter.wat imports too
 C_GUESTS: tuple[tuple[str, MemoryStyle, tuple[str, ...]], ...] = (

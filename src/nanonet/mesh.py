@@ -23,8 +23,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .caps.names import HOST_OWNER, check_name
-from .caps.policy import Grants, Limits, RestartPolicy, ServicePolicy
 from .errors import (
     EndpointTaken,
     GuestTrap,
@@ -35,14 +33,16 @@ from .errors import (
     NotFound,
     StopTimeout,
 )
+from .host.clock import Clock
+from .host.engine import MAX_WASM_STACK, Runtime, runtime
+from .policy.names import HOST_OWNER, check_name
+from .policy.policy import Grants, Limits, RestartPolicy, ServicePolicy
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
 from .ring.stats import TunnelStats, snapshot
-from .runtime.clock import Clock
-from .runtime.engine import MAX_WASM_STACK, Runtime, runtime
 from .runtime.service import Service, ServiceSpec
 from .runtime.supervisor import Supervisor
 

@@ -17,8 +17,8 @@ import time
 import wasmtime
 
 from ..errors import BenchError
+from ..host.engine import runtime
 from ..mesh import Mesh
-from ..runtime.engine import runtime
 from .wasm_runs import guest
 
 PARK_TIMEOUT = 20.0

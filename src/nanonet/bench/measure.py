@@ -145,7 +145,7 @@ def observe(count: int, rounds: int, repeats: int) -> list[tuple[str, Any]]:
 
     def row(mode: str) -> Figures:
         if not cache:
-            argv = [sys.executable, "-m", "nanonet.observe.benchrun", str(count), str(rounds),
+            argv = [sys.executable, "-m", "nanonet.bench.observe_cost", str(count), str(rounds),
                     str(repeats)]
             done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT * 3)
             if done.returncode != 0:

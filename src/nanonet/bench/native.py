@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BenchError
-from ..runtime.engine import cache_dir
+from ..host.engine import cache_dir
 
 SOURCE = Path(__file__).resolve().parent / "c" / "peers.c"
 FLAGS = ("-O2", "-pthread")

@@ -17,8 +17,8 @@ import time
 import wasmtime
 
 from ..errors import BenchError
+from ..host.engine import runtime
 from ..mesh import Mesh
-from ..runtime.engine import runtime
 from ..runtime.service import Service
 from .coldstart import start_parked, stop_all, vmrss_kb
 from .wasm_runs import RUN_TIMEOUT, _exports, guest

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
 from wasmtime import component as wc
-from wasmtime._slab import Slab
 
+from ..capi import component as cc
 from ..errors import WrongType
 from .lift import lift
 from .shapes import Signature
@@ -34,7 +33,7 @@ class _Pending(threading.local):
 
 
 _PENDING = _Pending()
-_HOST: Slab[tuple[HostFunc, Signature]] = Slab()
+_HOST: cc.Slab[tuple[HostFunc, Signature]] = cc.Slab()
 
 
 class HostFuncError(wasmtime.WasmtimeError):
@@ -53,19 +52,18 @@ def call(store: wasmtime.Store, func: wc.Func, sig: Signature, args: tuple[Any, 
     if len(args) != len(sig.params):
         names = ", ".join(n for n, _ in sig.params)
         raise WrongType(f"expected {len(sig.params)} argument(s) ({names}), got {len(args)}")
-    params = (ffi.wasmtime_component_val_t * max(1, len(args)))()
+    params = cc.vals(len(args))
     for i, ((_, shape), arg) in enumerate(zip(sig.params, args, strict=True)):
         lower(store, shape, arg, ctypes.pointer(params[i]))
-    result = ffi.wasmtime_component_val_t()
+    result = cc.Val()
     nres = 0 if sig.result is None else 1
     try:
-        err = ffi.wasmtime_component_func_call(ctypes.byref(func._func), store._context(),
-                                               params, len(args), ctypes.byref(result), nres)
+        err = cc.call_func(func, store, params, len(args), result, nres)
     finally:
         for i in range(len(args)):
-            ffi.wasmtime_component_val_delete(ctypes.byref(params[i]))
-    if err:
-        _raise_pending(wasmtime.WasmtimeError._from_ptr(err))
+            cc.free_val(params[i])
+    if err is not None:
+        _raise_pending(err)
     return None if sig.result is None else lift(sig.result, result)
 
 
@@ -77,7 +75,7 @@ def _run_host(idx: int, args: Any, nargs: int, results: Any) -> None:
         lower(_NO_STORE, sig.result, value, results)  # only resources need a store
 
 
-@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+@cc.HOST_CALLBACK_T  # type: ignore[untyped-decorator]
 def _trampoline(idx: int | None, context: Any, ty: Any, args: Any, nargs: int, results: Any,
                 nresults: int) -> int:
     try:
@@ -85,7 +83,7 @@ def _trampoline(idx: int | None, context: Any, ty: Any, args: Any, nargs: int, r
     except BaseException as exc:
         _PENDING.error = exc
         error = HostFuncError(f"host function raised {type(exc).__name__}: {exc}")
-        return ctypes.cast(error._consume(), ctypes.c_void_p).value or 0
+        return cc.error_address(error)
     return 0
 
 
@@ -98,8 +96,4 @@ def _finalize(idx: int | None) -> None:
 def define(parent: wc.LinkerInstance, name: str, func: HostFunc, sig: Signature) -> None:
     """Define ``name`` in ``parent`` as ``func``, converting by ``sig``."""
     idx = _HOST.allocate((func, sig))
-    raw = name.encode()
-    err = ffi.wasmtime_component_linker_instance_add_func(
-        parent.ptr(), ctypes.create_string_buffer(raw), len(raw), _trampoline, idx, _finalize)
-    if err:
-        raise wasmtime.WasmtimeError._from_ptr(err)
+    cc.add_func(parent, name, _trampoline, idx, _finalize)

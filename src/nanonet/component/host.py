@@ -19,10 +19,10 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
-from ..caps import wasi as wasi_caps
-from ..caps.policy import Grants
 from ..errors import LoadError
-from ..runtime.engine import Runtime
+from ..host.engine import Runtime
+from ..policy import wasi as wasi_caps
+from ..policy.policy import Grants
 from . import calls
 from .shapes import Signature
 

@@ -8,11 +8,9 @@ then freed, as wasmtime-py does, so nothing is freed twice.
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
-from wasmtime import _ffi as ffi
-
+from ..capi import component as cc
 from ..errors import WrongType
 from .shapes import Shape
 from .values import Err, Ok, Some, Variant
@@ -21,7 +19,7 @@ from .values import Err, Ok, Some, Variant
 def _take(shape: Shape, c: Any) -> Any:
     """Lift ``c`` and leave it empty, for the caller to free its container."""
     value = lift(shape, c)
-    c.kind = ffi.WASMTIME_COMPONENT_BOOL
+    c.kind = cc.BOOL
     c.of.boolean = False
     return value
 
@@ -31,7 +29,7 @@ def _unbox(shape: Shape | None, ptr: Any) -> Any:
     if shape is None or not ptr:
         return None
     value = _take(shape, ptr.contents)
-    ffi.wasmtime_component_val_delete(ptr)
+    cc.free_boxed(ptr)
     return value
 
 
@@ -52,7 +50,7 @@ def _list(shape: Shape, c: Any) -> Any:
     try:
         items = [_take(element, c.of.list.data[i]) for i in range(c.of.list.size)]
     finally:
-        ffi.wasmtime_component_vallist_delete(ctypes.byref(c.of.list))
+        cc.free_list(c.of.list)
     return bytes(items) if shape.is_bytes else items
 
 
@@ -61,7 +59,7 @@ def _tuple(shape: Shape, c: Any) -> Any:
         return tuple(_take(s, c.of.tuple.data[i])
                      for i, s in enumerate(shape.items) if s is not None)
     finally:
-        ffi.wasmtime_component_valtuple_delete(ctypes.byref(c.of.tuple))
+        cc.free_tuple(c.of.tuple)
 
 
 def _record(shape: Shape, c: Any) -> Any:
@@ -71,13 +69,12 @@ def _record(shape: Shape, c: Any) -> Any:
             assert inner is not None
             out[name] = _take(inner, c.of.record.data[i].val)
     finally:
-        ffi.wasmtime_component_valrecord_delete(ctypes.byref(c.of.record))
+        cc.free_record(c.of.record)
     return out
 
 
 def _variant(shape: Shape, c: Any) -> Any:
-    case = ffi.to_str(c.of.variant.discriminant)
-    ffi.wasm_byte_vec_delete(ctypes.byref(c.of.variant.discriminant))
+    case = cc.take_string(c.of.variant.discriminant)
     index = shape.names.index(case)
     return Variant(case, _unbox(shape.items[index], c.of.variant.val))
 
@@ -98,14 +95,12 @@ def _option(shape: Shape, c: Any) -> Any:
 
 
 def _enum(shape: Shape, c: Any) -> Any:
-    name = ffi.to_str(c.of.enumeration)
-    ffi.wasm_byte_vec_delete(ctypes.byref(c.of.enumeration))
-    return name
+    return cc.take_string(c.of.enumeration)
 
 
 def _flags(shape: Shape, c: Any) -> Any:
-    names = frozenset(ffi.to_str(c.of.flags.data[i]) for i in range(c.of.flags.size))
-    ffi.wasmtime_component_valflags_delete(ctypes.byref(c.of.flags))
+    names = frozenset(cc.string(c.of.flags.data[i]) for i in range(c.of.flags.size))
+    cc.free_flags(c.of.flags)
     return names
 
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..caps.policy import Grants
 from ..errors import CallTimeout, InternalError, LifecycleError, NanonetError, NotFound
+from ..host.engine import Runtime, runtime
+from ..policy.policy import Grants
 from ..ring.endpoint import TunnelWriter
-from ..runtime.engine import Runtime, runtime
 from ..runtime.lifecycle import Event, State, next_state
 from ..runtime.supervisor import Outcome, Supervisor
 from .host import Instance, Loaded, load

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..caps.wasmbin import Reader, WasmFormatError
-from ..caps.wasmmod import import_modules
 from ..errors import LoadError
+from ..policy.wasmbin import Reader, WasmFormatError
+from ..policy.wasmmod import import_modules
 
 COMPONENT_HEADER = b"\0asm\x0d\x00\x01\x00"  # magic, version 0xd, layer 1
 CORE_MODULE, COMPONENT = 1, 4  # section ids of the component binary format

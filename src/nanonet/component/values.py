@@ -27,8 +27,7 @@ import ctypes
 from dataclasses import dataclass
 from typing import Any
 
-from wasmtime import _ffi as ffi
-
+from ..capi import component as cc
 from ..errors import WrongType
 from .shapes import Shape
 
@@ -69,9 +68,9 @@ def _box(store: Storelike, shape: Shape | None, value: Any) -> Any:
     """A heap-allocated C value (or NULL for no payload), as variants hold them."""
     if shape is None:
         return None
-    raw = ffi.wasmtime_component_val_t()
+    raw = cc.Val()
     lower(store, shape, value, ctypes.pointer(raw))
-    return ffi.wasmtime_component_val_new(ctypes.byref(raw))
+    return cc.box(raw)
 
 
 def _case(shape: Shape, value: Any) -> tuple[int, Any]:
@@ -109,8 +108,8 @@ def lower(store: Storelike, shape: Shape, value: Any, ptr: ValPtr) -> None:
     elif kind == "enum":
         if value not in shape.names:
             raise WrongType(f"expected one of {list(shape.names)}, got {value!r}")
-        c.kind = ffi.WASMTIME_COMPONENT_ENUM
-        c.of.enumeration = ffi.str_to_capi(value)
+        c.kind = cc.ENUM
+        c.of.enumeration = cc.new_string(value)
     elif kind == "flags":
         _lower_flags(shape, value, c)
     else:
@@ -122,12 +121,11 @@ def _lower_list(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     if shape.is_bytes and not isinstance(value, bytes | bytearray | memoryview):
         raise WrongType(f"expected bytes for list<u8>, got {type(value).__name__}")
     items = list(value)
-    raw = ffi.wasmtime_component_vallist_t()
-    ffi.wasmtime_component_vallist_new_uninit(raw, len(items))
+    raw = cc.new_list(len(items))
     element = shape.items[0]
     assert element is not None
     _lower_seq(store, [element] * len(items), items, raw)
-    c.kind = ffi.WASMTIME_COMPONENT_LIST
+    c.kind = cc.LIST
     c.of.list = raw
 
 
@@ -135,21 +133,19 @@ def _lower_tuple(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     items = list(value)
     if len(items) != len(shape.items):
         raise WrongType(f"expected a tuple of {len(shape.items)}, got {len(items)} values")
-    raw = ffi.wasmtime_component_valtuple_t()
-    ffi.wasmtime_component_valtuple_new_uninit(raw, len(items))
+    raw = cc.new_tuple(len(items))
     _lower_seq(store, [s for s in shape.items if s is not None], items, raw)
-    c.kind = ffi.WASMTIME_COMPONENT_TUPLE
+    c.kind = cc.TUPLE
     c.of.tuple = raw
 
 
 def _lower_record(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
-    raw = ffi.wasmtime_component_valrecord_t()
-    ffi.wasmtime_component_valrecord_new_uninit(raw, len(shape.names))
+    raw = cc.new_record(len(shape.names))
     for i, (name, inner) in enumerate(zip(shape.names, shape.items, strict=True)):
         assert inner is not None
         lower(store, inner, _field(value, name), ctypes.pointer(raw.data[i].val))
-        raw.data[i].name = ffi.str_to_capi(name)
-    c.kind = ffi.WASMTIME_COMPONENT_RECORD
+        raw.data[i].name = cc.new_string(name)
+    c.kind = cc.RECORD
     c.of.record = raw
 
 
@@ -161,7 +157,7 @@ def _lower_option(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
         if not isinstance(value, Some):
             raise WrongType(f"a present {shape.wit()} is written Some(value), got {value!r}")
         value = value.value
-    c.kind = ffi.WASMTIME_COMPONENT_OPTION
+    c.kind = cc.OPTION
     c.of.option = _box(store, inner, value) if present else None
 
 
@@ -169,12 +165,12 @@ def _lower_variant(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     index, payload = _case(shape, value)
     boxed = _box(store, shape.items[index], payload)
     if shape.kind == "result":
-        c.kind = ffi.WASMTIME_COMPONENT_RESULT
+        c.kind = cc.RESULT
         c.of.result.is_ok = index == 0
         c.of.result.val = boxed
     else:
-        c.kind = ffi.WASMTIME_COMPONENT_VARIANT
-        c.of.variant.discriminant = ffi.str_to_capi(shape.names[index])
+        c.kind = cc.VARIANT
+        c.of.variant.discriminant = cc.new_string(shape.names[index])
         c.of.variant.val = boxed
 
 
@@ -183,9 +179,8 @@ def _lower_flags(shape: Shape, value: Any, c: Any) -> None:
     unknown = names - set(shape.names)
     if unknown:
         raise WrongType(f"unknown flag(s) {sorted(unknown)}; known: {list(shape.names)}")
-    raw = ffi.wasmtime_component_valflags_t()
-    ffi.wasmtime_component_valflags_new_uninit(raw, len(names))
+    raw = cc.new_flags(len(names))
     for i, name in enumerate(sorted(names)):
-        raw.data[i] = ffi.str_to_capi(name)
-    c.kind = ffi.WASMTIME_COMPONENT_FLAGS
+        raw.data[i] = cc.new_string(name)
+    c.kind = cc.FLAGS
     c.of.flags = raw

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 from ..errors import TapError as TapError  # re-exported from its first home
 from ..errors import TapStalled as TapStalled
+from ..host.engine import Runtime
 from ..mesh import Tunnel
 from ..ring import layout as L
-from ..runtime.engine import Runtime
 from .pcapng import PcapngWriter
 from .tapctl import TapControl
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import wasmtime
 
+from ..capi.fastcall import FastFunc
+from ..host.engine import Runtime
 from ..ring import layout as L
 from ..ring.memory import RingMemory
-from ..runtime.engine import Runtime
-from ..runtime.fastcall import FastFunc
 
 _TAP_WAT = """
 (module

@@ -34,7 +34,7 @@ from .protocol import FIELD_NAMES
 from .template import Helper, fill
 
 if TYPE_CHECKING:
-    from ..runtime.engine import Runtime
+    from ..host.engine import Runtime
 
 
 class Direction(Enum):

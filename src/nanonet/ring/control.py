@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from ..capi.fastcall import FastFunc
 from ..errors import TunnelBroken, TunnelClosed
-from ..runtime.engine import Runtime
-from ..runtime.fastcall import FastFunc
+from ..host.engine import Runtime
 from . import layout as L
 from .adapter import PARK_TIMEOUT_NS
 from .memory import RingMemory

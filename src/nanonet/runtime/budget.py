@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
-from ..caps.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
-from ..caps.wasmmod import MAGIC, RAW_MODULE
 from ..errors import LoadError
+from ..policy.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
+from ..policy.wasmmod import MAGIC, RAW_MODULE
 
 PAGE = 65536
 TABLE_ELEMENT_BYTES = 8  # wasmtime keeps one pointer per table element

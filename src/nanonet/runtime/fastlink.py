@@ -13,43 +13,15 @@ the service's ring of that tunnel.
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
-from ..caps.wasmmod import RAW_MODULE
+from ..capi import instance as raw
 from ..errors import LoadError
+from ..policy.wasmmod import RAW_MODULE
 from .linking import ABI_MODULE, OPS, Linked, memory_import
-
-_EXTERN_FUNC: Any = 0
-_EXTERN_MEMORY: Any = 3  # ctypes fields typed as c_ubyte accept plain ints
-_EXTERN_SHARED: Any = 4
-_FUNCREF: Any = 5
-
-
-def _raw_instance(ctx: object, module: wasmtime.Module,
-                  imports: ctypes.Array[ffi.wasmtime_extern_t]) -> ffi.wasmtime_instance_t:
-    inst = ffi.wasmtime_instance_t()
-    trap = ctypes.POINTER(ffi.wasm_trap_t)()
-    err = ffi.wasmtime_instance_new(ctx, module.ptr(), imports, len(imports),
-                                    ctypes.byref(inst), ctypes.byref(trap))
-    if err:
-        raise wasmtime.WasmtimeError._from_ptr(err)
-    if trap:
-        raise wasmtime.Trap._from_ptr(trap)
-    return inst
-
-
-def _export(ctx: object, inst: ffi.wasmtime_instance_t, name: bytes) -> ffi.wasmtime_extern_t:
-    item = ffi.wasmtime_extern_t()
-    if not ffi.wasmtime_instance_export_get(ctx, ctypes.byref(inst), name, len(name),
-                                            ctypes.byref(item)):
-        raise LoadError(f"missing export {name.decode()!r}")
-    return item
 
 
 @dataclass
@@ -85,81 +57,65 @@ class LinkPlan:
     def instantiate(self, store: wasmtime.Store, rings: list[wasmtime.SharedMemory],
                     clock: wasmtime.Func | None = None) -> Linked:
         """``clock`` is WASI's clock_time_get, for an adapter built with sampling."""
-        ctx = store._context()
+        ctx = raw.context(store)
         if self.memory_type is not None:
             return self._imports_memory(ctx, rings, clock)
         return self._exports_memory(ctx, rings, clock)
 
-    def _adapter(self, ctx: object, memory: ffi.wasmtime_extern_t,
+    def _adapter(self, ctx: object, memory: raw.Extern,
                  rings: list[wasmtime.SharedMemory],
-                 clock: wasmtime.Func | None) -> ffi.wasmtime_instance_t:
-        imports = (ffi.wasmtime_extern_t * (1 + len(rings) + (clock is not None)))()
+                 clock: wasmtime.Func | None) -> raw.RawInstance:
+        imports = raw.externs(1 + len(rings) + (clock is not None))
         imports[0] = memory
         for i, ring in enumerate(rings):
-            imports[i + 1].kind = _EXTERN_SHARED
-            imports[i + 1].of.sharedmemory = ring.ptr()
+            raw.set_shared(imports[i + 1], ring)
         if clock is not None:
-            imports[len(rings) + 1].kind = _EXTERN_FUNC
-            imports[len(rings) + 1].of.func = clock._func
-        return _raw_instance(ctx, self.adapter, imports)
+            raw.set_func(imports[len(rings) + 1], clock)
+        return raw.new_instance(ctx, self.adapter, imports)
 
-    def _guest(self, ctx: object, funcs_from: ffi.wasmtime_instance_t,
-               memory: ffi.wasmtime_extern_t | None,
-               rings: list[wasmtime.SharedMemory]) -> ffi.wasmtime_instance_t:
-        imports = (ffi.wasmtime_extern_t * len(self.guest_imports))()
+    def _guest(self, ctx: object, funcs_from: raw.RawInstance,
+               memory: raw.Extern | None,
+               rings: list[wasmtime.SharedMemory]) -> raw.RawInstance:
+        imports = raw.externs(len(self.guest_imports))
         for i, name in enumerate(self.guest_imports):
             if name is None:
                 assert memory is not None
                 imports[i] = memory
             elif isinstance(name, int):
-                imports[i].kind = _EXTERN_SHARED
-                imports[i].of.sharedmemory = rings[name].ptr()
+                raw.set_shared(imports[i], rings[name])
             else:
-                imports[i] = _export(ctx, funcs_from, name)
-        return _raw_instance(ctx, self.guest, imports)
+                imports[i] = raw.export(ctx, funcs_from, name)
+        return raw.new_instance(ctx, self.guest, imports)
 
     def _imports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
                         clock: wasmtime.Func | None) -> Linked:
         assert self.memory_type is not None
-        mem = ffi.wasmtime_memory_t()
-        err = ffi.wasmtime_memory_new(ctx, self.memory_type.ptr(), ctypes.byref(mem))
-        if err:
-            raise wasmtime.WasmtimeError._from_ptr(err)
-        extern = ffi.wasmtime_extern_t()
-        extern.kind = _EXTERN_MEMORY
-        extern.of.memory = mem
+        extern = raw.new_memory(ctx, self.memory_type)
         adapter = self._adapter(ctx, extern, rings, clock)
         guest = self._guest(ctx, adapter, extern, rings)
-        return Linked(wasmtime.Instance._from_raw(guest), wasmtime.Instance._from_raw(adapter),
-                      wasmtime.Memory._from_raw(mem), "imports-memory")
+        return Linked(raw.instance(guest), raw.instance(adapter), raw.memory(extern),
+                      "imports-memory")
 
     def _exports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
                         clock: wasmtime.Func | None) -> Linked:
-        shim = _raw_instance(ctx, self.shim, (ffi.wasmtime_extern_t * 0)())
+        shim = raw.new_instance(ctx, self.shim, raw.externs(0))
         guest = self._guest(ctx, shim, None, rings)
         try:
-            memory = _export(ctx, guest, b"memory")
+            memory = raw.export(ctx, guest, b"memory")
         except LoadError:
             raise LoadError("the guest neither imports nor exports a memory named "
                             "'memory'") from None
-        if int(memory.kind) != 3:
+        if not raw.is_memory(memory):
             raise LoadError("the guest's export 'memory' is not a memory")
         adapter = self._adapter(ctx, memory, rings, clock)
         self._fill_table(ctx, shim, adapter)
-        return Linked(wasmtime.Instance._from_raw(guest), wasmtime.Instance._from_raw(adapter),
-                      wasmtime.Memory._from_raw(memory.of.memory), "exports-memory")
+        return Linked(raw.instance(guest), raw.instance(adapter), raw.memory(memory),
+                      "exports-memory")
 
-    def _fill_table(self, ctx: object, shim: ffi.wasmtime_instance_t,
-                    adapter: ffi.wasmtime_instance_t) -> None:
+    def _fill_table(self, ctx: object, shim: raw.RawInstance,
+                    adapter: raw.RawInstance) -> None:
         """Point the shim's slot i at the adapter's function i (only those used)."""
-        table = _export(ctx, shim, b"slots")
-        val = ffi.wasmtime_val_t()
-        val.kind = _FUNCREF
+        put = raw.funcref_setter(ctx, raw.export(ctx, shim, b"slots"))
         for name in self.guest_imports:
-            if not isinstance(name, bytes):
-                continue
-            val.of.funcref = _export(ctx, adapter, name).of.func
-            err = ffi.wasmtime_table_set(ctx, ctypes.byref(table.of.table),
-                                         OPS.index(name.decode()), ctypes.byref(val))
-            if err:
-                raise wasmtime.WasmtimeError._from_ptr(err)
+            if isinstance(name, bytes):
+                put(OPS.index(name.decode()), raw.export(ctx, adapter, name))

@@ -18,17 +18,17 @@ with GC type groups) is run as it is, and its traps keep their trap code.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
 import wasmtime
 
-from ..caps.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
-from ..caps.wasmmod import MAGIC
-from .engine import cache_dir
-from .modcache import DiskCache
+from ..host.engine import cache_dir
+from ..host.modcache import DiskCache
+from ..host.traps import OffsetMap
+from ..policy.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
+from ..policy.wasmmod import MAGIC
 
 REFUSED = "nanonet:grow-refused"  # the exported global: 1 once a growth was refused
 MARK = "nanonet:watched"  # the module name frames carry if the guest had none
@@ -52,24 +52,6 @@ def _vec(items: list[bytes]) -> bytes:
 def _name(text: str) -> bytes:
     raw = text.encode()
     return _leb(len(raw)) + raw
-
-
-@dataclass
-class OffsetMap:
-    """Code offsets of the rewritten module back to those of the original."""
-
-    module: str  # the module name trap frames of the rewritten guest carry
-    original_name: str | None
-    new: list[int] = field(default_factory=list)  # sorted breakpoints in the new module
-    old: list[int] = field(default_factory=list)  # the same points in the original
-
-    def point(self, new: int, old: int) -> None:
-        self.new.append(new)
-        self.old.append(old)
-
-    def original(self, offset: int) -> int:
-        i = bisect.bisect_right(self.new, offset) - 1
-        return offset if i < 0 else self.old[i] + (offset - self.new[i])
 
 
 @dataclass
@@ -322,7 +304,7 @@ def watched(source: bytes) -> tuple[bytes, OffsetMap] | None:
 def _cached(source: bytes) -> tuple[bytes, OffsetMap] | None:
     """The rewrite from disk if this user's key vouches for it (the rewritten
     bytes replace the guest's code, so a planted entry must never be used:
-    runtime/modcache.py), else made now and saved."""
+    host/modcache.py), else made now and saved."""
     digest = hashlib.sha256(_FORMAT.encode() + source).digest()
     name, disk = f"{digest.hex()[:32]}.rewrite", DiskCache(cache_dir().parent / "watched")
     saved = disk.load(name, digest)

@@ -1,6 +1,6 @@
 """The host function behind a service's WASI ``poll_oneoff``.
 
-It is made with the raw C API (``wasmtime_func_new``), not ``wasmtime.Func``:
+It is made with the raw C API (``capi.hostfunc``), not ``wasmtime.Func``:
 wasmtime-py keeps a Python host function's exception in one module-global
 slot and re-raises it after the call, which is unsafe when services call host
 functions on several threads at once. This callback never lets an exception
@@ -18,33 +18,13 @@ import time
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
+from ..capi.epoch import trap_address
+from ..capi.hostfunc import CALLBACK_T, caller_memory, new_func
 from . import wasipoll as wp
 from .watchdog import Watchdog
 
-_EXTERN_MEMORY, _EXTERN_SHARED = 3, 4
 MAX_WAIT_SECONDS = 60.0  # one wait never outlasts this; the loop then waits again
-_NULL_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
-
-
-def _guest_memory(caller: Any) -> tuple[int, int] | None:
-    """(address, size) of the calling instance's exported ``memory``, as WASI
-    itself finds it; None if it exports none."""
-    item = ffi.wasmtime_extern_t()
-    if not ffi.wasmtime_caller_export_get(caller, b"memory", 6, ctypes.byref(item)):
-        return None
-    if int(item.kind) == _EXTERN_MEMORY:
-        ctx = ffi.wasmtime_caller_context(caller)
-        mem = ctypes.byref(item.of.memory)
-        base = ffi.wasmtime_memory_data(ctx, mem)
-        size = ffi.wasmtime_memory_data_size(ctx, mem)
-    elif int(item.kind) == _EXTERN_SHARED:
-        base = ffi.wasmtime_sharedmemory_data(item.of.sharedmemory)
-        size = ffi.wasmtime_sharedmemory_data_size(item.of.sharedmemory)
-    else:
-        return None
-    return ctypes.cast(base, ctypes.c_void_p).value or 0, int(size)
 
 
 def _fits(size: int, ptr: int, length: int, align: int) -> int:
@@ -60,7 +40,7 @@ class BoundedPoll:
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
         self.clocks = wp.Clocks(0)  # set by func(), for the store it is made in
-        self._callback = ffi.wasmtime_func_callback_t(self._call)  # lives with us
+        self._callback = CALLBACK_T(self._call)  # lives with us
 
     def func(self, store: wasmtime.Store, origin_ns: int) -> wasmtime.Func:
         """The host function in ``store``, whose WASI monotonic clock started
@@ -68,10 +48,7 @@ class BoundedPoll:
         self.clocks = wp.Clocks(origin_ns)
         i32 = wasmtime.ValType.i32()
         ty = wasmtime.FuncType([i32, i32, i32, i32], [i32])
-        raw = ffi.wasmtime_func_t()
-        ffi.wasmtime_func_new(store._context(), ty.ptr(), self._callback, None,
-                              _NULL_FINALIZER, ctypes.byref(raw))
-        return wasmtime.Func._from_raw(raw)
+        return new_func(store, ty, self._callback)
 
     def _call(self, _env: Any, caller: Any, args: Any, _nargs: int, results: Any,
               _nresults: int) -> int:
@@ -88,13 +65,12 @@ class BoundedPoll:
 
     def _trap(self, cause: str) -> int:
         self.watchdog.cause = cause
-        text = f"nanonet: {cause}".encode()
-        return ctypes.cast(ffi.wasmtime_trap_new(text, len(text)), ctypes.c_void_p).value or 0
+        return trap_address(f"nanonet: {cause}")
 
     def _poll(self, caller: Any, sub_ptr: int, out_ptr: int, count: int,
               nout_ptr: int) -> int | str:
         """An errno, or the cause to trap with."""
-        memory = _guest_memory(caller)
+        memory = caller_memory(caller)
         if memory is None:
             return "poll_oneoff needs the guest to export its memory as 'memory'"
         base, size = memory

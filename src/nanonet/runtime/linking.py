@@ -11,7 +11,7 @@ trick the Component Model's own tooling uses).
 
 A reader granted raw access to a tunnel also imports that tunnel's ring
 memory (``nanonet:raw``); it gets the ring's own ``SharedMemory``, once the
-verifier (``caps/verify.py``) has shown that no code of it can write there.
+verifier (``policy/verify.py``) has shown that no code of it can write there.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import wasmtime
-from wasmtime._exportable import AsExtern
 
-from ..caps import wasi as wasi_caps
-from ..caps.policy import Grants
-from ..caps.verify import verify
-from ..caps.wasi import WASI_MODULE
-from ..caps.wasmmod import RAW_MODULE
+from ..capi.instance import AsExtern
 from ..errors import LoadError
+from ..host.engine import Runtime
+from ..policy import wasi as wasi_caps
+from ..policy.policy import Grants
+from ..policy.verify import verify
+from ..policy.wasi import WASI_MODULE
+from ..policy.wasmmod import RAW_MODULE
 from ..ring.adapter import ABI, Direction, EndSpec, abi_type
-from .engine import Runtime
 from .hostpoll import BoundedPoll
 
 ABI_MODULE = "nanonet"

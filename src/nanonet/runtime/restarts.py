@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..caps.policy import RestartPolicy
-from .clock import Clock
+from ..host.clock import Clock
+from ..policy.policy import RestartPolicy
 
 
 class RestartBudget:

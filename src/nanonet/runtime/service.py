@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
-from ..caps import wasi as wasi_caps
-from ..caps.policy import ServicePolicy
+from ..capi import epoch as ffi
+from ..capi.epoch import FINALIZER_T
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
+from ..host.engine import Runtime
+from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_message
+from ..policy import wasi as wasi_caps
+from ..policy.policy import ServicePolicy
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
 from ..ring.control import BreakInfo, RingControl
@@ -31,9 +34,8 @@ from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .deadletter import DeadLetterReport, Redeliveries
-from .engine import Runtime
 from .fastlink import LinkPlan
-from .growwatch import REFUSED, OffsetMap, watched
+from .growwatch import REFUSED, watched
 from .hostpoll import BoundedPoll
 from .lifecycle import Event, State, next_state, observed
 from .linking import (
@@ -49,8 +51,7 @@ from .linking import (
 from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
-from .traps import TrapLog, trap_cause, trap_frames, trap_message
-from .watchdog import FINALIZER_T, UNLIMITED_FUEL, Watchdog
+from .watchdog import UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .clock import SYSTEM, Clock
+from ..host.clock import SYSTEM, Clock
 from .lifecycle import Event, State
 
 KEEP = 4096  # events kept for subscribers that come late

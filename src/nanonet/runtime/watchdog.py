@@ -14,16 +14,12 @@ import ctypes
 import threading
 from collections.abc import Sequence
 
-from wasmtime import _bindings
-from wasmtime import _ffi as ffi
-
+from ..capi.epoch import CALLBACK_T, UPDATE_DEADLINE_CONTINUE, error_address, get_fuel, set_fuel
+from ..host.clock import SYSTEM, Clock
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
-from .clock import SYSTEM, Clock
 
-CALLBACK_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
-FINALIZER_T = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
 UNLIMITED_FUEL = (1 << 63) - 1
 
 # what a service's end moves when it works or waits
@@ -112,8 +108,7 @@ class Watchdog:
 
     def _trap(self, cause: str) -> int:
         self.cause = cause
-        err = ffi.wasmtime_error_new(f"nanonet: {cause}".encode())
-        return ctypes.cast(err, ctypes.c_void_p).value or 0
+        return error_address(f"nanonet: {cause}")
 
     def _on_epoch(self, ctx: object, _data: object, delta: ctypes._Pointer[ctypes.c_uint64],
                   kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
@@ -123,17 +118,17 @@ class Watchdog:
             return self._trap(self.deadline_cause())
         if self._fuel is not None:
             self._count_fuel(ctx)
-            ffi.wasmtime_context_set_fuel(ctx, self._fuel)
+            set_fuel(ctx, self._fuel)
         delta[0] = 1
-        kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+        kind[0] = UPDATE_DEADLINE_CONTINUE
         return 0
 
     def _count_fuel(self, ctx: object) -> None:
         """Add what was burnt since the last refill: read on the service's own
         thread, the only place a store's fuel may be read while it runs."""
-        left = ctypes.c_uint64(0)
-        if not ffi.wasmtime_context_get_fuel(ctx, ctypes.byref(left)):
-            self.fuel_used += max(0, (self._fuel or 0) - left.value)
+        left = get_fuel(ctx)
+        if left is not None:
+            self.fuel_used += max(0, (self._fuel or 0) - left)
 
     def _deadline_ms(self) -> int:
         return int((self._deadline or 0) * 1000)

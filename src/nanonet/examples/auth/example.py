@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...build import Built
 from ...component import Err, Ok
-from ...component.pybuild import build_python
 from ...component.service import ComponentService
 from ...mesh import Mesh
+from ...toolchain.build import Built
+from ...toolchain.pybuild import build_python
 from ...wit import PACKAGES
 
 HERE = Path(__file__).parent

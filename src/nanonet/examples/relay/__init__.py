@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...build import Built
-from ...component.guestbuild import build_c, build_js
-from ...component.pybuild import build_python
 from ...errors import InvalidValue
+from ...toolchain.build import Built
+from ...toolchain.guestbuild import build_c, build_js
+from ...toolchain.pybuild import build_python
 from ...wit import PACKAGES
 
 HERE = Path(__file__).parent

@@ -12,10 +12,10 @@ import argparse
 import sys
 from typing import Any
 
-from .errors import NanonetError
-from .mesh import DEFAULT_MAX_PAYLOAD, DEFAULT_SLOTS
-from .ring.adapter import Direction, EndSpec, adapter_wat
-from .ring.layout import Geometry
+from ..errors import NanonetError
+from ..mesh import DEFAULT_MAX_PAYLOAD, DEFAULT_SLOTS
+from ..ring.adapter import Direction, EndSpec, adapter_wat
+from ..ring.layout import Geometry
 
 
 def _names(values: list[str] | None) -> list[str]:

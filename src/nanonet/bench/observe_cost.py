@@ -8,7 +8,7 @@ to the null device. Runs interleave (off, counters, tap, off, ...) and each
 figure is the median of its repeats, so drift on a noisy VM hits every mode.
 Prints one JSON line.
 
-    python -m nanonet.observe.benchrun COUNT ROUNDS REPEATS
+    python -m nanonet.bench.observe_cost COUNT ROUNDS REPEATS
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..bench.wasm_runs import _exports as exports
-from ..bench.wasm_runs import guest
 from ..errors import BenchError
 from ..mesh import Mesh
-from .observer import Observer
+from ..observe.observer import Observer
+from .wasm_runs import _exports as exports
+from .wasm_runs import guest
 
 MODES = ("off", "counters", "tap")
 SIZE = 64

@@ -3,7 +3,7 @@
 nanonet ships its own C toolchain through the ``ziglang`` wheel, so building a
 guest needs no system compiler and gives the same bytes on every machine:
 
-    from nanonet.build import build
+    from nanonet.toolchain.build import build
     wasm = build("ingress.c", memory="import", exports=["configure"])
 
 Outputs are cached under ``<nanonet cache>/build/``, keyed by the source, the
@@ -29,10 +29,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from .errors import NanonetError
-from .runtime.engine import cache_dir
+from ..errors import NanonetError
+from ..host.engine import cache_dir
 
-INCLUDE_DIR = Path(__file__).parent / "include"
+INCLUDE_DIR = Path(__file__).parent.parent / "include"
 BASE_FLAGS = ("--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry",
               "-Wl,--strip-debug")  # keeps the name section, for trap backtraces
 MemoryStyle = Literal["export", "import"]

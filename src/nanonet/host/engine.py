@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
-from . import wasmfix
+from ..capi import wasmfix
 from .modcache import DiskCache
 from .ticker import Ticker
 
 if TYPE_CHECKING:
-    from .fastlink import LinkPlan
+    from ..runtime.fastlink import LinkPlan
 
 SETTINGS = (
     "threads", "shared_memory", "multi_memory", "epoch_interruption", "opt=speed",

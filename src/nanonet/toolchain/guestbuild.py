@@ -3,7 +3,7 @@
     build_c("relay.c", PACKAGES["tunnel"], "relay")    # zig cc, then embed + new
     build_js("relay.js", PACKAGES["tunnel"], "relay")  # componentize-js
 
-C is compiled by nanonet's own zig (``nanonet.build``) to a core module whose
+C is compiled by nanonet's own zig (``nanonet.toolchain.build``) to a core module whose
 imports and exports follow the canonical ABI's names; wasm-tools, as jco
 ships it, embeds the world and makes it a component. JavaScript is built by
 ``jco componentize`` with every WASI feature disabled, so the component
@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..build import BuildError, Built, build_dir, zig_cc, zig_version
+from .build import BuildError, Built, build_dir, zig_cc, zig_version
 
 HERE = Path(__file__).parent
-EMBED_SCRIPT = HERE / "wit_component.mjs"
+EMBED_SCRIPT = HERE.parent / "component" / "wit_component.mjs"
 C_FLAGS = ("--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry",
            "-Wl,--strip-debug")
 JCO = "@bytecodealliance/jco"

@@ -3,12 +3,12 @@
 Three ways to say where a service's code comes from, as in spin.toml:
 
 - ``wasm = "x.wasm"``: a prebuilt module (``.wat`` text is accepted too);
-- ``source = "x.c"``: built by ``nanonet.build`` (zig cc, cached by content),
+- ``source = "x.c"``: built by ``nanonet.toolchain.build`` (zig cc, cached by content),
   with ``memory`` and ``exports``; ``source = "x.wat"`` is loaded as text;
 - ``build = [cmd, ...]`` + ``wasm``: the command runs in the manifest's
   directory when ``wasm`` is missing or older than ``source`` (or always,
   without ``source``), and must produce ``wasm``; it is bounded by
-  ``build_timeout`` (``caps/buildcmd.py``).
+  ``build_timeout`` (``manifest/buildcmd.py``).
 
 With ``build=False`` (``nanonet check`` without ``--build``) no build command
 and no componentize-py build runs (both run code the manifest brings): what is
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..build import BuildError, compile_c
+from ..toolchain.build import BuildError, compile_c
 from .buildcmd import DEFAULT_TIMEOUT, BuildTimeout, run_build
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
 
 def _component(m: Manifest, svc: ServiceDef, progress: Progress, build: bool) -> Path:
     """A component file, or a Python one built with componentize-py (cached)."""
-    from ..component.pybuild import build_python, built_path
+    from ..toolchain.pybuild import build_python, built_path
     from ..wit import PACKAGES
 
     t = svc.table

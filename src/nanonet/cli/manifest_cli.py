@@ -17,12 +17,12 @@ import threading
 import time
 from typing import Any
 
-from .caps.manifest import Manifest, load_manifest
-from .caps.reach import describe
-from .errors import ManifestError
+from ..errors import ManifestError
+from ..manifest.manifest import Manifest, load_manifest
+from ..manifest.reach import describe
+from ..mesh import Mesh
+from ..observe.hook import Attached, add_arguments, attach
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
-from .mesh import Mesh
-from .observe.hook import Attached, add_arguments, attach
 
 
 def _progress(line: str) -> None:

@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from ..policy.names import name_problem
+from ..policy.policy import env_name_problem, nul_problem
 from ..ring.layout import MAX_SLOT_COUNT, MIN_SLOT_SIZE, SLOT_HEADER, Geometry
-from .names import name_problem
-from .policy import env_name_problem, nul_problem
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .wit import PACKAGES, text
+from ..wit import PACKAGES, text
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections import Counter, deque
+from dataclasses import dataclass, field
 
 import wasmtime
 
 from ..errors import Frame, GuestTrap
-from .growwatch import OffsetMap
 
 # "    0:     0xb1 - <unknown>!fault" in the text of a host-raised error
 _FRAME_LINE = re.compile(r"^\s*\d+:\s+0x([0-9a-f]+) - (.*?)!(.*)$", re.M)
+
+
+@dataclass
+class OffsetMap:
+    """Code offsets of the rewritten module back to those of the original."""
+
+    module: str  # the module name trap frames of the rewritten guest carry
+    original_name: str | None
+    new: list[int] = field(default_factory=list)  # sorted breakpoints in the new module
+    old: list[int] = field(default_factory=list)  # the same points in the original
+
+    def point(self, new: int, old: int) -> None:
+        self.new.append(new)
+        self.old.append(old)
+
+    def original(self, offset: int) -> int:
+        i = bisect.bisect_right(self.new, offset) - 1
+        return offset if i < 0 else self.old[i] + (offset - self.new[i])
 
 
 def trap_frames(exc: Exception, offsets: OffsetMap | None = None) -> tuple[Frame, ...]:

@@ -1,6 +1,6 @@
 """Per-message cost of the component paths against the core-module path, in one run.
 
-    python -m nanonet.component.measure [--count N] [--size BYTES]
+    python -m nanonet.bench.component_cost [--count N] [--size BYTES]
 
 Prints: a host call into a component, a component's call out to a host
 function, ``list<u8>`` crossing between Python and a component, a component
@@ -20,13 +20,13 @@ from typing import Any
 
 import wasmtime
 
-from ..bench.wasm_runs import guest, w2_nanonet
+from ..component.echo import echo_wat
+from ..component.host import load
+from ..component.service import ComponentService, to_tunnel
+from ..component.split import data_plane
 from ..errors import BenchError
 from ..mesh import Mesh
-from .echo import echo_wat
-from .host import load
-from .service import ComponentService, to_tunnel
-from .split import data_plane
+from .wasm_runs import guest, w2_nanonet
 
 STREAMER = """(component
   (import "send" (func $send (param "data" (list u8))))

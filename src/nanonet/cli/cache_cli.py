@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .runtime.engine import cache_dir
+from ..host.engine import cache_dir
 
 
 def _usage(path: Path) -> tuple[int, int]:

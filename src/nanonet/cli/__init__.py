@@ -14,12 +14,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import NanonetError
+from ..errors import NanonetError
+from ..version import __version__
 
 # subcommand modules, in the order `nanonet --help` lists them
-COMMANDS = ("nanonet.demo", "nanonet.manifest_cli", "nanonet.bench.cli", "nanonet.cache_cli",
-            "nanonet.observe.cli", "nanonet.wit_cli", "nanonet.debug_cli")
+COMMANDS = ("nanonet.demo", "nanonet.cli.manifest_cli", "nanonet.bench.cli",
+            "nanonet.cli.cache_cli", "nanonet.observe.cli", "nanonet.cli.wit_cli",
+            "nanonet.cli.debug_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

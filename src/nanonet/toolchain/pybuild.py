@@ -16,7 +16,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from ..build import BuildError, Built, build_dir
+from .build import BuildError, Built, build_dir
 
 
 def componentize_py_version() -> str:

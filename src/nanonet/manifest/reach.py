@@ -8,8 +8,8 @@ line never has to be interpreted.
 
 from __future__ import annotations
 
+from ..policy.policy import Limits, RestartPolicy
 from .manifest import HOST, Manifest, ServiceDef
-from .policy import Limits, RestartPolicy
 from .schema import ServiceTable
 
 
@@ -31,7 +31,8 @@ def _code(svc: ServiceDef) -> str:
     if t.build is not None:
         how = f"wasm {t.wasm}, built by: {' '.join(t.build)}"
     elif t.source is not None and t.source.endswith(".c"):
-        how = f"source {t.source}, built by nanonet.build ({t.memory or 'export'}s its memory)"
+        how = (f"source {t.source}, built by nanonet.toolchain.build "
+               f"({t.memory or 'export'}s its memory)")
     else:
         how = f"{'source' if t.source else 'wasm'} {t.source or t.wasm}"
     return f"{how}; entry {t.entry or 'run'}"

@@ -22,10 +22,10 @@ from pydantic import ValidationError
 
 from ..errors import ManifestError, NanonetError
 from ..mesh import Mesh
+from ..policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy, ServicePolicy
 from .crosscheck import crosscheck
 from .explain import explain, key_path
 from .locate import MAX_DEPTH, Locator, too_deep
-from .policy import Grants, Limits, Preopen, Restart, RestartPolicy, ServicePolicy
 from .schema import ManifestTable, ServiceTable
 
 HOST = "host"

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import InternalError, NanonetError, TunnelBroken, TunnelClosed
-from .mesh import Mesh
-from .ring.endpoint import TunnelReader
-from .runtime.lifecycle import State
+from ..errors import InternalError, NanonetError, TunnelBroken, TunnelClosed
+from ..mesh import Mesh
+from ..ring.endpoint import TunnelReader
+from ..runtime.lifecycle import State
 
 WAIT_SECONDS = 0.05  # how long the host waits on a read end before looking around
 Print = Callable[[str], None]

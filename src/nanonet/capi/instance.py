@@ -1,0 +1,110 @@
+"""Instances, memories and tables through raw C API calls, for a cold start
+in tens of microseconds (``runtime/fastlink.py`` plans them once).
+
+An import list is a ctypes array of externs filled in place; instances are
+the C API's plain structs, turned into wasmtime-py objects only at the end.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime._exportable import AsExtern as AsExtern  # what a Linker or Instance takes
+
+from ..errors import LoadError
+
+Extern = ffi.wasmtime_extern_t
+RawInstance = ffi.wasmtime_instance_t
+_EXTERN_FUNC: Any = 0
+_EXTERN_MEMORY: Any = 3  # ctypes fields typed as c_ubyte accept plain ints
+_EXTERN_SHARED: Any = 4
+_FUNCREF: Any = 5
+
+
+def context(store: wasmtime.Store) -> Any:
+    """The store's C context, which the raw calls here take."""
+    return store._context()
+
+
+def externs(count: int) -> ctypes.Array[Extern]:
+    """An import list of ``count`` empty externs."""
+    return (Extern * count)()
+
+
+def set_shared(item: Extern, memory: wasmtime.SharedMemory) -> None:
+    """Make ``item`` the shared memory ``memory``."""
+    item.kind = _EXTERN_SHARED
+    item.of.sharedmemory = memory.ptr()
+
+
+def set_func(item: Extern, func: wasmtime.Func) -> None:
+    """Make ``item`` the function ``func``."""
+    item.kind = _EXTERN_FUNC
+    item.of.func = func._func
+
+
+def is_memory(item: Extern) -> bool:
+    """Whether ``item`` is a (non-shared) memory."""
+    return bool(int(item.kind) == _EXTERN_MEMORY)
+
+
+def new_instance(ctx: object, module: wasmtime.Module,
+                 imports: ctypes.Array[Extern]) -> RawInstance:
+    """Instantiate ``module`` in the store ``ctx`` with ``imports``, in order."""
+    inst = RawInstance()
+    trap = ctypes.POINTER(ffi.wasm_trap_t)()
+    err = ffi.wasmtime_instance_new(ctx, module.ptr(), imports, len(imports),
+                                    ctypes.byref(inst), ctypes.byref(trap))
+    if err:
+        raise wasmtime.WasmtimeError._from_ptr(err)
+    if trap:
+        raise wasmtime.Trap._from_ptr(trap)
+    return inst
+
+
+def export(ctx: object, inst: RawInstance, name: bytes) -> Extern:
+    """The export ``name`` of ``inst``; LoadError if it has none."""
+    item = Extern()
+    if not ffi.wasmtime_instance_export_get(ctx, ctypes.byref(inst), name, len(name),
+                                            ctypes.byref(item)):
+        raise LoadError(f"missing export {name.decode()!r}")
+    return item
+
+
+def new_memory(ctx: object, memory_type: wasmtime.MemoryType) -> Extern:
+    """A new memory of ``memory_type`` in the store ``ctx``, as an extern."""
+    mem = ffi.wasmtime_memory_t()
+    err = ffi.wasmtime_memory_new(ctx, memory_type.ptr(), ctypes.byref(mem))
+    if err:
+        raise wasmtime.WasmtimeError._from_ptr(err)
+    item = Extern()
+    item.kind = _EXTERN_MEMORY
+    item.of.memory = mem
+    return item
+
+
+def funcref_setter(ctx: object, table: Extern) -> Any:
+    """``set(index, func_extern)``: store a function in ``table`` at ``index``."""
+    val = ffi.wasmtime_val_t()
+    val.kind = _FUNCREF
+
+    def put(index: int, func: Extern) -> None:
+        val.of.funcref = func.of.func
+        err = ffi.wasmtime_table_set(ctx, ctypes.byref(table.of.table), index,
+                                     ctypes.byref(val))
+        if err:
+            raise wasmtime.WasmtimeError._from_ptr(err)
+    return put
+
+
+def instance(raw: RawInstance) -> wasmtime.Instance:
+    """The wasmtime-py object of a raw instance."""
+    return wasmtime.Instance._from_raw(raw)
+
+
+def memory(item: Extern) -> wasmtime.Memory:
+    """The wasmtime-py object of a memory extern."""
+    return wasmtime.Memory._from_raw(item.of.memory)
