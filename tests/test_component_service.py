@@ -199,3 +199,33 @@ def test_a_call_queued_behind_a_close_fails_instead_of_waiting_for_ever() -> Non
     assert first == [4]
     assert len(late) == 1 and isinstance(late[0], NanonetError), late
     assert "closed" in str(late[0])
+
+
+LOOPS = """(component
+  (core module $m (func (export "spin") (loop $l (br $l))))
+  (core instance $i (instantiate $m))
+  (func (export "spin") (canon lift (core func $i "spin"))))"""
+
+
+def test_stop_ends_a_component_call_that_loops() -> None:
+    """A component's Wasm ends at a stop like a service's: a call that never
+    returns is trapped after the grace, and stop returns."""
+    from nanonet.mesh import Mesh
+
+    failed: list[BaseException] = []
+    with Mesh() as mesh:
+        comp = mesh.component("spinner", LOOPS)
+        mesh.start()
+
+        def call() -> None:
+            try:
+                comp.call("spin")
+            except BaseException as exc:
+                failed.append(exc)
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        mesh.stop(grace=0.1, timeout=30)
+        caller.join(30)
+    assert not comp.running and len(failed) == 1
+    assert "stopped by the host" in str(failed[0])

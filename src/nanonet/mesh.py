@@ -346,6 +346,8 @@ class Mesh:
                 for svc in self.services.values():
                     if svc.running:
                         svc.request_stop()
+                for comp in self.components.values():
+                    comp.request_stop()
                 self.rt.engine.increment_epoch()
                 self._wait_all(timeout)
         finally:

@@ -19,13 +19,12 @@ FINALIZER_T: Any = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
 UPDATE_DEADLINE_CONTINUE = 0  # the kind an epoch callback answers to go on
 
 
-def wasmtime_store_epoch_deadline_callback(store_ptr: Any, callback: Any, data: Any,
-                                           finalizer: Any) -> None:
-    """Install ``callback`` (a ``CALLBACK_T``) as the store's epoch callback;
-    the caller keeps it alive for as long as the store runs. Named like the
-    C function it calls: ``runtime/service.py`` calls it as ``ffi.<name>``
-    with this module imported as ``ffi``."""
-    ffi.wasmtime_store_epoch_deadline_callback(store_ptr, callback, data, finalizer)
+def install_epoch_callback(store: Any, callback: Any) -> None:
+    """Give ``store`` an epoch deadline one tick ahead and ``callback`` (a
+    ``CALLBACK_T``, kept alive by the caller) to decide at each tick whether
+    it goes on: how a store that runs guest code is made stoppable."""
+    store.set_epoch_deadline(1)
+    ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, FINALIZER_T())
 
 
 def error_address(message: str) -> int:

@@ -27,12 +27,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..capi.epoch import install_epoch_callback
 from ..errors import CallTimeout, InternalError, LifecycleError, NanonetError, NotFound
 from ..host.engine import Runtime, runtime
 from ..policy.policy import Grants
 from ..ring.endpoint import TunnelWriter
 from ..runtime.lifecycle import Event, State, next_state
 from ..runtime.supervisor import Outcome, Supervisor
+from ..runtime.watchdog import Watchdog
 from .host import Instance, Loaded, load
 
 _Call = tuple[str, tuple[Any, ...], Future[Any]] | None
@@ -68,6 +70,8 @@ class ComponentService:
         self.loaded.check(self._imports, f"component {name!r}", wasi=wasi)
         self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._instance: Instance | None = None
+        # no deadline or fuel of its own: only a stop ends the component's Wasm
+        self.watchdog = Watchdog((), (), None, None)
         self._thread = threading.Thread(target=self._serve, name=f"nanonet:{name}",
                                         daemon=True)
         self._ready: Future[None] = Future()
@@ -130,6 +134,8 @@ class ComponentService:
         ready = self._ready
         try:
             store = self.rt.new_store()
+            # its Wasm (start functions included) ends at a stop, like a service's
+            install_epoch_callback(store, self.watchdog.callback)
             self._instance = self.loaded.instantiate(store, self._imports,
                                                      f"component {self.name!r}", wasi=self._wasi)
         except Exception as exc:
@@ -212,6 +218,12 @@ class ComponentService:
             known = ", ".join(sorted(self.loaded.exports)) or "none"
             raise NotFound(f"component service {self.name!r} exports no {fname!r} "
                            f"(exports: {known})")
+
+    def request_stop(self) -> None:
+        """Trap whatever Wasm the component runs at the engine's next epoch
+        (``Mesh.stop`` after its grace): a call that loops ends, its caller
+        gets the trap."""
+        self.watchdog.stop_requested = True
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Finish the calls already queued, then end the thread."""

@@ -20,8 +20,7 @@ from typing import Any
 
 import wasmtime
 
-from ..capi import epoch as ffi
-from ..capi.epoch import FINALIZER_T
+from ..capi.epoch import install_epoch_callback
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
 from ..host.engine import Runtime
 from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_message
@@ -164,9 +163,7 @@ class Service:
                              instances=instances, tables=b.tables, memories=b.memories)
         if self._rt.fuel:
             store.set_fuel(limits.fuel_per_tick or UNLIMITED_FUEL)
-        store.set_epoch_deadline(1)
-        ffi.wasmtime_store_epoch_deadline_callback(
-            store.ptr(), self.watchdog.callback, None, FINALIZER_T())
+        install_epoch_callback(store, self.watchdog.callback)
         return store
 
     def _shape(self, guest: wasmtime.Module) -> GuestShape:
