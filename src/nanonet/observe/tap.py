@@ -22,7 +22,6 @@ a detach, so a detached tap never moves ``tap_tail`` again.
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +39,6 @@ U64 = (1 << 64) - 1
 IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
 IDLE_SLEEP = 0.001
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
-_SLOT = struct.Struct("<II")
 log = logging.getLogger("nanonet.observe")
 
 
@@ -212,16 +210,15 @@ class Tap:
         return n
 
     def _copy(self, first: int, n: int) -> None:
-        geo, view = self._ring.geometry, self._ring.view
+        geo = self._ring.geometry
         assert self.writer is not None
         ts = time.time_ns()
-        for counter in range(first, first + n):
-            off = geo.slot_offset(counter)
-            size, _flags = _SLOT.unpack_from(view, off)
-            if size > geo.max_payload:
-                raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds the "
-                               f"{geo.max_payload}-byte payload")
-            data = bytes(view[off + 8: off + 8 + size])
+        lengths = self._ring.slot_lengths(first, n)
+        if max(lengths) > geo.max_payload:
+            size = next(size for size in lengths if size > geo.max_payload)
+            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds the "
+                           f"{geo.max_payload}-byte payload")
+        for counter, data in enumerate(self._ring.read_payloads(first, lengths), first):
             self.seen += 1
             if self.filter.keep(counter, data) and not self._full():
                 self.writer.write(data, ts)

@@ -1,7 +1,8 @@
 """Host endpoints: Python writes into, and reads from, a tunnel.
 
-A host endpoint copies slots through the ring's ``memoryview`` and publishes
-its counter once per batch through the ring's control module (one Wasm call
+A host endpoint copies a batch of slots at a time through ``RingMemory``
+(the one module that touches ring bytes) and publishes its counter once per
+batch through the ring's control module (one Wasm call
 of a few microseconds), so Python pays per batch, not per message, for the
 ordering and the wake-up. Blocking forms spin briefly, then park in Wasm
 (``memory.atomic.wait32``, GIL released); asyncio forms park in a worker
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
+from itertools import islice
 from typing import Self
 
 from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt, TunnelTimeout
@@ -24,7 +25,6 @@ from .control import RingControl
 from .memory import RingMemory
 from .stats import TunnelStats, snapshot
 
-_SLOT_HEAD = struct.Struct("<II")
 U64 = (1 << 64) - 1  # counters wrap as u64: differences are taken modulo 2**64
 # How long a blocked host end polls before it parks in Wasm. A park and its
 # wake-up cost ~50 us here: a reader polls about that long (a reply in a
@@ -48,7 +48,6 @@ class _End:
         self.ring = ring
         self.control = control
         self.geometry = ring.geometry
-        self._view = ring.view
 
     def statistics(self) -> TunnelStats:
         return snapshot(self.ring)
@@ -108,17 +107,25 @@ class TunnelWriter(_End):
         self._full = self._found(L.OFF_FULL, used == n, self._full)
         return n - used
 
-    def _put(self, data: bytes) -> None:
-        size = len(data)
-        if size > self.geometry.max_payload:
-            raise MessageTooBig(
-                f"message of {size} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
-                "slot payload: create the tunnel with a larger max_payload")
-        off = self.geometry.slot_offset(self._head)
-        _SLOT_HEAD.pack_into(self._view, off, size, 0)
-        self._view[off + 8: off + 8 + size] = data
-        self._head += 1
-        self._bytes += size
+    def _put(self, batch: list[bytes]) -> int:
+        """Write the leading messages of ``batch`` that fit a slot into free
+        slots (the caller checked there is room for all); how many went."""
+        limit = self.geometry.max_payload
+        ok = len(batch)
+        if max(map(len, batch)) > limit:
+            ok = next(i for i, data in enumerate(batch) if len(data) > limit)
+            batch = batch[:ok]
+        if ok:
+            self._bytes += self.ring.write_slots(self._head, batch)
+            self._head = (self._head + ok) & U64
+        return ok
+
+    def _too_big(self, data: bytes, sent: int) -> MessageTooBig:
+        err = MessageTooBig(
+            f"message of {len(data)} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
+            "slot payload: create the tunnel with a larger max_payload")
+        err.sent = sent
+        return err
 
     def _publish(self) -> None:
         self.ring.put_u64(L.OFF_BYTES_IN, self.ring.u64(L.OFF_BYTES_IN) + self._bytes)
@@ -142,19 +149,17 @@ class TunnelWriter(_End):
         """
         self._check_open()
         sent = 0
-        room = self._room()
+        it = iter(messages)
         try:
-            for data in messages:
+            for data in it:  # one message pulled, then as many more as there is room for
+                room = self._room()
                 if room == 0:
-                    room = self._room()
-                    if room == 0:
-                        break
-                self._put(data)
-                room -= 1
-                sent += 1
-        except MessageTooBig as err:
-            err.sent = sent
-            raise
+                    break
+                batch = [data, *islice(it, room - 1)]
+                n = self._put(batch)
+                sent += n
+                if n < len(batch):
+                    raise self._too_big(batch[n], sent)
         finally:  # what was written is published, whatever stopped the loop
             if sent:
                 self._publish()
@@ -174,27 +179,30 @@ class TunnelWriter(_End):
         deadline = _deadline(timeout)
         self._check_open()
         sent = pending = 0
+        it = iter(messages)
         try:
-            for data in messages:
-                if self._room() == 0:
+            for data in it:
+                room = self._room()
+                if room == 0:
                     if pending:
                         self._publish()
                         pending = 0
-                    self._wait_room(deadline)
-                self._put(data)
-                sent += 1
-                pending += 1
-        except MessageTooBig as err:
-            err.sent = sent
-            raise
+                    room = self._wait_room(deadline)
+                batch = [data, *islice(it, room - 1)]
+                n = self._put(batch)
+                sent += n
+                pending += n
+                if n < len(batch):
+                    raise self._too_big(batch[n], sent)
         finally:
             if pending:
                 self._publish()
         return sent
 
-    def _wait_room(self, deadline: float | None) -> None:
+    def _wait_room(self, deadline: float | None) -> int:
+        """Wait until a slot is free; how many are."""
         park_after = time.perf_counter_ns() + WRITER_SPIN_NS
-        while self._room() == 0:
+        while (room := self._room()) == 0:
             self._check_open()
             if _expired(deadline):
                 raise TunnelTimeout("tunnel stayed full until the timeout: its reader is not "
@@ -203,6 +211,7 @@ class TunnelWriter(_End):
                 self.control.park_writer(self._tail, PARK_NS, self._on_tap)
             else:
                 os.sched_yield()
+        return room
 
     async def asend(self, data: bytes) -> None:
         await self.asend_many((data,))
@@ -248,15 +257,18 @@ class TunnelReader(_End):
         self._empty = self._found(L.OFF_EMPTY, avail == 0, self._empty)
         return avail
 
-    def _take(self) -> bytes:
-        off = self.geometry.slot_offset(self._tail)
-        size, _flags = _SLOT_HEAD.unpack_from(self._view, off)
-        if size > self.geometry.max_payload:
-            raise self._quarantine(L.Quarantine.BAD_LENGTH, f"slot length {size}")
-        self._tail += 1
-        return bytes(self._view[off + 8: off + 8 + size])
+    def _take(self, count: int) -> list[bytes]:
+        """Copy out the next ``count`` messages (checking every length first)."""
+        lengths = self.ring.slot_lengths(self._tail, count)
+        if max(lengths) > self.geometry.max_payload:
+            bad = next(n for n in lengths if n > self.geometry.max_payload)
+            raise self._quarantine(L.Quarantine.BAD_LENGTH, f"slot length {bad}")
+        out = self.ring.read_payloads(self._tail, lengths)
+        self._tail = (self._tail + count) & U64
+        self._commit(sum(lengths))
+        return out
 
-    def _commit(self, count: int, nbytes: int) -> None:
+    def _commit(self, nbytes: int) -> None:
         self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + nbytes)
         self.control.publish_tail(self._tail)
 
@@ -272,9 +284,7 @@ class TunnelReader(_End):
             if self._drained_and_closed():
                 raise TunnelClosed("tunnel is closed and drained")
             return []
-        out = [self._take() for _ in range(n)]
-        self._commit(n, sum(map(len, out)))
-        return out
+        return self._take(n)
 
     def try_recv(self) -> bytes | None:
         """The next message, or None if the ring is empty."""

@@ -1,12 +1,17 @@
 """Host-side access to a ring's shared memory: the only raw access in Python.
 
-A ``RingMemory`` owns one ``wasmtime.SharedMemory`` sized for a geometry,
+A ``RingMemory`` owns one ``wasmtime.SharedMemory`` sized for a geometry and
 writes its header once (rings carry no data segment: a data segment in shared
-memory is re-applied at every instantiation and would reset the counters), and
-exposes the bytes as a ``memoryview`` plus aligned counter reads. Aligned
-8-byte loads and stores through ctypes are single instructions on x86-64; the
-host publishes counters through the control module (``control.py``), which
-uses Wasm's sequentially consistent atomics, never with a plain store here.
+memory is re-applied at every instantiation and would reset the counters).
+Every byte Python reads or writes in a ring goes through this class: header
+fields (aligned loads and stores, by offset or by ``protocol.Field``), slot
+lengths, and whole batches of slots (``write_slots``, ``slot_lengths``,
+``read_payloads``), whose loops run here so that the endpoints and the tap
+pay one call per batch. ``tests/test_ring_access.py`` keeps every other
+module off the raw bytes. Aligned 8-byte loads and stores through ctypes are
+single instructions on x86-64; the host publishes counters through the
+control module (``control.py``), which uses Wasm's sequentially consistent
+atomics, never with a plain store here.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import wasmtime
 from ..errors import InvalidValue
 from . import layout as L
 from .layout import Geometry
+from .protocol import U32_FIELDS, Field
 
 _FENCE = threading.Lock()  # taken only for the full fence it implies
+_SLOT_HEAD = struct.Struct("<II")  # [length u32][flags u32]
+_LENGTH = struct.Struct("<I")
 
 
 class RingMemory:
@@ -40,15 +48,15 @@ class RingMemory:
         self.size = self.shared.data_len()
         self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
         buf = (ctypes.c_ubyte * self.size).from_address(self.base)
-        self.view = memoryview(buf).cast("B")
+        self._view = memoryview(buf).cast("B")
         self._init_header()
 
     def _init_header(self) -> None:
         g = self.geometry
         raw = self.name.encode()
-        struct.pack_into("<IIIIIIII", self.view, 0, L.MAGIC, L.VERSION, g.slot_count,
+        struct.pack_into("<IIIIIIII", self._view, 0, L.MAGIC, L.VERSION, g.slot_count,
                          g.slot_size, 0, 0, L.HEADER_SIZE, len(raw))
-        self.view[L.OFF_NAME: L.OFF_NAME + len(raw)] = raw
+        self._view[L.OFF_NAME: L.OFF_NAME + len(raw)] = raw
 
     def u32(self, offset: int) -> int:
         return ctypes.c_uint32.from_address(self.base + offset).value
@@ -62,6 +70,66 @@ class RingMemory:
 
     def put_u64(self, offset: int, value: int) -> None:
         ctypes.c_uint64.from_address(self.base + offset).value = value
+
+    # -- the ``protocol.Ring`` interface: fields by name, slot lengths ---------
+
+    def load(self, name: Field) -> int:
+        return self.u32(name) if name in U32_FIELDS else self.u64(name)
+
+    def store(self, name: Field, value: int) -> None:
+        """A plain store (no ordering): for the side's own statistics and the quarantine."""
+        if name in U32_FIELDS:
+            self.put_u32(name, value)
+        else:
+            self.put_u64(name, value & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def slot_length(self, counter: int) -> int:
+        return self.u32(self.geometry.slot_offset(counter))
+
+    def put_slot_length(self, counter: int, length: int) -> None:
+        self.put_u32(self.geometry.slot_offset(counter), length)
+
+    # -- batches of slots: one call per batch, the loop here -----------------
+
+    def write_slots(self, first: int, messages: list[bytes]) -> int:
+        """Fill the slots of counters ``first, first + 1, ...`` with ``messages``
+        ([length][flags = 0][payload]); returns the payload bytes written.
+        The caller has checked that each fits and that the slots are free."""
+        view, pack, g = self._view, _SLOT_HEAD.pack_into, self.geometry
+        base, mask, size, sh = L.HEADER_SIZE, g.mask, g.slot_size, L.SLOT_HEADER
+        nbytes = 0
+        for counter, data in enumerate(messages, first):
+            off = base + (counter & mask) * size
+            n = len(data)
+            pack(view, off, n, 0)
+            view[off + sh: off + sh + n] = data
+            nbytes += n
+        return nbytes
+
+    def slot_lengths(self, first: int, count: int) -> list[int]:
+        """The length fields of ``count`` slots from counter ``first``, unchecked."""
+        view, unpack, g = self._view, _LENGTH.unpack_from, self.geometry
+        base, mask, size = L.HEADER_SIZE, g.mask, g.slot_size
+        return [unpack(view, base + ((first + i) & mask) * size)[0] for i in range(count)]
+
+    def read_payloads(self, first: int, lengths: list[int]) -> list[bytes]:
+        """Copies of the payloads of the slots from counter ``first``, of the
+        given (already checked) lengths."""
+        view, g = self._view, self.geometry
+        base, mask, size = L.HEADER_SIZE + L.SLOT_HEADER, g.mask, g.slot_size
+        out = []
+        for counter, n in enumerate(lengths, first):
+            off = base + (counter & mask) * size
+            out.append(bytes(view[off: off + n]))
+        return out
+
+    # -- raw bytes, for tools and tests that forge or inspect a ring ---------
+
+    def read_bytes(self, offset: int, size: int) -> bytes:
+        return bytes(self._view[offset: offset + size])
+
+    def write_bytes(self, offset: int, data: bytes) -> None:
+        self._view[offset: offset + len(data)] = data
 
     def set_closed_and_fence(self) -> bool:
         """Set the closed flag, then read the waiting flags behind a full
@@ -91,5 +159,5 @@ class RingMemory:
         self._closed_header = (ctypes.c_ubyte * L.HEADER_SIZE)()
         self._closed_header[L.OFF_CLOSED] = 1
         self.base = ctypes.addressof(self._closed_header)
-        self.view.release()
+        self._view.release()
         self.shared.close()

@@ -67,6 +67,9 @@ class Field(IntEnum):
 
 
 FIELD_NAMES = {int(f): f.name.lower() for f in Field}
+U32_FIELDS = frozenset({Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
+                        Field.CLOSED, Field.QUARANTINE, Field.HEADER_SIZE, Field.NAME_LEN,
+                        Field.READER_WAITING, Field.WRITER_WAITING, Field.TAP_MODE})
 GEOMETRY_FIELDS = (Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
                    Field.HEADER_SIZE)
 
