@@ -21,11 +21,11 @@ from typing import Self
 
 from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt, TunnelTimeout
 from . import layout as L
+from . import protocol as P
 from .control import RingControl
 from .memory import RingMemory
 from .stats import TunnelStats, snapshot
 
-U64 = (1 << 64) - 1  # counters wrap as u64: differences are taken modulo 2**64
 # How long a blocked host end polls before it parks in Wasm. A park and its
 # wake-up cost ~50 us here: a reader polls about that long (a reply in a
 # request/response exchange arrives sooner), a writer waiting for room less
@@ -62,8 +62,9 @@ class _End:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _quarantine(self, reason: int, what: str) -> TunnelCorrupt:
-        self.ring.put_u32(L.OFF_QUARANTINE, reason)
+    @staticmethod
+    def _corrupt(what: str) -> TunnelCorrupt:
+        """The error for a check the cursor failed (it stored the quarantine)."""
         return TunnelCorrupt(f"tunnel ring quarantined: {what}")
 
     def _found(self, off: int, now: bool, before: bool) -> bool:
@@ -83,41 +84,33 @@ class TunnelWriter(_End):
 
     def __init__(self, ring: RingMemory, control: RingControl) -> None:
         super().__init__(ring, control)
-        self._head = ring.u64(L.OFF_HEAD)
-        self._tail = ring.u64(L.OFF_TAIL)
+        self._cur = P.WriterCursor(self.geometry)  # the model's writer: head, cached tail
+        self._cur.start(ring)
         self._bytes = 0
         self._on_tap = False  # the tap, not the reader, is what the writer waits for
         self._full = False  # the last re-read of the tail found the ring full
 
     def _room(self) -> int:
-        """Free slots, re-reading the reader's tail only when needed."""
-        n = self.geometry.slot_count
-        free = n - ((self._head - self._tail) & U64)
+        """Free slots, re-reading the reader's tail (or a lossless tap's cursor)
+        only when the cached copy says none."""
+        cur = self._cur
+        free = cur.free()
         if free > 0:
             return free
-        tail, self._on_tap = self.ring.u64(L.OFF_TAIL), False
-        if self.ring.u32(L.OFF_TAP_MODE):  # a lossless tap: wait for it too
-            tap = self.ring.u64(L.OFF_TAP_TAIL)
-            if (self._head - tap) & U64 > (self._head - tail) & U64:
-                tail, self._on_tap = tap, True
-        used = (self._head - tail) & U64
-        if used > n:
-            raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"tail={tail} head={self._head}")
-        self._tail = tail
-        self._full = self._found(L.OFF_FULL, used == n, self._full)
-        return n - used
+        free = cur.room_count(self.ring)
+        if free < 0:
+            raise self._corrupt(f"tail={cur.seen} head={cur.pos}")
+        self._on_tap = cur.parks_on is P.Field.TAP_TAIL
+        self._full = self._found(L.OFF_FULL, free == 0, self._full)
+        return free
 
     def _put(self, batch: list[bytes]) -> int:
         """Write the leading messages of ``batch`` that fit a slot into free
         slots (the caller checked there is room for all); how many went."""
-        limit = self.geometry.max_payload
-        ok = len(batch)
-        if max(map(len, batch)) > limit:
-            ok = next(i for i, data in enumerate(batch) if len(data) > limit)
-            batch = batch[:ok]
+        ok = P.fitting(list(map(len, batch)), self.geometry)
         if ok:
-            self._bytes += self.ring.write_slots(self._head, batch)
-            self._head = (self._head + ok) & U64
+            self._bytes += self.ring.write_slots(self._cur.pos, batch[:ok])
+            self._cur.put(ok)
         return ok
 
     def _too_big(self, data: bytes, sent: int) -> MessageTooBig:
@@ -130,7 +123,7 @@ class TunnelWriter(_End):
     def _publish(self) -> None:
         self.ring.put_u64(L.OFF_BYTES_IN, self.ring.u64(L.OFF_BYTES_IN) + self._bytes)
         self._bytes = 0
-        self.control.publish_head(self._head)
+        self.control.publish_head(self._cur.pos)
 
     def _check_open(self) -> None:
         if self.ring.closed:
@@ -208,7 +201,7 @@ class TunnelWriter(_End):
                 raise TunnelTimeout("tunnel stayed full until the timeout: its reader is not "
                                     "keeping up; pass a longer timeout, or give it more slots")
             if time.perf_counter_ns() > park_after:
-                self.control.park_writer(self._tail, PARK_NS, self._on_tap)
+                self.control.park_writer(self._cur.peer, PARK_NS, self._on_tap)
             else:
                 os.sched_yield()
         return room
@@ -230,7 +223,7 @@ class TunnelWriter(_End):
             sent += n
             pending = pending[n:]
             if pending:
-                await asyncio.to_thread(self.control.park_writer, self._tail, PARK_NS,
+                await asyncio.to_thread(self.control.park_writer, self._cur.peer, PARK_NS,
                                         self._on_tap)
         return sent
 
@@ -240,37 +233,37 @@ class TunnelReader(_End):
 
     def __init__(self, ring: RingMemory, control: RingControl) -> None:
         super().__init__(ring, control)
-        self._tail = ring.u64(L.OFF_TAIL)
-        self._head = self._tail  # not trusted yet: the first _available reads and checks it
+        self._cur = P.ReaderCursor(self.geometry)  # the model's reader: tail, cached head
+        self._cur.start(ring)  # head not trusted yet: the first _available reads and checks it
         self._empty = False  # the last re-read of the head found the ring empty
 
     def _available(self) -> int:
-        avail = (self._head - self._tail) & U64
+        """Messages waiting, re-reading the writer's head only when the cached
+        copy says none."""
+        cur = self._cur
+        avail = cur.waiting()
         if avail:
             return avail
         self._check_health()
-        head = self.ring.u64(L.OFF_HEAD)
-        avail = (head - self._tail) & U64
-        if avail > self.geometry.slot_count:
-            raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"head={head} tail={self._tail}")
-        self._head = head
+        avail = cur.available_count(self.ring)
+        if avail < 0:
+            raise self._corrupt(f"head={cur.seen} tail={cur.pos}")
         self._empty = self._found(L.OFF_EMPTY, avail == 0, self._empty)
         return avail
 
     def _take(self, count: int) -> list[bytes]:
-        """Copy out the next ``count`` messages (checking every length first)."""
-        lengths = self.ring.slot_lengths(self._tail, count)
-        if max(lengths) > self.geometry.max_payload:
-            bad = next(n for n in lengths if n > self.geometry.max_payload)
-            raise self._quarantine(L.Quarantine.BAD_LENGTH, f"slot length {bad}")
-        out = self.ring.read_payloads(self._tail, lengths)
-        self._tail = (self._tail + count) & U64
-        self._commit(sum(lengths))
+        """Copy out the next ``count`` messages (every length checked first),
+        then commit them."""
+        cur = self._cur
+        lengths = self.ring.slot_lengths(cur.pos, count)
+        if cur.check_lengths(self.ring, lengths):
+            bad = lengths[P.fitting(lengths, self.geometry)]
+            raise self._corrupt(f"slot length {bad}")
+        out = self.ring.read_payloads(cur.pos, lengths)
+        cur.take(count)
+        self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + sum(lengths))
+        self.control.publish_tail(cur.pos)
         return out
-
-    def _commit(self, nbytes: int) -> None:
-        self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + nbytes)
-        self.control.publish_tail(self._tail)
 
     def _drained_and_closed(self) -> bool:
         if not self.ring.closed:
@@ -303,7 +296,7 @@ class TunnelReader(_End):
                 raise TunnelTimeout("no message before the timeout; pass a longer timeout, "
                                     "or None to wait until one comes")
             if time.perf_counter_ns() > park_after:
-                self.control.park_reader(self._head, PARK_NS)
+                self.control.park_reader(self._cur.peer, PARK_NS)
             else:
                 os.sched_yield()  # lets go of the GIL: the sender may be a Python thread
 
@@ -323,7 +316,7 @@ class TunnelReader(_End):
             got = self.try_recv_many(limit)
             if got:
                 return got
-            await asyncio.to_thread(self.control.park_reader, self._head, PARK_NS)
+            await asyncio.to_thread(self.control.park_reader, self._cur.peer, PARK_NS)
 
     async def arecv(self) -> bytes:
         return (await self.arecv_many(1))[0]
