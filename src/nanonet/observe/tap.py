@@ -217,8 +217,8 @@ class Tap:
         lengths = self._ring.slot_lengths(first, n)
         if not self._cur.check_lengths(lengths):
             size = lengths[fitting(lengths, geo)]
-            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds the "
-                           f"{geo.max_payload}-byte payload")
+            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds its "
+                           f"max_payload of {geo.max_payload} bytes")
         for counter, data in enumerate(self._ring.read_payloads(first, lengths), first):
             self.seen += 1
             if self.filter.keep(counter, data) and not self._full():

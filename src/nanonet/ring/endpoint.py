@@ -115,8 +115,8 @@ class TunnelWriter(_End):
 
     def _too_big(self, data: bytes, sent: int) -> MessageTooBig:
         err = MessageTooBig(
-            f"message of {len(data)} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
-            "slot payload: create the tunnel with a larger max_payload")
+            f"message of {len(data)} bytes exceeds the tunnel's max_payload of "
+            f"{self.geometry.max_payload} bytes: create the tunnel with a larger max_payload")
         err.sent = sent
         return err
 
