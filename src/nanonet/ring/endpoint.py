@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Self
 
@@ -67,12 +67,13 @@ class _End:
         """The error for a check the cursor failed (it stored the quarantine)."""
         return TunnelCorrupt(f"tunnel ring quarantined: {what}")
 
-    def _found(self, off: int, now: bool, before: bool) -> bool:
-        """Count a full (or empty) ring once per stretch of re-reads that find it so,
-        in the header counter an adapter keeps for its side; returns ``now``."""
-        if now and not before:
+    def _count_stretch(self, off: int, at: str, pos: int) -> None:
+        """Count a full (or empty) ring once per stretch of re-reads that find
+        it so, in the header counter an adapter keeps for its side: a stretch
+        ends when this end's counter moves (``at`` names where it was)."""
+        if getattr(self, at) != pos:
+            setattr(self, at, pos)
             self.ring.put_u64(off, self.ring.u64(off) + 1)
-        return now
 
     def _check_health(self) -> None:
         if self.ring.quarantine:
@@ -87,31 +88,24 @@ class TunnelWriter(_End):
         self._cur = P.WriterCursor(self.geometry)  # the model's writer: head, cached tail
         self._cur.start(ring)
         self._bytes = 0
+        self._published = self._cur.pos  # the head last published
         self._on_tap = False  # the tap, not the reader, is what the writer waits for
-        self._full = False  # the last re-read of the tail found the ring full
+        self._full_at = -1  # the head at which a re-read last found the ring full
 
     def _room(self) -> int:
         """Free slots, re-reading the reader's tail (or a lossless tap's cursor)
         only when the cached copy says none."""
+        free = self._cur.room_count(self.ring)
+        return free if free > 0 else self._no_room(free)
+
+    def _no_room(self, free: int) -> int:
+        """``room_count`` found no free slot (0) or bad counters (CORRUPT)."""
         cur = self._cur
-        free = cur.free()
-        if free > 0:
-            return free
-        free = cur.room_count(self.ring)
         if free < 0:
             raise self._corrupt(f"tail={cur.seen} head={cur.pos}")
         self._on_tap = cur.parks_on is P.Field.TAP_TAIL
-        self._full = self._found(L.OFF_FULL, free == 0, self._full)
-        return free
-
-    def _put(self, batch: list[bytes]) -> int:
-        """Write the leading messages of ``batch`` that fit a slot into free
-        slots (the caller checked there is room for all); how many went."""
-        ok = P.fitting(list(map(len, batch)), self.geometry)
-        if ok:
-            self._bytes += self.ring.write_slots(self._cur.pos, batch[:ok])
-            self._cur.put(ok)
-        return ok
+        self._count_stretch(L.OFF_FULL, "_full_at", cur.pos)
+        return 0
 
     def _too_big(self, data: bytes, sent: int) -> MessageTooBig:
         err = MessageTooBig(
@@ -123,7 +117,8 @@ class TunnelWriter(_End):
     def _publish(self) -> None:
         self.ring.put_u64(L.OFF_BYTES_IN, self.ring.u64(L.OFF_BYTES_IN) + self._bytes)
         self._bytes = 0
-        self.control.publish_head(self._cur.pos)
+        self._published = self._cur.pos
+        self.control.publish_head(self._published)
 
     def _check_open(self) -> None:
         if self.ring.closed:
@@ -137,60 +132,74 @@ class TunnelWriter(_End):
     def try_send_many(self, messages: Iterable[bytes]) -> int:
         """Send as many as fit now, with one publish; returns how many.
 
-        A message too big for a slot stops the batch: the ones before it are
-        published, and the ``MessageTooBig`` raised counts them (``sent``).
+        A message too big for the tunnel stops the batch: the ones before it
+        are published, and the ``MessageTooBig`` raised counts them (``sent``).
+        An iterable other than a list or a tuple is read whole first.
         """
         self._check_open()
-        sent = 0
-        it = iter(messages)
-        try:
-            for data in it:  # one message pulled, then as many more as there is room for
-                room = self._room()
-                if room == 0:
-                    break
-                batch = [data, *islice(it, room - 1)]
-                n = self._put(batch)
-                sent += n
-                if n < len(batch):
-                    raise self._too_big(batch[n], sent)
-        finally:  # what was written is published, whatever stopped the loop
-            if sent:
-                self._publish()
-        return sent
+        seq = messages if isinstance(messages, list | tuple) else list(messages)
+        return self._send_all(seq, None, wait=False)
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
-        """Send one message, waiting for a free slot."""
-        self.send_many((data,), timeout)
+        """Send one message, waiting for a free slot (``send_many`` of one)."""
+        deadline = _deadline(timeout)
+        self._check_open()
+        self._send_all((data,), deadline, wait=True)
 
     def send_many(self, messages: Iterable[bytes], timeout: float | None = None) -> int:
         """Send every message, publishing whenever the ring fills; returns the count.
 
-        Whatever stops the batch (a message too big for a slot, the timeout,
-        a close), every message before it is published and none after it;
-        ``MessageTooBig.sent`` counts the ones that went.
+        Whatever stops the batch (a message too big for the tunnel, the
+        timeout, a close), every message before it is published and none
+        after it; ``MessageTooBig.sent`` counts the ones that went. An
+        iterable other than a list or a tuple is read a ring's worth at a time.
         """
         deadline = _deadline(timeout)
         self._check_open()
-        sent = pending = 0
-        it = iter(messages)
+        if isinstance(messages, list | tuple):
+            return self._send_all(messages, deadline, wait=True)
+        it, sent = iter(messages), 0
+        while chunk := list(islice(it, self.geometry.slot_count)):
+            try:
+                sent += self._send_all(chunk, deadline, wait=True)
+            except MessageTooBig as err:
+                err.sent += sent
+                raise
+        return sent
+
+    def _send_all(self, seq: Sequence[bytes], deadline: float | None, wait: bool) -> int:
+        """Every send form's loop. For each stretch of free slots the model's
+        cursor claims what fits and the ring takes that slice at once; on a
+        full ring a blocking form publishes and waits, a try form stops.
+        What was written is published, whatever stops the loop."""
+        cur, ring = self._cur, self.ring
+        sent = 0
         try:
-            for data in it:
-                room = self._room()
-                if room == 0:
-                    if pending:
-                        self._publish()
-                        pending = 0
-                    room = self._wait_room(deadline)
-                batch = [data, *islice(it, room - 1)]
-                n = self._put(batch)
+            while sent < len(seq):
+                room = cur.room_count(ring)
+                if room <= 0 and not (room := self._when_full(room, deadline, wait)):
+                    break
+                batch = seq[sent: sent + room]
+                first = cur.pos
+                n = cur.claim(batch)
+                self._bytes += ring.write_slots(first, batch[:n])
                 sent += n
-                pending += n
                 if n < len(batch):
                     raise self._too_big(batch[n], sent)
         finally:
-            if pending:
+            if cur.pos != self._published:
                 self._publish()
         return sent
+
+    def _when_full(self, room: int, deadline: float | None, wait: bool) -> int:
+        """No free slot (or CORRUPT): 0 for a try form; else publish what is
+        written and wait for room."""
+        self._no_room(room)
+        if not wait:
+            return 0
+        if self._cur.pos != self._published:
+            self._publish()
+        return self._wait_room(deadline)
 
     def _wait_room(self, deadline: float | None) -> int:
         """Wait until a slot is free; how many are."""
@@ -235,7 +244,7 @@ class TunnelReader(_End):
         super().__init__(ring, control)
         self._cur = P.ReaderCursor(self.geometry)  # the model's reader: tail, cached head
         self._cur.start(ring)  # head not trusted yet: the first _available reads and checks it
-        self._empty = False  # the last re-read of the head found the ring empty
+        self._empty_at = -1  # the tail at which a re-read last found the ring empty
 
     def _available(self) -> int:
         """Messages waiting, re-reading the writer's head only when the cached
@@ -246,10 +255,12 @@ class TunnelReader(_End):
             return avail
         self._check_health()
         avail = cur.available_count(self.ring)
+        if avail > 0:
+            return avail
         if avail < 0:
             raise self._corrupt(f"head={cur.seen} tail={cur.pos}")
-        self._empty = self._found(L.OFF_EMPTY, avail == 0, self._empty)
-        return avail
+        self._count_stretch(L.OFF_EMPTY, "_empty_at", cur.pos)
+        return 0
 
     def _take(self, count: int) -> list[bytes]:
         """Copy out the next ``count`` messages (every length checked first),

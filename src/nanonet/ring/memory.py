@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
+from collections.abc import Sequence
 
 import wasmtime
 
@@ -30,6 +31,13 @@ from .protocol import U32_FIELDS, Field
 _FENCE = threading.Lock()  # taken only for the full fence it implies
 _SLOT_HEAD = struct.Struct("<II")  # [length u32][flags u32]
 _LENGTH = struct.Struct("<I")
+# the ctypes type of the field at each header offset: a tuple indexed by a
+# Field (an int), where a set lookup would call Enum.__hash__ in Python
+_KIND = tuple(ctypes.c_uint32 if off in U32_FIELDS else ctypes.c_uint64
+              for off in range(L.HEADER_SIZE))
+_SLOTS = L.HEADER_SIZE  # where slot 0 starts
+_SH = L.SLOT_HEADER  # [length][flags] before each payload
+_PAYLOAD = L.HEADER_SIZE + _SH  # where slot 0's payload starts
 
 
 class RingMemory:
@@ -42,6 +50,7 @@ class RingMemory:
                                f"{L.MAX_NAME}: use a shorter name")
         self.geometry = geometry
         self.name = name
+        self._mask, self._slot = geometry.mask, geometry.slot_size  # for the batch loops
         pages = geometry.pages
         ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
         self.shared = wasmtime.SharedMemory(engine, ty)
@@ -74,14 +83,13 @@ class RingMemory:
     # -- the ``protocol.Ring`` interface: fields by name, slot lengths ---------
 
     def load(self, name: Field) -> int:
-        return self.u32(name) if name in U32_FIELDS else self.u64(name)
+        return _KIND[name].from_address(self.base + name).value
 
     def store(self, name: Field, value: int) -> None:
         """A plain store (no ordering): for the side's own statistics and the quarantine."""
-        if name in U32_FIELDS:
-            self.put_u32(name, value)
-        else:
-            self.put_u64(name, value & 0xFFFF_FFFF_FFFF_FFFF)
+        kind = _KIND[name]
+        kind.from_address(self.base + name).value = value & (
+            0xFFFF_FFFF if kind is ctypes.c_uint32 else 0xFFFF_FFFF_FFFF_FFFF)
 
     def slot_length(self, counter: int) -> int:
         return self.u32(self.geometry.slot_offset(counter))
@@ -91,36 +99,38 @@ class RingMemory:
 
     # -- batches of slots: one call per batch, the loop here -----------------
 
-    def write_slots(self, first: int, messages: list[bytes]) -> int:
+    def write_slots(self, first: int, messages: Sequence[bytes]) -> int:
         """Fill the slots of counters ``first, first + 1, ...`` with ``messages``
         ([length][flags = 0][payload]); returns the payload bytes written.
         The caller has checked that each fits and that the slots are free."""
-        view, pack, g = self._view, _SLOT_HEAD.pack_into, self.geometry
-        base, mask, size, sh = L.HEADER_SIZE, g.mask, g.slot_size, L.SLOT_HEADER
+        view, pack, mask, size = self._view, _SLOT_HEAD.pack_into, self._mask, self._slot
         nbytes = 0
-        for counter, data in enumerate(messages, first):
-            off = base + (counter & mask) * size
+        for data in messages:
+            off = _SLOTS + (first & mask) * size
             n = len(data)
             pack(view, off, n, 0)
-            view[off + sh: off + sh + n] = data
+            view[off + _SH: off + _SH + n] = data
             nbytes += n
+            first += 1
         return nbytes
 
     def slot_lengths(self, first: int, count: int) -> list[int]:
         """The length fields of ``count`` slots from counter ``first``, unchecked."""
-        view, unpack, g = self._view, _LENGTH.unpack_from, self.geometry
-        base, mask, size = L.HEADER_SIZE, g.mask, g.slot_size
-        return [unpack(view, base + ((first + i) & mask) * size)[0] for i in range(count)]
+        view, unpack, mask, size = self._view, _LENGTH.unpack_from, self._mask, self._slot
+        out = []
+        for counter in range(first, first + count):
+            out.append(unpack(view, _SLOTS + (counter & mask) * size)[0])
+        return out
 
     def read_payloads(self, first: int, lengths: list[int]) -> list[bytes]:
         """Copies of the payloads of the slots from counter ``first``, of the
         given (already checked) lengths."""
-        view, g = self._view, self.geometry
-        base, mask, size = L.HEADER_SIZE + L.SLOT_HEADER, g.mask, g.slot_size
+        view, mask, size = self._view, self._mask, self._slot
         out = []
-        for counter, n in enumerate(lengths, first):
-            off = base + (counter & mask) * size
+        for n in lengths:
+            off = _PAYLOAD + (first & mask) * size
             out.append(bytes(view[off: off + n]))
+            first += 1
         return out
 
     # -- raw bytes, for tools and tests that forge or inspect a ring ---------

@@ -27,6 +27,7 @@ not per message: ``room``/``available`` counts, ``take(n)`` advances by
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Protocol
@@ -101,7 +102,7 @@ def length_ok(length: int, geometry: Geometry) -> bool:
     return length <= geometry.max_payload
 
 
-def fitting(lengths: list[int], geometry: Geometry) -> int:
+def fitting(lengths: Sequence[int], geometry: Geometry) -> int:
     """How many of ``lengths``, from the first, pass ``length_ok``: the batch
     form of the length check (one ``max`` when every length is fine)."""
     limit = geometry.max_payload
@@ -323,8 +324,9 @@ class WriterCursor(_Cursor):
         return (self.pos - self.geometry.slot_count) & U64
 
     def free(self) -> int:
-        """Free slots by the cached peer (never re-read here)."""
-        return free_slots(self.pos, self.peer, self.geometry)
+        """Free slots by the cached peer (never re-read here): ``free_slots``,
+        inlined, as it runs on every host batch."""
+        return self.geometry.slot_count - ((self.pos - self.peer) & U64)
 
     def ready(self) -> bool:
         return self.free() > 0
@@ -333,10 +335,22 @@ class WriterCursor(_Cursor):
         """The batch form of ``room``: free slots, re-reading the peer only
         when the cached copy says none; CORRUPT if the counters are bad.
         Counts nothing and ignores ``closed`` (the caller checks it)."""
-        free = self.free()
+        free = self.geometry.slot_count - ((self.pos - self.peer) & U64)  # free(), inlined
         if free > 0:
             return free
         return self.reload(ring) or self.free()
+
+    def claim(self, messages: Sequence[Sized]) -> int:
+        """The batch form of ``send``'s length check, for a batch that has room:
+        how many of ``messages``, from the first, fit (``fitting`` of their
+        lengths), moving past them. The caller fills the slots from the old
+        ``pos``, then publishes."""
+        if max(map(len, messages)) <= self.geometry.max_payload:
+            ok = len(messages)
+        else:
+            ok = fitting([len(m) for m in messages], self.geometry)
+        self.pos = (self.pos + ok) & U64
+        return ok
 
     def put(self, count: int) -> None:
         """``count`` slots from ``pos`` were filled: move past them (publish later)."""
@@ -443,21 +457,33 @@ class ReaderCursor(_Cursor):
         return self.pos != self.peer
 
     def waiting(self) -> int:
-        """Messages by the cached head (never re-read here)."""
-        return used(self.peer, self.pos)
+        """Messages by the cached head (never re-read here): ``used``, inlined,
+        as it runs on every host batch."""
+        return (self.peer - self.pos) & U64
+
+    def reload(self, ring: Ring) -> int:
+        """``_Cursor.reload`` for a reader, with the range check inlined: a
+        host reader re-reads head on every receive that finds the ring empty."""
+        head = ring.load(Field.HEAD)
+        if (head - self.pos) & U64 > self.geometry.slot_count:
+            self.seen = head
+            return self.quarantine(ring, Quarantine.BAD_COUNTERS)
+        self.peer = head
+        return Status.OK
 
     def available_count(self, ring: Ring) -> int:
         """The batch form of ``available``: messages waiting, re-reading head
         only when the cached copy says none; CORRUPT if the counters are bad.
         Counts nothing and commits nothing (a host reader commits at once)."""
-        return self.waiting() or self.reload(ring) or self.waiting()
+        waiting = (self.peer - self.pos) & U64  # waiting(), inlined
+        return waiting or self.reload(ring) or (self.peer - self.pos) & U64
 
     def check_lengths(self, ring: Ring, lengths: list[int]) -> int:
         """The batch form of ``peek``'s check: OK if every length of the next
         ``len(lengths)`` slots fits, else CORRUPT (quarantined BAD_LENGTH)."""
-        if fitting(lengths, self.geometry) < len(lengths):
-            return self.quarantine(ring, Quarantine.BAD_LENGTH)
-        return Status.OK
+        if not lengths or max(lengths) <= self.geometry.max_payload:  # fitting, inlined
+            return Status.OK
+        return self.quarantine(ring, Quarantine.BAD_LENGTH)
 
     def take(self, count: int) -> None:
         """``count`` messages from ``pos`` were copied out: move past them."""
