@@ -21,8 +21,11 @@ Each cursor keeps, as the adapter does, a private copy of its own counter
 and a cached copy of the other side's, re-read only when the cached value
 says full (writer) or empty (reader). Besides the one-message steps a guest
 makes, each cursor has batch steps for the host, which pays Python per call,
-not per message: ``room``/``available`` counts, ``take(n)`` advances by
-``n``, and ``fitting`` checks a whole batch of lengths at once.
+not per message: ``room_count`` / ``available_count`` say how many, ``claim``
+checks a batch's lengths and moves the writer past it, ``check_lengths`` and
+``take(n)`` do the same for a reader (and the tap), and ``fitting`` is the
+length check over a whole batch. ``tests/test_host_model.py`` holds them to
+the one-message steps.
 """
 
 from __future__ import annotations
@@ -324,9 +327,8 @@ class WriterCursor(_Cursor):
         return (self.pos - self.geometry.slot_count) & U64
 
     def free(self) -> int:
-        """Free slots by the cached peer (never re-read here): ``free_slots``,
-        inlined, as it runs on every host batch."""
-        return self.geometry.slot_count - ((self.pos - self.peer) & U64)
+        """Free slots by the cached peer (never re-read here)."""
+        return free_slots(self.pos, self.peer, self.geometry)
 
     def ready(self) -> bool:
         return self.free() > 0
@@ -335,7 +337,8 @@ class WriterCursor(_Cursor):
         """The batch form of ``room``: free slots, re-reading the peer only
         when the cached copy says none; CORRUPT if the counters are bad.
         Counts nothing and ignores ``closed`` (the caller checks it)."""
-        free = self.geometry.slot_count - ((self.pos - self.peer) & U64)  # free(), inlined
+        free = self.geometry.slot_count - ((self.pos - self.peer) & U64)  # free(), inlined:
+        # this runs on every host batch, where each Python call shows
         if free > 0:
             return free
         return self.reload(ring) or self.free()
