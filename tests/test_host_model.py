@@ -187,3 +187,12 @@ def test_the_decision_check_sees_hand_made_checks() -> None:
             "    return (head - tail) & U64\n")
     assert sorted(own_decisions(made)) == ["2: a bound compared", "3: a quarantine decided",
                                            "3: a quarantine decided", "4: counter arithmetic"]
+
+
+@given(st.lists(st.integers(0, GEO.max_payload + 4), max_size=10))
+def test_claim_moves_the_writer_past_what_fits(lengths: list[int]) -> None:
+    cursor = P.WriterCursor(GEO)
+    cursor.pos = P.U64 - 3  # across the wrap
+    ok = cursor.claim([bytes(n) for n in lengths])
+    assert ok == P.fitting(lengths, GEO)
+    assert cursor.pos == (P.U64 - 3 + ok) & P.U64

@@ -348,8 +348,11 @@ class WriterCursor(_Cursor):
         how many of ``messages``, from the first, fit (``fitting`` of their
         lengths), moving past them. The caller fills the slots from the old
         ``pos``, then publishes."""
-        if max(map(len, messages)) <= self.geometry.max_payload:
-            ok = len(messages)
+        limit, n = self.geometry.max_payload, len(messages)
+        if n == 1:  # send and try_send: no map and max for one message
+            ok = 1 if len(messages[0]) <= limit else 0
+        elif n == 0 or max(map(len, messages)) <= limit:
+            ok = n
         else:
             ok = fitting([len(m) for m in messages], self.geometry)
         self.pos = (self.pos + ok) & U64
