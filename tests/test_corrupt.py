@@ -55,13 +55,12 @@ def _setup(mesh: Mesh, start: int, filled: int, writes: list[tuple[int, bytes]],
     ring = t.ring
     for k in range(filled):
         off = t.geometry.slot_offset(start + k)
-        struct.pack_into("<II", ring.view, off, 8, 0)
-        ring.view[off + 8: off + 16] = struct.pack("<Q", k)
+        ring.write_bytes(off, struct.pack("<IIQ", 8, 0, k))
     ring.put_u64(L.OFF_TAIL, start)
     ring.put_u64(L.OFF_HEAD, (start + filled) % 2**64)
     for off, data in writes:
         data = data[: RING_BYTES - off]
-        ring.view[off: off + len(data)] = data
+        ring.write_bytes(off, data)
     if closed:  # blocking calls must end: with the flag set they can
         ring.put_u32(L.OFF_CLOSED, 1)
     return ring

@@ -200,7 +200,7 @@ class RingAndModel(RuleBasedStateMachine):
         for c in got.counters:
             (at,) = struct.unpack("<I", self.reader.read(OUT, 4))
             assert at == P.payload_offset(self.geo, c)
-            self._received(got, bytes(self._ring().view[at: at + got.result]))
+            self._received(got, self._ring().read_bytes(at, got.result))
 
     @rule()
     def commit(self) -> None:

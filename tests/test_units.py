@@ -47,6 +47,16 @@ def test_geometry_for_payload() -> None:
     assert Geometry.for_payload(2, 1).slot_size == L.MIN_SLOT_SIZE
 
 
+def test_geometry_keeps_the_max_payload_asked_for_not_the_rounded_slot() -> None:
+    g = Geometry.for_payload(8, 20)
+    assert (g.slot_size, g.max_payload) == (32, 20)
+    assert Geometry.for_payload(2, 1).max_payload == 1
+    assert Geometry(8, 32).max_payload == 24  # a slot size alone: the whole slot
+    assert Geometry(8, 32) == Geometry(8, 32, 24) != g
+    with pytest.raises(ValueError, match="carries at most 24"):
+        Geometry(8, 32, 25)
+
+
 # -- the adapter -------------------------------------------------------------
 
 G1, G2, G3 = Geometry(4, 16), Geometry.for_payload(256, 120), Geometry.for_payload(1024, 1000)

@@ -46,7 +46,7 @@ class TunnelCorrupt(NanonetError):
 
 
 class MessageTooBig(NanonetError, ValueError):
-    """A message does not fit one slot; raise the tunnel's max_payload.
+    """A message is longer than the tunnel's max_payload; raise it.
 
     Raised from a batch, it stops the batch at that message: the ones before
     it are sent and published, none after it; ``sent`` counts them.

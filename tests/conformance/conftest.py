@@ -45,7 +45,7 @@ class Link:
     def forge_slot(self, length: int) -> None:
         """Publish, as a hostile writer would, a slot whose length is ``length``."""
         head = self.ring.u64(L.OFF_HEAD)
-        struct.pack_into("<II", self.ring.view, self.tunnel.geometry.slot_offset(head), length, 0)
+        self.ring.write_bytes(self.tunnel.geometry.slot_offset(head), struct.pack("<II", length, 0))
         self.ring.put_u64(L.OFF_HEAD, head + 1)
 
 

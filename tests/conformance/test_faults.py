@@ -52,6 +52,16 @@ def test_a_slot_length_beyond_the_slot_is_corrupt(link: MakeLink, writer: Kind,
     assert_corrupt_for_good(lnk, reader, L.Quarantine.BAD_LENGTH)
 
 
+@pytest.mark.parametrize(("writer", "reader"), reader_pairs())
+def test_a_slot_length_past_max_payload_is_corrupt_even_inside_the_slot(
+        link: MakeLink, writer: Kind, reader: Kind) -> None:
+    lnk = link(writer, reader, max_payload=20)  # 32-byte slots: 24 bytes of room
+    lnk.writer.send(b"fine")
+    assert lnk.reader.recv() == b"fine"
+    lnk.forge_slot(21)
+    assert_corrupt_for_good(lnk, reader, L.Quarantine.BAD_LENGTH)
+
+
 @pytest.mark.parametrize(("writer", "reader"), writer_pairs())
 def test_a_tail_forged_past_the_head_is_corrupt(link: MakeLink, writer: Kind,
                                                 reader: Kind) -> None:

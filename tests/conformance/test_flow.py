@@ -111,6 +111,25 @@ def test_a_message_over_max_payload_is_refused_and_the_ring_stays_usable(
     assert lnk.tunnel.statistics().quarantine == 0
 
 
+@pytest.mark.parametrize(("writer", "reader"), writer_pairs())
+def test_max_payload_is_the_largest_message_even_where_the_slot_has_room(
+        link: MakeLink, writer: Kind, reader: Kind) -> None:
+    """max_payload = 20 makes 32-byte slots (24 bytes of room): 21 to 24 are refused."""
+    lnk = link(writer, reader, max_payload=20)
+    assert lnk.tunnel.geometry.slot_size - 8 == 24
+    for size in range(21, 25):
+        with pytest.raises(MessageTooBig):
+            lnk.writer.send(b"x" * size)
+        with pytest.raises(MessageTooBig):
+            lnk.writer.try_send(b"x" * size)
+        with pytest.raises(MessageTooBig):
+            lnk.writer.send_many([b"x" * size])
+    assert lnk.tunnel.statistics().sent == 0
+    lnk.writer.send(b"y" * 20)
+    assert receive(lnk.reader, 1, 1) == [b"y" * 20]
+    assert lnk.tunnel.statistics().quarantine == 0
+
+
 @pytest.mark.parametrize("form", ["send_many", "try_send_many"])
 @pytest.mark.parametrize(("writer", "reader"), writer_pairs())
 def test_a_batch_sends_what_precedes_an_oversized_message_and_refuses_the_rest(

@@ -22,7 +22,6 @@ a detach, so a detached tap never moves ``tap_tail`` again.
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -33,14 +32,13 @@ from ..errors import TapStalled as TapStalled
 from ..host.engine import Runtime
 from ..mesh import Tunnel
 from ..ring import layout as L
+from ..ring.protocol import Field, TapCursor, fitting
 from .pcapng import PcapngWriter
 from .tapctl import TapControl
 
-U64 = (1 << 64) - 1
 IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
 IDLE_SLEEP = 0.001
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
-_SLOT = struct.Struct("<II")
 log = logging.getLogger("nanonet.observe")
 
 
@@ -84,16 +82,16 @@ class Tap:
         self._make = out if callable(out) else (lambda _first: out)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cursor = 0
+        self._cur = TapCursor(tunnel.geometry)  # the model's tap: a second read cursor
         self.writer: PcapngWriter | None = None
 
     def start(self) -> Tap:
         if self._ring.u32(L.OFF_TAP_MODE):
             raise TapError(f"tunnel {self.tunnel.name!r} already has a tap attached")
-        self._cursor = self._ctl.attach()
+        self._cur.start_at(self._ctl.attach())
         self._attached = True
         try:
-            self.writer = self._make(self._cursor)
+            self.writer = self._make(self._cur.pos)
         except BaseException:
             self._release()
             raise
@@ -190,40 +188,40 @@ class Tap:
         """Closed, and nothing published past the cursor (closed is stored last)."""
         # SYNC POINT with $close in ring/adapter.py and close in ring/control.py:
         # closed is read before head, as closed is stored after the last publish
-        return self._ring.closed and self._ring.u64(L.OFF_HEAD) == self._cursor
+        return self._cur.ended(self._ring)
 
     def _batch(self) -> int:
         if not self._attached:  # detached by stop: the writer may reuse every slot now
             return 0
-        head = self._ring.u64(L.OFF_HEAD)
-        n = (head - self._cursor) & U64
-        if n > self._ring.geometry.slot_count:
-            raise TapError(f"tunnel {self.tunnel.name!r}: head={head} is more than a ring "
-                           f"ahead of the tap at {self._cursor}; the writer ignored the tap")
+        cur = self._cur
+        n = cur.available(self._ring)
+        if n < 0:
+            raise TapError(f"tunnel {self.tunnel.name!r}: head={self._ring.load(Field.HEAD)} "
+                           f"is more than a ring ahead of the tap at {cur.pos}; the writer "
+                           "ignored the tap")
         if n == 0:
             return 0
         self._busy_since = time.monotonic()
-        self._copy(self._cursor, n)
+        self._copy(cur.pos, n)
         self._busy_since = None
-        self._cursor = (self._cursor + n) & U64
+        cur.take(n)
         with self._gate:
             if not self._attached:  # detached by stop while the output blocked
                 return 0
-            self._ctl.advance(self._cursor)
+            self._ctl.advance(cur.pos)
         self.tunnel.control.notify_tail()
         return n
 
     def _copy(self, first: int, n: int) -> None:
-        geo, view = self._ring.geometry, self._ring.view
+        geo = self._ring.geometry
         assert self.writer is not None
         ts = time.time_ns()
-        for counter in range(first, first + n):
-            off = geo.slot_offset(counter)
-            size, _flags = _SLOT.unpack_from(view, off)
-            if size > geo.max_payload:
-                raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds the "
-                               f"{geo.max_payload}-byte payload")
-            data = bytes(view[off + 8: off + 8 + size])
+        lengths = self._ring.slot_lengths(first, n)
+        if not self._cur.check_lengths(lengths):
+            size = lengths[fitting(lengths, geo)]
+            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds its "
+                           f"max_payload of {geo.max_payload} bytes")
+        for counter, data in enumerate(self._ring.read_payloads(first, lengths), first):
             self.seen += 1
             if self.filter.keep(counter, data) and not self._full():
                 self.writer.write(data, ts)

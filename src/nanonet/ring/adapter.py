@@ -591,7 +591,7 @@ def _check_counters() -> str:
 
 
 def _check_length(local: str) -> str:
-    """A slot length read from the ring at most the slot payload, else BAD_LENGTH."""
+    """A slot length read from the ring at most the tunnel's max_payload, else BAD_LENGTH."""
     return (f"(if (i32.gt_u (local.get {local}) (i32.const {{PMAX}})) "
             "(then (return (call $quarantine{m} (i32.const {Q_LEN})))))")
 

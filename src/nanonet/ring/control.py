@@ -9,7 +9,6 @@ Everything here is generated from ``layout``.
 
 from __future__ import annotations
 
-import struct
 import threading
 from dataclasses import dataclass
 
@@ -239,11 +238,10 @@ class RingControl:
         tail, head = ring.u64(L.OFF_TAIL), ring.u64(L.OFF_HEAD)
         if used(head, tail) == 0 or not counters_ok(head, tail, g):
             return None
-        off = g.slot_offset(tail)
-        (length,) = struct.unpack_from("<I", ring.view, off)
+        (length,) = ring.slot_lengths(tail, 1)
         if not length_ok(length, g):
             return None
-        data = bytes(ring.view[off + L.SLOT_HEADER: off + L.SLOT_HEADER + length])
+        (data,) = ring.read_payloads(tail, [length])
         ring.put_u64(L.OFF_BYTES_OUT, ring.u64(L.OFF_BYTES_OUT) + length)
         ring.put_u64(L.OFF_DEAD_LETTERS, ring.u64(L.OFF_DEAD_LETTERS) + 1)
         self.publish_tail((tail + 1) & ((1 << 64) - 1))

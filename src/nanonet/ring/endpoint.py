@@ -1,7 +1,8 @@
 """Host endpoints: Python writes into, and reads from, a tunnel.
 
-A host endpoint copies slots through the ring's ``memoryview`` and publishes
-its counter once per batch through the ring's control module (one Wasm call
+A host endpoint copies a batch of slots at a time through ``RingMemory``
+(the one module that touches ring bytes) and publishes its counter once per
+batch through the ring's control module (one Wasm call
 of a few microseconds), so Python pays per batch, not per message, for the
 ordering and the wake-up. Blocking forms spin briefly, then park in Wasm
 (``memory.atomic.wait32``, GIL released); asyncio forms park in a worker
@@ -13,19 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Self
 
 from ..errors import MessageTooBig, TunnelClosed, TunnelCorrupt, TunnelTimeout
 from . import layout as L
+from . import protocol as P
 from .control import RingControl
 from .memory import RingMemory
 from .stats import TunnelStats, snapshot
 
-_SLOT_HEAD = struct.Struct("<II")
-U64 = (1 << 64) - 1  # counters wrap as u64: differences are taken modulo 2**64
 # How long a blocked host end polls before it parks in Wasm. A park and its
 # wake-up cost ~50 us here: a reader polls about that long (a reply in a
 # request/response exchange arrives sooner), a writer waiting for room less
@@ -48,7 +48,6 @@ class _End:
         self.ring = ring
         self.control = control
         self.geometry = ring.geometry
-        self._view = ring.view
 
     def statistics(self) -> TunnelStats:
         return snapshot(self.ring)
@@ -63,16 +62,18 @@ class _End:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _quarantine(self, reason: int, what: str) -> TunnelCorrupt:
-        self.ring.put_u32(L.OFF_QUARANTINE, reason)
+    @staticmethod
+    def _corrupt(what: str) -> TunnelCorrupt:
+        """The error for a check the cursor failed (it stored the quarantine)."""
         return TunnelCorrupt(f"tunnel ring quarantined: {what}")
 
-    def _found(self, off: int, now: bool, before: bool) -> bool:
-        """Count a full (or empty) ring once per stretch of re-reads that find it so,
-        in the header counter an adapter keeps for its side; returns ``now``."""
-        if now and not before:
+    def _count_stretch(self, off: int, at: str, pos: int) -> None:
+        """Count a full (or empty) ring once per stretch of re-reads that find
+        it so, in the header counter an adapter keeps for its side: a stretch
+        ends when this end's counter moves (``at`` names where it was)."""
+        if getattr(self, at) != pos:
+            setattr(self, at, pos)
             self.ring.put_u64(off, self.ring.u64(off) + 1)
-        return now
 
     def _check_health(self) -> None:
         if self.ring.quarantine:
@@ -84,48 +85,42 @@ class TunnelWriter(_End):
 
     def __init__(self, ring: RingMemory, control: RingControl) -> None:
         super().__init__(ring, control)
-        self._head = ring.u64(L.OFF_HEAD)
-        self._tail = ring.u64(L.OFF_TAIL)
+        self._cur = P.WriterCursor(self.geometry)  # the model's writer: head, cached tail
+        self._cur.start(ring)
         self._bytes = 0
+        self._published = self._cur.pos  # the head last published
         self._on_tap = False  # the tap, not the reader, is what the writer waits for
-        self._full = False  # the last re-read of the tail found the ring full
+        self._full_at = -1  # the head at which a re-read last found the ring full
 
     def _room(self) -> int:
-        """Free slots, re-reading the reader's tail only when needed."""
-        n = self.geometry.slot_count
-        free = n - ((self._head - self._tail) & U64)
-        if free > 0:
-            return free
-        tail, self._on_tap = self.ring.u64(L.OFF_TAIL), False
-        if self.ring.u32(L.OFF_TAP_MODE):  # a lossless tap: wait for it too
-            tap = self.ring.u64(L.OFF_TAP_TAIL)
-            if (self._head - tap) & U64 > (self._head - tail) & U64:
-                tail, self._on_tap = tap, True
-        used = (self._head - tail) & U64
-        if used > n:
-            raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"tail={tail} head={self._head}")
-        self._tail = tail
-        self._full = self._found(L.OFF_FULL, used == n, self._full)
-        return n - used
+        """Free slots, re-reading the reader's tail (or a lossless tap's cursor)
+        only when the cached copy says none."""
+        free = self._cur.room_count(self.ring)
+        return free if free > 0 else self._no_room(free)
 
-    def _put(self, data: bytes) -> None:
-        size = len(data)
-        if size > self.geometry.max_payload:
-            raise MessageTooBig(
-                f"message of {size} bytes exceeds the tunnel's {self.geometry.max_payload}-byte "
-                "slot payload: create the tunnel with a larger max_payload")
-        off = self.geometry.slot_offset(self._head)
-        _SLOT_HEAD.pack_into(self._view, off, size, 0)
-        self._view[off + 8: off + 8 + size] = data
-        self._head += 1
-        self._bytes += size
+    def _no_room(self, free: int) -> int:
+        """``room_count`` found no free slot (0) or bad counters (CORRUPT)."""
+        cur = self._cur
+        if free < 0:
+            raise self._corrupt(f"tail={cur.seen} head={cur.pos}")
+        self._on_tap = cur.parks_on is P.Field.TAP_TAIL
+        self._count_stretch(L.OFF_FULL, "_full_at", cur.pos)
+        return 0
+
+    def _too_big(self, data: bytes, sent: int) -> MessageTooBig:
+        err = MessageTooBig(
+            f"message of {len(data)} bytes exceeds the tunnel's max_payload of "
+            f"{self.geometry.max_payload} bytes: create the tunnel with a larger max_payload")
+        err.sent = sent
+        return err
 
     def _publish(self) -> None:
         # SYNC POINT with $wait in the reader adapter: the slots are filled before
         # publish_head stores head, which then reads reader_waiting (ring/control.py)
         self.ring.put_u64(L.OFF_BYTES_IN, self.ring.u64(L.OFF_BYTES_IN) + self._bytes)
         self._bytes = 0
-        self.control.publish_head(self._head)
+        self._published = self._cur.pos
+        self.control.publish_head(self._published)
 
     def _check_open(self) -> None:
         if self.ring.closed:
@@ -141,72 +136,88 @@ class TunnelWriter(_End):
     def try_send_many(self, messages: Iterable[bytes]) -> int:
         """Send as many as fit now, with one publish; returns how many.
 
-        A message too big for a slot stops the batch: the ones before it are
-        published, and the ``MessageTooBig`` raised counts them (``sent``).
+        A message too big for the tunnel stops the batch: the ones before it
+        are published, and the ``MessageTooBig`` raised counts them (``sent``).
+        An iterable other than a list or a tuple is read whole first.
         """
         self._check_open()
-        sent = 0
-        room = self._room()
-        try:
-            for data in messages:
-                if room == 0:
-                    room = self._room()
-                    if room == 0:
-                        break
-                self._put(data)
-                room -= 1
-                sent += 1
-        except MessageTooBig as err:
-            err.sent = sent
-            raise
-        finally:  # what was written is published, whatever stopped the loop
-            if sent:
-                self._publish()
-        return sent
+        seq = messages if isinstance(messages, list | tuple) else list(messages)
+        return self._send_all(seq, None, wait=False)
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
-        """Send one message, waiting for a free slot."""
-        self.send_many((data,), timeout)
+        """Send one message, waiting for a free slot (``send_many`` of one)."""
+        deadline = _deadline(timeout)
+        self._check_open()
+        self._send_all((data,), deadline, wait=True)
 
     def send_many(self, messages: Iterable[bytes], timeout: float | None = None) -> int:
         """Send every message, publishing whenever the ring fills; returns the count.
 
-        Whatever stops the batch (a message too big for a slot, the timeout,
-        a close), every message before it is published and none after it;
-        ``MessageTooBig.sent`` counts the ones that went.
+        Whatever stops the batch (a message too big for the tunnel, the
+        timeout, a close), every message before it is published and none
+        after it; ``MessageTooBig.sent`` counts the ones that went. An
+        iterable other than a list or a tuple is read a ring's worth at a time.
         """
         deadline = _deadline(timeout)
         self._check_open()
-        sent = pending = 0
+        if isinstance(messages, list | tuple):
+            return self._send_all(messages, deadline, wait=True)
+        it, sent = iter(messages), 0
+        while chunk := list(islice(it, self.geometry.slot_count)):
+            try:
+                sent += self._send_all(chunk, deadline, wait=True)
+            except MessageTooBig as err:
+                err.sent += sent
+                raise
+        return sent
+
+    def _send_all(self, seq: Sequence[bytes], deadline: float | None, wait: bool) -> int:
+        """Every send form's loop. For each stretch of free slots the model's
+        cursor claims what fits and the ring takes that slice at once; on a
+        full ring a blocking form publishes and waits, a try form stops.
+        What was written is published, whatever stops the loop."""
+        cur, ring = self._cur, self.ring
+        sent = 0
         try:
-            for data in messages:
-                if self._room() == 0:
-                    if pending:
-                        self._publish()
-                        pending = 0
-                    self._wait_room(deadline)
-                self._put(data)
-                sent += 1
-                pending += 1
-        except MessageTooBig as err:
-            err.sent = sent
-            raise
+            while sent < len(seq):
+                room = cur.room_count(ring)
+                if room <= 0 and not (room := self._when_full(room, deadline, wait)):
+                    break
+                batch = seq[sent: sent + room]
+                first = cur.pos
+                n = cur.claim(batch)
+                self._bytes += ring.write_slots(first, batch[:n])
+                sent += n
+                if n < len(batch):
+                    raise self._too_big(batch[n], sent)
         finally:
-            if pending:
+            if cur.pos != self._published:
                 self._publish()
         return sent
 
-    def _wait_room(self, deadline: float | None) -> None:
+    def _when_full(self, room: int, deadline: float | None, wait: bool) -> int:
+        """No free slot (or CORRUPT): 0 for a try form; else publish what is
+        written and wait for room."""
+        self._no_room(room)
+        if not wait:
+            return 0
+        if self._cur.pos != self._published:
+            self._publish()
+        return self._wait_room(deadline)
+
+    def _wait_room(self, deadline: float | None) -> int:
+        """Wait until a slot is free; how many are."""
         park_after = time.perf_counter_ns() + WRITER_SPIN_NS
-        while self._room() == 0:
+        while (room := self._room()) == 0:
             self._check_open()
             if _expired(deadline):
                 raise TunnelTimeout("tunnel stayed full until the timeout: its reader is not "
                                     "keeping up; pass a longer timeout, or give it more slots")
             if time.perf_counter_ns() > park_after:
-                self.control.park_writer(self._tail, PARK_NS, self._on_tap)
+                self.control.park_writer(self._cur.peer, PARK_NS, self._on_tap)
             else:
                 os.sched_yield()
+        return room
 
     async def asend(self, data: bytes) -> None:
         await self.asend_many((data,))
@@ -225,7 +236,7 @@ class TunnelWriter(_End):
             sent += n
             pending = pending[n:]
             if pending:
-                await asyncio.to_thread(self.control.park_writer, self._tail, PARK_NS,
+                await asyncio.to_thread(self.control.park_writer, self._cur.peer, PARK_NS,
                                         self._on_tap)
         return sent
 
@@ -235,36 +246,41 @@ class TunnelReader(_End):
 
     def __init__(self, ring: RingMemory, control: RingControl) -> None:
         super().__init__(ring, control)
-        self._tail = ring.u64(L.OFF_TAIL)
-        self._head = self._tail  # not trusted yet: the first _available reads and checks it
-        self._empty = False  # the last re-read of the head found the ring empty
+        self._cur = P.ReaderCursor(self.geometry)  # the model's reader: tail, cached head
+        self._cur.start(ring)  # head not trusted yet: the first _available reads and checks it
+        self._empty_at = -1  # the tail at which a re-read last found the ring empty
 
     def _available(self) -> int:
-        avail = (self._head - self._tail) & U64
+        """Messages waiting, re-reading the writer's head only when the cached
+        copy says none."""
+        cur = self._cur
+        avail = cur.waiting()
         if avail:
             return avail
         self._check_health()
-        head = self.ring.u64(L.OFF_HEAD)
-        avail = (head - self._tail) & U64
-        if avail > self.geometry.slot_count:
-            raise self._quarantine(L.Quarantine.BAD_COUNTERS, f"head={head} tail={self._tail}")
-        self._head = head
-        self._empty = self._found(L.OFF_EMPTY, avail == 0, self._empty)
-        return avail
+        avail = cur.available_count(self.ring)
+        if avail > 0:
+            return avail
+        if avail < 0:
+            raise self._corrupt(f"head={cur.seen} tail={cur.pos}")
+        self._count_stretch(L.OFF_EMPTY, "_empty_at", cur.pos)
+        return 0
 
-    def _take(self) -> bytes:
-        off = self.geometry.slot_offset(self._tail)
-        size, _flags = _SLOT_HEAD.unpack_from(self._view, off)
-        if size > self.geometry.max_payload:
-            raise self._quarantine(L.Quarantine.BAD_LENGTH, f"slot length {size}")
-        self._tail += 1
-        return bytes(self._view[off + 8: off + 8 + size])
-
-    def _commit(self, count: int, nbytes: int) -> None:
+    def _take(self, count: int) -> list[bytes]:
+        """Copy out the next ``count`` messages (every length checked first),
+        then commit them."""
+        cur = self._cur
+        lengths = self.ring.slot_lengths(cur.pos, count)
+        if cur.check_lengths(self.ring, lengths):
+            bad = lengths[P.fitting(lengths, self.geometry)]
+            raise self._corrupt(f"slot length {bad}")
+        out = self.ring.read_payloads(cur.pos, lengths)
+        cur.take(count)
         # SYNC POINT with $wait in the writer adapter: the payload is copied out before
         # publish_tail stores tail, which then reads writer_waiting (ring/control.py)
-        self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + nbytes)
-        self.control.publish_tail(self._tail)
+        self.ring.put_u64(L.OFF_BYTES_OUT, self.ring.u64(L.OFF_BYTES_OUT) + sum(lengths))
+        self.control.publish_tail(cur.pos)
+        return out
 
     def _drained_and_closed(self) -> bool:
         if not self.ring.closed:
@@ -282,9 +298,7 @@ class TunnelReader(_End):
                     raise self.control.broken_error()
                 raise TunnelClosed("tunnel is closed and drained")
             return []
-        out = [self._take() for _ in range(n)]
-        self._commit(n, sum(map(len, out)))
-        return out
+        return self._take(n)
 
     def try_recv(self) -> bytes | None:
         """The next message, or None if the ring is empty."""
@@ -303,7 +317,7 @@ class TunnelReader(_End):
                 raise TunnelTimeout("no message before the timeout; pass a longer timeout, "
                                     "or None to wait until one comes")
             if time.perf_counter_ns() > park_after:
-                self.control.park_reader(self._head, PARK_NS)
+                self.control.park_reader(self._cur.peer, PARK_NS)
             else:
                 os.sched_yield()  # lets go of the GIL: the sender may be a Python thread
 
@@ -323,7 +337,7 @@ class TunnelReader(_End):
             got = self.try_recv_many(limit)
             if got:
                 return got
-            await asyncio.to_thread(self.control.park_reader, self._head, PARK_NS)
+            await asyncio.to_thread(self.control.park_reader, self._cur.peer, PARK_NS)
 
     async def arecv(self) -> bytes:
         return (await self.arecv_many(1))[0]

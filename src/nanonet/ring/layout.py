@@ -112,7 +112,7 @@ class Status:
     OK = 0
     CLOSED = -1  # the tunnel is closed and, for a reader, drained
     AGAIN = -2  # try_* only: the ring is full (send) or empty (recv)
-    TOO_BIG = -3  # the message is larger than a slot's payload
+    TOO_BIG = -3  # the message is larger than the tunnel's max_payload
     CORRUPT = -4  # the ring failed a check: quarantined
     BAD_HANDLE = -5  # no such tunnel handle, or wrong direction
     TRUNCATED = -6  # the receive buffer is smaller than the message; it stays
@@ -133,13 +133,13 @@ class Quarantine:
     NONE = 0
     BAD_HEADER = 1  # magic, version or geometry differ from what was attached
     BAD_COUNTERS = 2  # head - tail outside [0, slot_count]
-    BAD_LENGTH = 3  # a slot length larger than the slot's payload
+    BAD_LENGTH = 3  # a slot length larger than the tunnel's max_payload
 
 
 STATUS_NAMES = {
     Status.CLOSED: "closed",
     Status.AGAIN: "would block",
-    Status.TOO_BIG: "message larger than the slot payload",
+    Status.TOO_BIG: "message larger than the tunnel's max_payload",
     Status.CORRUPT: "ring corrupt (quarantined)",
     Status.BAD_HANDLE: "bad tunnel handle or direction",
     Status.TRUNCATED: "receive buffer too small",
@@ -149,15 +149,24 @@ STATUS_NAMES = {
 
 @dataclass(frozen=True)
 class Geometry:
-    """The shape of one ring: how many slots and how big each is."""
+    """The shape of one ring: how many slots, how big each is, and the largest
+    message it carries.
+
+    ``max_payload`` is exactly the size asked for: slots are rounded up to a
+    multiple of 8, but a message longer than ``max_payload`` is refused even
+    if it would fit the slot, and a slot length above it is corrupt. Left at
+    0 it is the whole slot payload (``slot_size - SLOT_HEADER``).
+    """
 
     slot_count: int
     slot_size: int
+    max_payload: int = 0
 
     def __post_init__(self) -> None:
         n, s = self.slot_count, self.slot_size
         _integer("slot_count", n)
         _integer("slot_size", s)
+        _integer("max_payload", self.max_payload)
         if n < 2 or n > MAX_SLOT_COUNT or n & (n - 1):
             raise InvalidValue(
                 f"slot_count={n}: must be a power of two between 2 and {MAX_SLOT_COUNT}"
@@ -167,6 +176,12 @@ class Geometry:
                                f"{MIN_SLOT_SIZE}")
         if self.ring_bytes > MAX_RING_BYTES:
             raise InvalidValue(f"ring of {self.ring_bytes} bytes exceeds {MAX_RING_BYTES}")
+        room = s - SLOT_HEADER
+        if not 0 <= self.max_payload <= room:
+            raise InvalidValue(f"max_payload={self.max_payload}: a slot of {s} bytes carries "
+                               f"at most {room}; pass a larger slot_size or leave it out")
+        if self.max_payload == 0:
+            object.__setattr__(self, "max_payload", room)
 
     @classmethod
     def for_payload(cls, slot_count: int, max_payload: int) -> Geometry:
@@ -176,11 +191,7 @@ class Geometry:
             raise InvalidValue(f"max_payload={max_payload}: must be an integer from 1 to "
                                f"{MAX_PAYLOAD} (bytes per message)")
         size = max(MIN_SLOT_SIZE, (SLOT_HEADER + max_payload + 7) // 8 * 8)
-        return cls(slot_count, size)
-
-    @property
-    def max_payload(self) -> int:
-        return self.slot_size - SLOT_HEADER
+        return cls(slot_count, size, max_payload)
 
     @property
     def mask(self) -> int:

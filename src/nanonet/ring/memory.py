@@ -1,12 +1,17 @@
 """Host-side access to a ring's shared memory: the only raw access in Python.
 
-A ``RingMemory`` owns one ``wasmtime.SharedMemory`` sized for a geometry,
+A ``RingMemory`` owns one ``wasmtime.SharedMemory`` sized for a geometry and
 writes its header once (rings carry no data segment: a data segment in shared
-memory is re-applied at every instantiation and would reset the counters), and
-exposes the bytes as a ``memoryview`` plus aligned counter reads. Aligned
-8-byte loads and stores through ctypes are single instructions on x86-64; the
-host publishes counters through the control module (``control.py``), which
-uses Wasm's sequentially consistent atomics, never with a plain store here.
+memory is re-applied at every instantiation and would reset the counters).
+Every byte Python reads or writes in a ring goes through this class: header
+fields (aligned loads and stores, by offset or by ``protocol.Field``), slot
+lengths, and whole batches of slots (``write_slots``, ``slot_lengths``,
+``read_payloads``), whose loops run here so that the endpoints and the tap
+pay one call per batch. ``tests/test_ring_access.py`` keeps every other
+module off the raw bytes. Aligned 8-byte loads and stores through ctypes are
+single instructions on x86-64; the host publishes counters through the
+control module (``control.py``), which uses Wasm's sequentially consistent
+atomics, never with a plain store here.
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
+from collections.abc import Sequence
 
 import wasmtime
 
 from ..errors import InvalidValue
 from . import layout as L
 from .layout import Geometry
+from .protocol import U32_FIELDS, Field
 
 _FENCE = threading.Lock()  # taken only for the full fence it implies
+_SLOT_HEAD = struct.Struct("<II")  # [length u32][flags u32]
+_LENGTH = struct.Struct("<I")
+# the ctypes type of the field at each header offset: a tuple indexed by a
+# Field (an int), where a set lookup would call Enum.__hash__ in Python
+_KIND = tuple(ctypes.c_uint32 if off in U32_FIELDS else ctypes.c_uint64
+              for off in range(L.HEADER_SIZE))
+_SLOTS = L.HEADER_SIZE  # where slot 0 starts
+_SH = L.SLOT_HEADER  # [length][flags] before each payload
+_PAYLOAD = L.HEADER_SIZE + _SH  # where slot 0's payload starts
 
 
 class RingMemory:
@@ -34,21 +50,22 @@ class RingMemory:
                                f"{L.MAX_NAME}: use a shorter name")
         self.geometry = geometry
         self.name = name
+        self._mask, self._slot = geometry.mask, geometry.slot_size  # for the batch loops
         pages = geometry.pages
         ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
         self.shared = wasmtime.SharedMemory(engine, ty)
         self.size = self.shared.data_len()
         self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
         buf = (ctypes.c_ubyte * self.size).from_address(self.base)
-        self.view = memoryview(buf).cast("B")
+        self._view = memoryview(buf).cast("B")
         self._init_header()
 
     def _init_header(self) -> None:
         g = self.geometry
         raw = self.name.encode()
-        struct.pack_into("<IIIIIIII", self.view, 0, L.MAGIC, L.VERSION, g.slot_count,
+        struct.pack_into("<IIIIIIII", self._view, 0, L.MAGIC, L.VERSION, g.slot_count,
                          g.slot_size, 0, 0, L.HEADER_SIZE, len(raw))
-        self.view[L.OFF_NAME: L.OFF_NAME + len(raw)] = raw
+        self._view[L.OFF_NAME: L.OFF_NAME + len(raw)] = raw
 
     def u32(self, offset: int) -> int:
         return ctypes.c_uint32.from_address(self.base + offset).value
@@ -62,6 +79,67 @@ class RingMemory:
 
     def put_u64(self, offset: int, value: int) -> None:
         ctypes.c_uint64.from_address(self.base + offset).value = value
+
+    # -- the ``protocol.Ring`` interface: fields by name, slot lengths ---------
+
+    def load(self, name: Field) -> int:
+        return _KIND[name].from_address(self.base + name).value
+
+    def store(self, name: Field, value: int) -> None:
+        """A plain store (no ordering): for the side's own statistics and the quarantine."""
+        kind = _KIND[name]
+        kind.from_address(self.base + name).value = value & (
+            0xFFFF_FFFF if kind is ctypes.c_uint32 else 0xFFFF_FFFF_FFFF_FFFF)
+
+    def slot_length(self, counter: int) -> int:
+        return self.u32(self.geometry.slot_offset(counter))
+
+    def put_slot_length(self, counter: int, length: int) -> None:
+        self.put_u32(self.geometry.slot_offset(counter), length)
+
+    # -- batches of slots: one call per batch, the loop here -----------------
+
+    def write_slots(self, first: int, messages: Sequence[bytes]) -> int:
+        """Fill the slots of counters ``first, first + 1, ...`` with ``messages``
+        ([length][flags = 0][payload]); returns the payload bytes written.
+        The caller has checked that each fits and that the slots are free."""
+        view, pack, mask, size = self._view, _SLOT_HEAD.pack_into, self._mask, self._slot
+        nbytes = 0
+        for data in messages:
+            off = _SLOTS + (first & mask) * size
+            n = len(data)
+            pack(view, off, n, 0)
+            view[off + _SH: off + _SH + n] = data
+            nbytes += n
+            first += 1
+        return nbytes
+
+    def slot_lengths(self, first: int, count: int) -> list[int]:
+        """The length fields of ``count`` slots from counter ``first``, unchecked."""
+        view, unpack, mask, size = self._view, _LENGTH.unpack_from, self._mask, self._slot
+        out = []
+        for counter in range(first, first + count):
+            out.append(unpack(view, _SLOTS + (counter & mask) * size)[0])
+        return out
+
+    def read_payloads(self, first: int, lengths: list[int]) -> list[bytes]:
+        """Copies of the payloads of the slots from counter ``first``, of the
+        given (already checked) lengths."""
+        view, mask, size = self._view, self._mask, self._slot
+        out = []
+        for n in lengths:
+            off = _PAYLOAD + (first & mask) * size
+            out.append(bytes(view[off: off + n]))
+            first += 1
+        return out
+
+    # -- raw bytes, for tools and tests that forge or inspect a ring ---------
+
+    def read_bytes(self, offset: int, size: int) -> bytes:
+        return bytes(self._view[offset: offset + size])
+
+    def write_bytes(self, offset: int, data: bytes) -> None:
+        self._view[offset: offset + len(data)] = data
 
     def set_closed_and_fence(self) -> bool:
         """Set the closed flag, then read the waiting flags behind a full
@@ -102,5 +180,5 @@ class RingMemory:
         self._closed_header = (ctypes.c_ubyte * L.HEADER_SIZE)()
         self._closed_header[L.OFF_CLOSED] = 1
         self.base = ctypes.addressof(self._closed_header)
-        self.view.release()
+        self._view.release()
         self.shared.close()

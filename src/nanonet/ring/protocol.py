@@ -13,16 +13,24 @@ every step, so the model is the adapter's behaviour, not a wish.
 
 A cursor reads and writes the shared ring only through the ``Ring``
 protocol (a field by name, a slot's length). ``RingState`` is the in-memory
-ring the tests hold; a host endpoint can hold a cursor over its
-``RingMemory`` through the same protocol (see ``docs/ring.md``).
+ring the tests hold; the host's writer, reader and tap (``ring/endpoint.py``,
+``observe/tap.py``) each hold a cursor over their ``RingMemory``, which
+implements the same protocol.
 
 Each cursor keeps, as the adapter does, a private copy of its own counter
 and a cached copy of the other side's, re-read only when the cached value
-says full (writer) or empty (reader).
+says full (writer) or empty (reader). Besides the one-message steps a guest
+makes, each cursor has batch steps for the host, which pays Python per call,
+not per message: ``room_count`` / ``available_count`` say how many, ``claim``
+checks a batch's lengths and moves the writer past it, ``check_lengths`` and
+``take(n)`` do the same for a reader (and the tap), and ``fitting`` is the
+length check over a whole batch. ``tests/test_host_model.py`` holds them to
+the one-message steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Protocol
@@ -69,6 +77,9 @@ class Field(IntEnum):
 
 
 FIELD_NAMES = {int(f): f.name.lower() for f in Field}
+U32_FIELDS = frozenset({Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
+                        Field.CLOSED, Field.QUARANTINE, Field.HEADER_SIZE, Field.NAME_LEN,
+                        Field.READER_WAITING, Field.WRITER_WAITING, Field.TAP_MODE})
 GEOMETRY_FIELDS = (Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
                    Field.HEADER_SIZE)
 
@@ -91,8 +102,24 @@ def counters_ok(head: int, tail: int, geometry: Geometry) -> bool:
 
 
 def length_ok(length: int, geometry: Geometry) -> bool:
-    """The check on every slot length read from the ring."""
+    """The check on every slot length read from the ring (and on every
+    message a writer is given: a longer one is TOO_BIG)."""
     return length <= geometry.max_payload
+
+
+def fitting(lengths: Sequence[int], geometry: Geometry) -> int:
+    """How many of ``lengths``, from the first, pass ``length_ok``: the batch
+    form of the length check (one ``max`` when every length is fine)."""
+    limit = geometry.max_payload
+    if not lengths or max(lengths) <= limit:
+        return len(lengths)
+    return next(i for i, n in enumerate(lengths) if n > limit)
+
+
+def free_slots(head: int, tail: int, geometry: Geometry) -> int:
+    """Slots a writer at ``head`` may fill before it reaches ``tail``
+    (negative if the counters are out of range: see ``counters_ok``)."""
+    return geometry.slot_count - used(head, tail)
 
 
 def slot_offset(geometry: Geometry, counter: int) -> int:
@@ -229,6 +256,7 @@ class _Cursor:
         self.pos = 0  # my counter, private copy
         self.peer = 0  # cached copy of the other side's counter
         self.done = 0  # the reader's last committed tail
+        self.seen = 0  # the last counter that failed the range check (for a message)
         self.state = Attach.UNATTACHED
 
     def _head_tail(self) -> tuple[int, int]:
@@ -269,13 +297,34 @@ class _Cursor:
         self.state = Attach.ATTACHED
         return Status.OK
 
+    def start(self, ring: Ring) -> None:
+        """A host end's attach: my counter from the ring, the peer's not yet
+        trusted (the cached copy says full, or empty), so the first batch
+        re-reads and checks it. The host wrote the header itself."""
+        self.pos = self.done = ring.load(self.OWN)
+        self.peer = self._unknown_peer()
+        self.state = Attach.ATTACHED
+
+    def _unknown_peer(self) -> int:
+        raise NotImplementedError
+
+    def reload(self, ring: Ring) -> int:
+        """Re-read the other side's counter and check it: OK, or CORRUPT
+        (quarantined BAD_COUNTERS). A counter that fails is not kept: the
+        cached copy stays as it was, so nothing past it is ever touched."""
+        kept = self.peer
+        self.peer = self._peer_from(ring, ring.load(self.OTHER))
+        r = self._check_counters(ring)
+        if r:
+            self.seen, self.peer = self.peer, kept
+        return r
+
     def refresh(self, ring: Ring) -> int:
         """The slow path: PROCEED, NOT_YET, or CORRUPT / CLOSED."""
         if ring.load(Field.QUARANTINE):
             self.state = Attach.QUARANTINED
             return Status.CORRUPT
-        self.peer = self._peer_from(ring, ring.load(self.OTHER))
-        if self._check_counters(ring):
+        if self.reload(ring):
             return Status.CORRUPT
         if self.ready():
             return PROCEED
@@ -314,8 +363,44 @@ class WriterCursor(_Cursor):
     def _head_tail(self) -> tuple[int, int]:
         return self.pos, self.peer
 
+    def _unknown_peer(self) -> int:
+        return (self.pos - self.geometry.slot_count) & U64
+
+    def free(self) -> int:
+        """Free slots by the cached peer (never re-read here)."""
+        return free_slots(self.pos, self.peer, self.geometry)
+
     def ready(self) -> bool:
-        return used(self.pos, self.peer) < self.geometry.slot_count
+        return self.free() > 0
+
+    def room_count(self, ring: Ring) -> int:
+        """The batch form of ``room``: free slots, re-reading the peer only
+        when the cached copy says none; CORRUPT if the counters are bad.
+        Counts nothing and ignores ``closed`` (the caller checks it)."""
+        free = self.geometry.slot_count - ((self.pos - self.peer) & U64)  # free(), inlined:
+        # this runs on every host batch, where each Python call shows
+        if free > 0:
+            return free
+        return self.reload(ring) or self.free()
+
+    def claim(self, messages: Sequence[Sized]) -> int:
+        """The batch form of ``send``'s length check, for a batch that has room:
+        how many of ``messages``, from the first, fit (``fitting`` of their
+        lengths), moving past them. The caller fills the slots from the old
+        ``pos``, then publishes."""
+        limit, n = self.geometry.max_payload, len(messages)
+        if n == 1:  # send and try_send: no map and max for one message
+            ok = 1 if len(messages[0]) <= limit else 0
+        elif n == 0 or max(map(len, messages)) <= limit:
+            ok = n
+        else:
+            ok = fitting([len(m) for m in messages], self.geometry)
+        self.pos = (self.pos + ok) & U64
+        return ok
+
+    def put(self, count: int) -> None:
+        """``count`` slots from ``pos`` were filled: move past them (publish later)."""
+        self.pos = (self.pos + count) & U64
 
     def _peer_from(self, ring: Ring, value: int) -> int:
         peer, self.parks_on = tap_peer(self.pos, value, ring.load(Field.TAP_MODE),
@@ -354,7 +439,7 @@ class WriterCursor(_Cursor):
 
     def send(self, ring: Ring, length: int, block: bool = False) -> int:
         """One message of ``length`` bytes: OK or a status."""
-        if length > self.geometry.max_payload:
+        if not length_ok(length, self.geometry):
             return Status.TOO_BIG
         r = self.room(ring, block)
         if r != PROCEED:
@@ -370,7 +455,7 @@ class WriterCursor(_Cursor):
             return r
         sent = pending = nbytes = 0
         for length in lengths:
-            if length > self.geometry.max_payload:
+            if not length_ok(length, self.geometry):
                 r = Status.TOO_BIG
                 break
             if not self.ready():
@@ -411,8 +496,44 @@ class ReaderCursor(_Cursor):
     def _head_tail(self) -> tuple[int, int]:
         return self.peer, self.pos
 
+    def _unknown_peer(self) -> int:
+        return self.pos
+
     def ready(self) -> bool:
         return self.pos != self.peer
+
+    def waiting(self) -> int:
+        """Messages by the cached head (never re-read here): ``used``, inlined,
+        as it runs on every host batch."""
+        return (self.peer - self.pos) & U64
+
+    def reload(self, ring: Ring) -> int:
+        """``_Cursor.reload`` for a reader, with the range check inlined: a
+        host reader re-reads head on every receive that finds the ring empty."""
+        head = ring.load(Field.HEAD)
+        if (head - self.pos) & U64 > self.geometry.slot_count:
+            self.seen = head
+            return self.quarantine(ring, Quarantine.BAD_COUNTERS)
+        self.peer = head
+        return Status.OK
+
+    def available_count(self, ring: Ring) -> int:
+        """The batch form of ``available``: messages waiting, re-reading head
+        only when the cached copy says none; CORRUPT if the counters are bad.
+        Counts nothing and commits nothing (a host reader commits at once)."""
+        waiting = (self.peer - self.pos) & U64  # waiting(), inlined
+        return waiting or self.reload(ring) or (self.peer - self.pos) & U64
+
+    def check_lengths(self, ring: Ring, lengths: list[int]) -> int:
+        """The batch form of ``peek``'s check: OK if every length of the next
+        ``len(lengths)`` slots fits, else CORRUPT (quarantined BAD_LENGTH)."""
+        if not lengths or max(lengths) <= self.geometry.max_payload:  # fitting, inlined
+            return Status.OK
+        return self.quarantine(ring, Quarantine.BAD_LENGTH)
+
+    def take(self, count: int) -> None:
+        """``count`` messages from ``pos`` were copied out: move past them."""
+        self.pos = (self.pos + count) & U64
 
     def commit(self, ring: Ring) -> None:
         """Phase two: publish tail; wake a parked writer once half the ring is free."""
@@ -541,17 +662,31 @@ class TapCursor:
         # SYNC POINT with WriterCursor._peer_from (tap_mode read before tap_tail)
         ring.store(Field.TAP_TAIL, ring.load(Field.HEAD))
         ring.store(Field.TAP_MODE, 1)
-        self.pos = ring.load(Field.HEAD)
+        return self.start_at(ring.load(Field.HEAD))
+
+    def start_at(self, counter: int) -> int:
+        """The host's attach (done in Wasm, for its ordering) returned ``counter``."""
+        self.pos = counter & U64
         return self.pos
 
     def available(self, ring: Ring) -> int:
         """Messages past the cursor; CORRUPT if the writer ran over the tap."""
-        n = used(ring.load(Field.HEAD), self.pos)
-        return Status.CORRUPT if n > self.geometry.slot_count else n
+        head = ring.load(Field.HEAD)
+        return used(head, self.pos) if counters_ok(head, self.pos, self.geometry) \
+            else Status.CORRUPT
+
+    def check_lengths(self, lengths: list[int]) -> bool:
+        """Every length of the next ``len(lengths)`` slots fits (a tap only
+        reports a bad one: it is no end of the tunnel, it quarantines nothing)."""
+        return fitting(lengths, self.geometry) == len(lengths)
+
+    def take(self, count: int) -> None:
+        """``count`` more messages were copied out (the host publishes in Wasm)."""
+        self.pos = (self.pos + count) & U64
 
     def advance(self, ring: Ring, count: int) -> None:
         """Publish that ``count`` more messages were copied out."""
-        self.pos = (self.pos + count) & U64
+        self.take(count)
         ring.store(Field.TAP_TAIL, self.pos)
 
     @staticmethod
