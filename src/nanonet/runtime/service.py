@@ -115,7 +115,7 @@ class Service:
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
                                  self.clock)
-        self._poll = BoundedPoll(self.watchdog)  # WASI poll_oneoff, ended by deadline and stop
+        self._poll: BoundedPoll | None = None  # WASI's poll_oneoff, made when WASI is linked
         self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
         self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
@@ -206,6 +206,8 @@ class Service:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
+                # poll_oneoff ended by the deadline and stop; kept alive with the service
+                self._poll = self._poll or BoundedPoll(self.watchdog)
                 return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
                             raw={t: rings[i] for t, i in raw.items()}, clock=self._clock(),
                             poll=self._poll)
