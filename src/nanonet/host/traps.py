@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 
 import wasmtime
@@ -117,19 +117,22 @@ class TrapLog:
     """
 
     def __init__(self, keep: int = KEEP_TRAPS) -> None:
-        self._recent: deque[GuestTrap] = deque(maxlen=keep)
+        self._keep = keep
+        self._recent: list[GuestTrap] = []  # a list: no deque block per service
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def append(self, trap: GuestTrap) -> None:
         with self._lock:
             self._recent.append(trap)
+            if len(self._recent) >= 2 * self._keep:  # drop the oldest, in chunks
+                del self._recent[:-self._keep]
             self._counts[trap.cause or "unknown"] += 1
 
     def recent(self) -> list[GuestTrap]:
         """The kept traps, oldest first."""
         with self._lock:
-            return list(self._recent)
+            return self._recent[-self._keep:]
 
     def counts(self) -> dict[str, int]:
         """How many traps of each cause, since the service was created."""

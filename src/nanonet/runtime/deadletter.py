@@ -15,7 +15,6 @@ number (the ring counter of the message).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,7 +47,7 @@ class Redeliveries:
         self.sink = sink
         self.sink_name = sink_name
         self._seen: dict[int, tuple[int, int]] = {}  # end index -> (tail, traps there)
-        self.reports: deque[DeadLetterReport] = deque(maxlen=KEEP_REPORTS)
+        self.reports: list[DeadLetterReport] = []  # the last KEEP_REPORTS
         self.moved = 0
         self.dropped = 0
 
@@ -88,6 +87,7 @@ class Redeliveries:
         report = DeadLetterReport(letter.tunnel, letter.sequence, len(letter.data),
                                   self.sink_name if moved else None, traps)
         self.reports.append(report)
+        del self.reports[:-KEEP_REPORTS]
         if moved:
             self.moved += 1
         else:

@@ -9,8 +9,6 @@ arithmetic on the clock's readings: no thread, no Wasm.
 
 from __future__ import annotations
 
-from collections import deque
-
 from ..host.clock import Clock
 from ..policy.policy import RestartPolicy
 
@@ -21,7 +19,7 @@ class RestartBudget:
     def __init__(self, policy: RestartPolicy, clock: Clock) -> None:
         self.policy = policy
         self.clock = clock
-        self._recent: deque[float] = deque()  # when each restart within the window began
+        self._recent: list[float] = []  # when each restart within the window began
         self._burst = 0  # restarts since it last ran healthy: the back-off's exponent
         self._since = clock.monotonic()
         self.why = ""  # why the last after_trap said no
@@ -36,8 +34,7 @@ class RestartBudget:
         p, now = self.policy, self.clock.monotonic()
         if now - self._since >= p.healthy_s:
             self._burst = 0
-        while self._recent and self._recent[0] <= now - p.window_s:
-            self._recent.popleft()
+        self._recent = [t for t in self._recent if t > now - p.window_s]
         if len(self._recent) >= p.max_restarts:
             self.why = (f"out of restarts: {len(self._recent)} within {p.window_s:g} s "
                         f"(max_restarts = {p.max_restarts})")

@@ -119,7 +119,8 @@ class Service:
         self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
         self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
-        self._started = threading.Event()  # set once the thread applied START
+        self._started = threading.Lock()  # held until the thread applied START
+        self._started.acquire()
         self._wake = threading.Event()
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
@@ -327,20 +328,24 @@ class Service:
 
     def wait_started(self) -> None:
         """Wait until the thread has left CREATED (it does so first of all)."""
-        self._started.wait()
+        with self._started:  # a lock, not an Event: no Condition per service
+            pass
 
     def _run(self) -> None:
         """The thread's body: every way it ends is recorded in ``outcome``."""
+        released = False
         try:
             self._event(Event.START)
-            self._started.set()
+            self._started.release()
+            released = True
             self._restart_budget.running()
             while self._run_once() and self._restart():
                 pass
         except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
             self._crash(exc)
         finally:
-            self._started.set()
+            if not released:  # START itself failed: let the waiter go
+                self._started.release()
             self._break_if_gone()
 
     def _break_if_gone(self) -> None:

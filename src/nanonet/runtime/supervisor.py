@@ -20,7 +20,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,13 +69,20 @@ class _Leave:
 _Item = Transition | _Join | _Leave | threading.Event
 
 
+def _keep_last(items: list[Transition], item: Transition, keep: int) -> None:
+    """Append, dropping the oldest beyond ``keep`` (in chunks: amortised O(1))."""
+    items.append(item)
+    if len(items) >= 2 * keep:
+        del items[:-keep]
+
+
 class EventBus:
     """Transitions from service threads to subscribers, through one queue."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._subscribers: list[Subscriber] = []
-        self._history: deque[Transition] = deque(maxlen=KEEP)
+        self._history: list[Transition] = []  # the last KEEP (a list: no block while empty)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.errors: list[BaseException] = []  # what subscribers raised (kept, not re-raised)
@@ -86,7 +92,7 @@ class EventBus:
         listening and nothing queued it only joins the history (no thread)."""
         with self._lock:
             if self._thread is None and not self._subscribers:
-                self._history.append(event)
+                _keep_last(self._history, event, KEEP)
                 return
         self._queue.put(event)
         self._ensure_thread()
@@ -132,7 +138,7 @@ class EventBus:
     def _handle(self, item: _Item) -> None:
         if isinstance(item, Transition):
             with self._lock:
-                self._history.append(item)
+                _keep_last(self._history, item, KEEP)
                 listeners = list(self._subscribers)
             for fn in listeners:
                 self._deliver(fn, item)
@@ -157,7 +163,7 @@ class EventBus:
     def history(self) -> list[Transition]:
         """The events delivered so far (the last ``KEEP``)."""
         with self._lock:
-            return list(self._history)
+            return self._history[-KEEP:]
 
 
 class Supervisor:
