@@ -125,8 +125,15 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
         pytest.skip("the bench extra is not installed: pip install '.[bench]'")
     tmp = tmp_path_factory.mktemp("peers")
     page = tmp / "docs" / "performance.md"
-    result = _bench(tmp, "--only", "w1,rate,w2", "--transports", ",".join(PEERS),
-                    "--report", str(page))
+    args = ("--only", "w1,rate,w2", "--transports", ",".join(PEERS), "--report", str(page))
+    try:
+        result = _bench(tmp, *args)
+    except AssertionError as first:
+        # iceoryx2's lossless stream was seen to drop a message under load (its own
+        # row then fails "out of sequence"); a second failure in a row is real
+        if "iceoryx2: BenchError" not in str(first):
+            raise
+        result = _bench(tmp, *args)
     return result, page
 
 
