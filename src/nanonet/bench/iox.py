@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import time
 from typing import Any
 
@@ -89,7 +90,7 @@ def serve(workload: str, size: int, tag: str) -> int:
 
 
 def w1(count: int, size: int, warmup: int, interval_ns: int) -> Outcome:
-    tag = f"{os.getpid()}-w1"
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}-w1"  # never a stale service of a reused pid
     samples: list[int] = []
     pacer = Pacer(interval_ns)
     with server("iox", "w1", str(size), tag):
@@ -109,7 +110,7 @@ def w1(count: int, size: int, warmup: int, interval_ns: int) -> Outcome:
 
 
 def w2(count: int, size: int) -> Outcome:
-    tag = f"{os.getpid()}-w2-{size}"
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}-w2-{size}"
     with server("iox", "w2", str(size), tag):
         ends = Ends(tag, size, "stream", "pong")
         t0 = time.perf_counter()
