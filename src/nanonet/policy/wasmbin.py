@@ -15,6 +15,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 
+def uleb128(value: int) -> bytes:
+    """``value`` as unsigned LEB128: what the module rewrites (start sections,
+    watched growths) write back into a binary."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 class WasmFormatError(Exception):
     """The bytes are not a well-formed module (at ``offset``)."""
 

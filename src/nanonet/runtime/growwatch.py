@@ -28,21 +28,13 @@ from ..host.engine import cache_dir
 from ..host.modcache import DiskCache
 from ..host.traps import OffsetMap
 from ..policy.wasmbin import Reader, WasmFormatError, skip_limits, skip_valtype, walk
+from ..policy.wasmbin import uleb128 as _leb
 from ..policy.wasmmod import MAGIC
 
 REFUSED = "nanonet:grow-refused"  # the exported global: 1 once a growth was refused
 MARK = "nanonet:watched"  # the module name frames carry if the guest had none
 _ORDER = (1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11)  # section order in a module
 _TYPE, _IMPORT, _FUNC, _MEMORY, _GLOBAL, _EXPORT, _CODE = 1, 2, 3, 5, 6, 7, 10
-
-
-def _leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def _vec(items: list[bytes]) -> bytes:

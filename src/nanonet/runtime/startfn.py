@@ -25,6 +25,7 @@ from typing import NamedTuple
 import wasmtime
 
 from ..errors import LoadError
+from ..policy.wasmbin import uleb128
 
 START_EXPORT = "nanonet:start"  # reserved: no guest may export this name itself
 MAGIC = b"\0asm"
@@ -106,15 +107,6 @@ def _leb(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
 
 
-def _encode(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
     """Each section as (id, start of header, start of content, end)."""
     out, pos = [], HEADER
@@ -130,12 +122,12 @@ def sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
 
 
 def _section(sid: int, content: bytes) -> bytes:
-    return bytes([sid]) + _encode(len(content)) + content
+    return bytes([sid]) + uleb128(len(content)) + content
 
 
 def _export_entry(func: int) -> bytes:
     name = START_EXPORT.encode()
-    return _encode(len(name)) + name + b"\x00" + _encode(func)
+    return uleb128(len(name)) + name + b"\x00" + uleb128(func)
 
 
 def _with_export(wasm: bytes, found: tuple[int, int, int, int] | None, func: int) -> bytes:
@@ -147,7 +139,7 @@ def _with_export(wasm: bytes, found: tuple[int, int, int, int] | None, func: int
     if START_EXPORT in _export_names(wasm[:end], first, count):
         raise LoadError(f"the module exports {START_EXPORT!r}, a name nanonet reserves for "
                         "its start function: rename that export")
-    return _section(EXPORT_SECTION, _encode(count + 1) + wasm[first:end] + _export_entry(func))
+    return _section(EXPORT_SECTION, uleb128(count + 1) + wasm[first:end] + _export_entry(func))
 
 
 def _export_names(wasm: bytes, pos: int, count: int) -> list[str]:
