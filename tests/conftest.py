@@ -107,3 +107,13 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) 
 def mesh() -> Iterator[Mesh]:
     with Mesh() as m:
         yield m
+
+
+def vm_size_kib() -> int:
+    """This process's virtual size (VmSize): each ring's SharedMemory reserves
+    address space, GiBs of it by default."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmSize line in /proc/self/status")

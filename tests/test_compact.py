@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import call, guest
+from conftest import call, guest, vm_size_kib
 from nanonet import Mesh, load_manifest
 from nanonet.host.engine import runtime
 
@@ -14,22 +14,14 @@ TUNNELS = 2_000
 BOUND_KIB = 8 * 1024  # generous: a 2-page ring reserves about 1.1 MiB here
 
 
-def _vm_size_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmSize in /proc/self/status")
-
-
 @pytest.mark.timeout(120)
 def test_many_tunnels_add_little_address_space_each() -> None:
     mesh = Mesh(runtime(compact=True))
     mesh.tunnel("first", slots=64, max_payload=64)  # the engine's own mappings come first
-    before = _vm_size_kib()
+    before = vm_size_kib()
     for i in range(TUNNELS):
         mesh.tunnel(f"t{i}", slots=64, max_payload=64)
-    per_tunnel = (_vm_size_kib() - before) / TUNNELS
+    per_tunnel = (vm_size_kib() - before) / TUNNELS
     mesh.stop()
     assert per_tunnel < BOUND_KIB, f"{per_tunnel:.0f} KiB of address space per tunnel"
 

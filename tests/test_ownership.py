@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import guest, message
+from conftest import guest, message, vm_size_kib
 from nanonet import Mesh
 from nanonet.errors import EndpointTaken, LoadError, NanonetError, TunnelClosed
 
@@ -93,15 +93,6 @@ def test_a_component_that_traps_while_starting_leaves_its_tunnel_as_it_was() -> 
             writer.send(b"still open")
 
 
-def _vm_kib() -> int:
-    """This process's virtual size: each ring's SharedMemory reserves GiBs of it."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmSize line in /proc/self/status")
-
-
 def _busy_mesh(tunnels: int) -> Mesh:
     """A mesh whose rings are held by a service, host ends and control stores."""
     mesh = Mesh()
@@ -118,13 +109,13 @@ def _busy_mesh(tunnels: int) -> Mesh:
 
 def test_close_releases_every_ring_memory_while_the_mesh_object_lives() -> None:
     gc.collect()
-    before = _vm_kib()
+    before = vm_size_kib()
     mesh = _busy_mesh(4)
-    reserved = _vm_kib() - before
+    reserved = vm_size_kib() - before
     assert reserved > 4 * 1024 * 1024  # more than 1 GiB per ring: what close must give back
     mesh.close()
     gc.collect()
-    assert _vm_kib() - before < reserved / 4  # less than one ring's reservation is left
+    assert vm_size_kib() - before < reserved / 4  # less than one ring's reservation is left
     assert mesh.services["rx"].exit_code == 1  # it received the one message, then CLOSED
 
 
@@ -134,13 +125,13 @@ def test_meshes_created_and_closed_in_a_loop_do_not_grow() -> None:
         with _busy_mesh(2) as mesh:
             meshes.append(mesh)  # kept alive: only close can release their rings
     gc.collect()
-    settled = _vm_kib()
+    settled = vm_size_kib()
     for _ in range(20):
         with _busy_mesh(2) as mesh:
             meshes.append(mesh)
     gc.collect()
     one_ring = 1024 * 1024  # KiB: a ring reserves more than a GiB
-    assert _vm_kib() - settled < one_ring
+    assert vm_size_kib() - settled < one_ring
 
 
 def test_a_closed_mesh_refuses_use_and_its_host_ends_see_a_closed_tunnel() -> None:

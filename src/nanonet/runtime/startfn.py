@@ -25,7 +25,7 @@ from typing import NamedTuple
 import wasmtime
 
 from ..errors import LoadError
-from ..policy.wasmbin import uleb128
+from ..policy.wasmbin import Reader, WasmFormatError, uleb128
 
 START_EXPORT = "nanonet:start"  # reserved: no guest may export this name itself
 MAGIC = b"\0asm"
@@ -95,16 +95,13 @@ def _assemble(text: bytes) -> bytes:
 
 
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 at ``pos``: its value and the position after it."""
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 28:
-            raise LoadError(f"not a valid Wasm module: bad LEB128 at byte {pos}")
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-        if not byte & 0x80:
-            return value, pos
+    """An unsigned LEB128 at ``pos`` (the decoder's own reader): its value and
+    the position after it."""
+    r = Reader(data, pos)
+    try:
+        return r.leb(32), r.pos
+    except WasmFormatError:
+        raise LoadError(f"not a valid Wasm module: bad LEB128 at byte {pos}") from None
 
 
 def sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
