@@ -9,6 +9,11 @@ A subscriber polls once before the other side publishes, so that it is
 connected. Both sides poll (a latency-minded user's choice); W1 uses a
 ``ping`` and a ``pong`` service, W2 one stream service plus ``pong`` for the
 sink's counts. A sequence number of ``END`` ends a run.
+
+A subscriber connects to a publisher created after it only at its next
+``receive``; until then a lossless publisher whose buffer fills drops the
+sample ("no connected receiver"). So a stream first sends ``HELLO`` and waits
+for its echo: the far side has then received, and is connected.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ BUFFER = 256  # samples a subscriber may hold before the publisher must retry
 DEADLINE_S = 30.0
 YIELD_EVERY = 64  # failed polls between two sched_yield calls
 END = -(1 << 62)  # below any warm-up round's sequence number
+HELLO = END + 1  # a stream's handshake: echoed before the first message
 Outcome = tuple[dict[str, float], list[int]]
 
 
@@ -78,6 +84,10 @@ def serve(workload: str, size: int, tag: str) -> int:
     ends = Ends(tag, size, "pong", "ping" if workload == "w1" else "stream")
     print("ready", flush=True)
     check = Checker(size)
+    if workload != "w1":
+        if (first := ends.recv()) != HELLO:
+            raise BenchError(f"the stream began with {first}, not its handshake")
+        ends.send(HELLO)
     while (seq := ends.recv()) != END:
         if workload == "w1":
             ends.send(seq)
@@ -113,6 +123,9 @@ def w2(count: int, size: int) -> Outcome:
     tag = f"{os.getpid()}-{secrets.token_hex(4)}-w2-{size}"
     with server("iox", "w2", str(size), tag):
         ends = Ends(tag, size, "stream", "pong")
+        ends.send(HELLO)
+        if ends.recv() != HELLO:
+            raise BenchError("the far end did not echo the stream's handshake")
         t0 = time.perf_counter()
         for seq in range(count):
             ends.send(seq)
