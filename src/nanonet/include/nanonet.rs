@@ -48,6 +48,11 @@ pub mod raw {
         pub fn try_send_batch(h: i32, ptr: *const u8, count: u32) -> i32;
         pub fn recv_batch(h: i32, buf: *mut u8, cap: usize, max: u32) -> i32;
         pub fn try_recv_batch(h: i32, buf: *mut u8, cap: usize, max: u32) -> i32;
+        /// For raw readers: the payload stays in the ring, its offset there goes
+        /// to `*at`. Reading it needs a second memory, which Rust cannot address;
+        /// declared for completeness, as in nanonet.h (see docs/abi.md).
+        pub fn recv_raw(h: i32, at: *mut u32) -> i32;
+        pub fn try_recv_raw(h: i32, at: *mut u32) -> i32;
     }
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
