@@ -7,8 +7,11 @@ everywhere."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from contextlib import redirect_stdout
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from nanonet.toolchain import rustbuild
 from nanonet.toolchain.build import BuildError, MemoryStyle
 from test_c_conformance import run_conformance
 
+DOC = Path(__file__).resolve().parents[1] / "docs" / "abi.md"
 RUST_MISSING = rustbuild.available()
 needs_rust = pytest.mark.skipif(RUST_MISSING is not None,
                                 reason=f"Rust guests cannot be built here: {RUST_MISSING}")
@@ -84,6 +88,23 @@ def _guest(root: Path, text: str, name: str = "g.rs") -> Path:
 @pytest.mark.parametrize("memory", ["export", "import"])
 def test_rust_guest_sees_every_status(memory: MemoryStyle) -> None:
     run_conformance(rustbuild.build_rust(GUESTS / "conformance.rs", memory=memory), memory)
+
+
+@needs_rust
+def test_the_docs_rust_example_runs_in_the_docs_mesh(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    text = DOC.read_text()
+    rust = re.findall(r"```rust\n(.*?)```", text, flags=re.S)[-1]
+    python = re.findall(r"```python\n(.*?)```", text, flags=re.S)[-1]
+    (tmp_path / "upper.rs").write_text(rust)
+    code = python.replace("toolchain.build import build", "toolchain.rustbuild import "
+                          "build_rust").replace('build("upper.c")', 'build_rust("upper.rs")')
+    assert "build_rust(\"upper.rs\")" in code
+    monkeypatch.chdir(tmp_path)
+    out = StringIO()
+    with redirect_stdout(out):
+        exec(compile(code, "docs/abi.md", "exec"), {})
+    assert out.getvalue().strip() == "[b'HELLO', b'TUNNELS']"
 
 
 @needs_rust
