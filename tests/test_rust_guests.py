@@ -167,6 +167,17 @@ def test_a_compile_error_names_the_file_and_line(cache: Path, tmp_path: Path) ->
     assert "g.rs:5:" in str(err.value) and "command: " in str(err.value)
 
 
+@needs_rust
+def test_an_export_the_guest_does_not_define_is_a_build_error(cache: Path,
+                                                              tmp_path: Path) -> None:
+    src = _guest(tmp_path, PREAMBLE + '#[no_mangle]\npub extern "C" fn start() -> i32 { 0 }\n')
+    with pytest.raises(BuildError, match=r"g.rs defines no function run to export; add "
+                       r'#\[no_mangle\] pub extern "C" fn run\(...\)'):
+        rustbuild.build_rust(src)
+    with pytest.raises(BuildError, match=r"defines no function configure to export"):
+        rustbuild.build_rust(_guest(tmp_path, ECHO), exports=["configure"])
+
+
 def test_without_rustc_the_build_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
     monkeypatch.setenv(rustbuild.RUSTC_ENV, str(tmp_path / "no-rustc"))

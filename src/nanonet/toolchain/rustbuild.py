@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from ..policy.wasmbin import WasmFormatError
+from ..policy.wasmmod import scan
 from .build import (
     INCLUDE_DIR,
     BuildError,
@@ -86,7 +88,7 @@ def find_rustc() -> Rustc:
         line = _probe(path)
         if line is not None:
             return Rustc(path, line)
-    seen = f" ({', '.join(tried)}: none builds for {TARGET})" if tried else ""
+    seen = f" (tried {', '.join(tried)}: none has its standard library)" if tried else ""
     raise BuildError(f"building a Rust guest needs rustc with the {TARGET} target{seen}; "
                      f"{INSTALL}")
 
@@ -153,13 +155,28 @@ def cache_key(rustc: Rustc, source: Path, flags: Sequence[str]) -> str:
     return h.hexdigest()[:24]
 
 
+def _check_exports(src: Path, wasm: bytes, names: Sequence[str]) -> None:
+    """Every name asked for is an exported function: rustc's linker passes
+    over an ``--export`` of a function the guest does not define."""
+    try:
+        exported = {name for name, kind, _, _ in scan(wasm).exports if kind == 0}
+    except WasmFormatError as err:
+        raise BuildError(f"rustc wrote a module nanonet cannot read ({err})") from None
+    missing = [name for name in names if name not in exported]
+    if missing:
+        raise BuildError(f"{src} defines no function {', '.join(missing)} to export; add "
+                         f'#[no_mangle] pub extern "C" fn {missing[0]}(...)')
+
+
 def _compile(rustc: Rustc, src: Path, flags: list[str], scratch: Path, depfile: Path,
-             memory: MemoryStyle) -> None:
+             memory: MemoryStyle, exports: Sequence[str]) -> None:
     rlib = binding(rustc)
     _rustc(rustc, [*flags, f"--crate-name={crate_name(src)}", "--extern", f"nanonet={rlib}",
                    "--emit", f"link={scratch},dep-info={depfile}", str(src)], str(src), scratch)
+    wasm = scratch.read_bytes()
+    _check_exports(src, wasm, ("run", *exports))
     if memory == "import":  # WASI writes through an exported memory (docs/abi.md)
-        scratch.write_bytes(export_memory(scratch.read_bytes()))
+        scratch.write_bytes(export_memory(wasm))
 
 
 def compile_rust(source: str | Path, *, memory: MemoryStyle = "export",
@@ -181,7 +198,7 @@ def compile_rust(source: str | Path, *, memory: MemoryStyle = "export",
     scratch = root / f"{base}.{os.getpid()}.build.wasm"
     depfile = root / f"{base}.{os.getpid()}.d"
     try:
-        _compile(rustc, src, all_flags, scratch, depfile, memory)
+        _compile(rustc, src, all_flags, scratch, depfile, memory, exports)
     except BaseException:
         depfile.unlink(missing_ok=True)
         scratch.unlink(missing_ok=True)
