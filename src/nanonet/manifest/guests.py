@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from ..toolchain.build import BuildError, Built, compile_c
 from ..toolchain.rustbuild import compile_rust
 from .buildcmd import DEFAULT_TIMEOUT, BuildTimeout, run_build
+from .schema import BUILT_SOURCES
 
 if TYPE_CHECKING:
     from .manifest import Manifest, ServiceDef
@@ -49,7 +50,7 @@ def guest_code(m: Manifest, svc: ServiceDef, progress: Progress, build: bool = T
         return _component(m, svc, progress, build)
     if t.build is not None:
         return _command(m, svc, progress) if build else _prebuilt(m, svc, progress)
-    if t.source is not None and t.source.endswith((".c", ".rs")):
+    if t.source is not None and t.source.endswith(BUILT_SOURCES):
         return _source_build(m, svc, progress)
     return _file(m, svc, progress)
 
