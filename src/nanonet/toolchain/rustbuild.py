@@ -11,9 +11,9 @@ Debian's ``rustc`` and ``libstd-rust-dev-wasm32`` (apt) are enough; a rustc
 without the target's standard library (a rustup one without
 ``rustup target add wasm32-unknown-unknown``) is passed over for one that
 has it. Outputs are cached in the same ``build/`` folder as C guests, keyed
-by the source, the flags, rustc's version and the binding, and by every file
-rustc read (its ``--emit dep-info`` depfile, listed beside the output), so
-editing a module the guest declares rebuilds it.
+by the source, the flags, the rustc (path and ``-vV``) and the binding, and
+by every file rustc read (its ``--emit dep-info`` depfile, listed beside the
+output), so editing a module the guest declares rebuilds it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ GUEST_FLAGS = ("--crate-type=cdylib", "-C", "strip=debuginfo")
 
 
 class Rustc(NamedTuple):
-    """A rustc that can build for the target: where it is, and its version line."""
+    """A rustc that can build for the target: where it is, and its ``-vV`` text
+    (both key the builds: an rlib is only for the rustc that made it)."""
 
     path: str
     version: str
@@ -62,11 +63,12 @@ class Rustc(NamedTuple):
 
 @functools.cache
 def _probe(path: str) -> str | None:
-    """rustc's version line if ``path`` runs and has the target's standard library."""
+    """rustc's version (``-vV``: release, commit, LLVM) if ``path`` runs and has the
+    target's standard library."""
     try:
         root = subprocess.run([path, "--print", "sysroot"], capture_output=True, text=True,
                               timeout=60, check=True).stdout.strip()
-        line = subprocess.run([path, "--version"], capture_output=True, text=True,
+        line = subprocess.run([path, "-vV"], capture_output=True, text=True,
                               timeout=60, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -124,7 +126,7 @@ def _rustc(rustc: Rustc, args: Sequence[str], what: str, out: Path) -> None:
 
 def binding(rustc: Rustc) -> Path:
     """The ``nanonet`` crate (an rlib) for this rustc, built once and kept."""
-    h = hashlib.sha256(f"{rustc.version}\0{BASE_FLAGS}\0".encode() + BINDING.read_bytes())
+    h = hashlib.sha256(f"{rustc}\0{BASE_FLAGS}\0".encode() + BINDING.read_bytes())
     out = build_dir() / "rust" / f"libnanonet-{h.hexdigest()[:24]}.rlib"
     if out.exists():
         return out
@@ -146,8 +148,8 @@ def crate_name(source: Path) -> str:
 
 
 def cache_key(rustc: Rustc, source: Path, flags: Sequence[str]) -> str:
-    """Content of the source and the binding, the flags and rustc's version."""
-    h = hashlib.sha256(f"{rustc.version}\0{BASE_FLAGS}\0".encode())
+    """Content of the source and the binding, the flags, and which rustc."""
+    h = hashlib.sha256(f"{rustc}\0{BASE_FLAGS}\0".encode())
     for flag in flags:
         h.update(flag.encode() + b"\0")
     for path in (source, BINDING):
