@@ -66,7 +66,7 @@ def test_rates_come_from_successive_polls() -> None:
         w.send_many([b"x" * 10] * 50)
         assert len(r.recv_many(100, timeout=10)) == 50
         (t,) = obs.poll().tunnels
-    assert t.received == 50 and t.msgs_per_s > 0 and t.mb_per_s > 0
+    assert t.received == 50 and t.msgs_per_s > 0 and t.bytes_per_s > 0
 
 
 def _put_sample(ring: RingMemory, index: int, counter: int, ns: int) -> None:

@@ -3,7 +3,10 @@
 An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
 
 - ``GET /`` the dashboard; ``GET /api/snapshot`` JSON; ``GET /metrics``
-  Prometheus text; ``GET /ws`` a WebSocket pushing a snapshot 4 times a second;
+  Prometheus text, or OpenMetrics when the ``Accept`` header asks for it;
+  ``GET /ws`` a WebSocket pushing a snapshot 4 times a second, and the last
+  one (``ended``) when the observer closes; ``HEAD`` of each page answers its
+  headers without the body;
 - ``POST /api/tap?tunnel=T[&sample=N][&stream=ID][&count=N]`` streams a pcapng
   capture back until the count, the tunnel's close or the client's hang-up;
 - ``POST /api/replay?tunnel=T`` with a pcapng body sends its packets into T.
@@ -32,8 +35,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..errors import InvalidValue, MessageTooBig, NanonetError
 from .busy import Refuser
@@ -69,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")  # JSON is never a script
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # HEAD: the same headers, Content-Length too, no body
+            self.wfile.write(body)
 
     def _json(self, status: int, obj: object) -> None:
         self._send(status, json.dumps(obj).encode())
@@ -97,24 +99,38 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if not self._admitted(needs_token=path == "/ws", websocket=path == "/ws"):
             return None
+        if path == "/ws":
+            return self._websocket()
+        return self._page(path)
+
+    def do_HEAD(self) -> None:
+        """What GET would answer, without the body (a WebSocket needs a GET)."""
+        path = urlsplit(self.path).path
+        if not self._admitted(needs_token=False):
+            return None
+        if path == "/ws":
+            return self._error(HTTPStatus.METHOD_NOT_ALLOWED, "a WebSocket opens with GET")
+        return self._page(path)
+
+    def _page(self, path: str) -> None:
         obs = self.server.observer
         if path == "/":
             self._send(200, self.server.page, "text/html; charset=utf-8")
         elif path == "/api/snapshot":
             self._json(200, obs.snapshot().to_json())
         elif path == "/metrics":
-            self._send(200, obs.metrics(), CONTENT_TYPE_LATEST)
-        elif path == "/ws":
-            self._websocket()
+            self._send(200, *obs.exposition(self.headers.get("Accept")))
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such page {path}")
-        return None
 
     def _websocket(self) -> None:
         ws = PushSocket(self.connection, self.path, dict(self.headers.items()), SUBPROTOCOL)
         obs = self.server.observer
-        pump(ws, lambda: json.dumps(obs.snapshot().to_json()), WS_PERIOD,
-             self.server.stopping.is_set)
+
+        def text() -> str:
+            return json.dumps(obs.snapshot().to_json())
+
+        pump(ws, text, WS_PERIOD, self.server.stopping.is_set, last=text)
         self.close_connection = True
 
     def do_POST(self) -> None:
