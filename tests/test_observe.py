@@ -14,8 +14,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conftest import call, guest
-from nanonet import Mesh
+from nanonet import Mesh, __version__
 from nanonet.observe import Observer, PcapngWriter, TapFilter, read_packets
+from nanonet.observe.hook import mesh_name
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.pcapng import PcapngError
 from nanonet.observe.traces import provider
@@ -123,6 +124,27 @@ def test_lifecycle_spans_for_start_trap_restart_and_failure() -> None:
                for s in by_name["trap"])
     first_trap = by_name["trap"][0].attributes
     assert first_trap is not None and first_trap["nanonet.trap.cause"] == "unreachable executed"
+
+
+def test_spans_are_filed_under_the_mesh_name_and_version(tmp_path: Path) -> None:
+    spans = InMemorySpanExporter()
+    with Mesh() as mesh:
+        mesh.tunnel("go", slots=4, max_payload=16)
+        svc = mesh.service("boom", guest("trapper"), reads=["go"])
+        obs = Observer(mesh, name="telemetry", traces=spans)
+        mesh.start()
+        mesh.writer("go").send(b"now", timeout=10)
+        assert svc.join(20)
+        obs.close()
+    finished = spans.get_finished_spans()
+    assert {s.name for s in finished} >= {"service boom", "trap"}
+    for s in finished:
+        assert s.resource.attributes["service.name"] == "telemetry"
+        assert s.resource.attributes["service.version"] == __version__
+    assert obs.snapshot().name == "telemetry"
+    (tmp_path / "nanonet.toml").touch()
+    assert mesh_name(tmp_path / "nanonet.toml") == tmp_path.name  # the manifest's directory
+    assert mesh_name(tmp_path / "edge.toml") == "edge"
 
 
 # -- pcapng -------------------------------------------------------------------
