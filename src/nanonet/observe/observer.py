@@ -214,8 +214,10 @@ class Observer:
         return server
 
     def close(self) -> None:
-        if self._final is None:  # what every WebSocket is sent last: the mesh ended
-            self._final = replace(self.poll(), ended=True)
+        """Stop everything (once; closing again does nothing)."""
+        if self._stop.is_set():
+            return
+        self._final = replace(self.poll(), ended=True)  # every WebSocket's last message
         for server in self._servers:
             server.close()
         self._servers.clear()

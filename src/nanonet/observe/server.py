@@ -51,6 +51,7 @@ WS_PERIOD = 0.25
 MAX_REPLAY = 64 << 20  # bytes of pcapng a replay request may carry
 MAX_CONNECTIONS = 32  # served at once, each on its own thread; the next gets 503
 IDLE_TIMEOUT = 30.0  # seconds a read or a write may wait on the client (not a tap's writes)
+FAREWELL = 2.0  # seconds close waits for the WebSockets to send the last snapshot
 _HANGUPS = (ConnectionError, TimeoutError)  # the client left: BrokenPipe, reset, aborted
 
 
@@ -130,7 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
         def text() -> str:
             return json.dumps(obs.snapshot().to_json())
 
-        pump(ws, text, WS_PERIOD, self.server.stopping.is_set, last=text)
+        with self.server.sockets:
+            self.server.open_sockets += 1
+        try:
+            pump(ws, text, WS_PERIOD, self.server.stopping.is_set, last=text)
+        finally:
+            with self.server.sockets:
+                self.server.open_sockets -= 1
+                self.server.sockets.notify_all()
         self.close_connection = True
 
     def do_POST(self) -> None:
@@ -226,6 +234,8 @@ class _Server(ThreadingHTTPServer):
     gate: Gate
     slots: threading.BoundedSemaphore
     refuser: Refuser
+    sockets: threading.Condition  # guards open_sockets, notified as a WebSocket ends
+    open_sockets: int
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -273,6 +283,7 @@ class ControlServer:
         srv.stopping = threading.Event()
         srv.slots = threading.BoundedSemaphore(max_connections)
         srv.refuser = Refuser()
+        srv.sockets, srv.open_sockets = threading.Condition(), 0
         self.token_file = Path(token_file) if token_file else None
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="nanonet-control", daemon=True)
@@ -298,7 +309,11 @@ class ControlServer:
         return self
 
     def close(self) -> None:
+        """Stop serving; each WebSocket is sent its last snapshot first (for up to
+        ``FAREWELL`` seconds: a process that exits next would cut it off)."""
         self._srv.stopping.set()
+        with self._srv.sockets:
+            self._srv.sockets.wait_for(lambda: self._srv.open_sockets == 0, FAREWELL)
         self._srv.shutdown()
         self._srv.server_close()
         self._srv.refuser.close()
