@@ -122,8 +122,8 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
                                    labels=["service"])
     traps = CounterMetricFamily("nanonet_service_traps", "traps by cause",
                                 labels=["service", "cause"])
-    memory = GaugeMetricFamily("nanonet_service_memory_bytes", "the guest's linear memory",
-                               labels=["service"])
+    memory = GaugeMetricFamily("nanonet_service_memory_bytes",
+                               "bytes the service holds: memories and tables", labels=["service"])
     fuel = CounterMetricFamily("nanonet_service_fuel_used", "fuel burnt (services with a budget)",
                                labels=["service"])
     moves = CounterMetricFamily("nanonet_service_transitions",
