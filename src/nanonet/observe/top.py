@@ -56,7 +56,7 @@ def services_table(snap: Snap) -> Table:
 def tunnels_table(snap: Snap) -> Table:
     table = Table(title="tunnels", title_justify="left", expand=True)
     cols = ("tunnel", "writer → reader", "msgs/s", "bytes/s", "received", "fill", "full",
-            "parks w/r", "p50", "p99", "dead", "state")
+            "parks w/r", "lag p50", "lag p99", "dead", "state")
     for col in cols:
         left = col in cols[:2] or col in ("fill", "state")
         table.add_column(col, justify="left" if left else "right")
