@@ -62,18 +62,17 @@ class Signal:
         return self._on
 
     def set(self) -> None:
-        self._on = True
-        with _SIGNAL_LOCK:
-            event = self._event
-        if event is not None:
-            event.set()
+        self._put(True)
 
     def clear(self) -> None:
-        self._on = False
+        self._put(False)
+
+    def _put(self, on: bool) -> None:
+        self._on = on
         with _SIGNAL_LOCK:
             event = self._event
         if event is not None:
-            event.clear()
+            (event.set if on else event.clear)()
 
     def wait(self, clock: Clock, seconds: float) -> bool:
         """Until set or ``seconds`` of ``clock`` pass; True if set."""

@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -176,6 +176,33 @@ def zig_cc(source: Path, flags: Sequence[str], out: Path) -> None:
     os.replace(tmp, out)  # atomic: a concurrent build never sees half a file
 
 
+def place_tag(source: Path) -> str:
+    """A short tag of where ``source`` lives: the listing of what a build read
+    belongs to that file, since one of the same bytes elsewhere includes its
+    own neighbours."""
+    return hashlib.sha256(str(source).encode()).hexdigest()[:8]
+
+
+def depfile_build(base: str, t0: float, compile_to: Callable[[Path, Path], None]) -> Built:
+    """The build named ``base`` from the cache if every input it read is as it
+    was, else ``compile_to(scratch, depfile)`` kept with its depfile; nothing
+    half-made is left behind when it fails."""
+    root = build_dir()
+    out = cached_build(root, base)
+    if out is not None:
+        return Built(out, True, time.perf_counter() - t0)
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = root / f"{base}.{os.getpid()}.build.wasm"
+    depfile = root / f"{base}.{os.getpid()}.d"
+    try:
+        compile_to(scratch, depfile)
+    except BaseException:
+        depfile.unlink(missing_ok=True)
+        scratch.unlink(missing_ok=True)
+        raise
+    return Built(keep_build(root, base, scratch, depfile), False, time.perf_counter() - t0)
+
+
 def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
               exports: Sequence[str] = (), flags: Sequence[str] = ()) -> Built:
     """Build ``source`` unless an identical build is cached; say which happened."""
@@ -184,23 +211,9 @@ def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
     if not src.is_file():
         raise BuildError(f"no C source at {src}")
     all_flags = flags_for(memory, exports, flags)
-    root = build_dir()
-    # the listing of what it read belongs to this source file: one of the same
-    # bytes elsewhere includes its own neighbours
-    where = hashlib.sha256(str(src).encode()).hexdigest()[:8]
-    base = f"{src.stem}-{cache_key(src, all_flags)}-{where}"
-    out = cached_build(root, base)
-    if out is not None:
-        return Built(out, True, time.perf_counter() - t0)
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = root / f"{base}.{os.getpid()}.build.wasm"
-    depfile = root / f"{base}.{os.getpid()}.d"
-    try:
-        zig_cc(src, [*all_flags, "-MD", "-MF", str(depfile)], scratch)
-    except BaseException:
-        depfile.unlink(missing_ok=True)
-        raise
-    return Built(keep_build(root, base, scratch, depfile), False, time.perf_counter() - t0)
+    base = f"{src.stem}-{cache_key(src, all_flags)}-{place_tag(src)}"
+    return depfile_build(base, t0, lambda scratch, depfile: zig_cc(
+        src, [*all_flags, "-MD", "-MF", str(depfile)], scratch))
 
 
 def build(source: str | Path, *, memory: MemoryStyle = "export",

@@ -37,8 +37,8 @@ from .build import (
     Built,
     MemoryStyle,
     build_dir,
-    cached_build,
-    keep_build,
+    depfile_build,
+    place_tag,
 )
 from .memexport import export_memory
 
@@ -190,22 +190,9 @@ def compile_rust(source: str | Path, *, memory: MemoryStyle = "export",
         raise BuildError(f"no Rust source at {src}")
     rustc = find_rustc()
     all_flags = flags_for(memory, exports, flags)
-    root = build_dir()
-    where = hashlib.sha256(str(src).encode()).hexdigest()[:8]
-    base = f"{src.stem}-rs-{cache_key(rustc, src, all_flags)}-{where}"
-    out = cached_build(root, base)
-    if out is not None:
-        return Built(out, True, time.perf_counter() - t0)
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = root / f"{base}.{os.getpid()}.build.wasm"
-    depfile = root / f"{base}.{os.getpid()}.d"
-    try:
-        _compile(rustc, src, all_flags, scratch, depfile, memory, exports)
-    except BaseException:
-        depfile.unlink(missing_ok=True)
-        scratch.unlink(missing_ok=True)
-        raise
-    return Built(keep_build(root, base, scratch, depfile), False, time.perf_counter() - t0)
+    base = f"{src.stem}-rs-{cache_key(rustc, src, all_flags)}-{place_tag(src)}"
+    return depfile_build(base, t0, lambda scratch, depfile: _compile(
+        rustc, src, all_flags, scratch, depfile, memory, exports))
 
 
 def build_rust(source: str | Path, *, memory: MemoryStyle = "export",
