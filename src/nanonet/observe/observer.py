@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import TracerProvider
 from prometheus_client import generate_latest
 
 from ..errors import NotFound, TapError
@@ -28,7 +28,7 @@ from .metrics import registry
 from .pcapng import PcapngWriter, Sink, replay_messages
 from .snapshot import Counts, MeshSnapshot, take, with_rates
 from .tap import EVERY, Tap, TapFilter
-from .traces import LifecycleTracer, provider
+from .traces import LifecycleTracer, provider, shutdown
 
 if TYPE_CHECKING:
     from .server import ControlServer
@@ -211,7 +211,7 @@ class Observer:
         self.mesh.supervisor.bus.flush()  # the events so far reach the tracer first
         self._unsubscribe()
         self.tracer.close()
-        self.provider.shutdown()
+        shutdown(self.provider)
 
     def __enter__(self) -> Observer:
         return self.start()

@@ -14,17 +14,21 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
 from ..errors import InvalidValue, MissingTool
 from ..runtime.lifecycle import ENDED, Event, State
 from ..runtime.supervisor import Transition
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 EXPORTERS = ("none", "console", "otlp")
+# the library needs only opentelemetry-api; exporting spans needs the SDK
+NEEDS_SDK = "--traces {} needs the OpenTelemetry SDK: pip install 'nanonet[otel]'"
 
 
 def _otlp() -> SpanExporter:
@@ -39,8 +43,23 @@ def _otlp() -> SpanExporter:
     return exporter
 
 
-def provider(exporter: str | SpanExporter = "none") -> TracerProvider:
-    """A tracer provider exporting to ``console``, ``otlp``, ``none`` or an exporter."""
+def provider(exporter: str | SpanExporter = "none") -> trace.TracerProvider:
+    """A tracer provider exporting to ``console``, ``otlp``, ``none`` or an exporter.
+
+    ``none`` is the API's no-op provider, so a mesh watched without traces
+    needs no SDK; the others import it here, and say which extra to install
+    when it is absent (a MissingTool)."""
+    if exporter == "none":
+        return trace.NoOpTracerProvider()
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            ConsoleSpanExporter,
+            SimpleSpanProcessor,
+            SpanExporter,
+        )
+    except ImportError:
+        raise MissingTool(NEEDS_SDK.format(exporter)) from None
     prov = TracerProvider()
     if isinstance(exporter, SpanExporter):
         prov.add_span_processor(SimpleSpanProcessor(exporter))
@@ -50,9 +69,16 @@ def provider(exporter: str | SpanExporter = "none") -> TracerProvider:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         prov.add_span_processor(BatchSpanProcessor(_otlp()))
-    elif exporter != "none":
+    else:
         raise InvalidValue(f"unknown trace exporter {exporter!r}: choose from {EXPORTERS}")
     return prov
+
+
+def shutdown(prov: trace.TracerProvider) -> None:
+    """Flush and stop ``prov``'s exporters (the no-op provider has none)."""
+    stop = getattr(prov, "shutdown", None)
+    if stop is not None:
+        stop()
 
 
 class LifecycleTracer:
