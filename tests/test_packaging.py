@@ -86,20 +86,25 @@ def _wheel(tmp: Path) -> Path:
     return wheel
 
 
+def _outside() -> dict[str, str]:
+    """The environment without this checkout on the path: pip would otherwise
+    take the tree's nanonet (its egg-info) as installed already."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
 def _venv(tmp: Path, wheel: Path) -> Path:
     """A fresh venv holding the wheel, its dependencies and the [components] extra."""
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=120)
+                   env=_outside(), timeout=120)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
                     "install", "-q", f"{wheel}[components]"], check=True, capture_output=True,
-                   timeout=600)
+                   env=_outside(), timeout=600)
     return venv / "bin"
 
 
 def _run(cwd: Path, *cmd: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=_outside(), capture_output=True,
                           text=True, timeout=300)
 
 
