@@ -83,3 +83,11 @@ def test_the_api_reference_has_every_public_name(tmp_path: Path) -> None:
     page = (tmp_path / "nanonet.html").read_text()
     missing = [name for name in nanonet.__all__ if f'id="{name}"' not in page]
     assert not missing
+
+
+def test_the_readme_starts_with_the_two_commands() -> None:
+    """The first screen on the package index and in the repository alike."""
+    first = (ROOT / "README.md").read_text().split("```")[1].splitlines()
+    assert first[0] == "sh"
+    assert first[1].startswith("bash scripts/setup && .venv/bin/nanonet demo ")
+    assert first[2].startswith("bash .ci/run ")

@@ -179,3 +179,13 @@ def test_without_the_extras_each_says_which_to_install(
     traced = _run(cwd, bin_dir / "python", "-c", probe)
     assert "MissingTool: --traces console needs the OpenTelemetry SDK: " \
            "pip install 'nanonet[otel]'" in traced.stderr
+
+
+def test_a_manifest_may_name_its_schema_for_editors(tmp_path: Path) -> None:
+    from nanonet.manifest.manifest import load_manifest
+
+    (tmp_path / "a.wat").write_text('(module (func (export "run") (result i32) i32.const 0))')
+    (tmp_path / "nanonet.toml").write_text(
+        '#:schema ./nanonet.schema.json\n[tunnels.t]\nwriter = "a"\nreader = "host"\n'
+        '[services.a]\nsource = "a.wat"\n')
+    assert list(load_manifest(tmp_path / "nanonet.toml").services) == ["a"]
