@@ -4,6 +4,8 @@ ingress (C) → "raw" → filter (WAT) → "filtered" → aggregate (C) → "sum
 → the host. The demo builds the C guests with ``nanonet.toolchain.build`` (cached),
 runs the mesh, and checks aggregate's summary against ``telemetry.expected``:
 a demo that only printed a speed would not show that nothing was lost.
+Without zig (the ``[c]`` extra) it runs the copies built from the same
+sources that ship in ``examples/telemetry/prebuilt/`` (a test keeps them equal).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .telemetry import (
     parse_summary,
     sources,
 )
-from .toolchain.build import MemoryStyle, compile_c
+from .toolchain.build import MemoryStyle, compile_c, has_zig
 
 # name, memory style, extra exports: both styles appear, filter.wat imports too
 C_GUESTS: tuple[tuple[str, MemoryStyle, tuple[str, ...]], ...] = (
@@ -76,11 +78,22 @@ class DemoResult:
         return not self.problems
 
 
+def prebuilt(name: str) -> Path:
+    """The shipped build of C guest ``name`` (``prebuilt/NAME.wasm``)."""
+    return sources() / "prebuilt" / f"{name}.wasm"
+
+
 def build_guests(progress: Progress) -> dict[str, Path]:
-    """Build the C guests (or find them cached) and locate the WAT one."""
+    """Build the C guests (or find them cached, or take the prebuilt ones
+    where zig is absent) and locate the WAT one."""
     src = sources()
     out = {"filter": src / "filter.wat"}
     for name, memory, exports in C_GUESTS:
+        if not has_zig():
+            out[name] = prebuilt(name)
+            progress(f"  {name}.wasm ({memory}s its memory): {out[name].stat().st_size} "
+                     f"bytes, prebuilt (pip install 'nanonet[c]' to build {name}.c)")
+            continue
         built = compile_c(src / f"{name}.c", memory=memory, exports=exports)
         progress(f"  {name}.c ({memory}s its memory): {built.size} bytes, {built.how}")
         out[name] = built.path

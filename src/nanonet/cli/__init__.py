@@ -20,7 +20,7 @@ from ..version import __version__
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.demo", "nanonet.cli.manifest_cli", "nanonet.bench.cli",
             "nanonet.cli.cache_cli", "nanonet.observe.cli", "nanonet.cli.wit_cli",
-            "nanonet.cli.debug_cli")
+            "nanonet.cli.schema_cli", "nanonet.cli.debug_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -272,3 +272,15 @@ class ManifestTable(Table):
     mesh: MeshTable = MeshTable()
     tunnels: dict[TunnelName, TunnelTable] = {}
     services: dict[ServiceName, ServiceTable] = {}
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of ``nanonet.toml`` (``nanonet schema``), for editors
+    that complete and check TOML against one (Taplo's ``#:schema`` directive).
+    It says what each table accepts; checks across tables stay ``nanonet check``'s."""
+    out: dict[str, object] = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
+    out.update(ManifestTable.model_json_schema())
+    out["title"] = "nanonet.toml"
+    out["description"] = ("A nanonet manifest: a mesh's tunnels and services (docs/manifest.md). "
+                          "`nanonet check` also checks what spans tables and files.")
+    return out

@@ -20,8 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import TracerProvider
 
 from ..errors import NotFound, TapError
 from ..mesh import Mesh, Tunnel
@@ -32,9 +31,11 @@ from .metrics import exposition, registry
 from .pcapng import PcapngWriter, Sink, replay_messages
 from .snapshot import Counts, MeshSnapshot, take, with_rates
 from .tap import EVERY, Tap, TapFilter
-from .traces import LifecycleTracer, provider
+from .traces import LifecycleTracer, provider, shutdown
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
     from .server import ControlServer
 
 MESH_NAME = "nanonet"  # a mesh's name when nobody gave it one
@@ -229,7 +230,7 @@ class Observer:
         self.mesh.supervisor.bus.flush()  # the events so far reach the tracer first
         self._unsubscribe()
         self.tracer.close()
-        self.provider.shutdown()
+        shutdown(self.provider)
 
     def __enter__(self) -> Observer:
         return self.start()

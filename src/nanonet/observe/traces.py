@@ -19,11 +19,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
 from ..errors import InvalidValue, MissingTool
@@ -31,7 +29,12 @@ from ..runtime.lifecycle import ENDED, Event, State
 from ..runtime.supervisor import Transition
 from ..version import __version__
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 EXPORTERS = ("none", "console", "otlp")
+# the library needs only opentelemetry-api; exporting spans needs the SDK
+NEEDS_SDK = "--traces {} needs the OpenTelemetry SDK: pip install 'nanonet[otel]'"
 
 
 def _otlp() -> SpanExporter:
@@ -46,15 +49,29 @@ def _otlp() -> SpanExporter:
     return exporter
 
 
-def mesh_resource(mesh_name: str) -> Resource:
-    """The resource of a mesh's spans (with what ``OTEL_RESOURCE_ATTRIBUTES`` adds)."""
-    return Resource.create({SERVICE_NAME: mesh_name, SERVICE_VERSION: __version__})
-
-
-def provider(exporter: str | SpanExporter = "none", mesh_name: str = "nanonet") -> TracerProvider:
+def provider(exporter: str | SpanExporter = "none",
+             mesh_name: str = "nanonet") -> trace.TracerProvider:
     """A tracer provider for the mesh ``mesh_name``, exporting to ``console``,
-    ``otlp``, ``none`` or an exporter."""
-    prov = TracerProvider(resource=mesh_resource(mesh_name))
+    ``otlp``, ``none`` or an exporter.
+
+    ``none`` is the API's no-op provider, so a mesh watched without traces
+    needs no SDK; the others import it here, and say which extra to install
+    when it is absent (a MissingTool). Every span's resource names the mesh
+    (with what ``OTEL_RESOURCE_ATTRIBUTES`` adds)."""
+    if exporter == "none":
+        return trace.NoOpTracerProvider()
+    try:
+        from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            ConsoleSpanExporter,
+            SimpleSpanProcessor,
+            SpanExporter,
+        )
+    except ImportError:
+        raise MissingTool(NEEDS_SDK.format(exporter)) from None
+    resource = Resource.create({SERVICE_NAME: mesh_name, SERVICE_VERSION: __version__})
+    prov = TracerProvider(resource=resource)
     if isinstance(exporter, SpanExporter):
         prov.add_span_processor(SimpleSpanProcessor(exporter))
     elif exporter == "console":
@@ -63,9 +80,16 @@ def provider(exporter: str | SpanExporter = "none", mesh_name: str = "nanonet") 
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         prov.add_span_processor(BatchSpanProcessor(_otlp()))
-    elif exporter != "none":
+    else:
         raise InvalidValue(f"unknown trace exporter {exporter!r}: choose from {EXPORTERS}")
     return prov
+
+
+def shutdown(prov: trace.TracerProvider) -> None:
+    """Flush and stop ``prov``'s exporters (the no-op provider has none)."""
+    stop = getattr(prov, "shutdown", None)
+    if stop is not None:
+        stop()
 
 
 class LifecycleTracer:

@@ -1,7 +1,9 @@
 """Building C guests: ``zig cc`` from PyPI, cached by content.
 
-nanonet ships its own C toolchain through the ``ziglang`` wheel, so building a
-guest needs no system compiler and gives the same bytes on every machine:
+nanonet builds C with zig's clang from the ``ziglang`` wheel (the ``[c]``
+extra: ``pip install 'nanonet[c]'``), so building a guest needs no system
+compiler and gives the same bytes on every machine (the demo's C guests ship
+prebuilt, so only building needs it):
 
     from nanonet.toolchain.build import build
     wasm = build("ingress.c", memory="import", exports=["configure"])
@@ -25,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -36,6 +38,7 @@ INCLUDE_DIR = Path(__file__).parent.parent / "include"
 BASE_FLAGS = ("--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry",
               "-Wl,--strip-debug")  # keeps the name section, for trap backtraces
 MemoryStyle = Literal["export", "import"]
+NEEDS_ZIG = "building C guests needs zig's C compiler: pip install 'nanonet[c]'"
 
 
 class BuildError(NanonetError):
@@ -71,8 +74,20 @@ def build_dir() -> Path:
 
 
 def zig_version() -> str:
-    """The zig version of the ``ziglang`` wheel (its version is zig's)."""
-    return version("ziglang")
+    """The zig version of the ``ziglang`` wheel (its version is zig's); a
+    BuildError naming the extra to install when it is absent."""
+    try:
+        return version("ziglang")
+    except PackageNotFoundError:
+        raise BuildError(NEEDS_ZIG) from None
+
+
+def has_zig() -> bool:
+    """Whether C guests can be built here (the ``[c]`` extra is installed)."""
+    try:
+        return bool(version("ziglang"))
+    except PackageNotFoundError:
+        return False
 
 
 def flags_for(memory: MemoryStyle, exports: Sequence[str], extra: Sequence[str]) -> list[str]:
