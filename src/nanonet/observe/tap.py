@@ -36,7 +36,7 @@ from ..host.engine import Runtime
 from ..mesh import Tunnel
 from ..ring import layout as L
 from ..ring.protocol import Field, TapCursor, fitting
-from .pcapng import PcapngWriter, Record
+from .pcapng import PcapngWriter, packet
 from .tapclock import message_times, stamps
 from .tapctl import TapControl
 
@@ -262,21 +262,23 @@ class Tap:
         self._busy_since = None
         return self._advance(ready)
 
-    def _records(self, line: _Line, lo: int, hi: int) -> list[tuple[int, Record]]:
-        """(time, record) of each message of ``line`` the filter keeps."""
-        first, keep, iface = line.cur.pos, self.filter.keep, line.iface
+    def _records(self, line: _Line, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """(time, Enhanced Packet Block) of each message of ``line`` the filter keeps."""
+        first, iface, flt = line.cur.pos, line.iface, self.filter
         self.seen += line.waiting
-        return [(ts, (data, ts, iface, counter)) for counter, data, ts in
-                zip(range(first, first + line.waiting), line.payloads(), line.times(lo, hi),
-                    strict=True) if keep(counter, data)]
+        msgs = zip(range(first, first + line.waiting), line.payloads(), line.times(lo, hi),
+                   strict=True)
+        keep = flt.keep if flt.sample > 1 or flt.stream is not None else None
+        return [(ts, packet(data, ts, iface, c)) for c, data, ts in msgs
+                if keep is None or keep(c, data)]
 
-    def _write(self, timed: list[tuple[int, Record]]) -> None:
+    def _write(self, timed: list[tuple[int, bytes]]) -> None:
         assert self.writer is not None
         if len(self._lines) > 1:
             timed.sort(key=lambda pair: pair[0])  # stable: each tunnel keeps its order
         if self.limit is not None:
             timed = timed[: max(0, self.limit - self.kept)]
-        self.writer.write_many(rec for _ts, rec in timed)
+        self.writer.write_blocks([block for _ts, block in timed])
         self.kept += len(timed)
         self.writer.flush()
 
