@@ -6,6 +6,7 @@ order, and the Lua dissector names the fields in tshark."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import struct
 import subprocess
@@ -166,17 +167,22 @@ def test_the_lua_dissector_names_the_fields(served: tuple[Mesh, ControlServer],
                              capture_output=True, text=True, timeout=60, check=True)
     lua = Path(printed.stdout.strip())
     assert lua.is_file() and lua.name == "nanonet.lua"
+    home = tmp_path / "home"  # no personal plugins: a dissector installed there is not this one
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")} | {"HOME": str(home)}
     plain = subprocess.run([tshark, "-r", str(out), "-V"], capture_output=True, text=True,
-                           timeout=60, check=True).stdout
+                           timeout=60, check=True, env=env).stdout
     assert "DLT=147" in plain  # without the dissector Wireshark has no name for the data
     verbose = subprocess.run([tshark, "-X", f"lua_script:{lua}", "-r", str(out), "-V"],
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+                             capture_output=True, text=True, timeout=60, check=True,
+                             env=env).stdout
     assert "DLT=147" not in verbose and "nanonet tunnel message" in verbose
     assert "[Tunnel: b]" in verbose and "[Sequence (ring counter): 2]" in verbose
     assert "[Length: 5]" in verbose and "Payload: 0200000062" in verbose
     fields = subprocess.run(
         [tshark, "-X", f"lua_script:{lua}", "-r", str(out), "-T", "fields", "-e",
          "nanonet.tunnel", "-e", "nanonet.sequence", "-e", "nanonet.length", "-e",
-         "nanonet.stream"], capture_output=True, text=True, timeout=60, check=True).stdout
+         "nanonet.stream"], capture_output=True, text=True, timeout=60, check=True,
+        env=env).stdout
     assert [tuple(line.split("\t")) for line in fields.splitlines()] == [
         (n, str(c), "5", str(c)) for n, c in order]
