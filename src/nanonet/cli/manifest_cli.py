@@ -21,7 +21,7 @@ from ..errors import ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..manifest.reach import describe
 from ..mesh import Mesh
-from ..observe.hook import Attached, add_arguments, attach
+from ..observe.hook import Attached, add_arguments, attach, mesh_name
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 
 
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     print(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
-    with attach(mesh, args) as seen:
+    with attach(mesh, args, mesh_name(m.path)) as seen:
         why = _run_watched(mesh, host, opts, seen) if args.top else run_mesh(mesh, host, opts)
     print(f"{why} after {time.perf_counter() - t0:.3f} s")
     print("\n".join(summary(mesh, host)))

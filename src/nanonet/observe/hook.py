@@ -18,12 +18,13 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from ..errors import ControlFileError
 from ..mesh import Mesh
 from .client import default_control_file
 from .controlfile import write_control_file
-from .observer import Observer
+from .observer import MESH_NAME, Observer
 from .top import live_top
 from .traces import EXPORTERS
 
@@ -52,10 +53,18 @@ class Attached:
                  frames=frames, until=until)
 
 
+def mesh_name(manifest: str | Path) -> str:
+    """What a manifest's mesh is called: the file's name, or its directory's for
+    a ``nanonet.toml`` (``examples/telemetry/nanonet.toml`` is ``telemetry``)."""
+    path = Path(manifest).resolve()
+    return path.parent.name if path.stem == "nanonet" else path.stem
+
+
 @contextmanager
-def attach(mesh: Mesh, args: argparse.Namespace) -> Iterator[Attached]:
-    """An Observer for ``mesh`` as the flags ask; stopped when the block ends."""
-    obs = Observer(mesh, traces=getattr(args, "traces", "none"))
+def attach(mesh: Mesh, args: argparse.Namespace, name: str = MESH_NAME) -> Iterator[Attached]:
+    """An Observer for ``mesh`` (called ``name``) as the flags ask; stopped when
+    the block ends."""
+    obs = Observer(mesh, name=name, traces=getattr(args, "traces", "none"))
     url = None
     with obs:
         if getattr(args, "dashboard", False):
