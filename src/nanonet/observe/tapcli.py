@@ -53,7 +53,8 @@ def stream_id(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("tunnel", nargs="*", help="one or more tunnels (one interface each)")
+    p.add_argument("tunnel", nargs="*", metavar="TUNNEL",
+                   help="one or more tunnels (one interface each)")
     p.add_argument("-w", "--write", metavar="OUT.pcapng",
                    help="the capture to write; - for the standard output")
     p.add_argument("--sample", type=positive, default=1, metavar="N",
