@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NanonetError
+from . import tapcli
 from .client import Endpoint
 from .pcapng import PcapngError, replay_messages
 from .top import live_top
@@ -56,21 +57,17 @@ def _top(args: argparse.Namespace) -> int:
 
 
 def _tap(args: argparse.Namespace) -> int:
-    query: dict[str, object] = {"tunnel": args.tunnel, "sample": args.sample}
-    if args.stream is not None:
-        query["stream"] = args.stream
-    if args.count is not None:
-        query["count"] = args.count
-    ep, path = _endpoint(args), Path(args.write)
-    try:
-        with open(path, "wb") as out:
-            size = ep.tap(query, out)
-    except BaseException:
-        if path.exists() and path.stat().st_size == 0:
-            path.unlink()  # refused before the first byte: leave no empty capture behind
-        raise
-    print(f"wrote {size:,} bytes of pcapng to {args.write}", file=sys.stderr)
-    return 0
+    if args.dissector:  # no mesh needed
+        print(tapcli.dissector_path())
+        return 0
+    return tapcli.run(args, _endpoint(args))
+
+
+def _checked_tap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    wrong = tapcli.usage_error(args)
+    if wrong is not None:
+        parser.error(wrong)  # exit code 2, as for argparse's own checks
+    return _guarded(_tap, args)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -100,18 +97,16 @@ def register(sub: Any) -> None:
     _common(p)
     p.add_argument("--frames", type=int, help="redraw this many times, then exit")
     p.set_defaults(func=lambda a: _guarded(_top, a))
-    p = sub.add_parser("tap", help="mirror a tunnel's messages into a pcapng file",
+    p = sub.add_parser("tap", help="mirror tunnels' messages into a pcapng capture",
                        description="Every message (or every Nth, or one stream's) that passes "
-                       "TUNNEL from now on, written as pcapng (Wireshark, tshark). A lossless "
-                       "tap holds the writer back to its own pace while it runs.")
-    p.add_argument("tunnel")
-    p.add_argument("-w", "--write", required=True, metavar="OUT.pcapng")
-    p.add_argument("--sample", type=int, default=1, metavar="N", help="keep one message in N")
-    p.add_argument("--stream", type=int, metavar="ID",
-                   help="keep messages whose first 4 bytes are this u32 (little-endian)")
-    p.add_argument("--count", type=int, metavar="N", help="stop after N messages kept")
+                       "the TUNNELs from now on, written as pcapng (Wireshark, tshark): one "
+                       "interface per tunnel, messages in time order, each with its ring "
+                       "counter as packet id. A lossless tap holds the writers back to its own "
+                       "pace while it runs. Wireshark names the fields with the dissector "
+                       "--dissector prints the path of.")
+    tapcli.add_arguments(p)
     _common(p)
-    p.set_defaults(func=lambda a: _guarded(_tap, a))
+    p.set_defaults(func=lambda a, p=p: _checked_tap(p, a))
     p = sub.add_parser("replay", help="send the messages of a pcapng capture into a tunnel")
     p.add_argument("file", metavar="CAPTURE.pcapng")
     p.add_argument("--into", required=True, metavar="TUNNEL")

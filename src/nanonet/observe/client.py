@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
@@ -58,14 +58,21 @@ class Endpoint:
             data: dict[str, Any] = json.load(resp)
         return data
 
-    def tap(self, query: Mapping[str, object] | str, out: BinaryIO) -> int:
-        """Stream a capture into ``out`` until the server ends it; bytes written.
+    def open_tap(self, query: Mapping[str, object] | Sequence[tuple[str, object]] | str) -> Any:
+        """Ask for a tap; the response once the server accepted it (its body is
+        the capture), or ``HTTPError`` with the server's refusal.
 
-        ``query`` is the parameters (encoded here) or a query string already encoded.
+        ``query`` is the parameters (encoded here; pairs may repeat ``tunnel``)
+        or a query string already encoded.
         """
         qs = query if isinstance(query, str) else urlencode(query)
-        with urllib.request.urlopen(self._request(f"/api/tap?{qs}", b""), timeout=None) as r:
-            return _copy(r, out)
+        return urllib.request.urlopen(self._request(f"/api/tap?{qs}", b""), timeout=None)
+
+    def tap(self, query: Mapping[str, object] | Sequence[tuple[str, object]] | str,
+            out: BinaryIO) -> int:
+        """Stream a capture into ``out`` until the server ends it; bytes written."""
+        with self.open_tap(query) as r:
+            return copy_stream(r, out)
 
     def replay(self, tunnel: str, pcapng: bytes) -> int:
         """Send a capture's packets into ``tunnel``; how many the server sent."""
@@ -75,8 +82,8 @@ class Endpoint:
             return int(json.load(resp)["sent"])
 
 
-def _copy(src: Any, out: BinaryIO) -> int:
-    total = 0
+def copy_stream(src: Any, out: BinaryIO, total: int = 0) -> int:
+    """Copy ``src`` to ``out`` as it arrives; ``total`` plus the bytes copied."""
     while chunk := src.read1(65536) if hasattr(src, "read1") else src.read(65536):
         out.write(chunk)
         out.flush()

@@ -14,7 +14,7 @@ all and waits. ``name`` names the mesh: in snapshots and as the spans'
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from opentelemetry.trace import TracerProvider
 
-from ..errors import NotFound, TapError
+from ..errors import InvalidValue, NotFound, TapError
 from ..mesh import Mesh, Tunnel
 from ..ring.endpoint import TunnelWriter
 from ..runtime.supervisor import Transition
@@ -88,7 +88,7 @@ class Observer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
-            for tap in list(self.taps.values()):  # no output may hold a writer for good
+            for tap in list(dict.fromkeys(self.taps.values())):  # no output may hold a writer
                 tap.check_stall(self.tap_stall)
 
     def poll(self) -> MeshSnapshot:
@@ -123,31 +123,40 @@ class Observer:
         return exposition(self.registry, accept)
 
     # -- taps and replay ----------------------------------------------------
-    def tap(self, tunnel: str, out: Sink | str | Path, flt: TapFilter = EVERY,
-            limit: int | None = None) -> Tap:
-        """Mirror ``tunnel`` into a pcapng file (path) or stream; returns the started tap."""
-        t = self._tunnel(tunnel)
+    def tap(self, tunnel: str | Sequence[str], out: Sink | str | Path,
+            flt: TapFilter = EVERY, limit: int | None = None) -> Tap:
+        """Mirror ``tunnel`` (or several, into one capture) into a pcapng file
+        (path) or stream; returns the started tap. A path is created only once
+        every tunnel is attached, so a refused tap leaves no file."""
+        names = [tunnel] if isinstance(tunnel, str) else list(dict.fromkeys(tunnel))
+        if not names:
+            raise InvalidValue("name at least one tunnel to tap")
+        tunnels = [self._tunnel(name) for name in names]
         with self._taps_lock:
-            old = self.taps.get(tunnel)
-            if old is not None and old.attached:
-                raise TapError(f"tunnel {tunnel!r} already has a tap: stop it first")
-            tap = self._start_tap(t, out, flt, limit)
-            self.taps[tunnel] = tap
+            for name in names:
+                old = self.taps.get(name)
+                if old is not None and old.attached:
+                    raise TapError(f"tunnel {name!r} already has a tap: stop it first")
+            tap = self._start_tap(tunnels, out, flt, limit)
+            self.taps.update(dict.fromkeys(names, tap))
         return tap
 
-    def _start_tap(self, t: Tunnel, out: Sink | str | Path, flt: TapFilter,
+    def _start_tap(self, tunnels: list[Tunnel], out: Sink | str | Path, flt: TapFilter,
                    limit: int | None) -> Tap:
-        tunnel = t.name
-        owned = isinstance(out, str | Path)
-        stream = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
+        owned: list[BinaryIO] = []
 
-        def writer(first: int) -> PcapngWriter:
-            note = (f"nanonet tunnel {tunnel!r} from message {first}, sample 1/{flt.sample}"
-                    + (f", stream {flt.stream}" if flt.stream is not None else ""))
-            return PcapngWriter(stream, tunnel, note)
+        def writer(firsts: list[int]) -> PcapngWriter:
+            notes = [f"nanonet tunnel {t.name!r} from message {first}, sample 1/{flt.sample}"
+                     + (f", stream {flt.stream}" if flt.stream is not None else "")
+                     + "; packet id = ring counter" for t, first in zip(tunnels, firsts,
+                                                                      strict=True)]
+            if isinstance(out, str | Path):
+                owned.append(open(out, "wb"))  # noqa: SIM115 (closed by the tap's end)
+                return PcapngWriter(owned[0], [t.name for t in tunnels], notes)
+            return PcapngWriter(out, [t.name for t in tunnels], notes)
 
-        return Tap(self.mesh.rt, t, writer, flt, limit,
-                   on_end=stream.close if owned and hasattr(stream, "close") else None,
+        return Tap(self.mesh.rt, tunnels, writer, flt, limit,
+                   on_end=lambda: [f.close() for f in owned],
                    abort=None if owned else getattr(out, "abort", None)).start()
 
     def stop_tap(self, tunnel: str | Tap) -> Tap:
@@ -165,8 +174,9 @@ class Observer:
         server thread that stops the same tap still waits for it."""
         tap.stop()
         with self._taps_lock:
-            if self.taps.get(tap.tunnel.name) is tap:
-                del self.taps[tap.tunnel.name]
+            for name in tap.names:
+                if self.taps.get(name) is tap:
+                    del self.taps[name]
 
     def replay(self, source: BinaryIO | str | Path, tunnel: str, timeout: float = 30.0) -> int:
         """Send every packet of a pcapng capture into ``tunnel`` through a host writer.
@@ -222,7 +232,7 @@ class Observer:
         for server in self._servers:
             server.close()
         self._servers.clear()
-        for tap in list(self.taps.values()):
+        for tap in list(dict.fromkeys(self.taps.values())):
             self._end_tap(tap)
         self._stop.set()
         if self._thread is not None:

@@ -1,20 +1,23 @@
 """pcapng, the file format Wireshark and tshark open: a small writer and reader.
 
-A tunnel has no link layer, so each capture declares one interface of link
-type ``LINKTYPE_USER0`` (147) whose name is the tunnel's; each message is one
-Enhanced Packet Block whose data is the payload exactly as it sat in the ring.
-Timestamps are nanoseconds since the epoch (``if_tsresol`` = 9). Only what a
-tap needs is written; the reader accepts any well-formed little- or
-big-endian section, reads Enhanced and Simple Packet Blocks, and skips block
-types it does not know, because a file may come from elsewhere (an edited
-capture) and is untrusted input. ``replay_messages`` is stricter: it takes
-only packets of link type 147, the one a tap writes, and names any other.
+A tunnel has no link layer, so a capture declares one interface of link type
+``LINKTYPE_USER0`` (147) per tunnel, named after it; each message is one
+Enhanced Packet Block whose data is the payload exactly as it sat in the ring
+and whose ``epb_packetid`` option (code 5, a u64) is the message's ring
+counter. Timestamps are nanoseconds since the epoch (``if_tsresol`` = 9).
+Only what a tap needs is written; the reader accepts any well-formed little-
+or big-endian section, reads Enhanced and Simple Packet Blocks, and skips
+block types it does not know, because a file may come from elsewhere (an
+edited capture) and is untrusted input. ``replay_messages`` is stricter: it
+takes only packets of link type 147, the one a tap writes, and names any other.
+Wireshark shows link type 147 through the Lua dissector shipped beside this
+module (``nanonet.lua``, ``nanonet tap --dissector``).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -24,6 +27,7 @@ LINKTYPE_USER0 = 147
 SHB, IDB, SPB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000003, 0x00000006
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 OPT_END, OPT_COMMENT, IF_NAME, IF_TSRESOL = 0, 1, 2, 9
+EPB_PACKETID = 5  # an Enhanced Packet Block's u64 packet id: the message's ring counter
 MAX_BLOCK = 1 << 24  # a tunnel slot is far smaller; anything larger is corrupt
 # names of the link types a capture from elsewhere most likely has (tcpdump's LINKTYPE_*)
 LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "Ethernet", 101: "raw IP", 105: "IEEE 802.11",
@@ -64,11 +68,26 @@ def interface(name: str, comment: str) -> bytes:
 
 
 _EPB_HEAD = struct.Struct("<IIIIIII")
+_EPB_SHAPES: dict[int, struct.Struct] = {}  # by payload length: one pack per message
 
 
-def packet(data: bytes, ts_ns: int, iface: int = 0) -> bytes:
+def _epb_shape(n: int) -> struct.Struct:
+    """Head, payload padded to 4 bytes, epb_packetid (code 5, a u64), end of
+    options, total length: a whole Enhanced Packet Block in one ``pack``."""
+    shape = _EPB_SHAPES.get(n)
+    if shape is None:
+        shape = _EPB_SHAPES[n] = struct.Struct(f"<7I{n + (-n % 4)}sHHQI I")
+    return shape
+
+
+def packet(data: bytes, ts_ns: int, iface: int = 0, packet_id: int | None = None) -> bytes:
     """One Enhanced Packet Block: the tap's per-message cost, so built in one go."""
     n = len(data)
+    if packet_id is not None:
+        shape = _epb_shape(n)
+        return shape.pack(EPB, shape.size, iface, (ts_ns >> 32) & 0xFFFFFFFF,
+                          ts_ns & 0xFFFFFFFF, n, n, data, EPB_PACKETID, 8, packet_id, OPT_END,
+                          shape.size)
     pad = -n % 4
     total = 32 + n + pad
     return b"".join((_EPB_HEAD.pack(EPB, total, iface, (ts_ns >> 32) & 0xFFFFFFFF,
@@ -76,18 +95,38 @@ def packet(data: bytes, ts_ns: int, iface: int = 0) -> bytes:
                      data, b"\0" * pad, total.to_bytes(4, "little")))
 
 
-class PcapngWriter:
-    """Writes one section with one interface (the tunnel) to a binary stream."""
+Record = tuple[bytes, int, int, int]  # payload, time (ns), interface, packet id
 
-    def __init__(self, out: Sink, tunnel: str, comment: str = "") -> None:
+
+class PcapngWriter:
+    """Writes one section with one interface per tunnel to a binary stream."""
+
+    def __init__(self, out: Sink, tunnel: str | Sequence[str],
+                 comment: str | Sequence[str] = "") -> None:
         self.out = out
         self.count = 0
-        note = comment or f"nanonet tunnel {tunnel!r}: one packet per message, payload only"
-        out.write(section_header("nanonet tap") + interface(tunnel, note))
+        names = [tunnel] if isinstance(tunnel, str) else list(tunnel)
+        notes = [comment] * len(names) if isinstance(comment, str) else list(comment)
+        self.interfaces = names
+        out.write(section_header("nanonet tap") + b"".join(
+            interface(name, note or f"nanonet tunnel {name!r}: one packet per message, "
+                      "payload only, packet id = ring counter")
+            for name, note in zip(names, notes, strict=True)))
 
-    def write(self, data: bytes, ts_ns: int) -> None:
-        self.out.write(packet(data, ts_ns))
+    def write(self, data: bytes, ts_ns: int, iface: int = 0,
+              packet_id: int | None = None) -> None:
+        self.out.write(packet(data, ts_ns, iface, packet_id))
         self.count += 1
+
+    def write_many(self, records: Iterable[Record]) -> None:
+        """Several packets in one write (one send, for an HTTP client)."""
+        self.write_blocks([packet(data, ts, iface, pid) for data, ts, iface, pid in records])
+
+    def write_blocks(self, blocks: list[bytes]) -> None:
+        """Packet blocks ``packet`` built, in one write."""
+        if blocks:
+            self.out.write(b"".join(blocks))
+            self.count += len(blocks)
 
     def flush(self) -> None:
         self.out.flush()
@@ -96,12 +135,14 @@ class PcapngWriter:
 @dataclass(frozen=True)
 class Packet:
     """One captured message: its interface's name, its time (ns), its bytes,
-    and its interface's link type (147 for what a tap wrote)."""
+    its interface's link type (147 for what a tap wrote) and its packet id
+    (for a tap's capture the message's ring counter; None when absent)."""
 
     interface: str
     ts_ns: int
     data: bytes
     linktype: int = LINKTYPE_USER0
+    packet_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +198,12 @@ def _packet(sec: _Section, body: bytes) -> Packet:
         raise PcapngError("packet names an unknown interface or overruns its block")
     i = sec.ifaces[iface]
     ticks = (hi << 32) | lo
-    return Packet(i.name, int(ticks * 10**9 // i.per_s), bytes(body[20: 20 + caplen]), i.linktype)
+    end = 20 + caplen + (-caplen % 4)
+    raw_id = _options(body[end:], sec.endian).get(EPB_PACKETID) if len(body) > end else None
+    packet_id = struct.unpack(sec.endian + "Q", raw_id)[0] if raw_id and len(raw_id) == 8 \
+        else None
+    return Packet(i.name, int(ticks * 10**9 // i.per_s), bytes(body[20: 20 + caplen]),
+                  i.linktype, packet_id)
 
 
 def _simple_packet(sec: _Section, body: bytes) -> Packet:

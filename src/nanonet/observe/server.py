@@ -7,8 +7,9 @@ An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
   ``GET /ws`` a WebSocket pushing a snapshot 4 times a second, and the last
   one (``ended``) when the observer closes; ``HEAD`` of each page answers its
   headers without the body;
-- ``POST /api/tap?tunnel=T[&sample=N][&stream=ID][&count=N]`` streams a pcapng
-  capture back until the count, the tunnel's close or the client's hang-up;
+- ``POST /api/tap?tunnel=T[&tunnel=U...][&sample=N][&stream=ID][&count=N]``
+  streams a pcapng capture (one interface per tunnel) back until the count,
+  the tunnels' close or the client's hang-up;
 - ``POST /api/replay?tunnel=T`` with a pcapng body sends its packets into T.
 
 ``gate.py`` says who may ask: a foreign ``Host`` or ``Origin`` is refused on
@@ -145,25 +146,30 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._admitted(needs_token=True):
             return None
         url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        values = parse_qs(url.query)
+        query = {k: v[-1] for k, v in values.items()}
         try:
             if url.path == "/api/tap":
-                return self._tap(query)
+                return self._tap(query, values.get("tunnel", [""]))
             if url.path == "/api/replay":
                 return self._replay(query)
         except (NanonetError, PcapngError, ValueError) as err:
             return self._error(HTTPStatus.BAD_REQUEST, str(err))
         self._error(HTTPStatus.NOT_FOUND, f"no such action {url.path}")
 
-    def _tap(self, query: dict[str, str]) -> None:
+    def _tap(self, query: dict[str, str], tunnels: list[str]) -> None:
         flt = TapFilter(int(query.get("sample", "1")),
                         int(query["stream"]) if "stream" in query else None)
         if flt.sample < 1:
-            raise InvalidValue("sample must be at least 1")
+            raise InvalidValue(f"sample must be at least 1, not {flt.sample}")
         count = int(query["count"]) if "count" in query else None
+        if count is not None and count < 1:
+            raise InvalidValue(f"count must be at least 1, not {count}")
+        if flt.stream is not None and not 0 <= flt.stream <= 0xFFFFFFFF:
+            raise InvalidValue(f"stream must be a u32 (0 to 4294967295), not {flt.stream}")
         obs = self.server.observer
         out = _Streamer(self, obs.tap_stall)  # its send timeout replaces the idle one
-        tap = obs.tap(query.get("tunnel", ""), out, flt, count)
+        tap = obs.tap(tunnels, out, flt, count)
         self.close_connection = True
         while not tap.wait(0.2):
             if self.server.stopping.is_set() or out.broken:

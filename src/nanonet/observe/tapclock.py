@@ -1,0 +1,65 @@
+"""When each message a tap copies was sent: the writer's stamp, else an estimate.
+
+A ring keeps no time per message. Two clocks say something about it:
+
+- a writer adapter built with sampling (``Mesh(latency=True)``) stamps one
+  message in 1024 with its send time (WASI's realtime clock, the host's wall
+  clock) in the header's stamp entries (docs/ring.md). That time is exact, so
+  the tap uses it for that message when the entry still holds it;
+- every other message was published after the tap's previous look at ``head``
+  and before this one, so its time lies in ``(lo, hi]``, the host's wall-clock
+  times of those two looks. The tap spreads the messages of a batch evenly
+  between the known times around them (``lo``, the stamps, ``hi``).
+
+The result never goes back: a stamp is held inside ``[previous time, hi]``
+(an entry is written by a guest, so it is trusted no further), and a wall
+clock that stepped back is taken as not having moved. Every batch of a tap,
+over all its tunnels, lies in ``(lo, hi]`` of the same two looks, so sorting
+a round's messages by time interleaves several tunnels in time order.
+No I/O here but ``stamps``, which reads the header through ``RingMemory``.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from ..ring import layout as L
+from ..ring.memory import RingMemory
+
+
+def stamps(ring: RingMemory, first: int, count: int) -> dict[int, int]:
+    """Send times (ns) the writer stamped for messages ``first .. first+count-1``.
+
+    An entry counts only if it names that very message and did not change
+    while it was read (the writer stores the time, then the counter).
+    """
+    out: dict[int, int] = {}
+    counter = (first + L.SAMPLE_MASK) & ~L.SAMPLE_MASK  # the first sampled counter
+    while counter < first + count:
+        off = L.OFF_STAMPS + ((counter >> L.SAMPLE_SHIFT) % L.SAMPLE_ENTRIES) * L.SAMPLE_ENTRY
+        seen = ring.u64(off)
+        ns = ring.u64(off + 8)
+        if seen == counter and ring.u64(off) == counter and ns:
+            out[counter] = ns
+        counter += L.SAMPLE_MASK + 1
+    return out
+
+
+def message_times(first: int, count: int, lo: int, hi: int,
+                  stamped: dict[int, int] | None = None) -> list[int]:
+    """A time for each of ``count`` messages from counter ``first``, published in ``(lo, hi]``.
+
+    Non-decreasing, each in ``[lo, max(lo, hi)]``: stamps where there are
+    some, the messages between evenly spread between their neighbours' times.
+    """
+    hi, marks = max(lo, hi), stamped or {}
+    anchors = [(first - 1, lo)]
+    for counter in sorted(c for c in marks if first <= c < first + count):
+        anchors.append((counter, min(max(marks[counter], anchors[-1][1]), hi)))
+    if anchors[-1][0] != first + count - 1:
+        anchors.append((first + count - 1, hi))
+    out: list[int] = []
+    for (c0, t0), (c1, t1) in pairwise(anchors):
+        steps, span = c1 - c0, t1 - t0
+        out.extend(t0 + span * i // steps for i in range(1, steps + 1))
+    return out
