@@ -30,6 +30,8 @@ def test_documents_point_only_to_files_the_repository_has() -> None:
     for doc in DOCS:
         for line_no, line in enumerate(doc.read_text().splitlines(), 1):
             for name in re.findall(r"[\w./-]+\.md\b", line):
+                if name[:-3].isupper():  # a placeholder of a usage line: PATH.md
+                    continue
                 if not ((doc.parent / name).exists() or (ROOT / name).exists()):
                     missing.append(f"{doc.relative_to(ROOT)}:{line_no}: {name}")
     assert missing == []
