@@ -213,10 +213,11 @@ def test_a_closed_stdout_ends_any_command_quietly(
     assert done.stderr == "" and done.returncode == 141
 
 
+@pytest.mark.parametrize("top", [[], ["--top"]])
 def test_run_whose_reader_leaves_mid_run_stops_the_mesh_quietly(
-        tmp_path: Path, env: dict[str, str]) -> None:
+        tmp_path: Path, env: dict[str, str], top: list[str]) -> None:
     proc = _start("run", str(_manifest(tmp_path, count=10_000_000)), "--timeout", "300",
-                  "--dashboard", env=env)
+                  "--dashboard", *top, env=env)
     _read_until(proc, "host ← out #3 ")
     left = _meshes(env)  # written before the run began
     assert proc.stdout is not None and proc.stderr is not None

@@ -22,7 +22,8 @@ from ..manifest.manifest import Manifest, load_manifest
 from ..manifest.reach import describe
 from ..observe.hook import add_arguments, attach, preflight
 from ..observe.meshdir import mesh_name
-from .manifest_run import CTRL_C, HostReads, RunOptions, failed, run_mesh, summary
+from .manifest_run import CLOSED_OUTPUT, CTRL_C, HostReads, RunOptions, failed, run_mesh, summary
+from .stopping import SIGPIPE_EXIT
 from .watched import Pending, run_watched
 
 
@@ -79,6 +80,8 @@ def _run(args: argparse.Namespace) -> int:
     print("\n".join(summary(mesh, host)))
     if why == CTRL_C:
         return 130
+    if why == CLOSED_OUTPUT:
+        return SIGPIPE_EXIT
     return 1 if failed(mesh, why) else 0
 
 

@@ -114,8 +114,8 @@ def _all_ended(mesh: Mesh) -> bool:
 def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = None) -> str:
     """Start ``mesh``, serve the host's ends, stop; says why the run ended."""
     stop = stop or Stop()
-    mesh.start()
     try:
+        mesh.start()
         why = _serve(mesh, host, opts, stop)
     except Terminated:
         why = SIGTERM

@@ -15,7 +15,7 @@ from collections import deque
 
 from ..mesh import Mesh
 from ..observe.hook import Attached
-from .manifest_run import CTRL_C, SIGTERM, HostReads, RunOptions, Stop, run_mesh
+from .manifest_run import CLOSED_OUTPUT, CTRL_C, SIGTERM, HostReads, RunOptions, Stop, run_mesh
 from .stopping import Terminated
 
 MAX_PENDING = 4096  # lines waiting for the next redraw; the host waits beyond that
@@ -69,13 +69,32 @@ def run_watched(mesh: Mesh, host: HostReads, opts: RunOptions, seen: Attached,
     worker = threading.Thread(target=work, name="nanonet:run", daemon=True)
     worker.start()
     try:
-        seen.top(until=lambda: not worker.is_alive(), lines=pending.take)
-    except Terminated:
-        stop.why = SIGTERM
-    except KeyboardInterrupt:
-        stop.why = CTRL_C
-    finally:
-        for line in pending.close():
-            print(line)
+        stop.why = _draw(seen, worker, pending)
+    except BaseException:
+        stop.why = "nanonet failed: the view failed"
+        worker.join()
+        raise
+    if stop.why == CLOSED_OUTPUT:
+        host.silent = True
     worker.join()
     return outcome[0]
+
+
+def _draw(seen: Attached, worker: threading.Thread, pending: Pending) -> str | None:
+    """The view until the worker ends (None) or a stop the user asked (why)."""
+    why = None
+    try:
+        seen.top(until=lambda: not worker.is_alive(), lines=pending.take)
+    except Terminated:
+        why = SIGTERM
+    except KeyboardInterrupt:
+        why = CTRL_C
+    except (BrokenPipeError, SystemExit):  # rich's console meets a closed pipe with exit(1)
+        why = CLOSED_OUTPUT
+    left = pending.close()
+    if left and why != CLOSED_OUTPUT:
+        try:
+            print("\n".join(left), flush=True)
+        except BrokenPipeError:
+            why = CLOSED_OUTPUT
+    return why
