@@ -15,6 +15,7 @@ from nanonet.toolchain.build import INCLUDE_DIR
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "abi.md"
 HEADER = INCLUDE_DIR / "nanonet.h"
+BINDING = INCLUDE_DIR / "nanonet.rs"
 NAMES = ("OK", "CLOSED", "AGAIN", "TOO_BIG", "CORRUPT", "BAD_HANDLE", "TRUNCATED", "BROKEN")
 
 
@@ -27,6 +28,16 @@ def test_header_status_codes_match_the_layout() -> None:
 def test_header_declares_every_abi_function() -> None:
     imported = set(re.findall(r'NN_IMPORT\("(\w+)"\)', HEADER.read_text()))
     assert imported == {*ABI, "tunnel"}
+
+
+def test_rust_binding_imports_every_abi_function_and_knows_every_status() -> None:
+    text = BINDING.read_text()
+    module = text[text.index('wasm_import_module = "nanonet"'):text.index("wasi_snapshot")]
+    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel"}
+    codes = dict(re.findall(r"(-\d+) => Status::(\w+),", text))
+    words = {name.replace("_", "").lower(): name for name in NAMES}
+    assert {words[w.lower()]: int(c) for c, w in codes.items()} == {
+        name: getattr(Status, name) for name in NAMES if name != "OK"}
 
 
 def test_doc_lists_every_function_and_status() -> None:

@@ -69,3 +69,10 @@ def test_a_depfile_is_read_like_make_reads_it(tmp_path: Path) -> None:
     text = "obj/x.o: /abs/g.c \\\n  rel/a\\ b.h /abs/c$$d.h\\\n  /abs/e.h\n"
     assert read_depfile(text, tmp_path) == [Path("/abs/g.c"), tmp_path / "rel/a b.h",
                                             Path("/abs/c$d.h"), Path("/abs/e.h")]
+
+
+def test_only_the_first_rule_is_read_as_rustc_writes_one_per_output_and_input(
+        tmp_path: Path) -> None:
+    text = ("/b/g.wasm: /src/g.rs /src/sub.rs\n\n/b/g.d: /src/g.rs /src/sub.rs\n\n"
+            "/src/g.rs:\n/src/sub.rs:\n")
+    assert read_depfile(text, tmp_path) == [Path("/src/g.rs"), Path("/src/sub.rs")]

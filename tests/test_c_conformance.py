@@ -7,6 +7,7 @@ check that failed; its ``status`` export holds the value that check saw.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -31,9 +32,8 @@ def _recv_or_fail(reader: TunnelReader, svc: Service, mesh: Mesh) -> bytes:
     raise AssertionError("watchdog: the guest never finished phase 1")
 
 
-def run_conformance(memory: MemoryStyle) -> None:
-    flags = [f"-DSLOTS={SLOTS}", f"-DMAX_PAYLOAD={MAX_PAYLOAD}"]
-    wasm = build(GUESTS / "conformance.c", memory=memory, flags=flags)
+def run_conformance(wasm: Path, memory: MemoryStyle) -> None:
+    """Run a conformance guest (C, or Rust: tests/test_rust_guests.py) to its end."""
     with Mesh() as mesh:
         for name in ("out", "in", "sync"):
             mesh.tunnel(name, slots=SLOTS, max_payload=MAX_PAYLOAD)
@@ -54,5 +54,6 @@ def run_conformance(memory: MemoryStyle) -> None:
 
 @pytest.mark.parametrize("memory", ["export", "import"])
 def test_c_guest_sees_every_status(memory: MemoryStyle) -> None:
-    run_conformance(memory)
+    flags = [f"-DSLOTS={SLOTS}", f"-DMAX_PAYLOAD={MAX_PAYLOAD}"]
+    run_conformance(build(GUESTS / "conformance.c", memory=memory, flags=flags), memory)
 

@@ -145,6 +145,19 @@ def test_wasm_and_source_together(tmp_path: Path) -> None:
     assert err.line == 10 and "needs exactly one of wasm" in str(err)
 
 
+def test_a_source_nanonet_cannot_build_names_the_three_it_can(tmp_path: Path) -> None:
+    err = error(tmp_path, GOOD.replace('wasm = "ingress.wat"', 'source = "ingress.go"'))
+    assert err.line == 10 and said(err).endswith(
+        "services.ingress: source 'ingress.go' is not .c, .rs or .wat; add a build command "
+        "and wasm, or point source at a .c, .rs or .wat file")
+
+
+def test_memory_and_exports_apply_to_c_and_rust_sources_only(tmp_path: Path) -> None:
+    err = error(tmp_path, GOOD.replace('wasm = "ingress.wat"', 'wasm = "ingress.wat"\n'
+                                       'memory = "import"'))
+    assert "memory and exports apply only to source = \"x.c\" or \"x.rs\"" in str(err)
+
+
 def test_no_services(tmp_path: Path) -> None:
     assert said(error(tmp_path, "[mesh]\n")) == (
         'nanonet.toml:1: services: no services; add a [services.NAME] table with wasm = '

@@ -195,3 +195,15 @@ def test_a_deadline_trap_of_a_watched_guest_keeps_its_frames_too() -> None:
             assert trap.cause.startswith("deadline exceeded")
             frames.append((trap.frames, trap.message))
     assert frames[0] == frames[1] and frames[0][0][0].function == "spin"
+
+
+@pytest.mark.timeout(30)
+def test_a_capped_guest_is_watched_after_the_same_guest_ran_uncapped() -> None:
+    """One source, two policies: the link plan of the uncapped load must not
+    instantiate the unwatched module for the capped one."""
+    wat = BIG_GROW.format(after="")
+    with Mesh() as mesh:
+        free = _run(mesh, "free", wat, Limits())
+        assert not free.traps
+        (trap,) = _run(mesh, "capped", wat).traps
+        assert trap.cause == "memory cap reached (memory.grow refused past the limit)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import struct
 import subprocess
@@ -12,13 +13,17 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from rich.console import Console
 
 from conftest import call, guest
-from nanonet import Mesh
+from nanonet import Mesh, __version__
 from nanonet.observe import Observer, PcapngWriter, TapFilter, read_packets
+from nanonet.observe.hook import mesh_name
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.pcapng import PcapngError
+from nanonet.observe.top import render
 from nanonet.observe.traces import provider
+from nanonet.observe.units import byte_rate, size
 from nanonet.policy.policy import Restart, RestartPolicy
 from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
@@ -66,7 +71,26 @@ def test_rates_come_from_successive_polls() -> None:
         w.send_many([b"x" * 10] * 50)
         assert len(r.recv_many(100, timeout=10)) == 50
         (t,) = obs.poll().tunnels
-    assert t.received == 50 and t.msgs_per_s > 0 and t.mb_per_s > 0
+    assert t.received == 50 and t.msgs_per_s > 0 and t.bytes_per_s > 0
+
+
+def test_top_shows_sizes_and_rates_in_binary_units() -> None:
+    assert [size(512), size(1536), size(3 << 20), size(5 << 30), size(None)] == [
+        "512 B", "1.5 KiB", "3.00 MiB", "5.00 GiB", "-"]
+    with _stream_mesh(2_000) as mesh, Observer(mesh) as obs:
+        obs.poll()
+        mesh.start()
+        assert mesh.wait(60)
+        snap = obs.poll().to_json()
+    (t,) = snap["tunnels"]
+    assert t["bytes_per_s"] > 0 and "mb_per_s" not in t  # base units in the snapshot
+    console = Console(record=True, width=220)
+    console.print(render(snap))
+    text = console.export_text()
+    assert "bytes/s" in text and byte_rate(t["bytes_per_s"]) in text
+    for s in snap["services"]:
+        assert re.fullmatch(r"[\d.]+ (KiB|MiB)", size(s["memory_bytes"]))
+        assert size(s["memory_bytes"]) in text
 
 
 def _put_sample(ring: RingMemory, index: int, counter: int, ns: int) -> None:
@@ -123,6 +147,27 @@ def test_lifecycle_spans_for_start_trap_restart_and_failure() -> None:
                for s in by_name["trap"])
     first_trap = by_name["trap"][0].attributes
     assert first_trap is not None and first_trap["nanonet.trap.cause"] == "unreachable executed"
+
+
+def test_spans_are_filed_under_the_mesh_name_and_version(tmp_path: Path) -> None:
+    spans = InMemorySpanExporter()
+    with Mesh() as mesh:
+        mesh.tunnel("go", slots=4, max_payload=16)
+        svc = mesh.service("boom", guest("trapper"), reads=["go"])
+        obs = Observer(mesh, name="telemetry", traces=spans)
+        mesh.start()
+        mesh.writer("go").send(b"now", timeout=10)
+        assert svc.join(20)
+        obs.close()
+    finished = spans.get_finished_spans()
+    assert {s.name for s in finished} >= {"service boom", "trap"}
+    for s in finished:
+        assert s.resource.attributes["service.name"] == "telemetry"
+        assert s.resource.attributes["service.version"] == __version__
+    assert obs.snapshot().name == "telemetry"
+    (tmp_path / "nanonet.toml").touch()
+    assert mesh_name(tmp_path / "nanonet.toml") == tmp_path.name  # the manifest's directory
+    assert mesh_name(tmp_path / "edge.toml") == "edge"
 
 
 # -- pcapng -------------------------------------------------------------------

@@ -31,4 +31,5 @@ def test_a_runtime_keeps_one_adapter_and_one_plan_per_shape() -> None:
             mesh.service(f"rx{i}", guest("receiver"), reads=[f"t{i}"])
         assert len(rt.adapters) == 1 and len(rt.plans) == 1
         (key,) = rt.plans
-        assert key[0] == rt.key(guest("receiver").encode())  # the module's content, not an id
+        # the runtime's compiled module of that content (held by the key), not an id
+        assert key[0] is rt.module(guest("receiver"))

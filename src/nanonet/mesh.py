@@ -18,7 +18,7 @@ leaving the ``with`` block) then releases the stores and ring memories.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from .errors import (
 from .host.clock import Clock
 from .host.engine import MAX_WASM_STACK, Runtime, runtime
 from .policy.names import HOST_OWNER, check_name
-from .policy.policy import Grants, Limits, RestartPolicy, ServicePolicy
+from .policy.policy import NEVER_RESTART, NO_LIMITS, Grants, Limits, RestartPolicy, ServicePolicy
 from .ring.adapter import Direction, EndSpec
 from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
@@ -69,14 +69,7 @@ class Tunnel:
         return snapshot(self.ring)
 
     def take(self, direction: Direction, owner: str) -> None:
-        held = self.writer if direction is Direction.WRITE else self.reader
-        other = self.reader if direction is Direction.WRITE else self.writer
-        if owner != HOST and other == owner:
-            raise EndpointTaken(f"{owner!r} already holds the other end of tunnel {self.name!r}; "
-                                "a service cannot hold both ends of one tunnel")
-        if held is not None:
-            raise EndpointTaken(f"the {direction.value} end of tunnel {self.name!r} is already "
-                                f"held by {held!r}; a tunnel has one writer and one reader")
+        _refuse_end(self.name, direction, owner, self.writer, self.reader)
         if direction is Direction.WRITE:
             self.writer = owner
         else:
@@ -194,8 +187,8 @@ class Mesh:
         if name in self.services or name in self.components:
             raise InvalidValue(f"service {name!r} already exists in this mesh")
         try:
-            policy = ServicePolicy(Grants.of(grants), limits or Limits(),
-                                   restart or RestartPolicy())
+            policy = ServicePolicy(Grants.of(grants), limits or NO_LIMITS,
+                                   restart or NEVER_RESTART)
         except ValueError as err:
             raise InvalidValue(f"service {name!r}: {err}") from None
         if policy.limits.fuel_per_tick is not None and not self.rt.fuel:
@@ -412,6 +405,21 @@ class Mesh:
 def _check_claims(owner: str, claims: list[tuple[Tunnel, Direction]]) -> None:
     """Raise EndpointTaken, as taking them would, if ``owner`` cannot take
     every one of ``claims``; takes nothing (its load comes first)."""
-    trial: dict[str, Tunnel] = {}
+    held: dict[str, tuple[str | None, str | None]] = {}
     for tunnel, direction in claims:
-        trial.setdefault(tunnel.name, replace(tunnel)).take(direction, owner)
+        writer, reader = held.get(tunnel.name, (tunnel.writer, tunnel.reader))
+        _refuse_end(tunnel.name, direction, owner, writer, reader)
+        held[tunnel.name] = (owner, reader) if direction is Direction.WRITE else (writer, owner)
+
+
+def _refuse_end(tunnel: str, direction: Direction, owner: str, writer: str | None,
+                reader: str | None) -> None:
+    """Raise EndpointTaken if ``owner`` may not take that end of ``tunnel``,
+    whose ends ``writer`` and ``reader`` hold."""
+    held, other = (writer, reader) if direction is Direction.WRITE else (reader, writer)
+    if owner != HOST and other == owner:
+        raise EndpointTaken(f"{owner!r} already holds the other end of tunnel {tunnel!r}; "
+                            "a service cannot hold both ends of one tunnel")
+    if held is not None:
+        raise EndpointTaken(f"the {direction.value} end of tunnel {tunnel!r} is already "
+                            f"held by {held!r}; a tunnel has one writer and one reader")

@@ -15,12 +15,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from conftest import call
+from conftest import GUESTS, call
 from nanonet import Grants, Mesh, Service, TunnelClosed, TunnelReader, TunnelWriter
+from nanonet.toolchain import rustbuild
 
 from .ends import AGAIN, WATCHDOG, raise_status
 
 AGENT = (Path(__file__).parent / "agent.wat").read_text()
+RUST_AGENT = GUESTS / "agent.rs"  # the same commands, in Rust through nanonet.rs
+# why Rust agents cannot run here (no rustc with the wasm32 target), or None
+RUST_MISSING = rustbuild.available()
 SEND, TRY_SEND, RECV, TRY_RECV, COMMIT, CLOSE = range(1, 7)
 SINGLE, BATCH, RAW = 0, 1, 2
 CHUNK = 64  # messages per command: an answer of 64 full records fits the answer tunnel
@@ -71,17 +75,24 @@ def chunks(messages: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         yield messages[at: at + CHUNK]
 
 
-class Agent:
-    """One agent service and the host ends that command it."""
+def rust_agent() -> Path:
+    """agent.rs built (once: the build is cached by content)."""
+    return rustbuild.build_rust(RUST_AGENT)
 
-    def __init__(self, mesh: Mesh, role: str, mode: int) -> None:
+
+class Agent:
+    """One agent service and the host ends that command it: agent.wat, or the
+    Rust agent (``rust=True``, single and batch modes only)."""
+
+    def __init__(self, mesh: Mesh, role: str, mode: int, rust: bool = False) -> None:
         cmd, res = f"{role}cmd", f"{role}res"
         for name in (cmd, res):
             mesh.tunnel(name, slots=2, max_payload=CONTROL_PAYLOAD)
         grants = Grants(raw=("t",)) if mode == RAW else Grants()
         writes, reads = (["t", res], [cmd]) if role == "w" else ([res], ["t", cmd])
-        self.service: Service = mesh.service(f"{role}-agent", agent_text(role, mode),
-                                             reads=reads, writes=writes, grants=grants)
+        code = rust_agent() if rust else agent_text(role, mode)
+        self.service: Service = mesh.service(f"{role}-agent", code, reads=reads,
+                                             writes=writes, grants=grants)
         call(self.service, "configure", mode)
         self._cmd: TunnelWriter = mesh.writer(cmd)
         self._res: TunnelReader = mesh.reader(res)
@@ -112,8 +123,8 @@ class GuestWriter:
     """A write end in a guest: ``send``/``try_send`` one at a time (SINGLE), or
     ``send_batch``/``try_send_batch`` (BATCH)."""
 
-    def __init__(self, mesh: Mesh, mode: int) -> None:
-        self.agent = Agent(mesh, "w", mode)
+    def __init__(self, mesh: Mesh, mode: int, rust: bool = False) -> None:
+        self.agent = Agent(mesh, "w", mode, rust)
 
     def send(self, data: bytes) -> None:
         self.send_many([data])
@@ -160,8 +171,8 @@ class GuestReader:
     ``try_recv_batch`` (BATCH) or ``recv_raw``/``try_recv_raw`` (RAW). Receiving
     is two-phase: a receive commits the one before it."""
 
-    def __init__(self, mesh: Mesh, mode: int, max_payload: int) -> None:
-        self.agent = Agent(mesh, "r", mode)
+    def __init__(self, mesh: Mesh, mode: int, max_payload: int, rust: bool = False) -> None:
+        self.agent = Agent(mesh, "r", mode, rust)
         self.mode = mode
         self.max_payload = max_payload
 

@@ -17,7 +17,7 @@ import pytest
 from nanonet import Mesh, Tunnel
 
 from .ends import AsyncHostReader, AsyncHostWriter, HostReader, HostWriter, Reader, Writer
-from .guest_ends import BATCH, RAW, SINGLE, GuestReader, GuestWriter
+from .guest_ends import BATCH, RAW, RUST_MISSING, SINGLE, GuestReader, GuestWriter
 from .tap_end import TapReader
 
 # contract items a kind may lack
@@ -36,6 +36,8 @@ class Kind:
     # what a receive holds until the next one (two-phase): "message", "batch", or
     # nothing ("": the receive commits at once, one-phase)
     holds: str = ""
+    # why this kind cannot run on this machine (a tool it is built with is missing)
+    missing: str | None = None
 
     def held(self, received: int) -> int:
         """How many of the ``received`` messages a call of recv_many still holds."""
@@ -47,6 +49,8 @@ WRITERS = [
     Kind("host-async", lambda m, t: AsyncHostWriter(m.writer(t.name))),
     Kind("guest-send", lambda m, t: GuestWriter(m, SINGLE)),
     Kind("guest-batch", lambda m, t: GuestWriter(m, BATCH)),
+    Kind("rust-send", lambda m, t: GuestWriter(m, SINGLE, rust=True), missing=RUST_MISSING),
+    Kind("rust-batch", lambda m, t: GuestWriter(m, BATCH, rust=True), missing=RUST_MISSING),
 ]
 READERS = [
     Kind("host", lambda m, t: HostReader(m.reader(t.name)),
@@ -57,6 +61,10 @@ READERS = [
          holds="message"),
     Kind("guest-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload),
          holds="batch"),
+    Kind("rust-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload, rust=True),
+         holds="message", missing=RUST_MISSING),
+    Kind("rust-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload, rust=True),
+         holds="batch", missing=RUST_MISSING),
     Kind("guest-raw", lambda m, t: GuestReader(m, RAW, t.geometry.max_payload),
          {BUFFER: "reads in place: the message is never copied into a buffer"},
          holds="message"),
@@ -71,6 +79,7 @@ HOST_WRITER, HOST_READER = WRITERS[0], READERS[0]
 def _param(writer: Kind, reader: Kind, needs: Sequence[str], side: str) -> Any:
     tested = writer if side == "writer" else reader
     why = [f"{tested.name} {side}: {tested.lacks[n]}" for n in needs if n in tested.lacks]
+    why += [f"{k.name}: {k.missing}" for k in (writer, reader) if k.missing is not None]
     marks = [pytest.mark.skip(reason="; ".join(why))] if why else []
     return pytest.param(writer, reader, id=f"{writer.name}>{reader.name}", marks=marks)
 

@@ -13,6 +13,7 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime._exportable import AsExtern as AsExtern  # what a Linker or Instance takes
+from wasmtime._extern import wrap_extern
 
 from ..errors import LoadError
 
@@ -72,6 +73,20 @@ def export(ctx: object, inst: RawInstance, name: bytes) -> Extern:
                                             ctypes.byref(item)):
         raise LoadError(f"missing export {name.decode()!r}")
     return item
+
+
+def export_of(store: wasmtime.Store, inst: wasmtime.Instance, name: str) -> Any:
+    """The export ``name`` of ``inst`` as a wasmtime-py object, or None.
+
+    One lookup by name: ``Instance.exports`` wraps every export of the
+    instance in a Python object first, which costs a service's load more
+    than the few exports it reads."""
+    item = Extern()
+    key = name.encode()
+    if not ffi.wasmtime_instance_export_get(context(store), ctypes.byref(inst._instance), key,
+                                            len(key), ctypes.byref(item)):
+        return None
+    return wrap_extern(item)
 
 
 def new_memory(ctx: object, memory_type: wasmtime.MemoryType) -> Extern:

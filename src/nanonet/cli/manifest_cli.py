@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..manifest.reach import describe
-from ..observe.hook import add_arguments, attach, preflight
-from ..observe.meshdir import mesh_name
+from ..observe.hook import add_arguments, attach, mesh_name, preflight
 from .manifest_run import CLOSED_OUTPUT, CTRL_C, HostReads, RunOptions, failed, run_mesh, summary
 from .stopping import SIGPIPE_EXIT
 from .watched import Pending, run_watched
@@ -57,7 +55,6 @@ def _run(args: argparse.Namespace) -> int:
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
     try:
         m = load_manifest(args.manifest)
-        args.name = mesh_name(args.name or default_name(m.path))
         preflight(args)
         print(f"building and loading {len(m.services)} services from {m.path}")
         mesh = m.build_mesh(_progress, latency=args.dashboard or args.top)
@@ -73,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     print(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
-    with attach(mesh, args) as seen:
+    with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
         why = (run_watched(mesh, host, opts, seen, pending) if args.top
                else run_mesh(mesh, host, opts))
     print(f"{why} after {time.perf_counter() - t0:.3f} s")
@@ -83,11 +80,6 @@ def _run(args: argparse.Namespace) -> int:
     if why == CLOSED_OUTPUT:
         return SIGPIPE_EXIT
     return 1 if failed(mesh, why) else 0
-
-
-def default_name(manifest: Path) -> str:
-    """A manifest's mesh is named by its directory (``nanonet.toml``) or its file."""
-    return manifest.resolve().parent.name if manifest.stem == "nanonet" else manifest.stem
 
 
 MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"

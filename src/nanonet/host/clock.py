@@ -36,3 +36,51 @@ class SystemClock:
 
 
 SYSTEM: Clock = SystemClock()
+
+
+_SIGNAL_LOCK = threading.Lock()  # shared: a Signal makes its Event once at most
+
+
+class Signal:
+    """A flag another thread may wait on, as ``threading.Event``, whose Event
+    (a Condition, a lock and a deque) is made only when someone first waits:
+    every service holds two of these and almost none is ever waited on, and
+    a thousand idle services should not carry two thousand Conditions.
+
+    ``set`` stores the flag before it looks for the Event, and ``wait`` makes
+    the Event before it looks at the flag, both under one lock, so a set that
+    races a first wait is never missed.
+    """
+
+    __slots__ = ("_event", "_on")
+
+    def __init__(self) -> None:
+        self._on = False
+        self._event: threading.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._on
+
+    def set(self) -> None:
+        self._on = True
+        with _SIGNAL_LOCK:
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def clear(self) -> None:
+        self._on = False
+        with _SIGNAL_LOCK:
+            event = self._event
+        if event is not None:
+            event.clear()
+
+    def wait(self, clock: Clock, seconds: float) -> bool:
+        """Until set or ``seconds`` of ``clock`` pass; True if set."""
+        with _SIGNAL_LOCK:
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        if self._on:
+            return True
+        return clock.wait(event, seconds)

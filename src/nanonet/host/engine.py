@@ -109,6 +109,7 @@ class Runtime:
         self._fingerprint = ("|".join(SETTINGS) + f"|fuel={fuel}|stack={max_stack}|{memory}"
                              f"|wasmtime-{version('wasmtime')}")
         self._modules: dict[str, wasmtime.Module] = {}
+        self._by_source: dict[bytes, wasmtime.Module] = {}  # the same, by source bytes
         self._wasi_linker: wasmtime.Linker | None = None
         self._lock = threading.Lock()
         # adapters by shape and link plans by (guest key, shape, grants, raw map):
@@ -129,19 +130,26 @@ class Runtime:
     def module(self, source: bytes | str) -> wasmtime.Module:
         """The compiled module for Wasm bytes or WAT text, from cache if possible.
 
-        Keyed by the source as given, so WAT text is parsed only on a miss.
+        Keyed by the source as given, so WAT text is parsed only on a miss. A
+        source seen before is found by its bytes first (hashed once per bytes
+        object, compared by identity first), with no SHA-256 per load.
         """
         raw = source.encode() if isinstance(source, str) else bytes(source)
+        mod = self._by_source.get(raw)
+        if mod is not None:
+            return mod
         digest = self.digest(raw)
         key = digest.hex()[:32]
         mod = self._modules.get(key)  # lock-free hit: dict reads are atomic
         if mod is not None:
+            self._by_source[raw] = mod
             return mod
         with self._lock:
             mod = self._modules.get(key)
             if mod is None:
                 mod = self._load_or_compile(key, digest, raw)
                 self._modules[key] = mod
+            self._by_source[raw] = mod
         return mod
 
     def _load_or_compile(self, key: str, digest: bytes, raw: bytes) -> wasmtime.Module:
@@ -162,6 +170,7 @@ class Runtime:
         """Forget in-memory modules (the disk cache stays): for cold-start runs."""
         with self._lock:
             self._modules.clear()
+            self._by_source.clear()
 
 
     def wasi_clock(self, store: wasmtime.Store) -> wasmtime.Func:

@@ -106,6 +106,9 @@ def trap_cause(exc: Exception, watchdog_cause: str | None, grow_refused: bool) -
 KEEP_TRAPS = 64  # the most recent traps a service keeps in full
 
 
+_TRAP_LOCK = threading.Lock()  # one for every log: traps are rare, logs many
+
+
 class TrapLog:
     """A service's traps: the last ``keep`` in full, and a count per cause of all.
 
@@ -113,17 +116,21 @@ class TrapLog:
     traps over a thousand times a second; keeping every report would grow
     without bound, so older reports are dropped while the counts stay exact.
     The service's own thread appends; observers read from other threads, so
-    both go through one lock (a deque mutated while copied raises).
+    both go through one lock (a list mutated while copied raises). Most
+    services never trap: the list and the counts are made at the first trap.
     """
+
+    __slots__ = ("_counts", "_keep", "_recent")
 
     def __init__(self, keep: int = KEEP_TRAPS) -> None:
         self._keep = keep
-        self._recent: list[GuestTrap] = []  # a list: no deque block per service
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._recent: list[GuestTrap] | None = None
+        self._counts: Counter[str] | None = None
 
     def append(self, trap: GuestTrap) -> None:
-        with self._lock:
+        with _TRAP_LOCK:
+            if self._recent is None or self._counts is None:
+                self._recent, self._counts = [], Counter()
             self._recent.append(trap)
             if len(self._recent) >= 2 * self._keep:  # drop the oldest, in chunks
                 del self._recent[:-self._keep]
@@ -131,15 +138,15 @@ class TrapLog:
 
     def recent(self) -> list[GuestTrap]:
         """The kept traps, oldest first."""
-        with self._lock:
-            return self._recent[-self._keep:]
+        with _TRAP_LOCK:
+            return self._recent[-self._keep:] if self._recent else []
 
     def counts(self) -> dict[str, int]:
         """How many traps of each cause, since the service was created."""
-        with self._lock:
-            return dict(self._counts)
+        with _TRAP_LOCK:
+            return dict(self._counts or {})
 
     @property
     def total(self) -> int:
-        with self._lock:
-            return sum(self._counts.values())
+        with _TRAP_LOCK:
+            return sum(self._counts.values()) if self._counts else 0

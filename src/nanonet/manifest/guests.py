@@ -4,7 +4,8 @@ Three ways to say where a service's code comes from, as in spin.toml:
 
 - ``wasm = "x.wasm"``: a prebuilt module (``.wat`` text is accepted too);
 - ``source = "x.c"``: built by ``nanonet.toolchain.build`` (zig cc, cached by content),
-  with ``memory`` and ``exports``; ``source = "x.wat"`` is loaded as text;
+  with ``memory`` and ``exports``; ``source = "x.rs"`` the same way by
+  ``nanonet.toolchain.rustbuild`` (rustc); ``source = "x.wat"`` is loaded as text;
 - ``build = [cmd, ...]`` + ``wasm``: the command runs in the manifest's
   directory when ``wasm`` is missing or older than ``source`` (or always,
   without ``source``), and must produce ``wasm``; it is bounded by
@@ -13,8 +14,9 @@ Three ways to say where a service's code comes from, as in spin.toml:
 With ``build=False`` (``nanonet check`` without ``--build``) no build command
 and no componentize-py build runs (both run code the manifest brings): what is
 already built is loaded, and what is missing is a ManifestError saying how to
-build it. A C source is still compiled by nanonet's own zig, which runs no
-code of the manifest's.
+build it. A C source is still compiled by nanonet's own zig, and a Rust one by
+rustc, neither of which runs code of the manifest's (no build scripts, no
+procedural macros: a Rust guest has no crates but nanonet's binding).
 
 Every failure becomes a ManifestError at the service's key that caused it.
 """
@@ -25,8 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..toolchain.build import BuildError, compile_c
+from ..toolchain.build import BuildError, Built, compile_c
+from ..toolchain.rustbuild import compile_rust
 from .buildcmd import DEFAULT_TIMEOUT, BuildTimeout, run_build
+from .schema import BUILT_SOURCES
 
 if TYPE_CHECKING:
     from .manifest import Manifest, ServiceDef
@@ -46,8 +50,8 @@ def guest_code(m: Manifest, svc: ServiceDef, progress: Progress, build: bool = T
         return _component(m, svc, progress, build)
     if t.build is not None:
         return _command(m, svc, progress) if build else _prebuilt(m, svc, progress)
-    if t.source is not None and t.source.endswith(".c"):
-        return _c_build(m, svc, progress)
+    if t.source is not None and t.source.endswith(BUILT_SOURCES):
+        return _source_build(m, svc, progress)
     return _file(m, svc, progress)
 
 
@@ -80,11 +84,14 @@ def _wat(m: Manifest, where: tuple[str, str], path: Path, data: bytes) -> str:
                       "module") from None
 
 
-def _c_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
+def _source_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
+    """A C source built with zig cc, or a Rust one with rustc: both cached by content."""
     t = svc.table
+    compile_source: Callable[..., Built] = (compile_rust if (t.source or "").endswith(".rs")
+                                            else compile_c)
     try:
-        built = compile_c(m.file(t.source or ""), memory=t.memory or "export",
-                          exports=t.exports)
+        built = compile_source(m.file(t.source or ""), memory=t.memory or "export",
+                               exports=t.exports)
     except BuildError as err:
         raise m.error(("services", svc.name, "source"), f"does not build: {err}") from None
     progress(f"  {svc.name}: {t.source} ({t.memory or 'export'}s its memory), "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..policy.policy import Limits, RestartPolicy
 from .manifest import HOST, Manifest, ServiceDef
-from .schema import ServiceTable
+from .schema import BUILT_SOURCES, ServiceTable
 
 
 def _geometry(m: Manifest, tunnel: str) -> str:
@@ -30,8 +30,9 @@ def _code(svc: ServiceDef) -> str:
     t = svc.table
     if t.build is not None:
         how = f"wasm {t.wasm}, built by: {' '.join(t.build)}"
-    elif t.source is not None and t.source.endswith(".c"):
-        how = (f"source {t.source}, built by nanonet.toolchain.build "
+    elif t.source is not None and t.source.endswith(BUILT_SOURCES):
+        builder = "rustbuild" if t.source.endswith(".rs") else "build"
+        how = (f"source {t.source}, built by nanonet.toolchain.{builder} "
                f"({t.memory or 'export'}s its memory)")
     else:
         how = f"{'source' if t.source else 'wasm'} {t.source or t.wasm}"

@@ -184,6 +184,7 @@ class RestartTable(Table):
 
 
 IMPORT_TARGETS = ("tunnel:", "service:")
+BUILT_SOURCES = (".c", ".rs")  # sources nanonet compiles itself: zig cc, rustc
 
 
 class ServiceTable(Table):
@@ -227,17 +228,17 @@ class ServiceTable(Table):
                                  "it produces\"")
         elif (self.wasm is None) == (self.source is None):
             raise ValueError("needs exactly one of wasm = \"x.wasm\" or source = \"x.c\" "
-                             "(or \"x.wat\"); set one")
-        elif self.source is not None and not self.source.endswith((".c", ".wat")):
-            raise ValueError(f"source {self.source!r} is neither .c nor .wat; add a build "
-                             "command and wasm, or point source at a .c or .wat file")
+                             "(or \"x.rs\", \"x.wat\"); set one")
+        elif self.source is not None and not self.source.endswith((*BUILT_SOURCES, ".wat")):
+            raise ValueError(f"source {self.source!r} is not .c, .rs or .wat; add a build "
+                             "command and wasm, or point source at a .c, .rs or .wat file")
         if self.build is None and self.build_timeout is not None:
             raise ValueError("build_timeout applies only to a build command; remove it, or "
                              "add build = [...]")
-        c_build = self.build is None and (self.source or "").endswith(".c")
-        if not c_build and (self.memory is not None or self.exports):
-            raise ValueError("memory and exports apply only to source = \"x.c\" built by "
-                             "nanonet; remove them")
+        built = self.build is None and (self.source or "").endswith(BUILT_SOURCES)
+        if not built and (self.memory is not None or self.exports):
+            raise ValueError("memory and exports apply only to source = \"x.c\" or "
+                             "\"x.rs\" built by nanonet; remove them")
         return self
 
 

@@ -29,8 +29,8 @@ from ..errors import ControlFileError, InvalidValue, MissingTool
 from ..mesh import Mesh
 from .client import env_control_file
 from .controlfile import write_control_file
-from .meshdir import claim, release
-from .observer import Observer
+from .meshdir import claim, file_name, release
+from .observer import MESH_NAME, Observer
 from .server import port_refusal
 from .top import live_top
 from .traces import EXPORTERS
@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--traces", choices=EXPORTERS, default="none",
                    help="export OpenTelemetry spans of service lifecycles")
     g.add_argument("--name", metavar="NAME",
-                   help="the mesh's name for top, tap and replay --mesh NAME "
-                   "(default: the manifest's directory)")
+                   help="the mesh's name: for top, tap and replay --mesh NAME, and in spans "
+                   "(default: the manifest's, or its directory's for a nanonet.toml)")
 
 
 OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
@@ -98,11 +98,18 @@ class Attached:
                  frames=frames, until=until, lines=lines)
 
 
+def mesh_name(manifest: str | Path) -> str:
+    """What a manifest's mesh is called: the file's name, or its directory's for
+    a ``nanonet.toml`` (``examples/telemetry/nanonet.toml`` is ``telemetry``)."""
+    path = Path(manifest).resolve()
+    return path.parent.name if path.stem == "nanonet" else path.stem
+
+
 @contextmanager
-def attach(mesh: Mesh, args: argparse.Namespace) -> Iterator[Attached]:
-    """An Observer for ``mesh`` as the flags ask; stopped when the block ends,
-    and the control file it left removed."""
-    obs = Observer(mesh, traces=getattr(args, "traces", "none"))
+def attach(mesh: Mesh, args: argparse.Namespace, name: str = MESH_NAME) -> Iterator[Attached]:
+    """An Observer for ``mesh`` (called ``name``) as the flags ask; stopped when
+    the block ends, and the control file it left (named by ``name``) removed."""
+    obs = Observer(mesh, name=name, traces=getattr(args, "traces", "none"))
     url, left = None, None
     with obs:
         try:
@@ -111,8 +118,7 @@ def attach(mesh: Mesh, args: argparse.Namespace) -> Iterator[Attached]:
                 url = server.url
                 print(f"dashboard: {server.dashboard_url}  metrics: {url}/metrics",
                       file=sys.stderr)
-                left = _leave_control_file(getattr(args, "name", None) or "mesh", url,
-                                           server.token)
+                left = _leave_control_file(file_name(name), url, server.token)
             yield Attached(obs, url)
         finally:
             if left is not None:

@@ -32,7 +32,7 @@ def control_dir() -> Path:
     return Path(base) / "nanonet" / "meshes"
 
 
-def mesh_name(text: str) -> str:
+def file_name(text: str) -> str:
     """``text`` as a file name: letters, digits, ``.``, ``_`` and ``-`` only."""
     return _UNSAFE.sub("-", text).strip(".-") or "mesh"
 

@@ -6,22 +6,32 @@ Families are ``nanonet_tunnel_*`` (label ``tunnel``, and ``side`` for the
 writer/reader pairs) and ``nanonet_service_*`` (label ``service``; module and
 component services alike). ``nanonet_service_transitions`` counts lifecycle
 events as the supervisor's bus delivered them, so a state held for less than
-a scrape still counts.
+a scrape still counts. Latency is a real histogram (``_bucket{le}``, ``_sum``,
+``_count``) made from the HDR histogram's counts; ``nanonet_build_info`` and
+``nanonet_tunnel_info`` (writer and reader of each tunnel) are there to join
+on. Amounts are in base units (bytes, seconds). ``exposition`` renders the
+Prometheus text format or OpenMetrics, as the scraper's ``Accept`` asks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, version
 
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ..runtime.lifecycle import State
-from .snapshot import MeshSnapshot, TunnelSnapshot
+from ..version import __version__
+from .latency import BUCKET_BOUNDS_NS
+from .snapshot import BROKEN_REASONS, QUARANTINE_REASONS, MeshSnapshot, TunnelSnapshot
 
 _T_COUNTERS = (
     ("sent_messages", "messages published by the writer", "sent"),
@@ -54,24 +64,55 @@ def _tunnel_gauges(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:
     for name, doc, get in (("fill", "messages in the ring now", lambda t: t.fill),
                            ("slots", "slots in the ring", lambda t: t.slots),
                            ("closed", "1 once the tunnel is closed", lambda t: int(t.closed)),
-                           ("quarantine", "quarantine reason, 0 if healthy",
-                            lambda t: t.quarantine),
                            ("tap", "1 while a tap is attached", lambda t: int(t.tap))):
         fam = GaugeMetricFamily(f"nanonet_tunnel_{name}", doc, labels=["tunnel"])
         for t in tunnels:
             fam.add_metric([t.name], get(t))
         yield fam
-    lat = GaugeMetricFamily("nanonet_tunnel_latency_seconds",
-                            "writer-to-reader latency of sampled messages, by quantile",
-                            labels=["tunnel", "quantile"])
-    samples = CounterMetricFamily("nanonet_tunnel_latency_samples", "latency samples taken",
-                                  labels=["tunnel"])
+    yield _reasons("quarantined", "1 for why the ring was quarantined (a check it failed)",
+                   tunnels, QUARANTINE_REASONS, lambda t: t.quarantine_reason)
+    yield _reasons("broken", "1 for why the service at one end is gone for good",
+                   tunnels, BROKEN_REASONS, lambda t: t.broken_reason)
+    info = InfoMetricFamily("nanonet_tunnel", "who holds each end (empty: nobody yet)",
+                            labels=["tunnel"])
     for t in tunnels:
-        samples.add_metric([t.name], t.latency_samples)
-        for q, v in (("0.5", t.p50_ns), ("0.99", t.p99_ns)):
-            if v is not None:
-                lat.add_metric([t.name, q], v / 1e9)
-    yield from (lat, samples)
+        info.add_metric([t.name], {"writer": t.writer or "", "reader": t.reader or ""})
+    yield info
+    yield _latency(tunnels)
+
+
+def _reasons(name: str, doc: str, tunnels: list[TunnelSnapshot], names: dict[int, str],
+             get: Callable[[TunnelSnapshot], str | None]) -> Metric:
+    """One series per tunnel and known reason, 1 for the one that holds (like a state set)."""
+    fam = GaugeMetricFamily(f"nanonet_tunnel_{name}", doc, labels=["tunnel", "reason"])
+    for t in tunnels:
+        now = get(t)
+        whys = list(names.values())
+        if now is not None and now not in whys:  # a code this version does not know
+            whys.append(now)
+        for why in whys:
+            fam.add_metric([t.name, why], int(why == now))
+    return fam
+
+
+def _latency(tunnels: list[TunnelSnapshot]) -> Metric:
+    """Writer-to-reader latency of sampled messages, from each tunnel's HDR counts."""
+    fam = HistogramMetricFamily("nanonet_tunnel_latency_seconds",
+                                "writer-to-reader latency of sampled messages",
+                                labels=["tunnel"], unit="seconds")
+    for t in tunnels:
+        if not t.latency_samples:
+            continue  # a tunnel's histogram appears with its first sample
+        buckets = [(_le(b), float(n)) for b, n in zip(BUCKET_BOUNDS_NS, t.latency_buckets,
+                                                       strict=True)]
+        fam.add_metric([t.name], [*buckets, ("+Inf", float(t.latency_samples))],
+                       t.latency_sum_ns / 1e9)
+    return fam
+
+
+def _le(bound_ns: int) -> str:
+    """A bucket bound in seconds, written the shortest way that reads back exactly."""
+    return repr(bound_ns / 1e9)
 
 
 def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
@@ -81,8 +122,8 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
                                    labels=["service"])
     traps = CounterMetricFamily("nanonet_service_traps", "traps by cause",
                                 labels=["service", "cause"])
-    memory = GaugeMetricFamily("nanonet_service_memory_bytes", "the guest's linear memory",
-                               labels=["service"])
+    memory = GaugeMetricFamily("nanonet_service_memory_bytes",
+                               "bytes the service holds: memories and tables", labels=["service"])
     fuel = CounterMetricFamily("nanonet_service_fuel_used", "fuel burnt (services with a budget)",
                                labels=["service"])
     moves = CounterMetricFamily("nanonet_service_transitions",
@@ -103,14 +144,26 @@ def _service_families(snap: MeshSnapshot) -> Iterator[Metric]:
     yield from (state, restarts, traps, memory, fuel, moves)
 
 
+def _build_info() -> Metric:
+    info = InfoMetricFamily("nanonet_build", "the nanonet and wasmtime-py versions serving")
+    try:
+        wasmtime = version("wasmtime")
+    except PackageNotFoundError:  # a wasmtime not installed as a distribution
+        wasmtime = "unknown"
+    info.add_metric([], {"version": __version__, "wasmtime": wasmtime})
+    return info
+
+
 class MeshCollector(Collector):
     """Yields the families of whatever snapshot ``source`` returns at scrape time."""
 
     def __init__(self, source: Callable[[], MeshSnapshot]) -> None:
         self.source = source
+        self._build = _build_info()
 
     def collect(self) -> Iterator[Metric]:
         snap = self.source()
+        yield self._build
         yield from _tunnel_families(snap.tunnels)
         yield from _service_families(snap)
 
@@ -120,3 +173,11 @@ def registry(source: Callable[[], MeshSnapshot]) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(MeshCollector(source))
     return reg
+
+
+def exposition(reg: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
+    """The body and content type ``accept`` asks for: OpenMetrics (ending in
+    ``# EOF``) for ``application/openmetrics-text``, else the Prometheus text
+    format 0.0.4."""
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(reg), content_type

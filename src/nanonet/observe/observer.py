@@ -5,26 +5,30 @@ histograms, one snapshot with rates), a subscription to the supervisor's
 lifecycle events (spans, and transition counts for metrics), the taps, the host
 writers used by replay, and the control endpoint. The data plane never waits
 for any of it: the poll thread only reads the ring headers and the service
-objects. ``close`` (or leaving the ``with`` block) stops it all and waits.
+objects. ``close`` (or leaving the ``with`` block) takes one last snapshot,
+marked ``ended`` (what the dashboard shows as the mesh's end), then stops it
+all and waits. ``name`` names the mesh: in snapshots and as the spans'
+``service.name``.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import generate_latest
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..errors import NotFound, TapError
 from ..mesh import Mesh, Tunnel
 from ..ring.endpoint import TunnelWriter
 from ..runtime.supervisor import Transition
 from .latency import LatencySampler
-from .metrics import registry
+from .metrics import exposition, registry
 from .pcapng import PcapngWriter, Sink, replay_messages
 from .snapshot import Counts, MeshSnapshot, take, with_rates
 from .tap import EVERY, Tap, TapFilter
@@ -33,6 +37,7 @@ from .traces import LifecycleTracer, provider
 if TYPE_CHECKING:
     from .server import ControlServer
 
+MESH_NAME = "nanonet"  # a mesh's name when nobody gave it one
 INTERVAL = 0.25  # four snapshots a second: what the dashboard and top show
 TAP_STALL = 5.0  # seconds a tap's output (an HTTP client) may take no bytes before it is detached
 
@@ -40,13 +45,14 @@ TAP_STALL = 5.0  # seconds a tap's output (an HTTP client) may take no bytes bef
 class Observer:
     """Counters, latency, spans, taps and replay for one mesh."""
 
-    def __init__(self, mesh: Mesh, *, interval: float = INTERVAL,
-                 tracer_provider: TracerProvider | None = None, traces: str = "none",
-                 tap_stall: float = TAP_STALL) -> None:
+    def __init__(self, mesh: Mesh, *, name: str = MESH_NAME, interval: float = INTERVAL,
+                 tracer_provider: TracerProvider | None = None,
+                 traces: str | SpanExporter = "none", tap_stall: float = TAP_STALL) -> None:
         self.mesh = mesh
+        self.name = name
         self.interval = interval
         self.tap_stall = tap_stall
-        self.provider = tracer_provider or provider(traces)
+        self.provider = tracer_provider or provider(traces, name)
         self.tracer = LifecycleTracer(self.provider)
         self.samplers = {name: LatencySampler(t.ring) for name, t in mesh.tunnels.items()}
         self.registry = registry(self.fresh)
@@ -55,6 +61,7 @@ class Observer:
         self._writers: dict[str, TunnelWriter] = {}
         self._lock = threading.Lock()
         self._latest: MeshSnapshot | None = None
+        self._final: MeshSnapshot | None = None  # taken by close: the mesh ended
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._servers: list[ControlServer] = []
@@ -89,23 +96,30 @@ class Observer:
             for name, sampler in list(self.samplers.items()):
                 for counter, ns in sampler.poll():
                     self.tracer.message(name, counter, ns)
-            snap = with_rates(take(self.mesh, self.samplers, self.counts), self._latest)
+            snap = with_rates(take(self.mesh, self.samplers, self.counts, self.name),
+                              self._latest)
             self._latest = snap
         return snap
 
     def snapshot(self) -> MeshSnapshot:
-        """The latest polled snapshot (with rates); polls once if there is none."""
-        return self._latest or self.poll()
+        """The latest polled snapshot (with rates); polls once if there is none.
+        Once ``close`` began, the last one, ``ended``."""
+        return self._final or self._latest or self.poll()
 
     def fresh(self) -> MeshSnapshot:
         """Counters read now (Prometheus scrapes want exact counts, rates are theirs)."""
         with self._lock:
             counts = dict(self.counts)
-        return take(self.mesh, self.samplers, counts)
+        return take(self.mesh, self.samplers, counts, self.name)
 
-    def metrics(self) -> bytes:
-        """The Prometheus text exposition of the mesh now."""
-        return generate_latest(self.registry)
+    def metrics(self, accept: str | None = None) -> bytes:
+        """The mesh now in the Prometheus text format (or OpenMetrics, if ``accept``
+        asks for ``application/openmetrics-text``)."""
+        return self.exposition(accept)[0]
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The metrics body and its content type, as ``accept`` (an HTTP Accept) asks."""
+        return exposition(self.registry, accept)
 
     # -- taps and replay ----------------------------------------------------
     def tap(self, tunnel: str, out: Sink | str | Path, flt: TapFilter = EVERY,
@@ -200,6 +214,10 @@ class Observer:
         return server
 
     def close(self) -> None:
+        """Stop everything (once; closing again does nothing)."""
+        if self._stop.is_set():
+            return
+        self._final = replace(self.poll(), ended=True)  # every WebSocket's last message
         for server in self._servers:
             server.close()
         self._servers.clear()

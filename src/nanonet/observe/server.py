@@ -3,7 +3,10 @@
 An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
 
 - ``GET /`` the dashboard; ``GET /api/snapshot`` JSON; ``GET /metrics``
-  Prometheus text; ``GET /ws`` a WebSocket pushing a snapshot 4 times a second;
+  Prometheus text, or OpenMetrics when the ``Accept`` header asks for it;
+  ``GET /ws`` a WebSocket pushing a snapshot 4 times a second, and the last
+  one (``ended``) when the observer closes; ``HEAD`` of each page answers its
+  headers without the body;
 - ``POST /api/tap?tunnel=T[&sample=N][&stream=ID][&count=N]`` streams a pcapng
   capture back until the count, the tunnel's close or the client's hang-up;
 - ``POST /api/replay?tunnel=T`` with a pcapng body sends its packets into T.
@@ -33,8 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from ..errors import InvalidValue, MessageTooBig, NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
@@ -50,6 +51,7 @@ WS_PERIOD = 0.25
 MAX_REPLAY = 64 << 20  # bytes of pcapng a replay request may carry
 MAX_CONNECTIONS = 32  # served at once, each on its own thread; the next gets 503
 IDLE_TIMEOUT = 30.0  # seconds a read or a write may wait on the client (not a tap's writes)
+FAREWELL = 2.0  # seconds close waits for the WebSockets to send the last snapshot
 _HANGUPS = (ConnectionError, TimeoutError)  # the client left: BrokenPipe, reset, aborted
 
 
@@ -69,7 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")  # JSON is never a script
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # HEAD: the same headers, Content-Length too, no body
+            self.wfile.write(body)
 
     def _json(self, status: int, obj: object) -> None:
         self._send(status, json.dumps(obj).encode())
@@ -97,24 +100,45 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if not self._admitted(needs_token=path == "/ws", websocket=path == "/ws"):
             return None
+        if path == "/ws":
+            return self._websocket()
+        return self._page(path)
+
+    def do_HEAD(self) -> None:
+        """What GET would answer, without the body (a WebSocket needs a GET)."""
+        path = urlsplit(self.path).path
+        if not self._admitted(needs_token=False):
+            return None
+        if path == "/ws":
+            return self._error(HTTPStatus.METHOD_NOT_ALLOWED, "a WebSocket opens with GET")
+        return self._page(path)
+
+    def _page(self, path: str) -> None:
         obs = self.server.observer
         if path == "/":
             self._send(200, self.server.page, "text/html; charset=utf-8")
         elif path == "/api/snapshot":
             self._json(200, obs.snapshot().to_json())
         elif path == "/metrics":
-            self._send(200, obs.metrics(), CONTENT_TYPE_LATEST)
-        elif path == "/ws":
-            self._websocket()
+            self._send(200, *obs.exposition(self.headers.get("Accept")))
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such page {path}")
-        return None
 
     def _websocket(self) -> None:
         ws = PushSocket(self.connection, self.path, dict(self.headers.items()), SUBPROTOCOL)
         obs = self.server.observer
-        pump(ws, lambda: json.dumps(obs.snapshot().to_json()), WS_PERIOD,
-             self.server.stopping.is_set)
+
+        def text() -> str:
+            return json.dumps(obs.snapshot().to_json())
+
+        with self.server.sockets:
+            self.server.open_sockets += 1
+        try:
+            pump(ws, text, WS_PERIOD, self.server.stopping.is_set, last=text)
+        finally:
+            with self.server.sockets:
+                self.server.open_sockets -= 1
+                self.server.sockets.notify_all()
         self.close_connection = True
 
     def do_POST(self) -> None:
@@ -210,6 +234,8 @@ class _Server(ThreadingHTTPServer):
     gate: Gate
     slots: threading.BoundedSemaphore
     refuser: Refuser
+    sockets: threading.Condition  # guards open_sockets, notified as a WebSocket ends
+    open_sockets: int
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -266,6 +292,7 @@ class ControlServer:
         srv.stopping = threading.Event()
         srv.slots = threading.BoundedSemaphore(max_connections)
         srv.refuser = Refuser()
+        srv.sockets, srv.open_sockets = threading.Condition(), 0
         self.token_file = Path(token_file) if token_file else None
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="nanonet-control", daemon=True)
@@ -291,7 +318,11 @@ class ControlServer:
         return self
 
     def close(self) -> None:
+        """Stop serving; each WebSocket is sent its last snapshot first (for up to
+        ``FAREWELL`` seconds: a process that exits next would cut it off)."""
         self._srv.stopping.set()
+        with self._srv.sockets:
+            self._srv.sockets.wait_for(lambda: self._srv.open_sockets == 0, FAREWELL)
         self._srv.shutdown()
         self._srv.server_close()
         self._srv.refuser.close()

@@ -4,10 +4,13 @@ Tunnel counters come from the ring headers (a few aligned loads each). Service
 counters come from the ``Service`` and ``ComponentService`` objects: the state
 their own threads wrote (PARKED is read from the rings' waiting flags, never
 written), the cause of the last trap or failure, restarts, traps by cause and
-the size of the guest's memory. Fuel is not read: wasmtime's
-``Store.get_fuel`` is only safe on the service's own thread, and that thread is
-inside Wasm. A snapshot is plain data (``to_json``), so the same rendering
-serves a mesh in this process and one behind a control endpoint.
+the size of the guest's memory. Fuel burnt is what the service's epoch
+callback counted at its last tick (``Watchdog.fuel_used``, only with a fuel
+budget): wasmtime's ``Store.get_fuel`` is only safe on the service's own
+thread, so the host never reads the store itself. A snapshot is plain data
+(``to_json``), so the same rendering serves a mesh in this process and one
+behind a control endpoint. Every amount is in base units: bytes, nanoseconds,
+bytes per second; views format them (``units.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..mesh import Mesh
 from ..ring import layout as L
 from ..runtime.service import Service
-from .latency import LatencySampler
+from .latency import BUCKET_BOUNDS_NS, LatencySampler
 
 if TYPE_CHECKING:
     from ..component.service import ComponentService
@@ -60,16 +63,30 @@ class TunnelSnapshot:
     reader_wakes: int
     fill: int
     closed: bool
-    quarantine: int
+    quarantine: int  # 0 healthy, else a layout.Quarantine code (named by quarantine_reason)
     tap: bool
     broken: int = 0  # 0 intact, else why its other end's service is gone (layout.Broken)
     dead_letters: int = 0  # messages moved aside at the reader's committed tail
     latency_samples: int = 0
     p50_ns: int | None = None
     p99_ns: int | None = None
+    latency_sum_ns: int = 0
+    latency_buckets: list[int] = field(default_factory=list)  # at most each bound, cumulative
+    quarantine_reason: str | None = None  # QUARANTINE_REASONS[quarantine]
+    broken_reason: str | None = None  # BROKEN_REASONS[broken]
     # filled by ``with_rates`` from the previous snapshot
     msgs_per_s: float = 0.0
-    mb_per_s: float = 0.0
+    bytes_per_s: float = 0.0
+
+
+QUARANTINE_REASONS = {L.Quarantine.BAD_HEADER: "bad_header", L.Quarantine.BAD_COUNTERS:
+                      "bad_counters", L.Quarantine.BAD_LENGTH: "bad_length"}
+BROKEN_REASONS = {L.Broken.TRAPPED: "trapped", L.Broken.FAILED: "failed"}
+
+
+def reason(names: dict[int, str], code: int) -> str | None:
+    """The name of a nonzero code (``code N`` for one this version does not know)."""
+    return None if code == 0 else names.get(code, f"code {code}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,9 @@ class MeshSnapshot:
     time_ns: int  # monotonic: differences only
     services: list[ServiceSnapshot] = field(default_factory=list)
     tunnels: list[TunnelSnapshot] = field(default_factory=list)
+    name: str = "nanonet"  # the mesh's name (the observer's; spans' service.name)
+    ended: bool = False  # True in the last snapshot, taken as the observer closes
+    latency_bounds_ns: list[int] = field(default_factory=lambda: list(BUCKET_BOUNDS_NS))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,15 +135,18 @@ def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> Tu
     lat: dict[str, Any] = {}
     if sampler is not None and sampler.samples:
         lat = dict(latency_samples=sampler.samples, p50_ns=sampler.percentile(50.0),
-                   p99_ns=sampler.percentile(99.0))
+                   p99_ns=sampler.percentile(99.0), latency_sum_ns=sampler.sum_ns,
+                   latency_buckets=sampler.buckets())
     # the ring's counters as TunnelStats reads them, flattened, plus what only the mesh knows
     return TunnelSnapshot(name=name, writer=t.writer, reader=t.reader,
                           max_payload=t.geometry.max_payload, fill=s.fill,
-                          tap=t.ring.u32(L.OFF_TAP_MODE) != 0, **asdict(s), **lat)
+                          tap=t.ring.u32(L.OFF_TAP_MODE) != 0,
+                          quarantine_reason=reason(QUARANTINE_REASONS, s.quarantine),
+                          broken_reason=reason(BROKEN_REASONS, s.broken), **asdict(s), **lat)
 
 
 def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
-         counts: Counts | None = None) -> MeshSnapshot:
+         counts: Counts | None = None, name: str = "nanonet") -> MeshSnapshot:
     """Every service's and tunnel's counters now (``counts``: lifecycle events
     counted from the supervisor's bus)."""
     samplers = samplers or {}
@@ -131,11 +154,11 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
         time.monotonic_ns(),
         [*(service_snapshot(s, counts) for s in list(mesh.services.values())),
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
-        [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)])
+        [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name)
 
 
 def with_rates(cur: MeshSnapshot, prev: MeshSnapshot | None) -> MeshSnapshot:
-    """``cur`` with messages/s and MB/s since ``prev`` (received side)."""
+    """``cur`` with messages/s and bytes/s since ``prev`` (received side)."""
     if prev is None or cur.time_ns <= prev.time_ns:
         return cur
     seconds = (cur.time_ns - prev.time_ns) / 1e9
@@ -147,7 +170,7 @@ def with_rates(cur: MeshSnapshot, prev: MeshSnapshot | None) -> MeshSnapshot:
             tunnels.append(t)
             continue
         msgs = max(0, t.received - p.received) / seconds
-        mb = max(0, t.bytes_out - p.bytes_out) / seconds / 1e6
-        tunnels.append(replace(t, msgs_per_s=msgs, mb_per_s=mb))
-    return MeshSnapshot(cur.time_ns, cur.services, tunnels)
+        rate = max(0, t.bytes_out - p.bytes_out) / seconds
+        tunnels.append(replace(t, msgs_per_s=msgs, bytes_per_s=rate))
+    return replace(cur, tunnels=tunnels)
 

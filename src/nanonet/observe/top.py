@@ -2,7 +2,8 @@
 
 It renders plain snapshot dicts (``MeshSnapshot.to_json``), so the same view
 shows a mesh in this process (``live_top(observer.snapshot)``) or one behind a
-control endpoint (``--connect``). Rates come with the snapshot.
+control endpoint (``--connect``). Rates come with the snapshot; sizes and
+byte rates are shown in binary units (``units.py``), as on the dashboard.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from .units import byte_rate, size
 
 Snap = dict[str, Any]
 STATE_STYLE = {"running": "green", "parked": "cyan", "trapped": "red", "failed": "bold red",
@@ -43,7 +46,7 @@ def services_table(snap: Snap) -> Table:
         table.add_column(col, justify="left" if col in left else "right")
     for s in snap["services"]:
         traps = ", ".join(f"{c}×{n}" for c, n in s["traps"].items()) or "0"
-        mem = "-" if s["memory_bytes"] is None else f"{s['memory_bytes'] // 1024} KiB"
+        mem = size(s["memory_bytes"])
         table.add_row(s["name"], s.get("kind", "module"),
                       Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
                       str(s["restarts"]), traps, mem, s.get("cause") or "")
@@ -52,14 +55,14 @@ def services_table(snap: Snap) -> Table:
 
 def tunnels_table(snap: Snap) -> Table:
     table = Table(title="tunnels", title_justify="left", expand=True)
-    cols = ("tunnel", "writer → reader", "msgs/s", "MB/s", "received", "fill", "full",
-            "parks w/r", "p50", "p99", "dead", "state")
+    cols = ("tunnel", "writer → reader", "msgs/s", "bytes/s", "received", "fill", "full",
+            "parks w/r", "lag p50", "lag p99", "dead", "state")
     for col in cols:
         left = col in cols[:2] or col in ("fill", "state")
         table.add_column(col, justify="left" if left else "right")
     for t in snap["tunnels"]:
         ends = f"{t['writer'] or '-'} → {t['reader'] or '-'}" + (" [tap]" if t["tap"] else "")
-        table.add_row(t["name"], ends, _rate(t["msgs_per_s"]), f"{t['mb_per_s']:.2f}",
+        table.add_row(t["name"], ends, _rate(t["msgs_per_s"]), byte_rate(t["bytes_per_s"]),
                       f"{t['received']:,}", _bar(t["fill"], t["slots"]), f"{t['times_full']:,}",
                       f"{t['writer_parks']:,}/{t['reader_parks']:,}", _ns(t["p50_ns"]),
                       _ns(t["p99_ns"]), f"{t.get('dead_letters', 0):,}", _tunnel_state(t))

@@ -7,6 +7,11 @@ ends it, each at the time the transition happened. Nothing is polled, so a
 service that starts and returns at once still leaves its span. Each new
 latency sample becomes a ``message`` span whose duration is the measured
 latency, ending when the host saw it.
+
+Every span's resource names the mesh: ``service.name`` is the mesh's name
+(``Observer(name=...)``; ``nanonet run`` uses the manifest's) and
+``service.version`` nanonet's version, so a trace backend files a mesh's
+spans under it, not under ``unknown_service:python``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 import time
 
 from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
@@ -23,6 +29,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from ..errors import InvalidValue, MissingTool
 from ..runtime.lifecycle import ENDED, Event, State
 from ..runtime.supervisor import Transition
+from ..version import __version__
 
 EXPORTERS = ("none", "console", "otlp")
 
@@ -39,9 +46,15 @@ def _otlp() -> SpanExporter:
     return exporter
 
 
-def provider(exporter: str | SpanExporter = "none") -> TracerProvider:
-    """A tracer provider exporting to ``console``, ``otlp``, ``none`` or an exporter."""
-    prov = TracerProvider()
+def mesh_resource(mesh_name: str) -> Resource:
+    """The resource of a mesh's spans (with what ``OTEL_RESOURCE_ATTRIBUTES`` adds)."""
+    return Resource.create({SERVICE_NAME: mesh_name, SERVICE_VERSION: __version__})
+
+
+def provider(exporter: str | SpanExporter = "none", mesh_name: str = "nanonet") -> TracerProvider:
+    """A tracer provider for the mesh ``mesh_name``, exporting to ``console``,
+    ``otlp``, ``none`` or an exporter."""
+    prov = TracerProvider(resource=mesh_resource(mesh_name))
     if isinstance(exporter, SpanExporter):
         prov.add_span_processor(SimpleSpanProcessor(exporter))
     elif exporter == "console":
@@ -59,7 +72,7 @@ class LifecycleTracer:
     """Turns lifecycle events into spans (``on_event`` is a bus subscriber)."""
 
     def __init__(self, prov: trace.TracerProvider) -> None:
-        self.tracer = prov.get_tracer("nanonet")
+        self.tracer = prov.get_tracer("nanonet", __version__)
         self._open: dict[str, Span] = {}
         self._restarts: dict[str, int] = {}
         self._lock = threading.Lock()

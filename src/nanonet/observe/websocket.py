@@ -58,20 +58,26 @@ class PushSocket:
             self._flush()  # the close handshake's reply, pongs
         return self.proto.state is State.OPEN
 
-    def close(self) -> None:
+    def close(self, code: int = 1001, reason: str = "server stopping") -> None:
         if self.proto.state is State.OPEN:
-            self.proto.send_close(1001, "server stopping")
+            self.proto.send_close(code, reason)
             self._flush()
 
 
 def pump(ws: PushSocket, next_text: Callable[[], str], period: float,
-         stopping: Callable[[], bool]) -> None:
-    """Push ``next_text()`` every ``period`` seconds until the client or server stops."""
+         stopping: Callable[[], bool], last: Callable[[], str] | None = None) -> None:
+    """Push ``next_text()`` every ``period`` seconds until the client or server stops.
+
+    When the server stops, ``last()`` (if given) is sent before a normal close
+    (1000, "mesh ended"): the client learns it was the end, not a failure."""
     try:
         while ws.open and not stopping():
             ws.send(next_text())
             if not ws.poll(period):
                 return
+        if last is not None and ws.open:
+            ws.send(last())
+            ws.close(1000, "mesh ended")
         ws.close()
     except OSError:
         return  # the client went away mid-frame

@@ -10,7 +10,7 @@ the Python API (``Mesh.service``) both produce these objects.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -56,10 +56,12 @@ class Grants:
     def of(cls, value: Grants | Iterable[str] | None) -> Grants:
         """Accept a Grants, or names of boolean grants (``["clock", "random"]``)."""
         if value is None:
-            return cls()
+            return NO_GRANTS
         if isinstance(value, Grants):
             return value
         names = list(value)
+        if not names:
+            return NO_GRANTS
         flags = set(FLAG_GRANTS)
         unknown = sorted(set(names) - flags)
         if unknown:
@@ -82,6 +84,7 @@ class Grants:
 
 
 FLAG_GRANTS = ("clock", "random", "stdout", "stderr", "network")
+NO_GRANTS = Grants()  # frozen: one shared by every service granted nothing
 
 
 def nul_problem(what: str, text: str) -> str | None:
@@ -126,6 +129,9 @@ class Limits:
     def any(self) -> bool:
         return any(v is not None for v in (self.fuel_per_tick, self.deadline_ms,
                                             self.memory_bytes, self.instances))
+
+
+NO_LIMITS = Limits()  # frozen, shared
 
 
 class Restart(Enum):
@@ -184,10 +190,13 @@ class RestartPolicy:
         return self.mode is Restart.ON_FAILURE
 
 
+NEVER_RESTART = RestartPolicy()  # frozen, shared
+
+
 @dataclass(frozen=True)
 class ServicePolicy:
     """Everything about a service besides its code and its tunnel ends."""
 
-    grants: Grants = field(default_factory=Grants)
-    limits: Limits = field(default_factory=Limits)
-    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    grants: Grants = NO_GRANTS
+    limits: Limits = NO_LIMITS
+    restart: RestartPolicy = NEVER_RESTART

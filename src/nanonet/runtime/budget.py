@@ -18,7 +18,7 @@ So memory + tables + the adapter's page never exceed the cap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import wasmtime
@@ -210,22 +210,23 @@ class Holdings:
 
 
 def holdings(shape: GuestShape, limits: Budget | None, linked: wasmtime.Memory,
-             exports: Mapping[str, object], own: wasmtime.Memory | None,
+             export: Callable[[str], object], own: wasmtime.Memory | None,
              shim_elements: int) -> Holdings:
     """Everything a service holds: ``linked`` (the memory the adapter uses),
-    the guest's other memories and its tables (read through ``exports`` when
-    exported, else at the most they can hold), a sampling adapter's ``own``
-    page and the shim's table of ``shim_elements``."""
+    the guest's other memories and its tables (read through ``export``, which
+    gives the guest's export of a name or None, when exported, else at the
+    most they can hold), a sampling adapter's ``own`` page and the shim's
+    table of ``shim_elements``."""
     memories, tables, fixed = [linked, *([own] if own else [])], [], shim_elements
     fixed *= TABLE_ELEMENT_BYTES
     for mem in shape.others("memory" if shim_elements else None):
-        item = exports.get(mem.export) if mem.export else None
+        item = export(mem.export) if mem.export else None
         if isinstance(item, wasmtime.Memory):
             memories.append(item)
         else:
             fixed += mem.minimum * PAGE
     for table in shape.tables:
-        item = exports.get(table.export) if table.export else None
+        item = export(table.export) if table.export else None
         if isinstance(item, wasmtime.Table):
             tables.append(item)
         elif limits is not None:

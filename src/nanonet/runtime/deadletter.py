@@ -43,7 +43,7 @@ class Redeliveries:
     def __init__(self, after: int | None, controls: Sequence[RingControl],
                  sink: TunnelWriter | None, sink_name: str | None) -> None:
         self.after = after
-        self.controls = list(controls)
+        self.controls = tuple(controls)
         self.sink = sink
         self.sink_name = sink_name
         self._seen: dict[int, tuple[int, int]] = {}  # end index -> (tail, traps there)

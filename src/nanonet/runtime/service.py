@@ -21,7 +21,9 @@ from typing import Any
 import wasmtime
 
 from ..capi.epoch import install_epoch_callback
+from ..capi.instance import export_of
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
+from ..host.clock import Signal
 from ..host.engine import Runtime
 from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_message
 from ..policy import wasi as wasi_caps
@@ -111,7 +113,7 @@ class Service:
         self.load_seconds = 0.0
         self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
-        self._rings = list(rings)
+        self._rings = tuple(rings)
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
                                  self.clock)
@@ -121,12 +123,12 @@ class Service:
         self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
         self._started = threading.Lock()  # held until the thread applied START
         self._started.acquire()
-        self._wake = threading.Event()
+        self._wake = Signal()  # cuts a restart's back-off short
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
         self._start: wasmtime.Func | None = None
         self._closed = False
-        self._controls = list(controls)
+        self._controls = tuple(controls)
         reads = [c for c, e in zip(self._controls, spec.ends, strict=False)
                  if e.direction is Direction.READ]
         self.redeliveries = Redeliveries(spec.policy.restart.dead_letter_after, reads,
@@ -190,9 +192,10 @@ class Service:
         return budget(self.name, cap, self.shape, shim, int(self.spec.sampling))
 
     def _holdings(self, linked: Linked) -> Holdings:
-        own = linked.adapter.exports(self.store).get("memory") if self.spec.sampling else None
+        own = export_of(self.store, linked.adapter, "memory") if self.spec.sampling else None
         shim = len(OPS) if linked.style == "exports-memory" else 0
-        return holdings(self.shape, self.budget, linked.memory, linked.guest.exports(self.store),
+        return holdings(self.shape, self.budget, linked.memory,
+                        lambda name: export_of(self.store, linked.guest, name),
                         own if isinstance(own, wasmtime.Memory) else None, shim)
 
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
@@ -200,8 +203,9 @@ class Service:
         """The fast raw path when no WASI is granted, else the Linker path."""
         grants = self.spec.policy.grants
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
-        key = (self._rt.key(self.spec.wasm), self.spec.sampling, *shape(self.spec.ends),
-               grants, tuple(raw.items()))
+        # the compiled module stands for its source: the runtime's cache gives
+        # one Module per source, and the plan holds it, so it outlives the key
+        key = (guest, self.spec.sampling, *shape(self.spec.ends), grants, tuple(raw.items()))
         plan = self._rt.plans.get(key)
         if plan is None:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
@@ -243,12 +247,11 @@ class Service:
             raise LoadError(f"service {self.name!r}: not a valid Wasm module: {err}") from err
 
     def _find_entry(self, linked: Linked) -> wasmtime.Func:
-        exports = linked.guest.exports(self.store)
-        start = exports.get(START_EXPORT) if self._has_start else None
+        start = export_of(self.store, linked.guest, START_EXPORT) if self._has_start else None
         self._start = start if isinstance(start, wasmtime.Func) else None
         names = (self.spec.entry,) if self.spec.entry else ENTRY_POINTS
         for name in names:
-            func = exports.get(name)
+            func = export_of(self.store, linked.guest, name)
             if isinstance(func, wasmtime.Func):
                 return func
         raise LoadError(f"service {self.name!r} exports no entry function "
@@ -432,7 +435,7 @@ class Service:
             self._fail(Event.GIVE_UP, self._restart_budget.why)
             return False
         self._event(Event.RESTART)
-        if (self._stopping or self.clock.wait(self._wake, delay)
+        if (self._stopping or self._wake.wait(self.clock, delay)
                 or self.watchdog.stop_requested):
             self._stopped()
             return False

@@ -13,8 +13,8 @@ starts, under the store's limits, before its entry function.
 Only section headers are read (id and size of each), so a binary without a
 start section costs one pass over a dozen headers and is returned as it is.
 WAT text is searched for a ``start`` field first and assembled only if it
-has one. A rewrite is kept per source, so reloading the same module (a
-restart, a thousand services of one guest) rewrites it once.
+has one. The outcome is kept per source, so reloading the same module (a
+restart, a thousand services of one guest) scans and rewrites it once.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ HEADER = 8  # magic and version
 # "(start" in WAT text, allowing whitespace and comments after the parenthesis
 _WAT_START = re.compile(rb"\((?:\s|;;[^\n]*\n|\(;.*?;\))*start(?![0-9A-Za-z_.$])", re.S)
 MAX_PREPARED = 256
-_PREPARED: dict[bytes, Prepared] = {}  # a source with a start function -> its rewrite
+_PREPARED: dict[bytes, Prepared] = {}  # a source -> what to compile in its place
 
 
 class Prepared(NamedTuple):
@@ -53,17 +53,21 @@ def prepare(source: bytes) -> Prepared:
     Without a start section the source is returned unchanged (same object),
     so the compiled-module cache sees exactly what it saw before.
     """
+    done = _PREPARED.get(source)  # a source seen before: no scan at all
+    if done is None:
+        if len(_PREPARED) >= MAX_PREPARED:
+            _PREPARED.clear()
+        done = _PREPARED[source] = _prepare(source)
+    return done
+
+
+def _prepare(source: bytes) -> Prepared:
     binary = source[:4] == MAGIC
     if binary and not has_start_section(source):
         return Prepared(source, False)
     if not binary and not _may_name_start(source):
         return Prepared(source, False)
-    done = _PREPARED.get(source)
-    if done is None:
-        if len(_PREPARED) >= MAX_PREPARED:
-            _PREPARED.clear()
-        done = _PREPARED[source] = _binary(source if binary else _assemble(source))
-    return done
+    return _binary(source if binary else _assemble(source))
 
 
 def _may_name_start(text: bytes) -> bool:

@@ -11,11 +11,10 @@ a fuel budget it also refills the store's fuel: a budget per tick.
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Sequence
 
 from ..capi.epoch import CALLBACK_T, UPDATE_DEADLINE_CONTINUE, error_address, get_fuel, set_fuel
-from ..host.clock import SYSTEM, Clock
+from ..host.clock import SYSTEM, Clock, Signal
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
@@ -40,15 +39,15 @@ class Watchdog:
     def __init__(self, ends: Sequence[EndSpec], rings: Sequence[RingMemory],
                  deadline_ms: int | None, fuel_per_tick: int | None,
                  clock: Clock = SYSTEM) -> None:
-        self._marks = [(ring, _WRITER_MARKS if end.direction is Direction.WRITE
-                        else _READER_MARKS) for end, ring in zip(ends, rings, strict=True)]
+        self._marks = tuple((ring, _WRITER_MARKS if end.direction is Direction.WRITE
+                        else _READER_MARKS) for end, ring in zip(ends, rings, strict=True))
         self._deadline = None if deadline_ms is None else deadline_ms / 1000.0
         self._fuel = fuel_per_tick
         self.clock = clock
-        self._stop = threading.Event()
+        self._stop = Signal()
         self.cause: str | None = None
         self.fuel_used = 0  # counted at each tick; only with a fuel budget
-        self._last = self._progress()
+        self._last: tuple[int, ...] = ()  # read by rearm(), when the service starts
         self._since = clock.monotonic()
         self.callback = CALLBACK_T(self._on_epoch)  # kept alive with the watchdog
 
@@ -66,7 +65,7 @@ class Watchdog:
 
     def wait_stop(self, seconds: float) -> bool:
         """Sleep up to ``seconds`` or until a stop is asked; True if it was."""
-        return self.clock.wait(self._stop, seconds)
+        return self._stop.wait(self.clock, seconds)
 
     def now(self) -> float:
         """The clock that ``deadline_at`` is measured on."""

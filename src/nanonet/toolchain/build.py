@@ -105,9 +105,11 @@ def cache_key(source: Path, flags: Sequence[str]) -> str:
 
 
 def read_depfile(text: str, base: Path) -> list[Path]:
-    """The prerequisites of the Make rule clang writes for ``-MD -MF`` (paths
-    relative to ``base``, the compiler's working directory)."""
-    _, _, deps = text.replace("\\\n", " ").partition(": ")
+    """The prerequisites of the first Make rule of a depfile (clang's ``-MD -MF``
+    writes one, rustc's ``--emit dep-info`` one per output and an empty one per
+    input), paths relative to ``base``, the compiler's working directory."""
+    rule = text.replace("\\\n", " ").split("\n", 1)[0]
+    _, _, deps = rule.partition(": ")
     tokens = re.findall(r"(?:\\.|[^\s\\])+", deps)
     return [base / re.sub(r"\\(.)", r"\1", t).replace("$$", "$") for t in tokens]
 
@@ -127,7 +129,7 @@ def _inputs_tag(files: list[tuple[str, str | None]]) -> str:
     return h.hexdigest()[:12]
 
 
-def _cached(root: Path, base: str) -> Path | None:
+def cached_build(root: Path, base: str) -> Path | None:
     """The output built from the files ``base.deps`` lists, as they are now, if any."""
     try:
         listed = json.loads((root / f"{base}.deps").read_text())["files"]
@@ -140,7 +142,7 @@ def _cached(root: Path, base: str) -> Path | None:
     return out if out.exists() else None
 
 
-def _keep(root: Path, base: str, scratch: Path, depfile: Path) -> Path:
+def keep_build(root: Path, base: str, scratch: Path, depfile: Path) -> Path:
     """Name the fresh build after what it read, and list that beside it."""
     try:
         deps = read_depfile(depfile.read_text(), Path.cwd())
@@ -187,7 +189,7 @@ def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
     # bytes elsewhere includes its own neighbours
     where = hashlib.sha256(str(src).encode()).hexdigest()[:8]
     base = f"{src.stem}-{cache_key(src, all_flags)}-{where}"
-    out = _cached(root, base)
+    out = cached_build(root, base)
     if out is not None:
         return Built(out, True, time.perf_counter() - t0)
     root.mkdir(parents=True, exist_ok=True)
@@ -198,7 +200,7 @@ def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
     except BaseException:
         depfile.unlink(missing_ok=True)
         raise
-    return Built(_keep(root, base, scratch, depfile), False, time.perf_counter() - t0)
+    return Built(keep_build(root, base, scratch, depfile), False, time.perf_counter() - t0)
 
 
 def build(source: str | Path, *, memory: MemoryStyle = "export",
