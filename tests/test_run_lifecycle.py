@@ -101,9 +101,28 @@ def _cli(*args: str, env: dict[str, str], cwd: Path | None = None,
                           stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=WATCHDOG)
 
 
+_STARTED: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[None]:
+    """Every command a test started is gone when it ends, even when it failed."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(WATCHDOG)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 def _start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _STARTED.append(proc)
+    return proc
 
 
 def _read_until(proc: subprocess.Popen[str], text: str) -> list[str]:
@@ -127,6 +146,7 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         self.proc = subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args], env=env,
                                      stdin=slave, stdout=slave, stderr=slave)
+        _STARTED.append(self.proc)
         os.close(slave)
         self.seen = b""
 
@@ -293,12 +313,7 @@ def two_meshes(tmp_path: Path, env: dict[str, str]) -> Iterator[list[subprocess.
     wait_until(lambda: _meshes(env) == ["shop.json"], "the first mesh left its file")
     procs.append(_start("run", manifest, "--dashboard", env=env))
     wait_until(lambda: _meshes(env) == ["shop-2.json", "shop.json"], "the second one did")
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.communicate(timeout=WATCHDOG)
+    yield procs  # _reap ends them if the test did not
 
 
 def test_with_several_meshes_top_lists_them_and_mesh_chooses(
