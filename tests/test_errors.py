@@ -63,7 +63,7 @@ PUBLISHED = {
 INTERNAL = {
     "nanonet.policy.wasmbin.WasmFormatError", "nanonet.policy.wasmbin.UnknownOpcode",
     "nanonet.component.calls.HostFuncError", "nanonet.host.modcache.CacheWarning",
-    "nanonet.ring.protocol.WouldPark",
+    "nanonet.ring.protocol.WouldPark", "nanonet.cli.stopping.Terminated",
 }
 
 

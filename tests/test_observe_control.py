@@ -1,5 +1,6 @@
 """The control endpoint under load and abuse: a bounded number of handler threads, silent
-hang-ups, and a control file that is never written through a planted symbolic link."""
+hang-ups, and a control file that is never written through a planted symbolic link nor
+over another mesh's."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from nanonet.errors import ControlFileError
 from nanonet.observe import Observer, attach
 from nanonet.observe.client import Endpoint
 from nanonet.observe.controlfile import read_control_file, write_control_file
+from nanonet.observe.meshdir import claim, release, running_meshes
 from nanonet.observe.server import MAX_CONNECTIONS, ControlServer
 
 
@@ -163,3 +165,26 @@ def test_dashboard_without_a_safe_control_file_says_how_to_connect(
         assert f"dashboard: {seen.url}/#token=" in err
         assert "not writing the control file" in err and "--connect 127.0.0.1:" in err
     assert os.listdir(shared) == []
+
+
+def test_a_mesh_file_never_replaces_a_link_or_a_live_meshs_file_but_takes_a_stale_ones(
+        tmp_path: Path) -> None:
+    meshes = tmp_path / "meshes"
+    meshes.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("left alone\n")
+    (meshes / "edge.json").symlink_to(victim)
+    first = claim("edge", "http://127.0.0.1:1", "token-one", meshes)
+    assert first.name == "edge-2.json" and victim.read_text() == "left alone\n"
+    second = claim("edge", "http://127.0.0.1:2", "token-two", meshes)
+    assert second.name == "edge-3.json"  # edge-2 is this live process's
+    assert stat.S_IMODE(second.lstat().st_mode) == 0o600
+    stale = meshes / "core.json"
+    stale.write_text(json.dumps({"url": "http://127.0.0.1:3", "token": "t" * 8,
+                                 "pid": str(2**22 + 1), "mesh": "core"}))  # beyond pid_max
+    assert claim("core", "http://127.0.0.1:4", "token-four", meshes) == stale
+    assert read_control_file(stale)["token"] == "token-four"
+    assert [m.name for m in running_meshes(meshes)] == ["core", "edge-2", "edge-3"]
+    release(second, "someone-elses-token")  # not its token: left
+    release(second, "token-two")
+    assert sorted(os.listdir(meshes)) == ["core.json", "edge-2.json", "edge.json"]

@@ -5,6 +5,8 @@ Each subcommand lives in its own module, which exposes
 function taking the parsed arguments and returning an exit code. A
 ``NanonetError`` that escapes a subcommand is printed as one line,
 ``nanonet: CODE: MESSAGE`` (docs/errors.md lists the codes), with exit code 1.
+SIGTERM stops a command as Ctrl-C does (``stopping.py``); a closed stdout
+(``| head``) ends it quietly with 141.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 from ..errors import NanonetError
 from ..version import __version__
+from .stopping import SIGPIPE_EXIT, SIGTERM_EXIT, Terminated, quiet_stdout, sigterm_stops
 
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.demo", "nanonet.cli.manifest_cli", "nanonet.bench.cli",
@@ -36,19 +39,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        with sigterm_stops():
+            return _dispatch(argv)
+    except NanonetError as err:  # bad input or a refused action: one line, no traceback
+        print(f"nanonet: {err.code}: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader left (| head): stop quietly, as Unix tools do
+        quiet_stdout()
+        return SIGPIPE_EXIT
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return SIGTERM_EXIT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args))
-    except NanonetError as err:  # bad input or a refused action: one line, no traceback
-        print(f"nanonet: {err.code}: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

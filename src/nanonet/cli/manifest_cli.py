@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from typing import Any
 
 from ..errors import ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..manifest.reach import describe
-from ..mesh import Mesh
-from ..observe.hook import Attached, add_arguments, attach, mesh_name
-from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
+from ..observe.hook import add_arguments, attach, mesh_name, preflight
+from .manifest_run import CLOSED_OUTPUT, CTRL_C, HostReads, RunOptions, failed, run_mesh, summary
+from .stopping import SIGPIPE_EXIT
+from .watched import Pending, run_watched
 
 
 def _progress(line: str) -> None:
@@ -55,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
     try:
         m = load_manifest(args.manifest)
+        preflight(args)
         print(f"building and loading {len(m.services)} services from {m.path}")
         mesh = m.build_mesh(_progress, latency=args.dashboard or args.top)
     except ManifestError as err:
@@ -63,31 +64,22 @@ def _run(args: argparse.Namespace) -> int:
     for name in m.host_writes:
         mesh.writer(name).close()
         print(f"host: closed its write end of {name} (it sends nothing from the command line)")
-    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts, _progress)
+    pending = Pending()
+    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts,
+                     pending.put if args.top else _progress)
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     print(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
-    with attach(mesh, args, mesh_name(m.path)) as seen:
-        why = _run_watched(mesh, host, opts, seen) if args.top else run_mesh(mesh, host, opts)
+    with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
+        why = (run_watched(mesh, host, opts, seen, pending) if args.top
+               else run_mesh(mesh, host, opts))
     print(f"{why} after {time.perf_counter() - t0:.3f} s")
     print("\n".join(summary(mesh, host)))
-    if why == "stopped by Ctrl-C":
+    if why == CTRL_C:
         return 130
+    if why == CLOSED_OUTPUT:
+        return SIGPIPE_EXIT
     return 1 if failed(mesh, why) else 0
-
-
-def _run_watched(mesh: Mesh, host: HostReads, opts: RunOptions, seen: Attached) -> str:
-    """Run the mesh on a worker thread while ``nanonet top`` draws it here."""
-    outcome: list[str] = []
-    worker = threading.Thread(target=lambda: outcome.append(run_mesh(mesh, host, opts)),
-                              name="nanonet:run", daemon=True)
-    worker.start()
-    try:
-        seen.top(until=lambda: not worker.is_alive())
-    except KeyboardInterrupt:
-        mesh.stop()
-    worker.join()
-    return outcome[0] if outcome else "stopped by Ctrl-C"
 
 
 MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
@@ -114,8 +106,8 @@ def register(sub: Any) -> None:
     r = sub.add_parser("run", help="build and run the mesh of a nanonet.toml",
                        description="Build what the manifest needs, load every service with "
                        "its grants and limits, and run the mesh until every service ends, "
-                       "the --timeout, or Ctrl-C (a clean stop). What arrives on the tunnels "
-                       "the host reads (reader = \"host\") is printed; a summary of every "
+                       "the --timeout, Ctrl-C or SIGTERM (a clean stop). What arrives on the "
+                       "tunnels the host reads (reader = \"host\") is printed; a summary of every "
                        "service and tunnel follows. Exit status 0 if no service failed.")
     r.add_argument("manifest", help=MANIFEST_HELP)
     r.add_argument("--timeout", type=float, default=None,

@@ -4,7 +4,8 @@ The host holds the ends whose writer or reader is ``"host"``. It prints (or
 only counts) what arrives on its read ends, and closes its write ends at the
 start (the command line has nothing to send; the Python API's
 ``mesh.writer`` does). The run ends when every service has ended, at the
-timeout, or on Ctrl-C; all three stop the mesh the same way (close every
+timeout, on Ctrl-C or SIGTERM, when a thread that draws asks (``Stop``), or
+when stdout is closed; all of them stop the mesh the same way (close every
 tunnel, then interrupt what still runs) and print the same summary.
 """
 
@@ -19,6 +20,7 @@ from ..errors import InternalError, NanonetError, TunnelBroken, TunnelClosed
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader
 from ..runtime.lifecycle import State
+from .stopping import Terminated
 
 WAIT_SECONDS = 0.05  # how long the host waits on a read end before looking around
 Print = Callable[[str], None]
@@ -48,6 +50,18 @@ def show(data: bytes, form: str, max_bytes: int) -> str:
     return cut.hex(" ") + tail
 
 
+CTRL_C = "stopped by Ctrl-C"
+SIGTERM = "stopped by SIGTERM"
+CLOSED_OUTPUT = "stopped: the output was closed"
+
+
+@dataclass
+class Stop:
+    """A stop asked by another thread (the one drawing ``--top``): why, once set."""
+
+    why: str | None = None
+
+
 @dataclass
 class HostReads:
     """The host's read ends: drained in turn until each is closed and empty."""
@@ -56,6 +70,7 @@ class HostReads:
     opts: RunOptions
     out: Print
     counts: dict[str, int] = field(default_factory=dict)
+    silent: bool = False  # stdout is gone: count, print nothing
 
     def drain(self) -> bool:
         """Take what waits on every open end; True if anything came."""
@@ -77,7 +92,7 @@ class HostReads:
     def _take(self, name: str, messages: list[bytes]) -> None:
         for data in messages:
             n = self.counts[name] = self.counts.get(name, 0) + 1
-            if not self.opts.quiet:
+            if not (self.opts.quiet or self.silent):
                 self.out(f"host ← {name} #{n} ({len(data)} bytes): "
                          f"{show(data, self.opts.form, self.opts.max_bytes)}")
 
@@ -96,29 +111,43 @@ def _all_ended(mesh: Mesh) -> bool:
     return not any(s.running for s in mesh.services.values())
 
 
-def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions) -> str:
+def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = None) -> str:
     """Start ``mesh``, serve the host's ends, stop; says why the run ended."""
-    deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
-    mesh.start()
-    why = "every service ended"
+    stop = stop or Stop()
     try:
-        while not _all_ended(mesh):
-            if deadline is not None and time.monotonic() >= deadline:
-                why = f"stopped at the timeout ({opts.timeout:g} s)"
-                break
-            if not host.drain():
-                host.wait(mesh)
+        mesh.start()
+        why = _serve(mesh, host, opts, stop)
+    except Terminated:
+        why = SIGTERM
     except KeyboardInterrupt:
-        why = "stopped by Ctrl-C"
+        why = CTRL_C
+    except BrokenPipeError:
+        host.silent, why = True, CLOSED_OUTPUT
     except InternalError as err:
         why = f"nanonet failed: {err}"
     try:
         mesh.stop()
     except InternalError as err:  # the summary shows that service FAILED with the cause
         why = f"nanonet failed: {err}"
-    while host.drain():  # until every end is empty: the last call sees a close or a break
-        pass
-    return why
+    while True:  # until every end is empty: the last call sees a close or a break
+        try:
+            if not host.drain():
+                break
+        except BrokenPipeError:
+            host.silent = True
+    return stop.why or why
+
+
+def _serve(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop) -> str:
+    deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
+    while not _all_ended(mesh):
+        if stop.why is not None:
+            return stop.why
+        if deadline is not None and time.monotonic() >= deadline:
+            return f"stopped at the timeout ({opts.timeout:g} s)"
+        if not host.drain():
+            host.wait(mesh)
+    return "every service ended"
 
 
 def summary(mesh: Mesh, host: HostReads) -> list[str]:

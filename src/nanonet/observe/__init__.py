@@ -2,18 +2,18 @@
 
 ``Observer(mesh)`` owns the poll thread (counters, latency histograms,
 lifecycle spans), taps, replay and the control endpoint (``serve``); see
-docs/observability.md. ``attach`` is what a command such as ``nanonet run``
-calls for ``--dashboard`` / ``--top``.
+docs/observability.md. ``preflight`` and ``attach`` are what a command such
+as ``nanonet run`` calls for ``--dashboard`` / ``--top``.
 """
 
 from __future__ import annotations
 
-from .hook import add_arguments, attach
+from .hook import add_arguments, attach, preflight
 from .observer import Observer
 from .pcapng import Packet, PcapngWriter, read_packets
 from .snapshot import MeshSnapshot, ServiceSnapshot, TunnelSnapshot, take
 from .tap import Tap, TapError, TapFilter
 
 __all__ = ["MeshSnapshot", "Observer", "Packet", "PcapngWriter", "ServiceSnapshot", "Tap",
-           "TapError", "TapFilter", "TunnelSnapshot", "add_arguments", "attach", "read_packets",
-           "take"]
+           "TapError", "TapFilter", "TunnelSnapshot", "add_arguments", "attach", "preflight",
+           "read_packets", "take"]

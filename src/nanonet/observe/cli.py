@@ -1,8 +1,9 @@
 """``nanonet top``, ``nanonet tap`` and ``nanonet replay``: a running mesh, from outside.
 
 All three talk to the mesh's control endpoint (``Observer.serve``), found via
-``--connect HOST:PORT`` or the control file the server wrote; tap and replay
-change the mesh, so they send its token.
+``--connect HOST:PORT`` or the control file the mesh left (``--mesh NAME``
+when several are running); tap and replay change the mesh, so they send its
+token.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from .top import live_top
 
 
 def _endpoint(args: argparse.Namespace) -> Endpoint:
-    return Endpoint(args.connect, args.token, Path(args.control_file) if args.control_file
-                    else None)
+    return Endpoint(args.connect, args.token,
+                    Path(args.control_file) if args.control_file else None, args.mesh)
 
 
 def _refusal(err: urllib.error.HTTPError) -> str:
@@ -45,9 +46,22 @@ def _guarded(run: Any, args: argparse.Namespace) -> int:
         print(f"{args.command}: {_refusal(err)}", file=sys.stderr)
     except NanonetError:
         raise  # the top-level handler prints it with its code
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+    except urllib.error.URLError as err:
+        print(f"{args.command}: {_unreachable(err)}", file=sys.stderr)
+    except (http.client.HTTPException, OSError, ValueError) as err:
         print(f"{args.command}: {err}", file=sys.stderr)
     return 1
+
+
+def _unreachable(err: urllib.error.URLError) -> str:
+    """Why the endpoint did not answer, in words: a refused connection means the mesh is gone."""
+    reason = err.reason
+    if isinstance(reason, ConnectionRefusedError):
+        return ("the mesh's control endpoint refused the connection: the mesh has stopped "
+                "(or --connect names the wrong port); start it with 'nanonet run MANIFEST "
+                "--dashboard'")
+    said = getattr(reason, "strerror", None) or reason
+    return f"cannot reach the mesh's control endpoint: {said}"
 
 
 def _top(args: argparse.Namespace) -> int:
@@ -88,6 +102,8 @@ def _replay(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connect", metavar="HOST:PORT", help="the mesh's control endpoint")
     p.add_argument("--token", help="the endpoint's token (default: from the control file)")
+    p.add_argument("--mesh", metavar="NAME",
+                   help="which running mesh, when several are (nanonet run --name NAME)")
     p.add_argument("--control-file", metavar="PATH",
                    help="where the server wrote its URL and token")
 

@@ -1,9 +1,10 @@
 """Talking to a control endpoint from another process: find it, read, act.
 
-A server started with a token file writes ``{"url", "token"}`` there (mode
-0600); the CLI reads the same file unless told ``--connect`` and ``--token``,
-and only if it is a regular file of the user's own, not a symbolic link
-(``controlfile.py``).
+A mesh served by ``nanonet run --dashboard`` leaves its URL and token in its
+own control file (``meshdir.py``; mode 0600). The CLI finds the one the user
+means (``--mesh NAME``, ``--control-file``, or the only one running) unless
+told ``--connect`` and ``--token``, and trusts only a regular file of the
+user's own, not a symbolic link (``controlfile.py``).
 """
 
 from __future__ import annotations
@@ -17,34 +18,67 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 from ..errors import ControlFileError
-from .controlfile import read_control_file
+from .meshdir import RunningMesh, read_mesh, running_meshes
 
 TIMEOUT = 10.0
 
 
-def default_control_file() -> Path:
-    """``$NANONET_CONTROL_FILE``, else a per-user file under the cache directory."""
+START = ("start one with 'nanonet run MANIFEST --dashboard', or pass --connect HOST:PORT "
+         "and --token")
+
+
+def env_control_file() -> Path | None:
+    """``$NANONET_CONTROL_FILE``: one fixed control file instead of one per mesh."""
     env = os.environ.get("NANONET_CONTROL_FILE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nanonet" / "control.json"
+    return Path(env) if env else None
+
+
+def find_mesh(control_file: Path | None = None, name: str | None = None) -> RunningMesh:
+    """The one running mesh the user means: the file given, the one named, or the only one."""
+    path = control_file or env_control_file()
+    if path is not None:
+        found = read_mesh(path)
+        if found is None:
+            raise ControlFileError(f"no running mesh: none left a control file at {path}; "
+                                   f"{START}")
+        return found
+    meshes = running_meshes()
+    if name is not None:
+        match = [m for m in meshes if m.name == name]
+        if match:
+            return match[0]
+        running = ", ".join(m.name for m in meshes)
+        choose = f"choose one of {running} with --mesh NAME" if meshes else START
+        raise ControlFileError(f"no running mesh named {name!r}; {choose}")
+    if not meshes:
+        raise ControlFileError(f"no running mesh: {START}")
+    if len(meshes) > 1:
+        listed = ", ".join(m.describe() for m in meshes)
+        raise ControlFileError(f"{len(meshes)} meshes are running: {listed}; choose one with "
+                               "--mesh NAME")
+    return meshes[0]
 
 
 class Endpoint:
     """The URL and (maybe) token of one control endpoint."""
 
     def __init__(self, connect: str | None, token: str | None,
-                 control_file: Path | None = None) -> None:
-        path = control_file or default_control_file()
-        saved = read_control_file(path)
-        url = f"http://{connect}" if connect and "://" not in connect else connect
-        self.url = (url or saved.get("url") or "").rstrip("/")
-        if not self.url:
-            raise ControlFileError(f"no control endpoint: pass --connect HOST:PORT, or start "
-                                   f"the mesh with a token file at {path}")
-        self.token = token or (saved.get("token") if not connect or saved.get("url") == self.url
-                               else None)
+                 control_file: Path | None = None, mesh: str | None = None) -> None:
+        if connect:
+            self.url = (connect if "://" in connect else f"http://{connect}").rstrip("/")
+            self.token = token or self._saved_token(control_file)
+            return
+        found = find_mesh(control_file, mesh)
+        self.url, self.token = found.url.rstrip("/"), token or found.token
+
+    def _saved_token(self, control_file: Path | None) -> str | None:
+        """The token a running mesh at this URL left, if one did."""
+        path = control_file or env_control_file()
+        try:
+            meshes = [m for m in [read_mesh(path)] if m] if path else running_meshes()
+        except ControlFileError:
+            return None
+        return next((m.token for m in meshes if m.url.rstrip("/") == self.url), None)
 
     def _request(self, path: str, data: bytes | None = None) -> urllib.request.Request:
         req = urllib.request.Request(self.url + path, data=data,

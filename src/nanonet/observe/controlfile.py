@@ -25,12 +25,12 @@ def _trusted_owner(uid: int) -> bool:
     return uid == os.geteuid() or uid in _TRUSTED
 
 
-def _open_directory(directory: Path) -> int:
+def open_directory(directory: Path) -> int:
     """A descriptor of ``directory`` once it is known to be safe to create files in."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     st = os.fstat(fd)
-    fix = "or set NANONET_CONTROL_FILE to a path in a directory of your own"
+    fix = "or set XDG_CACHE_HOME (or NANONET_CONTROL_FILE) to a directory of your own"
     if not _trusted_owner(st.st_uid):
         os.close(fd)
         raise ControlFileError(f"{directory} belongs to uid {st.st_uid}, not to you: another "
@@ -43,20 +43,14 @@ def _open_directory(directory: Path) -> int:
     return fd
 
 
-def write_control_file(path: Path, url: str, token: str) -> None:
-    """``{"url", "token"}`` at ``path``, readable by the owner only, never through a link."""
-    text = json.dumps({"url": url, "token": token}) + "\n"
-    dfd = _open_directory(path.parent)
-    tmp = f".{path.name}.{secrets.token_hex(8)}.tmp"
+def write_control_file(path: Path, url: str, token: str,
+                       extra: dict[str, str] | None = None) -> None:
+    """``{"url", "token"}`` (and ``extra``) at ``path``, readable by the owner
+    only, never through a link."""
+    dfd = open_directory(path.parent)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=dfd)
+        tmp = _private_file(dfd, {"url": url, "token": token, **(extra or {})})
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                os.fchmod(out.fileno(), 0o600)
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
             os.replace(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException:
             os.unlink(tmp, dir_fd=dfd)
@@ -66,6 +60,36 @@ def write_control_file(path: Path, url: str, token: str) -> None:
                                "NANONET_CONTROL_FILE to another path") from None
     finally:
         os.close(dfd)
+
+
+def write_new_file(dfd: int, name: str, fields: dict[str, str]) -> bool:
+    """``fields`` as ``name`` in the directory ``dfd`` unless that name exists
+    (False then): a hard link creates a name or fails, it never replaces one."""
+    tmp = _private_file(dfd, fields)
+    try:
+        os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp, dir_fd=dfd)
+    return True
+
+
+def _private_file(dfd: int, fields: dict[str, str]) -> str:
+    """A new file of mode 0600 in ``dfd`` holding ``fields`` as JSON; its name."""
+    tmp = f".control.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=dfd)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(json.dumps(fields) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        os.unlink(tmp, dir_fd=dfd)
+        raise
+    return tmp
 
 
 def read_control_file(path: Path) -> dict[str, str]:

@@ -268,6 +268,12 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def port_refusal(host: str, port: int, err: OSError) -> str:
+    """Why the endpoint cannot listen there, and what to do instead."""
+    return (f"cannot serve the control endpoint on {host}:{port}: {err.strerror or err}; "
+            "choose another port (--observe-port), or 0 for any free one")
+
+
 def _page() -> bytes:
     return (resources.files("nanonet.observe") / "dashboard.html").read_bytes()
 
@@ -282,7 +288,10 @@ class ControlServer:
         origins = [normal_origin(o) for o in origins]  # a bad one fails before the bind
         if max_connections < 1:
             raise InvalidValue(f"max_connections must be at least 1, not {max_connections}")
-        srv = self._srv = _Server((host, port), _Handler)
+        try:
+            srv = self._srv = _Server((host, port), _Handler)
+        except OSError as err:  # the port is taken, or the host is not this machine's
+            raise InvalidValue(port_refusal(host, port, err)) from None
         self.host, self.port = host, int(srv.server_address[1])
         srv.gate = Gate({host, "127.0.0.1", "localhost", "::1"}, self.port, self.token, origins)
         srv.observer, srv.page = observer, _page()

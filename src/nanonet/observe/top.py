@@ -86,11 +86,29 @@ def render(snap: Snap, source: str = "") -> Group:
 
 
 def live_top(fetch: Callable[[], Snap], source: str = "", period: float = 0.25,
-             frames: int | None = None, until: Callable[[], bool] | None = None) -> None:
-    """Redraw every ``period`` seconds until Ctrl-C, ``frames`` redraws, or ``until()``."""
-    with Live(render(fetch(), source), refresh_per_second=8, screen=frames is None) as live:
+             frames: int | None = None, until: Callable[[], bool] | None = None,
+             lines: Callable[[], list[str]] | None = None) -> None:
+    """Redraw every ``period`` seconds until Ctrl-C, ``frames`` redraws, or ``until()``.
+
+    With ``lines`` (what another thread wants printed, taken at each redraw)
+    the view stays in the terminal's normal screen and the lines scroll above
+    it, printed by this thread: a second thread writing through rich's
+    stdout proxy races it (and has died in the proxy with a RecursionError),
+    so with ``lines`` nothing is redirected."""
+    screen = frames is None and lines is None
+    with Live(render(fetch(), source), refresh_per_second=8, screen=screen,
+              redirect_stdout=lines is None, redirect_stderr=lines is None) as live:
         shown = 1
         while (frames is None or shown < frames) and not (until and until()):
             time.sleep(period)
+            if lines is not None:
+                _print_above(live, lines())
             live.update(render(fetch(), source))
             shown += 1
+        if lines is not None:
+            _print_above(live, lines())
+
+
+def _print_above(live: Live, lines: list[str]) -> None:
+    if lines:
+        live.console.print(Text("\n".join(lines)), soft_wrap=True, highlight=False)
