@@ -160,7 +160,7 @@ def test_histograms_decode(peers: tuple[dict[str, Any], Path]) -> None:
 def test_report_page_and_plots_written(peers: tuple[dict[str, Any], Path]) -> None:
     _, page = peers
     text = page.read_text()
-    for heading in ("The seed article's claims", "Where nanonet is not ahead",
+    for heading in ("The zero-syscall claims, tested", "Where nanonet is not ahead",
                     "Method and caveats", "GIL"):
         assert heading in text
     for png in ("performance-w1-cdf.png", "performance-rate-cdf.png",

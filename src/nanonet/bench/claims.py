@@ -1,4 +1,4 @@
-"""The seed article's table, claim by claim, beside what this run measured.
+"""The claims made for zero-syscall tunnels, claim by claim, beside what this run measured.
 
 The article ("The Zero-Syscall Network") claims four figures for a
 traditional stack and for Wasm-to-Wasm tunnels. Each verdict here is derived

@@ -1,7 +1,7 @@
 """``nanonet bench --report PATH.md``: the performance page, written from one result.
 
 Everything on the page is derived from the result it is given: the tables,
-the seed claims and their verdicts (``claims``), the list of places where
+the claims and their verdicts (``claims``), the list of places where
 nanonet is not ahead (``behind``), and the plots saved beside the page.
 """
 
@@ -88,7 +88,7 @@ def render(result: Result, images: list[Path]) -> str:
          "vCPUs move. Compare figures only within one run, never across runs.",
          *(f"- {k}: {v}" for k, v in meta.get("notes", {}).items()),
          *(f"- skipped {t}: {why}" for t, why in result.get("skipped", {}).items())])))
-    parts.append(_section("The seed article's claims", md_table(
+    parts.append(_section("The zero-syscall claims, tested", md_table(
         ["claim", "claimed", "measured here", "verdict"],
         [[r["claim"], r["claimed"], r["measured"], r["verdict"]] for r in claims.rows(result)])))
     parts += _tables(result)
