@@ -11,6 +11,7 @@ under a granted directory).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import wasmtime
 
@@ -74,17 +75,43 @@ class WasiContext(wasmtime.WasiConfig):
         self.origin_ns = time.monotonic_ns()
 
 
-def config(grants: Grants) -> WasiContext:
-    """A WASI context holding exactly what ``grants`` allow, nothing inherited."""
+# (owner, "stdout" or "stderr", bytes written): where granted stdio goes, if not
+# straight to the host's own (``nanonet run`` labels each line with its service)
+OutputSink = Callable[[str, str, bytes], None]
+_sink: list[OutputSink] = []
+
+
+def route_output(sink: OutputSink | None) -> None:
+    """Send what guests write to their granted stdout/stderr to ``sink``
+    instead of the host's own, for contexts made from now on (None: back to
+    the host's). Called on the guest's thread, inside its ``fd_write``."""
+    _sink[:] = [] if sink is None else [sink]
+
+
+def _stdio(cfg: WasiContext, grants: Grants, owner: str) -> None:
+    """The granted streams: the host's own, or ``route_output``'s sink."""
+    sink = _sink[0] if _sink else None
+    if sink is None:
+        if grants.stdout:
+            cfg.inherit_stdout()
+        if grants.stderr:
+            cfg.inherit_stderr()
+        return
+    if grants.stdout:
+        cfg.stdout_custom = lambda data: sink(owner, "stdout", bytes(data))
+    if grants.stderr:
+        cfg.stderr_custom = lambda data: sink(owner, "stderr", bytes(data))
+
+
+def config(grants: Grants, owner: str = "") -> WasiContext:
+    """A WASI context holding exactly what ``grants`` allow, nothing inherited;
+    ``owner`` names the service for ``route_output``'s sink."""
     cfg = WasiContext()
     if grants.args:
         cfg.argv = list(grants.args)
     if grants.env:
         cfg.env = [list(pair) for pair in grants.env]
-    if grants.stdout:
-        cfg.inherit_stdout()
-    if grants.stderr:
-        cfg.inherit_stderr()
+    _stdio(cfg, grants, owner)
     for d in grants.dirs:
         cfg.preopen_dir(str(d.host_path), d.guest_path, d.writable)
     return cfg
