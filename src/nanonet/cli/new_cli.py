@@ -45,6 +45,7 @@ def _new(args: argparse.Namespace) -> int:
     target.mkdir(parents=True, exist_ok=True)
     made = files(target.absolute().name, args.template)
     for file, text in made.items():
+        (target / file).parent.mkdir(parents=True, exist_ok=True)
         (target / file).write_text(text)
     print(f"made {target}/ ({args.template}): {', '.join(made)}")
     print(f"next: cd {target} && nanonet run")

@@ -1,13 +1,15 @@
 """The files ``nanonet new`` writes, per template.
 
-Each template is a service that sends one greeting to the host on tunnel
-``out`` (``log`` for the component, through its one import) and ends, so
-that ``nanonet run`` shows it working end to end: the manifest, the guest's
-source, and a README with the next commands. ``{name}`` is the service's
-name; nothing else is substituted.
+Each core template is a service that sends one greeting to the host on
+tunnel ``out`` and ends, so that ``nanonet run`` shows it working end to
+end; the component template is the auth example's Python component, whose
+one import writes tunnel ``log`` to the host. Each comes with its manifest
+and a README with the next commands. ``{name}`` is the service's name.
 """
 
 from __future__ import annotations
+
+from importlib import resources
 
 MANIFEST_HEAD = """\
 # {name}: a nanonet service (docs/manifest.md lists every key).
@@ -75,34 +77,12 @@ writer = "{name}"        # through its access-logs import
 reader = "host"
 
 [services.{name}]
-component = "app.py"     # built with componentize-py (cached)
+component = "guest_py/auth.py"   # built with componentize-py (cached)
 wit = "auth"             # nanonet's WIT package (nanonet wit auth)
 world = "auth-service"
 wasi = true              # its Python runtime needs a (granted-nothing) WASI context
 imports = {{ access-logs = "tunnel:log" }}
 """
-
-PY_GUEST = '''\
-"""{name}: the auth-service world of nanonet:auth, in Python.
-
-It answers `authenticate(token)` calls (from Python:
-`manifest.build_mesh().components["{name}"].call("authenticate", "alice")`)
-and logs each one through its only capability, the access-logs import.
-"""
-
-import wit_world
-from componentize_py_types import Err
-from wit_world.imports import access_logs, types
-
-
-class WitWorld(wit_world.WitWorld):
-    def authenticate(self, jwt: str) -> types.Principal:
-        if not jwt:
-            access_logs.log_attempt(0, "empty token")
-            raise Err("empty token")
-        access_logs.log_attempt(1, "ok")
-        return types.Principal(1, jwt)
-'''
 
 README = """\
 # {name}
@@ -120,8 +100,11 @@ Edit `{guest}`, then run again. docs/manifest.md lists every manifest key.
 TEMPLATES = {
     "c": ("guest.c", C_GUEST, C_MANIFEST),
     "wat": ("guest.wat", WAT_GUEST, WAT_MANIFEST),
-    "python-component": ("app.py", PY_GUEST, PY_MANIFEST),
+    "python-component": ("guest_py/auth.py", "", PY_MANIFEST),
 }
+# the auth example's component (an HMAC token check that logs every attempt):
+# a whole, working Python guest, and one whose build is often cached already
+AUTH_GUEST = ("examples", "auth", "guest_py", "auth.py")
 
 
 def files(name: str, template: str) -> dict[str, str]:
@@ -130,5 +113,7 @@ def files(name: str, template: str) -> dict[str, str]:
     greeting = f"hello from {name}"
     fill = {"name": name, "template": template, "guest": guest, "greeting": greeting,
             "length": str(len(greeting.encode()))}
-    return {"nanonet.toml": manifest.format(**fill), guest: source.format(**fill),
+    code = (source.format(**fill) if source
+            else resources.files("nanonet").joinpath(*AUTH_GUEST).read_text())
+    return {"nanonet.toml": manifest.format(**fill), guest: code,
             "README.md": README.format(**fill)}
