@@ -2,13 +2,19 @@
 
 When ``nanonet run`` runs several services that write to their granted
 stdout or stderr, their lines interleave; each is printed whole, prefixed
-with the service's name, as Spin and docker compose do. Bytes are kept per
-(service, stream) until a newline ends the line (a guest writes a line in
-several ``fd_write`` calls as often as not); ``flush`` prints what is left.
+with the service's name, as Spin and docker compose do. Each (service,
+stream) writes into a pipe of its own (``policy.wasi.route_output`` gives
+wasmtime the pipe's path); a thread reads it and prints whole lines (a guest
+writes a line in several ``fd_write`` calls as often as not), and what is
+left without a newline when the pipe ends.
+
+The pipe ends when nanonet closes its write end and the service's store is
+released (``Mesh.close``), which closes wasmtime's.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -17,40 +23,58 @@ from typing import TextIO
 
 from ..policy.wasi import route_output
 
+JOIN_SECONDS = 2.0  # how long close waits, in all, for the readers to reach the end
+CHUNK = 1 << 16
+
 
 class Labeller:
-    """A sink for ``route_output``: whole lines, each with its ``[service]``."""
+    """Pipes for ``route_output``; a reader thread per pipe prints its lines."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self._streams = {"stdout": out, "stderr": err}
-        self._partial: dict[tuple[str, str], bytes] = {}
-        self._lock = threading.Lock()
+        self._writers: dict[tuple[str, str], int] = {}
+        self._readers: list[threading.Thread] = []
+        self._lock = threading.Lock()  # one line printed at a time; one pipe per key
 
-    def _stream(self, name: str) -> TextIO:
-        chosen = self._streams[name]
-        return chosen if chosen is not None else getattr(sys, name)
-
-    def __call__(self, owner: str, stream: str, data: bytes) -> None:
+    def __call__(self, owner: str, stream: str) -> str:
+        """The path wasmtime opens for ``owner``'s ``stream``."""
         with self._lock:
-            text = self._partial.pop((owner, stream), b"") + data
-            *lines, rest = text.split(b"\n")
-            if rest:
-                self._partial[(owner, stream)] = rest
-            self._write(owner, stream, lines)
+            if (owner, stream) not in self._writers:
+                read, write = os.pipe()
+                self._writers[(owner, stream)] = write
+                reader = threading.Thread(target=self._read, args=(read, owner, stream),
+                                          name=f"nanonet:labels:{owner}", daemon=True)
+                reader.start()
+                self._readers.append(reader)
+            return f"/dev/fd/{self._writers[(owner, stream)]}"
 
-    def _write(self, owner: str, stream: str, lines: list[bytes]) -> None:
+    def _read(self, fd: int, owner: str, stream: str) -> None:
+        rest = b""
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(CHUNK):
+                *lines, rest = (rest + chunk).split(b"\n")
+                self._print(owner, stream, lines)
+        if rest:
+            self._print(owner, stream, [rest])
+
+    def _print(self, owner: str, stream: str, lines: list[bytes]) -> None:
         if not lines:
             return
-        out = self._stream(stream)
-        out.write("".join(f"[{owner}] {line.decode('utf-8', 'replace')}\n" for line in lines))
-        out.flush()
-
-    def flush(self) -> None:
-        """Print every unfinished line (a guest that ended without a newline)."""
+        out = self._streams[stream] or getattr(sys, stream)
+        text = "".join(f"[{owner}] {line.decode('utf-8', 'replace')}\n" for line in lines)
         with self._lock:
-            left, self._partial = self._partial, {}
-            for (owner, stream), rest in left.items():
-                self._write(owner, stream, [rest])
+            out.write(text)
+            out.flush()
+
+    def close(self) -> None:
+        """Close nanonet's write ends and wait (bounded) for the readers to
+        print what is left; a store still alive keeps its pipe open."""
+        with self._lock:
+            writers, self._writers = list(self._writers.values()), {}
+        for fd in writers:
+            os.close(fd)
+        for reader in self._readers:
+            reader.join(JOIN_SECONDS / max(1, len(self._readers)))
 
 
 @contextmanager
@@ -66,4 +90,4 @@ def labelled(on: bool, out: TextIO | None = None) -> Iterator[None]:
         yield
     finally:
         route_output(None)
-        labeller.flush()
+        labeller.close()

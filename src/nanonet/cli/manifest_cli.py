@@ -109,6 +109,7 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
     else:
         print(f"{why} after {seconds:.3f} s")
         print("\n".join(summary(mesh, host)))
+    mesh.close()  # release every store (and its WASI streams) while Python still runs
     return status
 
 

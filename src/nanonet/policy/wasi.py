@@ -75,37 +75,39 @@ class WasiContext(wasmtime.WasiConfig):
         self.origin_ns = time.monotonic_ns()
 
 
-# (owner, "stdout" or "stderr", bytes written): where granted stdio goes, if not
-# straight to the host's own (``nanonet run`` labels each line with its service)
-OutputSink = Callable[[str, str, bytes], None]
-_sink: list[OutputSink] = []
+# (owner, "stdout" or "stderr") -> the path of a file (a pipe) to write it to,
+# in place of the host's own stream (``nanonet run`` labels each line with its
+# service). A path, not a Python callback: wasmtime writes a custom stream from
+# its own worker threads, which may still call into Python as it exits.
+OutputPath = Callable[[str, str], str]
+_route: list[OutputPath] = []
 
 
-def route_output(sink: OutputSink | None) -> None:
-    """Send what guests write to their granted stdout/stderr to ``sink``
-    instead of the host's own, for contexts made from now on (None: back to
-    the host's). Called on the guest's thread, inside its ``fd_write``."""
-    _sink[:] = [] if sink is None else [sink]
+def route_output(where: OutputPath | None) -> None:
+    """Send what guests write to their granted stdout/stderr to the file
+    ``where(owner, stream)`` names, for contexts made from now on (None: back
+    to the host's own streams)."""
+    _route[:] = [] if where is None else [where]
 
 
 def _stdio(cfg: WasiContext, grants: Grants, owner: str) -> None:
-    """The granted streams: the host's own, or ``route_output``'s sink."""
-    sink = _sink[0] if _sink else None
-    if sink is None:
-        if grants.stdout:
-            cfg.inherit_stdout()
-        if grants.stderr:
-            cfg.inherit_stderr()
-        return
+    """The granted streams: the host's own, or the files ``route_output`` names."""
+    where = _route[0] if _route else None
     if grants.stdout:
-        cfg.stdout_custom = lambda data: sink(owner, "stdout", bytes(data))
+        if where is None:
+            cfg.inherit_stdout()
+        else:
+            cfg.stdout_file = where(owner, "stdout")
     if grants.stderr:
-        cfg.stderr_custom = lambda data: sink(owner, "stderr", bytes(data))
+        if where is None:
+            cfg.inherit_stderr()
+        else:
+            cfg.stderr_file = where(owner, "stderr")
 
 
 def config(grants: Grants, owner: str = "") -> WasiContext:
     """A WASI context holding exactly what ``grants`` allow, nothing inherited;
-    ``owner`` names the service for ``route_output``'s sink."""
+    ``owner`` names the service for ``route_output``."""
     cfg = WasiContext()
     if grants.args:
         cfg.argv = list(grants.args)
