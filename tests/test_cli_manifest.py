@@ -198,3 +198,25 @@ def test_build_builds_c_sources_and_commands(tmp_path: Path) -> None:
     assert "[3/3] third: source third.c" in done.stdout
     assert "third: third.c (exports its memory)" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("built 3 services of nanonet.toml in ")
+
+
+RANDOM = """(module
+  (import "wasi_snapshot_preview1" "random_get" (func $r (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "run") (result i32) (i32.const 0)))
+"""
+
+
+def test_check_reports_every_service_that_does_not_load(tmp_path: Path) -> None:
+    (tmp_path / "random.wat").write_text(RANDOM)
+    text = GOOD.replace("ingress.wat", "random.wat") + (
+        '\n[tunnels.two]\nwriter = "second"\nreader = "host"\n\n'
+        '[services.second]\nsource = "random.wat"\n')
+    done = cli("check", cwd=_project(tmp_path, text))
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert [line.split(": ")[:2] for line in lines[:2]] == [
+        ["nanonet.toml:5:1", "services.ingress"], ["nanonet.toml:12:1", "services.second"]]
+    assert all("imports wasi_snapshot_preview1.random_get, which needs the 'random' grant"
+               in line for line in lines[:2])
+    assert lines[2:] == ["nanonet.toml: 2 errors; fix them and run nanonet check again"]

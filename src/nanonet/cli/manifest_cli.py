@@ -39,14 +39,18 @@ def _aside(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _load_all(m: Manifest, build: bool, say: Print) -> None:
+def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     """Compile, check and instantiate every service (no guest code runs), then
-    release everything; build commands run only with ``build``."""
+    release everything; build commands run only with ``build``. Every service
+    that cannot be built or loaded is one error."""
     runs = "running build commands" if build else "no build command runs without --build"
     say(f"\nloading every service ({runs}; --no-load skips this):")
-    mesh = m.build_mesh(say, build=build)
+    failures: list[ManifestError] = []
+    mesh = m.build_mesh(say, build=build, failures=failures)
     mesh.stop(grace=0)
-    say(f"all {len(m.services)} services load: every import is granted")
+    if not failures:
+        say(f"all {len(m.services)} services load: every import is granted")
+    return sorted(failures, key=lambda e: e.line)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -59,10 +63,7 @@ def _check(args: argparse.Namespace) -> int:
         if not args.json:
             print("\n".join(describe(m)))
         if not args.no_load:
-            try:
-                _load_all(m, args.build, say)
-            except ManifestError as err:
-                errors = [err]
+            errors = _load_all(m, args.build, say)
     if args.json:
         names = (list(m.services), list(m.table.tunnels)) if m is not None else ([], [])
         print(as_json(path, errors, *names))

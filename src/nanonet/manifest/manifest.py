@@ -106,7 +106,7 @@ class Manifest:
         return ServicePolicy(grants, limits, restart)
 
     def build_mesh(self, progress: Progress | None = None, latency: bool = False,
-                   build: bool = True) -> Mesh:
+                   build: bool = True, failures: list[ManifestError] | None = None) -> Mesh:
         """A Mesh with every tunnel and every service loaded (built first if needed).
 
         ``build=False`` runs no build command and no componentize-py build
@@ -116,7 +116,9 @@ class Manifest:
 
         The host ends (``host_reads``, ``host_writes``) are left for the
         caller to take with ``mesh.reader`` / ``mesh.writer``. A service that
-        fails to build or load is a ManifestError at that service's table.
+        fails to build or load is a ManifestError at that service's table;
+        with a ``failures`` list, each such error is added to it instead and
+        the next service is tried (``nanonet check`` reports them all).
         """
         from .guests import guest_code  # builds need zig: import only when used
 
@@ -131,7 +133,12 @@ class Manifest:
             cores = [s for s in self.services.values() if s.table.component is None]
             comps = [s for s in self.services.values() if s.table.component is not None]
             for svc in cores + comps:  # components last: they take their tunnel ends
-                self._load(mesh, svc, guest_code(self, svc, progress or _quiet, build))
+                try:
+                    self._load(mesh, svc, guest_code(self, svc, progress or _quiet, build))
+                except ManifestError as err:
+                    if failures is None:
+                        raise
+                    failures.append(err)
         except BaseException:
             mesh.stop(grace=0)
             raise
