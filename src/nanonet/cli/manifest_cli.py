@@ -17,72 +17,123 @@ import time
 from typing import Any
 
 from ..errors import ManifestError
-from ..manifest.manifest import Manifest, load_manifest
+from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
-from .manifest_run import CLOSED_OUTPUT, CTRL_C, HostReads, RunOptions, failed, run_mesh, summary
+from .check_report import as_json, as_text
+from .labels import labelled
+from .manifest_run import (
+    CLOSED_OUTPUT,
+    CTRL_C,
+    HostReads,
+    Print,
+    RunOptions,
+    failed,
+    run_mesh,
+    summary,
+)
+from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
+from .verbosity import add_switch
 from .watched import Pending, run_watched
+from .where import manifest_path
 
 
 def _progress(line: str) -> None:
     print(line, flush=True)
 
 
-def _load_all(m: Manifest, build: bool) -> None:
+def _aside(line: str) -> None:
+    """With --json, what is said on the way goes to stderr: stdout is the JSON."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     """Compile, check and instantiate every service (no guest code runs), then
-    release everything; build commands run only with ``build``."""
+    release everything; build commands run only with ``build``. Every service
+    that cannot be built or loaded is one error."""
     runs = "running build commands" if build else "no build command runs without --build"
-    print(f"\nloading every service ({runs}; --no-load skips this):")
-    mesh = m.build_mesh(_progress, build=build)
+    say(f"\nloading every service ({runs}; --no-load skips this):")
+    failures: list[ManifestError] = []
+    mesh = m.build_mesh(say, build=build, failures=failures)
     mesh.stop(grace=0)
-    print(f"all {len(m.services)} services load: every import is granted")
+    if not failures:
+        say(f"all {len(m.services)} services load: every import is granted")
+    return sorted(failures, key=lambda e: e.line)
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        m = load_manifest(args.manifest)
-        print("\n".join(describe(m)))
-        if not args.no_load:
-            _load_all(m, args.build)
-    except ManifestError as err:
-        print(err, file=sys.stderr)
+    path = manifest_path(args.manifest, "check")
+    if path is None:
         return 1
-    return 0
+    say = _aside if args.json else _progress
+    m, errors = check_manifest(path)
+    if m is not None and not errors:
+        if not args.json:
+            print("\n".join(describe(m)))
+        if not args.no_load:
+            errors = _load_all(m, args.build, say)
+    if args.json:
+        names = (list(m.services), list(m.table.tunnels)) if m is not None else ([], [])
+        print(as_json(path, errors, *names))
+    elif errors:
+        print("\n".join(as_text(path, errors)), file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    path = manifest_path(args.manifest, "run")
+    if path is None:
+        return 1
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
+    say = _aside if args.json else _progress
     try:
-        m = load_manifest(args.manifest)
+        m = load_manifest(path)
         preflight(args)
-        print(f"building and loading {len(m.services)} services from {m.path}")
-        mesh = m.build_mesh(_progress, latency=args.dashboard or args.top)
+    except ManifestError as err:
+        print(err, file=sys.stderr)
+        return 1
+    pending = Pending()
+    # several services' stdio is labelled; under --top it prints above the view
+    with labelled(args.json or args.top or len(m.services) > 1,
+                  sys.stderr if args.json else None, pending.put if args.top else None):
+        return _run_loaded(m, args, opts, say, pending)
+
+
+def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Print,
+                pending: Pending) -> int:
+    try:
+        say(f"building and loading {len(m.services)} services from {m.path}")
+        mesh = m.build_mesh(say, latency=args.dashboard or args.top)
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
     for name in m.host_writes:
         mesh.writer(name).close()
-        print(f"host: closed its write end of {name} (it sends nothing from the command line)")
-    pending = Pending()
+        say(f"host: closed its write end of {name} (it sends nothing from the command line)")
     host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts,
-                     pending.put if args.top else _progress)
+                     pending.put if args.top else say)
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
-    print(f"running (Ctrl-C stops{limit})")
+    say(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
     with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
         why = (run_watched(mesh, host, opts, seen, pending) if args.top
                else run_mesh(mesh, host, opts))
-    print(f"{why} after {time.perf_counter() - t0:.3f} s")
-    print("\n".join(summary(mesh, host)))
-    if why == CTRL_C:
-        return 130
-    if why == CLOSED_OUTPUT:
-        return SIGPIPE_EXIT
-    return 1 if failed(mesh, why) else 0
+    seconds = time.perf_counter() - t0
+    status = (130 if why == CTRL_C else SIGPIPE_EXIT if why == CLOSED_OUTPUT
+              else 1 if failed(mesh, why) else 0)
+    if args.json:
+        print(summary_json(mesh, host, why, seconds, status))
+    else:
+        print(f"{why} after {seconds:.3f} s")
+        print("\n".join(summary(mesh, host)))
+    mesh.close()  # release every store (and its WASI streams) while Python still runs
+    return status
 
 
-MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
+MANIFEST_HELP = ("the manifest (TOML; default ./nanonet.toml); paths in it are relative to "
+                 "its directory")
+JSON_HELP = "print one JSON object on stdout (what is said on the way goes to stderr)"
 
 
 def register(sub: Any) -> None:
@@ -94,13 +145,16 @@ def register(sub: Any) -> None:
                        "with --build. Prints, "
                        "per service, its tunnel ends, files, env, args, clock, random, stdio, "
                        "network, raw access, limits and restart policy. Exit status 0 if the "
-                       "manifest is valid, 1 with FILE:LINE: KEY: PROBLEM; FIX otherwise.")
-    p.add_argument("manifest", help=MANIFEST_HELP)
+                       "manifest is valid, 1 with every FILE:LINE: KEY: PROBLEM; FIX "
+                       "otherwise.")
+    p.add_argument("manifest", nargs="?", help=MANIFEST_HELP)
     p.add_argument("--no-load", action="store_true",
                    help="check the file only: do not build or load the services")
     p.add_argument("--build", action="store_true",
                    help="run the services' build commands (and componentize-py builds) "
                    "first, as `nanonet run` does; without it, what is not built is an error")
+    p.add_argument("--json", action="store_true", help=JSON_HELP + ": ok, or every error")
+    add_switch(p)
     p.set_defaults(func=_check)
 
     r = sub.add_parser("run", help="build and run the mesh of a nanonet.toml",
@@ -108,8 +162,10 @@ def register(sub: Any) -> None:
                        "its grants and limits, and run the mesh until every service ends, "
                        "the --timeout, Ctrl-C or SIGTERM (a clean stop). What arrives on the "
                        "tunnels the host reads (reader = \"host\") is printed; a summary of every "
-                       "service and tunnel follows. Exit status 0 if no service failed.")
-    r.add_argument("manifest", help=MANIFEST_HELP)
+                       "service and tunnel follows. Guests' stdout and stderr lines are prefixed "
+                       "with [SERVICE] when the mesh has several. Exit status 0 if no service "
+                       "failed.")
+    r.add_argument("manifest", nargs="?", help=MANIFEST_HELP)
     r.add_argument("--timeout", type=float, default=None,
                    help="stop the mesh after this many seconds")
     r.add_argument("--quiet", action="store_true",
@@ -118,5 +174,7 @@ def register(sub: Any) -> None:
                    help="how to print received messages (auto: text if printable UTF-8)")
     r.add_argument("--max-bytes", type=int, default=64,
                    help="print at most this many bytes of each message (default 64)")
+    r.add_argument("--json", action="store_true", help=JSON_HELP + ": the final summary")
+    add_switch(r)
     add_arguments(r)
     r.set_defaults(func=_run)
