@@ -17,6 +17,7 @@ leaving the ``with`` block) then releases the stores and ring memories.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,7 @@ class Mesh:
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}
         self._started = False
+        self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
         self._ticking = False
         self._closed = False
 
@@ -291,6 +293,8 @@ class Mesh:
         """Start every service not yet started."""
         self._check_open()
         self._started = True
+        if self.started_ns is None:
+            self.started_ns = time.monotonic_ns()
         self._hold_ticker()
         starting = [svc for svc in self.services.values() if not svc.started]
         for svc in starting:
