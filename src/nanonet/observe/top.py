@@ -50,7 +50,8 @@ def services_table(snap: Snap) -> Table:
         mem = size(s["memory_bytes"])
         table.add_row(s["name"], s.get("kind", "module"),
                       Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
-                      seconds(s.get("cpu_seconds")), str(s["restarts"]), traps, mem, s.get("cause") or "")
+                      seconds(s.get("cpu_seconds")), str(s["restarts"]), traps, mem,
+                      s.get("cause") or "")
     return table
 
 
