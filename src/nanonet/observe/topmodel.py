@@ -94,8 +94,21 @@ def traps(s: Snap) -> str:
     return ", ".join(f"{c}×{n}" for c, n in s["traps"].items()) or "0"
 
 
+def traps_short(s: Snap, width: int = 18) -> str:
+    """How many traps, and the commonest cause, cut to ``width`` (80 columns hold it)."""
+    total = sum(s["traps"].values())
+    if not total:
+        return "0"
+    cause = max(s["traps"].items(), key=lambda kv: kv[1])[0]
+    text = f"{total} {cause}"
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def fuel(v: int | None) -> str:
-    return "-" if v is None else rate(float(v))
+    """Fuel burnt, short: ``812``, ``45.3 k``, ``12.40 M``, ``3.10 G``."""
+    if v is None:
+        return "-"
+    return f"{v / 1e9:.2f} G" if v >= 1e9 else rate(float(v))
 
 
 def _end(snap: Snap, owner: str | None) -> str:
@@ -120,11 +133,11 @@ def tunnel_details(snap: Snap, name: str) -> list[str]:
         + ("  [tap attached]" if t["tap"] else ""),
         f"  writer  {_end(snap, t['writer'])}",
         f"  reader  {_end(snap, t['reader'])}",
-        f"  ring    {t['slots']} slots of {size(t['max_payload'])}, fill {t['fill']}, "
+        f"  ring    {t['slots']} slots of {size(t['max_payload'])}, fill {t['fill']}; "
         f"full {t['times_full']:,}×, empty {t['times_empty']:,}×",
-        f"  moved   {t['sent']:,} sent, {t['received']:,} received, "
-        f"{size(t['bytes_out'])} read; {rate(t['msgs_per_s'])} msg/s, "
-        f"{byte_rate(t['bytes_per_s'])}",
-        f"  parks   writer {t['writer_parks']:,}, reader {t['reader_parks']:,}; lag p50 "
-        f"{ns(t['p50_ns'])}, p99 {ns(t['p99_ns'])}; dead letters {t.get('dead_letters', 0)}",
+        f"  moved   {t['sent']:,} sent, {t['received']:,} received ({size(t['bytes_out'])})",
+        f"  now     {rate(t['msgs_per_s'])} msg/s, {byte_rate(t['bytes_per_s'])}; lag p50 "
+        f"{ns(t['p50_ns'])}, p99 {ns(t['p99_ns'])}",
+        f"  parks   writer {t['writer_parks']:,}, reader {t['reader_parks']:,}; "
+        f"dead letters {t.get('dead_letters', 0)}",
     ]

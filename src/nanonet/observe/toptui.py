@@ -2,9 +2,9 @@
 
 It polls the control endpoint on a worker thread and redraws two tables:
 services (state, CPU as a share of one core and in seconds, fuel, memory,
-restarts, traps) and tunnels (rate, fill, lag, state), with the mesh's
-uptime above. Keys sort (``n`` name, ``r`` rate, ``f`` fill, ``l`` lag,
-``c`` CPU), the arrows move among tunnels, enter shows or hides the
+restarts, traps: how many, and the commonest cause) and tunnels (rate,
+fill, lag, state), with the mesh's uptime above. Keys sort (``n`` name,
+``r`` rate, ``f`` fill, ``l`` lag, ``c`` CPU), the arrows move among tunnels, enter shows or hides the
 selected tunnel's details (its writer and reader and the services behind
 them), ``t`` starts or stops a tap of it into a pcapng file, ``q`` quits.
 Every column fits 80 terminal columns; what does not is in the details.
@@ -48,10 +48,11 @@ class TopApp(App[None]):
     """The keyed view; ``fetch`` returns a snapshot dict (``Endpoint.snapshot``)."""
 
     TITLE = "nanonet top"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key, shown in the footer
     CSS = """
     #head { height: 1; background: $boost; }
     #services { height: auto; max-height: 45%; }
-    #tunnels { height: 1fr; min-height: 4; }
+    #tunnels { height: auto; max-height: 45%; }
     #details { height: auto; border-top: solid $accent; }
     #status { height: 1; color: $text-muted; }
     """
@@ -140,7 +141,7 @@ class TopApp(App[None]):
         for s in rows:
             table.add_row(s["name"], _styled(s["state"]), m.percent(shares.get(s["name"])),
                           m.seconds(s.get("cpu_seconds")), m.fuel(s.get("fuel_used")),
-                          size(s["memory_bytes"]), str(s["restarts"]), m.traps(s),
+                          size(s["memory_bytes"]), str(s["restarts"]), m.traps_short(s),
                           key=s["name"])
         if rows:
             table.move_cursor(row=min(keep, len(rows) - 1), scroll=False)
