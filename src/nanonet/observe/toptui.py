@@ -4,11 +4,12 @@ It polls the control endpoint on a worker thread and redraws two tables:
 services (state, CPU as a share of one core and in seconds, fuel, memory,
 restarts, traps: how many, and the commonest cause) and tunnels (rate,
 fill, lag, state), with the mesh's uptime above. Keys sort (``n`` name,
-``r`` rate, ``f`` fill, ``l`` lag, ``c`` CPU), the arrows move among tunnels, enter shows or hides the
-selected tunnel's details (its writer and reader and the services behind
-them), ``t`` starts or stops a tap of it into a pcapng file, ``q`` quits.
-Every column fits 80 terminal columns; what does not is in the details.
-The rules are in ``topmodel.py``; this module only lays them out.
+``r`` rate, ``f`` fill, ``l`` lag, ``c`` CPU), the arrows move among
+tunnels, enter shows or hides the selected tunnel's details (its writer
+and reader and the services behind them), ``t`` starts or stops a tap of
+it into a pcapng file, ``q`` quits. Every column fits 80 terminal
+columns; what does not is in the details. The rules are in
+``topmodel.py``; this module only lays them out.
 """
 
 from __future__ import annotations
