@@ -6,7 +6,10 @@ pcapng file and stops, ``q`` quits; the services show their threads' CPU time.""
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,3 +126,15 @@ def test_t_taps_the_selected_tunnel_into_a_file(server: ControlServer, tmp_path:
     (capture,) = tmp_path.glob("stream-*.pcapng")
     data = capture.read_bytes()
     assert data[:4] == PCAPNG_MAGIC and len(data) > 4096
+
+
+def test_once_draws_one_frame_without_keys(server: ControlServer) -> None:
+    """``top --once`` (for scripts): one rich frame, uptime and CPU time in it, then exit."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src"),
+           "COLUMNS": "140"}
+    out = subprocess.run([sys.executable, "-m", "nanonet.cli", "top", "--connect", server.url,
+                          "--once"], env=env, capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert "nanonet top" in out.stdout and " up " in out.stdout
+    assert "cpu" in out.stdout and "stream" in out.stdout
