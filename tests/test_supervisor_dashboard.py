@@ -42,7 +42,9 @@ def test_the_dashboard_draws_a_component_with_its_state(
             page.goto(component_mesh.dashboard_url, timeout=30_000)
             page.wait_for_selector("#node-streamer", timeout=30_000)
             node = page.text_content("#node-streamer") or ""
-            assert "component · running" in node and "not held yet" not in node
+            # drawn as a service is (state, restarts, traps), tagged as a component
+            assert "running · restarts 0 · traps 0" in node and "not held yet" not in node
+            assert page.text_content("#node-streamer .kind") == "component"
             assert page.inner_text("#s-streamer-state") == "running"
         finally:
             browser.close()

@@ -18,6 +18,7 @@ leaving the ``with`` block) then releases the stores and ring memories.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,7 @@ class Mesh:
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}
         self._started = False
+        self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
         self._ticking = False
         self._closed = False
 
@@ -293,6 +295,8 @@ class Mesh:
         """Start every service not yet started."""
         self._check_open()
         self._started = True
+        if self.started_ns is None:
+            self.started_ns = time.monotonic_ns()
         self._hold_ticker()
         starting = [svc for svc in self.services.values() if not svc.started]
         log.info("starting %d service(s) and %d component(s)", len(starting),

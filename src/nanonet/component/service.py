@@ -89,6 +89,11 @@ class ComponentService:
         self._ready.result()
 
     @property
+    def thread(self) -> threading.Thread:
+        """The component's own thread (``nanonet:NAME``): what its CPU time is."""
+        return self._thread
+
+    @property
     def started(self) -> bool:
         return self._ready.done()
 

@@ -65,11 +65,19 @@ def _unreachable(err: urllib.error.URLError) -> str:
 
 
 def _top(args: argparse.Namespace) -> int:
+    """The keyed view on a terminal; a fixed number of frames (or no terminal): rich's."""
     ep = _endpoint(args)
     if args.json:
         print(snapshot_json(ep.snapshot()))
         return 0
-    live_top(ep.snapshot, ep.url, frames=args.frames)
+    frames = 1 if args.once else args.frames
+    if frames is None and sys.stdin.isatty() and sys.stdout.isatty():
+        from .toptui import run_app  # textual only for the interactive view
+
+        run_app(ep.snapshot, source=ep.url, url=ep.url, token=ep.token,
+                tap_dir=Path(args.tap_dir) if args.tap_dir else None)
+        return 0
+    live_top(ep.snapshot, ep.url, frames=frames)
     return 0
 
 
@@ -114,9 +122,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     p = sub.add_parser("top", help="a live view of a running mesh's services and tunnels")
     _common(p)
-    p.add_argument("--frames", type=int, help="redraw this many times, then exit")
+    p.add_argument("--frames", type=int, help="redraw this many times, then exit (no keys)")
+    p.add_argument("--once", action="store_true", help="draw once and exit (--frames 1)")
     p.add_argument("--json", action="store_true",
                    help="print one snapshot as JSON on stdout and exit (no live view)")
+    p.add_argument("--tap-dir", metavar="DIR",
+                   help="where the t key writes its captures (default: the current directory)")
     p.set_defaults(func=lambda a: _guarded(_top, a))
     p = sub.add_parser("tap", help="mirror tunnels' messages into a pcapng capture",
                        description="Every message (or every Nth, or one stream's) that passes "

@@ -4,7 +4,8 @@ Tunnel counters come from the ring headers (a few aligned loads each). Service
 counters come from the ``Service`` and ``ComponentService`` objects: the state
 their own threads wrote (PARKED is read from the rings' waiting flags, never
 written), the cause of the last trap or failure, restarts, traps by cause and
-the size of the guest's memory. Fuel burnt is what the service's epoch
+the size of the guest's memory, the CPU time of the service's own thread
+(``threadcpu.py``) and its last traps in full. Fuel burnt is what the service's epoch
 callback counted at its last tick (``Watchdog.fuel_used``, only with a fuel
 budget): wasmtime's ``Store.get_fuel`` is only safe on the service's own
 thread, so the host never reads the store itself. A snapshot is plain data
@@ -19,10 +20,12 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..errors import GuestTrap
 from ..mesh import Mesh
 from ..ring import layout as L
 from ..runtime.service import Service
 from .latency import BUCKET_BOUNDS_NS, LatencySampler
+from .threadcpu import thread_cpu_seconds
 
 if TYPE_CHECKING:
     from ..component.service import ComponentService
@@ -42,6 +45,9 @@ class ServiceSnapshot:
     transitions: dict[str, int] = field(default_factory=dict)  # event -> count, from the bus
     # the messages its supervisor moved aside (the last few): tunnel, sequence, where to
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    cpu_seconds: float | None = None  # its thread's CPU time; None before start, once ended
+    # its last few traps in full: cause, message, frames (module, function, offset)
+    last_traps: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class MeshSnapshot:
     tunnels: list[TunnelSnapshot] = field(default_factory=list)
     name: str = "nanonet"  # the mesh's name (the observer's; spans' service.name)
     ended: bool = False  # True in the last snapshot, taken as the observer closes
+    uptime_s: float | None = None  # since the mesh started; None before
     latency_bounds_ns: list[int] = field(default_factory=lambda: list(BUCKET_BOUNDS_NS))
 
     def to_json(self) -> dict[str, Any]:
@@ -113,6 +120,15 @@ def _memory(svc: Service) -> int | None:
 Counts = dict[str, dict[str, int]]  # service -> lifecycle event -> how many
 
 
+SHOWN_TRAPS = 5  # the last traps of a service a snapshot carries in full
+
+
+def trap_detail(trap: GuestTrap) -> dict[str, Any]:
+    """One trap as plain data: why, and where in the guest (innermost frame first)."""
+    return {"cause": trap.cause, "message": trap.message,
+            "frames": [asdict(f) for f in trap.frames]}
+
+
 def service_snapshot(svc: Service, counts: Counts | None = None) -> ServiceSnapshot:
     causes = svc.trap_counts
     metered = svc.spec.policy.limits.fuel_per_tick is not None
@@ -120,13 +136,16 @@ def service_snapshot(svc: Service, counts: Counts | None = None) -> ServiceSnaps
                            _memory(svc), svc.exit_code,
                            svc.watchdog.fuel_used if metered else None, cause=svc.cause,
                            transitions=dict((counts or {}).get(svc.name, {})),
-                           dead_letters=[asdict(r) for r in svc.dead_letters])
+                           dead_letters=[asdict(r) for r in svc.dead_letters],
+                           cpu_seconds=thread_cpu_seconds(svc.thread),
+                           last_traps=[trap_detail(t) for t in svc.traps[-SHOWN_TRAPS:]])
 
 
 def component_snapshot(comp: ComponentService, counts: Counts | None = None) -> ServiceSnapshot:
     return ServiceSnapshot(comp.name, comp.state.value, comp.restarts, {}, None, None,
                            kind="component", cause=comp.cause,
-                           transitions=dict((counts or {}).get(comp.name, {})))
+                           transitions=dict((counts or {}).get(comp.name, {})),
+                           cpu_seconds=thread_cpu_seconds(comp.thread))
 
 
 def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> TunnelSnapshot:
@@ -154,7 +173,13 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
         time.monotonic_ns(),
         [*(service_snapshot(s, counts) for s in list(mesh.services.values())),
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
-        [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name)
+        [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
+        uptime_s=_uptime(mesh))
+
+
+def _uptime(mesh: Mesh) -> float | None:
+    started = mesh.started_ns
+    return None if started is None else (time.monotonic_ns() - started) / 1e9
 
 
 def with_rates(cur: MeshSnapshot, prev: MeshSnapshot | None) -> MeshSnapshot:

@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .topmodel import seconds, uptime
 from .units import byte_rate, size
 
 Snap = dict[str, Any]
@@ -43,14 +44,15 @@ def _bar(fill: int, slots: int, width: int = 10) -> Text:
 def services_table(snap: Snap) -> Table:
     table = Table(title="services", title_justify="left", expand=True)
     left = ("service", "kind", "state", "traps", "cause")
-    for col in ("service", "kind", "state", "restarts", "traps", "memory", "cause"):
+    for col in ("service", "kind", "state", "cpu", "restarts", "traps", "memory", "cause"):
         table.add_column(col, justify="left" if col in left else "right")
     for s in snap["services"]:
         traps = ", ".join(f"{c}×{n}" for c, n in s["traps"].items()) or "0"
         mem = size(s["memory_bytes"])
         table.add_row(s["name"], s.get("kind", "module"),
                       Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
-                      str(s["restarts"]), traps, mem, s.get("cause") or "")
+                      seconds(s.get("cpu_seconds")), str(s["restarts"]), traps, mem,
+                      s.get("cause") or "")
     return table
 
 
@@ -81,8 +83,8 @@ def _tunnel_state(t: Snap) -> Text:
 
 def render(snap: Snap, source: str = "") -> Group:
     head = Text(f"nanonet top  {source}  ", style="bold")
-    head.append(f"{len(snap['services'])} services, {len(snap['tunnels'])} tunnels",
-                style="dim")
+    head.append(f"up {uptime(snap.get('uptime_s'))}  {len(snap['services'])} services, "
+                f"{len(snap['tunnels'])} tunnels", style="dim")
     return Group(head, services_table(snap), tunnels_table(snap))
 
 

@@ -317,6 +317,11 @@ class Service:
     def started(self) -> bool:
         return self._thread is not None
 
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The service's own thread (``nanonet:NAME``), once started: what its CPU time is."""
+        return self._thread
+
     def start(self, wait: bool = True) -> None:
         """Run the entry function on a thread of the service's own (once);
         ``wait``: return once that thread has applied START (RUNNING)."""
