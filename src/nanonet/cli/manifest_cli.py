@@ -19,8 +19,18 @@ from typing import Any
 from ..errors import ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..manifest.reach import describe
+from ..observe.feeds import SharedWriter
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
-from .manifest_run import CLOSED_OUTPUT, CTRL_C, HostReads, RunOptions, failed, run_mesh, summary
+from . import feed
+from .manifest_run import (
+    CLOSED_OUTPUT,
+    CTRL_C,
+    HostReads,
+    RunOptions,
+    failed,
+    run_mesh,
+    summary,
+)
 from .stopping import SIGPIPE_EXIT
 from .watched import Pending, run_watched
 
@@ -53,33 +63,56 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
+    args.dashboard = args.dashboard or bool(args.feed)  # --feed is for the control endpoint
     try:
         m = load_manifest(args.manifest)
+        fed = feed.plan(m, args)
         preflight(args)
         print(f"building and loading {len(m.services)} services from {m.path}")
         mesh = m.build_mesh(_progress, latency=args.dashboard or args.top)
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
+    feeds = feed.open_feeds(mesh, fed)
     for name in m.host_writes:
-        mesh.writer(name).close()
-        print(f"host: closed its write end of {name} (it sends nothing from the command line)")
+        if name not in feeds:
+            mesh.writer(name).close()
+            print(f"host: closed its write end of {name} (nothing feeds it: --send, --feed)")
     pending = Pending()
-    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts,
-                     pending.put if args.top else _progress)
+    say = pending.put if args.top else _progress
+    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts, say)
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     print(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
     with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
+        for end in feeds.values():
+            seen.observer.offer(end)
+        feeders = _start_feeders(feeds, fed, args)
         why = (run_watched(mesh, host, opts, seen, pending) if args.top
                else run_mesh(mesh, host, opts))
+    for f in feeders:
+        f.join(0.5)
     print(f"{why} after {time.perf_counter() - t0:.3f} s")
     print("\n".join(summary(mesh, host)))
+    for f in feeders:
+        print(f"  host sent {f.sent:,} message(s) into {f.feed.name} from "
+              f"{'the standard input' if f.path == '-' else f.path}")
     if why == CTRL_C:
         return 130
     if why == CLOSED_OUTPUT:
         return SIGPIPE_EXIT
-    return 1 if failed(mesh, why) else 0
+    return 1 if failed(mesh, why) or any(f.error for f in feeders) else 0
+
+
+def _start_feeders(feeds: dict[str, SharedWriter], fed: feed.Plan,
+                   args: argparse.Namespace) -> list[feed.Feeder]:
+    """One thread per ``--send``; a failure prints its line and closes its tunnel (what
+    went before it is still delivered), and the run's exit status is 1."""
+    def failed_with(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return [feed.Feeder(feeds[name], path, args.send_format, args.send_keep_open,
+                        failed_with).start() for name, path in fed.sends.items()]
 
 
 MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
@@ -118,5 +151,6 @@ def register(sub: Any) -> None:
                    help="how to print received messages (auto: text if printable UTF-8)")
     r.add_argument("--max-bytes", type=int, default=64,
                    help="print at most this many bytes of each message (default 64)")
+    feed.add_arguments(r)
     add_arguments(r)
     r.set_defaults(func=_run)

@@ -1,0 +1,37 @@
+"""Host write ends a running mesh keeps open for whoever feeds it from outside.
+
+``nanonet run`` closes the host's write ends at the start, unless it is told
+to feed them (``--send TUNNEL=FILE``, ``--feed TUNNEL``): those it keeps, each
+wrapped in one ``SharedWriter`` and offered to the observer, so that a file,
+the control endpoint's write path (``POST /api/send``, ``/api/replay``) and
+the inspector can all send into the same tunnel. A tunnel has one writer, so
+every sender goes through the same ``TunnelWriter`` under one lock, one batch
+at a time; a sender blocked on a full ring holds the lock, and the others wait
+their turn behind it (nothing is ever dropped).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from ..ring.endpoint import TunnelWriter
+
+
+class SharedWriter:
+    """One host write end, taken in turn by every sender of the process."""
+
+    def __init__(self, name: str, writer: TunnelWriter) -> None:
+        self.name = name
+        self.writer = writer
+        self.max_payload = writer.geometry.max_payload
+        self._lock = threading.Lock()
+
+    def send_many(self, messages: Sequence[bytes], timeout: float | None = None) -> int:
+        """Every message, in order, waiting for room (``TunnelWriter.send_many``)."""
+        with self._lock:
+            return self.writer.send_many(messages, timeout)
+
+    def close(self) -> None:
+        """Close the tunnel: its reader drains what was sent, then sees CLOSED."""
+        self.writer.close()
