@@ -157,7 +157,8 @@ class Feeder:
         what = "line" if self.form == "lines" else "record"
         return (f"{MessageTooBig.code}: --send {self.feed.name}: {what} {n} of {src} is "
                 f"{size} bytes, over the max_payload of tunnel {self.feed.name!r} "
-                f"({self.feed.max_payload} bytes); give the tunnel a larger max_payload, or split it "
+                f"({self.feed.max_payload} bytes); give the tunnel a larger max_payload, or "
+                "split it "
                 f"({self.sent:,} message(s) before it were sent)")
 
     def _fail(self, why: str) -> None:

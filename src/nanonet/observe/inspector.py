@@ -11,9 +11,10 @@ look is missed: the inspector is lossy by design, it sees what waits in the
 ring (a slow reader's backlog, a stuck tunnel) and samples the rest.
 
 Each tunnel's messages go into a bounded ring (``DEPTH``), with the ring
-counter (the sequence number the tap's pcapng also carries) and the host's
-wall-clock time of the look that found it (``tapclock.message_times`` spreads
-a look's messages between it and the previous one, as the tap does). A
+counter (the sequence number the tap's pcapng also carries) and a time: the
+host's wall clock, spread by ``tapclock.message_times`` between the look that
+found the messages and the one before, as the tap does (a tunnel's first look
+finds what was already waiting, and gives it that look's time). A
 tunnel is inspected from the first request that asks for it until ``LEASE``
 seconds after the last: then its ring is dropped and its look stops; with no
 tunnel inspected, the thread is gone too.
@@ -56,7 +57,7 @@ class Peek:
     def __init__(self, tunnel: Tunnel) -> None:
         self.ring = tunnel.ring
         self.geometry = tunnel.geometry
-        self.pos = self.ring.load(Field.HEAD)
+        self.pos = self.ring.load(Field.TAIL)  # what waits in the ring is the first look's
         self.lost = 0  # messages published that a look found already consumed
 
     def look(self) -> list[tuple[int, bytes]]:
@@ -107,8 +108,10 @@ class Inspector:
         with self._lock:
             now = self._clock()
             seen = self._tunnels.get(tunnel.name)
-            if seen is None:
+            if seen is None:  # its first look now: what waits in the ring is there at once
                 seen = self._tunnels[tunnel.name] = _Inspected(tunnel, now)
+                ns = time.time_ns()
+                seen.take(ns, ns)
             seen.until = now + LEASE
             self._ensure_thread()
             kept = list(seen.recent)
