@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from opentelemetry.trace import TracerProvider
 
-from ..errors import EndpointTaken, InvalidValue, NotFound, TapError
+from ..errors import EndpointTaken, InvalidValue, NotFound, TapError, TunnelClosed
 from ..mesh import HOST, Mesh, Tunnel
 from ..runtime.supervisor import Transition
 from .feeds import SharedWriter
@@ -211,7 +211,13 @@ class Observer:
 
         Refused (``EndpointTaken``, naming who holds it) when the host holds no
         write end it offered: a service writes the tunnel, or it was closed."""
-        return self._feed(tunnel).send_many(messages, timeout)
+        feed = self._feed(tunnel)
+        try:
+            return feed.send_many(messages, timeout)
+        except TunnelClosed:
+            raise TunnelClosed(f"tunnel {tunnel!r} is closed: nothing more can be sent into it "
+                               "(nanonet run --send closes it at the end of its file, unless "
+                               "--send-keep-open)") from None
 
     def _feed(self, tunnel: str) -> SharedWriter:
         """The write end offered for ``tunnel``, else the host's, taken once and kept."""
