@@ -178,3 +178,4 @@ def test_the_write_path_needs_the_token_and_the_servers_host_and_origin(
     assert "requests from pages of origin 'http://evil.test' are refused" in refusals[3][1]
     assert accepted == (200, "")
     assert _received(out) == ["host ← out #1 (6 bytes): 'let in'"]  # only the accepted one
+    assert code == 0

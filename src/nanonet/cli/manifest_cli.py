@@ -140,8 +140,9 @@ def register(sub: Any) -> None:
                        description="Build what the manifest needs, load every service with "
                        "its grants and limits, and run the mesh until every service ends, "
                        "the --timeout, Ctrl-C or SIGTERM (a clean stop). What arrives on the "
-                       "tunnels the host reads (reader = \"host\") is printed; a summary of every "
-                       "service and tunnel follows. Exit status 0 if no service failed.")
+                       "tunnels the host reads (reader = \"host\") is printed; the tunnels it "
+                       "writes are fed with --send or --feed, or closed at the start. A summary "
+                       "of every service and tunnel follows. Exit status 0 if no service failed.")
     r.add_argument("manifest", help=MANIFEST_HELP)
     r.add_argument("--timeout", type=float, default=None,
                    help="stop the mesh after this many seconds")
