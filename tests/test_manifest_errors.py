@@ -79,8 +79,9 @@ def test_toml_syntax_error_carries_tomllib_line_and_column(tmp_path: Path) -> No
 
 def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
     err = error(tmp_path, GOOD.replace("slots = 16", "slots = 16\n  slot = 4"))
-    assert said(err) == ("nanonet.toml:6:3: tunnels.raw.slot: unknown key; remove it, or use "
-                         "one of: slots, max_payload, slot_size, writer, reader")
+    assert said(err) == ("nanonet.toml:6:3: tunnels.raw.slot: unknown key; did you mean "
+                         "'slots'? remove it, or use one of: slots, max_payload, slot_size, "
+                         "writer, reader")
 
 
 def test_wrong_type(tmp_path: Path) -> None:
@@ -104,7 +105,8 @@ def test_missing_required_key_points_at_its_table(tmp_path: Path) -> None:
 def test_writer_names_no_service(tmp_path: Path) -> None:
     err = error(tmp_path, GOOD.replace('writer = "ingress"', 'writer = "ingres"'))
     assert said(err) == ("nanonet.toml:7:1: tunnels.raw.writer: no service named 'ingres' "
-                         '(services: ingress); name one of them, or "host"')
+                         "(services: ingress); did you mean 'ingress'? name one of them, or "
+                         '"host"')
 
 
 def test_one_service_cannot_hold_both_ends(tmp_path: Path) -> None:

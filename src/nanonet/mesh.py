@@ -17,6 +17,7 @@ leaving the ``with`` block) then releases the stores and ring memories.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
 STOP_SECONDS = 10.0  # how long stop waits for what it interrupted before it reports it
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -293,6 +295,8 @@ class Mesh:
         self._started = True
         self._hold_ticker()
         starting = [svc for svc in self.services.values() if not svc.started]
+        log.info("starting %d service(s) and %d component(s)", len(starting),
+                 len(self.components))
         for svc in starting:
             svc.start(wait=False)
         for svc in starting:  # all threads start at once; each is RUNNING on return
@@ -329,6 +333,7 @@ class Mesh:
         What still runs ``timeout`` seconds after the interrupt (a host
         function that never returns) is reported as StopTimeout naming it; an
         internal error of any service is raised as InternalError."""
+        log.info("stopping: closing %d tunnel(s), %g s of grace", len(self.tunnels), grace)
         for svc in self.services.values():
             svc.stop_restarting()
         self.close_tunnels()

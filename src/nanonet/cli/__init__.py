@@ -19,11 +19,13 @@ from collections.abc import Sequence
 from ..errors import NanonetError
 from ..version import __version__
 from .stopping import SIGPIPE_EXIT, SIGTERM_EXIT, Terminated, quiet_stdout, sigterm_stops
+from .verbosity import add_switch, setup
 
 # subcommand modules, in the order `nanonet --help` lists them
-COMMANDS = ("nanonet.demo", "nanonet.cli.manifest_cli", "nanonet.bench.cli",
-            "nanonet.cli.cache_cli", "nanonet.observe.cli", "nanonet.cli.wit_cli",
-            "nanonet.cli.schema_cli", "nanonet.cli.debug_cli")
+COMMANDS = ("nanonet.cli.new_cli", "nanonet.demo", "nanonet.cli.manifest_cli",
+            "nanonet.cli.build_cli", "nanonet.bench.cli", "nanonet.cli.cache_cli",
+            "nanonet.observe.cli", "nanonet.cli.wit_cli", "nanonet.cli.schema_cli",
+            "nanonet.cli.debug_cli", "nanonet.cli.completion_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run WebAssembly nano-services connected by zero-syscall memory tunnels.",
     )
     parser.add_argument("--version", action="version", version=f"nanonet {__version__}")
+    add_switch(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
@@ -59,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    setup(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -132,7 +132,7 @@ class Feeder:
         try:
             self._send_all()
         except NanonetError as err:  # closed by the mesh's stop: the run is ending anyway
-            if self.error is None and not self.feed.writer.ring.closed:
+            if self.error is None and not self.feed.closed:
                 self._fail(f"{err.code}: {err}")
         except (OSError, ValueError) as err:
             self._fail(f"invalid-value: {err}")
@@ -168,6 +168,17 @@ class Feeder:
 
 def _stdin() -> BinaryIO:
     return open(sys.stdin.fileno(), "rb", closefd=False)  # closed by the with
+
+
+def finish(feeders: list[Feeder], feeds: Iterable[SharedWriter]) -> list[str]:
+    """Retire every write end (the mesh may release its rings next), then what each
+    ``--send`` sent, as summary lines."""
+    for feeder in feeders:
+        feeder.join(0.5)  # one still reading its input gives up at its next send
+    for end in feeds:
+        end.retire()
+    return [f"  host sent {f.sent:,} message(s) into {f.feed.name} from "
+            f"{'the standard input' if f.path == '-' else f.path}" for f in feeders]
 
 
 def open_feeds(mesh: Mesh, p: Plan) -> dict[str, SharedWriter]:

@@ -17,59 +17,98 @@ import time
 from typing import Any
 
 from ..errors import ManifestError
-from ..manifest.manifest import Manifest, load_manifest
+from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
 from ..observe.feeds import SharedWriter
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
 from . import feed
+from .check_report import as_json, as_text
+from .labels import labelled
 from .manifest_run import (
     CLOSED_OUTPUT,
     CTRL_C,
     HostReads,
+    Print,
     RunOptions,
     failed,
     run_mesh,
     summary,
 )
+from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
+from .verbosity import add_switch
 from .watched import Pending, run_watched
+from .where import manifest_path
 
 
 def _progress(line: str) -> None:
     print(line, flush=True)
 
 
-def _load_all(m: Manifest, build: bool) -> None:
+def _aside(line: str) -> None:
+    """With --json, what is said on the way goes to stderr: stdout is the JSON."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     """Compile, check and instantiate every service (no guest code runs), then
-    release everything; build commands run only with ``build``."""
+    release everything; build commands run only with ``build``. Every service
+    that cannot be built or loaded is one error."""
     runs = "running build commands" if build else "no build command runs without --build"
-    print(f"\nloading every service ({runs}; --no-load skips this):")
-    mesh = m.build_mesh(_progress, build=build)
+    say(f"\nloading every service ({runs}; --no-load skips this):")
+    failures: list[ManifestError] = []
+    mesh = m.build_mesh(say, build=build, failures=failures)
     mesh.stop(grace=0)
-    print(f"all {len(m.services)} services load: every import is granted")
+    if not failures:
+        say(f"all {len(m.services)} services load: every import is granted")
+    return sorted(failures, key=lambda e: e.line)
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        m = load_manifest(args.manifest)
-        print("\n".join(describe(m)))
-        if not args.no_load:
-            _load_all(m, args.build)
-    except ManifestError as err:
-        print(err, file=sys.stderr)
+    path = manifest_path(args.manifest, "check")
+    if path is None:
         return 1
-    return 0
+    say = _aside if args.json else _progress
+    m, errors = check_manifest(path)
+    if m is not None and not errors:
+        if not args.json:
+            print("\n".join(describe(m)))
+        if not args.no_load:
+            errors = _load_all(m, args.build, say)
+    if args.json:
+        names = (list(m.services), list(m.table.tunnels)) if m is not None else ([], [])
+        print(as_json(path, errors, *names))
+    elif errors:
+        print("\n".join(as_text(path, errors)), file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    path = manifest_path(args.manifest, "run")
+    if path is None:
+        return 1
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
     args.dashboard = args.dashboard or bool(args.feed)  # --feed is for the control endpoint
+    say = _aside if args.json else _progress
     try:
-        m = load_manifest(args.manifest)
+        m = load_manifest(path)
         fed = feed.plan(m, args)
         preflight(args)
-        print(f"building and loading {len(m.services)} services from {m.path}")
-        mesh = m.build_mesh(_progress, latency=args.dashboard or args.top)
+    except ManifestError as err:
+        print(err, file=sys.stderr)
+        return 1
+    pending = Pending()
+    # several services' stdio is labelled; under --top it prints above the view
+    with labelled(args.json or args.top or len(m.services) > 1,
+                  sys.stderr if args.json else None, pending.put if args.top else None):
+        return _run_loaded(m, args, opts, say, pending, fed)
+
+
+def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Print,
+                pending: Pending, fed: feed.Plan) -> int:
+    try:
+        say(f"building and loading {len(m.services)} services from {m.path}")
+        mesh = m.build_mesh(say, latency=args.dashboard or args.top)
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
@@ -77,12 +116,11 @@ def _run(args: argparse.Namespace) -> int:
     for name in m.host_writes:
         if name not in feeds:
             mesh.writer(name).close()
-            print(f"host: closed its write end of {name} (nothing feeds it: --send, --feed)")
-    pending = Pending()
-    say = pending.put if args.top else _progress
-    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts, say)
+            say(f"host: closed its write end of {name} (nothing feeds it: --send, --feed)")
+    host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts,
+                     pending.put if args.top else say)
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
-    print(f"running (Ctrl-C stops{limit})")
+    say(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
     with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
         for end in feeds.values():
@@ -90,18 +128,17 @@ def _run(args: argparse.Namespace) -> int:
         feeders = _start_feeders(feeds, fed, args)
         why = (run_watched(mesh, host, opts, seen, pending) if args.top
                else run_mesh(mesh, host, opts))
-    for f in feeders:
-        f.join(0.5)
-    print(f"{why} after {time.perf_counter() - t0:.3f} s")
-    print("\n".join(summary(mesh, host)))
-    for f in feeders:
-        print(f"  host sent {f.sent:,} message(s) into {f.feed.name} from "
-              f"{'the standard input' if f.path == '-' else f.path}")
-    if why == CTRL_C:
-        return 130
-    if why == CLOSED_OUTPUT:
-        return SIGPIPE_EXIT
-    return 1 if failed(mesh, why) or any(f.error for f in feeders) else 0
+    seconds = time.perf_counter() - t0
+    sent = feed.finish(feeders, feeds.values())
+    status = (130 if why == CTRL_C else SIGPIPE_EXIT if why == CLOSED_OUTPUT
+              else 1 if failed(mesh, why) or any(f.error for f in feeders) else 0)
+    if args.json:
+        print(summary_json(mesh, host, why, seconds, status))
+    else:
+        print(f"{why} after {seconds:.3f} s")
+        print("\n".join(summary(mesh, host) + sent))
+    mesh.close()  # release every store (and its WASI streams) while Python still runs
+    return status
 
 
 def _start_feeders(feeds: dict[str, SharedWriter], fed: feed.Plan,
@@ -115,7 +152,9 @@ def _start_feeders(feeds: dict[str, SharedWriter], fed: feed.Plan,
                         failed_with).start() for name, path in fed.sends.items()]
 
 
-MANIFEST_HELP = "the manifest (TOML); paths in it are relative to its directory"
+MANIFEST_HELP = ("the manifest (TOML; default ./nanonet.toml); paths in it are relative to "
+                 "its directory")
+JSON_HELP = "print one JSON object on stdout (what is said on the way goes to stderr)"
 
 
 def register(sub: Any) -> None:
@@ -127,13 +166,16 @@ def register(sub: Any) -> None:
                        "with --build. Prints, "
                        "per service, its tunnel ends, files, env, args, clock, random, stdio, "
                        "network, raw access, limits and restart policy. Exit status 0 if the "
-                       "manifest is valid, 1 with FILE:LINE: KEY: PROBLEM; FIX otherwise.")
-    p.add_argument("manifest", help=MANIFEST_HELP)
+                       "manifest is valid, 1 with every FILE:LINE: KEY: PROBLEM; FIX "
+                       "otherwise.")
+    p.add_argument("manifest", nargs="?", help=MANIFEST_HELP)
     p.add_argument("--no-load", action="store_true",
                    help="check the file only: do not build or load the services")
     p.add_argument("--build", action="store_true",
                    help="run the services' build commands (and componentize-py builds) "
                    "first, as `nanonet run` does; without it, what is not built is an error")
+    p.add_argument("--json", action="store_true", help=JSON_HELP + ": ok, or every error")
+    add_switch(p)
     p.set_defaults(func=_check)
 
     r = sub.add_parser("run", help="build and run the mesh of a nanonet.toml",
@@ -142,8 +184,10 @@ def register(sub: Any) -> None:
                        "the --timeout, Ctrl-C or SIGTERM (a clean stop). What arrives on the "
                        "tunnels the host reads (reader = \"host\") is printed; the tunnels it "
                        "writes are fed with --send or --feed, or closed at the start. A summary "
-                       "of every service and tunnel follows. Exit status 0 if no service failed.")
-    r.add_argument("manifest", help=MANIFEST_HELP)
+                       "of every service and tunnel follows. Guests' stdout and stderr lines "
+                       "are prefixed with [SERVICE] when the mesh has several. Exit status 0 if "
+                       "no service failed.")
+    r.add_argument("manifest", nargs="?", help=MANIFEST_HELP)
     r.add_argument("--timeout", type=float, default=None,
                    help="stop the mesh after this many seconds")
     r.add_argument("--quiet", action="store_true",
@@ -152,6 +196,8 @@ def register(sub: Any) -> None:
                    help="how to print received messages (auto: text if printable UTF-8)")
     r.add_argument("--max-bytes", type=int, default=64,
                    help="print at most this many bytes of each message (default 64)")
+    r.add_argument("--json", action="store_true", help=JSON_HELP + ": the final summary")
+    add_switch(r)
     feed.add_arguments(r)
     add_arguments(r)
     r.set_defaults(func=_run)

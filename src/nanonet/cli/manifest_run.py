@@ -20,6 +20,7 @@ from ..errors import InternalError, NanonetError, TunnelBroken, TunnelClosed
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader
 from ..runtime.lifecycle import State
+from .outcomes import exit_meaning, traps_text
 from .stopping import Terminated
 
 WAIT_SECONDS = 0.05  # how long the host waits on a read end before looking around
@@ -155,11 +156,12 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
     lines = [f"  {'service':<12} {'state':<10} {'exit':>5} {'restarts':>8}  traps"]
     for s in mesh.services.values():
         code = "-" if s.exit_code is None else str(s.exit_code)
-        traps = "; ".join(f"{t.message} ({t.cause})" if t.cause not in t.message else t.message
-                          for t in s.traps) or "none"
+        traps = traps_text(s.traps, s.trap_counts)
         if s.state is State.FAILED and s.cause:
             traps += f"; failed: {s.cause}"
         lines.append(f"  {s.name:<12} {s.state.value:<10} {code:>5} {s.restarts:>8}  {traps}")
+        if meaning := exit_meaning(s.exit_code):
+            lines.append(f"  {'':<12} exit {meaning}")
     for c in mesh.components.values():
         lines.append(f"  {c.name:<12} {c.state.value:<10} {'-':>5} {'-':>8}  "
                      f"{c.cause or '(component: answers calls)'}")

@@ -96,7 +96,7 @@ class Loaded:
 
     def instantiate(self, store: wasmtime.Store, provided: Provided,
                     who: str = "component", trap: tuple[str, ...] = (),
-                    wasi: Grants | None = None) -> Instance:
+                    wasi: Grants | None = None, owner: str = "") -> Instance:
         """An instance whose imports are exactly ``provided``, or a LoadError.
 
         Imports whose name starts with one of ``trap`` (say ``"wasi:"``, for a
@@ -109,7 +109,7 @@ class Loaded:
         linker = wc.Linker(self.engine)
         if wasi is not None:
             linker.add_wasip2()
-            store.set_wasi(wasi_caps.config(wasi))
+            store.set_wasi(wasi_caps.config(wasi, owner))
 
         self.check(provided, who, trap, wasi is not None)
         with linker.root() as root:

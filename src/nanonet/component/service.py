@@ -137,7 +137,8 @@ class ComponentService:
             # its Wasm (start functions included) ends at a stop, like a service's
             install_epoch_callback(store, self.watchdog.callback)
             self._instance = self.loaded.instantiate(store, self._imports,
-                                                     f"component {self.name!r}", wasi=self._wasi)
+                                                     f"component {self.name!r}", wasi=self._wasi,
+                                                     owner=self.name)
         except Exception as exc:
             self.outcome = Outcome("failed", str(exc))
             self._event(Event.FAIL, f"could not be instantiated: {exc}")

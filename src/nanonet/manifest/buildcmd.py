@@ -11,6 +11,7 @@ says so every ``PROGRESS_EVERY`` seconds.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from ..errors import BuildTimeout as BuildTimeout  # re-exported from its first 
 DEFAULT_TIMEOUT = 600.0  # seconds: generous for a compiler, finite for a hung script
 PROGRESS_EVERY = 10.0
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def run_build(cmd: list[str], cwd: Path, timeout: float, progress: Progress,
     Raises OSError if the command cannot be started at all.
     """
     t0 = time.monotonic()
+    log.debug("%s: running %s in %s, timeout %g s", who, cmd, cwd, timeout)
     proc: subprocess.Popen[str] | None = None
     try:
         with _ctrl_c_deferred():  # so that a Ctrl-C always finds ``proc`` to kill

@@ -3,141 +3,159 @@
 Each table can be valid alone while the whole still cannot run: a tunnel
 whose writer names no service, a service that holds no tunnel end, a file
 that is not there, a raw grant on a tunnel the service does not read, a fuel
-limit in a mesh that meters no fuel. Each check raises the first problem it
-finds as a ManifestError at the key that must change, with the fix.
+limit in a mesh that meters no fuel. Each check yields every problem it finds
+as a ManifestError at the key that must change, with the fix (``nanonet
+check`` shows them all at once); a check stops at a problem that makes the
+rest of its table meaningless.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..errors import ManifestError
 from ..ring.layout import MAX_NAME
 from ..wit import PACKAGES
+from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     from .manifest import Manifest
 
 HOST = "host"
+Problems = Iterator[ManifestError]
 
 
 def crosscheck(m: Manifest) -> None:
     """Raise the first problem that spans tables, in the order a reader meets them."""
+    first = next(problems(m), None)
+    if first is not None:
+        raise first
+
+
+def problems(m: Manifest) -> Problems:
+    """Every problem that spans tables, in the order a reader meets them."""
     if not m.table.services:
-        raise m.error(("services",), "no services; add a [services.NAME] table with "
+        yield m.error(("services",), "no services; add a [services.NAME] table with "
                       "wasm = \"x.wasm\" or source = \"x.c\"")
-    _names(m)
-    _tunnel_ends(m)
+        return
+    yield from _names(m)
+    yield from _tunnel_ends(m)
     order = {name: i for i, name in enumerate(m.table.services)}  # for "defined above"
     for name in m.table.services:
-        _service(m, name, order)
+        yield from _service(m, name, order)
 
 
-def _names(m: Manifest) -> None:
+def _names(m: Manifest) -> Problems:
     for name in m.table.tunnels:
         size = len(name.encode())
         if not 1 <= size <= MAX_NAME:
-            raise m.error(("tunnels", name), f"a tunnel name takes 1 to {MAX_NAME} bytes "
+            yield m.error(("tunnels", name), f"a tunnel name takes 1 to {MAX_NAME} bytes "
                           f"(this one takes {size}); rename the tunnel")
     for name in m.table.services:
         if name == HOST or not name:
-            raise m.error(("services", name), f"{name!r} cannot name a service (\"host\" "
+            yield m.error(("services", name), f"{name!r} cannot name a service (\"host\" "
                           "means the host in writer/reader); rename the service")
 
 
-def _owner(m: Manifest, tunnel: str, side: str, owner: str) -> None:
+def _owner(m: Manifest, tunnel: str, side: str, owner: str) -> Problems:
     if owner != HOST and owner not in m.table.services:
         known = ", ".join(sorted(m.table.services))
-        raise m.error(("tunnels", tunnel, side), f"no service named {owner!r} (services: "
-                      f"{known}); name one of them, or \"host\"")
+        yield m.error(("tunnels", tunnel, side), f"no service named {owner!r} (services: "
+                      f"{known}); {did_you_mean(owner, [*m.table.services, HOST])}"
+                      "name one of them, or \"host\"")
 
 
-def _tunnel_ends(m: Manifest) -> None:
+def _tunnel_ends(m: Manifest) -> Problems:
     for name, t in m.table.tunnels.items():
-        _owner(m, name, "writer", t.writer)
-        _owner(m, name, "reader", t.reader)
+        yield from _owner(m, name, "writer", t.writer)
+        yield from _owner(m, name, "reader", t.reader)
         if t.writer == t.reader != HOST:
-            raise m.error(("tunnels", name, "reader"), f"{t.reader!r} is both writer and "
+            yield m.error(("tunnels", name, "reader"), f"{t.reader!r} is both writer and "
                           "reader; a service cannot hold both ends of one tunnel: give one "
                           "end to another service or to \"host\"")
 
 
-def _service(m: Manifest, name: str, order: dict[str, int]) -> None:
+def _service(m: Manifest, name: str, order: dict[str, int]) -> Problems:
     svc = m.services[name]
     if svc.table.component is not None:
-        _component(m, name, order)
+        yield from _component(m, name, order)
         return
     if not svc.reads and not svc.writes:
-        raise m.error(("services", name), "holds no tunnel end; name it as writer or "
+        yield m.error(("services", name), "holds no tunnel end; name it as writer or "
                       "reader of a [tunnels.NAME] table, or remove the service")
-    _files(m, name)
+    yield from _files(m, name)
     for i, tunnel in enumerate(svc.table.grants.raw):
         if tunnel not in svc.reads:
             reads = ", ".join(svc.reads) or "none"
-            raise m.error(("services", name, "grants", "raw", i), f"{tunnel!r} is not a "
+            yield m.error(("services", name, "grants", "raw", i), f"{tunnel!r} is not a "
                           f"tunnel {name!r} reads (it reads: {reads}); raw access is "
-                          "read-only: name a tunnel it reads, or remove it")
+                          f"read-only: {did_you_mean(tunnel, svc.reads)}name a tunnel it "
+                          "reads, or remove it")
     if svc.table.limits.fuel_per_tick is not None and not m.table.mesh.fuel:
-        raise m.error(("services", name, "limits", "fuel_per_tick"), "needs fuel metering, "
+        yield m.error(("services", name, "limits", "fuel_per_tick"), "needs fuel metering, "
                       "which is off; set fuel = true under [mesh], or remove fuel_per_tick")
 
 
-def _component(m: Manifest, name: str, order: dict[str, int]) -> None:
+def _component(m: Manifest, name: str, order: dict[str, int]) -> Problems:
     """A component writes only the tunnels its imports name, reads none, and
     calls only components defined above it (so that they are loaded first)."""
     svc, t = m.services[name], m.table.services[name]
     if svc.reads:
-        raise m.error(("tunnels", svc.reads[0], "reader"), f"{name!r} is a component, which "
+        yield m.error(("tunnels", svc.reads[0], "reader"), f"{name!r} is a component, which "
                       "cannot read a tunnel (its calls come from the host or other "
                       "components); give this end to a core service or to \"host\"")
     targets = {v.partition(":")[2]: k for k, v in t.imports.items()
                if v.startswith("tunnel:")}
     for tunnel in svc.writes:
         if tunnel not in targets:
-            raise m.error(("tunnels", tunnel, "writer"), f"component {name!r} writes "
+            yield m.error(("tunnels", tunnel, "writer"), f"component {name!r} writes "
                           f"{tunnel!r} only through an import: add imports = {{ NAME = "
                           f"\"tunnel:{tunnel}\" }} to it, or give this end to another service")
     for key, value in t.imports.items():
-        _import(m, name, key, value, order)
-    _component_file(m, name)
+        yield from _import(m, name, key, value, order)
+    yield from _component_file(m, name)
 
 
-def _import(m: Manifest, name: str, key: str, value: str, order: dict[str, int]) -> None:
+def _import(m: Manifest, name: str, key: str, value: str, order: dict[str, int]) -> Problems:
     kind, _, target = value.partition(":")
     where = ("services", name, "imports", key)
     if kind == "tunnel":
         t = m.table.tunnels.get(target)
         if t is None or t.writer != name:
-            raise m.error(where, f"{target!r} is not a tunnel {name!r} writes; add "
+            near = did_you_mean(target, [n for n, x in m.table.tunnels.items()
+                                         if x.writer == name])
+            yield m.error(where, f"{target!r} is not a tunnel {name!r} writes; {near}add "
                           f"[tunnels.{target}] with writer = \"{name}\", or fix the name")
     elif order.get(target, len(order)) >= order[name] or m.table.services[target].component is None:
         comps = [s for s in list(order)[:order[name]] if m.table.services[s].component is not None]
-        raise m.error(where, f"{target!r} is not a component service defined above {name!r} "
-                      f"(above: {', '.join(comps) or 'none'}); define it first, or fix "
-                      "the name")
+        yield m.error(where, f"{target!r} is not a component service defined above {name!r} "
+                      f"(above: {', '.join(comps) or 'none'}); {did_you_mean(target, comps)}"
+                      "define it first, or fix the name")
 
 
-def _component_file(m: Manifest, name: str) -> None:
+def _component_file(m: Manifest, name: str) -> Problems:
     t = m.table.services[name]
     path = m.file(t.component or "")
     if not path.is_file():
-        raise m.error(("services", name, "component"), f"no file {path}; fix the path "
+        yield m.error(("services", name, "component"), f"no file {path}; fix the path "
                       "(relative to the manifest)")
     if t.wit is not None and t.wit not in PACKAGES and not m.file(t.wit).is_dir():
-        raise m.error(("services", name, "wit"), f"{t.wit!r} is neither a nanonet WIT "
+        yield m.error(("services", name, "wit"), f"{t.wit!r} is neither a nanonet WIT "
                       f"package ({', '.join(PACKAGES)}) nor a directory ({m.file(t.wit)}); "
                       "fix it (a path is relative to the manifest)")
 
 
-def _files(m: Manifest, name: str) -> None:
+def _files(m: Manifest, name: str) -> Problems:
     t = m.table.services[name]
     if t.source is not None and not m.file(t.source).is_file():
-        raise m.error(("services", name, "source"), f"no file {m.file(t.source)}; fix the "
+        yield m.error(("services", name, "source"), f"no file {m.file(t.source)}; fix the "
                       "path (it is relative to the manifest)")
     if t.wasm is not None and t.build is None and not m.file(t.wasm).is_file():
-        raise m.error(("services", name, "wasm"), f"no file {m.file(t.wasm)}; fix the path "
+        yield m.error(("services", name, "wasm"), f"no file {m.file(t.wasm)}; fix the path "
                       "(relative to the manifest), or add a build command that makes it")
     for i, d in enumerate(t.grants.dirs):
         if not m.file(d.host).is_dir():
-            raise m.error(("services", name, "grants", "dirs", i, "host"), f"no directory "
+            yield m.error(("services", name, "grants", "dirs", i, "host"), f"no directory "
                           f"{m.file(d.host)}; create it, or fix the path (relative to the "
                           "manifest)")

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from .schema import ManifestTable
+from .suggest import did_you_mean
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 KEY_MARK = "[key]"  # pydantic's last loc item when a dict key, not its value, is at fault
@@ -124,8 +125,9 @@ def explain(error: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
     loc = tuple(error["loc"])
     kind, ctx, got = error["type"], dict(error.get("ctx") or {}), shown(error.get("input"))
     if kind == "extra_forbidden":
-        known = ", ".join(known_keys(loc)) or "none"
-        return loc, f"unknown key; remove it, or use one of: {known}"
+        keys = known_keys(loc)
+        near = did_you_mean(str(loc[-1]), keys)
+        return loc, f"unknown key; {near}remove it, or use one of: {', '.join(keys) or 'none'}"
     if kind == "value_error":
         if loc[-1:] == (KEY_MARK,):  # a key's own validator (a service or tunnel name)
             loc = loc[:-1]

@@ -39,8 +39,8 @@ Progress = Callable[[str], None]
 Code = bytes | str | Path
 
 
-ASK_BUILD = ("run `nanonet check --build` (or `nanonet run`), which builds it, or build "
-             "it yourself")
+ASK_BUILD = ("run `nanonet build` (or `nanonet check --build`, or `nanonet run`), which "
+             "builds it, or build it yourself")
 
 
 def guest_code(m: Manifest, svc: ServiceDef, progress: Progress, build: bool = True) -> Code:

@@ -4,14 +4,16 @@
     mesh = manifest.build_mesh()               # tunnels and loaded services
     out = mesh.reader("summary")               # host ends: manifest.host_reads
 
-Loading runs three stages, each failing with one ``ManifestError`` that names
-the file, the line and the fix: the TOML syntax (tomllib), each table on its
+Loading runs three stages, each finding the ManifestErrors that name the
+file, the line and the fix: the TOML syntax (tomllib), each table on its
 own (``schema``), then what needs several tables at once (``crosscheck``).
+``load_manifest`` raises the first; ``check_manifest`` returns them all.
 The CLI (``nanonet check``, ``nanonet run``) goes through this same path.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Callable, Sequence
@@ -23,12 +25,14 @@ from pydantic import ValidationError
 from ..errors import ManifestError, NanonetError
 from ..mesh import Mesh
 from ..policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy, ServicePolicy
-from .crosscheck import crosscheck
+from .crosscheck import problems
 from .explain import explain, key_path
 from .locate import MAX_DEPTH, Locator, too_deep
 from .schema import ManifestTable, ServiceTable
+from .suggest import did_you_mean
 
 HOST = "host"
+log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
@@ -81,10 +85,12 @@ class Manifest:
             return None
         tunnel = self.table.tunnels.get(sink)
         if tunnel is None or tunnel.writer != name:
+            mine = [n for n, x in self.table.tunnels.items() if x.writer == name]
             raise self.error(("services", name, "restart", "dead_letter"),
                              f"names tunnel {sink!r}, which is not a tunnel this service "
-                             f"writes; add [tunnels.{sink}] with writer = {name!r} (its "
-                             "supervisor writes the dead letters there)")
+                             f"writes; {did_you_mean(sink, mine)}add [tunnels.{sink}] with "
+                             f"writer = {name!r} (its supervisor writes the dead letters "
+                             "there)")
         return sink
 
     def _policy(self, t: ServiceTable) -> ServicePolicy:
@@ -100,7 +106,7 @@ class Manifest:
         return ServicePolicy(grants, limits, restart)
 
     def build_mesh(self, progress: Progress | None = None, latency: bool = False,
-                   build: bool = True) -> Mesh:
+                   build: bool = True, failures: list[ManifestError] | None = None) -> Mesh:
         """A Mesh with every tunnel and every service loaded (built first if needed).
 
         ``build=False`` runs no build command and no componentize-py build
@@ -110,7 +116,9 @@ class Manifest:
 
         The host ends (``host_reads``, ``host_writes``) are left for the
         caller to take with ``mesh.reader`` / ``mesh.writer``. A service that
-        fails to build or load is a ManifestError at that service's table.
+        fails to build or load is a ManifestError at that service's table;
+        with a ``failures`` list, each such error is added to it instead and
+        the next service is tried (``nanonet check`` reports them all).
         """
         from .guests import guest_code  # builds need zig: import only when used
 
@@ -120,11 +128,17 @@ class Manifest:
         try:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()
+                log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
                 mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
             cores = [s for s in self.services.values() if s.table.component is None]
             comps = [s for s in self.services.values() if s.table.component is not None]
             for svc in cores + comps:  # components last: they take their tunnel ends
-                self._load(mesh, svc, guest_code(self, svc, progress or _quiet, build))
+                try:
+                    self._load(mesh, svc, guest_code(self, svc, progress or _quiet, build))
+                except ManifestError as err:
+                    if failures is None:
+                        raise
+                    failures.append(err)
         except BaseException:
             mesh.stop(grace=0)
             raise
@@ -132,6 +146,9 @@ class Manifest:
 
     def _load(self, mesh: Mesh, svc: ServiceDef, code: bytes | str | Path) -> None:
         p, t = svc.policy, svc.table
+        log.info("loading service %s (%s)", svc.name,
+                 "component" if t.component is not None else f"{len(svc.reads)} read(s), "
+                 f"{len(svc.writes)} write(s)")
         try:
             if t.component is not None:
                 mesh.component(svc.name, code, imports=t.imports, wasi=t.wasi,
@@ -187,6 +204,37 @@ def _syntax(path: Path, text: str, err: tomllib.TOMLDecodeError) -> ManifestErro
 
 def parse(path: Path, text: str) -> Manifest:
     """A Manifest from text already read (tests and fuzzers call this directly)."""
+    manifest, errors = check_text(path, text)
+    if errors:
+        raise errors[0]
+    assert manifest is not None  # no error means a manifest
+    return manifest
+
+
+def check_text(path: Path, text: str) -> tuple[Manifest | None, list[ManifestError]]:
+    """The manifest and every problem found in ``text``, first by line.
+
+    The stages still run in turn: the TOML, then every table (all their
+    errors at once), then every check across tables (all of them too). A
+    stage that fails leaves nothing for the next to read, so its errors are
+    all there is to report; the Manifest is None unless the tables are valid.
+    """
+    try:
+        table = _table(path, text)
+    except ManifestError as err:
+        return None, [err]
+    if isinstance(table, list):
+        return None, table
+    try:
+        manifest = Manifest(path, text, table)
+    except ManifestError as err:
+        return None, [err]
+    return manifest, list(problems(manifest))
+
+
+def _table(path: Path, text: str) -> ManifestTable | list[ManifestError]:
+    """The validated tables, or every schema error (by line); a ManifestError
+    for text that is not TOML at all."""
     deep = too_deep(text)
     if deep is not None:
         raise ManifestError(str(path), deep, f"nests keys, arrays and inline tables more than "
@@ -199,20 +247,29 @@ def parse(path: Path, text: str) -> Manifest:
         raise ManifestError(str(path), 1, "nests values too deep for the TOML reader; "
                             "flatten it") from None
     try:
-        table = ManifestTable.model_validate(raw)
+        return ManifestTable.model_validate(raw)
     except ValidationError as err:
         locator = Locator(text)
-        errors = [explain(e) for e in err.errors()]
-        loc, problem = min(errors, key=lambda e: locator.find(e[0])[0])
-        line, column = locator.find(loc)
-        raise ManifestError(str(path), line, problem, key=key_path(loc),
-                            column=column) from None
-    manifest = Manifest(path, text, table)
-    crosscheck(manifest)
-    return manifest
+        found = []
+        for loc, problem in (explain(e) for e in err.errors()):
+            line, column = locator.find(loc)
+            found.append(ManifestError(str(path), line, problem, key=key_path(loc),
+                                       column=column))
+        return sorted(found, key=lambda e: e.line)
+
+
+def check_manifest(path: str | Path) -> tuple[Manifest | None, list[ManifestError]]:
+    """Read ``path`` and find every problem (``nanonet check``); see check_text."""
+    p = Path(path)
+    try:
+        text = _read(p)
+    except ManifestError as err:
+        return None, [err]
+    return check_text(p, text)
 
 
 def load_manifest(path: str | Path) -> Manifest:
     """Read and check ``path``; every problem is a ManifestError naming file and line."""
     p = Path(path)
+    log.info("reading manifest %s", p)
     return parse(p, _read(p))

@@ -21,7 +21,7 @@ from ..errors import NanonetError
 from . import inspectcli, tapcli
 from .client import Endpoint
 from .pcapng import PcapngError, replay_messages
-from .top import live_top
+from .top import live_top, snapshot_json
 
 
 def _endpoint(args: argparse.Namespace) -> Endpoint:
@@ -66,6 +66,9 @@ def _unreachable(err: urllib.error.URLError) -> str:
 
 def _top(args: argparse.Namespace) -> int:
     ep = _endpoint(args)
+    if args.json:
+        print(snapshot_json(ep.snapshot()))
+        return 0
     live_top(ep.snapshot, ep.url, frames=args.frames)
     return 0
 
@@ -119,6 +122,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("top", help="a live view of a running mesh's services and tunnels")
     _common(p)
     p.add_argument("--frames", type=int, help="redraw this many times, then exit")
+    p.add_argument("--json", action="store_true",
+                   help="print one snapshot as JSON on stdout and exit (no live view)")
     p.set_defaults(func=lambda a: _guarded(_top, a))
     p = sub.add_parser("tap", help="mirror tunnels' messages into a pcapng capture",
                        description="Every message (or every Nth, or one stream's) that passes "

@@ -7,7 +7,10 @@ the control endpoint's write path (``POST /api/send``, ``/api/replay``) and
 the inspector can all send into the same tunnel. A tunnel has one writer, so
 every sender goes through the same ``TunnelWriter`` under one lock, one batch
 at a time; a sender blocked on a full ring holds the lock, and the others wait
-their turn behind it (nothing is ever dropped).
+their turn behind it (nothing is ever dropped). ``retire`` ends all of that
+before the mesh releases its rings: a sender that comes later (a feeder that
+was blocked reading its standard input) is told the tunnel is closed and
+never touches the released memory.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from ..errors import TunnelClosed
 from ..ring.endpoint import TunnelWriter
 
 
@@ -26,12 +30,32 @@ class SharedWriter:
         self.writer = writer
         self.max_payload = writer.geometry.max_payload
         self._lock = threading.Lock()
+        self.retired = False
 
     def send_many(self, messages: Sequence[bytes], timeout: float | None = None) -> int:
         """Every message, in order, waiting for room (``TunnelWriter.send_many``)."""
         with self._lock:
+            self._check()
             return self.writer.send_many(messages, timeout)
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self.retired or self.writer.ring.closed
 
     def close(self) -> None:
         """Close the tunnel: its reader drains what was sent, then sees CLOSED."""
-        self.writer.close()
+        with self._lock:
+            if not self.retired:
+                self.writer.close()
+
+    def retire(self) -> None:
+        """No sending from now on (the tunnel is closed first: a sender blocked on a
+        full ring returns); call it before the mesh releases its rings."""
+        self.writer.close()  # wakes a send parked on a full ring, which drops the lock
+        with self._lock:
+            self.retired = True
+
+    def _check(self) -> None:
+        if self.retired:
+            raise TunnelClosed(f"tunnel {self.name!r} is closed: the mesh has stopped")

@@ -8,6 +8,7 @@ byte rates are shown in binary units (``units.py``), as on the dashboard.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,12 @@ def render(snap: Snap, source: str = "") -> Group:
     head.append(f"{len(snap['services'])} services, {len(snap['tunnels'])} tunnels",
                 style="dim")
     return Group(head, services_table(snap), tunnels_table(snap))
+
+
+def snapshot_json(snap: Snap) -> str:
+    """The snapshot ``top`` draws, as JSON (``nanonet top --json``): the same
+    dict the endpoint serves, keys sorted so that two snapshots diff well."""
+    return json.dumps(snap, indent=2, sort_keys=True)
 
 
 def live_top(fetch: Callable[[], Snap], source: str = "", period: float = 0.25,

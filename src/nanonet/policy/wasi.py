@@ -11,6 +11,7 @@ under a granted directory).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import wasmtime
 
@@ -74,17 +75,45 @@ class WasiContext(wasmtime.WasiConfig):
         self.origin_ns = time.monotonic_ns()
 
 
-def config(grants: Grants) -> WasiContext:
-    """A WASI context holding exactly what ``grants`` allow, nothing inherited."""
+# (owner, "stdout" or "stderr") -> the path of a file (a pipe) to write it to,
+# in place of the host's own stream (``nanonet run`` labels each line with its
+# service). A path, not a Python callback: wasmtime writes a custom stream from
+# its own worker threads, which may still call into Python as it exits.
+OutputPath = Callable[[str, str], str]
+_route: list[OutputPath] = []
+
+
+def route_output(where: OutputPath | None) -> None:
+    """Send what guests write to their granted stdout/stderr to the file
+    ``where(owner, stream)`` names, for contexts made from now on (None: back
+    to the host's own streams)."""
+    _route[:] = [] if where is None else [where]
+
+
+def _stdio(cfg: WasiContext, grants: Grants, owner: str) -> None:
+    """The granted streams: the host's own, or the files ``route_output`` names."""
+    where = _route[0] if _route else None
+    if grants.stdout:
+        if where is None:
+            cfg.inherit_stdout()
+        else:
+            cfg.stdout_file = where(owner, "stdout")
+    if grants.stderr:
+        if where is None:
+            cfg.inherit_stderr()
+        else:
+            cfg.stderr_file = where(owner, "stderr")
+
+
+def config(grants: Grants, owner: str = "") -> WasiContext:
+    """A WASI context holding exactly what ``grants`` allow, nothing inherited;
+    ``owner`` names the service for ``route_output``."""
     cfg = WasiContext()
     if grants.args:
         cfg.argv = list(grants.args)
     if grants.env:
         cfg.env = [list(pair) for pair in grants.env]
-    if grants.stdout:
-        cfg.inherit_stdout()
-    if grants.stderr:
-        cfg.inherit_stderr()
+    _stdio(cfg, grants, owner)
     for d in grants.dirs:
         cfg.preopen_dir(str(d.host_path), d.guest_path, d.writable)
     return cfg

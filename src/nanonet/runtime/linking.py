@@ -185,11 +185,11 @@ def _abi_imports(module: wasmtime.Module, funcs: dict[str, wasmtime.Func],
 
 def _instantiate(store: wasmtime.Store, module: wasmtime.Module,
                  imports: list[AsExtern], wasi: Grants | None,
-                 poll: BoundedPoll | None = None) -> wasmtime.Instance:
+                 poll: BoundedPoll | None = None, owner: str = "") -> wasmtime.Instance:
     """Instantiate with a plain import list, or through a WASI linker if granted."""
     if wasi is None:
         return wasmtime.Instance(store, module, imports)
-    cfg = wasi_caps.config(wasi)
+    cfg = wasi_caps.config(wasi, owner)
     store.set_wasi(cfg)  # exactly what was granted
     linker = wasmtime.Linker(store.engine)
     linker.define_wasi()
@@ -213,11 +213,13 @@ def _funcs(store: wasmtime.Store, inst: wasmtime.Instance) -> dict[str, wasmtime
 def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wasmtime.Module,
          rings: list[wasmtime.SharedMemory], wasi: Grants | None = None,
          raw: Mapping[str, wasmtime.SharedMemory] | None = None,
-         clock: wasmtime.Func | None = None, poll: BoundedPoll | None = None) -> Linked:
+         clock: wasmtime.Func | None = None, poll: BoundedPoll | None = None,
+         owner: str = "") -> Linked:
     """Instantiate ``guest`` and ``adapter`` in ``store``, wired together.
 
     ``raw`` maps each tunnel the guest imports raw (already checked) to its ring;
-    ``poll`` answers the guest's WASI ``poll_oneoff``.
+    ``poll`` answers the guest's WASI ``poll_oneoff``; ``owner`` (the
+    service's name) labels its stdio (``policy.wasi.route_output``).
     """
     raw = raw or {}
     mem_import = memory_import("guest", guest)
@@ -226,11 +228,11 @@ def link(rt: Runtime, store: wasmtime.Store, guest: wasmtime.Module, adapter: wa
         memory = wasmtime.Memory(store, mem_import.type)
         ad = wasmtime.Instance(store, adapter, [memory, *rings, *_opt(clock)])
         inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, ad), memory, raw),
-                            wasi, poll)
+                            wasi, poll, owner)
         return Linked(inst, ad, memory, "imports-memory")
     shim = wasmtime.Instance(store, rt.module(shim_wat()), [])
     inst = _instantiate(store, guest, _abi_imports(guest, _funcs(store, shim), None, raw), wasi,
-                        poll)
+                        poll, owner)
     exported = inst.exports(store).get("memory")
     if not isinstance(exported, wasmtime.Memory):
         raise LoadError("the guest neither imports nor exports a memory named 'memory'")

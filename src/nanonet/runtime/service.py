@@ -215,7 +215,7 @@ class Service:
                 self._poll = self._poll or BoundedPoll(self.watchdog)
                 return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
                             raw={t: rings[i] for t, i in raw.items()}, clock=self._clock(),
-                            poll=self._poll)
+                            poll=self._poll, owner=self.name)
             plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
             self._rt.plans[key] = plan
         return plan.instantiate(self.store, rings, self._clock())
@@ -225,7 +225,7 @@ class Service:
         only what the grants say (the adapter's clock is not the guest's)."""
         if not self.spec.sampling:
             return None
-        self.store.set_wasi(wasi_caps.config(self.spec.policy.grants))
+        self.store.set_wasi(wasi_caps.config(self.spec.policy.grants, self.name))
         return self._rt.wasi_clock(self.store)
 
     def _compile(self) -> wasmtime.Module:

@@ -17,6 +17,7 @@ another.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 
 from ..host.clock import SYSTEM, Clock
 from .lifecycle import Event, State
+
+log = logging.getLogger(__name__)
 
 KEEP = 4096  # events kept for subscribers that come late
 FLUSH_SECONDS = 5.0
@@ -176,5 +179,9 @@ class Supervisor:
     def emit(self, service: str, before: State, after: State, event: Event,
              cause: str | None = None) -> None:
         """Publish one transition (called on the service's own thread)."""
+        if log.isEnabledFor(logging.INFO):
+            why = f": {cause}" if cause else ""
+            log.info("service %s: %s (%s -> %s)%s", service, event.value, before.value,
+                     after.value, why)
         self.bus.publish(Transition(service, before, after, event, cause,
                                     self.clock.monotonic(), time.time_ns()))
