@@ -11,11 +11,13 @@ import http.client
 import io
 import json
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from feeding import cli, holding_mesh, relay_mesh, running, user_env
+from feeding import WATCHDOG, cli, holding_mesh, relay_mesh, running, user_env
 from nanonet.observe.pcapng import PcapngWriter, packet
 
 pytestmark = pytest.mark.timeout(180)
@@ -59,6 +61,29 @@ def test_send_waits_on_a_full_ring_and_drops_nothing(tmp_path: Path) -> None:
     assert f"host sent {count:,} message(s) into in" in done.stdout
     full = next(line for line in done.stdout.splitlines() if line.strip().startswith("in "))
     assert int(full.split()[4].replace(",", "")) > 0  # the ring was found full: it waited
+
+
+def test_a_standard_input_left_open_does_not_hold_the_run(tmp_path: Path) -> None:
+    env = user_env(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "nanonet.cli", "run",
+                             str(relay_mesh(tmp_path)), "--send", "in=-", "--timeout", "2"],
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write("early\n")
+        proc.stdin.flush()  # and never closed: the feeder still waits on it at the end
+        proc.wait(WATCHDOG)  # a few lines: the pipes do not fill
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == 0, err
+    assert _received(out) == ["host ← out #1 (5 bytes): 'early'"]
+    assert "stopped at the timeout (2 s)" in out
+    assert "host sent 1 message(s) into in from the standard input" in out
 
 
 def test_send_keep_open_leaves_the_tunnel_open_after_the_file(tmp_path: Path) -> None:
