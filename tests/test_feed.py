@@ -168,10 +168,11 @@ def test_replay_into_a_host_end_the_run_closed_says_how_to_keep_it(tmp_path: Pat
     assert "run the mesh with --feed hold" in done.stderr
 
 
-def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+def _post(port: int, path: str, body: bytes | None, headers: dict[str, str],
+          method: str = "POST") -> tuple[int, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", path, body=body, headers=headers)
+        conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read()).get("error", "")
     finally:
@@ -193,11 +194,16 @@ def test_the_write_path_needs_the_token_and_the_servers_host_and_origin(
                   {**good, "Origin": "http://evil.test"}),
             _post(run.port, "/api/replay?tunnel=in", b"cross-site",
                   {**good, "Origin": "http://evil.test"}),
+            _post(run.port, "/api/inspect?tunnel=in", None, {"Host": own}, "GET"),
+            _post(run.port, "/api/inspect?tunnel=in", None,
+                  {**good, "Origin": "http://evil.test"}, "GET"),
         ]
+        inspected = _post(run.port, "/api/inspect?tunnel=in", None, good, "GET")
         accepted = _post(run.port, "/api/send?tunnel=in", b"let in",
                          {**good, "Origin": f"http://{own}"})
         code, out, _err = run.stop()
-    assert [status for status, _ in refusals] == [401, 401, 403, 403, 403]
+    assert [status for status, _ in refusals] == [401, 401, 403, 403, 403, 401, 403]
+    assert inspected == (200, "")
     assert "this needs the control token" in refusals[0][1]
     assert "unexpected Host header 'evil.test'" in refusals[2][1]
     assert "requests from pages of origin 'http://evil.test' are refused" in refusals[3][1]

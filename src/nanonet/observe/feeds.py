@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ..errors import TunnelClosed
+from ..errors import TunnelClosed, TunnelTimeout
 from ..ring.endpoint import TunnelWriter
 
 
@@ -33,10 +33,17 @@ class SharedWriter:
         self.retired = False
 
     def send_many(self, messages: Sequence[bytes], timeout: float | None = None) -> int:
-        """Every message, in order, waiting for room (``TunnelWriter.send_many``)."""
-        with self._lock:
+        """Every message, in order, waiting for room (``TunnelWriter.send_many``);
+        ``timeout`` bounds the wait for another sender's turn too."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise TunnelTimeout(f"another sender kept tunnel {self.name!r} busy for "
+                                f"{timeout:g} s (its reader is not keeping up); try again "
+                                "later, or give the tunnel more slots")
+        try:
             self._check()
             return self.writer.send_many(messages, timeout)
+        finally:
+            self._lock.release()
 
     @property
     def closed(self) -> bool:
