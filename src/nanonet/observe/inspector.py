@@ -84,8 +84,11 @@ class _Inspected:
         self.peek = Peek(tunnel)
         self.recent: deque[Seen] = deque(maxlen=DEPTH)
         self.until = now + LEASE
+        self.looked = 0  # the wall-clock ns of this tunnel's last look: times never go back
 
     def take(self, lo: int, hi: int) -> None:
+        lo = max(lo, self.looked)
+        self.looked = hi = max(lo, hi)
         found = self.peek.look()
         if found:
             times = message_times(found[0][0], found[-1][0] - found[0][0] + 1, lo, hi)
