@@ -19,7 +19,9 @@ from typing import Any
 from ..errors import ManifestError
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
+from ..observe.feeds import SharedWriter
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
+from . import feed
 from .check_report import as_json, as_text
 from .labels import labelled
 from .manifest_run import (
@@ -86,9 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     if path is None:
         return 1
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
+    args.dashboard = args.dashboard or bool(args.feed)  # --feed is for the control endpoint
     say = _aside if args.json else _progress
     try:
         m = load_manifest(path)
+        fed = feed.plan(m, args)
         preflight(args)
     except ManifestError as err:
         print(err, file=sys.stderr)
@@ -97,38 +101,55 @@ def _run(args: argparse.Namespace) -> int:
     # several services' stdio is labelled; under --top it prints above the view
     with labelled(args.json or args.top or len(m.services) > 1,
                   sys.stderr if args.json else None, pending.put if args.top else None):
-        return _run_loaded(m, args, opts, say, pending)
+        return _run_loaded(m, args, opts, say, pending, fed)
 
 
 def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Print,
-                pending: Pending) -> int:
+                pending: Pending, fed: feed.Plan) -> int:
     try:
         say(f"building and loading {len(m.services)} services from {m.path}")
         mesh = m.build_mesh(say, latency=args.dashboard or args.top)
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
+    feeds = feed.open_feeds(mesh, fed)
     for name in m.host_writes:
-        mesh.writer(name).close()
-        say(f"host: closed its write end of {name} (it sends nothing from the command line)")
+        if name not in feeds:
+            mesh.writer(name).close()
+            say(f"host: closed its write end of {name} (nothing feeds it: --send, --feed)")
     host = HostReads({name: mesh.reader(name) for name in m.host_reads}, opts,
                      pending.put if args.top else say)
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     say(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
     with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
+        for end in feeds.values():
+            seen.observer.offer(end)
+        feeders = _start_feeders(feeds, fed, args)
         why = (run_watched(mesh, host, opts, seen, pending) if args.top
                else run_mesh(mesh, host, opts))
     seconds = time.perf_counter() - t0
+    sent = feed.finish(feeders, feeds.values())
     status = (130 if why == CTRL_C else SIGPIPE_EXIT if why == CLOSED_OUTPUT
-              else 1 if failed(mesh, why) else 0)
+              else 1 if failed(mesh, why) or any(f.error for f in feeders) else 0)
     if args.json:
         print(summary_json(mesh, host, why, seconds, status))
     else:
         print(f"{why} after {seconds:.3f} s")
-        print("\n".join(summary(mesh, host)))
+        print("\n".join(summary(mesh, host) + sent))
     mesh.close()  # release every store (and its WASI streams) while Python still runs
     return status
+
+
+def _start_feeders(feeds: dict[str, SharedWriter], fed: feed.Plan,
+                   args: argparse.Namespace) -> list[feed.Feeder]:
+    """One thread per ``--send``; a failure prints its line and closes its tunnel (what
+    went before it is still delivered), and the run's exit status is 1."""
+    def failed_with(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return [feed.Feeder(feeds[name], path, args.send_format, args.send_keep_open,
+                        failed_with).start() for name, path in fed.sends.items()]
 
 
 MANIFEST_HELP = ("the manifest (TOML; default ./nanonet.toml); paths in it are relative to "
@@ -161,10 +182,11 @@ def register(sub: Any) -> None:
                        description="Build what the manifest needs, load every service with "
                        "its grants and limits, and run the mesh until every service ends, "
                        "the --timeout, Ctrl-C or SIGTERM (a clean stop). What arrives on the "
-                       "tunnels the host reads (reader = \"host\") is printed; a summary of every "
-                       "service and tunnel follows. Guests' stdout and stderr lines are prefixed "
-                       "with [SERVICE] when the mesh has several. Exit status 0 if no service "
-                       "failed.")
+                       "tunnels the host reads (reader = \"host\") is printed; the tunnels it "
+                       "writes are fed with --send or --feed, or closed at the start. A summary "
+                       "of every service and tunnel follows. Guests' stdout and stderr lines "
+                       "are prefixed with [SERVICE] when the mesh has several. Exit status 0 if "
+                       "no service failed.")
     r.add_argument("manifest", nargs="?", help=MANIFEST_HELP)
     r.add_argument("--timeout", type=float, default=None,
                    help="stop the mesh after this many seconds")
@@ -176,5 +198,6 @@ def register(sub: Any) -> None:
                    help="print at most this many bytes of each message (default 64)")
     r.add_argument("--json", action="store_true", help=JSON_HELP + ": the final summary")
     add_switch(r)
+    feed.add_arguments(r)
     add_arguments(r)
     r.set_defaults(func=_run)

@@ -1,12 +1,12 @@
 """Running a manifest's mesh from the command line: host ends, stop, summary.
 
 The host holds the ends whose writer or reader is ``"host"``. It prints (or
-only counts) what arrives on its read ends, and closes its write ends at the
-start (the command line has nothing to send; the Python API's
-``mesh.writer`` does). The run ends when every service has ended, at the
-timeout, on Ctrl-C or SIGTERM, when a thread that draws asks (``Stop``), or
-when stdout is closed; all of them stop the mesh the same way (close every
-tunnel, then interrupt what still runs) and print the same summary.
+only counts) what arrives on its read ends; its write ends are fed by
+``feed.py`` (``--send``, ``--feed``) or closed at the start. The run ends
+when every service has ended, at the timeout, on Ctrl-C or SIGTERM, when a
+thread that draws asks (``Stop``), or when stdout is closed; all of them
+stop the mesh the same way (close every tunnel, then interrupt what still
+runs) and print the same summary.
 """
 
 from __future__ import annotations

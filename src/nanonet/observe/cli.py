@@ -1,9 +1,9 @@
-"""``nanonet top``, ``nanonet tap`` and ``nanonet replay``: a running mesh, from outside.
+"""``nanonet top``, ``tap``, ``replay`` and ``inspect``: a running mesh, from outside.
 
-All three talk to the mesh's control endpoint (``Observer.serve``), found via
+All four talk to the mesh's control endpoint (``Observer.serve``), found via
 ``--connect HOST:PORT`` or the control file the mesh left (``--mesh NAME``
 when several are running); tap and replay change the mesh, so they send its
-token.
+token (and so does inspect, which reads message bytes).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NanonetError
-from . import tapcli
+from . import inspectcli, tapcli
 from .client import Endpoint
 from .pcapng import PcapngError, replay_messages
 from .top import live_top, snapshot_json
@@ -110,6 +110,13 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_inspect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    wrong = inspectcli.usage_error(args)
+    if wrong is not None:
+        parser.error(wrong)
+    return _guarded(lambda a: inspectcli.run(a, _endpoint(a)), args)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connect", metavar="HOST:PORT", help="the mesh's control endpoint")
     p.add_argument("--token", help="the endpoint's token (default: from the control file)")
@@ -144,3 +151,13 @@ def register(sub: Any) -> None:
     p.add_argument("--into", required=True, metavar="TUNNEL")
     _common(p)
     p.set_defaults(func=lambda a: _guarded(_replay, a))
+    p = sub.add_parser("inspect", help="a tunnel's recent messages; send one again, edited",
+                       description="The messages the running mesh's inspector saw on TUNNEL "
+                       "(sequence number, time, length, hex and text): it looks while anyone "
+                       "asks, without ever holding the writer back, so it sees what waits in "
+                       "the ring and samples the rest. --send SEQ sends one of them into "
+                       "TUNNEL again (--edit HEX or --text TEXT first), through the host's "
+                       "write end: run the mesh with --feed TUNNEL.")
+    inspectcli.add_arguments(p)
+    _common(p)
+    p.set_defaults(func=lambda a, p=p: _checked_inspect(p, a))

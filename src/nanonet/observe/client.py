@@ -83,6 +83,8 @@ class Endpoint:
     def _request(self, path: str, data: bytes | None = None) -> urllib.request.Request:
         req = urllib.request.Request(self.url + path, data=data,
                                      method="POST" if data is not None else "GET")
+        if data is not None:
+            req.add_header("Content-Type", "application/octet-stream")
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         return req
@@ -114,6 +116,21 @@ class Endpoint:
         req.add_header("Content-Type", "application/x-pcapng")
         with urllib.request.urlopen(req, timeout=TIMEOUT * 6) as resp:
             return int(json.load(resp)["sent"])
+
+
+    def send(self, tunnel: str, message: bytes) -> int:
+        """Send one message into ``tunnel`` through the mesh's write path (1 if it went)."""
+        req = self._request(f"/api/send?{urlencode({'tunnel': tunnel})}", message)
+        with urllib.request.urlopen(req, timeout=TIMEOUT * 6) as resp:
+            return int(json.load(resp)["sent"])
+
+    def recent(self, tunnel: str, last: int) -> dict[str, Any]:
+        """The inspector's last ``last`` messages of ``tunnel`` (it inspects it from now on)."""
+        query = urlencode({"tunnel": tunnel, "last": last})
+        with urllib.request.urlopen(self._request(f"/api/inspect?{query}"),
+                                    timeout=TIMEOUT) as resp:
+            data: dict[str, Any] = json.load(resp)
+        return data
 
 
 def copy_stream(src: Any, out: BinaryIO, total: int = 0) -> int:

@@ -3,7 +3,9 @@
 It owns one poll thread (every ``interval`` seconds: latency samples into
 histograms, one snapshot with rates), a subscription to the supervisor's
 lifecycle events (spans, and transition counts for metrics), the taps, the host
-writers used by replay, and the control endpoint. The data plane never waits
+writers that replay and the write path send through (``feeds.py``: offered by
+``nanonet run``, or taken here when nobody holds the end), the inspector, and
+the control endpoint. The data plane never waits
 for any of it: the poll thread only reads the ring headers and the service
 objects. ``close`` (or leaving the ``with`` block) takes one last snapshot,
 marked ``ended`` (what the dashboard shows as the mesh's end), then stops it
@@ -22,10 +24,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from opentelemetry.trace import TracerProvider
 
-from ..errors import InvalidValue, NotFound, TapError
-from ..mesh import Mesh, Tunnel
-from ..ring.endpoint import TunnelWriter
+from ..errors import EndpointTaken, InvalidValue, NotFound, TapError, TunnelClosed
+from ..mesh import HOST, Mesh, Tunnel
 from ..runtime.supervisor import Transition
+from .feeds import SharedWriter
+from .inspector import Inspector, Seen
 from .latency import LatencySampler
 from .metrics import exposition, registry
 from .pcapng import PcapngWriter, Sink, replay_messages
@@ -59,7 +62,9 @@ class Observer:
         self.registry = registry(self.fresh)
         self.taps: dict[str, Tap] = {}
         self._taps_lock = threading.Lock()  # request threads and close change taps at once
-        self._writers: dict[str, TunnelWriter] = {}
+        self._feeds: dict[str, SharedWriter] = {}
+        self._feeds_lock = threading.Lock()
+        self.inspector = Inspector()
         self._lock = threading.Lock()
         self._latest: MeshSnapshot | None = None
         self._final: MeshSnapshot | None = None  # taken by close: the mesh ended
@@ -187,20 +192,56 @@ class Observer:
         slots raises ``MessageTooBig`` whose ``sent`` counts those delivered.
         Returns how many were sent (0 for a capture with no packets).
         """
-        writer = self._writer(tunnel)
+        feed = self._feed(tunnel)
         if isinstance(source, str | Path):
             with open(source, "rb") as f:
                 messages = replay_messages(f)
         else:
             messages = replay_messages(source)
-        return writer.send_many(messages, timeout)
+        return feed.send_many(messages, timeout)
 
-    def _writer(self, tunnel: str) -> TunnelWriter:
-        """The host's write end, taken once and kept: a tunnel has one writer."""
-        if tunnel not in self._writers:
-            self._tunnel(tunnel)
-            self._writers[tunnel] = self.mesh.writer(tunnel)
-        return self._writers[tunnel]
+    def offer(self, feed: SharedWriter) -> None:
+        """Let replay and the write path send through a host write end held elsewhere
+        (``nanonet run --feed``); the caller keeps it and closes it."""
+        with self._feeds_lock:
+            self._feeds[feed.name] = feed
+
+    def send(self, tunnel: str, messages: Sequence[bytes], timeout: float = 30.0) -> int:
+        """Send ``messages`` into ``tunnel`` through the host's write end; how many went.
+
+        Refused (``EndpointTaken``, naming who holds it) when the host holds no
+        write end it offered: a service writes the tunnel, or it was closed."""
+        feed = self._feed(tunnel)
+        try:
+            return feed.send_many(messages, timeout)
+        except TunnelClosed:
+            raise TunnelClosed(f"tunnel {tunnel!r} is closed: nothing more can be sent into it "
+                               "(nanonet run --send closes it at the end of its file, unless "
+                               "--send-keep-open)") from None
+
+    def _feed(self, tunnel: str) -> SharedWriter:
+        """The write end offered for ``tunnel``, else the host's, taken once and kept."""
+        t = self._tunnel(tunnel)
+        with self._feeds_lock:
+            if tunnel in self._feeds:
+                return self._feeds[tunnel]
+            if t.writer is not None:
+                raise EndpointTaken(_not_writable(t))
+            feed = self._feeds[tunnel] = SharedWriter(tunnel, self.mesh.writer(tunnel))
+            return feed
+
+    def writable(self, tunnel: str) -> str | None:
+        """None if ``send`` can write into ``tunnel``, else why not (one line)."""
+        t = self._tunnel(tunnel)
+        with self._feeds_lock:
+            if tunnel in self._feeds or t.writer is None:
+                return None
+        return _not_writable(t)
+
+    def recent(self, tunnel: str, last: int = 20) -> list[Seen]:
+        """The last ``last`` messages the inspector saw on ``tunnel``; the first call
+        starts inspecting it (until ``inspector.LEASE`` seconds after the last)."""
+        return self.inspector.recent(self._tunnel(tunnel), last)
 
     def _tunnel(self, name: str) -> Tunnel:
         try:
@@ -234,6 +275,7 @@ class Observer:
         self._servers.clear()
         for tap in list(dict.fromkeys(self.taps.values())):
             self._end_tap(tap)
+        self.inspector.close()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()  # a poll only reads counters: it ends
@@ -249,3 +291,13 @@ class Observer:
                  tb: TracebackType | None) -> None:
         self.close()
 
+
+
+def _not_writable(t: Tunnel) -> str:
+    """Why the host cannot send into ``t``: who holds its write end."""
+    if t.writer == HOST:
+        return (f"the host's write end of tunnel {t.name!r} is not open for sending (nanonet "
+                f"run closes it at the start): run the mesh with --feed {t.name} (or --send "
+                f"{t.name}=FILE)")
+    return (f"the write end of tunnel {t.name!r} is held by {t.writer!r}: only a tunnel whose "
+            "writer is the host (writer = \"host\") can be sent into")

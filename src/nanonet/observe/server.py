@@ -10,7 +10,12 @@ An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
 - ``POST /api/tap?tunnel=T[&tunnel=U...][&sample=N][&stream=ID][&count=N]``
   streams a pcapng capture (one interface per tunnel) back until the count,
   the tunnels' close or the client's hang-up;
-- ``POST /api/replay?tunnel=T`` with a pcapng body sends its packets into T.
+- ``POST /api/replay?tunnel=T`` with a pcapng body sends its packets into T;
+  ``POST /api/send?tunnel=T`` sends its body as one message (the inspector's
+  replay); both go through the host's write end, which ``nanonet run`` keeps
+  open only for the tunnels it feeds (``--feed``, ``--send``), else ``409``;
+- ``GET /api/inspect?tunnel=T[&last=N]`` (token: message bytes are private)
+  the inspector's recent messages of T, inspecting it from then on.
 
 ``gate.py`` says who may ask: a foreign ``Host`` or ``Origin`` is refused on
 every route, and the WebSocket and anything that changes the mesh need the
@@ -37,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import InvalidValue, MessageTooBig, NanonetError
+from ..errors import EndpointTaken, InvalidValue, MessageTooBig, NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
 from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, normal_origin
@@ -50,6 +55,8 @@ if TYPE_CHECKING:
 
 WS_PERIOD = 0.25
 MAX_REPLAY = 64 << 20  # bytes of pcapng a replay request may carry
+MAX_SEND = 1 << 20  # bytes one message sent by /api/send may have
+MAX_LAST = 4096  # messages /api/inspect may return
 MAX_CONNECTIONS = 32  # served at once, each on its own thread; the next gets 503
 IDLE_TIMEOUT = 30.0  # seconds a read or a write may wait on the client (not a tap's writes)
 FAREWELL = 2.0  # seconds close waits for the WebSockets to send the last snapshot
@@ -98,12 +105,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes -------------------------------------------------------------
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if not self._admitted(needs_token=path == "/ws", websocket=path == "/ws"):
+        url = urlsplit(self.path)
+        path = url.path
+        private = path in ("/ws", "/api/inspect")
+        if not self._admitted(needs_token=private, websocket=path == "/ws"):
             return None
         if path == "/ws":
             return self._websocket()
+        if path == "/api/inspect":
+            return self._inspect({k: v[-1] for k, v in parse_qs(url.query).items()})
         return self._page(path)
+
+    def _inspect(self, query: dict[str, str]) -> None:
+        obs = self.server.observer
+        tunnel = query.get("tunnel", "")
+        try:
+            last = int(query.get("last", "20"))
+            if not 1 <= last <= MAX_LAST:
+                raise InvalidValue(f"last must be 1 to {MAX_LAST}, not {last}")
+            seen = obs.recent(tunnel, last)
+            why = obs.writable(tunnel)
+        except (NanonetError, ValueError) as err:
+            return self._error(HTTPStatus.BAD_REQUEST, str(err))
+        self._json(200, {"tunnel": tunnel, "writable": why is None, "why": why,
+                         "messages": [m.to_json() for m in seen]})
 
     def do_HEAD(self) -> None:
         """What GET would answer, without the body (a WebSocket needs a GET)."""
@@ -153,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._tap(query, values.get("tunnel", [""]))
             if url.path == "/api/replay":
                 return self._replay(query)
+            if url.path == "/api/send":
+                return self._send_one(query)
+        except EndpointTaken as err:  # the host holds no write end to send through
+            return self._error(HTTPStatus.CONFLICT, str(err))
         except (NanonetError, PcapngError, ValueError) as err:
             return self._error(HTTPStatus.BAD_REQUEST, str(err))
         self._error(HTTPStatus.NOT_FOUND, f"no such action {url.path}")
@@ -185,6 +214,16 @@ class _Handler(BaseHTTPRequestHandler):
             sent = self.server.observer.replay(body, query.get("tunnel", ""))
         except MessageTooBig as err:  # the messages before it went: say how many
             return self._json(HTTPStatus.BAD_REQUEST, {"error": str(err), "sent": err.sent})
+        self._json(200, {"sent": sent})
+
+
+    def _send_one(self, query: dict[str, str]) -> None:
+        length = int(self.headers.get("Content-Length", "-1"))
+        if not 0 <= length <= MAX_SEND:
+            raise InvalidValue(f"send the message as the body (0 to {MAX_SEND} bytes, with "
+                               "a Content-Length)")
+        data = self.rfile.read(length)
+        sent = self.server.observer.send(query.get("tunnel", ""), [data])
         self._json(200, {"sent": sent})
 
 
