@@ -129,3 +129,24 @@ def test_a_stray_import_is_refused_at_load(tmp_path: Path) -> None:
                    "int run(void) { log_(1); return 0; }\n")
     with Mesh() as mesh, pytest.raises(LoadError, match=r"env\.log"):
         mesh.service("stray", build(src))
+
+
+TRAPS_IN_PARSE = """#include <nanonet.h>
+__attribute__((noinline)) static int parse_line(int x) { if (x > 0) __builtin_trap(); return x; }
+int run(void) { return parse_line(7); }
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_built_guest_names_its_functions_in_traps_and_carries_no_dwarf(
+        cache: Path, tmp_path: Path) -> None:
+    src = tmp_path / "parse.c"
+    src.write_text(TRAPS_IN_PARSE)
+    wasm = build(src).read_bytes()
+    assert b".debug_info" not in wasm and b"producers" not in wasm
+    with Mesh() as mesh:
+        svc = mesh.service("parse", wasm)
+        mesh.start()
+        assert svc.join(30)
+    (trap,) = svc.traps
+    assert [(f.module, f.function) for f in trap.frames] == [(None, "parse_line"), (None, "run")]

@@ -98,7 +98,7 @@ def _assemble(text: bytes) -> bytes:
         raise LoadError(f"not a valid Wasm module: {err}") from err
 
 
-def _leb(data: bytes, pos: int) -> tuple[int, int]:
+def uleb_at(data: bytes, pos: int) -> tuple[int, int]:
     """An unsigned LEB128 at ``pos`` (the decoder's own reader): its value and
     the position after it."""
     r = Reader(data, pos)
@@ -113,7 +113,7 @@ def sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
     out, pos = [], HEADER
     while pos < len(wasm):
         sid = wasm[pos]
-        size, body = _leb(wasm, pos + 1)
+        size, body = uleb_at(wasm, pos + 1)
         end = body + size
         if end > len(wasm):
             raise LoadError("not a valid Wasm module: a section runs past the end")
@@ -136,7 +136,7 @@ def _with_export(wasm: bytes, found: tuple[int, int, int, int] | None, func: int
     if found is None:
         return _section(EXPORT_SECTION, b"\x01" + _export_entry(func))
     _, _, body, end = found
-    count, first = _leb(wasm, body)
+    count, first = uleb_at(wasm, body)
     if START_EXPORT in _export_names(wasm[:end], first, count):
         raise LoadError(f"the module exports {START_EXPORT!r}, a name nanonet reserves for "
                         "its start function: rename that export")
@@ -146,9 +146,9 @@ def _with_export(wasm: bytes, found: tuple[int, int, int, int] | None, func: int
 def _export_names(wasm: bytes, pos: int, count: int) -> list[str]:
     names = []
     for _ in range(count):
-        size, pos = _leb(wasm, pos)
+        size, pos = uleb_at(wasm, pos)
         names.append(wasm[pos:pos + size].decode("utf-8", "replace"))
-        _, pos = _leb(wasm, pos + size + 1)  # the kind byte, then the index
+        _, pos = uleb_at(wasm, pos + size + 1)  # the kind byte, then the index
     return names
 
 
@@ -186,7 +186,7 @@ def _rewrite(wasm: bytes) -> Prepared:
         return Prepared(wasm, False)
     if len(starts) > 1 or len(exported) > 1:
         raise LoadError("not a valid Wasm module: more than one start or export section")
-    func, _ = _leb(wasm[:starts[0][3]], starts[0][2])
+    func, _ = uleb_at(wasm[:starts[0][3]], starts[0][2])
     exports = exported[0] if exported else None
     new_exports = _with_export(wasm, exports, func)
     out = bytearray(wasm[:HEADER])

@@ -33,10 +33,14 @@ from typing import ClassVar, Literal
 
 from ..errors import NanonetError
 from ..host.engine import cache_dir
+from ..policy.wasmbin import uleb128
+from ..runtime.startfn import sections, uleb_at
 
 INCLUDE_DIR = Path(__file__).parent.parent / "include"
-BASE_FLAGS = ("--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry",
-              "-Wl,--strip-debug")  # keeps the name section, for trap backtraces
+# no strip flag: zig's linker drops the name section with the debug sections,
+# and traps name their functions only from it; drop_debug() keeps it
+BASE_FLAGS = ("--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry")
+AFTER_ZIG = "drop-debug-keep-names-1"  # drop_debug's version: a change rebuilds every guest
 MemoryStyle = Literal["export", "import"]
 NEEDS_ZIG = "building C guests needs zig's C compiler: pip install 'nanonet[c]'"
 
@@ -109,8 +113,9 @@ def _headers(source: Path) -> list[Path]:
 
 
 def cache_key(source: Path, flags: Sequence[str]) -> str:
-    """Content of source and headers, the flags (minus paths) and zig's version."""
-    h = hashlib.sha256(f"zig-{zig_version()}\0".encode())
+    """Content of source and headers, the flags (minus paths), zig's version and
+    what is done to zig's output (``AFTER_ZIG``)."""
+    h = hashlib.sha256(f"zig-{zig_version()}\0{AFTER_ZIG}\0".encode())
     for flag in flags:
         h.update(b"-I<nanonet>" if flag == f"-I{INCLUDE_DIR}" else flag.encode())
         h.update(b"\0")
@@ -191,6 +196,45 @@ def zig_cc(source: Path, flags: Sequence[str], out: Path) -> None:
     os.replace(tmp, out)  # atomic: a concurrent build never sees half a file
 
 
+def drop_debug(wasm: bytes) -> bytes:
+    """``wasm`` without its DWARF and toolchain sections (``.debug_*``,
+    ``producers``, ``target_features``), its ``name`` section kept: a trap
+    then names the guest's functions (``parse_line+0x1c``) at a few bytes
+    per function, not the DWARF's kilobytes."""
+    out = bytearray(wasm[:8])
+    for sid, head, body, end in sections(wasm):
+        name = _custom_name(wasm, body) if sid == 0 else ""
+        if name == "name":
+            out += _without_module_name(wasm, body, end)
+        elif not _dropped(name):
+            out += wasm[head:end]
+    return bytes(out)
+
+
+def _without_module_name(wasm: bytes, body: int, end: int) -> bytes:
+    """The name section without its module name (subsection 0): the linker
+    writes the scratch file's name there, which a trap would then show."""
+    size, at = uleb_at(wasm, body)
+    content = bytearray(wasm[body:at + size])  # the section's own name, "name"
+    pos = at + size
+    while pos < end:
+        sub = wasm[pos]
+        length, start = uleb_at(wasm, pos + 1)
+        if sub != 0:
+            content += wasm[pos:start + length]
+        pos = start + length
+    return bytes([0]) + uleb128(len(content)) + bytes(content)
+
+
+def _dropped(name: str) -> bool:
+    return name.startswith(".debug") or name in ("producers", "target_features")
+
+
+def _custom_name(wasm: bytes, body: int) -> str:
+    size, at = uleb_at(wasm, body)
+    return wasm[at:at + size].decode("utf-8", "replace")
+
+
 def place_tag(source: Path) -> str:
     """A short tag of where ``source`` lives: the listing of what a build read
     belongs to that file, since one of the same bytes elsewhere includes its
@@ -227,8 +271,12 @@ def compile_c(source: str | Path, *, memory: MemoryStyle = "export",
         raise BuildError(f"no C source at {src}")
     all_flags = flags_for(memory, exports, flags)
     base = f"{src.stem}-{cache_key(src, all_flags)}-{place_tag(src)}"
-    return depfile_build(base, t0, lambda scratch, depfile: zig_cc(
-        src, [*all_flags, "-MD", "-MF", str(depfile)], scratch))
+
+    def compile_to(scratch: Path, depfile: Path) -> None:
+        zig_cc(src, [*all_flags, "-MD", "-MF", str(depfile)], scratch)
+        scratch.write_bytes(drop_debug(scratch.read_bytes()))
+
+    return depfile_build(base, t0, compile_to)
 
 
 def build(source: str | Path, *, memory: MemoryStyle = "export",

@@ -49,7 +49,7 @@ DEBIAN_RUSTC = "/usr/bin/rustc"
 INSTALL = ("install rustc and libstd-rust-dev-wasm32 (apt-get install rustc "
            "libstd-rust-dev-wasm32; scripts/setup does it when run as root)")
 BASE_FLAGS = ("--edition=2021", f"--target={TARGET}", "-C", "opt-level=3", "-C", "panic=abort")
-# keeps the name section, for trap backtraces (as -Wl,--strip-debug does for C)
+# keeps the name section, for trap backtraces (as drop_debug() does for C)
 GUEST_FLAGS = ("--crate-type=cdylib", "-C", "strip=debuginfo")
 
 
