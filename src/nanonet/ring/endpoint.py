@@ -325,7 +325,7 @@ class TunnelReader(_End):
         copy says none."""
         cur = self._cur
         avail = cur.waiting()
-        if avail:
+        if avail and not self.ring.stopped():  # a quarantined ring gives nothing more
             return avail
         self._check_health()
         avail = cur.available_count(self.ring)
@@ -375,7 +375,7 @@ class TunnelReader(_End):
         counters: it looks again, counts and raises)."""
         cur, ring = self._cur, self.ring
         pos = cur.pos
-        if cur.peer == pos and (ring.stopped() or cur.available_count(ring) <= 0):
+        if ring.stopped() or (cur.peer == pos and cur.available_count(ring) <= 0):
             return None
         n = ring.length_at(pos)  # read once, checked, then used
         if cur.check_length(ring, n):

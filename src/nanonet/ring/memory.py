@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
+from array import array
 from collections.abc import Sequence
 
 import wasmtime
@@ -50,6 +51,20 @@ _Q_HEAD, _Q_TAIL = L.OFF_HEAD // 8, L.OFF_TAIL // 8
 _Q_BYTES_IN, _Q_BYTES_OUT = L.OFF_BYTES_IN // 8, L.OFF_BYTES_OUT // 8
 _W_CLOSED, _W_QUARANTINE = L.OFF_CLOSED // 4, L.OFF_QUARANTINE // 4
 _W_READER_WAITING, _W_WRITER_WAITING = L.OFF_READER_WAITING // 4, L.OFF_WRITER_WAITING // 4
+
+
+STRIDED_WORDS = 16  # records of up to 128 bytes are copied a word column at a time
+
+
+def _strided(bounds: range) -> bool:
+    """Records of one size that ``_write_records`` copies faster than one by one."""
+    return bounds.step % 8 == 0 and 0 < bounds.step <= 8 * STRIDED_WORDS \
+        and bounds.start % 8 == 0
+
+
+def _lengths(length: int, count: int) -> array[int]:
+    """``count`` slot heads of one length (flags 0), as u64 words."""
+    return array("Q", (length,)) * count
 
 
 def fence() -> None:
@@ -144,11 +159,16 @@ class RingMemory:
         return nbytes
 
     def slot_lengths(self, first: int, count: int) -> list[int]:
-        """The length fields of ``count`` slots from counter ``first``, unchecked."""
-        view, unpack, mask, size = self._view, _LENGTH.unpack_from, self._mask, self._slot
-        out = []
-        for counter in range(first, first + count):
-            out.append(unpack(view, _SLOTS + (counter & mask) * size)[0])
+        """The length fields of ``count`` slots from counter ``first``, unchecked:
+        one strided read per run of slots up to the ring's end."""
+        out: list[int] = []
+        step, mask = self._slot >> 2, self._mask
+        while count > 0:
+            slot = first & mask
+            run = min(count, mask + 1 - slot)
+            at = (_SLOTS >> 2) + slot * step
+            out += self._w[at: at + run * step: step].tolist()
+            first, count = first + run, count - run
         return out
 
     def read_payloads(self, first: int, lengths: list[int]) -> list[bytes]:
@@ -229,6 +249,8 @@ class RingMemory:
         """Fill the slots from counter ``first`` with the messages
         ``data[bounds[i]:bounds[i + 1]]``; returns the payload bytes written.
         The caller has checked that each fits and that the slots are free."""
+        if isinstance(bounds, range) and _strided(bounds):
+            return self._write_records(first, data, bounds)
         view, q, mask, size = self._view, self._q, self._mask, self._slot
         start = bounds[0]
         for end in bounds[1:]:
@@ -238,6 +260,26 @@ class RingMemory:
             start = end
             first += 1
         return bounds[-1] - bounds[0]
+
+    def _write_records(self, first: int, data: memoryview, bounds: range) -> int:
+        """``write_packed`` for small records of one size (a multiple of 8):
+        each 8-byte word of every record goes to its slots in one strided
+        copy, not one copy per record, a run of slots up to the ring's end at
+        a time."""
+        words, step = bounds.step >> 3, self._slot >> 3
+        src = data[bounds.start: bounds.stop].cast("Q")
+        count, done = len(bounds) - 1, 0
+        while done < count:
+            slot = (first + done) & self._mask
+            run = min(count - done, self._mask + 1 - slot)
+            at = (_SLOTS >> 3) + slot * step
+            dst = self._q[at: at + run * step]
+            dst[::step] = _lengths(bounds.step, run)  # length, flags 0
+            part = src[done * words: (done + run) * words]
+            for w in range(words):
+                dst[w + 1::step] = part[w::words]
+            done += run
+        return bounds.stop - bounds.start
 
     def read_packed(self, first: int, lengths: list[int]) -> bytes:
         """The payloads of the slots from counter ``first`` (of checked
