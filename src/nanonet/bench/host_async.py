@@ -21,6 +21,7 @@ from .wasm_runs import Outcome, _exports, _finish, _stream_tunnel, guest
 
 BATCH = 64  # messages per call, as the other host rows and the Wasm producer
 TICK_S = 0.001
+CALIBRATE_S = 0.2
 SEND_TIMEOUT = 30.0
 
 
@@ -39,27 +40,37 @@ class Records:
 
 
 class Ticker:
-    """A task that wakes at every 1 ms boundary of the loop's clock and counts
-    the boundaries it ran in: kept / elapsed boundaries is the share of its
-    ticks a busy loop let it keep."""
+    """A task that sleeps 1 ms at a time and counts its ticks.
+
+    Even on an idle loop it keeps fewer than one tick per millisecond of the
+    loop's clock (asyncio's timers round the wait up to whole milliseconds,
+    and the loop takes its own time), so it first runs alone on the same
+    loop for ``CALIBRATE_S``: ``share`` is its tick rate beside the stream
+    over that idle rate, the share of the ticks it would have had that the
+    stream let it keep."""
 
     def __init__(self) -> None:
-        self.kept: set[int] = set()
-        self.t0 = 0.0
-        self.t1 = 0.0
+        self.idle_rate = 0.0
+        self.rate = 0.0
+
+    @staticmethod
+    async def _ticks(stop: asyncio.Event | None, seconds: float) -> float:
+        """Tick until ``stop`` is set (or ``seconds`` passed): ticks per second."""
+        loop = asyncio.get_running_loop()
+        t0, n = loop.time(), 0
+        while not (stop.is_set() if stop else loop.time() - t0 >= seconds):
+            await asyncio.sleep(TICK_S)
+            n += 1
+        return n / max(loop.time() - t0, TICK_S)
+
+    async def calibrate(self) -> None:
+        self.idle_rate = await self._ticks(None, CALIBRATE_S)
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        self.t0 = loop.time()
-        while not stop.is_set():
-            now = loop.time()
-            self.kept.add(int((now - self.t0) / TICK_S))
-            await asyncio.sleep(TICK_S - (now - self.t0) % TICK_S)
-        self.t1 = loop.time()
+        self.rate = await self._ticks(stop, 0.0)
 
     def share(self) -> float:
-        expected = max(1, int((self.t1 - self.t0) / TICK_S))
-        return min(1.0, len(self.kept) / expected)
+        return self.rate / self.idle_rate if self.idle_rate else 0.0
 
 
 def w2_host(count: int, size: int) -> Outcome:
@@ -88,17 +99,20 @@ def w2_async(count: int, size: int) -> Outcome:
         _exports(check)["configure"](check.store, size)
         out = mesh.writer("stream")
         records, ticker = Records(size), Ticker()
+        t0 = 0.0
 
         async def stream() -> None:
+            await ticker.calibrate()
             stop = asyncio.Event()
             ticking = asyncio.create_task(ticker.run(stop))
+            nonlocal t0
+            t0 = time.perf_counter()  # the stream's time, not the calibration's
             for first in range(0, count, BATCH):
                 await out.asend_many(records.batch(first, min(BATCH, count - first)))
             stop.set()
             await ticking
 
         mesh.start()
-        t0 = time.perf_counter()
         asyncio.run(asyncio.wait_for(stream(), SEND_TIMEOUT * 10))
         out.close()
         seconds = _finish(mesh, t0, check)

@@ -39,7 +39,8 @@ WRITER_SPIN_NS = 10_000
 PARK_NS = 20_000_000
 POLLS = 64  # polls of the peer's counter between two sched_yield calls (GIL let go)
 ASYNC_TURN = 256  # messages an asyncio end moves before it gives the loop a turn
-ASYNC_POLLS = 16  # loop turns an asyncio end polls on before it parks in a thread
+ASYNC_POLLS = 64  # loop turns an asyncio end polls on before it parks in a thread (a hop
+# to a worker thread and back costs more than a drained ring takes to refill)
 Batch = Sequence[bytes] | Packed
 
 
