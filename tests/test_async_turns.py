@@ -16,27 +16,31 @@ import asyncio
 import pytest
 
 from nanonet import Mesh, Packed
-from nanonet.ring.endpoint import ASYNC_TURN
+from nanonet.ring.endpoint import ASYNC_TURN, ASYNC_TURN_BYTES
 
 pytestmark = pytest.mark.timeout(60)
-BATCH = 64
 BATCHES = 200
-WINDOW = ASYNC_TURN // BATCH  # batches between two turns of one end, at most
 
 
-def _stalled_windows(marks: list[int]) -> list[int]:
-    """Indexes of the windows of ``WINDOW`` batches in which the ticker never ran."""
-    return [i for i in range(len(marks) - WINDOW) if marks[i + WINDOW] == marks[i]]
+def _stalled_windows(marks: list[int], window: int) -> list[int]:
+    """Indexes of the windows of ``window`` batches in which the ticker never ran."""
+    return [i for i in range(len(marks) - window) if marks[i + window] == marks[i]]
 
 
-def test_an_async_stream_lets_an_always_ready_task_run_every_few_batches() -> None:
+@pytest.mark.parametrize(("payload", "batch"), [(64, 64), (4096, 16)], ids=["64B", "4KiB"])
+def test_an_async_stream_lets_an_always_ready_task_run_every_few_batches(
+        payload: int, batch: int) -> None:
+    """Small messages: a turn every ``ASYNC_TURN``; large ones: every
+    ``ASYNC_TURN_BYTES`` worth of slots, so a turn never waits for much copying."""
+    per_turn = min(ASYNC_TURN, ASYNC_TURN_BYTES // payload)
+    window = per_turn // batch  # batches between two turns of one end, at most
     sent_marks: list[int] = []
     got_marks: list[int] = []
 
     async def main() -> int:
         ticks = 0
         with Mesh() as mesh:
-            mesh.tunnel("t", slots=4096, max_payload=64)  # room for the whole stream
+            mesh.tunnel("t", slots=4096, max_payload=payload)  # room for the whole stream
             writer, reader = mesh.writer("t"), mesh.reader("t")
 
             async def ticker() -> None:
@@ -47,15 +51,15 @@ def test_an_async_stream_lets_an_always_ready_task_run_every_few_batches() -> No
 
             async def produce() -> None:
                 for b in range(BATCHES):
-                    await writer.asend_many(Packed.fixed(bytes(BATCH * 8), 8) if b % 2
-                                            else [b"%8d" % i for i in range(BATCH)])
+                    await writer.asend_many(Packed.fixed(bytes(batch * 8), 8) if b % 2
+                                            else [b"%8d" % i for i in range(batch)])
                     sent_marks.append(ticks)
                 writer.close()
 
             async def consume() -> int:
                 got = 0
-                while got < BATCHES * BATCH:
-                    got += len(await reader.arecv_many(BATCH))
+                while got < BATCHES * batch:
+                    got += len(await reader.arecv_many(batch))
                     got_marks.append(ticks)
                 return got
 
@@ -64,7 +68,7 @@ def test_an_async_stream_lets_an_always_ready_task_run_every_few_batches() -> No
             ticking.cancel()
             return got
 
-    assert asyncio.run(asyncio.wait_for(main(), 30)) == BATCHES * BATCH
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == BATCHES * batch
     assert len(sent_marks) == BATCHES and len(got_marks) >= BATCHES
-    assert _stalled_windows(sent_marks) == [], "the writer kept the loop to itself"
-    assert _stalled_windows(got_marks) == [], "the reader kept the loop to itself"
+    assert _stalled_windows(sent_marks, window) == [], "the writer kept the loop to itself"
+    assert _stalled_windows(got_marks, window) == [], "the reader kept the loop to itself"

@@ -26,7 +26,8 @@ READER_SPIN_NS = 100_000
 WRITER_SPIN_NS = 10_000
 PARK_NS = 20_000_000
 POLLS = 64  # polls of the peer's counter between two sched_yield calls (GIL let go)
-ASYNC_TURN = 256  # messages an asyncio end moves before it gives the loop a turn
+ASYNC_TURN = 256  # messages an asyncio end moves before it gives the loop a turn...
+ASYNC_TURN_BYTES = 64 * 1024  # ...or fewer, if its slots hold more than this many bytes
 ASYNC_POLLS = 64  # loop turns an asyncio end polls on before it parks in a thread (a hop
 # to a worker thread and back costs more than a drained ring takes to refill)
 Batch = Sequence[bytes] | Packed
@@ -72,12 +73,17 @@ class End:
             setattr(self, at, pos)
             self.ring.put_u64(off, self.ring.u64(off) + 1)
 
+    def _per_turn(self) -> int:
+        """Messages between two turns: ``ASYNC_TURN``, or fewer for large slots,
+        so that a turn never waits for more than ``ASYNC_TURN_BYTES`` of copying."""
+        return max(1, min(ASYNC_TURN, ASYNC_TURN_BYTES // max(1, self.geometry.max_payload)))
+
     async def _give_turn(self, moved: int) -> None:
-        """Count ``moved`` messages; once ``ASYNC_TURN`` have gone by, let the
+        """Count ``moved`` messages; once ``_per_turn()`` have gone by, let the
         event loop run its other tasks (a stream that never waits would
         otherwise never give it back)."""
         self._turn += moved
-        if self._turn >= ASYNC_TURN:
+        if self._turn >= self._per_turn():
             await self._turn_now()
 
     async def _turn_now(self) -> None:

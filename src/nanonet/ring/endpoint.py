@@ -15,9 +15,16 @@ iteration and ``statistics()``.
 
 from __future__ import annotations
 
-from .end import ASYNC_POLLS, ASYNC_TURN, PARK_NS, READER_SPIN_NS, WRITER_SPIN_NS
+from .end import (
+    ASYNC_POLLS,
+    ASYNC_TURN,
+    ASYNC_TURN_BYTES,
+    PARK_NS,
+    READER_SPIN_NS,
+    WRITER_SPIN_NS,
+)
 from .reader import TunnelReader
 from .writer import TunnelWriter
 
-__all__ = ["ASYNC_POLLS", "ASYNC_TURN", "PARK_NS", "READER_SPIN_NS", "WRITER_SPIN_NS",
-           "TunnelReader", "TunnelWriter"]
+__all__ = ["ASYNC_POLLS", "ASYNC_TURN", "ASYNC_TURN_BYTES", "PARK_NS", "READER_SPIN_NS",
+           "WRITER_SPIN_NS", "TunnelReader", "TunnelWriter"]

@@ -14,7 +14,6 @@ from . import protocol as P
 from .control import RingControl
 from .end import (
     ASYNC_POLLS,
-    ASYNC_TURN,
     PARK_NS,
     POLLS,
     READER_SPIN_NS,
@@ -199,7 +198,7 @@ class TunnelReader(End):
 
     async def arecv_many(self, limit: int = 1 << 30) -> list[bytes]:
         """Like recv_many, without blocking the event loop; the loop gets a
-        turn every ``ASYNC_TURN`` messages received."""
+        turn every ``ASYNC_TURN`` messages received (fewer for large slots)."""
         while not (got := self.try_recv_many(limit)):
             await self._await_data()
         await self._give_turn(len(got))
@@ -218,7 +217,7 @@ class TunnelReader(End):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
             try:
-                for msg in await self.arecv_many(ASYNC_TURN):
+                for msg in await self.arecv_many(self._per_turn()):
                     yield msg
             except TunnelClosed:
                 return

@@ -14,7 +14,6 @@ from . import protocol as P
 from .control import RingControl
 from .end import (
     ASYNC_POLLS,
-    ASYNC_TURN,
     PARK_NS,
     WRITER_SPIN_NS,
     Batch,
@@ -208,13 +207,13 @@ class TunnelWriter(End):
     async def asend_many(self, messages: Iterable[bytes] | Packed) -> int:
         """Like send_many (and stopped the same way), but waits for room
         without blocking the event loop, and gives the loop a turn every
-        ``ASYNC_TURN`` messages while the ring has room."""
+        ``ASYNC_TURN`` messages (fewer for large slots) while the ring has room."""
         seq = messages if isinstance(messages, list | tuple | Packed) else list(messages)
         sent = 0
         while sent < len(seq):
             self._check_open()
             try:
-                n = self._send_all(seq, None, False, sent, min(len(seq), sent + ASYNC_TURN))
+                n = self._send_all(seq, None, False, sent, min(len(seq), sent + self._per_turn()))
             except MessageTooBig as err:
                 err.sent += sent
                 raise
