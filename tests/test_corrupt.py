@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import call, guest
-from nanonet import Mesh, State, TunnelClosed, TunnelCorrupt
+from nanonet import Mesh, Packed, State, TunnelClosed, TunnelCorrupt
 from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
 
@@ -117,9 +117,11 @@ def test_host_reader_on_corrupt_ring(setup: Damage) -> None:
         ring = _setup(mesh, *setup, closed=False)
         reader = mesh.reader("t")
         corrupt = False
-        for _ in range(3 * SLOTS):
+        forms = (lambda: reader.try_recv_many(SLOTS), lambda: list(reader.try_recv_packed(SLOTS)),
+                 lambda: [m] if (m := reader.try_recv()) is not None else [])
+        for i in range(3 * SLOTS):
             try:
-                msgs = reader.try_recv_many(SLOTS)
+                msgs = forms[i % 3]()  # the batch, the packed and the one-message path
             except TunnelClosed:
                 assert not corrupt
                 continue
@@ -142,9 +144,12 @@ def test_host_writer_on_corrupt_ring(setup: Damage) -> None:
     with Mesh() as mesh:
         ring = _setup(mesh, *setup, closed=False)
         writer = mesh.writer("t")
-        for _ in range(3 * SLOTS):
+        forms = (lambda: writer.try_send_many([b"x" * 8] * 3),
+                 lambda: writer.try_send_many(Packed.fixed(b"x" * 24, 8)),
+                 lambda: int(writer.try_send(b"x" * 8)))
+        for i in range(3 * SLOTS):
             try:
-                assert writer.try_send_many([b"x" * 8] * 3) in (0, 1, 2, 3)
+                assert forms[i % 3]() in (0, 1, 2, 3)
             except TunnelClosed:
                 assert ring.closed
             except TunnelCorrupt:

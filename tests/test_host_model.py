@@ -4,7 +4,7 @@
 (``test_protocol_model.py``). The host's ends must decide nothing of their
 own: the batch steps they call (``room_count``, ``available_count``,
 ``fitting``) must say what the adapter-checked one-message steps say, the
-host must do what they predict on a real ring, and ``endpoint.py`` and the
+host must do what they predict on a real ring, and the host ends and the
 tap must hold no counter arithmetic or length comparison of their own.
 """
 
@@ -31,7 +31,8 @@ from nanonet.ring.layout import Geometry, Quarantine, Status
 pytestmark = pytest.mark.timeout(120)
 GEO = Geometry.for_payload(8, 16)
 SRC = Path(nanonet.__file__).parent
-HOST_ENDS = (SRC / "ring" / "endpoint.py", SRC / "observe" / "tap.py")
+HOST_ENDS = (SRC / "ring" / "end.py", SRC / "ring" / "writer.py", SRC / "ring" / "reader.py",
+             SRC / "observe" / "tap.py")
 
 
 def _ring_at(head: int, tail: int, tap: int | None = None) -> P.RingState:

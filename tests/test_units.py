@@ -283,7 +283,8 @@ def test_public_api_is_pinned() -> None:
         "TunnelBroken", "TunnelClosed", "TunnelCorrupt", "TunnelReader", "TunnelStats",
         "TunnelWriter", "Grants", "Limits", "Preopen", "Restart", "RestartPolicy", "__version__",
         "Manifest", "ManifestError", "load_manifest",
-        "CallTimeout", "NotFound", "PcapngError", "TapError", "TapStalled", "TunnelTimeout",
+        "CallTimeout", "NotFound", "Packed", "PcapngError", "TapError", "TapStalled",
+        "TunnelTimeout",
         "WrongType",
     ])
     for name in nanonet.__all__:

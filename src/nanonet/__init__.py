@@ -28,6 +28,7 @@ from .mesh import Mesh, Tunnel
 from .policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry, Status
+from .ring.packed import Packed
 from .ring.stats import TunnelStats
 from .runtime.lifecycle import State
 from .runtime.service import Service
@@ -49,6 +50,7 @@ __all__ = [
     "MessageTooBig",
     "NanonetError",
     "NotFound",
+    "Packed",
     "PcapngError",
     "Preopen",
     "Restart",

@@ -16,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 
 from nanonet import (
     MessageTooBig,
+    Packed,
     TunnelBroken,
     TunnelClosed,
     TunnelCorrupt,
@@ -162,6 +163,24 @@ class AsyncHostWriter(HostWriter):
         return run_async(self.end.asend_many(messages))
 
 
+def packed(messages: Sequence[bytes]) -> Packed:
+    """The messages as one buffer with their bounds."""
+    bounds = [0]
+    for m in messages:
+        bounds.append(bounds[-1] + len(m))
+    return Packed.of(b"".join(messages), bounds)
+
+
+class PackedHostWriter(HostWriter):
+    """TunnelWriter's batch forms given one ``Packed`` buffer."""
+
+    def send_many(self, messages: Sequence[bytes]) -> int:
+        return self.end.send_many(packed(messages), timeout=WATCHDOG)
+
+    def try_send_many(self, messages: Sequence[bytes]) -> int:
+        return self.end.try_send_many(packed(messages))
+
+
 class HostReader:
     """TunnelReader's sync forms; it commits at once (one-phase)."""
 
@@ -213,3 +232,20 @@ class AsyncHostReader(HostReader):
             return [msg async for msg in self.end]
 
         return run_async(collect())
+
+
+class PackedHostReader(HostReader):
+    """TunnelReader's packed forms: many messages as one buffer and its bounds."""
+
+    def recv_many(self, limit: int) -> list[bytes]:
+        return list(self.end.recv_packed(limit, timeout=WATCHDOG))
+
+    def try_recv_many(self, limit: int) -> list[bytes]:
+        return list(self.end.try_recv_packed(limit))
+
+
+class AsyncPackedHostReader(HostReader):
+    """TunnelReader's asyncio packed form (``arecv_packed``)."""
+
+    def recv_many(self, limit: int) -> list[bytes]:
+        return list(run_async(self.end.arecv_packed(limit)))

@@ -16,7 +16,17 @@ import pytest
 
 from nanonet import Mesh, Tunnel
 
-from .ends import AsyncHostReader, AsyncHostWriter, HostReader, HostWriter, Reader, Writer
+from .ends import (
+    AsyncHostReader,
+    AsyncHostWriter,
+    AsyncPackedHostReader,
+    HostReader,
+    HostWriter,
+    PackedHostReader,
+    PackedHostWriter,
+    Reader,
+    Writer,
+)
 from .guest_ends import BATCH, RAW, RUST_MISSING, SINGLE, GuestReader, GuestWriter
 from .tap_end import TapReader
 
@@ -47,6 +57,7 @@ class Kind:
 WRITERS = [
     Kind("host", lambda m, t: HostWriter(m.writer(t.name))),
     Kind("host-async", lambda m, t: AsyncHostWriter(m.writer(t.name))),
+    Kind("host-packed", lambda m, t: PackedHostWriter(m.writer(t.name))),
     Kind("guest-send", lambda m, t: GuestWriter(m, SINGLE)),
     Kind("guest-batch", lambda m, t: GuestWriter(m, BATCH)),
     Kind("rust-send", lambda m, t: GuestWriter(m, SINGLE, rust=True), missing=RUST_MISSING),
@@ -56,6 +67,10 @@ READERS = [
     Kind("host", lambda m, t: HostReader(m.reader(t.name)),
          {BUFFER: NO_BUFFER_WHY}),
     Kind("host-async", lambda m, t: AsyncHostReader(m.reader(t.name)),
+         {BUFFER: NO_BUFFER_WHY}),
+    Kind("host-packed", lambda m, t: PackedHostReader(m.reader(t.name)),
+         {BUFFER: NO_BUFFER_WHY}),
+    Kind("host-async-packed", lambda m, t: AsyncPackedHostReader(m.reader(t.name)),
          {BUFFER: NO_BUFFER_WHY}),
     Kind("guest-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload),
          holds="message"),

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import coldstart, pysock, pytunnel, wasm_runs
+from . import coldstart, host_async, pysock, pytunnel, wasm_runs
 
 Outcome = tuple[dict[str, float], list[int]]
 
@@ -47,7 +47,8 @@ def _w1(transport: str, n: int, size: int, warm: int, gap: int) -> Callable[[], 
 def _w2(transport: str, n: int, size: int) -> Callable[[], Outcome]:
     runs: dict[str, Callable[[], Outcome]] = {
         "nanonet": lambda: wasm_runs.w2_nanonet(n, size),
-        "nanonet-host": lambda: wasm_runs.w2_host(n, size),
+        "nanonet-host": lambda: host_async.w2_host(n, size),
+        "nanonet-host-async": lambda: host_async.w2_async(n, size),
         "nanonet-py": lambda: pytunnel.w2(n, size),
         "py-tcp": lambda: pysock.w2("tcp", n, size),
         "py-unix": lambda: pysock.w2("unix", n, size),

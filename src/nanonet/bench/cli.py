@@ -36,7 +36,11 @@ NOTES = {
             "each message's intended send time, so stalls are not hidden (coordinated "
             "omission); a transport slower than the rate queues up and its figures grow",
     "w2": "socket streams, nanonet-host and nanonet-py hand 64 messages per call, as the Wasm "
-          "producer's send_batch; mp-pipe, zmq, iceoryx2 and nats send one per call, as "
+          "producer's send_batch; nanonet-host (and nanonet-host-async, the same stream "
+          "from an asyncio task with a 1 ms ticker beside it; ticks_kept in the JSON is the "
+          "ticker's rate beside the stream over its rate on the idle loop) hands "
+          "them as one Packed buffer of fixed-size records, as a program holding its records "
+          "in an array would; mp-pipe, zmq, iceoryx2 and nats send one per call, as "
           "their docs show; c-ring publishes per message; nats waits for the subscriber "
           "every 4096 messages (core NATS drops for slow consumers), iceoryx2 is made "
           "lossless (no safe overflow, RetryUntilDelivered)",

@@ -15,7 +15,7 @@ from .report import ns, rate
 
 Result = dict[str, Any]
 W2 = (("w2_64", "64 B"), ("w2_1024", "1 KiB"), ("w2_4096", "4 KiB"))
-OURS = ("nanonet", "nanonet-host", "nanonet-py")
+OURS = ("nanonet", "nanonet-host", "nanonet-host-async", "nanonet-py")
 
 
 def md_table(headers: list[str], rows: list[list[str]]) -> str:

@@ -32,6 +32,7 @@ from .plan import (
 )
 
 Result = dict[str, Any]
+ASYNC_ROW = "nanonet-host-async"  # W2 only: nanonet-host's stream from an asyncio task
 
 
 @dataclass
@@ -77,12 +78,19 @@ class Suite:
             out += [Step("rate", t, self._bind(measure.w1, rate_job(t, q))) for t in ts]
         if "w2" in self.workloads:
             out += [Step(f"w2_{size}", t, self._bind(measure.w2, w2_job(t, size, q)))
-                    for size in SIZES for t in ts]
+                    for size in SIZES for t in self._w2_rows()]
         if "w3" in self.workloads and syscalls.counter():
             out += [Step("w3", t, self._bind(measure.w3, w3_job(t, q))) for t in ts]
         if "nanonet" in ts:
             out += self._nanonet_only()
         return out
+
+    def _w2_rows(self) -> tuple[str, ...]:
+        """The transports' W2 rows: nanonet-host's asyncio twin runs beside it."""
+        out: list[str] = []
+        for t in self.transports:
+            out += [t, ASYNC_ROW] if t == "nanonet-host" else [t]
+        return tuple(out)
 
     def _nanonet_only(self) -> list[Step]:
         out = []

@@ -3,7 +3,8 @@
 The Wasm-to-Wasm runs never enter Python per message: the pinger records
 each round trip in its own memory (WASI clock grant) and the checker counts
 and checks sequence numbers in Wasm; Python reads the figures afterwards.
-The host runs put Python on one side, so they measure the host endpoint.
+The host runs put Python on one side, so they measure the host endpoint
+(W2's host rows are in ``host_async``).
 """
 
 from __future__ import annotations
@@ -114,22 +115,3 @@ def w1_host(rounds: int, size: int, warmup: int, interval_ns: int = 0) -> Outcom
         out.close()
         _finish(mesh, t0)
     return {"count": rounds, "seconds": seconds}, samples
-
-
-def w2_host(count: int, size: int) -> Outcome:
-    """Python host writer -> Wasm checker, in batches of 64 messages."""
-    with Mesh() as mesh:
-        _stream_tunnel(mesh, size)
-        check = mesh.service("checker", guest("checker.wat"), reads=["stream"])
-        _exports(check)["configure"](check.store, size)
-        out = mesh.writer("stream")
-        pad = bytes(size - 8)
-        mesh.start()
-        t0 = time.perf_counter()
-        for first in range(0, count, 64):
-            batch = [struct.pack("<q", s) + pad for s in range(first, min(first + 64, count))]
-            out.send_many(batch, timeout=30)
-        out.close()
-        seconds = _finish(mesh, t0, check)
-        received = _exports(check)["received"](check.store)
-    return {"count": count, "received": received, "seconds": seconds}, []

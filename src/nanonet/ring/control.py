@@ -1,10 +1,14 @@
-"""The host's hands on a ring: publish, park, wake and close, in Wasm.
+"""The host's hands on a ring: park and wake, in Wasm.
 
-The wasmtime C API cannot notify or wait on a shared memory, and a plain
-Python store cannot give the ordering the waiter handshake needs (store the
-counter, then read the waiting flag). So the host keeps, per ring, one tiny
-module instance in a store of its own, and calls it through ``FastFunc``.
-Everything here is generated from ``layout``.
+The wasmtime C API cannot notify or wait on a shared memory. So the host
+keeps, per ring, one tiny module instance in a store of its own, and calls
+it through ``FastFunc`` to park (``memory.atomic.wait32``) and to wake a
+parked peer (``memory.atomic.notify``). The host ends publish their counters
+from Python (``RingMemory.publish_head`` / ``publish_tail``: a store, a full
+fence, a load of the peer's waiting flag) and call ``wake_*`` here only when
+that flag is set, so a flowing tunnel costs no Wasm call at all.
+``publish_*`` stays for the dead-letter path, which runs once per poison
+message. Everything here is generated from ``layout``.
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ _CONTROL_WAT = """
     (call $publish (i32.const {O_HEAD}) (local.get 0) (i32.const {O_RWAIT}) (i32.const {O_HEAD})))
   (func (export "publish_tail") (param i64)
     (call $publish (i32.const {O_TAIL}) (local.get 0) (i32.const {O_WWAIT}) (i32.const {O_TAIL})))
+  ;; wake the reader parked on head (or the writer parked on tail): a host end
+  ;; published from Python and found the peer's waiting flag set
+  (func (export "wake_head") (drop (memory.atomic.notify (i32.const {O_HEAD}) (i32.const 1))))
+  (func (export "wake_tail") (drop (memory.atomic.notify (i32.const {O_TAIL}) (i32.const 1))))
   ;; announce, re-check, wait: 1 if the counter moved, 0 on timeout
   ;; SYNC POINT with $publish in the adapter (and above): the flag is stored before
   ;; the counter is re-read; a publisher stores the counter, then reads the flag
@@ -172,6 +180,16 @@ class RingControl:
 
     def publish_tail(self, tail: int) -> None:
         self._call("reader", "publish_tail", tail)
+
+    def wake_reader(self) -> None:
+        """Wake the reader parked on head: the writer published from Python
+        and, behind a fence, found reader_waiting set."""
+        self._call("writer", "wake_head")
+
+    def wake_writer(self) -> None:
+        """Wake the writer parked on tail: the reader published its tail from
+        Python and, behind a fence, found writer_waiting set."""
+        self._call("reader", "wake_tail")
 
     def park_reader(self, seen_head: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
         """Sleep until head moves from ``seen_head`` (True) or the timeout (False)."""

@@ -8,10 +8,16 @@ fields (aligned loads and stores, by offset or by ``protocol.Field``), slot
 lengths, and whole batches of slots (``write_slots``, ``slot_lengths``,
 ``read_payloads``), whose loops run here so that the endpoints and the tap
 pay one call per batch. ``tests/test_ring_access.py`` keeps every other
-module off the raw bytes. Aligned 8-byte loads and stores through ctypes are
-single instructions on x86-64; the host publishes counters through the
-control module (``control.py``), which uses Wasm's sequentially consistent
-atomics, never with a plain store here.
+module off the raw bytes.
+
+The host publishes its counters here, with no Wasm call: an aligned 4- or
+8-byte load or store through a memoryview item is one ``mov`` on x86-64,
+so it is atomic, and x86-64's ordering (TSO) keeps stores in program order
+and loads in program order, which is the release/acquire pair the ring
+needs. The one reordering TSO allows, a load passing an earlier store, is
+what the park handshake (Dekker) must forbid, so every publish puts a full
+fence between its store and its load of the waiting flag (``fence``).
+docs/ring.md ("Memory ordering") says why that is enough.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
+from array import array
 from collections.abc import Sequence
 
 import wasmtime
@@ -29,6 +36,7 @@ from .layout import Geometry
 from .protocol import U32_FIELDS, Field
 
 _FENCE = threading.Lock()  # taken only for the full fence it implies
+_TAKE, _GIVE = _FENCE.acquire, _FENCE.release
 _SLOT_HEAD = struct.Struct("<II")  # [length u32][flags u32]
 _LENGTH = struct.Struct("<I")
 # the ctypes type of the field at each header offset: a tuple indexed by a
@@ -38,6 +46,35 @@ _KIND = tuple(ctypes.c_uint32 if off in U32_FIELDS else ctypes.c_uint64
 _SLOTS = L.HEADER_SIZE  # where slot 0 starts
 _SH = L.SLOT_HEADER  # [length][flags] before each payload
 _PAYLOAD = L.HEADER_SIZE + _SH  # where slot 0's payload starts
+# indexes of the header fields in the u64 (Q) and u32 (W) views of the ring
+_Q_HEAD, _Q_TAIL = L.OFF_HEAD // 8, L.OFF_TAIL // 8
+_Q_BYTES_IN, _Q_BYTES_OUT = L.OFF_BYTES_IN // 8, L.OFF_BYTES_OUT // 8
+_W_CLOSED, _W_QUARANTINE = L.OFF_CLOSED // 4, L.OFF_QUARANTINE // 4
+_W_READER_WAITING, _W_WRITER_WAITING = L.OFF_READER_WAITING // 4, L.OFF_WRITER_WAITING // 4
+
+
+STRIDED_WORDS = 16  # records of up to 128 bytes are copied a word column at a time
+
+
+def _strided(bounds: range) -> bool:
+    """Records of one size that ``_write_records`` copies faster than one by one."""
+    return bounds.step % 8 == 0 and 0 < bounds.step <= 8 * STRIDED_WORDS \
+        and bounds.start % 8 == 0
+
+
+def _lengths(length: int, count: int) -> array[int]:
+    """``count`` slot heads of one length (flags 0), as u64 words."""
+    return array("Q", (length,)) * count
+
+
+def fence() -> None:
+    """A full memory fence: an uncontended ``threading.Lock`` is taken and
+    given back with locked instructions (``lock cmpxchg``, ``lock xadd`` in
+    glibc's semaphores), and a locked instruction on x86-64 orders every
+    earlier store before every later load, as ``mfence`` does. Two C calls:
+    the smallest way to a fence from Python without a native helper."""
+    _TAKE()
+    _GIVE()
 
 
 class RingMemory:
@@ -58,7 +95,14 @@ class RingMemory:
         self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
         buf = (ctypes.c_ubyte * self.size).from_address(self.base)
         self._view = memoryview(buf).cast("B")
+        self._bind_words(self._view)
         self._init_header()
+
+    def _bind_words(self, view: memoryview) -> None:
+        """The u64 and u32 views every fast-path load and store goes through:
+        an aligned item of either is one ``mov`` on x86-64 (atomic)."""
+        self._q = view.cast("Q")
+        self._w = view.cast("I")
 
     def _init_header(self) -> None:
         g = self.geometry
@@ -115,11 +159,16 @@ class RingMemory:
         return nbytes
 
     def slot_lengths(self, first: int, count: int) -> list[int]:
-        """The length fields of ``count`` slots from counter ``first``, unchecked."""
-        view, unpack, mask, size = self._view, _LENGTH.unpack_from, self._mask, self._slot
-        out = []
-        for counter in range(first, first + count):
-            out.append(unpack(view, _SLOTS + (counter & mask) * size)[0])
+        """The length fields of ``count`` slots from counter ``first``, unchecked:
+        one strided read per run of slots up to the ring's end."""
+        out: list[int] = []
+        step, mask = self._slot >> 2, self._mask
+        while count > 0:
+            slot = first & mask
+            run = min(count, mask + 1 - slot)
+            at = (_SLOTS >> 2) + slot * step
+            out += self._w[at: at + run * step: step].tolist()
+            first, count = first + run, count - run
         return out
 
     def read_payloads(self, first: int, lengths: list[int]) -> list[bytes]:
@@ -132,6 +181,116 @@ class RingMemory:
             out.append(bytes(view[off: off + n]))
             first += 1
         return out
+
+    # -- the host's fast path: one call per step, no Wasm ------------------
+
+    def head(self) -> int:
+        """Load head (acquire under TSO: the slot loads after it see what the
+        writer stored before it)."""
+        return self._q[_Q_HEAD]
+
+    def tail(self) -> int:
+        return self._q[_Q_TAIL]
+
+    def stopped(self) -> int:
+        """Nonzero if the ring is closed or quarantined (the slow path looks which)."""
+        w = self._w
+        return w[_W_CLOSED] | w[_W_QUARANTINE]
+
+    def write_slot(self, counter: int, data: bytes) -> None:
+        """Fill one slot ([length][flags = 0][payload]); the caller checked room and size."""
+        off = _SLOTS + (counter & self._mask) * self._slot
+        n = len(data)
+        self._q[off >> 3] = n  # length, and flags 0, in one aligned store
+        self._view[off + _SH: off + _SH + n] = data
+
+    def length_at(self, counter: int) -> int:
+        """The length field of one slot, unchecked (the caller checks it once)."""
+        return self._w[(_SLOTS + (counter & self._mask) * self._slot) >> 2]
+
+    def payload(self, counter: int, length: int) -> bytes:
+        """A copy of one slot's payload of an already checked ``length``."""
+        off = _PAYLOAD + (counter & self._mask) * self._slot
+        return self._view[off: off + length].tobytes()
+
+    def publish_head(self, head: int, nbytes: int) -> int:
+        """Add ``nbytes`` to bytes_in, store head, fence, then load
+        reader_waiting: nonzero if the reader announced a park (wake it).
+
+        The slots were filled with plain stores before this call; TSO keeps
+        them before the store of head (release)."""
+        q = self._q
+        q[_Q_BYTES_IN] = (q[_Q_BYTES_IN] + nbytes) & 0xFFFF_FFFF_FFFF_FFFF
+        # SYNC POINT with $wait in the reader adapter and park_reader in ring/control.py:
+        # head is stored, then (behind the fence) reader_waiting is loaded
+        q[_Q_HEAD] = head
+        _TAKE()
+        _GIVE()
+        return self._w[_W_READER_WAITING]
+
+    def publish_tail(self, tail: int, nbytes: int) -> int:
+        """Add ``nbytes`` to bytes_out, store tail, fence, then load
+        writer_waiting: nonzero if the writer announced a park (wake it).
+
+        The payloads were copied out before this call; TSO never lets a store
+        (tail) pass an earlier load (the copies)."""
+        q = self._q
+        q[_Q_BYTES_OUT] = (q[_Q_BYTES_OUT] + nbytes) & 0xFFFF_FFFF_FFFF_FFFF
+        # SYNC POINT with $wait in the writer adapter and park_writer in ring/control.py:
+        # tail is stored, then (behind the fence) writer_waiting is loaded
+        q[_Q_TAIL] = tail
+        _TAKE()
+        _GIVE()
+        return self._w[_W_WRITER_WAITING]
+
+    # -- packed batches: many messages as one buffer ----------------------
+
+    def write_packed(self, first: int, data: memoryview, bounds: Sequence[int]) -> int:
+        """Fill the slots from counter ``first`` with the messages
+        ``data[bounds[i]:bounds[i + 1]]``; returns the payload bytes written.
+        The caller has checked that each fits and that the slots are free."""
+        if isinstance(bounds, range) and _strided(bounds):
+            return self._write_records(first, data, bounds)
+        view, q, mask, size = self._view, self._q, self._mask, self._slot
+        start = bounds[0]
+        for end in bounds[1:]:
+            off = _SLOTS + (first & mask) * size
+            q[off >> 3] = end - start
+            view[off + _SH: off + _SH + end - start] = data[start:end]
+            start = end
+            first += 1
+        return bounds[-1] - bounds[0]
+
+    def _write_records(self, first: int, data: memoryview, bounds: range) -> int:
+        """``write_packed`` for small records of one size (a multiple of 8):
+        each 8-byte word of every record goes to its slots in one strided
+        copy, not one copy per record, a run of slots up to the ring's end at
+        a time."""
+        words, step = bounds.step >> 3, self._slot >> 3
+        src = data[bounds.start: bounds.stop].cast("Q")
+        count, done = len(bounds) - 1, 0
+        while done < count:
+            slot = (first + done) & self._mask
+            run = min(count - done, self._mask + 1 - slot)
+            at = (_SLOTS >> 3) + slot * step
+            dst = self._q[at: at + run * step]
+            dst[::step] = _lengths(bounds.step, run)  # length, flags 0
+            part = src[done * words: (done + run) * words]
+            for w in range(words):
+                dst[w + 1::step] = part[w::words]
+            done += run
+        return bounds.stop - bounds.start
+
+    def read_packed(self, first: int, lengths: list[int]) -> bytes:
+        """The payloads of the slots from counter ``first`` (of checked
+        lengths), end to end in one new buffer."""
+        view, mask, size = self._view, self._mask, self._slot
+        parts = []
+        for n in lengths:
+            off = _PAYLOAD + (first & mask) * size
+            parts.append(view[off: off + n])
+            first += 1
+        return b"".join(parts)
 
     # -- raw bytes, for tools and tests that forge or inspect a ring ---------
 
@@ -181,4 +340,7 @@ class RingMemory:
         self._closed_header[L.OFF_CLOSED] = 1
         self.base = ctypes.addressof(self._closed_header)
         self._view.release()
+        self._q.release()
+        self._w.release()
+        self._bind_words(memoryview(self._closed_header).cast("B"))
         self.shared.close()

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from itertools import pairwise
 from typing import Protocol
 
 from . import layout as L
@@ -398,6 +399,29 @@ class WriterCursor(_Cursor):
         self.pos = (self.pos + ok) & U64
         return ok
 
+    def claim_one(self, length: int) -> bool:
+        """``room_count`` and ``claim`` for one message, by the cached peer
+        only (the host's one-message send): True, moving past the slot, if
+        one is free and the message fits; False changes nothing (the batch
+        path then re-reads the peer, counts and refuses as it must)."""
+        if (self.pos - self.peer) & U64 >= self.geometry.slot_count \
+                or length > self.geometry.max_payload:
+            return False
+        self.pos = (self.pos + 1) & U64
+        return True
+
+    def claim_packed(self, bounds: Sequence[int], most: int) -> int:
+        """``claim`` for messages packed end to end (message i spans
+        ``bounds[i]`` to ``bounds[i + 1]``), none longer than ``most``: one
+        comparison when the longest fits, the lengths only when it does not."""
+        n = len(bounds) - 1
+        if most <= self.geometry.max_payload:
+            ok = n
+        else:
+            ok = fitting([b - a for a, b in pairwise(bounds)], self.geometry)
+        self.pos = (self.pos + ok) & U64
+        return ok
+
     def put(self, count: int) -> None:
         """``count`` slots from ``pos`` were filled: move past them (publish later)."""
         self.pos = (self.pos + count) & U64
@@ -528,6 +552,12 @@ class ReaderCursor(_Cursor):
         """The batch form of ``peek``'s check: OK if every length of the next
         ``len(lengths)`` slots fits, else CORRUPT (quarantined BAD_LENGTH)."""
         if not lengths or max(lengths) <= self.geometry.max_payload:  # fitting, inlined
+            return Status.OK
+        return self.quarantine(ring, Quarantine.BAD_LENGTH)
+
+    def check_length(self, ring: Ring, length: int) -> int:
+        """``check_lengths`` for one message (the host's one-message receive)."""
+        if length <= self.geometry.max_payload:
             return Status.OK
         return self.quarantine(ring, Quarantine.BAD_LENGTH)
 

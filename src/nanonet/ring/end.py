@@ -1,0 +1,95 @@
+"""What both host ends share: the wait budgets, the asyncio turns, close,
+statistics and the errors a cursor's check becomes.
+
+The ends themselves are ``writer.TunnelWriter`` and ``reader.TunnelReader``
+(``endpoint`` names both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Self
+
+from ..errors import TunnelCorrupt
+from .control import RingControl
+from .memory import RingMemory
+from .packed import Packed
+from .stats import TunnelStats, snapshot
+
+# How long a blocked host end polls before it parks in Wasm. A park and its
+# wake-up cost ~50 us here: a reader polls about that long (a reply in a
+# request/response exchange arrives sooner), a writer waiting for room less
+# (the reader is the bottleneck; it wakes the writer when the ring drains).
+READER_SPIN_NS = 100_000
+WRITER_SPIN_NS = 10_000
+PARK_NS = 20_000_000
+POLLS = 64  # polls of the peer's counter between two sched_yield calls (GIL let go)
+ASYNC_TURN = 256  # messages an asyncio end moves before it gives the loop a turn...
+ASYNC_TURN_BYTES = 64 * 1024  # ...or fewer, if its slots hold more than this many bytes
+ASYNC_POLLS = 64  # loop turns an asyncio end polls on before it parks in a thread (a hop
+# to a worker thread and back costs more than a drained ring takes to refill)
+Batch = Sequence[bytes] | Packed
+
+
+def deadline_of(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def expired(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+class End:
+    def __init__(self, ring: RingMemory, control: RingControl) -> None:
+        self.ring = ring
+        self.control = control
+        self.geometry = ring.geometry
+
+    def statistics(self) -> TunnelStats:
+        return snapshot(self.ring)
+
+    def close(self) -> None:
+        """Close the tunnel for both ends; the reader still drains what was sent."""
+        self.control.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _corrupt(what: str) -> TunnelCorrupt:
+        """The error for a check the cursor failed (it stored the quarantine)."""
+        return TunnelCorrupt(f"tunnel ring quarantined: {what}")
+
+    def _count_stretch(self, off: int, at: str, pos: int) -> None:
+        """Count a full (or empty) ring once per stretch of re-reads that find
+        it so, in the header counter an adapter keeps for its side: a stretch
+        ends when this end's counter moves (``at`` names where it was)."""
+        if getattr(self, at) != pos:
+            setattr(self, at, pos)
+            self.ring.put_u64(off, self.ring.u64(off) + 1)
+
+    def _per_turn(self) -> int:
+        """Messages between two turns: ``ASYNC_TURN``, or fewer for large slots,
+        so that a turn never waits for more than ``ASYNC_TURN_BYTES`` of copying."""
+        return max(1, min(ASYNC_TURN, ASYNC_TURN_BYTES // max(1, self.geometry.max_payload)))
+
+    async def _give_turn(self, moved: int) -> None:
+        """Count ``moved`` messages; once ``_per_turn()`` have gone by, let the
+        event loop run its other tasks (a stream that never waits would
+        otherwise never give it back)."""
+        self._turn += moved
+        if self._turn >= self._per_turn():
+            await self._turn_now()
+
+    async def _turn_now(self) -> None:
+        self._turn = 0
+        await asyncio.sleep(0)
+
+    def _check_health(self) -> None:
+        if self.ring.quarantine:
+            raise TunnelCorrupt(f"tunnel ring quarantined (reason {self.ring.quarantine})")
