@@ -80,12 +80,16 @@ def test_w3_counts_syscalls(result: dict[str, Any]) -> None:
 
 def test_w4_cold_start_and_rss(result: dict[str, Any]) -> None:
     figures = result["w4"]["nanonet"]
-    for stat in ("cold_start_p50_us", "cold_start_p99_us", "rss_per_service_kb"):
+    for stat in ("cold_start_p50_us", "cold_start_p99_us", "rss_per_service_kb",
+                 "engine_floor_p50_us"):
         assert _number(figures[stat]) and figures[stat] > 0
+    # the ratio is the two medians of the same run, whatever they are
+    want = figures["cold_start_p50_us"] / figures["engine_floor_p50_us"]
+    assert figures["cold_start_vs_floor"] == pytest.approx(want, rel=1e-6)
 
 
 def test_targets_listed(result: dict[str, Any]) -> None:
-    assert len(result["targets"]) == 6
+    assert len(result["targets"]) == 7
     assert all(t["met"] in (True, False, None) for t in result["targets"])
 
 

@@ -47,7 +47,9 @@ NOTES = {
     "w3": "loaded W2 64 B run minus the same run with zero messages, child processes "
           "included (nats: the nats-server too)",
     "w4": "one mesh, tunnel and service per sample; RSS delta includes each service's "
-          "tunnel and thread",
+          "tunnel and thread; the engine floor is a new Store and InstancePre.instantiate "
+          "of the same guest in the same process, its imports host functions that do nothing "
+          "(no adapter, ring, shim or thread)",
     "nanonet-py": "two Python threads on one process: the GIL serialises them, so this row "
                   "measures Python and its GIL as much as the tunnel",
 }

@@ -67,11 +67,36 @@ def stop_all(meshes: list[Mesh]) -> None:
         mesh.stop()
 
 
+def engine_floor(wasm: bytes, count: int) -> list[int]:
+    """What the engine alone asks per instance of the same guest: a new Store
+    and ``InstancePre.instantiate``, imports resolved once by a Linker whose
+    host functions do nothing (no adapter, no ring, no thread). The floor
+    under a service's creation, in ns per sample."""
+    rt = runtime()
+    module = rt.module(wasm)
+    linker = wasmtime.Linker(rt.engine)
+    for imp in module.imports:
+        kind = imp.type
+        if isinstance(kind, wasmtime.FuncType):
+            results = len(kind.results)
+            linker.define_func(imp.module, imp.name or "", kind,
+                               lambda *_, n=results: 0 if n else None)
+    pre = linker.instantiate_pre(module)
+    samples = []
+    for _ in range(count):
+        t0 = time.perf_counter_ns()
+        pre.instantiate(wasmtime.Store(rt.engine))
+        samples.append(time.perf_counter_ns() - t0)
+    return samples
+
+
 def run(count: int) -> tuple[dict[str, float], list[int]]:
-    """Create ``count`` services (timed), start them idle, measure RSS."""
+    """Create ``count`` services (timed), start them idle, measure RSS; and
+    the engine floor of the same guest, measured beside them."""
     wasm = bytes(wasmtime.wat2wasm(guest("checker.wat").read_text()))
     first, first_ns = _new(wasm)
     first.stop()
+    floor = sorted(engine_floor(wasm, count))
     rss0 = vmrss_kb()
     meshes: list[Mesh] = []
     samples: list[int] = []
@@ -85,4 +110,4 @@ def run(count: int) -> tuple[dict[str, float], list[int]]:
     finally:
         stop_all(meshes)
     return {"count": count, "first_service_ns": first_ns, "rss_before_kb": rss0,
-            "rss_after_kb": rss1}, samples
+            "rss_after_kb": rss1, "engine_floor_p50_ns": floor[len(floor) // 2]}, samples

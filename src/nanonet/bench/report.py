@@ -121,6 +121,10 @@ def w4_table(result: Result) -> Table:
     f = result.get("w4", {}).get("nanonet", {})
     for label, stat, fmt in (("cold start p50", "cold_start_p50_us", us),
                              ("cold start p99", "cold_start_p99_us", us),
+                             ("engine floor p50 (Store + InstancePre)", "engine_floor_p50_us",
+                              us),
+                             ("cold start / engine floor", "cold_start_vs_floor",
+                              lambda v: f"{v:.1f}x"),
                              ("first service (disk cache)", "first_service_us", us),
                              ("RSS per idle service", "rss_per_service_kb", kb),
                              ("services", "services", whole)):

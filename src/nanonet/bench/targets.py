@@ -44,6 +44,8 @@ TARGETS = (
            lambda r: _get(r, "w3", "nanonet", "syscalls_per_msg"), lambda v: v <= 0.001, ""),
     Target("W4 cold start p50 <= 100 us",
            lambda r: _get(r, "w4", "nanonet", "cold_start_p50_us"), lambda v: v <= 100, "us"),
+    Target("W4 cold start <= 2x the engine floor of the same run",
+           lambda r: _get(r, "w4", "nanonet", "cold_start_vs_floor"), lambda v: v <= 2, "x"),
     Target("W4 <= 1 MB RSS per idle service",
            lambda r: _get(r, "w4", "nanonet", "rss_per_service_kb"), lambda v: v <= 1024, "KB"),
 )
