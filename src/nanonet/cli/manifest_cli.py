@@ -60,7 +60,9 @@ def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     mesh = m.build_mesh(say, build=build, failures=failures)
     mesh.stop(grace=0)
     if not failures:
-        say(f"all {len(m.services)} services load: every import is granted")
+        count = len(m.services)
+        loads = "the service loads" if count == 1 else f"all {count} services load"
+        say(f"{loads}: every import is granted")
     return sorted(failures, key=lambda e: e.line)
 
 
