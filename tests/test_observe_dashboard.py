@@ -74,7 +74,7 @@ def test_dashboard_shows_the_mesh_and_its_counters_move(live_mesh: ControlServer
             page.wait_for_selector("#edge-stream", timeout=30_000)
             first = int(page.inner_text("#t-stream-received"))
             page.wait_for_function(
-                f"Number(document.querySelector('#t-stream-received').textContent) > {first}",
+                f"Number(document.querySelector('#t-stream-received')?.textContent ?? 0) > {first}",
                 timeout=30_000)
             assert "live" in page.inner_text("#status")
             page.screenshot(path=str(tmp_path / "dashboard.png"))
@@ -107,7 +107,7 @@ def test_dashboard_says_when_the_mesh_ended(fed_mesh: Observer) -> None:
             page = browser.new_page(viewport={"width": 1100, "height": 700})
             page.goto(server.dashboard_url, timeout=30_000)
             page.wait_for_function(
-                "Number(document.querySelector('#t-stream-received').textContent) > 0",
+                "Number(document.querySelector('#t-stream-received')?.textContent ?? 0) > 0",
                 timeout=30_000)
             assert page.evaluate("document.getAnimations().length") > 0  # live: it moves
             assert "nanonet mesh fed" in page.inner_text("#title")
