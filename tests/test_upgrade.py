@@ -8,16 +8,20 @@ does not load or traps at once is rolled back and the stream goes on.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import struct
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from conftest import guest
 from nanonet import Geometry, Mesh, TunnelClosed, TunnelWriter
 from nanonet.errors import UpgradeError
+from nanonet.observe import Observer
 from nanonet.runtime.upgrade import UpgradeOutcome
 
 pytestmark = pytest.mark.timeout(180)
@@ -188,7 +192,48 @@ def test_a_writer_only_service_yields_at_send_after_publishing() -> None:
                 break
         up.join(30)
         assert len(done) == 1 and isinstance(done[0], UpgradeOutcome), done
-        assert done[0].exactly_once, done[0].describe()
+        assert done[0].exactly_once and not done[0].by_epoch, done[0].describe()
         switch = seen.index(b"2")
         assert set(seen[:switch]) == {b"1"} and set(seen[switch:]) == {b"2"}
         assert producer.running
+
+
+def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def test_the_upgrade_route_needs_the_token_and_the_servers_origin() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("o", slots=64, max_payload=8)
+        mesh.service("producer", PRODUCER.replace("VERSION", "1"), writes=["o"])
+        reader = mesh.reader("o")
+        mesh.start()
+        with Observer(mesh) as obs:
+            server = obs.serve(port=0)
+            own = f"127.0.0.1:{server.port}"
+            good = {"Authorization": f"Bearer {server.token}", "Host": own}
+            new = PRODUCER.replace("VERSION", "2").encode()
+            path = "/api/upgrade?service=producer"
+            refused = [_post(server.port, path, new, {"Host": own}),
+                       _post(server.port, path, new, {**good, "Origin": "http://evil.test"}),
+                       _post(server.port, path + "&writes=p", new, good)]
+            assert [status for status, _ in refused] == [401, 403, 400]
+            assert "this needs the control token" in refused[0][1]["error"]
+            assert "upgrade refused" in refused[2][1]["error"]
+            assert set(reader.recv_many(timeout=30)) == {b"1"}  # still the old module
+            status, answer = _post(server.port, path, new, {**good, "Origin": f"http://{own}"})
+            # nobody reads: the producer waits on a full ring, and its epoch stops it
+            assert (status, answer["upgraded"], answer["exactly_once"]) == (200, "producer", True)
+            assert "writer-only service" in answer["outcome"]
+        seen: list[bytes] = []
+        for _ in range(100_000):  # bounded: until the new module's messages come
+            seen += reader.recv_many(timeout=30)
+            if seen[-1] == b"2":
+                break
+        assert seen[-1] == b"2"

@@ -509,6 +509,11 @@ class Service:
             self._event(Event.RESTART)
             self._event(Event.RESUME)
 
+    @property
+    def reads_anything(self) -> bool:
+        """Whether it holds a read end (what an epoch stop may make it receive twice)."""
+        return any(e.direction is Direction.READ for e in self.spec.ends)
+
     def set_yield(self, on: bool) -> None:
         """Set (or clear) the yield flag of the ends an upgrade stops at: its
         read ends; a service with none, its write ends (docs/ring.md)."""

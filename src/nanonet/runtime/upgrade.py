@@ -42,14 +42,23 @@ FORCED_SECONDS = 10.0  # how long an epoch stop may take before the upgrade give
 @dataclass(frozen=True)
 class UpgradeOutcome:
     """What an upgrade did: which service, whether the old instance stopped
-    at a commit point (exactly once) or by its epoch (at least once)."""
+    at a commit point or by its epoch, and so whether delivery stayed exactly
+    once. A writer-only service stopped by its epoch (e.g. parked on a full
+    ring) loses and repeats nothing either: a writer publishes whole messages."""
 
     service: str
     exactly_once: bool
+    by_epoch: bool = False
 
     def describe(self) -> str:
-        how = ("at a commit point (exactly once)" if self.exactly_once else
-               "by its epoch after the grace period: the guest ignored YIELD (at least once)")
+        if not self.by_epoch:
+            how = "at a commit point (exactly once)"
+        elif self.exactly_once:
+            how = ("by its epoch after the grace period (a writer-only service: its tunnels "
+                   "lost and repeated nothing)")
+        else:
+            how = ("by its epoch after the grace period: the guest ignored YIELD (at least "
+                   "once: its last receive comes again)")
         return f"service {self.service!r} upgraded; the old module stopped {how}"
 
 
@@ -142,7 +151,8 @@ def upgrade(svc: Service, wasm: bytes, engine: wasmtime.Engine) -> UpgradeOutcom
         svc.set_yield(True)
         _await_swap(svc, req, engine)
         if not req.settled.wait(PROBATION_SECONDS) and req.keep():
-            return UpgradeOutcome(svc.name, not req.by_epoch)
+            exactly = not req.by_epoch or not svc.reads_anything
+            return UpgradeOutcome(svc.name, exactly, req.by_epoch)
         req.settled.wait(FORCED_SECONDS)  # a rollback was claimed: let it finish
         raise UpgradeError(f"service {svc.name!r}: upgrade rolled back: {req.error}")
     finally:
