@@ -407,7 +407,7 @@ class Mesh:
             self.rt.module(prepare(data).wasm)
         except (LoadError, wasmtime.WasmtimeError) as err:
             raise UpgradeError(f"service {service!r}: the new module does not compile "
-                               f"({err}); the old module runs on") from None
+                               f"({_one_line(err)}); the old module runs on") from None
         return upgrade(svc, data, self.rt.engine)
 
     @property
@@ -461,6 +461,14 @@ def _refuse_changes(ends: list[EndSpec], tunnels: Mapping[str, Tunnel], service:
                 f"service {service!r}: upgrade refused: tunnel {name!r} is "
                 f"{_shape(tunnel.geometry)}, the new one {_shape(wanted_geometry)}; a running "
                 "ring keeps its geometry: restart the mesh to change it")
+
+
+def _one_line(err: Exception) -> str:
+    """wasmtime's error in one line: its first line and, for WAT text, where."""
+    lines = str(err).splitlines() or [type(err).__name__]
+    where = next((line.strip()[3:].strip() for line in lines if line.strip().startswith("-->")),
+                 "")
+    return lines[0] + (f" at {where.replace('<anon>:', 'line ')}" if where else "")
 
 
 def _shape(g: Geometry) -> str:
