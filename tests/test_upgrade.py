@@ -237,3 +237,23 @@ def test_the_upgrade_route_needs_the_token_and_the_servers_origin() -> None:
             if seen[-1] == b"2":
                 break
         assert seen[-1] == b"2"
+
+
+def test_a_relay_parked_on_an_empty_ring_is_woken_and_yields() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("a", slots=64, max_payload=8)
+        mesh.tunnel("b", slots=64, max_payload=8)
+        relay_svc = mesh.service("relay", relay(V1), reads=["a"], writes=["b"])
+        writer, reader = mesh.writer("a"), mesh.reader("b")
+        mesh.start()
+        writer.send(struct.pack("<Q", 1))
+        assert reader.recv(timeout=30) == struct.pack("<Q", 1)
+        for _ in range(30_000):  # bounded: until it sleeps on the empty ring
+            if relay_svc.parked:
+                break
+            threading.Event().wait(0.001)
+        assert relay_svc.parked
+        outcome = mesh.upgrade("relay", relay(V2))
+        assert outcome.exactly_once and not outcome.by_epoch, outcome.describe()
+        writer.send(struct.pack("<Q", 2))
+        assert reader.recv(timeout=30) == struct.pack("<Q", 2 | V2 << 56)
