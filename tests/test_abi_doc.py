@@ -16,7 +16,8 @@ from nanonet.toolchain.build import INCLUDE_DIR
 DOC = Path(__file__).resolve().parents[1] / "docs" / "abi.md"
 HEADER = INCLUDE_DIR / "nanonet.h"
 BINDING = INCLUDE_DIR / "nanonet.rs"
-NAMES = ("OK", "CLOSED", "AGAIN", "TOO_BIG", "CORRUPT", "BAD_HANDLE", "TRUNCATED", "BROKEN")
+NAMES = ("OK", "CLOSED", "AGAIN", "TOO_BIG", "CORRUPT", "BAD_HANDLE", "TRUNCATED", "BROKEN",
+         "YIELD")
 
 
 def test_header_status_codes_match_the_layout() -> None:

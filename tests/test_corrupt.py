@@ -61,6 +61,8 @@ def _setup(mesh: Mesh, start: int, filled: int, writes: list[tuple[int, bytes]],
     for off, data in writes:
         data = data[: RING_BYTES - off]
         ring.write_bytes(off, data)
+    for flag in (L.OFF_READER_YIELD, L.OFF_WRITER_YIELD):  # requests, not ring state: a
+        ring.put_u32(flag, 0)  # flag that reads 1 only asks the end to return YIELD
     if closed:  # blocking calls must end: with the flag set they can
         ring.put_u32(L.OFF_CLOSED, 1)
     return ring

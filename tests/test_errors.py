@@ -57,7 +57,7 @@ PUBLISHED = {
     "BuildTimeout": "build-timeout", "ControlFileError": "control-file", "TapError": "tap-failed",
     "TapStalled": "tap-stalled", "PcapngError": "pcapng-invalid", "MissingTool": "missing-tool",
     "BenchError": "bench-failed", "StopTimeout": "stop-timeout", "InternalError": "internal",
-    "LifecycleError": "lifecycle",
+    "LifecycleError": "lifecycle", "UpgradeError": "upgrade-failed",
 }
 # Defined in nanonet, never raised to a user: each is named in the doc's last section.
 INTERNAL = {

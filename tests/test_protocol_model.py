@@ -232,6 +232,12 @@ class RingAndModel(RuleBasedStateMachine):
 
     # -- the host breaks it ---------------------------------------------------
 
+    @rule(side=st.sampled_from([P.Field.READER_YIELD, P.Field.WRITER_YIELD]), on=st.booleans())
+    def ask_yield(self, side: P.Field, on: bool) -> None:
+        """The host asks an end to yield (a hot upgrade), or takes it back."""
+        self._ring().put_u32(side, int(on))
+        self.state.store(side, int(on))
+
     @rule(now=st.integers(0, RARE), reason=st.sampled_from([L.Broken.TRAPPED, L.Broken.FAILED]))
     def break_ring(self, now: int, reason: int) -> None:
         """The service at one end is gone for good: the host breaks the ring."""
@@ -322,5 +328,39 @@ def test_a_writer_attaching_behind_a_lossless_tap_does_not_overrun_it() -> None:
         steps.restart_writer()
         steps.send(length=1, block=False)
         assert steps.mtap.available(steps.state) >= 0, "the writer ran over the tap"
+    finally:
+        steps.teardown()
+
+
+def test_a_reader_asked_to_yield_commits_and_takes_nothing() -> None:
+    """The commit point of a hot upgrade: the receive commits the previous
+    receive's message, then returns YIELD with the next one still queued."""
+    steps = RingAndModel()
+    steps.build(slots=4, max_payload=8)
+    try:
+        for _ in range(2):
+            steps.send(length=1, block=False)
+        steps.recv(cap=8, block=False)
+        steps.ask_yield(P.Field.READER_YIELD, True)
+        steps.recv(cap=8, block=True)  # would not park: it yields
+        assert steps.reader.call("try_recv", OUT, 8) == L.Status.YIELD
+        assert steps.mr.recv(steps.state, 8).result == L.Status.YIELD
+        assert steps._ring().u64(L.OFF_TAIL) == 1  # the first one committed, the second queued
+        steps.ask_yield(P.Field.READER_YIELD, False)
+        steps.recv(cap=8, block=False)
+        assert steps.mr.pos == 2
+    finally:
+        steps.teardown()
+
+
+def test_a_writer_asked_to_yield_sends_then_says_so() -> None:
+    steps = RingAndModel()
+    steps.build(slots=4, max_payload=8)
+    try:
+        steps.ask_yield(P.Field.WRITER_YIELD, True)
+        steps.writer.write(IN, payload(0, 1))
+        assert steps.writer.call("try_send", IN, 1) == L.Status.YIELD
+        assert steps.mw.send(steps.state, 1) == L.Status.YIELD
+        assert steps._ring().u64(L.OFF_HEAD) == 1  # it was sent
     finally:
         steps.teardown()

@@ -119,6 +119,14 @@ class StopTimeout(NanonetError):
     code = "stop-timeout"
 
 
+class UpgradeError(NanonetError):
+    """A hot upgrade did not happen: refused (a change of tunnel ends or
+    geometry, a service not running), or rolled back (the new module failed
+    to load, or trapped within its probation); the old module runs on."""
+
+    code: ClassVar[str] = "upgrade-failed"
+
+
 class GuestTrap(NanonetError):
     """A service trapped; only that service stopped."""
 

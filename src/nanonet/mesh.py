@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import wasmtime
+
 from .errors import (
     EndpointTaken,
     GuestTrap,
@@ -34,6 +36,7 @@ from .errors import (
     NanonetError,
     NotFound,
     StopTimeout,
+    UpgradeError,
 )
 from .host.clock import Clock
 from .host.engine import MAX_WASM_STACK, Runtime, runtime
@@ -46,7 +49,9 @@ from .ring.layout import Geometry
 from .ring.memory import RingMemory
 from .ring.stats import TunnelStats, snapshot
 from .runtime.service import Service, ServiceSpec
+from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
+from .runtime.upgrade import UpgradeOutcome, upgrade
 
 if TYPE_CHECKING:
     from .component.service import ComponentService
@@ -378,6 +383,33 @@ class Mesh:
         if crashed:
             raise crashed[0]
 
+    def upgrade(self, service: str, wasm: WasmSource, *, reads: Iterable[str] | None = None,
+                writes: Iterable[str] | None = None,
+                geometry: Mapping[str, Geometry] | None = None) -> UpgradeOutcome:
+        """Swap running ``service`` for the module ``wasm`` at a commit point
+        (docs/runtime.md, "Hot upgrade"): nothing lost, nothing twice.
+
+        ``reads``, ``writes`` and ``geometry`` (tunnel name -> Geometry), when
+        given, are what the new module expects: a change of its ends or of a
+        tunnel's geometry is refused, as is a module that does not compile.
+        A new module that fails to load or traps on probation is rolled back.
+        Both raise UpgradeError; the old module then runs on."""
+        self._check_open()
+        svc = self.services.get(service)
+        if svc is None:
+            known = ", ".join(sorted(self.services)) or "none"
+            raise UpgradeError(f"no module service named {service!r} to upgrade "
+                               f"(services: {known})")
+        _refuse_changes(svc.spec.ends, self.tunnels, service, reads, writes, geometry)
+        code = _read_wasm(wasm)
+        data = code if isinstance(code, bytes) else code.encode()
+        try:
+            self.rt.module(prepare(data).wasm)
+        except (LoadError, wasmtime.WasmtimeError) as err:
+            raise UpgradeError(f"service {service!r}: the new module does not compile "
+                               f"({_one_line(err)}); the old module runs on") from None
+        return upgrade(svc, data, self.rt.engine)
+
     @property
     def traps(self) -> list[GuestTrap]:
         """Every trap so far, in service order (a restarted service may have several)."""
@@ -409,6 +441,38 @@ class Mesh:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _refuse_changes(ends: list[EndSpec], tunnels: Mapping[str, Tunnel], service: str,
+                    reads: Iterable[str] | None, writes: Iterable[str] | None,
+                    geometry: Mapping[str, Geometry] | None) -> None:
+    """UpgradeError, saying why, if the new module's ends or tunnels differ."""
+    held = {d: sorted(e.name for e in ends if e.direction is d) for d in Direction}
+    for direction, wanted in ((Direction.READ, reads), (Direction.WRITE, writes)):
+        if wanted is not None and sorted(wanted) != held[direction]:
+            raise UpgradeError(
+                f"service {service!r}: upgrade refused: it {direction.value}s "
+                f"{held[direction] or 'nothing'}, the new module {sorted(wanted) or 'nothing'}; "
+                "an upgrade keeps a service's tunnel ends: restart the mesh to change them")
+    for name, wanted_geometry in (geometry or {}).items():
+        tunnel = tunnels.get(name)
+        if tunnel is not None and tunnel.geometry != wanted_geometry:
+            raise UpgradeError(
+                f"service {service!r}: upgrade refused: tunnel {name!r} is "
+                f"{_shape(tunnel.geometry)}, the new one {_shape(wanted_geometry)}; a running "
+                "ring keeps its geometry: restart the mesh to change it")
+
+
+def _one_line(err: Exception) -> str:
+    """wasmtime's error in one line: its first line and, for WAT text, where."""
+    lines = str(err).splitlines() or [type(err).__name__]
+    where = next((line.strip()[3:].strip() for line in lines if line.strip().startswith("-->")),
+                 "")
+    return lines[0] + (f" at {where.replace('<anon>:', 'line ')}" if where else "")
+
+
+def _shape(g: Geometry) -> str:
+    return f"slots={g.slot_count} max_payload={g.max_payload}"
 
 
 def _check_claims(owner: str, claims: list[tuple[Tunnel, Direction]]) -> None:

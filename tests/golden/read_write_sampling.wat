@@ -65,6 +65,8 @@
         (if (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4)) (then (return (call $quarantine1 (i32.const 2)))))
         (if (call $ready1) (then (return (i32.const 1))))
         (return (call $ended1))))
+    (if (i32.atomic.load 1 offset=176 (i32.const 0)) ;; reader_yield
+      (then (return (i32.const -8))))
     (i32.const 0))
 
   ;; what a closed ring says: BROKEN if the host broke it (the service at the
@@ -192,6 +194,10 @@
     (if (i32.ne (global.get $ok1) (i32.const 1))
       (then (local.set $r (call $attach1)) (if (local.get $r) (then (return (local.get $r))))))
     (call $commit1)  ;; phase two for whatever the previous receive returned
+    ;; a hot upgrade's commit point: committed, nothing new taken (one load of
+    ;; the line the commit just wrote)
+    (if (i32.atomic.load 1 offset=176 (i32.const 0)) ;; reader_yield
+      (then (return (i32.const -8))))
     (if (call $ready1) (then (return (i32.const 1))))
     (local.set $r (call $refresh1))
     (if (i32.eqz (local.get $r)) (then
@@ -504,7 +510,9 @@
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (call $put2 (local.get $ptr) (local.get $len))
     (call $publish2 (i64.extend_i32_u (local.get $len)))
-    (i32.const 0))
+    ;; a writer-only service asked to yield learns it once its message is out
+    (select (i32.const -8) (i32.const 0)
+            (i32.atomic.load 2 offset=104 (i32.const 0)))) ;; writer_yield
 
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch2 (param $block i32) (param $ptr i32) (param $count i32) (result i32)

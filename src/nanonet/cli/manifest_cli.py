@@ -12,6 +12,7 @@ build command unless ``--build`` asks it to.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import Any
@@ -37,6 +38,8 @@ from .manifest_run import (
 from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
 from .verbosity import add_switch
+from .watch import INTERVAL as WATCH_INTERVAL
+from .watch import Watcher
 from .watched import Pending, run_watched
 from .where import manifest_path
 
@@ -128,8 +131,10 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
         for end in feeds.values():
             seen.observer.offer(end)
         feeders = _start_feeders(feeds, fed, args)
-        why = (run_watched(mesh, host, opts, seen, pending) if args.top
-               else run_mesh(mesh, host, opts))
+        with Watcher(m, mesh, pending.put if args.top else say) if args.watch \
+                else contextlib.nullcontext():
+            why = (run_watched(mesh, host, opts, seen, pending) if args.top
+                   else run_mesh(mesh, host, opts))
     seconds = time.perf_counter() - t0
     sent = feed.finish(feeders, feeds.values())
     status = (130 if why == CTRL_C else SIGPIPE_EXIT if why == CLOSED_OUTPUT
@@ -199,6 +204,11 @@ def register(sub: Any) -> None:
     r.add_argument("--max-bytes", type=int, default=64,
                    help="print at most this many bytes of each message (default 64)")
     r.add_argument("--json", action="store_true", help=JSON_HELP + ": the final summary")
+    r.add_argument("--watch", action="store_true",
+                   help="poll every module service's source (its mtime, every "
+                   f"{WATCH_INTERVAL:g} s); on a change rebuild it and hot-upgrade the running "
+                   "service at a commit point, printing what happened (a failed build, a "
+                   "refusal or a rollback leaves the old module running)")
     add_switch(r)
     feed.add_arguments(r)
     add_arguments(r)

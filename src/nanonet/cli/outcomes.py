@@ -28,6 +28,7 @@ EXIT_MEANINGS: dict[int, tuple[str, str]] = {
                         "end in the wrong direction)"),
     Status.TRUNCATED: ("NN_TRUNCATED", "its receive buffer was smaller than a message"),
     Status.BROKEN: ("NN_BROKEN", "the service at the other end of a tunnel is gone for good"),
+    Status.YIELD: ("NN_YIELD", "the host asked it to return for an upgrade"),
 }
 
 

@@ -30,6 +30,7 @@ extern "C" {
 #define NN_BAD_HANDLE (-5) /* unknown name/handle, or the wrong direction    */
 #define NN_TRUNCATED (-6)  /* buffer too small; the message stays queued     */
 #define NN_BROKEN (-7)     /* the other end is gone for good; after draining */
+#define NN_YIELD (-8)      /* the host asks run to return (hot upgrade)      */
 
 #define NN_IMPORT(name) __attribute__((import_module("nanonet"), import_name(name)))
 /* Export a function under a fixed name, e.g. NN_EXPORT("configure"). */

@@ -79,6 +79,9 @@ pub enum Status {
     Truncated,
     /// The service at the other end is gone for good: an error, unlike `Closed`.
     Broken,
+    /// The host asks the service to return now (a hot upgrade): everything
+    /// received so far is committed; return it from `run`.
+    Yield,
     /// A code this binding does not know.
     Other(i32),
 }
@@ -94,6 +97,7 @@ impl Status {
             -5 => Status::BadHandle,
             -6 => Status::Truncated,
             -7 => Status::Broken,
+            -8 => Status::Yield,
             other => Status::Other(other),
         }
     }
@@ -108,6 +112,7 @@ impl Status {
             Status::BadHandle => -5,
             Status::Truncated => -6,
             Status::Broken => -7,
+            Status::Yield => -8,
             Status::Other(code) => code,
         }
     }

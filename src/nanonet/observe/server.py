@@ -14,6 +14,9 @@ An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
   ``POST /api/send?tunnel=T`` sends its body as one message (the inspector's
   replay); both go through the host's write end, which ``nanonet run`` keeps
   open only for the tunnels it feeds (``--feed``, ``--send``), else ``409``;
+- ``POST /api/upgrade?service=S[&reads=A,B][&writes=C]`` with a module as the
+  body swaps running service S for it at a commit point (``Mesh.upgrade``;
+  a refusal or a rollback is ``400`` with the reason);
 - ``GET /api/inspect?tunnel=T[&last=N]`` (token: message bytes are private)
   the inspector's recent messages of T, inspecting it from then on.
 
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
 WS_PERIOD = 0.25
 MAX_REPLAY = 64 << 20  # bytes of pcapng a replay request may carry
 MAX_SEND = 1 << 20  # bytes one message sent by /api/send may have
+MAX_MODULE = 256 << 20  # bytes of Wasm (or WAT) an upgrade request may carry
 MAX_LAST = 4096  # messages /api/inspect may return
 MAX_CONNECTIONS = 32  # served at once, each on its own thread; the next gets 503
 IDLE_TIMEOUT = 30.0  # seconds a read or a write may wait on the client (not a tap's writes)
@@ -180,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._replay(query)
             if url.path == "/api/send":
                 return self._send_one(query)
+            if url.path == "/api/upgrade":
+                return self._upgrade(query)
         except EndpointTaken as err:  # the host holds no write end to send through
             return self._error(HTTPStatus.CONFLICT, str(err))
         except (NanonetError, PcapngError, ValueError) as err:
@@ -216,6 +222,20 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(HTTPStatus.BAD_REQUEST, {"error": str(err), "sent": err.sent})
         self._json(200, {"sent": sent})
 
+
+    def _upgrade(self, query: dict[str, str]) -> None:
+        """Swap a running service for the module in the body (docs/runtime.md)."""
+        length = int(self.headers.get("Content-Length", "0"))
+        if not 0 < length <= MAX_MODULE:
+            raise InvalidValue(f"send the new module as the body (1 to {MAX_MODULE} bytes, "
+                               "with a Content-Length)")
+        module = self.rfile.read(length)
+        reads, writes = (None if k not in query else [t for t in query[k].split(",") if t]
+                         for k in ("reads", "writes"))
+        outcome = self.server.observer.mesh.upgrade(query.get("service", ""), module,
+                                                    reads=reads, writes=writes)
+        self._json(200, {"upgraded": outcome.service, "exactly_once": outcome.exactly_once,
+                         "outcome": outcome.describe()})
 
     def _send_one(self, query: dict[str, str]) -> None:
         length = int(self.headers.get("Content-Length", "-1"))

@@ -119,7 +119,8 @@ def _consts(m: int, g: Geometry) -> dict[str, object]:
         O_RWAIT=L.OFF_READER_WAITING, O_WWAIT=L.OFF_WRITER_WAITING,
         CLOSED=Status.CLOSED, AGAIN=Status.AGAIN, TOO_BIG=Status.TOO_BIG,
         CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED, BROKEN=Status.BROKEN,
-        O_BROKEN=L.OFF_BROKEN,
+        O_BROKEN=L.OFF_BROKEN, O_RYIELD=L.OFF_READER_YIELD, O_WYIELD=L.OFF_WRITER_YIELD,
+        YIELD=Status.YIELD,
         Q_HDR=Quarantine.BAD_HEADER, Q_CNT=Quarantine.BAD_COUNTERS,
         Q_LEN=Quarantine.BAD_LENGTH,
         TIMEOUT=PARK_TIMEOUT_NS, INLINE=INLINE_COPY, LAG=min(32, g.slot_count // 4),
@@ -185,7 +186,7 @@ _COMMON = """
         {@check_counters}
         (if (call $ready{m}) (then (return (i32.const 1))))
         (return (call $ended{m}))))
-    (i32.const 0))
+{@yield_idle}    (i32.const 0))
 
   ;; what a closed ring says: BROKEN if the host broke it (the service at the
   ;; other end is gone for good; broken is stored before closed), else CLOSED.
@@ -290,7 +291,9 @@ _WRITER = """
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (call $put{m} (local.get $ptr) (local.get $len))
     (call $publish{m} (i64.extend_i32_u (local.get $len)))
-    (i32.const 0))
+    ;; a writer-only service asked to yield learns it once its message is out
+    (select (i32.const {YIELD}) (i32.const 0)
+            (i32.atomic.load {m} offset={O_WYIELD} (i32.const 0))))
 
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch{m} (param $block i32) (param $ptr i32) (param $count i32) (result i32)
@@ -362,6 +365,10 @@ _READER = """
     (if (i32.ne (global.get $ok{m}) (i32.const 1))
       (then (local.set $r (call $attach{m})) (if (local.get $r) (then (return (local.get $r))))))
     (call $commit{m})  ;; phase two for whatever the previous receive returned
+    ;; a hot upgrade's commit point: committed, nothing new taken (one load of
+    ;; the line the commit just wrote)
+    (if (i32.atomic.load {m} offset={O_RYIELD} (i32.const 0))
+      (then (return (i32.const {YIELD}))))
     (if (call $ready{m}) (then (return (i32.const 1))))
     (local.set $r (call $refresh{m}))
     (if (i32.eqz (local.get $r)) (then
@@ -485,6 +492,12 @@ _TAP_HOLD = """    (global.set $waitat{m} (i32.const {OTHER}))
               (global.set $waitat{m} (i32.const {O_TAPTAIL}))))))  ;; park on the tap
 """
 
+# a reader on an empty ring (spinning, or woken from a park by the host) that
+# the host asks to yield returns YIELD instead of waiting on
+_YIELD_IDLE = """    (if (i32.atomic.load {m} offset={O_RYIELD} (i32.const 0))
+      (then (return (i32.const {YIELD}))))
+"""
+
 # one message in 2^SAMPLE_SHIFT: the writer stamps its send time, the reader
 # turns a matching stamp into a latency; both with WASI's realtime clock
 _SAMPLING = """
@@ -605,7 +618,9 @@ def _helpers(writer: bool, sampling: bool) -> dict[str, Helper]:
     """The helpers plus the two fragments that depend on the end's kind."""
     tap = _TAP_HOLD if writer else ""
     sample = _SAMPLE_CALL if sampling else ""
-    return {**_HELPERS, "tap_hold": lambda: tap, "sample": lambda: sample}
+    idle = "" if writer else _YIELD_IDLE
+    return {**_HELPERS, "tap_hold": lambda: tap, "sample": lambda: sample,
+            "yield_idle": lambda: idle}
 
 
 def _offset_names(values: dict[str, object]) -> dict[str, str]:

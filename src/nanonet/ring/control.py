@@ -99,6 +99,11 @@ _CONTROL_WAT = """
   (func (export "notify_tail")
     (if (i32.atomic.load (i32.const {O_WWAIT}))
       (then (drop (memory.atomic.notify (i32.const {O_TAPTAIL}) (i32.const 1))))))
+  ;; wake every end parked on this ring (a hot upgrade asked it to yield)
+  (func (export "wake")
+    (drop (memory.atomic.notify (i32.const {O_HEAD}) (i32.const -1)))
+    (drop (memory.atomic.notify (i32.const {O_TAIL}) (i32.const -1)))
+    (drop (memory.atomic.notify (i32.const {O_TAPTAIL}) (i32.const -1))))
   ;; SYNC POINT with $refresh's closed branch in the adapter and TunnelReader
   ;; in ring/endpoint.py: closed is stored after the last publish of head
   (func (export "close")
@@ -205,6 +210,17 @@ class RingControl:
     def notify_tail(self) -> None:
         """Wake the writer if it parked: the host's tap freed slots."""
         self._call("any", "notify_tail")
+
+    def ask_yield(self, side: str, on: bool = True) -> None:
+        """Set (or clear) the yield flag of the ``side`` end ("reader" or
+        "writer"): a hot upgrade asks that end's service to return at its next
+        commit point (docs/ring.md, reader_yield and writer_yield)."""
+        self.ring.put_u32(L.OFF_READER_YIELD if side == "reader" else L.OFF_WRITER_YIELD,
+                          int(on))
+
+    def wake(self) -> None:
+        """Wake whatever is parked on the ring, so that it sees a yield flag."""
+        self._call("any", "wake")
 
     def close(self) -> None:
         """Set the closed flag and wake every waiter on both sides.

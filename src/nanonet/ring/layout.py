@@ -18,7 +18,8 @@ Header (256 bytes, four 64-byte cache lines)::
     8   slot_count u32          80  full_count  u64       144 empty_count u64
     12  slot_size  u32          88  writer_parks u64      152 reader_parks u64
     16  closed     u32          96  writer_wakes u64      160 reader_wakes u64
-                                                          168 dead_letters u64
+                                104 writer_yield u32      168 dead_letters u64
+                                                          176 reader_yield u32
     20  quarantine u32
     24  header_size u32         line 3, waiter flags (change rarely)
     28  name_len   u32          192 reader_waiting u32
@@ -61,6 +62,9 @@ OFF_BYTES_IN = 72
 OFF_FULL = 80  # times a writer found the ring full
 OFF_WRITER_PARKS = 88
 OFF_WRITER_WAKES = 96  # notifies issued by the writer to a parked reader
+# set by the host (a hot upgrade of a writer-only service), read by the writer
+# after it publishes a send: on the writer's own line, which it already holds
+OFF_WRITER_YIELD = 104  # 0 run on, 1 return YIELD from send (host-written, rare)
 
 # line 2: written only by the reader
 OFF_TAIL = 128  # messages ever consumed; the writer acquires it
@@ -69,6 +73,9 @@ OFF_EMPTY = 144  # times a reader found the ring empty
 OFF_READER_PARKS = 152
 OFF_READER_WAKES = 160  # notifies issued by the reader to a parked writer
 OFF_DEAD_LETTERS = 168  # messages the reader's supervisor moved aside (dead letters)
+# set by the host (a hot upgrade), read by the reader on every receive right
+# after it commits: on the reader's own line, which the commit just wrote
+OFF_READER_YIELD = 176  # 0 run on, 1 the receive returns YIELD, taking nothing
 
 # line 3: waiter flags, announced before parking (Dekker-style with head/tail)
 OFF_READER_WAITING = 192
@@ -117,6 +124,7 @@ class Status:
     BAD_HANDLE = -5  # no such tunnel handle, or wrong direction
     TRUNCATED = -6  # the receive buffer is smaller than the message; it stays
     BROKEN = -7  # the service at the other end is gone for good (a reader: once drained)
+    YIELD = -8  # the host asks the service to return now (a hot upgrade); all is committed
 
 
 class Broken:
@@ -144,6 +152,7 @@ STATUS_NAMES = {
     Status.BAD_HANDLE: "bad tunnel handle or direction",
     Status.TRUNCATED: "receive buffer too small",
     Status.BROKEN: "broken: the other end is gone for good",
+    Status.YIELD: "yield: the host asks the service to return (an upgrade)",
 }
 
 

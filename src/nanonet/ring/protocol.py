@@ -62,12 +62,14 @@ class Field(IntEnum):
     FULL_COUNT = L.OFF_FULL
     WRITER_PARKS = L.OFF_WRITER_PARKS
     WRITER_WAKES = L.OFF_WRITER_WAKES
+    WRITER_YIELD = L.OFF_WRITER_YIELD
     TAIL = L.OFF_TAIL
     BYTES_OUT = L.OFF_BYTES_OUT
     EMPTY_COUNT = L.OFF_EMPTY
     READER_PARKS = L.OFF_READER_PARKS
     READER_WAKES = L.OFF_READER_WAKES
     DEAD_LETTERS = L.OFF_DEAD_LETTERS
+    READER_YIELD = L.OFF_READER_YIELD
     READER_WAITING = L.OFF_READER_WAITING
     WRITER_WAITING = L.OFF_WRITER_WAITING
     TAP_MODE = L.OFF_TAP_MODE
@@ -80,7 +82,8 @@ class Field(IntEnum):
 FIELD_NAMES = {int(f): f.name.lower() for f in Field}
 U32_FIELDS = frozenset({Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
                         Field.CLOSED, Field.QUARANTINE, Field.HEADER_SIZE, Field.NAME_LEN,
-                        Field.READER_WAITING, Field.WRITER_WAITING, Field.TAP_MODE})
+                        Field.READER_WAITING, Field.WRITER_WAITING, Field.TAP_MODE,
+                        Field.WRITER_YIELD, Field.READER_YIELD})
 GEOMETRY_FIELDS = (Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
                    Field.HEADER_SIZE)
 
@@ -331,6 +334,10 @@ class _Cursor:
             return PROCEED
         if ring.load(Field.CLOSED):
             return self._closed(ring)
+        return self._idle(ring)
+
+    def _idle(self, ring: Ring) -> int:
+        """What the slow path says when nothing can be done yet: NOT_YET."""
         return NOT_YET
 
     def _closed(self, ring: Ring) -> int:
@@ -470,7 +477,8 @@ class WriterCursor(_Cursor):
             return r
         self._put(ring, length)
         self.publish(ring, length)
-        return Status.OK
+        # a writer-only service asked to yield learns it once its message is out
+        return Status.YIELD if ring.load(Field.WRITER_YIELD) else Status.OK
 
     def send_batch(self, ring: Ring, lengths: list[int], block: bool = False) -> int:
         """Records sent (one publish per run of free slots), or a status if none."""
@@ -525,6 +533,11 @@ class ReaderCursor(_Cursor):
 
     def ready(self) -> bool:
         return self.pos != self.peer
+
+    def _idle(self, ring: Ring) -> int:
+        """An empty ring: YIELD if the host asks this reader to stop (so a
+        reader parked on it wakes and returns), else NOT_YET."""
+        return Status.YIELD if ring.load(Field.READER_YIELD) else NOT_YET
 
     def waiting(self) -> int:
         """Messages by the cached head (never re-read here): ``used``, inlined,
@@ -595,6 +608,9 @@ class ReaderCursor(_Cursor):
         if r:
             return r
         self.commit(ring)
+        # the commit point of a hot upgrade: committed, and nothing new taken
+        if ring.load(Field.READER_YIELD):
+            return Status.YIELD
         if self.ready():
             return PROCEED
         r = self.refresh(ring)

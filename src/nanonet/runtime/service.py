@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import wasmtime
@@ -52,6 +52,7 @@ from .linking import (
 from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
+from .upgrade import Request
 from .watchdog import UNLIMITED_FUEL, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
@@ -133,6 +134,8 @@ class Service:
                  if e.direction is Direction.READ]
         self.redeliveries = Redeliveries(spec.policy.restart.dead_letter_after, reads,
                                          dead_letter, spec.policy.restart.dead_letter)
+        self.upgrade_request: Request | None = None  # a hot upgrade in flight (upgrade.py)
+        self._previous: ServiceSpec | None = None  # the module before the last upgrade
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
@@ -347,7 +350,7 @@ class Service:
             self._started.release()
             released = True
             self._restart_budget.running()
-            while self._run_once() and self._restart():
+            while self._run_once() and self._next_instance():
                 pass
         except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
             self._crash(exc)
@@ -394,9 +397,15 @@ class Service:
                 self._start(self.store)
             result = self._entry(self.store)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            req = self.upgrade_request
+            if req is not None and self._upgrading() and req.forced:
+                req.by_epoch = True  # the epoch stop was the upgrade's: at least once
+                return True
             return self._on_trap(exc)
-        self.exit_code = result if isinstance(result, int) else 0
         self._commit_all()
+        if self._upgrading():
+            return True  # it returned on YIELD (or just returned): swap, do not end
+        self.exit_code = result if isinstance(result, int) else 0
         self.outcome = Outcome("result", f"returned {self.exit_code}", self.exit_code)
         self._event(Event.RETURN)
         return False
@@ -430,6 +439,95 @@ class Service:
             return False
         flag = self.linked.guest.exports(self.store).get(REFUSED)
         return isinstance(flag, wasmtime.Global) and flag.value(self.store) == 1
+
+    # -- hot upgrade (runtime/upgrade.py) ----------------------------------
+    def _upgrading(self) -> bool:
+        """An upgrade waits for this instance to end (and the mesh is not stopping)."""
+        req = self.upgrade_request
+        return req is not None and not req.swapped.is_set() and not self._stopping
+
+    def _next_instance(self) -> bool:
+        """After an instance ended: swap it for an upgrade, roll a new module
+        on probation back, or restart it as its policy says."""
+        req = self.upgrade_request
+        if req is not None and self._upgrading():
+            return self._swap(req)
+        if req is not None and self.state is State.TRAPPED and req.claim_rollback():
+            return self._roll_back(req)
+        return self._restart()
+
+    def _swap(self, req: Request) -> bool:
+        """The old instance ended at a commit point (or by its epoch): load
+        the new module on the same rings; if it fails, the old one again."""
+        req.begin_swap(self.watchdog)
+        self.set_yield(False)
+        old = self.spec
+        self.spec = replace(old, wasm=req.wasm)
+        try:
+            self._fresh_instance()
+        except (NanonetError, wasmtime.WasmtimeError) as err:
+            self.spec = old
+            if not self._reinstate(f"the new module failed to load: {err}"):
+                return False
+            req.failed_to_load(f"the new module failed to load: {err}")
+            return True
+        self._previous = old
+        req.started()
+        return True
+
+    def _roll_back(self, req: Request) -> bool:
+        """The new module trapped on probation: the old module, at the committed tail."""
+        cause = self.error.cause if self.error else "trapped"
+        assert self._previous is not None  # set by the swap that started the probation
+        self.spec = self._previous
+        why = f"the new module trapped at once ({cause}); the old module runs again"
+        if not self._reinstate(why):
+            return False
+        req.rolled_back(why)
+        return True
+
+    def _reinstate(self, why: str) -> bool:
+        """The old module again, after a failed upgrade; FAILED if even it cannot load."""
+        try:
+            self._fresh_instance()
+        except (NanonetError, wasmtime.WasmtimeError) as err:
+            self._fail(Event.FAIL, f"{why}, and the old module failed to load again: {err}")
+            if self.upgrade_request is not None:
+                self.upgrade_request.failed_to_load(f"{why}; the old module failed too: {err}")
+            return False
+        return True
+
+    def _fresh_instance(self) -> None:
+        """A new instance of ``spec`` with the recorded host calls; a service
+        that had trapped goes through RESTART and RESUME, one that had
+        returned at a commit point stays RUNNING."""
+        trapped = self.state is State.TRAPPED
+        self.linked = self._load()
+        self._replay()
+        self.watchdog.rearm()
+        if trapped:
+            self._event(Event.RESTART)
+            self._event(Event.RESUME)
+
+    @property
+    def reads_anything(self) -> bool:
+        """Whether it holds a read end (what an epoch stop may make it receive twice)."""
+        return any(e.direction is Direction.READ for e in self.spec.ends)
+
+    def set_yield(self, on: bool) -> None:
+        """Set (or clear) the yield flag of the ends an upgrade stops at: its
+        read ends; a service with none, its write ends (docs/ring.md)."""
+        reads = [c for c, e in zip(self._controls, self.spec.ends, strict=False)
+                 if e.direction is Direction.READ]
+        side = "reader" if reads else "writer"
+        for control in reads or self._controls:
+            control.ask_yield(side, on)
+
+    def wake_ends(self) -> None:
+        """Wake whatever of this service is parked on its rings."""
+        for control in self._controls:
+            with contextlib.suppress(NanonetError):
+                control.wake()
 
     def _restart(self) -> bool:
         """Wait the back-off and reload; False if the policy (or a stop) says no."""
