@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from nanonet.toolchain.rustbuild import available as rust_missing
+
 pytestmark = pytest.mark.timeout(240)
 HAS_COMPONENTIZE = Path(sys.executable).with_name("componentize-py").exists()
+GUESTS = {"c": "guest.c", "wat": "guest.wat", "rust": "guest.rs"}
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -18,12 +21,14 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=200, cwd=cwd)
 
 
-@pytest.mark.parametrize("template", ["c", "wat"])
+@pytest.mark.parametrize("template", sorted(GUESTS))
 def test_a_core_template_checks_and_runs(tmp_path: Path, template: str) -> None:
+    if template == "rust" and (why := rust_missing()) is not None:
+        pytest.skip(why)
     made = cli("new", "greeter", "--template", template, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     here = tmp_path / "greeter"
-    guest = "guest.c" if template == "c" else "guest.wat"
+    guest = GUESTS[template]
     assert sorted(p.name for p in here.iterdir()) == sorted(["README.md", "nanonet.toml", guest])
     checked = cli("check", cwd=here)
     assert checked.returncode == 0, checked.stderr

@@ -1,6 +1,6 @@
 """The files ``nanonet new`` writes, per template.
 
-Each core template is a service that sends one greeting to the host on
+Each core template (C, WAT, Rust) is a service that sends one greeting to the host on
 tunnel ``out`` and ends, so that ``nanonet run`` shows it working end to
 end; the component template is the auth example's Python component, whose
 one import writes tunnel ``log`` to the host. Each comes with its manifest
@@ -69,6 +69,36 @@ WAT_GUEST = """\
     (call $close (local.get $out))))
 """
 
+RUST_MANIFEST = MANIFEST_HEAD + CORE_TUNNEL + """
+[services.{name}]
+source = "guest.rs"      # built by nanonet with rustc (Debian's rustc and
+                         # libstd-rust-dev-wasm32), cached
+"""
+
+RUST_GUEST = """\
+//! {name}: sends one greeting on "out", closes it, and returns 0.
+//! Written against nanonet.rs, the `nanonet` crate nanonet's build hands to rustc.
+#![no_std]
+
+use nanonet::{{Code, Tunnel}};
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {{
+    core::arch::wasm32::unreachable()
+}}
+
+fn greet() -> nanonet::Result<()> {{
+    let out = Tunnel::open("out")?; // BadHandle: the manifest gives it no "out"
+    out.send(b"{greeting}")?;
+    out.close()
+}}
+
+#[no_mangle]
+pub extern "C" fn run() -> i32 {{
+    greet().code()
+}}
+"""
+
 PY_MANIFEST = MANIFEST_HEAD + """
 [tunnels.log]
 slots = 64
@@ -100,6 +130,7 @@ Edit `{guest}`, then run again. docs/manifest.md lists every manifest key.
 TEMPLATES = {
     "c": ("guest.c", C_GUEST, C_MANIFEST),
     "wat": ("guest.wat", WAT_GUEST, WAT_MANIFEST),
+    "rust": ("guest.rs", RUST_GUEST, RUST_MANIFEST),
     "python-component": ("guest_py/auth.py", "", PY_MANIFEST),
 }
 # the auth example's component (an HMAC token check that logs every attempt):
