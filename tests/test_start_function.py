@@ -239,7 +239,7 @@ def test_what_a_start_function_sets_is_seen_by_run(mesh: Mesh) -> None:
 def test_check_does_not_hang_on_a_looping_start_function(tmp_path: Path) -> None:
     done = _nanonet("check", str(_manifest(tmp_path, LOOPING_START)))
     assert done.returncode == 0, done.stderr
-    assert "all 1 services load" in done.stdout
+    assert "the service loads" in done.stdout
 
 
 def test_check_runs_no_start_function_that_writes_a_file(tmp_path: Path) -> None:
