@@ -45,7 +45,8 @@ def test_bash_completes_subcommands_options_and_choices(tmp_path: Path) -> None:
     assert set(subcommands) <= set(_complete(script, ""))
     assert _complete(script, "ch") == ["check"]
     assert _complete(script, "check", "--j") == ["--json"]
-    assert _complete(script, "new", "x", "--template", "") == ["c", "python-component", "wat"]
+    assert _complete(script, "new", "x", "--template", "") == ["c", "python-component", "rust",
+                                                                    "wat"]
     assert _complete(script, "debug", "") == ["adapter", "-h", "--help"]
     assert _complete(script, "completion", "") == ["bash", "zsh", "-h", "--help"]
 

@@ -20,7 +20,8 @@ FIELDS = {
     "reader_waiting": L.OFF_READER_WAITING, "writer_waiting": L.OFF_WRITER_WAITING,
     "tap_mode": L.OFF_TAP_MODE, "tap_tail": L.OFF_TAP_TAIL, "stamps": L.OFF_STAMPS,
     "latencies": L.OFF_LATENCIES, "dead_letters": L.OFF_DEAD_LETTERS,
-    "broken": L.OFF_BROKEN,
+    "broken": L.OFF_BROKEN, "writer_yield": L.OFF_WRITER_YIELD,
+    "reader_yield": L.OFF_READER_YIELD,
 }
 
 

@@ -45,7 +45,7 @@ def _adapters() -> dict[str, str]:
 def _sources() -> dict[str, str]:
     """Every WAT module of the project (templates filled with a no-op) and adapters."""
     files = {p.name: p.read_text().replace("FAULT_BODY", "(nop)").replace("TRIGGER", "1")
-             for p in WAT_FILES}
+             .replace("MARK", "1") for p in WAT_FILES}
     files["raw_sneak.wat"] = files["raw_sneak.wat"].replace(";; BODY", "(i32.store 1 "
                                                             "(i32.const 0) (i32.const 1))")
     return {**files, **_adapters()}
