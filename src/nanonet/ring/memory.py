@@ -6,7 +6,7 @@ memory is re-applied at every instantiation and would reset the counters).
 Every byte Python reads or writes in a ring goes through this class: header
 fields (aligned loads and stores, by offset or by ``protocol.Field``), slot
 lengths, and whole batches of slots (``write_slots``, ``slot_lengths``,
-``read_payloads``), whose loops run here so that the endpoints and the tap
+``read_payloads``, ``copy_slots``), whose loops run here so that the endpoints and the tap
 pay one call per batch. ``tests/test_ring_access.py`` keeps every other
 module off the raw bytes. Aligned 8-byte loads and stores through ctypes are
 single instructions on x86-64; the host publishes counters through the
@@ -132,6 +132,21 @@ class RingMemory:
             out.append(bytes(view[off: off + n]))
             first += 1
         return out
+
+    def copy_slots(self, first: int, count: int) -> list[tuple[int, bytes]]:
+        """Whole slots of counters ``first .. first+count-1``, copied out in
+        one ``bytes`` per contiguous run (two when the range wraps round the
+        ring): ``(first counter of the run, its slots)``. Nothing is checked
+        here; a reader of the copy checks each length it finds there, and a
+        copy cannot change under it as the ring can."""
+        view, mask, size, runs = self._view, self._mask, self._slot, []
+        while count > 0:
+            index = first & mask
+            run = min(count, mask + 1 - index)
+            off = _SLOTS + index * size
+            runs.append((first, bytes(view[off: off + run * size])))
+            first, count = first + run, count - run
+        return runs
 
     # -- raw bytes, for tools and tests that forge or inspect a ring ---------
 

@@ -1,0 +1,87 @@
+"""One look's worth of a tunnel's messages, copied out of the ring at once.
+
+The tap copies every contiguous run of waiting slots with one ``bytes`` copy
+(``RingMemory.copy_slots``), then reads lengths and payloads from that copy:
+a guest that writes the ring meanwhile cannot change a length once the tap
+has checked it, and the tap pays one copy per run instead of one call per
+message. The lengths of a run come out of one strided view of the copy; a
+run of messages of one length becomes its pcapng blocks in one go
+(``pcapng.packet_run``), so the lossless tap's Python does not loop per
+message; a sampled tap reads and times only the messages it keeps.
+No I/O here: the copy is made by the caller.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Callable
+
+from ..ring import layout as L
+from .pcapng import packet, packet_run
+from .tapclock import message_times, times_at
+
+U64 = 0xFFFF_FFFF_FFFF_FFFF
+_LENGTH = struct.Struct("<I")
+
+
+def run_lengths(slots: bytes, slot_size: int) -> list[int]:
+    """The length field of each slot in ``slots`` (whole slots, unchecked)."""
+    if sys.byteorder == "little":
+        return memoryview(slots).cast("I")[:: slot_size // 4].tolist()
+    return [_LENGTH.unpack_from(slots, off)[0] for off in range(0, len(slots), slot_size)]
+
+
+class Batch:
+    """``count`` messages from counter ``first`` as runs of copied slots."""
+
+    def __init__(self, first: int, count: int, slot_size: int, runs: list[tuple[int, bytes]],
+                 stamped: dict[int, int]) -> None:
+        self.first, self.count, self.slot_size = first, count, slot_size
+        self.runs, self.stamped = runs, stamped
+        self.run_lengths = [run_lengths(slots, slot_size) for _first, slots in runs]
+
+    def lengths(self) -> list[int]:
+        return [n for lengths in self.run_lengths for n in lengths]
+
+    def payload(self, counter: int) -> bytes:
+        """The payload of message ``counter`` (in the batch; lengths checked)."""
+        index = counter - self.first
+        for (_first, slots), lengths in zip(self.runs, self.run_lengths, strict=True):
+            if index < len(lengths):
+                off = index * self.slot_size + L.SLOT_HEADER
+                return slots[off: off + lengths[index]]
+            index -= len(lengths)
+        raise IndexError(counter)
+
+    def blocks(self, iface: int, lo: int, hi: int, upto: int) -> bytes:
+        """The pcapng blocks of the first ``upto`` messages, in ring order."""
+        times = message_times(self.first, self.count, lo, hi, self.stamped)
+        out, done = [], 0
+        for (first, slots), lengths in zip(self.runs, self.run_lengths, strict=True):
+            take = min(len(lengths), upto - done)
+            if take <= 0:
+                break
+            out.append(self._run_blocks(slots, lengths[:take], times[done: done + take],
+                                        iface, first))
+            done += take
+        return b"".join(out)
+
+    def _run_blocks(self, slots: bytes, lengths: list[int], times: list[int], iface: int,
+                    first: int) -> bytes:
+        if min(lengths) == max(lengths):
+            return packet_run(slots, self.slot_size, lengths[0], times, iface, first & U64)
+        size, head = self.slot_size, L.SLOT_HEADER
+        return b"".join([packet(slots[i * size + head: i * size + head + n], ts, iface,
+                                (first + i) & U64)
+                         for i, (n, ts) in enumerate(zip(lengths, times, strict=True))])
+
+    def records(self, iface: int, lo: int, hi: int, sample: int,
+                keep: Callable[[int, bytes], bool]) -> list[tuple[int, bytes]]:
+        """(time, block) of each message ``keep`` keeps among every ``sample``-th
+        counter: a sampled tap reads and times only those."""
+        counters = range(self.first + (-self.first % sample), self.first + self.count, sample)
+        picked = [(c, data) for c in counters if keep(c, data := self.payload(c))]
+        times = times_at(self.first, self.count, lo, hi, self.stamped, [c for c, _d in picked])
+        return [(ts, packet(data, ts, iface, c & U64))
+                for (c, data), ts in zip(picked, times, strict=True)]
