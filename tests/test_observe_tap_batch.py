@@ -3,9 +3,10 @@
 A tap copies the waiting slots of a look in one ``bytes`` per contiguous run
 (two when the run crosses the end of the ring) and reads lengths and
 payloads from that copy; runs of one length become their pcapng blocks in
-one go. These tests send batches that straddle the ring's end, of one length
-and of mixed lengths, and check the capture packet by packet and byte for
-byte against the per-message block; and a batch with one bad length inside
+one go; a sampled tap copies only the slots it keeps. These tests send
+batches that straddle the ring's end, of one length and of mixed lengths,
+and check the capture packet by packet and byte for byte against the
+per-message block; and a batch with one bad length inside
 it must stop the tap before any of that batch is written or released.
 """
 
@@ -14,9 +15,11 @@ from __future__ import annotations
 import io
 from functools import partial
 
+import pytest
+
 from conftest import wait_until
 from nanonet import Mesh
-from nanonet.observe import Observer, read_packets
+from nanonet.observe import Observer, TapFilter, read_packets
 from nanonet.observe.pcapng import EPB, packet
 from nanonet.ring import layout as L
 
@@ -41,12 +44,13 @@ def _first_block(capture: bytes) -> int:
     return at
 
 
-def test_a_lossless_tap_of_wrapped_batches_has_every_message_in_order() -> None:
+@pytest.mark.parametrize("sample", [1, 3])
+def test_a_tap_of_wrapped_batches_has_every_message_it_keeps_in_order(sample: int) -> None:
     sent: list[bytes] = []
     with Mesh() as mesh, Observer(mesh) as obs:
         mesh.tunnel("t", slots=SLOTS, max_payload=MAX)
         writer, reader, buf = mesh.writer("t"), mesh.reader("t"), io.BytesIO()
-        tap = obs.tap("t", buf)
+        tap = obs.tap("t", buf, TapFilter(sample=sample))
         for number in range(12):  # 11 a batch on 16 slots: most batches cross the end
             batch = _batch(number, 11)
             writer.send_many(batch, timeout=10)  # one publish: the tap sees it in one look
@@ -57,8 +61,9 @@ def test_a_lossless_tap_of_wrapped_batches_has_every_message_in_order() -> None:
         assert tap.error is None
     capture = buf.getvalue()
     got = list(read_packets(io.BytesIO(capture)))
-    assert [p.packet_id for p in got] == list(range(len(sent)))
-    assert [p.data for p in got] == sent
+    kept = range(0, len(sent), sample)
+    assert [p.packet_id for p in got] == list(kept)
+    assert [p.data for p in got] == [sent[c] for c in kept]
     rebuilt = b"".join(packet(p.data, p.ts_ns, 0, p.packet_id) for p in got)
     assert capture[_first_block(capture):] == rebuilt  # the per-message block, byte for byte
 

@@ -103,12 +103,17 @@ class _Line:
         # closed is read before head, as closed is stored after the last publish
         return self.cur.ended(self.ring)
 
-    def snapshot(self) -> Batch:
-        """The waiting slots copied out (one copy per contiguous run), every
-        length in the copy checked before anything is read by it."""
+    def snapshot(self, sample: int) -> Batch:
+        """The waiting slots copied out (one copy per contiguous run; only every
+        ``sample``-th slot for a sampled tap), every length in the copy checked
+        before anything is read by it."""
         first, count, geo = self.cur.pos, self.waiting, self.ring.geometry
-        batch = Batch(first, count, geo.slot_size, self.ring.copy_slots(first, count),
-                      stamps(self.ring, first, count))
+        if sample == 1:
+            runs = self.ring.copy_slots(first, count)
+        else:
+            runs = [run for c in range(first + (-first % sample), first + count, sample)
+                    for run in self.ring.copy_slots(c, 1)]
+        batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count))
         lengths = batch.lengths()
         if not self.cur.check_lengths(lengths):
             size = lengths[fitting(lengths, geo)]
@@ -264,7 +269,7 @@ class Tap:
         self._looked = max(lo, hi)
         if not ready:
             return 0
-        batches = [line.snapshot() for line in ready]  # a bad length raises: nothing moves
+        batches = [line.snapshot(self.filter.sample) for line in ready]  # a bad length raises
         if not self._advance(ready):  # the copies are ours: the writers go on meanwhile
             return 0
         self._busy_since = time.monotonic()

@@ -7,7 +7,7 @@ has checked it, and the tap pays one copy per run instead of one call per
 message. The lengths of a run come out of one strided view of the copy; a
 run of messages of one length becomes its pcapng blocks in one go
 (``pcapng.packet_run``), so the lossless tap's Python does not loop per
-message; a sampled tap reads and times only the messages it keeps.
+message; a sampled tap copies, checks and times only the messages it keeps.
 No I/O here: the copy is made by the caller.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import sys
+from bisect import bisect_right
 from collections.abc import Callable
 
 from ..ring import layout as L
@@ -33,29 +34,32 @@ def run_lengths(slots: bytes, slot_size: int) -> list[int]:
 
 
 class Batch:
-    """``count`` messages from counter ``first`` as runs of copied slots."""
+    """``count`` messages from counter ``first``, of which ``runs`` holds copies:
+    ``(counter, whole slots from there)``, ascending; every slot of the batch
+    for a tap that writes every message, only the ones it keeps for a sampled one."""
 
     def __init__(self, first: int, count: int, slot_size: int, runs: list[tuple[int, bytes]],
                  stamped: dict[int, int]) -> None:
         self.first, self.count, self.slot_size = first, count, slot_size
         self.runs, self.stamped = runs, stamped
         self.run_lengths = [run_lengths(slots, slot_size) for _first, slots in runs]
+        self._starts = [start for start, _slots in runs]
 
     def lengths(self) -> list[int]:
         return [n for lengths in self.run_lengths for n in lengths]
 
     def payload(self, counter: int) -> bytes:
-        """The payload of message ``counter`` (in the batch; lengths checked)."""
-        index = counter - self.first
-        for (_first, slots), lengths in zip(self.runs, self.run_lengths, strict=True):
-            if index < len(lengths):
-                off = index * self.slot_size + L.SLOT_HEADER
-                return slots[off: off + lengths[index]]
-            index -= len(lengths)
-        raise IndexError(counter)
+        """The payload of message ``counter`` (copied; lengths checked)."""
+        at = bisect_right(self._starts, counter) - 1
+        index = counter - self._starts[at] if at >= 0 else -1
+        if not 0 <= index < len(self.run_lengths[at]):
+            raise IndexError(f"message {counter} was not copied")
+        off = index * self.slot_size + L.SLOT_HEADER
+        return self.runs[at][1][off: off + self.run_lengths[at][index]]
 
     def blocks(self, iface: int, lo: int, hi: int, upto: int) -> bytes:
-        """The pcapng blocks of the first ``upto`` messages, in ring order."""
+        """The pcapng blocks of the first ``upto`` messages, in ring order
+        (a batch with every slot copied)."""
         times = message_times(self.first, self.count, lo, hi, self.stamped)
         out, done = [], 0
         for (first, slots), lengths in zip(self.runs, self.run_lengths, strict=True):
