@@ -111,9 +111,11 @@ class _Line:
         if sample == 1:
             runs = self.ring.copy_slots(first, count)
         else:
-            runs = [run for c in range(first + (-first % sample), first + count, sample)
-                    for run in self.ring.copy_slots(c, 1)]
-        batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count))
+            start = first + (-first % sample)  # the first counter the sample keeps
+            kept = len(range(start, first + count, sample))
+            runs = [(start, self.ring.copy_every(start, kept, sample))] if kept else []
+        batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count),
+                      sample)
         lengths = batch.lengths()
         if not self.cur.check_lengths(lengths):
             size = lengths[fitting(lengths, geo)]

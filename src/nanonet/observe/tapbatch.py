@@ -35,12 +35,13 @@ def run_lengths(slots: bytes, slot_size: int) -> list[int]:
 
 class Batch:
     """``count`` messages from counter ``first``, of which ``runs`` holds copies:
-    ``(counter, whole slots from there)``, ascending; every slot of the batch
-    for a tap that writes every message, only the ones it keeps for a sampled one."""
+    ``(counter, whole slots of it and every ``step``-th counter after it)``,
+    ascending; every slot of the batch (step 1) for a tap that writes every
+    message, only the ones it keeps for a sampled one."""
 
     def __init__(self, first: int, count: int, slot_size: int, runs: list[tuple[int, bytes]],
-                 stamped: dict[int, int]) -> None:
-        self.first, self.count, self.slot_size = first, count, slot_size
+                 stamped: dict[int, int], step: int = 1) -> None:
+        self.first, self.count, self.slot_size, self.step = first, count, slot_size, step
         self.runs, self.stamped = runs, stamped
         self.run_lengths = [run_lengths(slots, slot_size) for _first, slots in runs]
         self._starts = [start for start, _slots in runs]
@@ -51,15 +52,15 @@ class Batch:
     def payload(self, counter: int) -> bytes:
         """The payload of message ``counter`` (copied; lengths checked)."""
         at = bisect_right(self._starts, counter) - 1
-        index = counter - self._starts[at] if at >= 0 else -1
-        if not 0 <= index < len(self.run_lengths[at]):
+        index, between = divmod(counter - self._starts[at], self.step) if at >= 0 else (-1, 0)
+        if between or not 0 <= index < len(self.run_lengths[at]):
             raise IndexError(f"message {counter} was not copied")
         off = index * self.slot_size + L.SLOT_HEADER
         return self.runs[at][1][off: off + self.run_lengths[at][index]]
 
     def blocks(self, iface: int, lo: int, hi: int, upto: int) -> bytes:
         """The pcapng blocks of the first ``upto`` messages, in ring order
-        (a batch with every slot copied)."""
+        (a batch with every slot copied: step 1)."""
         times = message_times(self.first, self.count, lo, hi, self.stamped)
         out, done = [], 0
         for (first, slots), lengths in zip(self.runs, self.run_lengths, strict=True):

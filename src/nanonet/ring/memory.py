@@ -6,12 +6,13 @@ memory is re-applied at every instantiation and would reset the counters).
 Every byte Python reads or writes in a ring goes through this class: header
 fields (aligned loads and stores, by offset or by ``protocol.Field``), slot
 lengths, and whole batches of slots (``write_slots``, ``slot_lengths``,
-``read_payloads``, ``copy_slots``), whose loops run here so that the endpoints and the tap
-pay one call per batch. ``tests/test_ring_access.py`` keeps every other
-module off the raw bytes. Aligned 8-byte loads and stores through ctypes are
-single instructions on x86-64; the host publishes counters through the
-control module (``control.py``), which uses Wasm's sequentially consistent
-atomics, never with a plain store here.
+``read_payloads``, ``copy_slots``, ``copy_every``), whose loops run here so
+that the endpoints and the tap pay one call per batch.
+``tests/test_ring_access.py`` keeps every other module off the raw bytes.
+Aligned 8-byte loads and stores through ctypes are single instructions on
+x86-64; the host publishes counters through the control module
+(``control.py``), which uses Wasm's sequentially consistent atomics, never
+with a plain store here.
 """
 
 from __future__ import annotations
@@ -147,6 +148,14 @@ class RingMemory:
             runs.append((first, bytes(view[off: off + run * size])))
             first, count = first + run, count - run
         return runs
+
+    def copy_every(self, first: int, count: int, step: int) -> bytes:
+        """Whole slots of counters ``first, first + step, ...`` (``count`` of
+        them), copied out one after the other in one ``bytes``: what a
+        sampled tap keeps. Unchecked, like ``copy_slots``."""
+        view, mask, size = self._view, self._mask, self._slot
+        offsets = [_SLOTS + (c & mask) * size for c in range(first, first + count * step, step)]
+        return b"".join([view[off: off + size] for off in offsets])
 
     # -- raw bytes, for tools and tests that forge or inspect a ring ---------
 
