@@ -49,6 +49,9 @@ IDLE_SLEEP = 0.001
 # the first nap after a batch: a writer fills a 4096-slot ring in well under IDLE_SLEEP,
 # and then waits on a lossless tap that sleeps
 FIRST_NAP = 0.0001
+# a batch under this share of its ring is followed by a nap: tiny batches would
+# make the tap poll without pause while messages flow, a core's worth of Python
+BUSY_FILL = 0.25
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
 
@@ -148,6 +151,7 @@ class Tap:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._looked = 0  # wall-clock ns of the last look at the rings
+        self._fill = 0.0  # the largest share of a ring the last batch took
         self.writer: PcapngWriter | None = None
 
     @property
@@ -251,6 +255,8 @@ class Tap:
         while self._attached and not self._full():
             if self._round():
                 idle, nap = 0, FIRST_NAP
+                if self._fill < BUSY_FILL and not self._stop.is_set():
+                    time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
                 return
@@ -271,6 +277,7 @@ class Tap:
         self._looked = max(lo, hi)
         if not ready:
             return 0
+        self._fill = max(line.waiting / line.ring.geometry.slot_count for line in ready)
         batches = [line.snapshot(self.filter.sample) for line in ready]  # a bad length raises
         if not self._advance(ready):  # the copies are ours: the writers go on meanwhile
             return 0
@@ -308,7 +315,5 @@ class Tap:
             if not self._attached:  # detached by stop: the copies may be torn, drop them
                 return False
             for line in ready:
-                line.ctl.advance(line.cur.pos)
-        for line in ready:
-            line.tunnel.control.notify_tail()
+                line.ctl.advance(line.cur.pos)  # wakes a writer parked on the tap too
         return True
