@@ -160,7 +160,8 @@ def observe(count: int, rounds: int, repeats: int) -> list[tuple[str, Any]]:
         figures: Figures = {**cache[mode], "repeats": float(cache["repeats"])}
         return figures
 
-    return [(mode, functools.partial(row, mode)) for mode in ("off", "counters", "tap")]
+    modes = ("off", "counters", "tap", "sampled-tap")
+    return [(mode, functools.partial(row, mode)) for mode in modes]
 
 
 def python_process(samples: int = 5) -> Figures:

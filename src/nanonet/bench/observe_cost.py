@@ -3,8 +3,10 @@
 One Wasm producer -> Wasm checker stream (64 B, throughput) and one Wasm
 pinger <-> echo ping-pong (one-way latency, RTT/2), each run with
 observability off, with counters (the Observer's 4 Hz poll plus a Prometheus
-scrape 4 times a second) and with a lossless tap (counters too) writing pcapng
-to the null device. Runs interleave (off, counters, tap, off, ...) and each
+scrape 4 times a second), with a lossless tap (counters too) writing pcapng
+to the null device, and with a sampled tap (one message in ``SAMPLE``, counters
+too) writing there as well. Runs interleave (off, counters, tap, sampled-tap,
+off, ...) and each
 figure is the median of its repeats, so drift on a noisy VM hits every mode.
 Prints one JSON line.
 
@@ -27,12 +29,14 @@ from typing import Any
 from ..errors import BenchError
 from ..mesh import Mesh
 from ..observe.observer import Observer
+from ..observe.tap import TapFilter
 from .wasm_runs import _exports as exports
 from .wasm_runs import guest
 
-MODES = ("off", "counters", "tap")
+MODES = ("off", "counters", "tap", "sampled-tap")
 SIZE = 64
-TAP_SHARE = 10  # a tap copies each message in Python: it runs 1/10 of the messages
+TAP_SHARE = 10  # a lossless tap writes every message: it runs 1/10 of the messages
+SAMPLE = 100  # the sampled tap keeps one message in 100
 
 
 @contextmanager
@@ -47,6 +51,8 @@ def observing(mesh: Mesh, mode: str, tunnel: str) -> Iterator[None]:
         scraper.start()
         if mode == "tap":
             obs.tap(tunnel, null)
+        elif mode == "sampled-tap":
+            obs.tap(tunnel, null, TapFilter(sample=SAMPLE))
         try:
             yield
         finally:

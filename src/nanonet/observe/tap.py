@@ -3,14 +3,17 @@
 While a tap is attached (``tap_mode = 1``) the writer adapter treats a slot as
 free only once both the reader and the tap are past it, so the tap sees every
 message, and a slow tap slows the writer (never the reader). The tap thread
-copies the slots in ``[tap_tail, head)``, checks every length and counter like
-a reader does (a broken writer ends the tap with an error, never a bad read),
-filters, writes pcapng records, and publishes its new cursor once per batch.
-One tap may hold several tunnels: its thread looks at every ring in turn
-and writes a round's messages sorted by time (``tapclock.py``: the writer's
-stamp, else an estimate between two looks), so one capture interleaves them.
-Python touches each message here, which is why a tap is opt-in and measured
-(``nanonet bench --only observe``).
+copies the slots in ``[tap_tail, head)`` out in one copy per contiguous run
+(``tapbatch.py``), checks every length in the copy and every counter like a
+reader does (a broken writer ends the tap with an error, never a bad read, and
+nothing of that batch is written or released), then publishes its new cursor,
+once per batch, before it writes the batch's pcapng: the writer refills those
+slots while the tap builds and writes the blocks. Between batches it naps,
+briefly at first, as a writer fills a ring in less than a millisecond and then
+waits on the tap. One tap may hold several tunnels: its thread looks at every
+ring in turn and writes a round's messages sorted by time (``tapclock.py``:
+the writer's stamp, else an estimate between two looks), so one capture
+interleaves them. A tap is opt-in and measured (``nanonet bench --only observe``).
 
 A tap must never hold the writer for good: an output that refuses bytes for
 longer than its bound raises ``TapStalled`` (the HTTP tap sets a send timeout),
@@ -36,12 +39,19 @@ from ..host.engine import Runtime
 from ..mesh import Tunnel
 from ..ring import layout as L
 from ..ring.protocol import Field, TapCursor, fitting
-from .pcapng import PcapngWriter, packet
-from .tapclock import message_times, stamps
+from .pcapng import PcapngWriter
+from .tapbatch import Batch
+from .tapclock import stamps
 from .tapctl import TapControl
 
 IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
 IDLE_SLEEP = 0.001
+# the first nap after a batch: a writer fills a 4096-slot ring in well under IDLE_SLEEP,
+# and then waits on a lossless tap that sleeps
+FIRST_NAP = 0.0001
+# a batch under this share of its ring is followed by a nap: tiny batches would
+# make the tap poll without pause while messages flow, a core's worth of Python
+BUSY_FILL = 0.25
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
 
@@ -96,19 +106,25 @@ class _Line:
         # closed is read before head, as closed is stored after the last publish
         return self.cur.ended(self.ring)
 
-    def payloads(self) -> list[bytes]:
-        """The waiting messages, every length checked first."""
-        geo, first = self.ring.geometry, self.cur.pos
-        lengths = self.ring.slot_lengths(first, self.waiting)
+    def snapshot(self, sample: int) -> Batch:
+        """The waiting slots copied out (one copy per contiguous run; only every
+        ``sample``-th slot for a sampled tap), every length in the copy checked
+        before anything is read by it."""
+        first, count, geo = self.cur.pos, self.waiting, self.ring.geometry
+        if sample == 1:
+            runs = self.ring.copy_slots(first, count)
+        else:
+            start = first + (-first % sample)  # the first counter the sample keeps
+            kept = len(range(start, first + count, sample))
+            runs = [(start, self.ring.copy_every(start, kept, sample))] if kept else []
+        batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count),
+                      sample)
+        lengths = batch.lengths()
         if not self.cur.check_lengths(lengths):
             size = lengths[fitting(lengths, geo)]
             raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds its "
                            f"max_payload of {geo.max_payload} bytes")
-        return self.ring.read_payloads(first, lengths)
-
-    def times(self, lo: int, hi: int) -> list[int]:
-        first, n = self.cur.pos, self.waiting
-        return message_times(first, n, lo, hi, stamps(self.ring, first, n))
+        return batch
 
 
 class Tap:
@@ -135,6 +151,7 @@ class Tap:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._looked = 0  # wall-clock ns of the last look at the rings
+        self._fill = 0.0  # the largest share of a ring the last batch took
         self.writer: PcapngWriter | None = None
 
     @property
@@ -234,16 +251,19 @@ class Tap:
         return True
 
     def _loop(self) -> None:
-        idle = 0
+        idle, nap = 0, FIRST_NAP
         while self._attached and not self._full():
             if self._round():
-                idle = 0
+                idle, nap = 0, FIRST_NAP
+                if self._fill < BUSY_FILL and not self._stop.is_set():
+                    time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
                 return
             idle += 1
-            if idle > IDLE_SPINS:
-                time.sleep(IDLE_SLEEP)
+            if idle > IDLE_SPINS:  # short naps while messages flow, longer once idle
+                time.sleep(nap)
+                nap = min(IDLE_SLEEP, nap * 2)
 
     def _full(self) -> bool:
         return self.limit is not None and self.kept >= self.limit
@@ -257,40 +277,43 @@ class Tap:
         self._looked = max(lo, hi)
         if not ready:
             return 0
+        self._fill = max(line.waiting / line.ring.geometry.slot_count for line in ready)
+        batches = [line.snapshot(self.filter.sample) for line in ready]  # a bad length raises
+        if not self._advance(ready):  # the copies are ours: the writers go on meanwhile
+            return 0
         self._busy_since = time.monotonic()
-        self._write([rec for line in ready for rec in self._records(line, lo, hi)])
+        self._write(ready, batches, lo, hi)
         self._busy_since = None
-        return self._advance(ready)
+        return sum(batch.count for batch in batches)
 
-    def _records(self, line: _Line, lo: int, hi: int) -> list[tuple[int, bytes]]:
-        """(time, Enhanced Packet Block) of each message of ``line`` the filter keeps."""
-        first, iface, flt = line.cur.pos, line.iface, self.filter
-        self.seen += line.waiting
-        msgs = zip(range(first, first + line.waiting), line.payloads(), line.times(lo, hi),
-                   strict=True)
-        keep = flt.keep if flt.sample > 1 or flt.stream is not None else None
-        return [(ts, packet(data, ts, iface, c)) for c, data, ts in msgs
-                if keep is None or keep(c, data)]
-
-    def _write(self, timed: list[tuple[int, bytes]]) -> None:
+    def _write(self, ready: list[_Line], batches: list[Batch], lo: int, hi: int) -> None:
         assert self.writer is not None
-        if len(self._lines) > 1:
-            timed.sort(key=lambda pair: pair[0])  # stable: each tunnel keeps its order
-        if self.limit is not None:
-            timed = timed[: max(0, self.limit - self.kept)]
-        self.writer.write_blocks([block for _ts, block in timed])
-        self.kept += len(timed)
+        room = None if self.limit is None else max(0, self.limit - self.kept)
+        self.seen += sum(batch.count for batch in batches)
+        flt = self.filter
+        if len(batches) == 1 and flt.sample == 1 and flt.stream is None:  # every message
+            take = batches[0].count if room is None else min(room, batches[0].count)
+            self.writer.write_run(batches[0].blocks(ready[0].iface, lo, hi, take), take)
+            self.kept += take
+        else:
+            timed = [rec for line, batch in zip(ready, batches, strict=True)
+                     for rec in batch.records(line.iface, lo, hi, flt.sample, flt.keep)]
+            if len(batches) > 1:
+                timed.sort(key=lambda pair: pair[0])  # stable: each tunnel keeps its order
+            if room is not None:
+                timed = timed[:room]
+            self.writer.write_blocks([block for _ts, block in timed])
+            self.kept += len(timed)
         self.writer.flush()
 
-    def _advance(self, ready: list[_Line]) -> int:
-        """Publish every cursor past what was copied; the writers may reuse those slots."""
+    def _advance(self, ready: list[_Line]) -> bool:
+        """Publish every cursor past what was copied (once per batch); the
+        writers may reuse those slots. False if the tap was detached meanwhile."""
         for line in ready:
             line.cur.take(line.waiting)
         with self._gate:
-            if not self._attached:  # detached by stop while the output blocked
-                return 0
+            if not self._attached:  # detached by stop: the copies may be torn, drop them
+                return False
             for line in ready:
-                line.ctl.advance(line.cur.pos)
-        for line in ready:
-            line.tunnel.control.notify_tail()
-        return sum(line.waiting for line in ready)
+                line.ctl.advance(line.cur.pos)  # wakes a writer parked on the tap too
+        return True

@@ -21,7 +21,9 @@ No I/O here but ``stamps``, which reads the header through ``RingMemory``.
 
 from __future__ import annotations
 
-from itertools import pairwise
+from bisect import bisect_left
+from collections.abc import Iterable
+from itertools import chain, pairwise, repeat
 
 from ..ring import layout as L
 from ..ring.memory import RingMemory
@@ -45,21 +47,49 @@ def stamps(ring: RingMemory, first: int, count: int) -> dict[int, int]:
     return out
 
 
-def message_times(first: int, count: int, lo: int, hi: int,
-                  stamped: dict[int, int] | None = None) -> list[int]:
-    """A time for each of ``count`` messages from counter ``first``, published in ``(lo, hi]``.
-
-    Non-decreasing, each in ``[lo, max(lo, hi)]``: stamps where there are
-    some, the messages between evenly spread between their neighbours' times.
-    """
+def _anchors(first: int, count: int, lo: int, hi: int,
+             stamped: dict[int, int] | None) -> list[tuple[int, int]]:
+    """(counter, time) of the known points: ``lo`` before ``first``, the
+    stamps held in order, and ``hi`` at the last message."""
     hi, marks = max(lo, hi), stamped or {}
     anchors = [(first - 1, lo)]
     for counter in sorted(c for c in marks if first <= c < first + count):
         anchors.append((counter, min(max(marks[counter], anchors[-1][1]), hi)))
     if anchors[-1][0] != first + count - 1:
         anchors.append((first + count - 1, hi))
+    return anchors
+
+
+def message_times(first: int, count: int, lo: int, hi: int,
+                  stamped: dict[int, int] | None = None) -> list[int]:
+    """A time for each of ``count`` messages from counter ``first``, published in ``(lo, hi]``.
+
+    Non-decreasing, each in ``[lo, max(lo, hi)]``: stamps where there are
+    some, the messages between evenly spread between their neighbours' times
+    in whole steps of ``span // messages`` ns, the last gap taking the
+    remainder (under a ns per message), so that C, not a Python loop, makes
+    them: a lossless tap times every message it copies.
+    """
+    spans = pairwise(_anchors(first, count, lo, hi, stamped))
+    return list(chain.from_iterable(_spread(t0, t1, c1 - c0) for (c0, t0), (c1, t1) in spans))
+
+
+def _spread(t0: int, t1: int, steps: int) -> Iterable[int]:
+    step = (t1 - t0) // steps
+    between = range(t0 + step, t0 + step * (steps - 1) + 1, step) if step else \
+        repeat(t0, steps - 1)
+    return chain(between, (t1,))
+
+
+def times_at(first: int, count: int, lo: int, hi: int, stamped: dict[int, int] | None,
+             counters: Iterable[int]) -> list[int]:
+    """``message_times`` of only the given counters (ascending, in the batch):
+    a sampled tap times the messages it keeps, not every one it passes."""
+    anchors = _anchors(first, count, lo, hi, stamped)
+    keys = [c for c, _t in anchors]
     out: list[int] = []
-    for (c0, t0), (c1, t1) in pairwise(anchors):
-        steps, span = c1 - c0, t1 - t0
-        out.extend(t0 + span * i // steps for i in range(1, steps + 1))
+    for counter in counters:
+        at = bisect_left(keys, counter)  # >= 1: keys[0] is before the batch
+        (c0, t0), (c1, t1) = anchors[at - 1], anchors[at]
+        out.append(t1 if counter == c1 else t0 + (t1 - t0) // (c1 - c0) * (counter - c0))
     return out

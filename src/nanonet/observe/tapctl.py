@@ -5,9 +5,10 @@ then ``tap_mode = 1``, then reads ``head``; a plain Python store could be
 reordered after that load (x86 allows store-load reordering), and the writer
 might then reuse a slot the tap believes is held. Wasm's sequentially
 consistent atomics give the order, so, like ``ring/control.py``, the tap keeps
-one tiny module instance on the ring in a store of its own. Waking a writer
-parked on the tap is ``RingControl.notify_tail``'s job (it knows which
-address the writer waits on); the tap calls it after each batch.
+one tiny module instance on the ring in a store of its own. ``advance`` also
+wakes a writer parked on the tap (on ``tap_tail``, as
+``RingControl.notify_tail`` does), so a batch costs the tap one Wasm call;
+after a detach the tap calls ``notify_tail`` (the writer re-reads ``tap_mode``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,14 @@ _TAP_WAT = """
     ;; then tap_mode, are stored before head is read; the writer reads tap_mode, then tap_tail
     (i32.atomic.store offset={O_TAPMODE} (i32.const 0) (i32.const 1))  ;; SC: before the load
     (i64.atomic.load offset={O_HEAD} (i32.const 0)))
-  ;; publish the tap's cursor (release); RingControl.notify_tail then wakes the writer
+  ;; publish the tap's cursor, and wake a writer parked on it: one call per batch
   (func (export "advance") (param i64)
-    (i64.atomic.store offset={O_TAPTAIL} (i32.const 0) (local.get 0)))
+    (i64.atomic.store offset={O_TAPTAIL} (i32.const 0) (local.get 0))
+    ;; SYNC POINT with the writer's park on the tap ($wait in ring/adapter.py, and
+    ;; notify_tail in ring/control.py): tap_tail is stored (SC) before writer_waiting
+    ;; is read; the writer stores writer_waiting before it re-reads tap_tail
+    (if (i32.atomic.load offset={O_WWAIT} (i32.const 0))
+      (then (drop (memory.atomic.notify offset={O_TAPTAIL} (i32.const 0) (i32.const 1))))))
   (func (export "detach")
     (i32.atomic.store offset={O_TAPMODE} (i32.const 0) (i32.const 0)))
 )
@@ -41,7 +47,7 @@ _TAP_WAT = """
 
 def tap_wat(pages: int) -> str:
     return _TAP_WAT.format(P=pages, O_HEAD=L.OFF_HEAD, O_TAPTAIL=L.OFF_TAP_TAIL,
-                           O_TAPMODE=L.OFF_TAP_MODE)
+                           O_TAPMODE=L.OFF_TAP_MODE, O_WWAIT=L.OFF_WRITER_WAITING)
 
 
 class TapControl:

@@ -6,9 +6,9 @@ memory is re-applied at every instantiation and would reset the counters).
 Every byte Python reads or writes in a ring goes through this class: header
 fields (aligned loads and stores, by offset or by ``protocol.Field``), slot
 lengths, and whole batches of slots (``write_slots``, ``slot_lengths``,
-``read_payloads``), whose loops run here so that the endpoints and the tap
-pay one call per batch. ``tests/test_ring_access.py`` keeps every other
-module off the raw bytes.
+``read_payloads``, ``copy_slots``, ``copy_every``), whose loops run here so
+that the endpoints and the tap pay one call per batch.
+``tests/test_ring_access.py`` keeps every other module off the raw bytes.
 
 The host publishes its counters here, with no Wasm call: an aligned 4- or
 8-byte load or store through a memoryview item is one ``mov`` on x86-64,
@@ -291,6 +291,29 @@ class RingMemory:
             parts.append(view[off: off + n])
             first += 1
         return b"".join(parts)
+
+    def copy_slots(self, first: int, count: int) -> list[tuple[int, bytes]]:
+        """Whole slots of counters ``first .. first+count-1``, copied out in
+        one ``bytes`` per contiguous run (two when the range wraps round the
+        ring): ``(first counter of the run, its slots)``. Nothing is checked
+        here; a reader of the copy checks each length it finds there, and a
+        copy cannot change under it as the ring can."""
+        view, mask, size, runs = self._view, self._mask, self._slot, []
+        while count > 0:
+            index = first & mask
+            run = min(count, mask + 1 - index)
+            off = _SLOTS + index * size
+            runs.append((first, bytes(view[off: off + run * size])))
+            first, count = first + run, count - run
+        return runs
+
+    def copy_every(self, first: int, count: int, step: int) -> bytes:
+        """Whole slots of counters ``first, first + step, ...`` (``count`` of
+        them), copied out one after the other in one ``bytes``: what a
+        sampled tap keeps. Unchecked, like ``copy_slots``."""
+        view, mask, size = self._view, self._mask, self._slot
+        offsets = [_SLOTS + (c & mask) * size for c in range(first, first + count * step, step)]
+        return b"".join([view[off: off + size] for off in offsets])
 
     # -- raw bytes, for tools and tests that forge or inspect a ring ---------
 
