@@ -6,6 +6,7 @@ import os
 import re
 import struct
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -93,6 +94,19 @@ def check_messages(msgs: list[bytes], first: int, size: int = 0) -> int:
         if msg != message(i, size):
             raise AssertionError(f"message {i}: got {msg[:16]!r}... ({len(msg)} bytes)")
     return first + len(msgs)
+
+
+def feed_checker(mesh: Mesh, stop: threading.Event, tunnel: str = "stream") -> None:
+    """Host -> the Wasm checker on ``tunnel``, 64 sequence-numbered 64 B messages a
+    batch, until ``stop`` (at most 20k batches); then closes the tunnel. The
+    observability tests run it on a thread to keep a tunnel busy."""
+    out = mesh.writer(tunnel)
+    for first in range(0, 64 * 20_000, 64):
+        if stop.wait(0.005):
+            break
+        out.send_many([struct.pack("<q", s) + bytes(56) for s in range(first, first + 64)],
+                      timeout=10)
+    out.close()
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:

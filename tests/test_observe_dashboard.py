@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import call
+from conftest import call, feed_checker
 from nanonet import Mesh
 from nanonet.observe import Observer
 from nanonet.observe.server import ControlServer
@@ -24,16 +23,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 CHECKER = Path(__file__).resolve().parent.parent / "src" / "nanonet" / "guests" / "checker.wat"
 
-
-def _feed(mesh: Mesh, stop: threading.Event) -> None:
-    """Host -> Wasm checker, 64 messages a batch, until stopped (at most 20k batches)."""
-    out = mesh.writer("stream")
-    for first in range(0, 64 * 20_000, 64):
-        if stop.wait(0.005):
-            break
-        out.send_many([struct.pack("<q", s) + bytes(56) for s in range(first, first + 64)],
-                      timeout=10)
-    out.close()
 
 
 @pytest.fixture
@@ -48,7 +37,7 @@ def fed_mesh() -> Iterator[Observer]:
         check = mesh.service("checker", CHECKER, reads=["stream"])
         call(check, "configure", 64)
         mesh.start()
-        feeder = threading.Thread(target=_feed, args=(mesh, stop), daemon=True)
+        feeder = threading.Thread(target=feed_checker, args=(mesh, stop), daemon=True)
         feeder.start()
         with Observer(mesh, name="fed") as obs:
             yield obs

@@ -6,14 +6,13 @@ as services are, with their state, restarts and traps; each service's CPU time."
 from __future__ import annotations
 
 import shutil
-import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import call, guest
+from conftest import call, feed_checker, guest
 from nanonet import Mesh
 from nanonet.observe import Observer
 from nanonet.observe.server import ControlServer
@@ -28,16 +27,6 @@ DOUBLE = """(component
   (core instance $i (instantiate $m))
   (func (export "double") (param "x" u32) (result u32) (canon lift (core func $i "double"))))"""
 
-
-def _feed(mesh: Mesh, stop: threading.Event) -> None:
-    """Host -> Wasm checker, 64 messages a batch, until stopped (at most 20k batches)."""
-    out = mesh.writer("stream")
-    for first in range(0, 64 * 20_000, 64):
-        if stop.wait(0.005):
-            break
-        out.send_many([struct.pack("<q", s) + bytes(56) for s in range(first, first + 64)],
-                      timeout=10)
-    out.close()
 
 
 @pytest.fixture
@@ -55,7 +44,7 @@ def server() -> Iterator[ControlServer]:
         mesh.start()
         mesh.writer("go").send(b"now", timeout=10)
         assert boom.join(20)
-        feeder = threading.Thread(target=_feed, args=(mesh, stop), daemon=True)
+        feeder = threading.Thread(target=feed_checker, args=(mesh, stop), daemon=True)
         feeder.start()
         with Observer(mesh, name="history") as obs:
             yield obs.serve(port=0)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import call
+from conftest import call, feed_checker
 from nanonet import Mesh
 from nanonet.observe import Observer
 from nanonet.observe.client import Endpoint
@@ -31,16 +30,6 @@ CHECKER = Path(__file__).resolve().parent.parent / "src" / "nanonet" / "guests" 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 
-def _feed(mesh: Mesh, stop: threading.Event) -> None:
-    """Host -> "stream", 64 messages a batch, until stopped (at most 20k batches)."""
-    out = mesh.writer("stream")
-    for first in range(0, 64 * 20_000, 64):
-        if stop.wait(0.005):
-            break
-        out.send_many([struct.pack("<q", s) + bytes(56) for s in range(first, first + 64)],
-                      timeout=10)
-    out.close()
-
 
 @pytest.fixture
 def server() -> Iterator[ControlServer]:
@@ -51,7 +40,7 @@ def server() -> Iterator[ControlServer]:
         mesh.tunnel("stream", slots=1024, max_payload=64)
         call(mesh.service("busy", CHECKER, reads=["stream"]), "configure", 64)
         mesh.start()
-        feeder = threading.Thread(target=_feed, args=(mesh, stop), daemon=True)
+        feeder = threading.Thread(target=feed_checker, args=(mesh, stop), daemon=True)
         feeder.start()
         with Observer(mesh, name="keys", interval=0.1) as obs:
             yield obs.serve(port=0)
