@@ -96,6 +96,20 @@ def check_messages(msgs: list[bytes], first: int, size: int = 0) -> int:
     return first + len(msgs)
 
 
+def waits_on(tunnel: str) -> str:
+    """A guest (importing its memory) that waits for one message on ``tunnel``
+    and returns what recv returned: a service that stays parked until fed or
+    closed."""
+    return f"""(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
+  (import "env" "memory" (memory 1))
+  (data (i32.const 0) "{tunnel}")
+  (func (export "run") (result i32)
+    (call $recv (call $tunnel (i32.const 0) (i32.const {len(tunnel)})) (i32.const 64)
+      (i32.const 8))))"""
+
+
 def feed_checker(mesh: Mesh, stop: threading.Event, tunnel: str = "stream") -> None:
     """Host -> the Wasm checker on ``tunnel``, 64 sequence-numbered 64 B messages a
     batch, until ``stop`` (at most 20k batches); then closes the tunnel. The

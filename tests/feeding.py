@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from conftest import waits_on
+
 WATCHDOG = 60.0  # seconds any one command may take: a hang fails, it never blocks the suite
 
 RELAY = """(module
@@ -55,14 +57,7 @@ slots = 4
 [services.relay]
 wasm = "relay.wat"
 """
-SLEEPER = """(module
-  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
-  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
-  (import "env" "memory" (memory 1))
-  (data (i32.const 0) "nap")
-  (func (export "run") (result i32)
-    (call $recv (call $tunnel (i32.const 0) (i32.const 3)) (i32.const 64) (i32.const 8))))
-"""
+SLEEPER = waits_on("nap")
 HOLDING_MANIFEST = """[tunnels.hold]
 writer = "host"
 reader = "sleeper"

@@ -32,6 +32,7 @@ from nanonet import (
     TunnelTimeout,
     WrongType,
 )
+from nanonet.bench.component_cost import QUAD
 from nanonet.component.service import ComponentService
 from nanonet.component.split import data_plane
 from nanonet.errors import BuildTimeout
@@ -225,13 +226,7 @@ def test_a_broken_component_is_a_load_error_not_a_decoder_error() -> None:
         data_plane(BAD_COMPONENT)
 
 
-DOUBLE = """(component
-  (import "double" (func $d (param "x" u32) (result u32)))
-  (core func $dl (canon lower (func $d)))
-  (core module $m (import "h" "double" (func $double (param i32) (result i32)))
-    (func (export "quad") (param i32) (result i32) (call $double (local.get 0))))
-  (core instance $i (instantiate $m (with "h" (instance (export "double" (func $dl))))))
-  (func (export "quad") (param "x" u32) (result u32) (canon lift (core func $i "quad"))))"""
+DOUBLE = QUAD  # a component whose quad export calls its imported double
 
 
 def test_component_call_errors_are_nanonet_errors() -> None:

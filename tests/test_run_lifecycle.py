@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import wait_until, waits_on
 
 pytestmark = pytest.mark.timeout(180)
 WATCHDOG = 60.0  # seconds any one subprocess may take: a hang fails, it never blocks the suite
@@ -47,14 +47,7 @@ TALKER = """(module
       (br $more)))
     (call $recv (call $tunnel (i32.const 8) (i32.const 2)) (i32.const 64) (i32.const 8))))
 """
-MUTE = """(module
-  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
-  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
-  (import "env" "memory" (memory 1))
-  (data (i32.const 0) "back")
-  (func (export "run") (result i32)
-    (call $recv (call $tunnel (i32.const 0) (i32.const 4)) (i32.const 64) (i32.const 8))))
-"""
+MUTE = waits_on("back")
 MANIFEST = """[tunnels.out]
 writer = "talker"
 reader = "host"

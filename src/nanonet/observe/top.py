@@ -18,22 +18,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .topmodel import seconds, uptime
+from .topmodel import ns, rate, seconds, uptime
 from .units import byte_rate, size
 
 Snap = dict[str, Any]
 STATE_STYLE = {"running": "green", "parked": "cyan", "trapped": "red", "failed": "bold red",
                "restarting": "yellow", "stopped": "dim", "created": "dim"}
-
-
-def _rate(v: float) -> str:
-    return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
-
-
-def _ns(v: int | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v} ns" if v < 1e3 else f"{v / 1e3:.1f} µs" if v < 1e6 else f"{v / 1e6:.2f} ms"
 
 
 def _bar(fill: int, slots: int, width: int = 10) -> Text:
@@ -65,10 +55,10 @@ def tunnels_table(snap: Snap) -> Table:
         table.add_column(col, justify="left" if left else "right")
     for t in snap["tunnels"]:
         ends = f"{t['writer'] or '-'} → {t['reader'] or '-'}" + (" [tap]" if t["tap"] else "")
-        table.add_row(t["name"], ends, _rate(t["msgs_per_s"]), byte_rate(t["bytes_per_s"]),
+        table.add_row(t["name"], ends, rate(t["msgs_per_s"]), byte_rate(t["bytes_per_s"]),
                       f"{t['received']:,}", _bar(t["fill"], t["slots"]), f"{t['times_full']:,}",
-                      f"{t['writer_parks']:,}/{t['reader_parks']:,}", _ns(t["p50_ns"]),
-                      _ns(t["p99_ns"]), f"{t.get('dead_letters', 0):,}", _tunnel_state(t))
+                      f"{t['writer_parks']:,}/{t['reader_parks']:,}", ns(t["p50_ns"]),
+                      ns(t["p99_ns"]), f"{t.get('dead_letters', 0):,}", _tunnel_state(t))
     return table
 
 
