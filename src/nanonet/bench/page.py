@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import claims, plots
-from .report import ns, rate
+from .report import PATTERN_ROWS, PATTERN_STATS, ns, rate
 
 Result = dict[str, Any]
 W2 = (("w2_64", "64 B"), ("w2_1024", "1 KiB"), ("w2_4096", "4 KiB"))
@@ -116,6 +116,11 @@ def _tables(result: Result) -> list[str]:
     out.append(_section("W4 cold start and scale (nanonet in one process)", md_table(
         ["row", "figures"], [[k, ", ".join(f"{s} {v:,.4g}" for s, v in f.items())]
                              for k, f in scale.items()])))
+    out.append(_section("Patterns, 64 B (1 -> 4 pub-sub, 4 -> 1 fan-in, request/reply, "
+                        "wait-any)", md_table(
+        ["row", "transport", *(name for name, _, _ in PATTERN_STATS)],
+        [[row, t, *(_cell(f, stat, fmt) for _, stat, fmt in PATTERN_STATS)]
+         for row in PATTERN_ROWS for t, f in result.get(row, {}).items()])))
     return out
 
 
