@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..policy.policy import Limits, RestartPolicy
 from .manifest import HOST, Manifest, ServiceDef
+from .namecheck import mapping
 from .schema import BUILT_SOURCES, ServiceTable
 
 
@@ -120,6 +121,7 @@ def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
              for d in g.dirs]
     rows = [
         ("tunnels", _ends(m, svc) or ["none"]),
+        ("names", mapping(m, svc.name) or ["the tunnels' own (no names table)"]),
         ("files", files or ["none"]),
         ("env", [f"{k}={v}" for k, v in g.env] or ["none"]),
         ("args", [" ".join(repr(a) for a in g.args)] if g.args else ["none"]),
