@@ -61,14 +61,28 @@ def test_one_binary_serves_twice_under_other_names(memory: str) -> None:
     assert all(o is not None and o.exit_code == -1 for o in outcomes.values()), outcomes
 
 
-def test_without_names_the_guest_finds_no_tunnel() -> None:
+@pytest.mark.parametrize("memory", ["import", "export"])
+def test_without_names_the_guest_finds_no_tunnel_and_its_exit_says_which(memory: str) -> None:
     with Mesh() as mesh:
         for t in ("raw", "mid"):
             mesh.tunnel(t)
-        svc = mesh.service("first", _binary("import"), reads=["raw"], writes=["mid"])
+        svc = mesh.service("first", _binary(memory), reads=["raw"], writes=["mid"])
         mesh.start()
         assert mesh.wait(10)
-        assert svc.outcome is not None and svc.outcome.exit_code == -5  # BAD_HANDLE
+    assert svc.outcome is not None and svc.outcome.exit_code == -5  # BAD_HANDLE
+    assert svc.outcome.detail == (
+        "returned -5; the guest asked for tunnel 'out', which it does not hold (it answers "
+        "to: 'raw', 'mid'): fix the name in the guest, or map it with names=")
+
+
+def test_an_exit_after_every_name_was_found_says_nothing_more() -> None:
+    with Mesh() as mesh:
+        _chain(mesh, _binary("import"))
+        mesh.writer("raw").close()
+        mesh.start()
+        assert mesh.wait(10)
+        details = {s.outcome.detail for s in mesh.services.values() if s.outcome}
+    assert details == {"returned -1"}
 
 
 def _refused(names: dict[str, str], reads: tuple[str, ...] = ("raw",),

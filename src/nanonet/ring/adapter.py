@@ -682,12 +682,19 @@ def _lookup(ends: list[EndSpec]) -> str:
     Names live in each ring's header, not in this code, so one adapter serves
     every service with the same shape of tunnel ends; an end with an alias
     answers to that name (compared with constants) instead of the ring's.
+    A name that matches none is kept (where, how long: ``asked_ptr`` and
+    ``asked_len``) so that the host can say which name the guest asked for.
     """
     arms = "".join(
         f"    (if {_is_alias(e.alias) if e.alias else f'(call $name_is{i + 1} {_ARGS})'} "
         f"(then (return (i32.const {i}))))\n" for i, e in enumerate(ends))
-    return ('  (func (export "tunnel") (param i32 i32) (result i32)\n'
-            + arms + f"    (i32.const {Status.BAD_HANDLE}))\n")
+    return (ASKED + '  (func (export "tunnel") (param i32 i32) (result i32)\n' + arms
+            + "    (global.set $asked_ptr (local.get 0)) (global.set $asked_len (local.get 1))\n"
+            + f"    (i32.const {Status.BAD_HANDLE}))\n")
+
+
+ASKED = ('  (global $asked_ptr (export "asked_ptr") (mut i32) (i32.const 0))\n'
+         '  (global $asked_len (export "asked_len") (mut i32) (i32.const -1))\n')
 
 
 _ARGS = "(local.get 0) (local.get 1)"
