@@ -189,3 +189,15 @@ def test_a_component_takes_no_names(tmp_path: Path) -> None:
     text = MANIFEST + '\n[services.auth]\ncomponent = "auth.wasm"\nnames = { in = "raw" }\n'
     with pytest.raises(ManifestError, match="is a component, so names does not apply"):
         nanonet.load_manifest(_manifest(tmp_path, text))
+
+
+def test_check_says_when_the_module_never_spells_a_name_it_answers_to(tmp_path: Path) -> None:
+    text = MANIFEST.replace('names = { in = "raw", out = "mid" }\n', "")
+    done = subprocess.run([sys.executable, "-m", "nanonet.cli", "check", "--no-load",
+                           str(_manifest(tmp_path, text))],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.split("service first:")[1].split("service second:")[0]
+    assert ("its module never spells 'raw', 'mid': if the guest asks for its tunnels by other "
+            "names, map them with names = { GUEST = \"TUNNEL\" }") in first
+    assert "never spells" not in done.stdout.split("service second:")[1]

@@ -36,3 +36,25 @@ def mapping(m: Manifest, name: str) -> list[str]:
     side = {t: "reads" for t in svc.reads} | {t: "writes" for t in svc.writes}
     return [f"tunnel({guest!r}) → {tunnel} ({side.get(tunnel, 'not held')})"
             for guest, tunnel in svc.table.names.items()]
+
+
+def unspelt(m: Manifest, name: str) -> list[str]:
+    """The names service ``name`` answers to that its module's bytes never spell.
+
+    A guest asks for a tunnel with a name it holds as bytes, nearly always a
+    constant in its data: a name spelt nowhere in the module (or the WAT
+    text) is most likely one it never asks for, while it asks for another.
+    Only a module already on disk is read; none is built for this.
+    """
+    svc = m.services[name]
+    t = svc.table
+    source = t.wasm if t.build is None and t.wasm else t.source
+    if source is None or not source.endswith((".wasm", ".wat")):
+        return []
+    try:
+        code = m.file(source).read_bytes()
+    except OSError:
+        return []  # the file check says so
+    alias = {tunnel: guest for guest, tunnel in t.names.items()}
+    wanted = [alias.get(x, x) for x in (*svc.reads, *svc.writes)]
+    return [w for w in wanted if w.encode() not in code]
