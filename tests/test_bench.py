@@ -17,7 +17,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
-from nanonet.bench import avail, claims, report
+from nanonet.bench import avail, claims, page, patterns, report
 from nanonet.bench.plan import PIPELINE_COUNT, RATE_PER_S, parse_list
 from nanonet.bench.suite import Suite
 from nanonet.bench.targets import evaluate
@@ -89,7 +89,7 @@ def test_w4_cold_start_and_rss(result: dict[str, Any]) -> None:
 
 
 def test_targets_listed(result: dict[str, Any]) -> None:
-    assert len(result["targets"]) == 7
+    assert len(result["targets"]) == 10
     assert all(t["met"] in (True, False, None) for t in result["targets"])
 
 
@@ -202,3 +202,85 @@ def test_claim_verdicts_follow_the_numbers() -> None:
     slow = {"w1": {"c-tcp": {"p50_ns": 5000.0}, "nanonet": {"p50_ns": 10_000.0}}}
     assert "speed-up holds: 500x" in claims.latency(fast)["verdict"]
     assert "does not hold" in claims.latency(slow)["verdict"]
+
+
+# -- the patterns workload: pub-sub, fan-in, request/reply, wait-any ----------
+
+PATTERN_TRANSPORTS = ("nanonet", "iceoryx2", "zmq-inproc", "zmq-ipc", "nats")
+STREAM_ROWS = ("pubsub_64", "fanin_64")
+
+
+@pytest.fixture(scope="module")
+def patterns_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if any(avail.missing(t) for t in PATTERN_TRANSPORTS):
+        pytest.skip("the bench extra is not installed: pip install '.[bench]'")
+    return _bench(tmp_path_factory.mktemp("patterns"), "--only", "patterns",
+                  "--transports", ",".join(PATTERN_TRANSPORTS))
+
+
+def _positive(figures: dict[str, Any], *stats: str) -> None:
+    assert "error" not in figures, figures
+    for stat in stats:
+        assert _number(figures[stat]) and figures[stat] > 0, (stat, figures)
+
+
+@pytest.mark.parametrize("row", STREAM_ROWS)
+def test_pattern_streams_deliver_every_message(patterns_run: dict[str, Any], row: str) -> None:
+    peers = patterns.PEERS[row][1]
+    for peer in peers:
+        figures = patterns_run[row][peer]
+        _positive(figures, "msgs_per_s", "messages", "seconds")
+        assert figures["lost"] == 0 and figures["received"] == figures["messages"], figures
+    senders = patterns.PUBSUB_SUBSCRIBERS if row == "pubsub_64" else patterns.FANIN_WRITERS
+    assert patterns_run[row][peers[0]]["messages"] == senders * patterns.count(
+        patterns.PEERS[row][0], peers[0], quick=True)
+
+
+def test_pattern_reqrep_peers(patterns_run: dict[str, Any]) -> None:
+    for peer in patterns.PEERS["reqrep"][1]:
+        figures = patterns_run["reqrep"][peer]
+        _positive(figures, "p50_ns", "p99_ns", "calls_per_s")
+        assert figures["p50_ns"] <= figures["p99_ns"] <= figures["max_ns"]
+        assert figures["samples"] == patterns.count("reqrep", peer, quick=True)
+        assert peer in patterns_run["histograms"]["reqrep"]
+
+
+NANONET_STATS: dict[str, dict[str, tuple[str, ...]]] = {
+    "pubsub_64": {"nanonet": ("msgs_per_s", "w2_single_msgs_per_s")},
+    "fanin_64": {"nanonet": ("msgs_per_s",)},
+    "waitany": {"nanonet": ("p50_ns", "p99_ns", "w1_p50_ns")},
+    "reqrep": {"nanonet-wasm": ("p50_ns", "p99_ns", "calls_per_s", "w1_p50_ns"),
+               "nanonet-host": ("p50_ns", "p99_ns", "calls_per_s")}}
+
+
+@pytest.mark.parametrize("row", sorted(patterns.NANONET_ROWS))
+def test_nanonet_pattern_rows_measured_or_not_built(patterns_run: dict[str, Any],
+                                                    row: str) -> None:
+    module, function = patterns.NANONET_ROWS[row]
+    if importlib.util.find_spec(f"nanonet.bench.{module}") is None:
+        why = patterns_run["skipped"][f"{row} nanonet"]
+        assert why.startswith("not built") and f"{module}.{function}" in why
+        return
+    for transport, stats in NANONET_STATS[row].items():
+        _positive(patterns_run[row][transport], *stats)
+
+
+def test_pattern_rows_in_report_and_page(patterns_run: dict[str, Any]) -> None:
+    console = Console(record=True, width=240)
+    report.show(console, patterns_run)
+    text = console.export_text()
+    markdown = page.render(patterns_run, [])
+    for row, (_, peers) in patterns.PEERS.items():
+        for peer in peers:
+            assert f"| {row} | {peer} |" in markdown
+            assert any(row in line and peer in line for line in text.splitlines())
+
+
+def test_pattern_targets_are_ratios_of_one_run() -> None:
+    result = {"pubsub_64": {"nanonet": {"msgs_per_s": 8e6, "w2_single_msgs_per_s": 20e6},
+                            "iceoryx2": {"msgs_per_s": 0.4e6}},
+              "reqrep": {"nanonet-wasm": {"p50_ns": 900.0, "w1_p50_ns": 200.0}}}
+    got = {t["target"]: (t["value"], t["met"]) for t in evaluate(result)}
+    assert got["pub-sub 1 -> 4 nanonet >= 10x iceoryx2 (delivered msgs/s)"] == (20.0, True)
+    assert got["pub-sub 1 -> 4 nanonet >= 0.5x its own single-stream W2"] == (0.4, False)
+    assert got["request/reply nanonet-wasm p50 <= 3x its W1 p50"] == (4.5, False)

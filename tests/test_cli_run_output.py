@@ -151,6 +151,8 @@ def test_traps_are_grouped_and_exit_codes_named(failing: Path) -> None:
     assert rows["asker"].split()[:3] == ["asker", "stopped", "-5"]
     assert ("  exit -5 NN_BAD_HANDLE: asked for a tunnel it does not hold (or used an end in "
             "the wrong direction)") in done.stdout
+    assert ("  the guest asked for tunnel 'nope', which it does not hold (it answers to: "
+            "'d'): fix the name in the guest, or map it with names=") in done.stdout
 
 
 def test_run_json_is_the_summary_alone_on_stdout(failing: Path) -> None:

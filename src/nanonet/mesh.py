@@ -51,6 +51,7 @@ from .ring.stats import TunnelStats, snapshot
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
+from .runtime.tunnelnames import named
 from .runtime.upgrade import UpgradeOutcome, upgrade
 
 if TYPE_CHECKING:
@@ -184,12 +185,16 @@ class Mesh:
     def service(self, name: str, wasm: WasmSource, *, reads: Iterable[str] = (),
                 writes: Iterable[str] = (), entry: str | None = None,
                 grants: Grants | Iterable[str] = (), limits: Limits | None = None,
-                restart: RestartPolicy | None = None) -> Service:
+                restart: RestartPolicy | None = None,
+                names: Mapping[str, str] | None = None) -> Service:
         """Load a service (bytes, WAT text or a path) holding the given tunnel ends.
 
         Nothing else is reachable from the guest unless ``grants`` says so
         (``["clock"]``, or a ``Grants`` with files, env, args...). ``limits``
         bounds what it may use; ``restart`` says whether a trap restarts it.
+        ``names`` maps the tunnel names the guest asks for to tunnels it holds
+        (``{"in": "raw"}``: its ``tunnel("in")`` is ``raw``), so one binary can
+        serve twice under different tunnels.
         """
         self._check_open()
         check_name("service", name)
@@ -207,7 +212,7 @@ class Mesh:
         claims = [(self._get_tunnel(t), d) for d, names in
                   ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
         _check_claims(name, claims)
-        ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
+        ends = named(name, [EndSpec(t.name, d, t.geometry) for t, d in claims], names)
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
                            policy, self.latency)
         sink = self._dead_letter_sink(name, policy.restart, claims)

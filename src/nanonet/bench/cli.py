@@ -2,7 +2,8 @@
 
 The figures are keyed ``result[workload][transport][statistic]`` (workloads
 ``w1``, ``rate``, ``w2_64``, ``w2_1024``, ``w2_4096``, ``w3``, ``w4``, and
-``scale`` whose rows are named, not transports), next to ``machine``,
+``scale`` whose rows are named, not transports; ``pubsub_64``, ``fanin_64``,
+``reqrep`` and ``waitany`` from ``patterns``), next to ``machine``,
 ``versions``, ``meta`` (mode, syscall counter, method notes), ``targets``,
 ``skipped`` (peers that cannot run here, and why) and ``histograms``
 (encoded HDR histograms of the latency runs). ``--report`` writes the
@@ -50,6 +51,13 @@ NOTES = {
           "tunnel and thread; the engine floor is a new Store and InstancePre.instantiate "
           "of the same guest in the same process, its imports host functions that do nothing "
           "(no adapter, ring, shim or thread)",
+    "patterns": "pubsub_64: one publisher, 4 subscribers, delivered messages/s of all "
+                "subscribers together (iceoryx2 lossless as in w2, ZeroMQ XPUB with "
+                "XPUB_NODROP so a full subscriber makes the publisher wait; 'lost' counts "
+                "what did not arrive); fanin_64: 4 writers, 1 reader (ZeroMQ PUSH/PULL), "
+                "released together; reqrep: one client, the whole round trip, iceoryx2 "
+                "request-response, ZeroMQ REQ/REP, NATS request/reply; every far end is a "
+                "process of its own (zmq-inproc: threads of one process)",
     "nanonet-py": "two Python threads on one process: the GIL serialises them, so this row "
                   "measures Python and its GIL as much as the tunnel",
 }
@@ -128,7 +136,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure tunnels side by side with what you would use "
                        "instead", description="W1 ping-pong latency (closed loop and at a "
                        "fixed rate), W2 stream throughput, W3 syscalls per message, W4 cold "
-                       "start and idle memory, scale rows; nanonet against Python and C "
+                       "start and idle memory, scale rows, pub-sub, fan-in, request/reply and "
+                       "wait-any patterns; nanonet against Python and C "
                        "sockets, a C shared-memory ring, multiprocessing pipes, ZeroMQ, "
                        "iceoryx2 and NATS, in one run.")
     p.add_argument("--quick", action="store_true", help="small counts (tests, CI)")

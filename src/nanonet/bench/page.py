@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from . import claims, plots
-from .report import ns, rate
+from .report import PATTERN_ROWS, PATTERN_STATS, ns, rate
 
 Result = dict[str, Any]
 W2 = (("w2_64", "64 B"), ("w2_1024", "1 KiB"), ("w2_4096", "4 KiB"))
-OURS = ("nanonet", "nanonet-host", "nanonet-host-async", "nanonet-py")
+OURS = ("nanonet", "nanonet-host", "nanonet-host-async", "nanonet-py", "nanonet-wasm")
 
 
 def md_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -51,6 +51,9 @@ def behind(result: Result) -> list[str]:
     checks = [("w1", "p50_ns", "W1 p50 latency", True), ("rate", "p99_ns",
               "fixed-rate p99", True), ("w3", "syscalls_per_msg", "W3 syscalls/msg", True)]
     checks += [(k, "msgs_per_s", f"W2 {name} throughput", False) for k, name in W2]
+    checks += [("pubsub_64", "msgs_per_s", "pub-sub 1 -> 4 delivered msgs/s", False),
+               ("fanin_64", "msgs_per_s", "fan-in 4 -> 1 msgs/s", False),
+               ("reqrep", "p50_ns", "request/reply p50", True)]
     for key, stat, what, lower_wins in checks:
         by = {t: f[stat] for t, f in result.get(key, {}).items() if stat in f}
         for ours in (o for o in OURS if o in by):
@@ -116,6 +119,11 @@ def _tables(result: Result) -> list[str]:
     out.append(_section("W4 cold start and scale (nanonet in one process)", md_table(
         ["row", "figures"], [[k, ", ".join(f"{s} {v:,.4g}" for s, v in f.items())]
                              for k, f in scale.items()])))
+    out.append(_section("Patterns, 64 B (1 -> 4 pub-sub, 4 -> 1 fan-in, request/reply, "
+                        "wait-any)", md_table(
+        ["row", "transport", *(name for name, _, _ in PATTERN_STATS)],
+        [[row, t, *(_cell(f, stat, fmt) for _, stat, fmt in PATTERN_STATS)]
+         for row in PATTERN_ROWS for t, f in result.get(row, {}).items()])))
     return out
 
 

@@ -142,6 +142,23 @@ def observe_table(result: Result) -> Table:
     return table
 
 
+PATTERN_ROWS = ("pubsub_64", "fanin_64", "reqrep", "waitany")
+PATTERN_STATS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("msgs/s (all)", "msgs_per_s", rate), ("p50", "p50_ns", ns), ("p99", "p99_ns", ns),
+    ("calls/s", "calls_per_s", whole), ("lost", "lost", whole),
+    ("W2 single", "w2_single_msgs_per_s", rate), ("W1 p50", "w1_p50_ns", ns))
+
+
+def patterns_table(result: Result) -> Table:
+    table = _table("Patterns, 64 B: 1 -> 4 pub-sub and 4 -> 1 fan-in (delivered msgs/s, all "
+                   "together), request/reply round trip, wait-any",
+                   ["row", "transport", *(name for name, _, _ in PATTERN_STATS)])
+    for row in (r for r in PATTERN_ROWS if r in result):
+        for t, f in result[row].items():
+            table.add_row(row, t, *(_cell(f, stat, fmt) for _, stat, fmt in PATTERN_STATS))
+    return table
+
+
 def targets_table(result: Result) -> Table:
     table = _table("Targets", ["target", "measured", "met"])
     for t in result.get("targets", []):
@@ -164,7 +181,7 @@ def show(console: Console, result: Result) -> None:
     tables = ((("w1",), w1_table), (("rate",), rate_table),
               (("w2_64", "w2_1024", "w2_4096"), w2_table), (("w3",), w3_table),
               (("w4",), w4_table), (("scale",), scale_table),
-              (("observe",), observe_table))
+              (("observe",), observe_table), (PATTERN_ROWS, patterns_table))
     for keys, build in tables:
         if any(k in result for k in keys):
             console.print(build(result))

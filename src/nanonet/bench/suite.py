@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import avail, measure, native, syscalls
+from . import avail, measure, native, patterns, syscalls
 from .plan import (
     NATIVE,
     OBSERVE,
@@ -83,7 +83,15 @@ class Suite:
             out += [Step("w3", t, self._bind(measure.w3, w3_job(t, q))) for t in ts]
         if "nanonet" in ts:
             out += self._nanonet_only()
+        if "patterns" in self.workloads:
+            out += self._patterns()
         return out
+
+    def _patterns(self) -> list[Step]:
+        planned, skipped = patterns.plan(self.quick, self.transports)
+        if skipped:
+            self.result.setdefault("skipped", {}).update(skipped)
+        return [Step(*p) for p in planned]
 
     def _w2_rows(self) -> tuple[str, ...]:
         """The transports' W2 rows: nanonet-host's asyncio twin runs beside it."""

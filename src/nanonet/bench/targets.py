@@ -32,6 +32,8 @@ def _ratio(result: Result, a: tuple[str, str, str], b: tuple[str, str, str]) -> 
 
 
 W1_NANO = ("w1", "nanonet", "p50_ns")
+PUBSUB_NANO = ("pubsub_64", "nanonet", "msgs_per_s")
+REQREP_WASM = ("reqrep", "nanonet-wasm", "p50_ns")
 TARGETS = (
     Target("W1 nanonet p50 within 1.5x of c-ring",
            lambda r: _ratio(r, W1_NANO, ("w1", "c-ring", "p50_ns")), lambda v: v <= 1.5, "x"),
@@ -48,6 +50,15 @@ TARGETS = (
            lambda r: _get(r, "w4", "nanonet", "cold_start_vs_floor"), lambda v: v <= 2, "x"),
     Target("W4 <= 1 MB RSS per idle service",
            lambda r: _get(r, "w4", "nanonet", "rss_per_service_kb"), lambda v: v <= 1024, "KB"),
+    Target("pub-sub 1 -> 4 nanonet >= 10x iceoryx2 (delivered msgs/s)",
+           lambda r: _ratio(r, PUBSUB_NANO, ("pubsub_64", "iceoryx2", "msgs_per_s")),
+           lambda v: v >= 10, "x"),
+    Target("pub-sub 1 -> 4 nanonet >= 0.5x its own single-stream W2",
+           lambda r: _ratio(r, PUBSUB_NANO, ("pubsub_64", "nanonet", "w2_single_msgs_per_s")),
+           lambda v: v >= 0.5, "x"),
+    Target("request/reply nanonet-wasm p50 <= 3x its W1 p50",
+           lambda r: _ratio(r, REQREP_WASM, ("reqrep", "nanonet-wasm", "w1_p50_ns")),
+           lambda v: v <= 3, "x"),
 )
 
 

@@ -162,6 +162,8 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
         lines.append(f"  {s.name:<12} {s.state.value:<10} {code:>5} {s.restarts:>8}  {traps}")
         if meaning := exit_meaning(s.exit_code):
             lines.append(f"  {'':<12} exit {meaning}")
+        if s.asked:
+            lines.append(f"  {'':<12} {s.asked}")
     for c in mesh.components.values():
         lines.append(f"  {c.name:<12} {c.state.value:<10} {'-':>5} {'-':>8}  "
                      f"{c.cause or '(component: answers calls)'}")

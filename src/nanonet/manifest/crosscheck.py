@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import ManifestError
 from ..ring.layout import MAX_NAME
 from ..wit import PACKAGES
+from .namecheck import names_problems
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def _service(m: Manifest, name: str, order: dict[str, int]) -> Problems:
         yield m.error(("services", name), "holds no tunnel end; name it as writer or "
                       "reader of a [tunnels.NAME] table, or remove the service")
     yield from _files(m, name)
+    yield from names_problems(m, name)
     for i, tunnel in enumerate(svc.table.grants.raw):
         if tunnel not in svc.reads:
             reads = ", ".join(svc.reads) or "none"

@@ -156,7 +156,7 @@ class Manifest:
                 return
             mesh.service(svc.name, code, reads=svc.reads, writes=svc.writes,
                          entry=svc.table.entry, grants=p.grants, limits=p.limits,
-                         restart=p.restart)
+                         restart=p.restart, names=t.names)
         except NanonetError as err:
             raise self.error(("services", svc.name), f"cannot be loaded: {err}") from err
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..policy.policy import Limits, RestartPolicy
 from .manifest import HOST, Manifest, ServiceDef
+from .namecheck import mapping, unspelt
 from .schema import BUILT_SOURCES, ServiceTable
 
 
@@ -24,6 +25,16 @@ def _ends(m: Manifest, svc: ServiceDef) -> list[str]:
     ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
              for t in svc.writes]
     return ends
+
+
+def _names(m: Manifest, svc: ServiceDef) -> list[str]:
+    """The guest's names for its ends, and any its module never spells."""
+    lines = mapping(m, svc.name) or ["the tunnels' own (no names table)"]
+    missing = ", ".join(repr(n) for n in unspelt(m, svc.name))
+    if missing:
+        lines.append(f"its module never spells {missing}: if the guest asks for its "
+                     "tunnels by other names, map them with names = { GUEST = \"TUNNEL\" }")
+    return lines
 
 
 def _code(svc: ServiceDef) -> str:
@@ -120,6 +131,7 @@ def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
              for d in g.dirs]
     rows = [
         ("tunnels", _ends(m, svc) or ["none"]),
+        ("names", _names(m, svc)),
         ("files", files or ["none"]),
         ("env", [f"{k}={v}" for k, v in g.env] or ["none"]),
         ("args", [" ".join(repr(a) for a in g.args)] if g.args else ["none"]),

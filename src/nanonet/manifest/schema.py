@@ -200,6 +200,7 @@ class ServiceTable(Table):
     memory: Literal["import", "export"] | None = None
     entry: Plain | None = Field(default=None, min_length=1)
     exports: list[Plain] = []
+    names: dict[str, str] = {}  # the guest's tunnel names -> the mesh's (namecheck.py)
     grants: GrantsTable = Field(default_factory=GrantsTable)
     limits: LimitsTable = Field(default_factory=LimitsTable)
     restart: RestartTable = Field(default_factory=RestartTable)
@@ -244,7 +245,8 @@ class ServiceTable(Table):
 
     def _component(self) -> ServiceTable:
         core = [k for k in ("wasm", "source", "build", "build_timeout", "memory", "entry")
-                if getattr(self, k) is not None] + (["exports"] if self.exports else [])
+                if getattr(self, k) is not None]
+        core += [k for k in ("exports", "names") if getattr(self, k)]
         core += [k for k in ("limits", "restart")
                  if getattr(self, k) != type(getattr(self, k))()]
         if core:

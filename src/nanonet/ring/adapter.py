@@ -46,11 +46,18 @@ class Direction(Enum):
 
 @dataclass(frozen=True)
 class EndSpec:
-    """One tunnel end as the adapter sees it: name, direction, geometry."""
+    """One tunnel end as the adapter sees it: name, direction, geometry.
+
+    ``alias``, when set, is the name the guest asks ``tunnel()`` for in place
+    of the tunnel's (``names=`` in ``Mesh.service``): one binary serves under
+    several names. It is baked into the adapter's lookup, so it is part of
+    the shape.
+    """
 
     name: str
     direction: Direction
     geometry: Geometry
+    alias: str = ""
 
 
 # Spin budgets, in polls of the other side's counter. A reader waiting on an
@@ -673,13 +680,35 @@ def _lookup(ends: list[EndSpec]) -> str:
     """Exported ``tunnel(name_ptr, name_len) -> handle``.
 
     Names live in each ring's header, not in this code, so one adapter serves
-    every service with the same shape of tunnel ends.
+    every service with the same shape of tunnel ends; an end with an alias
+    answers to that name (compared with constants) instead of the ring's.
+    A name that matches none is kept (where, how long: ``asked_ptr`` and
+    ``asked_len``) so that the host can say which name the guest asked for.
     """
     arms = "".join(
-        f"    (if (call $name_is{i + 1} (local.get 0) (local.get 1)) "
-        f"(then (return (i32.const {i}))))\n" for i in range(len(ends)))
-    return ('  (func (export "tunnel") (param i32 i32) (result i32)\n'
-            + arms + f"    (i32.const {Status.BAD_HANDLE}))\n")
+        f"    (if {_is_alias(e.alias) if e.alias else f'(call $name_is{i + 1} {_ARGS})'} "
+        f"(then (return (i32.const {i}))))\n" for i, e in enumerate(ends))
+    return (ASKED + '  (func (export "tunnel") (param i32 i32) (result i32)\n' + arms
+            + "    (global.set $asked_ptr (local.get 0)) (global.set $asked_len (local.get 1))\n"
+            + f"    (i32.const {Status.BAD_HANDLE}))\n")
+
+
+ASKED = ('  (global $asked_ptr (export "asked_ptr") (mut i32) (i32.const 0))\n'
+         '  (global $asked_len (export "asked_len") (mut i32) (i32.const -1))\n')
+
+
+_ARGS = "(local.get 0) (local.get 1)"
+
+
+def _is_alias(alias: str) -> str:
+    """An i32 expression: is the guest's name (ptr, len in locals 0, 1) ``alias``?"""
+    raw = alias.encode()
+    same = "(i32.const 1)"
+    for k, b in enumerate(raw):
+        same = f"(i32.and {same} (i32.eq (i32.load8_u offset={k} (local.get 0)) (i32.const {b})))"
+    test = f"(i32.eq (local.get 1) (i32.const {len(raw)}))"
+    # the bytes are read only once the length matched: a short name reads nothing past it
+    return f"(if (result i32) {test} (then {same}) (else (i32.const 0)))"
 
 
 _NAME_IS = """
@@ -714,16 +743,16 @@ def _commit_all(ends: list[EndSpec]) -> str:
     return '  (func (export "commit_all")\n' + calls + "  )\n"
 
 
-def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry], ...]:
-    """What the adapter's code depends on: direction and geometry of each end."""
-    return tuple((e.direction, e.geometry) for e in ends)
+def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry, str], ...]:
+    """What the adapter's code depends on: direction, geometry and alias of each end."""
+    return tuple((e.direction, e.geometry, e.alias) for e in ends)
 
 
 def adapter_wat(ends: list[EndSpec], sampling: bool = False) -> str:
     """The WAT text of the adapter for a service holding ``ends``.
 
-    Only the shape of the ends (direction, geometry) shapes the code: names
-    are read from the rings, so services of the same shape share one module.
+    Only the shape of the ends (direction, geometry, alias) shapes the code:
+    names are read from the rings, so services of the same shape share one module.
     """
     return "".join(text for _label, text in _adapter_parts(shape(ends), sampling))
 
@@ -766,10 +795,10 @@ def _locate(parts: list[tuple[str, str]], message: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _adapter_parts(shapes: tuple[tuple[Direction, Geometry], ...],
+def _adapter_parts(shapes: tuple[tuple[Direction, Geometry, str], ...],
                    sampling: bool) -> list[tuple[str, str]]:
     """The adapter's text as (template label, text) pieces, in order."""
-    ends = [EndSpec("", d, g) for d, g in shapes]
+    ends = [EndSpec("", d, g, a) for d, g, a in shapes]
     parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages

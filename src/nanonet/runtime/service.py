@@ -33,6 +33,7 @@ from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, s
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
+from . import asked
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .deadletter import DeadLetterReport, Redeliveries
 from .fastlink import LinkPlan
@@ -111,6 +112,7 @@ class Service:
         self.trap_log = TrapLog()
         self.restarts = 0
         self.exit_code: int | None = None
+        self.asked = ""  # after a negative exit: the tunnel name it asked for and lacked
         self.load_seconds = 0.0
         self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
@@ -406,9 +408,15 @@ class Service:
         if self._upgrading():
             return True  # it returned on YIELD (or just returned): swap, do not end
         self.exit_code = result if isinstance(result, int) else 0
-        self.outcome = Outcome("result", f"returned {self.exit_code}", self.exit_code)
+        self.asked = self._asked() if self.exit_code < 0 else ""
+        why = f"; {self.asked}" if self.asked else ""
+        self.outcome = Outcome("result", f"returned {self.exit_code}{why}", self.exit_code)
         self._event(Event.RETURN)
         return False
+
+    def _asked(self) -> str:
+        """What the guest asked ``tunnel()`` for and did not get, if anything."""
+        return asked.note(self.store, self.linked.adapter, self.linked.memory, self.spec.ends)
 
     def _commit_all(self) -> None:
         """A service that returned has finished with what it received: commit it."""
