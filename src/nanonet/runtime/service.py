@@ -39,6 +39,7 @@ from .fastlink import LinkPlan
 from .growwatch import REFUSED, watched
 from .hostpoll import BoundedPoll
 from .lifecycle import Event, State, next_state, observed
+from .memimport import importing
 from .linking import (
     OPS,
     Linked,
@@ -127,6 +128,7 @@ class Service:
         self._wake = Signal()  # cuts a restart's back-off short
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
+        self._host_memory = False  # its defined memory was moved to an import
         self._start: wasmtime.Func | None = None
         self._closed = False
         self._controls = tuple(controls)
@@ -148,6 +150,8 @@ class Service:
         rings = [r.shared for r in self._rings]
         try:
             linked = self._link(guest, adapter, rings)
+            if self._host_memory:  # linked as if it imported it; it is the guest's export
+                linked.style = "exports-memory"
         except wasmtime.Trap as trap:
             raise LoadError(f"service {self.name!r} trapped while instantiating: {trap}") from trap
         except wasmtime.WasmtimeError as err:
@@ -196,10 +200,11 @@ class Service:
 
     def _holdings(self, linked: Linked) -> Holdings:
         own = export_of(self.store, linked.adapter, "memory") if self.spec.sampling else None
-        shim = len(OPS) if linked.style == "exports-memory" else 0
+        exported = linked.style == "exports-memory"
+        shim = len(OPS) if exported and not self._host_memory else 0
         return holdings(self.shape, self.budget, linked.memory,
                         lambda name: export_of(self.store, linked.guest, name),
-                        own if isinstance(own, wasmtime.Memory) else None, shim)
+                        own if isinstance(own, wasmtime.Memory) else None, shim, exported)
 
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
               rings: list[wasmtime.SharedMemory]) -> Linked:
@@ -243,6 +248,9 @@ class Service:
             if self.spec.policy.limits.memory_bytes is not None:
                 self.watched = watched(source)
                 source = self.watched[0] if self.watched else source
+            given = source
+            source = importing(source)  # the host makes its memory: no shim (memimport.py)
+            self._host_memory = source is not given
             return self._rt.module(source)
         except LoadError as err:
             raise LoadError(f"service {self.name!r}: {err}") from err
