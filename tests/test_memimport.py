@@ -1,0 +1,145 @@
+"""A guest that defines and exports its memory is loaded with that memory
+moved to an import the host fills (runtime/memimport.py): no shim, and
+everything the guest could see stays as it was, trap offsets included."""
+
+from __future__ import annotations
+
+import pytest
+import wasmtime
+
+from conftest import message
+from nanonet import Mesh
+from nanonet.runtime.memimport import importing
+from nanonet.runtime.startfn import sections
+
+TUNNEL = "t"
+MEMORY, CODE = 5, 10  # section ids
+# receives one message into memory past its data, traps with an offset
+EXPORTER = """(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
+  (memory (export "memory") {limits})
+  (data (i32.const 0) "t")
+  {start}
+  (func $init (i32.store (i32.const 8) (i32.const 77)))
+  (func (export "seen") (result i32) (i32.load (i32.const 8)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func $fault (export "run") (result i32)
+    (local $h i32)
+    (local.set $h (call $tunnel (i32.const 0) (i32.const 1)))
+    (drop (call $recv (local.get $h) (i32.const 64) (i32.const 256)))
+    (if (i32.eq (i32.load8_u (i32.const 64)) (i32.const 0xff)) (then unreachable))
+    (i32.load (i32.const 64))))"""
+
+
+def _wasm(limits: str = "1 3", start: str = "") -> bytes:
+    return bytes(wasmtime.wat2wasm(EXPORTER.format(limits=limits, start=start)))
+
+
+def _memory_import(module: wasmtime.Module) -> wasmtime.MemoryType | None:
+    found = [i.type for i in module.imports if isinstance(i.type, wasmtime.MemoryType)]
+    return found[0] if found else None
+
+
+def test_the_defined_memory_becomes_an_import_of_the_same_limits() -> None:
+    wasm = _wasm()
+    moved = importing(wasm)
+    assert moved != wasm and len(moved) == len(wasm)
+    engine = wasmtime.Engine()
+    ty = _memory_import(wasmtime.Module(engine, moved))
+    assert ty is not None and (ty.limits.min, ty.limits.max) == (1, 3) and not ty.is_shared
+    exports = {e.name: e.type for e in wasmtime.Module(engine, moved).exports}
+    assert isinstance(exports["memory"], wasmtime.MemoryType)
+
+
+def test_every_byte_from_the_memory_section_on_stays_where_it_was() -> None:
+    wasm = _wasm()
+    moved = importing(wasm)
+    after = {sid: head for sid, head, _, _ in sections(wasm)}
+    moved_after = {sid: head for sid, head, _, _ in sections(moved)}
+    assert MEMORY not in moved_after and moved_after[CODE] == after[CODE]
+    assert moved[after[CODE]:] == wasm[after[CODE]:]  # code, data and names
+    assert importing(wasm) is moved  # rewritten once per source
+
+
+@pytest.mark.parametrize("limits", ["1 3 shared", "i64 1", "1 (pagesize 1)"])
+def test_a_shared_64_bit_or_custom_page_memory_is_left_as_it_is(limits: str) -> None:
+    try:
+        wasm = _wasm(limits)
+    except wasmtime.WasmtimeError:
+        pytest.skip(f"this wasmtime cannot assemble (memory {limits})")
+    assert importing(wasm) is wasm
+
+
+@pytest.mark.parametrize("wat", [
+    '(module (memory (export "memory") 1))',  # no import section: offsets would move
+    '(module (import "nanonet" "tunnel" (func (param i32 i32) (result i32)))'
+    ' (memory (export "mem") 1))',  # exported under another name
+    '(module (import "nanonet" "tunnel" (func (param i32 i32) (result i32)))'
+    ' (memory (export "memory") 1) (memory 1))',  # one of two
+    '(module (import "env" "memory" (memory 1)) (memory (export "memory") 1))',
+])
+def test_a_module_whose_memory_cannot_move_with_its_offsets_is_left_as_it_is(wat: str) -> None:
+    wasm = bytes(wasmtime.wat2wasm(wat))
+    assert importing(wasm) is wasm
+
+
+def test_wat_text_is_moved_too_and_bad_text_is_left_to_the_compiler() -> None:
+    text = EXPORTER.format(limits="1 3", start="").encode()
+    assert importing(text) == importing(_wasm())
+    bad = b"(module (func"
+    assert importing(bad) is bad
+
+
+@pytest.mark.timeout(30)
+def test_an_exporting_guest_runs_without_a_shim_and_keeps_its_data_and_limits() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel(TUNNEL, slots=16, max_payload=64)
+        svc = mesh.service("s", _wasm(start="(start $init)"), reads=[TUNNEL])
+        assert svc.linked.style == "exports-memory"  # as the guest declared it
+        (plan,) = mesh.rt.plans.values()
+        assert plan.memory_type is not None  # linked on a memory the host made
+        assert svc.linked.memory.data_len(svc.store) == 65536
+        assert bytes(svc.linked.memory.read(svc.store, 0, 1)) == b"t"  # its data segment
+        assert svc.call("grow", 2) == 1 and svc.call("grow", 1) == -1  # max 3 pages
+        mesh.writer(TUNNEL).send(message(41))
+        mesh.start()
+        assert svc.join(20)
+        assert svc.call("seen") == 77  # the start function ran, on the service's thread
+        assert svc.exit_code == 41
+
+
+def _reference_frames(wasm: bytes) -> list[tuple[str | None, int]]:
+    """The trap frames of the module as given, instantiated bare."""
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    module = wasmtime.Module(engine, wasm)
+    linker = wasmtime.Linker(engine)
+    linker.define_func("nanonet", "tunnel", module.imports[0].type, lambda *_: 0)
+
+    def recv(caller: wasmtime.Caller, _h: int, at: int, _cap: int) -> int:
+        memory = caller.get("memory")
+        assert isinstance(memory, wasmtime.Memory)
+        memory.write(caller, b"\xff", at)
+        return 1
+    linker.define_func("nanonet", "recv", module.imports[1].type, recv, access_caller=True)
+    run = linker.instantiate(store, module).exports(store)["run"]
+    assert isinstance(run, wasmtime.Func)
+    with pytest.raises(wasmtime.Trap) as trap:
+        run(store)
+    return [(f.func_name, f.module_offset) for f in trap.value.frames or []]
+
+
+@pytest.mark.timeout(30)
+def test_trap_frames_keep_the_offsets_of_the_module_as_given() -> None:
+    wasm = _wasm()
+    with Mesh() as mesh:
+        mesh.tunnel(TUNNEL, slots=16, max_payload=64)
+        svc = mesh.service("s", wasm, reads=[TUNNEL])
+        mesh.writer(TUNNEL).send(b"\xff")
+        mesh.start()
+        assert svc.join(20)
+    (trap,) = svc.traps
+    assert trap.cause == "unreachable executed"
+    got = [(f.function, f.offset) for f in trap.frames if f.function == "fault"]
+    assert got and got == [f for f in _reference_frames(wasm) if f[0] == "fault"]
