@@ -115,14 +115,16 @@ def _reference_frames(wasm: bytes) -> list[tuple[str | None, int]]:
     store = wasmtime.Store(engine)
     module = wasmtime.Module(engine, wasm)
     linker = wasmtime.Linker(engine)
-    linker.define_func("nanonet", "tunnel", module.imports[0].type, lambda *_: 0)
+    tunnel_type, recv_type = (i.type for i in module.imports[:2])
+    assert isinstance(tunnel_type, wasmtime.FuncType) and isinstance(recv_type, wasmtime.FuncType)
+    linker.define_func("nanonet", "tunnel", tunnel_type, lambda *_: 0)
 
     def recv(caller: wasmtime.Caller, _h: int, at: int, _cap: int) -> int:
         memory = caller.get("memory")
         assert isinstance(memory, wasmtime.Memory)
         memory.write(caller, b"\xff", at)
         return 1
-    linker.define_func("nanonet", "recv", module.imports[1].type, recv, access_caller=True)
+    linker.define_func("nanonet", "recv", recv_type, recv, access_caller=True)
     run = linker.instantiate(store, module).exports(store)["run"]
     assert isinstance(run, wasmtime.Func)
     with pytest.raises(wasmtime.Trap) as trap:

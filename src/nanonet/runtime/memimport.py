@@ -41,7 +41,7 @@ _KEPT: dict[bytes, bytes] = {}  # a binary -> the binary to compile in its place
 
 
 class _Imports(NamedTuple):
-    count: int
+    total: int  # how many imports
     entries: bytes  # the entries without their count
     memories: int  # imported memories (raw rings only, or it is not rewritten)
 
@@ -92,7 +92,7 @@ def _moved(wasm: bytes, table: dict[int, tuple[int, int, int]]) -> bytes | None:
     if _exported_memory(wasm, table.get(EXPORT_SECTION)) != imports.memories:
         return None
     entry = b"".join(uleb128(len(n.encode())) + n.encode() for n in HOST_MEMORY)
-    content = uleb128(imports.count + 1) + imports.entries + entry + bytes([MEMORY_KIND]) + limits
+    content = uleb128(imports.total + 1) + imports.entries + entry + bytes([MEMORY_KIND]) + limits
     head, _, end = table[IMPORT_SECTION]
     m_head, _, m_end = table[MEMORY_SECTION]
     out = (wasm[:head] + bytes([IMPORT_SECTION]) + uleb128(len(content)) + content
