@@ -51,7 +51,7 @@ def test_a_plain_call_returns_what_func_call_returns(name: str) -> None:
 
 
 def test_a_plain_call_that_traps_raises_the_same_trap() -> None:
-    store, module, inst = _instance()
+    store, _module, inst = _instance()
     func = _func(store, inst, "boom")
     with pytest.raises(wasmtime.Trap) as raw:
         call_plain(store, func, 1)
