@@ -8,7 +8,7 @@ import pytest
 import wasmtime
 
 from conftest import message
-from nanonet import Mesh
+from nanonet import GuestTrap, Limits, Mesh
 from nanonet.runtime.memimport import importing
 from nanonet.runtime.startfn import sections
 
@@ -145,3 +145,41 @@ def test_trap_frames_keep_the_offsets_of_the_module_as_given() -> None:
     assert trap.cause == "unreachable executed"
     got = [(f.function, f.offset) for f in trap.frames if f.function == "fault"]
     assert got and got == [f for f in _reference_frames(wasm) if f[0] == "fault"]
+
+
+# grows its memory past what a cap allows, then traps (a nanonet import keeps it rewritable)
+GROWER = """(module
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $alloc (export "run") (result i32)
+    (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1)) (then unreachable))
+    unreachable))"""
+PAGE = 65536
+
+
+def _trapped(limits: Limits) -> GuestTrap:
+    with Mesh() as mesh:
+        svc = mesh.service("s", GROWER, limits=limits)
+        assert svc.linked.style == "exports-memory"
+        mesh.start()
+        assert svc.join(20)
+    (trap,) = svc.traps
+    return trap
+
+
+@pytest.mark.timeout(30)
+def test_a_capped_guest_is_watched_and_moved_and_its_frames_keep_their_offsets() -> None:
+    free, capped = _trapped(Limits()), _trapped(Limits(memory_bytes=8 << 20))
+    assert free.frames == capped.frames and free.frames[0].function == "alloc"
+    refused = _trapped(Limits(memory_bytes=1 << 20))
+    assert refused.cause == "memory cap reached (memory.grow refused past the limit)"
+
+
+@pytest.mark.timeout(30)
+def test_a_moved_memory_is_counted_once_and_no_shim_table_with_it() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel(TUNNEL, slots=16, max_payload=64)
+        svc = mesh.service("s", _wasm(), reads=[TUNNEL], limits=Limits(memory_bytes=1 << 20))
+        assert svc.memory_bytes() == PAGE  # its one page: no shim, no second count
+        assert svc.call("grow", 2) == 1
+        assert svc.memory_bytes() == 3 * PAGE
