@@ -4,11 +4,15 @@ everything the guest could see stays as it was, trap offsets included."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import wasmtime
 
-from conftest import message
+import nanonet
+from conftest import EXPORTED, IMPORTED, message
 from nanonet import GuestTrap, Limits, Mesh
+from nanonet.host.engine import runtime
 from nanonet.runtime.memimport import importing
 from nanonet.runtime.startfn import sections
 
@@ -183,3 +187,51 @@ def test_a_moved_memory_is_counted_once_and_no_shim_table_with_it() -> None:
         assert svc.memory_bytes() == PAGE  # its one page: no shim, no second count
         assert svc.call("grow", 2) == 1
         assert svc.memory_bytes() == 3 * PAGE
+
+
+
+GUEST_DIRS = (Path(__file__).parent / "guests", Path(nanonet.__file__).parent / "guests")
+
+
+def _describe(ty: object) -> str:
+    if isinstance(ty, wasmtime.MemoryType):
+        return f"memory {ty.limits.min} {ty.limits.max} shared={ty.is_shared}"
+    if isinstance(ty, wasmtime.FuncType):
+        return f"func {list(map(str, ty.params))} -> {list(map(str, ty.results))}"
+    return type(ty).__name__
+
+
+def _types(module: wasmtime.Module) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    imports = [(i.module, i.name or "", _describe(i.type)) for i in module.imports]
+    return imports, [(e.name, _describe(e.type)) for e in module.exports]
+
+
+def _movable(imports: list[tuple[str, str, str]], exports: list[tuple[str, str]]) -> bool:
+    """Imports something, no memory of its own among them, exports a plain memory."""
+    own = [i for i in imports if i[2].startswith("memory") and i[0] != "nanonet:raw"]
+    memory = dict(exports).get("memory", "")
+    return bool(imports) and not own and memory.startswith("memory") and "shared=False" in memory
+
+
+@pytest.mark.parametrize("style", ["as-given", "imported"])
+@pytest.mark.parametrize("path", sorted(p for d in GUEST_DIRS for p in d.glob("*.wat")),
+                         ids=lambda p: p.name)
+def test_every_bundled_guest_that_can_move_does_and_keeps_its_imports_and_exports(
+        path: Path, style: str) -> None:
+    text = path.read_text()  # the placeholders of upgradable.wat and relay.wat filled
+    for hole, value in (("MARK", "1"), ("FAULT_BODY", "(nop)"), ("TRIGGER", "1000000")):
+        text = text.replace(hole, value)
+    if style == "imported":
+        if EXPORTED not in text:
+            pytest.skip("it has no exported memory to turn into an imported one")
+        text = text.replace(EXPORTED, IMPORTED)
+    wasm = bytes(wasmtime.wat2wasm(text))
+    moved = importing(wasm)
+    engine = runtime().engine
+    (imports, exports), (new_imports, new_exports) = (
+        _types(wasmtime.Module(engine, w)) for w in (wasm, moved))
+    assert (moved is not wasm) == _movable(imports, exports)
+    if moved is not wasm:
+        assert len(moved) == len(wasm) and new_exports == exports
+        memory = dict(exports)["memory"]
+        assert new_imports == [*imports, ("", "", memory)]
