@@ -21,6 +21,7 @@ from nanonet import Mesh
 from nanonet.host.engine import Runtime
 from nanonet.host.modcache import HEADER, KEY_NAME, MAGIC, CacheWarning
 from nanonet.policy.policy import Grants
+from nanonet.runtime.memimport import importing
 
 REAL = '(module (func (export "f") (result i32) (i32.const 42)))'
 OTHER = '(module (func (export "f") (result i32) (i32.const 666)))'
@@ -52,7 +53,7 @@ def _f(rt: Runtime, source: str) -> int:
     return int(export_func(inst.exports(store), "f")(store))
 
 
-def _compiled(source: str) -> bytes:
+def _compiled(source: str | bytes) -> bytes:
     """Real compiled code of the engine nanonet uses (as its cache would hold)."""
     rt = Runtime()
     return bytes(wasmtime.Module(rt.engine, source).serialize())
@@ -69,7 +70,9 @@ def _plant(cache: Path, source: str | bytes, content: bytes) -> Path:
 
 def test_a_planted_compiled_module_is_not_run_in_place_of_the_raw_reader(cache: Path) -> None:
     reader = bytes(wasmtime.wat2wasm(guest("raw_reader")))
-    planted = _plant(cache, reader, _compiled(EVIL))
+    # where nanonet looks: the module it compiles for the reader, whose memory
+    # is moved to an import (runtime/memimport.py), so the planted code is too
+    planted = _plant(cache, importing(reader), _compiled(importing(EVIL.encode())))
     with Mesh(Runtime()) as mesh:
         mesh.tunnel("t", slots=16, max_payload=64)
         sender = mesh.service("send", guest("sender", side="write"), writes=["t"])

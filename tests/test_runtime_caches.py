@@ -8,6 +8,7 @@ import gc
 from conftest import guest, message
 from nanonet import Mesh
 from nanonet.host.engine import Runtime
+from nanonet.runtime.memimport import importing
 
 
 def test_fifty_fresh_runtimes_in_a_row_each_run_a_service() -> None:
@@ -31,5 +32,6 @@ def test_a_runtime_keeps_one_adapter_and_one_plan_per_shape() -> None:
             mesh.service(f"rx{i}", guest("receiver"), reads=[f"t{i}"])
         assert len(rt.adapters) == 1 and len(rt.plans) == 1
         (key,) = rt.plans
-        # the runtime's compiled module of that content (held by the key), not an id
-        assert key[0] is rt.module(guest("receiver"))
+        # the runtime's compiled module of that content (held by the key), not an
+        # id: the content it compiles in place of the guest's (memimport.py)
+        assert key[0] is rt.module(importing(guest("receiver").encode()))

@@ -17,14 +17,18 @@ from wasmtime import _ffi as ffi
 CALLBACK_T: Any = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
 FINALIZER_T: Any = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
 UPDATE_DEADLINE_CONTINUE = 0  # the kind an epoch callback answers to go on
+_NO_FINALIZER: Any = FINALIZER_T()  # a null pointer: the callback owns no data
+# the ctypes functions themselves (a store's cold start calls each once)
+_set_deadline: Any = _bindings._wasmtime_context_set_epoch_deadline
+_set_callback: Any = _bindings._wasmtime_store_epoch_deadline_callback
 
 
 def install_epoch_callback(store: Any, callback: Any) -> None:
     """Give ``store`` an epoch deadline one tick ahead and ``callback`` (a
     ``CALLBACK_T``, kept alive by the caller) to decide at each tick whether
     it goes on: how a store that runs guest code is made stoppable."""
-    store.set_epoch_deadline(1)
-    ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, FINALIZER_T())
+    _set_deadline(store._context(), 1)
+    _set_callback(store.ptr(), callback, None, _NO_FINALIZER)
 
 
 def error_address(message: str) -> int:

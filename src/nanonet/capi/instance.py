@@ -11,6 +11,7 @@ import ctypes
 from typing import Any
 
 import wasmtime
+from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 from wasmtime._exportable import AsExtern as AsExtern  # what a Linker or Instance takes
 from wasmtime._extern import wrap_extern
@@ -23,6 +24,12 @@ _EXTERN_FUNC: Any = 0
 _EXTERN_MEMORY: Any = 3  # ctypes fields typed as c_ubyte accept plain ints
 _EXTERN_SHARED: Any = 4
 _FUNCREF: Any = 5
+# the ctypes functions themselves: wasmtime-py wraps each in a Python function
+_instance_new: Any = _bindings._wasmtime_instance_new
+_export_get: Any = _bindings._wasmtime_instance_export_get
+_memory_new: Any = _bindings._wasmtime_memory_new
+_TRAP_PTR: Any = ctypes.POINTER(ffi.wasm_trap_t)
+_byref = ctypes.byref
 
 
 def context(store: wasmtime.Store) -> Any:
@@ -56,14 +63,19 @@ def new_instance(ctx: object, module: wasmtime.Module,
                  imports: ctypes.Array[Extern]) -> RawInstance:
     """Instantiate ``module`` in the store ``ctx`` with ``imports``, in order."""
     inst = RawInstance()
-    trap = ctypes.POINTER(ffi.wasm_trap_t)()
-    err = ffi.wasmtime_instance_new(ctx, module.ptr(), imports, len(imports),
-                                    ctypes.byref(inst), ctypes.byref(trap))
+    trap = _TRAP_PTR()
+    err = _instance_new(ctx, module.ptr(), imports, len(imports), _byref(inst), _byref(trap))
     if err:
         raise wasmtime.WasmtimeError._from_ptr(err)
     if trap:
         raise wasmtime.Trap._from_ptr(trap)
     return inst
+
+
+def export_into(ctx: object, inst: RawInstance, name: bytes, item: Extern) -> bool:
+    """Write the export ``name`` of ``inst`` into ``item`` (an import list's
+    slot, in place); False if it has none."""
+    return bool(_export_get(ctx, _byref(inst), name, len(name), _byref(item)))
 
 
 def export(ctx: object, inst: RawInstance, name: bytes) -> Extern:
@@ -83,21 +95,25 @@ def export_of(store: wasmtime.Store, inst: wasmtime.Instance, name: str) -> Any:
     than the few exports it reads."""
     item = Extern()
     key = name.encode()
-    if not ffi.wasmtime_instance_export_get(context(store), ctypes.byref(inst._instance), key,
-                                            len(key), ctypes.byref(item)):
+    if not _export_get(context(store), _byref(inst._instance), key, len(key), _byref(item)):
         return None
+    kind = item.kind
+    if kind == _EXTERN_FUNC:
+        return wasmtime.Func._from_raw(item.of.func)
+    if kind == _EXTERN_MEMORY:
+        return wasmtime.Memory._from_raw(item.of.memory)
     return wrap_extern(item)
 
 
-def new_memory(ctx: object, memory_type: wasmtime.MemoryType) -> Extern:
-    """A new memory of ``memory_type`` in the store ``ctx``, as an extern."""
-    mem = ffi.wasmtime_memory_t()
-    err = ffi.wasmtime_memory_new(ctx, memory_type.ptr(), ctypes.byref(mem))
+def new_memory(ctx: object, memory_type: wasmtime.MemoryType,
+               item: Extern | None = None) -> Extern:
+    """A new memory of ``memory_type`` in the store ``ctx``, as an extern
+    (written into ``item``, an import list's slot, if given)."""
+    item = Extern() if item is None else item
+    item.kind = _EXTERN_MEMORY
+    err = _memory_new(ctx, memory_type.ptr(), _byref(item.of.memory))
     if err:
         raise wasmtime.WasmtimeError._from_ptr(err)
-    item = Extern()
-    item.kind = _EXTERN_MEMORY
-    item.of.memory = mem
     return item
 
 

@@ -211,15 +211,16 @@ class Holdings:
 
 def holdings(shape: GuestShape, limits: Budget | None, linked: wasmtime.Memory,
              export: Callable[[str], object], own: wasmtime.Memory | None,
-             shim_elements: int) -> Holdings:
-    """Everything a service holds: ``linked`` (the memory the adapter uses),
+             shim_elements: int, exported: bool) -> Holdings:
+    """Everything a service holds: ``linked`` (the memory the adapter uses:
+    the guest's export ``memory`` if ``exported``, else its imported one),
     the guest's other memories and its tables (read through ``export``, which
     gives the guest's export of a name or None, when exported, else at the
     most they can hold), a sampling adapter's ``own`` page and the shim's
     table of ``shim_elements``."""
     memories, tables, fixed = [linked, *([own] if own else [])], [], shim_elements
     fixed *= TABLE_ELEMENT_BYTES
-    for mem in shape.others("memory" if shim_elements else None):
+    for mem in shape.others("memory" if exported else None):
         item = export(mem.export) if mem.export else None
         if isinstance(item, wasmtime.Memory):
             memories.append(item)

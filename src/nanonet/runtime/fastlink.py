@@ -13,6 +13,7 @@ the service's ring of that tunnel.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ class LinkPlan:
     memory_type: wasmtime.MemoryType | None  # set if the guest imports its memory
     # ABI op name, None for the guest's memory, or the index of a raw-mapped ring
     guest_imports: list[bytes | int | None]
+    memory_slot: int  # where the guest's memory goes in its import list (-1: none)
 
     @classmethod
     def build(cls, guest: wasmtime.Module, adapter: wasmtime.Module,
@@ -52,7 +54,8 @@ class LinkPlan:
                 names.append(imp.name.encode())
             else:
                 raise LoadError(f"import {imp.module}.{imp.name} needs the Linker path")
-        return cls(guest, adapter, shim, memory_type, names)
+        slot = names.index(None) if None in names else -1
+        return cls(guest, adapter, shim, memory_type, names, slot)
 
     def instantiate(self, store: wasmtime.Store, rings: list[wasmtime.SharedMemory],
                     clock: wasmtime.Func | None = None) -> Linked:
@@ -74,32 +77,37 @@ class LinkPlan:
         return raw.new_instance(ctx, self.adapter, imports)
 
     def _guest(self, ctx: object, funcs_from: raw.RawInstance,
-               memory: raw.Extern | None,
                rings: list[wasmtime.SharedMemory]) -> raw.RawInstance:
+        """The guest of its own memory, its functions from ``funcs_from``."""
         imports = raw.externs(len(self.guest_imports))
-        for i, name in enumerate(self.guest_imports):
-            if name is None:
-                assert memory is not None
-                imports[i] = memory
-            elif isinstance(name, int):
-                raw.set_shared(imports[i], rings[name])
-            else:
-                imports[i] = raw.export(ctx, funcs_from, name)
+        self._fill_guest(ctx, imports, funcs_from, rings)
         return raw.new_instance(ctx, self.guest, imports)
+
+    def _fill_guest(self, ctx: object, imports: ctypes.Array[raw.Extern],
+                    funcs_from: raw.RawInstance, rings: list[wasmtime.SharedMemory]) -> None:
+        """The guest's function imports and raw rings, written in place."""
+        for i, name in enumerate(self.guest_imports):
+            if isinstance(name, int):
+                raw.set_shared(imports[i], rings[name])
+            elif name is not None and not raw.export_into(ctx, funcs_from, name, imports[i]):
+                raise LoadError(f"missing export {name.decode()!r}")
 
     def _imports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
                         clock: wasmtime.Func | None) -> Linked:
+        """The memory is made in the guest's own import slot, the adapter on it."""
         assert self.memory_type is not None
-        extern = raw.new_memory(ctx, self.memory_type)
+        imports = raw.externs(len(self.guest_imports))
+        extern = raw.new_memory(ctx, self.memory_type, imports[self.memory_slot])
         adapter = self._adapter(ctx, extern, rings, clock)
-        guest = self._guest(ctx, adapter, extern, rings)
+        self._fill_guest(ctx, imports, adapter, rings)
+        guest = raw.new_instance(ctx, self.guest, imports)
         return Linked(raw.instance(guest), raw.instance(adapter), raw.memory(extern),
                       "imports-memory")
 
     def _exports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
                         clock: wasmtime.Func | None) -> Linked:
         shim = raw.new_instance(ctx, self.shim, raw.externs(0))
-        guest = self._guest(ctx, shim, None, rings)
+        guest = self._guest(ctx, shim, rings)
         try:
             memory = raw.export(ctx, guest, b"memory")
         except LoadError:

@@ -20,8 +20,10 @@ from typing import Any
 
 import wasmtime
 
+from ..capi.call import call_plain, plain_results
 from ..capi.epoch import install_epoch_callback
 from ..capi.instance import export_of
+from ..capi.store import new_store
 from ..errors import GuestTrap, InternalError, LifecycleError, LoadError, NanonetError, WrongType
 from ..host.clock import Signal
 from ..host.engine import Runtime
@@ -50,6 +52,7 @@ from .linking import (
     read_pages,
     shim_wat,
 )
+from .memimport import importing
 from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
@@ -62,9 +65,11 @@ INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the sh
 _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
 
 
-def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
-    """The compiled adapter for this shape of tunnel ends."""
-    key = (sampling, *shape(ends))
+def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
+                   ends_shape: tuple[object, ...] | None = None) -> wasmtime.Module:
+    """The compiled adapter for this shape of tunnel ends (``ends_shape``:
+    ``shape(ends)``, if the caller has it already)."""
+    key = (sampling, *(shape(ends) if ends_shape is None else ends_shape))
     mod = rt.adapters.get(key)
     if mod is None:
         mod = rt.adapters[key] = compile_adapter(rt, ends, sampling)
@@ -129,7 +134,10 @@ class Service:
         self._wake = Signal()  # cuts a restart's back-off short
         self._stopping = False
         self._has_start = False  # the guest had a start section (now an export)
+        self._host_memory = False  # its defined memory was moved to an import
         self._start: wasmtime.Func | None = None
+        self._start_results: int | None = None  # set with _start and _entry, at load
+        self._entry_results: int | None = None
         self._closed = False
         self._controls = tuple(controls)
         reads = [c for c, e in zip(self._controls, spec.ends, strict=False)
@@ -144,24 +152,27 @@ class Service:
     def _load(self) -> Linked:
         t0 = time.perf_counter()
         guest = self._compile()
-        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling)
+        ends_shape = shape(self.spec.ends)
+        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, ends_shape)
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
         rings = [r.shared for r in self._rings]
         try:
-            linked = self._link(guest, adapter, rings)
+            linked = self._link(guest, adapter, rings, ends_shape)
+            if self._host_memory:  # linked as if it imported it; it is the guest's export
+                linked.style = "exports-memory"
         except wasmtime.Trap as trap:
             raise LoadError(f"service {self.name!r} trapped while instantiating: {trap}") from trap
         except wasmtime.WasmtimeError as err:
             raise LoadError(f"service {self.name!r} cannot be linked: {err}") from err
-        self._entry = self._find_entry(linked)
+        self._entry = self._find_entry(linked, guest)
         self.holdings = self._holdings(linked)
         self.load_seconds = time.perf_counter() - t0
         return linked
 
     def _new_store(self, guest: wasmtime.Module) -> wasmtime.Store:
         """A store with this service's limits, fuel and epoch callback."""
-        store = wasmtime.Store(self._rt.engine)
+        store = new_store(self._rt.engine)
         limits = self.spec.policy.limits
         self.budget = self._budget(guest)
         if self.budget is not None or limits.instances is not None:
@@ -198,19 +209,20 @@ class Service:
 
     def _holdings(self, linked: Linked) -> Holdings:
         own = export_of(self.store, linked.adapter, "memory") if self.spec.sampling else None
-        shim = len(OPS) if linked.style == "exports-memory" else 0
+        exported = linked.style == "exports-memory"
+        shim = len(OPS) if exported and not self._host_memory else 0
         return holdings(self.shape, self.budget, linked.memory,
                         lambda name: export_of(self.store, linked.guest, name),
-                        own if isinstance(own, wasmtime.Memory) else None, shim)
+                        own if isinstance(own, wasmtime.Memory) else None, shim, exported)
 
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
-              rings: list[wasmtime.SharedMemory]) -> Linked:
+              rings: list[wasmtime.SharedMemory], ends_shape: tuple[object, ...]) -> Linked:
         """The fast raw path when no WASI is granted, else the Linker path."""
         grants = self.spec.policy.grants
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
         # the compiled module stands for its source: the runtime's cache gives
         # one Module per source, and the plan holds it, so it outlives the key
-        key = (guest, self.spec.sampling, *shape(self.spec.ends), grants, tuple(raw.items()))
+        key = (guest, self.spec.sampling, *ends_shape, grants, tuple(raw.items()))
         plan = self._rt.plans.get(key)
         if plan is None:
             ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
@@ -245,19 +257,26 @@ class Service:
             if self.spec.policy.limits.memory_bytes is not None:
                 self.watched = watched(source)
                 source = self.watched[0] if self.watched else source
+            given = source
+            source = importing(source)  # the host makes its memory: no shim (memimport.py)
+            self._host_memory = source is not given
             return self._rt.module(source)
         except LoadError as err:
             raise LoadError(f"service {self.name!r}: {err}") from err
         except wasmtime.WasmtimeError as err:
             raise LoadError(f"service {self.name!r}: not a valid Wasm module: {err}") from err
 
-    def _find_entry(self, linked: Linked) -> wasmtime.Func:
+    def _find_entry(self, linked: Linked, guest: wasmtime.Module) -> wasmtime.Func:
+        """The entry function (and the moved start function), each with how
+        its results are read if it can be called raw (``capi/call.py``)."""
         start = export_of(self.store, linked.guest, START_EXPORT) if self._has_start else None
         self._start = start if isinstance(start, wasmtime.Func) else None
+        self._start_results = plain_results(guest, START_EXPORT) if self._start else None
         names = (self.spec.entry,) if self.spec.entry else ENTRY_POINTS
         for name in names:
             func = export_of(self.store, linked.guest, name)
             if isinstance(func, wasmtime.Func):
+                self._entry_results = plain_results(guest, name)
                 return func
         raise LoadError(f"service {self.name!r} exports no entry function "
                         f"(looked for {', '.join(names)}): export one, or set entry=")
@@ -396,8 +415,8 @@ class Service:
         trapped (and the service may be restarted)."""
         try:
             if self._start is not None:
-                self._start(self.store)
-            result = self._entry(self.store)
+                self._call_entry(self._start, self._start_results)
+            result = self._call_entry(self._entry, self._entry_results)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             req = self.upgrade_request
             if req is not None and self._upgrading() and req.forced:
@@ -423,6 +442,10 @@ class Service:
         commit = self.linked.adapter.exports(self.store).get("commit_all")
         if isinstance(commit, wasmtime.Func):
             commit(self.store)
+
+    def _call_entry(self, func: wasmtime.Func, results: int | None) -> Any:
+        """``func(store)``, raw if its type allows (``results`` is not None)."""
+        return func(self.store) if results is None else call_plain(self.store, func, results)
 
     def _on_trap(self, exc: Exception) -> bool:
         if self.watchdog.stop_requested:
