@@ -12,7 +12,7 @@ import wasmtime
 import nanonet
 from conftest import EXPORTED, IMPORTED, message
 from nanonet import GuestTrap, Limits, Mesh
-from nanonet.host.engine import runtime
+from nanonet.host.engine import Runtime, runtime
 from nanonet.runtime.memimport import importing
 from nanonet.runtime.startfn import sections
 
@@ -97,7 +97,7 @@ def test_wat_text_is_moved_too_and_bad_text_is_left_to_the_compiler() -> None:
 
 @pytest.mark.timeout(30)
 def test_an_exporting_guest_runs_without_a_shim_and_keeps_its_data_and_limits() -> None:
-    with Mesh() as mesh:
+    with Mesh(Runtime()) as mesh:  # a runtime of its own: its only link plan is this guest's
         mesh.tunnel(TUNNEL, slots=16, max_payload=64)
         svc = mesh.service("s", _wasm(start="(start $init)"), reads=[TUNNEL])
         assert svc.linked.style == "exports-memory"  # as the guest declared it
