@@ -37,7 +37,8 @@ MEMORY_KIND = 2
 PLAIN_FLAGS = (0, 1)  # limits without shared, 64-bit or page-size bits
 HOST_MEMORY = ("", "")  # the module and field names of the memory import
 MAX_KEPT = 256
-_KEPT: dict[bytes, bytes] = {}  # a binary -> the binary to compile in its place
+_KEPT: dict[bytes, bytes | None] = {}  # a binary -> what to compile in its place (None: itself)
+_UNSEEN = b""  # no binary is empty: the mark of one not kept yet
 
 
 class _Imports(NamedTuple):
@@ -51,12 +52,13 @@ def importing(source: bytes) -> bytes:
     ``source`` itself (the same object) if it cannot be moved with every
     offset kept; kept per source, so a thousand services of one guest rewrite
     it once (and the compiled-module cache then holds the rewritten one)."""
-    done = _KEPT.get(source)
-    if done is None:
+    done = _KEPT.get(source, _UNSEEN)
+    if done is _UNSEEN:
         if len(_KEPT) >= MAX_KEPT:
             _KEPT.clear()
-        done = _KEPT[source] = _rewrite(source)
-    return done
+        moved = _rewrite(source)
+        done = _KEPT[source] = None if moved is source else moved
+    return source if done is None else done  # an equal source kept earlier is not this one
 
 
 def _binary(source: bytes) -> bytes | None:
