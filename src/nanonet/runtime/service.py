@@ -33,6 +33,8 @@ from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, s
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
+from ..ring.port import Port
+from ..ring.port_template import PortEnd, port_ops
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .deadletter import DeadLetterReport, Redeliveries
 from .fastlink import LinkPlan
@@ -61,12 +63,14 @@ INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the sh
 _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
 
 
-def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
-    """The compiled adapter for this shape of tunnel ends."""
-    key = (sampling, *shape(ends))
+def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
+                   ports: tuple[PortEnd, ...] = ()) -> wasmtime.Module:
+    """The compiled adapter for this shape of tunnel ends (and port ends)."""
+    shapes = tuple(p.shape for p in ports)
+    key = (sampling, *shape(ends), *shapes)
     mod = rt.adapters.get(key)
     if mod is None:
-        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling)
+        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling, shapes)
     return mod
 
 
@@ -80,6 +84,7 @@ class ServiceSpec:
     entry: str | None = None
     policy: ServicePolicy = field(default_factory=ServicePolicy)
     sampling: bool = False  # adapters stamp 1 message in 1024 for latency histograms
+    ports: tuple[PortEnd, ...] = ()  # request/reply port ends (ring/port.py), in handle order
 
 
 class Service:
@@ -94,7 +99,8 @@ class Service:
     def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
                  supervisor: Supervisor | None = None, *,
                  controls: Sequence[RingControl] = (),
-                 dead_letter: TunnelWriter | None = None) -> None:
+                 dead_letter: TunnelWriter | None = None,
+                 ports: Sequence[Port] = ()) -> None:
         """``controls``: the rings' control modules, in the order of ``rings``
         (a service gone for good breaks its tunnels through them, and moves
         poison messages aside); ``dead_letter``: the write end of the
@@ -115,6 +121,7 @@ class Service:
         self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
         self._rings = tuple(rings)
+        self._ports = tuple(ports)  # in the order of spec.ports
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
                                  self.clock)
@@ -142,10 +149,10 @@ class Service:
     def _load(self) -> Linked:
         t0 = time.perf_counter()
         guest = self._compile()
-        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling)
+        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, self.spec.ports)
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
-        rings = [r.shared for r in self._rings]
+        rings = [r.shared for r in self._rings] + [p.memory.shared for p in self._ports]
         try:
             linked = self._link(guest, adapter, rings)
         except wasmtime.Trap as trap:
@@ -208,10 +215,12 @@ class Service:
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
         # the compiled module stands for its source: the runtime's cache gives
         # one Module per source, and the plan holds it, so it outlives the key
-        key = (guest, self.spec.sampling, *shape(self.spec.ends), grants, tuple(raw.items()))
+        key = (guest, self.spec.sampling, *shape(self.spec.ends), grants, tuple(raw.items()),
+               *(p.shape for p in self.spec.ports))
         plan = self._rt.plans.get(key)
         if plan is None:
-            ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
+            ops = frozenset([*available_ops(self.spec.ends), "tunnel",
+                             *port_ops(tuple(p.shape for p in self.spec.ports))])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
                 # poll_oneoff ended by the deadline and stop; kept alive with the service
@@ -379,6 +388,15 @@ class Service:
         for side, control in held:
             with contextlib.suppress(NanonetError):  # its mesh released the ring already
                 control.break_(BreakInfo(side, self.name, reason, cause, error))
+        self._leave_ports()
+
+    def _leave_ports(self) -> None:
+        """Gone for good: a port it served breaks, its client mailboxes go DEAD."""
+        for port, end in zip(self._ports, self.spec.ports, strict=True):
+            if end.shape.role == "server":
+                port.break_()
+            else:
+                port.mark_dead(end.shape.box)
 
     def _crash(self, exc: BaseException) -> None:
         err = InternalError(f"nanonet failed while running service {self.name!r}: "
@@ -544,6 +562,9 @@ class Service:
             return False
         self.restarts += 1
         self.redeliveries.after_trap()  # no instance runs now: the reader's side is ours
+        for port, end in zip(self._ports, self.spec.ports, strict=True):
+            if end.shape.role == "server":  # what it took and did not answer: again
+                port.requeue()
         return self._reload()
 
     def _reload(self) -> bool:
