@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from . import portlayout as P
 from .layout import Quarantine, Status
 from .portlayout import Box, PortGeometry
-from .template import fill
+from .template import Helper, fill
 
 CLIENT_SPIN = 4096  # polls of the mailbox word before a client parks
 SERVER_SPIN = 512  # scans of every mailbox before the server parks
@@ -146,7 +146,8 @@ _CLIENT = """
       (else (if (i32.gt_u (local.get $n) (local.get $cap))
         (then (local.set $n (i32.const {TRUNC})))
         (else (memory.copy 0 {m} (local.get $buf) (i32.const {REP}) (local.get $n))))))
-    (i64.atomic.store {m} offset={B_WORD} (i32.const {BOX}) (i64.or (local.get $id) (i64.const {IDLE})))
+    (i64.atomic.store {m} offset={B_WORD} (i32.const {BOX}) (i64.or (local.get $id)
+      (i64.const {IDLE})))
     (local.get $n))
 
   (func $pcall{m} (param $req i32) (param $len i32) (param $buf i32) (param $cap i32)
@@ -165,7 +166,8 @@ _CLIENT = """
     ;; SYNC POINT with $precv: request written, then the word says POSTED (SC),
     ;; then wake bumped, then server_waiting read; the server stores the flag,
     ;; reads wake, re-scans, and waits only on the wake value it read
-    (i64.atomic.store {m} offset={B_WORD} (i32.const {BOX}) (i64.or (local.get $id) (i64.const {POSTED})))
+    (i64.atomic.store {m} offset={B_WORD} (i32.const {BOX}) (i64.or (local.get $id)
+      (i64.const {POSTED})))
     {@box_bump B_CALLS}
     (drop (i32.atomic.rmw.add {m} offset={O_WAKE} (i32.const 0) (i32.const 1)))
     (if (i32.atomic.load {m} offset={O_SWAIT} (i32.const 0))
@@ -284,7 +286,8 @@ _SERVER = """
                         (local.get $callp)))
         (if (i32.ne (local.get $r) (i32.const {RESCAN})) (then (return (local.get $r))))
         (br $look)))
-      (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0)) (then (return (i32.const {CLOSED}))))
+      (if (i32.atomic.load {m} offset={O_CLOSED} (i32.const 0)) (then (return
+        (i32.const {CLOSED}))))
       (if (i32.eqz (local.get $block)) (then (return (i32.const {AGAIN}))))
       (if (local.get $spin) (then (local.set $spin (i32.sub (local.get $spin) (i32.const 1)))))
       (br $look))
@@ -302,7 +305,8 @@ _SERVER = """
     (local.set $want (i64.or (i64.and (local.get $call) (i64.const {HI})) (i64.const {TAKEN})))
     (if (i64.ne (i64.atomic.load {m} offset={B_WORD} (local.get $a)) (local.get $want))
       (then {@hdr_bump O_LATE} (return (i32.const 0))))
-    (memory.copy {m} 0 (i32.add (local.get $a) (i32.const {B_REP})) (local.get $ptr) (local.get $len))
+    (memory.copy {m} 0 (i32.add (local.get $a) (i32.const {B_REP})) (local.get $ptr)
+      (local.get $len))
     (i32.store {m} offset={B_REPLEN} (local.get $a) (local.get $len))
     ;; SYNC POINT with $pcall's park: the word is CASed to REPLIED, then
     ;; client_waiting read; the client stores the flag, then re-reads the word
@@ -352,7 +356,7 @@ def _bump(field: str, base: str) -> str:
 def port_end_parts(m: int, shape: PortShape) -> list[tuple[str, str]]:
     """Port end ``m``'s code as (template label, filled text) pieces."""
     client = shape.role == "client"
-    helpers = {
+    helpers: dict[str, Helper] = {
         "client_attach": lambda: _CLIENT_ATTACH if client else "",
         "box_bump": lambda field: _bump(field, "(i32.const {BOX})"),
         "hdr_bump": lambda field: _bump(field, "(i32.const 0)"),

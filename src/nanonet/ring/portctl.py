@@ -56,7 +56,8 @@ _WAT = """
       (local.set $w (i64.atomic.load (local.get $a)))
       (if (i64.eq (local.get $w) (i64.or (local.get $id) (i64.const {REPLIED})))
         (then (return (i32.const 0))))
-      (if (i64.ne (i64.shr_u (local.get $w) (i64.const 32)) (i64.shr_u (local.get $id) (i64.const 32)))
+      (if (i64.ne (i64.shr_u (local.get $w) (i64.const 32)) (i64.shr_u (local.get $id)
+        (i64.const 32)))
         (then (return (i32.const {CORRUPT}))))
       (if (i32.gt_u (i32.wrap_i64 (local.get $w)) (i32.const {TAKEN}))
         (then (return (i32.const {CORRUPT}))))  ;; REFUSED, or forged
@@ -85,7 +86,8 @@ _WAT = """
     (unreachable))
   ;; the host server: take the next posted request (round robin from $from);
   ;; the mailbox's address, or -1 after a park of $ns with nothing posted
-  (func $scan (param $from i32) (result i32) (local $i i32) (local $k i32) (local $a i32) (local $w i64)
+  (func $scan (param $from i32) (result i32) (local $i i32) (local $k i32) (local $a i32)
+    (local $w i64)
     (local.set $i (local.get $from))
     (local.set $k (i32.const {N}))
     (loop $each
@@ -158,7 +160,8 @@ _WAT = """
     (drop (memory.atomic.notify offset={O_WAKE} (i32.const 0) (i32.const -1)))
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $i) (i32.const {N})))
-      (drop (memory.atomic.notify (i32.add (i32.const {HDR}) (i32.mul (local.get $i) (i32.const {BSZ})))
+      (drop (memory.atomic.notify (i32.add (i32.const {HDR}) (i32.mul (local.get $i)
+        (i32.const {BSZ})))
                                   (i32.const -1)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each))))
