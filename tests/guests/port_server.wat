@@ -1,7 +1,7 @@
 ;; Serves port "rpc": each reply is the byte 'R' followed by the request.
 ;; After `trap_after` requests taken (if > 0) it traps on the next one
-;; without answering it (the supervisor must post it again). `hold`, if set,
-;; takes one request and never answers it: it parks on "gate" for ever.
+;; without answering it (the supervisor must post it again). A request whose
+;; first byte is 'H' (a client with id 72) is taken and never answered.
 ;; Returns 0 when the port closes, or the first unexpected status.
 (module
   (import "nanonet" "port" (func $port (param i32 i32) (result i32)))
@@ -23,6 +23,7 @@
       (global.set $served (i64.add (global.get $served) (i64.const 1)))
       (if (i64.gt_s (global.get $trap_after) (i64.const 0)) (then
         (if (i64.gt_u (global.get $served) (global.get $trap_after)) (then unreachable))))
+      (br_if $serve (i32.eq (i32.load8_u (i32.const 1025)) (i32.const 72)))
       (i32.store8 (i32.const 1024) (i32.const 82))
       (local.set $r (call $reply (local.get $h) (i64.load (i32.const 16)) (i32.const 1024)
                       (i32.add (local.get $n) (i32.const 1))))

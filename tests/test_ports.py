@@ -1,0 +1,245 @@
+"""Request/reply ports: every reply reaches the caller that asked, whatever fails.
+
+Guests: tests/guests/port_server.wat ('R' + the request) and port_client.wat
+(checks every reply against its own request). ``NANONET_STRESS`` scales the
+calls per client (10^4 by default; NANONET_STRESS=10 makes it 10^5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import GUESTS, wait_until
+from nanonet import CallTimeout, Mesh, TunnelBroken
+from nanonet.errors import LoadError, TunnelCorrupt
+from nanonet.policy.policy import Limits, Restart, RestartPolicy
+from nanonet.ring import portlayout as P
+from nanonet.ring.portctl import PortControl
+from nanonet.ring.portlayout import Box
+
+CALLS = 10_000 * int(os.environ.get("NANONET_STRESS", "1"))
+WATCHDOG = 120.0  # a bound on a hang, never a speed check
+SERVER = (GUESTS / "port_server.wat").read_text()
+CLIENT = (GUESTS / "port_client.wat").read_text()
+NO_DEADLINE = -1
+
+
+@pytest.fixture
+def mesh() -> Iterator[Mesh]:
+    with Mesh() as m:
+        yield m
+
+
+def _clients(mesh: Mesh, count: int, calls: int, timeout_ms: int = NO_DEADLINE,
+             first_id: int = 1) -> list[object]:
+    out = []
+    for i in range(count):
+        svc = mesh.service(f"client{i}", CLIENT, calls=["rpc"])
+        svc.call("configure", calls, first_id + i, 0, timeout_ms)
+        out.append(svc)
+    return out
+
+
+def _host_calls(mesh: Mesh, tag: bytes, calls: int, bad: list[bytes]) -> threading.Thread:
+    client = mesh.client("rpc")
+
+    def run() -> None:
+        for i in range(calls):
+            request = tag + i.to_bytes(4, "little") + bytes([i & 0xFF]) * (i % 40)
+            reply = client.call(request, timeout=WATCHDOG)
+            if reply != b"R" + request:
+                bad.append(request)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_every_reply_matches_its_request_across_eight_clients(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=6, host_clients=2, max_payload=64)
+    mesh.service("server", SERVER, serves=["rpc"])
+    wasm = _clients(mesh, 6, CALLS)
+    mesh.start()
+    bad: list[bytes] = []
+    hosts = [_host_calls(mesh, tag, CALLS, bad) for tag in (b"h0", b"h1")]
+    for svc in wasm:
+        assert svc.join(WATCHDOG), "watchdog: a client never finished"  # type: ignore[attr-defined]
+        assert svc.exit_code == 0, svc.outcome  # type: ignore[attr-defined]
+    for thread in hosts:
+        thread.join(WATCHDOG)
+    assert bad == []
+    stats = mesh.port_statistics()["rpc"]
+    assert stats.calls == stats.replied == stats.taken == 8 * CALLS
+    assert (stats.timeouts, stats.late, stats.in_flight) == (0, 0, 0)
+
+
+def test_a_client_killed_mid_call_does_not_block_the_others(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=4, host_clients=1)
+    mesh.service("server", SERVER, serves=["rpc"])
+    # client id 72 sends requests starting with 'H': the server takes them
+    # and never answers, so its deadline kills it while its call is taken
+    victim = mesh.service("victim", CLIENT, calls=["rpc"], limits=Limits(deadline_ms=100))
+    victim.call("configure", 10, 72, 0, NO_DEADLINE)
+    others = _clients(mesh, 3, CALLS // 4)
+    mesh.start()
+    wait_until(lambda: victim.traps != [], "the victim trapped", WATCHDOG)
+    for svc in others:
+        assert svc.join(WATCHDOG)  # type: ignore[attr-defined]
+        assert svc.exit_code == 0, svc.outcome  # type: ignore[attr-defined]
+    assert "deadline" in victim.traps[0].cause
+    wait_until(lambda: port.memory.u64(port.geometry.box(0)) == Box.DEAD, "its mailbox is DEAD")
+    assert mesh.client("rpc").call(b"after", timeout=WATCHDOG) == b"Rafter"
+
+
+def test_a_server_that_traps_mid_burst_loses_no_accepted_call(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=4, host_clients=1)
+    restart = RestartPolicy(Restart.ON_FAILURE, max_restarts=1000, initial_ms=1, max_ms=5)
+    server = mesh.service("server", SERVER, serves=["rpc"], restart=restart)
+    server.call("configure", 997)  # traps on every 998th request it takes, unanswered
+    wasm = _clients(mesh, 4, CALLS // 2)
+    mesh.start()
+    bad: list[bytes] = []
+    host = _host_calls(mesh, b"hh", CALLS // 4, bad)
+    for svc in wasm:
+        assert svc.join(WATCHDOG)  # type: ignore[attr-defined]
+        assert svc.exit_code == 0, svc.outcome  # type: ignore[attr-defined]
+        assert svc.call("timeouts") == 0  # type: ignore[attr-defined]
+    host.join(WATCHDOG)
+    assert bad == []
+    stats = mesh.port_statistics()["rpc"]
+    assert server.restarts >= 1
+    assert stats.requeued >= server.restarts  # each trap left one taken request
+    assert stats.replied == 4 * (CALLS // 2) + CALLS // 4
+
+
+def test_a_host_call_with_no_server_answering_times_out(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=0, host_clients=1)
+    client = mesh.client("rpc")
+    mesh.start()
+    with pytest.raises(CallTimeout, match="port 'rpc' did not answer within 0.05 s") as err:
+        client.call(b"anyone?", timeout=0.05)
+    assert err.value.code == "call-timeout"
+    stats = mesh.port_statistics()["rpc"]
+    assert (stats.calls, stats.timeouts, stats.in_flight) == (1, 1, 0)
+
+
+def test_a_late_reply_is_never_delivered_to_the_next_call(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=0, host_clients=1)
+    release = threading.Event()
+
+    def handler(request: bytes) -> bytes:
+        if request == b"first":
+            release.wait(WATCHDOG)  # answered only after its caller gave up
+        return b"reply to " + request
+
+    mesh.serve("rpc", handler)
+    client = mesh.client("rpc")
+    mesh.start()
+    with pytest.raises(CallTimeout):
+        client.call(b"first", timeout=0.05)
+    release.set()
+    assert client.call(b"second", timeout=WATCHDOG) == b"reply to second"
+    assert client.call(b"third", timeout=WATCHDOG) == b"reply to third"
+    wait_until(lambda: mesh.port_statistics()["rpc"].replied == 2, "the server counted 2 replies")
+    stats = mesh.port_statistics()["rpc"]
+    assert (stats.late, stats.timeouts) == (1, 1)
+
+
+def test_host_clients_call_from_asyncio(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=0, host_clients=4)
+    mesh.service("server", SERVER, serves=["rpc"])
+    clients = [mesh.client("rpc") for _ in range(4)]
+    mesh.start()
+
+    async def burst() -> list[bytes]:
+        calls = [c.acall(b"%d-%d" % (i, n), timeout=WATCHDOG)
+                 for n in range(50) for i, c in enumerate(clients)]
+        return await asyncio.gather(*calls)
+
+    replies = asyncio.run(burst())
+    assert replies == [b"R%d-%d" % (i, n) for n in range(50) for i in range(4)]
+
+
+def test_a_server_gone_for_good_breaks_the_port(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=0, host_clients=1)
+    server = mesh.service("server", SERVER, serves=["rpc"])
+    server.call("configure", 1)  # traps on its second request; no restart policy
+    client = mesh.client("rpc")
+    mesh.start()
+    assert client.call(b"one", timeout=WATCHDOG) == b"Rone"
+    with pytest.raises(TunnelBroken, match="port 'rpc' is broken"):
+        client.call(b"two", timeout=WATCHDOG)
+
+
+def test_a_service_not_granted_a_port_cannot_reach_it(mesh: Mesh) -> None:
+    mesh.port("rpc")
+    with pytest.raises(LoadError, match="imports nanonet.port but neither serves nor calls"):
+        mesh.service("stranger", CLIENT)
+
+
+def test_the_port_lookup_refuses_an_unknown_name(mesh: Mesh) -> None:
+    mesh.port("other", clients=1)
+    mesh.service("server", SERVER.replace('"rpc"', '"oth"'), serves=["other"])
+    svc = mesh.service("client", CLIENT, calls=["other"])  # looks "rpc" up
+    mesh.start()
+    assert svc.join(WATCHDOG)
+    assert svc.exit_code == -5  # NN_BAD_HANDLE
+
+
+def test_a_forged_request_length_is_refused_not_read_out_of_bounds(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=0, host_clients=2, max_payload=64)
+    mesh.service("server", SERVER, serves=["rpc"])
+    mesh.start()
+    forger = PortControl(mesh.rt, port.memory)
+    box = port.geometry.box(1)
+    port.memory.put_u32(box + P.BOX_REQ_LEN, 0xFFFF_FFF0)  # far past the memory's end
+    assert forger.call(box, 1, int(WATCHDOG * 1e9)) == -4  # NN_CORRUPT: refused
+    forger.release()
+    assert port.statistics().refused == 1
+    assert mesh.client("rpc").call(b"still here", timeout=WATCHDOG) == b"Rstill here"
+
+
+def test_a_forged_reply_length_is_refused_by_the_wasm_client(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=1, host_clients=0, max_payload=64)
+    svc = mesh.service("client", CLIENT, calls=["rpc"])
+    svc.call("configure", 1, 1, 0, NO_DEADLINE)
+    forger = PortControl(mesh.rt, port.memory)  # plays a hostile server
+    mesh.start()
+    box = -1
+    while box < 0:
+        box = forger.take(0, 10_000_000)
+    call_id = port.memory.u64(box) >> 32
+    port.memory.put_u32(box + P.BOX_REP_LEN, 0x7FFF_0000)
+    assert forger.complete(box, call_id)
+    assert svc.join(WATCHDOG)
+    assert svc.exit_code == -1004  # NN_CORRUPT, and no trap: nothing read out of bounds
+    assert svc.traps == []
+    forger.release()
+
+
+def test_a_forged_reply_length_is_refused_by_the_host_client(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=0, host_clients=1, max_payload=64)
+    forger = PortControl(mesh.rt, port.memory)
+    client = mesh.client("rpc")
+    mesh.start()
+    answer = threading.Thread(target=lambda: _forge_reply(port, forger), daemon=True)
+    answer.start()
+    with pytest.raises(TunnelCorrupt, match="reply length of 1000000 bytes"):
+        client.call(b"x", timeout=WATCHDOG)
+    answer.join(WATCHDOG)
+    forger.release()
+
+
+def _forge_reply(port: object, forger: PortControl) -> None:
+    from nanonet.ring.port import Port
+    assert isinstance(port, Port)
+    box = -1
+    while box < 0:
+        box = forger.take(0, 10_000_000)
+    port.memory.put_u32(box + P.BOX_REP_LEN, 1_000_000)
+    forger.complete(box, port.memory.u64(box) >> 32)
