@@ -121,7 +121,7 @@ def test_a_host_call_with_no_server_answering_times_out(mesh: Mesh) -> None:
     mesh.port("rpc", clients=0, host_clients=1)
     client = mesh.client("rpc")
     mesh.start()
-    with pytest.raises(CallTimeout, match="port 'rpc' did not answer within 0.05 s") as err:
+    with pytest.raises(CallTimeout, match=r"port 'rpc' did not answer within 0\.05 s") as err:
         client.call(b"anyone?", timeout=0.05)
     assert err.value.code == "call-timeout"
     stats = mesh.port_statistics()["rpc"]
@@ -178,7 +178,7 @@ def test_a_server_gone_for_good_breaks_the_port(mesh: Mesh) -> None:
 
 def test_a_service_not_granted_a_port_cannot_reach_it(mesh: Mesh) -> None:
     mesh.port("rpc")
-    with pytest.raises(LoadError, match="imports nanonet.port but neither serves nor calls"):
+    with pytest.raises(LoadError, match=r"imports nanonet\.port but neither serves nor calls"):
         mesh.service("stranger", CLIENT)
 
 
