@@ -15,12 +15,14 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import GUESTS, wait_until
-from nanonet import CallTimeout, Mesh, TunnelBroken
+from nanonet import CallTimeout, Mesh, Service, TunnelBroken
 from nanonet.errors import LoadError, TunnelCorrupt
 from nanonet.policy.policy import Limits, Restart, RestartPolicy
 from nanonet.ring import portlayout as P
+from nanonet.ring.port import Port
 from nanonet.ring.portctl import PortControl
 from nanonet.ring.portlayout import Box
+from nanonet.toolchain.build import MemoryStyle, build
 
 CALLS = 10_000 * int(os.environ.get("NANONET_STRESS", "1"))
 WATCHDOG = 120.0  # a bound on a hang, never a speed check
@@ -36,7 +38,7 @@ def mesh() -> Iterator[Mesh]:
 
 
 def _clients(mesh: Mesh, count: int, calls: int, timeout_ms: int = NO_DEADLINE,
-             first_id: int = 1) -> list[object]:
+             first_id: int = 1) -> list[Service]:
     out = []
     for i in range(count):
         svc = mesh.service(f"client{i}", CLIENT, calls=["rpc"])
@@ -68,8 +70,8 @@ def test_every_reply_matches_its_request_across_eight_clients(mesh: Mesh) -> Non
     bad: list[bytes] = []
     hosts = [_host_calls(mesh, tag, CALLS, bad) for tag in (b"h0", b"h1")]
     for svc in wasm:
-        assert svc.join(WATCHDOG), "watchdog: a client never finished"  # type: ignore[attr-defined]
-        assert svc.exit_code == 0, svc.outcome  # type: ignore[attr-defined]
+        assert svc.join(WATCHDOG), "watchdog: a client never finished"
+        assert svc.exit_code == 0, svc.outcome
     for thread in hosts:
         thread.join(WATCHDOG)
     assert bad == []
@@ -89,8 +91,8 @@ def test_a_client_killed_mid_call_does_not_block_the_others(mesh: Mesh) -> None:
     mesh.start()
     wait_until(lambda: victim.traps != [], "the victim trapped", WATCHDOG)
     for svc in others:
-        assert svc.join(WATCHDOG)  # type: ignore[attr-defined]
-        assert svc.exit_code == 0, svc.outcome  # type: ignore[attr-defined]
+        assert svc.join(WATCHDOG)
+        assert svc.exit_code == 0, svc.outcome
     assert "deadline" in victim.traps[0].cause
     wait_until(lambda: port.memory.u64(port.geometry.box(0)) == Box.DEAD, "its mailbox is DEAD")
     assert mesh.client("rpc").call(b"after", timeout=WATCHDOG) == b"Rafter"
@@ -106,9 +108,9 @@ def test_a_server_that_traps_mid_burst_loses_no_accepted_call(mesh: Mesh) -> Non
     bad: list[bytes] = []
     host = _host_calls(mesh, b"hh", CALLS // 4, bad)
     for svc in wasm:
-        assert svc.join(WATCHDOG)  # type: ignore[attr-defined]
-        assert svc.exit_code == 0, svc.outcome  # type: ignore[attr-defined]
-        assert svc.call("timeouts") == 0  # type: ignore[attr-defined]
+        assert svc.join(WATCHDOG)
+        assert svc.exit_code == 0, svc.outcome
+        assert svc.call("timeouts") == 0
     host.join(WATCHDOG)
     assert bad == []
     stats = mesh.port_statistics()["rpc"]
@@ -235,11 +237,23 @@ def test_a_forged_reply_length_is_refused_by_the_host_client(mesh: Mesh) -> None
     forger.release()
 
 
-def _forge_reply(port: object, forger: PortControl) -> None:
-    from nanonet.ring.port import Port
-    assert isinstance(port, Port)
+def _forge_reply(port: Port, forger: PortControl) -> None:
     box = -1
     while box < 0:
         box = forger.take(0, 10_000_000)
     port.memory.put_u32(box + P.BOX_REP_LEN, 1_000_000)
     forger.complete(box, port.memory.u64(box) >> 32)
+
+
+@pytest.mark.parametrize("memory", ["export", "import"])
+def test_c_guests_serve_and_call_through_nanonet_h(mesh: Mesh, memory: MemoryStyle) -> None:
+    server = build(GUESTS / "port_c.c", memory=memory, flags=["-DSERVER"])
+    client = build(GUESTS / "port_c.c", memory=memory, flags=["-DCOUNT=2000"])
+    mesh.port("rpc", clients=2, host_clients=1, max_payload=256)
+    mesh.service("server", server, serves=["rpc"])
+    callers = [mesh.service(f"c{i}", client, calls=["rpc"]) for i in range(2)]
+    mesh.start()
+    assert mesh.client("rpc").call(b"host", timeout=WATCHDOG) == b"Chost"
+    for svc in callers:
+        assert svc.join(WATCHDOG)
+        assert svc.exit_code == 0, svc.outcome

@@ -82,6 +82,8 @@ pub enum Status {
     /// The host asks the service to return now (a hot upgrade): everything
     /// received so far is committed; return it from `run`.
     Yield,
+    /// A port call's deadline passed with no reply; a late reply is dropped.
+    Timeout,
     /// A code this binding does not know.
     Other(i32),
 }
@@ -98,6 +100,7 @@ impl Status {
             -6 => Status::Truncated,
             -7 => Status::Broken,
             -8 => Status::Yield,
+            -9 => Status::Timeout,
             other => Status::Other(other),
         }
     }
@@ -113,6 +116,7 @@ impl Status {
             Status::Truncated => -6,
             Status::Broken => -7,
             Status::Yield => -8,
+            Status::Timeout => -9,
             Status::Other(code) => code,
         }
     }
