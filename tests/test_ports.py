@@ -1,13 +1,14 @@
 """Request/reply ports: every reply reaches the caller that asked, whatever fails.
 
 Guests: tests/guests/port_server.wat ('R' + the request) and port_client.wat
-(checks every reply against its own request). ``NANONET_STRESS`` scales the
-calls per client (10^4 by default; NANONET_STRESS=10 makes it 10^5).
+(checks every reply against its own request). ``NANONET_STRESS_SCALE`` scales the
+calls per client (10^4 by default; NANONET_STRESS_SCALE=10 makes it 10^5).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import os
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from nanonet.ring.portctl import PortControl
 from nanonet.ring.portlayout import Box
 from nanonet.toolchain.build import MemoryStyle, build
 
-CALLS = 10_000 * int(os.environ.get("NANONET_STRESS", "1"))
+CALLS = 10_000 * int(os.environ.get("NANONET_STRESS_SCALE", "1"))
 WATCHDOG = 120.0  # a bound on a hang, never a speed check
 SERVER = (GUESTS / "port_server.wat").read_text()
 CLIENT = (GUESTS / "port_client.wat").read_text()
@@ -257,3 +258,15 @@ def test_c_guests_serve_and_call_through_nanonet_h(mesh: Mesh, memory: MemorySty
     for svc in callers:
         assert svc.join(WATCHDOG)
         assert svc.exit_code == 0, svc.outcome
+
+
+def test_the_port_layout_is_documented_at_its_offsets() -> None:
+    text = (GUESTS.parent.parent / "docs" / "ring.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| ((?:port|box)\.\w+) \|", text, flags=re.M)
+    fields = {name: int(off) for off, name in rows}
+    for name, value in vars(P).items():
+        if name.startswith("OFF_"):
+            assert fields[f"port.{name[4:].lower()}"] == value, name
+        elif name.startswith("BOX_") and name not in ("BOX_HEADER", "BOX_REQUEST"):
+            assert fields[f"box.{name[4:].lower()}"] == value, name
+    assert f"`{P.MAGIC:#010X}`".replace("0X", "0x") in text
