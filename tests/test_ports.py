@@ -8,8 +8,8 @@ calls per client (10^4 by default; NANONET_STRESS_SCALE=10 makes it 10^5).
 from __future__ import annotations
 
 import asyncio
-import re
 import os
+import re
 import threading
 from collections.abc import Iterator
 
