@@ -85,7 +85,7 @@ def reqrep_rows(quick: bool) -> Rows:
     """Rows "nanonet-wasm" (with W1's one-way p50 as ``w1_p50_ns`` and the
     ratio ``p50_over_w1``) and "nanonet-host": p50_ns, p99_ns, calls_per_s."""
     rounds, warmup = _rounds(quick)
-    summary, samples = w1_nanonet(rounds, SIZE, warmup)
+    _, samples = w1_nanonet(rounds, SIZE, warmup)
     if len(samples) != rounds:
         raise BenchError(f"W1: expected {rounds} round trips, got {len(samples)}")
     w1_p50 = latency(samples, halve=True)["p50_ns"]
