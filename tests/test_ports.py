@@ -270,3 +270,18 @@ def test_the_port_layout_is_documented_at_its_offsets() -> None:
         elif name.startswith("BOX_") and name not in ("BOX_HEADER", "BOX_REQUEST"):
             assert fields[f"box.{name[4:].lower()}"] == value, name
     assert f"`{P.MAGIC:#010X}`".replace("0X", "0x") in text
+
+
+def test_an_observer_snapshot_carries_the_port_counters(mesh: Mesh) -> None:
+    from nanonet.observe.snapshot import take
+
+    mesh.port("rpc", clients=0, host_clients=1)
+    mesh.service("server", SERVER, serves=["rpc"])
+    client = mesh.client("rpc")
+    mesh.start()
+    for i in range(5):
+        client.call(b"%d" % i, timeout=WATCHDOG)
+    wait_until(lambda: mesh.port_statistics()["rpc"].replied == 5, "5 replies counted")
+    (port,) = take(mesh).to_json()["ports"]
+    assert port | {"calls": 5, "replied": 5, "taken": 5, "in_flight": 0} == port
+    assert (port["name"], port["server"], port["timeouts"]) == ("rpc", "server", 0)
