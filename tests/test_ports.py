@@ -285,3 +285,15 @@ def test_an_observer_snapshot_carries_the_port_counters(mesh: Mesh) -> None:
     (port,) = take(mesh).to_json()["ports"]
     assert port | {"calls": 5, "replied": 5, "taken": 5, "in_flight": 0} == port
     assert (port["name"], port["server"], port["timeouts"]) == ("rpc", "server", 0)
+
+
+def test_an_idle_server_with_a_deadline_is_not_taken_for_a_loop(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=0, host_clients=1)
+    server = mesh.service("server", SERVER, serves=["rpc"], limits=Limits(deadline_ms=30))
+    client = mesh.client("rpc")
+    mesh.start()
+    for i in range(3):  # idle spells of several deadlines (100 ms parks) between calls
+        parks = port.memory.u64(P.OFF_SERVER_PARKS)
+        wait_until(lambda: port.memory.u64(P.OFF_SERVER_PARKS) > parks + 2, "it parks twice")
+        assert client.call(b"%d" % i, timeout=WATCHDOG) == b"R%d" % i
+    assert server.traps == []

@@ -277,7 +277,8 @@ _SERVER = """
         (local.set $seen (i32.atomic.load {m} offset={O_WAKE} (i32.const 0)))
         (local.set $a (call $pscan{m}))
         (if (i32.and (i32.lt_s (local.get $a) (i32.const 0)) (i32.eqz (call $pgone{m})))
-          (then (drop (memory.atomic.wait32 {m} offset={O_WAKE} (i32.const 0)
+          (then {@hdr_bump O_SPARKS}
+                (drop (memory.atomic.wait32 {m} offset={O_WAKE} (i32.const 0)
                         (local.get $seen) (i64.const {SPARK})))))
         (i32.atomic.store {m} offset={O_SWAIT} (i32.const 0) (i32.const 0))
         (local.set $spin (i32.const {SSPIN}))))
@@ -332,7 +333,7 @@ def _values(m: int, shape: PortShape) -> dict[str, object]:
         O_CLOSED=P.OFF_CLOSED, O_Q=P.OFF_QUARANTINE, O_NLEN=P.OFF_NAME_LEN, O_NAME=P.OFF_NAME,
         O_WAKE=P.OFF_WAKE, O_SWAIT=P.OFF_SERVER_WAITING, O_BROKEN=P.OFF_BROKEN,
         O_TAKEN=P.OFF_TAKEN, O_REPLIED=P.OFF_REPLIED, O_LATE=P.OFF_LATE,
-        O_REFUSED=P.OFF_REFUSED,
+        O_REFUSED=P.OFF_REFUSED, O_SPARKS=P.OFF_SERVER_PARKS,
         B_WORD=P.BOX_WORD, B_REQLEN=P.BOX_REQ_LEN, B_REPLEN=P.BOX_REP_LEN,
         B_WAIT=P.BOX_CLIENT_WAITING, B_CALLS=P.BOX_CALLS, B_TIMEOUTS=P.BOX_TIMEOUTS,
         B_REQ=P.BOX_REQUEST, B_REP=g.reply_offset,

@@ -18,6 +18,7 @@ Header (256 bytes)::
     20  header_size u32              144 late        u64  replies dropped: caller gave up
     24  closed      u32              152 refused     u64  requests with a bad length
     28  quarantine  u32              160 requeued    u64  (host) taken -> posted after a trap
+                                     168 server_parks u64
     32  name_len    u32
     36  name        28 bytes
 
@@ -70,6 +71,7 @@ OFF_REPLIED = 136
 OFF_LATE = 144
 OFF_REFUSED = 152
 OFF_REQUEUED = 160
+OFF_SERVER_PARKS = 168  # the server's parks on wake: the watchdog's sign of an idle server
 
 BOX_WORD = 0
 BOX_REQ_LEN = 8

@@ -29,6 +29,7 @@ from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_messa
 from ..policy import wasi as wasi_caps
 from ..policy.policy import ServicePolicy
 from ..ring import layout as L
+from ..ring import portlayout as P
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
@@ -55,7 +56,7 @@ from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
 from .upgrade import Request
-from .watchdog import UNLIMITED_FUEL, Watchdog
+from .watchdog import UNLIMITED_FUEL, PortMarks, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
@@ -72,6 +73,14 @@ def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
     if mod is None:
         mod = rt.adapters[key] = compile_adapter(rt, ends, sampling, shapes)
     return mod
+
+
+def port_marks(port: Port, end: PortEnd) -> PortMarks:
+    """What the watchdog reads of a port end: a server's taken and parks
+    counters, a client's calls counter."""
+    if end.shape.role == "server":
+        return port.memory, (P.OFF_TAKEN, P.OFF_SERVER_PARKS)
+    return port.memory, (port.geometry.box(end.shape.box) + P.BOX_CALLS,)
 
 
 @dataclass
@@ -124,7 +133,8 @@ class Service:
         self._ports = tuple(ports)  # in the order of spec.ports
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
-                                 self.clock)
+                                 self.clock, [port_marks(p, e) for p, e in
+                                              zip(self._ports, spec.ports, strict=True)])
         self._poll: BoundedPoll | None = None  # WASI's poll_oneoff, made when WASI is linked
         self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
