@@ -293,7 +293,7 @@ def test_an_idle_server_with_a_deadline_is_not_taken_for_a_loop(mesh: Mesh) -> N
     client = mesh.client("rpc")
     mesh.start()
     for i in range(3):  # idle spells of several deadlines (100 ms parks) between calls
-        parks = port.memory.u64(P.OFF_SERVER_PARKS)
-        wait_until(lambda: port.memory.u64(P.OFF_SERVER_PARKS) > parks + 2, "it parks twice")
+        wait_until(lambda start=port.memory.u64(P.OFF_SERVER_PARKS):
+                   port.memory.u64(P.OFF_SERVER_PARKS) > start + 2, "it parks twice")
         assert client.call(b"%d" % i, timeout=WATCHDOG) == b"R%d" % i
     assert server.traps == []
