@@ -287,13 +287,17 @@ def test_an_observer_snapshot_carries_the_port_counters(mesh: Mesh) -> None:
     assert (port["name"], port["server"], port["timeouts"]) == ("rpc", "server", 0)
 
 
+def _parks_twice(port: Port) -> None:
+    start = port.memory.u64(P.OFF_SERVER_PARKS)
+    wait_until(lambda: port.memory.u64(P.OFF_SERVER_PARKS) > start + 2, "it parks twice")
+
+
 def test_an_idle_server_with_a_deadline_is_not_taken_for_a_loop(mesh: Mesh) -> None:
     port = mesh.port("rpc", clients=0, host_clients=1)
     server = mesh.service("server", SERVER, serves=["rpc"], limits=Limits(deadline_ms=30))
     client = mesh.client("rpc")
     mesh.start()
     for i in range(3):  # idle spells of several deadlines (100 ms parks) between calls
-        wait_until(lambda start=port.memory.u64(P.OFF_SERVER_PARKS):
-                   port.memory.u64(P.OFF_SERVER_PARKS) > start + 2, "it parks twice")
+        _parks_twice(port)
         assert client.call(b"%d" % i, timeout=WATCHDOG) == b"R%d" % i
     assert server.traps == []
