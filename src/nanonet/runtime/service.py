@@ -160,6 +160,7 @@ class Service:
         t0 = time.perf_counter()
         guest = self._compile()
         adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, self.spec.ports)
+        self._requeue_ports()
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
         rings = [r.shared for r in self._rings] + [p.memory.shared for p in self._ports]
@@ -173,6 +174,14 @@ class Service:
         self.holdings = self._holdings(linked)
         self.load_seconds = time.perf_counter() - t0
         return linked
+
+    def _requeue_ports(self) -> None:
+        """Before an instance of a port's server runs (after a trap, an
+        upgrade, a rollback): what the last one took and did not answer is
+        posted again, so no accepted call is lost (at least once)."""
+        for port, end in zip(self._ports, self.spec.ports, strict=True):
+            if end.shape.role == "server":
+                port.requeue()
 
     def _new_store(self, guest: wasmtime.Module) -> wasmtime.Store:
         """A store with this service's limits, fuel and epoch callback."""
@@ -572,9 +581,6 @@ class Service:
             return False
         self.restarts += 1
         self.redeliveries.after_trap()  # no instance runs now: the reader's side is ours
-        for port, end in zip(self._ports, self.spec.ports, strict=True):
-            if end.shape.role == "server":  # what it took and did not answer: again
-                port.requeue()
         return self._reload()
 
     def _reload(self) -> bool:
