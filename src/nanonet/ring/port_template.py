@@ -33,7 +33,7 @@ from .portlayout import Box, PortGeometry
 from .template import Helper, fill
 
 CLIENT_SPIN = 4096  # polls of the mailbox word before a client parks
-SERVER_SPIN = 512  # scans of every mailbox before the server parks
+SERVER_SPIN = 2048  # scans of every mailbox before the server parks
 SLICE_NS = 50_000_000  # a park's slice: the deadline, close and the epoch are seen between
 SERVER_PARK_NS = 100_000_000
 RESCAN = -100  # internal: the request taken was refused, look again
