@@ -301,3 +301,13 @@ def test_an_idle_server_with_a_deadline_is_not_taken_for_a_loop(mesh: Mesh) -> N
         _parks_twice(port)
         assert client.call(b"%d" % i, timeout=WATCHDOG) == b"R%d" % i
     assert server.traps == []
+
+
+def test_a_forged_port_header_is_refused_by_the_wasm_client(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=1, host_clients=0)
+    svc = mesh.service("client", CLIENT, calls=["rpc"])
+    port.memory.put_u32(P.OFF_MAILBOXES, 1 << 30)  # would put mailboxes far out of bounds
+    mesh.start()
+    assert svc.join(WATCHDOG)
+    assert svc.exit_code == -1004  # NN_CORRUPT: quarantined, nothing read out of bounds
+    assert port.memory.u32(P.OFF_QUARANTINE) != 0

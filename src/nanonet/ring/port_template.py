@@ -76,6 +76,7 @@ _COMMON = """
   (global $pok{m} (mut i32) (i32.const 0))  ;; 0 unattached, 1 attached, 2 quarantined
   (global $pid{m} (mut i32) (i32.const 0))  ;; client: the last call id
   (global $pcur{m} (mut i32) (i32.const 0)) ;; server: where the next scan starts (fair)
+  (global $ptw{m} (mut i64) (i64.const 0))  ;; server: the word its last take stored
 
   (func $pquar{m} (param $why i32) (result i32)
     (i32.atomic.store {m} offset={O_Q} (i32.const 0) (local.get $why))
@@ -235,6 +236,8 @@ _SERVER = """
                       (i64.or (i64.and (local.get $w) (i64.const {HI})) (i64.const {TAKEN})))
                     (local.get $w))
           (then (global.set $pcur{m} (local.get $i))
+                (global.set $ptw{m}
+                  (i64.or (i64.and (local.get $w) (i64.const {HI})) (i64.const {TAKEN})))
                 (return (local.get $a))))))
       (local.set $k (i32.sub (local.get $k) (i32.const 1)))
       (br_if $each (local.get $k)))
@@ -243,7 +246,8 @@ _SERVER = """
   ;; mailbox at $a was just taken: check the request, copy it out, write the token
   (func $ptook{m} (param $a i32) (param $buf i32) (param $cap i32) (param $callp i32)
     (result i32) (local $n i32) (local $w i64)
-    (local.set $w (i64.atomic.load {m} offset={B_WORD} (local.get $a)))
+    ;; the word as the take stored it: a CAS below fails if the caller gave up since
+    (local.set $w (global.get $ptw{m}))
     (local.set $n (i32.load {m} offset={B_REQLEN} (local.get $a)))
     (if (i32.gt_u (local.get $n) (i32.const {PMAX})) (then
       (drop (i64.atomic.rmw.cmpxchg {m} offset={B_WORD} (local.get $a) (local.get $w)
