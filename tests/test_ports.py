@@ -311,3 +311,20 @@ def test_a_forged_port_header_is_refused_by_the_wasm_client(mesh: Mesh) -> None:
     assert svc.join(WATCHDOG)
     assert svc.exit_code == -1004  # NN_CORRUPT: quarantined, nothing read out of bounds
     assert port.memory.u32(P.OFF_QUARANTINE) != 0
+
+
+def test_the_metrics_carry_the_port_counters(mesh: Mesh) -> None:
+    from prometheus_client import generate_latest
+
+    from nanonet.observe.metrics import registry
+    from nanonet.observe.snapshot import take
+
+    mesh.port("rpc", clients=0, host_clients=1)
+    client = mesh.client("rpc")
+    mesh.start()
+    with pytest.raises(CallTimeout):
+        client.call(b"nobody serves", timeout=0.01)
+    text = generate_latest(registry(lambda: take(mesh))).decode()
+    assert 'nanonet_port_calls_total{port="rpc"} 1.0' in text
+    assert 'nanonet_port_timeouts_total{port="rpc"} 1.0' in text
+    assert 'nanonet_port_in_flight{port="rpc"} 0.0' in text
