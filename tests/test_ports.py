@@ -328,3 +328,50 @@ def test_the_metrics_carry_the_port_counters(mesh: Mesh) -> None:
     assert 'nanonet_port_calls_total{port="rpc"} 1.0' in text
     assert 'nanonet_port_timeouts_total{port="rpc"} 1.0' in text
     assert 'nanonet_port_in_flight{port="rpc"} 0.0' in text
+
+
+def test_random_writes_to_one_mailbox_never_reach_another_caller(mesh: Mesh) -> None:
+    """A hostile writer scribbles over mailbox 1 (state, id, lengths); the
+    server must not trap, nor read or write out of bounds, and the honest
+    caller in mailbox 0 gets every one of its own replies."""
+    import random
+
+    port = mesh.port("rpc", clients=0, host_clients=2, max_payload=64)
+    server = mesh.service("server", SERVER, serves=["rpc"])
+    honest = mesh.client("rpc")
+    mesh.start()
+    stop = threading.Event()
+    box = port.geometry.box(1)
+
+    def scribble() -> None:
+        rng = random.Random(7)
+        while not stop.is_set():
+            state = rng.choice([Box.POSTED, Box.TAKEN, Box.REPLIED, rng.getrandbits(32)])
+            port.memory.put_u32(box + P.BOX_REQ_LEN, rng.choice([0, 64, 65, rng.getrandbits(32)]))
+            port.memory.put_u32(box + P.BOX_REP_LEN, rng.getrandbits(32))
+            port.memory.put_u64(box, (rng.getrandbits(32) << 32) | state)
+
+    thread = threading.Thread(target=scribble, daemon=True)
+    thread.start()
+    try:
+        for i in range(3000):
+            request = b"%d" % i
+            assert honest.call(request, timeout=WATCHDOG) == b"R" + request
+    finally:
+        stop.set()
+        thread.join(WATCHDOG)
+    assert server.traps == [] and server.running
+    assert port.memory.u32(P.OFF_QUARANTINE) == 0
+
+
+def test_a_server_that_returns_breaks_its_port(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=0, host_clients=1)
+    server = mesh.service("server", '(module '
+                          '(import "nanonet" "port" (func (param i32 i32) (result i32))) '
+                          '(memory (export "memory") 1) '
+                          '(func (export "run") (result i32) (i32.const 0)))', serves=["rpc"])
+    client = mesh.client("rpc")
+    mesh.start()
+    assert server.join(WATCHDOG)
+    with pytest.raises(TunnelBroken, match="port 'rpc' is broken"):
+        client.call(b"anyone?", timeout=WATCHDOG)

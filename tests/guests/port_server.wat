@@ -27,6 +27,7 @@
       (i32.store8 (i32.const 1024) (i32.const 82))
       (local.set $r (call $reply (local.get $h) (i64.load (i32.const 16)) (i32.const 1024)
                       (i32.add (local.get $n) (i32.const 1))))
+      (br_if $serve (i32.eq (local.get $r) (i32.const -3)))  ;; a 'R' + 64 bytes: too big
       (if (local.get $r) (then (return (local.get $r))))
       (br $serve))
     (i32.const 0)))

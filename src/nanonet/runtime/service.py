@@ -393,6 +393,9 @@ class Service:
         instead of waiting for ever; a stop (the mesh closes them) breaks none."""
         if self._stopping or self.watchdog.stop_requested:
             return
+        if self.state is State.STOPPED:  # it returned: nobody answers its ports any more
+            self._leave_ports()
+            return
         if self.state is State.TRAPPED:
             reason, cause = L.Broken.TRAPPED, self.error.cause if self.error else "trapped"
         elif self.state is State.FAILED:
@@ -410,7 +413,8 @@ class Service:
         self._leave_ports()
 
     def _leave_ports(self) -> None:
-        """Gone for good: a port it served breaks, its client mailboxes go DEAD."""
+        """Gone for good (or returned): a port it served breaks, its client
+        mailboxes go DEAD."""
         for port, end in zip(self._ports, self.spec.ports, strict=True):
             if end.shape.role == "server":
                 port.break_()
