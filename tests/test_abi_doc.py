@@ -35,7 +35,7 @@ def test_header_declares_every_abi_function() -> None:
 def test_rust_binding_imports_every_abi_function_and_knows_every_status() -> None:
     text = BINDING.read_text()
     module = text[text.index('wasm_import_module = "nanonet"'):text.index("wasi_snapshot")]
-    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel"}
+    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel", *PORT_OPS}
     codes = dict(re.findall(r"(-\d+) => Status::(\w+),", text))
     words = {name.replace("_", "").lower(): name for name in NAMES}
     assert {words[w.lower()]: int(c) for c, w in codes.items()} == {

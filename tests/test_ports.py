@@ -375,3 +375,17 @@ def test_a_server_that_returns_breaks_its_port(mesh: Mesh) -> None:
     assert server.join(WATCHDOG)
     with pytest.raises(TunnelBroken, match="port 'rpc' is broken"):
         client.call(b"anyone?", timeout=WATCHDOG)
+
+
+def test_a_rust_guest_calls_through_nanonet_rs(mesh: Mesh) -> None:
+    from nanonet.toolchain import rustbuild
+
+    missing = rustbuild.available()
+    if missing is not None:
+        pytest.skip(f"Rust guests cannot be built here: {missing}")
+    mesh.port("rpc", clients=1, host_clients=0, max_payload=128)
+    mesh.service("server", build(GUESTS / "port_c.c", flags=["-DSERVER"]), serves=["rpc"])
+    caller = mesh.service("caller", rustbuild.build_rust(GUESTS / "port_rust.rs"), calls=["rpc"])
+    mesh.start()
+    assert caller.join(WATCHDOG)
+    assert caller.exit_code == 0, caller.outcome
