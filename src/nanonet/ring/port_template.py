@@ -33,7 +33,12 @@ from .portlayout import Box, PortGeometry
 from .template import Helper, fill
 
 CLIENT_SPIN = 4096  # polls of the mailbox word before a client parks
-SERVER_SPIN = 2048  # scans of every mailbox before the server parks
+SERVER_SPIN = 2048  # scans of every mailbox before the server parks, at first
+# the server's spin adapts as a tunnel reader's does (ring/adapter.py): a park
+# that a request ended doubles it (callers come back faster than a futex wake),
+# a park that timed out (an idle port) halves it
+SERVER_SPIN_MIN = 64
+SERVER_SPIN_MAX = 1 << 16
 SLICE_NS = 50_000_000  # a park's slice: the deadline, close and the epoch are seen between
 SERVER_PARK_NS = 100_000_000
 RESCAN = -100  # internal: the request taken was refused, look again
@@ -77,6 +82,7 @@ _COMMON = """
   (global $pid{m} (mut i32) (i32.const 0))  ;; client: the last call id
   (global $pcur{m} (mut i32) (i32.const 0)) ;; server: where the next scan starts (fair)
   (global $ptw{m} (mut i64) (i64.const 0))  ;; server: the word its last take stored
+  (global $pspin{m} (mut i32) (i32.const {SSPIN}))  ;; server: its spin budget, adapted
 
   (func $pquar{m} (param $why i32) (result i32)
     (i32.atomic.store {m} offset={O_Q} (i32.const 0) (local.get $why))
@@ -266,11 +272,21 @@ _SERVER = """
     {@hdr_bump O_TAKEN}
     (local.get $n))
 
+  ;; a park's outcome adapts the spin: timed out (2) halves it, woken doubles it
+  (func $padapt{m} (param $woke i32)
+    (if (i32.eq (local.get $woke) (i32.const 2))
+      (then (global.set $pspin{m} (select (i32.const {SSPIN_MIN})
+              (i32.shr_u (global.get $pspin{m}) (i32.const 1))
+              (i32.lt_u (global.get $pspin{m}) (i32.const {SSPIN_MIN2})))))
+      (else (global.set $pspin{m} (select (i32.const {SSPIN_MAX})
+              (i32.shl (global.get $pspin{m}) (i32.const 1))
+              (i32.gt_u (global.get $pspin{m}) (i32.const {SSPIN_MAX2})))))))
+
   (func $precv{m} (param $block i32) (param $buf i32) (param $cap i32) (param $callp i32)
     (result i32) (local $r i32) (local $a i32) (local $spin i32) (local $seen i32)
     (local.set $r (call $pattach{m}))
     (if (local.get $r) (then (return (local.get $r))))
-    (local.set $spin (i32.const {SSPIN}))
+    (local.set $spin (global.get $pspin{m}))
     (loop $look
       (local.set $a (call $pscan{m}))
       (if (i32.and (i32.lt_s (local.get $a) (i32.const 0))
@@ -282,10 +298,10 @@ _SERVER = """
         (local.set $a (call $pscan{m}))
         (if (i32.and (i32.lt_s (local.get $a) (i32.const 0)) (i32.eqz (call $pgone{m})))
           (then {@hdr_bump O_SPARKS}
-                (drop (memory.atomic.wait32 {m} offset={O_WAKE} (i32.const 0)
-                        (local.get $seen) (i64.const {SPARK})))))
+                (call $padapt{m} (memory.atomic.wait32 {m} offset={O_WAKE} (i32.const 0)
+                                   (local.get $seen) (i64.const {SPARK})))))
         (i32.atomic.store {m} offset={O_SWAIT} (i32.const 0) (i32.const 0))
-        (local.set $spin (i32.const {SSPIN}))))
+        (local.set $spin (global.get $pspin{m}))))
       (if (i32.ge_s (local.get $a) (i32.const 0)) (then
         (local.set $r (call $ptook{m} (local.get $a) (local.get $buf) (local.get $cap)
                         (local.get $callp)))
@@ -347,7 +363,9 @@ def _values(m: int, shape: PortShape) -> dict[str, object]:
         CLOSED=Status.CLOSED, AGAIN=Status.AGAIN, TOO_BIG=Status.TOO_BIG,
         CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED, BROKEN=Status.BROKEN,
         BAD_HANDLE=Status.BAD_HANDLE, TIMEOUT=Status.TIMEOUT, Q_HDR=Quarantine.BAD_HEADER,
-        CSPIN=CLIENT_SPIN, SSPIN=SERVER_SPIN, SLICE=SLICE_NS, SPARK=SERVER_PARK_NS,
+        CSPIN=CLIENT_SPIN, SSPIN=SERVER_SPIN, SSPIN_MIN=SERVER_SPIN_MIN,
+        SSPIN_MIN2=2 * SERVER_SPIN_MIN, SSPIN_MAX=SERVER_SPIN_MAX,
+        SSPIN_MAX2=SERVER_SPIN_MAX // 2, SLICE=SLICE_NS, SPARK=SERVER_PARK_NS,
         RESCAN=RESCAN,
     )
 
