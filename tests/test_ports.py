@@ -389,3 +389,25 @@ def test_a_rust_guest_calls_through_nanonet_rs(mesh: Mesh) -> None:
     mesh.start()
     assert caller.join(WATCHDOG)
     assert caller.exit_code == 0, caller.outcome
+
+
+def test_one_host_client_shared_by_threads_gives_each_its_own_reply(mesh: Mesh) -> None:
+    mesh.port("rpc", clients=0, host_clients=1)
+    mesh.service("server", SERVER, serves=["rpc"])
+    client = mesh.client("rpc")
+    mesh.start()
+    bad: list[bytes] = []
+
+    def run(tag: int) -> None:
+        for i in range(1000):
+            request = b"%d:%d" % (tag, i)
+            if client.call(request, timeout=WATCHDOG) != b"R" + request:
+                bad.append(request)
+
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WATCHDOG)
+    assert bad == []
+    assert mesh.port_statistics()["rpc"].calls == 4000
