@@ -366,7 +366,8 @@ def _values(m: int, shape: PortShape) -> dict[str, object]:
         CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED, BROKEN=Status.BROKEN,
         BAD_HANDLE=Status.BAD_HANDLE, TIMEOUT=Status.TIMEOUT, Q_HDR=Quarantine.BAD_HEADER,
         CSPIN=CLIENT_SPIN, SSPIN=min(SERVER_SPIN, spin_max), SSPIN_MIN=SERVER_SPIN_MIN,
-        SSPIN_MIN2=2 * SERVER_SPIN_MIN, SSPIN_MAX=spin_max, SSPIN_MAX2=spin_max // 2, SLICE=SLICE_NS, SPARK=SERVER_PARK_NS,
+        SSPIN_MIN2=2 * SERVER_SPIN_MIN, SSPIN_MAX=spin_max, SSPIN_MAX2=spin_max // 2,
+        SLICE=SLICE_NS, SPARK=SERVER_PARK_NS,
         RESCAN=RESCAN,
     )
 
