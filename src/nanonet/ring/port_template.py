@@ -32,7 +32,9 @@ from .layout import Quarantine, Status
 from .portlayout import Box, PortGeometry
 from .template import Helper, fill
 
-CLIENT_SPIN = 4096  # polls of the mailbox word before a client parks
+CLIENT_SPIN = 4096  # polls of the mailbox word before a client parks, at first
+CLIENT_SPIN_MIN = 64  # adapted as the server's is: a park the reply ended doubles it
+CLIENT_SPIN_MAX = 1 << 16
 SERVER_SPIN = 2048  # scans of every mailbox before the server parks, at first
 # the server's spin adapts as a tunnel reader's does (ring/adapter.py): a park
 # that a request ended doubles it (callers come back faster than a futex wake),
@@ -80,6 +82,7 @@ class PortEnd:
 _COMMON = """
   (global $pok{m} (mut i32) (i32.const 0))  ;; 0 unattached, 1 attached, 2 quarantined
   (global $pid{m} (mut i32) (i32.const 0))  ;; client: the last call id
+  (global $pcspin{m} (mut i32) (i32.const {CSPIN}))  ;; client: its spin budget, adapted
   (global $pcur{m} (mut i32) (i32.const 0)) ;; server: where the next scan starts (fair)
   (global $ptw{m} (mut i64) (i64.const 0))  ;; server: the word its last take stored
   (global $pspin{m} (mut i32) (i32.const {SSPIN}))  ;; server: its spin budget, adapted
@@ -157,6 +160,16 @@ _CLIENT = """
       (i64.const {IDLE})))
     (local.get $n))
 
+  ;; a park's outcome adapts the spin: timed out (2) halves it, woken doubles it
+  (func $pcadapt{m} (param $woke i32)
+    (if (i32.eq (local.get $woke) (i32.const 2))
+      (then (global.set $pcspin{m} (select (i32.const {CSPIN_MIN})
+              (i32.shr_u (global.get $pcspin{m}) (i32.const 1))
+              (i32.lt_u (global.get $pcspin{m}) (i32.const {CSPIN_MIN2})))))
+      (else (global.set $pcspin{m} (select (i32.const {CSPIN_MAX})
+              (i32.shl (global.get $pcspin{m}) (i32.const 1))
+              (i32.gt_u (global.get $pcspin{m}) (i32.const {CSPIN_MAX2})))))))
+
   (func $pcall{m} (param $req i32) (param $len i32) (param $buf i32) (param $cap i32)
     (param $ms i32) (result i32)
     (local $r i32) (local $id i64) (local $w i64) (local $left i64) (local $slice i64)
@@ -182,7 +195,7 @@ _CLIENT = """
     (local.set $left (select (i64.const -1)
       (i64.mul (i64.extend_i32_u (local.get $ms)) (i64.const 1000000))
       (i32.lt_s (local.get $ms) (i32.const 0))))
-    (local.set $spin (i32.const {CSPIN}))
+    (local.set $spin (global.get $pcspin{m}))
     (loop $poll
       (local.set $w (i64.atomic.load {m} offset={B_WORD} (i32.const {BOX})))  ;; acquire
       (if (i64.eq (local.get $w) (i64.or (local.get $id) (i64.const {REPLIED})))
@@ -214,10 +227,12 @@ _CLIENT = """
       ;; the server CASes the word, then reads the flag
       (i32.atomic.store {m} offset={B_WAIT} (i32.const {BOX}) (i32.const 1))
       (if (i64.eq (i64.atomic.load {m} offset={B_WORD} (i32.const {BOX})) (local.get $w))
-        (then (if (i32.eq (memory.atomic.wait32 {m} offset={B_WORD} (i32.const {BOX})
-                            (i32.wrap_i64 (local.get $w)) (local.get $slice)) (i32.const 2))
-          (then (if (i64.ne (local.get $left) (i64.const -1))
-            (then (local.set $left (i64.sub (local.get $left) (local.get $slice)))))))))
+        (then (local.set $r (memory.atomic.wait32 {m} offset={B_WORD} (i32.const {BOX})
+                              (i32.wrap_i64 (local.get $w)) (local.get $slice)))
+          (call $pcadapt{m} (local.get $r))
+          (if (i32.eq (local.get $r) (i32.const 2))
+            (then (if (i64.ne (local.get $left) (i64.const -1))
+              (then (local.set $left (i64.sub (local.get $left) (local.get $slice)))))))))
       (i32.atomic.store {m} offset={B_WAIT} (i32.const {BOX}) (i32.const 0))
       (br $poll))
     (unreachable))
@@ -365,6 +380,8 @@ def _values(m: int, shape: PortShape) -> dict[str, object]:
         CLOSED=Status.CLOSED, AGAIN=Status.AGAIN, TOO_BIG=Status.TOO_BIG,
         CORRUPT=Status.CORRUPT, TRUNC=Status.TRUNCATED, BROKEN=Status.BROKEN,
         BAD_HANDLE=Status.BAD_HANDLE, TIMEOUT=Status.TIMEOUT, Q_HDR=Quarantine.BAD_HEADER,
+        CSPIN_MIN=CLIENT_SPIN_MIN, CSPIN_MIN2=2 * CLIENT_SPIN_MIN, CSPIN_MAX=CLIENT_SPIN_MAX,
+        CSPIN_MAX2=CLIENT_SPIN_MAX // 2,
         CSPIN=CLIENT_SPIN, SSPIN=min(SERVER_SPIN, spin_max), SSPIN_MIN=SERVER_SPIN_MIN,
         SSPIN_MIN2=2 * SERVER_SPIN_MIN, SSPIN_MAX=spin_max, SSPIN_MAX2=spin_max // 2,
         SLICE=SLICE_NS, SPARK=SERVER_PARK_NS,
