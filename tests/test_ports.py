@@ -411,3 +411,25 @@ def test_one_host_client_shared_by_threads_gives_each_its_own_reply(mesh: Mesh) 
         thread.join(WATCHDOG)
     assert bad == []
     assert mesh.port_statistics()["rpc"].calls == 4000
+
+
+def test_a_wasm_callers_late_reply_is_dropped_not_delivered_to_its_retry(mesh: Mesh) -> None:
+    port = mesh.port("rpc", clients=1, host_clients=0)
+    box = port.geometry.box(0)
+    first = threading.Event()
+
+    def handler(request: bytes) -> bytes:
+        if not first.is_set():  # answered only once its caller timed out, and wrongly
+            first.set()
+            wait_until(lambda: port.memory.u64(box + P.BOX_TIMEOUTS) == 1, "the caller gave up")
+            return b"LATE"
+        return b"R" + request
+
+    mesh.serve("rpc", handler)
+    caller = mesh.service("caller", CLIENT, calls=["rpc"])
+    caller.call("configure", 5, 1, 0, 50)  # 50 ms deadlines; a timeout retries the same call
+    mesh.start()
+    assert caller.join(WATCHDOG)
+    assert caller.exit_code == 0, caller.outcome  # no bad reply: "LATE" never reached it
+    assert caller.call("timeouts") == 1
+    wait_until(lambda: mesh.port_statistics()["rpc"].late == 1, "the late reply was dropped")
