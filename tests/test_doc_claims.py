@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from nanonet import Mesh
+from nanonet import Mesh, PortStats
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.metrics import registry
 from nanonet.observe.snapshot import MeshSnapshot, ServiceSnapshot, TunnelSnapshot, take
@@ -74,9 +74,10 @@ def _first_cells(section: str) -> list[str]:
 
 
 def test_the_snapshot_fields_are_the_documented_ones() -> None:
-    want = {f.name for f in fields(MeshSnapshot)} - {"services", "tunnels"}
+    want = {f.name for f in fields(MeshSnapshot)} - {"services", "tunnels", "ports"}
     want |= {f"services[].{f.name}" for f in fields(ServiceSnapshot)}
     want |= {f"tunnels[].{f.name}" for f in fields(TunnelSnapshot)}
+    want |= {f"ports[].{f.name}" for f in fields(PortStats)}
     assert set(_first_cells(_section("observability.md", "### Snapshot JSON"))) == want
 
 

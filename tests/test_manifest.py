@@ -124,7 +124,7 @@ def test_every_key_of_the_schema_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "manifest.md").read_text()
     tables: list[type[BaseModel]] = [schema.MeshTable, schema.TunnelTable, schema.ServiceTable,
                                      schema.DirGrant, schema.GrantsTable, schema.LimitsTable,
-                                     schema.RestartTable]
+                                     schema.RestartTable, schema.PortTable]
     missing = [f"{t.__name__}.{key}" for t in tables for key in t.model_fields
                if f"`{key}`" not in doc and f".{key}]`" not in doc]
     assert not missing

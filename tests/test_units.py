@@ -285,7 +285,7 @@ def test_public_api_is_pinned() -> None:
         "Manifest", "ManifestError", "load_manifest",
         "CallTimeout", "NotFound", "Packed", "PcapngError", "TapError", "TapStalled",
         "TunnelTimeout",
-        "WrongType",
+        "WrongType", "Port", "PortClient", "PortServer", "PortStats",
     ])
     for name in nanonet.__all__:
         assert getattr(nanonet, name) is not None

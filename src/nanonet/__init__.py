@@ -29,6 +29,8 @@ from .policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry, Status
 from .ring.packed import Packed
+from .ring.port import Port, PortStats
+from .ring.portclient import PortClient, PortServer
 from .ring.stats import TunnelStats
 from .runtime.lifecycle import State
 from .runtime.service import Service
@@ -52,6 +54,10 @@ __all__ = [
     "NotFound",
     "Packed",
     "PcapngError",
+    "Port",
+    "PortClient",
+    "PortServer",
+    "PortStats",
     "Preopen",
     "Restart",
     "RestartPolicy",

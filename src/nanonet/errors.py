@@ -183,7 +183,8 @@ class TunnelTimeout(NanonetError, TimeoutError):
 
 
 class CallTimeout(NanonetError, TimeoutError):
-    """A component service did not answer a call within the caller's timeout."""
+    """A component service, or a port's server, did not answer a call within
+    the caller's timeout (a port call is then abandoned: a late reply is dropped)."""
 
     code: ClassVar[str] = "call-timeout"
 

@@ -47,6 +47,10 @@ from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
+from .ring.port import Port, PortStats
+from .ring.port_template import PortEnd
+from .ring.portclient import Handler, PortClient, PortServer
+from .ring.portlayout import PortGeometry
 from .ring.stats import TunnelStats, snapshot
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
+DEFAULT_PORT_PAYLOAD = 256
 STOP_SECONDS = 10.0  # how long stop waits for what it interrupted before it reports it
 log = logging.getLogger(__name__)
 
@@ -150,6 +155,8 @@ class Mesh:
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}
+        self.ports: dict[str, Port] = {}
+        self._port_servers: list[PortServer] = []
         self._started = False
         self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
         self._ticking = False
@@ -174,6 +181,67 @@ class Mesh:
         self.tunnels[name] = tunnel
         return tunnel
 
+    def port(self, name: str, *, max_payload: int = DEFAULT_PORT_PAYLOAD, clients: int = 8,
+             host_clients: int = 1) -> Port:
+        """Create a request/reply port (docs/runtime.md, "Ports"): one server
+        (``service(..., serves=[name])`` or ``serve``), up to ``clients``
+        calling services (``calls=[name]``) and ``host_clients`` host clients
+        (``client``), each with a mailbox of its own; requests and replies up
+        to ``max_payload`` bytes."""
+        self._check_open()
+        check_name("port", name)
+        if name in self.ports:
+            raise InvalidValue(f"port {name!r} already exists in this mesh")
+        geometry = PortGeometry(clients + host_clients, max_payload)
+        self.ports[name] = port = Port(self.rt, name, geometry, clients)
+        return port
+
+    def _get_port(self, name: str) -> Port:
+        try:
+            return self.ports[name]
+        except KeyError:
+            known = ", ".join(sorted(self.ports)) or "none"
+            raise NotFound(f"no port named {name!r} (ports: {known}); "
+                           "create it with mesh.port() first") from None
+
+    def client(self, port: str) -> PortClient:
+        """A host client of ``port``: it owns one of the port's host mailboxes."""
+        self._check_open()
+        return PortClient(self.rt, self._get_port(port))
+
+    def serve(self, port: str, handler: Handler) -> PortServer:
+        """Serve ``port`` from the host: ``handler(request) -> reply`` runs on
+        a thread of its own from ``start`` on (at once if started)."""
+        self._check_open()
+        p = self._get_port(port)
+        p.serve(HOST)
+        server = PortServer(self.rt, p, handler)
+        self._port_servers.append(server)
+        if self._started:
+            server.start()
+        return server
+
+    def _port_ends(self, name: str, serves: Iterable[str],
+                   calls: Iterable[str]) -> list[tuple[Port, PortEnd]]:
+        """The port ends a service takes: served ports, then called ones."""
+        taken: list[tuple[Port, PortEnd]] = []
+        try:
+            for p in serves:
+                port = self._get_port(p)
+                taken.append((port, port.serve(name)))
+            for p in calls:
+                port = self._get_port(p)
+                taken.append((port, port.client_end(name)))
+        except BaseException:
+            for port, _ in taken:
+                port.release(name)
+            raise
+        return taken
+
+    def port_statistics(self) -> dict[str, PortStats]:
+        """Every port's counters (calls, in flight, timeouts, late replies)."""
+        return {name: p.statistics() for name, p in self.ports.items()}
+
     def _get_tunnel(self, name: str) -> Tunnel:
         try:
             return self.tunnels[name]
@@ -186,7 +254,8 @@ class Mesh:
                 writes: Iterable[str] = (), entry: str | None = None,
                 grants: Grants | Iterable[str] = (), limits: Limits | None = None,
                 restart: RestartPolicy | None = None,
-                names: Mapping[str, str] | None = None) -> Service:
+                names: Mapping[str, str] | None = None, serves: Iterable[str] = (),
+                calls: Iterable[str] = ()) -> Service:
         """Load a service (bytes, WAT text or a path) holding the given tunnel ends.
 
         Nothing else is reachable from the guest unless ``grants`` says so
@@ -194,7 +263,8 @@ class Mesh:
         bounds what it may use; ``restart`` says whether a trap restarts it.
         ``names`` maps the tunnel names the guest asks for to tunnels it holds
         (``{"in": "raw"}``: its ``tunnel("in")`` is ``raw``), so one binary can
-        serve twice under different tunnels.
+        serve twice under different tunnels. ``serves`` and ``calls`` name the
+        ports it serves and calls.
         """
         self._check_open()
         check_name("service", name)
@@ -213,12 +283,20 @@ class Mesh:
                   ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
         _check_claims(name, claims)
         ends = named(name, [EndSpec(t.name, d, t.geometry) for t, d in claims], names)
-        spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
-                           policy, self.latency)
         sink = self._dead_letter_sink(name, policy.restart, claims)
-        svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor,
-                      controls=[t.control for t, _ in claims],
-                      dead_letter=None if sink is None else TunnelWriter(sink.ring, sink.control))
+        ports = self._port_ends(name, serves, calls)
+        spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
+                           policy, self.latency, tuple(end for _, end in ports))
+        try:
+            svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor,
+                          controls=[t.control for t, _ in claims],
+                          dead_letter=None if sink is None else TunnelWriter(sink.ring,
+                                                                             sink.control),
+                          ports=[p for p, _ in ports])
+        except BaseException:
+            for port, _ in ports:
+                port.release(name)
+            raise
         for tunnel, direction in claims:  # loaded: now the ends are its own
             tunnel.take(direction, name)
         if sink is not None:  # its supervisor writes what it moves aside
@@ -317,6 +395,9 @@ class Mesh:
             svc.wait_started()
         for comp in self.components.values():
             comp.start()
+        for server in self._port_servers:
+            if not server.started:
+                server.start()
 
     def _children(self) -> list[Service | ComponentService]:
         return [*self.services.values(), *self.components.values()]
@@ -340,6 +421,8 @@ class Mesh:
     def close_tunnels(self) -> None:
         for t in self.tunnels.values():
             t.control.close()
+        for p in self.ports.values():
+            p.close()
 
     def stop(self, grace: float = 1.0, timeout: float = STOP_SECONDS) -> None:
         """Close every tunnel, wait ``grace`` seconds, then interrupt the rest.
@@ -437,8 +520,12 @@ class Mesh:
             svc.close()
         for comp in self.components.values():
             comp.release()
+        for server in self._port_servers:
+            server.join(STOP_SECONDS)
         for tunnel in self.tunnels.values():
             tunnel.close()
+        for port in self.ports.values():
+            port.release_memory()
 
     def __enter__(self) -> Mesh:
         return self

@@ -31,6 +31,7 @@ extern "C" {
 #define NN_TRUNCATED (-6)  /* buffer too small; the message stays queued     */
 #define NN_BROKEN (-7)     /* the other end is gone for good; after draining */
 #define NN_YIELD (-8)      /* the host asks run to return (hot upgrade)      */
+#define NN_TIMEOUT (-9)    /* a port call's deadline passed; no reply        */
 
 #define NN_IMPORT(name) __attribute__((import_module("nanonet"), import_name(name)))
 /* Export a function under a fixed name, e.g. NN_EXPORT("configure"). */
@@ -72,6 +73,34 @@ NN_IMPORT("recv_batch") int32_t nn_recv_batch(int32_t h, void *buf, size_t cap, 
 /* As recv_batch, but returns 0 at once when the ring is empty. */
 NN_IMPORT("try_recv_batch")
 int32_t nn_try_recv_batch(int32_t h, void *buf, size_t cap, uint32_t max);
+
+/* ---- request/reply ports (docs/abi.md, "Ports") --------------------------- */
+/* A call token: the runtime's call id (high 32 bits) and mailbox (low 32). */
+typedef uint64_t nn_call_t;
+/* The handle (>= 0) of a port this service serves or calls, or NN_BAD_HANDLE. */
+NN_IMPORT("port") int32_t nn_port(const char *name, size_t name_len);
+/* Call port h: send len bytes, wait up to timeout_ms (< 0: no deadline) for
+ * the reply, written into buf. The reply's length, or NN_TIMEOUT (the call is
+ * abandoned: a late reply is dropped), NN_TRUNCATED (the reply did not fit
+ * cap; it is dropped), NN_TOO_BIG, NN_BROKEN (the server is gone for good),
+ * NN_CLOSED, NN_CORRUPT. */
+NN_IMPORT("call")
+int32_t nn_call(int32_t h, const void *req, size_t len, void *buf, size_t cap,
+                int32_t timeout_ms);
+/* Serve port h: take the next request (round robin over the callers) into
+ * buf; blocks until one is posted. Its length, with *call set for the reply;
+ * NN_TRUNCATED if it does not fit cap (it stays posted), NN_CLOSED at stop. */
+NN_IMPORT("serve_recv") int32_t nn_serve_recv(int32_t h, void *buf, size_t cap, nn_call_t *call);
+/* As serve_recv, but NN_AGAIN at once when nothing is posted. */
+NN_IMPORT("try_serve_recv")
+int32_t nn_try_serve_recv(int32_t h, void *buf, size_t cap, nn_call_t *call);
+/* Answer call with len bytes: 0 (also when its caller gave up: the reply is
+ * dropped), NN_TOO_BIG, or NN_BAD_HANDLE for a token no serve_recv gave. */
+NN_IMPORT("serve_reply")
+int32_t nn_serve_reply(int32_t h, nn_call_t call, const void *ptr, size_t len);
+
+/* The handle of a port named by a string literal: NN_PORT("auth"). */
+#define NN_PORT(literal) nn_port("" literal, sizeof(literal) - 1)
 
 /* The handle of a tunnel named by a string literal: NN_TUNNEL("raw"). */
 #define NN_TUNNEL(literal) nn_tunnel("" literal, sizeof(literal) - 1)

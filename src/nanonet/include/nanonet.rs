@@ -53,6 +53,13 @@ pub mod raw {
         /// declared for completeness, as in nanonet.h (see docs/abi.md).
         pub fn recv_raw(h: i32, at: *mut u32) -> i32;
         pub fn try_recv_raw(h: i32, at: *mut u32) -> i32;
+        /// Request/reply ports (docs/abi.md, "Ports"); `serve_reply`'s call is an `i64`.
+        pub fn port(name: *const u8, name_len: usize) -> i32;
+        pub fn call(h: i32, req: *const u8, len: usize, buf: *mut u8, cap: usize,
+                    timeout_ms: i32) -> i32;
+        pub fn serve_recv(h: i32, buf: *mut u8, cap: usize, call: *mut u64) -> i32;
+        pub fn try_serve_recv(h: i32, buf: *mut u8, cap: usize, call: *mut u64) -> i32;
+        pub fn serve_reply(h: i32, call: u64, ptr: *const u8, len: usize) -> i32;
     }
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -82,6 +89,8 @@ pub enum Status {
     /// The host asks the service to return now (a hot upgrade): everything
     /// received so far is committed; return it from `run`.
     Yield,
+    /// A port call's deadline passed with no reply; a late reply is dropped.
+    Timeout,
     /// A code this binding does not know.
     Other(i32),
 }
@@ -98,6 +107,7 @@ impl Status {
             -6 => Status::Truncated,
             -7 => Status::Broken,
             -8 => Status::Yield,
+            -9 => Status::Timeout,
             other => Status::Other(other),
         }
     }
@@ -113,6 +123,7 @@ impl Status {
             Status::Truncated => -6,
             Status::Broken => -7,
             Status::Yield => -8,
+            Status::Timeout => -9,
             Status::Other(code) => code,
         }
     }
@@ -145,6 +156,46 @@ fn check(r: i32) -> Result<usize> {
 
 fn done(r: i32) -> Result<()> {
     check(r).map(|_| ())
+}
+
+/// A port this service serves or calls: a small handle, stable for the life
+/// of the service (look it up once, at the start of `run`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port(i32);
+
+/// A request taken by `Port::serve_recv`: answer it with `Port::reply`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call(u64);
+
+impl Port {
+    /// The port `name` this service serves or calls, or `BadHandle`.
+    pub fn open(name: &str) -> Result<Port> {
+        check(unsafe { raw::port(name.as_ptr(), name.len()) }).map(|h| Port(h as i32))
+    }
+
+    /// Call the port: the reply goes into `buf`; its length. `Timeout` after
+    /// `timeout_ms` (negative: no deadline), then a late reply is dropped.
+    #[inline]
+    pub fn call(self, req: &[u8], buf: &mut [u8], timeout_ms: i32) -> Result<usize> {
+        check(unsafe {
+            raw::call(self.0, req.as_ptr(), req.len(), buf.as_mut_ptr(), buf.len(), timeout_ms)
+        })
+    }
+
+    /// Serve the port: the next request (round robin over the callers) into
+    /// `buf`; blocks until one is posted. Its length and the call to answer.
+    #[inline]
+    pub fn serve_recv(self, buf: &mut [u8]) -> Result<(usize, Call)> {
+        let mut call = 0u64;
+        check(unsafe { raw::serve_recv(self.0, buf.as_mut_ptr(), buf.len(), &mut call) })
+            .map(|n| (n, Call(call)))
+    }
+
+    /// Answer `call` with `data` (dropped if its caller gave up).
+    #[inline]
+    pub fn reply(self, call: Call, data: &[u8]) -> Result<()> {
+        done(unsafe { raw::serve_reply(self.0, call.0, data.as_ptr(), data.len()) })
+    }
 }
 
 /// One end of one tunnel that this service holds: a small handle, stable for

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ManifestError
 from ..ring.layout import MAX_NAME
+from ..ring.portlayout import MAX_NAME as PORT_MAX_NAME
 from ..wit import PACKAGES
 from .namecheck import names_problems
 from .suggest import did_you_mean
@@ -42,6 +43,7 @@ def problems(m: Manifest) -> Problems:
         return
     yield from _names(m)
     yield from _tunnel_ends(m)
+    yield from _ports(m)
     order = {name: i for i, name in enumerate(m.table.services)}  # for "defined above"
     for name in m.table.services:
         yield from _service(m, name, order)
@@ -67,6 +69,36 @@ def _owner(m: Manifest, tunnel: str, side: str, owner: str) -> Problems:
                       "name one of them, or \"host\"")
 
 
+def _ports(m: Manifest) -> Problems:
+    """Each port's server and clients name services; each service calls known ports."""
+    services = list(m.table.services)
+    for name, p in m.table.ports.items():
+        if len(name.encode()) > PORT_MAX_NAME:
+            yield m.error(("ports", name), f"a port name takes 1 to {PORT_MAX_NAME} bytes "
+                          f"(this one takes {len(name.encode())}); rename the port")
+        named = [("server", p.server)] + [(i, c) for i, c in enumerate(p.clients)]
+        for key, who in named:
+            where = ("ports", name, "server") if key == "server" else ("ports", name,
+                                                                       "clients", key)
+            if who not in m.table.services:
+                yield m.error(where, f"no service named {who!r} (services: "
+                              f"{', '.join(services)}); {did_you_mean(who, services)}"
+                              "name one of them")
+        if p.server in p.clients:
+            yield m.error(("ports", name, "clients"), f"{p.server!r} serves port {name!r} "
+                          "and cannot call it too; remove it from clients")
+    for svc, t in m.table.services.items():
+        for i, port in enumerate(t.calls):
+            if port not in m.table.ports:
+                yield m.error(("services", svc, "calls", i), f"no port named {port!r} "
+                              f"(ports: {', '.join(m.table.ports) or 'none'}); "
+                              f"{did_you_mean(port, list(m.table.ports))}add [ports.{port}] "
+                              "with server = \"NAME\", or fix the name")
+            elif m.table.ports[port].server == svc:
+                yield m.error(("services", svc, "calls", i), f"{svc!r} serves port {port!r} "
+                              "and cannot call it too; remove it from calls")
+
+
 def _tunnel_ends(m: Manifest) -> Problems:
     for name, t in m.table.tunnels.items():
         yield from _owner(m, name, "writer", t.writer)
@@ -82,7 +114,7 @@ def _service(m: Manifest, name: str, order: dict[str, int]) -> Problems:
     if svc.table.component is not None:
         yield from _component(m, name, order)
         return
-    if not svc.reads and not svc.writes:
+    if not svc.reads and not svc.writes and not svc.serves and not svc.calls:
         yield m.error(("services", name), "holds no tunnel end; name it as writer or "
                       "reader of a [tunnels.NAME] table, or remove the service")
     yield from _files(m, name)

@@ -45,6 +45,8 @@ class ServiceDef:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     policy: ServicePolicy
+    serves: tuple[str, ...] = ()  # the ports it serves
+    calls: tuple[str, ...] = ()  # the ports it calls (its own calls and the ports' clients)
 
 
 class Manifest:
@@ -75,7 +77,15 @@ class Manifest:
         reads, writes = ends.get(name, ([], []))
         sink = self._dead_letter(name, t)
         writes = [w for w in writes if w != sink]  # its supervisor writes it, not its guest
-        return ServiceDef(name, t, tuple(reads), tuple(writes), self._policy(t))
+        ports = self.table.ports
+        serves = tuple(p for p, x in ports.items() if x.server == name)
+        calls = tuple(p for p, x in ports.items()
+                      if p in t.calls or name in x.clients)
+        return ServiceDef(name, t, tuple(reads), tuple(writes), self._policy(t), serves, calls)
+
+    def port_callers(self, port: str) -> list[str]:
+        """The services that call ``port``, in service order."""
+        return [s.name for s in self.services.values() if port in s.calls]
 
     def _dead_letter(self, name: str, t: ServiceTable) -> str | None:
         """The dead-letter tunnel ``restart.dead_letter`` names: one the manifest
@@ -130,6 +140,9 @@ class Manifest:
                 g = t.geometry()
                 log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
                 mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
+            for name, p in self.table.ports.items():
+                mesh.port(name, max_payload=p.max_payload, host_clients=p.host_clients,
+                          clients=len(self.port_callers(name)))
             cores = [s for s in self.services.values() if s.table.component is None]
             comps = [s for s in self.services.values() if s.table.component is not None]
             for svc in cores + comps:  # components last: they take their tunnel ends
@@ -156,7 +169,8 @@ class Manifest:
                 return
             mesh.service(svc.name, code, reads=svc.reads, writes=svc.writes,
                          entry=svc.table.entry, grants=p.grants, limits=p.limits,
-                         restart=p.restart, names=t.names)
+                         restart=p.restart, names=t.names, serves=svc.serves,
+                         calls=svc.calls)
         except NanonetError as err:
             raise self.error(("services", svc.name), f"cannot be loaded: {err}") from err
 

@@ -122,6 +122,18 @@ def describe_component(m: Manifest, svc: ServiceDef) -> list[str]:
     return lines
 
 
+def _ports(m: Manifest, svc: ServiceDef) -> list[str]:
+    """The ports it serves (with their callers) and calls (with their server)."""
+    out = []
+    for port in svc.serves:
+        p = m.table.ports[port]
+        callers = m.port_callers(port) + (["host"] if p.host_clients else [])
+        out.append(f"serves {port} (max {p.max_payload} B) to {', '.join(callers) or 'nobody'}")
+    out += [f"calls {port} (max {m.table.ports[port].max_payload} B) served by "
+            f"{m.table.ports[port].server}" for port in svc.calls]
+    return out
+
+
 def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
     """One line per capability of ``svc``; "none" where nothing is granted."""
     if svc.table.component is not None:
@@ -132,6 +144,7 @@ def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
     rows = [
         ("tunnels", _ends(m, svc) or ["none"]),
         ("names", _names(m, svc)),
+        ("ports", _ports(m, svc) or ["none"]),
         ("files", files or ["none"]),
         ("env", [f"{k}={v}" for k, v in g.env] or ["none"]),
         ("args", [" ".join(repr(a) for a in g.args)] if g.args else ["none"]),
@@ -154,7 +167,8 @@ def describe(m: Manifest) -> list[str]:
     """The whole manifest: the mesh, the host's ends, then every service."""
     mesh = m.table.mesh
     stack = f"{mesh.max_stack_kb} KiB" if mesh.max_stack_kb else "default"
-    lines = [f"{m.path}: valid: {len(m.services)} services, {len(m.table.tunnels)} tunnels; "
+    lines = [f"{m.path}: valid: {len(m.services)} services, {len(m.table.tunnels)} tunnels, "
+             f"{len(m.table.ports)} ports; "
              f"fuel metering {'on' if mesh.fuel else 'off'}, Wasm stack {stack}"]
     host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
             for t in m.host_reads]

@@ -113,6 +113,15 @@ class TunnelTable(Table):
         return Geometry.for_payload(self.slots, self.max_payload or DEFAULT_MAX_PAYLOAD)
 
 
+class PortTable(Table):
+    """A request/reply port: its server, its callers, its sizes (docs/manifest.md)."""
+
+    server: ServiceName
+    clients: list[ServiceName] = []  # may call it (as may a service with calls = [it])
+    max_payload: int = Field(default=256, ge=1, le=1 << 16)
+    host_clients: int = Field(default=1, ge=0, le=256)
+
+
 class DirGrant(Table):
     host: Plain = Field(min_length=1)
     guest: str = Field(min_length=1)
@@ -201,6 +210,7 @@ class ServiceTable(Table):
     entry: Plain | None = Field(default=None, min_length=1)
     exports: list[Plain] = []
     names: dict[str, str] = {}  # the guest's tunnel names -> the mesh's (namecheck.py)
+    calls: list[Plain] = []  # the ports it calls ([ports.NAME])
     grants: GrantsTable = Field(default_factory=GrantsTable)
     limits: LimitsTable = Field(default_factory=LimitsTable)
     restart: RestartTable = Field(default_factory=RestartTable)
@@ -273,6 +283,7 @@ class ServiceTable(Table):
 class ManifestTable(Table):
     mesh: MeshTable = MeshTable()
     tunnels: dict[TunnelName, TunnelTable] = {}
+    ports: dict[TunnelName, PortTable] = {}
     services: dict[ServiceName, ServiceTable] = {}
 
 

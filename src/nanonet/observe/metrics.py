@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -43,6 +44,31 @@ _T_COUNTERS = (
 )
 _T_SIDES = (("parks", "times a side parked", "writer_parks", "reader_parks"),
             ("wakes", "notifies a side sent to a parked peer", "writer_wakes", "reader_wakes"))
+
+
+_P_COUNTERS = (
+    ("calls", "requests posted by the port's callers"),
+    ("taken", "requests the server took (a requeued one again)"),
+    ("replied", "replies delivered"),
+    ("timeouts", "calls abandoned at their deadline"),
+    ("late", "replies dropped: their caller had given up"),
+    ("refused", "requests refused for a length out of range"),
+    ("requeued", "taken requests posted again after a server trap"),
+)
+
+
+def _port_families(ports: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Request/reply ports, label ``port``: counters, and the calls in flight."""
+    for name, doc in _P_COUNTERS:
+        fam = CounterMetricFamily(f"nanonet_port_{name}", doc, labels=["port"])
+        for p in ports:
+            fam.add_metric([p["name"]], p[name])
+        yield fam
+    gauge = GaugeMetricFamily("nanonet_port_in_flight", "calls posted or taken now",
+                              labels=["port"])
+    for p in ports:
+        gauge.add_metric([p["name"]], p["in_flight"])
+    yield gauge
 
 
 def _tunnel_families(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:
@@ -166,6 +192,7 @@ class MeshCollector(Collector):
         yield self._build
         yield from _tunnel_families(snap.tunnels)
         yield from _service_families(snap)
+        yield from _port_families(snap.ports)
 
 
 def registry(source: Callable[[], MeshSnapshot]) -> CollectorRegistry:

@@ -104,6 +104,8 @@ class MeshSnapshot:
     ended: bool = False  # True in the last snapshot, taken as the observer closes
     uptime_s: float | None = None  # since the mesh started; None before
     latency_bounds_ns: list[int] = field(default_factory=lambda: list(BUCKET_BOUNDS_NS))
+    # request/reply ports: PortStats as plain data (calls, in flight, timeouts, late...)
+    ports: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,7 +176,8 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
         [*(service_snapshot(s, counts) for s in list(mesh.services.values())),
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
-        uptime_s=_uptime(mesh))
+        uptime_s=_uptime(mesh),
+        ports=[asdict(p) for p in mesh.port_statistics().values()])
 
 
 def _uptime(mesh: Mesh) -> float | None:

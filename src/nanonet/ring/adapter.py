@@ -30,6 +30,7 @@ import wasmtime
 from ..errors import InternalError
 from . import layout as L
 from .layout import Geometry, Quarantine, Status
+from .port_template import PortShape, port_imports, port_parts
 from .protocol import FIELD_NAMES
 from .template import Helper, fill
 
@@ -748,23 +749,25 @@ def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry, str], ...]:
     return tuple((e.direction, e.geometry, e.alias) for e in ends)
 
 
-def adapter_wat(ends: list[EndSpec], sampling: bool = False) -> str:
+def adapter_wat(ends: list[EndSpec], sampling: bool = False,
+                ports: tuple[PortShape, ...] = ()) -> str:
     """The WAT text of the adapter for a service holding ``ends``.
 
     Only the shape of the ends (direction, geometry, alias) shapes the code:
     names are read from the rings, so services of the same shape share one module.
     """
-    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling))
+    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling, ports))
 
 
-def compile_adapter(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
+def compile_adapter(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
+                    ports: tuple[PortShape, ...] = ()) -> wasmtime.Module:
     """The compiled adapter; a failure is nanonet's own ``InternalError``.
 
     The generated text is nanonet's, never the user's: an error in it names
     the template and the line of the template it came from, not a line of
     text nobody wrote by hand.
     """
-    parts = _adapter_parts(shape(ends), sampling)
+    parts = _adapter_parts(shape(ends), sampling, ports)
     try:
         return rt.module("".join(text for _label, text in parts))
     except wasmtime.WasmtimeError as err:
@@ -796,24 +799,28 @@ def _locate(parts: list[tuple[str, str]], message: str) -> str:
 
 @lru_cache(maxsize=256)
 def _adapter_parts(shapes: tuple[tuple[Direction, Geometry, str], ...],
-                   sampling: bool) -> list[tuple[str, str]]:
+                   sampling: bool, ports: tuple[PortShape, ...] = ()) -> list[tuple[str, str]]:
     """The adapter's text as (template label, text) pieces, in order."""
     ends = [EndSpec("", d, g, a) for d, g, a in shapes]
     parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages
         parts.append(("ring imports", f'  (import "t{i}" "ring" (memory {p} {p} shared))\n'))
+    if ports:  # port memories follow the rings (ring/port_template.py)
+        parts.append(("port imports", port_imports(len(ends) + 1, ports)))
     if sampling:
         # after the memories, so their indices stay put; WASI writes the time
         # through the caller's exported "memory": the adapter's own, not the guest's
         parts.append(("sampling clock", '  (import "wasi_snapshot_preview1" "clock_time_get" '
                       "(func $clock (param i32 i64 i32) (result i32)))\n"
                       '  (memory $own (export "memory") 1 1)\n'
-                      + fill("sampling clock", _SAMPLING, {"OWNMEM": len(ends) + 1})))
+                      + fill("sampling clock", _SAMPLING,
+                             {"OWNMEM": len(ends) + len(ports) + 1})))
     for i, end in enumerate(ends):
         parts.extend(_end_parts(i + 1, end, sampling))
     for op in available_ops(list(ends)):
         parts.append((f"dispatch {op}", _dispatch(op, list(ends))))
+    parts.extend(port_parts(len(ends) + 1, ports))
     parts.append(("commit_all", _commit_all(list(ends))))
     parts.append(("tunnel lookup", _lookup(list(ends)) + ")\n"))
     return parts

@@ -125,6 +125,7 @@ class Status:
     TRUNCATED = -6  # the receive buffer is smaller than the message; it stays
     BROKEN = -7  # the service at the other end is gone for good (a reader: once drained)
     YIELD = -8  # the host asks the service to return now (a hot upgrade); all is committed
+    TIMEOUT = -9  # a port call's deadline passed with no reply; a late reply is dropped
 
 
 class Broken:

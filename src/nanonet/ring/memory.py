@@ -32,7 +32,9 @@ import wasmtime
 
 from ..errors import InvalidValue
 from . import layout as L
+from . import portlayout as P
 from .layout import Geometry
+from .portlayout import PortGeometry
 from .protocol import U32_FIELDS, Field
 
 _FENCE = threading.Lock()  # taken only for the full fence it implies
@@ -366,4 +368,62 @@ class RingMemory:
         self._q.release()
         self._w.release()
         self._bind_words(memoryview(self._closed_header).cast("B"))
+        self.shared.close()
+
+
+class PortMemory:
+    """One request/reply port's shared memory (``ring/portlayout.py``), with
+    its header written once; every byte Python touches in a port goes
+    through here, as for rings. Words are read and written through u64/u32
+    views of the memory (an aligned item is one ``mov`` on x86-64: atomic);
+    every transition a peer races with (post, abandon, requeue) is made in
+    Wasm instead (``ring/portctl.py``)."""
+
+    def __init__(self, engine: wasmtime.Engine, geometry: PortGeometry, name: str) -> None:
+        raw = name.encode()
+        if len(raw) > P.MAX_NAME:
+            raise InvalidValue(f"port name {name!r} is {len(raw)} bytes; the limit is "
+                               f"{P.MAX_NAME}: use a shorter name")
+        self.geometry = geometry
+        self.name = name
+        pages = geometry.pages
+        ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
+        self.shared = wasmtime.SharedMemory(engine, ty)
+        size = self.shared.data_len()
+        buf = (ctypes.c_ubyte * size).from_address(
+            ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0)
+        self._view = memoryview(buf).cast("B")
+        self._q = self._view.cast("Q")
+        self._w = self._view.cast("I")
+        struct.pack_into("<IIIIIIIII", self._view, 0, P.MAGIC, P.VERSION, geometry.mailboxes,
+                         geometry.max_payload, geometry.box_size, P.HEADER_SIZE, 0, 0, len(raw))
+        self._view[P.OFF_NAME: P.OFF_NAME + len(raw)] = raw
+
+    def u32(self, offset: int) -> int:
+        return int(self._w[offset >> 2])
+
+    def u64(self, offset: int) -> int:
+        return int(self._q[offset >> 3])
+
+    def put_u32(self, offset: int, value: int) -> None:
+        self._w[offset >> 2] = value
+
+    def put_u64(self, offset: int, value: int) -> None:
+        self._q[offset >> 3] = value
+
+    def read_bytes(self, offset: int, size: int) -> bytes:
+        return bytes(self._view[offset: offset + size])
+
+    def write_bytes(self, offset: int, data: bytes) -> None:
+        self._view[offset: offset + len(data)] = data
+
+    def close(self) -> None:
+        """Release the memory once no store uses it; reads then see zeros."""
+        spare = bytearray(P.HEADER_SIZE + self.geometry.box_size * self.geometry.mailboxes)
+        spare[P.OFF_CLOSED] = 1
+        for view in (self._q, self._w, self._view):
+            view.release()
+        self._view = memoryview(spare)
+        self._q = self._view.cast("Q")
+        self._w = self._view.cast("I")
         self.shared.close()

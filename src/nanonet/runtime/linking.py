@@ -16,6 +16,7 @@ verifier (``policy/verify.py``) has shown that no code of it can write there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,13 +31,16 @@ from ..policy.verify import verify
 from ..policy.wasi import WASI_MODULE
 from ..policy.wasmmod import RAW_MODULE
 from ..ring.adapter import ABI, Direction, EndSpec, abi_type
+from ..ring.port_template import PORT_OPS, port_op_type
 from .hostpoll import BoundedPoll
 
 ABI_MODULE = "nanonet"
-OPS = [*list(ABI), "tunnel"]
+OPS = [*list(ABI), "tunnel", *PORT_OPS]
 
 
 def _op_type(op: str) -> str:
+    if op in PORT_OPS:
+        return port_op_type(op)
     return "(param i32 i32) (result i32)" if op == "tunnel" else abi_type(op)
 
 
@@ -46,7 +50,7 @@ def shim_wat() -> str:
     for i, op in enumerate(OPS):
         lines.append(f"  (type $t{i} (func {_op_type(op)}))")
     for i, op in enumerate(OPS):
-        nparams = _op_type(op).count("i32") - 1
+        nparams = len(re.findall(r"i32|i64", _op_type(op))) - 1
         args = " ".join(f"(local.get {j})" for j in range(nparams))
         lines.append(f'  (func (export "{op}") (type $t{i}) '
                      f"(call_indirect (type $t{i}) {args} (i32.const {i})))")
@@ -108,6 +112,10 @@ def _check_import(name: str, imp: wasmtime.ImportType, grants: Grants,
     """Refuse one function import not offered; True if it is a granted WASI one."""
     if imp.module == ABI_MODULE and imp.name in available:
         return False
+    if imp.module == ABI_MODULE and imp.name in PORT_OPS:
+        raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but neither serves "
+                        "nor calls a port that needs it: give it serves=[...] or calls=[...] "
+                        "(manifest: serves/calls), or drop the import")
     if imp.module == ABI_MODULE and imp.name in OPS:
         side = "write" if ABI[imp.name][1] == "write" else "read"
         raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but holds no "

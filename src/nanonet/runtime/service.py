@@ -31,10 +31,13 @@ from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_messa
 from ..policy import wasi as wasi_caps
 from ..policy.policy import ServicePolicy
 from ..ring import layout as L
+from ..ring import portlayout as P
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
+from ..ring.port import Port
+from ..ring.port_template import PortEnd, port_ops
 from . import asked
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .deadletter import DeadLetterReport, Redeliveries
@@ -57,7 +60,7 @@ from .restarts import RestartBudget
 from .startfn import START_EXPORT, prepare
 from .supervisor import Outcome, Supervisor
 from .upgrade import Request
-from .watchdog import UNLIMITED_FUEL, Watchdog
+from .watchdog import UNLIMITED_FUEL, PortMarks, Watchdog
 
 ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
@@ -66,14 +69,24 @@ _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memori
 
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
-                   ends_shape: tuple[object, ...] | None = None) -> wasmtime.Module:
+                   ends_shape: tuple[object, ...] | None = None,
+                   ports: tuple[PortEnd, ...] = ()) -> wasmtime.Module:
     """The compiled adapter for this shape of tunnel ends (``ends_shape``:
-    ``shape(ends)``, if the caller has it already)."""
-    key = (sampling, *(shape(ends) if ends_shape is None else ends_shape))
+    ``shape(ends)``, if the caller has it already) and port ends."""
+    shapes = tuple(p.shape for p in ports)
+    key = (sampling, *(shape(ends) if ends_shape is None else ends_shape), *shapes)
     mod = rt.adapters.get(key)
     if mod is None:
-        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling)
+        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling, shapes)
     return mod
+
+
+def port_marks(port: Port, end: PortEnd) -> PortMarks:
+    """What the watchdog reads of a port end: a server's taken and parks
+    counters, a client's calls counter."""
+    if end.shape.role == "server":
+        return port.memory, (P.OFF_TAKEN, P.OFF_SERVER_PARKS)
+    return port.memory, (port.geometry.box(end.shape.box) + P.BOX_CALLS,)
 
 
 @dataclass
@@ -86,6 +99,7 @@ class ServiceSpec:
     entry: str | None = None
     policy: ServicePolicy = field(default_factory=ServicePolicy)
     sampling: bool = False  # adapters stamp 1 message in 1024 for latency histograms
+    ports: tuple[PortEnd, ...] = ()  # request/reply port ends (ring/port.py), in handle order
 
 
 class Service:
@@ -100,7 +114,8 @@ class Service:
     def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
                  supervisor: Supervisor | None = None, *,
                  controls: Sequence[RingControl] = (),
-                 dead_letter: TunnelWriter | None = None) -> None:
+                 dead_letter: TunnelWriter | None = None,
+                 ports: Sequence[Port] = ()) -> None:
         """``controls``: the rings' control modules, in the order of ``rings``
         (a service gone for good breaks its tunnels through them, and moves
         poison messages aside); ``dead_letter``: the write end of the
@@ -122,9 +137,11 @@ class Service:
         self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
         self._rings = tuple(rings)
+        self._ports = tuple(ports)  # in the order of spec.ports
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
-                                 self.clock)
+                                 self.clock, [port_marks(p, e) for p, e in
+                                              zip(self._ports, spec.ports, strict=True)])
         self._poll: BoundedPoll | None = None  # WASI's poll_oneoff, made when WASI is linked
         self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
@@ -153,10 +170,12 @@ class Service:
         t0 = time.perf_counter()
         guest = self._compile()
         ends_shape = shape(self.spec.ends)
-        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, ends_shape)
+        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, ends_shape,
+                                 self.spec.ports)
+        self._requeue_ports()
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
-        rings = [r.shared for r in self._rings]
+        rings = [r.shared for r in self._rings] + [p.memory.shared for p in self._ports]
         try:
             linked = self._link(guest, adapter, rings, ends_shape)
             if self._host_memory:  # linked as if it imported it; it is the guest's export
@@ -169,6 +188,14 @@ class Service:
         self.holdings = self._holdings(linked)
         self.load_seconds = time.perf_counter() - t0
         return linked
+
+    def _requeue_ports(self) -> None:
+        """Before an instance of a port's server runs (after a trap, an
+        upgrade, a rollback): what the last one took and did not answer is
+        posted again, so no accepted call is lost (at least once)."""
+        for port, end in zip(self._ports, self.spec.ports, strict=True):
+            if end.shape.role == "server":
+                port.requeue()
 
     def _new_store(self, guest: wasmtime.Module) -> wasmtime.Store:
         """A store with this service's limits, fuel and epoch callback."""
@@ -222,10 +249,12 @@ class Service:
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
         # the compiled module stands for its source: the runtime's cache gives
         # one Module per source, and the plan holds it, so it outlives the key
-        key = (guest, self.spec.sampling, *ends_shape, grants, tuple(raw.items()))
+        key = (guest, self.spec.sampling, *ends_shape, grants, tuple(raw.items()),
+               *(p.shape for p in self.spec.ports))
         plan = self._rt.plans.get(key)
         if plan is None:
-            ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
+            ops = frozenset([*available_ops(self.spec.ends), "tunnel",
+                             *port_ops(tuple(p.shape for p in self.spec.ports))])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
                 # poll_oneoff ended by the deadline and stop; kept alive with the service
@@ -386,6 +415,9 @@ class Service:
         instead of waiting for ever; a stop (the mesh closes them) breaks none."""
         if self._stopping or self.watchdog.stop_requested:
             return
+        if self.state is State.STOPPED:  # it returned: nobody answers its ports any more
+            self._leave_ports()
+            return
         if self.state is State.TRAPPED:
             reason, cause = L.Broken.TRAPPED, self.error.cause if self.error else "trapped"
         elif self.state is State.FAILED:
@@ -400,6 +432,16 @@ class Service:
         for side, control in held:
             with contextlib.suppress(NanonetError):  # its mesh released the ring already
                 control.break_(BreakInfo(side, self.name, reason, cause, error))
+        self._leave_ports()
+
+    def _leave_ports(self) -> None:
+        """Gone for good (or returned): a port it served breaks, its client
+        mailboxes go DEAD."""
+        for port, end in zip(self._ports, self.spec.ports, strict=True):
+            if end.shape.role == "server":
+                port.break_()
+            else:
+                port.mark_dead(end.shape.box)
 
     def _crash(self, exc: BaseException) -> None:
         err = InternalError(f"nanonet failed while running service {self.name!r}: "

@@ -17,7 +17,12 @@ from ..capi.epoch import CALLBACK_T, UPDATE_DEADLINE_CONTINUE, error_address, ge
 from ..host.clock import SYSTEM, Clock, Signal
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec
-from ..ring.memory import RingMemory
+from ..ring.memory import PortMemory, RingMemory
+
+# a port end's marks: its memory and the counters its work (and a server's
+# parks) move; a client's wait in a call counts as no progress: its deadline
+# bounds how long a call may wait
+PortMarks = tuple[PortMemory, tuple[int, ...]]
 
 UNLIMITED_FUEL = (1 << 63) - 1
 
@@ -38,9 +43,10 @@ class Watchdog:
 
     def __init__(self, ends: Sequence[EndSpec], rings: Sequence[RingMemory],
                  deadline_ms: int | None, fuel_per_tick: int | None,
-                 clock: Clock = SYSTEM) -> None:
+                 clock: Clock = SYSTEM, ports: Sequence[PortMarks] = ()) -> None:
         self._marks = tuple((ring, _WRITER_MARKS if end.direction is Direction.WRITE
                         else _READER_MARKS) for end, ring in zip(ends, rings, strict=True))
+        self._ports = tuple(ports)
         self._deadline = None if deadline_ms is None else deadline_ms / 1000.0
         self._fuel = fuel_per_tick
         self.clock = clock
@@ -83,7 +89,8 @@ class Watchdog:
         return f"deadline exceeded: ran {self._deadline_ms()} ms without touching a tunnel"
 
     def _progress(self) -> tuple[int, ...]:
-        return tuple(ring.u64(off) for ring, offs in self._marks for off in offs)
+        rings = tuple(ring.u64(off) for ring, offs in self._marks for off in offs)
+        return rings + tuple(port.u64(off) for port, offs in self._ports for off in offs)
 
     def parked(self) -> bool:
         """True if the service is asleep on one of its tunnels right now."""
