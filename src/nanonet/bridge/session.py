@@ -212,6 +212,7 @@ class SenderSession(_Session):
         """Back to the handshake: a fresh nonce, nothing queued."""
         self.state, self.nonce = "hello", (self.nonce + 1) & F.U64
         self._data.clear()
+        self._control.pop(F.Kind.PING, None)
         self._hello_at = self.last_heard  # due at once
 
     def _rewind(self, now: float) -> None:
