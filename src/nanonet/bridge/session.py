@@ -54,6 +54,9 @@ class Timing:
     resend_after: float = 1.0
 
 
+DEFAULT_TIMING = Timing()
+
+
 def _fail(why: str) -> BridgeProtocolError:
     return BridgeProtocolError(f"bridge peer broke the protocol: {why}")
 
@@ -151,7 +154,7 @@ class SenderSession(_Session):
     EXPECTS = frozenset({F.Kind.WELCOME, F.Kind.ACK, F.Kind.REFUSE, F.Kind.PING, F.Kind.PONG})
 
     def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
-                 now: float, timing: Timing = Timing(), nonce: int = 1) -> None:
+                 now: float, timing: Timing = DEFAULT_TIMING, nonce: int = 1) -> None:
         super().__init__(tunnel, max_payload, token, now, timing)
         self.state = "hello"  # hello -> open -> (hello again after a loss); refused
         self.acked = self.next_send = self.window_end = self.sent_hi = next_seq
@@ -277,9 +280,14 @@ class SenderSession(_Session):
         out = super()._deadlines()
         if self.state == "hello":
             out.append(self._hello_at)
-        if self._waiting_for_ack():
+        if self._waiting_for_ack() or self._window_shut():
             out.append(self._progress_at + self.timing.resend_after)
         return out
+
+    def _window_shut(self) -> bool:
+        """No credit, nothing in flight: a lost window update would stall us."""
+        return self.state == "open" and self.next_send == self.acked == self.window_end \
+            and self.end_seq != self.acked
 
     def _waiting_for_ack(self) -> bool:
         unacked = self.next_send > self.acked or (
@@ -291,9 +299,13 @@ class SenderSession(_Session):
         super().handle_timer(now)
         if self.state == "hello" and now >= self._hello_at:
             self._say_hello(now)
-        if self._waiting_for_ack() and now >= self._progress_at + self.timing.resend_after:
+        due = now >= self._progress_at + self.timing.resend_after
+        if due and self._waiting_for_ack():
             self._rewind(now)
             self._close_if_all_sent()
+        elif due and self._window_shut():  # a probe: the receiver answers with its ACK
+            self._control.setdefault(F.Kind.PING, F.ping(int(now * 1e6) & F.U64))
+            self._progress_at = now
 
     def _live(self) -> bool:
         return self.state == "open"
@@ -310,7 +322,7 @@ class ReceiverSession(_Session):
     EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.PING, F.Kind.PONG})
 
     def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
-                 credit: int, now: float, timing: Timing = Timing()) -> None:
+                 credit: int, now: float, timing: Timing = DEFAULT_TIMING) -> None:
         super().__init__(tunnel, max_payload, token, now, timing)
         self.state = "waiting"  # waiting -> open (a hello passed)
         self.expected = self.written = next_seq
@@ -344,6 +356,8 @@ class ReceiverSession(_Session):
             self._close(frame.fields[0])
         else:
             super()._handle(frame, now)
+            if kind is F.Kind.PING and self.state == "open":
+                self._queue_ack()  # a ping may be a probe of a shut window
 
     def _why_not(self, h: F.Hello) -> tuple[F.Refusal, str] | None:
         if not hmac.compare_digest(h.token, self.token):

@@ -44,6 +44,20 @@ class PeekingReader(TunnelReader):
         first = self._cur.pos
         return first, self.try_recv_packed(limit)
 
+    def peek_batch(self, limit: int) -> tuple[int, list[int], bytes]:
+        """The counter of the first message, the (checked) lengths of up to
+        ``limit`` waiting messages and their payloads end to end: what a
+        bridge puts in one frame. Raises TunnelClosed once closed and peeked
+        to the end."""
+        first = self._cur.pos
+        n = self._ready_count(limit)
+        if not n:
+            return first, [], b""
+        lengths = self._checked_lengths(n)
+        data = self.ring.read_packed(first, lengths)
+        self._cur.take(n)
+        return first, lengths, data
+
     def rewind(self, counter: int) -> None:
         """Receive again from ``counter`` (committed <= counter <= position)."""
         cur = self._cur
