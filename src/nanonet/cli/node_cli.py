@@ -28,8 +28,6 @@ from .stopping import Terminated
 from .verbosity import add_switch
 from .where import manifest_path
 
-TOKEN_ENV = "NANONET_BRIDGE_TOKEN"
-
 
 def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
     """The options of a node's bridges: where NATS is, how to log in, the token."""
@@ -43,15 +41,15 @@ def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-cert", type=Path, default=None, help="client TLS certificate")
     p.add_argument("--tls-key", type=Path, default=None, help="client TLS key")
     p.add_argument("--token-file", type=Path, default=None,
-                   help=f"file holding the bridge token every node must share (or set "
-                   f"${TOKEN_ENV}); a peer with another token is refused and logged")
+                   help="file holding the bridge token every node must share (or set "
+                   "$NANONET_BRIDGE_TOKEN); a peer with another token is refused and logged")
 
 
 def _token(args: argparse.Namespace) -> bytes:
     if args.token_file is not None:
         path: Path = args.token_file
         return path.read_bytes().strip()
-    return os.environ.get(TOKEN_ENV, "").encode()
+    return os.environ.get("NANONET_BRIDGE_TOKEN", "").encode()
 
 
 def _nats(args: argparse.Namespace, url: str) -> NatsOptions:
