@@ -39,9 +39,9 @@ node = "b"
 """
 
 
-def _manifest(tmp: Path) -> Path:
+def _manifest(tmp: Path, count: int = COUNT) -> Path:
     wat = (GUESTS / "producer.wat").read_text()
-    (tmp / "producer.wat").write_text(wat.replace("(i64.const 1000000)", f"(i64.const {COUNT})"))
+    (tmp / "producer.wat").write_text(wat.replace("(i64.const 1000000)", f"(i64.const {count})"))
     (tmp / "checker.wat").write_text((GUESTS / "checker.wat").read_text())
     (tmp / "nanonet.toml").write_text(MANIFEST)
     return tmp / "nanonet.toml"
