@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from array import array
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -91,9 +92,13 @@ def produce(w: TunnelWriter, n: int, size: int = 8, batch: int = 1024) -> None:
     w.close()
 
 
-def consume(r: TunnelReader, n: int, got: list[int], size: int = 8) -> None:
-    """Check every message is the next sequence number; fail on any other."""
+def consume(r: TunnelReader, n: int, got: list[int], size: int = 8,
+            gate: threading.Event | None = None) -> None:
+    """Check every message is the next sequence number; fail on any other.
+    With a ``gate``, read nothing until it opens (a stalled far reader)."""
     pad = size // 8
+    if gate is not None and not gate.wait(WATCHDOG):
+        raise AssertionError("the gate never opened")
     while True:
         try:
             p = r.recv_packed(timeout=WATCHDOG)
@@ -137,7 +142,8 @@ async def nats_links(url: str, nats_token: str | None = None
 
 
 async def stream(n: Nodes, count: int, send_link: Any, recv_link: Any, size: int = 8,
-                 token: bytes = b"k", during: Callable[..., Any] | None = None) -> None:
+                 token: bytes = b"k", during: Callable[..., Any] | None = None,
+                 gate: threading.Event | None = None) -> None:
     """``count`` messages from a to b through the bridge; ``during(nodes,
     tasks)`` runs beside it (to restart something mid-stream)."""
     tasks = {
@@ -146,7 +152,7 @@ async def stream(n: Nodes, count: int, send_link: Any, recv_link: Any, size: int
             ReceivePump(n.inlet, recv_link, "t", token, TIMING, linger=0.5).run()),
     }
     ends = asyncio.gather(asyncio.to_thread(produce, n.writer, count, size),
-                          asyncio.to_thread(consume, n.reader, count, n.got, size))
+                          asyncio.to_thread(consume, n.reader, count, n.got, size, gate))
     extra = asyncio.create_task(during(n, tasks)) if during else None
     try:
         await asyncio.wait_for(ends, WATCHDOG)
