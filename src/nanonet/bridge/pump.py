@@ -33,7 +33,7 @@ from .inbox import Inbox
 from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 
 log = logging.getLogger(__name__)
-IDLE_FIRST, IDLE_MOST = 0.0005, 0.02  # seconds a pump waits when idle: doubling, capped
+IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
 WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
 
