@@ -4,6 +4,8 @@ committed."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from nanonet import Mesh
@@ -73,3 +75,24 @@ def test_a_closed_ring_ends_after_the_peek_position_reaches_head(mesh: Mesh) -> 
         r.peek_packed()
     r.rewind(0)  # nothing was committed: the messages are still there to be sent again
     assert len(r.peek_packed()[1]) == 2
+
+
+def test_idle_means_everything_published_was_peeked_and_committed(mesh: Mesh) -> None:
+    w, r = _ends(mesh)
+    assert r.idle()
+    w.send(b"a")
+    assert not r.idle()
+    r.peek_packed()
+    assert not r.idle()  # peeked, not yet committed
+    r.commit_to(1)
+    assert r.idle()
+
+
+def test_a_park_on_an_idle_ring_ends_when_the_writer_publishes(mesh: Mesh) -> None:
+    w, r = _ends(mesh)
+    sender = threading.Thread(target=w.send, args=(b"wake",))
+    sender.start()
+    while r.idle():
+        r.park(50_000_000)
+    sender.join()
+    assert list(r.peek_packed()[1]) == [b"wake"]

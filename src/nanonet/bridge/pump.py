@@ -35,6 +35,7 @@ from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 log = logging.getLogger(__name__)
 IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
 WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
+PARK_NS = 20_000_000  # a sender's park on an idle ring (then it looks at its timers)
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
 
 
@@ -112,6 +113,7 @@ class SendPump(_Pump):
         g = reader.geometry
         self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4)))
         self.session = self._new_session()
+        self._park: asyncio.Future[None] | None = None
 
     def _new_session(self) -> SenderSession:
         return SenderSession(self.tunnel, self.reader.geometry.max_payload, self.token,
@@ -155,6 +157,19 @@ class SendPump(_Pump):
             s.send_data(first, array("I", lengths), data)
             moved = True
         return moved
+
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
+        """``_Pump._wait``, but on an idle ring that may be sent from, also
+        woken by the ring's writer (a park in a worker thread), so a lone
+        message goes out at once instead of at the next poll."""
+        if busy or not self.session.sendable() or not self.reader.idle():
+            await super()._wait(busy, session)
+            return
+        if self._park is None or self._park.done():
+            self._park = asyncio.ensure_future(asyncio.to_thread(self.reader.park, PARK_NS))
+        inbox = asyncio.ensure_future(self.link.inbox.wait(PARK_NS / 1e9))
+        await asyncio.wait({self._park, inbox}, return_when=asyncio.FIRST_COMPLETED)
+        inbox.cancel()
 
     async def run(self) -> None:
         """Until the local ring is closed and every message is acknowledged."""

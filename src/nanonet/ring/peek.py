@@ -58,6 +58,18 @@ class PeekingReader(TunnelReader):
         self._cur.take(n)
         return first, lengths, data
 
+    def idle(self) -> bool:
+        """Everything published was peeked and committed: the ring is empty,
+        so no writer is parked on it (a commit would have nobody to wake)."""
+        cur = self._cur
+        return cur.done == cur.pos == self.ring.head()
+
+    def park(self, timeout_ns: int) -> None:
+        """Sleep (in Wasm, the GIL let go) until the writer publishes past the
+        peek position, or ``timeout_ns``. Only on an ``idle`` ring: the park
+        holds this end's control lock, which a commit's wake would wait for."""
+        self.control.park_reader(self._cur.pos, timeout_ns)
+
     def rewind(self, counter: int) -> None:
         """Receive again from ``counter`` (committed <= counter <= position)."""
         cur = self._cur
