@@ -132,3 +132,16 @@ def test_a_data_frame_without_a_session_asks_for_a_hello() -> None:
     out = r.data_to_send(0.0)
     assert F.HEADER.unpack_from(out[0])[1] == F.Kind.REFUSE
     assert F.BODIES[F.Kind.REFUSE].unpack_from(out[0], F.HEADER.size)[0] == F.Refusal.RESUME
+
+
+def test_an_empty_stream_still_ends_on_the_far_side() -> None:
+    sim = Sim(0, slots=4, faults=Faults())
+    sim.run(100)
+    assert sim.ended and sim.got == []
+
+
+def test_a_reader_that_never_reads_holds_the_sender_at_the_ring_size() -> None:
+    sim = Sim(50, slots=2, faults=Faults(), consume=0)
+    for _ in range(300):
+        sim.tick()
+    assert len(sim.got) == 2 and sim.sender.acked == 2 and sim.sender.sendable() == 0
