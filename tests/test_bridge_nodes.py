@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nanonet.bridge.natsd import NatsServer, binary
+from nanonet.bridge.natsd import NatsServer, binary, free_port
 
 GUESTS = Path(__file__).resolve().parents[1] / "src" / "nanonet" / "guests"
 COUNT = int(200_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
@@ -87,3 +87,21 @@ def test_a_node_with_another_token_is_refused_and_logged(tmp_path: Path) -> None
     assert main.returncode == 1, out_main + err_main
     assert "refused the bridge of tunnel 'stream': wrong token" in err_main + out_main
     assert "refused a peer: wrong token" in err_b, err_b
+
+
+def test_a_stream_crosses_two_nodes_over_quic(tmp_path: Path) -> None:
+    """Point to point: node b listens (QUIC, WebSocket beside it), the main
+    node dials it; no NATS server at all."""
+    path = _manifest(tmp_path)
+    (tmp_path / "token").write_text("t")
+    port = free_port()
+    b = _nanonet("node", "--name", "b", "--listen", f"127.0.0.1:{port}", str(path),
+                 token=tmp_path / "token")
+    main = _nanonet("run", "--peer", f"b=127.0.0.1:{port}", str(path), token=tmp_path / "token")
+    out_b, err_b = b.communicate(timeout=280)
+    out_main, err_main = main.communicate(timeout=60)
+    assert b.returncode == 0 and main.returncode == 0, out_b + err_b + out_main + err_main
+    assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert "nats-server" not in err_main + err_b
+    assert "node main: tunnel stream was bridged over quic" in err_main, err_main

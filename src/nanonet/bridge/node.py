@@ -92,7 +92,7 @@ def part(m: Manifest, node: str | None) -> Part:
 class NodeBridges:
     """Every bridge of one node's mesh, on one asyncio loop in one thread."""
 
-    def __init__(self, p: Part, mesh: Mesh, nats: NatsOptions, token: bytes,
+    def __init__(self, p: Part, mesh: Mesh, nats: NatsOptions | None, token: bytes,
                  timing: Timing = DEFAULT_TIMING) -> None:
         self.part, self.mesh, self.nats, self.token, self.timing = p, mesh, nats, token, timing
         self.loop = asyncio.new_event_loop()
@@ -114,6 +114,7 @@ class NodeBridges:
         return self
 
     async def _start(self) -> None:
+        assert self.nats is not None, "NodeBridges bridges over NATS: pass its options"
         self._nc = await connect(self.nats)
         for name in self.part.outgoing:
             t = self.mesh.tunnels[name]

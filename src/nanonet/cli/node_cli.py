@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..bridge.direct import DirectBridges, host_port
 from ..bridge.nats import NatsOptions
 from ..bridge.natsd import NatsServer
 from ..bridge.node import NodeBridges, part
@@ -40,6 +41,13 @@ def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-ca", type=Path, default=None, help="CA file to check the server's TLS")
     p.add_argument("--tls-cert", type=Path, default=None, help="client TLS certificate")
     p.add_argument("--tls-key", type=Path, default=None, help="client TLS key")
+    p.add_argument("--listen", metavar="HOST:PORT", default=None,
+                   help="bridge point to point instead of over NATS: listen here for the "
+                   "tunnels this node reads (QUIC on the UDP port, WebSocket on the TCP port)")
+    p.add_argument("--peer", metavar="NODE=HOST:PORT", action="append", default=[],
+                   help="bridge point to point: where NODE listens (its --listen), for the "
+                   "tunnels this node writes and NODE reads; QUIC, else WebSocket (logged, "
+                   "with why); the main node is 'main'")
     p.add_argument("--token-file", type=Path, default=None,
                    help="file holding the bridge token every node must share (or set "
                    "$NANONET_BRIDGE_TOKEN); a peer with another token is refused and logged")
@@ -57,12 +65,28 @@ def _nats(args: argparse.Namespace, url: str) -> NatsOptions:
                        args.tls_key)
 
 
+def _peers(args: argparse.Namespace) -> dict[str, tuple[str, int]]:
+    out = {}
+    for text in args.peer:
+        node, _, where = text.partition("=")
+        if not node or not where:
+            raise InvalidValue(f"--peer {text!r}: write it as NODE=HOST:PORT")
+        out[node] = host_port(where)
+    return out
+
+
 def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
     """Build, bridge and run ``node``'s part of ``m``; the exit status."""
     p = part(m, node)
     if node is not None and not p.manifest.services:
         raise InvalidValue(f"no service in {m.path} has node = {node!r}; name a node the "
                            "manifest places services on")
+    if args.listen is not None or args.peer:
+        readers = {n: m.table.services[t.reader].node or "main"
+                   if t.reader in m.table.services else "main"
+                   for n, t in m.table.tunnels.items()}
+        return _run_part(p.manifest, p, node, None, _token(args), args,
+                         direct=(args.listen and host_port(args.listen), _peers(args), readers))
     server = NatsServer().start() if args.nats is None else None
     try:
         url = server.url if server else args.nats
@@ -74,8 +98,8 @@ def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
             server.stop()
 
 
-def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions, token: bytes,
-              args: argparse.Namespace) -> int:
+def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, token: bytes,
+              args: argparse.Namespace, direct: Any = None) -> int:
     label = node or "main"
     print(f"node {label}: {len(m.services)} service(s), {len(p.outgoing)} tunnel(s) out, "
           f"{len(p.incoming)} in", file=sys.stderr)
@@ -84,7 +108,13 @@ def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions, token: b
         mesh.writer(name).close()
     host = HostReads({n: mesh.reader(n) for n in m.host_reads},
                      RunOptions(args.timeout, args.quiet), print)
-    bridges = NodeBridges(p, mesh, nats, token).start()
+    if direct is not None:
+        listen, peers, readers = direct
+        bridges: NodeBridges = DirectBridges(p, mesh, listen or None, peers, token,
+                                             readers).start()
+    else:
+        assert nats is not None
+        bridges = NodeBridges(p, mesh, nats, token).start()
     t0 = time.perf_counter()
     try:
         why = _serve(mesh, host, bridges, args.timeout)
@@ -94,6 +124,8 @@ def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions, token: b
         while host.drain():
             pass
     print(f"node {label}: {why} after {time.perf_counter() - t0:.3f} s", file=sys.stderr)
+    for name, how in getattr(bridges, "transports", {}).items():
+        print(f"node {label}: tunnel {name} was bridged over {how}", file=sys.stderr)
     print("\n".join(summary(mesh, host)))
     status = 1 if failed(mesh, why) or bridges.errors else 0
     mesh.close()
