@@ -93,7 +93,7 @@ def test_check_reports_every_table_error_at_once_with_did_you_mean(tmp_path: Pat
         "use one of: slots, max_payload, slot_size, writer, reader",
         "nanonet.toml:14:1: services.egress.sourc: unknown key; did you mean 'source'? remove "
         "it, or use one of: component, imports, wasi, wit, world, wasm, source, build, "
-        "build_timeout, memory, entry, exports, names, calls, grants, limits, restart",
+        "build_timeout, memory, entry, exports, names, calls, grants, limits, restart, node",
         "nanonet.toml: 2 errors; fix them and run nanonet check again"]
 
 

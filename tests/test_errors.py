@@ -57,7 +57,8 @@ PUBLISHED = {
     "GuestTrap": "guest-trap", "ManifestError": "manifest-invalid", "BuildError": "build-failed",
     "BuildTimeout": "build-timeout", "ControlFileError": "control-file", "TapError": "tap-failed",
     "TapStalled": "tap-stalled", "PcapngError": "pcapng-invalid", "MissingTool": "missing-tool",
-    "BenchError": "bench-failed", "StopTimeout": "stop-timeout", "InternalError": "internal",
+    "BenchError": "bench-failed", "BridgeProtocolError": "bridge-protocol",
+    "BridgeRefused": "bridge-refused", "StopTimeout": "stop-timeout", "InternalError": "internal",
     "LifecycleError": "lifecycle", "UpgradeError": "upgrade-failed",
 }
 # Defined in nanonet, never raised to a user: each is named in the doc's last section.

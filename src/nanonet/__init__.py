@@ -4,6 +4,8 @@ The public API is what this module exports; everything else is private.
 """
 
 from .errors import (
+    BridgeProtocolError,
+    BridgeRefused,
     CallTimeout,
     EndpointTaken,
     Frame,
@@ -37,6 +39,8 @@ from .runtime.service import Service
 from .version import __version__
 
 __all__ = [
+    "BridgeProtocolError",
+    "BridgeRefused",
     "CallTimeout",
     "EndpointTaken",
     "Frame",

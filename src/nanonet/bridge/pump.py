@@ -1,0 +1,263 @@
+"""A bridge session joined to a ring and a link: the only part that waits.
+
+``send_tunnel`` runs on the writer's node: it peeks batches from the local
+ring (``PeekingReader``), hands them to a ``SenderSession`` within its
+credit, and commits the ring only up to what the far side acknowledged.
+``receive_tunnel`` runs on the reader's node: it writes each new batch into
+the local ring (a host ``TunnelWriter``) in one ``try_send_many`` and
+acknowledges it, granting the ring's free slots as credit. Python runs per
+batch, never per message.
+
+A ``Link`` is any message transport: ``send(data)`` puts one wire message
+(whole frames) on its way, best effort; ``incoming`` is a bounded queue of
+wire messages that arrived (``inbox.Inbox``: a transport drops what does not
+fit, and the protocol recovers a lost frame). Time comes from ``clock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from array import array
+from collections.abc import Callable
+from typing import Protocol
+
+from ..errors import BridgeProtocolError, BridgeRefused, InvalidValue, TunnelClosed
+from ..ring.endpoint import TunnelWriter
+from ..ring.packed import Packed
+from ..ring.peek import PeekingReader
+from . import frames as F
+from .events import Accepted, Acked, Ended, LinkLost, Messages, Refused
+from .inbox import Inbox
+from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
+
+log = logging.getLogger(__name__)
+IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
+WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
+PARK_NS = 20_000_000  # a sender's park on an idle ring (then it looks at its timers)
+LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
+
+
+class Link(Protocol):
+    inbox: Inbox
+
+    async def send(self, data: bytes) -> None: ...
+
+
+Clock = Callable[[], float]
+
+
+def joined(frames: list[bytes], most: int = WIRE_MAX) -> list[bytes]:
+    """Frames joined into wire messages of at most ``most`` bytes (a frame
+    larger than that goes alone)."""
+    out: list[bytes] = []
+    part: list[bytes] = []
+    size = 0
+    for f in frames:
+        if part and size + len(f) > most:
+            out.append(b"".join(part))
+            part, size = [], 0
+        part.append(f)
+        size += len(f)
+    if part:
+        out.append(b"".join(part))
+    return out
+
+
+class _Pump:
+    """The loop both sides share: feed, drain, flush, timers, idle waits."""
+
+    def __init__(self, link: Link, clock: Clock) -> None:
+        self.link, self.clock = link, clock
+        self._idle = IDLE_FIRST
+
+    def _feed(self, session: SenderSession | ReceiverSession, now: float) -> bool:
+        """Give every waiting wire message to the session; True if any came."""
+        got = False
+        inbox = self.link.inbox
+        while not inbox.empty():
+            session.receive_data(inbox.take(), now)
+            got = True
+        return got
+
+    async def _flush(self, session: SenderSession | ReceiverSession, now: float) -> bool:
+        at = session.get_timer()
+        if at is not None and at <= now:
+            session.handle_timer(now)
+        frames = session.data_to_send(now)
+        for wire in joined(frames):
+            await self.link.send(wire)
+        return bool(frames)
+
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
+        """Nothing moved: wait for a wire message or a while (doubling up to
+        ``IDLE_MOST``, never past the session's timer); something moved: a turn."""
+        if busy:
+            self._idle = IDLE_FIRST
+            await asyncio.sleep(0)
+            return
+        at = session.get_timer()
+        wait = self._idle if at is None else max(0.0, min(self._idle, at - self.clock()))
+        self._idle = min(IDLE_MOST, self._idle * 2)
+        await self.link.inbox.wait(wait)
+
+
+class SendPump(_Pump):
+    """The writer's node: the local ring through a session to the link."""
+
+    def __init__(self, reader: PeekingReader, link: Link, tunnel: str, token: bytes,
+                 timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic) -> None:
+        super().__init__(link, clock)
+        self.reader, self.tunnel, self.token, self.timing = reader, tunnel, token, timing
+        g = reader.geometry
+        self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4)))
+        self.session = self._new_session()
+        self._park: asyncio.Future[None] | None = None
+
+    def _new_session(self) -> SenderSession:
+        return SenderSession(self.tunnel, self.reader.geometry.max_payload, self.token,
+                             self.reader.committed, self.clock(), self.timing,
+                             nonce=time.monotonic_ns())
+
+    def _events(self) -> None:
+        s = self.session
+        while (e := s.next_event()) is not None:
+            if isinstance(e, Accepted | Acked):
+                self._commit(e.next_seq)
+            elif isinstance(e, Refused):
+                raise BridgeRefused(f"the far side refused the bridge of tunnel "
+                                    f"{self.tunnel!r}: {e.reason}; give both nodes the same "
+                                    f"token and the same manifest")
+            elif isinstance(e, LinkLost):
+                log.info("bridge %r: link silent for %.1f s, saying hello again",
+                         self.tunnel, e.silent_for)
+
+    def _commit(self, next_seq: int) -> None:
+        try:
+            self.reader.commit_to(next_seq)
+        except InvalidValue as err:
+            raise BridgeProtocolError(f"bridge peer broke the protocol: it acknowledged "
+                                      f"{next_seq}, which the ring does not hold ({err})") from None
+
+    def _fill(self) -> bool:
+        """Peek batches within the credit and queue them; True if any."""
+        s, r = self.session, self.reader
+        if r.position != s.next_send:
+            r.rewind(s.next_send)
+        moved = False
+        while (room := min(s.sendable(), self.batch)) > 0 and s.next_send != s.end_seq:
+            try:
+                first, lengths, data = r.peek_batch(room)
+            except TunnelClosed:
+                s.finish(r.position)
+                break
+            if not lengths:
+                break
+            s.send_data(first, array("I", lengths), data)
+            moved = True
+        return moved
+
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
+        """``_Pump._wait``, but on an idle ring that may be sent from, also
+        woken by the ring's writer (a park in a worker thread), so a lone
+        message goes out at once instead of at the next poll."""
+        if busy or not self.session.sendable() or not self.reader.idle():
+            await super()._wait(busy, session)
+            return
+        if self._park is None or self._park.done():
+            self._park = asyncio.ensure_future(asyncio.to_thread(self.reader.park, PARK_NS))
+        inbox = asyncio.ensure_future(self.link.inbox.wait(PARK_NS / 1e9))
+        await asyncio.wait({self._park, inbox}, return_when=asyncio.FIRST_COMPLETED)
+        inbox.cancel()
+
+    async def run(self) -> None:
+        """Until the local ring is closed and every message is acknowledged."""
+        while not self.session.done:
+            now = self.clock()
+            try:
+                got = self._feed(self.session, now)
+                self._events()
+            except BridgeProtocolError as err:
+                log.warning("bridge %r: %s; starting a new session", self.tunnel, err)
+                self.session = self._new_session()
+                continue
+            moved = self._fill()
+            sent = await self._flush(self.session, now)
+            await self._wait(got or moved or sent, self.session)
+
+
+class ReceivePump(_Pump):
+    """The reader's node: the link through a session into the local ring."""
+
+    def __init__(self, writer: TunnelWriter, link: Link, tunnel: str, token: bytes,
+                 timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic,
+                 linger: float = LINGER) -> None:
+        super().__init__(link, clock)
+        self.writer, self.tunnel, self.token, self.timing = writer, tunnel, token, timing
+        self.linger = linger
+        self.refusals = 0
+        self.ended_at: float | None = None
+        self.session = self._new_session()
+
+    def _room(self) -> tuple[int, int]:
+        """The ring's head (the next sequence expected) and its free slots."""
+        ring = self.writer.ring
+        head = ring.head()
+        return head, self.writer.geometry.slot_count - (head - ring.tail())
+
+    def _new_session(self) -> ReceiverSession:
+        head, free = self._room()
+        return ReceiverSession(self.tunnel, self.writer.geometry.max_payload, self.token,
+                               head, free, self.clock(), self.timing)
+
+    def _write(self, e: Messages) -> None:
+        b = e.batch
+        packed = Packed(b.payload, b.bounds[e.skip:], max(b.lengths))
+        sent = self.writer.try_send_many(packed)
+        if sent != e.count:  # the credit was the ring's room: only a close stops it
+            raise TunnelClosed(f"tunnel {self.tunnel!r} took {sent} of {e.count} messages")
+        self.session.acknowledge(*self._room())
+
+    def _events(self, now: float) -> None:
+        s = self.session
+        while (e := s.next_event()) is not None:
+            if isinstance(e, Messages):
+                self._write(e)
+            elif isinstance(e, Refused):
+                self.refusals += 1
+                log.warning("bridge %r: refused a peer: %s", self.tunnel, e.reason)
+            elif isinstance(e, Ended):
+                self.writer.close()
+                self.ended_at = now
+                s.acknowledge(*self._room())
+
+    def _window(self) -> None:
+        """Tell the sender when the local reader has freed a good part of the ring."""
+        s = self.session
+        head, free = self._room()
+        if s.state == "open" and head == s.written and free > s.credit and (
+                s.credit == 0 or free - s.credit >= self.writer.geometry.slot_count // 4):
+            s.acknowledge(head, free)
+
+    def _quiet_since(self) -> float:
+        """Since when the ended stream's sender has said nothing (it repeats its
+        CLOSE until it hears ACK_ENDED, so silence means it heard)."""
+        return max(self.ended_at or 0.0, self.session.last_heard)
+
+    async def run(self) -> None:
+        """Until the stream ended and its sender went quiet for ``linger``
+        seconds, or the ring was closed here (TunnelClosed)."""
+        while self.ended_at is None or self.clock() < self._quiet_since() + self.linger:
+            now = self.clock()
+            try:
+                got = self._feed(self.session, now)
+                self._events(now)
+            except BridgeProtocolError as err:
+                log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
+                self.session = self._new_session()
+                continue
+            if self.ended_at is None:
+                self._window()
+            sent = await self._flush(self.session, now)
+            await self._wait(got or sent, self.session)

@@ -1,0 +1,210 @@
+"""The QUIC transport (aioquic): one QUIC stream per tunnel.
+
+The sending node dials (``dial_quic``) and opens one bidirectional stream
+per tunnel; the stream starts with a preamble, ``[name_len u8][name]``, then
+carries the bridge's frames both ways (they delimit themselves). The
+listening node (``QuicListener``) hands each new stream, by tunnel name, to
+its ``accept`` callback. Keep-alive: a QUIC PING every second, and an idle
+timeout of 5 s. aioquic buffers stream data without bound, so ``send``
+waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
+(the one read of aioquic's internals, in ``unacked``). aioquic comes with
+the ``net`` extra; this module imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ipaddress
+import logging
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aioquic.asyncio.client import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import serve
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamDataReceived
+
+from .inbox import Inbox
+
+log = logging.getLogger(__name__)
+ALPN = "nanonet-bridge/1"
+HIGH_WATER = 1 << 20  # unacknowledged bytes on a stream before send waits
+KEEPALIVE, IDLE_TIMEOUT = 1.0, 5.0
+WATER_POLL = 0.002
+
+Accept = Callable[[str, "QuicLink"], None]
+
+
+class QuicLink:
+    """One tunnel's stream (a ``pump.Link``)."""
+
+    def __init__(self, proto: BridgeQuic, stream_id: int) -> None:
+        self.proto, self.stream_id = proto, stream_id
+        self.inbox = Inbox()
+
+    async def send(self, data: bytes) -> None:
+        """Queue ``data`` on the stream once it is under the high watermark
+        (dropped if the connection is gone: the protocol sends it again)."""
+        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.proto.closed:
+            await asyncio.sleep(WATER_POLL)
+        if self.proto.closed:
+            return
+        self.proto._quic.send_stream_data(self.stream_id, data)
+        self.proto.transmit()
+
+    async def close(self) -> None:
+        self.proto.close()
+
+
+class BridgeQuic(QuicConnectionProtocol):
+    """A QUIC connection carrying tunnels, one per stream."""
+
+    def __init__(self, *args: Any, accept: Accept | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accept = accept
+        self.links: dict[int, QuicLink] = {}
+        self._preambles: dict[int, bytearray] = {}
+        self.closed = False
+        self._keepalive: asyncio.Task[None] | None = None
+
+    def start_keepalive(self) -> None:
+        self._keepalive = asyncio.ensure_future(self._ping())
+
+    async def _ping(self) -> None:
+        uid = 0
+        while not self.closed:
+            await asyncio.sleep(KEEPALIVE)
+            uid += 1
+            self._quic.send_ping(uid)
+            self.transmit()
+
+    def unacked(self, stream_id: int) -> int:
+        """Bytes given to the stream and not yet acknowledged by the peer."""
+        stream = self._quic._streams.get(stream_id)  # aioquic offers no public measure
+        return len(stream.sender._buffer) if stream is not None else 0
+
+    def open_stream(self, tunnel: str) -> QuicLink:
+        sid = self._quic.get_next_available_stream_id()
+        name = tunnel.encode()
+        self._quic.send_stream_data(sid, bytes([len(name)]) + name)
+        self.transmit()
+        link = self.links[sid] = QuicLink(self, sid)
+        return link
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, StreamDataReceived):
+            link = self.links.get(event.stream_id)
+            if link is not None:
+                link.inbox.put(event.data)
+            else:
+                self._preamble(event.stream_id, event.data)
+        elif isinstance(event, ConnectionTerminated):
+            self.closed = True
+            if self._keepalive is not None:
+                self._keepalive.cancel()
+
+    def _preamble(self, sid: int, data: bytes) -> None:
+        """Gather a new stream's ``[len][name]``, then hand it to ``accept``."""
+        buf = self._preambles.setdefault(sid, bytearray())
+        buf += data
+        if not buf or len(buf) < 1 + buf[0]:
+            if len(buf) > 256:  # no preamble is this long: not a bridge
+                self._quic.close(error_code=1, reason_phrase="bad preamble")
+            return
+        name = bytes(buf[1: 1 + buf[0]]).decode(errors="replace")
+        rest = bytes(buf[1 + buf[0]:])
+        del self._preambles[sid]
+        link = self.links[sid] = QuicLink(self, sid)
+        if self.accept is not None:
+            self.accept(name, link)
+        if rest:
+            link.inbox.put(rest)
+
+
+def make_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed ECDSA P-256 certificate for ``host``, valid 14 days:
+    (certificate, key) PEM files in ``folder``. A dialer pins it as its CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanonet-bridge")])
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=14))
+            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "bridge-cert.pem", folder / "bridge-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class QuicListener:
+    """A QUIC server whose streams become tunnels' links (``accept``)."""
+
+    def __init__(self, host: str, port: int, cert: Path, key: Path, accept: Accept) -> None:
+        self.host, self.port, self.cert, self.key, self.accept = host, port, cert, key, accept
+        self._server: Any = None
+
+    async def start(self) -> QuicListener:
+        cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT)
+        cfg.load_cert_chain(str(self.cert), str(self.key))
+
+        def protocol(*args: Any, **kwargs: Any) -> BridgeQuic:
+            proto = BridgeQuic(*args, accept=self.accept, **kwargs)
+            proto.start_keepalive()
+            return proto
+
+        self._server = await serve(self.host, self.port, configuration=cfg,
+                                   create_protocol=protocol)
+        return self
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+class QuicDialer:
+    """A QUIC connection to a listener; ``open(tunnel)`` gives a link per tunnel."""
+
+    def __init__(self, host: str, port: int, cafile: Path | None) -> None:
+        self.host, self.port, self.cafile = host, port, cafile
+        self._stack = contextlib.AsyncExitStack()
+        self.proto: BridgeQuic | None = None
+
+    async def start(self) -> QuicDialer:
+        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT)
+        if self.cafile is not None:
+            cfg.load_verify_locations(str(self.cafile))
+        else:
+            cfg.verify_mode = ssl.CERT_NONE  # the bridge token still authenticates the peer
+        proto = await self._stack.enter_async_context(
+            connect(self.host, self.port, configuration=cfg, create_protocol=BridgeQuic,
+                    wait_connected=True))
+        assert isinstance(proto, BridgeQuic)
+        proto.start_keepalive()
+        self.proto = proto
+        return self
+
+    def open(self, tunnel: str) -> QuicLink:
+        assert self.proto is not None, "start() first"
+        return self.proto.open_stream(tunnel)
+
+    async def close(self) -> None:
+        await self._stack.aclose()

