@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..errors import LoadError
 from . import binary as b
 from .binary import Reader
-from .prelude import Copied, Space, copy_prelude
+from .prelude import Space, copy_prelude
 
 
 @dataclass(frozen=True)
@@ -93,34 +93,35 @@ def _provided(plug: Plug, name: str) -> int:
 def compose(root: bytes, plugs: Mapping[str, Plug], who: str = "component") -> bytes:
     """One component: ``root`` with each import named in ``plugs`` served by
     that provider's export. A name ``plugs`` gives that ``root`` does not
-    import is a LoadError."""
+    import is a LoadError.
+
+    The providers come first (their imports, the nested component, its
+    instance and the export that serves the root), then the root's imports,
+    which may use the types of those exports, then the root itself."""
     for name, plug in plugs.items():
         _provided(plug, name)
     space = Space()
-    copied: list[tuple[Plug, Copied]] = [
-        (plug, copy_prelude(plug.binary, space, set(), plug.who)) for plug in plugs.values()]
-    mine = copy_prelude(root, space, set(plugs), who)
-    missing = set(plugs) - mine.dropped
+    swap = {name: _provide(space, plug) for name, plug in plugs.items()}
+    mine = copy_prelude(root, space, swap, who)
+    missing = set(plugs) - mine.swapped
     if missing:
         raise LoadError(f"{who} does not import {sorted(missing)[0]!r}: remove it from what "
                         "the composition plugs in")
-    for plug, _ in copied:
-        space.emit(b.COMPONENT, plug.binary)
-    space.emit(b.COMPONENT, root)
-    first = space.counts.get(b.SORT_COMPONENT, 0)
-    for _ in range(len(copied) + 1):
-        space.new(b.SORT_COMPONENT)
-    args = dict(mine.imports)
-    for i, (name, plug), (_, prelude) in zip(range(len(copied)), plugs.items(), copied,
-                                              strict=True):
-        inst = _instantiate(space, first + i, prelude.imports)
-        args[name] = (b.SORT_INSTANCE, _alias_export(space, inst, plug.export,
-                                                     b.SORT_INSTANCE))
-    top = _instantiate(space, first + len(copied), args)
-    outs = []
+    top = _instantiate(space, _nest(space, root), {**mine.imports, **swap})
     for name, sort in exports(root):
         idx = _alias_export(space, top, name, sort)
-        outs.append(b"\x00" + b.name(name) + _sortidx(sort, idx) + b"\x00")
-    for item in outs:
-        space.emit(b.EXPORT, item)
+        space.emit(b.EXPORT, b"\x00" + b.name(name) + _sortidx(sort, idx) + b"\x00")
+        space.new(sort)  # an export is a new item of its sort too
     return b.PREAMBLE + space.sections()
+
+
+def _nest(space: Space, component: bytes) -> int:
+    space.emit(b.COMPONENT, component)
+    return space.new(b.SORT_COMPONENT)
+
+
+def _provide(space: Space, plug: Plug) -> tuple[int, int]:
+    """Import what ``plug`` imports, instantiate it: its export's (sort, index)."""
+    prelude = copy_prelude(plug.binary, space, {}, plug.who)
+    inst = _instantiate(space, _nest(space, plug.binary), prelude.imports)
+    return b.SORT_INSTANCE, _alias_export(space, inst, plug.export, b.SORT_INSTANCE)

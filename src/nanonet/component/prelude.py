@@ -12,12 +12,14 @@ else of a component needs reading: the component itself is nested whole.
 
 Only the index spaces a prelude can define are tracked (type, instance,
 func, component, value); a prelude with core types or core aliases is
-refused (``LoadError``), as is an alias of an import that is dropped.
+refused (``LoadError``). An import that is replaced (``swap``) is not
+copied: references to it go to the item that replaces it, which is defined
+before the prelude is copied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import LoadError
@@ -214,27 +216,26 @@ class Copied:
     """One component's prelude as copied: what each of its imports became."""
 
     imports: dict[str, tuple[int, int]]  # name -> (sort, index in the composite)
-    dropped: set[str]
+    swapped: set[str]
     end: int  # the first section after the prelude
 
 
 class _Prelude:
-    def __init__(self, component: bytes, space: Space, drop: set[str], who: str) -> None:
-        self.space, self.drop, self.who = space, drop, who
-        self.map: dict[int, list[int | None]] = {}
+    def __init__(self, component: bytes, space: Space, swap: Mapping[str, tuple[int, int]],
+                 who: str) -> None:
+        self.space, self.swap, self.who = space, swap, who
+        self.map: dict[int, list[int]] = {}
         self.copied = Copied({}, set(), 0)
         self.component = component
 
     def ref(self, sort: int, old: int) -> int:
         news = self.map.get(sort, [])
-        new = news[old] if old < len(news) else None
-        if new is None:
-            raise LoadError(f"{self.who}: its prelude refers to an item of an import that "
-                            "the composition replaces (another import uses its types): "
-                            "nanonet cannot compose it")
-        return new
+        if old >= len(news):
+            raise LoadError(f"{self.who}: its imports refer to an item not defined before "
+                            "them: nanonet cannot compose it")
+        return news[old]
 
-    def define(self, sort: int, new: int | None) -> None:
+    def define(self, sort: int, new: int) -> None:
         self.map.setdefault(sort, []).append(new)
 
     def run(self) -> Copied:
@@ -265,9 +266,13 @@ class _Prelude:
     def import_(self, c: _Copy) -> None:
         name = c.extname()
         sort = c.externdesc(0)
-        if name in self.drop:
-            self.copied.dropped.add(name)
-            self.define(sort, None)
+        if name in self.swap:
+            self.copied.swapped.add(name)
+            swap_sort, idx = self.swap[name]
+            if swap_sort != sort:
+                raise LoadError(f"{self.who} imports {name!r} as another kind of item than "
+                                "what replaces it")
+            self.define(sort, idx)
             return
         if name in self.space.imports:  # both import it: one import serves both
             known_sort, idx = self.space.imports[name]
@@ -282,7 +287,8 @@ class _Prelude:
         self.define(sort, idx)
 
 
-def copy_prelude(component: bytes, space: Space, drop: set[str], who: str) -> Copied:
-    """Copy ``component``'s prelude into ``space`` (its imports named in ``drop``
-    left out); what each import became and where the prelude ends."""
-    return _Prelude(component, space, drop, who).run()
+def copy_prelude(component: bytes, space: Space, swap: Mapping[str, tuple[int, int]],
+                 who: str) -> Copied:
+    """Copy ``component``'s prelude into ``space``, its imports named in ``swap``
+    replaced by the (sort, index) given there; what each import became."""
+    return _Prelude(component, space, swap, who).run()

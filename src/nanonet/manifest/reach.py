@@ -77,6 +77,9 @@ def _imports(m: Manifest, svc: ServiceDef) -> list[str]:
         if kind == "tunnel":
             out.append(f"{key} → writes {target} ({_geometry(m, target)}) to "
                        f"{m.table.tunnels[target].reader}, one message per call")
+        elif kind == "component":
+            out.append(f"{key} → the export of component {target}, composed in: calls stay "
+                       f"in Wasm, {target} runs inside this service with its own grants")
         else:
             out.append(f"{key} → calls the exports of component {target}")
     return out or ["none (any import it declares is refused when it loads)"]

@@ -183,7 +183,7 @@ class RestartTable(Table):
         return self
 
 
-IMPORT_TARGETS = ("tunnel:", "service:")
+IMPORT_TARGETS = ("tunnel:", "service:", "component:")
 BUILT_SOURCES = (".c", ".rs")  # sources nanonet compiles itself: zig cc, rustc
 
 
@@ -211,8 +211,9 @@ class ServiceTable(Table):
             kind, _, what = target.partition(":")
             if f"{kind}:" not in IMPORT_TARGETS or not what:
                 raise ValueError(f"{name} = {target!r} names nothing nanonet can wire; write "
-                                 "\"tunnel:NAME\" (a tunnel it writes) or \"service:NAME\" "
-                                 "(a component service's exports)")
+                                 "\"tunnel:NAME\" (a tunnel it writes), \"service:NAME\" "
+                                 "(a component service's exports) or \"component:NAME\" "
+                                 "(that component's export, composed in)")
         return v
 
     @model_validator(mode="after")
