@@ -6,10 +6,11 @@ Prints: a component's call to another component composed with it
 (``component_pair.py``: p50/p99 and calls/s) beside a host call into the
 same callee, ``list<u8>`` and strings crossing the host boundary, a host
 call into a component, a component's call out to a host function,
-``list<u8>`` crossing between Python and a component, a component streaming into a tunnel through a host function (Python in the per-message
-path), the fast path (the same producer as a tunnel component, its data
-plane taken out by ``split.data_plane`` and run as a core service), and the
-core-module path (Wasm producer -> Wasm checker through a tunnel, no
+``list<u8>`` crossing between Python and a component, a component streaming
+into a tunnel through a host function (Python in the per-message path), the
+fast path (the same producer as a tunnel component, its data plane taken out
+by ``split.data_plane`` and run as a core service), and the core-module path
+(Wasm producer -> Wasm checker through a tunnel, no
 Python). Figures vary from run to run: compare within one run.
 """
 
