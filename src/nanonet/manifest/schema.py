@@ -252,14 +252,14 @@ class ServiceTable(Table):
             raise ValueError(f"is a component, so {', '.join(core)} "
                              f"{'does' if len(core) == 1 else 'do'} not apply; remove "
                              f"{'it' if len(core) == 1 else 'them'}")
-        py = self.component is not None and self.component.endswith(".py")
-        if py and (self.wit is None or self.world is None or not self.wasi):
-            raise ValueError("a Python component needs wit (\"auth\", \"tunnel\" or a "
-                             "folder), world, and wasi = true (its runtime reads its "
-                             "environment at start-up); set all three")
+        py = self.component is not None and self.component.endswith((".py", ".js"))
+        if py and (self.wit is None or self.world is None):
+            raise ValueError("a Python or JavaScript component needs wit (\"auth\", "
+                             "\"tunnel\" or a folder) and world; set both (a Python one "
+                             "without wasi = true is built with WASI stubbed out)")
         if not py and (self.wit is not None or self.world is not None):
-            raise ValueError("wit and world apply only to a Python component "
-                             "(component = \"x.py\"); remove them")
+            raise ValueError("wit and world apply only to a component built by nanonet "
+                             "(component = \"x.py\" or \"x.js\"); remove them")
         if self.grants.network or self.grants.raw:
             raise ValueError("a component is given no network and no raw tunnel access; "
                              "remove grants.network and grants.raw")
