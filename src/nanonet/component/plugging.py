@@ -97,6 +97,8 @@ def plug(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any],
     if not wanted:
         return Plugged(loaded, dict(imports), wasi)
     rest = {k: v for k, v in imports.items() if k not in wanted}
+    for key in rest:  # the composite imports more: name what the root itself lacks
+        _full_name(loaded, key, who)
     full = {_full_name(loaded, key, who): target for key, target in wanted.items()}
     loaded.check({**rest, **dict.fromkeys(full, True)}, who, wasi=wasi is not None)
     plugs, merged, providers = {}, dict(rest), []
