@@ -195,3 +195,14 @@ KINDS = st.one_of(
 def test_any_value_round_trips_exactly(echo: Instance, case: tuple[str, Any]) -> None:
     name, value = case
     assert across(echo, name, value) == value
+
+
+def test_nanonet_run_call_specs_parse_or_say_how_to_write_them() -> None:
+    from nanonet.cli.calls import CallSpec
+    spec = CallSpec.parse('router.handle("/admin", 3, [1, 2])')
+    assert (spec.service, spec.export, spec.args) == ("router", "handle", ("/admin", 3, [1, 2]))
+    assert CallSpec.parse("auth.nanonet:auth/authenticator#authenticate()").args == ()
+    with pytest.raises(ValueError, match="is not SERVICE.EXPORT"):
+        CallSpec.parse("router")
+    with pytest.raises(ValueError, match="not Python literals"):
+        CallSpec.parse("router.handle(/admin)")
