@@ -65,7 +65,10 @@ class Reader:
                 raise LoadError("component binary holds an over-long LEB128 number")
 
     def name(self) -> str:
-        return self.take(self.u32()).decode()
+        try:
+            return self.take(self.u32()).decode()
+        except UnicodeDecodeError:
+            raise LoadError("component binary holds a name that is not UTF-8") from None
 
     @property
     def done(self) -> bool:

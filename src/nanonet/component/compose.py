@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..errors import LoadError
 from . import binary as b
 from .binary import Reader
-from .prelude import Space, copy_prelude
+from .prelude import Space, copy_prelude, skip_externdesc
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,9 @@ def exports(component: bytes) -> list[tuple[str, int]]:
                 r.byte()
             r.u32()
             if r.byte():
-                _skip_desc(r)
+                skip_externdesc(r)
             out.append((name, sort))
     return out
-
-
-def _skip_desc(r: Reader) -> None:
-    from .prelude import _Copy
-    _Copy(r, lambda _s, i: i).externdesc(1)
 
 
 def _sortidx(sort: int, idx: int) -> bytes:

@@ -28,6 +28,7 @@ from .binary import Reader
 
 Ref = Callable[[int, int], int]  # (sort, old index) -> new index, at the top level
 _PRELUDE = (b.TYPE, b.IMPORT, b.ALIAS)
+_MAX_DEPTH = 32  # types inside types inside types: wit-component writes two levels
 _DESC_SORT = {0x01: b.SORT_FUNC, 0x02: b.SORT_VALUE, 0x03: b.SORT_TYPE,
               0x04: b.SORT_COMPONENT, 0x05: b.SORT_INSTANCE}
 
@@ -81,6 +82,8 @@ class _Copy:
         self.raw()
 
     def deftype(self, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            raise LoadError("a component's import types nest deeper than nanonet copies")
         tag = self.raw()
         if tag in (0x40, 0x43):  # func
             self.vec(lambda: self.field(depth))
@@ -178,8 +181,11 @@ class _Copy:
         elif tag == 0x03:
             if self.raw() == 0x00:
                 self.index(b.SORT_TYPE, depth)
-        else:
+        elif tag in _DESC_SORT:
             self.index(b.SORT_TYPE, depth)
+        else:
+            raise LoadError(f"a component's import has kind 0x{tag:02x}, which nanonet "
+                            "does not know")
         return _DESC_SORT[tag]
 
 
@@ -285,6 +291,11 @@ class _Prelude:
             self.space.emit(b.IMPORT, bytes(c.w))
         self.copied.imports[name] = (sort, idx)
         self.define(sort, idx)
+
+
+def skip_externdesc(r: Reader) -> None:
+    """Read past an extern descriptor (an export's type ascription)."""
+    _Copy(r, lambda _sort, idx: idx).externdesc(1)
 
 
 def copy_prelude(component: bytes, space: Space, swap: Mapping[str, tuple[int, int]],
