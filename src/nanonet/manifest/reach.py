@@ -65,8 +65,10 @@ def _flag(on: bool, what: str) -> str:
 
 def _component_code(t: ServiceTable) -> str:
     if t.world is not None:
-        return (f"component {t.component}, built by componentize-py (world {t.world} of "
-                f"{t.wit})")
+        tool = "componentize-js" if (t.component or "").endswith(".js") else "componentize-py"
+        stub = "" if t.wasi or tool == "componentize-js" else ", WASI stubbed out"
+        return (f"component {t.component}, built by {tool} (world {t.world} of "
+                f"{t.wit}{stub})")
     return f"component {t.component}"
 
 
