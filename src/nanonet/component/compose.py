@@ -104,6 +104,9 @@ def compose(root: bytes, plugs: Mapping[str, Plug], who: str = "component") -> b
                         "the composition plugs in")
     top = _instantiate(space, _nest(space, root), {**mine.imports, **swap})
     for name, sort in exports(root):
+        if sort in (b.SORT_CORE, b.SORT_VALUE):
+            raise LoadError(f"{who} exports {name!r}, a core item or a value, which nanonet "
+                            "cannot re-export from a composition")
         idx = _alias_export(space, top, name, sort)
         space.emit(b.EXPORT, b"\x00" + b.name(name) + _sortidx(sort, idx) + b"\x00")
         space.new(sort)  # an export is a new item of its sort too
