@@ -229,3 +229,20 @@ def test_a_damaged_component_is_a_load_error_never_a_crash(data: st.DataObject) 
         assert str(err)  # refused, saying why: what a damaged binary must get
         return
     assert both.startswith(b"\0asm\x0d\x00\x01\x00")  # composed: wasmtime judges the rest
+
+
+def test_the_bench_rows_measure_both_paths_in_one_run() -> None:
+    from nanonet.bench.component_pair import (
+        bytes_speed,
+        component_to_component,
+        host_to_component,
+        through_python,
+    )
+    rt = runtime()
+    rows = {**component_to_component(rt, 50), **through_python(20),
+            **host_to_component(rt, 20), **bytes_speed(rt, 4096)}
+    assert set(rows) == {"c2c_p50_ns", "c2c_p99_ns", "c2c_calls_per_s", "py_link_p50_ns",
+                         "py_link_p99_ns", "h2c_p50_ns", "h2c_p99_ns", "bytes_MBps",
+                         "string_MBps"}
+    assert rows["c2c_p50_ns"] <= rows["c2c_p99_ns"] and rows["h2c_p50_ns"] <= rows["h2c_p99_ns"]
+    assert all(v > 0 for v in rows.values())

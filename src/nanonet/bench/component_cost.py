@@ -31,7 +31,12 @@ from ..component.split import data_plane
 from ..errors import BenchError
 from ..host.engine import runtime
 from ..mesh import Mesh
-from .component_pair import bytes_speed, component_to_component, host_to_component
+from .component_pair import (
+    bytes_speed,
+    component_to_component,
+    host_to_component,
+    through_python,
+)
 from .wasm_runs import guest, w2_nanonet
 
 STREAMER = """(component
@@ -160,6 +165,9 @@ def _print_pairs(p: dict[str, float]) -> None:
     print(f"host -> component call (same record)  p50 {p['h2c_p50_ns']:8.0f} ns  "
           f"p99 {p['h2c_p99_ns']:8.0f} ns  ({p['h2c_p50_ns'] / p['c2c_p50_ns']:.0f}x the "
           "component -> component p50)")
+    print(f"the same import through Python    p50 {p['py_link_p50_ns']:8.0f} ns  "
+          f"p99 {p['py_link_p99_ns']:8.0f} ns  (\"service:callee\": a host function calling "
+          "the callee's service)")
     print(f"list<u8> 1 MiB round trip     {p['bytes_MBps']:8.1f} MB/s")
     print(f"string 1 MiB round trip       {p['string_MBps']:8.1f} MB/s")
 
@@ -172,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures = calls()
     rt = runtime()
-    pairs = {**component_to_component(rt), **host_to_component(rt), **bytes_speed(rt)}
+    pairs = {**component_to_component(rt), **through_python(), **host_to_component(rt),
+             **bytes_speed(rt)}
     comp = component_stream(args.count, args.size)
     outcome, _ = w2_nanonet(args.count * 10, args.size)
     core = outcome["count"] / outcome["seconds"]

@@ -37,6 +37,21 @@ def component_to_component(rt: Runtime, n: int = 20000) -> dict[str, float]:
             "c2c_calls_per_s": loops / seconds}
 
 
+def through_python(n: int = 2000) -> dict[str, float]:
+    """The same timed calls with the import wired ``"service:callee"`` (what a
+    link through the engine's linker can do: a host function calling the
+    other component's service), for comparison."""
+    from ..mesh import Mesh
+    with Mesh() as mesh:
+        mesh.component("callee", pair.callee())
+        caller = mesh.component("caller", pair.caller(), wasi=True,
+                                imports={"calc": "service:callee"})
+        mesh.start()
+        caller.call("timed", 100)
+        durations = sorted(caller.call("timed", n, timeout=600))
+    return {"py_link_p50_ns": _pct(durations, 0.5), "py_link_p99_ns": _pct(durations, 0.99)}
+
+
 def host_to_component(rt: Runtime, n: int = 5000) -> dict[str, float]:
     """p50/p99 ns of Python calling the same callee's ``scale``."""
     inst = load(rt, pair.callee()).instantiate(rt.new_store(), {})
