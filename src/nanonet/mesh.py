@@ -270,6 +270,7 @@ class Mesh:
                                     wasi=p.wasi is not None, grants=p.wasi or (),
                                     start=self._started, owns=ends + p.owns,
                                     supervisor=self.supervisor)
+            p.commit(self)
         except BaseException:
             for tunnel in self.tunnels.values():
                 tunnel.release(name)

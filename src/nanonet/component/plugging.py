@@ -28,22 +28,34 @@ from ..policy.policy import Grants
 from ..ring.endpoint import TunnelWriter
 from .compose import Plug, compose, exports
 from .host import Loaded, load, lookup, short
+from .service import ComponentService
 
 if TYPE_CHECKING:
     from ..mesh import Mesh
-    from .service import ComponentService
 
 PREFIX = "component:"
 
 
 @dataclass
 class Plugged:
-    """What the root's service runs once its plugs are composed in."""
+    """What the root's service runs once its plugs are composed in; ``commit``
+    once that service exists moves the plugged components into it."""
 
     loaded: Loaded
     imports: dict[str, Any]
     wasi: Grants | None
-    owns: list[TunnelWriter] = field(default_factory=list)
+    providers: dict[str, ComponentService] = field(default_factory=dict)
+
+    @property
+    def owns(self) -> list[TunnelWriter]:
+        """The tunnel ends the plugged components hold: the root's service closes them."""
+        return [end for p in self.providers.values() for end in p.owned_ends]
+
+    def commit(self, mesh: Mesh) -> None:
+        """The plugged components leave the mesh: they run inside the root's service."""
+        for name, provider in self.providers.items():
+            provider.take_ends()
+            del mesh.components[name]
 
 
 def _export_name(provider: ComponentService, name: str, target: str, who: str) -> str:
@@ -101,7 +113,7 @@ def plug(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any],
         _full_name(loaded, key, who)
     full = {_full_name(loaded, key, who): target for key, target in wanted.items()}
     loaded.check({**rest, **dict.fromkeys(full, True)}, who, wasi=wasi is not None)
-    plugs, merged, providers = {}, dict(rest), []
+    plugs, merged, providers = {}, dict(rest), {}
     for name, target in full.items():
         provider = _provider(mesh, target, f"{who}: import {name!r}")
         given = provider.given_imports
@@ -111,13 +123,9 @@ def plug(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any],
                            f"component {target!r}")
         _merge(merged, given, target, who)
         wasi = _wasi(wasi, provider.wasi, target, who)
-        providers.append((target, provider))
+        providers[target] = provider
     composite = load(mesh.rt, compose(loaded.binary, plugs, who))
-    owns = list[TunnelWriter]()
-    for target, provider in providers:  # only once composed: a failure leaves them be
-        owns += provider.take_ends()
-        del mesh.components[target]
-    return Plugged(composite, merged, wasi, owns)
+    return Plugged(composite, merged, wasi, providers)
 
 def _full_name(loaded: Loaded, key: str, who: str) -> str:
     for name in loaded.imports:

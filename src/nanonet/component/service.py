@@ -98,6 +98,11 @@ class ComponentService:
         """The grants of its WASI context, or None if it has none."""
         return self._wasi
 
+    @property
+    def owned_ends(self) -> list[TunnelWriter]:
+        """The tunnel ends it closes when it ends."""
+        return list(self._owns)
+
     def take_ends(self) -> list[TunnelWriter]:
         """Hand over the tunnel ends it would close (to the service it is plugged into)."""
         ends, self._owns = self._owns, []
