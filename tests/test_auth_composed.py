@@ -22,9 +22,13 @@ from nanonet.examples.auth import composed
 from nanonet.examples.auth.example import token
 from nanonet.host.engine import runtime
 
-pytestmark = pytest.mark.skipif(
-    not Path(sys.executable).with_name("componentize-py").exists() or not shutil.which("node"),
-    reason="componentize-py or node is not installed (scripts/setup installs both)")
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(sys.executable).with_name("componentize-py").exists()
+        or not shutil.which("node"),
+        reason="componentize-py or node is not installed (scripts/setup installs both)"),
+    pytest.mark.timeout(900),  # two builds and a 31 MB compile on a loaded 2-core VM
+]
 
 TOML = Path(composed.__file__).with_name("composed.toml")
 
