@@ -127,6 +127,7 @@ def plug(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any],
     composite = load(mesh.rt, compose(loaded.binary, plugs, who))
     return Plugged(composite, merged, wasi, providers)
 
+
 def _full_name(loaded: Loaded, key: str, who: str) -> str:
     for name in loaded.imports:
         if lookup({key: True}, name) is not None:
