@@ -328,10 +328,13 @@ class Mesh:
 
         ``imports`` maps each import to what it may reach: a Python function
         (or a mapping of them), ``"tunnel:NAME"`` (the component holds that
-        tunnel's write end) or ``"service:NAME"`` (another component's exports).
+        tunnel's write end), ``"service:NAME"`` (another component's exports,
+        through Python) or ``"component:NAME"`` (composed with component NAME,
+        which then runs inside this one: component/plugging.py).
         An import given nothing is a LoadError naming it.
         """
         from .component.host import load  # wasmtime.component only when used
+        from .component.plugging import plug
         from .component.service import ComponentService
         from .component.wiring import resolve
 
@@ -345,9 +348,12 @@ class Mesh:
         loaded = load(self.rt, code)
         try:  # resolving takes its tunnel ends: give them back if it fails to load
             given, ends = resolve(self, name, loaded, imports or {})
-            comp = ComponentService(name, loaded, imports=given, rt=self.rt, wasi=wasi,
-                                    grants=grants, start=self._started, owns=ends,
+            p = plug(self, name, loaded, given, Grants.of(grants) if wasi else None)
+            comp = ComponentService(name, p.loaded, imports=p.imports, rt=self.rt,
+                                    wasi=p.wasi is not None, grants=p.wasi or (),
+                                    start=self._started, owns=ends + p.owns,
                                     supervisor=self.supervisor)
+            p.commit(self)
         except BaseException:
             for tunnel in self.tunnels.values():
                 tunnel.release(name)

@@ -2,18 +2,22 @@
 
     python -m nanonet.bench.component_cost [--count N] [--size BYTES]
 
-Prints: a host call into a component, a component's call out to a host
-function, ``list<u8>`` crossing between Python and a component, a component
-streaming into a tunnel through a host function (Python in the per-message
-path), the fast path (the same producer as a tunnel component, its data
-plane taken out by ``split.data_plane`` and run as a core service), and the
-core-module path (Wasm producer -> Wasm checker through a tunnel, no
+Prints: a component's call to another component composed with it
+(``component_pair.py``: p50/p99 and calls/s) beside a host call into the
+same callee, ``list<u8>`` and strings crossing the host boundary, a host
+call into a component, a component's call out to a host function,
+``list<u8>`` crossing between Python and a component, a component streaming
+into a tunnel through a host function (Python in the per-message path), the
+fast path (the same producer as a tunnel component, its data plane taken out
+by ``split.data_plane`` and run as a core service), and the core-module path
+(Wasm producer -> Wasm checker through a tunnel, no
 Python). Figures vary from run to run: compare within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +29,14 @@ from ..component.host import load
 from ..component.service import ComponentService, to_tunnel
 from ..component.split import data_plane
 from ..errors import BenchError
+from ..host.engine import runtime
 from ..mesh import Mesh
+from .component_pair import (
+    bytes_speed,
+    component_to_component,
+    host_to_component,
+    through_python,
+)
 from .wasm_runs import guest, w2_nanonet
 
 STREAMER = """(component
@@ -148,16 +159,38 @@ def fast_path_stream(count: int, size: int) -> float:
     return count / seconds
 
 
+def _print_pairs(p: dict[str, float]) -> None:
+    print(f"component -> component call (record)  p50 {p['c2c_p50_ns']:8.0f} ns  "
+          f"p99 {p['c2c_p99_ns']:8.0f} ns  {p['c2c_calls_per_s']:12.0f} calls/s")
+    print(f"host -> component call (same record)  p50 {p['h2c_p50_ns']:8.0f} ns  "
+          f"p99 {p['h2c_p99_ns']:8.0f} ns  ({p['h2c_p50_ns'] / p['c2c_p50_ns']:.0f}x the "
+          "component -> component p50)")
+    print(f"the same import through Python    p50 {p['py_link_p50_ns']:8.0f} ns  "
+          f"p99 {p['py_link_p99_ns']:8.0f} ns  (\"service:callee\": a host function calling "
+          "the callee's service)")
+    print(f"list<u8> 1 MiB round trip     {p['bytes_MBps']:8.1f} MB/s")
+    print(f"string 1 MiB round trip       {p['string_MBps']:8.1f} MB/s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     figures = calls()
+    rt = runtime()
+    pairs = {**component_to_component(rt), **through_python(), **host_to_component(rt),
+             **bytes_speed(rt)}
     comp = component_stream(args.count, args.size)
     outcome, _ = w2_nanonet(args.count * 10, args.size)
     core = outcome["count"] / outcome["seconds"]
     fast = fast_path_stream(args.count * 10, args.size)
+    if args.json:
+        print(json.dumps({**figures, **pairs, "component_stream_msg_per_s": comp,
+                          "fast_path_msg_per_s": fast, "core_msg_per_s": core}))
+        return
+    _print_pairs(pairs)
     print(f"host -> component call        {figures['call_in_us']:8.1f} µs")
     print(f"component -> host import call {figures['call_out_us']:8.1f} µs (incl. the call in)")
     print(f"list<u8> 64 KiB round trip    {figures['bytes_roundtrip_MBps']:8.2f} MB/s")

@@ -125,3 +125,35 @@ def add_func(parent: wc.LinkerInstance, name: str, callback: Any, data: int,
         parent.ptr(), ctypes.create_string_buffer(raw), len(raw), callback, data, finalizer)
     if err:
         raise wasmtime.WasmtimeError._from_ptr(err)
+
+
+# list<u8> at memory speed: a list of values is an array of fixed-size C
+# values, so strided slices of one buffer write or read every element's kind
+# and byte at once (no Python per element)
+_SIZE = ctypes.sizeof(Val)
+_KIND = Val.kind.offset
+_BYTE = Val.of.offset + type(Val().of).u8.offset
+U8: int = ffi.WASMTIME_COMPONENT_U8.value
+
+
+def new_bytes_list(data: bytes | bytearray | memoryview) -> Any:
+    """A list of ``u8`` values holding ``data``, filled with one copy."""
+    count = len(data)
+    raw = new_list(count)
+    if count:
+        buf = bytearray(_SIZE * count)
+        buf[_KIND::_SIZE] = bytes((U8,)) * count
+        buf[_BYTE::_SIZE] = data
+        ctypes.memmove(raw.data, (ctypes.c_char * len(buf)).from_buffer(buf), len(buf))
+    return raw
+
+
+def bytes_of_list(raw: Any) -> bytes | None:
+    """The bytes of a list whose every value is a ``u8`` (None if one is not)."""
+    count = raw.size
+    if not count:
+        return b""
+    buf = ctypes.string_at(raw.data, _SIZE * count)
+    if buf[_KIND::_SIZE].count(U8) != count:
+        return None
+    return buf[_BYTE::_SIZE]

@@ -24,6 +24,7 @@ from ..manifest.reach import describe
 from ..observe.feeds import SharedWriter
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
 from . import feed
+from .calls import CallSpec, start_calls
 from .check_report import as_json, as_text
 from .labels import labelled
 from .manifest_run import (
@@ -32,6 +33,7 @@ from .manifest_run import (
     HostReads,
     Print,
     RunOptions,
+    Stop,
     failed,
     run_mesh,
     summary,
@@ -95,6 +97,10 @@ def _run(args: argparse.Namespace) -> int:
     if path is None:
         return 1
     opts = RunOptions(args.timeout, args.quiet, args.format, args.max_bytes)
+    if args.call and args.top:
+        print("--call reports when its calls are done; it does not run under --top: "
+              "drop one", file=sys.stderr)
+        return 2
     args.dashboard = args.dashboard or bool(args.feed)  # --feed is for the control endpoint
     say = _aside if args.json else _progress
     try:
@@ -131,6 +137,8 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
     limit = "" if opts.timeout is None else f", {opts.timeout:g} s at most"
     say(f"running (Ctrl-C stops{limit})")
     t0 = time.perf_counter()
+    stop = Stop()
+    driven = start_calls(mesh, args.call, args.calls, stop) if args.call else None
     with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
         for end in feeds.values():
             seen.observer.offer(end)
@@ -138,8 +146,11 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
         with Watcher(m, mesh, pending.put if args.top else say) if args.watch \
                 else contextlib.nullcontext():
             why = (run_watched(mesh, host, opts, seen, pending) if args.top
-                   else run_mesh(mesh, host, opts))
+                   else run_mesh(mesh, host, opts, stop))
     seconds = time.perf_counter() - t0
+    if driven is not None:
+        driven[1].join(60)  # its calls end with the mesh's stop at the latest
+        say(driven[0].report())
     sent = feed.finish(feeders, feeds.values())
     status = (130 if why == CTRL_C else SIGPIPE_EXIT if why == CLOSED_OUTPUT
               else 1 if failed(mesh, why) or any(f.error for f in feeders) else 0)
@@ -161,6 +172,13 @@ def _start_feeders(feeds: dict[str, SharedWriter], fed: feed.Plan,
 
     return [feed.Feeder(feeds[name], path, args.send_format, args.send_keep_open,
                         failed_with).start() for name, path in fed.sends.items()]
+
+
+def _call_spec(text: str) -> CallSpec:
+    try:
+        return CallSpec.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 MANIFEST_HELP = ("the manifest (TOML; default ./nanonet.toml); paths in it are relative to "
@@ -208,6 +226,12 @@ def register(sub: Any) -> None:
     r.add_argument("--max-bytes", type=int, default=64,
                    help="print at most this many bytes of each message (default 64)")
     r.add_argument("--json", action="store_true", help=JSON_HELP + ": the final summary")
+    r.add_argument("--call", type=_call_spec, metavar="SERVICE.EXPORT(ARGS)",
+                   help="call a component service's export (arguments as Python literals) "
+                        "--calls times once the mesh has started, then stop; the summary "
+                        "says calls/s and p50/p99 latency")
+    r.add_argument("--calls", type=int, default=1000, metavar="N",
+                   help="how many times --call calls (default 1000)")
     r.add_argument("--watch", action="store_true",
                    help="poll every module service's source (its mtime, every "
                    f"{WATCH_INTERVAL:g} s); on a change rebuild it and hot-upgrade the running "

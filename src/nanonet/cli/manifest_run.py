@@ -12,6 +12,7 @@ runs) and print the same summary.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,9 +59,11 @@ CLOSED_OUTPUT = "stopped: the output was closed"
 
 @dataclass
 class Stop:
-    """A stop asked by another thread (the one drawing ``--top``): why, once set."""
+    """A stop asked by another thread (the one drawing ``--top``, or ``--call``'s):
+    why, once set. ``started`` is set once the mesh has started (or failed to)."""
 
     why: str | None = None
+    started: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -117,6 +120,7 @@ def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = 
     stop = stop or Stop()
     try:
         mesh.start()
+        stop.started.set()
         why = _serve(mesh, host, opts, stop)
     except Terminated:
         why = SIGTERM
@@ -126,6 +130,7 @@ def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = 
         host.silent, why = True, CLOSED_OUTPUT
     except InternalError as err:
         why = f"nanonet failed: {err}"
+    stop.started.set()  # whatever waits for the start does not wait for ever
     try:
         mesh.stop()
     except InternalError as err:  # the summary shows that service FAILED with the cause

@@ -55,6 +55,7 @@ class Loaded:
     engine: wasmtime.Engine
     imports: dict[str, dict[str, Signature] | Signature] = field(default_factory=dict)
     exports: dict[str, Signature] = field(default_factory=dict)
+    binary: bytes = b""  # what it was compiled from: what compose.py nests
 
     def __post_init__(self) -> None:
         ty = self.component.type
@@ -192,10 +193,15 @@ def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
     compiled = rt.disk.load(name, digest)  # only an entry bound to these bytes
     try:
         if compiled is not None:
-            return Loaded(wc.Component.deserialize(rt.engine, compiled), rt.engine)
+            return Loaded(wc.Component.deserialize(rt.engine, compiled), rt.engine,
+                          binary=_binary(raw))
     except wasmtime.WasmtimeError:
         pass
-    return Loaded(_compile(rt, raw, name, digest), rt.engine)
+    return Loaded(_compile(rt, raw, name, digest), rt.engine, binary=_binary(raw))
+
+
+def _binary(raw: bytes) -> bytes:
+    return raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
 
 
 def _compile(rt: Runtime, raw: bytes, name: str, digest: bytes) -> wc.Component:

@@ -48,6 +48,8 @@ def _list(shape: Shape, c: Any) -> Any:
     element = shape.items[0]
     assert element is not None
     try:
+        if shape.is_bytes and (blob := cc.bytes_of_list(c.of.list)) is not None:
+            return blob
         items = [_take(element, c.of.list.data[i]) for i in range(c.of.list.size)]
     finally:
         cc.free_list(c.of.list)

@@ -89,6 +89,26 @@ class ComponentService:
         self._ready.result()
 
     @property
+    def given_imports(self) -> dict[str, Any]:
+        """What its imports were given (a composition wires the same things)."""
+        return dict(self._imports)
+
+    @property
+    def wasi(self) -> Grants | None:
+        """The grants of its WASI context, or None if it has none."""
+        return self._wasi
+
+    @property
+    def owned_ends(self) -> list[TunnelWriter]:
+        """The tunnel ends it closes when it ends."""
+        return list(self._owns)
+
+    def take_ends(self) -> list[TunnelWriter]:
+        """Hand over the tunnel ends it would close (to the service it is plugged into)."""
+        ends, self._owns = self._owns, []
+        return ends
+
+    @property
     def thread(self) -> threading.Thread:
         """The component's own thread (``nanonet:NAME``): what its CPU time is."""
         return self._thread

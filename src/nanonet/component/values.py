@@ -120,6 +120,10 @@ def lower(store: Storelike, shape: Shape, value: Any, ptr: ValPtr) -> None:
 def _lower_list(store: Storelike, shape: Shape, value: Any, c: Any) -> None:
     if shape.is_bytes and not isinstance(value, bytes | bytearray | memoryview):
         raise WrongType(f"expected bytes for list<u8>, got {type(value).__name__}")
+    if shape.is_bytes:
+        c.kind = cc.LIST
+        c.of.list = cc.new_bytes_list(value)
+        return
     items = list(value)
     raw = cc.new_list(len(items))
     element = shape.items[0]

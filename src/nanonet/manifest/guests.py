@@ -100,24 +100,32 @@ def _source_build(m: Manifest, svc: ServiceDef, progress: Progress) -> Path:
 
 
 def _component(m: Manifest, svc: ServiceDef, progress: Progress, build: bool) -> Path:
-    """A component file, or a Python one built with componentize-py (cached)."""
+    """A component file, or one built from Python with componentize-py (with
+    ``--stub-wasi`` when ``wasi = false``) or from JavaScript with
+    componentize-js, cached."""
+    from ..toolchain.guestbuild import build_js, js_built_path
     from ..toolchain.pybuild import build_python, built_path
     from ..wit import PACKAGES
 
     t = svc.table
     path = m.file(t.component or "")
-    if path.suffix != ".py":
+    if path.suffix not in (".py", ".js"):
         progress(f"  {svc.name}: component {path.name} ({path.stat().st_size:,} bytes)")
         return path
-    wit = PACKAGES.get(t.wit or "") or m.file(t.wit or "")
-    if not build and not built_path(path.parent, path.stem, wit, t.world or "").is_file():
+    wit, world, js = PACKAGES.get(t.wit or "") or m.file(t.wit or ""), t.world or "", \
+        path.suffix == ".js"
+    tool = "componentize-js" if js else "componentize-py"
+    done = (js_built_path(path, wit, world) if js
+            else built_path(path.parent, path.stem, wit, world, not t.wasi))
+    if not build and not done.is_file():
         raise m.error(("services", svc.name, "component"), f"{t.component} is not built "
-                      f"yet (componentize-py runs its top-level code to build it): {ASK_BUILD}")
+                      f"yet ({tool} runs its top-level code to build it): {ASK_BUILD}")
     try:
-        built = build_python(path.parent, path.stem, wit, t.world or "")
+        built = (build_js(path, wit, world) if js
+                 else build_python(path.parent, path.stem, wit, world, stub_wasi=not t.wasi))
     except BuildError as err:
         raise m.error(("services", svc.name, "component"), f"does not build: {err}") from None
-    progress(f"  {svc.name}: {t.component} with componentize-py (world {t.world}), "
+    progress(f"  {svc.name}: {t.component} with {tool} (world {world}), "
              f"{built.size:,} bytes, {built.how}")
     return built.path
 

@@ -76,8 +76,10 @@ def _flag(on: bool, what: str) -> str:
 
 def _component_code(t: ServiceTable) -> str:
     if t.world is not None:
-        return (f"component {t.component}, built by componentize-py (world {t.world} of "
-                f"{t.wit})")
+        tool = "componentize-js" if (t.component or "").endswith(".js") else "componentize-py"
+        stub = "" if t.wasi or tool == "componentize-js" else ", WASI stubbed out"
+        return (f"component {t.component}, built by {tool} (world {t.world} of "
+                f"{t.wit}{stub})")
     return f"component {t.component}"
 
 
@@ -88,6 +90,9 @@ def _imports(m: Manifest, svc: ServiceDef) -> list[str]:
         if kind == "tunnel":
             out.append(f"{key} → writes {target} ({_geometry(m, target)}) to "
                        f"{m.table.tunnels[target].reader}, one message per call")
+        elif kind == "component":
+            out.append(f"{key} → the export of component {target}, composed in: calls stay "
+                       f"in Wasm, {target} runs inside this service with its own grants")
         else:
             out.append(f"{key} → calls the exports of component {target}")
     return out or ["none (any import it declares is refused when it loads)"]

@@ -193,7 +193,7 @@ class RestartTable(Table):
         return self
 
 
-IMPORT_TARGETS = ("tunnel:", "service:")
+IMPORT_TARGETS = ("tunnel:", "service:", "component:")
 BUILT_SOURCES = (".c", ".rs")  # sources nanonet compiles itself: zig cc, rustc
 
 
@@ -224,8 +224,9 @@ class ServiceTable(Table):
             kind, _, what = target.partition(":")
             if f"{kind}:" not in IMPORT_TARGETS or not what:
                 raise ValueError(f"{name} = {target!r} names nothing nanonet can wire; write "
-                                 "\"tunnel:NAME\" (a tunnel it writes) or \"service:NAME\" "
-                                 "(a component service's exports)")
+                                 "\"tunnel:NAME\" (a tunnel it writes), \"service:NAME\" "
+                                 "(a component service's exports) or \"component:NAME\" "
+                                 "(that component's export, composed in)")
         return v
 
     @model_validator(mode="after")
@@ -265,14 +266,14 @@ class ServiceTable(Table):
             raise ValueError(f"is a component, so {', '.join(core)} "
                              f"{'does' if len(core) == 1 else 'do'} not apply; remove "
                              f"{'it' if len(core) == 1 else 'them'}")
-        py = self.component is not None and self.component.endswith(".py")
-        if py and (self.wit is None or self.world is None or not self.wasi):
-            raise ValueError("a Python component needs wit (\"auth\", \"tunnel\" or a "
-                             "folder), world, and wasi = true (its runtime reads its "
-                             "environment at start-up); set all three")
+        py = self.component is not None and self.component.endswith((".py", ".js"))
+        if py and (self.wit is None or self.world is None):
+            raise ValueError("a Python or JavaScript component needs wit (\"auth\", "
+                             "\"tunnel\" or a folder) and world; set both (a Python one "
+                             "without wasi = true is built with WASI stubbed out)")
         if not py and (self.wit is not None or self.world is not None):
-            raise ValueError("wit and world apply only to a Python component "
-                             "(component = \"x.py\"); remove them")
+            raise ValueError("wit and world apply only to a component built by nanonet "
+                             "(component = \"x.py\" or \"x.js\"); remove them")
         if self.grants.network or self.grants.raw:
             raise ValueError("a component is given no network and no raw tunnel access; "
                              "remove grants.network and grants.raw")

@@ -110,18 +110,27 @@ def build_c(source: str | Path, wit: str | Path, world: str) -> Built:
     return _cached(src.stem + "-c", cache_key(tools, sources, wit_dir, world), make)
 
 
+def _js_key(src: Path, wit_dir: Path, world: str) -> str:
+    cjs = npm_version("@bytecodealliance/componentize-js")
+    return cache_key(f"jco-{npm_version(JCO)}\0componentize-js-{cjs}", [src], wit_dir, world)
+
+
+def js_built_path(source: str | Path, wit: str | Path, world: str) -> Path:
+    """Where ``build_js`` caches this build (it may not exist yet)."""
+    src, wit_dir = Path(source).resolve(), Path(wit).resolve()
+    return build_dir() / "components" / f"{src.stem}-js-{_js_key(src, wit_dir, world)}.wasm"
+
+
 def build_js(source: str | Path, wit: str | Path, world: str) -> Built:
     """The component of ``world`` built from the JavaScript module ``source``."""
     src, wit_dir = Path(source).resolve(), Path(wit).resolve()
     if not src.is_file():
         raise BuildError(f"no JavaScript source at {src}")
     modules = node_modules()
-    cjs = npm_version("@bytecodealliance/componentize-js")
-    tools = f"jco-{npm_version(JCO)}\0componentize-js-{cjs}"
 
     def make(tmp: Path) -> None:
         cli = modules / JCO / "dist" / "jco.js"
         _run("jco componentize", [node(), str(cli), "componentize", str(src), "-w", str(wit_dir),
                                   "-n", world, "-d", "all", "-o", str(tmp)], tmp)
 
-    return _cached(src.stem + "-js", cache_key(tools, [src], wit_dir, world), make)
+    return _cached(src.stem + "-js", _js_key(src, wit_dir, world), make)
