@@ -143,7 +143,7 @@ def record_size(length: int) -> int:
 
 def expected_header(geometry: Geometry) -> dict[Field, int]:
     """The geometry fields an end attaches to, as this geometry writes them."""
-    return {Field.MAGIC: L.MAGIC, Field.VERSION: L.VERSION,
+    return {Field.MAGIC: L.MAGIC, Field.VERSION: geometry.version,
             Field.SLOT_COUNT: geometry.slot_count, Field.SLOT_SIZE: geometry.slot_size,
             Field.HEADER_SIZE: L.HEADER_SIZE}
 
