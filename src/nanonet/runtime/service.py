@@ -30,6 +30,7 @@ from ..policy import wasi as wasi_caps
 from ..policy.policy import ServicePolicy
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
+from ..ring.sublines import free_line
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
@@ -373,7 +374,11 @@ class Service:
             return
         error: BaseException | None = self.internal_error or self.error
         held = [("writer" if end.direction is Direction.WRITE else "reader", control)
-                for end, control in zip(self.spec.ends, self._controls, strict=False)]
+                for end, control in zip(self.spec.ends, self._controls, strict=False)
+                if end.sub is None]  # a subscriber gone for good only leaves (below)
+        for end, control in zip(self.spec.ends, self._controls, strict=False):
+            if end.sub is not None:
+                free_line(control.ring, end.sub.line)
         sink = self.redeliveries.sink  # its supervisor wrote the dead letters: gone too
         held += [("writer", sink.control)] if sink is not None else []
         for side, control in held:
