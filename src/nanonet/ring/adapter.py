@@ -391,14 +391,14 @@ _READER = """
     (call $copy_out{m} (local.get $ptr) {@payload_addr} (local.get $len))
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
-  (func $recv{RX}{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
+  (func $recv{X}{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
     (local.set $r (call $avail{m} (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (local.set $r (call $peek{m}))
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
     (if (i32.gt_u (local.get $r) (local.get $cap)) (then (return (i32.const {TRUNC}))))
-    (call $take{m} (local.get $ptr) (local.get $r))
-{@lossy_recv}    (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
+    (call $take{m} (local.get $ptr) (local.get $r)){@lossy_recv}
+    (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
     (local.get $r))
 
   ;; zero-copy receive, for a guest that maps the ring raw: the message stays
@@ -445,8 +445,8 @@ _READER = """
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const {TRUNC})) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
-{@lossy_batch}      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
+      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len)){@lossy_batch}
+      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
@@ -559,7 +559,7 @@ def _end_values(m: int, end: EndSpec) -> dict[str, object]:
              SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
              SLOT_FLAGS=L.SLOT_OFF_FLAGS,
              DIR="in" if writer else "out", DST=m if writer else 0, SRC=0 if writer else m,
-             WAKE_N=1, RX="")
+             WAKE_N=1, X="")
     if end.geometry.subscribers:  # a pub-sub ring: its writer, or one subscriber's line
         c.update(pubsub_writer_values(end.geometry) if writer or end.sub is None
                  else reader_values(end.geometry, end.sub))

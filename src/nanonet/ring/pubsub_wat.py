@@ -54,7 +54,7 @@ def reader_values(g: Geometry, sub: Sub) -> dict[str, object]:
                 O_BOUT=line + L.SUB_BYTES_OUT, O_EMPTY=line + L.SUB_EMPTY,
                 O_MYPARK=line + L.SUB_PARKS, O_RWAKE=line + L.SUB_WAKES,
                 O_MISSED=line + L.SUB_MISSED, O_MODE=line + L.SUB_MODE,
-                VERSION=L.VERSION_PUBSUB, RX="_once" if sub.lossy else "",
+                VERSION=L.VERSION_PUBSUB, X="_once" if sub.lossy else "",
                 W=g.lossy_window, STALE=STALE, MISSED_MAX=MISSED_MAX,
                 BAD_HANDLE=Status.BAD_HANDLE, **_common(g))
 
@@ -100,10 +100,10 @@ SUB_HOLD = """    (local.set $v (i64.sub (global.get $pos{m}) (i64.const {NB})))
 CATCH_UP = "(if (call $catch_up{m}) (then (return (i32.const {CORRUPT}))))"
 
 # after a lossy receive copied a message out: drop it if it was overwritten
-LOSSY_RECV = """    (if (i32.eqz (call $fresh{m})) (then (return (i32.const {STALE}))))
-"""
-LOSSY_BATCH = """      (br_if $next (i32.eqz (call $fresh{m})))
-"""
+LOSSY_RECV = """
+    (if (i32.eqz (call $fresh{m})) (then (return (i32.const {STALE}))))"""
+LOSSY_BATCH = """
+      (br_if $next (i32.eqz (call $fresh{m})))"""
 # a lossy subscriber cannot hold a slot: no zero-copy receive
 LOSSY_RAW = """    (if (i32.const 1) (then (return (i32.const {BAD_HANDLE}))))
 """

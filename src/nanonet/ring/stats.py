@@ -13,6 +13,17 @@ from .memory import RingMemory
 
 
 @dataclass(frozen=True)
+class SubscriberStats:
+    """One subscriber line of a pub-sub tunnel at one instant."""
+
+    line: int
+    policy: str  # "block" or "lossy"
+    received: int  # its tail
+    lag: int  # messages published it has not consumed
+    missed: int  # messages a lossy subscriber lost to the writer lapping it
+
+
+@dataclass(frozen=True)
 class TunnelStats:
     """Counters of one tunnel at one instant."""
 
@@ -31,6 +42,7 @@ class TunnelStats:
     quarantine: int
     broken: int = 0  # 0 intact, else why its other end is gone (layout.Broken)
     dead_letters: int = 0  # messages moved aside at the reader's tail
+    subscribers: tuple[SubscriberStats, ...] = ()  # a pub-sub tunnel: each held line
 
     @property
     def fill(self) -> int:
@@ -48,4 +60,22 @@ def snapshot(ring: RingMemory) -> TunnelStats:
         writer_wakes=u64(L.OFF_WRITER_WAKES), reader_wakes=u64(L.OFF_READER_WAKES),
         slots=ring.geometry.slot_count, closed=ring.closed, quarantine=ring.quarantine,
         broken=ring.broken, dead_letters=u64(L.OFF_DEAD_LETTERS),
+        subscribers=subscriber_stats(ring),
     )
+
+
+_POLICY = {L.SubMode.BLOCK: "block", L.SubMode.LOSSY: "lossy"}
+
+
+def subscriber_stats(ring: RingMemory) -> tuple[SubscriberStats, ...]:
+    """The lines a subscriber holds (mode set), with lag and missed counts."""
+    g, head = ring.geometry, ring.u64(L.OFF_HEAD)
+    out = []
+    for line in range(g.subscribers):
+        at = g.sub_line(line)
+        policy = _POLICY.get(ring.u32(at + L.SUB_MODE))
+        if policy is not None:
+            tail = ring.u64(at + L.SUB_TAIL)
+            out.append(SubscriberStats(line, policy, tail, max(0, head - tail),
+                                       ring.u64(at + L.SUB_MISSED)))
+    return tuple(out)

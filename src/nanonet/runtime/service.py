@@ -30,10 +30,10 @@ from ..policy import wasi as wasi_caps
 from ..policy.policy import ServicePolicy
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
-from ..ring.sublines import free_line
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
+from ..ring.sublines import free_line
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .deadletter import DeadLetterReport, Redeliveries
 from .fastlink import LinkPlan
