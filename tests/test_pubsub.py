@@ -3,7 +3,7 @@
 Every sequence number is checked: blocking subscribers see each once, in
 order; a lossy one sees an in-order subset and its missed count makes up
 the rest, and nothing waits for it (the stream ends while it is paused).
-``NANONET_STRESS`` sets the message count of the big runs (default 10**6).
+``NANONET_STRESS_SCALE`` multiplies the message count of the big runs (10**6).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from nanonet.errors import EndpointTaken, NanonetError, TunnelCorrupt
 from nanonet.ring import layout as L
 from nanonet.ring.subscriber import TunnelSubscriber
 
-N = int(os.environ.get("NANONET_STRESS", 10**6))
+N = int(10**6 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 SIZE = 64
 
 

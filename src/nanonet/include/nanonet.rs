@@ -53,6 +53,8 @@ pub mod raw {
         /// declared for completeness, as in nanonet.h (see docs/abi.md).
         pub fn recv_raw(h: i32, at: *mut u32) -> i32;
         pub fn try_recv_raw(h: i32, at: *mut u32) -> i32;
+        /// A pub-sub subscriber's missed count (lossy ones; saturating).
+        pub fn missed(h: i32) -> i32;
     }
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
