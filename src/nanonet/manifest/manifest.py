@@ -129,7 +129,9 @@ class Manifest:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()
                 log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
-                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
+                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
+                            subscribers=t.policies() if t.subscribers else None,
+                            max_subscribers=t.max_subscribers)
             cores = [s for s in self.services.values() if s.table.component is None]
             comps = [s for s in self.services.values() if s.table.component is not None]
             for svc in cores + comps:  # components last: they take their tunnel ends
@@ -169,7 +171,8 @@ def _ends_by_owner(table: ManifestTable) -> Ends:
     tunnels (a pass per service made checking quadratic in the services)."""
     ends: Ends = {}
     for name, t in table.tunnels.items():
-        ends.setdefault(t.reader, ([], []))[0].append(name)
+        for reader in t.readers():
+            ends.setdefault(reader, ([], []))[0].append(name)
         ends.setdefault(t.writer, ([], []))[1].append(name)
     return ends
 

@@ -20,10 +20,17 @@ def _geometry(m: Manifest, tunnel: str) -> str:
 
 def _ends(m: Manifest, svc: ServiceDef) -> list[str]:
     ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
-            for t in svc.reads]
-    ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
+            f"{_subscriber(m, t, svc.name)}" for t in svc.reads]
+    ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in svc.writes]
     return ends
+
+
+def _subscriber(m: Manifest, tunnel: str, name: str) -> str:
+    """", a lossy subscriber" (or blocking) for a service subscribing to a pub-sub tunnel."""
+    policy = m.table.tunnels[tunnel].policies().get(name)
+    return "" if policy is None else f", as a {'lossy' if policy == 'lossy' else 'blocking'} " \
+        "subscriber"
 
 
 def _code(svc: ServiceDef) -> str:
@@ -76,7 +83,7 @@ def _imports(m: Manifest, svc: ServiceDef) -> list[str]:
         kind, _, target = value.partition(":")
         if kind == "tunnel":
             out.append(f"{key} → writes {target} ({_geometry(m, target)}) to "
-                       f"{m.table.tunnels[target].reader}, one message per call")
+                       f"{m.table.tunnels[target].read_by()}, one message per call")
         else:
             out.append(f"{key} → calls the exports of component {target}")
     return out or ["none (any import it declares is refused when it loads)"]
@@ -146,7 +153,7 @@ def describe(m: Manifest) -> list[str]:
              f"fuel metering {'on' if mesh.fuel else 'off'}, Wasm stack {stack}"]
     host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
             for t in m.host_reads]
-    host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
+    host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in m.host_writes]
     lines += [f"{HOST}:", *(f"  {h}" for h in host or ["no tunnel ends"])]
     for svc in m.services.values():
