@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import nanonet
+from conftest import call
 from nanonet.bench.wasm_runs import guest as bundled
 from nanonet.errors import ManifestError
 from nanonet.manifest.reach import describe
@@ -59,10 +60,9 @@ def test_the_mesh_has_a_pubsub_ring_with_each_subscriber_on_its_line(tmp_path: P
         assert t.lines is not None
         assert sorted(t.lines.holders.values()) == [("audit", "block"), ("board", "lossy"),
                                                     ("ledger", "block")]
-        for name in ("feed", "ledger", "audit", "board"):
-            mesh.services[name].linked.guest.exports(mesh.services[name].store)[
-                "configure"](mesh.services[name].store, *((20_000, 64) if name == "feed"
-                                                          else (64,)))
+        call(mesh.services["feed"], "configure", 20_000, 64)
+        for name in ("ledger", "audit", "board"):
+            call(mesh.services[name], "configure", 64)
         mesh.start()
         assert mesh.wait(30)
         assert [mesh.services[n].exit_code for n in ("feed", "ledger", "audit")] == [0, 0, 0]
@@ -78,7 +78,7 @@ def test_the_mesh_has_a_pubsub_ring_with_each_subscriber_on_its_line(tmp_path: P
 ], ids=["unknown-subscriber", "too-few-lines", "reader-and-subscribers", "bad-policy"])
 def test_bad_pubsub_keys_are_refused_at_their_table(tmp_path: Path, change: str,
                                                     said: str) -> None:
-    with pytest.raises(ManifestError, match="tunnels.stream"):
+    with pytest.raises(ManifestError, match=r"tunnels\.stream"):
         nanonet.load_manifest(_write(tmp_path, MANIFEST.replace(change, said)))
 
 
