@@ -225,3 +225,32 @@ def test_only_declared_services_subscribe() -> None:
         mesh.tunnel("stream", slots=64, max_payload=SIZE, subscribers=["c0"])
         with pytest.raises(EndpointTaken, match="not one of its subscribers"):
             _checker(mesh, "stranger")
+
+
+@pytest.mark.timeout(60)
+def test_lag_and_missed_of_each_subscriber_reach_the_snapshot_and_metrics() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from nanonet.observe.metrics import exposition, registry
+    from nanonet.observe.snapshot import take
+
+    with Mesh() as mesh:
+        mesh.tunnel("stream", slots=64, max_payload=SIZE, subscribers=["c0"])
+        _producer(mesh, 1_000)
+        _checker(mesh, "c0")
+        lossy = mesh.subscribe("stream", policy="lossy")
+        mesh.start()
+        assert mesh.wait(30)
+        snap = take(mesh)
+        (tunnel,) = snap.tunnels
+        subs = {s["owner"]: s for s in tunnel.subscribers}
+        assert subs["c0"]["lag"] == 0 and subs["c0"]["policy"] == "block"
+        assert subs["<host>"]["lag"] == 1_000 and subs["<host>"]["policy"] == "lossy"
+        assert tunnel.received == 0 and tunnel.fill == 1_000  # its slowest subscriber
+        assert len(list(lossy)) == 48 and lossy.missed == 1_000 - 48
+        text, _ = exposition(registry(lambda: take(mesh)), None)
+        found = {(s.name, s.labels["subscriber"]): s.value
+                 for fam in text_string_to_metric_families(text.decode())
+                 for s in fam.samples if s.name.startswith("nanonet_subscriber")}
+        assert found[("nanonet_subscriber_missed_messages_total", "<host>")] == 952
+        assert found[("nanonet_subscriber_lag_messages", "c0")] == 0

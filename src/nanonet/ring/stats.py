@@ -28,7 +28,7 @@ class TunnelStats:
     """Counters of one tunnel at one instant."""
 
     sent: int  # messages published by the writer (head)
-    received: int  # messages committed by the reader (tail)
+    received: int  # messages committed by the reader (tail; pub-sub: the slowest subscriber)
     bytes_in: int
     bytes_out: int
     times_full: int
@@ -52,15 +52,19 @@ class TunnelStats:
 
 def snapshot(ring: RingMemory) -> TunnelStats:
     u64 = ring.u64
+    subs = subscriber_stats(ring)
+    # a pub-sub ring's header has no reader: received is its slowest subscriber's tail
+    received = min((s.received for s in subs), default=u64(L.OFF_HEAD)) if \
+        ring.geometry.subscribers else u64(L.OFF_TAIL)
     return TunnelStats(
-        sent=u64(L.OFF_HEAD), received=u64(L.OFF_TAIL),
+        sent=u64(L.OFF_HEAD), received=received,
         bytes_in=u64(L.OFF_BYTES_IN), bytes_out=u64(L.OFF_BYTES_OUT),
         times_full=u64(L.OFF_FULL), times_empty=u64(L.OFF_EMPTY),
         writer_parks=u64(L.OFF_WRITER_PARKS), reader_parks=u64(L.OFF_READER_PARKS),
         writer_wakes=u64(L.OFF_WRITER_WAKES), reader_wakes=u64(L.OFF_READER_WAKES),
         slots=ring.geometry.slot_count, closed=ring.closed, quarantine=ring.quarantine,
         broken=ring.broken, dead_letters=u64(L.OFF_DEAD_LETTERS),
-        subscribers=subscriber_stats(ring),
+        subscribers=subs,
     )
 
 
