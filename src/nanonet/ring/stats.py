@@ -28,7 +28,8 @@ class TunnelStats:
     """Counters of one tunnel at one instant."""
 
     sent: int  # messages published by the writer (head)
-    received: int  # messages committed by the reader (tail; pub-sub: the slowest subscriber)
+    # the reader's side: in a pub-sub tunnel, its slowest subscriber's line
+    received: int  # messages committed by the reader (tail)
     bytes_in: int
     bytes_out: int
     times_full: int
@@ -50,18 +51,30 @@ class TunnelStats:
         return max(0, self.sent - self.received)
 
 
+def _reader_line(ring: RingMemory, subs: tuple[SubscriberStats, ...]) -> dict[str, int]:
+    """The reader's counters: the header's reader line, or in a pub-sub ring
+    (whose header has no reader) the line of its slowest subscriber."""
+    u64 = ring.u64
+    if not ring.geometry.subscribers:
+        return dict(received=u64(L.OFF_TAIL), bytes_out=u64(L.OFF_BYTES_OUT),
+                    times_empty=u64(L.OFF_EMPTY), reader_parks=u64(L.OFF_READER_PARKS),
+                    reader_wakes=u64(L.OFF_READER_WAKES))
+    if not subs:
+        return dict(received=u64(L.OFF_HEAD), bytes_out=u64(L.OFF_BYTES_IN), times_empty=0,
+                    reader_parks=0, reader_wakes=0)
+    at = ring.geometry.sub_line(min(subs, key=lambda s: s.received).line)
+    return dict(received=u64(at + L.SUB_TAIL), bytes_out=u64(at + L.SUB_BYTES_OUT),
+                times_empty=u64(at + L.SUB_EMPTY), reader_parks=u64(at + L.SUB_PARKS),
+                reader_wakes=u64(at + L.SUB_WAKES))
+
+
 def snapshot(ring: RingMemory) -> TunnelStats:
     u64 = ring.u64
     subs = subscriber_stats(ring)
-    # a pub-sub ring's header has no reader: received is its slowest subscriber's tail
-    received = min((s.received for s in subs), default=u64(L.OFF_HEAD)) if \
-        ring.geometry.subscribers else u64(L.OFF_TAIL)
     return TunnelStats(
-        sent=u64(L.OFF_HEAD), received=received,
-        bytes_in=u64(L.OFF_BYTES_IN), bytes_out=u64(L.OFF_BYTES_OUT),
-        times_full=u64(L.OFF_FULL), times_empty=u64(L.OFF_EMPTY),
-        writer_parks=u64(L.OFF_WRITER_PARKS), reader_parks=u64(L.OFF_READER_PARKS),
-        writer_wakes=u64(L.OFF_WRITER_WAKES), reader_wakes=u64(L.OFF_READER_WAKES),
+        sent=u64(L.OFF_HEAD), bytes_in=u64(L.OFF_BYTES_IN),
+        times_full=u64(L.OFF_FULL), writer_parks=u64(L.OFF_WRITER_PARKS),
+        writer_wakes=u64(L.OFF_WRITER_WAKES), **_reader_line(ring, subs),
         slots=ring.geometry.slot_count, closed=ring.closed, quarantine=ring.quarantine,
         broken=ring.broken, dead_letters=u64(L.OFF_DEAD_LETTERS),
         subscribers=subs,
