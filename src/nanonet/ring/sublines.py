@@ -7,9 +7,7 @@ at run time (``Mesh.subscribe``), gets a free line: the host sets its tail
 its mode, and the writer obeys the line from its next re-read on. Freeing a
 line stores mode 0: the writer ignores it from then on.
 
-The rules a lossy cursor follows are here too, over integers, for the host's
-subscriber end (the adapter's ``$catch_up`` and ``$fresh`` do the same in
-Wasm; ``tests/test_pubsub_rules.py`` holds both to them).
+The rules a line's cursor follows are in ``pubsub_model`` (the model).
 """
 
 from __future__ import annotations
@@ -18,38 +16,13 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import EndpointTaken, InvalidValue
 from . import layout as L
-from .layout import Geometry, SubMode
+from .layout import SubMode
 from .memory import RingMemory, fence
 from .pubsub_wat import Sub
 
 U64 = (1 << 64) - 1
 POLICIES = {"block": SubMode.BLOCK, "lossy": SubMode.LOSSY}
 LINE_COUNTERS = (L.SUB_BYTES_OUT, L.SUB_EMPTY, L.SUB_PARKS, L.SUB_WAKES, L.SUB_MISSED)
-
-
-def behind(head: int, pos: int) -> int:
-    """How far ``pos`` is behind ``head`` (u64), or -1 if it is ahead (corrupt)."""
-    d = (head - pos) & U64
-    return -1 if d >> 63 else d
-
-
-def catch_up(head: int, pos: int, geometry: Geometry) -> tuple[int, int]:
-    """A lossy cursor at ``pos`` seeing ``head``: (where it reads next, how many
-    it skipped). More than the lossy window behind, it resumes at the oldest
-    message still safe to read."""
-    w = geometry.lossy_window
-    d = behind(head, pos)
-    if d <= w:
-        return pos, 0
-    return (head - w) & U64, d - w
-
-
-def stale(head_after: int, first: int, count: int, geometry: Geometry) -> int:
-    """How many of ``count`` messages copied from ``first`` the writer may have
-    overwritten meanwhile, given the head it showed after the copy (and a
-    fence): the first ones, whose ``head - n`` exceeds the lossy window."""
-    oldest = (head_after - geometry.lossy_window) & U64
-    return max(0, min(count, behind(oldest, first)))
 
 
 def free_line(ring: RingMemory, line: int) -> None:

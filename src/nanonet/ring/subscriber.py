@@ -29,8 +29,9 @@ from .end import PARK_NS, POLLS, READER_SPIN_NS, deadline_of, expired
 from .layout import Quarantine
 from .memory import RingMemory, fence
 from .protocol import Field
+from .pubsub_model import behind, catch_up, stale
 from .stats import TunnelStats, snapshot
-from .sublines import SubscriberLines, behind, catch_up, stale
+from .sublines import SubscriberLines
 
 _SUB_WAT = """
 (module
