@@ -29,7 +29,8 @@ from .policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry, Status
 from .ring.packed import Packed
-from .ring.stats import TunnelStats
+from .ring.stats import SubscriberStats, TunnelStats
+from .ring.subscriber import TunnelSubscriber
 from .runtime.lifecycle import State
 from .runtime.service import Service
 from .version import __version__
@@ -58,6 +59,7 @@ __all__ = [
     "Service",
     "State",
     "Status",
+    "SubscriberStats",
     "TapError",
     "TapStalled",
     "Tunnel",
@@ -66,6 +68,7 @@ __all__ = [
     "TunnelCorrupt",
     "TunnelReader",
     "TunnelStats",
+    "TunnelSubscriber",
     "TunnelTimeout",
     "TunnelWriter",
     "WrongType",
