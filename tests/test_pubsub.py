@@ -233,6 +233,7 @@ def test_lag_and_missed_of_each_subscriber_reach_the_snapshot_and_metrics() -> N
 
     from nanonet.observe.metrics import exposition, registry
     from nanonet.observe.snapshot import take
+    from nanonet.observe.topmodel import tunnel_details
 
     with Mesh() as mesh:
         mesh.tunnel("stream", slots=64, max_payload=SIZE, subscribers=["c0"])
@@ -254,3 +255,5 @@ def test_lag_and_missed_of_each_subscriber_reach_the_snapshot_and_metrics() -> N
                  for s in fam.samples if s.name.startswith("nanonet_subscriber")}
         assert found[("nanonet_subscriber_missed_messages_total", "<host>")] == 952
         assert found[("nanonet_subscriber_lag_messages", "c0")] == 0
+        lines = tunnel_details(take(mesh).to_json(), "stream")
+        assert f"  sub {lossy.line:<3} <host> (lossy): lag 0, received 1,000, missed 952" in lines
