@@ -17,7 +17,7 @@ import pytest
 from conftest import call, guest, wait_until
 from nanonet import Mesh, Service, State
 from nanonet.bench.wasm_runs import guest as bundled
-from nanonet.errors import EndpointTaken, NanonetError, TunnelCorrupt
+from nanonet.errors import EndpointTaken, NanonetError, TunnelClosed, TunnelCorrupt
 from nanonet.ring import layout as L
 from nanonet.ring.subscriber import TunnelSubscriber
 
@@ -257,3 +257,13 @@ def test_lag_and_missed_of_each_subscriber_reach_the_snapshot_and_metrics() -> N
         assert found[("nanonet_subscriber_lag_messages", "c0")] == 0
         lines = tunnel_details(take(mesh).to_json(), "stream")
         assert f"  sub {lossy.line:<3} <host> (lossy): lag 0, received 1,000, missed 952" in lines
+
+
+def test_a_host_subscriber_of_a_closed_mesh_reads_a_closed_tunnel() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("stream", slots=64, max_payload=SIZE, max_subscribers=2)
+        sub = mesh.subscribe("stream")
+    with pytest.raises(TunnelClosed, match="mesh was closed"):
+        sub.try_recv_many()
+    assert sub.missed == 0 and sub.lag() == 0  # its line reads a released ring's zeros
+    sub.close()

@@ -361,7 +361,9 @@ class RingMemory:
     def close(self) -> None:
         """Release the memory; only once no store uses it any more. Header
         reads from then on see a closed, empty ring, never freed memory."""
-        self._closed_header = (ctypes.c_ubyte * L.HEADER_SIZE)()
+        # a pub-sub ring's subscriber lines are read by offset too: cover them
+        covered = self.geometry.ring_bytes if self.geometry.subscribers else L.HEADER_SIZE
+        self._closed_header = (ctypes.c_ubyte * covered)()
         self._closed_header[L.OFF_CLOSED] = 1
         self.base = ctypes.addressof(self._closed_header)
         self._view.release()

@@ -159,6 +159,8 @@ class TunnelSubscriber:
         the tunnel is closed and drained (TunnelBroken if its writer is gone)."""
         if self._left:
             raise TunnelClosed("this subscriber has left the tunnel (closed it)")
+        if not self.ring.u32(L.OFF_MAGIC):  # its mesh released the ring (memory.close)
+            raise TunnelClosed("tunnel is closed: its mesh was closed")
         n = min(self._available(), limit)
         if n:
             return self._take(n)
