@@ -267,3 +267,35 @@ def test_a_host_subscriber_of_a_closed_mesh_reads_a_closed_tunnel() -> None:
         sub.try_recv_many()
     assert sub.missed == 0 and sub.lag() == 0  # its line reads a released ring's zeros
     sub.close()
+
+
+@pytest.mark.timeout(60)
+def test_every_parked_subscriber_is_woken_by_the_writer() -> None:
+    with Mesh() as mesh:
+        t = mesh.tunnel("stream", slots=64, max_payload=SIZE,
+                        subscribers=["c0", "c1", "c2", "c3"])
+        checkers = [_checker(mesh, f"c{i}") for i in range(4)]
+        mesh.start()
+        # idle subscribers park: reader_waiting counts them
+        wait_until(lambda: t.ring.u32(L.OFF_READER_WAITING) == 4, "four parked subscribers")
+        # starts at once (the mesh runs), with its default count of 10**6
+        mesh.service("producer", bundled("producer.wat"), writes=["stream"])
+        assert mesh.wait(60)
+        assert [(c.exit_code, call(c, "received")) for c in checkers] == [(0, 10**6)] * 4
+        assert all(s.received == 10**6 for s in t.statistics().subscribers)
+        assert t.ring.u32(L.OFF_READER_WAITING) == 0
+
+
+def test_a_pubsub_writer_wakes_all_parked_subscribers_at_once() -> None:
+    from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
+    from nanonet.ring.layout import Geometry
+
+    single = adapter_wat([EndSpec("t", Direction.WRITE, Geometry.for_payload(64, 8))])
+    pubsub = adapter_wat([EndSpec("t", Direction.WRITE, Geometry.for_payload(64, 8, 2))])
+
+    def publish(text: str) -> str:
+        return text[text.index("(func $publish1"):text.index("(func $put1")]
+
+    wake = "(memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const {}))"
+    assert wake.format(1) in publish(single)  # one reader
+    assert wake.format(-1) in publish(pubsub)  # every parked subscriber
