@@ -299,3 +299,26 @@ def test_a_pubsub_writer_wakes_all_parked_subscribers_at_once() -> None:
     wake = "(memory.atomic.notify 1 offset=64 (i32.const 0) (i32.const {}))"
     assert wake.format(1) in publish(single)  # one reader
     assert wake.format(-1) in publish(pubsub)  # every parked subscriber
+
+
+@pytest.mark.timeout(60)
+def test_a_lossless_tap_on_a_pubsub_tunnel_sees_every_message() -> None:
+    import io
+
+    from nanonet.observe import Observer, read_packets
+
+    with Mesh() as mesh, Observer(mesh) as obs:
+        mesh.tunnel("stream", slots=64, max_payload=SIZE, subscribers=["c0"])
+        buf = io.BytesIO()
+        tap = obs.tap("stream", buf)  # attached before the writer runs: it holds the writer
+        prod = _producer(mesh, 20_000)
+        checker = _checker(mesh, "c0")
+        mesh.start()
+        assert mesh.wait(30) and prod.exit_code == checker.exit_code == 0
+        wait_until(lambda: mesh.tunnels["stream"].ring.u64(L.OFF_TAP_TAIL) == 20_000,
+                   "the tap copied every message")
+        obs.stop_tap(tap)
+        assert tap.error is None
+    got = list(read_packets(io.BytesIO(buf.getvalue())))
+    assert [p.packet_id for p in got] == list(range(20_000))
+    assert _seqs([p.data for p in got]) == list(range(20_000))
