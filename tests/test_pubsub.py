@@ -272,7 +272,7 @@ def test_a_host_subscriber_of_a_closed_mesh_reads_a_closed_tunnel() -> None:
 @pytest.mark.timeout(60)
 def test_every_parked_subscriber_is_woken_by_the_writer() -> None:
     with Mesh() as mesh:
-        t = mesh.tunnel("stream", slots=64, max_payload=SIZE,
+        t = mesh.tunnel("stream", slots=1024, max_payload=SIZE,
                         subscribers=["c0", "c1", "c2", "c3"])
         checkers = [_checker(mesh, f"c{i}") for i in range(4)]
         mesh.start()
