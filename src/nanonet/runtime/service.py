@@ -132,7 +132,8 @@ class Service:
         self._closed = False
         self._controls = tuple(controls)
         reads = [c for c, e in zip(self._controls, spec.ends, strict=False)
-                 if e.direction is Direction.READ]
+                 if e.direction is Direction.READ and e.sub is None]  # no dead letters
+        # for a pub-sub subscriber: its tail is in its line, and the others read on
         self.redeliveries = Redeliveries(spec.policy.restart.dead_letter_after, reads,
                                          dead_letter, spec.policy.restart.dead_letter)
         self.upgrade_request: Request | None = None  # a hot upgrade in flight (upgrade.py)
