@@ -322,3 +322,11 @@ def test_a_lossless_tap_on_a_pubsub_tunnel_sees_every_message() -> None:
     got = list(read_packets(io.BytesIO(buf.getvalue())))
     assert [p.packet_id for p in got] == list(range(20_000))
     assert _seqs([p.data for p in got]) == list(range(20_000))
+
+
+@pytest.mark.timeout(120)
+def test_the_pubsub_bench_run_delivers_every_message_to_every_subscriber() -> None:
+    from nanonet.bench.pubsub_bench import pubsub_run
+
+    figures = pubsub_run(5_000)  # raises BenchError if a subscriber missed one
+    assert figures["delivered"] == 4 * 5_000 and figures["seconds"] > 0
