@@ -329,4 +329,4 @@ def test_the_pubsub_bench_run_delivers_every_message_to_every_subscriber() -> No
     from nanonet.bench.pubsub_bench import pubsub_run
 
     figures = pubsub_run(5_000)  # raises BenchError if a subscriber missed one
-    assert figures["delivered"] == 4 * 5_000 and figures["seconds"] > 0
+    assert figures["delivered"] == 4 * 5_000
