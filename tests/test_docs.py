@@ -21,13 +21,26 @@ FIELDS = {
     "tap_mode": L.OFF_TAP_MODE, "tap_tail": L.OFF_TAP_TAIL, "stamps": L.OFF_STAMPS,
     "latencies": L.OFF_LATENCIES, "dead_letters": L.OFF_DEAD_LETTERS,
     "broken": L.OFF_BROKEN, "writer_yield": L.OFF_WRITER_YIELD,
-    "reader_yield": L.OFF_READER_YIELD,
+    "reader_yield": L.OFF_READER_YIELD, "subscribers": L.OFF_SUBSCRIBERS,
+    "sub_lines": L.OFF_SUB_LINES,
 }
+
+LINE_FIELDS = {"tail": L.SUB_TAIL, "bytes_out": L.SUB_BYTES_OUT, "empty_count": L.SUB_EMPTY,
+               "parks": L.SUB_PARKS, "wakes": L.SUB_WAKES, "missed": L.SUB_MISSED,
+               "mode": L.SUB_MODE}
 
 
 def _doc_offsets() -> dict[str, int]:
-    rows = re.findall(r"^\| (\d+) \| (\w+) \|", DOC.read_text(), flags=re.M)
+    header = DOC.read_text().split("### Subscriber lines")[0]
+    rows = re.findall(r"^\| (\d+) \| (\w+) \|", header, flags=re.M)
     return {name: int(off) for off, name in rows if name in FIELDS}
+
+
+def test_every_subscriber_line_field_is_documented_at_its_offset() -> None:
+    lines = DOC.read_text().split("### Subscriber lines")[1].split("\n#")[0]
+    rows = re.findall(r"^\| \+(\d+) \| (\w+) \|", lines, flags=re.M)
+    assert {name: int(off) for off, name in rows} == LINE_FIELDS
+    assert f"`{L.VERSION_PUBSUB}`" in lines
 
 
 def test_every_header_field_is_documented_at_its_offset() -> None:

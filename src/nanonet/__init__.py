@@ -33,7 +33,8 @@ from .ring.layout import Geometry, Status
 from .ring.packed import Packed
 from .ring.port import Port, PortStats
 from .ring.portclient import PortClient, PortServer
-from .ring.stats import TunnelStats
+from .ring.stats import SubscriberStats, TunnelStats
+from .ring.subscriber import TunnelSubscriber
 from .runtime.lifecycle import State
 from .runtime.service import Service
 from .version import __version__
@@ -68,6 +69,7 @@ __all__ = [
     "Service",
     "State",
     "Status",
+    "SubscriberStats",
     "TapError",
     "TapStalled",
     "Tunnel",
@@ -76,6 +78,7 @@ __all__ = [
     "TunnelCorrupt",
     "TunnelReader",
     "TunnelStats",
+    "TunnelSubscriber",
     "TunnelTimeout",
     "TunnelWriter",
     "WrongType",

@@ -52,6 +52,8 @@ from .ring.port_template import PortEnd
 from .ring.portclient import Handler, PortClient, PortServer
 from .ring.portlayout import PortGeometry
 from .ring.stats import TunnelStats, snapshot
+from .ring.sublines import SubscriberLines, policy_of
+from .ring.subscriber import TunnelSubscriber
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
@@ -78,11 +80,14 @@ class Tunnel:
     control: RingControl
     writer: str | None = None  # owner name, "<host>" for a host endpoint
     reader: str | None = None
+    lines: SubscriberLines | None = None  # a pub-sub tunnel: who subscribes on which line
 
     def statistics(self) -> TunnelStats:
         return snapshot(self.ring)
 
     def take(self, direction: Direction, owner: str) -> None:
+        if direction is Direction.READ and self.lines is not None:
+            return  # a subscriber's line is taken in Mesh.service, as it starts
         _refuse_end(self.name, direction, owner, self.writer, self.reader)
         if direction is Direction.WRITE:
             self.writer = owner
@@ -169,15 +174,30 @@ class Mesh:
 
     # -- building --------------------------------------------------------
     def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
-               max_payload: int = DEFAULT_MAX_PAYLOAD) -> Tunnel:
-        """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes."""
+               max_payload: int = DEFAULT_MAX_PAYLOAD,
+               subscribers: Mapping[str, str] | Iterable[str] | None = None,
+               max_subscribers: int | None = None) -> Tunnel:
+        """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes.
+
+        ``subscribers`` makes it a pub-sub tunnel (docs/ring.md,
+        "Publish-subscribe"): the services named read every message, each at
+        its own pace, ``{"a": "block", "b": "lossy"}`` (a list: all
+        "block"); ``max_subscribers`` lines in all (default: the declared
+        ones and four more for ``subscribe``)."""
         self._check_open()
         check_name("tunnel", name)
         if name in self.tunnels:
             raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
-        geometry = Geometry.for_payload(slots, max_payload)
+        declared = SubscriberLines.parse(subscribers or ()) if (
+            subscribers is not None or max_subscribers) else None
+        lines = 0 if declared is None else (max_subscribers or len(declared) + 4)
+        if declared is not None and lines < max(1, len(declared)):
+            raise InvalidValue(f"tunnel {name!r}: max_subscribers={lines} is fewer than its "
+                               f"{len(declared)} declared subscribers")
+        geometry = Geometry.for_payload(slots, max_payload, lines)
         ring = RingMemory(self.rt.engine, geometry, name)
-        tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring))
+        tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring),
+                        lines=None if declared is None else SubscriberLines(ring, declared))
         self.tunnels[name] = tunnel
         return tunnel
 
@@ -282,7 +302,9 @@ class Mesh:
         claims = [(self._get_tunnel(t), d) for d, names in
                   ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
         _check_claims(name, claims)
-        ends = named(name, [EndSpec(t.name, d, t.geometry) for t, d in claims], names)
+        ends = named(name, [EndSpec(t.name, d, t.geometry, "",
+                                    None if t.lines is None or d is Direction.WRITE
+                                    else t.lines.reserve(name, t.name)) for t, d in claims], names)
         sink = self._dead_letter_sink(name, policy.restart, claims)
         ports = self._port_ends(name, serves, calls)
         spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
@@ -297,8 +319,10 @@ class Mesh:
             for port, _ in ports:
                 port.release(name)
             raise
-        for tunnel, direction in claims:  # loaded: now the ends are its own
+        for (tunnel, direction), end in zip(claims, ends, strict=True):  # loaded: its own now
             tunnel.take(direction, name)
+            if end.sub is not None and tunnel.lines is not None:
+                tunnel.lines.take(name, end.sub.line, tunnel.lines.declared[name])
         if sink is not None:  # its supervisor writes what it moves aside
             sink.take(Direction.WRITE, name)
         self.services[name] = svc
@@ -365,6 +389,9 @@ class Mesh:
         """The host's write end of ``tunnel`` (``owner``: the component calling it)."""
         self._check_open()
         t = self._get_tunnel(tunnel)
+        if t.lines is not None:
+            raise NanonetError(f"tunnel {tunnel!r} is a pub-sub tunnel: its writer is a "
+                               "service (a host writer is single-reader only)")
         t.take(Direction.WRITE, owner)
         return TunnelWriter(t.ring, t.control)
 
@@ -372,8 +399,28 @@ class Mesh:
         """The host's read end of ``tunnel``."""
         self._check_open()
         t = self._get_tunnel(tunnel)
+        if t.lines is not None:
+            raise NanonetError(f"tunnel {tunnel!r} is a pub-sub tunnel: read it with "
+                               f"mesh.subscribe({tunnel!r})")
         t.take(Direction.READ, HOST)
         return TunnelReader(t.ring, t.control)
+
+    def subscribe(self, tunnel: str, policy: str = "block", history: int = 0
+                  ) -> TunnelSubscriber:
+        """A host subscriber of pub-sub ``tunnel``, before or while the mesh runs:
+        it starts at the newest message, or ``history`` messages back (at most
+        what the ring still holds safely). ``policy`` "block" holds the writer
+        back (lossless); "lossy" never does, and counts what it missed.
+        ``close()`` it to leave."""
+        self._check_open()
+        t = self._get_tunnel(tunnel)
+        if t.lines is None:
+            raise NanonetError(f"tunnel {tunnel!r} is single-reader: create it with "
+                               "subscribers=[...] (or max_subscribers=N) to subscribe to it")
+        policy_of(policy, f"subscribe({tunnel!r})")
+        line = t.lines.free_line_for(tunnel)
+        t.lines.take(HOST, line, policy, history)
+        return TunnelSubscriber(self.rt, t.lines, t.control, line, policy == "lossy")
 
     # -- running ---------------------------------------------------------
     def _hold_ticker(self) -> None:

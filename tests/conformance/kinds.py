@@ -34,6 +34,9 @@ from .tap_end import TapReader
 TRY = "try forms"
 BUFFER = "a receive buffer of the caller's size"
 CLOSE = "closing from this end"
+SUBSCRIBER_CLOSE = ("a subscriber's close leaves the tunnel (frees its line) instead of "
+                    "closing it for the writer and the other subscribers")
+HOST_WRITER_WHY = "a pub-sub tunnel's writer is a service: no host writer"
 
 NO_BUFFER_WHY = "returns new bytes objects: there is no caller's buffer to be too small"
 
@@ -48,6 +51,8 @@ class Kind:
     holds: str = ""
     # why this kind cannot run on this machine (a tool it is built with is missing)
     missing: str | None = None
+    # a subscriber of a pub-sub tunnel (its link makes "t" pub-sub, its writer a guest)
+    pubsub: bool = False
 
     def held(self, received: int) -> int:
         """How many of the ``received`` messages a call of recv_many still holds."""
@@ -87,14 +92,29 @@ READERS = [
          {TRY: "a tap is an observer: it has no receive call, only its capture",
           BUFFER: "a tap copies whole slots: it has no buffer",
           CLOSE: "a tap only observes: it cannot close the tunnel"}),
+    # blocking subscribers of a pub-sub tunnel: a reader guest as it is, and the host's
+    Kind("subscriber-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload),
+         {CLOSE: SUBSCRIBER_CLOSE}, holds="message", pubsub=True),
+    Kind("subscriber-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload),
+         {CLOSE: SUBSCRIBER_CLOSE}, holds="batch", pubsub=True),
+    Kind("subscriber-raw", lambda m, t: GuestReader(m, RAW, t.geometry.max_payload),
+         {CLOSE: SUBSCRIBER_CLOSE,
+          BUFFER: "reads in place: the message is never copied into a buffer"},
+         holds="message", pubsub=True),
+    Kind("subscriber-host", lambda m, t: HostReader(m.subscribe(t.name)),  # type: ignore[arg-type]
+         {CLOSE: SUBSCRIBER_CLOSE, BUFFER: NO_BUFFER_WHY}, pubsub=True),
 ]
 HOST_WRITER, HOST_READER = WRITERS[0], READERS[0]
+GUEST_WRITER = WRITERS[4]  # guest-batch: a pub-sub tunnel's writer is a service
+SUBSCRIBER_AGENT = "r-agent"  # the reader agent's service: a declared subscriber
 
 
 def _param(writer: Kind, reader: Kind, needs: Sequence[str], side: str) -> Any:
     tested = writer if side == "writer" else reader
     why = [f"{tested.name} {side}: {tested.lacks[n]}" for n in needs if n in tested.lacks]
     why += [f"{k.name}: {k.missing}" for k in (writer, reader) if k.missing is not None]
+    if reader.pubsub and not writer.name.startswith(("guest", "rust")):
+        why.append(f"{reader.name}: {HOST_WRITER_WHY}")
     marks = [pytest.mark.skip(reason="; ".join(why))] if why else []
     return pytest.param(writer, reader, id=f"{writer.name}>{reader.name}", marks=marks)
 
@@ -105,8 +125,9 @@ def writer_pairs(*needs: str) -> list[Any]:
 
 
 def reader_pairs(*needs: str) -> list[Any]:
-    """Every reader kind, each fed by a host writer."""
-    return [_param(HOST_WRITER, r, needs, "reader") for r in READERS]
+    """Every reader kind, each fed by a host writer (a subscriber: by a guest one)."""
+    return [_param(GUEST_WRITER if r.pubsub else HOST_WRITER, r, needs, "reader")
+            for r in READERS]
 
 
 def sides(*needs: str) -> list[Any]:

@@ -69,7 +69,8 @@ def part(m: Manifest, node: str | None) -> Part:
     table = m.table
     tunnels, outgoing, incoming = {}, [], []
     for name, t in table.tunnels.items():
-        w, r = _node_of(table, t.writer), _node_of(table, t.reader)
+        w = _node_of(table, t.writer)
+        r = w if t.reader is None else _node_of(table, t.reader)  # pub-sub: the writer's node
         if node not in (w, r):
             continue
         if w == r:

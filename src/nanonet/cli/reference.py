@@ -39,7 +39,8 @@ ENVIRONMENT = {
     "NANONET_FUZZ_SCALE": "tests only: multiplies the examples of every fuzz test of "
                           "tests/test_verify_fuzz.py (default 1, the suite's bounded run)",
     "NANONET_STRESS_SCALE": "tests only: multiplies the length of the conformance suite's "
-                            "delivery stress run and of the bridge's streams (default 1)",
+                            "delivery stress run, of the pub-sub stress runs "
+                            "(tests/test_pubsub.py) and of the bridge's streams (default 1)",
 }
 
 HEAD = """# The `nanonet` command

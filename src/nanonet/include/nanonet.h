@@ -61,6 +61,10 @@ NN_IMPORT("try_recv") int32_t nn_try_recv(int32_t h, void *buf, size_t cap);
  * toolchain with multi-memory support to read it. See docs/abi.md. */
 NN_IMPORT("recv_raw") int32_t nn_recv_raw(int32_t h, uint32_t *offset);
 NN_IMPORT("try_recv_raw") int32_t nn_try_recv_raw(int32_t h, uint32_t *offset);
+/* A subscriber of a pub-sub tunnel: how many messages it has missed (a lossy
+ * subscriber the writer lapped; always 0 for a blocking one), saturating at
+ * INT32_MAX. Offered only to a service holding a subscriber end. */
+NN_IMPORT("missed") int32_t nn_missed(int32_t h);
 
 /* ---- batches of records: [len u32][payload padded to 4 bytes] ------------- */
 /* Send count records laid out at ptr; blocks until all are sent.

@@ -60,6 +60,8 @@ pub mod raw {
         pub fn serve_recv(h: i32, buf: *mut u8, cap: usize, call: *mut u64) -> i32;
         pub fn try_serve_recv(h: i32, buf: *mut u8, cap: usize, call: *mut u64) -> i32;
         pub fn serve_reply(h: i32, call: u64, ptr: *const u8, len: usize) -> i32;
+        /// A pub-sub subscriber's missed count (lossy ones; saturating).
+        pub fn missed(h: i32) -> i32;
     }
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]

@@ -102,11 +102,16 @@ def _ports(m: Manifest) -> Problems:
 def _tunnel_ends(m: Manifest) -> Problems:
     for name, t in m.table.tunnels.items():
         yield from _owner(m, name, "writer", t.writer)
-        yield from _owner(m, name, "reader", t.reader)
-        if t.writer == t.reader != HOST:
-            yield m.error(("tunnels", name, "reader"), f"{t.reader!r} is both writer and "
+        side = "reader" if t.reader is not None else "subscribers"
+        for reader in t.readers():
+            yield from _owner(m, name, side, reader)
+        if t.writer in t.readers() and t.writer != HOST:
+            yield m.error(("tunnels", name, side), f"{t.writer!r} is both writer and "
                           "reader; a service cannot hold both ends of one tunnel: give one "
                           "end to another service or to \"host\"")
+        if t.subscribers is not None and HOST in [t.writer, *t.subscribers]:
+            yield m.error(("tunnels", name), "a pub-sub tunnel's writer and subscribers are "
+                          "services; the host subscribes at run time (Mesh.subscribe)")
 
 
 def _service(m: Manifest, name: str, order: dict[str, int]) -> Problems:

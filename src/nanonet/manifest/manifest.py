@@ -139,7 +139,9 @@ class Manifest:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()
                 log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
-                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
+                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
+                            subscribers=t.policies() if t.subscribers else None,
+                            max_subscribers=t.max_subscribers)
             for name, p in self.table.ports.items():
                 mesh.port(name, max_payload=p.max_payload, host_clients=p.host_clients,
                           clients=len(self.port_callers(name)))
@@ -183,7 +185,8 @@ def _ends_by_owner(table: ManifestTable) -> Ends:
     tunnels (a pass per service made checking quadratic in the services)."""
     ends: Ends = {}
     for name, t in table.tunnels.items():
-        ends.setdefault(t.reader, ([], []))[0].append(name)
+        for reader in t.readers():
+            ends.setdefault(reader, ([], []))[0].append(name)
         ends.setdefault(t.writer, ([], []))[1].append(name)
     return ends
 

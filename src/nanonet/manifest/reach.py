@@ -21,8 +21,8 @@ def _geometry(m: Manifest, tunnel: str) -> str:
 
 def _ends(m: Manifest, svc: ServiceDef) -> list[str]:
     ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
-            for t in svc.reads]
-    ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
+            f"{_subscriber(m, t, svc.name)}" for t in svc.reads]
+    ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in svc.writes]
     return ends
 
@@ -35,6 +35,13 @@ def _names(m: Manifest, svc: ServiceDef) -> list[str]:
         lines.append(f"its module never spells {missing}: if the guest asks for its "
                      "tunnels by other names, map them with names = { GUEST = \"TUNNEL\" }")
     return lines
+
+
+def _subscriber(m: Manifest, tunnel: str, name: str) -> str:
+    """", a lossy subscriber" (or blocking) for a service subscribing to a pub-sub tunnel."""
+    policy = m.table.tunnels[tunnel].policies().get(name)
+    return "" if policy is None else f", as a {'lossy' if policy == 'lossy' else 'blocking'} " \
+        "subscriber"
 
 
 def _code(svc: ServiceDef) -> str:
@@ -89,7 +96,7 @@ def _imports(m: Manifest, svc: ServiceDef) -> list[str]:
         kind, _, target = value.partition(":")
         if kind == "tunnel":
             out.append(f"{key} → writes {target} ({_geometry(m, target)}) to "
-                       f"{m.table.tunnels[target].reader}, one message per call")
+                       f"{m.table.tunnels[target].read_by()}, one message per call")
         elif kind == "component":
             out.append(f"{key} → the export of component {target}, composed in: calls stay "
                        f"in Wasm, {target} runs inside this service with its own grants")
@@ -177,7 +184,7 @@ def describe(m: Manifest) -> list[str]:
              f"fuel metering {'on' if mesh.fuel else 'off'}, Wasm stack {stack}"]
     host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
             for t in m.host_reads]
-    host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
+    host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in m.host_writes]
     lines += [f"{HOST}:", *(f"  {h}" for h in host or ["no tunnel ends"])]
     for svc in m.services.values():

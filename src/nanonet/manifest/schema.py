@@ -23,7 +23,7 @@ from pydantic import (
 
 from ..policy.names import name_problem
 from ..policy.policy import env_name_problem, nul_problem
-from ..ring.layout import MAX_SLOT_COUNT, MIN_SLOT_SIZE, SLOT_HEADER, Geometry
+from ..ring.layout import MAX_SLOT_COUNT, MAX_SUBSCRIBERS, MIN_SLOT_SIZE, SLOT_HEADER, Geometry
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
@@ -79,7 +79,12 @@ class TunnelTable(Table):
     max_payload: int | None = Field(default=None, ge=1, le=1 << 30)
     slot_size: int | None = Field(default=None, ge=MIN_SLOT_SIZE, le=1 << 30)
     writer: str = Field(min_length=1)
-    reader: str = Field(min_length=1)
+    reader: str | None = Field(default=None, min_length=1)
+    # a pub-sub tunnel (docs/ring.md, "Publish-subscribe"): services reading
+    # every message, each at its own pace, instead of one reader
+    subscribers: list[ServiceName] | None = Field(default=None, min_length=1)
+    policy: dict[str, Literal["block", "lossy"]] = {}  # per subscriber; default "block"
+    max_subscribers: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBERS)
 
     @field_validator("slots")
     @classmethod
@@ -95,6 +100,39 @@ class TunnelTable(Table):
         if v is not None and v % 8:
             raise ValueError(f"must be a multiple of 8 (got {v}); use {(v + 7) // 8 * 8}")
         return v
+
+    @model_validator(mode="after")
+    def _readers(self) -> TunnelTable:
+        if self.reader is None and self.subscribers is None:
+            raise ValueError("required key reader is missing; add it (see docs/manifest.md)")
+        if self.reader is not None and self.subscribers is not None:
+            raise ValueError("sets both reader and subscribers; keep reader for one reader, "
+                             "or subscribers for a pub-sub tunnel")
+        subs = self.subscribers or []
+        if len(set(subs)) != len(subs):
+            raise ValueError("names a subscriber twice in subscribers; name each once")
+        stray = sorted(set(self.policy) - set(subs))
+        if stray:
+            raise ValueError(f"policy names {stray}, which are not among its subscribers "
+                             f"{subs}; add them to subscribers, or remove them from policy")
+        if self.max_subscribers is not None and self.max_subscribers < len(subs):
+            raise ValueError(f"max_subscribers = {self.max_subscribers} is fewer than its "
+                             f"{len(subs)} subscribers; raise it")
+        return self
+
+    def readers(self) -> list[str]:
+        """Who holds a read end: the reader, or every subscriber."""
+        return [self.reader] if self.reader is not None else list(self.subscribers or [])
+
+    def policies(self) -> dict[str, str]:
+        """Each subscriber's policy ("block" unless ``policy`` says "lossy")."""
+        return {name: self.policy.get(name, "block") for name in self.subscribers or []}
+
+    def read_by(self) -> str:
+        """Who reads it, for ``nanonet check``: the reader, or the subscribers and policies."""
+        if self.reader is not None:
+            return self.reader
+        return "subscribers " + ", ".join(f"{n} ({p})" for n, p in self.policies().items())
 
     @model_validator(mode="after")
     def _one_size(self) -> TunnelTable:

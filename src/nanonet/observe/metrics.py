@@ -105,6 +105,25 @@ def _tunnel_gauges(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:
         info.add_metric([t.name], {"writer": t.writer or "", "reader": t.reader or ""})
     yield info
     yield _latency(tunnels)
+    yield from _subscriber_gauges(tunnels)
+
+
+def _subscriber_gauges(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:
+    """Per subscriber of a pub-sub tunnel: how far behind it is and what it missed."""
+    labels = ["tunnel", "line", "subscriber", "policy"]
+    lag = GaugeMetricFamily("nanonet_subscriber_lag_messages",
+                            "messages published that the subscriber has not consumed",
+                            labels=labels)
+    missed = CounterMetricFamily("nanonet_subscriber_missed_messages",
+                                 "messages a lossy subscriber lost to the writer lapping it",
+                                 labels=labels)
+    for t in tunnels:
+        for sub in t.subscribers:
+            key = [t.name, str(sub["line"]), sub.get("owner") or "", sub["policy"]]
+            lag.add_metric(key, sub["lag"])
+            missed.add_metric(key, sub["missed"])
+    yield lag
+    yield missed
 
 
 def _reasons(name: str, doc: str, tunnels: list[TunnelSnapshot], names: dict[int, str],

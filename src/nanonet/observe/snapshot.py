@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GuestTrap
-from ..mesh import Mesh
+from ..mesh import Mesh, Tunnel
 from ..ring import layout as L
+from ..ring.stats import TunnelStats
 from ..runtime.service import Service
 from .latency import BUCKET_BOUNDS_NS, LatencySampler
 from .threadcpu import thread_cpu_seconds
@@ -80,6 +81,8 @@ class TunnelSnapshot:
     latency_buckets: list[int] = field(default_factory=list)  # at most each bound, cumulative
     quarantine_reason: str | None = None  # QUARANTINE_REASONS[quarantine]
     broken_reason: str | None = None  # BROKEN_REASONS[broken]
+    # a pub-sub tunnel: each held line (line, owner, policy, received, lag, missed)
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
     # filled by ``with_rates`` from the previous snapshot
     msgs_per_s: float = 0.0
     bytes_per_s: float = 0.0
@@ -163,7 +166,14 @@ def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> Tu
                           max_payload=t.geometry.max_payload, fill=s.fill,
                           tap=t.ring.u32(L.OFF_TAP_MODE) != 0,
                           quarantine_reason=reason(QUARANTINE_REASONS, s.quarantine),
-                          broken_reason=reason(BROKEN_REASONS, s.broken), **asdict(s), **lat)
+                          broken_reason=reason(BROKEN_REASONS, s.broken),
+                          **{**asdict(s), "subscribers": _subscribers(t, s)}, **lat)
+
+
+def _subscribers(t: Tunnel, s: TunnelStats) -> list[dict[str, Any]]:
+    """Each subscriber line's counters, with who holds it (the mesh knows that)."""
+    owners = {} if t.lines is None else {k: who for k, (who, _) in t.lines.holders.items()}
+    return [{**asdict(sub), "owner": owners.get(sub.line)} for sub in s.subscribers]
 
 
 def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,

@@ -140,4 +140,12 @@ def tunnel_details(snap: Snap, name: str) -> list[str]:
         f"{ns(t['p50_ns'])}, p99 {ns(t['p99_ns'])}",
         f"  parks   writer {t['writer_parks']:,}, reader {t['reader_parks']:,}; "
         f"dead letters {t.get('dead_letters', 0)}",
+        *_subscriber_lines(t),
     ]
+
+
+def _subscriber_lines(t: Snap) -> list[str]:
+    """A pub-sub tunnel's subscribers: who, which policy, how far behind, what missed."""
+    return [f"  sub {s['line']:<3} {s.get('owner') or '?'} ({s['policy']}): lag {s['lag']:,}, "
+            f"received {s['received']:,}, missed {s['missed']:,}"
+            for s in t.get("subscribers", [])]

@@ -32,6 +32,8 @@ from . import layout as L
 from .layout import Geometry, Quarantine, Status
 from .port_template import PortShape, port_imports, port_parts
 from .protocol import FIELD_NAMES
+from .pubsub_wat import Sub, reader_helpers, reader_templates, reader_values, writer_helpers
+from .pubsub_wat import writer_values as pubsub_writer_values
 from .template import Helper, fill
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class EndSpec:
     direction: Direction
     geometry: Geometry
     alias: str = ""
+    sub: Sub | None = None  # a read end of a pub-sub ring: its line and policy
 
 
 # Spin budgets, in polls of the other side's counter. A reader waiting on an
@@ -102,10 +105,11 @@ ABI = {
     "close": ("", "any"),
     "recv_raw": ("(param i32)", "read"),
     "try_recv_raw": ("(param i32)", "read"),
+    "missed": ("", "read"),  # exported only by adapters holding a subscriber end
 }
 ABI_PARAM_COUNT = {"send": 2, "try_send": 2, "send_batch": 2, "try_send_batch": 2,
                    "recv": 2, "try_recv": 2, "recv_batch": 3, "try_recv_batch": 3,
-                   "commit": 0, "close": 0, "recv_raw": 1, "try_recv_raw": 1}
+                   "commit": 0, "close": 0, "recv_raw": 1, "try_recv_raw": 1, "missed": 0}
 
 
 def abi_type(name: str) -> str:
@@ -155,7 +159,7 @@ _COMMON = """
     (i32.const {CORRUPT}))
 
   ;; validate magic, version and geometry against what this adapter was built for
-  (func $attach{m} (result i32) (local $v i64) (local $t i64)
+  (func $attach{m} (result i32) (local $v i64) (local $t i64){@sub_locals}
     (if (i32.eq (global.get $ok{m}) (i32.const 2)) (then (return (i32.const {CORRUPT}))))
     (if (i32.or (i32.or
           (i32.ne (i32.atomic.load {m} offset={O_MAGIC} (i32.const 0)) (i32.const {MAGIC}))
@@ -165,7 +169,7 @@ _COMMON = """
           (i32.ne (i32.atomic.load {m} offset={O_SIZE} (i32.const 0)) (i32.const {SZ})))
           (i32.ne (i32.atomic.load {m} offset={O_HSIZE} (i32.const 0)) (i32.const {HDR}))))
       (then (return (call $quarantine{m} (i32.const {Q_HDR})))))
-    (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
+{@sub_header}    (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
       (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
     (global.set $pos{m} (i64.atomic.load {m} offset={OWN} (i32.const 0)))   ;; acquire
     (global.set $done{m} (global.get $pos{m}))
@@ -178,7 +182,7 @@ _COMMON = """
 
   ;; the slow path: re-read the other side's counter, check it, check the flags.
   ;; returns 1 if I can proceed, 0 if not yet, or a negative status
-  (func $refresh{m} (result i32) (local $v i64) (local $t i64)
+  (func $refresh{m} (result i32) (local $v i64) (local $t i64){@sub_locals}
     (if (i32.atomic.load {m} offset={O_Q} (i32.const 0))
       (then (global.set $ok{m} (i32.const 2)) (return (i32.const {CORRUPT}))))
     (local.set $v (i64.atomic.load {m} offset={OTHER} (i32.const 0)))  ;; acquire
@@ -217,17 +221,17 @@ _COMMON = """
       ;; SYNC POINT with $publish in the writer adapter / $commit in the reader adapter
       ;; and ring/control.py $publish: my waiting flag is stored before my refresh
       ;; re-reads the other side's counter; they store the counter, then read the flag
-      (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 1))  ;; announce (SC)
+      {@announce}  ;; announce (SC)
       (local.set $r (call $refresh{m}))                                       ;; then re-check
       (if (local.get $r) (then
-        (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))
+        {@unannounce}
         (return (local.get $r))))
       (local.set $seen (global.get $peer{m}))
       (i64.store {m} offset={O_MYPARK} (i32.const 0)
         (i64.add (i64.load {m} offset={O_MYPARK} (i32.const 0)) (i64.const 1)))
       (local.set $r (memory.atomic.wait32 {m} (global.get $waitat{m})
         (i32.wrap_i64 (local.get $seen)) (local.get $pt)))
-      (i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))
+      {@unannounce}
       (if (i32.eq (local.get $r) (i32.const 2))
         (then
           (local.set $pt (select (i64.const {PARK_MAX}) (i64.shl (local.get $pt) (i64.const 1))
@@ -262,14 +266,14 @@ _WRITER = """
     {@bump O_BIN local $bytes}
     (if (i32.atomic.load {m} offset={O_RWAIT} (i32.const 0))
       (then
-        (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const 1)))
+        (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const {WAKE_N})))
         {@bump O_WWAKE})))
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
     (local.set $slot {@slot_addr})
     (i32.store {m} (local.get $slot) (local.get $len))
-    (i32.store {m} offset={SLOT_FLAGS} (local.get $slot) (i32.const 0))
+    (i32.store {m} offset={SLOT_FLAGS} (local.get $slot) {@slot_seq})
     (call $copy_in{m}
       (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
@@ -367,7 +371,7 @@ _READER = """
 
   (func $close_end{m} (result i32)
     (drop (call $commit_op{m}))
-    (call $close{m}))
+    {@end_close})
 
   (func $avail{m} (param $block i32) (result i32) (local $r i32)
     (if (i32.ne (global.get $ok{m}) (i32.const 1))
@@ -395,13 +399,13 @@ _READER = """
     (call $copy_out{m} (local.get $ptr) {@payload_addr} (local.get $len))
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
-  (func $recv{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
+  (func $recv{X}{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
     (local.set $r (call $avail{m} (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (local.set $r (call $peek{m}))
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
     (if (i32.gt_u (local.get $r) (local.get $cap)) (then (return (i32.const {TRUNC}))))
-    (call $take{m} (local.get $ptr) (local.get $r))
+    (call $take{m} (local.get $ptr) (local.get $r)){@lossy_recv}
     (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (i64.extend_i32_u (local.get $r))))
     (local.get $r))
 
@@ -410,7 +414,7 @@ _READER = """
   ;; the u32 at $at gets its payload's offset in the ring memory, the result is
   ;; its length, checked against the slot as recv checks it
   (func $recv_raw{m} (param $block i32) (param $at i32) (result i32) (local $r i32)
-    (local.set $r (call $avail{m} (local.get $block)))
+{@lossy_raw}    (local.set $r (call $avail{m} (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
     (local.set $r (call $peek{m}))
     (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
@@ -449,7 +453,7 @@ _READER = """
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const {TRUNC})) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len)){@lossy_batch}
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
@@ -562,7 +566,11 @@ def _end_values(m: int, end: EndSpec) -> dict[str, object]:
              O_STAMPS_8=L.OFF_STAMPS + 8, O_LAT=L.OFF_LATENCIES, O_LAT_8=L.OFF_LATENCIES + 8,
              SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
              SLOT_FLAGS=L.SLOT_OFF_FLAGS,
-             DIR="in" if writer else "out", DST=m if writer else 0, SRC=0 if writer else m)
+             DIR="in" if writer else "out", DST=m if writer else 0, SRC=0 if writer else m,
+             WAKE_N=1, X="")
+    if end.geometry.subscribers:  # a pub-sub ring: its writer, or one subscriber's line
+        c.update(pubsub_writer_values(end.geometry) if writer or end.sub is None
+                 else reader_values(end.geometry, end.sub))
     return c
 
 
@@ -574,6 +582,8 @@ def _end_templates(end: EndSpec, sampling: bool) -> list[tuple[str, str]]:
              ("writer", _WRITER) if writer else ("reader", _READER)]
     if sampling:
         parts.append(("stamp", _STAMP) if writer else ("measure", _MEASURE))
+    if end.sub is not None:
+        parts.extend(reader_templates(end.sub))
     return parts
 
 
@@ -622,13 +632,25 @@ _HELPERS: dict[str, Helper] = {
     "check_counters": _check_counters, "check_length": _check_length}
 
 
-def _helpers(writer: bool, sampling: bool) -> dict[str, Helper]:
-    """The helpers plus the two fragments that depend on the end's kind."""
-    tap = _TAP_HOLD if writer else ""
-    sample = _SAMPLE_CALL if sampling else ""
-    idle = "" if writer else _YIELD_IDLE
-    return {**_HELPERS, "tap_hold": lambda: tap, "sample": lambda: sample,
-            "yield_idle": lambda: idle}
+_SINGLE = {"sub_header": "", "sub_locals": "", "slot_seq": "(i32.const 0)", "lossy_recv": "",
+           "lossy_batch": "", "lossy_raw": "", "end_close": "(call $close{m})",
+           "announce": "(i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 1))",
+           "unannounce": "(i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))"}
+
+
+def _helpers(end: EndSpec, sampling: bool) -> dict[str, Helper]:
+    """The helpers plus the fragments that depend on the end's kind (a writer
+    or a reader; of a single-reader ring, or of a pub-sub ring: ``pubsub_wat``)."""
+    writer = end.direction is Direction.WRITE
+    frags = dict(_SINGLE, tap_hold=_TAP_HOLD if writer else "",
+                 sample=_SAMPLE_CALL if sampling else "", yield_idle="" if writer else _YIELD_IDLE)
+    if end.geometry.subscribers and writer:
+        frags.update(writer_helpers(_TAP_HOLD))
+    elif end.sub is not None:
+        frags.update(reader_helpers(end.sub))
+    out: dict[str, Helper] = {**_HELPERS}
+    out.update({k: (lambda text=v: text) for k, v in frags.items()})
+    return out
 
 
 def _offset_names(values: dict[str, object]) -> dict[str, str]:
@@ -643,7 +665,7 @@ def _offset_names(values: dict[str, object]) -> dict[str, str]:
 def _end_parts(m: int, end: EndSpec, sampling: bool = False) -> list[tuple[str, str]]:
     """Tunnel end ``m``'s code, as (template label, filled text) pieces."""
     values = _end_values(m, end)
-    helpers = _helpers(end.direction is Direction.WRITE, sampling)
+    helpers = _helpers(end, sampling)
     names = _offset_names(values)
     return [(f"{label} (tunnel end {m})", fill(f"{label} (tunnel end {m})", text, values,
                                                 helpers, names))
@@ -654,6 +676,8 @@ def _call_for(op: str, m: int) -> str:
     """The body of dispatch arm ``m`` for ABI function ``op``."""
     if op in ("close", "commit"):
         return f"(call ${op}_{'end' if op == 'close' else 'op'}{m})"
+    if op == "missed":
+        return f"(call $missed_op{m})"
     args = " ".join(f"(local.get {i + 1})" for i in range(ABI_PARAM_COUNT[op]))
     base = op.removeprefix("try_")
     block = "0" if op.startswith("try_") else "1"
@@ -671,6 +695,8 @@ def _dispatch(op: str, ends: list[EndSpec]) -> str:
         for i, end in enumerate(ends):
             ok = want == "any" or want == end.direction.value
             arm = f"(return {_call_for(op, i + 1)})" if ok else "(br $bad)"
+            if ok and op == "missed" and end.sub is None:
+                arm = "(return (i32.const 0))"  # a single reader misses nothing
             wrap = f"$h{i + 1}" if i + 1 < len(ends) else "$bad"
             code = f"(block {wrap} {code} {arm})"
     return (f'  (func (export "{op}") {abi_type(op)}\n    {code}\n'
@@ -734,7 +760,8 @@ def available_ops(ends: list[EndSpec]) -> list[str]:
     A service holding only read ends has no ``send`` to import at all.
     """
     held = {e.direction.value for e in ends} | {"any"}
-    return [op for op in ABI if ABI[op][1] in held]
+    subs = any(e.sub is not None for e in ends)
+    return [op for op in ABI if ABI[op][1] in held and (op != "missed" or subs)]
 
 
 def _commit_all(ends: list[EndSpec]) -> str:
@@ -744,9 +771,13 @@ def _commit_all(ends: list[EndSpec]) -> str:
     return '  (func (export "commit_all")\n' + calls + "  )\n"
 
 
-def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry, str], ...]:
-    """What the adapter's code depends on: direction, geometry and alias of each end."""
-    return tuple((e.direction, e.geometry, e.alias) for e in ends)
+Shape = tuple[tuple[Direction, Geometry, str, Sub | None], ...]
+
+
+def shape(ends: list[EndSpec]) -> Shape:
+    """What the adapter's code depends on: direction, geometry and alias of
+    each end (and, for a subscriber of a pub-sub ring, its line and policy)."""
+    return tuple((e.direction, e.geometry, e.alias, e.sub) for e in ends)
 
 
 def adapter_wat(ends: list[EndSpec], sampling: bool = False,
@@ -798,10 +829,10 @@ def _locate(parts: list[tuple[str, str]], message: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _adapter_parts(shapes: tuple[tuple[Direction, Geometry, str], ...],
-                   sampling: bool, ports: tuple[PortShape, ...] = ()) -> list[tuple[str, str]]:
+def _adapter_parts(shapes: Shape, sampling: bool,
+                   ports: tuple[PortShape, ...] = ()) -> list[tuple[str, str]]:
     """The adapter's text as (template label, text) pieces, in order."""
-    ends = [EndSpec("", d, g, a) for d, g, a in shapes]
+    ends = [EndSpec("", *s) for s in shapes]
     parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages

@@ -39,6 +39,7 @@ from ..errors import InvalidValue
 
 MAGIC = 0x4E4E5452  # "RTNN" in memory: little-endian b"RTNN"
 VERSION = 1
+VERSION_PUBSUB = 2  # a ring with subscriber lines after its slots (see below)
 CACHE_LINE = 64
 HEADER_SIZE = 16 * CACHE_LINE  # lines 0-3 ring, 4 tap, 5-12 latency samples, rest spare
 SLOT_HEADER = 8  # [length u32][flags u32]
@@ -102,6 +103,32 @@ OFF_LATENCIES = OFF_STAMPS + SAMPLE_ENTRIES * SAMPLE_ENTRY  # 576, written by th
 # bytes); a line written once stays shared in every core's cache, so reading
 # it on the slow path costs what reading closed costs.
 OFF_BROKEN = 13 * CACHE_LINE  # 832: 0 intact, else a Broken reason code
+
+# line 14: pub-sub rings (version 2) only, written once by the host. The
+# subscriber lines follow the slots (``Geometry.sub_lines``), so every slot
+# keeps the offset it has in a version-1 ring.
+OFF_SUBSCRIBERS = 14 * CACHE_LINE  # 896: how many subscriber lines (0 in version 1)
+OFF_SUB_LINES = OFF_SUBSCRIBERS + 4  # 900: byte offset of subscriber line 0
+
+# one 64-byte line per subscriber, written by that subscriber (mode by the host)
+SUB_LINE = CACHE_LINE
+SUB_TAIL = 0  # u64: messages this subscriber has consumed (its cursor)
+SUB_BYTES_OUT = 8  # u64
+SUB_EMPTY = 16  # u64: times it found the ring empty
+SUB_PARKS = 24  # u64
+SUB_WAKES = 32  # u64: notifies it sent to a parked writer
+SUB_MISSED = 40  # u64: messages a lossy subscriber lost to the writer lapping it
+SUB_MODE = 48  # u32: a SubMode, set by the host (a subscriber leaving clears it)
+MAX_SUBSCRIBERS = 64
+
+
+class SubMode:
+    """What the writer does about one subscriber line (the value at SUB_MODE)."""
+
+    FREE = 0  # no subscriber: the writer ignores the line
+    BLOCK = 1  # lossless: the writer never passes this subscriber's tail
+    LOSSY = 2  # the writer never waits for it; it catches up and counts what it missed
+
 
 # slot header fields
 SLOT_OFF_LENGTH = 0
@@ -171,6 +198,7 @@ class Geometry:
     slot_count: int
     slot_size: int
     max_payload: int = 0
+    subscribers: int = 0  # subscriber lines: 0 for a single-reader ring (version 1)
 
     def __post_init__(self) -> None:
         n, s = self.slot_count, self.slot_size
@@ -184,6 +212,9 @@ class Geometry:
         if s < MIN_SLOT_SIZE or s % 8:
             raise InvalidValue(f"slot_size={s}: must be a multiple of 8, at least "
                                f"{MIN_SLOT_SIZE}")
+        if not 0 <= self.subscribers <= MAX_SUBSCRIBERS:
+            raise InvalidValue(f"subscribers={self.subscribers}: a tunnel has at most "
+                               f"{MAX_SUBSCRIBERS} subscriber lines")
         if self.ring_bytes > MAX_RING_BYTES:
             raise InvalidValue(f"ring of {self.ring_bytes} bytes exceeds {MAX_RING_BYTES}")
         room = s - SLOT_HEADER
@@ -194,14 +225,14 @@ class Geometry:
             object.__setattr__(self, "max_payload", room)
 
     @classmethod
-    def for_payload(cls, slot_count: int, max_payload: int) -> Geometry:
+    def for_payload(cls, slot_count: int, max_payload: int, subscribers: int = 0) -> Geometry:
         """The geometry whose slots carry ``max_payload`` bytes (1 or more)."""
         _integer("max_payload", max_payload)
         if not 1 <= max_payload <= MAX_PAYLOAD:
             raise InvalidValue(f"max_payload={max_payload}: must be an integer from 1 to "
                                f"{MAX_PAYLOAD} (bytes per message)")
         size = max(MIN_SLOT_SIZE, (SLOT_HEADER + max_payload + 7) // 8 * 8)
-        return cls(slot_count, size, max_payload)
+        return cls(slot_count, size, max_payload, subscribers)
 
     @property
     def mask(self) -> int:
@@ -209,7 +240,34 @@ class Geometry:
 
     @property
     def ring_bytes(self) -> int:
+        if self.subscribers:
+            return self.sub_lines + self.subscribers * SUB_LINE
         return HEADER_SIZE + self.slot_count * self.slot_size
+
+    @property
+    def version(self) -> int:
+        return VERSION_PUBSUB if self.subscribers else VERSION
+
+    @property
+    def sub_lines(self) -> int:
+        """Where subscriber line 0 starts: after the slots, on a cache line."""
+        end = HEADER_SIZE + self.slot_count * self.slot_size
+        return (end + CACHE_LINE - 1) // CACHE_LINE * CACHE_LINE
+
+    def sub_line(self, line: int) -> int:
+        return self.sub_lines + line * SUB_LINE
+
+    @property
+    def publish_every(self) -> int:
+        """A pub-sub writer publishes head at least every this many messages."""
+        return max(1, self.slot_count // 4)
+
+    @property
+    def lossy_window(self) -> int:
+        """How far behind head a lossy subscriber may read: a message ``n`` with
+        ``head - n`` at most this is not being overwritten (the writer publishes
+        head at least every ``publish_every`` messages before it reuses a slot)."""
+        return self.slot_count - self.publish_every
 
     @property
     def pages(self) -> int:

@@ -109,9 +109,11 @@ class RingMemory:
     def _init_header(self) -> None:
         g = self.geometry
         raw = self.name.encode()
-        struct.pack_into("<IIIIIIII", self._view, 0, L.MAGIC, L.VERSION, g.slot_count,
+        struct.pack_into("<IIIIIIII", self._view, 0, L.MAGIC, g.version, g.slot_count,
                          g.slot_size, 0, 0, L.HEADER_SIZE, len(raw))
         self._view[L.OFF_NAME: L.OFF_NAME + len(raw)] = raw
+        if g.subscribers:  # a pub-sub ring: where its subscriber lines are
+            struct.pack_into("<II", self._view, L.OFF_SUBSCRIBERS, g.subscribers, g.sub_lines)
 
     def u32(self, offset: int) -> int:
         return ctypes.c_uint32.from_address(self.base + offset).value
@@ -361,7 +363,9 @@ class RingMemory:
     def close(self) -> None:
         """Release the memory; only once no store uses it any more. Header
         reads from then on see a closed, empty ring, never freed memory."""
-        self._closed_header = (ctypes.c_ubyte * L.HEADER_SIZE)()
+        # a pub-sub ring's subscriber lines are read by offset too: cover them
+        covered = self.geometry.ring_bytes if self.geometry.subscribers else L.HEADER_SIZE
+        self._closed_header = (ctypes.c_ubyte * covered)()
         self._closed_header[L.OFF_CLOSED] = 1
         self.base = ctypes.addressof(self._closed_header)
         self._view.release()

@@ -77,13 +77,16 @@ class Field(IntEnum):
     STAMPS = L.OFF_STAMPS
     LATENCIES = L.OFF_LATENCIES
     BROKEN = L.OFF_BROKEN
+    SUBSCRIBERS = L.OFF_SUBSCRIBERS
+    SUB_LINES = L.OFF_SUB_LINES
 
 
 FIELD_NAMES = {int(f): f.name.lower() for f in Field}
 U32_FIELDS = frozenset({Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
                         Field.CLOSED, Field.QUARANTINE, Field.HEADER_SIZE, Field.NAME_LEN,
                         Field.READER_WAITING, Field.WRITER_WAITING, Field.TAP_MODE,
-                        Field.WRITER_YIELD, Field.READER_YIELD})
+                        Field.WRITER_YIELD, Field.READER_YIELD, Field.SUBSCRIBERS,
+                        Field.SUB_LINES})
 GEOMETRY_FIELDS = (Field.MAGIC, Field.VERSION, Field.SLOT_COUNT, Field.SLOT_SIZE,
                    Field.HEADER_SIZE)
 
@@ -143,7 +146,7 @@ def record_size(length: int) -> int:
 
 def expected_header(geometry: Geometry) -> dict[Field, int]:
     """The geometry fields an end attaches to, as this geometry writes them."""
-    return {Field.MAGIC: L.MAGIC, Field.VERSION: L.VERSION,
+    return {Field.MAGIC: L.MAGIC, Field.VERSION: geometry.version,
             Field.SLOT_COUNT: geometry.slot_count, Field.SLOT_SIZE: geometry.slot_size,
             Field.HEADER_SIZE: L.HEADER_SIZE}
 

@@ -38,6 +38,7 @@ from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
 from ..ring.port import Port
 from ..ring.port_template import PortEnd, port_ops
+from ..ring.sublines import free_line
 from . import asked
 from .budget import Budget, GuestShape, Holdings, budget, guest_shape, holdings
 from .deadletter import DeadLetterReport, Redeliveries
@@ -158,7 +159,8 @@ class Service:
         self._closed = False
         self._controls = tuple(controls)
         reads = [c for c, e in zip(self._controls, spec.ends, strict=False)
-                 if e.direction is Direction.READ]
+                 if e.direction is Direction.READ and e.sub is None]  # no dead letters
+        # for a pub-sub subscriber: its tail is in its line, and the others read on
         self.redeliveries = Redeliveries(spec.policy.restart.dead_letter_after, reads,
                                          dead_letter, spec.policy.restart.dead_letter)
         self.upgrade_request: Request | None = None  # a hot upgrade in flight (upgrade.py)
@@ -426,7 +428,11 @@ class Service:
             return
         error: BaseException | None = self.internal_error or self.error
         held = [("writer" if end.direction is Direction.WRITE else "reader", control)
-                for end, control in zip(self.spec.ends, self._controls, strict=False)]
+                for end, control in zip(self.spec.ends, self._controls, strict=False)
+                if end.sub is None]  # a subscriber gone for good only leaves (below)
+        for end, control in zip(self.spec.ends, self._controls, strict=False):
+            if end.sub is not None:
+                free_line(control.ring, end.sub.line)
         sink = self.redeliveries.sink  # its supervisor wrote the dead letters: gone too
         held += [("writer", sink.control)] if sink is not None else []
         for side, control in held:
