@@ -286,6 +286,7 @@ def test_public_api_is_pinned() -> None:
         "CallTimeout", "NotFound", "Packed", "PcapngError", "TapError", "TapStalled",
         "TunnelTimeout",
         "WrongType", "Port", "PortClient", "PortServer", "PortStats",
+        "BridgeProtocolError", "BridgeRefused", "TunnelSubscriber", "SubscriberStats",
     ])
     for name in nanonet.__all__:
         assert getattr(nanonet, name) is not None
