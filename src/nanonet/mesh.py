@@ -48,6 +48,7 @@ from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
 from .ring.stats import TunnelStats, snapshot
+from .runtime.bellbook import BellBook, waits_on_many
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
@@ -149,6 +150,7 @@ class Mesh:
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}
+        self.bells = BellBook(self.rt)  # who waits on many ends (wait_any), and where
         self._started = False
         self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
         self._ticking = False
@@ -208,14 +210,21 @@ class Mesh:
                   ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
         _check_claims(name, claims)
         ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
-        spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
-                           policy, self.latency)
+        data = code if isinstance(code, bytes) else code.encode()
+        waits = waits_on_many(self.rt, data)
+        if waits:
+            self.bells.refuse_started_peers(name, ends, self._holder_of, self.services)
+        spec = ServiceSpec(name, data, ends, entry, policy, self.latency,
+                           self.bells.plan(name, waits, ends, self._holder_of))
         sink = self._dead_letter_sink(name, policy.restart, claims)
         svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor,
                       controls=[t.control for t, _ in claims],
-                      dead_letter=None if sink is None else TunnelWriter(sink.ring, sink.control))
+                      dead_letter=None if sink is None else TunnelWriter(sink.ring, sink.control),
+                      bell=self.bells.shared)
         for tunnel, direction in claims:  # loaded: now the ends are its own
             tunnel.take(direction, name)
+        self.bells.loaded(name, ends, [t.control for t, _ in claims], self._holder_of,
+                          self.services)
         if sink is not None:  # its supervisor writes what it moves aside
             sink.take(Direction.WRITE, name)
         self.services[name] = svc
@@ -223,6 +232,11 @@ class Mesh:
             self._hold_ticker()
             svc.start()
         return svc
+
+    def _holder_of(self, tunnel: str, direction: Direction) -> str | None:
+        """Who holds the other end of ``tunnel`` than ``direction``."""
+        t = self.tunnels[tunnel]
+        return t.reader if direction is Direction.WRITE else t.writer
 
     def _dead_letter_sink(self, name: str, restart: RestartPolicy,
                           claims: list[tuple[Tunnel, Direction]]) -> Tunnel | None:
@@ -434,6 +448,7 @@ class Mesh:
             comp.release()
         for tunnel in self.tunnels.values():
             tunnel.close()
+        self.bells.close()
 
     def __enter__(self) -> Mesh:
         return self

@@ -29,6 +29,8 @@ import wasmtime
 
 from ..errors import InternalError
 from . import layout as L
+from . import waitany
+from .bell import BELL_MODULE, BELL_PAGES, BellPlan
 from .layout import Geometry, Quarantine, Status
 from .protocol import FIELD_NAMES
 from .template import Helper, fill
@@ -239,7 +241,7 @@ _COMMON = """
     (i32.atomic.store {m} offset={O_CLOSED} (i32.const 0) (i32.const 1))
     (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const -1)))
     (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const -1)))
-    (i32.const 0))
+{@ring_peer}    (i32.const 0))
 """
 
 _WRITER = """
@@ -255,7 +257,7 @@ _WRITER = """
     (if (i32.atomic.load {m} offset={O_RWAIT} (i32.const 0))
       (then
         (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const 1)))
-        {@bump O_WWAKE})))
+{@ring_peer}        {@bump O_WWAKE})))
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
@@ -351,7 +353,7 @@ _READER = """
           (i64.le_u (i64.sub (global.get $peer{m}) (global.get $pos{m})) (i64.const {HALF})))
       (then
         (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const 1)))
-        {@bump O_RWAKE})))
+{@ring_peer}        {@bump O_RWAKE})))
 
   (func $commit_op{m} (result i32)
     (if (i32.eq (global.get $ok{m}) (i32.const 1)) (then (call $commit{m})))
@@ -614,13 +616,15 @@ _HELPERS: dict[str, Helper] = {
     "check_counters": _check_counters, "check_length": _check_length}
 
 
-def _helpers(writer: bool, sampling: bool) -> dict[str, Helper]:
-    """The helpers plus the two fragments that depend on the end's kind."""
+def _helpers(writer: bool, sampling: bool, peer_bell: int | None = None) -> dict[str, Helper]:
+    """The helpers plus the fragments that depend on the end's kind (and on
+    whether the service at its other end waits on many: ``waitany``)."""
     tap = _TAP_HOLD if writer else ""
     sample = _SAMPLE_CALL if sampling else ""
     idle = "" if writer else _YIELD_IDLE
+    ring = "" if peer_bell is None else waitany.RING_PEER
     return {**_HELPERS, "tap_hold": lambda: tap, "sample": lambda: sample,
-            "yield_idle": lambda: idle}
+            "yield_idle": lambda: idle, "ring_peer": lambda: ring}
 
 
 def _offset_names(values: dict[str, object]) -> dict[str, str]:
@@ -632,14 +636,44 @@ def _offset_names(values: dict[str, object]) -> dict[str, str]:
     return names
 
 
-def _end_parts(m: int, end: EndSpec, sampling: bool = False) -> list[tuple[str, str]]:
+def _end_parts(m: int, end: EndSpec, sampling: bool = False,
+               bells: BellPlan | None = None) -> list[tuple[str, str]]:
     """Tunnel end ``m``'s code, as (template label, filled text) pieces."""
     values = _end_values(m, end)
-    helpers = _helpers(end.direction is Direction.WRITE, sampling)
+    writer = end.direction is Direction.WRITE
+    peer = bells.peers[m - 1] if bells is not None and len(bells.peers) >= m else None
+    helpers = _helpers(writer, sampling, peer)
+    templates = _end_templates(end, sampling)
+    if bells is not None and bells.used:
+        values.update(B=_bell_index(bells), PEER_BELL=peer)
+    if bells is not None and bells.own is not None:
+        templates.append(("wait_any poll", waitany.POLL_WRITE if writer else waitany.POLL_READ))
     names = _offset_names(values)
     return [(f"{label} (tunnel end {m})", fill(f"{label} (tunnel end {m})", text, values,
                                                 helpers, names))
-            for label, text in _end_templates(end, sampling)]
+            for label, text in templates]
+
+
+def _bell_index(bells: BellPlan) -> int:
+    """The bell's memory index: after the guest's memory and the rings."""
+    return 1 + len(bells.peers)
+
+
+def _wait_any_parts(ends: list[EndSpec], bells: BellPlan) -> list[tuple[str, str]]:
+    """The bell's ringer and, for a service that waits on many, ``wait_any``."""
+    values: dict[str, object] = {"B": _bell_index(bells)}
+    parts = [("bell ring", fill("bell ring", waitany.BELL_RING, values))]
+    if bells.own is None:
+        return parts
+    park_max = PARK_TIMEOUT_NS if any(e.direction is Direction.WRITE for e in ends) \
+        else READER_PARK_MAX_NS
+    values.update(OWN_BELL=bells.own, ENDS=len(ends), SPIN_INIT=SPIN_INIT, SPIN_MIN=SPIN_MIN,
+                  SPIN_MAX=SPIN_MAX, SPIN_MIN2=SPIN_MIN * 2, SPIN_MAX2=SPIN_MAX // 2,
+                  TIMEOUT=PARK_TIMEOUT_NS, PARK_MAX=park_max, PARK_MAX2=park_max // 2,
+                  AGAIN=Status.AGAIN, BAD_HANDLE=Status.BAD_HANDLE)
+    parts.append(("wait_any dispatch", waitany.handle_dispatch(len(ends))))
+    parts.append(("wait_any", fill("wait_any", waitany.WAIT_ANY, values)))
+    return parts
 
 
 def _call_for(op: str, m: int) -> str:
@@ -719,23 +753,25 @@ def shape(ends: list[EndSpec]) -> tuple[tuple[Direction, Geometry], ...]:
     return tuple((e.direction, e.geometry) for e in ends)
 
 
-def adapter_wat(ends: list[EndSpec], sampling: bool = False) -> str:
+def adapter_wat(ends: list[EndSpec], sampling: bool = False,
+                bells: BellPlan | None = None) -> str:
     """The WAT text of the adapter for a service holding ``ends``.
 
     Only the shape of the ends (direction, geometry) shapes the code: names
     are read from the rings, so services of the same shape share one module.
     """
-    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling))
+    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling, bells))
 
 
-def compile_adapter(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
+def compile_adapter(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
+                    bells: BellPlan | None = None) -> wasmtime.Module:
     """The compiled adapter; a failure is nanonet's own ``InternalError``.
 
     The generated text is nanonet's, never the user's: an error in it names
     the template and the line of the template it came from, not a line of
     text nobody wrote by hand.
     """
-    parts = _adapter_parts(shape(ends), sampling)
+    parts = _adapter_parts(shape(ends), sampling, bells)
     try:
         return rt.module("".join(text for _label, text in parts))
     except wasmtime.WasmtimeError as err:
@@ -766,25 +802,35 @@ def _locate(parts: list[tuple[str, str]], message: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _adapter_parts(shapes: tuple[tuple[Direction, Geometry], ...],
-                   sampling: bool) -> list[tuple[str, str]]:
+def _adapter_parts(shapes: tuple[tuple[Direction, Geometry], ...], sampling: bool,
+                   bells: BellPlan | None = None) -> list[tuple[str, str]]:
     """The adapter's text as (template label, text) pieces, in order."""
     ends = [EndSpec("", d, g) for d, g in shapes]
+    if bells is not None and not bells.used:
+        bells = None  # no bell anywhere: the adapter of old, byte for byte
+    if bells is not None:
+        bells = BellPlan(bells.own, (*bells.peers, *[None] * (len(ends) - len(bells.peers))))
     parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages
         parts.append(("ring imports", f'  (import "t{i}" "ring" (memory {p} {p} shared))\n'))
+    if bells is not None:  # after the rings: their indices stay put
+        parts.append(("bell import", f'  (import "{BELL_MODULE}" "memory" '
+                                     f"(memory {BELL_PAGES} {BELL_PAGES} shared))\n"))
     if sampling:
         # after the memories, so their indices stay put; WASI writes the time
         # through the caller's exported "memory": the adapter's own, not the guest's
         parts.append(("sampling clock", '  (import "wasi_snapshot_preview1" "clock_time_get" '
                       "(func $clock (param i32 i64 i32) (result i32)))\n"
                       '  (memory $own (export "memory") 1 1)\n'
-                      + fill("sampling clock", _SAMPLING, {"OWNMEM": len(ends) + 1})))
+                      + fill("sampling clock", _SAMPLING,
+                             {"OWNMEM": len(ends) + 1 + (bells is not None)})))
     for i, end in enumerate(ends):
-        parts.extend(_end_parts(i + 1, end, sampling))
+        parts.extend(_end_parts(i + 1, end, sampling, bells))
     for op in available_ops(list(ends)):
         parts.append((f"dispatch {op}", _dispatch(op, list(ends))))
+    if bells is not None:
+        parts.extend(_wait_any_parts(ends, bells))
     parts.append(("commit_all", _commit_all(list(ends))))
     parts.append(("tunnel lookup", _lookup(list(ends)) + ")\n"))
     return parts

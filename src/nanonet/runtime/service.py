@@ -30,6 +30,7 @@ from ..policy import wasi as wasi_caps
 from ..policy.policy import ServicePolicy
 from ..ring import layout as L
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
+from ..ring.bell import BellPlan
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
@@ -41,6 +42,7 @@ from .hostpoll import BoundedPoll
 from .lifecycle import Event, State, next_state, observed
 from .linking import (
     OPS,
+    WAIT_ANY,
     Linked,
     check_imports,
     link,
@@ -61,12 +63,13 @@ INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the sh
 _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
 
 
-def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False) -> wasmtime.Module:
-    """The compiled adapter for this shape of tunnel ends."""
-    key = (sampling, *shape(ends))
+def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
+                   bells: BellPlan | None = None) -> wasmtime.Module:
+    """The compiled adapter for this shape of tunnel ends (and of bells)."""
+    key = (sampling, *shape(ends)) if bells is None else (sampling, bells, *shape(ends))
     mod = rt.adapters.get(key)
     if mod is None:
-        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling)
+        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling, bells)
     return mod
 
 
@@ -80,6 +83,7 @@ class ServiceSpec:
     entry: str | None = None
     policy: ServicePolicy = field(default_factory=ServicePolicy)
     sampling: bool = False  # adapters stamp 1 message in 1024 for latency histograms
+    bells: BellPlan | None = None  # its own bell line and its peers' (ring/bell.py)
 
 
 class Service:
@@ -94,7 +98,8 @@ class Service:
     def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
                  supervisor: Supervisor | None = None, *,
                  controls: Sequence[RingControl] = (),
-                 dead_letter: TunnelWriter | None = None) -> None:
+                 dead_letter: TunnelWriter | None = None,
+                 bell: wasmtime.SharedMemory | None = None) -> None:
         """``controls``: the rings' control modules, in the order of ``rings``
         (a service gone for good breaks its tunnels through them, and moves
         poison messages aside); ``dead_letter``: the write end of the
@@ -115,6 +120,7 @@ class Service:
         self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
         self._rings = tuple(rings)
+        self._bell = bell  # the mesh's bell memory, linked when spec.bells says so
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
                                  self.clock)
@@ -142,10 +148,14 @@ class Service:
     def _load(self) -> Linked:
         t0 = time.perf_counter()
         guest = self._compile()
-        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling)
+        bells = self.spec.bells if self.spec.bells and self.spec.bells.used else None
+        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, bells)
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
         rings = [r.shared for r in self._rings]
+        if bells is not None:
+            assert self._bell is not None, "a bell plan needs the mesh's bell"
+            rings.append(self._bell)  # imported after the rings (ring/waitany.py)
         try:
             linked = self._link(guest, adapter, rings)
         except wasmtime.Trap as trap:
@@ -208,10 +218,13 @@ class Service:
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
         # the compiled module stands for its source: the runtime's cache gives
         # one Module per source, and the plan holds it, so it outlives the key
-        key = (guest, self.spec.sampling, *shape(self.spec.ends), grants, tuple(raw.items()))
+        bells = self.spec.bells
+        key = (guest, self.spec.sampling, *shape(self.spec.ends), grants, tuple(raw.items()),
+               *(() if bells is None else (bells,)))
         plan = self._rt.plans.get(key)
         if plan is None:
-            ops = frozenset([*available_ops(self.spec.ends), "tunnel"])
+            waits = [WAIT_ANY] if bells is not None and bells.own is not None else []
+            ops = frozenset([*available_ops(self.spec.ends), "tunnel", *waits])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
                 # poll_oneoff ended by the deadline and stop; kept alive with the service
@@ -259,6 +272,18 @@ class Service:
                 return func
         raise LoadError(f"service {self.name!r} exports no entry function "
                         f"(looked for {', '.join(names)}): export one, or set entry=")
+
+    def relink_bells(self, bells: BellPlan, bell: wasmtime.SharedMemory | None) -> None:
+        """Load again with ``bells`` (a peer began to wait on many; ``bell`` is the
+        mesh's bell memory): only before start."""
+        if self._thread is not None:
+            raise LoadError(f"service {self.name!r} already runs: a service that waits on "
+                            "many ends must be added before the services at the other ends "
+                            "of its tunnels start")
+        self.spec = replace(self.spec, bells=bells)
+        self._bell = bell
+        self.linked = self._load()
+        self._replay()
 
     # -- host calls ------------------------------------------------------
     def call(self, name: str, *args: Any) -> Any:
