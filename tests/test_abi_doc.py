@@ -28,13 +28,13 @@ def test_header_status_codes_match_the_layout() -> None:
 
 def test_header_declares_every_abi_function() -> None:
     imported = set(re.findall(r'NN_IMPORT\("(\w+)"\)', HEADER.read_text()))
-    assert imported == {*ABI, "tunnel"}
+    assert imported == {*ABI, "tunnel", "wait_any"}
 
 
 def test_rust_binding_imports_every_abi_function_and_knows_every_status() -> None:
     text = BINDING.read_text()
     module = text[text.index('wasm_import_module = "nanonet"'):text.index("wasi_snapshot")]
-    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel"}
+    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel", "wait_any"}
     codes = dict(re.findall(r"(-\d+) => Status::(\w+),", text))
     words = {name.replace("_", "").lower(): name for name in NAMES}
     assert {words[w.lower()]: int(c) for c, w in codes.items()} == {

@@ -29,8 +29,8 @@ import wasmtime
 
 from ..errors import InternalError
 from . import layout as L
-from . import waitany
-from .bell import BELL_MODULE, BELL_PAGES, BellPlan
+from . import fanin, waitany
+from .bell import BELL_MODULE, BELL_PAGES, OFF_BELL_PARKS, OFF_BELL_SEQ, BellPlan
 from .layout import Geometry, Quarantine, Status
 from .protocol import FIELD_NAMES
 from .template import Helper, fill
@@ -659,24 +659,32 @@ def _bell_index(bells: BellPlan) -> int:
     return 1 + len(bells.peers)
 
 
-def _wait_any_parts(ends: list[EndSpec], bells: BellPlan) -> list[tuple[str, str]]:
-    """The bell's ringer and, for a service that waits on many, ``wait_any``."""
+def _wait_any_parts(ends: list[EndSpec], bells: BellPlan,
+                    targets: list[str]) -> list[tuple[str, str]]:
+    """The bell's ringer and, for a service that waits on many, ``wait_any``
+    and its fan-in handles (``ends``: one per handle, ``targets`` their suffixes)."""
     values: dict[str, object] = {"B": _bell_index(bells)}
     parts = [("bell ring", fill("bell ring", waitany.BELL_RING, values))]
     if bells.own is None:
         return parts
-    park_max = PARK_TIMEOUT_NS if any(e.direction is Direction.WRITE for e in ends) \
-        else READER_PARK_MAX_NS
+    fan_values = dict(values, OWN_BELL=bells.own, CLOSED=Status.CLOSED, BROKEN=Status.BROKEN,
+                      AGAIN=Status.AGAIN, TIMEOUT=PARK_TIMEOUT_NS, READER_MAX=READER_PARK_MAX_NS,
+                      O_BSEQ=OFF_BELL_SEQ, O_BPARKS=OFF_BELL_PARKS)
+    for g, (first, count) in enumerate(bells.fanin):
+        label = f"fan-in {g}"
+        parts.append((label, fill(label, fanin.fan_parts(g, first + 1, count), fan_values)))
+    writes = sum(1 << i for i, e in enumerate(ends[:32]) if e.direction is Direction.WRITE)
     values.update(OWN_BELL=bells.own, ENDS=len(ends), SPIN_INIT=SPIN_INIT, SPIN_MIN=SPIN_MIN,
                   SPIN_MAX=SPIN_MAX, SPIN_MIN2=SPIN_MIN * 2, SPIN_MAX2=SPIN_MAX // 2,
-                  TIMEOUT=PARK_TIMEOUT_NS, PARK_MAX=park_max, PARK_MAX2=park_max // 2,
+                  TIMEOUT=PARK_TIMEOUT_NS, WRITER_MAX=PARK_TIMEOUT_NS,
+                  READER_MAX=READER_PARK_MAX_NS, WMASK=writes - (1 << 32 if writes >> 31 else 0),
                   AGAIN=Status.AGAIN, BAD_HANDLE=Status.BAD_HANDLE)
-    parts.append(("wait_any dispatch", waitany.handle_dispatch(len(ends))))
+    parts.append(("wait_any dispatch", waitany.handle_dispatch(targets)))
     parts.append(("wait_any", fill("wait_any", waitany.WAIT_ANY, values)))
     return parts
 
 
-def _call_for(op: str, m: int) -> str:
+def _call_for(op: str, m: int | str) -> str:
     """The body of dispatch arm ``m`` for ABI function ``op``."""
     if op in ("close", "commit"):
         return f"(call ${op}_{'end' if op == 'close' else 'op'}{m})"
@@ -686,8 +694,9 @@ def _call_for(op: str, m: int) -> str:
     return f"(call ${base}{m} (i32.const {block}) {args})"
 
 
-def _dispatch(op: str, ends: list[EndSpec]) -> str:
-    """Exported ABI function ``op``: a br_table over the handle."""
+def _dispatch(op: str, ends: list[EndSpec], targets: list[str] | None = None) -> str:
+    """Exported ABI function ``op``: a br_table over the handle (handle i
+    calls the functions of suffix ``targets[i]``, by default its memory i + 1)."""
     want = ABI[op][1]
     labels = [f"$h{i}" for i in range(len(ends))]
     inner = f"(br_table {' '.join(labels)} $bad (local.get 0))"
@@ -696,21 +705,22 @@ def _dispatch(op: str, ends: list[EndSpec]) -> str:
         code = f"(block $h0 {inner})"
         for i, end in enumerate(ends):
             ok = want == "any" or want == end.direction.value
-            arm = f"(return {_call_for(op, i + 1)})" if ok else "(br $bad)"
+            arm = f"(return {_call_for(op, targets[i] if targets else i + 1)})" if ok \
+                else "(br $bad)"
             wrap = f"$h{i + 1}" if i + 1 < len(ends) else "$bad"
             code = f"(block {wrap} {code} {arm})"
     return (f'  (func (export "{op}") {abi_type(op)}\n    {code}\n'
             f"    (i32.const {Status.BAD_HANDLE}))\n")
 
 
-def _lookup(ends: list[EndSpec]) -> str:
+def _lookup(ends: list[EndSpec], firsts: list[int] | None = None) -> str:
     """Exported ``tunnel(name_ptr, name_len) -> handle``.
 
     Names live in each ring's header, not in this code, so one adapter serves
     every service with the same shape of tunnel ends.
     """
     arms = "".join(
-        f"    (if (call $name_is{i + 1} (local.get 0) (local.get 1)) "
+        f"    (if (call $name_is{firsts[i] if firsts else i + 1} (local.get 0) (local.get 1)) "
         f"(then (return (i32.const {i}))))\n" for i in range(len(ends)))
     return ('  (func (export "tunnel") (param i32 i32) (result i32)\n'
             + arms + f"    (i32.const {Status.BAD_HANDLE}))\n")
@@ -827,10 +837,14 @@ def _adapter_parts(shapes: tuple[tuple[Direction, Geometry], ...], sampling: boo
                              {"OWNMEM": len(ends) + 1 + (bells is not None)})))
     for i, end in enumerate(ends):
         parts.extend(_end_parts(i + 1, end, sampling, bells))
+    handles = fanin.units(len(ends), bells.fanin if bells is not None else ())
+    targets, firsts = [t for t, _ in handles], [m for _, m in handles]
+    per_handle = [ends[m - 1] for m in firsts]  # a fan-in handle: its first sub-ring
+    plain = bells is None or not bells.fanin
     for op in available_ops(list(ends)):
-        parts.append((f"dispatch {op}", _dispatch(op, list(ends))))
+        parts.append((f"dispatch {op}", _dispatch(op, per_handle, None if plain else targets)))
     if bells is not None:
-        parts.extend(_wait_any_parts(ends, bells))
+        parts.extend(_wait_any_parts(per_handle, bells, targets))
     parts.append(("commit_all", _commit_all(list(ends))))
-    parts.append(("tunnel lookup", _lookup(list(ends)) + ")\n"))
+    parts.append(("tunnel lookup", _lookup(per_handle, None if plain else firsts) + ")\n"))
     return parts

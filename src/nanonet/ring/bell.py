@@ -45,10 +45,14 @@ class BellPlan:
     ``own``: its own line's offset if it waits on many ends (it then exports
     ``wait_any``); ``peers``: for each of its ends, in order, the line of
     the service at the other end if that one waits on many (rung after a
-    publish or commit that finds its waiting flag set, and on close)."""
+    publish or commit that finds its waiting flag set, and on close);
+    ``fanin``: the groups of its read ends that are one fan-in tunnel each
+    (``ring/fanin.py``); a fan-in reader always has a line of its own."""
 
     own: int | None = None
     peers: tuple[int | None, ...] = ()
+    # fan-in tunnels it reads: (first end index, sub-rings), read as one handle
+    fanin: tuple[tuple[int, int], ...] = ()
 
     @property
     def used(self) -> bool:

@@ -90,23 +90,31 @@ WAIT_ANY = f"""
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each))))
 
-  ;; 1 if 1 <= count <= {MAX_SET} and every handle names an end of this service
-  (func $wa_valid (param $set i32) (param $count i32) (result i32) (local $i i32)
+  ;; 0 unless 1 <= count <= {MAX_SET} and every handle names an end of this
+  ;; service; else 1, or 2 if a write end is among them (its parks stay short:
+  ;; a reader wakes a parked writer only once the ring is half empty)
+  (func $wa_valid (param $set i32) (param $count i32) (result i32)
+    (local $i i32) (local $h i32) (local $w i32)
     (if (i32.or (i32.eqz (local.get $count)) (i32.gt_u (local.get $count) (i32.const {MAX_SET})))
       (then (return (i32.const 0))))
     (block $done (loop $each
       (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-      (if (i32.ge_u (i32.load (i32.add (local.get $set) (i32.shl (local.get $i) (i32.const 2))))
-                    (i32.const {{ENDS}}))
-        (then (return (i32.const 0))))
+      (local.set $h (i32.load (i32.add (local.get $set) (i32.shl (local.get $i) (i32.const 2)))))
+      (if (i32.ge_u (local.get $h) (i32.const {{ENDS}})) (then (return (i32.const 0))))
+      (if (i32.or (i32.ge_u (local.get $h) (i32.const 32))
+                  (i32.and (i32.shr_u (i32.const {{WMASK}}) (local.get $h)) (i32.const 1)))
+        (then (local.set $w (i32.const 1))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $each)))
-    (i32.const 1))
+    (i32.add (i32.const 1) (local.get $w)))
 
   (func (export "wait_any") (param $set i32) (param $count i32) (param $ms i32) (result i32)
     (local $r i32) (local $i i32) (local $seq i32) (local $left i64) (local $pt i64) (local $t i64)
-    (if (i32.eqz (call $wa_valid (local.get $set) (local.get $count)))
-      (then (return (i32.const {{BAD_HANDLE}}))))
+    (local $max i64)
+    (local.set $r (call $wa_valid (local.get $set) (local.get $count)))
+    (if (i32.eqz (local.get $r)) (then (return (i32.const {{BAD_HANDLE}}))))
+    (local.set $max (select (i64.const {{WRITER_MAX}}) (i64.const {{READER_MAX}})
+                            (i32.eq (local.get $r) (i32.const 2))))
     (local.set $left (i64.mul (i64.extend_i32_s (local.get $ms)) (i64.const 1000000)))
     (local.set $pt (i64.const {{TIMEOUT}}))
     (local.set $i (global.get $wa_spin))
@@ -144,8 +152,9 @@ WAIT_ANY = f"""
             (then  ;; one last look, then the timeout
               (local.set $r (call $wa_scan (local.get $set) (local.get $count)))
               (return (select (local.get $r) (i32.const {{AGAIN}}) (local.get $r)))))
-          (local.set $pt (select (i64.const {{PARK_MAX}}) (i64.shl (local.get $pt) (i64.const 1))
-                                 (i64.gt_u (local.get $pt) (i64.const {{PARK_MAX2}}))))
+          (local.set $pt (select (local.get $max) (i64.shl (local.get $pt) (i64.const 1))
+                                 (i64.gt_u (i64.shl (local.get $pt) (i64.const 1))
+                                           (local.get $max))))
           (global.set $wa_spin (select (i32.const {{SPIN_MIN}})
                 (i32.shr_u (global.get $wa_spin) (i32.const 1))
                 (i32.lt_u (global.get $wa_spin) (i32.const {{SPIN_MIN2}})))))
@@ -159,11 +168,13 @@ WAIT_ANY = f"""
 """
 
 
-def handle_dispatch(ends: int) -> str:
-    """``$wa_poll`` and ``$wa_flag`` over the service's handles (``ends`` of them)."""
+def handle_dispatch(targets: list[str]) -> str:
+    """``$wa_poll`` and ``$wa_flag`` over the service's handles: handle i's
+    functions carry the suffix ``targets[i]`` (a memory index, or a fan-in
+    group's ``f<g>``)."""
     polls = "".join(f"    (if (i32.eq (local.get $h) (i32.const {i})) "
-                    f"(then (return (call $wa_poll{i + 1}))))\n" for i in range(ends))
+                    f"(then (return (call $wa_poll{t}))))\n" for i, t in enumerate(targets))
     flags = "".join(f"    (if (i32.eq (local.get $h) (i32.const {i})) "
-                    f"(then (call $wa_flag{i + 1} (local.get $v))))\n" for i in range(ends))
+                    f"(then (call $wa_flag{t} (local.get $v))))\n" for i, t in enumerate(targets))
     return ("  (func $wa_poll (param $h i32) (result i32)\n" + polls + "    (i32.const 0))\n"
             "  (func $wa_flag (param $h i32) (param $v i32)\n" + flags + "  )\n")

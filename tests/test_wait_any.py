@@ -1,0 +1,149 @@
+"""wait_any: a service waits on many tunnel ends with one park on its bell
+line, and a message (or a close) on any one of them wakes it."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import guest, wait_until
+from nanonet import Mesh, State
+from nanonet.observe.threadcpu import thread_cpu_seconds
+from nanonet.ring import layout as L
+
+pytestmark = pytest.mark.timeout(120)
+ENDS = 8
+IDLE_SECONDS = 2.0
+
+
+def _merge_mesh(mesh: Mesh, wasm_writers: int, count: int) -> None:
+    """Tunnels in0..in7 -> the merger -> out; the first ``wasm_writers`` ends
+    are written by tagged senders (added BEFORE the merger: they are built
+    again knowing its bell), the rest by the host."""
+    for i in range(ENDS):
+        mesh.tunnel(f"in{i}", slots=64, max_payload=56)
+    mesh.tunnel("out", slots=256, max_payload=56)
+    for i in range(wasm_writers):
+        sender = mesh.service(f"w{i}", guest("tagged_sender"), writes=[f"in{i}"])
+        sender.call("configure", i, count, 16)
+    mesh.service("merge", guest("merger"), reads=[f"in{i}" for i in range(ENDS)],
+                 writes=["out"])
+
+
+def _tags(out: Iterator[bytes]) -> dict[int, list[int]]:
+    got: dict[int, list[int]] = {}
+    for msg in out:
+        writer, seq = struct.unpack_from("<II", msg)
+        got.setdefault(writer, []).append(seq)
+    return got
+
+
+def test_every_message_of_eight_writers_reaches_a_service_waiting_on_all_eight() -> None:
+    count = 3000
+    with Mesh() as mesh:
+        _merge_mesh(mesh, 4, count)
+        hosts = [mesh.writer(f"in{i}") for i in range(4, ENDS)]
+        out = mesh.reader("out")
+        mesh.start()
+
+        def feed() -> None:
+            for seq in range(count):
+                for k, w in enumerate(hosts):
+                    w.send(struct.pack("<II", 4 + k, seq) + bytes(8), timeout=20)
+            for w in hosts:
+                w.close()
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        got = _tags(iter(out))
+        feeder.join(30)
+        assert sorted(got) == list(range(ENDS))
+        assert all(got[w] == list(range(count)) for w in got), "a writer's order broke"
+        assert mesh.wait(30)
+        merge = mesh.services["merge"]
+        assert (merge.state, merge.exit_code) == (State.STOPPED, 0)
+
+
+def test_an_idle_service_waiting_on_eight_ends_sleeps_and_any_one_wakes_it() -> None:
+    with Mesh() as mesh:
+        _merge_mesh(mesh, 0, 0)
+        writers = [mesh.writer(f"in{i}") for i in range(ENDS)]
+        out = mesh.reader("out")
+        mesh.start()
+        merge = mesh.services["merge"]
+        ring = mesh.tunnels["in5"].ring
+        wait_until(lambda: ring.u32(L.OFF_READER_WAITING) == 1, "the merger parks")
+        cpu0, t0 = thread_cpu_seconds(merge.thread), time.monotonic()
+        time.sleep(IDLE_SECONDS)  # the idle window its CPU time is read over
+        cpu1, seconds = thread_cpu_seconds(merge.thread), time.monotonic() - t0
+        assert cpu0 is not None and cpu1 is not None
+        assert (cpu1 - cpu0) / seconds < 0.01, f"{cpu1 - cpu0:.4f} s of CPU in {seconds:.1f} s"
+        parks = mesh.bells.parks("merge")
+        assert parks is not None and 1 <= parks < 40  # one park per idle spell, backed off
+
+        for k in (5, 0, 7):  # each single end wakes it, one after the other
+            writers[k].send(struct.pack("<II", k, 0) + bytes(8), timeout=10)
+            assert struct.unpack_from("<II", out.recv(timeout=10)) == (k, 0)
+        assert (mesh.bells.parks("merge") or 0) > parks  # it parked again in between
+        for w in writers:
+            w.close()
+        assert mesh.wait(30)
+        assert (merge.state, merge.exit_code) == (State.STOPPED, 0)
+
+
+def test_a_stop_wakes_a_service_parked_on_many_ends_and_it_returns() -> None:
+    with Mesh() as mesh:
+        _merge_mesh(mesh, 0, 0)
+        mesh.start()
+        ring = mesh.tunnels["in0"].ring
+        wait_until(lambda: ring.u32(L.OFF_READER_WAITING) == 1, "the merger parks")
+        mesh.stop(grace=10)
+        merge = mesh.services["merge"]
+        assert merge.outcome is not None and merge.outcome.kind == "result"
+
+
+def test_wait_any_times_out_with_again() -> None:
+    with Mesh() as mesh:
+        _merge_mesh(mesh, 0, 0)
+        mesh.services["merge"].call("configure", ENDS, 120)
+        mesh.start()
+        assert mesh.wait(30)
+        merge = mesh.services["merge"]
+        assert merge.exit_code == L.Status.AGAIN
+        assert merge.call("waits") == 1
+
+
+def test_a_waiter_added_before_its_wasm_writers_is_rung_by_them() -> None:
+    count = 500
+    with Mesh() as mesh:
+        for i in range(2):
+            mesh.tunnel(f"in{i}", slots=8, max_payload=56)
+        mesh.tunnel("out", slots=64, max_payload=56)
+        merge = mesh.service("merge", guest("merger"), reads=["in0", "in1"], writes=["out"])
+        merge.call("configure", 2, -1)
+        for i in range(2):
+            sender = mesh.service(f"w{i}", guest("tagged_sender"), writes=[f"in{i}"])
+            sender.call("configure", i, count, 24)
+        out = mesh.reader("out")
+        mesh.start()
+        got = _tags(iter(out))
+        assert got == {0: list(range(count)), 1: list(range(count))}
+        assert mesh.wait(30)
+        assert merge.exit_code == 0
+
+
+def test_a_waiter_cannot_join_once_its_peers_run() -> None:
+    from nanonet import LoadError
+
+    with Mesh() as mesh:
+        mesh.tunnel("in0", slots=8, max_payload=56)
+        mesh.tunnel("out", slots=8, max_payload=56)
+        mesh.service("w0", guest("tagged_sender"), writes=["in0"]).call("configure", 0, 0, 8)
+        mesh.start()
+        assert mesh.wait(30)
+        with pytest.raises(LoadError, match=r"add the waiting service before mesh\.start"):
+            mesh.service("merge", guest("merger"), reads=["in0"], writes=["out"])
