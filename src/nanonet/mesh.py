@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ from .ring.control import RingControl
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry
 from .ring.memory import RingMemory
-from .ring.stats import TunnelStats, snapshot
+from .ring.stats import TunnelStats, combine, snapshot
 from .runtime.bellbook import BellBook, waits_on_many
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
+MAX_FAN_IN = 32  # writers of one fan-in tunnel (the reader's ended-ring mask is an i32)
 STOP_SECONDS = 10.0  # how long stop waits for what it interrupted before it reports it
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,47 @@ class Tunnel:
 
 
 HOST = HOST_OWNER
+
+
+@dataclass
+class FanIn(Tunnel):
+    """A fan-in tunnel: one SPSC sub-ring per declared writer (``parts``, in
+    the order of ``writers``), all read by one reader as one handle
+    (ring/fanin.py). ``ring`` and ``control`` are the first sub-ring's."""
+
+    parts: list[Tunnel] = field(default_factory=list)
+    writers: tuple[str, ...] = ()  # owners, HOST for a host writer (may repeat)
+
+    def statistics(self) -> TunnelStats:
+        """The sub-rings' counters added up (``per_writer`` has each one's)."""
+        return combine([p.statistics() for p in self.parts])
+
+    def per_writer(self) -> list[tuple[str, TunnelStats]]:
+        return [(owner, p.statistics()) for owner, p in zip(self.writers, self.parts,
+                                                               strict=True)]
+
+    def part_for(self, direction: Direction, owner: str) -> list[Tunnel]:
+        """The sub-rings ``owner`` takes that end of: every one for the reader,
+        its own for a writer (the next free one for the host)."""
+        if direction is Direction.READ:
+            return list(self.parts)
+        free = [p for w, p in zip(self.writers, self.parts, strict=True)
+                if w == owner and p.writer is None]
+        if not free:
+            declared = ", ".join(self.writers)
+            held = "all taken" if owner in self.writers else "not one of them"
+            raise EndpointTaken(f"tunnel {self.name!r} is a fan-in tunnel of writers "
+                                f"[{declared}] and {owner!r} is {held}; declare it in "
+                                "writers= (\"host\" for a host writer)")
+        return free[:1]
+
+    def release(self, owner: str) -> None:
+        for part in self.parts:
+            part.release(owner)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
 
 
 WasmSource = bytes | bytearray | memoryview | str | Path
@@ -151,6 +193,7 @@ class Mesh:
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}
         self.bells = BellBook(self.rt)  # who waits on many ends (wait_any), and where
+        self._held: dict[str, list[tuple[Tunnel, Direction]]] = {}  # service -> its rings
         self._started = False
         self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
         self._ticking = False
@@ -163,17 +206,56 @@ class Mesh:
 
     # -- building --------------------------------------------------------
     def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
-               max_payload: int = DEFAULT_MAX_PAYLOAD) -> Tunnel:
-        """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes."""
+               max_payload: int = DEFAULT_MAX_PAYLOAD,
+               writers: Iterable[str] | None = None) -> Tunnel:
+        """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes.
+
+        ``writers`` (service names, ``"host"`` for a host writer, which may
+        repeat) makes it a fan-in tunnel: one ring of that geometry per
+        writer, read by one service as one handle (docs/runtime.md, "Fan-in")."""
         self._check_open()
         check_name("tunnel", name)
         if name in self.tunnels:
             raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
         geometry = Geometry.for_payload(slots, max_payload)
+        if writers is not None:
+            fan = self._fan_in(name, geometry, [HOST if w == "host" else w for w in writers])
+            self.tunnels[name] = fan
+            return fan
         ring = RingMemory(self.rt.engine, geometry, name)
         tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring))
         self.tunnels[name] = tunnel
         return tunnel
+
+    def _fan_in(self, name: str, geometry: Geometry, writers: list[str]) -> FanIn:
+        services = [w for w in writers if w != HOST]
+        if not writers or len(writers) > MAX_FAN_IN or len(set(services)) != len(services):
+            raise InvalidValue(f"tunnel {name!r}: writers= names 1 to {MAX_FAN_IN} writers, "
+                               f"each service once (\"host\" may repeat); got {writers}")
+        for w in services:
+            check_name("service", w)
+        parts = []
+        for _ in writers:
+            ring = RingMemory(self.rt.engine, geometry, name)
+            parts.append(Tunnel(name, geometry, ring, RingControl(self.rt, ring)))
+        return FanIn(name, geometry, parts[0].ring, parts[0].control, parts=parts,
+                     writers=tuple(writers))
+
+    def _claims_of(self, reads: Iterable[str], writes: Iterable[str],
+                   owner: str) -> list[tuple[Tunnel, Direction]]:
+        """The rings ``owner`` takes, reads first: a fan-in tunnel's every
+        sub-ring for its reader, one for each of its writers."""
+        claims = []
+        for direction, names in ((Direction.READ, reads), (Direction.WRITE, writes)):
+            for name in names:
+                t = self._get_tunnel(name)
+                parts = t.part_for(direction, owner) if isinstance(t, FanIn) else [t]
+                claims += [(p, direction) for p in parts]
+        return claims
+
+    def _others(self, name: str) -> list[str | None]:
+        """Who holds the other end of each ring ``name`` holds, in order."""
+        return [t.reader if d is Direction.WRITE else t.writer for t, d in self._held[name]]
 
     def _get_tunnel(self, name: str) -> Tunnel:
         try:
@@ -206,16 +288,18 @@ class Mesh:
             raise LoadError(f"service {name!r} has a fuel limit, but this mesh does not "
                             "meter fuel: create it with Mesh(fuel=True)")
         code = _read_wasm(wasm)
-        claims = [(self._get_tunnel(t), d) for d, names in
-                  ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
+        reads, writes = list(reads), list(writes)
+        claims = self._claims_of(reads, writes, name)
         _check_claims(name, claims)
         ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
         data = code if isinstance(code, bytes) else code.encode()
-        waits = waits_on_many(self.rt, data)
+        fanin = _fan_groups(claims)
+        waits = waits_on_many(self.rt, data) or bool(fanin)
+        others = [t.reader if d is Direction.WRITE else t.writer for t, d in claims]
         if waits:
-            self.bells.refuse_started_peers(name, ends, self._holder_of, self.services)
+            self.bells.refuse_started_peers(name, others, self.services)
         spec = ServiceSpec(name, data, ends, entry, policy, self.latency,
-                           self.bells.plan(name, waits, ends, self._holder_of))
+                           self.bells.plan(name, waits, others, fanin))
         sink = self._dead_letter_sink(name, policy.restart, claims)
         svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor,
                       controls=[t.control for t, _ in claims],
@@ -223,7 +307,8 @@ class Mesh:
                       bell=self.bells.shared)
         for tunnel, direction in claims:  # loaded: now the ends are its own
             tunnel.take(direction, name)
-        self.bells.loaded(name, ends, [t.control for t, _ in claims], self._holder_of,
+        self._held[name] = claims
+        self.bells.loaded(name, ends, [t.control for t, _ in claims], self._others,
                           self.services)
         if sink is not None:  # its supervisor writes what it moves aside
             sink.take(Direction.WRITE, name)
@@ -232,11 +317,6 @@ class Mesh:
             self._hold_ticker()
             svc.start()
         return svc
-
-    def _holder_of(self, tunnel: str, direction: Direction) -> str | None:
-        """Who holds the other end of ``tunnel`` than ``direction``."""
-        t = self.tunnels[tunnel]
-        return t.reader if direction is Direction.WRITE else t.writer
 
     def _dead_letter_sink(self, name: str, restart: RestartPolicy,
                           claims: list[tuple[Tunnel, Direction]]) -> Tunnel | None:
@@ -290,6 +370,8 @@ class Mesh:
         """The host's write end of ``tunnel`` (``owner``: the component calling it)."""
         self._check_open()
         t = self._get_tunnel(tunnel)
+        if isinstance(t, FanIn):
+            t = t.part_for(Direction.WRITE, owner)[0]
         t.take(Direction.WRITE, owner)
         return TunnelWriter(t.ring, t.control)
 
@@ -297,6 +379,10 @@ class Mesh:
         """The host's read end of ``tunnel``."""
         self._check_open()
         t = self._get_tunnel(tunnel)
+        if isinstance(t, FanIn):
+            raise InvalidValue(f"tunnel {tunnel!r} is a fan-in tunnel: its reader is a "
+                               "service (reads=[...]), which reads every writer's ring as "
+                               "one handle")
         t.take(Direction.READ, HOST)
         return TunnelReader(t.ring, t.control)
 
@@ -348,7 +434,8 @@ class Mesh:
 
     def close_tunnels(self) -> None:
         for t in self.tunnels.values():
-            t.control.close()
+            for part in t.parts if isinstance(t, FanIn) else [t]:
+                part.control.close()
 
     def stop(self, grace: float = 1.0, timeout: float = STOP_SECONDS) -> None:
         """Close every tunnel, wait ``grace`` seconds, then interrupt the rest.
@@ -490,14 +577,29 @@ def _shape(g: Geometry) -> str:
     return f"slots={g.slot_count} max_payload={g.max_payload}"
 
 
+def _fan_groups(claims: list[tuple[Tunnel, Direction]]) -> tuple[tuple[int, int], ...]:
+    """The fan-in groups among a service's read ends: (first index, sub-rings)."""
+    groups, i = [], 0
+    while i < len(claims):
+        tunnel, direction = claims[i]
+        j = i + 1
+        while (direction is Direction.READ and j < len(claims) and claims[j][0] is not tunnel
+               and claims[j][0].name == tunnel.name and claims[j][1] is Direction.READ):
+            j += 1
+        if j - i > 1:
+            groups.append((i, j - i))
+        i = j
+    return tuple(groups)
+
+
 def _check_claims(owner: str, claims: list[tuple[Tunnel, Direction]]) -> None:
     """Raise EndpointTaken, as taking them would, if ``owner`` cannot take
     every one of ``claims``; takes nothing (its load comes first)."""
-    held: dict[str, tuple[str | None, str | None]] = {}
+    held: dict[int, tuple[str | None, str | None]] = {}  # by ring: a fan-in's share a name
     for tunnel, direction in claims:
-        writer, reader = held.get(tunnel.name, (tunnel.writer, tunnel.reader))
+        writer, reader = held.get(id(tunnel), (tunnel.writer, tunnel.reader))
         _refuse_end(tunnel.name, direction, owner, writer, reader)
-        held[tunnel.name] = (owner, reader) if direction is Direction.WRITE else (writer, owner)
+        held[id(tunnel)] = (owner, reader) if direction is Direction.WRITE else (writer, owner)
 
 
 def _refuse_end(tunnel: str, direction: Direction, owner: str, writer: str | None,

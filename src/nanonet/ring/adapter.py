@@ -819,7 +819,8 @@ def _adapter_parts(shapes: tuple[tuple[Direction, Geometry], ...], sampling: boo
     if bells is not None and not bells.used:
         bells = None  # no bell anywhere: the adapter of old, byte for byte
     if bells is not None:
-        bells = BellPlan(bells.own, (*bells.peers, *[None] * (len(ends) - len(bells.peers))))
+        bells = BellPlan(bells.own, (*bells.peers, *[None] * (len(ends) - len(bells.peers))),
+                         bells.fanin)
     parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages

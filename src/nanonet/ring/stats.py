@@ -49,3 +49,20 @@ def snapshot(ring: RingMemory) -> TunnelStats:
         slots=ring.geometry.slot_count, closed=ring.closed, quarantine=ring.quarantine,
         broken=ring.broken, dead_letters=u64(L.OFF_DEAD_LETTERS),
     )
+
+
+def combine(parts: list[TunnelStats]) -> TunnelStats:
+    """A fan-in tunnel's counters: its sub-rings' (one per writer) added up;
+    closed once every one is, quarantined or broken if one is."""
+    def total(name: str) -> int:
+        return sum(int(getattr(p, name)) for p in parts)
+
+    counts = {name: total(name) for name in _COUNTS}
+    return TunnelStats(**counts, closed=all(p.closed for p in parts),
+                       quarantine=max(p.quarantine for p in parts),
+                       broken=max(p.broken for p in parts))
+
+
+_COUNTS = ("sent", "received", "bytes_in", "bytes_out", "times_full", "times_empty",
+           "writer_parks", "reader_parks", "writer_wakes", "reader_wakes", "slots",
+           "dead_letters")

@@ -25,8 +25,8 @@ from .linking import imports_wait_any
 from .service import Service
 from .startfn import prepare
 
-# tunnel name, the direction a service holds -> the owner of the other end
-HolderOf = Callable[[str, Direction], str | None]
+# a service's name -> the owner of the other end of each of its ends, in order
+OthersOf = Callable[[str], Sequence[str | None]]
 
 
 def waits_on_many(rt: Runtime, wasm: bytes) -> bool:
@@ -50,42 +50,45 @@ class BellBook:
     def shared(self) -> wasmtime.SharedMemory | None:
         return None if self.bell is None else self.bell.shared
 
-    def plan(self, name: str, waits: bool, ends: Sequence[EndSpec],
-             holder_of: HolderOf) -> BellPlan | None:
-        """The bells of a service holding ``ends``; None when no bell is involved
+    def plan(self, name: str, waits: bool, others: Sequence[str | None],
+             fanin: tuple[tuple[int, int], ...] = ()) -> BellPlan | None:
+        """The bells of a service whose ends' other ends ``others`` hold, and
+        which reads ``fanin`` (fan-in groups); None when no bell is involved
         (its adapter is then the plain one)."""
-        if waits and name not in self.waiters:
+        if (waits or fanin) and name not in self.waiters:
             if self.bell is None:
                 self.bell = Bell(self._rt.engine, self._rt.new_store())
             self.waiters[name] = self.bell.line(name)
-        peers = tuple(self.waiters.get(holder_of(e.name, e.direction) or "") for e in ends)
-        plan = BellPlan(self.waiters.get(name), peers)
+        peers = tuple(self.waiters.get(o or "") for o in others)
+        plan = BellPlan(self.waiters.get(name), peers, fanin)
         return plan if plan.used else None
 
-    def refuse_started_peers(self, name: str, ends: Sequence[EndSpec], holder_of: HolderOf,
+    def refuse_started_peers(self, name: str, others: Sequence[str | None],
                              services: Mapping[str, Service]) -> None:
         """A waiter's peers must not run yet: their adapters are built again."""
-        for end in ends:
-            peer = services.get(holder_of(end.name, end.direction) or "")
+        for other in others:
+            peer = services.get(other or "")
             if peer is not None and peer.started:
-                raise LoadError(f"service {name!r} waits on many ends (wait_any), but "
-                                f"{peer.name!r} at the other end of tunnel {end.name!r} "
-                                "already runs: add the waiting service before mesh.start()")
+                raise LoadError(f"service {name!r} waits on many ends (wait_any or a fan-in "
+                                f"tunnel), but {peer.name!r} at the other end of one of its "
+                                "tunnels already runs: add the waiting service before "
+                                "mesh.start()")
 
     def loaded(self, name: str, ends: Sequence[EndSpec], controls: Sequence[RingControl],
-               holder_of: HolderOf, services: Mapping[str, Service]) -> None:
+               others_of: OthersOf, services: Mapping[str, Service]) -> None:
         """``name`` has loaded and holds its ends: if it waits, rebuild its peers'
         adapters that do not ring it yet, and let the host's ends ring it."""
         line = self.waiters.get(name)
         if line is None or self.bell is None:
             return
         ring = functools.partial(self.bell.ring, line)
-        for end, control in zip(ends, controls, strict=True):
+        for end, control, other in zip(ends, controls, others_of(name), strict=True):
             control.bells["reader" if end.direction is Direction.READ else "writer"] = ring
-            peer = services.get(holder_of(end.name, end.direction) or "")
+            peer = services.get(other or "")
             if peer is None:
                 continue
-            plan = self.plan(peer.name, False, peer.spec.ends, holder_of)
+            fans = peer.spec.bells.fanin if peer.spec.bells is not None else ()
+            plan = self.plan(peer.name, False, others_of(peer.name), fans)
             if plan != peer.spec.bells:
                 peer.relink_bells(plan or BellPlan(), self.bell.shared)
 
