@@ -107,7 +107,8 @@ _TAKE = """
     (loop $round
       (local.set $r (call $fpass{g} (local.get $op) (local.get $a) (local.get $b) (local.get $c)))
       (if (i32.and (i32.ne (local.get $r) (i32.const {AGAIN}))
-                   (i32.or (i32.ne (local.get $op) (i32.const {OP_BATCH})) (local.get $r)))
+                   (i32.or (i32.ne (local.get $op) (i32.const {OP_BATCH}))
+                           (i32.ne (local.get $r) (i32.const 0))))
         (then (return (local.get $r))))
       (if (i32.eq (global.get $fended{g}) (i32.const {ALL}))
         (then (return (select (i32.const {BROKEN}) (i32.const {CLOSED}) (global.get $fbroken{g})))))
