@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from ..errors import InternalError
-from . import layout as L
 from . import fanin, waitany
+from . import layout as L
 from .bell import BELL_MODULE, BELL_PAGES, OFF_BELL_PARKS, OFF_BELL_SEQ, BellPlan
 from .layout import Geometry, Quarantine, Status
 from .protocol import FIELD_NAMES

@@ -74,12 +74,14 @@ _TAKE = """
           (select (select (global.get $fleft{g}) (local.get $c)
                           (i32.lt_u (global.get $fleft{g}) (local.get $c)))
                   (local.get $c) (i32.eq (local.get $op) (i32.const {OP_BATCH})))))
-        (if (i32.and (i32.eq (local.get $op) (i32.const {OP_BATCH})) (i32.gt_s (local.get $r) (i32.const 0)))
+        (if (i32.and (i32.eq (local.get $op) (i32.const {OP_BATCH}))
+                     (i32.gt_s (local.get $r) (i32.const 0)))
           (then
             (global.set $fleft{g} (i32.sub (global.get $fleft{g}) (local.get $r)))
             (if (i32.le_s (global.get $fleft{g}) (i32.const 0)) (then (call $fnext{g})))
             (return (local.get $r))))
-        (if (i32.and (i32.ne (local.get $op) (i32.const {OP_BATCH})) (i32.ge_s (local.get $r) (i32.const 0)))
+        (if (i32.and (i32.ne (local.get $op) (i32.const {OP_BATCH}))
+                     (i32.ge_s (local.get $r) (i32.const 0)))
           (then
             (global.set $fleft{g} (i32.sub (global.get $fleft{g}) (i32.const 1)))
             (if (i32.le_s (global.get $fleft{g}) (i32.const 0)) (then (call $fnext{g})))
@@ -152,8 +154,8 @@ def fan_parts(g: int, first: int, count: int) -> str:
     caller fills ``{B}``, ``{OWN_BELL}`` and the status codes)."""
     live = "(i32.eqz (i32.and (global.get $fended{g}) (i32.const {bit})))"
     flags = "".join(
-        f"    (if {live.format(g=g, bit=1 << k)} (then (call $wa_flag{first + k} (local.get $v))))\n"
-        for k in range(count))
+        f"    (if {live.format(g=g, bit=1 << k)} (then (call $wa_flag{first + k}"
+        " (local.get $v))))\n" for k in range(count))
     ready = "".join(
         f"    (if {live.format(g=g, bit=1 << k)} (then\n"
         f"      (local.set $r (call $wa_poll{first + k}))\n"
