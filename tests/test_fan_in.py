@@ -6,16 +6,20 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from pathlib import Path
 
 import pytest
 
+import nanonet
+
 from conftest import guest
 from nanonet import EndpointTaken, InvalidValue, Mesh, State
+from nanonet.manifest.manifest import check_manifest
 from nanonet.ring import layout as L
 
 pytestmark = pytest.mark.timeout(300)
-# 10^5 messages by default; NANONET_STRESS=1 runs 10^6
-TOTAL = 1_000_000 if os.environ.get("NANONET_STRESS") else 100_000
+# 10^6 messages in all (a few seconds here); NANONET_STRESS_SCALE scales it
+TOTAL = int(1_000_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1"))) // 4 * 4
 WRITERS = ["a", "b", "c", "host"]
 TRAPS = '(module (import "env" "memory" (memory 1)) (func (export "run") (result i32) unreachable))'
 
@@ -121,3 +125,51 @@ def test_who_may_hold_a_fan_in_end() -> None:
             mesh.reader("in")
         with pytest.raises(InvalidValue, match="each service once"):
             mesh.tunnel("dup", writers=["a", "a"])
+
+
+FAN_MANIFEST = """
+[tunnels.in]
+slots = 64
+max_payload = 56
+writers = ["a", "b", "host"]
+reader = "m"
+
+[tunnels.out]
+writer = "m"
+reader = "host"
+
+[services.a]
+wasm = "tagged_sender.wat"
+[services.b]
+wasm = "tagged_sender.wat"
+[services.m]
+wasm = "batch_relay.wat"
+"""
+
+
+def test_a_manifest_declares_a_fan_in_tunnel_with_writers(tmp_path: Path) -> None:
+    for name in ("tagged_sender", "batch_relay"):
+        (tmp_path / f"{name}.wat").write_text(guest(name))
+    (tmp_path / "nanonet.toml").write_text(FAN_MANIFEST)
+    m = nanonet.load_manifest(tmp_path / "nanonet.toml")
+    assert m.host_writes == ("in",)
+    assert m.services["m"].reads == ("in",) and m.services["a"].writes == ("in",)
+    mesh = m.build_mesh()
+    try:
+        for i, name in enumerate("ab"):
+            mesh.services[name].call("configure", i, 100, 16)
+        host, out = mesh.writer("in"), mesh.reader("out")
+        mesh.start()
+        host.send_many([struct.pack("<II", 2, s) + bytes(8) for s in range(100)], timeout=10)
+        host.close()
+        tags = [struct.unpack_from("<II", msg) for msg in out]
+        assert sorted(tags) == [(w, s) for w in range(3) for s in range(100)]
+    finally:
+        mesh.close()
+
+
+def test_a_tunnel_with_both_writer_and_writers_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "nanonet.toml").write_text(FAN_MANIFEST.replace(
+        'writers = ["a", "b", "host"]', 'writer = "a"\nwriters = ["a", "b"]'))
+    _m, errors = check_manifest(tmp_path / "nanonet.toml")
+    assert any("exactly one of them" in str(e) for e in errors)

@@ -36,7 +36,8 @@ ENVIRONMENT = {
     "NANONET_FUZZ_SCALE": "tests only: multiplies the examples of every fuzz test of "
                           "tests/test_verify_fuzz.py (default 1, the suite's bounded run)",
     "NANONET_STRESS_SCALE": "tests only: multiplies the length of the conformance suite's "
-                            "delivery stress run (default 1)",
+                            "delivery stress run and of the fan-in test's 10^6 messages "
+                            "(default 1)",
 }
 
 HEAD = """# The `nanonet` command

@@ -68,9 +68,11 @@ def _owner(m: Manifest, tunnel: str, side: str, owner: str) -> Problems:
 
 def _tunnel_ends(m: Manifest) -> Problems:
     for name, t in m.table.tunnels.items():
-        yield from _owner(m, name, "writer", t.writer)
+        side = "writer" if t.writers is None else "writers"
+        for writer in t.all_writers:
+            yield from _owner(m, name, side, writer)
         yield from _owner(m, name, "reader", t.reader)
-        if t.writer == t.reader != HOST:
+        if t.reader in t.all_writers and t.reader != HOST:
             yield m.error(("tunnels", name, "reader"), f"{t.reader!r} is both writer and "
                           "reader; a service cannot hold both ends of one tunnel: give one "
                           "end to another service or to \"host\"")

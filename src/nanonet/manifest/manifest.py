@@ -60,7 +60,7 @@ class Manifest:
                          for name, t in table.services.items()}
         tunnels = table.tunnels
         self.host_reads = tuple(n for n, t in tunnels.items() if t.reader == HOST)
-        self.host_writes = tuple(n for n, t in tunnels.items() if t.writer == HOST)
+        self.host_writes = tuple(n for n, t in tunnels.items() if HOST in t.all_writers)
 
     def error(self, loc: Sequence[str | int], problem: str) -> ManifestError:
         """A ManifestError pointing at where ``loc`` is written."""
@@ -129,7 +129,8 @@ class Manifest:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()
                 log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
-                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload)
+                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
+                            writers=t.writers)
             cores = [s for s in self.services.values() if s.table.component is None]
             comps = [s for s in self.services.values() if s.table.component is not None]
             for svc in cores + comps:  # components last: they take their tunnel ends
@@ -170,7 +171,8 @@ def _ends_by_owner(table: ManifestTable) -> Ends:
     ends: Ends = {}
     for name, t in table.tunnels.items():
         ends.setdefault(t.reader, ([], []))[0].append(name)
-        ends.setdefault(t.writer, ([], []))[1].append(name)
+        for writer in dict.fromkeys(t.all_writers):  # a fan-in tunnel has several
+            ends.setdefault(writer, ([], []))[1].append(name)
     return ends
 
 

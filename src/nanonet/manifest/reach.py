@@ -19,7 +19,7 @@ def _geometry(m: Manifest, tunnel: str) -> str:
 
 
 def _ends(m: Manifest, svc: ServiceDef) -> list[str]:
-    ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
+    ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer_label}"
             for t in svc.reads]
     ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
              for t in svc.writes]
@@ -144,7 +144,7 @@ def describe(m: Manifest) -> list[str]:
     stack = f"{mesh.max_stack_kb} KiB" if mesh.max_stack_kb else "default"
     lines = [f"{m.path}: valid: {len(m.services)} services, {len(m.table.tunnels)} tunnels; "
              f"fuel metering {'on' if mesh.fuel else 'off'}, Wasm stack {stack}"]
-    host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
+    host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer_label}"
             for t in m.host_reads]
     host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].reader}"
              for t in m.host_writes]
