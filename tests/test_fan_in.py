@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import nanonet
-
 from conftest import guest
 from nanonet import EndpointTaken, InvalidValue, Mesh, State
 from nanonet.manifest.manifest import check_manifest
