@@ -172,3 +172,20 @@ def test_a_tunnel_with_both_writer_and_writers_is_refused(tmp_path: Path) -> Non
         'writers = ["a", "b", "host"]', 'writer = "a"\nwriters = ["a", "b"]'))
     _m, errors = check_manifest(tmp_path / "nanonet.toml")
     assert any("exactly one of them" in str(e) for e in errors)
+
+
+def test_a_snapshot_shows_each_writer_of_a_fan_in_tunnel_and_the_waiter() -> None:
+    from nanonet.observe.snapshot import take
+
+    with Mesh() as mesh:
+        mesh.tunnel("in", slots=8, max_payload=56, writers=["a", "host"])
+        mesh.tunnel("out", slots=8, max_payload=56)
+        mesh.service("a", guest("tagged_sender"), writes=["in"]).call("configure", 0, 3, 16)
+        mesh.service("m", guest("batch_relay"), reads=["in"], writes=["out"])
+        mesh.writer("in").send(b"12345678")
+        snap = take(mesh)
+        fan = next(t for t in snap.tunnels if t.name == "in")
+        assert fan.writer == "a, <host>" and fan.sent == 1
+        assert [(w["writer"], w["sent"]) for w in fan.writers] == [("a", 0), ("<host>", 1)]
+        parks = {s.name: s.bell_parks for s in snap.services}
+        assert parks == {"a": None, "m": 0}
