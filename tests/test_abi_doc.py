@@ -43,7 +43,7 @@ def test_rust_binding_imports_every_abi_function_and_knows_every_status() -> Non
 
 def test_doc_lists_every_function_and_status() -> None:
     text = DOC.read_text()
-    for op in (*ABI, "tunnel"):
+    for op in (*ABI, "tunnel", "wait_any"):
         assert f"| `{op}(" in text, op
     for name in NAMES:
         assert f"`{getattr(Status, name)}` | `NN_{name}`" in text, name
