@@ -147,3 +147,41 @@ def test_a_waiter_cannot_join_once_its_peers_run() -> None:
         assert mesh.wait(30)
         with pytest.raises(LoadError, match=r"add the waiting service before mesh\.start"):
             mesh.service("merge", guest("merger"), reads=["in0"], writes=["out"])
+
+
+def test_a_waiter_restarted_after_a_trap_is_still_woken_by_every_end() -> None:
+    from nanonet import Restart, RestartPolicy
+
+    with Mesh() as mesh:
+        for i in range(ENDS):
+            mesh.tunnel(f"in{i}", slots=16, max_payload=56)
+        mesh.tunnel("out", slots=256, max_payload=56)
+        policy = RestartPolicy(Restart.ON_FAILURE, initial_ms=1, dead_letter_after=1)
+        merge = mesh.service("merge", guest("merger"), reads=[f"in{i}" for i in range(ENDS)],
+                             writes=["out"], restart=policy)
+        writers = [mesh.writer(f"in{i}") for i in range(ENDS)]
+        out = mesh.reader("out")
+        mesh.start()
+        writers[3].send(struct.pack("<II", 0xFFFFFFFF, 0) + bytes(8), timeout=10)  # poison
+        wait_until(lambda: merge.restarts >= 2, "the merger restarts, twice")
+        ring = mesh.tunnels["in6"].ring
+        wait_until(lambda: ring.u32(L.OFF_READER_WAITING) == 1, "the new instance parks")
+        for k in range(ENDS):
+            writers[k].send(struct.pack("<II", k, 1) + bytes(8), timeout=10)
+        got = sorted(struct.unpack_from("<II", out.recv(timeout=10)) for _ in range(ENDS))
+        assert got == [(k, 1) for k in range(ENDS)]
+        assert [r.sequence for r in merge.dead_letters] == [0]
+
+
+def test_an_upgrade_wakes_a_service_parked_on_many_ends_and_it_yields() -> None:
+    with Mesh() as mesh:
+        _merge_mesh(mesh, 0, 0)
+        writers = [mesh.writer(f"in{i}") for i in range(ENDS)]
+        out = mesh.reader("out")
+        mesh.start()
+        merge = mesh.services["merge"]
+        wait_until(lambda: merge.parked, "the merger parks on its bell")
+        outcome = mesh.upgrade("merge", guest("merger") + "\n;; version 2\n")
+        assert outcome.exactly_once and not outcome.by_epoch, outcome.describe()
+        writers[2].send(struct.pack("<II", 2, 7) + bytes(8), timeout=10)
+        assert struct.unpack_from("<II", out.recv(timeout=10)) == (2, 7)

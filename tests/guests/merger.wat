@@ -2,7 +2,8 @@
 ;; write end n. An end that reports CLOSED leaves the set; once every one has,
 ;; closes end n and returns 0. Returns any other negative status it meets
 ;; (wait_any's AGAIN after `timeout_ms` included). Counts its wait_any calls
-;; (`waits`) and the ready ends they reported (`ready`). Imports its memory.
+;; (`waits`) and the ready ends they reported (`ready`). A message whose
+;; first u32 is all ones traps it (a poison message). Imports its memory.
 (module
   (import "nanonet" "wait_any" (func $wait_any (param i32 i32 i32) (result i32)))
   (import "nanonet" "try_recv" (func $try_recv (param i32 i32 i32) (result i32)))
@@ -40,6 +41,8 @@
         (global.set $alive (i32.xor (global.get $alive) (i32.shl (i32.const 1) (local.get $h))))
         (return (i32.const 0))))
       (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+      ;; a poison message (first u32 all ones) traps it
+      (if (i32.eq (i32.load (i32.const 1024)) (i32.const -1)) (then unreachable))
       (local.set $r (call $send (global.get $n) (i32.const 1024) (local.get $r)))
       (if (local.get $r) (then (return (local.get $r))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
