@@ -7,6 +7,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from conftest import guest, wait_until
 from nanonet import Mesh, State
 from nanonet.observe.threadcpu import thread_cpu_seconds
 from nanonet.ring import layout as L
+from nanonet.toolchain.build import NEEDS_ZIG, build, has_zig
 
 pytestmark = pytest.mark.timeout(120)
 ENDS = 8
@@ -185,3 +187,46 @@ def test_an_upgrade_wakes_a_service_parked_on_many_ends_and_it_yields() -> None:
         assert outcome.exactly_once and not outcome.by_epoch, outcome.describe()
         writers[2].send(struct.pack("<II", 2, 7) + bytes(8), timeout=10)
         assert struct.unpack_from("<II", out.recv(timeout=10)) == (2, 7)
+
+
+C_MERGE = r"""
+#include "nanonet.h"
+static char buf[256];
+int32_t run(void) {
+  int32_t set[2] = {NN_TUNNEL("left"), NN_TUNNEL("right")}, out = NN_TUNNEL("out");
+  int32_t alive = 2;
+  while (alive > 0) {
+    int32_t ready = nn_wait_any(set, (uint32_t)alive, NN_FOREVER);
+    if (ready < 0) return ready;
+    for (int32_t i = alive - 1; i >= 0; i--) {
+      if (!NN_READY(ready, i)) continue;
+      int32_t n;
+      while ((n = nn_try_recv(set[i], buf, sizeof buf)) >= 0)
+        if (nn_send(out, buf, (size_t)n) < 0) return -100;
+      if (n == NN_CLOSED) set[i] = set[--alive];
+      else if (n != NN_AGAIN) return n;
+    }
+  }
+  return nn_close(out);
+}
+"""
+
+
+@pytest.mark.skipif(not has_zig(), reason=NEEDS_ZIG)
+def test_a_c_guest_waits_on_two_ends_with_the_header(tmp_path: Path) -> None:
+    (tmp_path / "merge.c").write_text(C_MERGE)
+    with Mesh() as mesh:
+        for name in ("left", "right", "out"):
+            mesh.tunnel(name, slots=16, max_payload=56)
+        mesh.service("merge", build(tmp_path / "merge.c"), reads=["left", "right"],
+                     writes=["out"])
+        left, right, out = mesh.writer("left"), mesh.writer("right"), mesh.reader("out")
+        mesh.start()
+        got: list[bytes] = []
+        for i in range(50):
+            (left if i % 3 else right).send(b"m%d" % i, timeout=10)
+            got.append(out.recv(timeout=10))
+        left.close()
+        right.close()
+        assert got == [b"m%d" % i for i in range(50)]
+        assert mesh.wait(30) and mesh.services["merge"].exit_code == 0
