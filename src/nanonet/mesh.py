@@ -612,4 +612,6 @@ def _refuse_end(tunnel: str, direction: Direction, owner: str, writer: str | Non
                             "a service cannot hold both ends of one tunnel")
     if held is not None:
         raise EndpointTaken(f"the {direction.value} end of tunnel {tunnel!r} is already "
-                            f"held by {held!r}; a tunnel has one writer and one reader")
+                            f"held by {held!r}; a tunnel has one writer and one reader "
+                            "(for several writers, make it a fan-in tunnel: "
+                            "mesh.tunnel(name, writers=[...]))")
