@@ -230,3 +230,23 @@ def test_a_c_guest_waits_on_two_ends_with_the_header(tmp_path: Path) -> None:
         right.close()
         assert got == [b"m%d" % i for i in range(50)]
         assert mesh.wait(30) and mesh.services["merge"].exit_code == 0
+
+
+@pytest.mark.parametrize("reader", ["host", "wasm"])
+def test_a_writer_waits_for_room_with_wait_any_and_a_reader_wakes_it(reader: str) -> None:
+    count = 2000
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=8, max_payload=56)
+        mesh.tunnel("out", slots=8, max_payload=56)
+        sender = mesh.service("s", guest("room_waiter"), writes=["t"])
+        sender.call("configure", count)
+        if reader == "wasm":  # its adapter's commit rings the writer's bell
+            mesh.service("r", guest("batch_relay"), reads=["t"], writes=["out"])
+        out = mesh.reader("out" if reader == "wasm" else "t")
+        mesh.start()
+        ring = mesh.tunnels["t"].ring
+        wait_until(lambda: ring.u32(L.OFF_WRITER_WAITING) == 1, "the writer parks for room")
+        got = [struct.unpack_from("<II", m)[1] for m in out]
+        assert got == list(range(count))
+        assert mesh.wait(30) and sender.exit_code == 0
+        assert int(sender.call("waits")) > 0 and (mesh.bells.parks("s") or 0) > 0
