@@ -189,3 +189,17 @@ def test_a_snapshot_shows_each_writer_of_a_fan_in_tunnel_and_the_waiter() -> Non
         assert [(w["writer"], w["sent"]) for w in fan.writers] == [("a", 0), ("<host>", 1)]
         parks = {s.name: s.bell_parks for s in snap.services}
         assert parks == {"a": None, "m": 0}
+
+
+def test_raw_access_and_dead_letters_are_refused_on_a_fan_in_tunnel() -> None:
+    from nanonet import Grants, LoadError, Restart, RestartPolicy
+
+    with Mesh() as mesh:
+        mesh.tunnel("in", slots=8, max_payload=56, writers=["a", "host"])
+        mesh.tunnel("out", slots=8, max_payload=56)
+        with pytest.raises(LoadError, match="raw access to fan-in tunnel 'in'"):
+            mesh.service("m", guest("batch_relay"), reads=["in"], writes=["out"],
+                         grants=Grants(raw=("in",)))
+        policy = RestartPolicy(Restart.ON_FAILURE, dead_letter_after=1, dead_letter="in")
+        with pytest.raises(InvalidValue, match="is a fan-in tunnel"):
+            mesh.service("x", guest("batch_relay"), reads=["out"], writes=[], restart=policy)

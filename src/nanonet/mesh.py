@@ -294,6 +294,11 @@ class Mesh:
         ends = [EndSpec(t.name, d, t.geometry) for t, d in claims]
         data = code if isinstance(code, bytes) else code.encode()
         fanin = _fan_groups(claims)
+        raw_fan = [claims[i][0].name for i, _ in fanin if claims[i][0].name in policy.grants.raw]
+        if raw_fan:
+            raise LoadError(f"service {name!r}: raw access to fan-in tunnel {raw_fan[0]!r} "
+                            "is not offered (its messages are in one ring per writer); "
+                            "drop the raw grant and receive with recv")
         waits = waits_on_many(self.rt, data) or bool(fanin)
         others = [t.reader if d is Direction.WRITE else t.writer for t, d in claims]
         if waits:
@@ -325,6 +330,10 @@ class Mesh:
         if restart.dead_letter is None:
             return None
         sink = self._get_tunnel(restart.dead_letter)
+        if isinstance(sink, FanIn):
+            raise InvalidValue(f"service {name!r}: its dead-letter tunnel {sink.name!r} is a "
+                               "fan-in tunnel; name a plain tunnel (one writer) for dead "
+                               "letters")
         if any(t is sink for t, _ in claims):
             raise NanonetError(f"service {name!r}: its dead-letter tunnel "
                                f"{sink.name!r} is one of its own tunnels; name a tunnel of "
@@ -549,7 +558,7 @@ def _refuse_changes(ends: list[EndSpec], tunnels: Mapping[str, Tunnel], service:
                     reads: Iterable[str] | None, writes: Iterable[str] | None,
                     geometry: Mapping[str, Geometry] | None) -> None:
     """UpgradeError, saying why, if the new module's ends or tunnels differ."""
-    held = {d: sorted(e.name for e in ends if e.direction is d) for d in Direction}
+    held = {d: sorted({e.name for e in ends if e.direction is d}) for d in Direction}
     for direction, wanted in ((Direction.READ, reads), (Direction.WRITE, writes)):
         if wanted is not None and sorted(wanted) != held[direction]:
             raise UpgradeError(
