@@ -203,3 +203,27 @@ def test_raw_access_and_dead_letters_are_refused_on_a_fan_in_tunnel() -> None:
         policy = RestartPolicy(Restart.ON_FAILURE, dead_letter_after=1, dead_letter="in")
         with pytest.raises(InvalidValue, match="is a fan-in tunnel"):
             mesh.service("x", guest("batch_relay"), reads=["out"], writes=[], restart=policy)
+
+
+def test_a_fan_in_reader_restarted_after_a_poison_message_reads_on() -> None:
+    from nanonet import Restart, RestartPolicy
+
+    with Mesh() as mesh:
+        mesh.tunnel("in", slots=16, max_payload=56, writers=["host", "host"])
+        mesh.tunnel("out", slots=64, max_payload=56)
+        policy = RestartPolicy(Restart.ON_FAILURE, initial_ms=1, dead_letter_after=1)
+        merge = mesh.service("m", guest("merger"), reads=["in"], writes=["out"], restart=policy)
+        merge.call("configure", 1, -1)
+        first, second = mesh.writer("in"), mesh.writer("in")
+        out = mesh.reader("out")
+        mesh.start()
+        first.send(struct.pack("<II", 1, 0) + bytes(8), timeout=10)
+        assert struct.unpack_from("<II", out.recv(timeout=10)) == (1, 0)
+        second.send(struct.pack("<II", 0xFFFFFFFF, 0) + bytes(8), timeout=10)  # poison
+        for s in range(1, 20):
+            first.send(struct.pack("<II", 1, s) + bytes(8), timeout=10)
+        second.send(struct.pack("<II", 2, 1) + bytes(8), timeout=10)
+        got = [struct.unpack_from("<II", out.recv(timeout=20)) for _ in range(20)]
+        assert [s for w, s in got if w == 1] == list(range(1, 20))
+        assert [s for w, s in got if w == 2] == [1]
+        assert merge.restarts == 2 and [r.sequence for r in merge.dead_letters] == [0]
