@@ -29,13 +29,25 @@ from .startfn import prepare
 OthersOf = Callable[[str], Sequence[str | None]]
 
 
+_WAITS: dict[bytes, bool] = {}  # by source: a thousand services of one module look once
+_WAITS_KEPT = 1024
+
+
 def waits_on_many(rt: Runtime, wasm: bytes) -> bool:
     """Whether the module imports ``nanonet.wait_any`` (False if it does not
-    even compile: loading it then says why)."""
+    even compile: loading it then says why). The compiled module is the one
+    the service's load then finds in the runtime's cache."""
+    known = _WAITS.get(wasm)
+    if known is not None:
+        return known
     try:
-        return imports_wait_any(rt.module(prepare(wasm).wasm))
+        waits = imports_wait_any(rt.module(prepare(wasm).wasm))
     except (LoadError, wasmtime.WasmtimeError):
         return False
+    if len(_WAITS) >= _WAITS_KEPT:
+        _WAITS.clear()
+    _WAITS[wasm] = waits
+    return waits
 
 
 class BellBook:
