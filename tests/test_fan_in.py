@@ -12,7 +12,7 @@ import pytest
 
 import nanonet
 from conftest import guest
-from nanonet import EndpointTaken, InvalidValue, Mesh, State
+from nanonet import EndpointTaken, FanIn, InvalidValue, Mesh, State
 from nanonet.manifest.manifest import check_manifest
 from nanonet.ring import layout as L
 
@@ -66,7 +66,8 @@ def test_four_writers_each_whole_in_order_and_none_starved(reader: str) -> None:
         assert mesh.wait(30)
         assert (mesh.services["r"].state, mesh.services["r"].exit_code) == (State.STOPPED, 0)
         fan = mesh.tunnels["in"]
-        counts = [(w, s.sent, s.received) for w, s in fan.per_writer()]  # type: ignore[attr-defined]
+        assert isinstance(fan, FanIn)
+        counts = [(w, s.sent, s.received) for w, s in fan.per_writer()]
         assert counts == [(w if w != "host" else "<host>", per, per) for w in WRITERS]
         assert mesh.statistics()["in"].received == TOTAL
 

@@ -24,7 +24,7 @@ from .errors import (
     WrongType,
 )
 from .manifest.manifest import Manifest, load_manifest
-from .mesh import Mesh, Tunnel
+from .mesh import FanIn, Mesh, Tunnel
 from .policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry, Status
@@ -37,6 +37,7 @@ from .version import __version__
 __all__ = [
     "CallTimeout",
     "EndpointTaken",
+    "FanIn",
     "Frame",
     "Geometry",
     "Grants",
