@@ -1524,8 +1524,8 @@
       (if (i32.eq (global.get $fended0) (i32.const 7))
         (then (return (select (i32.const -7) (i32.const -1) (global.get $fbroken0)))))
       (if (i32.eqz (local.get $block)) (then (return (local.get $r))))
-      (local.set $spin (i32.add (local.get $spin) (i32.const 1)))
-      (if (i32.ge_u (local.get $spin) (i32.const 512)) (then
+      (local.set $spin (i32.add (local.get $spin) (i32.const 3)))  ;; rings looked at
+      (if (i32.ge_u (local.get $spin) (i32.const 2048)) (then
         (local.set $r (call $fpark0 (local.get $pt)))
         (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
         ;; a park that timed out doubles the next one's timeout (an idle spell)
@@ -1677,7 +1677,8 @@
       (local.set $r (call $wa_scan (local.get $set) (local.get $count)))
       (if (local.get $r) (then (return (local.get $r))))
       (if (i32.eqz (local.get $ms)) (then (return (i32.const -2))))
-      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      ;; the budget counts ends looked at, so a spin lasts what one end's would
+      (local.set $i (i32.sub (local.get $i) (local.get $count)))
       (br_if $spin (i32.gt_s (local.get $i) (i32.const 0))))
     (loop $park
       ;; SYNC POINT with $publish and $commit in the peers' adapters, and

@@ -23,7 +23,7 @@ handle, whose receives are generated here:
 from __future__ import annotations
 
 TURN = 16  # messages a sub-ring may deliver in a row while others wait
-FAN_SPIN = 512  # rounds over the sub-rings before a blocking receive parks
+FAN_SPIN = 2048  # sub-ring looks (all rounds together) before a blocking receive parks
 OP_RECV, OP_BATCH, OP_RAW = 0, 1, 2
 
 
@@ -115,7 +115,7 @@ _TAKE = """
       (if (i32.eq (global.get $fended{g}) (i32.const {ALL}))
         (then (return (select (i32.const {BROKEN}) (i32.const {CLOSED}) (global.get $fbroken{g})))))
       (if (i32.eqz (local.get $block)) (then (return (local.get $r))))
-      (local.set $spin (i32.add (local.get $spin) (i32.const 1)))
+      (local.set $spin (i32.add (local.get $spin) (i32.const {K})))  ;; rings looked at
       (if (i32.ge_u (local.get $spin) (i32.const {FAN_SPIN})) (then
         (local.set $r (call $fpark{g} (local.get $pt)))
         (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))

@@ -122,7 +122,8 @@ WAIT_ANY = f"""
       (local.set $r (call $wa_scan (local.get $set) (local.get $count)))
       (if (local.get $r) (then (return (local.get $r))))
       (if (i32.eqz (local.get $ms)) (then (return (i32.const {{AGAIN}}))))
-      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      ;; the budget counts ends looked at, so a spin lasts what one end's would
+      (local.set $i (i32.sub (local.get $i) (local.get $count)))
       (br_if $spin (i32.gt_s (local.get $i) (i32.const 0))))
     (loop $park
       ;; SYNC POINT with $publish and $commit in the peers' adapters, and
