@@ -29,13 +29,13 @@ def test_header_status_codes_match_the_layout() -> None:
 
 def test_header_declares_every_abi_function() -> None:
     imported = set(re.findall(r'NN_IMPORT\("(\w+)"\)', HEADER.read_text()))
-    assert imported == {*ABI, "tunnel", *PORT_OPS}
+    assert imported == {*ABI, "tunnel", "wait_any", *PORT_OPS}
 
 
 def test_rust_binding_imports_every_abi_function_and_knows_every_status() -> None:
     text = BINDING.read_text()
     module = text[text.index('wasm_import_module = "nanonet"'):text.index("wasi_snapshot")]
-    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel", *PORT_OPS}
+    assert set(re.findall(r"pub fn (\w+)\(", module)) == {*ABI, "tunnel", "wait_any", *PORT_OPS}
     codes = dict(re.findall(r"(-\d+) => Status::(\w+),", text))
     words = {name.replace("_", "").lower(): name for name in NAMES}
     assert {words[w.lower()]: int(c) for c, w in codes.items()} == {
@@ -44,7 +44,7 @@ def test_rust_binding_imports_every_abi_function_and_knows_every_status() -> Non
 
 def test_doc_lists_every_function_and_status() -> None:
     text = DOC.read_text()
-    for op in (*ABI, "tunnel", *PORT_OPS):
+    for op in (*ABI, "tunnel", "wait_any", *PORT_OPS):
         assert f"| `{op}(" in text, op
     for name in NAMES:
         assert f"`{getattr(Status, name)}` | `NN_{name}`" in text, name

@@ -278,7 +278,8 @@ def test_lifecycle_table_shape() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(nanonet.__all__) == sorted([
-        "EndpointTaken", "Frame", "Geometry", "GuestTrap", "InvalidValue", "LoadError", "Mesh",
+        "EndpointTaken", "FanIn", "Frame", "Geometry", "GuestTrap", "InvalidValue", "LoadError",
+        "Mesh",
         "MessageTooBig", "NanonetError", "Service", "State", "Status", "Tunnel",
         "TunnelBroken", "TunnelClosed", "TunnelCorrupt", "TunnelReader", "TunnelStats",
         "TunnelWriter", "Grants", "Limits", "Preopen", "Restart", "RestartPolicy", "__version__",

@@ -26,7 +26,7 @@ from .errors import (
     WrongType,
 )
 from .manifest.manifest import Manifest, load_manifest
-from .mesh import Mesh, Tunnel
+from .mesh import FanIn, Mesh, Tunnel
 from .policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy
 from .ring.endpoint import TunnelReader, TunnelWriter
 from .ring.layout import Geometry, Status
@@ -44,6 +44,7 @@ __all__ = [
     "BridgeRefused",
     "CallTimeout",
     "EndpointTaken",
+    "FanIn",
     "Frame",
     "Geometry",
     "Grants",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -51,9 +51,10 @@ from .ring.port import Port, PortStats
 from .ring.port_template import PortEnd
 from .ring.portclient import Handler, PortClient, PortServer
 from .ring.portlayout import PortGeometry
-from .ring.stats import TunnelStats, snapshot
+from .ring.stats import TunnelStats, combine, snapshot
 from .ring.sublines import SubscriberLines, policy_of
 from .ring.subscriber import TunnelSubscriber
+from .runtime.bellbook import BellBook, waits_on_many
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
 DEFAULT_PORT_PAYLOAD = 256
+MAX_FAN_IN = 32  # writers of one fan-in tunnel (the reader's ended-ring mask is an i32)
 STOP_SECONDS = 10.0  # how long stop waits for what it interrupted before it reports it
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,47 @@ class Tunnel:
 
 
 HOST = HOST_OWNER
+
+
+@dataclass
+class FanIn(Tunnel):
+    """A fan-in tunnel: one SPSC sub-ring per declared writer (``parts``, in
+    the order of ``writers``), all read by one reader as one handle
+    (ring/fanin.py). ``ring`` and ``control`` are the first sub-ring's."""
+
+    parts: list[Tunnel] = field(default_factory=list)
+    writers: tuple[str, ...] = ()  # owners, HOST for a host writer (may repeat)
+
+    def statistics(self) -> TunnelStats:
+        """The sub-rings' counters added up (``per_writer`` has each one's)."""
+        return combine([p.statistics() for p in self.parts])
+
+    def per_writer(self) -> list[tuple[str, TunnelStats]]:
+        return [(owner, p.statistics()) for owner, p in zip(self.writers, self.parts,
+                                                               strict=True)]
+
+    def part_for(self, direction: Direction, owner: str) -> list[Tunnel]:
+        """The sub-rings ``owner`` takes that end of: every one for the reader,
+        its own for a writer (the next free one for the host)."""
+        if direction is Direction.READ:
+            return list(self.parts)
+        free = [p for w, p in zip(self.writers, self.parts, strict=True)
+                if w == owner and p.writer is None]
+        if not free:
+            declared = ", ".join(self.writers)
+            held = "all taken" if owner in self.writers else "not one of them"
+            raise EndpointTaken(f"tunnel {self.name!r} is a fan-in tunnel of writers "
+                                f"[{declared}] and {owner!r} is {held}; declare it in "
+                                "writers= (\"host\" for a host writer)")
+        return free[:1]
+
+    def release(self, owner: str) -> None:
+        for part in self.parts:
+            part.release(owner)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
 
 
 WasmSource = bytes | bytearray | memoryview | str | Path
@@ -162,6 +205,8 @@ class Mesh:
         self.components: dict[str, ComponentService] = {}
         self.ports: dict[str, Port] = {}
         self._port_servers: list[PortServer] = []
+        self.bells = BellBook(self.rt)  # who waits on many ends (wait_any), and where
+        self._held: dict[str, list[tuple[Tunnel, Direction]]] = {}  # service -> its rings
         self._started = False
         self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
         self._ticking = False
@@ -176,18 +221,31 @@ class Mesh:
     def tunnel(self, name: str, *, slots: int = DEFAULT_SLOTS,
                max_payload: int = DEFAULT_MAX_PAYLOAD,
                subscribers: Mapping[str, str] | Iterable[str] | None = None,
-               max_subscribers: int | None = None) -> Tunnel:
+               max_subscribers: int | None = None,
+               writers: Iterable[str] | None = None) -> Tunnel:
         """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes.
 
         ``subscribers`` makes it a pub-sub tunnel (docs/ring.md,
         "Publish-subscribe"): the services named read every message, each at
         its own pace, ``{"a": "block", "b": "lossy"}`` (a list: all
         "block"); ``max_subscribers`` lines in all (default: the declared
-        ones and four more for ``subscribe``)."""
+        ones and four more for ``subscribe``).
+
+        ``writers`` (service names, ``"host"`` for a host writer, which may
+        repeat) makes it a fan-in tunnel: one ring of that geometry per
+        writer, read by one service as one handle (docs/runtime.md, "Fan-in")."""
         self._check_open()
         check_name("tunnel", name)
         if name in self.tunnels:
             raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
+        if writers is not None:
+            if subscribers is not None or max_subscribers:
+                raise InvalidValue(f"tunnel {name!r}: a tunnel is fan-in (writers=) or pub-sub "
+                                   "(subscribers=), not both")
+            geometry = Geometry.for_payload(slots, max_payload)
+            fan = self._fan_in(name, geometry, [HOST if w == "host" else w for w in writers])
+            self.tunnels[name] = fan
+            return fan
         declared = SubscriberLines.parse(subscribers or ()) if (
             subscribers is not None or max_subscribers) else None
         lines = 0 if declared is None else (max_subscribers or len(declared) + 4)
@@ -262,6 +320,36 @@ class Mesh:
         """Every port's counters (calls, in flight, timeouts, late replies)."""
         return {name: p.statistics() for name, p in self.ports.items()}
 
+    def _fan_in(self, name: str, geometry: Geometry, writers: list[str]) -> FanIn:
+        services = [w for w in writers if w != HOST]
+        if not writers or len(writers) > MAX_FAN_IN or len(set(services)) != len(services):
+            raise InvalidValue(f"tunnel {name!r}: writers= names 1 to {MAX_FAN_IN} writers, "
+                               f"each service once (\"host\" may repeat); got {writers}")
+        for w in services:
+            check_name("service", w)
+        parts = []
+        for _ in writers:
+            ring = RingMemory(self.rt.engine, geometry, name)
+            parts.append(Tunnel(name, geometry, ring, RingControl(self.rt, ring)))
+        return FanIn(name, geometry, parts[0].ring, parts[0].control, parts=parts,
+                     writers=tuple(writers))
+
+    def _claims_of(self, reads: Iterable[str], writes: Iterable[str],
+                   owner: str) -> list[tuple[Tunnel, Direction]]:
+        """The rings ``owner`` takes, reads first: a fan-in tunnel's every
+        sub-ring for its reader, one for each of its writers."""
+        claims = []
+        for direction, names in ((Direction.READ, reads), (Direction.WRITE, writes)):
+            for name in names:
+                t = self._get_tunnel(name)
+                parts = t.part_for(direction, owner) if isinstance(t, FanIn) else [t]
+                claims += [(p, direction) for p in parts]
+        return claims
+
+    def _others(self, name: str) -> list[str | None]:
+        """Who holds the other end of each ring ``name`` holds, in order."""
+        return [t.reader if d is Direction.WRITE else t.writer for t, d in self._held[name]]
+
     def _get_tunnel(self, name: str) -> Tunnel:
         try:
             return self.tunnels[name]
@@ -299,22 +387,34 @@ class Mesh:
             raise LoadError(f"service {name!r} has a fuel limit, but this mesh does not "
                             "meter fuel: create it with Mesh(fuel=True)")
         code = _read_wasm(wasm)
-        claims = [(self._get_tunnel(t), d) for d, names in
-                  ((Direction.READ, reads), (Direction.WRITE, writes)) for t in names]
+        reads, writes = list(reads), list(writes)
+        claims = self._claims_of(reads, writes, name)
         _check_claims(name, claims)
         ends = named(name, [EndSpec(t.name, d, t.geometry, "",
                                     None if t.lines is None or d is Direction.WRITE
                                     else t.lines.reserve(name, t.name)) for t, d in claims], names)
+        data = code if isinstance(code, bytes) else code.encode()
+        fanin = _fan_groups(claims)
+        raw_fan = [claims[i][0].name for i, _ in fanin if claims[i][0].name in policy.grants.raw]
+        if raw_fan:
+            raise LoadError(f"service {name!r}: raw access to fan-in tunnel {raw_fan[0]!r} "
+                            "is not offered (its messages are in one ring per writer); "
+                            "drop the raw grant and receive with recv")
+        waits = waits_on_many(self.rt, data) or bool(fanin)
+        others = [t.reader if d is Direction.WRITE else t.writer for t, d in claims]
+        if waits:
+            self.bells.refuse_started_peers(name, others, self.services)
         sink = self._dead_letter_sink(name, policy.restart, claims)
         ports = self._port_ends(name, serves, calls)
-        spec = ServiceSpec(name, code if isinstance(code, bytes) else code.encode(), ends, entry,
-                           policy, self.latency, tuple(end for _, end in ports))
+        spec = ServiceSpec(name, data, ends, entry, policy, self.latency,
+                           tuple(end for _, end in ports),
+                           self.bells.plan(name, waits, others, fanin))
         try:
             svc = Service(self.rt, spec, [t.ring for t, _ in claims], self.supervisor,
                           controls=[t.control for t, _ in claims],
                           dead_letter=None if sink is None else TunnelWriter(sink.ring,
                                                                              sink.control),
-                          ports=[p for p, _ in ports])
+                          ports=[p for p, _ in ports], bell=self.bells.shared)
         except BaseException:
             for port, _ in ports:
                 port.release(name)
@@ -323,6 +423,9 @@ class Mesh:
             tunnel.take(direction, name)
             if end.sub is not None and tunnel.lines is not None:
                 tunnel.lines.take(name, end.sub.line, tunnel.lines.declared[name])
+        self._held[name] = claims
+        self.bells.loaded(name, ends, [t.control for t, _ in claims], self._others,
+                          self.services)
         if sink is not None:  # its supervisor writes what it moves aside
             sink.take(Direction.WRITE, name)
         self.services[name] = svc
@@ -338,6 +441,10 @@ class Mesh:
         if restart.dead_letter is None:
             return None
         sink = self._get_tunnel(restart.dead_letter)
+        if isinstance(sink, FanIn):
+            raise InvalidValue(f"service {name!r}: its dead-letter tunnel {sink.name!r} is a "
+                               "fan-in tunnel; name a plain tunnel (one writer) for dead "
+                               "letters")
         if any(t is sink for t, _ in claims):
             raise NanonetError(f"service {name!r}: its dead-letter tunnel "
                                f"{sink.name!r} is one of its own tunnels; name a tunnel of "
@@ -392,6 +499,8 @@ class Mesh:
         if t.lines is not None:
             raise NanonetError(f"tunnel {tunnel!r} is a pub-sub tunnel: its writer is a "
                                "service (a host writer is single-reader only)")
+        if isinstance(t, FanIn):
+            t = t.part_for(Direction.WRITE, owner)[0]
         t.take(Direction.WRITE, owner)
         return TunnelWriter(t.ring, t.control)
 
@@ -402,6 +511,10 @@ class Mesh:
         if t.lines is not None:
             raise NanonetError(f"tunnel {tunnel!r} is a pub-sub tunnel: read it with "
                                f"mesh.subscribe({tunnel!r})")
+        if isinstance(t, FanIn):
+            raise InvalidValue(f"tunnel {tunnel!r} is a fan-in tunnel: its reader is a "
+                               "service (reads=[...]), which reads every writer's ring as "
+                               "one handle")
         t.take(Direction.READ, HOST)
         return TunnelReader(t.ring, t.control)
 
@@ -473,7 +586,8 @@ class Mesh:
 
     def close_tunnels(self) -> None:
         for t in self.tunnels.values():
-            t.control.close()
+            for part in t.parts if isinstance(t, FanIn) else [t]:
+                part.control.close()
         for p in self.ports.values():
             p.close()
 
@@ -579,6 +693,7 @@ class Mesh:
             tunnel.close()
         for port in self.ports.values():
             port.release_memory()
+        self.bells.close()
 
     def __enter__(self) -> Mesh:
         return self
@@ -592,7 +707,7 @@ def _refuse_changes(ends: list[EndSpec], tunnels: Mapping[str, Tunnel], service:
                     reads: Iterable[str] | None, writes: Iterable[str] | None,
                     geometry: Mapping[str, Geometry] | None) -> None:
     """UpgradeError, saying why, if the new module's ends or tunnels differ."""
-    held = {d: sorted(e.name for e in ends if e.direction is d) for d in Direction}
+    held = {d: sorted({e.name for e in ends if e.direction is d}) for d in Direction}
     for direction, wanted in ((Direction.READ, reads), (Direction.WRITE, writes)):
         if wanted is not None and sorted(wanted) != held[direction]:
             raise UpgradeError(
@@ -620,14 +735,29 @@ def _shape(g: Geometry) -> str:
     return f"slots={g.slot_count} max_payload={g.max_payload}"
 
 
+def _fan_groups(claims: list[tuple[Tunnel, Direction]]) -> tuple[tuple[int, int], ...]:
+    """The fan-in groups among a service's read ends: (first index, sub-rings)."""
+    groups, i = [], 0
+    while i < len(claims):
+        tunnel, direction = claims[i]
+        j = i + 1
+        while (direction is Direction.READ and j < len(claims) and claims[j][0] is not tunnel
+               and claims[j][0].name == tunnel.name and claims[j][1] is Direction.READ):
+            j += 1
+        if j - i > 1:
+            groups.append((i, j - i))
+        i = j
+    return tuple(groups)
+
+
 def _check_claims(owner: str, claims: list[tuple[Tunnel, Direction]]) -> None:
     """Raise EndpointTaken, as taking them would, if ``owner`` cannot take
     every one of ``claims``; takes nothing (its load comes first)."""
-    held: dict[str, tuple[str | None, str | None]] = {}
+    held: dict[int, tuple[str | None, str | None]] = {}  # by ring: a fan-in's share a name
     for tunnel, direction in claims:
-        writer, reader = held.get(tunnel.name, (tunnel.writer, tunnel.reader))
+        writer, reader = held.get(id(tunnel), (tunnel.writer, tunnel.reader))
         _refuse_end(tunnel.name, direction, owner, writer, reader)
-        held[tunnel.name] = (owner, reader) if direction is Direction.WRITE else (writer, owner)
+        held[id(tunnel)] = (owner, reader) if direction is Direction.WRITE else (writer, owner)
 
 
 def _refuse_end(tunnel: str, direction: Direction, owner: str, writer: str | None,
@@ -640,4 +770,6 @@ def _refuse_end(tunnel: str, direction: Direction, owner: str, writer: str | Non
                             "a service cannot hold both ends of one tunnel")
     if held is not None:
         raise EndpointTaken(f"the {direction.value} end of tunnel {tunnel!r} is already "
-                            f"held by {held!r}; a tunnel has one writer and one reader")
+                            f"held by {held!r}; a tunnel has one writer and one reader "
+                            "(for several writers, make it a fan-in tunnel: "
+                            "mesh.tunnel(name, writers=[...]))")

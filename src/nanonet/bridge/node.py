@@ -49,6 +49,17 @@ def node_names(table: ManifestTable) -> list[str | None]:
     return [None, *named]
 
 
+def _one_node(tunnel: str, table: ManifestTable, owners: list[str]) -> set[str | None]:
+    """The node of a fan-in or pub-sub tunnel's services: one, for the bridge
+    carries only single-writer, single-reader tunnels."""
+    nodes = {_node_of(table, o) for o in owners if o != HOST}
+    if len(nodes) > 1:
+        raise NanonetError(f"tunnel {tunnel!r} is fan-in or pub-sub and its services run on "
+                           f"several nodes ({', '.join(sorted(str(n) for n in nodes))}); the "
+                           "bridge carries one-writer, one-reader tunnels: place them on one node")
+    return nodes or {None}
+
+
 def _node_of(table: ManifestTable, owner: str) -> str | None:
     svc = table.services.get(owner)
     return None if owner == HOST or svc is None else svc.node
@@ -69,8 +80,11 @@ def part(m: Manifest, node: str | None) -> Part:
     table = m.table
     tunnels, outgoing, incoming = {}, [], []
     for name, t in table.tunnels.items():
-        w = _node_of(table, t.writer)
-        r = w if t.reader is None else _node_of(table, t.reader)  # pub-sub: the writer's node
+        if t.writer is None or t.reader is None:  # fan-in, pub-sub: kept on one node
+            if node in _one_node(name, table, [*t.all_writers, *t.readers()]):
+                tunnels[name] = t
+            continue
+        w, r = _node_of(table, t.writer), _node_of(table, t.reader)
         if node not in (w, r):
             continue
         if w == r:

@@ -84,7 +84,7 @@ def _check_host_written(m: Manifest, tunnel: str, flag: str) -> None:
         known = ", ".join(sorted(m.table.tunnels)) or "none"
         raise InvalidValue(f"{flag} {tunnel}: the manifest {m.path} has no tunnel named "
                            f"{tunnel!r} (tunnels: {known})")
-    if table.writer != HOST:
+    if HOST not in table.all_writers:
         raise InvalidValue(f"{flag} {tunnel}: the write end of tunnel {tunnel!r} is held by "
                            f"service {table.writer!r}, not the host; only a tunnel with "
                            "writer = \"host\" can be fed")

@@ -65,6 +65,9 @@ def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     say(f"\nloading every service ({runs}; --no-load skips this):")
     failures: list[ManifestError] = []
     mesh = m.build_mesh(say, build=build, failures=failures)
+    waiters = ", ".join(sorted(mesh.bells.waiters))
+    if waiters:  # wait_any importers and fan-in readers: one bell line each
+        say(f"waiting on many ends with one park (wait_any or a fan-in tunnel): {waiters}")
     mesh.stop(grace=0)
     if not failures:
         count = len(m.services)

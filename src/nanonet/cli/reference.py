@@ -40,7 +40,8 @@ ENVIRONMENT = {
                           "tests/test_verify_fuzz.py (default 1, the suite's bounded run)",
     "NANONET_STRESS_SCALE": "tests only: multiplies the length of the conformance suite's "
                             "delivery stress run, of the pub-sub stress runs "
-                            "(tests/test_pubsub.py) and of the bridge's streams (default 1)",
+                            "(tests/test_pubsub.py), of the fan-in test's 10^6 messages "
+                            "and of the bridge's streams (default 1)",
 }
 
 HEAD = """# The `nanonet` command

@@ -106,6 +106,21 @@ int32_t nn_serve_reply(int32_t h, nn_call_t call, const void *ptr, size_t len);
 /* The handle of a port named by a string literal: NN_PORT("auth"). */
 #define NN_PORT(literal) nn_port("" literal, sizeof(literal) - 1)
 
+/* ---- waiting on many ends at once ------------------------------------------ */
+/* Block until one of the count (1 to NN_WAIT_MAX) ends in handles is ready: a
+ * read end with a message (or ended: closed, broken, corrupt), a write end
+ * with a free slot (or ended). Returns the mask of the ready ones (bit i for
+ * handles[i]), NN_AGAIN once timeout_ms passed with none (0: look once, -1:
+ * wait for ever), NN_YIELD if the host asks the service to return, NN_BAD_HANDLE.
+ * One park for all of them: idle costs no CPU. Commits the read ends' last
+ * receives, as a park does. See docs/abi.md, "Waiting on many ends". */
+NN_IMPORT("wait_any")
+int32_t nn_wait_any(const int32_t *handles, uint32_t count, int32_t timeout_ms);
+#define NN_WAIT_MAX 31
+#define NN_FOREVER (-1)
+/* Whether bit i of a wait_any mask is set: handles[i] is ready. */
+#define NN_READY(mask, i) (((uint32_t)(mask) >> (i)) & 1u)
+
 /* The handle of a tunnel named by a string literal: NN_TUNNEL("raw"). */
 #define NN_TUNNEL(literal) nn_tunnel("" literal, sizeof(literal) - 1)
 

@@ -62,6 +62,7 @@ pub mod raw {
         pub fn serve_reply(h: i32, call: u64, ptr: *const u8, len: usize) -> i32;
         /// A pub-sub subscriber's missed count (lossy ones; saturating).
         pub fn missed(h: i32) -> i32;
+        pub fn wait_any(set: *const i32, count: u32, timeout_ms: i32) -> i32;
     }
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -198,6 +199,19 @@ impl Port {
     pub fn reply(self, call: Call, data: &[u8]) -> Result<()> {
         done(unsafe { raw::serve_reply(self.0, call.0, data.as_ptr(), data.len()) })
     }
+}
+
+/// Wait until one of `ends` (1 to 31) is ready: a read end with a message (or
+/// ended), a write end with a free slot (or ended). The mask of the ready ones
+/// (bit i for `ends[i]`), or `Again` once `timeout_ms` passed with none (0: look
+/// once, -1: wait for ever). One park for all of them (docs/abi.md).
+pub fn wait_any(ends: &[Tunnel], timeout_ms: i32) -> Result<u32> {
+    let mut set = [0i32; 31];
+    for (slot, end) in set.iter_mut().zip(ends) {
+        *slot = end.0;
+    }
+    let count = if ends.len() > set.len() { 0 } else { ends.len() as u32 };
+    check(unsafe { raw::wait_any(set.as_ptr(), count, timeout_ms) }).map(|m| m as u32)
 }
 
 /// One end of one tunnel that this service holds: a small handle, stable for

@@ -101,12 +101,15 @@ def _ports(m: Manifest) -> Problems:
 
 def _tunnel_ends(m: Manifest) -> Problems:
     for name, t in m.table.tunnels.items():
-        yield from _owner(m, name, "writer", t.writer)
-        side = "reader" if t.reader is not None else "subscribers"
+        side = "writer" if t.writers is None else "writers"
+        for writer in t.all_writers:
+            yield from _owner(m, name, side, writer)
+        rside = "reader" if t.reader is not None else "subscribers"
         for reader in t.readers():
-            yield from _owner(m, name, side, reader)
-        if t.writer in t.readers() and t.writer != HOST:
-            yield m.error(("tunnels", name, side), f"{t.writer!r} is both writer and "
+            yield from _owner(m, name, rside, reader)
+        both = [r for r in t.readers() if r in t.all_writers and r != HOST]
+        if both:
+            yield m.error(("tunnels", name, rside), f"{both[0]!r} is both writer and "
                           "reader; a service cannot hold both ends of one tunnel: give one "
                           "end to another service or to \"host\"")
         if t.subscribers is not None and HOST in [t.writer, *t.subscribers]:

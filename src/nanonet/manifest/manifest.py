@@ -62,7 +62,7 @@ class Manifest:
                          for name, t in table.services.items()}
         tunnels = table.tunnels
         self.host_reads = tuple(n for n, t in tunnels.items() if t.reader == HOST)
-        self.host_writes = tuple(n for n, t in tunnels.items() if t.writer == HOST)
+        self.host_writes = tuple(n for n, t in tunnels.items() if HOST in t.all_writers)
 
     def error(self, loc: Sequence[str | int], problem: str) -> ManifestError:
         """A ManifestError pointing at where ``loc`` is written."""
@@ -141,7 +141,7 @@ class Manifest:
                 log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
                 mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
                             subscribers=t.policies() if t.subscribers else None,
-                            max_subscribers=t.max_subscribers)
+                            max_subscribers=t.max_subscribers, writers=t.writers)
             for name, p in self.table.ports.items():
                 mesh.port(name, max_payload=p.max_payload, host_clients=p.host_clients,
                           clients=len(self.port_callers(name)))
@@ -187,7 +187,8 @@ def _ends_by_owner(table: ManifestTable) -> Ends:
     for name, t in table.tunnels.items():
         for reader in t.readers():
             ends.setdefault(reader, ([], []))[0].append(name)
-        ends.setdefault(t.writer, ([], []))[1].append(name)
+        for writer in dict.fromkeys(t.all_writers):  # a fan-in tunnel has several
+            ends.setdefault(writer, ([], []))[1].append(name)
     return ends
 
 

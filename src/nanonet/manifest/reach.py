@@ -20,7 +20,7 @@ def _geometry(m: Manifest, tunnel: str) -> str:
 
 
 def _ends(m: Manifest, svc: ServiceDef) -> list[str]:
-    ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
+    ends = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer_label}"
             f"{_subscriber(m, t, svc.name)}" for t in svc.reads]
     ends += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in svc.writes]
@@ -182,7 +182,7 @@ def describe(m: Manifest) -> list[str]:
     lines = [f"{m.path}: valid: {len(m.services)} services, {len(m.table.tunnels)} tunnels, "
              f"{len(m.table.ports)} ports; "
              f"fuel metering {'on' if mesh.fuel else 'off'}, Wasm stack {stack}"]
-    host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer}"
+    host = [f"reads {t} ({_geometry(m, t)}) from {m.table.tunnels[t].writer_label}"
             for t in m.host_reads]
     host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in m.host_writes]

@@ -78,13 +78,34 @@ class TunnelTable(Table):
     slots: int = Field(default=DEFAULT_SLOTS, ge=2, le=MAX_SLOT_COUNT)
     max_payload: int | None = Field(default=None, ge=1, le=1 << 30)
     slot_size: int | None = Field(default=None, ge=MIN_SLOT_SIZE, le=1 << 30)
-    writer: str = Field(min_length=1)
+    writer: str | None = Field(default=None, min_length=1)
+    # a fan-in tunnel: one ring per writer, read as one by its reader
+    writers: list[str] | None = Field(default=None, min_length=1, max_length=32)
     reader: str | None = Field(default=None, min_length=1)
     # a pub-sub tunnel (docs/ring.md, "Publish-subscribe"): services reading
     # every message, each at its own pace, instead of one reader
     subscribers: list[ServiceName] | None = Field(default=None, min_length=1)
     policy: dict[str, Literal["block", "lossy"]] = {}  # per subscriber; default "block"
     max_subscribers: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBERS)
+
+    @property
+    def all_writers(self) -> list[str]:
+        """``writers`` of a fan-in tunnel, else the one ``writer``."""
+        return list(self.writers) if self.writers is not None else [self.writer or ""]
+
+    @property
+    def writer_label(self) -> str:
+        """How ``nanonet check`` names its writer(s)."""
+        if self.writers is None:
+            return self.writer or ""
+        return f"{', '.join(self.writers)} (fan-in, one ring each)"
+
+    @model_validator(mode="after")
+    def _one_writer_key(self) -> TunnelTable:
+        if (self.writer is None) == (self.writers is None):
+            raise ValueError("needs writer = \"NAME\" (one writer) or writers = [\"A\", "
+                             "\"B\"] (a fan-in tunnel), exactly one of them")
+        return self
 
     @field_validator("slots")
     @classmethod

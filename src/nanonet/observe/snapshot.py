@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GuestTrap
-from ..mesh import Mesh, Tunnel
+from ..mesh import FanIn, Mesh, Tunnel
 from ..ring import layout as L
 from ..ring.stats import TunnelStats
 from ..runtime.service import Service
@@ -49,6 +49,7 @@ class ServiceSnapshot:
     cpu_seconds: float | None = None  # its thread's CPU time; None before start, once ended
     # its last few traps in full: cause, message, frames (module, function, offset)
     last_traps: list[dict[str, Any]] = field(default_factory=list)
+    bell_parks: int | None = None  # parks on its bell line if it waits on many ends (wait_any)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class TunnelSnapshot:
     broken_reason: str | None = None  # BROKEN_REASONS[broken]
     # a pub-sub tunnel: each held line (line, owner, policy, received, lag, missed)
     subscribers: list[dict[str, Any]] = field(default_factory=list)
+    # a fan-in tunnel: each writer's own ring, {"writer", "sent", "received", "closed"}
+    writers: list[dict[str, Any]] = field(default_factory=list)
     # filled by ``with_rates`` from the previous snapshot
     msgs_per_s: float = 0.0
     bytes_per_s: float = 0.0
@@ -162,7 +165,10 @@ def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> Tu
                    p99_ns=sampler.percentile(99.0), latency_sum_ns=sampler.sum_ns,
                    latency_buckets=sampler.buckets())
     # the ring's counters as TunnelStats reads them, flattened, plus what only the mesh knows
-    return TunnelSnapshot(name=name, writer=t.writer, reader=t.reader,
+    fan = [{"writer": w, "sent": p.sent, "received": p.received, "closed": p.closed}
+           for w, p in t.per_writer()] if isinstance(t, FanIn) else []
+    writer = ", ".join(t.writers) if isinstance(t, FanIn) else t.writer
+    return TunnelSnapshot(name=name, writer=writer, reader=t.reader, writers=fan,
                           max_payload=t.geometry.max_payload, fill=s.fill,
                           tap=t.ring.u32(L.OFF_TAP_MODE) != 0,
                           quarantine_reason=reason(QUARANTINE_REASONS, s.quarantine),
@@ -183,7 +189,8 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
     samplers = samplers or {}
     return MeshSnapshot(
         time.monotonic_ns(),
-        [*(service_snapshot(s, counts) for s in list(mesh.services.values())),
+        [*(replace(service_snapshot(s, counts), bell_parks=mesh.bells.parks(s.name))
+           for s in list(mesh.services.values())),
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from ..errors import InternalError
+from . import fanin, waitany
 from . import layout as L
+from .bell import BELL_MODULE, BELL_PAGES, OFF_BELL_PARKS, OFF_BELL_SEQ, BellPlan
 from .layout import Geometry, Quarantine, Status
 from .port_template import PortShape, port_imports, port_parts
 from .protocol import FIELD_NAMES
@@ -251,7 +253,7 @@ _COMMON = """
     (i32.atomic.store {m} offset={O_CLOSED} (i32.const 0) (i32.const 1))
     (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const -1)))
     (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const -1)))
-    (i32.const 0))
+{@ring_peer}    (i32.const 0))
 """
 
 _WRITER = """
@@ -267,7 +269,7 @@ _WRITER = """
     (if (i32.atomic.load {m} offset={O_RWAIT} (i32.const 0))
       (then
         (drop (memory.atomic.notify {m} offset={O_HEAD} (i32.const 0) (i32.const {WAKE_N})))
-        {@bump O_WWAKE})))
+{@ring_peer}        {@bump O_WWAKE})))
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
@@ -363,7 +365,7 @@ _READER = """
           (i64.le_u (i64.sub (global.get $peer{m}) (global.get $pos{m})) (i64.const {HALF})))
       (then
         (drop (memory.atomic.notify {m} offset={O_TAIL} (i32.const 0) (i32.const 1)))
-        {@bump O_RWAKE})))
+{@ring_peer}        {@bump O_RWAKE})))
 
   (func $commit_op{m} (result i32)
     (if (i32.eq (global.get $ok{m}) (i32.const 1)) (then (call $commit{m})))
@@ -638,12 +640,14 @@ _SINGLE = {"sub_header": "", "sub_locals": "", "slot_seq": "(i32.const 0)", "los
            "unannounce": "(i32.atomic.store {m} offset={O_MYWAIT} (i32.const 0) (i32.const 0))"}
 
 
-def _helpers(end: EndSpec, sampling: bool) -> dict[str, Helper]:
+def _helpers(end: EndSpec, sampling: bool, peer_bell: int | None = None) -> dict[str, Helper]:
     """The helpers plus the fragments that depend on the end's kind (a writer
-    or a reader; of a single-reader ring, or of a pub-sub ring: ``pubsub_wat``)."""
+    or a reader; of a single-reader ring, or of a pub-sub ring: ``pubsub_wat``)
+    and on whether the service at its other end waits on many (``waitany``)."""
     writer = end.direction is Direction.WRITE
     frags = dict(_SINGLE, tap_hold=_TAP_HOLD if writer else "",
-                 sample=_SAMPLE_CALL if sampling else "", yield_idle="" if writer else _YIELD_IDLE)
+                 sample=_SAMPLE_CALL if sampling else "", yield_idle="" if writer else _YIELD_IDLE,
+                 ring_peer="" if peer_bell is None else waitany.RING_PEER)
     if end.geometry.subscribers and writer:
         frags.update(writer_helpers(_TAP_HOLD))
     elif end.sub is not None:
@@ -662,17 +666,55 @@ def _offset_names(values: dict[str, object]) -> dict[str, str]:
     return names
 
 
-def _end_parts(m: int, end: EndSpec, sampling: bool = False) -> list[tuple[str, str]]:
+def _end_parts(m: int, end: EndSpec, sampling: bool = False,
+               bells: BellPlan | None = None) -> list[tuple[str, str]]:
     """Tunnel end ``m``'s code, as (template label, filled text) pieces."""
     values = _end_values(m, end)
-    helpers = _helpers(end, sampling)
+    writer = end.direction is Direction.WRITE
+    peer = bells.peers[m - 1] if bells is not None and len(bells.peers) >= m else None
+    helpers = _helpers(end, sampling, peer)
+    templates = _end_templates(end, sampling)
+    if bells is not None and bells.used:
+        values.update(B=_bell_index(bells), PEER_BELL=peer)
+    if bells is not None and bells.own is not None:
+        templates.append(("wait_any poll", waitany.POLL_WRITE if writer else waitany.POLL_READ))
     names = _offset_names(values)
     return [(f"{label} (tunnel end {m})", fill(f"{label} (tunnel end {m})", text, values,
                                                 helpers, names))
-            for label, text in _end_templates(end, sampling)]
+            for label, text in templates]
 
 
-def _call_for(op: str, m: int) -> str:
+def _bell_index(bells: BellPlan) -> int:
+    """The bell's memory index: after the guest's memory and the rings."""
+    return 1 + len(bells.peers)
+
+
+def _wait_any_parts(ends: list[EndSpec], bells: BellPlan,
+                    targets: list[str]) -> list[tuple[str, str]]:
+    """The bell's ringer and, for a service that waits on many, ``wait_any``
+    and its fan-in handles (``ends``: one per handle, ``targets`` their suffixes)."""
+    values: dict[str, object] = {"B": _bell_index(bells)}
+    parts = [("bell ring", fill("bell ring", waitany.BELL_RING, values))]
+    if bells.own is None:
+        return parts
+    fan_values = dict(values, OWN_BELL=bells.own, CLOSED=Status.CLOSED, BROKEN=Status.BROKEN,
+                      AGAIN=Status.AGAIN, TIMEOUT=PARK_TIMEOUT_NS, READER_MAX=READER_PARK_MAX_NS,
+                      O_BSEQ=OFF_BELL_SEQ, O_BPARKS=OFF_BELL_PARKS)
+    for g, (first, count) in enumerate(bells.fanin):
+        label = f"fan-in {g}"
+        parts.append((label, fill(label, fanin.fan_parts(g, first + 1, count), fan_values)))
+    writes = sum(1 << i for i, e in enumerate(ends[:32]) if e.direction is Direction.WRITE)
+    values.update(OWN_BELL=bells.own, ENDS=len(ends), SPIN_INIT=SPIN_INIT, SPIN_MIN=SPIN_MIN,
+                  SPIN_MAX=SPIN_MAX, SPIN_MIN2=SPIN_MIN * 2, SPIN_MAX2=SPIN_MAX // 2,
+                  TIMEOUT=PARK_TIMEOUT_NS, WRITER_MAX=PARK_TIMEOUT_NS,
+                  READER_MAX=READER_PARK_MAX_NS, WMASK=writes - (1 << 32 if writes >> 31 else 0),
+                  AGAIN=Status.AGAIN, BAD_HANDLE=Status.BAD_HANDLE)
+    parts.append(("wait_any dispatch", waitany.handle_dispatch(targets)))
+    parts.append(("wait_any", fill("wait_any", waitany.WAIT_ANY, values)))
+    return parts
+
+
+def _call_for(op: str, m: int | str) -> str:
     """The body of dispatch arm ``m`` for ABI function ``op``."""
     if op in ("close", "commit"):
         return f"(call ${op}_{'end' if op == 'close' else 'op'}{m})"
@@ -684,8 +726,9 @@ def _call_for(op: str, m: int) -> str:
     return f"(call ${base}{m} (i32.const {block}) {args})"
 
 
-def _dispatch(op: str, ends: list[EndSpec]) -> str:
-    """Exported ABI function ``op``: a br_table over the handle."""
+def _dispatch(op: str, ends: list[EndSpec], targets: list[str] | None = None) -> str:
+    """Exported ABI function ``op``: a br_table over the handle (handle i
+    calls the functions of suffix ``targets[i]``, by default its memory i + 1)."""
     want = ABI[op][1]
     labels = [f"$h{i}" for i in range(len(ends))]
     inner = f"(br_table {' '.join(labels)} $bad (local.get 0))"
@@ -694,7 +737,8 @@ def _dispatch(op: str, ends: list[EndSpec]) -> str:
         code = f"(block $h0 {inner})"
         for i, end in enumerate(ends):
             ok = want == "any" or want == end.direction.value
-            arm = f"(return {_call_for(op, i + 1)})" if ok else "(br $bad)"
+            arm = f"(return {_call_for(op, targets[i] if targets else i + 1)})" if ok \
+                else "(br $bad)"
             if ok and op == "missed" and end.sub is None:
                 arm = "(return (i32.const 0))"  # a single reader misses nothing
             wrap = f"$h{i + 1}" if i + 1 < len(ends) else "$bad"
@@ -703,7 +747,7 @@ def _dispatch(op: str, ends: list[EndSpec]) -> str:
             f"    (i32.const {Status.BAD_HANDLE}))\n")
 
 
-def _lookup(ends: list[EndSpec]) -> str:
+def _lookup(ends: list[EndSpec], firsts: list[int] | None = None) -> str:
     """Exported ``tunnel(name_ptr, name_len) -> handle``.
 
     Names live in each ring's header, not in this code, so one adapter serves
@@ -712,9 +756,12 @@ def _lookup(ends: list[EndSpec]) -> str:
     A name that matches none is kept (where, how long: ``asked_ptr`` and
     ``asked_len``) so that the host can say which name the guest asked for.
     """
-    arms = "".join(
-        f"    (if {_is_alias(e.alias) if e.alias else f'(call $name_is{i + 1} {_ARGS})'} "
-        f"(then (return (i32.const {i}))))\n" for i, e in enumerate(ends))
+    def test(i: int, e: EndSpec) -> str:
+        return _is_alias(e.alias) if e.alias else \
+            f"(call $name_is{firsts[i] if firsts else i + 1} {_ARGS})"
+
+    arms = "".join(f"    (if {test(i, e)} (then (return (i32.const {i}))))\n"
+                   for i, e in enumerate(ends))
     return (ASKED + '  (func (export "tunnel") (param i32 i32) (result i32)\n' + arms
             + "    (global.set $asked_ptr (local.get 0)) (global.set $asked_len (local.get 1))\n"
             + f"    (i32.const {Status.BAD_HANDLE}))\n")
@@ -781,24 +828,25 @@ def shape(ends: list[EndSpec]) -> Shape:
 
 
 def adapter_wat(ends: list[EndSpec], sampling: bool = False,
-                ports: tuple[PortShape, ...] = ()) -> str:
+                ports: tuple[PortShape, ...] = (), bells: BellPlan | None = None) -> str:
     """The WAT text of the adapter for a service holding ``ends``.
 
     Only the shape of the ends (direction, geometry, alias) shapes the code:
     names are read from the rings, so services of the same shape share one module.
     """
-    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling, ports))
+    return "".join(text for _label, text in _adapter_parts(shape(ends), sampling, ports, bells))
 
 
 def compile_adapter(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
-                    ports: tuple[PortShape, ...] = ()) -> wasmtime.Module:
+                    ports: tuple[PortShape, ...] = (),
+                    bells: BellPlan | None = None) -> wasmtime.Module:
     """The compiled adapter; a failure is nanonet's own ``InternalError``.
 
     The generated text is nanonet's, never the user's: an error in it names
     the template and the line of the template it came from, not a line of
     text nobody wrote by hand.
     """
-    parts = _adapter_parts(shape(ends), sampling, ports)
+    parts = _adapter_parts(shape(ends), sampling, ports, bells)
     try:
         return rt.module("".join(text for _label, text in parts))
     except wasmtime.WasmtimeError as err:
@@ -829,16 +877,25 @@ def _locate(parts: list[tuple[str, str]], message: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _adapter_parts(shapes: Shape, sampling: bool,
-                   ports: tuple[PortShape, ...] = ()) -> list[tuple[str, str]]:
+def _adapter_parts(shapes: Shape, sampling: bool, ports: tuple[PortShape, ...] = (),
+                   bells: BellPlan | None = None) -> list[tuple[str, str]]:
     """The adapter's text as (template label, text) pieces, in order."""
     ends = [EndSpec("", *s) for s in shapes]
+    if bells is not None and not bells.used:
+        bells = None  # no bell anywhere: the adapter of old, byte for byte
+    if bells is not None:
+        bells = BellPlan(bells.own, (*bells.peers, *[None] * (len(ends) - len(bells.peers))),
+                         bells.fanin)
+    first_port = len(ends) + 1 + (bells is not None)  # memories: guest, rings, bell, ports
     parts = [("module header", "(module\n" + '  (import "guest" "memory" (memory 0))\n')]
     for i, end in enumerate(ends):
         p = end.geometry.pages
         parts.append(("ring imports", f'  (import "t{i}" "ring" (memory {p} {p} shared))\n'))
-    if ports:  # port memories follow the rings (ring/port_template.py)
-        parts.append(("port imports", port_imports(len(ends) + 1, ports)))
+    if bells is not None:  # after the rings: their indices stay put
+        parts.append(("bell import", f'  (import "{BELL_MODULE}" "memory" '
+                                     f"(memory {BELL_PAGES} {BELL_PAGES} shared))\n"))
+    if ports:  # port memories follow the rings and the bell (ring/port_template.py)
+        parts.append(("port imports", port_imports(first_port, ports)))
     if sampling:
         # after the memories, so their indices stay put; WASI writes the time
         # through the caller's exported "memory": the adapter's own, not the guest's
@@ -846,12 +903,18 @@ def _adapter_parts(shapes: Shape, sampling: bool,
                       "(func $clock (param i32 i64 i32) (result i32)))\n"
                       '  (memory $own (export "memory") 1 1)\n'
                       + fill("sampling clock", _SAMPLING,
-                             {"OWNMEM": len(ends) + len(ports) + 1})))
+                             {"OWNMEM": first_port + len(ports)})))
     for i, end in enumerate(ends):
-        parts.extend(_end_parts(i + 1, end, sampling))
+        parts.extend(_end_parts(i + 1, end, sampling, bells))
+    handles = fanin.units(len(ends), bells.fanin if bells is not None else ())
+    targets, firsts = [t for t, _ in handles], [m for _, m in handles]
+    per_handle = [ends[m - 1] for m in firsts]  # a fan-in handle: its first sub-ring
+    plain = bells is None or not bells.fanin
     for op in available_ops(list(ends)):
-        parts.append((f"dispatch {op}", _dispatch(op, list(ends))))
-    parts.extend(port_parts(len(ends) + 1, ports))
+        parts.append((f"dispatch {op}", _dispatch(op, per_handle, None if plain else targets)))
+    if bells is not None:
+        parts.extend(_wait_any_parts(per_handle, bells, targets))
+    parts.extend(port_parts(first_port, ports))
     parts.append(("commit_all", _commit_all(list(ends))))
-    parts.append(("tunnel lookup", _lookup(list(ends)) + ")\n"))
+    parts.append(("tunnel lookup", _lookup(per_handle, None if plain else firsts) + ")\n"))
     return parts

@@ -14,6 +14,7 @@ message. Everything here is generated from ``layout``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import wasmtime
@@ -155,6 +156,15 @@ class RingControl:
         self._released = False
         self._locks = {side: threading.Lock() for side in ("writer", "reader", "any")}
         self.broken_by: BreakInfo | None = None
+        # "reader"/"writer" -> ring that end's bell: its service waits on many
+        # ends (ring/bell.py), so a wake of it must reach its bell line too
+        self.bells: dict[str, Callable[[], None]] = {}
+
+    def _ring_bells(self, *sides: str) -> None:
+        for side in sides or tuple(self.bells):
+            bell = self.bells.get(side)
+            if bell is not None:
+                bell()
 
     def _call(self, side: str, name: str, *args: int) -> int | None:
         with self._locks[side]:
@@ -190,11 +200,13 @@ class RingControl:
         """Wake the reader parked on head: the writer published from Python
         and, behind a fence, found reader_waiting set."""
         self._call("writer", "wake_head")
+        self._ring_bells("reader")
 
     def wake_writer(self) -> None:
         """Wake the writer parked on tail: the reader published its tail from
         Python and, behind a fence, found writer_waiting set."""
         self._call("reader", "wake_tail")
+        self._ring_bells("writer")
 
     def park_reader(self, seen_head: int, timeout_ns: int = PARK_TIMEOUT_NS) -> bool:
         """Sleep until head moves from ``seen_head`` (True) or the timeout (False)."""
@@ -221,6 +233,7 @@ class RingControl:
     def wake(self) -> None:
         """Wake whatever is parked on the ring, so that it sees a yield flag."""
         self._call("any", "wake")
+        self._ring_bells()
 
     def close(self) -> None:
         """Set the closed flag and wake every waiter on both sides.
@@ -236,6 +249,7 @@ class RingControl:
         # other, so a parker either sees closed or is woken here.
         if self.ring.set_closed_and_fence():
             self._call("any", "close")
+            self._ring_bells()
 
     def break_(self, info: BreakInfo) -> None:
         """Break the tunnel: the service at one end is gone for good.
@@ -249,6 +263,7 @@ class RingControl:
         # SYNC POINT with the park handshakes, as close(): broken, closed, fence, flags
         if self.ring.set_broken_and_fence(reason):
             self._call("any", "close")
+            self._ring_bells()
 
     def broken_error(self) -> TunnelBroken:
         """The host end's exception for this broken ring, its cause chained."""

@@ -6,7 +6,8 @@ The counters are the ones the data plane keeps anyway in the ring header
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from . import layout as L
 from .memory import RingMemory
@@ -96,3 +97,20 @@ def subscriber_stats(ring: RingMemory) -> tuple[SubscriberStats, ...]:
             out.append(SubscriberStats(line, policy, tail, max(0, head - tail),
                                        ring.u64(at + L.SUB_MISSED)))
     return tuple(out)
+
+
+def combine(parts: list[TunnelStats]) -> TunnelStats:
+    """A fan-in tunnel's counters: its sub-rings' (one per writer) added up;
+    closed once every one is, quarantined or broken if one is."""
+    def total(name: str) -> int:
+        return sum(int(getattr(p, name)) for p in parts)
+
+    counts: dict[str, Any] = {name: total(name) for name in _COUNTS}
+    return replace(parts[0], **counts, closed=all(p.closed for p in parts),
+                   quarantine=max(p.quarantine for p in parts),
+                   broken=max(p.broken for p in parts))
+
+
+_COUNTS = ("sent", "received", "bytes_in", "bytes_out", "times_full", "times_empty",
+           "writer_parks", "reader_parks", "writer_wakes", "reader_wakes", "slots",
+           "dead_letters")

@@ -35,13 +35,22 @@ from ..ring.port_template import PORT_OPS, port_op_type
 from .hostpoll import BoundedPoll
 
 ABI_MODULE = "nanonet"
-OPS = [*list(ABI), "tunnel", *PORT_OPS]
+WAIT_ANY = "wait_any"  # offered to a service that imports it (it gets a bell line)
+OPS = [*list(ABI), "tunnel", WAIT_ANY, *PORT_OPS]
 
 
 def _op_type(op: str) -> str:
     if op in PORT_OPS:
         return port_op_type(op)
+    if op == WAIT_ANY:
+        return "(param i32 i32 i32) (result i32)"
     return "(param i32 i32) (result i32)" if op == "tunnel" else abi_type(op)
+
+
+def imports_wait_any(module: wasmtime.Module) -> bool:
+    """Whether the guest waits on many ends (``nanonet.wait_any``): its adapter
+    then has a bell line, and its peers' adapters ring it."""
+    return any(imp.module == ABI_MODULE and imp.name == WAIT_ANY for imp in module.imports)
 
 
 def shim_wat() -> str:
@@ -116,7 +125,7 @@ def _check_import(name: str, imp: wasmtime.ImportType, grants: Grants,
         raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but neither serves "
                         "nor calls a port that needs it: give it serves=[...] or calls=[...] "
                         "(manifest: serves/calls), or drop the import")
-    if imp.module == ABI_MODULE and imp.name in OPS:
+    if imp.module == ABI_MODULE and imp.name in ABI:
         side = "write" if ABI[imp.name][1] == "write" else "read"
         raise LoadError(f"service {name!r} imports {ABI_MODULE}.{imp.name} but holds no "
                         f"{side} end of any tunnel: give it one, or drop the import")

@@ -33,6 +33,7 @@ from ..policy.policy import ServicePolicy
 from ..ring import layout as L
 from ..ring import portlayout as P
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
+from ..ring.bell import BellPlan
 from ..ring.control import BreakInfo, RingControl
 from ..ring.endpoint import TunnelWriter
 from ..ring.memory import RingMemory
@@ -48,6 +49,7 @@ from .hostpoll import BoundedPoll
 from .lifecycle import Event, State, next_state, observed
 from .linking import (
     OPS,
+    WAIT_ANY,
     Linked,
     check_imports,
     link,
@@ -71,14 +73,17 @@ _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memori
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
                    ends_shape: tuple[object, ...] | None = None,
-                   ports: tuple[PortEnd, ...] = ()) -> wasmtime.Module:
+                   ports: tuple[PortEnd, ...] = (),
+                   bells: BellPlan | None = None) -> wasmtime.Module:
     """The compiled adapter for this shape of tunnel ends (``ends_shape``:
-    ``shape(ends)``, if the caller has it already) and port ends."""
+    ``shape(ends)``, if the caller has it already), of port ends and of bells."""
     shapes = tuple(p.shape for p in ports)
     key = (sampling, *(shape(ends) if ends_shape is None else ends_shape), *shapes)
+    if bells is not None:
+        key = (*key, bells)
     mod = rt.adapters.get(key)
     if mod is None:
-        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling, shapes)
+        mod = rt.adapters[key] = compile_adapter(rt, ends, sampling, shapes, bells)
     return mod
 
 
@@ -101,6 +106,7 @@ class ServiceSpec:
     policy: ServicePolicy = field(default_factory=ServicePolicy)
     sampling: bool = False  # adapters stamp 1 message in 1024 for latency histograms
     ports: tuple[PortEnd, ...] = ()  # request/reply port ends (ring/port.py), in handle order
+    bells: BellPlan | None = None  # its own bell line and its peers' (ring/bell.py)
 
 
 class Service:
@@ -116,7 +122,8 @@ class Service:
                  supervisor: Supervisor | None = None, *,
                  controls: Sequence[RingControl] = (),
                  dead_letter: TunnelWriter | None = None,
-                 ports: Sequence[Port] = ()) -> None:
+                 ports: Sequence[Port] = (),
+                 bell: wasmtime.SharedMemory | None = None) -> None:
         """``controls``: the rings' control modules, in the order of ``rings``
         (a service gone for good breaks its tunnels through them, and moves
         poison messages aside); ``dead_letter``: the write end of the
@@ -139,6 +146,7 @@ class Service:
         self._rt = rt
         self._rings = tuple(rings)
         self._ports = tuple(ports)  # in the order of spec.ports
+        self._bell = bell  # the mesh's bell memory, linked when spec.bells says so
         limits = spec.policy.limits
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
                                  self.clock, [port_marks(p, e) for p, e in
@@ -172,12 +180,17 @@ class Service:
         t0 = time.perf_counter()
         guest = self._compile()
         ends_shape = shape(self.spec.ends)
+        bells = self.spec.bells if self.spec.bells and self.spec.bells.used else None
         adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, ends_shape,
-                                 self.spec.ports)
+                                 self.spec.ports, bells)
         self._requeue_ports()
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
-        rings = [r.shared for r in self._rings] + [p.memory.shared for p in self._ports]
+        rings = [r.shared for r in self._rings]
+        if bells is not None:
+            assert self._bell is not None, "a bell plan needs the mesh's bell"
+            rings.append(self._bell)  # imported after the rings (ring/waitany.py)
+        rings += [p.memory.shared for p in self._ports]  # then the ports
         try:
             linked = self._link(guest, adapter, rings, ends_shape)
             if self._host_memory:  # linked as if it imported it; it is the guest's export
@@ -251,11 +264,13 @@ class Service:
         raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
         # the compiled module stands for its source: the runtime's cache gives
         # one Module per source, and the plan holds it, so it outlives the key
+        bells = self.spec.bells
         key = (guest, self.spec.sampling, *ends_shape, grants, tuple(raw.items()),
-               *(p.shape for p in self.spec.ports))
+               *(p.shape for p in self.spec.ports), *(() if bells is None else (bells,)))
         plan = self._rt.plans.get(key)
         if plan is None:
-            ops = frozenset([*available_ops(self.spec.ends), "tunnel",
+            waits = [WAIT_ANY] if bells is not None and bells.own is not None else []
+            ops = frozenset([*available_ops(self.spec.ends), "tunnel", *waits,
                              *port_ops(tuple(p.shape for p in self.spec.ports))])
             if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
                              self.spec.wasm):
@@ -311,6 +326,18 @@ class Service:
                 return func
         raise LoadError(f"service {self.name!r} exports no entry function "
                         f"(looked for {', '.join(names)}): export one, or set entry=")
+
+    def relink_bells(self, bells: BellPlan, bell: wasmtime.SharedMemory | None) -> None:
+        """Load again with ``bells`` (a peer began to wait on many; ``bell`` is the
+        mesh's bell memory): only before start."""
+        if self._thread is not None:
+            raise LoadError(f"service {self.name!r} already runs: a service that waits on "
+                            "many ends must be added before the services at the other ends "
+                            "of its tunnels start")
+        self.spec = replace(self.spec, bells=bells)
+        self._bell = bell
+        self.linked = self._load()
+        self._replay()
 
     # -- host calls ------------------------------------------------------
     def call(self, name: str, *args: Any) -> Any:
