@@ -201,6 +201,8 @@ class Service:
             raise LoadError(f"service {self.name!r} cannot be linked: {err}") from err
         self._entry = self._find_entry(linked, guest)
         self.holdings = self._holdings(linked)
+        # one assignment, so an observer never pairs these handles with another store
+        self._sized = (self.holdings, self.store)
         self.load_seconds = time.perf_counter() - t0
         return linked
 
@@ -719,8 +721,12 @@ class Service:
 
     def memory_bytes(self) -> int:
         """What the service holds: its memories, a sampling adapter's page, its
-        tables at wasmtime's cost per element (``budget.holdings``)."""
-        return self.holdings.held(self.store)
+        tables at wasmtime's cost per element (``budget.holdings``). Read from
+        any thread: the handles and their store are taken as one pair, for a
+        restart makes a new store before it has the new handles (handles of one
+        store used with another abort the process)."""
+        holdings, store = self._sized
+        return holdings.held(store)
 
     def close(self) -> None:
         """Release the store (and so the rings it links) once the thread has ended."""
