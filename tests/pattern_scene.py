@@ -78,7 +78,7 @@ def pattern_mesh() -> Iterator[Mesh]:
         mesh.tunnel("out", slots=64, max_payload=56)
         mesh.service("merge", guest("merger"), reads=["in"], writes=["out"]).call(
             "configure", 1, -1)
-        mesh.port("rpc", clients=0, host_clients=1)
+        mesh.port("rpc", clients=0, host_clients=2)  # a second for the views' tests
         mesh.serve("rpc", _handler)
         mesh.tunnel("a", slots=64, max_payload=8)
         mesh.tunnel("b", slots=64, max_payload=8)
