@@ -2,15 +2,18 @@
 control server: a port's calls, timeouts and late replies and its host calls' p50,
 a pub-sub tunnel's subscribers (lag, missed), a fan-in tunnel's writers (what each
 sent), the service that waits on many ends (bell parks) and the one upgraded (how
-many times, the last result); both in the keyed app and in the plain view."""
+many times, the last result); both in the keyed app and in the plain view, and
+as Prometheus metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 from collections.abc import Callable, Iterator
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from nanonet.observe import Observer
@@ -97,3 +100,21 @@ def test_the_plain_view_shows_the_same(server: ControlServer) -> None:
     assert "merge waits on many ends" in text and "relay upgraded 1×" in text
     [port] = snap["ports"]
     assert port["timed_calls"] == CALLS and port["call_p50_ns"] <= port["call_p99_ns"]
+
+
+def test_metrics_carry_the_port_latency_upgrades_and_bell_parks(server: ControlServer) -> None:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    p50 = samples[("nanonet_port_call_p50_seconds", (("port", "rpc"),))]
+    p99 = samples[("nanonet_port_call_p99_seconds", (("port", "rpc"),))]
+    assert 0 < p50 <= p99
+    assert samples[("nanonet_service_upgrades_total", (("service", "relay"),))] == 1
+    assert samples[("nanonet_service_upgrades_total", (("service", "merge"),))] == 0
+    assert ("nanonet_service_bell_parks_total", (("service", "merge"),)) in samples
+    assert ("nanonet_service_bell_parks_total", (("service", "relay"),)) not in samples
