@@ -140,7 +140,10 @@ def test_check_json_of_a_good_manifest_is_ok(tmp_path: Path) -> None:
     done = cli("check", "--json", cwd=_project(tmp_path))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"ok": True, "manifest": "nanonet.toml", "errors": [],
-                                       "services": ["ingress"], "tunnels": ["out"]}
+                                       "services": ["ingress"], "tunnels": ["out"],
+                                       "roles": {"ingress": {
+                                           "tunnels": [{"tunnel": "out", "role": "writes"}],
+                                           "ports": {"serves": [], "calls": []}}}}
 
 
 BUILT = """\

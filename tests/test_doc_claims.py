@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from nanonet import Mesh, PortStats
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.metrics import registry
+from nanonet.observe.portcalls import EXTRA_FIELDS
 from nanonet.observe.snapshot import MeshSnapshot, ServiceSnapshot, TunnelSnapshot, take
 from nanonet.policy.policy import Limits
 from nanonet.ring import layout as L
@@ -78,6 +79,7 @@ def test_the_snapshot_fields_are_the_documented_ones() -> None:
     want |= {f"services[].{f.name}" for f in fields(ServiceSnapshot)}
     want |= {f"tunnels[].{f.name}" for f in fields(TunnelSnapshot)}
     want |= {f"ports[].{f.name}" for f in fields(PortStats)}
+    want |= {f"ports[].{name}" for name in EXTRA_FIELDS}
     assert set(_first_cells(_section("observability.md", "### Snapshot JSON"))) == want
 
 

@@ -60,6 +60,7 @@ from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
 from .runtime.tunnelnames import named
 from .runtime.upgrade import UpgradeOutcome, upgrade
+from .runtime.upgradelog import UpgradeLog
 
 if TYPE_CHECKING:
     from .component.service import ComponentService
@@ -206,6 +207,8 @@ class Mesh:
         self.ports: dict[str, Port] = {}
         self._port_servers: list[PortServer] = []
         self.bells = BellBook(self.rt)  # who waits on many ends (wait_any), and where
+        self.upgrades = UpgradeLog()  # each service's upgrades, for the views
+        self.port_clients: dict[str, list[PortClient]] = {}  # port -> host clients (latency)
         self._held: dict[str, list[tuple[Tunnel, Direction]]] = {}  # service -> its rings
         self._started = False
         self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime
@@ -285,7 +288,9 @@ class Mesh:
     def client(self, port: str) -> PortClient:
         """A host client of ``port``: it owns one of the port's host mailboxes."""
         self._check_open()
-        return PortClient(self.rt, self._get_port(port))
+        client = PortClient(self.rt, self._get_port(port))
+        self.port_clients.setdefault(port, []).append(client)
+        return client
 
     def serve(self, port: str, handler: Handler) -> PortServer:
         """Serve ``port`` from the host: ``handler(request) -> reply`` runs on
@@ -655,6 +660,18 @@ class Mesh:
             known = ", ".join(sorted(self.services)) or "none"
             raise UpgradeError(f"no module service named {service!r} to upgrade "
                                f"(services: {known})")
+        try:
+            outcome = self._upgrade(svc, wasm, reads, writes, geometry)
+        except UpgradeError as err:
+            self.upgrades.failed(service, str(err))
+            raise
+        self.upgrades.kept(outcome)
+        return outcome
+
+    def _upgrade(self, svc: Service, wasm: WasmSource, reads: Iterable[str] | None,
+                 writes: Iterable[str] | None, geometry: Mapping[str, Geometry] | None
+                 ) -> UpgradeOutcome:
+        service = svc.name
         _refuse_changes(svc.spec.ends, self.tunnels, service, reads, writes, geometry)
         code = _read_wasm(wasm)
         data = code if isinstance(code, bytes) else code.encode()

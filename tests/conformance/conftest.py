@@ -16,7 +16,7 @@ from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
 
 from .ends import WATCHDOG, Reader, Writer
-from .kinds import SUBSCRIBER_AGENT, Kind, make_reader, make_writer
+from .kinds import SUBSCRIBER_AGENT, Kind, fan_in_writer, make_reader, make_writer
 
 SLOTS, MAX_PAYLOAD = 8, 120
 
@@ -61,7 +61,9 @@ def link() -> Iterator[MakeLink]:
              max_payload: int = MAX_PAYLOAD) -> Link:
         mesh = Mesh()
         tunnel = mesh.tunnel("t", slots=slots, max_payload=max_payload,
-                             subscribers=[SUBSCRIBER_AGENT] if reader.pubsub else None)
+                             subscribers=[SUBSCRIBER_AGENT] if reader.pubsub else None,
+                             writers=[fan_in_writer(writer)] if reader.fan_in or writer.fan_in
+                             else None)
         ends: list[Writer | Reader] = []
         made.append((mesh, ends))
         w = make_writer(writer, mesh, tunnel)

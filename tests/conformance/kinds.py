@@ -53,6 +53,10 @@ class Kind:
     missing: str | None = None
     # a subscriber of a pub-sub tunnel (its link makes "t" pub-sub, its writer a guest)
     pubsub: bool = False
+    # an end of a fan-in tunnel (its link makes "t" fan-in with the writer as its one
+    # declared writer): its reader, a Wasm service reading the one handle over every
+    # writer's ring, or that writer
+    fan_in: bool = False
 
     def held(self, received: int) -> int:
         """How many of the ``received`` messages a call of recv_many still holds."""
@@ -67,6 +71,9 @@ WRITERS = [
     Kind("guest-batch", lambda m, t: GuestWriter(m, BATCH)),
     Kind("rust-send", lambda m, t: GuestWriter(m, SINGLE, rust=True), missing=RUST_MISSING),
     Kind("rust-batch", lambda m, t: GuestWriter(m, BATCH, rust=True), missing=RUST_MISSING),
+    # the one declared writer of a fan-in tunnel (its own ring), read by a fan-in reader
+    Kind("fan-in-host", lambda m, t: HostWriter(m.writer(t.name)), fan_in=True),
+    Kind("fan-in-guest", lambda m, t: GuestWriter(m, BATCH), fan_in=True),
 ]
 READERS = [
     Kind("host", lambda m, t: HostReader(m.reader(t.name)),
@@ -103,10 +110,24 @@ READERS = [
          holds="message", pubsub=True),
     Kind("subscriber-host", lambda m, t: HostReader(m.subscribe(t.name)),  # type: ignore[arg-type]
          {CLOSE: SUBSCRIBER_CLOSE, BUFFER: NO_BUFFER_WHY}, pubsub=True),
+    # the reader of a fan-in tunnel of one writer: the guest ABI over the fan-in handle
+    Kind("fan-in-recv", lambda m, t: GuestReader(m, SINGLE, t.geometry.max_payload),
+         holds="message", fan_in=True),
+    Kind("fan-in-batch", lambda m, t: GuestReader(m, BATCH, t.geometry.max_payload),
+         holds="batch", fan_in=True),
 ]
 HOST_WRITER, HOST_READER = WRITERS[0], READERS[0]
+FAN_IN_READER = next(r for r in READERS if r.fan_in)  # fan-in-recv
+FAN_IN_READER_WHY = ("a fan-in tunnel's reader is a service that reads every writer's ring "
+                     "as one handle")
 GUEST_WRITER = WRITERS[4]  # guest-batch: a pub-sub tunnel's writer is a service
 SUBSCRIBER_AGENT = "r-agent"  # the reader agent's service: a declared subscriber
+WRITER_AGENT = "w-agent"  # the writer agent's service
+
+
+def fan_in_writer(writer: Kind) -> str:
+    """The one declared writer of a fan-in link: the writer agent, or the host."""
+    return WRITER_AGENT if writer.name.startswith(("guest", "rust", "fan-in-guest")) else "host"
 
 
 def _param(writer: Kind, reader: Kind, needs: Sequence[str], side: str) -> Any:
@@ -115,13 +136,16 @@ def _param(writer: Kind, reader: Kind, needs: Sequence[str], side: str) -> Any:
     why += [f"{k.name}: {k.missing}" for k in (writer, reader) if k.missing is not None]
     if reader.pubsub and not writer.name.startswith(("guest", "rust")):
         why.append(f"{reader.name}: {HOST_WRITER_WHY}")
+    if writer.fan_in and not reader.fan_in:
+        why.append(f"{writer.name}: {FAN_IN_READER_WHY}, not {reader.name}")
     marks = [pytest.mark.skip(reason="; ".join(why))] if why else []
     return pytest.param(writer, reader, id=f"{writer.name}>{reader.name}", marks=marks)
 
 
 def writer_pairs(*needs: str) -> list[Any]:
-    """Every writer kind, each read by a host reader."""
-    return [_param(w, HOST_READER, needs, "writer") for w in WRITERS]
+    """Every writer kind, each read by a host reader (a fan-in writer: by a fan-in one)."""
+    return [_param(w, FAN_IN_READER if w.fan_in else HOST_READER, needs, "writer")
+            for w in WRITERS]
 
 
 def reader_pairs(*needs: str) -> list[Any]:
@@ -137,8 +161,10 @@ def sides(*needs: str) -> list[Any]:
 
 
 def every_pair() -> list[Any]:
-    """The whole matrix: every writer kind against every reader kind."""
-    return [_param(w, r, (), "writer") for w in WRITERS for r in READERS]
+    """The whole matrix: every writer kind against every reader kind (a fan-in
+    writer against the fan-in readers only: no other reader can hold its tunnel)."""
+    return [_param(w, r, (), "writer") for w in WRITERS for r in READERS
+            if r.fan_in or not w.fan_in]
 
 
 def make_writer(kind: Kind, mesh: Mesh, tunnel: Tunnel) -> Writer:

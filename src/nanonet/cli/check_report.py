@@ -2,7 +2,9 @@
 
 Text: one ``FILE:LINE[:COLUMN]: KEY: PROBLEM; FIX`` line per error (the form
 editors jump to), then a count. JSON (``--json``): one object, ``ok`` and the
-errors with their parts, for scripts and editors.
+errors with their parts, for scripts and editors; for a valid manifest,
+its services and tunnels, and each service's roles (``check_roles.py``: the
+tunnels it holds and how, the ports it serves and calls).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ def error_fields(err: ManifestError) -> dict[str, Any]:
 
 
 def as_json(path: Path, errors: list[ManifestError], services: list[str],
-            tunnels: list[str]) -> str:
-    """``{"ok": true, ...}`` or ``{"ok": false, "errors": [...]}``."""
+            tunnels: list[str], roles: dict[str, Any] | None = None) -> str:
+    """``{"ok": true, ...}`` or ``{"ok": false, "errors": [...]}``; ``roles``
+    (check_roles.py): each service's tunnel roles and ports."""
     doc: dict[str, Any] = {"ok": not errors, "manifest": str(path),
                            "errors": [error_fields(e) for e in errors]}
     if not errors:
-        doc |= {"services": services, "tunnels": tunnels}
+        doc |= {"services": services, "tunnels": tunnels, "roles": roles or {}}
     return json.dumps(doc, indent=2)
 
 

@@ -26,6 +26,7 @@ from ..observe.hook import add_arguments, attach, mesh_name, preflight
 from . import feed
 from .calls import CallSpec, start_calls
 from .check_report import as_json, as_text
+from .check_roles import service_roles
 from .labels import labelled
 from .manifest_run import (
     CLOSED_OUTPUT,
@@ -89,7 +90,7 @@ def _check(args: argparse.Namespace) -> int:
             errors = _load_all(m, args.build, say)
     if args.json:
         names = (list(m.services), list(m.table.tunnels)) if m is not None else ([], [])
-        print(as_json(path, errors, *names))
+        print(as_json(path, errors, *names, roles=None if m is None else service_roles(m)))
     elif errors:
         print("\n".join(as_text(path, errors)), file=sys.stderr)
     return 1 if errors else 0

@@ -93,7 +93,8 @@ int32_t nn_call(int32_t h, const void *req, size_t len, void *buf, size_t cap,
                 int32_t timeout_ms);
 /* Serve port h: take the next request (round robin over the callers) into
  * buf; blocks until one is posted. Its length, with *call set for the reply;
- * NN_TRUNCATED if it does not fit cap (it stays posted), NN_CLOSED at stop. */
+ * NN_TRUNCATED if it does not fit cap (it stays posted), NN_CLOSED at stop,
+ * NN_YIELD (nothing taken) when a hot upgrade asks the server to return. */
 NN_IMPORT("serve_recv") int32_t nn_serve_recv(int32_t h, void *buf, size_t cap, nn_call_t *call);
 /* As serve_recv, but NN_AGAIN at once when nothing is posted. */
 NN_IMPORT("try_serve_recv")

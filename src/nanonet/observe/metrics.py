@@ -69,6 +69,29 @@ def _port_families(ports: list[dict[str, Any]]) -> Iterator[Metric]:
     for p in ports:
         gauge.add_metric([p["name"]], p["in_flight"])
     yield gauge
+    for pct in ("p50", "p99"):
+        call = GaugeMetricFamily(f"nanonet_port_call_{pct}_seconds",
+                                 f"{pct} of the round trips the port's host clients timed",
+                                 labels=["port"])
+        for p in ports:
+            if p.get(f"call_{pct}_ns") is not None:
+                call.add_metric([p["name"]], p[f"call_{pct}_ns"] / 1e9)
+        yield call
+
+
+def _pattern_families(snap: MeshSnapshot) -> Iterator[Metric]:
+    """Per service: hot upgrades asked, and (one that waits on many ends) its bell parks."""
+    upgrades = CounterMetricFamily("nanonet_service_upgrades",
+                                   "hot upgrades asked (Mesh.upgrade), kept or not",
+                                   labels=["service"])
+    bells = CounterMetricFamily("nanonet_service_bell_parks",
+                                "parks on its bell line (a service waiting on many ends)",
+                                labels=["service"])
+    for s in snap.services:
+        upgrades.add_metric([s.name], s.upgrades)
+        if s.bell_parks is not None:
+            bells.add_metric([s.name], s.bell_parks)
+    yield from (upgrades, bells)
 
 
 def _tunnel_families(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:
@@ -212,6 +235,7 @@ class MeshCollector(Collector):
         yield from _tunnel_families(snap.tunnels)
         yield from _service_families(snap)
         yield from _port_families(snap.ports)
+        yield from _pattern_families(snap)
 
 
 def registry(source: Callable[[], MeshSnapshot]) -> CollectorRegistry:

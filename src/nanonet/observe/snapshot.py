@@ -26,6 +26,7 @@ from ..ring import layout as L
 from ..ring.stats import TunnelStats
 from ..runtime.service import Service
 from .latency import BUCKET_BOUNDS_NS, LatencySampler
+from .portcalls import port_rates, port_rows
 from .threadcpu import thread_cpu_seconds
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class ServiceSnapshot:
     # its last few traps in full: cause, message, frames (module, function, offset)
     last_traps: list[dict[str, Any]] = field(default_factory=list)
     bell_parks: int | None = None  # parks on its bell line if it waits on many ends (wait_any)
+    upgrades: int = 0  # hot upgrades asked (Mesh.upgrade), kept or not
+    last_upgrade: str | None = None  # the last one's result: "kept: ...", "refused: ..."
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class MeshSnapshot:
     ended: bool = False  # True in the last snapshot, taken as the observer closes
     uptime_s: float | None = None  # since the mesh started; None before
     latency_bounds_ns: list[int] = field(default_factory=lambda: list(BUCKET_BOUNDS_NS))
-    # request/reply ports: PortStats as plain data (calls, in flight, timeouts, late...)
+    # request/reply ports: PortStats as plain data (calls, in flight, timeouts, late...),
+    # with the host clients' call latency and calls/s (portcalls.py)
     ports: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -168,7 +172,9 @@ def tunnel_snapshot(mesh: Mesh, name: str, sampler: LatencySampler | None) -> Tu
     fan = [{"writer": w, "sent": p.sent, "received": p.received, "closed": p.closed}
            for w, p in t.per_writer()] if isinstance(t, FanIn) else []
     writer = ", ".join(t.writers) if isinstance(t, FanIn) else t.writer
-    return TunnelSnapshot(name=name, writer=writer, reader=t.reader, writers=fan,
+    # a fan-in reader holds every sub-ring: the first one's reader is the tunnel's
+    reader = t.parts[0].reader if isinstance(t, FanIn) and t.parts else t.reader
+    return TunnelSnapshot(name=name, writer=writer, reader=reader, writers=fan,
                           max_payload=t.geometry.max_payload, fill=s.fill,
                           tap=t.ring.u32(L.OFF_TAP_MODE) != 0,
                           quarantine_reason=reason(QUARANTINE_REASONS, s.quarantine),
@@ -189,12 +195,19 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
     samplers = samplers or {}
     return MeshSnapshot(
         time.monotonic_ns(),
-        [*(replace(service_snapshot(s, counts), bell_parks=mesh.bells.parks(s.name))
+        [*(_with_patterns(mesh, service_snapshot(s, counts))
            for s in list(mesh.services.values())),
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),
-        ports=[asdict(p) for p in mesh.port_statistics().values()])
+        ports=port_rows(mesh))
+
+
+def _with_patterns(mesh: Mesh, snap: ServiceSnapshot) -> ServiceSnapshot:
+    """What the mesh knows of a service beyond its own object: bell parks, upgrades."""
+    record = mesh.upgrades.record(snap.name)
+    return replace(snap, bell_parks=mesh.bells.parks(snap.name), upgrades=record.count,
+                   last_upgrade=record.last)
 
 
 def _uptime(mesh: Mesh) -> float | None:
@@ -217,5 +230,5 @@ def with_rates(cur: MeshSnapshot, prev: MeshSnapshot | None) -> MeshSnapshot:
         msgs = max(0, t.received - p.received) / seconds
         rate = max(0, t.bytes_out - p.bytes_out) / seconds
         tunnels.append(replace(t, msgs_per_s=msgs, bytes_per_s=rate))
-    return replace(cur, tunnels=tunnels)
+    return replace(cur, tunnels=tunnels, ports=port_rates(cur.ports, prev.ports, seconds))
 

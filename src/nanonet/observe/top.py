@@ -18,7 +18,16 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .topmodel import ns, rate, seconds, uptime
+from .topmodel import (
+    PORT_COLUMNS,
+    ns,
+    pattern_lines,
+    port_row,
+    rate,
+    seconds,
+    tunnel_pattern_lines,
+    uptime,
+)
 from .units import byte_rate, size
 
 Snap = dict[str, Any]
@@ -75,7 +84,22 @@ def render(snap: Snap, source: str = "") -> Group:
     head = Text(f"nanonet top  {source}  ", style="bold")
     head.append(f"up {uptime(snap.get('uptime_s'))}  {len(snap['services'])} services, "
                 f"{len(snap['tunnels'])} tunnels", style="dim")
-    return Group(head, services_table(snap), tunnels_table(snap))
+    parts: list[Table | Text] = [head, services_table(snap), tunnels_table(snap)]
+    if snap.get("ports"):
+        parts.append(ports_table(snap))
+    lines = [*tunnel_pattern_lines(snap), *pattern_lines(snap)]
+    parts += [Text(line, style="dim") for line in lines]
+    return Group(*parts)
+
+
+def ports_table(snap: Snap) -> Table:
+    """Request/reply ports: calls/s, in flight, host call p50, timeouts, late, requeued."""
+    table = Table(title="ports", title_justify="left", expand=True)
+    for col in PORT_COLUMNS:
+        table.add_column(col, justify="left" if col in PORT_COLUMNS[:2] else "right")
+    for p in snap["ports"]:
+        table.add_row(*port_row(p))
+    return table
 
 
 def snapshot_json(snap: Snap) -> str:

@@ -141,6 +141,7 @@ def tunnel_details(snap: Snap, name: str) -> list[str]:
         f"  parks   writer {t['writer_parks']:,}, reader {t['reader_parks']:,}; "
         f"dead letters {t.get('dead_letters', 0)}",
         *_subscriber_lines(t),
+        *_writer_lines(t),
     ]
 
 
@@ -149,3 +150,39 @@ def _subscriber_lines(t: Snap) -> list[str]:
     return [f"  sub {s['line']:<3} {s.get('owner') or '?'} ({s['policy']}): lag {s['lag']:,}, "
             f"received {s['received']:,}, missed {s['missed']:,}"
             for s in t.get("subscribers", [])]
+
+
+def _writer_lines(t: Snap) -> list[str]:
+    """A fan-in tunnel's writers: each one's own ring, what it sent, what was read of it."""
+    return [f"  writer  {w['writer']}: sent {w['sent']:,}, received {w['received']:,}"
+            + ("  [closed]" if w.get("closed") else "") for w in t.get("writers", [])]
+
+
+PORT_COLUMNS = ("port", "server", "calls/s", "calls", "flight", "p50", "tmo", "late", "requ")
+
+
+def port_row(p: Snap) -> tuple[str, ...]:
+    """One port as the ports table shows it (80 columns: the short headings above)."""
+    return (p["name"], p.get("server") or "-", rate(p.get("calls_per_s", 0.0)),
+            f"{p['calls']:,}", str(p["in_flight"]), ns(p.get("call_p50_ns")),
+            f"{p['timeouts']:,}", f"{p['late']:,}", f"{p['requeued']:,}")
+
+
+def pattern_lines(snap: Snap) -> list[str]:
+    """The services that wait on many ends (their bell parks) and those upgraded
+    (how many times, the last result), one line each; none: nothing to say."""
+    lines = [f"{s['name']} waits on many ends: {s['bell_parks']:,} bell parks"
+             for s in snap["services"] if s.get("bell_parks") is not None]
+    lines += [f"{s['name']} upgraded {s['upgrades']}×; last: {s.get('last_upgrade') or '-'}"
+              for s in snap["services"] if s.get("upgrades")]
+    return lines
+
+
+def tunnel_pattern_lines(snap: Snap) -> list[str]:
+    """Every pub-sub tunnel's subscribers and fan-in tunnel's writers, under its name
+    (the plain view, which has no details pane)."""
+    lines = []
+    for t in snap["tunnels"]:
+        more = [*_subscriber_lines(t), *_writer_lines(t)]
+        lines += [f"tunnel {t['name']}:", *more] if more else []
+    return lines

@@ -3,10 +3,13 @@
 It polls the control endpoint on a worker thread and redraws two tables:
 services (state, CPU as a share of one core and in seconds, fuel, memory,
 restarts, traps: how many, and the commonest cause) and tunnels (rate,
-fill, lag, state), with the mesh's uptime above. Keys sort (``n`` name,
+fill, lag, state), with the mesh's uptime above; below them, request/reply
+ports (calls/s, calls, in flight, call p50, timeouts, late replies,
+requeued) and the services that wait on many ends or were upgraded. Keys sort (``n`` name,
 ``r`` rate, ``f`` fill, ``l`` lag, ``c`` CPU), the arrows move among
 tunnels, enter shows or hides the selected tunnel's details (its writer
-and reader and the services behind them), ``t`` starts or stops a tap of
+and reader and the services behind them, a pub-sub tunnel's
+subscribers with their lag and misses, a fan-in tunnel's writers), ``t`` starts or stops a tap of
 it into a pcapng file, ``q`` quits. Every column fits 80 terminal
 columns; what does not is in the details. The rules are in
 ``topmodel.py``; this module only lays them out.
@@ -54,6 +57,8 @@ class TopApp(App[None]):
     #head { height: 1; background: $boost; }
     #services { height: auto; max-height: 45%; }
     #tunnels { height: auto; max-height: 45%; }
+    #ports { height: auto; max-height: 25%; }
+    #patterns { height: auto; color: $text-muted; }
     #details { height: auto; border-top: solid $accent; }
     #status { height: 1; color: $text-muted; }
     """
@@ -83,6 +88,8 @@ class TopApp(App[None]):
         yield Static("nanonet top: connecting…", id="head")
         yield DataTable(id="services", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="tunnels", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="ports", cursor_type="none", zebra_stripes=True)
+        yield Static("", id="patterns")
         yield Static("", id="details")
         yield Static("", id="status")
         yield Footer()
@@ -90,6 +97,7 @@ class TopApp(App[None]):
     def on_mount(self) -> None:
         self.query_one("#services", DataTable).add_columns(*SERVICE_COLUMNS)
         self.query_one("#tunnels", DataTable).add_columns(*TUNNEL_COLUMNS)
+        self.query_one("#ports", DataTable).add_columns(*m.PORT_COLUMNS)
         self.query_one("#tunnels", DataTable).focus()
         self.poll()
         self.set_interval(self.period, self.poll)
@@ -121,6 +129,7 @@ class TopApp(App[None]):
         self._draw_head(self.snap)
         self._draw_services(self.snap)
         self._draw_tunnels(self.snap)
+        self._draw_patterns(self.snap)
         self._draw_details()
         self._draw_status()
 
@@ -160,6 +169,18 @@ class TopApp(App[None]):
                           _styled(m.tunnel_state(t)), key=t["name"])
         if chosen in self.tunnel_order:
             table.move_cursor(row=self.tunnel_order.index(chosen), scroll=False)
+
+    def _draw_patterns(self, snap: m.Snap) -> None:
+        """The ports table (hidden with no port), then bell parks and upgrades."""
+        table = self.query_one("#ports", DataTable)
+        table.clear()
+        for p in snap.get("ports", []):
+            table.add_row(*m.port_row(p), key=p["name"])
+        table.display = bool(snap.get("ports"))
+        lines = m.pattern_lines(snap)
+        patterns = self.query_one("#patterns", Static)
+        patterns.display = bool(lines)
+        patterns.update("\n".join(lines))
 
     def _draw_details(self) -> None:
         details = self.query_one("#details", Static)

@@ -108,6 +108,11 @@ class Port:
         self.holders = [h for h in self.holders if h != owner]
 
     # -- the supervisor's side ---------------------------------------------
+    def ask_yield(self, on: bool) -> None:
+        """Set (or clear) ``server_yield``: a hot upgrade asks the serving service
+        to stop at its next ``serve_recv``, with every request it took answered."""
+        self.memory.put_u32(P.OFF_SERVER_YIELD, int(on))
+
     def requeue(self) -> int:
         """The server trapped: its taken requests are posted again (how many)."""
         return self.control.requeue()

@@ -303,6 +303,10 @@ _SERVER = """
     (if (local.get $r) (then (return (local.get $r))))
     (local.set $spin (global.get $pspin{m}))
     (loop $look
+      ;; an upgrade asks the server to stop: take nothing more (what it took, it
+      ;; answered before this call, so nothing is left to requeue)
+      (if (i32.atomic.load {m} offset={O_SYIELD} (i32.const 0))
+        (then (return (i32.const {YIELD}))))
       (local.set $a (call $pscan{m}))
       (if (i32.and (i32.lt_s (local.get $a) (i32.const 0))
                    (i32.and (local.get $block) (i32.eqz (local.get $spin)))) (then
@@ -369,6 +373,7 @@ def _values(m: int, shape: PortShape) -> dict[str, object]:
         O_PMAX=P.OFF_MAX_PAYLOAD, O_BSZ=P.OFF_BOX_SIZE, O_HSIZE=P.OFF_HEADER_SIZE,
         O_CLOSED=P.OFF_CLOSED, O_Q=P.OFF_QUARANTINE, O_NLEN=P.OFF_NAME_LEN, O_NAME=P.OFF_NAME,
         O_WAKE=P.OFF_WAKE, O_SWAIT=P.OFF_SERVER_WAITING, O_BROKEN=P.OFF_BROKEN,
+        O_SYIELD=P.OFF_SERVER_YIELD, YIELD=Status.YIELD,
         O_TAKEN=P.OFF_TAKEN, O_REPLIED=P.OFF_REPLIED, O_LATE=P.OFF_LATE,
         O_REFUSED=P.OFF_REFUSED, O_SPARKS=P.OFF_SERVER_PARKS,
         B_WORD=P.BOX_WORD, B_REQLEN=P.BOX_REQ_LEN, B_REPLEN=P.BOX_REP_LEN,

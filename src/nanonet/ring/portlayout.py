@@ -13,6 +13,7 @@ Header (256 bytes)::
     0   magic       u32   "PTNN"     64  wake        u32  bumped by every post
     4   version     u32              68  server_waiting u32
     8   mailboxes   u32              72  broken      u32  the server is gone for good
+                                     76  server_yield u32 (host) an upgrade asks the server
     12  max_payload u32              128 taken       u64  (server-written counters)
     16  box_size    u32              136 replied     u64
     20  header_size u32              144 late        u64  replies dropped: caller gave up
@@ -46,7 +47,7 @@ from ..errors import InvalidValue
 from .layout import PAGE
 
 MAGIC = 0x4E4E5450  # b"PTNN" little-endian
-VERSION = 1
+VERSION = 2  # 2: server_yield (hot upgrade of a port's server)
 HEADER_SIZE = 256
 BOX_HEADER = 64
 MAX_NAME = 28
@@ -66,6 +67,7 @@ OFF_NAME = 36
 OFF_WAKE = 64
 OFF_SERVER_WAITING = 68
 OFF_BROKEN = 72
+OFF_SERVER_YIELD = 76  # 0 serve on, 1 serve_recv returns YIELD, taking nothing (an upgrade)
 OFF_TAKEN = 128
 OFF_REPLIED = 136
 OFF_LATE = 144

@@ -622,20 +622,35 @@ class Service:
         """Whether it holds a read end (what an epoch stop may make it receive twice)."""
         return any(e.direction is Direction.READ for e in self.spec.ends)
 
+    @property
+    def serves_anything(self) -> bool:
+        """Whether it serves a port (an epoch stop requeues what it took: at least once)."""
+        return bool(self._served_ports())
+
     def set_yield(self, on: bool) -> None:
         """Set (or clear) the yield flag of the ends an upgrade stops at: its
-        read ends; a service with none, its write ends (docs/ring.md)."""
+        read ends; a service with none, its write ends (docs/ring.md); and
+        the ports it serves, whose ``serve_recv`` then returns YIELD."""
         reads = [c for c, e in zip(self._controls, self.spec.ends, strict=False)
                  if e.direction is Direction.READ]
         side = "reader" if reads else "writer"
         for control in reads or self._controls:
             control.ask_yield(side, on)
+        for port in self._served_ports():  # serve_recv returns YIELD (docs/ring.md)
+            port.ask_yield(on)
+
+    def _served_ports(self) -> list[Port]:
+        return [p for p, e in zip(self._ports, self.spec.ports, strict=True)
+                if e.shape.role == "server"]
 
     def wake_ends(self) -> None:
         """Wake whatever of this service is parked on its rings."""
         for control in self._controls:
             with contextlib.suppress(NanonetError):
                 control.wake()
+        for port in self._served_ports():
+            with contextlib.suppress(NanonetError):
+                port.control.wake_all()
 
     def _restart(self) -> bool:
         """Wait the back-off and reload; False if the policy (or a stop) says no."""

@@ -3,7 +3,9 @@
 The host sets the yield flag of the service's ends (its read ends; a service
 with none, its write ends: docs/ring.md), so that its next receive commits
 what it had received and returns ``YIELD`` without taking anything new (a
-send of a writer-only service returns it after publishing). A guest that
+send of a writer-only service returns it after publishing); and that of
+the ports it serves, whose next ``serve_recv`` returns ``YIELD`` without
+taking a request (what it took, it answered before asking again). A guest that
 returns on it leaves every message committed; the service's own thread then
 loads the new module in a new store on the same rings, and its ends attach
 where the old ones stopped: nothing lost, nothing twice.
@@ -151,7 +153,7 @@ def upgrade(svc: Service, wasm: bytes, engine: wasmtime.Engine) -> UpgradeOutcom
         svc.set_yield(True)
         _await_swap(svc, req, engine)
         if not req.settled.wait(PROBATION_SECONDS) and req.keep():
-            exactly = not req.by_epoch or not svc.reads_anything
+            exactly = not req.by_epoch or not (svc.reads_anything or svc.serves_anything)
             return UpgradeOutcome(svc.name, exactly, req.by_epoch)
         req.settled.wait(FORCED_SECONDS)  # a rollback was claimed: let it finish
         raise UpgradeError(f"service {svc.name!r}: upgrade rolled back: {req.error}")
