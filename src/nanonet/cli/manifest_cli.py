@@ -39,6 +39,7 @@ from .manifest_run import (
     summary,
 )
 from .node_cli import add_bridge_arguments, run_node
+from .web_cli import add_web_argument, browsers, run_web
 from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
 from .verbosity import add_switch
@@ -113,6 +114,8 @@ def _run(args: argparse.Namespace) -> int:
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
+    if browsers(m.table, args.web):  # services in browser tabs: serve the page
+        return run_web(m, args)
     if placed(m.table):  # services on other nodes: this is the main node, bridged
         return run_node(m, None, args)
     pending = Pending()
@@ -244,4 +247,5 @@ def register(sub: Any) -> None:
     feed.add_arguments(r)
     add_arguments(r)
     add_bridge_arguments(r)
+    add_web_argument(r)
     r.set_defaults(func=_run)
