@@ -69,6 +69,14 @@ def _bad_bodies() -> list[tuple[str, str, bytes]]:
             ("data-too-big", "data", big), ("refuse-length", "refuse", refuse)]
 
 
+def _parse(kind: str, frame: F.Frame) -> object:
+    if kind == "hello":
+        return F.parse_hello(frame)
+    if kind == "refuse":
+        return F.parse_refuse(frame)
+    return F.parse_data(frame, 64)
+
+
 def _python_view(frame: F.Frame) -> dict[str, object]:
     names = [n for n, _ in F.LAYOUTS[frame.kind]]
     return {"kind": int(frame.kind), "fields": {n: str(v) for n, v in
@@ -87,12 +95,10 @@ def vectors() -> dict[str, object]:
         with pytest.raises(BridgeProtocolError):
             F.FrameDecoder().feed(raw)
         bad.append({"label": label, "hex": raw.hex()})
-    parse = {"hello": F.parse_hello, "refuse": F.parse_refuse,
-             "data": lambda f: F.parse_data(f, 64)}
     bodies = []
     for label, kind, raw in _bad_bodies():
         with pytest.raises(BridgeProtocolError):
-            parse[kind](F.FrameDecoder().feed(raw)[0])  # type: ignore[operator]
+            _parse(kind, F.FrameDecoder().feed(raw)[0])
         bodies.append({"label": label, "parser": kind, "hex": raw.hex()})
     return {"good": good, "bad": bad, "bad_bodies": bodies}
 
@@ -122,14 +128,17 @@ JS_CHECK = """(v) => {
     }
     if (g.label === "hello") {
       const h = F.parseHello(frames[0]);
-      out.push([g.label, "parse", h.name + "/" + h.token + "/" + h.nonce, "out/tok.en/" + g.build[2]]);
+      out.push([g.label, "parse", `${h.name}/${h.token}/${h.nonce}`,
+                `out/tok.en/${g.build[2]}`]);
     }
   }
   const refused = (fn) => { try { fn(); return "accepted"; } catch (e) { return "refused"; } };
-  for (const b of v.bad) out.push([b.label, "refuse", refused(() => F.decodeAll(unhex(b.hex))), "refused"]);
+  for (const b of v.bad)
+    out.push([b.label, "refuse", refused(() => F.decodeAll(unhex(b.hex))), "refused"]);
   const parsers = { hello: F.parseHello, refuse: F.parseRefuse, data: (f) => F.parseData(f, 64) };
   for (const b of v.bad_bodies)
-    out.push([b.label, "refuse", refused(() => parsers[b.parser](F.decodeAll(unhex(b.hex))[0])), "refused"]);
+    out.push([b.label, "refuse",
+              refused(() => parsers[b.parser](F.decodeAll(unhex(b.hex))[0])), "refused"]);
   return out;
 }"""
 

@@ -63,7 +63,7 @@ def _code(m: Manifest, svc: ServiceDef) -> bytes:
                            "prebuilt core module: set wasm = \"x.wasm\" or source = \"x.wat\"")
     path = m.file(where)
     data = Path(path).read_bytes()
-    return wasmtime.wat2wasm(data.decode()) if where.endswith(".wat") else data
+    return bytes(wasmtime.wat2wasm(data.decode())) if where.endswith(".wat") else data
 
 
 def _ends(m: Manifest, svc: ServiceDef) -> list[EndSpec]:
@@ -95,7 +95,7 @@ def tab_service(m: Manifest, name: str, args: list[int]) -> TabService:
     guest = _code(m, svc)
     module = wasmtime.Module(wasmtime.Engine(), guest)
     ends = _ends(m, svc)
-    adapter = wasmtime.wat2wasm(adapter_wat(ends, sampling=False))
+    adapter = bytes(wasmtime.wat2wasm(adapter_wat(ends, sampling=False)))
     tab_ends = tuple(TabEnd(e.name, e.direction.value, e.geometry) for e in ends)
     return TabService(name, guest, adapter, tab_ends, _memory(module),
                       svc.table.entry or "run", _configure(module, args))

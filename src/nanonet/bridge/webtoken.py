@@ -80,5 +80,6 @@ def verify(secret: bytes, token: str, now: float | None = None) -> Grant:
     except (ValueError, KeyError, TypeError) as err:
         raise TokenRefused(f"the token's grant cannot be read ({err})") from None
     if (time.time() if now is None else now) >= grant.expires:
-        raise TokenRefused(f"the token expired at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(grant.expires))}")
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(grant.expires))
+        raise TokenRefused(f"the token expired at {when}")
     return grant

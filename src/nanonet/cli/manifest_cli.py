@@ -39,13 +39,13 @@ from .manifest_run import (
     summary,
 )
 from .node_cli import add_bridge_arguments, run_node
-from .web_cli import add_web_argument, browsers, run_web
 from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
 from .verbosity import add_switch
 from .watch import INTERVAL as WATCH_INTERVAL
 from .watch import Watcher
 from .watched import Pending, run_watched
+from .web_cli import add_web_argument, browsers, run_web
 from .where import manifest_path
 
 
