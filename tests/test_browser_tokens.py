@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import subprocess
+import sys
 import time
 from array import array
 from collections.abc import Iterator
@@ -138,3 +141,29 @@ def test_a_bridge_hello_must_hold_a_grant_for_its_tunnel(web: WebHost,
     assert reader.recv_many(8, timeout=5) == [b"abc", b"de"]
     assert only_second not in caplog.text and granted not in caplog.text
     assert "does not grant tunnel 'out'" in caplog.text  # the refusal is, without the token
+
+
+def test_a_tunnel_between_two_tab_services_is_refused_at_start(tmp_path: Path) -> None:
+    checker = PRODUCER.parent.parent.parent / "src" / "nanonet" / "guests" / "checker.wat"
+    (tmp_path / "nanonet.toml").write_text(f"""
+[web]
+browsers = ["tab"]
+[tunnels.a]
+writer = "p"
+reader = "q"
+[services.p]
+source = "{PRODUCER}"
+node = "tab"
+names = {{ out = "a" }}
+[services.q]
+source = "{checker}"
+node = "tab"
+names = {{ stream = "a" }}
+""")
+    done = subprocess.run([sys.executable, "-m", "nanonet.cli", "run", "nanonet.toml",
+                           "--web", "127.0.0.1:0", "--timeout", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ,
+                               "PYTHONPATH": str(PRODUCER.parents[2] / "src")})
+    assert done.returncode == 1
+    assert "tunnel(s) a run between browser services" in done.stderr

@@ -50,9 +50,19 @@ def _check(m: Manifest, nodes: list[str], outgoing: tuple[str, ...]) -> None:
     if others:
         raise InvalidValue(f"node(s) {', '.join(others)} are not browsers: a web run carries "
                            "only tabs; add them to [web] browsers, or run them with nanonet node")
+    inside = [n for n, t in m.table.tunnels.items()
+              if {_node(m, t.writer), _node(m, t.reader)} <= set(nodes)]
+    if inside:
+        raise InvalidValue(f"tunnel(s) {', '.join(inside)} run between browser services: a "
+                           "tab bridges each tunnel to the host; make the host one end")
     if outgoing:
         raise InvalidValue(f"tunnel(s) {', '.join(outgoing)} go from the host into a tab: a tab "
                            "only writes to the host for now (docs/browser.md, limits)")
+
+
+def _node(m: Manifest, owner: str | None) -> str | None:
+    svc = m.table.services.get(owner or "")
+    return None if svc is None else svc.node
 
 
 def _plans(m: Manifest, nodes: list[str]) -> dict[str, object]:
