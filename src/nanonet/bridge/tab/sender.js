@@ -24,6 +24,7 @@ export class TunnelSender {
     this.acked = this.sent = this.limit = 0;
     this.batches = []; // [endSeq, bytes] of batches sent and not yet acknowledged
     this.lastAck = this.lastSend = this.lastHello = 0;
+    this.frames = 0; // DATA frames sent (resends included)
   }
 
   start() {
@@ -113,6 +114,7 @@ export class TunnelSender {
     this.sent += messages.length;
     const last = this.batches[this.batches.length - 1];
     if (!last || last[0] < this.sent) this.batches.push([this.sent, bytes]);
+    this.frames += 1;
     this.send(frame);
   }
 }

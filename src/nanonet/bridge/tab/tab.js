@@ -10,7 +10,7 @@ import { TunnelSender } from "./sender.js";
 
 const state = window.nanonet = { status: "starting", why: "", grant: null, services: {}, tunnels: {} };
 const $ = (id) => document.getElementById(id);
-const rings = {};
+const rings = {}, senders = {};
 
 function status(s, why = "") {
   state.status = s;
@@ -36,8 +36,9 @@ function runService(plan, session, tok) {
   for (const ring of mine) {
     if (ring.end.direction !== "write") continue; // the tab bridges what it writes
     const t = state.tunnels[ring.end.tunnel] = { bridge: "connecting", why: "" };
-    new TunnelSender(wsUrl(`/nanonet/${encodeURIComponent(ring.end.tunnel)}`), ring, tok,
-                     (s, why) => Object.assign(t, { bridge: s, why })).start();
+    const sender = new TunnelSender(wsUrl(`/nanonet/${encodeURIComponent(ring.end.tunnel)}`), ring, tok,
+                     (s, why) => Object.assign(t, { bridge: s, why, [`${s}_at`]: performance.now() })).start();
+    senders[ring.end.tunnel] = sender;
   }
 }
 
@@ -47,7 +48,7 @@ function show() {
   $("services").innerHTML = rows.join("");
   const trows = Object.entries(rings).map(([n, r]) => {
     const st = r.stats(), t = state.tunnels[n] || {};
-    Object.assign(t, st);
+    Object.assign(t, st, { frames: senders[n] ? senders[n].frames : 0 });
     return `<tr><td>${n}</td><td>${r.end.direction}</td><td>${st.head}</td><td>${st.tail}</td>` +
       `<td>${st.bytes_in}</td><td>${st.closed ? "closed" : "open"}</td><td>${t.bridge || ""} ${t.why || ""}</td></tr>`;
   });
