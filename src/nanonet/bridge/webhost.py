@@ -102,6 +102,7 @@ class WebHost:
     errors: dict[str, BaseException] = field(default_factory=dict)
     _writers: dict[str, TunnelWriter] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
+    _links: dict[str, ServerConnection] = field(default_factory=dict)
     _server: Server | None = None
     _thread: threading.Thread | None = None
 
@@ -242,6 +243,7 @@ class WebHost:
         link.inbox.put(first if isinstance(first, bytes) else first.encode())
         pump = ReceivePump(self._writers[tunnel], link, tunnel, token, linger=self.linger)
         self._busy.add(tunnel)
+        self._links[tunnel] = ws
         run = asyncio.ensure_future(pump.run())
         pull = asyncio.ensure_future(link.pull())
         try:
@@ -252,9 +254,20 @@ class WebHost:
             run.cancel()
             pull.cancel()
             self._busy.discard(tunnel)
+            self._links.pop(tunnel, None)
             if pump.ended_at is not None:
                 self.ended.add(tunnel)
             await ws.close()
+
+    def drop(self, tunnel: str) -> bool:
+        """Cut the WebSocket that bridges ``tunnel`` now (as a network would):
+        the tab says hello again and goes on from what the host has. False if
+        no tab is bridging it."""
+        ws = self._links.get(tunnel)
+        if ws is None:
+            return False
+        self.loop.call_soon_threadsafe(ws.transport.abort)
+        return True
 
     # -- what the run loop asks ------------------------------------------------
 

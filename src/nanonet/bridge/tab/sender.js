@@ -9,6 +9,9 @@
 
 import * as F from "./frames.js";
 
+const FINAL = ["ended", "refused", "failed"];
+const AUTH = 1, VERSION = 2; // REFUSE codes that no retry will change
+const RECONNECT_AFTER = 250;
 const HELLO_EVERY = 250, RESEND_AFTER = 1000, HEARTBEAT = 1000;
 // a zero-delay turn (setTimeout(0) is clamped to 4 ms once nested)
 const turns = new MessageChannel(), queued = [];
@@ -25,16 +28,32 @@ export class TunnelSender {
     this.batches = []; // [endSeq, bytes] of batches sent and not yet acknowledged
     this.lastAck = this.lastSend = this.lastHello = 0;
     this.frames = 0; // DATA frames sent (resends included)
+    this.reconnects = 0;
+    this.ticking = false;
   }
 
   start() {
     const ws = this.ws = new WebSocket(this.url);
     ws.binaryType = "arraybuffer";
     this.nonce = BigInt(Math.floor(Math.random() * 2 ** 52));
-    ws.onopen = () => { this.set("hello"); this.tick(); };
-    ws.onmessage = (ev) => this.receive(new Uint8Array(ev.data));
-    ws.onclose = (ev) => { if (!["ended", "refused"].includes(this.state)) this.set("link lost", ev.reason); };
+    ws.onopen = () => {
+      this.set("hello");
+      this.lastHello = 0;
+      if (!this.ticking) { this.ticking = true; this.tick(); }
+    };
+    ws.onmessage = (ev) => { if (ws === this.ws) this.receive(new Uint8Array(ev.data)); };
+    ws.onclose = (ev) => this.lost(ws, ev.reason);
     return this;
+  }
+
+  // A lost link: say hello again on a new WebSocket; the host's WELCOME
+  // names the sequence to go on from (everything unacknowledged is still
+  // in the ring).
+  lost(ws, why) {
+    if (ws !== this.ws || FINAL.includes(this.state)) return;
+    this.reconnects += 1;
+    this.set("reconnecting", why);
+    setTimeout(() => this.start(), RECONNECT_AFTER);
   }
 
   set(state, why = "") { this.state = state; this.onState(state, why); }
@@ -50,13 +69,15 @@ export class TunnelSender {
   handle(f) {
     if (f.kind === F.KIND.WELCOME && f.fields.nonce === this.nonce) {
       const next = Number(f.fields.next_seq);
-      this.commit(next);
+      if (next > this.acked) this.commit(next);
       this.sent = next;
       this.limit = next + f.fields.credit;
       this.set("open");
     } else if (f.kind === F.KIND.REFUSE) {
-      this.set("refused", F.parseRefuse(f).reason);
-      this.ws.close();
+      const { code, reason } = F.parseRefuse(f);
+      if (code === AUTH || code === VERSION) this.set("refused", reason); // final
+      this.ws.close(); // else (tunnel busy, no session): try again
+
     } else if (f.kind === F.KIND.ACK) {
       const next = Number(f.fields.next_seq);
       if (next > this.acked) this.commit(next);
@@ -77,7 +98,7 @@ export class TunnelSender {
   }
 
   tick() {
-    if (["ended", "refused", "failed", "link lost"].includes(this.state)) return;
+    if (FINAL.includes(this.state)) return;
     const now = performance.now();
     const busy = this.state === "open" ? this.pump(now) : this.sayHello(now);
     if (busy) soon(() => this.tick());
@@ -85,7 +106,7 @@ export class TunnelSender {
   }
 
   sayHello(now) {
-    if (now - this.lastHello >= HELLO_EVERY) {
+    if (this.ws.readyState === WebSocket.OPEN && now - this.lastHello >= HELLO_EVERY) {
       this.lastHello = now;
       this.send(F.hello(this.ring.end.max_payload, this.nonce, this.ring.end.tunnel, this.token));
     }

@@ -48,7 +48,8 @@ function show() {
   $("services").innerHTML = rows.join("");
   const trows = Object.entries(rings).map(([n, r]) => {
     const st = r.stats(), t = state.tunnels[n] || {};
-    Object.assign(t, st, { frames: senders[n] ? senders[n].frames : 0 });
+    const sender = senders[n] || { frames: 0, reconnects: 0 };
+    Object.assign(t, st, { frames: sender.frames, reconnects: sender.reconnects });
     return `<tr><td>${n}</td><td>${r.end.direction}</td><td>${st.head}</td><td>${st.tail}</td>` +
       `<td>${st.bytes_in}</td><td>${st.closed ? "closed" : "open"}</td><td>${t.bridge || ""} ${t.why || ""}</td></tr>`;
   });
