@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
-    if browsers(m.table, args.web):  # services in browser tabs: serve the page
+    if browsers(m.table, args.web) or args.web:  # services in browser tabs: serve the page
         return run_web(m, args)
     if placed(m.table):  # services on other nodes: this is the main node, bridged
         return run_node(m, None, args)

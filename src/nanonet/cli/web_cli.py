@@ -46,6 +46,9 @@ def browsers(table: ManifestTable, web: str | None) -> list[str]:
 
 
 def _check(m: Manifest, nodes: list[str], outgoing: tuple[str, ...]) -> None:
+    if not nodes:
+        raise InvalidValue("--web serves browser nodes, but no service names a node: set "
+                           "node = \"tab\" on the services the tab runs")
     others = [n for n in node_names(m.table) if n is not None and n not in nodes]
     if others:
         raise InvalidValue(f"node(s) {', '.join(others)} are not browsers: a web run carries "
