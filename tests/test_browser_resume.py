@@ -5,7 +5,8 @@ the producer guest in a tab over a 64-slot ring. While the stream flows the
 host cuts the tunnel's WebSocket (``WebHost.drop``, a TCP abort); the tab
 says hello on a new one, the host's WELCOME names its ring's head, and the
 tab goes on from there, resending what was not acknowledged. The host's
-reader gets every sequence number exactly once, in order.
+reader gets every sequence number exactly once, in order. The tab's ring
+header is byte for byte the one ``ring/memory.py`` writes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from nanonet.bridge.webplan import tab_service
 from nanonet.bridge.webtoken import Grant, mint
 from nanonet.errors import TunnelClosed
 from nanonet.manifest.manifest import load_manifest
+from nanonet.ring import layout as L
+from nanonet.ring.memory import RingMemory
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,6 +71,7 @@ def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
     (tmp_path / "nanonet.toml").write_text(MANIFEST)
     m = load_manifest(tmp_path / "nanonet.toml")
     mesh = part(m, None).manifest.build_mesh()
+    mesh_geometry, engine = mesh.tunnels["out"].ring.geometry, mesh.rt.engine
     secret = secrets.token_bytes(32)
     web = WebHost(mesh, secret, {"producer": tab_service(m, "producer", [COUNT, 64])},
                   {"out": "producer"}).start()
@@ -84,6 +88,7 @@ def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
                                        timeout=10_000)
                 page.wait_for_timeout(300)
                 out = page.evaluate("window.nanonet.tunnels.out")
+                header = bytes.fromhex(page.evaluate("window.nanonet.header('out')"))
             finally:
                 browser.close()
     finally:
@@ -91,4 +96,8 @@ def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
         mesh.stop()
         mesh.close()
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
+    host = RingMemory(engine, mesh_geometry, "out").read_bytes(0, 64)
+    closed = L.OFF_CLOSED
+    assert header[:closed] + header[closed + 4:] == host[:closed] + host[closed + 4:]
+    assert header[closed:closed + 4] == b"\x01\0\0\0"  # the guest closed it
     assert out["reconnects"] == 2 and out["tail"] == COUNT

@@ -9,6 +9,9 @@ import { Ring } from "./ring.js";
 import { TunnelSender } from "./sender.js";
 
 const state = window.nanonet = { status: "starting", why: "", grant: null, services: {}, tunnels: {} };
+// the first header line of a ring as hex (what ring/memory.py writes there)
+state.header = (tunnel) => Array.from(rings[tunnel].u8.subarray(0, 64),
+                                      (b) => b.toString(16).padStart(2, "0")).join("");
 const $ = (id) => document.getElementById(id);
 const rings = {}, senders = {};
 
