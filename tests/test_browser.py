@@ -8,7 +8,9 @@ are exercised many times over, and the host prints every message it
 receives: every sequence number arrives, in order. A second tab service
 streams without end into a host checker guest (which checks order too)
 until the tab is closed: the host sees the node leave and the tunnel break.
-A tab opened with a wrong token is refused and shows why.
+A third service exports its memory instead of importing it (the other way
+a guest links to its adapter). A tab opened with a wrong token is refused
+and shows why.
 """
 
 from __future__ import annotations
@@ -33,16 +35,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCER = ROOT / "tests" / "guests" / "producer.wat"
 STREAMER = ROOT / "src" / "nanonet" / "guests" / "producer.wat"  # writes "stream"
 CHECKER = ROOT / "src" / "nanonet" / "guests" / "checker.wat"  # reads "stream", checks order
+EXPORTER = ROOT / "tests" / "guests" / "exporting_producer.wat"  # exports its memory
 COUNT = 3000
 MANIFEST = f"""
 [web]
 browsers = ["tab"]
-configure = {{ producer = [{COUNT}, 64], streamer = [1000000000000, 64] }}
+configure = {{ producer = [{COUNT}, 64], streamer = [1000000000000, 64], exporter = [100, 64] }}
 
 [tunnels.out]
 writer = "producer"
 reader = "host"
 slots = 64
+max_payload = 64
+
+[tunnels.exported]
+writer = "exporter"
+reader = "host"
 max_payload = 64
 
 [tunnels.stream]
@@ -58,6 +66,11 @@ node = "tab"
 [services.streamer]
 source = "{STREAMER}"
 node = "tab"
+
+[services.exporter]
+source = "{EXPORTER}"
+node = "tab"
+names = {{ out = "exported" }}
 
 [services.checker]
 source = "{CHECKER}"
@@ -149,7 +162,9 @@ def test_a_tab_runs_the_producer_and_the_host_reads_every_message(run: Any) -> N
     assert "refused" in refusal and "signature does not match" in refusal, refusal
     assert seen["isolated"] is True
     assert "producer" in seen["grant"] and "streamer" in seen["grant"]
-    assert seen["services"]["producer"] == {"state": "exited", "result": 0, "error": ""}
+    for name in ("producer", "exporter"):  # either way of linking the adapter works
+        assert seen["services"][name] == {"state": "exited", "result": 0, "error": ""}
+    assert "host received 100 message(s) on exported" in out
     assert seen["out"]["head"] == COUNT and seen["out"]["tail"] == COUNT  # acked to the end
     assert f"outwrite{COUNT}{COUNT}{COUNT * 64}closedended" in seen["tunnels"]  # the table
     assert "token" not in seen["address"]  # the page took the token out of the address bar
