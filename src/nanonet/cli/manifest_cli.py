@@ -46,6 +46,7 @@ from .verbosity import add_switch
 from .watch import INTERVAL as WATCH_INTERVAL
 from .watch import Watcher
 from .watched import Pending, run_watched
+from .web_cli import add_web_argument, browsers, run_web
 from .where import manifest_path
 
 
@@ -114,6 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
+    if browsers(m.table, args.web) or args.web:  # services in browser tabs: serve the page
+        return run_web(m, args)
     if placed(m.table):  # services on other nodes: this is the main node, bridged
         return run_node(m, None, args)
     pending = Pending()
@@ -245,4 +248,5 @@ def register(sub: Any) -> None:
     feed.add_arguments(r)
     add_arguments(r)
     add_bridge_arguments(r)
+    add_web_argument(r)
     r.set_defaults(func=_run)

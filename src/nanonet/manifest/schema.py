@@ -342,8 +342,19 @@ class ServiceTable(Table):
         return self
 
 
+class WebTable(Table):
+    """Browser tabs as nodes (docs/browser.md): where the page is served,
+    which nodes are tabs, and what each tab's guests are configured with."""
+
+    listen: Plain | None = Field(default=None, min_length=3)  # HOST:PORT; --web overrides
+    browsers: list[TunnelName] = []  # nodes (a service's node = ...) that are browser tabs
+    configure: dict[str, list[int]] = {}  # service -> its configure(...) arguments
+    token_ttl: float = Field(default=3600.0, gt=0, le=30 * 86400)  # seconds
+
+
 class ManifestTable(Table):
     mesh: MeshTable = MeshTable()
+    web: WebTable | None = None
     tunnels: dict[TunnelName, TunnelTable] = {}
     ports: dict[TunnelName, PortTable] = {}
     services: dict[ServiceName, ServiceTable] = {}

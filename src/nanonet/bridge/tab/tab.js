@@ -1,0 +1,84 @@
+// The tab: read the token from the URL's fragment, send it as the first
+// message of the control WebSocket, and run what the host granted: per
+// service, its rings (shared memories laid out per docs/ring.md), a Worker
+// running the guest and its adapter, and a TunnelSender bridging each ring
+// the service writes to the host. The page shows the grant, the services
+// and the tunnels' counters read from the ring headers, live.
+
+import { Ring } from "./ring.js";
+import { TunnelSender } from "./sender.js";
+
+const state = window.nanonet = { status: "starting", why: "", grant: null, services: {}, tunnels: {} };
+// the first header line of a ring as hex (what ring/memory.py writes there)
+state.header = (tunnel) => Array.from(rings[tunnel].u8.subarray(0, 64),
+                                      (b) => b.toString(16).padStart(2, "0")).join("");
+const $ = (id) => document.getElementById(id);
+const rings = {}, senders = {};
+
+function status(s, why = "") {
+  state.status = s;
+  state.why = why;
+  $("status").textContent = why ? `${s}: ${why}` : s;
+}
+
+function token() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  return params.get("token") || "";
+}
+
+function wsUrl(path) {
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+}
+
+function runService(plan, session, tok) {
+  const svc = state.services[plan.name] = { state: "loading", result: null, error: "" };
+  const mine = plan.ends.map((end) => (rings[end.tunnel] = new Ring(end).init()));
+  const worker = new Worker("/tab/worker.js");
+  worker.onmessage = ({ data }) => Object.assign(svc, data);
+  worker.postMessage({ plan, session, rings: mine.map((r) => r.memory) });
+  for (const ring of mine) {
+    if (ring.end.direction !== "write") continue; // the tab bridges what it writes
+    const t = state.tunnels[ring.end.tunnel] = { bridge: "connecting", why: "" };
+    const sender = new TunnelSender(wsUrl(`/nanonet/${encodeURIComponent(ring.end.tunnel)}`), ring, tok,
+                     (s, why) => Object.assign(t, { bridge: s, why, [`${s}_at`]: performance.now() })).start();
+    senders[ring.end.tunnel] = sender;
+  }
+}
+
+function show() {
+  const rows = Object.entries(state.services).map(([n, s]) =>
+    `<tr><td>${n}</td><td>${s.state}</td><td>${s.result ?? ""}</td><td>${s.error}</td></tr>`);
+  $("services").innerHTML = rows.join("");
+  const trows = Object.entries(rings).map(([n, r]) => {
+    const st = r.stats(), t = state.tunnels[n] || {};
+    const sender = senders[n] || { frames: 0, reconnects: 0 };
+    Object.assign(t, st, { frames: sender.frames, reconnects: sender.reconnects });
+    return `<tr><td>${n}</td><td>${r.end.direction}</td><td>${st.head}</td><td>${st.tail}</td>` +
+      `<td>${st.bytes_in}</td><td>${st.closed ? "closed" : "open"}</td><td>${t.bridge || ""} ${t.why || ""}</td></tr>`;
+  });
+  $("tunnels").innerHTML = trows.join("");
+  setTimeout(show, 200);
+}
+
+function start() {
+  $("isolated").textContent = String(crossOriginIsolated);
+  const tok = token();
+  if (!tok) { status("refused", "no token in the URL (open it as /#token=...)"); return; }
+  history.replaceState(null, "", location.pathname); // the token leaves the address bar
+  const ws = new WebSocket(wsUrl("/nanonet-tab"));
+  ws.onopen = () => { status("authenticating"); ws.send(JSON.stringify({ token: tok })); };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (!msg.ok) { status("refused", msg.why); return; }
+    state.grant = msg.grant;
+    $("grant").textContent = `node ${msg.grant.node}: services ${msg.grant.services.join(", ")}; ` +
+      `expires ${new Date(msg.grant.expires * 1000).toISOString()}`;
+    status("running");
+    for (const plan of msg.services) runService(plan, msg.session, tok);
+    show();
+  };
+  ws.onclose = () => { if (state.status !== "refused") status("disconnected"); };
+  state.control = ws;
+}
+
+start();

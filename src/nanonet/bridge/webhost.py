@@ -1,0 +1,290 @@
+"""The host's side of browser tabs: the page, the plans, and the tunnels' bridges.
+
+One websockets server does it all, on one asyncio loop in one thread:
+
+- plain HTTP ``GET /`` and ``/tab/*.js``: the page and its scripts, every
+  response with ``Cross-Origin-Opener-Policy: same-origin`` and
+  ``Cross-Origin-Embedder-Policy: require-corp``, so the page is
+  cross-origin isolated and may share a ``SharedArrayBuffer`` with Workers;
+- WebSocket ``/nanonet-tab``: a tab's control channel. Its first message is
+  ``{"token": ...}``; the host answers with the grant and the plan of each
+  granted service (or ``{"ok": false, "why": ...}`` and a close). The guest
+  and adapter binaries are fetched from ``/wasm/<session>/<service>/...``,
+  a path that exists only while that control channel is open. When it
+  closes, the tab's node has left: every tunnel it was writing that had not
+  ended is broken (the host's reader sees ``TunnelBroken``);
+- WebSocket ``/nanonet/<tunnel>``: the bridge (docs/bridge.md) for one
+  tunnel the tab writes. The first frame must be a HELLO whose token grants
+  that tunnel; the host then runs a ``ReceivePump`` into the tunnel's ring,
+  exactly as between two hosts.
+
+Tokens are never logged; a refusal is logged with its reason only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ..errors import BridgeProtocolError
+from ..mesh import Mesh
+from ..ring import layout as L
+from ..ring.control import BreakInfo
+from ..ring.endpoint import TunnelWriter
+from . import frames as F
+from .node import BRIDGE_OWNER
+from .pump import ReceivePump
+from .webplan import TabService
+from .webtoken import Grant, TokenRefused, verify
+from .ws import WsLink
+
+log = logging.getLogger(__name__)
+ISOLATION = (("Cross-Origin-Opener-Policy", "same-origin"),
+             ("Cross-Origin-Embedder-Policy", "require-corp"),
+             ("Cross-Origin-Resource-Policy", "same-origin"),
+             ("Cache-Control", "no-store"))
+STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
+          "/tab/tab.js": ("tab.js", "text/javascript"),
+          "/tab/frames.js": ("frames.js", "text/javascript"),
+          "/tab/worker.js": ("worker.js", "text/javascript"),
+          "/tab/ring.js": ("ring.js", "text/javascript"),
+          "/tab/sender.js": ("sender.js", "text/javascript")}
+HELLO_WAIT = 10.0  # seconds a new connection has to say who it is
+STOP_SECONDS = 10.0
+LINGER = 0.5  # an ended stream's pump stays this long for its sender's last words
+
+
+def _response(status: int, body: bytes, kind: str) -> Response:
+    headers = Headers([("Content-Type", kind), ("Content-Length", str(len(body))),
+                       *ISOLATION])
+    return Response(status, "OK" if status == 200 else "Not Found", headers, body)
+
+
+@dataclass
+class Tab:
+    """One connected tab: its grant and the session key of its binaries."""
+
+    grant: Grant
+    session: str
+    tunnels: tuple[str, ...]
+
+
+@dataclass
+class WebHost:
+    """The page, the control channels and the bridges of a mesh's browser nodes."""
+
+    mesh: Mesh
+    secret: bytes
+    plans: dict[str, TabService]  # every service placed on a browser node
+    writers_of: dict[str, str]  # tunnel -> the browser service that writes it
+    host: str = "127.0.0.1"
+    port: int = 0
+    linger: float = LINGER
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    tabs: dict[str, Tab] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    ended: set[str] = field(default_factory=set)
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    _writers: dict[str, TunnelWriter] = field(default_factory=dict)
+    _busy: set[str] = field(default_factory=set)
+    _links: dict[str, ServerConnection] = field(default_factory=dict)
+    _server: Server | None = None
+    _thread: threading.Thread | None = None
+
+    def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(STOP_SECONDS * 3)
+
+    def start(self) -> WebHost:
+        """Take the tunnels' write ends and listen; ``port`` is then the real one."""
+        for tunnel in self.writers_of:
+            self._writers[tunnel] = self.mesh.writer(tunnel, BRIDGE_OWNER)
+        self._thread = threading.Thread(target=self.loop.run_forever, name="nanonet-web",
+                                        daemon=True)
+        self._thread.start()
+        self._server = self._run(self._listen())
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _listen(self) -> Server:
+        return await serve(self._ws, self.host, self.port, process_request=self._http,
+                           compression=None, max_size=F.MAX_FRAME + 1024)
+
+    # -- plain HTTP ------------------------------------------------------------
+
+    def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = request.path.partition("?")[0]
+        if path in ("/nanonet-tab",) or path.startswith("/nanonet/"):
+            return None  # a WebSocket: the handshake goes on
+        if path in STATIC:
+            name, kind = STATIC[path]
+            return _response(200, resources.files(__package__).joinpath("tab", name)
+                             .read_bytes(), kind)
+        return self._binary(path) or _response(404, b"not found\n", "text/plain")
+
+    def _binary(self, path: str) -> Response | None:
+        parts = path.strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "wasm" or parts[3] not in ("guest.wasm",
+                                                                       "adapter.wasm"):
+            return None
+        tab = next((t for t in self.tabs.values() if t.session == parts[1]), None)
+        if tab is None or parts[2] not in tab.grant.services:
+            return None
+        plan = self.plans[parts[2]]
+        body = plan.guest if parts[3] == "guest.wasm" else plan.adapter
+        return _response(200, body, "application/wasm")
+
+    # -- WebSockets ------------------------------------------------------------
+
+    async def _ws(self, ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request is not None else ""
+        if path == "/nanonet-tab":
+            await self._control(ws)
+        else:
+            await self._bridge(ws, unquote(path[len("/nanonet/"):]))
+
+    def _grant(self, token: str) -> Grant:
+        grant = verify(self.secret, token)
+        unknown = [s for s in grant.services if s not in self.plans]
+        if unknown:
+            raise TokenRefused(f"the token grants service(s) this mesh does not place in a "
+                               f"browser: {', '.join(unknown)}")
+        return grant
+
+    def _refuse(self, why: str) -> str:
+        self.refusals.append(why)
+        log.warning("web: refused a tab: %s", why)
+        return why
+
+    async def _control(self, ws: ServerConnection) -> None:
+        try:
+            first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
+            grant = self._grant(str(json.loads(first)["token"]))
+        except (TokenRefused, ValueError, KeyError, TypeError) as err:
+            why = self._refuse(str(err) if isinstance(err, TokenRefused)
+                               else "the first message carried no token")
+            await ws.send(json.dumps({"ok": False, "why": why}))
+            await ws.close(1008, "refused")
+            return
+        except (TimeoutError, ConnectionClosed):
+            return
+        key = secrets.token_urlsafe(12)
+        tunnels = tuple(t for t, svc in self.writers_of.items() if svc in grant.services)
+        self.tabs[key] = Tab(grant, key, tunnels)
+        log.info("web: tab node %r joined with %d service(s)", grant.node, len(grant.services))
+        await ws.send(json.dumps({"ok": True, "grant": grant.as_json(), "session": key,
+                                  "services": [self.plans[s].as_json()
+                                               for s in grant.services]}))
+        try:
+            await ws.wait_closed()
+        finally:
+            self._leave(self.tabs.pop(key))
+
+    def _leave(self, tab: Tab) -> None:
+        """The tab is gone: break what it was still writing."""
+        self.left.append(tab.grant.node)
+        log.info("web: tab node %r left", tab.grant.node)
+        for tunnel in tab.tunnels:
+            if tunnel not in self.ended:
+                self.mesh.tunnels[tunnel].control.break_(BreakInfo(
+                    "writer", self.writers_of[tunnel], L.Broken.FAILED,
+                    f"browser node {tab.grant.node!r} left (the tab closed)"))
+
+    def _may_write(self, hello: F.Hello, tunnel: str) -> tuple[F.Refusal, str] | None:
+        try:
+            grant = self._grant(hello.token.decode(errors="replace"))
+        except TokenRefused as err:
+            return F.Refusal.AUTH, str(err)
+        if self.writers_of.get(tunnel) not in grant.services or hello.name != tunnel.encode():
+            return F.Refusal.AUTH, f"the token does not grant tunnel {tunnel!r}"
+        if tunnel in self._busy:
+            return F.Refusal.TUNNEL, f"tunnel {tunnel!r} is already bridged from a tab"
+        return None
+
+    async def _bridge(self, ws: ServerConnection, tunnel: str) -> None:
+        try:
+            first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
+            got = F.FrameDecoder().feed(first if isinstance(first, bytes) else b"")
+            if not got or got[0].kind is not F.Kind.HELLO:
+                raise ValueError("the first frame was not a HELLO")
+            hello = F.parse_hello(got[0])
+        except (TimeoutError, ConnectionClosed):
+            return
+        except (ValueError, BridgeProtocolError) as err:
+            self._refuse(f"tunnel {tunnel!r}: {err}")
+            await ws.close(1008, "not a bridge")
+            return
+        refusal = self._may_write(hello, tunnel)
+        if refusal is not None:
+            self._refuse(f"tunnel {tunnel!r}: {refusal[1]}")
+            await ws.send(F.refuse(*refusal))
+            await ws.close(1008, "refused")
+            return
+        await self._pump(ws, tunnel, hello.token, first)
+
+    async def _pump(self, ws: ServerConnection, tunnel: str, token: bytes,
+                    first: bytes | str) -> None:
+        link = WsLink(ws)
+        link.inbox.put(first if isinstance(first, bytes) else first.encode())
+        pump = ReceivePump(self._writers[tunnel], link, tunnel, token, linger=self.linger)
+        self._busy.add(tunnel)
+        self._links[tunnel] = ws
+        run = asyncio.ensure_future(pump.run())
+        pull = asyncio.ensure_future(link.pull())
+        try:
+            await asyncio.wait((run, pull), return_when=asyncio.FIRST_COMPLETED)
+            if run.done() and run.exception() is not None:
+                self.errors[tunnel] = run.exception()  # type: ignore[assignment]
+        finally:
+            run.cancel()
+            pull.cancel()
+            self._busy.discard(tunnel)
+            self._links.pop(tunnel, None)
+            if pump.ended_at is not None:
+                self.ended.add(tunnel)
+            await ws.close()
+
+    def drop(self, tunnel: str) -> bool:
+        """Cut the WebSocket that bridges ``tunnel`` now (as a network would):
+        the tab says hello again and goes on from what the host has. False if
+        no tab is bridging it."""
+        ws = self._links.get(tunnel)
+        if ws is None:
+            return False
+        self.loop.call_soon_threadsafe(ws.transport.abort)
+        return True
+
+    # -- what the run loop asks ------------------------------------------------
+
+    def all_done(self) -> bool:
+        """Every tunnel a tab writes has ended (its CLOSE came), or broke."""
+        return all(t in self.ended or self.mesh.tunnels[t].ring.broken
+                   for t in self.writers_of)
+
+    def failure(self) -> BaseException | None:
+        return next(iter(self.errors.values()), None)
+
+    def stop(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            return
+        if self._server is not None:
+            self._server.close()
+            self._run(self._server.wait_closed())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(STOP_SECONDS)
+        self.loop.close()

@@ -1,0 +1,101 @@
+"""What a browser tab runs: per service, its guest, its adapter and its rings.
+
+The tab runs the *same* guest ``.wasm`` and the *same* generated adapter the
+host would: ``adapter_wat`` for the service's ends (reads, then writes, in
+tunnel order, with its name map), assembled with ``wasmtime.wat2wasm``. The
+plan also carries each ring's geometry, so the tab lays out and initialises
+its rings as ``ring/memory.py`` does, and the guest's memory type when the
+guest imports its memory (a browser cannot read an import's type).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import wasmtime
+
+from ..errors import InvalidValue
+from ..manifest.manifest import Manifest, ServiceDef
+from ..ring import layout as L
+from ..ring.adapter import Direction, EndSpec, adapter_wat
+from ..runtime.tunnelnames import named
+
+
+@dataclass(frozen=True)
+class TabEnd:
+    """One ring the tab holds: the tunnel, its direction, its geometry."""
+
+    tunnel: str
+    direction: str
+    geometry: L.Geometry
+
+    def as_json(self) -> dict[str, object]:
+        g = self.geometry
+        return {"tunnel": self.tunnel, "direction": self.direction, "slot_count": g.slot_count,
+                "slot_size": g.slot_size, "max_payload": g.max_payload, "pages": g.pages,
+                "version": g.version, "header_size": L.HEADER_SIZE, "magic": L.MAGIC}
+
+
+@dataclass(frozen=True)
+class TabService:
+    """A service placed in a tab, ready to ship."""
+
+    name: str
+    guest: bytes
+    adapter: bytes
+    ends: tuple[TabEnd, ...]
+    memory: tuple[int, int | None] | None  # the imported memory's (min, max) pages
+    entry: str
+    configure: tuple[tuple[str, int], ...]  # (wasm type, value) for configure(...)
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "ends": [e.as_json() for e in self.ends],
+                "memory": None if self.memory is None else list(self.memory),
+                "entry": self.entry, "configure": [list(a) for a in self.configure]}
+
+
+def _code(m: Manifest, svc: ServiceDef) -> bytes:
+    """The guest's binary: a ``.wasm`` as it is, a ``.wat`` assembled."""
+    where = svc.table.wasm or svc.table.source
+    if where is None or not where.endswith((".wasm", ".wat")):
+        raise InvalidValue(f"service {svc.name!r} runs in a browser, so it must be a "
+                           "prebuilt core module: set wasm = \"x.wasm\" or source = \"x.wat\"")
+    path = m.file(where)
+    data = Path(path).read_bytes()
+    return bytes(wasmtime.wat2wasm(data.decode())) if where.endswith(".wat") else data
+
+
+def _ends(m: Manifest, svc: ServiceDef) -> list[EndSpec]:
+    specs = [EndSpec(t, Direction.READ, m.table.tunnels[t].geometry()) for t in svc.reads]
+    specs += [EndSpec(t, Direction.WRITE, m.table.tunnels[t].geometry()) for t in svc.writes]
+    return named(svc.name, specs, svc.table.names)
+
+
+def _memory(module: wasmtime.Module) -> tuple[int, int | None] | None:
+    for imp in module.imports:
+        if isinstance(imp.type, wasmtime.MemoryType):
+            return imp.type.limits.min, imp.type.limits.max
+    return None
+
+
+def _configure(module: wasmtime.Module, args: list[int]) -> tuple[tuple[str, int], ...]:
+    if not args:
+        return ()
+    func = next((e.type for e in module.exports if e.name == "configure"), None)
+    if not isinstance(func, wasmtime.FuncType) or len(func.params) != len(args):
+        raise InvalidValue(f"[web] configure gives {len(args)} argument(s), but the guest "
+                           "exports no configure function taking that many")
+    return tuple((str(p), v) for p, v in zip(func.params, args, strict=True))
+
+
+def tab_service(m: Manifest, name: str, args: list[int]) -> TabService:
+    """The plan of service ``name`` for a tab: guest, adapter, rings."""
+    svc = m.services[name]
+    guest = _code(m, svc)
+    module = wasmtime.Module(wasmtime.Engine(), guest)
+    ends = _ends(m, svc)
+    adapter = bytes(wasmtime.wat2wasm(adapter_wat(ends, sampling=False)))
+    tab_ends = tuple(TabEnd(e.name, e.direction.value, e.geometry) for e in ends)
+    return TabService(name, guest, adapter, tab_ends, _memory(module),
+                      svc.table.entry or "run", _configure(module, args))

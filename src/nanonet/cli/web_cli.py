@@ -1,0 +1,116 @@
+"""``nanonet run --web HOST:PORT``: a manifest whose services run in browser tabs.
+
+The manifest places services on a node (``node = "tab"``) and names that
+node a browser (``[web] browsers = ["tab"]``; with ``--web`` and no
+``[web]`` table every node the manifest names is one). The host runs the
+main node's part, serves the page (docs/browser.md) and prints, for each
+browser node, the URL to open: its capability token is in the fragment.
+The run ends when every tunnel the tabs write has ended (or broke, when a
+tab closed), at the ``--timeout``, or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import time
+
+from ..bridge.direct import host_port
+from ..bridge.node import node_names, part
+from ..bridge.webhost import WebHost
+from ..bridge.webplan import tab_service
+from ..bridge.webtoken import Grant, mint
+from ..errors import InvalidValue
+from ..manifest.manifest import Manifest
+from ..manifest.schema import ManifestTable
+from .manifest_run import HostReads, RunOptions, failed, summary
+from .node_cli import _serve
+
+DEFAULT_LISTEN = "127.0.0.1:8765"
+
+
+def add_web_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--web", metavar="HOST:PORT", default=None,
+                   help="serve the page that runs the manifest's browser nodes ([web] "
+                   "browsers) here, and print each tab's URL with its token (port 0: any)")
+
+
+def browsers(table: ManifestTable, web: str | None) -> list[str]:
+    """The nodes that are browser tabs (none: this is no web run)."""
+    if table.web is not None and table.web.browsers:
+        return list(table.web.browsers)
+    if web is not None or table.web is not None:
+        return [n for n in node_names(table) if n is not None]
+    return []
+
+
+def _check(m: Manifest, nodes: list[str], outgoing: tuple[str, ...]) -> None:
+    if not nodes:
+        raise InvalidValue("--web serves browser nodes, but no service names a node: set "
+                           "node = \"tab\" on the services the tab runs")
+    others = [n for n in node_names(m.table) if n is not None and n not in nodes]
+    if others:
+        raise InvalidValue(f"node(s) {', '.join(others)} are not browsers: a web run carries "
+                           "only tabs; add them to [web] browsers, or run them with nanonet node")
+    inside = [n for n, t in m.table.tunnels.items()
+              if {_node(m, t.writer), _node(m, t.reader)} <= set(nodes)]
+    if inside:
+        raise InvalidValue(f"tunnel(s) {', '.join(inside)} run between browser services: a "
+                           "tab bridges each tunnel to the host; make the host one end")
+    if outgoing:
+        raise InvalidValue(f"tunnel(s) {', '.join(outgoing)} go from the host into a tab: a tab "
+                           "only writes to the host for now (docs/browser.md, limits)")
+
+
+def _node(m: Manifest, owner: str | None) -> str | None:
+    svc = m.table.services.get(owner or "")
+    return None if svc is None else svc.node
+
+
+def _plans(m: Manifest, nodes: list[str]) -> dict[str, object]:
+    configure = m.table.web.configure if m.table.web is not None else {}
+    return {name: tab_service(m, name, configure.get(name, []))
+            for name, s in m.table.services.items() if s.node in nodes}
+
+
+def run_web(m: Manifest, args: argparse.Namespace) -> int:
+    """Run the main node, serve the tabs, print their URLs; the exit status."""
+    nodes = browsers(m.table, args.web)
+    p = part(m, None)
+    try:
+        _check(m, nodes, p.outgoing)
+        plans = _plans(m, nodes)
+    except InvalidValue as err:
+        print(err, file=sys.stderr)
+        return 1
+    listen = args.web or (m.table.web.listen if m.table.web else None) or DEFAULT_LISTEN
+    host, port = host_port(listen)
+    mesh = p.manifest.build_mesh()
+    for name in p.manifest.host_writes:
+        mesh.writer(name).close()
+    reads = HostReads({n: mesh.reader(n) for n in p.manifest.host_reads},
+                      RunOptions(args.timeout, args.quiet), print)
+    writers_of = {t: m.table.tunnels[t].writer or "" for t in p.incoming}
+    secret = secrets.token_bytes(32)  # never printed: tokens are signed with it
+    web = WebHost(mesh, secret, plans, writers_of, host, port).start()  # type: ignore[arg-type]
+    ttl = m.table.web.token_ttl if m.table.web else 3600.0
+    for node in nodes:
+        grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),
+                      time.time() + ttl)
+        print(f"web: tab node {node!r}: open http://{host}:{web.port}/#token="
+              f"{mint(secret, grant)}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        why = _serve(mesh, reads, web, args.timeout)  # type: ignore[arg-type]
+    finally:
+        web.stop()
+        mesh.stop()
+        while reads.drain():
+            pass
+    print(f"web: {why} after {time.perf_counter() - t0:.3f} s; {len(web.refusals)} refusal(s), "
+          f"{len(web.left)} tab(s) left", file=sys.stderr)
+    print("\n".join(summary(mesh, reads)))
+    status = 1 if failed(mesh, why) or web.errors else 0
+    mesh.close()
+    return status
