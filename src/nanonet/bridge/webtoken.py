@@ -19,15 +19,18 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
-from ..errors import InvalidValue
+from ..errors import BridgeRefused, InvalidValue
 from .frames import MAX_TOKEN
 
 SIG_BYTES = 16
 
 
-class TokenRefused(Exception):
-    """A token that is malformed, forged or expired; the text says which."""
+class TokenRefused(BridgeRefused):
+    """A tab's token that is malformed, forged or expired; the text says which."""
+
+    code: ClassVar[str] = "token-refused"
 
 
 @dataclass(frozen=True)
