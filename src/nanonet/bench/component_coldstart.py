@@ -28,6 +28,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..component.host import Loaded, load
@@ -51,21 +52,24 @@ def _instantiate(rt: Runtime, loaded: Loaded, wasi: bool) -> None:
     loaded.instantiate(rt.new_store(), RELAY_IMPORTS, wasi=Grants() if wasi else None)
 
 
+def _fresh(path: Path, wasi: bool) -> tuple[Runtime, Loaded, float, float]:
+    """A new runtime, the component loaded in it and instantiated once (ms each)."""
+    rt = Runtime()
+    loaded, load_ms = _ms(lambda: load(rt, path))
+    return rt, loaded, load_ms, _ms(lambda: _instantiate(rt, loaded, wasi))[1]
+
+
 def component(language: str, samples: int = 3) -> dict[str, float]:
     """ms to load (best of ``samples`` fresh runtimes), first and later instantiations."""
     path = build(language).path
     wasi = language == "python"  # componentize-py's runtime imports WASI
     load(Runtime(), path)  # the disk cache holds the compiled artifact from here on
-    loads, firsts = [], []
-    for _ in range(samples):
-        rt = Runtime()
-        loaded, ms = _ms(lambda: load(rt, path))
-        loads.append(ms)
-        firsts.append(_ms(lambda: _instantiate(rt, loaded, wasi))[1])
+    runs = [_fresh(path, wasi) for _ in range(samples)]
+    rt, loaded = runs[-1][0], runs[-1][1]
     again = [_ms(lambda: _instantiate(rt, loaded, wasi))[1] for _ in range(AGAIN)]
     reload = _ms(lambda: load(rt, path))[1]
-    return {"size_MB": path.stat().st_size / 1e6, "load_ms": min(loads),
-            "first_ms": min(firsts), "again_ms": statistics.median(again),
+    return {"size_MB": path.stat().st_size / 1e6, "load_ms": min(r[2] for r in runs),
+            "first_ms": min(r[3] for r in runs), "again_ms": statistics.median(again),
             "reload_ms": reload}
 
 
