@@ -59,7 +59,7 @@ def _fresh(path: Path, wasi: bool) -> tuple[Runtime, Loaded, float, float]:
     return rt, loaded, load_ms, _ms(lambda: _instantiate(rt, loaded, wasi))[1]
 
 
-def component(language: str, samples: int = 3) -> dict[str, float]:
+def component(language: str, samples: int = 5) -> dict[str, float]:
     """ms to load (best of ``samples`` fresh runtimes), first and later instantiations."""
     path = build(language).path
     wasi = language == "python"  # componentize-py's runtime imports WASI
@@ -73,7 +73,7 @@ def component(language: str, samples: int = 3) -> dict[str, float]:
             "reload_ms": reload}
 
 
-def core(samples: int = 3) -> dict[str, float]:
+def core(samples: int = 5) -> dict[str, float]:
     """The same stages for the W4 core guest: deserialize from disk, InstancePre."""
     wasm = guest("checker.wat").read_bytes()
     Runtime().module(wasm)  # warm the disk cache
