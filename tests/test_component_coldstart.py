@@ -10,7 +10,7 @@ import pytest
 import wasmtime
 from wasmtime import component as wc
 
-from nanonet.component.artifact import deserialize
+from nanonet.capi.artifact import deserialize
 from nanonet.component.host import RACY_NS, load
 from nanonet.host.engine import Runtime
 

@@ -22,11 +22,12 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
+from ..capi import artifact
 from ..errors import LoadError
 from ..host.engine import Runtime
 from ..policy import wasi as wasi_caps
 from ..policy.policy import Grants
-from . import artifact, calls
+from . import calls
 from .shapes import Signature
 
 Provided = Mapping[str, Any]  # import name -> host function, or interface -> {func: fn}
