@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,32 @@ RELAY = """(component
 FLAT = """(component
   (import "send" (func (param "stream-id" u32) (param "payload" (list u8)))))"""
 
+# a core guest reading the documented layout: stream-id at 0, the payload's
+# (ptr, len) at 16, ptr counted from the message; it sends stream-id ++ payload
+CORE_READER = """(module
+  (import "env" "memory" (memory 1))
+  (import "nanonet" "tunnel" (func $tunnel (param i32 i32) (result i32)))
+  (import "nanonet" "send" (func $send (param i32 i32 i32) (result i32)))
+  (import "nanonet" "recv" (func $recv (param i32 i32 i32) (result i32)))
+  (import "nanonet" "close" (func $close (param i32) (result i32)))
+  (data (i32.const 0) "packetsout")
+  (func (export "run") (result i32)
+    (local $in i32) (local $out i32) (local $n i32) (local $len i32)
+    (local.set $in (call $tunnel (i32.const 0) (i32.const 7)))
+    (local.set $out (call $tunnel (i32.const 7) (i32.const 3)))
+    (loop $more
+      (local.set $n (call $recv (local.get $in) (i32.const 1024) (i32.const 2048)))
+      (if (i32.ge_s (local.get $n) (i32.const 24)) (then
+        (local.set $len (i32.load (i32.const 1044)))
+        (i32.store (i32.const 4096) (i32.load (i32.const 1024)))
+        (memory.copy (i32.const 4100) (i32.add (i32.const 1024) (i32.load (i32.const 1040)))
+                     (local.get $len))
+        (drop (call $send (local.get $out) (i32.const 4096)
+                          (i32.add (i32.const 4) (local.get $len))))
+        (br $more))))
+    (drop (call $close (local.get $out)))
+    (i32.const 0)))"""
+
 packets = st.fixed_dictionaries({
     "stream-id": st.integers(0, 2**32 - 1), "timestamp": st.integers(0, 2**64 - 1),
     "payload": st.binary(max_size=400)})
@@ -70,11 +98,36 @@ def test_records_cross_host_to_component_to_host_unchanged() -> None:
         relay = mesh.component("relay", RELAY, imports={"send": "tunnel:packets"})
         mesh.start()
 
-        @settings(max_examples=60, deadline=None)
+        @settings(max_examples=40, deadline=None)
         @given(packets)
         def one(packet: dict[str, object]) -> None:
             relay.call("transmit", packet, timeout=30)
             assert reader.recv_value(timeout=30) == packet
+
+        one()
+
+
+@pytest.mark.parametrize("writer", ["host", "component"])
+def test_a_core_guest_reads_the_documented_layout(writer: str) -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("packets", wit_type=PACKET, max_payload=512)
+        mesh.tunnel("out", max_payload=512)
+        mesh.service("reader", CORE_READER, reads=["packets"], writes=["out"])
+        send: Callable[[dict[str, object]], object]
+        if writer == "host":
+            send = mesh.typed_writer("packets").send_value
+        else:
+            relay = mesh.component("relay", RELAY, imports={"send": "tunnel:packets"})
+            send = partial(relay.call, "transmit", timeout=30)
+        out = mesh.reader("out")
+        mesh.start()
+
+        @settings(max_examples=40, deadline=None)
+        @given(packets)
+        def one(packet: dict[str, object]) -> None:
+            send(packet)
+            want = struct.pack("<I", packet["stream-id"]) + packet["payload"]  # type: ignore
+            assert out.recv(timeout=30) == want
 
         one()
 
