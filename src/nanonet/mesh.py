@@ -64,6 +64,8 @@ from .runtime.upgradelog import UpgradeLog
 
 if TYPE_CHECKING:
     from .component.service import ComponentService
+    from .component.typed import RecordLayout
+    from .component.typed_ends import TypedReader, TypedWriter
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
@@ -204,6 +206,7 @@ class Mesh:
         self.tunnels: dict[str, Tunnel] = {}
         self.services: dict[str, Service] = {}
         self.components: dict[str, ComponentService] = {}
+        self.tunnel_types: dict[str, RecordLayout] = {}  # typed tunnels: component/typed.py
         self.ports: dict[str, Port] = {}
         self._port_servers: list[PortServer] = []
         self.bells = BellBook(self.rt)  # who waits on many ends (wait_any), and where
@@ -225,7 +228,8 @@ class Mesh:
                max_payload: int = DEFAULT_MAX_PAYLOAD,
                subscribers: Mapping[str, str] | Iterable[str] | None = None,
                max_subscribers: int | None = None,
-               writers: Iterable[str] | None = None) -> Tunnel:
+               writers: Iterable[str] | None = None,
+               wit_type: str | None = None) -> Tunnel:
         """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes.
 
         ``subscribers`` makes it a pub-sub tunnel (docs/ring.md,
@@ -236,11 +240,19 @@ class Mesh:
 
         ``writers`` (service names, ``"host"`` for a host writer, which may
         repeat) makes it a fan-in tunnel: one ring of that geometry per
-        writer, read by one service as one handle (docs/runtime.md, "Fan-in")."""
+        writer, read by one service as one handle (docs/runtime.md, "Fan-in").
+
+        ``wit_type`` (``"nanonet:tunnel/types.packet"``) makes it a typed
+        tunnel: each message is one such record in the canonical ABI's layout
+        (docs/components.md, "Typed tunnels")."""
         self._check_open()
         check_name("tunnel", name)
         if name in self.tunnels:
             raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
+        self.tunnel_types.pop(name, None)
+        if wit_type is not None:
+            from .component.typed import wit_record
+            self.tunnel_types[name] = wit_record(wit_type)
         if writers is not None:
             if subscribers is not None or max_subscribers:
                 raise InvalidValue(f"tunnel {name!r}: a tunnel is fan-in (writers=) or pub-sub "
@@ -508,6 +520,23 @@ class Mesh:
             t = t.part_for(Direction.WRITE, owner)[0]
         t.take(Direction.WRITE, owner)
         return TunnelWriter(t.ring, t.control)
+
+    def typed_reader(self, tunnel: str) -> TypedReader:
+        """The host's read end of typed ``tunnel``: ``recv_value()`` gives records."""
+        from .component.typed_ends import TypedReader
+        return TypedReader(self.reader(tunnel), self._layout(tunnel))
+
+    def typed_writer(self, tunnel: str) -> TypedWriter:
+        """The host's write end of typed ``tunnel``: ``send_value(record)``."""
+        from .component.typed_ends import TypedWriter
+        return TypedWriter(self.writer(tunnel), self._layout(tunnel))
+
+    def _layout(self, tunnel: str) -> RecordLayout:
+        layout = self.tunnel_types.get(tunnel)
+        if layout is None:
+            raise InvalidValue(f"tunnel {tunnel!r} has no WIT type: create it with "
+                               "mesh.tunnel(name, wit_type=...)")
+        return layout
 
     def reader(self, tunnel: str) -> TunnelReader:
         """The host's read end of ``tunnel``."""

@@ -11,7 +11,9 @@ into a tunnel through a host function (Python in the per-message path), the
 fast path (the same producer as a tunnel component, its data plane taken out
 by ``split.data_plane`` and run as a core service), and the core-module path
 (Wasm producer -> Wasm checker through a tunnel, no
-Python). Figures vary from run to run: compare within one run.
+Python); and the cold start of C, JavaScript and Python components beside a
+core module's (``component_coldstart.py``). Figures vary from run to run:
+compare within one run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from ..component.split import data_plane
 from ..errors import BenchError
 from ..host.engine import runtime
 from ..mesh import Mesh
+from .component_coldstart import figures as coldstart_figures
+from .component_coldstart import print_rows as print_coldstart
 from .component_pair import (
     bytes_speed,
     component_to_component,
@@ -186,10 +190,12 @@ def main(argv: list[str] | None = None) -> None:
     outcome, _ = w2_nanonet(args.count * 10, args.size)
     core = outcome["count"] / outcome["seconds"]
     fast = fast_path_stream(args.count * 10, args.size)
+    cold = coldstart_figures()
     if args.json:
         print(json.dumps({**figures, **pairs, "component_stream_msg_per_s": comp,
-                          "fast_path_msg_per_s": fast, "core_msg_per_s": core}))
+                          "fast_path_msg_per_s": fast, "core_msg_per_s": core, **cold}))
         return
+    print_coldstart(cold)
     _print_pairs(pairs)
     print(f"host -> component call        {figures['call_in_us']:8.1f} µs")
     print(f"component -> host import call {figures['call_out_us']:8.1f} µs (incl. the call in)")

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from ..bridge.node import placed
+from ..component.fastpath import judge
 from ..errors import ManifestError
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
@@ -70,6 +71,8 @@ def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     waiters = ", ".join(sorted(mesh.bells.waiters))
     if waiters:  # wait_any importers and fan-in readers: one bell line each
         say(f"waiting on many ends with one park (wait_any or a fan-in tunnel): {waiters}")
+    for name, comp in sorted(mesh.components.items()):  # what split.py can take out
+        say(judge(comp.loaded.binary).line(name))
     mesh.stop(grace=0)
     if not failures:
         count = len(m.services)

@@ -11,6 +11,9 @@ stubs that trap), so what a component can reach is exactly what was passed.
 
 from __future__ import annotations
 
+import os
+import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
+from ..capi import artifact
 from ..errors import LoadError
 from ..host.engine import Runtime
 from ..policy import wasi as wasi_caps
@@ -181,23 +185,47 @@ class Instance:
         return calls.call(self.store, func, sig, args)
 
 
+RACY_NS = 2_000_000_000
+_LOADED: weakref.WeakKeyDictionary[Runtime, dict[object, Loaded]] = weakref.WeakKeyDictionary()
+
+
 def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
-    """A compiled component from bytes, WAT text or a path, through the disk cache."""
+    """A compiled component from bytes, WAT text or a path, through the disk cache.
+
+    Loaded once per runtime: a file seen before (same inode, size and mtime)
+    or bytes seen before (same digest) give back the same ``Loaded``, so a
+    second service of an 18 MB guest neither reads nor deserializes it again.
+    A file changed in the last ``RACY_NS`` is read and hashed anyway (as git
+    treats "racy" files): a rewrite inside one timestamp tick keeps its mtime.
+    """
     if isinstance(source, Loaded):
         return source
+    memo = _LOADED.setdefault(rt, {})
     if isinstance(source, Path) or (isinstance(source, str) and "(component" not in source):
-        source = Path(source).read_bytes()
+        st = os.stat(source)
+        if time.time_ns() - st.st_mtime_ns < RACY_NS:  # may change within the same mtime
+            return load(rt, Path(source).read_bytes())
+        where = (os.path.realpath(source), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if (hit := memo.get(where)) is None:
+            hit = memo[where] = load(rt, Path(source).read_bytes())
+        return hit
     raw = source.encode() if isinstance(source, str) else bytes(source)
     digest = rt.digest(b"component\0" + raw)
+    if (hit := memo.get(digest)) is None:
+        hit = memo[digest] = Loaded(_component(rt, raw, digest), rt.engine, binary=_binary(raw))
+    return hit
+
+
+def _component(rt: Runtime, raw: bytes, digest: bytes) -> wc.Component:
+    """The entry bound to ``digest`` from the disk cache, else ``raw`` compiled."""
     name = f"{digest.hex()[:32]}.ccwasm"
-    compiled = rt.disk.load(name, digest)  # only an entry bound to these bytes
+    compiled = rt.disk.load_view(name, digest)  # only an entry bound to these bytes
     try:
         if compiled is not None:
-            return Loaded(wc.Component.deserialize(rt.engine, compiled), rt.engine,
-                          binary=_binary(raw))
+            return artifact.deserialize(rt.engine, compiled)
     except wasmtime.WasmtimeError:
         pass
-    return Loaded(_compile(rt, raw, name, digest), rt.engine, binary=_binary(raw))
+    return _compile(rt, raw, name, digest)
 
 
 def _binary(raw: bytes) -> bytes:

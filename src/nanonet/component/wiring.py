@@ -28,6 +28,7 @@ from ..ring.endpoint import TunnelWriter
 from .host import Loaded, short
 from .service import ComponentService, to_tunnel
 from .shapes import Shape, Signature
+from .typed import RecordLayout
 
 if TYPE_CHECKING:
     from ..mesh import Mesh
@@ -64,6 +65,17 @@ def encoder(sig: Signature, who: str) -> Callable[..., bytes]:
     return lambda *args: b"".join(f(a) for f, a in zip(fields, args, strict=True))
 
 
+def typed_encoder(sig: Signature, layout: RecordLayout, who: str,
+                  tunnel: str) -> Callable[..., bytes]:
+    """The record argument -> one message in the typed tunnel's layout; a
+    LoadError unless the import takes exactly that record."""
+    if len(sig.params) != 1 or not layout.matches(sig.params[0][1]):
+        raise LoadError(f"{who} takes {sig.wit()}, but tunnel {tunnel!r} carries "
+                        f"{layout.describe()}: give the import one parameter of that "
+                        "record type, or declare the tunnel without a type")
+    return layout.encode
+
+
 def _wanted(loaded: Loaded, key: str) -> tuple[str, dict[str, Signature] | Signature]:
     for name, want in loaded.imports.items():
         if key in (name, name.split("@")[0], short(name)):
@@ -83,7 +95,8 @@ def _tunnel(mesh: Mesh, owner: str, key: str, want: Any, tunnel: str,
     else:
         raise LoadError(f"{who} has {len(want)} functions; a tunnel import takes one: "
                         "wire it to Python functions or to a service instead")
-    encode = encoder(sig, who)
+    layout = mesh.tunnel_types.get(tunnel)
+    encode = encoder(sig, who) if layout is None else typed_encoder(sig, layout, who, tunnel)
     ends.append(writer := mesh.writer(tunnel, owner=owner))
     send = to_tunnel(writer, encode)
     return send if isinstance(want, Signature) else {fname: send}

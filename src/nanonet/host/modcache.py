@@ -44,7 +44,7 @@ def _owned_and_private(st: os.stat_result, mode_mask: int = _OTHERS_WRITE) -> bo
     return st.st_uid == os.getuid() and not st.st_mode & mode_mask
 
 
-def _mac(key: bytes, digest: bytes, compiled: bytes | bytearray) -> bytes:
+def _mac(key: bytes, digest: bytes, compiled: bytes | bytearray | memoryview) -> bytes:
     mac = hmac.new(key, digest, hashlib.sha256)
     mac.update(compiled)
     return mac.digest()
@@ -60,13 +60,19 @@ class DiskCache:
 
     def load(self, name: str, digest: bytes) -> bytes | None:
         """The compiled bytes of entry ``name`` if bound to ``digest``, else None."""
+        view = self.load_view(name, digest)
+        return None if view is None else bytes(view)
+
+    def load_view(self, name: str, digest: bytes) -> memoryview | None:
+        """``load`` without copying: a read-only view of the entry's compiled
+        part, the tail of the bytes read (a component's is tens of MB)."""
         key = self._secret()
         if key is None:
             return None
         read = _read_private(self.root / name, _OTHERS_WRITE)
         if read is None:
             return None
-        header, compiled = read[:HEADER], read[HEADER:]
+        header, compiled = read[:HEADER], memoryview(read)[HEADER:]
         if header[:len(MAGIC)] != MAGIC:
             return None
         if not hmac.compare_digest(header[len(MAGIC):], _mac(key, digest, compiled)):

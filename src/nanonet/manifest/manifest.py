@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import ManifestError, NanonetError
+from ..errors import InvalidValue, ManifestError, NanonetError
 from ..mesh import Mesh
 from ..policy.policy import Grants, Limits, Preopen, Restart, RestartPolicy, ServicePolicy
 from .crosscheck import problems
@@ -139,9 +139,15 @@ class Manifest:
             for name, t in self.table.tunnels.items():
                 g = t.geometry()
                 log.debug("tunnel %s: %d slots of %d bytes", name, g.slot_count, g.max_payload)
-                mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
-                            subscribers=t.policies() if t.subscribers else None,
-                            max_subscribers=t.max_subscribers, writers=t.writers)
+                try:
+                    mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
+                                subscribers=t.policies() if t.subscribers else None,
+                                max_subscribers=t.max_subscribers, writers=t.writers,
+                                wit_type=t.type)
+                except InvalidValue as err:  # a type that names no WIT record
+                    if failures is None:
+                        raise self.error(("tunnels", name, "type"), str(err)) from err
+                    failures.append(self.error(("tunnels", name, "type"), str(err)))
             for name, p in self.table.ports.items():
                 mesh.port(name, max_payload=p.max_payload, host_clients=p.host_clients,
                           clients=len(self.port_callers(name)))

@@ -87,6 +87,8 @@ class TunnelTable(Table):
     subscribers: list[ServiceName] | None = Field(default=None, min_length=1)
     policy: dict[str, Literal["block", "lossy"]] = {}  # per subscriber; default "block"
     max_subscribers: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBERS)
+    # a typed tunnel: each message one WIT record ("nanonet:tunnel/types.packet")
+    type: str | None = Field(default=None, min_length=1)
 
     @property
     def all_writers(self) -> list[str]:
