@@ -58,7 +58,8 @@ PUBLISHED = {
     "BuildTimeout": "build-timeout", "ControlFileError": "control-file", "TapError": "tap-failed",
     "TapStalled": "tap-stalled", "PcapngError": "pcapng-invalid", "MissingTool": "missing-tool",
     "BenchError": "bench-failed", "BridgeProtocolError": "bridge-protocol",
-    "BridgeRefused": "bridge-refused", "TokenRefused": "token-refused", "StopTimeout": "stop-timeout", "InternalError": "internal",
+    "BridgeRefused": "bridge-refused",
+    "TokenRefused": "token-refused", "StopTimeout": "stop-timeout", "InternalError": "internal",
     "LifecycleError": "lifecycle", "UpgradeError": "upgrade-failed",
 }
 # Defined in nanonet, never raised to a user: each is named in the doc's last section.
