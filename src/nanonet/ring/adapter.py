@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from ..errors import InternalError
-from . import fanin, waitany
+from . import fanin, hotpath, waitany
 from . import layout as L
 from .bell import BELL_MODULE, BELL_PAGES, OFF_BELL_PARKS, OFF_BELL_SEQ, BellPlan
 from .layout import Geometry, Quarantine, Status
@@ -309,36 +309,8 @@ _WRITER = """
     (select (i32.const {YIELD}) (i32.const 0)
             (i32.atomic.load {m} offset={O_WYIELD} (i32.const 0))))
 
-  ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
-  (func $send_batch{m} (param $block i32) (param $ptr i32) (param $count i32) (result i32)
-    (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
-    ;; attach and check closed before the first record, as send does
-    (if (local.get $count) (then
-      (local.set $r (call $room{m} (local.get $block)))
-      (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $n) (local.get $count)))
-      (local.set $len (i32.load (local.get $ptr)))
-      (if (i32.gt_u (local.get $len) (i32.const {PMAX})) (then
-        (local.set $r (i32.const {TOO_BIG})) (br $done)))
-      (if (i32.eqz (call $ready{m})) (then
-        (if (local.get $pend) (then
-          (call $publish{m} (local.get $bytes))
-          (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
-        (local.set $r (call $room{m} (local.get $block)))
-        (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
-      (call $put{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
-      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
-      (local.set $ptr (i32.add (local.get $ptr)
-        (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4))))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (local.set $pend (i32.add (local.get $pend) (i32.const 1)))
-      (br $next)))
-    (if (local.get $pend) (then (call $publish{m} (local.get $bytes))))
-    (if (i32.and (i32.eqz (local.get $n)) (i32.lt_s (local.get $r) (i32.const 0)))
-      (then (return (local.get $r))))
-    (local.get $n))
 """
+_WRITER += hotpath.SEND_BATCH
 
 _READER = """
   ;; small messages are copied with inline 8-byte moves: memory.copy between
@@ -428,6 +400,7 @@ _READER = """
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch{m} (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail{m} (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const {AGAIN})) (then (return (i32.const 0))))
@@ -443,25 +416,7 @@ _READER = """
       (local.set $r (call $refresh{m}))  ;; re-reads head, with every check
       (br_if $lag (i32.eq (local.get $r) (i32.const 1)))
       (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))))
-    (local.set $n (i32.const 0))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready{m})) (then
-        (br_if $done (i32.ne (call $refresh{m}) (i32.const 1)))))
-      (local.set $len (call $peek{m}))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
-      (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
-      (if (i32.gt_u (local.get $need) (local.get $cap)) (then
-        (local.set $r (i32.const {TRUNC})) (br $done)))
-      (i32.store (local.get $ptr) (local.get $len))
-      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len)){@lossy_batch}
-      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
-      (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
-      (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $next)))
-    (if (local.get $n) (then
+{@recv_batch_loop}    (if (local.get $n) (then
       (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (local.get $bytes)))
       (return (local.get $n))))
     (local.get $r))
@@ -629,9 +584,22 @@ def _check_length(local: str) -> str:
             "(then (return (call $quarantine{m} (i32.const {Q_LEN})))))")
 
 
+def _copy_inline_in() -> str:
+    """A batch record's payload (past its u32 length) into the slot at ``$slot``."""
+    return hotpath.copy_inline("(i32.add (local.get $slot) (i32.const {SH}))",
+                               "(i32.add (local.get $ptr) (i32.const 4))")
+
+
+def _copy_inline_out() -> str:
+    """The payload of my counter's slot into a batch record, past its u32 length."""
+    return hotpath.copy_inline("(i32.add (local.get $ptr) (i32.const 4))", _payload_addr())
+
+
 _HELPERS: dict[str, Helper] = {
     "slot_addr": _slot_addr, "payload_addr": _payload_addr, "bump": _bump,
-    "check_counters": _check_counters, "check_length": _check_length}
+    "check_counters": _check_counters, "check_length": _check_length,
+    "copy_inline_in": _copy_inline_in, "copy_inline_out": _copy_inline_out,
+    "recv_batch_loop": lambda: hotpath.RECV_BATCH_LOOP}
 
 
 _SINGLE = {"sub_header": "", "sub_locals": "", "slot_seq": "(i32.const 0)", "lossy_recv": "",
