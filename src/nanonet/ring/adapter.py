@@ -78,7 +78,7 @@ SPIN_INIT = 2048
 SPIN_MIN = 64
 SPIN_MAX = 1 << 16
 WRITER_SPIN = 128
-INLINE_COPY = 256  # messages up to this size are copied inline, not by memory.copy
+INLINE_COPY = 256  # messages up to this size are copied inline (hotpath.py), not by memory.copy
 # A park's timeout. Every wake-up is re-checked (closed included), and close
 # notifies every waiter, so the timeout only bounds how long a park that no
 # notify reaches can last: the epoch (a forced stop, a deadline) reaches a
@@ -273,11 +273,11 @@ _WRITER = """
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $slot {@slot_addr})
     (i32.store {m} (local.get $slot) (local.get $len))
     (i32.store {m} offset={SLOT_FLAGS} (local.get $slot) {@slot_seq})
-    (call $copy_in{m}
-      (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
+    {@copy_inline_in 0}
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $room{m} (param $block i32) (result i32) (local $r i32)
@@ -313,8 +313,6 @@ _WRITER = """
 _WRITER += hotpath.SEND_BATCH
 
 _READER = """
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready{m} (result i32)  ;; a message waiting
     (i64.ne (global.get $pos{m}) (global.get $peer{m})))
 
@@ -369,8 +367,8 @@ _READER = """
     {@check_length $len}
     (local.get $len))
 
-  (func $take{m} (param $ptr i32) (param $len i32)
-    (call $copy_out{m} (local.get $ptr) {@payload_addr} (local.get $len))
+  (func $take{m} (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    {@copy_inline_out 0}
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $recv{X}{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -422,31 +420,6 @@ _READER = """
     (local.get $r))
 """
 
-
-# one copy routine, instantiated per direction: $copy_in{m} (guest memory 0
-# into the ring) for writers, $copy_out{m} (ring into memory 0) for readers
-_COPY = """
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_{DIR}{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy {DST} {SRC} (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store {DST} (local.get $dst) (i64.load {SRC} (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 {DST} (local.get $dst) (i32.load8_u {SRC} (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-"""
 
 # the writer also waits for the host's tap while one is attached losslessly:
 # the peer it uses is whichever of tail and tap_tail is further behind
@@ -523,7 +496,7 @@ def _end_values(m: int, end: EndSpec) -> dict[str, object]:
              O_STAMPS_8=L.OFF_STAMPS + 8, O_LAT=L.OFF_LATENCIES, O_LAT_8=L.OFF_LATENCIES + 8,
              SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
              SLOT_FLAGS=L.SLOT_OFF_FLAGS,
-             DIR="in" if writer else "out", DST=m if writer else 0, SRC=0 if writer else m,
+             DST=m if writer else 0, SRC=0 if writer else m,
              WAKE_N=1, X="")
     if end.geometry.subscribers:  # a pub-sub ring: its writer, or one subscriber's line
         c.update(pubsub_writer_values(end.geometry) if writer or end.sub is None
@@ -535,7 +508,6 @@ def _end_templates(end: EndSpec, sampling: bool) -> list[tuple[str, str]]:
     """The named templates one tunnel end's code is made of, in order."""
     writer = end.direction is Direction.WRITE
     parts = [("common", _COMMON), ("name_is", _NAME_IS),
-             ("copy_in" if writer else "copy_out", _COPY),
              ("writer", _WRITER) if writer else ("reader", _READER)]
     if sampling:
         parts.append(("stamp", _STAMP) if writer else ("measure", _MEASURE))
@@ -584,15 +556,17 @@ def _check_length(local: str) -> str:
             "(then (return (call $quarantine{m} (i32.const {Q_LEN})))))")
 
 
-def _copy_inline_in() -> str:
-    """A batch record's payload (past its u32 length) into the slot at ``$slot``."""
+def _copy_inline_in(skip: str = "4") -> str:
+    """``$len`` bytes at ``$ptr + skip`` (past a batch record's u32 length, or
+    0 for a single message) into the payload of the slot at ``$slot``."""
     return hotpath.copy_inline("(i32.add (local.get $slot) (i32.const {SH}))",
-                               "(i32.add (local.get $ptr) (i32.const 4))")
+                               f"(i32.add (local.get $ptr) (i32.const {skip}))")
 
 
-def _copy_inline_out() -> str:
-    """The payload of my counter's slot into a batch record, past its u32 length."""
-    return hotpath.copy_inline("(i32.add (local.get $ptr) (i32.const 4))", _payload_addr())
+def _copy_inline_out(skip: str = "4") -> str:
+    """The payload of my counter's slot into memory 0 at ``$ptr + skip``."""
+    return hotpath.copy_inline(f"(i32.add (local.get $ptr) (i32.const {skip}))",
+                               _payload_addr())
 
 
 _HELPERS: dict[str, Helper] = {
