@@ -133,29 +133,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_out1 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 0 1 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 0 (local.get $dst) (i64.load 1 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 0 (local.get $dst) (i32.load8_u 1 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready1 (result i32)  ;; a message waiting
     (i64.ne (global.get $pos1) (global.get $peer1)))
 
@@ -210,8 +187,33 @@
     (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine1 (i32.const 3)))))
     (local.get $len))
 
-  (func $take1 (param $ptr i32) (param $len i32)
-    (call $copy_out1 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))) (local.get $len))
+  (func $take1 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local.set $cd (i32.add (local.get $ptr) (i32.const 0))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 1 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1))))
 
   (func $recv1 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -241,6 +243,7 @@
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch1 (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail1 (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const -2)) (then (return (i32.const 0))))
@@ -259,16 +262,44 @@
     (local.set $n (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready1)) (then
+      (if (i64.eq (global.get $pos1) (global.get $peer1)) (then  ;; not $ready
         (br_if $done (i32.ne (call $refresh1) (i32.const 1)))))
-      (local.set $len (call $peek1))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
+      ;; $peek, in line: the length read from the slot, checked before any use
+      (local.set $len (i32.load 1 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))))
+      (if (i32.gt_u (local.get $len) (i32.const 8)) (then
+        (local.set $r (call $quarantine1 (i32.const 3))) (br $done)))
       (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const -6)) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take1 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      ;; $take, in line
+      (local.set $cd (i32.add (local.get $ptr) (i32.const 4))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 1 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
@@ -421,29 +452,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_out2 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 0 2 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 0 (local.get $dst) (i64.load 2 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 0 (local.get $dst) (i32.load8_u 2 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready2 (result i32)  ;; a message waiting
     (i64.ne (global.get $pos2) (global.get $peer2)))
 
@@ -498,8 +506,33 @@
     (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine2 (i32.const 3)))))
     (local.get $len))
 
-  (func $take2 (param $ptr i32) (param $len i32)
-    (call $copy_out2 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 3)))) (local.get $len))
+  (func $take2 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local.set $cd (i32.add (local.get $ptr) (i32.const 0))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 2 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 2 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 2 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 2 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos2 (i64.add (global.get $pos2) (i64.const 1))))
 
   (func $recv2 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -529,6 +562,7 @@
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch2 (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail2 (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const -2)) (then (return (i32.const 0))))
@@ -547,16 +581,44 @@
     (local.set $n (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready2)) (then
+      (if (i64.eq (global.get $pos2) (global.get $peer2)) (then  ;; not $ready
         (br_if $done (i32.ne (call $refresh2) (i32.const 1)))))
-      (local.set $len (call $peek2))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
+      ;; $peek, in line: the length read from the slot, checked before any use
+      (local.set $len (i32.load 2 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 3))))))
+      (if (i32.gt_u (local.get $len) (i32.const 8)) (then
+        (local.set $r (call $quarantine2 (i32.const 3))) (br $done)))
       (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const -6)) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take2 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      ;; $take, in line
+      (local.set $cd (i32.add (local.get $ptr) (i32.const 4))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 2 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 2 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 2 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 2 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos2 (i64.add (global.get $pos2) (i64.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
@@ -709,29 +771,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_out3 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 0 3 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 0 (local.get $dst) (i64.load 3 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 0 (local.get $dst) (i32.load8_u 3 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready3 (result i32)  ;; a message waiting
     (i64.ne (global.get $pos3) (global.get $peer3)))
 
@@ -786,8 +825,33 @@
     (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine3 (i32.const 3)))))
     (local.get $len))
 
-  (func $take3 (param $ptr i32) (param $len i32)
-    (call $copy_out3 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos3)) (i32.const 3)))) (local.get $len))
+  (func $take3 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local.set $cd (i32.add (local.get $ptr) (i32.const 0))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos3)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 3 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 3 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 3 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 3 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos3 (i64.add (global.get $pos3) (i64.const 1))))
 
   (func $recv3 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -817,6 +881,7 @@
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch3 (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail3 (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const -2)) (then (return (i32.const 0))))
@@ -835,16 +900,44 @@
     (local.set $n (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready3)) (then
+      (if (i64.eq (global.get $pos3) (global.get $peer3)) (then  ;; not $ready
         (br_if $done (i32.ne (call $refresh3) (i32.const 1)))))
-      (local.set $len (call $peek3))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
+      ;; $peek, in line: the length read from the slot, checked before any use
+      (local.set $len (i32.load 3 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos3)) (i32.const 3))))))
+      (if (i32.gt_u (local.get $len) (i32.const 8)) (then
+        (local.set $r (call $quarantine3 (i32.const 3))) (br $done)))
       (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const -6)) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take3 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      ;; $take, in line
+      (local.set $cd (i32.add (local.get $ptr) (i32.const 4))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos3)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 3 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 3 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 3 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 3 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos3 (i64.add (global.get $pos3) (i64.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
@@ -997,29 +1090,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_out4 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 0 4 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 0 (local.get $dst) (i64.load 4 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 0 (local.get $dst) (i32.load8_u 4 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready4 (result i32)  ;; a message waiting
     (i64.ne (global.get $pos4) (global.get $peer4)))
 
@@ -1074,8 +1144,33 @@
     (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine4 (i32.const 3)))))
     (local.get $len))
 
-  (func $take4 (param $ptr i32) (param $len i32)
-    (call $copy_out4 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos4)) (i32.const 3)))) (local.get $len))
+  (func $take4 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local.set $cd (i32.add (local.get $ptr) (i32.const 0))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos4)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 4 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 4 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 4 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 4 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos4 (i64.add (global.get $pos4) (i64.const 1))))
 
   (func $recv4 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -1105,6 +1200,7 @@
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch4 (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail4 (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const -2)) (then (return (i32.const 0))))
@@ -1123,16 +1219,44 @@
     (local.set $n (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready4)) (then
+      (if (i64.eq (global.get $pos4) (global.get $peer4)) (then  ;; not $ready
         (br_if $done (i32.ne (call $refresh4) (i32.const 1)))))
-      (local.set $len (call $peek4))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
+      ;; $peek, in line: the length read from the slot, checked before any use
+      (local.set $len (i32.load 4 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos4)) (i32.const 3))))))
+      (if (i32.gt_u (local.get $len) (i32.const 8)) (then
+        (local.set $r (call $quarantine4 (i32.const 3))) (br $done)))
       (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const -6)) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take4 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      ;; $take, in line
+      (local.set $cd (i32.add (local.get $ptr) (i32.const 4))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos4)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 4 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 4 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 4 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 4 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos4 (i64.add (global.get $pos4) (i64.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
@@ -1302,27 +1426,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_in5 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 5 0 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 5 (local.get $dst) (i64.load 0 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 5 (local.get $dst) (i32.load8_u 0 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
   (func $ready5 (result i32)  ;; a free slot
     (i64.lt_u (i64.sub (global.get $pos5) (global.get $peer5)) (i64.const 4)))
 
@@ -1340,11 +1443,36 @@
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put5 (param $ptr i32) (param $len i32) (local $slot i32)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos5)) (i32.const 3)))))
     (i32.store 5 (local.get $slot) (local.get $len))
     (i32.store 5 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
-    (call $copy_in5
-      (i32.add (local.get $slot) (i32.const 8)) (local.get $ptr) (local.get $len))
+    (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 0)))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 5 0 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 5 (local.get $cd) (v128.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 5 (local.get $cd) (i64.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 5 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos5 (i64.add (global.get $pos5) (i64.const 1))))
 
   (func $room5 (param $block i32) (result i32) (local $r i32)
@@ -1379,6 +1507,7 @@
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch5 (param $block i32) (param $ptr i32) (param $count i32) (result i32)
     (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
+    (local $free i32) (local $slot i32) (local $cd i32) (local $cs i32) (local $ce i32)
     ;; attach and check closed before the first record, as send does
     (if (local.get $count) (then
       (local.set $r (call $room5 (local.get $block)))
@@ -1388,13 +1517,48 @@
       (local.set $len (i32.load (local.get $ptr)))
       (if (i32.gt_u (local.get $len) (i32.const 8)) (then
         (local.set $r (i32.const -3)) (br $done)))
-      (if (i32.eqz (call $ready5)) (then
-        (if (local.get $pend) (then
-          (call $publish5 (local.get $bytes))
-          (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
-        (local.set $r (call $room5 (local.get $block)))
-        (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
-      (call $put5 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      (if (i32.eqz (local.get $free)) (then
+        (if (i32.eqz (call $ready5)) (then
+          (if (local.get $pend) (then
+            (call $publish5 (local.get $bytes))
+            (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
+          (local.set $r (call $room5 (local.get $block)))
+          (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
+        ;; free slots as $ready counts them: 1..N once it holds
+        (local.set $free (i32.wrap_i64 (i64.sub (i64.const 4)
+          (i64.sub (global.get $pos5) (global.get $peer5)))))))
+      ;; $put, in line
+      (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos5)) (i32.const 3)))))
+      (i32.store 5 (local.get $slot) (local.get $len))
+      (i32.store 5 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
+      (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 4)))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 5 0 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 5 (local.get $cd) (v128.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 5 (local.get $cd) (i64.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 5 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos5 (i64.add (global.get $pos5) (i64.const 1)))
+      (local.set $free (i32.sub (local.get $free) (i32.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr)
         (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4))))

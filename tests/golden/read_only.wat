@@ -128,29 +128,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_out1 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 0 1 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 0 (local.get $dst) (i64.load 1 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 0 (local.get $dst) (i32.load8_u 1 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready1 (result i32)  ;; a message waiting
     (i64.ne (global.get $pos1) (global.get $peer1)))
 
@@ -205,8 +182,33 @@
     (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine1 (i32.const 3)))))
     (local.get $len))
 
-  (func $take1 (param $ptr i32) (param $len i32)
-    (call $copy_out1 (local.get $ptr) (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))) (local.get $len))
+  (func $take1 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local.set $cd (i32.add (local.get $ptr) (i32.const 0))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 1 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1))))
 
   (func $recv1 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -236,6 +238,7 @@
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch1 (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail1 (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const -2)) (then (return (i32.const 0))))
@@ -254,16 +257,44 @@
     (local.set $n (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready1)) (then
+      (if (i64.eq (global.get $pos1) (global.get $peer1)) (then  ;; not $ready
         (br_if $done (i32.ne (call $refresh1) (i32.const 1)))))
-      (local.set $len (call $peek1))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
+      ;; $peek, in line: the length read from the slot, checked before any use
+      (local.set $len (i32.load 1 (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3))))))
+      (if (i32.gt_u (local.get $len) (i32.const 8)) (then
+        (local.set $r (call $quarantine1 (i32.const 3))) (br $done)))
       (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
       (if (i32.gt_u (local.get $need) (local.get $cap)) (then
         (local.set $r (i32.const -6)) (br $done)))
       (i32.store (local.get $ptr) (local.get $len))
-      (call $take1 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      ;; $take, in line
+      (local.set $cd (i32.add (local.get $ptr) (i32.const 4))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 0 1 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 0 (local.get $cd) (v128.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
       (local.set $cap (i32.sub (local.get $cap) (local.get $need)))

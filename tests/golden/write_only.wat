@@ -144,27 +144,6 @@
       (br $each)))
     (i32.const 0))
 
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_in1 (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy 1 0 (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store 1 (local.get $dst) (i64.load 0 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 1 (local.get $dst) (i32.load8_u 0 (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-
   (func $ready1 (result i32)  ;; a free slot
     (i64.lt_u (i64.sub (global.get $pos1) (global.get $peer1)) (i64.const 256)))
 
@@ -181,11 +160,36 @@
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put1 (param $ptr i32) (param $len i32) (local $slot i32)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 128) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 255)))))
     (i32.store 1 (local.get $slot) (local.get $len))
     (i32.store 1 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
-    (call $copy_in1
-      (i32.add (local.get $slot) (i32.const 8)) (local.get $ptr) (local.get $len))
+    (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 0)))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 1 0 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 1 (local.get $cd) (v128.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 1 (local.get $cd) (i64.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 1 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1))))
 
   (func $room1 (param $block i32) (result i32) (local $r i32)
@@ -220,6 +224,7 @@
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch1 (param $block i32) (param $ptr i32) (param $count i32) (result i32)
     (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
+    (local $free i32) (local $slot i32) (local $cd i32) (local $cs i32) (local $ce i32)
     ;; attach and check closed before the first record, as send does
     (if (local.get $count) (then
       (local.set $r (call $room1 (local.get $block)))
@@ -229,13 +234,48 @@
       (local.set $len (i32.load (local.get $ptr)))
       (if (i32.gt_u (local.get $len) (i32.const 120)) (then
         (local.set $r (i32.const -3)) (br $done)))
-      (if (i32.eqz (call $ready1)) (then
-        (if (local.get $pend) (then
-          (call $publish1 (local.get $bytes))
-          (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
-        (local.set $r (call $room1 (local.get $block)))
-        (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
-      (call $put1 (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
+      (if (i32.eqz (local.get $free)) (then
+        (if (i32.eqz (call $ready1)) (then
+          (if (local.get $pend) (then
+            (call $publish1 (local.get $bytes))
+            (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
+          (local.set $r (call $room1 (local.get $block)))
+          (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
+        ;; free slots as $ready counts them: 1..N once it holds
+        (local.set $free (i32.wrap_i64 (i64.sub (i64.const 256)
+          (i64.sub (global.get $pos1) (global.get $peer1)))))))
+      ;; $put, in line
+      (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 128) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 255)))))
+      (i32.store 1 (local.get $slot) (local.get $len))
+      (i32.store 1 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
+      (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 4)))
+      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
+                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+        (then (memory.copy 1 0 (local.get $cd) (local.get $cs) (local.get $len)))
+        (else
+          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
+          (block $c16 (loop $l16
+            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (v128.store 1 (local.get $cd) (v128.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
+            (br $l16)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
+          (block $c8 (loop $l8
+            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i64.store 1 (local.get $cd) (i64.load 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
+            (br $l8)))
+          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
+          (block $c1 (loop $l1
+            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
+            (i32.store8 1 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
+            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
+            (br $l1)))))
+      (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1)))
+      (local.set $free (i32.sub (local.get $free) (i32.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr)
         (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4))))

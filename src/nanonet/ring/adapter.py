@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from ..errors import InternalError
-from . import fanin, waitany
+from . import fanin, hotpath, waitany
 from . import layout as L
 from .bell import BELL_MODULE, BELL_PAGES, OFF_BELL_PARKS, OFF_BELL_SEQ, BellPlan
 from .layout import Geometry, Quarantine, Status
@@ -78,7 +78,7 @@ SPIN_INIT = 2048
 SPIN_MIN = 64
 SPIN_MAX = 1 << 16
 WRITER_SPIN = 128
-INLINE_COPY = 256  # messages up to this size are copied inline, not by memory.copy
+INLINE_COPY = 256  # messages up to this size are copied inline (hotpath.py), not by memory.copy
 # A park's timeout. Every wake-up is re-checked (closed included), and close
 # notifies every waiter, so the timeout only bounds how long a park that no
 # notify reaches can last: the epoch (a forced stop, a deadline) reaches a
@@ -273,11 +273,11 @@ _WRITER = """
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $slot {@slot_addr})
     (i32.store {m} (local.get $slot) (local.get $len))
     (i32.store {m} offset={SLOT_FLAGS} (local.get $slot) {@slot_seq})
-    (call $copy_in{m}
-      (i32.add (local.get $slot) (i32.const {SH})) (local.get $ptr) (local.get $len))
+    {@copy_inline_in 0}
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $room{m} (param $block i32) (result i32) (local $r i32)
@@ -309,40 +309,10 @@ _WRITER = """
     (select (i32.const {YIELD}) (i32.const 0)
             (i32.atomic.load {m} offset={O_WYIELD} (i32.const 0))))
 
-  ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
-  (func $send_batch{m} (param $block i32) (param $ptr i32) (param $count i32) (result i32)
-    (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
-    ;; attach and check closed before the first record, as send does
-    (if (local.get $count) (then
-      (local.set $r (call $room{m} (local.get $block)))
-      (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $n) (local.get $count)))
-      (local.set $len (i32.load (local.get $ptr)))
-      (if (i32.gt_u (local.get $len) (i32.const {PMAX})) (then
-        (local.set $r (i32.const {TOO_BIG})) (br $done)))
-      (if (i32.eqz (call $ready{m})) (then
-        (if (local.get $pend) (then
-          (call $publish{m} (local.get $bytes))
-          (local.set $bytes (i64.const 0)) (local.set $pend (i32.const 0))))
-        (local.set $r (call $room{m} (local.get $block)))
-        (br_if $done (i32.ne (local.get $r) (i32.const 1)))))
-      (call $put{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len))
-      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
-      (local.set $ptr (i32.add (local.get $ptr)
-        (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4))))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (local.set $pend (i32.add (local.get $pend) (i32.const 1)))
-      (br $next)))
-    (if (local.get $pend) (then (call $publish{m} (local.get $bytes))))
-    (if (i32.and (i32.eqz (local.get $n)) (i32.lt_s (local.get $r) (i32.const 0)))
-      (then (return (local.get $r))))
-    (local.get $n))
 """
+_WRITER += hotpath.SEND_BATCH
 
 _READER = """
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
   (func $ready{m} (result i32)  ;; a message waiting
     (i64.ne (global.get $pos{m}) (global.get $peer{m})))
 
@@ -397,8 +367,8 @@ _READER = """
     {@check_length $len}
     (local.get $len))
 
-  (func $take{m} (param $ptr i32) (param $len i32)
-    (call $copy_out{m} (local.get $ptr) {@payload_addr} (local.get $len))
+  (func $take{m} (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    {@copy_inline_out 0}
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
   (func $recv{X}{m} (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -428,6 +398,7 @@ _READER = """
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch{m} (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
+    (local $cd i32) (local $cs i32) (local $ce i32)
     (local.set $r (call $avail{m} (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const {AGAIN})) (then (return (i32.const 0))))
@@ -443,55 +414,12 @@ _READER = """
       (local.set $r (call $refresh{m}))  ;; re-reads head, with every check
       (br_if $lag (i32.eq (local.get $r) (i32.const 1)))
       (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))))
-    (local.set $n (i32.const 0))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $n) (local.get $max)))
-      (if (i32.eqz (call $ready{m})) (then
-        (br_if $done (i32.ne (call $refresh{m}) (i32.const 1)))))
-      (local.set $len (call $peek{m}))
-      (if (i32.lt_s (local.get $len) (i32.const 0))
-        (then (local.set $r (local.get $len)) (br $done)))
-      (local.set $need (i32.and (i32.add (local.get $len) (i32.const 7)) (i32.const -4)))
-      (if (i32.gt_u (local.get $need) (local.get $cap)) (then
-        (local.set $r (i32.const {TRUNC})) (br $done)))
-      (i32.store (local.get $ptr) (local.get $len))
-      (call $take{m} (i32.add (local.get $ptr) (i32.const 4)) (local.get $len)){@lossy_batch}
-      (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
-      (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
-      (local.set $cap (i32.sub (local.get $cap) (local.get $need)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $next)))
-    (if (local.get $n) (then
+{@recv_batch_loop}    (if (local.get $n) (then
       (global.set $unbytes{m} (i64.add (global.get $unbytes{m}) (local.get $bytes)))
       (return (local.get $n))))
     (local.get $r))
 """
 
-
-# one copy routine, instantiated per direction: $copy_in{m} (guest memory 0
-# into the ring) for writers, $copy_out{m} (ring into memory 0) for readers
-_COPY = """
-  ;; small messages are copied with inline 8-byte moves: memory.copy between
-  ;; two memories is a call into the runtime, which costs more than the copy
-  (func $copy_{DIR}{m} (param $dst i32) (param $src i32) (param $len i32) (local $end i32)
-    (if (i32.or (i32.gt_u (local.get $len) (i32.const {INLINE}))
-                (i32.lt_u (i32.add (local.get $src) (local.get $len)) (local.get $src)))
-      (then (memory.copy {DST} {SRC} (local.get $dst) (local.get $src) (local.get $len)) (return)))
-    (local.set $end (i32.add (local.get $src) (i32.and (local.get $len) (i32.const -8))))
-    (block $words (loop $word
-      (br_if $words (i32.ge_u (local.get $src) (local.get $end)))
-      (i64.store {DST} (local.get $dst) (i64.load {SRC} (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 8)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-      (br $word)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
-    (block $bytes (loop $byte
-      (br_if $bytes (i32.ge_u (local.get $src) (local.get $end)))
-      (i32.store8 {DST} (local.get $dst) (i32.load8_u {SRC} (local.get $src)))
-      (local.set $src (i32.add (local.get $src) (i32.const 1)))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
-      (br $byte))))
-"""
 
 # the writer also waits for the host's tap while one is attached losslessly:
 # the peer it uses is whichever of tail and tap_tail is further behind
@@ -568,7 +496,7 @@ def _end_values(m: int, end: EndSpec) -> dict[str, object]:
              O_STAMPS_8=L.OFF_STAMPS + 8, O_LAT=L.OFF_LATENCIES, O_LAT_8=L.OFF_LATENCIES + 8,
              SSHIFT=L.SAMPLE_SHIFT, SMASK=L.SAMPLE_MASK, SLOTS1=L.SAMPLE_ENTRIES - 1,
              SLOT_FLAGS=L.SLOT_OFF_FLAGS,
-             DIR="in" if writer else "out", DST=m if writer else 0, SRC=0 if writer else m,
+             DST=m if writer else 0, SRC=0 if writer else m,
              WAKE_N=1, X="")
     if end.geometry.subscribers:  # a pub-sub ring: its writer, or one subscriber's line
         c.update(pubsub_writer_values(end.geometry) if writer or end.sub is None
@@ -580,7 +508,6 @@ def _end_templates(end: EndSpec, sampling: bool) -> list[tuple[str, str]]:
     """The named templates one tunnel end's code is made of, in order."""
     writer = end.direction is Direction.WRITE
     parts = [("common", _COMMON), ("name_is", _NAME_IS),
-             ("copy_in" if writer else "copy_out", _COPY),
              ("writer", _WRITER) if writer else ("reader", _READER)]
     if sampling:
         parts.append(("stamp", _STAMP) if writer else ("measure", _MEASURE))
@@ -629,9 +556,24 @@ def _check_length(local: str) -> str:
             "(then (return (call $quarantine{m} (i32.const {Q_LEN})))))")
 
 
+def _copy_inline_in(skip: str = "4") -> str:
+    """``$len`` bytes at ``$ptr + skip`` (past a batch record's u32 length, or
+    0 for a single message) into the payload of the slot at ``$slot``."""
+    return hotpath.copy_inline("(i32.add (local.get $slot) (i32.const {SH}))",
+                               f"(i32.add (local.get $ptr) (i32.const {skip}))")
+
+
+def _copy_inline_out(skip: str = "4") -> str:
+    """The payload of my counter's slot into memory 0 at ``$ptr + skip``."""
+    return hotpath.copy_inline(f"(i32.add (local.get $ptr) (i32.const {skip}))",
+                               _payload_addr())
+
+
 _HELPERS: dict[str, Helper] = {
     "slot_addr": _slot_addr, "payload_addr": _payload_addr, "bump": _bump,
-    "check_counters": _check_counters, "check_length": _check_length}
+    "check_counters": _check_counters, "check_length": _check_length,
+    "copy_inline_in": _copy_inline_in, "copy_inline_out": _copy_inline_out,
+    "recv_batch_loop": lambda: hotpath.RECV_BATCH_LOOP}
 
 
 _SINGLE = {"sub_header": "", "sub_locals": "", "slot_seq": "(i32.const 0)", "lossy_recv": "",
