@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..bridge.node import placed
-from ..errors import ManifestError
+from ..errors import ManifestError, NanonetError
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
 from ..observe.feeds import SharedWriter
@@ -45,6 +45,7 @@ from .verbosity import add_switch
 from .watch import INTERVAL as WATCH_INTERVAL
 from .watch import Watcher
 from .watched import Pending, run_watched
+from .web_run import add_http_argument, start_ingress
 from .where import manifest_path
 
 
@@ -130,6 +131,12 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1
+    try:
+        ingress = start_ingress(m, mesh, args.http, say)
+    except (OSError, ValueError, NanonetError) as err:
+        print(f"http: {err}", file=sys.stderr)
+        mesh.close()
+        return 1
     feeds = feed.open_feeds(mesh, fed)
     for name in m.host_writes:
         if name not in feeds:
@@ -151,6 +158,8 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
             why = (run_watched(mesh, host, opts, seen, pending) if args.top
                    else run_mesh(mesh, host, opts, stop))
     seconds = time.perf_counter() - t0
+    if ingress is not None:
+        ingress.stop()
     if driven is not None:
         driven[1].join(60)  # its calls end with the mesh's stop at the latest
         say(driven[0].report())
@@ -244,4 +253,5 @@ def register(sub: Any) -> None:
     feed.add_arguments(r)
     add_arguments(r)
     add_bridge_arguments(r)
+    add_http_argument(r)
     r.set_defaults(func=_run)

@@ -88,7 +88,7 @@ class Ingress:
         self.routes = Routes(routes)
         self.limits = limits
         self._want = (host, port)
-        self._pools = {r.port: _Pool(mesh, r.port) for r in routes}
+        self._pools = {port: _Pool(mesh, port) for port in dict.fromkeys(r.port for r in routes)}
         mailboxes = sum(len(p.clients) for p in self._pools.values())
         self._executor = ThreadPoolExecutor(mailboxes, thread_name_prefix="nanonet-http")
         self.stats = IngressStats([(r.pattern, r.port) for r in routes])
