@@ -25,6 +25,7 @@ from ..mesh import FanIn, Mesh, Tunnel
 from ..ring import layout as L
 from ..ring.stats import TunnelStats
 from ..runtime.service import Service
+from ..web.stats import routes_of
 from .latency import BUCKET_BOUNDS_NS, LatencySampler
 from .threadcpu import thread_cpu_seconds
 
@@ -112,6 +113,8 @@ class MeshSnapshot:
     latency_bounds_ns: list[int] = field(default_factory=lambda: list(BUCKET_BOUNDS_NS))
     # request/reply ports: PortStats as plain data (calls, in flight, timeouts, late...)
     ports: list[dict[str, Any]] = field(default_factory=list)
+    # HTTP ingress routes (web/stats.py): requests, per status code, latency buckets, p50
+    http: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,7 +197,7 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),
-        ports=[asdict(p) for p in mesh.port_statistics().values()])
+        ports=[asdict(p) for p in mesh.port_statistics().values()], http=routes_of(mesh))
 
 
 def _uptime(mesh: Mesh) -> float | None:

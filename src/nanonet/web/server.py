@@ -248,10 +248,11 @@ class Ingress:
 
     async def _answer(self, writer: asyncio.StreamWriter, route: Route | None, status: int,
                       reply: Reply, keep: bool, t0: float, head_only: bool = False) -> None:
-        writer.write(response_bytes(reply, keep, head_only))
-        await writer.drain()
+        # counted before it is written: a client that has its answer sees it counted
         self.stats.note(None if route is None else route.pattern, status,
                         time.perf_counter() - t0)
+        writer.write(response_bytes(reply, keep, head_only))
+        await writer.drain()
 
 
 def decode(data: bytes) -> Reply:
