@@ -39,13 +39,17 @@ class Routes:
         self.all = routes
         self._order = exact + prefixes
 
-    def find(self, path: bytes, method: bytes) -> Route:
-        """The route for ``path``; 404 when none matches, 405 when its methods refuse."""
+    def find(self, path: bytes) -> Route:
+        """The route for ``path``; 404 when none matches."""
         text = path.decode("ascii")
         route = next((r for r in self._order if r.matches(text)), None)
         if route is None:
             raise HttpError(404, f"no route for {text[:200]}")
-        if route.methods is not None and method.decode() not in route.methods:
-            raise HttpError(405, f"{method.decode()} is not among route {route.pattern}'s "
-                            f"methods ({', '.join(route.methods)})")
         return route
+
+
+def allow(route: Route, method: bytes) -> None:
+    """405 when the route lists its methods and ``method`` is not among them."""
+    if route.methods is not None and method.decode() not in route.methods:
+        raise HttpError(405, f"{method.decode()} is not among route {route.pattern}'s "
+                        f"methods ({', '.join(route.methods)})")

@@ -40,7 +40,7 @@ from ..mesh import Mesh
 from ..ring.portclient import PortClient
 from .forms import BadReply, Reply, Request, decode_reply, encode_request, encoded_size
 from .head import Head, HttpError, parse_head
-from .routes import Route, Routes
+from .routes import Route, Routes, allow
 from .stats import IngressStats, register
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,8 @@ class Ingress:
         try:
             head = parse_head(raw[:-4])
             body = await self._body(head, reader, writer)
-            route = self.routes.find(head.path, head.method)
+            route = self.routes.find(head.path)
+            allow(route, head.method)
             reply = await self._call(route, head, body)
         except HttpError as err:
             keep = err.status not in CLOSE_AFTER

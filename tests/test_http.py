@@ -1,0 +1,212 @@
+"""The HTTP ingress over real sockets on 127.0.0.1, in front of real Wasm port servers.
+
+The example's WAT service answers many keep-alive clients at once; a probe
+guest (tests/guests/http_probe.wat) traps, stays silent, answers garbage or
+echoes the request form, for 503, 504, 502 and the form itself; raw bytes
+check 400, 413, 431, 501 and that the server survives every one of them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import GUESTS
+from nanonet.mesh import Mesh
+from nanonet.web.forms import FIELD_HEAD, REQUEST_HEAD
+from nanonet.web.routes import Route
+from nanonet.web.server import Ingress, Limits
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.wat"
+REQUESTS = max(8, int(1000 * float(os.environ.get("NANONET_STRESS_SCALE", "1"))))
+
+
+def _serving(guest: Path, routes: list[Route], limits: Limits = Limits(),
+             max_payload: int = 4096, host_clients: int = 4) -> Iterator[Ingress]:
+    with Mesh() as mesh:
+        mesh.port("api", max_payload=max_payload, clients=0, host_clients=host_clients)
+        mesh.service("guest", guest.read_text(), serves=["api"])
+        mesh.start()
+        with Ingress(mesh, routes, limits=limits) as ingress:
+            yield ingress
+
+
+@pytest.fixture
+def hello() -> Iterator[Ingress]:
+    yield from _serving(EXAMPLE, [Route("/*", "api")], host_clients=4)
+
+
+@pytest.fixture
+def probe() -> Iterator[Ingress]:
+    yield from _serving(GUESTS / "http_probe.wat",
+                        [Route("/s*", "api", timeout_ms=200), Route("/*", "api")],
+                        Limits(max_header_bytes=1024, max_body_bytes=8192), max_payload=1024)
+
+
+_OPEN: list[http.client.HTTPConnection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_connections() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def _conn(ingress: Ingress) -> http.client.HTTPConnection:
+    assert ingress.address is not None
+    _OPEN.append(http.client.HTTPConnection(*ingress.address, timeout=30))
+    return _OPEN[-1]
+
+
+def _get(c: http.client.HTTPConnection, path: str, method: str = "GET", body: bytes = b"",
+         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    c.request(method, path, body=body or None, headers=headers or {})
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+def _raw(ingress: Ingress, data: bytes) -> bytes:
+    """Send raw bytes, read until the server closes; what came back."""
+    assert ingress.address is not None
+    with socket.create_connection(ingress.address, timeout=30) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)  # a cut-off head ends here
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    return got
+
+
+def test_the_wat_example_answers_every_request_of_8_keepalive_clients(hello: Ingress) -> None:
+    per, bodies, errors = REQUESTS // 8, [], []
+
+    def client(k: int) -> None:
+        try:
+            c = _conn(hello)  # one connection for all its requests: keep-alive
+            for i in range(per):
+                status, body = _get(c, f"/api/c{k}/{i}")
+                assert status == 200
+                bodies.append((k, i, body))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(bodies) == per * 8
+    counts = []
+    for k, i, body in bodies:
+        head, _, n = body.decode().rstrip("\n").rpartition(" #")
+        assert head == f"hello from wat: /api/c{k}/{i}"
+        counts.append(int(n))
+    assert sorted(counts) == list(range(1, per * 8 + 1))  # each answered once, none lost
+    route = next(r for r in hello.stats.as_list() if r["route"] == "/*")
+    assert route["codes"] == {"200": per * 8}
+
+
+def test_an_unknown_path_is_the_guests_404_and_the_connection_stays(hello: Ingress) -> None:
+    c = _conn(hello)
+    assert _get(c, "/nothing") == (404, b"not found: /nothing\n")
+    assert _get(c, "/api/x")[0] == 200
+
+
+def test_the_guest_sees_the_request_form_as_documented(probe: Ingress) -> None:
+    c = _conn(probe)
+    status, form = _get(c, "/echo/a%20b?x=1&y", "POST", b"payload\x00\xff",
+                        {"X-Thing": "v1", "Content-Type": "application/x"})
+    assert status == 200
+    version, m, p, q, count, b = REQUEST_HEAD.unpack_from(form)
+    at = REQUEST_HEAD.size
+    assert (version, form[at:at + m], form[at + m:at + m + p], form[at + m + p:at + m + p + q]) \
+        == (1, b"POST", b"/echo/a%20b", b"x=1&y")
+    at += m + p + q
+    headers = []
+    for _ in range(count):
+        n, v = FIELD_HEAD.unpack_from(form, at)
+        at += FIELD_HEAD.size
+        headers.append((form[at:at + n], form[at + n:at + n + v]))
+        at += n + v
+    assert (b"x-thing", b"v1") in headers and (b"content-type", b"application/x") in headers
+    assert form[at:] == b"payload\x00\xff" and b == len(form[at:])
+
+
+def test_a_server_that_never_answers_is_504_within_the_routes_deadline(probe: Ingress) -> None:
+    c = _conn(probe)
+    status, body = _get(c, "/silent")
+    assert status == 504
+    assert b"did not answer within the route's timeout_ms (200 ms)" in body
+    assert _get(c, "/echo")[0] == 200  # the same connection and mailboxes go on
+
+
+def test_a_reply_not_in_the_reply_form_is_502(probe: Ingress) -> None:
+    status, body = _get(_conn(probe), "/bad")
+    assert status == 502
+    assert b"the service's reply is malformed: the reply has 3 bytes" in body
+
+
+def test_a_trapped_server_without_restart_is_503_from_then_on(probe: Ingress) -> None:
+    c = _conn(probe)
+    assert _get(c, "/echo")[0] == 200
+    status, body = _get(c, "/trap")
+    assert status == 503 and b"port 'api' has no live server" in body
+    status, body = _get(c, "/echo")
+    assert status == 503 and b"is broken" in body
+
+
+@pytest.mark.parametrize(("data", "status", "words"), [
+    (b"GET /x\r\n\r\n", 400, b"not METHOD TARGET HTTP/1.1"),
+    (b"GET http://a/ HTTP/1.1\r\n\r\n", 400, b"origin form"),
+    (b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, b"is not NAME: VALUE"),
+    (b"GET / HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n", 400, b"obsolete line folding"),
+    (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+     b"two different Content-Length"),
+    (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400, b"not a decimal length"),
+    (b"GET / HTTP/2.0\r\n\r\n", 505, b"only HTTP/1.0 and HTTP/1.1"),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, b"chunked"),
+    (b"GET / HTTP/1.1\r\nX: " + b"a" * 2000 + b"\r\n\r\n", 431, b"max_header_bytes (1024"),
+    (b"POST / HTTP/1.1\r\nContent-Length: 9000\r\n\r\n", 413, b"max_body_bytes (8192)"),
+    (b"GET / HTTP/1.1\r\nHost: x", 400, b"cut off"),
+])
+def test_a_bad_request_is_answered_and_closed(probe: Ingress, data: bytes, status: int,
+                                              words: bytes) -> None:
+    got = _raw(probe, data)
+    assert got.startswith(f"HTTP/1.1 {status} ".encode()), got[:80]
+    assert words in got and b"connection: close" in got
+    assert _get(_conn(probe), "/echo")[0] == 200  # the server goes on
+
+
+def test_a_request_over_the_ports_max_payload_is_413_naming_the_fix(probe: Ingress) -> None:
+    c = _conn(probe)
+    status, body = _get(c, "/echo", "POST", b"x" * 2000)
+    assert status == 413
+    assert b"over port 'api''s max_payload (1024); send less, or raise [ports.api] " \
+        b"max_payload" in body
+    assert _get(c, "/echo")[0] == 200  # the body was read: the connection goes on
+
+
+def test_head_and_http_1_0_and_expect_continue(probe: Ingress) -> None:
+    got = _raw(probe, b"HEAD /echo HTTP/1.0\r\n\r\n")
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head and body == b""
+    got = _raw(probe, b"POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+               b"Connection: close\r\n\r\nhi")
+    assert got.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ") and got.endswith(b"hi")
+
+
+def test_a_method_the_route_does_not_list_is_405() -> None:
+    for ingress in _serving(EXAMPLE, [Route("/api/*", "api", methods=("GET",))]):
+        c = _conn(ingress)
+        assert _get(c, "/api/x", "DELETE")[0] == 405
+        assert _get(c, "/other")[0] == 404  # no route: the ingress's own 404
+        unrouted = next(r for r in ingress.stats.as_list() if r["route"] == "(no route)")
+        assert unrouted["codes"] == {"404": 1}
