@@ -75,7 +75,7 @@ def test_a_port_without_host_mailboxes_cannot_be_routed(folder: Path) -> None:
     ('route = "/api/*"', 'route = "api/*"', 10, "write a path starting with /"),
     ('route = "/api/*"', 'route = "/a*i"', 10, "a prefix ending in *"),
     ('methods = ["GET"]', 'methods = ["FETCH"]', 12, "'GET', 'HEAD'"),
-    ("timeout_ms = 250", "timeout_ms = 0", 13, "must be at least 1 (got 0)"),
+    ("timeout_ms = 250", "timeout_ms = 0", 13, "must be a positive integer (got 0)"),
     ("[[http]]", '[web]\nlisten = "localhost"\n\n[[http]]', 10, "is not HOST:PORT"),
     ("[[http]]", "[web]\nmax_header_bytes = 10\n\n[[http]]", 10, "must be at least 256"),
 ])
