@@ -19,6 +19,8 @@ import pytest
 
 from conftest import GUESTS
 from nanonet.mesh import Mesh
+from nanonet.observe.metrics import exposition, registry
+from nanonet.observe.snapshot import take
 from nanonet.web.forms import FIELD_HEAD, REQUEST_HEAD
 from nanonet.web.routes import Route
 from nanonet.web.server import Ingress, Limits
@@ -210,3 +212,18 @@ def test_a_method_the_route_does_not_list_is_405() -> None:
         assert _get(c, "/other")[0] == 404  # no route: the ingress's own 404
         unrouted = next(r for r in ingress.stats.as_list() if r["route"] == "(no route)")
         assert unrouted["codes"] == {"404": 1}
+
+
+def test_routes_are_in_the_snapshot_and_in_metrics(hello: Ingress) -> None:
+    c = _conn(hello)
+    for path in ("/api/a", "/api/b", "/nothing"):
+        _get(c, path)
+    [route, unrouted] = take(hello.mesh).http
+    assert (route["route"], route["port"], route["requests"]) == ("/*", "api", 3)
+    assert route["codes"] == {"200": 2, "404": 1} and sum(route["buckets"]) == 3
+    assert route["p50_s"] in route["bounds_s"] and unrouted["requests"] == 0
+    text = exposition(registry(lambda: take(hello.mesh)), None)[0].decode()
+    assert 'nanonet_http_requests_total{code="200",port="api",route="/*"} 2.0' in text
+    assert 'nanonet_http_requests_total{code="404",port="api",route="/*"} 1.0' in text
+    assert 'nanonet_http_request_seconds_count{route="/*"} 3.0' in text
+    assert 'nanonet_http_request_seconds_bucket{le="+Inf",route="/*"} 3.0' in text

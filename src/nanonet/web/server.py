@@ -85,6 +85,7 @@ class Ingress:
 
     def __init__(self, mesh: Mesh, routes: list[Route], host: str = "127.0.0.1",
                  port: int = 0, limits: Limits = Limits()) -> None:
+        self.mesh = mesh
         self.routes = Routes(routes)
         self.limits = limits
         self._want = (host, port)
