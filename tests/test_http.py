@@ -29,13 +29,13 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.wat
 REQUESTS = max(8, int(1000 * float(os.environ.get("NANONET_STRESS_SCALE", "1"))))
 
 
-def _serving(guest: Path, routes: list[Route], limits: Limits = Limits(),
+def _serving(guest: Path, routes: list[Route], limits: Limits | None = None,
              max_payload: int = 4096, host_clients: int = 4) -> Iterator[Ingress]:
     with Mesh() as mesh:
         mesh.port("api", max_payload=max_payload, clients=0, host_clients=host_clients)
         mesh.service("guest", guest.read_text(), serves=["api"])
         mesh.start()
-        with Ingress(mesh, routes, limits=limits) as ingress:
+        with Ingress(mesh, routes, limits=limits or Limits()) as ingress:
             yield ingress
 
 

@@ -16,8 +16,6 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 
 
 def http_families(routes: list[dict[str, Any]]) -> Iterator[Metric]:
-    if not routes:
-        return
     count = CounterMetricFamily("nanonet_http_requests", "HTTP requests answered, by status "
                                 "code", labels=["route", "port", "code"])
     for r in routes:

@@ -14,7 +14,8 @@ import struct
 from dataclasses import dataclass
 
 FORM_VERSION = 1
-REQUEST_HEAD = struct.Struct("<BBHHHI")  # version, method_len, path_len, query_len, headers, body_len
+# version, method_len, path_len, query_len, header_count, body_len
+REQUEST_HEAD = struct.Struct("<BBHHHI")
 REPLY_HEAD = struct.Struct("<HH")  # status, headers
 FIELD_HEAD = struct.Struct("<HH")  # name_len, value_len
 MAX_FIELD = 0xFFFF
