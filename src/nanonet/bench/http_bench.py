@@ -80,7 +80,7 @@ class _Hello(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # else head and body wait for a delayed ACK (~40 ms)
     count = 0
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         _Hello.count += 1
         body = f"hello from python: {self.path} #{_Hello.count}\n".encode()
         self.send_response(200)
