@@ -22,33 +22,33 @@ from nanonet.mesh import Mesh
 from nanonet.observe.metrics import exposition, registry
 from nanonet.observe.snapshot import take
 from nanonet.web.forms import FIELD_HEAD, REQUEST_HEAD
-from nanonet.web.routes import Route
-from nanonet.web.server import Ingress, Limits
+from nanonet.web.routes import HttpRoute
+from nanonet.web.server import HttpIngress, HttpLimits
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.wat"
 REQUESTS = max(8, int(1000 * float(os.environ.get("NANONET_STRESS_SCALE", "1"))))
 
 
-def _serving(guest: Path, routes: list[Route], limits: Limits | None = None,
-             max_payload: int = 4096, host_clients: int = 4) -> Iterator[Ingress]:
+def _serving(guest: Path, routes: list[HttpRoute], limits: HttpLimits | None = None,
+             max_payload: int = 4096, host_clients: int = 4) -> Iterator[HttpIngress]:
     with Mesh() as mesh:
         mesh.port("api", max_payload=max_payload, clients=0, host_clients=host_clients)
         mesh.service("guest", guest.read_text(), serves=["api"])
         mesh.start()
-        with Ingress(mesh, routes, limits=limits or Limits()) as ingress:
+        with HttpIngress(mesh, routes, limits=limits or HttpLimits()) as ingress:
             yield ingress
 
 
 @pytest.fixture
-def hello() -> Iterator[Ingress]:
-    yield from _serving(EXAMPLE, [Route("/*", "api")], host_clients=4)
+def hello() -> Iterator[HttpIngress]:
+    yield from _serving(EXAMPLE, [HttpRoute("/*", "api")], host_clients=4)
 
 
 @pytest.fixture
-def probe() -> Iterator[Ingress]:
+def probe() -> Iterator[HttpIngress]:
     yield from _serving(GUESTS / "http_probe.wat",
-                        [Route("/s*", "api", timeout_ms=200), Route("/*", "api")],
-                        Limits(max_header_bytes=1024, max_body_bytes=8192), max_payload=1024)
+                        [HttpRoute("/s*", "api", timeout_ms=200), HttpRoute("/*", "api")],
+                        HttpLimits(max_header_bytes=1024, max_body_bytes=8192), max_payload=1024)
 
 
 _OPEN: list[http.client.HTTPConnection] = []
@@ -61,7 +61,7 @@ def _close_connections() -> Iterator[None]:
         _OPEN.pop().close()
 
 
-def _conn(ingress: Ingress) -> http.client.HTTPConnection:
+def _conn(ingress: HttpIngress) -> http.client.HTTPConnection:
     assert ingress.address is not None
     _OPEN.append(http.client.HTTPConnection(*ingress.address, timeout=30))
     return _OPEN[-1]
@@ -74,7 +74,7 @@ def _get(c: http.client.HTTPConnection, path: str, method: str = "GET", body: by
     return r.status, r.read()
 
 
-def _raw(ingress: Ingress, data: bytes) -> bytes:
+def _raw(ingress: HttpIngress, data: bytes) -> bytes:
     """Send raw bytes, read until the server closes; what came back."""
     assert ingress.address is not None
     with socket.create_connection(ingress.address, timeout=30) as s:
@@ -86,7 +86,7 @@ def _raw(ingress: Ingress, data: bytes) -> bytes:
     return got
 
 
-def test_the_wat_example_answers_every_request_of_8_keepalive_clients(hello: Ingress) -> None:
+def test_the_wat_example_answers_every_request_of_8_keepalive_clients(hello: HttpIngress) -> None:
     per, bodies, errors = REQUESTS // 8, [], []
 
     def client(k: int) -> None:
@@ -116,13 +116,13 @@ def test_the_wat_example_answers_every_request_of_8_keepalive_clients(hello: Ing
     assert route["codes"] == {"200": per * 8}
 
 
-def test_an_unknown_path_is_the_guests_404_and_the_connection_stays(hello: Ingress) -> None:
+def test_an_unknown_path_is_the_guests_404_and_the_connection_stays(hello: HttpIngress) -> None:
     c = _conn(hello)
     assert _get(c, "/nothing") == (404, b"not found: /nothing\n")
     assert _get(c, "/api/x")[0] == 200
 
 
-def test_the_guest_sees_the_request_form_as_documented(probe: Ingress) -> None:
+def test_the_guest_sees_the_request_form_as_documented(probe: HttpIngress) -> None:
     c = _conn(probe)
     status, form = _get(c, "/echo/a%20b?x=1&y", "POST", b"payload\x00\xff",
                         {"X-Thing": "v1", "Content-Type": "application/x"})
@@ -142,7 +142,7 @@ def test_the_guest_sees_the_request_form_as_documented(probe: Ingress) -> None:
     assert form[at:] == b"payload\x00\xff" and b == len(form[at:])
 
 
-def test_a_server_that_never_answers_is_504_within_the_routes_deadline(probe: Ingress) -> None:
+def test_a_server_that_never_answers_is_504_within_the_routes_deadline(probe: HttpIngress) -> None:
     c = _conn(probe)
     status, body = _get(c, "/silent")
     assert status == 504
@@ -150,13 +150,13 @@ def test_a_server_that_never_answers_is_504_within_the_routes_deadline(probe: In
     assert _get(c, "/echo")[0] == 200  # the same connection and mailboxes go on
 
 
-def test_a_reply_not_in_the_reply_form_is_502(probe: Ingress) -> None:
+def test_a_reply_not_in_the_reply_form_is_502(probe: HttpIngress) -> None:
     status, body = _get(_conn(probe), "/bad")
     assert status == 502
     assert b"the service's reply is malformed: the reply has 3 bytes" in body
 
 
-def test_a_trapped_server_without_restart_is_503_from_then_on(probe: Ingress) -> None:
+def test_a_trapped_server_without_restart_is_503_from_then_on(probe: HttpIngress) -> None:
     c = _conn(probe)
     assert _get(c, "/echo")[0] == 200
     status, body = _get(c, "/trap")
@@ -179,7 +179,7 @@ def test_a_trapped_server_without_restart_is_503_from_then_on(probe: Ingress) ->
     (b"POST / HTTP/1.1\r\nContent-Length: 9000\r\n\r\n", 413, b"max_body_bytes (8192)"),
     (b"GET / HTTP/1.1\r\nHost: x", 400, b"cut off"),
 ])
-def test_a_bad_request_is_answered_and_closed(probe: Ingress, data: bytes, status: int,
+def test_a_bad_request_is_answered_and_closed(probe: HttpIngress, data: bytes, status: int,
                                               words: bytes) -> None:
     got = _raw(probe, data)
     assert got.startswith(f"HTTP/1.1 {status} ".encode()), got[:80]
@@ -187,7 +187,7 @@ def test_a_bad_request_is_answered_and_closed(probe: Ingress, data: bytes, statu
     assert _get(_conn(probe), "/echo")[0] == 200  # the server goes on
 
 
-def test_a_request_over_the_ports_max_payload_is_413_naming_the_fix(probe: Ingress) -> None:
+def test_a_request_over_the_ports_max_payload_is_413_naming_the_fix(probe: HttpIngress) -> None:
     c = _conn(probe)
     status, body = _get(c, "/echo", "POST", b"x" * 2000)
     assert status == 413
@@ -196,7 +196,7 @@ def test_a_request_over_the_ports_max_payload_is_413_naming_the_fix(probe: Ingre
     assert _get(c, "/echo")[0] == 200  # the body was read: the connection goes on
 
 
-def test_head_and_http_1_0_and_expect_continue(probe: Ingress) -> None:
+def test_head_and_http_1_0_and_expect_continue(probe: HttpIngress) -> None:
     got = _raw(probe, b"HEAD /echo HTTP/1.0\r\n\r\n")
     head, _, body = got.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head and body == b""
@@ -206,7 +206,7 @@ def test_head_and_http_1_0_and_expect_continue(probe: Ingress) -> None:
 
 
 def test_a_method_the_route_does_not_list_is_405() -> None:
-    for ingress in _serving(EXAMPLE, [Route("/api/*", "api", methods=("GET",))]):
+    for ingress in _serving(EXAMPLE, [HttpRoute("/api/*", "api", methods=("GET",))]):
         c = _conn(ingress)
         assert _get(c, "/api/x", "DELETE")[0] == 405
         assert _get(c, "/other")[0] == 404  # no route: the ingress's own 404
@@ -214,7 +214,7 @@ def test_a_method_the_route_does_not_list_is_405() -> None:
         assert unrouted["codes"] == {"404": 1}
 
 
-def test_routes_are_in_the_snapshot_and_in_metrics(hello: Ingress) -> None:
+def test_routes_are_in_the_snapshot_and_in_metrics(hello: HttpIngress) -> None:
     c = _conn(hello)
     for path in ("/api/a", "/api/b", "/nothing"):
         _get(c, path)

@@ -2,7 +2,7 @@
 
 The nanonet side is the HTTP example's WAT service (examples/http/hello.wat,
 shipped beside this module's package as the same bytes the example reads)
-behind ``web.server.Ingress``; the peer is ``http.server.ThreadingHTTPServer``
+behind ``web.server.HttpIngress``; the peer is ``http.server.ThreadingHTTPServer``
 answering the same kind of text body from Python. The clients run in a
 subprocess of their own (so they do not share the servers' GIL): 8 threads,
 each on one keep-alive connection, each timing its requests.
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from ..mesh import Mesh
-from ..web.routes import Route
-from ..web.server import Ingress
+from ..web.routes import HttpRoute
+from ..web.server import HttpIngress
 
 WAT = Path(__file__).resolve().parents[3] / "examples" / "http" / "hello.wat"
 
@@ -70,7 +70,7 @@ def nanonet_row(clients: int, per: int) -> dict[str, float]:
         mesh.port("api", max_payload=4096, clients=0, host_clients=clients)
         mesh.service("hello", WAT.read_text(), serves=["api"])
         mesh.start()
-        with Ingress(mesh, [Route("/*", "api")]) as ingress:
+        with HttpIngress(mesh, [HttpRoute("/*", "api")]) as ingress:
             assert ingress.address is not None
             return _drive(ingress.address, clients, per)
 

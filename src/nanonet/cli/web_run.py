@@ -14,8 +14,8 @@ from typing import Any
 from ..manifest.manifest import Manifest
 from ..manifest.schema import WebTable, listen_address
 from ..mesh import Mesh
-from ..web.routes import Route
-from ..web.server import Ingress, Limits
+from ..web.routes import HttpRoute
+from ..web.server import HttpIngress, HttpLimits
 from .manifest_run import Print
 
 
@@ -33,7 +33,7 @@ def add_http_argument(r: Any) -> None:
                    "(default 127.0.0.1:8080; port 0 takes a free one)")
 
 
-def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> Ingress | None:
+def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> HttpIngress | None:
     """The started ingress, or None when the manifest has no routes (ValueError if
     --http asks for one anyway; OSError if the address cannot be bound)."""
     if not m.table.http:
@@ -43,9 +43,10 @@ def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> In
         return None
     web = m.table.web or WebTable()
     host, port = listen_address(listen or web.listen)
-    routes = [Route(r.route, r.port, tuple(r.methods) if r.methods else None, r.timeout_ms)
-              for r in m.table.http]
-    ingress = Ingress(mesh, routes, host, port, Limits(web.max_header_bytes, web.max_body_bytes))
+    routes = [HttpRoute(r.route, r.port, tuple(r.methods) if r.methods else None,
+                        r.timeout_ms) for r in m.table.http]
+    limits = HttpLimits(web.max_header_bytes, web.max_body_bytes)
+    ingress = HttpIngress(mesh, routes, host, port, limits)
     bound = ingress.start()
     say(f"http: serving http://{bound[0]}:{bound[1]} ({len(routes)} route(s): "
         f"{', '.join(f'{r.pattern} → {r.port}' for r in routes)})")

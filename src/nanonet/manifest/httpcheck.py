@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..errors import ManifestError
-from .schema import HttpRoute, WebTable
+from .schema import HttpRouteTable, WebTable
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def http_problems(m: Manifest) -> Iterator[ManifestError]:
                       "answer 404 to everything; add [[http]] route = \"/*\", port = \"NAME\"")
 
 
-def route_text(r: HttpRoute) -> str:
+def route_text(r: HttpRouteTable) -> str:
     methods = ", ".join(r.methods) if r.methods else "any method"
     return f"{r.route} → port {r.port} ({methods}; timeout {r.timeout_ms} ms)"
 

@@ -368,7 +368,7 @@ class WebTable(Table):
         return v
 
 
-class HttpRoute(Table):
+class HttpRouteTable(Table):
     """One ``[[http]]`` route: a path (exact, or a prefix ending in ``*``) to a port."""
 
     route: str = Field(min_length=1, max_length=1024)
@@ -395,7 +395,7 @@ class ManifestTable(Table):
     ports: dict[TunnelName, PortTable] = {}
     services: dict[ServiceName, ServiceTable] = {}
     web: WebTable | None = None  # the HTTP ingress's address and limits (docs/http.md)
-    http: list[HttpRoute] = []  # [[http]] routes onto ports
+    http: list[HttpRouteTable] = []  # [[http]] routes onto ports
 
 
 def json_schema() -> dict[str, object]:

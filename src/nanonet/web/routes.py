@@ -14,7 +14,7 @@ DEFAULT_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
-class Route:
+class HttpRoute:
     pattern: str  # "/exact" or "/prefix/*"
     port: str
     methods: tuple[str, ...] | None = None  # None: any method
@@ -33,13 +33,13 @@ class Route:
 class Routes:
     """The routes of one ingress, ordered for matching."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[HttpRoute]) -> None:
         exact = [r for r in routes if not r.prefix]
         prefixes = sorted((r for r in routes if r.prefix), key=lambda r: -len(r.pattern))
         self.all = routes
         self._order = exact + prefixes
 
-    def find(self, path: bytes) -> Route:
+    def find(self, path: bytes) -> HttpRoute:
         """The route for ``path``; 404 when none matches."""
         text = path.decode("ascii")
         route = next((r for r in self._order if r.matches(text)), None)
@@ -48,7 +48,7 @@ class Routes:
         return route
 
 
-def allow(route: Route, method: bytes) -> None:
+def allow(route: HttpRoute, method: bytes) -> None:
     """405 when the route lists its methods and ``method`` is not among them."""
     if route.methods is not None and method.decode() not in route.methods:
         raise HttpError(405, f"{method.decode()} is not among route {route.pattern}'s "

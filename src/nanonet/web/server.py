@@ -40,7 +40,7 @@ from ..mesh import Mesh
 from ..ring.portclient import PortClient
 from .forms import BadReply, Reply, Request, decode_reply, encode_request, encoded_size
 from .head import Head, HttpError, parse_head
-from .routes import Route, Routes, allow
+from .routes import HttpRoute, Routes, allow
 from .stats import IngressStats, register
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ CLOSE_AFTER = frozenset({400, 413, 431, 501, 505})  # raised before the body was
 
 
 @dataclass(frozen=True)
-class Limits:
+class HttpLimits:
     max_header_bytes: int = DEFAULT_MAX_HEADER
     max_body_bytes: int = DEFAULT_MAX_BODY
     idle_s: float = IDLE_S
@@ -80,11 +80,11 @@ class _Pool:
         return self.free
 
 
-class Ingress:
+class HttpIngress:
     """Serves ``routes`` of ``mesh`` on ``host:port`` (0: any free port) from a thread."""
 
-    def __init__(self, mesh: Mesh, routes: list[Route], host: str = "127.0.0.1",
-                 port: int = 0, limits: Limits = Limits()) -> None:
+    def __init__(self, mesh: Mesh, routes: list[HttpRoute], host: str = "127.0.0.1",
+                 port: int = 0, limits: HttpLimits = HttpLimits()) -> None:
         self.mesh = mesh
         self.routes = Routes(routes)
         self.limits = limits
@@ -120,7 +120,7 @@ class Ingress:
             self._thread.join(10)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def __enter__(self) -> Ingress:
+    def __enter__(self) -> HttpIngress:
         self.start()
         return self
 
@@ -186,7 +186,7 @@ class Ingress:
                 time.perf_counter())
             return False
         t0 = time.perf_counter()
-        route: Route | None = None
+        route: HttpRoute | None = None
         try:
             head = parse_head(raw[:-4])
             body = await self._body(head, reader, writer)
@@ -213,7 +213,7 @@ class Ingress:
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return await asyncio.wait_for(reader.readexactly(n), self.limits.idle_s) if n else b""
 
-    async def _call(self, route: Route, head: Head, body: bytes) -> Reply:
+    async def _call(self, route: HttpRoute, head: Head, body: bytes) -> Reply:
         pool = self._pools[route.port]
         g = pool.port.geometry
         size = encoded_size(head.method, head.target, head.headers, len(body))
@@ -225,7 +225,7 @@ class Ingress:
         data = encode_request(Request(head.method, head.path, head.query, head.headers, body))
         return decode(await self._port_call(route, pool, data))
 
-    async def _port_call(self, route: Route, pool: _Pool, data: bytes) -> bytes:
+    async def _port_call(self, route: HttpRoute, pool: _Pool, data: bytes) -> bytes:
         loop = asyncio.get_running_loop()
         timeout = route.timeout_ms / 1000
         deadline = loop.time() + timeout
@@ -248,7 +248,7 @@ class Ingress:
         finally:
             self._free[route.port].put_nowait(client)
 
-    async def _answer(self, writer: asyncio.StreamWriter, route: Route | None, status: int,
+    async def _answer(self, writer: asyncio.StreamWriter, route: HttpRoute | None, status: int,
                       reply: Reply, keep: bool, t0: float, head_only: bool = False) -> None:
         # counted before it is written: a client that has its answer sees it counted
         self.stats.note(None if route is None else route.pattern, status,
