@@ -21,6 +21,7 @@ from conftest import GUESTS
 from nanonet.mesh import Mesh
 from nanonet.observe.metrics import exposition, registry
 from nanonet.observe.snapshot import take
+from nanonet.toolchain.build import build
 from nanonet.web.forms import FIELD_HEAD, REQUEST_HEAD
 from nanonet.web.routes import HttpRoute
 from nanonet.web.server import HttpIngress, HttpLimits
@@ -33,7 +34,8 @@ def _serving(guest: Path, routes: list[HttpRoute], limits: HttpLimits | None = N
              max_payload: int = 4096, host_clients: int = 4) -> Iterator[HttpIngress]:
     with Mesh() as mesh:
         mesh.port("api", max_payload=max_payload, clients=0, host_clients=host_clients)
-        mesh.service("guest", guest.read_text(), serves=["api"])
+        code = guest.read_bytes() if guest.suffix == ".wasm" else guest.read_text()
+        mesh.service("guest", code, serves=["api"])
         mesh.start()
         with HttpIngress(mesh, routes, limits=limits or HttpLimits()) as ingress:
             yield ingress
@@ -227,3 +229,20 @@ def test_routes_are_in_the_snapshot_and_in_metrics(hello: HttpIngress) -> None:
     assert 'nanonet_http_requests_total{code="404",port="api",route="/*"} 1.0' in text
     assert 'nanonet_http_request_seconds_count{route="/*"} 3.0' in text
     assert 'nanonet_http_request_seconds_bucket{le="+Inf",route="/*"} 3.0' in text
+
+
+def test_the_c_and_python_examples_of_the_doc_serve_a_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/http.md's C guest, built with nanonet.h's helpers, behind its Python snippet."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "http.md").read_text()
+    c_code = text.split("## In C\n\n```c\n")[1].split("```")[0]
+    (tmp_path / "doc.c").write_text(c_code)
+    wasm = build(tmp_path / "doc.c")
+    for ingress in _serving(wasm, [HttpRoute("/*", "api")]):
+        c = _conn(ingress)
+        assert _get(c, "/api/doc?x") == (200, b"you asked for /api/doc")
+    snippet = text.split("## From Python\n")[1].split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(EXAMPLE.parents[2])  # the snippet names the example from the root
+    exec(compile(snippet, "docs/http.md", "exec"), {})
+    assert capsys.readouterr().out.startswith("('127.0.0.1', ")
