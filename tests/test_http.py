@@ -246,3 +246,20 @@ def test_the_c_and_python_examples_of_the_doc_serve_a_request(
     monkeypatch.chdir(EXAMPLE.parents[2])  # the snippet names the example from the root
     exec(compile(snippet, "docs/http.md", "exec"), {})
     assert capsys.readouterr().out.startswith("('127.0.0.1', ")
+
+
+def test_a_server_that_ended_is_503() -> None:
+    for ingress in _serving(GUESTS / "http_gone.wat", [HttpRoute("/*", "api")]):
+        assert ingress.mesh.services["guest"].join(30)
+        status, body = _get(_conn(ingress), "/x")
+        assert status == 503 and b"its server 'guest' is gone for good" in body
+
+
+def test_a_connection_over_the_limit_is_503_and_the_others_go_on() -> None:
+    limits = HttpLimits(max_connections=2)
+    for ingress in _serving(EXAMPLE, [HttpRoute("/*", "api")], limits):
+        first, second = _conn(ingress), _conn(ingress)
+        assert _get(first, "/api/1")[0] == 200 and _get(second, "/api/2")[0] == 200
+        got = _raw(ingress, b"GET /api/3 HTTP/1.1\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 503 ") and b"2 connections are open" in got
+        assert _get(first, "/api/4")[0] == 200

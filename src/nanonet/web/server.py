@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_HEADER = 8192
 DEFAULT_MAX_BODY = 65536
+MAX_CONNECTIONS = 512
 IDLE_S = 30.0  # a connection quiet this long between requests (or mid-request) is closed
 CLOSE_AFTER = frozenset({400, 413, 431, 501, 505})  # raised before the body was read
 
@@ -56,6 +57,7 @@ class HttpLimits:
     max_header_bytes: int = DEFAULT_MAX_HEADER
     max_body_bytes: int = DEFAULT_MAX_BODY
     idle_s: float = IDLE_S
+    max_connections: int = MAX_CONNECTIONS  # open at once; the next is answered 503
 
 
 class _Pool:
@@ -157,6 +159,9 @@ class HttpIngress:
                           writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._conns) >= self.limits.max_connections:
+            await self._refuse(reader, writer)
+            return
         self._conns.add(task)
         try:
             while await self._one(reader, writer):
@@ -169,6 +174,17 @@ class HttpIngress:
         finally:
             self._conns.discard(task)
             writer.close()
+
+    async def _refuse(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        """One connection too many: 503 at once, without serving its request (what it
+        sent is read for a moment, so that closing does not reset the answer away)."""
+        with contextlib.suppress(ConnectionError):
+            await self._answer(writer, None, 503, _text(503, f"{self.limits.max_connections} "
+                               "connections are open, the most this server keeps; retry "
+                               "later"), False, time.perf_counter())
+        await linger(reader, writer)
+        writer.close()
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; False when the connection is to close."""
@@ -184,6 +200,7 @@ class HttpIngress:
                 f"the request head is over max_header_bytes ({self.limits.max_header_bytes}"
                 " bytes); send smaller headers, or raise [web] max_header_bytes"), False,
                 time.perf_counter())
+            await linger(reader, writer)
             return False
         t0 = time.perf_counter()
         route: HttpRoute | None = None
@@ -196,6 +213,8 @@ class HttpIngress:
         except HttpError as err:
             keep = err.status not in CLOSE_AFTER
             await self._answer(writer, route, err.status, _text(err.status, str(err)), keep, t0)
+            if not keep:
+                await linger(reader, writer)
             return keep
         keep = head.keep_alive
         await self._answer(writer, route, reply.status, reply, keep, t0,
@@ -255,6 +274,22 @@ class HttpIngress:
                         time.perf_counter() - t0)
         writer.write(response_bytes(reply, keep, head_only))
         await writer.drain()
+
+
+LINGER_S = 1.0
+LINGER_BYTES = 1 << 20
+
+
+async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing on a request not read to its end: end our side, then read what
+    the client still sends for a moment, so that the close does not reset the
+    answer out of its receive buffer."""
+    with contextlib.suppress(ConnectionError, TimeoutError, OSError):
+        writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            seen = 0
+            while seen < LINGER_BYTES and (chunk := await reader.read(65536)):
+                seen += len(chunk)
 
 
 def decode(data: bytes) -> Reply:
