@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from conftest import GUESTS
 from nanonet.mesh import Mesh
 from nanonet.observe.metrics import exposition, registry
 from nanonet.observe.snapshot import take
+from nanonet.observe.top import render
 from nanonet.toolchain.build import build
 from nanonet.web.forms import FIELD_HEAD, REQUEST_HEAD
 from nanonet.web.routes import HttpRoute
@@ -229,6 +232,11 @@ def test_routes_are_in_the_snapshot_and_in_metrics(hello: HttpIngress) -> None:
     assert 'nanonet_http_requests_total{code="404",port="api",route="/*"} 1.0' in text
     assert 'nanonet_http_request_seconds_count{route="/*"} 3.0' in text
     assert 'nanonet_http_request_seconds_bucket{le="+Inf",route="/*"} 3.0' in text
+    console = Console(width=120, record=True)
+    console.print(render(take(hello.mesh).to_json()))
+    drawn = console.export_text()
+    assert re.search(r"│ /\* +│ api +│ +3 │ 200×2, 404×1 +│ +[\d.]+ [µm]?s │", drawn), drawn
+    assert "(no route)" not in drawn  # it saw nothing
 
 
 def test_the_c_and_python_examples_of_the_doc_serve_a_request(

@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .tophttp import http_tables
 from .topmodel import ns, rate, seconds, uptime
 from .units import byte_rate, size
 
@@ -75,7 +76,7 @@ def render(snap: Snap, source: str = "") -> Group:
     head = Text(f"nanonet top  {source}  ", style="bold")
     head.append(f"up {uptime(snap.get('uptime_s'))}  {len(snap['services'])} services, "
                 f"{len(snap['tunnels'])} tunnels", style="dim")
-    return Group(head, services_table(snap), tunnels_table(snap))
+    return Group(head, services_table(snap), tunnels_table(snap), *http_tables(snap))
 
 
 def snapshot_json(snap: Snap) -> str:
