@@ -189,7 +189,8 @@ class HttpIngress:
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; False when the connection is to close."""
         try:
-            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.limits.idle_s)
+            async with asyncio.timeout(self.limits.idle_s):  # no task per request
+                raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as err:
             if err.partial.strip():
                 await self._answer(writer, None, 400, _text(400, "the request head was cut off"),
@@ -230,7 +231,10 @@ class HttpIngress:
                             "send less, or raise [web] max_body_bytes")
         if n and (head.get(b"expect") or b"").lower() == b"100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return await asyncio.wait_for(reader.readexactly(n), self.limits.idle_s) if n else b""
+        if not n:
+            return b""
+        async with asyncio.timeout(self.limits.idle_s):
+            return await reader.readexactly(n)
 
     async def _call(self, route: HttpRoute, head: Head, body: bytes) -> Reply:
         pool = self._pools[route.port]
@@ -249,7 +253,12 @@ class HttpIngress:
         timeout = route.timeout_ms / 1000
         deadline = loop.time() + timeout
         try:
-            client = await asyncio.wait_for(self._free[route.port].get(), timeout)
+            free = self._free[route.port]
+            if free.empty():
+                async with asyncio.timeout(timeout):
+                    client = await free.get()
+            else:
+                client = free.get_nowait()
         except TimeoutError:
             raise HttpError(504, f"no host mailbox of port {route.port!r} came free within "
                             f"{route.timeout_ms} ms: all {len(pool.clients)} are busy; raise "
