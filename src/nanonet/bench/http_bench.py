@@ -1,8 +1,7 @@
 """HTTP requests/s and p50 through the ingress, beside a stdlib server, in one run.
 
 The nanonet side is the HTTP example's WAT service (examples/http/hello.wat,
-shipped beside this module's package as the same bytes the example reads)
-behind ``web.server.HttpIngress``; the peer is ``http.server.ThreadingHTTPServer``
+shipped in the package) behind ``web.server.HttpIngress``; the peer is ``http.server.ThreadingHTTPServer``
 answering the same kind of text body from Python. The clients run in a
 subprocess of their own (so they do not share the servers' GIL): 8 threads,
 each on one keep-alive connection, each timing its requests.
@@ -27,7 +26,7 @@ from ..mesh import Mesh
 from ..web.routes import HttpRoute
 from ..web.server import HttpIngress
 
-WAT = Path(__file__).resolve().parents[3] / "examples" / "http" / "hello.wat"
+WAT = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.wat"
 
 
 def _clients(host: str, port: int, clients: int, per: int) -> dict[str, float]:
