@@ -11,6 +11,7 @@ import re
 import struct
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,3 +101,31 @@ def test_any_head_parses_or_is_refused_with_a_status(lines: list[bytes], tail: b
         head.content_length()
     except HttpError as err:
         assert err.status in (400, 431, 501, 505)
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"\xc8", "fewer than its 4-byte head"),
+    (struct.pack("<HH", 199, 0), "status 199 is not a final status"),
+    (struct.pack("<HH", 600, 0), "status 600"),
+    (struct.pack("<HH", 200, 1), "header 0 starts past the reply's end"),
+    (struct.pack("<HHHH", 200, 1, 5, 5) + b"abc", "runs past the reply's end"),
+    (struct.pack("<HHHH", 200, 1, 2, 1) + b"a b", "is not an HTTP token"),
+    (struct.pack("<HHHH", 200, 1, 1, 2) + b"a\r\n", "holds a control character"),
+    (struct.pack("<HH", 204, 0) + b"x", "status 204 carries no body"),
+])
+def test_a_malformed_reply_is_refused_saying_why(data: bytes, words: str) -> None:
+    with pytest.raises(BadReply, match=re.escape(words)):
+        decode_reply(data)
+
+
+def test_a_head_keeps_its_headers_in_order_lowercased_and_trimmed() -> None:
+    head = parse_head(b"GET /p?q=1 HTTP/1.1\r\nHost: a\r\nX-Two:  2 \t\r\nx-two: 3")
+    assert (head.method, head.path, head.query) == (b"GET", b"/p", b"q=1")
+    assert head.headers == [(b"host", b"a"), (b"x-two", b"2"), (b"x-two", b"3")]
+    assert head.keep_alive and head.content_length() == 0
+    assert not parse_head(b"GET / HTTP/1.0").keep_alive
+    assert parse_head(b"GET / HTTP/1.0\r\nConnection: keep-alive").keep_alive
+    many = b"GET / HTTP/1.1" + b"\r\nA: b" * 101
+    with pytest.raises(HttpError, match="more than 100 header fields") as err:
+        parse_head(many)
+    assert err.value.status == 431

@@ -115,6 +115,10 @@ def _run(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 1
     if placed(m.table):  # services on other nodes: this is the main node, bridged
+        if m.table.http:
+            print("[[http]] routes are served by a mesh on one node only (docs/http.md); "
+                  "remove them, or the services' node keys", file=sys.stderr)
+            return 1
         return run_node(m, None, args)
     pending = Pending()
     # several services' stdio is labelled; under --top it prints above the view
