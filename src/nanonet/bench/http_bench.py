@@ -1,8 +1,9 @@
 """HTTP requests/s and p50 through the ingress, beside a stdlib server, in one run.
 
 The nanonet side is the HTTP example's WAT service (examples/http/hello.wat,
-shipped in the package) behind ``web.server.HttpIngress``; the peer is ``http.server.ThreadingHTTPServer``
-answering the same kind of text body from Python. The clients run in a
+shipped in the package) behind ``web.server.HttpIngress``; the peer is
+``http.server.ThreadingHTTPServer`` answering the same kind of text body
+from Python. The clients run in a
 subprocess of their own (so they do not share the servers' GIL): 8 threads,
 each on one keep-alive connection, each timing its requests.
 
