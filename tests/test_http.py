@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from conftest import GUESTS
+from nanonet.errors import InvalidValue
 from nanonet.mesh import Mesh
 from nanonet.observe.metrics import exposition, registry
 from nanonet.observe.snapshot import take
@@ -271,3 +272,16 @@ def test_a_connection_over_the_limit_is_503_and_the_others_go_on() -> None:
         got = _raw(ingress, b"GET /api/3 HTTP/1.1\r\n\r\n")
         assert got.startswith(b"HTTP/1.1 503 ") and b"2 connections are open" in got
         assert _get(first, "/api/4")[0] == 200
+
+
+def test_an_error_answer_honours_the_clients_connection_close(probe: HttpIngress) -> None:
+    got = _raw(probe, b"GET /bad HTTP/1.1\r\nConnection: close\r\n\r\n"
+               b"GET /echo HTTP/1.1\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 502 ") and got.count(b"HTTP/1.1 ") == 1
+    assert b"connection: close" in got
+
+
+def test_a_route_to_a_port_the_mesh_lacks_is_refused() -> None:
+    with Mesh() as mesh, pytest.raises(InvalidValue, match="names port 'nope', which this "
+                                       "mesh does not have"):
+        HttpIngress(mesh, [HttpRoute("/*", "nope")])

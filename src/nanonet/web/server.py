@@ -64,6 +64,10 @@ class _Pool:
     """A port's host clients: a request takes one, calls, gives it back."""
 
     def __init__(self, mesh: Mesh, port: str) -> None:
+        if port not in mesh.ports:
+            raise InvalidValue(f"an HTTP route names port {port!r}, which this mesh does not "
+                               f"have (ports: {', '.join(mesh.ports) or 'none'}); create it "
+                               "with mesh.port() first")
         self.port = mesh.ports[port]
         self.clients: list[PortClient] = []
         with contextlib.suppress(EndpointTaken):
@@ -205,22 +209,23 @@ class HttpIngress:
             return False
         t0 = time.perf_counter()
         route: HttpRoute | None = None
+        wanted = True  # the client's wish to keep the connection, once its head is read
         try:
             head = parse_head(raw[:-4])
+            wanted = head.keep_alive
             body = await self._body(head, reader, writer)
             route = self.routes.find(head.path)
             allow(route, head.method)
             reply = await self._call(route, head, body)
         except HttpError as err:
-            keep = err.status not in CLOSE_AFTER
+            keep = wanted and err.status not in CLOSE_AFTER
             await self._answer(writer, route, err.status, _text(err.status, str(err)), keep, t0)
             if not keep:
                 await linger(reader, writer)
             return keep
-        keep = head.keep_alive
-        await self._answer(writer, route, reply.status, reply, keep, t0,
+        await self._answer(writer, route, reply.status, reply, wanted, t0,
                            head_only=head.method == b"HEAD")
-        return keep
+        return wanted
 
     async def _body(self, head: Head, reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter) -> bytes:
