@@ -5,8 +5,9 @@ route, encoded in the request form (``forms.py``) and sent as ONE call on
 the route's port; the reply form becomes the response. The server takes
 every free host mailbox of each routed port at the start: a request waits
 for a free one (so ``host_clients`` bounds the calls in flight), and the
-wait counts against the route's deadline. Calls run on a thread pool with
-one thread per mailbox, so the event loop never blocks on a port.
+wait counts against the route's deadline. Each mailbox's calls are made by
+a thread of its own (``worker.py``), so the event loop never blocks on a
+port.
 
 What the client sees when something fails, and the connection: a bad head
 (400, 431, 501, 505) or a body over ``max_body_bytes`` (413) closes it, as
@@ -22,7 +23,6 @@ import contextlib
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
@@ -42,6 +42,7 @@ from .forms import BadReply, Reply, Request, decode_reply, encode_request, encod
 from .head import Head, HttpError, parse_head
 from .routes import HttpRoute, Routes, allow
 from .stats import IngressStats, register
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +70,30 @@ class _Pool:
                                f"have (ports: {', '.join(mesh.ports) or 'none'}); create it "
                                "with mesh.port() first")
         self.port = mesh.ports[port]
-        self.clients: list[PortClient] = []
+        clients: list[PortClient] = []
         with contextlib.suppress(EndpointTaken):
             while True:
-                self.clients.append(mesh.client(port))
-        if not self.clients:
+                clients.append(mesh.client(port))
+        if not clients:
             raise InvalidValue(f"port {port!r} has no free host mailbox for the HTTP "
                                "ingress; raise its host_clients")
-        self.free: asyncio.Queue[PortClient] | None = None
+        self.clients = [Worker(c, f"nanonet-http:{port}:{c.box}") for c in clients]
 
-    def open(self) -> asyncio.Queue[PortClient]:
-        """The queue of free clients, made in the loop that uses it."""
-        self.free = asyncio.Queue()
-        for c in self.clients:
-            self.free.put_nowait(c)
-        return self.free
+    def open(self) -> asyncio.Queue[Worker]:
+        """The queue of free workers, made in the loop that uses it."""
+        free: asyncio.Queue[Worker] = asyncio.Queue()
+        for w in self.clients:
+            free.put_nowait(w)
+        return free
+
+    def stop(self, grace: float) -> None:
+        """Every worker told to end; each waited for, ``grace`` seconds in all (a
+        call that outlasts it ends with its own deadline, on a daemon thread)."""
+        for w in self.clients:
+            w.stop()
+        end = time.monotonic() + grace
+        for w in self.clients:
+            w.join(max(0.0, end - time.monotonic()))
 
 
 class HttpIngress:
@@ -96,8 +106,6 @@ class HttpIngress:
         self.limits = limits
         self._want = (host, port)
         self._pools = {port: _Pool(mesh, port) for port in dict.fromkeys(r.port for r in routes)}
-        mailboxes = sum(len(p.clients) for p in self._pools.values())
-        self._executor = ThreadPoolExecutor(mailboxes, thread_name_prefix="nanonet-http")
         self.stats = IngressStats([(r.pattern, r.port) for r in routes])
         register(mesh, self.stats)
         self.address: tuple[str, int] | None = None
@@ -124,7 +132,8 @@ class HttpIngress:
                 self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread.ident is not None:
             self._thread.join(10)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.stop(grace=2.0)
 
     def __enter__(self) -> HttpIngress:
         self.start()
@@ -270,7 +279,7 @@ class HttpIngress:
                             "its host_clients, or the route's timeout_ms") from None
         try:
             left = max(0.0, deadline - loop.time())
-            return await loop.run_in_executor(self._executor, client.call, data, left)
+            return await client.call(data, left)
         except CallTimeout:
             raise HttpError(504, f"port {route.port!r} did not answer within the route's "
                             f"timeout_ms ({route.timeout_ms} ms)") from None
