@@ -19,9 +19,10 @@ MAX_METHOD = 32
 class HttpError(Exception):
     """A request the server answers itself, with ``status`` and this message."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or []  # e.g. a 405's Allow
 
 
 @dataclass(frozen=True)

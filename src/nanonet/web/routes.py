@@ -52,4 +52,5 @@ def allow(route: HttpRoute, method: bytes) -> None:
     """405 when the route lists its methods and ``method`` is not among them."""
     if route.methods is not None and method.decode() not in route.methods:
         raise HttpError(405, f"{method.decode()} is not among route {route.pattern}'s "
-                        f"methods ({', '.join(route.methods)})")
+                        f"methods ({', '.join(route.methods)})",
+                        [(b"allow", ", ".join(route.methods).encode())])

@@ -228,7 +228,9 @@ class HttpIngress:
             reply = await self._call(route, head, body)
         except HttpError as err:
             keep = wanted and err.status not in CLOSE_AFTER
-            await self._answer(writer, route, err.status, _text(err.status, str(err)), keep, t0)
+            answer = _text(err.status, str(err))
+            answer.headers.extend(err.headers)
+            await self._answer(writer, route, err.status, answer, keep, t0)
             if not keep:
                 await linger(reader, writer)
             return keep
