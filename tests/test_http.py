@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,3 +288,26 @@ def test_a_route_to_a_port_the_mesh_lacks_is_refused() -> None:
     with Mesh() as mesh, pytest.raises(InvalidValue, match="names port 'nope', which this "
                                        "mesh does not have"):
         HttpIngress(mesh, [HttpRoute("/*", "nope")])
+
+
+def test_host_clients_bounds_the_calls_in_flight() -> None:
+    """One mailbox, held by a request the server never answers: the next request waits
+    for it, and its (shorter) deadline passes first."""
+    routes = [HttpRoute("/slowly", "api", timeout_ms=100), HttpRoute("/*", "api",
+                                                                     timeout_ms=3000)]
+    for ingress in _serving(GUESTS / "http_probe.wat", routes, host_clients=1):
+        first: list[tuple[int, bytes]] = []
+        conn = _conn(ingress)
+        holder = threading.Thread(target=lambda c=conn, out=first: out.append(_get(c,
+                                                                                "/silent")))
+        holder.start()
+        port = ingress.mesh.ports["api"]
+        for _ in range(3000):  # until the server took the first request (bounded)
+            if port.statistics().taken:
+                break
+            time.sleep(0.001)
+        status, body = _get(_conn(ingress), "/slowly")
+        assert status == 504 and b"no host mailbox of port 'api' came free within 100 ms: " \
+            b"all 1 are busy; raise its host_clients" in body
+        holder.join(30)
+        assert first[0][0] == 504 and b"did not answer" in first[0][1]
