@@ -294,7 +294,7 @@ def test_host_clients_bounds_the_calls_in_flight() -> None:
     """One mailbox, held by a request the server never answers: the next request waits
     for it, and its (shorter) deadline passes first."""
     routes = [HttpRoute("/slowly", "api", timeout_ms=100), HttpRoute("/*", "api",
-                                                                     timeout_ms=3000)]
+                                                                     timeout_ms=800)]
     for ingress in _serving(GUESTS / "http_probe.wat", routes, host_clients=1):
         first: list[tuple[int, bytes]] = []
         conn = _conn(ingress)
