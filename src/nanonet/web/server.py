@@ -295,7 +295,7 @@ class HttpIngress:
     async def _answer(self, writer: asyncio.StreamWriter, route: HttpRoute | None, status: int,
                       reply: Reply, keep: bool, t0: float, head_only: bool = False) -> None:
         # counted before it is written: a client that has its answer sees it counted
-        self.stats.note(None if route is None else route.pattern, status,
+        self.stats.record(None if route is None else route.pattern, status,
                         time.perf_counter() - t0)
         writer.write(response_bytes(reply, keep, head_only))
         await writer.drain()

@@ -31,7 +31,7 @@ class RouteStats:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_S) + 1))
     seconds: float = 0.0  # the sum of every request's latency
 
-    def note(self, status: int, seconds: float) -> None:
+    def record(self, status: int, seconds: float) -> None:
         self.requests += 1
         self.codes[status] = self.codes.get(status, 0) + 1
         self.buckets[bisect.bisect_left(BOUNDS_S, seconds)] += 1
@@ -62,9 +62,9 @@ class IngressStats:
         self._lock = threading.Lock()
         self.routes = {r: RouteStats(r, p) for r, p in [*routes, (UNROUTED, "")]}
 
-    def note(self, route: str | None, status: int, seconds: float) -> None:
+    def record(self, route: str | None, status: int, seconds: float) -> None:
         with self._lock:
-            self.routes[route or UNROUTED].note(status, seconds)
+            self.routes[route or UNROUTED].record(status, seconds)
 
     def as_list(self) -> list[dict[str, Any]]:
         with self._lock:
