@@ -67,6 +67,7 @@ INTERNAL = {
     "nanonet.policy.wasmbin.WasmFormatError", "nanonet.policy.wasmbin.UnknownOpcode",
     "nanonet.component.calls.HostFuncError", "nanonet.host.modcache.CacheWarning",
     "nanonet.ring.protocol.WouldPark", "nanonet.cli.stopping.Terminated",
+    "nanonet.web.head.HttpError", "nanonet.web.forms.BadReply",
 }
 
 

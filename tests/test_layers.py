@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("policy",),
     ("runtime",),
     ("mesh",),
-    ("manifest", "component", "observe", "toolchain", "bridge", "cli"),
+    ("manifest", "component", "observe", "toolchain", "bridge", "cli", "web"),
     ("bench", "demo", "telemetry", "examples", "nanonet"),  # outside, at the top
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

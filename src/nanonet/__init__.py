@@ -38,6 +38,8 @@ from .ring.subscriber import TunnelSubscriber
 from .runtime.lifecycle import State
 from .runtime.service import Service
 from .version import __version__
+from .web.routes import HttpRoute
+from .web.server import HttpIngress, HttpLimits
 
 __all__ = [
     "BridgeProtocolError",
@@ -49,6 +51,9 @@ __all__ = [
     "Geometry",
     "Grants",
     "GuestTrap",
+    "HttpIngress",
+    "HttpLimits",
+    "HttpRoute",
     "InvalidValue",
     "Limits",
     "LoadError",

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..bridge.node import placed
 from ..component.fastpath import judge
-from ..errors import ManifestError
+from ..errors import ManifestError, NanonetError
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
 from ..observe.feeds import SharedWriter
@@ -48,6 +48,7 @@ from .watch import INTERVAL as WATCH_INTERVAL
 from .watch import Watcher
 from .watched import Pending, run_watched
 from .web_cli import add_web_argument, browsers, run_web
+from .web_run import add_http_argument, start_ingress
 from .where import manifest_path
 
 
@@ -121,6 +122,10 @@ def _run(args: argparse.Namespace) -> int:
     if browsers(m.table, args.web) or args.web:  # services in browser tabs: serve the page
         return run_web(m, args)
     if placed(m.table):  # services on other nodes: this is the main node, bridged
+        if m.table.http:
+            print("[[http]] routes are served by a mesh on one node only (docs/http.md); "
+                  "remove them, or the services' node keys", file=sys.stderr)
+            return 1
         return run_node(m, None, args)
     pending = Pending()
     # several services' stdio is labelled; under --top it prints above the view
@@ -136,6 +141,12 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
         mesh = m.build_mesh(say, latency=args.dashboard or args.top)
     except ManifestError as err:
         print(err, file=sys.stderr)
+        return 1
+    try:
+        ingress = start_ingress(m, mesh, args.http, say)
+    except (OSError, ValueError, NanonetError) as err:
+        print(f"http: {err}", file=sys.stderr)
+        mesh.close()
         return 1
     feeds = feed.open_feeds(mesh, fed)
     for name in m.host_writes:
@@ -158,6 +169,8 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
             why = (run_watched(mesh, host, opts, seen, pending) if args.top
                    else run_mesh(mesh, host, opts, stop))
     seconds = time.perf_counter() - t0
+    if ingress is not None:
+        ingress.stop()
     if driven is not None:
         driven[1].join(60)  # its calls end with the mesh's stop at the latest
         say(driven[0].report())
@@ -252,4 +265,5 @@ def register(sub: Any) -> None:
     add_arguments(r)
     add_bridge_arguments(r)
     add_web_argument(r)
+    add_http_argument(r)
     r.set_defaults(func=_run)

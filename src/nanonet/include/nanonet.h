@@ -174,6 +174,119 @@ static inline uint64_t nn_monotonic_ns(void) { return nn_clock_ns(NN_CLOCK_MONOT
  * process (and across machines, to the accuracy of their clock sync). */
 static inline uint64_t nn_realtime_ns(void) { return nn_clock_ns(NN_CLOCK_REALTIME); }
 
+/* ---- HTTP ingress (docs/http.md): the request and reply forms ------------- */
+/* A port routed by [[http]] receives one request form per HTTP request and
+ * answers one reply form. These helpers read and write them in place. */
+typedef struct {
+    const uint8_t *ptr;
+    uint32_t len;
+} nn_bytes_t;
+
+typedef struct {
+    nn_bytes_t method, path, query, body; /* path and query as sent, not decoded */
+    const uint8_t *fields;                /* header_count × (u16, u16, name, value) */
+    uint32_t header_count;                /* names are lowercase */
+} nn_http_request_t;
+
+static inline uint32_t nn_le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t nn_le32(const uint8_t *p) { return nn_le16(p) | nn_le16(p + 2) << 16; }
+
+/* Parse the n-byte request form at buf into req (its fields point into buf):
+ * NN_OK, or NN_CORRUPT if its version or lengths do not fit n. */
+static inline int32_t nn_http_parse(const void *buf, uint32_t n, nn_http_request_t *req) {
+    const uint8_t *b = (const uint8_t *)buf, *at = b + 12, *end = b + n;
+    if (n < 12 || b[0] != 1) return NN_CORRUPT;
+    req->method = (nn_bytes_t){at, b[1]};
+    req->path = (nn_bytes_t){at + b[1], nn_le16(b + 2)};
+    req->query = (nn_bytes_t){req->path.ptr + req->path.len, nn_le16(b + 4)};
+    req->header_count = nn_le16(b + 6);
+    req->fields = at = req->query.ptr + req->query.len;
+    if (at > end) return NN_CORRUPT;
+    for (uint32_t i = 0; i < req->header_count; i++) {
+        if (end - at < 4) return NN_CORRUPT;
+        uint32_t size = 4 + nn_le16(at) + nn_le16(at + 2);
+        if ((uint32_t)(end - at) < size) return NN_CORRUPT;
+        at += size;
+    }
+    req->body = (nn_bytes_t){at, nn_le32(b + 8)};
+    return req->body.len == (uint32_t)(end - at) ? NN_OK : NN_CORRUPT;
+}
+
+/* The value of header `name` (lowercase, NUL-terminated); {0, 0} if absent. */
+static inline nn_bytes_t nn_http_header(const nn_http_request_t *req, const char *name) {
+    const uint8_t *at = req->fields;
+    for (uint32_t i = 0; i < req->header_count; i++) {
+        uint32_t nl = nn_le16(at), vl = nn_le16(at + 2), k = 0;
+        while (k < nl && name[k] == (char)at[4 + k]) k++;
+        if (k == nl && name[k] == 0) return (nn_bytes_t){at + 4 + nl, vl};
+        at += 4 + nl + vl;
+    }
+    return (nn_bytes_t){0, 0};
+}
+
+/* Whether a field (the path, say) starts with the NUL-terminated prefix. */
+static inline int nn_bytes_starts(nn_bytes_t b, const char *prefix) {
+    uint32_t k = 0;
+    while (prefix[k] && k < b.len && (char)b.ptr[k] == prefix[k]) k++;
+    return prefix[k] == 0;
+}
+
+/* A reply form being written into buf: status, then headers, then the body. */
+typedef struct {
+    uint8_t *buf;
+    uint32_t cap, len;
+    int body, bad; /* the body has begun; something did not fit (or came late) */
+} nn_http_reply_t;
+
+static inline void nn_http_reply_start(nn_http_reply_t *r, void *buf, uint32_t cap,
+                                       uint32_t status) {
+    *r = (nn_http_reply_t){(uint8_t *)buf, cap, 4, 0, cap < 4};
+    if (!r->bad) {
+        r->buf[0] = (uint8_t)status, r->buf[1] = (uint8_t)(status >> 8);
+        r->buf[2] = r->buf[3] = 0;
+    }
+}
+
+static inline void nn_http_put(nn_http_reply_t *r, const void *p, uint32_t n) {
+    if (r->bad || r->cap - r->len < n) { r->bad = 1; return; }
+    __builtin_memcpy(r->buf + r->len, p, n);
+    r->len += n;
+}
+
+static inline uint32_t nn_strlen(const char *s) {
+    uint32_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+/* Add a header (before any body); Content-Length and Connection are the host's. */
+static inline void nn_http_reply_header(nn_http_reply_t *r, const char *name, const char *value) {
+    uint32_t nl = nn_strlen(name), vl = nn_strlen(value);
+    uint8_t lens[4] = {(uint8_t)nl, (uint8_t)(nl >> 8), (uint8_t)vl, (uint8_t)(vl >> 8)};
+    if (r->body) r->bad = 1;
+    nn_http_put(r, lens, 4);
+    nn_http_put(r, name, nl);
+    nn_http_put(r, value, vl);
+    if (!r->bad) {
+        uint32_t count = nn_le16(r->buf + 2) + 1;
+        r->buf[2] = (uint8_t)count, r->buf[3] = (uint8_t)(count >> 8);
+    }
+}
+
+/* Append body bytes; nn_http_reply_text appends a NUL-terminated string. */
+static inline void nn_http_reply_body(nn_http_reply_t *r, const void *p, uint32_t n) {
+    r->body = 1;
+    nn_http_put(r, p, n);
+}
+static inline void nn_http_reply_text(nn_http_reply_t *r, const char *s) {
+    nn_http_reply_body(r, s, nn_strlen(s));
+}
+
+/* The reply's length, for nn_serve_reply; NN_TOO_BIG if it did not fit cap. */
+static inline int32_t nn_http_reply_len(const nn_http_reply_t *r) {
+    return r->bad ? NN_TOO_BIG : (int32_t)r->len;
+}
+
 #ifdef __cplusplus
 }
 #endif

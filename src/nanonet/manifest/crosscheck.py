@@ -18,6 +18,7 @@ from ..errors import ManifestError
 from ..ring.layout import MAX_NAME
 from ..ring.portlayout import MAX_NAME as PORT_MAX_NAME
 from ..wit import PACKAGES
+from .httpcheck import http_problems
 from .namecheck import names_problems
 from .suggest import did_you_mean
 
@@ -44,6 +45,7 @@ def problems(m: Manifest) -> Problems:
     yield from _names(m)
     yield from _tunnel_ends(m)
     yield from _ports(m)
+    yield from http_problems(m)
     order = {name: i for i, name in enumerate(m.table.services)}  # for "defined above"
     for name in m.table.services:
         yield from _service(m, name, order)

@@ -9,6 +9,7 @@ line never has to be interpreted.
 from __future__ import annotations
 
 from ..policy.policy import Limits, RestartPolicy
+from .httpcheck import http_lines
 from .manifest import HOST, Manifest, ServiceDef
 from .namecheck import mapping, unspelt
 from .schema import BUILT_SOURCES, ServiceTable
@@ -187,6 +188,7 @@ def describe(m: Manifest) -> list[str]:
     host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in m.host_writes]
     lines += [f"{HOST}:", *(f"  {h}" for h in host or ["no tunnel ends"])]
+    lines += http_lines(m)
     for svc in m.services.values():
         lines += ["", *describe_service(m, svc)]
     return lines

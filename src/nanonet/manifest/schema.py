@@ -354,12 +354,61 @@ class WebTable(Table):
     token_ttl: float = Field(default=3600.0, gt=0, le=30 * 86400)  # seconds
 
 
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` as (host, port); ValueError naming the form otherwise."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. \"127.0.0.1:8080\"; port 0 "
+                         "takes any free one)")
+    return host.strip("[]"), int(port)
+
+
+class IngressTable(Table):
+    """Where the HTTP ingress listens, and its limits (docs/http.md)."""
+
+    listen: str = "127.0.0.1:8080"
+    max_header_bytes: int = Field(default=8192, ge=256, le=65536)
+    max_body_bytes: int = Field(default=65536, ge=0, le=1 << 20)
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        listen_address(v)
+        return v
+
+
+class HttpRouteTable(Table):
+    """One ``[[http]]`` route: a path (exact, or a prefix ending in ``*``) to a port."""
+
+    route: str = Field(min_length=1, max_length=1024)
+    port: TunnelName
+    methods: list[HttpMethod] | None = Field(default=None, min_length=1)
+    timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)
+
+    @field_validator("route")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        if not v.startswith("/") or "*" in v[:-1] or "?" in v:
+            raise ValueError(f"{v!r} is not a route; write a path starting with / (\"/health"
+                             "\": that path only) or a prefix ending in * (\"/api/*\"), "
+                             "with no ? and no * elsewhere")
+        if any(c <= " " or c > "~" for c in v):
+            raise ValueError(f"{v!r} holds a space or a character outside printable ASCII; "
+                             "percent-encode it as clients send it")
+        return v
+
+
 class ManifestTable(Table):
     mesh: MeshTable = MeshTable()
     web: WebTable | None = None
     tunnels: dict[TunnelName, TunnelTable] = {}
     ports: dict[TunnelName, PortTable] = {}
     services: dict[ServiceName, ServiceTable] = {}
+    ingress: IngressTable | None = None  # the HTTP ingress's address and limits (docs/http.md)
+    http: list[HttpRouteTable] = []  # [[http]] routes onto ports
 
 
 def json_schema() -> dict[str, object]:

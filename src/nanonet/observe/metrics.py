@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from ..runtime.lifecycle import State
 from ..version import __version__
+from .httpmetrics import http_families
 from .latency import BUCKET_BOUNDS_NS
 from .snapshot import BROKEN_REASONS, QUARANTINE_REASONS, MeshSnapshot, TunnelSnapshot
 
@@ -236,6 +237,7 @@ class MeshCollector(Collector):
         yield from _service_families(snap)
         yield from _port_families(snap.ports)
         yield from _pattern_families(snap)
+        yield from http_families(snap.http)
 
 
 def registry(source: Callable[[], MeshSnapshot]) -> CollectorRegistry:

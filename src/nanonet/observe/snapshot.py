@@ -25,6 +25,7 @@ from ..mesh import FanIn, Mesh, Tunnel
 from ..ring import layout as L
 from ..ring.stats import TunnelStats
 from ..runtime.service import Service
+from ..web.stats import routes_of
 from .latency import BUCKET_BOUNDS_NS, LatencySampler
 from .portcalls import port_rates, port_rows
 from .threadcpu import thread_cpu_seconds
@@ -116,6 +117,8 @@ class MeshSnapshot:
     # request/reply ports: PortStats as plain data (calls, in flight, timeouts, late...),
     # with the host clients' call latency and calls/s (portcalls.py)
     ports: list[dict[str, Any]] = field(default_factory=list)
+    # HTTP ingress routes (web/stats.py): requests, per status code, latency buckets, p50
+    http: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,7 +203,7 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),
-        ports=port_rows(mesh))
+        ports=port_rows(mesh), http=routes_of(mesh))
 
 
 def _with_patterns(mesh: Mesh, snap: ServiceSnapshot) -> ServiceSnapshot:

@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .tophttp import http_tables
 from .topmodel import (
     PORT_COLUMNS,
     ns,
@@ -89,6 +90,7 @@ def render(snap: Snap, source: str = "") -> Group:
         parts.append(ports_table(snap))
     lines = [*tunnel_pattern_lines(snap), *pattern_lines(snap)]
     parts += [Text(line, style="dim") for line in lines]
+    parts += http_tables(snap)
     return Group(*parts)
 
 

@@ -1,0 +1,53 @@
+"""``nanonet run``'s HTTP ingress: started from the manifest's ``[[http]]`` routes.
+
+It is off unless the manifest has routes; ``--http HOST:PORT`` moves it
+(``127.0.0.1:0`` takes a free port, and the line it prints says which).
+It starts before the mesh, so a request that comes early waits for its
+server within the route's deadline, and stops after the mesh stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..manifest.manifest import Manifest
+from ..manifest.schema import IngressTable, listen_address
+from ..mesh import Mesh
+from ..web.routes import HttpRoute
+from ..web.server import HttpIngress, HttpLimits
+from .manifest_run import Print
+
+
+def _address(text: str) -> str:
+    try:
+        listen_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def add_http_argument(r: Any) -> None:
+    r.add_argument("--http", type=_address, metavar="HOST:PORT",
+                   help="serve the manifest's [[http]] routes here instead of [ingress] listen "
+                   "(default 127.0.0.1:8080; port 0 takes a free one)")
+
+
+def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> HttpIngress | None:
+    """The started ingress, or None when the manifest has no routes (ValueError if
+    --http asks for one anyway; OSError if the address cannot be bound)."""
+    if not m.table.http:
+        if listen is not None:
+            raise ValueError("--http needs [[http]] routes in the manifest (docs/http.md); "
+                             "add one, or drop --http")
+        return None
+    web = m.table.ingress or IngressTable()
+    host, port = listen_address(listen or web.listen)
+    routes = [HttpRoute(r.route, r.port, tuple(r.methods) if r.methods else None,
+                        r.timeout_ms) for r in m.table.http]
+    limits = HttpLimits(web.max_header_bytes, web.max_body_bytes)
+    ingress = HttpIngress(mesh, routes, host, port, limits)
+    bound = ingress.start()
+    say(f"http: serving http://{bound[0]}:{bound[1]} ({len(routes)} route(s): "
+        f"{', '.join(f'{r.pattern} → {r.port}' for r in routes)})")
+    return ingress

@@ -1,0 +1,56 @@
+"""The ``[ingress]`` and ``[[http]]`` tables checked against the ports, and described.
+
+A route is only as good as its port: one that names no port, or a port the
+host cannot call (``host_clients = 0``), would answer every request 503, so
+``nanonet check`` refuses it at its line. ``http_lines`` is what ``check``
+prints: where the ingress listens and each route → port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ..errors import ManifestError
+from .schema import HttpRouteTable, IngressTable
+from .suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
+
+
+def http_problems(m: Manifest) -> Iterator[ManifestError]:
+    """Each route names a port the host can call, and no pattern comes twice."""
+    ports = m.table.ports
+    seen: dict[str, int] = {}
+    for i, r in enumerate(m.table.http):
+        if r.port not in ports:
+            yield m.error(("http", i, "port"), f"no port named {r.port!r} (ports: "
+                          f"{', '.join(ports) or 'none'}); {did_you_mean(r.port, list(ports))}"
+                          f"add [ports.{r.port}] with server = \"NAME\", or fix the name")
+        elif ports[r.port].host_clients == 0:
+            yield m.error(("http", i, "port"), f"port {r.port!r} has host_clients = 0, and "
+                          "the HTTP ingress calls it from the host; set host_clients = 8 "
+                          "(at most that many requests in flight)")
+        if r.route in seen:
+            yield m.error(("http", i, "route"), f"route {r.route!r} is also route "
+                          f"{seen[r.route]}; remove one, or change its pattern")
+        seen.setdefault(r.route, i)
+    if m.table.ingress is not None and not m.table.http:
+        yield m.error(("ingress",), "[ingress] is set but no [[http]] route is: the ingress would "
+                      "answer 404 to everything; add [[http]] route = \"/*\", port = \"NAME\"")
+
+
+def route_text(r: HttpRouteTable) -> str:
+    methods = ", ".join(r.methods) if r.methods else "any method"
+    return f"{r.route} → port {r.port} ({methods}; timeout {r.timeout_ms} ms)"
+
+
+def http_lines(m: Manifest) -> list[str]:
+    """``http:`` then the address, limits and every route; [] with no routes."""
+    if not m.table.http:
+        return []
+    web = m.table.ingress or IngressTable()
+    lines = ["http:", f"  listens on {web.listen} (nanonet run --http HOST:PORT changes it); "
+             f"heads ≤ {web.max_header_bytes} B, bodies ≤ {web.max_body_bytes} B"]
+    return lines + [f"  {route_text(r)}" for r in m.table.http]
