@@ -91,10 +91,10 @@ def test_a_route_twice_is_an_error(folder: Path) -> None:
     assert (err.line, err.key) == (16, "http[1].route") and "is also route 0" in str(err)
 
 
-def test_web_without_routes_is_an_error(folder: Path) -> None:
+def test_ingress_without_routes_is_an_error(folder: Path) -> None:
     text = MANIFEST.split("[[http]]")[0] + '[ingress]\nlisten = "127.0.0.1:9"\n'
     [err] = _errors(folder, text)
-    assert err.key == "web" and "no [[http]] route" in str(err)
+    assert err.key == "ingress" and "no [[http]] route" in str(err)
 
 
 # -- nanonet run of the example -------------------------------------------------
