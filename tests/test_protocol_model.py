@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import struct
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import wasmtime
@@ -22,11 +21,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from model_guest import Guest
 from nanonet.host.engine import runtime
 from nanonet.observe.tapctl import TapControl
 from nanonet.ring import layout as L
 from nanonet.ring import protocol as P
-from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
+from nanonet.ring.adapter import Direction, EndSpec
 from nanonet.ring.control import BreakInfo, RingControl
 from nanonet.ring.layout import Geometry
 from nanonet.ring.memory import RingMemory
@@ -37,7 +37,6 @@ pytestmark = pytest.mark.timeout(120)
 LENGTHS = st.one_of(st.integers(0, 8), st.integers(0, 26))
 RARE = 5  # close and corrupt one step in RARE + 1: a ring lives a while first
 IN, OUT = 1024, 32768  # where the guests' messages are built and received
-HANG_TICKS = 50  # epoch ticks (10 ms each) before a call that parked for ever traps
 COMPARED = (P.Field.HEAD, P.Field.TAIL, P.Field.BYTES_IN, P.Field.BYTES_OUT,
             P.Field.FULL_COUNT, P.Field.EMPTY_COUNT, P.Field.WRITER_WAKES,
             P.Field.READER_WAKES, P.Field.CLOSED, P.Field.QUARANTINE, P.Field.TAP_MODE,
@@ -51,29 +50,9 @@ def payload(counter: int, length: int) -> bytes:
     return bytes((counter * 7 + i) & 0xFF for i in range(length))
 
 
-class Guest:
-    """One adapter instance and the guest memory it copies from and into."""
-
-    def __init__(self, store: wasmtime.Store, ring: RingMemory, direction: Direction) -> None:
-        rt = runtime()
-        module = rt.module(adapter_wat([EndSpec("t", direction, ring.geometry)]))
-        self.memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(1, 1)))
-        inst = wasmtime.Instance(store, module, [self.memory, ring.shared])
-        self.store = store
-        self.exports = inst.exports(store)
-
-    def call(self, op: str, *args: int) -> int:
-        """Call an export; a call that would hang (the model said it would not
-        park, the adapter did) traps at the epoch deadline instead."""
-        self.store.set_epoch_deadline(HANG_TICKS)
-        func: Any = self.exports[op]
-        return int(func(self.store, 0, *args))
-
-    def write(self, at: int, data: bytes) -> None:
-        self.memory.write(self.store, data, at)
-
-    def read(self, at: int, size: int) -> bytes:
-        return bytes(self.memory.read(self.store, at, at + size))
+def end_guest(store: wasmtime.Store, ring: RingMemory, direction: Direction) -> Guest:
+    """A guest holding the ring's one end in ``direction``."""
+    return Guest(store, ring, EndSpec("t", direction, ring.geometry))
 
 
 class RingAndModel(RuleBasedStateMachine):
@@ -91,8 +70,8 @@ class RingAndModel(RuleBasedStateMachine):
         self.geo = Geometry.for_payload(slots, max_payload)
         self.ring = RingMemory(rt.engine, self.geo, "t")
         self.store = wasmtime.Store(rt.engine)
-        self.writer = Guest(self.store, self.ring, Direction.WRITE)
-        self.reader = Guest(self.store, self.ring, Direction.READ)
+        self.writer = end_guest(self.store, self.ring, Direction.WRITE)
+        self.reader = end_guest(self.store, self.ring, Direction.READ)
         self.tap = TapControl(rt, self.ring)
         self.control = RingControl(rt, self.ring)
         self.state = P.RingState(self.geo)
@@ -165,7 +144,7 @@ class RingAndModel(RuleBasedStateMachine):
     @rule()
     def restart_writer(self) -> None:
         """A fresh writer instance attaches at the published head."""
-        self.writer = Guest(self.store, self._ring(), Direction.WRITE)
+        self.writer = end_guest(self.store, self._ring(), Direction.WRITE)
         self.mw = P.WriterCursor(self.geo)
 
     # -- reader ---------------------------------------------------------------
@@ -215,7 +194,7 @@ class RingAndModel(RuleBasedStateMachine):
     @rule()
     def restart_reader(self) -> None:
         """The reader traps and restarts: a fresh instance at the committed tail."""
-        self.reader = Guest(self.store, self._ring(), Direction.READ)
+        self.reader = end_guest(self.store, self._ring(), Direction.READ)
         self.mr = P.ReaderCursor(self.geo)
 
     @rule()

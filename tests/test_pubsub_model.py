@@ -11,7 +11,6 @@ counter of the header and of each line must agree.
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 import pytest
 import wasmtime
@@ -19,11 +18,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from model_guest import Guest
 from nanonet.host.engine import runtime
 from nanonet.ring import layout as L
 from nanonet.ring import protocol as P
 from nanonet.ring import pubsub_model as M
-from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
+from nanonet.ring.adapter import Direction, EndSpec
 from nanonet.ring.layout import Geometry, SubMode
 from nanonet.ring.memory import RingMemory
 from nanonet.ring.pubsub_wat import Sub
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.timeout(180)
 
 LENGTHS = st.integers(0, 8)
 IN, OUT = 1024, 32768
-HANG_TICKS = 50
 HEADER = (P.Field.HEAD, P.Field.BYTES_IN, P.Field.FULL_COUNT, P.Field.WRITER_WAKES,
           P.Field.QUARANTINE, P.Field.CLOSED)
 LINE = (L.SUB_TAIL, L.SUB_BYTES_OUT, L.SUB_EMPTY, L.SUB_WAKES, L.SUB_MISSED, L.SUB_MODE)
@@ -56,27 +55,6 @@ class RealLines:
     def line_store(self, line: int, off: int, value: int) -> None:
         at = self.ring.geometry.sub_line(line) + off
         (self.ring.put_u32 if off == L.SUB_MODE else self.ring.put_u64)(at, value)
-
-
-class Guest:
-    """One adapter instance holding one end, and its guest memory."""
-
-    def __init__(self, store: wasmtime.Store, ring: RingMemory, end: EndSpec) -> None:
-        module = runtime().module(adapter_wat([end]))
-        self.memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(1, 1)))
-        self.store = store
-        self.exports = wasmtime.Instance(store, module, [self.memory, ring.shared]).exports(store)
-
-    def call(self, op: str, *args: int) -> int:
-        self.store.set_epoch_deadline(HANG_TICKS)
-        func: Any = self.exports[op]
-        return int(func(self.store, 0, *args))
-
-    def write(self, at: int, data: bytes) -> None:
-        self.memory.write(self.store, data, at)
-
-    def read(self, at: int, size: int) -> bytes:
-        return bytes(self.memory.read(self.store, at, at + size))
 
 
 class PubSubAndModel(RuleBasedStateMachine):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import guest, wait_until
-from nanonet import Mesh, State
+from nanonet import Mesh, Service, State, TunnelReader, TunnelWriter
 from nanonet.observe.threadcpu import thread_cpu_seconds
 from nanonet.ring import layout as L
 from nanonet.toolchain.build import NEEDS_ZIG, build, has_zig
@@ -34,6 +34,16 @@ def _merge_mesh(mesh: Mesh, wasm_writers: int, count: int) -> None:
         sender.call("configure", i, count, 16)
     mesh.service("merge", guest("merger"), reads=[f"in{i}" for i in range(ENDS)],
                  writes=["out"])
+
+
+def _started_merger(mesh: Mesh) -> tuple[list[TunnelWriter], TunnelReader, Service]:
+    """The merge mesh, every end written by the host, started: the host's writers,
+    its reader of ``out`` and the merger."""
+    _merge_mesh(mesh, 0, 0)
+    writers = [mesh.writer(f"in{i}") for i in range(ENDS)]
+    out = mesh.reader("out")
+    mesh.start()
+    return writers, out, mesh.services["merge"]
 
 
 def _tags(out: Iterator[bytes]) -> dict[int, list[int]]:
@@ -72,11 +82,7 @@ def test_every_message_of_eight_writers_reaches_a_service_waiting_on_all_eight()
 
 def test_an_idle_service_waiting_on_eight_ends_sleeps_and_any_one_wakes_it() -> None:
     with Mesh() as mesh:
-        _merge_mesh(mesh, 0, 0)
-        writers = [mesh.writer(f"in{i}") for i in range(ENDS)]
-        out = mesh.reader("out")
-        mesh.start()
-        merge = mesh.services["merge"]
+        writers, out, merge = _started_merger(mesh)
         ring = mesh.tunnels["in5"].ring
         wait_until(lambda: ring.u32(L.OFF_READER_WAITING) == 1, "the merger parks")
         cpu0, t0 = thread_cpu_seconds(merge.thread), time.monotonic()
@@ -177,11 +183,7 @@ def test_a_waiter_restarted_after_a_trap_is_still_woken_by_every_end() -> None:
 
 def test_an_upgrade_wakes_a_service_parked_on_many_ends_and_it_yields() -> None:
     with Mesh() as mesh:
-        _merge_mesh(mesh, 0, 0)
-        writers = [mesh.writer(f"in{i}") for i in range(ENDS)]
-        out = mesh.reader("out")
-        mesh.start()
-        merge = mesh.services["merge"]
+        writers, out, merge = _started_merger(mesh)
         wait_until(lambda: merge.parked, "the merger parks on its bell")
         outcome = mesh.upgrade("merge", guest("merger") + "\n;; version 2\n")
         assert outcome.exactly_once and not outcome.by_epoch, outcome.describe()

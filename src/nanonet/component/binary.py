@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import LoadError
+from ..policy.wasmbin import uleb128
 
 PREAMBLE = b"\0asm\x0d\x00\x01\x00"
 
@@ -42,27 +43,24 @@ class Reader:
         self.pos += n
         return self.data[self.pos - n:self.pos]
 
-    def u32(self) -> int:
+    def _leb128(self) -> tuple[int, int, int]:
+        """An LEB128 number's bits, how many bits, and its last byte (signed or not)."""
         value = shift = 0
         while True:
             b = self.byte()
             value |= (b & 0x7F) << shift
             shift += 7
             if not b & 0x80:
-                return value
+                return value, shift, b
             if shift > 35:
                 raise LoadError("component binary holds an over-long LEB128 number")
 
+    def u32(self) -> int:
+        return self._leb128()[0]
+
     def s33(self) -> int:
-        value = shift = 0
-        while True:
-            b = self.byte()
-            value |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return value - (1 << shift) if b & 0x40 else value
-            if shift > 35:
-                raise LoadError("component binary holds an over-long LEB128 number")
+        value, shift, last = self._leb128()
+        return value - (1 << shift) if last & 0x40 else value
 
     def name(self) -> str:
         try:
@@ -76,12 +74,8 @@ class Reader:
 
 
 def u32(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, value = value & 0x7F, value >> 7
-        out.append(b | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+    """Unsigned LEB128, as a core module writes it."""
+    return uleb128(value)
 
 
 def s33(value: int) -> bytes:

@@ -30,9 +30,9 @@ TYPES = {
     "perm": "$perm", "vars": "(list $var)",
 }
 
-CORE = """
-  (core module $m
-    (memory (export "mem") 1)
+# a bump allocator over one memory, as the canonical ABI's realloc; the core
+# modules here and in ``echo_pair.py`` start with it
+REALLOC = """    (memory (export "mem") 1)
     (global $top (mut i32) (i32.const 1024))
     (func (export "realloc") (param i32 i32 i32 i32) (result i32)
       (local $p i32)
@@ -44,7 +44,11 @@ CORE = """
         (br_if $ok (i32.ge_s (memory.grow (i32.add (i32.shr_u (local.get 3) (i32.const 16))
                                                    (i32.const 1))) (i32.const 0)))
         (unreachable))
-      (local.get $p))
+      (local.get $p))"""
+
+CORE = f"""
+  (core module $m
+{REALLOC}
     (func (export "echo") (param i32) (result i32) (local.get 0)))
   (core instance $i (instantiate $m))
 """

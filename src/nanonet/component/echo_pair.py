@@ -12,27 +12,17 @@ between two linear memories through the canonical ABI.
 
 from __future__ import annotations
 
-from .echo import CORE, NAMED, PAD, TYPES
+from collections.abc import Callable
+
+from .echo import CORE, NAMED, PAD, REALLOC, TYPES
 
 INTERFACE = "nanonet:test/echo"
 OUT = "nanonet:test/echo-out"  # what the forwarder exports: the same functions
 RESULT_BYTES = 256  # room for any tuple<T, PAD> of TYPES
 
-FORWARD_CORE = """
+FORWARD_CORE = f"""
   (core module $mm
-    (memory (export "mem") 1)
-    (global $top (mut i32) (i32.const 1024))
-    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
-      (local $p i32)
-      (local.set $p (i32.and (i32.add (global.get $top) (i32.sub (local.get 2) (i32.const 1)))
-                             (i32.sub (i32.const 0) (local.get 2))))
-      (global.set $top (i32.add (local.get $p) (local.get 3)))
-      (block $ok
-        (br_if $ok (i32.le_u (global.get $top) (i32.shl (memory.size) (i32.const 16))))
-        (br_if $ok (i32.ge_s (memory.grow (i32.add (i32.shr_u (local.get 3) (i32.const 16))
-                                                   (i32.const 1))) (i32.const 0)))
-        (unreachable))
-      (local.get $p)))
+{REALLOC})
   (core instance $mi (instantiate $mm))
 """
 
@@ -52,13 +42,8 @@ def provider_wat(types: dict[str, str] | None = None) -> str:
     lines += [f'  (export ${n} "{n}" (type ${n}0))' for n in NAMED]
     lines.append(CORE)
     opts = _OPTS.format(mem="$i")
-    for name, ty in types.items():
-        lines.append(f'  (func $echo-{name} {_func(name, ty)}\n'
-                     f'    (canon lift (core func $i "echo") {opts}))')
-    exports = [f'(export "{n}" (type ${n}))' for n in NAMED]
-    exports += [f'(export "echo-{n}" (func $echo-{n}))' for n in types]
-    lines.append(f"  (instance $e {' '.join(exports)})")
-    lines.append(f'  (export "{INTERFACE}" (instance $e)))')
+    lines += _lift_all(types, "echo", lambda n: '$i "echo"', opts)
+    lines.append(_export_all(types, "echo", "$e", INTERFACE))
     return "\n".join(lines)
 
 
@@ -79,14 +64,24 @@ def forwarder_wat(types: dict[str, str] | None = None) -> str:
     withs = " ".join(f'(export "echo-{n}" (func $low-{n}))' for n in types)
     lines.append(f'  (core instance $fi (instantiate $f (with "a" (instance $mi))'
                  f" (with \"h\" (instance {withs}))))")
-    for n, ty in types.items():
-        lines.append(f'  (func $fwd-{n} {_func(n, ty)}\n'
-                     f'    (canon lift (core func $fi "fwd-{n}") {opts}))')
-    exports = [f'(export "{n}" (type ${n}))' for n in NAMED]
-    exports += [f'(export "echo-{n}" (func $fwd-{n}))' for n in types]
-    lines.append(f"  (instance $out {' '.join(exports)})")
-    lines.append(f'  (export "{OUT}" (instance $out)))')
+    lines += _lift_all(types, "fwd", lambda n: f'$fi "fwd-{n}"', opts)
+    lines.append(_export_all(types, "fwd", "$out", OUT))
     return "\n".join(lines)
+
+
+def _lift_all(types: dict[str, str], prefix: str, core: Callable[[str], str],
+              opts: str) -> list[str]:
+    """``$<prefix>-<name>``: each echo function lifted from its core function."""
+    return [f'  (func ${prefix}-{n} {_func(n, ty)}\n'
+            f'    (canon lift (core func {core(n)}) {opts}))' for n, ty in types.items()]
+
+
+def _export_all(types: dict[str, str], prefix: str, instance: str, interface: str) -> str:
+    """The named types and the lifted functions as one instance, exported as ``interface``."""
+    exports = [f'(export "{n}" (type ${n}))' for n in NAMED]
+    exports += [f'(export "echo-{n}" (func ${prefix}-{n}))' for n in types]
+    return (f"  (instance {instance} {' '.join(exports)})\n"
+            f'  (export "{interface}" (instance {instance})))')
 
 
 def _forward_module(names: list[str]) -> str:

@@ -36,7 +36,7 @@ from .port_template import PortShape, port_imports, port_parts
 from .protocol import FIELD_NAMES
 from .pubsub_wat import Sub, reader_helpers, reader_templates, reader_values, writer_helpers
 from .pubsub_wat import writer_values as pubsub_writer_values
-from .template import Helper, fill
+from .template import Helper, fill, name_is
 
 if TYPE_CHECKING:
     from ..host.engine import Runtime
@@ -729,18 +729,7 @@ def _is_alias(alias: str) -> str:
 
 _NAME_IS = """
   ;; does the guest's name at $ptr equal the name in this ring's header?
-  (func $name_is{m} (param $ptr i32) (param $len i32) (result i32) (local $i i32)
-    (if (i32.ne (local.get $len) (i32.load {m} offset={O_NLEN} (i32.const 0)))
-      (then (return (i32.const 0))))
-    (if (i32.gt_u (local.get $len) (i32.const {MAX_NAME})) (then (return (i32.const 0))))
-    (block $differ (loop $each
-      (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
-      (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
-                             (i32.load8_u {m} offset={O_NAME} (local.get $i))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $each)))
-    (i32.const 0))
-"""
+""" + name_is("$name_is")
 
 
 def available_ops(ends: list[EndSpec]) -> list[str]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Self
 
-from ..errors import TunnelCorrupt
+from ..errors import TunnelClosed, TunnelCorrupt
 from .control import RingControl
 from .memory import RingMemory
 from .packed import Packed
@@ -31,6 +31,16 @@ ASYNC_TURN_BYTES = 64 * 1024  # ...or fewer, if its slots hold more than this ma
 ASYNC_POLLS = 64  # loop turns an asyncio end polls on before it parks in a thread (a hop
 # to a worker thread and back costs more than a drained ring takes to refill)
 Batch = Sequence[bytes] | Packed
+
+
+def until_closed(recv_many: Callable[[int], list[bytes]]) -> Iterator[bytes]:
+    """Every message until the tunnel is closed and drained, taken in batches:
+    what iterating over a host reader or a subscriber gives."""
+    while True:
+        try:
+            yield from recv_many(4096)
+        except TunnelClosed:
+            return
 
 
 def deadline_of(timeout: float | None) -> float | None:

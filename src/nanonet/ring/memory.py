@@ -79,20 +79,30 @@ def fence() -> None:
     _GIVE()
 
 
+def _name_bytes(kind: str, name: str, limit: int) -> bytes:
+    """A tunnel's or a port's name as its header holds it; an error if longer than ``limit``."""
+    raw = name.encode()
+    if len(raw) > limit:
+        raise InvalidValue(f"{kind} name {name!r} is {len(raw)} bytes; the limit is {limit}: "
+                           "use a shorter name")
+    return raw
+
+
+def _shared_memory(engine: wasmtime.Engine, pages: int) -> wasmtime.SharedMemory:
+    """A shared memory of exactly ``pages`` pages: a ring or a port never grows."""
+    ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
+    return wasmtime.SharedMemory(engine, ty)
+
+
 class RingMemory:
     """One tunnel's shared linear memory, initialised as an empty ring."""
 
     def __init__(self, engine: wasmtime.Engine, geometry: Geometry, name: str = "") -> None:
-        raw = name.encode()
-        if len(raw) > L.MAX_NAME:
-            raise InvalidValue(f"tunnel name {name!r} is {len(raw)} bytes; the limit is "
-                               f"{L.MAX_NAME}: use a shorter name")
+        _name_bytes("tunnel", name, L.MAX_NAME)  # written by _init_header
         self.geometry = geometry
         self.name = name
         self._mask, self._slot = geometry.mask, geometry.slot_size  # for the batch loops
-        pages = geometry.pages
-        ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
-        self.shared = wasmtime.SharedMemory(engine, ty)
+        self.shared = _shared_memory(engine, geometry.pages)
         self.size = self.shared.data_len()
         self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
         buf = (ctypes.c_ubyte * self.size).from_address(self.base)
@@ -384,15 +394,10 @@ class PortMemory:
     Wasm instead (``ring/portctl.py``)."""
 
     def __init__(self, engine: wasmtime.Engine, geometry: PortGeometry, name: str) -> None:
-        raw = name.encode()
-        if len(raw) > P.MAX_NAME:
-            raise InvalidValue(f"port name {name!r} is {len(raw)} bytes; the limit is "
-                               f"{P.MAX_NAME}: use a shorter name")
+        raw = _name_bytes("port", name, P.MAX_NAME)
         self.geometry = geometry
         self.name = name
-        pages = geometry.pages
-        ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
-        self.shared = wasmtime.SharedMemory(engine, ty)
+        self.shared = _shared_memory(engine, geometry.pages)
         size = self.shared.data_len()
         buf = (ctypes.c_ubyte * size).from_address(
             ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from . import portlayout as P
 from .layout import Quarantine, Status
 from .portlayout import Box, PortGeometry
-from .template import Helper, fill
+from .template import Helper, fill, name_is
 
 CLIENT_SPIN = 4096  # polls of the mailbox word before a client parks, at first
 CLIENT_SPIN_MIN = 64  # adapted as the server's is: a park the reply ended doubles it
@@ -117,18 +117,7 @@ _COMMON = """
     (if (i32.atomic.load {m} offset={O_BROKEN} (i32.const 0)) (then (return (i32.const {BROKEN}))))
     (i32.const 0))
 
-  (func $pname_is{m} (param $ptr i32) (param $len i32) (result i32) (local $i i32)
-    (if (i32.ne (local.get $len) (i32.load {m} offset={O_NLEN} (i32.const 0)))
-      (then (return (i32.const 0))))
-    (if (i32.gt_u (local.get $len) (i32.const {MAX_NAME})) (then (return (i32.const 0))))
-    (block $differ (loop $each
-      (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
-      (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
-                             (i32.load8_u {m} offset={O_NAME} (local.get $i))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $each)))
-    (i32.const 0))
-"""
+""" + name_is("$pname_is")
 
 # a restarted client goes on from its mailbox's last call id: never one reused
 _CLIENT_ATTACH = """    (global.set $pid{m} (i32.wrap_i64 (i64.shr_u

@@ -640,6 +640,11 @@ class ReaderCursor(_Cursor):
         self.pos, counter = (self.pos + 1) & U64, self.pos
         return counter
 
+    def fresh(self, ring: Ring, counter: int) -> bool:
+        """Is message ``counter`` still the one copied? Always, for a reader the
+        writer waits for; a lossy subscriber overrides this."""
+        return True
+
     def recv(self, ring: Ring, cap: int, block: bool = False) -> Received:
         """One message into ``cap`` bytes: its length, or a status (TRUNCATED keeps it)."""
         r = self._next_length(ring, block)
@@ -678,9 +683,12 @@ class ReaderCursor(_Cursor):
             if record_size(length) > cap:
                 r = Status.TRUNCATED
                 break
+            counter = self._take()
+            if not self.fresh(ring, counter):
+                continue  # a lossy reader's record was overwritten by the next one
             cap -= record_size(length)
             nbytes += length
-            counters.append(self._take())
+            counters.append(counter)
         if counters:
             self.unbytes += nbytes
             return Received(len(counters), tuple(counters))

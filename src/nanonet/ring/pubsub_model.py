@@ -20,7 +20,6 @@ from typing import Protocol
 from . import layout as L
 from .layout import Geometry, Quarantine, Status, SubMode
 from .protocol import (
-    PROCEED,
     U64,
     Field,
     ReaderCursor,
@@ -28,7 +27,6 @@ from .protocol import (
     Ring,
     RingState,
     WriterCursor,
-    record_size,
     tap_peer,
     used,
 )
@@ -196,33 +194,3 @@ class LossyCursor(SubscriberCursor):
 
     def recv_raw(self, ring: Ring, block: bool = False) -> Received:
         return Received(Status.BAD_HANDLE)  # it cannot hold a slot
-
-    def recv_batch(self, ring: Ring, cap: int, most: int, block: bool = False) -> Received:
-        r = self.available(ring, block)
-        if r != PROCEED:
-            return Received(0 if r == Status.AGAIN else r)
-        r = self._let_writer_ahead(ring)
-        if r < 0:
-            return Received(r)
-        counters: list[int] = []
-        nbytes = 0
-        while len(counters) < most:
-            if not self.ready() and self.refresh(ring) != PROCEED:
-                break
-            length = self.peek(ring)
-            if length < 0:
-                r = length
-                break
-            if record_size(length) > cap:
-                r = Status.TRUNCATED
-                break
-            counter = self._take()
-            if not self.fresh(ring, counter):
-                continue  # its record is overwritten by the next one
-            cap -= record_size(length)
-            nbytes += length
-            counters.append(counter)
-        if counters:
-            self.unbytes += nbytes
-            return Received(len(counters), tuple(counters))
-        return Received(r)

@@ -20,6 +20,7 @@ from .end import (
     End,
     deadline_of,
     expired,
+    until_closed,
 )
 from .memory import RingMemory
 from .packed import Packed
@@ -181,11 +182,7 @@ class TunnelReader(End):
 
     def __iter__(self) -> Iterator[bytes]:
         """Every message until the tunnel is closed and drained."""
-        while True:
-            try:
-                yield from self.recv_many(4096)
-            except TunnelClosed:
-                return
+        return until_closed(self.recv_many)
 
     async def _await_data(self) -> None:
         """The ring is empty: poll head on a few loop turns, then park in a

@@ -25,7 +25,7 @@ from ..errors import TunnelClosed, TunnelCorrupt, TunnelTimeout
 from ..host.engine import Runtime
 from . import layout as L
 from .control import RingControl
-from .end import PARK_NS, POLLS, READER_SPIN_NS, deadline_of, expired
+from .end import PARK_NS, POLLS, READER_SPIN_NS, deadline_of, expired, until_closed
 from .layout import Quarantine
 from .memory import RingMemory, fence
 from .protocol import Field
@@ -204,11 +204,7 @@ class TunnelSubscriber:
 
     def __iter__(self) -> Iterator[bytes]:
         """Every message until the tunnel is closed and drained."""
-        while True:
-            try:
-                yield from self.recv_many(4096)
-            except TunnelClosed:
-                return
+        return until_closed(self.recv_many)
 
     def lag(self) -> int:
         """Messages published that this subscriber has not consumed yet."""

@@ -85,3 +85,24 @@ def _annotate(line: str, fields: list[str]) -> str:
     if sep:
         return f"{code};; {label}: {comment.strip()}"
     return f"{line} ;; {label}"
+
+
+# a name check against the one in a header (a ring's or a port's: {O_NLEN}, {O_NAME})
+_NAME_IS_BODY = """ (param $ptr i32) (param $len i32) (result i32) (local $i i32)
+    (if (i32.ne (local.get $len) (i32.load {m} offset={O_NLEN} (i32.const 0)))
+      (then (return (i32.const 0))))
+    (if (i32.gt_u (local.get $len) (i32.const {MAX_NAME})) (then (return (i32.const 0))))
+    (block $differ (loop $each
+      (if (i32.ge_u (local.get $i) (local.get $len)) (then (return (i32.const 1))))
+      (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))
+                             (i32.load8_u {m} offset={O_NAME} (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $each)))
+    (i32.const 0))
+"""
+
+
+def name_is(func: str) -> str:
+    """The template of ``func{m}``: is the guest's name at $ptr, $len the header's?
+    A ring's adapter and a port's check a name the same way, each with its own name."""
+    return f"  (func {func}{{m}}" + _NAME_IS_BODY
