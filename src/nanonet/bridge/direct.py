@@ -39,11 +39,19 @@ def host_port(text: str) -> tuple[str, int]:
 
 
 def _closed(link: Any) -> bool:
-    proto = getattr(link, "proto", None)
-    if proto is not None:
-        return bool(proto.closed)
+    if getattr(link, "proto", None) is not None:
+        return bool(link.closed)  # its QUIC stream was reset, or the connection closed
     state = getattr(getattr(link, "ws", None), "state", None)
     return state is not None and state.name in ("CLOSING", "CLOSED")
+
+
+async def _release(owner: Any) -> None:
+    """Close a dial's QUIC connection, or cancel its WebSocket reader."""
+    if isinstance(owner, asyncio.Task):
+        owner.cancel()
+        await asyncio.gather(owner, return_exceptions=True)
+    elif owner is not None:
+        await owner.close()
 
 
 class DirectBridges(NodeBridges):
@@ -92,7 +100,8 @@ class DirectBridges(NodeBridges):
         old = self.tasks.get(name)
         if old is not None and not old.done():
             old.cancel()
-        self._spawn(name, ReceivePump(self._writers[name], link, name, self.token, self.timing))
+        self._spawn(name, ReceivePump(self._writers[name], link, name, self.token, self.timing,
+                                      close_on_error=True))
 
     async def _dial_loop(self, name: str) -> None:
         """Dial the reader's node and pump; dial again whenever the link closes."""
@@ -113,7 +122,9 @@ class DirectBridges(NodeBridges):
             self.transports[name] = got.transport + (f" ({got.reason})" if got.reason else "")
             pump = SendPump(PeekingReader(t.ring, t.control), got.link, name, self.token,
                             self.timing)
-            if await self._pump_until_closed(pump, got.link):
+            finished = await self._pump_until_closed(pump, got.link)
+            await _release(got.owner)
+            if finished:
                 return
             await asyncio.sleep(REDIAL)
 

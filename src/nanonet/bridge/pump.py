@@ -192,11 +192,12 @@ class ReceivePump(_Pump):
 
     def __init__(self, writer: TunnelWriter, link: Link, tunnel: str, token: bytes,
                  timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic,
-                 linger: float = LINGER) -> None:
+                 linger: float = LINGER, close_on_error: bool = False) -> None:
         super().__init__(link, clock)
         self.writer, self.tunnel, self.token, self.timing = writer, tunnel, token, timing
-        self.linger = linger
-        self.refusals = 0
+        self.linger, self.close_on_error = linger, close_on_error
+        self.refusals = self.protocol_errors = 0
+        self._old_duplicates = 0  # dropped by sessions this pump replaced
         self.ended_at: float | None = None
         self.session = self._new_session()
 
@@ -205,6 +206,11 @@ class ReceivePump(_Pump):
         ring = self.writer.ring
         head = ring.head()
         return head, self.writer.geometry.slot_count - (head - ring.tail())
+
+    @property
+    def duplicates(self) -> int:
+        """Messages that arrived twice (resent after a loss) and were dropped."""
+        return self._old_duplicates + self.session.duplicates
 
     def _new_session(self) -> ReceiverSession:
         head, free = self._room()
@@ -245,6 +251,23 @@ class ReceivePump(_Pump):
         CLOSE until it hears ACK_ENDED, so silence means it heard)."""
         return max(self.ended_at or 0.0, self.session.last_heard)
 
+    async def _broken(self, err: BridgeProtocolError) -> bool:
+        """The peer sent bytes that are not the protocol. A byte-stream link
+        (``close_on_error``: one QUIC stream or WebSocket per tunnel) has lost
+        its framing: close it, only it, and let the sender dial again (True:
+        stop). A message link (NATS) goes on with a new session (False)."""
+        self.protocol_errors += 1
+        self._old_duplicates += self.session.duplicates
+        if self.close_on_error:
+            log.warning("bridge %r: %s; closing this tunnel's link", self.tunnel, err)
+            close = getattr(self.link, "close", None)
+            if close is not None:
+                await close()
+            return True
+        log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
+        self.session = self._new_session()
+        return False
+
     async def run(self) -> None:
         """Until the stream ended and its sender went quiet for ``linger``
         seconds, or the ring was closed here (TunnelClosed)."""
@@ -254,8 +277,8 @@ class ReceivePump(_Pump):
                 got = self._feed(self.session, now)
                 self._events(now)
             except BridgeProtocolError as err:
-                log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
-                self.session = self._new_session()
+                if await self._broken(err):
+                    return
                 continue
             if self.ended_at is None:
                 self._window()

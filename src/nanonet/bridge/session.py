@@ -331,6 +331,7 @@ class ReceiverSession(_Session):
         self.end_seq: int | None = None
         self._ended = False
         self._rewound_at = -1  # the expected sequence a rewind was last asked for
+        self.duplicates = 0  # messages that arrived again after a resend, dropped here
 
     def acknowledge(self, next_seq: int, credit: int) -> None:
         """Messages before ``next_seq`` are in the ring, ``credit`` more fit."""
@@ -399,9 +400,11 @@ class ReceiverSession(_Session):
         if first > self.expected:
             self._ask_again()
         elif end <= self.expected:
+            self.duplicates += end - first
             self._queue_ack()
         else:
             skip, self.expected = self.expected - first, end
+            self.duplicates += skip
             self._push(Messages(batch, skip))
             self._maybe_ended()
 
