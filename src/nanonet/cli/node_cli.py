@@ -33,7 +33,8 @@ from .where import manifest_path
 def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
     """The options of a node's bridges: where NATS is, how to log in, the token."""
     p.add_argument("--nats", metavar="URL", default=None,
-                   help="the NATS server the nodes meet on (nats://HOST:PORT, tls://...); "
+                   help="the NATS server the nodes meet on (nats://HOST:PORT, tls://...; a "
+                   "cluster's URLs joined by commas); "
                    "default: start a local nats-server on 127.0.0.1 and print its URL")
     p.add_argument("--nats-token", default=None, help="the NATS server's auth token")
     p.add_argument("--nats-creds", type=Path, default=None,
