@@ -122,6 +122,10 @@ class DirectBridges(NodeBridges):
             self.transports[name] = got.transport + (f" ({got.reason})" if got.reason else "")
             pump = SendPump(PeekingReader(t.ring, t.control), got.link, name, self.token,
                             self.timing)
+            if name in self.pumps:  # a dial again: the new pump goes on counting
+                pump.totals = self.pumps[name].totals
+                pump.totals.retire(self.pumps[name].session)
+            self.pumps[name] = pump
             finished = await self._pump_until_closed(pump, got.link)
             await _release(got.owner)
             if finished:

@@ -126,6 +126,7 @@ class NodeBridges:
         """Take the bridged ends, connect to NATS, start a pump per tunnel."""
         self.thread.start()
         self._run(self._start())
+        self.mesh.link_statistics = self.link_stats
         return self
 
     async def _start(self) -> None:
@@ -152,6 +153,10 @@ class NodeBridges:
         if not task.cancelled() and (err := task.exception()) is not None:
             self.errors[name] = err
             log.error("bridge %r stopped: %s", name, err)
+
+    def link_stats(self) -> list[dict[str, Any]]:
+        """Each bridged tunnel's link now (``linkstats.LinkStats`` as plain data)."""
+        return [pump.stats().to_json() for pump in list(self.pumps.values())]
 
     def sent_all(self) -> bool:
         """Every outgoing tunnel was closed here and all of it acknowledged."""

@@ -30,6 +30,7 @@ from ..ring.peek import PeekingReader
 from . import frames as F
 from .events import Accepted, Acked, Ended, LinkLost, Messages, Refused
 from .inbox import Inbox
+from .linkstats import LinkStats, Totals, transport_of
 from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,17 @@ class _Pump:
     def __init__(self, link: Link, clock: Clock) -> None:
         self.link, self.clock = link, clock
         self._idle = IDLE_FIRST
+        self.totals = Totals()  # of the sessions replaced
+
+    def _stats(self, session: SenderSession | ReceiverSession, side: str,
+               in_flight: int) -> LinkStats:
+        t = self.totals
+        return LinkStats(session.tunnel, side, transport_of(self.link), session.state,
+                         session.rtt, in_flight,
+                         t.retransmits + getattr(session, "retransmits", 0),
+                         t.sessions + getattr(session, "restarts", 0),
+                         t.duplicates + getattr(session, "duplicates", 0),
+                         t.bytes_sent + session.bytes_out, t.bytes_received + session.bytes_in)
 
     def _feed(self, session: SenderSession | ReceiverSession, now: float) -> bool:
         """Give every waiting wire message to the session; True if any came."""
@@ -119,6 +131,10 @@ class SendPump(_Pump):
         return SenderSession(self.tunnel, self.reader.geometry.max_payload, self.token,
                              self.reader.committed, self.clock(), self.timing,
                              nonce=time.monotonic_ns())
+
+    def stats(self) -> LinkStats:
+        s = self.session
+        return self._stats(s, "send", s.next_send - s.acked)
 
     def _events(self) -> None:
         s = self.session
@@ -180,6 +196,7 @@ class SendPump(_Pump):
                 self._events()
             except BridgeProtocolError as err:
                 log.warning("bridge %r: %s; starting a new session", self.tunnel, err)
+                self.totals.retire(self.session)
                 self.session = self._new_session()
                 continue
             moved = self._fill()
@@ -197,7 +214,6 @@ class ReceivePump(_Pump):
         self.writer, self.tunnel, self.token, self.timing = writer, tunnel, token, timing
         self.linger, self.close_on_error = linger, close_on_error
         self.refusals = self.protocol_errors = 0
-        self._old_duplicates = 0  # dropped by sessions this pump replaced
         self.ended_at: float | None = None
         self.session = self._new_session()
 
@@ -210,7 +226,10 @@ class ReceivePump(_Pump):
     @property
     def duplicates(self) -> int:
         """Messages that arrived twice (resent after a loss) and were dropped."""
-        return self._old_duplicates + self.session.duplicates
+        return self.totals.duplicates + self.session.duplicates
+
+    def stats(self) -> LinkStats:
+        return self._stats(self.session, "receive", 0)
 
     def _new_session(self) -> ReceiverSession:
         head, free = self._room()
@@ -257,7 +276,6 @@ class ReceivePump(_Pump):
         its framing: close it, only it, and let the sender dial again (True:
         stop). A message link (NATS) goes on with a new session (False)."""
         self.protocol_errors += 1
-        self._old_duplicates += self.session.duplicates
         if self.close_on_error:
             log.warning("bridge %r: %s; closing this tunnel's link", self.tunnel, err)
             close = getattr(self.link, "close", None)
@@ -265,6 +283,7 @@ class ReceivePump(_Pump):
                 await close()
             return True
         log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
+        self.totals.retire(self.session)
         self.session = self._new_session()
         return False
 

@@ -79,11 +79,14 @@ class _Session:
         self.last_heard = self.last_sent = now
         self._silent_reported = False
         self.failed = False
+        self.rtt: float | None = None  # seconds, from the last PONG to our PING
+        self.bytes_in = self.bytes_out = 0
 
     def receive_data(self, data: bytes | memoryview, now: float) -> None:
         """Take bytes from the peer (any chunking); raises BridgeProtocolError."""
         if self.failed:
             raise _fail("the session already failed; start a new one")
+        self.bytes_in += len(data)
         try:
             for frame in self._decoder.feed(data):
                 self.last_heard, self._silent_reported = now, False
@@ -97,6 +100,10 @@ class _Session:
     def _handle(self, frame: F.Frame, now: float) -> None:
         if frame.kind is F.Kind.PING:
             self._control[F.Kind.PONG] = F.pong(frame.fields[0])
+        elif frame.kind is F.Kind.PONG:
+            sent = frame.fields[0] / 1e6  # our PING's clock, in µs, echoed
+            if 0 <= now - sent <= 60:  # a stale or forged echo is no measure
+                self.rtt = now - sent
 
     def _push(self, event: Event) -> None:
         if len(self._events) >= MAX_EVENTS:
@@ -114,6 +121,7 @@ class _Session:
         out += self._take_data()
         if out:
             self.last_sent = now
+            self.bytes_out += sum(map(len, out))
         return out
 
     def _take_data(self) -> list[bytes]:
@@ -164,6 +172,9 @@ class SenderSession(_Session):
         self._data: list[bytes] = []
         self._progress_at = now
         self._hello_at = now
+        self.retransmits = 0  # messages sent again after a loss or a REWIND
+        self.restarts = 0  # hellos again after a lost link or a RESUME
+        self._sent_at: deque[tuple[int, float]] = deque(maxlen=64)  # (end, when): RTT
 
     def sendable(self) -> int:
         """Messages that may be sent now (the credit left)."""
@@ -197,6 +208,22 @@ class SenderSession(_Session):
         self.end_seq = end_seq
         self._close_if_all_sent()
 
+    def data_to_send(self, now: float) -> list[bytes]:
+        """As ``_Session``'s; the time a batch left is kept until its ACK (the RTT)."""
+        batches = bool(self._data) and not self._hello_due()
+        out = super().data_to_send(now)
+        if batches:
+            self._sent_at.append((self.next_send, now))
+        return out
+
+    def _measure(self, next_seq: int, now: float) -> None:
+        """An ACK up to ``next_seq``: the round trip of the last batch it covers."""
+        sent = None
+        while self._sent_at and self._sent_at[0][0] <= next_seq:
+            sent = self._sent_at.popleft()[1]
+        if sent is not None:
+            self.rtt = now - sent
+
     def _take_data(self) -> list[bytes]:
         if self._hello_due():
             return []
@@ -213,12 +240,15 @@ class SenderSession(_Session):
 
     def _restart(self) -> None:
         """Back to the handshake: a fresh nonce, nothing queued."""
+        self.restarts += 1
         self.state, self.nonce = "hello", (self.nonce + 1) & F.U64
         self._data.clear()
         self._control.pop(F.Kind.PING, None)
         self._hello_at = self.last_heard  # due at once
 
     def _rewind(self, now: float) -> None:
+        self.retransmits += self.next_send - self.acked
+        self._sent_at.clear()  # a resent batch's ACK would not say which send it answers
         self.next_send, self._progress_at = self.acked, now
         self._data.clear()
 
@@ -259,6 +289,7 @@ class SenderSession(_Session):
         moved = next_seq > self.acked
         if moved:
             self.acked, self._progress_at = next_seq, now
+            self._measure(next_seq, now)
         self.window_end = max(self.window_end, next_seq + credit)
         self.next_send = max(self.next_send, next_seq)
         if flags & F.ACK_REWIND:

@@ -112,6 +112,8 @@ class MeshSnapshot:
     latency_bounds_ns: list[int] = field(default_factory=lambda: list(BUCKET_BOUNDS_NS))
     # request/reply ports: PortStats as plain data (calls, in flight, timeouts, late...)
     ports: list[dict[str, Any]] = field(default_factory=list)
+    # bridged tunnels' links: bridge.linkstats.LinkStats as plain data (state, RTT, ...)
+    links: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,7 +196,8 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),
-        ports=[asdict(p) for p in mesh.port_statistics().values()])
+        ports=[asdict(p) for p in mesh.port_statistics().values()],
+        links=mesh.link_statistics())
 
 
 def _uptime(mesh: Mesh) -> float | None:
