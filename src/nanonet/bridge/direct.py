@@ -23,6 +23,7 @@ from ..errors import InvalidValue
 from ..mesh import Mesh
 from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
+from .linkstats import transport_of
 from .node import BRIDGE_OWNER, NodeBridges, Part
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
@@ -97,6 +98,7 @@ class DirectBridges(NodeBridges):
                         name)
             self.loop.create_task(link.close())
             return
+        self.transports[name] = transport_of(link)
         old = self.tasks.get(name)
         if old is not None and not old.done():
             old.cancel()

@@ -116,6 +116,7 @@ class NodeBridges:
         self.pumps: dict[str, SendPump | ReceivePump] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.errors: dict[str, BaseException] = {}
+        self.transports: dict[str, str] = {}  # tunnel -> the transport it was bridged over
         self._nc: Any = None
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -136,10 +137,12 @@ class NodeBridges:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, BRIDGE_OWNER)
             link = await NatsLink.sender(self._nc, self.part.mesh_name, name)
+            self.transports[name] = "nats"
             self._spawn(name, SendPump(PeekingReader(t.ring, t.control), link, name,
                                        self.token, self.timing))
         for name in self.part.incoming:
             link = await NatsLink.receiver(self._nc, self.part.mesh_name, name)
+            self.transports[name] = "nats"
             self._spawn(name, ReceivePump(self.mesh.writer(name, BRIDGE_OWNER), link, name,
                                           self.token, self.timing))
 

@@ -21,12 +21,15 @@ def error_fields(err: ManifestError) -> dict[str, Any]:
 
 
 def as_json(path: Path, errors: list[ManifestError], services: list[str],
-            tunnels: list[str]) -> str:
-    """``{"ok": true, ...}`` or ``{"ok": false, "errors": [...]}``."""
+            tunnels: list[str], placement: dict[str, Any] | None = None) -> str:
+    """``{"ok": true, ...}`` or ``{"ok": false, "errors": [...]}``; ``placement``:
+    the nodes and bridged tunnels of a manifest with nodes."""
     doc: dict[str, Any] = {"ok": not errors, "manifest": str(path),
                            "errors": [error_fields(e) for e in errors]}
     if not errors:
         doc |= {"services": services, "tunnels": tunnels}
+        if placement:
+            doc |= placement
     return json.dumps(doc, indent=2)
 
 
