@@ -23,7 +23,14 @@ from array import array
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import BridgeProtocolError, BridgeRefused, InvalidValue, TunnelClosed
+from ..errors import (
+    BridgeProtocolError,
+    BridgeRefused,
+    InvalidValue,
+    TunnelBroken,
+    TunnelClosed,
+)
+from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from ..ring.packed import Packed
 from ..ring.peek import PeekingReader
@@ -64,6 +71,17 @@ def joined(frames: list[bytes], most: int = WIRE_MAX) -> list[bytes]:
     if part:
         out.append(b"".join(part))
     return out
+
+
+def _why_broken(r: PeekingReader) -> tuple[int, str, str] | None:
+    """Why the local ring's writer is gone (its ring broken), or None (closed)."""
+    code = r.ring.broken
+    if not code:
+        return None
+    info = r.control.broken_by
+    if info is None:
+        return code, "", "broken by a host end"
+    return code, info.service, info.cause
 
 
 class _Pump:
@@ -165,8 +183,8 @@ class SendPump(_Pump):
         while (room := min(s.sendable(), self.batch)) > 0 and s.next_send != s.end_seq:
             try:
                 first, lengths, data = r.peek_batch(room)
-            except TunnelClosed:
-                s.finish(r.position)
+            except (TunnelClosed, TunnelBroken):  # drained: closed, or its writer is gone
+                s.finish(r.position, _why_broken(r))
                 break
             if not lengths:
                 break
@@ -253,9 +271,20 @@ class ReceivePump(_Pump):
                 self.refusals += 1
                 log.warning("bridge %r: refused a peer: %s", self.tunnel, e.reason)
             elif isinstance(e, Ended):
-                self.writer.close()
+                self._end(e)
                 self.ended_at = now
                 s.acknowledge(*self._room())
+
+    def _end(self, e: Ended) -> None:
+        """Close the local ring, or break it when the far writer's service is
+        gone: the local reader then gets TunnelBroken, as beside the writer."""
+        if e.broken is None:
+            self.writer.close()
+            return
+        code, service, cause = e.broken
+        log.warning("bridge %r: the far writer %r is gone (%s); breaking the tunnel here",
+                    self.tunnel, service, cause)
+        self.writer.control.break_(BreakInfo("writer", f"{service} (far node)", code, cause))
 
     def _window(self) -> None:
         """Tell the sender when the local reader has freed a good part of the ring."""

@@ -168,6 +168,7 @@ class SenderSession(_Session):
         self.acked = self.next_send = self.window_end = self.sent_hi = next_seq
         self.nonce = nonce
         self.end_seq: int | None = None
+        self.broken: tuple[int, str, str] | None = None  # why the local writer is gone
         self.peer_ended = False  # the receiver saw the end (ACK_ENDED)
         self._data: list[bytes] = []
         self._progress_at = now
@@ -199,13 +200,18 @@ class SenderSession(_Session):
 
     def _close_if_all_sent(self) -> None:
         if self.state == "open" and self.next_send == self.end_seq:
-            self._control[F.Kind.CLOSE] = F.close(self.end_seq)
+            if self.broken is None:
+                self._control[F.Kind.CLOSE] = F.close(self.end_seq)
+            else:
+                self._control[F.Kind.BROKEN] = F.broken(self.end_seq, *self.broken)
 
-    def finish(self, end_seq: int) -> None:
-        """The local ring is closed: the stream ends at ``end_seq``."""
+    def finish(self, end_seq: int, broken: tuple[int, str, str] | None = None) -> None:
+        """The local ring is closed: the stream ends at ``end_seq``; ``broken``
+        (a ``layout.Broken`` code, the writer's service, why): its writer is
+        gone, and the far reader is to see TunnelBroken, not a clean close."""
         if end_seq < self.acked:
             raise InvalidValue(f"the stream cannot end at {end_seq}: {self.acked} was acknowledged")
-        self.end_seq = end_seq
+        self.end_seq, self.broken = end_seq, broken
         self._close_if_all_sent()
 
     def data_to_send(self, now: float) -> list[bytes]:
@@ -350,7 +356,8 @@ class ReceiverSession(_Session):
     """The reader's side: checks hellos (token in constant time), drops
     duplicates by sequence, asks again for what went missing."""
 
-    EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.PING, F.Kind.PONG})
+    EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.BROKEN, F.Kind.PING,
+                         F.Kind.PONG})
 
     def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
                  credit: int, now: float, timing: Timing = DEFAULT_TIMING) -> None:
@@ -360,6 +367,7 @@ class ReceiverSession(_Session):
         self.credit = credit
         self.granted_end = next_seq + credit
         self.end_seq: int | None = None
+        self.broken: tuple[int, str, str] | None = None  # the far writer is gone: why
         self._ended = False
         self._rewound_at = -1  # the expected sequence a rewind was last asked for
         self.duplicates = 0  # messages that arrived again after a resend, dropped here
@@ -386,6 +394,10 @@ class ReceiverSession(_Session):
             self._data(frame)
         elif kind is F.Kind.CLOSE:
             self._close(frame.fields[0])
+        elif kind is F.Kind.BROKEN:
+            end_seq, reason, service, cause = F.parse_broken(frame)
+            self.broken = (reason, service, cause)
+            self._close(end_seq)
         else:
             super()._handle(frame, now)
             if kind is F.Kind.PING and self.state == "open":
@@ -461,7 +473,7 @@ class ReceiverSession(_Session):
     def _maybe_ended(self) -> None:
         if self.end_seq is not None and self.expected == self.end_seq and not self._ended:
             self._ended = True
-            self._push(Ended(self.end_seq))
+            self._push(Ended(self.end_seq, self.broken))
 
     def _live(self) -> bool:
         return self.state == "open"
