@@ -12,6 +12,7 @@ import pytest
 from bridge_ends import TIMING, mem_pair
 from nanonet import Mesh
 from nanonet.bridge import frames as F
+from nanonet.bridge.events import Ended
 from nanonet.bridge.pump import ReceivePump, SendPump
 from nanonet.bridge.session import ReceiverSession
 from nanonet.errors import TunnelBroken
@@ -80,4 +81,6 @@ def test_the_broken_frame_round_trips_and_ends_the_stream() -> None:
     events = []
     while (e := s.next_event()) is not None:
         events.append(e)
-    assert events[-1].broken == (Broken.TRAPPED, "producer", "unreachable executed")
+    last = events[-1]
+    assert isinstance(last, Ended)
+    assert last.broken == (Broken.TRAPPED, "producer", "unreachable executed")
