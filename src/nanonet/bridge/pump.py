@@ -42,12 +42,6 @@ from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 
 log = logging.getLogger(__name__)
 IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
-# while the local ring may move under a live stream (no wire message would say so),
-# the doubling wait stops at this instead of IDLE_MOST
-HURRY_MOST = 0.001
-# a ring's worth goes as this many batches, so their ACKs come back one by one and
-# free the ring for its writer while later batches are on the wire (not stop-and-wait)
-BATCHES_IN_RING = 4
 WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
 PARK_NS = 20_000_000  # a sender's park on an idle ring (then it looks at its timers)
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
@@ -134,14 +128,9 @@ class _Pump:
             await asyncio.sleep(0)
             return
         at = session.get_timer()
-        idle = min(self._idle, HURRY_MOST) if self._hurry() else self._idle
-        wait = idle if at is None else max(0.0, min(idle, at - self.clock()))
+        wait = self._idle if at is None else max(0.0, min(self._idle, at - self.clock()))
         self._idle = min(IDLE_MOST, self._idle * 2)
         await self.link.inbox.wait(wait)
-
-    def _hurry(self) -> bool:
-        """Is the local ring likely to move soon with no wire message to say so?"""
-        return False
 
 
 class SendPump(_Pump):
@@ -152,8 +141,7 @@ class SendPump(_Pump):
         super().__init__(link, clock)
         self.reader, self.tunnel, self.token, self.timing = reader, tunnel, token, timing
         g = reader.geometry
-        self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4),
-                                g.slot_count // BATCHES_IN_RING))
+        self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4)))
         self.session = self._new_session()
         self._park: asyncio.Future[None] | None = None
 
@@ -216,12 +204,6 @@ class SendPump(_Pump):
         inbox = asyncio.ensure_future(self.link.inbox.wait(PARK_NS / 1e9))
         await asyncio.wait({self._park, inbox}, return_when=asyncio.FIRST_COMPLETED)
         inbox.cancel()
-
-    def _hurry(self) -> bool:
-        """Messages in flight and credit left: the local writer, which cannot
-        wake this pump while the ring holds uncommitted messages, may add more."""
-        s = self.session
-        return s.state == "open" and s.sendable() > 0 and s.next_send > s.acked
 
     async def run(self) -> None:
         """Until the local ring is closed and every message is acknowledged."""
@@ -311,13 +293,6 @@ class ReceivePump(_Pump):
         if s.state == "open" and head == s.written and free > s.credit and (
                 s.credit == 0 or free - s.credit >= self.writer.geometry.slot_count // 4):
             s.acknowledge(head, free)
-
-    def _hurry(self) -> bool:
-        """The granted window is mostly used: the local reader freeing slots
-        (which sends no wire message) is what lets the sender go on."""
-        s = self.session
-        return (self.ended_at is None and s.state == "open"
-                and s.credit < self.writer.geometry.slot_count // 2)
 
     def _quiet_since(self) -> float:
         """Since when the ended stream's sender has said nothing (it repeats its
