@@ -60,6 +60,7 @@ class Nodes:
     reader: TunnelReader  # the consumer's end, on b
     inlet: TunnelWriter  # the bridge's end on b
     got: list[int] = field(default_factory=lambda: [0])  # messages checked so far
+    pumps: dict[str, Any] = field(default_factory=dict)  # the last stream's first pumps
 
     def peeker(self) -> PeekingReader:
         """A (new) bridge read end on a: a restarted bridge gets a fresh one."""
@@ -146,11 +147,9 @@ async def stream(n: Nodes, count: int, send_link: Any, recv_link: Any, size: int
                  gate: threading.Event | None = None) -> None:
     """``count`` messages from a to b through the bridge; ``during(nodes,
     tasks)`` runs beside it (to restart something mid-stream)."""
-    tasks = {
-        "send": asyncio.create_task(SendPump(n.peeker(), send_link, "t", token, TIMING).run()),
-        "receive": asyncio.create_task(
-            ReceivePump(n.inlet, recv_link, "t", token, TIMING, linger=0.5).run()),
-    }
+    n.pumps = {"send": SendPump(n.peeker(), send_link, "t", token, TIMING),
+               "receive": ReceivePump(n.inlet, recv_link, "t", token, TIMING, linger=0.5)}
+    tasks = {side: asyncio.create_task(p.run()) for side, p in n.pumps.items()}
     ends = asyncio.gather(asyncio.to_thread(produce, n.writer, count, size),
                           asyncio.to_thread(consume, n.reader, count, n.got, size, gate))
     extra = asyncio.create_task(during(n, tasks)) if during else None

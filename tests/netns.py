@@ -60,3 +60,26 @@ def two_hosts() -> Iterator[Hosts]:
     finally:
         for ns in (h.a, h.b):  # deleting a namespace deletes its end of the pair, and the pair
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+@contextmanager
+def one_host_without_udp() -> Iterator[str]:
+    """A namespace with only loopback, whose firewall (nft) drops every UDP
+    packet: QUIC cannot connect there, TCP can. Removed afterwards."""
+    ns = f"nn-u{os.getpid() % 100000}"
+    try:
+        _ip("netns", "add", ns)
+        _ip("-n", ns, "link", "set", "lo", "up")
+        rules = ("table inet nanonet {\n chain out {\n"
+                 "  type filter hook output priority 0;\n  meta l4proto udp drop\n }\n}\n")
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules.encode(),
+                       check=True, capture_output=True, timeout=10)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def nft_missing() -> str | None:
+    """Why UDP cannot be blocked here (None: it can)."""
+    import shutil
+    return None if shutil.which("nft") else "no nft: apt-get install nftables (scripts/setup)"

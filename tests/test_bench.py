@@ -89,7 +89,7 @@ def test_w4_cold_start_and_rss(result: dict[str, Any]) -> None:
 
 
 def test_targets_listed(result: dict[str, Any]) -> None:
-    assert len(result["targets"]) == 10
+    assert len(result["targets"]) == 13
     assert all(t["met"] in (True, False, None) for t in result["targets"])
 
 
@@ -284,3 +284,35 @@ def test_pattern_targets_are_ratios_of_one_run() -> None:
     assert got["pub-sub 1 -> 4 nanonet >= 10x iceoryx2 (delivered msgs/s)"] == (20.0, True)
     assert got["pub-sub 1 -> 4 nanonet >= 0.5x its own single-stream W2"] == (0.4, False)
     assert got["request/reply nanonet-wasm p50 <= 3x its W1 p50"] == (4.5, False)
+
+
+# -- the bridge workload: the NATS bridge against raw nats-py ------------------
+
+@pytest.fixture(scope="module")
+def bridge_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if avail.missing("nats"):
+        pytest.skip(f"no NATS here: {avail.missing('nats')}")
+    return _bench(tmp_path_factory.mktemp("bridge"), "--only", "bridge",
+                  "--transports", "nanonet,nats")
+
+
+@pytest.mark.parametrize(("row", "stat"), [("bridge_64", "msgs_per_s"),
+                                           ("bridge_4096", "msgs_per_s"),
+                                           ("bridge_rtt", "p50_ns")])
+def test_bridge_rows_have_both_figures(bridge_run: dict[str, Any], row: str, stat: str) -> None:
+    assert set(bridge_run[row]) == {"nanonet", "nats"}
+    for figures in bridge_run[row].values():
+        _positive(figures, stat)
+    if stat == "msgs_per_s":
+        assert bridge_run[row]["nanonet"]["lost"] == 0
+
+
+def test_bridge_rows_in_report_and_targets(bridge_run: dict[str, Any]) -> None:
+    console = Console(record=True, width=240)
+    report.show(console, bridge_run)
+    text = console.export_text()
+    assert "Bridge over NATS" in text
+    targets = {t["target"]: t for t in bridge_run["targets"]}
+    for name in ("bridge over NATS 64 B >= 5x raw nats-py (same server, same run)",
+                 "bridge round trip p50 <= 1.3x nats-py request/reply"):
+        assert _number(targets[name]["value"]) and targets[name]["value"] > 0, targets[name]

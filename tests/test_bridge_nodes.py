@@ -71,6 +71,9 @@ def test_a_stream_crosses_two_node_processes(tmp_path: Path) -> None:
     assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b  # every sequence checked
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_main), out_main
+    assert "node b: tunnel stream was bridged over nats" in err_b, err_b
+    assert re.search(r"node main: link stream \(send, nats\): open, rtt [\d.]+ ms, in flight 0, "
+                     r"retransmits \d+, reconnects \d+, duplicates 0, [\d,]+ B out", err_main)
 
 
 def test_a_node_with_another_token_is_refused_and_logged(tmp_path: Path) -> None:
@@ -105,3 +108,5 @@ def test_a_stream_crosses_two_nodes_over_quic(tmp_path: Path) -> None:
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
     assert "nats-server" not in err_main + err_b
     assert "node main: tunnel stream was bridged over quic" in err_main, err_main
+    assert "node b: tunnel stream was bridged over quic" in err_b, err_b
+    assert "node b: link stream (receive, quic): " in err_b, err_b

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -212,6 +212,8 @@ class Mesh:
         self.bells = BellBook(self.rt)  # who waits on many ends (wait_any), and where
         self.upgrades = UpgradeLog()  # each service's upgrades, for the views
         self.port_clients: dict[str, list[PortClient]] = {}  # port -> host clients (latency)
+        # a node's bridges set this: each bridged tunnel's link as plain data (snapshots)
+        self.link_statistics: Callable[[], list[dict[str, Any]]] = list
         self._held: dict[str, list[tuple[Tunnel, Direction]]] = {}  # service -> its rings
         self._started = False
         self.started_ns: int | None = None  # monotonic, at the first start: the mesh's uptime

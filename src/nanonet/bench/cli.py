@@ -3,7 +3,8 @@
 The figures are keyed ``result[workload][transport][statistic]`` (workloads
 ``w1``, ``rate``, ``w2_64``, ``w2_1024``, ``w2_4096``, ``w3``, ``w4``, and
 ``scale`` whose rows are named, not transports; ``pubsub_64``, ``fanin_64``,
-``reqrep`` and ``waitany`` from ``patterns``), next to ``machine``,
+``reqrep`` and ``waitany`` from ``patterns``; ``bridge_64``, ``bridge_4096`` and
+``bridge_rtt`` from ``bridge``), next to ``machine``,
 ``versions``, ``meta`` (mode, syscall counter, method notes), ``targets``,
 ``skipped`` (peers that cannot run here, and why) and ``histograms``
 (encoded HDR histograms of the latency runs). ``--report`` writes the
@@ -58,6 +59,11 @@ NOTES = {
                 "released together; reqrep: one client, the whole round trip, iceoryx2 "
                 "request-response, ZeroMQ REQ/REP, NATS request/reply; every far end is a "
                 "process of its own (zmq-inproc: threads of one process)",
+    "bridge": "bridge_64, bridge_4096: a host writer on one mesh to a host reader on another "
+              "through the NATS bridge (every sequence checked) against nats-py publishing "
+              "one NATS message per message to a second connection; bridge_rtt: one message "
+              "out and back through two bridged tunnels against nats-py request/reply; one "
+              "nats-server on 127.0.0.1 for both",
     "nanonet-py": "two Python threads on one process: the GIL serialises them, so this row "
                   "measures Python and its GIL as much as the tunnel",
 }

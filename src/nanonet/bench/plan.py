@@ -14,7 +14,7 @@ from ..errors import InvalidValue
 
 TRANSPORTS = ("nanonet", "nanonet-host", "nanonet-py", "py-tcp", "py-unix", "c-tcp", "c-unix",
               "c-ring", "mp-pipe", "zmq-ipc", "zmq-inproc", "iceoryx2", "nats")
-WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale", "observe", "patterns")
+WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale", "observe", "patterns", "bridge")
 NATIVE = {"c-tcp": "tcp", "c-unix": "unix", "c-ring": "ring"}
 SIZES = (64, 1024, 4096)
 W1_SIZE = 64

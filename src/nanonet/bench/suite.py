@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import avail, measure, native, patterns, syscalls
+from . import avail, bridge_wl, measure, native, patterns, syscalls
 from .plan import (
     NATIVE,
     OBSERVE,
@@ -85,7 +85,15 @@ class Suite:
             out += self._nanonet_only()
         if "patterns" in self.workloads:
             out += self._patterns()
+        if "bridge" in self.workloads:
+            out += self._bridge()
         return out
+
+    def _bridge(self) -> list[Step]:
+        planned, skipped = bridge_wl.plan(self.quick, self.transports)
+        if skipped:
+            self.result.setdefault("skipped", {}).update(skipped)
+        return [Step(*p) for p in planned]
 
     def _patterns(self) -> list[Step]:
         planned, skipped = patterns.plan(self.quick, self.transports)

@@ -34,6 +34,8 @@ def _ratio(result: Result, a: tuple[str, str, str], b: tuple[str, str, str]) -> 
 W1_NANO = ("w1", "nanonet", "p50_ns")
 PUBSUB_NANO = ("pubsub_64", "nanonet", "msgs_per_s")
 REQREP_WASM = ("reqrep", "nanonet-wasm", "p50_ns")
+BRIDGE_64 = ("bridge_64", "nanonet", "msgs_per_s")
+BRIDGE_RTT = ("bridge_rtt", "nanonet", "p50_ns")
 TARGETS = (
     Target("W1 nanonet p50 within 1.5x of c-ring",
            lambda r: _ratio(r, W1_NANO, ("w1", "c-ring", "p50_ns")), lambda v: v <= 1.5, "x"),
@@ -59,6 +61,14 @@ TARGETS = (
     Target("request/reply nanonet-wasm p50 <= 3x its W1 p50",
            lambda r: _ratio(r, REQREP_WASM, ("reqrep", "nanonet-wasm", "w1_p50_ns")),
            lambda v: v <= 3, "x"),
+    Target("bridge over NATS 64 B >= 1 M msgs/s",
+           lambda r: _div(_get(r, *BRIDGE_64), 1e6), lambda v: v >= 1, "M msgs/s"),
+    Target("bridge over NATS 64 B >= 5x raw nats-py (same server, same run)",
+           lambda r: _ratio(r, BRIDGE_64, ("bridge_64", "nats", "msgs_per_s")),
+           lambda v: v >= 5, "x"),
+    Target("bridge round trip p50 <= 1.3x nats-py request/reply",
+           lambda r: _ratio(r, BRIDGE_RTT, ("bridge_rtt", "nats", "p50_ns")),
+           lambda v: v <= 1.3, "x"),
 )
 
 

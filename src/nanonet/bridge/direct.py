@@ -23,6 +23,7 @@ from ..errors import InvalidValue
 from ..mesh import Mesh
 from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
+from .linkstats import transport_of
 from .node import BRIDGE_OWNER, NodeBridges, Part
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
@@ -39,11 +40,19 @@ def host_port(text: str) -> tuple[str, int]:
 
 
 def _closed(link: Any) -> bool:
-    proto = getattr(link, "proto", None)
-    if proto is not None:
-        return bool(proto.closed)
+    if getattr(link, "proto", None) is not None:
+        return bool(link.closed)  # its QUIC stream was reset, or the connection closed
     state = getattr(getattr(link, "ws", None), "state", None)
     return state is not None and state.name in ("CLOSING", "CLOSED")
+
+
+async def _release(owner: Any) -> None:
+    """Close a dial's QUIC connection, or cancel its WebSocket reader."""
+    if isinstance(owner, asyncio.Task):
+        owner.cancel()
+        await asyncio.gather(owner, return_exceptions=True)
+    elif owner is not None:
+        await owner.close()
 
 
 class DirectBridges(NodeBridges):
@@ -89,10 +98,12 @@ class DirectBridges(NodeBridges):
                         name)
             self.loop.create_task(link.close())
             return
+        self.transports[name] = transport_of(link)
         old = self.tasks.get(name)
         if old is not None and not old.done():
             old.cancel()
-        self._spawn(name, ReceivePump(self._writers[name], link, name, self.token, self.timing))
+        self._spawn(name, ReceivePump(self._writers[name], link, name, self.token, self.timing,
+                                      close_on_error=True))
 
     async def _dial_loop(self, name: str) -> None:
         """Dial the reader's node and pump; dial again whenever the link closes."""
@@ -113,7 +124,13 @@ class DirectBridges(NodeBridges):
             self.transports[name] = got.transport + (f" ({got.reason})" if got.reason else "")
             pump = SendPump(PeekingReader(t.ring, t.control), got.link, name, self.token,
                             self.timing)
-            if await self._pump_until_closed(pump, got.link):
+            if name in self.pumps:  # a dial again: the new pump goes on counting
+                pump.totals = self.pumps[name].totals
+                pump.totals.retire(self.pumps[name].session)
+            self.pumps[name] = pump
+            finished = await self._pump_until_closed(pump, got.link)
+            await _release(got.owner)
+            if finished:
                 return
             await asyncio.sleep(REDIAL)
 

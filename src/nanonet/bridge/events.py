@@ -66,6 +66,8 @@ class Ended:
     was delivered."""
 
     end_seq: int
+    # the writer's service is gone: (layout.Broken code, its service, why); None: closed
+    broken: tuple[int, str, str] | None = None
 
 
 @dataclass(frozen=True)

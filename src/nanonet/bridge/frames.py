@@ -42,6 +42,7 @@ class Kind(IntEnum):
     PING = 6
     PONG = 7
     CLOSE = 8
+    BROKEN = 9
 
 
 class Refusal(IntEnum):
@@ -68,6 +69,7 @@ LAYOUTS: dict[Kind, tuple[tuple[str, str], ...]] = {
     Kind.PING: (("nonce", "Q"),),
     Kind.PONG: (("nonce", "Q"),),
     Kind.CLOSE: (("end_seq", "Q"),),
+    Kind.BROKEN: (("end_seq", "Q"), ("reason", "H"), ("service_len", "B"), ("cause_len", "B")),
 }
 BODIES = {k: struct.Struct("<" + "".join(code for _, code in fields))
           for k, fields in LAYOUTS.items()}
@@ -113,6 +115,14 @@ def pong(nonce: int) -> bytes:
 
 def close(end_seq: int) -> bytes:
     return _frame(Kind.CLOSE, BODIES[Kind.CLOSE].pack(end_seq))
+
+
+def broken(end_seq: int, reason: int, service: str, cause: str) -> bytes:
+    """The stream ends at ``end_seq`` because its writer ``service`` is gone
+    (``reason``: a ring ``layout.Broken`` code, ``cause``: why)."""
+    name, why = service.encode()[:255], cause.encode()[:MAX_REASON]
+    return _frame(Kind.BROKEN, BODIES[Kind.BROKEN].pack(end_seq, reason, len(name), len(why)),
+                  name, why)
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,16 @@ def parse_refuse(f: Frame) -> tuple[int, str]:
     if len(f.rest) != n:
         raise _fail("refuse's reason length does not match its body")
     return code, bytes(f.rest).decode(errors="replace")
+
+
+def parse_broken(f: Frame) -> tuple[int, int, str, str]:
+    """(end_seq, reason, service, cause) of a BROKEN frame."""
+    end_seq, reason, name_len, cause_len = f.fields
+    if len(f.rest) != name_len + cause_len or reason == 0:
+        raise _fail("broken's lengths do not match its body, or it gives no reason")
+    rest = bytes(f.rest)
+    return (end_seq, reason, rest[:name_len].decode(errors="replace"),
+            rest[name_len:].decode(errors="replace"))
 
 
 def parse_data(f: Frame, max_payload: int) -> Batch:
@@ -228,6 +248,6 @@ class FrameDecoder:
         shape = BODIES[self._kind]
         fields = shape.unpack_from(body)
         rest = body[shape.size:]
-        if self._kind not in (Kind.HELLO, Kind.REFUSE, Kind.DATA) and rest:
+        if self._kind not in (Kind.HELLO, Kind.REFUSE, Kind.DATA, Kind.BROKEN) and rest:
             raise _fail(f"{len(rest)} bytes past a {self._kind.name} frame's fields")
         return Frame(self._kind, fields, rest)

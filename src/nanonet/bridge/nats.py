@@ -44,7 +44,7 @@ def subjects(mesh: str, tunnel: str) -> tuple[str, str]:
 class NatsOptions:
     """How to reach the NATS server: URL, credentials, TLS."""
 
-    url: str
+    url: str  # one URL, or a cluster's URLs joined by commas
     token: str | None = None  # the NATS server's auth token (not the bridge's)
     credentials: Path | None = None  # a .creds file (JWT and NKey)
     tls_ca: Path | None = None
@@ -67,7 +67,7 @@ async def connect(opts: NatsOptions) -> Any:
     except ImportError:
         raise MissingTool("the NATS bridge needs nats-py: pip install 'nanonet[net]'") from None
     kwargs: dict[str, Any] = {
-        "servers": [opts.url], "allow_reconnect": True, "max_reconnect_attempts": -1,
+        "servers": opts.url.split(","), "allow_reconnect": True, "max_reconnect_attempts": -1,
         "reconnect_time_wait": 0.1, "connect_timeout": 2, "ping_interval": 2,
         "max_outstanding_pings": 2, "name": "nanonet-bridge",
     }

@@ -116,6 +116,7 @@ class NodeBridges:
         self.pumps: dict[str, SendPump | ReceivePump] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.errors: dict[str, BaseException] = {}
+        self.transports: dict[str, str] = {}  # tunnel -> the transport it was bridged over
         self._nc: Any = None
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -126,6 +127,7 @@ class NodeBridges:
         """Take the bridged ends, connect to NATS, start a pump per tunnel."""
         self.thread.start()
         self._run(self._start())
+        self.mesh.link_statistics = self.link_stats
         return self
 
     async def _start(self) -> None:
@@ -135,10 +137,12 @@ class NodeBridges:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, BRIDGE_OWNER)
             link = await NatsLink.sender(self._nc, self.part.mesh_name, name)
+            self.transports[name] = "nats"
             self._spawn(name, SendPump(PeekingReader(t.ring, t.control), link, name,
                                        self.token, self.timing))
         for name in self.part.incoming:
             link = await NatsLink.receiver(self._nc, self.part.mesh_name, name)
+            self.transports[name] = "nats"
             self._spawn(name, ReceivePump(self.mesh.writer(name, BRIDGE_OWNER), link, name,
                                           self.token, self.timing))
 
@@ -152,6 +156,10 @@ class NodeBridges:
         if not task.cancelled() and (err := task.exception()) is not None:
             self.errors[name] = err
             log.error("bridge %r stopped: %s", name, err)
+
+    def link_stats(self) -> list[dict[str, Any]]:
+        """Each bridged tunnel's link now (``linkstats.LinkStats`` as plain data)."""
+        return [pump.stats().to_json() for pump in list(self.pumps.values())]
 
     def sent_all(self) -> bool:
         """Every outgoing tunnel was closed here and all of it acknowledged."""

@@ -23,13 +23,21 @@ from array import array
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import BridgeProtocolError, BridgeRefused, InvalidValue, TunnelClosed
+from ..errors import (
+    BridgeProtocolError,
+    BridgeRefused,
+    InvalidValue,
+    TunnelBroken,
+    TunnelClosed,
+)
+from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from ..ring.packed import Packed
 from ..ring.peek import PeekingReader
 from . import frames as F
 from .events import Accepted, Acked, Ended, LinkLost, Messages, Refused
 from .inbox import Inbox
+from .linkstats import LinkStats, Totals, transport_of
 from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 
 log = logging.getLogger(__name__)
@@ -65,12 +73,34 @@ def joined(frames: list[bytes], most: int = WIRE_MAX) -> list[bytes]:
     return out
 
 
+def _why_broken(r: PeekingReader) -> tuple[int, str, str] | None:
+    """Why the local ring's writer is gone (its ring broken), or None (closed)."""
+    code = r.ring.broken
+    if not code:
+        return None
+    info = r.control.broken_by
+    if info is None:
+        return code, "", "broken by a host end"
+    return code, info.service, info.cause
+
+
 class _Pump:
     """The loop both sides share: feed, drain, flush, timers, idle waits."""
 
     def __init__(self, link: Link, clock: Clock) -> None:
         self.link, self.clock = link, clock
         self._idle = IDLE_FIRST
+        self.totals = Totals()  # of the sessions replaced
+
+    def _stats(self, session: SenderSession | ReceiverSession, side: str,
+               in_flight: int) -> LinkStats:
+        t = self.totals
+        return LinkStats(session.tunnel, side, transport_of(self.link), session.state,
+                         session.rtt, in_flight,
+                         t.retransmits + getattr(session, "retransmits", 0),
+                         t.sessions + getattr(session, "restarts", 0),
+                         t.duplicates + getattr(session, "duplicates", 0),
+                         t.bytes_sent + session.bytes_out, t.bytes_received + session.bytes_in)
 
     def _feed(self, session: SenderSession | ReceiverSession, now: float) -> bool:
         """Give every waiting wire message to the session; True if any came."""
@@ -120,6 +150,10 @@ class SendPump(_Pump):
                              self.reader.committed, self.clock(), self.timing,
                              nonce=time.monotonic_ns())
 
+    def stats(self) -> LinkStats:
+        s = self.session
+        return self._stats(s, "send", s.next_send - s.acked)
+
     def _events(self) -> None:
         s = self.session
         while (e := s.next_event()) is not None:
@@ -149,8 +183,8 @@ class SendPump(_Pump):
         while (room := min(s.sendable(), self.batch)) > 0 and s.next_send != s.end_seq:
             try:
                 first, lengths, data = r.peek_batch(room)
-            except TunnelClosed:
-                s.finish(r.position)
+            except (TunnelClosed, TunnelBroken):  # drained: closed, or its writer is gone
+                s.finish(r.position, _why_broken(r))
                 break
             if not lengths:
                 break
@@ -180,6 +214,7 @@ class SendPump(_Pump):
                 self._events()
             except BridgeProtocolError as err:
                 log.warning("bridge %r: %s; starting a new session", self.tunnel, err)
+                self.totals.retire(self.session)
                 self.session = self._new_session()
                 continue
             moved = self._fill()
@@ -192,11 +227,11 @@ class ReceivePump(_Pump):
 
     def __init__(self, writer: TunnelWriter, link: Link, tunnel: str, token: bytes,
                  timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic,
-                 linger: float = LINGER) -> None:
+                 linger: float = LINGER, close_on_error: bool = False) -> None:
         super().__init__(link, clock)
         self.writer, self.tunnel, self.token, self.timing = writer, tunnel, token, timing
-        self.linger = linger
-        self.refusals = 0
+        self.linger, self.close_on_error = linger, close_on_error
+        self.refusals = self.protocol_errors = 0
         self.ended_at: float | None = None
         self.session = self._new_session()
 
@@ -205,6 +240,14 @@ class ReceivePump(_Pump):
         ring = self.writer.ring
         head = ring.head()
         return head, self.writer.geometry.slot_count - (head - ring.tail())
+
+    @property
+    def duplicates(self) -> int:
+        """Messages that arrived twice (resent after a loss) and were dropped."""
+        return self.totals.duplicates + self.session.duplicates
+
+    def stats(self) -> LinkStats:
+        return self._stats(self.session, "receive", 0)
 
     def _new_session(self) -> ReceiverSession:
         head, free = self._room()
@@ -228,9 +271,20 @@ class ReceivePump(_Pump):
                 self.refusals += 1
                 log.warning("bridge %r: refused a peer: %s", self.tunnel, e.reason)
             elif isinstance(e, Ended):
-                self.writer.close()
+                self._end(e)
                 self.ended_at = now
                 s.acknowledge(*self._room())
+
+    def _end(self, e: Ended) -> None:
+        """Close the local ring, or break it when the far writer's service is
+        gone: the local reader then gets TunnelBroken, as beside the writer."""
+        if e.broken is None:
+            self.writer.close()
+            return
+        code, service, cause = e.broken
+        log.warning("bridge %r: the far writer %r is gone (%s); breaking the tunnel here",
+                    self.tunnel, service, cause)
+        self.writer.control.break_(BreakInfo("writer", f"{service} (far node)", code, cause))
 
     def _window(self) -> None:
         """Tell the sender when the local reader has freed a good part of the ring."""
@@ -245,6 +299,23 @@ class ReceivePump(_Pump):
         CLOSE until it hears ACK_ENDED, so silence means it heard)."""
         return max(self.ended_at or 0.0, self.session.last_heard)
 
+    async def _broken(self, err: BridgeProtocolError) -> bool:
+        """The peer sent bytes that are not the protocol. A byte-stream link
+        (``close_on_error``: one QUIC stream or WebSocket per tunnel) has lost
+        its framing: close it, only it, and let the sender dial again (True:
+        stop). A message link (NATS) goes on with a new session (False)."""
+        self.protocol_errors += 1
+        if self.close_on_error:
+            log.warning("bridge %r: %s; closing this tunnel's link", self.tunnel, err)
+            close = getattr(self.link, "close", None)
+            if close is not None:
+                await close()
+            return True
+        log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
+        self.totals.retire(self.session)
+        self.session = self._new_session()
+        return False
+
     async def run(self) -> None:
         """Until the stream ended and its sender went quiet for ``linger``
         seconds, or the ring was closed here (TunnelClosed)."""
@@ -254,8 +325,8 @@ class ReceivePump(_Pump):
                 got = self._feed(self.session, now)
                 self._events(now)
             except BridgeProtocolError as err:
-                log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
-                self.session = self._new_session()
+                if await self._broken(err):
+                    return
                 continue
             if self.ended_at is None:
                 self._window()

@@ -5,7 +5,9 @@ per tunnel; the stream starts with a preamble, ``[name_len u8][name]``, then
 carries the bridge's frames both ways (they delimit themselves). The
 listening node (``QuicListener``) hands each new stream, by tunnel name, to
 its ``accept`` callback. Keep-alive: a QUIC PING every second, and an idle
-timeout of 5 s. aioquic buffers stream data without bound, so ``send``
+timeout of 5 s. Closing a link resets its stream alone (the connection and
+the other tunnels on it go on); the far end sees the reset and marks its
+link closed, so a dialing sender dials again. aioquic buffers stream data without bound, so ``send``
 waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
 (the one read of aioquic's internals, in ``unacked``). aioquic comes with
 the ``net`` extra; this module imports it.
@@ -27,7 +29,13 @@ from aioquic.asyncio.client import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.asyncio.server import serve
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamDataReceived
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    QuicEvent,
+    StopSendingReceived,
+    StreamDataReceived,
+    StreamReset,
+)
 
 from .inbox import Inbox
 
@@ -36,6 +44,7 @@ ALPN = "nanonet-bridge/1"
 HIGH_WATER = 1 << 20  # unacknowledged bytes on a stream before send waits
 KEEPALIVE, IDLE_TIMEOUT = 1.0, 5.0
 WATER_POLL = 0.002
+STREAM_BROKEN = 0x4E42  # the error code of a stream reset on a protocol error
 
 Accept = Callable[[str, "QuicLink"], None]
 
@@ -46,19 +55,28 @@ class QuicLink:
     def __init__(self, proto: BridgeQuic, stream_id: int) -> None:
         self.proto, self.stream_id = proto, stream_id
         self.inbox = Inbox()
+        self.reset = False  # this stream was reset, by either end
+
+    @property
+    def closed(self) -> bool:
+        return self.reset or bool(self.proto.closed)
 
     async def send(self, data: bytes) -> None:
         """Queue ``data`` on the stream once it is under the high watermark
         (dropped if the connection is gone: the protocol sends it again)."""
-        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.proto.closed:
+        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.closed:
             await asyncio.sleep(WATER_POLL)
-        if self.proto.closed:
+        if self.closed:
             return
         self.proto._quic.send_stream_data(self.stream_id, data)
         self.proto.transmit()
 
     async def close(self) -> None:
-        self.proto.close()
+        """Reset this tunnel's stream both ways; the connection stays."""
+        if self.closed:
+            return
+        self.reset = True
+        self.proto.end_stream(self.stream_id)
 
 
 class BridgeQuic(QuicConnectionProtocol):
@@ -88,6 +106,17 @@ class BridgeQuic(QuicConnectionProtocol):
         stream = self._quic._streams.get(stream_id)  # aioquic offers no public measure
         return len(stream.sender._buffer) if stream is not None else 0
 
+    def end_stream(self, sid: int) -> None:
+        """Stop stream ``sid`` both ways (once) and mark its link closed."""
+        link = self.links.pop(sid, None)
+        if link is not None:
+            link.reset = True
+        with contextlib.suppress(Exception):  # aioquic refuses a second reset: it is gone
+            self._quic.reset_stream(sid, STREAM_BROKEN)
+        with contextlib.suppress(Exception):
+            self._quic.stop_stream(sid, STREAM_BROKEN)
+        self.transmit()
+
     def open_stream(self, tunnel: str) -> QuicLink:
         sid = self._quic.get_next_available_stream_id()
         name = tunnel.encode()
@@ -103,6 +132,8 @@ class BridgeQuic(QuicConnectionProtocol):
                 link.inbox.put(event.data)
             else:
                 self._preamble(event.stream_id, event.data)
+        elif isinstance(event, StreamReset | StopSendingReceived):
+            self.end_stream(event.stream_id)
         elif isinstance(event, ConnectionTerminated):
             self.closed = True
             if self._keepalive is not None:

@@ -79,11 +79,14 @@ class _Session:
         self.last_heard = self.last_sent = now
         self._silent_reported = False
         self.failed = False
+        self.rtt: float | None = None  # seconds, from the last PONG to our PING
+        self.bytes_in = self.bytes_out = 0
 
     def receive_data(self, data: bytes | memoryview, now: float) -> None:
         """Take bytes from the peer (any chunking); raises BridgeProtocolError."""
         if self.failed:
             raise _fail("the session already failed; start a new one")
+        self.bytes_in += len(data)
         try:
             for frame in self._decoder.feed(data):
                 self.last_heard, self._silent_reported = now, False
@@ -97,6 +100,10 @@ class _Session:
     def _handle(self, frame: F.Frame, now: float) -> None:
         if frame.kind is F.Kind.PING:
             self._control[F.Kind.PONG] = F.pong(frame.fields[0])
+        elif frame.kind is F.Kind.PONG:
+            sent = frame.fields[0] / 1e6  # our PING's clock, in µs, echoed
+            if 0 <= now - sent <= 60:  # a stale or forged echo is no measure
+                self.rtt = now - sent
 
     def _push(self, event: Event) -> None:
         if len(self._events) >= MAX_EVENTS:
@@ -114,6 +121,7 @@ class _Session:
         out += self._take_data()
         if out:
             self.last_sent = now
+            self.bytes_out += sum(map(len, out))
         return out
 
     def _take_data(self) -> list[bytes]:
@@ -160,10 +168,14 @@ class SenderSession(_Session):
         self.acked = self.next_send = self.window_end = self.sent_hi = next_seq
         self.nonce = nonce
         self.end_seq: int | None = None
+        self.broken: tuple[int, str, str] | None = None  # why the local writer is gone
         self.peer_ended = False  # the receiver saw the end (ACK_ENDED)
         self._data: list[bytes] = []
         self._progress_at = now
         self._hello_at = now
+        self.retransmits = 0  # messages sent again after a loss or a REWIND
+        self.restarts = 0  # hellos again after a lost link or a RESUME
+        self._sent_at: deque[tuple[int, float]] = deque(maxlen=64)  # (end, when): RTT
 
     def sendable(self) -> int:
         """Messages that may be sent now (the credit left)."""
@@ -188,14 +200,35 @@ class SenderSession(_Session):
 
     def _close_if_all_sent(self) -> None:
         if self.state == "open" and self.next_send == self.end_seq:
-            self._control[F.Kind.CLOSE] = F.close(self.end_seq)
+            if self.broken is None:
+                self._control[F.Kind.CLOSE] = F.close(self.end_seq)
+            else:
+                self._control[F.Kind.BROKEN] = F.broken(self.end_seq, *self.broken)
 
-    def finish(self, end_seq: int) -> None:
-        """The local ring is closed: the stream ends at ``end_seq``."""
+    def finish(self, end_seq: int, broken: tuple[int, str, str] | None = None) -> None:
+        """The local ring is closed: the stream ends at ``end_seq``; ``broken``
+        (a ``layout.Broken`` code, the writer's service, why): its writer is
+        gone, and the far reader is to see TunnelBroken, not a clean close."""
         if end_seq < self.acked:
             raise InvalidValue(f"the stream cannot end at {end_seq}: {self.acked} was acknowledged")
-        self.end_seq = end_seq
+        self.end_seq, self.broken = end_seq, broken
         self._close_if_all_sent()
+
+    def data_to_send(self, now: float) -> list[bytes]:
+        """As ``_Session``'s; the time a batch left is kept until its ACK (the RTT)."""
+        batches = bool(self._data) and not self._hello_due()
+        out = super().data_to_send(now)
+        if batches:
+            self._sent_at.append((self.next_send, now))
+        return out
+
+    def _measure(self, next_seq: int, now: float) -> None:
+        """An ACK up to ``next_seq``: the round trip of the last batch it covers."""
+        sent = None
+        while self._sent_at and self._sent_at[0][0] <= next_seq:
+            sent = self._sent_at.popleft()[1]
+        if sent is not None:
+            self.rtt = now - sent
 
     def _take_data(self) -> list[bytes]:
         if self._hello_due():
@@ -213,12 +246,15 @@ class SenderSession(_Session):
 
     def _restart(self) -> None:
         """Back to the handshake: a fresh nonce, nothing queued."""
+        self.restarts += 1
         self.state, self.nonce = "hello", (self.nonce + 1) & F.U64
         self._data.clear()
         self._control.pop(F.Kind.PING, None)
         self._hello_at = self.last_heard  # due at once
 
     def _rewind(self, now: float) -> None:
+        self.retransmits += self.next_send - self.acked
+        self._sent_at.clear()  # a resent batch's ACK would not say which send it answers
         self.next_send, self._progress_at = self.acked, now
         self._data.clear()
 
@@ -259,6 +295,7 @@ class SenderSession(_Session):
         moved = next_seq > self.acked
         if moved:
             self.acked, self._progress_at = next_seq, now
+            self._measure(next_seq, now)
         self.window_end = max(self.window_end, next_seq + credit)
         self.next_send = max(self.next_send, next_seq)
         if flags & F.ACK_REWIND:
@@ -319,7 +356,8 @@ class ReceiverSession(_Session):
     """The reader's side: checks hellos (token in constant time), drops
     duplicates by sequence, asks again for what went missing."""
 
-    EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.PING, F.Kind.PONG})
+    EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.BROKEN, F.Kind.PING,
+                         F.Kind.PONG})
 
     def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
                  credit: int, now: float, timing: Timing = DEFAULT_TIMING) -> None:
@@ -329,8 +367,10 @@ class ReceiverSession(_Session):
         self.credit = credit
         self.granted_end = next_seq + credit
         self.end_seq: int | None = None
+        self.broken: tuple[int, str, str] | None = None  # the far writer is gone: why
         self._ended = False
         self._rewound_at = -1  # the expected sequence a rewind was last asked for
+        self.duplicates = 0  # messages that arrived again after a resend, dropped here
 
     def acknowledge(self, next_seq: int, credit: int) -> None:
         """Messages before ``next_seq`` are in the ring, ``credit`` more fit."""
@@ -354,6 +394,10 @@ class ReceiverSession(_Session):
             self._data(frame)
         elif kind is F.Kind.CLOSE:
             self._close(frame.fields[0])
+        elif kind is F.Kind.BROKEN:
+            end_seq, reason, service, cause = F.parse_broken(frame)
+            self.broken = (reason, service, cause)
+            self._close(end_seq)
         else:
             super()._handle(frame, now)
             if kind is F.Kind.PING and self.state == "open":
@@ -399,9 +443,11 @@ class ReceiverSession(_Session):
         if first > self.expected:
             self._ask_again()
         elif end <= self.expected:
+            self.duplicates += end - first
             self._queue_ack()
         else:
             skip, self.expected = self.expected - first, end
+            self.duplicates += skip
             self._push(Messages(batch, skip))
             self._maybe_ended()
 
@@ -427,7 +473,7 @@ class ReceiverSession(_Session):
     def _maybe_ended(self) -> None:
         if self.end_seq is not None and self.expected == self.end_seq and not self._ended:
             self._ended = True
-            self._push(Ended(self.end_seq))
+            self._push(Ended(self.end_seq, self.broken))
 
     def _live(self) -> bool:
         return self.state == "open"

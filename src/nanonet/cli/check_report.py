@@ -23,13 +23,17 @@ def error_fields(err: ManifestError) -> dict[str, Any]:
 
 
 def as_json(path: Path, errors: list[ManifestError], services: list[str],
-            tunnels: list[str], roles: dict[str, Any] | None = None) -> str:
+            tunnels: list[str], roles: dict[str, Any] | None = None,
+            placement: dict[str, Any] | None = None) -> str:
     """``{"ok": true, ...}`` or ``{"ok": false, "errors": [...]}``; ``roles``
-    (check_roles.py): each service's tunnel roles and ports."""
+    (check_roles.py): each service's tunnel roles and ports; ``placement``:
+    the nodes and bridged tunnels of a manifest with nodes."""
     doc: dict[str, Any] = {"ok": not errors, "manifest": str(path),
                            "errors": [error_fields(e) for e in errors]}
     if not errors:
         doc |= {"services": services, "tunnels": tunnels, "roles": roles or {}}
+        if placement:
+            doc |= placement
     return json.dumps(doc, indent=2)
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from ..bridge import placement
 from ..bridge.node import placed
 from ..component.fastpath import judge
 from ..errors import ManifestError, NanonetError
@@ -90,12 +91,13 @@ def _check(args: argparse.Namespace) -> int:
     m, errors = check_manifest(path)
     if m is not None and not errors:
         if not args.json:
-            print("\n".join(describe(m)))
+            print("\n".join(describe(m) + placement.lines(m.table)))
         if not args.no_load:
             errors = _load_all(m, args.build, say)
     if args.json:
         names = (list(m.services), list(m.table.tunnels)) if m is not None else ([], [])
-        print(as_json(path, errors, *names, roles=None if m is None else service_roles(m)))
+        print(as_json(path, errors, *names, roles=None if m is None else service_roles(m),
+                      placement=placement.as_json(m.table) if m is not None else None))
     elif errors:
         print("\n".join(as_text(path, errors)), file=sys.stderr)
     return 1 if errors else 0

@@ -33,7 +33,8 @@ from .where import manifest_path
 def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
     """The options of a node's bridges: where NATS is, how to log in, the token."""
     p.add_argument("--nats", metavar="URL", default=None,
-                   help="the NATS server the nodes meet on (nats://HOST:PORT, tls://...); "
+                   help="the NATS server the nodes meet on (nats://HOST:PORT, tls://...; a "
+                   "cluster's URLs joined by commas); "
                    "default: start a local nats-server on 127.0.0.1 and print its URL")
     p.add_argument("--nats-token", default=None, help="the NATS server's auth token")
     p.add_argument("--nats-creds", type=Path, default=None,
@@ -124,12 +125,27 @@ def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, t
         while host.drain():
             pass
     print(f"node {label}: {why} after {time.perf_counter() - t0:.3f} s", file=sys.stderr)
-    for name, how in getattr(bridges, "transports", {}).items():
+    for name, how in bridges.transports.items():
         print(f"node {label}: tunnel {name} was bridged over {how}", file=sys.stderr)
+    for line in link_lines(label, bridges.link_stats()):
+        print(line, file=sys.stderr)
     print("\n".join(summary(mesh, host)))
     status = 1 if failed(mesh, why) or bridges.errors else 0
     mesh.close()
     return status
+
+
+def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
+    """One line per bridged link: its state, round trip and counters."""
+    out = []
+    for k in links:
+        rtt = "-" if k["rtt_s"] is None else f"{k['rtt_s'] * 1e3:.2f} ms"
+        out.append(f"node {label}: link {k['tunnel']} ({k['side']}, {k['transport']}): "
+                   f"{k['state']}, rtt {rtt}, in flight {k['in_flight']}, retransmits "
+                   f"{k['retransmits']}, reconnects {k['reconnects']}, duplicates "
+                   f"{k['duplicates']}, {k['bytes_sent']:,} B out, "
+                   f"{k['bytes_received']:,} B in")
+    return out
 
 
 def _serve(mesh: Any, host: HostReads, bridges: NodeBridges, timeout: float | None) -> str:

@@ -95,6 +95,38 @@ def _pattern_families(snap: MeshSnapshot) -> Iterator[Metric]:
     yield from (upgrades, bells)
 
 
+_L_COUNTERS = (
+    ("retransmits", "messages a bridge sent again after a loss"),
+    ("reconnects", "sessions a bridge began again (lost link, protocol error, dial)"),
+    ("duplicates", "messages a bridge's receiver dropped as already had"),
+    ("bytes_sent", "bytes a bridge put on its link"),
+    ("bytes_received", "bytes a bridge took from its link"),
+)
+_L_LABELS = ["tunnel", "side", "transport"]
+
+
+def _link_families(links: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Bridged tunnels' links, labels ``tunnel``, ``side``, ``transport``."""
+    for name, doc in _L_COUNTERS:
+        fam = CounterMetricFamily(f"nanonet_link_{name}", doc, labels=_L_LABELS)
+        for k in links:
+            fam.add_metric([k["tunnel"], k["side"], k["transport"]], k[name])
+        yield fam
+    up = GaugeMetricFamily("nanonet_link_open", "1 if the link's session is open",
+                           labels=_L_LABELS)
+    flight = GaugeMetricFamily("nanonet_link_in_flight", "messages sent, not yet acknowledged",
+                               labels=_L_LABELS)
+    rtt = GaugeMetricFamily("nanonet_link_rtt_seconds", "the last PING to PONG round trip",
+                            labels=_L_LABELS)
+    for k in links:
+        labels = [k["tunnel"], k["side"], k["transport"]]
+        up.add_metric(labels, float(k["state"] == "open"))
+        flight.add_metric(labels, k["in_flight"])
+        if k["rtt_s"] is not None:
+            rtt.add_metric(labels, k["rtt_s"])
+    yield from (up, flight, rtt)
+
+
 def _tunnel_families(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:
     for name, doc, attr in _T_COUNTERS:
         fam = CounterMetricFamily(f"nanonet_tunnel_{name}", doc, labels=["tunnel"])
@@ -238,6 +270,7 @@ class MeshCollector(Collector):
         yield from _port_families(snap.ports)
         yield from _pattern_families(snap)
         yield from http_families(snap.http)
+        yield from _link_families(snap.links)
 
 
 def registry(source: Callable[[], MeshSnapshot]) -> CollectorRegistry:

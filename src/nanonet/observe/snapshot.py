@@ -119,6 +119,8 @@ class MeshSnapshot:
     ports: list[dict[str, Any]] = field(default_factory=list)
     # HTTP ingress routes (web/stats.py): requests, per status code, latency buckets, p50
     http: list[dict[str, Any]] = field(default_factory=list)
+    # bridged tunnels' links: bridge.linkstats.LinkStats as plain data (state, RTT, ...)
+    links: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,7 +205,7 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),
-        ports=port_rows(mesh), http=routes_of(mesh))
+        ports=port_rows(mesh), http=routes_of(mesh), links=mesh.link_statistics())
 
 
 def _with_patterns(mesh: Mesh, snap: ServiceSnapshot) -> ServiceSnapshot:

@@ -1,0 +1,58 @@
+"""What one bridged tunnel's link is doing, as plain data for the snapshot.
+
+A pump's ``stats()`` folds its live session and the sessions it replaced
+into one ``LinkStats``: the state of the session, the last measured round
+trip (PING to PONG), messages in flight (sent, not yet acknowledged; on
+the receiving side always 0), messages sent again after a loss,
+reconnects (sessions after the first: a new hello after a lost link or a
+protocol error), and the bytes each way. ``observe/snapshot.py`` lists them
+under ``links`` and ``observe/metrics.py`` exports them per tunnel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    tunnel: str
+    side: str  # "send" (the writer's node) or "receive" (the reader's node)
+    transport: str  # "nats", "quic", "websocket", "memory"...
+    state: str  # the session's: hello, open, refused; waiting, open
+    rtt_s: float | None
+    in_flight: int
+    retransmits: int
+    reconnects: int
+    duplicates: int  # dropped by the receiver as already had
+    bytes_sent: int
+    bytes_received: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Totals:
+    """What the sessions a pump replaced had counted (a pump keeps one)."""
+
+    sessions: int = 0
+    retransmits: int = 0
+    duplicates: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+    def retire(self, session: Any) -> None:
+        """Add a session that is being replaced."""
+        self.sessions += 1
+        self.retransmits += getattr(session, "retransmits", 0)
+        self.duplicates += getattr(session, "duplicates", 0)
+        self.bytes_sent += session.bytes_out
+        self.bytes_received += session.bytes_in
+
+
+def transport_of(link: Any) -> str:
+    """The name of a link's transport, from its class (``NatsLink`` -> nats)."""
+    name = type(link).__name__.lower().removesuffix("link")
+    return {"ws": "websocket", "mem": "memory"}.get(name, name)
