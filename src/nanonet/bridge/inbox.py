@@ -8,7 +8,6 @@ most ``most`` bytes of memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 
 INBOX_BYTES = 8 << 20
@@ -46,5 +45,11 @@ class Inbox:
         """Until something is queued, or ``timeout`` seconds."""
         if self._items:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+        # asyncio.wait, not wait_for: Python 3.11's wait_for returns the result
+        # of an inner wait that finished as the outer task was cancelled, so a
+        # cancelled pump could go on running beside its replacement
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait({ready}, timeout=timeout)
+        finally:
+            ready.cancel()
