@@ -154,7 +154,11 @@ async def stream(n: Nodes, count: int, send_link: Any, recv_link: Any, size: int
                           asyncio.to_thread(consume, n.reader, count, n.got, size, gate))
     extra = asyncio.create_task(during(n, tasks)) if during else None
     try:
-        await asyncio.wait_for(ends, WATCHDOG)
+        try:
+            await asyncio.wait_for(ends, WATCHDOG)
+        except TimeoutError:
+            raise AssertionError(f"the stream stalled at {n.got[0]} of {count}: "
+                                 f"{_states(tasks)}") from None
         await asyncio.wait_for(asyncio.gather(*tasks.values()), WATCHDOG)
         if extra:
             await extra
@@ -163,6 +167,19 @@ async def stream(n: Nodes, count: int, send_link: Any, recv_link: Any, size: int
             t.cancel()
         n.writer.close()
         n.reader.close()
+
+
+def _states(tasks: dict[str, asyncio.Task[None]]) -> str:
+    """What each pump task is doing (for a stalled stream's failure)."""
+    out = []
+    for side, t in tasks.items():
+        if not t.done():
+            out.append(f"{side} running")
+        elif t.cancelled():
+            out.append(f"{side} cancelled")
+        else:
+            out.append(f"{side} ended with {t.exception()!r}")
+    return "; ".join(out)
 
 
 def wait_for_progress(n: Nodes, at: int) -> Any:

@@ -7,6 +7,7 @@ counts (default 10^6 messages, ~5 s each here; 0.1 gives 10^5)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from bridge_ends import (
     stream,
     wait_for_progress,
 )
+from nanonet.bridge import frames as F
+from nanonet.bridge.inbox import Inbox
 from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.bridge.pump import ReceivePump, SendPump
 from nanonet.errors import BridgeRefused
@@ -118,6 +121,36 @@ def test_bridge_task_cancelled_and_restarted(pair: Nodes, server: NatsServer, si
             await stream(pair, COUNT, links[0], links[1], during=bounce)
     asyncio.run(go())
     assert pair.got[0] == COUNT
+
+
+class SwallowingLink:
+    """A link whose send, like nats-py's publish inside its flush, catches
+    the CancelledError of a task cancelled while it waits (once)."""
+
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.sends = 0
+
+    async def send(self, data: bytes) -> None:
+        self.sends += 1
+        if self.sends > 1:
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+
+def test_a_cancelled_pump_stops_though_its_link_swallowed_the_cancel(pair: Nodes) -> None:
+    async def go() -> None:
+        link = SwallowingLink()
+        link.inbox.put(F.hello(F.VERSION, F.VERSION, 64, 1, b"t", b"k"))
+        task = asyncio.create_task(ReceivePump(pair.inlet, link, "t", b"k", TIMING).run())
+        while link.sends == 0:  # the pump answers the hello, and waits in send
+            await asyncio.sleep(0.001)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=30)
+        assert task in done and task.cancelled(), "the pump ran on after it was cancelled"
+        assert link.sends == 1
+    asyncio.run(go())
 
 
 @needs_nats

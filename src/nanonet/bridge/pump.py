@@ -84,6 +84,16 @@ def _why_broken(r: PeekingReader) -> tuple[int, str, str] | None:
     return code, info.service, info.cause
 
 
+def _honour_cancel() -> None:
+    """Raise the cancellation a link's library swallowed: nats-py's publish
+    catches ``CancelledError`` while it waits for its flusher, so without this
+    a cancelled pump would run on beside its replacement, two writers of one
+    ring."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class _Pump:
     """The loop both sides share: feed, drain, flush, timers, idle waits."""
 
@@ -118,6 +128,7 @@ class _Pump:
         frames = session.data_to_send(now)
         for wire in joined(frames):
             await self.link.send(wire)
+            _honour_cancel()
         return bool(frames)
 
     async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
