@@ -402,6 +402,10 @@ class ReceiverSession(_Session):
             super()._handle(frame, now)
             if kind is F.Kind.PING and self.state == "open":
                 self._queue_ack()  # a ping may be a probe of a shut window
+            elif kind is F.Kind.PING:
+                # a sender pings only inside a session: this side has none (its
+                # bridge restarted), and a PONG alone would keep the dead one alive
+                self._resume()
 
     def _why_not(self, h: F.Hello) -> tuple[F.Refusal, str] | None:
         if not hmac.compare_digest(h.token, self.token):
