@@ -6,8 +6,10 @@ another token is refused, and the refusal is logged."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +112,32 @@ def test_a_stream_crosses_two_nodes_over_quic(tmp_path: Path) -> None:
     assert "node main: tunnel stream was bridged over quic" in err_main, err_main
     assert "node b: tunnel stream was bridged over quic" in err_b, err_b
     assert "node b: link stream (receive, quic): " in err_b, err_b
+
+
+def test_the_main_node_feeds_a_bridged_tunnel_and_reports_as_json(tmp_path: Path) -> None:
+    """``nanonet run`` on a manifest split over nodes runs its main node like
+    any mesh: ``--send`` feeds the host's end of a tunnel read on node b,
+    ``--json`` gives the summary."""
+    count = 1000
+    path = _manifest(tmp_path)
+    text = path.read_text().replace('writer = "producer"', 'writer = "host"')
+    path.write_text(text.replace('[services.producer]\nsource = "producer.wat"\n', ""))
+    records = b"".join(struct.pack("<IQ56x", 64, i) for i in range(count))
+    (tmp_path / "seqs.bin").write_bytes(records)
+    (tmp_path / "token").write_text("t")
+    main = _nanonet("run", "--json", "--send", f"stream={tmp_path / 'seqs.bin'}",
+                    "--send-format", "records", str(path), token=tmp_path / "token")
+    assert main.stderr is not None
+    url = re.search(r"listening on (nats://\S+)", line := main.stderr.readline())
+    assert url, line
+    b = _nanonet("node", "--name", "b", "--nats", url.group(1), str(path),
+                 token=tmp_path / "token")
+    out_b, err_b = b.communicate(timeout=280)
+    out_main, err_main = main.communicate(timeout=60)
+    assert b.returncode == 0 and main.returncode == 0, out_b + err_b + out_main + err_main
+    assert re.search(rf"stream\s+{count:,}\s+{count:,}\s", out_b), out_b  # all, in order
+    report = json.loads(out_main)
+    assert report["exit_status"] == 0 and report["ended"].startswith("every service ended")
+    stream = next(t for t in report["tunnels"] if t["name"] == "stream")
+    assert stream["sent"] == count and stream["closed"], stream
+    assert "node main: link stream (send, nats): open" in err_main, err_main

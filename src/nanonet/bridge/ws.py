@@ -121,13 +121,33 @@ async def dial(host: str, quic_port: int, ws_port: int, tunnel: str,
 
 async def _quic_or(host: str, quic_port: int, ws_port: int, tunnel: str,
                    cafile: Path | None, wait: float, dialer_type: Any) -> Dialed:
-    try:
-        dialer = await asyncio.wait_for(dialer_type(host, quic_port, cafile).start(), wait)
-        return Dialed(dialer.open(tunnel), "quic", None, dialer)
-    except (TimeoutError, OSError, ConnectionError) as err:
-        reason = (f"no QUIC answer from {host}:{quic_port} in {wait:g} s"
-                  if isinstance(err, TimeoutError) else f"QUIC to {host}:{quic_port}: {err}")
+    """QUIC; on no answer, QUIC once more if the peer turns out to be up (its
+    TCP port answers: it was still starting), and only then WebSocket."""
+    for attempt in (1, 2):
+        try:
+            dialer = await asyncio.wait_for(dialer_type(host, quic_port, cafile).start(), wait)
+            return Dialed(dialer.open(tunnel), "quic", None, dialer)
+        except (TimeoutError, OSError, ConnectionError) as err:
+            if not isinstance(err, TimeoutError):
+                reason = f"QUIC to {host}:{quic_port}: {err}"
+                break
+            reason = f"no QUIC answer from {host}:{quic_port} in {wait:g} s"
+            if attempt == 2:
+                reason += ", twice, while its TCP port answers"
+            elif await _tcp_answers(host, ws_port, wait):
+                continue
+            break
     return await _websocket(host, ws_port, tunnel, reason)
+
+
+async def _tcp_answers(host: str, port: int, wait: float) -> bool:
+    """Does something accept TCP connections on ``host:port`` now?"""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    return True
 
 
 async def _websocket(host: str, ws_port: int, tunnel: str, reason: str) -> Dialed:

@@ -41,7 +41,7 @@ from .manifest_run import (
     run_mesh,
     summary,
 )
-from .node_cli import add_bridge_arguments, run_node
+from .node_cli import Bridging, add_bridge_arguments, bridge_lines, bridging, started_line
 from .run_report import summary_json
 from .stopping import SIGPIPE_EXIT
 from .verbosity import add_switch
@@ -128,16 +128,33 @@ def _run(args: argparse.Namespace) -> int:
             print("[[http]] routes are served by a mesh on one node only (docs/http.md); "
                   "remove them, or the services' node keys", file=sys.stderr)
             return 1
-        return run_node(m, None, args)
+        return _run_main_node(m, args, opts, say)
+    return _run_labelled(m, args, opts, say, fed)
+
+
+def _run_main_node(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Print) -> int:
+    """The main node of a manifest split over nodes: its part, bridged, run
+    like any mesh (--send, --feed, --top, --json, --watch, the dashboard)."""
+    try:
+        with bridging(m, None, args) as how:
+            fed = feed.plan(how.part.manifest, args)
+            return _run_labelled(how.part.manifest, args, opts, say, fed, how)
+    except ManifestError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+
+def _run_labelled(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Print,
+                  fed: feed.Plan, how: Bridging | None = None) -> int:
     pending = Pending()
     # several services' stdio is labelled; under --top it prints above the view
     with labelled(args.json or args.top or len(m.services) > 1,
                   sys.stderr if args.json else None, pending.put if args.top else None):
-        return _run_loaded(m, args, opts, say, pending, fed)
+        return _run_loaded(m, args, opts, say, pending, fed, how)
 
 
 def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Print,
-                pending: Pending, fed: feed.Plan) -> int:
+                pending: Pending, fed: feed.Plan, how: Bridging | None) -> int:
     try:
         say(f"building and loading {len(m.services)} services from {m.path}")
         mesh = m.build_mesh(say, latency=args.dashboard or args.top)
@@ -162,14 +179,18 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
     t0 = time.perf_counter()
     stop = Stop()
     driven = start_calls(mesh, args.call, args.calls, stop) if args.call else None
+    bridges = None
+    if how is not None:
+        _aside(started_line("main", how.part))
+        bridges = how.start(mesh)
     with attach(mesh, args, args.name or mesh_name(m.path)) as seen:
         for end in feeds.values():
             seen.observer.offer(end)
         feeders = _start_feeders(feeds, fed, args)
         with Watcher(m, mesh, pending.put if args.top else say) if args.watch \
                 else contextlib.nullcontext():
-            why = (run_watched(mesh, host, opts, seen, pending) if args.top
-                   else run_mesh(mesh, host, opts, stop))
+            why = (run_watched(mesh, host, opts, seen, pending, bridges) if args.top
+                   else run_mesh(mesh, host, opts, stop, bridges))
     seconds = time.perf_counter() - t0
     if ingress is not None:
         ingress.stop()
@@ -177,8 +198,12 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
         driven[1].join(60)  # its calls end with the mesh's stop at the latest
         say(driven[0].report())
     sent = feed.finish(feeders, feeds.values())
+    for line in bridge_lines("main", bridges) if bridges is not None else []:
+        _aside(line)  # on stderr, as ``nanonet node`` says them
+    bridge_failed = bridges is not None and bool(bridges.errors)
     status = (130 if why == CTRL_C else SIGPIPE_EXIT if why == CLOSED_OUTPUT
-              else 1 if failed(mesh, why) or any(f.error for f in feeders) else 0)
+              else 1 if failed(mesh, why) or bridge_failed or any(f.error for f in feeders)
+              else 0)
     if args.json:
         print(summary_json(mesh, host, why, seconds, status))
     else:

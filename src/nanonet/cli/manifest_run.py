@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..errors import InternalError, NanonetError, TunnelBroken, TunnelClosed
 from ..mesh import Mesh
@@ -111,17 +112,31 @@ class HostReads:
             self._take(name, reader.recv_many(4096, timeout=WAIT_SECONDS))
 
 
-def _all_ended(mesh: Mesh) -> bool:
-    return not any(s.running for s in mesh.services.values())
+class Bridged(Protocol):
+    """A node's bridges, as the run loop sees them (``bridge.node.NodeBridges``)."""
+
+    def all_done(self) -> bool: ...
+
+    def failure(self) -> BaseException | None: ...
+
+    def stop(self) -> None: ...
 
 
-def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = None) -> str:
+def _all_ended(mesh: Mesh, bridges: Bridged | None = None) -> bool:
+    """Every service ended, and every bridge sent (and had acknowledged) or
+    received its tunnel to the end."""
+    running = any(s.running for s in mesh.services.values())
+    return not running and (bridges is None or bridges.all_done())
+
+
+def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = None,
+             bridges: Bridged | None = None) -> str:
     """Start ``mesh``, serve the host's ends, stop; says why the run ended."""
     stop = stop or Stop()
     try:
         mesh.start()
         stop.started.set()
-        why = _serve(mesh, host, opts, stop)
+        why = _serve(mesh, host, opts, stop, bridges)
     except Terminated:
         why = SIGTERM
     except KeyboardInterrupt:
@@ -131,6 +146,8 @@ def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = 
     except InternalError as err:
         why = f"nanonet failed: {err}"
     stop.started.set()  # whatever waits for the start does not wait for ever
+    if bridges is not None:  # before the rings close under its pumps
+        bridges.stop()
     try:
         mesh.stop()
     except InternalError as err:  # the summary shows that service FAILED with the cause
@@ -144,16 +161,22 @@ def run_mesh(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop | None = 
     return stop.why or why
 
 
-def _serve(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop) -> str:
+def _serve(mesh: Mesh, host: HostReads, opts: RunOptions, stop: Stop,
+           bridges: Bridged | None) -> str:
     deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
-    while not _all_ended(mesh):
+    while not _all_ended(mesh, bridges):
         if stop.why is not None:
             return stop.why
+        if bridges is not None and (err := bridges.failure()) is not None:
+            return f"a bridge failed: {err}"
         if deadline is not None and time.monotonic() >= deadline:
             return f"stopped at the timeout ({opts.timeout:g} s)"
         if not host.drain():
             host.wait(mesh)
-    return "every service ended"
+    return "every service ended" if bridges is None else ENDED_BRIDGED
+
+
+ENDED_BRIDGED = "every service ended and every bridge finished"
 
 
 def summary(mesh: Mesh, host: HostReads) -> list[str]:
@@ -198,6 +221,6 @@ def failed(mesh: Mesh, why: str) -> bool:
     ends += [(c.state, c.internal_error) for c in mesh.components.values()]
     if any(state in BAD_ENDS or crash is not None for state, crash in ends):
         return True
-    if why != "every service ended":
+    if why not in ("every service ended", ENDED_BRIDGED):
         return False
     return any(s.exit_code not in (None, 0) for s in mesh.services.values())

@@ -15,17 +15,20 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..bridge.direct import DirectBridges, host_port
 from ..bridge.nats import NatsOptions
 from ..bridge.natsd import NatsServer
-from ..bridge.node import NodeBridges, part
+from ..bridge.node import NodeBridges, Part, part
 from ..errors import InvalidValue, ManifestError
 from ..manifest.manifest import Manifest, load_manifest
-from .manifest_run import CTRL_C, SIGTERM, HostReads, RunOptions, failed, summary
-from .stopping import Terminated
+from ..mesh import Mesh
+from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 from .verbosity import add_switch
 from .where import manifest_path
 
@@ -76,8 +79,29 @@ def _peers(args: argparse.Namespace) -> dict[str, tuple[str, int]]:
     return out
 
 
-def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
-    """Build, bridge and run ``node``'s part of ``m``; the exit status."""
+@dataclass(frozen=True)
+class Bridging:
+    """How a node's mesh is bridged: over NATS, or point to point."""
+
+    part: Part
+    token: bytes
+    nats: NatsOptions | None = None
+    direct: Any = None  # (listen, peers, readers) for --listen/--peer
+
+    def start(self, mesh: Mesh) -> NodeBridges:
+        """Take the bridged ends of ``mesh`` and start a pump for each."""
+        if self.direct is not None:
+            listen, peers, readers = self.direct
+            return DirectBridges(self.part, mesh, listen or None, peers, self.token,
+                                 readers).start()
+        assert self.nats is not None
+        return NodeBridges(self.part, mesh, self.nats, self.token).start()
+
+
+@contextmanager
+def bridging(m: Manifest, node: str | None, args: argparse.Namespace) -> Iterator[Bridging]:
+    """``node``'s part of ``m`` and its bridging; without --nats (and not point
+    to point) a local nats-server runs for as long as the block."""
     p = part(m, node)
     if node is not None and not p.manifest.services:
         raise InvalidValue(f"no service in {m.path} has node = {node!r}; name a node the "
@@ -86,53 +110,58 @@ def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
         readers = {n: m.table.services[t.reader].node or "main"
                    if t.reader in m.table.services else "main"
                    for n, t in m.table.tunnels.items()}
-        return _run_part(p.manifest, p, node, None, _token(args), args,
-                         direct=(args.listen and host_port(args.listen), _peers(args), readers))
+        yield Bridging(p, _token(args), direct=(args.listen and host_port(args.listen),
+                                                _peers(args), readers))
+        return
     server = NatsServer().start() if args.nats is None else None
     try:
         url = server.url if server else args.nats
         if server:
             print(f"nats-server listening on {url} (other nodes: --nats {url})", file=sys.stderr)
-        return _run_part(p.manifest, p, node, _nats(args, url), _token(args), args)
+        yield Bridging(p, _token(args), _nats(args, url))
     finally:
         if server:
             server.stop()
 
 
-def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, token: bytes,
-              args: argparse.Namespace, direct: Any = None) -> int:
-    label = node or "main"
-    print(f"node {label}: {len(m.services)} service(s), {len(p.outgoing)} tunnel(s) out, "
-          f"{len(p.incoming)} in", file=sys.stderr)
+def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
+    """Build, bridge and run ``node``'s part of ``m``; the exit status."""
+    with bridging(m, node, args) as how:
+        return _run_part(how, node, args)
+
+
+def _run_part(how: Bridging, node: str | None, args: argparse.Namespace) -> int:
+    m, label = how.part.manifest, node or "main"
+    print(started_line(label, how.part), file=sys.stderr)
     mesh = m.build_mesh()
     for name in m.host_writes:
         mesh.writer(name).close()
     host = HostReads({n: mesh.reader(n) for n in m.host_reads},
                      RunOptions(args.timeout, args.quiet), print)
-    if direct is not None:
-        listen, peers, readers = direct
-        bridges: NodeBridges = DirectBridges(p, mesh, listen or None, peers, token,
-                                             readers).start()
-    else:
-        assert nats is not None
-        bridges = NodeBridges(p, mesh, nats, token).start()
+    bridges = how.start(mesh)
     t0 = time.perf_counter()
     try:
-        why = _serve(mesh, host, bridges, args.timeout)
+        why = run_mesh(mesh, host, RunOptions(args.timeout, args.quiet), bridges=bridges)
     finally:
         bridges.stop()
-        mesh.stop()
-        while host.drain():
-            pass
     print(f"node {label}: {why} after {time.perf_counter() - t0:.3f} s", file=sys.stderr)
-    for name, how in bridges.transports.items():
-        print(f"node {label}: tunnel {name} was bridged over {how}", file=sys.stderr)
-    for line in link_lines(label, bridges.link_stats()):
-        print(line, file=sys.stderr)
+    print("\n".join(bridge_lines(label, bridges)), file=sys.stderr)
     print("\n".join(summary(mesh, host)))
     status = 1 if failed(mesh, why) or bridges.errors else 0
     mesh.close()
     return status
+
+
+def started_line(label: str, p: Part) -> str:
+    return (f"node {label}: {len(p.manifest.services)} service(s), {len(p.outgoing)} "
+            f"tunnel(s) out, {len(p.incoming)} in")
+
+
+def bridge_lines(label: str, bridges: NodeBridges) -> list[str]:
+    """What a node says of its bridges at the end: transports, then links."""
+    out = [f"node {label}: tunnel {name} was bridged over {how}"
+           for name, how in bridges.transports.items()]
+    return out + link_lines(label, bridges.link_stats())
 
 
 def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
@@ -146,24 +175,6 @@ def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
                    f"{k['duplicates']}, {k['bytes_sent']:,} B out, "
                    f"{k['bytes_received']:,} B in")
     return out
-
-
-def _serve(mesh: Any, host: HostReads, bridges: NodeBridges, timeout: float | None) -> str:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        mesh.start()
-        while any(s.running for s in mesh.services.values()) or not bridges.all_done():
-            if (err := bridges.failure()) is not None:
-                return f"a bridge failed: {err}"
-            if deadline is not None and time.monotonic() >= deadline:
-                return f"stopped at the timeout ({timeout:g} s)"
-            if not host.drain():
-                host.wait(mesh)
-    except KeyboardInterrupt:
-        return CTRL_C
-    except Terminated:
-        return SIGTERM
-    return "every service ended and every bridge finished"
 
 
 def _node(args: argparse.Namespace) -> int:

@@ -15,7 +15,16 @@ from collections import deque
 
 from ..mesh import Mesh
 from ..observe.hook import Attached
-from .manifest_run import CLOSED_OUTPUT, CTRL_C, SIGTERM, HostReads, RunOptions, Stop, run_mesh
+from .manifest_run import (
+    CLOSED_OUTPUT,
+    CTRL_C,
+    SIGTERM,
+    Bridged,
+    HostReads,
+    RunOptions,
+    Stop,
+    run_mesh,
+)
 from .stopping import Terminated
 
 MAX_PENDING = 4096  # lines waiting for the next redraw; the host waits beyond that
@@ -55,13 +64,13 @@ class Pending:
 
 
 def run_watched(mesh: Mesh, host: HostReads, opts: RunOptions, seen: Attached,
-                pending: Pending) -> str:
+                pending: Pending, bridges: Bridged | None = None) -> str:
     """Run the mesh on a worker thread while the live view draws it here."""
     stop, outcome = Stop(), list[str]()
 
     def work() -> None:
         try:
-            outcome.append(run_mesh(mesh, host, opts, stop))
+            outcome.append(run_mesh(mesh, host, opts, stop, bridges))
         except BaseException as err:  # a bug: the summary says so, the mesh still stops
             outcome.append(f"nanonet failed: {type(err).__name__}: {err}")
             mesh.stop()

@@ -24,8 +24,7 @@ from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
 from ..manifest.manifest import Manifest
 from ..manifest.schema import ManifestTable
-from .manifest_run import HostReads, RunOptions, failed, summary
-from .node_cli import _serve
+from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 
@@ -102,12 +101,9 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
               f"{mint(secret, grant)}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        why = _serve(mesh, reads, web, args.timeout)  # type: ignore[arg-type]
+        why = run_mesh(mesh, reads, RunOptions(args.timeout, args.quiet), bridges=web)
     finally:
         web.stop()
-        mesh.stop()
-        while reads.drain():
-            pass
     print(f"web: {why} after {time.perf_counter() - t0:.3f} s; {len(web.refusals)} refusal(s), "
           f"{len(web.left)} tab(s) left", file=sys.stderr)
     print("\n".join(summary(mesh, reads)))
