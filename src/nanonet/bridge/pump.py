@@ -34,6 +34,7 @@ from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from ..ring.packed import Packed
 from ..ring.peek import PeekingReader
+from ..ring.protocol import Field, tap_peer
 from . import frames as F
 from .events import Accepted, Acked, Ended, LinkLost, Messages, Refused
 from .inbox import Inbox
@@ -247,10 +248,14 @@ class ReceivePump(_Pump):
         self.session = self._new_session()
 
     def _room(self) -> tuple[int, int]:
-        """The ring's head (the next sequence expected) and its free slots."""
+        """The ring's head (the next sequence expected) and its free slots:
+        behind the reader, or behind a lossless tap if that is further back."""
         ring = self.writer.ring
         head = ring.head()
-        return head, self.writer.geometry.slot_count - (head - ring.tail())
+        # SYNC POINT with tapctl's attach: the tap's mode is read before its cursor
+        peer, _ = tap_peer(head, ring.tail(), ring.load(Field.TAP_MODE),
+                           ring.load(Field.TAP_TAIL))
+        return head, self.writer.geometry.slot_count - (head - peer)
 
     @property
     def duplicates(self) -> int:
