@@ -1,0 +1,145 @@
+"""A tab bridges over WebTransport where it can, and falls back to WebSocket.
+
+In-process: a real mesh and ``WebHost`` on 127.0.0.1 with its WebTransport
+server (aioquic, HTTP/3 on UDP, a fresh self-signed P-256 certificate whose
+hash the page pins), and real headless Chromium running the producer guest
+in a tab over a 64-slot ring. Over WebTransport the host reads every
+sequence number once, in order, even with the stream cut mid-way (the tab
+dials again and resumes). With the WebTransport port closed before the tab
+opens, the tab falls back to WebSocket, the page says why and so does the
+host's log, and the stream still arrives whole. With ``transport =
+"websocket"`` the host serves no WebTransport at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nanonet.bridge.node import part
+from nanonet.bridge.webhost import WebHost
+from nanonet.bridge.webplan import tab_service
+from nanonet.bridge.webtoken import Grant, mint
+from nanonet.errors import TunnelClosed
+from nanonet.manifest.manifest import load_manifest
+
+pytest.importorskip("aioquic")
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
+COUNT = 3000
+MANIFEST = f"""
+[web]
+browsers = ["tab"]
+
+[tunnels.out]
+writer = "producer"
+reader = "host"
+slots = 64
+max_payload = 64
+
+[services.producer]
+source = "{PRODUCER}"
+node = "tab"
+"""
+
+
+@pytest.fixture
+def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
+    """A started mesh and web host; ``request.param`` is its transport."""
+    (tmp_path / "nanonet.toml").write_text(MANIFEST)
+    m = load_manifest(tmp_path / "nanonet.toml")
+    mesh = part(m, None).manifest.build_mesh()
+    host = WebHost(mesh, secrets.token_bytes(32),
+                   {"producer": tab_service(m, "producer", [COUNT, 64])},
+                   {"out": "producer"}, transport=request.param).start()
+    try:
+        mesh.start()
+        yield host
+    finally:
+        host.stop()
+        mesh.stop()
+        mesh.close()
+
+
+def _browser() -> Any:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    return pytest.importorskip("playwright.sync_api")
+
+
+def _read_all(web: WebHost, cut_at: list[int]) -> list[int]:
+    """Every sequence number the host reads, cutting the link at each count in ``cut_at``."""
+    reader, seqs = web.mesh.reader("out"), list[int]()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            batch = reader.recv_many(4096, timeout=10)
+        except TunnelClosed:
+            return seqs
+        seqs += [int.from_bytes(m[:8], "little") for m in batch]
+        while cut_at and len(seqs) >= cut_at[0]:
+            assert web.drop("out")
+            cut_at.pop(0)
+    raise AssertionError(f"the stream did not end: {len(seqs)} of {COUNT} arrived")
+
+
+def _stream(web: WebHost, cut_at: list[int]) -> tuple[list[int], dict[str, Any], str]:
+    """Run the tab; the host's sequence numbers, the page's tunnel state and table."""
+    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
+    with _browser().sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
+            seqs = _read_all(web, cut_at)
+            page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
+                                   timeout=10_000)
+            page.wait_for_timeout(300)  # one more refresh of the table
+            out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
+            table: str = page.text_content("#tunnels") or ""
+        finally:
+            browser.close()
+    return seqs, out, table
+
+
+@pytest.mark.parametrize("web", ["auto"], indirect=True)
+def test_the_tab_streams_over_webtransport_and_resumes_a_cut_stream(web: WebHost) -> None:
+    assert web.wt is not None and web.wt.port != 0
+    seqs, out, table = _stream(web, [COUNT // 3])
+    assert seqs == list(range(COUNT))  # none lost, none twice, in order
+    assert out["transport"] == "webtransport" and out["fallback"] == ""
+    assert out["reconnects"] == 1 and out["tail"] == COUNT
+    assert web.via["out"] == "webtransport" and "out" in web.ended
+    assert "via webtransport" in table
+
+
+@pytest.mark.parametrize("web", ["auto"], indirect=True)
+def test_a_closed_webtransport_port_falls_back_to_websocket(
+        web: WebHost, caplog: pytest.LogCaptureFixture) -> None:
+    web.loop.call_soon_threadsafe(web.wt.close)  # the UDP port closes: nothing answers
+    with caplog.at_level(logging.WARNING, logger="nanonet.bridge.webhost"):
+        seqs, out, table = _stream(web, [])
+    assert seqs == list(range(COUNT))
+    assert out["transport"] == "websocket"
+    assert out["fallback"].startswith("WebTransport failed"), out
+    assert "via websocket (WebTransport failed" in table
+    assert web.via["out"] == "websocket" and "out" in web.ended
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("fell back to WebSocket: WebTransport failed" in m for m in logged), logged
+
+
+@pytest.mark.parametrize("web", ["websocket"], indirect=True)
+def test_transport_websocket_serves_no_webtransport(web: WebHost) -> None:
+    assert web.wt is None
+    seqs, out, _ = _stream(web, [])
+    assert seqs == list(range(COUNT))
+    assert out["transport"] == "websocket" and out["fallback"] == "the host asked for WebSocket"
