@@ -8,7 +8,7 @@ sequence number once, in order, even with the stream cut mid-way (the tab
 dials again and resumes). With the WebTransport port closed before the tab
 opens, the tab falls back to WebSocket, the page says why and so does the
 host's log, and the stream still arrives whole. With ``transport =
-"websocket"`` the host serves no WebTransport at all.
+"webtransport"`` and the port closed it does not fall back: it dials again.
 """
 
 from __future__ import annotations
@@ -137,9 +137,21 @@ def test_a_closed_webtransport_port_falls_back_to_websocket(
     assert any("fell back to WebSocket: WebTransport failed" in m for m in logged), logged
 
 
-@pytest.mark.parametrize("web", ["websocket"], indirect=True)
-def test_transport_websocket_serves_no_webtransport(web: WebHost) -> None:
-    assert web.wt is None
-    seqs, out, _ = _stream(web, [])
-    assert seqs == list(range(COUNT))
-    assert out["transport"] == "websocket" and out["fallback"] == "the host asked for WebSocket"
+@pytest.mark.parametrize("web", ["webtransport"], indirect=True)
+def test_transport_webtransport_never_falls_back(web: WebHost) -> None:
+    web.loop.call_soon_threadsafe(web.wt.close)
+    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
+    with _browser().sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
+            page.wait_for_function("(() => { const t = window.nanonet.tunnels.out; return t && "
+                                   "t.bridge === 'reconnecting' && t.reconnects >= 1 && "
+                                   "t.head > 0 })()", timeout=15_000)
+            out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
+        finally:
+            browser.close()
+    assert out["why"].startswith("WebTransport failed"), out
+    assert out["transport"] == "" and out["head"] > 0 and out["tail"] == 0  # nothing left the tab
+    assert "out" not in web.via  # no WebSocket bridge was ever opened

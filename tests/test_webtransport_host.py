@@ -8,13 +8,16 @@ gathered and answered with a WELCOME, and DATA written to it lands in the
 tunnel's host ring. A forged token gets a REFUSE (AUTH) and the stream's
 end; a path that is no bridge's gets HTTP 404. The certificate the page
 pins is an ECDSA P-256 one valid for less than 14 days, and its SHA-256 is
-the one the host hands out.
+the one the host hands out in the control channel's reply, with the
+transport; with ``transport = "websocket"`` no server runs and the reply
+says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import secrets
 import ssl
 import time
@@ -32,6 +35,7 @@ from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import H3Event, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
+from websockets.asyncio.client import connect as ws_connect
 
 from nanonet.bridge import frames as F
 from nanonet.bridge.node import part
@@ -112,12 +116,13 @@ class Client(QuicConnectionProtocol):
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[WebHost]:
+def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
+    """A web host; its transport is ``request.param`` if given, else auto."""
     (tmp_path / "nanonet.toml").write_text(MANIFEST)
     m = load_manifest(tmp_path / "nanonet.toml")
     mesh = part(m, None).manifest.build_mesh()
     host = WebHost(mesh, secrets.token_bytes(32), {"producer": tab_service(m, "producer", [])},
-                   {"out": "producer"}).start()
+                   {"out": "producer"}, transport=getattr(request, "param", "auto")).start()
     try:
         yield host
     finally:
@@ -193,3 +198,22 @@ def test_the_pinned_certificate_is_p256_valid_under_14_days(web: WebHost) -> Non
     info = web.wt.info()
     assert info["sha256"] == hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
     assert info["url"] == f"https://127.0.0.1:{web.wt.port}/nanonet/"
+
+
+async def _control_reply(web: WebHost) -> dict[str, Any]:
+    """What the control channel answers a good token (as the page sends it)."""
+    async with ws_connect(f"ws://127.0.0.1:{web.port}/nanonet-tab") as ws:
+        await ws.send(json.dumps({"token": _token(web)}))
+        reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        return reply
+
+
+@pytest.mark.parametrize("web", ["auto", "webtransport", "websocket"], indirect=True)
+def test_the_control_reply_tells_the_page_the_transport_and_the_hash(web: WebHost) -> None:
+    reply = asyncio.run(_control_reply(web))
+    assert reply["ok"] and reply["transport"] == web.transport
+    if web.transport == "websocket":
+        assert web.wt is None and reply["webtransport"] is None
+    else:
+        assert reply["webtransport"] == web.wt.info()
+        assert web.wt.port == web.port  # the UDP port beside the page's TCP one (it was free)
