@@ -155,3 +155,43 @@ def test_transport_webtransport_never_falls_back(web: WebHost) -> None:
     assert out["why"].startswith("WebTransport failed"), out
     assert out["transport"] == "" and out["head"] > 0 and out["tail"] == 0  # nothing left the tab
     assert "out" not in web.via  # no WebSocket bridge was ever opened
+
+
+FRAMES_CHECK = """async (hex) => {
+  const { Frames } = await import("/tab/link.js");
+  const F = await import("/tab/frames.js");
+  const bytes = new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
+  const out = {};
+  for (const size of [1, 3, 7, 100, bytes.length]) {
+    const frames = new Frames(), got = [];
+    for (let at = 0; at < bytes.length; at += size) {
+      const whole = frames.push(bytes.subarray(at, at + size));
+      if (whole.length) got.push(whole);
+    }
+    const joined = got.map((w) => Array.from(w, (b) => b.toString(16).padStart(2, "0")).join(""));
+    out[size] = { same: joined.join("") === hex, left: frames.buf.length,
+                  frames: got.reduce((n, w) => n + F.decodeAll(w).length, 0) };
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("web", ["auto"], indirect=True)
+def test_a_stream_cut_anywhere_comes_out_as_whole_frames(web: WebHost) -> None:
+    """link.js's Frames: a WebTransport stream's chunks back into whole frames."""
+    from array import array
+
+    from nanonet.bridge import frames as F
+
+    stream = (F.welcome(1, 64, 7, 0) + F.ack(3, 61) + F.ping(9)
+              + F.data(3, array("I", [5, 0, 300]), b"hello" + bytes(300)) + F.ack(6, 58))
+    with _browser().sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{web.port}/", timeout=20_000)  # no token: refused
+            got = page.evaluate(FRAMES_CHECK, stream.hex())
+        finally:
+            browser.close()
+    assert got == {str(n): {"same": True, "left": 0, "frames": 5}
+                   for n in (1, 3, 7, 100, len(stream))}

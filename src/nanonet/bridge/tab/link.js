@@ -40,7 +40,7 @@ class Link {
 }
 
 // Bytes of a stream in, whole frames out (a frame's header holds its length).
-class Frames {
+export class Frames {
   constructor() { this.buf = new Uint8Array(0); }
 
   push(chunk) {
