@@ -217,3 +217,19 @@ def test_the_control_reply_tells_the_page_the_transport_and_the_hash(web: WebHos
     else:
         assert reply["webtransport"] == web.wt.info()
         assert web.wt.port == web.port  # the UDP port beside the page's TCP one (it was free)
+
+
+def test_the_manifest_takes_web_transport_and_refuses_another(tmp_path: Path) -> None:
+    from nanonet.errors import NanonetError
+
+    path = tmp_path / "nanonet.toml"
+    assert load_manifest(_with(path, "")).table.web.transport == "auto"  # type: ignore[union-attr]
+    got = load_manifest(_with(path, 'transport = "websocket"\n')).table.web
+    assert got is not None and got.transport == "websocket"
+    with pytest.raises(NanonetError, match="transport"):
+        load_manifest(_with(path, 'transport = "carrier-pigeon"\n'))
+
+
+def _with(path: Path, line: str) -> Path:
+    path.write_text(MANIFEST.replace('browsers = ["tab"]\n', f'browsers = ["tab"]\n{line}'))
+    return path
