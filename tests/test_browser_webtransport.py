@@ -6,9 +6,11 @@ hash the page pins), and real headless Chromium running the producer guest
 in a tab over a 64-slot ring. Over WebTransport the host reads every
 sequence number once, in order, even with the stream cut mid-way (the tab
 dials again and resumes). With the WebTransport port closed before the tab
-opens, the tab falls back to WebSocket, the page says why and so does the
-host's log, and the stream still arrives whole. With ``transport =
-"webtransport"`` and the port closed it does not fall back: it dials again.
+opens (refused at once), or blocked (a UDP socket that answers nothing: the
+tab's 2 s wait runs out), the tab falls back to WebSocket, the page says why
+and so does the host's log, and the stream still arrives whole. With
+``transport = "webtransport"`` and the port closed it does not fall back: it
+dials again. link.js cuts a frame stream split anywhere into whole frames.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,19 +125,40 @@ def test_the_tab_streams_over_webtransport_and_resumes_a_cut_stream(web: WebHost
     assert "via webtransport" in table
 
 
+def _black_hole(port: int) -> socket.socket:
+    """A UDP socket on ``port`` that takes every datagram and answers none (a
+    firewall that drops): bound as soon as the WebTransport server let go."""
+    hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(100):
+        try:
+            hole.bind(("127.0.0.1", port))
+            return hole
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError(f"udp port {port} stayed taken")
+
+
 @pytest.mark.parametrize("web", ["auto"], indirect=True)
-def test_a_closed_webtransport_port_falls_back_to_websocket(
-        web: WebHost, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("how", "why"), [("closed", "WebTransport failed: "),
+                                          ("blocked", "no answer in 2000 ms")])
+def test_a_closed_or_blocked_webtransport_port_falls_back_to_websocket(
+        web: WebHost, how: str, why: str, caplog: pytest.LogCaptureFixture) -> None:
     web.loop.call_soon_threadsafe(web.wt.close)  # the UDP port closes: nothing answers
-    with caplog.at_level(logging.WARNING, logger="nanonet.bridge.webhost"):
-        seqs, out, table = _stream(web, [])
+    hole = _black_hole(web.wt.port) if how == "blocked" else None
+    try:
+        with caplog.at_level(logging.WARNING, logger="nanonet.bridge.webhost"):
+            seqs, out, table = _stream(web, [])
+    finally:
+        if hole is not None:
+            hole.close()
     assert seqs == list(range(COUNT))
     assert out["transport"] == "websocket"
-    assert out["fallback"].startswith("WebTransport failed"), out
+    assert out["fallback"].startswith("WebTransport failed") and why in out["fallback"], out
     assert "via websocket (WebTransport failed" in table
     assert web.via["out"] == "websocket" and "out" in web.ended
     logged = [r.getMessage() for r in caplog.records]
-    assert any("fell back to WebSocket: WebTransport failed" in m for m in logged), logged
+    assert any("fell back to WebSocket: WebTransport failed" in m and why in m
+               for m in logged), logged
 
 
 @pytest.mark.parametrize("web", ["webtransport"], indirect=True)
