@@ -21,8 +21,8 @@ One websockets server does it all, on one asyncio loop in one thread:
 Beside it, unless ``transport`` is ``"websocket"``, a WebTransport server
 (``webtransport.py``, HTTP/3 on UDP) takes the same bridges on a stream per
 tunnel; the control reply tells the page where and with what certificate
-hash, and which transport to use. A WebSocket bridge whose URL says
-``?fallback=<why>`` is logged with that reason.
+hash, and which transport to use. An admitted WebSocket bridge whose URL
+says ``?fallback=<why>`` is logged with that reason.
 
 Tokens are never logged; a refusal is logged with its reason only.
 """
@@ -170,11 +170,9 @@ class WebHost:
         if path == "/nanonet-tab":
             await self._control(ws)
         else:
-            tunnel = unquote(path[len("/nanonet/"):])
-            for why in parse_qs(query).get("fallback", [])[:1]:
-                log.warning("web: tunnel %r: the tab fell back to WebSocket: %s", tunnel,
-                            why[:300])
-            await self._bridge(ws, tunnel)
+            why = "".join(parse_qs(query).get("fallback", [])[:1])
+            await self._bridge(ws, unquote(path[len("/nanonet/"):]),
+                               "".join(c for c in why[:300] if c.isprintable()))
 
     def _grant(self, token: str) -> Grant:
         grant = verify(self.secret, token)
@@ -253,7 +251,7 @@ class WebHost:
             return F.refuse(*refusal)
         return hello
 
-    async def _bridge(self, ws: ServerConnection, tunnel: str) -> None:
+    async def _bridge(self, ws: ServerConnection, tunnel: str, fallback: str = "") -> None:
         try:
             first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
         except (TimeoutError, ConnectionClosed):
@@ -265,6 +263,8 @@ class WebHost:
                 await ws.send(hello)
             await ws.close(1008, "refused" if hello else "not a bridge")
             return
+        if fallback:  # said by a tab whose token holds: no stranger writes the log
+            log.warning("web: tunnel %r: the tab fell back to WebSocket: %s", tunnel, fallback)
         link = WsLink(ws)
         await self.carry(link, tunnel, hello.token, first, link.pull(), ws.transport.abort,
                          ws.close)
