@@ -15,6 +15,7 @@ and shows why.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import re
@@ -168,6 +169,8 @@ def test_a_tab_runs_the_producer_and_the_host_reads_every_message(run: Any) -> N
     assert seen["out"]["head"] == COUNT and seen["out"]["tail"] == COUNT  # acked to the end
     assert f"outwrite{COUNT}{COUNT}{COUNT * 64}closedended" in seen["tunnels"]  # the table
     assert "token" not in seen["address"]  # the page took the token out of the address bar
+    if importlib.util.find_spec("aioquic") is not None:  # [web] transport "auto" prefers it
+        assert seen["out"]["transport"] == "webtransport", seen["out"]
     sequences = [(int(n), int.from_bytes(bytes.fromhex(head), "little"))
                  for n, head in HOST_LINE.findall(out)]
     assert [s for _, s in sequences] == list(range(COUNT))  # every one, in order

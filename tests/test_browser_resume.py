@@ -5,7 +5,8 @@ the producer guest in a tab over a 64-slot ring. While the stream flows the
 host cuts the tunnel's WebSocket (``WebHost.drop``, a TCP abort); the tab
 says hello on a new one, the host's WELCOME names its ring's head, and the
 tab goes on from there, resending what was not acknowledged. The host's
-reader gets every sequence number exactly once, in order. The tab's ring
+reader gets every sequence number exactly once, in order. (WebSocket here;
+tests/test_browser_webtransport.py cuts a WebTransport stream.) The tab's ring
 header is byte for byte the one ``ring/memory.py`` writes.
 """
 
@@ -74,7 +75,7 @@ def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
     mesh_geometry, engine = mesh.tunnels["out"].ring.geometry, mesh.rt.engine
     secret = secrets.token_bytes(32)
     web = WebHost(mesh, secret, {"producer": tab_service(m, "producer", [COUNT, 64])},
-                  {"out": "producer"}).start()
+                  {"out": "producer"}, transport="websocket").start()  # a TCP abort
     token = mint(secret, Grant("tab", ("producer",), time.time() + 60))
     try:
         mesh.start()

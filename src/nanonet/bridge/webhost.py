@@ -18,6 +18,12 @@ One websockets server does it all, on one asyncio loop in one thread:
   that tunnel; the host then runs a ``ReceivePump`` into the tunnel's ring,
   exactly as between two hosts.
 
+Beside it, unless ``transport`` is ``"websocket"``, a WebTransport server
+(``webtransport.py``, HTTP/3 on UDP) takes the same bridges on a stream per
+tunnel; the control reply tells the page where and with what certificate
+hash, and which transport to use. An admitted WebSocket bridge whose URL
+says ``?fallback=<why>`` is logged with that reason.
+
 Tokens are never logged; a refusal is logged with its reason only.
 """
 
@@ -28,12 +34,12 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -46,6 +52,7 @@ from ..ring import layout as L
 from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from . import frames as F
+from .linkstats import transport_of
 from .node import BRIDGE_OWNER
 from .pump import ReceivePump
 from .webplan import TabService
@@ -62,7 +69,8 @@ STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/tab/frames.js": ("frames.js", "text/javascript"),
           "/tab/worker.js": ("worker.js", "text/javascript"),
           "/tab/ring.js": ("ring.js", "text/javascript"),
-          "/tab/sender.js": ("sender.js", "text/javascript")}
+          "/tab/sender.js": ("sender.js", "text/javascript"),
+          "/tab/link.js": ("link.js", "text/javascript")}
 HELLO_WAIT = 10.0  # seconds a new connection has to say who it is
 STOP_SECONDS = 10.0
 LINGER = 0.5  # an ended stream's pump stays this long for its sender's last words
@@ -94,6 +102,7 @@ class WebHost:
     host: str = "127.0.0.1"
     port: int = 0
     linger: float = LINGER
+    transport: str = "auto"  # [web] transport: auto, websocket or webtransport
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     tabs: dict[str, Tab] = field(default_factory=dict)
     refusals: list[str] = field(default_factory=list)
@@ -102,7 +111,9 @@ class WebHost:
     errors: dict[str, BaseException] = field(default_factory=dict)
     _writers: dict[str, TunnelWriter] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
-    _links: dict[str, ServerConnection] = field(default_factory=dict)
+    _links: dict[str, Callable[[], None]] = field(default_factory=dict)  # tunnel -> abort
+    wt: Any = None  # the WebTransport server (webtransport.WtServer), if one runs
+    via: dict[str, str] = field(default_factory=dict)  # tunnel -> the transport it came by
     _server: Server | None = None
     _thread: threading.Thread | None = None
 
@@ -119,6 +130,9 @@ class WebHost:
         self._thread.start()
         self._server = self._run(self._listen())
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.transport != "websocket":
+            from .webtab import serve_webtransport
+            self.wt = self._run(serve_webtransport(self))
         return self
 
     async def _listen(self) -> Server:
@@ -152,11 +166,13 @@ class WebHost:
     # -- WebSockets ------------------------------------------------------------
 
     async def _ws(self, ws: ServerConnection) -> None:
-        path = ws.request.path if ws.request is not None else ""
+        path, _, query = (ws.request.path if ws.request is not None else "").partition("?")
         if path == "/nanonet-tab":
             await self._control(ws)
         else:
-            await self._bridge(ws, unquote(path[len("/nanonet/"):]))
+            why = "".join(parse_qs(query).get("fallback", [])[:1])
+            await self._bridge(ws, unquote(path[len("/nanonet/"):]),
+                               "".join(c for c in why[:300] if c.isprintable()))
 
     def _grant(self, token: str) -> Grant:
         grant = verify(self.secret, token)
@@ -189,7 +205,9 @@ class WebHost:
         log.info("web: tab node %r joined with %d service(s)", grant.node, len(grant.services))
         await ws.send(json.dumps({"ok": True, "grant": grant.as_json(), "session": key,
                                   "services": [self.plans[s].as_json()
-                                               for s in grant.services]}))
+                                               for s in grant.services],
+                                  "transport": self.transport,
+                                  "webtransport": self.wt.info() if self.wt else None}))
         try:
             await ws.wait_closed()
         finally:
@@ -216,36 +234,54 @@ class WebHost:
             return F.Refusal.TUNNEL, f"tunnel {tunnel!r} is already bridged from a tab"
         return None
 
-    async def _bridge(self, ws: ServerConnection, tunnel: str) -> None:
+    def admit(self, first: bytes, tunnel: str) -> F.Hello | bytes | None:
+        """The HELLO that opens ``first`` if it may bridge ``tunnel``; else the
+        REFUSE frame to answer with, or None when it was no bridge at all."""
         try:
-            first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
-            got = F.FrameDecoder().feed(first if isinstance(first, bytes) else b"")
+            got = F.FrameDecoder().feed(first)
             if not got or got[0].kind is not F.Kind.HELLO:
                 raise ValueError("the first frame was not a HELLO")
             hello = F.parse_hello(got[0])
-        except (TimeoutError, ConnectionClosed):
-            return
         except (ValueError, BridgeProtocolError) as err:
             self._refuse(f"tunnel {tunnel!r}: {err}")
-            await ws.close(1008, "not a bridge")
-            return
+            return None
         refusal = self._may_write(hello, tunnel)
         if refusal is not None:
             self._refuse(f"tunnel {tunnel!r}: {refusal[1]}")
-            await ws.send(F.refuse(*refusal))
-            await ws.close(1008, "refused")
-            return
-        await self._pump(ws, tunnel, hello.token, first)
+            return F.refuse(*refusal)
+        return hello
 
-    async def _pump(self, ws: ServerConnection, tunnel: str, token: bytes,
-                    first: bytes | str) -> None:
+    async def _bridge(self, ws: ServerConnection, tunnel: str, fallback: str = "") -> None:
+        try:
+            first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
+        except (TimeoutError, ConnectionClosed):
+            return
+        first = first if isinstance(first, bytes) else b""
+        hello = self.admit(first, tunnel)
+        if not isinstance(hello, F.Hello):
+            if hello is not None:
+                await ws.send(hello)
+            await ws.close(1008, "refused" if hello else "not a bridge")
+            return
+        if fallback:  # said by a tab whose token holds: no stranger writes the log
+            log.warning("web: tunnel %r: the tab fell back to WebSocket: %s", tunnel, fallback)
         link = WsLink(ws)
-        link.inbox.put(first if isinstance(first, bytes) else first.encode())
+        await self.carry(link, tunnel, hello.token, first, link.pull(), ws.transport.abort,
+                         ws.close)
+
+    async def carry(self, link: Any, tunnel: str, token: bytes, first: bytes,
+                    pulling: Coroutine[Any, Any, None], abort: Callable[[], None],
+                    close: Callable[[], Awaitable[None]]) -> None:
+        """Run a ``ReceivePump`` from ``link`` (whose first wire bytes were
+        ``first``) into the tunnel's ring while ``pulling`` fills its inbox."""
+        link.inbox.put(first)
         pump = ReceivePump(self._writers[tunnel], link, tunnel, token, linger=self.linger)
         self._busy.add(tunnel)
-        self._links[tunnel] = ws
+        self._links[tunnel] = abort
+        self.via[tunnel] = transport_of(link)
+        log.info("web: tunnel %r bridged over %s", tunnel, self.via[tunnel])
         run = asyncio.ensure_future(pump.run())
-        pull = asyncio.ensure_future(link.pull())
+        pull = asyncio.ensure_future(pulling)
         try:
             await asyncio.wait((run, pull), return_when=asyncio.FIRST_COMPLETED)
             if run.done() and run.exception() is not None:
@@ -257,16 +293,16 @@ class WebHost:
             self._links.pop(tunnel, None)
             if pump.ended_at is not None:
                 self.ended.add(tunnel)
-            await ws.close()
+            await close()
 
     def drop(self, tunnel: str) -> bool:
-        """Cut the WebSocket that bridges ``tunnel`` now (as a network would):
-        the tab says hello again and goes on from what the host has. False if
-        no tab is bridging it."""
-        ws = self._links.get(tunnel)
-        if ws is None:
+        """Cut the link (WebSocket or WebTransport stream) that bridges
+        ``tunnel`` now, as a network would: the tab says hello again and goes
+        on from what the host has. False if no tab is bridging it."""
+        abort = self._links.get(tunnel)
+        if abort is None:
             return False
-        self.loop.call_soon_threadsafe(ws.transport.abort)
+        self.loop.call_soon_threadsafe(abort)
         return True
 
     # -- what the run loop asks ------------------------------------------------
@@ -282,6 +318,8 @@ class WebHost:
     def stop(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             return
+        if self.wt is not None:
+            self.loop.call_soon_threadsafe(self.wt.close)
         if self._server is not None:
             self._server.close()
             self._run(self._server.wait_closed())

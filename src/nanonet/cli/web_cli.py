@@ -92,7 +92,9 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
                       RunOptions(args.timeout, args.quiet), print)
     writers_of = {t: m.table.tunnels[t].writer or "" for t in p.incoming}
     secret = secrets.token_bytes(32)  # never printed: tokens are signed with it
-    web = WebHost(mesh, secret, plans, writers_of, host, port).start()  # type: ignore[arg-type]
+    transport = m.table.web.transport if m.table.web else "auto"
+    web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
+                  transport=transport).start()
     ttl = m.table.web.token_ttl if m.table.web else 3600.0
     for node in nodes:
         grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),

@@ -4,10 +4,12 @@
 // retransmit buffer: its tail moves only with what the host acknowledged),
 // REWIND and a resend timer that go back to the last acknowledged sequence,
 // PING when idle, CLOSE once the ring is closed and all of it acknowledged.
-// A new WebSocket after a lost one says hello again and resumes from the
-// sequence the host's WELCOME names.
+// A new link after a lost one says hello again and resumes from the
+// sequence the host's WELCOME names. The link is WebTransport or WebSocket
+// (link.js): `transport` and `fallback` say which, and why not the first.
 
 import * as F from "./frames.js";
+import { dial } from "./link.js";
 
 const FINAL = ["ended", "refused", "failed"];
 const AUTH = 1, VERSION = 2; // REFUSE codes that no retry will change
@@ -21,8 +23,9 @@ function soon(fn) { queued.push(fn); turns.port2.postMessage(0); }
 const MOST_BYTES = 1 << 20, HIGH_WATER = 1 << 20;
 
 export class TunnelSender {
-  constructor(url, ring, token, onState) {
-    Object.assign(this, { url, ring, token, onState });
+  constructor(url, ring, token, onState, wt = null) {
+    Object.assign(this, { url, ring, token, onState, wt });
+    this.transport = this.fallback = "";
     this.state = "connecting";
     this.acked = this.sent = this.limit = 0;
     this.batches = []; // [endSeq, bytes] of batches sent and not yet acknowledged
@@ -33,16 +36,16 @@ export class TunnelSender {
   }
 
   start() {
-    const ws = this.ws = new WebSocket(this.url);
-    ws.binaryType = "arraybuffer";
+    const ws = this.ws = dial(this.url, this.ring.end.tunnel, this.wt);
     this.nonce = BigInt(Math.floor(Math.random() * 2 ** 52));
     ws.onopen = () => {
+      Object.assign(this, { transport: ws.kind, fallback: ws.why });
       this.set("hello");
       this.lastHello = 0;
       if (!this.ticking) { this.ticking = true; this.tick(); }
     };
-    ws.onmessage = (ev) => { if (ws === this.ws) this.receive(new Uint8Array(ev.data)); };
-    ws.onclose = (ev) => this.lost(ws, ev.reason);
+    ws.onmessage = (bytes) => { if (ws === this.ws) this.receive(bytes); };
+    ws.onclose = (why) => this.lost(ws, why);
     return this;
   }
 
@@ -106,7 +109,7 @@ export class TunnelSender {
   }
 
   sayHello(now) {
-    if (this.ws.readyState === WebSocket.OPEN && now - this.lastHello >= HELLO_EVERY) {
+    if (this.ws.open && now - this.lastHello >= HELLO_EVERY) {
       this.lastHello = now;
       this.send(F.hello(this.ring.end.max_payload, this.nonce, this.ring.end.tunnel, this.token));
     }

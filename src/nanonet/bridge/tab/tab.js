@@ -30,7 +30,7 @@ function wsUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 }
 
-function runService(plan, session, tok) {
+function runService(plan, session, tok, wt) {
   const svc = state.services[plan.name] = { state: "loading", result: null, error: "" };
   const mine = plan.ends.map((end) => (rings[end.tunnel] = new Ring(end).init()));
   const worker = new Worker("/tab/worker.js");
@@ -40,7 +40,7 @@ function runService(plan, session, tok) {
     if (ring.end.direction !== "write") continue; // the tab bridges what it writes
     const t = state.tunnels[ring.end.tunnel] = { bridge: "connecting", why: "" };
     const sender = new TunnelSender(wsUrl(`/nanonet/${encodeURIComponent(ring.end.tunnel)}`), ring, tok,
-                     (s, why) => Object.assign(t, { bridge: s, why, [`${s}_at`]: performance.now() })).start();
+                     (s, why) => Object.assign(t, { bridge: s, why, [`${s}_at`]: performance.now() }), wt).start();
     senders[ring.end.tunnel] = sender;
   }
 }
@@ -52,9 +52,11 @@ function show() {
   const trows = Object.entries(rings).map(([n, r]) => {
     const st = r.stats(), t = state.tunnels[n] || {};
     const sender = senders[n] || { frames: 0, reconnects: 0 };
-    Object.assign(t, st, { frames: sender.frames, reconnects: sender.reconnects });
+    Object.assign(t, st, { frames: sender.frames, reconnects: sender.reconnects,
+                           transport: sender.transport, fallback: sender.fallback });
+    const via = t.transport ? ` via ${t.transport}${t.fallback ? ` (${t.fallback})` : ""}` : "";
     return `<tr><td>${n}</td><td>${r.end.direction}</td><td>${st.head}</td><td>${st.tail}</td>` +
-      `<td>${st.bytes_in}</td><td>${st.closed ? "closed" : "open"}</td><td>${t.bridge || ""} ${t.why || ""}</td></tr>`;
+      `<td>${st.bytes_in}</td><td>${st.closed ? "closed" : "open"}</td><td>${t.bridge || ""} ${t.why || ""}${via}</td></tr>`;
   });
   $("tunnels").innerHTML = trows.join("");
   setTimeout(show, 200);
@@ -74,7 +76,8 @@ function start() {
     $("grant").textContent = `node ${msg.grant.node}: services ${msg.grant.services.join(", ")}; ` +
       `expires ${new Date(msg.grant.expires * 1000).toISOString()}`;
     status("running");
-    for (const plan of msg.services) runService(plan, msg.session, tok);
+    const wt = { mode: msg.transport || "websocket", ...(msg.webtransport || {}) };
+    for (const plan of msg.services) runService(plan, msg.session, tok, wt);
     show();
   };
   ws.onclose = () => { if (state.status !== "refused") status("disconnected"); };

@@ -1,0 +1,76 @@
+"""WebTransport streams into the web host's bridges: the glue between them.
+
+``serve_webtransport`` starts a ``WtServer`` (webtransport.py) on the web
+host's loop; each stream it accepts must open with a HELLO (gathered
+across as many chunks as it takes, within ``HELLO_WAIT`` seconds), which
+the web host checks as it checks a WebSocket's (``WebHost.admit``) before
+it runs the same ``ReceivePump`` (``WebHost.carry``). Without aioquic (the
+``net`` extra) there is no WebTransport: the host says so and the tabs use
+WebSocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BridgeProtocolError
+from . import frames as F
+
+if TYPE_CHECKING:
+    from .webhost import WebHost
+    from .webtransport import WebTransportLink, WtServer
+
+log = logging.getLogger(__name__)
+HELLO_WAIT = 10.0  # seconds a new stream has to say who it is
+
+
+async def serve_webtransport(web: WebHost) -> WtServer | None:
+    """A WebTransport server beside ``web``'s port, or None without aioquic."""
+    try:
+        from .webtransport import WtServer
+    except ImportError as err:
+        log.warning("web: no WebTransport here (%s: pip install 'nanonet[net]'); tabs use "
+                    "WebSocket", err)
+        return None
+    tasks: set[asyncio.Task[None]] = set()
+
+    def accept(tunnel: str, link: WebTransportLink) -> None:
+        task = asyncio.ensure_future(bridge_stream(web, tunnel, link))
+        tasks.add(task)  # held until done, so the loop does not drop it
+        task.add_done_callback(tasks.discard)
+
+    server = await WtServer(web.host, web.port, accept).start()
+    log.info("web: WebTransport on udp %s:%d", server.host, server.port)
+    return server
+
+
+async def first_frame(link: Any) -> bytes:
+    """The stream's bytes up to the end of its first whole frame (and what
+    came with it); raises ``BridgeProtocolError`` if they are no frame."""
+    decoder, got = F.FrameDecoder(), bytearray()
+    while not link.closed:
+        await link.inbox.wait(0.1)
+        while not link.inbox.empty():
+            chunk = link.inbox.take()
+            got += chunk
+            if decoder.feed(chunk):
+                return bytes(got)
+    raise BridgeProtocolError("the stream ended before its first frame")
+
+
+async def bridge_stream(web: WebHost, tunnel: str, link: WebTransportLink) -> None:
+    """Check the stream's HELLO, then carry it into the tunnel's ring."""
+    try:
+        first = await asyncio.wait_for(first_frame(link), HELLO_WAIT)
+    except (TimeoutError, BridgeProtocolError) as err:
+        if isinstance(err, BridgeProtocolError):
+            web._refuse(f"tunnel {tunnel!r}: {err}")
+        link.abort()
+        return
+    hello = web.admit(first, tunnel)
+    if not isinstance(hello, F.Hello):
+        await link.finish(hello or b"")
+        return
+    await web.carry(link, tunnel, hello.token, first, link.pull(), link.abort, link.close)

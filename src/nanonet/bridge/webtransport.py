@@ -1,0 +1,234 @@
+"""WebTransport for browser tabs: an aioquic HTTP/3 server beside the page's.
+
+A tab that offers WebTransport opens one session per tunnel it writes, at
+``https://HOST:PORT/nanonet/<tunnel>`` (the WebSocket bridge's path), and
+one bidirectional stream in it; that stream carries the bridge's frames
+both ways (they delimit themselves: a chunk may hold part of a frame or
+several). ``WtServer`` hands each such stream, as a ``WebTransportLink`` (a
+``pump.Link``), to its ``accept`` callback by tunnel name; the web host
+then runs the same HELLO check and ``ReceivePump`` as for a WebSocket.
+
+The server listens on UDP, on the HTTP port's number when that is free
+(else any port), with a fresh self-signed ECDSA P-256 certificate valid for
+``CERT_DAYS`` days: Chromium takes such a certificate without a CA when the
+page passes its SHA-256 in ``serverCertificateHashes``, only if it is valid
+for less than 14 days. aioquic speaks WebTransport draft-02, which Chromium
+accepts. aioquic comes with the ``net`` extra; this module imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import QuicServer, serve
+from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.events import H3Event, HeadersReceived, WebTransportStreamDataReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    ProtocolNegotiated,
+    QuicEvent,
+    StopSendingReceived,
+    StreamReset,
+)
+
+from .inbox import Inbox
+
+log = logging.getLogger(__name__)
+PREFIX = "/nanonet/"
+CERT_DAYS = 10  # Chromium pins a hashed certificate only if valid under 14 days
+HIGH_WATER = 1 << 20  # unacknowledged bytes on a stream before send waits
+WATER_POLL = 0.002
+IDLE_TIMEOUT = 10.0
+STREAM_BROKEN = 0x4E42
+
+Accept = Callable[[str, "WebTransportLink"], None]
+
+
+class WebTransportLink:
+    """One tunnel's WebTransport stream (a ``pump.Link``)."""
+
+    def __init__(self, proto: WtProtocol, stream_id: int) -> None:
+        self.proto, self.stream_id = proto, stream_id
+        self.inbox = Inbox()
+        self.gone = asyncio.Event()  # the stream or its connection ended
+
+    @property
+    def closed(self) -> bool:
+        return self.gone.is_set()
+
+    async def send(self, data: bytes) -> None:
+        """Queue ``data`` on the stream once under the high watermark (dropped
+        if the stream is gone: the protocol sends it again)."""
+        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.closed:
+            await asyncio.sleep(WATER_POLL)
+        if self.closed:
+            return
+        self.proto._quic.send_stream_data(self.stream_id, data)
+        self.proto.transmit()
+
+    async def pull(self) -> None:
+        """Until the stream ends (arrivals go to the inbox as they come)."""
+        await self.gone.wait()
+
+    def abort(self) -> None:
+        """Reset the stream both ways now, as a lost network would end it."""
+        self.proto.end_stream(self.stream_id)
+
+    async def finish(self, data: bytes = b"") -> None:
+        """Send ``data`` and end the stream our way (a FIN: what was sent arrives)."""
+        if not self.closed:
+            self.gone.set()
+            self.proto._quic.send_stream_data(self.stream_id, data, end_stream=True)
+            self.proto.transmit()
+
+    async def close(self) -> None:
+        await self.finish()
+
+
+class WtProtocol(QuicConnectionProtocol):
+    """One browser's QUIC connection: HTTP/3, WebTransport sessions, their streams."""
+
+    def __init__(self, *args: Any, accept: Accept, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accept = accept
+        self.http: H3Connection | None = None
+        self.sessions: dict[int, str] = {}  # CONNECT stream -> tunnel
+        self.links: dict[int, WebTransportLink] = {}
+
+    def unacked(self, stream_id: int) -> int:
+        """Bytes given to the stream and not yet acknowledged by the peer."""
+        stream = self._quic._streams.get(stream_id)  # aioquic offers no public measure
+        return len(stream.sender._buffer) if stream is not None else 0
+
+    def end_stream(self, sid: int) -> None:
+        link = self.links.pop(sid, None)
+        if link is not None:
+            link.gone.set()
+        with contextlib.suppress(Exception):  # aioquic refuses a second reset: it is gone
+            self._quic.reset_stream(sid, STREAM_BROKEN)
+        with contextlib.suppress(Exception):
+            self._quic.stop_stream(sid, STREAM_BROKEN)
+        self.transmit()
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, ProtocolNegotiated):
+            self.http = H3Connection(self._quic, enable_webtransport=True)
+        elif isinstance(event, StreamReset | StopSendingReceived):
+            if event.stream_id in self.links:
+                self.end_stream(event.stream_id)
+                return
+        elif isinstance(event, ConnectionTerminated):
+            for sid in list(self.links):
+                self.links.pop(sid).gone.set()
+        if self.http is not None:
+            for h3 in self.http.handle_event(event):
+                self._h3_event(h3)
+
+    def _h3_event(self, event: H3Event) -> None:
+        if isinstance(event, HeadersReceived):
+            self._connect(event.stream_id, dict(event.headers))
+        elif isinstance(event, WebTransportStreamDataReceived):
+            link = self.links.get(event.stream_id)
+            if link is None and event.session_id in self.sessions:
+                link = self.links[event.stream_id] = WebTransportLink(self, event.stream_id)
+                self.accept(self.sessions[event.session_id], link)
+            if link is not None:
+                if event.data:
+                    link.inbox.put(event.data)
+                if event.stream_ended:
+                    self.end_stream(event.stream_id)
+
+    def _connect(self, stream_id: int, headers: dict[bytes, bytes]) -> None:
+        """Take a WebTransport CONNECT to a bridge path; refuse anything else."""
+        assert self.http is not None
+        path = headers.get(b":path", b"").decode(errors="replace").partition("?")[0]
+        if (headers.get(b":method") == b"CONNECT" and headers.get(b":protocol") == b"webtransport"
+                and path.startswith(PREFIX)):
+            self.sessions[stream_id] = unquote(path[len(PREFIX):])
+            self.http.send_headers(stream_id, [(b":status", b"200"),
+                                               (b"sec-webtransport-http3-draft", b"draft02")])
+        else:
+            self.http.send_headers(stream_id, [(b":status", b"404")], end_stream=True)
+        self.transmit()
+
+
+@dataclass
+class Certificate:
+    """A self-signed certificate, its key, and the SHA-256 of its DER form."""
+
+    cert: Any
+    key: Any
+    sha256: bytes
+
+
+def make_certificate(host: str, days: int = CERT_DAYS) -> Certificate:
+    """A fresh ECDSA P-256 certificate for ``host``, valid ``days`` days from now."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanonet-tab")])
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+            .sign(key, hashes.SHA256()))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return Certificate(cert, key, hashlib.sha256(der).digest())
+
+
+class WtServer:
+    """The WebTransport listener: its streams become tunnels' links (``accept``)."""
+
+    def __init__(self, host: str, port: int, accept: Accept) -> None:
+        self.host, self.port, self.accept = host, port, accept
+        self.certificate = make_certificate(host)
+        self._server: QuicServer | None = None
+
+    async def start(self) -> WtServer:
+        """Listen on ``port`` if that UDP port is free, else on any."""
+        cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN,
+                                max_datagram_frame_size=65536, idle_timeout=IDLE_TIMEOUT)
+        cfg.certificate, cfg.private_key = self.certificate.cert, self.certificate.key
+
+        def protocol(*args: Any, **kwargs: Any) -> WtProtocol:
+            return WtProtocol(*args, accept=self.accept, **kwargs)
+
+        try:
+            self._server = await serve(self.host, self.port, configuration=cfg,
+                                       create_protocol=protocol)
+        except OSError:
+            self._server = await serve(self.host, 0, configuration=cfg, create_protocol=protocol)
+        transport = self._server._transport  # aioquic keeps its socket here
+        assert transport is not None
+        self.port = transport.get_extra_info("sockname")[1]
+        return self
+
+    def info(self) -> dict[str, Any]:
+        """What the page needs to dial: the URL base and the certificate's hash."""
+        return {"url": f"https://{self.host}:{self.port}{PREFIX}",
+                "sha256": self.certificate.sha256.hex()}
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None

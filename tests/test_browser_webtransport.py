@@ -1,0 +1,221 @@
+"""A tab bridges over WebTransport where it can, and falls back to WebSocket.
+
+In-process: a real mesh and ``WebHost`` on 127.0.0.1 with its WebTransport
+server (aioquic, HTTP/3 on UDP, a fresh self-signed P-256 certificate whose
+hash the page pins), and real headless Chromium running the producer guest
+in a tab over a 64-slot ring. Over WebTransport the host reads every
+sequence number once, in order, even with the stream cut mid-way (the tab
+dials again and resumes). With the WebTransport port closed before the tab
+opens (refused at once), or blocked (a UDP socket that answers nothing: the
+tab's 2 s wait runs out), the tab falls back to WebSocket, the page says why
+and so does the host's log, and the stream still arrives whole. With
+``transport = "webtransport"`` and the port closed it does not fall back: it
+dials again. link.js cuts a frame stream split anywhere into whole frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nanonet.bridge.node import part
+from nanonet.bridge.webhost import WebHost
+from nanonet.bridge.webplan import tab_service
+from nanonet.bridge.webtoken import Grant, mint
+from nanonet.errors import TunnelClosed
+from nanonet.manifest.manifest import load_manifest
+
+pytest.importorskip("aioquic")
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
+COUNT = 3000
+MANIFEST = f"""
+[web]
+browsers = ["tab"]
+
+[tunnels.out]
+writer = "producer"
+reader = "host"
+slots = 64
+max_payload = 64
+
+[services.producer]
+source = "{PRODUCER}"
+node = "tab"
+"""
+
+
+@pytest.fixture
+def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
+    """A started mesh and web host; ``request.param`` is its transport."""
+    (tmp_path / "nanonet.toml").write_text(MANIFEST)
+    m = load_manifest(tmp_path / "nanonet.toml")
+    mesh = part(m, None).manifest.build_mesh()
+    host = WebHost(mesh, secrets.token_bytes(32),
+                   {"producer": tab_service(m, "producer", [COUNT, 64])},
+                   {"out": "producer"}, transport=request.param).start()
+    try:
+        mesh.start()
+        yield host
+    finally:
+        host.stop()
+        mesh.stop()
+        mesh.close()
+
+
+def _browser() -> Any:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    return pytest.importorskip("playwright.sync_api")
+
+
+def _read_all(web: WebHost, cut_at: list[int]) -> list[int]:
+    """Every sequence number the host reads, cutting the link at each count in ``cut_at``."""
+    reader, seqs = web.mesh.reader("out"), list[int]()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            batch = reader.recv_many(4096, timeout=10)
+        except TunnelClosed:
+            return seqs
+        seqs += [int.from_bytes(m[:8], "little") for m in batch]
+        while cut_at and len(seqs) >= cut_at[0]:
+            assert web.drop("out")
+            cut_at.pop(0)
+    raise AssertionError(f"the stream did not end: {len(seqs)} of {COUNT} arrived")
+
+
+def _stream(web: WebHost, cut_at: list[int]) -> tuple[list[int], dict[str, Any], str]:
+    """Run the tab; the host's sequence numbers, the page's tunnel state and table."""
+    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
+    with _browser().sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
+            seqs = _read_all(web, cut_at)
+            page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
+                                   timeout=10_000)
+            page.wait_for_timeout(300)  # one more refresh of the table
+            out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
+            table: str = page.text_content("#tunnels") or ""
+        finally:
+            browser.close()
+    return seqs, out, table
+
+
+@pytest.mark.parametrize("web", ["auto"], indirect=True)
+def test_the_tab_streams_over_webtransport_and_resumes_a_cut_stream(web: WebHost) -> None:
+    assert web.wt is not None and web.wt.port != 0
+    seqs, out, table = _stream(web, [COUNT // 3])
+    assert seqs == list(range(COUNT))  # none lost, none twice, in order
+    assert out["transport"] == "webtransport" and out["fallback"] == ""
+    assert out["reconnects"] == 1 and out["tail"] == COUNT
+    assert web.via["out"] == "webtransport" and "out" in web.ended
+    assert "via webtransport" in table
+
+
+def _black_hole(port: int) -> socket.socket:
+    """A UDP socket on ``port`` that takes every datagram and answers none (a
+    firewall that drops): bound as soon as the WebTransport server let go."""
+    hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(100):
+        try:
+            hole.bind(("127.0.0.1", port))
+            return hole
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError(f"udp port {port} stayed taken")
+
+
+@pytest.mark.parametrize("web", ["auto"], indirect=True)
+@pytest.mark.parametrize(("how", "why"), [("closed", "WebTransport failed: "),
+                                          ("blocked", "no answer in 2000 ms")])
+def test_a_closed_or_blocked_webtransport_port_falls_back_to_websocket(
+        web: WebHost, how: str, why: str, caplog: pytest.LogCaptureFixture) -> None:
+    web.loop.call_soon_threadsafe(web.wt.close)  # the UDP port closes: nothing answers
+    hole = _black_hole(web.wt.port) if how == "blocked" else None
+    try:
+        with caplog.at_level(logging.WARNING, logger="nanonet.bridge.webhost"):
+            seqs, out, table = _stream(web, [])
+    finally:
+        if hole is not None:
+            hole.close()
+    assert seqs == list(range(COUNT))
+    assert out["transport"] == "websocket"
+    assert out["fallback"].startswith("WebTransport failed") and why in out["fallback"], out
+    assert "via websocket (WebTransport failed" in table
+    assert web.via["out"] == "websocket" and "out" in web.ended
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("fell back to WebSocket: WebTransport failed" in m and why in m
+               for m in logged), logged
+
+
+@pytest.mark.parametrize("web", ["webtransport"], indirect=True)
+def test_transport_webtransport_never_falls_back(web: WebHost) -> None:
+    web.loop.call_soon_threadsafe(web.wt.close)
+    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
+    with _browser().sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
+            page.wait_for_function("(() => { const t = window.nanonet.tunnels.out; return t && "
+                                   "t.bridge === 'reconnecting' && t.reconnects >= 1 && "
+                                   "t.head > 0 })()", timeout=15_000)
+            out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
+        finally:
+            browser.close()
+    assert out["why"].startswith("WebTransport failed"), out
+    assert out["transport"] == "" and out["head"] > 0 and out["tail"] == 0  # nothing left the tab
+    assert "out" not in web.via  # no WebSocket bridge was ever opened
+
+
+FRAMES_CHECK = """async (hex) => {
+  const { Frames } = await import("/tab/link.js");
+  const F = await import("/tab/frames.js");
+  const bytes = new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
+  const out = {};
+  for (const size of [1, 3, 7, 100, bytes.length]) {
+    const frames = new Frames(), got = [];
+    for (let at = 0; at < bytes.length; at += size) {
+      const whole = frames.push(bytes.subarray(at, at + size));
+      if (whole.length) got.push(whole);
+    }
+    const joined = got.map((w) => Array.from(w, (b) => b.toString(16).padStart(2, "0")).join(""));
+    out[size] = { same: joined.join("") === hex, left: frames.buf.length,
+                  frames: got.reduce((n, w) => n + F.decodeAll(w).length, 0) };
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("web", ["auto"], indirect=True)
+def test_a_stream_cut_anywhere_comes_out_as_whole_frames(web: WebHost) -> None:
+    """link.js's Frames: a WebTransport stream's chunks back into whole frames."""
+    from array import array
+
+    from nanonet.bridge import frames as F
+
+    stream = (F.welcome(1, 64, 7, 0) + F.ack(3, 61) + F.ping(9)
+              + F.data(3, array("I", [5, 0, 300]), b"hello" + bytes(300)) + F.ack(6, 58))
+    with _browser().sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{web.port}/", timeout=20_000)  # no token: refused
+            got = page.evaluate(FRAMES_CHECK, stream.hex())
+        finally:
+            browser.close()
+    assert got == {str(n): {"same": True, "left": 0, "frames": 5}
+                   for n in (1, 3, 7, 100, len(stream))}
