@@ -1,0 +1,185 @@
+"""Per-tunnel wait policies (docs/runtime.md, "Wait policies"): every policy
+delivers a stream in order, guest to guest and through the host ends; a
+``spin`` end never parks (the ring's park counters stay 0, which a paced
+``adaptive`` reader shows are counted); an idle ``park`` end costs no CPU."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import call, check_messages, guest, message, wait_until
+from nanonet import InvalidValue, ManifestError, Mesh, State
+from nanonet.manifest.manifest import load_manifest
+from nanonet.ring import layout as L
+from nanonet.ring.waitpolicy import WaitPolicy
+
+pytestmark = pytest.mark.timeout(60)
+N = 20_000
+SINGLE, BATCH = 0, 1  # the guests' ABI-form modes
+POLICIES = pytest.mark.parametrize("wait", ["spin", "adaptive", "park"])
+
+
+def _parks(mesh: Mesh) -> tuple[int, int]:
+    ring = mesh.tunnels["t"].ring
+    return ring.u64(L.OFF_WRITER_PARKS), ring.u64(L.OFF_READER_PARKS)
+
+
+def _check_parks(mesh: Mesh, wait: str) -> None:
+    """A spinning tunnel's ends never took the park path."""
+    if wait == "spin":
+        assert _parks(mesh) == (0, 0)
+
+
+@POLICIES
+def test_guest_to_guest_stream_arrives_in_order(wait: str) -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=64, max_payload=40, wait=wait)
+        producer = mesh.service("producer", guest("sender", "import", side="write"),
+                                writes=["t"])
+        checker = mesh.service("checker", guest("receiver", "export"), reads=["t"])
+        call(producer, "configure", N, 0, SINGLE, -1)
+        call(checker, "configure", 0, SINGLE)
+        mesh.start()
+        assert mesh.wait(40), "the pair did not finish"
+        assert (producer.state, producer.exit_code) == (State.STOPPED, 0)
+        assert (checker.state, checker.exit_code) == (State.STOPPED, N)
+        _check_parks(mesh, wait)
+
+
+@POLICIES
+def test_host_writer_to_guest_reader(wait: str) -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=64, max_payload=40, wait=wait)
+        checker = mesh.service("checker", guest("receiver", "export"), reads=["t"])
+        call(checker, "configure", 0, BATCH)
+        writer = mesh.writer("t")
+        assert writer.wait is WaitPolicy(wait)
+        mesh.start()
+        for start in range(0, N, 1000):
+            assert writer.send_many([message(i) for i in range(start, start + 1000)],
+                                    timeout=30) == 1000
+        writer.close()
+        assert mesh.wait(30)
+        assert (checker.state, checker.exit_code) == (State.STOPPED, N)
+        _check_parks(mesh, wait)
+
+
+@POLICIES
+def test_guest_writer_to_host_reader(wait: str) -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=64, max_payload=40, wait=wait)
+        producer = mesh.service("producer", guest("sender", "import", side="write"),
+                                writes=["t"])
+        call(producer, "configure", N, 0, BATCH, -1)
+        reader = mesh.reader("t")
+        mesh.start()
+        got = 0
+        while got < N:
+            got = check_messages(reader.recv_many(4096, timeout=30), got)
+        assert mesh.wait(30)
+        assert (producer.state, producer.exit_code) == (State.STOPPED, 0)
+        assert list(reader) == []
+        _check_parks(mesh, wait)
+
+
+def _paced_reader_parks(wait: str, count: int = 40) -> int:
+    """A guest reader's parks while a host writer sends ``count`` messages
+    2 ms apart (the pacing only leaves the ring empty between them)."""
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=16, max_payload=40, wait=wait)
+        checker = mesh.service("checker", guest("receiver", "export"), reads=["t"])
+        call(checker, "configure", 0, SINGLE)
+        writer = mesh.writer("t")
+        mesh.start()
+        for i in range(count):
+            writer.send(message(i), timeout=10)
+            time.sleep(0.002)
+        writer.close()
+        assert mesh.wait(30)
+        assert (checker.state, checker.exit_code) == (State.STOPPED, count)
+        return _parks(mesh)[1]
+
+
+def test_a_spinning_reader_never_parks_where_an_adaptive_one_does() -> None:
+    assert _paced_reader_parks("adaptive") > 0  # the counter counts this reader's parks
+    assert _paced_reader_parks("spin") == 0
+
+
+def test_a_spinning_host_reader_never_parks() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=16, max_payload=40, wait="spin")
+        writer, reader = mesh.writer("t"), mesh.reader("t")
+        got: list[bytes] = []
+        thread = threading.Thread(target=lambda: got.extend(reader))
+        thread.start()
+        for i in range(40):
+            writer.send(message(i), timeout=10)
+            time.sleep(0.002)
+        writer.close()
+        thread.join(30)
+        assert not thread.is_alive()
+        assert check_messages(got, 0) == 40
+        assert _parks(mesh) == (0, 0)
+
+
+def test_idle_park_ends_cost_no_cpu() -> None:
+    """A parked guest reader and a parked host reader, over one idle second:
+    the process's CPU time (not a duration of the thing under test) stays
+    far below a spinning end's full core."""
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=16, max_payload=40, wait="park")
+        mesh.tunnel("h", slots=16, max_payload=40, wait="park")
+        mesh.service("checker", guest("receiver", "export"), reads=["t"])
+        writer, host_writer, reader = mesh.writer("t"), mesh.writer("h"), mesh.reader("h")
+        got: list[bytes] = []
+        thread = threading.Thread(target=lambda: got.extend(reader))
+        thread.start()
+        mesh.start()
+        for name in ("t", "h"):
+            ring = mesh.tunnels[name].ring
+            wait_until(lambda r=ring: r.u32(L.OFF_READER_WAITING) == 1, f"{name}'s reader parks")
+        cpu0 = time.process_time()
+        time.sleep(1.0)  # the idle second the CPU time is counted over
+        used = time.process_time() - cpu0
+        assert used < 0.3, f"{used:.2f} s of CPU in an idle second"
+        host_writer.send(b"12345678", timeout=10)  # a parked end still wakes at once
+        host_writer.close()
+        writer.close()
+        thread.join(30)
+        assert got == [b"12345678"]
+        assert mesh.wait(30)
+
+
+def test_a_policy_that_is_none_of_the_three_is_refused() -> None:
+    with Mesh() as mesh, pytest.raises(InvalidValue) as err:
+        mesh.tunnel("t", wait="sleepy")
+    assert str(err.value) == ("tunnel 't': wait = 'sleepy' is not a wait policy; use one of "
+                              "'spin', 'adaptive', 'park'")
+
+
+MANIFEST = """\
+[tunnels.t]
+writer = "producer"
+reader = "host"
+{line}
+
+[services.producer]
+wasm = "producer.wat"
+"""
+
+
+def test_the_manifest_sets_a_tunnels_policy(tmp_path: Path) -> None:
+    (tmp_path / "producer.wat").write_text(guest("sender", side="write"))
+    path = tmp_path / "nanonet.toml"
+    path.write_text(MANIFEST.format(line='wait = "spin"'))
+    assert load_manifest(path).table.tunnels["t"].wait == "spin"
+    path.write_text(MANIFEST.format(line='wait = "spinning"'))
+    with pytest.raises(ManifestError) as err:
+        load_manifest(path)
+    assert str(err.value).endswith(
+        "nanonet.toml:4:1: tunnels.t.wait: must be one of 'spin', 'adaptive' or 'park' "
+        "(got \"spinning\"); use one of them")
