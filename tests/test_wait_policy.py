@@ -139,9 +139,9 @@ def test_idle_park_ends_cost_no_cpu() -> None:
         thread = threading.Thread(target=lambda: got.extend(reader))
         thread.start()
         mesh.start()
-        for name in ("t", "h"):
-            ring = mesh.tunnels[name].ring
-            wait_until(lambda r=ring: r.u32(L.OFF_READER_WAITING) == 1, f"{name}'s reader parks")
+        rings = [mesh.tunnels[name].ring for name in ("t", "h")]
+        wait_until(lambda: all(r.u32(L.OFF_READER_WAITING) == 1 for r in rings),
+                   "both readers park")
         cpu0 = time.process_time()
         time.sleep(1.0)  # the idle second the CPU time is counted over
         used = time.process_time() - cpu0
