@@ -126,6 +126,21 @@ def test_a_spinning_host_reader_never_parks() -> None:
         assert _parks(mesh) == (0, 0)
 
 
+def test_stop_ends_an_idle_spinning_service() -> None:
+    """A spinning reader never parks, so nothing wakes it: it sees the close
+    stop stores on its next poll (and the epoch at its loop's back edge)."""
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=16, max_payload=40, wait="spin")
+        checker = mesh.service("checker", guest("receiver", "export"), reads=["t"])
+        mesh.writer("t")
+        mesh.start()
+        wait_until(lambda: mesh.tunnels["t"].ring.u64(L.OFF_EMPTY) > 0, "the reader waits")
+        mesh.stop(grace=5)
+        assert checker.state is State.STOPPED
+        assert mesh.tunnels["t"].ring.u32(L.OFF_READER_WAITING) == 0
+        assert _parks(mesh) == (0, 0)
+
+
 def test_idle_park_ends_cost_no_cpu() -> None:
     """A parked guest reader and a parked host reader, over one idle second:
     the process's CPU time (not a duration of the thing under test) stays
