@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import call, check_messages, guest, message, wait_until
-from nanonet import InvalidValue, ManifestError, Mesh, State
+from nanonet import InvalidValue, ManifestError, Mesh, State, WaitPolicy
 from nanonet.manifest.manifest import load_manifest
 from nanonet.ring import layout as L
-from nanonet.ring.waitpolicy import WaitPolicy
 
 pytestmark = pytest.mark.timeout(60)
 N = 20_000
