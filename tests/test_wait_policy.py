@@ -13,6 +13,7 @@ import pytest
 
 from conftest import call, check_messages, guest, message, wait_until
 from nanonet import InvalidValue, ManifestError, Mesh, State, WaitPolicy
+from nanonet.bench.wasm_runs import guest as bundled
 from nanonet.manifest.manifest import load_manifest
 from nanonet.ring import layout as L
 
@@ -83,6 +84,28 @@ def test_guest_writer_to_host_reader(wait: str) -> None:
         assert (producer.state, producer.exit_code) == (State.STOPPED, 0)
         assert list(reader) == []
         _check_parks(mesh, wait)
+
+
+@POLICIES
+def test_pub_sub_subscribers_get_the_stream_in_order(wait: str) -> None:
+    """Two blocking Wasm subscribers of one Wasm publisher, both ends of the
+    ring waiting by ``wait``."""
+    with Mesh() as mesh:
+        mesh.tunnel("stream", slots=64, max_payload=64, subscribers=["c0", "c1"], wait=wait)
+        prod = mesh.service("producer", bundled("producer.wat"), writes=["stream"])
+        call(prod, "configure", N, 64)
+        checkers = [mesh.service(f"c{i}", bundled("checker.wat"), reads=["stream"])
+                    for i in range(2)]
+        for c in checkers:
+            call(c, "configure", 64)
+        mesh.start()
+        assert mesh.wait(40), "the stream did not finish"
+        assert prod.exit_code == 0
+        for c in checkers:  # the checker returns -1000 on any gap or repeat
+            assert (c.exit_code, call(c, "received")) == (0, N)
+        ring = mesh.tunnels["stream"].ring
+        if wait == "spin":
+            assert ring.u64(L.OFF_WRITER_PARKS) == 0
 
 
 def _paced_reader_parks(wait: str, count: int = 40) -> int:
