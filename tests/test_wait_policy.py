@@ -5,6 +5,7 @@ delivers a stream in order, guest to guest and through the host ends; a
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -106,6 +107,30 @@ def test_pub_sub_subscribers_get_the_stream_in_order(wait: str) -> None:
         ring = mesh.tunnels["stream"].ring
         if wait == "spin":
             assert ring.u64(L.OFF_WRITER_PARKS) == 0
+
+
+@POLICIES
+def test_asyncio_host_ends_stream_in_order(wait: str) -> None:
+    """The asyncio forms poll on loop turns by policy (for ever, a while, or
+    not at all) before they park in a worker thread."""
+    async def pair(mesh: Mesh) -> list[bytes]:
+        writer, reader = mesh.writer("t"), mesh.reader("t")
+
+        async def write() -> None:
+            for start in range(0, 2000, 100):
+                await writer.asend_many([message(i) for i in range(start, start + 100)])
+            writer.close()
+
+        task = asyncio.create_task(write())
+        got = [m async for m in reader]
+        await task
+        return got
+
+    with Mesh() as mesh:
+        mesh.tunnel("t", slots=16, max_payload=40, wait=wait)
+        got = asyncio.run(asyncio.wait_for(pair(mesh), 30))
+        assert check_messages(got, 0) == 2000
+        _check_parks(mesh, wait)
 
 
 def _paced_reader_parks(wait: str, count: int = 40) -> int:
