@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import call, check_messages, guest, message, wait_until
-from nanonet import InvalidValue, ManifestError, Mesh, State, WaitPolicy
+from nanonet import FanIn, InvalidValue, ManifestError, Mesh, State, WaitPolicy
 from nanonet.bench.wasm_runs import guest as bundled
 from nanonet.manifest.manifest import load_manifest
 from nanonet.ring import layout as L
@@ -214,6 +214,14 @@ def test_idle_park_ends_cost_no_cpu() -> None:
         thread.join(30)
         assert got == [b"12345678"]
         assert mesh.wait(30)
+
+
+def test_a_fan_in_tunnels_policy_reaches_each_writers_ring() -> None:
+    with Mesh() as mesh:
+        fan = mesh.tunnel("f", writers=["host", "host"], wait=WaitPolicy.PARK)
+        assert isinstance(fan, FanIn)
+        assert [p.wait for p in fan.parts] == [WaitPolicy.PARK] * 2
+        assert {mesh.writer("f").wait, mesh.writer("f").wait} == {WaitPolicy.PARK}
 
 
 def test_a_policy_that_is_none_of_the_three_is_refused() -> None:
