@@ -44,14 +44,15 @@ def _runner(job: Job, peers: Callable[[], Path | None]) -> Callable[[], measure.
 
 def table(result: dict[str, Any]) -> Table:
     """The rows as the terminal shows them."""
+    from .report import ns  # report shows this table: imported once both are loaded
     out = Table(title="The rate workload per wait policy: CPU used and round-trip tail "
                       "at a fixed offered rate", title_justify="left")
     for col in ("row", "achieved/s", "CPU/wall", "p50", "p99", "p99.9"):
-        out.add_column(col, justify="left" if col == "row" else "right")
+        out.add_column(col, justify="left" if col == "row" else "right", no_wrap=True)
     for row, f in result.get(WORKLOAD, {}).items():
         if "error" in f:
             out.add_row(row, "[red]error[/red]", "", "", "", "")
             continue
         out.add_row(row, f"{f['achieved_per_s']:,.0f}", f"{f.get('cpu_per_wall', 0):.2f}",
-                    *(f"{f[k] / 1e3:,.1f} µs" for k in ("p50_ns", "p99_ns", "p999_ns")))
+                    *(ns(f[k]) for k in ("p50_ns", "p99_ns", "p999_ns")))
     return out
