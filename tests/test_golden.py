@@ -19,6 +19,7 @@ import wasmtime
 from nanonet.host.engine import runtime
 from nanonet.ring.adapter import Direction, EndSpec, adapter_wat
 from nanonet.ring.layout import Geometry
+from nanonet.ring.waitpolicy import WaitPolicy
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("NANONET_UPDATE_GOLDEN") == "1"
@@ -29,6 +30,13 @@ SHAPES = {
     "read_write_sampling": ([EndSpec("r", Direction.READ, Geometry(4, 16)),
                              EndSpec("w", Direction.WRITE, Geometry.for_payload(64, 1000))],
                             True),
+    # the two wait policies besides the default (ring/waitpolicy.py): only $wait differs
+    "read_write_spin": ([EndSpec("r", Direction.READ, Geometry(4, 16), wait=WaitPolicy.SPIN),
+                         EndSpec("w", Direction.WRITE, Geometry(4, 16), wait=WaitPolicy.SPIN)],
+                        False),
+    "read_write_park": ([EndSpec("r", Direction.READ, Geometry(4, 16), wait=WaitPolicy.PARK),
+                         EndSpec("w", Direction.WRITE, Geometry(4, 16), wait=WaitPolicy.PARK)],
+                        False),
 }
 
 

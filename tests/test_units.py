@@ -288,7 +288,7 @@ def test_public_api_is_pinned() -> None:
         "TunnelTimeout",
         "WrongType", "Port", "PortClient", "PortServer", "PortStats",
         "BridgeProtocolError", "BridgeRefused", "TunnelSubscriber", "SubscriberStats",
-        "HttpIngress", "HttpLimits", "HttpRoute",
+        "HttpIngress", "HttpLimits", "HttpRoute", "WaitPolicy",
     ])
     for name in nanonet.__all__:
         assert getattr(nanonet, name) is not None

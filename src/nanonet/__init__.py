@@ -35,6 +35,7 @@ from .ring.port import Port, PortStats
 from .ring.portclient import PortClient, PortServer
 from .ring.stats import SubscriberStats, TunnelStats
 from .ring.subscriber import TunnelSubscriber
+from .ring.waitpolicy import WaitPolicy
 from .runtime.lifecycle import State
 from .runtime.service import Service
 from .version import __version__
@@ -87,6 +88,7 @@ __all__ = [
     "TunnelSubscriber",
     "TunnelTimeout",
     "TunnelWriter",
+    "WaitPolicy",
     "WrongType",
     "__version__",
     "load_manifest",

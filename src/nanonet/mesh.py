@@ -54,6 +54,7 @@ from .ring.portlayout import PortGeometry
 from .ring.stats import TunnelStats, combine, snapshot
 from .ring.sublines import SubscriberLines, policy_of
 from .ring.subscriber import TunnelSubscriber
+from .ring.waitpolicy import DEFAULT_WAIT, WaitPolicy, wait_policy
 from .runtime.bellbook import BellBook, waits_on_many
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
@@ -86,6 +87,7 @@ class Tunnel:
     writer: str | None = None  # owner name, "<host>" for a host endpoint
     reader: str | None = None
     lines: SubscriberLines | None = None  # a pub-sub tunnel: who subscribes on which line
+    wait: WaitPolicy = DEFAULT_WAIT  # how its blocked ends wait (ring/waitpolicy.py)
 
     def statistics(self) -> TunnelStats:
         return snapshot(self.ring)
@@ -231,7 +233,8 @@ class Mesh:
                subscribers: Mapping[str, str] | Iterable[str] | None = None,
                max_subscribers: int | None = None,
                writers: Iterable[str] | None = None,
-               wit_type: str | None = None) -> Tunnel:
+               wit_type: str | None = None,
+               wait: str | WaitPolicy = DEFAULT_WAIT) -> Tunnel:
         """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes.
 
         ``subscribers`` makes it a pub-sub tunnel (docs/ring.md,
@@ -246,9 +249,15 @@ class Mesh:
 
         ``wit_type`` (``"nanonet:tunnel/types.packet"``) makes it a typed
         tunnel: each message is one such record in the canonical ABI's layout
-        (docs/components.md, "Typed tunnels")."""
+        (docs/components.md, "Typed tunnels").
+
+        ``wait`` is how its blocked ends wait (docs/runtime.md, "Wait
+        policies"): ``"adaptive"`` spins a while, then parks; ``"spin"`` never
+        parks (lowest wake-up latency, a core burnt while waiting); ``"park"``
+        parks at once (no CPU while idle)."""
         self._check_open()
         check_name("tunnel", name)
+        policy = wait_policy(wait, f"tunnel {name!r}")
         if name in self.tunnels:
             raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
         self.tunnel_types.pop(name, None)
@@ -261,6 +270,8 @@ class Mesh:
                                    "(subscribers=), not both")
             geometry = Geometry.for_payload(slots, max_payload)
             fan = self._fan_in(name, geometry, [HOST if w == "host" else w for w in writers])
+            for part in (fan, *fan.parts):
+                part.wait = policy
             self.tunnels[name] = fan
             return fan
         declared = SubscriberLines.parse(subscribers or ()) if (
@@ -272,7 +283,8 @@ class Mesh:
         geometry = Geometry.for_payload(slots, max_payload, lines)
         ring = RingMemory(self.rt.engine, geometry, name)
         tunnel = Tunnel(name, geometry, ring, RingControl(self.rt, ring),
-                        lines=None if declared is None else SubscriberLines(ring, declared))
+                        lines=None if declared is None else SubscriberLines(ring, declared),
+                        wait=policy)
         self.tunnels[name] = tunnel
         return tunnel
 
@@ -411,7 +423,8 @@ class Mesh:
         _check_claims(name, claims)
         ends = named(name, [EndSpec(t.name, d, t.geometry, "",
                                     None if t.lines is None or d is Direction.WRITE
-                                    else t.lines.reserve(name, t.name)) for t, d in claims], names)
+                                    else t.lines.reserve(name, t.name), t.wait)
+                               for t, d in claims], names)
         data = code if isinstance(code, bytes) else code.encode()
         fanin = _fan_groups(claims)
         raw_fan = [claims[i][0].name for i, _ in fanin if claims[i][0].name in policy.grants.raw]
@@ -521,7 +534,7 @@ class Mesh:
         if isinstance(t, FanIn):
             t = t.part_for(Direction.WRITE, owner)[0]
         t.take(Direction.WRITE, owner)
-        return TunnelWriter(t.ring, t.control)
+        return TunnelWriter(t.ring, t.control, t.wait)
 
     def typed_reader(self, tunnel: str) -> TypedReader:
         """The host's read end of typed ``tunnel``: ``recv_value()`` gives records."""
@@ -552,7 +565,7 @@ class Mesh:
                                "service (reads=[...]), which reads every writer's ring as "
                                "one handle")
         t.take(Direction.READ, HOST)
-        return TunnelReader(t.ring, t.control)
+        return TunnelReader(t.ring, t.control, t.wait)
 
     def subscribe(self, tunnel: str, policy: str = "block", history: int = 0
                   ) -> TunnelSubscriber:

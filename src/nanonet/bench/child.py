@@ -12,13 +12,14 @@ is imported only when that peer runs, so a missing one fails only its rows.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import coldstart, host_async, pysock, pytunnel, wasm_runs
+from . import coldstart, host_async, pysock, pytunnel, waitrows, wasm_runs
 
 Outcome = tuple[dict[str, float], list[int]]
 
@@ -41,6 +42,8 @@ def _w1(transport: str, n: int, size: int, warm: int, gap: int) -> Callable[[], 
         "iceoryx2": lambda: _peer("iox").w1(n, size, warm, gap),
         "nats": lambda: _peer("natspeer").w1(n, size, warm, gap),
     }
+    for row, wait in waitrows.POLICY_ROWS.items():  # the rate workload's rows per wait policy
+        runs[row] = functools.partial(wasm_runs.w1_nanonet, n, size, warm, gap, wait)
     return runs[transport]
 
 

@@ -4,7 +4,8 @@ The figures are keyed ``result[workload][transport][statistic]`` (workloads
 ``w1``, ``rate``, ``w2_64``, ``w2_1024``, ``w2_4096``, ``w3``, ``w4``, and
 ``scale`` whose rows are named, not transports; ``pubsub_64``, ``fanin_64``,
 ``reqrep`` and ``waitany`` from ``patterns``; ``bridge_64``, ``bridge_4096`` and
-``bridge_rtt`` from ``bridge``), next to ``machine``,
+``bridge_rtt`` from ``bridge``; ``rate_wait``, ``rate`` per tunnel wait policy,
+from ``rate``), next to ``machine``,
 ``versions``, ``meta`` (mode, syscall counter, method notes), ``targets``,
 ``skipped`` (peers that cannot run here, and why) and ``histograms``
 (encoded HDR histograms of the latency runs). ``--report`` writes the
@@ -37,6 +38,10 @@ NOTES = {
     "rate": "W1 paced at a fixed offered rate; latency is the whole round trip counted from "
             "each message's intended send time, so stalls are not hidden (coordinated "
             "omission); a transport slower than the rate queues up and its figures grow",
+    "rate_wait": "the rate workload once per tunnel wait policy (nanonet-spin, "
+                 "nanonet-adaptive, nanonet-park) beside c-ring in the same run; cpu_per_wall "
+                 "is the child process's CPU seconds over its wall seconds; every row's pinger "
+                 "spins on the clock until each round is due, about one core of its own",
     "w2": "socket streams, nanonet-host and nanonet-py hand 64 messages per call, as the Wasm "
           "producer's send_batch; nanonet-host (and nanonet-host-async, the same stream "
           "from an asyncio task with a 1 ms ticker beside it; ticks_kept in the JSON is the "

@@ -84,6 +84,8 @@ def w1(job: Job, peers: Path | None) -> Figures:
     if job.interval_ns:
         out.update(offered_per_s=1e9 / job.interval_ns,
                    achieved_per_s=job.count / summary["seconds"])
+    if "cpu_s" in summary:  # CPU seconds over the run's wall seconds: cores kept busy
+        out["cpu_per_wall"] = summary["cpu_s"] / summary["seconds"]
     return out
 
 

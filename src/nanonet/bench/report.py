@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from . import waitrows
+
 Result = dict[str, Any]
 
 
@@ -198,7 +200,7 @@ def show(console: Console, result: Result) -> None:
                       "suffer (spinning peers most)[/yellow]")
     console.print("versions: " + ", ".join(f"{k} {v}" for k, v in
                                            result.get("versions", {}).items()), highlight=False)
-    tables = ((("w1",), w1_table), (("rate",), rate_table),
+    tables = ((("w1",), w1_table), (("rate",), rate_table), (("rate_wait",), waitrows.table),
               (("w2_64", "w2_1024", "w2_4096"), w2_table), (("w3",), w3_table),
               (("w4",), w4_table), (("scale",), scale_table),
               (("observe",), observe_table), (PATTERN_ROWS, patterns_table),

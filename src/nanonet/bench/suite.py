@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import avail, bridge_wl, measure, native, patterns, syscalls
+from . import avail, bridge_wl, measure, native, patterns, syscalls, waitrows
 from .plan import (
     NATIVE,
     OBSERVE,
@@ -76,6 +76,7 @@ class Suite:
             out += [Step("w1", t, self._bind(measure.w1, w1_job(t, q))) for t in ts]
         if "rate" in self.workloads:
             out += [Step("rate", t, self._bind(measure.w1, rate_job(t, q))) for t in ts]
+            out += [Step(*p) for p in waitrows.plan(q, ts, lambda: self.peers)]
         if "w2" in self.workloads:
             out += [Step(f"w2_{size}", t, self._bind(measure.w2, w2_job(t, size, q)))
                     for size in SIZES for t in self._w2_rows()]

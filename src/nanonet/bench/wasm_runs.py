@@ -50,27 +50,31 @@ def _stream_tunnel(mesh: Mesh, size: int) -> None:
     mesh.tunnel("stream", slots=4096 if size <= 256 else 512, max_payload=max(size, 64))
 
 
-def _pingpong_tunnels(mesh: Mesh, size: int) -> None:
+def _pingpong_tunnels(mesh: Mesh, size: int, wait: str = "adaptive") -> None:
     for name in ("ping", "pong"):
-        mesh.tunnel(name, slots=64, max_payload=max(size, 64))
+        mesh.tunnel(name, slots=64, max_payload=max(size, 64), wait=wait)
 
 
-def w1_nanonet(rounds: int, size: int, warmup: int, interval_ns: int = 0) -> Outcome:
-    """Wasm pinger <-> Wasm echo; RTTs come from the pinger's memory (paced in Wasm)."""
+def w1_nanonet(rounds: int, size: int, warmup: int, interval_ns: int = 0,
+               wait: str = "adaptive") -> Outcome:
+    """Wasm pinger <-> Wasm echo; RTTs come from the pinger's memory (paced in Wasm);
+    both tunnels wait by policy ``wait``; ``cpu_s``: the process's CPU time meanwhile."""
     with Mesh() as mesh:
-        _pingpong_tunnels(mesh, size)
+        _pingpong_tunnels(mesh, size, wait)
         pinger = mesh.service("pinger", guest("pinger.wat"), writes=["ping"], reads=["pong"],
                               grants=["clock"])
         mesh.service("echo", guest("echo.wat"), reads=["ping"], writes=["pong"])
         ex = _exports(pinger)
         ex["configure"](pinger.store, rounds, size, warmup)
         ex["pace"](pinger.store, interval_ns)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         mesh.start()
         seconds = _finish(mesh, t0, pinger)
+        cpu = time.process_time() - cpu0
         base = ex["rtt_base"](pinger.store)
         raw = pinger.linked.memory.read(pinger.store, base, base + 4 * rounds)
-    return {"count": rounds, "seconds": seconds}, list(struct.unpack(f"<{rounds}I", raw))
+    return ({"count": rounds, "seconds": seconds, "cpu_s": cpu},
+            list(struct.unpack(f"<{rounds}I", raw)))
 
 
 def w2_nanonet(count: int, size: int) -> Outcome:

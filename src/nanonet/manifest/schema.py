@@ -89,6 +89,8 @@ class TunnelTable(Table):
     max_subscribers: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBERS)
     # a typed tunnel: each message one WIT record ("nanonet:tunnel/types.packet")
     type: str | None = Field(default=None, min_length=1)
+    # how its blocked ends wait (docs/runtime.md, "Wait policies")
+    wait: Literal["spin", "adaptive", "park"] = "adaptive"
 
     @property
     def all_writers(self) -> list[str]:

@@ -37,6 +37,7 @@ from .protocol import FIELD_NAMES
 from .pubsub_wat import Sub, reader_helpers, reader_templates, reader_values, writer_helpers
 from .pubsub_wat import writer_values as pubsub_writer_values
 from .template import Helper, fill, name_is
+from .waitpolicy import DEFAULT_WAIT, WaitPolicy, wait_template
 
 if TYPE_CHECKING:
     from ..host.engine import Runtime
@@ -64,6 +65,7 @@ class EndSpec:
     geometry: Geometry
     alias: str = ""
     sub: Sub | None = None  # a read end of a pub-sub ring: its line and policy
+    wait: WaitPolicy = DEFAULT_WAIT  # how it waits when blocked (ring/waitpolicy.py)
 
 
 # Spin budgets, in polls of the other side's counter. A reader waiting on an
@@ -143,7 +145,7 @@ def _consts(m: int, g: Geometry) -> dict[str, object]:
 
 # Shared by both directions: state globals, attach (validate the header once,
 # then load the counters), quarantine, and the parking loop.
-_COMMON = """
+_COMMON_HEAD = """
   (global $pos{m} (mut i64) (i64.const 0))   ;; my counter (head or tail), private copy
   (global $peer{m} (mut i64) (i64.const 0))  ;; cached copy of the other side's counter
   (global $ok{m} (mut i32) (i32.const 0))    ;; 0 unattached, 1 attached, 2 quarantined
@@ -209,7 +211,10 @@ _COMMON = """
     (select (i32.const {BROKEN}) (i32.const {CLOSED})
             (i32.atomic.load {m} offset={O_BROKEN} (i32.const 0))))
 
-  ;; spin, then announce and park with a finite timeout; adapt the spin budget,
+"""
+
+# the wait of policy "adaptive" (the default; ring/waitpolicy.py has the others)
+_ADAPTIVE_WAIT = """  ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)
   (func $wait{m} (result i32) (local $r i32) (local $i i32) (local $seen i64) (local $pt i64)
     (local.set $pt (i64.const {TIMEOUT}))
@@ -246,7 +251,9 @@ _COMMON = """
                 (i32.gt_u (global.get $spin{m}) (i32.const {SPIN_MAX2}))))))
       (br $park))
     (unreachable))
+"""
 
+_COMMON_TAIL = """
   ;; SYNC POINT with $refresh's closed branch in the other side's adapter: closed is
   ;; stored after this side's last publish, so a reader that sees it re-reads head
   (func $close{m} (result i32)
@@ -507,7 +514,8 @@ def _end_values(m: int, end: EndSpec) -> dict[str, object]:
 def _end_templates(end: EndSpec, sampling: bool) -> list[tuple[str, str]]:
     """The named templates one tunnel end's code is made of, in order."""
     writer = end.direction is Direction.WRITE
-    parts = [("common", _COMMON), ("name_is", _NAME_IS),
+    common = _COMMON_HEAD + wait_template(end.wait, _ADAPTIVE_WAIT) + _COMMON_TAIL
+    parts = [("common", common), ("name_is", _NAME_IS),
              ("writer", _WRITER) if writer else ("reader", _READER)]
     if sampling:
         parts.append(("stamp", _STAMP) if writer else ("measure", _MEASURE))
@@ -749,13 +757,14 @@ def _commit_all(ends: list[EndSpec]) -> str:
     return '  (func (export "commit_all")\n' + calls + "  )\n"
 
 
-Shape = tuple[tuple[Direction, Geometry, str, Sub | None], ...]
+Shape = tuple[tuple[Direction, Geometry, str, Sub | None, WaitPolicy], ...]
 
 
 def shape(ends: list[EndSpec]) -> Shape:
     """What the adapter's code depends on: direction, geometry and alias of
-    each end (and, for a subscriber of a pub-sub ring, its line and policy)."""
-    return tuple((e.direction, e.geometry, e.alias, e.sub) for e in ends)
+    each end (and, for a subscriber of a pub-sub ring, its line and policy),
+    and its wait policy."""
+    return tuple((e.direction, e.geometry, e.alias, e.sub, e.wait) for e in ends)
 
 
 def adapter_wat(ends: list[EndSpec], sampling: bool = False,

@@ -17,6 +17,7 @@ from .control import RingControl
 from .memory import RingMemory
 from .packed import Packed
 from .stats import TunnelStats, snapshot
+from .waitpolicy import DEFAULT_WAIT, WaitPolicy, host_polls, host_spin_ns
 
 # How long a blocked host end polls before it parks in Wasm. A park and its
 # wake-up cost ~50 us here: a reader polls about that long (a reply in a
@@ -31,6 +32,7 @@ ASYNC_TURN_BYTES = 64 * 1024  # ...or fewer, if its slots hold more than this ma
 ASYNC_POLLS = 64  # loop turns an asyncio end polls on before it parks in a thread (a hop
 # to a worker thread and back costs more than a drained ring takes to refill)
 Batch = Sequence[bytes] | Packed
+NEVER = 1 << 62  # a spinning end's park time (ns) and poll count: never reached
 
 
 def until_closed(recv_many: Callable[[int], list[bytes]]) -> Iterator[bytes]:
@@ -52,10 +54,25 @@ def expired(deadline: float | None) -> bool:
 
 
 class End:
-    def __init__(self, ring: RingMemory, control: RingControl) -> None:
+    def __init__(self, ring: RingMemory, control: RingControl,
+                 wait: WaitPolicy = DEFAULT_WAIT) -> None:
         self.ring = ring
         self.control = control
         self.geometry = ring.geometry
+        self.wait = wait  # the tunnel's wait policy (ring/waitpolicy.py)
+
+    def _park_after(self, spin_ns: int) -> int:
+        """When (perf_counter_ns) a blocked call stops polling and parks: after
+        ``spin_ns`` (adaptive), at once (park), never (spin)."""
+        ns = host_spin_ns(self.wait, spin_ns)
+        if ns is None:
+            return NEVER
+        return time.perf_counter_ns() + ns if ns else -1
+
+    def _async_polls(self) -> int:
+        """Loop turns an asyncio form polls on before it parks in a thread."""
+        polls = host_polls(self.wait, ASYNC_POLLS)
+        return NEVER if polls is None else polls
 
     def statistics(self) -> TunnelStats:
         return snapshot(self.ring)

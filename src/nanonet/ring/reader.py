@@ -13,7 +13,6 @@ from . import layout as L
 from . import protocol as P
 from .control import RingControl
 from .end import (
-    ASYNC_POLLS,
     PARK_NS,
     POLLS,
     READER_SPIN_NS,
@@ -24,13 +23,15 @@ from .end import (
 )
 from .memory import RingMemory
 from .packed import Packed
+from .waitpolicy import DEFAULT_WAIT, WaitPolicy
 
 
 class TunnelReader(End):
     """The read end of a tunnel, held by Python."""
 
-    def __init__(self, ring: RingMemory, control: RingControl) -> None:
-        super().__init__(ring, control)
+    def __init__(self, ring: RingMemory, control: RingControl,
+                 wait: WaitPolicy = DEFAULT_WAIT) -> None:
+        super().__init__(ring, control, wait)
         self._cur = P.ReaderCursor(self.geometry)  # the model's reader: tail, cached head
         self._cur.start(ring)  # head not trusted yet: the first _available reads and checks it
         self._empty_at = -1  # the tail at which a re-read last found the ring empty
@@ -162,7 +163,7 @@ class TunnelReader(End):
     def recv_many(self, limit: int = 1 << 30, timeout: float | None = None) -> list[bytes]:
         """At least one message (waiting for it), at most ``limit``."""
         deadline = deadline_of(timeout)
-        park_after = time.perf_counter_ns() + READER_SPIN_NS
+        park_after = self._park_after(READER_SPIN_NS)
         while not (got := self.try_recv_many(limit)):
             self._wait_data(deadline, park_after)
         return got
@@ -171,7 +172,7 @@ class TunnelReader(End):
         """At least one message (waiting for it), at most ``limit``, as one
         buffer and its offsets (``Packed``)."""
         deadline = deadline_of(timeout)
-        park_after = time.perf_counter_ns() + READER_SPIN_NS
+        park_after = self._park_after(READER_SPIN_NS)
         while not (got := self.try_recv_packed(limit)):
             self._wait_data(deadline, park_after)
         return got
@@ -187,7 +188,7 @@ class TunnelReader(End):
     async def _await_data(self) -> None:
         """The ring is empty: poll head on a few loop turns, then park in a
         worker thread (the loop runs on meanwhile)."""
-        for _ in range(ASYNC_POLLS):
+        for _ in range(self._async_polls()):
             await self._turn_now()
             if self.ring.head() != self._cur.peer:
                 return

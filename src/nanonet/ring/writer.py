@@ -13,7 +13,6 @@ from . import layout as L
 from . import protocol as P
 from .control import RingControl
 from .end import (
-    ASYNC_POLLS,
     PARK_NS,
     WRITER_SPIN_NS,
     Batch,
@@ -23,13 +22,15 @@ from .end import (
 )
 from .memory import RingMemory
 from .packed import Packed
+from .waitpolicy import DEFAULT_WAIT, WaitPolicy
 
 
 class TunnelWriter(End):
     """The write end of a tunnel, held by Python."""
 
-    def __init__(self, ring: RingMemory, control: RingControl) -> None:
-        super().__init__(ring, control)
+    def __init__(self, ring: RingMemory, control: RingControl,
+                 wait: WaitPolicy = DEFAULT_WAIT) -> None:
+        super().__init__(ring, control, wait)
         self._cur = P.WriterCursor(self.geometry)  # the model's writer: head, cached tail
         self._cur.start(ring)
         self._bytes = 0
@@ -189,7 +190,7 @@ class TunnelWriter(End):
 
     def _wait_room(self, deadline: float | None) -> int:
         """Wait until a slot is free; how many are."""
-        park_after = time.perf_counter_ns() + WRITER_SPIN_NS
+        park_after = self._park_after(WRITER_SPIN_NS)
         while (room := self._room()) == 0:
             self._check_open()
             if expired(deadline):
@@ -227,7 +228,7 @@ class TunnelWriter(End):
     async def _await_room(self) -> None:
         """The ring is full: poll for room on a few loop turns, then park in
         a worker thread (the loop runs on meanwhile)."""
-        for _ in range(ASYNC_POLLS):
+        for _ in range(self._async_polls()):
             await self._turn_now()
             if self._room():
                 return

@@ -5,7 +5,8 @@
  * usage: peers w1|w2 tcp|unix|ring COUNT SIZE WARMUP [INTERVAL_NS]
  * INTERVAL_NS > 0 paces W1 at a fixed rate: round i is sent at start + i *
  * interval and its latency counts from then (coordinated omission shows).
- * prints one JSON line {"count","received","errors","seconds"}; for w1 then
+ * prints one JSON line {"count","received","errors","seconds","cpu_s"} (cpu_s: the
+ * process's CPU seconds over the run, all threads); for w1 then
  * one round-trip time in ns per line. Every wait is bounded: sockets carry a
  * receive timeout, spin loops check a deadline. */
 #define _GNU_SOURCE
@@ -66,6 +67,13 @@ typedef struct {
 
 /* When round i's latency starts: now (closed loop, warm-up), or its intended
  * send time at a fixed rate, spinning until that time comes. */
+/* the process's CPU time, all threads: the rate workload's cores kept busy */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static uint64_t round_start(job_t *j, int64_t i) {
     uint64_t now = now_ns();
     if (j->interval == 0 || i < 0) return now;
@@ -357,13 +365,15 @@ int main(int argc, char **argv) {
     j.rtt = calloc((size_t)j.count + 1, sizeof(uint64_t));
     g_start = now_ns();
     uint64_t t0 = now_ns();
+    double cpu0 = cpu_s();
     if (j.tcp || j.unix_)
         run_sockets(&j);
     else
         run_ring(&j);
     double seconds = (double)(now_ns() - t0) / 1e9;
-    printf("{\"count\": %d, \"received\": %ld, \"errors\": %ld, \"seconds\": %.9f}\n",
-           j.count, j.received, j.errors, seconds);
+    double cpu = cpu_s() - cpu0;
+    printf("{\"count\": %d, \"received\": %ld, \"errors\": %ld, \"seconds\": %.9f, "
+           "\"cpu_s\": %.9f}\n", j.count, j.received, j.errors, seconds, cpu);
     if (j.w1)
         for (int i = 0; i < j.count; i++) printf("%llu\n", (unsigned long long)j.rtt[i]);
     return j.errors ? 1 : 0;
