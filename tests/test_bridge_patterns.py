@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from nanonet.bridge.natsd import NatsServer, binary
+from nanonet import State
 from nanonet.bridge.nats import NatsOptions
+from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.bridge.node import NodeBridges, part
 from nanonet.bridge.placement import as_json, lines
+from nanonet.errors import CallTimeout
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
-from nanonet.runtime.service import State
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
@@ -113,6 +114,11 @@ def _write(tmp: Path, manifest: str) -> Path:
         (tmp / f"{name}.wat").write_text((ROOT / f"src/nanonet/guests/{name}.wat").read_text())
     for name in ("tagged_sender", "batch_relay"):
         (tmp / f"{name}.wat").write_text((ROOT / f"tests/guests/{name}.wat").read_text())
+    # a far subscriber reads a plain ring, which offers no missed(h): its node's bridge counts
+    lossy = (ROOT / "tests/guests/lossy_checker.wat").read_text()
+    (tmp / "lossy_checker.wat").write_text(
+        lossy.replace('(import "nanonet" "missed" (func $missed (param i32) (result i32)))', "")
+        .replace("(call $missed (local.get $h))", "(i32.const 0)"))
     (tmp / "nanonet.toml").write_text(manifest)
     return tmp / "nanonet.toml"
 
@@ -120,6 +126,13 @@ def _write(tmp: Path, manifest: str) -> Path:
 @contextmanager
 def _nodes(path: Path, url: str) -> Iterator[tuple[Mesh, Mesh]]:
     """Both nodes' meshes, built and bridged (not started)."""
+    with _bridged(path, url) as made:
+        yield made[0][0], made[1][0]
+
+
+@contextmanager
+def _bridged(path: Path, url: str) -> Iterator[list[tuple[Mesh, NodeBridges]]]:
+    """``_nodes`` with each node's bridges."""
     m = load_manifest(path)
     made: list[tuple[Mesh, NodeBridges]] = []
     try:
@@ -127,7 +140,7 @@ def _nodes(path: Path, url: str) -> Iterator[tuple[Mesh, Mesh]]:
             p = part(m, node)
             mesh = p.manifest.build_mesh()
             made.append((mesh, NodeBridges(p, mesh, NatsOptions(url), b"k").start()))
-        yield made[0][0], made[1][0]
+        yield made
     finally:
         for mesh, bridges in made:
             bridges.stop()
@@ -162,6 +175,34 @@ def test_pubsub_reaches_a_local_and_a_remote_subscriber_whole(tmp_path: Path,
         assert main.services["near"].call("received") == COUNT
         assert b.services["far"].call("received") == COUNT
         assert b.statistics()["stream"].received == COUNT
+
+
+def test_a_lossy_remote_copy_never_holds_the_writer_and_says_what_it_missed(
+        tmp_path: Path, nats_url: str) -> None:
+    """Node b does not read at all until the writer is done: the blocking
+    local subscriber gets everything, the lossy far one what fitted, and b
+    hears how many it missed."""
+    manifest = PUBSUB.replace('subscribers = ["near", "far"]',
+                              'subscribers = ["near", "far"]\npolicy = { far = "lossy" }')
+    path = _write(tmp_path, manifest.replace('source = "checker.wat"\nnode = "b"',
+                                             'source = "lossy_checker.wat"\nnode = "b"'))
+    assert "  stream>far (pub-sub copy, lossy): producer on main -> far on b" in lines(
+        load_manifest(path).table)
+    with _bridged(path, nats_url) as ((main, _), (b, b_bridges)):
+        main.start()
+        _ended(main, "producer", "near")  # with node b not reading at all
+        assert main.services["near"].call("received") == COUNT
+        b.start()
+        _ended(b, "far")
+        got = b.services["far"].call("received")
+        assert 0 < got < COUNT
+        patterns = b_bridges.patterns
+        assert patterns is not None
+        for _ in range(200):  # the count is published every REPORT_SECONDS
+            if patterns.missed.get("stream>far") == COUNT - got:
+                break
+            threading.Event().wait(0.05)
+        assert patterns.missed.get("stream>far") == COUNT - got
 
 
 def test_a_remote_fan_in_writer_keeps_its_order(tmp_path: Path, nats_url: str) -> None:
@@ -207,3 +248,24 @@ def test_remote_callers_each_get_their_own_replies(tmp_path: Path, nats_url: str
         stats = main.port_statistics()["rpc"]
     assert bad == []
     assert stats.replied >= 5 * rounds, stats
+
+
+def test_a_far_call_past_its_deadline_times_out_and_its_late_reply_is_dropped(
+        tmp_path: Path, nats_url: str) -> None:
+    """The server's node is not started: a call from b times out at its own
+    deadline (CallTimeout); once the server runs, that call's late reply is
+    dropped and the next call gets its own reply."""
+    path = _write(tmp_path, PORT)  # b is not started: only its host client calls
+    with _bridged(path, nats_url) as ((main, _), (b, b_bridges)):
+        client = b.client("rpc")
+        with pytest.raises(CallTimeout, match=r"did not answer within 0\.3 s"):
+            client.call(b"first", timeout=0.3)
+        main.start()
+        assert client.call(b"second", timeout=WAIT) == b"second"
+        assert b_bridges.patterns is not None
+        fwd = b_bridges.patterns.forwarders["rpc@b"]
+        for _ in range(200):
+            if fwd.late and fwd.completed:  # counted just after the wake-up
+                break
+            threading.Event().wait(0.05)
+        assert (fwd.late, fwd.completed, fwd.failed) == (1, 1, 0), vars(fwd)
