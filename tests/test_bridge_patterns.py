@@ -27,7 +27,7 @@ from nanonet.bridge.nats import NatsOptions
 from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.bridge.node import NodeBridges, part
 from nanonet.bridge.placement import as_json, lines
-from nanonet.errors import CallTimeout
+from nanonet.errors import CallTimeout, NanonetError
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 
@@ -269,3 +269,23 @@ def test_a_far_call_past_its_deadline_times_out_and_its_late_reply_is_dropped(
                 break
             threading.Event().wait(0.05)
         assert (fwd.late, fwd.completed, fwd.failed) == (1, 1, 0), vars(fwd)
+
+
+def test_two_subscribers_of_a_tunnel_on_one_far_node_are_refused(tmp_path: Path) -> None:
+    manifest = PUBSUB.replace('["near", "far"]', '["near", "far", "far2"]') + (
+        '\n[services.far2]\nsource = "checker.wat"\nnode = "b"\n')
+    table = load_manifest(_write(tmp_path, manifest)).table
+    with pytest.raises(NanonetError, match="subscribers 'far' and 'far2' both run on node 'b'"):
+        lines(table)
+
+
+def test_each_node_builds_its_share_of_the_patterns(tmp_path: Path) -> None:
+    """The writer's node keeps the near subscriber and a free line for the
+    copy; node b reads a plain ring the bridge writes (no host end there)."""
+    m = load_manifest(_write(tmp_path, PUBSUB))
+    main, b = part(m, None), part(m, "b")
+    t_main, t_b = main.manifest.table.tunnels["stream"], b.manifest.table.tunnels["stream"]
+    assert (t_main.subscribers, t_b.subscribers, t_b.reader) == (["near"], None, "far")
+    assert (t_main.max_subscribers or 0) >= 2
+    assert [k.link for k in main.links_out] == ["stream>far"] == [k.link for k in b.links_in]
+    assert "stream" not in b.manifest.host_writes

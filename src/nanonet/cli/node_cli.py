@@ -129,6 +129,9 @@ def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, t
         print(f"node {label}: tunnel {name} was bridged over {how}", file=sys.stderr)
     for line in link_lines(label, bridges.link_stats()):
         print(line, file=sys.stderr)
+    for link, n in (bridges.patterns.missed if bridges.patterns else {}).items():
+        print(f"node {label}: link {link} missed {n:,} message(s) (a lossy copy: lapped "
+              "or no room on the writer's node)", file=sys.stderr)
     print("\n".join(summary(mesh, host)))
     status = 1 if failed(mesh, why) or bridges.errors else 0
     mesh.close()
