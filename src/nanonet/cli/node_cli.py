@@ -103,7 +103,8 @@ def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, t
               args: argparse.Namespace, direct: Any = None) -> int:
     label = node or "main"
     print(f"node {label}: {len(m.services)} service(s), {len(p.outgoing)} tunnel(s) out, "
-          f"{len(p.incoming)} in", file=sys.stderr)
+          f"{len(p.incoming)} in, {len(p.links_out)} pattern link(s) out, {len(p.links_in)} in",
+          file=sys.stderr)
     mesh = m.build_mesh()
     for name in m.host_writes:
         mesh.writer(name).close()
