@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from concurrent import futures
 from typing import Any
 
 from ..bridge.crossport import CallAnswerer, CallForwarder
@@ -122,6 +123,7 @@ def bridged_tunnels(url: str, rounds: int) -> float:
         finally:
             for task in tasks:
                 task.cancel()
+            futures.wait(tasks, timeout=5)
             for nc in (nc_a, nc_b):
                 lp.run(nc.close())
             a.stop()
