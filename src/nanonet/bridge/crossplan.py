@@ -133,7 +133,7 @@ def _cut_pubsub(table: ManifestTable, name: str, t: TunnelTable, here: str, c: C
     if node_of(table, t.writer) == here:
         far = {k.reader for k in crossing}
         local = [s for s in t.subscribers or [] if s not in far]
-        lines = max(t.max_subscribers or 0, len(t.subscribers or []) + 4)
+        lines = t.max_subscribers or len(t.subscribers or []) + 4  # the copies' lines too
         c.tunnels[name] = t.model_copy(update={
             "subscribers": local or None, "max_subscribers": lines,
             "policy": {s: p for s, p in t.policy.items() if s in local}})
