@@ -7,6 +7,8 @@ tunnel with both ends here is an ordinary ring; one that crosses nodes has
 its far end held by a bridge: on the writer's node the bridge reads it
 (``SendPump``), on the reader's node the bridge writes it
 (``ReceivePump``), over NATS subjects named after the mesh and the tunnel.
+Pub-sub subscribers, fan-in writers and port callers on other nodes cross
+as pattern links (``crossplan``, started by ``crossnode``).
 ``NodeBridges`` owns those pumps: one asyncio loop on one thread, started
 with the mesh, stopped (cancelled and waited for) before the mesh's rings
 are released.

@@ -64,7 +64,8 @@ def lines(table: ManifestTable) -> list[str]:
     out = ["nodes:"]
     for node, services in nodes(table).items():
         out.append(f"  {node}: {', '.join(services) or '(the host only)'}")
-    out.append(f"bridged tunnels ({TRANSPORTS}):")
+    if cross:
+        out.append(f"bridged tunnels ({TRANSPORTS}):")
     for c in cross:
         out.append(f"  {c.tunnel}: {c.writer} on {c.writer_node} -> {c.reader} on "
                    f"{c.reader_node}")
