@@ -9,11 +9,14 @@ each with its ``NodeBridges`` over a real nats-server on 127.0.0.1.
   whole and in order beside the others';
 - a port served on the main node, called by four host clients of node b at
   once: every reply is the caller's own request echoed, none another's.
+
+and the pub-sub manifest once more as two processes (`nanonet run`, `nanonet node`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 import threading
 from collections.abc import Iterator
@@ -30,6 +33,7 @@ from nanonet.bridge.placement import as_json, lines
 from nanonet.errors import CallTimeout, NanonetError
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
+from test_bridge_nodes import _nanonet
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
@@ -289,3 +293,23 @@ def test_each_node_builds_its_share_of_the_patterns(tmp_path: Path) -> None:
     assert (t_main.max_subscribers or 0) >= 2
     assert [k.link for k in main.links_out] == ["stream>far"] == [k.link for k in b.links_in]
     assert "stream" not in b.manifest.host_writes
+
+
+def test_nanonet_run_and_node_carry_a_far_subscriber(tmp_path: Path) -> None:
+    """The same pub-sub manifest as two processes: ``nanonet run`` (with its
+    own nats-server) and ``nanonet node --name b``; both end by themselves."""
+    path = _write(tmp_path, PUBSUB)
+    (tmp_path / "token").write_text("t\n")
+    main = _nanonet("run", str(path), token=tmp_path / "token")
+    assert main.stderr is not None
+    url = re.search(r"listening on (nats://\S+)", main.stderr.readline())
+    assert url
+    b = _nanonet("node", "--name", "b", "--nats", url.group(1), str(path),
+                 token=tmp_path / "token")
+    out_b, err_b = b.communicate(timeout=100)
+    out_main, err_main = main.communicate(timeout=60)
+    assert b.returncode == 0 and main.returncode == 0, out_b + err_b + out_main + err_main
+    assert re.search(r"far\s+stopped\s+0\s", out_b), out_b
+    assert re.search(r"near\s+stopped\s+0\s", out_main), out_main
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert "node main: link stream>far (send, nats): open" in err_main, err_main
