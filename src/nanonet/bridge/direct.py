@@ -69,6 +69,10 @@ class DirectBridges(NodeBridges):
         self._folder = tempfile.TemporaryDirectory(prefix="nanonet-bridge-")
 
     async def _start(self) -> None:
+        if self.part.links_out or self.part.links_in:
+            raise InvalidValue("pub-sub, fan-in and port crossings (docs/bridge.md, \"Patterns "
+                               "across nodes\") are bridged over NATS only: run the nodes with "
+                               "--nats (or none of --listen/--peer)")
         if self.part.incoming:
             await self._listen()
         for name in self.part.outgoing:

@@ -7,6 +7,8 @@ tunnel with both ends here is an ordinary ring; one that crosses nodes has
 its far end held by a bridge: on the writer's node the bridge reads it
 (``SendPump``), on the reader's node the bridge writes it
 (``ReceivePump``), over NATS subjects named after the mesh and the tunnel.
+Pub-sub subscribers, fan-in writers and port callers on other nodes cross
+as pattern links (``crossplan``, started by ``crossnode``).
 ``NodeBridges`` owns those pumps: one asyncio loop on one thread, started
 with the mesh, stopped (cancelled and waited for) before the mesh's rings
 are released.
@@ -29,6 +31,8 @@ from ..manifest.schema import ManifestTable
 from ..mesh import Mesh
 from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
+from .crossnode import PatternBridges
+from .crossplan import Link, cut
 from .nats import NatsLink, NatsOptions, connect
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
@@ -49,17 +53,6 @@ def node_names(table: ManifestTable) -> list[str | None]:
     return [None, *named]
 
 
-def _one_node(tunnel: str, table: ManifestTable, owners: list[str]) -> set[str | None]:
-    """The node of a fan-in or pub-sub tunnel's services: one, for the bridge
-    carries only single-writer, single-reader tunnels."""
-    nodes = {_node_of(table, o) for o in owners if o != HOST}
-    if len(nodes) > 1:
-        raise NanonetError(f"tunnel {tunnel!r} is fan-in or pub-sub and its services run on "
-                           f"several nodes ({', '.join(sorted(str(n) for n in nodes))}); the "
-                           "bridge carries one-writer, one-reader tunnels: place them on one node")
-    return nodes or {None}
-
-
 def _node_of(table: ManifestTable, owner: str) -> str | None:
     svc = table.services.get(owner)
     return None if owner == HOST or svc is None else svc.node
@@ -73,16 +66,17 @@ class Part:
     outgoing: tuple[str, ...]  # written here, read on another node
     incoming: tuple[str, ...]  # read here, written on another node
     mesh_name: str
+    links_out: tuple[Link, ...] = ()  # pub-sub copies, fan-in writers, calls sent from here
+    links_in: tuple[Link, ...] = ()  # and received here (crossplan.py)
 
 
 def part(m: Manifest, node: str | None) -> Part:
     """The manifest ``m`` cut down to ``node``'s services and tunnels."""
     table = m.table
-    tunnels, outgoing, incoming = {}, [], []
+    c = cut(table, node)
+    tunnels, outgoing, incoming = dict(c.tunnels), [], []
     for name, t in table.tunnels.items():
-        if t.writer is None or t.reader is None:  # fan-in, pub-sub: kept on one node
-            if node in _one_node(name, table, [*t.all_writers, *t.readers()]):
-                tunnels[name] = t
+        if t.writer is None or t.reader is None:  # fan-in, pub-sub: crossplan.cut
             continue
         w, r = _node_of(table, t.writer), _node_of(table, t.reader)
         if node not in (w, r):
@@ -96,12 +90,16 @@ def part(m: Manifest, node: str | None) -> Part:
             tunnels[name] = t.model_copy(update={"writer": HOST})
             incoming.append(name)
     services = {n: s for n, s in table.services.items() if s.node == node}
-    mine = Manifest(m.path, m.path.read_text(),
-                    table.model_copy(update={"services": services, "tunnels": tunnels}))
-    mine.host_reads = tuple(n for n in mine.host_reads if n not in outgoing)
-    mine.host_writes = tuple(n for n in mine.host_writes if n not in incoming)
+    tunnels = {n: tunnels[n] for n in table.tunnels if n in tunnels}  # the manifest's order
+    mine = Manifest(m.path, m.path.read_text(), table.model_copy(
+        update={"services": services, "tunnels": tunnels, "ports": c.ports}))
+    mine.host_reads = tuple(n for n in mine.host_reads
+                            if n not in outgoing and n not in c.bridge_reads)
+    mine.host_writes = tuple(n for n in mine.host_writes
+                             if n not in incoming and n not in c.bridge_writes)
     return Part(mine, tuple(outgoing), tuple(incoming),
-                table.mesh.name or m.path.parent.absolute().name or "mesh")
+                table.mesh.name or m.path.parent.absolute().name or "mesh",
+                tuple(c.send), tuple(c.receive))
 
 
 class NodeBridges:
@@ -118,6 +116,7 @@ class NodeBridges:
         self.errors: dict[str, BaseException] = {}
         self.transports: dict[str, str] = {}  # tunnel -> the transport it was bridged over
         self._nc: Any = None
+        self.patterns: PatternBridges | None = None  # pub-sub copies, fan-in writers, ports
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -145,6 +144,11 @@ class NodeBridges:
             self.transports[name] = "nats"
             self._spawn(name, ReceivePump(self.mesh.writer(name, BRIDGE_OWNER), link, name,
                                           self.token, self.timing))
+        p = self.part
+        self.patterns = PatternBridges(self.mesh, p.mesh_name, self._nc, self.token,
+                                       self.timing, BRIDGE_OWNER)
+        await self.patterns.start(p.links_out, p.links_in, self._spawn)
+        self.transports.update({k.link: "nats" for k in (*p.links_out, *p.links_in)})
 
     def _spawn(self, name: str, pump: SendPump | ReceivePump) -> None:
         self.pumps[name] = pump
@@ -188,6 +192,9 @@ class NodeBridges:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        if self.patterns is not None:
+            await self.patterns.stop()
+            self.patterns.release()
         if self._nc is not None:
             try:
                 await self._nc.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..manifest.manifest import HOST
 from ..manifest.schema import ManifestTable
+from .crossplan import Link, links
 
 MAIN = "main"
 TRANSPORTS = "NATS, or QUIC (WebSocket if QUIC cannot connect) with --listen/--peer"
@@ -57,22 +58,37 @@ def crossings(table: ManifestTable) -> list[Crossing]:
 
 def lines(table: ManifestTable) -> list[str]:
     """The text ``nanonet check`` prints (nothing for a one-node manifest)."""
-    cross = crossings(table)
-    if not cross and len(nodes(table)) == 1:
+    cross, more = crossings(table), links(table)
+    if not cross and not more and len(nodes(table)) == 1:
         return []
     out = ["nodes:"]
     for node, services in nodes(table).items():
         out.append(f"  {node}: {', '.join(services) or '(the host only)'}")
-    out.append(f"bridged tunnels ({TRANSPORTS}):")
+    if cross:
+        out.append(f"bridged tunnels ({TRANSPORTS}):")
     for c in cross:
         out.append(f"  {c.tunnel}: {c.writer} on {c.writer_node} -> {c.reader} on "
                    f"{c.reader_node}")
+    if more:
+        out.append("bridged patterns (over NATS; docs/bridge.md):")
+        out += [f"  {k.link} ({_kind(k)}): {k.writer} on {k.writer_node} -> {k.reader} on "
+                f"{k.reader_node}" for k in more]
     return out
 
 
+def _kind(k: Link) -> str:
+    if k.kind == "pubsub":
+        return f"pub-sub copy, {k.policy}"
+    return "fan-in writer" if k.kind == "fanin" else "port calls"
+
+
 def as_json(table: ManifestTable) -> dict[str, Any]:
-    """``{"nodes": {...}, "bridged": [...]}``, or {} for a one-node manifest."""
-    cross = crossings(table)
-    if not cross and len(nodes(table)) == 1:
+    """``{"nodes": {...}, "bridged": [...], "patterns": [...]}`` (patterns:
+    ``crossplan.Link`` as plain data), or {} for a one-node manifest."""
+    cross, more = crossings(table), links(table)
+    if not cross and not more and len(nodes(table)) == 1:
         return {}
-    return {"nodes": nodes(table), "bridged": [asdict(c) for c in cross]}
+    out = {"nodes": nodes(table), "bridged": [asdict(c) for c in cross]}
+    if more:
+        out["patterns"] = [asdict(k) for k in more]
+    return out

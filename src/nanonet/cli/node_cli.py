@@ -154,14 +154,19 @@ def _run_part(how: Bridging, node: str | None, args: argparse.Namespace) -> int:
 
 def started_line(label: str, p: Part) -> str:
     return (f"node {label}: {len(p.manifest.services)} service(s), {len(p.outgoing)} "
-            f"tunnel(s) out, {len(p.incoming)} in")
+            f"tunnel(s) out, {len(p.incoming)} in, {len(p.links_out)} pattern link(s) out, "
+            f"{len(p.links_in)} in")
 
 
 def bridge_lines(label: str, bridges: NodeBridges) -> list[str]:
     """What a node says of its bridges at the end: transports, then links."""
     out = [f"node {label}: tunnel {name} was bridged over {how}"
            for name, how in bridges.transports.items()]
-    return out + link_lines(label, bridges.link_stats())
+    out += link_lines(label, bridges.link_stats())
+    for link, n in (bridges.patterns.missed if bridges.patterns else {}).items():
+        out.append(f"node {label}: link {link} missed {n:,} message(s) (a lossy copy: lapped "
+                   "or no room on the writer's node)")
+    return out
 
 
 def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
