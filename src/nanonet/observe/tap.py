@@ -43,6 +43,7 @@ from .pcapng import PcapngWriter
 from .tapbatch import Batch
 from .tapclock import stamps
 from .tapctl import TapControl
+from .tapskip import SkipCursor, trim_run
 
 IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
 IDLE_SLEEP = 0.001
@@ -52,6 +53,7 @@ FIRST_NAP = 0.0001
 # a batch under this share of its ring is followed by a nap: tiny batches would
 # make the tap poll without pause while messages flow, a core's worth of Python
 BUSY_FILL = 0.25
+SKIP_NAP = 0.001  # a sampled tap's pause between looks: it holds nobody, it only samples
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
 
@@ -77,14 +79,20 @@ EVERY = TapFilter()
 class _Line:
     """One tunnel of a tap: its ring, the tap's hands on it and its cursor."""
 
-    def __init__(self, rt: Runtime, tunnel: Tunnel, iface: int) -> None:
-        self.tunnel, self.ring, self.iface = tunnel, tunnel.ring, iface
+    def __init__(self, rt: Runtime, tunnel: Tunnel, iface: int, holds: bool) -> None:
+        self.tunnel, self.ring, self.iface, self.holds = tunnel, tunnel.ring, iface, holds
         self.ctl = TapControl(rt, tunnel.ring)
-        self.cur = TapCursor(tunnel.geometry)  # the model's tap: a second read cursor
+        # the model's tap: a second read cursor the writer honours; else one it ignores
+        self.cur: TapCursor | SkipCursor = TapCursor(tunnel.geometry) if holds \
+            else SkipCursor(tunnel.ring)
         self.attached = False
         self.waiting = 0  # messages past the cursor at the round's look
 
     def attach(self) -> None:
+        if not self.holds:  # the writer never knows of it: nothing to refuse or to store
+            self.cur.start_at(self.ring.load(Field.HEAD))
+            self.attached = True
+            return
         if self.ring.u32(L.OFF_TAP_MODE):
             raise TapError(f"tunnel {self.tunnel.name!r} already has a tap attached")
         self.cur.start_at(self.ctl.attach())
@@ -117,6 +125,11 @@ class _Line:
             start = first + (-first % sample)  # the first counter the sample keeps
             kept = len(range(start, first + count, sample))
             runs = [(start, self.ring.copy_every(start, kept, sample))] if kept else []
+        if isinstance(self.cur, SkipCursor):  # drop what the writer may have rewritten
+            lost = self.cur.stale(count)
+            first, count = first + lost, count - lost
+            runs = [run for start, slots in runs
+                    if (run := trim_run(start, slots, sample, geo.slot_size, first))[1]]
         batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count),
                       sample)
         lengths = batch.lengths()
@@ -146,13 +159,20 @@ class Tap:
         self._busy_since: float | None = None  # when the batch being written began
         self.seen = self.kept = 0
         self.error: BaseException | None = None
-        self._lines = [_Line(rt, t, i) for i, t in enumerate(self.tunnels)]
+        holds = self.filter.sample == 1  # a sampled tap never holds the writer back
+        self._lines = [_Line(rt, t, i, holds) for i, t in enumerate(self.tunnels)]
         self._make = out if callable(out) else (lambda _firsts: out)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._looked = 0  # wall-clock ns of the last look at the rings
         self._fill = 0.0  # the largest share of a ring the last batch took
         self.writer: PcapngWriter | None = None
+
+    @property
+    def missed(self) -> int:
+        """Messages a sampled tap skipped: consumed, or rewritten, before it copied them."""
+        return sum(line.cur.missed for line in self._lines
+                   if isinstance(line.cur, SkipCursor))
 
     @property
     def names(self) -> list[str]:
@@ -242,9 +262,10 @@ class Tap:
             if not self._attached:
                 return False
             self._attached = False
-            held = [line for line in self._lines if line.attached]
-            for line in held:
+            held = [line for line in self._lines if line.attached and line.holds]
+            for line in self._lines:
                 line.attached = False
+            for line in held:
                 line.ctl.detach()
         for line in held:  # a writer parked on the tap re-reads tap_mode
             line.tunnel.control.notify_tail()
@@ -255,7 +276,9 @@ class Tap:
         while self._attached and not self._full():
             if self._round():
                 idle, nap = 0, FIRST_NAP
-                if self._fill < BUSY_FILL and not self._stop.is_set():
+                if not self._lines[0].holds and not self._stop.is_set():
+                    time.sleep(SKIP_NAP)  # nobody waits for it: sample every SKIP_NAP
+                elif self._fill < BUSY_FILL and not self._stop.is_set():
                     time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
@@ -315,5 +338,6 @@ class Tap:
             if not self._attached:  # detached by stop: the copies may be torn, drop them
                 return False
             for line in ready:
-                line.ctl.advance(line.cur.pos)  # wakes a writer parked on the tap too
+                if line.holds:
+                    line.ctl.advance(line.cur.pos)  # wakes a writer parked on the tap too
         return True
