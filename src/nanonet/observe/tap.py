@@ -41,6 +41,7 @@ from ..ring import layout as L
 from ..ring.protocol import Field, TapCursor, fitting
 from .pcapng import PcapngWriter
 from .tapbatch import Batch
+from .tapbuild import BadLength, BlockBuilder
 from .tapclock import stamps
 from .tapctl import TapControl
 from .tapskip import SkipCursor, trim_run
@@ -53,6 +54,10 @@ FIRST_NAP = 0.0001
 # a batch under this share of its ring is followed by a nap: tiny batches would
 # make the tap poll without pause while messages flow, a core's worth of Python
 BUSY_FILL = 0.25
+# empty looks a lossless tap keeps its naps short for: right after a batch the
+# writer is still waking from its park on the tap, and a nap that grew to
+# IDLE_SLEEP meanwhile would leave it waiting on a full ring for most of it
+FLOW_LOOKS = 16
 SKIP_NAP = 0.001  # a sampled tap's pause between looks: it holds nobody, it only samples
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
@@ -81,12 +86,13 @@ class _Line:
 
     def __init__(self, rt: Runtime, tunnel: Tunnel, iface: int, holds: bool) -> None:
         self.tunnel, self.ring, self.iface, self.holds = tunnel, tunnel.ring, iface, holds
-        self.ctl = TapControl(rt, tunnel.ring)
+        self.rt, self.ctl = rt, TapControl(rt, tunnel.ring)
         # the model's tap: a second read cursor the writer honours; else one it ignores
         self.cur: TapCursor | SkipCursor = TapCursor(tunnel.geometry) if holds \
             else SkipCursor(tunnel.ring)
         self.attached = False
         self.waiting = 0  # messages past the cursor at the round's look
+        self._builder: BlockBuilder | None = None  # made for a lossless tap's first batch
 
     def attach(self) -> None:
         if not self.holds:  # the writer never knows of it: nothing to refuse or to store
@@ -113,6 +119,19 @@ class _Line:
         # SYNC POINT with $close in ring/adapter.py and close in ring/control.py:
         # closed is read before head, as closed is stored after the last publish
         return self.cur.ended(self.ring)
+
+    def blocks(self, lo: int, hi: int, upto: int) -> bytes:
+        """The pcapng blocks of the first ``upto`` waiting messages, built in Wasm
+        from the slots (``tapbuild.py``), each length checked before it is used."""
+        if self._builder is None:
+            self._builder = BlockBuilder(self.rt, self.ring)
+        first, count = self.cur.pos, self.waiting
+        try:
+            return self._builder.build(first, count, self.iface, lo, hi,
+                                       stamps(self.ring, first, count), upto)
+        except BadLength as bad:
+            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {bad.length} exceeds "
+                           f"its max_payload of {self.ring.geometry.max_payload} bytes") from None
 
     def snapshot(self, sample: int) -> Batch:
         """The waiting slots copied out (one copy per contiguous run; only every
@@ -286,7 +305,8 @@ class Tap:
             idle += 1
             if idle > IDLE_SPINS:  # short naps while messages flow, longer once idle
                 time.sleep(nap)
-                nap = min(IDLE_SLEEP, nap * 2)
+                if idle > FLOW_LOOKS:
+                    nap = min(IDLE_SLEEP, nap * 2)
 
     def _full(self) -> bool:
         return self.limit is not None and self.kept >= self.limit
@@ -301,6 +321,8 @@ class Tap:
         if not ready:
             return 0
         self._fill = max(line.waiting / line.ring.geometry.slot_count for line in ready)
+        if self._every_message and len(ready) == 1:
+            return self._round_built(ready[0], lo, hi)
         batches = [line.snapshot(self.filter.sample) for line in ready]  # a bad length raises
         if not self._advance(ready):  # the copies are ours: the writers go on meanwhile
             return 0
@@ -308,6 +330,27 @@ class Tap:
         self._write(ready, batches, lo, hi)
         self._busy_since = None
         return sum(batch.count for batch in batches)
+
+    @property
+    def _every_message(self) -> bool:
+        return len(self._lines) == 1 and self.filter == EVERY
+
+    def _round_built(self, line: _Line, lo: int, hi: int) -> int:
+        """A lossless tap of one tunnel: blocks built from the ring (a bad length
+        raises before anything is released), the cursor published, then the write."""
+        count = line.waiting
+        take = count if self.limit is None else min(count, max(0, self.limit - self.kept))
+        blocks = line.blocks(lo, hi, take)
+        if not self._advance([line]):
+            return 0
+        assert self.writer is not None
+        self._busy_since = time.monotonic()
+        self.seen += count
+        self.writer.write_run(blocks, take)
+        self.kept += take
+        self.writer.flush()
+        self._busy_since = None
+        return count
 
     def _write(self, ready: list[_Line], batches: list[Batch], lo: int, hi: int) -> None:
         assert self.writer is not None
