@@ -17,6 +17,7 @@ from .control import RingControl
 from .memory import RingMemory
 from .packed import Packed
 from .stats import TunnelStats, snapshot
+from .turns import others_waiting
 
 # How long a blocked host end polls before it parks in Wasm. A park and its
 # wake-up cost ~50 us here: a reader polls about that long (a reply in a
@@ -89,11 +90,12 @@ class End:
         return max(1, min(ASYNC_TURN, ASYNC_TURN_BYTES // max(1, self.geometry.max_payload)))
 
     async def _give_turn(self, moved: int) -> None:
-        """Count ``moved`` messages; once ``_per_turn()`` have gone by, let the
-        event loop run its other tasks (a stream that never waits would
-        otherwise never give it back)."""
+        """Count ``moved`` messages; once ``_per_turn()`` have gone by, or as
+        soon as another task waits to run (``turns.py``), let the event loop
+        run its other tasks (a stream that never waits would otherwise never
+        give it back)."""
         self._turn += moved
-        if self._turn >= self._per_turn():
+        if self._turn >= self._per_turn() or others_waiting(asyncio.get_running_loop()):
             await self._turn_now()
 
     async def _turn_now(self) -> None:
