@@ -13,7 +13,14 @@ briefly at first, as a writer fills a ring in less than a millisecond and then
 waits on the tap. One tap may hold several tunnels: its thread looks at every
 ring in turn and writes a round's messages sorted by time (``tapclock.py``:
 the writer's stamp, else an estimate between two looks), so one capture
-interleaves them. A tap is opt-in and measured (``nanonet bench --only observe``).
+interleaves them. A lossless tap of one tunnel with no filter builds its
+pcapng blocks in one Wasm call straight from the slots (``tapbuild.py``:
+each length read once and checked), then publishes its cursor and writes
+them. A sampled tap (``sample > 1``) never holds the writer: its cursor
+(``tapskip.py``) is one the writer does not know about, that skips and counts
+(``missed``) what the reader consumed or the writer may have rewritten before
+it was copied; it looks about once a millisecond. A tap is opt-in and
+measured (``nanonet bench --only observe``).
 
 A tap must never hold the writer for good: an output that refuses bytes for
 longer than its bound raises ``TapStalled`` (the HTTP tap sets a send timeout),
@@ -160,7 +167,8 @@ class _Line:
 
 
 class Tap:
-    """Mirrors one or more tunnels into a ``PcapngWriter`` on a thread of its own."""
+    """Mirrors one or more tunnels into a ``PcapngWriter`` on a thread of its own
+    (lossless, holding the writer; or, with ``sample > 1``, sampled and holding nobody)."""
 
     def __init__(self, rt: Runtime, tunnel: Tunnel | Sequence[Tunnel],
                  out: PcapngWriter | Callable[[list[int]], PcapngWriter],
