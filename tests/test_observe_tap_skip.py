@@ -131,3 +131,17 @@ def test_trim_run_drops_the_kept_slots_before_the_bound() -> None:
     assert trim_run(0, slots, 4, 3, 5) == (8, slots[6:])
     assert trim_run(0, slots, 4, 3, 0) == (0, slots)
     assert trim_run(0, slots, 4, 3, 99) == (16, b"")
+
+
+def test_in_a_pub_sub_ring_the_bound_is_the_lossy_window_behind_head() -> None:
+    """A pub-sub writer heeds no single tail: a slot is whole while head is at
+    most the lossy window past it (it publishes at least every publish_every)."""
+    with Mesh() as mesh:
+        mesh.tunnel("p", slots=SLOTS, max_payload=SIZE, max_subscribers=2)
+        ring = mesh.tunnels["p"].ring
+        window = ring.geometry.lossy_window
+        cur = SkipCursor(ring)
+        ring.store(Field.HEAD, 1000)
+        assert cur.available(ring) == window and cur.missed == 1000 - window
+        ring.store(Field.HEAD, 1010)  # the writer went on while the tap copied
+        assert cur.stale(window) == 10
