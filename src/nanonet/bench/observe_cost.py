@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import BenchError
 from ..mesh import Mesh
 from ..observe.observer import Observer
-from ..observe.tap import TapFilter
+from ..observe.tap import Tap, TapFilter
 from .wasm_runs import _exports as exports
 from .wasm_runs import guest
 
@@ -40,21 +40,23 @@ SAMPLE = 100  # the sampled tap keeps one message in 100
 
 
 @contextmanager
-def observing(mesh: Mesh, mode: str, tunnel: str) -> Iterator[None]:
-    """``mode`` applied to ``mesh`` for the block; scrapes run on a thread of their own."""
+def observing(mesh: Mesh, mode: str, tunnel: str) -> Iterator[Tap | None]:
+    """``mode`` applied to ``mesh`` for the block (its tap, if any); scrapes run
+    on a thread of their own."""
     if mode == "off":
-        yield
+        yield None
         return
     stop = threading.Event()
     with Observer(mesh) as obs, open(os.devnull, "wb") as null:
         scraper = threading.Thread(target=_scrape, args=(obs, stop), daemon=True)
         scraper.start()
+        tap = None
         if mode == "tap":
-            obs.tap(tunnel, null)
+            tap = obs.tap(tunnel, null)
         elif mode == "sampled-tap":
-            obs.tap(tunnel, null, TapFilter(sample=SAMPLE))
+            tap = obs.tap(tunnel, null, TapFilter(sample=SAMPLE))
         try:
-            yield
+            yield tap
         finally:
             stop.set()
             scraper.join(5)
@@ -70,23 +72,35 @@ def _wait(mesh: Mesh) -> None:
         raise BenchError(f"run failed: {mesh.traps or 'timeout'}")
 
 
-def stream(mode: str, count: int) -> float:
-    """Messages per second through producer -> checker, every sequence checked."""
+def _settle(tap: Tap, count: int, bound: float = 30.0) -> None:
+    """Wait (``bound`` at most) until the tap has passed every message."""
+    deadline = time.monotonic() + bound
+    while tap.seen + tap.missed < count and tap.error is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def stream(mode: str, count: int) -> tuple[float, float]:
+    """Messages per second through producer -> checker, every sequence checked,
+    and the share of the messages its filter keeps that the tap captured (a
+    sampled tap never holds the writer: it misses what it does not copy in time)."""
     with Mesh() as mesh:
         mesh.tunnel("stream", slots=4096, max_payload=SIZE)
         prod = mesh.service("producer", guest("producer.wat"), writes=["stream"])
         check = mesh.service("checker", guest("checker.wat"), reads=["stream"])
         exports(prod)["configure"](prod.store, count, SIZE)
         exports(check)["configure"](check.store, SIZE)
-        with observing(mesh, mode, "stream"):
+        with observing(mesh, mode, "stream") as tap:
             t0 = time.perf_counter()
             mesh.start()
             _wait(mesh)
             seconds = time.perf_counter() - t0
+            if tap is not None:
+                _settle(tap, count)
         got = exports(check)["received"](check.store)
     if got != count:
         raise BenchError(f"checker saw {got} of {count} messages")
-    return count / seconds
+    wanted = count if mode == "tap" else count // SAMPLE
+    return count / seconds, (tap.kept / wanted if tap is not None else 1.0)
 
 
 def pingpong(mode: str, rounds: int) -> tuple[float, float]:
@@ -110,14 +124,16 @@ def pingpong(mode: str, rounds: int) -> tuple[float, float]:
 
 
 def measure(count: int, rounds: int, repeats: int) -> dict[str, Any]:
-    runs: dict[str, dict[str, list[float]]] = {m: {"msgs": [], "p50": [], "p99": []}
-                                               for m in MODES}
+    runs: dict[str, dict[str, list[float]]] = {m: {"msgs": [], "p50": [], "p99": [],
+                                                   "captured": []} for m in MODES}
     stream("off", count // 10)  # warm-up: compile and cache every module first
     pingpong("off", rounds // 10)
     for _ in range(repeats):
         for mode in MODES:
             n = count // TAP_SHARE if mode == "tap" else count
-            runs[mode]["msgs"].append(stream(mode, n))
+            rate, captured = stream(mode, n)
+            runs[mode]["msgs"].append(rate)
+            runs[mode]["captured"].append(captured)
             p50, p99 = pingpong(mode, rounds)
             runs[mode]["p50"].append(p50)
             runs[mode]["p99"].append(p99)
@@ -127,6 +143,8 @@ def measure(count: int, rounds: int, repeats: int) -> dict[str, Any]:
     base = out["off"]["msgs_per_s"]
     for m in MODES[1:]:
         out[m]["overhead_pct"] = 100.0 * (1 - out[m]["msgs_per_s"] / base)
+    for m in ("tap", "sampled-tap"):  # the share of its filter's messages the capture has
+        out[m]["captured_pct"] = 100.0 * med(runs[m]["captured"])
     out["repeats"] = repeats
     return out
 

@@ -13,7 +13,14 @@ briefly at first, as a writer fills a ring in less than a millisecond and then
 waits on the tap. One tap may hold several tunnels: its thread looks at every
 ring in turn and writes a round's messages sorted by time (``tapclock.py``:
 the writer's stamp, else an estimate between two looks), so one capture
-interleaves them. A tap is opt-in and measured (``nanonet bench --only observe``).
+interleaves them. A lossless tap of one tunnel with no filter builds its
+pcapng blocks in one Wasm call straight from the slots (``tapbuild.py``:
+each length read once and checked), then publishes its cursor and writes
+them. A sampled tap (``sample > 1``) never holds the writer: its cursor
+(``tapskip.py``) is one the writer does not know about, that skips and counts
+(``missed``) what the reader consumed or the writer may have rewritten before
+it was copied; it looks about once a millisecond. A tap is opt-in and
+measured (``nanonet bench --only observe``).
 
 A tap must never hold the writer for good: an output that refuses bytes for
 longer than its bound raises ``TapStalled`` (the HTTP tap sets a send timeout),
@@ -41,8 +48,10 @@ from ..ring import layout as L
 from ..ring.protocol import Field, TapCursor, fitting
 from .pcapng import PcapngWriter
 from .tapbatch import Batch
+from .tapbuild import BadLength, BlockBuilder
 from .tapclock import stamps
 from .tapctl import TapControl
+from .tapskip import SkipCursor, trim_run
 
 IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
 IDLE_SLEEP = 0.001
@@ -52,6 +61,11 @@ FIRST_NAP = 0.0001
 # a batch under this share of its ring is followed by a nap: tiny batches would
 # make the tap poll without pause while messages flow, a core's worth of Python
 BUSY_FILL = 0.25
+# empty looks a lossless tap keeps its naps short for: right after a batch the
+# writer is still waking from its park on the tap, and a nap that grew to
+# IDLE_SLEEP meanwhile would leave it waiting on a full ring for most of it
+FLOW_LOOKS = 16
+SKIP_NAP = 0.001  # a sampled tap's pause between looks: it holds nobody, it only samples
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
 
@@ -77,14 +91,21 @@ EVERY = TapFilter()
 class _Line:
     """One tunnel of a tap: its ring, the tap's hands on it and its cursor."""
 
-    def __init__(self, rt: Runtime, tunnel: Tunnel, iface: int) -> None:
-        self.tunnel, self.ring, self.iface = tunnel, tunnel.ring, iface
-        self.ctl = TapControl(rt, tunnel.ring)
-        self.cur = TapCursor(tunnel.geometry)  # the model's tap: a second read cursor
+    def __init__(self, rt: Runtime, tunnel: Tunnel, iface: int, holds: bool) -> None:
+        self.tunnel, self.ring, self.iface, self.holds = tunnel, tunnel.ring, iface, holds
+        self.rt, self.ctl = rt, TapControl(rt, tunnel.ring)
+        # the model's tap: a second read cursor the writer honours; else one it ignores
+        self.cur: TapCursor | SkipCursor = TapCursor(tunnel.geometry) if holds \
+            else SkipCursor(tunnel.ring)
         self.attached = False
         self.waiting = 0  # messages past the cursor at the round's look
+        self._builder: BlockBuilder | None = None  # made for a lossless tap's first batch
 
     def attach(self) -> None:
+        if not self.holds:  # the writer never knows of it: nothing to refuse or to store
+            self.cur.start_at(self.ring.load(Field.HEAD))
+            self.attached = True
+            return
         if self.ring.u32(L.OFF_TAP_MODE):
             raise TapError(f"tunnel {self.tunnel.name!r} already has a tap attached")
         self.cur.start_at(self.ctl.attach())
@@ -106,6 +127,19 @@ class _Line:
         # closed is read before head, as closed is stored after the last publish
         return self.cur.ended(self.ring)
 
+    def blocks(self, lo: int, hi: int, upto: int) -> bytes:
+        """The pcapng blocks of the first ``upto`` waiting messages, built in Wasm
+        from the slots (``tapbuild.py``), each length checked before it is used."""
+        if self._builder is None:
+            self._builder = BlockBuilder(self.rt, self.ring)
+        first, count = self.cur.pos, self.waiting
+        try:
+            return self._builder.build(first, count, self.iface, lo, hi,
+                                       stamps(self.ring, first, count), upto)
+        except BadLength as bad:
+            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {bad.length} exceeds "
+                           f"its max_payload of {self.ring.geometry.max_payload} bytes") from None
+
     def snapshot(self, sample: int) -> Batch:
         """The waiting slots copied out (one copy per contiguous run; only every
         ``sample``-th slot for a sampled tap), every length in the copy checked
@@ -117,6 +151,11 @@ class _Line:
             start = first + (-first % sample)  # the first counter the sample keeps
             kept = len(range(start, first + count, sample))
             runs = [(start, self.ring.copy_every(start, kept, sample))] if kept else []
+        if isinstance(self.cur, SkipCursor):  # drop what the writer may have rewritten
+            lost = self.cur.stale(count)
+            first, count = first + lost, count - lost
+            runs = [run for start, slots in runs
+                    if (run := trim_run(start, slots, sample, geo.slot_size, first))[1]]
         batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count),
                       sample)
         lengths = batch.lengths()
@@ -128,7 +167,8 @@ class _Line:
 
 
 class Tap:
-    """Mirrors one or more tunnels into a ``PcapngWriter`` on a thread of its own."""
+    """Mirrors one or more tunnels into a ``PcapngWriter`` on a thread of its own
+    (lossless, holding the writer; or, with ``sample > 1``, sampled and holding nobody)."""
 
     def __init__(self, rt: Runtime, tunnel: Tunnel | Sequence[Tunnel],
                  out: PcapngWriter | Callable[[list[int]], PcapngWriter],
@@ -146,13 +186,20 @@ class Tap:
         self._busy_since: float | None = None  # when the batch being written began
         self.seen = self.kept = 0
         self.error: BaseException | None = None
-        self._lines = [_Line(rt, t, i) for i, t in enumerate(self.tunnels)]
+        holds = self.filter.sample == 1  # a sampled tap never holds the writer back
+        self._lines = [_Line(rt, t, i, holds) for i, t in enumerate(self.tunnels)]
         self._make = out if callable(out) else (lambda _firsts: out)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._looked = 0  # wall-clock ns of the last look at the rings
         self._fill = 0.0  # the largest share of a ring the last batch took
         self.writer: PcapngWriter | None = None
+
+    @property
+    def missed(self) -> int:
+        """Messages a sampled tap skipped: consumed, or rewritten, before it copied them."""
+        return sum(line.cur.missed for line in self._lines
+                   if isinstance(line.cur, SkipCursor))
 
     @property
     def names(self) -> list[str]:
@@ -242,9 +289,10 @@ class Tap:
             if not self._attached:
                 return False
             self._attached = False
-            held = [line for line in self._lines if line.attached]
-            for line in held:
+            held = [line for line in self._lines if line.attached and line.holds]
+            for line in self._lines:
                 line.attached = False
+            for line in held:
                 line.ctl.detach()
         for line in held:  # a writer parked on the tap re-reads tap_mode
             line.tunnel.control.notify_tail()
@@ -255,7 +303,9 @@ class Tap:
         while self._attached and not self._full():
             if self._round():
                 idle, nap = 0, FIRST_NAP
-                if self._fill < BUSY_FILL and not self._stop.is_set():
+                if not self._lines[0].holds and not self._stop.is_set():
+                    time.sleep(SKIP_NAP)  # nobody waits for it: sample every SKIP_NAP
+                elif self._fill < BUSY_FILL and not self._stop.is_set():
                     time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
@@ -263,7 +313,8 @@ class Tap:
             idle += 1
             if idle > IDLE_SPINS:  # short naps while messages flow, longer once idle
                 time.sleep(nap)
-                nap = min(IDLE_SLEEP, nap * 2)
+                if idle > FLOW_LOOKS:
+                    nap = min(IDLE_SLEEP, nap * 2)
 
     def _full(self) -> bool:
         return self.limit is not None and self.kept >= self.limit
@@ -278,6 +329,8 @@ class Tap:
         if not ready:
             return 0
         self._fill = max(line.waiting / line.ring.geometry.slot_count for line in ready)
+        if self._every_message and len(ready) == 1:
+            return self._round_built(ready[0], lo, hi)
         batches = [line.snapshot(self.filter.sample) for line in ready]  # a bad length raises
         if not self._advance(ready):  # the copies are ours: the writers go on meanwhile
             return 0
@@ -285,6 +338,27 @@ class Tap:
         self._write(ready, batches, lo, hi)
         self._busy_since = None
         return sum(batch.count for batch in batches)
+
+    @property
+    def _every_message(self) -> bool:
+        return len(self._lines) == 1 and self.filter == EVERY
+
+    def _round_built(self, line: _Line, lo: int, hi: int) -> int:
+        """A lossless tap of one tunnel: blocks built from the ring (a bad length
+        raises before anything is released), the cursor published, then the write."""
+        count = line.waiting
+        take = count if self.limit is None else min(count, max(0, self.limit - self.kept))
+        blocks = line.blocks(lo, hi, take)
+        if not self._advance([line]):
+            return 0
+        assert self.writer is not None
+        self._busy_since = time.monotonic()
+        self.seen += count
+        self.writer.write_run(blocks, take)
+        self.kept += take
+        self.writer.flush()
+        self._busy_since = None
+        return count
 
     def _write(self, ready: list[_Line], batches: list[Batch], lo: int, hi: int) -> None:
         assert self.writer is not None
@@ -315,5 +389,6 @@ class Tap:
             if not self._attached:  # detached by stop: the copies may be torn, drop them
                 return False
             for line in ready:
-                line.ctl.advance(line.cur.pos)  # wakes a writer parked on the tap too
+                if line.holds:
+                    line.ctl.advance(line.cur.pos)  # wakes a writer parked on the tap too
         return True

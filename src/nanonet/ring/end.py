@@ -17,6 +17,7 @@ from .control import RingControl
 from .memory import RingMemory
 from .packed import Packed
 from .stats import TunnelStats, snapshot
+from .turns import others_waiting
 from .waitpolicy import DEFAULT_WAIT, WaitPolicy, host_polls, host_spin_ns
 
 # How long a blocked host end polls before it parks in Wasm. A park and its
@@ -106,11 +107,12 @@ class End:
         return max(1, min(ASYNC_TURN, ASYNC_TURN_BYTES // max(1, self.geometry.max_payload)))
 
     async def _give_turn(self, moved: int) -> None:
-        """Count ``moved`` messages; once ``_per_turn()`` have gone by, let the
-        event loop run its other tasks (a stream that never waits would
-        otherwise never give it back)."""
+        """Count ``moved`` messages; once ``_per_turn()`` have gone by, or as
+        soon as another task waits to run (``turns.py``), let the event loop
+        run its other tasks (a stream that never waits would otherwise never
+        give it back)."""
         self._turn += moved
-        if self._turn >= self._per_turn():
+        if self._turn >= self._per_turn() or others_waiting(asyncio.get_running_loop()):
             await self._turn_now()
 
     async def _turn_now(self) -> None:
