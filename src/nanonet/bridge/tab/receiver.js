@@ -44,11 +44,7 @@ export class TunnelReceiver {
     const ws = this.ws = new WebSocket(this.url);
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
-      this.open = false; // no hello passed on this socket yet
-      this.rewoundAt = -1;
-      this.credit = 0;
-      this.granted = 0;
-      this.lastHeard = this.lastSend = performance.now();
+      this.reset();
       ws.send(JSON.stringify({ token: this.tokenText }));
       this.set("hello");
       if (!this.ticking) { this.ticking = true; this.tick(); }
@@ -56,6 +52,14 @@ export class TunnelReceiver {
     ws.onmessage = (ev) => { if (ws === this.ws && ev.data instanceof ArrayBuffer) this.receive(new Uint8Array(ev.data)); };
     ws.onclose = (ev) => this.lost(ws, ev.reason);
     return this;
+  }
+
+  // a new socket, a new session: no hello passed on it yet
+  reset() {
+    this.open = false;
+    this.rewoundAt = -1;
+    this.credit = this.granted = 0;
+    this.lastHeard = this.lastSend = performance.now();
   }
 
   lost(ws, why) {
@@ -110,7 +114,7 @@ export class TunnelReceiver {
     if (no) { this.send(F.refuse(...no)); return; }
     this.open = true;
     const head = this.ring.head();
-    this.credit = this.ended ? 0 : this.ring.free();
+    this.credit = this.ring.free();
     this.granted = Math.max(this.granted, head + this.credit);
     this.send(F.welcome(this.granted - head, h.nonce, head));
     this.set("open");
@@ -159,7 +163,7 @@ export class TunnelReceiver {
   // a cumulative acknowledgement (coalesced: one per WebSocket message)
   ack(flags = 0) {
     const head = this.ring.head();
-    this.credit = this.ended ? 0 : this.ring.free();
+    this.credit = this.ring.free();
     this.granted = Math.max(this.granted, head + this.credit);
     if (this.ended) flags |= F.ACK_ENDED;
     this.pendingAck = F.ack(head, this.credit, flags);
