@@ -28,7 +28,7 @@ from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
 from nanonet.bridge.webplan import tab_service
 from nanonet.bridge.webtoken import Grant, mint
-from nanonet.errors import TunnelClosed
+from nanonet.errors import TunnelBroken, TunnelClosed
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 
@@ -175,3 +175,51 @@ def test_host_to_tab_to_host_delivers_every_message_once_in_order(tmp_path: Path
     assert tunnels["back"]["bridge"] == "ended"
     assert seen["services"] == {"first": {"state": "exited", "result": 0, "error": ""},
                                 "second": {"state": "exited", "result": 0, "error": ""}}
+
+
+def _write_until_broken(mesh: Mesh, into: list[BaseException]) -> None:
+    w, seq = mesh.writer("in"), 0
+    try:
+        while True:
+            w.send_many([message(s) for s in range(seq, seq + 256)], timeout=30)
+            seq += 256
+    except BaseException as err:  # TunnelBroken, once the tab left
+        into.append(err)
+
+
+def test_a_tab_that_leaves_breaks_the_tunnel_it_was_reading(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    (tmp_path / "nanonet.toml").write_text(manifest("tab"))
+    m = load_manifest(tmp_path / "nanonet.toml")
+    mesh = part(m, None).manifest.build_mesh()
+    secret = secrets.token_bytes(32)
+    plans = {s: tab_service(m, s, []) for s in ("first", "second")}
+    web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
+    token = mint(secret, Grant("tab", ("first", "second"), time.time() + 60))
+    ended: list[BaseException] = []
+    writer = threading.Thread(target=_write_until_broken, args=(mesh, ended), daemon=True)
+    try:
+        mesh.start()
+        writer.start()
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
+                reader, got = mesh.reader("back"), 0
+                while got < 2000:
+                    got += len(reader.recv_many(4096, timeout=20))
+                page.close()  # the tab leaves while the host is still writing
+                writer.join(20)
+            finally:
+                browser.close()
+        assert web.all_done()
+    finally:
+        web.stop()
+        mesh.stop()
+        mesh.close()
+    assert not writer.is_alive() and len(ended) == 1
+    assert isinstance(ended[0], TunnelBroken), ended
+    assert "its reader 'first' failed (browser node 'tab' left (the tab closed))" in str(ended[0])

@@ -7,13 +7,16 @@ speaking as the sender (a HELLO carrying that token back), DATA from the
 host's ring within the credit the client's WELCOME grants, and, once the
 host's writer closed and everything is acknowledged, CLOSE; after an ACK
 that says ENDED the host closes with the reason ``ended``, and turns a
-later dial away with it.
+later dial away with it. ``nanonet run --web`` serves such a manifest.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +163,13 @@ def test_a_granted_tab_receives_within_its_credit_and_the_end(web: WebHost) -> N
         assert closed.value.rcvd is not None and closed.value.rcvd.reason == "ended"
     assert web.feeds is not None and "in" in web.feeds.done
     assert _turned_away(web, json.dumps({"token": token})) == (1000, "ended")
+
+
+def test_nanonet_run_web_serves_a_manifest_with_tunnels_into_a_tab(tmp_path: Path) -> None:
+    (tmp_path / "nanonet.toml").write_text(MANIFEST)
+    done = subprocess.run([sys.executable, "-m", "nanonet.cli", "run", "nanonet.toml",
+                           "--web", "127.0.0.1:0", "--timeout", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(RELAY.parents[2] / "src")})
+    assert "web: tab node 'tab': open http://127.0.0.1:" in done.stderr, done.stderr
+    assert "into a tab" not in done.stderr  # no longer refused at start
