@@ -40,7 +40,7 @@ COUNT = int(100_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 WRITE_STEP = 4096
 
 
-def manifest(node: str) -> str:
+def manifest(node: str, size: int = 64, slots: int = 256) -> str:
     """The pipeline; ``node`` places both relays (``""``: on the host)."""
     where = f'node = "{node}"' if node else ""
     return f"""
@@ -50,20 +50,20 @@ browsers = ["tab"]
 [tunnels.in]
 writer = "host"
 reader = "first"
-slots = 256
-max_payload = 64
+slots = {slots}
+max_payload = {size}
 
 [tunnels.mid]
 writer = "first"
 reader = "second"
 slots = 64
-max_payload = 64
+max_payload = {size}
 
 [tunnels.back]
 writer = "second"
 reader = "host"
-slots = 256
-max_payload = 64
+slots = {slots}
+max_payload = {size}
 
 [services.first]
 source = "{RELAY}"
@@ -75,16 +75,20 @@ source = "{RELAY}"
 """
 
 
-def message(seq: int) -> bytes:
-    """Message ``seq``: its number, then 56 bytes that depend on it."""
-    return seq.to_bytes(8, "little") + bytes((seq * 7 + i) & 0xFF for i in range(56))
+PATTERN = bytes(range(256)) * 17
 
 
-def _write(mesh: Mesh, into: list[BaseException]) -> None:
+def message(seq: int, size: int = 64) -> bytes:
+    """Message ``seq``: its number, then bytes that depend on it."""
+    at = seq * 7 & 0xFF
+    return seq.to_bytes(8, "little") + PATTERN[at:at + size - 8]
+
+
+def _write(mesh: Mesh, into: list[BaseException], count: int = COUNT, size: int = 64) -> None:
     try:
         w = mesh.writer("in")
-        for at in range(0, COUNT, WRITE_STEP):
-            w.send_many([message(s) for s in range(at, min(COUNT, at + WRITE_STEP))],
+        for at in range(0, count, WRITE_STEP):
+            w.send_many([message(s, size) for s in range(at, min(count, at + WRITE_STEP))],
                         timeout=30)
         w.close()
     except BaseException as err:  # the reading thread reports it
@@ -223,3 +227,40 @@ def test_a_tab_that_leaves_breaks_the_tunnel_it_was_reading(tmp_path: Path) -> N
     assert not writer.is_alive() and len(ended) == 1
     assert isinstance(ended[0], TunnelBroken), ended
     assert "its reader 'first' failed (browser node 'tab' left (the tab closed))" in str(ended[0])
+
+
+def test_full_frames_of_4_kib_messages_go_both_ways(tmp_path: Path) -> None:
+    """A 256-slot ring of 4 KiB messages: a batch of its whole credit is one
+    frame at the 1 MiB limit, in each direction."""
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    (tmp_path / "nanonet.toml").write_text(manifest("tab", 4096, 256))
+    m = load_manifest(tmp_path / "nanonet.toml")
+    mesh = part(m, None).manifest.build_mesh()
+    secret = secrets.token_bytes(32)
+    plans = {s: tab_service(m, s, []) for s in ("first", "second")}
+    web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
+    token = mint(secret, Grant("tab", ("first", "second"), time.time() + 60))
+    count, failed = 2000, list[BaseException]()
+    writer = threading.Thread(target=_write, args=(mesh, failed, count, 4096), daemon=True)
+    try:
+        mesh.start()
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                browser.new_page().goto(f"http://127.0.0.1:{web.port}/#token={token}")
+                writer.start()
+                got, reader = list[bytes](), mesh.reader("back")
+                with pytest.raises(TunnelClosed):
+                    while True:
+                        got += reader.recv_many(4096, timeout=20)
+                writer.join(20)
+            finally:
+                browser.close()
+    finally:
+        web.stop()
+        mesh.stop()
+        mesh.close()
+    assert not failed, failed
+    assert got == [message(s, 4096) for s in range(count)]

@@ -1,15 +1,21 @@
-"""Messages per second from a browser tab to the host, beside the same guest on the host.
+"""Browser tabs against the same guests on the host: rates and round trips.
 
-``python -m nanonet.bench.browser_bench [COUNT [SLOTS]]`` runs the producer guest
+``python -m nanonet.bench.browser_bench [COUNT [SLOTS]] [--rounds N] [--json]``
+prints rows (``--json``: a dict of rows, each a dict of figures): ``tab to
+host 64 B`` runs the producer guest
 (64-byte messages, ``send_batch``) twice in one run: in a headless Chromium
 tab (``nanonet run --web``: Worker, shared ring, the JavaScript bridge over
 WebSocket into the host's ring, a host end that counts), and on the host
 in a Mesh with a host reader (no bridge). Each rate is counted from the
-first message to the stream's end. Needs /usr/bin/chromium and playwright.
+first message to the stream's end. ``tab round trip 64 B`` (p50, p99) and
+``tab pipe 64 B`` / ``tab pipe 4096 B`` (msgs/s) go host -> tab -> host
+through the echo guest (``tabpipe.py``). Needs /usr/bin/chromium and playwright.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import subprocess
@@ -19,6 +25,7 @@ import time
 from pathlib import Path
 
 from ..mesh import Mesh
+from .tabpipe import pipe_rows
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -90,12 +97,33 @@ def host_rate(count: int, slots: int) -> float:
         return count / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    slots = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+def rows(count: int, slots: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Every row, tab beside host, in one run (``--json`` prints these keys)."""
     tab, host = tab_rate(count, slots), host_rate(count, slots)
-    print(f"{count:,} messages of {SIZE} B, {slots} slots: tab -> host {tab:,.0f} msg/s; "
-          f"same guest on the host {host:,.0f} msg/s; ratio {host / tab:.1f}x")
+    out = {"tab to host 64 B": {"tab msgs/s": tab, "host msgs/s": host, "ratio": host / tab}}
+    return {**out, **pipe_rows(rounds, count // 2)}
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m nanonet.bench.browser_bench",
+                                description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("count", nargs="?", type=int, default=200_000,
+                   help="messages tab -> host (half as many host -> tab -> host at 64 B, "
+                   "a tenth at 4 KiB)")
+    p.add_argument("slots", nargs="?", type=int, default=1024, help="ring slots tab -> host")
+    p.add_argument("--rounds", type=int, default=2000, help="host <-> tab round trips")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    return p.parse_args()
+
+
+def main() -> None:
+    a = _args()
+    table = rows(a.count, a.slots, a.rounds)
+    if a.json:
+        print(json.dumps(table, indent=1))
+        return
+    for name, row in table.items():
+        print(f"{name}: " + ", ".join(f"{k} {v:,.1f}" for k, v in row.items()))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ const turns = new MessageChannel(), queued = [];
 turns.port1.onmessage = () => queued.shift()();
 function soon(fn) { queued.push(fn); turns.port2.postMessage(0); }
 
-const MOST_BYTES = 1 << 20, HIGH_WATER = 1 << 20;
+const HIGH_WATER = 1 << 20;
+// a DATA body is 16 bytes, 4 a length, then the payloads: at most F.MAX_FRAME
+const fits = (n, bytes) => 16 + 4 * n + bytes <= F.MAX_FRAME;
 
 export class TunnelSender {
   constructor(url, ring, token, onState) {
@@ -129,7 +131,7 @@ export class TunnelSender {
 
   sendBatch(to) {
     let messages = this.ring.slots(this.sent, to), bytes = 0, n = 0;
-    for (; n < messages.length && bytes + messages[n].length <= MOST_BYTES; n++) bytes += messages[n].length;
+    for (; n < messages.length && fits(n + 1, bytes + messages[n].length); n++) bytes += messages[n].length;
     messages = messages.slice(0, Math.max(n, 1));
     const frame = F.data(this.sent, messages); // copies the payloads out of the ring
     this.sent += messages.length;
