@@ -59,6 +59,21 @@ export class Ring {
     if (Atomics.load(this.w, OFF.writer_waiting / 4) !== 0) Atomics.notify(this.w, OFF.tail / 4);
   }
 
+  // The reader's idle wait, without blocking the page: until head passes
+  // `seen`, the ring closes, or `ms`. Announced as a parked reader is, so the
+  // adapter's $publish notifies (SYNC POINT with $publish: reader_waiting
+  // stored, then head re-read; it stores head, then reads the flag).
+  async waitHead(seen, ms) {
+    Atomics.store(this.w, OFF.reader_waiting / 4, 1);
+    try {
+      if (this.head() !== seen || this.closed()) return;
+      const r = Atomics.waitAsync(this.w, OFF.head / 4, seen | 0, ms); // head's low word
+      if (r.async) await r.value;
+    } finally {
+      Atomics.store(this.w, OFF.reader_waiting / 4, 0);
+    }
+  }
+
   // -- the writer's side, for a ring the tab's receiving bridge fills ------------
 
   // free slots: what a receiver may grant as credit

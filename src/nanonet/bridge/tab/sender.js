@@ -12,6 +12,7 @@ import * as F from "./frames.js";
 const FINAL = ["ended", "refused", "failed"];
 const AUTH = 1, VERSION = 2; // REFUSE codes that no retry will change
 const RECONNECT_AFTER = 250;
+const IDLE_WAIT = 20; // ms an empty ring is waited on before the timers are looked at
 const HELLO_EVERY = 250, RESEND_AFTER = 1000, HEARTBEAT = 1000;
 // a zero-delay turn (setTimeout(0) is clamped to 4 ms once nested)
 const turns = new MessageChannel(), queued = [];
@@ -104,7 +105,15 @@ export class TunnelSender {
     const now = performance.now();
     const busy = this.state === "open" ? this.pump(now) : this.sayHello(now);
     if (busy) soon(() => this.tick());
+    else if (this.idle()) this.ring.waitHead(this.sent, IDLE_WAIT).then(() => soon(() => this.tick()));
     else setTimeout(() => this.tick(), 1);
+  }
+
+  // all sent, credit left, the ring open: only the guest's next message (its
+  // publish notifies) or a timer can give work
+  idle() {
+    return this.state === "open" && this.sent === this.ring.head() && this.sent < this.limit &&
+      !this.ring.closed();
   }
 
   sayHello(now) {
