@@ -5,8 +5,9 @@ node a browser (``[web] browsers = ["tab"]``; with ``--web`` and no
 ``[web]`` table every node the manifest names is one). The host runs the
 main node's part, serves the page (docs/browser.md) and prints, for each
 browser node, the URL to open: its capability token is in the fragment.
-The run ends when every tunnel the tabs write has ended (or broke, when a
-tab closed), at the ``--timeout``, or on Ctrl-C.
+The run ends when every tunnel the tabs write has ended and every tunnel the
+host writes into a tab was sent to its end (or broke, when a tab closed), at
+the ``--timeout``, or on Ctrl-C.
 """
 
 from __future__ import annotations
