@@ -18,7 +18,12 @@ import * as F from "./frames.js";
 const RECONNECT_AFTER = 250, HEARTBEAT = 1000, DEAD_AFTER = 5000;
 const AUTH = 1, VERSION = 2, TUNNEL = 3, RESUME = 4; // REFUSE codes
 const ENDED = "ended"; // the host's close reason once the tunnel is finished
+const IDLE_WAIT = 20; // ms a full ring is waited on before the timers are looked at
 const enc = new TextEncoder();
+// a zero-delay turn (setTimeout(0) is clamped to 4 ms once nested)
+const turns = new MessageChannel(), queued = [];
+turns.port1.onmessage = () => queued.shift()();
+function soon(fn) { queued.push(fn); turns.port2.postMessage(0); }
 
 // equal byte strings, in time that depends on the lengths only
 function same(a, b) {
@@ -189,6 +194,9 @@ export class TunnelReceiver {
       if (now - this.lastSend >= HEARTBEAT) this.send(F.ping(0n));
       if (now - this.lastHeard >= DEAD_AFTER) this.ws.close(4001, "silent");
     }
-    setTimeout(() => this.tick(), busy ? 0 : 1);
+    if (busy) soon(() => this.tick());
+    else if (this.open && !this.ended && this.credit < this.ring.end.slot_count / 4) // the guest's commit wakes us
+      this.ring.waitTail(this.ring.tail(), IDLE_WAIT).then(() => soon(() => this.tick()));
+    else setTimeout(() => this.tick(), 1);
   }
 }

@@ -63,14 +63,20 @@ export class Ring {
   // `seen`, the ring closes, or `ms`. Announced as a parked reader is, so the
   // adapter's $publish notifies (SYNC POINT with $publish: reader_waiting
   // stored, then head re-read; it stores head, then reads the flag).
-  async waitHead(seen, ms) {
-    Atomics.store(this.w, OFF.reader_waiting / 4, 1);
+  waitHead(seen, ms) { return this.waitFor("head", "reader_waiting", seen, ms); }
+
+  // The writer's: until the guest's commit moves tail past `seen` (its $commit
+  // notifies a writer that announced itself once the ring is half empty).
+  waitTail(seen, ms) { return this.waitFor("tail", "writer_waiting", seen, ms); }
+
+  async waitFor(counter, flag, seen, ms) {
+    Atomics.store(this.w, OFF[flag] / 4, 1);
     try {
-      if (this.head() !== seen || this.closed()) return;
-      const r = Atomics.waitAsync(this.w, OFF.head / 4, seen | 0, ms); // head's low word
+      if (this.u64(counter) !== seen || this.closed()) return;
+      const r = Atomics.waitAsync(this.w, OFF[counter] / 4, seen | 0, ms); // the low word
       if (r.async) await r.value;
     } finally {
-      Atomics.store(this.w, OFF.reader_waiting / 4, 0);
+      Atomics.store(this.w, OFF[flag] / 4, 0);
     }
   }
 
