@@ -10,11 +10,13 @@ a ring both tab services share (no bridge), to the second, which writes
 ``back``, bridged to the host as before. The host cuts ``in``'s WebSocket
 once mid-stream (the tab dials again and the host resends from its ring)
 and reads every message exactly once, in order, and the same ``.wasm``
-relays run on the host give the same output.
+relays run on the host give the same output. A tab that leaves breaks the
+tunnel it was reading, and a later tab may not take it up.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -23,6 +25,8 @@ import time
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
@@ -191,6 +195,15 @@ def _write_until_broken(mesh: Mesh, into: list[BaseException]) -> None:
         into.append(err)
 
 
+def _dial(port: int, token: str) -> str:
+    """Dial the feed of ``in`` as a tab would: the reason the host closed it with."""
+    with connect(f"ws://127.0.0.1:{port}/nanonet-feed/in") as ws:
+        ws.send(json.dumps({"token": token}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    return closed.value.rcvd.reason if closed.value.rcvd is not None else ""
+
+
 def test_a_tab_that_leaves_breaks_the_tunnel_it_was_reading(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
@@ -220,6 +233,7 @@ def test_a_tab_that_leaves_breaks_the_tunnel_it_was_reading(tmp_path: Path) -> N
             finally:
                 browser.close()
         assert web.all_done()
+        assert _dial(web.port, token) == "refused"  # a tab again: its guests would start afresh
     finally:
         web.stop()
         mesh.stop()

@@ -78,6 +78,8 @@ class TabFeeds:
             return "the first message carried no token", None
         if self.readers_of[tunnel] not in grant.services:
             return f"the token does not grant tunnel {tunnel!r}", None
+        if self.mesh.tunnels[tunnel].ring.broken:  # its tab left: a new one starts afresh
+            return f"tunnel {tunnel!r} broke when its tab left; start a new run", None
         if tunnel in self._links:
             return f"tunnel {tunnel!r} is already bridged to a tab", None
         return "", token.encode()
