@@ -3,7 +3,8 @@
 A Python WebSocket client plays the tab's receiver against a real
 ``WebHost`` on 127.0.0.1 and a real mesh: a forged token, or one that does
 not grant the tunnel's reader, is turned away; a granted one gets the host
-speaking as the sender (a HELLO carrying that token back), DATA from the
+speaking as the sender (a HELLO carrying that token back; a second dial
+while it is bridged is told ``busy``, to try again), DATA from the
 host's ring within the credit the client's WELCOME grants, and, once the
 host's writer closed and everything is acknowledged, CLOSE; after an ACK
 that says ENDED the host closes with the reason ``ended``, and turns a
@@ -143,6 +144,7 @@ def test_a_granted_tab_receives_within_its_credit_and_the_end(web: WebHost) -> N
     token = _token(web, ("relay", "second"))
     with connect(f"ws://127.0.0.1:{web.port}/nanonet-feed/in") as ws:
         _handshake(ws, token)
+        assert _turned_away(web, json.dumps({"token": token})) == (1013, "busy")  # dial again
         assert _take_data(ws) == [b"m0", b"m1", b"m2"]  # the credit, no more
         writer.close()
         ws.send(F.ack(3, 16))

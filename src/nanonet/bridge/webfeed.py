@@ -13,7 +13,10 @@ One ``SendPump`` per tunnel lasts the whole run: a redial hands it the new
 link (``SendPump.relink``), so a park it left in flight on the ring is the
 one the next connection waits on, never a second one beside it. A finished
 tunnel (every message acknowledged, the tab's ring closed) turns later
-dials away with the close reason ``ended``, on which the tab stops dialling.
+dials away with the close reason ``ended``, on which the tab stops dialling;
+a dial refused for its token closes with ``refused`` (the tab stops too), one
+for a tunnel still bridged (its old link not yet seen dead) with ``busy``
+(the tab dials again).
 """
 
 from __future__ import annotations
@@ -80,8 +83,6 @@ class TabFeeds:
             return f"the token does not grant tunnel {tunnel!r}", None
         if self.mesh.tunnels[tunnel].ring.broken:  # its tab left: a new one starts afresh
             return f"tunnel {tunnel!r} broke when its tab left; start a new run", None
-        if tunnel in self._links:
-            return f"tunnel {tunnel!r} is already bridged to a tab", None
         return "", token.encode()
 
     async def serve(self, ws: ServerConnection, tunnel: str, grants: Grants,
@@ -98,8 +99,11 @@ class TabFeeds:
         if token is None:
             refuse(f"tunnel {tunnel!r}: {why}")
             await ws.close(1008, "refused")
-            return
-        await self._send(ws, tunnel, token)
+        elif tunnel in self._links:  # the old link may be dying: the tab tries again
+            refuse(f"tunnel {tunnel!r} is already bridged to a tab")
+            await ws.close(1013, "busy")
+        else:
+            await self._send(ws, tunnel, token)
 
     def _pump(self, tunnel: str, link: WsLink, token: bytes) -> SendPump:
         pump = self.pumps.get(tunnel)

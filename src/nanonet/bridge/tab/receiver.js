@@ -71,6 +71,7 @@ export class TunnelReceiver {
     if (ws !== this.ws || this.state === "refused") return;
     if (why === ENDED && this.ended) { this.set("ended"); return; }
     if (why === "refused") { this.set("refused", "the host refused this tab's token"); return; }
+    // else (lost, "busy": the host has not seen the old link die yet): dial again
     this.reconnects += 1;
     this.set("reconnecting", why);
     setTimeout(() => this.start(), RECONNECT_AFTER);
