@@ -3,8 +3,9 @@
 // service, its rings (shared memories laid out per docs/ring.md), a Worker
 // running the guest and its adapter, and a TunnelSender bridging each ring
 // the service writes to the host, a TunnelReceiver each ring it reads from
-// the host; a tunnel between two services of this tab is their shared ring. The page shows the grant, the services
-// and the tunnels' counters read from the ring headers, live.
+// the host; a tunnel between two services of this tab is their shared ring.
+// The page shows the grant, the services and the tunnels' counters read
+// from the ring headers, live.
 
 import { Ring } from "./ring.js";
 import { TunnelSender } from "./sender.js";
