@@ -143,11 +143,11 @@ def test_a_bridge_hello_must_hold_a_grant_for_its_tunnel(web: WebHost,
     assert "does not grant tunnel 'out'" in caplog.text  # the refusal is, without the token
 
 
-def test_a_tunnel_between_two_tab_services_is_refused_at_start(tmp_path: Path) -> None:
+def test_a_tunnel_between_two_tabs_is_refused_at_start(tmp_path: Path) -> None:
     checker = PRODUCER.parent.parent.parent / "src" / "nanonet" / "guests" / "checker.wat"
     (tmp_path / "nanonet.toml").write_text(f"""
 [web]
-browsers = ["tab"]
+browsers = ["tab", "other"]
 [tunnels.a]
 writer = "p"
 reader = "q"
@@ -157,7 +157,7 @@ node = "tab"
 names = {{ out = "a" }}
 [services.q]
 source = "{checker}"
-node = "tab"
+node = "other"
 names = {{ stream = "a" }}
 """)
     done = subprocess.run([sys.executable, "-m", "nanonet.cli", "run", "nanonet.toml",
@@ -166,4 +166,4 @@ names = {{ stream = "a" }}
                           env={**os.environ,
                                "PYTHONPATH": str(PRODUCER.parents[2] / "src")})
     assert done.returncode == 1
-    assert "tunnel(s) a run between browser services" in done.stderr
+    assert "tunnel(s) a run between two browser nodes" in done.stderr

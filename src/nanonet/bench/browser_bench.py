@@ -1,19 +1,22 @@
-"""Messages per second from a browser tab to the host, beside the same guest on the host.
+"""Browser tabs against the same guests on the host: rates and round trips.
 
-``python -m nanonet.bench.browser_bench [--json] [COUNT [SLOTS]]`` runs the
-producer guest (64-byte messages, ``send_batch``) three times in one run: in
-a headless Chromium tab (``nanonet run --web``: Worker, shared ring, the
-JavaScript bridge into the host's ring, a host end that counts) over
-WebTransport (``[web] transport = "webtransport"``) and over WebSocket
-(``"websocket"``), and on the host in a Mesh with a host reader (no bridge).
-Each rate is counted from the first message to the stream's end; the tab's
-own state says which transport carried it. ``--json`` prints the rates as
-``tab_webtransport``, ``tab_websocket`` and ``host`` (messages/s). Needs
-/usr/bin/chromium, playwright and aioquic (the ``net`` extra).
+``python -m nanonet.bench.browser_bench [COUNT [SLOTS]] [--rounds N] [--json]``
+prints rows (``--json``: a dict of rows, each a dict of figures). ``tab to
+host 64 B`` runs the producer guest (64-byte messages, ``send_batch``) three
+times in one run: in a headless Chromium tab (``nanonet run --web``: Worker,
+shared ring, the JavaScript bridge into the host's ring, a host end that
+counts) over WebTransport (``[web] transport = "webtransport"``) and over
+WebSocket (``"websocket"``), and on the host in a Mesh with a host reader
+(no bridge). Each rate is counted from the first message to the stream's
+end; the tab's own state says which transport carried it. ``tab round trip
+64 B`` (p50, p99) and ``tab pipe 64 B`` / ``tab pipe 4096 B`` (msgs/s) go
+host -> tab -> host through the echo guest (``tabpipe.py``), over WebSocket.
+Needs /usr/bin/chromium, playwright and aioquic (the ``net`` extra).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -24,6 +27,7 @@ import time
 from pathlib import Path
 
 from ..mesh import Mesh
+from .tabpipe import pipe_rows
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -100,20 +104,35 @@ def host_rate(count: int, slots: int) -> float:
         return count / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    as_json = "--json" in sys.argv[1:]
-    args = [a for a in sys.argv[1:] if a != "--json"]
-    count = int(args[0]) if args else 200_000
-    slots = int(args[1]) if len(args) > 1 else 1024
+def rows(count: int, slots: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Every row, tab beside host, in one run (``--json`` prints these keys)."""
     wt, ws = tab_rate(count, slots, "webtransport"), tab_rate(count, slots, "websocket")
     host = host_rate(count, slots)
-    if as_json:
-        print(json.dumps({"tab_webtransport": wt, "tab_websocket": ws, "host": host}))
+    out = {"tab to host 64 B": {"tab webtransport msgs/s": wt, "tab websocket msgs/s": ws,
+                                "host msgs/s": host, "ratio host/websocket": host / ws}}
+    return {**out, **pipe_rows(rounds, count // 2)}
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m nanonet.bench.browser_bench",
+                                description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("count", nargs="?", type=int, default=200_000,
+                   help="messages tab -> host (half as many host -> tab -> host at 64 B, "
+                   "a tenth at 4 KiB)")
+    p.add_argument("slots", nargs="?", type=int, default=1024, help="ring slots tab -> host")
+    p.add_argument("--rounds", type=int, default=2000, help="host <-> tab round trips")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    return p.parse_args()
+
+
+def main() -> None:
+    a = _args()
+    table = rows(a.count, a.slots, a.rounds)
+    if a.json:
+        print(json.dumps(table, indent=1))
         return
-    print(f"{count:,} messages of {SIZE} B, {slots} slots: tab -> host over WebTransport "
-          f"{wt:,.0f} msg/s, over WebSocket {ws:,.0f} msg/s (WebSocket/WebTransport "
-          f"{ws / wt:.2f}x); same guest on the host {host:,.0f} msg/s ({host / ws:.1f}x "
-          "WebSocket)")
+    for name, row in table.items():
+        print(f"{name}: " + ", ".join(f"{k} {v:,.1f}" for k, v in row.items()))
 
 
 if __name__ == "__main__":

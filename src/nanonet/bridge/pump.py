@@ -166,6 +166,19 @@ class SendPump(_Pump):
         s = self.session
         return self._stats(s, "send", s.next_send - s.acked)
 
+    def relink(self, link: Link) -> None:
+        """Go on over a new link (a redial): a new session says hello again,
+        and the far side's WELCOME names where to resume in the ring."""
+        self.link = link
+        self.totals.retire(self.session)
+        self.session = self._new_session()
+
+    async def settle(self) -> None:
+        """Wait for a park on the ring in flight (a worker thread inside the
+        ring's control) to end: then the ring may be released."""
+        if self._park is not None:
+            await asyncio.wait({self._park})
+
     def _events(self) -> None:
         s = self.session
         while (e := s.next_event()) is not None:

@@ -16,7 +16,9 @@ One websockets server does it all, on one asyncio loop in one thread:
 - WebSocket ``/nanonet/<tunnel>``: the bridge (docs/bridge.md) for one
   tunnel the tab writes. The first frame must be a HELLO whose token grants
   that tunnel; the host then runs a ``ReceivePump`` into the tunnel's ring,
-  exactly as between two hosts.
+  exactly as between two hosts;
+- WebSocket ``/nanonet-feed/<tunnel>``: the bridge for one tunnel a tab
+  reads: the host sends, the tab receives (``webfeed.py``).
 
 Beside it, unless ``transport`` is ``"websocket"``, a WebTransport server
 (``webtransport.py``, HTTP/3 on UDP) takes the same bridges on a stream per
@@ -55,6 +57,7 @@ from . import frames as F
 from .linkstats import transport_of
 from .node import BRIDGE_OWNER
 from .pump import ReceivePump
+from .webfeed import TabFeeds
 from .webplan import TabService
 from .webtoken import Grant, TokenRefused, verify
 from .ws import WsLink
@@ -70,7 +73,8 @@ STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/tab/worker.js": ("worker.js", "text/javascript"),
           "/tab/ring.js": ("ring.js", "text/javascript"),
           "/tab/sender.js": ("sender.js", "text/javascript"),
-          "/tab/link.js": ("link.js", "text/javascript")}
+          "/tab/link.js": ("link.js", "text/javascript"),
+          "/tab/receiver.js": ("receiver.js", "text/javascript")}
 HELLO_WAIT = 10.0  # seconds a new connection has to say who it is
 STOP_SECONDS = 10.0
 LINGER = 0.5  # an ended stream's pump stays this long for its sender's last words
@@ -116,6 +120,8 @@ class WebHost:
     via: dict[str, str] = field(default_factory=dict)  # tunnel -> the transport it came by
     _server: Server | None = None
     _thread: threading.Thread | None = None
+    readers_of: dict[str, str] = field(default_factory=dict)  # tunnel -> the tab's reader
+    feeds: TabFeeds | None = None
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -125,6 +131,7 @@ class WebHost:
         """Take the tunnels' write ends and listen; ``port`` is then the real one."""
         for tunnel in self.writers_of:
             self._writers[tunnel] = self.mesh.writer(tunnel, BRIDGE_OWNER)
+        self.feeds = TabFeeds(self.mesh, self.readers_of).take()
         self._thread = threading.Thread(target=self.loop.run_forever, name="nanonet-web",
                                         daemon=True)
         self._thread.start()
@@ -143,7 +150,7 @@ class WebHost:
 
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.partition("?")[0]
-        if path in ("/nanonet-tab",) or path.startswith("/nanonet/"):
+        if path in ("/nanonet-tab",) or path.startswith(("/nanonet/", "/nanonet-feed/")):
             return None  # a WebSocket: the handshake goes on
         if path in STATIC:
             name, kind = STATIC[path]
@@ -169,6 +176,9 @@ class WebHost:
         path, _, query = (ws.request.path if ws.request is not None else "").partition("?")
         if path == "/nanonet-tab":
             await self._control(ws)
+        elif path.startswith("/nanonet-feed/") and self.feeds is not None:
+            await self.feeds.serve(ws, unquote(path[len("/nanonet-feed/"):]), self._grant,
+                                   self._refuse)
         else:
             why = "".join(parse_qs(query).get("fallback", [])[:1])
             await self._bridge(ws, unquote(path[len("/nanonet/"):]),
@@ -222,6 +232,8 @@ class WebHost:
                 self.mesh.tunnels[tunnel].control.break_(BreakInfo(
                     "writer", self.writers_of[tunnel], L.Broken.FAILED,
                     f"browser node {tab.grant.node!r} left (the tab closed)"))
+        if self.feeds is not None:
+            self.feeds.left(tab.grant.services, tab.grant.node)
 
     def _may_write(self, hello: F.Hello, tunnel: str) -> tuple[F.Refusal, str] | None:
         try:
@@ -300,6 +312,9 @@ class WebHost:
         ``tunnel`` now, as a network would: the tab says hello again and goes
         on from what the host has. False if no tab is bridging it."""
         abort = self._links.get(tunnel)
+        if abort is None and self.feeds is not None:
+            ws = self.feeds.link(tunnel)  # a tunnel the tab reads
+            abort = None if ws is None else ws.transport.abort
         if abort is None:
             return False
         self.loop.call_soon_threadsafe(abort)
@@ -308,12 +323,14 @@ class WebHost:
     # -- what the run loop asks ------------------------------------------------
 
     def all_done(self) -> bool:
-        """Every tunnel a tab writes has ended (its CLOSE came), or broke."""
+        """Every tunnel a tab writes has ended (its CLOSE came), or broke, and
+        every tunnel a tab reads was sent to its end (or broke)."""
         return all(t in self.ended or self.mesh.tunnels[t].ring.broken
-                   for t in self.writers_of)
+                   for t in self.writers_of) and (self.feeds is None or self.feeds.all_done())
 
     def failure(self) -> BaseException | None:
-        return next(iter(self.errors.values()), None)
+        feeds = self.feeds.errors if self.feeds is not None else {}
+        return next(iter({**self.errors, **feeds}.values()), None)
 
     def stop(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -323,6 +340,8 @@ class WebHost:
         if self._server is not None:
             self._server.close()
             self._run(self._server.wait_closed())
+        if self.feeds is not None:
+            self._run(self.feeds.settle())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(STOP_SECONDS)
         self.loop.close()

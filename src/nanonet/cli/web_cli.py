@@ -5,8 +5,9 @@ node a browser (``[web] browsers = ["tab"]``; with ``--web`` and no
 ``[web]`` table every node the manifest names is one). The host runs the
 main node's part, serves the page (docs/browser.md) and prints, for each
 browser node, the URL to open: its capability token is in the fragment.
-The run ends when every tunnel the tabs write has ended (or broke, when a
-tab closed), at the ``--timeout``, or on Ctrl-C.
+The run ends when every tunnel the tabs write has ended and every tunnel the
+host writes into a tab was sent to its end (or broke, when a tab closed), at
+the ``--timeout``, or on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def browsers(table: ManifestTable, web: str | None) -> list[str]:
     return []
 
 
-def _check(m: Manifest, nodes: list[str], outgoing: tuple[str, ...]) -> None:
+def _check(m: Manifest, nodes: list[str]) -> None:
     if not nodes:
         raise InvalidValue("--web serves browser nodes, but no service names a node: set "
                            "node = \"tab\" on the services the tab runs")
@@ -52,14 +53,12 @@ def _check(m: Manifest, nodes: list[str], outgoing: tuple[str, ...]) -> None:
     if others:
         raise InvalidValue(f"node(s) {', '.join(others)} are not browsers: a web run carries "
                            "only tabs; add them to [web] browsers, or run them with nanonet node")
-    inside = [n for n, t in m.table.tunnels.items()
-              if {_node(m, t.writer), _node(m, t.reader)} <= set(nodes)]
-    if inside:
-        raise InvalidValue(f"tunnel(s) {', '.join(inside)} run between browser services: a "
-                           "tab bridges each tunnel to the host; make the host one end")
-    if outgoing:
-        raise InvalidValue(f"tunnel(s) {', '.join(outgoing)} go from the host into a tab: a tab "
-                           "only writes to the host for now (docs/browser.md, limits)")
+    crossing = [n for n, t in m.table.tunnels.items()
+                if len({_node(m, t.writer), _node(m, t.reader)} - {None}) > 1]
+    if crossing:
+        raise InvalidValue(f"tunnel(s) {', '.join(crossing)} run between two browser nodes: "
+                           "each tab bridges to the host; put both ends in one tab, or make "
+                           "the host one end")
 
 
 def _node(m: Manifest, owner: str | None) -> str | None:
@@ -78,7 +77,7 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     nodes = browsers(m.table, args.web)
     p = part(m, None)
     try:
-        _check(m, nodes, p.outgoing)
+        _check(m, nodes)
         plans = _plans(m, nodes)
     except InvalidValue as err:
         print(err, file=sys.stderr)
@@ -91,10 +90,11 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     reads = HostReads({n: mesh.reader(n) for n in p.manifest.host_reads},
                       RunOptions(args.timeout, args.quiet), print)
     writers_of = {t: m.table.tunnels[t].writer or "" for t in p.incoming}
+    readers_of = {t: m.table.tunnels[t].reader or "" for t in p.outgoing}
     secret = secrets.token_bytes(32)  # never printed: tokens are signed with it
     transport = m.table.web.transport if m.table.web else "auto"
     web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
-                  transport=transport).start()
+                  transport=transport, readers_of=readers_of).start()
     ttl = m.table.web.token_ttl if m.table.web else 3600.0
     for node in nodes:
         grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),
@@ -109,6 +109,6 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     print(f"web: {why} after {time.perf_counter() - t0:.3f} s; {len(web.refusals)} refusal(s), "
           f"{len(web.left)} tab(s) left", file=sys.stderr)
     print("\n".join(summary(mesh, reads)))
-    status = 1 if failed(mesh, why) or web.errors else 0
+    status = 1 if failed(mesh, why) or web.failure() is not None else 0
     mesh.close()
     return status

@@ -12,7 +12,8 @@ export const MAX_BATCH = 4096;
 export const MAX_NAME = 32;
 export const ACK_REWIND = 1;
 export const ACK_ENDED = 2;
-export const KIND = { HELLO: 1, WELCOME: 2, REFUSE: 3, DATA: 4, ACK: 5, PING: 6, PONG: 7, CLOSE: 8 };
+export const KIND = { HELLO: 1, WELCOME: 2, REFUSE: 3, DATA: 4, ACK: 5, PING: 6, PONG: 7, CLOSE: 8,
+                      BROKEN: 9 };
 export const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k]));
 
 // the fixed part of each body, as frames.LAYOUTS: [field, struct code]
@@ -26,9 +27,10 @@ export const LAYOUTS = {
   6: [["nonce", "Q"]],
   7: [["nonce", "Q"]],
   8: [["end_seq", "Q"]],
+  9: [["end_seq", "Q"], ["reason", "H"], ["service_len", "B"], ["cause_len", "B"]],
 };
 const SIZE = { B: 1, H: 2, I: 4, Q: 8 };
-const WITH_REST = new Set([KIND.HELLO, KIND.REFUSE, KIND.DATA]);
+const WITH_REST = new Set([KIND.HELLO, KIND.REFUSE, KIND.DATA, KIND.BROKEN]);
 
 export function fixedSize(kind) {
   return LAYOUTS[kind].reduce((n, [, code]) => n + SIZE[code], 0);
@@ -94,6 +96,15 @@ export const ping = (nonce) => encode(KIND.PING, { nonce });
 export const pong = (nonce) => encode(KIND.PONG, { nonce });
 export const close = (endSeq) => encode(KIND.CLOSE, { end_seq: endSeq });
 
+// What a receiver sends (tab/receiver.js): WELCOME, ACK and REFUSE.
+export const welcome = (credit, nonce, nextSeq) =>
+  encode(KIND.WELCOME, { version: VERSION, reserved: 0, credit, nonce, next_seq: nextSeq });
+export const ack = (nextSeq, credit, flags) => encode(KIND.ACK, { next_seq: nextSeq, credit, flags });
+export function refuse(code, reason) {
+  const r = enc.encode(reason).subarray(0, 200);
+  return encode(KIND.REFUSE, { code, reason_len: r.length }, r);
+}
+
 function fail(why) {
   return new Error(`bridge peer broke the protocol: ${why}`);
 }
@@ -154,4 +165,12 @@ export function parseData(f, maxPayload) {
   let at = 0;
   for (const n of lengths) { messages.push(payload.subarray(at, at + n)); at += n; }
   return { first_seq: first, lengths, messages };
+}
+
+// BROKEN: the stream ends at end_seq and the writer's service is gone (its reason code).
+export function parseBroken(f) {
+  const { service_len: n, cause_len: c } = f.fields;
+  if (f.rest.length !== n + c || f.fields.reason === 0) throw fail("broken's lengths or reason do not match its body");
+  return { end_seq: f.fields.end_seq, reason: f.fields.reason,
+           service: dec.decode(f.rest.subarray(0, n)), cause: dec.decode(f.rest.subarray(n)) };
 }

@@ -7,7 +7,9 @@
 
 const OFF = { magic: 0, version: 4, slot_count: 8, slot_size: 12, closed: 16, quarantine: 20,
               header_size: 24, name_len: 28, name: 32, head: 64, bytes_in: 72, full_count: 80,
-              writer_parks: 88, tail: 128, bytes_out: 136, writer_waiting: 196, broken: 832 };
+              writer_parks: 88, tail: 128, bytes_out: 136, reader_waiting: 192, writer_waiting: 196,
+              broken: 832 };
+const SLOT_HEADER = 8; // [length u32][flags u32]
 
 export class Ring {
   constructor(end) {
@@ -55,6 +57,62 @@ export class Ring {
     Atomics.store(this.q, OFF.bytes_out / 8, BigInt(this.bytesOut));
     Atomics.store(this.q, OFF.tail / 8, BigInt(tail));
     if (Atomics.load(this.w, OFF.writer_waiting / 4) !== 0) Atomics.notify(this.w, OFF.tail / 4);
+  }
+
+  // The reader's idle wait, without blocking the page: until head passes
+  // `seen`, the ring closes, or `ms`. Announced as a parked reader is, so the
+  // adapter's $publish notifies (SYNC POINT with $publish: reader_waiting
+  // stored, then head re-read; it stores head, then reads the flag).
+  waitHead(seen, ms) { return this.waitFor("head", "reader_waiting", seen, ms); }
+
+  // The writer's: until the guest's commit moves tail past `seen` (its $commit
+  // notifies a writer that announced itself once the ring is half empty).
+  waitTail(seen, ms) { return this.waitFor("tail", "writer_waiting", seen, ms); }
+
+  async waitFor(counter, flag, seen, ms) {
+    Atomics.store(this.w, OFF[flag] / 4, 1);
+    try {
+      if (this.u64(counter) !== seen || this.closed()) return;
+      const r = Atomics.waitAsync(this.w, OFF[counter] / 4, seen | 0, ms); // the low word
+      if (r.async) await r.value;
+    } finally {
+      Atomics.store(this.w, OFF[flag] / 4, 0);
+    }
+  }
+
+  // -- the writer's side, for a ring the tab's receiving bridge fills ------------
+
+  // free slots: what a receiver may grant as credit
+  free() { return this.end.slot_count - (this.head() - this.tail()); }
+
+  // write messages at head, head + 1, ... (the caller checked they fit), then
+  // publish head and wake a reader that parked on it
+  // (SYNC POINT with the adapter's $wait: head stored before reader_waiting is read)
+  publish(messages) {
+    const e = this.end;
+    let head = this.head(), bytes = 0;
+    for (const m of messages) {
+      const at = e.header_size + (head & this.mask) * e.slot_size;
+      this.dv.setUint32(at, m.length, true);
+      this.dv.setUint32(at + 4, 0, true);
+      this.u8.set(m, at + SLOT_HEADER);
+      head += 1;
+      bytes += m.length;
+    }
+    Atomics.store(this.q, OFF.bytes_in / 8, BigInt(this.u64("bytes_in") + bytes));
+    Atomics.store(this.q, OFF.head / 8, BigInt(head));
+    if (Atomics.load(this.w, OFF.reader_waiting / 4) !== 0) Atomics.notify(this.w, OFF.head / 4);
+    return head;
+  }
+
+  // the writer's end: closed after the last publish (broken first, if the far
+  // writer's service is gone), then wake both sides
+  // (SYNC POINT with the adapter's $refresh: closed seen, then head re-read)
+  end_(brokenCode = 0) {
+    if (brokenCode) Atomics.store(this.w, OFF.broken / 4, brokenCode);
+    Atomics.store(this.w, OFF.closed / 4, 1);
+    Atomics.notify(this.w, OFF.head / 4);
+    Atomics.notify(this.w, OFF.tail / 4);
   }
 
   stats() {

@@ -14,13 +14,16 @@ import { dial } from "./link.js";
 const FINAL = ["ended", "refused", "failed"];
 const AUTH = 1, VERSION = 2; // REFUSE codes that no retry will change
 const RECONNECT_AFTER = 250;
+const IDLE_WAIT = 20; // ms an empty ring is waited on before the timers are looked at
 const HELLO_EVERY = 250, RESEND_AFTER = 1000, HEARTBEAT = 1000;
 // a zero-delay turn (setTimeout(0) is clamped to 4 ms once nested)
 const turns = new MessageChannel(), queued = [];
 turns.port1.onmessage = () => queued.shift()();
 function soon(fn) { queued.push(fn); turns.port2.postMessage(0); }
 
-const MOST_BYTES = 1 << 20, HIGH_WATER = 1 << 20;
+const HIGH_WATER = 1 << 20;
+// a DATA body is 16 bytes, 4 a length, then the payloads: at most F.MAX_FRAME
+const fits = (n, bytes) => 16 + 4 * n + bytes <= F.MAX_FRAME;
 
 export class TunnelSender {
   constructor(url, ring, token, onState, wt = null) {
@@ -105,7 +108,15 @@ export class TunnelSender {
     const now = performance.now();
     const busy = this.state === "open" ? this.pump(now) : this.sayHello(now);
     if (busy) soon(() => this.tick());
+    else if (this.idle()) this.ring.waitHead(this.sent, IDLE_WAIT).then(() => soon(() => this.tick()));
     else setTimeout(() => this.tick(), 1);
+  }
+
+  // all sent, credit left, the ring open: only the guest's next message (its
+  // publish notifies) or a timer can give work
+  idle() {
+    return this.state === "open" && this.sent === this.ring.head() && this.sent < this.limit &&
+      !this.ring.closed();
   }
 
   sayHello(now) {
@@ -132,7 +143,7 @@ export class TunnelSender {
 
   sendBatch(to) {
     let messages = this.ring.slots(this.sent, to), bytes = 0, n = 0;
-    for (; n < messages.length && bytes + messages[n].length <= MOST_BYTES; n++) bytes += messages[n].length;
+    for (; n < messages.length && fits(n + 1, bytes + messages[n].length); n++) bytes += messages[n].length;
     messages = messages.slice(0, Math.max(n, 1));
     const frame = F.data(this.sent, messages); // copies the payloads out of the ring
     this.sent += messages.length;

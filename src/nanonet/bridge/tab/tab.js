@@ -2,11 +2,14 @@
 // message of the control WebSocket, and run what the host granted: per
 // service, its rings (shared memories laid out per docs/ring.md), a Worker
 // running the guest and its adapter, and a TunnelSender bridging each ring
-// the service writes to the host. The page shows the grant, the services
-// and the tunnels' counters read from the ring headers, live.
+// the service writes to the host, a TunnelReceiver each ring it reads from
+// the host; a tunnel between two services of this tab is their shared ring.
+// The page shows the grant, the services and the tunnels' counters read
+// from the ring headers, live.
 
 import { Ring } from "./ring.js";
 import { TunnelSender } from "./sender.js";
+import { TunnelReceiver } from "./receiver.js";
 
 const state = window.nanonet = { status: "starting", why: "", grant: null, services: {}, tunnels: {} };
 // the first header line of a ring as hex (what ring/memory.py writes there)
@@ -30,19 +33,29 @@ function wsUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 }
 
-function runService(plan, session, tok, wt) {
+// tunnels with both ends in this tab: no bridge, the one ring is shared
+function inTab(plans) {
+  const ends = (dir) => new Set(plans.flatMap((p) => p.ends.filter((e) => e.direction === dir)
+                                                        .map((e) => e.tunnel)));
+  const reads = ends("read");
+  return new Set([...ends("write")].filter((t) => reads.has(t)));
+}
+
+function runService(plan, session, tok, local, wt) {
   const svc = state.services[plan.name] = { state: "loading", result: null, error: "" };
-  const mine = plan.ends.map((end) => (rings[end.tunnel] = new Ring(end).init()));
+  const mine = plan.ends.map((end) => (rings[end.tunnel] ??= new Ring(end).init()));
   const worker = new Worker("/tab/worker.js");
   worker.onmessage = ({ data }) => Object.assign(svc, data);
   worker.postMessage({ plan, session, rings: mine.map((r) => r.memory) });
-  for (const ring of mine) {
-    if (ring.end.direction !== "write") continue; // the tab bridges what it writes
-    const t = state.tunnels[ring.end.tunnel] = { bridge: "connecting", why: "" };
-    const sender = new TunnelSender(wsUrl(`/nanonet/${encodeURIComponent(ring.end.tunnel)}`), ring, tok,
-                     (s, why) => Object.assign(t, { bridge: s, why, [`${s}_at`]: performance.now() }), wt).start();
-    senders[ring.end.tunnel] = sender;
-  }
+  plan.ends.forEach((end, i) => {
+    if (local.has(end.tunnel)) return;
+    const t = state.tunnels[end.tunnel] = { bridge: "connecting", why: "" };
+    // a tunnel the tab writes may go over WebTransport; one it reads goes over WebSocket
+    const [Bridge, path] = end.direction === "write" ? [TunnelSender, "/nanonet/"]
+      : [TunnelReceiver, "/nanonet-feed/"];
+    senders[end.tunnel] = new Bridge(wsUrl(`${path}${encodeURIComponent(end.tunnel)}`), mine[i], tok,
+      (s, why) => Object.assign(t, { bridge: s, why, [`${s}_at`]: performance.now() }), wt).start();
+  });
 }
 
 function show() {
@@ -50,7 +63,7 @@ function show() {
     `<tr><td>${n}</td><td>${s.state}</td><td>${s.result ?? ""}</td><td>${s.error}</td></tr>`);
   $("services").innerHTML = rows.join("");
   const trows = Object.entries(rings).map(([n, r]) => {
-    const st = r.stats(), t = state.tunnels[n] || {};
+    const st = r.stats(), t = (state.tunnels[n] ??= {});
     const sender = senders[n] || { frames: 0, reconnects: 0 };
     Object.assign(t, st, { frames: sender.frames, reconnects: sender.reconnects,
                            transport: sender.transport, fallback: sender.fallback });
@@ -77,7 +90,8 @@ function start() {
       `expires ${new Date(msg.grant.expires * 1000).toISOString()}`;
     status("running");
     const wt = { mode: msg.transport || "websocket", ...(msg.webtransport || {}) };
-    for (const plan of msg.services) runService(plan, msg.session, tok, wt);
+    const local = inTab(msg.services);
+    for (const plan of msg.services) runService(plan, msg.session, tok, local, wt);
     show();
   };
   ws.onclose = () => { if (state.status !== "refused") status("disconnected"); };

@@ -1,0 +1,155 @@
+"""The host's sending bridges into browser tabs: tunnels a tab's service reads.
+
+The tab dials, as it does for the tunnels it writes: a WebSocket at
+``/nanonet-feed/<tunnel>`` whose first message is ``{"token": ...}``. The
+host checks that the token grants the service that reads the tunnel, then
+speaks as the *sender* on that socket (docs/bridge.md): a ``SendPump`` from
+the host's ring through a ``PeekingReader`` (the ring is the retransmit
+buffer), its HELLO carrying the tab's token back, which the tab checks as a
+receiver checks any hello. The tab's receiver (``tab/receiver.js``) answers
+with a WELCOME naming its ring's head.
+
+One ``SendPump`` per tunnel lasts the whole run: a redial hands it the new
+link (``SendPump.relink``), so a park it left in flight on the ring is the
+one the next connection waits on, never a second one beside it. A finished
+tunnel (every message acknowledged, the tab's ring closed) turns later
+dials away with the close reason ``ended``, on which the tab stops dialling;
+a dial refused for its token closes with ``refused`` (the tab stops too), one
+for a tunnel still bridged (its old link not yet seen dead) with ``busy``
+(the tab dials again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..mesh import Mesh
+from ..ring import layout as L
+from ..ring.adapter import Direction
+from ..ring.control import BreakInfo
+from ..ring.peek import PeekingReader
+from .node import BRIDGE_OWNER
+from .pump import SendPump
+from .webtoken import Grant, TokenRefused
+from .ws import WsLink
+
+log = logging.getLogger(__name__)
+HELLO_WAIT = 10.0  # seconds a new connection has to send its token
+ENDED = "ended"  # the close reason that tells a tab the tunnel is finished
+
+Grants = Callable[[str], Grant]  # a token to its grant, or TokenRefused
+Refuse = Callable[[str], str]  # log and count a refusal
+
+
+@dataclass
+class TabFeeds:
+    """The bridges from the host's rings to the tabs that read them."""
+
+    mesh: Mesh
+    readers_of: dict[str, str]  # tunnel -> the browser service that reads it
+    pumps: dict[str, SendPump] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    _readers: dict[str, PeekingReader] = field(default_factory=dict)
+    _links: dict[str, ServerConnection] = field(default_factory=dict)
+
+    def take(self) -> TabFeeds:
+        """Hold each tunnel's read end for its bridge (before anything runs)."""
+        for name in self.readers_of:
+            t = self.mesh.tunnels[name]
+            t.take(Direction.READ, BRIDGE_OWNER)
+            self._readers[name] = PeekingReader(t.ring, t.control)
+        return self
+
+    def _why_not(self, tunnel: str, first: object, grants: Grants) -> tuple[str, bytes | None]:
+        """Why this connection may not feed ``tunnel`` (empty: it may), and its token."""
+        if tunnel not in self.readers_of:
+            return f"no tab reads tunnel {tunnel!r}", None
+        try:
+            token = str(json.loads(first)["token"])  # type: ignore[arg-type]
+            grant = grants(token)
+        except TokenRefused as err:
+            return str(err), None
+        except (ValueError, KeyError, TypeError):
+            return "the first message carried no token", None
+        if self.readers_of[tunnel] not in grant.services:
+            return f"the token does not grant tunnel {tunnel!r}", None
+        if self.mesh.tunnels[tunnel].ring.broken:  # its tab left: a new one starts afresh
+            return f"tunnel {tunnel!r} broke when its tab left; start a new run", None
+        return "", token.encode()
+
+    async def serve(self, ws: ServerConnection, tunnel: str, grants: Grants,
+                    refuse: Refuse) -> None:
+        """One tab's connection for ``tunnel``: check its token, then send."""
+        try:
+            first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
+        except (TimeoutError, ConnectionClosed):
+            return
+        if tunnel in self.done:
+            await ws.close(1000, ENDED)
+            return
+        why, token = self._why_not(tunnel, first, grants)
+        if token is None:
+            refuse(f"tunnel {tunnel!r}: {why}")
+            await ws.close(1008, "refused")
+        elif tunnel in self._links:  # the old link may be dying: the tab tries again
+            refuse(f"tunnel {tunnel!r} is already bridged to a tab")
+            await ws.close(1013, "busy")
+        else:
+            await self._send(ws, tunnel, token)
+
+    def _pump(self, tunnel: str, link: WsLink, token: bytes) -> SendPump:
+        pump = self.pumps.get(tunnel)
+        if pump is None:
+            pump = self.pumps[tunnel] = SendPump(self._readers[tunnel], link, tunnel, token)
+        else:
+            pump.relink(link)
+        return pump
+
+    async def _send(self, ws: ServerConnection, tunnel: str, token: bytes) -> None:
+        link = WsLink(ws)
+        pump = self._pump(tunnel, link, token)
+        self._links[tunnel] = ws
+        run = asyncio.ensure_future(pump.run())
+        pull = asyncio.ensure_future(link.pull())
+        try:
+            await asyncio.wait((run, pull), return_when=asyncio.FIRST_COMPLETED)
+            if run.done() and (err := run.exception()) is not None:
+                self.errors[tunnel] = err
+                log.error("web: the bridge into the tab for %r stopped: %s", tunnel, err)
+        finally:
+            run.cancel()
+            pull.cancel()
+            self._links.pop(tunnel, None)
+            if pump.session.done:
+                self.done.add(tunnel)
+            await ws.close(1000, ENDED if tunnel in self.done else "")
+
+    def link(self, tunnel: str) -> ServerConnection | None:
+        """The WebSocket feeding ``tunnel`` now, if a tab is connected."""
+        return self._links.get(tunnel)
+
+    def left(self, services: tuple[str, ...], node: str) -> None:
+        """A tab left: the tunnels its services read and had not finished break,
+        so the host's writer sees TunnelBroken instead of waiting for room."""
+        for tunnel, reader in self.readers_of.items():
+            if reader in services and tunnel not in self.done:
+                self.mesh.tunnels[tunnel].control.break_(BreakInfo(
+                    "reader", reader, L.Broken.FAILED,
+                    f"browser node {node!r} left (the tab closed)"))
+
+    def all_done(self) -> bool:
+        """Every tunnel into a tab was sent to its end, or broke."""
+        return all(t in self.done or self.mesh.tunnels[t].ring.broken for t in self.readers_of)
+
+    async def settle(self) -> None:
+        """Wait for every pump's park in flight to end (before the rings go)."""
+        for pump in self.pumps.values():
+            await pump.settle()
