@@ -316,15 +316,18 @@ class DurableReceivePump:
         tail = self.writer.ring.tail()
         moved = False
         while self.unacked and self.unacked[0].ring_end <= tail:
-            for m in self.unacked.popleft().msgs:
-                await _ack(m)
+            b = self.unacked.popleft()
+            for m in b.msgs:
+                await _ack(m, b.stored.end != "")
             moved = True
         return moved
 
 
-async def _ack(m: Any) -> None:
-    """Ack one delivery; a lost ack only means the batch comes again (dropped then)."""
-    await _quietly(m.ack())
+async def _ack(m: Any, confirmed: bool = False) -> None:
+    """Ack one delivery; a lost ack only means the batch comes again (dropped
+    then). The end's ack waits for the server's word: a pump that finished
+    leaves nothing of its stream behind."""
+    await _quietly(m.ack_sync() if confirmed else m.ack())
 
 
 async def _quietly(step: Any) -> None:

@@ -82,13 +82,17 @@ def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
     if node is not None and not p.manifest.services:
         raise InvalidValue(f"no service in {m.path} has node = {node!r}; name a node the "
                            "manifest places services on")
+    durable = [n for n in (*p.outgoing, *p.incoming) if m.table.tunnels[n].durable]
     if args.listen is not None or args.peer:
+        if durable:
+            raise InvalidValue(f"tunnel {durable[0]!r} is durable, which needs NATS with "
+                               "JetStream: bridge with --nats (or no bridge option)")
         readers = {n: m.table.services[t.reader].node or "main"
                    if t.reader in m.table.services else "main"
                    for n, t in m.table.tunnels.items()}
         return _run_part(p.manifest, p, node, None, _token(args), args,
                          direct=(args.listen and host_port(args.listen), _peers(args), readers))
-    server = NatsServer().start() if args.nats is None else None
+    server = NatsServer(jetstream=bool(durable)).start() if args.nats is None else None
     try:
         url = server.url if server else args.nats
         if server:

@@ -89,6 +89,8 @@ class TunnelTable(Table):
     max_subscribers: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBERS)
     # a typed tunnel: each message one WIT record ("nanonet:tunnel/types.packet")
     type: str | None = Field(default=None, min_length=1)
+    # bridged through a JetStream stream: survives a node's death (docs/bridge.md)
+    durable: bool = False
 
     @property
     def all_writers(self) -> list[str]:
@@ -138,6 +140,9 @@ class TunnelTable(Table):
         if stray:
             raise ValueError(f"policy names {stray}, which are not among its subscribers "
                              f"{subs}; add them to subscribers, or remove them from policy")
+        if self.durable and (self.writer is None or self.reader is None):
+            raise ValueError("durable = true is for one-writer, one-reader tunnels (the "
+                             "bridge carries no fan-in or pub-sub one); remove it")
         if self.max_subscribers is not None and self.max_subscribers < len(subs):
             raise ValueError(f"max_subscribers = {self.max_subscribers} is fewer than its "
                              f"{len(subs)} subscribers; raise it")
