@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from nanonet.bridge import jetstream as J
 from nanonet.bridge.durable import DurableReceivePump, DurableSendPump
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.bridge.natsd import NatsServer, binary
+from nanonet.manifest.schema import TunnelTable
 from nanonet.ring.packed import Packed
 
 STRESS = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
@@ -165,3 +167,88 @@ def _read_exactly(n: Nodes, count: int) -> None:
         want = array("Q", range(n.got[0], n.got[0] + len(p)))
         assert p.data.tobytes() == want.tobytes(), f"wrong messages after {n.got[0]}"
         n.got[0] += len(p)
+
+
+MANIFEST = """
+[mesh]
+name = "two"
+
+[tunnels.stream]
+writer = "producer"
+reader = "checker"
+slots = 1024
+max_payload = 64
+durable = true
+
+[services.producer]
+source = "producer.wat"
+
+[services.checker]
+source = "checker.wat"
+node = "b"
+"""
+
+
+def _nanonet(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args, "--timeout", "100"],
+                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _two_nodes(tmp: Path) -> Path:
+    guests = Path(__file__).resolve().parents[1] / "src" / "nanonet" / "guests"
+    wat = (guests / "producer.wat").read_text()
+    (tmp / "producer.wat").write_text(wat.replace("(i64.const 1000000)", f"(i64.const {COUNT})"))
+    (tmp / "checker.wat").write_text((guests / "checker.wat").read_text())
+    (tmp / "nanonet.toml").write_text(MANIFEST)
+    return tmp / "nanonet.toml"
+
+
+def test_a_durable_manifest_tunnel_crosses_two_nodes_through_jetstream(
+        tmp_path: Path, server: NatsServer) -> None:
+    """The writer's node stores the stream and ends before the reader's node
+    starts; then node b's checker guest verifies every sequence number."""
+    path = _two_nodes(tmp_path)
+    main = _nanonet("run", "--nats", server.url, str(path))
+    out_main, err_main = main.communicate(timeout=150)
+    assert main.returncode == 0, out_main + err_main
+    assert "node main: link stream (send, jetstream): ended" in err_main, err_main
+    b = _nanonet("node", "--name", "b", "--nats", server.url, str(path))
+    out_b, err_b = b.communicate(timeout=150)
+    assert b.returncode == 0, out_b + err_b
+    assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b  # every sequence checked
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert "node b: tunnel stream was bridged over jetstream" in err_b, err_b
+
+
+def test_a_node_that_started_the_nats_server_keeps_it_for_its_durable_tunnels(
+        tmp_path: Path) -> None:
+    """``nanonet run`` without --nats starts a nats-server with JetStream and,
+    its own part done, keeps it up until node b has taken the stream."""
+    path = _two_nodes(tmp_path)
+    main = _nanonet("run", str(path))
+    assert main.stderr is not None
+    url = re.search(r"listening on (nats://\S+)", line := main.stderr.readline())
+    assert url, line
+    b = _nanonet("node", "--name", "b", "--nats", url.group(1), str(path))
+    out_b, err_b = b.communicate(timeout=150)
+    out_main, err_main = main.communicate(timeout=60)
+    assert b.returncode == 0, out_b + err_b
+    assert main.returncode == 0, out_main + err_main
+    assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert "nats-server stays up until the far nodes have taken durable tunnel(s) stream" in \
+        err_main, err_main
+    assert "not taken by the timeout" not in err_main, err_main
+
+
+@pytest.mark.parametrize("keys, why", [
+    ({"writer": "a", "subscribers": ["b"]}, "durable = true is for one-writer, one-reader"),
+    ({"writers": ["a", "c"], "reader": "b"}, "durable = true is for one-writer, one-reader"),
+])
+def test_durable_is_only_for_one_writer_and_one_reader(keys: dict[str, object],
+                                                       why: str) -> None:
+    assert TunnelTable.model_validate({"writer": "a", "reader": "b", "durable": True}).durable
+    with pytest.raises(ValueError, match=why):
+        TunnelTable.model_validate({**keys, "durable": True})
+    with pytest.raises(ValueError, match="valid boolean"):
+        TunnelTable.model_validate({"writer": "a", "reader": "b", "durable": 1})

@@ -15,12 +15,14 @@ are what the receiver drops duplicates by.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
 import json
 import struct
 import sys
+import time
 from array import array
 from dataclasses import dataclass
 from itertools import accumulate
@@ -161,3 +163,22 @@ def _batch(body: bytes, max_payload: int) -> Stored:
         raise BridgeProtocolError(f"a stored batch's lengths add up to {bounds[-1]} bytes, "
                                   f"its payload has {len(body) - start}")
     return Stored(bounds, memoryview(body)[start:])
+
+
+async def wait_drained(url: str, mesh: str, tunnels: list[str], timeout: float | None,
+                       every: float = 0.05) -> bool:
+    """Until every tunnel's stream is empty (its reader's node acked it all),
+    or ``timeout`` seconds: a node that started the nats-server itself keeps
+    it up that long, for the store goes with the server. False at the timeout."""
+    import nats
+    nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False)
+    js, deadline = nc.jetstream(), None if timeout is None else time.monotonic() + timeout
+    try:
+        for tunnel in tunnels:
+            while (await js.stream_info(stream_name(mesh, tunnel))).state.messages:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(every)
+        return True
+    finally:
+        await nc.close()

@@ -12,6 +12,7 @@ its own on 127.0.0.1 and says where, for the other nodes' ``--nats``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bridge.direct import DirectBridges, host_port
+from ..bridge.jetstream import wait_drained
 from ..bridge.nats import NatsOptions
 from ..bridge.natsd import NatsServer
 from ..bridge.node import NodeBridges, part
@@ -97,10 +99,26 @@ def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
         url = server.url if server else args.nats
         if server:
             print(f"nats-server listening on {url} (other nodes: --nats {url})", file=sys.stderr)
-        return _run_part(p.manifest, p, node, _nats(args, url), _token(args), args)
+        status = _run_part(p.manifest, p, node, _nats(args, url), _token(args), args)
+        if server and (out := [n for n in durable if n in p.outgoing]):
+            _keep_serving(url, p.mesh_name, out, args.timeout)
+        return status
     finally:
         if server:
             server.stop()
+
+
+def _keep_serving(url: str, mesh: str, tunnels: list[str], timeout: float | None) -> None:
+    """This node's nats-server holds its durable tunnels' streams (in a
+    temporary store): keep it up until their readers' nodes took them all."""
+    print(f"nats-server stays up until the far nodes have taken durable tunnel(s) "
+          f"{', '.join(tunnels)}", file=sys.stderr)
+    try:
+        if not asyncio.run(wait_drained(url, mesh, tunnels, timeout)):
+            print("durable tunnels not taken by the timeout: what they held is lost with this "
+                  "nats-server (run one of your own and pass --nats)", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("stopped before the durable tunnels were taken", file=sys.stderr)
 
 
 def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, token: bytes,
