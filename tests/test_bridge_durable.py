@@ -90,6 +90,30 @@ def test_durable_stream_checks_every_sequence(pair: Nodes, server: NatsServer) -
     assert recv.duplicates == 0
 
 
+def test_nats_server_restarted_mid_stream_loses_nothing(pair: Nodes,
+                                                       server: NatsServer) -> None:
+    async def go() -> None:
+        nc = await connect(NatsOptions(server.url))
+        send = DurableSendPump(nc.jetstream(), pair.peeker(), "m", "t", b"k")
+        recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
+        tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
+
+        async def restart() -> None:
+            while pair.got[0] < COUNT // 3:
+                await asyncio.sleep(0.002)
+            await asyncio.to_thread(server.restart)
+            restarted_at.append(pair.got[0])
+        await asyncio.wait_for(asyncio.gather(
+            asyncio.to_thread(produce, pair.writer, COUNT),
+            asyncio.to_thread(consume, pair.reader, COUNT, pair.got), restart(), *tasks),
+            WATCHDOG)
+        await nc.close()
+    restarted_at: list[int] = []
+    asyncio.run(go())
+    assert pair.got[0] == COUNT
+    assert restarted_at[0] < COUNT, "the server came back after the stream was over"
+
+
 def test_reader_killed_mid_stream_loses_nothing(server: NatsServer, tmp_path: Path) -> None:
     """The dead reader's records, then the restarted one's: in order, every
     sequence number, the overlap only what the dead one took unacked."""
