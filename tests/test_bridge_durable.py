@@ -25,6 +25,7 @@ from nanonet.bridge import jetstream as J
 from nanonet.bridge.durable import DurableReceivePump, DurableSendPump
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.bridge.natsd import NatsServer, binary
+from nanonet.errors import InvalidValue
 from nanonet.manifest.schema import TunnelTable
 from nanonet.ring.packed import Packed
 
@@ -103,13 +104,18 @@ def test_nats_server_restarted_mid_stream_loses_nothing(pair: Nodes,
                 await asyncio.sleep(0.002)
             await asyncio.to_thread(server.restart)
             restarted_at.append(pair.got[0])
+            release.set()  # the second half is written once the server is back
         await asyncio.wait_for(asyncio.gather(
-            asyncio.to_thread(produce, pair.writer, COUNT),
+            asyncio.to_thread(produce_until, pair, COUNT // 2, release),
             asyncio.to_thread(consume, pair.reader, COUNT, pair.got), restart(), *tasks),
             WATCHDOG)
         await nc.close()
     restarted_at: list[int] = []
-    asyncio.run(go())
+    release = threading.Event()
+    try:
+        asyncio.run(go())
+    finally:
+        release.set()
     assert pair.got[0] == COUNT
     assert restarted_at[0] < COUNT, "the server came back after the stream was over"
 
@@ -276,3 +282,22 @@ def test_durable_is_only_for_one_writer_and_one_reader(keys: dict[str, object],
         TunnelTable.model_validate({**keys, "durable": True})
     with pytest.raises(ValueError, match="valid boolean"):
         TunnelTable.model_validate({"writer": "a", "reader": "b", "durable": 1})
+
+
+def test_a_message_over_the_servers_max_payload_stops_the_sender(server: NatsServer) -> None:
+    """Not a retry for ever: the error names both fixes."""
+    a = nodes(slots=4, max_payload=2 << 20)
+    try:
+        a.writer.send(b"x" * (1 << 20 | 1))
+
+        async def go() -> None:
+            nc = await connect(NatsOptions(server.url))
+            pump = DurableSendPump(nc.jetstream(), a.peeker(), "m", "big", b"k")
+            try:
+                with pytest.raises(InvalidValue, match="over the NATS server's max_payload"):
+                    await asyncio.wait_for(pump.run(), WATCHDOG)
+            finally:
+                await nc.close()
+        asyncio.run(go())
+    finally:
+        close_nodes(a)

@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BridgeProtocolError, TunnelBroken, TunnelClosed
+from ..errors import BridgeProtocolError, InvalidValue, TunnelBroken, TunnelClosed
 from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from ..ring.packed import Packed
@@ -125,6 +125,7 @@ class DurableSendPump:
                 ack = await self.js.publish(self.subject, body, timeout=PUBLISH_TIMEOUT,
                                             headers=hdrs)
             except Exception as err:  # no server, a timeout, the stream full: try again
+                _too_big(err, len(body), self.tunnel)
                 self.retries += 1
                 self.state = "waiting"
                 log.debug("bridge %r: JetStream publish failed (%s); again in %.2f s",
@@ -137,6 +138,15 @@ class DurableSendPump:
             self.bytes_sent += len(body)
             self.state = "open"
             return
+
+
+def _too_big(err: Exception, size: int, tunnel: str) -> None:
+    """A batch NATS will never take (one message over its max_payload)."""
+    from nats.errors import MaxPayloadError
+    if isinstance(err, MaxPayloadError):
+        raise InvalidValue(f"durable tunnel {tunnel!r}: a stored batch of {size} bytes is "
+                           "over the NATS server's max_payload; give the tunnel a smaller "
+                           "max_payload, or raise max_payload in the server's config") from err
 
 
 async def _retrying(step: Any, tunnel: str) -> Any:
