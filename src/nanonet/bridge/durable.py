@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,10 +175,11 @@ class DurableReceivePump:
     """The reader's node: the tunnel's stream into the local ring."""
 
     def __init__(self, js: Any, writer: TunnelWriter, mesh: str, tunnel: str, token: bytes,
-                 ack_wait: float = ACK_WAIT, clock: Any = time.monotonic) -> None:
+                 ack_wait: float = ACK_WAIT) -> None:
         self.js, self.writer, self.mesh, self.tunnel, self.token = js, writer, mesh, tunnel, token
-        self.ack_wait, self.clock = ack_wait, clock
+        self.ack_wait = ack_wait
         self.state, self.expected, self.ended = "starting", 0, False
+        # duplicates: messages delivered again and dropped; resumes: consumers made anew
         self.duplicates = self.protocol_errors = self.resumes = self.bytes_received = 0
         self.pending: deque[_Batch] = deque()  # in stream order, not yet all in the ring
         self.unacked: deque[_Batch] = deque()  # in the ring, not yet all taken by the reader
@@ -189,7 +189,7 @@ class DurableReceivePump:
 
     def stats(self) -> LinkStats:
         return LinkStats(self.tunnel, "receive", TRANSPORT, self.state, None, 0, 0,
-                         self.resumes, self.duplicates, 0, self.bytes_received)
+                         max(0, self.resumes - 1), self.duplicates, 0, self.bytes_received)
 
     async def run(self) -> None:
         """Until the stream's end is in the ring and every batch was acked."""
@@ -283,11 +283,12 @@ class DurableReceivePump:
     async def _duplicate(self, seq: int, m: Any) -> None:
         """A batch delivered again: ack it with its first delivery (or now, if
         that was acked)."""
-        self.duplicates += 1
         for b in (*self.unacked, *self.pending):
             if b.seq == seq:
+                self.duplicates += b.stored.count
                 b.msgs.append(m)
                 return
+        self.duplicates += J.count_of(m.data, m.headers)
         await _ack(m)
 
     def _write(self) -> bool:

@@ -7,8 +7,8 @@ holding one subject, ``nanonet.<mesh>.<tunnel>.js``, and one durable pull
 consumer (``reader``). A stored message is one batch: a little-endian u32
 count, the count's u32 lengths, the payloads end to end; or, with the
 ``Nanonet-End`` header, the end of the stream (``closed``, or ``broken``
-with why). ``Nanonet-Mac`` is an HMAC-SHA256 of the body and the end
-header under the bridge token, so only a node that holds the token can put
+with why). ``Nanonet-Mac`` is an HMAC-SHA256 of the message id, the end
+and break headers and the body under the bridge token, so only a node that holds the token can put
 messages in the tunnel. The stream's sequence numbers order the batches and
 are what the receiver drops duplicates by.
 """
@@ -84,8 +84,9 @@ async def fresh_consumer(js: Any, mesh: str, tunnel: str, ack_wait: float) -> tu
     return sub, first
 
 
-def _mac(token: bytes, body: bytes, end: str) -> str:
-    return hmac.new(token, end.encode() + b"\0" + body, hashlib.sha256).hexdigest()[:32]
+def _mac(token: bytes, msg_id: str, body: bytes, end: str, brk: str) -> bytes:
+    head = f"{msg_id}\0{end}\0{brk}\0".encode("utf-8", "surrogateescape")
+    return hmac.new(token, head + body, hashlib.sha256).hexdigest()[:32].encode()
 
 
 def encode_batch(lengths: list[int], data: bytes) -> bytes:
@@ -99,11 +100,12 @@ def encode_batch(lengths: list[int], data: bytes) -> bytes:
 def headers(token: bytes, msg_id: str, body: bytes, end: str = "",
             broken: tuple[int, str, str] | None = None) -> dict[str, str]:
     """A stored message's headers: its dedup id, its end mark, its MAC."""
-    out = {MSG_ID: msg_id, MAC: _mac(token, body, end)}
+    brk = "" if broken is None else json.dumps(list(broken))
+    out = {MSG_ID: msg_id, MAC: _mac(token, msg_id, body, end, brk).decode()}
     if end:
         out[END] = end
-    if broken is not None:
-        out[BREAK] = json.dumps(list(broken))
+    if brk:
+        out[BREAK] = brk
     return out
 
 
@@ -126,12 +128,21 @@ def decode(token: bytes, body: bytes, hdrs: dict[str, str] | None, max_payload: 
     body and ``max_payload``); BridgeProtocolError names what is wrong."""
     h = hdrs or {}
     end = h.get(END, "")
-    if not hmac.compare_digest(h.get(MAC, ""), _mac(token, body, end)):
+    mac = h.get(MAC, "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(mac, _mac(token, h.get(MSG_ID, ""), body, end, h.get(BREAK, ""))):
         raise BridgeProtocolError("a stored message's MAC does not match this node's bridge "
                                   "token: give every node the same token")
     if end:
         return Stored([0], memoryview(b""), end, _broken(h.get(BREAK)))
     return _batch(body, max_payload)
+
+
+def count_of(body: bytes, hdrs: dict[str, str] | None) -> int:
+    """How many messages a stored batch says it holds (0 for an end, or a
+    body too short to say), unchecked: for counting duplicates only."""
+    if (hdrs or {}).get(END) or len(body) < 4:
+        return 0
+    return int(_COUNT.unpack_from(body)[0])
 
 
 def _broken(text: str | None) -> tuple[int, str, str] | None:
