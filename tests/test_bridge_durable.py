@@ -25,7 +25,7 @@ from nanonet.bridge import jetstream as J
 from nanonet.bridge.durable import DurableReceivePump, DurableSendPump
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.bridge.natsd import NatsServer, binary
-from nanonet.errors import InvalidValue
+from nanonet.errors import InvalidValue, TunnelBroken
 from nanonet.manifest.schema import TunnelTable
 from nanonet.ring.packed import Packed
 
@@ -301,3 +301,27 @@ def test_a_message_over_the_servers_max_payload_stops_the_sender(server: NatsSer
         asyncio.run(go())
     finally:
         close_nodes(a)
+
+
+def test_a_broken_writer_breaks_the_far_tunnel_after_its_stored_messages(
+        pair: Nodes, server: NatsServer) -> None:
+    """The writer's service dies: what the stream stored is read, then the
+    far reader gets TunnelBroken naming the far writer, as beside it."""
+    from nanonet.ring import layout as L
+    from nanonet.ring.control import BreakInfo
+    pair.writer.send_many(Packed.fixed(array("Q", range(100)), 8), timeout=WATCHDOG)
+    pair.a.tunnels["t"].control.break_(BreakInfo("writer", "shop", L.Broken.TRAPPED,
+                                                 "unreachable"))
+
+    async def go() -> None:
+        nc = await connect(NatsOptions(server.url))
+        send = DurableSendPump(nc.jetstream(), pair.peeker(), "m", "t", b"k")
+        recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
+        tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
+        await asyncio.wait_for(tasks[0], WATCHDOG)
+        with pytest.raises(TunnelBroken, match=r"shop \(far node\)"):
+            await asyncio.wait_for(asyncio.to_thread(_read_exactly, pair, 101), WATCHDOG)
+        tasks[1].cancel()
+        await nc.close()
+    asyncio.run(go())
+    assert pair.got[0] == 100
