@@ -22,10 +22,12 @@ import pytest
 
 from bridge_ends import Nodes, close_nodes, consume, nodes, produce
 from nanonet.bridge import jetstream as J
+from nanonet.bridge import placement
 from nanonet.bridge.durable import DurableReceivePump, DurableSendPump
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.errors import InvalidValue, TunnelBroken
+from nanonet.manifest.manifest import load_manifest
 from nanonet.manifest.schema import TunnelTable
 from nanonet.ring.packed import Packed
 
@@ -249,6 +251,12 @@ def test_a_durable_manifest_tunnel_crosses_two_nodes_through_jetstream(
     assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b  # every sequence checked
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
     assert "node b: tunnel stream was bridged over jetstream" in err_b, err_b
+
+
+def test_check_says_a_crossing_is_durable(tmp_path: Path) -> None:
+    table = load_manifest(_two_nodes(tmp_path)).table
+    assert "  stream: producer on main -> checker on b (durable: through JetStream)" in \
+        placement.lines(table)
 
 
 def test_a_node_that_started_the_nats_server_keeps_it_for_its_durable_tunnels(
