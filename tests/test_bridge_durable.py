@@ -333,3 +333,52 @@ def test_a_broken_writer_breaks_the_far_tunnel_after_its_stored_messages(
         await nc.close()
     asyncio.run(go())
     assert pair.got[0] == 100
+
+
+def test_a_batch_the_server_delivers_again_is_dropped_by_its_sequence(
+        server: NatsServer) -> None:
+    """The far reader stalls past the consumer's ack wait, so the server
+    delivers every unacked batch again: the reader still sees each message
+    once, in order."""
+    from nanonet import Mesh
+    from nanonet.ring.adapter import Direction
+    a, b = Mesh(), Mesh()
+    a.tunnel("t", slots=64, max_payload=64)  # small batches...
+    b.tunnel("t", slots=1024, max_payload=64)  # ...that all fit in the reader's ring
+    writer = a.writer("t")
+    a.tunnels["t"].take(Direction.READ, "<bridge>")
+    n = Nodes(a, b, writer, b.reader("t"), b.writer("t"))
+    gate, count = threading.Event(), 960
+
+    async def go() -> DurableReceivePump:
+        nc = await connect(NatsOptions(server.url))
+        send = DurableSendPump(nc.jetstream(), n.peeker(), "m", "t", b"k")
+        recv = DurableReceivePump(nc.jetstream(), n.inlet, "m", "t", b"k", ack_wait=0.5)
+        tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
+        ends = asyncio.gather(asyncio.to_thread(write_then_close, n, count, gate),
+                              asyncio.to_thread(consume, n.reader, count, n.got, 8, gate))
+        try:
+            deadline = time.monotonic() + WATCHDOG
+            while recv.duplicates == 0:
+                assert time.monotonic() < deadline, "the server never delivered a batch again"
+                await asyncio.sleep(0.01)
+        finally:
+            gate.set()
+        await asyncio.wait_for(asyncio.gather(ends, *tasks), WATCHDOG)
+        await nc.close()
+        return recv
+    try:
+        recv = asyncio.run(go())
+    finally:
+        close_nodes(n)
+    assert n.got[0] == count
+    assert recv.duplicates > 0 and recv.stats().duplicates == recv.duplicates
+
+
+def write_then_close(n: Nodes, count: int, gate: threading.Event) -> None:
+    """Messages 0..count-1, and the close only once ``gate`` opens (a stream
+    that ended would not be fetched from again)."""
+    n.writer.send_many(Packed.fixed(array("Q", range(count)), 8), timeout=WATCHDOG)
+    if not gate.wait(WATCHDOG):
+        raise AssertionError("the gate never opened")
+    n.writer.close()

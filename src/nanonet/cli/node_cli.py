@@ -119,6 +119,8 @@ def _keep_serving(url: str, mesh: str, tunnels: list[str], timeout: float | None
                   "nats-server (run one of your own and pass --nats)", file=sys.stderr)
     except KeyboardInterrupt:
         print("stopped before the durable tunnels were taken", file=sys.stderr)
+    except Exception as err:  # nats-py's errors: the server is unreachable or its stream gone
+        print(f"cannot tell whether the durable tunnels were taken: {err}", file=sys.stderr)
 
 
 def _run_part(m: Manifest, p: Any, node: str | None, nats: NatsOptions | None, token: bytes,
