@@ -19,7 +19,8 @@ import threading
 from array import array
 
 from nanonet import Mesh
-from nanonet.bridge.durable import DurableReceivePump, DurableSendPump
+from nanonet.bridge.durable import DurableSendPump
+from nanonet.bridge.durable_receive import DurableReceivePump
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.errors import TunnelClosed
 from nanonet.ring.adapter import Direction

@@ -23,7 +23,8 @@ import pytest
 from bridge_ends import Nodes, close_nodes, consume, nodes, produce
 from nanonet.bridge import jetstream as J
 from nanonet.bridge import placement
-from nanonet.bridge.durable import DurableReceivePump, DurableSendPump
+from nanonet.bridge.durable import DurableSendPump
+from nanonet.bridge.durable_receive import DurableReceivePump
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.errors import InvalidValue, TunnelBroken

@@ -14,7 +14,8 @@ import asyncio
 import sys
 import time
 
-from ..bridge.durable import DurableReceivePump, DurableSendPump
+from ..bridge.durable import DurableSendPump
+from ..bridge.durable_receive import DurableReceivePump
 from ..bridge.nats import NatsOptions, connect
 from ..bridge.natsd import NatsServer
 from ..mesh import Mesh

@@ -30,7 +30,8 @@ from ..manifest.schema import ManifestTable
 from ..mesh import Mesh
 from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
-from .durable import DurableReceivePump, DurableSendPump
+from .durable import DurableSendPump
+from .durable_receive import DurableReceivePump
 from .nats import NatsLink, NatsOptions, connect
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
