@@ -74,6 +74,7 @@ def test_a_stream_crosses_two_node_processes(tmp_path: Path) -> None:
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_main), out_main
     assert "node b: tunnel stream was bridged over nats" in err_b, err_b
+    assert "Task was destroyed" not in err_main + err_b  # each node's loop ends clean
     assert re.search(r"node main: link stream \(send, nats\): open, rtt [\d.]+ ms, in flight 0, "
                      r"retransmits \d+, reconnects \d+, duplicates 0, [\d,]+ B out", err_main)
 

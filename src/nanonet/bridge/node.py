@@ -106,6 +106,18 @@ def part(m: Manifest, node: str | None) -> Part:
                 tuple(c.send), tuple(c.receive))
 
 
+async def cancel_the_rest() -> None:
+    """Cancel and wait for every other task still on this loop: a pump's inner
+    task, a link's reader, nats-py's subscription tasks (its ``close`` leaves
+    them pending), so none is destroyed pending when the loop closes."""
+    me = asyncio.current_task()
+    rest = [t for t in asyncio.all_tasks() if t is not me]
+    for t in rest:
+        t.cancel()
+    if rest:
+        await asyncio.wait(rest, timeout=STOP_SECONDS)
+
+
 class NodeBridges:
     """Every bridge of one node's mesh, on one asyncio loop in one thread."""
 
@@ -209,6 +221,8 @@ class NodeBridges:
         if not self.thread.is_alive():
             return
         self._run(self._stop())
+        self._run(cancel_the_rest())
+        self._run(self.loop.shutdown_default_executor())  # parks in worker threads end
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(STOP_SECONDS)
         self.loop.close()

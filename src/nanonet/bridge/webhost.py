@@ -55,7 +55,7 @@ from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from . import frames as F
 from .linkstats import transport_of
-from .node import BRIDGE_OWNER
+from .node import BRIDGE_OWNER, cancel_the_rest
 from .pump import ReceivePump
 from .webfeed import TabFeeds
 from .webplan import TabService
@@ -342,6 +342,7 @@ class WebHost:
             self._run(self._server.wait_closed())
         if self.feeds is not None:
             self._run(self.feeds.settle())
+        self._run(cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(STOP_SECONDS)
         self.loop.close()
