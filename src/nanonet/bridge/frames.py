@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import accumulate
@@ -150,7 +151,7 @@ class Batch:
 
     first_seq: int
     lengths: array[int]
-    bounds: list[int]
+    bounds: Sequence[int]
     payload: memoryview
 
 
@@ -183,6 +184,16 @@ def parse_broken(f: Frame) -> tuple[int, int, str, str]:
             rest[name_len:].decode(errors="replace"))
 
 
+def _bounds(lengths: array[int]) -> Sequence[int]:
+    """Where each message starts and the last ends: a ``range`` when all are
+    of one nonzero length (the ring then copies them a word column at a
+    time, ``ring/memory.py``), else a list."""
+    size = lengths[0]
+    if size and lengths.count(size) == len(lengths):
+        return range(0, size * len(lengths) + 1, size)
+    return list(accumulate(lengths, initial=0))
+
+
 def parse_data(f: Frame, max_payload: int) -> Batch:
     """Checked: 1..MAX_BATCH messages, each at most ``max_payload``, lengths
     that add up to exactly the payload bytes that follow them."""
@@ -193,7 +204,7 @@ def parse_data(f: Frame, max_payload: int) -> Batch:
     lengths.frombytes(f.rest[:4 * count])
     if max(lengths) > max_payload:
         raise _fail(f"a message of {max(lengths)} bytes in a tunnel of {max_payload}")
-    bounds = list(accumulate(lengths, initial=0))
+    bounds = _bounds(lengths)
     payload = f.rest[4 * count:]
     if bounds[-1] != len(payload):
         raise _fail(f"lengths add up to {bounds[-1]} bytes, the batch holds {len(payload)}")

@@ -43,7 +43,8 @@ from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 log = logging.getLogger(__name__)
 IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
 WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
-PARK_NS = 20_000_000  # a sender's park on an idle ring (then it looks at its timers)
+PARK_NS = 20_000_000  # a sender's park on a peeked-out ring (then it looks at its timers)
+LOOK_MOST = 0.05  # seconds an idle pump waits at most before it looks at its clock again
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
 
 
@@ -120,17 +121,25 @@ class _Pump:
             await self.link.send(wire)
         return bool(frames)
 
-    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
-        """Nothing moved: wait for a wire message or a while (doubling up to
-        ``IDLE_MOST``, never past the session's timer); something moved: a turn."""
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession,
+                    poll: bool) -> None:
+        """Something moved: a turn. Nothing moved: wait for a wire message, at
+        most until the session's timer (and ``LOOK_MOST``); with ``poll`` (the
+        local ring may change what there is to do, and nothing wakes us when
+        it does) at most ``_idle``, doubling from ``IDLE_FIRST`` to ``IDLE_MOST``."""
         if busy:
             self._idle = IDLE_FIRST
             await asyncio.sleep(0)
             return
-        at = session.get_timer()
-        wait = self._idle if at is None else max(0.0, min(self._idle, at - self.clock()))
-        self._idle = min(IDLE_MOST, self._idle * 2)
+        wait = self._until_timer(session)
+        if poll:
+            wait = min(wait, self._idle)
+            self._idle = min(IDLE_MOST, self._idle * 2)
         await self.link.inbox.wait(wait)
+
+    def _until_timer(self, session: SenderSession | ReceiverSession) -> float:
+        at = session.get_timer()
+        return LOOK_MOST if at is None else max(0.0, min(LOOK_MOST, at - self.clock()))
 
 
 class SendPump(_Pump):
@@ -192,16 +201,18 @@ class SendPump(_Pump):
             moved = True
         return moved
 
-    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
-        """``_Pump._wait``, but on an idle ring that may be sent from, also
-        woken by the ring's writer (a park in a worker thread), so a lone
-        message goes out at once instead of at the next poll."""
-        if busy or not self.session.sendable() or not self.reader.idle():
-            await super()._wait(busy, session)
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession,
+                    poll: bool = False) -> None:
+        """``_Pump._wait``, woken by wire messages only (ACKs move the credit).
+        With credit left and every message peeked, also woken by the ring's
+        writer (a park in a worker thread), so a message goes out as soon as
+        it is written, whether or not earlier ones were acknowledged."""
+        if busy or not self.session.sendable() or not self.reader.may_park():
+            await super()._wait(busy, session, poll)
             return
         if self._park is None or self._park.done():
             self._park = asyncio.ensure_future(asyncio.to_thread(self.reader.park, PARK_NS))
-        inbox = asyncio.ensure_future(self.link.inbox.wait(PARK_NS / 1e9))
+        inbox = asyncio.ensure_future(self.link.inbox.wait(self._until_timer(session)))
         await asyncio.wait({self._park, inbox}, return_when=asyncio.FIRST_COMPLETED)
         inbox.cancel()
 
@@ -294,6 +305,14 @@ class ReceivePump(_Pump):
                 s.credit == 0 or free - s.credit >= self.writer.geometry.slot_count // 4):
             s.acknowledge(head, free)
 
+    def _watching(self) -> bool:
+        """The local reader may free enough of the ring for a window update
+        (``_window``), and only polling sees it: the sender was told of less
+        than three quarters of the ring (or of none)."""
+        s, slots = self.session, self.writer.geometry.slot_count
+        return self.ended_at is None and s.state == "open" and (
+            s.credit == 0 or slots - s.credit >= slots // 4)
+
     def _quiet_since(self) -> float:
         """Since when the ended stream's sender has said nothing (it repeats its
         CLOSE until it hears ACK_ENDED, so silence means it heard)."""
@@ -331,4 +350,4 @@ class ReceivePump(_Pump):
             if self.ended_at is None:
                 self._window()
             sent = await self._flush(self.session, now)
-            await self._wait(got or sent, self.session)
+            await self._wait(got or sent, self.session, self._watching())
