@@ -4,7 +4,10 @@ Throughput: a stream of messages (64 B, 4 KiB) from a host writer on one
 mesh to a host reader on another, through the bridge over a local
 nats-server, every sequence number checked (loss 0 or the row fails);
 against nats-py publishing the same messages one NATS message each to a
-subscriber on a second connection. Round trip: one message out and its echo
+subscriber on a second connection. The bridged rings at 64 B have 16384
+slots: credit is the far ring's room, and that is the window a user gives
+a cross-machine tunnel (docs/bridge.md); at 4 KiB 1024 slots already hold
+4 MiB. Round trip: one message out and its echo
 back through two bridged tunnels, against nats-py request/reply. Each row
 is ``{"nanonet ...": x, "nats-py ...": y, "ratio": x / y}``.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Any
 
 INBOX_BYTES = 8 << 20
 
@@ -39,23 +40,30 @@ class Inbox:
         self.queued -= len(data)
         return data
 
-    async def wait(self, timeout: float) -> None:
-        """Until something is queued, or ``timeout`` seconds.
+    async def wait(self, timeout: float, also: asyncio.Future[Any] | None = None) -> None:
+        """Until something is queued, ``timeout`` seconds, or ``also`` is done.
 
         One future that ``put`` or a timer resolves: a pump waits here on
         every idle turn, and a task plus ``asyncio.wait`` per turn cost more
         than the turn's work. A plain ``await`` of it is cancelled with the
         pump (Python 3.11's ``wait_for`` could return instead, leaving a
         cancelled pump running beside its replacement)."""
-        if self._items:
+        if self._items or (also is not None and also.done()):
             return
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         timer = loop.call_later(timeout, _wake, waiter)
+
+        def done(_: asyncio.Future[Any]) -> None:
+            _wake(waiter)
+        if also is not None:
+            also.add_done_callback(done)
         try:
             await waiter
         finally:
             timer.cancel()
+            if also is not None:
+                also.remove_done_callback(done)
             if self._waiter is waiter:
                 self._waiter = None
 

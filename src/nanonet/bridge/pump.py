@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
 WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
 PARK_NS = 20_000_000  # a sender's park on a peeked-out ring (then it looks at its timers)
+ACK_DELAY = 0.005  # seconds a receiver may hold an ACK while the sender has credit to spare
 LOOK_MOST = 0.05  # seconds an idle pump waits at most before it looks at its clock again
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
 
@@ -152,7 +153,7 @@ class SendPump(_Pump):
         g = reader.geometry
         self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4)))
         self.session = self._new_session()
-        self._park: asyncio.Future[None] | None = None
+        self._park: asyncio.Future[None] | None = None  # a park in a worker thread
 
     def _new_session(self) -> SenderSession:
         return SenderSession(self.tunnel, self.reader.geometry.max_payload, self.token,
@@ -211,10 +212,11 @@ class SendPump(_Pump):
             await super()._wait(busy, session, poll)
             return
         if self._park is None or self._park.done():
-            self._park = asyncio.ensure_future(asyncio.to_thread(self.reader.park, PARK_NS))
-        inbox = asyncio.ensure_future(self.link.inbox.wait(self._until_timer(session)))
-        await asyncio.wait({self._park, inbox}, return_when=asyncio.FIRST_COMPLETED)
-        inbox.cancel()
+            loop = asyncio.get_running_loop()
+            self._park = loop.run_in_executor(None, self.reader.park, PARK_NS)
+        await self.link.inbox.wait(self._until_timer(session), also=self._park)
+        if self._park.done() and not self._park.cancelled():
+            self._park.exception()  # a park that failed (a closed ring): _fill sees why
 
     async def run(self) -> None:
         """Until the local ring is closed and every message is acknowledged."""
@@ -245,6 +247,11 @@ class ReceivePump(_Pump):
         self.refusals = self.protocol_errors = 0
         self.ended_at: float | None = None
         self.session = self._new_session()
+        self._ack_at: float | None = None  # when a held ACK is due
+
+    def _until_timer(self, session: SenderSession | ReceiverSession) -> float:
+        wait = super()._until_timer(session)
+        return wait if self._ack_at is None else max(0.0, min(wait, self._ack_at - self.clock()))
 
     def _room(self) -> tuple[int, int]:
         """The ring's head (the next sequence expected) and its free slots."""
@@ -265,26 +272,38 @@ class ReceivePump(_Pump):
         return ReceiverSession(self.tunnel, self.writer.geometry.max_payload, self.token,
                                head, free, self.clock(), self.timing)
 
-    def _write(self, e: Messages) -> None:
+    def _write(self, e: Messages, now: float) -> None:
+        """Write a batch; acknowledge it at once if it is large (a sixteenth
+        of the ring) or the sender has less than half the ring of credit
+        left, else within ``ACK_DELAY``: a lone message's own ACK would double
+        the wire messages of a request and its reply."""
         b = e.batch
         packed = Packed(b.payload, b.bounds[e.skip:], max(b.lengths))
         sent = self.writer.try_send_many(packed)
         if sent != e.count:  # the credit was the ring's room: only a close stops it
             raise TunnelClosed(f"tunnel {self.tunnel!r} took {sent} of {e.count} messages")
+        s, slots = self.session, self.writer.geometry.slot_count
+        if e.count >= slots // 16 or s.granted_end - s.expected < slots // 2:
+            self._acknowledge()
+        elif self._ack_at is None:
+            self._ack_at = now + min(ACK_DELAY, self.timing.resend_after / 4)
+
+    def _acknowledge(self) -> None:
+        self._ack_at = None
         self.session.acknowledge(*self._room())
 
     def _events(self, now: float) -> None:
         s = self.session
         while (e := s.next_event()) is not None:
             if isinstance(e, Messages):
-                self._write(e)
+                self._write(e, now)
             elif isinstance(e, Refused):
                 self.refusals += 1
                 log.warning("bridge %r: refused a peer: %s", self.tunnel, e.reason)
             elif isinstance(e, Ended):
                 self._end(e)
                 self.ended_at = now
-                s.acknowledge(*self._room())
+                self._acknowledge()
 
     def _end(self, e: Ended) -> None:
         """Close the local ring, or break it when the far writer's service is
@@ -332,7 +351,7 @@ class ReceivePump(_Pump):
             return True
         log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
         self.totals.retire(self.session)
-        self.session = self._new_session()
+        self.session, self._ack_at = self._new_session(), None
         return False
 
     async def run(self) -> None:
@@ -347,6 +366,8 @@ class ReceivePump(_Pump):
                 if await self._broken(err):
                     return
                 continue
+            if self._ack_at is not None and now >= self._ack_at:
+                self._acknowledge()
             if self.ended_at is None:
                 self._window()
             sent = await self._flush(self.session, now)
