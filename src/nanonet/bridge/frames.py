@@ -225,9 +225,26 @@ class FrameDecoder:
         ``BridgeProtocolError`` on the first bad header or body."""
         out: list[Frame] = []
         view = memoryview(data).cast("B")
+        frozen = isinstance(view.obj, bytes)  # immutable: frames may be slices of it
         while view:
-            view = self._gather(view, out)
+            if frozen and self._want < 0 and not self._buf and len(view) >= HEADER.size:
+                view = self._whole(view, out)
+            else:
+                view = self._gather(view, out)
         return out
+
+    def _whole(self, view: memoryview, out: list[Frame]) -> memoryview:
+        """The next frame read straight from immutable bytes, its body a
+        slice of them, not a copy (a DATA frame is most of a wire message);
+        a body cut short is gathered as ``_gather`` does."""
+        self._header(bytes(view[:HEADER.size]))
+        end = HEADER.size + self._want
+        if len(view) < end:
+            self._buf += view[HEADER.size:]
+            return view[len(view):]
+        out.append(self._body(view[HEADER.size:end]))
+        self._want = -1
+        return view[end:]
 
     def _gather(self, view: memoryview, out: list[Frame]) -> memoryview:
         need = (HEADER.size if self._want < 0 else self._want) - len(self._buf)
