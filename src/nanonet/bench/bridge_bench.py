@@ -4,7 +4,7 @@ Throughput: a stream of messages (64 B, 4 KiB) from a host writer on one
 mesh to a host reader on another, through the bridge over a local
 nats-server, every sequence number checked (loss 0 or the row fails);
 against nats-py publishing the same messages one NATS message each to a
-subscriber on a second connection. The bridged rings at 64 B have 16384
+subscriber on a second connection. The bridged rings at 64 B have 32768
 slots: credit is the far ring's room, and that is the window a user gives
 a cross-machine tunnel (docs/bridge.md); at 4 KiB 1024 slots already hold
 4 MiB. Round trip: one message out and its echo
@@ -35,7 +35,7 @@ Row = dict[str, float]
 BATCH = 1024
 # the throughput rows' ring slots by message size: a window of 1-4 MiB, as a cross-machine
 # tunnel would have (docs/bridge.md: credit is the far ring's room), within the 8 MiB inbox
-STREAM_SLOTS = {64: 16384, 4096: 1024}
+STREAM_SLOTS = {64: 32768, 4096: 1024}
 
 
 class _Bridged:

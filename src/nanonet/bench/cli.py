@@ -62,7 +62,7 @@ NOTES = {
     "bridge": "bridge_64, bridge_4096: a host writer on one mesh to a host reader on another "
               "through the NATS bridge (every sequence checked) against nats-py publishing "
               "one NATS message per message to a second connection (the bridged rings: "
-              "16384 slots at 64 B, a cross-machine tunnel's window, docs/bridge.md; 1024 "
+              "32768 slots at 64 B, a cross-machine tunnel's window, docs/bridge.md; 1024 "
               "at 4 KiB); bridge_rtt: one message "
               "out and back through two bridged tunnels against nats-py request/reply; one "
               "nats-server on 127.0.0.1 for both",
