@@ -253,11 +253,22 @@ class ReceivePump(_Pump):
         wait = super()._until_timer(session)
         return wait if self._ack_at is None else max(0.0, min(wait, self._ack_at - self.clock()))
 
+    @property
+    def window(self) -> int:
+        """The most credit granted: the ring's slots, or fewer if that many
+        messages in flight would not fit the link's inbox (three quarters of
+        it: frame headers, control frames and a resend's duplicates take the
+        rest), which would drop them and have them sent again and again."""
+        g = self.writer.geometry
+        fits = self.link.inbox.most * 3 // 4 // (g.max_payload + 4)
+        return max(1, min(g.slot_count, fits))
+
     def _room(self) -> tuple[int, int]:
-        """The ring's head (the next sequence expected) and its free slots."""
+        """The ring's head (the next sequence expected) and the credit: its
+        free slots, at most ``window``."""
         ring = self.writer.ring
         head = ring.head()
-        return head, self.writer.geometry.slot_count - (head - ring.tail())
+        return head, min(self.window, self.writer.geometry.slot_count - (head - ring.tail()))
 
     @property
     def duplicates(self) -> int:
@@ -282,7 +293,7 @@ class ReceivePump(_Pump):
         sent = self.writer.try_send_many(packed)
         if sent != e.count:  # the credit was the ring's room: only a close stops it
             raise TunnelClosed(f"tunnel {self.tunnel!r} took {sent} of {e.count} messages")
-        s, slots = self.session, self.writer.geometry.slot_count
+        s, slots = self.session, self.window
         if e.count >= slots // 16 or s.granted_end - s.expected < slots // 2:
             self._acknowledge()
         elif self._ack_at is None:
@@ -321,14 +332,14 @@ class ReceivePump(_Pump):
         s = self.session
         head, free = self._room()
         if s.state == "open" and head == s.written and free > s.credit and (
-                s.credit == 0 or free - s.credit >= self.writer.geometry.slot_count // 4):
+                s.credit == 0 or free - s.credit >= self.window // 4):
             s.acknowledge(head, free)
 
     def _watching(self) -> bool:
         """The local reader may free enough of the ring for a window update
         (``_window``), and only polling sees it: the sender was told of less
         than three quarters of the ring (or of none)."""
-        s, slots = self.session, self.writer.geometry.slot_count
+        s, slots = self.session, self.window
         return self.ended_at is None and s.state == "open" and (
             s.credit == 0 or slots - s.credit >= slots // 4)
 
