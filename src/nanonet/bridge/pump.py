@@ -5,8 +5,9 @@ ring (``PeekingReader``), hands them to a ``SenderSession`` within its
 credit, and commits the ring only up to what the far side acknowledged.
 ``receive_tunnel`` runs on the reader's node: it writes each new batch into
 the local ring (a host ``TunnelWriter``) in one ``try_send_many`` and
-acknowledges it, granting the ring's free slots as credit. Python runs per
-batch, never per message.
+acknowledges it (a small batch within ``ACK_DELAY``), granting the ring's
+free slots as credit (at most what the link's inbox holds). Python runs
+per batch, never per message.
 
 A ``Link`` is any message transport: ``send(data)`` puts one wire message
 (whole frames) on its way, best effort; ``incoming`` is a bounded queue of
