@@ -43,7 +43,9 @@ class Inbox:
     async def wait(self, timeout: float, also: asyncio.Future[Any] | None = None) -> None:
         """Until something is queued, ``timeout`` seconds, or ``also`` is done.
 
-        One future that ``put`` or a timer resolves: a pump waits here on
+        One waiter at a time (the link's one pump; a newer wait takes over
+        from an older one, which then ends by its timer). One future that
+        ``put`` or a timer resolves: a pump waits here on
         every idle turn, and a task plus ``asyncio.wait`` per turn cost more
         than the turn's work. A plain ``await`` of it is cancelled with the
         pump (Python 3.11's ``wait_for`` could return instead, leaving a
