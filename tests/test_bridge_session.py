@@ -134,29 +134,6 @@ def test_a_data_frame_without_a_session_asks_for_a_hello() -> None:
     assert F.BODIES[F.Kind.REFUSE].unpack_from(out[0], F.HEADER.size)[0] == F.Refusal.RESUME
 
 
-def test_a_shut_window_is_reopened_by_a_receiver_that_restarted() -> None:
-    """The sender used every credit, the receiver's bridge restarted before
-    it granted more: the sender's probe (a PING) must lead to a new session,
-    not only to a PONG that keeps a dead session alive."""
-    s, r = _open_pair()
-    s.send_data(0, array("I", [1] * 8), b"x" * 8)
-    for f in s.data_to_send(0):
-        r.receive_data(f, 0)
-    r.acknowledge(8, 0)  # all in the ring, no room left
-    for f in r.data_to_send(0):
-        s.receive_data(f, 0)
-    fresh = ReceiverSession("t", MAX_PAYLOAD, b"k", 8, 8, 0.5, TIMING)  # the ring was read
-    now = 0.0
-    while now < 5 and s.sendable() == 0:
-        now += 0.05
-        s.handle_timer(now)
-        for f in s.data_to_send(now):
-            fresh.receive_data(f, now)
-        for f in fresh.data_to_send(now):
-            s.receive_data(f, now)
-    assert s.state == "open" and s.sendable() == 8 and s.acked == 8
-
-
 def test_an_empty_stream_still_ends_on_the_far_side() -> None:
     sim = Sim(0, slots=4, faults=Faults())
     sim.run(100)

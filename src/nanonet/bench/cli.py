@@ -66,7 +66,9 @@ NOTES = {
                 "process of its own (zmq-inproc: threads of one process)",
     "bridge": "bridge_64, bridge_4096: a host writer on one mesh to a host reader on another "
               "through the NATS bridge (every sequence checked) against nats-py publishing "
-              "one NATS message per message to a second connection; bridge_rtt: one message "
+              "one NATS message per message to a second connection (the bridged rings: "
+              "32768 slots at 64 B, a cross-machine tunnel's window, docs/bridge.md; 1024 "
+              "at 4 KiB); bridge_rtt: one message "
               "out and back through two bridged tunnels against nats-py request/reply; one "
               "nats-server on 127.0.0.1 for both",
     "nanonet-py": "two Python threads on one process: the GIL serialises them, so this row "

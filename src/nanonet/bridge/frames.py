@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import accumulate
@@ -150,7 +151,7 @@ class Batch:
 
     first_seq: int
     lengths: array[int]
-    bounds: list[int]
+    bounds: Sequence[int]
     payload: memoryview
 
 
@@ -183,6 +184,16 @@ def parse_broken(f: Frame) -> tuple[int, int, str, str]:
             rest[name_len:].decode(errors="replace"))
 
 
+def _bounds(lengths: array[int]) -> Sequence[int]:
+    """Where each message starts and the last ends: a ``range`` when all are
+    of one nonzero length (the ring then copies them a word column at a
+    time, ``ring/memory.py``), else a list."""
+    size = lengths[0]
+    if size and lengths.count(size) == len(lengths):
+        return range(0, size * len(lengths) + 1, size)
+    return list(accumulate(lengths, initial=0))
+
+
 def parse_data(f: Frame, max_payload: int) -> Batch:
     """Checked: 1..MAX_BATCH messages, each at most ``max_payload``, lengths
     that add up to exactly the payload bytes that follow them."""
@@ -193,7 +204,7 @@ def parse_data(f: Frame, max_payload: int) -> Batch:
     lengths.frombytes(f.rest[:4 * count])
     if max(lengths) > max_payload:
         raise _fail(f"a message of {max(lengths)} bytes in a tunnel of {max_payload}")
-    bounds = list(accumulate(lengths, initial=0))
+    bounds = _bounds(lengths)
     payload = f.rest[4 * count:]
     if bounds[-1] != len(payload):
         raise _fail(f"lengths add up to {bounds[-1]} bytes, the batch holds {len(payload)}")
@@ -214,9 +225,26 @@ class FrameDecoder:
         ``BridgeProtocolError`` on the first bad header or body."""
         out: list[Frame] = []
         view = memoryview(data).cast("B")
+        frozen = isinstance(view.obj, bytes)  # immutable: frames may be slices of it
         while view:
-            view = self._gather(view, out)
+            if frozen and self._want < 0 and not self._buf and len(view) >= HEADER.size:
+                view = self._whole(view, out)
+            else:
+                view = self._gather(view, out)
         return out
+
+    def _whole(self, view: memoryview, out: list[Frame]) -> memoryview:
+        """The next frame read straight from immutable bytes, its body a
+        slice of them, not a copy (a DATA frame is most of a wire message);
+        a body cut short is gathered as ``_gather`` does."""
+        self._header(bytes(view[:HEADER.size]))
+        end = HEADER.size + self._want
+        if len(view) < end:
+            self._buf += view[HEADER.size:]
+            return view[len(view):]
+        out.append(self._body(view[HEADER.size:end]))
+        self._want = -1
+        return view[end:]
 
     def _gather(self, view: memoryview, out: list[Frame]) -> memoryview:
         need = (HEADER.size if self._want < 0 else self._want) - len(self._buf)

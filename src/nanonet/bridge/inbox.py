@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Any
 
 INBOX_BYTES = 8 << 20
 
@@ -19,7 +20,7 @@ class Inbox:
         self.queued = 0
         self.dropped = 0
         self._items: deque[bytes] = deque()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
 
     def put(self, data: bytes) -> bool:
         """Queue ``data``; False (counted in ``dropped``) if it does not fit."""
@@ -28,7 +29,7 @@ class Inbox:
             return False
         self.queued += len(data)
         self._items.append(data)
-        self._ready.set()
+        _wake(self._waiter)
         return True
 
     def empty(self) -> bool:
@@ -37,19 +38,38 @@ class Inbox:
     def take(self) -> bytes:
         data = self._items.popleft()
         self.queued -= len(data)
-        if not self._items:
-            self._ready.clear()
         return data
 
-    async def wait(self, timeout: float) -> None:
-        """Until something is queued, or ``timeout`` seconds."""
-        if self._items:
+    async def wait(self, timeout: float, also: asyncio.Future[Any] | None = None) -> None:
+        """Until something is queued, ``timeout`` seconds, or ``also`` is done.
+
+        One waiter at a time (the link's one pump; a newer wait takes over
+        from an older one, which then ends by its timer). One future that
+        ``put`` or a timer resolves: a pump waits here on
+        every idle turn, and a task plus ``asyncio.wait`` per turn cost more
+        than the turn's work. A plain ``await`` of it is cancelled with the
+        pump (Python 3.11's ``wait_for`` could return instead, leaving a
+        cancelled pump running beside its replacement)."""
+        if self._items or (also is not None and also.done()):
             return
-        # asyncio.wait, not wait_for: Python 3.11's wait_for returns the result
-        # of an inner wait that finished as the outer task was cancelled, so a
-        # cancelled pump could go on running beside its replacement
-        ready = asyncio.ensure_future(self._ready.wait())
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(timeout, _wake, waiter)
+
+        def done(_: asyncio.Future[Any]) -> None:
+            _wake(waiter)
+        if also is not None:
+            also.add_done_callback(done)
         try:
-            await asyncio.wait({ready}, timeout=timeout)
+            await waiter
         finally:
-            ready.cancel()
+            timer.cancel()
+            if also is not None:
+                also.remove_done_callback(done)
+            if self._waiter is waiter:
+                self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)

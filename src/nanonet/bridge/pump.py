@@ -5,8 +5,9 @@ ring (``PeekingReader``), hands them to a ``SenderSession`` within its
 credit, and commits the ring only up to what the far side acknowledged.
 ``receive_tunnel`` runs on the reader's node: it writes each new batch into
 the local ring (a host ``TunnelWriter``) in one ``try_send_many`` and
-acknowledges it, granting the ring's free slots as credit. Python runs per
-batch, never per message.
+acknowledges it (a small batch within ``ACK_DELAY``), granting the ring's
+free slots as credit (at most what the link's inbox holds). Python runs
+per batch, never per message.
 
 A ``Link`` is any message transport: ``send(data)`` puts one wire message
 (whole frames) on its way, best effort; ``incoming`` is a bounded queue of
@@ -44,7 +45,9 @@ from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 log = logging.getLogger(__name__)
 IDLE_FIRST, IDLE_MOST = 0.0002, 0.005  # seconds a pump waits when idle: doubling, capped
 WIRE_MAX = F.MAX_FRAME  # bytes of frames joined into one wire message
-PARK_NS = 20_000_000  # a sender's park on an idle ring (then it looks at its timers)
+PARK_NS = 20_000_000  # a sender's park on a peeked-out ring (then it looks at its timers)
+ACK_DELAY = 0.005  # seconds a receiver may hold an ACK while the sender has credit to spare
+LOOK_MOST = 0.05  # seconds an idle pump waits at most before it looks at its clock again
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
 
 
@@ -132,17 +135,25 @@ class _Pump:
             _honour_cancel()
         return bool(frames)
 
-    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
-        """Nothing moved: wait for a wire message or a while (doubling up to
-        ``IDLE_MOST``, never past the session's timer); something moved: a turn."""
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession,
+                    poll: bool) -> None:
+        """Something moved: a turn. Nothing moved: wait for a wire message, at
+        most until the session's timer (and ``LOOK_MOST``); with ``poll`` (the
+        local ring may change what there is to do, and nothing wakes us when
+        it does) at most ``_idle``, doubling from ``IDLE_FIRST`` to ``IDLE_MOST``."""
         if busy:
             self._idle = IDLE_FIRST
             await asyncio.sleep(0)
             return
-        at = session.get_timer()
-        wait = self._idle if at is None else max(0.0, min(self._idle, at - self.clock()))
-        self._idle = min(IDLE_MOST, self._idle * 2)
+        wait = self._until_timer(session)
+        if poll:
+            wait = min(wait, self._idle)
+            self._idle = min(IDLE_MOST, self._idle * 2)
         await self.link.inbox.wait(wait)
+
+    def _until_timer(self, session: SenderSession | ReceiverSession) -> float:
+        at = session.get_timer()
+        return LOOK_MOST if at is None else max(0.0, min(LOOK_MOST, at - self.clock()))
 
 
 class SendPump(_Pump):
@@ -155,7 +166,7 @@ class SendPump(_Pump):
         g = reader.geometry
         self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4)))
         self.session = self._new_session()
-        self._park: asyncio.Future[None] | None = None
+        self._park: asyncio.Future[None] | None = None  # a park in a worker thread
 
     def _new_session(self) -> SenderSession:
         return SenderSession(self.tunnel, self.reader.geometry.max_payload, self.token,
@@ -217,18 +228,21 @@ class SendPump(_Pump):
             moved = True
         return moved
 
-    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession) -> None:
-        """``_Pump._wait``, but on an idle ring that may be sent from, also
-        woken by the ring's writer (a park in a worker thread), so a lone
-        message goes out at once instead of at the next poll."""
-        if busy or not self.session.sendable() or not self.reader.idle():
-            await super()._wait(busy, session)
+    async def _wait(self, busy: bool, session: SenderSession | ReceiverSession,
+                    poll: bool = False) -> None:
+        """``_Pump._wait``, woken by wire messages only (ACKs move the credit).
+        With credit left and every message peeked, also woken by the ring's
+        writer (a park in a worker thread), so a message goes out as soon as
+        it is written, whether or not earlier ones were acknowledged."""
+        if busy or not self.session.sendable() or not self.reader.may_park():
+            await super()._wait(busy, session, poll)
             return
         if self._park is None or self._park.done():
-            self._park = asyncio.ensure_future(asyncio.to_thread(self.reader.park, PARK_NS))
-        inbox = asyncio.ensure_future(self.link.inbox.wait(PARK_NS / 1e9))
-        await asyncio.wait({self._park, inbox}, return_when=asyncio.FIRST_COMPLETED)
-        inbox.cancel()
+            loop = asyncio.get_running_loop()
+            self._park = loop.run_in_executor(None, self.reader.park, PARK_NS)
+        await self.link.inbox.wait(self._until_timer(session), also=self._park)
+        if self._park.done() and not self._park.cancelled():
+            self._park.exception()  # a park that failed (a closed ring): _fill sees why
 
     async def run(self) -> None:
         """Until the local ring is closed and every message is acknowledged."""
@@ -259,16 +273,32 @@ class ReceivePump(_Pump):
         self.refusals = self.protocol_errors = 0
         self.ended_at: float | None = None
         self.session = self._new_session()
+        self._ack_at: float | None = None  # when a held ACK is due
+
+    def _until_timer(self, session: SenderSession | ReceiverSession) -> float:
+        wait = super()._until_timer(session)
+        return wait if self._ack_at is None else max(0.0, min(wait, self._ack_at - self.clock()))
+
+    @property
+    def window(self) -> int:
+        """The most credit granted: the ring's slots, or fewer if that many
+        messages in flight would not fit the link's inbox (three quarters of
+        it: frame headers, control frames and a resend's duplicates take the
+        rest), which would drop them and have them sent again and again."""
+        g = self.writer.geometry
+        fits = self.link.inbox.most * 3 // 4 // (g.max_payload + 4)
+        return max(1, min(g.slot_count, fits))
 
     def _room(self) -> tuple[int, int]:
-        """The ring's head (the next sequence expected) and its free slots:
-        behind the reader, or behind a lossless tap if that is further back."""
+        """The ring's head (the next sequence expected) and the credit: its
+        free slots (behind the reader, or behind a lossless tap if that is
+        further back), at most ``window``."""
         ring = self.writer.ring
         head = ring.head()
         # SYNC POINT with tapctl's attach: the tap's mode is read before its cursor
         peer, _ = tap_peer(head, ring.tail(), ring.load(Field.TAP_MODE),
                            ring.load(Field.TAP_TAIL))
-        return head, self.writer.geometry.slot_count - (head - peer)
+        return head, min(self.window, self.writer.geometry.slot_count - (head - peer))
 
     @property
     def duplicates(self) -> int:
@@ -283,26 +313,38 @@ class ReceivePump(_Pump):
         return ReceiverSession(self.tunnel, self.writer.geometry.max_payload, self.token,
                                head, free, self.clock(), self.timing)
 
-    def _write(self, e: Messages) -> None:
+    def _write(self, e: Messages, now: float) -> None:
+        """Write a batch; acknowledge it at once if it is large (a sixteenth
+        of the ring) or the sender has less than half the ring of credit
+        left, else within ``ACK_DELAY``: a lone message's own ACK would double
+        the wire messages of a request and its reply."""
         b = e.batch
         packed = Packed(b.payload, b.bounds[e.skip:], max(b.lengths))
         sent = self.writer.try_send_many(packed)
         if sent != e.count:  # the credit was the ring's room: only a close stops it
             raise TunnelClosed(f"tunnel {self.tunnel!r} took {sent} of {e.count} messages")
+        s, slots = self.session, self.window
+        if e.count >= slots // 16 or s.granted_end - s.expected < slots // 2:
+            self._acknowledge()
+        elif self._ack_at is None:
+            self._ack_at = now + min(ACK_DELAY, self.timing.resend_after / 4)
+
+    def _acknowledge(self) -> None:
+        self._ack_at = None
         self.session.acknowledge(*self._room())
 
     def _events(self, now: float) -> None:
         s = self.session
         while (e := s.next_event()) is not None:
             if isinstance(e, Messages):
-                self._write(e)
+                self._write(e, now)
             elif isinstance(e, Refused):
                 self.refusals += 1
                 log.warning("bridge %r: refused a peer: %s", self.tunnel, e.reason)
             elif isinstance(e, Ended):
                 self._end(e)
                 self.ended_at = now
-                s.acknowledge(*self._room())
+                self._acknowledge()
 
     def _end(self, e: Ended) -> None:
         """Close the local ring, or break it when the far writer's service is
@@ -320,8 +362,16 @@ class ReceivePump(_Pump):
         s = self.session
         head, free = self._room()
         if s.state == "open" and head == s.written and free > s.credit and (
-                s.credit == 0 or free - s.credit >= self.writer.geometry.slot_count // 4):
+                s.credit == 0 or free - s.credit >= self.window // 4):
             s.acknowledge(head, free)
+
+    def _watching(self) -> bool:
+        """The local reader may free enough of the ring for a window update
+        (``_window``), and only polling sees it: the sender was told of less
+        than three quarters of the ring (or of none)."""
+        s, slots = self.session, self.window
+        return self.ended_at is None and s.state == "open" and (
+            s.credit == 0 or slots - s.credit >= slots // 4)
 
     def _quiet_since(self) -> float:
         """Since when the ended stream's sender has said nothing (it repeats its
@@ -342,7 +392,7 @@ class ReceivePump(_Pump):
             return True
         log.warning("bridge %r: %s; waiting for a new hello", self.tunnel, err)
         self.totals.retire(self.session)
-        self.session = self._new_session()
+        self.session, self._ack_at = self._new_session(), None
         return False
 
     async def run(self) -> None:
@@ -357,7 +407,9 @@ class ReceivePump(_Pump):
                 if await self._broken(err):
                     return
                 continue
+            if self._ack_at is not None and now >= self._ack_at:
+                self._acknowledge()
             if self.ended_at is None:
                 self._window()
             sent = await self._flush(self.session, now)
-            await self._wait(got or sent, self.session)
+            await self._wait(got or sent, self.session, self._watching())

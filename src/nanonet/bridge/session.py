@@ -400,12 +400,19 @@ class ReceiverSession(_Session):
             self._close(end_seq)
         else:
             super()._handle(frame, now)
-            if kind is F.Kind.PING and self.state == "open":
-                self._queue_ack()  # a ping may be a probe of a shut window
-            elif kind is F.Kind.PING:
-                # a sender pings only inside a session: this side has none (its
-                # bridge restarted), and a PONG alone would keep the dead one alive
-                self._resume()
+            if kind is F.Kind.PING:
+                self._probed()
+
+    def _probed(self) -> None:
+        """A ping may be the probe of a sender whose window is shut: answer
+        with the ACK. With no session here (this receiver restarted after it
+        granted its last credit), ask for a hello: the sender sends no DATA
+        that would ask, and its pings keep the link alive, so nothing else
+        would ever reopen its window."""
+        if self.state == "open":
+            self._queue_ack()
+        else:
+            self._resume()
 
     def _why_not(self, h: F.Hello) -> tuple[F.Refusal, str] | None:
         if not hmac.compare_digest(h.token, self.token):

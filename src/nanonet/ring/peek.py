@@ -64,9 +64,18 @@ class PeekingReader(TunnelReader):
         cur = self._cur
         return cur.done == cur.pos == self.ring.head()
 
+    def may_park(self) -> bool:
+        """Everything published was peeked, and the ring is not full: no
+        writer waits for room, and none can until it publishes more, which
+        ends a ``park`` (so a commit's wake never waits long for the park's
+        control lock). Uncommitted messages may be held."""
+        cur = self._cur
+        head = self.ring.head()
+        return cur.pos == head and head - cur.done < self.geometry.slot_count
+
     def park(self, timeout_ns: int) -> None:
         """Sleep (in Wasm, the GIL let go) until the writer publishes past the
-        peek position, or ``timeout_ns``. Only on an ``idle`` ring: the park
+        peek position, or ``timeout_ns``. Only when ``may_park``: the park
         holds this end's control lock, which a commit's wake would wait for."""
         self.control.park_reader(self._cur.pos, timeout_ns)
 
