@@ -28,6 +28,9 @@ CORE_TYPE, CORE_MODULE, CORE_INSTANCE = 0x10, 0x11, 0x12
 REFUSED = {b.CORE_TYPE: "core types", b.COMPONENT: "nested components",
            b.INSTANCE: "component instances (an interface export)", b.START: "a start function"}
 
+BUILTINS = {0x02: "resource.new", 0x03: "resource.drop", 0x04: "resource.rep",
+            0x07: "resource.drop async"}
+
 
 class Unfit(Exception):
     """The component's structure is outside what the ring path runs; ``str`` says why."""
@@ -166,7 +169,9 @@ class _Reading:
         for _ in range(r.u32()):
             tag = r.byte()
             if tag not in (0x00, 0x01) or r.byte() != 0x00:
-                raise Unfit(f"the canon built-in 0x{tag:02x} (resources, threads or async)")
+                what = BUILTINS.get(tag, "a threads or async built-in")
+                raise Unfit(f"it uses canon {what} (0x{tag:02x}): resources and async "
+                            "need the component runtime")
             index, opts = r.u32(), _opts(r)
             if tag == 0x00:
                 r.u32()  # the lifted function's type: the signature comes from wasmtime
