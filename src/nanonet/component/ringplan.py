@@ -34,6 +34,7 @@ from .shapes import Signature
 from .typed import RecordLayout
 
 TUNNEL = "tunnel:"
+NO_TUNNEL = "no import is wired to a tunnel"
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def decide(loaded: Loaded, imports: Mapping[str, Any],
            types: Mapping[str, RecordLayout], wasi: bool = False) -> Choice:
     """The Wasm path if every rule above holds, else the host path and the rule broken."""
     if not any(isinstance(v, str) and v.startswith(TUNNEL) for v in imports.values()):
-        return Choice(False, "no import is wired to a tunnel")
+        return Choice(False, NO_TUNNEL)
     if not loaded.binary:
         return Choice(False, "it was loaded without its binary (give its bytes or path)")
     try:
