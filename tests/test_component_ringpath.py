@@ -190,3 +190,10 @@ def test_a_composed_component_is_unfit_for_the_graph_reader() -> None:
     nested = bytes(wasmtime.wat2wasm("(component (component))"))
     with pytest.raises(Unfit, match="nested components"):
         read_graph(nested)
+
+
+@pytest.mark.parametrize("wasm_path", [True, False])
+def test_the_bench_streams_check_every_sequence_number(wasm_path: bool) -> None:
+    from nanonet.bench.component_ring import stream
+
+    assert stream(3000, 16, wasm_path) > 0  # BenchError unless the checker saw all, in order
