@@ -7,9 +7,8 @@ by generated Wasm on the rings (``ringpath.py``): the write ends are taken
 from the mesh as the host path takes them (one writer per tunnel; the
 component service closes them when it ends, so readers finish), and nothing
 is left for the host to define. Otherwise ``wiring.resolve`` wires every
-import through Python, as before. The choice is logged and kept in
-``PATHS`` (component name -> Choice) of the mesh, for ``nanonet check``
-and tests.
+import through Python, as before. The choice is logged and kept per mesh
+(``paths(mesh)``: component name -> Choice), for ``nanonet check`` and tests.
 """
 
 from __future__ import annotations

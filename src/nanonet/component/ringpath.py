@@ -53,7 +53,6 @@ class RingLoaded(Loaded):
     graph: Graph = field(default_factory=Graph)
     rings: dict[str, RingMemory] = field(default_factory=dict)
     rt: Runtime | None = None
-    path = "wasm"
 
     @classmethod
     def of(cls, rt: Runtime, loaded: Loaded, choice: Choice,
