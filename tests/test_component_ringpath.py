@@ -197,3 +197,30 @@ def test_the_bench_streams_check_every_sequence_number(wasm_path: bool) -> None:
     from nanonet.bench.component_ring import stream
 
     assert stream(3000, 16, wasm_path) > 0  # BenchError unless the checker saw all, in order
+
+
+# an interface import of one function, carrying a char: 0xD800 is not a scalar value
+CHARS = """(component
+  (import "nanonet:test/out" (instance $out
+    (export "put" (func (param "c" char) (param "n" u16)))))
+  (alias export $out "put" (func $put))
+  (core func $pl (canon lower (func $put)))
+  (core module $m (import "h" "put" (func $put (param i32 i32)))
+    (func (export "run") (param $c i32) (result i32)
+      (call $put (local.get $c) (i32.const 65535)) (i32.const 1)))
+  (core instance $i (instantiate $m (with "h" (instance (export "put" (func $pl))))))
+  (func (export "run") (param "c" u32) (result u32) (canon lift (core func $i "run"))))"""
+
+
+def test_an_interface_import_is_served_and_a_bad_char_traps(mesh: Mesh, sends: list[int]) -> None:
+    mesh.tunnel("out", slots=16, max_payload=16)
+    comp = mesh.component("c", CHARS, imports={"out": "tunnel:out"})
+    assert isinstance(comp.loaded, RingLoaded), paths(mesh)["c"].why
+    out = mesh.reader("out")
+    mesh.start()
+    assert comp.call("run", ord("é"), timeout=60) == 1
+    with pytest.raises(wasmtime.Trap):
+        comp.call("run", 0xD800, timeout=60)
+    comp.close()
+    assert [bytes(m) for m in out] == [struct.pack("<IH", ord("é"), 65535)]
+    assert sends == []

@@ -115,9 +115,10 @@ class _Runner:
 
     def _lower(self, op: Op) -> None:
         name = self.loaded.graph.funcs[op.index][0]
-        if op.opts.memory is None:
-            raise LoadError(f"the lowered import {name!r} names no memory")
-        memory = self.spaces[CORE_MEMORY][op.opts.memory]
+        if op.opts.memory is None:  # valid when nothing it takes is in memory: no bytes
+            memory = wasmtime.Memory(self.store, wasmtime.MemoryType(wasmtime.Limits(0, 0)))
+        else:
+            memory = self.spaces[CORE_MEMORY][op.opts.memory]
         self.spaces[CORE_FUNC].append(self._glue(self.routes[name], memory))
 
     def _glue(self, route: Route, memory: wasmtime.Memory) -> wasmtime.Func:
