@@ -32,6 +32,8 @@ log = logging.getLogger("nanonet.component")
 def wire(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any], wasi: bool,
          ) -> tuple[Loaded, dict[str, Any], list[TunnelWriter]]:
     """What the component service runs, what its imports are given, the ends it holds."""
+    # every import it declares must be granted, whichever path serves it
+    loaded.check(imports, f"component {owner!r}", wasi=wasi)
     choice = decide(loaded, imports, mesh.tunnel_types, wasi)
     paths(mesh)[owner] = choice
     log.info("component %r: %s", owner, choice.why)

@@ -70,7 +70,7 @@ class RingLoaded(Loaded):
                     wasi: Grants | None = None, owner: str = "") -> Any:
         try:
             return RingInstance(self, store)
-        except wasmtime.WasmtimeError as err:
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as err:  # a start function trapped
             raise LoadError(f"{who} cannot be instantiated on the Wasm tunnel path: "
                             f"{err}") from err
 
