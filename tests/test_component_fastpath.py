@@ -85,14 +85,18 @@ def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) 
     assert out.returncode == 0, out.stdout + out.stderr
     assert ("component 'p' data plane runs without the host: Wasm path: 'forward' -> tunnel "
             "'out' served by generated Wasm on the ring") in out.stdout
-    assert ("component 's' tunnel imports take the host-function path: import 'forward': "
-            "parameter 'text' is string") in out.stdout
+    assert ("component 's' tunnel imports take the host-function path: export 'tag' is "
+            "func(name: string)") in out.stdout
 
 
 STRINGY = """(component
-  (import "forward" (func $f (param "text" string)))
-  (core module $mm (memory (export "mem") 1))
+  (import "forward" (func $f (param "stream-id" u32) (param "payload" (list u8))))
+  (core module $mm (memory (export "mem") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))
   (core instance $mi (instantiate $mm))
   (core func $fl (canon lower (func $f) (memory (core memory $mi "mem"))))
-  (core module $m (import "h" "forward" (func (param i32 i32))))
-  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl)))))))"""
+  (core module $m (import "h" "forward" (func $fw (param i32 i32 i32)))
+    (func (export "tag") (param i32 i32) (call $fw (i32.const 1) (local.get 0) (local.get 1))))
+  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))))))
+  (func (export "tag") (param "name" string) (canon lift (core func $i "tag")
+    (memory (core memory $mi "mem")) (realloc (core func $mi "realloc")))))"""

@@ -29,21 +29,30 @@ from nanonet.ring.writer import TunnelWriter
 COUNT = int(20_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 TYPED = "nanonet:tunnel/types.packet"
 
-# forward(stream-id, payload) with a string payload: the generated path does not serve it
+# forward(stream-id, text): run(n, k) sends n strings, the k-th of LINES (offset 16 k)
+LINES = ["h\u00e9llo \u2603 \U0001f600".encode(), b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+         b"ab\xe2\x82"]
 STRING_PRODUCER = """(component
   (import "forward" (func $f (param "stream-id" u32) (param "text" string)))
-  (core module $mm (memory (export "mem") 1) (data (i32.const 0) "hi"))
+  (core module $mm (memory (export "mem") 1) DATA
+    (func (export "len") (param $k i32) (result i32)
+      (i32.load8_u (i32.add (i32.const 15) (i32.shl (local.get $k) (i32.const 4))))))
   (core instance $mi (instantiate $mm))
   (core func $fl (canon lower (func $f) (memory (core memory $mi "mem"))))
   (core module $m (import "h" "forward" (func $fw (param i32 i32 i32)))
-    (func (export "run") (param $n i32) (param $size i32) (result i32) (local $i i32)
+    (import "h" "len" (func $len (param i32) (result i32)))
+    (func (export "run") (param $n i32) (param $k i32) (result i32) (local $i i32)
       (block $done (loop $l (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (call $fw (local.get $i) (i32.const 0) (i32.const 2))
+        (call $fw (local.get $i) (i32.shl (local.get $k) (i32.const 4)) (call $len (local.get $k)))
         (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))
       (local.get $n)))
-  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))))))
-  (func (export "run") (param "count" u32) (param "size" u32) (result u32)
-    (canon lift (core func $i "run"))))"""
+  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))
+                                                        (export "len" (func $mi "len"))))))
+  (func (export "run") (param "count" u32) (param "k" u32) (result u32)
+    (canon lift (core func $i "run"))))""".replace("DATA", " ".join(
+    '(data (i32.const {}) "{}") (data (i32.const {}) "\\{:02x}")'.format(
+        16 * k, "".join(f"\\{b:02x}" for b in line), 16 * k + 15, len(line))
+    for k, line in enumerate(LINES)))
 
 # its tunnel import could be served, but its export takes a string
 TAGGED = """(component
@@ -145,19 +154,27 @@ def test_a_closed_tunnel_traps_the_call_instead_of_losing_messages(mesh: Mesh) -
         comp.call("run", 1, 4, timeout=60)
 
 
-def test_a_string_import_keeps_the_host_path_and_still_delivers(mesh: Mesh,
-                                                                 sends: list[int]) -> None:
+def test_strings_are_checked_for_utf8_on_the_wasm_path(mesh: Mesh, sends: list[int]) -> None:
     mesh.tunnel("out", slots=64, max_payload=64)
     comp = mesh.component("s", STRING_PRODUCER, imports={"forward": "tunnel:out"})
-    choice = paths(mesh)["s"]
-    assert not choice.wasm and not isinstance(comp.loaded, RingLoaded)
-    assert "parameter 'text' is string" in choice.why
+    assert isinstance(comp.loaded, RingLoaded), paths(mesh)["s"].why
     out = mesh.reader("out")
     mesh.start()
-    comp.call("run", 5, 0, timeout=60)
+    assert comp.call("run", 3, 0, timeout=60) == 3
+    for k in range(1, len(LINES)):  # overlong, surrogate, above U+10FFFF, cut short
+        with pytest.raises(wasmtime.Trap):
+            comp.call("run", 1, k, timeout=60)
     comp.close()
-    assert [m[8:] for m in out] == [b"hi"] * 5
-    assert len(sends) == 5  # one host call per message
+    line = LINES[0]
+    assert [bytes(m) for m in out] == [struct.pack("<II", i, len(line)) + line
+                                       for i in range(3)]
+    assert sends == []
+
+
+def test_the_bad_lines_are_bad_utf8() -> None:
+    for line in LINES[1:]:
+        with pytest.raises(UnicodeDecodeError):
+            line.decode()
 
 
 def test_an_import_given_python_keeps_the_c_relay_on_the_host_path(mesh: Mesh,

@@ -77,10 +77,6 @@ class Graph:
     exports: dict[str, int] = field(default_factory=dict)  # name -> component function
     instances: list[str] = field(default_factory=list)  # imported instances, by name
 
-    def lowered(self) -> list[str]:
-        """The imported functions the core modules call (each lowered once or more)."""
-        return [self.funcs[op.index][0] for op in self.ops if op.kind == "lower"]
-
 
 def _opts(r: Reader) -> Opts:
     memory = realloc = post = None

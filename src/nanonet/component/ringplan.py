@@ -11,8 +11,9 @@ when:
 - the component's graph is flat (``graph.read_graph``; a C guest made by
   wit-component is);
 - every import its core modules call is wired to a tunnel, with parameters
-  the glue carries (no string, no result, at most 16 core parameters; a
-  typed tunnel's import takes its record);
+  the glue carries (numbers, bool, char, UTF-8 strings and ``list<u8>``; no
+  result; at most 16 core parameters; a typed tunnel's import takes its
+  record);
 - every function it exports takes and returns numbers, bool or char only
   (the host calls them with the core API; lowering lists, strings or records
   into the component's memory is not built).
@@ -29,7 +30,7 @@ from typing import Any
 
 from .graph import Graph, Unfit, read_graph
 from .host import Loaded, short
-from .ringglue import FLAT, tunnel_fields
+from .ringglue import FLAT, STRING, tunnel_fields
 from .shapes import Signature
 from .typed import RecordLayout
 
@@ -105,12 +106,18 @@ def _check_exports(loaded: Loaded, graph: Graph) -> None:
 
 
 def _check_lowered(graph: Graph, routes: list[Route], imports: Mapping[str, Any]) -> None:
-    served = {r.name for r in routes}
-    for name in graph.lowered():
+    served = {r.name: r for r in routes}
+    for op in graph.ops:
+        if op.kind != "lower":
+            continue
+        name = graph.funcs[op.index][0]
         if name not in served:
             given = "WASI" if name.startswith("wasi:") else "something other than a tunnel"
             raise Unfit(f"import {name.split('#')[-1]!r} is given {given}; only imports "
                         "wired to tunnels are served by generated Wasm")
+        if STRING in served[name].kinds and op.opts.encoding != "utf8":
+            raise Unfit(f"import {served[name].key!r} lowers its strings as "
+                        f"{op.opts.encoding}; the generated path takes UTF-8")
 
 
 def decide(loaded: Loaded, imports: Mapping[str, Any],
