@@ -65,3 +65,38 @@ def test_check_prints_the_verdict_of_every_component(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert ("component 'answer' data plane needs the host in its path: none of its 1 core "
             "modules imports the nanonet ABI") in out.stdout
+
+
+def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) -> None:
+    from nanonet.examples.producer import build
+
+    (tmp_path / "p.wasm").write_bytes(build("producer").path.read_bytes())
+    (tmp_path / "s.wat").write_text(STRINGY)
+    checker = Path(__file__).parents[1] / "src" / "nanonet" / "guests" / "checker.wat"
+    (tmp_path / "nanonet.toml").write_text(
+        '[tunnels.out]\nwriter = "p"\nreader = "checker"\n'
+        '[tunnels.text]\nwriter = "s"\nreader = "checker2"\n'
+        f'[services.checker]\nwasm = "{checker}"\n'
+        f'[services.checker2]\nwasm = "{checker}"\n'
+        '[services.p]\ncomponent = "p.wasm"\nimports = { forward = "tunnel:out" }\n'
+        '[services.s]\ncomponent = "s.wat"\nimports = { forward = "tunnel:text" }\n')
+    out = subprocess.run([sys.executable, "-m", "nanonet.cli", "check"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("component 'p' data plane runs without the host: Wasm path: 'forward' -> tunnel "
+            "'out' served by generated Wasm on the ring") in out.stdout
+    assert ("component 's' tunnel imports take the host-function path: export 'tag' is "
+            "func(name: string)") in out.stdout
+
+
+STRINGY = """(component
+  (import "forward" (func $f (param "stream-id" u32) (param "payload" (list u8))))
+  (core module $mm (memory (export "mem") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))
+  (core instance $mi (instantiate $mm))
+  (core func $fl (canon lower (func $f) (memory (core memory $mi "mem"))))
+  (core module $m (import "h" "forward" (func $fw (param i32 i32 i32)))
+    (func (export "tag") (param i32 i32) (call $fw (i32.const 1) (local.get 0) (local.get 1))))
+  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))))))
+  (func (export "tag") (param "name" string) (canon lift (core func $i "tag")
+    (memory (core memory $mi "mem")) (realloc (core func $mi "realloc")))))"""

@@ -68,6 +68,7 @@ INTERNAL = {
     "nanonet.component.calls.HostFuncError", "nanonet.host.modcache.CacheWarning",
     "nanonet.ring.protocol.WouldPark", "nanonet.cli.stopping.Terminated",
     "nanonet.web.head.HttpError", "nanonet.web.forms.BadReply",
+    "nanonet.component.graph.Unfit",  # caught by ringplan.decide: the host path and why
 }
 
 

@@ -498,8 +498,8 @@ class Mesh:
         """
         from .component.host import load  # wasmtime.component only when used
         from .component.plugging import plug
+        from .component.ringmesh import wire
         from .component.service import ComponentService
-        from .component.wiring import resolve
 
         self._check_open()
         check_name("service", name)
@@ -510,7 +510,8 @@ class Mesh:
             code = _read_wasm(source, "(component")
         loaded = load(self.rt, code)
         try:  # resolving takes its tunnel ends: give them back if it fails to load
-            given, ends = resolve(self, name, loaded, imports or {})
+            # the Wasm tunnel path when the component allows it (component/ringplan.py)
+            loaded, given, ends = wire(self, name, loaded, imports or {}, wasi)
             p = plug(self, name, loaded, given, Grants.of(grants) if wasi else None)
             comp = ComponentService(name, p.loaded, imports=p.imports, rt=self.rt,
                                     wasi=p.wasi is not None, grants=p.wasi or (),

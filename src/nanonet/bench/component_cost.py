@@ -11,7 +11,8 @@ into a tunnel through a host function (Python in the per-message path), the
 fast path (the same producer as a tunnel component, its data plane taken out
 by ``split.data_plane`` and run as a core service), and the core-module path
 (Wasm producer -> Wasm checker through a tunnel, no
-Python); and the cold start of C, JavaScript and Python components beside a
+Python); a component writing a tunnel with and without the Wasm tunnel path
+(``component_ring.py``); and the cold start of C, JavaScript and Python components beside a
 core module's (``component_coldstart.py``). Figures vary from run to run:
 compare within one run.
 """
@@ -41,6 +42,8 @@ from .component_pair import (
     host_to_component,
     through_python,
 )
+from .component_ring import figures as ring_figures
+from .component_ring import print_rows as print_ring
 from .wasm_runs import guest, w2_nanonet
 
 STREAMER = """(component
@@ -190,10 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     outcome, _ = w2_nanonet(args.count * 10, args.size)
     core = outcome["count"] / outcome["seconds"]
     fast = fast_path_stream(args.count * 10, args.size)
+    ring = ring_figures(args.count * 10, args.size)  # component -> tunnel, Wasm and host path
     cold = coldstart_figures()
     if args.json:
         print(json.dumps({**figures, **pairs, "component_stream_msg_per_s": comp,
-                          "fast_path_msg_per_s": fast, "core_msg_per_s": core, **cold}))
+                          "fast_path_msg_per_s": fast, "core_msg_per_s": core, **ring,
+                          **cold}))
         return
     print_coldstart(cold)
     _print_pairs(pairs)
@@ -203,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"component -> tunnel (host fn) {comp:10.0f} msg/s  {1e9 / comp:9.0f} ns/msg")
     print(f"component data plane (split)  {fast:10.0f} msg/s  {1e9 / fast:9.0f} ns/msg")
     print(f"core module -> tunnel (Wasm)  {core:10.0f} msg/s  {1e9 / core:9.0f} ns/msg")
+    print_ring(ring, args.size)
     print(f"core path is {core / comp:.0f}x the component host-function path "
           f"({args.size}-byte messages)")
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from ..bridge import placement
 from ..bridge.node import placed
-from ..component.fastpath import judge
+from ..component.fastpath import lines
+from ..component.ringmesh import paths
 from ..errors import ManifestError, NanonetError
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
@@ -73,8 +74,9 @@ def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     waiters = ", ".join(sorted(mesh.bells.waiters))
     if waiters:  # wait_any importers and fan-in readers: one bell line each
         say(f"waiting on many ends with one park (wait_any or a fan-in tunnel): {waiters}")
-    for name, comp in sorted(mesh.components.items()):  # what split.py can take out
-        say(judge(comp.loaded.binary).line(name))
+    for name, comp in sorted(mesh.components.items()):  # split.py, or the Wasm tunnel path
+        for line in lines(name, comp.loaded.binary, paths(mesh).get(name)):
+            say(line)
     mesh.stop(grace=0)
     if not failures:
         count = len(m.services)

@@ -2,6 +2,9 @@
 
     verdict = judge(binary)      # FastPath(possible=False, toolchain="componentize-py", why=...)
 
+``lines`` adds what ``ringplan.decide`` chose for a component's tunnel
+imports (the Wasm path on the ring, or the host path and why).
+
 ``split.data_plane`` takes out the one core module of a "tunnel component"
 that imports the ``nanonet`` ABI and runs it as a core service: then no
 message crosses Python. Any other component moves its messages through WIT
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from ..errors import LoadError
 from ..policy.wasmbin import Reader, WasmFormatError
 from ..policy.wasmmod import import_modules
+from .ringplan import NO_TUNNEL, Choice
 from .split import ABI, COMPONENT_HEADER, core_modules
 
 CUSTOM, COMPONENT = 0, 4
@@ -107,3 +111,15 @@ def judge(binary: bytes) -> FastPath:
         f"per message); a core module importing {ABI} (docs/abi.md) inside the component "
         "would be its data plane"))
     return FastPath(False, why, made_by)
+
+
+def lines(name: str, binary: bytes, choice: Choice | None) -> list[str]:
+    """What ``nanonet check`` prints for component ``name``: on the Wasm tunnel
+    path (``ringplan.decide`` chose it when the mesh loaded it), that; else the
+    verdict of ``judge`` and, if it writes tunnels, why they take the host path."""
+    if choice is not None and choice.wasm:
+        return [FastPath(True, choice.why).line(name)]
+    out = [judge(binary).line(name)]
+    if choice is not None and choice.why != NO_TUNNEL:
+        out.append(f"component {name!r} tunnel imports take the {choice.why}")
+    return out

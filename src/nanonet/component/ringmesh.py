@@ -1,0 +1,53 @@
+"""``Mesh.component``'s choice between the Wasm tunnel path and the host path.
+
+    loaded, given, ends = wire(mesh, "producer", loaded, {"forward": "tunnel:out"}, wasi)
+
+When ``ringplan.decide`` admits the component, its tunnel imports are served
+by generated Wasm on the rings (``ringpath.py``): the write ends are taken
+from the mesh as the host path takes them (one writer per tunnel; the
+component service closes them when it ends, so readers finish), and nothing
+is left for the host to define. Otherwise ``wiring.resolve`` wires every
+import through Python, as before. The choice is logged and kept per mesh
+(``paths(mesh)``: component name -> Choice), for ``nanonet check`` and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..ring.endpoint import TunnelWriter
+from .host import Loaded
+from .ringpath import RingLoaded
+from .ringplan import Choice, decide
+from .wiring import resolve
+
+if TYPE_CHECKING:
+    from ..mesh import Mesh
+
+log = logging.getLogger("nanonet.component")
+
+
+def wire(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any], wasi: bool,
+         ) -> tuple[Loaded, dict[str, Any], list[TunnelWriter]]:
+    """What the component service runs, what its imports are given, the ends it holds."""
+    # every import it declares must be granted, whichever path serves it
+    loaded.check(imports, f"component {owner!r}", wasi=wasi)
+    choice = decide(loaded, imports, mesh.tunnel_types, wasi)
+    paths(mesh)[owner] = choice
+    log.info("component %r: %s", owner, choice.why)
+    if not choice.wasm:
+        return (loaded, *resolve(mesh, owner, loaded, imports))
+    ends = [mesh.writer(r.tunnel, owner=owner) for r in choice.routes]
+    rings = {r.tunnel: end.ring for r, end in zip(choice.routes, ends, strict=True)}
+    return RingLoaded.of(mesh.rt, loaded, choice, rings), {}, ends
+
+
+def paths(mesh: Mesh) -> dict[str, Choice]:
+    """The path chosen for each component of ``mesh`` (by name)."""
+    found: dict[str, Choice] | None = getattr(mesh, "_component_paths", None)
+    if found is None:
+        found = {}
+        mesh._component_paths = found  # type: ignore[attr-defined]
+    return found

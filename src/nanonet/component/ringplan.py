@@ -1,0 +1,142 @@
+"""Which path a component's tunnel imports take, decided at load, and why.
+
+    choice = decide(loaded, {"forward": "tunnel:out"}, tunnel_types)
+    choice.wasm, choice.why        # True, "its tunnel import 'forward' ... in Wasm"
+
+The Wasm path (``ringpath.py``) runs the component's core modules in a core
+Store and serves each import wired to ``"tunnel:NAME"`` with generated Wasm
+on that tunnel's ring (``ringglue.py``): no Python per message. It can do so
+when:
+
+- the component's graph is flat (``graph.read_graph``; a C guest made by
+  wit-component is);
+- every import its core modules call is wired to a tunnel, with parameters
+  the glue carries (numbers, bool, char, UTF-8 strings and ``list<u8>``; no
+  result; at most 16 core parameters; a typed tunnel's import takes its
+  record);
+- every function it exports takes and returns numbers, bool or char only
+  (the host calls them with the core API; lowering lists, strings or records
+  into the component's memory is not built).
+
+Anything else keeps the host-function path, and ``why`` says which rule it
+broke. ``nanonet check`` prints the same verdict (``fastpath.tunnel_line``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import Graph, Unfit, read_graph
+from .host import Loaded, short
+from .ringglue import FLAT, STRING, tunnel_fields
+from .shapes import Signature
+from .typed import RecordLayout
+
+TUNNEL = "tunnel:"
+NO_TUNNEL = "no import is wired to a tunnel"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One import served in Wasm: its full name (``iface#func`` for an
+    interface's), the tunnel, the signature, the record of a typed tunnel."""
+
+    name: str
+    key: str  # what ``imports`` called it
+    tunnel: str
+    sig: Signature
+    layout: RecordLayout | None
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The path chosen: ``wasm`` or the host-function path, and why."""
+
+    wasm: bool
+    why: str
+    routes: tuple[Route, ...] = ()
+    graph: Graph | None = None
+
+
+def _function(loaded: Loaded, key: str) -> tuple[str, Signature] | None:
+    """Import ``key``'s full function name and signature (one-function interfaces)."""
+    for name, want in loaded.imports.items():
+        if key not in (name, name.split("@")[0], short(name)):
+            continue
+        if isinstance(want, Signature):
+            return name, want
+        if len(want) == 1:
+            (fname, sig), = want.items()
+            return f"{name}#{fname}", sig
+    return None
+
+
+def _routes(loaded: Loaded, imports: Mapping[str, Any],
+            types: Mapping[str, RecordLayout]) -> list[Route]:
+    out = []
+    for key, value in imports.items():
+        if not (isinstance(value, str) and value.startswith(TUNNEL)):
+            continue
+        found = _function(loaded, key)
+        if found is None:
+            raise Unfit(f"import {key!r} is not one function")
+        name, sig = found
+        tunnel = value[len(TUNNEL):]
+        layout = types.get(tunnel)
+        kinds = tunnel_fields(sig, layout, f"import {key!r}")
+        out.append(Route(name, key, tunnel, sig, layout, tuple(kinds)))
+    return out
+
+
+def _scalar(sig: Signature) -> bool:
+    shapes = [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
+    return all(s.kind in FLAT for s in shapes)
+
+
+def _check_exports(loaded: Loaded, graph: Graph) -> None:
+    for name in graph.exports:
+        sig = loaded.exports.get(name)
+        if sig is not None and not _scalar(sig):
+            raise Unfit(f"export {name!r} is {sig.wit()}: the Wasm tunnel path calls exports "
+                        "of numbers, bool and char only (lowering lists, strings or records "
+                        "into the component's memory is not built)")
+
+
+def _check_lowered(graph: Graph, routes: list[Route], imports: Mapping[str, Any]) -> None:
+    served = {r.name: r for r in routes}
+    for op in graph.ops:
+        if op.kind != "lower":
+            continue
+        name = graph.funcs[op.index][0]
+        if name not in served:
+            given = "WASI" if name.startswith("wasi:") else "something other than a tunnel"
+            raise Unfit(f"import {name.split('#')[-1]!r} is given {given}; only imports "
+                        "wired to tunnels are served by generated Wasm")
+        if STRING in served[name].kinds and op.opts.encoding != "utf8":
+            raise Unfit(f"import {served[name].key!r} lowers its strings as "
+                        f"{op.opts.encoding}; the generated path takes UTF-8")
+
+
+def decide(loaded: Loaded, imports: Mapping[str, Any],
+           types: Mapping[str, RecordLayout], wasi: bool = False) -> Choice:
+    """The Wasm path if every rule above holds, else the host path and the rule broken."""
+    if not any(isinstance(v, str) and v.startswith(TUNNEL) for v in imports.values()):
+        return Choice(False, NO_TUNNEL)
+    if not loaded.binary:
+        return Choice(False, "it was loaded without its binary (give its bytes or path)")
+    try:
+        if wasi:
+            raise Unfit("it is granted WASI, which the core modules would reach through "
+                        "host functions the Wasm path does not link")
+        graph = read_graph(loaded.binary)
+        routes = _routes(loaded, imports, types)
+        _check_lowered(graph, routes, imports)
+        _check_exports(loaded, graph)
+    except Unfit as why:
+        return Choice(False, f"host-function path: {why}")
+    names = ", ".join(f"{r.key!r} -> tunnel {r.tunnel!r}" for r in routes)
+    return Choice(True, f"Wasm path: {names} served by generated Wasm on the ring "
+                  "(no Python per message)", tuple(routes), graph)

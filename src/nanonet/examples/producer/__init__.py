@@ -1,0 +1,36 @@
+"""Producers whose tunnel import runs in Wasm: the ``producer`` and
+``packet-producer`` worlds of ``nanonet:tunnel``.
+
+    mesh.component("p", build("producer").path, imports={"forward": "tunnel:out"})
+
+``build(world, language)`` builds one with nanonet's guest builds (C: zig cc,
+then wit-component as jco ships it; JavaScript: componentize-js; cached).
+Both languages make flat components (core modules, the import lowered,
+``run`` lifted), so ``Mesh.component`` serves their tunnel import with
+generated Wasm on the ring (component/ringpath.py). JavaScript has the
+``producer`` world only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import InvalidValue
+from ...toolchain.build import Built
+from ...toolchain.guestbuild import build_c, build_js
+from ...wit import PACKAGES
+
+HERE = Path(__file__).parent
+SOURCES = {("producer", "c"): HERE / "guest_c" / "producer.c",
+           ("packet-producer", "c"): HERE / "guest_c" / "packet_producer.c",
+           ("producer", "javascript"): HERE / "guest_js" / "producer.js"}
+
+
+def build(world: str, language: str = "c") -> Built:
+    """The component of ``world`` (``producer`` or ``packet-producer``) in ``language``."""
+    source = SOURCES.get((world, language))
+    if source is None:
+        known = ", ".join(f"{w} ({lang})" for w, lang in SOURCES)
+        raise InvalidValue(f"no producer {world!r} in {language!r}; there are: {known}")
+    make = build_c if language == "c" else build_js
+    return make(source, PACKAGES["tunnel"], world)

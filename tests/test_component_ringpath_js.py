@@ -1,0 +1,46 @@
+"""The Wasm tunnel path for a componentize-js guest (examples/producer/guest_js).
+
+componentize-js builds one flat component (StarlingMonkey's core module, its
+imports lowered, its exports lifted): the ring path runs it as it runs a C
+guest. A build from clean takes ~25 s here (then cached); skipped where node
+or the npm tools are missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+
+import pytest
+
+from nanonet.component.ringmesh import paths
+from nanonet.component.ringpath import RingLoaded
+from nanonet.examples.producer import build
+from nanonet.mesh import Mesh
+from nanonet.toolchain.build import BuildError
+from nanonet.toolchain.guestbuild import node_modules
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    try:
+        node_modules()
+    except BuildError as err:
+        return str(err)
+    return None
+
+
+@pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+def test_a_javascript_producer_streams_through_the_wasm_path() -> None:
+    wasm = build("producer", "javascript").path
+    with Mesh() as mesh:
+        mesh.tunnel("out", slots=2048, max_payload=64)  # room for the whole stream
+        comp = mesh.component("p", wasm, imports={"forward": "tunnel:out"})
+        assert isinstance(comp.loaded, RingLoaded), paths(mesh)["p"].why
+        out = mesh.reader("out")
+        mesh.start()
+        assert comp.call("run", 2000, 8, timeout=120) == 2000
+        comp.close()
+        got = [struct.unpack_from("<III", m) for m in out]
+    assert got == [(i, 8, i) for i in range(2000)]
