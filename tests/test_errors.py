@@ -69,6 +69,7 @@ INTERNAL = {
     "nanonet.ring.protocol.WouldPark", "nanonet.cli.stopping.Terminated",
     "nanonet.web.head.HttpError", "nanonet.web.forms.BadReply",
     "nanonet.component.graph.Unfit",  # caught by ringplan.decide: the host path and why
+    "nanonet.observe.tapbuild.BadLength",  # caught by tap.py: the tap ends with a TapError
 }
 
 
