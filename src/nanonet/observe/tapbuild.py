@@ -29,7 +29,7 @@ import wasmtime
 from ..capi.fastcall import FastFunc
 from ..host.engine import Runtime
 from ..ring import layout as L
-from ..ring.memory import RingMemory
+from ..ring.memory import RingMemory, private_address
 from .pcapng import EPB, EPB_PACKETID, OPT_END
 from .tapclock import _anchors as anchors  # the times build spreads between
 
@@ -124,7 +124,7 @@ class BlockBuilder:
         assert isinstance(func, wasmtime.Func) and isinstance(mem, wasmtime.Memory)
         self._build = FastFunc(self._store, func)
         self._size = mem.data_len(self._store)  # never grown: the address stays
-        self._base = ctypes.addressof(mem.data_ptr(self._store).contents)
+        self._base = private_address(self._store, mem)
         self._per_call = self._size // block_max(ring.geometry.max_payload)
 
     def build(self, first: int, count: int, iface: int, lo: int, hi: int,

@@ -103,6 +103,13 @@ def _shared_memory(engine: wasmtime.Engine, pages: int) -> wasmtime.SharedMemory
     return wasmtime.SharedMemory(engine, ty)
 
 
+
+def private_address(store: wasmtime.Store, mem: wasmtime.Memory) -> int:
+    """Where a module's own (not shared, never grown) memory starts: for the
+    tap's pcapng builder, which hands its output back there. No ring is
+    reached this way; rings are read through ``RingMemory`` only."""
+    return ctypes.addressof(mem.data_ptr(store).contents)
+
 class RingMemory:
     """One tunnel's shared linear memory, initialised as an empty ring."""
 
