@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from aioquic.quic.events import (
 )
 
 from .inbox import Inbox
+from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
 ALPN = "nanonet-bridge/1"
@@ -160,24 +160,9 @@ class BridgeQuic(QuicConnectionProtocol):
 def make_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed ECDSA P-256 certificate for ``host``, valid 14 days:
     (certificate, key) PEM files in ``folder``. A dialer pins it as its CA."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanonet-bridge")])
-    now = datetime.datetime.now(datetime.UTC)
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        alt = x509.DNSName(host)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=14))
-            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert, key = self_signed(host, "nanonet-bridge", 14, datetime.timedelta(minutes=5))
     cert_path, key_path = folder / "bridge-cert.pem", folder / "bridge-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,

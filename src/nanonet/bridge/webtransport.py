@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import datetime
 import hashlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from aioquic.quic.events import (
 )
 
 from .inbox import Inbox
+from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
 PREFIX = "/nanonet/"
@@ -174,24 +174,9 @@ class Certificate:
 
 def make_certificate(host: str, days: int = CERT_DAYS) -> Certificate:
     """A fresh ECDSA P-256 certificate for ``host``, valid ``days`` days from now."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanonet-tab")])
-    now = datetime.datetime.now(datetime.UTC)
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        alt = x509.DNSName(host)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert, key = self_signed(host, "nanonet-tab", days, datetime.timedelta(minutes=1))
     der = cert.public_bytes(serialization.Encoding.DER)
     return Certificate(cert, key, hashlib.sha256(der).digest())
 
