@@ -37,6 +37,7 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
 from websockets.asyncio.client import connect as ws_connect
 
+from browser_tab import TAB_PRODUCER
 from nanonet.bridge import frames as F
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
@@ -44,21 +45,6 @@ from nanonet.bridge.webplan import tab_service
 from nanonet.bridge.webtoken import Grant, mint
 from nanonet.manifest.manifest import load_manifest
 
-PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
-MANIFEST = f"""
-[web]
-browsers = ["tab"]
-
-[tunnels.out]
-writer = "producer"
-reader = "host"
-slots = 64
-max_payload = 64
-
-[services.producer]
-source = "{PRODUCER}"
-node = "tab"
-"""
 WAIT = 10.0
 
 
@@ -118,7 +104,7 @@ class Client(QuicConnectionProtocol):
 @pytest.fixture
 def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
     """A web host; its transport is ``request.param`` if given, else auto."""
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
+    (tmp_path / "nanonet.toml").write_text(TAB_PRODUCER)
     m = load_manifest(tmp_path / "nanonet.toml")
     mesh = part(m, None).manifest.build_mesh()
     host = WebHost(mesh, secrets.token_bytes(32), {"producer": tab_service(m, "producer", [])},
@@ -231,5 +217,5 @@ def test_the_manifest_takes_web_transport_and_refuses_another(tmp_path: Path) ->
 
 
 def _with(path: Path, line: str) -> Path:
-    path.write_text(MANIFEST.replace('browsers = ["tab"]\n', f'browsers = ["tab"]\n{line}'))
+    path.write_text(TAB_PRODUCER.replace('browsers = ["tab"]\n', f'browsers = ["tab"]\n{line}'))
     return path

@@ -1,0 +1,60 @@
+"""What the browser tests share: Chromium or a skip, the producer-in-a-tab
+mesh, and a host reader that cuts the tab's link while the stream flows.
+
+The tab is opened with ``nanonet.bench.chromium.open_tab`` (the benches use
+it too). ``TAB_PRODUCER`` places the producer guest on the browser node
+``tab``, writing ``out`` (64 slots of 64 bytes) to a host reader.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from nanonet.bench.chromium import CHROMIUM
+from nanonet.bridge.webhost import WebHost
+from nanonet.errors import TunnelClosed
+
+PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
+TAB_PRODUCER = f"""
+[web]
+browsers = ["tab"]
+
+[tunnels.out]
+writer = "producer"
+reader = "host"
+slots = 64
+max_payload = 64
+
+[services.producer]
+source = "{PRODUCER}"
+node = "tab"
+"""
+
+
+def need_chromium() -> None:
+    """Skip the test unless Debian's Chromium and Playwright are installed."""
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    pytest.importorskip("playwright.sync_api")
+
+
+def read_cutting(web: WebHost, count: int, cut_at: list[int], seconds: float) -> list[int]:
+    """Every sequence number the host reads from ``out`` until the tab closes
+    it, cutting the link (``WebHost.drop``) at each count in ``cut_at``;
+    an AssertionError if the stream has not ended within ``seconds``."""
+    reader, seqs = web.mesh.reader("out"), list[int]()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            batch = reader.recv_many(4096, timeout=10)
+        except TunnelClosed:
+            return seqs
+        seqs += [int.from_bytes(m[:8], "little") for m in batch]
+        while cut_at and len(seqs) >= cut_at[0]:
+            assert web.drop("out")
+            cut_at.pop(0)
+    raise AssertionError(f"the stream did not end: {len(seqs)} of {count} arrived")
