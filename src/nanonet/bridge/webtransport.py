@@ -19,7 +19,6 @@ accepts. aioquic comes with the ``net`` extra; this module imports it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import hashlib
 import logging
@@ -42,15 +41,13 @@ from aioquic.quic.events import (
 )
 
 from .inbox import Inbox
+from .quicstream import send_below_water, stop_both_ways
 from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
 PREFIX = "/nanonet/"
 CERT_DAYS = 10  # Chromium pins a hashed certificate only if valid under 14 days
-HIGH_WATER = 1 << 20  # unacknowledged bytes on a stream before send waits
-WATER_POLL = 0.002
 IDLE_TIMEOUT = 10.0
-STREAM_BROKEN = 0x4E42
 
 Accept = Callable[[str, "WebTransportLink"], None]
 
@@ -70,12 +67,7 @@ class WebTransportLink:
     async def send(self, data: bytes) -> None:
         """Queue ``data`` on the stream once under the high watermark (dropped
         if the stream is gone: the protocol sends it again)."""
-        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.closed:
-            await asyncio.sleep(WATER_POLL)
-        if self.closed:
-            return
-        self.proto._quic.send_stream_data(self.stream_id, data)
-        self.proto.transmit()
+        await send_below_water(self.proto, self.stream_id, data, lambda: self.closed)
 
     async def pull(self) -> None:
         """Until the stream ends (arrivals go to the inbox as they come)."""
@@ -106,19 +98,11 @@ class WtProtocol(QuicConnectionProtocol):
         self.sessions: dict[int, str] = {}  # CONNECT stream -> tunnel
         self.links: dict[int, WebTransportLink] = {}
 
-    def unacked(self, stream_id: int) -> int:
-        """Bytes given to the stream and not yet acknowledged by the peer."""
-        stream = self._quic._streams.get(stream_id)  # aioquic offers no public measure
-        return len(stream.sender._buffer) if stream is not None else 0
-
     def end_stream(self, sid: int) -> None:
         link = self.links.pop(sid, None)
         if link is not None:
             link.gone.set()
-        with contextlib.suppress(Exception):  # aioquic refuses a second reset: it is gone
-            self._quic.reset_stream(sid, STREAM_BROKEN)
-        with contextlib.suppress(Exception):
-            self._quic.stop_stream(sid, STREAM_BROKEN)
+        stop_both_ways(self._quic, sid)
         self.transmit()
 
     def quic_event_received(self, event: QuicEvent) -> None:
