@@ -1,5 +1,7 @@
 """What the browser tests share: Chromium or a skip, the producer-in-a-tab
-mesh, and a host reader that cuts the tab's link while the stream flows.
+mesh, a host reader that cuts the tab's link while the stream flows, and the
+client side of the tokens: a tab's token, and the next frames a WebSocket
+brings.
 
 The tab is opened with ``nanonet.bench.chromium.open_tab`` (the benches use
 it too). ``TAB_PRODUCER`` places the producer guest on the browser node
@@ -13,9 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import ClientConnection
 
 from nanonet.bench.chromium import CHROMIUM
+from nanonet.bridge import frames as F
 from nanonet.bridge.webhost import WebHost
+from nanonet.bridge.webtoken import Grant, mint
 from nanonet.errors import TunnelClosed
 
 PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
@@ -58,3 +63,16 @@ def read_cutting(web: WebHost, count: int, cut_at: list[int], seconds: float) ->
             assert web.drop("out")
             cut_at.pop(0)
     raise AssertionError(f"the stream did not end: {len(seqs)} of {count} arrived")
+
+
+def tab_token(web: WebHost, services: tuple[str, ...], ttl: float = 60.0) -> str:
+    """A token for the browser node ``tab`` granting ``services``, signed with
+    ``web``'s secret, valid for ``ttl`` seconds (negative: already expired)."""
+    return mint(web.secret, Grant("tab", services, time.time() + ttl))
+
+
+def next_frames(ws: ClientConnection) -> list[F.Frame]:
+    """The frames of the next message on ``ws`` (binary, within 10 s)."""
+    msg = ws.recv(timeout=10)
+    assert isinstance(msg, bytes), msg
+    return F.FrameDecoder().feed(msg)

@@ -29,12 +29,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from browser_tab import need_chromium
+from browser_tab import need_chromium, tab_token
 from nanonet.bench.chromium import open_tab
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
 from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
 from nanonet.errors import TunnelBroken, TunnelClosed
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
@@ -146,7 +145,7 @@ def _tab_pipeline(tmp_path: Path, size: int = 64,
     secret = secrets.token_bytes(32)
     plans = {s: tab_service(m, s, []) for s in ("first", "second")}
     web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
-    token = mint(secret, Grant("tab", ("first", "second"), time.time() + 60))
+    token = tab_token(web, ("first", "second"))
     try:
         mesh.start()
         yield web, token

@@ -13,15 +13,13 @@ header is byte for byte the one ``ring/memory.py`` writes.
 from __future__ import annotations
 
 import secrets
-import time
 from pathlib import Path
 
-from browser_tab import TAB_PRODUCER, need_chromium, read_cutting
+from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_token
 from nanonet.bench.chromium import open_tab
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
 from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
 from nanonet.manifest.manifest import load_manifest
 from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
@@ -38,7 +36,7 @@ def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
     secret = secrets.token_bytes(32)
     web = WebHost(mesh, secret, {"producer": tab_service(m, "producer", [COUNT, 64])},
                   {"out": "producer"}, transport="websocket").start()  # a TCP abort
-    token = mint(secret, Grant("tab", ("producer",), time.time() + 60))
+    token = tab_token(web, ("producer",))
     try:
         mesh.start()
         with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:

@@ -25,12 +25,11 @@ from typing import Any
 
 import pytest
 
-from browser_tab import TAB_PRODUCER, need_chromium, read_cutting
+from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_token
 from nanonet.bench.chromium import open_tab
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
 from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
 from nanonet.manifest.manifest import load_manifest
 
 pytest.importorskip("aioquic")
@@ -58,7 +57,7 @@ def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
 def _stream(web: WebHost, cut_at: list[int]) -> tuple[list[int], dict[str, Any], str]:
     """Run the tab; the host's sequence numbers, the page's tunnel state and table."""
     need_chromium()
-    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
+    token = tab_token(web, ("producer",))
     with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
         seqs = read_cutting(web, COUNT, cut_at, 30)
         page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
@@ -120,7 +119,7 @@ def test_a_closed_or_blocked_webtransport_port_falls_back_to_websocket(
 def test_transport_webtransport_never_falls_back(web: WebHost) -> None:
     web.loop.call_soon_threadsafe(web.wt.close)
     need_chromium()
-    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
+    token = tab_token(web, ("producer",))
     with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
         page.wait_for_function("(() => { const t = window.nanonet.tunnels.out; return t && "
                                "t.bridge === 'reconnecting' && t.reconnects >= 1 && "

@@ -20,7 +20,6 @@ import hashlib
 import json
 import secrets
 import ssl
-import time
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +36,11 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
 from websockets.asyncio.client import connect as ws_connect
 
-from browser_tab import TAB_PRODUCER
+from browser_tab import TAB_PRODUCER, tab_token
 from nanonet.bridge import frames as F
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
 from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
 from nanonet.manifest.manifest import load_manifest
 
 WAIT = 10.0
@@ -140,15 +138,12 @@ async def _dial(web: WebHost, path: str, token: str, chunked: bool,
         return status, got, ended
 
 
-def _token(web: WebHost) -> str:
-    return mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
-
-
 def test_a_stream_cut_into_bytes_is_welcomed_and_its_data_lands_in_the_ring(
         web: WebHost) -> None:
     payload = b"".join(i.to_bytes(8, "little") for i in range(3))
     batch = F.data(0, array("I", [8, 8, 8]), payload)
-    status, got, _ = asyncio.run(_dial(web, "/nanonet/out", _token(web), True, [batch]))
+    token = tab_token(web, ("producer",))
+    status, got, _ = asyncio.run(_dial(web, "/nanonet/out", token, True, [batch]))
     assert status == b"200"
     assert [f.kind for f in got] == [F.Kind.WELCOME, F.Kind.ACK]
     assert got[0].fields[-1] == 0 and got[1].fields[0] == 3  # from 0; acknowledged to 3
@@ -158,8 +153,8 @@ def test_a_stream_cut_into_bytes_is_welcomed_and_its_data_lands_in_the_ring(
 
 
 def test_a_forged_token_is_refused_on_the_stream(web: WebHost) -> None:
-    status, got, ended = asyncio.run(_dial(web, "/nanonet/out", "forged." + _token(web),
-                                           False, []))
+    forged = "forged." + tab_token(web, ("producer",))
+    status, got, ended = asyncio.run(_dial(web, "/nanonet/out", forged, False, []))
     assert status == b"200" and ended
     assert [f.kind for f in got] == [F.Kind.REFUSE]
     code, reason = F.parse_refuse(got[0])
@@ -168,7 +163,7 @@ def test_a_forged_token_is_refused_on_the_stream(web: WebHost) -> None:
 
 
 def test_a_path_that_is_no_bridge_gets_404(web: WebHost) -> None:
-    status, _, _ = asyncio.run(_dial(web, "/elsewhere", _token(web), False, []))
+    status, _, _ = asyncio.run(_dial(web, "/elsewhere", tab_token(web, ("producer",)), False, []))
     assert status == b"404"
 
 
@@ -189,7 +184,7 @@ def test_the_pinned_certificate_is_p256_valid_under_14_days(web: WebHost) -> Non
 async def _control_reply(web: WebHost) -> dict[str, Any]:
     """What the control channel answers a good token (as the page sends it)."""
     async with ws_connect(f"ws://127.0.0.1:{web.port}/nanonet-tab") as ws:
-        await ws.send(json.dumps({"token": _token(web)}))
+        await ws.send(json.dumps({"token": tab_token(web, ("producer",))}))
         reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
         return reply
 
