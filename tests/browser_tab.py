@@ -1,7 +1,7 @@
 """What the browser tests share: Chromium or a skip, the producer-in-a-tab
-mesh, a host reader that cuts the tab's link while the stream flows, and the
-client side of the tokens: a tab's token, and the next frames a WebSocket
-brings.
+manifest, a started web host over a manifest's browser part, a host reader
+that cuts the tab's link while the stream flows, and the client side of the
+tokens: a tab's token, and the next frames a WebSocket brings.
 
 The tab is opened with ``nanonet.bench.chromium.open_tab`` (the benches use
 it too). ``TAB_PRODUCER`` places the producer guest on the browser node
@@ -10,8 +10,11 @@ it too). ``TAB_PRODUCER`` places the producer guest on the browser node
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,9 +22,12 @@ from websockets.sync.client import ClientConnection
 
 from nanonet.bench.chromium import CHROMIUM
 from nanonet.bridge import frames as F
+from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
+from nanonet.bridge.webplan import tab_service
 from nanonet.bridge.webtoken import Grant, mint
 from nanonet.errors import TunnelClosed
+from nanonet.manifest.manifest import load_manifest
 
 PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
 TAB_PRODUCER = f"""
@@ -45,6 +51,30 @@ def need_chromium() -> None:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
     pytest.importorskip("playwright.sync_api")
+
+
+@contextmanager
+def tab_host(tmp_path: Path, manifest: str, configure: dict[str, list[int]],
+             writers_of: dict[str, str], readers_of: dict[str, str] | None = None,
+             transport: str = "auto", start: bool = True) -> Iterator[WebHost]:
+    """A started ``WebHost`` on 127.0.0.1 for ``manifest`` (written into
+    ``tmp_path``): the host's part of its mesh, and a plan for each browser
+    service in ``configure`` (with its configure arguments); the mesh itself
+    started too if ``start``. Everything stops when the block ends."""
+    (tmp_path / "nanonet.toml").write_text(manifest)
+    m = load_manifest(tmp_path / "nanonet.toml")
+    mesh = part(m, None).manifest.build_mesh()
+    plans = {s: tab_service(m, s, args) for s, args in configure.items()}
+    host = WebHost(mesh, secrets.token_bytes(32), plans, writers_of, transport=transport,
+                   readers_of=readers_of or {}).start()
+    try:
+        if start:
+            mesh.start()
+        yield host
+    finally:
+        host.stop()
+        mesh.stop()
+        mesh.close()
 
 
 def read_cutting(web: WebHost, count: int, cut_at: list[int], seconds: float) -> list[int]:

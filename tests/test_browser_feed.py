@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -29,11 +28,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from browser_tab import need_chromium, tab_token
+from browser_tab import need_chromium, tab_host, tab_token
 from nanonet.bench.chromium import open_tab
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
 from nanonet.errors import TunnelBroken, TunnelClosed
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
@@ -139,20 +136,9 @@ def _tab_pipeline(tmp_path: Path, size: int = 64,
                   slots: int = 256) -> Iterator[tuple[WebHost, str]]:
     """The pipeline with both relays in a tab: its started mesh's web host and
     a token for the tab; all stopped when the block ends."""
-    (tmp_path / "nanonet.toml").write_text(manifest("tab", size, slots))
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    secret = secrets.token_bytes(32)
-    plans = {s: tab_service(m, s, []) for s in ("first", "second")}
-    web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
-    token = tab_token(web, ("first", "second"))
-    try:
-        mesh.start()
-        yield web, token
-    finally:
-        web.stop()
-        mesh.stop()
-        mesh.close()
+    with tab_host(tmp_path, manifest("tab", size, slots), {"first": [], "second": []},
+                  {"back": "second"}, readers_of={"in": "first"}) as web:
+        yield web, tab_token(web, ("first", "second"))
 
 
 def _in_tab(tmp_path: Path) -> tuple[list[bytes], dict[str, object]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,12 +25,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from browser_tab import next_frames, tab_token
+from browser_tab import next_frames, tab_host, tab_token
 from nanonet.bridge import frames as F
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.manifest.manifest import load_manifest
 
 RELAY = Path(__file__).resolve().parent / "guests" / "batch_relay.wat"
 MANIFEST = f"""
@@ -71,19 +67,10 @@ node = "tab"
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebHost]:
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    plans = {s: tab_service(m, s, []) for s in ("relay", "second")}
-    host = WebHost(mesh, secrets.token_bytes(32), plans,
-                   {"back": "relay", "other_back": "second"},
-                   readers_of={"in": "relay", "other": "second"}).start()
-    try:
+    with tab_host(tmp_path, MANIFEST, {"relay": [], "second": []},
+                  {"back": "relay", "other_back": "second"},
+                  readers_of={"in": "relay", "other": "second"}, start=False) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.stop()
-        mesh.close()
 
 
 def _turned_away(web: WebHost, first: str) -> tuple[int | None, str]:

@@ -12,15 +12,10 @@ header is byte for byte the one ``ring/memory.py`` writes.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
-from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_token
+from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_host, tab_token
 from nanonet.bench.chromium import open_tab
-from nanonet.bridge.node import part
-from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.manifest.manifest import load_manifest
 from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
 
@@ -29,16 +24,10 @@ COUNT = 30_000
 
 def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
     need_chromium()
-    (tmp_path / "nanonet.toml").write_text(TAB_PRODUCER)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    mesh_geometry, engine = mesh.tunnels["out"].ring.geometry, mesh.rt.engine
-    secret = secrets.token_bytes(32)
-    web = WebHost(mesh, secret, {"producer": tab_service(m, "producer", [COUNT, 64])},
-                  {"out": "producer"}, transport="websocket").start()  # a TCP abort
-    token = tab_token(web, ("producer",))
-    try:
-        mesh.start()
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"},
+                  transport="websocket") as web:  # a TCP abort
+        mesh_geometry, engine = web.mesh.tunnels["out"].ring.geometry, web.mesh.rt.engine
+        token = tab_token(web, ("producer",))
         with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
             seqs = read_cutting(web, COUNT, [COUNT // 10, COUNT // 2], 40)
             page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
@@ -46,10 +35,6 @@ def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
             page.wait_for_timeout(300)
             out = page.evaluate("window.nanonet.tunnels.out")
             header = bytes.fromhex(page.evaluate("window.nanonet.header('out')"))
-    finally:
-        web.stop()
-        mesh.stop()
-        mesh.close()
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
     host = RingMemory(engine, mesh_geometry, "out").read_bytes(0, 64)
     closed = L.OFF_CLOSED

@@ -24,13 +24,10 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from browser_tab import next_frames, tab_token
+from browser_tab import next_frames, tab_host, tab_token
 from nanonet.bridge import frames as F
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
 from nanonet.bridge.webtoken import Grant, TokenRefused, mint, verify
-from nanonet.manifest.manifest import load_manifest
 
 PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
 MANIFEST = f"""
@@ -60,18 +57,9 @@ names = {{ out = "other" }}
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebHost]:
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    plans = {s: tab_service(m, s, []) for s in ("producer", "second")}
-    host = WebHost(mesh, secrets.token_bytes(32), plans,
-                   {"out": "producer", "other": "second"}).start()
-    try:
+    with tab_host(tmp_path, MANIFEST, {"producer": [], "second": []},
+                  {"out": "producer", "other": "second"}, start=False) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.stop()
-        mesh.close()
 
 
 def _control(web: WebHost, token: str) -> dict[str, object]:

@@ -16,7 +16,6 @@ dials again. link.js cuts a frame stream split anywhere into whole frames.
 from __future__ import annotations
 
 import logging
-import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -25,12 +24,9 @@ from typing import Any
 
 import pytest
 
-from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_token
+from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_host, tab_token
 from nanonet.bench.chromium import open_tab
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.manifest.manifest import load_manifest
 
 pytest.importorskip("aioquic")
 COUNT = 3000
@@ -39,19 +35,9 @@ COUNT = 3000
 @pytest.fixture
 def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
     """A started mesh and web host; ``request.param`` is its transport."""
-    (tmp_path / "nanonet.toml").write_text(TAB_PRODUCER)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    host = WebHost(mesh, secrets.token_bytes(32),
-                   {"producer": tab_service(m, "producer", [COUNT, 64])},
-                   {"out": "producer"}, transport=request.param).start()
-    try:
-        mesh.start()
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"},
+                  transport=request.param) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.stop()
-        mesh.close()
 
 
 def _stream(web: WebHost, cut_at: list[int]) -> tuple[list[int], dict[str, Any], str]:

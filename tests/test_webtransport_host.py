@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import secrets
 import ssl
 from array import array
 from collections.abc import Iterator
@@ -36,11 +35,9 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
 from websockets.asyncio.client import connect as ws_connect
 
-from browser_tab import TAB_PRODUCER, tab_token
+from browser_tab import TAB_PRODUCER, tab_host, tab_token
 from nanonet.bridge import frames as F
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
 from nanonet.manifest.manifest import load_manifest
 
 WAIT = 10.0
@@ -102,16 +99,9 @@ class Client(QuicConnectionProtocol):
 @pytest.fixture
 def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
     """A web host; its transport is ``request.param`` if given, else auto."""
-    (tmp_path / "nanonet.toml").write_text(TAB_PRODUCER)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    host = WebHost(mesh, secrets.token_bytes(32), {"producer": tab_service(m, "producer", [])},
-                   {"out": "producer"}, transport=getattr(request, "param", "auto")).start()
-    try:
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": []}, {"out": "producer"},
+                  transport=getattr(request, "param", "auto"), start=False) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.close()
 
 
 async def _dial(web: WebHost, path: str, token: str, chunked: bool,
