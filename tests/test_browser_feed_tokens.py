@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,12 +25,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from browser_tab import next_frames, tab_host, tab_token
 from nanonet.bridge import frames as F
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
-from nanonet.manifest.manifest import load_manifest
 
 RELAY = Path(__file__).resolve().parent / "guests" / "batch_relay.wat"
 MANIFEST = f"""
@@ -72,29 +67,10 @@ node = "tab"
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebHost]:
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    plans = {s: tab_service(m, s, []) for s in ("relay", "second")}
-    host = WebHost(mesh, secrets.token_bytes(32), plans,
-                   {"back": "relay", "other_back": "second"},
-                   readers_of={"in": "relay", "other": "second"}).start()
-    try:
+    with tab_host(tmp_path, MANIFEST, {"relay": [], "second": []},
+                  {"back": "relay", "other_back": "second"},
+                  readers_of={"in": "relay", "other": "second"}, start=False) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.stop()
-        mesh.close()
-
-
-def _token(web: WebHost, services: tuple[str, ...]) -> str:
-    return mint(web.secret, Grant("tab", services, time.time() + 60))
-
-
-def _frames(ws: Any) -> list[F.Frame]:
-    msg = ws.recv(timeout=10)
-    assert isinstance(msg, bytes)
-    return F.FrameDecoder().feed(msg)
 
 
 def _turned_away(web: WebHost, first: str) -> tuple[int | None, str]:
@@ -109,14 +85,14 @@ def _turned_away(web: WebHost, first: str) -> tuple[int | None, str]:
 def test_a_feed_needs_a_token_that_grants_the_tunnels_reader(web: WebHost) -> None:
     assert _turned_away(web, json.dumps({"token": "forged.x"})) == (1008, "refused")
     assert _turned_away(web, "no json") == (1008, "refused")
-    only_second = _token(web, ("second",))
+    only_second = tab_token(web, ("second",))
     assert _turned_away(web, json.dumps({"token": only_second})) == (1008, "refused")
     assert any("does not grant tunnel 'in'" in r for r in web.refusals)
 
 
 def _handshake(ws: Any, token: str) -> F.Hello:
     ws.send(json.dumps({"token": token}))
-    hello = F.parse_hello(_frames(ws)[0])
+    hello = F.parse_hello(next_frames(ws)[0])
     assert hello.name == b"in" and hello.token == token.encode() and hello.max_payload == 64
     ws.send(F.welcome(F.VERSION, 3, hello.nonce, 0))  # room for three
     return hello
@@ -131,7 +107,7 @@ def _take_data(ws: Any) -> list[bytes]:
     """DATA frames until the host has sent the three messages the credit allows."""
     got: list[bytes] = []
     while len(got) < 3:
-        for f in _frames(ws):
+        for f in next_frames(ws):
             if f.kind is F.Kind.DATA:
                 assert f.fields[0] == len(got)  # first_seq
                 got += _messages(f)
@@ -141,7 +117,7 @@ def _take_data(ws: Any) -> list[bytes]:
 def test_a_granted_tab_receives_within_its_credit_and_the_end(web: WebHost) -> None:
     writer = web.mesh.writer("in")
     writer.send_many([b"m%d" % i for i in range(5)])
-    token = _token(web, ("relay", "second"))
+    token = tab_token(web, ("relay", "second"))
     with connect(f"ws://127.0.0.1:{web.port}/nanonet-feed/in") as ws:
         _handshake(ws, token)
         assert _turned_away(web, json.dumps({"token": token})) == (1013, "busy")  # dial again
@@ -150,7 +126,7 @@ def test_a_granted_tab_receives_within_its_credit_and_the_end(web: WebHost) -> N
         ws.send(F.ack(3, 16))
         rest: list[bytes] = []
         while True:
-            kinds = {f.kind: f for f in _frames(ws)}
+            kinds = {f.kind: f for f in next_frames(ws)}
             if F.Kind.DATA in kinds:
                 rest += _messages(kinds[F.Kind.DATA])
                 ws.send(F.ack(3 + len(rest), 16))

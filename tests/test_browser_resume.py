@@ -12,90 +12,29 @@ header is byte for byte the one ``ring/memory.py`` writes.
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import time
 from pathlib import Path
 
-import pytest
-
-from nanonet.bridge.node import part
-from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
-from nanonet.errors import TunnelClosed
-from nanonet.manifest.manifest import load_manifest
+from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_host, tab_token
+from nanonet.bench.chromium import open_tab
 from nanonet.ring import layout as L
 from nanonet.ring.memory import RingMemory
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
 COUNT = 30_000
-MANIFEST = f"""
-[web]
-browsers = ["tab"]
-
-[tunnels.out]
-writer = "producer"
-reader = "host"
-slots = 64
-max_payload = 64
-
-[services.producer]
-source = "{PRODUCER}"
-node = "tab"
-"""
-
-
-def _read_all(web: WebHost, cut_at: list[int]) -> list[int]:
-    """Every sequence number the host reads, cutting the link at each count in ``cut_at``."""
-    reader, seqs = web.mesh.reader("out"), list[int]()
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        try:
-            batch = reader.recv_many(4096, timeout=10)
-        except TunnelClosed:
-            return seqs
-        seqs += [int.from_bytes(m[:8], "little") for m in batch]
-        while cut_at and len(seqs) >= cut_at[0]:
-            assert web.drop("out")
-            cut_at.pop(0)
-    raise AssertionError(f"the stream did not end: {len(seqs)} of {COUNT} arrived")
 
 
 def test_a_cut_link_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    mesh_geometry, engine = mesh.tunnels["out"].ring.geometry, mesh.rt.engine
-    secret = secrets.token_bytes(32)
-    web = WebHost(mesh, secret, {"producer": tab_service(m, "producer", [COUNT, 64])},
-                  {"out": "producer"}, transport="websocket").start()  # a TCP abort
-    token = mint(secret, Grant("tab", ("producer",), time.time() + 60))
-    try:
-        mesh.start()
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
-                seqs = _read_all(web, [COUNT // 10, COUNT // 2])
-                page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
-                                       timeout=10_000)
-                page.wait_for_timeout(300)
-                out = page.evaluate("window.nanonet.tunnels.out")
-                header = bytes.fromhex(page.evaluate("window.nanonet.header('out')"))
-            finally:
-                browser.close()
-    finally:
-        web.stop()
-        mesh.stop()
-        mesh.close()
+    need_chromium()
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"},
+                  transport="websocket") as web:  # a TCP abort
+        mesh_geometry, engine = web.mesh.tunnels["out"].ring.geometry, web.mesh.rt.engine
+        token = tab_token(web, ("producer",))
+        with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
+            seqs = read_cutting(web, COUNT, [COUNT // 10, COUNT // 2], 40)
+            page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
+                                   timeout=10_000)
+            page.wait_for_timeout(300)
+            out = page.evaluate("window.nanonet.tunnels.out")
+            header = bytes.fromhex(page.evaluate("window.nanonet.header('out')"))
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
     host = RingMemory(engine, mesh_geometry, "out").read_bytes(0, 64)
     closed = L.OFF_CLOSED

@@ -24,12 +24,10 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from browser_tab import next_frames, tab_host, tab_token
 from nanonet.bridge import frames as F
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
 from nanonet.bridge.webtoken import Grant, TokenRefused, mint, verify
-from nanonet.manifest.manifest import load_manifest
 
 PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
 MANIFEST = f"""
@@ -59,22 +57,9 @@ names = {{ out = "other" }}
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebHost]:
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    plans = {s: tab_service(m, s, []) for s in ("producer", "second")}
-    host = WebHost(mesh, secrets.token_bytes(32), plans,
-                   {"out": "producer", "other": "second"}).start()
-    try:
+    with tab_host(tmp_path, MANIFEST, {"producer": [], "second": []},
+                  {"out": "producer", "other": "second"}, start=False) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.stop()
-        mesh.close()
-
-
-def _token(web: WebHost, services: tuple[str, ...], ttl: float = 60.0) -> str:
-    return mint(web.secret, Grant("tab", services, time.time() + ttl))
 
 
 def _control(web: WebHost, token: str) -> dict[str, object]:
@@ -84,15 +69,10 @@ def _control(web: WebHost, token: str) -> dict[str, object]:
         return answer
 
 
-def _bytes(got: str | bytes) -> bytes:
-    assert isinstance(got, bytes), got
-    return got
-
-
 def _hello(web: WebHost, tunnel: str, token: str) -> F.Frame:
     with connect(f"ws://127.0.0.1:{web.port}/nanonet/{tunnel}") as ws:
         ws.send(F.hello(1, 1, 64, 42, tunnel.encode(), token.encode()))
-        return F.FrameDecoder().feed(_bytes(ws.recv(timeout=10)))[0]
+        return next_frames(ws)[0]
 
 
 def test_tokens_are_signed_and_expire() -> None:
@@ -110,12 +90,12 @@ def test_tokens_are_signed_and_expire() -> None:
 
 
 def test_the_control_channel_grants_only_what_the_token_names(web: WebHost) -> None:
-    answer = _control(web, _token(web, ("producer",)))
+    answer = _control(web, tab_token(web, ("producer",)))
     assert answer["ok"] is True
     plans = answer["services"]
     assert isinstance(plans, list) and [p["name"] for p in plans] == ["producer"]
     assert plans[0]["ends"][0]["tunnel"] == "out" and plans[0]["ends"][0]["slot_count"] == 16
-    refused = _control(web, _token(web, ("producer",), ttl=-1))
+    refused = _control(web, tab_token(web, ("producer",), ttl=-1))
     assert refused["ok"] is False and "expired" in str(refused["why"])
     assert _control(web, "nonsense")["ok"] is False
 
@@ -123,19 +103,19 @@ def test_the_control_channel_grants_only_what_the_token_names(web: WebHost) -> N
 def test_a_bridge_hello_must_hold_a_grant_for_its_tunnel(web: WebHost,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    only_second = _token(web, ("second",))
+    only_second = tab_token(web, ("second",))
     refused = _hello(web, "out", only_second)
     assert refused.kind is F.Kind.REFUSE
     code, reason = F.parse_refuse(refused)
     assert code == F.Refusal.AUTH and "does not grant tunnel 'out'" in reason
-    granted = _token(web, ("producer",))
+    granted = tab_token(web, ("producer",))
     with connect(f"ws://127.0.0.1:{web.port}/nanonet/out") as ws:
         ws.send(F.hello(1, 1, 64, 7, b"out", granted.encode()))
-        welcome = F.FrameDecoder().feed(_bytes(ws.recv(timeout=10)))[0]
+        welcome = next_frames(ws)[0]
         # credit, nonce, next_seq
         assert welcome.kind is F.Kind.WELCOME and welcome.fields[2:] == (16, 7, 0)
         ws.send(F.data(0, array("I", [3, 2]), b"abcde"))
-        ack = F.FrameDecoder().feed(_bytes(ws.recv(timeout=10)))[0]
+        ack = next_frames(ws)[0]
         assert ack.kind is F.Kind.ACK and ack.fields[0] == 2
     reader = web.mesh.reader("out")
     assert reader.recv_many(8, timeout=5) == [b"abc", b"de"]

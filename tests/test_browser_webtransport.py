@@ -16,8 +16,6 @@ dials again. link.js cuts a frame stream split anywhere into whole frames.
 from __future__ import annotations
 
 import logging
-import secrets
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -26,91 +24,33 @@ from typing import Any
 
 import pytest
 
-from nanonet.bridge.node import part
+from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_host, tab_token
+from nanonet.bench.chromium import open_tab
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
-from nanonet.errors import TunnelClosed
-from nanonet.manifest.manifest import load_manifest
 
 pytest.importorskip("aioquic")
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
 COUNT = 3000
-MANIFEST = f"""
-[web]
-browsers = ["tab"]
-
-[tunnels.out]
-writer = "producer"
-reader = "host"
-slots = 64
-max_payload = 64
-
-[services.producer]
-source = "{PRODUCER}"
-node = "tab"
-"""
 
 
 @pytest.fixture
 def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
     """A started mesh and web host; ``request.param`` is its transport."""
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    host = WebHost(mesh, secrets.token_bytes(32),
-                   {"producer": tab_service(m, "producer", [COUNT, 64])},
-                   {"out": "producer"}, transport=request.param).start()
-    try:
-        mesh.start()
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"},
+                  transport=request.param) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.stop()
-        mesh.close()
-
-
-def _browser() -> Any:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    return pytest.importorskip("playwright.sync_api")
-
-
-def _read_all(web: WebHost, cut_at: list[int]) -> list[int]:
-    """Every sequence number the host reads, cutting the link at each count in ``cut_at``."""
-    reader, seqs = web.mesh.reader("out"), list[int]()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            batch = reader.recv_many(4096, timeout=10)
-        except TunnelClosed:
-            return seqs
-        seqs += [int.from_bytes(m[:8], "little") for m in batch]
-        while cut_at and len(seqs) >= cut_at[0]:
-            assert web.drop("out")
-            cut_at.pop(0)
-    raise AssertionError(f"the stream did not end: {len(seqs)} of {COUNT} arrived")
 
 
 def _stream(web: WebHost, cut_at: list[int]) -> tuple[list[int], dict[str, Any], str]:
     """Run the tab; the host's sequence numbers, the page's tunnel state and table."""
-    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
-    with _browser().sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
-            seqs = _read_all(web, cut_at)
-            page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
-                                   timeout=10_000)
-            page.wait_for_timeout(300)  # one more refresh of the table
-            out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
-            table: str = page.text_content("#tunnels") or ""
-        finally:
-            browser.close()
+    need_chromium()
+    token = tab_token(web, ("producer",))
+    with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
+        seqs = read_cutting(web, COUNT, cut_at, 30)
+        page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
+                               timeout=10_000)
+        page.wait_for_timeout(300)  # one more refresh of the table
+        out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
+        table: str = page.text_content("#tunnels") or ""
     return seqs, out, table
 
 
@@ -164,18 +104,13 @@ def test_a_closed_or_blocked_webtransport_port_falls_back_to_websocket(
 @pytest.mark.parametrize("web", ["webtransport"], indirect=True)
 def test_transport_webtransport_never_falls_back(web: WebHost) -> None:
     web.loop.call_soon_threadsafe(web.wt.close)
-    token = mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
-    with _browser().sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{web.port}/#token={token}", timeout=20_000)
-            page.wait_for_function("(() => { const t = window.nanonet.tunnels.out; return t && "
-                                   "t.bridge === 'reconnecting' && t.reconnects >= 1 && "
-                                   "t.head > 0 })()", timeout=15_000)
-            out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
-        finally:
-            browser.close()
+    need_chromium()
+    token = tab_token(web, ("producer",))
+    with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
+        page.wait_for_function("(() => { const t = window.nanonet.tunnels.out; return t && "
+                               "t.bridge === 'reconnecting' && t.reconnects >= 1 && "
+                               "t.head > 0 })()", timeout=15_000)
+        out: dict[str, Any] = page.evaluate("window.nanonet.tunnels.out")
     assert out["why"].startswith("WebTransport failed"), out
     assert out["transport"] == "" and out["head"] > 0 and out["tail"] == 0  # nothing left the tab
     assert "out" not in web.via  # no WebSocket bridge was ever opened
@@ -209,13 +144,8 @@ def test_a_stream_cut_anywhere_comes_out_as_whole_frames(web: WebHost) -> None:
 
     stream = (F.welcome(1, 64, 7, 0) + F.ack(3, 61) + F.ping(9)
               + F.data(3, array("I", [5, 0, 300]), b"hello" + bytes(300)) + F.ack(6, 58))
-    with _browser().sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{web.port}/", timeout=20_000)  # no token: refused
-            got = page.evaluate(FRAMES_CHECK, stream.hex())
-        finally:
-            browser.close()
+    need_chromium()
+    with open_tab(f"http://127.0.0.1:{web.port}/", 20_000) as page:  # no token: refused
+        got = page.evaluate(FRAMES_CHECK, stream.hex())
     assert got == {str(n): {"same": True, "left": 0, "frames": 5}
                    for n in (1, 3, 7, 100, len(stream))}

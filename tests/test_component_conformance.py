@@ -9,7 +9,6 @@ put through the same tests.
 
 from __future__ import annotations
 
-import shutil
 import struct
 import sys
 from collections.abc import Iterator
@@ -18,11 +17,10 @@ from typing import Any
 
 import pytest
 
+from js_toolchain import javascript_missing
 from nanonet.component import Err, Ok
 from nanonet.examples.relay import LANGUAGES, build
 from nanonet.mesh import Mesh
-from nanonet.toolchain.build import BuildError
-from nanonet.toolchain.guestbuild import node_modules
 
 
 def _missing(language: str) -> str | None:
@@ -31,13 +29,7 @@ def _missing(language: str) -> str | None:
         if not Path(sys.executable).with_name("componentize-py").exists():
             return "componentize-py is not installed (pip install 'nanonet[components]')"
         return None
-    if shutil.which("node") is None:
-        return "node is not installed"
-    try:
-        node_modules()
-    except BuildError as err:
-        return str(err)
-    return None
+    return javascript_missing()
 
 
 def packet(stream_id: int, payload: bytes, timestamp: int = 0) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import wasmtime
 from nanonet.bench.component_cost import QUAD, producer_component
 from nanonet.component.fastpath import JS, PY, judge, tools
 from nanonet.errors import LoadError
+from string_export import STRING_EXPORT
 
 ANSWER = ('(component (core module $m (func (export "f") (result i32) (i32.const 4))) '
           '(core instance $i (instantiate $m)) '
@@ -71,7 +72,7 @@ def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) 
     from nanonet.examples.producer import build
 
     (tmp_path / "p.wasm").write_bytes(build("producer").path.read_bytes())
-    (tmp_path / "s.wat").write_text(STRINGY)
+    (tmp_path / "s.wat").write_text(STRING_EXPORT)
     checker = Path(__file__).parents[1] / "src" / "nanonet" / "guests" / "checker.wat"
     (tmp_path / "nanonet.toml").write_text(
         '[tunnels.out]\nwriter = "p"\nreader = "checker"\n'
@@ -87,16 +88,3 @@ def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) 
             "'out' served by generated Wasm on the ring") in out.stdout
     assert ("component 's' tunnel imports take the host-function path: export 'tag' is "
             "func(name: string)") in out.stdout
-
-
-STRINGY = """(component
-  (import "forward" (func $f (param "stream-id" u32) (param "payload" (list u8))))
-  (core module $mm (memory (export "mem") 1)
-    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))
-  (core instance $mi (instantiate $mm))
-  (core func $fl (canon lower (func $f) (memory (core memory $mi "mem"))))
-  (core module $m (import "h" "forward" (func $fw (param i32 i32 i32)))
-    (func (export "tag") (param i32 i32) (call $fw (i32.const 1) (local.get 0) (local.get 1))))
-  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))))))
-  (func (export "tag") (param "name" string) (canon lift (core func $i "tag")
-    (memory (core memory $mi "mem")) (realloc (core func $mi "realloc")))))"""

@@ -25,6 +25,7 @@ from nanonet.examples.producer import build
 from nanonet.examples.relay import build as build_relay
 from nanonet.mesh import Mesh
 from nanonet.ring.writer import TunnelWriter
+from string_export import STRING_EXPORT
 
 COUNT = int(20_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 TYPED = "nanonet:tunnel/types.packet"
@@ -53,19 +54,6 @@ STRING_PRODUCER = """(component
     '(data (i32.const {}) "{}") (data (i32.const {}) "\\{:02x}")'.format(
         16 * k, "".join(f"\\{b:02x}" for b in line), 16 * k + 15, len(line))
     for k, line in enumerate(LINES)))
-
-# its tunnel import could be served, but its export takes a string
-TAGGED = """(component
-  (import "forward" (func $f (param "stream-id" u32) (param "payload" (list u8))))
-  (core module $mm (memory (export "mem") 1)
-    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))
-  (core instance $mi (instantiate $mm))
-  (core func $fl (canon lower (func $f) (memory (core memory $mi "mem"))))
-  (core module $m (import "h" "forward" (func $fw (param i32 i32 i32)))
-    (func (export "tag") (param i32 i32) (call $fw (i32.const 1) (local.get 0) (local.get 1))))
-  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))))))
-  (func (export "tag") (param "name" string) (canon lift (core func $i "tag")
-    (memory (core memory $mi "mem")) (realloc (core func $mi "realloc")))))"""
 
 
 @pytest.fixture
@@ -194,7 +182,7 @@ def test_an_import_given_python_keeps_the_c_relay_on_the_host_path(mesh: Mesh,
 
 def test_an_export_of_a_string_keeps_the_host_path(mesh: Mesh) -> None:
     mesh.tunnel("out", slots=16, max_payload=64)
-    mesh.component("p", TAGGED, imports={"forward": "tunnel:out"})
+    mesh.component("p", STRING_EXPORT, imports={"forward": "tunnel:out"})
     assert "export 'tag' is func(name: string)" in paths(mesh)["p"].why
 
 

@@ -8,30 +8,18 @@ or the npm tools are missing.
 
 from __future__ import annotations
 
-import shutil
 import struct
 
 import pytest
 
+from js_toolchain import javascript_missing
 from nanonet.component.ringmesh import paths
 from nanonet.component.ringpath import RingLoaded
 from nanonet.examples.producer import build
 from nanonet.mesh import Mesh
-from nanonet.toolchain.build import BuildError
-from nanonet.toolchain.guestbuild import node_modules
 
 
-def _missing() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    try:
-        node_modules()
-    except BuildError as err:
-        return str(err)
-    return None
-
-
-@pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+@pytest.mark.skipif(javascript_missing() is not None, reason=str(javascript_missing()))
 def test_a_javascript_producer_streams_through_the_wasm_path() -> None:
     wasm = build("producer", "javascript").path
     with Mesh() as mesh:

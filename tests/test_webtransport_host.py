@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import secrets
 import ssl
-import time
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,28 +35,11 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
 from websockets.asyncio.client import connect as ws_connect
 
+from browser_tab import TAB_PRODUCER, tab_host, tab_token
 from nanonet.bridge import frames as F
-from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
-from nanonet.bridge.webplan import tab_service
-from nanonet.bridge.webtoken import Grant, mint
 from nanonet.manifest.manifest import load_manifest
 
-PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
-MANIFEST = f"""
-[web]
-browsers = ["tab"]
-
-[tunnels.out]
-writer = "producer"
-reader = "host"
-slots = 64
-max_payload = 64
-
-[services.producer]
-source = "{PRODUCER}"
-node = "tab"
-"""
 WAIT = 10.0
 
 
@@ -118,16 +99,9 @@ class Client(QuicConnectionProtocol):
 @pytest.fixture
 def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebHost]:
     """A web host; its transport is ``request.param`` if given, else auto."""
-    (tmp_path / "nanonet.toml").write_text(MANIFEST)
-    m = load_manifest(tmp_path / "nanonet.toml")
-    mesh = part(m, None).manifest.build_mesh()
-    host = WebHost(mesh, secrets.token_bytes(32), {"producer": tab_service(m, "producer", [])},
-                   {"out": "producer"}, transport=getattr(request, "param", "auto")).start()
-    try:
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": []}, {"out": "producer"},
+                  transport=getattr(request, "param", "auto"), start=False) as host:
         yield host
-    finally:
-        host.stop()
-        mesh.close()
 
 
 async def _dial(web: WebHost, path: str, token: str, chunked: bool,
@@ -154,15 +128,12 @@ async def _dial(web: WebHost, path: str, token: str, chunked: bool,
         return status, got, ended
 
 
-def _token(web: WebHost) -> str:
-    return mint(web.secret, Grant("tab", ("producer",), time.time() + 60))
-
-
 def test_a_stream_cut_into_bytes_is_welcomed_and_its_data_lands_in_the_ring(
         web: WebHost) -> None:
     payload = b"".join(i.to_bytes(8, "little") for i in range(3))
     batch = F.data(0, array("I", [8, 8, 8]), payload)
-    status, got, _ = asyncio.run(_dial(web, "/nanonet/out", _token(web), True, [batch]))
+    token = tab_token(web, ("producer",))
+    status, got, _ = asyncio.run(_dial(web, "/nanonet/out", token, True, [batch]))
     assert status == b"200"
     assert [f.kind for f in got] == [F.Kind.WELCOME, F.Kind.ACK]
     assert got[0].fields[-1] == 0 and got[1].fields[0] == 3  # from 0; acknowledged to 3
@@ -172,8 +143,8 @@ def test_a_stream_cut_into_bytes_is_welcomed_and_its_data_lands_in_the_ring(
 
 
 def test_a_forged_token_is_refused_on_the_stream(web: WebHost) -> None:
-    status, got, ended = asyncio.run(_dial(web, "/nanonet/out", "forged." + _token(web),
-                                           False, []))
+    forged = "forged." + tab_token(web, ("producer",))
+    status, got, ended = asyncio.run(_dial(web, "/nanonet/out", forged, False, []))
     assert status == b"200" and ended
     assert [f.kind for f in got] == [F.Kind.REFUSE]
     code, reason = F.parse_refuse(got[0])
@@ -182,7 +153,7 @@ def test_a_forged_token_is_refused_on_the_stream(web: WebHost) -> None:
 
 
 def test_a_path_that_is_no_bridge_gets_404(web: WebHost) -> None:
-    status, _, _ = asyncio.run(_dial(web, "/elsewhere", _token(web), False, []))
+    status, _, _ = asyncio.run(_dial(web, "/elsewhere", tab_token(web, ("producer",)), False, []))
     assert status == b"404"
 
 
@@ -203,7 +174,7 @@ def test_the_pinned_certificate_is_p256_valid_under_14_days(web: WebHost) -> Non
 async def _control_reply(web: WebHost) -> dict[str, Any]:
     """What the control channel answers a good token (as the page sends it)."""
     async with ws_connect(f"ws://127.0.0.1:{web.port}/nanonet-tab") as ws:
-        await ws.send(json.dumps({"token": _token(web)}))
+        await ws.send(json.dumps({"token": tab_token(web, ("producer",))}))
         reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
         return reply
 
@@ -231,5 +202,5 @@ def test_the_manifest_takes_web_transport_and_refuses_another(tmp_path: Path) ->
 
 
 def _with(path: Path, line: str) -> Path:
-    path.write_text(MANIFEST.replace('browsers = ["tab"]\n', f'browsers = ["tab"]\n{line}'))
+    path.write_text(TAB_PRODUCER.replace('browsers = ["tab"]\n', f'browsers = ["tab"]\n{line}'))
     return path

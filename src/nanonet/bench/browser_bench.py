@@ -27,11 +27,9 @@ import time
 from pathlib import Path
 
 from ..mesh import Mesh
+from .chromium import open_tab
 from .tabpipe import pipe_rows
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PRODUCER = Path(__file__).resolve().parents[1] / "guests" / "producer.wat"  # writes "stream"
 SIZE = 64
 
@@ -57,8 +55,6 @@ node = "tab"
 
 def tab_rate(count: int, slots: int, transport: str = "websocket") -> float:
     """Messages/s the tab's producer delivered into the host's ring over ``transport``."""
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "nanonet.toml").write_text(_manifest(count, slots, transport))
         proc = subprocess.Popen([sys.executable, "-m", "nanonet.cli", "run", "nanonet.toml",
@@ -70,10 +66,7 @@ def tab_rate(count: int, slots: int, transport: str = "websocket") -> float:
         while not url:
             m = re.search(r"open (http://\S+)", proc.stderr.readline())
             url = m.group(1) if m else ""
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page()
-            page.goto(url)
+        with open_tab(url) as page:
             page.wait_for_function("window.nanonet.tunnels.stream && "
                                    "window.nanonet.tunnels.stream.bridge === 'ended'",
                                    timeout=120_000)
@@ -81,7 +74,6 @@ def tab_rate(count: int, slots: int, transport: str = "websocket") -> float:
             span, used = page.evaluate("(() => { const t = window.nanonet.tunnels.stream; "
                                        "return [(t.ended_at - t.open_at) / 1000, t.transport]; "
                                        "})()")
-            browser.close()
         proc.wait(30)
         proc.stderr.close()
     if used != transport:

@@ -28,10 +28,8 @@ from ..bridge.webtoken import Grant, mint
 from ..errors import TunnelClosed
 from ..manifest.manifest import load_manifest
 from ..mesh import Mesh
+from .chromium import open_tab
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 ECHO = Path(__file__).resolve().parents[1] / "guests" / "echo.wat"  # "ping" -> "pong"
 PIPES = (("rt", 64, 64), ("small", 64, 1024), ("big", 4096, 256))  # name, bytes, slots
 Row = dict[str, float]
@@ -110,8 +108,6 @@ def on_host(rounds: int, count: int) -> dict[str, float]:
 
 
 def in_tab(rounds: int, count: int) -> dict[str, float]:
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "nanonet.toml").write_text(manifest("tab"))
         m = load_manifest(Path(tmp, "nanonet.toml"))
@@ -123,13 +119,8 @@ def in_tab(rounds: int, count: int) -> dict[str, float]:
         token = mint(secret, Grant("tab", services, time.time() + 600))
         try:
             mesh.start()
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                try:
-                    browser.new_page().goto(f"http://127.0.0.1:{web.port}/#token={token}")
-                    return measure(mesh, rounds, count)
-                finally:
-                    browser.close()
+            with open_tab(f"http://127.0.0.1:{web.port}/#token={token}"):
+                return measure(mesh, rounds, count)
         finally:
             web.stop()
             mesh.stop()

@@ -22,7 +22,7 @@ from ..ring.peek import PeekingReader
 from .crossplan import CALLS_IN_FLIGHT, Link
 from .crossport import CallAnswerer, CallForwarder, call_subject
 from .crosspubsub import Outbox, SubscriberRelay, missed_subject
-from .nats import NatsLink
+from .nats import NatsLink, unsubscribe
 from .pump import ReceivePump, SendPump
 from .session import Timing
 
@@ -130,10 +130,7 @@ class PatternBridges:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for sub in self._subs:
-            try:
-                await sub.unsubscribe()
-            except Exception as err:  # a closed connection has no subscription left
-                log.debug("nats unsubscribe: %s", err)
+            await unsubscribe(sub)
 
     def release(self) -> None:
         """The outboxes' rings and the forwarders' stores (after ``stop``)."""

@@ -37,7 +37,7 @@ from ..ring.port import Port
 from ..ring.portclient import PortClient
 from ..ring.portctl import PortControl
 from ..ring.portlayout import Box, word
-from .nats import subject_token
+from .nats import subject_token, unsubscribe
 
 log = logging.getLogger(__name__)
 FAR_TIMEOUT = 30.0  # seconds the server's node gives one far call
@@ -178,8 +178,5 @@ class CallAnswerer:
             task.cancel()
         await asyncio.gather(*self._calls, return_exceptions=True)
         if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except Exception as err:  # a closed connection has no subscription left
-                log.debug("nats unsubscribe: %s", err)
+            await unsubscribe(self._sub)
             self._sub = None

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BridgeProtocolError
-from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from ..ring.packed import Packed
 from . import jetstream as J
 from .durable import RETRY_FIRST, TRANSPORT, Idle, quietly, retrying
+from .farend import end_as_far_writer
 from .linkstats import LinkStats
 
 log = logging.getLogger(__name__)
@@ -184,13 +184,7 @@ class DurableReceivePump:
     def _end(self, stored: J.Stored) -> None:
         """Close the local ring, or break it as the far writer's was."""
         self.ended = True
-        if stored.broken is None:
-            self.writer.close()
-            return
-        code, service, cause = stored.broken
-        log.warning("bridge %r: the far writer %r is gone (%s); breaking the tunnel here",
-                    self.tunnel, service, cause)
-        self.writer.control.break_(BreakInfo("writer", f"{service} (far node)", code, cause))
+        end_as_far_writer(self.writer, self.tunnel, stored.broken, log)
 
     async def _ack(self) -> bool:
         """Ack every batch the local reader has wholly taken, in order."""

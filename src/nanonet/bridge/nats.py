@@ -85,6 +85,15 @@ async def connect(opts: NatsOptions) -> Any:
     return await nats.connect(**kwargs)
 
 
+async def unsubscribe(sub: Any) -> None:
+    """End a nats-py subscription; on a connection already closed there is
+    none left to end, and nats-py's error then says only that."""
+    try:
+        await sub.unsubscribe()
+    except Exception as err:  # a closed connection has no subscription left
+        log.debug("nats unsubscribe: %s", err)
+
+
 class NatsLink:
     """One side of a tunnel's bridge over NATS: publishes on one subject,
     queues what arrives on the other (a ``pump.Link``)."""
@@ -124,8 +133,5 @@ class NatsLink:
 
     async def close(self) -> None:
         if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except Exception as err:  # a closed connection has no subscription left
-                log.debug("nats unsubscribe: %s", err)
+            await unsubscribe(self._sub)
             self._sub = None

@@ -31,13 +31,13 @@ from ..errors import (
     TunnelBroken,
     TunnelClosed,
 )
-from ..ring.control import BreakInfo
 from ..ring.endpoint import TunnelWriter
 from ..ring.packed import Packed
 from ..ring.peek import PeekingReader
 from ..ring.protocol import Field, tap_peer
 from . import frames as F
 from .events import Accepted, Acked, Ended, LinkLost, Messages, Refused
+from .farend import end_as_far_writer
 from .inbox import Inbox
 from .linkstats import LinkStats, Totals, transport_of
 from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
@@ -349,13 +349,7 @@ class ReceivePump(_Pump):
     def _end(self, e: Ended) -> None:
         """Close the local ring, or break it when the far writer's service is
         gone: the local reader then gets TunnelBroken, as beside the writer."""
-        if e.broken is None:
-            self.writer.close()
-            return
-        code, service, cause = e.broken
-        log.warning("bridge %r: the far writer %r is gone (%s); breaking the tunnel here",
-                    self.tunnel, service, cause)
-        self.writer.control.break_(BreakInfo("writer", f"{service} (far node)", code, cause))
+        end_as_far_writer(self.writer, self.tunnel, e.broken, log)
 
     def _window(self) -> None:
         """Tell the sender when the local reader has freed a good part of the ring."""

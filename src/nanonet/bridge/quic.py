@@ -9,7 +9,7 @@ timeout of 5 s. Closing a link resets its stream alone (the connection and
 the other tunnels on it go on); the far end sees the reset and marks its
 link closed, so a dialing sender dials again. aioquic buffers stream data without bound, so ``send``
 waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
-(the one read of aioquic's internals, in ``unacked``). aioquic comes with
+(``quicstream.py``: the one read of aioquic's internals, in ``unacked``). aioquic comes with
 the ``net`` extra; this module imports it.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
@@ -38,13 +37,12 @@ from aioquic.quic.events import (
 )
 
 from .inbox import Inbox
+from .quicstream import send_below_water, stop_both_ways
+from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
 ALPN = "nanonet-bridge/1"
-HIGH_WATER = 1 << 20  # unacknowledged bytes on a stream before send waits
 KEEPALIVE, IDLE_TIMEOUT = 1.0, 5.0
-WATER_POLL = 0.002
-STREAM_BROKEN = 0x4E42  # the error code of a stream reset on a protocol error
 
 Accept = Callable[[str, "QuicLink"], None]
 
@@ -62,14 +60,9 @@ class QuicLink:
         return self.reset or bool(self.proto.closed)
 
     async def send(self, data: bytes) -> None:
-        """Queue ``data`` on the stream once it is under the high watermark
-        (dropped if the connection is gone: the protocol sends it again)."""
-        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.closed:
-            await asyncio.sleep(WATER_POLL)
-        if self.closed:
-            return
-        self.proto._quic.send_stream_data(self.stream_id, data)
-        self.proto.transmit()
+        """Queue ``data`` on the stream once under the high watermark (dropped
+        if the connection is gone: the protocol sends it again)."""
+        await send_below_water(self.proto, self.stream_id, data, lambda: self.closed)
 
     async def close(self) -> None:
         """Reset this tunnel's stream both ways; the connection stays."""
@@ -101,20 +94,12 @@ class BridgeQuic(QuicConnectionProtocol):
             self._quic.send_ping(uid)
             self.transmit()
 
-    def unacked(self, stream_id: int) -> int:
-        """Bytes given to the stream and not yet acknowledged by the peer."""
-        stream = self._quic._streams.get(stream_id)  # aioquic offers no public measure
-        return len(stream.sender._buffer) if stream is not None else 0
-
     def end_stream(self, sid: int) -> None:
         """Stop stream ``sid`` both ways (once) and mark its link closed."""
         link = self.links.pop(sid, None)
         if link is not None:
             link.reset = True
-        with contextlib.suppress(Exception):  # aioquic refuses a second reset: it is gone
-            self._quic.reset_stream(sid, STREAM_BROKEN)
-        with contextlib.suppress(Exception):
-            self._quic.stop_stream(sid, STREAM_BROKEN)
+        stop_both_ways(self._quic, sid)
         self.transmit()
 
     def open_stream(self, tunnel: str) -> QuicLink:
@@ -160,24 +145,9 @@ class BridgeQuic(QuicConnectionProtocol):
 def make_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed ECDSA P-256 certificate for ``host``, valid 14 days:
     (certificate, key) PEM files in ``folder``. A dialer pins it as its CA."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanonet-bridge")])
-    now = datetime.datetime.now(datetime.UTC)
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        alt = x509.DNSName(host)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=14))
-            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert, key = self_signed(host, "nanonet-bridge", 14, datetime.timedelta(minutes=5))
     cert_path, key_path = folder / "bridge-cert.pem", folder / "bridge-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,

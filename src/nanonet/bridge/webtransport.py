@@ -19,10 +19,8 @@ accepts. aioquic comes with the ``net`` extra; this module imports it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import hashlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,14 +41,13 @@ from aioquic.quic.events import (
 )
 
 from .inbox import Inbox
+from .quicstream import send_below_water, stop_both_ways
+from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
 PREFIX = "/nanonet/"
 CERT_DAYS = 10  # Chromium pins a hashed certificate only if valid under 14 days
-HIGH_WATER = 1 << 20  # unacknowledged bytes on a stream before send waits
-WATER_POLL = 0.002
 IDLE_TIMEOUT = 10.0
-STREAM_BROKEN = 0x4E42
 
 Accept = Callable[[str, "WebTransportLink"], None]
 
@@ -70,12 +67,7 @@ class WebTransportLink:
     async def send(self, data: bytes) -> None:
         """Queue ``data`` on the stream once under the high watermark (dropped
         if the stream is gone: the protocol sends it again)."""
-        while self.proto.unacked(self.stream_id) > HIGH_WATER and not self.closed:
-            await asyncio.sleep(WATER_POLL)
-        if self.closed:
-            return
-        self.proto._quic.send_stream_data(self.stream_id, data)
-        self.proto.transmit()
+        await send_below_water(self.proto, self.stream_id, data, lambda: self.closed)
 
     async def pull(self) -> None:
         """Until the stream ends (arrivals go to the inbox as they come)."""
@@ -106,19 +98,11 @@ class WtProtocol(QuicConnectionProtocol):
         self.sessions: dict[int, str] = {}  # CONNECT stream -> tunnel
         self.links: dict[int, WebTransportLink] = {}
 
-    def unacked(self, stream_id: int) -> int:
-        """Bytes given to the stream and not yet acknowledged by the peer."""
-        stream = self._quic._streams.get(stream_id)  # aioquic offers no public measure
-        return len(stream.sender._buffer) if stream is not None else 0
-
     def end_stream(self, sid: int) -> None:
         link = self.links.pop(sid, None)
         if link is not None:
             link.gone.set()
-        with contextlib.suppress(Exception):  # aioquic refuses a second reset: it is gone
-            self._quic.reset_stream(sid, STREAM_BROKEN)
-        with contextlib.suppress(Exception):
-            self._quic.stop_stream(sid, STREAM_BROKEN)
+        stop_both_ways(self._quic, sid)
         self.transmit()
 
     def quic_event_received(self, event: QuicEvent) -> None:
@@ -174,24 +158,9 @@ class Certificate:
 
 def make_certificate(host: str, days: int = CERT_DAYS) -> Certificate:
     """A fresh ECDSA P-256 certificate for ``host``, valid ``days`` days from now."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanonet-tab")])
-    now = datetime.datetime.now(datetime.UTC)
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        alt = x509.DNSName(host)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert, key = self_signed(host, "nanonet-tab", days, datetime.timedelta(minutes=1))
     der = cert.public_bytes(serialization.Encoding.DER)
     return Certificate(cert, key, hashlib.sha256(der).digest())
 

@@ -37,7 +37,7 @@ from .protocol import FIELD_NAMES
 from .pubsub_wat import Sub, reader_helpers, reader_templates, reader_values, writer_helpers
 from .pubsub_wat import writer_values as pubsub_writer_values
 from .template import Helper, fill, name_is
-from .waitpolicy import DEFAULT_WAIT, WaitPolicy, wait_template
+from .waitpolicy import DEFAULT_WAIT, PARK_ONCE, WaitPolicy, wait_template
 
 if TYPE_CHECKING:
     from ..host.engine import Runtime
@@ -213,7 +213,8 @@ _COMMON_HEAD = """
 
 """
 
-# the wait of policy "adaptive" (the default; ring/waitpolicy.py has the others)
+# the wait of policy "adaptive" (the default; ring/waitpolicy.py has the others, and
+# PARK_ONCE, the turn of the park loop this one shares with "park")
 _ADAPTIVE_WAIT = """  ;; spin, then announce and park with a finite timeout; adapt the spin budget,
   ;; and back the timeout off while parks time out (one wait = one idle spell)
   (func $wait{m} (result i32) (local $r i32) (local $i i32) (local $seen i64) (local $pt i64)
@@ -225,21 +226,7 @@ _ADAPTIVE_WAIT = """  ;; spin, then announce and park with a finite timeout; ada
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
       (br_if $spin (local.get $i)))
     (loop $park
-      ;; SYNC POINT with $publish in the writer adapter / $commit in the reader adapter
-      ;; and ring/control.py $publish: my waiting flag is stored before my refresh
-      ;; re-reads the other side's counter; they store the counter, then read the flag
-      {@announce}  ;; announce (SC)
-      (local.set $r (call $refresh{m}))                                       ;; then re-check
-      (if (local.get $r) (then
-        {@unannounce}
-        (return (local.get $r))))
-      (local.set $seen (global.get $peer{m}))
-      (i64.store {m} offset={O_MYPARK} (i32.const 0)
-        (i64.add (i64.load {m} offset={O_MYPARK} (i32.const 0)) (i64.const 1)))
-      (local.set $r (memory.atomic.wait32 {m} (global.get $waitat{m})
-        (i32.wrap_i64 (local.get $seen)) (local.get $pt)))
-      {@unannounce}
-      (if (i32.eq (local.get $r) (i32.const 2))
+""" + PARK_ONCE + """      (if (i32.eq (local.get $r) (i32.const 2))
         (then
           (local.set $pt (select (i64.const {PARK_MAX}) (i64.shl (local.get $pt) (i64.const 1))
                                  (i64.gt_u (local.get $pt) (i64.const {PARK_MAX2}))))

@@ -58,13 +58,10 @@ SPIN_WAIT = """  ;; wait policy "spin": poll until the other side moves; never a
     (unreachable))
 """
 
-# Park at once: the adaptive park loop without the spin before it. The
-# timeout backs off while parks time out, as the adaptive one's does.
-PARK_WAIT = """  ;; wait policy "park": announce and park at once, with a finite timeout that
-  ;; backs off while parks time out (one wait = one idle spell)
-  (func $wait{m} (result i32) (local $r i32) (local $seen i64) (local $pt i64)
-    (local.set $pt (i64.const {TIMEOUT}))
-    (loop $park
+# One turn of a park loop, shared by "adaptive" (ring/adapter.py) and "park": announce,
+# re-check, park on the other side's counter with timeout $pt, unannounce; $r is
+# then 0 (woken), 1 (the counter had moved) or 2 (timed out)
+PARK_ONCE = """\
       ;; SYNC POINT with $publish in the writer adapter / $commit in the reader adapter
       ;; and ring/control.py $publish: my waiting flag is stored before my refresh
       ;; re-reads the other side's counter; they store the counter, then read the flag
@@ -79,7 +76,16 @@ PARK_WAIT = """  ;; wait policy "park": announce and park at once, with a finite
       (local.set $r (memory.atomic.wait32 {m} (global.get $waitat{m})
         (i32.wrap_i64 (local.get $seen)) (local.get $pt)))
       {@unannounce}
-      (if (i32.eq (local.get $r) (i32.const 2))
+"""
+
+# Park at once: the adaptive park loop without the spin before it. The
+# timeout backs off while parks time out, as the adaptive one's does.
+PARK_WAIT = """  ;; wait policy "park": announce and park at once, with a finite timeout that
+  ;; backs off while parks time out (one wait = one idle spell)
+  (func $wait{m} (result i32) (local $r i32) (local $seen i64) (local $pt i64)
+    (local.set $pt (i64.const {TIMEOUT}))
+    (loop $park
+""" + PARK_ONCE + """      (if (i32.eq (local.get $r) (i32.const 2))
         (then
           (local.set $pt (select (i64.const {PARK_MAX}) (i64.shl (local.get $pt) (i64.const 1))
                                  (i64.gt_u (local.get $pt) (i64.const {PARK_MAX2}))))))
