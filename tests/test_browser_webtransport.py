@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from browser_tab import TAB_PRODUCER, need_chromium, read_cutting, tab_host, tab_token
+from conftest import wait_until
 from nanonet.bench.chromium import open_tab
 from nanonet.bridge.webhost import WebHost
 
@@ -61,7 +62,8 @@ def test_the_tab_streams_over_webtransport_and_resumes_a_cut_stream(web: WebHost
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
     assert out["transport"] == "webtransport" and out["fallback"] == ""
     assert out["reconnects"] == 1 and out["tail"] == COUNT
-    assert web.via["out"] == "webtransport" and "out" in web.ended
+    wait_until(lambda: "out" in web.ended, "the host's bridge of out ended (after its linger)")
+    assert web.via["out"] == "webtransport"
     assert "via webtransport" in table
 
 
@@ -95,7 +97,8 @@ def test_a_closed_or_blocked_webtransport_port_falls_back_to_websocket(
     assert out["transport"] == "websocket"
     assert out["fallback"].startswith("WebTransport failed") and why in out["fallback"], out
     assert "via websocket (WebTransport failed" in table
-    assert web.via["out"] == "websocket" and "out" in web.ended
+    wait_until(lambda: "out" in web.ended, "the host's bridge of out ended (after its linger)")
+    assert web.via["out"] == "websocket"
     logged = [r.getMessage() for r in caplog.records]
     assert any("fell back to WebSocket: WebTransport failed" in m and why in m
                for m in logged), logged
