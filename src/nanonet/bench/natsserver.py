@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..bridge.natsd import binary as binary
-from ..bridge.natsd import free_port
+from ..bridge.natsd import end_process, free_port
 from ..errors import BenchError, MissingTool
 
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
 
 
 def version() -> str:
@@ -59,9 +58,4 @@ def running() -> Iterator[str]:
         _wait_listening(port, proc)
         yield f"nats://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT)
+        end_process(proc)

@@ -37,6 +37,16 @@ def binary() -> str | None:
     return str(beside) if os.access(beside, os.X_OK) else shutil.which("nats-server")
 
 
+def end_process(proc: subprocess.Popen[bytes]) -> None:
+    """Ask ``proc`` to stop, and kill it if it has not within ``STOP_TIMEOUT``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -98,14 +108,8 @@ class NatsServer:
 
     def _end(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT)
+        if proc is not None:
+            end_process(proc)
 
     def restart(self) -> None:
         """Stop and start again on the same port, JetStream's store kept."""
