@@ -333,3 +333,26 @@ def test_the_pubsub_bench_run_delivers_every_message_to_every_subscriber() -> No
 
     figures = pubsub_run(5_000)  # raises BenchError if a subscriber missed one
     assert figures["delivered"] == 4 * 5_000
+
+
+@pytest.mark.timeout(120)
+def test_a_lossy_host_subscriber_takes_packed_batches_and_counts_what_it_missed() -> None:
+    """``recv_packed``: one buffer per batch, the same messages and the same
+    missed count as ``recv_many`` would give (a paused lossy line)."""
+    count = max(N // 10, 10**5)
+    with Mesh() as mesh:
+        t = mesh.tunnel("stream", slots=256, max_payload=SIZE, subscribers=["c0"])
+        _producer(mesh, count)
+        checker = _checker(mesh, "c0")
+        lossy = mesh.subscribe("stream", policy="lossy")
+        mesh.start()
+        assert mesh.wait(100) and checker.exit_code == 0
+        got: list[bytes] = []
+        while True:
+            try:
+                got += list(lossy.recv_packed(timeout=10))
+            except TunnelClosed:
+                break
+        seqs = _seqs(got)
+        assert seqs == list(range(count - t.geometry.lossy_window, count))
+        assert len(got) + lossy.missed == count and all(len(m) == SIZE for m in got)

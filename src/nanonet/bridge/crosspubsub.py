@@ -26,6 +26,7 @@ from ..host.engine import Runtime
 from ..ring.control import BreakInfo, RingControl
 from ..ring.layout import Geometry
 from ..ring.memory import RingMemory
+from ..ring.packed import Packed
 from ..ring.peek import PeekingReader
 from ..ring.subscriber import TunnelSubscriber
 from ..ring.writer import TunnelWriter
@@ -81,7 +82,7 @@ class SubscriberRelay:
         self.thread.join(timeout)
         self.sub.close()
 
-    def _copy(self, batch: list[bytes]) -> None:
+    def _copy(self, batch: Packed) -> None:
         w = self.outbox.writer
         if self.lossy:
             sent = w.try_send_many(batch)
@@ -89,7 +90,7 @@ class SubscriberRelay:
         else:
             sent = 0
             while sent < len(batch) and not self._stop.is_set():
-                if (n := w.try_send_many(batch[sent:])) > 0:
+                if (n := w.try_send_many(batch.part(sent, len(batch)))) > 0:
                     sent += n
                     continue
                 try:  # one message waits for room: sent whole, or not at all
@@ -111,8 +112,8 @@ class SubscriberRelay:
         closed, or broken if the writer's service is gone), or ``stop``."""
         while not self._stop.is_set():
             try:
-                batch = self.sub.recv_many(self.outbox.ring.geometry.slot_count,
-                                           timeout=POLL_SECONDS)
+                batch = self.sub.recv_packed(self.outbox.ring.geometry.slot_count,
+                                             timeout=POLL_SECONDS)
             except TunnelTimeout:
                 continue
             except TunnelBroken as err:

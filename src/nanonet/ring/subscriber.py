@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import accumulate
+from typing import TypeVar
 
 import wasmtime
 
@@ -28,10 +30,13 @@ from .control import RingControl
 from .end import PARK_NS, POLLS, READER_SPIN_NS, deadline_of, expired, until_closed
 from .layout import Quarantine
 from .memory import RingMemory, fence
+from .packed import Packed
 from .protocol import Field
 from .pubsub_model import behind, catch_up, stale
 from .stats import TunnelStats, snapshot
 from .sublines import SubscriberLines
+
+Got = TypeVar("Got", list[bytes], Packed)
 
 _SUB_WAT = """
 (module
@@ -125,21 +130,39 @@ class TunnelSubscriber:
         self.ring.put_u64(self._at + off, self.ring.u64(self._at + off) + n)
 
     def _take(self, count: int) -> list[bytes]:
-        ring, first = self.ring, self._pos
-        lengths = ring.slot_lengths(first, count)
+        first, lengths = self._pos, self._lengths(count)
+        out = self.ring.read_payloads(first, lengths)
+        lost = self._lapped(first, count)
+        self._commit(first + count, sum(lengths[lost:]))
+        return out[lost:]
+
+    def _take_packed(self, count: int) -> Packed:
+        """``_take`` as one buffer and its offsets: no object per message."""
+        first, lengths = self._pos, self._lengths(count)
+        data = self.ring.read_packed(first, lengths)
+        lost = self._lapped(first, count)
+        self._commit(first + count, sum(lengths[lost:]))
+        bounds = list(accumulate(lengths, initial=0))
+        return Packed(memoryview(data), bounds, max(lengths)).part(lost, count)
+
+    def _lengths(self, count: int) -> list[int]:
+        lengths = self.ring.slot_lengths(self._pos, count)
         if max(lengths) > self.geometry.max_payload:
             raise self._corrupt(Quarantine.BAD_LENGTH, f"slot length {max(lengths)}")
-        out = ring.read_payloads(first, lengths)
-        if self.lossy:
-            # SYNC POINT with $publish in the writer adapter: the copies, a fence,
-            # then head: a slot the writer reused shows in the head it published first
-            fence()
-            lost = stale(ring.head(), first, count, self.geometry)
-            if lost:
-                self._add(L.SUB_MISSED, lost)
-                out, lengths = out[lost:], lengths[lost:]
-        self._commit(first + count, sum(lengths))
-        return out
+        return lengths
+
+    def _lapped(self, first: int, count: int) -> int:
+        """How many of the ``count`` slots just copied from ``first`` the writer
+        had already reused (a lossy line only; they are dropped and counted)."""
+        if not self.lossy:
+            return 0
+        # SYNC POINT with $publish in the writer adapter: the copies, a fence,
+        # then head: a slot the writer reused shows in the head it published first
+        fence()
+        lost = stale(self.ring.head(), first, count, self.geometry)
+        if lost:
+            self._add(L.SUB_MISSED, lost)
+        return lost
 
     def _commit(self, pos: int, nbytes: int) -> None:
         self._pos = pos
@@ -157,22 +180,34 @@ class TunnelSubscriber:
     def try_recv_many(self, limit: int = 1 << 30) -> list[bytes]:
         """Up to ``limit`` waiting messages (maybe none); raises TunnelClosed once
         the tunnel is closed and drained (TunnelBroken if its writer is gone)."""
+        n = self._ready(limit)
+        return self._take(n) if n else []
+
+    def try_recv_packed(self, limit: int = 1 << 30) -> Packed:
+        """``try_recv_many`` as one buffer and its offsets (``Packed``)."""
+        n = self._ready(limit)
+        return self._take_packed(n) if n else Packed.fixed(b"", 1)
+
+    def _ready(self, limit: int) -> int:
+        """How many messages (at most ``limit``) wait; 0 for none yet; raises
+        TunnelClosed once the tunnel is closed and drained (TunnelBroken if its
+        writer is gone)."""
         if self._left:
             raise TunnelClosed("this subscriber has left the tunnel (closed it)")
         if not self.ring.u32(L.OFF_MAGIC):  # its mesh released the ring (memory.close)
             raise TunnelClosed("tunnel is closed: its mesh was closed")
         n = min(self._available(), limit)
         if n:
-            return self._take(n)
+            return n
         if self.ring.closed:  # closed is stored after the last publish: look once more
             n = min(self._available(), limit)
             if n:
-                return self._take(n)
+                return n
             if self.ring.broken:
                 raise self.control.broken_error()
             raise TunnelClosed("tunnel is closed and drained")
         self._add(L.SUB_EMPTY, 1)
-        return []
+        return 0
 
     def try_recv(self) -> bytes | None:
         got = self.try_recv_many(1)
@@ -180,9 +215,16 @@ class TunnelSubscriber:
 
     def recv_many(self, limit: int = 1 << 30, timeout: float | None = None) -> list[bytes]:
         """At least one message (waiting for it: polls, then parks), at most ``limit``."""
+        return self._waited(lambda: self.try_recv_many(limit), timeout)
+
+    def recv_packed(self, limit: int = 1 << 30, timeout: float | None = None) -> Packed:
+        """``recv_many`` as one buffer and its offsets (``Packed``)."""
+        return self._waited(lambda: self.try_recv_packed(limit), timeout)
+
+    def _waited(self, attempt: Callable[[], Got], timeout: float | None) -> Got:
         deadline = deadline_of(timeout)
         park_after = time.perf_counter_ns() + READER_SPIN_NS
-        while not (got := self.try_recv_many(limit)):
+        while not (got := attempt()):
             if expired(deadline):
                 raise TunnelTimeout("no message before the timeout; pass a longer timeout, "
                                     "or None to wait until one comes")
