@@ -20,7 +20,7 @@ from ..errors import BenchError
 from ..host.engine import runtime
 from ..mesh import Mesh
 from ..runtime.service import Service
-from .coldstart import start_parked, stop_all, vmrss_kb
+from .coldstart import settle, start_parked, stop_all, vmrss_kb
 from .wasm_runs import RUN_TIMEOUT, _exports, guest
 
 Outcome = tuple[dict[str, float], list[int]]
@@ -46,6 +46,7 @@ def idle(count: int) -> Outcome:
     warm.tunnel("stream", slots=16, max_payload=64)
     warm.service("idle", wasm, reads=["stream"])
     warm.stop()
+    settle()
     rss0, t0 = vmrss_kb(), time.perf_counter()
     meshes: list[Mesh] = []
     try:

@@ -98,8 +98,11 @@ class Watchdog:
                             else L.OFF_READER_WAITING) for ring, offs in self._marks)
 
     def rearm(self) -> None:
-        """Start the deadline afresh (at start and after a restart)."""
-        self._last = self._progress()
+        """Start the deadline afresh (at start and after a restart). Without a
+        deadline no mark is ever compared, so none is read (a service's start
+        then reads nothing of its rings)."""
+        if self._deadline is not None:
+            self._last = self._progress()
         self._since = self.clock.monotonic()
         self.cause = None
 
