@@ -24,6 +24,8 @@ from nanonet.ring.memory import RingMemory
 pytestmark = pytest.mark.timeout(60)
 
 MAX = 300  # over INLINE_COPY: the memory.copy path is crossed too
+# the copies unroll up to an end's max_payload: below every width, on a width, between
+MAXES = (MAX, 64, 47, 16, 9, 5, 2)
 IN, OUT = 1024, 65536  # where records are built and received in the guests' memories
 GUARD = 0xEE  # what the reader's memory holds where nothing may be written
 HANG_TICKS = 50
@@ -60,11 +62,11 @@ class End:
 Ends = tuple[End, End, RingMemory]
 
 
-@pytest.fixture
-def ends() -> Iterator[Ends]:
+@pytest.fixture(params=MAXES, ids=lambda m: f"max{m}")
+def ends(request: pytest.FixtureRequest) -> Iterator[Ends]:
     rt = runtime()
     rt.ticker.hold()
-    ring = RingMemory(rt.engine, Geometry.for_payload(64, MAX), "t")
+    ring = RingMemory(rt.engine, Geometry.for_payload(64, int(request.param)), "t")
     store = wasmtime.Store(rt.engine)
     try:
         yield End(store, ring, Direction.WRITE), End(store, ring, Direction.READ), ring
@@ -75,8 +77,8 @@ def ends() -> Iterator[Ends]:
 
 
 def test_every_length_crosses_a_batch_whole_and_nothing_past_it(ends: Ends) -> None:
-    writer, reader, _ring = ends
-    lengths = list(range(MAX + 1))
+    writer, reader, ring = ends
+    lengths = list(range(ring.geometry.max_payload + 1))
     for first in range(0, len(lengths), 40):  # 40 per batch: the ring of 64 wraps
         batch = lengths[first:first + 40]
         data = b"".join(record(first + i, n) for i, n in enumerate(batch))
@@ -92,8 +94,8 @@ def test_every_length_crosses_a_batch_whole_and_nothing_past_it(ends: Ends) -> N
 
 
 def test_every_length_crosses_one_send_whole_and_nothing_past_it(ends: Ends) -> None:
-    writer, reader, _ring = ends
-    for n in range(MAX + 1):
+    writer, reader, ring = ends
+    for n in range(ring.geometry.max_payload + 1):
         writer.memory.write(writer.store, payload(n, n), IN)
         assert writer.call("try_send", IN, n) == 0
         reader.memory.write(reader.store, bytes([GUARD]) * (n + 16), OUT)
@@ -106,11 +108,12 @@ def test_a_hostile_length_in_a_batch_quarantines_after_the_good_ones(ends: Ends)
     """Inlining the length check keeps its order: the message before the bad
     one is delivered, then the ring is quarantined and nothing more is read."""
     writer, reader, ring = ends
-    writer.memory.write(writer.store, b"".join(record(i, 10) for i in range(3)), IN)
+    first = record(0, min(10, ring.geometry.max_payload))
+    writer.memory.write(writer.store, first * 3, IN)
     assert writer.call("try_send_batch", IN, 3) == 3
-    ring.put_u32(L.HEADER_SIZE + ring.geometry.slot_size, MAX + 1)  # message 1's length
+    ring.put_u32(L.HEADER_SIZE + ring.geometry.slot_size, ring.geometry.max_payload + 1)
     assert reader.call("try_recv_batch", OUT, 4096, 64) == 1
-    assert bytes(reader.memory.read(reader.store, OUT, OUT + 16)) == record(0, 10)[:16]
+    assert bytes(reader.memory.read(reader.store, OUT, OUT + len(first))) == first
     assert ring.u32(L.OFF_QUARANTINE) == L.Quarantine.BAD_LENGTH
     assert reader.call("try_recv_batch", OUT, 4096, 64) == L.Status.CORRUPT
 
@@ -128,3 +131,17 @@ def _loop_calls(wat: str, func: str) -> set[str]:
 def test_the_batch_loops_call_nothing_per_message(direction: Direction, func: str) -> None:
     wat = adapter_wat([EndSpec("t", direction, Geometry.for_payload(64, 64))])
     assert _loop_calls(wat, func) <= SLOW, _loop_calls(wat, func) - SLOW
+
+
+def test_a_guest_range_past_its_memory_traps_and_copies_nothing(ends: Ends) -> None:
+    """The unrolled moves use the guest's address as given: a range running
+    off the end of the guest's memory traps, in either direction."""
+    writer, reader, ring = ends
+    n = ring.geometry.max_payload
+    end = writer.memory.data_len(writer.store)
+    with pytest.raises(wasmtime.Trap):
+        writer.call("try_send", end - n // 2, n)
+    writer.memory.write(writer.store, payload(1, n), IN)
+    assert writer.call("try_send", IN, n) == 0
+    with pytest.raises(wasmtime.Trap):
+        reader.call("try_recv", end - n // 2, n)

@@ -153,33 +153,24 @@
     (if (i32.gt_u (local.get $len) (i32.const 8)) (then (return (call $quarantine1 (i32.const 3)))))
     (local.get $len))
 
-  (func $take1 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+  (func $take1 (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ct i32)
     (local.set $cd (i32.add (local.get $ptr) (i32.const 0))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
-      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+      (if (i32.lt_u (i32.add (local.get $cd) (local.get $len)) (local.get $cd))
         (then (memory.copy 0 1 (local.get $cd) (local.get $cs) (local.get $len)))
-        (else
-          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
-          (block $c16 (loop $l16
-            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (v128.store 0 (local.get $cd) (v128.load 1 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
-            (br $l16)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
-          (block $c8 (loop $l8
-            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
-            (br $l8)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
-          (block $c1 (loop $l1
-            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
-            (br $l1)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 8)) (then
+          (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 8)))
+          (i64.store 0 (i32.add (local.get $cd) (local.get $ct)) (i64.load 1 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 4)) (then
+          (i32.store 0 (local.get $cd) (i32.load 1 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 4)))
+          (i32.store 0 (i32.add (local.get $cd) (local.get $ct)) (i32.load 1 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (local.get $len) (then
+          (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
+          (local.set $ct (i32.shr_u (local.get $len) (i32.const 1)))
+          (i32.store8 0 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 1 (i32.add (local.get $cs) (local.get $ct))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 1)))
+          (i32.store8 0 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 1 (i32.add (local.get $cs) (local.get $ct))))))))))))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1))))
 
   (func $recv1 (param $block i32) (param $ptr i32) (param $cap i32) (result i32) (local $r i32)
@@ -209,7 +200,7 @@
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch1 (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
-    (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $cd i32) (local $cs i32) (local $ct i32)
     (local.set $r (call $avail1 (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const -2)) (then (return (i32.const 0))))
@@ -240,31 +231,22 @@
       (i32.store (local.get $ptr) (local.get $len))
       ;; $take, in line
       (local.set $cd (i32.add (local.get $ptr) (i32.const 4))) (local.set $cs (i32.add (i32.add (i32.const 1024) (i32.const 8)) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 3)))))
-      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+      (if (i32.lt_u (i32.add (local.get $cd) (local.get $len)) (local.get $cd))
         (then (memory.copy 0 1 (local.get $cd) (local.get $cs) (local.get $len)))
-        (else
-          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
-          (block $c16 (loop $l16
-            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (v128.store 0 (local.get $cd) (v128.load 1 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
-            (br $l16)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
-          (block $c8 (loop $l8
-            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
-            (br $l8)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
-          (block $c1 (loop $l1
-            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
-            (br $l1)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 8)) (then
+          (i64.store 0 (local.get $cd) (i64.load 1 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 8)))
+          (i64.store 0 (i32.add (local.get $cd) (local.get $ct)) (i64.load 1 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 4)) (then
+          (i32.store 0 (local.get $cd) (i32.load 1 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 4)))
+          (i32.store 0 (i32.add (local.get $cd) (local.get $ct)) (i32.load 1 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (local.get $len) (then
+          (i32.store8 0 (local.get $cd) (i32.load8_u 1 (local.get $cs)))
+          (local.set $ct (i32.shr_u (local.get $len) (i32.const 1)))
+          (i32.store8 0 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 1 (i32.add (local.get $cs) (local.get $ct))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 1)))
+          (i32.store8 0 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 1 (i32.add (local.get $cs) (local.get $ct))))))))))))
       (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))
       (local.set $ptr (i32.add (local.get $ptr) (local.get $need)))
@@ -404,36 +386,27 @@
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put2 (param $ptr i32) (param $len i32) (local $slot i32)
-    (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $cd i32) (local $cs i32) (local $ct i32)
     (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 16) (i32.and (i32.wrap_i64 (global.get $pos2)) (i32.const 3)))))
     (i32.store 2 (local.get $slot) (local.get $len))
     (i32.store 2 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
     (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 0)))
-      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+      (if (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs))
         (then (memory.copy 2 0 (local.get $cd) (local.get $cs) (local.get $len)))
-        (else
-          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
-          (block $c16 (loop $l16
-            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (v128.store 2 (local.get $cd) (v128.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
-            (br $l16)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
-          (block $c8 (loop $l8
-            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i64.store 2 (local.get $cd) (i64.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
-            (br $l8)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
-          (block $c1 (loop $l1
-            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i32.store8 2 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
-            (br $l1)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 8)) (then
+          (i64.store 2 (local.get $cd) (i64.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 8)))
+          (i64.store 2 (i32.add (local.get $cd) (local.get $ct)) (i64.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 4)) (then
+          (i32.store 2 (local.get $cd) (i32.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 4)))
+          (i32.store 2 (i32.add (local.get $cd) (local.get $ct)) (i32.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (local.get $len) (then
+          (i32.store8 2 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+          (local.set $ct (i32.shr_u (local.get $len) (i32.const 1)))
+          (i32.store8 2 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 1)))
+          (i32.store8 2 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))))))))))
     (global.set $pos2 (i64.add (global.get $pos2) (i64.const 1))))
 
   (func $room2 (param $block i32) (result i32) (local $r i32)
@@ -468,7 +441,7 @@
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch2 (param $block i32) (param $ptr i32) (param $count i32) (result i32)
     (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
-    (local $free i32) (local $slot i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $free i32) (local $slot i32) (local $cd i32) (local $cs i32) (local $ct i32)
     ;; attach and check closed before the first record, as send does
     (if (local.get $count) (then
       (local.set $r (call $room2 (local.get $block)))
@@ -493,31 +466,22 @@
       (i32.store 2 (local.get $slot) (local.get $len))
       (i32.store 2 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
       (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 4)))
-      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+      (if (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs))
         (then (memory.copy 2 0 (local.get $cd) (local.get $cs) (local.get $len)))
-        (else
-          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
-          (block $c16 (loop $l16
-            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (v128.store 2 (local.get $cd) (v128.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
-            (br $l16)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
-          (block $c8 (loop $l8
-            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i64.store 2 (local.get $cd) (i64.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
-            (br $l8)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
-          (block $c1 (loop $l1
-            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i32.store8 2 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
-            (br $l1)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 8)) (then
+          (i64.store 2 (local.get $cd) (i64.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 8)))
+          (i64.store 2 (i32.add (local.get $cd) (local.get $ct)) (i64.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 4)) (then
+          (i32.store 2 (local.get $cd) (i32.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 4)))
+          (i32.store 2 (i32.add (local.get $cd) (local.get $ct)) (i32.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (local.get $len) (then
+          (i32.store8 2 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+          (local.set $ct (i32.shr_u (local.get $len) (i32.const 1)))
+          (i32.store8 2 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 1)))
+          (i32.store8 2 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))))))))))
       (global.set $pos2 (i64.add (global.get $pos2) (i64.const 1)))
       (local.set $free (i32.sub (local.get $free) (i32.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))

@@ -160,36 +160,44 @@
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put1 (param $ptr i32) (param $len i32) (local $slot i32)
-    (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $cd i32) (local $cs i32) (local $ct i32)
     (local.set $slot (i32.add (i32.const 1024) (i32.mul (i32.const 128) (i32.and (i32.wrap_i64 (global.get $pos1)) (i32.const 255)))))
     (i32.store 1 (local.get $slot) (local.get $len))
     (i32.store 1 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
     (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 0)))
-      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+      (if (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs))
         (then (memory.copy 1 0 (local.get $cd) (local.get $cs) (local.get $len)))
-        (else
-          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
-          (block $c16 (loop $l16
-            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (v128.store 1 (local.get $cd) (v128.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
-            (br $l16)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
-          (block $c8 (loop $l8
-            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i64.store 1 (local.get $cd) (i64.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
-            (br $l8)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
-          (block $c1 (loop $l1
-            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i32.store8 1 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
-            (br $l1)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 16)) (then
+          (v128.store 1 (local.get $cd) (v128.load 0 (local.get $cs)))
+          (block $c16
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 32)))
+            (v128.store 1 offset=16 (local.get $cd) (v128.load 0 offset=16 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 48)))
+            (v128.store 1 offset=32 (local.get $cd) (v128.load 0 offset=32 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 64)))
+            (v128.store 1 offset=48 (local.get $cd) (v128.load 0 offset=48 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 80)))
+            (v128.store 1 offset=64 (local.get $cd) (v128.load 0 offset=64 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 96)))
+            (v128.store 1 offset=80 (local.get $cd) (v128.load 0 offset=80 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 112)))
+            (v128.store 1 offset=96 (local.get $cd) (v128.load 0 offset=96 (local.get $cs))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 16)))
+          (v128.store 1 (i32.add (local.get $cd) (local.get $ct)) (v128.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 8)) (then
+          (i64.store 1 (local.get $cd) (i64.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 8)))
+          (i64.store 1 (i32.add (local.get $cd) (local.get $ct)) (i64.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 4)) (then
+          (i32.store 1 (local.get $cd) (i32.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 4)))
+          (i32.store 1 (i32.add (local.get $cd) (local.get $ct)) (i32.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (local.get $len) (then
+          (i32.store8 1 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+          (local.set $ct (i32.shr_u (local.get $len) (i32.const 1)))
+          (i32.store8 1 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 1)))
+          (i32.store8 1 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))))))))))))
     (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1))))
 
   (func $room1 (param $block i32) (result i32) (local $r i32)
@@ -224,7 +232,7 @@
   ;; records [len u32][payload, padded to 4] at $ptr; returns how many were sent
   (func $send_batch1 (param $block i32) (param $ptr i32) (param $count i32) (result i32)
     (local $r i32) (local $n i32) (local $pend i32) (local $len i32) (local $bytes i64)
-    (local $free i32) (local $slot i32) (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $free i32) (local $slot i32) (local $cd i32) (local $cs i32) (local $ct i32)
     ;; attach and check closed before the first record, as send does
     (if (local.get $count) (then
       (local.set $r (call $room1 (local.get $block)))
@@ -249,31 +257,39 @@
       (i32.store 1 (local.get $slot) (local.get $len))
       (i32.store 1 offset=4 (local.get $slot) (i32.const 0)) ;; slot flags
       (local.set $cd (i32.add (local.get $slot) (i32.const 8))) (local.set $cs (i32.add (local.get $ptr) (i32.const 4)))
-      (if (i32.or (i32.gt_u (local.get $len) (i32.const 256))
-                  (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs)))
+      (if (i32.lt_u (i32.add (local.get $cs) (local.get $len)) (local.get $cs))
         (then (memory.copy 1 0 (local.get $cd) (local.get $cs) (local.get $len)))
-        (else
-          (local.set $ce (i32.add (local.get $cs) (i32.and (local.get $len) (i32.const -16))))
-          (block $c16 (loop $l16
-            (br_if $c16 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (v128.store 1 (local.get $cd) (v128.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 16)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 16)))
-            (br $l16)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 8))))
-          (block $c8 (loop $l8
-            (br_if $c8 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i64.store 1 (local.get $cd) (i64.load 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 8)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 8)))
-            (br $l8)))
-          (local.set $ce (i32.add (local.get $ce) (i32.and (local.get $len) (i32.const 7))))
-          (block $c1 (loop $l1
-            (br_if $c1 (i32.ge_u (local.get $cs) (local.get $ce)))
-            (i32.store8 1 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
-            (local.set $cs (i32.add (local.get $cs) (i32.const 1)))
-            (local.set $cd (i32.add (local.get $cd) (i32.const 1)))
-            (br $l1)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 16)) (then
+          (v128.store 1 (local.get $cd) (v128.load 0 (local.get $cs)))
+          (block $c16
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 32)))
+            (v128.store 1 offset=16 (local.get $cd) (v128.load 0 offset=16 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 48)))
+            (v128.store 1 offset=32 (local.get $cd) (v128.load 0 offset=32 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 64)))
+            (v128.store 1 offset=48 (local.get $cd) (v128.load 0 offset=48 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 80)))
+            (v128.store 1 offset=64 (local.get $cd) (v128.load 0 offset=64 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 96)))
+            (v128.store 1 offset=80 (local.get $cd) (v128.load 0 offset=80 (local.get $cs)))
+            (br_if $c16 (i32.le_u (local.get $len) (i32.const 112)))
+            (v128.store 1 offset=96 (local.get $cd) (v128.load 0 offset=96 (local.get $cs))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 16)))
+          (v128.store 1 (i32.add (local.get $cd) (local.get $ct)) (v128.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 8)) (then
+          (i64.store 1 (local.get $cd) (i64.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 8)))
+          (i64.store 1 (i32.add (local.get $cd) (local.get $ct)) (i64.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (i32.ge_u (local.get $len) (i32.const 4)) (then
+          (i32.store 1 (local.get $cd) (i32.load 0 (local.get $cs)))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 4)))
+          (i32.store 1 (i32.add (local.get $cd) (local.get $ct)) (i32.load 0 (i32.add (local.get $cs) (local.get $ct)))))
+        (else (if (local.get $len) (then
+          (i32.store8 1 (local.get $cd) (i32.load8_u 0 (local.get $cs)))
+          (local.set $ct (i32.shr_u (local.get $len) (i32.const 1)))
+          (i32.store8 1 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))
+          (local.set $ct (i32.sub (local.get $len) (i32.const 1)))
+          (i32.store8 1 (i32.add (local.get $cd) (local.get $ct)) (i32.load8_u 0 (i32.add (local.get $cs) (local.get $ct))))))))))))))
       (global.set $pos1 (i64.add (global.get $pos1) (i64.const 1)))
       (local.set $free (i32.sub (local.get $free) (i32.const 1)))
       (local.set $bytes (i64.add (local.get $bytes) (i64.extend_i32_u (local.get $len))))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -267,7 +267,7 @@ _WRITER = """
 
   ;; copy one message into the next slot; the caller checked room and size
   (func $put{m} (param $ptr i32) (param $len i32) (local $slot i32)
-    (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $cd i32) (local $cs i32) (local $ct i32)
     (local.set $slot {@slot_addr})
     (i32.store {m} (local.get $slot) (local.get $len))
     (i32.store {m} offset={SLOT_FLAGS} (local.get $slot) {@slot_seq})
@@ -361,7 +361,7 @@ _READER = """
     {@check_length $len}
     (local.get $len))
 
-  (func $take{m} (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ce i32)
+  (func $take{m} (param $ptr i32) (param $len i32) (local $cd i32) (local $cs i32) (local $ct i32)
     {@copy_inline_out 0}
 {@sample}    (global.set $pos{m} (i64.add (global.get $pos{m}) (i64.const 1))))
 
@@ -392,7 +392,7 @@ _READER = """
   ;; up to $max records [len u32][payload, padded to 4] into $cap bytes at $ptr
   (func $recv_batch{m} (param $block i32) (param $ptr i32) (param $cap i32) (param $max i32)
     (result i32) (local $r i32) (local $n i32) (local $len i32) (local $need i32) (local $bytes i64)
-    (local $cd i32) (local $cs i32) (local $ce i32)
+    (local $cd i32) (local $cs i32) (local $ct i32)
     (local.set $r (call $avail{m} (local.get $block)))
     (if (i32.ne (local.get $r) (i32.const 1)) (then
       (if (i32.eq (local.get $r) (i32.const {AGAIN})) (then (return (i32.const 0))))
@@ -551,23 +551,24 @@ def _check_length(local: str) -> str:
             "(then (return (call $quarantine{m} (i32.const {Q_LEN})))))")
 
 
-def _copy_inline_in(skip: str = "4") -> str:
+def _copy_inline_in(limit: int, skip: str = "4") -> str:
     """``$len`` bytes at ``$ptr + skip`` (past a batch record's u32 length, or
-    0 for a single message) into the payload of the slot at ``$slot``."""
+    0 for a single message) into the payload of the slot at ``$slot``; at
+    most ``limit`` (the end's max_payload, already checked)."""
     return hotpath.copy_inline("(i32.add (local.get $slot) (i32.const {SH}))",
-                               f"(i32.add (local.get $ptr) (i32.const {skip}))")
+                               f"(i32.add (local.get $ptr) (i32.const {skip}))",
+                               limit, INLINE_COPY, "src")
 
 
-def _copy_inline_out(skip: str = "4") -> str:
+def _copy_inline_out(limit: int, skip: str = "4") -> str:
     """The payload of my counter's slot into memory 0 at ``$ptr + skip``."""
     return hotpath.copy_inline(f"(i32.add (local.get $ptr) (i32.const {skip}))",
-                               _payload_addr())
+                               _payload_addr(), limit, INLINE_COPY, "dst")
 
 
 _HELPERS: dict[str, Helper] = {
     "slot_addr": _slot_addr, "payload_addr": _payload_addr, "bump": _bump,
     "check_counters": _check_counters, "check_length": _check_length,
-    "copy_inline_in": _copy_inline_in, "copy_inline_out": _copy_inline_out,
     "recv_batch_loop": lambda: hotpath.RECV_BATCH_LOOP}
 
 
@@ -589,7 +590,10 @@ def _helpers(end: EndSpec, sampling: bool, peer_bell: int | None = None) -> dict
         frags.update(writer_helpers(_TAP_HOLD))
     elif end.sub is not None:
         frags.update(reader_helpers(end.sub))
-    out: dict[str, Helper] = {**_HELPERS}
+    limit = end.geometry.max_payload  # the copies unroll up to it (hotpath.py)
+    out: dict[str, Helper] = {**_HELPERS,
+                              "copy_inline_in": partial(_copy_inline_in, limit),
+                              "copy_inline_out": partial(_copy_inline_out, limit)}
     out.update({k: (lambda text=v: text) for k, v in frags.items()})
     return out
 
