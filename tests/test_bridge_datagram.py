@@ -6,6 +6,7 @@ bounds the receiving ring, and a lost tail is given up by SENT, not resent."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 from array import array
@@ -117,7 +118,7 @@ class DgramSim:
 
 def _check(sim: DgramSim) -> None:
     got = sim.got
-    assert all(a < b for a, b in zip(got, got[1:], strict=False)), "out of order or twice"
+    assert all(a < b for a, b in itertools.pairwise(got)), "out of order or twice"
     assert len(got) + sim.receiver.missed == sim.n
 
 
