@@ -1,7 +1,8 @@
 """Whatever a bridge peer sends, a session either takes it or raises
 BridgeProtocolError: never another exception, never a hang, and never more
 buffered than one frame (hypothesis over raw bytes and over well-formed
-frames with hostile fields)."""
+frames with hostile fields, on the stream and as QUIC datagrams of a tunnel
+that opts into loss)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,15 @@ T = Timing()
 u16, u32, u64 = st.integers(0, 0xFFFF), st.integers(0, 0xFFFF_FFFF), st.integers(0, F.U64)
 
 
-def _receiver(opened: bool) -> ReceiverSession:
-    r = ReceiverSession("t", 64, b"k", 0, 32, 0.0, T)
+def _receiver(opened: bool, datagrams: bool = False) -> ReceiverSession:
+    r = ReceiverSession("t", 64, b"k", 0, 32, 0.0, T, datagrams=datagrams)
     if opened:
-        r.receive_data(F.hello(1, 1, 64, 7, b"t", b"k"), 0.0)
+        r.receive_data(F.hello(1, 1, 64, 7, b"t", b"k", datagrams), 0.0)
     return r
 
 
-def _sender(opened: bool) -> SenderSession:
-    s = SenderSession("t", 64, b"k", 0, 0.0, T)
+def _sender(opened: bool, datagrams: bool = False) -> SenderSession:
+    s = SenderSession("t", 64, b"k", 0, 0.0, T, datagrams=datagrams)
     s.handle_timer(0.0)
     if opened:
         s.receive_data(F.welcome(1, 32, s.nonce, 0), 0.0)
@@ -35,10 +36,12 @@ def _sender(opened: bool) -> SenderSession:
     return s
 
 
-def _feed(session: ReceiverSession | SenderSession, chunks: list[bytes]) -> None:
+def _feed(session: ReceiverSession | SenderSession, chunks: list[bytes],
+          as_datagrams: bool = False) -> None:
+    take = session.receive_datagram if as_datagrams else session.receive_data
     try:
         for i, chunk in enumerate(chunks):
-            session.receive_data(chunk, float(i))
+            take(chunk, float(i))
             while session.next_event() is not None:
                 pass
             session.data_to_send(float(i))
@@ -48,8 +51,8 @@ def _feed(session: ReceiverSession | SenderSession, chunks: list[bytes]) -> None
     assert len(session._decoder._buf) <= F.MAX_FRAME  # one frame at most
 
 
-def _frame(kind: int, body: bytes) -> bytes:
-    return F.HEADER.pack(F.MAGIC, kind, 0, len(body)) + body
+def _frame(kind: int, body: bytes, flags: int = 0) -> bytes:
+    return F.HEADER.pack(F.MAGIC, kind, flags, len(body)) + body
 
 
 frame_bodies = st.one_of(
@@ -58,9 +61,15 @@ frame_bodies = st.one_of(
     st.builds(lambda c, r: F.refuse(c, r), u16, st.text(max_size=30)),
     st.builds(lambda first, lens: F.data(first, array("I", lens), b"x" * sum(lens)),
               u64, st.lists(st.integers(0, 80), max_size=40)),
+    st.builds(lambda first, lens: F.data(first, array("I", lens), b"x" * sum(lens),
+                                         F.Kind.DGRAM),
+              st.integers(0, 64), st.lists(st.integers(0, 80), max_size=12)),
+    st.builds(F.sent, u64), st.builds(F.sent, st.integers(0, 40)),
+    st.builds(F.hello, u16, u16, u32, u64, st.binary(max_size=8), st.binary(max_size=8),
+              st.booleans()),
     st.builds(F.ack, u64, u32, u32), st.builds(F.ping, u64), st.builds(F.pong, u64),
     st.builds(F.close, u64),
-    st.builds(_frame, st.integers(0, 12), st.binary(max_size=64)),
+    st.builds(_frame, st.integers(0, 12), st.binary(max_size=64), st.integers(0, 3)),
     st.binary(max_size=64),
 )
 
@@ -88,6 +97,28 @@ def test_hostile_frames_to_a_receiver(frames: list[bytes], opened: bool, split: 
 @given(frames=st.lists(frame_bodies, max_size=25), opened=st.booleans())
 def test_hostile_frames_to_a_sender(frames: list[bytes], opened: bool) -> None:
     _feed(_sender(opened), frames)
+
+
+@settings(max_examples=500, deadline=None)
+@given(frames=st.lists(frame_bodies, max_size=25), opened=st.booleans(), split=st.integers(1, 9))
+def test_hostile_frames_to_a_lossy_receiver(frames: list[bytes], opened: bool,
+                                            split: int) -> None:
+    wire = b"".join(frames)
+    _feed(_receiver(opened, True), [wire[i: i + split] for i in range(0, len(wire), split)])
+
+
+@settings(max_examples=500, deadline=None)
+@given(frames=st.lists(frame_bodies | st.binary(max_size=200), max_size=25),
+       opened=st.booleans(), lossy=st.booleans())
+def test_hostile_datagrams_to_a_receiver(frames: list[bytes], opened: bool, lossy: bool) -> None:
+    """Each item one QUIC datagram: read alone, never joined to the stream."""
+    _feed(_receiver(opened, lossy), frames, as_datagrams=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames=st.lists(frame_bodies, max_size=25), opened=st.booleans())
+def test_hostile_frames_to_a_lossy_sender(frames: list[bytes], opened: bool) -> None:
+    _feed(_sender(opened, True), frames)
 
 
 def test_a_header_claiming_a_huge_body_is_refused_before_buffering() -> None:

@@ -7,7 +7,9 @@ tables in docs/bridge.md; ``tests/test_bridge_docs.py`` holds the two
 together. ``FrameDecoder`` takes bytes in any chunks and gives back whole
 frames; it never holds more than one frame's worth (header checked first,
 a length over the limit refused before anything is buffered), and every
-fault is one ``BridgeProtocolError``.
+fault is one ``BridgeProtocolError``. A tunnel that opts into loss sends its
+batches as DGRAM frames, each alone in one QUIC datagram (``decode_datagram``
+reads one), and says so with the HELLO flag ``HELLO_DATAGRAM``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ MAX_TOKEN = 255
 MAX_REASON = 200
 MAX_FRAME = 1 << 20  # body bytes of one frame: NATS's default max_payload is 1 MiB
 MAX_BATCH = 4096  # messages in one DATA frame
+DGRAM_ROOM = 1100  # bytes of one QUIC datagram's payload: a 1200-byte packet's room, with margin
 
 
 class Kind(IntEnum):
@@ -44,6 +47,8 @@ class Kind(IntEnum):
     PONG = 7
     CLOSE = 8
     BROKEN = 9
+    DGRAM = 10
+    SENT = 11
 
 
 class Refusal(IntEnum):
@@ -57,6 +62,8 @@ class Refusal(IntEnum):
 
 ACK_REWIND = 1  # ACK flag: a batch was missing, send again from next_seq
 ACK_ENDED = 2  # ACK flag: the CLOSE arrived and every message before it
+HELLO_DATAGRAM = 1  # HELLO header flag: this sender sends its batches as DGRAM frames
+FLAGS = {1: HELLO_DATAGRAM}  # header flags each frame type may carry (type -> mask)
 
 # the fixed part of each body: (field, struct code); variable bytes follow it
 LAYOUTS: dict[Kind, tuple[tuple[str, str], ...]] = {
@@ -71,20 +78,24 @@ LAYOUTS: dict[Kind, tuple[tuple[str, str], ...]] = {
     Kind.PONG: (("nonce", "Q"),),
     Kind.CLOSE: (("end_seq", "Q"),),
     Kind.BROKEN: (("end_seq", "Q"), ("reason", "H"), ("service_len", "B"), ("cause_len", "B")),
+    Kind.DGRAM: (("first_seq", "Q"), ("count", "I"), ("reserved", "I")),
+    Kind.SENT: (("next_seq", "Q"),),
 }
+BATCHES = (Kind.DATA, Kind.DGRAM)  # the frames that carry messages (one body layout)
 BODIES = {k: struct.Struct("<" + "".join(code for _, code in fields))
           for k, fields in LAYOUTS.items()}
 
 
-def _frame(kind: Kind, *parts: bytes | memoryview) -> bytes:
+def _frame(kind: Kind, *parts: bytes | memoryview, flags: int = 0) -> bytes:
     body = b"".join(parts)
-    return HEADER.pack(MAGIC, kind, 0, len(body)) + body
+    return HEADER.pack(MAGIC, kind, flags, len(body)) + body
 
 
 def hello(min_v: int, max_v: int, max_payload: int, nonce: int, name: bytes,
-          token: bytes) -> bytes:
+          token: bytes, datagrams: bool = False) -> bytes:
+    """``datagrams``: the sender's batches will come as DGRAM frames."""
     fixed = BODIES[Kind.HELLO].pack(min_v, max_v, max_payload, nonce, len(name), len(token))
-    return _frame(Kind.HELLO, fixed, name, token)
+    return _frame(Kind.HELLO, fixed, name, token, flags=HELLO_DATAGRAM if datagrams else 0)
 
 
 def welcome(version: int, credit: int, nonce: int, next_seq: int) -> bytes:
@@ -96,10 +107,27 @@ def refuse(code: Refusal, reason: str) -> bytes:
     return _frame(Kind.REFUSE, BODIES[Kind.REFUSE].pack(code, len(text)), text)
 
 
-def data(first_seq: int, lengths: array[int], payload: bytes | memoryview) -> bytes:
-    """One batch: ``[first_seq][count][0][count x u32 length][payloads end to end]``."""
-    fixed = BODIES[Kind.DATA].pack(first_seq, len(lengths), 0)
-    return _frame(Kind.DATA, fixed, lengths.tobytes(), payload)
+def data(first_seq: int, lengths: array[int], payload: bytes | memoryview,
+         kind: Kind = Kind.DATA) -> bytes:
+    """One batch: ``[first_seq][count][0][count x u32 length][payloads end to end]``
+    (``kind`` DGRAM: the same body, for one QUIC datagram)."""
+    fixed = BODIES[kind].pack(first_seq, len(lengths), 0)
+    return _frame(kind, fixed, lengths.tobytes(), payload)
+
+
+def dgram_batch(max_payload: int, room: int = DGRAM_ROOM) -> int:
+    """The most messages of ``max_payload`` bytes one DGRAM frame of at most
+    ``room`` bytes holds (0: not even one)."""
+    return max(0, (room - HEADER.size - BODIES[Kind.DGRAM].size) // (max_payload + 4))
+
+
+def is_datagram(frame: bytes) -> bool:
+    """Is this encoded frame a DGRAM (it goes alone in one QUIC datagram)?"""
+    return frame[2] == Kind.DGRAM
+
+
+def sent(next_seq: int) -> bytes:
+    return _frame(Kind.SENT, BODIES[Kind.SENT].pack(next_seq))
 
 
 def ack(next_seq: int, credit: int, flags: int = 0) -> bytes:
@@ -133,6 +161,7 @@ class Frame:
     kind: Kind
     fields: tuple[int, ...]
     rest: memoryview
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,6 +248,7 @@ class FrameDecoder:
         self._buf = bytearray()
         self._want = -1  # body length of the frame being gathered (-1: header not read)
         self._kind = Kind.PING
+        self._flags = 0
 
     def feed(self, data: bytes | memoryview) -> list[Frame]:
         """Every frame completed by ``data`` (maybe none); raises
@@ -265,17 +295,32 @@ class FrameDecoder:
         magic, kind, flags, length = HEADER.unpack(head)
         if magic != MAGIC:
             raise _fail(f"magic {magic:#06x}, not {MAGIC:#06x} (is it a nanonet bridge?)")
-        if kind not in Kind._value2member_map_ or flags:
+        if kind not in Kind._value2member_map_ or flags & ~FLAGS.get(kind, 0):
             raise _fail(f"frame type {kind} with flags {flags}")
         fixed = BODIES[Kind(kind)].size
         if not fixed <= length <= self.limit:
             raise _fail(f"a {Kind(kind).name} frame of {length} bytes (limit {self.limit})")
-        self._kind, self._want = Kind(kind), length
+        self._kind, self._want, self._flags = Kind(kind), length, flags
 
     def _body(self, body: memoryview) -> Frame:
         shape = BODIES[self._kind]
         fields = shape.unpack_from(body)
         rest = body[shape.size:]
-        if self._kind not in (Kind.HELLO, Kind.REFUSE, Kind.DATA, Kind.BROKEN) and rest:
+        if self._kind not in (Kind.HELLO, Kind.REFUSE, *BATCHES, Kind.BROKEN) and rest:
             raise _fail(f"{len(rest)} bytes past a {self._kind.name} frame's fields")
-        return Frame(self._kind, fields, rest)
+        return Frame(self._kind, fields, rest, self._flags)
+
+    @property
+    def between_frames(self) -> bool:
+        """Nothing of a frame is held: the bytes fed so far were whole frames."""
+        return self._want < 0 and not self._buf
+
+
+def decode_datagram(data: bytes) -> Frame:
+    """The one DGRAM frame a QUIC datagram holds, exactly (a datagram is read
+    alone, never joined to the stream's bytes); else ``BridgeProtocolError``."""
+    decoder = FrameDecoder(DGRAM_ROOM)
+    got = decoder.feed(data)
+    if len(got) != 1 or not decoder.between_frames or got[0].kind is not Kind.DGRAM:
+        raise _fail(f"a datagram of {len(data)} bytes that is not one DGRAM frame")
+    return got[0]

@@ -2,7 +2,8 @@
 
 A transport puts what arrives here and drops what does not fit (the bridge
 protocol sends a lost frame again), so a peer that floods a link costs at
-most ``most`` bytes of memory.
+most ``most`` bytes of memory. A ``Datagram`` item came alone in one QUIC
+datagram: it is one whole frame, read apart from the stream's bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from collections import deque
 from typing import Any
 
 INBOX_BYTES = 8 << 20
+
+
+class Datagram(bytes):
+    """A wire message that arrived as one QUIC datagram (one DGRAM frame)."""
 
 
 class Inbox:

@@ -5,7 +5,9 @@ into one ``LinkStats``: the state of the session, the last measured round
 trip (PING to PONG), messages in flight (sent, not yet acknowledged; on
 the receiving side always 0), messages sent again after a loss,
 reconnects (sessions after the first: a new hello after a lost link or a
-protocol error), and the bytes each way. ``observe/snapshot.py`` lists them
+protocol error), the bytes each way, and, on a tunnel sent as datagrams
+(``delivery`` "datagram"), the messages the receiver gave up as lost
+(``missed``; always 0 on a stream). ``observe/snapshot.py`` lists them
 under ``links`` and ``observe/metrics.py`` exports them per tunnel.
 """
 
@@ -28,6 +30,8 @@ class LinkStats:
     duplicates: int  # dropped by the receiver as already had
     bytes_sent: int
     bytes_received: int
+    missed: int = 0  # given up by the receiver: datagrams lost on the way
+    delivery: str = "stream"  # or "datagram": a tunnel that opts into loss, over QUIC
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,6 +44,7 @@ class Totals:
     sessions: int = 0
     retransmits: int = 0
     duplicates: int = 0
+    missed: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
 
@@ -48,6 +53,7 @@ class Totals:
         self.sessions += 1
         self.retransmits += getattr(session, "retransmits", 0)
         self.duplicates += getattr(session, "duplicates", 0)
+        self.missed += getattr(session, "missed", 0)
         self.bytes_sent += session.bytes_out
         self.bytes_received += session.bytes_in
 

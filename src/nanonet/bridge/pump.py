@@ -13,6 +13,13 @@ A ``Link`` is any message transport: ``send(data)`` puts one wire message
 (whole frames) on its way, best effort; ``incoming`` is a bounded queue of
 wire messages that arrived (``inbox.Inbox``: a transport drops what does not
 fit, and the protocol recovers a lost frame). Time comes from ``clock``.
+
+A tunnel that opts into loss (``datagrams=True``) runs as one over a link
+that carries datagrams (``datagram_room``, the bytes one holds: QUIC); there
+its batches leave as DGRAM frames, one per ``send_datagrams`` item, and
+arrive as ``inbox.Datagram`` items. Over any other link it is carried as a
+stream, reliably. The receiving ring's head plus what was missed is the
+next sequence the sender's ring numbers.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import logging
 import time
 from array import array
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from ..errors import (
     BridgeProtocolError,
@@ -38,7 +45,7 @@ from ..ring.protocol import Field, tap_peer
 from . import frames as F
 from .events import Accepted, Acked, Ended, LinkLost, Messages, Refused
 from .farend import end_as_far_writer
-from .inbox import Inbox
+from .inbox import Datagram, Inbox
 from .linkstats import LinkStats, Totals, transport_of
 from .session import DEFAULT_TIMING, ReceiverSession, SenderSession, Timing
 
@@ -55,6 +62,21 @@ class Link(Protocol):
     inbox: Inbox
 
     async def send(self, data: bytes) -> None: ...
+
+
+class DatagramLink(Link, Protocol):
+    """A link that also carries datagrams, each of at most ``datagram_room`` bytes."""
+
+    datagram_room: int
+
+    async def send_datagrams(self, frames: list[bytes]) -> None: ...
+
+
+def datagram_room(link: Link, datagrams: bool) -> int | None:
+    """The bytes one datagram of ``link`` holds if a tunnel that opts into loss
+    (``datagrams``) goes as datagrams over it; None: as a stream."""
+    room = getattr(link, "datagram_room", None) if datagrams else None
+    return room if isinstance(room, int) else None
 
 
 Clock = Callable[[], float]
@@ -114,14 +136,20 @@ class _Pump:
                          t.retransmits + getattr(session, "retransmits", 0),
                          t.sessions + getattr(session, "restarts", 0),
                          t.duplicates + getattr(session, "duplicates", 0),
-                         t.bytes_sent + session.bytes_out, t.bytes_received + session.bytes_in)
+                         t.bytes_sent + session.bytes_out, t.bytes_received + session.bytes_in,
+                         t.missed + getattr(session, "missed", 0),
+                         "datagram" if session.datagrams else "stream")
 
     def _feed(self, session: SenderSession | ReceiverSession, now: float) -> bool:
         """Give every waiting wire message to the session; True if any came."""
         got = False
         inbox = self.link.inbox
         while not inbox.empty():
-            session.receive_data(inbox.take(), now)
+            item = inbox.take()
+            if isinstance(item, Datagram):
+                session.receive_datagram(item, now)
+            else:
+                session.receive_data(item, now)
             got = True
         return got
 
@@ -130,8 +158,12 @@ class _Pump:
         if at is not None and at <= now:
             session.handle_timer(now)
         frames = session.data_to_send(now)
-        for wire in joined(frames):
+        dgrams = [f for f in frames if F.is_datagram(f)] if session.datagrams else []
+        for wire in joined([f for f in frames if not F.is_datagram(f)] if dgrams else frames):
             await self.link.send(wire)
+            _honour_cancel()
+        if dgrams:
+            await cast(DatagramLink, self.link).send_datagrams(dgrams)
             _honour_cancel()
         return bool(frames)
 
@@ -160,18 +192,26 @@ class SendPump(_Pump):
     """The writer's node: the local ring through a session to the link."""
 
     def __init__(self, reader: PeekingReader, link: Link, tunnel: str, token: bytes,
-                 timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic) -> None:
+                 timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic,
+                 datagrams: bool = False) -> None:
         super().__init__(link, clock)
         self.reader, self.tunnel, self.token, self.timing = reader, tunnel, token, timing
         g = reader.geometry
         self.batch = max(1, min(F.MAX_BATCH, (F.MAX_FRAME - 16) // (g.max_payload + 4)))
+        room = datagram_room(link, datagrams)
+        self.datagrams = room is not None
+        if room is not None:
+            self.batch = F.dgram_batch(g.max_payload, room)
+            if not self.batch:
+                raise InvalidValue(f"tunnel {tunnel!r}: a message of {g.max_payload} bytes "
+                                   f"does not fit a datagram of {room}; carry it as a stream")
         self.session = self._new_session()
         self._park: asyncio.Future[None] | None = None  # a park in a worker thread
 
     def _new_session(self) -> SenderSession:
         return SenderSession(self.tunnel, self.reader.geometry.max_payload, self.token,
                              self.reader.committed, self.clock(), self.timing,
-                             nonce=time.monotonic_ns())
+                             nonce=time.monotonic_ns(), datagrams=self.datagrams)
 
     def stats(self) -> LinkStats:
         s = self.session
@@ -266,10 +306,14 @@ class ReceivePump(_Pump):
 
     def __init__(self, writer: TunnelWriter, link: Link, tunnel: str, token: bytes,
                  timing: Timing = DEFAULT_TIMING, clock: Clock = time.monotonic,
-                 linger: float = LINGER, close_on_error: bool = False) -> None:
+                 linger: float = LINGER, close_on_error: bool = False,
+                 datagrams: bool = False, totals: Totals | None = None) -> None:
         super().__init__(link, clock)
         self.writer, self.tunnel, self.token, self.timing = writer, tunnel, token, timing
         self.linger, self.close_on_error = linger, close_on_error
+        self.datagrams = datagram_room(link, datagrams) is not None
+        if totals is not None:  # a pump before this one on the same ring (a dial again)
+            self.totals = totals
         self.refusals = self.protocol_errors = 0
         self.ended_at: float | None = None
         self.session = self._new_session()
@@ -290,9 +334,19 @@ class ReceivePump(_Pump):
         return max(1, min(g.slot_count, fits))
 
     def _room(self) -> tuple[int, int]:
-        """The ring's head (the next sequence expected) and the credit: its
-        free slots (behind the reader, or behind a lossless tap if that is
-        further back), at most ``window``."""
+        """The next sequence expected (the ring's head plus what was missed)
+        and the credit: the ring's free slots."""
+        head, free = self._ring_room()
+        return head + self.missed, free
+
+    @property
+    def missed(self) -> int:
+        """Messages given up (datagrams lost on the way): never in the ring."""
+        return self.totals.missed + self.session.missed
+
+    def _ring_room(self) -> tuple[int, int]:
+        """The ring's head and the credit: its free slots (behind the reader,
+        or behind a lossless tap if that is further back), at most ``window``."""
         ring = self.writer.ring
         head = ring.head()
         # SYNC POINT with tapctl's attach: the tap's mode is read before its cursor
@@ -309,9 +363,10 @@ class ReceivePump(_Pump):
         return self._stats(self.session, "receive", 0)
 
     def _new_session(self) -> ReceiverSession:
-        head, free = self._room()
+        head, free = self._ring_room()
         return ReceiverSession(self.tunnel, self.writer.geometry.max_payload, self.token,
-                               head, free, self.clock(), self.timing)
+                               head + self.totals.missed, free, self.clock(), self.timing,
+                               datagrams=self.datagrams)
 
     def _write(self, e: Messages, now: float) -> None:
         """Write a batch; acknowledge it at once if it is large (a sixteenth
@@ -335,6 +390,7 @@ class ReceivePump(_Pump):
 
     def _events(self, now: float) -> None:
         s = self.session
+        missed = s.missed
         while (e := s.next_event()) is not None:
             if isinstance(e, Messages):
                 self._write(e, now)
@@ -345,6 +401,8 @@ class ReceivePump(_Pump):
                 self._end(e)
                 self.ended_at = now
                 self._acknowledge()
+        if s.missed != missed and self.ended_at is None:  # a gap given up: say so now
+            self._acknowledge()
 
     def _end(self, e: Ended) -> None:
         """Close the local ring, or break it when the far writer's service is

@@ -11,6 +11,11 @@ link closed, so a dialing sender dials again. aioquic buffers stream data withou
 waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
 (``quicstream.py``: the one read of aioquic's internals, in ``unacked``). aioquic comes with
 the ``net`` extra; this module imports it.
+
+Both ends take QUIC DATAGRAM frames (RFC 9221): a tunnel that opts into loss
+sends its batches as datagrams, each ``[stream_id u32][one DGRAM frame]``,
+handed to the link of that stream (``inbox.Datagram``); a datagram for no
+stream here is dropped (the receiver counts the gap).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import datetime
 import logging
 import ssl
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,19 +36,23 @@ from aioquic.asyncio.server import serve
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import (
     ConnectionTerminated,
+    DatagramFrameReceived,
     QuicEvent,
     StopSendingReceived,
     StreamDataReceived,
     StreamReset,
 )
 
-from .inbox import Inbox
+from . import frames as F
+from .inbox import Datagram, Inbox
 from .quicstream import send_below_water, stop_both_ways
 from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
 ALPN = "nanonet-bridge/1"
 KEEPALIVE, IDLE_TIMEOUT = 1.0, 5.0
+DGRAM_PREFIX = struct.Struct("<I")  # a datagram's stream id: which tunnel it belongs to
+MAX_DATAGRAM_FRAME = 65536  # the DATAGRAM frames each end takes (transport parameter)
 
 Accept = Callable[[str, "QuicLink"], None]
 
@@ -50,10 +60,13 @@ Accept = Callable[[str, "QuicLink"], None]
 class QuicLink:
     """One tunnel's stream (a ``pump.Link``)."""
 
+    datagram_room = F.DGRAM_ROOM - DGRAM_PREFIX.size  # bytes of one frame sent as a datagram
+
     def __init__(self, proto: BridgeQuic, stream_id: int) -> None:
         self.proto, self.stream_id = proto, stream_id
         self.inbox = Inbox()
         self.reset = False  # this stream was reset, by either end
+        self._prefix = DGRAM_PREFIX.pack(stream_id)
 
     @property
     def closed(self) -> bool:
@@ -63,6 +76,16 @@ class QuicLink:
         """Queue ``data`` on the stream once under the high watermark (dropped
         if the connection is gone: the protocol sends it again)."""
         await send_below_water(self.proto, self.stream_id, data, lambda: self.closed)
+
+    async def send_datagrams(self, frames: list[bytes]) -> None:
+        """Each frame as one QUIC datagram, tagged with this stream's id: sent
+        once, never again (dropped if the connection is gone)."""
+        if self.closed:
+            return
+        quic = self.proto._quic
+        for frame in frames:
+            quic.send_datagram_frame(self._prefix + frame)
+        self.proto.transmit()
 
     async def close(self) -> None:
         """Reset this tunnel's stream both ways; the connection stays."""
@@ -117,12 +140,23 @@ class BridgeQuic(QuicConnectionProtocol):
                 link.inbox.put(event.data)
             else:
                 self._preamble(event.stream_id, event.data)
+        elif isinstance(event, DatagramFrameReceived):
+            self._datagram(event.data)
         elif isinstance(event, StreamReset | StopSendingReceived):
             self.end_stream(event.stream_id)
         elif isinstance(event, ConnectionTerminated):
             self.closed = True
             if self._keepalive is not None:
                 self._keepalive.cancel()
+
+    def _datagram(self, data: bytes) -> None:
+        """Hand a datagram to its stream's link (a full inbox drops it: a gap)."""
+        if len(data) < DGRAM_PREFIX.size:
+            return
+        (sid,) = DGRAM_PREFIX.unpack_from(data)
+        link = self.links.get(sid)
+        if link is not None:
+            link.inbox.put(Datagram(data[DGRAM_PREFIX.size:]))
 
     def _preamble(self, sid: int, data: bytes) -> None:
         """Gather a new stream's ``[len][name]``, then hand it to ``accept``."""
@@ -164,7 +198,8 @@ class QuicListener:
         self._server: Any = None
 
     async def start(self) -> QuicListener:
-        cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT)
+        cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT,
+                                max_datagram_frame_size=MAX_DATAGRAM_FRAME)
         cfg.load_cert_chain(str(self.cert), str(self.key))
 
         def protocol(*args: Any, **kwargs: Any) -> BridgeQuic:
@@ -190,7 +225,8 @@ class QuicDialer:
         self.proto: BridgeQuic | None = None
 
     async def start(self) -> QuicDialer:
-        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT)
+        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT,
+                                max_datagram_frame_size=MAX_DATAGRAM_FRAME)
         if self.cafile is not None:
             cfg.load_verify_locations(str(self.cafile))
         else:

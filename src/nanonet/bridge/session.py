@@ -15,6 +15,14 @@ rule: the sender goes back to the last acknowledged sequence and sends
 again, and the receiver drops what it already has. docs/bridge.md is the
 written form.
 
+A tunnel that opts into loss (``datagrams=True`` on both sessions, over a
+link that carries QUIC datagrams) sends its batches as DGRAM frames, never
+resent on a loss: the receiver counts a gap in the sequence as ``missed``
+and goes on from the batch that came, so its next expected sequence is its
+ring's head plus everything missed so far. A sender with batches in flight
+and no ACK for ``resend_after`` says how far it sent (SENT) instead of
+sending them again, and the receiver counts what did not come as missed.
+
 Any bytes at all from a peer either work or raise ``BridgeProtocolError``
 (the session is then dead: build a new one); what a session holds is
 bounded by the credit it granted and one frame being decoded.
@@ -25,6 +33,7 @@ from __future__ import annotations
 import hmac
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import BridgeProtocolError, InvalidValue
@@ -84,11 +93,20 @@ class _Session:
 
     def receive_data(self, data: bytes | memoryview, now: float) -> None:
         """Take bytes from the peer (any chunking); raises BridgeProtocolError."""
+        self._receive(data, now, self._decoder.feed)
+
+    def receive_datagram(self, data: bytes, now: float) -> None:
+        """Take one QUIC datagram from the peer: exactly one DGRAM frame, read
+        apart from the stream's bytes; raises BridgeProtocolError."""
+        self._receive(data, now, lambda d: [F.decode_datagram(bytes(d))])
+
+    def _receive(self, data: bytes | memoryview, now: float,
+                 decode: Callable[[bytes | memoryview], list[F.Frame]]) -> None:
         if self.failed:
             raise _fail("the session already failed; start a new one")
         self.bytes_in += len(data)
         try:
-            for frame in self._decoder.feed(data):
+            for frame in decode(data):
                 self.last_heard, self._silent_reported = now, False
                 if frame.kind not in self.EXPECTS:
                     raise _fail(f"a {frame.kind.name} frame, which this side never receives")
@@ -162,8 +180,11 @@ class SenderSession(_Session):
     EXPECTS = frozenset({F.Kind.WELCOME, F.Kind.ACK, F.Kind.REFUSE, F.Kind.PING, F.Kind.PONG})
 
     def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
-                 now: float, timing: Timing = DEFAULT_TIMING, nonce: int = 1) -> None:
+                 now: float, timing: Timing = DEFAULT_TIMING, nonce: int = 1,
+                 datagrams: bool = False) -> None:
         super().__init__(tunnel, max_payload, token, now, timing)
+        self.datagrams = datagrams  # batches as DGRAM frames, given up (not resent) if lost
+        self.batch_kind = F.Kind.DGRAM if datagrams else F.Kind.DATA
         self.state = "hello"  # hello -> open -> (hello again after a loss); refused
         self.acked = self.next_send = self.window_end = self.sent_hi = next_seq
         self.nonce = nonce
@@ -193,12 +214,16 @@ class SenderSession(_Session):
         if first_seq != self.next_send or not 0 < n <= min(F.MAX_BATCH, self.sendable()):
             raise InvalidValue(f"a batch of {n} from {first_seq}: the session sends from "
                                f"{self.next_send}, {self.sendable()} at most")
-        self._data.append(F.data(first_seq, lengths, payload))
+        self._data.append(F.data(first_seq, lengths, payload, self.batch_kind))
         self.next_send += n
         self.sent_hi = max(self.sent_hi, self.next_send)
         self._close_if_all_sent()
 
     def _close_if_all_sent(self) -> None:
+        """CLOSE (or BROKEN) once the last batch is sent; with datagrams, once
+        it is acknowledged too, so the end never overtakes a datagram."""
+        if self.datagrams and self.acked != self.end_seq:
+            return
         if self.state == "open" and self.next_send == self.end_seq:
             if self.broken is None:
                 self._control[F.Kind.CLOSE] = F.close(self.end_seq)
@@ -241,7 +266,7 @@ class SenderSession(_Session):
 
     def _say_hello(self, now: float) -> None:
         self._control[F.Kind.HELLO] = F.hello(F.VERSION, F.VERSION, self.max_payload,
-                                              self.nonce, self.name, self.token)
+                                              self.nonce, self.name, self.token, self.datagrams)
         self._hello_at = now + self.timing.hello_every
 
     def _restart(self) -> None:
@@ -302,6 +327,8 @@ class SenderSession(_Session):
             self._rewind(now)
         if flags & F.ACK_ENDED and next_seq == self.end_seq:
             self.peer_ended = True
+        if moved and self.datagrams:
+            self._close_if_all_sent()
         self._push(Acked(next_seq, credit))
 
     def _refused(self, frame: F.Frame) -> None:
@@ -337,12 +364,24 @@ class SenderSession(_Session):
         if self.state == "hello" and now >= self._hello_at:
             self._say_hello(now)
         due = now >= self._progress_at + self.timing.resend_after
-        if due and self._waiting_for_ack():
+        if due and self._waiting_for_ack() and self.datagrams:
+            self._give_up(now)
+        elif due and self._waiting_for_ack():
             self._rewind(now)
             self._close_if_all_sent()
         elif due and self._window_shut():  # a probe: the receiver answers with its ACK
             self._control.setdefault(F.Kind.PING, F.ping(int(now * 1e6) & F.U64))
             self._progress_at = now
+
+    def _give_up(self, now: float) -> None:
+        """No ACK for ``resend_after`` with datagrams in flight: they were lost,
+        or their ACK was. Say how far we sent (SENT, on the reliable stream),
+        not the batches again: the receiver counts what did not come as missed
+        and acknowledges; an end already reached is said again."""
+        if self.next_send > self.acked:
+            self._control[F.Kind.SENT] = F.sent(self.next_send)
+        self._progress_at = now
+        self._close_if_all_sent()
 
     def _live(self) -> bool:
         return self.state == "open"
@@ -357,11 +396,14 @@ class ReceiverSession(_Session):
     duplicates by sequence, asks again for what went missing."""
 
     EXPECTS = frozenset({F.Kind.HELLO, F.Kind.DATA, F.Kind.CLOSE, F.Kind.BROKEN, F.Kind.PING,
-                         F.Kind.PONG})
+                         F.Kind.PONG, F.Kind.DGRAM, F.Kind.SENT})
 
     def __init__(self, tunnel: str, max_payload: int, token: bytes, next_seq: int,
-                 credit: int, now: float, timing: Timing = DEFAULT_TIMING) -> None:
+                 credit: int, now: float, timing: Timing = DEFAULT_TIMING,
+                 datagrams: bool = False) -> None:
         super().__init__(tunnel, max_payload, token, now, timing)
+        self.datagrams = datagrams  # DGRAM frames come, and a gap is missed, not asked again
+        self.missed = 0  # messages given up: a gap before a DGRAM batch, or before a SENT
         self.state = "waiting"  # waiting -> open (a hello passed)
         self.expected = self.written = next_seq
         self.credit = credit
@@ -389,9 +431,11 @@ class ReceiverSession(_Session):
     def _handle(self, frame: F.Frame, now: float) -> None:
         kind = frame.kind
         if kind is F.Kind.HELLO:
-            self._hello(F.parse_hello(frame))
-        elif kind is F.Kind.DATA:
+            self._hello(F.parse_hello(frame), bool(frame.flags & F.HELLO_DATAGRAM))
+        elif kind in F.BATCHES:
             self._data(frame)
+        elif kind is F.Kind.SENT:
+            self._sent(frame.fields[0])
         elif kind is F.Kind.CLOSE:
             self._close(frame.fields[0])
         elif kind is F.Kind.BROKEN:
@@ -414,7 +458,7 @@ class ReceiverSession(_Session):
         else:
             self._resume()
 
-    def _why_not(self, h: F.Hello) -> tuple[F.Refusal, str] | None:
+    def _why_not(self, h: F.Hello, datagrams: bool) -> tuple[F.Refusal, str] | None:
         if not hmac.compare_digest(h.token, self.token):
             return F.Refusal.AUTH, "wrong token"
         if not h.min_version <= F.VERSION <= h.max_version:
@@ -423,10 +467,13 @@ class ReceiverSession(_Session):
         if h.name != self.name or h.max_payload != self.max_payload:
             return F.Refusal.TUNNEL, (f"tunnel {h.name!r} of max_payload {h.max_payload}; "
                                       f"here {self.name!r} of {self.max_payload}")
+        if datagrams != self.datagrams:
+            return F.Refusal.TUNNEL, (f"tunnel {h.name!r} sent as {_delivery(datagrams)}; "
+                                      f"here received as {_delivery(self.datagrams)}")
         return None
 
-    def _hello(self, h: F.Hello) -> None:
-        refusal = self._why_not(h)
+    def _hello(self, h: F.Hello, datagrams: bool) -> None:
+        refusal = self._why_not(h, datagrams)
         if refusal is not None:
             code, reason = refusal
             if F.Kind.REFUSE not in self._control:  # one refusal (and event) per flush
@@ -447,10 +494,15 @@ class ReceiverSession(_Session):
         if self.state != "open":
             self._resume()
             return
+        lossy = frame.kind is F.Kind.DGRAM
+        if lossy and not self.datagrams:
+            raise _fail("a DGRAM frame on a tunnel that does not opt into loss")
         batch = F.parse_data(frame, self.max_payload)
         first, end = batch.first_seq, batch.first_seq + len(batch.lengths)
         if end > self.granted_end:
             raise _fail(f"messages up to {end}, past the {self.granted_end} granted")
+        if first > self.expected and lossy:
+            self._skip_to(first)
         if first > self.expected:
             self._ask_again()
         elif end <= self.expected:
@@ -461,6 +513,28 @@ class ReceiverSession(_Session):
             self.duplicates += skip
             self._push(Messages(batch, skip))
             self._maybe_ended()
+
+    def _skip_to(self, seq: int) -> None:
+        """Give up every message before ``seq`` not yet here: they count as missed."""
+        if seq > self.expected:
+            self.missed += seq - self.expected
+            self.expected = seq
+
+    def _sent(self, next_seq: int) -> None:
+        """The sender sent every message before ``next_seq`` as datagrams: what
+        did not come is missed. Answered with an ACK (the sender waits for it)."""
+        if not self.datagrams:
+            raise _fail("a SENT frame on a tunnel that does not opt into loss")
+        if self.state != "open":
+            self._resume()
+            return
+        if next_seq > self.granted_end:
+            raise _fail(f"sent up to {next_seq}, past the {self.granted_end} granted")
+        if self.end_seq is not None and next_seq > self.end_seq:
+            raise _fail(f"sent up to {next_seq}, past the stream's end at {self.end_seq}")
+        self._skip_to(next_seq)
+        self._maybe_ended()
+        self._queue_ack()
 
     def _ask_again(self) -> None:
         """A batch went missing: ask for everything from ``expected`` once."""
@@ -488,3 +562,7 @@ class ReceiverSession(_Session):
 
     def _live(self) -> bool:
         return self.state == "open"
+
+
+def _delivery(datagrams: bool) -> str:
+    return "datagrams (delivery = \"datagram\")" if datagrams else "a stream"
