@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from array import array
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -82,11 +81,11 @@ def datagram_room(link: Link, datagrams: bool) -> int | None:
 Clock = Callable[[], float]
 
 
-def joined(frames: list[bytes], most: int = WIRE_MAX) -> list[bytes]:
+def joined(frames: list[bytes | bytearray], most: int = WIRE_MAX) -> list[bytes]:
     """Frames joined into wire messages of at most ``most`` bytes (a frame
     larger than that goes alone)."""
     out: list[bytes] = []
-    part: list[bytes] = []
+    part: list[bytes | bytearray] = []
     size = 0
     for f in frames:
         if part and size + len(f) > most:
@@ -258,13 +257,13 @@ class SendPump(_Pump):
         moved = False
         while (room := min(s.sendable(), self.batch)) > 0 and s.next_send != s.end_seq:
             try:
-                first, lengths, data = r.peek_batch(room)
+                first, n, frame = r.peek_table(room, F.DATA_HEAD)
             except (TunnelClosed, TunnelBroken):  # drained: closed, or its writer is gone
                 s.finish(r.position, _why_broken(r))
                 break
-            if not lengths:
+            if not n:
                 break
-            s.send_data(first, array("I", lengths), data)
+            s.send_frame(first, n, F.data_into(frame, first, n, s.batch_kind))
             moved = True
         return moved
 
@@ -374,7 +373,7 @@ class ReceivePump(_Pump):
         left, else within ``ACK_DELAY``: a lone message's own ACK would double
         the wire messages of a request and its reply."""
         b = e.batch
-        packed = Packed(b.payload, b.bounds[e.skip:], max(b.lengths))
+        packed = Packed(b.payload, b.bounds[e.skip:], b.longest)
         sent = self.writer.try_send_many(packed)
         if sent != e.count:  # the credit was the ring's room: only a close stops it
             raise TunnelClosed(f"tunnel {self.tunnel!r} took {sent} of {e.count} messages")

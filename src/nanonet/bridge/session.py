@@ -132,9 +132,9 @@ class _Session:
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
 
-    def data_to_send(self, now: float) -> list[bytes]:
+    def data_to_send(self, now: float) -> list[bytes | bytearray]:
         """Frames to put on the wire, in order (control frames first)."""
-        out = list(self._control.values())
+        out: list[bytes | bytearray] = [*self._control.values()]
         self._control.clear()
         out += self._take_data()
         if out:
@@ -142,7 +142,7 @@ class _Session:
             self.bytes_out += sum(map(len, out))
         return out
 
-    def _take_data(self) -> list[bytes]:
+    def _take_data(self) -> list[bytes | bytearray]:
         return []
 
     def _deadlines(self) -> list[float]:
@@ -191,7 +191,7 @@ class SenderSession(_Session):
         self.end_seq: int | None = None
         self.broken: tuple[int, str, str] | None = None  # why the local writer is gone
         self.peer_ended = False  # the receiver saw the end (ACK_ENDED)
-        self._data: list[bytes] = []
+        self._data: list[bytes | bytearray] = []
         self._progress_at = now
         self._hello_at = now
         self.retransmits = 0  # messages sent again after a loss or a REWIND
@@ -210,11 +210,16 @@ class SenderSession(_Session):
     def send_data(self, first_seq: int, lengths: array[int],
                   payload: bytes | memoryview) -> None:
         """Queue one batch starting at ``next_send`` within the credit."""
-        n = len(lengths)
+        self.send_frame(first_seq, len(lengths),
+                        F.data(first_seq, lengths, payload, self.batch_kind))
+
+    def send_frame(self, first_seq: int, n: int, frame: bytes | bytearray) -> None:
+        """``send_data`` of a DATA frame already built (``frames.data_into``)
+        for ``n`` messages from ``first_seq``."""
         if first_seq != self.next_send or not 0 < n <= min(F.MAX_BATCH, self.sendable()):
             raise InvalidValue(f"a batch of {n} from {first_seq}: the session sends from "
                                f"{self.next_send}, {self.sendable()} at most")
-        self._data.append(F.data(first_seq, lengths, payload, self.batch_kind))
+        self._data.append(frame)
         self.next_send += n
         self.sent_hi = max(self.sent_hi, self.next_send)
         self._close_if_all_sent()
@@ -239,7 +244,7 @@ class SenderSession(_Session):
         self.end_seq, self.broken = end_seq, broken
         self._close_if_all_sent()
 
-    def data_to_send(self, now: float) -> list[bytes]:
+    def data_to_send(self, now: float) -> list[bytes | bytearray]:
         """As ``_Session``'s; the time a batch left is kept until its ACK (the RTT)."""
         batches = bool(self._data) and not self._hello_due()
         out = super().data_to_send(now)
@@ -255,7 +260,7 @@ class SenderSession(_Session):
         if sent is not None:
             self.rtt = now - sent
 
-    def _take_data(self) -> list[bytes]:
+    def _take_data(self) -> list[bytes | bytearray]:
         if self._hello_due():
             return []
         out, self._data = self._data, []

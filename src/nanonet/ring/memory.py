@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import wasmtime
 
 from ..errors import InvalidValue
+from . import columns
 from . import layout as L
 from . import portlayout as P
 from .layout import Geometry
@@ -64,11 +65,17 @@ def _strided(bounds: range) -> bool:
         and bounds.start % 8 == 0
 
 
-def _record_size(lengths: list[int]) -> int:
+def _columns_fit(size: int) -> bool:
+    """Records of ``size`` bytes that ``_read_records`` copies faster than
+    one by one (small, a multiple of 8)."""
+    return size % 8 == 0 and 0 < size <= 8 * STRIDED_WORDS
+
+
+def _record_size(lengths: Sequence[int]) -> int:
     """The one length of ``lengths`` if ``_read_records`` copies them faster
     than one by one (small, a multiple of 8, all alike), else 0."""
     size = lengths[0] if len(lengths) > 1 else 0
-    if size % 8 or not 0 < size <= 8 * STRIDED_WORDS or lengths.count(size) != len(lengths):
+    if not _columns_fit(size) or lengths.count(size) != len(lengths):
         return 0
     return size
 
@@ -294,8 +301,8 @@ class RingMemory:
     def _write_records(self, first: int, data: memoryview, bounds: range) -> int:
         """``write_packed`` for small records of one size (a multiple of 8):
         each 8-byte word of every record goes to its slots in one strided
-        copy, not one copy per record, a run of slots up to the ring's end at
-        a time."""
+        copy (or, for a large batch, one numpy block: ``columns.py``), not one
+        copy per record, a run of slots up to the ring's end at a time."""
         words, step = bounds.step >> 3, self._slot >> 3
         src = data[bounds.start: bounds.stop].cast("Q")
         count, done = len(bounds) - 1, 0
@@ -303,11 +310,9 @@ class RingMemory:
             slot = (first + done) & self._mask
             run = min(count - done, self._mask + 1 - slot)
             at = (_SLOTS >> 3) + slot * step
-            dst = self._q[at: at + run * step]
-            dst[::step] = _lengths(bounds.step, run)  # length, flags 0
-            part = src[done * words: (done + run) * words]
-            for w in range(words):
-                dst[w + 1::step] = part[w::words]
+            heads = memoryview(_lengths(bounds.step, run))  # length, flags 0
+            columns.scatter(src[done * words: (done + run) * words], words,
+                            self._q[at: at + run * step], step, heads)
             done += run
         return bounds.stop - bounds.start
 
@@ -315,7 +320,9 @@ class RingMemory:
         """The payloads of the slots from counter ``first`` (of checked
         lengths), end to end in one new buffer."""
         if size := _record_size(lengths):
-            return self._read_records(first, len(lengths), size)
+            out = bytearray(len(lengths) * size)
+            self._read_records(first, len(lengths), size, memoryview(out))
+            return bytes(out)
         view, mask, size = self._view, self._mask, self._slot
         parts = []
         for n in lengths:
@@ -324,24 +331,54 @@ class RingMemory:
             first += 1
         return b"".join(parts)
 
-    def _read_records(self, first: int, count: int, size: int) -> bytes:
-        """``read_packed`` for small records of one size (a multiple of 8),
-        ``_write_records`` backwards: each 8-byte word column of a run of
-        slots is one strided copy, not one copy per record."""
+    def length_table(self, first: int, count: int, out: memoryview) -> None:
+        """The length fields of ``count`` slots from counter ``first`` into
+        ``out`` (``count`` u32 items, as the ring holds them: little-endian),
+        unchecked: one strided copy per run of slots up to the ring's end."""
+        step, mask, done = self._slot >> 2, self._mask, 0
+        while done < count:
+            slot = (first + done) & mask
+            run = min(count - done, mask + 1 - slot)
+            at = (_SLOTS >> 2) + slot * step
+            out[done: done + run] = self._w[at: at + run * step: step]
+            done += run
+
+    def read_alike_into(self, first: int, count: int, size: int, out: memoryview) -> None:
+        """The payloads of ``count`` slots from counter ``first``, every one
+        ``size`` bytes (checked), end to end into ``out`` (``count * size``
+        bytes): a caller's buffer, so that a frame is built with no other copy."""
+        if count > 1 and _columns_fit(size):
+            self._read_records(first, count, size, out)
+            return
+        view, mask, slot = self._view, self._mask, self._slot
+        for i in range(count):
+            off = _PAYLOAD + ((first + i) & mask) * slot
+            out[i * size: (i + 1) * size] = view[off: off + size]
+
+    def read_packed_into(self, first: int, lengths: Sequence[int], out: memoryview) -> None:
+        """The payloads of the slots from counter ``first``, of checked
+        ``lengths``, end to end into ``out`` (exactly their sum of bytes)."""
+        view, mask, slot, at = self._view, self._mask, self._slot, 0
+        for n in lengths:
+            off = _PAYLOAD + (first & mask) * slot
+            out[at: at + n] = view[off: off + n]
+            at += n
+            first += 1
+
+    def _read_records(self, first: int, count: int, size: int, out: memoryview) -> None:
+        """The payloads of small records of one size (a multiple of 8) into
+        ``out``, ``_write_records`` backwards: each 8-byte word column of a
+        run of slots is one strided copy (``columns.py``), not one copy per record."""
         words, step = size >> 3, self._slot >> 3
-        out = bytearray(count * size)
-        dst = memoryview(out).cast("Q")
+        dst = out.cast("Q")
         done = 0
         while done < count:
             slot = (first + done) & self._mask
             run = min(count - done, self._mask + 1 - slot)
             at = (_SLOTS >> 3) + slot * step
-            src = self._q[at: at + run * step]
-            part = dst[done * words: (done + run) * words]
-            for w in range(words):
-                part[w::words] = src[w + 1::step]
+            columns.gather(self._q[at: at + run * step], step,
+                           dst[done * words: (done + run) * words], words)
             done += run
-        return bytes(out)
 
     def copy_slots(self, first: int, count: int) -> list[tuple[int, bytes]]:
         """Whole slots of counters ``first .. first+count-1``, copied out in

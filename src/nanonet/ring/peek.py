@@ -46,17 +46,39 @@ class PeekingReader(TunnelReader):
 
     def peek_batch(self, limit: int) -> tuple[int, list[int], bytes]:
         """The counter of the first message, the (checked) lengths of up to
-        ``limit`` waiting messages and their payloads end to end: what a
-        bridge puts in one frame. Raises TunnelClosed once closed and peeked
-        to the end."""
+        ``limit`` waiting messages and their payloads end to end. Raises
+        TunnelClosed once closed and peeked to the end."""
+        first, n, table = self.peek_table(limit, 0)
+        if not n:
+            return first, [], b""
+        return first, memoryview(table)[:4 * n].cast("I").tolist(), bytes(table[4 * n:])
+
+    def peek_table(self, limit: int, prefix: int) -> tuple[int, int, bytearray]:
+        """The counter of the first message, how many of at most ``limit``
+        waiting messages were peeked, and one new buffer: ``prefix`` bytes
+        left for the caller, their (checked) lengths as u32s (little-endian,
+        as the ring holds them), then their payloads end to end. A bridge's
+        DATA frame and a durable tunnel's stored batch are a head and then
+        this, so a batch leaves the ring in one copy. Raises TunnelClosed
+        once closed and peeked to the end."""
         first = self._cur.pos
         n = self._ready_count(limit)
         if not n:
-            return first, [], b""
-        lengths = self._checked_lengths(n)
-        data = self.ring.read_packed(first, lengths)
+            return first, 0, bytearray(prefix)
+        table = memoryview(bytearray(4 * n)).cast("I")
+        size = self._checked_table(n, table)
+        lengths: list[int] = [] if size else table.tolist()
+        total = n * size if size else sum(lengths)
+        out = bytearray(prefix + 4 * n + total)
+        view = memoryview(out)
+        view[prefix: prefix + 4 * n] = table.cast("B")
+        body = view[prefix + 4 * n:]
+        if size:
+            self.ring.read_alike_into(first, n, size, body)
+        else:
+            self.ring.read_packed_into(first, lengths, body)
         self._cur.take(n)
-        return first, lengths, data
+        return first, n, out
 
     def idle(self) -> bool:
         """Everything published was peeked and committed: the ring is empty,
