@@ -124,7 +124,7 @@ JS_RUN = """(scripts) => {
   for (const [name, script] of Object.entries(scripts)) {
     const ring = new Ring(end).init(), sent = [];
     const r = new TunnelReceiver("ws://unused", ring, "%(token)s", () => {});
-    r.ws = { readyState: 1, send: (f) => sent.push(f), close: () => sent.push("error") };
+    r.ws = { open: true, send: (f) => sent.push(f), close: () => sent.push("error") };
     r.reset();
     const view = () => {
       if (sent.includes("error")) return "error";
@@ -147,13 +147,17 @@ JS_RUN = """(scripts) => {
 
 
 def _classic(name: str, exports: list[str]) -> str:
-    """A tab module as a classic script: its imports from ``window``, its
-    exports left on ``window``."""
+    """A tab module as a classic script: its imports from ``window`` (named
+    ones from ``window.M``, every export so far), its exports left on
+    ``window`` and in ``window.M``."""
     src = (TAB / name).read_text()
     src = re.sub(r'^import \* as F from "./frames.js";', "const F = window.F;", src, flags=re.M)
+    src = re.sub(r'^import \{ ([^}]*) \} from "\./\w+\.js";', r"const { \1 } = window.M;", src,
+                 flags=re.M)
     src = re.sub(r"^export ", "", src, flags=re.M)
     keep = "; ".join(f"window.{n} = {n}" for n in exports)
-    return f"(() => {{ {src}\n{keep}; }})();"
+    return (f"(() => {{ {src}\n{keep}; window.M = Object.assign(window.M || {{}}, "
+            f"{{ {', '.join(exports)} }}); }})();")
 
 
 def test_the_javascript_receiver_answers_as_the_python_core() -> None:
@@ -170,9 +174,10 @@ def test_the_javascript_receiver_answers_as_the_python_core() -> None:
         try:
             page = browser.new_page()
             page.set_content("<html><body></body></html>")
-            page.add_script_tag(content=_classic("frames.js", []).replace(
-                "\n;", f"\nwindow.F = {{ {', '.join(names)} }};"))
+            page.add_script_tag(content=_classic("frames.js", names))
+            page.add_script_tag(content="window.F = { ...window.M };")
             page.add_script_tag(content=_classic("ring.js", ["Ring"]))
+            page.add_script_tag(content=_classic("link.js", ["dial", "ENDED"]))
             page.add_script_tag(content=_classic("receiver.js", ["TunnelReceiver"]))
             got = page.evaluate(JS_RUN % {"slots": SLOTS, "token": TOKEN.decode()}, wire)
         finally:

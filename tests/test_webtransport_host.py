@@ -10,7 +10,9 @@ end; a path that is no bridge's gets HTTP 404. The certificate the page
 pins is an ECDSA P-256 one valid for less than 14 days, and its SHA-256 is
 the one the host hands out in the control channel's reply, with the
 transport; with ``transport = "websocket"`` no server runs and the reply
-says so.
+says so. A tunnel the tab reads (a feed, ``/nanonet-feed/<tunnel>``): the
+stream's first line carries the token; a forged one is answered
+``refused`` and the stream's end.
 """
 
 from __future__ import annotations
@@ -94,6 +96,19 @@ class Client(QuicConnectionProtocol):
                 if event.stream_ended:
                     return got, True
         return got, False
+
+
+    async def line(self, stream: int) -> tuple[bytes, bytes, bool]:
+        """The first line on ``stream``, the bytes after it, and if the stream ended."""
+        got = b""
+        while b"\n" not in got:
+            event = await asyncio.wait_for(self.events.get(), WAIT)
+            if isinstance(event, WebTransportStreamDataReceived) and event.stream_id == stream:
+                got += event.data
+                if event.stream_ended:
+                    return *got.partition(b"\n")[::2], True
+        first, _, rest = got.partition(b"\n")
+        return first, rest, False
 
 
 @pytest.fixture
@@ -204,3 +219,54 @@ def test_the_manifest_takes_web_transport_and_refuses_another(tmp_path: Path) ->
 def _with(path: Path, line: str) -> Path:
     path.write_text(TAB_PRODUCER.replace('browsers = ["tab"]\n', f'browsers = ["tab"]\n{line}'))
     return path
+
+
+RELAY = Path(__file__).resolve().parent / "guests" / "batch_relay.wat"
+FEEDING = f"""
+[web]
+browsers = ["tab"]
+
+[tunnels.in]
+writer = "host"
+reader = "relay"
+max_payload = 64
+
+[tunnels.back]
+writer = "relay"
+reader = "host"
+max_payload = 64
+
+[services.relay]
+source = "{RELAY}"
+node = "tab"
+"""
+
+
+@pytest.fixture
+def feeding(tmp_path: Path) -> Iterator[WebHost]:
+    """A started web host whose tab would read ``in`` (its relay) and write ``back``."""
+    with tab_host(tmp_path, FEEDING, {"relay": []}, {"back": "relay"},
+                  readers_of={"in": "relay"}) as host:
+        yield host
+
+
+async def _feed(web: WebHost, token: str) -> tuple[bytes, list[F.Frame], bool]:
+    """Dial ``in``'s feed as the tab does: the host's answer line, the frames
+    after it, and if the stream ended."""
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, verify_mode=ssl.CERT_NONE,
+                            max_datagram_frame_size=65536)
+    async with connect(web.wt.host, web.wt.port, configuration=cfg,
+                       create_protocol=Client) as client:
+        assert isinstance(client, Client)
+        session, status = await client.session(f"127.0.0.1:{web.wt.port}", "/nanonet-feed/in")
+        assert status == b"200"
+        stream = client.stream(session)
+        client.write(stream, json.dumps({"token": token}).encode() + b"\n")
+        answer, rest, ended = await client.line(stream)
+        return answer, F.FrameDecoder().feed(rest), ended
+
+
+def test_a_feed_over_webtransport_refuses_a_forged_token(feeding: WebHost) -> None:
+    forged = "forged." + tab_token(feeding, ("relay",))
+    assert asyncio.run(_feed(feeding, forged)) == (b"refused", [], True)
+    assert feeding.refusals and "tunnel 'in'" in feeding.refusals[0]

@@ -1,9 +1,11 @@
 """The host's sending bridges into browser tabs: tunnels a tab's service reads.
 
 The tab dials, as it does for the tunnels it writes: a WebSocket at
-``/nanonet-feed/<tunnel>`` whose first message is ``{"token": ...}``. The
-host checks that the token grants the service that reads the tunnel, then
-speaks as the *sender* on that socket (docs/bridge.md): a ``SendPump`` from
+``/nanonet-feed/<tunnel>`` whose first message is ``{"token": ...}``, or a
+WebTransport stream at the same path whose first line is that message
+(``webtab.py``). The host checks that the token grants the service that
+reads the tunnel, then speaks as the *sender* on that link (docs/bridge.md):
+a ``SendPump`` from
 the host's ring through a ``PeekingReader`` (the ring is the retransmit
 buffer), its HELLO carrying the tab's token back, which the tab checks as a
 receiver checks any hello. The tab's receiver (``tab/receiver.js``) answers
@@ -24,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -35,14 +38,17 @@ from ..ring import layout as L
 from ..ring.adapter import Direction
 from ..ring.control import BreakInfo
 from ..ring.peek import PeekingReader
+from .linkstats import transport_of
 from .node import BRIDGE_OWNER
-from .pump import SendPump
+from .pump import Link, SendPump
 from .webtoken import Grant, TokenRefused
 from .ws import WsLink
 
 log = logging.getLogger(__name__)
 HELLO_WAIT = 10.0  # seconds a new connection has to send its token
 ENDED = "ended"  # the close reason that tells a tab the tunnel is finished
+REFUSED, BUSY = "refused", "busy"  # the tab stops dialling; the tab dials again
+CLOSE_CODES = {ENDED: 1000, REFUSED: 1008, BUSY: 1013}  # a WebSocket's close code for each
 
 Grants = Callable[[str], Grant]  # a token to its grant, or TokenRefused
 Refuse = Callable[[str], str]  # log and count a refusal
@@ -58,7 +64,8 @@ class TabFeeds:
     done: set[str] = field(default_factory=set)
     errors: dict[str, BaseException] = field(default_factory=dict)
     _readers: dict[str, PeekingReader] = field(default_factory=dict)
-    _links: dict[str, ServerConnection] = field(default_factory=dict)
+    via: dict[str, str] = field(default_factory=dict)  # tunnel -> the transport it went by
+    _aborts: dict[str, Callable[[], None]] = field(default_factory=dict)  # tunnel -> cut it
 
     def take(self) -> TabFeeds:
         """Hold each tunnel's read end for its bridge (before anything runs)."""
@@ -85,27 +92,41 @@ class TabFeeds:
             return f"tunnel {tunnel!r} broke when its tab left; start a new run", None
         return "", token.encode()
 
+    def verdict(self, tunnel: str, first: object, grants: Grants,
+                refuse: Refuse) -> tuple[str, bytes | None]:
+        """The answer to a dial whose first message is ``first``: ``ENDED``,
+        ``REFUSED`` or ``BUSY`` (no token), or ``""`` and the token to send with."""
+        if tunnel in self.done:
+            return ENDED, None
+        why, token = self._why_not(tunnel, first, grants)
+        if token is None:
+            refuse(f"tunnel {tunnel!r}: {why}")
+            return REFUSED, None
+        if tunnel in self._aborts:  # the old link may be dying: the tab tries again
+            refuse(f"tunnel {tunnel!r} is already bridged to a tab")
+            return BUSY, None
+        return "", token
+
     async def serve(self, ws: ServerConnection, tunnel: str, grants: Grants,
-                    refuse: Refuse) -> None:
-        """One tab's connection for ``tunnel``: check its token, then send."""
+                    refuse: Refuse, fallback: str = "") -> None:
+        """One tab's WebSocket for ``tunnel``: check its token, then send."""
         try:
             first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
         except (TimeoutError, ConnectionClosed):
             return
-        if tunnel in self.done:
-            await ws.close(1000, ENDED)
-            return
-        why, token = self._why_not(tunnel, first, grants)
+        answer, token = self.verdict(tunnel, first, grants, refuse)
         if token is None:
-            refuse(f"tunnel {tunnel!r}: {why}")
-            await ws.close(1008, "refused")
-        elif tunnel in self._links:  # the old link may be dying: the tab tries again
-            refuse(f"tunnel {tunnel!r} is already bridged to a tab")
-            await ws.close(1013, "busy")
-        else:
-            await self._send(ws, tunnel, token)
+            await ws.close(CLOSE_CODES[answer], answer)
+            return
+        if fallback:  # said by a tab whose token holds: no stranger writes the log
+            log.warning("web: tunnel %r: the tab fell back to WebSocket: %s", tunnel, fallback)
+        link = WsLink(ws)
 
-    def _pump(self, tunnel: str, link: WsLink, token: bytes) -> SendPump:
+        async def end(done: bool) -> None:
+            await ws.close(1000, ENDED if done else "")
+        await self.carry(tunnel, token, link, link.pull(), ws.transport.abort, end)
+
+    def _pump(self, tunnel: str, link: Link, token: bytes) -> SendPump:
         pump = self.pumps.get(tunnel)
         if pump is None:
             pump = self.pumps[tunnel] = SendPump(self._readers[tunnel], link, tunnel, token)
@@ -113,12 +134,18 @@ class TabFeeds:
             pump.relink(link)
         return pump
 
-    async def _send(self, ws: ServerConnection, tunnel: str, token: bytes) -> None:
-        link = WsLink(ws)
+    async def carry(self, tunnel: str, token: bytes, link: Link,
+                    pulling: Coroutine[Any, Any, None], abort: Callable[[], None],
+                    end: Callable[[bool], Awaitable[None]]) -> None:
+        """Run the tunnel's ``SendPump`` over ``link`` (a WebSocket or a
+        WebTransport stream) while ``pulling`` fills its inbox; then ``end``
+        the link, told whether the tunnel was sent to its end."""
         pump = self._pump(tunnel, link, token)
-        self._links[tunnel] = ws
+        self._aborts[tunnel] = abort
+        self.via[tunnel] = transport_of(link)
+        log.info("web: tunnel %r fed to the tab over %s", tunnel, self.via[tunnel])
         run = asyncio.ensure_future(pump.run())
-        pull = asyncio.ensure_future(link.pull())
+        pull = asyncio.ensure_future(pulling)
         try:
             await asyncio.wait((run, pull), return_when=asyncio.FIRST_COMPLETED)
             if run.done() and (err := run.exception()) is not None:
@@ -127,14 +154,14 @@ class TabFeeds:
         finally:
             run.cancel()
             pull.cancel()
-            self._links.pop(tunnel, None)
+            self._aborts.pop(tunnel, None)
             if pump.session.done:
                 self.done.add(tunnel)
-            await ws.close(1000, ENDED if tunnel in self.done else "")
+            await end(tunnel in self.done)
 
-    def link(self, tunnel: str) -> ServerConnection | None:
-        """The WebSocket feeding ``tunnel`` now, if a tab is connected."""
-        return self._links.get(tunnel)
+    def abort_of(self, tunnel: str) -> Callable[[], None] | None:
+        """What cuts the link feeding ``tunnel`` now, if a tab is connected."""
+        return self._aborts.get(tunnel)
 
     def left(self, services: tuple[str, ...], node: str) -> None:
         """A tab left: the tunnels its services read and had not finished break,

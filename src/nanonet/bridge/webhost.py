@@ -21,10 +21,10 @@ One websockets server does it all, on one asyncio loop in one thread:
   reads: the host sends, the tab receives (``webfeed.py``).
 
 Beside it, unless ``transport`` is ``"websocket"``, a WebTransport server
-(``webtransport.py``, HTTP/3 on UDP) takes the same bridges on a stream per
-tunnel; the control reply tells the page where and with what certificate
-hash, and which transport to use. An admitted WebSocket bridge whose URL
-says ``?fallback=<why>`` is logged with that reason.
+(``webtransport.py``, HTTP/3 on UDP) takes the same bridges, both ways, on
+a stream per tunnel; the control reply tells the page where and with what
+certificate hash, and which transport to use. An admitted WebSocket bridge
+or feed whose URL says ``?fallback=<why>`` is logged with that reason.
 
 Tokens are never logged; a refusal is logged with its reason only.
 """
@@ -174,15 +174,15 @@ class WebHost:
 
     async def _ws(self, ws: ServerConnection) -> None:
         path, _, query = (ws.request.path if ws.request is not None else "").partition("?")
+        why = "".join(parse_qs(query).get("fallback", [])[:1])
+        fallback = "".join(c for c in why[:300] if c.isprintable())
         if path == "/nanonet-tab":
             await self._control(ws)
         elif path.startswith("/nanonet-feed/") and self.feeds is not None:
             await self.feeds.serve(ws, unquote(path[len("/nanonet-feed/"):]), self._grant,
-                                   self._refuse)
+                                   self._refuse, fallback)
         else:
-            why = "".join(parse_qs(query).get("fallback", [])[:1])
-            await self._bridge(ws, unquote(path[len("/nanonet/"):]),
-                               "".join(c for c in why[:300] if c.isprintable()))
+            await self._bridge(ws, unquote(path[len("/nanonet/"):]), fallback)
 
     def _grant(self, token: str) -> Grant:
         grant = verify(self.secret, token)
@@ -313,8 +313,7 @@ class WebHost:
         on from what the host has. False if no tab is bridging it."""
         abort = self._links.get(tunnel)
         if abort is None and self.feeds is not None:
-            ws = self.feeds.link(tunnel)  # a tunnel the tab reads
-            abort = None if ws is None else ws.transport.abort
+            abort = self.feeds.abort_of(tunnel)  # a tunnel the tab reads
         if abort is None:
             return False
         self.loop.call_soon_threadsafe(abort)

@@ -1,12 +1,18 @@
 """WebTransport streams into the web host's bridges: the glue between them.
 
 ``serve_webtransport`` starts a ``WtServer`` (webtransport.py) on the web
-host's loop; each stream it accepts must open with a HELLO (gathered
-across as many chunks as it takes, within ``HELLO_WAIT`` seconds), which
-the web host checks as it checks a WebSocket's (``WebHost.admit``) before
-it runs the same ``ReceivePump`` (``WebHost.carry``). Without aioquic (the
-``net`` extra) there is no WebTransport: the host says so and the tabs use
-WebSocket.
+host's loop. A stream for a tunnel the tab writes must open with a HELLO
+(gathered across as many chunks as it takes, within ``HELLO_WAIT``
+seconds), which the web host checks as it checks a WebSocket's
+(``WebHost.admit``) before it runs the same ``ReceivePump``
+(``WebHost.carry``). A stream for a tunnel the tab reads (a feed) opens
+with the feed's first message, ``{"token": ...}``, as one line (a stream
+has no messages: the newline ends it); the host answers with one line,
+``ok`` (then its ``SendPump``'s frames follow, ``TabFeeds.carry``) or the
+reason a WebSocket would close with (``ended``, ``refused``, ``busy``) and
+the stream's end. A feed sent to its end ends its stream (a FIN); any other
+end resets it, and the tab dials again. Without aioquic (the ``net`` extra)
+there is no WebTransport: the host says so and the tabs use WebSocket.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HELLO_WAIT = 10.0  # seconds a new stream has to say who it is
+LINE_MOST = 4096  # bytes of a feed's first line (a token is a few hundred)
 
 
 async def serve_webtransport(web: WebHost) -> WtServer | None:
@@ -36,8 +43,9 @@ async def serve_webtransport(web: WebHost) -> WtServer | None:
         return None
     tasks: set[asyncio.Task[None]] = set()
 
-    def accept(tunnel: str, link: WebTransportLink) -> None:
-        task = asyncio.ensure_future(bridge_stream(web, tunnel, link))
+    def accept(route: str, tunnel: str, link: WebTransportLink) -> None:
+        carry = feed_stream if route == "feed" else bridge_stream
+        task = asyncio.ensure_future(carry(web, tunnel, link))
         tasks.add(task)  # held until done, so the loop does not drop it
         task.add_done_callback(tasks.discard)
 
@@ -74,3 +82,50 @@ async def bridge_stream(web: WebHost, tunnel: str, link: WebTransportLink) -> No
         await link.finish(hello or b"")
         return
     await web.carry(link, tunnel, hello.token, first, link.pull(), link.abort, link.close)
+
+
+async def first_line(link: Any) -> bytes:
+    """The stream's first line, without its newline; raises
+    ``BridgeProtocolError`` if it runs past ``LINE_MOST`` bytes, if anything
+    follows it (the tab says nothing more before the host's HELLO), or if
+    the stream ends first."""
+    got = bytearray()
+    while not link.closed:
+        await link.inbox.wait(0.1)
+        while not link.inbox.empty():
+            got += link.inbox.take()
+            line, newline, rest = got.partition(b"\n")
+            if newline and rest:
+                raise BridgeProtocolError("bytes after the feed's first line")
+            if newline:
+                return bytes(line)
+            if len(got) > LINE_MOST:
+                raise BridgeProtocolError(f"a feed's first line longer than {LINE_MOST} bytes")
+    raise BridgeProtocolError("the stream ended before its first line")
+
+
+async def feed_stream(web: WebHost, tunnel: str, link: WebTransportLink) -> None:
+    """Check the feed's token line, answer it, then send the tunnel into the tab."""
+    feeds = web.feeds
+    if feeds is None:
+        link.abort()
+        return
+    try:
+        line = await asyncio.wait_for(first_line(link), HELLO_WAIT)
+    except (TimeoutError, BridgeProtocolError) as err:
+        if isinstance(err, BridgeProtocolError):
+            web._refuse(f"tunnel {tunnel!r}: {err}")
+        link.abort()
+        return
+    answer, token = feeds.verdict(tunnel, line, web._grant, web._refuse)
+    if token is None:
+        await link.finish(answer.encode() + b"\n")
+        return
+    await link.send(b"ok\n")
+
+    async def end(done: bool) -> None:
+        if done:
+            await link.finish()
+        else:
+            link.abort()
+    await feeds.carry(tunnel, token, link, link.pull(), link.abort, end)

@@ -2,11 +2,13 @@
 
 A tab that offers WebTransport opens one session per tunnel it writes, at
 ``https://HOST:PORT/nanonet/<tunnel>`` (the WebSocket bridge's path), and
-one bidirectional stream in it; that stream carries the bridge's frames
-both ways (they delimit themselves: a chunk may hold part of a frame or
-several). ``WtServer`` hands each such stream, as a ``WebTransportLink`` (a
-``pump.Link``), to its ``accept`` callback by tunnel name; the web host
-then runs the same HELLO check and ``ReceivePump`` as for a WebSocket.
+one per tunnel it reads, at ``/nanonet-feed/<tunnel>`` (the feed's path),
+and one bidirectional stream in each; that stream carries the bridge's
+frames both ways (they delimit themselves: a chunk may hold part of a frame
+or several). ``WtServer`` hands each such stream, as a ``WebTransportLink``
+(a ``pump.Link``), to its ``accept`` callback with its route (``ROUTES``)
+and tunnel name; the web host then runs the same checks and pumps as for a
+WebSocket on that path (``webtab.py``).
 
 The server listens on UDP, on the HTTP port's number when that is free
 (else any port), with a fresh self-signed ECDSA P-256 certificate valid for
@@ -45,11 +47,13 @@ from .quicstream import send_below_water, stop_both_ways
 from .selfsigned import self_signed
 
 log = logging.getLogger(__name__)
-PREFIX = "/nanonet/"
+PREFIX = "/nanonet/"  # a tunnel the tab writes
+FEED_PREFIX = "/nanonet-feed/"  # a tunnel the tab reads
+ROUTES = {PREFIX: "bridge", FEED_PREFIX: "feed"}
 CERT_DAYS = 10  # Chromium pins a hashed certificate only if valid under 14 days
 IDLE_TIMEOUT = 10.0
 
-Accept = Callable[[str, "WebTransportLink"], None]
+Accept = Callable[[str, str, "WebTransportLink"], None]  # route, tunnel, link
 
 
 class WebTransportLink:
@@ -95,7 +99,7 @@ class WtProtocol(QuicConnectionProtocol):
         super().__init__(*args, **kwargs)
         self.accept = accept
         self.http: H3Connection | None = None
-        self.sessions: dict[int, str] = {}  # CONNECT stream -> tunnel
+        self.sessions: dict[int, tuple[str, str]] = {}  # CONNECT stream -> route, tunnel
         self.links: dict[int, WebTransportLink] = {}
 
     def end_stream(self, sid: int) -> None:
@@ -126,7 +130,7 @@ class WtProtocol(QuicConnectionProtocol):
             link = self.links.get(event.stream_id)
             if link is None and event.session_id in self.sessions:
                 link = self.links[event.stream_id] = WebTransportLink(self, event.stream_id)
-                self.accept(self.sessions[event.session_id], link)
+                self.accept(*self.sessions[event.session_id], link)
             if link is not None:
                 if event.data:
                     link.inbox.put(event.data)
@@ -137,9 +141,10 @@ class WtProtocol(QuicConnectionProtocol):
         """Take a WebTransport CONNECT to a bridge path; refuse anything else."""
         assert self.http is not None
         path = headers.get(b":path", b"").decode(errors="replace").partition("?")[0]
+        prefix = next((p for p in ROUTES if path.startswith(p)), "")
         if (headers.get(b":method") == b"CONNECT" and headers.get(b":protocol") == b"webtransport"
-                and path.startswith(PREFIX)):
-            self.sessions[stream_id] = unquote(path[len(PREFIX):])
+                and prefix):
+            self.sessions[stream_id] = ROUTES[prefix], unquote(path[len(prefix):])
             self.http.send_headers(stream_id, [(b":status", b"200"),
                                                (b"sec-webtransport-http3-draft", b"draft02")])
         else:
@@ -193,8 +198,10 @@ class WtServer:
         return self
 
     def info(self) -> dict[str, Any]:
-        """What the page needs to dial: the URL base and the certificate's hash."""
-        return {"url": f"https://{self.host}:{self.port}{PREFIX}",
+        """What the page needs to dial: the URL bases (the tunnels it writes,
+        the ones it reads) and the certificate's hash."""
+        base = f"https://{self.host}:{self.port}"
+        return {"url": base + PREFIX, "feed_url": base + FEED_PREFIX,
                 "sha256": self.certificate.sha256.hex()}
 
     def close(self) -> None:

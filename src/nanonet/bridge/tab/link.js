@@ -11,10 +11,21 @@
 // first WebSocket says why in its URL (?fallback=...) so the host logs it.
 // A WebTransport stream is a byte stream: Frames cuts it back into whole
 // frames, as a WebSocket message carries them.
+//
+// A tunnel the tab reads (a feed) dials with a greeting, its first message
+// ({"token": ...}): over WebSocket it goes as one message and the host
+// answers a refusal with the socket's close reason; over WebTransport (at
+// wt.feed_url) it goes as one line, and the host's first line answers:
+// "ok", then the frames, or the reason ("refused", "busy", "ended") and the
+// stream's end. The stream's end after "ok" means the feed was sent to its
+// end: onclose("ended"), as the WebSocket's close reason says then.
 
 import { MAX_FRAME } from "./frames.js";
 
 export const WT_WAIT = 2000;
+export const ENDED = "ended"; // a feed's last word: everything was sent
+const ANSWER_MOST = 64; // bytes of the host's answer line on a feed's stream
+const enc = new TextEncoder(), dec = new TextDecoder();
 
 class Link {
   constructor() {
@@ -72,8 +83,8 @@ function within(ms, promise, what) {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-async function openWebTransport(link, tunnel, wt) {
-  const session = new WebTransport(wt.url + encodeURIComponent(tunnel), {
+async function openWebTransport(link, url, wt) {
+  const session = new WebTransport(url, {
     serverCertificateHashes: [{ algorithm: "sha-256", value: hashBytes(wt.sha256) }],
   });
   session.closed.catch(() => {}); // a failed session rejects it too: handled below
@@ -87,10 +98,17 @@ async function openWebTransport(link, tunnel, wt) {
   }
 }
 
-function carry(link, session, stream) {
+// A feed's stream: the host's answer line, then frames (null: not yet whole).
+function answerOf(got) {
+  const at = got.indexOf(10);
+  if (at < 0 && got.length > ANSWER_MOST) return { answer: "an answer line too long", rest: null };
+  return at < 0 ? null : { answer: dec.decode(got.subarray(0, at)), rest: got.subarray(at + 1) };
+}
+
+function carry(link, session, stream, greeting) {
   const writer = stream.writable.getWriter(), reader = stream.readable.getReader();
   const frames = new Frames();
-  let pending = 0;
+  let pending = 0, answered = greeting === null, head = new Uint8Array(0);
   link.impl = {
     buffered: () => pending,
     send(bytes) {
@@ -102,22 +120,41 @@ function carry(link, session, stream) {
   };
   session.closed.then(() => link.lost("the WebTransport session closed"),
                       (err) => link.lost(`WebTransport: ${err.message || err}`));
+  // the bytes after the answer line go to frames; false: the link is lost
+  const answer = (value) => {
+    const got = new Uint8Array(head.length + value.length);
+    got.set(head);
+    got.set(value, head.length);
+    const a = answerOf(got);
+    if (a === null) { head = got; return new Uint8Array(0); }
+    if (a.answer !== "ok") {
+      link.lost(a.answer);
+      try { session.close(); } catch { /* already closed */ }
+      return null;
+    }
+    answered = true;
+    link.opened();
+    return a.rest;
+  };
   (async () => {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) { link.lost("the host ended the WebTransport stream"); return; }
-        const whole = frames.push(value);
+        if (done) { link.lost(greeting === null || !answered ? "the host ended the WebTransport stream" : ENDED); return; }
+        const bytes = answered ? value : answer(value);
+        if (bytes === null) return;
+        const whole = frames.push(bytes);
         if (whole.length) link.onmessage(whole);
       }
     } catch (err) {
       link.lost(`WebTransport read: ${err.message || err}`);
     }
   })();
-  link.opened();
+  if (greeting === null) link.opened();
+  else link.impl.send(enc.encode(`${greeting}\n`));
 }
 
-function webSocket(link, url) {
+function webSocket(link, url, greeting) {
   const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
   link.kind = "websocket";
@@ -126,8 +163,8 @@ function webSocket(link, url) {
     send(bytes) { ws.send(bytes); },
     close() { ws.close(); },
   };
-  ws.onopen = () => link.opened();
-  ws.onmessage = (ev) => link.onmessage(new Uint8Array(ev.data));
+  ws.onopen = () => { if (greeting !== null) ws.send(greeting); link.opened(); };
+  ws.onmessage = (ev) => { if (ev.data instanceof ArrayBuffer) link.onmessage(new Uint8Array(ev.data)); };
   ws.onclose = (ev) => link.lost(ev.reason || `WebSocket closed (${ev.code})`);
 }
 
@@ -139,29 +176,32 @@ function noWebTransport(wt) {
   return wt.mode === "webtransport" ? "" : wt.failed || "";
 }
 
-function fallback(link, wsUrl, wt, why) {
+function fallback(link, wsUrl, wt, why, greeting) {
   link.why = why;
   let url = wsUrl;
   if (wt && wt.mode === "auto" && !wt.reported) {
     wt.reported = true; // the host logs why, once
     url += `?fallback=${encodeURIComponent(why)}`;
   }
-  webSocket(link, url);
+  webSocket(link, url, greeting);
 }
 
-export function dial(wsUrl, tunnel, wt) {
+// A link for `tunnel`: one the tab writes (greeting null), or a feed, whose
+// first message is `greeting`.
+export function dial(wsUrl, tunnel, wt, greeting = null) {
   const link = new Link();
   const why = noWebTransport(wt);
-  if (why) { fallback(link, wsUrl, wt, why); return link; }
+  if (why) { fallback(link, wsUrl, wt, why, greeting); return link; }
   link.kind = "webtransport";
-  openWebTransport(link, tunnel, wt).then(({ session, stream }) => {
+  const base = greeting === null ? wt.url : wt.feed_url;
+  openWebTransport(link, base + encodeURIComponent(tunnel), wt).then(({ session, stream }) => {
     if (link.done) { session.close(); return; }
-    carry(link, session, stream);
+    carry(link, session, stream, greeting);
   }, (err) => {
     const reason = `WebTransport failed: ${err.message || err}`;
     if (wt.mode === "webtransport") { link.why = reason; link.lost(reason); return; } // no fallback
     wt.failed = reason;
-    if (!link.done) fallback(link, wsUrl, wt, reason);
+    if (!link.done) fallback(link, wsUrl, wt, reason, greeting);
   });
   return link;
 }

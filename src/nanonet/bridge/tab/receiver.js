@@ -1,7 +1,8 @@
 // The tab's receiving bridge for one tunnel a service of this tab reads
 // (docs/bridge.md), the browser's ReceivePump. The tab dials, as for the
-// tunnels it writes: a WebSocket to /nanonet-feed/TUNNEL whose first message
-// is {"token": ...}; the host checks it and then speaks as the sender. Here:
+// tunnels it writes: a link to /nanonet-feed/TUNNEL (link.js: WebTransport
+// where the page may use it, else WebSocket) whose first message is
+// {"token": ...}; the host checks it and then speaks as the sender. Here:
 // a HELLO is checked (the token, compared in constant time, the version, the
 // tunnel and its max_payload) and answered with a WELCOME naming the ring's
 // head, the next sequence expected; DATA batches are written into the ring
@@ -10,14 +11,15 @@
 // free slots, and the credit is renewed when the guest frees a quarter of the
 // ring; CLOSE closes the ring and BROKEN breaks it for the guest once every
 // message before the end is in it, and the ACK then says ENDED. A lost
-// WebSocket is redialled after 250 ms; the new session's WELCOME names the
-// ring's head, so the host resends what did not arrive.
+// link is redialled after 250 ms; the new session's WELCOME names the
+// ring's head, so the host resends what did not arrive. `transport` and
+// `fallback` say which link it is, and why not WebTransport.
 
 import * as F from "./frames.js";
+import { dial, ENDED } from "./link.js";
 
 const RECONNECT_AFTER = 250, HEARTBEAT = 1000, DEAD_AFTER = 5000;
 const AUTH = 1, VERSION = 2, TUNNEL = 3, RESUME = 4; // REFUSE codes
-const ENDED = "ended"; // the host's close reason once the tunnel is finished
 const IDLE_WAIT = 20; // ms a full ring is waited on before the timers are looked at
 const enc = new TextEncoder();
 // a zero-delay turn (setTimeout(0) is clamped to 4 ms once nested)
@@ -33,8 +35,9 @@ function same(a, b) {
 }
 
 export class TunnelReceiver {
-  constructor(url, ring, token, onState) {
-    Object.assign(this, { url, ring, token: enc.encode(token), tokenText: token, onState });
+  constructor(url, ring, token, onState, wt = null) {
+    Object.assign(this, { url, ring, token: enc.encode(token), tokenText: token, onState, wt });
+    this.transport = this.fallback = "";
     this.state = "connecting";
     this.endSeq = null; // where the stream ends, once CLOSE or BROKEN said so
     this.brokenCode = 0;
@@ -46,16 +49,16 @@ export class TunnelReceiver {
   }
 
   start() {
-    const ws = this.ws = new WebSocket(this.url);
-    ws.binaryType = "arraybuffer";
+    const greeting = JSON.stringify({ token: this.tokenText });
+    const ws = this.ws = dial(this.url, this.ring.end.tunnel, this.wt, greeting);
     ws.onopen = () => {
+      Object.assign(this, { transport: ws.kind, fallback: ws.why });
       this.reset();
-      ws.send(JSON.stringify({ token: this.tokenText }));
       this.set("hello");
       if (!this.ticking) { this.ticking = true; this.tick(); }
     };
-    ws.onmessage = (ev) => { if (ws === this.ws && ev.data instanceof ArrayBuffer) this.receive(new Uint8Array(ev.data)); };
-    ws.onclose = (ev) => this.lost(ws, ev.reason);
+    ws.onmessage = (bytes) => { if (ws === this.ws) this.receive(bytes); };
+    ws.onclose = (why) => this.lost(ws, why);
     return this;
   }
 
@@ -89,7 +92,7 @@ export class TunnelReceiver {
     try {
       for (const f of F.decodeAll(bytes)) this.handle(f);
     } catch (err) {
-      this.ws.close(4000, String(err).slice(0, 100));
+      this.ws.close(); // the stream lost its framing: dial again
       return;
     }
     if (this.pendingAck) this.send(this.pendingAck);
@@ -193,10 +196,10 @@ export class TunnelReceiver {
     if (this.state === "refused" || this.state === "ended") return;
     const now = performance.now();
     let busy = false;
-    if (this.open && this.ws.readyState === WebSocket.OPEN) {
+    if (this.open && this.ws.open) {
       busy = this.window();
       if (now - this.lastSend >= HEARTBEAT) this.send(F.ping(0n));
-      if (now - this.lastHeard >= DEAD_AFTER) this.ws.close(4001, "silent");
+      if (now - this.lastHeard >= DEAD_AFTER) this.ws.close();
     }
     if (busy) soon(() => this.tick());
     else if (this.open && !this.ended && this.credit < this.ring.end.slot_count / 4) // the guest's commit wakes us

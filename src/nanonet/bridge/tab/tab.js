@@ -50,7 +50,7 @@ function runService(plan, session, tok, local, wt) {
   plan.ends.forEach((end, i) => {
     if (local.has(end.tunnel)) return;
     const t = state.tunnels[end.tunnel] = { bridge: "connecting", why: "" };
-    // a tunnel the tab writes may go over WebTransport; one it reads goes over WebSocket
+    // either way the link is WebTransport where the page may use it, else WebSocket
     const [Bridge, path] = end.direction === "write" ? [TunnelSender, "/nanonet/"]
       : [TunnelReceiver, "/nanonet-feed/"];
     senders[end.tunnel] = new Bridge(wsUrl(`${path}${encodeURIComponent(end.tunnel)}`), mine[i], tok,
