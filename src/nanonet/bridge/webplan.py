@@ -119,6 +119,21 @@ def _ports(m: Manifest, svc: ServiceDef) -> tuple[TabPort, ...]:
                  for p in svc.serves)
 
 
+def tab_servers(m: Manifest, nodes: list[str]) -> dict[str, str]:
+    """Port -> its server, for each port a service on a browser node serves."""
+    return {n: p.server for n, p in m.table.ports.items()
+            if m.table.services[p.server].node in nodes}
+
+
+def with_tab_ports(mine: Manifest, m: Manifest, servers_of: dict[str, str]) -> Manifest:
+    """The host's part ``mine`` of ``m`` with the ports its tabs serve: the
+    host's callers (the ingress, host clients) post into them, and the host
+    carries each call to the tab (``webport.py``)."""
+    mine.table = mine.table.model_copy(update={"ports": {
+        **mine.table.ports, **{n: m.table.ports[n] for n in servers_of}}})
+    return mine
+
+
 def tab_service(m: Manifest, name: str, args: list[int]) -> TabService:
     """The plan of service ``name`` for a tab: guest, adapter, rings, ports."""
     svc = m.services[name]

@@ -23,7 +23,7 @@ import time
 from ..bridge.direct import host_port
 from ..bridge.node import node_names, part
 from ..bridge.webhost import WebHost
-from ..bridge.webplan import tab_service
+from ..bridge.webplan import tab_servers, tab_service, with_tab_ports
 from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
 from ..manifest.manifest import Manifest
@@ -80,11 +80,6 @@ def _plans(m: Manifest, nodes: list[str]) -> dict[str, object]:
             for name, s in m.table.services.items() if s.node in nodes}
 
 
-def _served(m: Manifest, nodes: list[str]) -> dict[str, str]:
-    """Port -> its server, for each port a browser node's service serves."""
-    return {n: p.server for n, p in m.table.ports.items() if _node(m, p.server) in nodes}
-
-
 def sharing(m: Manifest, args: argparse.Namespace) -> bool:
     """Does this run print its routes' URLs (``--share`` or ``[web] share``)?"""
     return bool(args.share) or (m.table.web is not None and m.table.web.share)
@@ -102,10 +97,8 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
         return 1
     listen = args.web or (m.table.web.listen if m.table.web else None) or DEFAULT_LISTEN
     host, port = host_port(listen)
-    servers_of = _served(m, nodes)
-    mine = p.manifest  # with the ports its tabs serve: the host's callers post into them
-    mine.table = mine.table.model_copy(update={"ports": {
-        **mine.table.ports, **{n: m.table.ports[n] for n in servers_of}}})
+    servers_of = tab_servers(m, nodes)
+    mine = with_tab_ports(p.manifest, m, servers_of)
     mesh = mine.build_mesh()
     for name in p.manifest.host_writes:
         mesh.writer(name).close()

@@ -21,6 +21,8 @@ state.header = (tunnel) => Array.from(rings[tunnel].u8.subarray(0, 64),
                                       (b) => b.toString(16).padStart(2, "0")).join("");
 const $ = (id) => document.getElementById(id);
 const rings = {}, senders = {}, ports = {};
+// a served port's counters, read now (the table's copy is refreshed every 200 ms)
+state.portStats = (port) => ports[port].stats();
 
 function status(s, why = "") {
   state.status = s;
