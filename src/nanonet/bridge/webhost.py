@@ -18,7 +18,9 @@ One websockets server does it all, on one asyncio loop in one thread:
   that tunnel; the host then runs a ``ReceivePump`` into the tunnel's ring,
   exactly as between two hosts;
 - WebSocket ``/nanonet-feed/<tunnel>``: the bridge for one tunnel a tab
-  reads: the host sends, the tab receives (``webfeed.py``).
+  reads: the host sends, the tab receives (``webfeed.py``);
+- WebSocket ``/nanonet-port/<port>``: the calls of one port a tab's service
+  serves, carried from the host's port memory into the tab's (``webport.py``).
 
 Beside it, unless ``transport`` is ``"websocket"``, a WebTransport server
 (``webtransport.py``, HTTP/3 on UDP) takes the same bridges, both ways, on
@@ -59,6 +61,7 @@ from .node import BRIDGE_OWNER, cancel_the_rest
 from .pump import ReceivePump
 from .webfeed import TabFeeds
 from .webplan import TabService
+from .webport import TabPorts
 from .webtoken import Grant, TokenRefused, verify
 from .ws import WsLink
 
@@ -74,7 +77,8 @@ STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/tab/ring.js": ("ring.js", "text/javascript"),
           "/tab/sender.js": ("sender.js", "text/javascript"),
           "/tab/link.js": ("link.js", "text/javascript"),
-          "/tab/receiver.js": ("receiver.js", "text/javascript")}
+          "/tab/receiver.js": ("receiver.js", "text/javascript"),
+          "/tab/port.js": ("port.js", "text/javascript")}
 HELLO_WAIT = 10.0  # seconds a new connection has to say who it is
 STOP_SECONDS = 10.0
 LINGER = 0.5  # an ended stream's pump stays this long for its sender's last words
@@ -122,6 +126,8 @@ class WebHost:
     _thread: threading.Thread | None = None
     readers_of: dict[str, str] = field(default_factory=dict)  # tunnel -> the tab's reader
     feeds: TabFeeds | None = None
+    servers_of: dict[str, str] = field(default_factory=dict)  # port -> the tab's server
+    ports: TabPorts | None = None
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -132,6 +138,7 @@ class WebHost:
         for tunnel in self.writers_of:
             self._writers[tunnel] = self.mesh.writer(tunnel, BRIDGE_OWNER)
         self.feeds = TabFeeds(self.mesh, self.readers_of).take()
+        self.ports = TabPorts(self.mesh, self.servers_of, self.loop).take()
         self._thread = threading.Thread(target=self.loop.run_forever, name="nanonet-web",
                                         daemon=True)
         self._thread.start()
@@ -150,7 +157,8 @@ class WebHost:
 
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.partition("?")[0]
-        if path in ("/nanonet-tab",) or path.startswith(("/nanonet/", "/nanonet-feed/")):
+        if path in ("/nanonet-tab",) or path.startswith(("/nanonet/", "/nanonet-feed/",
+                                                          "/nanonet-port/")):
             return None  # a WebSocket: the handshake goes on
         if path in STATIC:
             name, kind = STATIC[path]
@@ -181,6 +189,9 @@ class WebHost:
         elif path.startswith("/nanonet-feed/") and self.feeds is not None:
             await self.feeds.serve(ws, unquote(path[len("/nanonet-feed/"):]), self._grant,
                                    self._refuse, fallback)
+        elif path.startswith("/nanonet-port/") and self.ports is not None:
+            await self.ports.serve(ws, unquote(path[len("/nanonet-port/"):]), self._grant,
+                                   self._refuse)
         else:
             await self._bridge(ws, unquote(path[len("/nanonet/"):]), fallback)
 
@@ -234,6 +245,8 @@ class WebHost:
                     f"browser node {tab.grant.node!r} left (the tab closed)"))
         if self.feeds is not None:
             self.feeds.left(tab.grant.services, tab.grant.node)
+        if self.ports is not None:
+            self.ports.left(tab.grant.services)
 
     def _may_write(self, hello: F.Hello, tunnel: str) -> tuple[F.Refusal, str] | None:
         try:
@@ -323,7 +336,10 @@ class WebHost:
 
     def all_done(self) -> bool:
         """Every tunnel a tab writes has ended (its CLOSE came), or broke, and
-        every tunnel a tab reads was sent to its end (or broke)."""
+        every tunnel a tab reads was sent to its end (or broke). A port a tab
+        serves is never done: it is served until the run stops."""
+        if self.servers_of:
+            return False
         return all(t in self.ended or self.mesh.tunnels[t].ring.broken
                    for t in self.writers_of) and (self.feeds is None or self.feeds.all_done())
 
@@ -334,6 +350,8 @@ class WebHost:
     def stop(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             return
+        if self.ports is not None:
+            self.ports.stop()
         if self.wt is not None:
             self.loop.call_soon_threadsafe(self.wt.close)
         if self._server is not None:

@@ -50,7 +50,7 @@ from .watch import INTERVAL as WATCH_INTERVAL
 from .watch import Watcher
 from .watched import Pending, run_watched
 from .web_cli import add_web_argument, browsers, run_web
-from .web_run import add_http_argument, start_ingress
+from .web_run import add_http_argument, share_lines, start_ingress
 from .where import manifest_path
 
 
@@ -169,6 +169,9 @@ def _run_loaded(m: Manifest, args: argparse.Namespace, opts: RunOptions, say: Pr
         print(f"http: {err}", file=sys.stderr)
         mesh.close()
         return 1
+    if ingress is not None and getattr(args, "share", None):
+        for line in share_lines(ingress):
+            say(line)
     feeds = feed.open_feeds(mesh, fed)
     for name in m.host_writes:
         if name not in feeds:

@@ -7,7 +7,10 @@ main node's part, serves the page (docs/browser.md) and prints, for each
 browser node, the URL to open: its capability token is in the fragment.
 The run ends when every tunnel the tabs write has ended and every tunnel the
 host writes into a tab was sent to its end (or broke, when a tab closed), at
-the ``--timeout``, or on Ctrl-C.
+the ``--timeout``, or on Ctrl-C. A port whose server runs in a tab is served
+by the host through it (``bridge/webport.py``), so ``[[http]]`` routes to it
+are served too; such a run goes on until ``--timeout`` or Ctrl-C.
+``--share`` (or ``[web] share = true``) also prints the URL of each route.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import time
 from ..bridge.direct import host_port
 from ..bridge.node import node_names, part
 from ..bridge.webhost import WebHost
-from ..bridge.webplan import tab_service
+from ..bridge.webplan import tab_servers, tab_service, with_tab_ports
 from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
 from ..manifest.manifest import Manifest
 from ..manifest.schema import ManifestTable
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
+from .web_run import share_lines, start_ingress
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 
@@ -34,6 +38,10 @@ def add_web_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web", metavar="HOST:PORT", default=None,
                    help="serve the page that runs the manifest's browser nodes ([web] "
                    "browsers) here, and print each tab's URL with its token (port 0: any)")
+    p.add_argument("--share", action="store_true", default=None,
+                   help="once the page and the HTTP ingress listen, also print the URL that "
+                   "reaches each [[http]] route (the ingress address and the route), to hand "
+                   "out beside the tabs' URLs ([web] share = true does the same)")
 
 
 def browsers(table: ManifestTable, web: str | None) -> list[str]:
@@ -72,6 +80,11 @@ def _plans(m: Manifest, nodes: list[str]) -> dict[str, object]:
             for name, s in m.table.services.items() if s.node in nodes}
 
 
+def sharing(m: Manifest, args: argparse.Namespace) -> bool:
+    """Does this run print its routes' URLs (``--share`` or ``[web] share``)?"""
+    return bool(args.share) or (m.table.web is not None and m.table.web.share)
+
+
 def run_web(m: Manifest, args: argparse.Namespace) -> int:
     """Run the main node, serve the tabs, print their URLs; the exit status."""
     nodes = browsers(m.table, args.web)
@@ -84,7 +97,9 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
         return 1
     listen = args.web or (m.table.web.listen if m.table.web else None) or DEFAULT_LISTEN
     host, port = host_port(listen)
-    mesh = p.manifest.build_mesh()
+    servers_of = tab_servers(m, nodes)
+    mine = with_tab_ports(p.manifest, m, servers_of)
+    mesh = mine.build_mesh()
     for name in p.manifest.host_writes:
         mesh.writer(name).close()
     reads = HostReads({n: mesh.reader(n) for n in p.manifest.host_reads},
@@ -94,21 +109,37 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     secret = secrets.token_bytes(32)  # never printed: tokens are signed with it
     transport = m.table.web.transport if m.table.web else "auto"
     web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
-                  transport=transport, readers_of=readers_of).start()
+                  transport=transport, readers_of=readers_of, servers_of=servers_of).start()
+    try:
+        ingress = start_ingress(mine, mesh, args.http, _say)
+    except (OSError, ValueError) as err:
+        print(f"http: {err}", file=sys.stderr)
+        web.stop()
+        mesh.close()
+        return 1
     ttl = m.table.web.token_ttl if m.table.web else 3600.0
     for node in nodes:
         grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),
                       time.time() + ttl)
         print(f"web: tab node {node!r}: open http://{host}:{web.port}/#token="
               f"{mint(secret, grant)}", file=sys.stderr, flush=True)
+    if ingress is not None and sharing(m, args):
+        for line in share_lines(ingress):
+            _say(line)
     t0 = time.perf_counter()
     try:
         why = run_mesh(mesh, reads, RunOptions(args.timeout, args.quiet), bridges=web)
     finally:
         web.stop()
+        if ingress is not None:
+            ingress.stop()
     print(f"web: {why} after {time.perf_counter() - t0:.3f} s; {len(web.refusals)} refusal(s), "
           f"{len(web.left)} tab(s) left", file=sys.stderr)
     print("\n".join(summary(mesh, reads)))
     status = 1 if failed(mesh, why) or web.failure() is not None else 0
     mesh.close()
     return status
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ It is off unless the manifest has routes; ``--http HOST:PORT`` moves it
 (``127.0.0.1:0`` takes a free port, and the line it prints says which).
 It starts before the mesh, so a request that comes early waits for its
 server within the route's deadline, and stops after the mesh stops.
+``share_lines`` says the URL that reaches each route (``--share``).
 """
 
 from __future__ import annotations
@@ -51,3 +52,13 @@ def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> Ht
     say(f"http: serving http://{bound[0]}:{bound[1]} ({len(routes)} route(s): "
         f"{', '.join(f'{r.pattern} → {r.port}' for r in routes)})")
     return ingress
+
+
+def share_lines(ingress: HttpIngress) -> list[str]:
+    """The URL of each route: the ingress's bound address, then the route
+    (a prefix without its ``*``)."""
+    assert ingress.address is not None
+    host, port = ingress.address[:2]
+    where = f"[{host}]" if ":" in host else host
+    return [f"http: route {r.pattern} (port {r.port!r}): http://{where}:{port}"
+            f"{r.pattern.removesuffix('*')}" for r in ingress.routes.all]

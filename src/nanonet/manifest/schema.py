@@ -362,6 +362,7 @@ class WebTable(Table):
     # how tabs bridge their tunnels: WebTransport where the browser offers it,
     # else WebSocket ("auto"); or only one of them
     transport: Literal["auto", "websocket", "webtransport"] = "auto"
+    share: bool = False  # also print the URL of each [[http]] route (as --share does)
 
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]

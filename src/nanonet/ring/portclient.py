@@ -94,7 +94,8 @@ class PortClient:
             return TunnelClosed(f"port {name!r} is closed: its mesh stopped")
         if status == Status.BROKEN:
             return TunnelBroken(f"port {name!r} is broken: its server {self.port.server!r} is "
-                                "gone for good (it trapped with no restart policy, or failed)")
+                                "gone (it trapped with no restart policy, or failed; or it "
+                                "runs in a browser tab, and no tab serves it now)")
         return TunnelCorrupt(f"port {name!r}: the call failed a check (status {status}): "
                              "the mailbox was refused or forged")
 

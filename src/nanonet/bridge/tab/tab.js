@@ -4,19 +4,25 @@
 // running the guest and its adapter, and a TunnelSender bridging each ring
 // the service writes to the host, a TunnelReceiver each ring it reads from
 // the host; a tunnel between two services of this tab is their shared ring.
+// A port a service serves is a port memory of the tab's (port.js), given to
+// that service's Worker, and a PortLink that brings the host's calls into it.
 // The page shows the grant, the services and the tunnels' counters read
 // from the ring headers, live.
 
 import { Ring } from "./ring.js";
 import { TunnelSender } from "./sender.js";
 import { TunnelReceiver } from "./receiver.js";
+import { TabPort, PortLink } from "./port.js";
 
-const state = window.nanonet = { status: "starting", why: "", grant: null, services: {}, tunnels: {} };
+const state = window.nanonet = { status: "starting", why: "", grant: null, services: {}, tunnels: {},
+                                 ports: {} };
 // the first header line of a ring as hex (what ring/memory.py writes there)
 state.header = (tunnel) => Array.from(rings[tunnel].u8.subarray(0, 64),
                                       (b) => b.toString(16).padStart(2, "0")).join("");
 const $ = (id) => document.getElementById(id);
-const rings = {}, senders = {};
+const rings = {}, senders = {}, ports = {};
+// a served port's counters, read now (the table's copy is refreshed every 200 ms)
+state.portStats = (port) => ports[port].stats();
 
 function status(s, why = "") {
   state.status = s;
@@ -44,9 +50,16 @@ function inTab(plans) {
 function runService(plan, session, tok, local, wt) {
   const svc = state.services[plan.name] = { state: "loading", result: null, error: "" };
   const mine = plan.ends.map((end) => (rings[end.tunnel] ??= new Ring(end).init()));
+  const served = plan.ports.map((p) => (ports[p.port] = new TabPort(p).init()));
   const worker = new Worker("/tab/worker.js");
   worker.onmessage = ({ data }) => Object.assign(svc, data);
-  worker.postMessage({ plan, session, rings: mine.map((r) => r.memory) });
+  worker.postMessage({ plan, session, rings: mine.map((r) => r.memory),
+                       ports: served.map((p) => p.memory) });
+  for (const p of served) {
+    const s = state.ports[p.plan.port] = { link: "connecting", why: "" };
+    new PortLink(wsUrl(`/nanonet-port/${encodeURIComponent(p.plan.port)}`), p, tok,
+      (st, why) => Object.assign(s, { link: st, why })).start();
+  }
   plan.ends.forEach((end, i) => {
     if (local.has(end.tunnel)) return;
     const t = state.tunnels[end.tunnel] = { bridge: "connecting", why: "" };
@@ -72,6 +85,11 @@ function show() {
       `<td>${st.bytes_in}</td><td>${st.closed ? "closed" : "open"}</td><td>${t.bridge || ""} ${t.why || ""}${via}</td></tr>`;
   });
   $("tunnels").innerHTML = trows.join("");
+  $("ports").innerHTML = Object.entries(ports).map(([n, p]) => {
+    const st = Object.assign(state.ports[n], p.stats());
+    return `<tr><td>${n}</td><td>${st.calls}</td><td>${st.replied}</td><td>${st.cancelled}</td>` +
+      `<td>${st.in_flight}</td><td>${st.link} ${st.why}</td></tr>`;
+  }).join("");
   setTimeout(show, 200);
 }
 
