@@ -10,6 +10,7 @@ import struct
 from array import array
 from dataclasses import dataclass, field
 
+from nanonet.bridge import frames as F
 from nanonet.bridge.events import Accepted, Acked, Ended, Messages
 from nanonet.bridge.session import ReceiverSession, SenderSession, Timing
 
@@ -28,8 +29,8 @@ class Faults:
     swap: float = 0.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
-    def apply(self, frames: list[bytes]) -> list[bytes]:
-        out: list[bytes] = []
+    def apply(self, frames: list[F.Wire]) -> list[F.Wire]:
+        out: list[F.Wire] = []
         for f in frames:
             if self.rng.random() < self.drop:
                 continue

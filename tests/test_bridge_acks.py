@@ -55,7 +55,7 @@ def test_a_lone_message_is_acknowledged_late_a_large_batch_at_once() -> None:
         s.handle_timer(0.0)
         try:
             for f in s.data_to_send(0.0):
-                await ours.send(f)
+                await ours.send(bytes(f))
             await _until(lambda: any(F.HEADER.unpack_from(w)[1] == F.Kind.WELCOME
                                      for w in take()))
             for w in heard:
@@ -64,7 +64,7 @@ def test_a_lone_message_is_acknowledged_late_a_large_batch_at_once() -> None:
             heard.clear()
             s.send_data(0, array("I", [8]), bytes(8))
             for f in s.data_to_send(0.0):
-                await ours.send(f)
+                await ours.send(bytes(f))
             await _until(lambda: n.inlet.ring.head() == 1)
             assert _acks(take()) == []  # held: the clock has not moved
             now[0] = ACK_DELAY
@@ -74,7 +74,7 @@ def test_a_lone_message_is_acknowledged_late_a_large_batch_at_once() -> None:
             big = SLOTS // 16
             s.send_data(1, array("I", [8] * big), bytes(8 * big))
             for f in s.data_to_send(now[0]):
-                await ours.send(f)
+                await ours.send(bytes(f))
             await _until(lambda: n.inlet.ring.head() == 1 + big)
             assert [a[0] for a in _acks(take())] == [1 + big]  # at once, same clock
         finally:

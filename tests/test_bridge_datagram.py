@@ -36,7 +36,7 @@ class Lossy:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     lost: int = 0  # messages in the datagrams dropped here
 
-    def apply(self, frames: list[bytes]) -> list[bytes]:
+    def apply(self, frames: list[F.Wire]) -> list[F.Wire]:
         out = []
         for f in frames:
             if self.rng.random() < self.drop:
@@ -147,7 +147,7 @@ def test_loss_and_reordering_keep_order_and_the_count(drop: float, swap: float, 
     _check(sim)
 
 
-def _kinds(frames: list[bytes]) -> list[F.Kind]:
+def _kinds(frames: list[F.Wire]) -> list[F.Kind]:
     """The frames' kinds, heartbeats left out."""
     return [F.Kind(f[2]) for f in frames if f[2] != F.Kind.PING]
 

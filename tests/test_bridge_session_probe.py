@@ -11,11 +11,11 @@ from nanonet.bridge.events import Accepted, Connected
 from nanonet.bridge.session import ReceiverSession, SenderSession
 
 
-def _kinds(frames: list[bytes]) -> list[F.Kind]:
+def _kinds(frames: list[F.Wire]) -> list[F.Kind]:
     return [F.Kind(F.HEADER.unpack_from(f)[1]) for f in frames]
 
 
-def _deliver(frames: list[bytes], to: SenderSession | ReceiverSession, now: float) -> None:
+def _deliver(frames: list[F.Wire], to: SenderSession | ReceiverSession, now: float) -> None:
     for f in frames:
         to.receive_data(f, now)
 

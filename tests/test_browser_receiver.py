@@ -70,7 +70,7 @@ class PyReceiver:
     def free(self) -> int:
         return SLOTS - (self.head - self.tail)
 
-    def wire(self, data: bytes) -> list[bytes] | str:
+    def wire(self, data: bytes) -> list[F.Wire] | str:
         try:
             self.s.receive_data(data, 0.0)
         except BridgeProtocolError:
@@ -87,7 +87,7 @@ class PyReceiver:
                 self.s.acknowledge(self.head, self.free())
         return self.s.data_to_send(0.0)
 
-    def take(self, n: int) -> list[bytes]:
+    def take(self, n: int) -> list[F.Wire]:
         """The reader takes ``n``; the window update ``ReceivePump._window`` sends."""
         self.tail += n
         s, free = self.s, self.free()
@@ -96,7 +96,7 @@ class PyReceiver:
         return s.data_to_send(0.0)
 
 
-def _view(frames: list[bytes] | str) -> list[list[object]] | str:
+def _view(frames: list[F.Wire] | str) -> list[list[object]] | str:
     """Frames as (kind, fields); a REFUSE's reason left out (its code kept)."""
     if isinstance(frames, str):
         return frames

@@ -65,12 +65,14 @@ def _drive(address: tuple[str, int], clients: int, per: int) -> dict[str, float]
     return row
 
 
-def nanonet_row(clients: int, per: int) -> dict[str, float]:
+def nanonet_row(clients: int, per: int, wat: Path = WAT, port: str = "api") -> dict[str, float]:
+    """The clients against ``wat`` (serving ``port``, the name in its binary)
+    behind every route of an ingress, in this process."""
     with Mesh() as mesh:
-        mesh.port("api", max_payload=4096, clients=0, host_clients=clients)
-        mesh.service("hello", WAT.read_text(), serves=["api"])
+        mesh.port(port, max_payload=4096, clients=0, host_clients=clients)
+        mesh.service("hello", wat.read_text(), serves=[port])
         mesh.start()
-        with HttpIngress(mesh, [HttpRoute("/*", "api")]) as ingress:
+        with HttpIngress(mesh, [HttpRoute("/*", port)]) as ingress:
             assert ingress.address is not None
             return _drive(ingress.address, clients, per)
 

@@ -23,11 +23,8 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-from ..mesh import Mesh
-from ..web.routes import HttpRoute
-from ..web.server import HttpIngress
 from .chromium import open_tab
-from .http_bench import _drive
+from .http_bench import _drive, nanonet_row
 
 ECHO = Path(__file__).resolve().parents[1] / "examples" / "tab_http" / "echo.wat"
 
@@ -92,16 +89,6 @@ def tab_row(clients: int, per: int) -> dict[str, float]:
             proc.stderr.close()
 
 
-def host_row(clients: int, per: int) -> dict[str, float]:
-    with Mesh() as mesh:
-        mesh.port("echo", max_payload=4096, clients=0, host_clients=clients)
-        mesh.service("echo", ECHO.read_text(), serves=["echo"])
-        mesh.start()
-        with HttpIngress(mesh, [HttpRoute("/*", "echo")]) as ingress:
-            assert ingress.address is not None
-            return _drive(ingress.address, clients, per)
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=4000)
@@ -109,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     per = args.requests // args.clients
     rows = {"echo served by a tab": tab_row(args.clients, per),
-            "echo on the host": host_row(args.clients, per)}
+            "echo on the host": nanonet_row(args.clients, per, ECHO, "echo")}
     for name, row in rows.items():
         print(f"{name:<22} {row['requests_per_s']:>9,.0f} requests/s  p50 "
               f"{row['p50_ms']:.3f} ms  ({int(row['requests'])} requests, {args.clients} "

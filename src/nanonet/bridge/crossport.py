@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -35,13 +34,11 @@ from ..host.engine import Runtime
 from ..ring import portlayout as P
 from ..ring.port import Port
 from ..ring.portclient import PortClient
-from ..ring.portctl import PortControl
-from ..ring.portlayout import Box, word
 from .nats import subject_token, unsubscribe
+from .portstandin import PortStandIn
 
 log = logging.getLogger(__name__)
 FAR_TIMEOUT = 30.0  # seconds the server's node gives one far call
-TAKE_NS = 5_000_000  # one wait for a call (then replies are completed, the stop flag read)
 OK, FAILED = b"\x00", b"\x01"
 
 
@@ -50,62 +47,33 @@ def call_subject(mesh: str, port: str) -> str:
     return f"nanonet.{subject_token(mesh)}.{subject_token(port)}.call"
 
 
-class CallForwarder:
+class CallForwarder(PortStandIn):
     """A caller's node: serve ``port`` by forwarding each call over NATS.
 
-    A thread of its own takes the calls (its own control store: a Wasm store
-    is one thread's); the requests run on ``loop``, which completes each
-    call with a store of its own, so a reply never waits for the next take."""
+    The calls are taken on a thread of its own (``PortStandIn``); the
+    requests run on ``loop``, which completes each call, so a reply never
+    waits for the next take."""
 
     def __init__(self, rt: Runtime, port: Port, nc: Any, subject: str,
                  loop: asyncio.AbstractEventLoop, owner: str = "<bridge>") -> None:
-        port.serve(owner)
-        self.port, self.nc, self.subject, self.loop = port, nc, subject, loop
-        self.taker = PortControl(rt, port.memory)
-        self.completer = PortControl(rt, port.memory)  # used on the loop's thread only
-        port.server_control = self.taker
-        self.forwarded = self.completed = self.late = self.failed = 0
+        super().__init__(rt, port, owner, f"nanonet-call:{port.name}")
+        self.nc, self.subject, self.loop = nc, subject, loop
         self.pending: set[Future[None]] = set()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"nanonet-call:{port.name}",
-                                       daemon=True)
-
-    def start(self) -> CallForwarder:
-        self.thread.start()
-        return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking calls; the ones on the wire end with their timeouts."""
-        self._stop.set()
-        self.thread.join(timeout)
+        super().stop(timeout)
         for fut in list(self.pending):
             fut.cancel()
 
-    def release(self) -> None:
-        self.completer.release()
-
     def _open(self) -> bool:
-        m = self.port.memory
-        return not (self._stop.is_set() or m.u32(P.OFF_CLOSED) or m.u32(P.OFF_BROKEN))
+        return super()._open() and not self.port.memory.u32(P.OFF_BROKEN)
 
-    def _run(self) -> None:
-        g, start = self.port.geometry, 0
-        while self._open():
-            addr = self.taker.take(start, TAKE_NS)
-            if addr < 0:
-                continue
-            start = (addr - P.HEADER_SIZE) // g.box_size + 1
-            self._forward(addr)
-
-    def _forward(self, addr: int) -> None:
-        m = self.port.memory
-        call_id = m.u64(addr + P.BOX_WORD) >> 32
-        n = m.u32(addr + P.BOX_REQ_LEN)
-        if n > self.port.geometry.max_payload:
-            self.taker.refuse(addr, call_id)
+    def forward(self, addr: int) -> None:
+        taken = self.request(addr)
+        if taken is None:
             return
-        request = m.read_bytes(addr + P.BOX_REQUEST, n)
-        fut = asyncio.run_coroutine_threadsafe(self._call(addr, call_id, request), self.loop)
+        fut = asyncio.run_coroutine_threadsafe(self._call(addr, *taken), self.loop)
         self.pending.add(fut)
         fut.add_done_callback(self.pending.discard)
         self.forwarded += 1
@@ -117,24 +85,7 @@ class CallForwarder:
         except Exception as err:  # nats-py's timeout or no responders: the call fails
             log.debug("port %r: a far call got no answer: %s", self.port.name, err)
             reply = FAILED + str(err).encode()
-        self._complete(addr, call_id, reply)
-
-    def _complete(self, addr: int, call_id: int, reply: bytes) -> None:
-        g, m = self.port.geometry, self.port.memory
-        body = reply[1:]
-        if m.u64(addr + P.BOX_WORD) != word(call_id, Box.TAKEN):
-            self.late += 1  # the caller gave up: its deadline passed
-            return
-        if reply[:1] != OK or len(body) > g.max_payload:
-            self.failed += 1
-            self.completer.refuse(addr, call_id)
-            return
-        m.write_bytes(addr + g.reply_offset, body)
-        m.put_u32(addr + P.BOX_REP_LEN, len(body))
-        if self.completer.complete(addr, call_id):
-            self.completed += 1
-        else:
-            self.late += 1
+        self.finish(addr, call_id, reply[:1] == OK, reply[1:])
 
 
 class CallAnswerer:

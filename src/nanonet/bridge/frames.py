@@ -87,6 +87,11 @@ BODIES = {k: struct.Struct("<" + "".join(code for _, code in fields))
           for k, fields in LAYOUTS.items()}
 
 
+# a frame as a session gives it out: a DATA frame may be built in place in a
+# bytearray (``data_into``), so that no batch is copied to become bytes
+Wire = bytes | bytearray
+
+
 def _frame(kind: Kind, *parts: bytes | memoryview, flags: int = 0) -> bytes:
     body = b"".join(parts)
     return HEADER.pack(MAGIC, kind, flags, len(body)) + body
@@ -122,7 +127,7 @@ def dgram_batch(max_payload: int, room: int = DGRAM_ROOM) -> int:
     return max(0, (room - HEADER.size - BODIES[Kind.DGRAM].size) // (max_payload + 4))
 
 
-def is_datagram(frame: bytes) -> bool:
+def is_datagram(frame: Wire) -> bool:
     """Is this encoded frame a DGRAM (it goes alone in one QUIC datagram)?"""
     return frame[2] == Kind.DGRAM
 
@@ -269,7 +274,7 @@ class FrameDecoder:
         self._kind = Kind.PING
         self._flags = 0
 
-    def feed(self, data: bytes | memoryview) -> list[Frame]:
+    def feed(self, data: Wire | memoryview) -> list[Frame]:
         """Every frame completed by ``data`` (maybe none); raises
         ``BridgeProtocolError`` on the first bad header or body."""
         out: list[Frame] = []

@@ -68,7 +68,7 @@ class DatagramLink(Link, Protocol):
 
     datagram_room: int
 
-    async def send_datagrams(self, frames: list[bytes]) -> None: ...
+    async def send_datagrams(self, frames: list[F.Wire]) -> None: ...
 
 
 def datagram_room(link: Link, datagrams: bool) -> int | None:
@@ -81,11 +81,11 @@ def datagram_room(link: Link, datagrams: bool) -> int | None:
 Clock = Callable[[], float]
 
 
-def joined(frames: list[bytes], most: int = WIRE_MAX) -> list[bytes]:
+def joined(frames: list[F.Wire], most: int = WIRE_MAX) -> list[bytes]:
     """Frames joined into wire messages of at most ``most`` bytes (a frame
     larger than that goes alone)."""
     out: list[bytes] = []
-    part: list[bytes] = []
+    part: list[F.Wire] = []
     size = 0
     for f in frames:
         if part and size + len(f) > most:

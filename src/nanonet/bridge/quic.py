@@ -77,7 +77,7 @@ class QuicLink:
         if the connection is gone: the protocol sends it again)."""
         await send_below_water(self.proto, self.stream_id, data, lambda: self.closed)
 
-    async def send_datagrams(self, frames: list[bytes]) -> None:
+    async def send_datagrams(self, frames: list[F.Wire]) -> None:
         """Each frame as one QUIC datagram, tagged with this stream's id: sent
         once, never again (dropped if the connection is gone)."""
         if self.closed:

@@ -91,17 +91,17 @@ class _Session:
         self.rtt: float | None = None  # seconds, from the last PONG to our PING
         self.bytes_in = self.bytes_out = 0
 
-    def receive_data(self, data: bytes | memoryview, now: float) -> None:
+    def receive_data(self, data: F.Wire | memoryview, now: float) -> None:
         """Take bytes from the peer (any chunking); raises BridgeProtocolError."""
         self._receive(data, now, self._decoder.feed)
 
-    def receive_datagram(self, data: bytes, now: float) -> None:
+    def receive_datagram(self, data: F.Wire, now: float) -> None:
         """Take one QUIC datagram from the peer: exactly one DGRAM frame, read
         apart from the stream's bytes; raises BridgeProtocolError."""
         self._receive(data, now, lambda d: [F.decode_datagram(bytes(d))])
 
-    def _receive(self, data: bytes | memoryview, now: float,
-                 decode: Callable[[bytes | memoryview], list[F.Frame]]) -> None:
+    def _receive(self, data: F.Wire | memoryview, now: float,
+                 decode: Callable[[F.Wire | memoryview], list[F.Frame]]) -> None:
         if self.failed:
             raise _fail("the session already failed; start a new one")
         self.bytes_in += len(data)
@@ -132,9 +132,9 @@ class _Session:
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
 
-    def data_to_send(self, now: float) -> list[bytes]:
+    def data_to_send(self, now: float) -> list[F.Wire]:
         """Frames to put on the wire, in order (control frames first)."""
-        out: list[bytes] = [*self._control.values()]
+        out: list[F.Wire] = [*self._control.values()]
         self._control.clear()
         out += self._take_data()
         if out:
@@ -142,7 +142,7 @@ class _Session:
             self.bytes_out += sum(map(len, out))
         return out
 
-    def _take_data(self) -> list[bytes]:
+    def _take_data(self) -> list[F.Wire]:
         return []
 
     def _deadlines(self) -> list[float]:
@@ -191,7 +191,7 @@ class SenderSession(_Session):
         self.end_seq: int | None = None
         self.broken: tuple[int, str, str] | None = None  # why the local writer is gone
         self.peer_ended = False  # the receiver saw the end (ACK_ENDED)
-        self._data: list[bytes] = []
+        self._data: list[F.Wire] = []
         self._progress_at = now
         self._hello_at = now
         self.retransmits = 0  # messages sent again after a loss or a REWIND
@@ -219,7 +219,7 @@ class SenderSession(_Session):
         if first_seq != self.next_send or not 0 < n <= min(F.MAX_BATCH, self.sendable()):
             raise InvalidValue(f"a batch of {n} from {first_seq}: the session sends from "
                                f"{self.next_send}, {self.sendable()} at most")
-        self._data.append(bytes(frame))  # one copy per batch: the outbox holds bytes
+        self._data.append(frame)
         self.next_send += n
         self.sent_hi = max(self.sent_hi, self.next_send)
         self._close_if_all_sent()
@@ -244,7 +244,7 @@ class SenderSession(_Session):
         self.end_seq, self.broken = end_seq, broken
         self._close_if_all_sent()
 
-    def data_to_send(self, now: float) -> list[bytes]:
+    def data_to_send(self, now: float) -> list[F.Wire]:
         """As ``_Session``'s; the time a batch left is kept until its ACK (the RTT)."""
         batches = bool(self._data) and not self._hello_due()
         out = super().data_to_send(now)
@@ -260,7 +260,7 @@ class SenderSession(_Session):
         if sent is not None:
             self.rtt = now - sent
 
-    def _take_data(self) -> list[bytes]:
+    def _take_data(self) -> list[F.Wire]:
         if self._hello_due():
             return []
         out, self._data = self._data, []

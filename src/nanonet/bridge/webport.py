@@ -45,13 +45,11 @@ from ..host.engine import Runtime
 from ..mesh import Mesh
 from ..ring import portlayout as P
 from ..ring.port import Port
-from ..ring.portctl import PortControl
-from ..ring.portlayout import Box, word
+from .portstandin import PortStandIn
 from .webtoken import Grant, TokenRefused
 
 log = logging.getLogger(__name__)
 HELLO_WAIT = 10.0  # seconds a new connection has to send its token
-TAKE_NS = 5_000_000  # one wait for a call; abandoned calls are looked for between waits
 HEAD = struct.Struct("<BBHI")
 CALL, REPLY, CANCEL = 1, 2, 3
 OK = 0
@@ -71,36 +69,19 @@ class _Call:
     call_id: int  # the call's id in that mailbox's word
 
 
-class TabPortProxy:
+class TabPortProxy(PortStandIn):
     """Serve one host port by carrying its calls to the tab that serves it."""
 
     def __init__(self, rt: Runtime, port: Port, server: str,
                  loop: asyncio.AbstractEventLoop) -> None:
-        port.serve(server)
-        self.port, self.server, self.loop = port, server, loop
-        self.taker = PortControl(rt, port.memory)
-        self.completer = PortControl(rt, port.memory)  # used on the loop's thread only
-        port.server_control = self.taker
+        super().__init__(rt, port, server, f"nanonet-tabport:{port.name}")
+        self.server, self.loop = server, loop
         self.link: ServerConnection | None = None
-        self.forwarded = self.completed = self.late = self.failed = self.cancelled = 0
+        self.cancelled = 0
         self._pending: dict[int, _Call] = {}
         self._lock = threading.Lock()
         self._wire = 0
-        self._stop = threading.Event()
         self.absent("no tab has joined yet")
-        self.thread = threading.Thread(target=self._run, name=f"nanonet-tabport:{port.name}",
-                                       daemon=True)
-
-    def start(self) -> TabPortProxy:
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self.thread.join(timeout)
-
-    def release(self) -> None:
-        self.completer.release()
 
     # -- presence ----------------------------------------------------------------
 
@@ -120,32 +101,16 @@ class TabPortProxy:
 
     # -- the taker's thread --------------------------------------------------------
 
-    def _open(self) -> bool:
-        return not (self._stop.is_set() or self.port.memory.u32(P.OFF_CLOSED))
-
-    def _run(self) -> None:
-        g, start = self.port.geometry, 0
-        while self._open():
-            addr = self.taker.take(start, TAKE_NS)
-            self._cancel_abandoned()
-            if addr < 0:
-                continue
-            start = (addr - P.HEADER_SIZE) // g.box_size + 1
-            self._forward(addr)
-
-    def _forward(self, addr: int) -> None:
-        m = self.port.memory
-        call_id = m.u64(addr + P.BOX_WORD) >> 32
-        n = m.u32(addr + P.BOX_REQ_LEN)
+    def forward(self, addr: int) -> None:
         _bump(self.port, P.OFF_TAKEN)
-        if n > self.port.geometry.max_payload:
+        taken = self.request(addr)
+        if taken is None:
             _bump(self.port, P.OFF_REFUSED)
-            self.taker.refuse(addr, call_id)
             return
         link = self.link
         if link is None:  # the broken word is set: the caller sees it and gives up
             return
-        request = m.read_bytes(addr + P.BOX_REQUEST, n)
+        call_id, request = taken
         with self._lock:
             self._wire = (self._wire + 1) & 0xFFFFFFFF
             wire = self._wire
@@ -153,12 +118,10 @@ class TabPortProxy:
         self.forwarded += 1
         self._send(link, message(CALL, wire, request))
 
-    def _cancel_abandoned(self) -> None:
+    def between_takes(self) -> None:
         """Calls whose callers gave up: dropped here, and abandoned in the tab."""
-        m = self.port.memory
         with self._lock:
-            gone = [w for w, c in self._pending.items()
-                    if m.u64(c.addr + P.BOX_WORD) != word(c.call_id, Box.TAKEN)]
+            gone = [w for w, c in self._pending.items() if self.given_up(c.addr, c.call_id)]
             for w in gone:
                 del self._pending[w]
         link = self.link
@@ -182,23 +145,13 @@ class TabPortProxy:
         if call is None:
             self.late += 1
             return
-        g, m = self.port.geometry, self.port.memory
         body = data[HEAD.size:]
-        if m.u64(call.addr + P.BOX_WORD) != word(call.call_id, Box.TAKEN):
-            self.late += 1
-            _bump(self.port, P.OFF_LATE)
-            return
-        if status != OK or len(body) > g.max_payload:
-            self.failed += 1
+        outcome = self.finish(call.addr, call.call_id, status == OK, body)
+        if outcome == "failed":
             log.debug("port %r: the tab could not answer: %s", self.port.name,
                       body[:200].decode(errors="replace"))
-            self.completer.refuse(call.addr, call.call_id)
-            return
-        m.write_bytes(call.addr + g.reply_offset, body)
-        m.put_u32(call.addr + P.BOX_REP_LEN, len(body))
-        done = self.completer.complete(call.addr, call.call_id)
-        self.completed += done
-        _bump(self.port, P.OFF_REPLIED if done else P.OFF_LATE)
+        else:
+            _bump(self.port, P.OFF_REPLIED if outcome == "completed" else P.OFF_LATE)
 
 
 async def _send_quietly(link: ServerConnection, data: bytes) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeProtocolError
@@ -68,14 +69,23 @@ async def first_frame(link: Any) -> bytes:
     raise BridgeProtocolError("the stream ended before its first frame")
 
 
-async def bridge_stream(web: WebHost, tunnel: str, link: WebTransportLink) -> None:
-    """Check the stream's HELLO, then carry it into the tunnel's ring."""
+async def _opening(web: WebHost, tunnel: str, link: WebTransportLink,
+                   read: Coroutine[Any, Any, bytes]) -> bytes | None:
+    """What a stream opens with (``read``), within ``HELLO_WAIT``; None, the
+    stream aborted, if it broke the rules (refused and logged) or was late."""
     try:
-        first = await asyncio.wait_for(first_frame(link), HELLO_WAIT)
+        return await asyncio.wait_for(read, HELLO_WAIT)
     except (TimeoutError, BridgeProtocolError) as err:
         if isinstance(err, BridgeProtocolError):
             web._refuse(f"tunnel {tunnel!r}: {err}")
         link.abort()
+        return None
+
+
+async def bridge_stream(web: WebHost, tunnel: str, link: WebTransportLink) -> None:
+    """Check the stream's HELLO, then carry it into the tunnel's ring."""
+    first = await _opening(web, tunnel, link, first_frame(link))
+    if first is None:
         return
     hello = web.admit(first, tunnel)
     if not isinstance(hello, F.Hello):
@@ -110,12 +120,8 @@ async def feed_stream(web: WebHost, tunnel: str, link: WebTransportLink) -> None
     if feeds is None:
         link.abort()
         return
-    try:
-        line = await asyncio.wait_for(first_line(link), HELLO_WAIT)
-    except (TimeoutError, BridgeProtocolError) as err:
-        if isinstance(err, BridgeProtocolError):
-            web._refuse(f"tunnel {tunnel!r}: {err}")
-        link.abort()
+    line = await _opening(web, tunnel, link, first_line(link))
+    if line is None:
         return
     answer, token = feeds.verdict(tunnel, line, web._grant, web._refuse)
     if token is None:
