@@ -107,7 +107,12 @@ class DirectBridges(NodeBridges):
         if old is not None and not old.done():
             old.cancel()
         self._spawn(name, ReceivePump(self._writers[name], link, name, self.token, self.timing,
-                                      close_on_error=True))
+                                      close_on_error=True, datagrams=self._lossy(name)))
+
+    def _lossy(self, name: str) -> bool:
+        """Does ``name`` opt into loss (``delivery = "datagram"``)? Only a QUIC
+        link carries datagrams; over any other the pumps stay reliable."""
+        return self.part.manifest.table.tunnels[name].delivery == "datagram"
 
     async def _dial_loop(self, name: str) -> None:
         """Dial the reader's node and pump; dial again whenever the link closes."""
@@ -127,7 +132,7 @@ class DirectBridges(NodeBridges):
                 continue
             self.transports[name] = got.transport + (f" ({got.reason})" if got.reason else "")
             pump = SendPump(PeekingReader(t.ring, t.control), got.link, name, self.token,
-                            self.timing)
+                            self.timing, datagrams=self._lossy(name))
             if name in self.pumps:  # a dial again: the new pump goes on counting
                 pump.totals = self.pumps[name].totals
                 pump.totals.retire(self.pumps[name].session)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..manifest.manifest import HOST
-from ..manifest.schema import ManifestTable
+from ..manifest.schema import ManifestTable, TunnelTable
 from .crossplan import Link, links
 
 MAIN = "main"
@@ -68,7 +68,7 @@ def lines(table: ManifestTable) -> list[str]:
     if cross:
         out.append(f"bridged tunnels ({TRANSPORTS}):")
     for c in cross:
-        durable = " (durable: through JetStream)" if table.tunnels[c.tunnel].durable else ""
+        durable = _how(table.tunnels[c.tunnel])
         out.append(f"  {c.tunnel}: {c.writer} on {c.writer_node} -> {c.reader} on "
                    f"{c.reader_node}{durable}")
     if more:
@@ -76,6 +76,16 @@ def lines(table: ManifestTable) -> list[str]:
         out += [f"  {k.link} ({_kind(k)}): {k.writer} on {k.writer_node} -> {k.reader} on "
                 f"{k.reader_node}" for k in more]
     return out
+
+
+def _how(t: TunnelTable) -> str:
+    """What a bridged tunnel's line adds: durable, or datagram (and where not)."""
+    if t.durable:
+        return " (durable: through JetStream)"
+    if t.delivery == "datagram":
+        return (" (datagram: loss allowed, counted, over QUIC; reliable over NATS, "
+                "WebSocket or memory)")
+    return ""
 
 
 def _kind(k: Link) -> str:

@@ -201,8 +201,13 @@ def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
                    f"{k['state']}, rtt {rtt}, in flight {k['in_flight']}, retransmits "
                    f"{k['retransmits']}, reconnects {k['reconnects']}, duplicates "
                    f"{k['duplicates']}, {k['bytes_sent']:,} B out, "
-                   f"{k['bytes_received']:,} B in")
+                   f"{k['bytes_received']:,} B in{_missed(k)}")
     return out
+
+
+def _missed(k: dict[str, Any]) -> str:
+    """A datagram link's count of messages given up as lost on the way."""
+    return f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else ""
 
 
 def _node(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from ..ring.layout import MAX_SLOT_COUNT, MAX_SUBSCRIBERS, MIN_SLOT_SIZE, SLOT_H
 
 DEFAULT_SLOTS = 1024
 DEFAULT_MAX_PAYLOAD = 248
+DELIVERIES = ("stream", "datagram")  # a crossing tunnel: reliable, or loss allowed
 BIG = 1 << 62  # keeps every count inside the i64 wasmtime takes
 
 
@@ -93,6 +94,10 @@ class TunnelTable(Table):
     wait: Literal["spin", "adaptive", "park"] = "adaptive"
     # bridged through a JetStream stream: survives a node's death (docs/bridge.md)
     durable: bool = False
+    # a crossing tunnel over QUIC: "datagram" opts into loss (batches as QUIC
+    # datagrams, the lost ones counted as missed); over NATS, WebSocket or
+    # memory it stays reliable (docs/bridge.md, "Datagrams")
+    delivery: str = Field(default="stream", json_schema_extra={"enum": list(DELIVERIES)})
 
     @property
     def all_writers(self) -> list[str]:
@@ -121,6 +126,15 @@ class TunnelTable(Table):
             raise ValueError(f"must be a power of two (got {v}); use {low} or {low * 2}")
         return v
 
+    @field_validator("delivery")
+    @classmethod
+    def _delivery(cls, v: str) -> str:
+        if v not in DELIVERIES:
+            raise ValueError(f"delivery = {v!r} is not a delivery; write \"stream\" (the "
+                             "default: every message, in order) or \"datagram\" (loss "
+                             "allowed and counted, over QUIC)")
+        return v
+
     @field_validator("slot_size")
     @classmethod
     def _multiple_of_8(cls, v: int | None) -> int | None:
@@ -145,6 +159,11 @@ class TunnelTable(Table):
         if self.durable and (self.writer is None or self.reader is None):
             raise ValueError("durable = true is for one-writer, one-reader tunnels (the "
                              "bridge carries no fan-in or pub-sub one); remove it")
+        if self.delivery == "datagram" and (self.durable or self.reader is None
+                                            or self.writer is None):
+            raise ValueError("delivery = \"datagram\" is for one-writer, one-reader tunnels "
+                             "that are not durable (loss and durability contradict); remove "
+                             "one of them")
         if self.max_subscribers is not None and self.max_subscribers < len(subs):
             raise ValueError(f"max_subscribers = {self.max_subscribers} is fewer than its "
                              f"{len(subs)} subscribers; raise it")

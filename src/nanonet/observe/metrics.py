@@ -99,6 +99,7 @@ _L_COUNTERS = (
     ("retransmits", "messages a bridge sent again after a loss"),
     ("reconnects", "sessions a bridge began again (lost link, protocol error, dial)"),
     ("duplicates", "messages a bridge's receiver dropped as already had"),
+    ("missed", "messages a bridge's receiver gave up as lost (a datagram tunnel over QUIC)"),
     ("bytes_sent", "bytes a bridge put on its link"),
     ("bytes_received", "bytes a bridge took from its link"),
 )
