@@ -2,7 +2,7 @@
 manifest with a ``delivery = "datagram"`` tunnel and a reliable one: the
 datagram tunnel's delivered + missed == sent, the reliable one arrives
 whole and in order (the checker guest verifies every sequence number), and
-node b's link line and /metrics family count the missed messages."""
+node b's link line, /metrics and ``nanonet top`` count the missed messages."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from nanonet.bridge.linkstats import LinkStats
 from nanonet.bridge.natsd import free_port
 from nanonet.bridge.placement import lines
 from nanonet.manifest.manifest import load_manifest
 from nanonet.manifest.schema import TunnelTable
 from nanonet.observe.metrics import _link_families
+from nanonet.observe.topmodel import pattern_lines
 from two_nodes import GUESTS
 from udp_relay import UdpRelay
 
@@ -135,14 +137,16 @@ def test_a_datagram_tunnel_from_the_manifest_counts_its_losses_over_a_lossy_rela
         next(x for x in err_b.splitlines() if "link sure (receive" in x)
 
 
-def test_the_missed_counter_is_a_link_metric() -> None:
-    link = {"tunnel": "lossy", "side": "receive", "transport": "quic", "state": "open",
-            "in_flight": 0, "rtt_s": None, "retransmits": 0, "reconnects": 0,
-            "duplicates": 0, "missed": 17, "bytes_sent": 0, "bytes_received": 0}
-    fam = next(f for f in _link_families([link]) if f.name == "nanonet_link_missed")
+def test_a_datagram_link_shows_its_missed_count_in_metrics_and_top() -> None:
+    lossy = LinkStats("lossy", "receive", "quic", "open", None, 0, 0, 0, 0, 10, 20,
+                      missed=17, delivery="datagram").to_json()
+    sure = LinkStats("sure", "receive", "quic", "open", None, 0, 0, 0, 0, 10, 20).to_json()
+    fam = next(f for f in _link_families([lossy, sure]) if f.name == "nanonet_link_missed")
     assert fam.type == "counter"
-    assert [(s.labels, s.value) for s in fam.samples if s.name.endswith("_total")] == [
-        ({"tunnel": "lossy", "side": "receive", "transport": "quic"}, 17)]
+    assert [(s.labels["tunnel"], s.value) for s in fam.samples
+            if s.name.endswith("_total")] == [("lossy", 17), ("sure", 0)]
+    snap = {"services": [], "links": [lossy, sure]}
+    assert pattern_lines(snap) == ["link lossy (receive, quic): open, missed 17 (datagram)"]
 
 
 @pytest.mark.parametrize("keys, why", [

@@ -169,13 +169,21 @@ def port_row(p: Snap) -> tuple[str, ...]:
 
 
 def pattern_lines(snap: Snap) -> list[str]:
-    """The services that wait on many ends (their bell parks) and those upgraded
-    (how many times, the last result), one line each; none: nothing to say."""
+    """The services that wait on many ends (their bell parks), those upgraded
+    (how many times, the last result) and the datagram links (what each missed),
+    one line each; none: nothing to say."""
     lines = [f"{s['name']} waits on many ends: {s['bell_parks']:,} bell parks"
              for s in snap["services"] if s.get("bell_parks") is not None]
     lines += [f"{s['name']} upgraded {s['upgrades']}×; last: {s.get('last_upgrade') or '-'}"
               for s in snap["services"] if s.get("upgrades")]
-    return lines
+    return lines + link_lines(snap)
+
+
+def link_lines(snap: Snap) -> list[str]:
+    """Each bridged link that carries datagrams: its state and what it missed."""
+    return [f"link {k['tunnel']} ({k['side']}, {k['transport']}): {k['state']}, missed "
+            f"{k['missed']:,} (datagram)"
+            for k in snap.get("links", []) if k.get("delivery") == "datagram"]
 
 
 def tunnel_pattern_lines(snap: Snap) -> list[str]:
