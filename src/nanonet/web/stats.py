@@ -39,12 +39,16 @@ class RouteStats:
 
     def p50_s(self) -> float | None:
         """The bucket bound under which half the requests finished (None: none yet)."""
+        return self.quantile_s(0.5)
+
+    def quantile_s(self, q: float) -> float | None:
+        """The bucket bound under which a share ``q`` of the requests finished."""
         if not self.requests:
             return None
         seen = 0
         for i, n in enumerate(self.buckets):
             seen += n
-            if 2 * seen >= self.requests:
+            if seen >= q * self.requests:
                 return BOUNDS_S[i] if i < len(BOUNDS_S) else float("inf")
         return None  # unreachable: the buckets sum to requests
 
@@ -52,7 +56,8 @@ class RouteStats:
         return {"route": self.route, "port": self.port, "requests": self.requests,
                 "codes": {str(k): v for k, v in sorted(self.codes.items())},
                 "buckets": list(self.buckets), "bounds_s": list(BOUNDS_S),
-                "seconds": self.seconds, "p50_s": self.p50_s()}
+                "seconds": self.seconds, "p50_s": self.p50_s(),
+                "p99_s": self.quantile_s(0.99)}
 
 
 class IngressStats:
