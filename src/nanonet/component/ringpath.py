@@ -16,8 +16,9 @@ the tunnel adapter (``ring/adapter.py``, the core guests' own) holding the
 ring. The component -> tunnel path is then Wasm calling Wasm.
 
 The host calls the component's exports through their ``canon lift``: the core
-function, with ``post-return`` after it; ``ringplan`` admits exports of
-numbers, bool and char only, which the core API takes and gives as they are.
+function, with ``post-return`` after it. Numbers, bool and char pass as the
+core API takes them; strings and ``list<u8>`` are one bulk copy each way
+(``canon.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..policy.policy import Grants
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
 from ..runtime.service import adapter_module
+from .canon import is_bulk, lift_bulk, lower_bulk
 from .graph import CORE_FUNC, CORE_GLOBAL, CORE_INSTANCE, CORE_MEMORY, CORE_TABLE, Graph, Op
 from .host import Loaded, Provided
 from .ringglue import glue_wat, scratch_pages
@@ -178,11 +180,15 @@ class RingInstance:
         runner = _Runner(loaded, store)
         runner.run()
         funcs = runner.spaces[CORE_FUNC]
+        memories = runner.spaces[CORE_MEMORY]
         self._lifted: dict[str, tuple[Any, Any]] = {}
+        self._memory: dict[str, tuple[Any, Any]] = {}
         for name, index in loaded.graph.exports.items():
             _, core, opts = loaded.graph.funcs[index]
             post = None if opts.post_return is None else funcs[opts.post_return]
             self._lifted[name] = (funcs[core], post)
+            self._memory[name] = (None if opts.memory is None else memories[opts.memory],
+                                  None if opts.realloc is None else funcs[opts.realloc])
 
     def call(self, name: str, *args: Any) -> Any:
         """Call export ``name`` with Python numbers; its result as a Python value."""
@@ -193,8 +199,22 @@ class RingInstance:
         sig = self.loaded.exports[name]
         if len(args) != len(sig.params):
             raise TypeError(f"{name} takes {len(sig.params)} arguments ({len(args)} given)")
-        raw = func(self.store, *(_to_core(s, a) for (_, s), a in zip(sig.params, args,
-                                                                      strict=True)))
+        memory, realloc = self._memory[name]
+        raw = func(self.store, *self._lower(memory, realloc, sig, args))
+        result = None
+        if sig.result is not None:
+            result = (lift_bulk(self.store, memory, sig.result, raw & 0xFFFF_FFFF)
+                      if is_bulk(sig.result) else _from_core(sig.result, raw))
         if post is not None:
             post(self.store, *(() if raw is None else (raw,)))
-        return None if sig.result is None else _from_core(sig.result, raw)
+        return result
+
+    def _lower(self, memory: Any, realloc: Any, sig: Any, args: tuple[Any, ...]) -> list[Any]:
+        """The core arguments: numbers as they are, strings and bytes copied in."""
+        out: list[Any] = []
+        for (_, shape), value in zip(sig.params, args, strict=True):
+            if is_bulk(shape):
+                out.extend(lower_bulk(self.store, memory, realloc, shape, value))
+            else:
+                out.append(_to_core(shape, value))
+        return out

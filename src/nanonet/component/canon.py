@@ -1,0 +1,63 @@
+"""Strings and ``list<u8>`` across the core API: one bulk copy, not per element.
+
+    args = lower_params(store, memory, realloc, sig, values)   # core arguments
+    value = lift_result(store, memory, sig.result, raw)        # the Python value
+
+The Wasm tunnel path (``ringpath.py``) calls a component's exports through
+their ``canon lift`` with the core API. Numbers, bool and char pass as they
+are; a ``string`` or ``list<u8>`` parameter is copied into the guest with
+its ``realloc`` and one ``Memory.write``, and such a result is read from the
+return area (pointer, length) with one ``Memory.read``, as the canonical ABI
+lays them out. Other kinds are not lowered here.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import wasmtime
+
+from ..errors import WrongType
+from .shapes import Shape, Signature
+
+BULK = ("string",)
+MAX_FLAT_PARAMS = 16
+
+
+def is_bulk(shape: Shape) -> bool:
+    """A ``string`` or ``list<u8>``: a (pointer, length) pair in core values."""
+    return shape.kind in BULK or shape.is_bytes
+
+
+def _bytes_of(shape: Shape, value: Any) -> bytes:
+    if shape.kind == "string":
+        if not isinstance(value, str):
+            raise WrongType(f"expected str for string, got {type(value).__name__}")
+        return value.encode("utf-8")
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise WrongType(f"expected bytes for list<u8>, got {type(value).__name__}")
+    return bytes(value)
+
+
+def lower_bulk(store: wasmtime.Store, memory: wasmtime.Memory, realloc: Any,
+               shape: Shape, value: Any) -> tuple[int, int]:
+    """Copy ``value`` into the guest (one write); its (pointer, length)."""
+    data = _bytes_of(shape, value)
+    ptr = realloc(store, 0, 0, 1, len(data)) & 0xFFFF_FFFF
+    if data:
+        memory.write(store, data, ptr)
+    return ptr, len(data)
+
+
+def lift_bulk(store: wasmtime.Store, memory: wasmtime.Memory, shape: Shape,
+              retptr: int) -> Any:
+    """Read the (pointer, length) at ``retptr`` and the bytes it names (one read)."""
+    ptr, length = struct.unpack("<II", memory.read(store, retptr, retptr + 8))
+    data = bytes(memory.read(store, ptr, ptr + length))
+    return data.decode("utf-8") if shape.kind == "string" else data
+
+
+def flat_count(sig: Signature) -> int:
+    """How many core parameters the signature flattens to."""
+    return sum(2 if is_bulk(s) else 1 for _, s in sig.params)
