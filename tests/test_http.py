@@ -9,6 +9,7 @@ check 400, 413, 431, 501 and that the server survives every one of them.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import socket
@@ -26,10 +27,12 @@ from nanonet.mesh import Mesh
 from nanonet.observe.metrics import exposition, registry
 from nanonet.observe.snapshot import take
 from nanonet.observe.top import render
+from nanonet.observe.tophttp import http_tables
 from nanonet.toolchain.build import build
 from nanonet.web.forms import FIELD_HEAD, REQUEST_HEAD
 from nanonet.web.routes import HttpRoute
 from nanonet.web.server import HttpIngress, HttpLimits
+from nanonet.web.stats import RouteStats
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.wat"
 REQUESTS = max(8, int(1000 * float(os.environ.get("NANONET_STRESS_SCALE", "1"))))
@@ -311,3 +314,16 @@ def test_host_clients_bounds_the_calls_in_flight() -> None:
             b"all 1 are busy; raise its host_clients" in body
         holder.join(30)
         assert first[0][0] == 504 and b"did not answer" in first[0][1]
+
+
+def test_a_route_slower_than_the_last_bucket_stays_valid_json() -> None:
+    """A browser's JSON.parse refuses Python's ``Infinity``: past the last bucket is null."""
+    slow = RouteStats("/slow", "api")
+    slow.record(200, 20.0)
+    row = slow.as_dict()
+    assert (row["p50_s"], row["p99_s"], row["requests"]) == (None, None, 1)
+    json.dumps(row, allow_nan=False)  # raises on an infinity
+    console = Console(width=120, record=True)
+    for table in http_tables({"http": [row]}):
+        console.print(table)
+    assert "> 10 s" in console.export_text()

@@ -25,6 +25,7 @@ def http_tables(snap: dict[str, Any]) -> list[Table]:
     for r in routes:
         codes = ", ".join(f"{c}×{n:,}" for c, n in r["codes"].items()) or "-"
         p50 = r["p50_s"]
-        shown = "-" if p50 is None else "> 10 s" if p50 == float("inf") else ns(round(p50 * 1e9))
+        past = p50 is None and r["requests"] > 0  # null with requests: past the last bucket
+        shown = "> 10 s" if past else "-" if p50 is None else ns(round(p50 * 1e9))
         table.add_row(r["route"], r["port"] or "-", f"{r['requests']:,}", codes, shown)
     return [table]

@@ -56,8 +56,15 @@ class RouteStats:
         return {"route": self.route, "port": self.port, "requests": self.requests,
                 "codes": {str(k): v for k, v in sorted(self.codes.items())},
                 "buckets": list(self.buckets), "bounds_s": list(BOUNDS_S),
-                "seconds": self.seconds, "p50_s": self.p50_s(),
-                "p99_s": self.quantile_s(0.99)}
+                "seconds": self.seconds, "p50_s": _finite(self.p50_s()),
+                "p99_s": _finite(self.quantile_s(0.99))}
+
+
+def _finite(seconds: float | None) -> float | None:
+    """JSON has no infinity (a browser's ``JSON.parse`` refuses Python's ``Infinity``):
+    a quantile past the last bucket is written as null, which beside a non-zero
+    ``requests`` means "over the last bound"."""
+    return None if seconds == float("inf") else seconds
 
 
 class IngressStats:
