@@ -1,7 +1,7 @@
 """Strings and ``list<u8>`` across the core API: one bulk copy, not per element.
 
-    args = lower_params(store, memory, realloc, sig, values)   # core arguments
-    value = lift_result(store, memory, sig.result, raw)        # the Python value
+    ptr, length = lower_bulk(store, memory, realloc, shape, b"...")  # two core arguments
+    value = lift_bulk(store, memory, shape, retptr)                  # bytes or str
 
 The Wasm tunnel path (``ringpath.py``) calls a component's exports through
 their ``canon lift`` with the core API. Numbers, bool and char pass as they
@@ -19,15 +19,12 @@ from typing import Any
 import wasmtime
 
 from ..errors import WrongType
-from .shapes import Shape, Signature
-
-BULK = ("string",)
-MAX_FLAT_PARAMS = 16
+from .shapes import Shape
 
 
 def is_bulk(shape: Shape) -> bool:
     """A ``string`` or ``list<u8>``: a (pointer, length) pair in core values."""
-    return shape.kind in BULK or shape.is_bytes
+    return shape.kind == "string" or shape.is_bytes
 
 
 def _bytes_of(shape: Shape, value: Any) -> bytes:
@@ -57,7 +54,3 @@ def lift_bulk(store: wasmtime.Store, memory: wasmtime.Memory, shape: Shape,
     data = bytes(memory.read(store, ptr, ptr + length))
     return data.decode("utf-8") if shape.kind == "string" else data
 
-
-def flat_count(sig: Signature) -> int:
-    """How many core parameters the signature flattens to."""
-    return sum(2 if is_bulk(s) else 1 for _, s in sig.params)
