@@ -228,9 +228,12 @@ def test_the_upgrade_route_needs_the_token_and_the_servers_origin() -> None:
             assert "upgrade refused" in refused[2][1]["error"]
             assert set(reader.recv_many(timeout=30)) == {b"1"}  # still the old module
             status, answer = _post(server.port, path, new, {**good, "Origin": f"http://{own}"})
-            # nobody reads: the producer waits on a full ring, and its epoch stops it
+            # nobody reads: the producer parks on a full ring and its epoch stops it, or,
+            # when the machine is slow to schedule it, it is still refilling and stops at
+            # the commit point after its next send; both lose and repeat nothing
             assert (status, answer["upgraded"], answer["exactly_once"]) == (200, "producer", True)
-            assert "writer-only service" in answer["outcome"]
+            assert ("writer-only service" in answer["outcome"]
+                    or "at a commit point" in answer["outcome"]), answer["outcome"]
         seen: list[bytes] = []
         for _ in range(100_000):  # bounded: until the new module's messages come
             seen += reader.recv_many(timeout=30)
