@@ -135,9 +135,10 @@ def test_verbose_logs_load_start_and_end_of_each_service(talkers: Path) -> None:
     assert "nanonet INFO nanonet.runtime.supervisor: service alpha: return (running -> " \
         "stopped)" in log
     assert any(line.startswith("nanonet INFO nanonet.mesh: stopping") for line in log)
-    debug = cli("-vv", "run", cwd=talkers)
-    assert "nanonet DEBUG nanonet.manifest.manifest: tunnel a: 1024 slots of 248 bytes" in (
-        debug.stderr)
+    for switches in (["-vv", "run"], ["-v", "run", "-v"], ["run", "-vv"]):
+        debug = cli(*switches, cwd=talkers)
+        assert "nanonet DEBUG nanonet.manifest.manifest: tunnel a: 1024 slots of 248 bytes" in (
+            debug.stderr), switches
 
 
 def test_traps_are_grouped_and_exit_codes_named(failing: Path) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from ..errors import NanonetError
 from ..version import __version__
 from .stopping import SIGPIPE_EXIT, SIGTERM_EXIT, Terminated, quiet_stdout, sigterm_stops
-from .verbosity import add_switch, setup
+from .verbosity import add_switch, count, setup
 
 # subcommand modules, in the order `nanonet --help` lists them
 COMMANDS = ("nanonet.cli.new_cli", "nanonet.demo", "nanonet.cli.manifest_cli",
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup(args.verbose)
+    setup(count(args))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -15,12 +15,25 @@ import sys
 LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
 
 
+SUB_DEST = "verbose_after_command"
+
+
 def add_switch(parser: argparse.ArgumentParser, top: bool = False) -> None:
-    """``-v``, repeatable; on a subcommand it adds to the count before it."""
-    parser.add_argument("-v", "--verbose", action="count",
-                        default=0 if top else argparse.SUPPRESS,
+    """``-v``, repeatable, before the subcommand and after it.
+
+    The two counts live under different names: argparse copies a
+    subcommand's namespace over the top one, so a shared name would keep
+    only the count after the subcommand (``-v run -v`` would be 1).
+    """
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        dest="verbose" if top else SUB_DEST,
                         help="log what nanonet does on stderr (-v: services' lifecycle, "
                         "-vv: details)")
+
+
+def count(args: argparse.Namespace) -> int:
+    """How many ``-v`` were given, before and after the subcommand."""
+    return int(getattr(args, "verbose", 0)) + int(getattr(args, SUB_DEST, 0))
 
 
 def setup(count: int) -> None:
