@@ -103,6 +103,20 @@ def test_missing_required_key_points_at_its_table(tmp_path: Path) -> None:
                          "it (see docs/manifest.md)")
 
 
+def test_a_whole_table_check_points_at_the_key_it_names(tmp_path: Path) -> None:
+    durable = error(tmp_path, GOOD.replace('reader = "host"', 'reader = "host"\n'
+                                            'writers = ["ingress"]\ndurable = true')
+                    .replace('writer = "ingress"\n', ""))
+    assert said(durable).startswith("nanonet.toml:9:1: tunnels.raw.durable: durable = true "
+                                    "is for one-writer, one-reader tunnels")
+    stray = error(tmp_path, GOOD.replace('reader = "host"', 'subscribers = ["host"]\n'
+                                         'policy = { other = "lossy" }'))
+    assert said(stray).startswith("nanonet.toml:9:1: tunnels.raw.policy: policy names "
+                                  "['other'], which are not among its subscribers")
+    both = error(tmp_path, GOOD.replace("max_payload = 24", "max_payload = 24\nslot_size = 32"))
+    assert (both.line, both.key) == (7, "tunnels.raw.slot_size")
+
+
 def test_writer_names_no_service(tmp_path: Path) -> None:
     err = error(tmp_path, GOOD.replace('writer = "ingress"', 'writer = "ingres"'))
     assert said(err) == ("nanonet.toml:7:1: tunnels.raw.writer: no service named 'ingres' "

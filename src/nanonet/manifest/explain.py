@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from .schema import ManifestTable
+from .schema import AtKey, ManifestTable
 from .suggest import did_you_mean
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -131,6 +131,9 @@ def explain(error: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
     if kind == "value_error":
         if loc[-1:] == (KEY_MARK,):  # a key's own validator (a service or tunnel name)
             loc = loc[:-1]
+        cause = ctx.get("error")
+        if isinstance(cause, AtKey):  # a whole-table check that names the key at fault
+            loc = (*loc, cause.key)
         return loc, str(ctx.get("error", error["msg"]))
     if kind == "missing":
         return loc[:-1], _SAY[kind](ctx, got, loc)

@@ -37,6 +37,18 @@ class Table(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
+class AtKey(ValueError):
+    """A whole-table check's error about one key: it points at that key's line.
+
+    pydantic places a model validator's error at the table; this names the
+    key whose value is at fault, so the error shows the line it is written on.
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key = key
+
+
 def _rule(problem: str | None, value: str) -> str:
     if problem is not None:
         raise ValueError(problem)
@@ -147,26 +159,31 @@ class TunnelTable(Table):
         if self.reader is None and self.subscribers is None:
             raise ValueError("required key reader is missing; add it (see docs/manifest.md)")
         if self.reader is not None and self.subscribers is not None:
-            raise ValueError("sets both reader and subscribers; keep reader for one reader, "
-                             "or subscribers for a pub-sub tunnel")
+            raise AtKey("subscribers",
+                        "sets both reader and subscribers; keep reader for one reader, "
+                        "or subscribers for a pub-sub tunnel")
         subs = self.subscribers or []
         if len(set(subs)) != len(subs):
-            raise ValueError("names a subscriber twice in subscribers; name each once")
+            raise AtKey("subscribers", "names a subscriber twice in subscribers; name each once")
         stray = sorted(set(self.policy) - set(subs))
         if stray:
-            raise ValueError(f"policy names {stray}, which are not among its subscribers "
-                             f"{subs}; add them to subscribers, or remove them from policy")
+            raise AtKey("policy",
+                        f"policy names {stray}, which are not among its subscribers "
+                        f"{subs}; add them to subscribers, or remove them from policy")
         if self.durable and (self.writer is None or self.reader is None):
-            raise ValueError("durable = true is for one-writer, one-reader tunnels (the "
-                             "bridge carries no fan-in or pub-sub one); remove it")
+            raise AtKey("durable",
+                        "durable = true is for one-writer, one-reader tunnels (the "
+                        "bridge carries no fan-in or pub-sub one); remove it")
         if self.delivery == "datagram" and (self.durable or self.reader is None
                                             or self.writer is None):
-            raise ValueError("delivery = \"datagram\" is for one-writer, one-reader tunnels "
-                             "that are not durable (loss and durability contradict); remove "
-                             "one of them")
+            raise AtKey("delivery",
+                        "delivery = \"datagram\" is for one-writer, one-reader tunnels "
+                        "that are not durable (loss and durability contradict); remove "
+                        "one of them")
         if self.max_subscribers is not None and self.max_subscribers < len(subs):
-            raise ValueError(f"max_subscribers = {self.max_subscribers} is fewer than its "
-                             f"{len(subs)} subscribers; raise it")
+            raise AtKey("max_subscribers",
+                        f"max_subscribers = {self.max_subscribers} is fewer than its "
+                        f"{len(subs)} subscribers; raise it")
         return self
 
     def readers(self) -> list[str]:
@@ -186,8 +203,9 @@ class TunnelTable(Table):
     @model_validator(mode="after")
     def _one_size(self) -> TunnelTable:
         if self.max_payload is not None and self.slot_size is not None:
-            raise ValueError("sets both max_payload and slot_size; keep one of them "
-                             f"(slot_size is max_payload + {SLOT_HEADER}, rounded up to 8)")
+            raise AtKey("slot_size",
+                        "sets both max_payload and slot_size; keep one of them "
+                        f"(slot_size is max_payload + {SLOT_HEADER}, rounded up to 8)")
         try:
             self.geometry()
         except ValueError as err:
@@ -252,7 +270,7 @@ class LimitsTable(Table):
     @model_validator(mode="after")
     def _one_memory(self) -> LimitsTable:
         if self.memory_mb is not None and self.memory_bytes is not None:
-            raise ValueError("sets both memory_mb and memory_bytes; keep one of them")
+            raise AtKey("memory_bytes", "sets both memory_mb and memory_bytes; keep one of them")
         return self
 
     @property
@@ -275,8 +293,9 @@ class RestartTable(Table):
     @model_validator(mode="after")
     def _dead_letter_needs_a_count(self) -> RestartTable:
         if self.dead_letter is not None and self.dead_letter_after is None:
-            raise ValueError(f"dead_letter = {self.dead_letter!r} needs dead_letter_after "
-                             "(after how many redeliveries that trapped); set it")
+            raise AtKey("dead_letter",
+                        f"dead_letter = {self.dead_letter!r} needs dead_letter_after "
+                        "(after how many redeliveries that trapped); set it")
         return self
 
 
@@ -334,8 +353,9 @@ class ServiceTable(Table):
             raise ValueError(f"source {self.source!r} is not .c, .rs or .wat; add a build "
                              "command and wasm, or point source at a .c, .rs or .wat file")
         if self.build is None and self.build_timeout is not None:
-            raise ValueError("build_timeout applies only to a build command; remove it, or "
-                             "add build = [...]")
+            raise AtKey("build_timeout",
+                        "build_timeout applies only to a build command; remove it, or "
+                        "add build = [...]")
         built = self.build is None and (self.source or "").endswith(BUILT_SOURCES)
         if not built and (self.memory is not None or self.exports):
             raise ValueError("memory and exports apply only to source = \"x.c\" or "
