@@ -76,8 +76,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a dashboard polls four times a second."""
 
     # -- plumbing ---------------------------------------------------------
-    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+    def _send(self, status: int, body: bytes, ctype: str = "application/json",
+              allow: str | None = None) -> None:
         self.send_response(status)
+        if allow is not None:  # a 405 names the methods that would do (RFC 9110, 15.5.6)
+            self.send_header("Allow", allow)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -140,7 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._admitted(needs_token=False):
             return None
         if path == "/ws":
-            return self._error(HTTPStatus.METHOD_NOT_ALLOWED, "a WebSocket opens with GET")
+            body = json.dumps({"error": "a WebSocket opens with GET"}).encode()
+            return self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, allow="GET")
         return self._page(path)
 
     def _page(self, path: str) -> None:
