@@ -170,7 +170,7 @@ def port_row(p: Snap) -> tuple[str, ...]:
 
 def pattern_lines(snap: Snap) -> list[str]:
     """The services that wait on many ends (their bell parks), those upgraded
-    (how many times, the last result) and the datagram links (what each missed),
+    (how many times, the last result) and the bridged links (``link_lines``),
     one line each; none: nothing to say."""
     lines = [f"{s['name']} waits on many ends: {s['bell_parks']:,} bell parks"
              for s in snap["services"] if s.get("bell_parks") is not None]
@@ -180,10 +180,27 @@ def pattern_lines(snap: Snap) -> list[str]:
 
 
 def link_lines(snap: Snap) -> list[str]:
-    """Each bridged link that carries datagrams: its state and what it missed."""
-    return [f"link {k['tunnel']} ({k['side']}, {k['transport']}): {k['state']}, missed "
-            f"{k['missed']:,} (datagram)"
-            for k in snap.get("links", []) if k.get("delivery") == "datagram"]
+    """Each bridged link: the tunnel's far end, the session's state, its round
+    trip, in flight, retransmits, reconnects, bytes each way, and what a link
+    that carries datagrams missed."""
+    return [f"link {k['tunnel']} ({k['side']}, {k['transport']}){_far(k)}: {k['state']}, "
+            f"rtt {_rtt(k.get('rtt_s'))}, in flight {k['in_flight']:,}, retransmits "
+            f"{k['retransmits']:,}, reconnects {k['reconnects']:,}, "
+            f"{size(k['bytes_sent'])} out, {size(k['bytes_received'])} in"
+            + (f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else "")
+            for k in snap.get("links", [])]
+
+
+def _far(k: Snap) -> str:
+    """Where the link's tunnel goes: `` to checker on b`` (or comes from)."""
+    if not k.get("far_node"):
+        return ""
+    way = "to" if k["side"] == "send" else "from"
+    return f" {way} {k.get('far_service') or '?'} on {k['far_node']}"
+
+
+def _rtt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
 
 
 def tunnel_pattern_lines(snap: Snap) -> list[str]:

