@@ -36,6 +36,7 @@ from .crossnode import PatternBridges
 from .crossplan import Link, cut
 from .durable import DurableSendPump
 from .durable_receive import DurableReceivePump
+from .linkstats import far_end
 from .nats import NatsLink, NatsOptions, connect
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
@@ -109,13 +110,6 @@ def part(m: Manifest, node: str | None) -> Part:
     return Part(mine, tuple(outgoing), tuple(incoming),
                 table.mesh.name or m.path.parent.absolute().name or "mesh",
                 tuple(c.send), tuple(c.receive), far)
-
-
-def far_end(row: dict[str, Any], far: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """A link's row with ``far_node`` and ``far_service`` (None for a pattern
-    link, whose far ends may be many)."""
-    node, service = far.get(row["tunnel"], (None, None))
-    return {**row, "far_node": node, "far_service": service}
 
 
 async def cancel_the_rest() -> None:

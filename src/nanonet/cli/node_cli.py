@@ -7,6 +7,8 @@ until its services have ended and every message it sent is acknowledged.
 ``nanonet run`` on such a manifest runs the main node (services with no
 ``node``) the same way; without ``--nats`` either starts a nats-server of
 its own on 127.0.0.1 and says where, for the other nodes' ``--nats``.
+``--dashboard`` (``--observe-port``) serves the node's part as ``nanonet run``
+serves a mesh: dashboard, ``/metrics``, snapshot, its links with their far ends.
 """
 
 from __future__ import annotations
