@@ -113,7 +113,7 @@ class DirectBridges(NodeBridges):
         a port link's callers get a stream of calls beside any other."""
         if name in self.answerers:
             self.transports[name] = transport_of(link)
-            self._port_tasks.append(self.loop.create_task(self.answerers[name].serve(link)))
+            self.answerers[name].take(link)
             return
         if name not in self._writers:
             log.warning("bridge: refused a link for tunnel %r, which this node does not read",

@@ -265,6 +265,13 @@ class StreamAnswerer:
         self.figures = Figures(state="waiting")
         self.in_flight = 0
         self._calls: set[asyncio.Task[None]] = set()
+        self._streams: set[asyncio.Task[None]] = set()
+
+    def take(self, link: Any) -> None:
+        """Serve a stream that just arrived, beside any other (on the loop)."""
+        task = asyncio.ensure_future(self.serve(link))
+        self._streams.add(task)
+        task.add_done_callback(self._streams.discard)
 
     async def serve(self, link: Any) -> None:
         """One stream from the callers' node, until it closes."""
@@ -334,9 +341,11 @@ class StreamAnswerer:
         out.put(message_frame(number, reply))
 
     async def stop(self) -> None:
-        for task in list(self._calls):
+        """End every stream and every answer in progress."""
+        tasks = [*self._streams, *self._calls]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._calls, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def stats(self) -> LinkStats:
         fig = self.figures
