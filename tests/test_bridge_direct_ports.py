@@ -4,10 +4,12 @@ four host clients at once, over real QUIC on 127.0.0.1 and over the
 WebSocket fallback (the main node's QUIC listener closed). Every reply
 matches its call; a node with another token is refused; the port links'
 streams show as link rows. Each node's part is its own Mesh in this
-process, with its ``DirectBridges``."""
+process, with its ``DirectBridges``; and once as two processes, the port
+served by ``nanonet node`` and called from ``nanonet run``."""
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from nanonet.bridge.node import part
 from nanonet.errors import NanonetError
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
+from test_bridge_nodes import _nanonet
 from test_bridge_patterns import PORT, SCALE, WAIT, _ended, _write
 
 pytest.importorskip("aioquic")
@@ -117,3 +120,50 @@ def test_a_port_link_with_another_token_is_refused(tmp_path: Path) -> None:
         with pytest.raises(NanonetError, match="refused"):
             b.client("rpc").call(b"x", timeout=WAIT)
     assert err is not None and "refused the port link 'rpc@b': wrong token" in str(err)
+
+
+SERVED_ON_B = """
+[mesh]
+name = "rpc2"
+
+[ports.rpc]
+server = "srv"
+clients = ["near"]
+max_payload = 64
+
+[services.srv]
+source = "rpc_echo.wat"
+node = "b"
+
+[services.near]
+source = "rpc_caller.wat"
+grants = { clock = true }
+"""
+
+
+def test_nanonet_run_calls_a_port_served_by_nanonet_node_over_quic(tmp_path: Path) -> None:
+    """Two processes: ``nanonet node --name b --listen`` serves the port, the
+    main node (``nanonet run --peer b=...``) calls it from a Wasm service that
+    checks each reply carries its own round number back, then ends by itself."""
+    path = _write(tmp_path, SERVED_ON_B)
+    caller = (tmp_path / "rpc_caller.wat").read_text()
+    (tmp_path / "rpc_caller.wat").write_text(  # 2,000 rounds after 100 warm-up calls
+        caller.replace("(global $rounds (mut i32) (i32.const 10000))",
+                       "(global $rounds (mut i32) (i32.const 2000))")
+        .replace("(global $warmup (mut i32) (i32.const 1000))",
+                 "(global $warmup (mut i32) (i32.const 100))"))
+    (tmp_path / "token").write_text("t")
+    listen = f"127.0.0.1:{free_port()}"
+    b = _nanonet("node", "--name", "b", "--listen", listen, str(path), token=tmp_path / "token")
+    try:
+        main = _nanonet("run", "--peer", f"b={listen}", str(path), token=tmp_path / "token")
+        out_main, err_main = main.communicate(timeout=150)
+    finally:
+        b.terminate()
+        out_b, err_b = b.communicate(timeout=60)
+    assert main.returncode == 0, out_main + err_main + out_b + err_b
+    assert re.search(r"near\s+stopped\s+0\s", out_main), out_main  # every reply its own
+    assert "node main: tunnel rpc@main was bridged over quic" in err_main, err_main
+    assert re.search(r"node main: link rpc@main \(send, quic\): ended, rtt [\d.]+ ms, "
+                     r"in flight 0, retransmits 0, reconnects 0", err_main), err_main
+    assert re.search(r"node b: link rpc@main \(receive, quic\): ", err_b), err_b

@@ -88,7 +88,9 @@ class DirectBridges(NodeBridges):
         fwd = StreamCallForwarder(self.mesh.rt, self.mesh.ports[k.tunnel], k.link, self.token,
                                   self.loop, BRIDGE_OWNER).start()
         self.forwarders[k.link] = fwd
-        task = self.loop.create_task(fwd.run(*self.peers[k.reader_node]),
+        host, port = self.peers[k.reader_node]
+        task = self.loop.create_task(fwd.run(host, port, partial(self.transports.__setitem__,
+                                                                 k.link)),
                                      name=f"bridge {k.link}")
         task.add_done_callback(partial(self._ended, k.link))
         self._port_tasks.append(task)

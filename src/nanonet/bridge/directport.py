@@ -32,7 +32,7 @@ import hmac
 import logging
 import time
 from array import array
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,15 @@ class Figures:
     bytes_sent: int = 0
     bytes_received: int = 0
     rtt_s: float | None = None  # the last call's round trip (the callers' side)
+
+
+def _after(state: str) -> str:
+    """A stream's state once it is over: ``ended`` when the bridge stops (its
+    task cancelled), ``refused``, else ``waiting`` for the next one."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        return "ended"
+    return state if state == "refused" else "waiting"
 
 
 def frame_size(frame: F.Frame) -> int:
@@ -192,8 +201,10 @@ class StreamCallForwarder(PortStandIn):
         for number in [n for n in self.waiting if n not in self.held]:
             self._answered(number, FAILED + b"the link to the server's node was lost")
 
-    async def run(self, host: str, port: int) -> None:
-        """Dial the server's node, serve calls over the stream; dial again when it is lost."""
+    async def run(self, host: str, port: int,
+                  said: Callable[[str], None] | None = None) -> None:
+        """Dial the server's node, serve calls over the stream; dial again when
+        it is lost. ``said`` hears each dial's transport (and why it fell back)."""
         from .ws import dial
         while True:
             try:
@@ -203,6 +214,8 @@ class StreamCallForwarder(PortStandIn):
                          self.link_name, host, port, err)
                 await asyncio.sleep(REDIAL)
                 continue
+            if said is not None:
+                said(got.transport + (f" ({got.reason})" if got.reason else ""))
             try:
                 await self._session(got.link, got.transport)
             except BridgeProtocolError as err:
@@ -225,7 +238,7 @@ class StreamCallForwarder(PortStandIn):
                 fig.bytes_received += frame_size(frame)
                 self._on(frame, link)
         finally:
-            fig.state = "waiting"
+            fig.state = _after(fig.state)
             if self.out is not None:
                 await self.out.close()
                 self.out = None
@@ -291,7 +304,7 @@ class StreamAnswerer:
             log.warning("port link %r: %s; closing its stream", self.link_name, err)
             await link.close()
         finally:
-            fig.state = "waiting"
+            fig.state = _after(fig.state)
             if out is not None:
                 await out.close()
 
