@@ -310,10 +310,11 @@ class StreamAnswerer:
 
     async def _welcome(self, link: Any, frame: F.Frame) -> Outgoing | None:
         """Check the stream's hello: an ``Outgoing`` for its replies, or None (refused)."""
-        why = self._refusal(frame)
-        if why is not None:
+        refused = self._refusal(frame)
+        if refused is not None:
+            code, why = refused
             log.warning("bridge: port link %r refused a peer: %s", self.link_name, why)
-            refusal = F.refuse(F.Refusal.AUTH if why == "wrong token" else F.Refusal.TUNNEL, why)
+            refusal = F.refuse(code, why)
             await link.send(refusal)
             self.figures.bytes_sent += len(refusal)
             await link.close()
@@ -325,17 +326,20 @@ class StreamAnswerer:
         self.figures.state = "open"
         return Outgoing(link, self.figures)
 
-    def _refusal(self, frame: F.Frame) -> str | None:
+    def _refusal(self, frame: F.Frame) -> tuple[F.Refusal, str] | None:
+        """Why a stream's first frame is refused (the token checked in constant time)."""
         if frame.kind is not F.Kind.HELLO:
-            return f"a {frame.kind.name} frame before the hello"
+            return F.Refusal.TUNNEL, f"a {frame.kind.name} frame before the hello"
         h = F.parse_hello(frame)
         if not hmac.compare_digest(h.token, self.token):
-            return "wrong token"
+            return F.Refusal.AUTH, "wrong token"
         if not h.min_version <= F.VERSION <= h.max_version:
-            return f"versions {h.min_version}..{h.max_version} offered, {F.VERSION} spoken here"
+            return F.Refusal.VERSION, (f"versions {h.min_version}..{h.max_version} offered, "
+                                       f"{F.VERSION} spoken here")
         if h.name != self.link_name.encode() or h.max_payload != self.max_payload:
-            return (f"port link {h.name.decode(errors='replace')!r} of max_payload "
-                    f"{h.max_payload} asked, {self.link_name!r} of {self.max_payload} here")
+            return F.Refusal.TUNNEL, (f"port link {h.name.decode(errors='replace')!r} of "
+                                      f"max_payload {h.max_payload} asked, {self.link_name!r} "
+                                      f"of {self.max_payload} here")
         return None
 
     def _spawn(self, out: Outgoing, number: int, request: bytes) -> None:
