@@ -2,7 +2,8 @@
 serves /metrics and the snapshot of its part while the producer's stream
 crosses to it (over NATS, and point to point over QUIC). Two scrapes taken
 while it runs show the link open, its bytes growing, its reconnects, and the
-tunnel's far end (the producer on the main node); promtool accepts the scrape."""
+tunnel's far end (the producer on the main node); promtool accepts the scrape,
+and the node's dashboard shows the link and names the tunnel's far end."""
 
 from __future__ import annotations
 
@@ -165,8 +166,12 @@ def _dashboard_link(port: int, logs: list[Path]) -> dict[str, str]:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/#token={token.group(1)}", timeout=30_000)
             page.wait_for_selector("#l-stream-receive-state", timeout=30_000)
-            return {k: page.inner_text(f"#l-stream-receive-{k}")
-                    for k in ("transport", "far", "state", "reconnects", "in")}
+            row = {k: page.inner_text(f"#l-stream-receive-{k}")
+                   for k in ("transport", "far", "state", "reconnects", "in")}
+            row["ends"] = page.inner_text("#t-stream-ends")  # the tunnels table
+            graph = page.text_content('[id="node-producer on main"] text.sub')  # the far node
+            row["node"] = graph or ""
+            return row
         finally:
             browser.close()
 
@@ -181,3 +186,5 @@ def test_a_node_shows_its_links_on_its_dashboard(tmp_path: Path) -> None:
     assert (row["transport"], row["far"], row["state"], row["reconnects"]) == (
         "nats", "producer on main", "open", "0")
     assert row["in"].endswith("B") and row["in"] != "0 B", row
+    assert row["ends"] == "producer on main → checker", row
+    assert row["node"] == "on another node · nats · open", row
