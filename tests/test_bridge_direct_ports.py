@@ -107,6 +107,8 @@ def test_far_callers_each_get_their_own_replies_point_to_point(tmp_path: Path,
     assert (got["side"], got["transport"], got["state"]) == ("receive", transport, "open")
     assert sent["bytes_sent"] == got["bytes_received"] > 0  # every frame of the stream
     assert sent["rtt_s"] is not None and sent["in_flight"] == 0
+    assert (sent["far_node"], sent["far_service"]) == ("main", "srv")  # the port's server
+    assert (got["far_node"], got["far_service"]) == ("b", "far")  # its callers on b
 
 
 def test_a_port_link_with_another_token_is_refused(tmp_path: Path) -> None:

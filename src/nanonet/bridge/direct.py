@@ -180,7 +180,8 @@ class DirectBridges(NodeBridges):
         """The tunnels' links, then the port links' streams."""
         ports: list[StreamCallForwarder | StreamAnswerer] = [*self.forwarders.values(),
                                                              *self.answerers.values()]
-        return [*super().link_stats(), *(far_end(p.stats().to_json(), {}) for p in ports)]
+        return [*super().link_stats(),
+                *(far_end(p.stats().to_json(), self.part.far) for p in ports)]
 
     async def _stop(self) -> None:
         for task in self.tasks.values():

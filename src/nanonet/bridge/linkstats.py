@@ -43,8 +43,8 @@ FAR_END_FIELDS = ("far_node", "far_service")  # what ``far_end`` adds to a link'
 
 
 def far_end(row: dict[str, Any], far: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """A link's row with ``far_node`` and ``far_service`` (None for a pattern
-    link, whose far ends may be many)."""
+    """A link's row with ``far_node`` and ``far_service`` (None for a link
+    the map does not name)."""
     node, service = far.get(row["tunnel"], (None, None))
     return {**row, **dict(zip(FAR_END_FIELDS, (node, service), strict=True))}
 

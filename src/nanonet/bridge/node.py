@@ -73,7 +73,8 @@ class Part:
     mesh_name: str
     links_out: tuple[Link, ...] = ()  # pub-sub copies, fan-in writers, calls sent from here
     links_in: tuple[Link, ...] = ()  # and received here (crossplan.py)
-    # a bridged tunnel's far end: tunnel -> (its node, "main" for the main one; its service)
+    # a bridged tunnel's or pattern link's far end: name -> (its node, "main" for the main
+    # one; its service, or a port's callers there joined by ", ")
     far: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
@@ -99,6 +100,8 @@ def part(m: Manifest, node: str | None) -> Part:
             tunnels[name] = t.model_copy(update={"writer": HOST})
             incoming.append(name)
             far[name] = (w or "main", t.writer)
+    far.update({k.link: (k.reader_node, k.reader) for k in c.send})
+    far.update({k.link: (k.writer_node, k.writer) for k in c.receive})
     services = {n: s for n, s in table.services.items() if s.node == node}
     tunnels = {n: tunnels[n] for n in table.tunnels if n in tunnels}  # the manifest's order
     mine = Manifest(m.path, m.path.read_text(), table.model_copy(
