@@ -3,7 +3,8 @@ serves /metrics and the snapshot of its part while the producer's stream
 crosses to it (over NATS, and point to point over QUIC). Two scrapes taken
 while it runs show the link open, its bytes growing, its reconnects, and the
 tunnel's far end (the producer on the main node); promtool accepts the scrape,
-and the node's dashboard shows the link and names the tunnel's far end."""
+and the node's dashboard and ``nanonet top`` show the link and name the
+tunnel's far end."""
 
 from __future__ import annotations
 
@@ -107,6 +108,20 @@ def _scrapes(port: int, logs: list[Path]) -> tuple[bytes, bytes, Any]:
     return first, second, json.loads(_get(port, "/api/snapshot"))
 
 
+def _scrapes_and_top(port: int, logs: list[Path]) -> tuple[tuple[bytes, bytes, Any], str]:
+    """``_scrapes``, then what ``nanonet top --once`` draws of node b."""
+    scraped = _scrapes(port, logs)
+    token = re.search(r"#token=(\S+)", logs[0].read_text())
+    assert token, logs[0].read_text()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "250"}
+    top = subprocess.run([sys.executable, "-m", "nanonet.cli", "top", "--connect",
+                          f"127.0.0.1:{port}", "--token", token.group(1), "--once"],
+                         env=env, capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL, check=False)
+    assert top.returncode == 0, top.stdout + top.stderr
+    return scraped, top.stdout
+
+
 def _while_both_run(tmp: Path, b_args: list[str], main_args: list[str], look: Look) -> Any:
     """Run both nodes, b serving its dashboard; what ``look`` saw of it meanwhile."""
     path, port = two_nodes(tmp, ENDLESS), free_port()
@@ -149,9 +164,13 @@ def test_a_node_serves_its_links_metrics_over_nats(tmp_path: Path) -> None:
 
 def test_a_node_serves_its_links_metrics_over_quic(tmp_path: Path) -> None:
     listen = f"127.0.0.1:{free_port()}"
-    scraped = _while_both_run(tmp_path, ["--listen", listen], ["--peer", f"b={listen}"],
-                              _scrapes)
+    scraped, top = _while_both_run(tmp_path, ["--listen", listen], ["--peer", f"b={listen}"],
+                                   _scrapes_and_top)
     _check(scraped, "quic")
+    assert "producer on main → checker" in top, top  # the tunnels table names the far end
+    assert re.search(r"link stream \(receive, quic\) from producer on main: open, rtt -, in "
+                     r"flight 0, retransmits 0, reconnects 0, [\d.]+ \w+ out, [\d.]+ \w+ in",
+                     top), top
 
 
 def _dashboard_link(port: int, logs: list[Path]) -> dict[str, str]:

@@ -122,6 +122,22 @@ def _end(snap: Snap, owner: str | None) -> str:
             f"traps {traps(svc)}, memory {size(svc['memory_bytes'])})")
 
 
+def tunnel_end(snap: Snap, t: Snap, side: str) -> str:
+    """Who holds a tunnel's ``side`` ("writer" or "reader"); an end the bridge
+    holds is named by its link's far end (``producer on main``)."""
+    if t[side] == "<bridge>":
+        for k in snap.get("links", []):
+            if k["tunnel"] == t["name"] and k.get("far_node"):
+                return f"{k.get('far_service') or '?'} on {k['far_node']}"
+    return str(t[side] or "-")
+
+
+def _held(snap: Snap, t: Snap, side: str) -> str:
+    far = tunnel_end(snap, t, side)
+    return f"{far} (over the bridge)" if t[side] == "<bridge>" and far != "<bridge>" \
+        else _end(snap, t[side])
+
+
 def tunnel_details(snap: Snap, name: str) -> list[str]:
     """Everything a snapshot says of tunnel ``name``: its ends first."""
     t = next((t for t in snap["tunnels"] if t["name"] == name), None)
@@ -131,8 +147,8 @@ def tunnel_details(snap: Snap, name: str) -> list[str]:
     return [
         f"tunnel {name}: {tunnel_state(t)}" + (f" ({why})" if why else "")
         + ("  [tap attached]" if t["tap"] else ""),
-        f"  writer  {_end(snap, t['writer'])}",
-        f"  reader  {_end(snap, t['reader'])}",
+        f"  writer  {_held(snap, t, 'writer')}",
+        f"  reader  {_held(snap, t, 'reader')}",
         f"  ring    {t['slots']} slots of {size(t['max_payload'])}, fill {t['fill']}; "
         f"full {t['times_full']:,}×, empty {t['times_empty']:,}×",
         f"  moved   {t['sent']:,} sent, {t['received']:,} received ({size(t['bytes_out'])})",
