@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from ..bridge.crossport import CallAnswerer, CallForwarder
-from ..bridge.directport import StreamAnswerer, StreamCallForwarder
+from ..bridge.directanswer import StreamAnswerer
+from ..bridge.directport import StreamCallForwarder
 from ..bridge.nats import NatsLink, NatsOptions, connect
 from ..bridge.natsd import NatsServer, free_port
 from ..bridge.node import cancel_the_rest

@@ -26,7 +26,8 @@ from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
 from .crossplan import CALLS_IN_FLIGHT, Link
 from .crossport import CallAnswerer
-from .directport import StreamAnswerer, StreamCallForwarder, link_closed, release_dial
+from .directanswer import StreamAnswerer
+from .directport import StreamCallForwarder, link_closed, release_dial
 from .linkstats import far_end, transport_of
 from .node import BRIDGE_OWNER, NodeBridges, Part
 from .pump import ReceivePump, SendPump

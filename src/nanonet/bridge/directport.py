@@ -14,7 +14,9 @@ the link, which carries the bridge's frames (``frames``):
   ``[status u8][body]`` as over NATS (``crossport``: 0 and the reply, 1 and
   why the server's node could not answer).
 
-The server's node answers through ``CALLS_IN_FLIGHT`` host mailboxes at once,
+Here: the framing both sides share, and the callers' side
+(``StreamCallForwarder``); the server's side is ``directanswer``. The
+server's node answers through ``CALLS_IN_FLIGHT`` host mailboxes at once,
 so replies come back in any order; the number pairs each with its call.
 Why a stream per port and not a pair of bridged tunnels: a call is one
 message each way and its caller resends nothing (its own deadline decides),
@@ -28,7 +30,6 @@ a dial again) waits for the next one, within its caller's deadline.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from array import array
@@ -41,14 +42,13 @@ from ..host.engine import Runtime
 from ..ring import portlayout as P
 from ..ring.port import Port
 from . import frames as F
-from .crossport import FAILED, FAR_TIMEOUT, CallAnswerer
-from .linkstats import LinkStats, transport_of
+from .crossport import FAILED, FAR_TIMEOUT
+from .linkstats import LinkStats
 from .portstandin import PortStandIn
 
 log = logging.getLogger(__name__)
 REDIAL = 0.5  # seconds between two dials of a lost peer
 POLL = 0.2  # seconds a reader waits on its inbox before it looks at the link again
-WELCOME_WAIT = 10.0  # seconds a dialer waits for the answer to its hello
 
 
 def link_closed(link: Any) -> bool:
@@ -109,7 +109,7 @@ class Figures:
     rtt_s: float | None = None  # the last call's round trip (the callers' side)
 
 
-def _after(state: str) -> str:
+def after(state: str) -> str:
     """A stream's state once it is over: ``ended`` when the bridge stops (its
     task cancelled), ``refused``, else ``waiting`` for the next one."""
     task = asyncio.current_task()
@@ -238,7 +238,7 @@ class StreamCallForwarder(PortStandIn):
                 fig.bytes_received += frame_size(frame)
                 self._on(frame, link)
         finally:
-            fig.state = _after(fig.state)
+            fig.state = after(fig.state)
             if self.out is not None:
                 await self.out.close()
                 self.out = None
@@ -264,108 +264,4 @@ class StreamCallForwarder(PortStandIn):
         fig = self.figures
         return LinkStats(self.link_name, "send", fig.transport, fig.state, fig.rtt_s,
                          len(self.waiting), 0, max(0, fig.sessions - 1), 0, fig.bytes_sent,
-                         fig.bytes_received)
-
-
-class StreamAnswerer:
-    """The server's node: the calls of one port link's streams, each answered
-    through the port's host mailboxes (``CallAnswerer``) and its reply sent back."""
-
-    def __init__(self, answerer: CallAnswerer, link: str, max_payload: int,
-                 token: bytes) -> None:
-        self.answerer, self.link_name = answerer, link
-        self.max_payload, self.token = max_payload, token
-        self.figures = Figures(state="waiting")
-        self.in_flight = 0
-        self._calls: set[asyncio.Task[None]] = set()
-        self._streams: set[asyncio.Task[None]] = set()
-
-    def take(self, link: Any) -> None:
-        """Serve a stream that just arrived, beside any other (on the loop)."""
-        task = asyncio.ensure_future(self.serve(link))
-        self._streams.add(task)
-        task.add_done_callback(self._streams.discard)
-
-    async def serve(self, link: Any) -> None:
-        """One stream from the callers' node, until it closes."""
-        fig, decoder, out = self.figures, F.FrameDecoder(), None
-        fig.sessions, fig.transport = fig.sessions + 1, transport_of(link)
-        try:
-            async for frame in frames_of(link, decoder):
-                fig.bytes_received += frame_size(frame)
-                if out is None:
-                    out = await self._welcome(link, frame)
-                    if out is None:
-                        return
-                    continue
-                for number, request in messages(frame, self.max_payload):
-                    self._spawn(out, number, request)
-        except BridgeProtocolError as err:
-            log.warning("port link %r: %s; closing its stream", self.link_name, err)
-            await link.close()
-        finally:
-            fig.state = _after(fig.state)
-            if out is not None:
-                await out.close()
-
-    async def _welcome(self, link: Any, frame: F.Frame) -> Outgoing | None:
-        """Check the stream's hello: an ``Outgoing`` for its replies, or None (refused)."""
-        refused = self._refusal(frame)
-        if refused is not None:
-            code, why = refused
-            log.warning("bridge: port link %r refused a peer: %s", self.link_name, why)
-            refusal = F.refuse(code, why)
-            await link.send(refusal)
-            self.figures.bytes_sent += len(refusal)
-            await link.close()
-            return None
-        hello = F.parse_hello(frame)
-        welcome = F.welcome(F.VERSION, 0, hello.nonce, 0)
-        await link.send(welcome)
-        self.figures.bytes_sent += len(welcome)
-        self.figures.state = "open"
-        return Outgoing(link, self.figures)
-
-    def _refusal(self, frame: F.Frame) -> tuple[F.Refusal, str] | None:
-        """Why a stream's first frame is refused (the token checked in constant time)."""
-        if frame.kind is not F.Kind.HELLO:
-            return F.Refusal.TUNNEL, f"a {frame.kind.name} frame before the hello"
-        h = F.parse_hello(frame)
-        if not hmac.compare_digest(h.token, self.token):
-            return F.Refusal.AUTH, "wrong token"
-        if not h.min_version <= F.VERSION <= h.max_version:
-            return F.Refusal.VERSION, (f"versions {h.min_version}..{h.max_version} offered, "
-                                       f"{F.VERSION} spoken here")
-        if h.name != self.link_name.encode() or h.max_payload != self.max_payload:
-            return F.Refusal.TUNNEL, (f"port link {h.name.decode(errors='replace')!r} of "
-                                      f"max_payload {h.max_payload} asked, {self.link_name!r} "
-                                      f"of {self.max_payload} here")
-        return None
-
-    def _spawn(self, out: Outgoing, number: int, request: bytes) -> None:
-        task = asyncio.ensure_future(self._answer(out, number, request))
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
-
-    async def _answer(self, out: Outgoing, number: int, request: bytes) -> None:
-        self.in_flight += 1
-        try:
-            reply = await self.answerer.reply_to(request)
-        finally:
-            self.in_flight -= 1
-        if reply[:1] == FAILED:
-            reply = reply[:F.MAX_REASON + 1]
-        out.put(message_frame(number, reply))
-
-    async def stop(self) -> None:
-        """End every stream and every answer in progress."""
-        tasks = [*self._streams, *self._calls]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def stats(self) -> LinkStats:
-        fig = self.figures
-        return LinkStats(self.link_name, "receive", fig.transport, fig.state, None,
-                         self.in_flight, 0, max(0, fig.sessions - 1), 0, fig.bytes_sent,
                          fig.bytes_received)
