@@ -146,7 +146,11 @@ def test_a_datagram_link_shows_its_missed_count_in_metrics_and_top() -> None:
     assert [(s.labels["tunnel"], s.value) for s in fam.samples
             if s.name.endswith("_total")] == [("lossy", 17), ("sure", 0)]
     snap = {"services": [], "links": [lossy, sure]}
-    assert pattern_lines(snap) == ["link lossy (receive, quic): open, missed 17 (datagram)"]
+    assert pattern_lines(snap) == [
+        "link lossy (receive, quic): open, rtt -, in flight 0, retransmits 0, reconnects 0, "
+        "10 B out, 20 B in, missed 17 (datagram)",
+        "link sure (receive, quic): open, rtt -, in flight 0, retransmits 0, reconnects 0, "
+        "10 B out, 20 B in"]
 
 
 @pytest.mark.parametrize("keys, why", [

@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from nanonet import Mesh, PortStats
-from nanonet.bridge.linkstats import LinkStats
+from nanonet.bridge.linkstats import FAR_END_FIELDS, LinkStats
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.metrics import registry
 from nanonet.observe.portcalls import EXTRA_FIELDS
@@ -78,6 +78,7 @@ def _first_cells(section: str) -> list[str]:
 def test_the_snapshot_fields_are_the_documented_ones() -> None:
     want = {f.name for f in fields(MeshSnapshot)} - {"services", "tunnels", "ports", "links"}
     want |= {f"links[].{f.name}" for f in fields(LinkStats)}
+    want |= {f"links[].{name}" for name in FAR_END_FIELDS}
     want |= {f"services[].{f.name}" for f in fields(ServiceSnapshot)}
     want |= {f"tunnels[].{f.name}" for f in fields(TunnelSnapshot)}
     want |= {f"ports[].{f.name}" for f in fields(PortStats)}

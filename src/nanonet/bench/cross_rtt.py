@@ -1,4 +1,4 @@
-"""A far port call's round trip, two ways, on one nats-server started here.
+"""A far port call's round trip, over NATS and point to point.
 
 ``python -m nanonet.bench.cross_rtt [ROUNDS]`` prints the median round trip
 of one 64-byte call, one at a time, host end to host end:
@@ -9,7 +9,11 @@ of one 64-byte call, one at a time, host end to host end:
 - ``bridged tunnels``: the other design, two bridged tunnels (requests one
   way, replies the other) with the bridge's own framing, sessions and
   credit (``SendPump``/``ReceivePump``), one message each way per call;
-- ``raw nats-py``: nats-py's own request/reply, for reference.
+- ``raw nats-py``: nats-py's own request/reply, for reference;
+- ``stream (quic)`` and ``stream (websocket)``: what ``bridge/directport.py``
+  does for nodes linked with ``--listen``/``--peer`` (one stream per port
+  link, numbered calls and replies as DATA frames), over a real listener on
+  127.0.0.1 (QUIC, or its WebSocket fallback alone).
 
 The choice in docs/bridge.md ("Ports across nodes") rests on these figures.
 """
@@ -19,15 +23,20 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 from ..bridge.crossport import CallAnswerer, CallForwarder
+from ..bridge.directanswer import StreamAnswerer
+from ..bridge.directport import StreamCallForwarder
 from ..bridge.nats import NatsLink, NatsOptions, connect
-from ..bridge.natsd import NatsServer
+from ..bridge.natsd import NatsServer, free_port
+from ..bridge.node import cancel_the_rest
 from ..bridge.pump import ReceivePump, SendPump
 from ..mesh import Mesh
 from ..ring.adapter import Direction
@@ -151,14 +160,68 @@ def raw_nats(url: str, rounds: int) -> float:
     return asyncio.run(measure())
 
 
+async def _listen(answerer: StreamAnswerer, port: int, folder: Path, quic: bool) -> Any:
+    """A QUIC listener (or a WebSocket one alone) handing each stream to ``answerer``."""
+    from ..bridge.quic import QuicListener, make_certificate
+    from ..bridge.ws import WsListener
+
+    def accept(name: str, link: Any) -> None:
+        answerer.take(link)
+    if quic:
+        cert, key = make_certificate(folder)
+        return await QuicListener("127.0.0.1", port, cert, key, accept).start()
+    return await WsListener("127.0.0.1", port, accept).start()
+
+
+def _opened(fwd: StreamCallForwarder) -> None:
+    for _ in range(400):  # the WebSocket fallback first waits for QUIC (ws.QUIC_WAIT)
+        if fwd.figures.state == "open":
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"port link {fwd.link_name!r} did not open")
+
+
+def port_stream(quic: bool, rounds: int) -> float:
+    """The directport path: caller's node -> its stream -> server's node."""
+    lp, port = _Loop(), free_port()
+    with Mesh() as caller, Mesh() as server, tempfile.TemporaryDirectory() as folder:
+        caller.port("rpc", max_payload=64, clients=0, host_clients=1)
+        server.port("rpc", max_payload=64, clients=0, host_clients=1)
+        server.serve("rpc", bytes)
+        server.start()
+        answerer = StreamAnswerer(CallAnswerer([server.client("rpc")]), "rpc@a", 64, b"k")
+        listener = lp.run(_listen(answerer, port, Path(folder), quic))
+        fwd = StreamCallForwarder(caller.rt, caller.ports["rpc"], "rpc@a", b"k", lp.loop).start()
+        dial = asyncio.run_coroutine_threadsafe(fwd.run("127.0.0.1", port), lp.loop)
+        client = caller.client("rpc")
+        try:
+            _opened(fwd)
+            return _median_us(rounds, lambda: client.call(MESSAGE, timeout=10))
+        finally:
+            fwd.stop()
+            dial.cancel()
+            futures.wait([dial], timeout=5)
+            lp.run(answerer.stop())
+            listener.close()
+            lp.run(cancel_the_rest())  # the listener's connections' tasks too
+            fwd.release()
+            server.stop()
+            lp.stop()
+
+
 def main(argv: list[str]) -> int:
     rounds = int(argv[0]) if argv else 2000
     with NatsServer() as srv:
         for name, fn in (("nats request", port_call), ("bridged tunnels", bridged_tunnels),
                          ("raw nats-py", raw_nats)):
-            print(f"{name:16} {fn(srv.url, rounds):9.1f} us median round trip "
-                  f"({rounds} calls of {len(MESSAGE)} B)")
+            _say(name, fn(srv.url, rounds), rounds)
+    for quic in (True, False):
+        _say("stream (quic)" if quic else "stream (websocket)", port_stream(quic, rounds), rounds)
     return 0
+
+
+def _say(name: str, us: float, rounds: int) -> None:
+    print(f"{name:19} {us:9.1f} us median round trip ({rounds} calls of {len(MESSAGE)} B)")
 
 
 if __name__ == "__main__":

@@ -109,16 +109,22 @@ class CallAnswerer:
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
-    async def _answer(self, msg: Any) -> None:
+    async def reply_to(self, request: bytes) -> bytes:
+        """The answer to one far call: ``OK`` and the server's reply, or
+        ``FAILED`` and why (whatever carried the call carries it back)."""
         client = await self.free.get()
         try:
-            reply = OK + await client.acall(msg.data, FAR_TIMEOUT)
+            reply = OK + await client.acall(request, FAR_TIMEOUT)
             self.answered += 1
         except (CallTimeout, NanonetError) as err:
             self.failed += 1
             reply = FAILED + str(err).encode()
         finally:
             self.free.put_nowait(client)
+        return reply
+
+    async def _answer(self, msg: Any) -> None:
+        reply = await self.reply_to(msg.data)
         try:
             await msg.respond(reply)
         except Exception as err:  # nats-py's own errors: the caller times out

@@ -3,7 +3,8 @@
 With ``--listen HOST:PORT`` a node listens for the tunnels it reads (QUIC on
 that UDP port, WebSocket on that TCP port); with ``--peer NODE=HOST:PORT``
 it dials the node that reads the tunnels it writes, one QUIC stream (or one
-WebSocket) per tunnel. A dialed link that closes (the peer restarted, a
+WebSocket) per tunnel, and the server's node of each port it calls, one
+stream per port link (``directport``). A dialed link that closes (the peer restarted, a
 long cut) is dialed again and a new session resumes from the ring; a
 listener that accepts a tunnel it already serves replaces the old session
 by a new one. Same interface as ``node.NodeBridges``: one asyncio loop on
@@ -23,7 +24,11 @@ from ..errors import InvalidValue
 from ..mesh import Mesh
 from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
-from .linkstats import transport_of
+from .crossplan import CALLS_IN_FLIGHT, Link
+from .crossport import CallAnswerer
+from .directanswer import StreamAnswerer
+from .directport import StreamCallForwarder, link_closed, release_dial
+from .linkstats import far_end, transport_of
 from .node import BRIDGE_OWNER, NodeBridges, Part
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
@@ -39,22 +44,6 @@ def host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _closed(link: Any) -> bool:
-    if getattr(link, "proto", None) is not None:
-        return bool(link.closed)  # its QUIC stream was reset, or the connection closed
-    state = getattr(getattr(link, "ws", None), "state", None)
-    return state is not None and state.name in ("CLOSING", "CLOSED")
-
-
-async def _release(owner: Any) -> None:
-    """Close a dial's QUIC connection, or cancel its WebSocket reader."""
-    if isinstance(owner, asyncio.Task):
-        owner.cancel()
-        await asyncio.gather(owner, return_exceptions=True)
-    elif owner is not None:
-        await owner.close()
-
-
 class DirectBridges(NodeBridges):
     """``NodeBridges`` over QUIC (WebSocket fallback) instead of NATS."""
 
@@ -66,15 +55,25 @@ class DirectBridges(NodeBridges):
         self.transports: dict[str, str] = {}  # tunnel -> "quic" or "websocket (why)"
         self._listeners: list[Any] = []
         self._writers: dict[str, Any] = {}
+        self.forwarders: dict[str, StreamCallForwarder] = {}  # port links called from here
+        self.answerers: dict[str, StreamAnswerer] = {}  # and served here
+        self._port_tasks: list[asyncio.Task[None]] = []
         self._folder = tempfile.TemporaryDirectory(prefix="nanonet-bridge-")
 
     async def _start(self) -> None:
-        if self.part.links_out or self.part.links_in:
-            raise InvalidValue("pub-sub, fan-in and port crossings (docs/bridge.md, \"Patterns "
-                               "across nodes\") are bridged over NATS only: run the nodes with "
-                               "--nats (or none of --listen/--peer)")
-        if self.part.incoming:
+        links = (*self.part.links_out, *self.part.links_in)
+        if other := [k.link for k in links if k.kind != "port"]:
+            raise InvalidValue(f"pub-sub and fan-in crossings ({', '.join(other)}; docs/bridge.md, "
+                               "\"Patterns across nodes\") are bridged over NATS only: run the "
+                               "nodes with --nats (or none of --listen/--peer)")
+        for k in self.part.links_in:
+            answerer = CallAnswerer([self.mesh.client(k.tunnel) for _ in range(CALLS_IN_FLIGHT)])
+            self.answerers[k.link] = StreamAnswerer(
+                answerer, k.link, self.mesh.ports[k.tunnel].geometry.max_payload, self.token)
+        if self.part.incoming or self.answerers:
             await self._listen()
+        for k in self.part.links_out:
+            self._call_from_here(k)
         for name in self.part.outgoing:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, BRIDGE_OWNER)
@@ -82,10 +81,27 @@ class DirectBridges(NodeBridges):
             self.tasks[name] = task
             task.add_done_callback(partial(self._ended, name))
 
+    def _call_from_here(self, k: Link) -> None:
+        """A port link's forwarder, and the task that dials the server's node for it."""
+        if k.reader_node not in self.peers:
+            raise InvalidValue(f"port {k.tunnel!r} is served on node {k.reader_node!r}: pass "
+                               f"--peer {k.reader_node}=HOST:PORT")
+        fwd = StreamCallForwarder(self.mesh.rt, self.mesh.ports[k.tunnel], k.link, self.token,
+                                  self.loop, BRIDGE_OWNER).start()
+        self.forwarders[k.link] = fwd
+        host, port = self.peers[k.reader_node]
+        task = self.loop.create_task(fwd.run(host, port, partial(self.transports.__setitem__,
+                                                                 k.link)),
+                                     name=f"bridge {k.link}")
+        task.add_done_callback(partial(self._ended, k.link))
+        self._port_tasks.append(task)
+
     async def _listen(self) -> None:
         if self.listen is None:
-            raise InvalidValue(f"this node reads tunnels written elsewhere "
-                               f"({', '.join(self.part.incoming)}): pass --listen HOST:PORT")
+            ends = [*self.part.incoming, *self.answerers]
+            raise InvalidValue(f"this node reads tunnels written elsewhere or serves ports "
+                               f"called from elsewhere ({', '.join(ends)}): pass --listen "
+                               "HOST:PORT")
         from .quic import QuicListener, make_certificate
         from .ws import WsListener
         host, port = self.listen
@@ -96,7 +112,12 @@ class DirectBridges(NodeBridges):
                            await WsListener(host, port, self._accept).start()]
 
     def _accept(self, name: str, link: Any) -> None:
-        """A sender dialed in for ``name``: a new session replaces the old one."""
+        """A sender dialed in for ``name``: a new session replaces the old one;
+        a port link's callers get a stream of calls beside any other."""
+        if name in self.answerers:
+            self.transports[name] = transport_of(link)
+            self.answerers[name].take(link)
+            return
         if name not in self._writers:
             log.warning("bridge: refused a link for tunnel %r, which this node does not read",
                         name)
@@ -138,7 +159,7 @@ class DirectBridges(NodeBridges):
                 pump.totals.retire(self.pumps[name].session)
             self.pumps[name] = pump
             finished = await self._pump_until_closed(pump, got.link)
-            await _release(got.owner)
+            await release_dial(got.owner)
             if finished:
                 return
             await asyncio.sleep(REDIAL)
@@ -149,17 +170,33 @@ class DirectBridges(NodeBridges):
         task = asyncio.ensure_future(pump.run())
         while not task.done():
             await asyncio.wait({task}, timeout=0.2)
-            if _closed(link) and not task.done():
+            if link_closed(link) and not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
                 return False
         task.result()
         return True
 
+    def link_stats(self) -> list[dict[str, Any]]:
+        """The tunnels' links, then the port links' streams."""
+        ports: list[StreamCallForwarder | StreamAnswerer] = [*self.forwarders.values(),
+                                                             *self.answerers.values()]
+        return [*super().link_stats(),
+                *(far_end(p.stats().to_json(), self.part.far) for p in ports)]
+
     async def _stop(self) -> None:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        for fwd in self.forwarders.values():
+            await asyncio.to_thread(fwd.stop)
+        for ans in self.answerers.values():
+            await ans.stop()
+        for task in self._port_tasks:
+            task.cancel()
+        await asyncio.gather(*self._port_tasks, return_exceptions=True)
+        for fwd in self.forwarders.values():
+            fwd.release()
         for listener in self._listeners:
             listener.close()
         self._folder.cleanup()

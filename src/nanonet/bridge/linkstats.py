@@ -7,7 +7,9 @@ the receiving side always 0), messages sent again after a loss,
 reconnects (sessions after the first: a new hello after a lost link or a
 protocol error), the bytes each way, and, on a tunnel sent as datagrams
 (``delivery`` "datagram"), the messages the receiver gave up as lost
-(``missed``; always 0 on a stream). ``observe/snapshot.py`` lists them
+(``missed``; always 0 on a stream). A node's bridges add the tunnel's far
+end (``far_end``: the node and the service on the other side, which only
+the manifest knows). ``observe/snapshot.py`` lists them
 under ``links`` and ``observe/metrics.py`` exports them per tunnel.
 """
 
@@ -35,6 +37,16 @@ class LinkStats:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+FAR_END_FIELDS = ("far_node", "far_service")  # what ``far_end`` adds to a link's row
+
+
+def far_end(row: dict[str, Any], far: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A link's row with ``far_node`` and ``far_service`` (None for a link
+    the map does not name)."""
+    node, service = far.get(row["tunnel"], (None, None))
+    return {**row, **dict(zip(FAR_END_FIELDS, (node, service), strict=True))}
 
 
 @dataclass

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,6 +36,7 @@ from .crossnode import PatternBridges
 from .crossplan import Link, cut
 from .durable import DurableSendPump
 from .durable_receive import DurableReceivePump
+from .linkstats import far_end
 from .nats import NatsLink, NatsOptions, connect
 from .pump import ReceivePump, SendPump
 from .session import DEFAULT_TIMING, Timing
@@ -72,6 +73,9 @@ class Part:
     mesh_name: str
     links_out: tuple[Link, ...] = ()  # pub-sub copies, fan-in writers, calls sent from here
     links_in: tuple[Link, ...] = ()  # and received here (crossplan.py)
+    # a bridged tunnel's or pattern link's far end: name -> (its node, "main" for the main
+    # one; its service, or a port's callers there joined by ", ")
+    far: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def part(m: Manifest, node: str | None) -> Part:
@@ -79,6 +83,7 @@ def part(m: Manifest, node: str | None) -> Part:
     table = m.table
     c = cut(table, node)
     tunnels, outgoing, incoming = dict(c.tunnels), [], []
+    far: dict[str, tuple[str, str]] = {}
     for name, t in table.tunnels.items():
         if t.writer is None or t.reader is None:  # fan-in, pub-sub: crossplan.cut
             continue
@@ -90,9 +95,13 @@ def part(m: Manifest, node: str | None) -> Part:
         elif w == node:
             tunnels[name] = t.model_copy(update={"reader": HOST})
             outgoing.append(name)
+            far[name] = (r or "main", t.reader)
         else:
             tunnels[name] = t.model_copy(update={"writer": HOST})
             incoming.append(name)
+            far[name] = (w or "main", t.writer)
+    far.update({k.link: (k.reader_node, k.reader) for k in c.send})
+    far.update({k.link: (k.writer_node, k.writer) for k in c.receive})
     services = {n: s for n, s in table.services.items() if s.node == node}
     tunnels = {n: tunnels[n] for n in table.tunnels if n in tunnels}  # the manifest's order
     mine = Manifest(m.path, m.path.read_text(), table.model_copy(
@@ -103,7 +112,7 @@ def part(m: Manifest, node: str | None) -> Part:
                              if n not in incoming and n not in c.bridge_writes)
     return Part(mine, tuple(outgoing), tuple(incoming),
                 table.mesh.name or m.path.parent.absolute().name or "mesh",
-                tuple(c.send), tuple(c.receive))
+                tuple(c.send), tuple(c.receive), far)
 
 
 async def cancel_the_rest() -> None:
@@ -198,9 +207,10 @@ class NodeBridges:
             log.error("bridge %r stopped: %s", name, err)
 
     def link_stats(self) -> list[dict[str, Any]]:
-        """Each bridged tunnel's link now (``linkstats.LinkStats`` as plain data)."""
+        """Each bridged tunnel's link now (``linkstats.LinkStats`` as plain data),
+        with the tunnel's far end: the node and the service on the other side."""
         pumps = [*self.pumps.values(), *self.durables.values()]
-        return [pump.stats().to_json() for pump in pumps]
+        return [far_end(pump.stats().to_json(), self.part.far) for pump in pumps]
 
     def sent_all(self) -> bool:
         """Every outgoing tunnel was closed here and all of it acknowledged."""

@@ -7,6 +7,8 @@ until its services have ended and every message it sent is acknowledged.
 ``nanonet run`` on such a manifest runs the main node (services with no
 ``node``) the same way; without ``--nats`` either starts a nats-server of
 its own on 127.0.0.1 and says where, for the other nodes' ``--nats``.
+``--dashboard`` (``--observe-port``) serves the node's part as ``nanonet run``
+serves a mesh: dashboard, ``/metrics``, snapshot, its links with their far ends.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..bridge.node import NodeBridges, Part, part
 from ..errors import InvalidValue, ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..mesh import Mesh
+from ..observe.hook import add_arguments, attach, mesh_name, preflight
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 from .verbosity import add_switch
 from .where import manifest_path
@@ -156,7 +159,7 @@ def run_node(m: Manifest, node: str | None, args: argparse.Namespace) -> int:
 def _run_part(how: Bridging, node: str | None, args: argparse.Namespace) -> int:
     m, label = how.part.manifest, node or "main"
     print(started_line(label, how.part), file=sys.stderr)
-    mesh = m.build_mesh()
+    mesh = m.build_mesh(latency=args.dashboard)
     for name in m.host_writes:
         mesh.writer(name).close()
     host = HostReads({n: mesh.reader(n) for n in m.host_reads},
@@ -164,7 +167,8 @@ def _run_part(how: Bridging, node: str | None, args: argparse.Namespace) -> int:
     bridges = how.start(mesh)
     t0 = time.perf_counter()
     try:
-        why = run_mesh(mesh, host, RunOptions(args.timeout, args.quiet), bridges=bridges)
+        with attach(mesh, args, observed_name(m, label)):
+            why = run_mesh(mesh, host, RunOptions(args.timeout, args.quiet), bridges=bridges)
     finally:
         bridges.stop()
     print(f"node {label}: {why} after {time.perf_counter() - t0:.3f} s", file=sys.stderr)
@@ -173,6 +177,12 @@ def _run_part(how: Bridging, node: str | None, args: argparse.Namespace) -> int:
     status = 1 if failed(mesh, why) or bridges.errors else 0
     mesh.close()
     return status
+
+
+def observed_name(m: Manifest, label: str) -> str:
+    """What ``nanonet top --mesh`` calls a node's mesh: the manifest's mesh name
+    and the node's, ``two.b`` (the main node's is the manifest's alone)."""
+    return f"{mesh_name(m.path)}.{label}"
 
 
 def started_line(label: str, p: Part) -> str:
@@ -215,6 +225,7 @@ def _node(args: argparse.Namespace) -> int:
     if path is None:
         return 1
     try:
+        preflight(args)
         m = load_manifest(path)
     except ManifestError as err:
         print(err, file=sys.stderr)
@@ -228,7 +239,9 @@ def register(sub: Any) -> None:
                        "node (node = \"NAME\"), with a bridge over NATS for every tunnel that "
                        "crosses to another node (docs/bridge.md). Ends when the node's "
                        "services have ended and every message it sent was acknowledged, at "
-                       "the --timeout, Ctrl-C or SIGTERM. Exit status 0 if nothing failed.")
+                       "the --timeout, Ctrl-C or SIGTERM. With --dashboard it serves the "
+                       "dashboard, /metrics and the snapshot of its part, bridged links "
+                       "included, as nanonet run does. Exit status 0 if nothing failed.")
     p.add_argument("manifest", nargs="?", help="the manifest (default ./nanonet.toml)")
     p.add_argument("--name", required=True, help="this node's name (a service's node = ...)")
     p.add_argument("--timeout", type=float, default=None,
@@ -236,5 +249,6 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="count what the host receives instead of printing it")
     add_bridge_arguments(p)
+    add_arguments(p, node=True)
     add_switch(p)
     p.set_defaults(func=_node)

@@ -36,15 +36,20 @@ from .top import live_top
 from .traces import EXPORTERS
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, node: bool = False) -> None:
+    """The observability options; ``node``: those of ``nanonet node``, which
+    has no terminal view and whose ``--name`` is the node's."""
     g = parser.add_argument_group("observability")
     g.add_argument("--dashboard", action="store_true",
                    help="serve the dashboard, /metrics and the control API on 127.0.0.1")
-    g.add_argument("--top", action="store_true", help="show the live terminal view")
+    if not node:
+        g.add_argument("--top", action="store_true", help="show the live terminal view")
     g.add_argument("--observe-port", type=int, default=0, metavar="PORT",
                    help="port of the control endpoint (default: any free one)")
     g.add_argument("--traces", choices=EXPORTERS, default="none",
                    help="export OpenTelemetry spans of service lifecycles")
+    if node:
+        return
     g.add_argument("--name", metavar="NAME",
                    help="the mesh's name: for top, tap and replay --mesh NAME, and in spans "
                    "(default: the manifest's, or its directory's for a nanonet.toml)")

@@ -119,13 +119,18 @@ def _link_families(links: list[dict[str, Any]]) -> Iterator[Metric]:
                                labels=_L_LABELS)
     rtt = GaugeMetricFamily("nanonet_link_rtt_seconds", "the last PING to PONG round trip",
                             labels=_L_LABELS)
+    info = GaugeMetricFamily("nanonet_link_info", "1 per link: its session's state and the "
+                             "tunnel's far end (node, service)",
+                             labels=[*_L_LABELS, "state", "far_node", "far_service"])
     for k in links:
         labels = [k["tunnel"], k["side"], k["transport"]]
         up.add_metric(labels, float(k["state"] == "open"))
         flight.add_metric(labels, k["in_flight"])
         if k["rtt_s"] is not None:
             rtt.add_metric(labels, k["rtt_s"])
-    yield from (up, flight, rtt)
+        info.add_metric([*labels, k["state"], k.get("far_node") or "",
+                         k.get("far_service") or ""], 1.0)
+    yield from (up, flight, rtt, info)
 
 
 def _tunnel_families(tunnels: list[TunnelSnapshot]) -> Iterator[Metric]:

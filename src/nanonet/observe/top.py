@@ -26,6 +26,7 @@ from .topmodel import (
     port_row,
     rate,
     seconds,
+    tunnel_end,
     tunnel_pattern_lines,
     uptime,
 )
@@ -64,7 +65,8 @@ def tunnels_table(snap: Snap) -> Table:
         left = col in cols[:2] or col in ("fill", "state")
         table.add_column(col, justify="left" if left else "right")
     for t in snap["tunnels"]:
-        ends = f"{t['writer'] or '-'} → {t['reader'] or '-'}" + (" [tap]" if t["tap"] else "")
+        ends = (f"{tunnel_end(snap, t, 'writer')} → {tunnel_end(snap, t, 'reader')}"
+                + (" [tap]" if t["tap"] else ""))
         table.add_row(t["name"], ends, rate(t["msgs_per_s"]), byte_rate(t["bytes_per_s"]),
                       f"{t['received']:,}", _bar(t["fill"], t["slots"]), f"{t['times_full']:,}",
                       f"{t['writer_parks']:,}/{t['reader_parks']:,}", ns(t["p50_ns"]),

@@ -122,6 +122,22 @@ def _end(snap: Snap, owner: str | None) -> str:
             f"traps {traps(svc)}, memory {size(svc['memory_bytes'])})")
 
 
+def tunnel_end(snap: Snap, t: Snap, side: str) -> str:
+    """Who holds a tunnel's ``side`` ("writer" or "reader"); an end the bridge
+    holds is named by its link's far end (``producer on main``)."""
+    if t[side] == "<bridge>":
+        for k in snap.get("links", []):
+            if k["tunnel"] == t["name"] and k.get("far_node"):
+                return f"{k.get('far_service') or '?'} on {k['far_node']}"
+    return str(t[side] or "-")
+
+
+def _held(snap: Snap, t: Snap, side: str) -> str:
+    far = tunnel_end(snap, t, side)
+    return f"{far} (over the bridge)" if t[side] == "<bridge>" and far != "<bridge>" \
+        else _end(snap, t[side])
+
+
 def tunnel_details(snap: Snap, name: str) -> list[str]:
     """Everything a snapshot says of tunnel ``name``: its ends first."""
     t = next((t for t in snap["tunnels"] if t["name"] == name), None)
@@ -131,8 +147,8 @@ def tunnel_details(snap: Snap, name: str) -> list[str]:
     return [
         f"tunnel {name}: {tunnel_state(t)}" + (f" ({why})" if why else "")
         + ("  [tap attached]" if t["tap"] else ""),
-        f"  writer  {_end(snap, t['writer'])}",
-        f"  reader  {_end(snap, t['reader'])}",
+        f"  writer  {_held(snap, t, 'writer')}",
+        f"  reader  {_held(snap, t, 'reader')}",
         f"  ring    {t['slots']} slots of {size(t['max_payload'])}, fill {t['fill']}; "
         f"full {t['times_full']:,}×, empty {t['times_empty']:,}×",
         f"  moved   {t['sent']:,} sent, {t['received']:,} received ({size(t['bytes_out'])})",
@@ -170,7 +186,7 @@ def port_row(p: Snap) -> tuple[str, ...]:
 
 def pattern_lines(snap: Snap) -> list[str]:
     """The services that wait on many ends (their bell parks), those upgraded
-    (how many times, the last result) and the datagram links (what each missed),
+    (how many times, the last result) and the bridged links (``link_lines``),
     one line each; none: nothing to say."""
     lines = [f"{s['name']} waits on many ends: {s['bell_parks']:,} bell parks"
              for s in snap["services"] if s.get("bell_parks") is not None]
@@ -180,10 +196,27 @@ def pattern_lines(snap: Snap) -> list[str]:
 
 
 def link_lines(snap: Snap) -> list[str]:
-    """Each bridged link that carries datagrams: its state and what it missed."""
-    return [f"link {k['tunnel']} ({k['side']}, {k['transport']}): {k['state']}, missed "
-            f"{k['missed']:,} (datagram)"
-            for k in snap.get("links", []) if k.get("delivery") == "datagram"]
+    """Each bridged link: the tunnel's far end, the session's state, its round
+    trip, in flight, retransmits, reconnects, bytes each way, and what a link
+    that carries datagrams missed."""
+    return [f"link {k['tunnel']} ({k['side']}, {k['transport']}){_far(k)}: {k['state']}, "
+            f"rtt {_rtt(k.get('rtt_s'))}, in flight {k['in_flight']:,}, retransmits "
+            f"{k['retransmits']:,}, reconnects {k['reconnects']:,}, "
+            f"{size(k['bytes_sent'])} out, {size(k['bytes_received'])} in"
+            + (f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else "")
+            for k in snap.get("links", [])]
+
+
+def _far(k: Snap) -> str:
+    """Where the link's tunnel goes: `` to checker on b`` (or comes from)."""
+    if not k.get("far_node"):
+        return ""
+    way = "to" if k["side"] == "send" else "from"
+    return f" {way} {k.get('far_service') or '?'} on {k['far_node']}"
+
+
+def _rtt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
 
 
 def tunnel_pattern_lines(snap: Snap) -> list[str]:
