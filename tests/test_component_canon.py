@@ -2,11 +2,14 @@
 
 The same component is called through the wasmtime component runtime and
 through ``RingInstance`` (its core modules in one Store, values copied by
-``canon.py``); random values must round-trip exactly and both paths agree.
+``canon.py``); random values must round-trip exactly and both paths agree,
+and what the runtime refuses (bad UTF-8, bounds, alignment) both refuse.
 """
 
 from __future__ import annotations
 
+import pytest
+import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,3 +70,45 @@ def test_numbers_agree_with_the_runtime(a: int, b: int) -> None:
 def test_one_mebibyte_crosses_in_one_copy() -> None:
     data = bytes(range(256)) * 4096
     assert FAST.call("echo-bytes", data) == data
+
+
+# results the canonical ABI refuses: bad UTF-8, bytes past the memory, a
+# return area off its 4-byte alignment; and a realloc giving memory past the end
+FAULTY = """(component
+  (core module $m (memory (export "mem") 1)
+    (data (i32.const 100) "\\c0\\af")
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 65535))
+    (func $at (param $ptr i32) (param $len i32) (result i32)
+      (i32.store (i32.const 8) (local.get $ptr)) (i32.store (i32.const 12) (local.get $len))
+      (i32.const 8))
+    (func (export "bad") (result i32) (call $at (i32.const 100) (i32.const 2)))
+    (func (export "past") (result i32) (call $at (i32.const 65530) (i32.const 10)))
+    (func (export "askew") (result i32) (i32.const 9))
+    (func (export "take") (param i32 i32)))
+  (core instance $i (instantiate $m))
+  (func (export "bad") (result string) (canon lift (core func $i "bad")
+    (memory (core memory $i "mem"))))
+  (func (export "past") (result (list u8)) (canon lift (core func $i "past")
+    (memory (core memory $i "mem"))))
+  (func (export "askew") (result (list u8)) (canon lift (core func $i "askew")
+    (memory (core memory $i "mem"))))
+  (func (export "take") (param "b" (list u8)) (canon lift (core func $i "take")
+    (memory (core memory $i "mem")) (realloc (core func $i "realloc")))))"""
+
+FAULTS = load(RT, FAULTY.encode())
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("bad", (), "invalid utf-8"), ("past", (), "list pointer/length out of bounds of memory"),
+    ("askew", (), "return pointer not aligned"),
+    ("take", (b"ab",), "realloc return: beyond end of memory"),
+])
+def test_what_the_runtime_refuses_fails_on_the_core_api_path_too(
+        name: str, args: tuple[bytes, ...], words: str) -> None:
+    ring = RingLoaded(FAULTS.component, FAULTS.engine, binary=FAULTS.binary,
+                      graph=read_graph(FAULTS.binary), rt=RT)
+    fast = RingInstance(ring, RT.new_store())
+    slow = FAULTS.instantiate(RT.new_store(), {})
+    for instance in (fast, slow):
+        with pytest.raises(wasmtime.WasmtimeError, match=words):
+            instance.call(name, *args)

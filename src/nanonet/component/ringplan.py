@@ -14,9 +14,10 @@ when:
   the glue carries (numbers, bool, char, UTF-8 strings and ``list<u8>``; no
   result; at most 16 core parameters; a typed tunnel's import takes its
   record);
-- every function it exports takes and returns numbers, bool or char only
-  (the host calls them with the core API; lowering lists, strings or records
-  into the component's memory is not built).
+- every function it exports takes and returns numbers, bool, char, UTF-8
+  strings and ``list<u8>`` (the host calls them with the core API, copying
+  strings and bytes in and out with ``canon.py``), with at most 16 core
+  parameters; records, other lists, options and the rest are not lowered.
 
 Anything else keeps the host-function path, and ``why`` says which rule it
 broke. ``nanonet check`` prints the same verdict (``fastpath.tunnel_line``).
@@ -28,10 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import Graph, Unfit, read_graph
+from .canon import is_bulk
+from .graph import Graph, Opts, Unfit, read_graph
 from .host import Loaded, short
-from .ringglue import FLAT, STRING, tunnel_fields
-from .shapes import Signature
+from .ringglue import FLAT, MAX_FLAT_PARAMS, STRING, tunnel_fields
+from .shapes import Shape, Signature
 from .typed import RecordLayout
 
 TUNNEL = "tunnel:"
@@ -91,18 +93,33 @@ def _routes(loaded: Loaded, imports: Mapping[str, Any],
     return out
 
 
-def _scalar(sig: Signature) -> bool:
+def _carried(shape: Shape) -> bool:
+    return shape.kind in FLAT or is_bulk(shape)
+
+
+def _export_rule(name: str, sig: Signature, opts: Opts) -> None:
+    """``Unfit`` naming the rule an export breaks, if it breaks one."""
     shapes = [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
-    return all(s.kind in FLAT for s in shapes)
+    if not all(_carried(s) for s in shapes):
+        raise Unfit(f"export {name!r} is {sig.wit()}: the Wasm tunnel path calls exports "
+                    "of numbers, bool, char, string and list<u8> only (lowering records, "
+                    "other lists, options or variants into the component's memory is not "
+                    "built)")
+    flat = sum(2 if is_bulk(s) else 1 for _, s in sig.params)
+    if flat > MAX_FLAT_PARAMS:
+        raise Unfit(f"export {name!r} takes more than {MAX_FLAT_PARAMS} core parameters "
+                    "(the canonical ABI passes them through memory, which the core-API "
+                    "call does not lower)")
+    if any(s.kind == STRING for s in shapes) and opts.encoding != "utf8":
+        raise Unfit(f"export {name!r} lifts its strings as {opts.encoding}; the core-API "
+                    "call copies UTF-8")
 
 
 def _check_exports(loaded: Loaded, graph: Graph) -> None:
-    for name in graph.exports:
+    for name, index in graph.exports.items():
         sig = loaded.exports.get(name)
-        if sig is not None and not _scalar(sig):
-            raise Unfit(f"export {name!r} is {sig.wit()}: the Wasm tunnel path calls exports "
-                        "of numbers, bool and char only (lowering lists, strings or records "
-                        "into the component's memory is not built)")
+        if sig is not None:
+            _export_rule(name, sig, graph.funcs[index][2])
 
 
 def _check_lowered(graph: Graph, routes: list[Route], imports: Mapping[str, Any]) -> None:
