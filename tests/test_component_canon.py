@@ -112,3 +112,12 @@ def test_what_the_runtime_refuses_fails_on_the_core_api_path_too(
     for instance in (fast, slow):
         with pytest.raises(wasmtime.WasmtimeError, match=words):
             instance.call(name, *args)
+
+
+def test_the_bulk_bench_gives_every_row_and_checks_what_comes_back() -> None:
+    from nanonet.bench.component_bulk import KINDS, SIZES, figures
+
+    got = figures(RT)  # BenchError if an echo handed back something else
+    assert set(got) == {f"{path}_{kind}_{size}_MBps" for path in ("canon", "values")
+                        for kind in KINDS for size in SIZES}
+    assert all(value > 0 for value in got.values())
