@@ -28,7 +28,8 @@ ECHO = """(component
       (i32.store (i32.const 8) (local.get 0)) (i32.store (i32.const 12) (local.get 1))
       (i32.const 8))
     (func (export "reset") (param i32) (global.set $next (i32.const 1024)))
-    (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))
+    (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+    (func (export "half") (param f64) (result f64) (f64.mul (local.get 0) (f64.const 0.5))))
   (core instance $i (instantiate $m))
   (func (export "echo-text") (param "t" string) (result string)
     (canon lift (core func $i "echo") (memory (core memory $i "mem"))
@@ -37,7 +38,8 @@ ECHO = """(component
     (canon lift (core func $i "echo") (memory (core memory $i "mem"))
       (realloc (core func $i "realloc")) (post-return (core func $i "reset"))))
   (func (export "add") (param "a" u32) (param "b" u32) (result u32)
-    (canon lift (core func $i "add"))))"""
+    (canon lift (core func $i "add")))
+  (func (export "half") (param "x" f64) (result f64) (canon lift (core func $i "half"))))"""
 
 RT = Runtime()
 LOADED = load(RT, ECHO.encode())
@@ -65,6 +67,12 @@ def test_bytes_round_trip_on_both_paths(data: bytes) -> None:
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
 def test_numbers_agree_with_the_runtime(a: int, b: int) -> None:
     assert FAST.call("add", a, b) == SLOW.call("add", a, b) == (a + b) & 0xFFFF_FFFF
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(allow_nan=False))
+def test_floats_take_wasmtimes_own_call_and_agree(x: float) -> None:
+    assert FAST.call("half", x) == SLOW.call("half", x) == x * 0.5
 
 
 def test_one_mebibyte_crosses_in_one_copy() -> None:

@@ -1,6 +1,6 @@
 """Strings and ``list<u8>`` across the core API: one bulk copy, not per element.
 
-    ptr, length = lower_bulk(store, memory, realloc, shape, b"...")  # two core arguments
+    ptr, length = lower_bulk(store, memory, realloc, shape, b"...")  # realloc(0, 0, 1, n)
     value = lift_bulk(store, memory, shape, retptr)                  # bytes or str
 
 The Wasm tunnel path (``ringpath.py``) calls a component's exports through
@@ -20,6 +20,7 @@ read short in silence.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import wasmtime
@@ -51,11 +52,12 @@ def _within(store: wasmtime.Store, memory: wasmtime.Memory, ptr: int, length: in
         raise wasmtime.WasmtimeError(fault)
 
 
-def lower_bulk(store: wasmtime.Store, memory: wasmtime.Memory, realloc: Any,
+def lower_bulk(store: wasmtime.Store, memory: wasmtime.Memory, realloc: Callable[..., Any],
                shape: Shape, value: Any) -> tuple[int, int]:
-    """Copy ``value`` into the guest (one write); its (pointer, length)."""
+    """Copy ``value`` into the guest (one write); its (pointer, length).
+    ``realloc`` is the guest's, bound to ``store`` (a ``FastFunc``)."""
     data = _bytes_of(shape, value)
-    ptr = realloc(store, 0, 0, 1, len(data)) & 0xFFFF_FFFF
+    ptr = realloc(0, 0, 1, len(data)) & 0xFFFF_FFFF
     _within(store, memory, ptr, len(data), "realloc return: beyond end of memory")
     if data:
         memory.write(store, data, ptr)

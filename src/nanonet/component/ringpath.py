@@ -16,19 +16,22 @@ the tunnel adapter (``ring/adapter.py``, the core guests' own) holding the
 ring. The component -> tunnel path is then Wasm calling Wasm.
 
 The host calls the component's exports through their ``canon lift``: the core
-function, with ``post-return`` after it. Numbers, bool and char pass as the
-core API takes them; strings and ``list<u8>`` are one bulk copy each way
-(``canon.py``).
+function, with ``post-return`` after it, each through ``capi.FastFunc`` (one
+ctypes call; ``Func.__call__`` costs tens of µs) when its core types are
+integers. Numbers, bool and char pass as the core API takes them; strings
+and ``list<u8>`` are one bulk copy each way (``canon.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
 
+from ..capi.fastcall import FastFunc
 from ..errors import LoadError, NotFound
 from ..host.engine import Runtime
 from ..policy.policy import Grants
@@ -172,6 +175,14 @@ def _from_core(shape: Shape, value: Any) -> Any:
     return value
 
 
+def _bound(store: wasmtime.Store, func: Any) -> Callable[..., Any]:
+    """``func`` called without its store: a ``FastFunc`` unless it takes or gives floats."""
+    try:
+        return FastFunc(store, func)
+    except TypeError:  # f32/f64: wasmtime-py's own call
+        return functools.partial(func, store)
+
+
 class RingInstance:
     """The component's core instances in one Store; ``call`` its lifted exports."""
 
@@ -185,10 +196,11 @@ class RingInstance:
         self._memory: dict[str, tuple[Any, Any]] = {}
         for name, index in loaded.graph.exports.items():
             _, core, opts = loaded.graph.funcs[index]
-            post = None if opts.post_return is None else funcs[opts.post_return]
-            self._lifted[name] = (funcs[core], post)
-            self._memory[name] = (None if opts.memory is None else memories[opts.memory],
-                                  None if opts.realloc is None else funcs[opts.realloc])
+            post = None if opts.post_return is None else _bound(store, funcs[opts.post_return])
+            self._lifted[name] = (_bound(store, funcs[core]), post)
+            self._memory[name] = (
+                None if opts.memory is None else memories[opts.memory],
+                None if opts.realloc is None else _bound(store, funcs[opts.realloc]))
 
     def call(self, name: str, *args: Any) -> Any:
         """Call export ``name`` with Python numbers; its result as a Python value."""
@@ -200,13 +212,13 @@ class RingInstance:
         if len(args) != len(sig.params):
             raise TypeError(f"{name} takes {len(sig.params)} arguments ({len(args)} given)")
         memory, realloc = self._memory[name]
-        raw = func(self.store, *self._lower(memory, realloc, sig, args))
+        raw = func(*self._lower(memory, realloc, sig, args))
         result = None
         if sig.result is not None:
             result = (lift_bulk(self.store, memory, sig.result, raw & 0xFFFF_FFFF)
                       if is_bulk(sig.result) else _from_core(sig.result, raw))
         if post is not None:
-            post(self.store, *(() if raw is None else (raw,)))
+            post(*(() if raw is None else (raw,)))
         return result
 
     def _lower(self, memory: Any, realloc: Any, sig: Any, args: tuple[Any, ...]) -> list[Any]:
