@@ -165,12 +165,14 @@ def test_the_bad_lines_are_bad_utf8() -> None:
             line.decode()
 
 
-def test_an_import_given_python_keeps_the_c_relay_on_the_host_path(mesh: Mesh,
-                                                                    sends: list[int]) -> None:
+def test_an_import_returning_records_keeps_the_c_relay_on_the_host_path(mesh: Mesh,
+                                                                        sends: list[int]) -> None:
     mesh.tunnel("out", slots=64, max_payload=64)
     comp = mesh.component("relay", build_relay("c").path, imports={
         "forward": "tunnel:out", "receive-stream": lambda: []})
-    assert "'receive-stream' is given something other than a tunnel" in paths(mesh)["relay"].why
+    assert ("import 'receive-stream' is func() -> list<record {stream-id, timestamp, payload}>"
+            ": a host function on the Wasm path takes and returns numbers"
+            ) in paths(mesh)["relay"].why
     out = mesh.reader("out")
     mesh.start()
     packet = {"stream-id": 3, "timestamp": 0, "payload": b"abc"}
