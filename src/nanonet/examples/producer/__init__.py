@@ -4,7 +4,8 @@
     mesh.component("p", build("producer").path, imports={"forward": "tunnel:out"})
 
 The ``answerer`` world (C) adds exports of ``string`` and ``list<u8>``,
-which the host calls through the core API on the same path.
+which the host calls through the core API on the same path; ``asker`` (C)
+also imports a host function, ``lookup``.
 
 ``build(world, language)`` builds one with nanonet's guest builds (C: zig cc,
 then wit-component as jco ships it; JavaScript: componentize-js; cached).
@@ -27,12 +28,13 @@ HERE = Path(__file__).parent
 SOURCES = {("producer", "c"): HERE / "guest_c" / "producer.c",
            ("packet-producer", "c"): HERE / "guest_c" / "packet_producer.c",
            ("answerer", "c"): HERE / "guest_c" / "answerer.c",
+           ("asker", "c"): HERE / "guest_c" / "asker.c",
            ("producer", "javascript"): HERE / "guest_js" / "producer.js"}
 
 
 def build(world: str, language: str = "c") -> Built:
-    """The component of ``world`` (``producer``, ``packet-producer`` or ``answerer``)
-    in ``language``."""
+    """The component of ``world`` (``producer``, ``packet-producer``, ``answerer``
+    or ``asker``) in ``language``."""
     source = SOURCES.get((world, language))
     if source is None:
         known = ", ".join(f"{w} ({lang})" for w, lang in SOURCES)
