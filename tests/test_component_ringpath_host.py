@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import wasmtime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +124,50 @@ def test_an_import_wired_to_a_service_is_served_on_the_wasm_path() -> None:
         assert comp.call("ask", "h\u00e9llo", timeout=60) == "h\u00e9llo"
         comp.close()
         assert [bytes(m) for m in out] == [struct.pack("<II", 3, 6) + "h\u00e9llo".encode()]
+
+
+# run(k) calls lookup with case k of: bad UTF-8 (bytes at 100), a key past the
+# end of memory, a return area off its alignment; the tunnel import is unused
+FAULTY = """(component
+  (import "forward" (func $f (param "stream-id" u32) (param "payload" (list u8))))
+  (import "lookup" (func $l (param "key" string) (result string)))
+  (core module $mm (memory (export "mem") 1) (data (i32.const 100) "\\c0\\af")
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024)))
+  (core instance $mi (instantiate $mm))
+  (core func $fl (canon lower (func $f) (memory (core memory $mi "mem"))))
+  (core func $ll (canon lower (func $l) (memory (core memory $mi "mem"))
+    (realloc (core func $mi "realloc"))))
+  (core module $m (import "h" "forward" (func (param i32 i32 i32)))
+    (import "h" "lookup" (func $lookup (param i32 i32 i32)))
+    (func (export "run") (param $k i32) (result i32)
+      (if (i32.eqz (local.get $k))
+        (then (call $lookup (i32.const 100) (i32.const 2) (i32.const 8))))
+      (if (i32.eq (local.get $k) (i32.const 1))
+        (then (call $lookup (i32.const 65530) (i32.const 10) (i32.const 8))))
+      (if (i32.eq (local.get $k) (i32.const 2))
+        (then (call $lookup (i32.const 0) (i32.const 1) (i32.const 10))))
+      (local.get $k)))
+  (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))
+                                                        (export "lookup" (func $ll))))))
+  (func (export "run") (param "k" u32) (result u32) (canon lift (core func $i "run"))))"""
+
+
+@pytest.mark.parametrize("case, words", [
+    (0, "invalid utf-8"), (1, "string pointer/length out of bounds of memory"),
+    (2, "pointer not aligned"),
+])
+def test_what_the_runtime_refuses_in_a_host_import_fails_on_the_wasm_path_too(
+        case: int, words: str) -> None:
+    rt = Runtime()
+    reference = load(rt, FAULTY.encode()).instantiate(
+        rt.new_store(), {"forward": lambda *a: None, "lookup": answer})
+    with pytest.raises(wasmtime.WasmtimeError, match=words):
+        reference.call("run", case)
+    with Mesh() as mesh:
+        mesh.tunnel("out", slots=16, max_payload=64)
+        comp = mesh.component("f", FAULTY, imports={"forward": "tunnel:out", "lookup": answer})
+        assert isinstance(comp.loaded, RingLoaded), paths(mesh)["f"].why
+        mesh.start()
+        with pytest.raises(wasmtime.WasmtimeError, match=words):
+            comp.call("run", case, timeout=60)
+        assert comp.call("run", 3, timeout=60) == 3
