@@ -12,7 +12,7 @@ then wit-component as jco ships it; JavaScript: componentize-js; cached).
 Both languages make flat components (core modules, the import lowered,
 ``run`` lifted), so ``Mesh.component`` serves their tunnel import with
 generated Wasm on the ring (component/ringpath.py). JavaScript has the
-``producer`` world only.
+``producer`` and ``answerer`` worlds.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ SOURCES = {("producer", "c"): HERE / "guest_c" / "producer.c",
            ("packet-producer", "c"): HERE / "guest_c" / "packet_producer.c",
            ("answerer", "c"): HERE / "guest_c" / "answerer.c",
            ("asker", "c"): HERE / "guest_c" / "asker.c",
-           ("producer", "javascript"): HERE / "guest_js" / "producer.js"}
+           ("producer", "javascript"): HERE / "guest_js" / "producer.js",
+           ("answerer", "javascript"): HERE / "guest_js" / "answerer.js"}
 
 
 def build(world: str, language: str = "c") -> Built:
