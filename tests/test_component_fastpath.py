@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import wasmtime
 
+from list_export import LIST_EXPORT
 from nanonet.bench.component_cost import QUAD, producer_component
 from nanonet.component.fastpath import JS, PY, judge, tools
 from nanonet.errors import LoadError
-from string_export import STRING_EXPORT
 
 ANSWER = ('(component (core module $m (func (export "f") (result i32) (i32.const 4))) '
           '(core instance $i (instantiate $m)) '
@@ -72,7 +72,7 @@ def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) 
     from nanonet.examples.producer import build
 
     (tmp_path / "p.wasm").write_bytes(build("producer").path.read_bytes())
-    (tmp_path / "s.wat").write_text(STRING_EXPORT)
+    (tmp_path / "s.wat").write_text(LIST_EXPORT)
     checker = Path(__file__).parents[1] / "src" / "nanonet" / "guests" / "checker.wat"
     (tmp_path / "nanonet.toml").write_text(
         '[tunnels.out]\nwriter = "p"\nreader = "checker"\n'
@@ -87,4 +87,4 @@ def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) 
     assert ("component 'p' data plane runs without the host: Wasm path: 'forward' -> tunnel "
             "'out' served by generated Wasm on the ring") in out.stdout
     assert ("component 's' tunnel imports take the host-function path: export 'tag' is "
-            "func(name: string)") in out.stdout
+            "func(ids: list<u32>)") in out.stdout

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import wasmtime
 
+from list_export import LIST_EXPORT
 from nanonet.component.graph import Unfit, read_graph
 from nanonet.component.ringmesh import paths
 from nanonet.component.ringpath import RingLoaded
@@ -25,7 +26,6 @@ from nanonet.examples.producer import build
 from nanonet.examples.relay import build as build_relay
 from nanonet.mesh import Mesh
 from nanonet.ring.writer import TunnelWriter
-from string_export import STRING_EXPORT
 
 COUNT = int(20_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 TYPED = "nanonet:tunnel/types.packet"
@@ -165,12 +165,14 @@ def test_the_bad_lines_are_bad_utf8() -> None:
             line.decode()
 
 
-def test_an_import_given_python_keeps_the_c_relay_on_the_host_path(mesh: Mesh,
-                                                                    sends: list[int]) -> None:
+def test_an_import_returning_records_keeps_the_c_relay_on_the_host_path(mesh: Mesh,
+                                                                        sends: list[int]) -> None:
     mesh.tunnel("out", slots=64, max_payload=64)
     comp = mesh.component("relay", build_relay("c").path, imports={
         "forward": "tunnel:out", "receive-stream": lambda: []})
-    assert "'receive-stream' is given something other than a tunnel" in paths(mesh)["relay"].why
+    assert ("import 'receive-stream' is func() -> list<record {stream-id, timestamp, payload}>"
+            ": a host function on the Wasm path takes and returns numbers"
+            ) in paths(mesh)["relay"].why
     out = mesh.reader("out")
     mesh.start()
     packet = {"stream-id": 3, "timestamp": 0, "payload": b"abc"}
@@ -180,10 +182,10 @@ def test_an_import_given_python_keeps_the_c_relay_on_the_host_path(mesh: Mesh,
     assert len(sends) == 1
 
 
-def test_an_export_of_a_string_keeps_the_host_path(mesh: Mesh) -> None:
+def test_an_export_of_a_list_of_u32_keeps_the_host_path(mesh: Mesh) -> None:
     mesh.tunnel("out", slots=16, max_payload=64)
-    mesh.component("p", STRING_EXPORT, imports={"forward": "tunnel:out"})
-    assert "export 'tag' is func(name: string)" in paths(mesh)["p"].why
+    mesh.component("p", LIST_EXPORT, imports={"forward": "tunnel:out"})
+    assert "export 'tag' is func(ids: list<u32>)" in paths(mesh)["p"].why
 
 
 def test_a_component_given_no_tunnel_is_not_considered(mesh: Mesh) -> None:

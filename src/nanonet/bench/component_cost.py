@@ -6,7 +6,10 @@ Prints: a component's call to another component composed with it
 (``component_pair.py``: p50/p99 and calls/s) beside a host call into the
 same callee, ``list<u8>`` and strings crossing the host boundary, a host
 call into a component, a component's call out to a host function,
-``list<u8>`` crossing between Python and a component, a component streaming
+``list<u8>`` crossing between Python and a component, strings and
+``list<u8>`` of 64 KiB and 1 MiB crossing through the core API (``canon.py``,
+what the Wasm tunnel path calls exports with) beside the value layer
+(``component_bulk.py``), a component streaming
 into a tunnel through a host function (Python in the per-message path), the
 fast path (the same producer as a tunnel component, its data plane taken out
 by ``split.data_plane`` and run as a core service), and the core-module path
@@ -34,6 +37,8 @@ from ..component.split import data_plane
 from ..errors import BenchError
 from ..host.engine import runtime
 from ..mesh import Mesh
+from .component_bulk import figures as bulk_figures
+from .component_bulk import print_rows as print_bulk
 from .component_coldstart import figures as coldstart_figures
 from .component_coldstart import print_rows as print_coldstart
 from .component_pair import (
@@ -189,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     rt = runtime()
     pairs = {**component_to_component(rt), **through_python(), **host_to_component(rt),
              **bytes_speed(rt)}
+    bulk = bulk_figures(rt)
     comp = component_stream(args.count, args.size)
     outcome, _ = w2_nanonet(args.count * 10, args.size)
     core = outcome["count"] / outcome["seconds"]
@@ -198,13 +204,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps({**figures, **pairs, "component_stream_msg_per_s": comp,
                           "fast_path_msg_per_s": fast, "core_msg_per_s": core, **ring,
-                          **cold}))
+                          **bulk, **cold}))
         return
     print_coldstart(cold)
     _print_pairs(pairs)
     print(f"host -> component call        {figures['call_in_us']:8.1f} µs")
     print(f"component -> host import call {figures['call_out_us']:8.1f} µs (incl. the call in)")
     print(f"list<u8> 64 KiB round trip    {figures['bytes_roundtrip_MBps']:8.2f} MB/s")
+    print_bulk(bulk)
     print(f"component -> tunnel (host fn) {comp:10.0f} msg/s  {1e9 / comp:9.0f} ns/msg")
     print(f"component data plane (split)  {fast:10.0f} msg/s  {1e9 / fast:9.0f} ns/msg")
     print(f"core module -> tunnel (Wasm)  {core:10.0f} msg/s  {1e9 / core:9.0f} ns/msg")

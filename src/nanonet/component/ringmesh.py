@@ -5,8 +5,9 @@
 When ``ringplan.decide`` admits the component, its tunnel imports are served
 by generated Wasm on the rings (``ringpath.py``): the write ends are taken
 from the mesh as the host path takes them (one writer per tunnel; the
-component service closes them when it ends, so readers finish), and nothing
-is left for the host to define. Otherwise ``wiring.resolve`` wires every
+component service closes them when it ends, so readers finish); imports
+given Python functions or ``"service:NAME"`` are resolved as on the host
+path and served by core host functions (``ringhost.py``). Otherwise ``wiring.resolve`` wires every
 import through Python, as before. The choice is logged and kept per mesh
 (``paths(mesh)``: component name -> Choice), for ``nanonet check`` and tests.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..ring.endpoint import TunnelWriter
 from .host import Loaded
 from .ringpath import RingLoaded
-from .ringplan import Choice, decide
+from .ringplan import TUNNEL, Choice, decide
 from .wiring import resolve
 
 if TYPE_CHECKING:
@@ -39,9 +40,11 @@ def wire(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any], was
     log.info("component %r: %s", owner, choice.why)
     if not choice.wasm:
         return (loaded, *resolve(mesh, owner, loaded, imports))
+    rest = {k: v for k, v in imports.items() if not (isinstance(v, str) and v.startswith(TUNNEL))}
+    given, _ = resolve(mesh, owner, loaded, rest)  # "service:NAME" made its exports
     ends = [mesh.writer(r.tunnel, owner=owner) for r in choice.routes]
     rings = {r.tunnel: end.ring for r, end in zip(choice.routes, ends, strict=True)}
-    return RingLoaded.of(mesh.rt, loaded, choice, rings), {}, ends
+    return RingLoaded.of(mesh.rt, loaded, choice, rings), given, ends
 
 
 def paths(mesh: Mesh) -> dict[str, Choice]:

@@ -13,34 +13,39 @@ the component shares them. Only the ``canon lower`` of an import wired to a
 tunnel is replaced: by the ``call`` export of a generated glue module
 (``ringglue.py``) linked to the component's memory, a scratch memory, and
 the tunnel adapter (``ring/adapter.py``, the core guests' own) holding the
-ring. The component -> tunnel path is then Wasm calling Wasm.
+ring. The component -> tunnel path is then Wasm calling Wasm. The ``canon
+lower`` of an import given a Python function is replaced by a core host
+function that calls it (``ringhost.py``).
 
 The host calls the component's exports through their ``canon lift``: the core
-function, with ``post-return`` after it. Numbers, bool and char pass as the
-core API takes them; strings and ``list<u8>`` are one bulk copy each way
-(``canon.py``).
+function, with ``post-return`` after it, each through ``capi.FastFunc`` (one
+ctypes call; ``Func.__call__`` costs tens of µs) when its core types are
+integers. Numbers, bool and char pass as the core API takes them; strings
+and ``list<u8>`` are one bulk copy each way (``canon.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
 
+from ..capi.fastcall import FastFunc
 from ..errors import LoadError, NotFound
 from ..host.engine import Runtime
 from ..policy.policy import Grants
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
 from ..runtime.service import adapter_module
-from .canon import is_bulk, lift_bulk, lower_bulk
+from .canon import from_core, is_bulk, lift_bulk, lower_bulk, to_core
 from .graph import CORE_FUNC, CORE_GLOBAL, CORE_INSTANCE, CORE_MEMORY, CORE_TABLE, Graph, Op
-from .host import Loaded, Provided
+from .host import Loaded, Provided, lookup
 from .ringglue import glue_wat, scratch_pages
-from .ringplan import Choice, Route
-from .shapes import Shape
+from .ringhost import HostImport, raise_pending
+from .ringplan import Choice, HostRoute, Route
 
 Extern = Any  # a wasmtime.Func, Memory, Table, Global or Instance
 _SPACES = (CORE_FUNC, CORE_TABLE, CORE_MEMORY, CORE_GLOBAL)
@@ -52,6 +57,7 @@ class RingLoaded(Loaded):
     ``RingInstance``; its imports are the routes, so nothing else is checked."""
 
     routes: tuple[Route, ...] = ()
+    hosts: tuple[HostRoute, ...] = ()
     graph: Graph = field(default_factory=Graph)
     rings: dict[str, RingMemory] = field(default_factory=dict)
     rt: Runtime | None = None
@@ -61,17 +67,18 @@ class RingLoaded(Loaded):
            rings: Mapping[str, RingMemory]) -> RingLoaded:
         assert choice.wasm and choice.graph is not None, choice.why
         return cls(loaded.component, loaded.engine, binary=loaded.binary,
-                   routes=choice.routes, graph=choice.graph, rings=dict(rings), rt=rt)
+                   routes=choice.routes, hosts=choice.hosts, graph=choice.graph,
+                   rings=dict(rings), rt=rt)
 
     def check(self, provided: Provided, who: str = "component", trap: tuple[str, ...] = (),
               wasi: bool = False) -> None:
-        """Its imports are the tunnel routes: they need nothing from the host."""
+        """Its imports are the routes, checked by ``ringplan.decide``."""
 
     def instantiate(self, store: wasmtime.Store, provided: Provided,
                     who: str = "component", trap: tuple[str, ...] = (),
                     wasi: Grants | None = None, owner: str = "") -> Any:
         try:
-            return RingInstance(self, store)
+            return RingInstance(self, store, provided)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as err:  # a start function trapped
             raise LoadError(f"{who} cannot be instantiated on the Wasm tunnel path: "
                             f"{err}") from err
@@ -80,12 +87,15 @@ class RingLoaded(Loaded):
 class _Runner:
     """Follows the graph's ops in a Store: the core index spaces as wasmtime fills them."""
 
-    def __init__(self, loaded: RingLoaded, store: wasmtime.Store) -> None:
+    def __init__(self, loaded: RingLoaded, store: wasmtime.Store, provided: Provided) -> None:
         assert loaded.rt is not None
         self.loaded, self.store, self.rt = loaded, store, loaded.rt
         self.spaces: dict[int, list[Extern]] = {s: [] for s in (*_SPACES, CORE_INSTANCE)}
         self.modules: list[wasmtime.Module] = []
         self.routes = {r.name: r for r in loaded.routes}
+        self.hosts = {h.name: h for h in loaded.hosts}
+        self.provided = provided
+        self.served: list[HostImport] = []  # kept alive with the Store
         self._exports: dict[int, dict[str, Extern]] = {}
 
     def run(self) -> None:
@@ -117,11 +127,30 @@ class _Runner:
 
     def _lower(self, op: Op) -> None:
         name = self.loaded.graph.funcs[op.index][0]
+        if name in self.hosts:
+            self.spaces[CORE_FUNC].append(self._host(self.hosts[name], op))
+            return
         if op.opts.memory is None:  # valid when nothing it takes is in memory: no bytes
             memory = wasmtime.Memory(self.store, wasmtime.MemoryType(wasmtime.Limits(0, 0)))
         else:
             memory = self.spaces[CORE_MEMORY][op.opts.memory]
         self.spaces[CORE_FUNC].append(self._glue(self.routes[name], memory))
+
+    def _host(self, route: HostRoute, op: Op) -> wasmtime.Func:
+        """The core host function serving one import given Python (``ringhost.py``)."""
+        iface, _, fname = route.name.rpartition("#")
+        given = lookup(self.provided, iface or route.name)
+        if iface:
+            given = given.get(fname) if isinstance(given, Mapping) else getattr(
+                given, fname.replace("-", "_"), None)
+        if not callable(given):
+            raise LoadError(f"import {route.name!r} was given no function")
+        opts = op.opts
+        memory = None if opts.memory is None else self.spaces[CORE_MEMORY][opts.memory]
+        realloc = None if opts.realloc is None else self.spaces[CORE_FUNC][opts.realloc]
+        host = HostImport(given, route.sig, memory, realloc, f"import {fname or route.name!r}")
+        self.served.append(host)
+        return host.func(self.store)
 
     def _glue(self, route: Route, memory: wasmtime.Memory) -> wasmtime.Func:
         """The generated ``call`` for one route, on its own scratch and adapter."""
@@ -143,52 +172,34 @@ class _Runner:
         return func
 
 
-def _to_core(shape: Shape, value: Any) -> Any:
-    """A Python value of a numeric WIT type as the core API takes it."""
-    if shape.kind == "char":
-        return ord(value)
-    if shape.kind == "bool":
-        return int(bool(value))
-    if shape.kind in ("u32", "u64"):
-        bits = 32 if shape.kind == "u32" else 64
-        return value - (1 << bits) if value >= 1 << (bits - 1) else value
-    return value
-
-
-_MASK = {"u8": 0xFF, "u16": 0xFFFF, "u32": 0xFFFF_FFFF, "u64": (1 << 64) - 1}
-
-
-def _from_core(shape: Shape, value: Any) -> Any:
-    if shape.kind in _MASK:
-        return value & _MASK[shape.kind]
-    if shape.kind == "bool":
-        return bool(value)
-    if shape.kind == "char":
-        return chr(value)
-    if shape.kind in ("s8", "s16"):
-        bits = 8 if shape.kind == "s8" else 16
-        value &= (1 << bits) - 1
-        return value - (1 << bits) if value >= 1 << (bits - 1) else value
-    return value
+def _bound(store: wasmtime.Store, func: Any) -> Callable[..., Any]:
+    """``func`` called without its store: a ``FastFunc`` unless it takes or gives floats."""
+    try:
+        return FastFunc(store, func)
+    except TypeError:  # f32/f64: wasmtime-py's own call
+        return functools.partial(func, store)
 
 
 class RingInstance:
     """The component's core instances in one Store; ``call`` its lifted exports."""
 
-    def __init__(self, loaded: RingLoaded, store: wasmtime.Store) -> None:
+    def __init__(self, loaded: RingLoaded, store: wasmtime.Store,
+                 provided: Provided | None = None) -> None:
         self.loaded, self.store = loaded, store
-        runner = _Runner(loaded, store)
+        runner = _Runner(loaded, store, provided or {})
         runner.run()
+        self._served = runner.served
         funcs = runner.spaces[CORE_FUNC]
         memories = runner.spaces[CORE_MEMORY]
         self._lifted: dict[str, tuple[Any, Any]] = {}
         self._memory: dict[str, tuple[Any, Any]] = {}
         for name, index in loaded.graph.exports.items():
             _, core, opts = loaded.graph.funcs[index]
-            post = None if opts.post_return is None else funcs[opts.post_return]
-            self._lifted[name] = (funcs[core], post)
-            self._memory[name] = (None if opts.memory is None else memories[opts.memory],
-                                  None if opts.realloc is None else funcs[opts.realloc])
+            post = None if opts.post_return is None else _bound(store, funcs[opts.post_return])
+            self._lifted[name] = (_bound(store, funcs[core]), post)
+            self._memory[name] = (
+                None if opts.memory is None else memories[opts.memory],
+                None if opts.realloc is None else _bound(store, funcs[opts.realloc]))
 
     def call(self, name: str, *args: Any) -> Any:
         """Call export ``name`` with Python numbers; its result as a Python value."""
@@ -200,13 +211,16 @@ class RingInstance:
         if len(args) != len(sig.params):
             raise TypeError(f"{name} takes {len(sig.params)} arguments ({len(args)} given)")
         memory, realloc = self._memory[name]
-        raw = func(self.store, *self._lower(memory, realloc, sig, args))
+        try:
+            raw = func(*self._lower(memory, realloc, sig, args))
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as err:
+            raise_pending(err)  # what a host function raised, if one did
         result = None
         if sig.result is not None:
             result = (lift_bulk(self.store, memory, sig.result, raw & 0xFFFF_FFFF)
-                      if is_bulk(sig.result) else _from_core(sig.result, raw))
+                      if is_bulk(sig.result) else from_core(sig.result, raw))
         if post is not None:
-            post(self.store, *(() if raw is None else (raw,)))
+            post(*(() if raw is None else (raw,)))
         return result
 
     def _lower(self, memory: Any, realloc: Any, sig: Any, args: tuple[Any, ...]) -> list[Any]:
@@ -216,5 +230,5 @@ class RingInstance:
             if is_bulk(shape):
                 out.extend(lower_bulk(self.store, memory, realloc, shape, value))
             else:
-                out.append(_to_core(shape, value))
+                out.append(to_core(shape, value))
         return out

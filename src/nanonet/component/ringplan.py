@@ -13,10 +13,13 @@ when:
 - every import its core modules call is wired to a tunnel, with parameters
   the glue carries (numbers, bool, char, UTF-8 strings and ``list<u8>``; no
   result; at most 16 core parameters; a typed tunnel's import takes its
-  record);
-- every function it exports takes and returns numbers, bool or char only
-  (the host calls them with the core API; lowering lists, strings or records
-  into the component's memory is not built).
+  record), or given a Python function (or ``"service:NAME"``) taking and
+  returning those kinds, which a core host function serves
+  (``ringhost.py``: a Python call per call, as on the host path);
+- every function it exports takes and returns numbers, bool, char, UTF-8
+  strings and ``list<u8>`` (the host calls them with the core API, copying
+  strings and bytes in and out with ``canon.py``), with at most 16 core
+  parameters; records, other lists, options and the rest are not lowered.
 
 Anything else keeps the host-function path, and ``why`` says which rule it
 broke. ``nanonet check`` prints the same verdict (``fastpath.tunnel_line``).
@@ -28,10 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import Graph, Unfit, read_graph
-from .host import Loaded, short
-from .ringglue import FLAT, STRING, tunnel_fields
-from .shapes import Signature
+from .canon import is_bulk
+from .graph import Graph, Opts, Unfit, read_graph
+from .host import Loaded, lookup, short
+from .ringglue import FLAT, MAX_FLAT_PARAMS, STRING, tunnel_fields
+from .shapes import Shape, Signature
 from .typed import RecordLayout
 
 TUNNEL = "tunnel:"
@@ -52,6 +56,14 @@ class Route:
 
 
 @dataclass(frozen=True)
+class HostRoute:
+    """One import served by a Python function: its full name and signature."""
+
+    name: str
+    sig: Signature
+
+
+@dataclass(frozen=True)
 class Choice:
     """The path chosen: ``wasm`` or the host-function path, and why."""
 
@@ -59,6 +71,7 @@ class Choice:
     why: str
     routes: tuple[Route, ...] = ()
     graph: Graph | None = None
+    hosts: tuple[HostRoute, ...] = ()
 
 
 def _function(loaded: Loaded, key: str) -> tuple[str, Signature] | None:
@@ -91,33 +104,87 @@ def _routes(loaded: Loaded, imports: Mapping[str, Any],
     return out
 
 
-def _scalar(sig: Signature) -> bool:
+def _carried(shape: Shape) -> bool:
+    return shape.kind in FLAT or is_bulk(shape)
+
+
+def _export_rule(name: str, sig: Signature, opts: Opts) -> None:
+    """``Unfit`` naming the rule an export breaks, if it breaks one."""
     shapes = [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
-    return all(s.kind in FLAT for s in shapes)
+    if not all(_carried(s) for s in shapes):
+        raise Unfit(f"export {name!r} is {sig.wit()}: the Wasm tunnel path calls exports "
+                    "of numbers, bool, char, string and list<u8> only (lowering records, "
+                    "other lists, options or variants into the component's memory is not "
+                    "built)")
+    flat = sum(2 if is_bulk(s) else 1 for _, s in sig.params)
+    if flat > MAX_FLAT_PARAMS:
+        raise Unfit(f"export {name!r} takes more than {MAX_FLAT_PARAMS} core parameters "
+                    "(the canonical ABI passes them through memory, which the core-API "
+                    "call does not lower)")
+    if any(s.kind == STRING for s in shapes) and opts.encoding != "utf8":
+        raise Unfit(f"export {name!r} lifts its strings as {opts.encoding}; the core-API "
+                    "call copies UTF-8")
 
 
 def _check_exports(loaded: Loaded, graph: Graph) -> None:
-    for name in graph.exports:
+    for name, index in graph.exports.items():
         sig = loaded.exports.get(name)
-        if sig is not None and not _scalar(sig):
-            raise Unfit(f"export {name!r} is {sig.wit()}: the Wasm tunnel path calls exports "
-                        "of numbers, bool and char only (lowering lists, strings or records "
-                        "into the component's memory is not built)")
+        if sig is not None:
+            _export_rule(name, sig, graph.funcs[index][2])
 
 
-def _check_lowered(graph: Graph, routes: list[Route], imports: Mapping[str, Any]) -> None:
+def _given(imports: Mapping[str, Any], name: str) -> Any:
+    """What ``imports`` gives the function ``name`` (``iface#func`` for an interface's)."""
+    iface, _, fname = name.rpartition("#")
+    value = lookup(imports, iface or name)
+    if iface and isinstance(value, Mapping):
+        return value.get(fname)
+    return value
+
+
+def _signature(loaded: Loaded, name: str) -> Signature | None:
+    iface, _, fname = name.rpartition("#")
+    want = loaded.imports.get(iface or name)
+    if iface and isinstance(want, Mapping):
+        return want.get(fname)
+    return want if isinstance(want, Signature) else None
+
+
+def _host_route(loaded: Loaded, name: str, given: Any, opts: Opts) -> HostRoute:
+    """The route of an import given Python (or a service), or ``Unfit``."""
+    key = name.split("#")[-1]
+    is_service = isinstance(given, str) and given.startswith("service:")
+    sig = _signature(loaded, name)
+    if name.startswith("wasi:") or sig is None or not (callable(given) or is_service):
+        given_what = "WASI" if name.startswith("wasi:") else "something other than a tunnel"
+        raise Unfit(f"import {key!r} is given {given_what}; only imports wired to tunnels "
+                    "or given Python functions are served on the Wasm path")
+    shapes = [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
+    if not all(_carried(s) for s in shapes):
+        raise Unfit(f"import {key!r} is {sig.wit()}: a host function on the Wasm path takes "
+                    "and returns numbers, bool, char, string and list<u8> only")
+    if sum(2 if is_bulk(s) else 1 for _, s in sig.params) > MAX_FLAT_PARAMS:
+        raise Unfit(f"import {key!r} takes more than {MAX_FLAT_PARAMS} core parameters")
+    if any(s.kind == STRING for s in shapes) and opts.encoding != "utf8":
+        raise Unfit(f"import {key!r} lowers its strings as {opts.encoding}; the host "
+                    "function reads UTF-8")
+    return HostRoute(name, sig)
+
+
+def _check_lowered(loaded: Loaded, graph: Graph, routes: list[Route],
+                   imports: Mapping[str, Any]) -> list[HostRoute]:
     served = {r.name: r for r in routes}
+    hosts = []
     for op in graph.ops:
         if op.kind != "lower":
             continue
         name = graph.funcs[op.index][0]
         if name not in served:
-            given = "WASI" if name.startswith("wasi:") else "something other than a tunnel"
-            raise Unfit(f"import {name.split('#')[-1]!r} is given {given}; only imports "
-                        "wired to tunnels are served by generated Wasm")
-        if STRING in served[name].kinds and op.opts.encoding != "utf8":
+            hosts.append(_host_route(loaded, name, _given(imports, name), op.opts))
+        elif STRING in served[name].kinds and op.opts.encoding != "utf8":
             raise Unfit(f"import {served[name].key!r} lowers its strings as "
                         f"{op.opts.encoding}; the generated path takes UTF-8")
+    return hosts
 
 
 def decide(loaded: Loaded, imports: Mapping[str, Any],
@@ -133,10 +200,12 @@ def decide(loaded: Loaded, imports: Mapping[str, Any],
                         "host functions the Wasm path does not link")
         graph = read_graph(loaded.binary)
         routes = _routes(loaded, imports, types)
-        _check_lowered(graph, routes, imports)
+        hosts = _check_lowered(loaded, graph, routes, imports)
         _check_exports(loaded, graph)
     except Unfit as why:
         return Choice(False, f"host-function path: {why}")
     names = ", ".join(f"{r.key!r} -> tunnel {r.tunnel!r}" for r in routes)
+    called = ", ".join(repr(h.name.split("#")[-1]) for h in hosts)
+    also = f"; {called} called in Python from Wasm (a host call each)" if hosts else ""
     return Choice(True, f"Wasm path: {names} served by generated Wasm on the ring "
-                  "(no Python per message)", tuple(routes), graph)
+                  f"(no Python per message){also}", tuple(routes), graph, tuple(hosts))
