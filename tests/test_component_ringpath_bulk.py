@@ -97,8 +97,8 @@ def test_the_largest_message_the_tunnel_takes_crosses_both_ways(
     assert _both(running, "reverse", data) == data[::-1]
 
 
-# the core echo guest keeps the run going (a run ends when its core services
-# have ended): the answerer's messages on "ping" come back to the host on "pong"
+# the answerer's messages on "ping" come back to the host on "pong" through the
+# core echo guest
 ECHO = Path(__file__).parents[1] / "src" / "nanonet" / "guests" / "echo.wat"
 TOML = """[tunnels.ping]
 writer = "a"
@@ -170,3 +170,17 @@ def test_an_export_the_core_api_call_cannot_make_keeps_the_host_path(
         comp = mesh.component("t", wat, imports={"forward": "tunnel:out"})
         assert not isinstance(comp.loaded, RingLoaded)
         assert paths(mesh)["t"].why.startswith(f"host-function path: {rule}")
+
+
+def test_a_mesh_of_one_component_runs_until_its_calls_are_done(
+        answerer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "nanonet.toml"
+    path.write_text(f'[tunnels.ping]\nwriter = "a"\nreader = "host"\n'
+                    f'[services.a]\ncomponent = "{answerer}"\n'
+                    'imports = { forward = "tunnel:ping" }\n')
+    code = main(["run", str(path), "--quiet", "--calls", "20", "--call", "a.shout('x')"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "calls: 20 × a.shout" in out and "host received 20 message(s) on ping" in out, out
+    assert main(["run", str(path), "--quiet", "--timeout", "0.5"]) == 0
+    assert "stopped at the timeout (0.5 s)" in capsys.readouterr().out

@@ -124,7 +124,11 @@ class Bridged(Protocol):
 
 def _all_ended(mesh: Mesh, bridges: Bridged | None = None) -> bool:
     """Every service ended, and every bridge sent (and had acknowledged) or
-    received its tunnel to the end."""
+    received its tunnel to the end. A mesh of components alone never ends
+    by itself: they only answer calls, so it runs until it is stopped (the
+    timeout, the last ``--call``, Ctrl-C)."""
+    if not mesh.services and any(c.running for c in mesh.components.values()):
+        return False
     running = any(s.running for s in mesh.services.values())
     return not running and (bridges is None or bridges.all_done())
 
