@@ -27,9 +27,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import wasmtime
+
 from ..capi.epoch import install_epoch_callback
-from ..errors import CallTimeout, InternalError, LifecycleError, NanonetError, NotFound
+from ..errors import (
+    CallTimeout,
+    GuestTrap,
+    InternalError,
+    LifecycleError,
+    NanonetError,
+    NotFound,
+)
 from ..host.engine import Runtime, runtime
+from ..host.traps import trap_cause, trap_frames, trap_message
 from ..policy.policy import Grants
 from ..ring.endpoint import TunnelWriter
 from ..runtime.lifecycle import Event, State, next_state
@@ -209,8 +219,18 @@ class ComponentService:
         assert self._instance is not None
         try:
             fut.set_result(self._instance.call(fname, *args))
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            fut.set_exception(self._trapped(exc))
         except BaseException as exc:
             fut.set_exception(exc)
+
+    def _trapped(self, exc: Exception) -> GuestTrap:
+        """A trap in a call, as a service's trap is raised: the trap's own
+        words, its Wasm frames and one short cause (the engine's error chained)."""
+        trap = GuestTrap(self.name, trap_message(exc), trap_frames(exc),
+                         trap_cause(exc, self.watchdog.cause, False))
+        trap.__cause__ = exc
+        return trap
 
     def call(self, fname: str, *args: Any, timeout: float | None = None) -> Any:
         """Call export ``fname`` on the service's thread; its Python result."""
