@@ -23,6 +23,7 @@ import time
 from ..bridge.direct import host_port
 from ..bridge.node import node_names, part
 from ..bridge.webhost import WebHost
+from ..bridge.weblease import LEASE
 from ..bridge.webplan import tab_servers, tab_service, with_tab_ports
 from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
@@ -108,8 +109,10 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     readers_of = {t: m.table.tunnels[t].reader or "" for t in p.outgoing}
     secret = secrets.token_bytes(32)  # never printed: tokens are signed with it
     transport = m.table.web.transport if m.table.web else "auto"
+    lease = m.table.web.lease if m.table.web else LEASE
     web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
-                  transport=transport, readers_of=readers_of, servers_of=servers_of).start()
+                  transport=transport, lease=lease, readers_of=readers_of,
+                  servers_of=servers_of).start()
     try:
         ingress = start_ingress(mine, mesh, args.http, _say)
     except (OSError, ValueError) as err:
