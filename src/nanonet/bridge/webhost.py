@@ -259,7 +259,12 @@ class WebHost:
         """The tab is gone: break what it was still writing, for a lease or for good."""
         self.left.append(tab.grant.node)
         log.info("web: tab node %r left", tab.grant.node)
-        unended = tuple(t for t in tab.tunnels if t not in self.ended)
+        for tunnel in tab.tunnels:  # its links are dead too, if the host has not seen it yet
+            if (abort := self._links.get(tunnel)) is not None:
+                abort()
+        # a closed ring: the stream ended (its bridge lingers) or it broke already
+        unended = tuple(t for t in tab.tunnels if t not in self.ended
+                        and not self.mesh.tunnels[t].ring.closed)
         if self.leases is not None and self._resumable(tab.grant):
             self.leases.start(tab.grant.node, unended, self.loop)
         else:
