@@ -360,8 +360,9 @@ class WebHost:
                 and self.leases.left_by(tunnel))
 
     def holds(self, tunnel: str) -> bool:
-        """Is ``tunnel`` broken by a tab that left, and may it yet heal (its lease runs)?"""
-        return self.leases is not None and self.leases.holds(tunnel)
+        """Is ``tunnel`` broken by a tab that left, and may it yet heal (its
+        lease runs), or has it healed since? (Not final: read on.)"""
+        return self.leases is not None and self.leases.heals(tunnel)
 
     def wait_healed(self, tunnel: str, timeout: float | None = None) -> bool:
         """After a host end of ``tunnel`` got ``TunnelBroken`` because its tab
@@ -390,7 +391,8 @@ class WebHost:
         serves is never done: it is served until the run stops."""
         if self.servers_of:
             return False
-        return all(t in self.ended or (self.mesh.tunnels[t].ring.broken and not self.holds(t))
+        held = self.leases.holds if self.leases is not None else lambda t: False
+        return all(t in self.ended or (self.mesh.tunnels[t].ring.broken and not held(t))
                    for t in self.writers_of) and (self.feeds is None or self.feeds.all_done())
 
     def failure(self) -> BaseException | None:

@@ -60,10 +60,11 @@ class TabLeases:
     def start(self, node: str, tunnels: tuple[str, ...], loop: asyncio.AbstractEventLoop) -> None:
         """``node`` left while writing ``tunnels``: break them, and hold the break open."""
         lease = Lease(node, tunnels)
+        self.open[node] = lease  # before the break: a reader that sees it finds the lease
+        for tunnel in tunnels:
+            self.last[tunnel] = lease
         for tunnel in tunnels:
             self._break(tunnel, node, f"; it may rejoin within its lease of {self.seconds:g} s")
-            self.last[tunnel] = lease
-        self.open[node] = lease
         lease.timer = loop.call_later(self.seconds, self._expire, lease)
         log.info("web: tab node %r has %g s to rejoin", node, self.seconds)
 
@@ -71,14 +72,14 @@ class TabLeases:
         """The lease ran out: the break is final, and says so."""
         if self.open.get(lease.node) is not lease:
             return
-        del self.open[lease.node]
-        self.gone.add(lease.node)
-        for tunnel in lease.tunnels:
+        for tunnel in lease.tunnels:  # the cause first: a reader told it's final reads it
             control = self.mesh.tunnels[tunnel].control
             control.broken_by = BreakInfo(
                 "writer", self.writers_of[tunnel], L.Broken.FAILED,
                 f"browser node {lease.node!r} left (the tab closed) and did not rejoin "
                 f"within its lease of {self.seconds:g} s")
+        self.gone.add(lease.node)
+        del self.open[lease.node]
         lease.settled.set()
         log.info("web: tab node %r did not rejoin within %g s: its tunnels stay broken",
                  lease.node, self.seconds)
@@ -108,6 +109,13 @@ class TabLeases:
         """Is ``tunnel`` broken by a lease that may still heal?"""
         lease = self.last.get(tunnel)
         return lease is not None and self.open.get(lease.node) is lease
+
+    def heals(self, tunnel: str) -> bool:
+        """May ``tunnel``'s break still heal, or has it healed (and not broken
+        since)? A reader that saw the break just before the heal asks this."""
+        lease = self.last.get(tunnel)
+        return self.holds(tunnel) or (lease is not None and lease.healed
+                                      and not self.mesh.tunnels[tunnel].ring.broken)
 
     def left_by(self, tunnel: str) -> bool:
         """Was ``tunnel`` ever broken by its tab leaving?"""
