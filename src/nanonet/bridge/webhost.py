@@ -232,7 +232,7 @@ class WebHost:
         self.tabs[key] = Tab(grant, key, tunnels)
         log.info("web: tab node %r joined with %d service(s)", grant.node, len(grant.services))
         if self.leases is not None:
-            self.leases.rejoin(grant.node)
+            self._cut_stale(self.leases.rejoin(grant.node))
         await ws.send(json.dumps({"ok": True, "grant": grant.as_json(), "session": key,
                                   "services": [self.plans[s].as_json()
                                                for s in grant.services],
@@ -242,6 +242,14 @@ class WebHost:
             await ws.wait_closed()
         finally:
             self._leave(self.tabs.pop(key))
+
+    def _cut_stale(self, tunnels: tuple[str, ...]) -> None:
+        """Cut the old tab's links for ``tunnels`` that the host has not seen
+        die (a closed page's WebTransport stream lingers until its idle
+        timeout), so the new tab's bridges need not wait for them."""
+        for tunnel in tunnels:
+            if (abort := self._links.get(tunnel)) is not None:
+                abort()
 
     def _may_join(self, grant: Grant) -> None:
         """Refuse a tab of a node whose lease ran out (``TokenRefused``)."""
@@ -259,9 +267,6 @@ class WebHost:
         """The tab is gone: break what it was still writing, for a lease or for good."""
         self.left.append(tab.grant.node)
         log.info("web: tab node %r left", tab.grant.node)
-        for tunnel in tab.tunnels:  # its links are dead too, if the host has not seen it yet
-            if (abort := self._links.get(tunnel)) is not None:
-                abort()
         # a closed ring: the stream ended (its bridge lingers) or it broke already
         unended = tuple(t for t in tab.tunnels if t not in self.ended
                         and not self.mesh.tunnels[t].ring.closed)

@@ -91,11 +91,11 @@ class TabLeases:
         return (f"browser node {node!r} left and did not rejoin within its lease of "
                 f"{self.seconds:g} s: its tunnels are broken for good; start a new run")
 
-    def rejoin(self, node: str) -> bool:
-        """A tab of ``node`` joined: heal what its lease holds; True if it had one."""
+    def rejoin(self, node: str) -> tuple[str, ...]:
+        """A tab of ``node`` joined: heal what its lease holds; the tunnels healed."""
         lease = self.open.pop(node, None)
         if lease is None:
-            return False
+            return ()
         if lease.timer is not None:
             lease.timer.cancel()
         for tunnel in lease.tunnels:
@@ -103,7 +103,7 @@ class TabLeases:
         lease.healed = True
         lease.settled.set()
         log.info("web: tab node %r rejoined within its lease", node)
-        return True
+        return lease.tunnels
 
     def holds(self, tunnel: str) -> bool:
         """Is ``tunnel`` broken by a lease that may still heal?"""
