@@ -117,3 +117,4 @@ def test_a_run_reads_on_after_its_tab_comes_back(
     assert seqs == list(range(len(seqs)))  # none lost, none twice, in order
     assert text.count("it may rejoin within its lease of 5 s") == 2  # each leave, told once
     assert "did not rejoin within its lease of 5 s" in text  # the last one, final
+    assert any("tab node 'tab' may rejoin within 5 s of leaving" in line for line in errors)

@@ -90,18 +90,20 @@ class HostReads:
                 del self.readers[name]
                 continue
             except NanonetError as err:
-                self._broken(name, err)
+                self._broken(name, reader, err)
                 continue
             self.held.discard(name)  # healed, if it was held
             got = got or bool(messages)
             self._take(name, messages)
         return got
 
-    def _broken(self, name: str, err: NanonetError) -> None:
+    def _broken(self, name: str, reader: TunnelReader, err: NanonetError) -> None:
         """Say why the end stopped (once), and let go of it unless its break may heal."""
         keep = isinstance(err, TunnelBroken) and self.holds(name)
-        if name not in self.held or not keep:  # a held break is told again when final
-            self.out(f"host: {name}: {err}")
+        if name not in self.held or not keep:  # a held break is told again once final
+            # read again: its cause may have turned final since it was raised
+            told = reader.control.broken_error() if isinstance(err, TunnelBroken) else err
+            self.out(f"host: {name}: {told}")
         if keep:
             self.held.add(name)
         else:

@@ -127,6 +127,9 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
                       time.time() + ttl)
         print(f"web: tab node {node!r}: open http://{host}:{web.port}/#token="
               f"{mint(secret, grant)}", file=sys.stderr, flush=True)
+        if lease > 0 and not set(grant.services) & set(readers_of.values()):
+            print(f"web: tab node {node!r} may rejoin within {lease:g} s of leaving "
+                  "([web] lease)", file=sys.stderr, flush=True)
     if ingress is not None and sharing(m, args):
         for line in share_lines(ingress):
             _say(line)
