@@ -109,3 +109,26 @@ def test_after_its_lease_a_tab_is_refused_and_the_break_is_final(tmp_path: Path)
            str(final.value)
     assert why == ("browser node 'tab' left and did not rejoin within its lease of 1 s: "
                    "its tunnels are broken for good; start a new run")
+
+
+def test_a_second_tab_of_the_node_takes_over_when_the_first_leaves(tmp_path: Path) -> None:
+    """Two tabs opened with one token: the second waits (its bridge is refused
+    while the first's is up) and takes the stream over at once when the first
+    closes, as a tab that rejoined would."""
+    need_chromium()
+    with tab_host(tmp_path, TAB_PRODUCER, {"producer": [COUNT, 64]}, {"out": "producer"},
+                  transport="websocket") as web:
+        url = f"http://127.0.0.1:{web.port}/#token={tab_token(web, ('producer',))}"
+        reader = web.mesh.reader("out")
+        with open_tab(url, 20_000) as first:
+            second = first.context.browser.new_page()  # a second tab of the same browser
+            second.goto(url, timeout=20_000)
+            second.wait_for_function("window.nanonet.status === 'running'", timeout=10_000)
+            seqs = _read_then_close(reader, first)
+            with pytest.raises(TunnelClosed):
+                while True:
+                    try:
+                        seqs += _numbers(reader.recv_many(4096, timeout=20))
+                    except TunnelBroken:  # the first left; the second is already there
+                        assert web.wait_healed("out", 20)
+    assert seqs == list(range(COUNT))  # none lost, none twice, in order

@@ -272,6 +272,8 @@ class WebHost:
                         and not self.mesh.tunnels[t].ring.closed)
         if self.leases is not None and self._resumable(tab.grant):
             self.leases.start(tab.grant.node, unended, self.loop)
+            if any(t.grant.node == tab.grant.node for t in self.tabs.values()):
+                self._cut_stale(self.leases.rejoin(tab.grant.node))  # another is here
         else:
             for tunnel in unended:
                 self.mesh.tunnels[tunnel].control.break_(BreakInfo(
