@@ -24,6 +24,7 @@ from nanonet.bench.chromium import CHROMIUM
 from nanonet.bridge import frames as F
 from nanonet.bridge.node import part
 from nanonet.bridge.webhost import WebHost
+from nanonet.bridge.weblease import LEASE
 from nanonet.bridge.webplan import tab_service, with_tab_ports
 from nanonet.bridge.webtoken import Grant, mint
 from nanonet.errors import TunnelClosed
@@ -57,18 +58,21 @@ def need_chromium() -> None:
 def tab_host(tmp_path: Path, manifest: str, configure: dict[str, list[int]],
              writers_of: dict[str, str], readers_of: dict[str, str] | None = None,
              transport: str = "auto", start: bool = True,
-             servers_of: dict[str, str] | None = None) -> Iterator[WebHost]:
+             servers_of: dict[str, str] | None = None,
+             lease: float = LEASE) -> Iterator[WebHost]:
     """A started ``WebHost`` on 127.0.0.1 for ``manifest`` (written into
     ``tmp_path``): the host's part of its mesh (with the ports of
     ``servers_of``, port -> the tab's service that serves it), and a plan for
-    each browser service in ``configure`` (with its configure arguments); the
-    mesh itself started too if ``start``. Everything stops when the block ends."""
+    each browser service in ``configure`` (with its configure arguments),
+    holding a tab's tunnels for ``lease`` seconds after it leaves; the mesh
+    itself started too if ``start``. Everything stops when the block ends."""
     (tmp_path / "nanonet.toml").write_text(manifest)
     m = load_manifest(tmp_path / "nanonet.toml")
     mesh = with_tab_ports(part(m, None).manifest, m, servers_of or {}).build_mesh()
     plans = {s: tab_service(m, s, args) for s, args in configure.items()}
     host = WebHost(mesh, secrets.token_bytes(32), plans, writers_of, transport=transport,
-                   readers_of=readers_of or {}, servers_of=servers_of or {}).start()
+                   readers_of=readers_of or {}, servers_of=servers_of or {},
+                   lease=lease).start()
     try:
         if start:
             mesh.start()

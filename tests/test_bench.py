@@ -17,9 +17,12 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
+from browser_tab import need_chromium
 from nanonet.bench import avail, claims, page, patterns, report
 from nanonet.bench.plan import PIPELINE_COUNT, RATE_PER_S, parse_list
 from nanonet.bench.suite import Suite
+from nanonet.bench.tabpipe import TRANSPORTS as TAB_TRANSPORTS
+from nanonet.bench.tabpipe import pipe_rows
 from nanonet.bench.targets import evaluate
 
 TRANSPORTS = ("nanonet", "py-tcp", "c-ring")
@@ -316,3 +319,19 @@ def test_bridge_rows_in_report_and_targets(bridge_run: dict[str, Any]) -> None:
     for name in ("bridge over NATS 64 B >= 5x raw nats-py (same server, same run)",
                  "bridge round trip p50 <= 1.3x nats-py request/reply"):
         assert _number(targets[name]["value"]) and targets[name]["value"] > 0, targets[name]
+
+
+def test_the_tab_pipe_rows_come_over_both_transports_with_real_figures() -> None:
+    """``bench/tabpipe.py``'s rows (``python -m nanonet.bench.browser_bench``),
+    with few messages: each row over WebSocket and over WebTransport, in one
+    run, with the keys docs/browser.md names and positive figures."""
+    need_chromium()
+    pytest.importorskip("aioquic")
+    rows = pipe_rows(rounds=20, count=2000)
+    assert list(rows) == [f"{prefix} {row}" for _, prefix in TAB_TRANSPORTS
+                          for row in ("round trip 64 B", "pipe 64 B", "pipe 4096 B")]
+    for name, row in rows.items():
+        keys = ({"tab us p50", "tab us p99", "host us p50", "host us p99", "ratio"}
+                if "round trip" in name else {"tab msgs/s", "host msgs/s", "ratio"})
+        assert set(row) == keys, name
+        assert all(_number(v) and v > 0 for v in row.values()), (name, row)

@@ -41,6 +41,7 @@ COUNT = 3000
 MANIFEST = f"""
 [web]
 browsers = ["tab"]
+lease = 1  # the run ends a second after the tab leaves
 configure = {{ producer = [{COUNT}, 64], streamer = [1000000000000, 64], exporter = [100, 64] }}
 
 [tunnels.out]

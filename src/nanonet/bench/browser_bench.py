@@ -10,7 +10,8 @@ WebSocket (``"websocket"``), and on the host in a Mesh with a host reader
 (no bridge). Each rate is counted from the first message to the stream's
 end; the tab's own state says which transport carried it. ``tab round trip
 64 B`` (p50, p99) and ``tab pipe 64 B`` / ``tab pipe 4096 B`` (msgs/s) go
-host -> tab -> host through the echo guest (``tabpipe.py``), over WebSocket.
+host -> tab -> host through the echo guest (``tabpipe.py``), over WebSocket;
+the ``tab webtransport ...`` rows do the same over WebTransport.
 Needs /usr/bin/chromium, playwright and aioquic (the ``net`` extra).
 """
 

@@ -4,12 +4,14 @@ Three pipelines, each a host end writing ``NAME_in``, the shipped echo guest
 (``guests/echo.wat``, one message at a time) reading it and writing
 ``NAME_back``, and a host end reading that: ``rt`` (64 B, one message in
 flight: the round trip), ``small`` (64 B streamed) and ``big`` (4 KiB
-streamed). In the tab both tunnels are bridged over WebSocket (the host
-sends into the tab with ``webfeed.py``, the tab sends back with
-``sender.js``); on the host they are plain rings. Both are measured in one
-run, the same way: a round trip is one ``send`` to the matching ``recv``;
-a stream's rate is counted from its first message back to its last.
-Needs /usr/bin/chromium and playwright.
+streamed). In the tab both tunnels are bridged, once over WebSocket and
+once over WebTransport (the host sends into the tab with ``webfeed.py``,
+the tab sends back with ``sender.js``; the host checks that every bridge
+went by the transport asked); on the host they are plain rings. All three
+are measured in one run, the same way: a round trip is one ``send`` to the
+matching ``recv``; a stream's rate is counted from its first message back
+to its last. Needs /usr/bin/chromium, playwright and aioquic (the ``net``
+extra).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from .chromium import open_tab
 
 ECHO = Path(__file__).resolve().parents[1] / "guests" / "echo.wat"  # "ping" -> "pong"
 PIPES = (("rt", 64, 64), ("small", 64, 1024), ("big", 4096, 256))  # name, bytes, slots
+# each transport a tab bridges over, and the start of its rows' names
+TRANSPORTS = (("websocket", "tab"), ("webtransport", "tab webtransport"))
 Row = dict[str, float]
 
 
@@ -107,7 +111,15 @@ def on_host(rounds: int, count: int) -> dict[str, float]:
             return measure(mesh, rounds, count)
 
 
-def in_tab(rounds: int, count: int) -> dict[str, float]:
+def _check_carried(web: WebHost, transport: str) -> None:
+    """Every bridge of the run went over ``transport`` (no fallback)."""
+    used = {**web.via, **(web.feeds.via if web.feeds is not None else {})}
+    wrong = {t: v for t, v in used.items() if v != transport}
+    if len(used) != 2 * len(PIPES) or wrong:
+        raise RuntimeError(f"the tab's bridges went by {used}, not all by {transport!r}")
+
+
+def in_tab(rounds: int, count: int, transport: str = "websocket") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "nanonet.toml").write_text(manifest("tab"))
         m = load_manifest(Path(tmp, "nanonet.toml"))
@@ -115,26 +127,38 @@ def in_tab(rounds: int, count: int) -> dict[str, float]:
         services = tuple(f"echo_{n}" for n, _, _ in PIPES)
         web = WebHost(mesh, secret, {s: tab_service(m, s, []) for s in services},
                       {f"{n}_back": f"echo_{n}" for n, _, _ in PIPES},
-                      readers_of={f"{n}_in": f"echo_{n}" for n, _, _ in PIPES}).start()
+                      readers_of={f"{n}_in": f"echo_{n}" for n, _, _ in PIPES},
+                      transport=transport).start()
         token = mint(secret, Grant("tab", services, time.time() + 600))
         try:
             mesh.start()
             with open_tab(f"http://127.0.0.1:{web.port}/#token={token}"):
-                return measure(mesh, rounds, count)
+                figures = measure(mesh, rounds, count)
+            _check_carried(web, transport)
+            return figures
         finally:
             web.stop()
             mesh.stop()
             mesh.close()
 
 
-def pipe_rows(rounds: int = 2000, count: int = 100_000) -> dict[str, Row]:
-    """The rows: round trip p50/p99 and the two stream rates, tab beside host."""
-    tab, host = in_tab(rounds, count), on_host(rounds, count)
-    rows: dict[str, Row] = {"tab round trip 64 B": {
+def _rows(prefix: str, tab: dict[str, float], host: dict[str, float]) -> dict[str, Row]:
+    """One transport's rows (named from ``prefix``), its tab beside the host."""
+    rows: dict[str, Row] = {f"{prefix} round trip 64 B": {
         "tab us p50": tab["rt p50"], "tab us p99": tab["rt p99"],
         "host us p50": host["rt p50"], "host us p99": host["rt p99"],
         "ratio": tab["rt p50"] / host["rt p50"]}}
     for size in ("64", "4096"):
-        rows[f"tab pipe {size} B"] = {"tab msgs/s": tab[size], "host msgs/s": host[size],
-                                      "ratio": host[size] / tab[size]}
+        rows[f"{prefix} pipe {size} B"] = {"tab msgs/s": tab[size], "host msgs/s": host[size],
+                                           "ratio": host[size] / tab[size]}
     return rows
+
+
+def pipe_rows(rounds: int = 2000, count: int = 100_000) -> dict[str, Row]:
+    """The rows: round trip p50/p99 and the two stream rates, tab beside host,
+    for a tab over WebSocket (``tab ...``) and over WebTransport (``tab
+    webtransport ...``)."""
+    tabs = {prefix: in_tab(rounds, count, transport) for transport, prefix in TRANSPORTS}
+    host = on_host(rounds, count)
+    return {name: row for prefix, tab in tabs.items()
+            for name, row in _rows(prefix, tab, host).items()}

@@ -12,7 +12,9 @@ One websockets server does it all, on one asyncio loop in one thread:
   and adapter binaries are fetched from ``/wasm/<session>/<service>/...``,
   a path that exists only while that control channel is open. When it
   closes, the tab's node has left: every tunnel it was writing that had not
-  ended is broken (the host's reader sees ``TunnelBroken``);
+  ended is broken (the host's reader sees ``TunnelBroken``), for good once
+  its lease runs out unless a tab of that node joins again before
+  (``weblease.py``: then they heal and resume);
 - WebSocket ``/nanonet/<tunnel>``: the bridge (docs/bridge.md) for one
   tunnel the tab writes. The first frame must be a HELLO whose token grants
   that tunnel; the host then runs a ``ReceivePump`` into the tunnel's ring,
@@ -50,7 +52,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..errors import BridgeProtocolError
+from ..errors import BridgeProtocolError, TunnelBroken
 from ..mesh import Mesh
 from ..ring import layout as L
 from ..ring.control import BreakInfo
@@ -60,6 +62,7 @@ from .linkstats import transport_of
 from .node import BRIDGE_OWNER, cancel_the_rest
 from .pump import ReceivePump
 from .webfeed import TabFeeds
+from .weblease import LEASE, TabLeases
 from .webplan import TabService
 from .webport import TabPorts
 from .webtoken import Grant, TokenRefused, verify
@@ -111,6 +114,7 @@ class WebHost:
     port: int = 0
     linger: float = LINGER
     transport: str = "auto"  # [web] transport: auto, websocket or webtransport
+    lease: float = LEASE  # [web] lease: seconds a tab that left has to rejoin (0: none)
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     tabs: dict[str, Tab] = field(default_factory=dict)
     refusals: list[str] = field(default_factory=list)
@@ -128,6 +132,7 @@ class WebHost:
     feeds: TabFeeds | None = None
     servers_of: dict[str, str] = field(default_factory=dict)  # port -> the tab's server
     ports: TabPorts | None = None
+    leases: TabLeases | None = None
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -138,6 +143,7 @@ class WebHost:
         for tunnel in self.writers_of:
             self._writers[tunnel] = self.mesh.writer(tunnel, BRIDGE_OWNER)
         self.feeds = TabFeeds(self.mesh, self.readers_of).take()
+        self.leases = TabLeases(self.mesh, self.writers_of, self.lease)
         self.ports = TabPorts(self.mesh, self.servers_of, self.loop).take()
         self._thread = threading.Thread(target=self.loop.run_forever, name="nanonet-web",
                                         daemon=True)
@@ -212,6 +218,7 @@ class WebHost:
         try:
             first = await asyncio.wait_for(ws.recv(), HELLO_WAIT)
             grant = self._grant(str(json.loads(first)["token"]))
+            self._may_join(grant)
         except (TokenRefused, ValueError, KeyError, TypeError) as err:
             why = self._refuse(str(err) if isinstance(err, TokenRefused)
                                else "the first message carried no token")
@@ -224,6 +231,8 @@ class WebHost:
         tunnels = tuple(t for t, svc in self.writers_of.items() if svc in grant.services)
         self.tabs[key] = Tab(grant, key, tunnels)
         log.info("web: tab node %r joined with %d service(s)", grant.node, len(grant.services))
+        if self.leases is not None:
+            self._cut_stale(self.leases.rejoin(grant.node))
         await ws.send(json.dumps({"ok": True, "grant": grant.as_json(), "session": key,
                                   "services": [self.plans[s].as_json()
                                                for s in grant.services],
@@ -234,12 +243,39 @@ class WebHost:
         finally:
             self._leave(self.tabs.pop(key))
 
+    def _cut_stale(self, tunnels: tuple[str, ...]) -> None:
+        """Cut the old tab's links for ``tunnels`` that the host has not seen
+        die (a closed page's WebTransport stream lingers until its idle
+        timeout), so the new tab's bridges need not wait for them."""
+        for tunnel in tunnels:
+            if (abort := self._links.get(tunnel)) is not None:
+                abort()
+
+    def _may_join(self, grant: Grant) -> None:
+        """Refuse a tab of a node whose lease ran out (``TokenRefused``)."""
+        why = self.leases.refusal(grant.node) if self.leases is not None else None
+        if why is not None:
+            raise TokenRefused(why)
+
+    def _resumable(self, grant: Grant) -> bool:
+        """May a later tab of this grant take up where it stopped? Not if
+        one of its services reads a tunnel from the host (the host does not
+        keep what it sent), nor with no lease."""
+        return self.lease > 0 and not any(r in grant.services for r in self.readers_of.values())
+
     def _leave(self, tab: Tab) -> None:
-        """The tab is gone: break what it was still writing."""
+        """The tab is gone: break what it was still writing, for a lease or for good."""
         self.left.append(tab.grant.node)
         log.info("web: tab node %r left", tab.grant.node)
-        for tunnel in tab.tunnels:
-            if tunnel not in self.ended:
+        # a closed ring: the stream ended (its bridge lingers) or it broke already
+        unended = tuple(t for t in tab.tunnels if t not in self.ended
+                        and not self.mesh.tunnels[t].ring.closed)
+        if self.leases is not None and self._resumable(tab.grant):
+            self.leases.start(tab.grant.node, unended, self.loop)
+            if any(t.grant.node == tab.grant.node for t in self.tabs.values()):
+                self._cut_stale(self.leases.rejoin(tab.grant.node))  # another is here
+        else:
+            for tunnel in unended:
                 self.mesh.tunnels[tunnel].control.break_(BreakInfo(
                     "writer", self.writers_of[tunnel], L.Broken.FAILED,
                     f"browser node {tab.grant.node!r} left (the tab closed)"))
@@ -255,8 +291,12 @@ class WebHost:
             return F.Refusal.AUTH, str(err)
         if self.writers_of.get(tunnel) not in grant.services or hello.name != tunnel.encode():
             return F.Refusal.AUTH, f"the token does not grant tunnel {tunnel!r}"
+        if self.leases is not None and (why := self.leases.refusal(grant.node)):
+            return F.Refusal.AUTH, why
         if tunnel in self._busy:
             return F.Refusal.TUNNEL, f"tunnel {tunnel!r} is already bridged from a tab"
+        if self.leases is not None and self.leases.holds(tunnel):  # its tab may yet rejoin
+            return F.Refusal.TUNNEL, f"tunnel {tunnel!r} waits for its tab to rejoin"
         return None
 
     def admit(self, first: bytes, tunnel: str) -> F.Hello | bytes | None:
@@ -309,8 +349,9 @@ class WebHost:
         pull = asyncio.ensure_future(pulling)
         try:
             await asyncio.wait((run, pull), return_when=asyncio.FIRST_COMPLETED)
-            if run.done() and run.exception() is not None:
-                self.errors[tunnel] = run.exception()  # type: ignore[assignment]
+            if run.done() and (err := run.exception()) is not None and not self._left(
+                    tunnel, err):
+                self.errors[tunnel] = err
         finally:
             run.cancel()
             pull.cancel()
@@ -319,6 +360,23 @@ class WebHost:
             if pump.ended_at is not None:
                 self.ended.add(tunnel)
             await close()
+
+    def _left(self, tunnel: str, err: BaseException) -> bool:
+        """Did the bridge stop only because its tab left (its ring broken by that)?"""
+        return (isinstance(err, TunnelBroken) and self.leases is not None
+                and self.leases.left_by(tunnel))
+
+    def holds(self, tunnel: str) -> bool:
+        """Is ``tunnel`` broken by a tab that left, and may it yet heal (its
+        lease runs), or has it healed since? (Not final: read on.)"""
+        return self.leases is not None and self.leases.heals(tunnel)
+
+    def wait_healed(self, tunnel: str, timeout: float | None = None) -> bool:
+        """After a host end of ``tunnel`` got ``TunnelBroken`` because its tab
+        left: wait until a tab of that node rejoined within the lease (True:
+        read on, from where the reader stopped) or the lease ran out (False:
+        the break is final). False at once if no lease holds the tunnel."""
+        return self.leases is not None and self.leases.wait_healed(tunnel, timeout)
 
     def drop(self, tunnel: str) -> bool:
         """Cut the link (WebSocket or WebTransport stream) that bridges
@@ -340,12 +398,17 @@ class WebHost:
         serves is never done: it is served until the run stops."""
         if self.servers_of:
             return False
-        return all(t in self.ended or self.mesh.tunnels[t].ring.broken
+        held = self.leases.holds if self.leases is not None else lambda t: False
+        return all(t in self.ended or (self.mesh.tunnels[t].ring.broken and not held(t))
                    for t in self.writers_of) and (self.feeds is None or self.feeds.all_done())
 
     def failure(self) -> BaseException | None:
         feeds = self.feeds.errors if self.feeds is not None else {}
         return next(iter({**self.errors, **feeds}.values()), None)
+
+    def _end_leases(self) -> None:
+        if self.leases is not None:
+            self.leases.stop()
 
     def stop(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -359,6 +422,7 @@ class WebHost:
             self._run(self._server.wait_closed())
         if self.feeds is not None:
             self._run(self.feeds.settle())
+        self.loop.call_soon_threadsafe(self._end_leases)
         self._run(cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(STOP_SECONDS)

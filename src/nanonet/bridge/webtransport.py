@@ -101,11 +101,13 @@ class WtProtocol(QuicConnectionProtocol):
         self.http: H3Connection | None = None
         self.sessions: dict[int, tuple[str, str]] = {}  # CONNECT stream -> route, tunnel
         self.links: dict[int, WebTransportLink] = {}
+        self.ended: set[int] = set()  # streams this side ended: later data is dropped
 
     def end_stream(self, sid: int) -> None:
         link = self.links.pop(sid, None)
         if link is not None:
             link.gone.set()
+        self.ended.add(sid)
         stop_both_ways(self._quic, sid)
         self.transmit()
 
@@ -128,7 +130,8 @@ class WtProtocol(QuicConnectionProtocol):
             self._connect(event.stream_id, dict(event.headers))
         elif isinstance(event, WebTransportStreamDataReceived):
             link = self.links.get(event.stream_id)
-            if link is None and event.session_id in self.sessions:
+            fresh = event.stream_id not in self.ended  # not the tail of a stream reset here
+            if link is None and fresh and event.session_id in self.sessions:
                 link = self.links[event.stream_id] = WebTransportLink(self, event.stream_id)
                 self.accept(*self.sessions[event.session_id], link)
             if link is not None:

@@ -76,6 +76,9 @@ class HostReads:
     out: Print
     counts: dict[str, int] = field(default_factory=dict)
     silent: bool = False  # stdout is gone: count, print nothing
+    # is this tunnel's break held open (a browser tab's lease: it may heal)?
+    holds: Callable[[str], bool] = lambda tunnel: False
+    held: set[str] = field(default_factory=set)  # ends whose break was told, kept
 
     def drain(self) -> bool:
         """Take what waits on every open end; True if anything came."""
@@ -87,12 +90,25 @@ class HostReads:
                 del self.readers[name]
                 continue
             except NanonetError as err:
-                self.out(f"host: {name}: {err}")
-                del self.readers[name]
+                self._broken(name, reader, err)
                 continue
+            self.held.discard(name)  # healed, if it was held
             got = got or bool(messages)
             self._take(name, messages)
         return got
+
+    def _broken(self, name: str, reader: TunnelReader, err: NanonetError) -> None:
+        """Say why the end stopped (once), and let go of it unless its break may heal."""
+        keep = isinstance(err, TunnelBroken) and self.holds(name)
+        if name not in self.held or not keep:  # a held break is told again once final
+            # read again: its cause may have turned final since it was raised
+            told = reader.control.broken_error() if isinstance(err, TunnelBroken) else err
+            self.out(f"host: {name}: {told}")
+        if keep:
+            self.held.add(name)
+        else:
+            del self.readers[name]
+            self.held.discard(name)
 
     def _take(self, name: str, messages: list[bytes]) -> None:
         for data in messages:
@@ -103,10 +119,11 @@ class HostReads:
 
     def wait(self, mesh: Mesh) -> None:
         """Sleep in a tunnel wait (not a Python poll) until something may have changed."""
-        if not self.readers:
+        waiting = [(n, r) for n, r in self.readers.items() if n not in self.held]
+        if not waiting:  # none, or every one held broken: nothing to park on
             mesh.wait(WAIT_SECONDS)
             return
-        name, reader = next(iter(self.readers.items()))
+        name, reader = waiting[0]
         # closed or broken: drain() sees it, reports a break and lets go of the end
         with contextlib.suppress(TimeoutError, TunnelClosed, TunnelBroken):
             self._take(name, reader.recv_many(4096, timeout=WAIT_SECONDS))

@@ -23,6 +23,7 @@ import time
 from ..bridge.direct import host_port
 from ..bridge.node import node_names, part
 from ..bridge.webhost import WebHost
+from ..bridge.weblease import LEASE
 from ..bridge.webplan import tab_servers, tab_service, with_tab_ports
 from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
@@ -108,8 +109,11 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     readers_of = {t: m.table.tunnels[t].reader or "" for t in p.outgoing}
     secret = secrets.token_bytes(32)  # never printed: tokens are signed with it
     transport = m.table.web.transport if m.table.web else "auto"
+    lease = m.table.web.lease if m.table.web else LEASE
     web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
-                  transport=transport, readers_of=readers_of, servers_of=servers_of).start()
+                  transport=transport, lease=lease, readers_of=readers_of,
+                  servers_of=servers_of).start()
+    reads.holds = web.holds
     try:
         ingress = start_ingress(mine, mesh, args.http, _say)
     except (OSError, ValueError) as err:
@@ -123,6 +127,9 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
                       time.time() + ttl)
         print(f"web: tab node {node!r}: open http://{host}:{web.port}/#token="
               f"{mint(secret, grant)}", file=sys.stderr, flush=True)
+        if lease > 0 and not set(grant.services) & set(readers_of.values()):
+            print(f"web: tab node {node!r} may rejoin within {lease:g} s of leaving "
+                  "([web] lease)", file=sys.stderr, flush=True)
     if ingress is not None and sharing(m, args):
         for line in share_lines(ingress):
             _say(line)

@@ -398,6 +398,8 @@ class WebTable(Table):
     browsers: list[TunnelName] = []  # nodes (a service's node = ...) that are browser tabs
     configure: dict[str, list[int]] = {}  # service -> its configure(...) arguments
     token_ttl: float = Field(default=3600.0, gt=0, le=30 * 86400)  # seconds
+    # seconds a tab that left has to rejoin with its token and resume (0: none)
+    lease: float = Field(default=10.0, ge=0, le=86400)
     # how tabs bridge their tunnels: WebTransport where the browser offers it,
     # else WebSocket ("auto"); or only one of them
     transport: Literal["auto", "websocket", "webtransport"] = "auto"

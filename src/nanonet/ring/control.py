@@ -257,13 +257,26 @@ class RingControl:
         The flag is set once (a second break keeps the first reason); every
         parked end is woken as by a close, and sees BROKEN on its slow path
         (a reader once it has drained what was published)."""
-        if self.broken_by is None:
+        if self.broken_by is None or not self.ring.broken:  # none yet, or healed since
             self.broken_by = info
         reason = self.ring.broken or info.reason  # the first break's reason stays
         # SYNC POINT with the park handshakes, as close(): broken, closed, fence, flags
         if self.ring.set_broken_and_fence(reason):
             self._call("any", "close")
             self._ring_bells()
+
+    def heal(self) -> None:
+        """Undo a break whose cause came back: a browser tab that left and
+        rejoined within its lease (bridge/weblease.py). Only for a tunnel whose
+        ring only the host's bridge writes; its reader reads on from where it
+        stopped. ``broken_by`` stays until another break replaces it, so an end
+        that saw the break just before the heal still says why.
+        """
+        # SYNC POINT with TunnelReader._ready_count: closed is cleared before
+        # broken, so a reader that saw closed and then broken 0 re-reads closed
+        # and finds the ring open (a close with no break keeps closed set)
+        self.ring.put_u32(L.OFF_CLOSED, 0)
+        self.ring.put_u32(L.OFF_BROKEN, 0)
 
     def broken_error(self) -> TunnelBroken:
         """The host end's exception for this broken ring, its cause chained."""

@@ -50,7 +50,7 @@ OFF_MAGIC = 0
 OFF_VERSION = 4
 OFF_SLOT_COUNT = 8
 OFF_SLOT_SIZE = 12
-OFF_CLOSED = 16  # 0 open, 1 closed; set once, never cleared
+OFF_CLOSED = 16  # 0 open, 1 closed; set once, cleared only by a healed lease
 OFF_QUARANTINE = 20  # 0 healthy, else a Quarantine reason code
 OFF_HEADER_SIZE = 24
 OFF_NAME_LEN = 28  # the tunnel's name: how the adapter resolves tunnel(name)
@@ -99,7 +99,8 @@ OFF_STAMPS = 320  # written by the writer
 OFF_LATENCIES = OFF_STAMPS + SAMPLE_ENTRIES * SAMPLE_ENTRY  # 576, written by the reader
 
 # line 13: the break, written once by the host when a service holding an end
-# is gone for good (never cleared). Line 0 is full (the name takes its last 32
+# is gone for good (cleared only when a browser tab's lease heals it:
+# RingControl.heal). Line 0 is full (the name takes its last 32
 # bytes); a line written once stays shared in every core's cache, so reading
 # it on the slow path costs what reading closed costs.
 OFF_BROKEN = 13 * CACHE_LINE  # 832: 0 intact, else a Broken reason code

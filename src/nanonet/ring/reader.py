@@ -139,6 +139,8 @@ class TunnelReader(End):
         if n == 0 and self._drained_and_closed():
             if self.ring.broken:  # stored before closed: seen once closed is
                 raise self.control.broken_error()
+            if not self.ring.closed:  # healed between the loads (RingControl.heal)
+                return 0
             raise TunnelClosed("tunnel is closed and drained")
         return n
 

@@ -5,7 +5,9 @@
 // REWIND and a resend timer that go back to the last acknowledged sequence,
 // PING when idle, CLOSE once the ring is closed and all of it acknowledged.
 // A new link after a lost one says hello again and resumes from the
-// sequence the host's WELCOME names. The link is WebTransport or WebSocket
+// sequence the host's WELCOME names; a tab whose guest started again from
+// the beginning (it rejoined within its lease) lets what lies below that
+// sequence go unsent as the guest writes it again. The link is WebTransport or WebSocket
 // (link.js): `transport` and `fallback` say which, and why not the first.
 
 import * as F from "./frames.js";
@@ -100,7 +102,20 @@ export class TunnelSender {
     while (this.batches.length && this.batches[0][0] <= next) bytes += this.batches.shift()[1];
     this.acked = next;
     this.lastAck = performance.now();
-    this.ring.commit(next, bytes);
+    if (next <= this.ring.head()) this.ring.commit(next, bytes);
+    else this.release();
+  }
+
+  // The ring's tail follows what the host has, but never past the guest's
+  // head: after a WELCOME beyond it (the guest started again from the
+  // beginning), each message below the host's sequence is let go unsent as
+  // the guest writes it again.
+  release() {
+    const tail = this.ring.tail(), to = Math.min(this.acked, this.ring.head());
+    if (to <= tail) return;
+    let bytes = 0;
+    for (const m of this.ring.slots(tail, to)) bytes += m.length;
+    this.ring.commit(to, bytes);
   }
 
   tick() {
@@ -108,14 +123,15 @@ export class TunnelSender {
     const now = performance.now();
     const busy = this.state === "open" ? this.pump(now) : this.sayHello(now);
     if (busy) soon(() => this.tick());
-    else if (this.idle()) this.ring.waitHead(this.sent, IDLE_WAIT).then(() => soon(() => this.tick()));
+    else if (this.idle()) this.ring.waitHead(this.ring.head(), IDLE_WAIT).then(() => soon(() => this.tick()));
     else setTimeout(() => this.tick(), 1);
   }
 
-  // all sent, credit left, the ring open: only the guest's next message (its
-  // publish notifies) or a timer can give work
+  // all sent (or, after a restart, still below what the host has), credit
+  // left, the ring open: only the guest's next message (its publish
+  // notifies) or a timer can give work
   idle() {
-    return this.state === "open" && this.sent === this.ring.head() && this.sent < this.limit &&
+    return this.state === "open" && this.sent >= this.ring.head() && this.sent < this.limit &&
       !this.ring.closed();
   }
 
@@ -128,6 +144,7 @@ export class TunnelSender {
   }
 
   pump(now) {
+    if (this.ring.tail() < this.acked) this.release();
     if (this.sent > this.acked && now - this.lastAck > RESEND_AFTER) { this.sent = this.acked; this.lastAck = now; }
     const closed = this.ring.closed(); // SYNC POINT with the adapter's $close: closed, then head
     const head = this.ring.head();
