@@ -4,7 +4,8 @@ One run per process, so that a system-call count (W3) or a memory figure (W4)
 covers exactly that run. It speaks the same protocol as the native peers:
 one JSON line of figures, then (for W1) one latency in ns per line.
 ``INTERVAL`` (ns, W1 only) paces the run at a fixed offered rate.
-Scale runs (transport ``nanonet``): ``idle`` COUNT services; ``pipelines``
+Scale runs (transport ``nanonet``): ``idle`` COUNT services, their CPU counted
+over SIZE ms while parked; ``pipelines``
 with COUNT messages per pipeline and WARMUP pipelines.
 ``serve`` is the far end of the process-to-process peers. A peer's library
 is imported only when that peer runs, so a missing one fails only its rows.
@@ -79,7 +80,7 @@ def _dispatch(workload: str, transport: str, count: int, size: int, warmup: int,
         out: Outcome = _peer("scale").pipelines(count, size, warmup)  # WARMUP: lanes
         return out
     if (workload, transport) == ("idle", "nanonet"):
-        out = _peer("scale").idle(count)
+        out = _peer("scale").idle(count, size / 1e3)  # SIZE: the idle window in ms
         return out
     raise SystemExit(f"no {workload} run for transport {transport!r}")
 
