@@ -1,9 +1,9 @@
 """The access-control example as components: a JavaScript router composed with
 a Python auth component, each reaching only what it was given.
 
-Builds both once per cache (componentize-js ~5-25 s, componentize-py ~15-30 s)
-and compiles their composition once (~1 min on a loaded 2-core VM); skipped
-where componentize-py or node is not installed.
+Builds both once per cache, side by side (componentize-js ~5-25 s,
+componentize-py ~15-30 s), and compiles their composition once (~1 min on a
+loaded 2-core VM); skipped where componentize-py or node is not installed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from builds import side_by_side
 from nanonet import LoadError, Mesh
 from nanonet.cli import main
 from nanonet.component import load
@@ -35,7 +36,9 @@ TOML = Path(composed.__file__).with_name("composed.toml")
 
 @pytest.fixture(scope="module")
 def built() -> tuple[Path, Path]:
-    return composed.build_router().path, composed.build_authenticator().path
+    makers = {"router": composed.build_router, "auth": composed.build_authenticator}
+    with side_by_side(makers) as started:
+        return started["router"].result().path, started["auth"].result().path
 
 
 def test_the_router_asks_the_auth_component_and_every_attempt_is_logged(

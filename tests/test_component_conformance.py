@@ -1,26 +1,30 @@
 """One contract, every guest language: the relay world run on C, Python and JavaScript.
 
 Each guest (src/nanonet/examples/relay/) is built by nanonet's own build step
-(cached: from clean, ~15 s for all three; skipped where its toolchain is not
-installed), loaded as a component service of a mesh, its ``forward`` import
+(cached: from clean, ~15 s for all three, built side by side; skipped where its
+toolchain is not installed), loaded as a component service of a mesh, its ``forward`` import
 wired to a tunnel and its ``receive-stream`` import to a Python function, and
 put through the same tests.
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from builds import side_by_side
 from js_toolchain import javascript_missing
 from nanonet.component import Err, Ok
 from nanonet.examples.relay import LANGUAGES, build
 from nanonet.mesh import Mesh
+from nanonet.toolchain.build import Built
 
 
 def _missing(language: str) -> str | None:
@@ -64,12 +68,21 @@ class Relay:
         return [(sid, m[8:8 + n]) for m in msgs for sid, n in [struct.unpack_from("<II", m)]]
 
 
+@pytest.fixture(scope="module")
+def relay_builds() -> Iterator[dict[str, Future[Built]]]:
+    """Every language whose toolchain is here, built side by side once."""
+    here = {lang: functools.partial(build, lang) for lang in LANGUAGES if _missing(lang) is None}
+    with side_by_side(here) as started:
+        yield started
+
+
 @pytest.fixture(scope="module", params=LANGUAGES)
-def relay_wasm(request: pytest.FixtureRequest) -> tuple[str, Path]:
+def relay_wasm(request: pytest.FixtureRequest,
+               relay_builds: dict[str, Future[Built]]) -> tuple[str, Path]:
     language: str = request.param
     if (why := _missing(language)) is not None:
         pytest.skip(why)
-    return language, build(language).path
+    return language, relay_builds[language].result().path
 
 
 @pytest.fixture

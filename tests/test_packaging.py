@@ -93,13 +93,17 @@ def _outside() -> dict[str, str]:
 
 
 def _venv(tmp: Path, wheel: Path) -> Path:
-    """A fresh venv holding the wheel, its dependencies and the [components] extra."""
+    """A fresh venv holding the wheel, its dependencies and the [components] extra.
+
+    ``--no-compile``: pip would byte-compile every installed module, most of
+    which the test never imports (2.2-2.5 s against 3.7-8.4 s here); Python
+    compiles what it imports anyway."""
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    env=_outside(), timeout=120)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                    "install", "-q", f"{wheel}[components]"], check=True, capture_output=True,
-                   env=_outside(), timeout=600)
+                    "install", "-q", "--no-compile", f"{wheel}[components]"], check=True,
+                   capture_output=True, env=_outside(), timeout=600)
     return venv / "bin"
 
 

@@ -4,7 +4,8 @@ One run per process, so that a system-call count (W3) or a memory figure (W4)
 covers exactly that run. It speaks the same protocol as the native peers:
 one JSON line of figures, then (for W1) one latency in ns per line.
 ``INTERVAL`` (ns, W1 only) paces the run at a fixed offered rate.
-Scale runs (transport ``nanonet``): ``idle`` COUNT services; ``pipelines``
+Scale runs (transport ``nanonet``): ``idle`` COUNT services, their CPU counted
+over SIZE ms while parked; ``pipelines``
 with COUNT messages per pipeline and WARMUP pipelines.
 ``serve`` is the far end of the process-to-process peers. A peer's library
 is imported only when that peer runs, so a missing one fails only its rows.
@@ -19,21 +20,22 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import coldstart, host_async, pysock, pytunnel, waitrows, wasm_runs
+from . import pysock, waitrows
 
 Outcome = tuple[dict[str, float], list[int]]
 
 
 def _peer(name: str) -> Any:
-    """A peer module, imported now: its library may be missing."""
+    """A peer module, imported now: its library may be missing, and a peer
+    that never runs Wasm starts without importing wasmtime and the mesh."""
     return importlib.import_module(f"nanonet.bench.{name}")
 
 
 def _w1(transport: str, n: int, size: int, warm: int, gap: int) -> Callable[[], Outcome]:
     runs: dict[str, Callable[[], Outcome]] = {
-        "nanonet": lambda: wasm_runs.w1_nanonet(n, size, warm, gap),
-        "nanonet-host": lambda: wasm_runs.w1_host(n, size, warm, gap),
-        "nanonet-py": lambda: pytunnel.w1(n, size, warm, gap),
+        "nanonet": lambda: _peer("wasm_runs").w1_nanonet(n, size, warm, gap),
+        "nanonet-host": lambda: _peer("wasm_runs").w1_host(n, size, warm, gap),
+        "nanonet-py": lambda: _peer("pytunnel").w1(n, size, warm, gap),
         "py-tcp": lambda: pysock.w1("tcp", n, size, warm, gap),
         "py-unix": lambda: pysock.w1("unix", n, size, warm, gap),
         "mp-pipe": lambda: _peer("mppipe").w1(n, size, warm, gap),
@@ -43,16 +45,17 @@ def _w1(transport: str, n: int, size: int, warm: int, gap: int) -> Callable[[], 
         "nats": lambda: _peer("natspeer").w1(n, size, warm, gap),
     }
     for row, wait in waitrows.POLICY_ROWS.items():  # the rate workload's rows per wait policy
-        runs[row] = functools.partial(wasm_runs.w1_nanonet, n, size, warm, gap, wait)
+        runs[row] = functools.partial(lambda w: _peer("wasm_runs").w1_nanonet(n, size, warm,
+                                                                               gap, w), wait)
     return runs[transport]
 
 
 def _w2(transport: str, n: int, size: int) -> Callable[[], Outcome]:
     runs: dict[str, Callable[[], Outcome]] = {
-        "nanonet": lambda: wasm_runs.w2_nanonet(n, size),
-        "nanonet-host": lambda: host_async.w2_host(n, size),
-        "nanonet-host-async": lambda: host_async.w2_async(n, size),
-        "nanonet-py": lambda: pytunnel.w2(n, size),
+        "nanonet": lambda: _peer("wasm_runs").w2_nanonet(n, size),
+        "nanonet-host": lambda: _peer("host_async").w2_host(n, size),
+        "nanonet-host-async": lambda: _peer("host_async").w2_async(n, size),
+        "nanonet-py": lambda: _peer("pytunnel").w2(n, size),
         "py-tcp": lambda: pysock.w2("tcp", n, size),
         "py-unix": lambda: pysock.w2("unix", n, size),
         "mp-pipe": lambda: _peer("mppipe").w2(n, size),
@@ -74,12 +77,13 @@ def _dispatch(workload: str, transport: str, count: int, size: int, warmup: int,
     except KeyError:
         pass
     if (workload, transport) == ("w4", "nanonet"):
-        return coldstart.run(count)
+        out: Outcome = _peer("coldstart").run(count)
+        return out
     if (workload, transport) == ("pipelines", "nanonet"):
-        out: Outcome = _peer("scale").pipelines(count, size, warmup)  # WARMUP: lanes
+        out = _peer("scale").pipelines(count, size, warmup)  # WARMUP: lanes
         return out
     if (workload, transport) == ("idle", "nanonet"):
-        out = _peer("scale").idle(count)
+        out = _peer("scale").idle(count, size / 1e3)  # SIZE: the idle window in ms
         return out
     raise SystemExit(f"no {workload} run for transport {transport!r}")
 

@@ -129,10 +129,10 @@ def _child(*args: object) -> dict[str, float]:
     return summary
 
 
-def idle(services: int) -> Figures:
+def idle(services: int, window_ms: int) -> Figures:
     """N idle services in one process: total time to have them parked, RSS
-    each, CPU seconds burnt per wall second while they sit parked."""
-    s = _child("idle", "nanonet", services, 0, 0)
+    each, CPU seconds burnt per wall second while they sit parked ``window_ms``."""
+    s = _child("idle", "nanonet", services, window_ms, 0)
     return {"services": float(services), "start_total_ms": s["seconds"] * 1e3,
             "rss_per_service_kb": (s["rss_after_kb"] - s["rss_before_kb"]) / services,
             "idle_cpu_per_s": s["idle_cpu_per_s"]}

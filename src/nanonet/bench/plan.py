@@ -37,6 +37,7 @@ _COUNTS = {
 RATE_COUNT = (10_000, 500)
 W4_SERVICES = (200, 20)
 SCALE_SERVICES = (100, 1_000)
+IDLE_WINDOW_MS = (5_000, 500)  # wall time over which parked services' CPU is counted
 PIPELINES = 8
 PIPELINE_COUNT = {"full": 2_000_000, "quick": 50_000}
 # observe: (stream messages, ping-pong rounds, repeats of each mode), full and quick

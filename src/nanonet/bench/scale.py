@@ -24,23 +24,22 @@ from .coldstart import settle, start_parked, stop_all, vmrss_kb
 from .wasm_runs import RUN_TIMEOUT, _exports, guest
 
 Outcome = tuple[dict[str, float], list[int]]
-IDLE_WINDOW_S = 5.0  # wall time over which idle CPU is counted
-
 
 def _cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
 
 
-def idle_cpu(window: float = IDLE_WINDOW_S) -> float:
+def idle_cpu(window: float) -> float:
     """CPU seconds this process burns per wall second over ``window``."""
     cpu0, wall0 = _cpu_seconds(), time.monotonic()
     time.sleep(window)
     return (_cpu_seconds() - cpu0) / (time.monotonic() - wall0)
 
 
-def idle(count: int) -> Outcome:
-    """Create, start and park ``count`` services; total time and RSS growth."""
+def idle(count: int, window: float) -> Outcome:
+    """Create, start and park ``count`` services; total time, RSS growth, and
+    the CPU the process burns per wall second over ``window`` s while parked."""
     wasm = bytes(wasmtime.wat2wasm(guest("checker.wat").read_text()))
     warm = Mesh(runtime())  # compile and cache once, outside the timed part
     warm.tunnel("stream", slots=16, max_payload=64)
@@ -57,7 +56,7 @@ def idle(count: int) -> Outcome:
             meshes.append(mesh)
         start_parked(meshes)
         seconds, rss1 = time.perf_counter() - t0, vmrss_kb()
-        cpu = idle_cpu()
+        cpu = idle_cpu(window)
     finally:
         stop_all(meshes)
     return {"count": count, "seconds": seconds, "rss_before_kb": rss0,

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import avail, bridge_wl, measure, native, patterns, syscalls, waitrows
 from .plan import (
+    IDLE_WINDOW_MS,
     NATIVE,
     OBSERVE,
     PIPELINE_COUNT,
@@ -117,8 +118,10 @@ class Suite:
             args = OBSERVE["quick" if self.quick else "full"]
             out += [Step("observe", mode, step) for mode, step in measure.observe(*args)]
         if "scale" in self.workloads:
+            window_ms = IDLE_WINDOW_MS[self.quick]
             for n in SCALE_SERVICES:
-                out.append(Step("scale", f"idle-{n}", functools.partial(measure.idle, n)))
+                out.append(Step("scale", f"idle-{n}",
+                                functools.partial(measure.idle, n, window_ms)))
             per_lane = PIPELINE_COUNT["quick" if self.quick else "full"]
             out.append(Step("scale", f"pipelines-{PIPELINES}",
                             lambda: measure.pipelines(PIPELINES, per_lane, 64)))
