@@ -36,6 +36,7 @@ PUBSUB_NANO = ("pubsub_64", "nanonet", "msgs_per_s")
 REQREP_WASM = ("reqrep", "nanonet-wasm", "p50_ns")
 BRIDGE_64 = ("bridge_64", "nanonet", "msgs_per_s")
 BRIDGE_RTT = ("bridge_rtt", "nanonet", "p50_ns")
+C2C_P50 = ("components", "pair", "c2c_p50_ns")  # beside h2c_p50_ns of the same row
 TARGETS = (
     Target("W1 nanonet p50 within 1.5x of c-ring",
            lambda r: _ratio(r, W1_NANO, ("w1", "c-ring", "p50_ns")), lambda v: v <= 1.5, "x"),
@@ -69,6 +70,8 @@ TARGETS = (
     Target("bridge round trip p50 <= 1.3x nats-py request/reply",
            lambda r: _ratio(r, BRIDGE_RTT, ("bridge_rtt", "nats", "p50_ns")),
            lambda v: v <= 1.3, "x"),
+    Target("component -> component call p50 <= 2 us",
+           lambda r: _div(_get(r, *C2C_P50), 1e3), lambda v: v <= 2, "us"),
 )
 
 

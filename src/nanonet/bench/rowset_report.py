@@ -1,0 +1,78 @@
+"""Tables of the row-set workloads (``http``, ``components``, ``browser``) for both views.
+
+The terminal (``report.show``) and the page (``page.render``) print the same
+rows: one table per workload, one line per row with its figures, and for
+the rows that pair a nanonet path with another one the ratio of the same
+run (host -> component over component -> component, the ingress over the
+Python server). ``behind`` lists where the Python HTTP server beat the
+ingress, for the page's "Where nanonet is not ahead".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import ROW_SETS
+
+Result = dict[str, Any]
+TITLES = {
+    "http": "HTTP ingress: requests/s and p50 against a Python server, same clients",
+    "components": "Components: calls, the host boundary, tunnels and cold start",
+    "browser": "Browser tabs against the same guests on the host",
+}
+
+
+def figure(value: float) -> str:
+    """A figure with as many digits as it needs, whatever its unit."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def _line(figures: dict[str, Any]) -> str:
+    if "error" in figures:
+        return "error: " + str(figures["error"]).replace("|", "/")
+    return ", ".join(f"{k} {figure(v)}" for k, v in figures.items())
+
+
+def _ratio(by: dict[str, Any], a: tuple[str, str], b: tuple[str, str]) -> float | None:
+    x, y = by.get(a[0], {}).get(a[1]), by.get(b[0], {}).get(b[1])
+    ok = isinstance(x, int | float) and isinstance(y, int | float) and y
+    return x / y if ok else None
+
+
+def versus(workload: str, by: dict[str, Any]) -> list[str]:
+    """The same run's ratios between the rows of ``workload``."""
+    out = []
+    if workload == "components":
+        r = _ratio(by, ("pair", "h2c_p50_ns"), ("pair", "c2c_p50_ns"))
+        if r is not None:
+            out.append(f"host -> component call p50 is {r:.0f}x the component -> component "
+                       "call p50")
+    if workload == "http":
+        for stat, what in (("requests_per_s", "requests/s"), ("p50_ms", "p50")):
+            r = _ratio(by, ("nanonet_wat", stat), ("python_stdlib", stat))
+            if r is not None:
+                out.append(f"ingress {what} is {r:.2f}x the Python server's")
+    return out
+
+
+def rows(result: Result, workload: str) -> list[list[str]]:
+    """[row, figures] for one workload."""
+    return [[row, _line(f)] for row, f in result.get(workload, {}).items()
+            if isinstance(f, dict)]
+
+
+def present(result: Result) -> list[str]:
+    return [w for w in ROW_SETS if w in result]
+
+
+def behind(result: Result) -> list[str]:
+    """Where the Python HTTP server beat the ingress in this run."""
+    by = result.get("http", {})
+    out = []
+    for stat, what, lower_wins in (("requests_per_s", "HTTP requests/s", False),
+                                   ("p50_ms", "HTTP p50", True)):
+        r = _ratio(by, ("nanonet_wat", stat), ("python_stdlib", stat))
+        if r is not None and (r > 1 if lower_wins else r < 1):
+            out.append(f"{what}: python-stdlib (http.server) ahead of the nanonet ingress "
+                       f"(the ingress's {what} {r:.2f}x the server's)")
+    return out
