@@ -73,8 +73,9 @@ NOTES = {
               "out and back through two bridged tunnels against nats-py request/reply; one "
               "nats-server on 127.0.0.1 for both",
     "http": "http_bench's clients (a subprocess: 8 threads, one keep-alive connection each) "
-            "against the HTTP example's WAT service behind the ingress, then against "
-            "http.server's ThreadingHTTPServer answering the same kind of body",
+            "against the HTTP example's WAT service behind the ingress, then against a "
+            "Starlette app under one uvicorn server and http.server's ThreadingHTTPServer, "
+            "each answering the same kind of short body",
     "components": "component_cost's rows, each part in a child process: pair (component -> "
                   "component call timed inside Wasm, host -> component call timed from "
                   "Python, the same import linked through Python), boundary and bulk "

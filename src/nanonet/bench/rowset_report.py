@@ -4,22 +4,24 @@ The terminal (``report.show``) and the page (``page.render``) print the same
 rows: one table per workload, one line per row with its figures, and for
 the rows that pair a nanonet path with another one the ratio of the same
 run (host -> component over component -> component, the ingress over the
-Python server). ``behind`` lists where the Python HTTP server beat the
+Python servers). ``behind`` lists where a Python HTTP server beat the
 ingress, for the page's "Where nanonet is not ahead".
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from .plan import ROW_SETS
 
 Result = dict[str, Any]
 TITLES = {
-    "http": "HTTP ingress: requests/s and p50 against a Python server, same clients",
+    "http": "HTTP ingress: requests/s and p50 against Python servers, same clients",
     "components": "Components: calls, the host boundary, tunnels and cold start",
     "browser": "Browser tabs against the same guests on the host",
 }
+HTTP_PEERS = {"uvicorn_starlette": "uvicorn + Starlette", "python_stdlib": "http.server"}
 
 
 def figure(value: float) -> str:
@@ -48,10 +50,11 @@ def versus(workload: str, by: dict[str, Any]) -> list[str]:
             out.append(f"host -> component call p50 is {r:.0f}x the component -> component "
                        "call p50")
     if workload == "http":
-        for stat, what in (("requests_per_s", "requests/s"), ("p50_ms", "p50")):
-            r = _ratio(by, ("nanonet_wat", stat), ("python_stdlib", stat))
+        for (peer, name), (stat, what) in itertools.product(
+                HTTP_PEERS.items(), (("requests_per_s", "requests/s"), ("p50_ms", "p50"))):
+            r = _ratio(by, ("nanonet_wat", stat), (peer, stat))
             if r is not None:
-                out.append(f"ingress {what} is {r:.2f}x the Python server's")
+                out.append(f"ingress {what} is {r:.2f}x {name}'s")
     return out
 
 
@@ -66,13 +69,14 @@ def present(result: Result) -> list[str]:
 
 
 def behind(result: Result) -> list[str]:
-    """Where the Python HTTP server beat the ingress in this run."""
+    """Where a Python HTTP server beat the ingress in this run."""
     by = result.get("http", {})
     out = []
-    for stat, what, lower_wins in (("requests_per_s", "HTTP requests/s", False),
-                                   ("p50_ms", "HTTP p50", True)):
-        r = _ratio(by, ("nanonet_wat", stat), ("python_stdlib", stat))
-        if r is not None and (r > 1 if lower_wins else r < 1):
-            out.append(f"{what}: python-stdlib (http.server) ahead of the nanonet ingress "
-                       f"(the ingress's {what} {r:.2f}x the server's)")
+    for stat, what, lower_wins in (("requests_per_s", "requests/s", False),
+                                   ("p50_ms", "p50", True)):
+        for peer, name in HTTP_PEERS.items():
+            r = _ratio(by, ("nanonet_wat", stat), (peer, stat))
+            if r is not None and (r > 1 if lower_wins else r < 1):
+                out.append(f"HTTP {what}: {name} ahead of the nanonet ingress (the "
+                           f"ingress's {what} {r:.2f}x its)")
     return out

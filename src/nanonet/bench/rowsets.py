@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import BenchError
 from .measure import CHILD_TIMEOUT
 
-Rows = dict[str, dict[str, float]]
+Rows = dict[str, dict[str, Any]]  # row -> statistic -> number, or {"error": why}
 PartFn = Callable[[bool], Rows]
 MODULES = {"components": "component_wl", "browser": "browser_wl", "http": "http_wl"}
 
