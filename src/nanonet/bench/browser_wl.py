@@ -28,6 +28,17 @@ COUNT = {False: 200_000, True: 10_000}
 SLOTS = 1024
 ROUNDS = {False: 2_000, True: 200}
 REQUESTS = {False: 4_000, True: 200}
+_HTTP = ("requests_per_s", "p50_ms", "requests")
+# the rows and statistics browser_bench.rows gave when this was written (slugged); it
+# may add rows, which land beside these
+KEYS: dict[str, tuple[str, ...]] = {
+    "tab_to_host_64_b": ("tab_webtransport_msgs_per_s", "tab_websocket_msgs_per_s",
+                         "host_msgs_per_s"),
+    "tab_round_trip_64_b": ("tab_us_p50", "tab_us_p99", "host_us_p50", "host_us_p99"),
+    "tab_pipe_64_b": ("tab_msgs_per_s", "host_msgs_per_s"),
+    "tab_pipe_4096_b": ("tab_msgs_per_s", "host_msgs_per_s"),
+    "tab_http_tab": _HTTP, "tab_http_host": _HTTP,
+}
 
 
 def missing() -> str | None:

@@ -167,7 +167,7 @@ def register(sub: Any) -> None:
                        "start and idle memory, scale rows, pub-sub, fan-in, request/reply and "
                        "wait-any patterns, the NATS bridge, HTTP ingress; nanonet against Python "
                        "and C sockets, a C shared-memory ring, multiprocessing pipes, ZeroMQ, "
-                       "iceoryx2, NATS and a Python HTTP server, in one run. On request "
+                       "iceoryx2, NATS and Python HTTP servers, in one run. On request "
                        "(--only): component calls, bulk and cold start (components), and "
                        "browser tabs (browser, needs Chromium).")
     p.add_argument("--quick", action="store_true", help="small counts (tests, CI)")

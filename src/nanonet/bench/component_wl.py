@@ -38,6 +38,21 @@ H2C = {False: 5_000, True: 500}
 PY_LINK = {False: 2_000, True: 200}
 CALLS = {False: 2_000, True: 200}
 COLD_SAMPLES = {False: 5, True: 2}
+_COLD = ("load_ms", "first_ms", "again_ms", "reload_ms")
+# every row and its statistics, as docs/performance.md lists them
+KEYS: dict[str, tuple[str, ...]] = {
+    "pair": ("c2c_p50_ns", "c2c_p99_ns", "c2c_calls_per_s", "h2c_p50_ns", "h2c_p99_ns",
+             "py_link_p50_ns", "py_link_p99_ns"),
+    "boundary": ("call_in_us", "call_out_us", "bytes_roundtrip_MBps", "bytes_MBps",
+                 "string_MBps"),
+    "bulk": tuple(f"{path}_{kind}_{size}_MBps" for size in ("64k", "1m")
+                  for kind in ("bytes", "string") for path in ("canon", "values")),
+    "stream": ("component_stream_msg_per_s", "fast_path_msg_per_s", "core_msg_per_s"),
+    "ring": ("component_ring_msg_per_s", "component_ring_host_msg_per_s",
+             "component_ring_speedup"),
+    "coldstart_core": _COLD,
+    **{f"coldstart_{lang}": ("size_MB", *_COLD) for lang in ("c", "python", "javascript")},
+}
 
 
 def missing() -> str | None:

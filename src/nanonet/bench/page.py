@@ -135,7 +135,8 @@ def _rowset_sections(result: Result) -> list[str]:
     for workload in rowset_report.present(result):
         body = md_table(["row", "figures"], rowset_report.rows(result, workload))
         ratios = rowset_report.versus(workload, result[workload])
-        out.append(_section(rowset_report.TITLES[workload], body + "".join(
+        how = f"How to run: {rowset_report.HOW[workload]}.\n\n"
+        out.append(_section(rowset_report.TITLES[workload], how + body + "".join(
             f"\n\n{r}." for r in ratios)))
     return out
 

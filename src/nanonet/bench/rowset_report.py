@@ -21,6 +21,12 @@ TITLES = {
     "components": "Components: calls, the host boundary, tunnels and cold start",
     "browser": "Browser tabs against the same guests on the host",
 }
+HOW = {  # how to run each on its own, said on the page
+    "http": "`nanonet bench --only http` (in the default run; about 10 s)",
+    "components": "`nanonet bench --only components` (on request: it builds the C, Python "
+                  "and JavaScript guests on a fresh machine; about 30 s once they are cached)",
+    "browser": "`nanonet bench --only browser` (on request: headless Chromium, minutes)",
+}
 HTTP_PEERS = {"uvicorn_starlette": "uvicorn + Starlette", "python_stdlib": "http.server"}
 
 
