@@ -16,7 +16,8 @@ from .rowsets import PartFn, Rows
 CLIENTS = 8
 REQUESTS = {False: 20_000, True: 800}  # full, quick
 ROW_KEYS = ("requests_per_s", "p50_ms", "requests")
-KEYS = {row: ROW_KEYS for row in ("nanonet_wat", "uvicorn_starlette", "python_stdlib")}
+KEYS: dict[str, tuple[str, ...]] = {
+    row: ROW_KEYS for row in ("nanonet_wat", "uvicorn_starlette", "python_stdlib")}
 
 
 def missing() -> str | None:
