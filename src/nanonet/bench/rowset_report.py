@@ -22,10 +22,12 @@ TITLES = {
     "browser": "Browser tabs against the same guests on the host",
 }
 HOW = {  # how to run each on its own, said on the page
-    "http": "`nanonet bench --only http` (in the default run; about 10 s)",
-    "components": "`nanonet bench --only components` (on request: it builds the C, Python "
-                  "and JavaScript guests on a fresh machine; about 30 s once they are cached)",
-    "browser": "`nanonet bench --only browser` (on request: headless Chromium, minutes)",
+    "http": "`nanonet bench --only http` (also in the default run)",
+    "components": "`nanonet bench --only components` (on request: from an empty cache it "
+                  "first builds the C, Python and JavaScript relay guests, ~30 s each for "
+                  "Python and JavaScript; --quick leaves those two cold-start rows out)",
+    "browser": "`nanonet bench --only browser` (on request: headless Chromium tabs, "
+               "/usr/bin/chromium, playwright and aioquic)",
 }
 HTTP_PEERS = {"uvicorn_starlette": "uvicorn + Starlette", "python_stdlib": "http.server"}
 

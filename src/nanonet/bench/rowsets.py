@@ -61,13 +61,15 @@ Planned = tuple[str, str, Callable[[], Rows]]
 
 
 def plan(workload: str, quick: bool) -> tuple[list[Planned], dict[str, str]]:
-    """The workload's steps, one per part, or why it cannot run here."""
+    """The workload's steps, one per part, or why it (or a part) does not run here."""
     mod = module(workload)
     why: str | None = mod.missing()
     if why:
         return [], {workload: why}
-    return [(workload, part, functools.partial(measured, workload, part, quick))
-            for part in mod.PARTS], {}
+    left: dict[str, str] = mod.left_out(quick) if hasattr(mod, "left_out") else {}
+    return ([(workload, part, functools.partial(measured, workload, part, quick))
+             for part in mod.PARTS if part not in left],
+            {f"{workload} {part}": reason for part, reason in left.items()})
 
 
 def main(argv: list[str]) -> int:
