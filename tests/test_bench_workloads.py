@@ -21,6 +21,7 @@ import pytest
 
 from nanonet.bench import component_wl, http_wl, rowsets
 from nanonet.bench.suite import Step, Suite
+from nanonet.bench.targets import evaluate
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 KEYS: dict[str, dict[str, tuple[str, ...]]] = {"components": component_wl.KEYS,
@@ -72,6 +73,13 @@ def test_component_target_from_the_same_run(run: tuple[dict[str, Any], str, str]
     target = {t["target"]: t for t in result["targets"]}["component -> component call p50 <= 2 us"]
     assert target["value"] == pytest.approx(result["components"]["pair"]["c2c_p50_ns"] / 1e3)
     assert target["met"] == (target["value"] <= 2)
+
+
+def test_component_target_listed_only_when_components_ran() -> None:
+    name = "component -> component call p50 <= 2 us"
+    assert name not in {t["target"] for t in evaluate({})}
+    listed = {t["target"]: t for t in evaluate({"components": {}})}
+    assert listed[name]["met"] is None and listed[name]["value"] is None
 
 
 def test_report_has_a_section_per_workload(run: tuple[dict[str, Any], str, str]) -> None:
