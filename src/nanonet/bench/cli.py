@@ -5,7 +5,8 @@ The figures are keyed ``result[workload][transport][statistic]`` (workloads
 ``scale`` whose rows are named, not transports; ``pubsub_64``, ``fanin_64``,
 ``reqrep`` and ``waitany`` from ``patterns``; ``bridge_64``, ``bridge_4096`` and
 ``bridge_rtt`` from ``bridge``; ``rate_wait``, ``rate`` per tunnel wait policy,
-from ``rate``), next to ``machine``,
+from ``rate``; ``http``, ``components`` and ``browser``, whose rows come from
+the standalone benches, ``result[workload][row][statistic]``), next to ``machine``,
 ``versions``, ``meta`` (mode, syscall counter, method notes), ``targets``,
 ``skipped`` (peers that cannot run here, and why) and ``histograms``
 (encoded HDR histograms of the latency runs). ``--report`` writes the
@@ -27,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import native, page, report, syscalls
 from .avail import peer_versions
 from .machine import machine, versions
-from .plan import TRANSPORTS, WORKLOADS, parse_list
+from .plan import DEFAULT_WORKLOADS, TRANSPORTS, WORKLOADS, parse_list
 from .suite import Suite
 from .targets import evaluate
 
@@ -71,6 +72,19 @@ NOTES = {
               "at 4 KiB); bridge_rtt: one message "
               "out and back through two bridged tunnels against nats-py request/reply; one "
               "nats-server on 127.0.0.1 for both",
+    "http": "http_bench's clients (a subprocess: 8 threads, one keep-alive connection each) "
+            "against the HTTP example's WAT service behind the ingress, then against a "
+            "Starlette app under one uvicorn server and http.server's ThreadingHTTPServer, "
+            "each answering the same kind of short body",
+    "components": "component_cost's rows, each part in a child process: pair (component -> "
+                  "component call timed inside Wasm, host -> component call timed from "
+                  "Python, the same import linked through Python), boundary and bulk "
+                  "(list<u8> and strings across the host boundary: core API against the "
+                  "value layer), stream and ring (component -> tunnel with and without the "
+                  "Wasm path), cold start of C, Python and JavaScript components beside a "
+                  "core module (built guests cached on disk)",
+    "browser": "browser_bench's and tabhttp_bench's rows: headless Chromium tabs against the "
+               "same guests on the host, each part in a child process",
     "nanonet-py": "two Python threads on one process: the GIL serialises them, so this row "
                   "measures Python and its GIL as much as the tunnel",
 }
@@ -125,7 +139,8 @@ def _write_json(result: dict[str, Any], path: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json == "-")
     try:
-        workloads = parse_list(args.only, WORKLOADS, "workload")
+        workloads = (parse_list(args.only, WORKLOADS, "workload") if args.only
+                     else DEFAULT_WORKLOADS)
         transports = parse_list(args.transports, TRANSPORTS, "transport")
     except ValueError as err:
         console.print(f"[red]{err}[/red]")
@@ -150,11 +165,15 @@ def register(sub: Any) -> None:
                        "instead", description="W1 ping-pong latency (closed loop and at a "
                        "fixed rate), W2 stream throughput, W3 syscalls per message, W4 cold "
                        "start and idle memory, scale rows, pub-sub, fan-in, request/reply and "
-                       "wait-any patterns; nanonet against Python and C "
-                       "sockets, a C shared-memory ring, multiprocessing pipes, ZeroMQ, "
-                       "iceoryx2 and NATS, in one run.")
+                       "wait-any patterns, the NATS bridge, HTTP ingress; nanonet against Python "
+                       "and C sockets, a C shared-memory ring, multiprocessing pipes, ZeroMQ, "
+                       "iceoryx2, NATS and Python HTTP servers, in one run. On request "
+                       "(--only): component calls, bulk and cold start (components), and "
+                       "browser tabs (browser, needs Chromium).")
     p.add_argument("--quick", action="store_true", help="small counts (tests, CI)")
-    p.add_argument("--only", metavar="W1,W2", help=f"workloads to run ({','.join(WORKLOADS)})")
+    p.add_argument("--only", metavar="W1,W2",
+                   help=f"workloads to run ({','.join(WORKLOADS)}; without --only all but "
+                   f"{','.join(w for w in WORKLOADS if w not in DEFAULT_WORKLOADS)})")
     p.add_argument("--transports", metavar="T1,T2",
                    help=f"transports to run ({','.join(TRANSPORTS)})")
     p.add_argument("--json", metavar="PATH", help="write every figure as JSON ('-': stdout)")

@@ -3,7 +3,8 @@
 The nanonet side is the HTTP example's WAT service (examples/http/hello.wat,
 shipped in the package) behind ``web.server.HttpIngress``; the peer is
 ``http.server.ThreadingHTTPServer`` answering the same kind of text body
-from Python. The clients run in a
+from Python, and a Starlette app under uvicorn (``asgi_peer.py``, when they
+are installed). The clients run in a
 subprocess of their own (so they do not share the servers' GIL): 8 threads,
 each on one keep-alive connection, each timing its requests.
 
@@ -118,8 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_clients(host, int(port), int(clients), int(per))))
         return
     per = args.requests // args.clients
+    from .asgi_peer import asgi_row, missing
     rows = {"http_nanonet_wat": nanonet_row(args.clients, per),
             "http_python_stdlib": peer_row(args.clients, per)}
+    if not missing():
+        rows["http_uvicorn_starlette"] = asgi_row(args.clients, per)
     for name, row in rows.items():
         print(f"{name:<20} {row['requests_per_s']:>9,.0f} requests/s  p50 "
               f"{row['p50_ms']:.3f} ms  ({int(row['requests'])} requests, {args.clients} "

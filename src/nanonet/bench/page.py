@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import claims, plots
+from . import claims, plots, rowset_report
 from .report import PATTERN_ROWS, PATTERN_STATS, ns, rate
 
 Result = dict[str, Any]
@@ -95,8 +95,10 @@ def render(result: Result, images: list[Path]) -> str:
         ["claim", "claimed", "measured here", "verdict"],
         [[r["claim"], r["claimed"], r["measured"], r["verdict"]] for r in claims.rows(result)])))
     parts += _tables(result)
+    parts += _rowset_sections(result)
+    lines = behind(result) + rowset_report.behind(result)
     parts.append(_section("Where nanonet is not ahead", "\n".join(
-        f"- {line}" for line in behind(result)) or "Nowhere in this run."))
+        f"- {line}" for line in lines) or "Nowhere in this run."))
     parts.append(_section("Plots", "\n\n".join(f"![{p.stem}]({p.name})" for p in images)))
     return "\n".join(parts)
 
@@ -124,6 +126,18 @@ def _tables(result: Result) -> list[str]:
         ["row", "transport", *(name for name, _, _ in PATTERN_STATS)],
         [[row, t, *(_cell(f, stat, fmt) for _, stat, fmt in PATTERN_STATS)]
          for row in PATTERN_ROWS for t, f in result.get(row, {}).items()])))
+    return out
+
+
+def _rowset_sections(result: Result) -> list[str]:
+    """A section per row-set workload: its rows, then the same run's ratios."""
+    out = []
+    for workload in rowset_report.present(result):
+        body = md_table(["row", "figures"], rowset_report.rows(result, workload))
+        ratios = rowset_report.versus(workload, result[workload])
+        how = f"How to run: {rowset_report.HOW[workload]}.\n\n"
+        out.append(_section(rowset_report.TITLES[workload], how + body + "".join(
+            f"\n\n{r}." for r in ratios)))
     return out
 
 

@@ -14,7 +14,12 @@ from ..errors import InvalidValue
 
 TRANSPORTS = ("nanonet", "nanonet-host", "nanonet-py", "py-tcp", "py-unix", "c-tcp", "c-unix",
               "c-ring", "mp-pipe", "zmq-ipc", "zmq-inproc", "iceoryx2", "nats")
-WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale", "observe", "patterns", "bridge")
+WORKLOADS = ("w1", "rate", "w2", "w3", "w4", "scale", "observe", "patterns", "bridge", "http",
+             "components", "browser")
+# what a run without --only measures: components build C, JavaScript and Python guests on a
+# fresh machine (minutes) and browser opens Chromium tabs (minutes), so they run on request
+ROW_SETS = ("http", "components", "browser")  # rows from the standalone benches (rowsets.py)
+DEFAULT_WORKLOADS = tuple(w for w in WORKLOADS if w not in ("components", "browser"))
 NATIVE = {"c-tcp": "tcp", "c-unix": "unix", "c-ring": "ring"}
 SIZES = (64, 1024, 4096)
 W1_SIZE = 64

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from . import waitrows
+from . import rowset_report, waitrows
 
 Result = dict[str, Any]
 
@@ -181,6 +181,19 @@ def _versus(by: dict[str, Any], t: str) -> str:
     return "-" if t == "nats" or not ours or not theirs else f"{ours / theirs:.2f}x"
 
 
+def rowset_tables(result: Result) -> list[Table]:
+    """One table per row-set workload in the result, its ratios as a caption."""
+    out = []
+    for workload in rowset_report.present(result):
+        table = _table(rowset_report.TITLES[workload], ["row", "figures"])
+        table.columns[1].justify = "left"
+        for row, line in rowset_report.rows(result, workload):
+            table.add_row(row, line)
+        table.caption = "; ".join(rowset_report.versus(workload, result[workload])) or None
+        out.append(table)
+    return out
+
+
 def targets_table(result: Result) -> Table:
     table = _table("Targets", ["target", "measured", "met"])
     for t in result.get("targets", []):
@@ -208,6 +221,8 @@ def show(console: Console, result: Result) -> None:
     for keys, build in tables:
         if any(k in result for k in keys):
             console.print(build(result))
+    for table in rowset_tables(result):
+        console.print(table)
     console.print(targets_table(result))
     for key, note in result.get("meta", {}).get("notes", {}).items():
         console.print(f"[dim]{key}: {note}[/dim]", highlight=False)

@@ -5,6 +5,9 @@
 never hides the others' figures. A peer that cannot run here (its library or
 binary is missing) gets no step at all and is listed in ``result["skipped"]``
 with the reason. Latency histograms go to ``result["histograms"][workload]``.
+The ``http``, ``components`` and ``browser`` workloads (``rowsets.py``) fill
+``result[workload][row]`` with the rows of the standalone benches, a part
+that fails recording ``{"error": message}`` under the part's name.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import avail, bridge_wl, measure, native, patterns, syscalls, waitrows
+from . import avail, bridge_wl, measure, native, patterns, rowsets, syscalls, waitrows
 from .plan import (
     IDLE_WINDOW_MS,
     NATIVE,
     OBSERVE,
     PIPELINE_COUNT,
     PIPELINES,
+    ROW_SETS,
     SCALE_SERVICES,
     SIZES,
     Job,
@@ -41,6 +45,7 @@ class Step:
     workload: str  # result key: w1, rate, w2_64, w2_1024, w2_4096, w3, w4, scale
     transport: str  # or, for scale, the row's name
     run: Callable[[], measure.Figures]
+    rows: bool = False  # run returns {row: figures}, each filling result[workload][row]
 
     @property
     def label(self) -> str:
@@ -89,7 +94,15 @@ class Suite:
             out += self._patterns()
         if "bridge" in self.workloads:
             out += self._bridge()
+        for workload in (w for w in ROW_SETS if w in self.workloads):
+            out += self._row_set(workload)
         return out
+
+    def _row_set(self, workload: str) -> list[Step]:
+        planned, skipped = rowsets.plan(workload, self.quick)
+        if skipped:
+            self.result.setdefault("skipped", {}).update(skipped)
+        return [Step(w, part, run, rows=True) for w, part, run in planned]
 
     def _bridge(self) -> list[Step]:
         planned, skipped = bridge_wl.plan(self.quick, self.transports)
@@ -137,6 +150,9 @@ class Suite:
             figures: dict[str, Any] = dict(step.run())
         except Exception as err:  # recorded, shown, and the run goes on
             figures = {"error": f"{type(err).__name__}: {err}"}
+        if step.rows and "error" not in figures:
+            self.result.setdefault(step.workload, {}).update(figures)
+            return
         hdr = figures.pop("hdr", None)
         if hdr is not None:
             self.result.setdefault("histograms", {}).setdefault(step.workload, {})[
