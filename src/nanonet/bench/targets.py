@@ -34,12 +34,19 @@ def _ratio(result: Result, a: tuple[str, str, str], b: tuple[str, str, str]) -> 
     return None if x is None or y is None or y == 0 else x / y
 
 
+def _w2_vs_c_ring(workload: str) -> Callable[[Result], float | None]:
+    """nanonet's W2 rate over c-ring's, both at one size of the same run."""
+    return lambda r: _ratio(r, (workload, "nanonet", "msgs_per_s"),
+                            (workload, "c-ring", "msgs_per_s"))
+
+
 W1_NANO = ("w1", "nanonet", "p50_ns")
 PUBSUB_NANO = ("pubsub_64", "nanonet", "msgs_per_s")
 REQREP_WASM = ("reqrep", "nanonet-wasm", "p50_ns")
 BRIDGE_64 = ("bridge_64", "nanonet", "msgs_per_s")
 BRIDGE_RTT = ("bridge_rtt", "nanonet", "p50_ns")
 C2C_P50 = ("components", "pair", "c2c_p50_ns")  # beside h2c_p50_ns of the same row
+ASYNC_HOST = "nanonet-host-async"  # W2 only: the host end from an asyncio task
 TARGETS = (
     Target("W1 nanonet p50 within 1.5x of c-ring",
            lambda r: _ratio(r, W1_NANO, ("w1", "c-ring", "p50_ns")), lambda v: v <= 1.5, "x"),
@@ -75,11 +82,37 @@ TARGETS = (
            lambda v: v <= 1.3, "x"),
     Target("component -> component call p50 <= 2 us",
            lambda r: _div(_get(r, *C2C_P50), 1e3), lambda v: v <= 2, "us", "components"),
+    Target("W2 64 B nanonet >= 1.0x c-ring", _w2_vs_c_ring("w2_64"), lambda v: v >= 1.0, "x"),
+    Target("W2 4 KiB nanonet >= 1.0x c-ring", _w2_vs_c_ring("w2_4096"), lambda v: v >= 1.0, "x"),
+    Target("W1 nanonet p50 <= 1.3x c-ring",
+           lambda r: _ratio(r, W1_NANO, ("w1", "c-ring", "p50_ns")), lambda v: v <= 1.3, "x"),
+    Target("1,000 idle services start in <= 0.2 s",
+           lambda r: _div(_get(r, "scale", "idle-1000", "start_total_ms"), 1e3),
+           lambda v: v <= 0.2, "s"),
+    Target("<= 64 KB RSS per idle service (1,000 of them)",
+           lambda r: _get(r, "scale", "idle-1000", "rss_per_service_kb"), lambda v: v <= 64, "KB"),
+    Target("host end W1 p50 <= iceoryx2's",
+           lambda r: _ratio(r, ("w1", "nanonet-host", "p50_ns"), ("w1", "iceoryx2", "p50_ns")),
+           lambda v: v <= 1.0, "x"),
+    Target("host end W2 64 B >= 5x iceoryx2",
+           lambda r: _ratio(r, ("w2_64", "nanonet-host", "msgs_per_s"),
+                            ("w2_64", "iceoryx2", "msgs_per_s")), lambda v: v >= 5, "x"),
+    Target("a 1 ms ticker keeps >= 90 % of its ticks beside the async W2 64 B",
+           lambda r: _pct(_get(r, "w2_64", ASYNC_HOST, "ticks_kept")), lambda v: v >= 90, "%"),
+    Target("a sampled tap (1 in 100) costs <= 5 % of the throughput",
+           lambda r: _get(r, "observe", "sampled-tap", "overhead_pct"), lambda v: v <= 5, "%"),
+    Target("a lossless tap keeps >= 25 % of the untapped throughput",
+           lambda r: _pct(_ratio(r, ("observe", "tap", "msgs_per_s"),
+                                 ("observe", "off", "msgs_per_s"))), lambda v: v >= 25, "%"),
 )
 
 
 def _div(value: float | None, by: float) -> float | None:
     return None if value is None else value / by
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else share * 100
 
 
 def evaluate(result: Result) -> list[dict[str, Any]]:
