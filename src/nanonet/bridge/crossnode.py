@@ -59,9 +59,14 @@ class PatternBridges:
                 call_subject(self.mesh_name, k.tunnel), asyncio.get_running_loop(),
                 self.owner).start()
             return
-        reader = self._relay(k) if k.kind == "pubsub" else self._fan_part(k)
+        reader = self.reader_for(k)
         link = await NatsLink.sender(self.nc, self.mesh_name, k.link)
         spawn(k.link, SendPump(reader, link, k.link, self.token, self.timing))
+
+    def reader_for(self, k: Link) -> PeekingReader:
+        """What the ``SendPump`` of pub-sub or fan-in link ``k`` reads: a
+        copy's outbox, or a far writer's ring (over NATS or point to point)."""
+        return self._relay(k) if k.kind == "pubsub" else self._fan_part(k)
 
     def _relay(self, k: Link) -> PeekingReader:
         t = self.mesh.tunnels[k.tunnel]
@@ -70,7 +75,7 @@ class PatternBridges:
         sub = self.mesh.subscribe(k.tunnel, k.policy)
         relay = SubscriberRelay(sub, outbox, k.link, k.policy == "lossy").start()
         self.relays[k.link] = relay
-        if relay.lossy:
+        if relay.lossy and self.nc is not None:  # point to point: the count stays here
             self._tasks.append(asyncio.ensure_future(self._report(k.link, relay)))
         return outbox.reader
 

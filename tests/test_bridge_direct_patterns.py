@@ -1,0 +1,107 @@
+"""Pub-sub and fan-in across nodes linked point to point (``--listen``/``--peer``):
+each pattern link is a bridged stream of its own, over real QUIC on
+127.0.0.1 or over the WebSocket fallback (the listener's QUIC side closed).
+
+- a pub-sub tunnel, one subscriber beside the writer and one on node b: both
+  checkers see every sequence number, in order;
+- a fan-in whose writer ``b`` runs on node b: each writer's messages arrive
+  whole and in order beside the other's.
+
+Each node's part is its own Mesh in this process, with its ``DirectBridges``;
+each node listens, and names the other as its peer."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from nanonet.bridge.direct import DirectBridges
+from nanonet.bridge.natsd import free_port
+from nanonet.bridge.node import part
+from nanonet.bridge.placement import lines
+from nanonet.manifest.manifest import load_manifest
+from nanonet.mesh import Mesh
+from test_bridge_direct_ports import _close_quic
+from test_bridge_patterns import COUNT, FANIN, PUBSUB, _ended, _write
+
+pytest.importorskip("aioquic")
+pytestmark = pytest.mark.timeout(180)
+Node = tuple[Mesh, DirectBridges]
+
+
+@contextmanager
+def _pair(path: Path, first: str | None, quic: bool = True) -> Iterator[dict[str | None, Node]]:
+    """The main node and node b, each listening and peered with the other;
+    ``first`` (the reading node) starts first, its QUIC side closed if not ``quic``."""
+    m = load_manifest(path)
+    where = {None: ("127.0.0.1", free_port()), "b": ("127.0.0.1", free_port())}
+    made: dict[str | None, Node] = {}
+    try:
+        for node in (first, "b" if first is None else None):
+            p = part(m, node)
+            other = "b" if node is None else None
+            mesh = p.manifest.build_mesh()
+            bridges = DirectBridges(p, mesh, where[node], {other or "main": where[other]},
+                                    b"k", {})
+            made[node] = (mesh, bridges)
+            bridges.start()
+            if not quic and node == first:  # UDP answers nothing: the dial takes WebSocket
+                bridges._run(_close_quic(bridges))
+        yield made
+    finally:
+        for mesh, bridges in reversed(made.values()):  # the dialing node first
+            bridges.stop()
+            mesh.stop()
+            mesh.close()
+
+
+def _row(bridges: DirectBridges, link: str) -> dict[str, object]:
+    return next(k for k in bridges.link_stats() if k["tunnel"] == link)
+
+
+def test_pubsub_reaches_a_far_subscriber_point_to_point(tmp_path: Path) -> None:
+    path = _write(tmp_path, PUBSUB)
+    assert "  stream>far (pub-sub copy, block): producer on main -> far on b" in lines(
+        load_manifest(path).table)
+    with _pair(path, "b") as made:
+        (main, main_bridges), (b, b_bridges) = made[None], made["b"]
+        b.start()
+        main.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far")  # the checker saw every sequence number, in order
+        assert main.services["near"].call("received") == COUNT
+        assert b.services["far"].call("received") == COUNT
+        assert b.statistics()["stream"].received == COUNT
+        sent, got = _row(main_bridges, "stream>far"), _row(b_bridges, "stream>far")
+        assert main_bridges.transports["stream>far"] == "quic"
+    assert (sent["side"], sent["transport"]) == ("send", "quic")
+    assert (got["side"], got["transport"]) == ("receive", "quic")
+    assert (sent["far_node"], sent["far_service"]) == ("b", "far")
+    assert (got["far_node"], got["far_service"]) == ("main", "producer")
+
+
+@pytest.mark.parametrize("quic", [True, False], ids=["quic", "websocket"])
+def test_a_far_fan_in_writer_keeps_its_order_point_to_point(tmp_path: Path,
+                                                            quic: bool) -> None:
+    path = _write(tmp_path, FANIN)
+    with _pair(path, None, quic) as made:
+        (main, main_bridges), (b, b_bridges) = made[None], made["b"]
+        main.services["a"].call("configure", 0, COUNT, 16)
+        b.services["b"].call("configure", 1, COUNT, 16)
+        out = main.reader("out")
+        b.start()
+        main.start()
+        tags = [struct.unpack_from("<II", msg) for msg in out]
+        _ended(main, "a", "r")
+        _ended(b, "b")
+        transport = b_bridges.transports["in<b"]
+        got = _row(main_bridges, "in<b")
+    for writer in (0, 1):
+        assert [s for t, s in tags if t == writer] == list(range(COUNT)), f"writer {writer}"
+    assert len(tags) == 2 * COUNT
+    assert transport.startswith("quic" if quic else "websocket"), transport
+    assert (got["side"], got["far_node"], got["far_service"]) == ("receive", "b", "b")
