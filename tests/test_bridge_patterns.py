@@ -275,12 +275,29 @@ def test_a_far_call_past_its_deadline_times_out_and_its_late_reply_is_dropped(
         assert (fwd.late, fwd.completed, fwd.failed) == (1, 1, 0), vars(fwd)
 
 
-def test_two_subscribers_of_a_tunnel_on_one_far_node_are_refused(tmp_path: Path) -> None:
-    manifest = PUBSUB.replace('["near", "far"]', '["near", "far", "far2"]') + (
-        '\n[services.far2]\nsource = "checker.wat"\nnode = "b"\n')
-    table = load_manifest(_write(tmp_path, manifest)).table
-    with pytest.raises(NanonetError, match="subscribers 'far' and 'far2' both run on node 'b'"):
-        lines(table)
+SHARED = PUBSUB.replace('["near", "far"]', '["near", "far", "far2"]') + (
+    '\n[services.far2]\nsource = "checker.wat"\nnode = "b"\n')
+
+
+def test_two_far_subscribers_on_one_node_share_one_copy(tmp_path: Path, nats_url: str) -> None:
+    """Node b runs two subscribers of the tunnel: one link crosses, and b's
+    fan-out service gives each of them every sequence number once, in order."""
+    path = _write(tmp_path, SHARED)
+    table = load_manifest(path).table
+    assert [k["link"] for k in as_json(table)["patterns"]] == ["stream>@b"]
+    assert ("  stream>@b (pub-sub copy shared by 2 subscribers there, block): producer on "
+            "main -> far, far2 on b") in lines(table)
+    with _bridged(path, nats_url) as ((main, main_bridges), (b, b_bridges)):
+        b.start()
+        main.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far", "far2", "stream>@b")  # each checker saw 0, 1, 2, ... with no gap
+        got = [b.services[s].call("received") for s in ("near", "far", "far2")
+               if s in b.services] + [main.services["near"].call("received")]
+        sends = [k["tunnel"] for k in main_bridges.link_stats() if k["side"] == "send"]
+        receives = [k["tunnel"] for k in b_bridges.link_stats() if k["side"] == "receive"]
+    assert got == [COUNT, COUNT, COUNT]
+    assert sends == ["stream>@b"] == receives
 
 
 def test_each_node_builds_its_share_of_the_patterns(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ class PatternBridges:
             self._subs.append(await self.nc.subscribe(
                 missed_subject(self.mesh_name, k.link), cb=self._heard(k.link)))
         link = await NatsLink.receiver(self.nc, self.mesh_name, k.link)
-        spawn(k.link, ReceivePump(self.mesh.writer(k.tunnel, owner), link, k.link, self.token,
+        spawn(k.link, ReceivePump(self.mesh.writer(k.ring, owner), link, k.link, self.token,
                                   self.timing))
 
     def _heard(self, link: str) -> Callable[[Any], Any]:

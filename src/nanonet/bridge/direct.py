@@ -123,7 +123,7 @@ class DirectBridges(NodeBridges):
         for k in self.part.links_in:  # a pub-sub copy's plain ring; a far writer's own ring
             if k.kind != "port":
                 owner = BRIDGE_OWNER if k.kind == "pubsub" else k.owner
-                self._writers[k.link] = self.mesh.writer(k.tunnel, owner)
+                self._writers[k.link] = self.mesh.writer(k.ring, owner)
         self._listeners = [await QuicListener(host, port, cert, key, self._accept).start(),
                            await WsListener(host, port, self._accept).start()]
 

@@ -89,6 +89,8 @@ def _how(t: TunnelTable) -> str:
 
 
 def _kind(k: Link) -> str:
+    if k.kind == "pubsub" and k.shared:
+        return f"pub-sub copy shared by {len(k.shared)} subscribers there, {k.policy}"
     if k.kind == "pubsub":
         return f"pub-sub copy, {k.policy}"
     return "fan-in writer" if k.kind == "fanin" else "port calls"
