@@ -4,6 +4,9 @@ each pattern link is a bridged stream of its own, over real QUIC on
 
 - a pub-sub tunnel, one subscriber beside the writer and one on node b: both
   checkers see every sequence number, in order;
+- two subscribers of that tunnel on node b: one shared copy crosses, and
+  node b's fan-out service gives each of them every sequence number once,
+  in order;
 - a fan-in whose writer ``b`` runs on node b: each writer's messages arrive
   whole and in order beside the other's.
 
@@ -26,7 +29,7 @@ from nanonet.bridge.placement import lines
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_direct_ports import _close_quic
-from test_bridge_patterns import COUNT, FANIN, PUBSUB, _ended, _write
+from test_bridge_patterns import COUNT, FANIN, PUBSUB, SHARED, _ended, _write
 
 pytest.importorskip("aioquic")
 pytestmark = pytest.mark.timeout(180)
@@ -105,3 +108,19 @@ def test_a_far_fan_in_writer_keeps_its_order_point_to_point(tmp_path: Path,
     assert len(tags) == 2 * COUNT
     assert transport.startswith("quic" if quic else "websocket"), transport
     assert (got["side"], got["far_node"], got["far_service"]) == ("receive", "b", "b")
+
+
+def test_two_far_subscribers_share_one_copy_point_to_point(tmp_path: Path) -> None:
+    path = _write(tmp_path, SHARED)
+    with _pair(path, "b") as made:
+        (main, main_bridges), (b, b_bridges) = made[None], made["b"]
+        b.start()
+        main.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far", "far2", "stream>@b")  # each checker saw 0, 1, 2, ... once
+        got = [b.services["far"].call("received"), b.services["far2"].call("received")]
+        sends = [k["tunnel"] for k in main_bridges.link_stats() if k["side"] == "send"]
+        receives = [k["tunnel"] for k in b_bridges.link_stats() if k["side"] == "receive"]
+        transport = main_bridges.transports["stream>@b"]
+    assert got == [COUNT, COUNT]
+    assert sends == ["stream>@b"] == receives and transport == "quic"

@@ -30,7 +30,7 @@ from nanonet.bridge.nats import NatsOptions
 from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.bridge.node import NodeBridges, part
 from nanonet.bridge.placement import as_json, lines
-from nanonet.errors import CallTimeout, NanonetError
+from nanonet.errors import CallTimeout
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_nodes import _nanonet

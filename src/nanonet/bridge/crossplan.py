@@ -31,6 +31,7 @@ from pathlib import Path
 from ..errors import NanonetError
 from ..manifest.manifest import HOST
 from ..manifest.schema import ManifestTable, PortTable, ServiceTable, TunnelTable
+from ..ring.layout import MAX_NAME
 
 MAIN = "main"
 FAN_OUT = Path(__file__).resolve().parent.parent / "guests" / "fan_out.wat"
@@ -77,15 +78,26 @@ def _pubsub(table: ManifestTable, name: str, t: TunnelTable) -> list[Link]:
             (sub, policy), = subs.items()
             out.append(Link("pubsub", name, f"{name}>{sub}", t.writer, wn, sub, n, policy=policy))
             continue
-        if t.max_payload > FAN_OUT_LIMIT:
-            raise NanonetError(f"tunnel {name!r}: subscribers {', '.join(subs)} run on node "
-                               f"{n!r}, which gets one shared copy, fanned out by a service "
-                               f"that holds messages up to {FAN_OUT_LIMIT} bytes; lower "
-                               "max_payload, or place at most one of them on that node")
-        policy = "block" if "block" in subs.values() else "lossy"
-        out.append(Link("pubsub", name, f"{name}>@{n}", t.writer, wn, ", ".join(subs), n,
-                        policy=policy, shared=tuple(subs)))
+        out.append(_shared(name, t, wn, n, subs))
     return out
+
+
+def _shared(name: str, t: TunnelTable, wn: str, n: str, subs: dict[str, str]) -> Link:
+    """The one copy for node ``n``'s several subscribers ``subs`` (name -> policy)."""
+    assert t.writer is not None
+    if (t.max_payload or 0) > FAN_OUT_LIMIT:
+        raise NanonetError(f"tunnel {name!r}: subscribers {', '.join(subs)} run on node "
+                           f"{n!r}, which gets one shared copy, fanned out by a service "
+                           f"that holds messages up to {FAN_OUT_LIMIT} bytes; lower "
+                           "max_payload, or place at most one of them on that node")
+    link = f"{name}>@{n}"
+    if len(link.encode()) > MAX_NAME:
+        raise NanonetError(f"tunnel {name!r}: its shared copy for node {n!r}, {link!r}, "
+                           f"also names a ring and a service there, which take at most "
+                           f"{MAX_NAME} bytes; shorten the tunnel's or the node's name")
+    policy = "block" if "block" in subs.values() else "lossy"
+    return Link("pubsub", name, link, t.writer, wn, ", ".join(subs), n, policy=policy,
+                shared=tuple(subs))
 
 
 def _fanin(table: ManifestTable, name: str, t: TunnelTable) -> list[Link]:
