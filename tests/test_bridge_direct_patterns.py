@@ -4,6 +4,8 @@ each pattern link is a bridged stream of its own, over real QUIC on
 
 - a pub-sub tunnel, one subscriber beside the writer and one on node b: both
   checkers see every sequence number, in order;
+- a lossy far subscriber that reads nothing until the writer is done:
+  the writer is never held back, and its node counts what the copy missed;
 - two subscribers of that tunnel on node b: one shared copy crosses, and
   node b's fan-out service gives each of them every sequence number once,
   in order;
@@ -124,3 +126,23 @@ def test_two_far_subscribers_share_one_copy_point_to_point(tmp_path: Path) -> No
         transport = main_bridges.transports["stream>@b"]
     assert got == [COUNT, COUNT]
     assert sends == ["stream>@b"] == receives and transport == "quic"
+
+
+def test_a_lossy_far_copy_point_to_point_is_counted_on_the_writers_node(
+        tmp_path: Path) -> None:
+    manifest = PUBSUB.replace('subscribers = ["near", "far"]',
+                              'subscribers = ["near", "far"]\npolicy = { far = "lossy" }')
+    path = _write(tmp_path, manifest.replace('source = "checker.wat"\nnode = "b"',
+                                             'source = "lossy_checker.wat"\nnode = "b"'))
+    with _pair(path, "b") as made:
+        (main, main_bridges), (b, _) = made[None], made["b"]
+        main.start()
+        _ended(main, "producer", "near")  # with node b not reading at all
+        near = main.services["near"].call("received")
+        b.start()
+        _ended(b, "far")
+        got = b.services["far"].call("received")
+    patterns = main_bridges.patterns
+    assert patterns is not None
+    assert near == COUNT and 0 < got < COUNT
+    assert patterns.missed == {"stream>far": COUNT - got}

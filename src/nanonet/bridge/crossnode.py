@@ -42,7 +42,8 @@ class PatternBridges:
         self.outboxes: list[Outbox] = []
         self.forwarders: dict[str, CallForwarder] = {}
         self.answerers: dict[str, CallAnswerer] = {}
-        self.missed: dict[str, int] = {}  # link -> what the far copy missed (lossy)
+        self.missed: dict[str, int] = {}  # link -> what the far copy missed (lossy): heard
+        # from the writer's node over NATS; point to point, the writer's node's own count
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[Any] = []
 
@@ -124,9 +125,12 @@ class PatternBridges:
         return heard
 
     async def stop(self) -> None:
-        """After the pumps: end the relays, forwarders, answerers, reports."""
-        for relay in self.relays.values():
+        """After the pumps: end the relays, forwarders, answerers, reports.
+        Point to point (no NATS) a lossy copy's count is kept here, in ``missed``."""
+        for link, relay in self.relays.items():
             await asyncio.to_thread(relay.stop)
+            if relay.lossy and self.nc is None:
+                self.missed[link] = relay.missed
         for fwd in self.forwarders.values():
             await asyncio.to_thread(fwd.stop)
         for ans in self.answerers.values():
