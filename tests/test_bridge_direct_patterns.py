@@ -13,10 +13,12 @@ each pattern link is a bridged stream of its own, over real QUIC on
   whole and in order beside the other's.
 
 Each node's part is its own Mesh in this process, with its ``DirectBridges``;
-each node listens, and names the other as its peer."""
+each node listens, and names the other as its peer. And the shared copy once
+as two processes, ``nanonet run --peer`` and ``nanonet node --listen``."""
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from nanonet.bridge.placement import lines
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_direct_ports import _close_quic
+from test_bridge_nodes import _nanonet
 from test_bridge_patterns import COUNT, FANIN, PUBSUB, SHARED, _ended, _write
 
 pytest.importorskip("aioquic")
@@ -146,3 +149,24 @@ def test_a_lossy_far_copy_point_to_point_is_counted_on_the_writers_node(
     assert patterns is not None
     assert near == COUNT and 0 < got < COUNT
     assert patterns.missed == {"stream>far": COUNT - got}
+
+
+def test_nanonet_run_sends_one_shared_copy_to_nanonet_node_over_quic(tmp_path: Path) -> None:
+    """Two processes: ``nanonet node --name b --listen`` runs both far
+    subscribers, ``nanonet run --peer b=...`` the writer; one link crosses."""
+    path = _write(tmp_path, SHARED)
+    (tmp_path / "token").write_text("t")
+    listen = f"127.0.0.1:{free_port()}"
+    b = _nanonet("node", "--name", "b", "--listen", listen, str(path), token=tmp_path / "token")
+    try:
+        main = _nanonet("run", "--peer", f"b={listen}", str(path), token=tmp_path / "token")
+        out_main, err_main = main.communicate(timeout=150)
+    finally:
+        out_b, err_b = b.communicate(timeout=100)
+    assert main.returncode == 0 and b.returncode == 0, out_main + err_main + out_b + err_b
+    for name in ("far", "far2", "stream>@b"):
+        assert re.search(rf"{re.escape(name)}\s+stopped\s+0\s", out_b), out_b
+    assert re.search(r"near\s+stopped\s+0\s", out_main), out_main
+    assert "node main: tunnel stream>@b was bridged over quic" in err_main, err_main
+    assert re.findall(r"node main: link (\S+) \(send", err_main) == ["stream>@b"], err_main
+    assert re.findall(r"node b: link (\S+) \(receive", err_b) == ["stream>@b"], err_b
