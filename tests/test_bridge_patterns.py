@@ -300,6 +300,34 @@ def test_two_far_subscribers_on_one_node_share_one_copy(tmp_path: Path, nats_url
     assert sends == ["stream>@b"] == receives
 
 
+def test_each_subscriber_of_a_shared_copy_keeps_its_policy(tmp_path: Path,
+                                                           nats_url: str) -> None:
+    """A blocking and a slow lossy subscriber on node b: the copy blocks (one
+    of them does), the blocking one gets everything, the lossy one (its own
+    line of b's pub-sub ring) misses some and says how many, in order."""
+    manifest = SHARED.replace('subscribers = ["near", "far", "far2"]',
+                              'subscribers = ["near", "far", "far2"]\n'
+                              'policy = { far2 = "lossy" }')
+    path = _write(tmp_path, manifest.replace('[services.far2]\nsource = "checker.wat"',
+                                             '[services.far2]\nsource = "full_lossy.wat"'))
+    (tmp_path / "full_lossy.wat").write_text((ROOT / "tests/guests/lossy_checker.wat")
+                                             .read_text())
+    [k] = as_json(load_manifest(path).table)["patterns"]
+    assert (k["link"], k["policy"], tuple(k["shared"])) == ("stream>@b", "block",
+                                                            ("far", "far2"))
+    with _nodes(path, nats_url) as (main, b):
+        b.services["far2"].call("configure", 0, 20_000)
+        b.start()
+        main.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far", "far2", "stream>@b")  # far2: -1000 had one come out of order
+        far, got = b.services["far"].call("received"), b.services["far2"].call("received")
+        missed = b.services["far2"].call("missed")
+    assert far == COUNT
+    assert isinstance(got, int) and isinstance(missed, int)
+    assert missed > 0 and got + missed == COUNT
+
+
 def test_each_node_builds_its_share_of_the_patterns(tmp_path: Path) -> None:
     """The writer's node keeps the near subscriber and a free line for the
     copy; node b reads a plain ring the bridge writes (no host end there)."""
