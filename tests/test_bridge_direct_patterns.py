@@ -4,6 +4,8 @@ each pattern link is a bridged stream of its own, over real QUIC on
 
 - a pub-sub tunnel, one subscriber beside the writer and one on node b: both
   checkers see every sequence number, in order;
+- the same copy's stream reset mid-stream: the writer's node dials again
+  and the new session resumes, nothing lost or repeated;
 - a lossy far subscriber that reads nothing until the writer is done:
   the writer is never held back, and its node counts what the copy missed;
 - two subscribers of that tunnel on node b: one shared copy crosses, and
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,6 +93,32 @@ def test_pubsub_reaches_a_far_subscriber_point_to_point(tmp_path: Path) -> None:
     assert (got["side"], got["transport"]) == ("receive", "quic")
     assert (sent["far_node"], sent["far_service"]) == ("b", "far")
     assert (got["far_node"], got["far_service"]) == ("main", "producer")
+
+
+async def _reset(bridges: DirectBridges, link: str) -> None:
+    await bridges.pumps[link].link.close()
+
+
+def test_a_pubsub_copy_resumes_after_its_stream_is_reset(tmp_path: Path) -> None:
+    """Node b's services wait while the copy fills b's ring and the credit,
+    then b resets the link's stream; once b reads, every message is there once."""
+    path = _write(tmp_path, PUBSUB)
+    with _pair(path, "b") as made:
+        (main, main_bridges), (b, b_bridges) = made[None], made["b"]
+        main.start()
+        for _ in range(400):  # bounded: until frames have crossed
+            if "stream>far" in b_bridges.pumps and \
+                    int(str(_row(b_bridges, "stream>far")["bytes_received"])) > 4096:
+                break
+            threading.Event().wait(0.025)
+        b_bridges._run(_reset(b_bridges, "stream>far"))
+        b.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far")  # every sequence number once, in order
+        got = b.services["far"].call("received")
+        sent = _row(main_bridges, "stream>far")
+    assert got == COUNT
+    assert int(str(sent["reconnects"])) >= 1, sent
 
 
 @pytest.mark.parametrize("quic", [True, False], ids=["quic", "websocket"])
