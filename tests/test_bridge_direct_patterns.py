@@ -33,6 +33,7 @@ from nanonet.bridge.direct import DirectBridges
 from nanonet.bridge.natsd import free_port
 from nanonet.bridge.node import part
 from nanonet.bridge.placement import lines
+from nanonet.bridge.quic import QuicLink
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_direct_ports import _close_quic
@@ -96,7 +97,10 @@ def test_pubsub_reaches_a_far_subscriber_point_to_point(tmp_path: Path) -> None:
 
 
 async def _reset(bridges: DirectBridges, link: str) -> None:
-    await bridges.pumps[link].link.close()
+    """Reset the QUIC stream under ``link``'s pump, both ways."""
+    stream = bridges.pumps[link].link
+    assert isinstance(stream, QuicLink), stream
+    await stream.close()
 
 
 def test_a_pubsub_copy_resumes_after_its_stream_is_reset(tmp_path: Path) -> None:
