@@ -4,7 +4,10 @@ With ``--listen HOST:PORT`` a node listens for the tunnels it reads (QUIC on
 that UDP port, WebSocket on that TCP port); with ``--peer NODE=HOST:PORT``
 it dials the node that reads the tunnels it writes, one QUIC stream (or one
 WebSocket) per tunnel, and the server's node of each port it calls, one
-stream per port link (``directport``). A dialed link that closes (the peer restarted, a
+stream per port link (``directport``). A pub-sub copy or a fan-in writer
+(``crossplan``) crosses as a tunnel does, on a stream named after its link:
+its sending side is the one ``crossnode.PatternBridges`` builds for NATS
+(a relay's outbox, or the far writer's ring). A dialed link that closes (the peer restarted, a
 long cut) is dialed again and a new session resumes from the ring; a
 listener that accepts a tunnel it already serves replaces the old session
 by a new one. Same interface as ``node.NodeBridges``: one asyncio loop on
