@@ -21,11 +21,11 @@ import pytest
 from nanonet.bridge.direct import DirectBridges
 from nanonet.bridge.natsd import free_port
 from nanonet.bridge.node import part
-from nanonet.errors import InvalidValue, NanonetError
+from nanonet.errors import NanonetError
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_nodes import _nanonet
-from test_bridge_patterns import PORT, PUBSUB, SCALE, WAIT, _ended, _write
+from test_bridge_patterns import PORT, SCALE, WAIT, _ended, _write
 
 pytest.importorskip("aioquic")
 pytestmark = pytest.mark.timeout(180)
@@ -170,15 +170,3 @@ def test_nanonet_run_calls_a_port_served_by_nanonet_node_over_quic(tmp_path: Pat
                      r"in flight 0, retransmits 0, reconnects 0", err_main), err_main
     assert re.search(r"node b: link rpc@main \(receive, quic\): ", err_b), err_b
 
-
-def test_pub_sub_crossings_point_to_point_are_refused_by_name(tmp_path: Path) -> None:
-    """Only ports and tunnels cross point to point: a far subscriber needs NATS."""
-    p = part(load_manifest(_write(tmp_path, PUBSUB)), None)
-    with p.manifest.build_mesh() as mesh:
-        bridges = DirectBridges(p, mesh, None, {"b": ("127.0.0.1", free_port())}, b"k", {})
-        try:
-            with pytest.raises(InvalidValue, match=r"pub-sub and fan-in crossings \(stream>far;"
-                               r".* bridged over NATS only"):
-                bridges.start()
-        finally:
-            bridges.stop()

@@ -30,7 +30,7 @@ from nanonet.bridge.nats import NatsOptions
 from nanonet.bridge.natsd import NatsServer, binary
 from nanonet.bridge.node import NodeBridges, part
 from nanonet.bridge.placement import as_json, lines
-from nanonet.errors import CallTimeout, NanonetError
+from nanonet.errors import CallTimeout
 from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_nodes import _nanonet
@@ -275,12 +275,57 @@ def test_a_far_call_past_its_deadline_times_out_and_its_late_reply_is_dropped(
         assert (fwd.late, fwd.completed, fwd.failed) == (1, 1, 0), vars(fwd)
 
 
-def test_two_subscribers_of_a_tunnel_on_one_far_node_are_refused(tmp_path: Path) -> None:
-    manifest = PUBSUB.replace('["near", "far"]', '["near", "far", "far2"]') + (
-        '\n[services.far2]\nsource = "checker.wat"\nnode = "b"\n')
-    table = load_manifest(_write(tmp_path, manifest)).table
-    with pytest.raises(NanonetError, match="subscribers 'far' and 'far2' both run on node 'b'"):
-        lines(table)
+SHARED = PUBSUB.replace('["near", "far"]', '["near", "far", "far2"]') + (
+    '\n[services.far2]\nsource = "checker.wat"\nnode = "b"\n')
+
+
+def test_two_far_subscribers_on_one_node_share_one_copy(tmp_path: Path, nats_url: str) -> None:
+    """Node b runs two subscribers of the tunnel: one link crosses, and b's
+    fan-out service gives each of them every sequence number once, in order."""
+    path = _write(tmp_path, SHARED)
+    table = load_manifest(path).table
+    assert [k["link"] for k in as_json(table)["patterns"]] == ["stream>@b"]
+    assert ("  stream>@b (pub-sub copy shared by 2 subscribers there, block): producer on "
+            "main -> far, far2 on b") in lines(table)
+    with _bridged(path, nats_url) as ((main, main_bridges), (b, b_bridges)):
+        b.start()
+        main.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far", "far2", "stream>@b")  # each checker saw 0, 1, 2, ... with no gap
+        got = [b.services[s].call("received") for s in ("near", "far", "far2")
+               if s in b.services] + [main.services["near"].call("received")]
+        sends = [k["tunnel"] for k in main_bridges.link_stats() if k["side"] == "send"]
+        receives = [k["tunnel"] for k in b_bridges.link_stats() if k["side"] == "receive"]
+    assert got == [COUNT, COUNT, COUNT]
+    assert sends == ["stream>@b"] == receives
+
+
+def test_each_subscriber_of_a_shared_copy_keeps_its_policy(tmp_path: Path,
+                                                           nats_url: str) -> None:
+    """A blocking and a slow lossy subscriber on node b: the copy blocks (one
+    of them does), the blocking one gets everything, the lossy one (its own
+    line of b's pub-sub ring) misses some and says how many, in order."""
+    manifest = SHARED.replace('subscribers = ["near", "far", "far2"]',
+                              'subscribers = ["near", "far", "far2"]\n'
+                              'policy = { far2 = "lossy" }')
+    path = _write(tmp_path, manifest.replace('[services.far2]\nsource = "checker.wat"',
+                                             '[services.far2]\nsource = "full_lossy.wat"'))
+    (tmp_path / "full_lossy.wat").write_text((ROOT / "tests/guests/lossy_checker.wat")
+                                             .read_text())
+    [k] = as_json(load_manifest(path).table)["patterns"]
+    assert (k["link"], k["policy"], tuple(k["shared"])) == ("stream>@b", "block",
+                                                            ("far", "far2"))
+    with _nodes(path, nats_url) as (main, b):
+        b.services["far2"].call("configure", 0, 20_000)
+        b.start()
+        main.start()
+        _ended(main, "producer", "near")
+        _ended(b, "far", "far2", "stream>@b")  # far2: -1000 had one come out of order
+        far, got = b.services["far"].call("received"), b.services["far2"].call("received")
+        missed = b.services["far2"].call("missed")
+    assert far == COUNT
+    assert isinstance(got, int) and isinstance(missed, int)
+    assert missed > 0 and got + missed == COUNT
 
 
 def test_each_node_builds_its_share_of_the_patterns(tmp_path: Path) -> None:

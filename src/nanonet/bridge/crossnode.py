@@ -42,7 +42,8 @@ class PatternBridges:
         self.outboxes: list[Outbox] = []
         self.forwarders: dict[str, CallForwarder] = {}
         self.answerers: dict[str, CallAnswerer] = {}
-        self.missed: dict[str, int] = {}  # link -> what the far copy missed (lossy)
+        self.missed: dict[str, int] = {}  # link -> what the far copy missed (lossy): heard
+        # from the writer's node over NATS; point to point, the writer's node's own count
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[Any] = []
 
@@ -59,9 +60,14 @@ class PatternBridges:
                 call_subject(self.mesh_name, k.tunnel), asyncio.get_running_loop(),
                 self.owner).start()
             return
-        reader = self._relay(k) if k.kind == "pubsub" else self._fan_part(k)
+        reader = self.reader_for(k)
         link = await NatsLink.sender(self.nc, self.mesh_name, k.link)
         spawn(k.link, SendPump(reader, link, k.link, self.token, self.timing))
+
+    def reader_for(self, k: Link) -> PeekingReader:
+        """What the ``SendPump`` of pub-sub or fan-in link ``k`` reads: a
+        copy's outbox, or a far writer's ring (over NATS or point to point)."""
+        return self._relay(k) if k.kind == "pubsub" else self._fan_part(k)
 
     def _relay(self, k: Link) -> PeekingReader:
         t = self.mesh.tunnels[k.tunnel]
@@ -70,7 +76,7 @@ class PatternBridges:
         sub = self.mesh.subscribe(k.tunnel, k.policy)
         relay = SubscriberRelay(sub, outbox, k.link, k.policy == "lossy").start()
         self.relays[k.link] = relay
-        if relay.lossy:
+        if relay.lossy and self.nc is not None:  # point to point: the count stays here
             self._tasks.append(asyncio.ensure_future(self._report(k.link, relay)))
         return outbox.reader
 
@@ -106,7 +112,7 @@ class PatternBridges:
             self._subs.append(await self.nc.subscribe(
                 missed_subject(self.mesh_name, k.link), cb=self._heard(k.link)))
         link = await NatsLink.receiver(self.nc, self.mesh_name, k.link)
-        spawn(k.link, ReceivePump(self.mesh.writer(k.tunnel, owner), link, k.link, self.token,
+        spawn(k.link, ReceivePump(self.mesh.writer(k.ring, owner), link, k.link, self.token,
                                   self.timing))
 
     def _heard(self, link: str) -> Callable[[Any], Any]:
@@ -119,9 +125,12 @@ class PatternBridges:
         return heard
 
     async def stop(self) -> None:
-        """After the pumps: end the relays, forwarders, answerers, reports."""
-        for relay in self.relays.values():
+        """After the pumps: end the relays, forwarders, answerers, reports.
+        Point to point (no NATS) a lossy copy's count is kept here, in ``missed``."""
+        for link, relay in self.relays.items():
             await asyncio.to_thread(relay.stop)
+            if relay.lossy and self.nc is None:
+                self.missed[link] = relay.missed
         for fwd in self.forwarders.values():
             await asyncio.to_thread(fwd.stop)
         for ans in self.answerers.values():

@@ -4,10 +4,15 @@ A one-writer, one-reader tunnel crosses as itself (``placement.crossings``).
 The other patterns cross as bridged *links*, each one sender and one
 receiver over the same bridge (docs/bridge.md, "Patterns across nodes"):
 
-- a pub-sub tunnel: one link per subscriber on another node than the
-  writer (``t>sub``): on the writer's node the bridge is one more subscriber
-  of the ring, with that subscriber's policy; on the subscriber's node a
-  plain ring that the subscriber reads;
+- a pub-sub tunnel: one link per node other than the writer's with
+  subscribers on it. One subscriber there: ``t>sub``, on the writer's node
+  the bridge is one more subscriber of the ring, with that subscriber's
+  policy; on the subscriber's node a plain ring that the subscriber reads.
+  Several: one shared copy ``t>@node``, with ``block`` if any of them
+  blocks, else ``lossy``; on that node the bridge writes a plain ring
+  (named after the link) that a fan-out service (``guests/fan_out.wat``)
+  copies into the node's own pub-sub ring, where each local subscriber
+  keeps its own policy;
 - a fan-in tunnel: one link per writer on another node than the reader
   (``t<writer``): the writer writes its own ring on its node, the bridge
   writes that writer's ring of the fan-in on the reader's node;
@@ -21,12 +26,16 @@ it sends, receives, serves or forwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import NanonetError
 from ..manifest.manifest import HOST
-from ..manifest.schema import ManifestTable, PortTable, TunnelTable
+from ..manifest.schema import ManifestTable, PortTable, ServiceTable, TunnelTable
+from ..ring.layout import MAX_NAME
 
 MAIN = "main"
+FAN_OUT = Path(__file__).resolve().parent.parent / "guests" / "fan_out.wat"
+FAN_OUT_LIMIT = (1 << 20) - 4  # the longest message its buffer holds
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,13 @@ class Link:
     reader_node: str
     policy: str = ""  # a pub-sub copy: the subscriber's policy
     owner: str = ""  # a fan-in writer: its name in writers (it takes that ring)
+    shared: tuple[str, ...] = ()  # a shared pub-sub copy: the subscribers it is for
+
+    @property
+    def ring(self) -> str:
+        """The ring the receiving side writes: the tunnel's, or a shared
+        copy's own (named after the link, read by the fan-out service)."""
+        return self.link if self.shared else self.tunnel
 
 
 def node_of(table: ManifestTable, owner: str) -> str:
@@ -52,20 +68,36 @@ def node_of(table: ManifestTable, owner: str) -> str:
 def _pubsub(table: ManifestTable, name: str, t: TunnelTable) -> list[Link]:
     assert t.writer is not None
     wn = node_of(table, t.writer)
-    out: list[Link] = []
-    seen: dict[str, str] = {}
+    by_node: dict[str, dict[str, str]] = {}
     for sub, policy in t.policies().items():
-        n = node_of(table, sub)
-        if n == wn:
+        if (n := node_of(table, sub)) != wn:
+            by_node.setdefault(n, {})[sub] = policy
+    out: list[Link] = []
+    for n, subs in by_node.items():
+        if len(subs) == 1:
+            (sub, policy), = subs.items()
+            out.append(Link("pubsub", name, f"{name}>{sub}", t.writer, wn, sub, n, policy=policy))
             continue
-        if n in seen:
-            raise NanonetError(f"tunnel {name!r}: subscribers {seen[n]!r} and {sub!r} both run "
-                               f"on node {n!r}, away from the writer's; a node gets one bridged "
-                               "copy per subscriber and reads it as a plain ring, so place at "
-                               "most one of a tunnel's subscribers on each other node")
-        seen[n] = sub
-        out.append(Link("pubsub", name, f"{name}>{sub}", t.writer, wn, sub, n, policy=policy))
+        out.append(_shared(name, t, wn, n, subs))
     return out
+
+
+def _shared(name: str, t: TunnelTable, wn: str, n: str, subs: dict[str, str]) -> Link:
+    """The one copy for node ``n``'s several subscribers ``subs`` (name -> policy)."""
+    assert t.writer is not None
+    if (t.max_payload or 0) > FAN_OUT_LIMIT:
+        raise NanonetError(f"tunnel {name!r}: subscribers {', '.join(subs)} run on node "
+                           f"{n!r}, which gets one shared copy, fanned out by a service "
+                           f"that holds messages up to {FAN_OUT_LIMIT} bytes; lower "
+                           "max_payload, or place at most one of them on that node")
+    link = f"{name}>@{n}"
+    if len(link.encode()) > MAX_NAME:
+        raise NanonetError(f"tunnel {name!r}: its shared copy for node {n!r}, {link!r}, "
+                           f"also names a ring and a service there, which take at most "
+                           f"{MAX_NAME} bytes; shorten the tunnel's or the node's name")
+    policy = "block" if "block" in subs.values() else "lossy"
+    return Link("pubsub", name, link, t.writer, wn, ", ".join(subs), n, policy=policy,
+                shared=tuple(subs))
 
 
 def _fanin(table: ManifestTable, name: str, t: TunnelTable) -> list[Link]:
@@ -118,6 +150,7 @@ class Cut:
     receive: list[Link] = field(default_factory=list)  # this node's end reads the link
     bridge_reads: set[str] = field(default_factory=set)  # tunnels a bridge reads, not the host
     bridge_writes: set[str] = field(default_factory=set)  # and writes
+    services: dict[str, ServiceTable] = field(default_factory=dict)  # fan-outs of shared copies
 
 
 def _mine(node: str | None) -> str:
@@ -131,8 +164,7 @@ def _cut_pubsub(table: ManifestTable, name: str, t: TunnelTable, here: str, c: C
         c.tunnels[name] = t
         return
     if node_of(table, t.writer) == here:
-        far = {k.reader for k in crossing}
-        local = [s for s in t.subscribers or [] if s not in far]
+        local = [s for s in t.subscribers or [] if node_of(table, s) == here]
         lines = t.max_subscribers or len(t.subscribers or []) + 4  # the copies' lines too
         c.tunnels[name] = t.model_copy(update={
             "subscribers": local or None, "max_subscribers": lines,
@@ -140,12 +172,30 @@ def _cut_pubsub(table: ManifestTable, name: str, t: TunnelTable, here: str, c: C
         c.send += crossing
         return
     for k in crossing:
-        if k.reader_node == here:
-            c.tunnels[name] = t.model_copy(update={
-                "writer": HOST, "reader": k.reader, "subscribers": None, "policy": {},
-                "max_subscribers": None})
-            c.receive.append(k)
-            c.bridge_writes.add(name)
+        if k.reader_node != here:
+            continue
+        c.receive.append(k)
+        if k.shared:
+            _fan_out(t, k, c)
+            continue
+        c.tunnels[name] = t.model_copy(update={
+            "writer": HOST, "reader": k.reader, "subscribers": None, "policy": {},
+            "max_subscribers": None})
+        c.bridge_writes.add(name)
+
+
+def _fan_out(t: TunnelTable, k: Link, c: Cut) -> None:
+    """A shared copy's node: the bridge writes the copy's ring, the fan-out
+    service (named after the link) reads it and writes the local pub-sub ring."""
+    c.tunnels[k.tunnel] = t.model_copy(update={
+        "writer": k.link, "subscribers": list(k.shared), "max_subscribers": None,
+        "policy": {s: p for s, p in t.policy.items() if s in k.shared}})
+    c.tunnels[k.link] = t.model_copy(update={
+        "writer": HOST, "reader": k.link, "subscribers": None, "policy": {},
+        "max_subscribers": None})
+    c.services[k.link] = ServiceTable(source=str(FAN_OUT),
+                                      names={"in": k.link, "out": k.tunnel})
+    c.bridge_writes.add(k.link)
 
 
 def _cut_fanin(table: ManifestTable, name: str, t: TunnelTable, here: str, c: Cut) -> None:

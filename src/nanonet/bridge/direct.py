@@ -4,7 +4,10 @@ With ``--listen HOST:PORT`` a node listens for the tunnels it reads (QUIC on
 that UDP port, WebSocket on that TCP port); with ``--peer NODE=HOST:PORT``
 it dials the node that reads the tunnels it writes, one QUIC stream (or one
 WebSocket) per tunnel, and the server's node of each port it calls, one
-stream per port link (``directport``). A dialed link that closes (the peer restarted, a
+stream per port link (``directport``). A pub-sub copy or a fan-in writer
+(``crossplan``) crosses as a tunnel does, on a stream named after its link:
+its sending side is the one ``crossnode.PatternBridges`` builds for NATS
+(a relay's outbox, or the far writer's ring). A dialed link that closes (the peer restarted, a
 long cut) is dialed again and a new session resumes from the ring; a
 listener that accepts a tunnel it already serves replaces the old session
 by a new one. Same interface as ``node.NodeBridges``: one asyncio loop on
@@ -24,6 +27,7 @@ from ..errors import InvalidValue
 from ..mesh import Mesh
 from ..ring.adapter import Direction
 from ..ring.peek import PeekingReader
+from .crossnode import PatternBridges
 from .crossplan import CALLS_IN_FLIGHT, Link
 from .crossport import CallAnswerer
 from .directanswer import StreamAnswerer
@@ -61,25 +65,36 @@ class DirectBridges(NodeBridges):
         self._folder = tempfile.TemporaryDirectory(prefix="nanonet-bridge-")
 
     async def _start(self) -> None:
-        links = (*self.part.links_out, *self.part.links_in)
-        if other := [k.link for k in links if k.kind != "port"]:
-            raise InvalidValue(f"pub-sub and fan-in crossings ({', '.join(other)}; docs/bridge.md, "
-                               "\"Patterns across nodes\") are bridged over NATS only: run the "
-                               "nodes with --nats (or none of --listen/--peer)")
-        for k in self.part.links_in:
-            answerer = CallAnswerer([self.mesh.client(k.tunnel) for _ in range(CALLS_IN_FLIGHT)])
-            self.answerers[k.link] = StreamAnswerer(
-                answerer, k.link, self.mesh.ports[k.tunnel].geometry.max_payload, self.token)
-        if self.part.incoming or self.answerers:
+        p = self.part
+        for k in p.links_in:
+            if k.kind == "port":
+                answerer = CallAnswerer([self.mesh.client(k.tunnel)
+                                         for _ in range(CALLS_IN_FLIGHT)])
+                self.answerers[k.link] = StreamAnswerer(
+                    answerer, k.link, self.mesh.ports[k.tunnel].geometry.max_payload, self.token)
+        if p.incoming or any(k.kind != "port" for k in p.links_in) or self.answerers:
             await self._listen()
-        for k in self.part.links_out:
-            self._call_from_here(k)
-        for name in self.part.outgoing:
+        self.patterns = PatternBridges(self.mesh, p.mesh_name, None, self.token, self.timing,
+                                       BRIDGE_OWNER)
+        for k in p.links_out:
+            if k.kind == "port":
+                self._call_from_here(k)
+            else:
+                self._dial(k.link, self.patterns.reader_for(k), k.reader_node)
+        for name in p.outgoing:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, BRIDGE_OWNER)
-            task = self.loop.create_task(self._dial_loop(name), name=f"bridge {name}")
-            self.tasks[name] = task
-            task.add_done_callback(partial(self._ended, name))
+            self._dial(name, PeekingReader(t.ring, t.control), self.owners.get(name))
+
+    def _dial(self, name: str, reader: PeekingReader, node: str | None) -> None:
+        """The task that dials ``node`` for tunnel or link ``name`` and pumps ``reader``."""
+        if node is None or node not in self.peers:
+            raise InvalidValue(f"tunnel {name!r} is read on node {node or 'main'!r}: pass "
+                               f"--peer {node or 'main'}=HOST:PORT")
+        task = self.loop.create_task(self._dial_loop(name, reader, self.peers[node]),
+                                     name=f"bridge {name}")
+        self.tasks[name] = task
+        task.add_done_callback(partial(self._ended, name))
 
     def _call_from_here(self, k: Link) -> None:
         """A port link's forwarder, and the task that dials the server's node for it."""
@@ -108,6 +123,10 @@ class DirectBridges(NodeBridges):
         cert, key = make_certificate(Path(self._folder.name), host)
         for name in self.part.incoming:
             self._writers[name] = self.mesh.writer(name, BRIDGE_OWNER)
+        for k in self.part.links_in:  # a pub-sub copy's plain ring; a far writer's own ring
+            if k.kind != "port":
+                owner = BRIDGE_OWNER if k.kind == "pubsub" else k.owner
+                self._writers[k.link] = self.mesh.writer(k.ring, owner)
         self._listeners = [await QuicListener(host, port, cert, key, self._accept).start(),
                            await WsListener(host, port, self._accept).start()]
 
@@ -132,18 +151,16 @@ class DirectBridges(NodeBridges):
 
     def _lossy(self, name: str) -> bool:
         """Does ``name`` opt into loss (``delivery = "datagram"``)? Only a QUIC
-        link carries datagrams; over any other the pumps stay reliable."""
-        return self.part.manifest.table.tunnels[name].delivery == "datagram"
+        link carries datagrams; over any other the pumps stay reliable. A pattern
+        link's name is no tunnel's: its links are reliable."""
+        t = self.part.manifest.table.tunnels.get(name)
+        return t is not None and t.delivery == "datagram"
 
-    async def _dial_loop(self, name: str) -> None:
+    async def _dial_loop(self, name: str, reader: PeekingReader,
+                         where: tuple[str, int]) -> None:
         """Dial the reader's node and pump; dial again whenever the link closes."""
         from .ws import dial
-        owner = self.owners.get(name)
-        if owner is None or owner not in self.peers:
-            raise InvalidValue(f"tunnel {name!r} is read on node {owner or 'main'!r}: pass "
-                               f"--peer {owner or 'main'}=HOST:PORT")
-        host, port = self.peers[owner]
-        t = self.mesh.tunnels[name]
+        host, port = where
         while True:
             try:
                 got = await dial(host, port, port, name)
@@ -152,14 +169,16 @@ class DirectBridges(NodeBridges):
                 await asyncio.sleep(REDIAL)
                 continue
             self.transports[name] = got.transport + (f" ({got.reason})" if got.reason else "")
-            pump = SendPump(PeekingReader(t.ring, t.control), got.link, name, self.token,
-                            self.timing, datagrams=self._lossy(name))
+            pump = SendPump(reader, got.link, name, self.token, self.timing,
+                            datagrams=self._lossy(name))
             if name in self.pumps:  # a dial again: the new pump goes on counting
                 pump.totals = self.pumps[name].totals
                 pump.totals.retire(self.pumps[name].session)
             self.pumps[name] = pump
-            finished = await self._pump_until_closed(pump, got.link)
-            await release_dial(got.owner)
+            try:
+                finished = await self._pump_until_closed(pump, got.link)
+            finally:  # the bridge stopping cancels the pump: the dial is closed all the same
+                await release_dial(got.owner)
             if finished:
                 return
             await asyncio.sleep(REDIAL)
@@ -197,6 +216,9 @@ class DirectBridges(NodeBridges):
         await asyncio.gather(*self._port_tasks, return_exceptions=True)
         for fwd in self.forwarders.values():
             fwd.release()
+        if self.patterns is not None:
+            await self.patterns.stop()
+            self.patterns.release()
         for listener in self._listeners:
             listener.close()
         self._folder.cleanup()

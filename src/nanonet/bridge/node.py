@@ -102,8 +102,10 @@ def part(m: Manifest, node: str | None) -> Part:
             far[name] = (w or "main", t.writer)
     far.update({k.link: (k.reader_node, k.reader) for k in c.send})
     far.update({k.link: (k.writer_node, k.writer) for k in c.receive})
-    services = {n: s for n, s in table.services.items() if s.node == node}
-    tunnels = {n: tunnels[n] for n in table.tunnels if n in tunnels}  # the manifest's order
+    services = {n: s for n, s in table.services.items() if s.node == node} | c.services
+    order = [*table.tunnels, *(n for n in tunnels if n not in table.tunnels)]
+    tunnels = {n: tunnels[n] for n in order if n in tunnels}  # the manifest's order, then
+    # the rings of shared pub-sub copies (crossplan)
     mine = Manifest(m.path, m.path.read_text(), table.model_copy(
         update={"services": services, "tunnels": tunnels, "ports": c.ports}))
     mine.host_reads = tuple(n for n in mine.host_reads

@@ -72,7 +72,7 @@ def lines(table: ManifestTable) -> list[str]:
         out.append(f"  {c.tunnel}: {c.writer} on {c.writer_node} -> {c.reader} on "
                    f"{c.reader_node}{durable}")
     if more:
-        out.append("bridged patterns (over NATS; docs/bridge.md):")
+        out.append(f"bridged patterns ({TRANSPORTS}; docs/bridge.md):")
         out += [f"  {k.link} ({_kind(k)}): {k.writer} on {k.writer_node} -> {k.reader} on "
                 f"{k.reader_node}" for k in more]
     return out
@@ -89,6 +89,8 @@ def _how(t: TunnelTable) -> str:
 
 
 def _kind(k: Link) -> str:
+    if k.kind == "pubsub" and k.shared:
+        return f"pub-sub copy shared by {len(k.shared)} subscribers there, {k.policy}"
     if k.kind == "pubsub":
         return f"pub-sub copy, {k.policy}"
     return "fan-in writer" if k.kind == "fanin" else "port calls"

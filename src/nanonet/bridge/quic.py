@@ -244,4 +244,12 @@ class QuicDialer:
         return self.proto.open_stream(tunnel)
 
     async def close(self) -> None:
-        await self._stack.aclose()
+        """Close the connection; its socket even if the wait for the close is cut
+        short (aioquic closes it only after ``wait_closed``, a bridge that stops
+        cancels that wait)."""
+        try:
+            await self._stack.aclose()
+        finally:
+            transport = getattr(self.proto, "_transport", None)
+            if transport is not None:
+                transport.close()

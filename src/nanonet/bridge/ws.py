@@ -94,7 +94,16 @@ async def dial_ws(host: str, port: int, tunnel: str) -> tuple[WsLink, asyncio.Ta
     """A WebSocket link to ``tunnel`` on a listener, and the task that fills its inbox."""
     ws = await connect(f"ws://{host}:{port}{PREFIX}{quote(tunnel, safe='')}", **_OPTIONS)
     link = WsLink(ws)
-    return link, asyncio.ensure_future(link.pull())
+    return link, asyncio.ensure_future(_pull_until_released(link))
+
+
+async def _pull_until_released(link: WsLink) -> None:
+    """A dialed link's reader: cancelling it (``directport.release_dial``) ends
+    the connection too, so that its socket is not left open."""
+    try:
+        await link.pull()
+    finally:
+        link.ws.transport.close()
 
 
 @dataclass
