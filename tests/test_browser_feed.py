@@ -1,7 +1,8 @@
 """Tunnels into a tab: a pipeline host -> tab -> tab -> host, in real Chromium.
 
 In-process: a real mesh and ``WebHost`` on 127.0.0.1, and real headless
-Chromium running two copies of the batch relay guest in one tab. The host
+Chromium running two copies of the batch relay guest in one tab, over WebSocket
+and over WebTransport (the tab says which carried it). The host
 writes COUNT numbered 64-byte messages into tunnel ``in``; the host's
 ``SendPump`` carries them over a WebSocket the tab dialled
 (``/nanonet-feed/in``) to the tab's receiver (``tab/receiver.js``), which
@@ -132,17 +133,17 @@ def _on_host(tmp_path: Path) -> list[bytes]:
 
 
 @contextmanager
-def _tab_pipeline(tmp_path: Path, size: int = 64,
-                  slots: int = 256) -> Iterator[tuple[WebHost, str]]:
+def _tab_pipeline(tmp_path: Path, size: int = 64, slots: int = 256,
+                  transport: str = "auto") -> Iterator[tuple[WebHost, str]]:
     """The pipeline with both relays in a tab: its started mesh's web host and
     a token for the tab; all stopped when the block ends."""
     with tab_host(tmp_path, manifest("tab", size, slots), {"first": [], "second": []},
-                  {"back": "second"}, readers_of={"in": "first"}) as web:
+                  {"back": "second"}, readers_of={"in": "first"}, transport=transport) as web:
         yield web, tab_token(web, ("first", "second"))
 
 
-def _in_tab(tmp_path: Path) -> tuple[list[bytes], dict[str, object]]:
-    with _tab_pipeline(tmp_path) as (web, token):
+def _in_tab(tmp_path: Path, transport: str = "auto") -> tuple[list[bytes], dict[str, object]]:
+    with _tab_pipeline(tmp_path, transport=transport) as (web, token):
         with open_tab(f"http://127.0.0.1:{web.port}/#token={token}", 20_000) as page:
             got = _pipe(web.mesh, [web])
             page.wait_for_function("window.nanonet.tunnels.in.bridge === 'ended'",
@@ -150,13 +151,18 @@ def _in_tab(tmp_path: Path) -> tuple[list[bytes], dict[str, object]]:
             page.wait_for_timeout(300)  # one more refresh of the tables
             seen: dict[str, object] = page.evaluate(
                 "({ tunnels: window.nanonet.tunnels, services: window.nanonet.services })")
+        deadline = time.monotonic() + 10  # the last CLOSE and ACK may trail the reader
+        while not web.all_done() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert web.all_done() and web.failure() is None
     return got, seen
 
 
-def test_host_to_tab_to_host_delivers_every_message_once_in_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["websocket", "webtransport"])
+def test_host_to_tab_to_host_delivers_every_message_once_in_order(tmp_path: Path,
+                                                                  transport: str) -> None:
     need_chromium()
-    got, seen = _in_tab(tmp_path)
+    got, seen = _in_tab(tmp_path, transport)
     seqs = [int.from_bytes(m[:8], "little") for m in got]
     assert seqs == list(range(COUNT))  # none lost, none twice, in order
     assert got == [message(s) for s in range(COUNT)]  # and whole
@@ -167,6 +173,7 @@ def test_host_to_tab_to_host_delivers_every_message_once_in_order(tmp_path: Path
     assert feed["reconnects"] == 1 and feed["head"] == COUNT and feed["closed"]
     assert mid["head"] == mid["tail"] == COUNT and "bridge" not in mid  # a ring, no bridge
     assert tunnels["back"]["bridge"] == "ended"
+    assert feed["transport"] == tunnels["back"]["transport"] == transport
     assert seen["services"] == {"first": {"state": "exited", "result": 0, "error": ""},
                                 "second": {"state": "exited", "result": 0, "error": ""}}
 
