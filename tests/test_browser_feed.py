@@ -4,8 +4,8 @@ In-process: a real mesh and ``WebHost`` on 127.0.0.1, and real headless
 Chromium running two copies of the batch relay guest in one tab, over WebSocket
 and over WebTransport (the tab says which carried it). The host
 writes COUNT numbered 64-byte messages into tunnel ``in``; the host's
-``SendPump`` carries them over a WebSocket the tab dialled
-(``/nanonet-feed/in``) to the tab's receiver (``tab/receiver.js``), which
+``SendPump`` carries them over the link the tab dialled (the WebSocket
+``/nanonet-feed/in``, or a WebTransport stream) to the tab's receiver (``tab/receiver.js``), which
 writes them into the tab's ring; the first relay forwards them over ``mid``,
 a ring both tab services share (no bridge), to the second, which writes
 ``back``, bridged to the host as before. The host cuts ``in``'s WebSocket
