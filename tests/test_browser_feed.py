@@ -8,7 +8,7 @@ writes COUNT numbered 64-byte messages into tunnel ``in``; the host's
 ``/nanonet-feed/in``, or a WebTransport stream) to the tab's receiver (``tab/receiver.js``), which
 writes them into the tab's ring; the first relay forwards them over ``mid``,
 a ring both tab services share (no bridge), to the second, which writes
-``back``, bridged to the host as before. The host cuts ``in``'s WebSocket
+``back``, bridged to the host as before. The host cuts ``in``'s link
 once mid-stream (the tab dials again and the host resends from its ring)
 and reads every message exactly once, in order, and the same ``.wasm``
 relays run on the host give the same output. A tab that leaves breaks the
