@@ -144,7 +144,8 @@ class Bridged(Protocol):
 
 def _runs(mesh: Mesh) -> bool:
     """Does a service or component still run on this host (a thread to join)?"""
-    return any(c.running for c in [*mesh.services.values(), *mesh.components.values()])
+    return (any(s.running for s in mesh.services.values())
+            or any(c.running for c in mesh.components.values()))
 
 
 def _all_ended(mesh: Mesh, bridges: Bridged | None = None) -> bool:
