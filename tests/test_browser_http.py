@@ -12,13 +12,15 @@ held come free again (more slow calls than the tab has mailboxes, then a
 normal one is answered). A Python client plays the tab's port link to check
 the tokens (forged, or granting another service: refused, and the port stays
 at 503), one link per port (``busy``), a reply delivered, and a CANCEL when
-the host's caller gives up, its late reply dropped.
+the host's caller gives up, its late reply dropped. A run whose only service
+is in a tab uses little CPU while it waits (its run loop sleeps).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import queue
 import re
 import struct
@@ -169,6 +171,39 @@ def test_the_example_answers_http_from_a_tab(tmp_path: Path) -> None:
             c = http.client.HTTPConnection(host, int(port), timeout=30)
             _until(lambda: _ask(c, "/echo/late")[0] == 503, 30, "503 once the tab left")
             c.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        reader.join(30)
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The user and system CPU time process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_run_whose_only_service_is_in_a_tab_sleeps_while_it_waits(tmp_path: Path) -> None:
+    """The host runs no service and reads no tunnel here: its run loop has
+    nothing to park on, and must still not spin (a spinning loop held a core
+    and the GIL, and every thread carrying the tab's calls waited for it)."""
+    proc = subprocess.Popen([sys.executable, "-m", "nanonet.cli", "run", str(EXAMPLE),
+                             "--web", "127.0.0.1:0", "--http", "127.0.0.1:0", "--share",
+                             "--timeout", "60"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines, reader = _drain(proc)
+    try:
+        got = _lines(lines, {"route": r"route /echo/\* \(port 'echo'\): (http://\S+)"}, 60)
+        host, port = re.findall(r"http://([\d.]+):(\d+)/", got["route"])[0]
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        assert _ask(c, "/echo/early")[0] == 503  # served: no tab yet
+        c.close()
+        cpu0 = _cpu_seconds(proc.pid)
+        time.sleep(2.0)  # the idle seconds the CPU time is counted over
+        used = _cpu_seconds(proc.pid) - cpu0
+        assert used < 0.6, f"{used:.2f} s of CPU in two idle seconds"
     finally:
         proc.terminate()
         proc.wait(30)

@@ -8,6 +8,8 @@ the same wherever the server is, and lives here:
 
 - a thread of its own takes the calls (its own control store: a Wasm store
   is one thread's) and hands each one on (``forward``, the subclass's);
+  while the port is broken (no server for now) a take returns at once, so
+  the thread sleeps a take's slice between two instead of spinning;
 - the answer is completed on the loop's thread, with a second control store,
   so a reply never waits for the next take (``finish``);
 - a call whose caller gave up (its deadline passed, so the mailbox's word is
@@ -65,6 +67,8 @@ class PortStandIn:
             addr = self.taker.take(start, TAKE_NS)
             self.between_takes()
             if addr < 0:
+                if self.port.memory.u32(P.OFF_BROKEN):  # take returns at once: no spin
+                    self._stop.wait(TAKE_NS / 1e9)
                 continue
             start = (addr - P.HEADER_SIZE) // g.box_size + 1
             self.forward(addr)

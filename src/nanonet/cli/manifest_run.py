@@ -120,8 +120,11 @@ class HostReads:
     def wait(self, mesh: Mesh) -> None:
         """Sleep in a tunnel wait (not a Python poll) until something may have changed."""
         waiting = [(n, r) for n, r in self.readers.items() if n not in self.held]
-        if not waiting:  # none, or every one held broken: nothing to park on
-            mesh.wait(WAIT_SECONDS)
+        if not waiting:  # none, or every one held broken: park in the services' joins
+            idle = not _runs(mesh)
+            mesh.wait(WAIT_SECONDS)  # at once if nothing runs; raises an internal error
+            if idle:  # nothing to join either (every service is a tab's): sleep, not spin
+                time.sleep(WAIT_SECONDS)
             return
         name, reader = waiting[0]
         # closed or broken: drain() sees it, reports a break and lets go of the end
@@ -137,6 +140,12 @@ class Bridged(Protocol):
     def failure(self) -> BaseException | None: ...
 
     def stop(self) -> None: ...
+
+
+def _runs(mesh: Mesh) -> bool:
+    """Does a service or component still run on this host (a thread to join)?"""
+    return (any(s.running for s in mesh.services.values())
+            or any(c.running for c in mesh.components.values()))
 
 
 def _all_ended(mesh: Mesh, bridges: Bridged | None = None) -> bool:
