@@ -192,3 +192,55 @@ def test_a_long_list_of_u64_crosses_both_ways() -> None:
     both = BOTH["list-u64"]
     data = list(range(0, 2**64 - 1, 2**52))  # 4096 values, 32 KiB each way
     assert both.fast.call("call-h", data) == data == both.slow.call("call-h", data)
+
+
+# results and arguments the canonical ABI refuses, each as the runtime words it
+FAULTY = r"""(component
+  (type $e (enum "a" "b")) (export $ee "e" (type $e))
+  (core module $m (memory (export "mem") 1)
+    (data (i32.const 64) "\05\00\00\00\07\00\00\00")
+    (data (i32.const 80) "\02\00\00\00\01\00\00\00")
+    (data (i32.const 88) "\f8\ff\00\00\04\00\00\00")
+    (data (i32.const 96) "\68\00\00\00\02\00\00\00\00\d8\00\00")
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 2))
+    (func (export "bad-disc") (result i32) (i32.const 64))
+    (func (export "bad-enum") (result i32) (i32.const 7))
+    (func (export "bad-char") (result i32) (i32.const 0xD800))
+    (func (export "askew") (result i32) (i32.const 80))
+    (func (export "past") (result i32) (i32.const 88))
+    (func (export "chars") (result i32) (i32.const 96))
+    (func (export "take") (param i32 i32)))
+  (core instance $i (instantiate $m))
+  (func (export "bad-disc") (result (option u32)) (canon lift (core func $i "bad-disc")
+    (memory (core memory $i "mem"))))
+  (func (export "bad-enum") (result $ee) (canon lift (core func $i "bad-enum")))
+  (func (export "bad-char") (result char) (canon lift (core func $i "bad-char")))
+  (func (export "askew") (result (list u32)) (canon lift (core func $i "askew")
+    (memory (core memory $i "mem"))))
+  (func (export "past") (result (list u64)) (canon lift (core func $i "past")
+    (memory (core memory $i "mem"))))
+  (func (export "chars") (result (list char)) (canon lift (core func $i "chars")
+    (memory (core memory $i "mem"))))
+  (func (export "take") (param "b" (list u32)) (canon lift (core func $i "take")
+    (memory (core memory $i "mem")) (realloc (core func $i "realloc")))))"""
+
+FAULTS = load(RT, FAULTY.encode())
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("bad-disc", (), r"discriminant 5 out of range \[0\.\.2\)"),
+    ("bad-enum", (), r"discriminant 7 out of range \[0\.\.2\)"),
+    ("bad-char", (), "converted integer out of range for `char`"),
+    ("chars", (), "converted integer out of range for `char`"),
+    ("askew", (), "list pointer is not aligned"),
+    ("past", (), "list pointer/length out of bounds of memory"),
+    ("take", ([1, 2],), "realloc return: result not aligned"),
+])
+def test_what_the_runtime_refuses_the_core_api_path_refuses_in_its_words(
+        name: str, args: tuple[Any, ...], words: str) -> None:
+    ring = RingLoaded(FAULTS.component, FAULTS.engine, binary=FAULTS.binary,
+                      graph=read_graph(FAULTS.binary), rt=RT)
+    for instance in (RingInstance(ring, RT.new_store()),
+                     FAULTS.instantiate(RT.new_store(), {})):
+        with pytest.raises(wasmtime.WasmtimeError, match=words):
+            instance.call(name, *args)

@@ -70,7 +70,7 @@ class Cx:
 def char_of(code: int) -> str:
     """A Unicode scalar value, else the runtime's fault."""
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        raise wasmtime.WasmtimeError(f"invalid `char` bit pattern 0x{code:x}")
+        raise wasmtime.WasmtimeError("converted integer out of range for `char`")
     return chr(code)
 
 
@@ -90,7 +90,7 @@ def lift_list(cx: Cx, elem: Shape, ptr: int, length: int) -> Any:
     """The list of ``length`` ``elem`` at ``ptr``: one read, one unpack for numbers."""
     width = lay.size(elem)
     if ptr % lay.alignment(elem):
-        raise wasmtime.WasmtimeError("list pointer not aligned")
+        raise wasmtime.WasmtimeError("list pointer is not aligned")
     data = cx.read(ptr, length * width, "list pointer/length out of bounds of memory")
     if elem.kind == "u8":
         return data
@@ -120,8 +120,7 @@ def _case(shape: Shape, index: int, payload: Any) -> Any:
 def check_case(shape: Shape, index: int) -> int:
     count = len(lay.cases(shape))
     if index >= count:
-        raise wasmtime.WasmtimeError(f"unexpected discriminant: {index} (the type has "
-                                     f"{count} cases)")
+        raise wasmtime.WasmtimeError(f"discriminant {index} out of range [0..{count})")
     return index
 
 
