@@ -29,8 +29,7 @@ import wasmtime
 
 from ..capi.epoch import trap_address
 from ..capi.hostfunc import CALLBACK_T, new_func
-from .canon_flat import core_types, lift_params, lower_flat, signed, store_result
-from .canon_mem import Cx
+from .canon import Cx, core_types, lift_params, lower_flat, signed, store_result
 from .shapes import Signature
 
 _KIND = {"i32": 0, "i64": 1, "f32": 2, "f64": 3}  # WASMTIME_I32 .. WASMTIME_F64

@@ -42,8 +42,7 @@ from ..policy.policy import Grants
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
 from ..runtime.service import adapter_module
-from .canon_flat import lift_result, lower_params
-from .canon_mem import Cx
+from .canon import Cx, lift_result, lower_params
 from .graph import CORE_FUNC, CORE_GLOBAL, CORE_INSTANCE, CORE_MEMORY, CORE_TABLE, Graph, Op
 from .host import Loaded, Provided, lookup
 from .ringglue import glue_wat, scratch_pages

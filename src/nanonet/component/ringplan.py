@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .canon_layout import carried
+from .canon import carried
 from .graph import Graph, Opts, Unfit, read_graph
 from .host import Loaded, lookup, short
 from .ringglue import STRING, tunnel_fields
