@@ -34,6 +34,7 @@ from .canon_mem import (
     lift_string,
     load,
     lower_list,
+    one_char,
     store,
 )
 from .shapes import Shape, Signature
@@ -88,9 +89,10 @@ def lower_flat(cx: Cx, shape: Shape, value: Any) -> list[Any]:
         return [_int(kind, value)]
     if kind in ("f32", "f64"):
         return [float(value)]
-    if kind in ("bool", "char"):
-        return [ord(value) if kind == "char" and isinstance(value, str) and len(value) == 1
-                else int(bool(value)) if kind == "bool" else _bad_char(value)]
+    if kind == "char":
+        return [ord(one_char(value))]
+    if kind == "bool":
+        return [int(bool(value))]
     if kind in ("string", "list"):
         return list(lower_list(cx, shape, value))
     if kind in ("record", "tuple"):
@@ -105,10 +107,6 @@ def lower_flat(cx: Cx, shape: Shape, value: Any) -> list[Any]:
         bits = flag_bits(shape, value)
         return [bits >> (32 * i) & 0xFFFF_FFFF for i in range(len(lay.flatten(shape)))]
     raise WrongType(f"nanonet does not convert {kind} values")
-
-
-def _bad_char(value: Any) -> Any:
-    raise WrongType(f"expected a one-character str for char, got {value!r}")
 
 
 def _lower_variant(cx: Cx, shape: Shape, value: Any) -> list[Any]:

@@ -194,15 +194,16 @@ def lower_list(cx: Cx, shape: Shape, value: Any) -> tuple[int, int]:
 
 def _pack(fmt: str, elem: Shape, items: list[Any]) -> bytes:
     if elem.kind == "char":
-        items = [ord(_one_char(c)) for c in items]
+        items = [ord(one_char(c)) for c in items]
     try:
         return struct.pack(fmt, *items)
     except struct.error as err:
         raise WrongType(f"a {elem.kind} value does not fit: {err}") from None
 
 
-def _one_char(value: Any) -> str:
-    if not (isinstance(value, str) and len(value) == 1):
+def one_char(value: Any) -> str:
+    """A one-character str holding a Unicode scalar value (no lone surrogate)."""
+    if not (isinstance(value, str) and len(value) == 1 and not 0xD800 <= ord(value) <= 0xDFFF):
         raise WrongType(f"expected a one-character str for char, got {value!r}")
     return value
 
@@ -254,7 +255,7 @@ def store(cx: Cx, shape: Shape, value: Any, buf: bytearray, off: int) -> None:
     fmt = _FMT.get(kind)
     if fmt is not None:
         if kind == "char":
-            value = ord(_one_char(value))
+            value = ord(one_char(value))
         elif kind == "bool":
             value = int(bool(value))
         try:
