@@ -172,11 +172,13 @@ def _lift_variant(cx: Cx, shape: Shape, values: Iterator[Any]) -> Any:
     return Variant(shape.names[index], payload)
 
 
+@lay.per_object
 def params_tuple(sig: Signature) -> Shape:
     """The parameters as one tuple, as the ABI lays them out in memory."""
     return Shape("tuple", items=tuple(s for _, s in sig.params))
 
 
+@lay.per_object
 def flat_params(sig: Signature) -> tuple[str, ...]:
     return lay.flatten(params_tuple(sig))
 

@@ -29,19 +29,20 @@ _PRIM = {"bool": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "s32": 4, "u32": 4,
 _FLAT = {"bool": "i32", "s8": "i32", "u8": "i32", "s16": "i32", "u16": "i32", "s32": "i32",
          "u32": "i32", "char": "i32", "s64": "i64", "u64": "i64", "f32": "f32", "f64": "f64"}
 VARIANTS = ("variant", "enum", "option", "result")
+_K = TypeVar("_K")
 _T = TypeVar("_T")
 
 
-def _per_shape(fn: Callable[[Shape], _T]) -> Callable[[Shape], _T]:
-    """``fn`` computed once per Shape object (a Shape holding wasmtime-py's
-    type object is not hashable; the Shape itself is kept, so its id stays its own)."""
-    memo: dict[int, tuple[Shape, _T]] = {}
+def per_object(fn: Callable[[_K], _T]) -> Callable[[_K], _T]:
+    """``fn`` computed once per argument object (a Shape holding wasmtime-py's
+    type object is not hashable; the object itself is kept, so its id stays its own)."""
+    memo: dict[int, tuple[_K, _T]] = {}
 
     @functools.wraps(fn)
-    def cached(shape: Shape) -> _T:
-        hit = memo.get(id(shape))
-        if hit is None or hit[0] is not shape:
-            hit = memo[id(shape)] = (shape, fn(shape))
+    def cached(key: _K) -> _T:
+        hit = memo.get(id(key))
+        if hit is None or hit[0] is not key:
+            hit = memo[id(key)] = (key, fn(key))
         return hit[1]
 
     return cached
@@ -52,12 +53,13 @@ def align_to(offset: int, align: int) -> int:
     return -(-offset // align) * align
 
 
+@per_object
 def fields(shape: Shape) -> tuple[Shape, ...]:
     """A record's or tuple's field types, in order."""
     return tuple(s for s in shape.items if s is not None)
 
 
-@_per_shape
+@per_object
 def cases(shape: Shape) -> tuple[Shape | None, ...]:
     """A variant-like type's case payloads (None: no payload), as the ABI orders them."""
     if shape.kind == "enum":
@@ -79,7 +81,7 @@ def flag_bytes(count: int) -> int:
     return 1 if count <= 8 else 2 if count <= 16 else 4 * math.ceil(count / 32)
 
 
-@_per_shape
+@per_object
 def alignment(shape: Shape) -> int:
     """The alignment of ``shape`` in memory."""
     kind = shape.kind
@@ -96,13 +98,13 @@ def alignment(shape: Shape) -> int:
     raise TypeError(f"the canonical ABI here has no layout for {shape.wit()}")
 
 
-@_per_shape
+@per_object
 def case_alignment(shape: Shape) -> int:
     """The largest alignment among a variant's payloads (1 if none)."""
     return max((alignment(s) for s in cases(shape) if s is not None), default=1)
 
 
-@_per_shape
+@per_object
 def field_offsets(shape: Shape) -> tuple[int, ...]:
     """Where each field of a record or tuple starts."""
     out, at = [], 0
@@ -113,13 +115,13 @@ def field_offsets(shape: Shape) -> tuple[int, ...]:
     return tuple(out)
 
 
-@_per_shape
+@per_object
 def payload_offset(shape: Shape) -> int:
     """Where a variant's payload starts: after the discriminant, aligned."""
     return align_to(discriminant_size(len(cases(shape))), case_alignment(shape))
 
 
-@_per_shape
+@per_object
 def size(shape: Shape) -> int:
     """The size of ``shape`` in memory, padded to its alignment."""
     kind = shape.kind
@@ -147,7 +149,7 @@ def _join(a: str, b: str) -> str:
     return "i64"
 
 
-@_per_shape
+@per_object
 def flatten(shape: Shape) -> tuple[str, ...]:
     """The core types ``shape`` takes as flat values."""
     kind = shape.kind

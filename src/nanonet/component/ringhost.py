@@ -21,6 +21,7 @@ entered Wasm, as ``calls.py`` does for the component runtime.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -28,6 +29,7 @@ from typing import Any, NoReturn
 import wasmtime
 
 from ..capi.epoch import trap_address
+from ..capi.fastcall import FastFunc
 from ..capi.hostfunc import CALLBACK_T, new_func
 from .canon import Cx, core_types, lift_params, lower_flat, signed, store_result
 from .shapes import Signature
@@ -62,11 +64,13 @@ class HostImport:
         self._retptr = sig.result is not None and not results
         self._result = results[0] if results else None
         self._callback = CALLBACK_T(self._call)  # lives as long as this object
+        self._realloc: FastFunc | None = None
 
     def func(self, store: wasmtime.Store) -> wasmtime.Func:
         """The host function in ``store`` (keep this object alive with the store)."""
         params = [_TYPE[t] for t in self._params]
         results = [] if self._result is None else [_TYPE[self._result]]
+        self._realloc = None if self.realloc is None else FastFunc(store, self.realloc)
         return new_func(store, wasmtime.FuncType(params, results), self._callback)
 
     def _call(self, _env: Any, raw_caller: Any, args: Any, nargs: int, results: Any,
@@ -92,12 +96,8 @@ class HostImport:
             caller._invalidate()
 
     def _grow(self, caller: wasmtime.Caller) -> Callable[..., Any] | None:
-        """The guest's ``realloc`` called through ``caller``, if it has one."""
-        realloc = self.realloc
+        """The guest's ``realloc`` called through ``caller`` (one ctypes call), if it has one."""
+        realloc = self._realloc
         if realloc is None:
             return None
-
-        def grow(*args: int) -> Any:
-            return realloc(caller, *args)
-
-        return grow
+        return functools.partial(realloc.call_in, caller._context())

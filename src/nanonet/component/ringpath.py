@@ -175,10 +175,10 @@ class _Runner:
 
 
 def _bound(store: wasmtime.Store, func: Any) -> Callable[..., Any]:
-    """``func`` called without its store: a ``FastFunc`` unless it takes or gives floats."""
+    """``func`` called without its store: a ``FastFunc`` unless its types are not numbers."""
     try:
         return FastFunc(store, func)
-    except TypeError:  # f32/f64: wasmtime-py's own call
+    except TypeError:  # references or vectors: wasmtime-py's own call
         return functools.partial(func, store)
 
 
