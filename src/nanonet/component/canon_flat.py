@@ -97,7 +97,7 @@ def lower_flat(cx: Cx, shape: Shape, value: Any) -> list[Any]:
         return list(lower_list(cx, shape, value))
     if kind in ("record", "tuple"):
         values = [field(value, n) for n in shape.names] if kind == "record" else list(value)
-        inner = lay.fields(shape)
+        inner = lay.plan(shape).fields
         if len(values) != len(inner):
                 raise WrongType(f"expected a tuple of {len(inner)}, got {len(values)} values")
         return [f for s, v in zip(inner, values, strict=True) for f in lower_flat(cx, s, v)]
@@ -111,11 +111,12 @@ def lower_flat(cx: Cx, shape: Shape, value: Any) -> list[Any]:
 
 def _lower_variant(cx: Cx, shape: Shape, value: Any) -> list[Any]:
     index, payload = case_of(shape, value)
-    joined = lay.flatten(shape)[1:]
-    case = lay.cases(shape)[index]
+    p = lay.plan(shape)
+    joined = p.flat[1:]
+    case = p.cases[index]
     out: list[Any] = [index]
     if case is not None:
-        have = lay.flatten(case)
+        have = lay.plan(case).flat
         out += [_coerce_in(v, h, w) for v, h, w in zip(lower_flat(cx, case, payload), have,
                                                          joined, strict=False)]
     return out + [0.0 if t in ("f32", "f64") else 0 for t in joined[len(out) - 1:]]
@@ -141,7 +142,7 @@ def lift_flat(cx: Cx, shape: Shape, values: Iterator[Any]) -> Any:
         assert shape.items[0] is not None
         return lift_list(cx, shape.items[0], ptr, length)
     if kind in ("record", "tuple"):
-        got = [lift_flat(cx, s, values) for s in lay.fields(shape)]
+        got = [lift_flat(cx, s, values) for s in lay.plan(shape).fields]
         return dict(zip(shape.names, got, strict=True)) if kind == "record" else tuple(got)
     if kind in lay.VARIANTS:
         return _lift_variant(cx, shape, values)
@@ -153,12 +154,13 @@ def lift_flat(cx: Cx, shape: Shape, values: Iterator[Any]) -> Any:
 
 def _lift_variant(cx: Cx, shape: Shape, values: Iterator[Any]) -> Any:
     index = check_case(shape, next(values))
-    joined = lay.flatten(shape)[1:]
+    p = lay.plan(shape)
+    joined = p.flat[1:]
     slots = [next(values) for _ in joined]
-    case = lay.cases(shape)[index]
+    case = p.cases[index]
     payload = None
     if case is not None:
-        have = iter([_coerce_out(v, j, w) for v, j, w in zip(slots, joined, lay.flatten(case),
+        have = iter([_coerce_out(v, j, w) for v, j, w in zip(slots, joined, lay.plan(case).flat,
                                                                strict=False)])
         payload = lift_flat(cx, case, have)
     if shape.kind == "enum":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from .shapes import Shape
@@ -177,3 +178,30 @@ def carried(shape: Shape | None) -> bool:
     if shape.kind.startswith("<"):
         return False
     return all(carried(s) for s in shape.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything lowering or lifting one type looks up, fetched in one lookup."""
+
+    size: int
+    align: int
+    flat: tuple[str, ...]
+    fields: tuple[Shape, ...]
+    offsets: tuple[int, ...]
+    cases: tuple[Shape | None, ...]
+    disc: str  # the discriminant's struct format ("B", "H" or "I"), variants only
+    payload: int  # where a variant's payload starts
+
+
+@per_object
+def plan(shape: Shape) -> Plan:
+    """The layout of ``shape`` in one object (see ``Plan``)."""
+    record = shape.kind in ("record", "tuple")
+    variant = shape.kind in VARIANTS
+    count = len(cases(shape)) if variant else 0
+    return Plan(size(shape), alignment(shape), flatten(shape),
+                fields(shape) if record else (), field_offsets(shape) if record else (),
+                cases(shape) if variant else (),
+                {1: "<B", 2: "<H", 4: "<I"}[discriminant_size(count)] if variant else "",
+                payload_offset(shape) if variant else 0)

@@ -29,7 +29,6 @@ from .values import Err, Ok, Some, Variant
 
 _FMT = {"bool": "B", "s8": "b", "u8": "B", "s16": "h", "u16": "H", "s32": "i", "u32": "I",
         "s64": "q", "u64": "Q", "f32": "f", "f64": "d", "char": "I"}
-_UINT = {1: "B", 2: "H", 4: "I"}
 
 
 class Cx:
@@ -88,8 +87,9 @@ def lift_string(cx: Cx, ptr: int, length: int) -> str:
 
 def lift_list(cx: Cx, elem: Shape, ptr: int, length: int) -> Any:
     """The list of ``length`` ``elem`` at ``ptr``: one read, one unpack for numbers."""
-    width = lay.size(elem)
-    if ptr % lay.alignment(elem):
+    p = lay.plan(elem)
+    width = p.size
+    if ptr % p.align:
         raise wasmtime.WasmtimeError("list pointer is not aligned")
     data = cx.read(ptr, length * width, "list pointer/length out of bounds of memory")
     if elem.kind == "u8":
@@ -142,15 +142,14 @@ def load(cx: Cx, shape: Shape, buf: bytes, off: int) -> Any:
         assert shape.items[0] is not None
         return lift_list(cx, shape.items[0], ptr, length)
     if kind in ("record", "tuple"):
-        values = [load(cx, s, buf, off + at)
-                  for s, at in zip(lay.fields(shape), lay.field_offsets(shape), strict=True)]
+        p = lay.plan(shape)
+        values = [load(cx, s, buf, off + at) for s, at in zip(p.fields, p.offsets, strict=True)]
         return dict(zip(shape.names, values, strict=True)) if kind == "record" else tuple(values)
     if kind in lay.VARIANTS:
-        count = len(lay.cases(shape))
-        (index,) = struct.unpack_from("<" + _UINT[lay.discriminant_size(count)], buf, off)
-        payload = lay.cases(shape)[check_case(shape, index)]
-        inner = None if payload is None else load(cx, payload, buf,
-                                                  off + lay.payload_offset(shape))
+        p = lay.plan(shape)
+        (index,) = struct.unpack_from(p.disc, buf, off)
+        payload = p.cases[check_case(shape, index)]
+        inner = None if payload is None else load(cx, payload, buf, off + p.payload)
         return _case(shape, index, inner)
     if kind == "flags":
         width = lay.flag_bytes(len(shape.names))
@@ -178,8 +177,9 @@ def lower_list(cx: Cx, shape: Shape, value: Any) -> tuple[int, int]:
         cx.write(ptr, data)
         return ptr, len(data)
     items = list(value)
-    width = lay.size(elem)
-    ptr = cx.alloc(lay.alignment(elem), width * len(items))
+    p = lay.plan(elem)
+    width = p.size
+    ptr = cx.alloc(p.align, width * len(items))
     fmt = _FMT.get(elem.kind)
     if fmt is not None:
         data = _pack(f"<{len(items)}{fmt}", elem, items)
@@ -265,19 +265,19 @@ def store(cx: Cx, shape: Shape, value: Any, buf: bytearray, off: int) -> None:
     elif kind in ("string", "list"):
         struct.pack_into("<II", buf, off, *lower_list(cx, shape, value))
     elif kind in ("record", "tuple"):
-        inner = lay.fields(shape)
+        p = lay.plan(shape)
         values = ([field(value, n) for n in shape.names] if kind == "record" else list(value))
-        if len(values) != len(inner):
-            raise WrongType(f"expected a tuple of {len(inner)}, got {len(values)} values")
-        for s, at, v in zip(inner, lay.field_offsets(shape), values, strict=True):
+        if len(values) != len(p.fields):
+            raise WrongType(f"expected a tuple of {len(p.fields)}, got {len(values)} values")
+        for s, at, v in zip(p.fields, p.offsets, values, strict=True):
             store(cx, s, v, buf, off + at)
     elif kind in lay.VARIANTS:
         index, payload = case_of(shape, value)
-        width = lay.discriminant_size(len(lay.cases(shape)))
-        struct.pack_into("<" + _UINT[width], buf, off, index)
-        case = lay.cases(shape)[index]
+        p = lay.plan(shape)
+        struct.pack_into(p.disc, buf, off, index)
+        case = p.cases[index]
         if case is not None:
-            store(cx, case, payload, buf, off + lay.payload_offset(shape))
+            store(cx, case, payload, buf, off + p.payload)
     elif kind == "flags":
         width = lay.flag_bytes(len(shape.names))
         buf[off:off + width] = flag_bits(shape, value).to_bytes(width, "little")
