@@ -182,6 +182,18 @@ def test_exports_past_16_core_parameters_or_of_lists_of_strings_take_the_wasm_pa
         assert isinstance(comp.loaded, RingLoaded), paths(mesh)["t"].why
 
 
+def test_an_export_taking_a_resource_handle_keeps_the_host_path() -> None:
+    wat = REFUSED.replace("(component", '(component (import "r" (type $r (sub resource)))', 1)
+    wat = wat.replace("CORE", "(param i32)").replace("TYPE", '(param "h" (own $r))')
+    with Mesh() as mesh:
+        mesh.tunnel("out", slots=16, max_payload=64)
+        comp = mesh.component("t", wat.replace("OPTIONS", ""), imports={"forward": "tunnel:out"})
+        assert not isinstance(comp.loaded, RingLoaded)
+        assert paths(mesh)["t"].why == (
+            "host-function path: export 't' is func(h: <OwnType>): resources (own and borrow "
+            "handles), futures and streams are not lowered on the core-API path")
+
+
 def test_a_mesh_of_one_component_runs_until_its_calls_are_done(
         answerer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "nanonet.toml"
