@@ -45,14 +45,26 @@ class FastFunc:
         self._results = (ffi.wasmtime_val_t * max(1, self._nresults))()
         self._result_kind = _kind(ty.results[0]) if self._nresults else None
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: int) -> int | None:
+        """The call of a function of integers (``call`` for any number types)."""
+        result: int | None = self.call_in(self._ctx, *args)
+        return result
+
+    def call(self, *args: Any) -> Any:
+        """The call with ints and floats as its core types take them."""
         return self.call_in(self._ctx, *args)
 
     def call_in(self, ctx: Any, *args: Any) -> Any:
         """The call made in the store context ``ctx`` (a ``Caller``'s, inside a host call)."""
         params = self._params
         for i, value in enumerate(args):
-            setattr(params[i].of, _FIELDS[self._kinds[i]], value)
+            kind = self._kinds[i]
+            if kind == 0:
+                params[i].of.i32 = value
+            elif kind == 1:
+                params[i].of.i64 = value
+            else:
+                setattr(params[i].of, _FIELDS[kind], value)
         trap = ctypes.POINTER(ffi.wasm_trap_t)()
         error = ffi.wasmtime_func_call(ctx, self._func, params, self._nparams,
                                        self._results, self._nresults, ctypes.byref(trap))
@@ -62,5 +74,7 @@ class FastFunc:
             raise wasmtime.Trap._from_ptr(trap)
         if self._result_kind is None:
             return None
-        value = getattr(self._results[0].of, _FIELDS[self._result_kind])
-        return value if self._result_kind > 1 else int(value)
+        of = self._results[0].of
+        if self._result_kind < 2:
+            return int(of.i64 if self._result_kind else of.i32)
+        return getattr(of, _FIELDS[self._result_kind])

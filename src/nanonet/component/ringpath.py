@@ -177,7 +177,7 @@ class _Runner:
 def _bound(store: wasmtime.Store, func: Any) -> Callable[..., Any]:
     """``func`` called without its store: a ``FastFunc`` unless its types are not numbers."""
     try:
-        return FastFunc(store, func)
+        return FastFunc(store, func).call
     except TypeError:  # references or vectors: wasmtime-py's own call
         return functools.partial(func, store)
 
