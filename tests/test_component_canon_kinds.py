@@ -245,3 +245,31 @@ def test_what_the_runtime_refuses_the_core_api_path_refuses_in_its_words(
                      FAULTS.instantiate(RT.new_store(), {})):
         with pytest.raises(wasmtime.WasmtimeError, match=words):
             instance.call(name, *args)
+
+
+# the core values themselves: an s8 or s16 is sign-extended in its i32, and a
+# variant's s8 payload in an i64 slot is that i32 zero-extended
+WIDEN = """(component
+  (type $v (variant (case "small" s8) (case "big" s64))) (export $ve "v" (type $v))
+  (core module $m
+    (func (export "same") (param i32) (result i32) (local.get 0))
+    (func (export "slot") (param i32 i64) (result i64) (local.get 1)))
+  (core instance $i (instantiate $m))
+  (func (export "s8-as-s32") (param "x" s8) (result s32) (canon lift (core func $i "same")))
+  (func (export "s16-as-s32") (param "x" s16) (result s32) (canon lift (core func $i "same")))
+  (func (export "slot") (param "x" $ve) (result u64) (canon lift (core func $i "slot"))))"""
+
+WIDENS = load(RT, WIDEN.encode())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(-2**7, 2**7 - 1), st.integers(-2**15, 2**15 - 1))
+def test_signed_flat_values_are_the_runtimes(small: int, mid: int) -> None:
+    ring = RingLoaded(WIDENS.component, WIDENS.engine, binary=WIDENS.binary,
+                      graph=read_graph(WIDENS.binary), rt=RT)
+    fast, slow = RingInstance(ring, RT.new_store()), WIDENS.instantiate(RT.new_store(), {})
+    for instance in (fast, slow):
+        assert instance.call("s8-as-s32", small) == small
+        assert instance.call("s16-as-s32", mid) == mid
+    value = Variant("small", small)
+    assert fast.call("slot", value) == slow.call("slot", value) == small & 0xFFFF_FFFF

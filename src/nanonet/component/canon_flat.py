@@ -75,11 +75,13 @@ def _coerce_out(value: Any, have: str, want: str) -> Any:
 
 
 def _int(kind: str, value: Any) -> int:
+    """An integer as its flat slot holds it: a signed one sign-extended to the
+    slot's width (s8 -1 is i32 0xFFFFFFFF), then as unsigned."""
     bits = _BITS[kind]
     lo = -(1 << (bits - 1)) if kind[0] == "s" else 0
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value < lo + (1 << bits):
+    if not isinstance(value, int) or not lo <= value < lo + (1 << bits):
         raise WrongType(f"expected an integer in the range of {kind}, got {value!r}")
-    return value & ((1 << bits) - 1)
+    return value & (0xFFFF_FFFF if bits <= 32 else (1 << 64) - 1)
 
 
 def lower_flat(cx: Cx, shape: Shape, value: Any) -> list[Any]:
