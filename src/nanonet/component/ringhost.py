@@ -7,7 +7,7 @@ A component on the Wasm tunnel path (``ringpath.py``) runs as core modules,
 so an import the host serves cannot go through the component runtime's
 linker. Its ``canon lower`` is replaced by a raw host function
 (``capi.hostfunc``) of the lowered core type: its arguments are lifted from
-the flat core values, or from memory past 16 of them (``canon_flat``), any
+the flat core values, or from memory past 16 of them (``canon.py``), any
 WIT kind, strings and lists read with one read each (UTF-8 checked); a
 result goes back as one core value or, when it flattens to more, is stored
 at the return pointer the caller passed, its strings and lists copied in

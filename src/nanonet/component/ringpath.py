@@ -19,9 +19,9 @@ function that calls it (``ringhost.py``).
 
 The host calls the component's exports through their ``canon lift``: the core
 function, with ``post-return`` after it, each through ``capi.FastFunc`` (one
-ctypes call; ``Func.__call__`` costs tens of µs) when its core types are
-integers. Every WIT value kind is lowered and lifted as the canonical ABI
-lays it out (``canon_flat.py``, ``canon_mem.py``): flat core values up to 16
+ctypes call; ``Func.__call__`` costs tens of µs), integers and floats
+alike. Every WIT value kind is lowered and lifted as the canonical ABI
+lays it out (``canon.py``): flat core values up to 16
 parameters and one result, memory beyond; a string or list of numbers is one
 bulk copy each way.
 """
