@@ -6,8 +6,10 @@ The canonical ABI's rules (CanonicalABI.md, ``definitions.py``), computed
 once per type and kept: a tuple is a record with unnamed fields; an enum,
 option and result are variants (``cases``); a variant is its discriminant
 (u8, u16 or u32 by the number of cases) followed by the payload of the
-largest case at the largest case alignment; flags are 1, 2 or 4*k bytes
-and one i32 per 32 flags in core values. A variant's flat form joins the
+largest case at the largest case alignment; flags are 1, 2 or 4 bytes and
+one i32 in core values (at most 32 flags, as wasmtime's validator and
+``definitions.py`` require; more would take one i32 word per 32, the
+layout before that limit). A variant's flat form joins the
 flat types of its cases slot by slot (equal: kept; i32 with f32: i32;
 otherwise i64).
 """
