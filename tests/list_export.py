@@ -1,7 +1,7 @@
 """A component the ring-path tests share: its tunnel import (``forward``)
-could be served by generated Wasm on the ring, but its export ``tag`` takes
-a ``list<u32>``, which the core-API call does not lower, so its tunnel
-import takes the host-function path. tests/test_component_fastpath.py
+could be served by generated Wasm on the ring, but its export ``tag`` lifts
+a ``list<string>`` as UTF-16, which the core-API call does not copy, so its
+tunnel import takes the host-function path. tests/test_component_fastpath.py
 checks that ``nanonet check`` says so; tests/test_component_ringpath.py
 that the mesh loads it that way.
 """
@@ -16,5 +16,5 @@ LIST_EXPORT = """(component
     (func (export "tag") (param i32 i32)
       (call $fw (i32.const 1) (local.get 0) (i32.shl (local.get 1) (i32.const 2)))))
   (core instance $i (instantiate $m (with "h" (instance (export "forward" (func $fl))))))
-  (func (export "tag") (param "ids" (list u32)) (canon lift (core func $i "tag")
-    (memory (core memory $mi "mem")) (realloc (core func $mi "realloc")))))"""
+  (func (export "tag") (param "ids" (list string)) (canon lift (core func $i "tag")
+    (memory (core memory $mi "mem")) (realloc (core func $mi "realloc")) string-encoding=utf16)))"""

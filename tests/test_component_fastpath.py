@@ -86,5 +86,5 @@ def test_check_says_which_path_a_components_tunnel_imports_take(tmp_path: Path) 
     assert out.returncode == 0, out.stdout + out.stderr
     assert ("component 'p' data plane runs without the host: Wasm path: 'forward' -> tunnel "
             "'out' served by generated Wasm on the ring") in out.stdout
-    assert ("component 's' tunnel imports take the host-function path: export 'tag' is "
-            "func(ids: list<u32>)") in out.stdout
+    assert ("component 's' tunnel imports take the host-function path: export 'tag' lifts "
+            "its strings as utf16") in out.stdout

@@ -154,13 +154,10 @@ REFUSED = """(component
 
 
 @pytest.mark.parametrize("core, ty, options, rule", [
-    ("(param i32)", " ".join(f'(param "s{i}" string)' for i in range(9)), "",
-     "export 't' takes more than 16 core parameters"),
     ("(param i32 i32)", '(param "s" string)', "string-encoding=utf16",
      "export 't' lifts its strings as utf16; the core-API call copies UTF-8"),
-    ("(param i32 i32)", '(param "r" (list string))', "",
-     "export 't' is func(r: list<string>): the Wasm tunnel path calls exports of numbers, "
-     "bool, char, string and list<u8> only"),
+    ("(param i32 i32)", '(param "r" (list string))', "string-encoding=utf16",
+     "export 't' lifts its strings as utf16; the core-API call copies UTF-8"),
 ])
 def test_an_export_the_core_api_call_cannot_make_keeps_the_host_path(
         core: str, ty: str, options: str, rule: str) -> None:
@@ -170,6 +167,31 @@ def test_an_export_the_core_api_call_cannot_make_keeps_the_host_path(
         comp = mesh.component("t", wat, imports={"forward": "tunnel:out"})
         assert not isinstance(comp.loaded, RingLoaded)
         assert paths(mesh)["t"].why.startswith(f"host-function path: {rule}")
+
+
+@pytest.mark.parametrize("core, ty", [
+    ("(param i32)", " ".join(f'(param "s{i}" string)' for i in range(9))),
+    ("(param i32 i32)", '(param "r" (list string))'),
+])
+def test_exports_past_16_core_parameters_or_of_lists_of_strings_take_the_wasm_path(
+        core: str, ty: str) -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("out", slots=16, max_payload=64)
+        wat = REFUSED.replace("CORE", core).replace("TYPE", ty).replace("OPTIONS", "")
+        comp = mesh.component("t", wat, imports={"forward": "tunnel:out"})
+        assert isinstance(comp.loaded, RingLoaded), paths(mesh)["t"].why
+
+
+def test_an_export_taking_a_resource_handle_keeps_the_host_path() -> None:
+    wat = REFUSED.replace("(component", '(component (import "r" (type $r (sub resource)))', 1)
+    wat = wat.replace("CORE", "(param i32)").replace("TYPE", '(param "h" (own $r))')
+    with Mesh() as mesh:
+        mesh.tunnel("out", slots=16, max_payload=64)
+        comp = mesh.component("t", wat.replace("OPTIONS", ""), imports={"forward": "tunnel:out"})
+        assert not isinstance(comp.loaded, RingLoaded)
+        assert paths(mesh)["t"].why == (
+            "host-function path: export 't' is func(h: <OwnType>): resources (own and borrow "
+            "handles), futures and streams are not lowered on the core-API path")
 
 
 def test_a_mesh_of_one_component_runs_until_its_calls_are_done(

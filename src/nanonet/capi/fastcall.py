@@ -3,25 +3,28 @@
 ``wasmtime.Func.__call__`` rebuilds the function's type in Python on every
 call (about 45-75 us here). ``FastFunc`` resolves the type once, keeps its
 argument and result arrays, and calls ``wasmtime_func_call`` straight through
-ctypes (a few us, and ctypes releases the GIL for the duration). Only i32 and
-i64 parameters and results: that is all the ring's control functions use.
-One FastFunc belongs to one store, so to one thread at a time.
+ctypes (a few us, and ctypes releases the GIL for the duration). i32, i64,
+f32 and f64 parameters and results (no references or vectors). One FastFunc
+belongs to one store, so to one thread at a time; ``call_in`` calls it
+through a host function's caller, inside a call into that store.
 """
 
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
 
-_KINDS = {"i32": 0, "i64": 1}
+_KINDS = {"i32": 0, "i64": 1, "f32": 2, "f64": 3}
+_FIELDS = ("i32", "i64", "f32", "f64")
 
 
 def _kind(ty: wasmtime.ValType) -> int:
     name = str(ty)
     if name not in _KINDS:
-        raise TypeError(f"FastFunc supports i32/i64 only, not {name}")
+        raise TypeError(f"FastFunc supports i32, i64, f32 and f64 only, not {name}")
     return _KINDS[name]
 
 
@@ -43,14 +46,27 @@ class FastFunc:
         self._result_kind = _kind(ty.results[0]) if self._nresults else None
 
     def __call__(self, *args: int) -> int | None:
+        """The call of a function of integers (``call`` for any number types)."""
+        result: int | None = self.call_in(self._ctx, *args)
+        return result
+
+    def call(self, *args: Any) -> Any:
+        """The call with ints and floats as its core types take them."""
+        return self.call_in(self._ctx, *args)
+
+    def call_in(self, ctx: Any, *args: Any) -> Any:
+        """The call made in the store context ``ctx`` (a ``Caller``'s, inside a host call)."""
         params = self._params
         for i, value in enumerate(args):
-            if self._kinds[i]:
+            kind = self._kinds[i]
+            if kind == 0:
+                params[i].of.i32 = value
+            elif kind == 1:
                 params[i].of.i64 = value
             else:
-                params[i].of.i32 = value
+                setattr(params[i].of, _FIELDS[kind], value)
         trap = ctypes.POINTER(ffi.wasm_trap_t)()
-        error = ffi.wasmtime_func_call(self._ctx, self._func, params, self._nparams,
+        error = ffi.wasmtime_func_call(ctx, self._func, params, self._nparams,
                                        self._results, self._nresults, ctypes.byref(trap))
         if error:
             raise wasmtime.WasmtimeError._from_ptr(error)
@@ -59,4 +75,6 @@ class FastFunc:
         if self._result_kind is None:
             return None
         of = self._results[0].of
-        return int(of.i64 if self._result_kind else of.i32)
+        if self._result_kind < 2:
+            return int(of.i64 if self._result_kind else of.i32)
+        return getattr(of, _FIELDS[self._result_kind])

@@ -19,9 +19,11 @@ function that calls it (``ringhost.py``).
 
 The host calls the component's exports through their ``canon lift``: the core
 function, with ``post-return`` after it, each through ``capi.FastFunc`` (one
-ctypes call; ``Func.__call__`` costs tens of µs) when its core types are
-integers. Numbers, bool and char pass as the core API takes them; strings
-and ``list<u8>`` are one bulk copy each way (``canon.py``).
+ctypes call; ``Func.__call__`` costs tens of µs), integers and floats
+alike. Every WIT value kind is lowered and lifted as the canonical ABI
+lays it out (``canon.py``): flat core values up to 16
+parameters and one result, memory beyond; a string or list of numbers is one
+bulk copy each way.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ..policy.policy import Grants
 from ..ring.adapter import Direction, EndSpec
 from ..ring.memory import RingMemory
 from ..runtime.service import adapter_module
-from .canon import from_core, is_bulk, lift_bulk, lower_bulk, to_core
+from .canon import Cx, lift_result, lower_params
 from .graph import CORE_FUNC, CORE_GLOBAL, CORE_INSTANCE, CORE_MEMORY, CORE_TABLE, Graph, Op
 from .host import Loaded, Provided, lookup
 from .ringglue import glue_wat, scratch_pages
@@ -173,10 +175,10 @@ class _Runner:
 
 
 def _bound(store: wasmtime.Store, func: Any) -> Callable[..., Any]:
-    """``func`` called without its store: a ``FastFunc`` unless it takes or gives floats."""
+    """``func`` called without its store: a ``FastFunc`` unless its types are not numbers."""
     try:
-        return FastFunc(store, func)
-    except TypeError:  # f32/f64: wasmtime-py's own call
+        return FastFunc(store, func).call
+    except TypeError:  # references or vectors: wasmtime-py's own call
         return functools.partial(func, store)
 
 
@@ -202,7 +204,7 @@ class RingInstance:
                 None if opts.realloc is None else _bound(store, funcs[opts.realloc]))
 
     def call(self, name: str, *args: Any) -> Any:
-        """Call export ``name`` with Python numbers; its result as a Python value."""
+        """Call export ``name`` with Python values; its result as the value layer gives it."""
         if name not in self._lifted or name not in self.loaded.exports:
             known = ", ".join(sorted(self._lifted)) or "none"
             raise NotFound(f"no export named {name!r} (exports: {known})")
@@ -211,24 +213,12 @@ class RingInstance:
         if len(args) != len(sig.params):
             raise TypeError(f"{name} takes {len(sig.params)} arguments ({len(args)} given)")
         memory, realloc = self._memory[name]
+        cx = Cx(self.store, memory, realloc)
         try:
-            raw = func(*self._lower(memory, realloc, sig, args))
+            raw = func(*lower_params(cx, sig, args))
         except (wasmtime.Trap, wasmtime.WasmtimeError) as err:
             raise_pending(err)  # what a host function raised, if one did
-        result = None
-        if sig.result is not None:
-            result = (lift_bulk(self.store, memory, sig.result, raw & 0xFFFF_FFFF)
-                      if is_bulk(sig.result) else from_core(sig.result, raw))
+        result = None if sig.result is None else lift_result(cx, sig.result, raw)
         if post is not None:
             post(*(() if raw is None else (raw,)))
         return result
-
-    def _lower(self, memory: Any, realloc: Any, sig: Any, args: tuple[Any, ...]) -> list[Any]:
-        """The core arguments: numbers as they are, strings and bytes copied in."""
-        out: list[Any] = []
-        for (_, shape), value in zip(sig.params, args, strict=True):
-            if is_bulk(shape):
-                out.extend(lower_bulk(self.store, memory, realloc, shape, value))
-            else:
-                out.append(to_core(shape, value))
-        return out

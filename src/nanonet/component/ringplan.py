@@ -13,13 +13,16 @@ when:
 - every import its core modules call is wired to a tunnel, with parameters
   the glue carries (numbers, bool, char, UTF-8 strings and ``list<u8>``; no
   result; at most 16 core parameters; a typed tunnel's import takes its
-  record), or given a Python function (or ``"service:NAME"``) taking and
-  returning those kinds, which a core host function serves
-  (``ringhost.py``: a Python call per call, as on the host path);
-- every function it exports takes and returns numbers, bool, char, UTF-8
-  strings and ``list<u8>`` (the host calls them with the core API, copying
-  strings and bytes in and out with ``canon.py``), with at most 16 core
-  parameters; records, other lists, options and the rest are not lowered.
+  record), or given a Python function (or ``"service:NAME"``), which a core
+  host function serves (``ringhost.py``: a Python call per call, as on the
+  host path);
+- every function it exports, and every import given Python, takes and
+  returns values of any WIT kind but resources (own and borrow handles),
+  futures and streams: numbers, bool, char, UTF-8 strings, lists of any
+  element, records, tuples, variants, enums, options, results and flags,
+  lowered and lifted by ``canon_flat.py`` / ``canon_mem.py`` as the canonical
+  ABI lays them out (through memory past 16 core parameters or 1 result);
+  strings anywhere in them are UTF-8.
 
 Anything else keeps the host-function path, and ``why`` says which rule it
 broke. ``nanonet check`` prints the same verdict (``fastpath.tunnel_line``).
@@ -31,10 +34,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .canon import is_bulk
+from .canon import carried
 from .graph import Graph, Opts, Unfit, read_graph
 from .host import Loaded, lookup, short
-from .ringglue import FLAT, MAX_FLAT_PARAMS, STRING, tunnel_fields
+from .ringglue import STRING, tunnel_fields
 from .shapes import Shape, Signature
 from .typed import RecordLayout
 
@@ -104,24 +107,24 @@ def _routes(loaded: Loaded, imports: Mapping[str, Any],
     return out
 
 
-def _carried(shape: Shape) -> bool:
-    return shape.kind in FLAT or is_bulk(shape)
+def _shapes(sig: Signature) -> list[Shape]:
+    return [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
+
+
+def _has_string(shape: Shape | None) -> bool:
+    return shape is not None and (shape.kind == STRING or any(map(_has_string, shape.items)))
+
+
+REFUSED = ("resources (own and borrow handles), futures and streams are not lowered "
+           "on the core-API path")
 
 
 def _export_rule(name: str, sig: Signature, opts: Opts) -> None:
     """``Unfit`` naming the rule an export breaks, if it breaks one."""
-    shapes = [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
-    if not all(_carried(s) for s in shapes):
-        raise Unfit(f"export {name!r} is {sig.wit()}: the Wasm tunnel path calls exports "
-                    "of numbers, bool, char, string and list<u8> only (lowering records, "
-                    "other lists, options or variants into the component's memory is not "
-                    "built)")
-    flat = sum(2 if is_bulk(s) else 1 for _, s in sig.params)
-    if flat > MAX_FLAT_PARAMS:
-        raise Unfit(f"export {name!r} takes more than {MAX_FLAT_PARAMS} core parameters "
-                    "(the canonical ABI passes them through memory, which the core-API "
-                    "call does not lower)")
-    if any(s.kind == STRING for s in shapes) and opts.encoding != "utf8":
+    shapes = _shapes(sig)
+    if not all(carried(s) for s in shapes):
+        raise Unfit(f"export {name!r} is {sig.wit()}: {REFUSED}")
+    if any(map(_has_string, shapes)) and opts.encoding != "utf8":
         raise Unfit(f"export {name!r} lifts its strings as {opts.encoding}; the core-API "
                     "call copies UTF-8")
 
@@ -159,13 +162,10 @@ def _host_route(loaded: Loaded, name: str, given: Any, opts: Opts) -> HostRoute:
         given_what = "WASI" if name.startswith("wasi:") else "something other than a tunnel"
         raise Unfit(f"import {key!r} is given {given_what}; only imports wired to tunnels "
                     "or given Python functions are served on the Wasm path")
-    shapes = [s for _, s in sig.params] + ([sig.result] if sig.result is not None else [])
-    if not all(_carried(s) for s in shapes):
-        raise Unfit(f"import {key!r} is {sig.wit()}: a host function on the Wasm path takes "
-                    "and returns numbers, bool, char, string and list<u8> only")
-    if sum(2 if is_bulk(s) else 1 for _, s in sig.params) > MAX_FLAT_PARAMS:
-        raise Unfit(f"import {key!r} takes more than {MAX_FLAT_PARAMS} core parameters")
-    if any(s.kind == STRING for s in shapes) and opts.encoding != "utf8":
+    shapes = _shapes(sig)
+    if not all(carried(s) for s in shapes):
+        raise Unfit(f"import {key!r} is {sig.wit()}: {REFUSED}")
+    if any(map(_has_string, shapes)) and opts.encoding != "utf8":
         raise Unfit(f"import {key!r} lowers its strings as {opts.encoding}; the host "
                     "function reads UTF-8")
     return HostRoute(name, sig)
