@@ -12,6 +12,8 @@ through a host function's caller, inside a call into that store.
 from __future__ import annotations
 
 import ctypes
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import wasmtime
@@ -53,6 +55,10 @@ class FastFunc:
     def call(self, *args: Any) -> Any:
         """The call with ints and floats as its core types take them."""
         return self.call_in(self._ctx, *args)
+
+    def through(self, caller: wasmtime.Caller) -> Callable[..., Any]:
+        """This function called in ``caller``'s store context (inside a host call)."""
+        return functools.partial(self.call_in, caller._context())
 
     def call_in(self, ctx: Any, *args: Any) -> Any:
         """The call made in the store context ``ctx`` (a ``Caller``'s, inside a host call)."""

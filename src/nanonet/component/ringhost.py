@@ -21,7 +21,6 @@ entered Wasm, as ``calls.py`` does for the component runtime.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -100,4 +99,4 @@ class HostImport:
         realloc = self._realloc
         if realloc is None:
             return None
-        return functools.partial(realloc.call_in, caller._context())
+        return realloc.through(caller)
