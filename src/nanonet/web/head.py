@@ -53,8 +53,23 @@ class Head:
     def content_length(self) -> int:
         """The body's length (0 when none is announced); 400/501 when it is unclear."""
         if self.get(b"transfer-encoding") is not None:
-            raise HttpError(501, "Transfer-Encoding (chunked bodies) is not accepted; send "
-                            "the body with a Content-Length")
+            raise HttpError(501, "Transfer-Encoding (chunked bodies) is accepted on stream "
+                            "routes only; send the body with a Content-Length")
+        return self._length()
+
+    def stream_length(self) -> int | None:
+        """A stream route's body length; None for ``Transfer-Encoding: chunked``."""
+        coding = self.get(b"transfer-encoding")
+        if coding is None:
+            return self._length()
+        if coding.lower() != b"chunked" or len([n for n, _ in self.headers
+                                                 if n == b"transfer-encoding"]) > 1:
+            raise HttpError(501, f"Transfer-Encoding {coding[:40]!r}: only chunked is accepted")
+        if self.get(b"content-length") is not None:
+            raise HttpError(400, "both Content-Length and Transfer-Encoding")
+        return None
+
+    def _length(self) -> int:
         values = {v for n, v in self.headers if n == b"content-length"}
         if not values:
             return 0
