@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import random
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from nanonet.web.routes import HttpRoute
 from nanonet.web.server import HttpIngress, HttpLimits
 
 EXAMPLE_C = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.c"
+EXAMPLE_WAT = EXAMPLE_C.with_name("hello.wat")
 MIB = 1 << 20
 BIG = 5 * MIB
 
@@ -187,3 +189,37 @@ def test_the_forms_flag_more_parts() -> None:
     assert decode_reply(flagged, stream=True) == Reply(200, [], b"first", True)
     with pytest.raises(BadReply, match="not a final status"):
         decode_reply(flagged)  # a route that does not stream: 502
+
+
+def test_the_wat_example_counts_a_streamed_upload_per_mailbox() -> None:
+    """Two uploads at once on two mailboxes of the hand-written WAT service."""
+    routes = [HttpRoute("/api/*", "api", stream=True)]
+    with Mesh() as mesh:
+        mesh.port("api", max_payload=4096, clients=0, host_clients=2)
+        mesh.service("guest", EXAMPLE_WAT.read_text(), serves=["api"])
+        mesh.start()
+        with HttpIngress(mesh, routes, limits=HttpLimits(max_body_bytes=8 * MIB)) as ingress:
+            sizes = [MIB, 300_001]
+            answers: list[tuple[int, bytes]] = []
+            threads = [threading.Thread(target=lambda n=n: answers.append(
+                _post(ingress, "/api/up", b"y" * n))) for n in sizes]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert sorted(answers) == sorted(
+                (200, f"hello from wat: {n} bytes streamed\n".encode()) for n in sizes)
+            c = _conn(ingress)  # a bodyless request on the stream route: one whole form
+            c.request("GET", "/api/x")
+            assert c.getresponse().read() == b"hello from wat: /api/x #1\n"
+            c.close()
+
+
+def _post(ingress: HttpIngress, path: str, body: bytes) -> tuple[int, bytes]:
+    c = _conn(ingress)
+    try:
+        c.request("POST", path, body=body)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
