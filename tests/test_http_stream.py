@@ -223,3 +223,19 @@ def _post(ingress: HttpIngress, path: str, body: bytes) -> tuple[int, bytes]:
         return r.status, r.read()
     finally:
         c.close()
+
+
+def test_a_guest_that_answers_early_ends_the_upload_and_the_connection(
+        capi: HttpIngress) -> None:
+    """?max= makes the C example answer 413 mid-body: the rest is never read."""
+    assert capi.address is not None
+    with socket.create_connection(capi.address, timeout=30) as s:
+        s.sendall(b"POST /c/upload?max=100000 HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % BIG)
+        s.sendall(b"z" * 300_000)  # a few parts; the client then waits for its answer
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"connection: close" in head
+    assert body.startswith(b"over max=100000 after ")
+    assert _upload(capi, b"next") == (200, f"bytes=4 fnv1a={fnv1a(b'next')}\n".encode())

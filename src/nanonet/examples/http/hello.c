@@ -2,7 +2,8 @@
  * nanonet.h's request and reply helpers. GET /c/NAME answers 200 text/plain
  * "hello from c: /c/NAME #N (user-agent)", N counting the requests it
  * answered; any other path answers 404. On a stream route, POST /c/upload
- * answers "bytes=N fnv1a=HHHHHHHH" for a body of any size, and
+ * answers "bytes=N fnv1a=HHHHHHHH" for a body of any size (with ?max=M, a
+ * 413 as soon as more than M bytes came: the rest is never read), and
  * GET /c/download?n=N streams N bytes, byte i being i % 251. */
 #include "nanonet.h"
 
@@ -62,12 +63,28 @@ static uint32_t download_fill(stream_t *s, uint8_t *out, uint32_t cap) {
     return k;
 }
 
-static uint64_t query_n(nn_bytes_t q) {
+/* The number after key (e.g. "n=") at the start of the query; 0 if absent. */
+static uint64_t query_number(nn_bytes_t q, const char *key) {
     uint64_t v = 0;
-    if (!nn_bytes_starts(q, "n=")) return 0;
-    for (uint32_t i = 2; i < q.len && q.ptr[i] >= '0' && q.ptr[i] <= '9'; i++)
-        v = v * 10 + (q.ptr[i] - '0');
+    uint32_t i = nn_strlen(key);
+    if (!nn_bytes_starts(q, key)) return 0;
+    for (; i < q.len && q.ptr[i] >= '0' && q.ptr[i] <= '9'; i++) v = v * 10 + (q.ptr[i] - '0');
     return v;
+}
+
+/* The answer to a body part: continue, or an early 413 past the upload's max. */
+static int32_t upload_more(stream_t *s) {
+    if (!s->left || s->count <= s->left) return nn_http_continue(rep);
+    nn_http_reply_t r;
+    nn_http_reply_start(&r, rep, sizeof rep, 413);
+    nn_http_reply_header(&r, "content-type", "text/plain");
+    nn_http_reply_text(&r, "over max=");
+    put_number(&r, (uint32_t)s->left);
+    nn_http_reply_text(&r, " after ");
+    put_number(&r, (uint32_t)s->count);
+    nn_http_reply_text(&r, " bytes\n");
+    s->mode = IDLE;
+    return nn_http_reply_len(&r);
 }
 
 /* A request form for /c/upload or /c/download: start its stream. */
@@ -76,12 +93,13 @@ static int32_t stream_start(stream_t *s, nn_http_request_t *q) {
     if (nn_bytes_starts(q->path, "/c/upload")) {
         upload_take(s, q->body);
         s->mode = UPLOAD;
-        return q->more ? nn_http_continue(rep) : upload_done(s);
+        s->left = query_number(q->query, "max=");
+        return q->more ? upload_more(s) : upload_done(s);
     }
     nn_http_reply_t r;
     nn_http_reply_start(&r, rep, sizeof rep, 200);
     nn_http_reply_header(&r, "content-type", "application/octet-stream");
-    s->left = query_n(q->query);
+    s->left = query_number(q->query, "n=");
     s->mode = DOWNLOAD;
     if (s->left) nn_http_reply_more(&r);
     else s->mode = IDLE;
@@ -100,7 +118,7 @@ static int32_t stream_step(stream_t *s, int32_t kind, uint32_t n) {
         return nn_http_part(rep, s->left != 0, k);
     }
     upload_take(s, nn_http_part_bytes(req, n));
-    return kind == NN_HTTP_BODY ? nn_http_continue(rep) : upload_done(s);
+    return kind == NN_HTTP_BODY ? upload_more(s) : upload_done(s);
 }
 
 static int32_t answer(nn_call_t call, uint32_t n) {
