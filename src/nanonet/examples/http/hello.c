@@ -8,6 +8,9 @@
 #include "nanonet.h"
 
 static uint8_t req[65536], rep[65536];
+/* A response part's bytes: its reply (1 + PART bytes) must fit the port's
+ * max_payload, 4096 in nanonet.toml. */
+#define PART 4095
 static uint32_t answered;
 
 /* What a mailbox is streaming: calls of different mailboxes interleave. */
@@ -113,7 +116,7 @@ static int32_t stream_step(stream_t *s, int32_t kind, uint32_t n) {
         return 0;
     }
     if (kind == NN_HTTP_NEXT) {
-        uint32_t k = download_fill(s, rep + 1, sizeof rep - 1);
+        uint32_t k = download_fill(s, rep + 1, PART);
         if (!s->left) s->mode = IDLE;
         return nn_http_part(rep, s->left != 0, k);
     }
