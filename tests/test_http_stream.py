@@ -155,9 +155,21 @@ def test_a_client_that_hangs_up_mid_download_frees_the_mailbox(capi: HttpIngress
 
 def test_a_non_stream_route_still_refuses_a_body_over_max_payload(capi: HttpIngress) -> None:
     c = _conn(capi)
-    c.request("POST", "/c/hello", body=b"x" * 70_000)
+    c.request("POST", "/c/hello", body=b"x" * 65_530)  # read, then over the form
     r = c.getresponse()
     assert r.status == 413 and b"max_payload (65536)" in r.read()
+    c.close()
+
+
+def test_a_body_over_any_port_call_is_refused_unread_off_stream_routes(
+        capi: HttpIngress) -> None:
+    c = _conn(capi)  # the head alone: nothing of the body is read into memory
+    c.putrequest("POST", "/c/hello")
+    c.putheader("Content-Length", str(BIG))
+    c.endheaders()
+    r = c.getresponse()
+    assert r.status == 413 and r.getheader("connection") == "close"
+    assert b"set stream = true on the route" in r.read()
     c.close()
 
 

@@ -1,8 +1,9 @@
 """A strict HTTP/1.1 request head parser (no I/O: bytes in, a ``Head`` out).
 
 Only what a request/reply port needs: origin-form targets, HTTP/1.0 and 1.1,
-``Content-Length`` bodies. Anything ambiguous is refused rather than guessed
-at (obsolete line folding, a space before a colon, two different lengths, a
+``Content-Length`` bodies (and ``chunked`` ones on stream routes). Anything
+ambiguous is refused rather than guessed at (obsolete line folding, a space
+before a colon, two different lengths, a length beside a
 ``Transfer-Encoding``), because a proxy in front may read it otherwise.
 """
 
@@ -19,10 +20,12 @@ MAX_METHOD = 32
 class HttpError(Exception):
     """A request the server answers itself, with ``status`` and this message."""
 
-    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: Headers | None = None,
+                 close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or []  # e.g. a 405's Allow
+        self.close = close  # the body was left unread: the connection must close
 
 
 @dataclass(frozen=True)

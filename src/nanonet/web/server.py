@@ -2,7 +2,8 @@
 
 Each request is parsed by ``head.py`` under strict limits, matched to a
 route, encoded in the request form (``forms.py``) and sent as ONE call on
-the route's port; the reply form becomes the response. The server takes
+the route's port; the reply form becomes the response. A ``stream`` route's
+request is an ``Exchange`` (``stream.py``) instead: its bodies cross in parts. The server takes
 every free host mailbox of each routed port at the start: a request waits
 for a free one (so ``host_clients`` bounds the calls in flight), and the
 wait counts against the route's deadline. Each mailbox's calls are made by
@@ -52,6 +53,7 @@ DEFAULT_MAX_BODY = 65536
 MAX_CONNECTIONS = 512
 IDLE_S = 30.0  # a connection quiet this long between requests (or mid-request) is closed
 CLOSE_AFTER = frozenset({400, 413, 431, 501, 505})  # raised before the body was read
+WHOLE_BODY_MAX = 65536  # the largest max_payload: a longer body is refused unread off streams
 
 
 @dataclass(frozen=True)
@@ -226,12 +228,12 @@ class HttpIngress:
             streamed = self.routes.match(head.path)
             if streamed is not None and streamed.stream:
                 return await Exchange(self, streamed, head, reader, writer, t0).run()
-            body = await self._body(head, reader, writer)
+            body = await self._body(head, reader, writer, streamed)
             route = self.routes.find(head.path)
             allow(route, head.method)
             reply = await self._call(route, head, body)
         except HttpError as err:
-            keep = wanted and err.status not in CLOSE_AFTER
+            keep = wanted and err.status not in CLOSE_AFTER and not err.close
             await self.answer(writer, route, err.status, error_reply(err), keep, t0)
             if not keep:
                 await linger(reader, writer)
@@ -241,12 +243,20 @@ class HttpIngress:
         return wanted
 
     async def _body(self, head: Head, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> bytes:
+                    writer: asyncio.StreamWriter, route: HttpRoute | None) -> bytes:
         n = head.content_length()
         limit = self.limits.max_body_bytes
         if n > limit:
             raise HttpError(413, f"a body of {n} bytes is over max_body_bytes ({limit}); "
                             "send less, or raise [ingress] max_body_bytes")
+        if n > WHOLE_BODY_MAX:  # never one call: refused before it is read into memory
+            if route is None:
+                raise HttpError(404, "no route for "
+                                f"{head.path[:200].decode('ascii', 'replace')}", close=True)
+            raise HttpError(413, f"a body of {n} bytes is over any port call "
+                            f"({WHOLE_BODY_MAX} bytes) and route {route.pattern!r} does not "
+                            "stream; send less, or set stream = true on the route "
+                            "(docs/http.md, \"Streamed bodies\")", close=True)
         if n and (head.get(b"expect") or b"").lower() == b"100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if not n:
