@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from nanonet.mesh import Mesh
+from nanonet.observe.metrics import exposition, registry
+from nanonet.observe.snapshot import take
 from nanonet.toolchain.build import build
 from nanonet.web.forms import (
     MORE_BODY,
@@ -100,6 +103,12 @@ def test_a_5_mib_upload_with_content_length_reaches_the_guest_whole(
     stats = next(s for s in capi.stats.as_list() if s["route"] == "/c/upload")
     first = 65536 - len(b"POST/c/upload") - 12  # roughly what the request form carried
     assert BIG - first - 2000 <= stats["streamed_bytes"] <= BIG
+    [row] = [r for r in take(capi.mesh).http if r["route"] == "/c/upload"]
+    assert row["streamed_bytes"] == stats["streamed_bytes"]
+    text = exposition(registry(lambda: take(capi.mesh)), None)[0].decode()
+    found = re.search(r'^nanonet_http_streamed_bytes_total\{port="capi",route="/c/upload"\} '
+                      r'(\S+)$', text, re.M)
+    assert found is not None and float(found[1]) == row["streamed_bytes"]
 
 
 def test_a_5_mib_chunked_upload_reaches_the_guest_whole(capi: HttpIngress) -> None:
