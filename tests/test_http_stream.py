@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import GUESTS
 from nanonet.mesh import Mesh
 from nanonet.observe.metrics import exposition, registry
 from nanonet.observe.snapshot import take
@@ -260,3 +261,36 @@ def test_a_guest_that_answers_early_ends_the_upload_and_the_connection(
     assert head.startswith(b"HTTP/1.1 413 ") and b"connection: close" in head
     assert body.startswith(b"over max=100000 after ")
     assert _upload(capi, b"next") == (200, f"bytes=4 fnv1a={fnv1a(b'next')}\n".encode())
+
+
+def _raw(ingress: HttpIngress, data: bytes) -> bytes:
+    """Send raw bytes, read until the server closes; what came back."""
+    assert ingress.address is not None
+    with socket.create_connection(ingress.address, timeout=30) as s:
+        s.sendall(data)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    return got
+
+
+def test_a_deadline_is_504_before_the_head_and_a_cut_after_it() -> None:
+    """A guest that stalls mid-stream, on the port's only mailbox: each stall ends
+    at the route's per-call deadline, and the mailbox serves the next request."""
+    routes = [HttpRoute("/*", "api", stream=True, timeout_ms=300)]
+    with Mesh() as mesh:
+        mesh.port("api", max_payload=4096, clients=0, host_clients=1)
+        mesh.service("guest", (GUESTS / "http_stream_stall.wat").read_text(), serves=["api"])
+        mesh.start()
+        with HttpIngress(mesh, routes, limits=HttpLimits(max_body_bytes=MIB)) as ingress:
+            up = _raw(ingress, b"POST /up HTTP/1.1\r\nContent-Length: 20000\r\n\r\n"
+                      + b"u" * 20_000)
+            assert up.startswith(b"HTTP/1.1 504 ") and b"connection: close" in up
+            down = _raw(ingress, b"GET /down HTTP/1.1\r\n\r\n")
+            head, _, body = down.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 ") and b"transfer-encoding: chunked" in head
+            assert body == b"1\r\nx\r\n"  # the first part, then the cut: no last chunk
+            c = _conn(ingress)
+            c.request("GET", "/ok")
+            assert c.getresponse().read() == b"ok"
+            c.close()
