@@ -294,3 +294,21 @@ def test_a_deadline_is_504_before_the_head_and_a_cut_after_it() -> None:
             c.request("GET", "/ok")
             assert c.getresponse().read() == b"ok"
             c.close()
+
+
+def test_a_method_a_stream_route_does_not_list_is_405(wasm: bytes) -> None:
+    routes = [HttpRoute("/c/download", "capi", methods=("GET",), stream=True)]
+    with Mesh() as mesh:
+        mesh.port("capi", max_payload=4096, clients=0, host_clients=1)
+        mesh.service("guest", wasm, serves=["capi"])
+        mesh.start()
+        with HttpIngress(mesh, routes) as ingress:
+            c = _conn(ingress)
+            c.request("DELETE", "/c/download")
+            r = c.getresponse()
+            assert (r.status, r.getheader("allow"), r.getheader("connection")) == (
+                405, "GET", None)
+            r.read()
+            c.request("GET", "/c/download?n=5")  # the same connection goes on
+            assert c.getresponse().read() == b"\x00\x01\x02\x03\x04"
+            c.close()

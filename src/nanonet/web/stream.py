@@ -80,9 +80,9 @@ class Exchange:
 
     async def _request(self) -> Reply:
         """Head and body to the guest; its final reply (the mailbox stays held)."""
-        allow(self.route, self.head.method)
         self.source = BodySource(self.reader, self.head.stream_length(),
                                  self.ingress.limits.max_body_bytes, self.ingress.limits.idle_s)
+        allow(self.route, self.head.method)  # a 405 without a body keeps the connection
         room = self.payload - encoded_size(self.head.method, self.head.target,
                                            self.head.headers, 0)
         if room < 0:
