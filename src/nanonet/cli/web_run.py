@@ -45,7 +45,7 @@ def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> Ht
     web = m.table.ingress or IngressTable()
     host, port = listen_address(listen or web.listen)
     routes = [HttpRoute(r.route, r.port, tuple(r.methods) if r.methods else None,
-                        r.timeout_ms) for r in m.table.http]
+                        r.timeout_ms, r.stream) for r in m.table.http]
     limits = HttpLimits(web.max_header_bytes, web.max_body_bytes)
     ingress = HttpIngress(mesh, routes, host, port, limits)
     bound = ingress.start()

@@ -186,6 +186,7 @@ typedef struct {
     nn_bytes_t method, path, query, body; /* path and query as sent, not decoded */
     const uint8_t *fields;                /* header_count × (u16, u16, name, value) */
     uint32_t header_count;                /* names are lowercase */
+    int more;                             /* a stream route: body-part calls follow */
 } nn_http_request_t;
 
 static inline uint32_t nn_le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -195,7 +196,8 @@ static inline uint32_t nn_le32(const uint8_t *p) { return nn_le16(p) | nn_le16(p
  * NN_OK, or NN_CORRUPT if its version or lengths do not fit n. */
 static inline int32_t nn_http_parse(const void *buf, uint32_t n, nn_http_request_t *req) {
     const uint8_t *b = (const uint8_t *)buf, *at = b + 12, *end = b + n;
-    if (n < 12 || b[0] != 1) return NN_CORRUPT;
+    if (n < 12 || (b[0] & 0x7f) != 1) return NN_CORRUPT;
+    req->more = b[0] >> 7;
     req->method = (nn_bytes_t){at, b[1]};
     req->path = (nn_bytes_t){at + b[1], nn_le16(b + 2)};
     req->query = (nn_bytes_t){req->path.ptr + req->path.len, nn_le16(b + 4)};
@@ -285,6 +287,45 @@ static inline void nn_http_reply_text(nn_http_reply_t *r, const char *s) {
 /* The reply's length, for nn_serve_reply; NN_TOO_BIG if it did not fit cap. */
 static inline int32_t nn_http_reply_len(const nn_http_reply_t *r) {
     return r->bad ? NN_TOO_BIG : (int32_t)r->len;
+}
+
+/* ---- streamed bodies on a [[http]] stream = true route (docs/http.md) ------ */
+/* After a request form whose .more is set, the same mailbox (the low 32 bits
+ * of nn_call_t) gets body parts; after a reply made more with
+ * nn_http_reply_more, it gets NN_HTTP_NEXT calls; a request cut short ends
+ * with NN_HTTP_ABORT. nn_http_kind tells them from a request form (-1). */
+#define NN_HTTP_BODY 0x10     /* a body part; more follow: answer nn_http_continue */
+#define NN_HTTP_BODY_END 0x11 /* the last body part: answer the reply form */
+#define NN_HTTP_NEXT 0x12     /* the next response part, please: answer nn_http_part */
+#define NN_HTTP_ABORT 0x13    /* the client is gone: drop this mailbox's state, answer anything */
+
+static inline int32_t nn_http_kind(const void *buf, uint32_t n) {
+    const uint8_t *b = (const uint8_t *)buf;
+    return n >= 1 && b[0] >= NN_HTTP_BODY && b[0] <= NN_HTTP_ABORT ? b[0] : -1;
+}
+
+/* A body part's bytes (after its kind byte). */
+static inline nn_bytes_t nn_http_part_bytes(const void *buf, uint32_t n) {
+    return n ? (nn_bytes_t){(const uint8_t *)buf + 1, n - 1} : (nn_bytes_t){0, 0};
+}
+
+/* The "continue" reply (status 100) that takes the next body part: 4 bytes. */
+static inline int32_t nn_http_continue(void *buf) {
+    uint8_t *b = (uint8_t *)buf;
+    b[0] = 100, b[1] = b[2] = b[3] = 0;
+    return 4;
+}
+
+/* Flag a reply form: more response parts follow its body (NN_HTTP_NEXT asks). */
+static inline void nn_http_reply_more(nn_http_reply_t *r) {
+    if (!r->bad) r->buf[1] |= 0x80;
+}
+
+/* The answer to NN_HTTP_NEXT at buf: a flag (1: more follow, 0: the last), then
+ * the part's n bytes are the caller's to write at buf + 1. Its length. */
+static inline int32_t nn_http_part(void *buf, int more, uint32_t n) {
+    ((uint8_t *)buf)[0] = more ? 1 : 0;
+    return (int32_t)(n + 1);
 }
 
 #ifdef __cplusplus

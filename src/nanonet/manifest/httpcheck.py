@@ -43,7 +43,8 @@ def http_problems(m: Manifest) -> Iterator[ManifestError]:
 
 def route_text(r: HttpRouteTable) -> str:
     methods = ", ".join(r.methods) if r.methods else "any method"
-    return f"{r.route} → port {r.port} ({methods}; timeout {r.timeout_ms} ms)"
+    streamed = "; bodies streamed in parts" if r.stream else ""
+    return f"{r.route} → port {r.port} ({methods}; timeout {r.timeout_ms} ms{streamed})"
 
 
 def http_lines(m: Manifest) -> list[str]:

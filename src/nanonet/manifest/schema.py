@@ -423,7 +423,7 @@ class IngressTable(Table):
 
     listen: str = "127.0.0.1:8080"
     max_header_bytes: int = Field(default=8192, ge=256, le=65536)
-    max_body_bytes: int = Field(default=65536, ge=0, le=1 << 20)
+    max_body_bytes: int = Field(default=65536, ge=0, le=1 << 32)  # past 1 MiB: stream routes
 
     @field_validator("listen")
     @classmethod
@@ -438,7 +438,8 @@ class HttpRouteTable(Table):
     route: str = Field(min_length=1, max_length=1024)
     port: TunnelName
     methods: list[HttpMethod] | None = Field(default=None, min_length=1)
-    timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)
+    timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)  # per port call on a stream route
+    stream: bool = False  # bodies over max_payload cross in parts (docs/http.md)
 
     @field_validator("route")
     @classmethod

@@ -4,6 +4,8 @@
 by status code; ``nanonet_http_request_seconds{route}`` is each route's
 latency histogram (from the head read to the response made). Requests
 that matched no route are counted under ``route="(no route)"``.
+``nanonet_http_streamed_bytes_total{route, port}`` counts the body bytes a
+stream route carried in parts (only routes that carried some).
 """
 
 from __future__ import annotations
@@ -30,3 +32,9 @@ def http_families(routes: list[dict[str, Any]]) -> Iterator[Metric]:
         hist.add_metric([r["route"]], list(zip(bounds, cumulative, strict=True)),
                         sum_value=r["seconds"])
     yield hist
+    streamed = CounterMetricFamily("nanonet_http_streamed_bytes", "body bytes a stream "
+                                   "route carried in parts", labels=["route", "port"])
+    for r in routes:
+        if r.get("streamed_bytes"):
+            streamed.add_metric([r["route"], r["port"]], r["streamed_bytes"])
+    yield streamed

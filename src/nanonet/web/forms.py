@@ -14,6 +14,11 @@ import struct
 from dataclasses import dataclass
 
 FORM_VERSION = 1
+MORE_BODY = 0x80  # or-ed into the request form's version: body parts follow
+# the first byte of the calls that follow a request form on a stream route
+BODY_PART, BODY_END, NEXT_PART, ABORT = 0x10, 0x11, 0x12, 0x13
+CONTINUE = 100  # the reply status that takes the next body part
+MORE_REPLY = 0x8000  # or-ed into a reply's status: response parts follow
 # version, method_len, path_len, query_len, header_count, body_len
 REQUEST_HEAD = struct.Struct("<BBHHHI")
 REPLY_HEAD = struct.Struct("<HH")  # status, headers
@@ -40,15 +45,18 @@ class Reply:
     status: int
     headers: Headers
     body: bytes
+    more: bool = False  # response parts follow (a stream route's reply only)
 
 
 class BadReply(ValueError):
     """The guest's reply does not follow the reply form (the client gets 502)."""
 
 
-def encode_request(r: Request) -> bytes:
-    """The request form: a 12-byte head, method, path, query, headers, body."""
-    head = REQUEST_HEAD.pack(FORM_VERSION, len(r.method), len(r.path), len(r.query),
+def encode_request(r: Request, more: bool = False) -> bytes:
+    """The request form: a 12-byte head, method, path, query, headers, body (its first
+    part when ``more``: body-part calls carry the rest)."""
+    version = FORM_VERSION | (MORE_BODY if more else 0)
+    head = REQUEST_HEAD.pack(version, len(r.method), len(r.path), len(r.query),
                              len(r.headers), len(r.body))
     return b"".join([head, r.method, r.path, r.query, encode_fields(r.headers), r.body])
 
@@ -66,15 +74,38 @@ def encoded_size(method: bytes, target: bytes, headers: Headers, body_len: int) 
 
 def encode_reply(r: Reply) -> bytes:
     """The reply form (what a guest writes; the tests' and Python servers' helper)."""
-    return REPLY_HEAD.pack(r.status, len(r.headers)) + encode_fields(r.headers) + r.body
+    status = r.status | (MORE_REPLY if r.more else 0)
+    return REPLY_HEAD.pack(status, len(r.headers)) + encode_fields(r.headers) + r.body
 
 
-def decode_reply(data: bytes) -> Reply:
-    """The reply a guest wrote, every length and byte checked; BadReply says what is wrong."""
+def body_part(data: bytes, last: bool) -> bytes:
+    """A body-part call: its kind (BODY_PART, or BODY_END for the last), then the bytes."""
+    return bytes([BODY_END if last else BODY_PART]) + data
+
+
+def is_continue(data: bytes) -> bool:
+    """Whether a reply to a body part asks for the next one (status 100)."""
+    return len(data) >= 2 and REPLY_HEAD.unpack_from(data + b"\0\0")[0] == CONTINUE
+
+
+def decode_part(data: bytes) -> tuple[bytes, bool]:
+    """A reply to a NEXT_PART call: the bytes, and whether more follow."""
+    if not data or data[0] > 1:
+        raise BadReply("a response part starts with 0 (the last part) or 1 (more follow), "
+                       f"not {data[:1]!r}")
+    return data[1:], data[0] == 1
+
+
+def decode_reply(data: bytes, stream: bool = False) -> Reply:
+    """The reply a guest wrote, every length and byte checked; BadReply says what is wrong.
+    Only a ``stream`` route's reply may flag response parts to follow."""
     if len(data) < REPLY_HEAD.size:
         raise BadReply(f"the reply has {len(data)} bytes, fewer than its {REPLY_HEAD.size}-"
                        "byte head (status u16, header count u16)")
     status, count = REPLY_HEAD.unpack_from(data)
+    more = stream and bool(status & MORE_REPLY)
+    if more:
+        status &= ~MORE_REPLY
     if not 200 <= status <= 599:
         raise BadReply(f"status {status} is not a final status (200 to 599)")
     at, headers = REPLY_HEAD.size, []
@@ -83,9 +114,9 @@ def decode_reply(data: bytes) -> Reply:
         if name.lower() not in FRAMING:
             headers.append((name, value))
     body = data[at:]
-    if status in (204, 304) and body:
-        raise BadReply(f"status {status} carries no body, and the reply has {len(body)} bytes")
-    return Reply(status, headers, body)
+    if status in (204, 304) and (body or more):
+        raise BadReply(f"status {status} carries no body, and the reply has one")
+    return Reply(status, headers, body, more)
 
 
 def _field(data: bytes, at: int, i: int) -> tuple[bytes, bytes, int]:

@@ -1,8 +1,9 @@
 """A strict HTTP/1.1 request head parser (no I/O: bytes in, a ``Head`` out).
 
 Only what a request/reply port needs: origin-form targets, HTTP/1.0 and 1.1,
-``Content-Length`` bodies. Anything ambiguous is refused rather than guessed
-at (obsolete line folding, a space before a colon, two different lengths, a
+``Content-Length`` bodies (and ``chunked`` ones on stream routes). Anything
+ambiguous is refused rather than guessed at (obsolete line folding, a space
+before a colon, two different lengths, a length beside a
 ``Transfer-Encoding``), because a proxy in front may read it otherwise.
 """
 
@@ -19,10 +20,12 @@ MAX_METHOD = 32
 class HttpError(Exception):
     """A request the server answers itself, with ``status`` and this message."""
 
-    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: Headers | None = None,
+                 close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or []  # e.g. a 405's Allow
+        self.close = close  # the body was left unread: the connection must close
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,23 @@ class Head:
     def content_length(self) -> int:
         """The body's length (0 when none is announced); 400/501 when it is unclear."""
         if self.get(b"transfer-encoding") is not None:
-            raise HttpError(501, "Transfer-Encoding (chunked bodies) is not accepted; send "
-                            "the body with a Content-Length")
+            raise HttpError(501, "Transfer-Encoding (chunked bodies) is accepted on stream "
+                            "routes only; send the body with a Content-Length")
+        return self._length()
+
+    def stream_length(self) -> int | None:
+        """A stream route's body length; None for ``Transfer-Encoding: chunked``."""
+        coding = self.get(b"transfer-encoding")
+        if coding is None:
+            return self._length()
+        if coding.lower() != b"chunked" or len([n for n, _ in self.headers
+                                                 if n == b"transfer-encoding"]) > 1:
+            raise HttpError(501, f"Transfer-Encoding {coding[:40]!r}: only chunked is accepted")
+        if self.get(b"content-length") is not None:
+            raise HttpError(400, "both Content-Length and Transfer-Encoding")
+        return None
+
+    def _length(self) -> int:
         values = {v for n, v in self.headers if n == b"content-length"}
         if not values:
             return 0

@@ -19,6 +19,7 @@ class HttpRoute:
     port: str
     methods: tuple[str, ...] | None = None  # None: any method
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    stream: bool = False  # bodies cross in parts (docs/http.md, "Streamed bodies")
 
     @property
     def prefix(self) -> bool:
@@ -46,6 +47,13 @@ class Routes:
         if route is None:
             raise HttpError(404, f"no route for {text[:200]}")
         return route
+
+    def match(self, path: bytes) -> HttpRoute | None:
+        """The route for ``path``, or None (the 404 is raised once the body is read)."""
+        try:
+            return self.find(path)
+        except (HttpError, UnicodeDecodeError):
+            return None
 
 
 def allow(route: HttpRoute, method: bytes) -> None:

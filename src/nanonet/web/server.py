@@ -2,7 +2,8 @@
 
 Each request is parsed by ``head.py`` under strict limits, matched to a
 route, encoded in the request form (``forms.py``) and sent as ONE call on
-the route's port; the reply form becomes the response. The server takes
+the route's port; the reply form becomes the response. A ``stream`` route's
+request is an ``Exchange`` (``stream.py``) instead: its bodies cross in parts. The server takes
 every free host mailbox of each routed port at the start: a request waits
 for a free one (so ``host_clients`` bounds the calls in flight), and the
 wait counts against the route's deadline. Each mailbox's calls are made by
@@ -24,7 +25,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from http import HTTPStatus
 from types import TracebackType
 
 from ..errors import (
@@ -38,10 +38,12 @@ from ..errors import (
 )
 from ..mesh import Mesh
 from ..ring.portclient import PortClient
-from .forms import BadReply, Reply, Request, decode_reply, encode_request, encoded_size
+from .answers import decode, error_reply, linger, response_bytes, text_reply
+from .forms import Reply, Request, encode_request, encoded_size
 from .head import Head, HttpError, parse_head
 from .routes import HttpRoute, Routes, allow
 from .stats import IngressStats, register
+from .stream import Exchange
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ DEFAULT_MAX_BODY = 65536
 MAX_CONNECTIONS = 512
 IDLE_S = 30.0  # a connection quiet this long between requests (or mid-request) is closed
 CLOSE_AFTER = frozenset({400, 413, 431, 501, 505})  # raised before the body was read
+WHOLE_BODY_MAX = 65536  # the largest max_payload: a longer body is refused unread off streams
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ class HttpIngress:
         """One connection too many: 503 at once, without serving its request (what it
         sent is read for a moment, so that closing does not reset the answer away)."""
         with contextlib.suppress(ConnectionError):
-            await self._answer(writer, None, 503, _text(503, f"{self.limits.max_connections} "
+            await self.answer(writer, None, 503, text_reply(503, f"{self.limits.max_connections} "
                                "connections are open, the most this server keeps; retry "
                                "later"), False, time.perf_counter())
         await linger(reader, writer)
@@ -206,11 +209,11 @@ class HttpIngress:
                 raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as err:
             if err.partial.strip():
-                await self._answer(writer, None, 400, _text(400, "the request head was cut off"),
-                                   False, time.perf_counter())
+                await self.answer(writer, None, 400, text_reply(400, "the request head was "
+                                  "cut off"), False, time.perf_counter())
             return False
         except asyncio.LimitOverrunError:
-            await self._answer(writer, None, 431, _text(431,
+            await self.answer(writer, None, 431, text_reply(431,
                 f"the request head is over max_header_bytes ({self.limits.max_header_bytes}"
                 " bytes); send smaller headers, or raise [ingress] max_header_bytes"), False,
                 time.perf_counter())
@@ -222,29 +225,38 @@ class HttpIngress:
         try:
             head = parse_head(raw[:-4])
             wanted = head.keep_alive
-            body = await self._body(head, reader, writer)
+            streamed = self.routes.match(head.path)
+            if streamed is not None and streamed.stream:
+                return await Exchange(self, streamed, head, reader, writer, t0).run()
+            body = await self._body(head, reader, writer, streamed)
             route = self.routes.find(head.path)
             allow(route, head.method)
             reply = await self._call(route, head, body)
         except HttpError as err:
-            keep = wanted and err.status not in CLOSE_AFTER
-            answer = _text(err.status, str(err))
-            answer.headers.extend(err.headers)
-            await self._answer(writer, route, err.status, answer, keep, t0)
+            keep = wanted and err.status not in CLOSE_AFTER and not err.close
+            await self.answer(writer, route, err.status, error_reply(err), keep, t0)
             if not keep:
                 await linger(reader, writer)
             return keep
-        await self._answer(writer, route, reply.status, reply, wanted, t0,
+        await self.answer(writer, route, reply.status, reply, wanted, t0,
                            head_only=head.method == b"HEAD")
         return wanted
 
     async def _body(self, head: Head, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> bytes:
+                    writer: asyncio.StreamWriter, route: HttpRoute | None) -> bytes:
         n = head.content_length()
         limit = self.limits.max_body_bytes
         if n > limit:
             raise HttpError(413, f"a body of {n} bytes is over max_body_bytes ({limit}); "
                             "send less, or raise [ingress] max_body_bytes")
+        if n > WHOLE_BODY_MAX:  # never one call: refused before it is read into memory
+            if route is None:
+                raise HttpError(404, "no route for "
+                                f"{head.path[:200].decode('ascii', 'replace')}", close=True)
+            raise HttpError(413, f"a body of {n} bytes is over any port call "
+                            f"({WHOLE_BODY_MAX} bytes) and route {route.pattern!r} does not "
+                            "stream; send less, or set stream = true on the route "
+                            "(docs/http.md, \"Streamed bodies\")", close=True)
         if n and (head.get(b"expect") or b"").lower() == b"100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if not n:
@@ -266,22 +278,35 @@ class HttpIngress:
 
     async def _port_call(self, route: HttpRoute, pool: _Pool, data: bytes) -> bytes:
         loop = asyncio.get_running_loop()
-        timeout = route.timeout_ms / 1000
-        deadline = loop.time() + timeout
+        deadline = loop.time() + route.timeout_ms / 1000
+        client = await self.acquire(route)
         try:
-            free = self._free[route.port]
-            if free.empty():
-                async with asyncio.timeout(timeout):
-                    client = await free.get()
-            else:
-                client = free.get_nowait()
+            return await self.call_on(route, client, data, max(0.0, deadline - loop.time()))
+        finally:
+            self.release(route, client)
+
+    async def acquire(self, route: HttpRoute) -> Worker:
+        """A free host mailbox of the route's port; 504 if none comes free in time."""
+        free = self._free[route.port]
+        if not free.empty():
+            return free.get_nowait()
+        try:
+            async with asyncio.timeout(route.timeout_ms / 1000):
+                return await free.get()
         except TimeoutError:
             raise HttpError(504, f"no host mailbox of port {route.port!r} came free within "
-                            f"{route.timeout_ms} ms: all {len(pool.clients)} are busy; raise "
-                            "its host_clients, or the route's timeout_ms") from None
+                            f"{route.timeout_ms} ms: all {len(self._pools[route.port].clients)}"
+                            " are busy; raise its host_clients, or the route's timeout_ms"
+                            ) from None
+
+    def release(self, route: HttpRoute, client: Worker) -> None:
+        self._free[route.port].put_nowait(client)
+
+    async def call_on(self, route: HttpRoute, client: Worker, data: bytes,
+                      timeout: float) -> bytes:
+        """One call on ``client``; its failures as the HTTP errors the client gets."""
         try:
-            left = max(0.0, deadline - loop.time())
-            return await client.call(data, left)
+            return await client.call(data, timeout)
         except CallTimeout:
             raise HttpError(504, f"port {route.port!r} did not answer within the route's "
                             f"timeout_ms ({route.timeout_ms} ms)") from None
@@ -289,59 +314,11 @@ class HttpIngress:
             raise HttpError(503, f"port {route.port!r} has no live server: {err}") from None
         except (TunnelCorrupt, MessageTooBig) as err:
             raise HttpError(502, f"port {route.port!r}: {err}") from None
-        finally:
-            self._free[route.port].put_nowait(client)
 
-    async def _answer(self, writer: asyncio.StreamWriter, route: HttpRoute | None, status: int,
+    async def answer(self, writer: asyncio.StreamWriter, route: HttpRoute | None, status: int,
                       reply: Reply, keep: bool, t0: float, head_only: bool = False) -> None:
         # counted before it is written: a client that has its answer sees it counted
         self.stats.record(None if route is None else route.pattern, status,
                         time.perf_counter() - t0)
         writer.write(response_bytes(reply, keep, head_only))
         await writer.drain()
-
-
-LINGER_S = 1.0
-LINGER_BYTES = 1 << 20
-
-
-async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Before closing on a request not read to its end: end our side, then read what
-    the client still sends for a moment, so that the close does not reset the
-    answer out of its receive buffer."""
-    with contextlib.suppress(ConnectionError, TimeoutError, OSError):
-        writer.write_eof()
-        async with asyncio.timeout(LINGER_S):
-            seen = 0
-            while seen < LINGER_BYTES and (chunk := await reader.read(65536)):
-                seen += len(chunk)
-
-
-def decode(data: bytes) -> Reply:
-    try:
-        return decode_reply(data)
-    except BadReply as err:
-        raise HttpError(502, f"the service's reply is malformed: {err}") from None
-
-
-def _text(status: int, message: str) -> Reply:
-    phrase = HTTPStatus(status).phrase
-    return Reply(status, [(b"content-type", b"text/plain; charset=utf-8")],
-                 f"{status} {phrase}: {message}\n".encode())
-
-
-def response_bytes(reply: Reply, keep: bool, head_only: bool = False) -> bytes:
-    """The status line, the reply's headers, the framing headers, then the body."""
-    status = reply.status
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    lines = [f"HTTP/1.1 {status} {phrase}".encode()]
-    lines += [n + b": " + v for n, v in reply.headers]
-    if status not in (204, 304):
-        lines.append(b"content-length: %d" % len(reply.body))
-    if not keep:
-        lines.append(b"connection: close")
-    body = b"" if head_only else reply.body
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body

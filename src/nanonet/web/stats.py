@@ -30,6 +30,7 @@ class RouteStats:
     codes: dict[int, int] = field(default_factory=dict)
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_S) + 1))
     seconds: float = 0.0  # the sum of every request's latency
+    streamed_bytes: int = 0  # body bytes in body-part calls and response parts (stream routes)
 
     def record(self, status: int, seconds: float) -> None:
         self.requests += 1
@@ -56,7 +57,8 @@ class RouteStats:
         return {"route": self.route, "port": self.port, "requests": self.requests,
                 "codes": {str(k): v for k, v in sorted(self.codes.items())},
                 "buckets": list(self.buckets), "bounds_s": list(BOUNDS_S),
-                "seconds": self.seconds, "p50_s": _finite(self.p50_s()),
+                "seconds": self.seconds, "streamed_bytes": self.streamed_bytes,
+                "p50_s": _finite(self.p50_s()),
                 "p99_s": _finite(self.quantile_s(0.99))}
 
 
@@ -77,6 +79,11 @@ class IngressStats:
     def record(self, route: str | None, status: int, seconds: float) -> None:
         with self._lock:
             self.routes[route or UNROUTED].record(status, seconds)
+
+    def stream(self, route: str, n: int) -> None:
+        """``n`` more body bytes crossed in parts on a stream route."""
+        with self._lock:
+            self.routes[route].streamed_bytes += n
 
     def as_list(self) -> list[dict[str, Any]]:
         with self._lock:
