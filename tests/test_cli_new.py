@@ -50,9 +50,12 @@ def test_the_python_component_template_builds_checks_and_runs(tmp_path: Path) ->
     assert "[1/1] auth_svc: component guest_py/auth.py" in built.stdout
     checked = cli("check", cwd=here)
     assert checked.returncode == 0, checked.stderr
-    ran = cli("run", cwd=here)
+    # a component only answers calls: the run the template names calls it, then stops
+    ran = cli("run", "--call", 'auth_svc.authenticate("not.a.token")', "--calls", "3", cwd=here)
     assert ran.returncode == 0, ran.stderr
+    assert "calls: 3 × auth_svc.authenticate" in ran.stdout, ran.stdout
     assert "(component: answers calls)" in ran.stdout
+    assert "nanonet run --call 'auth_svc.authenticate(" in (here / "README.md").read_text()
 
 
 def test_new_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..policy.names import name_problem
-from .templates import TEMPLATES, files
+from .templates import TEMPLATES, files, run_command
 
 BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -48,7 +48,7 @@ def _new(args: argparse.Namespace) -> int:
         (target / file).parent.mkdir(parents=True, exist_ok=True)
         (target / file).write_text(text)
     print(f"made {target}/ ({args.template}): {', '.join(made)}")
-    print(f"next: cd {target} && nanonet run")
+    print(f"next: cd {target} && {run_command(target.absolute().name, args.template)}")
     return 0
 
 

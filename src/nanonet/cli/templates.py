@@ -121,7 +121,7 @@ A nanonet service made by `nanonet new --template {template}`.
 
     nanonet check     # validate nanonet.toml, show what {name} can reach
     nanonet build     # build its guest
-    nanonet run       # build, run, print what the host receives
+    {run}
 
 Edit `{guest}`, then run again. docs/manifest.md lists every manifest key.
 """
@@ -138,12 +138,20 @@ TEMPLATES = {
 AUTH_GUEST = ("examples", "auth", "guest_py", "auth.py")
 
 
+def run_command(name: str, template: str) -> str:
+    """How to run the new service: a component only answers calls, so it is called."""
+    if template == "python-component":
+        return f"nanonet run --call '{name}.authenticate(\"not.a.token\")' --calls 3"
+    return "nanonet run"
+
+
 def files(name: str, template: str) -> dict[str, str]:
     """File name -> text, for a service ``name`` made from ``template``."""
     guest, source, manifest = TEMPLATES[template]
     greeting = f"hello from {name}"
     fill = {"name": name, "template": template, "guest": guest, "greeting": greeting,
-            "length": str(len(greeting.encode()))}
+            "length": str(len(greeting.encode())),
+            "run": f"{run_command(name, template):<17} # build, run, print what the host receives"}
     code = (source.format(**fill) if source
             else resources.files("nanonet").joinpath(*AUTH_GUEST).read_text())
     return {"nanonet.toml": manifest.format(**fill), guest: code,
