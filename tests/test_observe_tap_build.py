@@ -30,8 +30,10 @@ def _expected(msgs: list[bytes], first: int, lo: int, hi: int, stamped: dict[int
                     for i, (m, ts) in enumerate(zip(msgs[:upto], times[:upto], strict=False)))
 
 
-@pytest.mark.parametrize("per_call", [None, 3], ids=["one-call", "split"])
-def test_built_blocks_are_the_per_message_blocks_byte_for_byte(per_call: int | None) -> None:
+@pytest.mark.parametrize("per_call,spill", [(None, False), (3, False), (None, True)],
+                         ids=["one-call", "split", "spill"])
+def test_built_blocks_are_the_per_message_blocks_byte_for_byte(per_call: int | None,
+                                                                spill: bool) -> None:
     rng = random.Random(7)
     with Mesh() as mesh:
         mesh.tunnel("t", slots=SLOTS, max_payload=MAX)
@@ -39,6 +41,8 @@ def test_built_blocks_are_the_per_message_blocks_byte_for_byte(per_call: int | N
         builder = BlockBuilder(mesh.rt, mesh.tunnels["t"].ring)
         if per_call is not None:
             builder._per_call = per_call  # a small output memory's worth per call
+        if spill:  # an output memory of 5 blocks: a batch is copied out in parts
+            builder._out = builder._out[: 5 * builder._block]
         first = 0
         for batch in range(24):
             msgs = [rng.randbytes(rng.randrange(MAX + 1)) for _ in range(rng.randrange(1, SLOTS))]
@@ -46,8 +50,11 @@ def test_built_blocks_are_the_per_message_blocks_byte_for_byte(per_call: int | N
             lo, hi = LO + batch * 10_000, LO + batch * 10_000 + rng.randrange(5_000)
             stamped = {first + len(msgs) // 2: lo + 7} if batch % 3 == 0 else {}
             for upto in (len(msgs), (len(msgs) + 1) // 2):
+                want = _expected(msgs, first, lo, hi, stamped, upto)
                 got = builder.build(first, len(msgs), 2, lo, hi, stamped, upto)
-                assert got == _expected(msgs, first, lo, hi, stamped, upto), (batch, upto)
+                assert got == want, (batch, upto)
+                assert bytes(builder.build_view(first, len(msgs), 2, lo, hi, stamped,
+                                                upto)) == want, (batch, upto)
             assert reader.recv_many(timeout=10) == msgs
             first += len(msgs)
 

@@ -16,12 +16,13 @@ module (``nanonet.lua``, ``nanonet tap --dissector``).
 
 from __future__ import annotations
 
+import io
 import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from ..errors import PcapngError as PcapngError  # re-exported from its first home
 
@@ -38,7 +39,9 @@ LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "Ethernet", 101: "raw IP", 105: "
 
 
 class Sink(Protocol):
-    """Where a writer puts its bytes: a file, or an HTTP response."""
+    """Where a writer puts its bytes: a file, or an HTTP response. A file
+    (``io.IOBase``) may be handed a view that changes once ``write`` returns,
+    as ``io`` allows; any other sink is handed ``bytes`` it may keep."""
 
     def write(self, data: bytes, /) -> int | None: ...
 
@@ -165,6 +168,8 @@ class PcapngWriter:
                  comment: str | Sequence[str] = "") -> None:
         self.out = out
         self.count = 0
+        # io's write contract: only touch the data during the call (a view may change after)
+        self.takes_views = isinstance(out, io.IOBase)
         names = [tunnel] if isinstance(tunnel, str) else list(tunnel)
         notes = [comment] * len(names) if isinstance(comment, str) else list(comment)
         self.interfaces = names
@@ -188,10 +193,12 @@ class PcapngWriter:
             self.out.write(b"".join(blocks))
             self.count += len(blocks)
 
-    def write_run(self, blocks: bytes, count: int) -> None:
-        """``count`` packet blocks already joined (``packet_run``), in one write."""
+    def write_run(self, blocks: bytes | memoryview, count: int) -> None:
+        """``count`` packet blocks already joined (``packet_run``), in one write;
+        a view is copied first unless the output ``takes_views``."""
         if count:
-            self.out.write(blocks)
+            # a view only to a file, whose write takes any buffer (Sink says bytes)
+            self.out.write(cast(bytes, blocks) if self.takes_views else bytes(blocks))
             self.count += count
 
     def flush(self) -> None:

@@ -8,15 +8,18 @@ copies the slots in ``[tap_tail, head)`` out in one copy per contiguous run
 reader does (a broken writer ends the tap with an error, never a bad read, and
 nothing of that batch is written or released), then publishes its new cursor,
 once per batch, before it writes the batch's pcapng: the writer refills those
-slots while the tap builds and writes the blocks. Between batches it naps,
-briefly at first, as a writer fills a ring in less than a millisecond and then
-waits on the tap. One tap may hold several tunnels: its thread looks at every
+slots while the tap builds and writes the blocks. After a batch that took a
+quarter of its ring it yields its core between looks for a while (the writer
+it held is refilling the ring; a nap oversleeps); else it naps, briefly at
+first, as a writer fills a ring in less than a millisecond and then waits on
+the tap. One tap may hold several tunnels: its thread looks at every
 ring in turn and writes a round's messages sorted by time (``tapclock.py``:
 the writer's stamp, else an estimate between two looks), so one capture
 interleaves them. A lossless tap of one tunnel with no filter builds its
 pcapng blocks in one Wasm call straight from the slots (``tapbuild.py``:
-each length read once and checked), then publishes its cursor and writes
-them. A sampled tap (``sample > 1``) never holds the writer: its cursor
+each length read once and checked; the builder is made before the tap
+attaches), then publishes its cursor and writes them, to a file straight from
+the builder's memory. A sampled tap (``sample > 1``) never holds the writer: its cursor
 (``tapskip.py``) is one the writer does not know about, that skips and counts
 (``missed``) what the reader consumed or the writer may have rewritten before
 it was copied; it looks about once a millisecond. A tap is opt-in and
@@ -35,6 +38,7 @@ a detach, so a detached tap never moves ``tap_tail`` again.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +69,13 @@ BUSY_FILL = 0.25
 # writer is still waking from its park on the tap, and a nap that grew to
 # IDLE_SLEEP meanwhile would leave it waiting on a full ring for most of it
 FLOW_LOOKS = 16
+# empty looks a lossless tap yields its core for, instead of napping, after a
+# batch of at least BUSY_FILL of its ring: the writer it held is waking and
+# refilling the ring, and even the shortest nap oversleeps (timer slack, a
+# loaded machine: a 100 us nap measured ~270 us), which left the writer parked
+# on a full ring for most of every round; a yield hands the core to the writer
+# or reader meanwhile (about 2 us a look, so at most a few hundred us of looks)
+FLOW_YIELDS = 200
 SKIP_NAP = 0.001  # a sampled tap's pause between looks: it holds nobody, it only samples
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
@@ -99,7 +110,13 @@ class _Line:
             else SkipCursor(tunnel.ring)
         self.attached = False
         self.waiting = 0  # messages past the cursor at the round's look
-        self._builder: BlockBuilder | None = None  # made for a lossless tap's first batch
+        self._builder: BlockBuilder | None = None  # made by ``prepare`` (a lossless tap)
+
+    def prepare(self) -> None:
+        """Make the block builder before the tap attaches: instantiating it takes
+        about a millisecond, which on the first batch the held writer would wait."""
+        if self._builder is None:
+            self._builder = BlockBuilder(self.rt, self.ring)
 
     def attach(self) -> None:
         if not self.holds:  # the writer never knows of it: nothing to refuse or to store
@@ -127,15 +144,16 @@ class _Line:
         # closed is read before head, as closed is stored after the last publish
         return self.cur.ended(self.ring)
 
-    def blocks(self, lo: int, hi: int, upto: int) -> bytes:
+    def blocks(self, lo: int, hi: int, upto: int) -> bytes | memoryview:
         """The pcapng blocks of the first ``upto`` waiting messages, built in Wasm
-        from the slots (``tapbuild.py``), each length checked before it is used."""
-        if self._builder is None:
-            self._builder = BlockBuilder(self.rt, self.ring)
+        from the slots (``tapbuild.py``), each length checked before it is used;
+        a view of the builder's memory, valid until the next batch, if they fit."""
+        self.prepare()
+        assert self._builder is not None
         first, count = self.cur.pos, self.waiting
         try:
-            return self._builder.build(first, count, self.iface, lo, hi,
-                                       stamps(self.ring, first, count), upto)
+            return self._builder.build_view(first, count, self.iface, lo, hi,
+                                            stamps(self.ring, first, count), upto)
         except BadLength as bad:
             raise TapError(f"tunnel {self.tunnel.name!r}: slot length {bad.length} exceeds "
                            f"its max_payload of {self.ring.geometry.max_payload} bytes") from None
@@ -206,6 +224,8 @@ class Tap:
         return [t.name for t in self.tunnels]
 
     def start(self) -> Tap:
+        if self._every_message:
+            self._lines[0].prepare()
         self._looked = time.time_ns()  # nothing the tap copies was published before
         try:
             for line in self._lines:
@@ -299,19 +319,22 @@ class Tap:
         return True
 
     def _loop(self) -> None:
-        idle, nap = 0, FIRST_NAP
+        idle, nap, flowing = 0, FIRST_NAP, False
         while self._attached and not self._full():
             if self._round():
                 idle, nap = 0, FIRST_NAP
+                flowing = self._lines[0].holds and self._fill >= BUSY_FILL
                 if not self._lines[0].holds and not self._stop.is_set():
                     time.sleep(SKIP_NAP)  # nobody waits for it: sample every SKIP_NAP
-                elif self._fill < BUSY_FILL and not self._stop.is_set():
+                elif not flowing and not self._stop.is_set():
                     time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
                 return
             idle += 1
-            if idle > IDLE_SPINS:  # short naps while messages flow, longer once idle
+            if flowing and idle <= FLOW_YIELDS:
+                os.sched_yield()  # the held writer is refilling the ring: look again soon
+            elif idle > IDLE_SPINS:  # short naps while messages flow, longer once idle
                 time.sleep(nap)
                 if idle > FLOW_LOOKS:
                     nap = min(IDLE_SLEEP, nap * 2)

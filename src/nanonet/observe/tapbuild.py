@@ -21,7 +21,6 @@ stamps, the two looks), in chunks that fit the output memory.
 
 from __future__ import annotations
 
-import ctypes
 from itertools import pairwise
 
 import wasmtime
@@ -29,7 +28,7 @@ import wasmtime
 from ..capi.fastcall import FastFunc
 from ..host.engine import Runtime
 from ..ring import layout as L
-from ..ring.memory import RingMemory, private_address
+from ..ring.memory import RingMemory, private_view
 from .pcapng import EPB, EPB_PACKETID, OPT_END
 from .tapclock import _anchors as anchors  # the times build spreads between
 
@@ -39,12 +38,13 @@ _BUILD_WAT = """
 (module
   (import "t" "ring" (memory $ring {P} {P} shared))
   (memory $out (export "out") {OP} {OP})
-  ;; blocks of messages first .. first+count-1 into $out from 0: bytes written,
+  ;; blocks of messages first .. first+count-1 into $out from $at: where they end,
   ;; or -(i + 1) for message i whose length exceeds max_payload (stored at 0)
   (func (export "build") (param $first i64) (param $count i32) (param $iface i32)
-        (param $t0 i64) (param $step i64) (param $tlast i64) (result i32)
+        (param $t0 i64) (param $step i64) (param $tlast i64) (param $at i32) (result i32)
     (local $i i32) (local $o i32) (local $slot i32) (local $len i32) (local $p i32)
     (local $total i32) (local $ts i64)
+    (local.set $o (local.get $at))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
       (local.set $slot (i32.add (i32.const {HEADER})
@@ -123,36 +123,49 @@ class BlockBuilder:
         func, mem = exports["build"], exports["out"]
         assert isinstance(func, wasmtime.Func) and isinstance(mem, wasmtime.Memory)
         self._build = FastFunc(self._store, func)
-        self._size = mem.data_len(self._store)  # never grown: the address stays
-        self._base = private_address(self._store, mem)
-        self._per_call = self._size // block_max(ring.geometry.max_payload)
+        self._out = private_view(self._store, mem)  # never grown: the view stays valid
+        self._block = block_max(ring.geometry.max_payload)
+        self._per_call = len(self._out) // self._block
+        self._used = 0  # bytes of this build's blocks in the output memory
+        self._parts: list[bytes] = []  # what a build larger than the output memory filled
 
     def build(self, first: int, count: int, iface: int, lo: int, hi: int,
               stamped: dict[int, int], upto: int) -> bytes:
         """The blocks of the first ``upto`` of ``count`` messages from ``first``,
         published in ``(lo, hi]``; ``BadLength`` if a slot's length does not fit
         (nothing of the batch is handed out)."""
-        marks, out = anchors(first, count, lo, hi, stamped), []
-        for (c0, t0), (c1, t1) in pairwise(marks):
+        return bytes(self.build_view(first, count, iface, lo, hi, stamped, upto))
+
+    def build_view(self, first: int, count: int, iface: int, lo: int, hi: int,
+                   stamped: dict[int, int], upto: int) -> bytes | memoryview:
+        """``build``, as a view of the output memory when the blocks fit there
+        (no copy: valid until the next build, so only for an output that copies
+        what it is given); else as one ``bytes``."""
+        self._used, self._parts = 0, []
+        for (c0, t0), (c1, t1) in pairwise(anchors(first, count, lo, hi, stamped)):
             steps = min(c1, first + upto - 1) - c0
             if steps <= 0:
                 break
-            out += self._stretch(c0 + 1, steps, c1 - c0, t0, (t1 - t0) // (c1 - c0), t1, iface)
-        return b"".join(out)
+            self._stretch(c0 + 1, steps, c1 - c0, t0, (t1 - t0) // (c1 - c0), t1, iface)
+        done = self._out[: self._used]
+        return b"".join([*self._parts, done]) if self._parts else done
 
     def _stretch(self, first: int, steps: int, span: int, t0: int, step: int, t1: int,
-                 iface: int) -> list[bytes]:
+                 iface: int) -> None:
         """Messages ``first .. first+steps-1`` of a stretch of ``span`` timed
-        ``t0 + step * k``, its last (``first + span - 1``) ``t1``."""
-        out, done = [], 0
+        ``t0 + step * k``, its last (``first + span - 1``) ``t1``, appended to
+        the output memory (its blocks so far copied out first if full)."""
+        done = 0
         while done < steps:
-            n = min(self._per_call, steps - done)
+            if len(self._out) - self._used < self._block:  # full: copy its blocks out
+                self._parts.append(bytes(self._out[: self._used]))
+                self._used = 0
+            room = (len(self._out) - self._used) // self._block
+            n = min(room, self._per_call, steps - done)
             last = t1 if done + n == span else t0 + step * (done + n)
-            got = self._build(first + done, n, iface, t0 + step * done, step, last)
+            got = self._build(first + done, n, iface, t0 + step * done, step, last, self._used)
             if got is None or got < 0:
                 at = -(got or 0) - 1
-                raise BadLength(first + done + at,
-                                int.from_bytes(ctypes.string_at(self._base, 4), "little"))
-            out.append(ctypes.string_at(self._base, got))
+                raise BadLength(first + done + at, int.from_bytes(self._out[:4], "little"))
+            self._used = got
             done += n
-        return out

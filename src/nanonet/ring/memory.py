@@ -117,6 +117,13 @@ def private_address(store: wasmtime.Store, mem: wasmtime.Memory) -> int:
     reached this way; rings are read through ``RingMemory`` only."""
     return ctypes.addressof(mem.data_ptr(store).contents)
 
+
+def private_view(store: wasmtime.Store, mem: wasmtime.Memory) -> memoryview:
+    """A view of all of a module's own (not shared, never grown) memory: the
+    tap's builder hands a batch's blocks to a file from there, uncopied."""
+    size = mem.data_len(store)
+    return memoryview((ctypes.c_ubyte * size).from_address(private_address(store, mem))).cast("B")
+
 class RingMemory:
     """One tunnel's shared linear memory, initialised as an empty ring."""
 
