@@ -19,7 +19,7 @@ from conftest import call, wait_until
 from nanonet import Mesh
 from nanonet.observe import Observer, PcapngWriter, read_packets
 from nanonet.observe.pcapng import EPB_PACKETID
-from nanonet.observe.tapclock import message_times
+from nanonet.observe.tapclock import message_times, times_at, times_every
 from nanonet.ring import layout as L
 from test_observe import SIZE, SRC_GUESTS, _expected
 
@@ -51,6 +51,19 @@ def test_message_times_never_go_back_and_stay_between_the_looks(
         if first <= counter < first + count and lo <= stamp <= hi and \
                 all(s <= stamp for c, s in stamped.items() if first <= c < counter):
             assert times[counter - first] == stamp
+
+
+@given(first=st.integers(0, 1 << 40), count=st.integers(1, 3000), step=st.integers(1, 200),
+       skip=st.integers(0, 3000), lo=st.integers(0, 1 << 62),
+       width=st.integers(-(1 << 20), 1 << 30),
+       marks=st.dictionaries(st.integers(0, 3000), st.integers(0, 1 << 63), max_size=5))
+def test_a_sampled_run_is_timed_as_each_of_its_counters_alone(
+        first: int, count: int, step: int, skip: int, lo: int, width: int,
+        marks: dict[int, int]) -> None:
+    stamped = {first + k: v for k, v in marks.items()}
+    counters = range(first + min(skip, count - 1), first + count, step)
+    assert times_every(first, count, lo, lo + width, stamped, counters) == \
+        times_at(first, count, lo, lo + width, stamped, counters)
 
 
 def test_a_batch_without_stamps_is_spread_between_the_looks() -> None:

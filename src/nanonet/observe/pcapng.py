@@ -31,6 +31,7 @@ SHB, IDB, SPB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000003, 0x00000006
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 OPT_END, OPT_COMMENT, IF_NAME, IF_TSRESOL = 0, 1, 2, 9
 EPB_PACKETID = 5  # an Enhanced Packet Block's u64 packet id: the message's ring counter
+_U64 = 0xFFFF_FFFF_FFFF_FFFF
 MAX_BLOCK = 1 << 24  # a tunnel slot is far smaller; anything larger is corrupt
 # names of the link types a capture from elsewhere most likely has (tcpdump's LINKTYPE_*)
 LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "Ethernet", 101: "raw IP", 105: "IEEE 802.11",
@@ -102,16 +103,17 @@ def packet(data: bytes, ts_ns: int, iface: int = 0, packet_id: int | None = None
 
 
 def packet_run(slots: bytes, slot_size: int, length: int, times: Sequence[int], iface: int,
-               first_id: int) -> bytes:
+               first_id: int, step: int = 1) -> bytes:
     """The Enhanced Packet Blocks of ``len(times)`` messages of one ``length``
     that sit in consecutive ring slots (``[length u32][flags u32][payload]``,
-    ``slot_size`` bytes each) in ``slots``, with packet ids from ``first_id``:
+    ``slot_size`` bytes each) in ``slots``, with packet ids ``first_id``,
+    ``first_id + step``, ... (a sampled tap's copies are every ``step``-th):
     byte for byte ``b"".join(packet(...))`` of each, built a field at a time
     across the whole run (strided copies) rather than a message at a time."""
     count, pad = len(times), -length % 4
     if _BIG_ENDIAN or slot_size % 4:  # the word views below are little-endian u32s
         return b"".join(packet(slots[i * slot_size + 8: i * slot_size + 8 + length], ts, iface,
-                               first_id + i) for i, ts in enumerate(times))
+                               (first_id + i * step) & _U64) for i, ts in enumerate(times))
     size = 48 + length + pad
     end = 28 + length + pad  # where the options start
     head = struct.pack("<3I", EPB, size, iface) + bytes(8) + struct.pack("<2I", length, length)
@@ -120,7 +122,7 @@ def packet_run(slots: bytes, slot_size: int, length: int, times: Sequence[int], 
     words, stride = memoryview(out).cast("I"), size // 4
     stamps = _words(array("Q", times))  # [low, high] words of each time
     words[3::stride], words[4::stride] = stamps[1::2], stamps[0::2]
-    ids = _words(_counters(first_id, count))
+    ids = _words(_counters(first_id, count, step))
     words[end // 4 + 1::stride], words[end // 4 + 2::stride] = ids[0::2], ids[1::2]
     _copy_payloads(memoryview(slots)[: count * slot_size], slot_size, out, size, length)
     return bytes(out)
@@ -130,11 +132,12 @@ def _words(values: array[int]) -> memoryview:
     return memoryview(values).cast("B").cast("I")
 
 
-def _counters(first: int, count: int) -> array[int]:
-    """u64 ring counters ``first, first + 1, ...``, wrapping as the ring's do."""
-    if first + count <= 1 << 64:
-        return array("Q", range(first, first + count))
-    return array("Q", [c & 0xFFFF_FFFF_FFFF_FFFF for c in range(first, first + count)])
+def _counters(first: int, count: int, step: int = 1) -> array[int]:
+    """u64 ring counters ``first, first + step, ...``, wrapping as the ring's do."""
+    end = first + count * step
+    if end <= 1 << 64:
+        return array("Q", range(first, end, step))
+    return array("Q", [c & _U64 for c in range(first, end, step)])
 
 
 def _copy_payloads(slots: memoryview, slot_size: int, out: bytearray, size: int,

@@ -22,7 +22,10 @@ attaches), then publishes its cursor and writes them, to a file straight from
 the builder's memory. A sampled tap (``sample > 1``) never holds the writer: its cursor
 (``tapskip.py``) is one the writer does not know about, that skips and counts
 (``missed``) what the reader consumed or the writer may have rewritten before
-it was copied; it looks about once a millisecond. A tap is opt-in and
+it was copied; it looks about once a millisecond, less often when a look
+takes more than ``SKIP_SHARE`` of that (a loaded machine: its CPU is taken
+from the tunnel's services), and builds a run of copies of one length a field
+at a time (``pcapng.packet_run``), never a message at a time. A tap is opt-in and
 measured (``nanonet bench --only observe``).
 
 A tap must never hold the writer for good: an output that refuses bytes for
@@ -77,6 +80,12 @@ FLOW_LOOKS = 16
 # or reader meanwhile (about 2 us a look, so at most a few hundred us of looks)
 FLOW_YIELDS = 200
 SKIP_NAP = 0.001  # a sampled tap's pause between looks: it holds nobody, it only samples
+# the most of a core a sampled tap's looks take: its pause after a look is at
+# least the look's CPU time over this, so on a loaded machine, where a look
+# costs several times what it does on an idle one, it looks less often instead
+# of taking a larger share of the cores the tunnel's services run on
+SKIP_SHARE = 0.02
+SKIP_NAP_MAX = 0.02  # and it still looks 50 times a second
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
 
@@ -321,11 +330,14 @@ class Tap:
     def _loop(self) -> None:
         idle, nap, flowing = 0, FIRST_NAP, False
         while self._attached and not self._full():
+            spent = time.thread_time()
             if self._round():
                 idle, nap = 0, FIRST_NAP
                 flowing = self._lines[0].holds and self._fill >= BUSY_FILL
                 if not self._lines[0].holds and not self._stop.is_set():
-                    time.sleep(SKIP_NAP)  # nobody waits for it: sample every SKIP_NAP
+                    # nobody waits for it: sample every SKIP_NAP, within SKIP_SHARE of a core
+                    pause = (time.thread_time() - spent) / SKIP_SHARE
+                    self._stop.wait(min(SKIP_NAP_MAX, max(SKIP_NAP, pause)))
                 elif not flowing and not self._stop.is_set():
                     time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
@@ -392,6 +404,11 @@ class Tap:
             take = batches[0].count if room is None else min(room, batches[0].count)
             self.writer.write_run(batches[0].blocks(ready[0].iface, lo, hi, take), take)
             self.kept += take
+        elif len(batches) == 1 and flt.stream is None:  # every sample-th: the copies, all kept
+            blocks, took = batches[0].sampled_blocks(ready[0].iface, lo, hi,
+                                                     (1 << 64) if room is None else room)
+            self.writer.write_run(blocks, took)
+            self.kept += took
         else:
             timed = [rec for line, batch in zip(ready, batches, strict=True)
                      for rec in batch.records(line.iface, lo, hi, flt.sample, flt.keep)]

@@ -93,3 +93,26 @@ def times_at(first: int, count: int, lo: int, hi: int, stamped: dict[int, int] |
         (c0, t0), (c1, t1) = anchors[at - 1], anchors[at]
         out.append(t1 if counter == c1 else t0 + (t1 - t0) // (c1 - c0) * (counter - c0))
     return out
+
+
+def times_every(first: int, count: int, lo: int, hi: int, stamped: dict[int, int] | None,
+                counters: range) -> list[int]:
+    """``times_at`` of an arithmetic run of counters (a sampled tap's copies),
+    one ``range`` of times per stretch between anchors rather than a bisect
+    and a division per counter: a look's Python stays about constant."""
+    out: list[int] = []
+    for (c0, t0), (c1, t1) in pairwise(_anchors(first, count, lo, hi, stamped)):
+        inside = counters[bisect_left(counters, c0 + 1): bisect_left(counters, c1 + 1)]
+        if not inside:
+            continue
+        per = (t1 - t0) // (c1 - c0)
+        ends_at_c1 = inside[-1] == c1
+        body = inside[:-1] if ends_at_c1 else inside
+        if per and body:
+            out += range(t0 + per * (body[0] - c0), t0 + per * (body[-1] - c0) + 1,
+                         per * counters.step)
+        else:
+            out += repeat(t0 + per * (body[0] - c0) if body else t0, len(body))
+        if ends_at_c1:
+            out.append(t1)
+    return out
