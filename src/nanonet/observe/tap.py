@@ -90,6 +90,13 @@ STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
 
 
+def skip_pause(spent: float) -> float:
+    """A sampled tap's pause after a look that took ``spent`` seconds of CPU:
+    SKIP_NAP, or long enough that its looks take SKIP_SHARE of a core, at most
+    SKIP_NAP_MAX."""
+    return min(SKIP_NAP_MAX, max(SKIP_NAP, spent / SKIP_SHARE))
+
+
 @dataclass(frozen=True)
 class TapFilter:
     """Which messages to keep: every ``sample``-th, and/or one stream id."""
@@ -336,8 +343,7 @@ class Tap:
                 flowing = self._lines[0].holds and self._fill >= BUSY_FILL
                 if not self._lines[0].holds and not self._stop.is_set():
                     # nobody waits for it: sample every SKIP_NAP, within SKIP_SHARE of a core
-                    pause = (time.thread_time() - spent) / SKIP_SHARE
-                    self._stop.wait(min(SKIP_NAP_MAX, max(SKIP_NAP, pause)))
+                    self._stop.wait(skip_pause(time.thread_time() - spent))
                 elif not flowing and not self._stop.is_set():
                     time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
                 continue
