@@ -12,12 +12,13 @@ and pin a sampled tap's pause between looks (a share of a core, bounded).
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 from conftest import call
 from nanonet import Mesh
 from nanonet.observe import Observer, PcapngWriter, read_packets
-from nanonet.observe import tap as tapmod
+from nanonet.observe import tappace as tapmod
 from test_observe import SIZE, SRC_GUESTS, _expected
 
 COUNT, SLOTS = 60_000, 4096
@@ -81,3 +82,16 @@ def test_a_sampled_taps_pause_keeps_its_looks_to_a_share_of_a_core() -> None:
     spent = 4 * tapmod.SKIP_NAP * tapmod.SKIP_SHARE  # a look 4x dearer than the share allows
     assert tapmod.skip_pause(spent) == spent / tapmod.SKIP_SHARE
     assert tapmod.skip_pause(1.0) == tapmod.SKIP_NAP_MAX  # a stalled machine: still looks
+
+
+def test_a_lossless_tap_yields_after_a_full_batch_and_naps_once_idle() -> None:
+    pace = tapmod.Pace(holds=True, stop=threading.Event())
+    pace.batch(fill=1.0, spent=0.0)  # the writer it held refills the ring: no nap yet
+    for _ in range(tapmod.FLOW_YIELDS):
+        pace.empty()
+    assert pace.flowing and pace.nap == tapmod.FIRST_NAP
+    for _ in range(4):  # no batch came: naps, growing
+        pace.empty()
+    assert pace.nap > tapmod.FIRST_NAP
+    pace.batch(fill=0.01, spent=0.0)  # a trickle: it naps after each batch instead
+    assert not pace.flowing and pace.nap == tapmod.FIRST_NAP

@@ -36,12 +36,14 @@ output; and ``stop`` detaches within its grace even when the output blocks,
 aborting the output if it can and detaching from the caller's thread if it
 must. One lock orders the tap thread's ``advance`` against such
 a detach, so a detached tap never moves ``tap_tail`` again.
+
+Each tunnel of a tap is a ``tapline.Line`` (its cursor, its copies, its
+builder); when the thread looks again is ``tappace.Pace``'s call.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,50 +53,14 @@ from ..errors import TapError as TapError  # re-exported from its first home
 from ..errors import TapStalled as TapStalled
 from ..host.engine import Runtime
 from ..mesh import Tunnel
-from ..ring import layout as L
-from ..ring.protocol import Field, TapCursor, fitting
 from .pcapng import PcapngWriter
 from .tapbatch import Batch
-from .tapbuild import BadLength, BlockBuilder
-from .tapclock import stamps
-from .tapctl import TapControl
-from .tapskip import SkipCursor, trim_run
+from .tapline import Line
+from .tappace import Pace
+from .tapskip import SkipCursor
 
-IDLE_SPINS = 2  # empty polls before sleeping: spinning would take a core from the mesh
-IDLE_SLEEP = 0.001
-# the first nap after a batch: a writer fills a 4096-slot ring in well under IDLE_SLEEP,
-# and then waits on a lossless tap that sleeps
-FIRST_NAP = 0.0001
-# a batch under this share of its ring is followed by a nap: tiny batches would
-# make the tap poll without pause while messages flow, a core's worth of Python
-BUSY_FILL = 0.25
-# empty looks a lossless tap keeps its naps short for: right after a batch the
-# writer is still waking from its park on the tap, and a nap that grew to
-# IDLE_SLEEP meanwhile would leave it waiting on a full ring for most of it
-FLOW_LOOKS = 16
-# empty looks a lossless tap yields its core for, instead of napping, after a
-# batch of at least BUSY_FILL of its ring: the writer it held is waking and
-# refilling the ring, and even the shortest nap oversleeps (timer slack, a
-# loaded machine: a 100 us nap measured ~270 us), which left the writer parked
-# on a full ring for most of every round; a yield hands the core to the writer
-# or reader meanwhile (about 2 us a look, so at most a few hundred us of looks)
-FLOW_YIELDS = 200
-SKIP_NAP = 0.001  # a sampled tap's pause between looks: it holds nobody, it only samples
-# the most of a core a sampled tap's looks take: its pause after a look is at
-# least the look's CPU time over this, so on a loaded machine, where a look
-# costs several times what it does on an idle one, it looks less often instead
-# of taking a larger share of the cores the tunnel's services run on
-SKIP_SHARE = 0.02
-SKIP_NAP_MAX = 0.02  # and it still looks 50 times a second
 STOP_GRACE = 1.0  # seconds ``stop`` waits for the output before it aborts it
 log = logging.getLogger("nanonet.observe")
-
-
-def skip_pause(spent: float) -> float:
-    """A sampled tap's pause after a look that took ``spent`` seconds of CPU:
-    SKIP_NAP, or long enough that its looks take SKIP_SHARE of a core, at most
-    SKIP_NAP_MAX."""
-    return min(SKIP_NAP_MAX, max(SKIP_NAP, spent / SKIP_SHARE))
 
 
 @dataclass(frozen=True)
@@ -113,91 +79,6 @@ class TapFilter:
 
 
 EVERY = TapFilter()
-
-
-class _Line:
-    """One tunnel of a tap: its ring, the tap's hands on it and its cursor."""
-
-    def __init__(self, rt: Runtime, tunnel: Tunnel, iface: int, holds: bool) -> None:
-        self.tunnel, self.ring, self.iface, self.holds = tunnel, tunnel.ring, iface, holds
-        self.rt, self.ctl = rt, TapControl(rt, tunnel.ring)
-        # the model's tap: a second read cursor the writer honours; else one it ignores
-        self.cur: TapCursor | SkipCursor = TapCursor(tunnel.geometry) if holds \
-            else SkipCursor(tunnel.ring)
-        self.attached = False
-        self.waiting = 0  # messages past the cursor at the round's look
-        self._builder: BlockBuilder | None = None  # made by ``prepare`` (a lossless tap)
-
-    def prepare(self) -> None:
-        """Make the block builder before the tap attaches: instantiating it takes
-        about a millisecond, which on the first batch the held writer would wait."""
-        if self._builder is None:
-            self._builder = BlockBuilder(self.rt, self.ring)
-
-    def attach(self) -> None:
-        if not self.holds:  # the writer never knows of it: nothing to refuse or to store
-            self.cur.start_at(self.ring.load(Field.HEAD))
-            self.attached = True
-            return
-        if self.ring.u32(L.OFF_TAP_MODE):
-            raise TapError(f"tunnel {self.tunnel.name!r} already has a tap attached")
-        self.cur.start_at(self.ctl.attach())
-        self.attached = True
-
-    def look(self) -> int:
-        """Messages published past the cursor; a writer that ran over it is an error."""
-        n = self.cur.available(self.ring)
-        if n < 0:
-            raise TapError(f"tunnel {self.tunnel.name!r}: head={self.ring.load(Field.HEAD)} "
-                           f"is more than a ring ahead of the tap at {self.cur.pos}; the "
-                           "writer ignored the tap")
-        self.waiting = n
-        return n
-
-    def ended(self) -> bool:
-        """Closed, and nothing published past the cursor (closed is stored last)."""
-        # SYNC POINT with $close in ring/adapter.py and close in ring/control.py:
-        # closed is read before head, as closed is stored after the last publish
-        return self.cur.ended(self.ring)
-
-    def blocks(self, lo: int, hi: int, upto: int) -> bytes | memoryview:
-        """The pcapng blocks of the first ``upto`` waiting messages, built in Wasm
-        from the slots (``tapbuild.py``), each length checked before it is used;
-        a view of the builder's memory, valid until the next batch, if they fit."""
-        self.prepare()
-        assert self._builder is not None
-        first, count = self.cur.pos, self.waiting
-        try:
-            return self._builder.build_view(first, count, self.iface, lo, hi,
-                                            stamps(self.ring, first, count), upto)
-        except BadLength as bad:
-            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {bad.length} exceeds "
-                           f"its max_payload of {self.ring.geometry.max_payload} bytes") from None
-
-    def snapshot(self, sample: int) -> Batch:
-        """The waiting slots copied out (one copy per contiguous run; only every
-        ``sample``-th slot for a sampled tap), every length in the copy checked
-        before anything is read by it."""
-        first, count, geo = self.cur.pos, self.waiting, self.ring.geometry
-        if sample == 1:
-            runs = self.ring.copy_slots(first, count)
-        else:
-            start = first + (-first % sample)  # the first counter the sample keeps
-            kept = len(range(start, first + count, sample))
-            runs = [(start, self.ring.copy_every(start, kept, sample))] if kept else []
-        if isinstance(self.cur, SkipCursor):  # drop what the writer may have rewritten
-            lost = self.cur.stale(count)
-            first, count = first + lost, count - lost
-            runs = [run for start, slots in runs
-                    if (run := trim_run(start, slots, sample, geo.slot_size, first))[1]]
-        batch = Batch(first, count, geo.slot_size, runs, stamps(self.ring, first, count),
-                      sample)
-        lengths = batch.lengths()
-        if not self.cur.check_lengths(lengths):
-            size = lengths[fitting(lengths, geo)]
-            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {size} exceeds its "
-                           f"max_payload of {geo.max_payload} bytes")
-        return batch
 
 
 class Tap:
@@ -221,7 +102,7 @@ class Tap:
         self.seen = self.kept = 0
         self.error: BaseException | None = None
         holds = self.filter.sample == 1  # a sampled tap never holds the writer back
-        self._lines = [_Line(rt, t, i, holds) for i, t in enumerate(self.tunnels)]
+        self._lines = [Line(rt, t, i, holds) for i, t in enumerate(self.tunnels)]
         self._make = out if callable(out) else (lambda _firsts: out)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -335,27 +216,15 @@ class Tap:
         return True
 
     def _loop(self) -> None:
-        idle, nap, flowing = 0, FIRST_NAP, False
+        pace = Pace(self._lines[0].holds, self._stop)
         while self._attached and not self._full():
             spent = time.thread_time()
             if self._round():
-                idle, nap = 0, FIRST_NAP
-                flowing = self._lines[0].holds and self._fill >= BUSY_FILL
-                if not self._lines[0].holds and not self._stop.is_set():
-                    # nobody waits for it: sample every SKIP_NAP, within SKIP_SHARE of a core
-                    self._stop.wait(skip_pause(time.thread_time() - spent))
-                elif not flowing and not self._stop.is_set():
-                    time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
+                pace.batch(self._fill, time.thread_time() - spent)
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
                 return
-            idle += 1
-            if flowing and idle <= FLOW_YIELDS:
-                os.sched_yield()  # the held writer is refilling the ring: look again soon
-            elif idle > IDLE_SPINS:  # short naps while messages flow, longer once idle
-                time.sleep(nap)
-                if idle > FLOW_LOOKS:
-                    nap = min(IDLE_SLEEP, nap * 2)
+            pace.empty()
 
     def _full(self) -> bool:
         return self.limit is not None and self.kept >= self.limit
@@ -384,7 +253,7 @@ class Tap:
     def _every_message(self) -> bool:
         return len(self._lines) == 1 and self.filter == EVERY
 
-    def _round_built(self, line: _Line, lo: int, hi: int) -> int:
+    def _round_built(self, line: Line, lo: int, hi: int) -> int:
         """A lossless tap of one tunnel: blocks built from the ring (a bad length
         raises before anything is released), the cursor published, then the write."""
         count = line.waiting
@@ -401,7 +270,7 @@ class Tap:
         self._busy_since = None
         return count
 
-    def _write(self, ready: list[_Line], batches: list[Batch], lo: int, hi: int) -> None:
+    def _write(self, ready: list[Line], batches: list[Batch], lo: int, hi: int) -> None:
         assert self.writer is not None
         room = None if self.limit is None else max(0, self.limit - self.kept)
         self.seen += sum(batch.count for batch in batches)
@@ -426,7 +295,7 @@ class Tap:
             self.kept += len(timed)
         self.writer.flush()
 
-    def _advance(self, ready: list[_Line]) -> bool:
+    def _advance(self, ready: list[Line]) -> bool:
         """Publish every cursor past what was copied (once per batch); the
         writers may reuse those slots. False if the tap was detached meanwhile."""
         for line in ready:
