@@ -10,9 +10,9 @@ nothing of that batch is written or released), then publishes its new cursor,
 once per batch, before it writes the batch's pcapng: the writer refills those
 slots while the tap builds and writes the blocks. After a batch that took a
 quarter of its ring it yields its core between looks for a while (the writer
-it held is refilling the ring; a nap oversleeps); else it naps, briefly at
-first, as a writer fills a ring in less than a millisecond and then waits on
-the tap. One tap may hold several tunnels: its thread looks at every
+it held is refilling the ring; a nap oversleeps); else it naps, short naps
+at first, as a writer fills a ring in less than a millisecond and then waits
+on the tap. One tap may hold several tunnels: its thread looks at every
 ring in turn and writes a round's messages sorted by time (``tapclock.py``:
 the writer's stamp, else an estimate between two looks), so one capture
 interleaves them. A lossless tap of one tunnel with no filter builds its

@@ -6,7 +6,7 @@ holds nobody, so its looks only cost the cores the tunnel's services run on.
 ``Pace`` keeps the tap thread's state between looks: after a batch that took
 a quarter of its ring, a lossless tap yields its core between looks instead
 of napping (the writer it held is refilling the ring, and a nap oversleeps);
-after a smaller batch it naps briefly, to let a bigger one gather; once
+after a smaller batch it takes a short nap, to let a bigger one gather; once
 idle, its naps grow to ``IDLE_SLEEP``. A sampled tap pauses ``SKIP_NAP``
 after a look, longer when the look's CPU time is over ``SKIP_SHARE`` of that.
 """
