@@ -20,11 +20,14 @@ if TYPE_CHECKING:
 
 
 def http_problems(m: Manifest) -> Iterator[ManifestError]:
-    """Each route names a port the host can call, and no pattern comes twice."""
+    """Each route names a port the host can call (or a component service), and no
+    pattern comes twice."""
     ports = m.table.ports
     seen: dict[str, int] = {}
     for i, r in enumerate(m.table.http):
-        if r.port not in ports:
+        if r.port is None:
+            yield from _component_problems(m, i, r)
+        elif r.port not in ports:
             yield m.error(("http", i, "port"), f"no port named {r.port!r} (ports: "
                           f"{', '.join(ports) or 'none'}); {did_you_mean(r.port, list(ports))}"
                           f"add [ports.{r.port}] with server = \"NAME\", or fix the name")
@@ -41,10 +44,26 @@ def http_problems(m: Manifest) -> Iterator[ManifestError]:
                       "answer 404 to everything; add [[http]] route = \"/*\", port = \"NAME\"")
 
 
+def _component_problems(m: Manifest, i: int, r: HttpRouteTable) -> Iterator[ManifestError]:
+    """A route's ``service`` must be a component service of this manifest."""
+    services = m.table.services
+    name = r.service or ""
+    if name not in services:
+        yield m.error(("http", i, "service"), f"no service named {name!r} (services: "
+                      f"{', '.join(services) or 'none'}); {did_you_mean(name, list(services))}"
+                      f"add [services.{name}] with component = \"x.wasm\", or fix the name")
+    elif services[name].component is None:
+        yield m.error(("http", i, "service"), f"service {name!r} is a core module, which "
+                      "serves HTTP through a port; write port = \"NAME\" for a port it "
+                      "serves, or make it a component of the world nanonet:http/server")
+
+
 def route_text(r: HttpRouteTable) -> str:
     methods = ", ".join(r.methods) if r.methods else "any method"
     streamed = "; bodies streamed in parts" if r.stream else ""
-    return f"{r.route} → port {r.port} ({methods}; timeout {r.timeout_ms} ms{streamed})"
+    to = f"port {r.port}" if r.port is not None else \
+        f"component {r.service} (its nanonet:http/handler.handle, one call per request)"
+    return f"{r.route} → {to} ({methods}; timeout {r.timeout_ms} ms{streamed})"
 
 
 def http_lines(m: Manifest) -> list[str]:

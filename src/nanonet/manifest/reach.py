@@ -84,8 +84,10 @@ def _flag(on: bool, what: str) -> str:
 
 def _component_code(t: ServiceTable) -> str:
     if t.world is not None:
-        tool = "componentize-js" if (t.component or "").endswith(".js") else "componentize-py"
-        stub = "" if t.wasi or tool == "componentize-js" else ", WASI stubbed out"
+        suffix = (t.component or "").rpartition(".")[2]
+        tool = {"js": "componentize-js", "c": "zig cc and wit-component"}.get(
+            suffix, "componentize-py")
+        stub = "" if t.wasi or suffix != "py" else ", WASI stubbed out"
         return (f"component {t.component}, built by {tool} (world {t.world} of "
                 f"{t.wit}{stub})")
     return f"component {t.component}"
@@ -113,6 +115,12 @@ def _wasi(svc: ServiceDef) -> list[str]:
             "random numbers)"]
 
 
+def _routes(m: Manifest, name: str) -> list[str]:
+    """The HTTP routes it serves: each request one call of its ``handle``."""
+    return [f"HTTP route {r.route}: nanonet:http/handler.handle, one call per request"
+            for r in m.table.http if r.service == name]
+
+
 def describe_component(m: Manifest, svc: ServiceDef) -> list[str]:
     """A component's reach: its imports, WASI, and the WASI context's grants."""
     g = svc.policy.grants
@@ -127,7 +135,8 @@ def describe_component(m: Manifest, svc: ServiceDef) -> list[str]:
         ("stdout", [_flag(g.stdout, "the host's stdout")]),
         ("stderr", [_flag(g.stderr, "the host's stderr")]),
         ("network", ["none"]),
-        ("calls", ["from the host (Python) and components whose imports name it"]),
+        ("calls", ["from the host (Python) and components whose imports name it",
+                   *_routes(m, svc.name)]),
     ]
     lines = [f"service {svc.name}: {_component_code(svc.table)}"]
     for label, values in rows:
