@@ -28,11 +28,11 @@ from ..bridge.webplan import tab_servers, tab_service, with_tab_ports
 from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
 from ..manifest.manifest import Manifest
-from ..manifest.schema import ManifestTable
+from ..manifest.schema import WEB_LISTEN, ManifestTable
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 from .web_run import share_lines, start_ingress
 
-DEFAULT_LISTEN = "127.0.0.1:8765"
+DEFAULT_LISTEN = WEB_LISTEN
 
 
 def add_web_argument(p: argparse.ArgumentParser) -> None:

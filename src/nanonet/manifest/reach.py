@@ -12,7 +12,7 @@ from ..policy.policy import Limits, RestartPolicy
 from .httpcheck import http_lines
 from .manifest import HOST, Manifest, ServiceDef
 from .namecheck import mapping, unspelt
-from .schema import BUILT_SOURCES, ServiceTable
+from .schema import BUILT_SOURCES, WEB_LISTEN, ServiceTable
 
 
 def _geometry(m: Manifest, tunnel: str) -> str:
@@ -185,6 +185,19 @@ def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
     return lines
 
 
+def web_lines(m: Manifest) -> list[str]:
+    """``web:`` then where the tabs' page is served and the lease; [] without [web]."""
+    w = m.table.web
+    if w is None:
+        return []
+    lease = (f"lease {w.lease:g} s: a tab that left may rejoin with its token within it and "
+             "resume (none for a tab that reads a tunnel from the host)" if w.lease else
+             "lease 0: a tab that leaves breaks its tunnels for good at once")
+    return ["web:", f"  page on {w.listen or WEB_LISTEN} (nanonet run --web HOST:PORT changes "
+            f"it); transport "
+            f"{w.transport}; tokens valid {w.token_ttl:g} s", f"  {lease} ([web] lease)"]
+
+
 def describe(m: Manifest) -> list[str]:
     """The whole manifest: the mesh, the host's ends, then every service."""
     mesh = m.table.mesh
@@ -197,7 +210,7 @@ def describe(m: Manifest) -> list[str]:
     host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in m.host_writes]
     lines += [f"{HOST}:", *(f"  {h}" for h in host or ["no tunnel ends"])]
-    lines += http_lines(m)
+    lines += http_lines(m) + web_lines(m)
     for svc in m.services.values():
         lines += ["", *describe_service(m, svc)]
     return lines

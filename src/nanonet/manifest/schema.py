@@ -390,6 +390,9 @@ class ServiceTable(Table):
         return self
 
 
+WEB_LISTEN = "127.0.0.1:8765"  # where the tabs' page is served without [web] listen
+
+
 class WebTable(Table):
     """Browser tabs as nodes (docs/browser.md): where the page is served,
     which nodes are tabs, and what each tab's guests are configured with."""
