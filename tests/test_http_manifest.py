@@ -186,3 +186,17 @@ def test_a_component_route_is_checked_at_its_line(folder: Path, old: str, new: s
     errors = _errors(folder, (MANIFEST + COMPONENT_ROUTE).replace(old, new))
     assert len(errors) == 1 and words in str(errors[0])
     assert errors[0].line >= 20  # the second route's lines, from its [[http]]
+
+
+def test_check_refuses_a_route_to_a_component_without_the_handler(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nanonet.component.pair import CALLEE
+
+    (folder / "calc.wat").write_text(CALLEE)
+    text = MANIFEST + COMPONENT_ROUTE.replace('component = "hello_component.c"\nwit = "http"\n'
+                                              'world = "server"', 'component = "calc.wat"')
+    (folder / "nanonet.toml").write_text(text)
+    assert main(["check", str(folder / "nanonet.toml")]) == 1
+    err = capsys.readouterr().err
+    assert "http[1].service: component 'web' does not export nanonet:http/handler (its " \
+        "exports: nanonet:bench/calc#scale); build it for the world nanonet:http/server" in err

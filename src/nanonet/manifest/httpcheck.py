@@ -16,6 +16,7 @@ from .schema import HttpRouteTable, IngressTable
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
+    from ..mesh import Mesh
     from .manifest import Manifest
 
 
@@ -56,6 +57,28 @@ def _component_problems(m: Manifest, i: int, r: HttpRouteTable) -> Iterator[Mani
         yield m.error(("http", i, "service"), f"service {name!r} is a core module, which "
                       "serves HTTP through a port; write port = \"NAME\" for a port it "
                       "serves, or make it a component of the world nanonet:http/server")
+
+
+def loaded_route_problems(m: Manifest, mesh: Mesh) -> tuple[list[str], list[ManifestError]]:
+    """Once the mesh is loaded: each component a route names exports the handler.
+    What ``check`` says of each, and an error for each that does not."""
+    from ..web.records import EXPORT
+
+    said: list[str] = []
+    errors: list[ManifestError] = []
+    for i, r in enumerate(m.table.http):
+        comp = mesh.components.get(r.service or "")
+        if comp is None:
+            continue  # not a component route, or the component failed to load (reported)
+        if EXPORT in comp.loaded.exports:
+            said.append(f"route {r.route}: component {r.service} exports "
+                        "nanonet:http/handler.handle")
+            continue
+        known = ", ".join(sorted(comp.loaded.exports)) or "none"
+        errors.append(m.error(("http", i, "service"), f"component {r.service!r} does not "
+                              f"export nanonet:http/handler (its exports: {known}); build it "
+                              "for the world nanonet:http/server (`nanonet wit http`)"))
+    return said, errors
 
 
 def route_text(r: HttpRouteTable) -> str:
