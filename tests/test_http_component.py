@@ -10,16 +10,20 @@ when the component traps or runs past its deadline.
 from __future__ import annotations
 
 import http.client
+import io
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from nanonet.component.pair import callee
 from nanonet.component.service import ComponentService
 from nanonet.errors import InvalidValue
 from nanonet.mesh import Mesh
+from nanonet.observe.snapshot import take
+from nanonet.observe.tophttp import http_tables
 from nanonet.toolchain.guestbuild import build_c
 from nanonet.web.routes import HttpRoute
 from nanonet.web.server import HttpIngress, HttpLimits
@@ -132,3 +136,17 @@ def test_a_component_that_is_not_running_is_503(component: Path) -> None:
         with HttpIngress(mesh, [HttpRoute("/w/*", "web", component=True)]) as ingress:
             status, _, body = _get(ingress, "GET", "/w/hello")
     assert status == 503 and b"not started" in body
+
+
+def test_the_snapshot_and_top_name_the_routes_component(
+        served: tuple[HttpIngress, ComponentService]) -> None:
+    ingress, _ = served
+    assert _get(ingress, "GET", "/w/hello")[0] == 200
+    rows = {r["route"]: r for r in take(ingress.mesh).http}
+    assert rows["/w/*"]["component"] and rows["/w/*"]["port"] == "web"
+    assert rows["/w/*"]["codes"].get("200", 0) >= 1
+    assert not rows["/api/*"]["component"]
+    out = io.StringIO()
+    for table in http_tables(take(ingress.mesh).to_json()):
+        Console(file=out, width=120, color_system=None).print(table)
+    assert "component web" in out.getvalue()

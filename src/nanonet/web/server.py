@@ -112,7 +112,7 @@ class HttpIngress:
         self._pools = {port: _Pool(mesh, port)
                        for port in dict.fromkeys(r.port for r in routes if not r.component)}
         self._components = targets(mesh, routes)
-        self.stats = IngressStats([(r.pattern, r.port) for r in routes])
+        self.stats = IngressStats([(r.pattern, r.port, r.component) for r in routes])
         register(mesh, self.stats)
         self.address: tuple[str, int] | None = None
         self._ready = threading.Event()
