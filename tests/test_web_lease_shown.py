@@ -4,12 +4,18 @@
 ``WebHost`` registers its state for the snapshot's ``web`` (the lease, the
 tabs joined, the leases running, the nodes whose lease ran out), which
 ``top`` draws as a line; a real tab in headless Chromium joins, closes, and
-its lease runs out, each seen in the snapshot.
+its lease runs out, each seen in the snapshot; ``nanonet top --json`` reads
+it from a ``nanonet run --web --dashboard``.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +93,29 @@ def test_a_tab_that_joins_leaves_and_runs_out_of_lease_is_seen(tmp_path: Path) -
     assert 0 <= lease["left_s"] <= SHORT
     assert "leasing: tab (" in text and "left to rejoin, out held broken)" in text
     assert expired is not None and expired["leasing"] == [] and expired["expired"] == ["tab"]
+
+
+def test_nanonet_top_sees_the_lease_of_a_run_with_tabs(tmp_path: Path) -> None:
+    """``nanonet run --web ... --dashboard`` leaves a control file; ``nanonet top
+    --json`` reads the snapshot's ``web`` through it (no tab joined yet)."""
+    path = tmp_path / "nanonet.toml"
+    path.write_text(TAB_PRODUCER.replace('browsers = ["tab"]', 'browsers = ["tab"]\nlease = 7'))
+    env = {**os.environ, "NANONET_CONTROL_FILE": str(tmp_path / "control.json"),
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.Popen([sys.executable, "-m", "nanonet.cli", "run", str(path), "--web",
+                            "127.0.0.1:0", "--dashboard", "--timeout", "60"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # bounded: the control file appears once the dashboard listens
+            if (tmp_path / "control.json").exists() or run.poll() is not None:
+                break
+            time.sleep(0.05)
+        top = subprocess.run([sys.executable, "-m", "nanonet.cli", "top", "--json"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+    assert top.returncode == 0, (top.stderr, err)
+    web = json.loads(top.stdout)["web"]
+    assert (web["lease_s"], web["tabs"], web["leasing"]) == (7, [], [])
+    assert "web: tab node 'tab' may rejoin within 7 s of leaving" in err

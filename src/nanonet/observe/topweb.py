@@ -23,8 +23,8 @@ def web_lines(snap: dict[str, Any]) -> list[str]:
     out = [line]
     if web["leasing"]:
         out.append("  leasing: " + "; ".join(
-            f"{k['node']} ({_left(k['left_s'])} left to rejoin, {', '.join(k['tunnels'])} "
-            "held broken)" for k in web["leasing"]))
+            f"{k['node']} ({_left(k['left_s'])} left to rejoin, "
+            f"{', '.join(k['tunnels']) or 'no tunnel'} held broken)" for k in web["leasing"]))
     return out
 
 
