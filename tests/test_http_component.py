@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from nanonet.cli import main
 from nanonet.component.pair import callee
 from nanonet.component.service import ComponentService
 from nanonet.errors import InvalidValue
@@ -150,3 +151,12 @@ def test_the_snapshot_and_top_name_the_routes_component(
     for table in http_tables(take(ingress.mesh).to_json()):
         Console(file=out, width=120, color_system=None).print(table)
     assert "component web" in out.getvalue()
+
+
+def test_nanonet_wit_prints_the_http_package(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wit", "http"]) == 0
+    text = capsys.readouterr().out
+    assert "package nanonet:http@0.1.0;" in text
+    assert "handle: func(req: request) -> response;" in text
+    assert main(["wit", "http", "--path"]) == 0
+    assert capsys.readouterr().out.strip() == str(PACKAGES["http"])
