@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from nanonet.bench.http_component import rows
 from nanonet.cli import main
 from nanonet.component.pair import callee
 from nanonet.component.service import ComponentService
@@ -160,3 +161,10 @@ def test_nanonet_wit_prints_the_http_package(capsys: pytest.CaptureFixture[str])
     assert "handle: func(req: request) -> response;" in text
     assert main(["wit", "http", "--path"]) == 0
     assert capsys.readouterr().out.strip() == str(PACKAGES["http"])
+
+
+def test_the_bench_drives_both_routes_with_the_same_clients(component: Path) -> None:
+    got = rows(2, 5)
+    assert {name: row["requests"] for name, row in got.items()} == {
+        "http_nanonet_component": 10, "http_nanonet_wat": 10}
+    assert all(row["requests_per_s"] > 0 and row["p50_ms"] > 0 for row in got.values())

@@ -6,7 +6,7 @@
  * through a return area: status u16 at 0, headers (ptr, len) at 4, body
  * (ptr, len) at 12. A header is a tuple<string, string>: four u32.
  *
- *   GET  /w/hello?...   200 text: the method, path, query and user-agent
+ *   GET  /w/hello...    200 text: the method, path, query and user-agent
  *   POST /w/echo        200, the body's bytes back; x-* headers come back as echo-x-*
  *   GET  /w/trap        traps: the client gets 500
  *   GET  /w/spin?n=N    spins N million rounds first (a deadline test)
@@ -132,7 +132,7 @@ response_t *handle(const uint8_t *m, uint32_t m_len, const uint8_t *p, uint32_t 
   if (same(path, "/w/trap")) __builtin_trap();
   if (same(path, "/w/spin")) spin(number(query, "n"));
   if (same(path, "/w/echo")) echo(h, nh, body, body_len);
-  else if (same(path, "/w/hello") || same(path, "/w/spin")) hello(method, path, query, h, nh);
+  else if (starts(path, "/w/hello") || same(path, "/w/spin")) hello(method, path, query, h, nh);
   else ret = (response_t){404, 0, one_header("content-type", "text/plain"), 1,
                           (uint8_t *)"not found", 9};
   return &ret;
