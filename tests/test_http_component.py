@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import io
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,9 +136,24 @@ def test_a_route_to_a_component_that_cannot_serve_it_is_refused(component: Path)
 def test_a_component_that_is_not_running_is_503(component: Path) -> None:
     with Mesh() as mesh:
         mesh.component("web", component)  # the mesh is not started
-        with HttpIngress(mesh, [HttpRoute("/w/*", "web", component=True)]) as ingress:
+        route = HttpRoute("/w/*", "web", component=True, timeout_ms=100)
+        with HttpIngress(mesh, [route]) as ingress:
             status, _, body = _get(ingress, "GET", "/w/hello")
     assert status == 503 and b"not started" in body
+
+
+def test_a_request_before_the_mesh_starts_waits_for_the_component(component: Path) -> None:
+    with Mesh() as mesh:
+        mesh.component("web", component)
+        route = HttpRoute("/w/*", "web", component=True, timeout_ms=30_000)
+        with HttpIngress(mesh, [route]) as ingress:
+            got: list[int] = []
+            asker = threading.Thread(target=lambda: got.append(_get(ingress, "GET",
+                                                                    "/w/hello")[0]))
+            asker.start()
+            mesh.start()
+            asker.join(60)
+    assert got == [200]
 
 
 def test_the_snapshot_and_top_name_the_routes_component(

@@ -11,6 +11,8 @@ after a trap: the client of the trapping request gets 500, the next one a
 fresh instance. A call past the route's deadline is 504: skipped if it has
 not started, else cut (trapped at the engine's next epoch, and the instance
 renewed), so one runaway request does not hold every later one behind it.
+A request that comes before the mesh started the component waits for it
+within its deadline (then 503), as a port route's waits for its server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from ..errors import GuestTrap, InvalidValue, NanonetError
 from .forms import Reply
 from .head import Head, HttpError
 from .records import EXPORT, request_record, response_reply
+
+START_POLL_S = 0.01
 
 if TYPE_CHECKING:
     from ..component.service import ComponentService
@@ -55,12 +59,16 @@ class ComponentTarget:
     async def call(self, route: HttpRoute, head: Head, body: bytes) -> Reply:
         """The response to one request read whole; its failures as HTTP errors."""
         record = request_record(head, body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + route.timeout_ms / 1000
+        while not self.service.started and loop.time() < deadline:
+            await asyncio.sleep(START_POLL_S)  # the ingress starts before the mesh does
         try:
             future = self.service.submit(EXPORT, record)
         except NanonetError as err:
             raise HttpError(503, f"component {self.name!r} does not serve now: {err}") from None
         try:
-            async with asyncio.timeout(route.timeout_ms / 1000):
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
                 value = await asyncio.wrap_future(future)
         except TimeoutError:
             if not future.cancel():  # skipped if it has not started, else cut short
