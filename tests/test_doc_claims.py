@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nanonet import Mesh, PortStats
 from nanonet.bridge.linkstats import FAR_END_FIELDS, LinkStats
+from nanonet.bridge.webstate import FIELDS as WEB_FIELDS
 from nanonet.observe.latency import LatencySampler
 from nanonet.observe.metrics import registry
 from nanonet.observe.portcalls import EXTRA_FIELDS
@@ -83,6 +84,7 @@ def test_the_snapshot_fields_are_the_documented_ones() -> None:
     want |= {f"tunnels[].{f.name}" for f in fields(TunnelSnapshot)}
     want |= {f"ports[].{f.name}" for f in fields(PortStats)}
     want |= {f"ports[].{name}" for name in EXTRA_FIELDS}
+    want |= {f"web.{name}" for name in WEB_FIELDS}
     assert set(_first_cells(_section("observability.md", "### Snapshot JSON"))) == want
 
 

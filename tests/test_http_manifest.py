@@ -144,3 +144,59 @@ def test_nanonet_run_serves_the_example_until_a_signal(
     assert "Traceback" not in err
     assert f"{why} after" in out and "hello_c      stopped" in out
     assert proc.returncode == code
+
+
+COMPONENT_ROUTE = """
+[services.web]
+component = "hello_component.c"
+wit = "http"
+world = "server"
+
+[[http]]
+route = "/w/*"
+service = "web"
+"""
+
+
+def test_check_says_a_routes_server_is_a_component(folder: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(EXAMPLE / "hello_component.c", folder / "hello_component.c")
+    (folder / "nanonet.toml").write_text(MANIFEST + COMPONENT_ROUTE)
+    assert main(["check", str(folder / "nanonet.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "  /w/* → component web (its nanonet:http/handler.handle, one call per " \
+        "request) (any method; timeout 5000 ms)" in out
+    assert "service web: component hello_component.c, built by zig cc and wit-component " \
+        "(world server of http)" in out
+    assert "HTTP route /w/*: nanonet:http/handler.handle, one call per request" in out
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('service = "web"', 'service = "wbe"', "no service named 'wbe' (services: hello, web); "
+     "did you mean 'web'?"),
+    ('service = "web"', 'service = "hello"', "service 'hello' is a core module, which serves "
+     "HTTP through a port"),
+    ('service = "web"', 'service = "web"\nport = "api"', "needs exactly one of port"),
+    ('service = "web"', 'service = "web"\nstream = true', "a component route takes whole "
+     "requests"),
+])
+def test_a_component_route_is_checked_at_its_line(folder: Path, old: str, new: str,
+                                                  words: str) -> None:
+    shutil.copy(EXAMPLE / "hello_component.c", folder / "hello_component.c")
+    errors = _errors(folder, (MANIFEST + COMPONENT_ROUTE).replace(old, new))
+    assert len(errors) == 1 and words in str(errors[0])
+    assert errors[0].line >= 20  # the second route's lines, from its [[http]]
+
+
+def test_check_refuses_a_route_to_a_component_without_the_handler(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nanonet.component.pair import CALLEE
+
+    (folder / "calc.wat").write_text(CALLEE)
+    text = MANIFEST + COMPONENT_ROUTE.replace('component = "hello_component.c"\nwit = "http"\n'
+                                              'world = "server"', 'component = "calc.wat"')
+    (folder / "nanonet.toml").write_text(text)
+    assert main(["check", str(folder / "nanonet.toml")]) == 1
+    err = capsys.readouterr().err
+    assert "http[1].service: component 'web' does not export nanonet:http/handler (its " \
+        "exports: nanonet:bench/calc#scale); build it for the world nanonet:http/server" in err

@@ -31,15 +31,17 @@ from ..web.server import HttpIngress
 WAT = Path(__file__).resolve().parents[1] / "examples" / "http" / "hello.wat"
 
 
-def _clients(host: str, port: int, clients: int, per: int) -> dict[str, float]:
-    """Run in the client subprocess: requests/s over all, p50 of each request."""
+def _clients(host: str, port: int, clients: int, per: int, prefix: str = "/api",
+             ) -> dict[str, float]:
+    """Run in the client subprocess: requests/s over all, p50 of each request
+    (``GET PREFIX/cK/I``)."""
     lat: list[float] = []
 
     def one(k: int) -> None:
         c = http.client.HTTPConnection(host, port, timeout=30)
         for i in range(per):
             t0 = time.perf_counter()
-            c.request("GET", f"/api/c{k}/{i}")
+            c.request("GET", f"{prefix}/c{k}/{i}")
             r = c.getresponse()
             r.read()
             lat.append(time.perf_counter() - t0)
@@ -58,9 +60,10 @@ def _clients(host: str, port: int, clients: int, per: int) -> dict[str, float]:
             "requests": len(lat)}
 
 
-def _drive(address: tuple[str, int], clients: int, per: int) -> dict[str, float]:
+def _drive(address: tuple[str, int], clients: int, per: int, prefix: str = "/api",
+           ) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-m", "nanonet.bench.http_bench", "--client",
-                          address[0], str(address[1]), str(clients), str(per)],
+                          address[0], str(address[1]), str(clients), str(per), prefix],
                          capture_output=True, text=True, timeout=600, check=True)
     row: dict[str, float] = json.loads(out.stdout)
     return row
@@ -112,11 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--client", nargs=4, metavar=("HOST", "PORT", "CLIENTS", "PER"))
+    p.add_argument("--client", nargs=5, metavar=("HOST", "PORT", "CLIENTS", "PER", "PREFIX"))
     args = p.parse_args(argv)
     if args.client:
-        host, port, clients, per = args.client
-        print(json.dumps(_clients(host, int(port), int(clients), int(per))))
+        host, port, clients, per, prefix = args.client
+        print(json.dumps(_clients(host, int(port), int(clients), int(per), prefix)))
         return
     per = args.requests // args.clients
     from .asgi_peer import asgi_row, missing

@@ -65,6 +65,7 @@ from .webfeed import TabFeeds
 from .weblease import LEASE, TabLeases
 from .webplan import TabService
 from .webport import TabPorts
+from .webstate import register
 from .webtoken import Grant, TokenRefused, verify
 from .ws import WsLink
 
@@ -145,6 +146,7 @@ class WebHost:
         self.feeds = TabFeeds(self.mesh, self.readers_of).take()
         self.leases = TabLeases(self.mesh, self.writers_of, self.lease)
         self.ports = TabPorts(self.mesh, self.servers_of, self.loop).take()
+        register(self.mesh, self.state)
         self._thread = threading.Thread(target=self.loop.run_forever, name="nanonet-web",
                                         daemon=True)
         self._thread.start()
@@ -401,6 +403,16 @@ class WebHost:
         held = self.leases.holds if self.leases is not None else lambda t: False
         return all(t in self.ended or (self.mesh.tunnels[t].ring.broken and not held(t))
                    for t in self.writers_of) and (self.feeds is None or self.feeds.all_done())
+
+    def state(self) -> dict[str, Any]:
+        """The snapshot's ``web``: the lease, the tab nodes joined, the leases
+        running (a node that left, its seconds left) and the nodes whose lease
+        ran out (docs/observability.md)."""
+        leases = self.leases
+        return {"lease_s": self.lease, "transport": self.transport,
+                "tabs": sorted({t.grant.node for t in list(self.tabs.values())}),
+                "leasing": [] if leases is None else leases.state(self.loop.time()),
+                "expired": [] if leases is None else sorted(leases.gone)}
 
     def failure(self) -> BaseException | None:
         feeds = self.feeds.errors if self.feeds is not None else {}

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..mesh import Mesh
 from ..ring import layout as L
@@ -129,6 +130,15 @@ class TabLeases:
         if lease is None:
             return False
         return lease.settled.wait(timeout) and lease.healed
+
+    def state(self, now: float) -> list[dict[str, Any]]:
+        """The leases running, each node's tunnels and the seconds it has left
+        (``now``: the loop's clock); read from any thread."""
+        out = []
+        for lease in list(self.open.values()):
+            left = None if lease.timer is None else max(0.0, lease.timer.when() - now)
+            out.append({"node": lease.node, "tunnels": list(lease.tunnels), "left_s": left})
+        return out
 
     def stop(self) -> None:
         """The host stops: no lease will heal now; wake whoever waits on one."""

@@ -22,6 +22,7 @@ from ..bridge.node import placed
 from ..component.fastpath import lines
 from ..component.ringmesh import paths
 from ..errors import ManifestError, NanonetError
+from ..manifest.httpcheck import loaded_route_problems
 from ..manifest.manifest import Manifest, check_manifest, load_manifest
 from ..manifest.reach import describe
 from ..observe.feeds import SharedWriter
@@ -77,6 +78,10 @@ def _load_all(m: Manifest, build: bool, say: Print) -> list[ManifestError]:
     for name, comp in sorted(mesh.components.items()):  # split.py, or the Wasm tunnel path
         for line in lines(name, comp.loaded.binary, paths(mesh).get(name)):
             say(line)
+    said, bad_routes = loaded_route_problems(m, mesh)
+    for line in said:
+        say(line)
+    failures += bad_routes
     mesh.stop(grace=0)
     if not failures:
         count = len(m.services)

@@ -223,7 +223,8 @@ def summary(mesh: Mesh, host: HostReads) -> list[str]:
         if s.asked:
             lines.append(f"  {'':<12} {s.asked}")
     for c in mesh.components.values():
-        lines.append(f"  {c.name:<12} {c.state.value:<10} {'-':>5} {'-':>8}  "
+        renewed = str(c.restarts) if c.renew_after_trap else "-"  # fresh after a trap
+        lines.append(f"  {c.name:<12} {c.state.value:<10} {'-':>5} {renewed:>8}  "
                      f"{c.cause or '(component: answers calls)'}")
     lines.append(f"  {'tunnel':<12} {'sent':>9} {'received':>9} {'bytes':>11} {'full':>6} "
                  f"{'empty':>6} {'parks w/r':>10}  state")

@@ -28,11 +28,12 @@ from ..bridge.webplan import tab_servers, tab_service, with_tab_ports
 from ..bridge.webtoken import Grant, mint
 from ..errors import InvalidValue
 from ..manifest.manifest import Manifest
-from ..manifest.schema import ManifestTable
+from ..manifest.schema import WEB_LISTEN, ManifestTable
+from ..observe.hook import attach, mesh_name
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 from .web_run import share_lines, start_ingress
 
-DEFAULT_LISTEN = "127.0.0.1:8765"
+DEFAULT_LISTEN = WEB_LISTEN
 
 
 def add_web_argument(p: argparse.ArgumentParser) -> None:
@@ -134,8 +135,9 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
         for line in share_lines(ingress):
             _say(line)
     t0 = time.perf_counter()
-    try:
-        why = run_mesh(mesh, reads, RunOptions(args.timeout, args.quiet), bridges=web)
+    try:  # --dashboard: nanonet top and the dashboard see the tabs (the snapshot's web)
+        with attach(mesh, args, getattr(args, "name", None) or mesh_name(m.path)):
+            why = run_mesh(mesh, reads, RunOptions(args.timeout, args.quiet), bridges=web)
     finally:
         web.stop()
         if ingress is not None:

@@ -44,14 +44,18 @@ def start_ingress(m: Manifest, mesh: Mesh, listen: str | None, say: Print) -> Ht
         return None
     web = m.table.ingress or IngressTable()
     host, port = listen_address(listen or web.listen)
-    routes = [HttpRoute(r.route, r.port, tuple(r.methods) if r.methods else None,
-                        r.timeout_ms, r.stream) for r in m.table.http]
+    routes = [HttpRoute(r.route, r.target, tuple(r.methods) if r.methods else None,
+                        r.timeout_ms, r.stream, r.service is not None) for r in m.table.http]
     limits = HttpLimits(web.max_header_bytes, web.max_body_bytes)
     ingress = HttpIngress(mesh, routes, host, port, limits)
     bound = ingress.start()
     say(f"http: serving http://{bound[0]}:{bound[1]} ({len(routes)} route(s): "
-        f"{', '.join(f'{r.pattern} → {r.port}' for r in routes)})")
+        f"{', '.join(f'{r.pattern} → {_to(r)}' for r in routes)})")
     return ingress
+
+
+def _to(r: HttpRoute) -> str:
+    return f"component {r.port}" if r.component else r.port
 
 
 def share_lines(ingress: HttpIngress) -> list[str]:
@@ -60,5 +64,6 @@ def share_lines(ingress: HttpIngress) -> list[str]:
     assert ingress.address is not None
     host, port = ingress.address[:2]
     where = f"[{host}]" if ":" in host else host
-    return [f"http: route {r.pattern} (port {r.port!r}): http://{where}:{port}"
+    return [f"http: route {r.pattern} ({'component' if r.component else 'port'} {r.port!r}): "
+            f"http://{where}:{port}"
             f"{r.pattern.removesuffix('*')}" for r in ingress.routes.all]

@@ -70,7 +70,10 @@ class ComponentService:
         self.cause: str | None = None
         self.outcome: Outcome | None = None
         self.internal_error: InternalError | None = None
-        self.restarts = 0  # a component is not restarted
+        self.restarts = 0  # fresh instances after a trap (only with renew_after_trap)
+        # an HTTP route's component is instantiated afresh after a trap: wasmtime
+        # refuses any later call into an instance that trapped
+        self.renew_after_trap = False
         self.exit_code: int | None = None
         self.rt = rt or runtime()
         self.loaded: Loaded = load(self.rt, source)
@@ -87,6 +90,7 @@ class ComponentService:
         self._ready: Future[None] = Future()
         self._ended = False  # no call is queued once set (under _lock)
         self._lock = threading.Lock()
+        self._running: Future[Any] | None = None  # the call being made (under _lock)
         if start:
             self.start()
 
@@ -154,10 +158,11 @@ class ComponentService:
         try:
             running = self._instantiate()
             if running:
-                while (item := self._queue.get()) is not None:
+                while self.outcome is None and (item := self._queue.get()) is not None:
                     self._answer(*item)
-                self.outcome = Outcome("stopped", "closed")
-                self._event(Event.STOP)
+                if self.outcome is None:  # not failed while renewing
+                    self.outcome = Outcome("stopped", "closed")
+                    self._event(Event.STOP)
         except BaseException as exc:  # nanonet's own fault: surfaced by Mesh.wait/stop
             self._crash(exc)
         finally:
@@ -217,12 +222,51 @@ class ComponentService:
         if not fut.set_running_or_notify_cancel():
             return
         assert self._instance is not None
+        with self._lock:
+            self._running = fut
         try:
-            fut.set_result(self._instance.call(fname, *args))
+            result: Any = self._instance.call(fname, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            fut.set_exception(self._trapped(exc))
+            result = self._trapped(exc)
         except BaseException as exc:
-            fut.set_exception(exc)
+            result = exc
+        with self._lock:  # a cut asked for after the call ended must not hit the next
+            self._running, self.watchdog.cut_requested = None, False
+        if isinstance(result, GuestTrap) and self.renew_after_trap \
+                and not self.watchdog.stop_requested:
+            self._renew()
+        if isinstance(result, BaseException):
+            fut.set_exception(result)
+        else:
+            fut.set_result(result)
+
+    def cut(self, fut: Future[Any]) -> bool:
+        """Trap the call of ``fut`` at the engine's next epoch if it is the one running
+        (its caller's deadline passed); True if it was. Only with ``renew_after_trap``:
+        the instance is renewed after it."""
+        with self._lock:
+            if self._running is not fut or not self.renew_after_trap:
+                return False
+            self.watchdog.cut_requested = True
+        self.rt.engine.increment_epoch()  # the store's deadline is one tick ahead
+        return True
+
+    def _renew(self) -> None:
+        """A fresh instance in a fresh Store, with the same imports, in place of
+        one that trapped (its globals and memory start over)."""
+        assert self._instance is not None
+        old, store = self._instance, self.rt.new_store()
+        install_epoch_callback(store, self.watchdog.callback)
+        try:
+            self._instance = self.loaded.instantiate(store, self._imports,
+                                                     f"component {self.name!r}",
+                                                     wasi=self._wasi, owner=self.name)
+        except Exception as exc:  # its start function trapped this time: it has ended
+            self.outcome = Outcome("failed", str(exc))
+            self._event(Event.FAIL, f"could not be instantiated again after a trap: {exc}")
+            return
+        old.store.close()
+        self.restarts += 1
 
     def _trapped(self, exc: Exception) -> GuestTrap:
         """A trap in a call, as a service's trap is raised: the trap's own
@@ -237,14 +281,7 @@ class ComponentService:
         if threading.current_thread() is self._thread:
             assert self._instance is not None
             return self._instance.call(fname, *args)  # from one of its own imports
-        if not self._thread.is_alive():
-            state = "closed" if self.started else "not started: start the mesh first"
-            raise NanonetError(f"component service {self.name!r} is {state}")
-        fut: Future[Any] = Future()
-        with self._lock:
-            if self._ended:
-                raise NanonetError(f"component service {self.name!r} is closed")
-            self._queue.put((fname, args, fut))
+        fut = self.submit(fname, *args)
         try:
             return fut.result(timeout)
         except TimeoutError:
@@ -253,6 +290,19 @@ class ComponentService:
             raise CallTimeout(f"component service {self.name!r} did not answer {fname!r} within "
                               f"{timeout} s: pass a longer timeout, or look at what its imports "
                               "wait for") from None
+
+    def submit(self, fname: str, *args: Any) -> Future[Any]:
+        """Queue a call of export ``fname`` without waiting (from another thread than
+        its own); cancelling the future before the call starts skips it."""
+        if not self._thread.is_alive():
+            state = "closed" if self.started else "not started: start the mesh first"
+            raise NanonetError(f"component service {self.name!r} is {state}")
+        fut: Future[Any] = Future()
+        with self._lock:
+            if self._ended:
+                raise NanonetError(f"component service {self.name!r} is closed")
+            self._queue.put((fname, args, fut))
+        return fut
 
     def export(self, fname: str) -> Callable[..., Any]:
         """A function calling export ``fname``: what another service's import is wired to."""

@@ -109,11 +109,13 @@ def _component(m: Manifest, svc: ServiceDef, progress: Progress, build: bool) ->
 
     t = svc.table
     path = m.file(t.component or "")
-    if path.suffix not in (".py", ".js"):
+    if path.suffix not in (".py", ".js", ".c"):
         progress(f"  {svc.name}: component {path.name} ({path.stat().st_size:,} bytes)")
         return path
     wit, world, js = PACKAGES.get(t.wit or "") or m.file(t.wit or ""), t.world or "", \
         path.suffix == ".js"
+    if path.suffix == ".c":
+        return _c_component(m, svc, path, wit, progress)
     tool = "componentize-js" if js else "componentize-py"
     done = (js_built_path(path, wit, world) if js
             else built_path(path.parent, path.stem, wit, world, not t.wasi))
@@ -126,6 +128,21 @@ def _component(m: Manifest, svc: ServiceDef, progress: Progress, build: bool) ->
     except BuildError as err:
         raise m.error(("services", svc.name, "component"), f"does not build: {err}") from None
     progress(f"  {svc.name}: {t.component} with {tool} (world {world}), "
+             f"{built.size:,} bytes, {built.how}")
+    return built.path
+
+
+def _c_component(m: Manifest, svc: ServiceDef, path: Path, wit: Path,
+                 progress: Progress) -> Path:
+    """A C component, built with zig cc and wit-component (it runs none of its code)."""
+    from ..toolchain.guestbuild import build_c
+
+    world = svc.table.world or ""
+    try:
+        built = build_c(path, wit, world)
+    except BuildError as err:
+        raise m.error(("services", svc.name, "component"), f"does not build: {err}") from None
+    progress(f"  {svc.name}: {svc.table.component} with zig cc (world {world}), "
              f"{built.size:,} bytes, {built.how}")
     return built.path
 

@@ -16,15 +16,19 @@ from .schema import HttpRouteTable, IngressTable
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
+    from ..mesh import Mesh
     from .manifest import Manifest
 
 
 def http_problems(m: Manifest) -> Iterator[ManifestError]:
-    """Each route names a port the host can call, and no pattern comes twice."""
+    """Each route names a port the host can call (or a component service), and no
+    pattern comes twice."""
     ports = m.table.ports
     seen: dict[str, int] = {}
     for i, r in enumerate(m.table.http):
-        if r.port not in ports:
+        if r.port is None:
+            yield from _component_problems(m, i, r)
+        elif r.port not in ports:
             yield m.error(("http", i, "port"), f"no port named {r.port!r} (ports: "
                           f"{', '.join(ports) or 'none'}); {did_you_mean(r.port, list(ports))}"
                           f"add [ports.{r.port}] with server = \"NAME\", or fix the name")
@@ -41,10 +45,48 @@ def http_problems(m: Manifest) -> Iterator[ManifestError]:
                       "answer 404 to everything; add [[http]] route = \"/*\", port = \"NAME\"")
 
 
+def _component_problems(m: Manifest, i: int, r: HttpRouteTable) -> Iterator[ManifestError]:
+    """A route's ``service`` must be a component service of this manifest."""
+    services = m.table.services
+    name = r.service or ""
+    if name not in services:
+        yield m.error(("http", i, "service"), f"no service named {name!r} (services: "
+                      f"{', '.join(services) or 'none'}); {did_you_mean(name, list(services))}"
+                      f"add [services.{name}] with component = \"x.wasm\", or fix the name")
+    elif services[name].component is None:
+        yield m.error(("http", i, "service"), f"service {name!r} is a core module, which "
+                      "serves HTTP through a port; write port = \"NAME\" for a port it "
+                      "serves, or make it a component of the world nanonet:http/server")
+
+
+def loaded_route_problems(m: Manifest, mesh: Mesh) -> tuple[list[str], list[ManifestError]]:
+    """Once the mesh is loaded: each component a route names exports the handler.
+    What ``check`` says of each, and an error for each that does not."""
+    from ..web.records import EXPORT
+
+    said: list[str] = []
+    errors: list[ManifestError] = []
+    for i, r in enumerate(m.table.http):
+        comp = mesh.components.get(r.service or "")
+        if comp is None:
+            continue  # not a component route, or the component failed to load (reported)
+        if EXPORT in comp.loaded.exports:
+            said.append(f"route {r.route}: component {r.service} exports "
+                        "nanonet:http/handler.handle")
+            continue
+        known = ", ".join(sorted(comp.loaded.exports)) or "none"
+        errors.append(m.error(("http", i, "service"), f"component {r.service!r} does not "
+                              f"export nanonet:http/handler (its exports: {known}); build it "
+                              "for the world nanonet:http/server (`nanonet wit http`)"))
+    return said, errors
+
+
 def route_text(r: HttpRouteTable) -> str:
     methods = ", ".join(r.methods) if r.methods else "any method"
     streamed = "; bodies streamed in parts" if r.stream else ""
-    return f"{r.route} → port {r.port} ({methods}; timeout {r.timeout_ms} ms{streamed})"
+    to = f"port {r.port}" if r.port is not None else \
+        f"component {r.service} (its nanonet:http/handler.handle, one call per request)"
+    return f"{r.route} → {to} ({methods}; timeout {r.timeout_ms} ms{streamed})"
 
 
 def http_lines(m: Manifest) -> list[str]:

@@ -12,7 +12,7 @@ from ..policy.policy import Limits, RestartPolicy
 from .httpcheck import http_lines
 from .manifest import HOST, Manifest, ServiceDef
 from .namecheck import mapping, unspelt
-from .schema import BUILT_SOURCES, ServiceTable
+from .schema import BUILT_SOURCES, WEB_LISTEN, ServiceTable
 
 
 def _geometry(m: Manifest, tunnel: str) -> str:
@@ -84,8 +84,10 @@ def _flag(on: bool, what: str) -> str:
 
 def _component_code(t: ServiceTable) -> str:
     if t.world is not None:
-        tool = "componentize-js" if (t.component or "").endswith(".js") else "componentize-py"
-        stub = "" if t.wasi or tool == "componentize-js" else ", WASI stubbed out"
+        suffix = (t.component or "").rpartition(".")[2]
+        tool = {"js": "componentize-js", "c": "zig cc and wit-component"}.get(
+            suffix, "componentize-py")
+        stub = "" if t.wasi or suffix != "py" else ", WASI stubbed out"
         return (f"component {t.component}, built by {tool} (world {t.world} of "
                 f"{t.wit}{stub})")
     return f"component {t.component}"
@@ -113,6 +115,12 @@ def _wasi(svc: ServiceDef) -> list[str]:
             "random numbers)"]
 
 
+def _routes(m: Manifest, name: str) -> list[str]:
+    """The HTTP routes it serves: each request one call of its ``handle``."""
+    return [f"HTTP route {r.route}: nanonet:http/handler.handle, one call per request"
+            for r in m.table.http if r.service == name]
+
+
 def describe_component(m: Manifest, svc: ServiceDef) -> list[str]:
     """A component's reach: its imports, WASI, and the WASI context's grants."""
     g = svc.policy.grants
@@ -127,7 +135,8 @@ def describe_component(m: Manifest, svc: ServiceDef) -> list[str]:
         ("stdout", [_flag(g.stdout, "the host's stdout")]),
         ("stderr", [_flag(g.stderr, "the host's stderr")]),
         ("network", ["none"]),
-        ("calls", ["from the host (Python) and components whose imports name it"]),
+        ("calls", ["from the host (Python) and components whose imports name it",
+                   *_routes(m, svc.name)]),
     ]
     lines = [f"service {svc.name}: {_component_code(svc.table)}"]
     for label, values in rows:
@@ -176,6 +185,19 @@ def describe_service(m: Manifest, svc: ServiceDef) -> list[str]:
     return lines
 
 
+def web_lines(m: Manifest) -> list[str]:
+    """``web:`` then where the tabs' page is served and the lease; [] without [web]."""
+    w = m.table.web
+    if w is None:
+        return []
+    lease = (f"lease {w.lease:g} s: a tab that left may rejoin with its token within it and "
+             "resume (none for a tab that reads a tunnel from the host)" if w.lease else
+             "lease 0: a tab that leaves breaks its tunnels for good at once")
+    return ["web:", f"  page on {w.listen or WEB_LISTEN} (nanonet run --web HOST:PORT changes "
+            f"it); transport "
+            f"{w.transport}; tokens valid {w.token_ttl:g} s", f"  {lease} ([web] lease)"]
+
+
 def describe(m: Manifest) -> list[str]:
     """The whole manifest: the mesh, the host's ends, then every service."""
     mesh = m.table.mesh
@@ -188,7 +210,7 @@ def describe(m: Manifest) -> list[str]:
     host += [f"writes {t} ({_geometry(m, t)}) to {m.table.tunnels[t].read_by()}"
              for t in m.host_writes]
     lines += [f"{HOST}:", *(f"  {h}" for h in host or ["no tunnel ends"])]
-    lines += http_lines(m)
+    lines += http_lines(m) + web_lines(m)
     for svc in m.services.values():
         lines += ["", *describe_service(m, svc)]
     return lines

@@ -373,14 +373,14 @@ class ServiceTable(Table):
             raise ValueError(f"is a component, so {', '.join(core)} "
                              f"{'does' if len(core) == 1 else 'do'} not apply; remove "
                              f"{'it' if len(core) == 1 else 'them'}")
-        py = self.component is not None and self.component.endswith((".py", ".js"))
+        py = self.component is not None and self.component.endswith((".py", ".js", ".c"))
         if py and (self.wit is None or self.world is None):
-            raise ValueError("a Python or JavaScript component needs wit (\"auth\", "
-                             "\"tunnel\" or a folder) and world; set both (a Python one "
-                             "without wasi = true is built with WASI stubbed out)")
+            raise ValueError("a Python, JavaScript or C component needs wit (\"auth\", "
+                             "\"tunnel\", \"http\" or a folder) and world; set both (a "
+                             "Python one without wasi = true is built with WASI stubbed out)")
         if not py and (self.wit is not None or self.world is not None):
             raise ValueError("wit and world apply only to a component built by nanonet "
-                             "(component = \"x.py\" or \"x.js\"); remove them")
+                             "(component = \"x.py\", \"x.js\" or \"x.c\"); remove them")
         if self.grants.network or self.grants.raw:
             raise ValueError("a component is given no network and no raw tunnel access; "
                              "remove grants.network and grants.raw")
@@ -388,6 +388,9 @@ class ServiceTable(Table):
             raise ValueError("a component's grants make its WASI context, so they need "
                              "wasi = true; set it, or remove the grants")
         return self
+
+
+WEB_LISTEN = "127.0.0.1:8765"  # where the tabs' page is served without [web] listen
 
 
 class WebTable(Table):
@@ -433,10 +436,12 @@ class IngressTable(Table):
 
 
 class HttpRouteTable(Table):
-    """One ``[[http]]`` route: a path (exact, or a prefix ending in ``*``) to a port."""
+    """One ``[[http]]`` route: a path (exact, or a prefix ending in ``*``) to a port, or
+    to a component service exporting ``nanonet:http/handler`` (``service``)."""
 
     route: str = Field(min_length=1, max_length=1024)
-    port: TunnelName
+    port: TunnelName | None = None
+    service: ServiceName | None = None  # a component: one handle call per request
     methods: list[HttpMethod] | None = Field(default=None, min_length=1)
     timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)  # per port call on a stream route
     stream: bool = False  # bodies over max_payload cross in parts (docs/http.md)
@@ -452,6 +457,22 @@ class HttpRouteTable(Table):
             raise ValueError(f"{v!r} holds a space or a character outside printable ASCII; "
                              "percent-encode it as clients send it")
         return v
+
+    @model_validator(mode="after")
+    def _target(self) -> HttpRouteTable:
+        if (self.port is None) == (self.service is None):
+            raise ValueError("needs exactly one of port = \"NAME\" (a request/reply port) "
+                             "or service = \"NAME\" (a component exporting "
+                             "nanonet:http/handler); set one")
+        if self.service is not None and self.stream:
+            raise AtKey("stream", "a component route takes whole requests (one record "
+                        "each); remove stream = true, or route to a port")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The port or component service the route calls."""
+        return self.port or self.service or ""
 
 
 class ManifestTable(Table):

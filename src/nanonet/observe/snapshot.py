@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..bridge.webstate import web_of
 from ..errors import GuestTrap
 from ..mesh import FanIn, Mesh, Tunnel
 from ..ring import layout as L
@@ -121,6 +122,8 @@ class MeshSnapshot:
     http: list[dict[str, Any]] = field(default_factory=list)
     # bridged tunnels' links: bridge.linkstats.LinkStats as plain data (state, RTT, ...)
     links: list[dict[str, Any]] = field(default_factory=list)
+    # browser tabs (bridge/webstate.py): the [web] lease, tabs joined, leases running
+    web: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -205,7 +208,8 @@ def take(mesh: Mesh, samplers: dict[str, LatencySampler] | None = None,
          *(component_snapshot(c, counts) for c in list(mesh.components.values()))],
         [tunnel_snapshot(mesh, n, samplers.get(n)) for n in list(mesh.tunnels)], name,
         uptime_s=_uptime(mesh),
-        ports=port_rows(mesh), http=routes_of(mesh), links=mesh.link_statistics())
+        ports=port_rows(mesh), http=routes_of(mesh), links=mesh.link_statistics(),
+        web=web_of(mesh))
 
 
 def _with_patterns(mesh: Mesh, snap: ServiceSnapshot) -> ServiceSnapshot:

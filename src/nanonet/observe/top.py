@@ -30,6 +30,7 @@ from .topmodel import (
     tunnel_pattern_lines,
     uptime,
 )
+from .topweb import web_lines
 from .units import byte_rate, size
 
 Snap = dict[str, Any]
@@ -90,7 +91,7 @@ def render(snap: Snap, source: str = "") -> Group:
     parts: list[Table | Text] = [head, services_table(snap), tunnels_table(snap)]
     if snap.get("ports"):
         parts.append(ports_table(snap))
-    lines = [*tunnel_pattern_lines(snap), *pattern_lines(snap)]
+    lines = [*tunnel_pattern_lines(snap), *pattern_lines(snap), *web_lines(snap)]
     parts += [Text(line, style="dim") for line in lines]
     parts += http_tables(snap)
     return Group(*parts)

@@ -27,5 +27,6 @@ def http_tables(snap: dict[str, Any]) -> list[Table]:
         p50 = r["p50_s"]
         past = p50 is None and r["requests"] > 0  # null with requests: past the last bucket
         shown = "> 10 s" if past else "-" if p50 is None else ns(round(p50 * 1e9))
-        table.add_row(r["route"], r["port"] or "-", f"{r['requests']:,}", codes, shown)
+        port = f"component {r['port']}" if r.get("component") else r["port"] or "-"
+        table.add_row(r["route"], port, f"{r['requests']:,}", codes, shown)
     return [table]

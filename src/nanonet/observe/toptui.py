@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Static
 from . import topmodel as m
 from .meshdir import file_name
 from .tapfile import TapToFile
+from .topweb import web_lines
 from .units import byte_rate, size
 
 STATE_STYLE = {"running": "green", "parked": "cyan", "trapped": "red", "failed": "bold red",
@@ -171,13 +172,14 @@ class TopApp(App[None]):
             table.move_cursor(row=self.tunnel_order.index(chosen), scroll=False)
 
     def _draw_patterns(self, snap: m.Snap) -> None:
-        """The ports table (hidden with no port), then bell parks and upgrades."""
+        """The ports table (hidden with no port), then bell parks, upgrades and the
+        browser tabs' lease."""
         table = self.query_one("#ports", DataTable)
         table.clear()
         for p in snap.get("ports", []):
             table.add_row(*m.port_row(p), key=p["name"])
         table.display = bool(snap.get("ports"))
-        lines = m.pattern_lines(snap)
+        lines = [*m.pattern_lines(snap), *web_lines(snap)]
         patterns = self.query_one("#patterns", Static)
         patterns.display = bool(lines)
         patterns.update("\n".join(lines))

@@ -40,6 +40,7 @@ class Watchdog:
     """
 
     STOPPED = "stopped by the host"
+    CUT = "cut at its caller's deadline"
 
     def __init__(self, ends: Sequence[EndSpec], rings: Sequence[RingMemory],
                  deadline_ms: int | None, fuel_per_tick: int | None,
@@ -51,6 +52,8 @@ class Watchdog:
         self._fuel = fuel_per_tick
         self.clock = clock
         self._stop = Signal()
+        # one call cut at its caller's deadline (a component's); cleared by its owner
+        self.cut_requested = False
         self.cause: str | None = None
         self.fuel_used = 0  # counted at each tick; only with a fuel budget
         self._last: tuple[int, ...] = ()  # read by rearm(), when the service starts
@@ -123,6 +126,8 @@ class Watchdog:
                   kind: ctypes._Pointer[ctypes.c_uint8]) -> int:
         if self.stop_requested:
             return self._trap(self.STOPPED)
+        if self.cut_requested:
+            return self._trap(self.CUT)
         if self._expired():
             return self._trap(self.deadline_cause())
         if self._fuel is not None:

@@ -20,6 +20,7 @@ class HttpRoute:
     methods: tuple[str, ...] | None = None  # None: any method
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     stream: bool = False  # bodies cross in parts (docs/http.md, "Streamed bodies")
+    component: bool = False  # ``port`` names a component service (docs/http.md)
 
     @property
     def prefix(self) -> bool:

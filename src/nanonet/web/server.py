@@ -39,6 +39,7 @@ from ..errors import (
 from ..mesh import Mesh
 from ..ring.portclient import PortClient
 from .answers import decode, error_reply, linger, response_bytes, text_reply
+from .component import targets
 from .forms import Reply, Request, encode_request, encoded_size
 from .head import Head, HttpError, parse_head
 from .routes import HttpRoute, Routes, allow
@@ -108,8 +109,10 @@ class HttpIngress:
         self.routes = Routes(routes)
         self.limits = limits
         self._want = (host, port)
-        self._pools = {port: _Pool(mesh, port) for port in dict.fromkeys(r.port for r in routes)}
-        self.stats = IngressStats([(r.pattern, r.port) for r in routes])
+        self._pools = {port: _Pool(mesh, port)
+                       for port in dict.fromkeys(r.port for r in routes if not r.component)}
+        self._components = targets(mesh, routes)
+        self.stats = IngressStats([(r.pattern, r.port, r.component) for r in routes])
         register(mesh, self.stats)
         self.address: tuple[str, int] | None = None
         self._ready = threading.Event()
@@ -253,10 +256,12 @@ class HttpIngress:
             if route is None:
                 raise HttpError(404, "no route for "
                                 f"{head.path[:200].decode('ascii', 'replace')}", close=True)
-            raise HttpError(413, f"a body of {n} bytes is over any port call "
+            fix = ("send less: a component takes whole requests" if route.component else
+                   "send less, or set stream = true on the route (docs/http.md, "
+                   "\"Streamed bodies\")")
+            raise HttpError(413, f"a body of {n} bytes is over any port or component call "
                             f"({WHOLE_BODY_MAX} bytes) and route {route.pattern!r} does not "
-                            "stream; send less, or set stream = true on the route "
-                            "(docs/http.md, \"Streamed bodies\")", close=True)
+                            f"stream; {fix}", close=True)
         if n and (head.get(b"expect") or b"").lower() == b"100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if not n:
@@ -265,6 +270,8 @@ class HttpIngress:
             return await reader.readexactly(n)
 
     async def _call(self, route: HttpRoute, head: Head, body: bytes) -> Reply:
+        if route.component:
+            return await self._components[route.port].call(route, head, body)
         pool = self._pools[route.port]
         g = pool.port.geometry
         size = encoded_size(head.method, head.target, head.headers, len(body))

@@ -25,12 +25,13 @@ class RouteStats:
     """One route's requests: how many, per status code, and how long they took."""
 
     route: str
-    port: str
+    port: str  # or the component's name on a component route
     requests: int = 0
     codes: dict[int, int] = field(default_factory=dict)
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_S) + 1))
     seconds: float = 0.0  # the sum of every request's latency
     streamed_bytes: int = 0  # body bytes in body-part calls and response parts (stream routes)
+    component: bool = False  # ``port`` names a component service (docs/http.md)
 
     def record(self, status: int, seconds: float) -> None:
         self.requests += 1
@@ -54,7 +55,8 @@ class RouteStats:
         return None  # unreachable: the buckets sum to requests
 
     def as_dict(self) -> dict[str, Any]:
-        return {"route": self.route, "port": self.port, "requests": self.requests,
+        return {"route": self.route, "port": self.port, "component": self.component,
+                "requests": self.requests,
                 "codes": {str(k): v for k, v in sorted(self.codes.items())},
                 "buckets": list(self.buckets), "bounds_s": list(BOUNDS_S),
                 "seconds": self.seconds, "streamed_bytes": self.streamed_bytes,
@@ -72,9 +74,12 @@ def _finite(seconds: float | None) -> float | None:
 class IngressStats:
     """Every route's stats, and the unrouted requests' (404s, 400s before a route)."""
 
-    def __init__(self, routes: list[tuple[str, str]]) -> None:
+    def __init__(self, routes: list[tuple[str, str, bool]]) -> None:
+        """``routes``: each route's pattern, its port (or component) and whether a
+        component serves it."""
         self._lock = threading.Lock()
-        self.routes = {r: RouteStats(r, p) for r, p in [*routes, (UNROUTED, "")]}
+        self.routes = {r: RouteStats(r, p, component=c)
+                       for r, p, c in [*routes, (UNROUTED, "", False)]}
 
     def record(self, route: str | None, status: int, seconds: float) -> None:
         with self._lock:

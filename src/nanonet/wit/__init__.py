@@ -1,11 +1,11 @@
-"""WIT packages shipped with nanonet: ``nanonet:tunnel`` and ``nanonet:auth``."""
+"""WIT packages shipped with nanonet: ``nanonet:tunnel``, ``nanonet:auth`` and ``nanonet:http``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 WIT_DIR = Path(__file__).parent
-PACKAGES = {"tunnel": WIT_DIR / "tunnel", "auth": WIT_DIR / "auth"}
+PACKAGES = {"tunnel": WIT_DIR / "tunnel", "auth": WIT_DIR / "auth", "http": WIT_DIR / "http"}
 
 
 def text(package: str) -> str:
