@@ -535,6 +535,7 @@ class Mesh:
         if isinstance(t, FanIn):
             t = t.part_for(Direction.WRITE, owner)[0]
         t.take(Direction.WRITE, owner)
+        t.control.prepare("writer")  # its first wake of a parked reader would make it
         return TunnelWriter(t.ring, t.control, t.wait)
 
     def typed_reader(self, tunnel: str) -> TypedReader:
@@ -566,6 +567,7 @@ class Mesh:
                                "service (reads=[...]), which reads every writer's ring as "
                                "one handle")
         t.take(Direction.READ, HOST)
+        t.control.prepare("reader")  # its first wake of a parked writer would make it
         return TunnelReader(t.ring, t.control, t.wait)
 
     def subscribe(self, tunnel: str, policy: str = "block", history: int = 0

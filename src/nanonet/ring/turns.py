@@ -11,11 +11,19 @@ the task runs within three batches of its time (the timer's callback, then
 the task's wake-up, each queue behind the end's own). The look reads the standard
 loop's queue and heap (``_ready``, ``_scheduled``: private fields of
 ``asyncio.BaseEventLoop``); a loop without them (uvloop) keeps the turns by count.
+
+``after_others`` is how an asyncio end wakes a parked peer: a notify wakes a
+service thread that may run on the loop's own core, and there it spins for its
+budget (up to a quarter of a millisecond) before the loop's thread gets the core
+back, so the wake waits until the callbacks and tasks already due have run.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+
+POLITE_TURNS = 3  # loop turns a wake of a peer may wait behind other callbacks
 
 
 def others_waiting(loop: asyncio.AbstractEventLoop) -> bool:
@@ -28,3 +36,15 @@ def others_waiting(loop: asyncio.AbstractEventLoop) -> bool:
         return False
     first = scheduled[0]  # a heap: the earliest timer first
     return not first.cancelled() and first.when() <= loop.time()
+
+
+def after_others(loop: asyncio.AbstractEventLoop, fn: Callable[[], None],
+                 turns: int = POLITE_TURNS) -> None:
+    """Call ``fn`` on ``loop`` once no other callback waits to run (nor a
+    timer is due), at the latest ``turns`` loop turns from now."""
+    def run(left: int) -> None:
+        if left and others_waiting(loop):
+            loop.call_soon(run, left - 1)
+        else:
+            fn()
+    loop.call_soon(run, turns)
