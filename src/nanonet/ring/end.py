@@ -18,7 +18,7 @@ from .control import RingControl
 from .memory import RingMemory
 from .packed import Packed
 from .stats import TunnelStats, snapshot
-from .turns import after_others, others_waiting
+from .turns import TIMER_TURNS, after_others, others_waiting, timer_due
 from .waitpolicy import DEFAULT_WAIT, WaitPolicy, host_polls, host_spin_ns
 
 # How long a blocked host end polls before it parks in Wasm. A park and its
@@ -114,10 +114,19 @@ class End:
         """Count ``moved`` messages; once ``_per_turn()`` have gone by, or as
         soon as another task waits to run (``turns.py``), let the event loop
         run its other tasks (a stream that never waits would otherwise never
-        give it back)."""
+        give it back). A turn given for a timer that fell due lasts
+        ``TIMER_TURNS`` more loop turns: the timer runs its callback on one and
+        wakes its task on the next, and a batch moved between them made every
+        tick of a 1 ms ticker two batches later than it had to be (other
+        turns stay one long: two streams on one loop would take extra turns
+        from each other)."""
         self._turn += moved
-        if self._turn >= self._per_turn() or others_waiting(asyncio.get_running_loop()):
+        loop = asyncio.get_running_loop()
+        if self._turn >= self._per_turn() or others_waiting(loop):
+            more = TIMER_TURNS if timer_due(loop) else 0
             await self._turn_now()
+            for _ in range(more):
+                await asyncio.sleep(0)
 
     def _put_off(self, wake: Callable[[], None]) -> bool:
         """While an asyncio form moves messages, put a wake of the parked peer
