@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .service import Service
 
-LAUNCHERS = 8  # starting threads at most, the caller's own included
+LAUNCHERS = 4  # starting threads at most, the caller's own included (8 did no better)
 PER_LAUNCHER = 32  # services a launcher must have to be worth a thread of its own
 
 
