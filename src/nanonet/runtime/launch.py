@@ -44,13 +44,13 @@ def launch(services: Sequence[Service]) -> None:
             except BaseException as exc:  # raised below, once the others run
                 failed[i] = exc
 
-    helpers = [threading.Thread(target=share, args=(k,), name="nanonet-launch", daemon=True)
+    starters = [threading.Thread(target=share, args=(k,), name="nanonet-launch", daemon=True)
                for k in range(1, ways)]
-    for helper in helpers:
-        helper.start()
+    for starter in starters:
+        starter.start()
     share(0)
-    for helper in helpers:
-        helper.join()
+    for starter in starters:
+        starter.join()
     for i, svc in enumerate(services):
         if i not in failed:
             svc.wait_started()
