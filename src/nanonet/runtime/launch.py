@@ -45,7 +45,7 @@ def launch(services: Sequence[Service]) -> None:
                 failed[i] = exc
 
     starters = [threading.Thread(target=share, args=(k,), name="nanonet-launch", daemon=True)
-               for k in range(1, ways)]
+                for k in range(1, ways)]
     for starter in starters:
         starter.start()
     share(0)
