@@ -44,10 +44,14 @@ def launch(services: Sequence[Service]) -> None:
             except BaseException as exc:  # raised below, once the others run
                 failed[i] = exc
 
-    starters = [threading.Thread(target=share, args=(k,), name="nanonet-launch", daemon=True)
-                for k in range(1, ways)]
-    for starter in starters:
-        starter.start()
+    starters = []
+    for k in range(1, ways):
+        starter = threading.Thread(target=share, args=(k,), name="nanonet-launch", daemon=True)
+        try:
+            starter.start()
+            starters.append(starter)
+        except RuntimeError:  # no thread to be had for it: the caller takes its share
+            share(k)
     share(0)
     for starter in starters:
         starter.join()
