@@ -56,6 +56,7 @@ from .ring.sublines import SubscriberLines, policy_of
 from .ring.subscriber import TunnelSubscriber
 from .ring.waitpolicy import DEFAULT_WAIT, WaitPolicy, wait_policy
 from .runtime.bellbook import BellBook, waits_on_many
+from .runtime.launch import launch
 from .runtime.service import Service, ServiceSpec
 from .runtime.startfn import prepare
 from .runtime.supervisor import Supervisor
@@ -535,6 +536,7 @@ class Mesh:
         if isinstance(t, FanIn):
             t = t.part_for(Direction.WRITE, owner)[0]
         t.take(Direction.WRITE, owner)
+        t.control.prepare("writer")  # its first wake of a parked reader would make it
         return TunnelWriter(t.ring, t.control, t.wait)
 
     def typed_reader(self, tunnel: str) -> TypedReader:
@@ -566,6 +568,7 @@ class Mesh:
                                "service (reads=[...]), which reads every writer's ring as "
                                "one handle")
         t.take(Direction.READ, HOST)
+        t.control.prepare("reader")  # its first wake of a parked writer would make it
         return TunnelReader(t.ring, t.control, t.wait)
 
     def subscribe(self, tunnel: str, policy: str = "block", history: int = 0
@@ -596,7 +599,22 @@ class Mesh:
             self._ticking = True
 
     def start(self) -> None:
-        """Start every service not yet started."""
+        """Start every service not yet started; each is RUNNING on return."""
+        launch(self._starting())
+        self._start_rest()
+
+    @staticmethod
+    def start_all(meshes: Iterable[Mesh]) -> None:
+        """``start()`` every mesh, with every service of all of them started
+        at once (``runtime/launch.py``): a thousand meshes of one service each
+        do not wait for their threads one after another."""
+        meshes = list(meshes)
+        launch([svc for mesh in meshes for svc in mesh._starting()])
+        for mesh in meshes:
+            mesh._start_rest()
+
+    def _starting(self) -> list[Service]:
+        """Mark the mesh started; the services ``start()`` has to start."""
         self._check_open()
         self._started = True
         if self.started_ns is None:
@@ -605,10 +623,10 @@ class Mesh:
         starting = [svc for svc in self.services.values() if not svc.started]
         log.info("starting %d service(s) and %d component(s)", len(starting),
                  len(self.components))
-        for svc in starting:
-            svc.start(wait=False)
-        for svc in starting:  # all threads start at once; each is RUNNING on return
-            svc.wait_started()
+        return starting
+
+    def _start_rest(self) -> None:
+        """Components and port servers, once the services run."""
         for comp in self.components.values():
             comp.start()
         for server in self._port_servers:

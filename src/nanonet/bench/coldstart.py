@@ -65,9 +65,9 @@ def wait_parked(meshes: list[Mesh]) -> None:
 
 
 def start_parked(meshes: list[Mesh]) -> None:
-    """Start every mesh and wait until each idle service sleeps on its tunnel."""
-    for mesh in meshes:
-        mesh.start()
+    """Start every mesh (all their services at once: ``Mesh.start_all``) and
+    wait until each idle service sleeps on its tunnel."""
+    Mesh.start_all(meshes)
     wait_parked(meshes)
 
 

@@ -174,10 +174,23 @@ class RingControl:
                     if name == "close":
                         return None  # a released ring is closed already
                     raise TunnelClosed("tunnel is closed: its mesh was closed")
-                store, funcs = _instance(self._rt, self.ring)
-                self._held.append(store)
-                self._stores[side] = funcs
+                funcs = self._made(side)
             return funcs[name](*args)
+
+    def _made(self, side: str) -> dict[str, FastFunc]:
+        """Make ``side``'s store (its lock held)."""
+        store, funcs = _instance(self._rt, self.ring)
+        self._held.append(store)
+        self._stores[side] = funcs
+        return funcs
+
+    def prepare(self, side: str) -> None:
+        """Make ``side``'s store now: a host end's, when the end is made, so
+        that its first wake of a parked peer does not pay for it in the middle
+        of a stream (about a millisecond, on an asyncio loop's thread too)."""
+        with self._locks[side]:
+            if side not in self._stores and not self._released:
+                self._made(side)
 
     def release(self) -> None:
         """Close the control stores (each waits for a call in progress on its

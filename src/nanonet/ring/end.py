@@ -8,6 +8,7 @@ The ends themselves are ``writer.TunnelWriter`` and ``reader.TunnelReader``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Self
@@ -17,7 +18,7 @@ from .control import RingControl
 from .memory import RingMemory
 from .packed import Packed
 from .stats import TunnelStats, snapshot
-from .turns import others_waiting
+from .turns import TIMER_TURNS, after_others, others_waiting, timer_due
 from .waitpolicy import DEFAULT_WAIT, WaitPolicy, host_polls, host_spin_ns
 
 # How long a blocked host end polls before it parks in Wasm. A park and its
@@ -61,6 +62,9 @@ class End:
         self.control = control
         self.geometry = ring.geometry
         self.wait = wait  # the tunnel's wait policy (ring/waitpolicy.py)
+        self._turn = 0  # messages an asyncio form moved since it last gave the loop a turn
+        self._later: asyncio.AbstractEventLoop | None = None  # set while an asyncio form moves
+        self._wake_due = False  # a wake of the parked peer waits for the loop (``_put_off``)
 
     def _park_after(self, spin_ns: int) -> int:
         """When (perf_counter_ns) a blocked call stops polling and parks: after
@@ -110,10 +114,40 @@ class End:
         """Count ``moved`` messages; once ``_per_turn()`` have gone by, or as
         soon as another task waits to run (``turns.py``), let the event loop
         run its other tasks (a stream that never waits would otherwise never
-        give it back)."""
+        give it back). A turn given for a timer that fell due lasts
+        ``TIMER_TURNS`` more loop turns: the timer runs its callback on one and
+        wakes its task on the next, and a batch moved between them made every
+        tick of a 1 ms ticker two batches later than it had to be (other
+        turns stay one long: two streams on one loop would take extra turns
+        from each other)."""
         self._turn += moved
-        if self._turn >= self._per_turn() or others_waiting(asyncio.get_running_loop()):
+        loop = asyncio.get_running_loop()
+        if self._turn >= self._per_turn() or others_waiting(loop):
+            more = TIMER_TURNS if timer_due(loop) else 0
             await self._turn_now()
+            for _ in range(more):
+                await asyncio.sleep(0)
+
+    def _put_off(self, wake: Callable[[], None]) -> bool:
+        """While an asyncio form moves messages, put a wake of the parked peer
+        off until the loop has run what was due (``turns.after_others``): True
+        if put off (or one is already pending), False to wake now. Every batch
+        moved meanwhile is covered by that one notify, and a notify in the middle
+        of a stretch made the loop wait for the woken peer's spin (a 1 ms ticker
+        lost a tenth of its ticks beside a stream)."""
+        loop = self._later
+        if loop is None:
+            return False
+        if not self._wake_due:
+            self._wake_due = True
+            after_others(loop, lambda: self._due_wake(wake))
+        return True
+
+    def _due_wake(self, wake: Callable[[], None]) -> None:
+        """The wake put off. A tunnel closed meanwhile woke every waiter itself."""
+        self._wake_due = False
+        with contextlib.suppress(TunnelClosed):
+            wake()
 
     async def _turn_now(self) -> None:
         self._turn = 0

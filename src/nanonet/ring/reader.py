@@ -6,8 +6,9 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from itertools import accumulate
+from typing import TypeVar
 
 from ..errors import TunnelClosed, TunnelTimeout
 from . import layout as L
@@ -25,6 +26,8 @@ from .end import (
 from .memory import RingMemory
 from .packed import Packed
 from .waitpolicy import DEFAULT_WAIT, WaitPolicy
+
+Got = TypeVar("Got", list[bytes], Packed)
 
 
 def alike(table: memoryview) -> int:
@@ -45,7 +48,6 @@ class TunnelReader(End):
         self._cur = P.ReaderCursor(self.geometry)  # the model's reader: tail, cached head
         self._cur.start(ring)  # head not trusted yet: the first _available reads and checks it
         self._empty_at = -1  # the tail at which a re-read last found the ring empty
-        self._turn = 0  # messages an asyncio form moved since it last gave the loop a turn
 
     def _available(self) -> int:
         """Messages waiting, re-reading the writer's head only when the cached
@@ -104,7 +106,10 @@ class TunnelReader(End):
             self._wake_writer()
 
     def _wake_writer(self) -> None:
-        """The writer announced a park: notify it (Wasm), counted as the adapter counts."""
+        """The writer announced a park: notify it (Wasm), counted as the adapter
+        counts; from an asyncio form, once the loop has run what was due (``_put_off``)."""
+        if self._put_off(self._wake_writer):
+            return
         self.ring.put_u64(L.OFF_READER_WAKES, self.ring.u64(L.OFF_READER_WAKES) + 1)
         self.control.wake_writer()
 
@@ -227,17 +232,26 @@ class TunnelReader(End):
     async def arecv_many(self, limit: int = 1 << 30) -> list[bytes]:
         """Like recv_many, without blocking the event loop; the loop gets a
         turn every ``ASYNC_TURN`` messages received (fewer for large slots)."""
-        while not (got := self.try_recv_many(limit)):
+        while not (got := self._try_async(self.try_recv_many, limit)):
             await self._await_data()
         await self._give_turn(len(got))
         return got
 
     async def arecv_packed(self, limit: int = 1 << 30) -> Packed:
         """Like recv_packed, without blocking the event loop (turns as arecv_many)."""
-        while not (got := self.try_recv_packed(limit)):
+        while not (got := self._try_async(self.try_recv_packed, limit)):
             await self._await_data()
         await self._give_turn(len(got))
         return got
+
+    def _try_async(self, take: Callable[[int], Got], limit: int) -> Got:
+        """``take(limit)`` from an asyncio form: a wake of a parked writer is
+        put off until the loop has run what was due (``End._put_off``)."""
+        self._later = asyncio.get_running_loop()
+        try:
+            return take(limit)
+        finally:
+            self._later = None
 
     async def arecv(self) -> bytes:
         return (await self.arecv_many(1))[0]

@@ -37,7 +37,6 @@ class TunnelWriter(End):
         self._published = self._cur.pos  # the head last published
         self._on_tap = False  # the tap, not the reader, is what the writer waits for
         self._full_at = -1  # the head at which a re-read last found the ring full
-        self._turn = 0  # messages an asyncio form moved since it last gave the loop a turn
 
     def _room(self) -> int:
         """Free slots, re-reading the reader's tail (or a lossless tap's cursor)
@@ -70,7 +69,10 @@ class TunnelWriter(End):
             self._wake_reader()
 
     def _wake_reader(self) -> None:
-        """The reader announced a park: notify it (Wasm), counted as the adapter counts."""
+        """The reader announced a park: notify it (Wasm), counted as the adapter
+        counts; from an asyncio form, once the loop has run what was due (``_put_off``)."""
+        if self._put_off(self._wake_reader):
+            return
         self.ring.put_u64(L.OFF_WRITER_WAKES, self.ring.u64(L.OFF_WRITER_WAKES) + 1)
         self.control.wake_reader()
 
@@ -213,11 +215,14 @@ class TunnelWriter(End):
         sent = 0
         while sent < len(seq):
             self._check_open()
+            self._later = asyncio.get_running_loop()
             try:
                 n = self._send_all(seq, None, False, sent, min(len(seq), sent + self._per_turn()))
             except MessageTooBig as err:
                 err.sent += sent
                 raise
+            finally:
+                self._later = None
             sent += n
             if n:
                 await self._give_turn(n)
