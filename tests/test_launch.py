@@ -5,6 +5,8 @@ the runtime refuses is raised once the others run."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from nanonet import Mesh, NanonetError, Restart, RestartPolicy, State
@@ -100,3 +102,29 @@ def test_a_start_refused_is_raised_after_the_others_were_started() -> None:
         with pytest.raises(NanonetError, match="already started"):
             launch(services)
         assert all(s.state is State.RUNNING for s in services)
+
+
+def test_a_thread_the_system_refuses_leaves_the_service_unstarted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Thread.start`` raising (no thread to be had) must not leave a
+    service that looks started but whose START never comes: ``start``
+    says so, and the service can be started once a thread is free."""
+    real_start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        if self.name == "nanonet:s0":
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    with Mesh() as mesh:
+        _idle(mesh, "s0")
+        monkeypatch.setattr(threading.Thread, "start", refuse)
+        with pytest.raises(NanonetError, match=r"could not start its thread.*ulimit -u"):
+            mesh.start()
+        service = mesh.services["s0"]
+        assert not service.started and service.state is State.CREATED
+        monkeypatch.setattr(threading.Thread, "start", real_start)
+        service.start()
+        assert service.started and mesh.services["s0"].state is State.RUNNING
+        mesh.close_tunnels()
+        assert mesh.wait(STOP_S)

@@ -414,7 +414,13 @@ class Service:
                                "one thread in one store; start it once")
         self.watchdog.rearm()
         self._thread = threading.Thread(target=self._run, name=f"nanonet:{self.name}", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except RuntimeError as exc:  # no thread was made: the service is not started
+            self._thread = None
+            raise NanonetError(f"service {self.name!r} could not start its thread ({exc}): the "
+                               "process is out of threads; run fewer services or raise its "
+                               "limits (ulimit -u, the cgroup's pids.max)") from exc
         if wait:
             self.wait_started()
 
