@@ -1,0 +1,107 @@
+"""What every bridge row shares: the sequence check, percentiles, the far process.
+
+Each message of a bridge row starts with its sequence number (i64). The
+receiving end counts what arrived and how much of it was out of sequence
+(``SeqCheck``), a batch at a time where the batch is fixed-size records in
+one buffer (a strided view of the first words, compared in C), and stamps
+the arrival of the last message with ``time.perf_counter``: that clock is
+the system's monotonic one, the same in every process and network
+namespace, so the near end divides what arrived by the time from its first
+send to that stamp. A far end runs in a process of its own (in the far
+namespace when there is one, ``netpair.Placement``) and is always reaped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..ring.packed import Packed
+from .netpair import Placement
+from .pace import seq_of
+from .procs import Server
+
+Figures = dict[str, Any]
+
+
+class SeqCheck:
+    """Messages received, those out of sequence, and when the last came."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.received, self.errors, self.last = size, 0, 0, 0.0
+
+    def one(self, data: bytes | memoryview) -> None:
+        self.errors += len(data) != self.size or seq_of(data) != self.received
+        self.received += 1
+        self.last = time.perf_counter()
+
+    def packed(self, batch: Packed) -> None:
+        """A whole batch: one comparison when it is ``size``-byte records end to end."""
+        k, b = len(batch), batch.bounds
+        if not (batch.most == self.size and b[-1] - b[0] == k * self.size and
+                self.size % 8 == 0):
+            for msg in batch:
+                self.one(msg)
+            return
+        seqs = batch.data[b[0]:b[-1]].cast("q")[:: self.size // 8]
+        want = array("q", range(self.received, self.received + k))
+        if seqs != want:
+            self.errors += sum(1 for got, w in zip(seqs.tolist(), want, strict=True) if got != w)
+        self.received += k
+        self.last = time.perf_counter()
+
+    def summary(self) -> Figures:
+        return {"received": self.received, "errors": self.errors, "last": self.last}
+
+
+def stream_figures(n: int, t0: float, far: Figures, place: Placement) -> Figures:
+    """A stream row's figures: delivered msgs/s from the first send to the
+    last arrival, what was lost and what came out of sequence."""
+    received = int(far["received"])
+    seconds = max(far["last"] - t0, 1e-9)
+    return {"msgs_per_s": received / seconds, "messages": n, "received": received,
+            "lost": n - received, "out_of_order": int(far["errors"]), "seconds": seconds,
+            "placement": place.where}
+
+
+def rtt_figures(times_ns: list[int], errors: int, place: Placement) -> Figures:
+    """A round-trip row's figures: p50 and p99 of the rounds, the wrong answers."""
+    s = sorted(times_ns)
+
+    def pick(q: float) -> float:
+        return float(s[min(len(s) - 1, int(q * len(s)))]) if s else 0.0
+    return {"p50_ns": pick(0.50), "p99_ns": pick(0.99), "rounds": len(s),
+            "out_of_order": errors, "lost": 0, "placement": place.where}
+
+
+@contextmanager
+def far_end(place: Placement, *args: str) -> Iterator[Server]:
+    """``python -m nanonet.bench.bridge_far ARGS`` on the far side: ready
+    (its first line, ``ready PORT``) when yielded, reaped whatever happens."""
+    cmd = place.far([sys.executable, "-m", "nanonet.bench.bridge_far", *args])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        far = Server(proc)
+        far.ready = far.line()
+        yield far
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def port_of(far: Server) -> int:
+    return int(far.ready.split()[1])
+
+
+def result_of(far: Server, timeout: float = 120.0) -> Figures:
+    """The far end's last line: its JSON figures."""
+    out: Figures = json.loads(far.line(timeout))
+    return out

@@ -1,0 +1,91 @@
+"""The far end of a bridge row: ``python -m nanonet.bench.bridge_far KIND ROLE SIZE URL HOST``.
+
+KIND is a bridge (``nats``, ``quic``, ``websocket``: a mesh of its own and
+the bridge's pumps) or a raw peer (``nats-py``, ``zmq``: ``bridge_raw``).
+ROLE ``sink`` takes a stream and checks every sequence number; ``echo``
+sends each message back. URL is the nats-server's (NATS kinds); HOST is
+where a listener binds (QUIC, WebSocket, ZeroMQ), on a port that was free a
+moment before. The first line printed is ``ready PORT``, the last the JSON
+figures (``bridge_check.SeqCheck``; an echo's count). A far end serves one
+run and exits by itself; it gives up after ``TIMEOUT`` seconds of silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from ..bridge.natsd import free_port
+from ..errors import TunnelClosed
+from ..mesh import Mesh
+from ..ring.endpoint import TunnelReader, TunnelWriter
+from .bridge_check import Figures, SeqCheck
+from .bridge_links import Ends, serve
+
+TIMEOUT = 60.0
+STREAM_SLOTS = {64: 32768, 4096: 1024}  # a 2-4 MiB window, as a cross-machine tunnel's
+RTT_SLOTS = 64
+
+
+def _consume(r: TunnelReader, size: int) -> Figures:
+    check = SeqCheck(size)
+    while True:
+        try:
+            check.packed(r.recv_packed(timeout=TIMEOUT))
+        except TunnelClosed:
+            return check.summary()
+
+
+def _echo_all(r: TunnelReader, w: TunnelWriter) -> Figures:
+    echoed = 0
+    try:
+        for msg in r:
+            w.send(msg, timeout=TIMEOUT)
+            echoed += 1
+    finally:
+        w.close()
+    return {"echoed": echoed}
+
+
+def _ready(port: int) -> None:
+    print(f"ready {port}", flush=True)
+
+
+async def bridge_end(kind: str, role: str, size: int, url: str, host: str) -> Figures:
+    """A mesh whose tunnels are bridged to the near end: a sink of ``t``,
+    or an echo from ``req`` into ``rep``."""
+    port = free_port(host)
+    names = ["t"] if role == "sink" else ["req", "rep"]
+    slots = STREAM_SLOTS.get(size, 1024) if role == "sink" else RTT_SLOTS
+    with Mesh() as mesh:
+        for name in names:
+            mesh.tunnel(name, slots=slots, max_payload=size)
+        ends = Ends(mesh, kind, {"rep"})
+        links = await serve(kind, names, url, host, port, ends.start)
+        _ready(port)
+        if role == "sink":
+            out = await asyncio.to_thread(_consume, mesh.reader("t"), size)
+        else:
+            out = await asyncio.to_thread(_echo_all, mesh.reader("req"), mesh.writer("rep"))
+        await ends.finished()
+        await links.close()
+    return out
+
+
+def main(argv: list[str]) -> int:
+    kind, role, size, url, host = argv
+    out: Any
+    if kind in ("nats-py", "zmq"):
+        from . import bridge_raw
+        port = free_port(host)
+        out = bridge_raw.far(kind, role, int(size), url, host, port, lambda: _ready(port))
+    else:
+        out = asyncio.run(bridge_end(kind, role, int(size), url, host))
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
