@@ -1,0 +1,109 @@
+"""``nanonet bench --quick --only bridge``: every bridge row, side by side, in one run.
+
+One quick run (module scope) with ``--json``: the NATS, QUIC and WebSocket
+bridges, raw nats-py and ZeroMQ over TCP, at 64 B and 4 KiB, a stream and a
+round trip each. Every stream of a bridge (and of ZeroMQ, lossless too)
+arrives whole and in order by the far end's count; every round trip has
+p50 <= p99 and no wrong answer; each row says where its ends ran (two
+network namespaces as root, else loopback). Only structure, signs and
+counts are checked: durations depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from nanonet.bench import avail, bridge_report, report
+from nanonet.bench.bridge_check import SeqCheck
+from nanonet.bench.bridge_wl import ROWS
+from nanonet.bench.netpair import Placement, loopback
+from nanonet.ring.packed import Packed
+
+STREAMS, TRIPS = ("bridge_64", "bridge_4096"), ("bridge_rtt", "bridge_rtt_4096")
+LOSSLESS = ("nanonet", "nanonet-quic", "nanonet-ws", "zmq-tcp")  # core NATS may drop
+
+
+def _peers() -> set[str]:
+    out = {"nanonet", "nanonet-ws", "nats", "zmq-tcp"}
+    return out | ({"nanonet-quic"} if importlib.util.find_spec("aioquic") else set())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    for t in ("nats", "zmq-ipc"):
+        if avail.missing(t):
+            pytest.skip(f"no {t} here: {avail.missing(t)}")
+    out = tmp_path_factory.mktemp("bridge") / "bench.json"
+    cmd = [sys.executable, "-m", "nanonet.cli", "bench", "--quick", "--only", "bridge",
+           "--transports", "nanonet,nats,zmq-ipc", "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict[str, Any] = json.loads(Path(out).read_text())
+    return result
+
+
+def test_every_row_has_every_peer(run: dict[str, Any]) -> None:
+    assert set(ROWS) == {*STREAMS, *TRIPS}
+    for row in ROWS:
+        assert set(run[row]) == _peers(), (row, run[row])
+        for figures in run[row].values():
+            assert "error" not in figures, figures
+            assert figures["placement"] == "netns (veth)" or \
+                figures["placement"].startswith("loopback ("), figures
+
+
+@pytest.mark.parametrize("row", STREAMS)
+def test_streams_are_counted_whole_and_in_order(run: dict[str, Any], row: str) -> None:
+    for peer, f in run[row].items():
+        assert f["msgs_per_s"] > 0 and f["seconds"] > 0, (peer, f)
+        assert f["received"] + f["lost"] == f["messages"], (peer, f)
+        if peer in LOSSLESS:
+            assert f["lost"] == 0 and f["out_of_order"] == 0, (peer, f)
+
+
+@pytest.mark.parametrize("row", TRIPS)
+def test_round_trips_have_p50_and_p99(run: dict[str, Any], row: str) -> None:
+    for peer, f in run[row].items():
+        assert 0 < f["p50_ns"] <= f["p99_ns"], (peer, f)
+        assert f["rounds"] > 0 and f["out_of_order"] == 0, (peer, f)
+
+
+def test_the_table_and_the_targets(run: dict[str, Any]) -> None:
+    console = Console(record=True, width=260)
+    report.show(console, run)
+    text = console.export_text()
+    assert bridge_report.TITLE[:40] in text
+    for peer in _peers():
+        assert peer in text
+    targets = {t["target"]: t for t in run["targets"]}
+    for name in ("bridge over NATS 64 B >= 1 M msgs/s, loss 0, in order",
+                 "bridge over NATS 64 B >= 5x raw nats-py (same server, same run)",
+                 "bridge round trip p50 <= 1.3x nats-py request/reply"):
+        value = targets[name]["value"]
+        assert isinstance(value, float) and value > 0, targets[name]
+
+
+def test_the_sequence_check_counts_what_is_out_of_order() -> None:
+    seqs = array("q", bytes(4 * 64))
+    seqs[0::8] = array("q", [0, 1, 3, 2])
+    check = SeqCheck(64)
+    check.packed(Packed.fixed(memoryview(seqs).cast("B"), 64))
+    check.one(array("q", [4] + [0] * 7).tobytes())
+    check.one(bytes(8))  # the wrong size, and the wrong number
+    assert (check.received, check.errors) == (6, 3)
+
+
+def test_a_placement_crosses_into_the_child_and_names_its_side() -> None:
+    place = Placement("netns (veth)", "10.232.0.1", "10.232.0.2", "nb-n1", "nb-f1")
+    assert Placement.from_json(place.to_json()) == place
+    assert place.far(["python"]) == ["ip", "netns", "exec", "nb-f1", "python"]
+    assert loopback("no root").near(["python"]) == ["python"]
