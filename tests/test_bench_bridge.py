@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from nanonet.bench import avail, bridge_report, report
+from nanonet.bench import avail, bridge_hops, bridge_report, report
 from nanonet.bench.bridge_check import SeqCheck
 from nanonet.bench.bridge_wl import ROWS
 from nanonet.bench.netpair import Placement, loopback
@@ -107,3 +107,28 @@ def test_a_placement_crosses_into_the_child_and_names_its_side() -> None:
     assert Placement.from_json(place.to_json()) == place
     assert place.far(["python"]) == ["ip", "netns", "exec", "nb-f1", "python"]
     assert loopback("no root").near(["python"]) == ["python"]
+
+
+def test_bridge_hops_cuts_a_round_trip_into_its_six_hops() -> None:
+    """``python -m nanonet.bench.bridge_hops``: a few real rounds over the
+    WebSocket bridge, each hop's median positive, the round trip's and raw
+    nats-py's beside them."""
+    pytest.importorskip("websockets")
+    if avail.missing("nats"):
+        pytest.skip(f"no NATS here: {avail.missing('nats')}")
+    cmd = [sys.executable, "-m", "nanonet.bench.bridge_hops", "websocket", "30"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert [line[:30].strip() for line in lines[:6]] == list(bridge_hops.HOPS)
+    assert "round trip, websocket bridge" in lines[6] and "raw nats-py" in lines[7]
+    for line in lines:
+        assert float(line[30:].split()[0]) > 0, line
+
+
+def test_hops_take_the_first_stamp_after_each_step() -> None:
+    near = {"sent": [110, 1110], "arrived": [190, 1190]}
+    far = {"sent": [160, 1160], "arrived": [130, 1130]}
+    cut = bridge_hops.hops([(100, 150, 200), (1100, 1150, 1200)], near, far)
+    assert [cut[h] for h in bridge_hops.HOPS] == [[10, 10], [20, 20], [20, 20], [10, 10],
+                                                  [30, 30], [10, 10]]

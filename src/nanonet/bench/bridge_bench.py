@@ -34,8 +34,7 @@ from ..ring.endpoint import TunnelReader, TunnelWriter
 from ..ring.packed import Packed
 from . import bridge_raw
 from .bridge_check import Figures, far_end, port_of, result_of, rtt_figures, stream_figures
-from .bridge_far import RTT_SLOTS, STREAM_SLOTS
-from .bridge_links import Ends, dial
+from .bridge_links import RTT_SLOTS, STREAM_SLOTS, Ends, dial
 from .netpair import Placement
 from .pace import message, seq_of
 

@@ -3,7 +3,8 @@
 KIND is a bridge (``nats``, ``quic``, ``websocket``: a mesh of its own and
 the bridge's pumps) or a raw peer (``nats-py``, ``zmq``: ``bridge_raw``).
 ROLE ``sink`` takes a stream and checks every sequence number; ``echo``
-sends each message back. URL is the nats-server's (NATS kinds); HOST is
+sends each message back; ``hops`` is an echo whose links and messages are
+stamped (``bridge_hops``). URL is the nats-server's (NATS kinds); HOST is
 where a listener binds (QUIC, WebSocket, ZeroMQ), on a port that was free a
 moment before. The first line printed is ``ready PORT``, the last the JSON
 figures (``bridge_check.SeqCheck``; an echo's count). A far end serves one
@@ -22,11 +23,10 @@ from ..errors import TunnelClosed
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader, TunnelWriter
 from .bridge_check import Figures, SeqCheck
-from .bridge_links import Ends, serve
+from .bridge_hops import echo_stamped, stamping
+from .bridge_links import RTT_SLOTS, STREAM_SLOTS, Ends, serve
 
 TIMEOUT = 60.0
-STREAM_SLOTS = {64: 32768, 4096: 1024}  # a 2-4 MiB window, as a cross-machine tunnel's
-RTT_SLOTS = 64
 
 
 def _consume(r: TunnelReader, size: int) -> Figures:
@@ -62,13 +62,16 @@ async def bridge_end(kind: str, role: str, size: int, url: str, host: str) -> Fi
     with Mesh() as mesh:
         for name in names:
             mesh.tunnel(name, slots=slots, max_payload=size)
-        ends = Ends(mesh, kind, {"rep"})
+        stamps: dict[str, list[int]] = {"sent": [], "arrived": []}
+        ends = Ends(mesh, kind, {"rep"}, stamping(stamps) if role == "hops" else None)
         links = await serve(kind, names, url, host, port, ends.start)
         _ready(port)
         if role == "sink":
             out = await asyncio.to_thread(_consume, mesh.reader("t"), size)
         else:
-            out = await asyncio.to_thread(_echo_all, mesh.reader("req"), mesh.writer("rep"))
+            echo = echo_stamped if role == "hops" else _echo_all
+            out = await asyncio.to_thread(echo, mesh.reader("req"), mesh.writer("rep"))
+            out = stamps if role == "hops" else out
         await ends.finished()
         await links.close()
     return out

@@ -29,6 +29,8 @@ KINDS = ("nats", "quic", "websocket")
 MESH = "bridgebench"
 TOKEN = b"bench"
 SENT_BY_FAR = frozenset({"rep"})  # every other tunnel goes from the near end to the far end
+STREAM_SLOTS = {64: 32768, 4096: 1024}  # a 2-4 MiB window, as a cross-machine tunnel's
+RTT_SLOTS = 64
 LINGER = 0.2  # seconds a receiver waits after the stream ended (the default 3 s adds nothing)
 OnLink = Callable[[str, Any], None]
 
@@ -102,14 +104,17 @@ class Ends:
     """One mesh's bridged tunnels: a ``SendPump`` for each it sends, a
     ``ReceivePump`` for each it receives, as tasks on the running loop."""
 
-    def __init__(self, mesh: Mesh, kind: str, sends: set[str]) -> None:
-        self.mesh, self.kind, self.sends = mesh, kind, sends
+    def __init__(self, mesh: Mesh, kind: str, sends: set[str],
+                 wrap: Callable[[Any], Any] | None = None) -> None:
+        self.mesh, self.kind, self.sends, self.wrap = mesh, kind, sends, wrap
         self.pumps: dict[str, SendPump | ReceivePump] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(self, name: str, link: Any) -> None:
         """Pump tunnel ``name`` over ``link``: out of the ring or into it."""
         pump: SendPump | ReceivePump
+        if self.wrap is not None:  # bridge_hops: a link that stamps what it carries
+            link = self.wrap(link)
         if name in self.sends:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, "<bridge>")

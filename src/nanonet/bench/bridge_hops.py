@@ -1,0 +1,161 @@
+"""Where a bridged round trip's time goes: ``python -m nanonet.bench.bridge_hops [KIND] [ROUNDS]``.
+
+The ``bridge_rtt`` row's round trip (``bridge_bench``: a client thread, two
+bridged tunnels, an echo thread in a far process) cut into six hops, on
+loopback: each DATA frame is stamped when its pump hands it to the link
+and when its transport puts it in the far link's inbox (``Stamped``), and
+the echo thread writes its own stamp into the message. All stamps are
+``perf_counter_ns``, the system's monotonic clock, one for both processes.
+Printed: each hop's median, the round trip's, and raw nats-py
+request/reply's measured in the same run, for scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import struct
+import sys
+import time
+from typing import Any
+
+from ..bridge.inbox import Inbox
+from ..bridge.natsd import NatsServer
+from ..mesh import Mesh
+from ..ring.endpoint import TunnelReader, TunnelWriter
+from . import bridge_raw
+from .bridge_check import Figures, far_end, port_of, result_of
+from .bridge_links import RTT_SLOTS, Ends, dial
+from .netpair import loopback
+
+SIZE = 64
+STAMPS = struct.Struct("<qqq")  # sequence, the client's send, the echo's
+HOPS = ("near ring -> its pump sends", "transport, out", "far inbox -> echo thread",
+        "echo thread -> its pump sends", "transport, back", "near inbox -> client")
+
+
+class _StampedInbox(Inbox):
+    def __init__(self, most: int, stamps: list[int]) -> None:
+        super().__init__(most)
+        self.stamps = stamps
+
+    def put(self, data: bytes) -> bool:
+        if len(data) >= SIZE:  # a DATA frame (acknowledgements are shorter)
+            self.stamps.append(time.perf_counter_ns())
+        return super().put(data)
+
+
+class Stamped:
+    """A link whose DATA frames are stamped as they are sent and as they arrive."""
+
+    def __init__(self, link: Any, sent: list[int], arrived: list[int]) -> None:
+        link.inbox = _StampedInbox(link.inbox.most, arrived)  # before anything arrives
+        self.link, self.inbox, self.sent = link, link.inbox, sent
+
+    async def send(self, data: bytes) -> None:
+        if len(data) >= SIZE:
+            self.sent.append(time.perf_counter_ns())
+        await self.link.send(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.link, name)
+
+
+def stamping(stamps: dict[str, list[int]]) -> Any:
+    """``Ends.start``'s link wrapper: the sends and arrivals of every link, stamped."""
+    return lambda link: Stamped(link, stamps.setdefault("sent", []),
+                                stamps.setdefault("arrived", []))
+
+
+def echo_stamped(r: TunnelReader, w: TunnelWriter) -> Figures:
+    """The far echo, writing when it got each message into the message."""
+    echoed = 0
+    try:
+        for msg in r:
+            out = bytearray(msg)
+            struct.pack_into("<q", out, 16, time.perf_counter_ns())
+            w.send(bytes(out), timeout=60)
+            echoed += 1
+    finally:
+        w.close()
+    return {"echoed": echoed}
+
+
+def _client(w: TunnelWriter, r: TunnelReader, rounds: int) -> list[tuple[int, int, int]]:
+    out = []
+    for i in range(-bridge_raw.WARMUP, rounds):
+        t0 = time.perf_counter_ns()
+        w.send(STAMPS.pack(i, t0, 0) + bytes(SIZE - STAMPS.size), timeout=10)
+        back = r.recv(timeout=10)
+        if i >= 0:
+            out.append((t0, STAMPS.unpack_from(back)[2], time.perf_counter_ns()))
+    w.close()
+    return out
+
+
+def _after(stamps: list[int], t: int) -> int:
+    i = bisect.bisect_left(stamps, t)
+    return stamps[i] if i < len(stamps) else t
+
+
+def hops(rounds: list[tuple[int, int, int]], near: dict[str, list[int]],
+         far: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Each round cut at the first stamp of each step after the step before."""
+    out: dict[str, list[int]] = {h: [] for h in HOPS}
+    for t0, echo, t9 in rounds:
+        s1 = _after(near["sent"], t0)
+        a1 = _after(far["arrived"], s1)
+        s2 = _after(far["sent"], echo)
+        a2 = _after(near["arrived"], s2)
+        for hop, ns in zip(HOPS, (s1 - t0, a1 - s1, echo - a1, s2 - echo, a2 - s2, t9 - a2),
+                           strict=True):
+            out[hop].append(ns)
+    return out
+
+
+async def _bridged(kind: str, url: str, n: int) -> tuple[dict[str, list[int]], list[int]]:
+    place = loopback("bridge_hops")
+    near: dict[str, list[int]] = {"sent": [], "arrived": []}
+    with far_end(place, kind, "hops", str(SIZE), url, place.far_addr) as far, Mesh() as mesh:
+        for name in ("req", "rep"):
+            mesh.tunnel(name, slots=RTT_SLOTS, max_payload=SIZE)
+        links = await dial(kind, ["req", "rep"], url, place.far_addr, port_of(far))
+        ends = Ends(mesh, kind, {"req"}, stamping(near))
+        for name in ("req", "rep"):
+            ends.start(name, links[name])
+        await ends.opened(["req", "rep"])
+        rounds = await asyncio.to_thread(_client, mesh.writer("req"), mesh.reader("rep"), n)
+        await ends.finished()
+        far_stamps = await asyncio.to_thread(result_of, far)
+        await links.close()
+    return hops(rounds, near, far_stamps), [t9 - t0 for t0, _, t9 in rounds]
+
+
+async def _raw(url: str, n: int) -> list[int]:
+    place = loopback("bridge_hops")
+    with far_end(place, "nats-py", "echo", str(SIZE), url, place.far_addr) as far:
+        times, _ = await bridge_raw.nats_rtt(url, n, SIZE)
+        await asyncio.to_thread(result_of, far)
+    return times
+
+
+def _median_us(values: list[int]) -> float:
+    return sorted(values)[len(values) // 2] / 1e3 if values else 0.0
+
+
+def main(argv: list[str]) -> int:
+    kind = argv[0] if argv else "nats"
+    n = int(argv[1]) if len(argv) > 1 else 1000
+    with NatsServer() as server:
+        cut, total = asyncio.run(_bridged(kind, server.url, n))
+        raw = asyncio.run(_raw(server.url, n))
+    for hop, ns in cut.items():
+        print(f"{hop:30} {_median_us(ns):9.1f} us median")
+    print(f"{'round trip, ' + kind + ' bridge':30} {_median_us(total):9.1f} us median "
+          f"({n} rounds of {SIZE} B)")
+    print(f"{'raw nats-py request/reply':30} {_median_us(raw):9.1f} us median")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
