@@ -33,7 +33,15 @@ from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader, TunnelWriter
 from ..ring.packed import Packed
 from . import bridge_raw
-from .bridge_check import Figures, far_end, port_of, result_of, rtt_figures, stream_figures
+from .bridge_check import (
+    Figures,
+    cpu_seconds,
+    far_end,
+    port_of,
+    result_of,
+    rtt_figures,
+    stream_figures,
+)
 from .bridge_links import RTT_SLOTS, STREAM_SLOTS, Ends, dial
 from .netpair import Placement
 from .pace import message, seq_of
@@ -65,12 +73,13 @@ async def _bridge_stream(kind: str, place: Placement, url: str, n: int, size: in
         ends = Ends(mesh, kind, {"t"})
         ends.start("t", links["t"])
         await ends.opened(["t"])
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds()
         await asyncio.gather(asyncio.to_thread(_produce, mesh.writer("t"), n, size),
                              ends.finished())
+        cpu = cpu_seconds() - cpu0
         got = await asyncio.to_thread(result_of, far)
         await links.close()
-    return stream_figures(n, t0, got, place)
+    return stream_figures(n, t0, cpu, got, place)
 
 
 def _client(w: TunnelWriter, r: TunnelReader, rounds: int, size: int) -> tuple[list[int], int]:
@@ -105,13 +114,15 @@ async def _bridge_rtt(kind: str, place: Placement, url: str, rounds: int, size: 
 
 async def _raw_stream(kind: str, place: Placement, url: str, n: int, size: int) -> Figures:
     with far_end(place, kind, "sink", str(size), url, place.far_addr) as far:
+        cpu0 = cpu_seconds()
         if kind == "nats-py":
             t0 = await bridge_raw.nats_stream(url, n, size)
         else:
             t0 = await asyncio.to_thread(bridge_raw.zmq_stream, place.far_addr, port_of(far),
                                          n, size)
+        cpu = cpu_seconds() - cpu0
         got = await asyncio.to_thread(result_of, far)
-    return stream_figures(n, t0, got, place)
+    return stream_figures(n, t0, cpu, got, place)
 
 
 async def _raw_rtt(kind: str, place: Placement, url: str, rounds: int, size: int) -> Figures:

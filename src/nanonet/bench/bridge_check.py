@@ -14,6 +14,7 @@ namespace when there is one, ``netpair.Placement``) and is always reaped.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -60,13 +61,23 @@ class SeqCheck:
         return {"received": self.received, "errors": self.errors, "last": self.last}
 
 
-def stream_figures(n: int, t0: float, far: Figures, place: Placement) -> Figures:
+def cpu_seconds() -> float:
+    """CPU time (user and system) this process has used, all its threads."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def stream_figures(n: int, t0: float, near_cpu: float, far: Figures,
+                   place: Placement) -> Figures:
     """A stream row's figures: delivered msgs/s from the first send to the
-    last arrival, what was lost and what came out of sequence."""
+    last arrival, what was lost and what came out of sequence, and the CPU
+    seconds each end's process spent on the row (a row whose ends sum to
+    about the cores it had is bound by CPU, not by waits)."""
     received = int(far["received"])
     seconds = max(far["last"] - t0, 1e-9)
     return {"msgs_per_s": received / seconds, "messages": n, "received": received,
             "lost": n - received, "out_of_order": int(far["errors"]), "seconds": seconds,
+            "near_cpu_s": near_cpu, "far_cpu_s": float(far["cpu_s"]),
             "placement": place.where}
 
 

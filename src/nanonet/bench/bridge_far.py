@@ -22,7 +22,7 @@ from ..bridge.natsd import free_port
 from ..errors import TunnelClosed
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader, TunnelWriter
-from .bridge_check import Figures, SeqCheck
+from .bridge_check import Figures, SeqCheck, cpu_seconds
 from .bridge_hops import echo_stamped, stamping
 from .bridge_links import RTT_SLOTS, STREAM_SLOTS, Ends, serve
 
@@ -49,7 +49,11 @@ def _echo_all(r: TunnelReader, w: TunnelWriter) -> Figures:
     return {"echoed": echoed}
 
 
+_READY_CPU = [0.0]  # the CPU seconds spent when ready: starting up is no part of a row
+
+
 def _ready(port: int) -> None:
+    _READY_CPU[0] = cpu_seconds()
     print(f"ready {port}", flush=True)
 
 
@@ -86,6 +90,8 @@ def main(argv: list[str]) -> int:
         out = bridge_raw.far(kind, role, int(size), url, host, port, lambda: _ready(port))
     else:
         out = asyncio.run(bridge_end(kind, role, int(size), url, host))
+    if role == "sink":
+        out["cpu_s"] = cpu_seconds() - _READY_CPU[0]
     print(json.dumps(out), flush=True)
     return 0
 
