@@ -34,9 +34,9 @@ from ..ring.endpoint import TunnelReader, TunnelWriter
 from ..ring.packed import Packed
 from . import bridge_raw
 from .bridge_check import (
+    FarEnds,
     Figures,
     cpu_seconds,
-    far_end,
     port_of,
     result_of,
     rtt_figures,
@@ -66,8 +66,9 @@ def _produce(w: TunnelWriter, n: int, size: int) -> None:
     w.close()
 
 
-async def _bridge_stream(kind: str, place: Placement, url: str, n: int, size: int) -> Figures:
-    with far_end(place, kind, "sink", str(size), url, place.far_addr) as far, Mesh() as mesh:
+async def _bridge_stream(far_ends: FarEnds, kind: str, n: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "sink", size) as far, Mesh() as mesh:
         mesh.tunnel("t", slots=STREAM_SLOTS.get(size, 1024), max_payload=size)
         links = await dial(kind, ["t"], url, place.far_addr, port_of(far))
         ends = Ends(mesh, kind, {"t"})
@@ -95,8 +96,9 @@ def _client(w: TunnelWriter, r: TunnelReader, rounds: int, size: int) -> tuple[l
     return times, errors
 
 
-async def _bridge_rtt(kind: str, place: Placement, url: str, rounds: int, size: int) -> Figures:
-    with far_end(place, kind, "echo", str(size), url, place.far_addr) as far, Mesh() as mesh:
+async def _bridge_rtt(far_ends: FarEnds, kind: str, rounds: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "echo", size) as far, Mesh() as mesh:
         for name in ("req", "rep"):
             mesh.tunnel(name, slots=RTT_SLOTS, max_payload=size)
         links = await dial(kind, ["req", "rep"], url, place.far_addr, port_of(far))
@@ -112,8 +114,9 @@ async def _bridge_rtt(kind: str, place: Placement, url: str, rounds: int, size: 
     return rtt_figures(times, errors, place)
 
 
-async def _raw_stream(kind: str, place: Placement, url: str, n: int, size: int) -> Figures:
-    with far_end(place, kind, "sink", str(size), url, place.far_addr) as far:
+async def _raw_stream(far_ends: FarEnds, kind: str, n: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "sink", size) as far:
         cpu0 = cpu_seconds()
         if kind == "nats-py":
             t0 = await bridge_raw.nats_stream(url, n, size)
@@ -125,8 +128,9 @@ async def _raw_stream(kind: str, place: Placement, url: str, n: int, size: int) 
     return stream_figures(n, t0, cpu, got, place)
 
 
-async def _raw_rtt(kind: str, place: Placement, url: str, rounds: int, size: int) -> Figures:
-    with far_end(place, kind, "echo", str(size), url, place.far_addr) as far:
+async def _raw_rtt(far_ends: FarEnds, kind: str, rounds: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "echo", size) as far:
         if kind == "nats-py":
             times, errors = await bridge_raw.nats_rtt(url, rounds, size)
         else:
@@ -136,35 +140,33 @@ async def _raw_rtt(kind: str, place: Placement, url: str, rounds: int, size: int
     return rtt_figures(times, errors, place)
 
 
-Measure = Callable[[str, Placement, str, int, int], Any]
+Measure = Callable[[FarEnds, str, int, int], Any]
 
 
-async def _one(measure: Measure, kind: str, place: Placement, url: str, n: int,
-               size: int) -> Figures:
+async def _one(measure: Measure, far: FarEnds, kind: str, n: int, size: int) -> Figures:
     """One row's figures, or why it failed (the other rows go on)."""
     try:
-        out: Figures = await asyncio.wait_for(measure(kind, place, url, n, size), 300)
+        out: Figures = await asyncio.wait_for(measure(far, kind, n, size), 300)
         return out
     except Exception as err:  # recorded in the row: one broken peer hides no other
         return {"error": f"{type(err).__name__}: {err}"}
 
 
-async def _rows(place: Placement, url: str, quick: bool, peers: list[str]) -> dict[str, Any]:
+async def _rows(far: FarEnds, quick: bool, peers: list[str]) -> dict[str, Any]:
     counts = COUNTS[quick]
-    rows: dict[str, dict[str, Figures]] = {}
-    for size in SIZES:
-        for peer in peers:
-            kind = PEERS[peer]
-            bridged = kind in ("nats", "quic", "websocket")
-            stream, rtt = (_bridge_stream, _bridge_rtt) if bridged else (_raw_stream, _raw_rtt)
-            rows.setdefault(STREAM_KEYS[size], {})[peer] = await _one(
-                stream, kind, place, url, counts[size], size)
-            rows.setdefault(RTT_KEYS[size], {})[peer] = await _one(
-                rtt, kind, place, url, counts["rtt"], size)
+    rows: dict[str, dict[str, Figures]] = {key: {} for key in (*STREAM_KEYS.values(),
+                                                               *RTT_KEYS.values())}
+    for peer in peers:  # a peer's rows one after the other, on one far process
+        kind = PEERS[peer]
+        bridged = kind in ("nats", "quic", "websocket")
+        stream, rtt = (_bridge_stream, _bridge_rtt) if bridged else (_raw_stream, _raw_rtt)
+        for size in SIZES:
+            rows[STREAM_KEYS[size]][peer] = await _one(stream, far, kind, counts[size], size)
+            rows[RTT_KEYS[size]][peer] = await _one(rtt, far, kind, counts["rtt"], size)
     return rows
 
 
 def bridge_rows(quick: bool, place: Placement, peers: list[str]) -> dict[str, Any]:
     """Every row of ``peers``, on a nats-server started here (the near side)."""
-    with NatsServer(host=place.near_addr) as server:
-        return asyncio.run(_rows(place, server.url, quick, peers))
+    with NatsServer(host=place.near_addr) as server, FarEnds(place, server.url) as far:
+        return asyncio.run(_rows(far, quick, peers))

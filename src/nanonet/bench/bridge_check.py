@@ -8,7 +8,8 @@ the arrival of the last message with ``time.perf_counter``: that clock is
 the system's monotonic one, the same in every process and network
 namespace, so the near end divides what arrived by the time from its first
 send to that stamp. A far end runs in a process of its own (in the far
-namespace when there is one, ``netpair.Placement``) and is always reaped.
+namespace when there is one, ``netpair.Placement``), one per kind for all
+its rows, and is always reaped.
 """
 
 from __future__ import annotations
@@ -91,21 +92,60 @@ def rtt_figures(times_ns: list[int], errors: int, place: Placement) -> Figures:
             "out_of_order": errors, "lost": 0, "placement": place.where}
 
 
-@contextmanager
-def far_end(place: Placement, *args: str) -> Iterator[Server]:
-    """``python -m nanonet.bench.bridge_far ARGS`` on the far side: ready
-    (its first line, ``ready PORT``) when yielded, reaped whatever happens."""
-    cmd = place.far([sys.executable, "-m", "nanonet.bench.bridge_far", *args])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        far = Server(proc)
-        far.ready = far.line()
-        yield far
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
+class FarEnds:
+    """The far processes of a run, one per kind, each taking one job at a
+    time (``ROLE SIZE``, a line on its stdin): a far end starts once, not
+    once per row. A job that fails takes its process with it (it may be
+    stuck in that job); the next job of that kind starts a new one."""
+
+    def __init__(self, place: Placement, url: str) -> None:
+        self.place, self.url = place, url
+        self._procs: dict[str, Server] = {}
+
+    def _server(self, kind: str) -> Server:
+        far = self._procs.get(kind)
+        if far is None or far.proc.poll() is not None:
+            cmd = self.place.far([sys.executable, "-m", "nanonet.bench.bridge_far", kind,
+                                  self.url, self.place.far_addr])
+            far = self._procs[kind] = Server(subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        return far
+
+    @contextmanager
+    def job(self, kind: str, role: str, size: int) -> Iterator[Server]:
+        """The far end of ``kind`` ready for one job (``ready PORT``)."""
+        far = self._server(kind)
+        try:
+            assert far.proc.stdin is not None
+            far.proc.stdin.write(f"{role} {size}\n")
+            far.proc.stdin.flush()
+            far.ready = far.line()
+            yield far
+        except BaseException:
+            self._end(kind)
+            raise
+
+    def _end(self, kind: str) -> None:
+        far = self._procs.pop(kind, None)
+        if far is None:
+            return
+        if far.proc.stdin is not None:
+            far.proc.stdin.close()  # no more jobs: it exits
+        try:
+            far.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            far.proc.kill()
+            far.proc.wait(timeout=30)
+
+    def close(self) -> None:
+        for kind in list(self._procs):
+            self._end(kind)
+
+    def __enter__(self) -> FarEnds:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def port_of(far: Server) -> int:

@@ -1,14 +1,16 @@
-"""The far end of a bridge row: ``python -m nanonet.bench.bridge_far KIND ROLE SIZE URL HOST``.
+"""The far end of bridge rows: ``python -m nanonet.bench.bridge_far KIND URL HOST``.
 
 KIND is a bridge (``nats``, ``quic``, ``websocket``: a mesh of its own and
 the bridge's pumps) or a raw peer (``nats-py``, ``zmq``: ``bridge_raw``).
+Each line on stdin is a job, ``ROLE SIZE``, run to its end before the next.
 ROLE ``sink`` takes a stream and checks every sequence number; ``echo``
 sends each message back; ``hops`` is an echo whose links and messages are
 stamped (``bridge_hops``). URL is the nats-server's (NATS kinds); HOST is
 where a listener binds (QUIC, WebSocket, ZeroMQ), on a port that was free a
-moment before. The first line printed is ``ready PORT``, the last the JSON
-figures (``bridge_check.SeqCheck``; an echo's count). A far end serves one
-run and exits by itself; it gives up after ``TIMEOUT`` seconds of silence.
+moment before. A job prints ``ready PORT``, then its JSON figures
+(``bridge_check.SeqCheck`` and the CPU seconds spent since ready; an echo's
+count). The process exits when stdin closes; a job gives up after
+``TIMEOUT`` seconds of silence.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
 
 from ..bridge.natsd import free_port
 from ..errors import TunnelClosed
@@ -81,18 +82,25 @@ async def bridge_end(kind: str, role: str, size: int, url: str, host: str) -> Fi
     return out
 
 
-def main(argv: list[str]) -> int:
-    kind, role, size, url, host = argv
-    out: Any
+def job(kind: str, role: str, size: int, url: str, host: str) -> Figures:
+    """One row's far end, from ``ready PORT`` to its figures."""
+    out: Figures
     if kind in ("nats-py", "zmq"):
         from . import bridge_raw
         port = free_port(host)
-        out = bridge_raw.far(kind, role, int(size), url, host, port, lambda: _ready(port))
+        out = bridge_raw.far(kind, role, size, url, host, port, lambda: _ready(port))
     else:
-        out = asyncio.run(bridge_end(kind, role, int(size), url, host))
+        out = asyncio.run(bridge_end(kind, role, size, url, host))
     if role == "sink":
         out["cpu_s"] = cpu_seconds() - _READY_CPU[0]
-    print(json.dumps(out), flush=True)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    kind, url, host = argv
+    for line in sys.stdin:  # one job a line, until the near end closes stdin
+        role, size = line.split()
+        print(json.dumps(job(kind, role, int(size), url, host)), flush=True)
     return 0
 
 

@@ -24,7 +24,7 @@ from ..bridge.natsd import NatsServer
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader, TunnelWriter
 from . import bridge_raw
-from .bridge_check import Figures, far_end, port_of, result_of
+from .bridge_check import FarEnds, Figures, port_of, result_of
 from .bridge_links import RTT_SLOTS, Ends, dial
 from .netpair import loopback
 
@@ -113,10 +113,11 @@ def hops(rounds: list[tuple[int, int, int]], near: dict[str, list[int]],
     return out
 
 
-async def _bridged(kind: str, url: str, n: int) -> tuple[dict[str, list[int]], list[int]]:
-    place = loopback("bridge_hops")
+async def _bridged(far_ends: FarEnds, kind: str, n: int) -> tuple[dict[str, list[int]],
+                                                                   list[int]]:
+    place, url = far_ends.place, far_ends.url
     near: dict[str, list[int]] = {"sent": [], "arrived": []}
-    with far_end(place, kind, "hops", str(SIZE), url, place.far_addr) as far, Mesh() as mesh:
+    with far_ends.job(kind, "hops", SIZE) as far, Mesh() as mesh:
         for name in ("req", "rep"):
             mesh.tunnel(name, slots=RTT_SLOTS, max_payload=SIZE)
         links = await dial(kind, ["req", "rep"], url, place.far_addr, port_of(far))
@@ -131,10 +132,9 @@ async def _bridged(kind: str, url: str, n: int) -> tuple[dict[str, list[int]], l
     return hops(rounds, near, far_stamps), [t9 - t0 for t0, _, t9 in rounds]
 
 
-async def _raw(url: str, n: int) -> list[int]:
-    place = loopback("bridge_hops")
-    with far_end(place, "nats-py", "echo", str(SIZE), url, place.far_addr) as far:
-        times, _ = await bridge_raw.nats_rtt(url, n, SIZE)
+async def _raw(far_ends: FarEnds, n: int) -> list[int]:
+    with far_ends.job("nats-py", "echo", SIZE) as far:
+        times, _ = await bridge_raw.nats_rtt(far_ends.url, n, SIZE)
         await asyncio.to_thread(result_of, far)
     return times
 
@@ -146,9 +146,9 @@ def _median_us(values: list[int]) -> float:
 def main(argv: list[str]) -> int:
     kind = argv[0] if argv else "nats"
     n = int(argv[1]) if len(argv) > 1 else 1000
-    with NatsServer() as server:
-        cut, total = asyncio.run(_bridged(kind, server.url, n))
-        raw = asyncio.run(_raw(server.url, n))
+    with NatsServer() as server, FarEnds(loopback("bridge_hops"), server.url) as far:
+        cut, total = asyncio.run(_bridged(far, kind, n))
+        raw = asyncio.run(_raw(far, n))
     for hop, ns in cut.items():
         print(f"{hop:30} {_median_us(ns):9.1f} us median")
     print(f"{'round trip, ' + kind + ' bridge':30} {_median_us(total):9.1f} us median "
