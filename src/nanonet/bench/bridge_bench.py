@@ -47,6 +47,7 @@ from .netpair import Placement
 from .pace import message, seq_of
 
 BATCH = 1024
+STREAM_TIMEOUT = 240.0  # seconds a stream may take: QUIC's 4 KiB one on a loaded machine
 # result key -> peer -> the far end's kind
 PEERS = {"nanonet": "nats", "nanonet-quic": "quic", "nanonet-ws": "websocket",
          "nats": "nats-py", "zmq-tcp": "zmq"}
@@ -76,7 +77,7 @@ async def _bridge_stream(far_ends: FarEnds, kind: str, n: int, size: int) -> Fig
         await ends.opened(["t"])
         t0, cpu0 = time.perf_counter(), cpu_seconds()
         await asyncio.gather(asyncio.to_thread(_produce, mesh.writer("t"), n, size),
-                             ends.finished())
+                             ends.finished(STREAM_TIMEOUT))
         cpu = cpu_seconds() - cpu0
         got = await asyncio.to_thread(result_of, far)
         await links.close()

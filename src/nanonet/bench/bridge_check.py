@@ -68,18 +68,31 @@ def cpu_seconds() -> float:
     return use.ru_utime + use.ru_stime
 
 
+def udp_drops() -> int:
+    """UDP datagrams the kernel dropped for a full receive buffer, in this
+    process's network namespace (``RcvbufErrors``; 0 where it is not told)."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [line.split() for line in f if line.startswith("Udp:")]
+        return int(dict(zip(rows[0][1:], rows[1][1:], strict=True))["RcvbufErrors"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return 0
+
+
 def stream_figures(n: int, t0: float, near_cpu: float, far: Figures,
                    place: Placement) -> Figures:
     """A stream row's figures: delivered msgs/s from the first send to the
     last arrival, what was lost and what came out of sequence, and the CPU
     seconds each end's process spent on the row (a row whose ends sum to
-    about the cores it had is bound by CPU, not by waits)."""
+    about the cores it had is bound by CPU, not by waits), and the UDP
+    datagrams the far side's kernel dropped meanwhile (QUIC's losses; in a
+    namespace of its own, only the row's)."""
     received = int(far["received"])
     seconds = max(far["last"] - t0, 1e-9)
     return {"msgs_per_s": received / seconds, "messages": n, "received": received,
             "lost": n - received, "out_of_order": int(far["errors"]), "seconds": seconds,
             "near_cpu_s": near_cpu, "far_cpu_s": float(far["cpu_s"]),
-            "placement": place.where}
+            "far_udp_drops": int(far["udp_drops"]), "placement": place.where}
 
 
 def rtt_figures(times_ns: list[int], errors: int, place: Placement) -> Figures:

@@ -5,12 +5,13 @@ the bridge's pumps) or a raw peer (``nats-py``, ``zmq``: ``bridge_raw``).
 Each line on stdin is a job, ``ROLE SIZE``, run to its end before the next.
 ROLE ``sink`` takes a stream and checks every sequence number; ``echo``
 sends each message back; ``hops`` is an echo whose links and messages are
-stamped (``bridge_hops``). URL is the nats-server's (NATS kinds); HOST is
-where a listener binds (QUIC, WebSocket, ZeroMQ), on a port that was free a
-moment before. A job prints ``ready PORT``, then its JSON figures
-(``bridge_check.SeqCheck`` and the CPU seconds spent since ready; an echo's
-count). The process exits when stdin closes; a job gives up after
-``TIMEOUT`` seconds of silence.
+stamped (``bridge_hops``), ``hops-async`` the same as an asyncio task. URL
+is the nats-server's (NATS kinds); HOST is where a listener binds (QUIC,
+WebSocket, ZeroMQ), on a port that was free a moment before. A job prints
+``ready PORT``, then its JSON figures (``bridge_check.SeqCheck``, the CPU
+seconds spent and the UDP datagrams dropped since ready; an echo's count).
+The process exits when stdin closes; a job gives up after ``TIMEOUT``
+seconds of silence.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from ..bridge.natsd import free_port
 from ..errors import TunnelClosed
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader, TunnelWriter
-from .bridge_check import Figures, SeqCheck, cpu_seconds
-from .bridge_hops import echo_stamped, stamping
+from .bridge_check import Figures, SeqCheck, cpu_seconds, udp_drops
+from .bridge_hops import echo_stamped, echo_stamped_async, stamping
 from .bridge_links import RTT_SLOTS, STREAM_SLOTS, Ends, serve
 
 TIMEOUT = 60.0
@@ -50,11 +51,11 @@ def _echo_all(r: TunnelReader, w: TunnelWriter) -> Figures:
     return {"echoed": echoed}
 
 
-_READY_CPU = [0.0]  # the CPU seconds spent when ready: starting up is no part of a row
+_AT_READY = [0.0, 0]  # CPU seconds and UDP drops when ready: what came before is no row's
 
 
 def _ready(port: int) -> None:
-    _READY_CPU[0] = cpu_seconds()
+    _AT_READY[:] = [cpu_seconds(), udp_drops()]
     print(f"ready {port}", flush=True)
 
 
@@ -68,15 +69,18 @@ async def bridge_end(kind: str, role: str, size: int, url: str, host: str) -> Fi
         for name in names:
             mesh.tunnel(name, slots=slots, max_payload=size)
         stamps: dict[str, list[int]] = {"sent": [], "arrived": []}
-        ends = Ends(mesh, kind, {"rep"}, stamping(stamps) if role == "hops" else None)
+        hops = role.startswith("hops")
+        ends = Ends(mesh, kind, {"rep"}, stamping(stamps) if hops else None)
         links = await serve(kind, names, url, host, port, ends.start)
         _ready(port)
         if role == "sink":
             out = await asyncio.to_thread(_consume, mesh.reader("t"), size)
+        elif role == "hops-async":  # the echo as a task on the pumps' loop
+            await echo_stamped_async(mesh.reader("req"), mesh.writer("rep"))
         else:
-            echo = echo_stamped if role == "hops" else _echo_all
+            echo = echo_stamped if hops else _echo_all
             out = await asyncio.to_thread(echo, mesh.reader("req"), mesh.writer("rep"))
-            out = stamps if role == "hops" else out
+        out = stamps if hops else out
         await ends.finished()
         await links.close()
     return out
@@ -92,7 +96,8 @@ def job(kind: str, role: str, size: int, url: str, host: str) -> Figures:
     else:
         out = asyncio.run(bridge_end(kind, role, size, url, host))
     if role == "sink":
-        out["cpu_s"] = cpu_seconds() - _READY_CPU[0]
+        out["cpu_s"] = cpu_seconds() - _AT_READY[0]
+        out["udp_drops"] = udp_drops() - _AT_READY[1]
     return out
 
 

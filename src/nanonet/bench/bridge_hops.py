@@ -1,4 +1,7 @@
-"""Where a bridged round trip's time goes: ``python -m nanonet.bench.bridge_hops [KIND] [ROUNDS]``.
+"""Where a bridged round trip's time goes: ``python -m nanonet.bench.bridge_hops``.
+
+Arguments: ``[KIND [N [asyncio]]]``, KIND ``nats`` (default), ``quic`` or
+``websocket``, N rounds (1000).
 
 The ``bridge_rtt`` row's round trip (``bridge_bench``: a client thread, two
 bridged tunnels, an echo thread in a far process) cut into six hops, on
@@ -6,8 +9,10 @@ loopback: each DATA frame is stamped when its pump hands it to the link
 and when its transport puts it in the far link's inbox (``Stamped``), and
 the echo thread writes its own stamp into the message. All stamps are
 ``perf_counter_ns``, the system's monotonic clock, one for both processes.
-Printed: each hop's median, the round trip's, and raw nats-py
-request/reply's measured in the same run, for scale.
+With ``asyncio`` the client and the echo are tasks on their pumps' loops
+(``asend``/``arecv``) instead of threads. Printed: each hop's median, the
+round trip's, and raw nats-py request/reply's measured in the same run,
+for scale.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 from ..bridge.inbox import Inbox
 from ..bridge.natsd import NatsServer
+from ..errors import TunnelClosed
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelReader, TunnelWriter
 from . import bridge_raw
@@ -67,26 +73,59 @@ def stamping(stamps: dict[str, list[int]]) -> Any:
                                 stamps.setdefault("arrived", []))
 
 
+def _stamp(msg: bytes) -> bytes:
+    out = bytearray(msg)
+    struct.pack_into("<q", out, 16, time.perf_counter_ns())
+    return bytes(out)
+
+
 def echo_stamped(r: TunnelReader, w: TunnelWriter) -> Figures:
     """The far echo, writing when it got each message into the message."""
     echoed = 0
     try:
         for msg in r:
-            out = bytearray(msg)
-            struct.pack_into("<q", out, 16, time.perf_counter_ns())
-            w.send(bytes(out), timeout=60)
+            w.send(_stamp(msg), timeout=60)
             echoed += 1
     finally:
         w.close()
     return {"echoed": echoed}
 
 
-def _client(w: TunnelWriter, r: TunnelReader, rounds: int) -> list[tuple[int, int, int]]:
+async def echo_stamped_async(r: TunnelReader, w: TunnelWriter) -> None:
+    """``echo_stamped`` as an asyncio task (``arecv``/``asend``)."""
+    try:
+        while True:
+            try:
+                msg = await r.arecv()
+            except TunnelClosed:
+                return
+            await w.asend(_stamp(msg))
+    finally:
+        w.close()
+
+
+Rounds = list[tuple[int, int, int]]  # the client's send, the echo's stamp, the client's receive
+
+
+def _client(w: TunnelWriter, r: TunnelReader, rounds: int) -> Rounds:
     out = []
     for i in range(-bridge_raw.WARMUP, rounds):
         t0 = time.perf_counter_ns()
         w.send(STAMPS.pack(i, t0, 0) + bytes(SIZE - STAMPS.size), timeout=10)
         back = r.recv(timeout=10)
+        if i >= 0:
+            out.append((t0, STAMPS.unpack_from(back)[2], time.perf_counter_ns()))
+    w.close()
+    return out
+
+
+async def _client_async(w: TunnelWriter, r: TunnelReader, rounds: int) -> Rounds:
+    """``_client`` as an asyncio task on the pumps' loop."""
+    out = []
+    for i in range(-bridge_raw.WARMUP, rounds):
+        t0 = time.perf_counter_ns()
+        await w.asend(STAMPS.pack(i, t0, 0) + bytes(SIZE - STAMPS.size))
+        back = await r.arecv()
         if i >= 0:
             out.append((t0, STAMPS.unpack_from(back)[2], time.perf_counter_ns()))
     w.close()
@@ -113,11 +152,11 @@ def hops(rounds: list[tuple[int, int, int]], near: dict[str, list[int]],
     return out
 
 
-async def _bridged(far_ends: FarEnds, kind: str, n: int) -> tuple[dict[str, list[int]],
-                                                                   list[int]]:
+async def _bridged(far_ends: FarEnds, kind: str, n: int,
+                   tasks: bool) -> tuple[dict[str, list[int]], list[int]]:
     place, url = far_ends.place, far_ends.url
     near: dict[str, list[int]] = {"sent": [], "arrived": []}
-    with far_ends.job(kind, "hops", SIZE) as far, Mesh() as mesh:
+    with far_ends.job(kind, "hops-async" if tasks else "hops", SIZE) as far, Mesh() as mesh:
         for name in ("req", "rep"):
             mesh.tunnel(name, slots=RTT_SLOTS, max_payload=SIZE)
         links = await dial(kind, ["req", "rep"], url, place.far_addr, port_of(far))
@@ -125,7 +164,8 @@ async def _bridged(far_ends: FarEnds, kind: str, n: int) -> tuple[dict[str, list
         for name in ("req", "rep"):
             ends.start(name, links[name])
         await ends.opened(["req", "rep"])
-        rounds = await asyncio.to_thread(_client, mesh.writer("req"), mesh.reader("rep"), n)
+        w, r = mesh.writer("req"), mesh.reader("rep")
+        rounds = await (_client_async(w, r, n) if tasks else asyncio.to_thread(_client, w, r, n))
         await ends.finished()
         far_stamps = await asyncio.to_thread(result_of, far)
         await links.close()
@@ -146,13 +186,15 @@ def _median_us(values: list[int]) -> float:
 def main(argv: list[str]) -> int:
     kind = argv[0] if argv else "nats"
     n = int(argv[1]) if len(argv) > 1 else 1000
+    tasks = argv[2:3] == ["asyncio"]
     with NatsServer() as server, FarEnds(loopback("bridge_hops"), server.url) as far:
-        cut, total = asyncio.run(_bridged(far, kind, n))
+        cut, total = asyncio.run(_bridged(far, kind, n, tasks))
         raw = asyncio.run(_raw(far, n))
     for hop, ns in cut.items():
         print(f"{hop:30} {_median_us(ns):9.1f} us median")
+    ends = "asyncio tasks" if tasks else "threads"
     print(f"{'round trip, ' + kind + ' bridge':30} {_median_us(total):9.1f} us median "
-          f"({n} rounds of {SIZE} B)")
+          f"({n} rounds of {SIZE} B; client and echo: {ends})")
     print(f"{'raw nats-py request/reply':30} {_median_us(raw):9.1f} us median")
     return 0
 
