@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from nanonet.bench import avail, bridge_hops, bridge_report, report
+from nanonet.bench import avail, bridge_hops, bridge_report, page, report
 from nanonet.bench.bridge_check import SeqCheck
 from nanonet.bench.bridge_wl import ROWS
 from nanonet.bench.netpair import Placement, loopback
@@ -78,13 +78,16 @@ def test_round_trips_have_p50_and_p99(run: dict[str, Any], row: str) -> None:
         assert f["rounds"] > 0 and f["out_of_order"] == 0, (peer, f)
 
 
-def test_the_table_and_the_targets(run: dict[str, Any]) -> None:
+def test_the_table_the_page_and_the_targets(run: dict[str, Any], tmp_path: Path) -> None:
     console = Console(record=True, width=260)
     report.show(console, run)
     text = console.export_text()
     assert bridge_report.TITLE[:40] in text
     for peer in _peers():
         assert peer in text
+    md = page.write(run, tmp_path / "performance.md")[0].read_text()
+    assert f"## {bridge_report.TITLE}" in md
+    assert md.count("| bridge_rtt_4096 |") == len(_peers())
     targets = {t["target"]: t for t in run["targets"]}
     for name in ("bridge over NATS 64 B >= 1 M msgs/s, loss 0, in order",
                  "bridge over NATS 64 B >= 5x raw nats-py (same server, same run)",

@@ -26,9 +26,9 @@ def _ns(value: float) -> str:
     return f"{value / 1e3:.1f} µs" if value < 1e6 else f"{value / 1e6:.2f} ms"
 
 
-def _cell(f: dict[str, Any], stat: str, fmt: Any) -> str:
+def _cell(f: dict[str, Any], stat: str, fmt: Any, markup: bool) -> str:
     if "error" in f:
-        return "[red]error[/red]"
+        return "[red]error[/red]" if markup else "error"
     value = f.get(stat)
     return "-" if value is None else fmt(value)
 
@@ -40,17 +40,26 @@ def versus(by: dict[str, Any], peer: str) -> str:
     return "-" if peer == "nats" or not ours or not theirs else f"{ours / theirs:.2f}x"
 
 
-def table(result: Result) -> Table:
-    out = Table(title=TITLE, title_justify="left")
-    out.add_column("row")
-    out.add_column("peer")
-    for col in ("msgs/s", "p50", "p99", "lost", "out of order", "vs nats-py"):
-        out.add_column(col, justify="right")
-    out.add_column("placement")
+COLUMNS = ("row", "peer", "msgs/s", "p50", "p99", "lost", "out of order", "vs nats-py",
+           "placement")
+
+
+def cells(result: Result, markup: bool = True) -> list[list[str]]:
+    """One line per row and peer, in ``COLUMNS`` (rich markup for an error, or none)."""
+    out = []
     for row in (r for r in ROWS if r in result):
         for peer, f in result[row].items():
-            out.add_row(row, peer, _cell(f, "msgs_per_s", _rate), _cell(f, "p50_ns", _ns),
-                        _cell(f, "p99_ns", _ns), _cell(f, "lost", str),
-                        _cell(f, "out_of_order", str), versus(result[row], peer),
-                        str(f.get("placement", "-")))
+            out.append([row, peer, _cell(f, "msgs_per_s", _rate, markup),
+                        _cell(f, "p50_ns", _ns, markup), _cell(f, "p99_ns", _ns, markup),
+                        _cell(f, "lost", str, markup), _cell(f, "out_of_order", str, markup),
+                        versus(result[row], peer), str(f.get("placement", "-"))])
+    return out
+
+
+def table(result: Result) -> Table:
+    out = Table(title=TITLE, title_justify="left")
+    for i, col in enumerate(COLUMNS):
+        out.add_column(col, justify="left" if i in (0, 1, 8) else "right")
+    for line in cells(result):
+        out.add_row(*line)
     return out
