@@ -59,6 +59,8 @@ COUNTS = {True: {64: 20_000, 4096: 2_000, "rtt": 200},
 
 
 def _produce(w: TunnelWriter, n: int, size: int) -> None:
+    """``n`` records numbered from 0, ``BATCH`` of them in one buffer per call
+    (``host_async.Records``' way: no object per message), then the close."""
     for start in range(0, n, BATCH):
         k = min(BATCH, n - start)
         buf = array("q", bytes(k * size))
