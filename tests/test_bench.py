@@ -290,38 +290,6 @@ def test_pattern_targets_are_ratios_of_one_run() -> None:
     assert got["request/reply nanonet-wasm p50 <= 3x its W1 p50"] == (4.5, False)
 
 
-# -- the bridge workload: the NATS bridge against raw nats-py ------------------
-
-@pytest.fixture(scope="module")
-def bridge_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if avail.missing("nats"):
-        pytest.skip(f"no NATS here: {avail.missing('nats')}")
-    return _bench(tmp_path_factory.mktemp("bridge"), "--only", "bridge",
-                  "--transports", "nanonet,nats")
-
-
-@pytest.mark.parametrize(("row", "stat"), [("bridge_64", "msgs_per_s"),
-                                           ("bridge_4096", "msgs_per_s"),
-                                           ("bridge_rtt", "p50_ns")])
-def test_bridge_rows_have_both_figures(bridge_run: dict[str, Any], row: str, stat: str) -> None:
-    assert set(bridge_run[row]) == {"nanonet", "nats"}
-    for figures in bridge_run[row].values():
-        _positive(figures, stat)
-    if stat == "msgs_per_s":
-        assert bridge_run[row]["nanonet"]["lost"] == 0
-
-
-def test_bridge_rows_in_report_and_targets(bridge_run: dict[str, Any]) -> None:
-    console = Console(record=True, width=240)
-    report.show(console, bridge_run)
-    text = console.export_text()
-    assert "Bridge over NATS" in text
-    targets = {t["target"]: t for t in bridge_run["targets"]}
-    for name in ("bridge over NATS 64 B >= 5x raw nats-py (same server, same run)",
-                 "bridge round trip p50 <= 1.3x nats-py request/reply"):
-        assert _number(targets[name]["value"]) and targets[name]["value"] > 0, targets[name]
-
-
 def test_the_tab_pipe_rows_come_over_both_transports_with_real_figures() -> None:
     """``bench/tabpipe.py``'s rows (``python -m nanonet.bench.browser_bench``),
     with few messages: each row over WebSocket and over WebTransport, in one

@@ -1,212 +1,175 @@
-"""Bench rows of the NATS bridge against raw nats-py, measured in the same run.
+"""Bench rows of the bridges (NATS, QUIC, WebSocket) against raw nats-py and ZeroMQ, one run.
 
-Throughput: a stream of messages (64 B, 4 KiB) from a host writer on one
-mesh to a host reader on another, through the bridge over a local
-nats-server, every sequence number checked (loss 0 or the row fails);
-against nats-py publishing the same messages one NATS message each to a
-subscriber on a second connection. The bridged rings at 64 B have 32768
-slots: credit is the far ring's room, and that is the window a user gives
-a cross-machine tunnel (docs/bridge.md); at 4 KiB 1024 slots already hold
-4 MiB. Round trip: one message out and its echo
-back through two bridged tunnels, against nats-py request/reply. Each row
-is ``{"nanonet ...": x, "nats-py ...": y, "ratio": x / y}``.
+Every row is cross-node: this process is the near end (in the near
+network namespace when ``netpair`` could make two, else on loopback, and
+each row's ``placement`` says which), every far end a process of its own
+on the far side (``bridge_far``), the nats-server on the near side.
+
+Throughput, 64 B and 4 KiB: a host writer on the near mesh streams to a
+host reader on the far mesh through the bridge's own pumps (the near
+writer hands batches of records in one buffer, as ``host_async.Records``),
+against nats-py publishing one NATS message per message and ZeroMQ
+PUSH/PULL over TCP; the far end checks every sequence number and the row
+reports what was lost and what came out of order. The 64 B rings have 32768
+slots: credit is the far ring's room, the window a user gives a
+cross-machine tunnel (docs/bridge.md); at 4 KiB 1024 slots hold 4 MiB.
+
+Round trip, 64 B and 4 KiB: one message out and its echo back through two
+bridged tunnels (``req``, ``rep``), one at a time, against nats-py
+request/reply and ZeroMQ REQ/REP; p50 and p99. The client and the far echo
+are threads beside the pumps' asyncio loop, as a node's host ends are.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
-import threading
 import time
 from array import array
+from collections.abc import Callable
 from typing import Any
 
-from ..bridge.nats import NatsLink, NatsOptions, connect
 from ..bridge.natsd import NatsServer
-from ..bridge.pump import ReceivePump, SendPump
-from ..errors import BenchError, TunnelClosed
 from ..mesh import Mesh
-from ..ring.adapter import Direction
 from ..ring.endpoint import TunnelReader, TunnelWriter
 from ..ring.packed import Packed
-from ..ring.peek import PeekingReader
+from . import bridge_raw
+from .bridge_check import (
+    FarEnds,
+    Figures,
+    cpu_seconds,
+    port_of,
+    result_of,
+    rtt_figures,
+    stream_figures,
+)
+from .bridge_links import RTT_SLOTS, STREAM_SLOTS, Ends, dial
+from .netpair import Placement
+from .pace import message, seq_of
 
-Row = dict[str, float]
 BATCH = 1024
-# the throughput rows' ring slots by message size: a window of 1-4 MiB, as a cross-machine
-# tunnel would have (docs/bridge.md: credit is the far ring's room), within the 8 MiB inbox
-STREAM_SLOTS = {64: 32768, 4096: 1024}
-
-
-class _Bridged:
-    """Two meshes with tunnel ``name`` bridged over NATS (a to b)."""
-
-    def __init__(self, a: Mesh, b: Mesh, name: str, size: int, slots: int = 1024) -> None:
-        for m in (a, b):
-            m.tunnel(name, slots=slots, max_payload=size)
-        t = a.tunnels[name]
-        t.take(Direction.READ, "<bridge>")
-        self.name, self.peek, self.inlet = name, PeekingReader(t.ring, t.control), b.writer(name)
-
-    async def pumps(self, url: str, mesh: str) -> list[asyncio.Task[None]]:
-        na, nb = await connect(NatsOptions(url)), await connect(NatsOptions(url))
-        self.conns = (na, nb)
-        send = await NatsLink.sender(na, mesh, self.name)
-        recv = await NatsLink.receiver(nb, mesh, self.name)
-        return [asyncio.create_task(SendPump(self.peek, send, self.name, b"b").run()),
-                asyncio.create_task(ReceivePump(self.inlet, recv, self.name, b"b").run())]
-
-    async def close(self) -> None:
-        for nc in self.conns:
-            await nc.close()
+STREAM_TIMEOUT = 240.0  # seconds a stream may take: QUIC's 4 KiB one on a loaded machine
+# result key -> peer -> the far end's kind
+PEERS = {"nanonet": "nats", "nanonet-quic": "quic", "nanonet-ws": "websocket",
+         "nats": "nats-py", "zmq-tcp": "zmq"}
+SIZES = (64, 4096)
+STREAM_KEYS = {64: "bridge_64", 4096: "bridge_4096"}
+RTT_KEYS = {64: "bridge_rtt", 4096: "bridge_rtt_4096"}
+COUNTS = {True: {64: 20_000, 4096: 2_000, "rtt": 200},
+          False: {64: 400_000, 4096: 40_000, "rtt": 2_000}}
 
 
 def _produce(w: TunnelWriter, n: int, size: int) -> None:
+    """``n`` records numbered from 0, ``BATCH`` of them in one buffer per call
+    (``host_async.Records``' way: no object per message), then the close."""
     for start in range(0, n, BATCH):
         k = min(BATCH, n - start)
-        buf = bytearray(k * size)
-        memoryview(buf).cast("B")[: 8 * k] = array("Q", range(start, start + k)).tobytes()
-        w.send_many(Packed.fixed(bytes(buf), size), timeout=60)
+        buf = array("q", bytes(k * size))
+        buf[0:: size // 8] = array("q", range(start, start + k))
+        w.send_many(Packed.fixed(memoryview(buf).cast("B"), size), timeout=60)
     w.close()
 
 
-def _consume(r: TunnelReader, n: int) -> None:
-    got = 0
-    while True:
-        try:
-            got += len(r.recv_packed(timeout=60))
-        except TunnelClosed:
-            break
-    if got != n:
-        raise BenchError(f"the bridge delivered {got} of {n} messages")
+async def _bridge_stream(far_ends: FarEnds, kind: str, n: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "sink", size) as far, Mesh() as mesh:
+        mesh.tunnel("t", slots=STREAM_SLOTS.get(size, 1024), max_payload=size)
+        links = await dial(kind, ["t"], url, place.far_addr, port_of(far))
+        ends = Ends(mesh, kind, {"t"})
+        ends.start("t", links["t"])
+        await ends.opened(["t"])
+        t0, cpu0 = time.perf_counter(), cpu_seconds()
+        await asyncio.gather(asyncio.to_thread(_produce, mesh.writer("t"), n, size),
+                             ends.finished(STREAM_TIMEOUT))
+        cpu = cpu_seconds() - cpu0
+        got = await asyncio.to_thread(result_of, far)
+        await links.close()
+    return stream_figures(n, t0, cpu, got, place)
 
 
-async def _bridge_rate(url: str, n: int, size: int) -> float:
-    a, b = Mesh(), Mesh()
-    try:
-        link = _Bridged(a, b, "t", size, STREAM_SLOTS.get(size, 1024))
-        reader, writer = b.reader("t"), a.writer("t")
-        tasks = await link.pumps(url, f"bench{size}")
-        t0 = time.perf_counter()
-        await asyncio.gather(asyncio.to_thread(_produce, writer, n, size),
-                             asyncio.to_thread(_consume, reader, n))
-        rate = n / (time.perf_counter() - t0)
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-        await link.close()
-        return rate
-    finally:
-        for m in (a, b):
-            m.stop()
-            m.close()
-
-
-async def _nats_rate(url: str, n: int, size: int) -> float:
-    pub, sub = await connect(NatsOptions(url)), await connect(NatsOptions(url))
-    done, got = asyncio.Event(), [0]
-
-    async def arrived(msg: Any) -> None:
-        got[0] += 1
-        if got[0] == n:
-            done.set()
-    await sub.subscribe("raw.rate", cb=arrived, pending_msgs_limit=-1, pending_bytes_limit=-1)
-    await sub.flush()
-    data = bytes(size)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await pub.publish("raw.rate", data)
-    await pub.flush()
-    try:
-        await asyncio.wait_for(done.wait(), 60)
-    except TimeoutError:
-        raise BenchError(f"nats-py delivered {got[0]} of {n} messages (a slow consumer)") from None
-    rate = n / (time.perf_counter() - t0)
-    await pub.close()
-    await sub.close()
-    return rate
-
-
-def _echo(r: TunnelReader, w: TunnelWriter, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            w.send(r.recv(timeout=0.2))
-        except TimeoutError:
-            continue
-        except TunnelClosed:
-            return
-
-
-async def _bridge_rtt(url: str, n: int) -> float:
-    a, b = Mesh(), Mesh()
-    stop = threading.Event()
-    try:
-        out, back = _Bridged(a, b, "req", 64), _Bridged(b, a, "rep", 64)
-        tasks = await out.pumps(url, "rtt") + await back.pumps(url, "rtt")
-        client_w, client_r = a.writer("req"), a.reader("rep")
-        echo = asyncio.to_thread(_echo, b.reader("req"), b.writer("rep"), stop)
-        echo_task = asyncio.ensure_future(echo)
-
-        def client() -> list[float]:
-            out_ns = []
-            for i in range(n):
-                t0 = time.perf_counter_ns()
-                client_w.send(i.to_bytes(8, "little"))
-                client_r.recv(timeout=10)
-                out_ns.append((time.perf_counter_ns() - t0) / 1000)
-            return out_ns
-        times = await asyncio.to_thread(client)
-        stop.set()
-        await echo_task
-        for t in tasks:
-            t.cancel()
-        await out.close()
-        await back.close()
-        return statistics.median(times)
-    finally:
-        for m in (a, b):
-            m.stop()
-            m.close()
-
-
-async def _nats_rtt(url: str, n: int) -> float:
-    server, client = await connect(NatsOptions(url)), await connect(NatsOptions(url))
-
-    async def answer(msg: Any) -> None:
-        await msg.respond(msg.data)
-    await server.subscribe("raw.rtt", cb=answer)
-    await server.flush()
-    for _ in range(50):  # until the server routes to the responder (it may lag the flush)
-        try:
-            await client.request("raw.rtt", b"warm", timeout=1)
-            break
-        except Exception:  # nats-py's NoRespondersError or its timeout: ask again
-            await asyncio.sleep(0.02)
-    times = []
-    for i in range(n):
+def _client(w: TunnelWriter, r: TunnelReader, rounds: int, size: int) -> tuple[list[int], int]:
+    times, errors = [], 0
+    for i in range(-bridge_raw.WARMUP, rounds):
         t0 = time.perf_counter_ns()
-        await client.request("raw.rtt", i.to_bytes(8, "little"), timeout=10)
-        times.append((time.perf_counter_ns() - t0) / 1000)
-    await server.close()
-    await client.close()
-    return statistics.median(times)
+        w.send(message(i, size), timeout=10)
+        back = r.recv(timeout=10)
+        if i >= 0:
+            times.append(time.perf_counter_ns() - t0)
+            errors += seq_of(back) != i
+    w.close()
+    return times, errors
 
 
-def _row(ours: float, theirs: float, unit: str) -> Row:
-    return {f"nanonet {unit}": ours, f"nats-py {unit}": theirs, "ratio": ours / theirs}
+async def _bridge_rtt(far_ends: FarEnds, kind: str, rounds: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "echo", size) as far, Mesh() as mesh:
+        for name in ("req", "rep"):
+            mesh.tunnel(name, slots=RTT_SLOTS, max_payload=size)
+        links = await dial(kind, ["req", "rep"], url, place.far_addr, port_of(far))
+        ends = Ends(mesh, kind, {"req"})
+        for name in ("req", "rep"):
+            ends.start(name, links[name])
+        await ends.opened(["req", "rep"])
+        times, errors = await asyncio.to_thread(_client, mesh.writer("req"), mesh.reader("rep"),
+                                                rounds, size)
+        await ends.finished()
+        await asyncio.to_thread(result_of, far)
+        await links.close()
+    return rtt_figures(times, errors, place)
 
 
-async def _rows(url: str, quick: bool) -> dict[str, Row]:
-    scale = 1 if quick else 4
-    rows: dict[str, Row] = {}
-    for size, n in ((64, 50_000 * scale), (4096, 5_000 * scale)):
-        ours, theirs = await _bridge_rate(url, n, size), await _nats_rate(url, n, size)
-        rows[f"bridge nats {size} B"] = {**_row(ours, theirs, "msgs/s"), "loss": 0.0}
-    rtt = 300 * scale
-    rows["bridge nats round trip"] = _row(await _bridge_rtt(url, rtt), await _nats_rtt(url, rtt),
-                                          "us p50")
+async def _raw_stream(far_ends: FarEnds, kind: str, n: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "sink", size) as far:
+        cpu0 = cpu_seconds()
+        if kind == "nats-py":
+            t0 = await bridge_raw.nats_stream(url, n, size)
+        else:
+            t0 = await asyncio.to_thread(bridge_raw.zmq_stream, place.far_addr, port_of(far),
+                                         n, size)
+        cpu = cpu_seconds() - cpu0
+        got = await asyncio.to_thread(result_of, far)
+    return stream_figures(n, t0, cpu, got, place)
+
+
+async def _raw_rtt(far_ends: FarEnds, kind: str, rounds: int, size: int) -> Figures:
+    place, url = far_ends.place, far_ends.url
+    with far_ends.job(kind, "echo", size) as far:
+        if kind == "nats-py":
+            times, errors = await bridge_raw.nats_rtt(url, rounds, size)
+        else:
+            times, errors = await asyncio.to_thread(bridge_raw.zmq_rtt, place.far_addr,
+                                                    port_of(far), rounds, size)
+        await asyncio.to_thread(result_of, far)
+    return rtt_figures(times, errors, place)
+
+
+Measure = Callable[[FarEnds, str, int, int], Any]
+
+
+async def _one(measure: Measure, far: FarEnds, kind: str, n: int, size: int) -> Figures:
+    """One row's figures, or why it failed (the other rows go on)."""
+    try:
+        out: Figures = await asyncio.wait_for(measure(far, kind, n, size), 300)
+        return out
+    except Exception as err:  # recorded in the row: one broken peer hides no other
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
+async def _rows(far: FarEnds, quick: bool, peers: list[str]) -> dict[str, Any]:
+    counts = COUNTS[quick]
+    rows: dict[str, dict[str, Figures]] = {key: {} for key in (*STREAM_KEYS.values(),
+                                                               *RTT_KEYS.values())}
+    for peer in peers:  # a peer's rows one after the other, on one far process
+        kind = PEERS[peer]
+        bridged = kind in ("nats", "quic", "websocket")
+        stream, rtt = (_bridge_stream, _bridge_rtt) if bridged else (_raw_stream, _raw_rtt)
+        for size in SIZES:
+            rows[STREAM_KEYS[size]][peer] = await _one(stream, far, kind, counts[size], size)
+            rows[RTT_KEYS[size]][peer] = await _one(rtt, far, kind, counts["rtt"], size)
     return rows
 
 
-def bridge_rows(quick: bool) -> dict[str, dict[str, float]]:
-    """The bridge's rows against raw nats-py, on a nats-server started here."""
-    with NatsServer() as server:
-        return asyncio.run(_rows(server.url, quick))
+def bridge_rows(quick: bool, place: Placement, peers: list[str]) -> dict[str, Any]:
+    """Every row of ``peers``, on a nats-server started here (the near side)."""
+    with NatsServer(host=place.near_addr) as server, FarEnds(place, server.url) as far:
+        return asyncio.run(_rows(far, quick, peers))

@@ -1,18 +1,22 @@
-"""The ``bridge`` workload: the NATS bridge against raw nats-py, one run.
+"""The ``bridge`` workload: the NATS, QUIC and WebSocket bridges against raw nats-py and ZeroMQ.
 
-``bridge_bench.bridge_rows`` measures both sides on one nats-server of its
-own, in a child process (``python -m nanonet.bench.bridge_wl quick|full``)
-so that its threads and asyncio loop never share the bench's process. Its
-rows become three ``--json`` keys with a ``nanonet`` and a ``nats``
-figure each: ``bridge_64`` and ``bridge_4096`` (delivered msgs/s, every
-sequence number checked) and ``bridge_rtt`` (round trip p50, the bridge
-through two tunnels against nats-py request/reply). The targets
-(``targets.py``) are ratios of these.
+``bridge_bench.bridge_rows`` measures every row in one child process
+(``python -m nanonet.bench.bridge_wl quick|full PLACEMENT PEERS``), run in
+the near network namespace that ``netpair.placed`` made for it (or on
+loopback), so that its threads and asyncio loop never share the bench's
+process. The rows become four ``--json`` keys, each with a figure per
+peer: ``bridge_64`` and ``bridge_4096`` (delivered msgs/s, ``lost`` and
+``out_of_order`` from the far end's check of every sequence number) and
+``bridge_rtt`` and ``bridge_rtt_4096`` (round trip ``p50_ns``/``p99_ns``);
+every figure names its ``placement``. The peers: ``nanonet`` (the NATS
+bridge), ``nanonet-quic``, ``nanonet-ws``, ``nats`` (nats-py) and
+``zmq-tcp``. The targets (``targets.py``) are ratios of these.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import subprocess
 import sys
@@ -20,24 +24,30 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import BenchError
+from .bridge_bench import PEERS, RTT_KEYS, STREAM_KEYS
 from .measure import CHILD_TIMEOUT, Figures
+from .netpair import Placement, placed
 
-ROWS = ("bridge_64", "bridge_4096", "bridge_rtt")
-PEERS = ("nanonet", "nats")
-# result key -> (bridge_rows' row, its statistic, ours as (name, scale))
-_FROM: dict[str, tuple[str, str, float]] = {
-    "bridge_64": ("bridge nats 64 B", "msgs_per_s", 1.0),
-    "bridge_4096": ("bridge nats 4096 B", "msgs_per_s", 1.0),
-    "bridge_rtt": ("bridge nats round trip", "p50_ns", 1000.0),
-}
-_UNIT = {"msgs_per_s": "msgs/s", "p50_ns": "us p50"}
+ROWS = (*STREAM_KEYS.values(), *RTT_KEYS.values())
 Planned = tuple[str, str, Callable[[], Figures]]
 
 
-def measured(quick: bool) -> dict[str, Any]:
-    """``bridge_rows(quick)`` from a child process."""
-    argv = [sys.executable, "-m", "nanonet.bench.bridge_wl", "quick" if quick else "full"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+def peers_here(transports: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """The peers that run here, and why the others do not."""
+    skipped: dict[str, str] = {}
+    if importlib.util.find_spec("aioquic") is None:
+        skipped["bridge nanonet-quic"] = "no aioquic: pip install 'nanonet[net]'"
+    if not any(t.startswith("zmq") for t in transports):
+        skipped["bridge zmq-tcp"] = "no zmq transport chosen (or no pyzmq)"
+    return [p for p in PEERS if f"bridge {p}" not in skipped], skipped
+
+
+def measured(quick: bool, peers: tuple[str, ...]) -> dict[str, Any]:
+    """``bridge_rows`` from a child process on the near side of a placement."""
+    with placed() as place:
+        argv = place.near([sys.executable, "-m", "nanonet.bench.bridge_wl",
+                           "quick" if quick else "full", place.to_json(), ",".join(peers)])
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT * 3)
     if done.returncode != 0:
         raise BenchError(f"the bridge rows exited with {done.returncode}: {done.stderr[-1500:]}")
     rows: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
@@ -45,13 +55,10 @@ def measured(quick: bool) -> dict[str, Any]:
 
 
 def figures(rows: dict[str, Any], key: str, peer: str) -> Figures:
-    """One peer's figure of one row, under the bench's statistic names."""
-    name, stat, scale = _FROM[key]
-    row = rows[name]
-    who = "nanonet" if peer == "nanonet" else "nats-py"
-    out: Figures = {stat: row[f"{who} {_UNIT[stat]}"] * scale}
-    if peer == "nanonet" and "loss" in row:
-        out["lost"] = row["loss"]
+    """One peer's figures of one row (an error if that measurement failed)."""
+    out: Figures = dict(rows[key][peer])
+    if "error" in out:
+        raise BenchError(out["error"])
     return out
 
 
@@ -60,17 +67,20 @@ def _pick(once: Callable[[], dict[str, Any]], key: str, peer: str) -> Figures:
 
 
 def plan(quick: bool, transports: tuple[str, ...]) -> tuple[list[Planned], dict[str, str]]:
-    """The bridge steps (one measurement shared by all six), or why none."""
+    """The bridge steps (one measurement shared by all of them), or why none."""
     if "nanonet" not in transports or "nats" not in transports:
         return [], {"bridge": "needs the nanonet and nats transports (nats-py, nats-server)"}
-    once = functools.cache(functools.partial(measured, quick))
+    peers, skipped = peers_here(transports)
+    once = functools.cache(functools.partial(measured, quick, tuple(peers)))
     return [(key, peer, functools.partial(_pick, once, key, peer))
-            for key in ROWS for peer in PEERS], {}
+            for key in ROWS for peer in peers], skipped
 
 
 def main(argv: list[str]) -> int:
     from .bridge_bench import bridge_rows
-    print(json.dumps(bridge_rows(argv[:1] == ["quick"])))
+    mode, place, peers = argv
+    print(json.dumps(bridge_rows(mode == "quick", Placement.from_json(place),
+                                 peers.split(","))))
     return 0
 
 

@@ -1,16 +1,15 @@
 """``nanonet bench``: run the side-by-side suite, show it, optionally save JSON.
 
-The figures are keyed ``result[workload][transport][statistic]`` (workloads
-``w1``, ``rate``, ``w2_64``, ``w2_1024``, ``w2_4096``, ``w3``, ``w4``, and
-``scale`` whose rows are named, not transports; ``pubsub_64``, ``fanin_64``,
-``reqrep`` and ``waitany`` from ``patterns``; ``bridge_64``, ``bridge_4096`` and
-``bridge_rtt`` from ``bridge``; ``rate_wait``, ``rate`` per tunnel wait policy,
-from ``rate``; ``http``, ``components`` and ``browser``, whose rows come from
-the standalone benches, ``result[workload][row][statistic]``), next to ``machine``,
-``versions``, ``meta`` (mode, syscall counter, method notes), ``targets``,
-``skipped`` (peers that cannot run here, and why) and ``histograms``
-(encoded HDR histograms of the latency runs). ``--report`` writes the
-performance page from the same result.
+The figures are keyed ``result[workload][transport][statistic]`` (workloads ``w1``,
+``rate``, ``w2_64``, ``w2_1024``, ``w2_4096``, ``w3``, ``w4``, and ``scale`` whose rows
+are named, not transports; ``pubsub_64``, ``fanin_64``, ``reqrep`` and ``waitany`` from
+``patterns``; ``bridge_64``, ``bridge_4096``, ``bridge_rtt`` and ``bridge_rtt_4096``
+from ``bridge``; ``rate_wait``, ``rate`` per tunnel wait policy, from ``rate``;
+``http``, ``components`` and ``browser``, whose rows come from the standalone benches,
+``result[workload][row][statistic]``), next to ``machine``, ``versions``, ``meta``
+(mode, syscall counter, method notes), ``targets``, ``skipped`` (peers that cannot run
+here, and why) and ``histograms`` (encoded HDR histograms of the latency runs).
+``--report`` writes the performance page from the same result.
 With ``--json -`` the JSON goes to stdout and everything else to stderr.
 """
 
@@ -65,13 +64,17 @@ NOTES = {
                 "released together; reqrep: one client, the whole round trip, iceoryx2 "
                 "request-response, ZeroMQ REQ/REP, NATS request/reply; every far end is a "
                 "process of its own (zmq-inproc: threads of one process)",
-    "bridge": "bridge_64, bridge_4096: a host writer on one mesh to a host reader on another "
-              "through the NATS bridge (every sequence checked) against nats-py publishing "
-              "one NATS message per message to a second connection (the bridged rings: "
-              "32768 slots at 64 B, a cross-machine tunnel's window, docs/bridge.md; 1024 "
-              "at 4 KiB); bridge_rtt: one message "
-              "out and back through two bridged tunnels against nats-py request/reply; one "
-              "nats-server on 127.0.0.1 for both",
+    "bridge": "cross-node: the near end (and the nats-server) in one network namespace, "
+              "each far end a process in another, joined by veth (made by the bench as "
+              "root; else loopback, and each row's placement says why); bridge_64, "
+              "bridge_4096: a host writer on one mesh to a host reader on another through "
+              "the NATS (nanonet), QUIC (nanonet-quic) and WebSocket (nanonet-ws) bridges' "
+              "own pumps, against nats-py publishing one NATS message per message and "
+              "ZeroMQ PUSH/PULL over TCP (zmq-tcp); the far end checks every sequence "
+              "number (lost, out_of_order); the bridged rings: 32768 slots at 64 B, a "
+              "cross-machine tunnel's window, docs/bridge.md; 1024 at 4 KiB; bridge_rtt, "
+              "bridge_rtt_4096: one message out and back through two bridged tunnels, "
+              "against nats-py request/reply and ZeroMQ REQ/REP (p50, p99)",
     "http": "http_bench's clients (a subprocess: 8 threads, one keep-alive connection each) "
             "against the HTTP example's WAT service behind the ingress, then against a "
             "Starlette app under one uvicorn server and http.server's ThreadingHTTPServer, "
@@ -163,13 +166,14 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure tunnels side by side with what you would use "
                        "instead", description="W1 ping-pong latency (closed loop and at a "
-                       "fixed rate), W2 stream throughput, W3 syscalls per message, W4 cold "
-                       "start and idle memory, scale rows, pub-sub, fan-in, request/reply and "
-                       "wait-any patterns, the NATS bridge, HTTP ingress; nanonet against Python "
-                       "and C sockets, a C shared-memory ring, multiprocessing pipes, ZeroMQ, "
-                       "iceoryx2, NATS and Python HTTP servers, in one run. On request "
-                       "(--only): component calls, bulk and cold start (components), and "
-                       "browser tabs (browser, needs Chromium).")
+                       "fixed rate), W2 stream throughput, W3 syscalls per message, W4 "
+                       "cold start and idle memory, scale rows, pub-sub, fan-in, "
+                       "request/reply and wait-any patterns, the NATS, QUIC and WebSocket "
+                       "bridges, HTTP ingress; nanonet against Python and C sockets, a C "
+                       "shared-memory ring, multiprocessing pipes, ZeroMQ, iceoryx2, NATS "
+                       "and Python HTTP servers, in one run. On request (--only): component "
+                       "calls, bulk and cold start (components), and browser tabs (browser, "
+                       "needs Chromium).")
     p.add_argument("--quick", action="store_true", help="small counts (tests, CI)")
     p.add_argument("--only", metavar="W1,W2",
                    help=f"workloads to run ({','.join(WORKLOADS)}; without --only all but "

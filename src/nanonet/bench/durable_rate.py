@@ -2,7 +2,7 @@
 
 ``python -m nanonet.bench.durable_rate [COUNT]`` streams COUNT messages of
 64 B (and COUNT / 10 of 4 KiB) from a host writer on one mesh to a host
-reader on another, first through the NATS bridge (``bridge_bench``'s own
+reader on another, first through the NATS bridge (``bridge_inproc``'s
 measurement), then through a durable tunnel (a JetStream stream on the same
 nats-server, file storage), and prints both rates and their ratio. Not yet
 a ``nanonet bench`` row: it has no ``--json`` key or target.
@@ -19,7 +19,7 @@ from ..bridge.durable_receive import DurableReceivePump
 from ..bridge.nats import NatsOptions, connect
 from ..bridge.natsd import NatsServer
 from ..mesh import Mesh
-from .bridge_bench import _bridge_rate, _Bridged, _consume, _produce
+from .bridge_inproc import _Bridged, _consume, _produce, bridge_rate
 
 
 async def durable_rate(url: str, n: int, size: int) -> float:
@@ -53,7 +53,7 @@ async def lines(count: int) -> list[str]:
     with NatsServer(jetstream=True) as server:
         for size in (64, 4096):
             n = count if size == 64 else count // 10
-            plain = await _bridge_rate(server.url, n, size)
+            plain = await bridge_rate(server.url, n, size)
             durable = await durable_rate(server.url, n, size)
             out.append(f"{size} B x {n:,}: nats bridge {plain:,.0f} msgs/s, durable "
                        f"{durable:,.0f} msgs/s, durable / nats {durable / plain:.2f}")

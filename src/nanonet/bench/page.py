@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import claims, plots, rowset_report
+from . import bridge_report, claims, plots, rowset_report
 from .report import PATTERN_ROWS, PATTERN_STATS, ns, rate
 
 Result = dict[str, Any]
@@ -126,6 +126,9 @@ def _tables(result: Result) -> list[str]:
         ["row", "transport", *(name for name, _, _ in PATTERN_STATS)],
         [[row, t, *(_cell(f, stat, fmt) for _, stat, fmt in PATTERN_STATS)]
          for row in PATTERN_ROWS for t, f in result.get(row, {}).items()])))
+    if any(row in result for row in bridge_report.ROWS):
+        out.append(_section(bridge_report.TITLE, md_table(list(bridge_report.COLUMNS),
+                                                          bridge_report.cells(result, False))))
     return out
 
 

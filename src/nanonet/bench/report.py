@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from . import rowset_report, waitrows
+from . import bridge_report, rowset_report, waitrows
 
 Result = dict[str, Any]
 
@@ -161,26 +161,6 @@ def patterns_table(result: Result) -> Table:
     return table
 
 
-BRIDGE_ROWS = ("bridge_64", "bridge_4096", "bridge_rtt")
-
-
-def bridge_table(result: Result) -> Table:
-    table = _table("Bridge over NATS: nanonet's framing against raw nats-py, one nats-server "
-                   "(64 B, 4 KiB delivered msgs/s; round trip p50)",
-                   ["row", "transport", "msgs/s", "round trip p50", "vs nats"])
-    for row in (r for r in BRIDGE_ROWS if r in result):
-        for t, f in result[row].items():
-            table.add_row(row, t, _cell(f, "msgs_per_s", rate), _cell(f, "p50_ns", ns),
-                          _versus(result[row], t))
-    return table
-
-
-def _versus(by: dict[str, Any], t: str) -> str:
-    stat = "p50_ns" if "p50_ns" in by.get(t, {}) else "msgs_per_s"
-    ours, theirs = by.get(t, {}).get(stat), by.get("nats", {}).get(stat)
-    return "-" if t == "nats" or not ours or not theirs else f"{ours / theirs:.2f}x"
-
-
 def rowset_tables(result: Result) -> list[Table]:
     """One table per row-set workload in the result, its ratios as a caption."""
     out = []
@@ -217,7 +197,7 @@ def show(console: Console, result: Result) -> None:
               (("w2_64", "w2_1024", "w2_4096"), w2_table), (("w3",), w3_table),
               (("w4",), w4_table), (("scale",), scale_table),
               (("observe",), observe_table), (PATTERN_ROWS, patterns_table),
-              (BRIDGE_ROWS, bridge_table))
+              (bridge_report.ROWS, bridge_report.table))
     for keys, build in tables:
         if any(k in result for k in keys):
             console.print(build(result))
