@@ -106,9 +106,18 @@
           (global.set $spin1 (select (i32.const 64)
                 (i32.shr_u (global.get $spin1) (i32.const 1))
                 (i32.lt_u (global.get $spin1) (i32.const 128)))))
-        (else (global.set $spin1 (select (i32.const 65536)
-                (i32.shl (global.get $spin1) (i32.const 1))
-                (i32.gt_u (global.get $spin1) (i32.const 32768))))))
+        (else
+          ;; woken: the news came after the spin ran out. A little of it means a longer
+          ;; spin would have caught it: double the spin. More than half a ring of it means
+          ;; the other side ran a long while this one spun (a core they share): halve it
+          (local.set $r (call $refresh1))
+          (global.set $spin1 (select
+            (select (i32.const 64) (i32.shr_u (global.get $spin1) (i32.const 1))
+                    (i32.lt_u (global.get $spin1) (i32.const 128)))
+            (select (i32.const 65536) (i32.shl (global.get $spin1) (i32.const 1))
+                    (i32.gt_u (global.get $spin1) (i32.const 32768)))
+            (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 2))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 
@@ -407,9 +416,18 @@
           (global.set $spin2 (select (i32.const 64)
                 (i32.shr_u (global.get $spin2) (i32.const 1))
                 (i32.lt_u (global.get $spin2) (i32.const 128)))))
-        (else (global.set $spin2 (select (i32.const 65536)
-                (i32.shl (global.get $spin2) (i32.const 1))
-                (i32.gt_u (global.get $spin2) (i32.const 32768))))))
+        (else
+          ;; woken: the news came after the spin ran out. A little of it means a longer
+          ;; spin would have caught it: double the spin. More than half a ring of it means
+          ;; the other side ran a long while this one spun (a core they share): halve it
+          (local.set $r (call $refresh2))
+          (global.set $spin2 (select
+            (select (i32.const 64) (i32.shr_u (global.get $spin2) (i32.const 1))
+                    (i32.lt_u (global.get $spin2) (i32.const 128)))
+            (select (i32.const 65536) (i32.shl (global.get $spin2) (i32.const 1))
+                    (i32.gt_u (global.get $spin2) (i32.const 32768)))
+            (i64.gt_u (i64.sub (global.get $peer2) (global.get $pos2)) (i64.const 2))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 
@@ -708,9 +726,18 @@
           (global.set $spin3 (select (i32.const 64)
                 (i32.shr_u (global.get $spin3) (i32.const 1))
                 (i32.lt_u (global.get $spin3) (i32.const 128)))))
-        (else (global.set $spin3 (select (i32.const 65536)
-                (i32.shl (global.get $spin3) (i32.const 1))
-                (i32.gt_u (global.get $spin3) (i32.const 32768))))))
+        (else
+          ;; woken: the news came after the spin ran out. A little of it means a longer
+          ;; spin would have caught it: double the spin. More than half a ring of it means
+          ;; the other side ran a long while this one spun (a core they share): halve it
+          (local.set $r (call $refresh3))
+          (global.set $spin3 (select
+            (select (i32.const 64) (i32.shr_u (global.get $spin3) (i32.const 1))
+                    (i32.lt_u (global.get $spin3) (i32.const 128)))
+            (select (i32.const 65536) (i32.shl (global.get $spin3) (i32.const 1))
+                    (i32.gt_u (global.get $spin3) (i32.const 32768)))
+            (i64.gt_u (i64.sub (global.get $peer3) (global.get $pos3)) (i64.const 2))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 
@@ -1009,9 +1036,18 @@
           (global.set $spin4 (select (i32.const 64)
                 (i32.shr_u (global.get $spin4) (i32.const 1))
                 (i32.lt_u (global.get $spin4) (i32.const 128)))))
-        (else (global.set $spin4 (select (i32.const 65536)
-                (i32.shl (global.get $spin4) (i32.const 1))
-                (i32.gt_u (global.get $spin4) (i32.const 32768))))))
+        (else
+          ;; woken: the news came after the spin ran out. A little of it means a longer
+          ;; spin would have caught it: double the spin. More than half a ring of it means
+          ;; the other side ran a long while this one spun (a core they share): halve it
+          (local.set $r (call $refresh4))
+          (global.set $spin4 (select
+            (select (i32.const 64) (i32.shr_u (global.get $spin4) (i32.const 1))
+                    (i32.lt_u (global.get $spin4) (i32.const 128)))
+            (select (i32.const 65536) (i32.shl (global.get $spin4) (i32.const 1))
+                    (i32.gt_u (global.get $spin4) (i32.const 32768)))
+            (i64.gt_u (i64.sub (global.get $peer4) (global.get $pos4)) (i64.const 2))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 
@@ -1326,9 +1362,18 @@
           (global.set $spin5 (select (i32.const 128)
                 (i32.shr_u (global.get $spin5) (i32.const 1))
                 (i32.lt_u (global.get $spin5) (i32.const 256)))))
-        (else (global.set $spin5 (select (i32.const 128)
-                (i32.shl (global.get $spin5) (i32.const 1))
-                (i32.gt_u (global.get $spin5) (i32.const 64))))))
+        (else
+          ;; woken: the news came after the spin ran out. A little of it means a longer
+          ;; spin would have caught it: double the spin. More than half a ring of it means
+          ;; the other side ran a long while this one spun (a core they share): halve it
+          (local.set $r (call $refresh5))
+          (global.set $spin5 (select
+            (select (i32.const 128) (i32.shr_u (global.get $spin5) (i32.const 1))
+                    (i32.lt_u (global.get $spin5) (i32.const 256)))
+            (select (i32.const 128) (i32.shl (global.get $spin5) (i32.const 1))
+                    (i32.gt_u (global.get $spin5) (i32.const 64)))
+            (i64.gt_u (i64.sub (i64.const 4) (i64.sub (global.get $pos5) (global.get $peer5))) (i64.const 2))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 

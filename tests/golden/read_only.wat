@@ -101,9 +101,18 @@
           (global.set $spin1 (select (i32.const 64)
                 (i32.shr_u (global.get $spin1) (i32.const 1))
                 (i32.lt_u (global.get $spin1) (i32.const 128)))))
-        (else (global.set $spin1 (select (i32.const 65536)
-                (i32.shl (global.get $spin1) (i32.const 1))
-                (i32.gt_u (global.get $spin1) (i32.const 32768))))))
+        (else
+          ;; woken: the news came after the spin ran out. A little of it means a longer
+          ;; spin would have caught it: double the spin. More than half a ring of it means
+          ;; the other side ran a long while this one spun (a core they share): halve it
+          (local.set $r (call $refresh1))
+          (global.set $spin1 (select
+            (select (i32.const 64) (i32.shr_u (global.get $spin1) (i32.const 1))
+                    (i32.lt_u (global.get $spin1) (i32.const 128)))
+            (select (i32.const 65536) (i32.shl (global.get $spin1) (i32.const 1))
+                    (i32.gt_u (global.get $spin1) (i32.const 32768)))
+            (i64.gt_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 2))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 
