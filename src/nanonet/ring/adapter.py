@@ -72,9 +72,9 @@ class EndSpec:
 # empty ring is on the latency path (ping-pong, request/response): it spins up
 # to about the cost of a futex wake-up (~50 us here) so that two services
 # answering each other never both fall asleep, and adapts down when parks
-# time out (an idle tunnel) or end with more than half a ring waiting: the
-# writer then ran a long while the reader spun, as on a core they share,
-# where a longer spin only keeps the writer off the core. A writer waiting
+# time out (an idle tunnel) or wake to a full ring: the writer then filled
+# every slot while the reader spun or slept, as on a core they share, where
+# a longer spin only keeps the writer off the core. A writer waiting
 # on a full ring is on the throughput path: the reader is the bottleneck,
 # spinning would steal its CPU when services outnumber cores, so the writer
 # parks soon and the reader wakes it only once the ring is half empty (see
@@ -237,16 +237,17 @@ _ADAPTIVE_WAIT = """  ;; spin, then announce and park with a finite timeout; ada
                 (i32.shr_u (global.get $spin{m}) (i32.const 1))
                 (i32.lt_u (global.get $spin{m}) (i32.const {SPIN_MIN2})))))
         (else
-          ;; woken: the news came after the spin ran out. A little of it means a longer
-          ;; spin would have caught it: double the spin. More than half a ring of it means
-          ;; the other side ran a long while this one spun (a core they share): halve it
+          ;; woken: the news came after the spin ran out. Some of it means a longer spin
+          ;; would have caught it: double the spin. A whole ring of it (every slot full
+          ;; for a reader) means the other side ran all that while, as on a core they
+          ;; share, where spinning only keeps it off the core: halve the spin
           (local.set $r (call $refresh{m}))
           (global.set $spin{m} (select
             (select (i32.const {SPIN_MIN}) (i32.shr_u (global.get $spin{m}) (i32.const 1))
                     (i32.lt_u (global.get $spin{m}) (i32.const {SPIN_MIN2})))
             (select (i32.const {SPIN_MAX}) (i32.shl (global.get $spin{m}) (i32.const 1))
                     (i32.gt_u (global.get $spin{m}) (i32.const {SPIN_MAX2})))
-            (i64.gt_u {@backlog} (i64.const {HALF}))))
+            (i64.ge_u {@backlog} (i64.const {N}))))
           (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
