@@ -108,9 +108,19 @@
           (global.set $spin1 (select (i32.const 64)
                 (i32.shr_u (global.get $spin1) (i32.const 1))
                 (i32.lt_u (global.get $spin1) (i32.const 128)))))
-        (else (global.set $spin1 (select (i32.const 65536)
-                (i32.shl (global.get $spin1) (i32.const 1))
-                (i32.gt_u (global.get $spin1) (i32.const 32768))))))
+        (else
+          ;; woken: the news came after the spin ran out. Some of it means a longer spin
+          ;; would have caught it: double the spin. A whole ring of it (every slot full
+          ;; for a reader) means the other side ran all that while, as on a core they
+          ;; share, where spinning only keeps it off the core: halve the spin
+          (local.set $r (call $refresh1))
+          (global.set $spin1 (select
+            (select (i32.const 64) (i32.shr_u (global.get $spin1) (i32.const 1))
+                    (i32.lt_u (global.get $spin1) (i32.const 128)))
+            (select (i32.const 65536) (i32.shl (global.get $spin1) (i32.const 1))
+                    (i32.gt_u (global.get $spin1) (i32.const 32768)))
+            (i64.ge_u (i64.sub (global.get $peer1) (global.get $pos1)) (i64.const 4))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 
@@ -427,9 +437,19 @@
           (global.set $spin2 (select (i32.const 128)
                 (i32.shr_u (global.get $spin2) (i32.const 1))
                 (i32.lt_u (global.get $spin2) (i32.const 256)))))
-        (else (global.set $spin2 (select (i32.const 128)
-                (i32.shl (global.get $spin2) (i32.const 1))
-                (i32.gt_u (global.get $spin2) (i32.const 64))))))
+        (else
+          ;; woken: the news came after the spin ran out. Some of it means a longer spin
+          ;; would have caught it: double the spin. A whole ring of it (every slot full
+          ;; for a reader) means the other side ran all that while, as on a core they
+          ;; share, where spinning only keeps it off the core: halve the spin
+          (local.set $r (call $refresh2))
+          (global.set $spin2 (select
+            (select (i32.const 128) (i32.shr_u (global.get $spin2) (i32.const 1))
+                    (i32.lt_u (global.get $spin2) (i32.const 256)))
+            (select (i32.const 128) (i32.shl (global.get $spin2) (i32.const 1))
+                    (i32.gt_u (global.get $spin2) (i32.const 64)))
+            (i64.ge_u (i64.sub (i64.const 64) (i64.sub (global.get $pos2) (global.get $peer2))) (i64.const 64))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 

@@ -72,10 +72,13 @@ class EndSpec:
 # empty ring is on the latency path (ping-pong, request/response): it spins up
 # to about the cost of a futex wake-up (~50 us here) so that two services
 # answering each other never both fall asleep, and adapts down when parks
-# time out (an idle tunnel). A writer waiting on a full ring is on the
-# throughput path: the reader is the bottleneck, spinning would steal its CPU
-# when services outnumber cores, so the writer parks soon and the reader wakes
-# it only once the ring is half empty (see $commit).
+# time out (an idle tunnel) or wake to a full ring: the writer then filled
+# every slot while the reader spun or slept, as on a core they share, where
+# a longer spin only keeps the writer off the core. A writer waiting
+# on a full ring is on the throughput path: the reader is the bottleneck,
+# spinning would steal its CPU when services outnumber cores, so the writer
+# parks soon and the reader wakes it only once the ring is half empty (see
+# $commit).
 SPIN_INIT = 2048
 SPIN_MIN = 64
 SPIN_MAX = 1 << 16
@@ -233,9 +236,19 @@ _ADAPTIVE_WAIT = """  ;; spin, then announce and park with a finite timeout; ada
           (global.set $spin{m} (select (i32.const {SPIN_MIN})
                 (i32.shr_u (global.get $spin{m}) (i32.const 1))
                 (i32.lt_u (global.get $spin{m}) (i32.const {SPIN_MIN2})))))
-        (else (global.set $spin{m} (select (i32.const {SPIN_MAX})
-                (i32.shl (global.get $spin{m}) (i32.const 1))
-                (i32.gt_u (global.get $spin{m}) (i32.const {SPIN_MAX2}))))))
+        (else
+          ;; woken: the news came after the spin ran out. Some of it means a longer spin
+          ;; would have caught it: double the spin. A whole ring of it (every slot full
+          ;; for a reader) means the other side ran all that while, as on a core they
+          ;; share, where spinning only keeps it off the core: halve the spin
+          (local.set $r (call $refresh{m}))
+          (global.set $spin{m} (select
+            (select (i32.const {SPIN_MIN}) (i32.shr_u (global.get $spin{m}) (i32.const 1))
+                    (i32.lt_u (global.get $spin{m}) (i32.const {SPIN_MIN2})))
+            (select (i32.const {SPIN_MAX}) (i32.shl (global.get $spin{m}) (i32.const 1))
+                    (i32.gt_u (global.get $spin{m}) (i32.const {SPIN_MAX2})))
+            (i64.ge_u {@backlog} (i64.const {N}))))
+          (if (local.get $r) (then (return (local.get $r))))))
       (br $park))
     (unreachable))
 """
@@ -538,6 +551,14 @@ def _bump(field: str, kind: str = "", name: str = "") -> str:
             f"(i64.add (i64.load {{m}} offset={{{field}}} (i32.const 0)) {by}))")
 
 
+def _backlog(writer: bool) -> str:
+    """An i64 expression: what the end can do now, by its cached counters
+    (a writer's free slots, a reader's waiting messages)."""
+    ahead = "(i64.sub (global.get $pos{m}) (global.get $peer{m}))"
+    return f"(i64.sub (i64.const {{N}}) {ahead})" if writer else \
+        "(i64.sub (global.get $peer{m}) (global.get $pos{m}))"
+
+
 def _check_counters() -> str:
     """The range check on every counter read from the ring: head - tail (u64)
     at most slot_count, else quarantine BAD_COUNTERS."""
@@ -583,7 +604,7 @@ def _helpers(end: EndSpec, sampling: bool, peer_bell: int | None = None) -> dict
     or a reader; of a single-reader ring, or of a pub-sub ring: ``pubsub_wat``)
     and on whether the service at its other end waits on many (``waitany``)."""
     writer = end.direction is Direction.WRITE
-    frags = dict(_SINGLE, tap_hold=_TAP_HOLD if writer else "",
+    frags = dict(_SINGLE, tap_hold=_TAP_HOLD if writer else "", backlog=_backlog(writer),
                  sample=_SAMPLE_CALL if sampling else "", yield_idle="" if writer else _YIELD_IDLE,
                  ring_peer="" if peer_bell is None else waitany.RING_PEER)
     if end.geometry.subscribers and writer:

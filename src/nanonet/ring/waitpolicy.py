@@ -9,8 +9,7 @@ wait that finds nothing).
 
 The policy is one constant per tunnel end, baked into that end's generated
 ``$wait`` (the adapter reads nothing to learn it): the adaptive template is
-the adapter's own, so an adaptive adapter is byte-identical to one built
-before policies existed; the other two are written here. A spinning end
+the adapter's own (ring/adapter.py); the other two are written here. A spinning end
 never stores its waiting flag, so its peer never notifies it; it still
 re-reads ``closed``, the quarantine and the yield flag on every poll, and a
 spinning loop reaches the epoch (a forced stop, a deadline) at its back edge.
