@@ -113,7 +113,7 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     lease = m.table.web.lease if m.table.web else LEASE
     web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
                   transport=transport, lease=lease, readers_of=readers_of,
-                  servers_of=servers_of).start()
+                  servers_of=servers_of, nodes=tuple(nodes)).start()
     reads.holds = web.holds
     try:
         ingress = start_ingress(mine, mesh, args.http, _say)
