@@ -19,7 +19,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from browser_tab import next_frames, tab_host, tab_token
+from browser_tab import need_chromium, next_frames, tab_host, tab_token
+from nanonet.bench.chromium import open_tab
 from nanonet.bridge import frames as F
 from nanonet.bridge.webhost import WebHost
 from nanonet.errors import InvalidValue
@@ -112,3 +113,14 @@ def test_a_mesh_without_tabs_has_nothing_to_revoke() -> None:
     from nanonet.mesh import Mesh
     with Mesh() as mesh, pytest.raises(InvalidValue, match="serves no browser tabs"):
         revoke_in(mesh, "tab")
+
+
+def test_a_revoked_tab_in_chromium_says_so(web: WebHost) -> None:
+    need_chromium()
+    token = tab_token(web, ("producer",))
+    with open_tab(f"http://127.0.0.1:{web.port}/#token={token}") as page:
+        page.wait_for_function("window.nanonet && window.nanonet.status === 'running'",
+                               timeout=30000)
+        assert "0 open tab(s)" not in web.revoke("tab")
+        page.wait_for_function("window.nanonet.status === 'refused'", timeout=30000)
+        assert "the host revoked this node's tokens" in (page.text_content("#status") or "")

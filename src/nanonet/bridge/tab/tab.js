@@ -112,7 +112,11 @@ function start() {
     for (const plan of msg.services) runService(plan, msg.session, tok, local, wt);
     show();
   };
-  ws.onclose = () => { if (state.status !== "refused") status("disconnected"); };
+  ws.onclose = (ev) => {
+    if (state.status === "refused") return;
+    if (ev.reason === "revoked") status("refused", "the host revoked this node's tokens; ask it for a new link");
+    else status("disconnected");
+  };
   state.control = ws;
 }
 
