@@ -31,7 +31,7 @@ from ..manifest.manifest import Manifest
 from ..manifest.schema import WEB_LISTEN, ManifestTable
 from ..observe.hook import attach, mesh_name
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
-from .web_run import share_lines, start_ingress
+from .web_run import share_lines, start_ingress, web_exposure
 
 DEFAULT_LISTEN = WEB_LISTEN
 
@@ -122,6 +122,8 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
         web.stop()
         mesh.close()
         return 1
+    if (why := web_exposure(host)) is not None:
+        print(why, file=sys.stderr, flush=True)
     ttl = m.table.web.token_ttl if m.table.web else 3600.0
     for node in nodes:
         grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),

@@ -93,8 +93,16 @@ function show() {
   setTimeout(show, 200);
 }
 
+// a browser shares memory with Workers only in a secure context: a page from
+// http://<another machine> is none, and its guests could not run
+const NOT_ISOLATED = "this page is not cross-origin isolated, so it has no SharedArrayBuffer " +
+  "and cannot run services (a browser isolates only a secure context): open it at " +
+  "http://127.0.0.1 or http://localhost, e.g. through an SSH tunnel " +
+  "(ssh -L PORT:127.0.0.1:PORT HOST), or serve it over HTTPS";
+
 function start() {
   $("isolated").textContent = String(crossOriginIsolated);
+  if (!crossOriginIsolated) { status("refused", NOT_ISOLATED); return; } // no shared memory
   const tok = token();
   if (!tok) { status("refused", "no token in the URL (open it as /#token=...)"); return; }
   history.replaceState(null, "", location.pathname); // the token leaves the address bar
