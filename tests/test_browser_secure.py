@@ -17,7 +17,7 @@ import pytest
 
 from browser_tab import need_chromium, tab_host, tab_token
 from nanonet.bench.chromium import open_tab
-from nanonet.cli.web_run import web_exposure
+from nanonet.cli.web_run import page_host, web_exposure
 
 PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
 MANIFEST = f"""
@@ -71,3 +71,8 @@ def test_a_listen_beyond_loopback_says_what_breaks_and_the_way_round(host: str) 
     why = web_exposure(host)
     assert why is not None and f"web: {host} is not a loopback address" in why
     assert "not a secure context" in why and "ssh -L" in why and "unencrypted" in why
+
+
+def test_a_wildcard_listen_prints_a_loopback_url() -> None:
+    assert [page_host(h) for h in ("0.0.0.0", "::", "127.0.0.1", "192.0.2.7")] == [
+        "127.0.0.1", "[::1]", "127.0.0.1", "192.0.2.7"]

@@ -31,7 +31,7 @@ from ..manifest.manifest import Manifest
 from ..manifest.schema import WEB_LISTEN, ManifestTable
 from ..observe.hook import attach, mesh_name
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
-from .web_run import share_lines, start_ingress, web_exposure
+from .web_run import page_host, share_lines, start_ingress, web_exposure
 
 DEFAULT_LISTEN = WEB_LISTEN
 
@@ -128,7 +128,7 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     for node in nodes:
         grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),
                       time.time() + ttl)
-        print(f"web: tab node {node!r}: open http://{host}:{web.port}/#token="
+        print(f"web: tab node {node!r}: open http://{page_host(host)}:{web.port}/#token="
               f"{mint(secret, grant)}", file=sys.stderr, flush=True)
         if lease > 0 and not set(grant.services) & set(readers_of.values()):
             print(f"web: tab node {node!r} may rejoin within {lease:g} s of leaving "

@@ -90,3 +90,10 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def page_host(host: str) -> str:
+    """The host to print in a tab's URL: a wildcard listen (0.0.0.0, ::) is
+    opened at loopback, the one address of it a browser treats as secure."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]", "[::]": "[::1]"}.get(
+        host, host)
