@@ -124,3 +124,40 @@ def test_a_revoked_tab_in_chromium_says_so(web: WebHost) -> None:
         assert "0 open tab(s)" not in web.revoke("tab")
         page.wait_for_function("window.nanonet.status === 'refused'", timeout=30000)
         assert "the host revoked this node's tokens" in (page.text_content("#status") or "")
+
+
+SERVING = f"""
+[web]
+browsers = ["tab"]
+
+[ports.api]
+server = "probe"
+max_payload = 4096
+
+[services.probe]
+source = "{PRODUCER.parent / 'http_probe.wat'}"
+node = "tab"
+"""
+
+
+def test_revoking_cuts_the_port_links_of_the_node(tmp_path: Path) -> None:
+    with tab_host(tmp_path, SERVING, {"probe": []}, {}, servers_of={"api": "probe"}) as web:
+        token = tab_token(web, ("probe",))
+        base = f"ws://127.0.0.1:{web.port}"
+        with connect(f"{base}/nanonet-tab") as tab, connect(f"{base}/nanonet-port/api") as link:
+            assert _join(tab, token)["ok"] is True
+            link.send(json.dumps({"token": token}))
+            end = time.monotonic() + 10
+            while web.ports is not None and web.ports.link("api") is None:
+                assert time.monotonic() < end, "the link serves the port within 10 s"
+                time.sleep(0.02)
+            web.revoke("tab")
+            with pytest.raises(ConnectionClosed) as closed:
+                link.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.reason == "revoked"
+        with connect(f"{base}/nanonet-port/api") as again:
+            again.send(json.dumps({"token": token}))
+            with pytest.raises(ConnectionClosed) as refused:
+                again.recv(timeout=10)
+        assert refused.value.rcvd is not None and refused.value.rcvd.reason == "refused"
+        assert any(REVOKED in why for why in web.refusals)

@@ -269,8 +269,11 @@ class WebHost:
         tabs = [t for t in self.tabs.values() if t.grant.node == node]
         for tab in tabs:
             self._cut_stale(tab.tunnels)
-            if tab.control is not None:
-                await tab.control.close(1008, "revoked")
+            served = [p for p, svc in self.servers_of.items() if svc in tab.grant.services]
+            links = [self.ports.link(p) for p in served] if self.ports is not None else []
+            for ws in [tab.control, *links]:  # its ports' links too: a redial is refused
+                if ws is not None:
+                    await ws.close(1008, "revoked")
         return len(tabs)
 
     def _cut_stale(self, tunnels: tuple[str, ...]) -> None:
