@@ -199,7 +199,7 @@ class HttpIngress:
                       writer: asyncio.StreamWriter) -> None:
         """One connection too many: 503 at once, without serving its request (what it
         sent is read for a moment, so that closing does not reset the answer away)."""
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError, TimeoutError):  # one that reads nothing
             await self.answer(writer, None, 503, text_reply(503, f"{self.limits.max_connections} "
                                "connections are open, the most this server keeps; retry "
                                "later"), False, time.perf_counter())
