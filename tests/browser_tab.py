@@ -59,8 +59,8 @@ def tab_host(tmp_path: Path, manifest: str, configure: dict[str, list[int]],
              writers_of: dict[str, str], readers_of: dict[str, str] | None = None,
              transport: str = "auto", start: bool = True,
              servers_of: dict[str, str] | None = None,
-             lease: float = LEASE) -> Iterator[WebHost]:
-    """A started ``WebHost`` on 127.0.0.1 for ``manifest`` (written into
+             lease: float = LEASE, listen: str = "127.0.0.1") -> Iterator[WebHost]:
+    """A started ``WebHost`` on ``listen`` (127.0.0.1) for ``manifest`` (written into
     ``tmp_path``): the host's part of its mesh (with the ports of
     ``servers_of``, port -> the tab's service that serves it), and a plan for
     each browser service in ``configure`` (with its configure arguments),
@@ -72,7 +72,7 @@ def tab_host(tmp_path: Path, manifest: str, configure: dict[str, list[int]],
     plans = {s: tab_service(m, s, args) for s, args in configure.items()}
     host = WebHost(mesh, secrets.token_bytes(32), plans, writers_of, transport=transport,
                    readers_of=readers_of or {}, servers_of=servers_of or {},
-                   lease=lease).start()
+                   lease=lease, host=listen).start()
     try:
         if start:
             mesh.start()

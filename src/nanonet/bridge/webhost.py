@@ -52,7 +52,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..errors import BridgeProtocolError, TunnelBroken
+from ..errors import BridgeProtocolError, InvalidValue, TunnelBroken
 from ..mesh import Mesh
 from ..ring import layout as L
 from ..ring.control import BreakInfo
@@ -101,6 +101,7 @@ class Tab:
     grant: Grant
     session: str
     tunnels: tuple[str, ...]
+    control: ServerConnection | None = None  # its control channel: closed when revoked
 
 
 @dataclass
@@ -134,6 +135,8 @@ class WebHost:
     servers_of: dict[str, str] = field(default_factory=dict)  # port -> the tab's server
     ports: TabPorts | None = None
     leases: TabLeases | None = None
+    revoked: set[str] = field(default_factory=set)  # browser nodes whose tokens are void
+    nodes: tuple[str, ...] = ()  # the browser nodes, to check a name to revoke (empty: any)
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -146,7 +149,7 @@ class WebHost:
         self.feeds = TabFeeds(self.mesh, self.readers_of).take()
         self.leases = TabLeases(self.mesh, self.writers_of, self.lease)
         self.ports = TabPorts(self.mesh, self.servers_of, self.loop).take()
-        register(self.mesh, self.state)
+        register(self.mesh, self.state, self.revoke)
         self._thread = threading.Thread(target=self.loop.run_forever, name="nanonet-web",
                                         daemon=True)
         self._thread.start()
@@ -205,6 +208,10 @@ class WebHost:
 
     def _grant(self, token: str) -> Grant:
         grant = verify(self.secret, token)
+        if grant.node in self.revoked:
+            raise TokenRefused(f"the host revoked the tokens of browser node {grant.node!r}: "
+                               "this run admits no tab of that node again; start a new run "
+                               "for a new link")
         unknown = [s for s in grant.services if s not in self.plans]
         if unknown:
             raise TokenRefused(f"the token grants service(s) this mesh does not place in a "
@@ -231,7 +238,7 @@ class WebHost:
             return
         key = secrets.token_urlsafe(12)
         tunnels = tuple(t for t, svc in self.writers_of.items() if svc in grant.services)
-        self.tabs[key] = Tab(grant, key, tunnels)
+        self.tabs[key] = Tab(grant, key, tunnels, ws)
         log.info("web: tab node %r joined with %d service(s)", grant.node, len(grant.services))
         if self.leases is not None:
             self._cut_stale(self.leases.rejoin(grant.node))
@@ -244,6 +251,30 @@ class WebHost:
             await ws.wait_closed()
         finally:
             self._leave(self.tabs.pop(key))
+
+    def revoke(self, node: str) -> str:
+        """Void every token of browser node ``node`` for the rest of the run: new
+        tabs and bridges with one are refused, and its open tabs are dropped
+        (their control channels closed: the node leaves, its tunnels break)."""
+        if self.nodes and node not in self.nodes:
+            raise InvalidValue(f"no browser node {node!r} to revoke (browser nodes: "
+                               f"{', '.join(self.nodes)}); name one of them")
+        self.revoked.add(node)
+        dropped = self._run(self._drop_node(node))
+        log.warning("web: revoked the tokens of browser node %r (%d open tab(s) dropped)",
+                    node, dropped)
+        return f"revoked the tokens of browser node {node!r}; {dropped} open tab(s) dropped"
+
+    async def _drop_node(self, node: str) -> int:
+        tabs = [t for t in self.tabs.values() if t.grant.node == node]
+        for tab in tabs:
+            self._cut_stale(tab.tunnels)
+            served = [p for p, svc in self.servers_of.items() if svc in tab.grant.services]
+            links = [self.ports.link(p) for p in served] if self.ports is not None else []
+            for ws in [tab.control, *links]:  # its ports' links too: a redial is refused
+                if ws is not None:
+                    await ws.close(1008, "revoked")
+        return len(tabs)
 
     def _cut_stale(self, tunnels: tuple[str, ...]) -> None:
         """Cut the old tab's links for ``tunnels`` that the host has not seen

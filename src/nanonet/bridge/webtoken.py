@@ -73,10 +73,11 @@ def verify(secret: bytes, token: str, now: float | None = None) -> Grant:
     """The grant a genuine, unexpired token carries; ``TokenRefused`` saying why not."""
     body, dot, sig = token.partition(".")
     if not dot or not body or not sig:
-        raise TokenRefused("the token is malformed (expected BODY.SIGNATURE)")
+        raise TokenRefused("the token is malformed (expected BODY.SIGNATURE): open the URL "
+                           "exactly as the host printed it")
     if not hmac.compare_digest(_sign(secret, body), sig):
         raise TokenRefused("the token's signature does not match: it was not issued by "
-                           "this host (or this run of it)")
+                           "this host (or this run of it); open the URL this run printed")
     try:
         raw = json.loads(_unb64(body))
         grant = Grant(str(raw["n"]), tuple(str(s) for s in raw["s"]), float(raw["e"]))
@@ -84,5 +85,6 @@ def verify(secret: bytes, token: str, now: float | None = None) -> Grant:
         raise TokenRefused(f"the token's grant cannot be read ({err})") from None
     if (time.time() if now is None else now) >= grant.expires:
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(grant.expires))
-        raise TokenRefused(f"the token expired at {when}")
+        raise TokenRefused(f"the token expired at {when}; open a new link from the host (a "
+                           "new run prints one; [web] token_ttl sets how long they last)")
     return grant

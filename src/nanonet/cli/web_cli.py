@@ -31,7 +31,7 @@ from ..manifest.manifest import Manifest
 from ..manifest.schema import WEB_LISTEN, ManifestTable
 from ..observe.hook import attach, mesh_name
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
-from .web_run import share_lines, start_ingress
+from .web_run import page_host, share_lines, start_ingress, web_exposure
 
 DEFAULT_LISTEN = WEB_LISTEN
 
@@ -113,7 +113,7 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
     lease = m.table.web.lease if m.table.web else LEASE
     web = WebHost(mesh, secret, plans, writers_of, host, port,  # type: ignore[arg-type]
                   transport=transport, lease=lease, readers_of=readers_of,
-                  servers_of=servers_of).start()
+                  servers_of=servers_of, nodes=tuple(nodes)).start()
     reads.holds = web.holds
     try:
         ingress = start_ingress(mine, mesh, args.http, _say)
@@ -122,11 +122,13 @@ def run_web(m: Manifest, args: argparse.Namespace) -> int:
         web.stop()
         mesh.close()
         return 1
+    if (why := web_exposure(host)) is not None:
+        print(why, file=sys.stderr, flush=True)
     ttl = m.table.web.token_ttl if m.table.web else 3600.0
     for node in nodes:
         grant = Grant(node, tuple(n for n, s in m.table.services.items() if s.node == node),
                       time.time() + ttl)
-        print(f"web: tab node {node!r}: open http://{host}:{web.port}/#token="
+        print(f"web: tab node {node!r}: open http://{page_host(host)}:{web.port}/#token="
               f"{mint(secret, grant)}", file=sys.stderr, flush=True)
         if lease > 0 and not set(grant.services) & set(readers_of.values()):
             print(f"web: tab node {node!r} may rejoin within {lease:g} s of leaving "

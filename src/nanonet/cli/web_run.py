@@ -10,6 +10,7 @@ server within the route's deadline, and stops after the mesh stops.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from typing import Any
 
 from ..manifest.manifest import Manifest
@@ -67,3 +68,32 @@ def share_lines(ingress: HttpIngress) -> list[str]:
     return [f"http: route {r.pattern} ({'component' if r.component else 'port'} {r.port!r}): "
             f"http://{where}:{port}"
             f"{r.pattern.removesuffix('*')}" for r in ingress.routes.all]
+
+
+def web_exposure(host: str) -> str | None:
+    """Why a tab page served on ``host`` will not work as a user expects, or None
+    on loopback: a browser shares memory with Workers only in a secure context
+    (127.0.0.1, localhost, or HTTPS), so a tab opened at another machine's
+    plain http:// address cannot run its services; and the page and the
+    token's first message cross that network unencrypted."""
+    if host == "localhost" or _loopback(host):
+        return None
+    return (f"web: {host} is not a loopback address: a tab opened from another machine at "
+            "http://<this host> is not a secure context, so the browser gives it no "
+            "SharedArrayBuffer and the page refuses to start, and the token would cross "
+            "the network unencrypted; listen on 127.0.0.1 and reach it through an SSH "
+            "tunnel (ssh -L PORT:127.0.0.1:PORT HOST) or an HTTPS proxy")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def page_host(host: str) -> str:
+    """The host to print in a tab's URL: a wildcard listen (0.0.0.0, ::) is
+    opened at loopback, the one address of it a browser treats as secure."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]", "[::]": "[::1]"}.get(
+        host, host)

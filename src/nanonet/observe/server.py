@@ -17,6 +17,8 @@ An HTTP server (stdlib, one thread per connection) on 127.0.0.1 by default:
 - ``POST /api/upgrade?service=S[&reads=A,B][&writes=C]`` with a module as the
   body swaps running service S for it at a commit point (``Mesh.upgrade``;
   a refusal or a rollback is ``400`` with the reason);
+- ``POST /api/revoke?node=N`` voids browser node N's tokens for the rest of
+  the run and drops its open tabs (``WebHost.revoke``, docs/browser.md);
 - ``GET /api/inspect?tunnel=T[&last=N]`` (token: message bytes are private)
   the inspector's recent messages of T, inspecting it from then on.
 
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..bridge.webstate import revoke_in
 from ..errors import EndpointTaken, InvalidValue, MessageTooBig, NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
@@ -190,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_one(query)
             if url.path == "/api/upgrade":
                 return self._upgrade(query)
+            if url.path == "/api/revoke":
+                done = revoke_in(self.server.observer.mesh, query.get("node", ""))
+                return self._json(200, {"revoked": query.get("node", ""), "done": done})
         except EndpointTaken as err:  # the host holds no write end to send through
             return self._error(HTTPStatus.CONFLICT, str(err))
         except (NanonetError, PcapngError, ValueError) as err:

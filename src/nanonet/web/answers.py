@@ -30,6 +30,14 @@ async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 seen += len(chunk)
 
 
+async def flush(writer: asyncio.StreamWriter, idle_s: float) -> None:
+    """Wait until what was written is taken by the client, at most ``idle_s``: a
+    client that reads nothing would otherwise hold its connection, and on a
+    stream route its host mailbox, for ever (``TimeoutError`` cuts it)."""
+    async with asyncio.timeout(idle_s):
+        await writer.drain()
+
+
 def decode(data: bytes, stream: bool = False) -> Reply:
     """The guest's reply; 502 when it is not in the reply form."""
     try:

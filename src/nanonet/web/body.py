@@ -59,7 +59,8 @@ class BodySource:
             got += k
             self._chunk_left -= k
             if self._chunk_left == 0 and await self._reader.readexactly(2) != b"\r\n":
-                raise HttpError(400, "a chunk's data is not followed by CRLF")
+                raise HttpError(400, "a chunk's data is not followed by CRLF: a chunk "
+                                "is SIZE CRLF, SIZE bytes, CRLF")
         return b"".join(parts)
 
     async def _next_chunk(self) -> bool:
@@ -92,5 +93,6 @@ class BodySource:
 def _chunk_size(line: bytes) -> int:
     text = line.partition(b";")[0].strip(b" \t")  # chunk extensions are ignored
     if not text or len(text) > 15 or any(c not in b"0123456789abcdefABCDEF" for c in text):
-        raise HttpError(400, f"the chunk-size line {line[:40]!r} is not a hex length")
+        raise HttpError(400, f"the chunk-size line {line[:40]!r} is not a hex length "
+                        "(at most 15 hex digits, then CRLF)")
     return int(text, 16)

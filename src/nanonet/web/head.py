@@ -65,11 +65,16 @@ class Head:
         coding = self.get(b"transfer-encoding")
         if coding is None:
             return self._length()
-        if coding.lower() != b"chunked" or len([n for n, _ in self.headers
-                                                 if n == b"transfer-encoding"]) > 1:
-            raise HttpError(501, f"Transfer-Encoding {coding[:40]!r}: only chunked is accepted")
+        times = len([n for n, _ in self.headers if n == b"transfer-encoding"])
+        if times > 1:
+            raise HttpError(501, f"Transfer-Encoding is sent {times} times: only one, "
+                            "'chunked', is accepted; send it once")
+        if coding.lower() != b"chunked":
+            raise HttpError(501, f"Transfer-Encoding {coding[:40]!r}: only chunked is accepted; "
+                            "send 'Transfer-Encoding: chunked' alone, or a Content-Length")
         if self.get(b"content-length") is not None:
-            raise HttpError(400, "both Content-Length and Transfer-Encoding")
+            raise HttpError(400, "both Content-Length and Transfer-Encoding: the body's end "
+                            "would be ambiguous; send one of them")
         return None
 
     def _length(self) -> int:
@@ -77,10 +82,11 @@ class Head:
         if not values:
             return 0
         if len(values) > 1:
-            raise HttpError(400, "two different Content-Length headers")
+            raise HttpError(400, "two different Content-Length headers; send one")
         value = values.pop()
         if not value.isdigit() or len(value) > 15:
-            raise HttpError(400, f"Content-Length {value[:20]!r} is not a decimal length")
+            raise HttpError(400, f"Content-Length {value[:20]!r} is not a decimal length; "
+                            "send the body's size in bytes as digits only")
         return int(value)
 
 

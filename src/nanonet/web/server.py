@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..mesh import Mesh
 from ..ring.portclient import PortClient
-from .answers import decode, error_reply, linger, response_bytes, text_reply
+from .answers import decode, error_reply, flush, linger, response_bytes, text_reply
 from .component import targets
 from .forms import Reply, Request, encode_request, encoded_size
 from .head import Head, HttpError, parse_head
@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_HEADER = 8192
 DEFAULT_MAX_BODY = 65536
 MAX_CONNECTIONS = 512
-IDLE_S = 30.0  # a connection quiet this long between requests (or mid-request) is closed
+IDLE_S = 30.0  # a connection quiet this long (between requests, mid-request, or not
+              # reading its response) is closed
 CLOSE_AFTER = frozenset({400, 413, 431, 501, 505})  # raised before the body was read
 WHOLE_BODY_MAX = 65536  # the largest max_payload: a longer body is refused unread off streams
 
@@ -198,7 +199,7 @@ class HttpIngress:
                       writer: asyncio.StreamWriter) -> None:
         """One connection too many: 503 at once, without serving its request (what it
         sent is read for a moment, so that closing does not reset the answer away)."""
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError, TimeoutError):  # one that reads nothing
             await self.answer(writer, None, 503, text_reply(503, f"{self.limits.max_connections} "
                                "connections are open, the most this server keeps; retry "
                                "later"), False, time.perf_counter())
@@ -328,4 +329,4 @@ class HttpIngress:
         self.stats.record(None if route is None else route.pattern, status,
                         time.perf_counter() - t0)
         writer.write(response_bytes(reply, keep, head_only))
-        await writer.drain()
+        await flush(writer, self.limits.idle_s)

@@ -19,7 +19,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from .answers import decode, decode_response_part, error_reply, linger, response_bytes
+from .answers import decode, decode_response_part, error_reply, flush, linger, response_bytes
 from .body import BodySource
 from .forms import (
     ABORT,
@@ -135,14 +135,14 @@ class Exchange:
             if data:
                 self.ingress.stats.stream(self.route.pattern, len(data))
                 self.writer.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
-            await self.writer.drain()
+            await flush(self.writer, self.ingress.limits.idle_s)
             if not more:
                 break
             data, more = decode_response_part(await self._call(bytes([NEXT_PART])))
         self.open = False
         if chunked:
             self.writer.write(b"0\r\n\r\n")
-            await self.writer.drain()
+            await flush(self.writer, self.ingress.limits.idle_s)
 
     async def _call(self, data: bytes) -> bytes:
         assert self.client is not None

@@ -93,8 +93,16 @@ function show() {
   setTimeout(show, 200);
 }
 
+// a browser shares memory with Workers only in a secure context: a page from
+// http://<another machine> is none, and its guests could not run
+const NOT_ISOLATED = "this page is not cross-origin isolated, so it has no SharedArrayBuffer " +
+  "and cannot run services (a browser isolates only a secure context): open it at " +
+  "http://127.0.0.1 or http://localhost, e.g. through an SSH tunnel " +
+  "(ssh -L PORT:127.0.0.1:PORT HOST), or serve it over HTTPS";
+
 function start() {
   $("isolated").textContent = String(crossOriginIsolated);
+  if (!crossOriginIsolated) { status("refused", NOT_ISOLATED); return; } // no shared memory
   const tok = token();
   if (!tok) { status("refused", "no token in the URL (open it as /#token=...)"); return; }
   history.replaceState(null, "", location.pathname); // the token leaves the address bar
@@ -112,7 +120,11 @@ function start() {
     for (const plan of msg.services) runService(plan, msg.session, tok, local, wt);
     show();
   };
-  ws.onclose = () => { if (state.status !== "refused") status("disconnected"); };
+  ws.onclose = (ev) => {
+    if (state.status === "refused") return;
+    if (ev.reason === "revoked") status("refused", "the host revoked this node's tokens; ask it for a new link");
+    else status("disconnected");
+  };
   state.control = ws;
 }
 
