@@ -11,6 +11,8 @@ decode to the value sent.
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +226,32 @@ def test_a_component_import_of_another_record_is_refused_by_name() -> None:
         mesh.tunnel("t", wit_type=RecordLayout.of("t:t/t.small", SMALL))
         with pytest.raises(LoadError, match=r"but tunnel 't' carries t:t/t.small \{on: bool"):
             mesh.component("relay", relay_wat(ITEM), imports={"send": "tunnel:t"})
+
+
+MANIFEST = """[tunnels.orders]
+type = "my:app/types.order"
+wit = "app.wit"
+writer = "relay"
+reader = "host"
+
+[services.relay]
+component = "relay.wat"
+imports = { send = "tunnel:orders" }
+"""
+
+
+@pytest.mark.parametrize("agree", [True, False])
+def test_check_reads_the_tunnel_type_from_the_manifests_wit(tmp_path: Path, agree: bool) -> None:
+    (tmp_path / "app.wit").write_text(WIT)
+    order = wit_record("my:app/types.order", tmp_path / "app.wit").shape
+    (tmp_path / "relay.wat").write_text(relay_wat(order if agree else ITEM))
+    (tmp_path / "nanonet.toml").write_text(MANIFEST)
+    out = subprocess.run([sys.executable, "-m", "nanonet.cli", "check"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    if agree:
+        assert out.returncode == 0, out.stderr
+        assert "'send' -> tunnel 'orders' served by generated Wasm on the ring" in out.stdout
+    else:
+        assert out.returncode == 1
+        assert "nanonet.toml:7" in out.stderr  # the service that disagrees
+        assert "but tunnel 'orders' carries my:app/types.order {id: u64" in out.stderr

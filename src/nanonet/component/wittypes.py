@@ -32,7 +32,7 @@ _NAME = re.compile(r"^([a-z][a-z0-9-]*:[a-z][a-z0-9-]*)/([a-z][a-z0-9-]*)\.([a-z
 def _texts(wit: str | Path | None) -> list[str]:
     if wit is None:
         return [p.read_text() for folder in PACKAGES.values() for p in sorted(folder.glob("*.wit"))]
-    path = Path(wit)
+    path = PACKAGES.get(wit, Path(wit)) if isinstance(wit, str) else Path(wit)
     if not path.exists():
         raise InvalidValue(f"no WIT file or folder {str(path)!r}: give a .wit file or a folder "
                            "holding the package that defines the tunnel's type")
