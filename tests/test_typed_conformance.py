@@ -28,6 +28,7 @@ from nanonet.component.ringmesh import paths
 from nanonet.component.ringpath import RingLoaded
 from nanonet.component.typed import wit_record
 from nanonet.component.values import Err, Ok, Variant
+from nanonet.errors import LoadError
 from nanonet.examples.relay import LANGUAGES, build_event
 from nanonet.mesh import Mesh
 from nanonet.toolchain.build import Built
@@ -158,3 +159,59 @@ def test_a_core_guest_reads_each_languages_events_at_the_documented_offsets(
         want = struct.pack("<Q", event["id"]) + str(event["source"]).encode() + (
             tags[0].encode() if tags else b"")
         assert bytes(each.out.recv(timeout=60)) == want
+
+
+# -- component -> component: a C front calls each language's event-sink ----------
+
+SINK = "nanonet:tunnel/event-sink@0.1.0"
+
+
+@pytest.fixture(scope="module")
+def sink_builds() -> Iterator[dict[str, Future[Built]]]:
+    """The C front and every language's event-service, built side by side once."""
+    here = {lang: functools.partial(build_event, lang, "event-service") for lang in LANGUAGES
+            if _missing(lang) is None}
+    here["front"] = functools.partial(build_event, "c", "event-front")
+    with side_by_side(here) as started:
+        yield started
+
+
+@pytest.fixture(scope="module", params=LANGUAGES)
+def composed(request: pytest.FixtureRequest,
+             sink_builds: dict[str, Future[Built]]) -> Iterator[tuple[Any, Any]]:
+    """The front composed with one language's sink: (front service, typed reader)."""
+    language: str = request.param
+    if (why := _missing(language)) is not None:
+        pytest.skip(why)
+    with Mesh() as mesh:
+        mesh.tunnel("events", wit_type=EVENT, slots=16, max_payload=8192)
+        mesh.component("sink", sink_builds[language].result().path,
+                       imports={"send": "tunnel:events"}, wasi=language == "python")
+        front = mesh.component("front", sink_builds["front"].result().path,
+                               imports={"event-sink": "component:sink"})
+        assert "sink" not in mesh.components  # it runs inside the front now
+        reader = mesh.typed_reader("events")
+        mesh.start()
+        yield front, reader
+
+
+def test_a_component_calls_each_languages_event_sink_and_every_event_crosses(
+        composed: tuple[Any, Any]) -> None:
+    front, reader = composed
+    assert front.call(f"{SINK}#relay", EXAMPLE, timeout=60) == 3
+    assert reader.recv_value(timeout=60) == EXAMPLE
+
+    @settings(max_examples=30, deadline=None)
+    @given(values(LAYOUT.shape))
+    def one(event: dict[str, Any]) -> None:
+        assert front.call(f"{SINK}#relay", event, timeout=60) == len(event["tags"])
+        assert reader.recv_value(timeout=60) == event
+
+    one()
+
+
+def test_the_front_without_its_sink_is_a_load_error_naming_the_import(
+        sink_builds: dict[str, Future[Built]]) -> None:
+    with Mesh() as mesh, pytest.raises(LoadError, match=rf"component 'front' imports "
+                                       rf"'{SINK}', which was not granted"):
+        mesh.component("front", sink_builds["front"].result().path, imports={})

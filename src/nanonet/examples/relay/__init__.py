@@ -7,7 +7,11 @@ implement ``world relay`` (src/nanonet/wit/tunnel/tunnel.wit);
 
 ``event_relay.c``, ``event_relay.js`` and ``guest_py_event/event_relay.py``
 implement ``world event-relay``, whose ``send`` import takes an ``event``
-(a record of every WIT kind) for a typed tunnel: ``build_event(language)``.
+(a record of every WIT kind) for a typed tunnel: ``build_event(language)``;
+``event_sink.*`` implement ``event-service`` (the same, exported as the
+``event-sink`` interface, for component -> component calls) and
+``event_front.c`` ``event-front`` (a component calling ``event-sink``):
+``build_event(language, world)``.
 """
 
 from __future__ import annotations
@@ -37,17 +41,27 @@ def build(language: str) -> Built:
     raise InvalidValue(f"no relay guest in {language!r}; languages: {', '.join(LANGUAGES)}")
 
 
-EVENT_WORLD = "event-relay"
+EVENT_SOURCES = {  # (world, language) -> the source (Python: its folder and module)
+    ("event-relay", "c"): "guest_c/event_relay.c",
+    ("event-relay", "javascript"): "guest_js/event_relay.js",
+    ("event-relay", "python"): "guest_py_event/event_relay",
+    ("event-service", "c"): "guest_c/event_sink.c",
+    ("event-service", "javascript"): "guest_js/event_sink.js",
+    ("event-service", "python"): "guest_py_sink/event_sink",
+    ("event-front", "c"): "guest_c/event_front.c",
+}
 
 
-def build_event(language: str) -> Built:
-    """The event-relay component written in ``language`` (one of ``LANGUAGES``)."""
-    wit = PACKAGES["tunnel"]
+def build_event(language: str, world: str = "event-relay") -> Built:
+    """The ``world`` (``event-relay``, ``event-service`` or ``event-front``) component
+    written in ``language``."""
+    source = EVENT_SOURCES.get((world, language))
+    if source is None:
+        known = ", ".join(f"{w} ({lang})" for w, lang in EVENT_SOURCES)
+        raise InvalidValue(f"no {world!r} guest in {language!r}; there are: {known}")
+    wit, path = PACKAGES["tunnel"], HERE / source
     if language == "c":
-        return build_c(HERE / "guest_c" / "event_relay.c", wit, EVENT_WORLD)
+        return build_c(path, wit, world)
     if language == "javascript":
-        return build_js(HERE / "guest_js" / "event_relay.js", wit, EVENT_WORLD)
-    if language == "python":
-        return build_python(HERE / "guest_py_event", "event_relay", wit, EVENT_WORLD)
-    raise InvalidValue(f"no event-relay guest in {language!r}; languages: "
-                       f"{', '.join(LANGUAGES)}")
+        return build_js(path, wit, world)
+    return build_python(path.parent, path.name, wit, world)
