@@ -1,4 +1,4 @@
-"""One typed tunnel, every guest language: events of every WIT kind from C, JavaScript, Python.
+"""Typed tunnels and component calls, every guest language: events of every WIT kind.
 
 Each guest of ``world event-relay`` (src/nanonet/examples/relay/) sends the
 ``event`` it is given through its ``send`` import, lowered again by its own
@@ -7,6 +7,10 @@ the ring must be the event, in its canonical layout: the host's typed reader
 gets it back unchanged, and a core guest finds its fields at the documented
 offsets. C and JavaScript guests take the Wasm tunnel path (generated Wasm
 lays the event out, component/typedglue.py); Python's take the host path.
+
+The same events then go component -> component: a C ``event-front``
+composed with each language's ``event-service`` (the relay exported as the
+``event-sink`` interface) hands each event across, inside the engine.
 """
 
 from __future__ import annotations
