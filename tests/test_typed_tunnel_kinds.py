@@ -255,3 +255,26 @@ def test_check_reads_the_tunnel_type_from_the_manifests_wit(tmp_path: Path, agre
         assert out.returncode == 1
         assert "nanonet.toml:7" in out.stderr  # the service that disagrees
         assert "but tunnel 'orders' carries my:app/types.order {id: u64" in out.stderr
+
+
+# an interface export written as an instance of exports (no shim component)
+IFACE = """(component
+  (import "send" (func $send (param "stream-id" u32)))
+  (core module $m (import "h" "send" (func $send (param i32)))
+    (func (export "go") (param i32) (call $send (local.get 0))))
+  (core func $sendl (canon lower (func $send)))
+  (core instance $i (instantiate $m (with "h" (instance (export "send" (func $sendl))))))
+  (func $go (param "n" u32) (canon lift (core func $i "go")))
+  (instance $api (export "go" (func $go)))
+  (export "my:app/api@0.1.0" (instance $api)))"""
+
+
+def test_an_interface_export_is_called_on_the_wasm_path() -> None:
+    with Mesh() as mesh:
+        mesh.tunnel("out", max_payload=64)
+        comp = mesh.component("c", IFACE, imports={"send": "tunnel:out"})
+        assert isinstance(comp.loaded, RingLoaded), paths(mesh)["c"].why
+        reader = mesh.reader("out")
+        mesh.start()
+        comp.call("my:app/api@0.1.0#go", 7, timeout=30)
+        assert bytes(reader.recv(timeout=30)) == struct.pack("<I", 7)
