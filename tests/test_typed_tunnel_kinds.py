@@ -278,3 +278,9 @@ def test_an_interface_export_is_called_on_the_wasm_path() -> None:
         mesh.start()
         comp.call("my:app/api@0.1.0#go", 7, timeout=30)
         assert bytes(reader.recv(timeout=30)) == struct.pack("<I", 7)
+
+
+@pytest.mark.parametrize("wasm_path", [True, False])
+def test_the_typed_bench_counts_every_event(wasm_path: bool) -> None:
+    from nanonet.bench.typed_ring import stream
+    assert stream(500, wasm_path) > 0  # BenchError unless the counter saw every event

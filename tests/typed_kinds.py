@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from nanonet.component import canon_layout as lay
 from nanonet.component.shapes import Shape
 from nanonet.component.values import Err, Ok, Some, Variant
+from nanonet.component.wat_types import WatTypes
 
-NOMINAL = ("record", "variant", "enum", "flags")
 INTS = {"u8": (0, 2**8 - 1), "u16": (0, 2**16 - 1), "u32": (0, 2**32 - 1),
         "u64": (0, 2**64 - 1), "s8": (-(2**7), 2**7 - 1), "s16": (-(2**15), 2**15 - 1),
         "s32": (-(2**31), 2**31 - 1), "s64": (-(2**63), 2**63 - 1)}
@@ -25,41 +25,6 @@ INTS = {"u8": (0, 2**8 - 1), "u16": (0, 2**16 - 1), "u32": (0, 2**32 - 1),
 
 def S(kind: str, names: tuple[str, ...] = (), *items: Shape | None) -> Shape:
     return Shape(kind, names, tuple(items))
-
-
-class _Types:
-    """Component type definitions, each nominal type imported as ``tN``."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def ref(self, shape: Shape | None) -> str:
-        assert shape is not None
-        kind = shape.kind
-        if kind not in NOMINAL:
-            inner = [self.ref(s) for s in shape.items if s is not None]
-            if kind in ("list", "option"):
-                return f"({kind} {inner[0]})"
-            if kind == "tuple":
-                return f"(tuple {' '.join(inner)})"
-            if kind == "result":
-                ok, err = shape.items
-                parts = ([self.ref(ok)] if ok else []) + ([f"(error {self.ref(err)})"]
-                                                           if err else [])
-                return f"(result {' '.join(parts)})".replace(" )", ")")
-            return kind
-        if kind == "record":
-            body = " ".join(f'(field "{n}" {self.ref(s)})'
-                            for n, s in zip(shape.names, shape.items, strict=True))
-        elif kind == "variant":
-            body = " ".join(f'(case "{n}"{"" if s is None else " " + self.ref(s)})'
-                            for n, s in zip(shape.names, shape.items, strict=True))
-        else:
-            body = " ".join(f'"{n}"' for n in shape.names)
-        n = len(self.lines)
-        self.lines.append(f'  (type $t{n} ({kind} {body}))\n'
-                          f'  (import "t{n}" (type $n{n} (eq $t{n})))\n')
-        return f"$n{n}"
 
 
 REALLOC = """  (core module $mm
@@ -77,13 +42,13 @@ REALLOC = """  (core module $mm
 
 def relay_wat(shape: Shape) -> str:
     """A component whose ``transmit(r)`` is ``send(r)`` (see the module docstring)."""
-    types = _Types()
+    types = WatTypes()
     ref = types.ref(shape)
     flat = lay.flatten(shape)
     core = ["i32"] if len(flat) > lay.MAX_FLAT_PARAMS else list(flat)
     params = " ".join(core)
     gets = " ".join(f"(local.get {i})" for i in range(len(core)))
-    return ("(component\n" + "".join(types.lines) +
+    return ("(component\n" + types.text() +
             f'  (import "send" (func $send (param "r" {ref})))\n' + REALLOC +
             '  (core func $sendl (canon lower (func $send) (memory (core memory $mi "memory"))))\n'
             "  (core module $m\n"
@@ -141,12 +106,12 @@ def _case(name: str, payload: Shape | None) -> st.SearchStrategy[Variant]:
 def hostile_wat(shape: Shape, core: list[int]) -> str:
     """A component whose ``bad()`` calls ``send`` with the flat core values ``core``
     (whatever they mean), as a faulty or hostile guest may."""
-    types = _Types()
+    types = WatTypes()
     ref = types.ref(shape)
     flat = list(lay.flatten(shape))
     assert len(flat) == len(core) <= lay.MAX_FLAT_PARAMS
     args = " ".join(f"({t}.const {v})" for t, v in zip(flat, core, strict=True))
-    return ("(component\n" + "".join(types.lines) +
+    return ("(component\n" + types.text() +
             f'  (import "send" (func $send (param "r" {ref})))\n' + REALLOC +
             '  (core func $sendl (canon lower (func $send) (memory (core memory $mi "memory"))))\n'
             "  (core module $m\n"
