@@ -225,7 +225,8 @@ def test_a_component_import_of_another_record_is_refused_by_name() -> None:
     with Mesh() as mesh:
         mesh.tunnel("t", wit_type=RecordLayout.of("t:t/t.small", SMALL))
         with pytest.raises(LoadError, match=r"takes func\(r: \{n: u32, label: option<string>, "
-                           r"tags: list<string>\}\), but tunnel 't' carries t:t/t.small \{on: bool"):
+                           r"tags: list<string>\}\), but tunnel 't' carries "
+                           r"t:t/t.small \{on: bool"):
             mesh.component("relay", relay_wat(ITEM), imports={"send": "tunnel:t"})
 
 
