@@ -91,7 +91,7 @@ def test_check_reports_every_table_error_at_once_with_did_you_mean(tmp_path: Pat
     assert done.stderr.splitlines() == [
         "nanonet.toml:2:1: tunnels.out.slot: unknown key; did you mean 'slots'? remove it, or "
         "use one of: slots, max_payload, slot_size, writer, writers, reader, subscribers, policy, "
-        "max_subscribers, type, wait, durable, delivery",
+        "max_subscribers, type, wit, wait, durable, delivery",
         "nanonet.toml:14:1: services.egress.sourc: unknown key; did you mean 'source'? remove "
         "it, or use one of: component, imports, wasi, wit, world, wasm, source, build, "
         "build_timeout, memory, entry, exports, names, calls, grants, limits, restart, node",

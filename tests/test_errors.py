@@ -69,6 +69,7 @@ INTERNAL = {
     "nanonet.ring.protocol.WouldPark", "nanonet.cli.stopping.Terminated",
     "nanonet.web.head.HttpError", "nanonet.web.forms.BadReply",
     "nanonet.component.graph.Unfit",  # caught by ringplan.decide: the host path and why
+    "nanonet.component.shim.NotFlat",  # caught by graph.py: an Unfit with its words
     "nanonet.observe.tapbuild.BadLength",  # caught by tap.py: the tap ends with a TapError
     "nanonet.manifest.schema.AtKey",  # caught by pydantic: a ManifestError at that key
 }

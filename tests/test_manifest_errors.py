@@ -81,8 +81,8 @@ def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
     err = error(tmp_path, GOOD.replace("slots = 16", "slots = 16\n  slot = 4"))
     assert said(err) == ("nanonet.toml:6:3: tunnels.raw.slot: unknown key; did you mean "
                          "'slots'? remove it, or use one of: slots, max_payload, slot_size, "
-                         "writer, writers, reader, subscribers, policy, max_subscribers, type, "
-                         "wait, durable, delivery")
+                         "writer, writers, reader, subscribers, policy, max_subscribers, "
+                         "type, wit, wait, durable, delivery")
 
 
 def test_wrong_type(tmp_path: Path) -> None:

@@ -234,7 +234,8 @@ class Mesh:
                subscribers: Mapping[str, str] | Iterable[str] | None = None,
                max_subscribers: int | None = None,
                writers: Iterable[str] | None = None,
-               wit_type: str | None = None,
+               wit_type: str | RecordLayout | None = None,
+               wit: str | Path | None = None,
                wait: str | WaitPolicy = DEFAULT_WAIT) -> Tunnel:
         """Create a tunnel of ``slots`` slots, each carrying ``max_payload`` bytes.
 
@@ -250,7 +251,9 @@ class Mesh:
 
         ``wit_type`` (``"nanonet:tunnel/types.packet"``) makes it a typed
         tunnel: each message is one such record in the canonical ABI's layout
-        (docs/components.md, "Typed tunnels").
+        (docs/components.md, "Typed tunnels"); the record is read from
+        nanonet's WIT packages, or from ``wit`` (a ``.wit`` file or a folder),
+        or given as a ``RecordLayout``.
 
         ``wait`` is how its blocked ends wait (docs/runtime.md, "Wait
         policies"): ``"adaptive"`` spins a while, then parks; ``"spin"`` never
@@ -262,9 +265,11 @@ class Mesh:
         if name in self.tunnels:
             raise InvalidValue(f"tunnel {name!r} already exists in this mesh")
         self.tunnel_types.pop(name, None)
-        if wit_type is not None:
+        if isinstance(wit_type, str):
             from .component.typed import wit_record
-            self.tunnel_types[name] = wit_record(wit_type)
+            self.tunnel_types[name] = wit_record(wit_type, wit)
+        elif wit_type is not None:
+            self.tunnel_types[name] = wit_type
         if writers is not None:
             if subscribers is not None or max_subscribers:
                 raise InvalidValue(f"tunnel {name!r}: a tunnel is fan-in (writers=) or pub-sub "

@@ -9,9 +9,12 @@ functions and ``canon lift`` of the functions it exports. That graph is
 all a Store needs to run the same core modules with the core API, where a
 lowered import can be served by a generated Wasm function that reaches a
 tunnel's shared memory (which no component import can carry:
-docs/components.md). Anything else (nested components, component
-instances, core types, resources, async built-ins) is ``Unfit``, with the
-reason: such a component keeps the host-function path.
+docs/components.md). An exported interface is read as the functions it
+holds, whether written as an instance of exports or, as wit-component
+writes it, as an instance of a shim component that only re-exports them
+(``shim.py``). Anything else (other nested components or instantiations,
+core types, resources, async built-ins) is ``Unfit``, with the reason: such
+a component keeps the host-function path.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from dataclasses import dataclass, field
 from . import binary as b
 from .binary import Reader
 from .prelude import skip_externdesc
+from .shim import NotFlat, Shim, instance_funcs, read_shim
 
 # core sorts, as the component binary numbers them
 CORE_FUNC, CORE_TABLE, CORE_MEMORY, CORE_GLOBAL = 0x00, 0x01, 0x02, 0x03
 CORE_TYPE, CORE_MODULE, CORE_INSTANCE = 0x10, 0x11, 0x12
-REFUSED = {b.CORE_TYPE: "core types", b.COMPONENT: "nested components",
-           b.INSTANCE: "component instances (an interface export)", b.START: "a start function"}
+REFUSED = {b.CORE_TYPE: "core types", b.START: "a start function"}
 
 BUILTINS = {0x02: "resource.new", 0x03: "resource.drop", 0x04: "resource.rep",
             0x07: "resource.drop async"}
@@ -76,6 +79,8 @@ class Graph:
     funcs: list[tuple[str, int, Opts]] = field(default_factory=list)
     exports: dict[str, int] = field(default_factory=dict)  # name -> component function
     instances: list[str] = field(default_factory=list)  # imported instances, by name
+    # instances made of exports (an interface export): instance index -> {func: index}
+    bundles: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 def _opts(r: Reader) -> Opts:
@@ -120,11 +125,19 @@ class _Reading:
 
     def __init__(self, binary: bytes) -> None:
         self.binary, self.graph = binary, Graph()
+        self.shims: list[Shim] = []  # nested components: only wit-component's shims
+
+    def _component(self, r: Reader) -> None:
+        shim = read_shim(r.take(r.end - r.pos))
+        if shim is None:
+            raise Unfit("it holds nested components")
+        self.shims.append(shim)
 
     def run(self) -> Graph:
         handlers = {b.CORE_MODULE: self._module, b.CORE_INSTANCE: self._core_instances,
                     b.ALIAS: self._aliases, b.CANON: self._canons, b.IMPORT: self._imports,
-                    b.EXPORT: self._exports}
+                    b.EXPORT: self._exports, b.INSTANCE: self._instances,
+                    b.COMPONENT: self._component}
         for sec in b.sections(self.binary):
             if sec.sid in REFUSED:
                 raise Unfit(f"it holds {REFUSED[sec.sid]}")
@@ -156,6 +169,8 @@ class _Reading:
                 if core not in (CORE_FUNC, CORE_TABLE, CORE_MEMORY, CORE_GLOBAL):
                     raise Unfit(f"a core alias of sort 0x{core:02x}")
                 self.graph.ops.append(Op("alias", index=index, name=name, sort=core))
+            elif target == 0x00 and sort == b.SORT_FUNC and index in self.graph.bundles:
+                self.graph.funcs.append(self.graph.funcs[self.graph.bundles[index][name]])
             elif target == 0x00 and sort == b.SORT_FUNC:
                 self.graph.funcs.append((f"{self.graph.instances[index]}#{name}", -1, Opts()))
             elif sort != b.SORT_TYPE:
@@ -208,8 +223,28 @@ class _Reading:
             if sort == b.SORT_FUNC:
                 self.graph.exports[name] = index
                 self.graph.funcs.append(self.graph.funcs[index])  # an export is a new func
+            elif sort == b.SORT_INSTANCE and index in self.graph.bundles:
+                funcs = self.graph.bundles[index]  # an interface: iface#func, as Loaded names it
+                self.graph.exports.update({f"{name}#{f}": i for f, i in funcs.items()})
+                self._instance(dict(funcs))  # an export is a new instance
             elif sort != b.SORT_TYPE:
-                raise Unfit(f"it exports {name!r}, which is not a function")
+                raise Unfit(f"it exports {name!r}, which is not a function or an interface "
+                            "of functions")
+
+    def _instance(self, funcs: dict[str, int] | None) -> None:
+        """One more component instance: imported (None) or made of ``funcs``."""
+        if funcs is not None:
+            self.graph.bundles[len(self.graph.instances)] = funcs
+        self.graph.instances.append("")
+
+    def _instances(self, r: Reader) -> None:
+        """Instances made of exports, or of a shim (how an interface export is
+        written, ``shim.py``); any other instantiation is refused."""
+        for _ in range(r.u32()):
+            try:
+                self._instance(instance_funcs(r, self.shims))
+            except NotFlat as why:
+                raise Unfit(str(why)) from None
 
 
 def read_graph(binary: bytes) -> Graph:

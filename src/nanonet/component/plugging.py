@@ -28,7 +28,9 @@ from ..policy.policy import Grants
 from ..ring.endpoint import TunnelWriter
 from .compose import Plug, compose, exports
 from .host import Loaded, load, lookup, short
-from .service import ComponentService
+from .ringpath import RingLoaded
+from .service import ComponentService, to_tunnel
+from .wiring import encoder, typed_encoder
 
 if TYPE_CHECKING:
     from ..mesh import Mesh
@@ -84,6 +86,25 @@ def _provider(mesh: Mesh, target: str, who: str) -> ComponentService:
     return provider
 
 
+def _host_given(provider: ComponentService) -> dict[str, Any]:
+    """What the provider's imports are given once it is composed. One on the
+    Wasm tunnel path serves its tunnel imports with generated Wasm, which a
+    composite (not a flat graph) cannot run: they are given host functions on
+    the write ends it already holds, as the host path wires them."""
+    given = dict(provider.given_imports)
+    loaded = provider.loaded
+    if not isinstance(loaded, RingLoaded):
+        return given
+    for route, end in zip(loaded.routes, provider.owned_ends, strict=False):
+        what = f"component {provider.name!r}: import {route.key!r}"
+        encode = (encoder(route.sig, what) if route.layout is None
+                  else typed_encoder(route.sig, route.layout, what, route.tunnel))
+        send = to_tunnel(end, encode)
+        iface, _, fname = route.name.rpartition("#")
+        given[route.key] = {fname: send} if iface else send
+    return given
+
+
 def _merge(into: dict[str, Any], given: Mapping[str, Any], target: str, who: str) -> None:
     for key, value in given.items():
         if key in into and into[key] is not value:
@@ -116,7 +137,7 @@ def plug(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any],
     plugs, merged, providers = {}, dict(rest), {}
     for name, target in full.items():
         provider = _provider(mesh, target, f"{who}: import {name!r}")
-        given = provider.given_imports
+        given = _host_given(provider)
         provider.loaded.check(given, f"component {target!r} (plugged into {owner!r})",
                               wasi=provider.wasi is not None)
         plugs[name] = Plug(provider.loaded.binary, _export_name(provider, name, target, who),

@@ -13,9 +13,9 @@ when:
 - every import its core modules call is wired to a tunnel, with parameters
   the glue carries (numbers, bool, char, UTF-8 strings and ``list<u8>``; no
   result; at most 16 core parameters; a typed tunnel's import takes its
-  record), or given a Python function (or ``"service:NAME"``), which a core
-  host function serves (``ringhost.py``: a Python call per call, as on the
-  host path);
+  record, of any kind but resources, futures and streams), or given a
+  Python function (or ``"service:NAME"``), which a core host function
+  serves (``ringhost.py``: a Python call per call, as on the host path);
 - every function it exports, and every import given Python, takes and
   returns values of any WIT kind but resources (own and borrow handles),
   futures and streams: numbers, bool, char, UTF-8 strings, lists of any
@@ -115,6 +115,11 @@ def _has_string(shape: Shape | None) -> bool:
     return shape is not None and (shape.kind == STRING or any(map(_has_string, shape.items)))
 
 
+def _utf8(route: Route) -> bool:
+    """Whether the glue of ``route`` copies strings (which it takes as UTF-8)."""
+    return STRING in route.kinds or (route.layout is not None and _has_string(route.layout.shape))
+
+
 REFUSED = ("resources (own and borrow handles), futures and streams are not lowered "
            "on the core-API path")
 
@@ -181,7 +186,7 @@ def _check_lowered(loaded: Loaded, graph: Graph, routes: list[Route],
         name = graph.funcs[op.index][0]
         if name not in served:
             hosts.append(_host_route(loaded, name, _given(imports, name), op.opts))
-        elif STRING in served[name].kinds and op.opts.encoding != "utf8":
+        elif _utf8(served[name]) and op.opts.encoding != "utf8":
             raise Unfit(f"import {served[name].key!r} lowers its strings as "
                         f"{op.opts.encoding}; the generated path takes UTF-8")
     return hosts

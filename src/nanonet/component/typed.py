@@ -4,55 +4,111 @@
     mesh.component("relay", wasm, imports={"send": "tunnel:packets"})
     mesh.typed_reader("packets").recv_value()   # {"stream-id": 1, ...}
 
-A message is the record as the canonical ABI stores it in linear memory
-(each field at its natural alignment, the record's size rounded up to its
-largest alignment), followed by the bytes of its ``string`` and
-``list<u8>`` fields in field order. Such a field's ``(ptr: u32, len: u32)``
-pair holds the offset of its bytes from the start of the message (not an
-address): a core guest reads the fixed part with plain loads and the
-variable bytes at ``msg + ptr``. Decoding checks every offset and length
+A message is the record as the canonical ABI stores it in a linear memory
+that starts at the message's first byte: the record's fixed part at offset 0
+(each field at its natural alignment, the size rounded up to the largest),
+then every buffer a pointer in it names (a ``string``'s or a list's bytes,
+each at its element's alignment, nested ones after the list holding them),
+in the order the canonical ABI's ``store`` allocates them with a bump
+allocator. A ``(ptr: u32, len: u32)`` pair therefore holds an offset from the
+start of the message (not an address): a core guest reads the fixed part
+with plain loads and a buffer at ``msg + ptr``. Fields may be of any kind
+the canonical ABI layer carries (``canon_layout.carried``): numbers, bool,
+char, strings, lists, records, tuples, variants, enums, options, results and
+flags. Decoding checks every offset, length, discriminant, char and string
 against the message (a hostile writer may put anything there).
 """
 
 from __future__ import annotations
 
-import re
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import wasmtime
+
 from ..errors import InvalidValue
-from ..wit import PACKAGES
+from . import canon_layout as lay
+from .canon_mem import Cx, load, store
 from .shapes import Shape
 
-FIXED = {"bool": ("<B", 1), "u8": ("<B", 1), "s8": ("<b", 1), "u16": ("<H", 2),
-         "s16": ("<h", 2), "u32": ("<I", 4), "s32": ("<i", 4), "char": ("<I", 4),
-         "f32": ("<f", 4), "u64": ("<Q", 8), "s64": ("<q", 8), "f64": ("<d", 8)}
+FIXED = ("bool", "u8", "s8", "u16", "s16", "u32", "s32", "char", "f32", "u64", "s64", "f64")
 VARIABLE = ("string", "bytes")  # a (ptr, len) pair of u32: size 8, alignment 4
-_SPAN = struct.Struct("<II")
 
 
 @dataclass(frozen=True)
 class Field:
-    """One field: its WIT name, its kind (a FIXED key or a VARIABLE one), its offset."""
+    """One field: its WIT name, its kind (a FIXED or VARIABLE key, else its WIT
+    type), its offset."""
 
     name: str
     kind: str
     offset: int
 
 
-def _kind(shape: Shape, where: str) -> str:
-    if shape.kind in FIXED or shape.kind == "string":
-        return shape.kind
-    if shape.is_bytes:
-        return "bytes"
-    raise InvalidValue(f"{where} is {shape.wit()}; a typed tunnel's record has fields of "
-                       "numbers, bool, char, string and list<u8> only")
+def key(shape: Shape | None) -> Any:
+    """``shape``'s structure (kinds, names, inner types), without wasmtime-py's objects."""
+    if shape is None:
+        return None
+    return (shape.kind, shape.names, tuple(key(s) for s in shape.items))
 
 
-def _align(at: int, to: int) -> int:
-    return -(-at // to) * to
+def wit_text(shape: Shape | None) -> str:
+    """The type as WIT writes it, fields and cases with their types."""
+    if shape is None:
+        return "_"
+    inner = [wit_text(s) for s in shape.items]
+    if shape.kind in ("list", "option", "tuple", "result"):
+        return f"{shape.kind}<{', '.join(inner)}>"
+    if shape.kind == "record":
+        return "{" + ", ".join(f"{n}: {t}" for n, t in zip(shape.names, inner,
+                                                            strict=True)) + "}"
+    if shape.kind == "variant":
+        cases = [n if s is None else f"{n}({wit_text(s)})"
+                 for n, s in zip(shape.names, shape.items, strict=True)]
+        return "variant {" + ", ".join(cases) + "}"
+    if shape.kind in ("enum", "flags"):
+        return f"{shape.kind} {{{', '.join(shape.names)}}}"
+    return shape.kind
+
+
+def _check(shape: Shape, where: str) -> None:
+    if not lay.carried(shape) or shape.kind.startswith("<"):
+        raise InvalidValue(f"{where} is {shape.wit()}; a typed tunnel carries no resources, "
+                           "futures or streams")
+    if shape.kind == "list":
+        elem = shape.items[0]
+        assert elem is not None
+        if lay.size(elem) == 0:
+            raise InvalidValue(f"{where} is a list of {wit_text(elem)}, which takes no bytes: "
+                               "a message could not bound its length")
+    for item in shape.items:
+        if item is not None:
+            _check(item, where)
+
+
+class _Message(Cx):
+    """One message as the linear memory a value is stored into or loaded from,
+    its first byte address 0; ``alloc`` bumps at the end, zero-filling."""
+
+    def __init__(self, wit_type: str, data: bytes | bytearray = b"") -> None:
+        super().__init__(None, None, None)
+        self.wit_type, self.data = wit_type, bytearray(data)
+
+    def read(self, ptr: int, length: int, fault: str) -> bytes:
+        if ptr + length > len(self.data):
+            raise InvalidValue(f"a {self.wit_type} message points at bytes {ptr}..{ptr + length}"
+                               f", outside its {len(self.data)} bytes")
+        return bytes(self.data[ptr:ptr + length])
+
+    def write(self, ptr: int, data: bytes | bytearray) -> None:
+        self.data[ptr:ptr + len(data)] = data
+
+    def alloc(self, align: int, length: int) -> int:
+        at = lay.align_to(len(self.data), align)
+        self.data.extend(bytes(at + length - len(self.data)))
+        return at
 
 
 @dataclass(frozen=True)
@@ -60,133 +116,63 @@ class RecordLayout:
     """Where each field of one record type sits in a message."""
 
     wit_type: str
+    shape: Shape
     fields: tuple[Field, ...]
-    size: int  # the fixed part; variable bytes follow it
+    size: int  # the fixed part; the buffers follow it
 
     @classmethod
     def of(cls, wit_type: str, shape: Shape) -> RecordLayout:
         """The canonical ABI layout of record ``shape`` (a RecordLayout's own type)."""
         if shape.kind != "record":
             raise InvalidValue(f"{wit_type} is {shape.wit()}; a typed tunnel carries a record")
-        at, biggest, fields = 0, 1, []
         for name, item in zip(shape.names, shape.items, strict=True):
             assert item is not None
-            kind = _kind(item, f"{wit_type} field {name!r}")
-            width = 4 if kind in VARIABLE else FIXED[kind][1]
-            at = _align(at, width)
-            fields.append(Field(name, kind, at))
-            at, biggest = at + (8 if kind in VARIABLE else width), max(biggest, width)
-        return cls(wit_type, tuple(fields), _align(at, biggest))
+            _check(item, f"{wit_type} field {name!r}")
+        fields = tuple(Field(n, _kind(s), at) for n, s, at in
+                       zip(shape.names, lay.fields(shape), lay.field_offsets(shape),
+                           strict=True))
+        return cls(wit_type, shape, fields, lay.size(shape))
 
     def matches(self, shape: Shape) -> bool:
         """Whether ``shape`` (say a component import's parameter) is this record."""
-        try:
-            other = RecordLayout.of(self.wit_type, shape)
-        except InvalidValue:
-            return False
-        return other.fields == self.fields
+        return bool(key(shape) == key(self.shape))
 
     def describe(self) -> str:
-        """``record packet {stream-id: u32, ...}`` for messages."""
-        kinds = {"bytes": "list<u8>"}
-        inner = ", ".join(f"{f.name}: {kinds.get(f.kind, f.kind)}" for f in self.fields)
-        return f"{self.wit_type} {{{inner}}}"
+        """``nanonet:tunnel/types.packet {stream-id: u32, ...}`` for messages."""
+        return f"{self.wit_type} {wit_text(self.shape)}"
 
-    def encode(self, value: Mapping[str, Any]) -> bytes:
-        """One message holding ``value`` (a mapping of every field name)."""
-        fixed, tail = bytearray(self.size), bytearray()
-        for f in self.fields:
-            v = value[f.name]
-            if f.kind in VARIABLE:
-                data = v.encode() if f.kind == "string" else bytes(v)
-                _SPAN.pack_into(fixed, f.offset, self.size + len(tail), len(data))
-                tail += data
-            else:
-                struct.pack_into(FIXED[f.kind][0], fixed, f.offset,
-                                 ord(v) if f.kind == "char" else v)
-        return bytes(fixed + tail)
+    def encode(self, value: Mapping[str, Any] | Any) -> bytes:
+        """One message holding ``value`` (a dict of every field, or an object
+        with snake_case attributes, as component calls take records)."""
+        msg = _Message(self.wit_type)
+        buf = bytearray(self.size)
+        msg.alloc(lay.alignment(self.shape), self.size)
+        store(msg, self.shape, value, buf, 0)
+        msg.write(0, buf)
+        return bytes(msg.data)
 
-    def decode(self, msg: bytes) -> dict[str, Any]:
+    def decode(self, data: bytes) -> dict[str, Any]:
         """The record one message holds; InvalidValue if the message cannot be one."""
-        if len(msg) < self.size:
+        if len(data) < self.size:
             raise InvalidValue(f"a {self.wit_type} message has at least {self.size} bytes "
-                               f"(got {len(msg)})")
-        return {f.name: self._field(msg, f) for f in self.fields}
-
-    def _field(self, msg: bytes, f: Field) -> Any:
-        if f.kind not in VARIABLE:
-            (v,) = struct.unpack_from(FIXED[f.kind][0], msg, f.offset)
-            return bool(v) if f.kind == "bool" else _char(v) if f.kind == "char" else v
-        ptr, n = _SPAN.unpack_from(msg, f.offset)
-        if ptr < self.size or ptr + n > len(msg):
-            raise InvalidValue(f"field {f.name!r} of a {self.wit_type} message points at "
-                               f"bytes {ptr}..{ptr + n}, outside its {len(msg)} bytes")
-        data = msg[ptr:ptr + n]
-        if f.kind == "bytes":
-            return data
+                               f"(got {len(data)})")
+        msg = _Message(self.wit_type, data)
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidValue(f"field {f.name!r} of a {self.wit_type} message is not "
-                               "UTF-8") from None
+            value: dict[str, Any] = load(msg, self.shape, data, 0)
+        except wasmtime.WasmtimeError as err:
+            raise InvalidValue(f"a {self.wit_type} message is not one: {err}") from None
+        return value
 
 
-def _char(v: int) -> str:
-    if v > 0x10FFFF or 0xD800 <= v <= 0xDFFF:
-        raise InvalidValue(f"a char field holds {v:#x}, not a Unicode scalar value")
-    return chr(v)
+def _kind(shape: Shape) -> str:
+    if shape.kind in FIXED or shape.kind == "string":
+        return shape.kind
+    return "bytes" if shape.is_bytes else wit_text(shape)
 
 
-# -- WIT records by name ------------------------------------------------------
+def wit_record(wit_type: str, wit: str | Path | None = None) -> RecordLayout:
+    """The layout of ``package/interface.record``, e.g. ``nanonet:tunnel/types.packet``,
+    read from nanonet's WIT packages or from ``wit`` (a ``.wit`` file or a folder of them)."""
+    from .wittypes import resolve
 
-_TYPE = re.compile(r"^([a-z][a-z0-9-]*:[a-z][a-z0-9-]*)/([a-z][a-z0-9-]*)\.([a-z][a-z0-9-]*)$")
-_FIELD = re.compile(r"^\s*([a-z][a-z0-9-]*)\s*:\s*([a-z0-9<>-]+)\s*,?\s*$")
-
-
-def _package_text(package: str) -> str:
-    for folder in PACKAGES.values():
-        for path in sorted(folder.glob("*.wit")):
-            text = path.read_text()
-            if re.search(rf"^package {re.escape(package)}(@[^;]*)?;", text, re.M):
-                return text
-    raise InvalidValue(f"no bundled WIT package {package!r} (packages: "
-                       f"{', '.join('nanonet:' + p for p in PACKAGES)})")
-
-
-def _block(text: str, head: str, what: str, close: str) -> str:
-    """The body of ``head { ... }`` up to the first line ``close`` matches."""
-    m = re.search(rf"^\s*{head}\s*\{{(.*?){close}", text, re.M | re.S)
-    if m is None:
-        raise InvalidValue(f"no {what}")
-    return m.group(1)
-
-
-def _shape(text: str) -> Shape:
-    if text == "list<u8>":
-        return Shape("list", items=(Shape("u8"),))
-    if text in FIXED or text == "string":
-        return Shape(text)
-    raise InvalidValue(f"a field of type {text}: a typed tunnel's record has fields of "
-                       "numbers, bool, char, string and list<u8> only")
-
-
-def wit_record(wit_type: str) -> RecordLayout:
-    """The layout of ``package/interface.record`` from nanonet's WIT packages,
-    e.g. ``nanonet:tunnel/types.packet``."""
-    m = _TYPE.match(wit_type)
-    if m is None:
-        raise InvalidValue(f"a tunnel type is written package/interface.record, e.g. "
-                           f"\"nanonet:tunnel/types.packet\" (got {wit_type!r})")
-    package, iface, record = m.groups()
-    text = re.sub(r"//[^\n]*", "", _package_text(package))
-    inside = _block(text, f"interface {iface}", f"interface {iface} in {package}", r"^\}")
-    body = _block(inside, f"record {record}", f"record {record} in {package}/{iface}",
-                  r"^\s*\}")
-    names, items = [], []
-    for line in filter(str.strip, body.split("\n")):
-        fm = _FIELD.match(line)
-        if fm is None:
-            raise InvalidValue(f"{wit_type}: cannot read the field {line.strip()!r}")
-        names.append(fm.group(1))
-        items.append(_shape(fm.group(2)))
-    return RecordLayout.of(wit_type, Shape("record", tuple(names), tuple(items)))
+    return RecordLayout.of(wit_type, resolve(wit_type, wit))

@@ -28,7 +28,7 @@ from ..ring.endpoint import TunnelWriter
 from .host import Loaded, short
 from .service import ComponentService, to_tunnel
 from .shapes import Shape, Signature
-from .typed import RecordLayout
+from .typed import RecordLayout, wit_text
 
 if TYPE_CHECKING:
     from ..mesh import Mesh
@@ -70,7 +70,8 @@ def typed_encoder(sig: Signature, layout: RecordLayout, who: str,
     """The record argument -> one message in the typed tunnel's layout; a
     LoadError unless the import takes exactly that record."""
     if len(sig.params) != 1 or not layout.matches(sig.params[0][1]):
-        raise LoadError(f"{who} takes {sig.wit()}, but tunnel {tunnel!r} carries "
+        params = ", ".join(f"{n}: {wit_text(t)}" for n, t in sig.params)
+        raise LoadError(f"{who} takes func({params}), but tunnel {tunnel!r} carries "
                         f"{layout.describe()}: give the import one parameter of that "
                         "record type, or declare the tunnel without a type")
     return layout.encode

@@ -143,7 +143,8 @@ class Manifest:
                     mesh.tunnel(name, slots=g.slot_count, max_payload=g.max_payload,
                                 subscribers=t.policies() if t.subscribers else None,
                                 max_subscribers=t.max_subscribers, writers=t.writers,
-                                wit_type=t.type, wait=t.wait)
+                                wit_type=t.type, wait=t.wait,
+                                wit=None if t.wit is None else self.file(t.wit))
                 except InvalidValue as err:  # a type that names no WIT record
                     if failures is None:
                         raise self.error(("tunnels", name, "type"), str(err)) from err

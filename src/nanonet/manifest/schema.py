@@ -102,6 +102,9 @@ class TunnelTable(Table):
     max_subscribers: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBERS)
     # a typed tunnel: each message one WIT record ("nanonet:tunnel/types.packet")
     type: str | None = Field(default=None, min_length=1)
+    # the .wit file or folder (relative to the manifest) defining `type`;
+    # default: nanonet's own WIT packages
+    wit: str | None = Field(default=None, min_length=1)
     # how its blocked ends wait (docs/runtime.md, "Wait policies")
     wait: Literal["spin", "adaptive", "park"] = "adaptive"
     # bridged through a JetStream stream: survives a node's death (docs/bridge.md)
