@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from ..capi import wasmfix
+from . import compiles
 from .modcache import DiskCache
 from .ticker import Ticker
 
@@ -163,6 +164,7 @@ class Runtime:
                 self.disk.forget(name)  # ours, but from another wasmtime build: rebuild
         wasm = raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
         mod = wasmtime.Module(self.engine, wasm)
+        compiles.compiled("module", wasm)
         self.disk.save(name, digest, mod.serialize())
         return mod
 
