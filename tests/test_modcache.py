@@ -182,6 +182,7 @@ def _component(export: str) -> str:
 
 
 def test_a_planted_compiled_component_is_not_loaded(cache: Path) -> None:
+    """Neither the outline entry (the types) nor the full one (the code)."""
     from wasmtime import component as wc
 
     from nanonet.component import load
@@ -190,9 +191,13 @@ def test_a_planted_compiled_component_is_not_loaded(cache: Path) -> None:
     other = bytes(wc.Component(rt.engine, _component("planted")).serialize())
     real = _component("real")
     cache.mkdir(parents=True, exist_ok=True)
-    key = rt.key(b"component\0" + real.encode())
-    path = cache / f"{key}.ccwasm"
-    path.write_bytes(other)
-    assert set(load(Runtime(), real).exports) == {"real"}
-    assert path.read_bytes()[:len(MAGIC)] == MAGIC
-    assert set(load(Runtime(), real).exports) == {"real"}
+    full = cache / (rt.key(b"component\0" + real.encode()) + ".ccwasm")
+    types = cache / (rt.key(b"outline\0" + real.encode()) + ".ocwasm")
+    for path in (full, types):
+        path.write_bytes(other)
+    for _ in range(2):
+        fresh = Runtime()
+        loaded = load(fresh, real)
+        assert set(loaded.exports) == {"real"}
+        assert loaded.instantiate(fresh.new_store(), {}).call("real") == 1
+        assert all(p.read_bytes()[:len(MAGIC)] == MAGIC for p in (full, types))
