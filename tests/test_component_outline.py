@@ -49,7 +49,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Runtime:
     return Runtime()
 
 
-def _wit(loaded: Loaded) -> tuple[dict[str, object], dict[str, str]]:
+def _wit(loaded: Loaded) -> tuple[dict[str, str | dict[str, str]], dict[str, str]]:
     """Every import and export with its WIT signature, as text."""
     imports = {name: (want.wit() if not isinstance(want, dict)
                       else {f: s.wit() for f, s in want.items()})
