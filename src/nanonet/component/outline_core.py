@@ -5,13 +5,16 @@
 What a component's type depends on in a core module is its interface: the
 imports its instantiation must satisfy and the types of the exports that
 ``canon`` definitions and aliases take. So the outline keeps the type,
-import, table, memory, tag and global sections byte for byte, keeps only
-the functions the module exports (each body ``unreachable``, which
-validates for any signature), renumbers the exports to them, and drops the
-start, element, data count, data and custom sections. A componentize-js
-module of ~30,000 functions becomes a few dozen, which wasmtime compiles in
-milliseconds; emptying every body but keeping them all still took ~0.8 s
-of CPU here, compiling one trivial function each.
+import, table, memory, tag and global sections byte for byte, keeps one
+function for each type of function the module exports (its body
+``unreachable``, which validates for any signature), exports it under the
+name of every exported function of that type, and drops the start,
+element, data count, data and custom sections. A componentize-js module of
+~30,000 functions becomes a few dozen, which wasmtime compiles in
+milliseconds; emptying every body but keeping every function still took
+~0.8 s of CPU here (one trivial function and trampoline each), and keeping
+every exported one ~0.3 s for the libpython of componentize-py, which
+exports thousands.
 
 A global or table initialised with ``ref.func`` of a dropped function makes
 the outline invalid; ``outline.py`` then falls back to ``emptied``, which
@@ -60,27 +63,32 @@ def emptied(module: bytes) -> bytes:
 
 
 def core_outline(module: bytes) -> bytes:
-    """``module`` reduced to its interface: only its exported functions, empty."""
+    """``module`` reduced to its interface: one empty function per type of
+    exported function, exported under each name a function of that type had."""
     parts = sections(module)
     body = {sid: module[start:end] for sid, start, end in parts}
     imported = _imported_funcs(body.get(IMPORT, b""))
     types = _vec_u32(body.get(FUNCTION, b""))
     exports = _exports(body.get(EXPORT, b""))
-    kept: dict[int, int] = {}  # old function index -> new
+    by_type: dict[int, int] = {}  # a function type -> the one function of that type
     for _, kind, index in exports:
-        if kind == FUNC and index >= imported and index not in kept:
-            kept[index] = imported + len(kept)
+        if kind == FUNC and index >= imported:
+            by_type.setdefault(types[index - imported], imported + len(by_type))
+
+    def renumbered(kind: int, index: int) -> int:
+        if kind != FUNC or index < imported:
+            return index
+        return by_type[types[index - imported]]
     out = bytearray(PREAMBLE)
     for sid, _, _ in parts:
         if sid in DROPPED:
             continue
         if sid == FUNCTION:
-            text = b.vec([b.u32(types[i - imported]) for i in kept])
+            text = b.vec([b.u32(t) for t in by_type])
         elif sid == EXPORT:
-            text = b.vec([b.name(n) + bytes([k]) + b.u32(kept.get(i, i) if k == FUNC else i)
-                          for n, k, i in exports])
+            text = b.vec([b.name(n) + bytes([k]) + b.u32(renumbered(k, i)) for n, k, i in exports])
         elif sid == CODE:
-            text = b.u32(len(kept)) + EMPTY_BODY * len(kept)
+            text = b.u32(len(by_type)) + EMPTY_BODY * len(by_type)
         else:
             text = body[sid]
         out += b.section(sid, text)
