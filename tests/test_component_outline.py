@@ -20,7 +20,7 @@ import wasmtime
 from js_toolchain import javascript_missing
 from nanonet import LoadError, Mesh
 from nanonet.component import load, pair
-from nanonet.component.artifacts import compiled
+from nanonet.component.artifacts import FULL_TAG, compiled
 from nanonet.component.host import Loaded
 from nanonet.component.outline import outline
 from nanonet.component.ringpath import RingLoaded
@@ -64,7 +64,7 @@ def test_the_outline_has_the_components_type(language: str) -> None:
     rt = Runtime()
     binary = build_relay(language).path.read_bytes()
     loaded = load(rt, binary)
-    whole = Loaded(compiled(rt.engine, rt.disk, binary, rt.digest(b"component\0" + binary)),
+    whole = Loaded(compiled(rt.engine, rt.disk, binary, rt.digest(FULL_TAG + binary)),
                    rt.engine)
     assert _wit(loaded) == _wit(whole)
     assert loaded.imports == whole.imports and loaded.exports == whole.exports

@@ -186,13 +186,14 @@ def test_a_planted_compiled_component_is_not_loaded(cache: Path) -> None:
     from wasmtime import component as wc
 
     from nanonet.component import load
+    from nanonet.component.artifacts import FULL_TAG, OUTLINE_TAG
 
     rt = Runtime()
     other = bytes(wc.Component(rt.engine, _component("planted")).serialize())
     real = _component("real")
     cache.mkdir(parents=True, exist_ok=True)
-    full = cache / (rt.key(b"component\0" + real.encode()) + ".ccwasm")
-    types = cache / (rt.key(b"outline\0" + real.encode()) + ".ocwasm")
+    full = cache / (rt.key(FULL_TAG + real.encode()) + ".ccwasm")
+    types = cache / (rt.key(OUTLINE_TAG + real.encode()) + ".ocwasm")
     for path in (full, types):
         path.write_bytes(other)
     for _ in range(2):

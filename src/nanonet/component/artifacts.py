@@ -25,6 +25,9 @@ from ..host.modcache import DiskCache
 from .outline import outline, validate
 
 FULL, OUTLINE = "ccwasm", "ocwasm"  # the two entries' file name endings
+# what the digests of the two hash before the source: a new outline format
+# takes a new tag, so an entry of the old one is never read as the new
+FULL_TAG, OUTLINE_TAG = b"component\0", b"outline-1\0"
 
 
 def compiled(engine: wasmtime.Engine, disk: DiskCache, binary: bytes,

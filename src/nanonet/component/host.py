@@ -230,10 +230,11 @@ def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
             hit = memo[where] = load(rt, Path(source).read_bytes())
         return hit
     raw = source.encode() if isinstance(source, str) else bytes(source)
-    digest = rt.digest(b"component\0" + raw)
+    digest = rt.digest(artifacts.FULL_TAG + raw)
     if (hit := memo.get(digest)) is None:
         binary = _binary(raw)
-        types = artifacts.outlined(rt.engine, rt.disk, binary, rt.digest(b"outline\0" + raw))
+        outline = rt.digest(artifacts.OUTLINE_TAG + raw)
+        types = artifacts.outlined(rt.engine, rt.disk, binary, outline)
         full = functools.partial(artifacts.compiled, rt.engine, rt.disk, binary, digest)
         hit = memo[digest] = Loaded(types, rt.engine, binary=binary, build=full)
     return hit
