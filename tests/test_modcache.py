@@ -193,7 +193,7 @@ def test_a_planted_compiled_component_is_not_loaded(cache: Path) -> None:
     real = _component("real")
     cache.mkdir(parents=True, exist_ok=True)
     full = cache / (rt.key(FULL_TAG + real.encode()) + ".ccwasm")
-    types = cache / (rt.key(OUTLINE_TAG + real.encode()) + ".ocwasm")
+    types = cache / (rt.key(OUTLINE_TAG + rt.digest(FULL_TAG + real.encode())) + ".ocwasm")
     for path in (full, types):
         path.write_bytes(other)
     for _ in range(2):

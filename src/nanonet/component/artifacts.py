@@ -25,7 +25,8 @@ from ..host.modcache import DiskCache
 from .outline import outline, validate
 
 FULL, OUTLINE = "ccwasm", "ocwasm"  # the two entries' file name endings
-# what the digests of the two hash before the source: a new outline format
+# what the digests hash before the source (the outline's: before the full digest,
+# so the 18 MB source is hashed once); a new outline format
 # takes a new tag, so an entry of the old one is never read as the new
 FULL_TAG, OUTLINE_TAG = b"component\0", b"outline-1\0"
 

@@ -233,7 +233,7 @@ def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
     digest = rt.digest(artifacts.FULL_TAG + raw)
     if (hit := memo.get(digest)) is None:
         binary = _binary(raw)
-        outline = rt.digest(artifacts.OUTLINE_TAG + raw)
+        outline = rt.digest(artifacts.OUTLINE_TAG + digest)  # bound to the source too
         types = artifacts.outlined(rt.engine, rt.disk, binary, outline)
         full = functools.partial(artifacts.compiled, rt.engine, rt.disk, binary, digest)
         hit = memo[digest] = Loaded(types, rt.engine, binary=binary, build=full)
