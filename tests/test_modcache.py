@@ -202,3 +202,18 @@ def test_a_planted_compiled_component_is_not_loaded(cache: Path) -> None:
         assert set(loaded.exports) == {"real"}
         assert loaded.instantiate(fresh.new_store(), {}).call("real") == 1
         assert all(p.read_bytes()[:len(MAGIC)] == MAGIC for p in (full, types))
+
+
+def test_a_cached_module_deserializes_from_a_view_and_a_damaged_one_is_an_error() -> None:
+    from nanonet.capi.artifact import deserialize_module
+
+    rt = Runtime()
+    compiled = bytes(wasmtime.Module(rt.engine, '(module (func (export "f") (result i32) '
+                                     '(i32.const 9)))').serialize())
+    module = deserialize_module(rt.engine, memoryview(b"header--" + compiled)[8:])
+    store = rt.new_store()
+    f = wasmtime.Instance(store, module, []).exports(store)["f"]
+    assert isinstance(f, wasmtime.Func) and f(store) == 9
+    damaged = bytes(len(compiled) // 2) + compiled[len(compiled) // 2:]
+    with pytest.raises(wasmtime.WasmtimeError):
+        deserialize_module(rt.engine, memoryview(damaged))
