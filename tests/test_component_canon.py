@@ -43,7 +43,7 @@ ECHO = """(component
 
 RT = Runtime()
 LOADED = load(RT, ECHO.encode())
-RING = RingLoaded(LOADED.component, LOADED.engine, binary=LOADED.binary,
+RING = RingLoaded(LOADED.types, LOADED.engine, binary=LOADED.binary,
                   graph=read_graph(LOADED.binary), rt=RT)
 FAST = RingInstance(RING, RT.new_store())
 SLOW = LOADED.instantiate(RT.new_store(), {})
@@ -113,7 +113,7 @@ FAULTS = load(RT, FAULTY.encode())
 ])
 def test_what_the_runtime_refuses_fails_on_the_core_api_path_too(
         name: str, args: tuple[bytes, ...], words: str) -> None:
-    ring = RingLoaded(FAULTS.component, FAULTS.engine, binary=FAULTS.binary,
+    ring = RingLoaded(FAULTS.types, FAULTS.engine, binary=FAULTS.binary,
                       graph=read_graph(FAULTS.binary), rt=RT)
     fast = RingInstance(ring, RT.new_store())
     slow = FAULTS.instantiate(RT.new_store(), {})

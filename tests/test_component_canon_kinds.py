@@ -159,7 +159,7 @@ class Both:
         loaded = load(RT, _component(named, ty, self.shape).encode())
         sig = loaded.imports["h"]
         assert not isinstance(sig, dict)
-        ring = RingLoaded(loaded.component, loaded.engine, binary=loaded.binary,
+        ring = RingLoaded(loaded.types, loaded.engine, binary=loaded.binary,
                           graph=read_graph(loaded.binary), rt=RT,
                           hosts=(HostRoute("h", sig),))
         self.seen: list[Any] = []
@@ -239,7 +239,7 @@ FAULTS = load(RT, FAULTY.encode())
 ])
 def test_what_the_runtime_refuses_the_core_api_path_refuses_in_its_words(
         name: str, args: tuple[Any, ...], words: str) -> None:
-    ring = RingLoaded(FAULTS.component, FAULTS.engine, binary=FAULTS.binary,
+    ring = RingLoaded(FAULTS.types, FAULTS.engine, binary=FAULTS.binary,
                       graph=read_graph(FAULTS.binary), rt=RT)
     for instance in (RingInstance(ring, RT.new_store()),
                      FAULTS.instantiate(RT.new_store(), {})):
@@ -265,7 +265,7 @@ WIDENS = load(RT, WIDEN.encode())
 @settings(max_examples=40, deadline=None)
 @given(st.integers(-2**7, 2**7 - 1), st.integers(-2**15, 2**15 - 1))
 def test_signed_flat_values_are_the_runtimes(small: int, mid: int) -> None:
-    ring = RingLoaded(WIDENS.component, WIDENS.engine, binary=WIDENS.binary,
+    ring = RingLoaded(WIDENS.types, WIDENS.engine, binary=WIDENS.binary,
                       graph=read_graph(WIDENS.binary), rt=RT)
     fast, slow = RingInstance(ring, RT.new_store()), WIDENS.instantiate(RT.new_store(), {})
     for instance in (fast, slow):

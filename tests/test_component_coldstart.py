@@ -76,3 +76,16 @@ def test_the_cold_start_rows_have_their_keys() -> None:
     row = core(samples=1)
     assert set(row) == {"load_ms", "first_ms", "again_ms", "reload_ms"}
     assert all(v >= 0 for v in row.values())
+
+
+def test_the_cold_row_counts_what_a_start_from_nothing_compiled() -> None:
+    """The C relay takes the Wasm path, and the cache is left as found."""
+    from nanonet.bench.component_coldstart import cold
+    from nanonet.host.engine import cache_dir
+
+    before = cache_dir()
+    row = cold("c")
+    assert cache_dir() == before
+    assert set(row) == {"cold_cpu_s", "cold_compiled_MB", "cold_wasm_path"}
+    assert row["cold_wasm_path"] == 1.0 and row["cold_cpu_s"] >= 0
+    assert row["cold_compiled_MB"] > 0  # its outline, core modules and generated glue

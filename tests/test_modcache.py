@@ -182,17 +182,38 @@ def _component(export: str) -> str:
 
 
 def test_a_planted_compiled_component_is_not_loaded(cache: Path) -> None:
+    """Neither the outline entry (the types) nor the full one (the code)."""
     from wasmtime import component as wc
 
     from nanonet.component import load
+    from nanonet.component.artifacts import FULL_TAG, OUTLINE_TAG
 
     rt = Runtime()
     other = bytes(wc.Component(rt.engine, _component("planted")).serialize())
     real = _component("real")
     cache.mkdir(parents=True, exist_ok=True)
-    key = rt.key(b"component\0" + real.encode())
-    path = cache / f"{key}.ccwasm"
-    path.write_bytes(other)
-    assert set(load(Runtime(), real).exports) == {"real"}
-    assert path.read_bytes()[:len(MAGIC)] == MAGIC
-    assert set(load(Runtime(), real).exports) == {"real"}
+    full = cache / (rt.key(FULL_TAG + real.encode()) + ".ccwasm")
+    types = cache / (rt.key(OUTLINE_TAG + rt.digest(FULL_TAG + real.encode())) + ".ocwasm")
+    for path in (full, types):
+        path.write_bytes(other)
+    for _ in range(2):
+        fresh = Runtime()
+        loaded = load(fresh, real)
+        assert set(loaded.exports) == {"real"}
+        assert loaded.instantiate(fresh.new_store(), {}).call("real") == 1
+        assert all(p.read_bytes()[:len(MAGIC)] == MAGIC for p in (full, types))
+
+
+def test_a_cached_module_deserializes_from_a_view_and_a_damaged_one_is_an_error() -> None:
+    from nanonet.capi.artifact import deserialize_module
+
+    rt = Runtime()
+    compiled = bytes(wasmtime.Module(rt.engine, '(module (func (export "f") (result i32) '
+                                     '(i32.const 9)))').serialize())
+    module = deserialize_module(rt.engine, memoryview(b"header--" + compiled)[8:])
+    store = rt.new_store()
+    f = wasmtime.Instance(store, module, []).exports(store)["f"]
+    assert isinstance(f, wasmtime.Func) and f(store) == 9
+    damaged = bytes(len(compiled) // 2) + compiled[len(compiled) // 2:]
+    with pytest.raises(wasmtime.WasmtimeError):
+        deserialize_module(rt.engine, memoryview(damaged))

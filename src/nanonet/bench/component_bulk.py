@@ -68,7 +68,7 @@ def _instances(rt: Runtime) -> dict[str, Any]:
     """The same component on each path, in stores of its own."""
     loaded = load(rt, ECHO.encode())
     assert loaded.binary is not None
-    ring = RingLoaded(loaded.component, loaded.engine, binary=loaded.binary,
+    ring = RingLoaded(loaded.types, loaded.engine, binary=loaded.binary,
                       graph=read_graph(loaded.binary), rt=rt)
     return {"canon": RingInstance(ring, rt.new_store()),
             "values": loaded.instantiate(rt.new_store(), {})}

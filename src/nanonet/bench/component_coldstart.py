@@ -12,7 +12,17 @@ compiled artifact already in the disk cache (one load first warms it):
 - ``first``: the first instantiation of that component (a new store);
 - ``again``: p50 of later instantiations of the same ``Loaded`` (new store
   each), what a second service of the same code pays;
-- ``reload``: ``load`` again in the same runtime (the in-process cache).
+- ``reload``: ``load`` again in the same runtime (the in-process cache);
+- ``cold``: with an empty compiled-module cache instead, the CPU seconds
+  (``time.process_time``, every thread) of a mesh adding the relay as a
+  component (``forward`` wired to a tunnel) and starting it (its first
+  instantiation), on the path the mesh chooses (``cold_wasm_path`` 1: the
+  Wasm tunnel path, which compiles the core modules; 0: the host path,
+  which compiles the component), and the MB of Wasm compiled for it
+  (``host/compiles.py``; an outline, docs/components.md, is a few KB).
+
+The warm ``load`` reads the component's types from its outline's cache
+entry; the full component's entry is read by ``first`` (the host path).
 
 The core row is the same stages for the W4 guest (checker.wat): ``rt.module``
 from the disk cache in a fresh runtime, then ``InstancePre.instantiate`` with
@@ -25,15 +35,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..component.host import Loaded, load
+from ..component.ringpath import RingLoaded
 from ..examples.relay import LANGUAGES, build
+from ..host.compiles import counting
 from ..host.engine import Runtime
+from ..mesh import Mesh
 from ..policy.policy import Grants
 from .coldstart import engine_floor
 from .wasm_runs import guest
@@ -70,7 +86,38 @@ def component(language: str, samples: int = 5) -> dict[str, float]:
     reload = _ms(lambda: load(rt, path))[1]
     return {"size_MB": path.stat().st_size / 1e6, "load_ms": min(r[2] for r in runs),
             "first_ms": min(r[3] for r in runs), "again_ms": statistics.median(again),
-            "reload_ms": reload}
+            "reload_ms": reload, **cold(language)}
+
+
+@contextmanager
+def _empty_cache() -> Iterator[None]:
+    """Runtimes made inside compile into a new, empty cache (removed after)."""
+    before = os.environ.get("NANONET_CACHE")
+    with tempfile.TemporaryDirectory(prefix="nanonet-cold-") as root:
+        os.environ["NANONET_CACHE"] = root
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["NANONET_CACHE"]
+            else:
+                os.environ["NANONET_CACHE"] = before
+
+
+def cold(language: str) -> dict[str, float]:
+    """CPU seconds and MB compiled to add the relay to a mesh and start it, from nothing."""
+    path = build(language).path  # first: the guest builds are cached under the cache too
+    with _empty_cache(), counting() as seen:
+        t0 = time.process_time()
+        with Mesh(Runtime()) as mesh:
+            mesh.tunnel("out", slots=16, max_payload=256)
+            comp = mesh.component("relay", path, wasi=language == "python", imports={
+                "forward": "tunnel:out", "receive-stream": RELAY_IMPORTS["receive-stream"]})
+            mesh.start()
+            wasm = isinstance(comp.loaded, RingLoaded)
+        cpu = time.process_time() - t0
+    return {"cold_cpu_s": cpu, "cold_compiled_MB": sum(len(s) for _, s in seen) / 1e6,
+            "cold_wasm_path": float(wasm)}
 
 
 def core(samples: int = 5) -> dict[str, float]:
@@ -90,11 +137,17 @@ def figures() -> dict[str, float]:
 
 
 def print_rows(fig: dict[str, float]) -> None:
-    print(f"{'cold start (ms)':18} {'load':>8} {'first':>8} {'again':>8} {'reload':>8}")
+    print(f"{'cold start (ms)':18} {'load':>8} {'first':>8} {'again':>8} {'reload':>8}"
+          f"  {'cold (CPU s, MB compiled, path)'}")
     for who in ("core", *LANGUAGES):
         k = f"coldstart_{who}_"
-        print(f"{who:18} {fig[k + 'load_ms']:8.2f} {fig[k + 'first_ms']:8.3f} "
-              f"{fig[k + 'again_ms']:8.3f} {fig[k + 'reload_ms']:8.2f}")
+        line = (f"{who:18} {fig[k + 'load_ms']:8.2f} {fig[k + 'first_ms']:8.3f} "
+                f"{fig[k + 'again_ms']:8.3f} {fig[k + 'reload_ms']:8.2f}")
+        if k + "cold_cpu_s" in fig:
+            path = "Wasm" if fig[k + "cold_wasm_path"] else "host"
+            line += (f"  {fig[k + 'cold_cpu_s']:6.2f} s {fig[k + 'cold_compiled_MB']:6.2f} MB "
+                     f"{path}")
+        print(line)
     for lang in LANGUAGES:
         ratio = fig[f"coldstart_{lang}_load_ms"] / fig["coldstart_core_load_ms"]
         print(f"{lang} load is {ratio:.0f}x the core module's")

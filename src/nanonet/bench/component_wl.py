@@ -21,7 +21,9 @@ Rows (``result["components"][row]``, statistics as ``component_cost
   ``component_ring_speedup``);
 - ``coldstart_core``, ``coldstart_c``, ``coldstart_python``,
   ``coldstart_javascript``: ``size_MB`` (components), ``load_ms``,
-  ``first_ms``, ``again_ms``, ``reload_ms``.
+  ``first_ms``, ``again_ms``, ``reload_ms``, and for components a start
+  from an empty compiled-module cache (``cold_cpu_s``,
+  ``cold_compiled_MB``, ``cold_wasm_path``).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "ring": ("component_ring_msg_per_s", "component_ring_host_msg_per_s",
              "component_ring_speedup"),
     "coldstart_core": _COLD,
-    **{f"coldstart_{lang}": ("size_MB", *_COLD) for lang in ("c", "python", "javascript")},
+    **{f"coldstart_{lang}": ("size_MB", *_COLD, "cold_cpu_s", "cold_compiled_MB",
+                             "cold_wasm_path") for lang in ("c", "python", "javascript")},
 }
 
 

@@ -11,10 +11,12 @@ stubs that trap), so what a component can reach is exactly what was passed.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,11 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
-from ..capi import artifact
 from ..errors import LoadError
 from ..host.engine import Runtime
 from ..policy import wasi as wasi_caps
 from ..policy.policy import Grants
-from . import calls
+from . import artifacts, calls
 from .shapes import Signature
 
 Provided = Mapping[str, Any]  # import name -> host function, or interface -> {func: fn}
@@ -48,21 +49,40 @@ def _funcs(item: Any, engine: wasmtime.Engine) -> dict[str, Signature] | None:
 
 @dataclass
 class Loaded:
-    """A compiled component and the signatures of what it imports and exports.
+    """A component, its types, and the signatures of what it imports and exports.
 
-    ``imports`` maps each imported interface to its functions' signatures
-    (a world-level function import is its own entry, with ``funcs`` None);
-    ``exports`` maps ``name`` or ``interface#name`` to a signature.
+    ``types`` is what the signatures are read from: the compiled outline
+    (``outline.py``), a compilation of milliseconds; ``component``, the
+    compiled component the host path instantiates, is made by ``build`` on
+    first use (seconds for a heavy guest), so a component on the Wasm tunnel
+    path or plugged into a composition never compiles it. ``imports`` maps
+    each imported interface to its functions' signatures (a world-level
+    function import is its own entry, with ``funcs`` None); ``exports``
+    maps ``name`` or ``interface#name`` to a signature.
     """
 
-    component: wc.Component
+    types: wc.Component
     engine: wasmtime.Engine
     imports: dict[str, dict[str, Signature] | Signature] = field(default_factory=dict)
     exports: dict[str, Signature] = field(default_factory=dict)
     binary: bytes = b""  # what it was compiled from: what compose.py nests
+    build: Callable[[], wc.Component] | None = field(default=None, repr=False, compare=False)
+    _full: wc.Component | None = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
+
+    @property
+    def component(self) -> wc.Component:
+        """The compiled component: ``build``'s, made once on first use (``types``
+        itself when there is no ``build``: then it is the full component)."""
+        if self._full is None:
+            with self._lock:
+                if self._full is None:
+                    self._full = self.types if self.build is None else self.build()
+        return self._full
 
     def __post_init__(self) -> None:
-        ty = self.component.type
+        ty = self.types.type
         for name, item in ty.imports(self.engine).items():
             funcs = _funcs(item, self.engine)
             if funcs is not None:
@@ -210,32 +230,20 @@ def load(rt: Runtime, source: Loaded | bytes | str | Path) -> Loaded:
             hit = memo[where] = load(rt, Path(source).read_bytes())
         return hit
     raw = source.encode() if isinstance(source, str) else bytes(source)
-    digest = rt.digest(b"component\0" + raw)
+    digest = rt.digest(artifacts.FULL_TAG + raw)
     if (hit := memo.get(digest)) is None:
-        hit = memo[digest] = Loaded(_component(rt, raw, digest), rt.engine, binary=_binary(raw))
+        binary = _binary(raw)
+        outline = rt.digest(artifacts.OUTLINE_TAG + digest)  # bound to the source too
+        types = artifacts.outlined(rt.engine, rt.disk, binary, outline)
+        full = functools.partial(artifacts.compiled, rt.engine, rt.disk, binary, digest)
+        hit = memo[digest] = Loaded(types, rt.engine, binary=binary, build=full)
     return hit
 
 
-def _component(rt: Runtime, raw: bytes, digest: bytes) -> wc.Component:
-    """The entry bound to ``digest`` from the disk cache, else ``raw`` compiled."""
-    name = f"{digest.hex()[:32]}.ccwasm"
-    compiled = rt.disk.load_view(name, digest)  # only an entry bound to these bytes
-    try:
-        if compiled is not None:
-            return artifact.deserialize(rt.engine, compiled)
-    except wasmtime.WasmtimeError:
-        pass
-    return _compile(rt, raw, name, digest)
-
-
 def _binary(raw: bytes) -> bytes:
-    return raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
-
-
-def _compile(rt: Runtime, raw: bytes, name: str, digest: bytes) -> wc.Component:
+    if raw[:4] == b"\0asm":
+        return raw
     try:
-        component = wc.Component(rt.engine, raw if raw[:4] == b"\0asm" else raw.decode())
-    except wasmtime.WasmtimeError as err:
+        return bytes(wasmtime.wat2wasm(raw.decode()))
+    except (wasmtime.WasmtimeError, UnicodeDecodeError) as err:
         raise LoadError(f"not a valid component: {err}") from err
-    rt.disk.save(name, digest, component.serialize())
-    return component

@@ -68,9 +68,9 @@ class RingLoaded(Loaded):
     def of(cls, rt: Runtime, loaded: Loaded, choice: Choice,
            rings: Mapping[str, RingMemory]) -> RingLoaded:
         assert choice.wasm and choice.graph is not None, choice.why
-        return cls(loaded.component, loaded.engine, binary=loaded.binary,
-                   routes=choice.routes, hosts=choice.hosts, graph=choice.graph,
-                   rings=dict(rings), rt=rt)
+        return cls(loaded.types, loaded.engine, binary=loaded.binary,
+                   build=lambda: loaded.component, routes=choice.routes,
+                   hosts=choice.hosts, graph=choice.graph, rings=dict(rings), rt=rt)
 
     def check(self, provided: Provided, who: str = "component", trap: tuple[str, ...] = (),
               wasi: bool = False) -> None:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
-from ..capi import wasmfix
+from ..capi import artifact, wasmfix
+from . import compiles
 from .modcache import DiskCache
 from .ticker import Ticker
 
@@ -155,14 +156,15 @@ class Runtime:
     def _load_or_compile(self, key: str, digest: bytes, raw: bytes) -> wasmtime.Module:
         """Deserialize the entry bound to ``digest``, else compile ``raw`` and store it."""
         name = f"{key}.cwasm"
-        compiled = self.disk.load(name, digest)
+        compiled = self.disk.load_view(name, digest)  # no copy: tens of MB for a guest
         if compiled is not None:
             try:
-                return wasmtime.Module.deserialize(self.engine, compiled)
+                return artifact.deserialize_module(self.engine, compiled)
             except wasmtime.WasmtimeError:
                 self.disk.forget(name)  # ours, but from another wasmtime build: rebuild
         wasm = raw if raw[:4] == b"\0asm" else bytes(wasmtime.wat2wasm(raw.decode()))
         mod = wasmtime.Module(self.engine, wasm)
+        compiles.compiled("module", wasm)
         self.disk.save(name, digest, mod.serialize())
         return mod
 
