@@ -59,14 +59,28 @@ def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
                    "with why); the main node is 'main'")
     p.add_argument("--token-file", type=Path, default=None,
                    help="file holding the bridge token every node must share (or set "
-                   "$NANONET_BRIDGE_TOKEN); a peer with another token is refused and logged")
+                   "$NANONET_BRIDGE_TOKEN; needed with --listen); a peer with another token is "
+                   "refused and logged")
 
 
 def _token(args: argparse.Namespace) -> bytes:
+    """The bridge token. A node that listens (--listen) takes links from the
+    network, so it refuses to start without one: with an empty token any
+    peer that reaches its port would feed its tunnels."""
+    token = os.environ.get("NANONET_BRIDGE_TOKEN", "").encode()
     if args.token_file is not None:
         path: Path = args.token_file
-        return path.read_bytes().strip()
-    return os.environ.get("NANONET_BRIDGE_TOKEN", "").encode()
+        try:
+            token = path.read_bytes().strip()
+        except OSError as err:
+            raise InvalidValue(f"--token-file {str(path)!r}: {err.strerror}; give a file "
+                               "holding the bridge token every node shares") from None
+    if not token and args.listen is not None:
+        raise InvalidValue(f"--listen {args.listen} takes links from the network, and this "
+                           "node has no bridge token, so any peer could feed its tunnels: "
+                           "give every node the same --token-file FILE (or "
+                           "$NANONET_BRIDGE_TOKEN)")
+    return token
 
 
 def _nats(args: argparse.Namespace, url: str) -> NatsOptions:
