@@ -69,3 +69,61 @@ def test_a_link_cut_mid_stream_loses_nothing(hosts: Hosts, tmp_path: Path) -> No
     assert b.returncode == 0 and main.returncode == 0, out_b + err_b + out_main + err_main
     assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
+    assert "node b: tunnel stream was bridged over nats" in err_b, err_b
+    _the_cut_cost_a_resend(err_main)
+
+
+def _the_cut_cost_a_resend(err_main: str) -> None:
+    """The cut fell mid-stream: what was in flight then was sent again (or a
+    new session resumed), which the sender's link counts."""
+    link = re.search(r"node main: link stream \(send, \w+\): .*retransmits ([\d,]+), "
+                     r"reconnects ([\d,]+)", err_main)
+    assert link, err_main
+    assert link.group(1) != "0" or link.group(2) != "0", f"the cut cost nothing: {link.group(0)}"
+
+
+def _wait_listening(h: Hosts, where: str) -> None:
+    """Until b's WebSocket port (opened with its QUIC port) answers from host a."""
+    host, port = where.split(":")
+    probe = f"import socket; socket.create_connection(({host!r}, {port}), 1).close()"
+    for _ in range(120):
+        if subprocess.run(h.run(h.a, sys.executable, "-c", probe), capture_output=True,
+                          timeout=10).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"node b never listened on {where}")
+
+
+def test_a_link_cut_mid_stream_over_quic_loses_nothing(hosts: Hosts, tmp_path: Path) -> None:
+    """Point to point: b listens on host b, the main node on host a dials it.
+    The cut outlasts QUIC's 5 s idle timeout, so the connection dies and the
+    main node dials again; the new session resumes from the ring."""
+    count = int(300_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))  # aioquic is slow
+    path = two_nodes(tmp_path, count)
+    (tmp_path / "token").write_text("t")
+    where = f"{hosts.addr_b}:7400"
+    b = _node(hosts, hosts.b, "node", "--name", "b", "--listen", where, str(path),
+              token=tmp_path / "token")
+    _wait_listening(hosts, where)  # else the first QUIC dial may give up: WebSocket
+    main = _node(hosts, hosts.a, "run", "--peer", f"b={where}", str(path),
+                 token=tmp_path / "token")
+    try:
+        time.sleep(3.0)
+        running = main.poll() is None and b.poll() is None
+        hosts.link(up=False)
+        time.sleep(7.0)  # past the 5 s idle timeout: the QUIC connection is gone
+        hosts.link(up=True)
+        still = main.poll() is None
+        out_b, err_b = b.communicate(timeout=240)
+        out_main, err_main = main.communicate(timeout=60)
+    finally:
+        for p in (main, b):
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+    assert running and still, "the stream was over before the link came back: raise count"
+    assert b.returncode == 0 and main.returncode == 0, out_b + err_b + out_main + err_main
+    assert re.search(r"checker\s+stopped\s+0\s", out_b), out_b  # every sequence, in order
+    assert re.search(rf"stream\s+{count:,}\s+{count:,}\s", out_b), out_b
+    assert re.search(r"node main: tunnel stream was bridged over (quic|websocket)", err_main)
+    _the_cut_cost_a_resend(err_main)

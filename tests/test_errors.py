@@ -58,7 +58,7 @@ PUBLISHED = {
     "BuildTimeout": "build-timeout", "ControlFileError": "control-file", "TapError": "tap-failed",
     "TapStalled": "tap-stalled", "PcapngError": "pcapng-invalid", "MissingTool": "missing-tool",
     "BenchError": "bench-failed", "BridgeProtocolError": "bridge-protocol",
-    "BridgeRefused": "bridge-refused",
+    "BridgeRefused": "bridge-refused", "BridgeUnreachable": "bridge-unreachable",
     "TokenRefused": "token-refused", "StopTimeout": "stop-timeout", "InternalError": "internal",
     "LifecycleError": "lifecycle", "UpgradeError": "upgrade-failed",
 }

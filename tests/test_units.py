@@ -287,7 +287,8 @@ def test_public_api_is_pinned() -> None:
         "CallTimeout", "NotFound", "Packed", "PcapngError", "TapError", "TapStalled",
         "TunnelTimeout",
         "WrongType", "Port", "PortClient", "PortServer", "PortStats",
-        "BridgeProtocolError", "BridgeRefused", "TunnelSubscriber", "SubscriberStats",
+        "BridgeProtocolError", "BridgeRefused", "BridgeUnreachable",
+        "TunnelSubscriber", "SubscriberStats",
         "HttpIngress", "HttpLimits", "HttpRoute", "WaitPolicy",
     ])
     for name in nanonet.__all__:

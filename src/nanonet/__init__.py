@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .errors import (
         BridgeProtocolError,
         BridgeRefused,
+        BridgeUnreachable,
         CallTimeout,
         EndpointTaken,
         Frame,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "BridgeProtocolError": ".errors",
     "BridgeRefused": ".errors",
+    "BridgeUnreachable": ".errors",
     "CallTimeout": ".errors",
     "EndpointTaken": ".errors",
     "FanIn": ".mesh",
@@ -108,6 +110,7 @@ _WHERE = {
 __all__ = [
     "BridgeProtocolError",
     "BridgeRefused",
+    "BridgeUnreachable",
     "CallTimeout",
     "EndpointTaken",
     "FanIn",

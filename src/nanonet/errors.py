@@ -252,3 +252,11 @@ class BridgeRefused(NanonetError):
     version, or a tunnel of another name or shape."""
 
     code: ClassVar[str] = "bridge-refused"
+
+
+class BridgeUnreachable(NanonetError, ConnectionError):
+    """No NATS server answered a node's first connection within its deadline
+    (a wrong ``--nats`` URL, a server not started): the node stops instead of
+    waiting for ever."""
+
+    code: ClassVar[str] = "bridge-unreachable"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,27 @@ def host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+@dataclass(frozen=True)
+class Certs:
+    """The QUIC certificates of point-to-point bridges: the listener's own
+    (else a fresh self-signed one, which the bridge token alone vouches for)
+    and the one a dialed peer must present (else any: then a listener in the
+    middle could learn the token)."""
+
+    listen_cert: Path | None = None
+    listen_key: Path | None = None
+    peer_cert: Path | None = None  # a pinned certificate or its CA: QUIC only, no fallback
+
+
 class DirectBridges(NodeBridges):
     """``NodeBridges`` over QUIC (WebSocket fallback) instead of NATS."""
 
     def __init__(self, p: Part, mesh: Mesh, listen: tuple[str, int] | None,
                  peers: dict[str, tuple[str, int]], token: bytes,
-                 owners: dict[str, str | None], timing: Timing = DEFAULT_TIMING) -> None:
+                 owners: dict[str, str | None], timing: Timing = DEFAULT_TIMING,
+                 certs: Certs = Certs()) -> None:
         super().__init__(p, mesh, None, token, timing)
+        self.certs = certs
         self.listen, self.peers, self.owners = listen, peers, owners
         self.transports: dict[str, str] = {}  # tunnel -> "quic" or "websocket (why)"
         self._listeners: list[Any] = []
@@ -106,7 +121,7 @@ class DirectBridges(NodeBridges):
         self.forwarders[k.link] = fwd
         host, port = self.peers[k.reader_node]
         task = self.loop.create_task(fwd.run(host, port, partial(self.transports.__setitem__,
-                                                                 k.link)),
+                                                                 k.link), self.certs.peer_cert),
                                      name=f"bridge {k.link}")
         task.add_done_callback(partial(self._ended, k.link))
         self._port_tasks.append(task)
@@ -120,7 +135,9 @@ class DirectBridges(NodeBridges):
         from .quic import QuicListener, make_certificate
         from .ws import WsListener
         host, port = self.listen
-        cert, key = make_certificate(Path(self._folder.name), host)
+        cert, key = self.certs.listen_cert, self.certs.listen_key
+        if cert is None or key is None:
+            cert, key = make_certificate(Path(self._folder.name), host)
         for name in self.part.incoming:
             self._writers[name] = self.mesh.writer(name, BRIDGE_OWNER)
         for k in self.part.links_in:  # a pub-sub copy's plain ring; a far writer's own ring
@@ -163,7 +180,7 @@ class DirectBridges(NodeBridges):
         host, port = where
         while True:
             try:
-                got = await dial(host, port, port, name)
+                got = await dial(host, port, port, name, self.certs.peer_cert)
             except OSError as err:
                 log.info("bridge %r: cannot reach %s:%d (%s); trying again", name, host, port, err)
                 await asyncio.sleep(REDIAL)

@@ -35,6 +35,7 @@ import time
 from array import array
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import BridgeProtocolError, BridgeRefused
@@ -201,14 +202,14 @@ class StreamCallForwarder(PortStandIn):
         for number in [n for n in self.waiting if n not in self.held]:
             self._answered(number, FAILED + b"the link to the server's node was lost")
 
-    async def run(self, host: str, port: int,
-                  said: Callable[[str], None] | None = None) -> None:
+    async def run(self, host: str, port: int, said: Callable[[str], None] | None = None,
+                  cafile: Path | None = None) -> None:
         """Dial the server's node, serve calls over the stream; dial again when
         it is lost. ``said`` hears each dial's transport (and why it fell back)."""
         from .ws import dial
         while True:
             try:
-                got = await dial(host, port, port, self.link_name)
+                got = await dial(host, port, port, self.link_name, cafile)
             except OSError as err:
                 log.info("port link %r: cannot reach %s:%d (%s); trying again",
                          self.link_name, host, port, err)

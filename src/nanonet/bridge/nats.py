@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingTool
 from .inbox import INBOX_BYTES, Inbox
+from .natsconnect import connect
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+__all__ = ["NatsLink", "NatsOptions", "connect", "subject_token", "subjects", "unsubscribe"]
 
 
 def subject_token(name: str) -> str:
@@ -58,31 +59,6 @@ class NatsOptions:
         if self.tls_cert:
             ctx.load_cert_chain(str(self.tls_cert), str(self.tls_key) if self.tls_key else None)
         return ctx
-
-
-async def connect(opts: NatsOptions) -> Any:
-    """A nats-py client that reconnects for ever (every 0.1 s)."""
-    try:
-        import nats
-    except ImportError:
-        raise MissingTool("the NATS bridge needs nats-py: pip install 'nanonet[net]'") from None
-    kwargs: dict[str, Any] = {
-        "servers": opts.url.split(","), "allow_reconnect": True, "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.1, "connect_timeout": 2, "ping_interval": 2,
-        "max_outstanding_pings": 2, "name": "nanonet-bridge",
-    }
-    if opts.token:
-        kwargs["token"] = opts.token
-    if opts.credentials:
-        kwargs["user_credentials"] = str(opts.credentials)
-    if (ctx := opts.tls()) is not None:
-        kwargs["tls"] = ctx
-
-    async def quiet(err: Exception) -> None:
-        log.debug("nats: %s", err)
-
-    kwargs["error_cb"] = quiet
-    return await nats.connect(**kwargs)
 
 
 async def unsubscribe(sub: Any) -> None:

@@ -57,6 +57,18 @@ LOOK_MOST = 0.05  # seconds an idle pump waits at most before it looks at its cl
 LINGER = 3.0  # seconds of silence after the stream ended before a receiver stops
 
 
+
+def refusal_fix(code: int) -> str:
+    """What fixes a refusal of this code (REFUSE's ``code``, docs/bridge.md)."""
+    if code == F.Refusal.AUTH:
+        return ("give both nodes the same bridge token (--token-file, or "
+                "$NANONET_BRIDGE_TOKEN)")
+    if code == F.Refusal.VERSION:
+        return (f"run the same nanonet release on both nodes (this one speaks bridge "
+                f"protocol {F.VERSION})")
+    return "give both nodes the same manifest (the tunnel's name and max_payload)"
+
+
 class Link(Protocol):
     inbox: Inbox
 
@@ -236,8 +248,7 @@ class SendPump(_Pump):
                 self._commit(e.next_seq)
             elif isinstance(e, Refused):
                 raise BridgeRefused(f"the far side refused the bridge of tunnel "
-                                    f"{self.tunnel!r}: {e.reason}; give both nodes the same "
-                                    f"token and the same manifest")
+                                    f"{self.tunnel!r}: {e.reason}; {refusal_fix(e.code)}")
             elif isinstance(e, LinkLost):
                 log.info("bridge %r: link silent for %.1f s, saying hello again",
                          self.tunnel, e.silent_for)

@@ -103,6 +103,7 @@ class BridgeQuic(QuicConnectionProtocol):
         self.accept = accept
         self.links: dict[int, QuicLink] = {}
         self._preambles: dict[int, bytearray] = {}
+        self._ended: set[int] = set()  # streams stopped here: what still comes is dropped
         self.closed = False
         self._keepalive: asyncio.Task[None] | None = None
 
@@ -122,6 +123,8 @@ class BridgeQuic(QuicConnectionProtocol):
         link = self.links.pop(sid, None)
         if link is not None:
             link.reset = True
+        self._ended.add(sid)
+        self._preambles.pop(sid, None)
         stop_both_ways(self._quic, sid)
         self.transmit()
 
@@ -138,7 +141,7 @@ class BridgeQuic(QuicConnectionProtocol):
             link = self.links.get(event.stream_id)
             if link is not None:
                 link.inbox.put(event.data)
-            else:
+            elif event.stream_id not in self._ended:  # not bytes still in flight when it ended
                 self._preamble(event.stream_id, event.data)
         elif isinstance(event, DatagramFrameReceived):
             self._datagram(event.data)

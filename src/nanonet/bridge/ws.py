@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..errors import BridgeRefused
 from . import frames as F
 from .inbox import Inbox
 
@@ -146,6 +147,13 @@ async def _quic_or(host: str, quic_port: int, ws_port: int, tunnel: str,
             elif await _tcp_answers(host, ws_port, wait):
                 continue
             break
+    if cafile is not None and reason.startswith("no QUIC answer"):
+        raise OSError(f"{reason}, and --peer-cert allows no WebSocket fallback")
+    if cafile is not None:  # plain WebSocket cannot show the pinned certificate
+        raise BridgeRefused(f"bridge {tunnel!r}: the QUIC handshake with {host}:{quic_port} "
+                            f"failed ({reason}): it presents another certificate than the "
+                            f"one --peer-cert pins; give --peer-cert the certificate it "
+                            f"presents (its --listen-cert)")
     return await _websocket(host, ws_port, tunnel, reason)
 
 

@@ -20,11 +20,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bridge.direct import DirectBridges, host_port
+from ..bridge.direct import Certs, DirectBridges, host_port
 from ..bridge.jetstream import wait_drained
 from ..bridge.nats import NatsOptions
 from ..bridge.natsd import NatsServer
@@ -57,21 +57,53 @@ def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
                    help="bridge point to point: where NODE listens (its --listen), for the "
                    "tunnels this node writes and NODE reads; QUIC, else WebSocket (logged, "
                    "with why); the main node is 'main'")
+    p.add_argument("--listen-cert", type=Path, default=None, metavar="CERT",
+                   help="with --listen: the certificate (PEM) its QUIC port presents, with "
+                   "--listen-key; default: a fresh self-signed one")
+    p.add_argument("--listen-key", type=Path, default=None, metavar="KEY",
+                   help="the private key (PEM) of --listen-cert")
+    p.add_argument("--peer-cert", type=Path, default=None, metavar="CERT",
+                   help="with --peer: the certificate (or its CA) every peer must present; "
+                   "one that presents another is refused, and there is no WebSocket fallback")
     p.add_argument("--token-file", type=Path, default=None,
                    help="file holding the bridge token every node must share (or set "
-                   "$NANONET_BRIDGE_TOKEN); a peer with another token is refused and logged")
+                   "$NANONET_BRIDGE_TOKEN; needed with --listen); a peer with another token is "
+                   "refused and logged")
 
 
 def _token(args: argparse.Namespace) -> bytes:
+    """The bridge token. A node that listens (--listen) takes links from the
+    network, so it refuses to start without one: with an empty token any
+    peer that reaches its port would feed its tunnels."""
+    token = os.environ.get("NANONET_BRIDGE_TOKEN", "").encode()
     if args.token_file is not None:
         path: Path = args.token_file
-        return path.read_bytes().strip()
-    return os.environ.get("NANONET_BRIDGE_TOKEN", "").encode()
+        try:
+            token = path.read_bytes().strip()
+        except OSError as err:
+            raise InvalidValue(f"--token-file {str(path)!r}: {err.strerror}; give a file "
+                               "holding the bridge token every node shares") from None
+    if not token and args.listen is not None:
+        raise InvalidValue(f"--listen {args.listen} takes links from the network, and this "
+                           "node has no bridge token, so any peer could feed its tunnels: "
+                           "give every node the same --token-file FILE (or "
+                           "$NANONET_BRIDGE_TOKEN)")
+    return token
 
 
 def _nats(args: argparse.Namespace, url: str) -> NatsOptions:
     return NatsOptions(url, args.nats_token, args.nats_creds, args.tls_ca, args.tls_cert,
                        args.tls_key)
+
+
+def _certs(args: argparse.Namespace) -> Certs:
+    if (args.listen_cert is None) != (args.listen_key is None):
+        raise InvalidValue("--listen-cert and --listen-key go together: give both, or "
+                           "neither for a fresh self-signed certificate")
+    for path in (args.listen_cert, args.listen_key, args.peer_cert):
+        if path is not None and not path.is_file():
+            raise InvalidValue(f"{str(path)!r} is not a file: give a PEM file")
+    return Certs(args.listen_cert, args.listen_key, args.peer_cert)
 
 
 def _peers(args: argparse.Namespace) -> dict[str, tuple[str, int]]:
@@ -92,13 +124,14 @@ class Bridging:
     token: bytes
     nats: NatsOptions | None = None
     direct: Any = None  # (listen, peers, readers) for --listen/--peer
+    certs: Certs = field(default_factory=Certs)  # the listener's, and the one peers present
 
     def start(self, mesh: Mesh) -> NodeBridges:
         """Take the bridged ends of ``mesh`` and start a pump for each."""
         if self.direct is not None:
             listen, peers, readers = self.direct
             return DirectBridges(self.part, mesh, listen or None, peers, self.token,
-                                 readers).start()
+                                 readers, certs=self.certs).start()
         assert self.nats is not None
         return NodeBridges(self.part, mesh, self.nats, self.token).start()
 
@@ -120,7 +153,7 @@ def bridging(m: Manifest, node: str | None, args: argparse.Namespace) -> Iterato
                    if t.reader in m.table.services else "main"
                    for n, t in m.table.tunnels.items()}
         yield Bridging(p, _token(args), direct=(args.listen and host_port(args.listen),
-                                                _peers(args), readers))
+                                                _peers(args), readers), certs=_certs(args))
         return
     server = NatsServer(jetstream=bool(durable)).start() if args.nats is None else None
     try:
