@@ -9,8 +9,9 @@ timeout of 5 s. Closing a link resets its stream alone (the connection and
 the other tunnels on it go on); the far end sees the reset and marks its
 link closed, so a dialing sender dials again. aioquic buffers stream data without bound, so ``send``
 waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
-(``quicstream.py``: the one read of aioquic's internals, in ``unacked``). aioquic comes with
-the ``net`` extra; this module imports it.
+(``quicstream.py``: the one read of aioquic's internals, in ``unacked``). Both ends'
+sockets are ``udpbatch.Batched``: every queued datagram read per wakeup, one
+``transmit()`` per batch. aioquic comes with the ``net`` extra; this module imports it.
 
 Both ends take QUIC DATAGRAM frames (RFC 9221): a tunnel that opts into loss
 sends its batches as datagrams, each ``[stream_id u32][one DGRAM frame]``,

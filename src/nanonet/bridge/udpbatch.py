@@ -12,8 +12,9 @@ the protocol, which defers its ``transmit()`` to the loop's next turn
 and data coalesced. Sends go out at once; a full socket buffer queues them
 until the socket is writable, as asyncio's transport does.
 ``dial_socket`` and ``listen_socket`` make the sockets aioquic's
-``connect``/``serve`` would, with a larger receive buffer (``RECV_BUFFER``):
-a stream's burst that overflows it is lost, and each loss halves the window.
+``connect``/``serve`` would. They keep the kernel's receive buffer: a 4 MiB
+one ended the few drops but moved fewer messages (the queue it holds is
+delay the RTT counts; drops at least shrink the window).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from collections import deque
 from typing import Any
 
 READ_MOST = 64  # datagrams read per wakeup before the loop's other work runs
-RECV_BUFFER = 4 << 20  # bytes asked for the socket's receive buffer (the kernel may cap it)
 MAX_DATAGRAM = 65536
 
 Address = Any  # (host, port) or (host, port, flow, scope)
@@ -109,12 +109,6 @@ class Batched(asyncio.DatagramTransport):
         self.close()
 
 
-def _roomy(sock: socket.socket) -> socket.socket:
-    with contextlib.suppress(OSError):  # a smaller buffer still works, it only drops sooner
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
-    return sock
-
-
 def dial_socket() -> socket.socket:
     """A dual-stack UDP socket on an ephemeral port, as aioquic's ``connect`` binds."""
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -124,7 +118,7 @@ def dial_socket() -> socket.socket:
     except OSError:
         sock.close()
         raise
-    return _roomy(sock)
+    return sock
 
 
 async def listen_socket(host: str, port: int) -> socket.socket:
@@ -137,4 +131,4 @@ async def listen_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    return _roomy(sock)
+    return sock
