@@ -9,8 +9,9 @@ timeout of 5 s. Closing a link resets its stream alone (the connection and
 the other tunnels on it go on); the far end sees the reset and marks its
 link closed, so a dialing sender dials again. aioquic buffers stream data without bound, so ``send``
 waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
-(``quicstream.py``: the one read of aioquic's internals, in ``unacked``). aioquic comes with
-the ``net`` extra; this module imports it.
+(``quicstream.py``: the one read of aioquic's internals, in ``unacked``). Both ends'
+sockets are ``udpbatch.Batched``: every queued datagram read per wakeup, one
+``transmit()`` per batch. aioquic comes with the ``net`` extra; this module imports it.
 
 Both ends take QUIC DATAGRAM frames (RFC 9221): a tunnel that opts into loss
 sends its batches as datagrams, each ``[stream_id u32][one DGRAM frame]``,
@@ -21,19 +22,19 @@ stream here is dropped (the receiver counts the gap).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
+import socket
 import ssl
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from aioquic.asyncio.client import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.asyncio.server import serve
+from aioquic.asyncio.server import QuicServer
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import NetworkAddress, QuicConnection
 from aioquic.quic.events import (
     ConnectionTerminated,
     DatagramFrameReceived,
@@ -47,6 +48,7 @@ from . import frames as F
 from .inbox import Datagram, Inbox
 from .quicstream import send_below_water, stop_both_ways
 from .selfsigned import self_signed
+from .udpbatch import Batched, dial_socket, listen_socket
 
 log = logging.getLogger(__name__)
 ALPN = "nanonet-bridge/1"
@@ -136,6 +138,13 @@ class BridgeQuic(QuicConnectionProtocol):
         link = self.links[sid] = QuicLink(self, sid)
         return link
 
+    def datagram_received(self, data: bytes | str, addr: NetworkAddress) -> None:
+        """Take one datagram; transmit on the loop's next turn, once for every
+        datagram ``udpbatch.Batched`` read in this one (not once per datagram)."""
+        self._quic.receive_datagram(cast(bytes, data), addr, now=self._loop.time())
+        self._process_events()
+        self._transmit_soon()
+
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, StreamDataReceived):
             link = self.links.get(event.stream_id)
@@ -210,8 +219,9 @@ class QuicListener:
             proto.start_keepalive()
             return proto
 
-        self._server = await serve(self.host, self.port, configuration=cfg,
-                                   create_protocol=protocol)
+        sock = await listen_socket(self.host, self.port)
+        self._server = QuicServer(configuration=cfg, create_protocol=protocol)
+        Batched(sock, self._server)
         return self
 
     def close(self) -> None:
@@ -224,8 +234,8 @@ class QuicDialer:
 
     def __init__(self, host: str, port: int, cafile: Path | None) -> None:
         self.host, self.port, self.cafile = host, port, cafile
-        self._stack = contextlib.AsyncExitStack()
         self.proto: BridgeQuic | None = None
+        self._transport: Batched | None = None
 
     async def start(self) -> QuicDialer:
         cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT,
@@ -234,10 +244,20 @@ class QuicDialer:
             cfg.load_verify_locations(str(self.cafile))
         else:
             cfg.verify_mode = ssl.CERT_NONE  # the bridge token still authenticates the peer
-        proto = await self._stack.enter_async_context(
-            connect(self.host, self.port, configuration=cfg, create_protocol=BridgeQuic,
-                    wait_connected=True))
-        assert isinstance(proto, BridgeQuic)
+        cfg.server_name = self.host
+        infos = await asyncio.get_running_loop().getaddrinfo(self.host, self.port,
+                                                             type=socket.SOCK_DGRAM)
+        addr: NetworkAddress = infos[0][4]
+        if len(addr) == 2:  # the dual-stack socket speaks IPv4 as mapped IPv6
+            addr = ("::ffff:" + addr[0], addr[1], 0, 0)
+        proto = BridgeQuic(QuicConnection(configuration=cfg))
+        self._transport = Batched(dial_socket(), proto)
+        try:
+            proto.connect(addr)
+            await proto.wait_connected()
+        except BaseException:
+            self._transport.close()
+            raise
         proto.start_keepalive()
         self.proto = proto
         return self
@@ -247,12 +267,12 @@ class QuicDialer:
         return self.proto.open_stream(tunnel)
 
     async def close(self) -> None:
-        """Close the connection; its socket even if the wait for the close is cut
-        short (aioquic closes it only after ``wait_closed``, a bridge that stops
-        cancels that wait)."""
+        """Close the connection, then its socket (even if the wait for the close
+        is cut short: a bridge that stops cancels that wait)."""
         try:
-            await self._stack.aclose()
+            if self.proto is not None:
+                self.proto.close()
+                await self.proto.wait_closed()
         finally:
-            transport = getattr(self.proto, "_transport", None)
-            if transport is not None:
-                transport.close()
+            if self._transport is not None:
+                self._transport.close()
