@@ -69,7 +69,8 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
     (tmp_path / "token").write_text("t")
     serve = mesh.run(HUB, exe, "-a", mesh.addrs[HUB], "-p", "4222")
     url = f"nats://{mesh.addrs[HUB]}:4222"
-    server = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(serve, text=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     procs = [server]
     try:
         b = _nanonet(mesh, B, "node", "--name", "b", "--nats", url, str(path), tmp=tmp_path)
@@ -80,7 +81,8 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
         server.terminate()
         server.wait(10)
         time.sleep(1.0)  # both nodes see the server gone
-        server = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(serve, text=True, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
         procs.append(server)
         out_b, err_b = b.communicate(timeout=150)
         out_main, err_main = main.communicate(timeout=60)
