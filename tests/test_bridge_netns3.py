@@ -112,7 +112,9 @@ def test_a_quic_link_through_a_lossy_delaying_relay_on_a_third_host_loses_nothin
     procs = [relay]
     try:
         assert relay.stdout is not None
-        port = relay.stdout.readline().split()[-1]  # "port N": where the relay listens
+        said = relay.stdout.readline()  # "port N": where the relay listens
+        assert said.startswith("port "), said + relay.communicate(timeout=10)[1]
+        port = said.split()[1]
         b = _nanonet(mesh, B, "node", "--name", "b", "--listen", listen, str(path), tmp=tmp_path)
         main = _nanonet(mesh, MAIN, "run", "--peer", f"b={mesh.addrs[HUB]}:{port}", str(path),
                         tmp=tmp_path)
