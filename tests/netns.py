@@ -1,5 +1,6 @@
-"""Two "hosts" as network namespaces joined by a veth pair, made by a test
-and removed in its finalizer; addresses exist only inside them."""
+"""Two or more "hosts" as network namespaces (joined by a veth pair, or by
+veth pairs to one bridge), made by a test and removed in its finalizer;
+addresses exist only inside them."""
 
 from __future__ import annotations
 
@@ -83,3 +84,50 @@ def nft_missing() -> str | None:
     """Why UDP cannot be blocked here (None: it can)."""
     import shutil
     return None if shutil.which("nft") else "no nft: apt-get install nftables (scripts/setup)"
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """``n`` hosts, each a namespace with one address, on one bridge that lives
+    in a namespace of its own (``hub``): nothing is added to the machine's."""
+
+    names: tuple[str, ...]
+    addrs: tuple[str, ...]
+    hub: str
+
+    def run(self, i: int, *cmd: str) -> list[str]:
+        """``cmd`` run inside host ``i``."""
+        return ["ip", "netns", "exec", self.names[i], *cmd]
+
+
+@contextmanager
+def hosts_on_a_bridge(n: int) -> Iterator[Mesh]:
+    """``n`` namespaces joined by veth pairs to one bridge, removed afterwards
+    even when the test fails; names carry the process id, so two runs at once
+    do not meet (the subnet is kept apart from two_hosts' by its third byte)."""
+    tag = f"{os.getpid() % 100000}"
+    m = Mesh(tuple(f"nn-{i}h{tag}" for i in range(n)),
+             tuple(f"10.231.{1 + os.getpid() % 250}.{i + 1}" for i in range(n)), f"nn-hub{tag}")
+    made: list[str] = []
+    try:
+        for ns in (m.hub, *m.names):
+            _ip("netns", "add", ns)
+            made.append(ns)
+        _ip("-n", m.hub, "link", "add", "br0", "type", "bridge")
+        _ip("-n", m.hub, "link", "set", "br0", "up")
+        for i, (ns, addr) in enumerate(zip(m.names, m.addrs, strict=True)):
+            _join(m.hub, ns, f"p{i}{tag}", addr)
+        yield m
+    finally:
+        for ns in made:  # the bridge and each pair go with their namespaces
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def _join(hub: str, ns: str, port: str, addr: str) -> None:
+    """One host on the bridge: ``eth0`` inside ``ns``, ``port`` on the hub's bridge."""
+    _ip("-n", hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    _ip("-n", hub, "link", "set", port, "master", "br0")
+    _ip("-n", hub, "link", "set", port, "up")
+    _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0")
+    _ip("-n", ns, "link", "set", "eth0", "up")
+    _ip("-n", ns, "link", "set", "lo", "up")

@@ -1,12 +1,18 @@
-"""A UDP relay on 127.0.0.1 that loses packets: one client's datagrams to a
-server and back, each dropped with probability ``drop`` (a seeded random,
-both ways) once ``spare`` packets have passed unharmed (the QUIC handshake).
-For tests of what a lossy network does to a QUIC bridge."""
+"""A UDP relay (on 127.0.0.1 unless told) that loses and delays packets: one
+client's datagrams to a server and back, each dropped with probability
+``drop`` (a seeded random, both ways) once ``spare`` packets have passed
+unharmed (the QUIC handshake), each passed one ``delay`` later. For tests of
+what a lossy network does to a QUIC bridge; run as a program (``python
+tests/udp_relay.py``) it sits in a namespace between two others, since this
+kernel has no netem qdisc to do the same."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import random
+import signal
 from typing import Any
 
 Addr = tuple[str, int]
@@ -27,8 +33,10 @@ class _Side(asyncio.DatagramProtocol):
 class UdpRelay:
     """``port``: where the client sends; packets go on to ``server``."""
 
-    def __init__(self, server: Addr, drop: float, seed: int = 7, spare: int = 40) -> None:
+    def __init__(self, server: Addr, drop: float, seed: int = 7, spare: int = 40,
+                 host: str = "127.0.0.1", delay: float = 0.0) -> None:
         self.server, self.drop, self.spare = server, drop, spare
+        self.host, self.delay = host, delay
         self.rng = random.Random(seed)
         self.passed = self.dropped = 0
         self.port = 0
@@ -39,7 +47,7 @@ class UdpRelay:
     async def start(self) -> UdpRelay:
         loop = asyncio.get_running_loop()
         _, self._front = await loop.create_datagram_endpoint(
-            lambda: _Side(self, True), local_addr=("127.0.0.1", 0))
+            lambda: _Side(self, True), local_addr=(self.host, 0))
         _, self._back = await loop.create_datagram_endpoint(
             lambda: _Side(self, False), remote_addr=self.server)
         assert self._front.transport is not None
@@ -53,6 +61,12 @@ class UdpRelay:
             self.dropped += 1
             return
         self.passed += 1
+        if self.delay > 0:  # one fixed delay keeps the order: only loss is tested here
+            asyncio.get_running_loop().call_later(self.delay, self._send, data, from_client)
+        else:
+            self._send(data, from_client)
+
+    def _send(self, data: bytes, from_client: bool) -> None:
         if from_client and self._back is not None and self._back.transport is not None:
             self._back.transport.sendto(data)
         elif self._client is not None and self._front is not None \
@@ -63,3 +77,28 @@ class UdpRelay:
         for side in (self._front, self._back):
             if side is not None and side.transport is not None:
                 side.transport.close()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    """Relay until SIGTERM or ``--seconds`` (bounded either way), then print
+    the counts the test reads."""
+    host, port = args.server.rsplit(":", 1)
+    relay = await UdpRelay((host, int(port)), args.drop, host=args.host,
+                           delay=args.delay).start()
+    print(f"port {relay.port}", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), args.seconds)
+    relay.close()
+    print(f"passed {relay.passed} dropped {relay.dropped}", flush=True)
+
+
+if __name__ == "__main__":
+    cli = argparse.ArgumentParser(description="a lossy, delaying UDP relay")
+    cli.add_argument("--host", required=True, help="the address the client sends to")
+    cli.add_argument("--server", required=True, metavar="HOST:PORT")
+    cli.add_argument("--drop", type=float, default=0.025)
+    cli.add_argument("--delay", type=float, default=0.002, help="seconds, each way")
+    cli.add_argument("--seconds", type=float, default=120.0, help="stop by itself after this")
+    asyncio.run(_serve(cli.parse_args()))
