@@ -71,6 +71,7 @@ INTERNAL = {
     "nanonet.component.graph.Unfit",  # caught by ringplan.decide: the host path and why
     "nanonet.observe.tapbuild.BadLength",  # caught by tap.py: the tap ends with a TapError
     "nanonet.manifest.schema.AtKey",  # caught by pydantic: a ManifestError at that key
+    "nanonet.bridge.pubwindow.Refused",  # caught by the durable sender: published again
 }
 
 
