@@ -85,7 +85,7 @@ async def write(url: str, count: int) -> None:
     t.take(Direction.READ, "<bridge>")
     reader = PeekingReader(t.ring, t.control)
     nc = await connect(NatsOptions(url))
-    task = asyncio.create_task(DurableSendPump(nc.jetstream(), reader, MESH, TUNNEL,
+    task = asyncio.create_task(DurableSendPump(nc, reader, MESH, TUNNEL,
                                                TOKEN).run())
     await asyncio.to_thread(produce, m, count, False)
     while reader.committed < count:

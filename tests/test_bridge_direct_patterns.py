@@ -38,7 +38,7 @@ from nanonet.manifest.manifest import load_manifest
 from nanonet.mesh import Mesh
 from test_bridge_direct_ports import _close_quic
 from test_bridge_nodes import _nanonet
-from test_bridge_patterns import COUNT, FANIN, PUBSUB, SHARED, _ended, _write
+from test_bridge_patterns import COUNT, FANIN, PUBSUB, SHARED, WAIT, _ended, _write
 
 pytest.importorskip("aioquic")
 pytestmark = pytest.mark.timeout(180)
@@ -203,3 +203,21 @@ def test_nanonet_run_sends_one_shared_copy_to_nanonet_node_over_quic(tmp_path: P
     assert "node main: tunnel stream>@b was bridged over quic" in err_main, err_main
     assert re.findall(r"node main: link (\S+) \(send", err_main) == ["stream>@b"], err_main
     assert re.findall(r"node b: link (\S+) \(receive", err_b) == ["stream>@b"], err_b
+
+
+def test_a_shared_copys_subscribers_see_the_far_writer_break_point_to_point(
+        tmp_path: Path) -> None:
+    """As over NATS: every message, then BROKEN (-7), for each subscriber."""
+    path = _write(tmp_path, SHARED)
+    producer = (tmp_path / "producer.wat").read_text()
+    (tmp_path / "producer.wat").write_text(
+        producer.replace("(drop (call $close (local.get $h)))", "unreachable"))
+    with _pair(path, "b") as made:
+        (main, _), (b, _) = made[None], made["b"]
+        b.start()
+        main.start()
+        for mesh in (main, b):
+            assert mesh.wait(WAIT), "a service still runs: the break did not reach it"
+        got = {s: (b.services[s].exit_code, b.services[s].call("received"))
+               for s in ("far", "far2")}
+    assert got == {"far": (-7, COUNT), "far2": (-7, COUNT)}

@@ -9,6 +9,8 @@ served by ``nanonet node`` and called from ``nanonet run``."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import struct
 import threading
@@ -170,3 +172,64 @@ def test_nanonet_run_calls_a_port_served_by_nanonet_node_over_quic(tmp_path: Pat
                      r"in flight 0, retransmits 0, reconnects 0", err_main), err_main
     assert re.search(r"node b: link rpc@main \(receive, quic\): ", err_b), err_b
 
+
+
+@contextmanager
+def _silent_listener() -> Iterator[tuple[str, int]]:
+    """A real WebSocket listener that takes every stream and never says a
+    word (no UDP listener: QUIC gets no answer, the dial takes WebSocket)."""
+    import asyncio
+
+    from websockets.asyncio.server import serve
+    where, ready, loop = ("127.0.0.1", free_port()), threading.Event(), asyncio.new_event_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+
+    async def mute(ws: object) -> None:
+        from websockets.exceptions import ConnectionClosed
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in ws:  # type: ignore[attr-defined]
+                pass  # heard, never answered
+
+    async def main() -> None:
+        async with serve(mute, *where):
+            ready.set()
+            await stop
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(WAIT), "the silent listener never started"
+    try:
+        yield where
+    finally:
+        loop.call_soon_threadsafe(stop.set_result, None)
+        thread.join(WAIT)
+        loop.close()
+
+
+def test_a_peer_that_never_answers_hello_has_calls_refused_and_is_dialed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The call waiting for the stream is refused (not held to its deadline),
+    the log says why, and the link is dialed again."""
+    from nanonet.bridge import directport
+    monkeypatch.setattr(directport, "HELLO_TIMEOUT", 0.5)
+    caplog.set_level(logging.WARNING, "nanonet.bridge.directport")
+    p = part(load_manifest(_write(tmp_path, PORT)), "b")
+    with _silent_listener() as where:
+        b = p.manifest.build_mesh()
+        bridges = DirectBridges(p, b, None, {"main": where}, b"k", {})
+        try:
+            bridges.start()
+            with pytest.raises(NanonetError, match="refused"):
+                b.client("rpc").call(b"x", timeout=WAIT)
+            fwd, why = bridges.forwarders["rpc@b"], "did not answer its HELLO within 0.5 s"
+            for _ in range(400):  # the refusal comes first, then the log and the dial
+                if fwd.figures.sessions >= 2 and why in caplog.text:
+                    break
+                threading.Event().wait(0.05)
+            assert f"{why}: check that --peer names" in caplog.text
+            assert fwd.figures.sessions >= 2, "the link was dialed again"
+            assert fwd.figures.transport == "websocket"
+        finally:
+            bridges.stop()
+            b.stop()
+            b.close()

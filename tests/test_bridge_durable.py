@@ -8,6 +8,7 @@ counts (default 20,000 messages)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -80,7 +81,7 @@ def _wait_until(what: str, done: object) -> None:
 def test_durable_stream_checks_every_sequence(pair: Nodes, server: NatsServer) -> None:
     async def go() -> DurableReceivePump:
         nc = await connect(NatsOptions(server.url))
-        send = DurableSendPump(nc.jetstream(), pair.peeker(), "m", "t", b"k")
+        send = DurableSendPump(nc, pair.peeker(), "m", "t", b"k")
         recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
         await asyncio.wait_for(asyncio.gather(
@@ -99,7 +100,7 @@ def test_nats_server_restarted_mid_stream_loses_nothing(pair: Nodes,
                                                        server: NatsServer) -> None:
     async def go() -> None:
         nc = await connect(NatsOptions(server.url))
-        send = DurableSendPump(nc.jetstream(), pair.peeker(), "m", "t", b"k")
+        send = DurableSendPump(nc, pair.peeker(), "m", "t", b"k")
         recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
 
@@ -135,7 +136,7 @@ def test_reader_killed_mid_stream_loses_nothing(server: NatsServer, tmp_path: Pa
 
     async def send() -> None:
         nc = await connect(NatsOptions(server.url))
-        pump = asyncio.create_task(DurableSendPump(nc.jetstream(), a.peeker(), "m", "t",
+        pump = asyncio.create_task(DurableSendPump(nc, a.peeker(), "m", "t",
                                                    b"k").run())
         await asyncio.wait_for(asyncio.gather(asyncio.to_thread(write), pump), WATCHDOG)
         await nc.close()
@@ -273,7 +274,7 @@ def test_a_message_over_the_servers_max_payload_stops_the_sender(server: NatsSer
 
         async def go() -> None:
             nc = await connect(NatsOptions(server.url))
-            pump = DurableSendPump(nc.jetstream(), a.peeker(), "m", "big", b"k")
+            pump = DurableSendPump(nc, a.peeker(), "m", "big", b"k")
             try:
                 with pytest.raises(InvalidValue, match="over the NATS server's max_payload"):
                     await asyncio.wait_for(pump.run(), WATCHDOG)
@@ -296,7 +297,7 @@ def test_a_broken_writer_breaks_the_far_tunnel_after_its_stored_messages(
 
     async def go() -> None:
         nc = await connect(NatsOptions(server.url))
-        send = DurableSendPump(nc.jetstream(), pair.peeker(), "m", "t", b"k")
+        send = DurableSendPump(nc, pair.peeker(), "m", "t", b"k")
         recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
         await asyncio.wait_for(tasks[0], WATCHDOG)
@@ -325,7 +326,7 @@ def test_a_batch_the_server_delivers_again_is_dropped_by_its_sequence(
 
     async def go() -> DurableReceivePump:
         nc = await connect(NatsOptions(server.url))
-        send = DurableSendPump(nc.jetstream(), n.peeker(), "m", "t", b"k")
+        send = DurableSendPump(nc, n.peeker(), "m", "t", b"k")
         recv = DurableReceivePump(nc.jetstream(), n.inlet, "m", "t", b"k", ack_wait=0.5)
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
         ends = asyncio.gather(asyncio.to_thread(write_then_close, n, count, gate),
@@ -355,3 +356,65 @@ def write_then_close(n: Nodes, count: int, gate: threading.Event) -> None:
     if not gate.wait(WATCHDOG):
         raise AssertionError("the gate never opened")
     n.writer.close()
+
+
+def test_a_window_of_batches_cut_mid_stream_keeps_every_message_once_in_order(
+        server: NatsServer) -> None:
+    """Small batches, eight in flight: the sending bridge cancelled mid-stream
+    and started again on the same ring, then the nats-server restarted with
+    batches out; the reader still sees every sequence number once, in order."""
+    n, gate = nodes(slots=4096), threading.Event()
+
+    def write() -> None:
+        produce_until(n, COUNT // 2, gate)
+
+    async def until(count: int) -> None:
+        deadline = time.monotonic() + WATCHDOG
+        while n.got[0] < count:
+            assert time.monotonic() < deadline, f"{n.got[0]} of {count} messages came"
+            await asyncio.sleep(0.001)
+
+    async def out(pump: DurableSendPump) -> None:
+        """Until at least two of the pump's publishes are out at once."""
+        deadline = time.monotonic() + WATCHDOG
+        while pump.window.sent < 2:
+            assert time.monotonic() < deadline, "never two batches out at once"
+            await asyncio.sleep(0)
+
+    async def go() -> list[DurableSendPump]:
+        nc = await connect(NatsOptions(server.url))
+
+        def sender() -> DurableSendPump:
+            pump = DurableSendPump(nc, n.peeker(), "m", "t", b"k", window=8)
+            pump.batch = 128  # many batches, so several are out at once
+            return pump
+        pumps = [sender()]
+        recv = DurableReceivePump(nc.jetstream(), n.inlet, "m", "t", b"k")
+        send, tasks = asyncio.create_task(pumps[0].run()), [asyncio.create_task(recv.run())]
+        tasks += [asyncio.create_task(asyncio.to_thread(write)),
+                  asyncio.create_task(asyncio.to_thread(consume, n.reader, COUNT, n.got))]
+        await out(pumps[0])
+        send.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await send
+        pumps.append(sender())
+        send = asyncio.create_task(pumps[1].run())
+        await until(COUNT * 3 // 8)
+        gate.set()
+        await out(pumps[1])
+        cut_at.append(n.got[0])
+        await asyncio.to_thread(server.restart)
+        await asyncio.wait_for(asyncio.gather(send, *tasks), WATCHDOG)
+        state = (await nc.jetstream().stream_info(J.stream_name("m", "t"))).state
+        assert state.messages == 0, "every batch was acked"
+        await nc.close()
+        return pumps
+    cut_at: list[int] = []
+    try:
+        pumps = asyncio.run(go())
+    finally:
+        gate.set()
+        close_nodes(n)
+    assert n.got[0] == COUNT
+    assert cut_at[0] < COUNT, "the server stopped with the stream under way"
+    assert pumps[1].stored > 0, "the bridge started again stored the rest"

@@ -358,3 +358,24 @@ def test_nanonet_run_and_node_carry_a_far_subscriber(tmp_path: Path) -> None:
     assert re.search(r"near\s+stopped\s+0\s", out_main), out_main
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
     assert "node main: link stream>far (send, nats): open" in err_main, err_main
+
+
+def test_a_shared_copys_subscribers_see_the_far_writer_break_after_its_messages(
+        tmp_path: Path, nats_url: str) -> None:
+    """The writer traps for good after COUNT messages: each subscriber of the
+    shared copy on node b (through the fan-out service) gets every one, then
+    BROKEN (-7), instead of waiting for more."""
+    path = _write(tmp_path, SHARED)
+    producer = (tmp_path / "producer.wat").read_text()
+    (tmp_path / "producer.wat").write_text(
+        producer.replace("(drop (call $close (local.get $h)))", "unreachable"))
+    with _bridged(path, nats_url) as ((main, _), (b, _)):
+        b.start()
+        main.start()
+        for mesh in (main, b):
+            assert mesh.wait(WAIT), "a service still runs: the break did not reach it"
+        assert main.services["producer"].state is State.TRAPPED
+        assert b.services["stream>@b"].state is State.TRAPPED  # so its ring broke
+        got = {s: (b.services[s].state, b.services[s].exit_code,
+                   b.services[s].call("received")) for s in ("far", "far2")}
+    assert got == {s: (State.STOPPED, -7, COUNT) for s in ("far", "far2")}

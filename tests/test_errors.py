@@ -72,6 +72,7 @@ INTERNAL = {
     "nanonet.component.shim.NotFlat",  # caught by graph.py: an Unfit with its words
     "nanonet.observe.tapbuild.BadLength",  # caught by tap.py: the tap ends with a TapError
     "nanonet.manifest.schema.AtKey",  # caught by pydantic: a ManifestError at that key
+    "nanonet.bridge.pubwindow.Refused",  # caught by the durable sender: published again
 }
 
 

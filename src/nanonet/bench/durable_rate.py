@@ -30,7 +30,7 @@ async def durable_rate(url: str, n: int, size: int) -> float:
         reader, writer = b.reader("t"), a.writer("t")
         na, nb = await connect(NatsOptions(url)), await connect(NatsOptions(url))
         tunnel = f"t{size}"
-        tasks = [asyncio.create_task(DurableSendPump(na.jetstream(), link.peek, "bench",
+        tasks = [asyncio.create_task(DurableSendPump(na, link.peek, "bench",
                                                      tunnel, b"b").run()),
                  asyncio.create_task(DurableReceivePump(nb.jetstream(), link.inlet, "bench",
                                                         tunnel, b"b").run())]

@@ -24,7 +24,9 @@ so the sessions, credit and resume a tunnel needs to be exactly-once would
 only add round trips. Nothing is sent again: a call whose stream is lost is
 refused at once (its caller sees the refusal) and the link is dialed again;
 a call taken while no stream is open (before the first dial answered, during
-a dial again) waits for the next one, within its caller's deadline.
+a dial again) waits for the next one, within its caller's deadline. A peer
+that takes the stream but answers HELLO with nothing within
+``HELLO_TIMEOUT`` has those calls refused, and is dialed again.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .portstandin import PortStandIn
 
 log = logging.getLogger(__name__)
 REDIAL = 0.5  # seconds between two dials of a lost peer
+HELLO_TIMEOUT = 5.0  # seconds a dialed stream has to answer HELLO (WELCOME or REFUSE)
 POLL = 0.2  # seconds a reader waits on its inbox before it looks at the link again
 
 
@@ -235,14 +238,32 @@ class StreamCallForwarder(PortStandIn):
         await link.send(hello)
         fig.bytes_sent += len(hello)
         try:
-            async for frame in frames_of(link, decoder):
-                fig.bytes_received += frame_size(frame)
-                self._on(frame, link)
+            async with asyncio.timeout(HELLO_TIMEOUT) as hello_wait:
+                async for frame in frames_of(link, decoder):
+                    fig.bytes_received += frame_size(frame)
+                    self._on(frame, link)
+                    if self.out is not None:
+                        hello_wait.reschedule(None)  # welcomed: the calls' deadlines rule
+        except TimeoutError:
+            if not hello_wait.expired():
+                raise
+            self._unanswered()
         finally:
             fig.state = after(fig.state)
             if self.out is not None:
                 await self.out.close()
                 self.out = None
+
+    def _unanswered(self) -> None:
+        """The peer took the stream but never answered HELLO: refuse the
+        calls waiting for it (they would wait out their deadlines), then dial
+        again (BridgeProtocolError: ``run`` logs it)."""
+        why = (f"the server's node took the port link {self.link_name!r} but did not answer "
+               f"its HELLO within {HELLO_TIMEOUT:g} s: check that --peer names a nanonet "
+               "node's --listen address")
+        for number in list(self.held):
+            self._answered(number, FAILED + why.encode())
+        raise BridgeProtocolError(why)
 
     def _on(self, frame: F.Frame, link: Any) -> None:
         if frame.kind is F.Kind.WELCOME:

@@ -138,17 +138,22 @@ class DurableReceivePump:
         return self._new_part(stored, (m.headers or {}).get(J.MSG_ID, ""))
 
     def _new_part(self, stored: J.Stored, msg_id: str) -> J.Stored:
-        """A batch one writer run stored twice (a publish retried after the
-        server's dedup window): only its first storing counts."""
-        run, _, first_text = msg_id.rpartition("-")
+        """What a batch adds to its writer run's messages: nothing if the run
+        stored them already (a publish retried after the server's dedup
+        window), only the rest if it stored some (a pump started again on
+        the same ring peeks its batches anew, cut elsewhere)."""
+        run, _, rest = msg_id.partition("-")
+        first_text = rest.partition("-")[0]
         if stored.end or not first_text.isdigit():
             return stored
         first, last = int(first_text), self._runs.get(run, -1)
-        if first < last:
-            self.duplicates += stored.count
-            return J.Stored([0], memoryview(b""))
-        self._runs[run] = first + stored.count
-        return stored
+        seen = min(stored.count, max(0, last - first))
+        self._runs[run] = max(last, first + stored.count)
+        if not seen:
+            return stored
+        self.duplicates += seen
+        cut = stored.bounds[seen]
+        return J.Stored([b - cut for b in stored.bounds[seen:]], stored.data[cut:])
 
     async def _duplicate(self, seq: int, m: Any) -> None:
         """A batch delivered again: ack it with its first delivery (or now, if

@@ -62,6 +62,12 @@ async def ensure_stream(js: Any, mesh: str, tunnel: str, most: int = STREAM_BYTE
     return name
 
 
+async def last_sequence(js: Any, mesh: str, tunnel: str) -> int:
+    """The stream's last sequence: what a writer's first publish follows
+    (``Nats-Expected-Last-Sequence``, ``pubwindow``)."""
+    return int((await js.stream_info(stream_name(mesh, tunnel))).state.last_seq)
+
+
 async def fresh_consumer(js: Any, mesh: str, tunnel: str, ack_wait: float) -> tuple[Any, int]:
     """The reader's pull subscription, on a consumer made anew, and the stream
     sequence of the first batch it will deliver.

@@ -164,7 +164,7 @@ class NodeBridges:
             t = self.mesh.tunnels[name]
             t.take(Direction.READ, BRIDGE_OWNER)
             if self._durable(name):
-                self._spawn(name, DurableSendPump(self._nc.jetstream(), PeekingReader(
+                self._spawn(name, DurableSendPump(self._nc, PeekingReader(
                     t.ring, t.control), self.part.mesh_name, name, self.token))
                 continue
             link = await NatsLink.sender(self._nc, self.part.mesh_name, name)
