@@ -1,4 +1,5 @@
-"""The QUIC bridge's UDP sockets: every queued datagram read per wakeup.
+"""The QUIC sockets (the bridge's and the tabs' WebTransport server's):
+every queued datagram read per wakeup.
 
 asyncio's datagram transport reads one datagram per readiness event, and
 aioquic's protocol answers each with a ``transmit()``: one loop turn, one
@@ -8,9 +9,10 @@ the turns queue up: ACKs wait behind them, the measured RTT grows, and
 aioquic's pacing (congestion window over smoothed RTT) slows the stream.
 ``Batched`` reads up to ``READ_MOST`` datagrams per wakeup and hands each to
 the protocol, which defers its ``transmit()`` to the loop's next turn
-(``quic.BridgeQuic.datagram_received``): one transmit per batch, its ACKs
-and data coalesced. Sends go out at once; a full socket buffer queues them
-until the socket is writable, as asyncio's transport does.
+(``quic.BridgeQuic.datagram_received``, ``webtransport.WtProtocol``'s):
+one transmit per batch, its ACKs and data coalesced. Sends go out at once;
+a full socket buffer queues them until the socket is writable, as
+asyncio's transport does.
 ``dial_socket`` and ``listen_socket`` make the sockets aioquic's
 ``connect``/``serve`` would. They keep the kernel's receive buffer: a 4 MiB
 one ended the few drops but moved fewer messages (the queue it holds is

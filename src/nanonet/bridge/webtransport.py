@@ -16,6 +16,11 @@ The server listens on UDP, on the HTTP port's number when that is free
 page passes its SHA-256 in ``serverCertificateHashes``, only if it is valid
 for less than 14 days. aioquic speaks WebTransport draft-02, which Chromium
 accepts. aioquic comes with the ``net`` extra; this module imports it.
+
+The socket is a ``udpbatch.Batched`` one, as the QUIC bridge's: every queued
+datagram read per wakeup and one ``transmit()`` per batch, on the loop's next
+turn, where asyncio's datagram transport took a loop turn and a transmit per
+datagram (a tab's stream is thousands of datagrams a second).
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.asyncio.server import QuicServer, serve
+from aioquic.asyncio.server import QuicServer
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import H3Event, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import NetworkAddress
 from aioquic.quic.events import (
     ConnectionTerminated,
     ProtocolNegotiated,
@@ -45,6 +51,7 @@ from aioquic.quic.events import (
 from .inbox import Inbox
 from .quicstream import send_below_water, stop_both_ways
 from .selfsigned import self_signed
+from .udpbatch import Batched, listen_socket
 
 log = logging.getLogger(__name__)
 PREFIX = "/nanonet/"  # a tunnel the tab writes
@@ -110,6 +117,13 @@ class WtProtocol(QuicConnectionProtocol):
         self.ended.add(sid)
         stop_both_ways(self._quic, sid)
         self.transmit()
+
+    def datagram_received(self, data: bytes | str, addr: NetworkAddress) -> None:
+        """Take one datagram; transmit on the loop's next turn, once for every
+        datagram ``udpbatch.Batched`` read in this one (not once per datagram)."""
+        self._quic.receive_datagram(cast(bytes, data), addr, now=self._loop.time())
+        self._process_events()
+        self._transmit_soon()
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, ProtocolNegotiated):
@@ -191,13 +205,12 @@ class WtServer:
             return WtProtocol(*args, accept=self.accept, **kwargs)
 
         try:
-            self._server = await serve(self.host, self.port, configuration=cfg,
-                                       create_protocol=protocol)
+            sock = await listen_socket(self.host, self.port)
         except OSError:
-            self._server = await serve(self.host, 0, configuration=cfg, create_protocol=protocol)
-        transport = self._server._transport  # aioquic keeps its socket here
-        assert transport is not None
-        self.port = transport.get_extra_info("sockname")[1]
+            sock = await listen_socket(self.host, 0)
+        self._server = QuicServer(configuration=cfg, create_protocol=protocol)
+        Batched(sock, self._server)
+        self.port = sock.getsockname()[1]
         return self
 
     def info(self) -> dict[str, Any]:
