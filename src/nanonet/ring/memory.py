@@ -104,10 +104,23 @@ def _name_bytes(kind: str, name: str, limit: int) -> bytes:
     return raw
 
 
+_SHARED_TYPES: dict[int, wasmtime.MemoryType] = {}  # by pages: a type belongs to no engine
+
+
+def _shared_type(pages: int) -> wasmtime.MemoryType:
+    """The type of a shared memory of exactly ``pages`` pages, made once per
+    size: making and freeing one per tunnel cost a mesh of many tunnels more
+    than the memory it describes (a type is only read once made)."""
+    ty = _SHARED_TYPES.get(pages)
+    if ty is None:
+        ty = _SHARED_TYPES.setdefault(
+            pages, wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True))
+    return ty
+
+
 def _shared_memory(engine: wasmtime.Engine, pages: int) -> wasmtime.SharedMemory:
     """A shared memory of exactly ``pages`` pages: a ring or a port never grows."""
-    ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
-    return wasmtime.SharedMemory(engine, ty)
+    return wasmtime.SharedMemory(engine, _shared_type(pages))
 
 
 
