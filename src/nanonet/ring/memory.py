@@ -118,6 +118,13 @@ def _shared_type(pages: int) -> wasmtime.MemoryType:
     return ty
 
 
+def _base(shared: wasmtime.SharedMemory) -> int:
+    """Where a shared memory starts. ``ctypes.cast`` would leave two objects
+    in a reference cycle per memory (the cast pointer keeps its source alive
+    through its own ``_objects``), which only the cyclic collector frees."""
+    return ctypes.addressof(shared.data_ptr().contents)
+
+
 def _shared_memory(engine: wasmtime.Engine, pages: int) -> wasmtime.SharedMemory:
     """A shared memory of exactly ``pages`` pages: a ring or a port never grows."""
     return wasmtime.SharedMemory(engine, _shared_type(pages))
@@ -147,7 +154,7 @@ class RingMemory:
         self._mask, self._slot = geometry.mask, geometry.slot_size  # for the batch loops
         self.shared = _shared_memory(engine, geometry.pages)
         self.size = self.shared.data_len()
-        self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
+        self.base = _base(self.shared)
         buf = (ctypes.c_ubyte * self.size).from_address(self.base)
         self._view = memoryview(buf).cast("B")
         self._bind_words(self._view)
@@ -493,8 +500,7 @@ class PortMemory:
         self.name = name
         self.shared = _shared_memory(engine, geometry.pages)
         size = self.shared.data_len()
-        buf = (ctypes.c_ubyte * size).from_address(
-            ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0)
+        buf = (ctypes.c_ubyte * size).from_address(_base(self.shared))
         self._view = memoryview(buf).cast("B")
         self._q = self._view.cast("Q")
         self._w = self._view.cast("I")
