@@ -104,10 +104,30 @@ def _name_bytes(kind: str, name: str, limit: int) -> bytes:
     return raw
 
 
+_SHARED_TYPES: dict[int, wasmtime.MemoryType] = {}  # by pages: a type belongs to no engine
+
+
+def _shared_type(pages: int) -> wasmtime.MemoryType:
+    """The type of a shared memory of exactly ``pages`` pages, made once per
+    size: making and freeing one per tunnel cost a mesh of many tunnels more
+    than the memory it describes (a type is only read once made)."""
+    ty = _SHARED_TYPES.get(pages)
+    if ty is None:
+        ty = _SHARED_TYPES.setdefault(
+            pages, wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True))
+    return ty
+
+
+def _base(shared: wasmtime.SharedMemory) -> int:
+    """Where a shared memory starts. ``ctypes.cast`` would leave two objects
+    in a reference cycle per memory (the cast pointer keeps its source alive
+    through its own ``_objects``), which only the cyclic collector frees."""
+    return ctypes.addressof(shared.data_ptr().contents)
+
+
 def _shared_memory(engine: wasmtime.Engine, pages: int) -> wasmtime.SharedMemory:
     """A shared memory of exactly ``pages`` pages: a ring or a port never grows."""
-    ty = wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True)
-    return wasmtime.SharedMemory(engine, ty)
+    return wasmtime.SharedMemory(engine, _shared_type(pages))
 
 
 
@@ -134,7 +154,7 @@ class RingMemory:
         self._mask, self._slot = geometry.mask, geometry.slot_size  # for the batch loops
         self.shared = _shared_memory(engine, geometry.pages)
         self.size = self.shared.data_len()
-        self.base = ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0
+        self.base = _base(self.shared)
         buf = (ctypes.c_ubyte * self.size).from_address(self.base)
         self._view = memoryview(buf).cast("B")
         self._bind_words(self._view)
@@ -480,8 +500,7 @@ class PortMemory:
         self.name = name
         self.shared = _shared_memory(engine, geometry.pages)
         size = self.shared.data_len()
-        buf = (ctypes.c_ubyte * size).from_address(
-            ctypes.cast(self.shared.data_ptr(), ctypes.c_void_p).value or 0)
+        buf = (ctypes.c_ubyte * size).from_address(_base(self.shared))
         self._view = memoryview(buf).cast("B")
         self._q = self._view.cast("Q")
         self._w = self._view.cast("I")
