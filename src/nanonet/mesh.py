@@ -561,8 +561,8 @@ class Mesh:
                                "mesh.tunnel(name, wit_type=...)")
         return layout
 
-    def reader(self, tunnel: str) -> TunnelReader:
-        """The host's read end of ``tunnel``."""
+    def reader(self, tunnel: str, owner: str = HOST) -> TunnelReader:
+        """The host's read end of ``tunnel`` (``owner``: the component calling it)."""
         self._check_open()
         t = self._get_tunnel(tunnel)
         if t.lines is not None:
@@ -572,7 +572,7 @@ class Mesh:
             raise InvalidValue(f"tunnel {tunnel!r} is a fan-in tunnel: its reader is a "
                                "service (reads=[...]), which reads every writer's ring as "
                                "one handle")
-        t.take(Direction.READ, HOST)
+        t.take(Direction.READ, owner)
         t.control.prepare("reader")  # its first wake of a parked writer would make it
         return TunnelReader(t.ring, t.control, t.wait)
 
