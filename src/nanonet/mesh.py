@@ -497,7 +497,8 @@ class Mesh:
 
         ``imports`` maps each import to what it may reach: a Python function
         (or a mapping of them), ``"tunnel:NAME"`` (the component holds that
-        tunnel's write end), ``"service:NAME"`` (another component's exports,
+        tunnel's write end; its read end for an import returning ``option``
+        or ``list`` of a typed tunnel's record), ``"service:NAME"`` (another component's exports,
         through Python) or ``"component:NAME"`` (composed with component NAME,
         which then runs inside this one: component/plugging.py).
         An import given nothing is a LoadError naming it.
