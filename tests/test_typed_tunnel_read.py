@@ -13,6 +13,7 @@ another type is refused at load and by ``nanonet check``.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -24,12 +25,13 @@ from hypothesis import strategies as st
 
 from nanonet.component.ringmesh import paths
 from nanonet.component.ringpath import RingLoaded
-from nanonet.component.typed import wit_record
+from nanonet.component.typed import RecordLayout, wit_record
+from nanonet.component.typedcopy import relocate
 from nanonet.component.values import Ok, Variant
 from nanonet.errors import InvalidValue, LoadError
 from nanonet.examples.relay import build_event
 from nanonet.mesh import Mesh
-from typed_kinds import values
+from typed_kinds import S, values
 
 EVENT = "nanonet:tunnel/types.event"
 LAYOUT = wit_record(EVENT)
@@ -137,3 +139,39 @@ def test_check_shows_the_reader_ends_type_and_refuses_a_mismatch(
         assert out.returncode == 1
         assert "nanonet.toml:6" in out.stderr  # the service that disagrees
         assert "but tunnel 'ev' carries nanonet:tunnel/types.packet {stream-id" in out.stderr
+
+
+def test_strings_sharing_bytes_are_lowered_right(reader_wasm: Path) -> None:
+    """A writer may point two strings at the same bytes: the copy lowers both."""
+    event = {**FINE, "source": "ab", "tags": ["ab", "ab", "cd"]}
+    msg = bytearray(LAYOUT.encode(event))
+    source_ptr = struct.unpack_from("<I", msg, 8)[0]
+    tags_ptr = struct.unpack_from("<I", msg, 20)[0]
+    for i in range(2):  # both "ab" tags at the source's bytes
+        struct.pack_into("<I", msg, tags_ptr + 8 * i, source_ptr)
+    assert LAYOUT.decode(bytes(msg)) == event
+    with Mesh() as mesh:
+        comp = _reader(mesh, reader_wasm, "wasm")
+        raw = mesh.writer("ev")
+        mesh.start()
+        raw.send(bytes(msg))
+        raw.send(bytes(msg))
+        assert comp.call("take", timeout=30) == event
+        assert comp.call("take-all", timeout=30) == [event]
+
+
+def test_lists_sharing_one_buffer_have_its_pointers_moved_once() -> None:
+    """Two lists naming one buffer of (ptr, len) pairs: each pair is moved by
+    the base once, not once per list naming it (pointers are read from the
+    checked message, written into the copy)."""
+    strings = S("list", (), S("string"))
+    layout = RecordLayout.of("t:t/t.two", S("record", ("a", "b"), strings, strings))
+    msg = bytearray(layout.encode({"a": ["xy", "z"], "b": []}))
+    struct.pack_into("<II", msg, 8, *struct.unpack_from("<II", msg, 0))  # b is a
+    assert layout.decode(bytes(msg)) == {"a": ["xy", "z"], "b": ["xy", "z"]}
+    moved = relocate(layout, bytes(msg), 1000)
+    array = struct.unpack_from("<I", msg, 0)[0]
+    assert struct.unpack_from("<IIII", moved, 0) == (array + 1000, 2, array + 1000, 2)
+    pairs = struct.unpack_from("<IIII", msg, array)
+    assert struct.unpack_from("<IIII", moved, array) == (
+        pairs[0] + 1000, 2, pairs[2] + 1000, 1)

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LoadError
 from ..ring.endpoint import TunnelReader
+from .canon_mem import Cx
 from .host import Loaded, short
-from .shapes import Signature
+from .shapes import Shape, Signature
 from .typed import RecordLayout, wit_text
+from .typedcopy import store_list, store_option
 
 if TYPE_CHECKING:
     from ..mesh import Mesh
@@ -54,6 +56,21 @@ class TunnelRead:
             return [self.layout.decode(m) for m in self.reader.try_recv_many()]
         msg = self.reader.try_recv()
         return None if msg is None else self.layout.decode(msg)
+
+    def lower_into(self, cx: Cx, result: Shape, retptr: int) -> None:
+        """The call's result stored at ``retptr`` with no Python values between
+        (``typedcopy.py``): each message checked, then copied, pointers moved."""
+        if self.many:
+            msgs = [bytes(m) for m in self.reader.try_recv_many()]
+            for each in msgs:
+                self.layout.decode(each)  # the checks; InvalidValue for a bad one
+            store_list(cx, self.layout, msgs, retptr)
+            return
+        got = self.reader.try_recv()
+        one = None if got is None else bytes(got)
+        if one is not None:
+            self.layout.decode(one)
+        store_option(cx, result, self.layout, one, retptr)
 
     def describe(self) -> str:
         """``tunnel 'events' (nanonet:tunnel/types.event {...})``, for ``nanonet check``."""
