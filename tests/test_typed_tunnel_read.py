@@ -175,3 +175,9 @@ def test_lists_sharing_one_buffer_have_its_pointers_moved_once() -> None:
     pairs = struct.unpack_from("<IIII", msg, array)
     assert struct.unpack_from("<IIII", moved, array) == (
         pairs[0] + 1000, 2, pairs[2] + 1000, 1)
+
+
+@pytest.mark.parametrize(("wasm_path", "copy"), [(True, True), (True, False), (False, True)])
+def test_the_read_bench_compares_every_event(wasm_path: bool, copy: bool) -> None:
+    from nanonet.bench.typed_read import read
+    assert read(1, wasm_path, copy) > 0  # BenchError unless every event came back
