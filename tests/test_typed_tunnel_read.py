@@ -28,7 +28,7 @@ from nanonet.component.ringpath import RingLoaded
 from nanonet.component.typed import RecordLayout, wit_record
 from nanonet.component.typedcopy import relocate
 from nanonet.component.values import Ok, Variant
-from nanonet.errors import InvalidValue, LoadError
+from nanonet.errors import InvalidValue, LoadError, TunnelClosed
 from nanonet.examples.relay import build_event
 from nanonet.mesh import Mesh
 from typed_kinds import S, values
@@ -181,3 +181,30 @@ def test_lists_sharing_one_buffer_have_its_pointers_moved_once() -> None:
 def test_the_read_bench_compares_every_event(wasm_path: bool, copy: bool) -> None:
     from nanonet.bench.typed_read import read
     assert read(1, wasm_path, copy) > 0  # BenchError unless every event came back
+
+
+def test_a_closed_and_drained_tunnel_fails_the_read(reader_wasm: Path, path: str) -> None:
+    with Mesh() as mesh:
+        comp = _reader(mesh, reader_wasm, path)
+        writer = mesh.typed_writer("ev")
+        mesh.start()
+        writer.send_value(FINE)
+        writer.close()
+        assert comp.call("take", timeout=30) == FINE  # what was sent before the close
+        with pytest.raises(TunnelClosed, match="closed and drained"):
+            comp.call("take", timeout=30)
+
+
+def test_check_refuses_a_component_reader_with_no_import_reading(
+        tmp_path: Path, reader_wasm: Path) -> None:
+    shutil.copy(reader_wasm, tmp_path / "rd.wasm")
+    manifest = MANIFEST.format(type=EVENT).replace('receive-all = "tunnel:ev"',
+                                                   'receive-all = "tunnel:other"')
+    manifest = manifest.replace('receive = "tunnel:ev", ', "") + (
+        '\n[tunnels.other]\ntype = "nanonet:tunnel/types.event"\nwriter = "host"\n'
+        'reader = "rd"\n')
+    (tmp_path / "nanonet.toml").write_text(manifest)
+    out = subprocess.run([sys.executable, "-m", "nanonet.cli", "check"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "component 'rd' reads 'ev' only through an import" in out.stderr
