@@ -135,6 +135,7 @@ def test_check_shows_the_reader_ends_type_and_refuses_a_mismatch(
         assert out.returncode == 0, out.stderr
         assert ("'receive', 'receive-all' <- read tunnel 'ev' (nanonet:tunnel/types.event "
                 "{id: u64, source: string") in out.stdout
+        assert "receive → reads ev (" in out.stdout  # what the service reaches
     else:
         assert out.returncode == 1
         assert "nanonet.toml:6" in out.stderr  # the service that disagrees

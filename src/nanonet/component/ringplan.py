@@ -225,9 +225,9 @@ def decide(loaded: Loaded, imports: Mapping[str, Any],
 
 def _reads(reading: list[tuple[str, TunnelRead]], wasm: bool) -> str:
     """What ``nanonet check`` says of the imports reading typed tunnels."""
-    how = ("a core host function decodes each message and lowers it through the "
-           "component's realloc" if wasm else "the component runtime lowers each message "
-           "the host decoded")
+    how = ("a core host function checks each message and copies it in through the "
+           "component's realloc, pointers moved" if wasm else "the component runtime "
+           "lowers each message the host decoded")
     by: dict[str, tuple[list[str], TunnelRead]] = {}
     for key, fn in reading:
         by.setdefault(fn.tunnel, ([], fn))[0].append(repr(key))
