@@ -40,7 +40,7 @@ from .host import Loaded, lookup, short
 from .ringglue import STRING, tunnel_fields
 from .shapes import Shape, Signature
 from .typed import RecordLayout
-from .typedread import TunnelRead, read_imports
+from .typedread import read_imports, reads_text
 
 TUNNEL = "tunnel:"
 NO_TUNNEL = "no import is wired to a tunnel"
@@ -211,7 +211,7 @@ def decide(loaded: Loaded, imports: Mapping[str, Any],
         hosts = _check_lowered(loaded, graph, routes, imports)
         _check_exports(loaded, graph)
     except Unfit as why:
-        return Choice(False, f"host-function path: {why}{_reads(reading, False)}")
+        return Choice(False, f"host-function path: {why}{reads_text(reading, False)}")
     names = ", ".join(f"{r.key!r} -> tunnel {r.tunnel!r}" for r in routes)
     read = {id(fn) for _, fn in reading}
     called = ", ".join(repr(h.name.split("#")[-1]) for h in hosts
@@ -219,17 +219,6 @@ def decide(loaded: Loaded, imports: Mapping[str, Any],
     also = f"; {called} called in Python from Wasm (a host call each)" if called else ""
     served = (f"{names} served by generated Wasm on the ring (no Python per message)"
               if routes else "no tunnel written")
-    return Choice(True, f"Wasm path: {served}{also}{_reads(reading, True)}", tuple(routes),
+    return Choice(True, f"Wasm path: {served}{also}{reads_text(reading, True)}", tuple(routes),
                   graph, tuple(hosts))
 
-
-def _reads(reading: list[tuple[str, TunnelRead]], wasm: bool) -> str:
-    """What ``nanonet check`` says of the imports reading typed tunnels."""
-    how = ("a core host function checks each message and copies it in through the "
-           "component's realloc, pointers moved" if wasm else "the component runtime "
-           "lowers each message the host decoded")
-    by: dict[str, tuple[list[str], TunnelRead]] = {}
-    for key, fn in reading:
-        by.setdefault(fn.tunnel, ([], fn))[0].append(repr(key))
-    return "".join(f"; {', '.join(keys)} <- read {fn.describe()}: {how}"
-                   for keys, fn in by.values())

@@ -14,13 +14,14 @@ naming both types, and a tunnel without a type has no record to lower.
 A message is the record's canonical memory image with offsets from its
 start (typed.py). It is decoded with every offset, length, case index,
 char and string checked against the message, then lowered into the
-import's result as any host import's result is: by the component runtime
-on the host path, through the component's ``realloc`` by a core host
-function on the Wasm path (``ringhost.py``). A message that is not a
-record is never lowered: the call fails with ``InvalidValue`` (the
-component's call traps, its caller gets the error), and the message is
-consumed, so the next read goes on with the next one. A closed and drained
-tunnel fails the call with ``TunnelClosed``.
+import's result: on the host path by the component runtime, from the
+decoded values; on the Wasm path by a core host function (``ringhost.py``)
+that copies the message whole into the guest through its ``realloc`` and
+moves its pointers (``typedcopy.py``). A message that is not a record is
+never lowered: the call fails with ``InvalidValue`` (the component's call
+traps, its caller gets the error) and the message is consumed (for
+``list<T>``, the whole batch taken), so the next read goes on with the
+next. A closed and drained tunnel fails the call with ``TunnelClosed``.
 """
 
 from __future__ import annotations
@@ -151,3 +152,15 @@ def read_imports(imports: Mapping[str, Any]) -> list[tuple[str, TunnelRead]]:
         fns = value.values() if isinstance(value, Mapping) else [value]
         out += [(key, fn) for fn in fns if isinstance(fn, TunnelRead)]
     return out
+
+
+def reads_text(reading: list[tuple[str, TunnelRead]], wasm: bool) -> str:
+    """What ``nanonet check`` says of the imports reading typed tunnels."""
+    how = ("a core host function checks each message and copies it in through the "
+           "component's realloc, pointers moved" if wasm else "the component runtime "
+           "lowers each message the host decoded")
+    by: dict[str, tuple[list[str], TunnelRead]] = {}
+    for key, fn in reading:
+        by.setdefault(fn.tunnel, ([], fn))[0].append(repr(key))
+    return "".join(f"; {', '.join(keys)} <- read {fn.describe()}: {how}"
+                   for keys, fn in by.values())
