@@ -209,3 +209,13 @@ def test_check_refuses_a_component_reader_with_no_import_reading(
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "component 'rd' reads 'ev' only through an import" in out.stderr
+
+
+def test_a_bool_byte_is_copied_in_as_0_or_1() -> None:
+    layout = RecordLayout.of("t:t/t.flag", S("record", ("on", "name"), S("bool"), S("string")))
+    msg = bytearray(layout.encode({"on": True, "name": "x"}))
+    msg[0] = 7  # any non-zero byte reads as true
+    assert layout.decode(bytes(msg)) == {"on": True, "name": "x"}
+    moved = relocate(layout, bytes(msg), 64)
+    assert moved[0] == 1
+    assert struct.unpack_from("<II", moved, 4) == (struct.unpack_from("<I", msg, 4)[0] + 64, 1)
