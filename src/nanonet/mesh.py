@@ -497,7 +497,8 @@ class Mesh:
 
         ``imports`` maps each import to what it may reach: a Python function
         (or a mapping of them), ``"tunnel:NAME"`` (the component holds that
-        tunnel's write end), ``"service:NAME"`` (another component's exports,
+        tunnel's write end; its read end for an import returning ``option``
+        or ``list`` of a typed tunnel's record), ``"service:NAME"`` (another component's exports,
         through Python) or ``"component:NAME"`` (composed with component NAME,
         which then runs inside this one: component/plugging.py).
         An import given nothing is a LoadError naming it.
@@ -561,8 +562,8 @@ class Mesh:
                                "mesh.tunnel(name, wit_type=...)")
         return layout
 
-    def reader(self, tunnel: str) -> TunnelReader:
-        """The host's read end of ``tunnel``."""
+    def reader(self, tunnel: str, owner: str = HOST) -> TunnelReader:
+        """The host's read end of ``tunnel`` (``owner``: the component calling it)."""
         self._check_open()
         t = self._get_tunnel(tunnel)
         if t.lines is not None:
@@ -572,7 +573,7 @@ class Mesh:
             raise InvalidValue(f"tunnel {tunnel!r} is a fan-in tunnel: its reader is a "
                                "service (reads=[...]), which reads every writer's ring as "
                                "one handle")
-        t.take(Direction.READ, HOST)
+        t.take(Direction.READ, owner)
         t.control.prepare("reader")  # its first wake of a parked writer would make it
         return TunnelReader(t.ring, t.control, t.wait)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LoadError
 from ..policy.policy import Grants
+from ..ring.end import End
 from ..ring.endpoint import TunnelWriter
 from .compose import Plug, compose, exports
 from .host import Loaded, load, lookup, short
@@ -49,7 +50,7 @@ class Plugged:
     providers: dict[str, ComponentService] = field(default_factory=dict)
 
     @property
-    def owns(self) -> list[TunnelWriter]:
+    def owns(self) -> list[End]:
         """The tunnel ends the plugged components hold: the root's service closes them."""
         return [end for p in self.providers.values() for end in p.owned_ends]
 
@@ -95,7 +96,8 @@ def _host_given(provider: ComponentService) -> dict[str, Any]:
     loaded = provider.loaded
     if not isinstance(loaded, RingLoaded):
         return given
-    for route, end in zip(loaded.routes, provider.owned_ends, strict=False):
+    writers = [e for e in provider.owned_ends if isinstance(e, TunnelWriter)]
+    for route, end in zip(loaded.routes, writers, strict=False):
         what = f"component {provider.name!r}: import {route.key!r}"
         encode = (encoder(route.sig, what) if route.layout is None
                   else typed_encoder(route.sig, route.layout, what, route.tunnel))

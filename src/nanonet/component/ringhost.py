@@ -13,6 +13,10 @@ result goes back as one core value or, when it flattens to more, is stored
 at the return pointer the caller passed, its strings and lists copied in
 through the component's ``realloc`` with one write each.
 
+A function with a ``lower_into(cx, result, retptr)`` method (a reading
+import of a typed tunnel, ``typedread.py``) stores its result itself: its
+messages are already in the canonical layout, so they are copied in.
+
 The callback never lets an exception out into wasmtime (wasmtime-py keeps one
 in a module-global slot, unsafe with several threads): it keeps it in a
 per-thread slot and traps; ``raise_pending`` re-raises it from the call that
@@ -78,6 +82,11 @@ class HostImport:
         try:
             core = [getattr(args[i].of, self._params[i]) for i in range(nargs)]
             cx = Cx(caller, self.memory, self._grow(caller))
+            direct = getattr(self.fn, "lower_into", None)
+            if direct is not None and self._retptr and not self.sig.params:
+                assert self.sig.result is not None
+                direct(cx, self.sig.result, core[-1])  # it stores its own result
+                return 0
             value = self.fn(*lift_params(cx, self.sig, core))
             if self._result is not None:
                 assert self.sig.result is not None

@@ -18,10 +18,11 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..ring.endpoint import TunnelWriter
+from ..ring.end import End
 from .host import Loaded
 from .ringpath import RingLoaded
 from .ringplan import TUNNEL, Choice, decide
+from .typedread import take
 from .wiring import resolve
 
 if TYPE_CHECKING:
@@ -31,20 +32,24 @@ log = logging.getLogger("nanonet.component")
 
 
 def wire(mesh: Mesh, owner: str, loaded: Loaded, imports: Mapping[str, Any], wasi: bool,
-         ) -> tuple[Loaded, dict[str, Any], list[TunnelWriter]]:
+         ) -> tuple[Loaded, dict[str, Any], list[End]]:
     """What the component service runs, what its imports are given, the ends it holds."""
     # every import it declares must be granted, whichever path serves it
     loaded.check(imports, f"component {owner!r}", wasi=wasi)
+    # imports reading a typed tunnel are Python functions on either path (typedread.py)
+    imports, read_ends = take(mesh, owner, loaded, imports)
+    ends: list[End] = list(read_ends)
     choice = decide(loaded, imports, mesh.tunnel_types, wasi)
     paths(mesh)[owner] = choice
     log.info("component %r: %s", owner, choice.why)
     if not choice.wasm:
-        return (loaded, *resolve(mesh, owner, loaded, imports))
+        given, writers = resolve(mesh, owner, loaded, imports)
+        return loaded, given, [*writers, *ends]
     rest = {k: v for k, v in imports.items() if not (isinstance(v, str) and v.startswith(TUNNEL))}
     given, _ = resolve(mesh, owner, loaded, rest)  # "service:NAME" made its exports
-    ends = [mesh.writer(r.tunnel, owner=owner) for r in choice.routes]
-    rings = {r.tunnel: end.ring for r, end in zip(choice.routes, ends, strict=True)}
-    return RingLoaded.of(mesh.rt, loaded, choice, rings), given, ends
+    writers = [mesh.writer(r.tunnel, owner=owner) for r in choice.routes]
+    rings = {r.tunnel: end.ring for r, end in zip(choice.routes, writers, strict=True)}
+    return RingLoaded.of(mesh.rt, loaded, choice, rings), given, [*writers, *ends]
 
 
 def paths(mesh: Mesh) -> dict[str, Choice]:

@@ -40,6 +40,7 @@ from .host import Loaded, lookup, short
 from .ringglue import STRING, tunnel_fields
 from .shapes import Shape, Signature
 from .typed import RecordLayout
+from .typedread import read_imports, reads_text
 
 TUNNEL = "tunnel:"
 NO_TUNNEL = "no import is wired to a tunnel"
@@ -195,7 +196,9 @@ def _check_lowered(loaded: Loaded, graph: Graph, routes: list[Route],
 def decide(loaded: Loaded, imports: Mapping[str, Any],
            types: Mapping[str, RecordLayout], wasi: bool = False) -> Choice:
     """The Wasm path if every rule above holds, else the host path and the rule broken."""
-    if not any(isinstance(v, str) and v.startswith(TUNNEL) for v in imports.values()):
+    reading = read_imports(imports)
+    if not reading and not any(isinstance(v, str) and v.startswith(TUNNEL)
+                               for v in imports.values()):
         return Choice(False, NO_TUNNEL)
     if not loaded.binary:
         return Choice(False, "it was loaded without its binary (give its bytes or path)")
@@ -208,9 +211,14 @@ def decide(loaded: Loaded, imports: Mapping[str, Any],
         hosts = _check_lowered(loaded, graph, routes, imports)
         _check_exports(loaded, graph)
     except Unfit as why:
-        return Choice(False, f"host-function path: {why}")
+        return Choice(False, f"host-function path: {why}{reads_text(reading, False)}")
     names = ", ".join(f"{r.key!r} -> tunnel {r.tunnel!r}" for r in routes)
-    called = ", ".join(repr(h.name.split("#")[-1]) for h in hosts)
-    also = f"; {called} called in Python from Wasm (a host call each)" if hosts else ""
-    return Choice(True, f"Wasm path: {names} served by generated Wasm on the ring "
-                  f"(no Python per message){also}", tuple(routes), graph, tuple(hosts))
+    read = {id(fn) for _, fn in reading}
+    called = ", ".join(repr(h.name.split("#")[-1]) for h in hosts
+                       if id(_given(imports, h.name)) not in read)
+    also = f"; {called} called in Python from Wasm (a host call each)" if called else ""
+    served = (f"{names} served by generated Wasm on the ring (no Python per message)"
+              if routes else "no tunnel written")
+    return Choice(True, f"Wasm path: {served}{also}{reads_text(reading, True)}", tuple(routes),
+                  graph, tuple(hosts))
+

@@ -41,6 +41,7 @@ from ..errors import (
 from ..host.engine import Runtime, runtime
 from ..host.traps import trap_cause, trap_frames, trap_message
 from ..policy.policy import Grants
+from ..ring.end import End
 from ..ring.endpoint import TunnelWriter
 from ..runtime.lifecycle import Event, State, next_state
 from ..runtime.supervisor import Outcome, Supervisor
@@ -56,7 +57,7 @@ class ComponentService:
     def __init__(self, name: str, source: Loaded | bytes | str | Path, *,
                  imports: Mapping[str, Any] | None = None, rt: Runtime | None = None,
                  wasi: bool = False, grants: Grants | Iterable[str] = (),
-                 start: bool = True, owns: Iterable[TunnelWriter] = (),
+                 start: bool = True, owns: Iterable[End] = (),
                  supervisor: Supervisor | None = None) -> None:
         """``wasi=True`` links WASIp2 over a context holding only ``grants``
         (nothing by default: no files, env, args, stdio or network), for
@@ -113,11 +114,11 @@ class ComponentService:
         return self._wasi
 
     @property
-    def owned_ends(self) -> list[TunnelWriter]:
+    def owned_ends(self) -> list[End]:
         """The tunnel ends it closes when it ends."""
         return list(self._owns)
 
-    def take_ends(self) -> list[TunnelWriter]:
+    def take_ends(self) -> list[End]:
         """Hand over the tunnel ends it would close (to the service it is plugged into)."""
         ends, self._owns = self._owns, []
         return ends

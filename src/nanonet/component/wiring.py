@@ -10,6 +10,9 @@ these two forms besides Python objects:
   NAME, whose write end the component then holds. The message is the call's
   arguments in order (``encoder``); an interface import must have exactly
   one function, so that a message never needs to say which function sent it.
+  An import that takes nothing and returns ``option<T>`` or ``list<T>`` of
+  a typed tunnel's record reads it instead (``typedread.py``, made a
+  function before this module sees it).
 - ``"service:NAME"``: the import calls the same-named export(s) of component
   service NAME, which must already be in the mesh.
 

@@ -142,20 +142,20 @@ def _service(m: Manifest, name: str, order: dict[str, int]) -> Problems:
 
 
 def _component(m: Manifest, name: str, order: dict[str, int]) -> Problems:
-    """A component writes only the tunnels its imports name, reads none, and
-    calls only components defined above it (so that they are loaded first)."""
+    """A component reads and writes only the tunnels its imports name (an import
+    returning option<T> or list<T> reads, component/typedread.py), and calls
+    only components defined above it (so that they are loaded first)."""
     svc, t = m.services[name], m.table.services[name]
-    if svc.reads:
-        yield m.error(("tunnels", svc.reads[0], "reader"), f"{name!r} is a component, which "
-                      "cannot read a tunnel (its calls come from the host or other "
-                      "components); give this end to a core service or to \"host\"")
     targets = {v.partition(":")[2]: k for k, v in t.imports.items()
                if v.startswith("tunnel:")}
-    for tunnel in svc.writes:
-        if tunnel not in targets:
-            yield m.error(("tunnels", tunnel, "writer"), f"component {name!r} writes "
-                          f"{tunnel!r} only through an import: add imports = {{ NAME = "
-                          f"\"tunnel:{tunnel}\" }} to it, or give this end to another service")
+    for side, tunnels in (("reader", svc.reads), ("writer", svc.writes)):
+        verb = "reads" if side == "reader" else "writes"
+        for tunnel in tunnels:
+            if tunnel not in targets:
+                yield m.error(("tunnels", tunnel, side), f"component {name!r} {verb} "
+                              f"{tunnel!r} only through an import: add imports = {{ NAME = "
+                              f"\"tunnel:{tunnel}\" }} to it, or give this end to another "
+                              "service")
     for key, value in t.imports.items():
         yield from _import(m, name, key, value, order)
     yield from _component_file(m, name)
@@ -166,11 +166,13 @@ def _import(m: Manifest, name: str, key: str, value: str, order: dict[str, int])
     where = ("services", name, "imports", key)
     if kind == "tunnel":
         t = m.table.tunnels.get(target)
-        if t is None or t.writer != name:
+        if t is None or name not in (t.writer, t.reader):
             near = did_you_mean(target, [n for n, x in m.table.tunnels.items()
-                                         if x.writer == name])
-            yield m.error(where, f"{target!r} is not a tunnel {name!r} writes; {near}add "
-                          f"[tunnels.{target}] with writer = \"{name}\", or fix the name")
+                                         if name in (x.writer, x.reader)])
+            yield m.error(where, f"{target!r} is not a tunnel {name!r} writes or reads; "
+                          f"{near}add [tunnels.{target}] with writer = \"{name}\" (or "
+                          f"reader = \"{name}\" for an import returning records), or fix "
+                          "the name")
     elif order.get(target, len(order)) >= order[name] or m.table.services[target].component is None:
         comps = [s for s in list(order)[:order[name]] if m.table.services[s].component is not None]
         yield m.error(where, f"{target!r} is not a component service defined above {name!r} "

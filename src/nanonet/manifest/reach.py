@@ -97,7 +97,12 @@ def _imports(m: Manifest, svc: ServiceDef) -> list[str]:
     out = []
     for key, value in svc.table.imports.items():
         kind, _, target = value.partition(":")
-        if kind == "tunnel":
+        tunnel = m.table.tunnels.get(target) if kind == "tunnel" else None
+        if tunnel is not None and tunnel.reader == svc.name:  # typedread.py
+            writers = ", ".join(tunnel.all_writers)
+            out.append(f"{key} → reads {target} ({_geometry(m, target)}) from {writers}, "
+                       "what is waiting per call")
+        elif kind == "tunnel":
             out.append(f"{key} → writes {target} ({_geometry(m, target)}) to "
                        f"{m.table.tunnels[target].read_by()}, one message per call")
         elif kind == "component":

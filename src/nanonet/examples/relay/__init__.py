@@ -10,7 +10,8 @@ implement ``world event-relay``, whose ``send`` import takes an ``event``
 (a record of every WIT kind) for a typed tunnel: ``build_event(language)``;
 ``event_sink.*`` implement ``event-service`` (the same, exported as the
 ``event-sink`` interface, for component -> component calls) and
-``event_front.c`` ``event-front`` (a component calling ``event-sink``):
+``event_front.c`` ``event-front`` (a component calling ``event-sink``) and
+``event_reader.c`` ``event-reader`` (a component reading a typed tunnel):
 ``build_event(language, world)``.
 """
 
@@ -49,11 +50,13 @@ EVENT_SOURCES = {  # (world, language) -> the source (Python: its folder and mod
     ("event-service", "javascript"): "guest_js/event_sink.js",
     ("event-service", "python"): "guest_py_sink/event_sink",
     ("event-front", "c"): "guest_c/event_front.c",
+    ("event-reader", "c"): "guest_c/event_reader.c",
 }
 
 
 def build_event(language: str, world: str = "event-relay") -> Built:
-    """The ``world`` (``event-relay``, ``event-service`` or ``event-front``) component
+    """The ``world`` (``event-relay``, ``event-service``, ``event-front`` or
+    ``event-reader``) component
     written in ``language``."""
     source = EVENT_SOURCES.get((world, language))
     if source is None:
