@@ -16,10 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import nats
-
 from .bridge_check import Figures, SeqCheck
 from .pace import message, seq_of
+
+
+async def _connect(url: str) -> Any:
+    """nats-py, imported here: the bench's other rows (and the CLI) run without the net extra."""
+    import nats
+
+    return await nats.connect(url)
+
 
 STREAM, RTT = "bridgebench.raw.stream", "bridgebench.raw.rtt"
 END = b"end"
@@ -31,7 +37,7 @@ WARMUP = 20
 # -- far ends ---------------------------------------------------------------
 
 async def _nats_far(role: str, size: int, url: str, ready: Callable[[], None]) -> Figures:
-    nc = await nats.connect(url)
+    nc = await _connect(url)
     check, done, echoed = SeqCheck(size), asyncio.Event(), [0]
 
     async def on_stream(msg: Any) -> None:
@@ -94,7 +100,7 @@ def far(kind: str, role: str, size: int, url: str, host: str, port: int,
 
 async def nats_stream(url: str, n: int, size: int) -> float:
     """Publish ``n`` messages, then the end; the time of the first send."""
-    nc = await nats.connect(url)
+    nc = await _connect(url)
     pad = bytes(size - 8)
     t0 = time.perf_counter()
     for i in range(n):
@@ -107,7 +113,7 @@ async def nats_stream(url: str, n: int, size: int) -> float:
 
 async def nats_rtt(url: str, rounds: int, size: int) -> tuple[list[int], int]:
     """``rounds`` requests one at a time: each round trip in ns, and wrong answers."""
-    nc = await nats.connect(url)
+    nc = await _connect(url)
     await _answered(nc)
     times, errors = [], 0
     for i in range(-WARMUP, rounds):
