@@ -19,28 +19,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from browser_tab import need_chromium, next_frames, tab_host, tab_token
+from browser_tab import TAB_PRODUCER, need_chromium, next_frames, tab_host, tab_token
 from nanonet.bench.chromium import open_tab
 from nanonet.bridge import frames as F
 from nanonet.bridge.webhost import WebHost
 from nanonet.errors import InvalidValue
 from nanonet.observe.observer import Observer
 
-PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
-MANIFEST = f"""
-[web]
-browsers = ["tab"]
-
-[tunnels.out]
-writer = "producer"
-reader = "host"
-slots = 16
-max_payload = 64
-
-[services.producer]
-source = "{PRODUCER}"
-node = "tab"
-"""
+MANIFEST = TAB_PRODUCER.replace("slots = 64", "slots = 16")  # a producer the host holds
+GUESTS = Path(__file__).resolve().parent / "guests"
 CONTROL = "revoke-test-token"
 REVOKED = "the host revoked the tokens of browser node 'tab'"
 
@@ -135,7 +122,7 @@ server = "probe"
 max_payload = 4096
 
 [services.probe]
-source = "{PRODUCER.parent / 'http_probe.wat'}"
+source = "{GUESTS / 'http_probe.wat'}"
 node = "tab"
 """
 

@@ -15,23 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from browser_tab import need_chromium, tab_host, tab_token
+from browser_tab import TAB_PRODUCER, need_chromium, tab_host, tab_token
 from nanonet.bench.chromium import open_tab
 from nanonet.cli.web_run import page_host, web_exposure
 
-PRODUCER = Path(__file__).resolve().parent / "guests" / "producer.wat"
-MANIFEST = f"""
-[web]
-browsers = ["tab"]
-
-[tunnels.out]
-writer = "producer"
-reader = "host"
-
-[services.producer]
-source = "{PRODUCER}"
-node = "tab"
-"""
+MANIFEST = TAB_PRODUCER  # the producer in the tab, writing out to a host reader
 
 
 def _outward_address() -> str:

@@ -66,6 +66,22 @@ def _producer(mesh: Mesh, wasm_path: bool) -> tuple[ComponentService, list[Tunne
     return mesh.component("streamer", SEQ_STREAMER, imports={"send": send}), [writer]
 
 
+def run_to_end(mesh: Mesh, comp: ComponentService, ends: list[TunnelWriter], what: str,
+               *args: int) -> float:
+    """Start ``mesh``, call the component's ``run(*args)``, close its write
+    ends (the Wasm path's with the component) and wait for the readers to
+    drain and end: the seconds from the call to the end."""
+    mesh.start()
+    t0 = time.perf_counter()
+    comp.call("run", *args, timeout=600)
+    comp.close()  # closes the Wasm path's write end: the reader drains and ends
+    for end in ends:
+        end.close()
+    if not mesh.wait(600) or mesh.traps:
+        raise BenchError(f"{what} stream failed: {mesh.traps}")
+    return time.perf_counter() - t0
+
+
 def stream(count: int, size: int, wasm_path: bool) -> float:
     """Messages/s from the component to the Wasm checker, all checked."""
     with Mesh() as mesh:
@@ -74,15 +90,7 @@ def stream(count: int, size: int, wasm_path: bool) -> float:
         exports: Any = check.linked.guest.exports(check.store)
         exports["configure"](check.store, HEADER + size)
         comp, ends = _producer(mesh, wasm_path)
-        mesh.start()
-        t0 = time.perf_counter()
-        comp.call("run", count, size, timeout=600)
-        comp.close()  # closes the Wasm path's write end: the checker drains and ends
-        for end in ends:
-            end.close()
-        if not mesh.wait(600) or mesh.traps:
-            raise BenchError(f"component ring stream failed: {mesh.traps}")
-        seconds = time.perf_counter() - t0
+        seconds = run_to_end(mesh, comp, ends, "component ring", count, size)
         got = exports["received"](check.store)
     if got != count:
         raise BenchError(f"the checker saw {got} of {count} messages")

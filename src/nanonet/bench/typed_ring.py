@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
 from ..component.host import load
@@ -33,6 +32,7 @@ from ..component.wiring import typed_encoder
 from ..errors import BenchError
 from ..mesh import Mesh
 from ..ring.endpoint import TunnelWriter
+from .component_ring import run_to_end
 
 EVENT = {"id": 7, "source": "sensor-12", "level": "warn", "tags": ["room-4", "floor-1"],
          "body": Variant("text", "door opened"), "reply-to": 80, "outcome": Err("late"),
@@ -99,15 +99,7 @@ def stream(count: int, wasm_path: bool) -> float:
         counter = mesh.service("counter", COUNTER, reads=["events"])
         exports: Any = counter.linked.guest.exports(counter.store)
         comp, ends = _producer(mesh, wat, layout, wasm_path)
-        mesh.start()
-        t0 = time.perf_counter()
-        comp.call("run", count, timeout=600)
-        comp.close()
-        for end in ends:
-            end.close()
-        if not mesh.wait(600) or mesh.traps:
-            raise BenchError(f"typed ring stream failed: {mesh.traps}")
-        seconds = time.perf_counter() - t0
+        seconds = run_to_end(mesh, comp, ends, "typed ring", count)
         got = exports["received"](counter.store)
     if got != count:
         raise BenchError(f"the counter saw {got} of {count} events")
