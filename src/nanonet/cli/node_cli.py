@@ -47,6 +47,9 @@ def add_bridge_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nats-token", default=None, help="the NATS server's auth token")
     p.add_argument("--nats-creds", type=Path, default=None,
                    help="a NATS credentials file (JWT and NKey)")
+    p.add_argument("--nats-nkey", type=Path, default=None, metavar="SEEDFILE",
+                   help="a file holding an NKey user seed (SU...), for a NATS server that "
+                   "lists users by their public NKey")
     p.add_argument("--tls-ca", type=Path, default=None, help="CA file to check the server's TLS")
     p.add_argument("--tls-cert", type=Path, default=None, help="client TLS certificate")
     p.add_argument("--tls-key", type=Path, default=None, help="client TLS key")
@@ -92,8 +95,8 @@ def _token(args: argparse.Namespace) -> bytes:
 
 
 def _nats(args: argparse.Namespace, url: str) -> NatsOptions:
-    return NatsOptions(url, args.nats_token, args.nats_creds, args.tls_ca, args.tls_cert,
-                       args.tls_key)
+    return NatsOptions(url, args.nats_token, args.nats_creds, args.nats_nkey, args.tls_ca,
+                       args.tls_cert, args.tls_key)
 
 
 def _certs(args: argparse.Namespace) -> Certs:
