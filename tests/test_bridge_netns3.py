@@ -101,13 +101,14 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
     print(*(x for x in (err_b + err_main).splitlines() if "link" in x), sep="\n")
 
 
-def test_a_quic_link_through_a_lossy_delaying_relay_on_a_third_host_loses_nothing(
+def test_a_quic_link_through_a_relay_that_loses_reorders_and_duplicates_loses_nothing(
         mesh: Mesh, tmp_path: Path) -> None:
     path = two_nodes(tmp_path, QUIC_COUNT)
     (tmp_path / "token").write_text("t")
     listen = f"{mesh.addrs[B]}:4433"
     relay = subprocess.Popen(mesh.run(HUB, sys.executable, str(RELAY), "--host", mesh.addrs[HUB],
-                                      "--server", listen, "--drop", "0.025", "--delay", "0.002"),
+                                      "--server", listen, "--drop", "0.025", "--delay", "0.002",
+                                      "--jitter", "0.004", "--duplicate", "0.01"),
                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     procs = [relay]
     try:
@@ -129,10 +130,12 @@ def test_a_quic_link_through_a_lossy_delaying_relay_on_a_third_host_loses_nothin
     assert b.returncode == 0 and main.returncode == 0, everything
     _checked(out_b, QUIC_COUNT, everything)
     assert "link stream (receive, quic)" in err_b, everything  # QUIC, not the TCP fallback
-    passed, dropped = map(int, re.findall(r"\d+", counts.splitlines()[-1]))
-    print(f"relay passed {passed}, dropped {dropped} ({dropped / (passed + dropped):.1%})")
+    passed, dropped, reordered, duplicated = map(int, re.findall(r"\d+",
+                                                             counts.splitlines()[-1]))
+    print(f"relay passed {passed}, dropped {dropped} ({dropped / (passed + dropped):.1%}), "
+          f"reordered {reordered}, duplicated {duplicated}")
     print(*(x for x in (err_b + err_main).splitlines() if "link" in x), sep="\n")
-    assert dropped > 0, counts
+    assert dropped > 0 and reordered > 0 and duplicated > 0, counts
 
 
 def test_the_cluster_server_the_main_node_uses_killed_between_hosts_loses_nothing(

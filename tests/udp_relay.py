@@ -1,7 +1,9 @@
-"""A UDP relay (on 127.0.0.1 unless told) that loses and delays packets: one
-client's datagrams to a server and back, each dropped with probability
-``drop`` (a seeded random, both ways) once ``spare`` packets have passed
-unharmed (the QUIC handshake), each passed one ``delay`` later. For tests of
+"""A UDP relay (on 127.0.0.1 unless told) that loses, delays, reorders and
+duplicates packets: one client's datagrams to a server and back, each dropped
+with probability ``drop`` (a seeded random, both ways) once ``spare`` packets
+have passed unharmed (the QUIC handshake), each passed ``delay`` later plus a
+random part of ``jitter`` (so that later packets overtake earlier ones), and
+each sent twice with probability ``duplicate``. For tests of
 what a lossy network does to a QUIC bridge; run as a program (``python
 tests/udp_relay.py``) it sits in a namespace between two others, since this
 kernel has no netem qdisc to do the same."""
@@ -34,11 +36,14 @@ class UdpRelay:
     """``port``: where the client sends; packets go on to ``server``."""
 
     def __init__(self, server: Addr, drop: float, seed: int = 7, spare: int = 40,
-                 host: str = "127.0.0.1", delay: float = 0.0) -> None:
+                 host: str = "127.0.0.1", delay: float = 0.0, jitter: float = 0.0,
+                 duplicate: float = 0.0) -> None:
         self.server, self.drop, self.spare = server, drop, spare
-        self.host, self.delay = host, delay
+        self.host, self.delay, self.jitter, self.duplicate = host, delay, jitter, duplicate
         self.rng = random.Random(seed)
-        self.passed = self.dropped = 0
+        self.passed = self.dropped = self.reordered = self.duplicated = 0
+        self._arrived = [0, 0]  # datagrams taken each way (to the server, back)
+        self._latest = [-1, -1]  # the latest arrival sent on each way so far
         self.port = 0
         self._client: Addr | None = None
         self._front: _Side | None = None
@@ -61,10 +66,28 @@ class UdpRelay:
             self.dropped += 1
             return
         self.passed += 1
-        if self.delay > 0:  # one fixed delay keeps the order: only loss is tested here
-            asyncio.get_running_loop().call_later(self.delay, self._send, data, from_client)
-        else:
-            self._send(data, from_client)
+        way = 0 if from_client else 1
+        index = self._arrived[way]
+        self._arrived[way] += 1
+        harm = self.passed > self.spare  # the handshake's packets pass unharmed
+        # no draw for a harm not asked for, so loss alone keeps its seeded sequence
+        copies = 2 if harm and self.duplicate > 0 and self.rng.random() < self.duplicate else 1
+        self.duplicated += copies - 1
+        for _ in range(copies):
+            late = self.delay + (self.rng.random() * self.jitter if harm and self.jitter
+                                 else 0.0)
+            if late > 0:
+                asyncio.get_running_loop().call_later(late, self._pass, data, from_client, index)
+            else:
+                self._pass(data, from_client, index)
+
+    def _pass(self, data: bytes, from_client: bool, index: int) -> None:
+        """Send one datagram on; counted as reordered if a later one went first."""
+        way = 0 if from_client else 1
+        if index < self._latest[way]:
+            self.reordered += 1
+        self._latest[way] = max(self._latest[way], index)
+        self._send(data, from_client)
 
     def _send(self, data: bytes, from_client: bool) -> None:
         if from_client and self._back is not None and self._back.transport is not None:
@@ -83,22 +106,27 @@ async def _serve(args: argparse.Namespace) -> None:
     """Relay until SIGTERM or ``--seconds`` (bounded either way), then print
     the counts the test reads."""
     host, port = args.server.rsplit(":", 1)
-    relay = await UdpRelay((host, int(port)), args.drop, host=args.host,
-                           delay=args.delay).start()
+    relay = await UdpRelay((host, int(port)), args.drop, host=args.host, delay=args.delay,
+                           jitter=args.jitter, duplicate=args.duplicate).start()
     print(f"port {relay.port}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), args.seconds)
     relay.close()
-    print(f"passed {relay.passed} dropped {relay.dropped}", flush=True)
+    print(f"passed {relay.passed} dropped {relay.dropped} reordered {relay.reordered} "
+          f"duplicated {relay.duplicated}", flush=True)
 
 
 if __name__ == "__main__":
-    cli = argparse.ArgumentParser(description="a lossy, delaying UDP relay")
+    cli = argparse.ArgumentParser(description="a lossy, delaying, reordering UDP relay")
     cli.add_argument("--host", required=True, help="the address the client sends to")
     cli.add_argument("--server", required=True, metavar="HOST:PORT")
     cli.add_argument("--drop", type=float, default=0.025)
     cli.add_argument("--delay", type=float, default=0.002, help="seconds, each way")
+    cli.add_argument("--jitter", type=float, default=0.0,
+                     help="up to this many seconds more, at random per packet (reorders)")
+    cli.add_argument("--duplicate", type=float, default=0.0,
+                     help="probability that a packet is sent twice")
     cli.add_argument("--seconds", type=float, default=120.0, help="stop by itself after this")
     asyncio.run(_serve(cli.parse_args()))
