@@ -22,6 +22,22 @@ from two_nodes import two_nodes
 
 pytestmark = pytest.mark.timeout(300)
 PORT = "4222"  # inside namespace a: no other server listens there
+MONITOR = "8222"  # the nats-server's monitoring port, inside namespace a
+FLOWING = 1_000_000  # bytes through the server before the cut (a NATS message is a batch)
+WATCH = """
+import json, sys, time, urllib.request
+url, least = sys.argv[1], int(sys.argv[2])
+direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy from env
+for _ in range(6000):  # 60 s at most
+    try:
+        with direct.open(url, timeout=1) as r:
+            if json.load(r)["in_bytes"] >= least:
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.01)
+sys.exit(1)
+"""
 COUNT = int(1_000_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
 
 
@@ -47,14 +63,15 @@ def test_a_link_cut_mid_stream_loses_nothing(hosts: Hosts, tmp_path: Path) -> No
     (tmp_path / "token").write_text("t")
     exe = binary()
     assert exe is not None
-    server = subprocess.Popen(hosts.run(hosts.a, exe, "-a", hosts.addr_a, "-p", PORT),
+    server = subprocess.Popen(hosts.run(hosts.a, exe, "-a", hosts.addr_a, "-p", PORT,
+                                        "-m", MONITOR),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"nats://{hosts.addr_a}:{PORT}"
         b = _node(hosts, hosts.b, "node", "--name", "b", "--nats", url, str(path),
                   token=tmp_path / "token")
         main = _node(hosts, hosts.a, "run", "--nats", url, str(path), token=tmp_path / "token")
-        time.sleep(2.0)  # loading, connecting, streaming: then the cut
+        _until_flowing(hosts)  # then the cut, however fast the stream runs here
         running = main.poll() is None and b.poll() is None
         hosts.link(up=False)
         time.sleep(3.0)  # past the bridge's resend and the client's ping: both notice
@@ -71,6 +88,16 @@ def test_a_link_cut_mid_stream_loses_nothing(hosts: Hosts, tmp_path: Path) -> No
     assert re.search(rf"stream\s+{COUNT:,}\s+{COUNT:,}\s", out_b), out_b
     assert "node b: tunnel stream was bridged over nats" in err_b, err_b
     _the_cut_cost_a_resend(err_main)
+
+
+def _until_flowing(h: Hosts) -> None:
+    """Until the nats-server has taken ``FLOWING`` bytes (its ``/varz``,
+    read inside namespace a): the cut then falls mid-stream on a quiet
+    machine too, where a fixed wait let the whole stream pass first."""
+    varz = f"http://{h.addr_a}:{MONITOR}/varz"
+    watched = subprocess.run(h.run(h.a, sys.executable, "-c", WATCH, varz, str(FLOWING)),
+                             timeout=90)
+    assert watched.returncode == 0, "the stream did not reach the nats-server within 60 s"
 
 
 def _the_cut_cost_a_resend(err_main: str) -> None:
