@@ -48,9 +48,9 @@ class Key:
         return f"{payload}.{_b64(signature)}"
 
 
-def operator_mode(tmp: Path) -> tuple[Path, Key, str]:
+def operator_mode(tmp: Path) -> tuple[Path, Key]:
     """A nats-server config trusting a fresh operator with one account
-    (preloaded, memory resolver); returns it, the account key and its JWT."""
+    (preloaded, memory resolver); returns it and the account's key."""
     operator = Key.new(nkeys.PREFIX_BYTE_OPERATOR)
     account = Key.new(nkeys.PREFIX_BYTE_ACCOUNT)
     op_jwt = operator.sign_jwt(operator.public, "op", {"type": "operator"})
@@ -60,7 +60,7 @@ def operator_mode(tmp: Path) -> tuple[Path, Key, str]:
     conf = tmp / "operator.conf"
     conf.write_text(f"operator: {op_jwt}\nresolver: MEMORY\n"
                     f"resolver_preload: {{ {account.public}: {acct_jwt} }}\n")
-    return conf, account, acct_jwt
+    return conf, account
 
 
 def user_creds(tmp: Path, account: Key, name: str) -> Path:

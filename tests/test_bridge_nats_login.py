@@ -94,17 +94,24 @@ def test_a_node_the_nats_server_refuses_says_why_and_exits(tmp_path: Path) -> No
 def _user_seed(tmp_path: Path, name: str) -> tuple[Path, str]:
     """A fresh NKey user: its seed in a file, and its public key ('U...')."""
     nkeys = pytest.importorskip("nkeys")
-    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    from nats_jwt import Key
+    user = Key.new(nkeys.PREFIX_BYTE_USER)
     path = tmp_path / f"{name}.nk"
-    path.write_bytes(seed + b"\n")
-    return path, nkeys.from_seed(bytearray(seed)).public_key.decode()
+    path.write_bytes(user.seed + b"\n")
+    return path, user.public
+
+
+def _listing(tmp_path: Path, public: str) -> Path:
+    """A nats-server config whose one user is the NKey ``public``."""
+    conf = tmp_path / "nkey.conf"
+    conf.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    return conf
 
 
 def test_an_nkey_user_logs_in_with_its_seed_and_another_seed_is_refused(tmp_path: Path) -> None:
     seed, public = _user_seed(tmp_path, "listed")
     other, _ = _user_seed(tmp_path, "stranger")
-    conf = tmp_path / "nkey.conf"
-    conf.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    conf = _listing(tmp_path, public)
     with NatsServer(args=("-c", str(conf))) as srv:
         assert asyncio.run(_round_trip(NatsOptions(srv.url, nkey=seed))) == b"through"
         wrong = _refusal(NatsOptions(srv.url, nkey=other))
@@ -126,7 +133,7 @@ def test_jwt_credentials_of_the_trusted_account_log_in_and_a_strangers_are_refus
         tmp_path: Path) -> None:
     nkeys = pytest.importorskip("nkeys")
     from nats_jwt import Key, operator_mode, user_creds
-    conf, account, _ = operator_mode(tmp_path)
+    conf, account = operator_mode(tmp_path)
     stranger = user_creds(tmp_path, Key.new(nkeys.PREFIX_BYTE_ACCOUNT), "mallory")
     with NatsServer(args=("-c", str(conf))) as srv:
         creds = user_creds(tmp_path, account, "alice")
@@ -139,8 +146,7 @@ def test_a_node_with_a_seed_the_server_does_not_list_is_refused(tmp_path: Path) 
     path = two_nodes(tmp_path, 10)
     _, public = _user_seed(tmp_path, "listed")
     stranger, _ = _user_seed(tmp_path, "stranger")
-    conf = tmp_path / "nkey.conf"
-    conf.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    conf = _listing(tmp_path, public)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
            "NANONET_BRIDGE_TOKEN": "bridge"}
     with NatsServer(args=("-c", str(conf))) as srv:

@@ -131,6 +131,5 @@ async def connect(opts: NatsOptions, wait: float = CONNECT_WAIT) -> Any:
     last = trying.exception() if not trying.cancelled() else None
     if isinstance(last, ImportError):  # nats-py reads credentials with nkeys
         raise MissingTool(f"NATS credentials ({opts.credentials or opts.nkey}) need the nkeys "
-                          "package: "
-                          f"pip install 'nats-py[nkeys]'") from last
+                          "package: pip install 'nats-py[nkeys]'") from last
     raise unreachable(opts, last or (seen[-1] if seen else None), wait)
