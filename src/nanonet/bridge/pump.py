@@ -165,8 +165,11 @@ class _Pump:
         return got
 
     async def _flush(self, session: SenderSession | ReceiverSession, now: float) -> bool:
+        """Run a due timer and send what the session has; True if either
+        happened (a timer may have made events: they are taken at once)."""
         at = session.get_timer()
-        if at is not None and at <= now:
+        timed = at is not None and at <= now
+        if timed:
             session.handle_timer(now)
         frames = session.data_to_send(now)
         dgrams = [f for f in frames if F.is_datagram(f)] if session.datagrams else []
@@ -176,7 +179,7 @@ class _Pump:
         if dgrams:
             await cast(DatagramLink, self.link).send_datagrams(dgrams)
             _honour_cancel()
-        return bool(frames)
+        return bool(frames) or timed
 
     async def _wait(self, busy: bool, session: SenderSession | ReceiverSession,
                     poll: bool) -> None:
@@ -373,6 +376,7 @@ class ReceivePump(_Pump):
         return self._stats(self.session, "receive", 0)
 
     def _new_session(self) -> ReceiverSession:
+        self._missed_told = 0  # the new session's missed the sender was told of
         head, free = self._ring_room()
         return ReceiverSession(self.tunnel, self.writer.geometry.max_payload, self.token,
                                head + self.totals.missed, free, self.clock(), self.timing,
@@ -396,11 +400,11 @@ class ReceivePump(_Pump):
 
     def _acknowledge(self) -> None:
         self._ack_at = None
+        self._missed_told = self.session.missed
         self.session.acknowledge(*self._room())
 
     def _events(self, now: float) -> None:
         s = self.session
-        missed = s.missed
         while (e := s.next_event()) is not None:
             if isinstance(e, Messages):
                 self._write(e, now)
@@ -411,8 +415,8 @@ class ReceivePump(_Pump):
                 self._end(e)
                 self.ended_at = now
                 self._acknowledge()
-        if s.missed != missed and self.ended_at is None:  # a gap given up: say so now
-            self._acknowledge()
+        if s.missed != self._missed_told and self.ended_at is None:
+            self._acknowledge()  # a gap given up (a datagram batch, a SENT): say so now
 
     def _end(self, e: Ended) -> None:
         """Close the local ring, or break it when the far writer's service is

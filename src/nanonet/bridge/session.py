@@ -19,7 +19,9 @@ A tunnel that opts into loss (``datagrams=True`` on both sessions, over a
 link that carries QUIC datagrams) sends its batches as DGRAM frames, never
 resent on a loss: the receiver counts a gap in the sequence as ``missed``
 and goes on from the batch that came, so its next expected sequence is its
-ring's head plus everything missed so far. A sender with batches in flight
+ring's head plus everything missed so far. A batch that comes ahead of a gap
+waits ``reorder_wait`` for it first (datagrams overtake each other): if the
+gap fills, both are delivered in order (bridge/reorder.py). A sender with batches in flight
 and no ACK for ``resend_after`` says how far it sent (SENT) instead of
 sending them again, and the receiver counts what did not come as missed.
 
@@ -48,6 +50,7 @@ from .events import (
     Messages,
     Refused,
 )
+from .reorder import ReorderWindow
 
 MAX_EVENTS = 1 << 16  # events not yet taken: bounded by credit; this guards the rest
 
@@ -55,12 +58,14 @@ MAX_EVENTS = 1 << 16  # events not yet taken: bounded by credit; this guards the
 @dataclass(frozen=True)
 class Timing:
     """Seconds between hellos, idle pings, silence that means a lost link,
-    and an unanswered batch before it is sent again."""
+    an unanswered batch before it is sent again, and how long a datagram
+    batch ahead of a gap waits for it (0: the gap is given up at once)."""
 
     hello_every: float = 0.25
     heartbeat: float = 1.0
     dead_after: float = 5.0
     resend_after: float = 1.0
+    reorder_wait: float = 0.005
 
 
 DEFAULT_TIMING = Timing()
@@ -418,6 +423,7 @@ class ReceiverSession(_Session):
         self._ended = False
         self._rewound_at = -1  # the expected sequence a rewind was last asked for
         self.duplicates = 0  # messages that arrived again after a resend, dropped here
+        self._window = ReorderWindow(timing.reorder_wait)  # datagram batches ahead of a gap
 
     def acknowledge(self, next_seq: int, credit: int) -> None:
         """Messages before ``next_seq`` are in the ring, ``credit`` more fit."""
@@ -438,7 +444,7 @@ class ReceiverSession(_Session):
         if kind is F.Kind.HELLO:
             self._hello(F.parse_hello(frame), bool(frame.flags & F.HELLO_DATAGRAM))
         elif kind in F.BATCHES:
-            self._data(frame)
+            self._data(frame, now)
         elif kind is F.Kind.SENT:
             self._sent(frame.fields[0])
         elif kind is F.Kind.CLOSE:
@@ -495,7 +501,7 @@ class ReceiverSession(_Session):
         if F.Kind.REFUSE not in self._control:
             self._control[F.Kind.REFUSE] = F.refuse(F.Refusal.RESUME, "no session: say hello")
 
-    def _data(self, frame: F.Frame) -> None:
+    def _data(self, frame: F.Frame, now: float) -> None:
         if self.state != "open":
             self._resume()
             return
@@ -507,17 +513,42 @@ class ReceiverSession(_Session):
         if end > self.granted_end:
             raise _fail(f"messages up to {end}, past the {self.granted_end} granted")
         if first > self.expected and lossy:
-            self._skip_to(first)
-        if first > self.expected:
+            self._hold(batch, now)
+        elif first > self.expected:
             self._ask_again()
-        elif end <= self.expected:
+        else:
+            self._deliver(batch)
+            if self._window:
+                self._release(self.expected)
+
+    def _hold(self, batch: F.Batch, now: float) -> None:
+        """A datagram batch ahead of a gap waits for it (``reorder_wait``);
+        a second copy of one already waiting is a duplicate."""
+        if self.timing.reorder_wait <= 0:
+            self._skip_to(batch.first_seq)
+            self._deliver(batch)
+        elif not self._window.hold(batch, now):
+            self.duplicates += len(batch.lengths)
+
+    def _deliver(self, batch: F.Batch) -> None:
+        """A batch that starts at or before ``expected``: what is new in it
+        becomes an event, the rest counts as duplicates."""
+        first, end = batch.first_seq, batch.first_seq + len(batch.lengths)
+        if end <= self.expected:
             self.duplicates += end - first
             self._queue_ack()
-        else:
-            skip, self.expected = self.expected - first, end
-            self.duplicates += skip
-            self._push(Messages(batch, skip))
-            self._maybe_ended()
+            return
+        skip, self.expected = self.expected - first, end
+        self.duplicates += skip
+        self._push(Messages(batch, skip))
+        self._maybe_ended()
+
+    def _release(self, give_up_to: int) -> None:
+        """Deliver the held batches that now follow without a gap, and those
+        that start at or before ``give_up_to`` (the gap counts as missed)."""
+        for batch in self._window.take(self.expected, give_up_to):
+            self._skip_to(batch.first_seq)
+            self._deliver(batch)
 
     def _skip_to(self, seq: int) -> None:
         """Give up every message before ``seq`` not yet here: they count as missed."""
@@ -537,6 +568,7 @@ class ReceiverSession(_Session):
             raise _fail(f"sent up to {next_seq}, past the {self.granted_end} granted")
         if self.end_seq is not None and next_seq > self.end_seq:
             raise _fail(f"sent up to {next_seq}, past the stream's end at {self.end_seq}")
+        self._release(next_seq)
         self._skip_to(next_seq)
         self._maybe_ended()
         self._queue_ack()
@@ -564,6 +596,19 @@ class ReceiverSession(_Session):
         if self.end_seq is not None and self.expected == self.end_seq and not self._ended:
             self._ended = True
             self._push(Ended(self.end_seq, self.broken))
+
+    def _deadlines(self) -> list[float]:
+        out = super()._deadlines()
+        due = self._window.due()
+        if due is not None:
+            out.append(due)
+        return out
+
+    def handle_timer(self, now: float) -> None:
+        super().handle_timer(now)
+        give_up_to = self._window.waited_past(now)
+        if give_up_to is not None:
+            self._release(give_up_to)
 
     def _live(self) -> bool:
         return self.state == "open"
