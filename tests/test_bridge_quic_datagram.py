@@ -94,11 +94,13 @@ def pair() -> Any:
 
 
 @asynccontextmanager
-async def quic_links(folder: Path, drop: float = 0.0,
-                     **harm: float) -> AsyncIterator[dict[str, Any]]:
+async def quic_links(folder: Path, drop: float = 0.0, delay: float = 0.0,
+                     jitter: float = 0.0,
+                     duplicate: float = 0.0) -> AsyncIterator[dict[str, Any]]:
     """Both tunnels' (send, receive) links on one QUIC connection, through a
-    relay that loses ``drop`` of the packets each way (and delays, reorders
-    or duplicates them: ``harm``, ``UdpRelay``'s keywords) if asked."""
+    relay that loses ``drop`` of the packets each way, delays them by
+    ``delay`` plus up to ``jitter`` and sends ``duplicate`` of them twice,
+    if any of these is asked."""
     cert, key = make_certificate(folder)
     accepted: dict[str, Any] = {}
     ready = asyncio.Event()
@@ -109,8 +111,9 @@ async def quic_links(folder: Path, drop: float = 0.0,
             ready.set()
     port = _udp_port()
     listener = await QuicListener("127.0.0.1", port, cert, key, accept).start()
-    relay = await UdpRelay(("127.0.0.1", port), drop, **harm).start() \
-        if drop or harm else None
+    harmed = drop or delay or jitter or duplicate
+    relay = await UdpRelay(("127.0.0.1", port), drop, delay=delay, jitter=jitter,
+                           duplicate=duplicate).start() if harmed else None
     dialer = await QuicDialer("127.0.0.1", relay.port if relay else port, cert).start()
     try:
         sends = {n: dialer.open(n) for n in NAMES}
