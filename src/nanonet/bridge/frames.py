@@ -203,6 +203,11 @@ class Batch:
     payload: memoryview
     longest: int  # the longest message's length
 
+    @property
+    def end_seq(self) -> int:
+        """The sequence after the batch's last message."""
+        return self.first_seq + len(self.lengths)
+
 
 def _fail(why: str) -> BridgeProtocolError:
     return BridgeProtocolError(f"bridge peer broke the protocol: {why}")

@@ -21,10 +21,6 @@ from dataclasses import dataclass, field
 from .frames import Batch
 
 
-def _end(batch: Batch) -> int:
-    return batch.first_seq + len(batch.lengths)
-
-
 @dataclass
 class ReorderWindow:
     """Batches held until the gap before them fills or ``wait`` passes."""
@@ -39,9 +35,9 @@ class ReorderWindow:
     def hold(self, batch: Batch, now: float) -> bool:
         """Keep ``batch`` until ``take`` gives it out; False: a batch that
         shares a sequence number with one held is a second copy, not kept."""
-        first, end = batch.first_seq, _end(batch)
+        first, end = batch.first_seq, batch.end_seq
         at = bisect_left(self._firsts, first)
-        if at > 0 and _end(self._held[self._firsts[at - 1]][0]) > first:
+        if at > 0 and self._held[self._firsts[at - 1]][0].end_seq > first:
             return False
         if at < len(self._firsts) and self._firsts[at] < end:
             return False
@@ -67,6 +63,6 @@ class ReorderWindow:
         out: list[Batch] = []
         while self._firsts and self._firsts[0] <= max(expected, give_up_to):
             batch, _ = self._held.pop(self._firsts.pop(0))
-            expected = max(expected, _end(batch))
+            expected = max(expected, batch.end_seq)
             out.append(batch)
         return out

@@ -509,7 +509,7 @@ class ReceiverSession(_Session):
         if lossy and not self.datagrams:
             raise _fail("a DGRAM frame on a tunnel that does not opt into loss")
         batch = F.parse_data(frame, self.max_payload)
-        first, end = batch.first_seq, batch.first_seq + len(batch.lengths)
+        first, end = batch.first_seq, batch.end_seq
         if end > self.granted_end:
             raise _fail(f"messages up to {end}, past the {self.granted_end} granted")
         if first > self.expected and lossy:
@@ -533,7 +533,7 @@ class ReceiverSession(_Session):
     def _deliver(self, batch: F.Batch) -> None:
         """A batch that starts at or before ``expected``: what is new in it
         becomes an event, the rest counts as duplicates."""
-        first, end = batch.first_seq, batch.first_seq + len(batch.lengths)
+        first, end = batch.first_seq, batch.end_seq
         if end <= self.expected:
             self.duplicates += end - first
             self._queue_ack()
