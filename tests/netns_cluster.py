@@ -71,11 +71,12 @@ def carries(m: Mesh, host: int, server: int) -> bool:
     return False
 
 
-def serving(m: Mesh, host: int) -> int | None:
-    """Which server carries the stream from the node on ``host``, asked until
-    a megabyte has gone through one (bounded): the stream is under way."""
+def serving(m: Mesh, host: int, on: tuple[int, ...] = (0, 1, 2)) -> int | None:
+    """Which server (of those ``on`` hosts) carries the stream from the node on
+    ``host``, asked until a megabyte has gone through one (bounded): the
+    stream is under way."""
     for _ in range(100):
-        got = _carried(m, host)
+        got = _carried(m, host, on)
         if max(got) > 1 << 20:
             return got.index(max(got))
         time.sleep(0.1)

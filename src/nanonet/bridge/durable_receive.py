@@ -23,7 +23,7 @@ from ..ring.packed import Packed
 from . import jetstream as J
 from .durable import RETRY_FIRST, TRANSPORT, Idle, quietly, retrying
 from .farend import end_as_far_writer
-from .linkstats import LinkStats
+from .linkstats import LinkStats, nats_reconnects
 
 log = logging.getLogger(__name__)
 ACK_WAIT = 30.0  # seconds the server waits for an ack before it delivers a batch again
@@ -58,8 +58,10 @@ class DurableReceivePump:
         self._idle = Idle()
 
     def stats(self) -> LinkStats:
+        nc = self.js._nc  # the client nats-py's JetStream context runs on
         return LinkStats(self.tunnel, "receive", TRANSPORT, self.state, None, 0, 0,
-                         max(0, self.resumes - 1), self.duplicates, 0, self.bytes_received)
+                         max(0, self.resumes - 1), self.duplicates, 0, self.bytes_received,
+                         nats_reconnects=nats_reconnects(nc))
 
     async def run(self) -> None:
         """Until the stream's end is in the ring and every batch was acked."""

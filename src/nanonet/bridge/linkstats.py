@@ -7,7 +7,10 @@ the receiving side always 0), messages sent again after a loss,
 reconnects (sessions after the first: a new hello after a lost link or a
 protocol error), the bytes each way, and, on a tunnel sent as datagrams
 (``delivery`` "datagram"), the messages the receiver gave up as lost
-(``missed``; always 0 on a stream). A node's bridges add the tunnel's far
+(``missed``; always 0 on a stream), and on a link over NATS the times the
+node's NATS client connected again to a server (``nats_reconnects``: a
+server restarted, a cluster server lost; nats-py's own count, which the
+bridge sessions do not see when nothing was lost). A node's bridges add the tunnel's far
 end (``far_end``: the node and the service on the other side, which only
 the manifest knows). ``observe/snapshot.py`` lists them
 under ``links`` and ``observe/metrics.py`` exports them per tunnel.
@@ -34,6 +37,7 @@ class LinkStats:
     bytes_received: int
     missed: int = 0  # given up by the receiver: datagrams lost on the way
     delivery: str = "stream"  # or "datagram": a tunnel that opts into loss, over QUIC
+    nats_reconnects: int = 0  # the NATS client's reconnects to a server; 0 off NATS
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +72,11 @@ class Totals:
         self.missed += getattr(session, "missed", 0)
         self.bytes_sent += session.bytes_out
         self.bytes_received += session.bytes_in
+
+
+def nats_reconnects(nc: Any) -> int:
+    """How often a nats-py client connected again after losing its server."""
+    return int(nc.stats.get("reconnects", 0))
 
 
 def transport_of(link: Any) -> str:

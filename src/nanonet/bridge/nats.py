@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .inbox import INBOX_BYTES, Inbox
+from .linkstats import nats_reconnects
 from .natsconnect import connect
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,11 @@ class NatsLink:
                                             pending_msgs_limit=-1, pending_bytes_limit=-1)
         await self.nc.flush()
         return self
+
+    @property
+    def nats_reconnects(self) -> int:
+        """How often this link's NATS client connected again to a server."""
+        return nats_reconnects(self.nc)
 
     async def _arrived(self, msg: Any) -> None:
         self.inbox.put(msg.data)

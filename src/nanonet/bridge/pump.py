@@ -149,7 +149,8 @@ class _Pump:
                          t.duplicates + getattr(session, "duplicates", 0),
                          t.bytes_sent + session.bytes_out, t.bytes_received + session.bytes_in,
                          t.missed + getattr(session, "missed", 0),
-                         "datagram" if session.datagrams else "stream")
+                         "datagram" if session.datagrams else "stream",
+                         getattr(self.link, "nats_reconnects", 0))
 
     def _feed(self, session: SenderSession | ReceiverSession, now: float) -> bool:
         """Give every waiting wire message to the session; True if any came."""

@@ -33,6 +33,7 @@ from ..errors import InvalidValue, ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..mesh import Mesh
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
+from ..observe.topmodel import nats_reconnects_text
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 from .verbosity import add_switch
 from .where import manifest_path
@@ -247,7 +248,7 @@ def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
                    f"{k['state']}, rtt {rtt}, in flight {k['in_flight']}, retransmits "
                    f"{k['retransmits']}, reconnects {k['reconnects']}, duplicates "
                    f"{k['duplicates']}, {k['bytes_sent']:,} B out, "
-                   f"{k['bytes_received']:,} B in{_missed(k)}")
+                   f"{k['bytes_received']:,} B in{_missed(k)}{nats_reconnects_text(k)}")
     return out
 
 

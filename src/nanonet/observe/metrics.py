@@ -102,6 +102,7 @@ _L_COUNTERS = (
     ("missed", "messages a bridge's receiver gave up as lost (a datagram tunnel over QUIC)"),
     ("bytes_sent", "bytes a bridge put on its link"),
     ("bytes_received", "bytes a bridge took from its link"),
+    ("nats_reconnects", "reconnects of the NATS client a link runs on (0 off NATS)"),
 )
 _L_LABELS = ["tunnel", "side", "transport"]
 

@@ -14,6 +14,7 @@ from typing import Any
 from .units import byte_rate, size
 
 Snap = dict[str, Any]
+NATS_TRANSPORTS = ("nats", "jetstream")  # a link's transports that run on a NATS client
 SORTS = ("name", "rate", "fill", "lag", "cpu")  # the keys n, r, f, l, c
 
 
@@ -197,14 +198,21 @@ def pattern_lines(snap: Snap) -> list[str]:
 
 def link_lines(snap: Snap) -> list[str]:
     """Each bridged link: the tunnel's far end, the session's state, its round
-    trip, in flight, retransmits, reconnects, bytes each way, and what a link
-    that carries datagrams missed."""
+    trip, in flight, retransmits, reconnects, bytes each way, what a link
+    that carries datagrams missed, and a link over NATS its client's reconnects."""
     return [f"link {k['tunnel']} ({k['side']}, {k['transport']}){_far(k)}: {k['state']}, "
             f"rtt {_rtt(k.get('rtt_s'))}, in flight {k['in_flight']:,}, retransmits "
             f"{k['retransmits']:,}, reconnects {k['reconnects']:,}, "
             f"{size(k['bytes_sent'])} out, {size(k['bytes_received'])} in"
             + (f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else "")
-            for k in snap.get("links", [])]
+            + nats_reconnects_text(k) for k in snap.get("links", [])]
+
+
+def nats_reconnects_text(k: Snap) -> str:
+    """A link over NATS: how often its NATS client connected again to a server."""
+    if k["transport"] not in NATS_TRANSPORTS:
+        return ""
+    return f", nats reconnects {k.get('nats_reconnects', 0):,}"
 
 
 def _far(k: Snap) -> str:
