@@ -58,7 +58,7 @@ async def read(url: str, out: str) -> None:
     t = m.tunnels[TUNNEL]
     t.take(Direction.READ, "recorder")
     nc = await connect(NatsOptions(url))
-    pump = DurableReceivePump(nc.jetstream(), m.writer(TUNNEL), MESH, TUNNEL, TOKEN)
+    pump = DurableReceivePump(nc, m.writer(TUNNEL), MESH, TUNNEL, TOKEN)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     task = asyncio.create_task(pump.run())
     await asyncio.to_thread(record, PeekingReader(t.ring, t.control), fd)

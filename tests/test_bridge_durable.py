@@ -82,7 +82,7 @@ def test_durable_stream_checks_every_sequence(pair: Nodes, server: NatsServer) -
     async def go() -> DurableReceivePump:
         nc = await connect(NatsOptions(server.url))
         send = DurableSendPump(nc, pair.peeker(), "m", "t", b"k")
-        recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
+        recv = DurableReceivePump(nc, pair.inlet, "m", "t", b"k")
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
         await asyncio.wait_for(asyncio.gather(
             asyncio.to_thread(produce, pair.writer, COUNT),
@@ -101,7 +101,7 @@ def test_nats_server_restarted_mid_stream_loses_nothing(pair: Nodes,
     async def go() -> None:
         nc = await connect(NatsOptions(server.url))
         send = DurableSendPump(nc, pair.peeker(), "m", "t", b"k")
-        recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
+        recv = DurableReceivePump(nc, pair.inlet, "m", "t", b"k")
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
 
         async def restart() -> None:
@@ -186,7 +186,7 @@ def test_writer_killed_after_storing_loses_nothing(pair: Nodes, server: NatsServ
 
     async def go() -> None:
         nc = await connect(NatsOptions(server.url))
-        recv = asyncio.create_task(DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t",
+        recv = asyncio.create_task(DurableReceivePump(nc, pair.inlet, "m", "t",
                                                       b"k").run())
         await asyncio.wait_for(asyncio.to_thread(_read_exactly, pair, COUNT), WATCHDOG)
         recv.cancel()
@@ -298,7 +298,7 @@ def test_a_broken_writer_breaks_the_far_tunnel_after_its_stored_messages(
     async def go() -> None:
         nc = await connect(NatsOptions(server.url))
         send = DurableSendPump(nc, pair.peeker(), "m", "t", b"k")
-        recv = DurableReceivePump(nc.jetstream(), pair.inlet, "m", "t", b"k")
+        recv = DurableReceivePump(nc, pair.inlet, "m", "t", b"k")
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
         await asyncio.wait_for(tasks[0], WATCHDOG)
         with pytest.raises(TunnelBroken, match=r"shop \(far node\)"):
@@ -327,7 +327,7 @@ def test_a_batch_the_server_delivers_again_is_dropped_by_its_sequence(
     async def go() -> DurableReceivePump:
         nc = await connect(NatsOptions(server.url))
         send = DurableSendPump(nc, n.peeker(), "m", "t", b"k")
-        recv = DurableReceivePump(nc.jetstream(), n.inlet, "m", "t", b"k", ack_wait=0.5)
+        recv = DurableReceivePump(nc, n.inlet, "m", "t", b"k", ack_wait=0.5)
         tasks = [asyncio.create_task(send.run()), asyncio.create_task(recv.run())]
         ends = asyncio.gather(asyncio.to_thread(write_then_close, n, count, gate),
                               asyncio.to_thread(consume, n.reader, count, n.got, 8, gate))
@@ -389,7 +389,7 @@ def test_a_window_of_batches_cut_mid_stream_keeps_every_message_once_in_order(
             pump.batch = 128  # many batches, so several are out at once
             return pump
         pumps = [sender()]
-        recv = DurableReceivePump(nc.jetstream(), n.inlet, "m", "t", b"k")
+        recv = DurableReceivePump(nc, n.inlet, "m", "t", b"k")
         send, tasks = asyncio.create_task(pumps[0].run()), [asyncio.create_task(recv.run())]
         tasks += [asyncio.create_task(asyncio.to_thread(write)),
                   asyncio.create_task(asyncio.to_thread(consume, n.reader, COUNT, n.got))]

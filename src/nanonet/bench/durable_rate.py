@@ -32,7 +32,7 @@ async def durable_rate(url: str, n: int, size: int) -> float:
         tunnel = f"t{size}"
         tasks = [asyncio.create_task(DurableSendPump(na, link.peek, "bench",
                                                      tunnel, b"b").run()),
-                 asyncio.create_task(DurableReceivePump(nb.jetstream(), link.inlet, "bench",
+                 asyncio.create_task(DurableReceivePump(nb, link.inlet, "bench",
                                                         tunnel, b"b").run())]
         t0 = time.perf_counter()
         await asyncio.gather(asyncio.to_thread(_produce, writer, n, size),

@@ -44,9 +44,10 @@ class _Batch:
 class DurableReceivePump:
     """The reader's node: the tunnel's stream into the local ring."""
 
-    def __init__(self, js: Any, writer: TunnelWriter, mesh: str, tunnel: str, token: bytes,
+    def __init__(self, nc: Any, writer: TunnelWriter, mesh: str, tunnel: str, token: bytes,
                  ack_wait: float = ACK_WAIT) -> None:
-        self.js, self.writer, self.mesh, self.tunnel, self.token = js, writer, mesh, tunnel, token
+        self.nc, self.js = nc, nc.jetstream()
+        self.writer, self.mesh, self.tunnel, self.token = writer, mesh, tunnel, token
         self.ack_wait = ack_wait
         self.state, self.expected, self.ended = "starting", 0, False
         # duplicates: messages delivered again and dropped; resumes: consumers made anew
@@ -58,10 +59,9 @@ class DurableReceivePump:
         self._idle = Idle()
 
     def stats(self) -> LinkStats:
-        nc = self.js._nc  # the client nats-py's JetStream context runs on
         return LinkStats(self.tunnel, "receive", TRANSPORT, self.state, None, 0, 0,
                          max(0, self.resumes - 1), self.duplicates, 0, self.bytes_received,
-                         nats_reconnects=nats_reconnects(nc))
+                         nats_reconnects=nats_reconnects(self.nc))
 
     async def run(self) -> None:
         """Until the stream's end is in the ring and every batch was acked."""

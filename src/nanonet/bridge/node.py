@@ -174,7 +174,7 @@ class NodeBridges:
         for name in self.part.incoming:
             if self._durable(name):
                 self._spawn(name, DurableReceivePump(
-                    self._nc.jetstream(), self.mesh.writer(name, BRIDGE_OWNER),
+                    self._nc, self.mesh.writer(name, BRIDGE_OWNER),
                     self.part.mesh_name, name, self.token))
                 continue
             link = await NatsLink.receiver(self._nc, self.part.mesh_name, name)

@@ -33,7 +33,7 @@ from ..errors import InvalidValue, ManifestError
 from ..manifest.manifest import Manifest, load_manifest
 from ..mesh import Mesh
 from ..observe.hook import add_arguments, attach, mesh_name, preflight
-from ..observe.topmodel import nats_reconnects_text
+from ..observe.topmodel import missed_text, nats_reconnects_text
 from .manifest_run import HostReads, RunOptions, failed, run_mesh, summary
 from .verbosity import add_switch
 from .where import manifest_path
@@ -248,13 +248,8 @@ def link_lines(label: str, links: list[dict[str, Any]]) -> list[str]:
                    f"{k['state']}, rtt {rtt}, in flight {k['in_flight']}, retransmits "
                    f"{k['retransmits']}, reconnects {k['reconnects']}, duplicates "
                    f"{k['duplicates']}, {k['bytes_sent']:,} B out, "
-                   f"{k['bytes_received']:,} B in{_missed(k)}{nats_reconnects_text(k)}")
+                   f"{k['bytes_received']:,} B in{missed_text(k)}{nats_reconnects_text(k)}")
     return out
-
-
-def _missed(k: dict[str, Any]) -> str:
-    """A datagram link's count of messages given up as lost on the way."""
-    return f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else ""
 
 
 def _node(args: argparse.Namespace) -> int:

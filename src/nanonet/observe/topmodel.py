@@ -204,8 +204,12 @@ def link_lines(snap: Snap) -> list[str]:
             f"rtt {_rtt(k.get('rtt_s'))}, in flight {k['in_flight']:,}, retransmits "
             f"{k['retransmits']:,}, reconnects {k['reconnects']:,}, "
             f"{size(k['bytes_sent'])} out, {size(k['bytes_received'])} in"
-            + (f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else "")
-            + nats_reconnects_text(k) for k in snap.get("links", [])]
+            + missed_text(k) + nats_reconnects_text(k) for k in snap.get("links", [])]
+
+
+def missed_text(k: Snap) -> str:
+    """A datagram link's count of messages given up as lost on the way."""
+    return f", missed {k['missed']:,} (datagram)" if k.get("delivery") == "datagram" else ""
 
 
 def nats_reconnects_text(k: Snap) -> str:
