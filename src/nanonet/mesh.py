@@ -158,6 +158,7 @@ class FanIn(Tunnel):
 
 
 WasmSource = bytes | bytearray | memoryview | str | Path
+_DEFAULT_POLICY = ServicePolicy()  # no grants, no limits, no restarts: one frozen object
 
 
 def _read_wasm(wasm: WasmSource, text: str = "(module") -> bytes | str:
@@ -416,8 +417,9 @@ class Mesh:
         if name in self.services or name in self.components:
             raise InvalidValue(f"service {name!r} already exists in this mesh")
         try:
-            policy = ServicePolicy(Grants.of(grants), limits or NO_LIMITS,
-                                   restart or NEVER_RESTART)
+            policy = (_DEFAULT_POLICY if not grants and limits is None and restart is None
+                      else ServicePolicy(Grants.of(grants), limits or NO_LIMITS,
+                                         restart or NEVER_RESTART))
         except ValueError as err:
             raise InvalidValue(f"service {name!r}: {err}") from None
         if policy.limits.fuel_per_tick is not None and not self.rt.fuel:

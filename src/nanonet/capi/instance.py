@@ -62,9 +62,15 @@ def is_memory(item: Extern) -> bool:
 def new_instance(ctx: object, module: wasmtime.Module,
                  imports: ctypes.Array[Extern]) -> RawInstance:
     """Instantiate ``module`` in the store ``ctx`` with ``imports``, in order."""
+    return new_instance_of(ctx, module.ptr(), imports)
+
+
+def new_instance_of(ctx: object, module: Any, imports: ctypes.Array[Extern]) -> RawInstance:
+    """``new_instance`` for the C pointer of a module (``Module.ptr()``), which
+    a caller instantiating one module many times takes once."""
     inst = RawInstance()
     trap = _TRAP_PTR()
-    err = _instance_new(ctx, module.ptr(), imports, len(imports), _byref(inst), _byref(trap))
+    err = _instance_new(ctx, module, imports, len(imports), _byref(inst), _byref(trap))
     if err:
         raise wasmtime.WasmtimeError._from_ptr(err)
     if trap:
@@ -72,10 +78,13 @@ def new_instance(ctx: object, module: wasmtime.Module,
     return inst
 
 
-def export_into(ctx: object, inst: RawInstance, name: bytes, item: Extern) -> bool:
-    """Write the export ``name`` of ``inst`` into ``item`` (an import list's
-    slot, in place); False if it has none."""
-    return bool(_export_get(ctx, _byref(inst), name, len(name), _byref(item)))
+def export_into(ctx: object, inst: RawInstance, name: bytes, item: Extern,
+                size: int | None = None) -> bool:
+    """Write the export ``name`` (of ``size`` bytes, if the caller knows it)
+    of ``inst`` into ``item`` (an import list's slot, in place); False if it
+    has none."""
+    return bool(_export_get(ctx, _byref(inst), name, len(name) if size is None else size,
+                            _byref(item)))
 
 
 def export(ctx: object, inst: RawInstance, name: bytes) -> Extern:
@@ -105,13 +114,15 @@ def export_of(store: wasmtime.Store, inst: wasmtime.Instance, name: str) -> Any:
     return wrap_extern(item)
 
 
-def new_memory(ctx: object, memory_type: wasmtime.MemoryType,
+def new_memory(ctx: object, memory_type: wasmtime.MemoryType | Any,
                item: Extern | None = None) -> Extern:
-    """A new memory of ``memory_type`` in the store ``ctx``, as an extern
-    (written into ``item``, an import list's slot, if given)."""
+    """A new memory of ``memory_type`` (or its C pointer, ``MemoryType.ptr()``)
+    in the store ``ctx``, as an extern (written into ``item``, an import
+    list's slot, if given)."""
     item = Extern() if item is None else item
     item.kind = _EXTERN_MEMORY
-    err = _memory_new(ctx, memory_type.ptr(), _byref(item.of.memory))
+    ty = memory_type.ptr() if isinstance(memory_type, wasmtime.MemoryType) else memory_type
+    err = _memory_new(ctx, ty, _byref(item.of.memory))
     if err:
         raise wasmtime.WasmtimeError._from_ptr(err)
     return item

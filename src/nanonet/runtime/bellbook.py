@@ -67,6 +67,8 @@ class BellBook:
         """The bells of a service whose ends' other ends ``others`` hold, and
         which reads ``fanin`` (fan-in groups); None when no bell is involved
         (its adapter is then the plain one)."""
+        if not (waits or fanin or self.waiters):  # no bell in this mesh: nothing to plan
+            return None
         if (waits or fanin) and name not in self.waiters:
             if self.bell is None:
                 self.bell = Bell(self._rt.engine, self._rt.new_store())

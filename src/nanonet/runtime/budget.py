@@ -218,9 +218,12 @@ def holdings(shape: GuestShape, limits: Budget | None, linked: wasmtime.Memory,
     gives the guest's export of a name or None, when exported, else at the
     most they can hold), a sampling adapter's ``own`` page and the shim's
     table of ``shim_elements``."""
-    memories, tables, fixed = [linked, *([own] if own else [])], [], shim_elements
-    fixed *= TABLE_ELEMENT_BYTES
-    for mem in shape.others("memory" if exported else None):
+    fixed = shim_elements * TABLE_ELEMENT_BYTES
+    others = shape.others("memory" if exported else None)
+    if not others and not shape.tables:  # most guests: one memory, no table
+        return Holdings((linked, own) if own else (linked,), (), fixed)
+    memories, tables = [linked, *([own] if own else [])], []
+    for mem in others:
         item = export(mem.export) if mem.export else None
         if isinstance(item, wasmtime.Memory):
             memories.append(item)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import wasmtime
 
@@ -36,6 +37,21 @@ class LinkPlan:
     # ABI op name, None for the guest's memory, or the index of a raw-mapped ring
     guest_imports: list[bytes | int | None]
     memory_slot: int  # where the guest's memory goes in its import list (-1: none)
+    # taken once from the above, so that an instantiation only makes C calls:
+    # the modules' and memory type's C pointers (the plan holds their owners),
+    # and (slot, name, length) of each ABI import, (slot, ring index) of each raw one
+    _guest_ptr: Any = field(init=False, repr=False)
+    _adapter_ptr: Any = field(init=False, repr=False)
+    _type_ptr: Any = field(init=False, repr=False)
+    _ops: tuple[tuple[int, bytes, int], ...] = field(init=False, repr=False)
+    _raws: tuple[tuple[int, int], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._guest_ptr, self._adapter_ptr = self.guest.ptr(), self.adapter.ptr()
+        self._type_ptr = None if self.memory_type is None else self.memory_type.ptr()
+        names = list(enumerate(self.guest_imports))
+        self._ops = tuple((i, n, len(n)) for i, n in names if isinstance(n, bytes))
+        self._raws = tuple((i, n) for i, n in names if isinstance(n, int))
 
     @classmethod
     def build(cls, guest: wasmtime.Module, adapter: wasmtime.Module,
@@ -74,33 +90,32 @@ class LinkPlan:
             raw.set_shared(imports[i + 1], ring)
         if clock is not None:
             raw.set_func(imports[len(rings) + 1], clock)
-        return raw.new_instance(ctx, self.adapter, imports)
+        return raw.new_instance_of(ctx, self._adapter_ptr, imports)
 
     def _guest(self, ctx: object, funcs_from: raw.RawInstance,
                rings: list[wasmtime.SharedMemory]) -> raw.RawInstance:
         """The guest of its own memory, its functions from ``funcs_from``."""
         imports = raw.externs(len(self.guest_imports))
         self._fill_guest(ctx, imports, funcs_from, rings)
-        return raw.new_instance(ctx, self.guest, imports)
+        return raw.new_instance_of(ctx, self._guest_ptr, imports)
 
     def _fill_guest(self, ctx: object, imports: ctypes.Array[raw.Extern],
                     funcs_from: raw.RawInstance, rings: list[wasmtime.SharedMemory]) -> None:
         """The guest's function imports and raw rings, written in place."""
-        for i, name in enumerate(self.guest_imports):
-            if isinstance(name, int):
-                raw.set_shared(imports[i], rings[name])
-            elif name is not None and not raw.export_into(ctx, funcs_from, name, imports[i]):
+        for i, index in self._raws:
+            raw.set_shared(imports[i], rings[index])
+        for i, name, size in self._ops:
+            if not raw.export_into(ctx, funcs_from, name, imports[i], size):
                 raise LoadError(f"missing export {name.decode()!r}")
 
     def _imports_memory(self, ctx: object, rings: list[wasmtime.SharedMemory],
                         clock: wasmtime.Func | None) -> Linked:
         """The memory is made in the guest's own import slot, the adapter on it."""
-        assert self.memory_type is not None
         imports = raw.externs(len(self.guest_imports))
-        extern = raw.new_memory(ctx, self.memory_type, imports[self.memory_slot])
+        extern = raw.new_memory(ctx, self._type_ptr, imports[self.memory_slot])
         adapter = self._adapter(ctx, extern, rings, clock)
         self._fill_guest(ctx, imports, adapter, rings)
-        guest = raw.new_instance(ctx, self.guest, imports)
+        guest = raw.new_instance_of(ctx, self._guest_ptr, imports)
         return Linked(raw.instance(guest), raw.instance(adapter), raw.memory(extern),
                       "imports-memory")
 

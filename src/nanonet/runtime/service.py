@@ -29,7 +29,7 @@ from ..host.clock import Signal
 from ..host.engine import Runtime
 from ..host.traps import OffsetMap, TrapLog, trap_cause, trap_frames, trap_message
 from ..policy import wasi as wasi_caps
-from ..policy.policy import ServicePolicy
+from ..policy.policy import NO_GRANTS, ServicePolicy
 from ..ring import layout as L
 from ..ring import portlayout as P
 from ..ring.adapter import Direction, EndSpec, available_ops, compile_adapter, shape
@@ -69,6 +69,21 @@ ENTRY_POINTS = ("run", "_start")
 INTERNAL_INSTANCES = 2  # the adapter and, for guests that export memory, the shim
 
 _SHAPES: dict[wasmtime.Module, GuestShape] = {}  # each guest module: its memories, tables
+# each (guest module, entry= given): the entry export it has and how its results are read
+_ENTRIES: dict[tuple[wasmtime.Module, str | None], tuple[str, int | None] | None] = {}
+
+
+def entry_of(guest: wasmtime.Module, entry: str | None) -> tuple[str, int | None] | None:
+    """The name of the guest's entry function (``entry``, else the first of
+    ``ENTRY_POINTS`` it exports as a function) and ``plain_results`` of it;
+    None if it has none. Read from the module's types once per module, so a
+    service's load looks up one export, not every candidate."""
+    key = (guest, entry)
+    if key not in _ENTRIES:
+        funcs = {e.name for e in guest.exports if isinstance(e.type, wasmtime.FuncType)}
+        name = next((n for n in ((entry,) if entry else ENTRY_POINTS) if n in funcs), None)
+        _ENTRIES[key] = None if name is None else (name, plain_results(guest, name))
+    return _ENTRIES[key]
 
 
 def adapter_module(rt: Runtime, ends: list[EndSpec], sampling: bool = False,
@@ -118,6 +133,29 @@ class Service:
     and runs again; the other services never stop.
     """
 
+    # what a new service starts with, kept on the class: immutable values
+    # that a thousand services would otherwise each write at creation
+    cause: str | None = None  # why it trapped or failed, last first
+    outcome: Outcome | None = None  # how its thread ended
+    internal_error: InternalError | None = None
+    error: GuestTrap | None = None
+    restarts = 0
+    exit_code: int | None = None
+    asked = ""  # after a negative exit: the tunnel name it asked for and lacked
+    load_seconds = 0.0
+    watched: tuple[bytes, OffsetMap] | None = None
+    upgrade_request: Request | None = None  # a hot upgrade in flight (upgrade.py)
+    _previous: ServiceSpec | None = None  # the module before the last upgrade
+    _poll: BoundedPoll | None = None  # WASI's poll_oneoff, made when WASI is linked
+    _thread: threading.Thread | None = None
+    _stopping = False
+    _has_start = False  # the guest had a start section (now an export)
+    _host_memory = False  # its defined memory was moved to an import
+    _start: wasmtime.Func | None = None
+    _start_results: int | None = None  # set with _start and _entry, at load
+    _entry_results: int | None = None
+    _closed = False
+
     def __init__(self, rt: Runtime, spec: ServiceSpec, rings: Sequence[RingMemory],
                  supervisor: Supervisor | None = None, *,
                  controls: Sequence[RingControl] = (),
@@ -133,16 +171,7 @@ class Service:
         self.supervisor = supervisor or Supervisor()
         self.clock = self.supervisor.clock
         self.state = State.CREATED  # written only by the service's own thread
-        self.cause: str | None = None  # why it trapped or failed, last first
-        self.outcome: Outcome | None = None  # how its thread ended
-        self.internal_error: InternalError | None = None
-        self.error: GuestTrap | None = None
         self.trap_log = TrapLog()
-        self.restarts = 0
-        self.exit_code: int | None = None
-        self.asked = ""  # after a negative exit: the tunnel name it asked for and lacked
-        self.load_seconds = 0.0
-        self.watched: tuple[bytes, OffsetMap] | None = None
         self._rt = rt
         self._rings = tuple(rings)
         self._ports = tuple(ports)  # in the order of spec.ports
@@ -151,38 +180,31 @@ class Service:
         self.watchdog = Watchdog(spec.ends, self._rings, limits.deadline_ms, limits.fuel_per_tick,
                                  self.clock, [port_marks(p, e) for p, e in
                                               zip(self._ports, spec.ports, strict=True)])
-        self._poll: BoundedPoll | None = None  # WASI's poll_oneoff, made when WASI is linked
-        self._thread: threading.Thread | None = None
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # host calls before start
         self._restart_budget = RestartBudget(spec.policy.restart, self.clock)
         self._started = threading.Lock()  # held until the thread applied START
         self._started.acquire()
         self._wake = Signal()  # cuts a restart's back-off short
-        self._stopping = False
-        self._has_start = False  # the guest had a start section (now an export)
-        self._host_memory = False  # its defined memory was moved to an import
-        self._start: wasmtime.Func | None = None
-        self._start_results: int | None = None  # set with _start and _entry, at load
-        self._entry_results: int | None = None
-        self._closed = False
         self._controls = tuple(controls)
         reads = [c for c, e in zip(self._controls, spec.ends, strict=False)
                  if e.direction is Direction.READ and e.sub is None]  # no dead letters
         # for a pub-sub subscriber: its tail is in its line, and the others read on
         self.redeliveries = Redeliveries(spec.policy.restart.dead_letter_after, reads,
                                          dead_letter, spec.policy.restart.dead_letter)
-        self.upgrade_request: Request | None = None  # a hot upgrade in flight (upgrade.py)
-        self._previous: ServiceSpec | None = None  # the module before the last upgrade
         self.linked = self._load()
 
     # -- loading ---------------------------------------------------------
     def _load(self) -> Linked:
         t0 = time.perf_counter()
         guest = self._compile()
-        ends_shape = shape(self.spec.ends)
-        bells = self.spec.bells if self.spec.bells and self.spec.bells.used else None
-        adapter = adapter_module(self._rt, self.spec.ends, self.spec.sampling, ends_shape,
-                                 self.spec.ports, bells)
+        spec = self.spec
+        ends_shape = shape(spec.ends)
+        bells = spec.bells if spec.bells and spec.bells.used else None
+        raw = raw_rings(spec.ends, spec.policy.grants)  # tunnel -> ring index, for nanonet:raw
+        key = self._plan_key(guest, ends_shape, raw)
+        plan = self._rt.plans.get(key)  # a plan holds the adapter its key implies
+        adapter = plan.adapter if plan is not None else adapter_module(
+            self._rt, spec.ends, spec.sampling, ends_shape, spec.ports, bells)
         self._requeue_ports()
         self.shape = self._shape(guest)
         self.store = self._new_store(guest)
@@ -192,7 +214,8 @@ class Service:
             rings.append(self._bell)  # imported after the rings (ring/waitany.py)
         rings += [p.memory.shared for p in self._ports]  # then the ports
         try:
-            linked = self._link(guest, adapter, rings, ends_shape)
+            linked = (plan.instantiate(self.store, rings, self._clock()) if plan is not None
+                      else self._link(guest, adapter, rings, key, raw))
             if self._host_memory:  # linked as if it imported it; it is the guest's export
                 linked.style = "exports-memory"
         except wasmtime.Trap as trap:
@@ -259,30 +282,37 @@ class Service:
                         lambda name: export_of(self.store, linked.guest, name),
                         own if isinstance(own, wasmtime.Memory) else None, shim, exported)
 
+    def _plan_key(self, guest: wasmtime.Module, ends_shape: tuple[object, ...],
+                  raw: dict[str, int]) -> tuple[object, ...]:
+        """What a link plan (and so its adapter) depends on. The compiled
+        module stands for its source: the runtime's cache gives one Module per
+        source, and the plan holds it, so it outlives the key. No grants at
+        all (the usual case) is None, which hashes without a dataclass call."""
+        spec, grants = self.spec, self.spec.policy.grants
+        bells = spec.bells
+        return (guest, spec.sampling, *ends_shape, None if grants is NO_GRANTS else grants,
+                tuple(raw.items()), *(p.shape for p in spec.ports),
+                *(() if bells is None else (bells,)))
+
     def _link(self, guest: wasmtime.Module, adapter: wasmtime.Module,
-              rings: list[wasmtime.SharedMemory], ends_shape: tuple[object, ...]) -> Linked:
-        """The fast raw path when no WASI is granted, else the Linker path."""
+              rings: list[wasmtime.SharedMemory], key: tuple[object, ...],
+              raw: dict[str, int]) -> Linked:
+        """No plan yet for ``key``: the fast raw path (a plan made now and
+        kept) when no WASI is granted, else the Linker path."""
         grants = self.spec.policy.grants
-        raw = raw_rings(self.spec.ends, grants)  # tunnel -> ring index, for nanonet:raw
-        # the compiled module stands for its source: the runtime's cache gives
-        # one Module per source, and the plan holds it, so it outlives the key
-        bells = self.spec.bells
-        key = (guest, self.spec.sampling, *ends_shape, grants, tuple(raw.items()),
-               *(p.shape for p in self.spec.ports), *(() if bells is None else (bells,)))
-        plan = self._rt.plans.get(key)
-        if plan is None:
-            waits = [WAIT_ANY] if bells is not None and bells.own is not None else []
-            ops = frozenset([*available_ops(self.spec.ends), "tunnel", *waits,
-                             *port_ops(tuple(p.shape for p in self.spec.ports))])
-            if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
-                             self.spec.wasm):
-                # poll_oneoff ended by the deadline and stop; kept alive with the service
-                self._poll = self._poll or BoundedPoll(self.watchdog)
-                return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
-                            raw={t: rings[i] for t, i in raw.items()}, clock=self._clock(),
-                            poll=self._poll, owner=self.name)
-            plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
-            self._rt.plans[key] = plan
+        waits = [WAIT_ANY] if self.spec.bells is not None and self.spec.bells.own is not None \
+            else []
+        ops = frozenset([*available_ops(self.spec.ends), "tunnel", *waits,
+                         *port_ops(tuple(p.shape for p in self.spec.ports))])
+        if check_imports(self.name, guest, grants, ops, read_pages(self.spec.ends),
+                         self.spec.wasm):
+            # poll_oneoff ended by the deadline and stop; kept alive with the service
+            self._poll = self._poll or BoundedPoll(self.watchdog)
+            return link(self._rt, self.store, guest, adapter, rings, wasi=grants,
+                        raw={t: rings[i] for t, i in raw.items()}, clock=self._clock(),
+                        poll=self._poll, owner=self.name)
+        plan = LinkPlan.build(guest, adapter, self._rt.module(shim_wat()), raw)
+        self._rt.plans[key] = plan
         return plan.instantiate(self.store, rings, self._clock())
 
     def _clock(self) -> wasmtime.Func | None:
@@ -320,12 +350,12 @@ class Service:
         start = export_of(self.store, linked.guest, START_EXPORT) if self._has_start else None
         self._start = start if isinstance(start, wasmtime.Func) else None
         self._start_results = plain_results(guest, START_EXPORT) if self._start else None
+        found = entry_of(guest, self.spec.entry)
+        func = export_of(self.store, linked.guest, found[0]) if found else None
+        if isinstance(func, wasmtime.Func):
+            self._entry_results = found[1] if found else None
+            return func
         names = (self.spec.entry,) if self.spec.entry else ENTRY_POINTS
-        for name in names:
-            func = export_of(self.store, linked.guest, name)
-            if isinstance(func, wasmtime.Func):
-                self._entry_results = plain_results(guest, name)
-                return func
         raise LoadError(f"service {self.name!r} exports no entry function "
                         f"(looked for {', '.join(names)}): export one, or set entry=")
 
