@@ -13,11 +13,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nanonet import Mesh
 from nanonet.errors import TapError
 from nanonet.observe.pcapng import packet
-from nanonet.observe.tapclock import times_every
+from nanonet.observe.tapclock import stretches_every, times_every
 from nanonet.observe.tapline import Line
 from nanonet.ring import layout as L
 from nanonet.ring.protocol import Field
@@ -105,3 +107,19 @@ def test_a_length_over_max_payload_builds_nothing() -> None:
         assert line.grab() == 7
         with pytest.raises(TapError, match=f"slot length {MAX + 1} exceeds"):
             line.grabbed_blocks(LO, LO + 100, 1 << 64)
+
+
+@given(first=st.integers(0, 1 << 40), count=st.integers(1, 3000), step=st.integers(1, 200),
+       skip=st.integers(0, 3000), lo=st.integers(0, 1 << 62),
+       width=st.integers(-(1 << 20), 1 << 30),
+       marks=st.dictionaries(st.integers(0, 3000), st.integers(0, 1 << 63), max_size=5))
+def test_stretches_time_a_sampled_run_as_times_every_does(
+        first: int, count: int, step: int, skip: int, lo: int, width: int,
+        marks: dict[int, int]) -> None:
+    stamped = {first + k: v for k, v in marks.items()}
+    counters = range(first + min(skip, count - 1), first + count, step)
+    times: list[int] = [0] * len(counters)
+    for at, n, t0, tstep, last in stretches_every(first, count, lo, lo + width, stamped,
+                                                  counters):
+        times[at: at + n] = [t0 + tstep * i for i in range(n - 1)] + [last]
+    assert times == times_every(first, count, lo, lo + width, stamped, counters)
