@@ -230,7 +230,7 @@ class Tap:
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
                 return
-            pace.empty()
+            pace.empty(time.thread_time() - spent)
 
     def _full(self) -> bool:
         return self.limit is not None and self.kept >= self.limit
