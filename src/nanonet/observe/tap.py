@@ -24,9 +24,13 @@ the builder's memory. A sampled tap (``sample > 1``) never holds the writer: its
 (``missed``) what the reader consumed or the writer may have rewritten before
 it was copied; it looks about once a millisecond, less often when a look
 takes more than ``SKIP_SHARE`` of that (a loaded machine: its CPU is taken
-from the tunnel's services), and builds a run of copies of one length a field
-at a time (``pcapng.packet_run``), never a message at a time. A tap is opt-in and
-measured (``nanonet bench --only observe``).
+from the tunnel's services). Of one tunnel with no stream filter, its look and
+copies are one Wasm call and the blocks another (``tapgrab.py``): the copies
+are made microseconds after the counters are read, before a reader that keeps
+up takes them, and the look holds a core the tunnel's services spin on for a
+fraction of what it did in Python; else it builds a run of copies of one length
+a field at a time (``pcapng.packet_run``), never a message at a time. A tap is
+opt-in and measured (``nanonet bench --only observe``).
 
 A tap must never hold the writer for good: an output that refuses bytes for
 longer than its bound raises ``TapStalled`` (the HTTP tap sets a send timeout),
@@ -123,6 +127,8 @@ class Tap:
     def start(self) -> Tap:
         if self._every_message:
             self._lines[0].prepare()
+        elif self._grabbed:
+            self._lines[0].prepare_grab(self.filter.sample)
         self._looked = time.time_ns()  # nothing the tap copies was published before
         try:
             for line in self._lines:
@@ -224,7 +230,7 @@ class Tap:
                 continue
             if self._stop.is_set() or all(line.ended() for line in self._lines):
                 return
-            pace.empty()
+            pace.empty(time.thread_time() - spent)
 
     def _full(self) -> bool:
         return self.limit is not None and self.kept >= self.limit
@@ -233,6 +239,8 @@ class Tap:
         """One look at every ring, then their messages written in time order."""
         if not self._attached:  # detached by stop: the writer may reuse every slot now
             return 0
+        if self._grabbed:
+            return self._round_grabbed(self._lines[0])
         ready = [line for line in self._lines if line.look()]
         lo, hi = self._looked, time.time_ns()  # each message was published in (lo, hi]
         self._looked = max(lo, hi)
@@ -252,6 +260,33 @@ class Tap:
     @property
     def _every_message(self) -> bool:
         return len(self._lines) == 1 and self.filter == EVERY
+
+    @property
+    def _grabbed(self) -> bool:
+        """A sampled tap of one tunnel with no stream filter: one Wasm call a look."""
+        return len(self._lines) == 1 and self.filter.sample > 1 and self.filter.stream is None
+
+    def _round_grabbed(self, line: Line) -> int:
+        """A sampled tap of one tunnel: the look and its copies in one Wasm call
+        (``tapgrab.py``), the blocks built from the copy in another, then the write."""
+        waiting = line.grab()
+        lo, hi = self._looked, time.time_ns()  # each message was published in (lo, hi]
+        self._looked = max(lo, hi)
+        if not waiting:
+            return 0
+        self._fill = waiting / line.ring.geometry.slot_count
+        room = (1 << 64) if self.limit is None else max(0, self.limit - self.kept)
+        blocks, took = line.grabbed_blocks(lo, hi, room)  # a bad length raises
+        if not self._advance([line]):
+            return 0
+        assert self.writer is not None
+        self._busy_since = time.monotonic()
+        self.seen += line.count
+        self.writer.write_run(blocks, took)
+        self.kept += took
+        self.writer.flush()
+        self._busy_since = None
+        return line.count
 
     def _round_built(self, line: Line, lo: int, hi: int) -> int:
         """A lossless tap of one tunnel: blocks built from the ring (a bad length

@@ -116,3 +116,29 @@ def times_every(first: int, count: int, lo: int, hi: int, stamped: dict[int, int
         if ends_at_c1:
             out.append(t1)
     return out
+
+
+Stretch = tuple[int, int, int, int, int]  # index, copies, first time, step, last time
+
+
+def stretches_every(first: int, count: int, lo: int, hi: int, stamped: dict[int, int] | None,
+                    counters: range) -> list[Stretch]:
+    """``times_every`` as arithmetic runs: for each stretch between anchors that
+    holds some of ``counters``, the index of its first, how many, the first's
+    time, the step between theirs and the last one's time (the grab module's
+    ``build`` times a run so, ``tapgrab.py``)."""
+    if not stamped and counters:  # one stretch, from lo before first to hi at the last
+        c0, c1, t0, hi = first - 1, first + count - 1, lo, max(lo, hi)
+        per = (hi - t0) // (c1 - c0)
+        last = hi if counters[-1] == c1 else t0 + per * (counters[-1] - c0)
+        return [(0, len(counters), t0 + per * (counters[0] - c0), per * counters.step, last)]
+    out: list[Stretch] = []
+    for (c0, t0), (c1, t1) in pairwise(_anchors(first, count, lo, hi, stamped)):
+        at = bisect_left(counters, c0 + 1)
+        inside = counters[at: bisect_left(counters, c1 + 1)]
+        if not inside:
+            continue
+        per = (t1 - t0) // (c1 - c0)
+        last = t1 if inside[-1] == c1 else t0 + per * (inside[-1] - c0)
+        out.append((at, len(inside), t0 + per * (inside[0] - c0), per * counters.step, last))
+    return out

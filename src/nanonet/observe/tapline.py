@@ -16,8 +16,9 @@ from ..ring import layout as L
 from ..ring.protocol import Field, TapCursor, fitting
 from .tapbatch import Batch
 from .tapbuild import BadLength, BlockBuilder
-from .tapclock import stamps
+from .tapclock import stamps, stretches_every
 from .tapctl import TapControl
+from .tapgrab import H_AFTER, H_HEAD, H_OLDEST, H_START, Grabber
 from .tapskip import SkipCursor, trim_run
 
 
@@ -33,12 +34,60 @@ class Line:
         self.attached = False
         self.waiting = 0  # messages past the cursor at the round's look
         self._builder: BlockBuilder | None = None  # made by ``prepare`` (a lossless tap)
+        self._grabber: Grabber | None = None  # made by ``prepare_grab`` (a sampled tap)
+        self.kept_copies = (0, 0, 0)  # a grab's: first kept counter, its index, how many
+        self.first = self.count = 0  # a grab's messages, after those that may be rewritten
 
     def prepare(self) -> None:
         """Make the block builder before the tap attaches: instantiating it takes
         about a millisecond, which on the first batch the held writer would wait."""
         if self._builder is None:
             self._builder = BlockBuilder(self.rt, self.ring)
+
+    def prepare_grab(self, step: int) -> None:
+        """Make the grab module (``tapgrab.py``) of a sampled line before it attaches."""
+        if self._grabber is None:
+            self._grabber = Grabber(self.rt, self.ring, step)
+
+    def grab(self) -> int:
+        """A sampled line's look and copies in one call (``tapgrab.py``): the
+        counters it read checked as ``look`` checks them, the copies the writer
+        may have come round to dropped (counted as missed); messages waiting."""
+        grabber, cur = self._grabber, self.cur
+        assert grabber is not None and isinstance(cur, SkipCursor)
+        copies, read = grabber.grab(cur.pos), grabber.counters
+        waiting = self.waiting = cur.window(read[H_OLDEST], read[H_HEAD])  # checked here
+        if copies < 0:  # cannot be: window raised on the same counters
+            raise TapError(f"tunnel {self.tunnel.name!r}: the tap read counters no writer "
+                           "could show")
+        lost = cur.drop(waiting, read[H_AFTER])
+        self.first, self.count = cur.pos + lost, waiting - lost
+        start, step = read[H_START], grabber.step
+        gone = min(copies, max(0, -(-(self.first - start) // step)))
+        self.kept_copies = (start + gone * step, gone, copies - gone)
+        return waiting
+
+    def grabbed_blocks(self, lo: int, hi: int, room: int) -> tuple[memoryview, int]:
+        """The blocks of the first ``room`` copies the last grab kept, built in
+        Wasm from its copy, each length checked: a view valid until the next grab."""
+        grabber = self._grabber
+        assert grabber is not None
+        start, index, copies = self.kept_copies
+        take = min(copies, room)
+        if take <= 0:
+            return grabber.out[:0], 0
+        counters = range(start, start + take * grabber.step, grabber.step)
+        end = grabber.blocks_at
+        runs = stretches_every(self.first, self.count, lo, hi,
+                               stamps(self.ring, self.first, self.count), counters)
+        try:
+            for at, n, t0, step, last in runs:
+                end = grabber.build(counters[at], index + at, n, self.iface, t0, step, last,
+                                    end)
+        except BadLength as bad:
+            raise TapError(f"tunnel {self.tunnel.name!r}: slot length {bad.length} exceeds "
+                           f"its max_payload of {self.ring.geometry.max_payload} bytes") from None
+        return grabber.out[grabber.blocks_at: end], take
 
     def attach(self) -> None:
         if not self.holds:  # the writer never knows of it: nothing to refuse or to store

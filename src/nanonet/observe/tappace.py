@@ -8,7 +8,9 @@ a quarter of its ring, a lossless tap yields its core between looks instead
 of napping (the writer it held is refilling the ring, and a nap oversleeps);
 after a smaller batch it takes a short nap, to let a bigger one gather; once
 idle, its naps grow to ``IDLE_SLEEP``. A sampled tap pauses ``SKIP_NAP``
-after a look, longer when the look's CPU time is over ``SKIP_SHARE`` of that.
+after a look, found something or not, longer when the look's CPU time is over
+``SKIP_SHARE`` of that: each look takes a core from a service that spins on
+it, and the tunnel loses about the share of a core its looks take.
 """
 
 from __future__ import annotations
@@ -71,8 +73,11 @@ class Pace:
         elif not self.flowing:
             time.sleep(FIRST_NAP)  # the writer has room: let a bigger batch gather
 
-    def empty(self) -> None:
-        """After a look that found nothing."""
+    def empty(self, spent: float = 0.0) -> None:
+        """After a look that found nothing (its CPU time ``spent``, seconds)."""
+        if not self.holds:  # nobody waits for it, and looking again at once finds the
+            self._stop.wait(skip_pause(spent))  # same: a reader that keeps up
+            return
         self.idle += 1
         if self.flowing and self.idle <= FLOW_YIELDS:
             os.sched_yield()  # the held writer is refilling the ring: look again soon

@@ -52,7 +52,12 @@ class SkipCursor:
     def available(self, ring: RingMemory) -> int:
         """Messages from the cursor to head, after skipping what may be rewritten."""
         oldest = oldest_whole(ring)  # SYNC POINT: before head, so it is never past it
-        head = ring.load(Field.HEAD)
+        return self.window(oldest, ring.load(Field.HEAD))
+
+    def window(self, oldest: int, head: int) -> int:
+        """``available`` from the bound and head as read (in that order), by this
+        module or by the grab module (``tapgrab.py``): each checked, what the
+        cursor fell behind skipped and counted."""
         if behind(head, self.pos) < 0:
             raise TapError(f"head={head} went back behind the tap at {self.pos}")
         lag = behind(head, oldest)
@@ -71,7 +76,11 @@ class SkipCursor:
         # SYNC POINT with the writer's reuse of a slot: the copies, a fence, then the
         # bound (tail, or head): a slot rewritten meanwhile shows in the bound first
         fence()
-        lost = max(0, min(count, behind(oldest_whole(self.ring), self.pos)))
+        return self.drop(count, oldest_whole(self.ring))
+
+    def drop(self, count: int, bound: int) -> int:
+        """``stale`` from the bound read again after the copies and a fence."""
+        lost = max(0, min(count, behind(bound, self.pos)))
         self.missed += lost
         return lost
 
