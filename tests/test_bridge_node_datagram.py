@@ -27,7 +27,7 @@ from two_nodes import GUESTS
 from udp_relay import UdpRelay
 
 COUNT = int(20_000 * float(os.environ.get("NANONET_STRESS_SCALE", "1")))
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("ethernet_sized_quic")]
 MANIFEST = """
 [mesh]
 name = "dgram"

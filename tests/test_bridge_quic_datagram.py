@@ -28,7 +28,7 @@ from nanonet.ring.endpoint import TunnelReader
 from nanonet.ring.peek import PeekingReader
 from udp_relay import UdpRelay
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("ethernet_sized_quic")]
 COUNT = 20_000
 NAMES = ("lossy", "sure")
 

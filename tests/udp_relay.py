@@ -42,6 +42,7 @@ class UdpRelay:
         self.host, self.delay, self.jitter, self.duplicate = host, delay, jitter, duplicate
         self.rng = random.Random(seed)
         self.passed = self.dropped = self.reordered = self.duplicated = 0
+        self.largest = [0, 0]  # the longest datagram seen each way (to the server, back)
         self._arrived = [0, 0]  # datagrams taken each way (to the server, back)
         self._latest = [-1, -1]  # the latest arrival sent on each way so far
         self.port = 0
@@ -62,11 +63,12 @@ class UdpRelay:
     def forward(self, data: bytes, addr: Addr, from_client: bool) -> None:
         if from_client:
             self._client = addr
+        way = 0 if from_client else 1
+        self.largest[way] = max(self.largest[way], len(data))
         if self.passed >= self.spare and self.rng.random() < self.drop:
             self.dropped += 1
             return
         self.passed += 1
-        way = 0 if from_client else 1
         index = self._arrived[way]
         self._arrived[way] += 1
         harm = self.passed > self.spare  # the handshake's packets pass unharmed

@@ -5,13 +5,17 @@ per tunnel; the stream starts with a preamble, ``[name_len u8][name]``, then
 carries the bridge's frames both ways (they delimit themselves). The
 listening node (``QuicListener``) hands each new stream, by tunnel name, to
 its ``accept`` callback. Keep-alive: a QUIC PING every second, and an idle
-timeout of 5 s. Closing a link resets its stream alone (the connection and
-the other tunnels on it go on); the far end sees the reset and marks its
-link closed, so a dialing sender dials again. aioquic buffers stream data without bound, so ``send``
-waits while more than ``HIGH_WATER`` bytes are unacknowledged on its stream
-(``quicstream.py``: the one read of aioquic's internals, in ``unacked``). Both ends'
-sockets are ``udpbatch.Batched``: every queued datagram read per wakeup, one
-``transmit()`` per batch. aioquic comes with the ``net`` extra; this module imports it.
+timeout of 5 s. Once connected, packets grow from QUIC's 1,200 bytes to
+what the route to the peer carries (``quicpath.py``). Closing a link
+resets its stream alone (the connection and the other tunnels on it go
+on); the far end sees the reset and marks its link closed, so a dialing
+sender dials again. aioquic buffers stream data without bound, so
+``send`` waits while more than ``HIGH_WATER`` bytes are unacknowledged on
+its stream (``quicstream.py``). Those two are the only reaches into
+aioquic's internals (``unacked``, ``grow_packets``). Both ends' sockets are
+``udpbatch.Batched``: every queued datagram read per wakeup, one
+``transmit()`` per batch. aioquic comes with the ``net`` extra; this module
+imports it.
 
 Both ends take QUIC DATAGRAM frames (RFC 9221): a tunnel that opts into loss
 sends its batches as datagrams, each ``[stream_id u32][one DGRAM frame]``,
@@ -38,6 +42,7 @@ from aioquic.quic.connection import NetworkAddress, QuicConnection
 from aioquic.quic.events import (
     ConnectionTerminated,
     DatagramFrameReceived,
+    HandshakeCompleted,
     QuicEvent,
     StopSendingReceived,
     StreamDataReceived,
@@ -46,6 +51,7 @@ from aioquic.quic.events import (
 
 from . import frames as F
 from .inbox import Datagram, Inbox
+from .quicpath import grow_packets, packet_size, pinned
 from .quicstream import send_below_water, stop_both_ways
 from .selfsigned import self_signed
 from .udpbatch import Batched, dial_socket, listen_socket
@@ -108,6 +114,7 @@ class BridgeQuic(QuicConnectionProtocol):
         self._ended: set[int] = set()  # streams stopped here: what still comes is dropped
         self.closed = False
         self._keepalive: asyncio.Task[None] | None = None
+        self._peer: NetworkAddress | None = None  # where the latest datagram came from
 
     def start_keepalive(self) -> None:
         self._keepalive = asyncio.ensure_future(self._ping())
@@ -141,6 +148,7 @@ class BridgeQuic(QuicConnectionProtocol):
     def datagram_received(self, data: bytes | str, addr: NetworkAddress) -> None:
         """Take one datagram; transmit on the loop's next turn, once for every
         datagram ``udpbatch.Batched`` read in this one (not once per datagram)."""
+        self._peer = addr
         self._quic.receive_datagram(cast(bytes, data), addr, now=self._loop.time())
         self._process_events()
         self._transmit_soon()
@@ -154,6 +162,8 @@ class BridgeQuic(QuicConnectionProtocol):
                 self._preamble(event.stream_id, event.data)
         elif isinstance(event, DatagramFrameReceived):
             self._datagram(event.data)
+        elif isinstance(event, HandshakeCompleted) and self._peer is not None:
+            grow_packets(self._quic, packet_size(self._peer))  # quicpath.py: why
         elif isinstance(event, StreamReset | StopSendingReceived):
             self.end_stream(event.stream_id)
         elif isinstance(event, ConnectionTerminated):
@@ -210,6 +220,7 @@ class QuicListener:
         self._server: Any = None
 
     async def start(self) -> QuicListener:
+        pinned()  # a bad NANONET_QUIC_DATAGRAM fails here, not mid-handshake
         cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT,
                                 max_datagram_frame_size=MAX_DATAGRAM_FRAME)
         cfg.load_cert_chain(str(self.cert), str(self.key))
@@ -238,6 +249,7 @@ class QuicDialer:
         self._transport: Batched | None = None
 
     async def start(self) -> QuicDialer:
+        pinned()  # a bad NANONET_QUIC_DATAGRAM fails here, not mid-handshake
         cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=IDLE_TIMEOUT,
                                 max_datagram_frame_size=MAX_DATAGRAM_FRAME)
         if self.cafile is not None:

@@ -30,6 +30,11 @@ ENVIRONMENT = {
                             "the package or the working directory",
     "NANONET_BRIDGE_TOKEN": "the bridge token every node of a mesh shares (`nanonet run`, "
                             "`nanonet node`; or --token-file): a node with another is refused",
+    "NANONET_QUIC_DATAGRAM": "the size in bytes (1200 to 16000) of a QUIC bridge's packets "
+                             "once connected; default: what the route to the peer carries "
+                             "(its MTU less 48). 1200 for a path that drops ICMP; 16000 on "
+                             "a LAN lets the kernel fragment them, which costs far less CPU "
+                             "than aioquic's per-packet Python (docs/bridge.md)",
     "NANONET_NATS_SERVER": "the nats-server binary `nanonet bench` (and a node without --nats) "
                            "starts; "
                            "default: a `nats-server` beside the Python interpreter (the "
