@@ -57,15 +57,33 @@ _BUILD_WAT = """
       (if (i32.gt_u (local.get $len) (i32.const {MAXP})) (then
         (i32.store $out (i32.const 0) (local.get $len))
         (return (i32.sub (i32.const -1) (local.get $i)))))
-      (local.set $p (i32.add (local.get $o) (i32.add (i32.const 28)
+{BLOCK}
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (local.get $o))
+)
+"""
+
+
+def epb_wat(source: str, tstep: str, ts_index: str, id_offset: str) -> str:
+    """The WAT both tap modules share: message ``$i``'s Enhanced Packet Block
+    at ``$o`` (its ``$len`` checked already, copied from memory ``source`` at
+    ``$slot``), its time ``$t0`` + ``$tstep`` x ``ts_index`` (the last one's
+    ``$tlast``), its packet id ``$first`` + ``id_offset``; ``$o`` moves past
+    it."""
+    return _EPB_WAT.format(SOURCE=source, TSTEP=tstep, TS_INDEX=ts_index, ID_OFFSET=id_offset,
+                           EPB=EPB, SLOTHEAD=L.SLOT_HEADER, IDOPT=EPB_PACKETID | (8 << 16),
+                           END=OPT_END)
+
+
+_EPB_WAT = """      (local.set $p (i32.add (local.get $o) (i32.add (i32.const 28)
         (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)))))
       (local.set $total (i32.add (i32.sub (local.get $p) (local.get $o)) (i32.const 20)))
       (local.set $ts (if (result i64) (i32.eq (local.get $i)
                                               (i32.sub (local.get $count) (i32.const 1)))
         (then (local.get $tlast))
-        (else (i64.add (local.get $t0) (i64.mul (local.get $step)
-                                                (i64.extend_i32_u (i32.add (local.get $i)
-                                                                           (i32.const 1))))))))
+        (else (i64.add (local.get $t0) (i64.mul (local.get ${TSTEP})
+                                                {TS_INDEX})))))
       (i32.store $out (local.get $o) (i32.const {EPB}))
       (i32.store $out offset=4 (local.get $o) (local.get $total))
       (i32.store $out offset=8 (local.get $o) (local.get $iface))
@@ -76,18 +94,13 @@ _BUILD_WAT = """
       (i32.store $out offset=24 (local.get $o) (local.get $len))
       ;; zero padding first: the payload copy, then the options, write over the rest
       (i32.store $out (i32.sub (local.get $p) (i32.const 4)) (i32.const 0))
-      (memory.copy $out $ring (i32.add (local.get $o) (i32.const 28))
+      (memory.copy $out ${SOURCE} (i32.add (local.get $o) (i32.const 28))
                    (i32.add (local.get $slot) (i32.const {SLOTHEAD})) (local.get $len))
       (i32.store $out (local.get $p) (i32.const {IDOPT}))  ;; code 5, length 8
-      (i64.store $out offset=4 (local.get $p) (i64.add (local.get $first)
-                                                      (i64.extend_i32_u (local.get $i))))
+      (i64.store $out offset=4 (local.get $p) (i64.add (local.get $first) {ID_OFFSET}))
       (i32.store $out offset=12 (local.get $p) (i32.const {END}))
       (i32.store $out offset=16 (local.get $p) (local.get $total))
       (local.set $o (i32.add (local.get $o) (local.get $total)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $next)))
-    (local.get $o))
-)
 """
 
 
@@ -98,10 +111,10 @@ def block_max(max_payload: int) -> int:
 
 def build_wat(geo: L.Geometry) -> str:
     out_pages = -(-max(OUT_MIN, block_max(geo.max_payload)) // L.PAGE)
-    return _BUILD_WAT.format(P=geo.pages, OP=out_pages, HEADER=L.HEADER_SIZE, MASK=geo.mask,
-                             SLOT=geo.slot_size, MAXP=geo.max_payload, EPB=EPB,
-                             SLOTHEAD=L.SLOT_HEADER, IDOPT=EPB_PACKETID | (8 << 16),
-                             END=OPT_END)
+    block = epb_wat("ring", "step", "(i64.extend_i32_u (i32.add (local.get $i) (i32.const 1)))",
+                    "(i64.extend_i32_u (local.get $i))")
+    return _BUILD_WAT.format(BLOCK=block, P=geo.pages, OP=out_pages, HEADER=L.HEADER_SIZE,
+                             MASK=geo.mask, SLOT=geo.slot_size, MAXP=geo.max_payload)
 
 
 class BadLength(Exception):

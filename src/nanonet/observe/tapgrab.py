@@ -33,8 +33,7 @@ from ..capi.fastcall import PlainCall
 from ..host.engine import Runtime
 from ..ring import layout as L
 from ..ring.memory import RingMemory, private_view
-from .pcapng import EPB, EPB_PACKETID, OPT_END
-from .tapbuild import BadLength, block_max
+from .tapbuild import BadLength, block_max, epb_wat
 
 # the output memory: u64 words (what a grab read, then both calls' arguments),
 # then the grab's copies, then the blocks. Arguments go through memory: a call
@@ -117,32 +116,7 @@ _GRAB_WAT = """
       (if (i32.gt_u (local.get $len) (i32.const {MAXP})) (then
         (i64.store $out (i32.const 32) (i64.extend_i32_u (local.get $len)))
         (return (i32.sub (i32.const -1) (local.get $i)))))
-      (local.set $p (i32.add (local.get $o) (i32.add (i32.const 28)
-        (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)))))
-      (local.set $total (i32.add (i32.sub (local.get $p) (local.get $o)) (i32.const 20)))
-      (local.set $ts (if (result i64) (i32.eq (local.get $i)
-                                              (i32.sub (local.get $count) (i32.const 1)))
-        (then (local.get $tlast))
-        (else (i64.add (local.get $t0) (i64.mul (local.get $tstep)
-                                                (i64.extend_i32_u (local.get $i)))))))
-      (i32.store $out (local.get $o) (i32.const {EPB}))
-      (i32.store $out offset=4 (local.get $o) (local.get $total))
-      (i32.store $out offset=8 (local.get $o) (local.get $iface))
-      (i32.store $out offset=12 (local.get $o) (i32.wrap_i64 (i64.shr_u (local.get $ts)
-                                                                       (i64.const 32))))
-      (i32.store $out offset=16 (local.get $o) (i32.wrap_i64 (local.get $ts)))
-      (i32.store $out offset=20 (local.get $o) (local.get $len))
-      (i32.store $out offset=24 (local.get $o) (local.get $len))
-      ;; zero padding first: the payload copy, then the options, write over the rest
-      (i32.store $out (i32.sub (local.get $p) (i32.const 4)) (i32.const 0))
-      (memory.copy $out $out (i32.add (local.get $o) (i32.const 28))
-                   (i32.add (local.get $slot) (i32.const {SLOTHEAD})) (local.get $len))
-      (i32.store $out (local.get $p) (i32.const {IDOPT}))  ;; code 5, length 8
-      (i64.store $out offset=4 (local.get $p)
-        (i64.add (local.get $first) (i64.mul (i64.const {STEP}) (i64.extend_i32_u (local.get $i)))))
-      (i32.store $out offset=12 (local.get $p) (i32.const {END}))
-      (i32.store $out offset=16 (local.get $p) (local.get $total))
-      (local.set $o (i32.add (local.get $o) (local.get $total)))
+{BLOCK}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))
     (local.get $o))
@@ -162,11 +136,12 @@ def grab_wat(geo: L.Geometry, step: int) -> str:
     oldest = (f"(i64.sub (i64.atomic.load $ring (i32.const {L.OFF_HEAD})) "
               f"(i64.const {geo.lossy_window}))" if geo.subscribers else
               f"(i64.atomic.load $ring (i32.const {L.OFF_TAIL}))")  # acquire
+    block = epb_wat("out", "tstep", "(i64.extend_i32_u (local.get $i))",
+                    f"(i64.mul (i64.const {step}) (i64.extend_i32_u (local.get $i)))")
     return _GRAB_WAT.format(
-        STEP=step, P=geo.pages, OP=out_pages, OLDEST=oldest, OFF_HEAD=L.OFF_HEAD,
+        BLOCK=block, STEP=step, P=geo.pages, OP=out_pages, OLDEST=oldest, OFF_HEAD=L.OFF_HEAD,
         SLOTS=geo.slot_count, COPIES=COPIES, HEADER=L.HEADER_SIZE, MASK=geo.mask,
-        SLOT=geo.slot_size, MAXP=geo.max_payload, EPB=EPB, SLOTHEAD=L.SLOT_HEADER,
-        IDOPT=EPB_PACKETID | (8 << 16), END=OPT_END)
+        SLOT=geo.slot_size, MAXP=geo.max_payload)
 
 
 class Grabber:
