@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -28,6 +29,14 @@ SUBPROTOCOL = "nanonet.v1"
 TOKEN_PREFIX = "nanonet.token."
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]{8,}")
 _ORIGIN = re.compile(r"(https?)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d+))?")
+
+
+def new_token() -> str:
+    """A fresh control token that never starts with ``-``: pasted after
+    ``--token`` as the server prints it, it must not read as an option."""
+    while (token := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return token
 
 
 def check_token(token: str) -> str:

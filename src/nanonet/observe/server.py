@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import secrets
 import socket
 import sys
 import threading
@@ -51,7 +50,7 @@ from ..bridge.webstate import revoke_in
 from ..errors import EndpointTaken, InvalidValue, MessageTooBig, NanonetError
 from .busy import Refuser
 from .controlfile import write_control_file
-from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, normal_origin
+from .gate import SUBPROTOCOL, Gate, Refusal, check_token, header_map, new_token, normal_origin
 from .pcapng import PcapngError
 from .tap import TapFilter, TapStalled
 from .websocket import PushSocket, pump
@@ -353,7 +352,7 @@ class ControlServer:
     def __init__(self, observer: Observer, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, token_file: str | Path | None = None,
                  origins: Iterable[str] = (), max_connections: int = MAX_CONNECTIONS) -> None:
-        self.token = check_token(token) if token else secrets.token_urlsafe(24)
+        self.token = check_token(token) if token else new_token()
         origins = [normal_origin(o) for o in origins]  # a bad one fails before the bind
         if max_connections < 1:
             raise InvalidValue(f"max_connections must be at least 1, not {max_connections}")
