@@ -41,7 +41,7 @@ _BUILD_WAT = """
   ;; blocks of messages first .. first+count-1 into $out from $at: where they end,
   ;; or -(i + 1) for message i whose length exceeds max_payload (stored at 0)
   (func (export "build") (param $first i64) (param $count i32) (param $iface i32)
-        (param $t0 i64) (param $step i64) (param $tlast i64) (param $at i32) (result i32)
+        (param $t0 i64) (param $tstep i64) (param $tlast i64) (param $at i32) (result i32)
     (local $i i32) (local $o i32) (local $slot i32) (local $len i32) (local $p i32)
     (local $total i32) (local $ts i64)
     (local.set $o (local.get $at))
@@ -65,13 +65,13 @@ _BUILD_WAT = """
 """
 
 
-def epb_wat(source: str, tstep: str, ts_index: str, id_offset: str) -> str:
+def epb_wat(source: str, ts_index: str, id_offset: str) -> str:
     """The WAT both tap modules share: message ``$i``'s Enhanced Packet Block
     at ``$o`` (its ``$len`` checked already, copied from memory ``source`` at
     ``$slot``), its time ``$t0`` + ``$tstep`` x ``ts_index`` (the last one's
     ``$tlast``), its packet id ``$first`` + ``id_offset``; ``$o`` moves past
     it."""
-    return _EPB_WAT.format(SOURCE=source, TSTEP=tstep, TS_INDEX=ts_index, ID_OFFSET=id_offset,
+    return _EPB_WAT.format(SOURCE=source, TS_INDEX=ts_index, ID_OFFSET=id_offset,
                            EPB=EPB, SLOTHEAD=L.SLOT_HEADER, IDOPT=EPB_PACKETID | (8 << 16),
                            END=OPT_END)
 
@@ -82,7 +82,7 @@ _EPB_WAT = """      (local.set $p (i32.add (local.get $o) (i32.add (i32.const 28
       (local.set $ts (if (result i64) (i32.eq (local.get $i)
                                               (i32.sub (local.get $count) (i32.const 1)))
         (then (local.get $tlast))
-        (else (i64.add (local.get $t0) (i64.mul (local.get ${TSTEP})
+        (else (i64.add (local.get $t0) (i64.mul (local.get $tstep)
                                                 {TS_INDEX})))))
       (i32.store $out (local.get $o) (i32.const {EPB}))
       (i32.store $out offset=4 (local.get $o) (local.get $total))
@@ -111,7 +111,7 @@ def block_max(max_payload: int) -> int:
 
 def build_wat(geo: L.Geometry) -> str:
     out_pages = -(-max(OUT_MIN, block_max(geo.max_payload)) // L.PAGE)
-    block = epb_wat("ring", "step", "(i64.extend_i32_u (i32.add (local.get $i) (i32.const 1)))",
+    block = epb_wat("ring", "(i64.extend_i32_u (i32.add (local.get $i) (i32.const 1)))",
                     "(i64.extend_i32_u (local.get $i))")
     return _BUILD_WAT.format(BLOCK=block, P=geo.pages, OP=out_pages, HEADER=L.HEADER_SIZE,
                              MASK=geo.mask, SLOT=geo.slot_size, MAXP=geo.max_payload)

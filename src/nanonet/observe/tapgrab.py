@@ -136,7 +136,7 @@ def grab_wat(geo: L.Geometry, step: int) -> str:
     oldest = (f"(i64.sub (i64.atomic.load $ring (i32.const {L.OFF_HEAD})) "
               f"(i64.const {geo.lossy_window}))" if geo.subscribers else
               f"(i64.atomic.load $ring (i32.const {L.OFF_TAIL}))")  # acquire
-    block = epb_wat("out", "tstep", "(i64.extend_i32_u (local.get $i))",
+    block = epb_wat("out", "(i64.extend_i32_u (local.get $i))",
                     f"(i64.mul (i64.const {step}) (i64.extend_i32_u (local.get $i)))")
     return _GRAB_WAT.format(
         BLOCK=block, STEP=step, P=geo.pages, OP=out_pages, OLDEST=oldest, OFF_HEAD=L.OFF_HEAD,
